@@ -1,0 +1,122 @@
+# tally - plain Makefile. Every public target first makes sure the Debian
+# packages are there (scripts/deps.sh), then re-enters make, so that
+# pkg-config runs only after the packages it asks about are installed.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CFLAGS   ?= -O2 -g
+FUZZ_SECONDS ?= 20
+
+PKGS      := libsodium libcrypto gmp sqlite3 jansson inih
+WARN      := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror
+CPPFLAGS  := -D_POSIX_C_SOURCE=200809L -I.
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(shell pkg-config --cflags $(PKGS))
+LIBS       = $(shell pkg-config --libs $(PKGS)) -lnng -lpthread -lm
+TEST_LIBS  = $(shell pkg-config --libs criterion)
+
+LIB_SRC   := $(wildcard crypto/*.c protocol/*.c)
+LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+LIB       := $(BUILD)/libtally.a
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_HELP := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+PROGRAMS  :=
+
+.PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench \
+	run-bench install clean format demo check-no-test-rng
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@scripts/deps.sh
+
+build: $(LIB) $(TEST_BIN) $(BENCH_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests: $(TEST_BIN)
+	@scripts/run-tests.sh $(TEST_BIN)
+
+# The same suite under sanitizers, each in its own build tree.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan \
+		EXTRA_CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined" run-tests
+ubsan: deps
+	@$(MAKE) --no-print-directory BUILD=build/ubsan \
+		EXTRA_CFLAGS="$(SAN_FLAGS) -fsanitize=undefined" run-tests
+# Under valgrind the statistical suites (10^6 draws each) are left out; they
+# run in `make test`, `make asan` and `make ubsan`.
+valgrind: deps
+	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
+		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --trace-children=yes" \
+		TEST_FLAGS="-j1 --filter=!(*stats*)" run-tests
+
+bench: deps
+	@$(MAKE) --no-print-directory run-bench
+
+run-bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do $$b || exit 1; done
+
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
+		WARN="-std=c11 -Wall -Wextra -Werror" \
+		EXTRA_CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" fuzz-build
+	@scripts/run-fuzz.sh $(FUZZ_SECONDS) build/fuzz/fuzz tests/fuzz
+
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+fuzz-build: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(LIB) $(LIBS) -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) $< $(TEST_HELP) $(LIB) \
+		$(TEST_LIBS) $(LIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(BENCH_HELP) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BENCH_HELP) $(LIB) $(LIBS) -o $@
+
+# The deterministic rng must never be linked into a daemon or the CLI.
+check-no-test-rng: build
+	@for p in $(PROGRAMS); do \
+		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_seeded; then \
+			echo "$$p links the test-only seeded rng"; exit 1; fi; done; \
+	echo "check-no-test-rng: ok"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/tally/crypto
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(filter-out %_impl.h,$(wildcard crypto/*.h)) \
+		$(DESTDIR)$(PREFIX)/include/tally/crypto/
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/fuzz/*.c)
+
+demo: deps
+	@echo "make demo: the federation (coordinator, nodes, planner) is not built yet;"
+	@echo "see README.md, Status. Running the crypto benchmarks instead is 'make bench'."
+	@exit 1
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d)

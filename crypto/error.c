@@ -1,0 +1,42 @@
+#include "error.h"
+
+#include <stdlib.h>
+
+static const char *const messages[TLY_ERR_COUNT] = {
+	[TLY_OK] = "success",
+	[TLY_EINVAL] = "invalid argument",
+	[TLY_ENOMEM] = "out of memory",
+	[TLY_ERANGE] = "value out of range",
+	[TLY_EAUTH] = "authentication failed",
+	[TLY_ECRYPTO] = "crypto library failure",
+	[TLY_ELOWORDER] = "low-order public key",
+	[TLY_ETOOFEW] = "fewer shares than the threshold",
+	[TLY_EDUP] = "duplicate share index",
+	[TLY_EFORMAT] = "malformed encoding",
+};
+
+const char *
+tly_strerror(tly_err err)
+{
+	if ((unsigned)err >= TLY_ERR_COUNT)
+		return "unknown error";
+	return messages[err];
+}
+
+static void (*misuse_handler)(const char *what);
+
+void
+tly_set_misuse_handler(void (*handler)(const char *what))
+{
+	misuse_handler = handler;
+}
+
+void
+tly_misuse(const char *what)
+{
+	/* crypto does no I/O: the upper layers may install a handler that
+	 * reports `what` before the abort. */
+	if (misuse_handler != NULL)
+		misuse_handler(what);
+	abort();
+}

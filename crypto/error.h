@@ -1,0 +1,46 @@
+/*
+ * error.h - the one error enum of tally, and the attributes that go with it.
+ *
+ * Every fallible function returns enum tly_err (TLY_OK = 0) and is marked
+ * TLY_MUST so that callers cannot drop an error on the floor. Results go
+ * through out-parameters that are written only on success.
+ */
+#ifndef TLY_ERROR_H
+#define TLY_ERROR_H
+
+#include <stddef.h>
+
+#define TLY_MUST __attribute__((warn_unused_result))
+
+typedef enum tly_err {
+	TLY_OK = 0,
+	TLY_EINVAL,    /* an argument is outside the function's contract */
+	TLY_ENOMEM,    /* allocation failed */
+	TLY_ERANGE,    /* a value is out of range or would overflow */
+	TLY_EAUTH,     /* tag, signature or MAC did not verify */
+	TLY_ECRYPTO,   /* the underlying crypto library failed */
+	TLY_ELOWORDER, /* a peer's public key is a low-order point */
+	TLY_ETOOFEW,   /* fewer shares than the threshold */
+	TLY_EDUP,      /* the same share index appears twice */
+	TLY_EFORMAT,   /* malformed encoding */
+	TLY_ERR_COUNT
+} tly_err;
+
+/* A static, human-readable description of err; never NULL. */
+const char *tly_strerror(tly_err err);
+
+/*
+ * Abort: for misuse by the caller, never for peer input. A handler set with
+ * tly_set_misuse_handler (by cli/, node/ or coordinator/, which may log) is
+ * told what was misused first; crypto itself does no I/O.
+ */
+_Noreturn void tly_misuse(const char *what);
+void tly_set_misuse_handler(void (*handler)(const char *what));
+
+#define TLY_REQUIRE(cond)                                                      \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			tly_misuse(__FILE__ ": " #cond);                       \
+	} while (0)
+
+#endif

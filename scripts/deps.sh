@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian 12 packages tally needs, and only those that are missing.
+# Runs `apt-get update` only when something has to be installed; prints what
+# it installs; does nothing (quietly) when everything is there.
+set -eu
+
+packages="pkg-config make gcc libnng-dev libsodium-dev libssl-dev openssl libgmp-dev
+libcriterion-dev libsqlite3-dev sqlite3 libjansson-dev libinih-dev gnuplot-nox
+clang libclang-rt-14-dev valgrind"
+
+missing=""
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	sudo=sudo
+else
+	sudo=
+fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"
