@@ -4,9 +4,14 @@
  * A mask is expanded from a 32-byte seed (for instance an X25519-agreed
  * secret) and a context. The context is bound into the key derivation:
  *
- *   key || iv = HKDF-SHA256(salt = "tally/prg/v1", ikm = seed,
- *                 info = alg(1) || len(purpose)(1) || purpose ||
- *                        len(session)(2, BE) || session || length(8, BE))
+ *   okm = HKDF-SHA256(salt = "tally/prg/v1" (12 bytes), ikm = seed,
+ *                     info = alg(1) || len(purpose)(1) || purpose ||
+ *                            len(session)(2, BE) || session || length(8, BE),
+ *                     48 bytes)
+ *   AES-128-CTR: key = okm[0:16], initial counter block = okm[16:32]
+ *   ChaCha20:    key = okm[0:32], nonce = okm[32:44], block counter from 0
+ *
+ * (alg is the enum value below: 1 or 2.)
  *
  * so that two masks for different sessions, purposes, algorithms or vector
  * lengths are independent even under the same seed, and a mask cannot be
