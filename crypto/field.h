@@ -40,20 +40,22 @@ tly_field_reduce128(tly_u128 x)
 	return s >= TLY_FIELD_P ? s - TLY_FIELD_P : s;
 }
 
+/*
+ * The conditional subtractions below are written as masks, not branches:
+ * they run in constant time on secret shares, and GCC turns the vector
+ * loops built on them into SIMD compares.
+ */
 static inline uint64_t
 tly_field_add(uint64_t a, uint64_t b)
 {
 	uint64_t s = a + b; /* < 2p < 2^62 */
-	uint64_t t = s - TLY_FIELD_P;
-	/* t wrapped (top bit set) exactly when s < p: keep s then. */
-	return t + (TLY_FIELD_P & (uint64_t)(-(int64_t)(t >> 63)));
+	return s - (TLY_FIELD_P & -(uint64_t)(s >= TLY_FIELD_P));
 }
 
 static inline uint64_t
 tly_field_sub(uint64_t a, uint64_t b)
 {
-	uint64_t d = a - b;
-	return d + (TLY_FIELD_P & (uint64_t)(-(int64_t)(d >> 63)));
+	return a - b + (TLY_FIELD_P & -(uint64_t)(a < b));
 }
 
 static inline uint64_t

@@ -17,7 +17,7 @@
  * chunked expansion 8-12% faster than two passes over the whole vector).
  */
 enum {
-	CHUNK_BYTES = 16384,
+	CHUNK_BYTES = 8192,
 	CHUNK_WORDS = CHUNK_BYTES / 8,
 	OKM_BYTES = 48,
 	AES_KEY_BYTES = 16,
@@ -202,36 +202,51 @@ load_le64(const uint8_t *p)
 
 enum op { OP_STORE, OP_ADD, OP_SUB };
 
-/* True when some word of the run, masked to 61 bits, equals p and must be
- * rejected (probability about words * 2^-61). */
-static int
-has_reject(const uint8_t *bytes, size_t words)
+/*
+ * Apply `words` keystream words to v in one pass, each masked to 61 bits.
+ * Returns nonzero when some masked word equals p and must be rejected
+ * (probability about words * 2^-61). A word equal to p acts as 0 under
+ * tly_field_add and tly_field_sub, so the caller can undo the pass exactly
+ * by applying the inverse operation to the same words.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static uint64_t
+apply(enum op op, uint64_t *restrict v, const uint8_t *restrict bytes, size_t words)
 {
 	uint64_t hit = 0;
 
-	for (size_t i = 0; i < words; i++)
-		hit |= (load_le64(bytes + 8 * i) & TLY_FIELD_P) == TLY_FIELD_P;
-	return hit != 0;
-}
-
-/* Apply `words` accepted elements; the fast path with no rejection. */
-static void
-apply(enum op op, uint64_t *restrict v, const uint8_t *restrict bytes, size_t words)
-{
 	switch (op) {
 	case OP_STORE:
-		for (size_t i = 0; i < words; i++)
-			v[i] = load_le64(bytes + 8 * i) & TLY_FIELD_P;
+		for (size_t i = 0; i < words; i++) {
+			uint64_t x = load_le64(bytes + 8 * i) & TLY_FIELD_P;
+			hit |= x + 1; /* bit 61 set iff x == p */
+			v[i] = x;
+		}
 		break;
 	case OP_ADD:
-		for (size_t i = 0; i < words; i++)
-			v[i] = tly_field_add(v[i], load_le64(bytes + 8 * i) & TLY_FIELD_P);
+		for (size_t i = 0; i < words; i++) {
+			uint64_t x = load_le64(bytes + 8 * i) & TLY_FIELD_P;
+			hit |= x + 1; /* bit 61 set iff x == p */
+			v[i] = tly_field_add(v[i], x);
+		}
 		break;
 	case OP_SUB:
-		for (size_t i = 0; i < words; i++)
-			v[i] = tly_field_sub(v[i], load_le64(bytes + 8 * i) & TLY_FIELD_P);
+		for (size_t i = 0; i < words; i++) {
+			uint64_t x = load_le64(bytes + 8 * i) & TLY_FIELD_P;
+			hit |= x + 1; /* bit 61 set iff x == p */
+			v[i] = tly_field_sub(v[i], x);
+		}
 		break;
 	}
+	return hit >> TLY_FIELD_BITS;
+}
+
+static enum op
+inverse(enum op op)
+{
+	return op == OP_ADD ? OP_SUB : op == OP_SUB ? OP_ADD : OP_STORE;
 }
 
 static tly_err
@@ -247,17 +262,17 @@ expand(struct tly_prg *prg, enum op op, uint64_t *v, size_t d)
 		size_t words = (CHUNK_BYTES - prg->pos) / 8;
 		if (words > d - done)
 			words = d - done;
-		if (!has_reject(bytes, words)) {
-			apply(op, v + done, bytes, words);
+		if (apply(op, v + done, bytes, words) == 0) {
 			done += words;
 			prg->pos += 8 * words;
 			continue;
 		}
-		/* Rare slow path: one word at a time, skipping x == p. */
+		/* Rare: undo the run, then go one word at a time, skipping p. */
+		(void)apply(inverse(op), v + done, bytes, words);
 		uint64_t x = load_le64(bytes) & TLY_FIELD_P;
 		prg->pos += 8;
 		if (x != TLY_FIELD_P) {
-			apply(op, v + done, bytes, 1);
+			(void)apply(op, v + done, bytes, 1);
 			done++;
 		}
 	}
