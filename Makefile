@@ -77,9 +77,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(LIB) $(LIBS) -o $@
 
-# The vector loops (field arithmetic, mask expansion) need GCC's full
+# The vector loops (field arithmetic, mask expansion, Shamir) need GCC's full
 # vectoriser, which -O2 in GCC 12 only runs in its "very cheap" mode.
-VEC_OBJ := $(BUILD)/obj/crypto/field.o $(BUILD)/obj/crypto/prg.o
+VEC_OBJ := $(BUILD)/obj/crypto/field.o $(BUILD)/obj/crypto/prg.o $(BUILD)/obj/crypto/shamir.o
 $(VEC_OBJ): EXTRA_CFLAGS += -O3
 
 $(BUILD)/obj/%.o: %.c Makefile
