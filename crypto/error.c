@@ -13,6 +13,10 @@ static const char *const messages[TLY_ERR_COUNT] = {
 	[TLY_ETOOFEW] = "fewer shares than the threshold",
 	[TLY_EDUP] = "duplicate share index",
 	[TLY_EFORMAT] = "malformed encoding",
+	[TLY_EREPLAY] = "duplicate, replayed or stale message",
+	[TLY_ESTATE] = "not valid in the current round",
+	[TLY_EPEER] = "unknown or unauthorised party",
+	[TLY_EABORTED] = "query aborted",
 };
 
 const char *

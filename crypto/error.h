@@ -23,6 +23,10 @@ typedef enum tly_err {
 	TLY_ETOOFEW,   /* fewer shares than the threshold */
 	TLY_EDUP,      /* the same share index appears twice */
 	TLY_EFORMAT,   /* malformed encoding */
+	TLY_EREPLAY,   /* duplicate, replayed or stale message */
+	TLY_ESTATE,    /* message or call not valid in the current round */
+	TLY_EPEER,     /* party unknown, or not allowed to send this */
+	TLY_EABORTED,  /* the query was aborted */
 	TLY_ERR_COUNT
 } tly_err;
 
