@@ -1,0 +1,454 @@
+/* The wire codec: signed envelopes and every body type. Round trips both
+ * ways (decode(encode(x)) == x and encode(decode(b)) == b), and every
+ * malformation the decoders must refuse. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/rng.h"
+#include "crypto/rng_test.h"
+#include "protocol/codec.h"
+#include "protocol/outbox.h"
+
+static struct tly_identity coordinator, alice, bob;
+static struct tly_roster roster;
+static const uint8_t qid[TLY_QUERY_ID_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static void
+setup(void)
+{
+	struct tly_party parties[2];
+	uint8_t cpk[TLY_SIGN_PUBLIC_BYTES];
+
+	cr_assert_eq(tly_crypto_init(), TLY_OK);
+	cr_assert_eq(tly_identity_generate(&coordinator, TLY_PARTY_COORDINATOR, 0), TLY_OK);
+	cr_assert_eq(tly_identity_generate(&alice, 7, 1), TLY_OK);
+	cr_assert_eq(tly_identity_generate(&bob, 9, 1), TLY_OK);
+	tly_identity_public(&bob, &parties[0]);
+	tly_identity_public(&alice, &parties[1]);
+	tly_sign_key_public(coordinator.sign, cpk);
+	cr_assert_eq(tly_roster_init(&roster, cpk, parties, 2), TLY_OK);
+}
+
+static void
+teardown(void)
+{
+	tly_roster_fini(&roster);
+	tly_identity_fini(&coordinator);
+	tly_identity_fini(&alice);
+	tly_identity_fini(&bob);
+}
+
+TestSuite(codec, .init = setup, .fini = teardown);
+
+static void
+seal(struct tly_buf *out, enum tly_msg_type type, const struct tly_identity *from, uint32_t to,
+    const uint8_t *body, size_t len)
+{
+	struct tly_msg_header h = {.type = type, .sender = from->id, .recipient = to};
+	memcpy(h.query_id, qid, sizeof qid);
+	tly_buf_init(out);
+	cr_assert_eq(tly_msg_seal(out, &h, body, len, from->sign), TLY_OK);
+}
+
+Test(codec, roster_sorted_and_searchable)
+{
+	cr_assert_eq(roster.parties[0].id, 7);
+	cr_assert_not_null(tly_roster_find(&roster, 9));
+	cr_assert_null(tly_roster_find(&roster, 8));
+	cr_assert_not_null(tly_roster_sign_pk(&roster, TLY_PARTY_COORDINATOR));
+	struct tly_roster bad;
+	struct tly_party dup[2];
+	tly_identity_public(&alice, &dup[0]);
+	tly_identity_public(&alice, &dup[1]);
+	cr_assert_eq(tly_roster_init(&bad, roster.coordinator_pk, dup, 2), TLY_EINVAL);
+	dup[1].id = 0;
+	cr_assert_eq(tly_roster_init(&bad, roster.coordinator_pk, dup, 2), TLY_EINVAL);
+}
+
+Test(codec, seal_open_round_trip)
+{
+	struct tly_buf m;
+	struct tly_msg msg;
+	uint8_t body[32] = {42};
+	seal(&m, TLY_MSG_CONSISTENCY, &alice, TLY_PARTY_COORDINATOR, body, sizeof body);
+	cr_assert_eq(m.len, TLY_HEADER_BYTES + sizeof body + TLY_SIGNATURE_BYTES);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_OK);
+	cr_assert_eq(msg.header.type, TLY_MSG_CONSISTENCY);
+	cr_assert_eq(msg.round, TLY_ROUND_CONSISTENCY);
+	cr_assert_eq(msg.header.sender, 7);
+	cr_assert_eq(msg.header.recipient, TLY_PARTY_COORDINATOR);
+	cr_assert_arr_eq(msg.header.query_id, qid, sizeof qid);
+	cr_assert_eq(msg.body_len, sizeof body);
+	cr_assert_arr_eq(msg.body, body, sizeof body);
+	tly_buf_fini(&m);
+}
+
+Test(codec, every_flipped_bit_is_refused)
+{
+	struct tly_buf m;
+	struct tly_msg msg;
+	uint8_t body[64] = {0};
+	seal(&m, TLY_MSG_ADVERTISE, &alice, TLY_PARTY_COORDINATOR, body, sizeof body);
+	for (size_t i = 0; i < m.len; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			m.data[i] ^= (uint8_t)(1 << bit);
+			tly_err rv = tly_msg_open(m.data, m.len, &roster, &msg);
+			cr_assert_neq(rv, TLY_OK, "flip at byte %zu bit %d accepted", i, bit);
+			m.data[i] ^= (uint8_t)(1 << bit);
+		}
+	}
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_OK);
+	tly_buf_fini(&m);
+}
+
+Test(codec, header_malformations)
+{
+	struct tly_buf m;
+	struct tly_msg msg;
+	uint8_t body[4] = {0, 0, 0, 1};
+	seal(&m, TLY_MSG_ABORT, &coordinator, TLY_PARTY_ALL, body, sizeof body);
+	uint8_t *copy = malloc(m.len + 1);
+	cr_assert_not_null(copy);
+
+	/* Each is refused before the signature: TLY_EFORMAT. */
+	struct {
+		size_t offset;
+		uint8_t value;
+	} edits[] = {{0, 2}, {1, 99}, {1, 0}, {2, 1}, {3, 1}, {23, 0}, {35, 5}, {35, 3}};
+	for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+		memcpy(copy, m.data, m.len);
+		copy[edits[i].offset] = edits[i].value;
+		cr_assert_eq(tly_msg_open(copy, m.len, &roster, &msg), TLY_EFORMAT, "edit %zu", i);
+	}
+	/* Truncated anywhere, or one trailing byte. */
+	for (size_t len = 0; len < m.len; len++)
+		cr_assert_eq(tly_msg_open(m.data, len, &roster, &msg), TLY_EFORMAT);
+	memcpy(copy, m.data, m.len);
+	copy[m.len] = 0;
+	cr_assert_eq(tly_msg_open(copy, m.len + 1, &roster, &msg), TLY_EFORMAT);
+	free(copy);
+	tly_buf_fini(&m);
+}
+
+Test(codec, senders_must_match_the_type)
+{
+	struct tly_buf m;
+	struct tly_msg msg;
+	uint8_t body[4] = {0};
+	/* A node may not send a coordinator's type... */
+	seal(&m, TLY_MSG_ABORT, &alice, TLY_PARTY_ALL, body, sizeof body);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EPEER);
+	tly_buf_fini(&m);
+	/* ...nor the coordinator a node's. */
+	uint8_t hash[32] = {0};
+	seal(&m, TLY_MSG_CONSISTENCY, &coordinator, TLY_PARTY_COORDINATOR, hash, sizeof hash);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EPEER);
+	tly_buf_fini(&m);
+	/* A sender outside the roster. */
+	struct tly_identity stranger;
+	cr_assert_eq(tly_identity_generate(&stranger, 8, 1), TLY_OK);
+	seal(&m, TLY_MSG_CONSISTENCY, &stranger, TLY_PARTY_COORDINATOR, hash, sizeof hash);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EPEER);
+	tly_buf_fini(&m);
+	/* Someone in the roster signing as another member. */
+	stranger.id = 9;
+	seal(&m, TLY_MSG_CONSISTENCY, &stranger, TLY_PARTY_COORDINATOR, hash, sizeof hash);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH);
+	tly_buf_fini(&m);
+	tly_identity_fini(&stranger);
+}
+
+Test(codec, oversized_bodies_refused_before_signing)
+{
+	struct tly_buf m;
+	struct tly_msg_header h = {.type = TLY_MSG_CONSISTENCY, .sender = 7};
+	uint8_t body[33] = {0};
+	tly_buf_init(&m);
+	cr_assert_eq(tly_msg_seal(&m, &h, body, sizeof body, alice.sign), TLY_EINVAL);
+	h.type = (enum tly_msg_type)77;
+	cr_assert_eq(tly_msg_seal(&m, &h, body, 32, alice.sign), TLY_EINVAL);
+	tly_buf_fini(&m);
+}
+
+static struct tly_query
+sample_query(uint32_t *participants, uint32_t n, uint32_t *committee, uint32_t k)
+{
+	struct tly_query q;
+	memset(&q, 0, sizeof q);
+	memset(q.query_hash, 0xab, sizeof q.query_hash);
+	q.protocol = TLY_PROTOCOL_COMMITTEE;
+	q.mechanism = TLY_MECH_LAPLACE;
+	q.cells = 12;
+	q.privacy_num = 1;
+	q.privacy_den = 2;
+	q.sensitivity_l1 = 1;
+	q.sensitivity_l2sq = 1;
+	q.min_honest = 2;
+	q.min_contributors = 3;
+	q.threshold = 2;
+	q.degree = (uint16_t)k;
+	q.deadline_ms = 5000;
+	q.participants.count = n;
+	q.participants.ids = participants;
+	q.committee.count = k;
+	q.committee.ids = committee;
+	return q;
+}
+
+Test(codec, query_round_trips_both_ways)
+{
+	uint32_t participants[4] = {1, 2, 5, 9}, committee[3] = {1, 2, 5};
+	struct tly_query q = sample_query(participants, 4, committee, 3), back;
+	struct tly_buf body, again;
+	tly_buf_init(&body);
+	tly_buf_init(&again);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	cr_assert_eq(body.len, TLY_QUERY_FIXED_BYTES + 4 * 4 + 3 * 4);
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_OK);
+	cr_assert_eq(back.cells, 12);
+	cr_assert_eq(back.privacy_den, 2);
+	cr_assert_eq(back.participants.count, 4);
+	cr_assert_arr_eq(back.participants.ids, participants, sizeof participants);
+	cr_assert_arr_eq(back.committee.ids, committee, sizeof committee);
+	cr_assert_eq(tly_query_encode(&again, &back), TLY_OK);
+	cr_assert_eq(again.len, body.len);
+	cr_assert_arr_eq(again.data, body.data, body.len);
+	tly_query_fini(&back);
+	tly_buf_fini(&body);
+	tly_buf_fini(&again);
+}
+
+/* Encode a query, patch one field of the body, and expect TLY_EFORMAT. */
+static void
+expect_query_refused(size_t offset, const uint8_t *bytes, size_t n, const char *what)
+{
+	uint32_t participants[4] = {1, 2, 5, 9}, committee[3] = {1, 2, 5};
+	struct tly_query q = sample_query(participants, 4, committee, 3), back;
+	struct tly_buf body;
+	tly_buf_init(&body);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	memcpy(body.data + offset, bytes, n);
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_EFORMAT, "%s", what);
+	tly_buf_fini(&body);
+}
+
+Test(codec, query_malformations)
+{
+	const uint8_t zero4[4] = {0}, big4[4] = {0, 0x0f, 0x42, 0x41}, one = 1, nine = 9, ff = 0xff;
+	expect_query_refused(32, &nine, 1, "unknown protocol");
+	expect_query_refused(33, &nine, 1, "unknown mechanism");
+	expect_query_refused(34, &one, 1, "reserved");
+	expect_query_refused(36, zero4, 4, "zero cells");
+	expect_query_refused(36, big4, 4, "cells over the cap");
+	expect_query_refused(48, (const uint8_t[8]){0}, 8, "zero denominator");
+	expect_query_refused(72, zero4, 4, "min_honest 0");
+	expect_query_refused(80, (const uint8_t[2]){0, 4}, 2, "threshold above k");
+	expect_query_refused(82, (const uint8_t[2]){0, 2}, 2, "degree != committee size");
+	/* participants: count at 88, ids at 92.. */
+	expect_query_refused(88, (const uint8_t[4]){0, 0, 0, 5}, 4, "count past the data");
+	expect_query_refused(96, (const uint8_t[4]){0, 0, 0, 1}, 4, "ids not increasing");
+	expect_query_refused(92, zero4, 4, "id 0");
+	expect_query_refused(92, &ff, 1, "id above the maximum");
+
+	uint32_t participants[4] = {1, 2, 5, 9}, committee[3] = {1, 2, 5};
+	struct tly_query q = sample_query(participants, 4, committee, 3), back;
+	struct tly_buf body;
+	tly_buf_init(&body);
+	q.protocol = TLY_PROTOCOL_SECAGG;
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_EINVAL, "masking with a committee");
+	q.committee.count = 0;
+	q.degree = 0;
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len - 1), TLY_EFORMAT, "truncated");
+	tly_buf_put_u8(&body, 0);
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_EFORMAT, "trailing byte");
+	tly_buf_fini(&body);
+}
+
+Test(codec, id_lists_and_attempts)
+{
+	uint32_t ids[3] = {3, 4, 100};
+	struct tly_idlist list = {3, ids}, back;
+	struct tly_buf b;
+	uint32_t attempt;
+	tly_buf_init(&b);
+	cr_assert_eq(tly_attempt_list_encode(&b, 2, &list), TLY_OK);
+	cr_assert_eq(tly_attempt_list_decode(&attempt, &back, b.data, b.len), TLY_OK);
+	cr_assert_eq(attempt, 2);
+	cr_assert_arr_eq(back.ids, ids, sizeof ids);
+	cr_assert(tly_idlist_contains(&back, 100));
+	cr_assert(!tly_idlist_contains(&back, 5));
+	tly_idlist_fini(&back);
+
+	b.data[3] = TLY_MAX_ANNOUNCE_ATTEMPTS;
+	cr_assert_eq(tly_attempt_list_decode(&attempt, &back, b.data, b.len), TLY_EFORMAT);
+	tly_buf_reset(&b);
+	cr_assert_eq(tly_attempt_list_encode(&b, TLY_MAX_ANNOUNCE_ATTEMPTS, &list), TLY_EINVAL);
+
+	tly_buf_reset(&b);
+	cr_assert_eq(tly_idlist_encode(&b, &list), TLY_OK);
+	b.data[11] = 3; /* second id equals the first */
+	cr_assert_eq(tly_idlist_decode(&back, b.data, b.len), TLY_EFORMAT);
+	b.data[3] = 0xff; /* a count the bytes cannot hold */
+	cr_assert_eq(tly_idlist_decode(&back, b.data, b.len), TLY_EFORMAT);
+
+	uint8_t h1[32], h2[32], h3[32];
+	uint8_t other[16] = {0};
+	tly_idlist_hash(h1, qid, &list);
+	tly_idlist_hash(h2, other, &list);
+	list.count = 2;
+	tly_idlist_hash(h3, qid, &list);
+	cr_assert(memcmp(h1, h2, 32) != 0, "hash binds the query");
+	cr_assert(memcmp(h1, h3, 32) != 0, "hash binds the members");
+	tly_buf_fini(&b);
+}
+
+Test(codec, vectors_and_share_sums)
+{
+	uint64_t v[5] = {0, 1, TLY_FIELD_P - 1, 12345, 1ull << 60}, back[5];
+	uint8_t hash[32], hash_back[32];
+	uint32_t attempt;
+	struct tly_buf b;
+	memset(hash, 7, sizeof hash);
+	tly_buf_init(&b);
+	cr_assert_eq(tly_share_sum_encode(&b, 1, hash, v, 5), TLY_OK);
+	cr_assert_eq(b.len, 4 + 32 + 40);
+	cr_assert_eq(tly_share_sum_decode(&attempt, hash_back, back, 5, b.data, b.len), TLY_OK);
+	cr_assert_arr_eq(back, v, sizeof v);
+	cr_assert_arr_eq(hash_back, hash, 32);
+	cr_assert_eq(tly_share_sum_decode(&attempt, hash_back, back, 4, b.data, b.len), TLY_EFORMAT,
+	    "length from the query, not the peer");
+	b.data[4 + 32 + 16] = 0x20; /* element 2 >= p */
+	cr_assert_eq(tly_share_sum_decode(&attempt, hash_back, back, 5, b.data, b.len), TLY_ERANGE);
+
+	tly_buf_reset(&b);
+	v[3] = TLY_FIELD_P;
+	cr_assert_eq(tly_vector_encode(&b, v, 5), TLY_EINVAL, "never send an element >= p");
+	tly_buf_fini(&b);
+}
+
+Test(codec, secagg_lists_round_trip_both_ways)
+{
+	struct tly_key_entry keys[2];
+	struct tly_signature_entry sigs[2];
+	struct tly_unmask_entry shares[2];
+	memset(keys, 0x11, sizeof keys);
+	memset(sigs, 0x22, sizeof sigs);
+	memset(shares, 0x33, sizeof shares);
+	keys[0].id = sigs[0].id = shares[0].id = 2;
+	keys[1].id = sigs[1].id = shares[1].id = 5;
+	shares[0].kind = TLY_UNMASK_SELF_SEED;
+	shares[1].kind = TLY_UNMASK_MASK_KEY;
+
+	struct tly_key_list kl = {2, keys}, kl_back;
+	struct tly_signature_list sl = {2, sigs}, sl_back;
+	struct tly_unmask um = {2, shares}, um_back;
+	struct tly_buf b, again;
+	tly_buf_init(&b);
+	tly_buf_init(&again);
+
+	cr_assert_eq(tly_key_list_encode(&b, &kl), TLY_OK);
+	cr_assert_eq(tly_key_list_decode(&kl_back, b.data, b.len), TLY_OK);
+	cr_assert_eq(memcmp(kl_back.entries, keys, sizeof keys), 0);
+	cr_assert_eq(tly_key_list_encode(&again, &kl_back), TLY_OK);
+	cr_assert_arr_eq(again.data, b.data, b.len);
+	tly_key_list_fini(&kl_back);
+
+	tly_buf_reset(&b);
+	tly_buf_reset(&again);
+	cr_assert_eq(tly_signature_list_encode(&b, &sl), TLY_OK);
+	cr_assert_eq(tly_signature_list_decode(&sl_back, b.data, b.len), TLY_OK);
+	cr_assert_eq(tly_signature_list_encode(&again, &sl_back), TLY_OK);
+	cr_assert_arr_eq(again.data, b.data, b.len);
+	tly_signature_list_fini(&sl_back);
+
+	tly_buf_reset(&b);
+	tly_buf_reset(&again);
+	cr_assert_eq(tly_unmask_encode(&b, &um), TLY_OK);
+	cr_assert_eq(tly_unmask_decode(&um_back, b.data, b.len), TLY_OK);
+	cr_assert_eq(um_back.entries[1].kind, TLY_UNMASK_MASK_KEY);
+	cr_assert_eq(tly_unmask_encode(&again, &um_back), TLY_OK);
+	cr_assert_arr_eq(again.data, b.data, b.len);
+	tly_unmask_fini(&um_back);
+
+	b.data[4 + 4] = 3; /* unknown kind */
+	cr_assert_eq(tly_unmask_decode(&um_back, b.data, b.len), TLY_EFORMAT);
+	b.data[4 + 4] = 1;
+	b.data[4 + 5] = 1; /* reserved */
+	cr_assert_eq(tly_unmask_decode(&um_back, b.data, b.len), TLY_EFORMAT);
+	b.data[4 + 5] = 0;
+	cr_assert_eq(tly_unmask_decode(&um_back, b.data, b.len - 1), TLY_EFORMAT);
+	tly_unmask_fini(&um_back);
+
+	keys[1].id = 2;
+	tly_buf_reset(&b);
+	cr_assert_eq(tly_key_list_encode(&b, &kl), TLY_EINVAL, "ids must increase");
+	tly_buf_fini(&b);
+	tly_buf_fini(&again);
+}
+
+Test(codec, envelopes_bind_keys_and_header)
+{
+	struct tly_msg_header h = {.type = TLY_MSG_SHARE, .sender = 7, .recipient = 9};
+	uint8_t raw[TLY_HEADER_BYTES], plain[24] = "a secret share vector!!", out[24];
+	struct tly_buf body;
+	memcpy(h.query_id, qid, sizeof qid);
+	tly_msg_raw_header(raw, &h, sizeof plain + TLY_AEAD_TAG_BYTES);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_envelope_seal(&body, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, plain,
+			 sizeof plain),
+	    TLY_OK);
+	cr_assert_eq(body.len, sizeof plain + TLY_AEAD_TAG_BYTES);
+	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data,
+			 body.len),
+	    TLY_OK);
+	cr_assert_arr_eq(out, plain, sizeof plain);
+
+	/* Another recipient in the header, another key pair, a flipped byte. */
+	raw[31] ^= 1;
+	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data,
+			 body.len),
+	    TLY_EAUTH);
+	for (size_t i = 0; i < sizeof out; i++)
+		cr_assert_eq(out[i], 0, "plaintext wiped after failure");
+	raw[31] ^= 1;
+	cr_assert_eq(tly_envelope_open(out, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, body.data,
+			 body.len),
+	    TLY_OK, "the agreement is symmetric: sender can open what it sealed");
+	body.data[3] ^= 0x40;
+	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data,
+			 body.len),
+	    TLY_EAUTH);
+	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data, 15),
+	    TLY_EFORMAT);
+	tly_buf_fini(&body);
+}
+
+Test(codec, buffers_record_the_first_failure)
+{
+	struct tly_reader r;
+	uint8_t bytes[3] = {1, 2, 3};
+	tly_reader_init(&r, bytes, 3);
+	cr_assert_eq(tly_get_u16(&r), 0x0102);
+	cr_assert_eq(tly_get_u32(&r), 0, "past the end reads zero");
+	cr_assert_eq(tly_get_u8(&r), 0, "and stays failed");
+	cr_assert_eq(tly_reader_done(&r), TLY_EFORMAT);
+	tly_reader_init(&r, bytes, 3);
+	(void)tly_get_u8(&r);
+	cr_assert_eq(tly_reader_done(&r), TLY_EFORMAT, "bytes left over");
+
+	struct tly_outbox box;
+	struct tly_buf b;
+	tly_outbox_init(&box);
+	tly_buf_init(&b);
+	for (int i = 0; i < 1000; i++)
+		tly_buf_put_u64(&b, (uint64_t)i);
+	cr_assert_eq(b.len, 8000);
+	cr_assert_eq(tly_outbox_push(&box, 3, &b), TLY_OK);
+	cr_assert_null(b.data, "the outbox took the storage");
+	cr_assert_eq(box.count, 1);
+	cr_assert_eq(box.items[0].len, 8000);
+	cr_assert_eq(tly_load_be64(box.items[0].data + 8 * 999), 999);
+	tly_outbox_fini(&box);
+}
