@@ -41,18 +41,95 @@ isqrt(uint64_t x)
 	return root;
 }
 
-/* Uniform on [0, bound), 0 < bound < 2^128: rejection on the smallest
- * covering power of two, fewer than two tries expected. */
+/*
+ * The random bits of one call. The rng's cost is mostly per call, not per
+ * byte, so its output is taken 32 bytes at a time, and a small uniform draw
+ * uses only the bits it needs (a bit left over when a draw wants more is
+ * dropped, which keeps the rest uniform and independent). The pool is
+ * wiped before the public function returns: no unused randomness outlives
+ * the call.
+ */
+enum { POOL_WORDS = 4 };
+
+struct pool {
+	struct tly_rng *rng;
+	uint64_t word[POOL_WORDS];
+	unsigned words; /* unused entries at the end of word[] */
+	uint64_t bits;  /* unused random bits, the low `nbits` of them */
+	unsigned nbits;
+};
+
+static struct pool
+pool_start(struct tly_rng *rng)
+{
+	struct pool pool = {.rng = rng};
+	return pool;
+}
+
+static void
+pool_wipe(struct pool *pool)
+{
+	TLY_WIPE(pool, sizeof *pool);
+}
+
+static uint64_t
+pool_word(struct pool *pool)
+{
+	if (pool->words == 0) {
+		tly_rng_bytes(pool->rng, pool->word, sizeof pool->word);
+		pool->words = POOL_WORDS;
+	}
+	return pool->word[POOL_WORDS - pool->words--];
+}
+
+/* n uniform bits, 1 <= n <= 32. */
+static uint64_t
+pool_bits(struct pool *pool, unsigned n)
+{
+	if (pool->nbits < n) {
+		pool->bits = pool_word(pool);
+		pool->nbits = 64;
+	}
+	uint64_t out = pool->bits & ((UINT64_C(1) << n) - 1);
+	pool->bits >>= n;
+	pool->nbits -= n;
+	return out;
+}
+
+/* Uniform on [0, bound), bound > 0: rejection on the smallest covering
+ * power of two, fewer than two tries expected. */
+static uint64_t
+uniform64(struct pool *pool, uint64_t bound)
+{
+	if (bound == 1)
+		return 0;
+	unsigned n = 64 - (unsigned)__builtin_clzll(bound - 1);
+	if (n <= 32) {
+		for (;;) {
+			uint64_t candidate = pool_bits(pool, n);
+			if (candidate < bound)
+				return candidate;
+		}
+	}
+	uint64_t mask = UINT64_MAX >> (64 - n);
+	for (;;) {
+		uint64_t candidate = pool_word(pool) & mask;
+		if (candidate < bound)
+			return candidate;
+	}
+}
+
+/* The same for 0 < bound < 2^128. */
 static u128
-uniform(struct tly_rng *rng, u128 bound)
+uniform(struct pool *pool, u128 bound)
 {
 	if (bound <= UINT64_MAX)
-		return tly_rng_uniform(rng, (uint64_t)bound);
+		return uniform64(pool, (uint64_t)bound);
 	uint64_t top = (uint64_t)((bound - 1) >> 64);
 	uint64_t mask = top == 0 ? 0 : UINT64_MAX >> __builtin_clzll(top);
 	for (;;) {
-		uint64_t high = tly_rng_u64(rng) & mask;
-		u128 candidate = ((u128)high << 64) | tly_rng_u64(rng);
+		uint64_t high = pool_word(pool) & mask;
+		u128 candidate = ((u128)high << 64) | pool_word(pool);
 		if (candidate < bound)
 			return candidate;
 	}
@@ -61,56 +138,61 @@ uniform(struct tly_rng *rng, u128 bound)
 /* Bernoulli(num/den), 0 <= num <= den, den > 0. The two certain cases cost
  * no draw. */
 static int
-bernoulli(struct tly_rng *rng, u128 num, u128 den)
+bernoulli(struct pool *pool, u128 num, u128 den)
 {
 	if (num == 0)
 		return 0;
 	if (num == den)
 		return 1;
-	return uniform(rng, den) < num;
+	return uniform(pool, den) < num;
 }
 
 /* Bernoulli(num/(den k)), num <= den. When den k does not fit 128 bits it is
  * the product of Bernoulli(1/k) and Bernoulli(num/den), independent. */
 static int
-bernoulli_scaled(struct tly_rng *rng, u128 num, u128 den, uint64_t k)
+bernoulli_scaled(struct pool *pool, u128 num, u128 den, uint64_t k)
 {
 	u128 bound;
 
 	if (num == 0)
 		return 0;
+	if (den <= UINT64_MAX) {
+		uint64_t small;
+		if (!__builtin_mul_overflow((uint64_t)den, k, &small))
+			return uniform64(pool, small) < num;
+	}
 	if (!__builtin_mul_overflow(den, (u128)k, &bound))
-		return uniform(rng, bound) < num;
-	return tly_rng_uniform(rng, k) == 0 && uniform(rng, den) < num;
+		return uniform(pool, bound) < num;
+	return uniform64(pool, k) == 0 && uniform(pool, den) < num;
 }
 
 /* [CKS20] Algorithm 1 for gamma = num/den in [0, 1]: K counts the
  * Bernoulli(gamma/K) successes plus one; P(K odd) = exp(-gamma). */
 static int
-bernoulli_exp_unit(struct tly_rng *rng, u128 num, u128 den)
+bernoulli_exp_unit(struct pool *pool, u128 num, u128 den)
 {
 	uint64_t k = 1;
 
-	while (bernoulli_scaled(rng, num, den, k))
+	while (bernoulli_scaled(pool, num, den, k))
 		k++;
 	return (int)(k & 1);
 }
 
 static int
-bernoulli_exp_one(struct tly_rng *rng)
+bernoulli_exp_one(struct pool *pool)
 {
-	return bernoulli_exp_unit(rng, 1, 1);
+	return bernoulli_exp_unit(pool, 1, 1);
 }
 
 /* [CKS20] Algorithm 1 for any gamma = num/den >= 0: exp(-gamma) =
  * exp(-1)^floor(gamma) exp(-frac(gamma)), stopping at the first failure. */
 static int
-bernoulli_exp(struct tly_rng *rng, u128 num, u128 den)
+bernoulli_exp(struct pool *pool, u128 num, u128 den)
 {
 	for (u128 whole = num / den; whole > 0; whole--)
-		if (!bernoulli_exp_one(rng))
+		if (!bernoulli_exp_one(pool))
 			return 0;
-	return bernoulli_exp_unit(rng, num % den, den);
+	return bernoulli_exp_unit(pool, num % den, den);
 }
 
 /*
@@ -128,7 +210,7 @@ wipe_mpz(mpz_t z)
 
 /* out uniform on [0, bound), bound > 0, out allocated to bound's size. */
 static void
-uniform_mpz(struct tly_rng *rng, mpz_t out, const mpz_t bound)
+uniform_mpz(struct pool *pool, mpz_t out, const mpz_t bound)
 {
 	size_t limbs = mpz_size(bound);
 	mp_limb_t top = mpz_getlimbn(bound, (mp_size_t)limbs - 1);
@@ -136,7 +218,8 @@ uniform_mpz(struct tly_rng *rng, mpz_t out, const mpz_t bound)
 
 	do {
 		mp_limb_t *words = mpz_limbs_write(out, (mp_size_t)limbs);
-		tly_rng_bytes(rng, words, limbs * sizeof *words);
+		for (size_t i = 0; i < limbs; i++)
+			words[i] = pool_word(pool);
 		words[limbs - 1] &= mask;
 		mpz_limbs_finish(out, (mp_size_t)limbs);
 	} while (mpz_cmp(out, bound) >= 0);
@@ -144,7 +227,7 @@ uniform_mpz(struct tly_rng *rng, mpz_t out, const mpz_t bound)
 
 /* bernoulli_exp for GMP num >= 0, den > 0. */
 static int
-bernoulli_exp_mpz(struct tly_rng *rng, const mpz_t num, const mpz_t den)
+bernoulli_exp_mpz(struct pool *pool, const mpz_t num, const mpz_t den)
 {
 	mpz_t whole, frac, bound, draw;
 	mp_bitcnt_t bits = mpz_sizeinbase(num, 2) + mpz_sizeinbase(den, 2) + 2 * GMP_NUMB_BITS;
@@ -156,7 +239,7 @@ bernoulli_exp_mpz(struct tly_rng *rng, const mpz_t num, const mpz_t den)
 	mpz_init2(draw, bits);
 	mpz_tdiv_qr(whole, frac, num, den);
 	while (result && mpz_sgn(whole) > 0) {
-		result = bernoulli_exp_one(rng);
+		result = bernoulli_exp_one(pool);
 		mpz_sub_ui(whole, whole, 1);
 	}
 	if (result && mpz_sgn(frac) > 0) {
@@ -164,7 +247,7 @@ bernoulli_exp_mpz(struct tly_rng *rng, const mpz_t num, const mpz_t den)
 		uint64_t k = 1;
 		for (;; k++) {
 			mpz_mul_ui(bound, den, k);
-			uniform_mpz(rng, draw, bound);
+			uniform_mpz(pool, draw, bound);
 			if (mpz_cmp(draw, frac) >= 0)
 				break;
 		}
@@ -184,7 +267,7 @@ bernoulli_exp_mpz(struct tly_rng *rng, const mpz_t num, const mpz_t den)
  * both sides fit, in GMP otherwise.
  */
 static int
-gauss_accept(struct tly_rng *rng, uint64_t y, uint64_t n, uint64_t d, uint64_t t)
+gauss_accept(struct pool *pool, uint64_t y, uint64_t n, uint64_t d, uint64_t t)
 {
 	u128 dt = (u128)d * t; /* t <= 2^32 + 1: fits */
 	u128 ydt, gap, gap_sq, denom;
@@ -193,7 +276,7 @@ gauss_accept(struct tly_rng *rng, uint64_t y, uint64_t n, uint64_t d, uint64_t t
 		gap = ydt > n ? ydt - n : n - ydt;
 		if (gap <= UINT64_MAX && !__builtin_mul_overflow(2 * (u128)n * t, dt, &denom)) {
 			gap_sq = gap * gap;
-			return bernoulli_exp(rng, gap_sq, denom);
+			return bernoulli_exp(pool, gap_sq, denom);
 		}
 	}
 
@@ -212,7 +295,7 @@ gauss_accept(struct tly_rng *rng, uint64_t y, uint64_t n, uint64_t d, uint64_t t
 	mpz_mul_ui(b, b, t);
 	mpz_mul_ui(b, b, t);
 	mpz_mul_2exp(b, b, 1);
-	result = bernoulli_exp_mpz(rng, a_sq, b);
+	result = bernoulli_exp_mpz(pool, a_sq, b);
 	wipe_mpz(b);
 	wipe_mpz(a_sq);
 	wipe_mpz(a);
@@ -222,16 +305,16 @@ gauss_accept(struct tly_rng *rng, uint64_t y, uint64_t n, uint64_t d, uint64_t t
 /* The first half of [CKS20] Algorithm 2: floor((U + t V)/s). Parameters
  * checked by the caller (t/s <= TLY_DP_MAX_SCALE). */
 static tly_err
-geometric(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *out)
+geometric(struct pool *pool, uint64_t s, uint64_t t, uint64_t *out)
 {
 	uint64_t u, v = 0;
 
 	/* U uniform on [0, t) given Bernoulli(exp(-U/t)) = 1. */
 	do {
-		u = tly_rng_uniform(rng, t);
-	} while (!bernoulli_exp_unit(rng, u, t));
+		u = uniform64(pool, t);
+	} while (!bernoulli_exp_unit(pool, u, t));
 	/* V ~ Geometric(exp(-1)); U + t V ~ Geometric(exp(-1/t)). */
-	while (bernoulli_exp_one(rng))
+	while (bernoulli_exp_one(pool))
 		v++;
 	u128 y = ((u128)u + (u128)t * v) / s;
 	/* Probability below exp(-2^22) under the scale cap. */
@@ -243,14 +326,14 @@ geometric(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *out)
 
 /* [CKS20] Algorithm 2: a random sign on the geometric, rejecting "-0". */
 static tly_err
-laplace(struct tly_rng *rng, uint64_t s, uint64_t t, int64_t *out)
+laplace(struct pool *pool, uint64_t s, uint64_t t, int64_t *out)
 {
 	for (;;) {
 		uint64_t magnitude;
-		tly_err rv = geometric(rng, s, t, &magnitude);
+		tly_err rv = geometric(pool, s, t, &magnitude);
 		if (rv != TLY_OK)
 			return rv;
-		int negative = tly_rng_bit(rng);
+		int negative = (int)pool_bits(pool, 1);
 		if (negative && magnitude == 0)
 			continue;
 		*out = negative ? -(int64_t)magnitude : (int64_t)magnitude;
@@ -260,18 +343,18 @@ laplace(struct tly_rng *rng, uint64_t s, uint64_t t, int64_t *out)
 
 /* [CKS20] Algorithm 3 for sigma^2 = n/d in lowest terms, n, d > 0. */
 static tly_err
-gauss(struct tly_rng *rng, uint64_t n, uint64_t d, int64_t *out)
+gauss(struct pool *pool, uint64_t n, uint64_t d, int64_t *out)
 {
 	uint64_t t = isqrt(n / d) + 1; /* floor(sigma) + 1 <= 2^32 + 1 */
 
 	for (;;) {
 		int64_t candidate;
-		tly_err rv = laplace(rng, 1, t, &candidate);
+		tly_err rv = laplace(pool, 1, t, &candidate);
 		if (rv != TLY_OK)
 			return rv;
 		uint64_t magnitude =
 		    candidate < 0 ? (uint64_t)0 - (uint64_t)candidate : (uint64_t)candidate;
-		if (gauss_accept(rng, magnitude, n, d, t)) {
+		if (gauss_accept(pool, magnitude, n, d, t)) {
 			*out = candidate;
 			return TLY_OK;
 		}
@@ -281,14 +364,14 @@ gauss(struct tly_rng *rng, uint64_t n, uint64_t d, int64_t *out)
 /* NB(a/b, exp(-s/t)) for 0 < a <= b: geometric proposals accepted with
  * probability prod_{j<K} (a + j b)/(b (j + 1)), factor by factor. */
 static tly_err
-polya(struct tly_rng *rng, uint64_t a, uint64_t b, uint64_t s, uint64_t t, uint64_t *out)
+polya(struct pool *pool, uint64_t a, uint64_t b, uint64_t s, uint64_t t, uint64_t *out)
 {
 	for (;;) {
 		uint64_t proposal, j = 0;
-		tly_err rv = geometric(rng, s, t, &proposal);
+		tly_err rv = geometric(pool, s, t, &proposal);
 		if (rv != TLY_OK)
 			return rv;
-		while (j < proposal && bernoulli(rng, (u128)a + (u128)j * b, (u128)b * (j + 1)))
+		while (j < proposal && bernoulli(pool, (u128)a + (u128)j * b, (u128)b * (j + 1)))
 			j++;
 		if (j == proposal) {
 			*out = proposal;
@@ -300,13 +383,13 @@ polya(struct tly_rng *rng, uint64_t a, uint64_t b, uint64_t s, uint64_t t, uint6
 /* Poisson(num/den) for num/den <= 1/2: K ~ Geometric(num/den) accepted
  * with probability 1/K!. */
 static uint64_t
-poisson_part(struct tly_rng *rng, u128 num, u128 den)
+poisson_part(struct pool *pool, u128 num, u128 den)
 {
 	for (;;) {
 		uint64_t k = 0, j = 2;
-		while (bernoulli(rng, num, den))
+		while (bernoulli(pool, num, den))
 			k++;
-		while (j <= k && tly_rng_uniform(rng, j) == 0)
+		while (j <= k && uniform64(pool, j) == 0)
 			j++;
 		if (j > k)
 			return k;
@@ -316,14 +399,14 @@ poisson_part(struct tly_rng *rng, u128 num, u128 den)
 /* Poisson(num/den), num/den <= TLY_DP_POISSON_MAX, as the sum of
  * ceil(2 num/den) parts. */
 static tly_err
-poisson(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t *out)
+poisson(struct pool *pool, uint64_t num, uint64_t den, uint64_t *out)
 {
 	u128 parts = ((u128)2 * num + den - 1) / den;
 	u128 part_den = parts * den;
 	uint64_t total = 0;
 
 	for (u128 i = 0; i < parts; i++)
-		total += poisson_part(rng, num, part_den);
+		total += poisson_part(pool, num, part_den);
 	if (total > INT64_MAX)
 		return TLY_ERANGE; /* beyond any probability that matters */
 	*out = total;
@@ -375,7 +458,9 @@ tly_dp_bernoulli(struct tly_rng *rng, uint64_t num, uint64_t den, int *out)
 	TLY_REQUIRE(rng != NULL && out != NULL);
 	if (den == 0 || num > den)
 		return TLY_EINVAL;
-	*out = bernoulli(rng, num, den);
+	struct pool pool = pool_start(rng);
+	*out = bernoulli(&pool, num, den);
+	pool_wipe(&pool);
 	return TLY_OK;
 }
 
@@ -385,7 +470,9 @@ tly_dp_bernoulli_exp(struct tly_rng *rng, uint64_t num, uint64_t den, int *out)
 	TLY_REQUIRE(rng != NULL && out != NULL);
 	if (den == 0)
 		return TLY_EINVAL;
-	*out = bernoulli_exp(rng, num, den);
+	struct pool pool = pool_start(rng);
+	*out = bernoulli_exp(&pool, num, den);
+	pool_wipe(&pool);
 	return TLY_OK;
 }
 
@@ -396,7 +483,10 @@ tly_dp_geometric(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *out)
 	tly_err rv = check_scale(s, t, TLY_DP_MAX_SCALE);
 	if (rv != TLY_OK)
 		return rv;
-	return geometric(rng, s, t, out);
+	struct pool pool = pool_start(rng);
+	rv = geometric(&pool, s, t, out);
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err
@@ -406,7 +496,10 @@ tly_dp_laplace(struct tly_rng *rng, uint64_t s, uint64_t t, int64_t *out)
 	tly_err rv = check_scale(s, t, TLY_DP_MAX_SCALE);
 	if (rv != TLY_OK)
 		return rv;
-	return laplace(rng, s, t, out);
+	struct pool pool = pool_start(rng);
+	rv = laplace(&pool, s, t, out);
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err
@@ -416,7 +509,10 @@ tly_dp_gauss(struct tly_rng *rng, uint64_t num, uint64_t den, int64_t *out)
 	if (num == 0 || den == 0)
 		return TLY_EINVAL;
 	uint64_t common = gcd(num, den);
-	return gauss(rng, num / common, den / common, out);
+	struct pool pool = pool_start(rng);
+	tly_err rv = gauss(&pool, num / common, den / common, out);
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err
@@ -431,7 +527,10 @@ tly_dp_polya(struct tly_rng *rng, uint64_t r_num, uint64_t r_den, uint64_t s, ui
 		return rv;
 	/* In lowest terms r = 1 is a/a, whose factors cost no draw. */
 	uint64_t common = gcd(r_num, r_den);
-	return polya(rng, r_num / common, r_den / common, s, t, out);
+	struct pool pool = pool_start(rng);
+	rv = polya(&pool, r_num / common, r_den / common, s, t, out);
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err
@@ -447,11 +546,12 @@ tly_dp_laplace_share(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t h, in
 		return rv;
 	if (h > TLY_DP_MAX_SHARES)
 		return TLY_ERANGE;
-	if ((rv = polya(rng, 1, h, s, t, &plus)) != TLY_OK ||
-	    (rv = polya(rng, 1, h, s, t, &minus)) != TLY_OK)
-		return rv;
-	*out = (int64_t)plus - (int64_t)minus;
-	return TLY_OK;
+	struct pool pool = pool_start(rng);
+	if ((rv = polya(&pool, 1, h, s, t, &plus)) == TLY_OK &&
+	    (rv = polya(&pool, 1, h, s, t, &minus)) == TLY_OK)
+		*out = (int64_t)plus - (int64_t)minus;
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err
@@ -461,28 +561,34 @@ tly_dp_poisson(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t *out)
 	tly_err rv = check_poisson(num, den);
 	if (rv != TLY_OK)
 		return rv;
-	return poisson(rng, num, den, out);
+	struct pool pool = pool_start(rng);
+	rv = poisson(&pool, num, den, out);
+	pool_wipe(&pool);
+	return rv;
 }
 
+/* Skellam(num/den) for a parameter that check_poisson accepts. */
 static tly_err
 skellam(struct tly_rng *rng, uint64_t num, uint64_t den, int64_t *out)
 {
 	uint64_t plus, minus;
-	tly_err rv = check_poisson(num, den);
+	struct pool pool = pool_start(rng);
+	tly_err rv;
 
-	if (rv != TLY_OK)
-		return rv;
-	if ((rv = poisson(rng, num, den, &plus)) != TLY_OK ||
-	    (rv = poisson(rng, num, den, &minus)) != TLY_OK)
-		return rv;
-	*out = (int64_t)plus - (int64_t)minus;
-	return TLY_OK;
+	if ((rv = poisson(&pool, num, den, &plus)) == TLY_OK &&
+	    (rv = poisson(&pool, num, den, &minus)) == TLY_OK)
+		*out = (int64_t)plus - (int64_t)minus;
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err
 tly_dp_skellam(struct tly_rng *rng, uint64_t num, uint64_t den, int64_t *out)
 {
 	TLY_REQUIRE(rng != NULL && out != NULL);
+	tly_err rv = check_poisson(num, den);
+	if (rv != TLY_OK)
+		return rv;
 	return skellam(rng, num, den, out);
 }
 
@@ -497,6 +603,8 @@ tly_dp_skellam_share(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t h
 	if (h > TLY_DP_MAX_SHARES)
 		return TLY_ERANGE;
 	tly_err rv = divide(num, den, h, &share_num, &share_den);
+	if (rv == TLY_OK)
+		rv = check_poisson(share_num, share_den);
 	if (rv != TLY_OK)
 		return rv;
 	return skellam(rng, share_num, share_den, out);
@@ -515,7 +623,10 @@ tly_dp_gauss_share(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t h, 
 	tly_err rv = divide(num, den, h, &share_num, &share_den);
 	if (rv != TLY_OK)
 		return rv;
-	return gauss(rng, share_num, share_den, out);
+	struct pool pool = pool_start(rng);
+	rv = gauss(&pool, share_num, share_den, out);
+	pool_wipe(&pool);
+	return rv;
 }
 
 tly_err

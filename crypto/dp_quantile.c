@@ -251,6 +251,11 @@ gauss_total_quantile(const struct tly_dp_noise *noise, long double target, uint6
 		return gauss_quantile(share_variance, target, k);
 	if (share_variance >= GAUSS_SHORTCUT)
 		return gauss_quantile(share_variance * (long double)noise->shares, target, k);
+	/* Refuse at once what the powering would refuse late: its last
+	 * products are about 1.5 times as wide as the total. */
+	uint64_t reach = gauss_last(share_variance * (long double)noise->shares);
+	if (reach > MAX_CONVOLUTION / 3)
+		return TLY_ERANGE;
 	if ((rv = symmetric_gauss(&share, share_variance)) != TLY_OK)
 		return rv;
 	if ((rv = convolve_power(&total, &share, noise->shares)) != TLY_OK)
