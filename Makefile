@@ -17,6 +17,14 @@ TEST_LIBS  = $(shell pkg-config --libs criterion)
 LIB_SRC   := $(wildcard crypto/*.c protocol/*.c)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB       := $(BUILD)/libtally.a
+# Each program is its folder's objects; main.c holds only main(), so tests
+# link the rest of the folder through the folder's own archive.
+APPS      := node cli coordinator
+APP_LIBS   = $(foreach a,$(APPS),$(if $(filter-out $(a)/main.c,$(wildcard $(a)/*.c)),$(BUILD)/lib$(a).a))
+PROGRAMS  := $(if $(wildcard node/main.c),tally-node) $(if $(wildcard cli/main.c),tally) \
+	$(if $(wildcard coordinator/main.c),tally-coordinator)
+BIN       := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+ALL_LIBS   = $(APP_LIBS) $(LIB)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_HELP := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
@@ -24,7 +32,6 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
-PROGRAMS  :=
 
 .PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench \
 	run-bench install clean format demo check-no-test-rng
@@ -35,13 +42,13 @@ all: deps
 deps:
 	@scripts/deps.sh
 
-build: $(LIB) $(TEST_BIN) $(BENCH_BIN)
+build: $(LIB) $(APP_LIBS) $(BIN) $(TEST_BIN) $(BENCH_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: $(TEST_BIN)
-	@scripts/run-tests.sh $(TEST_BIN)
+run-tests: $(BIN) $(TEST_BIN)
+	@TALLY_BIN=$(abspath $(BUILD)/bin) scripts/run-tests.sh $(TEST_BIN)
 
 # The same suite under sanitizers, each in its own build tree.
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -61,8 +68,8 @@ valgrind: deps
 bench: deps
 	@$(MAKE) --no-print-directory run-bench
 
-run-bench: $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do $$b || exit 1; done
+run-bench: $(BIN) $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do TALLY_BIN=$(abspath $(BUILD)/bin) $$b || exit 1; done
 
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
@@ -73,9 +80,9 @@ fuzz: deps
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 fuzz-build: $(FUZZ_BIN)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(LIB) $(LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(ALL_LIBS) $(LIBS) -o $@
 
 # The vector loops (field arithmetic, mask expansion, Shamir) need GCC's full
 # vectoriser, which -O2 in GCC 12 only runs in its "very cheap" mode.
@@ -91,14 +98,34 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(LIB)
+.SECONDEXPANSION:
+$(BUILD)/lib%.a: $$(patsubst %.c,$(BUILD)/obj/%.c.o,$$(filter-out $$*/main.c,$$(wildcard $$*/*.c)))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) $< $(TEST_HELP) $(LIB) \
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.c.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bin/tally-node: node/main.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(ALL_LIBS) $(LIBS) -o $@
+$(BUILD)/bin/tally: cli/main.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(ALL_LIBS) $(LIBS) -o $@
+$(BUILD)/bin/tally-coordinator: coordinator/main.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(ALL_LIBS) $(LIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) $< $(TEST_HELP) $(ALL_LIBS) \
 		$(TEST_LIBS) $(LIBS) -o $@
 
-$(BUILD)/bench/%: bench/%.c $(BENCH_HELP) $(LIB)
+$(BUILD)/bench/%: bench/%.c $(BENCH_HELP) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< $(BENCH_HELP) $(LIB) $(LIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $< $(BENCH_HELP) $(ALL_LIBS) $(LIBS) -o $@
 
 # The deterministic rng must never be linked into a daemon or the CLI.
 check-no-test-rng: build
@@ -108,10 +135,14 @@ check-no-test-rng: build
 	echo "check-no-test-rng: ok"
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/tally/crypto
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include/tally/crypto $(DESTDIR)$(PREFIX)/include/tally/protocol
+	$(if $(PROGRAMS),install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(filter-out %_impl.h,$(wildcard crypto/*.h)) \
 		$(DESTDIR)$(PREFIX)/include/tally/crypto/
+	install -m 644 $(filter-out %_impl.h,$(wildcard protocol/*.h)) \
+		$(DESTDIR)$(PREFIX)/include/tally/protocol/
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/fuzz/*.c)
@@ -124,4 +155,4 @@ demo: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(wildcard $(BUILD)/obj/*/*.c.d)
