@@ -236,7 +236,8 @@ tly_shamir_combine(const uint64_t *coeffs, const uint64_t *const *shares, size_t
 	for (size_t i = 0; i < count; i++)
 		TLY_REQUIRE(coeffs[i] < TLY_FIELD_P);
 	if (count == 0) {
-		memset(out, 0, d * sizeof *out);
+		if (d > 0)
+			memset(out, 0, d * sizeof *out);
 		return TLY_OK;
 	}
 	/* Block by block, so that out's block stays in L1 while each share
