@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_DIR "tests/vectors"
 
@@ -44,12 +45,39 @@ xstrndup(const char *s, size_t len)
 	return out;
 }
 
+/* DEFAULT_DIR under the nearest ancestor of the test binary's directory
+ * that has one, into found; 0 when there is none. */
+static int
+find_from_binary(char *found, size_t size)
+{
+	char exe[4096];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	if (len <= 0)
+		return 0;
+	exe[len] = '\0';
+	for (char *slash = strrchr(exe, '/'); slash != NULL; slash = strrchr(exe, '/')) {
+		*slash = '\0';
+		int n = snprintf(found, size, "%s/%s", exe, DEFAULT_DIR);
+		if (n > 0 && (size_t)n < size && access(found, R_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 const char *
 tly_vectors_dir(void)
 {
+	static char found[4096 + sizeof DEFAULT_DIR + 1];
 	const char *dir = getenv("TLY_VECTORS_DIR");
 
-	return dir != NULL && dir[0] != '\0' ? dir : DEFAULT_DIR;
+	if (dir != NULL && dir[0] != '\0')
+		return dir;
+	/* The Makefile runs the binaries from the repository root; someone
+	 * running one by hand from elsewhere gets the tree it was built in. */
+	if (access(DEFAULT_DIR, R_OK) == 0 || !find_from_binary(found, sizeof found))
+		return DEFAULT_DIR;
+	return found;
 }
 
 int

@@ -15,7 +15,8 @@
  *
  * Files are looked up in $TLY_VECTORS_DIR, by default "tests/vectors"
  * relative to the working directory (the Makefile runs the test binaries
- * from the repository root).
+ * from the repository root) or, failing that, to the nearest ancestor of
+ * the test binary's directory that has one.
  *
  * Broken test data is the test author's mistake, not a condition to
  * handle: every function here prints file, line and field to stderr and
@@ -50,7 +51,7 @@ struct tly_vectors {
 	size_t count;
 };
 
-/* The directory searched: $TLY_VECTORS_DIR or "tests/vectors". */
+/* The directory searched, as above. */
 const char *tly_vectors_dir(void);
 
 /* Parse <dir>/<name>. The result is heap memory owned by the caller;
