@@ -148,6 +148,7 @@ struct secret_case {
 	uint8_t secret[TLY_SHAMIR_SECRET_BYTES];
 	uint8_t *shares[TLY_SHAMIR_MAX_SHARES];
 	uint64_t xs[TLY_SHAMIR_MAX_SHARES];
+	uint64_t coeffs[TLY_SHAMIR_MAX_SHARES];
 };
 
 static void
@@ -175,6 +176,21 @@ run_secret_reconstruct(void *arg)
 	bench_consume(out, sizeof out);
 }
 
+/* The same with the Lagrange coefficients computed once for the set. */
+static void
+run_secret_combine(void *arg)
+{
+	struct secret_case *sc = arg;
+	uint8_t out[TLY_SHAMIR_SECRET_BYTES];
+
+	for (int i = 0; i < SECRET_BATCH; i++)
+		if (tly_shamir_secret_combine(sc->coeffs, (const uint8_t *const *)sc->shares,
+			sc->t, out) != TLY_OK ||
+		    memcmp(out, sc->secret, sizeof out) != 0)
+			exit(1);
+	bench_consume(out, sizeof out);
+}
+
 static void
 bench_secret(unsigned t, unsigned n)
 {
@@ -193,10 +209,15 @@ bench_secret(unsigned t, unsigned n)
 
 	double share_s = bench_median(run_secret_share, sc, REPS);
 	double rec_s = bench_median(run_secret_reconstruct, sc, REPS);
+	if (tly_shamir_lagrange_at_zero(sc->xs, t, sc->coeffs) != TLY_OK)
+		exit(1);
+	double combine_s = bench_median(run_secret_combine, sc, REPS);
 	bench_row("shamir", "secret32_share", params, SECRET_BATCH / share_s, "secrets/s", NULL,
 	    0);
 	bench_row("shamir", "secret32_reconstruct", params, SECRET_BATCH / rec_s, "secrets/s",
 	    NULL, 0);
+	bench_row("shamir", "secret32_reconstruct_cached", params, SECRET_BATCH / combine_s,
+	    "secrets/s", NULL, 0);
 
 	for (unsigned i = 0; i < n; i++)
 		free(sc->shares[i]);

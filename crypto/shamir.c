@@ -50,10 +50,11 @@ fold(uint64_t s)
  * The sum stays below 2^63.
  */
 static inline uint64_t
-mul_small_add(uint64_t a, uint64_t x, uint64_t b)
+mul_small_add(uint64_t a, uint32_t x, uint64_t b)
 {
-	uint64_t low = (a & LOW32) * x;
-	uint64_t m = (a >> 32) * x;
+	/* 32-bit operands, so that the products are vpmuludq */
+	uint64_t low = (uint64_t)(uint32_t)a * x;
+	uint64_t m = (uint64_t)(uint32_t)(a >> 32) * x;
 	return fold(low + (m >> 29) + ((m & LOW29) << 32) + b);
 }
 
@@ -77,7 +78,7 @@ mul_pieces(uint64_t a, uint64_t b)
 
 /* out[k] = acc[k] * x + addend[k] */
 VECTOR_CLONES static void
-horner_first(uint64_t *restrict out, const uint64_t *restrict acc, uint64_t x,
+horner_first(uint64_t *restrict out, const uint64_t *restrict acc, uint32_t x,
     const uint64_t *restrict addend, size_t width)
 {
 	for (size_t k = 0; k < width; k++)
@@ -86,7 +87,7 @@ horner_first(uint64_t *restrict out, const uint64_t *restrict acc, uint64_t x,
 
 /* out[k] = out[k] * x + addend[k] */
 VECTOR_CLONES static void
-horner_step(uint64_t *restrict out, uint64_t x, const uint64_t *restrict addend, size_t width)
+horner_step(uint64_t *restrict out, uint32_t x, const uint64_t *restrict addend, size_t width)
 {
 	for (size_t k = 0; k < width; k++)
 		out[k] = mul_small_add(out[k], x, addend[k]);
@@ -100,7 +101,7 @@ horner_step(uint64_t *restrict out, uint64_t x, const uint64_t *restrict addend,
  */
 static void
 evaluate(uint64_t *restrict out, const uint64_t *restrict secret, const uint64_t *restrict coeffs,
-    size_t width, unsigned t, uint64_t x)
+    size_t width, unsigned t, uint32_t x)
 {
 	if (t == 1) {
 		memcpy(out, secret, width * sizeof *out);
@@ -382,25 +383,21 @@ tly_shamir_secret_share(struct tly_rng *rng, const uint8_t secret[static TLY_SHA
 }
 
 tly_err
-tly_shamir_secret_reconstruct(const uint64_t *xs, const uint8_t *const *shares, size_t count,
-    unsigned t, uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
+tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t *const *shares, size_t count,
+    uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
 {
-	uint64_t lambdas[TLY_SHAMIR_MAX_SHARES];
 	uint64_t chunks[TLY_SHAMIR_SECRET_CHUNKS] = {0};
 	uint64_t word = 0, wide = 0;
-	tly_err rv;
+	tly_err rv = TLY_ERANGE;
 
-	if ((rv = check_set(xs, count, t)) != TLY_OK)
-		return rv;
-	lagrange(xs, t, lambdas);
-
-	rv = TLY_ERANGE;
+	for (size_t i = 0; i < count; i++)
+		TLY_REQUIRE(coeffs[i] < TLY_FIELD_P);
 	for (unsigned c = 0; c < TLY_SHAMIR_SECRET_CHUNKS; c++) {
-		for (unsigned i = 0; i < t; i++) {
+		for (size_t i = 0; i < count; i++) {
 			word = load_be64(shares[i] + (size_t)c * TLY_FIELD_ELEMENT_BYTES);
 			if (word >= TLY_FIELD_P)
 				goto out;
-			chunks[c] = tly_field_add(chunks[c], tly_field_mul(lambdas[i], word));
+			chunks[c] = tly_field_add(chunks[c], tly_field_mul(coeffs[i], word));
 		}
 		/* Honest shares give chunk < 2^bits; anything wider is
 		 * corruption. Checked for all chunks, without branching on
@@ -418,4 +415,17 @@ out:
 	TLY_WIPE_OBJ(word);
 	TLY_WIPE_OBJ(wide);
 	return rv;
+}
+
+tly_err
+tly_shamir_secret_reconstruct(const uint64_t *xs, const uint8_t *const *shares, size_t count,
+    unsigned t, uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
+{
+	uint64_t lambdas[TLY_SHAMIR_MAX_SHARES];
+	tly_err rv;
+
+	if ((rv = check_set(xs, count, t)) != TLY_OK)
+		return rv;
+	lagrange(xs, t, lambdas);
+	return tly_shamir_secret_combine(lambdas, shares, t, out);
 }

@@ -66,6 +66,10 @@ _Static_assert(TLY_SHAMIR_SECRET_SHARE_BYTES == 40, "wire size of a secret share
  * is written or drawn then. d = 0 is allowed and does nothing.
  * The coefficients are wiped before return; the shares are secrets of the
  * caller's (wipe them when done).
+ *
+ * Cost: n (t - 1) d multiply-adds by the small indices, vectorised, and
+ * (t - 1) d draws from rng (ChaCha20), which dominate: at (2, 3) sharing
+ * takes about 1.2x the time of drawing the coefficients alone.
  */
 TLY_MUST tly_err tly_shamir_share(struct tly_rng *rng, const uint64_t *secret, size_t d,
     unsigned t, unsigned n, uint64_t *const *shares);
@@ -104,6 +108,9 @@ TLY_MUST tly_err tly_shamir_combine(const uint64_t *coeffs, const uint64_t *cons
  * without detecting anything, since nothing is compared; callers pick which
  * t to pass first.)
  *
+ * Cost: O(t^2) for the coefficients, then t d multiply-adds, vectorised
+ * (about memcpy speed with AVX-512).
+ *
  * Errors, in this order: TLY_EINVAL unless 1 <= t <= TLY_SHAMIR_MAX_SHARES;
  * TLY_ETOOFEW when count < t; TLY_ERANGE when an index is outside
  * 1..TLY_SHAMIR_MAX_SHARES; TLY_EDUP when an index repeats. Nothing is
@@ -121,6 +128,20 @@ TLY_MUST tly_err tly_shamir_reconstruct(const uint64_t *xs, const uint64_t *cons
 TLY_MUST tly_err tly_shamir_secret_share(struct tly_rng *rng,
     const uint8_t secret[static TLY_SHAMIR_SECRET_BYTES], unsigned t, unsigned n,
     uint8_t *const *shares);
+
+/*
+ * The 32-byte counterpart of tly_shamir_combine: out = the secret whose
+ * chunks are sum_i coeffs[i] * (chunk of shares[i]), i < count. Callers
+ * that reconstruct many secrets from one set of indices (SecAgg unmasking)
+ * compute the coefficients once with tly_shamir_lagrange_at_zero.
+ * coeffs[i] < p (misuse otherwise).
+ *
+ * Errors: TLY_ERANGE when a share word is >= p; TLY_EFORMAT when the
+ * chunks come out wider than any secret's (see below). out is written
+ * only on success; every intermediate is wiped on every path.
+ */
+TLY_MUST tly_err tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t *const *shares,
+    size_t count, uint8_t out[static TLY_SHAMIR_SECRET_BYTES]);
 
 /*
  * Reconstruct a 32-byte secret from count shares (as

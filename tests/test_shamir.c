@@ -407,6 +407,39 @@ Test(shamir, secret_round_trip)
 	tly_rng_fini(&rng);
 }
 
+/* One set of coefficients, many secrets (the SecAgg unmasking pattern). */
+Test(shamir, secret_combine_cached_coefficients)
+{
+	struct tly_rng rng;
+	uint8_t secret[TLY_SHAMIR_SECRET_BYTES], out[TLY_SHAMIR_SECRET_BYTES];
+	uint8_t bytes[7][TLY_SHAMIR_SECRET_SHARE_BYTES];
+	uint8_t *shares[7];
+	const uint8_t *picked[4];
+	uint64_t xs[4] = {6, 2, 7, 3}, coeffs[4];
+
+	for (unsigned i = 0; i < 7; i++)
+		shares[i] = bytes[i];
+	tly_rng_init_seeded_u64(&rng, 30);
+	cr_assert_eq(tly_shamir_lagrange_at_zero(xs, 4, coeffs), TLY_OK);
+	for (int trial = 0; trial < 20; trial++) {
+		tly_rng_bytes(&rng, secret, sizeof secret);
+		cr_assert_eq(tly_shamir_secret_share(&rng, secret, 4, 7, shares), TLY_OK);
+		for (unsigned i = 0; i < 4; i++)
+			picked[i] = shares[xs[i] - 1];
+		cr_assert_eq(tly_shamir_secret_combine(coeffs, picked, 4, out), TLY_OK);
+		cr_assert_eq(memcmp(out, secret, sizeof secret), 0);
+	}
+	tly_rng_fini(&rng);
+}
+
+Test(shamir, secret_combine_bad_coefficient_aborts, .signal = SIGABRT)
+{
+	uint8_t share[TLY_SHAMIR_SECRET_SHARE_BYTES] = {0}, out[TLY_SHAMIR_SECRET_BYTES];
+	const uint8_t *shares[1] = {share};
+
+	cr_assert_eq(tly_shamir_secret_combine((uint64_t[]){P}, shares, 1, out), TLY_OK);
+}
+
 /* t = 1 shares are the chunk encoding itself: 7-byte big-endian chunks,
  * the last one 4 bytes. */
 Test(shamir, secret_chunk_layout)
