@@ -79,6 +79,9 @@ struct tly_catalogue {
 	struct tly_dataset *datasets;
 };
 
+/* Frees the datasets array, each dataset's columns and each column's
+ * domain (all malloc'd: catalogues built elsewhere, e.g. from a node's
+ * config, follow the same ownership). Accepts an empty catalogue. */
 void tly_catalogue_fini(struct tly_catalogue *cat);
 
 /* Parse the catalogue JSON a coordinator serves (GET /v1/catalogue):
