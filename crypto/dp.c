@@ -361,16 +361,32 @@ gauss(struct pool *pool, uint64_t n, uint64_t d, int64_t *out)
 	}
 }
 
-/* NB(a/b, exp(-s/t)) for 0 < a <= b: geometric proposals accepted with
- * probability prod_{j<K} (a + j b)/(b (j + 1)), factor by factor. */
+/*
+ * NB(a/b, exp(-s/t)) for 0 < a <= b: proposals K ~ Geometric(alpha)
+ * accepted with probability w_K = prod_{j<K} (a + j b)/(b (j + 1)), factor
+ * by factor. The proposal is drawn in steps so that most rejections are
+ * cheap: Bernoulli(alpha) decides K >= 1, the first factor (a/b) is tested
+ * next, and only then is K - 1 ~ Geometric(alpha) drawn (the geometric is
+ * memoryless). Each round returns k with probability (1 - alpha) w_k
+ * alpha^k, as the plain rejection sampler does.
+ */
 static tly_err
 polya(struct pool *pool, uint64_t a, uint64_t b, uint64_t s, uint64_t t, uint64_t *out)
 {
 	for (;;) {
-		uint64_t proposal, j = 0;
-		tly_err rv = geometric(pool, s, t, &proposal);
+		uint64_t rest, j = 1;
+		if (!bernoulli_exp(pool, s, t)) {
+			*out = 0;
+			return TLY_OK;
+		}
+		if (!bernoulli(pool, a, b))
+			continue;
+		tly_err rv = geometric(pool, s, t, &rest);
 		if (rv != TLY_OK)
 			return rv;
+		if (rest == INT64_MAX)
+			return TLY_ERANGE; /* as in geometric: never in practice */
+		uint64_t proposal = rest + 1;
 		while (j < proposal && bernoulli(pool, (u128)a + (u128)j * b, (u128)b * (j + 1)))
 			j++;
 		if (j == proposal) {

@@ -116,8 +116,10 @@ TLY_MUST tly_err tly_dp_gauss(struct tly_rng *rng, uint64_t num, uint64_t den, i
  * Bernoulli((r_num + j r_den)/(r_den (j + 1))) draws stopping at the first
  * failure; accepted K has pmf proportional to w_k alpha^k. The expected
  * number of proposals is (1 - alpha)^(r - 1), which is at most about t/s +
- * 1 (r = 1 is the geometric and needs one). Mean r alpha/(1 - alpha),
- * variance r alpha/(1 - alpha)^2.
+ * 1 (r = 1 is the geometric and needs one); a proposal rejected by its
+ * first factor costs only two Bernoulli draws, because K >= 1 and that
+ * factor are decided before the rest of K is drawn. Mean
+ * r alpha/(1 - alpha), variance r alpha/(1 - alpha)^2.
  * TLY_EINVAL when r_num, r_den, s or t is 0 or r > 1; TLY_ERANGE when
  * t/s > TLY_DP_POLYA_MAX_SCALE.
  */
