@@ -45,7 +45,7 @@ enum {
 	TLY_SPEC_JSON_MAX = 65536,    /* bytes of query JSON */
 };
 
-_Static_assert(TLY_SPEC_CELLS_MAX <= TLY_MAX_CELLS, "a spec's cells fit a QUERY");
+_Static_assert((long)TLY_SPEC_CELLS_MAX <= (long)TLY_MAX_CELLS, "a spec's cells fit a QUERY");
 
 struct tly_spec_error {
 	char field[96];   /* e.g. "where[1].column" */

@@ -1,0 +1,695 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+/* inih (Debian's build) reports no line numbers to handlers: a reader that
+ * counts lines gives them, since each handler call follows the read of its
+ * line. Continuation lines are off so that one line is one key. */
+struct source {
+	const char *text; /* in-memory text, or NULL */
+	FILE *file;
+	int line;
+};
+
+struct parse {
+	struct tly_node_config *cfg;
+	struct source *src;
+	struct tly_config_error *err;
+	const char *dir;
+	struct tly_node_dataset *dataset; /* of the current [dataset NAME] section */
+	char current_section[96];
+	char *allowed_columns[TLY_SPEC_DATASETS_MAX]; /* "columns" lists, per dataset */
+	bool seen_id, seen_coordinator, seen_sign_key, seen_kx_key, seen_ledger;
+};
+
+static void
+fail(struct parse *p, const char *section, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err->reason[0] != '\0')
+		return; /* keep the first error */
+	p->err->line = p->src != NULL ? p->src->line : 0;
+	if (key != NULL)
+		snprintf(p->err->key, sizeof p->err->key, "%s.%s", section, key);
+	else
+		snprintf(p->err->key, sizeof p->err->key, "[%s]", section);
+	va_start(ap, fmt);
+	vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+	va_end(ap);
+}
+
+void
+tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len)
+{
+	if (err->line > 0)
+		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->reason);
+	else
+		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
+}
+
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct source *src = stream;
+
+	if (src->file != NULL) {
+		char *got = fgets(str, num, src->file);
+		if (got != NULL)
+			src->line++;
+		return got;
+	}
+	if (*src->text == '\0' || num < 2)
+		return NULL;
+	size_t i = 0;
+	while (i < (size_t)num - 1 && src->text[i] != '\0') {
+		str[i] = src->text[i];
+		if (src->text[i++] == '\n')
+			break;
+	}
+	str[i] = '\0';
+	src->text += i;
+	src->line++;
+	return str;
+}
+
+/* ---- values ---- */
+
+static bool
+valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > TLY_SPEC_NAME_MAX || !islower((unsigned char)name[0]))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
+		    name[i] != '_')
+			return false;
+	return true;
+}
+
+static uint64_t
+gcd(uint64_t a, uint64_t b)
+{
+	while (b != 0) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+tly_err
+tly_fraction_parse(const char *text, struct tly_fraction *out)
+{
+	uint64_t num = 0, den = 1;
+	int digits = 0, point = 0;
+	const char *p = text;
+
+	if (*p == '\0')
+		return TLY_EINVAL;
+	for (; *p != '\0'; p++) {
+		if (*p == '.' && !point) {
+			point = 1;
+			continue;
+		}
+		if (!isdigit((unsigned char)*p) || ++digits > 18)
+			return TLY_EINVAL;
+		num = num * 10 + (uint64_t)(*p - '0');
+		if (point)
+			den *= 10;
+	}
+	if (digits == 0 || p[-1] == '.')
+		return TLY_EINVAL;
+	uint64_t g = num == 0 ? den : gcd(num, den);
+	out->num = num / g;
+	out->den = den / g;
+	return TLY_OK;
+}
+
+static bool
+parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool
+parse_i64(const char *text, int64_t *out)
+{
+	char *end;
+
+	if (text[0] != '-' && !isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_bool(const char *text, int *out)
+{
+	if (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
+		*out = 1;
+	else if (strcmp(text, "no") == 0 || strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
+		*out = 0;
+	else
+		return false;
+	return true;
+}
+
+static bool
+copy_path(struct parse *p, char *dst, const char *value)
+{
+	int n = value[0] == '/' ? snprintf(dst, TLY_CONFIG_PATH_MAX, "%s", value)
+				: snprintf(dst, TLY_CONFIG_PATH_MAX, "%s/%s", p->dir, value);
+	return value[0] != '\0' && n > 0 && n < TLY_CONFIG_PATH_MAX;
+}
+
+/* Split "a, b ,c" into trimmed items; calls fn for each. */
+static bool
+for_each_item(char *list, bool (*fn)(struct parse *, const char *, void *), struct parse *p,
+    void *arg)
+{
+	for (char *save = NULL, *item = strtok_r(list, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*item))
+			item++;
+		char *end = item + strlen(item);
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (!fn(p, item, arg))
+			return false;
+	}
+	return true;
+}
+
+/* ---- [node] ---- */
+
+static void
+node_key(struct parse *p, const char *key, const char *value)
+{
+	struct tly_node_config *cfg = p->cfg;
+	const char *bad = NULL;
+
+	if (strcmp(key, "id") == 0) {
+		p->seen_id = parse_u32(value, 1, 0x7fffffff, &cfg->id);
+		bad = p->seen_id ? NULL : "must be an integer from 1 to 2147483647";
+	} else if (strcmp(key, "coordinator") == 0) {
+		p->seen_coordinator = value[0] != '\0' && strlen(value) < sizeof cfg->coordinator;
+		if (p->seen_coordinator)
+			snprintf(cfg->coordinator, sizeof cfg->coordinator, "%s", value);
+		bad = p->seen_coordinator ? NULL : "must be a URL such as tls+tcp://host:port";
+	} else if (strcmp(key, "tls_cert") == 0) {
+		bad = copy_path(p, cfg->tls_cert, value) ? NULL : "bad path";
+	} else if (strcmp(key, "tls_key") == 0) {
+		bad = copy_path(p, cfg->tls_key, value) ? NULL : "bad path";
+	} else if (strcmp(key, "tls_ca") == 0) {
+		bad = copy_path(p, cfg->tls_ca, value) ? NULL : "bad path";
+	} else if (strcmp(key, "sign_key") == 0) {
+		p->seen_sign_key = copy_path(p, cfg->sign_key, value);
+		bad = p->seen_sign_key ? NULL : "bad path";
+	} else if (strcmp(key, "kx_key") == 0) {
+		p->seen_kx_key = copy_path(p, cfg->kx_key, value);
+		bad = p->seen_kx_key ? NULL : "bad path";
+	} else if (strcmp(key, "ledger") == 0) {
+		p->seen_ledger = copy_path(p, cfg->ledger, value);
+		bad = p->seen_ledger ? NULL : "bad path";
+	} else if (strcmp(key, "committee") == 0) {
+		bad = parse_bool(value, &cfg->committee) ? NULL : "must be yes or no";
+	} else {
+		bad = "unknown key";
+	}
+	if (bad != NULL)
+		fail(p, "node", key, "%s", bad);
+}
+
+/* ---- [policy] ---- */
+
+static bool
+add_measure(struct parse *p, const char *name, void *arg)
+{
+	unsigned *mask = arg;
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} measures[] = {{"count", TLY_ALLOW_COUNT}, {"sum", TLY_ALLOW_SUM}, {"mean", TLY_ALLOW_MEAN},
+	    {"histogram", TLY_ALLOW_HISTOGRAM}};
+	for (size_t i = 0; i < sizeof measures / sizeof measures[0]; i++) {
+		if (strcmp(name, measures[i].name) == 0) {
+			*mask |= measures[i].bit;
+			return true;
+		}
+	}
+	fail(p, "policy", "measures", "unknown measure \"%.40s\" (count, sum, mean, histogram)",
+	    name);
+	return false;
+}
+
+static void
+policy_key(struct parse *p, const char *key, const char *value)
+{
+	struct tly_node_config *cfg = p->cfg;
+
+	if (strcmp(key, "measures") == 0) {
+		char list[512];
+		unsigned mask = 0;
+		snprintf(list, sizeof list, "%s", value);
+		if (for_each_item(list, add_measure, p, &mask))
+			cfg->measures = mask;
+	} else if (strcmp(key, "min_contributors") == 0) {
+		if (!parse_u32(value, 1, 1000, &cfg->min_contributors))
+			fail(p, "policy", key, "must be an integer from 1 to 1000");
+	} else if (strcmp(key, "allow_noise_free") == 0) {
+		if (!parse_bool(value, &cfg->allow_noise_free))
+			fail(p, "policy", key, "must be yes or no");
+	} else {
+		fail(p, "policy", key, "unknown key");
+	}
+}
+
+/* ---- [dataset NAME] ---- */
+
+static bool
+add_domain_value(struct parse *p, const char *value, void *arg)
+{
+	struct tly_column *col = arg;
+
+	if (value[0] == '\0' || strlen(value) > TLY_SPEC_VALUE_MAX) {
+		fail(p, p->current_section, col->name, "empty or over-long value in the domain");
+		return false;
+	}
+	for (size_t i = 0; i < col->domain_count; i++) {
+		if (strcmp(col->domain[i], value) == 0) {
+			fail(p, p->current_section, col->name, "\"%.63s\" appears twice", value);
+			return false;
+		}
+	}
+	if (col->domain_count == TLY_SPEC_DOMAIN_MAX) {
+		fail(p, p->current_section, col->name, "more than %d values", TLY_SPEC_DOMAIN_MAX);
+		return false;
+	}
+	snprintf(col->domain[col->domain_count++], TLY_SPEC_VALUE_MAX + 1, "%s", value);
+	return true;
+}
+
+static void
+column_key(struct parse *p, const char *key, const char *name, const char *value)
+{
+	struct tly_dataset *schema = &p->dataset->schema;
+	struct tly_column col;
+	char rest[4096];
+
+	if (!valid_name(name)) {
+		fail(p, p->current_section, key, "column names are [a-z][a-z0-9_]*, 1-63 bytes");
+		return;
+	}
+	if (tly_dataset_column(schema, name) >= 0) {
+		fail(p, p->current_section, key, "column declared twice");
+		return;
+	}
+	if (schema->column_count == TLY_SPEC_COLUMNS_MAX) {
+		fail(p, p->current_section, key, "more than %d columns", TLY_SPEC_COLUMNS_MAX);
+		return;
+	}
+	memset(&col, 0, sizeof col);
+	snprintf(col.name, sizeof col.name, "%s", name);
+	if (strncmp(value, "integer ", 8) == 0) {
+		char lo[32], hi[32], extra[2];
+		col.kind = TLY_COLUMN_INTEGER;
+		if (sscanf(value + 8, "%31s %31s %1s", lo, hi, extra) != 2 ||
+		    !parse_i64(lo, &col.min) || !parse_i64(hi, &col.max) || col.min > col.max) {
+			fail(p, p->current_section, key,
+			    "expected \"integer MIN MAX\" with integers MIN <= MAX");
+			return;
+		}
+	} else if (strncmp(value, "categorical ", 12) == 0) {
+		col.kind = TLY_COLUMN_CATEGORICAL;
+		col.domain = calloc(TLY_SPEC_DOMAIN_MAX, sizeof *col.domain);
+		if (col.domain == NULL) {
+			fail(p, p->current_section, key, "out of memory");
+			return;
+		}
+		snprintf(rest, sizeof rest, "%s", value + 12);
+		if (!for_each_item(rest, add_domain_value, p, &col) || col.domain_count == 0) {
+			fail(p, p->current_section, key, "expected \"categorical V1,V2,...\"");
+			free(col.domain);
+			return;
+		}
+	} else {
+		fail(p, p->current_section, key,
+		    "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
+		return;
+	}
+	struct tly_column *grown =
+	    realloc(schema->columns, (schema->column_count + 1) * sizeof *grown);
+	if (grown == NULL) {
+		free(col.domain);
+		fail(p, p->current_section, key, "out of memory");
+		return;
+	}
+	schema->columns = grown;
+	schema->columns[schema->column_count++] = col;
+}
+
+static bool
+fraction_key(struct parse *p, const char *key, const char *value, struct tly_fraction *out)
+{
+	if (tly_fraction_parse(value, out) != TLY_OK || out->num == 0) {
+		fail(p, p->current_section, key,
+		    "must be a positive plain decimal such as 20 or 0.5 (at most 18 digits)");
+		return false;
+	}
+	return true;
+}
+
+static void
+dataset_key(struct parse *p, const char *key, const char *value)
+{
+	struct tly_node_dataset *ds = p->dataset;
+	size_t index = (size_t)(ds - p->cfg->datasets);
+
+	if (strcmp(key, "path") == 0) {
+		if (!copy_path(p, ds->path, value))
+			fail(p, p->current_section, key, "bad path");
+	} else if (strcmp(key, "table") == 0 || strcmp(key, "person_id") == 0 ||
+		   strcmp(key, "opt_out") == 0) {
+		char *dst = key[0] == 't' ? ds->table : key[0] == 'p' ? ds->person_id : ds->opt_out;
+		if (!valid_name(value))
+			fail(p, p->current_section, key, "names are [a-z][a-z0-9_]*, 1-63 bytes");
+		else
+			snprintf(dst, TLY_SPEC_NAME_MAX + 1, "%s", value);
+	} else if (strcmp(key, "max_sites_per_person") == 0) {
+		if (!parse_u32(value, 1, 1000, &ds->schema.max_sites_per_person))
+			fail(p, p->current_section, key, "must be an integer from 1 to 1000");
+	} else if (strcmp(key, "epsilon_total") == 0) {
+		(void)fraction_key(p, key, value, &ds->epsilon_total);
+	} else if (strcmp(key, "epsilon_per_query") == 0) {
+		(void)fraction_key(p, key, value, &ds->epsilon_per_query);
+	} else if (strcmp(key, "rho_total") == 0) {
+		(void)fraction_key(p, key, value, &ds->rho_total);
+	} else if (strcmp(key, "rho_per_query") == 0) {
+		(void)fraction_key(p, key, value, &ds->rho_per_query);
+	} else if (strncmp(key, "column.", 7) == 0) {
+		column_key(p, key, key + 7, value);
+	} else if (strcmp(key, "columns") == 0) {
+		free(p->allowed_columns[index]);
+		p->allowed_columns[index] = strdup(value);
+		if (p->allowed_columns[index] == NULL)
+			fail(p, p->current_section, key, "out of memory");
+	} else {
+		fail(p, p->current_section, key, "unknown key");
+	}
+}
+
+static bool
+start_dataset(struct parse *p, const char *section)
+{
+	struct tly_node_config *cfg = p->cfg;
+	const char *name = section + 8;
+
+	if (!valid_name(name)) {
+		fail(p, section, NULL, "dataset names are [a-z][a-z0-9_]*, 1-63 bytes");
+		return false;
+	}
+	if (tly_node_config_dataset(cfg, name) != NULL) {
+		fail(p, section, NULL, "dataset declared twice");
+		return false;
+	}
+	if (cfg->dataset_count == TLY_SPEC_DATASETS_MAX) {
+		fail(p, section, NULL, "more than %d datasets", TLY_SPEC_DATASETS_MAX);
+		return false;
+	}
+	struct tly_node_dataset *ds = &cfg->datasets[cfg->dataset_count++];
+	memset(ds, 0, sizeof *ds);
+	snprintf(ds->schema.name, sizeof ds->schema.name, "%s", name);
+	ds->schema.max_sites_per_person = 1;
+	ds->epsilon_total = (struct tly_fraction){20, 1};
+	ds->epsilon_per_query = (struct tly_fraction){2, 1};
+	ds->rho_total = (struct tly_fraction){5, 1};
+	ds->rho_per_query = (struct tly_fraction){1, 2};
+	p->dataset = ds;
+	return true;
+}
+
+static int
+handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+
+	if (p->err->reason[0] != '\0')
+		return 1;
+	if (strcmp(section, p->current_section) != 0) {
+		snprintf(p->current_section, sizeof p->current_section, "%s", section);
+		p->dataset = NULL;
+		if (strncmp(section, "dataset ", 8) == 0 && !start_dataset(p, section))
+			return 1;
+	}
+	if (strcmp(section, "node") == 0)
+		node_key(p, key, value);
+	else if (strcmp(section, "policy") == 0)
+		policy_key(p, key, value);
+	else if (p->dataset != NULL)
+		dataset_key(p, key, value);
+	else
+		fail(p, section[0] ? section : "(top)", NULL,
+		    "unknown section (expected [node], [policy] or [dataset NAME])");
+	return 1;
+}
+
+/* ---- after parsing: required keys, the allowed-columns filter ---- */
+
+static void
+free_schema(struct tly_dataset *schema)
+{
+	for (size_t i = 0; i < schema->column_count; i++)
+		free(schema->columns[i].domain);
+	free(schema->columns);
+	schema->columns = NULL;
+	schema->column_count = 0;
+}
+
+static bool
+keep_column(struct parse *p, const char *name, void *arg)
+{
+	struct tly_dataset *schema = arg;
+	int index = tly_dataset_column(schema, name);
+
+	if (index < 0) {
+		fail(p, p->current_section, "columns", "\"%.63s\" is not a declared column", name);
+		return false;
+	}
+	schema->columns[index].name[TLY_SPEC_NAME_MAX] = 1; /* mark: kept */
+	return true;
+}
+
+static void
+filter_columns(struct parse *p, struct tly_node_dataset *ds, char *list)
+{
+	struct tly_dataset *schema = &ds->schema;
+	size_t kept = 0;
+
+	snprintf(p->current_section, sizeof p->current_section, "dataset %s", schema->name);
+	p->src = NULL;
+	if (!for_each_item(list, keep_column, p, schema))
+		return;
+	for (size_t i = 0; i < schema->column_count; i++) {
+		if (schema->columns[i].name[TLY_SPEC_NAME_MAX] == 1) {
+			schema->columns[i].name[TLY_SPEC_NAME_MAX] = '\0';
+			schema->columns[kept++] = schema->columns[i];
+		} else {
+			free(schema->columns[i].domain);
+		}
+	}
+	schema->column_count = kept;
+}
+
+static void
+check_required(struct parse *p)
+{
+	struct tly_node_config *cfg = p->cfg;
+	const char *missing = !p->seen_id	     ? "id"
+			      : !p->seen_coordinator ? "coordinator"
+			      : !p->seen_sign_key    ? "sign_key"
+			      : !p->seen_kx_key      ? "kx_key"
+			      : !p->seen_ledger      ? "ledger"
+						     : NULL;
+	p->src = NULL;
+	if (missing != NULL) {
+		fail(p, "node", missing, "required key is missing");
+		return;
+	}
+	for (size_t i = 0; i < cfg->dataset_count; i++) {
+		struct tly_node_dataset *ds = &cfg->datasets[i];
+		char section[96];
+		snprintf(section, sizeof section, "dataset %s", ds->schema.name);
+		missing = ds->path[0] == '\0'	     ? "path"
+			  : ds->table[0] == '\0'     ? "table"
+			  : ds->person_id[0] == '\0' ? "person_id"
+						     : NULL;
+		if (missing != NULL)
+			fail(p, section, missing, "required key is missing");
+		else if (ds->schema.column_count == 0)
+			fail(p, section, "column.NAME", "a dataset must declare at least one column");
+		else if (p->allowed_columns[i] != NULL)
+			filter_columns(p, ds, p->allowed_columns[i]);
+	}
+}
+
+static tly_err
+parse_source(struct tly_node_config *out, struct source *src, const char *name, const char *dir,
+    struct tly_config_error *err)
+{
+	struct tly_node_config *cfg = calloc(1, sizeof *cfg);
+	struct parse p;
+	tly_err rv = TLY_ENOMEM;
+
+	memset(err, 0, sizeof *err);
+	snprintf(err->file, sizeof err->file, "%s", name);
+	if (cfg == NULL)
+		return rv;
+	memset(&p, 0, sizeof p);
+	p.cfg = cfg;
+	p.src = src;
+	p.err = err;
+	p.dir = dir;
+	snprintf(cfg->file, sizeof cfg->file, "%s", name);
+	cfg->committee = 1;
+	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
+	cfg->min_contributors = 3;
+	cfg->datasets = calloc(TLY_SPEC_DATASETS_MAX, sizeof *cfg->datasets);
+	if (cfg->datasets == NULL)
+		goto out;
+
+	ini_allow_multiline = false;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 8192;
+	int line = ini_parse_stream(read_line, src, handler, &p);
+	if (line != 0 && err->reason[0] == '\0') {
+		err->line = line > 0 ? line : 0;
+		snprintf(err->key, sizeof err->key, "(syntax)");
+		snprintf(err->reason, sizeof err->reason,
+		    line > 0 ? "not a [section] or key = value line" : "cannot be read");
+	}
+	if (err->reason[0] == '\0')
+		check_required(&p);
+	rv = err->reason[0] == '\0' ? TLY_OK : TLY_EINVAL;
+out:
+	for (size_t i = 0; i < TLY_SPEC_DATASETS_MAX; i++)
+		free(p.allowed_columns[i]);
+	if (rv == TLY_OK)
+		*out = *cfg;
+	else
+		tly_node_config_fini(cfg);
+	free(cfg);
+	return rv;
+}
+
+tly_err
+tly_node_config_parse(struct tly_node_config *out, const char *text, const char *name,
+    const char *dir, struct tly_config_error *err)
+{
+	struct source src = {.text = text};
+	return parse_source(out, &src, name, dir, err);
+}
+
+tly_err
+tly_node_config_load(struct tly_node_config *out, const char *path, struct tly_config_error *err)
+{
+	struct source src = {.file = fopen(path, "r")};
+	char dir[TLY_CONFIG_PATH_MAX];
+
+	if (src.file == NULL) {
+		memset(err, 0, sizeof *err);
+		snprintf(err->file, sizeof err->file, "%s", path);
+		snprintf(err->key, sizeof err->key, "(file)");
+		snprintf(err->reason, sizeof err->reason, "cannot open: %s", strerror(errno));
+		return TLY_EINVAL;
+	}
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof dir, ".");
+	tly_err rv = parse_source(out, &src, path, dir, err);
+	fclose(src.file);
+	return rv;
+}
+
+void
+tly_node_config_fini(struct tly_node_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; cfg->datasets != NULL && i < cfg->dataset_count; i++)
+		free_schema(&cfg->datasets[i].schema);
+	free(cfg->datasets);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+const struct tly_node_dataset *
+tly_node_config_dataset(const struct tly_node_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->dataset_count; i++)
+		if (strcmp(cfg->datasets[i].schema.name, name) == 0)
+			return &cfg->datasets[i];
+	return NULL;
+}
+
+tly_err
+tly_node_config_catalogue(const struct tly_node_config *cfg, struct tly_catalogue *out)
+{
+	struct tly_catalogue cat = {0};
+
+	cat.datasets = calloc(cfg->dataset_count ? cfg->dataset_count : 1, sizeof *cat.datasets);
+	if (cat.datasets == NULL)
+		return TLY_ENOMEM;
+	for (size_t i = 0; i < cfg->dataset_count; i++) {
+		const struct tly_dataset *src = &cfg->datasets[i].schema;
+		struct tly_dataset *dst = &cat.datasets[cat.dataset_count++];
+		*dst = *src;
+		dst->columns = calloc(src->column_count, sizeof *dst->columns);
+		dst->column_count = 0;
+		if (dst->columns == NULL)
+			goto nomem;
+		for (size_t c = 0; c < src->column_count; c++) {
+			struct tly_column *col = &dst->columns[dst->column_count++];
+			*col = src->columns[c];
+			col->domain = NULL;
+			if (src->columns[c].kind != TLY_COLUMN_CATEGORICAL)
+				continue;
+			col->domain = calloc(col->domain_count, sizeof *col->domain);
+			if (col->domain == NULL)
+				goto nomem;
+			memcpy(col->domain, src->columns[c].domain,
+			    col->domain_count * sizeof *col->domain);
+		}
+	}
+	*out = cat;
+	return TLY_OK;
+nomem:
+	tly_catalogue_fini(&cat);
+	return TLY_ENOMEM;
+}

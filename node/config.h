@@ -1,0 +1,131 @@
+/*
+ * config.h - a trust node's configuration file (INI).
+ *
+ *   [node]
+ *   id = 3                                  ; 1..2^31-1, as in the coordinator's registry
+ *   coordinator = tls+tcp://127.0.0.1:7400  ; the node dials out; nothing listens
+ *   tls_cert = pki/node3.crt                ; paths are relative to this file
+ *   tls_key = pki/node3.key
+ *   tls_ca = pki/ca.crt
+ *   sign_key = keys/node3.sign              ; 32-byte Ed25519 seed, hex
+ *   kx_key = keys/node3.kx                  ; 32-byte X25519 secret, hex
+ *   ledger = state/ledger.db                ; the privacy-budget ledger (written)
+ *   committee = yes                         ; may serve on a committee
+ *
+ *   [policy]
+ *   measures = count, sum, mean, histogram  ; allowed measures
+ *   min_contributors = 3                    ; refuse queries with fewer sites
+ *   allow_noise_free = no                   ; only test federations say yes
+ *
+ *   [dataset patients]
+ *   path = data/site3.db                    ; SQLite, opened read-only
+ *   table = patients
+ *   person_id = person_id
+ *   opt_out = opted_out                     ; rows with a nonzero value are never used
+ *   max_sites_per_person = 1
+ *   epsilon_total = 20                      ; exact decimals
+ *   epsilon_per_query = 2
+ *   rho_total = 5
+ *   rho_per_query = 0.5
+ *   column.age = integer 0 110
+ *   column.sex = categorical F,M
+ *   column.age_band = categorical 0-17,18-39,40-64,65-79,80+
+ *   columns = age, sex                      ; optional: which declared columns
+ *                                           ; queries may use (default: all)
+ *
+ * Defaults (DESIGN.md section 7.1): per-query epsilon 2 (rho 0.5), total
+ * epsilon 20 per dataset (rho 5), minimum 3 contributors, committee yes.
+ *
+ * Every error names the file, the line and the key (or section), and why:
+ * unknown sections and keys, bad numbers, missing required keys, names
+ * that are not [a-z][a-z0-9_]*, duplicate columns or datasets.
+ */
+#ifndef TLY_NODE_CONFIG_H
+#define TLY_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/error.h"
+#include "protocol/spec.h"
+
+enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
+
+struct tly_config_error {
+	char file[256];
+	int line;        /* 0 when the error is not on one line (a missing key) */
+	char key[96];    /* "section.key" or "[section]" */
+	char reason[256];
+};
+
+/* Format "FILE:LINE: KEY: REASON" into buf. */
+void tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len);
+
+struct tly_fraction {
+	uint64_t num;
+	uint64_t den; /* > 0; reduced */
+};
+
+/* Parse an exact non-negative decimal ("20", "0.5", "1e-3" is refused:
+ * plain decimals only, at most 18 significant digits) into a reduced
+ * fraction. TLY_EINVAL. */
+TLY_MUST tly_err tly_fraction_parse(const char *text, struct tly_fraction *out);
+
+struct tly_node_dataset {
+	char path[TLY_CONFIG_PATH_MAX]; /* absolute, resolved against the config's folder */
+	char table[TLY_SPEC_NAME_MAX + 1];
+	char person_id[TLY_SPEC_NAME_MAX + 1];
+	char opt_out[TLY_SPEC_NAME_MAX + 1]; /* "" when there is no opt-out column */
+	struct tly_fraction epsilon_total, epsilon_per_query;
+	struct tly_fraction rho_total, rho_per_query;
+	/* The public schema: name, max_sites_per_person and the columns queries
+	 * may use (allowed ones only), in declared order. */
+	struct tly_dataset schema;
+};
+
+enum tly_measure_mask {
+	TLY_ALLOW_COUNT = 1 << TLY_MEASURE_COUNT,
+	TLY_ALLOW_SUM = 1 << TLY_MEASURE_SUM,
+	TLY_ALLOW_MEAN = 1 << TLY_MEASURE_MEAN,
+	TLY_ALLOW_HISTOGRAM = 1 << TLY_MEASURE_HISTOGRAM,
+};
+
+struct tly_node_config {
+	char file[TLY_CONFIG_PATH_MAX];
+	uint32_t id;
+	char coordinator[TLY_CONFIG_URL_MAX];
+	char tls_cert[TLY_CONFIG_PATH_MAX];
+	char tls_key[TLY_CONFIG_PATH_MAX];
+	char tls_ca[TLY_CONFIG_PATH_MAX];
+	char sign_key[TLY_CONFIG_PATH_MAX];
+	char kx_key[TLY_CONFIG_PATH_MAX];
+	char ledger[TLY_CONFIG_PATH_MAX];
+	int committee;
+	unsigned measures; /* enum tly_measure_mask bits */
+	uint32_t min_contributors;
+	int allow_noise_free;
+	size_t dataset_count;
+	struct tly_node_dataset *datasets;
+};
+
+/* Load and validate. On failure *err says where and why, and out is left
+ * empty (nothing to free). TLY_EINVAL, TLY_ENOMEM. */
+TLY_MUST tly_err tly_node_config_load(struct tly_node_config *out, const char *path,
+    struct tly_config_error *err);
+
+/* The same from text in memory (for tests and fuzzing); `name` is used in
+ * error messages and `dir` to resolve relative paths. */
+TLY_MUST tly_err tly_node_config_parse(struct tly_node_config *out, const char *text,
+    const char *name, const char *dir, struct tly_config_error *err);
+
+void tly_node_config_fini(struct tly_node_config *cfg);
+
+const struct tly_node_dataset *tly_node_config_dataset(const struct tly_node_config *cfg,
+    const char *name);
+
+/* The public catalogue of this node's datasets (copies; free with
+ * tly_catalogue_fini). TLY_ENOMEM. */
+TLY_MUST tly_err tly_node_config_catalogue(const struct tly_node_config *cfg,
+    struct tly_catalogue *out);
+
+#endif
