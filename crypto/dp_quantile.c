@@ -324,30 +324,34 @@ window_build(struct window *out, const struct counts *c, long double mode_estima
 	if (rv != TLY_OK)
 		return rv;
 	size_t len = (size_t)(last - first + 1);
-	long double *w = malloc(len * sizeof *w);
 	double *p = malloc(len * sizeof *p);
 	double *survival = malloc(len * sizeof *survival);
-	if (w == NULL || p == NULL || survival == NULL) {
-		free(w);
+	if (p == NULL || survival == NULL) {
 		free(p);
 		free(survival);
 		return TLY_ENOMEM;
 	}
+	/* Weights relative to the mode, by running products in long double. */
 	size_t at = (size_t)(mode - first);
-	w[at] = 1;
-	for (size_t i = at; i + 1 < len; i++)
-		w[i + 1] = w[i] * step(c, first + i);
-	for (size_t i = at; i > 0; i--)
-		w[i - 1] = w[i] / step(c, first + i - 1);
+	long double w = 1;
+	p[at] = 1;
+	for (size_t i = at; i + 1 < len; i++) {
+		w *= step(c, first + i);
+		p[i + 1] = (double)w;
+	}
+	w = 1;
+	for (size_t i = at; i > 0; i--) {
+		w /= step(c, first + i - 1);
+		p[i - 1] = (double)w;
+	}
 	long double total = 0, tail = 0;
 	for (size_t i = len; i-- > 0;)
-		total += w[i];
+		total += (long double)p[i];
 	for (size_t i = len; i-- > 0;) {
-		tail += w[i];
-		p[i] = (double)(w[i] / total);
+		tail += (long double)p[i];
+		p[i] = (double)((long double)p[i] / total);
 		survival[i] = (double)(tail / total);
 	}
-	free(w);
 	out->first = first;
 	out->len = len;
 	out->p = p;

@@ -40,7 +40,7 @@
  * 2^-40, or n != h with a window above 2^21 points (about den/num >
  * 2 10^4 for small n/h); for GAUSS a variance of the total above 2^40, or,
  * when sigma^2/h < 8, a total wider than 2^15 points (n sigma^2/h above
- * about 10^6); for SKELLAM n mu/h above about 6 10^9. TLY_ENOMEM when
+ * about 6 10^5); for SKELLAM n mu/h above about 6 10^9. TLY_ENOMEM when
  * an allocation fails. Outputs are written only on success; a NULL pointer
  * is misuse.
  *
