@@ -11,6 +11,7 @@
 #include "crypto/prg.h"
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
+#include "tests/stats.h"
 #include "tests/vectors.h"
 
 static const enum tly_prg_alg algs[] = {TLY_PRG_AES128CTR, TLY_PRG_CHACHA20};
@@ -502,51 +503,51 @@ Test(prg, free_accepts_null)
 }
 
 /*
- * Uniformity of the top 4 bits of the 61-bit elements: a chi-square test
- * with 15 degrees of freedom against the exact distribution (bucket 15
- * holds one value fewer than the others, since p = 2^61 - 1). Seeds are
- * fixed, so the outcome is reproducible. The critical value is the 0.999
- * quantile of chi-square(15).
+ * Uniformity of the top 4 bits of the 61-bit elements: Pearson's
+ * chi-square (15 degrees of freedom) against the exact distribution, in
+ * which bucket 15 holds one value fewer than the others since
+ * p = 2^61 - 1. Seeds are fixed, so the outcome is reproducible.
  */
 enum { TOP_BITS = 4, BUCKETS = 1 << TOP_BITS, DRAWS = 1000000 };
-static const double chi2_15_crit = 37.697;
+static const double fit_p = 1e-3, power_p = 1e-9;
 
 static double
-chi_square_top_bits(const uint64_t *v, size_t n)
+top_bits_p_value(const uint64_t *v, size_t n, double *statistic)
 {
-	double counts[BUCKETS] = {0};
 	const double width = (double)(UINT64_C(1) << (TLY_FIELD_BITS - TOP_BITS));
-	double chi2 = 0;
+	double prob[BUCKETS], dof;
+	struct stats_hist h;
 
+	for (size_t b = 0; b < BUCKETS; b++)
+		prob[b] = (b + 1 < BUCKETS ? width : width - 1) / (double)TLY_FIELD_P;
+	stats_hist_init(&h, 0, BUCKETS - 1);
 	for (size_t i = 0; i < n; i++)
-		counts[v[i] >> (TLY_FIELD_BITS - TOP_BITS)] += 1;
-	for (size_t b = 0; b < BUCKETS; b++) {
-		double size = b + 1 < BUCKETS ? width : width - 1;
-		double expected = (double)n * size / (double)TLY_FIELD_P;
-		chi2 += (counts[b] - expected) * (counts[b] - expected) / expected;
-	}
-	return chi2;
+		stats_hist_add(&h, (int64_t)(v[i] >> (TLY_FIELD_BITS - TOP_BITS)));
+	double p = stats_chi2(&h, prob, statistic, &dof);
+	stats_hist_fini(&h);
+	return p;
 }
 
 Test(prg_stats, top_bits_are_uniform)
 {
 	uint8_t seed[TLY_PRG_SEED_BYTES];
 	uint64_t *v = malloc(DRAWS * sizeof *v);
+	double chi2;
 
 	memset(seed, 0x66, sizeof seed);
 	struct tly_prg_context ctx = context("stats", session_a, sizeof session_a, DRAWS);
 	for (size_t i = 0; i < ALG_COUNT; i++) {
 		draw(algs[i], seed, &ctx, v, DRAWS);
-		double chi2 = chi_square_top_bits(v, DRAWS);
-		cr_assert_lt(chi2, chi2_15_crit, "%s: chi2 = %f", tly_prg_alg_name(algs[i]), chi2);
+		double p = top_bits_p_value(v, DRAWS, &chi2);
+		cr_assert_gt(p, fit_p, "%s: chi2 = %g, p = %g", tly_prg_alg_name(algs[i]), chi2, p);
 
 		/* The same test catches a wrong parameter: elements masked to
 		 * 60 bits instead of 61 leave the upper half empty. */
 		for (size_t j = 0; j < DRAWS; j++)
 			v[j] >>= 1;
-		chi2 = chi_square_top_bits(v, DRAWS);
-		cr_assert_gt(chi2, chi2_15_crit, "%s: 60-bit elements pass, chi2 = %f",
-		    tly_prg_alg_name(algs[i]), chi2);
+		p = top_bits_p_value(v, DRAWS, &chi2);
+		cr_assert_lt(p, power_p, "%s: 60-bit elements pass, chi2 = %g, p = %g",
+		    tly_prg_alg_name(algs[i]), chi2, p);
 	}
 	free(v);
 }
