@@ -17,6 +17,8 @@ static const char *const messages[TLY_ERR_COUNT] = {
 	[TLY_ESTATE] = "not valid in the current round",
 	[TLY_EPEER] = "unknown or unauthorised party",
 	[TLY_EABORTED] = "query aborted",
+	[TLY_EBUDGET] = "privacy budget exhausted",
+	[TLY_EIO] = "storage or I/O failure",
 };
 
 const char *

@@ -27,6 +27,8 @@ typedef enum tly_err {
 	TLY_ESTATE,    /* message or call not valid in the current round */
 	TLY_EPEER,     /* party unknown, or not allowed to send this */
 	TLY_EABORTED,  /* the query was aborted */
+	TLY_EBUDGET,   /* privacy budget exhausted, or over the per-query cap */
+	TLY_EIO,       /* a file or database could not be read, written or synced */
 	TLY_ERR_COUNT
 } tly_err;
 
