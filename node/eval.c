@@ -1,0 +1,501 @@
+#include "eval.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+struct tly_store {
+	sqlite3 *db;
+	const struct tly_node_dataset *ds;
+};
+
+static void
+say(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || why_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- SQL text and its parameters ---- */
+
+enum { MAX_PARAMS = TLY_SPEC_WHERE_MAX * TLY_SPEC_IN_MAX + TLY_SPEC_EDGES_MAX + 4 };
+
+struct param {
+	int is_text;
+	int64_t integer;
+	const char *text; /* borrowed from the catalogue's domain */
+};
+
+struct sql {
+	char *text;
+	size_t len, cap;
+	int failed;
+	size_t param_count;
+	struct param params[MAX_PARAMS];
+};
+
+static void
+append(struct sql *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (q->failed)
+		return;
+	for (;;) {
+		size_t room = q->cap - q->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(q->text != NULL ? q->text + q->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			q->failed = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			q->len += (size_t)n;
+			return;
+		}
+		size_t cap = q->cap ? q->cap * 2 : 512;
+		while (cap - q->len <= (size_t)n)
+			cap *= 2;
+		char *grown = realloc(q->text, cap);
+		if (grown == NULL) {
+			q->failed = 1;
+			return;
+		}
+		q->text = grown;
+		q->cap = cap;
+	}
+}
+
+static void
+param_int(struct sql *q, int64_t v)
+{
+	if (q->param_count == MAX_PARAMS) {
+		q->failed = 1;
+		return;
+	}
+	q->params[q->param_count++] = (struct param){.integer = v};
+	append(q, "?");
+}
+
+static void
+param_text(struct sql *q, const char *v)
+{
+	if (q->param_count == MAX_PARAMS) {
+		q->failed = 1;
+		return;
+	}
+	q->params[q->param_count++] = (struct param){.is_text = 1, .text = v};
+	append(q, "?");
+}
+
+static const char *
+op_text(enum tly_where_op op)
+{
+	switch (op) {
+	case TLY_WHERE_EQ:
+		return "=";
+	case TLY_WHERE_NE:
+		return "!=";
+	case TLY_WHERE_LT:
+		return "<";
+	case TLY_WHERE_LE:
+		return "<=";
+	case TLY_WHERE_GT:
+		return ">";
+	case TLY_WHERE_GE:
+		return ">=";
+	case TLY_WHERE_IN:
+		return "IN";
+	}
+	return "=";
+}
+
+/* A column reference: categorical columns compare as text, so that a
+ * domain value "1" matches an INTEGER 1 stored by SQLite. */
+static void
+column_ref(struct sql *q, const struct tly_column *col)
+{
+	if (col->kind == TLY_COLUMN_CATEGORICAL)
+		append(q, "CAST(\"%s\" AS TEXT)", col->name);
+	else
+		append(q, "\"%s\"", col->name);
+}
+
+static void
+condition(struct sql *q, const struct tly_dataset *schema, const struct tly_where *w)
+{
+	const struct tly_column *col = &schema->columns[w->column];
+
+	append(q, " AND ");
+	column_ref(q, col);
+	append(q, " %s ", op_text(w->op));
+	if (w->op == TLY_WHERE_IN)
+		append(q, "(");
+	for (size_t i = 0; i < w->value_count; i++) {
+		if (i > 0)
+			append(q, ", ");
+		if (col->kind == TLY_COLUMN_CATEGORICAL)
+			param_text(q, col->domain[w->domain_values[i]]);
+		else
+			param_int(q, w->int_values[i]);
+	}
+	if (w->op == TLY_WHERE_IN)
+		append(q, ")");
+}
+
+/* FROM ... WHERE: opt-outs first, then the query's conditions. */
+static void
+from_where(struct sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
+{
+	const struct tly_dataset *schema = &ds->schema;
+
+	append(q, " FROM \"%s\" WHERE ", ds->table);
+	if (ds->opt_out[0] != '\0')
+		append(q, "COALESCE(\"%s\", 0) = 0", ds->opt_out);
+	else
+		append(q, "1");
+	if (spec->measure != TLY_MEASURE_COUNT)
+		append(q, " AND \"%s\" IS NOT NULL", schema->columns[spec->measure_column].name);
+	for (size_t i = 0; i < spec->where_count; i++)
+		condition(q, schema, &spec->where[i]);
+}
+
+static void
+build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
+{
+	const struct tly_dataset *schema = &ds->schema;
+	const struct tly_column *measure =
+	    spec->measure_column >= 0 ? &schema->columns[spec->measure_column] : NULL;
+
+	append(q, "SELECT ");
+	for (size_t g = 0; g < spec->group_by_count; g++) {
+		column_ref(q, &schema->columns[spec->group_by[g]]);
+		append(q, ", ");
+	}
+	switch (spec->measure) {
+	case TLY_MEASURE_COUNT:
+		append(q, "COUNT(*)");
+		break;
+	case TLY_MEASURE_SUM:
+	case TLY_MEASURE_MEAN:
+		append(q, "SUM(MIN(MAX(\"%s\", ", measure->name);
+		param_int(q, measure->min);
+		append(q, "), ");
+		param_int(q, measure->max);
+		append(q, ")), COUNT(*)");
+		break;
+	case TLY_MEASURE_HISTOGRAM:
+		/* Bins [e0,e1), ..., [e(b-1), eb]; values outside the edges
+		 * fall in the first or last bin. */
+		append(q, "CASE");
+		for (size_t e = 1; e + 1 < spec->edge_count; e++) {
+			append(q, " WHEN \"%s\" < ", measure->name);
+			param_int(q, spec->edges[e]);
+			append(q, " THEN %zu", e - 1);
+		}
+		append(q, " ELSE %zu END AS bin, COUNT(*)", spec->edge_count - 2);
+		break;
+	}
+	from_where(q, ds, spec);
+	if (spec->group_by_count > 0 || spec->measure == TLY_MEASURE_HISTOGRAM) {
+		append(q, " GROUP BY ");
+		for (size_t g = 0; g < spec->group_by_count; g++)
+			append(q, "%s%zu", g > 0 ? ", " : "", g + 1);
+		if (spec->measure == TLY_MEASURE_HISTOGRAM)
+			append(q, "%sbin", spec->group_by_count > 0 ? ", " : "");
+	}
+}
+
+static void
+sql_fini(struct sql *q)
+{
+	free(q->text);
+	memset(q, 0, sizeof *q);
+}
+
+tly_err
+tly_eval_sql(const struct tly_node_dataset *ds, const struct tly_spec *spec, char **out)
+{
+	struct sql q;
+
+	memset(&q, 0, sizeof q);
+	build_select(&q, ds, spec);
+	if (q.failed) {
+		sql_fini(&q);
+		return TLY_ENOMEM;
+	}
+	*out = q.text;
+	return TLY_OK;
+}
+
+/* ---- running it ---- */
+
+static tly_err
+prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, size_t why_len)
+{
+	if (q->failed) {
+		say(why, why_len, "out of memory building SQL");
+		return TLY_ENOMEM;
+	}
+	if (sqlite3_prepare_v2(st->db, q->text, -1, stmt, NULL) != SQLITE_OK) {
+		say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+		return TLY_EINVAL;
+	}
+	for (size_t i = 0; i < q->param_count; i++) {
+		const struct param *p = &q->params[i];
+		int rc = p->is_text ? sqlite3_bind_text(*stmt, (int)i + 1, p->text, -1, SQLITE_STATIC)
+				    : sqlite3_bind_int64(*stmt, (int)i + 1, p->integer);
+		if (rc != SQLITE_OK) {
+			say(why, why_len, "binding parameter %zu: %s", i + 1,
+			    sqlite3_errmsg(st->db));
+			sqlite3_finalize(*stmt);
+			*stmt = NULL;
+			return TLY_EINVAL;
+		}
+	}
+	return TLY_OK;
+}
+
+/* The cell index of a result row, or -1 when a grouping value is NULL or
+ * outside its domain. */
+static long
+row_group(sqlite3_stmt *stmt, const struct tly_spec *spec, const struct tly_dataset *schema)
+{
+	long group = 0;
+
+	for (size_t g = 0; g < spec->group_by_count; g++) {
+		const struct tly_column *col = &schema->columns[spec->group_by[g]];
+		const unsigned char *text = sqlite3_column_text(stmt, (int)g);
+		int value = text != NULL ? tly_column_value(col, (const char *)text) : -1;
+		if (value < 0)
+			return -1;
+		group = group * (long)col->domain_count + value;
+	}
+	return group;
+}
+
+static tly_err
+add_cell(int64_t *cell, int64_t value)
+{
+	if (__builtin_add_overflow(*cell, value, cell))
+		return TLY_ERANGE;
+	return TLY_OK;
+}
+
+tly_err
+tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
+    int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
+{
+	const struct tly_dataset *schema = &st->ds->schema;
+	size_t per_group = tly_spec_cells_per_group(spec);
+	sqlite3_stmt *stmt = NULL;
+	struct sql q;
+	tly_err rv;
+	int rc;
+
+	if (d != tly_spec_cells(spec, cat)) {
+		say(why, why_len, "cell vector of %zu for a query of %zu cells", d,
+		    tly_spec_cells(spec, cat));
+		return TLY_EINVAL;
+	}
+	memset(&q, 0, sizeof q);
+	memset(stats, 0, sizeof *stats);
+	memset(cells, 0, d * sizeof *cells);
+	build_select(&q, st->ds, spec);
+	rv = prepare(st, &q, &stmt, why, why_len);
+	if (rv != TLY_OK)
+		goto out;
+
+	int value_col = (int)spec->group_by_count;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		long group = row_group(stmt, spec, schema);
+		size_t base;
+		int64_t rows;
+		/* The row count is the last column: COUNT(*) alone, or after
+		 * the sum or the bin. */
+		rows = sqlite3_column_int64(stmt,
+		    spec->measure == TLY_MEASURE_COUNT ? value_col : value_col + 1);
+		stats->rows_matched += (uint64_t)rows;
+		if (group < 0) {
+			stats->rows_unmatched += (uint64_t)rows;
+			continue;
+		}
+		base = (size_t)group * per_group;
+		rv = TLY_OK;
+		switch (spec->measure) {
+		case TLY_MEASURE_COUNT:
+			rv = add_cell(&cells[base], rows);
+			break;
+		case TLY_MEASURE_SUM:
+			rv = add_cell(&cells[base], sqlite3_column_int64(stmt, value_col));
+			break;
+		case TLY_MEASURE_MEAN:
+			rv = add_cell(&cells[base], sqlite3_column_int64(stmt, value_col));
+			if (rv == TLY_OK)
+				rv = add_cell(&cells[base + 1], rows);
+			break;
+		case TLY_MEASURE_HISTOGRAM: {
+			int64_t bin = sqlite3_column_int64(stmt, value_col);
+			if (bin < 0 || (size_t)bin >= per_group) {
+				stats->rows_unmatched += (uint64_t)rows;
+				continue;
+			}
+			rv = add_cell(&cells[base + (size_t)bin], rows);
+			break;
+		}
+		}
+		if (rv != TLY_OK) {
+			say(why, why_len, "a cell overflows 64 bits");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		/* SQLite reports "integer overflow" from SUM here. */
+		say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+		rv = rc == SQLITE_ERROR && strstr(sqlite3_errmsg(st->db), "overflow") ? TLY_ERANGE
+										       : TLY_EINVAL;
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(stmt);
+	sql_fini(&q);
+	return rv;
+}
+
+tly_err
+tly_eval_person(struct tly_store *st, const struct tly_spec *spec, const char *person_id,
+    int *contributed, char *why, size_t why_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	struct sql q;
+	tly_err rv;
+
+	memset(&q, 0, sizeof q);
+	append(&q, "SELECT 1");
+	from_where(&q, st->ds, spec);
+	append(&q, " AND CAST(\"%s\" AS TEXT) = ", st->ds->person_id);
+	param_text(&q, person_id);
+	append(&q, " LIMIT 1");
+	rv = prepare(st, &q, &stmt, why, why_len);
+	if (rv == TLY_OK) {
+		int rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+			*contributed = rc == SQLITE_ROW;
+		} else {
+			say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+			rv = TLY_EINVAL;
+		}
+	}
+	sqlite3_finalize(stmt);
+	sql_fini(&q);
+	return rv;
+}
+
+/* ---- opening and checking the data ---- */
+
+static int
+has_column(sqlite3 *db, const char *table, const char *column)
+{
+	sqlite3_stmt *stmt;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
+		&stmt, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, column, -1, SQLITE_STATIC);
+	found = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+static tly_err
+check_schema(struct tly_store *st, char *why, size_t why_len)
+{
+	const struct tly_node_dataset *ds = st->ds;
+	sqlite3_stmt *stmt;
+	char sql[256];
+
+	if (!has_column(st->db, ds->table, ds->person_id)) {
+		say(why, why_len, "%s: table \"%s\" has no person id column \"%s\" (or no such table)",
+		    ds->path, ds->table, ds->person_id);
+		return TLY_EINVAL;
+	}
+	if (ds->opt_out[0] != '\0' && !has_column(st->db, ds->table, ds->opt_out)) {
+		say(why, why_len, "%s: table \"%s\" has no opt-out column \"%s\"", ds->path,
+		    ds->table, ds->opt_out);
+		return TLY_EINVAL;
+	}
+	for (size_t i = 0; i < ds->schema.column_count; i++) {
+		if (!has_column(st->db, ds->table, ds->schema.columns[i].name)) {
+			say(why, why_len, "%s: table \"%s\" has no column \"%s\" declared in the config",
+			    ds->path, ds->table, ds->schema.columns[i].name);
+			return TLY_EINVAL;
+		}
+	}
+	/* One row per person: the privacy unit the sensitivity assumes. */
+	snprintf(sql, sizeof sql, "SELECT COUNT(*) - COUNT(DISTINCT \"%s\") FROM \"%s\"",
+	    ds->person_id, ds->table);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
+		return TLY_EINVAL;
+	}
+	int64_t duplicates = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+	sqlite3_finalize(stmt);
+	if (duplicates != 0) {
+		say(why, why_len,
+		    "%s: \"%s\" is not unique (%lld duplicate rows): the node needs one row per "
+		    "person",
+		    ds->path, ds->person_id, (long long)duplicates);
+		return TLY_EINVAL;
+	}
+	return TLY_OK;
+}
+
+tly_err
+tly_store_open(struct tly_store **out, const struct tly_node_dataset *ds, char *why, size_t why_len)
+{
+	struct tly_store *st = calloc(1, sizeof *st);
+	tly_err rv = TLY_ENOMEM;
+
+	if (st == NULL)
+		return rv;
+	st->ds = ds;
+	rv = TLY_EINVAL;
+	if (sqlite3_open_v2(ds->path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		say(why, why_len, "%s: cannot open read-only: %s", ds->path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	if (sqlite3_exec(st->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
+		say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	rv = check_schema(st, why, why_len);
+	if (rv != TLY_OK)
+		goto fail;
+	*out = st;
+	return TLY_OK;
+fail:
+	tly_store_close(st);
+	return rv;
+}
+
+void
+tly_store_close(struct tly_store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
