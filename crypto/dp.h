@@ -28,12 +28,18 @@
  * Large rationals are fine: products that do not fit 128 bits go through
  * GMP (only in the discrete Gaussian's acceptance test).
  *
+ * Randomness: each call takes the rng's output 32 bytes at a time, uses
+ * only the bits a small draw needs, and wipes what it leaves unused when it
+ * returns. The same seeded rng and the same sequence of calls give the same
+ * outputs.
+ *
  * Secrets: a noise value is secret (knowing it undoes the protection). The
- * samplers wipe the GMP integers they use; plain integer locals live in
- * registers and on the stack as in any C code. The running time of a
- * rejection sampler depends on the value it returns: an observer of a
- * node's timing learns something about its noise. Run the samplers before,
- * not while, talking to peers, as protocol/ does.
+ * samplers wipe their random bits and the GMP integers they use; plain
+ * integer locals live in registers and on the stack as in any C code (GMP's
+ * own scratch space included). The running time of a rejection sampler
+ * depends on the value it returns: an observer of a node's timing learns
+ * something about its noise. Draw noise before, not while, exchanging
+ * messages whose timing a peer can see.
  *
  * Thread safety: none of these functions has state of its own; give each
  * thread its own struct tly_rng.
@@ -82,7 +88,7 @@ TLY_MUST tly_err tly_dp_bernoulli_exp(struct tly_rng *rng, uint64_t num, uint64_
  * exp(-s/t). The first half of [CKS20] Algorithm 2: X = U + t V with U
  * uniform on [0, t) accepted with probability exp(-U/t) and V ~
  * Geometric(exp(-1)) is Geometric(exp(-1/t)); floor(X / s) is the output.
- * Expected uniform draws O(1), independent of s and t (about 6).
+ * Expected uniform draws: a constant (about 7) whatever s and t.
  * TLY_EINVAL when s == 0 or t == 0; TLY_ERANGE when t/s > TLY_DP_MAX_SCALE.
  */
 TLY_MUST tly_err tly_dp_geometric(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *out);
