@@ -1,0 +1,271 @@
+/*
+ * committee.c - committee sharing: the query rules every party applies,
+ * the node's round 1, and the helpers the member and the coordinator share.
+ */
+#include "committee.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "committee_impl.h"
+#include "crypto/shamir.h"
+#include "crypto/wipe.h"
+#include "noise.h"
+
+_Static_assert(TLY_MAX_COMMITTEE <= 64, "a node's deliveries fit one 64-bit mask");
+_Static_assert(TLY_MAX_ANNOUNCE_ATTEMPTS <= 32, "a member's complaints fit one 32-bit mask");
+_Static_assert((uint64_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES <
+	UINT32_MAX, "a share's body length fits the header's u32");
+
+/* ---- helpers shared by the three parties ---- */
+
+long
+tly_committee_find(const struct tly_idlist *list, uint32_t id)
+{
+	size_t lo = 0, hi = list->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (list->ids[mid] == id)
+			return (long)mid;
+		if (list->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void
+tly_committee_outbox_truncate(struct tly_outbox *box, size_t count)
+{
+	while (box->count > count) {
+		struct tly_outmsg *item = &box->items[--box->count];
+		TLY_WIPE(item->data, item->len);
+		free(item->data);
+		item->data = NULL;
+		item->len = 0;
+	}
+}
+
+tly_err
+tly_committee_send(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
+    const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
+{
+	struct tly_buf msg;
+	tly_err rv;
+
+	tly_buf_init(&msg);
+	rv = tly_msg_seal(&msg, header, body, body_len, key);
+	if (rv == TLY_OK)
+		rv = tly_outbox_push(box, to, &msg); /* takes msg's storage */
+	tly_buf_fini(&msg);
+	return rv;
+}
+
+tly_err
+tly_committee_peek(const uint8_t *msg, size_t len,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)
+{
+	struct tly_msg peeked;
+	tly_err rv = tly_msg_peek(msg, len, &peeked);
+
+	if (rv != TLY_OK)
+		return rv;
+	/* Query ids are public; a plain comparison is fine. */
+	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
+		return TLY_EREPLAY;
+	*out = peeked;
+	return TLY_OK;
+}
+
+/* ---- the query ---- */
+
+static int
+increasing(const struct tly_idlist *list)
+{
+	for (uint32_t i = 1; i < list->count; i++)
+		if (list->ids[i] <= list->ids[i - 1])
+			return 0;
+	return 1;
+}
+
+static int
+all_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (tly_roster_find(roster, list->ids[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+tly_err
+tly_committee_query_check(const struct tly_query *q, const struct tly_roster *roster)
+{
+	uint32_t n = q->participants.count;
+
+	if (q->protocol != TLY_PROTOCOL_COMMITTEE)
+		return TLY_EINVAL;
+	if (q->cells == 0 || q->cells > TLY_MAX_CELLS)
+		return TLY_EINVAL;
+	if (n == 0 || n > TLY_MAX_PARTIES || !increasing(&q->participants))
+		return TLY_EINVAL;
+	if (q->committee.count == 0 || q->committee.count > TLY_MAX_COMMITTEE ||
+	    q->committee.count != q->degree || !increasing(&q->committee))
+		return TLY_EINVAL;
+	/* t > k/2: two sets cannot each gather t share-sums (committee.h). */
+	if (q->threshold == 0 || q->threshold > q->degree || 2u * q->threshold <= q->degree)
+		return TLY_EINVAL;
+	/* Every announced set is large enough to carry the target noise. */
+	if (q->min_honest == 0 || q->min_honest > q->min_contributors || q->min_contributors > n)
+		return TLY_EINVAL;
+	if (!all_in_roster(&q->participants, roster) || !all_in_roster(&q->committee, roster))
+		return TLY_EPEER;
+	return TLY_OK;
+}
+
+tly_err
+tly_committee_read_query(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
+    size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	struct tly_msg opened;
+	struct tly_query decoded;
+	tly_err rv;
+
+	memset(&decoded, 0, sizeof decoded);
+	rv = tly_msg_open(msg, len, roster, &opened);
+	if (rv != TLY_OK)
+		goto out;
+	rv = TLY_ESTATE;
+	if (opened.header.type != TLY_MSG_QUERY)
+		goto out;
+	rv = TLY_EPEER;
+	if (opened.header.recipient != TLY_PARTY_ALL && opened.header.recipient != self)
+		goto out;
+	rv = tly_query_decode(&decoded, opened.body, opened.body_len);
+	if (rv != TLY_OK)
+		goto out;
+	rv = tly_committee_query_check(&decoded, roster);
+	if (rv != TLY_OK)
+		goto out;
+	memcpy(query_id, opened.header.query_id, TLY_QUERY_ID_BYTES);
+	*q = decoded;
+	memset(&decoded, 0, sizeof decoded);
+out:
+	tly_query_fini(&decoded);
+	return rv;
+}
+
+/* ---- Node: Round 1, shares ---- */
+
+/* Seal this node's share for one member (plain: d * 8 bytes of scratch)
+ * and append the signed SHARE, addressed to the coordinator for relaying. */
+static tly_err
+send_share(const struct tly_identity *self, const struct tly_party *member,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const uint64_t *share, size_t d,
+    uint8_t *plain, struct tly_outbox *out)
+{
+	struct tly_msg_header header = {
+		.type = TLY_MSG_SHARE,
+		.sender = self->id,
+		.recipient = member->id,
+	};
+	uint8_t raw_header[TLY_HEADER_BYTES];
+	struct tly_buf body;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
+	/* The envelope's associated data is the exact header to be sent. */
+	tly_msg_raw_header(raw_header, &header, (uint32_t)tly_committee_share_bytes(d));
+	tly_field_vec_store(plain, share, d);
+	rv = tly_envelope_seal(&body, self->kx_sk, self->kx_pk, member->kx_pk, raw_header, plain,
+	    d * TLY_FIELD_ELEMENT_BYTES);
+	if (rv == TLY_OK)
+		rv = tly_committee_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		    self->sign);
+	TLY_WIPE(plain, d * TLY_FIELD_ELEMENT_BYTES);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+/* The checks before any data-derived byte: role, mechanism, shape, policy. */
+static tly_err
+node_accept(const struct tly_identity *self, const struct tly_committee_node_opts *opts,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_query *q, size_t d)
+{
+	if (!tly_idlist_contains(&q->participants, self->id))
+		return TLY_EPEER;
+	if (q->mechanism == TLY_MECH_NONE && !opts->allow_no_noise)
+		return TLY_EPEER;
+	if (d != q->cells)
+		return TLY_EINVAL;
+	if (opts->policy != NULL)
+		return opts->policy(opts->policy_arg, query_id, q);
+	return TLY_OK;
+}
+
+tly_err
+tly_committee_node_answer(const struct tly_identity *self, const struct tly_roster *roster,
+    struct tly_rng *rng, const struct tly_committee_node_opts *opts, const uint8_t *query_msg,
+    size_t query_len, const int64_t *cells, size_t d, struct tly_outbox *out)
+{
+	static const struct tly_committee_node_opts defaults;
+	uint64_t *rows[TLY_MAX_COMMITTEE];
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_noise_params params;
+	struct tly_query q;
+	uint64_t *input = NULL, *shares = NULL;
+	uint8_t *plain = NULL;
+	size_t k = 0, start = out->count;
+	tly_err rv;
+
+	TLY_REQUIRE(self->sign != NULL && self->kx_sk != NULL);
+	memset(&q, 0, sizeof q);
+	if (opts == NULL)
+		opts = &defaults;
+	rv = tly_committee_read_query(roster, self->id, query_msg, query_len, query_id, &q);
+	if (rv != TLY_OK)
+		goto out;
+	rv = node_accept(self, opts, query_id, &q, d);
+	if (rv != TLY_OK)
+		goto out;
+	rv = tly_noise_calibrate(&q, &params);
+	if (rv != TLY_OK)
+		goto out;
+
+	rv = TLY_ENOMEM;
+	k = q.committee.count;
+	input = malloc(d * sizeof *input);
+	shares = malloc(k * d * sizeof *shares);
+	plain = malloc(d * TLY_FIELD_ELEMENT_BYTES);
+	if (input == NULL || shares == NULL || plain == NULL)
+		goto out;
+
+	/* Round 1: the noisy input x_u = cells + noise share, in F_p ... */
+	rv = tly_noise_apply(rng, &params, cells, d, input);
+	if (rv != TLY_OK)
+		goto out;
+	/* ... shared t-of-k: committee[j] holds f(j + 1) ... */
+	for (size_t j = 0; j < k; j++)
+		rows[j] = shares + j * d;
+	rv = tly_shamir_share(rng, input, d, q.threshold, (unsigned)k, rows);
+	if (rv != TLY_OK)
+		goto out;
+	/* ... each share sealed to its member and signed. */
+	for (size_t j = 0; j < k && rv == TLY_OK; j++)
+		rv = send_share(self, tly_roster_find(roster, q.committee.ids[j]), query_id,
+		    rows[j], d, plain, out);
+out:
+	if (rv != TLY_OK)
+		tly_committee_outbox_truncate(out, start);
+	if (input != NULL)
+		TLY_WIPE(input, d * sizeof *input);
+	if (shares != NULL)
+		TLY_WIPE(shares, k * d * sizeof *shares);
+	free(plain);
+	free(shares);
+	free(input);
+	tly_query_fini(&q);
+	return rv;
+}
