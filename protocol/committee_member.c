@@ -1,0 +1,327 @@
+/*
+ * committee_member.c - a committee member: keeps one share per node
+ * (round 1), then answers one announced set with one share-sum or a
+ * complaint (rounds 2-3). See committee.h for the contract.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "committee.h"
+#include "committee_impl.h"
+#include "crypto/wipe.h"
+
+enum share_state {
+	SHARE_NONE = 0, /* nothing from this node yet */
+	SHARE_GOOD,     /* opened, every element < p */
+	SHARE_BAD,      /* its one SHARE did not open or held an element >= p */
+};
+
+enum member_phase {
+	MEMBER_COLLECTING = 1, /* shares in, announcements answered by complaints */
+	MEMBER_ANSWERED,       /* the one share-sum is sent: nothing more */
+	MEMBER_ABORTED,
+};
+
+struct tly_committee_member {
+	const struct tly_identity *self;
+	const struct tly_roster *roster;
+	struct tly_query query;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	size_t d;
+	enum member_phase phase;
+	int complained;        /* an earlier ANNOUNCE was answered by a complaint */
+	uint32_t last_attempt; /* ... with this attempt number */
+	uint8_t *state;        /* per participant: enum share_state */
+	uint64_t **shares;     /* per participant: d elements when SHARE_GOOD */
+	uint8_t *plain;        /* d * 8 bytes: an envelope's plaintext, wiped after use */
+};
+
+/* Wipe and free every share; the states stay (a node's one SHARE is spent). */
+static void
+forget_shares(struct tly_committee_member *m)
+{
+	if (m->shares == NULL)
+		return;
+	for (uint32_t i = 0; i < m->query.participants.count; i++) {
+		if (m->shares[i] == NULL)
+			continue;
+		TLY_WIPE(m->shares[i], m->d * sizeof **m->shares);
+		free(m->shares[i]);
+		m->shares[i] = NULL;
+	}
+}
+
+void
+tly_committee_member_free(struct tly_committee_member *m)
+{
+	if (m == NULL)
+		return;
+	forget_shares(m);
+	if (m->plain != NULL)
+		TLY_WIPE(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
+	free(m->plain);
+	free(m->shares);
+	free(m->state);
+	tly_query_fini(&m->query);
+	free(m);
+}
+
+tly_err
+tly_committee_member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
+    const struct tly_roster *roster, const uint8_t *query_msg, size_t len)
+{
+	struct tly_committee_member *m;
+	tly_err rv = TLY_ENOMEM;
+
+	TLY_REQUIRE(self->sign != NULL && self->kx_sk != NULL);
+	m = calloc(1, sizeof *m);
+	if (m == NULL)
+		return TLY_ENOMEM;
+	m->self = self;
+	m->roster = roster;
+	m->phase = MEMBER_COLLECTING;
+	rv = tly_committee_read_query(roster, self->id, query_msg, len, m->query_id, &m->query);
+	if (rv != TLY_OK)
+		goto out;
+	rv = TLY_EPEER;
+	if (!tly_idlist_contains(&m->query.committee, self->id))
+		goto out;
+	rv = TLY_ENOMEM;
+	m->d = m->query.cells;
+	m->state = calloc(m->query.participants.count, sizeof *m->state);
+	m->shares = calloc(m->query.participants.count, sizeof *m->shares);
+	m->plain = malloc(m->d * TLY_FIELD_ELEMENT_BYTES);
+	if (m->state == NULL || m->shares == NULL || m->plain == NULL)
+		goto out;
+	*out = m;
+	return TLY_OK;
+out:
+	tly_committee_member_free(m);
+	return rv;
+}
+
+/* Round 1: one node's share, relayed by the coordinator. */
+static tly_err
+on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
+    size_t len)
+{
+	struct tly_msg opened;
+	uint64_t *share = NULL;
+	size_t plain_len = m->d * TLY_FIELD_ELEMENT_BYTES;
+	long node;
+	tly_err rv;
+
+	if (m->phase != MEMBER_COLLECTING)
+		return TLY_ESTATE;
+	if (peeked->header.recipient != m->self->id)
+		return TLY_EPEER;
+	node = tly_committee_find(&m->query.participants, peeked->header.sender);
+	if (node < 0)
+		return TLY_EPEER;
+	if (m->state[node] != SHARE_NONE)
+		return TLY_EREPLAY;
+	if (peeked->body_len != tly_committee_share_bytes(m->d))
+		return TLY_EFORMAT;
+	rv = tly_msg_open(msg, len, m->roster, &opened);
+	if (rv != TLY_OK)
+		return rv;
+	share = malloc(m->d * sizeof *share);
+	if (share == NULL)
+		return TLY_ENOMEM;
+
+	/* Authentic and well sized: this is the node's one share, whatever
+	 * it turns out to hold. */
+	m->state[node] = SHARE_BAD;
+	rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk,
+	    tly_roster_find(m->roster, opened.header.sender)->kx_pk, opened.raw_header,
+	    opened.body, opened.body_len);
+	if (rv != TLY_OK)
+		goto out;
+	rv = tly_field_vec_load(share, m->plain, m->d); /* each element < p */
+	if (rv != TLY_OK)
+		goto out;
+	m->state[node] = SHARE_GOOD;
+	m->shares[node] = share;
+	share = NULL;
+out:
+	TLY_WIPE(m->plain, plain_len);
+	if (share != NULL) {
+		TLY_WIPE(share, m->d * sizeof *share);
+		free(share);
+	}
+	return rv;
+}
+
+/* Round 3: the sum of the announced contributors' shares, sent once. */
+static tly_err
+send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
+    struct tly_outbox *out)
+{
+	struct tly_msg_header header = {
+		.type = TLY_MSG_SHARE_SUM,
+		.sender = m->self->id,
+		.recipient = TLY_PARTY_COORDINATOR,
+	};
+	uint8_t set_hash[TLY_HASH_BYTES];
+	struct tly_buf body;
+	uint64_t *sum;
+	tly_err rv = TLY_ENOMEM;
+
+	tly_buf_init(&body);
+	sum = calloc(m->d, sizeof *sum);
+	if (sum == NULL)
+		goto out;
+	for (uint32_t i = 0; i < set->count; i++) {
+		long node = tly_committee_find(&m->query.participants, set->ids[i]);
+		tly_field_vec_add(sum, m->shares[node], m->d);
+	}
+	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
+	tly_idlist_hash(set_hash, m->query_id, set);
+	rv = tly_share_sum_encode(&body, attempt, set_hash, sum, m->d);
+	if (rv == TLY_OK)
+		rv = tly_committee_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		    m->self->sign);
+	if (rv != TLY_OK)
+		goto out;
+	/* The one share-sum is out: no other set may be answered, and the
+	 * shares have no further use. */
+	m->phase = MEMBER_ANSWERED;
+	forget_shares(m);
+out:
+	if (sum != NULL)
+		TLY_WIPE(sum, m->d * sizeof *sum);
+	free(sum);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+/* Round 3: the announced contributors whose share is missing or bad. */
+static tly_err
+send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
+    struct tly_outbox *out)
+{
+	struct tly_msg_header header = {
+		.type = TLY_MSG_COMPLAINT,
+		.sender = m->self->id,
+		.recipient = TLY_PARTY_COORDINATOR,
+	};
+	struct tly_idlist missing = {0};
+	struct tly_buf body;
+	tly_err rv = TLY_ENOMEM;
+
+	tly_buf_init(&body);
+	missing.ids = malloc(set->count * sizeof *missing.ids);
+	if (missing.ids == NULL)
+		goto out;
+	for (uint32_t i = 0; i < set->count; i++) {
+		long node = tly_committee_find(&m->query.participants, set->ids[i]);
+		if (m->state[node] != SHARE_GOOD)
+			missing.ids[missing.count++] = set->ids[i];
+	}
+	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
+	rv = tly_attempt_list_encode(&body, attempt, &missing);
+	if (rv == TLY_OK)
+		rv = tly_committee_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		    m->self->sign);
+	if (rv != TLY_OK)
+		goto out;
+	m->complained = 1;
+	m->last_attempt = attempt;
+out:
+	tly_idlist_fini(&missing);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+/* The rules an announced set must meet before a member answers it. */
+static tly_err
+check_set(const struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set)
+{
+	if (m->complained && attempt < m->last_attempt)
+		return TLY_EREPLAY;
+	for (uint32_t i = 0; i < set->count; i++)
+		if (!tly_idlist_contains(&m->query.participants, set->ids[i]))
+			return TLY_EPEER;
+	if (set->count < m->query.min_contributors)
+		return TLY_ETOOFEW;
+	return TLY_OK;
+}
+
+/* Round 2: the coordinator's contributor set. */
+static tly_err
+on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
+    size_t len, struct tly_outbox *out)
+{
+	struct tly_idlist set = {0};
+	struct tly_msg opened;
+	uint32_t attempt;
+	int complete = 1;
+	tly_err rv;
+
+	if (m->phase != MEMBER_COLLECTING)
+		return TLY_ESTATE;
+	if (peeked->header.recipient != m->self->id)
+		return TLY_EPEER;
+	rv = tly_msg_open(msg, len, m->roster, &opened);
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_attempt_list_decode(&attempt, &set, opened.body, opened.body_len);
+	if (rv != TLY_OK)
+		return rv;
+	rv = check_set(m, attempt, &set);
+	if (rv != TLY_OK)
+		goto out;
+	for (uint32_t i = 0; i < set.count && complete; i++)
+		complete = m->state[tly_committee_find(&m->query.participants, set.ids[i])] ==
+		    SHARE_GOOD;
+	if (complete)
+		rv = send_share_sum(m, attempt, &set, out);
+	else
+		rv = send_complaint(m, attempt, &set, out);
+out:
+	tly_idlist_fini(&set);
+	return rv;
+}
+
+static tly_err
+on_abort(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
+    size_t len)
+{
+	struct tly_msg opened;
+	uint32_t reason;
+	tly_err rv;
+
+	if (peeked->header.recipient != m->self->id && peeked->header.recipient != TLY_PARTY_ALL)
+		return TLY_EPEER;
+	rv = tly_msg_open(msg, len, m->roster, &opened);
+	if (rv == TLY_OK)
+		rv = tly_abort_decode(&reason, opened.body, opened.body_len);
+	if (rv != TLY_OK)
+		return rv;
+	m->phase = MEMBER_ABORTED;
+	forget_shares(m);
+	return TLY_EABORTED;
+}
+
+tly_err
+tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg, size_t len,
+    struct tly_outbox *out)
+{
+	struct tly_msg peeked;
+	tly_err rv = tly_committee_peek(msg, len, m->query_id, &peeked);
+
+	if (rv != TLY_OK)
+		return rv;
+	if (m->phase == MEMBER_ABORTED)
+		return TLY_ESTATE;
+	switch (peeked.header.type) {
+	case TLY_MSG_SHARE:
+		return on_share(m, &peeked, msg, len);
+	case TLY_MSG_ANNOUNCE:
+		return on_announce(m, &peeked, msg, len, out);
+	case TLY_MSG_ABORT:
+		return on_abort(m, &peeked, msg, len);
+	default:
+		return TLY_ESTATE;
+	}
+}
