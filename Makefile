@@ -62,7 +62,7 @@ ubsan: deps
 # run in `make test`, `make asan` and `make ubsan`.
 valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
-		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --trace-children=yes" \
+		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes" \
 		TEST_FLAGS="-j1 --filter=!(*stats*)" run-tests
 
 bench: deps

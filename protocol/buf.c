@@ -176,7 +176,9 @@ uint16_t
 tly_get_u16(struct tly_reader *r)
 {
 	const uint8_t *p = tly_get_view(r, 2);
-	return p != NULL ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+	if (p == NULL)
+		return 0;
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
 }
 
 uint32_t
