@@ -98,11 +98,13 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-.SECONDEXPANSION:
-$(BUILD)/lib%.a: $$(patsubst %.c,$(BUILD)/obj/%.c.o,$$(filter-out $$*/main.c,$$(wildcard $$*/*.c)))
-	@mkdir -p $(dir $@)
-	@rm -f $@
-	ar rcs $@ $^
+define app_lib
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.c.o,$(filter-out $(1)/main.c,$(wildcard $(1)/*.c)))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach a,$(APPS),$(eval $(call app_lib,$(a))))
 
 $(BUILD)/obj/%.c.o: %.c Makefile
 	@mkdir -p $(dir $@)

@@ -3,7 +3,8 @@
  *
  * tly_kx_agree returns
  *
- *   BLAKE2b-256( X25519(sk, peer) || pk_low || pk_high || label )
+ *   BLAKE2b-256( "tally/kx/v1" || X25519(sk, peer) || pk_low || pk_high ||
+ *               len(label) (one byte) || label )
  *
  * where pk_low and pk_high are the two public keys in lexicographic order,
  * so both sides get the same key, and a key agreed for one purpose is
