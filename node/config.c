@@ -232,6 +232,8 @@ node_key(struct parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "kx_key") == 0) {
 		p->seen_kx_key = copy_path(p, cfg->kx_key, value);
 		bad = p->seen_kx_key ? NULL : "bad path";
+	} else if (strcmp(key, "registry") == 0) {
+		bad = copy_path(p, cfg->registry, value) ? NULL : "bad path";
 	} else if (strcmp(key, "ledger") == 0) {
 		p->seen_ledger = copy_path(p, cfg->ledger, value);
 		bad = p->seen_ledger ? NULL : "bad path";

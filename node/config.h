@@ -9,6 +9,8 @@
  *   tls_ca = pki/ca.crt
  *   sign_key = keys/node3.sign              ; 32-byte Ed25519 seed, hex
  *   kx_key = keys/node3.kx                  ; 32-byte X25519 secret, hex
+ *   registry = registry.ini                 ; pinned public keys of the coordinator
+ *                                           ; and every node (see protocol/party.h)
  *   ledger = state/ledger.db                ; the privacy-budget ledger (written)
  *   committee = yes                         ; may serve on a committee
  *
@@ -99,6 +101,7 @@ struct tly_node_config {
 	char tls_ca[TLY_CONFIG_PATH_MAX];
 	char sign_key[TLY_CONFIG_PATH_MAX];
 	char kx_key[TLY_CONFIG_PATH_MAX];
+	char registry[TLY_CONFIG_PATH_MAX]; /* "" when not given (needed by the daemon) */
 	char ledger[TLY_CONFIG_PATH_MAX];
 	int committee;
 	unsigned measures; /* enum tly_measure_mask bits */

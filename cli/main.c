@@ -1,0 +1,140 @@
+/*
+ * tally - the planner's and auditor's command.
+ *
+ * Exit codes (DESIGN.md section 7.1): 0 success; 2 invalid usage or query;
+ * 3 refused by policy or budget; 4 too few contributors or deadline missed;
+ * 5 connection or authentication failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/synth.h"
+#include "crypto/rng.h"
+
+enum { EXIT_USAGE = 2 };
+
+static const char usage_main[] =
+    "usage: tally COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  synth     write seeded synthetic trusts (SQLite files, node configs, truth)\n"
+    "\n"
+    "Run `tally COMMAND --help` for a command's options.\n";
+
+static const char usage_synth[] =
+    "usage: tally synth --sites N --people M --seed S --out DIR [--coordinator URL] [--quiet]\n"
+    "\n"
+    "Write N synthetic trusts with M people in all (sites differ in size) under DIR:\n"
+    "site-K/patients.db, site-K/node.conf, catalogue.json, queries/*.json and\n"
+    "truth.json (the demo queries' exact answers, for tests and the demo only).\n"
+    "The same N, M and S always give the same data.\n"
+    "\n"
+    "  --sites N          number of trusts, 1..1000 (default 5)\n"
+    "  --people M         people across all trusts (default 100000)\n"
+    "  --seed S           generator seed (default 1)\n"
+    "  --out DIR          output folder (required; must not hold site-1 yet)\n"
+    "  --coordinator URL  written into node configs (default tls+tcp://127.0.0.1:7400)\n"
+    "  --quiet            no progress lines\n";
+
+/* Parse a decimal u64 option or exit with a usage error naming it. */
+static uint64_t
+number(const char *option, const char *text, uint64_t max)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || text[0] == '\0' || text[0] == '-' || v > max) {
+		fprintf(stderr, "tally: %s: \"%s\" is not a number from 0 to %llu\n", option, text,
+		    (unsigned long long)max);
+		exit(EXIT_USAGE);
+	}
+	return v;
+}
+
+static int
+cmd_synth(int argc, char **argv)
+{
+	static const struct option options[] = {{"sites", required_argument, NULL, 'n'},
+	    {"people", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
+	    {"out", required_argument, NULL, 'o'}, {"coordinator", required_argument, NULL, 'c'},
+	    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct tly_synth_options opt = {.sites = 5, .people = 100000, .seed = 1};
+	char why[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			opt.sites = (unsigned)number("--sites", optarg, 1000);
+			break;
+		case 'm':
+			opt.people = number("--people", optarg, UINT64_C(100000000));
+			break;
+		case 's':
+			opt.seed = number("--seed", optarg, UINT64_MAX);
+			break;
+		case 'o':
+			opt.out_dir = optarg;
+			break;
+		case 'c':
+			opt.coordinator = optarg;
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 'h':
+			fputs(usage_synth, stdout);
+			return 0;
+		default:
+			fputs(usage_synth, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (opt.out_dir == NULL || optind != argc) {
+		fprintf(stderr, "tally synth: %s\n%s",
+		    opt.out_dir == NULL ? "--out DIR is required" : "unexpected argument",
+		    usage_synth);
+		return EXIT_USAGE;
+	}
+	tly_err rv = tly_synth(&opt, why, sizeof why);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally synth: %s\n", why);
+		return rv == TLY_EINVAL ? EXIT_USAGE : 1;
+	}
+	if (!opt.quiet)
+		fprintf(stderr, "synth: wrote %u sites, %llu people, to %s\n", opt.sites,
+		    (unsigned long long)opt.people, opt.out_dir);
+	return 0;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+    {"synth", cmd_synth},
+};
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage_main, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (tly_crypto_init() != TLY_OK) {
+		fprintf(stderr, "tally: cannot initialise libsodium/OpenSSL\n");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			optind = 1;
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "tally: unknown command \"%s\"\n%s", argv[1], usage_main);
+	return EXIT_USAGE;
+}
