@@ -510,6 +510,14 @@ Test(dp_stats, gauss_gmp_path)
 	fit_gauss(UINT64_C(3) << 62 | 1, UINT64_C(1) << 62, 304);
 }
 
+/* sigma^2 = (2^62 + 1)/(2^62 - 1), about 1: the exponent's denominator is
+ * near 2^127, so Algorithm 1's den * K leaves 128 bits (the two-Bernoulli
+ * split) for small candidates and GMP takes the larger ones. */
+Test(dp_stats, gauss_128_bit_split)
+{
+	fit_gauss((UINT64_C(1) << 62) + 1, (UINT64_C(1) << 62) - 1, 305);
+}
+
 /* ---- Polya ---- */
 
 static tly_err
@@ -854,6 +862,8 @@ Test(dp, invalid_parameters)
 	EXPECT_FAIL(TLY_ERANGE, tly_dp_skellam(&rng, 3 * TLY_DP_POISSON_MAX + 1, 3, &x), x);
 	EXPECT_FAIL(TLY_EINVAL, tly_dp_skellam_share(&rng, 1, 0, 2, &x), x);
 	EXPECT_FAIL(TLY_EINVAL, tly_dp_skellam_share(&rng, 1, 2, 0, &x), x);
+	EXPECT_FAIL(TLY_ERANGE, tly_dp_skellam_share(&rng, 1, 2, TLY_DP_MAX_SHARES + 1, &x), x);
+	EXPECT_FAIL(TLY_ERANGE, tly_dp_skellam_share(&rng, 5 * TLY_DP_POISSON_MAX, 1, 2, &x), x);
 	/* 1/(2^63 * 3) has a denominator beyond 64 bits... */
 	EXPECT_FAIL(TLY_ERANGE, tly_dp_skellam_share(&rng, 1, big, 3, &x), x);
 	/* ...but 3/(2^63 * 3) reduces to 1/2^63. */
