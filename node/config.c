@@ -17,6 +17,7 @@ struct source {
 	const char *text; /* in-memory text, or NULL */
 	FILE *file;
 	int line;
+	int sections; /* section header lines read so far */
 };
 
 struct parse {
@@ -26,6 +27,7 @@ struct parse {
 	const char *dir;
 	struct tly_node_dataset *dataset; /* of the current [dataset NAME] section */
 	char current_section[96];
+	int current_section_number; /* src->sections when it started */
 	char *allowed_columns[TLY_SPEC_DATASETS_MAX]; /* "columns" lists, per dataset */
 	bool seen_id, seen_coordinator, seen_sign_key, seen_kx_key, seen_ledger;
 };
@@ -56,6 +58,15 @@ tly_config_error_format(const struct tly_config_error *err, char *buf, size_t le
 		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
 }
 
+static void
+count_section(struct source *src, const char *line)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line == '[')
+		src->sections++;
+}
+
 static char *
 read_line(char *str, int num, void *stream)
 {
@@ -63,8 +74,10 @@ read_line(char *str, int num, void *stream)
 
 	if (src->file != NULL) {
 		char *got = fgets(str, num, src->file);
-		if (got != NULL)
+		if (got != NULL) {
 			src->line++;
+			count_section(src, got);
+		}
 		return got;
 	}
 	if (*src->text == '\0' || num < 2)
@@ -78,6 +91,7 @@ read_line(char *str, int num, void *stream)
 	str[i] = '\0';
 	src->text += i;
 	src->line++;
+	count_section(src, str);
 	return str;
 }
 
@@ -115,8 +129,8 @@ tly_fraction_parse(const char *text, struct tly_fraction *out)
 	int digits = 0, point = 0;
 	const char *p = text;
 
-	if (*p == '\0')
-		return TLY_EINVAL;
+	if (!isdigit((unsigned char)*p))
+		return TLY_EINVAL; /* "", ".5", "-1", "+1" */
 	for (; *p != '\0'; p++) {
 		if (*p == '.' && !point) {
 			point = 1;
@@ -296,19 +310,22 @@ static bool
 add_domain_value(struct parse *p, const char *value, void *arg)
 {
 	struct tly_column *col = arg;
+	char key[TLY_SPEC_NAME_MAX + 8];
+
+	snprintf(key, sizeof key, "column.%s", col->name);
 
 	if (value[0] == '\0' || strlen(value) > TLY_SPEC_VALUE_MAX) {
-		fail(p, p->current_section, col->name, "empty or over-long value in the domain");
+		fail(p, p->current_section, key, "empty or over-long value in the domain");
 		return false;
 	}
 	for (size_t i = 0; i < col->domain_count; i++) {
 		if (strcmp(col->domain[i], value) == 0) {
-			fail(p, p->current_section, col->name, "\"%.63s\" appears twice", value);
+			fail(p, p->current_section, key, "\"%.63s\" appears twice", value);
 			return false;
 		}
 	}
 	if (col->domain_count == TLY_SPEC_DOMAIN_MAX) {
-		fail(p, p->current_section, col->name, "more than %d values", TLY_SPEC_DOMAIN_MAX);
+		fail(p, p->current_section, key, "more than %d values", TLY_SPEC_DOMAIN_MAX);
 		return false;
 	}
 	snprintf(col->domain[col->domain_count++], TLY_SPEC_VALUE_MAX + 1, "%s", value);
@@ -461,7 +478,11 @@ handler(void *user, const char *section, const char *key, const char *value)
 
 	if (p->err->reason[0] != '\0')
 		return 1;
-	if (strcmp(section, p->current_section) != 0) {
+	/* A new section starts at every header line, even one that repeats a
+	 * name (so that a dataset declared twice is caught). */
+	if (strcmp(section, p->current_section) != 0 ||
+	    p->src->sections != p->current_section_number) {
+		p->current_section_number = p->src->sections;
 		snprintf(p->current_section, sizeof p->current_section, "%s", section);
 		p->dataset = NULL;
 		if (strncmp(section, "dataset ", 8) == 0 && !start_dataset(p, section))
