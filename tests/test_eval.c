@@ -1,0 +1,322 @@
+/* Query evaluation on a node's SQLite data, checked against a brute-force
+ * evaluation of the same rows in C: every measure, filters, grouping with
+ * empty cells, clipping, opt-outs, NULLs and values outside the domain. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "node/eval.h"
+
+static const char conf[] = "[node]\nid = 1\ncoordinator = x\nsign_key = a\nkx_key = b\nledger = c\n"
+			   "[dataset patients]\npath = p.db\ntable = patients\n"
+			   "person_id = person_id\nopt_out = opted_out\n"
+			   "column.age = integer 0 110\ncolumn.sex = categorical F,M\n"
+			   "column.band = categorical a,b,c\ncolumn.flag = categorical 0,1\n";
+
+struct row {
+	const char *id;
+	int age; /* -1 = NULL */
+	const char *sex;
+	const char *band;
+	int flag;
+	int opted_out;
+};
+
+/* Includes: an age above the bound (clipped to 110), NULL age, a sex
+ * outside the domain, NULL band, opted-out rows, and no row in band c. */
+static const struct row rows[] = {
+    {"p01", 34, "F", "a", 1, 0}, {"p02", 71, "M", "a", 0, 0}, {"p03", 150, "F", "b", 1, 0},
+    {"p04", -1, "M", "b", 1, 0}, {"p05", 5, "X", "a", 0, 0}, {"p06", 44, "F", NULL, 1, 0},
+    {"p07", 90, "M", "b", 1, 1}, {"p08", 17, "F", "a", 0, 1}, {"p09", 65, "M", "a", 1, 0},
+    {"p10", 18, "F", "b", 0, 0}, {"p11", 0, "M", "b", 1, 0}, {"p12", 64, "F", "a", 1, 0},
+};
+enum { ROWS = sizeof rows / sizeof rows[0] };
+
+static struct tly_node_config cfg;
+static struct tly_catalogue cat;
+static struct tly_store *store;
+static char dir[] = "/tmp/tally-eval-XXXXXX";
+
+static void
+setup(void)
+{
+	struct tly_config_error err;
+	char path[200], why[300];
+	sqlite3 *db;
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(tly_node_config_parse(&cfg, conf, "t.conf", dir, &err), TLY_OK, "%s", err.reason);
+	cr_assert_eq(tly_node_config_catalogue(&cfg, &cat), TLY_OK);
+	snprintf(path, sizeof path, "%s/p.db", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT, "
+			 "flag INTEGER, opted_out INTEGER)",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	for (int i = 0; i < ROWS; i++) {
+		char sql[300], age[16], band[8];
+		snprintf(age, sizeof age, rows[i].age < 0 ? "NULL" : "%d", rows[i].age);
+		snprintf(band, sizeof band, rows[i].band ? "'%s'" : "NULL", rows[i].band);
+		snprintf(sql, sizeof sql, "INSERT INTO patients VALUES ('%s', %s, '%s', %s, %d, %d)",
+		    rows[i].id, age, rows[i].sex, band, rows[i].flag, rows[i].opted_out);
+		cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sql);
+	}
+	sqlite3_close(db);
+	cr_assert_eq(tly_store_open(&store, &cfg.datasets[0], why, sizeof why), TLY_OK, "%s", why);
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+	tly_store_close(store);
+	tly_catalogue_fini(&cat);
+	tly_node_config_fini(&cfg);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(eval, .init = setup, .fini = teardown);
+
+/* Evaluate JSON; returns the cell count and fills cells. */
+static size_t
+run(const char *json, int64_t *cells, size_t cap, struct tly_eval_stats *stats)
+{
+	struct tly_spec spec;
+	struct tly_spec_error err;
+	char why[300];
+	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK, "%s: %s",
+	    err.field, err.reason);
+	size_t d = tly_spec_cells(&spec, &cat);
+	cr_assert_leq(d, cap);
+	cr_assert_eq(tly_eval(store, &spec, &cat, cells, d, stats, why, sizeof why), TLY_OK, "%s",
+	    why);
+	tly_spec_fini(&spec);
+	return d;
+}
+
+static int
+sex_index(const char *sex)
+{
+	return strcmp(sex, "F") == 0 ? 0 : strcmp(sex, "M") == 0 ? 1 : -1;
+}
+
+static int
+band_index(const char *band)
+{
+	if (band == NULL)
+		return -1;
+	return band[0] == 'a' ? 0 : band[0] == 'b' ? 1 : band[0] == 'c' ? 2 : -1;
+}
+
+Test(eval, count_by_band_and_sex_with_filter)
+{
+	int64_t cells[16], want[6] = {0};
+	struct tly_eval_stats stats;
+	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
+		       "\"where\":[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],"
+		       "\"group_by\":[\"band\",\"sex\"],"
+		       "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	    cells, 16, &stats);
+	cr_assert_eq(d, 6, "3 bands x 2 sexes, band c empty but present");
+	uint64_t matched = 0;
+	for (int i = 0; i < ROWS; i++) {
+		if (rows[i].opted_out || rows[i].flag != 1)
+			continue;
+		matched++;
+		int b = band_index(rows[i].band), s = sex_index(rows[i].sex);
+		if (b >= 0 && s >= 0)
+			want[b * 2 + s]++;
+	}
+	cr_assert_arr_eq(cells, want, sizeof want);
+	cr_assert_eq(stats.rows_matched, matched);
+	cr_assert_eq(stats.rows_unmatched, 1, "p06 has no band");
+	cr_assert_eq(cells[4] + cells[5], 0);
+}
+
+Test(eval, clipped_sum_and_mean)
+{
+	int64_t cells[16], sum[3] = {0}, count[3] = {0};
+	struct tly_eval_stats stats;
+	for (int i = 0; i < ROWS; i++) {
+		int b = band_index(rows[i].band);
+		if (rows[i].opted_out || rows[i].age < 0 || b < 0)
+			continue;
+		sum[b] += rows[i].age > 110 ? 110 : rows[i].age;
+		count[b]++;
+	}
+	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"sum\",\"column\":\"age\"},"
+		       "\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	    cells, 16, &stats);
+	cr_assert_eq(d, 3);
+	cr_assert_arr_eq(cells, sum, sizeof sum, "p03's 150 counts as 110");
+
+	d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"mean\",\"column\":\"age\"},"
+		"\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"gaussian\",\"rho\":0.5}}",
+	    cells, 16, &stats);
+	cr_assert_eq(d, 6);
+	for (int b = 0; b < 3; b++) {
+		cr_assert_eq(cells[2 * b], sum[b], "sum cell of band %d", b);
+		cr_assert_eq(cells[2 * b + 1], count[b], "count cell of band %d", b);
+	}
+}
+
+Test(eval, histogram_with_out_of_range_values_in_end_bins)
+{
+	int64_t cells[16], want[6] = {0};
+	struct tly_eval_stats stats;
+	const int edges[4] = {0, 18, 65, 110};
+	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"histogram\","
+		       "\"column\":\"age\",\"edges\":[0,18,65,110]},\"group_by\":[\"sex\"],"
+		       "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	    cells, 16, &stats);
+	cr_assert_eq(d, 6);
+	for (int i = 0; i < ROWS; i++) {
+		int s = sex_index(rows[i].sex);
+		if (rows[i].opted_out || rows[i].age < 0 || s < 0)
+			continue;
+		int bin = 2;
+		for (int e = 1; e < 3; e++) {
+			if (rows[i].age < edges[e]) {
+				bin = e - 1;
+				break;
+			}
+		}
+		want[s * 3 + bin]++;
+	}
+	cr_assert_arr_eq(cells, want, sizeof want);
+}
+
+Test(eval, conditions_of_every_kind)
+{
+	int64_t cells[4];
+	struct tly_eval_stats stats;
+	struct {
+		const char *where;
+		long expected;
+	} cases[] = {
+	    {"{\"column\":\"age\",\"op\":\">=\",\"value\":65}", 2},  /* p02, p03 (p09=65 too) */
+	    {"{\"column\":\"age\",\"op\":\"<\",\"value\":18}", 1},   /* p11 (p05 'X' counts too) */
+	    {"{\"column\":\"sex\",\"op\":\"!=\",\"value\":\"F\"}", 0},
+	    {"{\"column\":\"band\",\"op\":\"in\",\"value\":[\"b\",\"c\"]}", 0},
+	    {"{\"column\":\"age\",\"op\":\"<=\",\"value\":0}", 0},
+	    {"{\"column\":\"age\",\"op\":\">\",\"value\":64}", 0},
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		/* Brute force the same filter for the expected count. */
+		long want = 0;
+		for (int i = 0; i < ROWS; i++) {
+			const struct row *r = &rows[i];
+			if (r->opted_out)
+				continue;
+			int pass = c == 0 ? r->age >= 65
+				 : c == 1 ? r->age >= 0 && r->age < 18
+				 : c == 2 ? strcmp(r->sex, "F") != 0
+				 : c == 3 ? r->band != NULL && (r->band[0] == 'b' || r->band[0] == 'c')
+				 : c == 4 ? r->age >= 0 && r->age <= 0
+					  : r->age > 64;
+			want += pass;
+		}
+		char json[400];
+		snprintf(json, sizeof json,
+		    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[%s],"
+		    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+		    cases[c].where);
+		run(json, cells, 4, &stats);
+		cr_assert_eq(cells[0], want, "case %zu: %s", c, cases[c].where);
+	}
+}
+
+Test(eval, sql_carries_no_query_text)
+{
+	struct tly_spec spec;
+	struct tly_spec_error err;
+	char *sql;
+	const char *json = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
+			   "\"where\":[{\"column\":\"sex\",\"op\":\"=\",\"value\":\"M\"},"
+			   "{\"column\":\"age\",\"op\":\">\",\"value\":42}],"
+			   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
+	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK);
+	cr_assert_eq(tly_eval_sql(&cfg.datasets[0], &spec, &sql), TLY_OK);
+	cr_assert(strstr(sql, "'M'") == NULL && strstr(sql, "42") == NULL, "%s", sql);
+	cr_assert(strstr(sql, "COALESCE(\"opted_out\", 0) = 0") != NULL, "opt-outs first: %s", sql);
+	free(sql);
+	tly_spec_fini(&spec);
+
+	/* Injection attempts never reach SQL: they are not columns or values. */
+	const char *attacks[] = {
+	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[{\"column\":"
+	    "\"sex\\\" OR 1=1 --\",\"op\":\"=\",\"value\":\"F\"}],\"privacy\":{\"mechanism\":"
+	    "\"laplace\",\"epsilon\":1}}",
+	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[{\"column\":"
+	    "\"sex\",\"op\":\"=\",\"value\":\"F' OR '1'='1\"}],\"privacy\":{\"mechanism\":"
+	    "\"laplace\",\"epsilon\":1}}",
+	    "{\"dataset\":\"patients; DROP TABLE patients\",\"measure\":{\"op\":\"count\"},"
+	    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	};
+	for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++)
+		cr_assert_eq(tly_spec_parse(&spec, &cat, attacks[i], strlen(attacks[i]), &err),
+		    TLY_EINVAL, "attack %zu accepted", i);
+}
+
+Test(eval, per_person_usage)
+{
+	struct tly_spec spec;
+	struct tly_spec_error err;
+	char why[200];
+	int used;
+	const char *json = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
+			   "\"where\":[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],"
+			   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
+	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK);
+	cr_assert_eq(tly_eval_person(store, &spec, "p01", &used, why, sizeof why), TLY_OK);
+	cr_assert_eq(used, 1);
+	cr_assert_eq(tly_eval_person(store, &spec, "p02", &used, why, sizeof why), TLY_OK);
+	cr_assert_eq(used, 0, "flag 0");
+	cr_assert_eq(tly_eval_person(store, &spec, "p07", &used, why, sizeof why), TLY_OK);
+	cr_assert_eq(used, 0, "opted out");
+	cr_assert_eq(tly_eval_person(store, &spec, "nobody' OR '1'='1", &used, why, sizeof why),
+	    TLY_OK);
+	cr_assert_eq(used, 0, "a bound value, not SQL");
+	tly_spec_fini(&spec);
+}
+
+Test(eval, store_refuses_bad_data)
+{
+	struct tly_node_dataset ds = cfg.datasets[0];
+	struct tly_store *st;
+	char why[300], path[200];
+	sqlite3 *db;
+
+	snprintf(ds.path, sizeof ds.path, "%s/missing.db", dir);
+	cr_assert_eq(tly_store_open(&st, &ds, why, sizeof why), TLY_EINVAL);
+
+	snprintf(path, sizeof path, "%s/dup.db", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT,"
+			 " flag INTEGER, opted_out INTEGER);"
+			 "INSERT INTO patients VALUES ('p1', 1, 'F', 'a', 0, 0), "
+			 "('p1', 2, 'M', 'b', 0, 0);",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(ds.path, sizeof ds.path, "%s", path);
+	cr_assert_eq(tly_store_open(&st, &ds, why, sizeof why), TLY_EINVAL);
+	cr_assert(strstr(why, "not unique") != NULL, "%s", why);
+
+	snprintf(path, sizeof path, "%s/nocol.db", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, "
+			 "flag INTEGER, opted_out INTEGER)",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(ds.path, sizeof ds.path, "%s", path);
+	cr_assert_eq(tly_store_open(&st, &ds, why, sizeof why), TLY_EINVAL);
+	cr_assert(strstr(why, "band") != NULL, "%s", why);
+}
