@@ -1,7 +1,5 @@
 #include "dp.h"
 
-#include <limits.h>
-
 #include <gmp.h>
 
 #include "wipe.h"
