@@ -25,7 +25,8 @@ struct type_rule {
 
 static const struct type_rule rules[] = {
 	{TLY_MSG_QUERY, TLY_ROUND_QUERY, FROM_COORDINATOR,
-	    TLY_QUERY_FIXED_BYTES + 4 * ((size_t)TLY_MAX_PARTIES + TLY_MAX_COMMITTEE)},
+	    TLY_QUERY_FIXED_BYTES + 4 * ((size_t)TLY_MAX_PARTIES + TLY_MAX_COMMITTEE) +
+		TLY_QUERY_SPEC_MAX},
 	{TLY_MSG_ABORT, TLY_ROUND_ABORT, FROM_COORDINATOR, 4},
 	{TLY_MSG_SHARE, TLY_ROUND_SHARE, FROM_NODE, CELLS_BYTES + TLY_AEAD_TAG_BYTES},
 	{TLY_MSG_ANNOUNCE, TLY_ROUND_ANNOUNCE, FROM_COORDINATOR, ID_LIST_MAX(4)},
@@ -317,6 +318,25 @@ tly_query_fini(struct tly_query *q)
 		return;
 	tly_idlist_fini(&q->participants);
 	tly_idlist_fini(&q->committee);
+	free(q->spec_json);
+	q->spec_json = NULL;
+	q->spec_len = 0;
+}
+
+/* The spec travels inside the signed QUERY and must be what query_hash
+ * names: a coordinator cannot sign one question and ask another. */
+static int
+spec_matches(const struct tly_query *q)
+{
+	uint8_t hash[TLY_HASH_BYTES];
+
+	if (q->spec_len == 0)
+		return 1;
+	if (q->spec_len > TLY_QUERY_SPEC_MAX || q->spec_json == NULL ||
+	    memchr(q->spec_json, '\0', q->spec_len) != NULL)
+		return 0;
+	tly_hash(hash, "tally/query/v1", (const uint8_t *)q->spec_json, q->spec_len);
+	return sodium_memcmp(hash, q->query_hash, TLY_HASH_BYTES) == 0;
 }
 
 static tly_err
@@ -325,6 +345,8 @@ query_check(const struct tly_query *q)
 	uint32_t n = q->participants.count;
 
 	if (q->protocol < TLY_PROTOCOL_COMMITTEE || q->protocol > TLY_PROTOCOL_SECAGG_PLUS)
+		return TLY_EFORMAT;
+	if (!spec_matches(q))
 		return TLY_EFORMAT;
 	if (q->mechanism > TLY_MECH_SKELLAM)
 		return TLY_EFORMAT;
@@ -371,7 +393,27 @@ tly_query_encode(struct tly_buf *out, const struct tly_query *q)
 	tly_buf_put_u32(out, q->deadline_ms);
 	put_ids(out, &q->participants);
 	put_ids(out, &q->committee);
+	tly_buf_put_u32(out, q->spec_len);
+	tly_buf_put_bytes(out, q->spec_json, q->spec_len);
 	return out->error;
+}
+
+static tly_err
+get_spec(struct tly_reader *r, struct tly_query *q)
+{
+	uint32_t len = tly_get_u32(r);
+
+	if (r->failed || len > TLY_QUERY_SPEC_MAX || len > r->left)
+		return TLY_EFORMAT;
+	if (len == 0)
+		return TLY_OK;
+	q->spec_json = malloc((size_t)len + 1);
+	if (q->spec_json == NULL)
+		return TLY_ENOMEM;
+	tly_get_bytes(r, q->spec_json, len);
+	q->spec_json[len] = '\0';
+	q->spec_len = len;
+	return TLY_OK;
 }
 
 tly_err
@@ -400,6 +442,8 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 	rv = reserved != 0 ? TLY_EFORMAT : get_ids(&r, &q.participants, TLY_MAX_PARTIES);
 	if (rv == TLY_OK)
 		rv = get_ids(&r, &q.committee, TLY_MAX_COMMITTEE);
+	if (rv == TLY_OK)
+		rv = get_spec(&r, &q);
 	if (rv == TLY_OK)
 		rv = tly_reader_done(&r);
 	if (rv == TLY_OK)

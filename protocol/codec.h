@@ -108,6 +108,10 @@ struct tly_query {
 	uint32_t deadline_ms;
 	struct tly_idlist participants;
 	struct tly_idlist committee;
+	char *spec_json; /* canonical query JSON, NUL-terminated; NULL when
+			    spec_len is 0. Owned by the struct after decode
+			    (tly_query_fini frees it); borrowed for encode. */
+	uint32_t spec_len;
 };
 
 void tly_query_fini(struct tly_query *q);
@@ -118,7 +122,9 @@ TLY_MUST tly_err tly_query_encode(struct tly_buf *out, const struct tly_query *q
  * privacy_den > 0 unless mechanism NONE (then both 0); 1 <= participants <=
  * TLY_MAX_PARTIES; committee: 1 <= threshold <= degree = committee count <=
  * TLY_MAX_COMMITTEE; masking: no committee, 1 <= threshold <= participants;
- * 1 <= min_honest <= participants; lists increasing, ids in 1..MAX. */
+ * 1 <= min_honest <= participants; lists increasing, ids in 1..MAX;
+ * spec_len <= TLY_QUERY_SPEC_MAX with no NUL byte inside, and when
+ * nonzero query_hash = tly_hash("tally/query/v1", spec). */
 TLY_MUST tly_err tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len);
 
 /* ---- small bodies ---- */

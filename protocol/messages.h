@@ -156,6 +156,13 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  *   participant_count u32, participants[count] u32 (strictly increasing)
  *   committee_count u32, committee[count] u32 (strictly increasing;
  *                        = k for committee, 0 for masking)
+ *   spec_len u32, spec[spec_len]  the planner's query as canonical JSON
+ *                        (protocol/spec.h), 0..TLY_SPEC_JSON_MAX bytes;
+ *                        query_hash must equal its hash. Nodes recompute
+ *                        cells, sensitivity and the privacy charge from
+ *                        it, never trusting the numbers above, and refuse
+ *                        a QUERY without one. (Protocol-level tests that
+ *                        aggregate bare vectors send spec_len 0.)
  *
  * ABORT:        reason u32
  * SHARE:        ciphertext[d * 8 + 16] (AEAD of the d share elements; see
@@ -186,7 +193,8 @@ enum tly_unmask_kind {
 
 /* Fixed body sizes and entry sizes, for the decoders' exact checks. */
 enum {
-	TLY_QUERY_FIXED_BYTES = TLY_HASH_BYTES + 4 + 4 + 8 * 4 + 4 + 4 + 2 + 2 + 4 + 4 + 4,
+	TLY_QUERY_FIXED_BYTES = TLY_HASH_BYTES + 4 + 4 + 8 * 4 + 4 + 4 + 2 + 2 + 4 + 4 + 4 + 4,
+	TLY_QUERY_SPEC_MAX = 65536, /* = TLY_SPEC_JSON_MAX */
 	TLY_KEY_ENTRY_BYTES = 4 + TLY_KX_PUBLIC_BYTES * 2 + TLY_SIGNATURE_BYTES,
 	TLY_SIGNATURE_ENTRY_BYTES = 4 + TLY_SIGNATURE_BYTES,
 	TLY_UNMASK_ENTRY_BYTES = 4 + 1 + 3 + TLY_SHAMIR_SECRET_SHARE_BYTES,

@@ -205,6 +205,7 @@ Test(codec, query_round_trips_both_ways)
 	tly_buf_init(&again);
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
 	cr_assert_eq(body.len, TLY_QUERY_FIXED_BYTES + 4 * 4 + 3 * 4);
+	cr_assert_null(back.spec_json);
 	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_OK);
 	cr_assert_eq(back.cells, 12);
 	cr_assert_eq(back.privacy_den, 2);
@@ -263,6 +264,32 @@ Test(codec, query_malformations)
 	cr_assert_eq(tly_query_decode(&back, body.data, body.len - 1), TLY_EFORMAT, "truncated");
 	tly_buf_put_u8(&body, 0);
 	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_EFORMAT, "trailing byte");
+	tly_buf_fini(&body);
+}
+
+Test(codec, query_carries_the_spec_its_hash_names)
+{
+	uint32_t participants[3] = {1, 2, 3}, committee[3] = {1, 2, 3};
+	struct tly_query q = sample_query(participants, 3, committee, 3), back;
+	struct tly_buf body;
+	char spec[] = "{\"dataset\":\"patients\"}";
+	q.spec_json = spec;
+	q.spec_len = (uint32_t)strlen(spec);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_EINVAL, "hash does not name the spec");
+	tly_hash(q.query_hash, "tally/query/v1", (const uint8_t *)spec, strlen(spec));
+	tly_buf_reset(&body);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_OK);
+	cr_assert_str_eq(back.spec_json, spec);
+	cr_assert_eq(back.spec_len, strlen(spec));
+	tly_query_fini(&back);
+	/* A changed byte of the spec no longer matches the signed hash. */
+	body.data[body.len - 3] ^= 1;
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_EFORMAT);
+	/* A length past the bytes. */
+	body.data[body.len - strlen(spec) - 1] += 1;
+	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_EFORMAT);
 	tly_buf_fini(&body);
 }
 

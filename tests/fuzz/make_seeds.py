@@ -24,7 +24,7 @@ write("envelope_abort", 0, header + struct.pack(">I", 1) + bytes(64))
 # 1: a committee query, 4 participants, committee of 3, t = 2.
 query = (bytes([0xAB] * 32) + struct.pack(">BBHI", 1, 1, 0, 12)
          + struct.pack(">QQQQ", 1, 2, 1, 1) + struct.pack(">IIHHI", 2, 3, 2, 3, 5000)
-         + ids([1, 2, 5, 9]) + ids([1, 2, 5]))
+         + ids([1, 2, 5, 9]) + ids([1, 2, 5]) + struct.pack(">I", 0))
 write("query_committee", 1, query)
 write("idlist", 2, ids([3, 4, 100]))
 write("announce", 3, struct.pack(">I", 1) + ids([1, 2, 3]))
