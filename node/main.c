@@ -1,0 +1,635 @@
+/*
+ * tally-node - a trust node.
+ *
+ * Exit codes: 0 success; 2 invalid usage, config or input; 3 refused by
+ * policy or budget; 1 any other failure (files, data, crypto).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "crypto/wipe.h"
+#include "node/import.h"
+#include "node/node.h"
+#include "protocol/keys.h"
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_REFUSED = 3 };
+
+static const char usage_main[] =
+    "usage: tally-node COMMAND [OPTIONS]\n"
+    "\n"
+    "A trust node: keeps the trust's data, its privacy budget and its ledger.\n"
+    "\n"
+    "Commands:\n"
+    "  keygen        create this node's signing and key-agreement keys\n"
+    "  check         load a config, its keys, registry, ledger and datasets\n"
+    "  import        load a CSV extract into a new SQLite file, checked\n"
+    "  explain       show what a query would run and cost, without answering\n"
+    "  answer        answer one signed QUERY message (offline, no network)\n"
+    "  ledger        show or verify the privacy-budget ledger\n"
+    "  usage-report  which answered queries a person's row contributed to\n"
+    "\n"
+    "The network daemon (`tally-node --config FILE`, dialling the coordinator over\n"
+    "TLS) is not built yet: see README.md, Status.\n"
+    "\n"
+    "Run `tally-node COMMAND --help` for a command's options.\n";
+
+static void
+out_of_options(const char *usage, int argc)
+{
+	if (optind != argc) {
+		fprintf(stderr, "tally-node: unexpected argument\n%s", usage);
+		exit(EXIT_USAGE);
+	}
+}
+
+/* getopt_long over a command's options; `letters` maps to *targets. */
+struct opt {
+	const char *name;
+	const char **target;
+	int flag; /* no argument: *target becomes "1" */
+};
+
+static void
+parse_options(int argc, char **argv, const struct opt *opts, const char *usage)
+{
+	struct option longs[16];
+	size_t n = 0;
+
+	for (; opts[n].name != NULL; n++)
+		longs[n] = (struct option){opts[n].name, opts[n].flag ? no_argument : required_argument,
+		    NULL, (int)n + 1};
+	longs[n++] = (struct option){"help", no_argument, NULL, 'h'};
+	longs[n] = (struct option){NULL, 0, NULL, 0};
+	int c;
+	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage, stdout);
+			exit(0);
+		}
+		if (c < 1 || (size_t)c > n - 1) {
+			fputs(usage, stderr);
+			exit(EXIT_USAGE);
+		}
+		*opts[c - 1].target = opts[c - 1].flag ? "1" : optarg;
+	}
+	out_of_options(usage, argc);
+}
+
+static void
+require(const char *value, const char *option, const char *usage)
+{
+	if (value == NULL) {
+		fprintf(stderr, "tally-node: %s is required\n%s", option, usage);
+		exit(EXIT_USAGE);
+	}
+}
+
+static int
+exit_for(tly_err rv)
+{
+	switch (rv) {
+	case TLY_OK:
+		return 0;
+	case TLY_EBUDGET:
+	case TLY_EREPLAY:
+	case TLY_EPEER:
+		return EXIT_REFUSED;
+	case TLY_EINVAL:
+	case TLY_EFORMAT:
+		return EXIT_USAGE;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+/* ---- keygen ---- */
+
+static const char usage_keygen[] =
+    "usage: tally-node keygen --out DIR\n"
+    "\n"
+    "Create DIR/node.sign (Ed25519 seed) and DIR/node.kx (X25519 secret), mode 0600,\n"
+    "never overwriting, and print the public keys for the registry.\n";
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+	const char *dir = NULL;
+	struct opt opts[] = {{"out", &dir, 0}, {NULL, NULL, 0}};
+	struct tly_identity id;
+	char path[4200], why[512], hex[65];
+	uint8_t seed[TLY_SIGN_SEED_BYTES];
+	struct tly_party pub;
+
+	parse_options(argc, argv, opts, usage_keygen);
+	require(dir, "--out DIR", usage_keygen);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "tally-node keygen: %s: %s\n", dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (tly_identity_generate(&id, 1, 1) != TLY_OK) {
+		fprintf(stderr, "tally-node keygen: cannot generate keys\n");
+		return EXIT_FAIL;
+	}
+	tly_sign_key_seed(id.sign, seed);
+	int rc = 0;
+	snprintf(path, sizeof path, "%s/node.sign", dir);
+	if (tly_key_file_write(path, seed, sizeof seed, why, sizeof why) != TLY_OK)
+		rc = EXIT_FAIL;
+	snprintf(path, sizeof path, "%s/node.kx", dir);
+	if (rc == 0 && tly_key_file_write(path, id.kx_sk, TLY_KX_SECRET_BYTES, why, sizeof why) !=
+			   TLY_OK)
+		rc = EXIT_FAIL;
+	if (rc == 0) {
+		tly_identity_public(&id, &pub);
+		tly_hex(hex, pub.sign_pk, sizeof pub.sign_pk);
+		printf("sign_pk = %s\n", hex);
+		tly_hex(hex, pub.kx_pk, sizeof pub.kx_pk);
+		printf("kx_pk = %s\n", hex);
+	} else {
+		fprintf(stderr, "tally-node keygen: %s\n", why);
+	}
+	TLY_WIPE_OBJ(seed);
+	tly_identity_fini(&id);
+	return rc;
+}
+
+/* ---- check ---- */
+
+static const char usage_check[] =
+    "usage: tally-node check --config FILE\n"
+    "\n"
+    "Load the config, keys, registry and ledger, open every dataset read-only and\n"
+    "check its table (declared columns, opt-out column, one row per person).\n";
+
+static int
+cmd_check(int argc, char **argv)
+{
+	const char *config = NULL;
+	struct opt opts[] = {{"config", &config, 0}, {NULL, NULL, 0}};
+	struct tly_node node;
+	struct tly_store *store;
+	char why[600];
+
+	parse_options(argc, argv, opts, usage_check);
+	require(config, "--config FILE", usage_check);
+	tly_err rv = tly_node_open(&node, config, why, sizeof why);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally-node: %s\n", why);
+		return exit_for(rv);
+	}
+	for (size_t i = 0; i < node.config.dataset_count && rv == TLY_OK; i++) {
+		const char *name = node.config.datasets[i].schema.name;
+		rv = tly_node_store(&node, name, &store, why, sizeof why);
+		if (rv == TLY_OK)
+			printf("dataset %s: ok (%zu columns)\n", name,
+			    node.config.datasets[i].schema.column_count);
+		else
+			fprintf(stderr, "tally-node: dataset %s: %s\n", name, why);
+	}
+	if (rv == TLY_OK)
+		printf("node %u: config, keys, registry and ledger ok\n", node.config.id);
+	tly_node_close(&node);
+	return rv == TLY_OK ? 0 : EXIT_FAIL;
+}
+
+/* ---- import ---- */
+
+static const char usage_import[] =
+    "usage: tally-node import --config FILE --dataset NAME --csv FILE --out DB\n"
+    "\n"
+    "Load a CSV extract (header row; RFC 4180 quoting) into a new SQLite file DB,\n"
+    "checking every row against the dataset's declared schema. Bad rows are\n"
+    "reported with their line numbers and nothing is written; DB is never\n"
+    "overwritten.\n";
+
+static int
+cmd_import(int argc, char **argv)
+{
+	const char *config = NULL, *dataset = NULL, *csv = NULL, *out = NULL;
+	struct opt opts[] = {{"config", &config, 0}, {"dataset", &dataset, 0}, {"csv", &csv, 0},
+	    {"out", &out, 0}, {NULL, NULL, 0}};
+	struct tly_node_config cfg;
+	struct tly_config_error cerr;
+	struct tly_import_report report;
+	char why[600];
+
+	parse_options(argc, argv, opts, usage_import);
+	require(config, "--config FILE", usage_import);
+	require(dataset, "--dataset NAME", usage_import);
+	require(csv, "--csv FILE", usage_import);
+	require(out, "--out DB", usage_import);
+	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
+		tly_config_error_format(&cerr, why, sizeof why);
+		fprintf(stderr, "tally-node: %s\n", why);
+		return EXIT_USAGE;
+	}
+	const struct tly_node_dataset *ds = tly_node_config_dataset(&cfg, dataset);
+	if (ds == NULL) {
+		fprintf(stderr, "tally-node: %s declares no dataset \"%s\"\n", config, dataset);
+		tly_node_config_fini(&cfg);
+		return EXIT_USAGE;
+	}
+	tly_err rv = tly_import_csv(ds, csv, out, &report);
+	if (rv == TLY_OK) {
+		printf("imported %llu rows into %s\n", (unsigned long long)report.rows, out);
+	} else {
+		if (report.error[0] != '\0')
+			fprintf(stderr, "tally-node import: %s\n", report.error);
+		for (size_t i = 0; i < report.described; i++)
+			fprintf(stderr, "%s:%llu: %s\n", csv, (unsigned long long)report.problems[i].line,
+			    report.problems[i].reason);
+		if (report.bad_rows > report.described)
+			fprintf(stderr, "... and %llu more bad rows\n",
+			    (unsigned long long)(report.bad_rows - report.described));
+		if (report.bad_rows > 0)
+			fprintf(stderr, "tally-node import: %llu of %llu rows refused; nothing written\n",
+			    (unsigned long long)report.bad_rows, (unsigned long long)report.rows);
+	}
+	tly_node_config_fini(&cfg);
+	return rv == TLY_OK ? 0 : rv == TLY_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+}
+
+/* ---- explain ---- */
+
+static const char usage_explain[] =
+    "usage: tally-node explain --config FILE --spec QUERY.json\n"
+    "\n"
+    "Parse a query against this node's catalogue and print its cells, its\n"
+    "sensitivity, the SQL the node would run (values as bound parameters), what\n"
+    "it would charge and what the dataset has spent. Reads no data and charges\n"
+    "nothing.\n";
+
+static char *
+read_text(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *text = f != NULL ? malloc(max + 1) : NULL;
+	if (text == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return NULL;
+	}
+	*len = fread(text, 1, max + 1, f);
+	fclose(f);
+	if (*len > max) {
+		free(text);
+		errno = EFBIG;
+		return NULL;
+	}
+	text[*len] = '\0';
+	return text;
+}
+
+static int
+cmd_explain(int argc, char **argv)
+{
+	const char *config = NULL, *spec_path = NULL;
+	struct opt opts[] = {{"config", &config, 0}, {"spec", &spec_path, 0}, {NULL, NULL, 0}};
+	struct tly_node_config cfg;
+	struct tly_config_error cerr;
+	struct tly_catalogue cat;
+	struct tly_spec spec;
+	struct tly_spec_error serr;
+	char why[600], *sql = NULL;
+	size_t len;
+	uint64_t l1, l2sq;
+
+	parse_options(argc, argv, opts, usage_explain);
+	require(config, "--config FILE", usage_explain);
+	require(spec_path, "--spec QUERY.json", usage_explain);
+	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
+		tly_config_error_format(&cerr, why, sizeof why);
+		fprintf(stderr, "tally-node: %s\n", why);
+		return EXIT_USAGE;
+	}
+	char *json = read_text(spec_path, TLY_SPEC_JSON_MAX, &len);
+	if (json == NULL) {
+		fprintf(stderr, "tally-node: %s: %s\n", spec_path, strerror(errno));
+		tly_node_config_fini(&cfg);
+		return EXIT_USAGE;
+	}
+	int rc = EXIT_USAGE;
+	if (tly_node_config_catalogue(&cfg, &cat) != TLY_OK)
+		goto out_json;
+	if (tly_spec_parse(&spec, &cat, json, len, &serr) != TLY_OK) {
+		fprintf(stderr, "tally-node: %s: %s: %s\n", spec_path, serr.field, serr.reason);
+		goto out_cat;
+	}
+	const struct tly_node_dataset *ds = &cfg.datasets[spec.dataset];
+	if (tly_spec_sensitivity(&spec, &cat, &l1, &l2sq) != TLY_OK ||
+	    tly_eval_sql(ds, &spec, &sql) != TLY_OK) {
+		fprintf(stderr, "tally-node: cannot size this query\n");
+		goto out_spec;
+	}
+	printf("dataset      %s (%s)\n", ds->schema.name, ds->path);
+	printf("cells        %zu (%zu groups x %zu)\n", tly_spec_cells(&spec, &cat),
+	    tly_spec_groups(&spec, &cat), tly_spec_cells_per_group(&spec));
+	printf("sensitivity  L1 %llu, L2^2 %llu (max %u sites per person)\n",
+	    (unsigned long long)l1, (unsigned long long)l2sq, ds->schema.max_sites_per_person);
+	printf("charge       %s %llu/%llu\n",
+	    spec.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+	    (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den);
+	printf("allowed      %s\n", cfg.measures & (1u << spec.measure) ? "yes" : "no (local policy)");
+	printf("sql          %s\n", sql);
+	rc = 0;
+out_spec:
+	free(sql);
+	tly_spec_fini(&spec);
+out_cat:
+	tly_catalogue_fini(&cat);
+out_json:
+	free(json);
+	tly_node_config_fini(&cfg);
+	return rc;
+}
+
+/* ---- answer ---- */
+
+static const char usage_answer[] =
+    "usage: tally-node answer --config FILE --query MSG --out DIR\n"
+    "\n"
+    "Answer one signed QUERY message (committee protocol) exactly as the daemon\n"
+    "would: verify it against the registry, check it and local policy, record the\n"
+    "spend in the ledger (durably, before anything is derived from data), then\n"
+    "evaluate, add this node's noise share and write the k sealed SHARE messages\n"
+    "to DIR/share-N.msg and the signed receipt to DIR/receipt.bin.\n";
+
+static int
+write_bytes(const char *path, const uint8_t *bytes, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f != NULL && fwrite(bytes, 1, len, f) == len;
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	return ok;
+}
+
+static int
+cmd_answer(int argc, char **argv)
+{
+	const char *config = NULL, *query = NULL, *dir = NULL;
+	struct opt opts[] = {{"config", &config, 0}, {"query", &query, 0}, {"out", &dir, 0},
+	    {NULL, NULL, 0}};
+	struct tly_node node;
+	struct tly_outbox box;
+	struct tly_ledger_receipt receipt;
+	struct tly_buf rbuf;
+	char why[600], path[4200];
+	size_t len;
+
+	parse_options(argc, argv, opts, usage_answer);
+	require(config, "--config FILE", usage_answer);
+	require(query, "--query MSG", usage_answer);
+	require(dir, "--out DIR", usage_answer);
+	uint8_t *msg = (uint8_t *)read_text(query, TLY_MAX_MESSAGE_BYTES, &len);
+	if (msg == NULL) {
+		fprintf(stderr, "tally-node: %s: %s\n", query, strerror(errno));
+		return EXIT_USAGE;
+	}
+	tly_err rv = tly_node_open(&node, config, why, sizeof why);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally-node: %s\n", why);
+		free(msg);
+		return exit_for(rv);
+	}
+	tly_outbox_init(&box);
+	rv = tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why);
+	fprintf(stderr, "tally-node: node %u: %s\n", node.config.id, why);
+	if (rv == TLY_OK && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "tally-node: %s: %s\n", dir, strerror(errno));
+		rv = TLY_EIO;
+	}
+	for (size_t i = 0; rv == TLY_OK && i < box.count; i++) {
+		snprintf(path, sizeof path, "%s/share-%zu.msg", dir, i + 1);
+		if (!write_bytes(path, box.items[i].data, box.items[i].len))
+			rv = TLY_EIO;
+	}
+	tly_buf_init(&rbuf);
+	if (rv == TLY_OK && receipt.node_id != 0) {
+		snprintf(path, sizeof path, "%s/receipt.bin", dir);
+		if (tly_ledger_receipt_encode(&receipt, &rbuf) != TLY_OK ||
+		    !write_bytes(path, rbuf.data, rbuf.len))
+			rv = TLY_EIO;
+	}
+	if (rv == TLY_EIO)
+		fprintf(stderr, "tally-node: cannot write to %s\n", dir);
+	tly_buf_fini(&rbuf);
+	tly_outbox_fini(&box);
+	tly_node_close(&node);
+	free(msg);
+	return exit_for(rv);
+}
+
+/* ---- ledger ---- */
+
+static const char usage_ledger[] =
+    "usage: tally-node ledger show --config FILE [--format table|csv]\n"
+    "       tally-node ledger verify --config FILE\n"
+    "\n"
+    "show:   every entry (charges and refusals) with running totals\n"
+    "verify: the hash chain, every signature under this node's key, and every\n"
+    "        total recomputed exactly against the caps; names the first bad\n"
+    "        entry and exits 1 after any tampering\n";
+
+static int
+open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_PUBLIC_BYTES])
+{
+	struct tly_node_config cfg;
+	struct tly_config_error cerr;
+	struct tly_ledger_error lerr;
+	struct tly_identity id;
+	char why[600];
+
+	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
+		tly_config_error_format(&cerr, why, sizeof why);
+		fprintf(stderr, "tally-node: %s\n", why);
+		return EXIT_USAGE;
+	}
+	/* The public key comes from the node's own key file, not from the
+	 * ledger file being checked. */
+	tly_err rv = tly_identity_from_files(&id, cfg.id, cfg.sign_key, NULL, why, sizeof why);
+	if (rv == TLY_OK) {
+		tly_sign_key_public(id.sign, pk);
+		tly_identity_fini(&id);
+		rv = tly_ledger_open_readonly(ledger, cfg.ledger, &lerr);
+		if (rv != TLY_OK)
+			snprintf(why, sizeof why, "%s", lerr.message);
+	}
+	if (rv != TLY_OK)
+		fprintf(stderr, "tally-node: %s\n", why);
+	tly_node_config_fini(&cfg);
+	return rv == TLY_OK ? 0 : EXIT_FAIL;
+}
+
+static int
+cmd_ledger(int argc, char **argv)
+{
+	const char *config = NULL, *format = "table";
+	struct opt opts[] = {{"config", &config, 0}, {"format", &format, 0}, {NULL, NULL, 0}};
+	struct tly_ledger *ledger;
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+
+	if (argc < 2 || (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "verify") != 0)) {
+		if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+			fputs(usage_ledger, stdout);
+			return 0;
+		}
+		fputs(usage_ledger, stderr);
+		return EXIT_USAGE;
+	}
+	int show = strcmp(argv[1], "show") == 0;
+	parse_options(argc - 1, argv + 1, opts, usage_ledger);
+	require(config, "--config FILE", usage_ledger);
+	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0) {
+		fprintf(stderr, "tally-node: --format: \"%s\" is not table or csv\n", format);
+		return EXIT_USAGE;
+	}
+	int rc = open_ledger(config, &ledger, pk);
+	if (rc != 0)
+		return rc;
+	if (show) {
+		rc = tly_ledger_show(ledger, stdout,
+			 strcmp(format, "csv") == 0 ? TLY_LEDGER_CSV : TLY_LEDGER_TABLE) == TLY_OK
+		    ? 0
+		    : EXIT_FAIL;
+	} else {
+		struct tly_ledger_report report;
+		tly_err rv = tly_ledger_verify(ledger, pk, &report);
+		if (rv == TLY_OK) {
+			char head[65];
+			tly_hex(head, report.head_hash, sizeof report.head_hash);
+			printf("ledger ok: %llu entries (%llu charges, %llu refusals), head %s\n",
+			    (unsigned long long)report.entries, (unsigned long long)report.charges,
+			    (unsigned long long)report.refusals, head);
+		} else {
+			fprintf(stderr, "ledger BAD at entry %llu: %s\n",
+			    (unsigned long long)report.bad_seq, report.reason);
+			rc = EXIT_FAIL;
+		}
+	}
+	tly_ledger_close(ledger);
+	return rc;
+}
+
+/* ---- usage-report ---- */
+
+static const char usage_usage[] =
+    "usage: tally-node usage-report --config FILE --person ID [--dataset NAME]\n"
+    "\n"
+    "List the answered queries that this person's row contributed to, with the\n"
+    "date, the privacy charged and the question asked. Each logged query's\n"
+    "filters are re-applied to the person's row as the data stands now.\n";
+
+static int
+cmd_usage(int argc, char **argv)
+{
+	const char *config = NULL, *person = NULL, *dataset = NULL;
+	struct opt opts[] = {{"config", &config, 0}, {"person", &person, 0},
+	    {"dataset", &dataset, 0}, {NULL, NULL, 0}};
+	struct tly_ledger *ledger;
+	struct tly_ledger_usage usage;
+	struct tly_node node;
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	char why[600];
+
+	parse_options(argc, argv, opts, usage_usage);
+	require(config, "--config FILE", usage_usage);
+	require(person, "--person ID", usage_usage);
+	int rc = open_ledger(config, &ledger, pk);
+	if (rc != 0)
+		return rc;
+	/* The node's config and catalogue, for the stores. */
+	struct tly_config_error cerr;
+	memset(&node, 0, sizeof node);
+	if (tly_node_config_load(&node.config, config, &cerr) != TLY_OK ||
+	    tly_node_config_catalogue(&node.config, &node.catalogue) != TLY_OK ||
+	    tly_ledger_usage(ledger, dataset, &usage) != TLY_OK) {
+		fprintf(stderr, "tally-node: cannot read the ledger's answered queries\n");
+		tly_ledger_close(ledger);
+		tly_node_close(&node);
+		return EXIT_FAIL;
+	}
+	size_t used = 0;
+	printf("person %s\n", person);
+	for (size_t i = 0; i < usage.count && rc == 0; i++) {
+		const struct tly_ledger_use *u = &usage.uses[i];
+		struct tly_spec spec;
+		struct tly_spec_error serr;
+		struct tly_store *store;
+		int contributed = 0;
+		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->spec_len, &serr) != TLY_OK) {
+			printf("  entry %llu: query no longer parses against this config (%s: %s)\n",
+			    (unsigned long long)u->seq, serr.field, serr.reason);
+			continue;
+		}
+		if (tly_node_store(&node, u->dataset, &store, why, sizeof why) != TLY_OK ||
+		    tly_eval_person(store, &spec, person, &contributed, why, sizeof why) != TLY_OK) {
+			fprintf(stderr, "tally-node: %s\n", why);
+			rc = EXIT_FAIL;
+		}
+		if (contributed) {
+			char qid[33];
+			time_t t = (time_t)u->time;
+			struct tm tm;
+			char when[32];
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			tly_hex(qid, u->query_id, sizeof u->query_id);
+			printf("  %s  query %s  %s %llu/%llu  %s\n", when, qid,
+			    u->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+			    (unsigned long long)u->amount.num, (unsigned long long)u->amount.den,
+			    u->spec_json);
+			used++;
+		}
+		tly_spec_fini(&spec);
+	}
+	printf("%zu of %zu answered queries used this person's row\n", used, usage.count);
+	tly_ledger_usage_fini(&usage);
+	tly_ledger_close(ledger);
+	tly_node_close(&node);
+	return rc;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+    {"keygen", cmd_keygen},
+    {"check", cmd_check},
+    {"import", cmd_import},
+    {"explain", cmd_explain},
+    {"answer", cmd_answer},
+    {"ledger", cmd_ledger},
+    {"usage-report", cmd_usage},
+};
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage_main, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (tly_crypto_init() != TLY_OK) {
+		fprintf(stderr, "tally-node: cannot initialise libsodium/OpenSSL\n");
+		return EXIT_FAIL;
+	}
+	if (strcmp(argv[1], "--config") == 0) {
+		fprintf(stderr, "tally-node: the network daemon is not built yet (it comes with the "
+				"coordinator); `tally-node answer` runs the same answer path offline\n");
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			optind = 1;
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "tally-node: unknown command \"%s\"\n%s", argv[1], usage_main);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,289 @@
+#include "node.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include "crypto/wipe.h"
+#include "protocol/committee.h"
+#include "protocol/keys.h"
+
+static void
+say(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || why_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+}
+
+tly_err
+tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t why_len)
+{
+	struct tly_config_error cerr;
+	struct tly_ledger_error lerr;
+	tly_err rv;
+
+	memset(node, 0, sizeof *node);
+	rv = tly_node_config_load(&node->config, config_path, &cerr);
+	if (rv != TLY_OK) {
+		tly_config_error_format(&cerr, why, why_len);
+		return rv;
+	}
+	rv = tly_identity_from_files(&node->identity, node->config.id, node->config.sign_key,
+	    node->config.kx_key, why, why_len);
+	if (rv != TLY_OK)
+		goto fail;
+	if (node->config.registry[0] == '\0') {
+		say(why, why_len, "%s: [node] registry is required to answer queries",
+		    node->config.file);
+		rv = TLY_EINVAL;
+		goto fail;
+	}
+	rv = tly_registry_load(&node->roster, node->config.registry, why, why_len);
+	if (rv != TLY_OK)
+		goto fail;
+	/* The registry must pin this node's own keys: otherwise others would
+	 * seal its shares to someone else. */
+	const struct tly_party *me = tly_roster_find(&node->roster, node->config.id);
+	struct tly_party mine;
+	tly_identity_public(&node->identity, &mine);
+	if (me == NULL || memcmp(me->sign_pk, mine.sign_pk, sizeof mine.sign_pk) != 0 ||
+	    memcmp(me->kx_pk, mine.kx_pk, sizeof mine.kx_pk) != 0) {
+		say(why, why_len, "%s: the registry does not list node %u with this node's keys",
+		    node->config.registry, node->config.id);
+		rv = TLY_EAUTH;
+		goto fail;
+	}
+	rv = tly_node_config_catalogue(&node->config, &node->catalogue);
+	if (rv != TLY_OK)
+		goto fail;
+	/* The ledger's folder is the node's own state: make it on first run. */
+	char state[TLY_CONFIG_PATH_MAX];
+	snprintf(state, sizeof state, "%s", node->config.ledger);
+	char *slash = strrchr(state, '/');
+	if (slash != NULL && slash != state) {
+		*slash = '\0';
+		if (mkdir(state, 0700) != 0 && errno != EEXIST) {
+			say(why, why_len, "%s: %s", state, strerror(errno));
+			rv = TLY_EIO;
+			goto fail;
+		}
+	}
+	rv = tly_ledger_open(&node->ledger, node->config.ledger, node->config.id,
+	    node->identity.sign, &lerr);
+	if (rv != TLY_OK) {
+		say(why, why_len, "%s", lerr.message);
+		goto fail;
+	}
+	tly_rng_init(&node->rng);
+	return TLY_OK;
+fail:
+	tly_node_close(node);
+	return rv;
+}
+
+void
+tly_node_close(struct tly_node *node)
+{
+	if (node == NULL)
+		return;
+	for (size_t i = 0; i < TLY_SPEC_DATASETS_MAX; i++)
+		tly_store_close(node->stores[i]);
+	tly_ledger_close(node->ledger);
+	tly_catalogue_fini(&node->catalogue);
+	tly_roster_fini(&node->roster);
+	tly_identity_fini(&node->identity);
+	tly_node_config_fini(&node->config);
+	tly_rng_fini(&node->rng);
+	memset(node, 0, sizeof *node);
+}
+
+tly_err
+tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **out, char *why,
+    size_t why_len)
+{
+	for (size_t i = 0; i < node->config.dataset_count; i++) {
+		if (strcmp(node->config.datasets[i].schema.name, dataset) != 0)
+			continue;
+		if (node->stores[i] == NULL) {
+			tly_err rv = tly_store_open(&node->stores[i], &node->config.datasets[i], why,
+			    why_len);
+			if (rv != TLY_OK)
+				return rv;
+		}
+		*out = node->stores[i];
+		return TLY_OK;
+	}
+	say(why, why_len, "no dataset \"%s\"", dataset);
+	return TLY_EINVAL;
+}
+
+static void
+reduce(uint64_t *num, uint64_t *den)
+{
+	uint64_t a = *num, b = *den;
+	while (b != 0) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	if (a > 1) {
+		*num /= a;
+		*den /= a;
+	}
+}
+
+/* Steps 2 and 3: the spec against the node's catalogue, the QUERY's
+ * numbers against the spec, then local policy. */
+static tly_err
+check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *spec, char *why,
+    size_t why_len)
+{
+	struct tly_spec_error serr;
+	uint64_t l1, l2sq;
+	tly_err rv;
+
+	if (q->spec_len == 0) {
+		say(why, why_len, "refused: the QUERY carries no spec");
+		return TLY_EPEER;
+	}
+	rv = tly_spec_parse(spec, &node->catalogue, q->spec_json, q->spec_len, &serr);
+	if (rv != TLY_OK) {
+		say(why, why_len, "refused: spec %s: %s", serr.field, serr.reason);
+		return rv;
+	}
+	uint64_t num = q->privacy_num, den = q->privacy_den;
+	if (den != 0)
+		reduce(&num, &den);
+	rv = tly_spec_sensitivity(spec, &node->catalogue, &l1, &l2sq);
+	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != num ||
+	    spec->privacy_den != den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
+	    l1 != q->sensitivity_l1 || l2sq != q->sensitivity_l2sq) {
+		say(why, why_len,
+		    "refused: the QUERY's mechanism, privacy, cells or sensitivity do not match "
+		    "its spec as this node computes them");
+		rv = TLY_EINVAL;
+		goto fail;
+	}
+	if (!(node->config.measures & (1u << spec->measure))) {
+		say(why, why_len, "refused by local policy: this measure is not allowed");
+		rv = TLY_EPEER;
+		goto fail;
+	}
+	if (q->min_contributors < node->config.min_contributors) {
+		say(why, why_len,
+		    "refused by local policy: the query needs only %u contributors, this node "
+		    "requires at least %u",
+		    q->min_contributors, node->config.min_contributors);
+		rv = TLY_EPEER;
+		goto fail;
+	}
+	if (q->mechanism == TLY_MECH_NONE && !node->config.allow_noise_free) {
+		say(why, why_len, "refused by local policy: noise-free answers are not allowed");
+		rv = TLY_EPEER;
+		goto fail;
+	}
+	return TLY_OK;
+fail:
+	tly_spec_fini(spec);
+	return rv;
+}
+
+/* Step 4: the durable charge. */
+static tly_err
+reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+    const struct tly_query *q, const struct tly_spec *spec, struct tly_ledger_receipt *receipt,
+    char *why, size_t why_len)
+{
+	const struct tly_node_dataset *ds = &node->config.datasets[spec->dataset];
+	struct tly_ledger_budget budget = {ds->epsilon_total, ds->epsilon_per_query, ds->rho_total,
+	    ds->rho_per_query};
+	struct tly_ledger_charge charge = {.dataset = ds->schema.name,
+	    .mechanism = q->mechanism,
+	    .amount = {spec->privacy_num, spec->privacy_den},
+	    .spec_json = q->spec_json,
+	    .spec_len = q->spec_len};
+
+	memcpy(charge.query_id, query_id, TLY_QUERY_ID_BYTES);
+	memcpy(charge.query_hash, q->query_hash, TLY_HASH_BYTES);
+	if (q->mechanism == TLY_MECH_NONE) {
+		say(why, why_len, "noise-free test query: no privacy is claimed or charged");
+		memset(receipt, 0, sizeof *receipt);
+		return TLY_OK;
+	}
+	return tly_ledger_reserve(node->ledger, &charge, &budget, receipt, why, why_len);
+}
+
+tly_err
+tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *out,
+    struct tly_ledger_receipt *receipt, char *why, size_t why_len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	struct tly_spec spec;
+	struct tly_store *store;
+	int64_t *cells = NULL;
+	size_t d = 0;
+	tly_err rv;
+
+	/* Step 1. */
+	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
+	if (rv != TLY_OK) {
+		say(why, why_len, "refused: not a valid QUERY for this node: %s", tly_strerror(rv));
+		return rv;
+	}
+	if (!tly_idlist_contains(&q.participants, node->config.id)) {
+		say(why, why_len, "refused: this node is not a participant of the query");
+		rv = TLY_EPEER;
+		goto out_query;
+	}
+	/* Steps 2 and 3. */
+	rv = check_query(node, &q, &spec, why, why_len);
+	if (rv != TLY_OK)
+		goto out_query;
+	rv = tly_node_store(node, node->config.datasets[spec.dataset].schema.name, &store, why,
+	    why_len);
+	if (rv != TLY_OK)
+		goto out_spec;
+	/* Step 4: nothing has been read from the data yet. */
+	rv = reserve(node, query_id, &q, &spec, receipt, why, why_len);
+	if (rv != TLY_OK)
+		goto out_spec;
+	/* Step 5. */
+	d = q.cells;
+	cells = calloc(d, sizeof *cells);
+	if (cells == NULL) {
+		rv = TLY_ENOMEM;
+		say(why, why_len, "out of memory");
+		goto out_spec;
+	}
+	struct tly_eval_stats stats;
+	rv = tly_eval(store, &spec, &node->catalogue, cells, d, &stats, why, why_len);
+	if (rv != TLY_OK)
+		goto out_cells;
+	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
+	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
+	    cells, d, out);
+	if (rv != TLY_OK)
+		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
+	else
+		say(why, why_len, "answered: %zu cells from %llu rows (%llu left out), %zu shares",
+		    d, (unsigned long long)stats.rows_matched,
+		    (unsigned long long)stats.rows_unmatched, out->count);
+out_cells:
+	TLY_WIPE(cells, d * sizeof *cells);
+	free(cells);
+out_spec:
+	tly_spec_fini(&spec);
+out_query:
+	tly_query_fini(&q);
+	return rv;
+}

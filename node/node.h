@@ -1,0 +1,67 @@
+/*
+ * node.h - a trust node's whole answer to one question, without the
+ * network: the part of tally-node that keeps the promise to patients.
+ *
+ * tly_node_answer takes a QUERY message as it arrived and, in this order:
+ *   1. checks the coordinator's signature and the committee rules
+ *      (protocol/committee.h) against the pinned registry;
+ *   2. parses the spec the QUERY carries against the node's own catalogue
+ *      and recomputes cells, sensitivity, mechanism and privacy amount,
+ *      refusing when the coordinator's numbers differ;
+ *   3. applies local policy: allowed measures, minimum contributors,
+ *      no noise-free answers unless the config allows them (tests);
+ *   4. records the privacy spend in the ledger, durably, or refuses
+ *      (budget, per-query cap, a query id seen before);
+ *   5. only then reads the data (read-only), adds its noise share and
+ *      secret-shares the result to the committee.
+ * Nothing derived from data exists before step 4 has committed.
+ *
+ * Thread safety: one struct tly_node per thread.
+ */
+#ifndef TLY_NODE_NODE_H
+#define TLY_NODE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "crypto/rng.h"
+#include "eval.h"
+#include "ledger.h"
+#include "protocol/outbox.h"
+#include "protocol/party.h"
+
+struct tly_node {
+	struct tly_node_config config;
+	struct tly_identity identity;
+	struct tly_roster roster;
+	struct tly_catalogue catalogue;
+	struct tly_ledger *ledger;
+	struct tly_store *stores[TLY_SPEC_DATASETS_MAX]; /* per config dataset, opened lazily */
+	struct tly_rng rng;
+};
+
+/* Load the config, keys, registry and ledger. TLY_EINVAL (config,
+ * registry), TLY_EIO, TLY_EAUTH (key file permissions, ledger written by
+ * another key), TLY_EFORMAT; why says which file and what. */
+TLY_MUST tly_err tly_node_open(struct tly_node *node, const char *config_path, char *why,
+    size_t why_len);
+void tly_node_close(struct tly_node *node);
+
+/* The data store of a dataset, opened on first use. */
+TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset,
+    struct tly_store **out, char *why, size_t why_len);
+
+/*
+ * Answer one QUERY message (committee protocol). On TLY_OK, out holds the
+ * k SHARE messages for the coordinator to relay and *receipt the signed
+ * ledger receipt. Refusals: TLY_EBUDGET, TLY_EREPLAY (the ledger's);
+ * TLY_EPEER for a query this node does not take part in or that breaks
+ * local policy; TLY_EINVAL for a spec that does not parse or does not
+ * match the QUERY's numbers; the errors of tly_msg_open for a bad message.
+ * why always says what happened, in one line fit for the node's log.
+ */
+TLY_MUST tly_err tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len,
+    struct tly_outbox *out, struct tly_ledger_receipt *receipt, char *why, size_t why_len);
+
+#endif
