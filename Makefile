@@ -28,6 +28,10 @@ ALL_LIBS   = $(APP_LIBS) $(LIB)
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TEST_HELP := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+# Programs that tests start as child processes (plain C, no Criterion); every
+# test binary is built after them, so building one test builds its helpers.
+HELPER_SRC:= $(wildcard tests/helpers/*.c)
+HELPER_BIN:= $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
@@ -42,12 +46,12 @@ all: deps
 deps:
 	@scripts/deps.sh
 
-build: $(LIB) $(APP_LIBS) $(BIN) $(TEST_BIN) $(BENCH_BIN)
+build: $(LIB) $(APP_LIBS) $(BIN) $(HELPER_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: $(BIN) $(TEST_BIN)
+run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
 	@TALLY_BIN=$(abspath $(BUILD)/bin) scripts/run-tests.sh $(TEST_BIN)
 
 # The same suite under sanitizers, each in its own build tree.
@@ -124,6 +128,11 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) $< $(TEST_HELP) $(ALL_LIBS) \
 		$(TEST_LIBS) $(LIBS) -o $@
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(ALL_LIBS) $(LIBS) -o $@
+$(TEST_BIN): | $(HELPER_BIN)
 
 $(BUILD)/bench/%: bench/%.c $(BENCH_HELP) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
