@@ -1,0 +1,592 @@
+/* The ledger file (open, schema, format checks) and the one write path:
+ * reserve. See ledger.h for the contract and the signed layout. */
+#include "ledger_impl.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "crypto/wipe.h"
+
+#define PK_NAME "sign_public_key"
+
+/* Append-only by construction: triggers refuse UPDATE and DELETE. The
+ * CHECKs catch honest corruption early; verification does not rely on
+ * them. */
+static const char schema_sql[] =
+    "CREATE TABLE ledger_meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;"
+    "CREATE TABLE entries ("
+    " seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
+    " kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
+    " time INTEGER NOT NULL,"
+    " dataset TEXT NOT NULL,"
+    " query_id BLOB NOT NULL CHECK (length(query_id) = 16),"
+    " query_hash BLOB NOT NULL CHECK (length(query_hash) = 32),"
+    " mechanism INTEGER NOT NULL,"
+    " amount_num INTEGER NOT NULL, amount_den INTEGER NOT NULL,"
+    " epsilon_spent_num INTEGER NOT NULL, epsilon_spent_den INTEGER NOT NULL,"
+    " rho_spent_num INTEGER NOT NULL, rho_spent_den INTEGER NOT NULL,"
+    " epsilon_total_num INTEGER NOT NULL, epsilon_total_den INTEGER NOT NULL,"
+    " epsilon_per_query_num INTEGER NOT NULL, epsilon_per_query_den INTEGER NOT NULL,"
+    " rho_total_num INTEGER NOT NULL, rho_total_den INTEGER NOT NULL,"
+    " rho_per_query_num INTEGER NOT NULL, rho_per_query_den INTEGER NOT NULL,"
+    " refusal INTEGER NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " spec_json TEXT NOT NULL,"
+    " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+    " entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32),"
+    " signature BLOB NOT NULL CHECK (length(signature) = 64)"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX entries_charged_query ON entries (query_id) WHERE kind = 1;"
+    "CREATE INDEX entries_dataset ON entries (dataset, seq);"
+    "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
+    " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;"
+    "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
+    " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;";
+
+static void
+say(struct tly_ledger_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* The integer result of a one-row pragma or query; -1 on failure. */
+static sqlite3_int64
+query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Is this file a ledger of our format, empty (to create), or neither? */
+static tly_err
+classify(sqlite3 *db, const char *path, int *is_new, struct tly_ledger_error *err)
+{
+	sqlite3_int64 app = query_int(db, "PRAGMA application_id");
+	sqlite3_int64 version = query_int(db, "PRAGMA user_version");
+	sqlite3_int64 objects = query_int(db, "SELECT count(*) FROM sqlite_master");
+
+	if (app < 0 || version < 0 || objects < 0) {
+		say(err, "%s: not a readable SQLite database: %s", path, sqlite3_errmsg(db));
+		return sqlite3_errcode(db) == SQLITE_NOTADB ? TLY_EFORMAT : TLY_EIO;
+	}
+	*is_new = app == 0 && version == 0 && objects == 0;
+	if (*is_new)
+		return TLY_OK;
+	if (app != TLY_LEDGER_APPLICATION_ID) {
+		say(err, "%s: not a tally ledger (application_id 0x%08llx, expected 0x%08x)", path,
+		    (unsigned long long)app, TLY_LEDGER_APPLICATION_ID);
+		return TLY_EFORMAT;
+	}
+	if (version != TLY_LEDGER_FORMAT_VERSION) {
+		say(err, "%s: ledger format version %lld; this build reads version %d%s", path,
+		    (long long)version, TLY_LEDGER_FORMAT_VERSION,
+		    version > TLY_LEDGER_FORMAT_VERSION ? " (upgrade tally)" : "");
+		return TLY_EFORMAT;
+	}
+	return TLY_OK;
+}
+
+/* Create tables and record the key; re-checked under the write lock in
+ * case another process created the file meanwhile. */
+static tly_err
+create(sqlite3 *db, const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+       struct tly_ledger_error *err)
+{
+	char pragmas[96];
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		goto out;
+	if (query_int(db, "PRAGMA application_id") != 0) {
+		rv = exec(db, "COMMIT") == SQLITE_OK ? TLY_OK : TLY_EIO;
+		goto out;
+	}
+	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+	         TLY_LEDGER_APPLICATION_ID, TLY_LEDGER_FORMAT_VERSION);
+	if (exec(db, schema_sql) != SQLITE_OK || exec(db, pragmas) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO ledger_meta (name, value) VALUES (?, ?)", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, PK_NAME, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 2, pk, TLY_SIGN_PUBLIC_BYTES, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE || exec(db, "COMMIT") != SQLITE_OK)
+		goto out;
+	rv = TLY_OK;
+out:
+	if (rv != TLY_OK) {
+		say(err, "%s: cannot create the ledger: %s", path, sqlite3_errmsg(db));
+		exec(db, "ROLLBACK");
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* The recorded key, and a check that the entries table has our columns. */
+static tly_err
+load_meta(sqlite3 *db, const char *path, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+          struct tly_ledger_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EFORMAT;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM ledger_meta WHERE name = '" PK_NAME "'", -1,
+	                       &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 0) != TLY_SIGN_PUBLIC_BYTES) {
+		say(err, "%s: damaged ledger: no public key recorded", path);
+		goto out;
+	}
+	memcpy(pk, sqlite3_column_blob(st, 0), TLY_SIGN_PUBLIC_BYTES);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries LIMIT 0", -1, &st,
+	                       NULL) != SQLITE_OK) {
+		say(err, "%s: damaged ledger: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* Pragmas of a writing handle. Called only once the file is known to be
+ * ours (or empty): journal_mode = WAL is persistent. */
+static tly_err
+configure_writer(sqlite3 *db, const char *path, struct tly_ledger_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
+	int wal;
+
+	if (exec(db, "PRAGMA foreign_keys = ON") != SQLITE_OK ||
+	    exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
+		say(err, "%s: cannot set pragmas: %s", path, sqlite3_errmsg(db));
+		return TLY_EIO;
+	}
+	wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK &&
+	      sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)) != NULL &&
+	      strcmp((const char *)mode, "wal") == 0;
+	sqlite3_finalize(st);
+	if (!wal) {
+		say(err, "%s: cannot switch to WAL journaling: %s", path, sqlite3_errmsg(db));
+		return TLY_EIO;
+	}
+	return TLY_OK;
+}
+
+static tly_err
+open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struct tly_sign_key *key,
+        struct tly_ledger_error *err)
+{
+	struct tly_ledger *l = calloc(1, sizeof *l);
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	int flags = key != NULL ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+	int is_new = 0;
+	tly_err rv = TLY_ENOMEM;
+
+	if (l == NULL) {
+		say(err, "%s: out of memory", path);
+		goto out;
+	}
+	rv = TLY_EIO;
+	if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK) {
+		say(err, "%s: cannot open: %s", path,
+		    l->db ? sqlite3_errmsg(l->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, TLY_LEDGER_BUSY_MS);
+	if ((rv = classify(l->db, path, &is_new, err)) != TLY_OK)
+		goto out;
+	if (is_new && key == NULL) {
+		say(err, "%s: not a tally ledger (empty file)", path);
+		rv = TLY_EFORMAT;
+		goto out;
+	}
+	if (key != NULL) {
+		if ((rv = configure_writer(l->db, path, err)) != TLY_OK)
+			goto out;
+		tly_sign_key_public(key, pk);
+	}
+	if (is_new && (rv = create(l->db, path, pk, err)) != TLY_OK)
+		goto out;
+	if ((rv = load_meta(l->db, path, l->pk, err)) != TLY_OK)
+		goto out;
+	if (key != NULL && sodium_memcmp(pk, l->pk, sizeof pk) != 0) {
+		say(err, "%s: the ledger was written with another node signing key", path);
+		rv = TLY_EAUTH;
+		goto out;
+	}
+	l->key = key;
+	l->node_id = node_id;
+	*out = l;
+	l = NULL;
+	rv = TLY_OK;
+out:
+	tly_ledger_close(l);
+	return rv;
+}
+
+tly_err
+tly_ledger_open(struct tly_ledger **out, const char *path, uint32_t node_id,
+                const struct tly_sign_key *key, struct tly_ledger_error *err)
+{
+	TLY_REQUIRE(out != NULL && path != NULL && key != NULL);
+	TLY_REQUIRE(node_id >= 1 && node_id <= TLY_MAX_PARTY_ID);
+	return open_db(out, path, node_id, key, err);
+}
+
+tly_err
+tly_ledger_open_readonly(struct tly_ledger **out, const char *path, struct tly_ledger_error *err)
+{
+	TLY_REQUIRE(out != NULL && path != NULL);
+	return open_db(out, path, 0, NULL, err);
+}
+
+void
+tly_ledger_close(struct tly_ledger *l)
+{
+	if (l == NULL)
+		return;
+	sqlite3_close_v2(l->db);
+	free(l);
+}
+
+void
+tly_ledger_public_key(const struct tly_ledger *l, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	memcpy(pk, l->pk, TLY_SIGN_PUBLIC_BYTES);
+}
+
+/* ---- reading the current state ---- */
+
+static const char *
+unit(uint8_t mechanism)
+{
+	return mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho";
+}
+
+tly_err
+tly_ledger_spent(struct tly_ledger *l, const char *dataset, struct tly_fraction *epsilon_spent,
+                 struct tly_fraction *rho_spent)
+{
+	static const char sql[] =
+	    "SELECT epsilon_spent_num, epsilon_spent_den, rho_spent_num, rho_spent_den"
+	    " FROM entries WHERE dataset = ? ORDER BY seq DESC LIMIT 1";
+	struct tly_fraction eps = {0, 1}, rho = {0, 1};
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc;
+
+	if (!tly_ledger_name_valid(dataset, strlen(dataset)))
+		return TLY_EINVAL;
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, dataset, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		eps.num = (uint64_t)sqlite3_column_int64(st, 0);
+		eps.den = (uint64_t)sqlite3_column_int64(st, 1);
+		rho.num = (uint64_t)sqlite3_column_int64(st, 2);
+		rho.den = (uint64_t)sqlite3_column_int64(st, 3);
+		rv = TLY_EFORMAT;
+		if (!tly_ledger_fraction_valid(eps) || !tly_ledger_fraction_valid(rho))
+			goto out;
+	} else if (rc != SQLITE_DONE) {
+		goto out;
+	}
+	*epsilon_spent = eps;
+	*rho_spent = rho;
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* Next seq and prev_hash. */
+static tly_err
+load_head(struct tly_ledger *l, struct tly_ledger_entry *e)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db,
+	                       "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1", -1,
+	                       &st, NULL) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	e->seq = 1;
+	memset(e->prev_hash, 0, sizeof e->prev_hash);
+	if (rc == SQLITE_ROW) {
+		rv = TLY_EFORMAT;
+		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
+		    sqlite3_column_bytes(st, 1) != TLY_HASH_BYTES)
+			goto out;
+		e->seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+		memcpy(e->prev_hash, sqlite3_column_blob(st, 1), TLY_HASH_BYTES);
+	} else if (rc != SQLITE_DONE) {
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* The seq of an earlier charge of this query id, 0 for none, -1 on error. */
+static sqlite3_int64
+charged_before(struct tly_ledger *l, const uint8_t query_id[static TLY_QUERY_ID_BYTES])
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 seq = -1;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT seq FROM entries WHERE query_id = ? AND kind = 1", -1,
+	                       &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 1, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_finalize(st);
+	return seq;
+}
+
+/* ---- the decision ---- */
+
+/* f in lowest terms (0 is 0/1); den > 0. */
+static struct tly_fraction
+reduce(struct tly_fraction f)
+{
+	uint64_t a = f.num, b = f.den;
+
+	while (b != 0) {
+		uint64_t r = a % b;
+		a = b;
+		b = r;
+	}
+	return (struct tly_fraction){f.num / a, f.den / a};
+}
+
+/* Fill e's request fields from the charge; TLY_EINVAL with why. */
+static tly_err
+take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
+            const struct tly_ledger_budget *b, char *why, size_t why_len)
+{
+	const struct tly_fraction caps[] = {b->epsilon_total, b->epsilon_per_query, b->rho_total,
+	                                    b->rho_per_query};
+	const char *problem = NULL;
+	size_t dataset_len = c->dataset != NULL ? strnlen(c->dataset, TLY_SPEC_NAME_MAX + 1) : 0;
+
+	if (!tly_ledger_name_valid(c->dataset, dataset_len))
+		problem = "dataset name is not [a-z0-9_]{1,63}";
+	else if (c->mechanism != TLY_MECH_LAPLACE && c->mechanism != TLY_MECH_SKELLAM)
+		problem = "mechanism is neither laplace (epsilon) nor skellam (rho)";
+	else if (c->amount.num == 0 || c->amount.den == 0)
+		problem = "privacy amount is zero or has a zero denominator";
+	else if (c->spec_json == NULL || c->spec_len < 1 || c->spec_len > TLY_LEDGER_SPEC_MAX ||
+	         memchr(c->spec_json, '\0', c->spec_len) != NULL)
+		problem = "query JSON is empty, too long, or holds a NUL byte";
+	for (size_t i = 0; problem == NULL && i < sizeof caps / sizeof caps[0]; i++)
+		if (caps[i].den == 0)
+			problem = "a budget cap has a zero denominator";
+	if (problem != NULL) {
+		if (why_len > 0)
+			snprintf(why, why_len, "malformed charge: %s", problem);
+		return TLY_EINVAL;
+	}
+	memset(e, 0, sizeof *e);
+	memcpy(e->dataset, c->dataset, dataset_len);
+	memcpy(e->query_id, c->query_id, sizeof e->query_id);
+	memcpy(e->query_hash, c->query_hash, sizeof e->query_hash);
+	e->mechanism = c->mechanism;
+	e->amount = reduce(c->amount);
+	e->budget.epsilon_total = reduce(b->epsilon_total);
+	e->budget.epsilon_per_query = reduce(b->epsilon_per_query);
+	e->budget.rho_total = reduce(b->rho_total);
+	e->budget.rho_per_query = reduce(b->rho_per_query);
+	e->spec_json = c->spec_json;
+	e->spec_len = c->spec_len;
+	return TLY_OK;
+}
+
+/*
+ * With e's spent totals loaded, decide: *verdict = TLY_OK (charge: e's
+ * mechanism total grows) or the refusal (e becomes a refusal entry with its
+ * reason). Returns TLY_EIO when the replay lookup fails.
+ */
+static tly_err
+decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
+{
+	int eps = e->mechanism == TLY_MECH_LAPLACE;
+	struct tly_fraction *spent = eps ? &e->epsilon_spent : &e->rho_spent;
+	struct tly_fraction total = eps ? e->budget.epsilon_total : e->budget.rho_total;
+	struct tly_fraction cap = eps ? e->budget.epsilon_per_query : e->budget.rho_per_query;
+	char amount[48], have[48], limit[48], after[48], id[2 * TLY_QUERY_ID_BYTES + 1];
+	struct tly_fraction sum;
+	sqlite3_int64 earlier = charged_before(l, e->query_id);
+
+	if (earlier < 0)
+		return TLY_EIO;
+	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
+	tly_ledger_fraction_format(have, sizeof have, *spent);
+	tly_ledger_fraction_format(limit, sizeof limit, total);
+	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
+	e->kind = TLY_LEDGER_REFUSAL;
+	if (earlier > 0) {
+		e->refusal = TLY_LEDGER_REFUSED_REPLAY;
+		*verdict = TLY_EREPLAY;
+		snprintf(
+		    e->reason, sizeof e->reason,
+		    "query %s was already charged in ledger entry %lld: never charged or answered "
+		    "twice",
+		    id, (long long)earlier);
+	} else if (tly_ledger_fraction_cmp(e->amount, cap) > 0) {
+		e->refusal = TLY_LEDGER_REFUSED_PER_QUERY;
+		*verdict = TLY_EBUDGET;
+		tly_ledger_fraction_format(limit, sizeof limit, cap);
+		snprintf(e->reason, sizeof e->reason,
+		         "dataset \"%s\": %s request %s is over the per-query cap %s", e->dataset,
+		         unit(e->mechanism), amount, limit);
+	} else if (tly_ledger_fraction_add(*spent, e->amount, &sum) != TLY_OK) {
+		e->refusal = TLY_LEDGER_REFUSED_OVERFLOW;
+		*verdict = TLY_ERANGE;
+		snprintf(e->reason, sizeof e->reason,
+		         "dataset \"%s\": %s spent %s plus request %s does not fit an exact 64-bit "
+		         "fraction",
+		         e->dataset, unit(e->mechanism), have, amount);
+	} else if (tly_ledger_fraction_cmp(sum, total) > 0) {
+		e->refusal = TLY_LEDGER_REFUSED_BUDGET;
+		*verdict = TLY_EBUDGET;
+		tly_ledger_fraction_format(after, sizeof after, sum);
+		snprintf(
+		    e->reason, sizeof e->reason,
+		    "dataset \"%s\": %s budget exhausted: spent %s of the total %s; request %s "
+		    "would make %s",
+		    e->dataset, unit(e->mechanism), have, limit, amount, after);
+	} else {
+		e->kind = TLY_LEDGER_CHARGE;
+		e->refusal = TLY_LEDGER_REFUSED_NONE;
+		*spent = sum;
+		*verdict = TLY_OK;
+	}
+	return TLY_OK;
+}
+
+/* Hash, sign and insert e (inside the caller's transaction). */
+static tly_err
+append(struct tly_ledger *l, struct tly_ledger_entry *e)
+{
+	sqlite3_stmt *st = NULL;
+	time_t now = time(NULL);
+	tly_err rv;
+
+	e->time = now > 0 ? (uint64_t)now : 0;
+	if ((rv = tly_ledger_entry_hash(e, e->entry_hash)) != TLY_OK)
+		return rv;
+	if ((rv = tly_sign(e->signature, l->key, e->entry_hash, sizeof e->entry_hash)) != TLY_OK)
+		return rv;
+	rv = TLY_EIO;
+	if (sqlite3_prepare_v2(l->db,
+	                       "INSERT INTO entries (" TLY_LEDGER_COLUMNS
+	                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) == SQLITE_OK &&
+	    tly_ledger_row_bind(st, e) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
+		rv = TLY_OK;
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static void
+describe(const struct tly_ledger_entry *e, tly_err verdict, char *why, size_t why_len)
+{
+	char amount[48], spent[48], total[48];
+	int eps = e->mechanism == TLY_MECH_LAPLACE;
+
+	if (why_len == 0)
+		return;
+	if (verdict != TLY_OK) {
+		snprintf(why, why_len, "%s", e->reason);
+		return;
+	}
+	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
+	tly_ledger_fraction_format(spent, sizeof spent, eps ? e->epsilon_spent : e->rho_spent);
+	tly_ledger_fraction_format(total, sizeof total,
+	                           eps ? e->budget.epsilon_total : e->budget.rho_total);
+	snprintf(why, why_len,
+	         "dataset \"%s\": charged %s %s, spent now %s of %s (ledger entry %" PRIu64 ")",
+	         e->dataset, unit(e->mechanism), amount, spent, total, e->seq);
+}
+
+tly_err
+tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
+                   const struct tly_ledger_budget *b, struct tly_ledger_receipt *receipt, char *why,
+                   size_t why_len)
+{
+	struct tly_ledger_entry e;
+	struct tly_ledger_receipt made;
+	tly_err rv, verdict = TLY_EIO;
+	int in_transaction = 0, decided = 0;
+
+	TLY_REQUIRE(l != NULL && l->key != NULL && c != NULL && b != NULL && receipt != NULL);
+	TLY_REQUIRE(why != NULL || why_len == 0);
+	if (why_len > 0)
+		why[0] = '\0';
+	if ((rv = take_charge(&e, c, b, why, why_len)) != TLY_OK)
+		return rv;
+	rv = TLY_EIO;
+	if (exec(l->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		goto out;
+	in_transaction = 1;
+	if ((rv = load_head(l, &e)) != TLY_OK ||
+	    (rv = tly_ledger_spent(l, e.dataset, &e.epsilon_spent, &e.rho_spent)) != TLY_OK ||
+	    (rv = decide(l, &e, &verdict)) != TLY_OK || (rv = append(l, &e)) != TLY_OK)
+		goto out;
+	if (verdict == TLY_OK &&
+	    (rv = tly_ledger_receipt_make(&made, &e, l->node_id, l->key)) != TLY_OK)
+		goto out;
+	rv = TLY_EIO;
+	/* synchronous = FULL in WAL mode: the commit returns after the WAL
+	 * is fsynced. Only then may anything derived from data leave. */
+	if (exec(l->db, "COMMIT") != SQLITE_OK)
+		goto out;
+	in_transaction = 0;
+	decided = 1;
+	rv = verdict;
+	describe(&e, verdict, why, why_len);
+	if (verdict == TLY_OK)
+		*receipt = made;
+out:
+	if (!decided && why_len > 0)
+		snprintf(why, why_len, "ledger failure (%s: %s): the query must not be answered",
+		         tly_strerror(rv), sqlite3_errmsg(l->db));
+	if (in_transaction)
+		exec(l->db, "ROLLBACK");
+	return rv;
+}

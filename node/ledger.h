@@ -1,0 +1,344 @@
+/*
+ * ledger.h - the trust node's privacy-budget ledger (DESIGN.md sections 3
+ * step 3, 5 and 6): the place where the promise to patients is kept.
+ *
+ * For every query the node records the spend durably *before* any byte
+ * derived from data leaves it: tly_ledger_reserve returns TLY_OK only after
+ * the entry is committed (one SQLite transaction, WAL, synchronous=FULL, so
+ * the commit has been fsynced). A query that would pass the dataset's total
+ * budget or per-query cap, or a query id already charged, is refused with a
+ * reason, whatever the coordinator says. Refusals are recorded too, in the
+ * same chain, and cost nothing.
+ *
+ * Accounting is exact: epsilon (pure DP, TLY_MECH_LAPLACE) and rho (zCDP,
+ * TLY_MECH_SKELLAM) are reduced fractions of u64, tracked separately per
+ * dataset, summed and compared with GMP rationals; a sum whose reduced form
+ * does not fit u64/u64 is refused (TLY_ERANGE), never rounded.
+ *
+ * Storage: the node's own SQLite file (never a trust's data file), with
+ * PRAGMA application_id = TLY_LEDGER_APPLICATION_ID and user_version =
+ * TLY_LEDGER_FORMAT_VERSION. A file with another application_id, a newer
+ * version, or tables but no application_id is refused unchanged. The table
+ * `entries` has one row per entry, columns named as the fields below; u64
+ * values are stored in SQLite's signed INTEGER by two's-complement
+ * reinterpretation. UPDATE and DELETE on it are blocked by triggers (an
+ * honest mistake is stopped; a deliberate edit is caught by verification).
+ *
+ * Every entry is hash-chained and signed with the node's Ed25519 key:
+ *
+ *   entry bytes (version 1; integers big-endian):
+ *     version          u8   1
+ *     kind             u8   1 = charge, 2 = refusal
+ *     seq              u64  1, 2, 3, ... with no gaps
+ *     time             u64  the node's clock, UTC seconds since 1970
+ *     dataset_len      u8   1..63, then dataset bytes ([a-z0-9_])
+ *     query_id         16 bytes
+ *     query_hash       32 bytes
+ *     mechanism        u8   1 = laplace (epsilon), 2 = skellam (rho)
+ *     amount           u64 num, u64 den    requested epsilon or rho
+ *     epsilon_spent    u64 num, u64 den    dataset's total after this entry
+ *     rho_spent        u64 num, u64 den    dataset's total after this entry
+ *     epsilon_total    u64 num, u64 den    caps in force for this entry
+ *     epsilon_per_query, rho_total, rho_per_query  (same)
+ *     refusal          u8   0 for a charge, enum tly_ledger_refusal
+ *     reason_len       u16  0..TLY_LEDGER_REASON_MAX, then reason (UTF-8)
+ *     spec_len         u32  1..TLY_LEDGER_SPEC_MAX, then the canonical
+ *                           query JSON (for the per-person usage report)
+ *     prev_hash        32 bytes: entry_hash of seq - 1; zeros for seq 1
+ *
+ *   entry_hash = tly_hash("tally/ledger/v1", entry bytes)   (BLAKE2b-256
+ *                of u8 len("tally/ledger/v1") || "tally/ledger/v1" || bytes)
+ *   signature  = Ed25519(node key, entry_hash)              (32-byte message)
+ *
+ * Every fraction has den > 0 and gcd(num, den) = 1 (0 is 0/1); amount > 0.
+ * A charge adds amount to the spent total of its mechanism and leaves the
+ * other unchanged; a refusal leaves both unchanged. A charge's amount is at
+ * most its per-query cap and its spent total at most its total cap.
+ *
+ * Thread safety: a handle is used by one thread at a time. Several handles,
+ * in one process or several, may share a file: reserve runs in a
+ * BEGIN IMMEDIATE transaction and waits up to TLY_LEDGER_BUSY_MS for the
+ * lock.
+ *
+ * Secrets: none are stored. The signing key is the caller's, borrowed.
+ */
+#ifndef TLY_NODE_LEDGER_H
+#define TLY_NODE_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crypto/error.h"
+#include "crypto/sign.h"
+#include "node/config.h"
+#include "protocol/buf.h"
+#include "protocol/messages.h"
+#include "protocol/spec.h"
+
+enum {
+	TLY_LEDGER_APPLICATION_ID = 0x544c4c47, /* "TLLG" */
+	TLY_LEDGER_FORMAT_VERSION = 1,
+	TLY_LEDGER_REASON_MAX = 511,
+	TLY_LEDGER_SPEC_MAX = TLY_SPEC_JSON_MAX,
+	TLY_LEDGER_BUSY_MS = 5000,
+};
+
+enum tly_ledger_kind {
+	TLY_LEDGER_CHARGE = 1,
+	TLY_LEDGER_REFUSAL = 2,
+};
+
+/* Why a refusal was recorded. Values are part of the signed format. */
+enum tly_ledger_refusal {
+	TLY_LEDGER_REFUSED_NONE = 0,      /* a charge */
+	TLY_LEDGER_REFUSED_PER_QUERY = 1, /* amount over the per-query cap */
+	TLY_LEDGER_REFUSED_BUDGET = 2,    /* spent + amount over the total cap */
+	TLY_LEDGER_REFUSED_REPLAY = 3,    /* query id already charged */
+	TLY_LEDGER_REFUSED_OVERFLOW = 4,  /* spent + amount does not fit u64/u64 */
+};
+
+/* Exact rationals, as in the node's config (struct tly_fraction). */
+
+/* Nonzero when den > 0 and num/den is in lowest terms. */
+int tly_ledger_fraction_valid(struct tly_fraction f);
+/* *out = a + b reduced. TLY_EINVAL for a zero denominator, TLY_ERANGE when
+ * the reduced sum does not fit u64/u64; TLY_ENOMEM is never returned (GMP
+ * aborts on allocation failure). */
+TLY_MUST tly_err tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b,
+                                         struct tly_fraction *out);
+/* -1, 0 or 1 as a < b, a == b, a > b. Both denominators must be > 0
+ * (misuse aborts). */
+int tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b);
+
+/* A dataset's caps, from the node's config (struct tly_node_dataset). Each
+ * has den > 0; a cap of 0 refuses every query of that mechanism. */
+struct tly_ledger_budget {
+	struct tly_fraction epsilon_total, epsilon_per_query;
+	struct tly_fraction rho_total, rho_per_query;
+};
+
+/* What one query asks to spend. Pointers are borrowed for the call. */
+struct tly_ledger_charge {
+	const char *dataset; /* [a-z0-9_], 1..TLY_SPEC_NAME_MAX bytes */
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint8_t query_hash[TLY_HASH_BYTES];
+	uint8_t mechanism;          /* TLY_MECH_LAPLACE or TLY_MECH_SKELLAM */
+	struct tly_fraction amount; /* epsilon or rho; > 0, den > 0 (reduced here) */
+	const char *spec_json;      /* canonical query JSON (tly_spec_canonical) */
+	size_t spec_len;            /* 1..TLY_LEDGER_SPEC_MAX bytes, no NUL byte */
+};
+
+/* One entry, as stored and signed (layout above). */
+struct tly_ledger_entry {
+	uint8_t kind; /* enum tly_ledger_kind */
+	uint64_t seq;
+	uint64_t time;
+	char dataset[TLY_SPEC_NAME_MAX + 1];
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint8_t query_hash[TLY_HASH_BYTES];
+	uint8_t mechanism;
+	struct tly_fraction amount;
+	struct tly_fraction epsilon_spent, rho_spent;
+	struct tly_ledger_budget budget;
+	uint8_t refusal; /* enum tly_ledger_refusal */
+	char reason[TLY_LEDGER_REASON_MAX + 1];
+	const char *spec_json; /* borrowed: whoever filled the entry owns it */
+	size_t spec_len;
+	uint8_t prev_hash[TLY_HASH_BYTES];
+	uint8_t entry_hash[TLY_HASH_BYTES];
+	uint8_t signature[TLY_SIGN_BYTES];
+};
+
+/* The entry bytes above, appended to out (check out->error). TLY_EINVAL
+ * when a length is outside its range. */
+TLY_MUST tly_err tly_ledger_entry_encode(const struct tly_ledger_entry *entry, struct tly_buf *out);
+/* entry_hash of the entry's fields (its own entry_hash is ignored).
+ * TLY_EINVAL as encode, TLY_ENOMEM. */
+TLY_MUST tly_err tly_ledger_entry_hash(const struct tly_ledger_entry *entry,
+                                       uint8_t out[static TLY_HASH_BYTES]);
+
+/*
+ * The receipt a node hands the coordinator for each answered query, to be
+ * carried into the transparency log and checked by `tally audit verify`:
+ *
+ *   receipt bytes (version 1; integers big-endian):
+ *     version u8 = 1, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
+ *     dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
+ *     mechanism u8 (1 or 2), amount, epsilon_spent, rho_spent,
+ *     epsilon_total, epsilon_per_query, rho_total, rho_per_query (each
+ *     u64 num, u64 den, reduced, den > 0), entry_hash[32],
+ *     signature[64] = Ed25519(node key, tly_hash("tally/receipt/v1",
+ *                     every byte before the signature))
+ *
+ * The fields repeat the charge entry seq of the node's ledger, so an
+ * auditor holding both can match them, and one holding only receipts can
+ * still check each against its caps.
+ */
+enum {
+	TLY_RECEIPT_FIXED_BYTES = 1 + 4 + 8 + 8 + 1 + TLY_QUERY_ID_BYTES + TLY_HASH_BYTES + 1 +
+	                          7 * 16 + TLY_HASH_BYTES + TLY_SIGN_BYTES,
+	TLY_RECEIPT_MAX_BYTES = TLY_RECEIPT_FIXED_BYTES + TLY_SPEC_NAME_MAX,
+};
+
+struct tly_ledger_receipt {
+	uint32_t node_id;
+	uint64_t seq;
+	uint64_t time;
+	char dataset[TLY_SPEC_NAME_MAX + 1];
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint8_t query_hash[TLY_HASH_BYTES];
+	uint8_t mechanism;
+	struct tly_fraction amount;
+	struct tly_fraction epsilon_spent, rho_spent;
+	struct tly_ledger_budget budget;
+	uint8_t entry_hash[TLY_HASH_BYTES];
+	uint8_t signature[TLY_SIGN_BYTES];
+};
+
+/* Receipt bytes with signature, appended to out. TLY_EINVAL for a field
+ * the decoder would refuse, TLY_ENOMEM. */
+TLY_MUST tly_err tly_ledger_receipt_encode(const struct tly_ledger_receipt *receipt,
+                                           struct tly_buf *out);
+/* Parse exactly len bytes. TLY_EFORMAT for a wrong length or version,
+ * trailing bytes, a bad dataset name, node id, seq or mechanism, or a
+ * fraction that is not reduced (or zero where it must not be). Does not
+ * check the signature. */
+TLY_MUST tly_err tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf,
+                                           size_t len);
+/* TLY_OK when the signature verifies under pk, else TLY_EAUTH (also for a
+ * receipt that would not encode). */
+TLY_MUST tly_err tly_ledger_receipt_verify(const struct tly_ledger_receipt *receipt,
+                                           const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
+/* ---- the ledger file ---- */
+
+struct tly_ledger;
+
+struct tly_ledger_error {
+	char message[256]; /* names the file and the cause */
+};
+
+/*
+ * Open (creating if absent) the ledger at path for reserving. node_id
+ * (1..TLY_MAX_PARTY_ID) goes into receipts; key is borrowed and must
+ * outlive the handle. A new file records key's public key; an existing one
+ * must have been written with the same key. On success *out owns the
+ * handle (close it); on failure *out is untouched and err->message says
+ * why. TLY_EFORMAT: not a ledger (application_id), a newer format, or a
+ * damaged schema; TLY_EAUTH: written by another key; TLY_EIO: SQLite could
+ * not open, lock or write the file; TLY_ENOMEM.
+ */
+TLY_MUST tly_err tly_ledger_open(struct tly_ledger **out, const char *path, uint32_t node_id,
+                                 const struct tly_sign_key *key, struct tly_ledger_error *err);
+/* Open an existing ledger read-only (SQLITE_OPEN_READONLY) for verify,
+ * show and usage; reserve on it is misuse. Errors as above. */
+TLY_MUST tly_err tly_ledger_open_readonly(struct tly_ledger **out, const char *path,
+                                          struct tly_ledger_error *err);
+/* Accepts NULL. */
+void tly_ledger_close(struct tly_ledger *ledger);
+
+/* The public key recorded in the file. */
+void tly_ledger_public_key(const struct tly_ledger *ledger,
+                           uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
+/*
+ * Decide on and record one query's spend, on the node's clock.
+ *
+ * Returns TLY_OK when the charge is committed and synced: *receipt is the
+ * signed receipt, and the caller may now send what the query derives.
+ * Refusals, each recorded as a signed refusal entry before returning:
+ *   TLY_EREPLAY  query id already charged (never charged or answered twice)
+ *   TLY_EBUDGET  amount over the per-query cap, or spent + amount over the
+ *                total budget of the charge's mechanism
+ *   TLY_ERANGE   spent + amount does not fit u64/u64
+ * Not recorded: TLY_EINVAL for a malformed charge or budget (bad dataset
+ * name, mechanism other than laplace/skellam, zero amount or denominator,
+ * spec outside its bounds), TLY_EIO when SQLite fails (nothing is
+ * committed: the caller must not send), TLY_ECRYPTO, TLY_ENOMEM.
+ *
+ * When why_len > 0, why receives one line describing the outcome (NUL-
+ * terminated, truncated to fit); a refusal's names the dataset, the cap,
+ * the amount already spent and the request. *receipt is written only on
+ * TLY_OK.
+ */
+TLY_MUST tly_err tly_ledger_reserve(struct tly_ledger *ledger,
+                                    const struct tly_ledger_charge *charge,
+                                    const struct tly_ledger_budget *budget,
+                                    struct tly_ledger_receipt *receipt, char *why, size_t why_len);
+
+/* What one dataset has spent so far (0/1 for a dataset never charged).
+ * TLY_EINVAL for a bad name, TLY_EIO. */
+TLY_MUST tly_err tly_ledger_spent(struct tly_ledger *ledger, const char *dataset,
+                                  struct tly_fraction *epsilon_spent,
+                                  struct tly_fraction *rho_spent);
+
+/* ---- audit ---- */
+
+struct tly_ledger_report {
+	uint64_t entries;                  /* entries that verified, from seq 1 */
+	uint64_t charges;                  /* of which charges */
+	uint64_t refusals;                 /* of which refusals */
+	uint8_t head_hash[TLY_HASH_BYTES]; /* entry_hash of the last good one */
+	uint64_t bad_seq;                  /* first entry that failed; 0 when all verified */
+	char reason[320];                  /* why it failed; "" when all verified */
+};
+
+/*
+ * Walk the whole chain: every row well formed, seq contiguous from 1,
+ * every entry_hash recomputed, every signature under pk, every prev_hash,
+ * every spent total recomputed exactly and never over the caps stored in
+ * its entry, no query id charged twice. TLY_OK when all verified; TLY_EAUTH
+ * when an entry failed (report->bad_seq and report->reason name the first
+ * one); TLY_EIO, TLY_ENOMEM. The report is filled in every case.
+ *
+ * The chain cannot show that its tail was cut off: compare report->entries
+ * and head_hash with the latest receipt the coordinator logged.
+ */
+TLY_MUST tly_err tly_ledger_verify(struct tly_ledger *ledger,
+                                   const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+                                   struct tly_ledger_report *report);
+/* The same on a read-only open of path (TLY_EFORMAT, TLY_EIO as open). */
+TLY_MUST tly_err tly_ledger_verify_file(const char *path,
+                                        const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+                                        struct tly_ledger_report *report);
+
+enum tly_ledger_format {
+	TLY_LEDGER_TABLE = 1, /* aligned columns for people */
+	TLY_LEDGER_CSV = 2,   /* RFC 4180, with a header row */
+};
+
+/* Print every entry (seq, time in ISO-8601 UTC, kind, dataset, query id in
+ * hex, mechanism, amount, spent totals, refusal reason) for `tally-node
+ * ledger show`. Does not verify: run tly_ledger_verify for that.
+ * TLY_EIO when SQLite or the stream fails. */
+TLY_MUST tly_err tly_ledger_show(struct tly_ledger *ledger, FILE *out,
+                                 enum tly_ledger_format format);
+
+/* The charges of a dataset (or of all when dataset is NULL) with the
+ * query JSON each answered, for the per-person usage report. */
+struct tly_ledger_use {
+	uint64_t seq;
+	uint64_t time;
+	char dataset[TLY_SPEC_NAME_MAX + 1];
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint8_t query_hash[TLY_HASH_BYTES];
+	uint8_t mechanism;
+	struct tly_fraction amount;
+	char *spec_json; /* malloc'd, NUL-terminated; owned by the list */
+	size_t spec_len;
+};
+
+struct tly_ledger_usage {
+	size_t count;
+	struct tly_ledger_use *uses; /* in seq order */
+};
+
+/* On success *out owns its memory (tly_ledger_usage_fini); on failure it
+ * is empty. TLY_EINVAL for a bad dataset name, TLY_EIO, TLY_ENOMEM. */
+TLY_MUST tly_err tly_ledger_usage(struct tly_ledger *ledger, const char *dataset,
+                                  struct tly_ledger_usage *out);
+/* Accepts a zeroed list. */
+void tly_ledger_usage_fini(struct tly_ledger_usage *usage);
+
+#endif

@@ -1,0 +1,428 @@
+/* Reading the ledger back: chain verification, the human listing and the
+ * usage list. None of these write. */
+#include "ledger_impl.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+/* ---- verify ---- */
+
+/* The spent totals of one dataset, recomputed from the chain. */
+struct dataset_spent {
+	char name[TLY_SPEC_NAME_MAX + 1];
+	struct tly_fraction epsilon, rho;
+};
+
+struct walk {
+	struct tly_ledger *ledger;
+	const uint8_t *pk;
+	sqlite3_stmt *earlier_charge; /* seq of an earlier charge of a query id */
+	struct dataset_spent *sets;
+	size_t count;
+	uint8_t prev_hash[TLY_HASH_BYTES];
+	struct tly_ledger_report *report;
+};
+
+static tly_err
+bad(struct walk *w, uint64_t seq, const char *fmt, ...)
+{
+	va_list ap;
+
+	w->report->bad_seq = seq;
+	va_start(ap, fmt);
+	vsnprintf(w->report->reason, sizeof w->report->reason, fmt, ap);
+	va_end(ap);
+	return TLY_EAUTH;
+}
+
+static struct dataset_spent *
+spent_of(struct walk *w, const char *name)
+{
+	struct dataset_spent *grown;
+
+	for (size_t i = 0; i < w->count; i++)
+		if (strcmp(w->sets[i].name, name) == 0)
+			return &w->sets[i];
+	grown = realloc(w->sets, (w->count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return NULL;
+	w->sets = grown;
+	memset(&grown[w->count], 0, sizeof *grown);
+	memcpy(grown[w->count].name, name, strlen(name) + 1);
+	grown[w->count].epsilon = (struct tly_fraction){0, 1};
+	grown[w->count].rho = (struct tly_fraction){0, 1};
+	return &grown[w->count++];
+}
+
+/* Hash, signature and link to the previous entry. */
+static tly_err
+check_seal(struct walk *w, const struct tly_ledger_entry *e)
+{
+	uint8_t hash[TLY_HASH_BYTES];
+
+	if (tly_ledger_entry_hash(e, hash) != TLY_OK)
+		return bad(w, e->seq, "entry %" PRIu64 " has a field of impossible length", e->seq);
+	if (sodium_memcmp(hash, e->entry_hash, sizeof hash) != 0)
+		return bad(w, e->seq, "entry %" PRIu64 ": entry_hash does not match its contents",
+		           e->seq);
+	if (tly_sign_verify(e->signature, e->entry_hash, sizeof e->entry_hash, w->pk) != TLY_OK)
+		return bad(w, e->seq,
+		           "entry %" PRIu64 ": signature does not verify under the node key",
+		           e->seq);
+	if (sodium_memcmp(e->prev_hash, w->prev_hash, sizeof hash) != 0)
+		return bad(w, e->seq,
+		           "entry %" PRIu64 ": prev_hash is not the hash of entry %" PRIu64, e->seq,
+		           e->seq - 1);
+	return TLY_OK;
+}
+
+/* Fields in range and consistent with the kind. */
+static tly_err
+check_form(struct walk *w, const struct tly_ledger_entry *e)
+{
+	const struct tly_fraction fractions[] = {e->amount,
+	                                         e->epsilon_spent,
+	                                         e->rho_spent,
+	                                         e->budget.epsilon_total,
+	                                         e->budget.epsilon_per_query,
+	                                         e->budget.rho_total,
+	                                         e->budget.rho_per_query};
+
+	if (!tly_ledger_name_valid(e->dataset, strlen(e->dataset)))
+		return bad(w, e->seq, "entry %" PRIu64 ": bad dataset name", e->seq);
+	if (e->mechanism != TLY_MECH_LAPLACE && e->mechanism != TLY_MECH_SKELLAM)
+		return bad(w, e->seq, "entry %" PRIu64 ": unknown mechanism %u", e->seq,
+		           e->mechanism);
+	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+		if (!tly_ledger_fraction_valid(fractions[i]))
+			return bad(w, e->seq,
+			           "entry %" PRIu64 ": a fraction is not reduced or has "
+			           "a zero denominator",
+			           e->seq);
+	if (e->amount.num == 0)
+		return bad(w, e->seq, "entry %" PRIu64 ": zero amount", e->seq);
+	if (!(e->kind == TLY_LEDGER_CHARGE && e->refusal == TLY_LEDGER_REFUSED_NONE) &&
+	    !(e->kind == TLY_LEDGER_REFUSAL && e->refusal >= TLY_LEDGER_REFUSED_PER_QUERY &&
+	      e->refusal <= TLY_LEDGER_REFUSED_OVERFLOW))
+		return bad(w, e->seq, "entry %" PRIu64 ": kind %u with refusal %u", e->seq, e->kind,
+		           e->refusal);
+	return TLY_OK;
+}
+
+static tly_err
+check_unique(struct walk *w, const struct tly_ledger_entry *e)
+{
+	sqlite3_stmt *st = w->earlier_charge;
+	int rc;
+
+	sqlite3_reset(st);
+	if (sqlite3_bind_blob(st, 1, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->seq) != SQLITE_OK)
+		return TLY_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		return bad(w, e->seq, "entry %" PRIu64 ": query already charged in entry %lld",
+		           e->seq, (long long)sqlite3_column_int64(st, 0));
+	return rc == SQLITE_DONE ? TLY_OK : TLY_EIO;
+}
+
+/* The spent totals: recomputed exactly, never over the entry's caps. */
+static tly_err
+check_spend(struct walk *w, const struct tly_ledger_entry *e)
+{
+	struct dataset_spent *had = spent_of(w, e->dataset);
+	struct dataset_spent want;
+	int eps = e->mechanism == TLY_MECH_LAPLACE;
+	tly_err rv;
+
+	if (had == NULL)
+		return TLY_ENOMEM;
+	want = *had;
+	if (e->kind == TLY_LEDGER_CHARGE) {
+		struct tly_fraction *grows = eps ? &want.epsilon : &want.rho;
+		struct tly_fraction cap =
+		    eps ? e->budget.epsilon_per_query : e->budget.rho_per_query;
+		struct tly_fraction total = eps ? e->budget.epsilon_total : e->budget.rho_total;
+		if (tly_ledger_fraction_cmp(e->amount, cap) > 0)
+			return bad(w, e->seq, "entry %" PRIu64 ": amount over the per-query cap",
+			           e->seq);
+		if (tly_ledger_fraction_add(*grows, e->amount, grows) != TLY_OK)
+			return bad(w, e->seq, "entry %" PRIu64 ": spent total overflows", e->seq);
+		if (tly_ledger_fraction_cmp(*grows, total) > 0)
+			return bad(w, e->seq, "entry %" PRIu64 ": spent total over the budget",
+			           e->seq);
+		if ((rv = check_unique(w, e)) != TLY_OK)
+			return rv;
+	}
+	if (tly_ledger_fraction_cmp(want.epsilon, e->epsilon_spent) != 0 ||
+	    tly_ledger_fraction_cmp(want.rho, e->rho_spent) != 0)
+		return bad(w, e->seq,
+		           "entry %" PRIu64 ": recorded spent totals are not the sum of "
+		           "the charges",
+		           e->seq);
+	*had = want;
+	return TLY_OK;
+}
+
+static tly_err
+check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
+{
+	struct tly_ledger_entry e;
+	char why[96];
+	tly_err form = tly_ledger_row_read(st, &e, why, sizeof why);
+	tly_err rv;
+
+	if (e.seq != expected)
+		return e.seq > expected
+		           ? bad(w, expected,
+		                 "entry %" PRIu64 " is missing (the next is %" PRIu64 ")", expected,
+		                 e.seq)
+		           : bad(w, expected, "entry %" PRIu64 " is out of sequence", e.seq);
+	if (form != TLY_OK)
+		return bad(w, expected, "entry %" PRIu64 ": %s", expected, why);
+	if ((rv = check_seal(w, &e)) != TLY_OK || (rv = check_form(w, &e)) != TLY_OK ||
+	    (rv = check_spend(w, &e)) != TLY_OK)
+		return rv;
+	memcpy(w->prev_hash, e.entry_hash, sizeof w->prev_hash);
+	w->report->entries++;
+	if (e.kind == TLY_LEDGER_CHARGE)
+		w->report->charges++;
+	else
+		w->report->refusals++;
+	memcpy(w->report->head_hash, e.entry_hash, sizeof e.entry_hash);
+	return TLY_OK;
+}
+
+tly_err
+tly_ledger_verify(struct tly_ledger *l, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+                  struct tly_ledger_report *report)
+{
+	struct walk w = {.ledger = l, .pk = pk, .report = report};
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc = SQLITE_OK, reading = 0;
+
+	TLY_REQUIRE(l != NULL && report != NULL);
+	memset(report, 0, sizeof *report);
+	/* One read transaction: a snapshot, even while the node appends. */
+	if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	reading = 1;
+	if (sqlite3_prepare_v2(l->db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries ORDER BY seq", -1,
+	                       &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(l->db,
+	                       "SELECT seq FROM entries WHERE query_id = ? AND kind = 1 AND seq < ?"
+	                       " ORDER BY seq LIMIT 1",
+	                       -1, &w.earlier_charge, NULL) != SQLITE_OK)
+		goto out;
+	rv = TLY_OK;
+	for (uint64_t seq = 1; rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW; seq++)
+		rv = check_row(&w, st, seq);
+	if (rv == TLY_OK && rc != SQLITE_DONE)
+		rv = TLY_EIO;
+out:
+	if (rv == TLY_EIO || rv == TLY_ENOMEM)
+		snprintf(report->reason, sizeof report->reason, "cannot read the ledger: %s",
+		         rv == TLY_ENOMEM ? "out of memory" : sqlite3_errmsg(l->db));
+	sqlite3_finalize(st);
+	sqlite3_finalize(w.earlier_charge);
+	if (reading)
+		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	free(w.sets);
+	return rv;
+}
+
+tly_err
+tly_ledger_verify_file(const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+                       struct tly_ledger_report *report)
+{
+	struct tly_ledger *l = NULL;
+	struct tly_ledger_error err;
+	tly_err rv;
+
+	TLY_REQUIRE(report != NULL);
+	memset(report, 0, sizeof *report);
+	if ((rv = tly_ledger_open_readonly(&l, path, &err)) != TLY_OK) {
+		snprintf(report->reason, sizeof report->reason, "%s", err.message);
+		return rv;
+	}
+	rv = tly_ledger_verify(l, pk, report);
+	tly_ledger_close(l);
+	return rv;
+}
+
+/* ---- show ---- */
+
+static void
+iso_time(char out[static 32], uint64_t seconds)
+{
+	struct tm tm;
+	time_t t = (time_t)seconds;
+
+	if (seconds > (uint64_t)INT32_MAX * 1000 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "@%" PRIu64, seconds);
+}
+
+static const char *
+mechanism_name(uint8_t mechanism)
+{
+	switch (mechanism) {
+	case TLY_MECH_LAPLACE:
+		return "laplace";
+	case TLY_MECH_SKELLAM:
+		return "skellam";
+	default:
+		return "?";
+	}
+}
+
+/* RFC 4180 field: quoted, quotes doubled. */
+static void
+csv_text(FILE *out, const char *text)
+{
+	fputc('"', out);
+	for (; *text != '\0'; text++) {
+		if (*text == '"')
+			fputc('"', out);
+		fputc(*text, out);
+	}
+	fputc('"', out);
+}
+
+static void
+show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format format)
+{
+	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48], rho[48];
+	const char *kind = e->kind == TLY_LEDGER_CHARGE ? "charge" : "refused";
+
+	iso_time(when, e->time);
+	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
+	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
+	tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);
+	tly_ledger_fraction_format(rho, sizeof rho, e->rho_spent);
+	if (format == TLY_LEDGER_CSV) {
+		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,", e->seq, when, kind, e->dataset,
+		        id, mechanism_name(e->mechanism), amount, eps, rho);
+		csv_text(out, e->reason);
+		fputc('\n', out);
+		return;
+	}
+	fprintf(out, "%6" PRIu64 "  %-20s  %-7s  %-16s  %s  %-7s  %-12s  %-12s  %-12s  %s\n",
+	        e->seq, when, kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
+	        e->reason);
+}
+
+tly_err
+tly_ledger_show(struct tly_ledger *l, FILE *out, enum tly_ledger_format format)
+{
+	struct tly_ledger_entry e;
+	sqlite3_stmt *st = NULL;
+	char why[96];
+	int rc;
+
+	TLY_REQUIRE(l != NULL && out != NULL);
+	TLY_REQUIRE(format == TLY_LEDGER_TABLE || format == TLY_LEDGER_CSV);
+	if (sqlite3_prepare_v2(l->db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries ORDER BY seq", -1,
+	                       &st, NULL) != SQLITE_OK)
+		return TLY_EIO;
+	if (format == TLY_LEDGER_CSV)
+		fprintf(out, "seq,time,kind,dataset,query_id,mechanism,amount,epsilon_spent,"
+		             "rho_spent,reason\n");
+	else
+		fprintf(out, "%6s  %-20s  %-7s  %-16s  %-32s  %-7s  %-12s  %-12s  %-12s  %s\n",
+		        "seq", "time (UTC)", "kind", "dataset", "query id", "mech", "amount",
+		        "epsilon spent", "rho spent", "reason");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (tly_ledger_row_read(st, &e, why, sizeof why) != TLY_OK)
+			fprintf(out, "%6" PRIu64 "  malformed row: %s\n", e.seq, why);
+		else
+			show_entry(out, &e, format);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || fflush(out) != 0 || ferror(out))
+		return TLY_EIO;
+	return TLY_OK;
+}
+
+/* ---- usage ---- */
+
+void
+tly_ledger_usage_fini(struct tly_ledger_usage *u)
+{
+	if (u == NULL)
+		return;
+	for (size_t i = 0; i < u->count; i++)
+		free(u->uses[i].spec_json);
+	free(u->uses);
+	memset(u, 0, sizeof *u);
+}
+
+static tly_err
+add_use(struct tly_ledger_usage *u, const struct tly_ledger_entry *e)
+{
+	struct tly_ledger_use *grown = realloc(u->uses, (u->count + 1) * sizeof *grown);
+	struct tly_ledger_use *use;
+
+	if (grown == NULL)
+		return TLY_ENOMEM;
+	u->uses = grown;
+	use = &grown[u->count];
+	memset(use, 0, sizeof *use);
+	use->spec_json = malloc(e->spec_len + 1);
+	if (use->spec_json == NULL)
+		return TLY_ENOMEM;
+	memcpy(use->spec_json, e->spec_json, e->spec_len);
+	use->spec_json[e->spec_len] = '\0';
+	use->spec_len = e->spec_len;
+	use->seq = e->seq;
+	use->time = e->time;
+	memcpy(use->dataset, e->dataset, sizeof use->dataset);
+	memcpy(use->query_id, e->query_id, sizeof use->query_id);
+	memcpy(use->query_hash, e->query_hash, sizeof use->query_hash);
+	use->mechanism = e->mechanism;
+	use->amount = e->amount;
+	u->count++;
+	return TLY_OK;
+}
+
+tly_err
+tly_ledger_usage(struct tly_ledger *l, const char *dataset, struct tly_ledger_usage *out)
+{
+	struct tly_ledger_usage list = {0, NULL};
+	struct tly_ledger_entry e;
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EINVAL;
+	int rc;
+
+	TLY_REQUIRE(l != NULL && out != NULL);
+	if (dataset != NULL && !tly_ledger_name_valid(dataset, strlen(dataset)))
+		goto out;
+	rv = TLY_EIO;
+	if (sqlite3_prepare_v2(l->db,
+	                       "SELECT " TLY_LEDGER_COLUMNS " FROM entries WHERE kind = 1"
+	                       " AND (?1 IS NULL OR dataset = ?1) ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, dataset, -1, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rv = tly_ledger_row_read(st, &e, NULL, 0)) != TLY_OK ||
+		    (rv = add_use(&list, &e)) != TLY_OK)
+			goto out;
+	}
+	rv = TLY_EIO;
+	if (rc != SQLITE_DONE)
+		goto out;
+	*out = list;
+	list = (struct tly_ledger_usage){0, NULL};
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	tly_ledger_usage_fini(&list);
+	return rv;
+}

@@ -1,0 +1,555 @@
+/* The ledger's exact fractions, canonical entry and receipt bytes, and the
+ * mapping between entries and rows of table `entries`. */
+#include "ledger_impl.h"
+
+#include <gmp.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "protocol/codec.h"
+
+#define ENTRY_DOMAIN   "tally/ledger/v1"
+#define RECEIPT_DOMAIN "tally/receipt/v1"
+
+_Static_assert(TLY_SPEC_NAME_MAX <= UINT8_MAX, "dataset_len is a u8");
+_Static_assert(TLY_LEDGER_REASON_MAX <= UINT16_MAX, "reason_len is a u16");
+_Static_assert((uint64_t)TLY_LEDGER_SPEC_MAX <= UINT32_MAX, "spec_len is a u32");
+
+/* ---- fractions ---- */
+
+static uint64_t
+gcd(uint64_t a, uint64_t b)
+{
+	while (b != 0) {
+		uint64_t r = a % b;
+		a = b;
+		b = r;
+	}
+	return a;
+}
+
+int
+tly_ledger_fraction_valid(struct tly_fraction f)
+{
+	return f.den != 0 && gcd(f.num, f.den) == 1;
+}
+
+static void
+mpz_set_u64(mpz_t z, uint64_t v)
+{
+	mpz_import(z, 1, 1, sizeof v, 0, 0, &v);
+}
+
+/* Nonzero when 0 <= z < 2^64; then *v = z. */
+static int
+mpz_get_u64(const mpz_t z, uint64_t *v)
+{
+	if (mpz_sgn(z) < 0 || mpz_sizeinbase(z, 2) > 64)
+		return 0;
+	*v = 0;
+	mpz_export(v, NULL, 1, sizeof *v, 0, 0, z);
+	return 1;
+}
+
+static void
+mpq_set_fraction(mpq_t q, struct tly_fraction f)
+{
+	mpz_set_u64(mpq_numref(q), f.num);
+	mpz_set_u64(mpq_denref(q), f.den);
+	mpq_canonicalize(q);
+}
+
+tly_err
+tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b, struct tly_fraction *out)
+{
+	mpq_t x, y;
+	struct tly_fraction sum;
+	tly_err rv = TLY_ERANGE;
+
+	if (a.den == 0 || b.den == 0)
+		return TLY_EINVAL;
+	mpq_inits(x, y, NULL);
+	mpq_set_fraction(x, a);
+	mpq_set_fraction(y, b);
+	mpq_add(x, x, y); /* canonical: lowest terms, den > 0 */
+	if (mpz_get_u64(mpq_numref(x), &sum.num) && mpz_get_u64(mpq_denref(x), &sum.den)) {
+		*out = sum;
+		rv = TLY_OK;
+	}
+	mpq_clears(x, y, NULL);
+	return rv;
+}
+
+int
+tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b)
+{
+	mpz_t left, right, factor;
+	int order;
+
+	TLY_REQUIRE(a.den != 0 && b.den != 0);
+	mpz_inits(left, right, factor, NULL);
+	mpz_set_u64(left, a.num);
+	mpz_set_u64(factor, b.den);
+	mpz_mul(left, left, factor);
+	mpz_set_u64(right, b.num);
+	mpz_set_u64(factor, a.den);
+	mpz_mul(right, right, factor);
+	order = mpz_cmp(left, right);
+	mpz_clears(left, right, factor, NULL);
+	return (order > 0) - (order < 0);
+}
+
+void
+tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f)
+{
+	snprintf(out, len, "%" PRIu64 "/%" PRIu64, f.num, f.den);
+}
+
+/* ---- names and hex ---- */
+
+int
+tly_ledger_name_valid(const char *name, size_t len)
+{
+	if (len < 1 || len > TLY_SPEC_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+void
+tly_ledger_hex(char *out, const uint8_t *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* ---- canonical bytes ---- */
+
+static void
+put_fraction(struct tly_buf *b, struct tly_fraction f)
+{
+	tly_buf_put_u64(b, f.num);
+	tly_buf_put_u64(b, f.den);
+}
+
+static void
+put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
+{
+	put_fraction(b, budget->epsilon_total);
+	put_fraction(b, budget->epsilon_per_query);
+	put_fraction(b, budget->rho_total);
+	put_fraction(b, budget->rho_per_query);
+}
+
+tly_err
+tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
+{
+	size_t dataset_len = strlen(e->dataset);
+	size_t reason_len = strlen(e->reason);
+
+	if (dataset_len < 1 || dataset_len > TLY_SPEC_NAME_MAX ||
+	    reason_len > TLY_LEDGER_REASON_MAX || e->spec_len < 1 ||
+	    e->spec_len > TLY_LEDGER_SPEC_MAX)
+		return TLY_EINVAL;
+	tly_buf_put_u8(out, TLY_LEDGER_FORMAT_VERSION);
+	tly_buf_put_u8(out, e->kind);
+	tly_buf_put_u64(out, e->seq);
+	tly_buf_put_u64(out, e->time);
+	tly_buf_put_u8(out, (uint8_t)dataset_len);
+	tly_buf_put_bytes(out, e->dataset, dataset_len);
+	tly_buf_put_bytes(out, e->query_id, sizeof e->query_id);
+	tly_buf_put_bytes(out, e->query_hash, sizeof e->query_hash);
+	tly_buf_put_u8(out, e->mechanism);
+	put_fraction(out, e->amount);
+	put_fraction(out, e->epsilon_spent);
+	put_fraction(out, e->rho_spent);
+	put_budget(out, &e->budget);
+	tly_buf_put_u8(out, e->refusal);
+	tly_buf_put_u16(out, (uint16_t)reason_len);
+	tly_buf_put_bytes(out, e->reason, reason_len);
+	tly_buf_put_u32(out, (uint32_t)e->spec_len);
+	tly_buf_put_bytes(out, e->spec_json, e->spec_len);
+	tly_buf_put_bytes(out, e->prev_hash, sizeof e->prev_hash);
+	return out->error;
+}
+
+tly_err
+tly_ledger_entry_hash(const struct tly_ledger_entry *e, uint8_t out[static TLY_HASH_BYTES])
+{
+	struct tly_buf bytes;
+	tly_err rv;
+
+	tly_buf_init(&bytes);
+	rv = tly_ledger_entry_encode(e, &bytes);
+	if (rv == TLY_OK)
+		tly_hash(out, ENTRY_DOMAIN, bytes.data, bytes.len);
+	tly_buf_fini(&bytes);
+	return rv;
+}
+
+/* ---- receipts ---- */
+
+static int
+receipt_fields_valid(const struct tly_ledger_receipt *r)
+{
+	const struct tly_fraction *fractions[] = {&r->amount,
+	                                          &r->epsilon_spent,
+	                                          &r->rho_spent,
+	                                          &r->budget.epsilon_total,
+	                                          &r->budget.epsilon_per_query,
+	                                          &r->budget.rho_total,
+	                                          &r->budget.rho_per_query};
+
+	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
+	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
+	    r->amount.num == 0 ||
+	    !tly_ledger_name_valid(r->dataset, strnlen(r->dataset, sizeof r->dataset)) ||
+	    r->dataset[sizeof r->dataset - 1] != '\0')
+		return 0;
+	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+		if (!tly_ledger_fraction_valid(*fractions[i]))
+			return 0;
+	return 1;
+}
+
+/* Every receipt byte before the signature. */
+static tly_err
+receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
+{
+	size_t dataset_len = strnlen(r->dataset, sizeof r->dataset);
+
+	if (!receipt_fields_valid(r))
+		return TLY_EINVAL;
+	tly_buf_put_u8(out, TLY_LEDGER_FORMAT_VERSION);
+	tly_buf_put_u32(out, r->node_id);
+	tly_buf_put_u64(out, r->seq);
+	tly_buf_put_u64(out, r->time);
+	tly_buf_put_u8(out, (uint8_t)dataset_len);
+	tly_buf_put_bytes(out, r->dataset, dataset_len);
+	tly_buf_put_bytes(out, r->query_id, sizeof r->query_id);
+	tly_buf_put_bytes(out, r->query_hash, sizeof r->query_hash);
+	tly_buf_put_u8(out, r->mechanism);
+	put_fraction(out, r->amount);
+	put_fraction(out, r->epsilon_spent);
+	put_fraction(out, r->rho_spent);
+	put_budget(out, &r->budget);
+	tly_buf_put_bytes(out, r->entry_hash, sizeof r->entry_hash);
+	return out->error;
+}
+
+static tly_err
+receipt_digest(const struct tly_ledger_receipt *r, uint8_t digest[static TLY_HASH_BYTES])
+{
+	struct tly_buf body;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	rv = receipt_body(r, &body);
+	if (rv == TLY_OK)
+		tly_hash(digest, RECEIPT_DOMAIN, body.data, body.len);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+tly_err
+tly_ledger_receipt_encode(const struct tly_ledger_receipt *r, struct tly_buf *out)
+{
+	tly_err rv = receipt_body(r, out);
+
+	if (rv != TLY_OK)
+		return rv;
+	tly_buf_put_bytes(out, r->signature, sizeof r->signature);
+	return out->error;
+}
+
+static struct tly_fraction
+get_fraction(struct tly_reader *rd)
+{
+	struct tly_fraction f;
+
+	f.num = tly_get_u64(rd);
+	f.den = tly_get_u64(rd);
+	return f;
+}
+
+tly_err
+tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, size_t len)
+{
+	struct tly_ledger_receipt r;
+	struct tly_reader rd;
+	uint8_t dataset_len;
+
+	if (len < TLY_RECEIPT_FIXED_BYTES + 1 || len > TLY_RECEIPT_MAX_BYTES)
+		return TLY_EFORMAT;
+	memset(&r, 0, sizeof r);
+	tly_reader_init(&rd, buf, len);
+	if (tly_get_u8(&rd) != TLY_LEDGER_FORMAT_VERSION)
+		return TLY_EFORMAT;
+	r.node_id = tly_get_u32(&rd);
+	r.seq = tly_get_u64(&rd);
+	r.time = tly_get_u64(&rd);
+	dataset_len = tly_get_u8(&rd);
+	if (dataset_len > TLY_SPEC_NAME_MAX)
+		return TLY_EFORMAT;
+	tly_get_bytes(&rd, r.dataset, dataset_len);
+	tly_get_bytes(&rd, r.query_id, sizeof r.query_id);
+	tly_get_bytes(&rd, r.query_hash, sizeof r.query_hash);
+	r.mechanism = tly_get_u8(&rd);
+	r.amount = get_fraction(&rd);
+	r.epsilon_spent = get_fraction(&rd);
+	r.rho_spent = get_fraction(&rd);
+	r.budget.epsilon_total = get_fraction(&rd);
+	r.budget.epsilon_per_query = get_fraction(&rd);
+	r.budget.rho_total = get_fraction(&rd);
+	r.budget.rho_per_query = get_fraction(&rd);
+	tly_get_bytes(&rd, r.entry_hash, sizeof r.entry_hash);
+	tly_get_bytes(&rd, r.signature, sizeof r.signature);
+	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
+	    !receipt_fields_valid(&r))
+		return TLY_EFORMAT;
+	*out = r;
+	return TLY_OK;
+}
+
+tly_err
+tly_ledger_receipt_verify(const struct tly_ledger_receipt *r,
+                          const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	uint8_t digest[TLY_HASH_BYTES];
+
+	if (receipt_digest(r, digest) != TLY_OK)
+		return TLY_EAUTH;
+	return tly_sign_verify(r->signature, digest, sizeof digest, pk);
+}
+
+tly_err
+tly_ledger_receipt_make(struct tly_ledger_receipt *out, const struct tly_ledger_entry *e,
+                        uint32_t node_id, const struct tly_sign_key *key)
+{
+	struct tly_ledger_receipt r;
+	uint8_t digest[TLY_HASH_BYTES];
+	tly_err rv;
+
+	memset(&r, 0, sizeof r);
+	r.node_id = node_id;
+	r.seq = e->seq;
+	r.time = e->time;
+	memcpy(r.dataset, e->dataset, sizeof r.dataset);
+	memcpy(r.query_id, e->query_id, sizeof r.query_id);
+	memcpy(r.query_hash, e->query_hash, sizeof r.query_hash);
+	r.mechanism = e->mechanism;
+	r.amount = e->amount;
+	r.epsilon_spent = e->epsilon_spent;
+	r.rho_spent = e->rho_spent;
+	r.budget = e->budget;
+	memcpy(r.entry_hash, e->entry_hash, sizeof r.entry_hash);
+	rv = receipt_digest(&r, digest);
+	if (rv == TLY_EINVAL)
+		rv = TLY_ECRYPTO; /* a charge entry always makes a valid receipt */
+	if (rv == TLY_OK)
+		rv = tly_sign(r.signature, key, digest, sizeof digest);
+	if (rv == TLY_OK)
+		*out = r;
+	return rv;
+}
+
+/* ---- rows ---- */
+
+static int
+bind_u64(sqlite3_stmt *st, int *col, uint64_t v)
+{
+	return sqlite3_bind_int64(st, (*col)++, (sqlite3_int64)v);
+}
+
+static int
+bind_fraction(sqlite3_stmt *st, int *col, struct tly_fraction f)
+{
+	int rc = bind_u64(st, col, f.num);
+	return rc != SQLITE_OK ? rc : bind_u64(st, col, f.den);
+}
+
+static int
+bind_blob(sqlite3_stmt *st, int *col, const void *p, size_t n)
+{
+	return sqlite3_bind_blob(st, (*col)++, p, (int)n, SQLITE_TRANSIENT);
+}
+
+int
+tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
+{
+	const struct tly_fraction fractions[] = {e->amount,
+	                                         e->epsilon_spent,
+	                                         e->rho_spent,
+	                                         e->budget.epsilon_total,
+	                                         e->budget.epsilon_per_query,
+	                                         e->budget.rho_total,
+	                                         e->budget.rho_per_query};
+	int col = 1, rc = SQLITE_OK;
+
+	rc = rc ? rc : bind_u64(st, &col, e->seq);
+	rc = rc ? rc : bind_u64(st, &col, e->kind);
+	rc = rc ? rc : bind_u64(st, &col, e->time);
+	rc = rc ? rc : sqlite3_bind_text(st, col++, e->dataset, -1, SQLITE_TRANSIENT);
+	rc = rc ? rc : bind_blob(st, &col, e->query_id, sizeof e->query_id);
+	rc = rc ? rc : bind_blob(st, &col, e->query_hash, sizeof e->query_hash);
+	rc = rc ? rc : bind_u64(st, &col, e->mechanism);
+	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+		rc = rc ? rc : bind_fraction(st, &col, fractions[i]);
+	rc = rc ? rc : bind_u64(st, &col, e->refusal);
+	rc = rc ? rc : sqlite3_bind_text(st, col++, e->reason, -1, SQLITE_TRANSIENT);
+	rc = rc ? rc
+	        : sqlite3_bind_text(st, col++, e->spec_json, (int)e->spec_len, SQLITE_TRANSIENT);
+	rc = rc ? rc : bind_blob(st, &col, e->prev_hash, sizeof e->prev_hash);
+	rc = rc ? rc : bind_blob(st, &col, e->entry_hash, sizeof e->entry_hash);
+	rc = rc ? rc : bind_blob(st, &col, e->signature, sizeof e->signature);
+	return rc;
+}
+
+/* Cursor over the columns of one row, recording the first problem. */
+struct row {
+	sqlite3_stmt *st;
+	int col;
+	const char *bad; /* name of the first bad column, or NULL */
+};
+
+static const char *const column_names[TLY_LEDGER_COLUMN_COUNT] = {"seq",
+                                                                  "kind",
+                                                                  "time",
+                                                                  "dataset",
+                                                                  "query_id",
+                                                                  "query_hash",
+                                                                  "mechanism",
+                                                                  "amount_num",
+                                                                  "amount_den",
+                                                                  "epsilon_spent_num",
+                                                                  "epsilon_spent_den",
+                                                                  "rho_spent_num",
+                                                                  "rho_spent_den",
+                                                                  "epsilon_total_num",
+                                                                  "epsilon_total_den",
+                                                                  "epsilon_per_query_num",
+                                                                  "epsilon_per_query_den",
+                                                                  "rho_total_num",
+                                                                  "rho_total_den",
+                                                                  "rho_per_query_num",
+                                                                  "rho_per_query_den",
+                                                                  "refusal",
+                                                                  "reason",
+                                                                  "spec_json",
+                                                                  "prev_hash",
+                                                                  "entry_hash",
+                                                                  "signature"};
+
+static uint64_t
+read_u64(struct row *row)
+{
+	int col = row->col++;
+
+	if (sqlite3_column_type(row->st, col) != SQLITE_INTEGER) {
+		row->bad = row->bad ? row->bad : column_names[col];
+		return 0;
+	}
+	return (uint64_t)sqlite3_column_int64(row->st, col);
+}
+
+static uint8_t
+read_u8(struct row *row)
+{
+	uint64_t v = read_u64(row);
+
+	if (v > UINT8_MAX)
+		row->bad = row->bad ? row->bad : column_names[row->col - 1];
+	return (uint8_t)v;
+}
+
+static struct tly_fraction
+read_fraction(struct row *row)
+{
+	struct tly_fraction f;
+
+	f.num = read_u64(row);
+	f.den = read_u64(row);
+	return f;
+}
+
+static void
+read_blob(struct row *row, void *out, size_t n)
+{
+	int col = row->col++;
+	const void *p = sqlite3_column_blob(row->st, col);
+
+	if (sqlite3_column_type(row->st, col) != SQLITE_BLOB ||
+	    (size_t)sqlite3_column_bytes(row->st, col) != n || p == NULL) {
+		row->bad = row->bad ? row->bad : column_names[col];
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, p, n);
+}
+
+/* Text of at most max bytes and no NUL; *len its length. */
+static const char *
+read_text(struct row *row, size_t max, size_t *len)
+{
+	int col = row->col++;
+	const char *p = (const char *)sqlite3_column_text(row->st, col);
+	size_t n = (size_t)sqlite3_column_bytes(row->st, col);
+
+	*len = 0;
+	if (sqlite3_column_type(row->st, col) != SQLITE_TEXT || p == NULL || n > max ||
+	    strlen(p) != n) {
+		row->bad = row->bad ? row->bad : column_names[col];
+		return "";
+	}
+	*len = n;
+	return p;
+}
+
+tly_err
+tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, size_t why_len)
+{
+	struct row row = {st, 0, NULL};
+	const char *text;
+	size_t len;
+
+	memset(e, 0, sizeof *e);
+	e->seq = read_u64(&row);
+	e->kind = read_u8(&row);
+	e->time = read_u64(&row);
+	text = read_text(&row, TLY_SPEC_NAME_MAX, &len);
+	memcpy(e->dataset, text, len);
+	read_blob(&row, e->query_id, sizeof e->query_id);
+	read_blob(&row, e->query_hash, sizeof e->query_hash);
+	e->mechanism = read_u8(&row);
+	e->amount = read_fraction(&row);
+	e->epsilon_spent = read_fraction(&row);
+	e->rho_spent = read_fraction(&row);
+	e->budget.epsilon_total = read_fraction(&row);
+	e->budget.epsilon_per_query = read_fraction(&row);
+	e->budget.rho_total = read_fraction(&row);
+	e->budget.rho_per_query = read_fraction(&row);
+	e->refusal = read_u8(&row);
+	text = read_text(&row, TLY_LEDGER_REASON_MAX, &len);
+	memcpy(e->reason, text, len);
+	e->spec_json = read_text(&row, TLY_LEDGER_SPEC_MAX, &e->spec_len);
+	read_blob(&row, e->prev_hash, sizeof e->prev_hash);
+	read_blob(&row, e->entry_hash, sizeof e->entry_hash);
+	read_blob(&row, e->signature, sizeof e->signature);
+	if (row.bad == NULL)
+		return TLY_OK;
+	if (why_len > 0)
+		snprintf(why, why_len, "column %s has the wrong type or size", row.bad);
+	return TLY_EFORMAT;
+}
