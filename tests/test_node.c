@@ -1,0 +1,574 @@
+/*
+ * The trust node through its own command, `tally-node`, on synthetic
+ * trusts: a coordinator and committee members run in this process (the
+ * protocol state machines), while every node answer is a real tally-node
+ * process reading a real SQLite file and writing a real ledger.
+ *
+ * Checked: a full committee round reconstructs the truth within the noise;
+ * replays and tampered or inconsistent QUERYs are refused and cost nothing;
+ * the budget is enforced at the cap with exit code 3; the ledger verifies
+ * and shows every decision; the per-person usage report; and processes
+ * killed at random points never leave a ledger that under-counts.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cli/synth.h"
+#include "crypto/rng.h"
+#include "node/ledger.h"
+#include "protocol/committee.h"
+#include "protocol/keys.h"
+#include "protocol/noise.h"
+#include "protocol/spec.h"
+
+extern char **environ;
+
+enum { SITES = 3 };
+
+static char dir[] = "/tmp/tally-node-test-XXXXXX";
+static char bin[1024];
+static struct tly_identity coordinator, nodes[SITES];
+static struct tly_roster roster;
+static struct tly_catalogue catalogue;
+
+static void
+path_of(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+path_of(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int used = snprintf(out, len, "%s/", dir);
+	va_start(ap, fmt);
+	vsnprintf(out + used, len - (size_t)used, fmt, ap);
+	va_end(ap);
+}
+
+/* Run a program from build/bin with output to DIR/log; its exit code. */
+static int
+run(const char *const argv[])
+{
+	char program[1200], log[300];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
+	path_of(log, sizeof log, "log");
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
+	    "cannot run %s", program);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void
+setup(void)
+{
+	char why[600], path[300], keys[300];
+	struct tly_party parties[SITES];
+	uint8_t cpk[TLY_SIGN_PUBLIC_BYTES];
+	struct tly_spec_error err;
+
+	cr_assert_eq(tly_crypto_init(), TLY_OK);
+	const char *env = getenv("TALLY_BIN");
+	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
+	cr_assert_not_null(mkdtemp(dir));
+	struct tly_synth_options opt = {.sites = SITES, .people = 6000, .seed = 11, .out_dir = dir,
+	    .quiet = 1};
+	cr_assert_eq(tly_synth(&opt, why, sizeof why), TLY_OK, "%s", why);
+	for (int i = 0; i < SITES; i++) {
+		path_of(keys, sizeof keys, "site-%d/keys", i + 1);
+		cr_assert_eq(run((const char *const[]){"tally-node", "keygen", "--out", keys, NULL}), 0);
+		char sign[400], kx[400];
+		snprintf(sign, sizeof sign, "%s/node.sign", keys);
+		snprintf(kx, sizeof kx, "%s/node.kx", keys);
+		cr_assert_eq(tly_identity_from_files(&nodes[i], (uint32_t)i + 1, sign, kx, why,
+				 sizeof why),
+		    TLY_OK, "%s", why);
+		tly_identity_public(&nodes[i], &parties[i]);
+	}
+	cr_assert_eq(tly_identity_generate(&coordinator, TLY_PARTY_COORDINATOR, 0), TLY_OK);
+	tly_sign_key_public(coordinator.sign, cpk);
+	cr_assert_eq(tly_roster_init(&roster, cpk, parties, SITES), TLY_OK);
+	path_of(path, sizeof path, "registry.ini");
+	cr_assert_eq(tly_registry_write(&roster, path, why, sizeof why), TLY_OK, "%s", why);
+	const char *cat = tly_synth_catalogue();
+	cr_assert_eq(tly_catalogue_parse(&catalogue, cat, strlen(cat), &err), TLY_OK, "%s",
+	    err.reason);
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+	tly_catalogue_fini(&catalogue);
+	tly_roster_fini(&roster);
+	tly_identity_fini(&coordinator);
+	for (int i = 0; i < SITES; i++)
+		tly_identity_fini(&nodes[i]);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(node, .init = setup, .fini = teardown, .timeout = 120);
+
+/* The coordinator's side of a query: spec JSON -> QUERY fields. */
+static void
+make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *ids, uint32_t *members)
+{
+	struct tly_spec spec;
+	struct tly_spec_error err;
+	uint64_t l1, l2sq;
+
+	cr_assert_eq(tly_spec_parse(&spec, &catalogue, json, strlen(json), &err), TLY_OK, "%s: %s",
+	    err.field, err.reason);
+	cr_assert_eq(tly_spec_canonical(&spec, &catalogue, canonical), TLY_OK);
+	cr_assert_eq(tly_spec_sensitivity(&spec, &catalogue, &l1, &l2sq), TLY_OK);
+	memset(q, 0, sizeof *q);
+	cr_assert_eq(tly_spec_hash(&spec, &catalogue, q->query_hash), TLY_OK);
+	q->protocol = TLY_PROTOCOL_COMMITTEE;
+	q->mechanism = spec.mechanism;
+	q->cells = (uint32_t)tly_spec_cells(&spec, &catalogue);
+	q->privacy_num = spec.privacy_num;
+	q->privacy_den = spec.privacy_den;
+	q->sensitivity_l1 = l1;
+	q->sensitivity_l2sq = l2sq;
+	q->min_honest = 2;
+	q->min_contributors = 3;
+	q->threshold = 2;
+	q->degree = 3;
+	q->deadline_ms = 5000;
+	for (uint32_t i = 0; i < SITES; i++)
+		ids[i] = members[i] = i + 1;
+	q->participants = (struct tly_idlist){SITES, ids};
+	q->committee = (struct tly_idlist){SITES, members};
+	q->spec_json = *canonical;
+	q->spec_len = (uint32_t)strlen(*canonical);
+	tly_spec_fini(&spec);
+}
+
+/* Start a query at the coordinator and write its QUERY message to a file. */
+static struct tly_committee_coord *
+start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16])
+{
+	struct tly_committee_coord *coord;
+	struct tly_outbox box;
+	struct tly_rng rng;
+
+	tly_rng_init(&rng);
+	tly_rng_bytes(&rng, query_id, TLY_QUERY_ID_BYTES);
+	tly_outbox_init(&box);
+	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, q, query_id, &box),
+	    TLY_OK);
+	cr_assert_geq(box.count, 1);
+	FILE *f = fopen(msg_path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(box.items[0].data, 1, box.items[0].len, f), box.items[0].len);
+	fclose(f);
+	tly_outbox_fini(&box);
+	return coord;
+}
+
+static int
+answer(int site, const char *msg_path, const char *out)
+{
+	char conf[300];
+	path_of(conf, sizeof conf, "site-%d/node.conf", site);
+	return run((const char *const[]){"tally-node", "answer", "--config", conf, "--query", msg_path,
+	    "--out", out, NULL});
+}
+
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	uint8_t *data = malloc(TLY_MAX_MESSAGE_BYTES);
+	cr_assert_not_null(data);
+	*len = fread(data, 1, TLY_MAX_MESSAGE_BYTES, f);
+	fclose(f);
+	return data;
+}
+
+static long
+truth_cell(const char *query_name, size_t index)
+{
+	char path[300];
+	size_t len;
+	path_of(path, sizeof path, "truth.json");
+	char *text = (char *)slurp(path, &len);
+	cr_assert_not_null(text);
+	text[len] = '\0';
+	const char *p = strstr(text, query_name);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i <= index; i++) {
+		p = strstr(p, "\"value\": ");
+		cr_assert_not_null(p);
+		p += 9;
+	}
+	long v = strtol(p, NULL, 10);
+	free(text);
+	return v;
+}
+
+static const char diabetes_json[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+    " \"where\": [{\"column\": \"has_diabetes\", \"op\": \"=\", \"value\": 1}],"
+    " \"group_by\": [\"age_band\", \"sex\"],"
+    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 2}}";
+
+Test(node, committee_round_through_tally_node_matches_truth)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	struct tly_committee_member *m[SITES];
+	struct tly_outbox box;
+	size_t len;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	struct tly_committee_coord *coord = start_query(&q, msg_path, qid);
+	uint8_t *query_msg = slurp(msg_path, &len);
+	for (int i = 0; i < SITES; i++)
+		cr_assert_eq(tly_committee_member_alloc(&m[i], &nodes[i], &roster, query_msg, len),
+		    TLY_OK);
+	tly_outbox_init(&box);
+	for (int site = 1; site <= SITES; site++) {
+		path_of(out, sizeof out, "out-%d", site);
+		cr_assert_eq(answer(site, msg_path, out), 0, "site %d refused", site);
+		for (int k = 1; k <= SITES; k++) {
+			char share[400];
+			size_t slen;
+			snprintf(share, sizeof share, "%s/share-%d.msg", out, k);
+			uint8_t *bytes = slurp(share, &slen);
+			cr_assert_not_null(bytes, "%s missing", share);
+			cr_assert_eq(tly_committee_coord_receive(coord, bytes, slen, &box), TLY_OK);
+			free(bytes);
+		}
+		/* The receipt verifies under the node's key. */
+		char receipt_path[400];
+		size_t rlen;
+		struct tly_ledger_receipt receipt;
+		snprintf(receipt_path, sizeof receipt_path, "%s/receipt.bin", out);
+		uint8_t *rbytes = slurp(receipt_path, &rlen);
+		cr_assert_not_null(rbytes);
+		cr_assert_eq(tly_ledger_receipt_decode(&receipt, rbytes, rlen), TLY_OK);
+		cr_assert_eq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
+		    TLY_OK);
+		cr_assert_arr_eq(receipt.query_id, qid, 16);
+		rbytes[rlen / 2] ^= 1;
+		if (tly_ledger_receipt_decode(&receipt, rbytes, rlen) == TLY_OK)
+			cr_assert_neq(tly_ledger_receipt_verify(&receipt,
+					  roster.parties[site - 1].sign_pk),
+			    TLY_OK, "a changed receipt still verifies");
+		free(rbytes);
+	}
+	/* Relay the shares to the members, announce, collect share-sums. */
+	for (int rounds = 0; rounds < 3; rounds++) {
+		struct tly_outbox next;
+		tly_outbox_init(&next);
+		for (size_t i = 0; i < box.count; i++) {
+			uint32_t to = box.items[i].to;
+			tly_err rv = TLY_OK;
+			if (to >= 1 && to <= SITES)
+				rv = tly_committee_member_receive(m[to - 1], box.items[i].data,
+				    box.items[i].len, &next);
+			else if (to == TLY_PARTY_COORDINATOR)
+				rv = tly_committee_coord_receive(coord, box.items[i].data,
+				    box.items[i].len, &next);
+			/* Share-sums after the total is known are normal. */
+			cr_assert(rv == TLY_OK || rv == TLY_ESTATE, "round %d: %s", rounds,
+			    tly_strerror(rv));
+		}
+		tly_outbox_fini(&box);
+		box = next;
+		if (rounds == 0)
+			cr_assert_eq(tly_committee_coord_close_round(coord, &box), TLY_OK);
+	}
+	struct tly_committee_result result;
+	cr_assert_eq(tly_committee_coord_result(coord, &result), TLY_OK);
+	cr_assert_eq(result.contributors.count, SITES);
+	cr_assert_eq(result.d, 10);
+	/* Noise: alpha = e^-2 per cell, 3 shares of NB(1/2): sd about 0.74;
+	 * 8 is more than ten standard deviations. */
+	for (size_t c = 0; c < result.d; c++) {
+		long truth = truth_cell("diabetes_by_age_sex.json", c);
+		cr_assert_leq(labs(result.cells[c] - truth), 8, "cell %zu: %lld vs truth %ld", c,
+		    (long long)result.cells[c], truth);
+	}
+	tly_committee_result_fini(&result);
+	tly_outbox_fini(&box);
+	for (int i = 0; i < SITES; i++)
+		tly_committee_member_free(m[i]);
+	tly_committee_coord_free(coord);
+	free(query_msg);
+
+	/* The same QUERY again: a replay, refused with exit 3, charged once. */
+	path_of(out, sizeof out, "out-again");
+	cr_assert_eq(answer(1, msg_path, out), 3);
+	char conf[300];
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
+			 NULL}),
+	    0);
+	free(canonical);
+}
+
+Test(node, refuses_tampered_and_inconsistent_queries_without_charging)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	size_t len;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	uint8_t *msg = slurp(msg_path, &len);
+	msg[len - 70] ^= 0x01; /* inside the spec: the signature no longer holds */
+	FILE *f = fopen(msg_path, "wb");
+	fwrite(msg, 1, len, f);
+	fclose(f);
+	free(msg);
+	path_of(out, sizeof out, "out-tampered");
+	int rc = answer(1, msg_path, out);
+	cr_assert(rc != 0, "tampered QUERY answered");
+
+	/* Cells that disagree with the spec: the node recomputes and refuses. */
+	q.cells = 5;
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(1, msg_path, out), 2);
+	q.cells = 10;
+	q.sensitivity_l1 = 2;
+	q.sensitivity_l2sq = 4;
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(1, msg_path, out), 2);
+	/* Local policy: fewer contributors than the node requires (3). */
+	q.sensitivity_l1 = q.sensitivity_l2sq = 1;
+	q.min_contributors = 2;
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(1, msg_path, out), 3);
+	cr_assert_eq(access(out, F_OK), -1, "no output for refused queries");
+
+	/* Nothing was charged: no charge entries in the ledger. */
+	path_of(conf, sizeof conf, "site-1/state/ledger.db");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open_v2(conf, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st, NULL) ==
+		SQLITE_OK) {
+		cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+		cr_assert_eq(sqlite3_column_int(st, 0), 0, "a refused query was charged");
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	free(canonical);
+}
+
+Test(node, budget_is_enforced_at_the_cap_and_the_ledger_shows_it)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+
+	/* epsilon 2 per query against a total of 20: ten answers, then no more. */
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-budget");
+	for (int i = 0; i < 10; i++) {
+		tly_committee_coord_free(start_query(&q, msg_path, qid));
+		cr_assert_eq(answer(2, msg_path, out), 0, "answer %d of 10", i + 1);
+	}
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(2, msg_path, out), 3, "over the total budget");
+	path_of(conf, sizeof conf, "site-2/node.conf");
+	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
+			 NULL}),
+	    0);
+	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
+			 "--format", "csv", NULL}),
+	    0);
+	/* Tampering with the ledger file is caught. */
+	char db_path[300];
+	sqlite3 *db;
+	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
+	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+			 "DROP TRIGGER IF EXISTS entries_no_update;"
+			 "UPDATE entries SET amount_num = 1 WHERE seq = 3",
+			 NULL, NULL, NULL),
+	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
+			 NULL}),
+	    1);
+	free(canonical);
+}
+
+Test(node, usage_report_names_the_queries_a_person_was_in)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300], db_path[300], log[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	char diabetic[64] = "", other[64] = "";
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-usage");
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(3, msg_path, out), 0);
+
+	path_of(db_path, sizeof db_path, "site-3/patients.db");
+	cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db,
+			 "SELECT person_id, has_diabetes FROM patients WHERE opted_out = 0 "
+			 "ORDER BY has_diabetes DESC",
+			 -1, &st, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *target = sqlite3_column_int(st, 1) ? diabetic : other;
+		if (target[0] == '\0')
+			snprintf(target, 64, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	cr_assert(diabetic[0] && other[0]);
+
+	path_of(conf, sizeof conf, "site-3/node.conf");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	cr_assert_eq(run((const char *const[]){"tally-node", "usage-report", "--config", conf,
+			 "--person", diabetic, NULL}),
+	    0);
+	size_t len;
+	char *text = (char *)slurp(log, &len);
+	text[len] = '\0';
+	cr_assert(strstr(text, "1 of 1 answered queries used") != NULL, "%s", text);
+	free(text);
+	truncate(log, 0);
+	cr_assert_eq(run((const char *const[]){"tally-node", "usage-report", "--config", conf,
+			 "--person", other, NULL}),
+	    0);
+	text = (char *)slurp(log, &len);
+	text[len] = '\0';
+	cr_assert(strstr(text, "0 of 1 answered queries used") != NULL, "%s", text);
+	free(text);
+	free(canonical);
+}
+
+/* A node killed at random points while answering: the ledger always
+ * verifies, and every answer whose receipt reached the disk is charged. */
+Test(node, killed_answers_never_undercount_the_ledger)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300], program[1200];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	struct timespec seed_time;
+	int kills = 0, completed = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &seed_time);
+	srand((unsigned)seed_time.tv_nsec);
+	/* A small epsilon so that the budget lasts through every attempt. */
+	const char *json = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+			   " \"group_by\": [\"sex\"],"
+			   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.01}}";
+	make_query(&q, json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	snprintf(program, sizeof program, "%s/tally-node", bin);
+	/* One whole answer first, so that the ledger exists. */
+	path_of(out, sizeof out, "kill-first");
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(answer(1, msg_path, out), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Kill anywhere in 1.3 times a whole answer: before, during and after
+	 * the ledger commit and the writing of shares. */
+	long window_us = ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000) *
+	    13 / 10;
+	int shares_seen = 0;
+	for (int attempt = 0; attempt < 40; attempt++) {
+		path_of(out, sizeof out, "kill-%d", attempt);
+		tly_committee_coord_free(start_query(&q, msg_path, qid));
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+			dup2(null, 1);
+			dup2(null, 2);
+			execl(program, "tally-node", "answer", "--config", conf, "--query", msg_path,
+			    "--out", out, (char *)NULL);
+			_exit(127);
+		}
+		long wait_us = rand() % (window_us + 1);
+		struct timespec pause = {wait_us / 1000000, (wait_us % 1000000) * 1000};
+		nanosleep(&pause, NULL);
+		int status;
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		if (WIFSIGNALED(status))
+			kills++;
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			completed++;
+
+		/* The chain verifies after every kill... */
+		cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config",
+				 conf, NULL}),
+		    0, "ledger broken after attempt %d", attempt);
+		/* ...and if shares may have left (any share file exists), the
+		 * query is charged. */
+		char share[400];
+		snprintf(share, sizeof share, "%s/share-1.msg", out);
+		if (access(share, F_OK) == 0) {
+			shares_seen++;
+			char db_path[300];
+			sqlite3 *db;
+			sqlite3_stmt *st;
+			path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
+			cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL),
+			    SQLITE_OK);
+			cr_assert_eq(sqlite3_prepare_v2(db,
+					 "SELECT COUNT(*) FROM entries WHERE kind = 1 AND "
+					 "query_id = ?",
+					 -1, &st, NULL),
+			    SQLITE_OK);
+			sqlite3_bind_blob(st, 1, qid, 16, SQLITE_STATIC);
+			cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+			cr_assert_eq(sqlite3_column_int(st, 0), 1,
+			    "shares written for a query the ledger does not charge");
+			sqlite3_finalize(st);
+			sqlite3_close(db);
+		}
+	}
+	cr_log_info("%d kills, %d completed answers, %d with shares on disk (window %ld us)", kills,
+	    completed, shares_seen, window_us);
+	cr_assert_geq(kills, 10, "too few kills landed mid-answer (%d)", kills);
+	cr_assert_geq(shares_seen, 1, "no attempt got as far as writing shares");
+	free(canonical);
+}
