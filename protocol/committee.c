@@ -36,18 +36,6 @@ tly_committee_find(const struct tly_idlist *list, uint32_t id)
 	return -1;
 }
 
-void
-tly_committee_outbox_truncate(struct tly_outbox *box, size_t count)
-{
-	while (box->count > count) {
-		struct tly_outmsg *item = &box->items[--box->count];
-		TLY_WIPE(item->data, item->len);
-		free(item->data);
-		item->data = NULL;
-		item->len = 0;
-	}
-}
-
 tly_err
 tly_committee_send(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
     const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
@@ -258,7 +246,7 @@ tly_committee_node_answer(const struct tly_identity *self, const struct tly_rost
 		    rows[j], d, plain, out);
 out:
 	if (rv != TLY_OK)
-		tly_committee_outbox_truncate(out, start);
+		tly_outbox_truncate(out, start);
 	if (input != NULL)
 		TLY_WIPE(input, d * sizeof *input);
 	if (shares != NULL)

@@ -131,7 +131,7 @@ send_to_all(struct tly_committee_coord *c, enum tly_msg_type type, const struct 
 		rv = push_copy(box, next, msg.data, msg.len);
 	}
 	if (rv != TLY_OK)
-		tly_committee_outbox_truncate(box, start);
+		tly_outbox_truncate(box, start);
 	tly_buf_fini(&msg);
 	return rv;
 }
@@ -275,7 +275,7 @@ announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set
 	}
 	tly_buf_fini(&body);
 	if (rv != TLY_OK) {
-		tly_committee_outbox_truncate(box, start);
+		tly_outbox_truncate(box, start);
 		return rv;
 	}
 	c->sets[attempt] = *set;

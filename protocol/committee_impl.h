@@ -14,9 +14,6 @@
 /* Position of id in a strictly increasing list, or -1. O(log count). */
 long tly_committee_find(const struct tly_idlist *list, uint32_t id);
 
-/* Drop (wiped) the items appended to box since it held `count`: the
- * all-or-nothing rule of the functions that append several messages. */
-void tly_committee_outbox_truncate(struct tly_outbox *box, size_t count);
 
 /* Seal a message with key and append it addressed to `to`. */
 TLY_MUST tly_err tly_committee_send(struct tly_outbox *box, uint32_t to,

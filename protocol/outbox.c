@@ -12,13 +12,21 @@ tly_outbox_init(struct tly_outbox *box)
 }
 
 void
+tly_outbox_truncate(struct tly_outbox *box, size_t count)
+{
+	while (box->count > count) {
+		struct tly_outmsg *item = &box->items[--box->count];
+		TLY_WIPE(item->data, item->len);
+		free(item->data);
+		item->data = NULL;
+		item->len = 0;
+	}
+}
+
+void
 tly_outbox_clear(struct tly_outbox *box)
 {
-	for (size_t i = 0; i < box->count; i++) {
-		TLY_WIPE(box->items[i].data, box->items[i].len);
-		free(box->items[i].data);
-	}
-	box->count = 0;
+	tly_outbox_truncate(box, 0);
 }
 
 void

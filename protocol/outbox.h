@@ -30,6 +30,10 @@ void tly_outbox_init(struct tly_outbox *box);
 void tly_outbox_fini(struct tly_outbox *box);
 /* Drop every message, keep the array. */
 void tly_outbox_clear(struct tly_outbox *box);
+/* Drop (wipe and free) the items after the first `count`: how a state
+ * machine takes back what it appended when a later step fails. */
+void tly_outbox_truncate(struct tly_outbox *box, size_t count);
+
 /* Append msg's bytes addressed to `to`; takes msg's storage (msg is left
  * empty) on success and on failure. TLY_ENOMEM, or msg->error if set. */
 TLY_MUST tly_err tly_outbox_push(struct tly_outbox *box, uint32_t to, struct tly_buf *msg);
