@@ -1,0 +1,268 @@
+/*
+ * secagg_common.c - pairwise masking: the query rules every party applies,
+ * and the helpers the client and the server share (masks, forwarded
+ * signatures, message plumbing).
+ */
+#include "secagg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/kx.h"
+#include "crypto/prg.h"
+#include "crypto/wipe.h"
+#include "secagg_impl.h"
+
+_Static_assert((int)TLY_KX_SHARED_BYTES == (int)TLY_PRG_SEED_BYTES, "an agreed key seeds a mask");
+_Static_assert((int)TLY_SHAMIR_SECRET_BYTES == (int)TLY_KX_SECRET_BYTES,
+    "a mask key is a Shamir secret");
+_Static_assert((int)TLY_SHAMIR_SECRET_BYTES == (int)TLY_PRG_SEED_BYTES,
+    "a self-mask seed is a Shamir secret");
+_Static_assert((uint64_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES < UINT32_MAX,
+    "a masked input's body length fits the header's u32");
+
+/* ---- plumbing ---- */
+
+long
+tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ids[mid] == id)
+			return (long)mid;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void
+tly_secagg_truncate(struct tly_outbox *box, size_t count)
+{
+	while (box->count > count) {
+		struct tly_outmsg *item = &box->items[--box->count];
+		TLY_WIPE(item->data, item->len);
+		free(item->data);
+		item->data = NULL;
+		item->len = 0;
+	}
+}
+
+tly_err
+tly_secagg_send(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
+    const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
+{
+	struct tly_buf msg;
+	tly_err rv;
+
+	tly_buf_init(&msg);
+	rv = tly_msg_seal(&msg, header, body, body_len, key);
+	if (rv == TLY_OK)
+		rv = tly_outbox_push(box, to, &msg); /* takes msg's storage */
+	tly_buf_fini(&msg);
+	return rv;
+}
+
+tly_err
+tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size_t len)
+{
+	struct tly_buf copy;
+
+	tly_buf_init(&copy);
+	tly_buf_put_bytes(&copy, msg, len);
+	return tly_outbox_push(box, to, &copy); /* takes copy's storage, even on failure */
+}
+
+tly_err
+tly_secagg_peek(const uint8_t *msg, size_t len, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+    struct tly_msg *out)
+{
+	struct tly_msg peeked;
+	tly_err rv = tly_msg_peek(msg, len, &peeked);
+
+	if (rv != TLY_OK)
+		return rv;
+	/* Query ids are public; a plain comparison is fine. */
+	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
+		return TLY_EREPLAY;
+	*out = peeked;
+	return TLY_OK;
+}
+
+tly_err
+tly_secagg_round_check(uint32_t round, uint32_t first, uint32_t last)
+{
+	if (round < first)
+		return TLY_EREPLAY;
+	if (round > last)
+		return TLY_ESTATE;
+	return TLY_OK;
+}
+
+/* ---- the query ---- */
+
+static int
+all_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (tly_roster_find(roster, list->ids[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+degree_valid(const struct tly_query *q)
+{
+	uint32_t n = q->participants.count;
+
+	if (q->degree == n - 1)
+		return 1;
+	return q->protocol == TLY_PROTOCOL_SECAGG_PLUS && q->degree >= 2 && q->degree % 2 == 0 &&
+	    q->degree < n - 1;
+}
+
+tly_err
+tly_secagg_query_check(const struct tly_query *q, const struct tly_roster *roster)
+{
+	uint32_t n = q->participants.count;
+
+	if (q->protocol != TLY_PROTOCOL_SECAGG && q->protocol != TLY_PROTOCOL_SECAGG_PLUS)
+		return TLY_EINVAL;
+	if (q->cells == 0 || q->cells > TLY_MAX_CELLS || q->committee.count != 0)
+		return TLY_EINVAL;
+	if (n < 3 || n > TLY_MAX_PARTIES)
+		return TLY_EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if (q->participants.ids[i] == 0 ||
+		    (i > 0 && q->participants.ids[i] <= q->participants.ids[i - 1]))
+			return TLY_EINVAL;
+	if (!degree_valid(q))
+		return TLY_EINVAL;
+	/* 2t > k: no split view gives both secrets of a client (secagg.h). */
+	if (q->threshold < 2 || q->threshold > q->degree || 2u * q->threshold <= q->degree)
+		return TLY_EINVAL;
+	if (q->min_honest == 0 || q->min_honest > q->min_contributors || q->min_contributors > n)
+		return TLY_EINVAL;
+	if (!all_in_roster(&q->participants, roster))
+		return TLY_EPEER;
+	return TLY_OK;
+}
+
+tly_err
+tly_secagg_read_query(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
+    size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	struct tly_msg opened;
+	struct tly_query decoded;
+	tly_err rv;
+
+	memset(&decoded, 0, sizeof decoded);
+	rv = tly_msg_open(msg, len, roster, &opened);
+	if (rv != TLY_OK)
+		goto out;
+	rv = TLY_ESTATE;
+	if (opened.header.type != TLY_MSG_QUERY)
+		goto out;
+	rv = TLY_EPEER;
+	if (opened.header.recipient != self && opened.header.recipient != TLY_PARTY_ALL)
+		goto out;
+	rv = tly_query_decode(&decoded, opened.body, opened.body_len);
+	if (rv != TLY_OK)
+		goto out;
+	rv = tly_secagg_query_check(&decoded, roster);
+	if (rv != TLY_OK)
+		goto out;
+	memcpy(query_id, opened.header.query_id, TLY_QUERY_ID_BYTES);
+	*q = decoded;
+	return TLY_OK;
+out:
+	tly_query_fini(&decoded);
+	return rv;
+}
+
+tly_err
+tly_secagg_graph(struct tly_graph *g, const struct tly_query *q,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES])
+{
+	return tly_graph_init(g, query_id, q->participants.ids, q->participants.count, q->degree);
+}
+
+/* ---- keys and signatures ---- */
+
+tly_err
+tly_secagg_key_check(const uint8_t pk[static TLY_KX_PUBLIC_BYTES])
+{
+	/* Any scalar will do: X25519 clamps it to a multiple of the cofactor,
+	 * so the product is the identity (all zero) exactly for points of
+	 * small order. The scalar and the product are public. */
+	static const uint8_t scalar[TLY_KX_SECRET_BYTES] = {9};
+	uint8_t product[TLY_KX_SHARED_BYTES];
+
+	return tly_kx_x25519(product, scalar, pk);
+}
+
+tly_err
+tly_secagg_verify_forwarded(const struct tly_roster *roster,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], enum tly_msg_type type, uint32_t sender,
+    const uint8_t *body, size_t body_len, const uint8_t signature[static TLY_SIGNATURE_BYTES])
+{
+	const uint8_t *pk = tly_roster_sign_pk(roster, sender);
+	struct tly_msg_header header = {
+		.type = type,
+		.sender = sender,
+		.recipient = TLY_PARTY_COORDINATOR,
+	};
+	struct tly_buf signed_bytes;
+	tly_err rv;
+
+	if (pk == NULL || sender == TLY_PARTY_COORDINATOR)
+		return TLY_EPEER;
+	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(&signed_bytes);
+	rv = tly_msg_signed_bytes(&signed_bytes, &header, body, body_len);
+	if (rv == TLY_OK)
+		rv = tly_sign_verify(signature, signed_bytes.data, signed_bytes.len, pk);
+	tly_buf_fini(&signed_bytes);
+	return rv;
+}
+
+int
+tly_secagg_share_valid(const uint8_t share[static TLY_SHAMIR_SECRET_SHARE_BYTES])
+{
+	uint64_t bad = 0;
+
+	for (size_t i = 0; i < TLY_SHAMIR_SECRET_CHUNKS; i++)
+		bad |= (uint64_t)(tly_load_be64(share + i * TLY_FIELD_ELEMENT_BYTES) >=
+		    TLY_FIELD_P);
+	return bad == 0;
+}
+
+/* ---- masks ---- */
+
+tly_err
+tly_secagg_mask(uint64_t *acc, size_t d, const uint8_t seed[static 32], const char *purpose,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], int sign)
+{
+	uint8_t session[TLY_QUERY_ID_BYTES + 4];
+	struct tly_prg *prg = NULL;
+	tly_err rv;
+
+	memcpy(session, query_id, TLY_QUERY_ID_BYTES);
+	tly_store_be32(session + TLY_QUERY_ID_BYTES, TLY_ROUND_MASKED_INPUT);
+	struct tly_prg_context ctx = {
+		.purpose = purpose,
+		.session = session,
+		.session_len = sizeof session,
+		.length = d,
+	};
+	rv = tly_prg_alloc(&prg, TLY_SECAGG_PRG, seed, &ctx);
+	if (rv != TLY_OK)
+		return rv;
+	rv = sign > 0 ? tly_prg_field_add(prg, acc, d) : tly_prg_field_sub(prg, acc, d);
+	tly_prg_free(prg);
+	return rv;
+}

@@ -1,0 +1,163 @@
+/*
+ * secagg_unmask.c - the pairwise-masking client's last two rounds: it
+ * checks and signs the survivors set, then checks the signatures and
+ * reveals its shares, once (secagg.h has the rules).
+ */
+#include "secagg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/wipe.h"
+#include "secagg_impl.h"
+
+/* ---- Round 3: ConsistencyCheck ---- */
+
+/* U3 as this client can check it: it is in, every id is a participant,
+ * enough of them, and U3 ∩ N(u) ⊆ U2 ∩ N(u) (its SHARE_SET). */
+static tly_err
+survivors_check(const struct tly_secagg_client *c, const struct tly_idlist *u3)
+{
+	uint32_t self = c->self->id;
+
+	if (!tly_idlist_contains(u3, self))
+		return TLY_EPEER;
+	for (uint32_t i = 0; i < u3->count; i++) {
+		uint32_t id = u3->ids[i];
+		if (!tly_idlist_contains(&c->query.participants, id))
+			return TLY_EPEER;
+		if (id == self || !tly_graph_adjacent(&c->graph, self, id))
+			continue;
+		const struct tly_secagg_peer *peer = tly_secagg_client_peer(c, id);
+		if (peer == NULL || !(peer->flags & TLY_SECAGG_PEER_IN_U2))
+			return TLY_EPEER;
+	}
+	if (u3->count < tly_secagg_max(c->query.threshold, c->query.min_contributors))
+		return TLY_ETOOFEW;
+	return TLY_OK;
+}
+
+tly_err
+tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
+    struct tly_outbox *out)
+{
+	struct tly_msg_header header =
+	    tly_secagg_client_header(c, TLY_MSG_CONSISTENCY, TLY_PARTY_COORDINATOR);
+	struct tly_idlist u3;
+	tly_err rv = tly_idlist_decode(&u3, m->body, m->body_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = survivors_check(c, &u3);
+	if (rv != TLY_OK) {
+		tly_idlist_fini(&u3);
+		return rv;
+	}
+	c->survivors = u3;
+	tly_idlist_hash(c->survivors_hash, c->query_id, &c->survivors);
+	rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, c->survivors_hash,
+	    sizeof c->survivors_hash, c->self->sign);
+	if (rv == TLY_OK)
+		c->phase = TLY_SECAGG_CLIENT_SIGNATURES;
+	return rv;
+}
+
+/* ---- Round 4: Unmasking ---- */
+
+/* At least t signatures, all by clients of U3, all over our U3's hash. */
+static tly_err
+signatures_check(const struct tly_secagg_client *c, const struct tly_signature_list *list)
+{
+	if (list->count < c->query.threshold)
+		return TLY_ETOOFEW;
+	for (uint32_t i = 0; i < list->count; i++) {
+		const struct tly_signature_entry *e = &list->entries[i];
+		if (!tly_idlist_contains(&c->survivors, e->id))
+			return TLY_EPEER;
+		tly_err rv = tly_secagg_verify_forwarded(c->roster, c->query_id,
+		    TLY_MSG_CONSISTENCY, e->id, c->survivors_hash, sizeof c->survivors_hash,
+		    e->signature);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	return TLY_OK;
+}
+
+/*
+ * For each v of our SHARE_SET whose shares we hold: the share of b_v if v
+ * is in U3, else the share of s_v^SK. The kind is a function of the one U3
+ * we accepted, and this runs once per query (the phase moves to DONE), so
+ * no peer ever gets both kinds from us.
+ */
+static int
+revealable(const struct tly_secagg_peer *peer)
+{
+	const uint8_t both = TLY_SECAGG_PEER_IN_U2 | TLY_SECAGG_PEER_HAS_SHARE;
+	return (peer->flags & both) == both;
+}
+
+static tly_err
+build_unmask(const struct tly_secagg_client *c, struct tly_unmask *u)
+{
+	uint32_t count = 0;
+
+	memset(u, 0, sizeof *u);
+	for (uint32_t j = 0; j < c->peer_count; j++)
+		count += (uint32_t)revealable(&c->peers[j]);
+	if (count == 0)
+		return TLY_OK;
+	u->entries = calloc(count, sizeof *u->entries);
+	if (u->entries == NULL)
+		return TLY_ENOMEM;
+	for (uint32_t j = 0; j < c->peer_count; j++) {
+		const struct tly_secagg_peer *peer = &c->peers[j];
+		if (!revealable(peer))
+			continue;
+		struct tly_unmask_entry *e = &u->entries[u->count++];
+		const uint8_t *held = c->held + (size_t)j * TLY_SECAGG_HELD_BYTES;
+		e->id = peer->id;
+		if (tly_idlist_contains(&c->survivors, peer->id)) {
+			e->kind = TLY_UNMASK_SELF_SEED;
+			memcpy(e->share, held + TLY_SECAGG_SHARE_BYTES, TLY_SECAGG_SHARE_BYTES);
+		} else {
+			e->kind = TLY_UNMASK_MASK_KEY;
+			memcpy(e->share, held, TLY_SECAGG_SHARE_BYTES);
+		}
+	}
+	return TLY_OK;
+}
+
+tly_err
+tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *m,
+    struct tly_outbox *out)
+{
+	struct tly_msg_header header =
+	    tly_secagg_client_header(c, TLY_MSG_UNMASK, TLY_PARTY_COORDINATOR);
+	struct tly_signature_list list;
+	struct tly_unmask unmask;
+	struct tly_buf body;
+	tly_err rv = tly_signature_list_decode(&list, m->body, m->body_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	memset(&unmask, 0, sizeof unmask);
+	tly_buf_init(&body);
+	rv = signatures_check(c, &list);
+	if (rv == TLY_OK)
+		rv = build_unmask(c, &unmask);
+	if (rv == TLY_OK)
+		rv = tly_unmask_encode(&body, &unmask);
+	if (rv == TLY_OK)
+		rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		    c->self->sign);
+	if (rv == TLY_OK) {
+		tly_secagg_client_forget(c);
+		c->phase = TLY_SECAGG_CLIENT_DONE;
+	}
+	tly_buf_fini(&body);
+	tly_unmask_fini(&unmask);
+	tly_signature_list_fini(&list);
+	return rv;
+}
