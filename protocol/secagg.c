@@ -352,7 +352,7 @@ out:
 	}
 	free(rows);
 	if (rv != TLY_OK)
-		tly_secagg_truncate(out, mark);
+		tly_outbox_truncate(out, mark);
 	return rv;
 }
 

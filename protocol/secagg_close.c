@@ -499,7 +499,7 @@ tly_secagg_server_close_round(struct tly_secagg_server *s, struct tly_outbox *bo
 	s->complete = 0;
 	if (rv == TLY_OK)
 		return TLY_OK;
-	tly_secagg_truncate(box, mark);
+	tly_outbox_truncate(box, mark);
 	uint32_t reason = rv == TLY_ETOOFEW ? TLY_ABORT_TOO_FEW
 	    : rv == TLY_ENOMEM                ? TLY_ABORT_INTERNAL
 	                                      : TLY_ABORT_INCONSISTENT;

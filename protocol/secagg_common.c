@@ -40,17 +40,7 @@ tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id)
 	return -1;
 }
 
-void
-tly_secagg_truncate(struct tly_outbox *box, size_t count)
-{
-	while (box->count > count) {
-		struct tly_outmsg *item = &box->items[--box->count];
-		TLY_WIPE(item->data, item->len);
-		free(item->data);
-		item->data = NULL;
-		item->len = 0;
-	}
-}
+
 
 tly_err
 tly_secagg_send(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,

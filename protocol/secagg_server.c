@@ -61,7 +61,7 @@ tly_secagg_broadcast(struct tly_secagg_server *s, enum tly_msg_type type,
 			rv = tly_secagg_forward(box, s->clients[i].id, msg.data, msg.len);
 	tly_buf_fini(&msg);
 	if (rv != TLY_OK)
-		tly_secagg_truncate(box, mark);
+		tly_outbox_truncate(box, mark);
 	return rv;
 }
 
