@@ -19,6 +19,7 @@ static const char *const messages[TLY_ERR_COUNT] = {
 	[TLY_EABORTED] = "query aborted",
 	[TLY_EBUDGET] = "privacy budget exhausted",
 	[TLY_EIO] = "storage or I/O failure",
+	[TLY_ETIMEDOUT] = "timed out",
 };
 
 const char *

@@ -29,6 +29,7 @@ typedef enum tly_err {
 	TLY_EABORTED,  /* the query was aborted */
 	TLY_EBUDGET,   /* privacy budget exhausted, or over the per-query cap */
 	TLY_EIO,       /* a file or database could not be read, written or synced */
+	TLY_ETIMEDOUT, /* a deadline or timeout passed */
 	TLY_ERR_COUNT
 } tly_err;
 
