@@ -32,6 +32,8 @@ static const struct type_rule rules[] = {
 	{TLY_MSG_ANNOUNCE, TLY_ROUND_ANNOUNCE, FROM_COORDINATOR, ID_LIST_MAX(4)},
 	{TLY_MSG_SHARE_SUM, TLY_ROUND_SHARE_SUM, FROM_NODE, 4 + TLY_HASH_BYTES + CELLS_BYTES},
 	{TLY_MSG_COMPLAINT, TLY_ROUND_SHARE_SUM, FROM_NODE, ID_LIST_MAX(4)},
+	{TLY_MSG_RECEIPT, TLY_ROUND_RECEIPT, FROM_NODE, TLY_RECEIPT_BODY_MAX},
+	{TLY_MSG_REFUSAL, TLY_ROUND_REFUSAL, FROM_NODE, 4 + 2 + TLY_REFUSAL_TEXT_MAX},
 	{TLY_MSG_ADVERTISE, TLY_ROUND_ADVERTISE, FROM_NODE, 2 * TLY_KX_PUBLIC_BYTES},
 	{TLY_MSG_KEY_LIST, TLY_ROUND_KEY_LIST, FROM_COORDINATOR,
 	    4 + (size_t)TLY_MAX_PARTIES * TLY_KEY_ENTRY_BYTES},
@@ -471,6 +473,34 @@ tly_abort_decode(uint32_t *reason, const uint8_t *body, size_t len)
 	if (len != 4)
 		return TLY_EFORMAT;
 	*reason = tly_load_be32(body);
+	return TLY_OK;
+}
+
+tly_err
+tly_refusal_encode(struct tly_buf *out, uint32_t reason, const char *text)
+{
+	size_t len = strlen(text);
+	if (len > TLY_REFUSAL_TEXT_MAX)
+		len = TLY_REFUSAL_TEXT_MAX;
+	tly_buf_put_u32(out, reason);
+	tly_buf_put_u16(out, (uint16_t)len);
+	tly_buf_put_bytes(out, text, len);
+	return out->error;
+}
+
+tly_err
+tly_refusal_decode(uint32_t *reason, char text[static TLY_REFUSAL_TEXT_MAX + 1],
+    const uint8_t *body, size_t len)
+{
+	if (len < 6)
+		return TLY_EFORMAT;
+	size_t text_len = (size_t)body[4] << 8 | body[5];
+	if (text_len > TLY_REFUSAL_TEXT_MAX || len != 6 + text_len ||
+	    memchr(body + 6, '\0', text_len) != NULL)
+		return TLY_EFORMAT;
+	*reason = tly_load_be32(body);
+	memcpy(text, body + 6, text_len);
+	text[text_len] = '\0';
 	return TLY_OK;
 }
 

@@ -204,6 +204,12 @@ void tly_unmask_fini(struct tly_unmask *u);
 TLY_MUST tly_err tly_unmask_encode(struct tly_buf *out, const struct tly_unmask *u);
 TLY_MUST tly_err tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, size_t len);
 
+/* REFUSAL: reason and a one-line text (truncated to TLY_REFUSAL_TEXT_MAX;
+ * the decoder refuses NUL bytes, wrong lengths). */
+TLY_MUST tly_err tly_refusal_encode(struct tly_buf *out, uint32_t reason, const char *text);
+TLY_MUST tly_err tly_refusal_decode(uint32_t *reason, char text[static TLY_REFUSAL_TEXT_MAX + 1],
+    const uint8_t *body, size_t len);
+
 /* CONSISTENCY: set_hash alone. KEY_SHARE and SHARE: a ciphertext alone,
  * exact length given by the caller (TLY_KEY_SHARE_CIPHER_BYTES, 8d + 16). */
 TLY_MUST tly_err tly_fixed_decode(const uint8_t **view, size_t expected, const uint8_t *body,

@@ -47,6 +47,8 @@ enum tly_msg_type {
 	TLY_MSG_ANNOUNCE = 11,  /* coordinator -> member: the contributor set */
 	TLY_MSG_SHARE_SUM = 12, /* member -> coordinator: sum of the set's shares */
 	TLY_MSG_COMPLAINT = 13, /* member -> coordinator: announced shares it lacks */
+	TLY_MSG_RECEIPT = 14,   /* node -> coordinator: its signed ledger receipt */
+	TLY_MSG_REFUSAL = 15,   /* node -> coordinator: why it will not answer */
 
 	/* Pairwise masking: SecAgg (Bonawitz et al. CCS'17) and SecAgg+ */
 	TLY_MSG_ADVERTISE = 20,      /* Round 0: client -> server: its two public keys */
@@ -68,6 +70,8 @@ enum {
 	TLY_ROUND_SHARE = 1,
 	TLY_ROUND_ANNOUNCE = 2,
 	TLY_ROUND_SHARE_SUM = 3,
+	TLY_ROUND_RECEIPT = 1,
+	TLY_ROUND_REFUSAL = 1,
 	TLY_ROUND_ADVERTISE = 1,
 	TLY_ROUND_KEY_LIST = 2,
 	TLY_ROUND_KEY_SHARE = 3,
@@ -116,6 +120,8 @@ enum {
 	TLY_MAX_COMMITTEE = 64,   /* committee members */
 	TLY_MAX_CELLS = 1000000,  /* d: cells in one query's vector */
 	TLY_MAX_ANNOUNCE_ATTEMPTS = 4,
+	TLY_RECEIPT_BODY_MAX = 512,
+	TLY_REFUSAL_TEXT_MAX = 512,
 
 	/* A committee share: d field elements, AEAD-sealed. */
 	TLY_SHARE_PLAIN_MAX = TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES,
@@ -165,6 +171,11 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  *                        aggregate bare vectors send spec_len 0.)
  *
  * ABORT:        reason u32
+ * RECEIPT:      the node's ledger receipt (node/ledger.h layout), sent with
+ *               its shares; the coordinator logs it with the release
+ * REFUSAL:      reason u32 (enum tly_abort_reason: 4 policy or budget),
+ *               text_len u16, text (UTF-8, <= TLY_REFUSAL_TEXT_MAX): the
+ *               node's one-line reason, for the planner
  * SHARE:        ciphertext[d * 8 + 16] (AEAD of the d share elements; see
  *               tly_share_key for the key, nonce 0, ad = the 36-byte header)
  * ANNOUNCE:     attempt u32, count u32, contributors[count] u32 increasing
