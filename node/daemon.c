@@ -1,0 +1,284 @@
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/node.h"
+#include "protocol/committee.h"
+#include "protocol/keys.h"
+#include "protocol/transport.h"
+
+enum { MEMBER_SLOTS = 8, RECV_TIMEOUT_MS = 250 };
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void
+note(uint32_t id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line per event: time, node, what happened. */
+static void
+note(uint32_t id, const char *fmt, ...)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s tally-node %u: ", when, id);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+struct member_slot {
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_committee_member *member;
+	uint64_t used; /* for replacing the oldest */
+};
+
+struct daemon {
+	struct tly_node node;
+	struct tly_link *link;
+	struct member_slot slots[MEMBER_SLOTS];
+	uint64_t clock;
+};
+
+static void
+send_outbox(struct daemon *d, struct tly_outbox *box)
+{
+	for (size_t i = 0; i < box->count; i++) {
+		tly_err rv = tly_link_send(d->link, box->items[i].data, box->items[i].len);
+		if (rv != TLY_OK)
+			note(d->node.config.id, "send failed: %s", tly_strerror(rv));
+	}
+	tly_outbox_clear(box);
+}
+
+static struct member_slot *
+find_slot(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	for (size_t i = 0; i < MEMBER_SLOTS; i++)
+		if (d->slots[i].member != NULL &&
+		    memcmp(d->slots[i].query_id, query_id, TLY_QUERY_ID_BYTES) == 0)
+			return &d->slots[i];
+	return NULL;
+}
+
+/* A slot for a new query: a free one, or the least recently used. */
+static struct member_slot *
+new_slot(struct daemon *d)
+{
+	struct member_slot *oldest = &d->slots[0];
+	for (size_t i = 0; i < MEMBER_SLOTS; i++) {
+		if (d->slots[i].member == NULL)
+			return &d->slots[i];
+		if (d->slots[i].used < oldest->used)
+			oldest = &d->slots[i];
+	}
+	tly_committee_member_free(oldest->member);
+	oldest->member = NULL;
+	return oldest;
+}
+
+/* Sign and send a node -> coordinator message about a query. */
+static void
+send_to_coordinator(struct daemon *d, enum tly_msg_type type,
+    const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_buf *body)
+{
+	struct tly_msg_header header = {.type = type, .sender = d->node.config.id,
+	    .recipient = TLY_PARTY_COORDINATOR};
+	struct tly_buf msg;
+
+	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(&msg);
+	if (tly_msg_seal(&msg, &header, body->data, body->len, d->node.identity.sign) == TLY_OK &&
+	    tly_link_send(d->link, msg.data, msg.len) == TLY_OK)
+		;
+	else
+		note(d->node.config.id, "could not send a message of type %d", (int)type);
+	tly_buf_fini(&msg);
+}
+
+static uint32_t
+refusal_reason(tly_err rv)
+{
+	return rv == TLY_EBUDGET || rv == TLY_EREPLAY || rv == TLY_EPEER || rv == TLY_EINVAL
+	    ? TLY_ABORT_REFUSED
+	    : TLY_ABORT_INTERNAL;
+}
+
+static void
+on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg *peeked)
+{
+	uint32_t self = d->node.config.id;
+	struct tly_query q;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+	tly_err rv;
+
+	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
+	rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, &q);
+	if (rv != TLY_OK) {
+		note(self, "query %s: not a valid QUERY: %s", qid, tly_strerror(rv));
+		return;
+	}
+	int member = tly_idlist_contains(&q.committee, self);
+	int participant = tly_idlist_contains(&q.participants, self);
+	tly_query_fini(&q);
+
+	/* The member state first, so that relayed shares find it. */
+	if (member && d->node.config.committee && find_slot(d, query_id) == NULL) {
+		struct member_slot *slot = new_slot(d);
+		rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster,
+		    msg, len);
+		if (rv == TLY_OK) {
+			memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
+			slot->used = ++d->clock;
+			note(self, "query %s: serving on the committee", qid);
+		} else {
+			slot->member = NULL;
+			note(self, "query %s: cannot serve on the committee: %s", qid,
+			    tly_strerror(rv));
+		}
+	} else if (member && !d->node.config.committee) {
+		note(self, "query %s: named to the committee, but this node's config says "
+			    "committee = no", qid);
+	}
+	if (!participant)
+		return;
+
+	struct tly_outbox box;
+	struct tly_ledger_receipt receipt;
+	struct tly_buf body;
+	char why[600];
+	tly_outbox_init(&box);
+	tly_buf_init(&body);
+	memset(&receipt, 0, sizeof receipt);
+	rv = tly_node_answer(&d->node, msg, len, &box, &receipt, why, sizeof why);
+	note(self, "query %s: %s", qid, why);
+	if (rv == TLY_OK) {
+		if (receipt.node_id != 0 && tly_ledger_receipt_encode(&receipt, &body) == TLY_OK)
+			send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
+		send_outbox(d, &box);
+	} else if (tly_refusal_encode(&body, refusal_reason(rv), why) == TLY_OK) {
+		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
+	}
+	tly_buf_fini(&body);
+	tly_outbox_fini(&box);
+}
+
+static void
+on_message(struct daemon *d, const uint8_t *msg, size_t len)
+{
+	struct tly_msg peeked;
+	uint32_t self = d->node.config.id;
+
+	if (tly_msg_peek(msg, len, &peeked) != TLY_OK) {
+		note(self, "dropped a malformed message of %zu bytes", len);
+		return;
+	}
+	if (peeked.header.type == TLY_MSG_QUERY) {
+		on_query(d, msg, len, &peeked);
+		return;
+	}
+	struct member_slot *slot = find_slot(d, peeked.header.query_id);
+	if (slot == NULL) {
+		if (peeked.header.type != TLY_MSG_ABORT)
+			note(self, "dropped a message of type %d for a query it does not serve",
+			    (int)peeked.header.type);
+		return;
+	}
+	struct tly_outbox box;
+	tly_outbox_init(&box);
+	slot->used = ++d->clock;
+	tly_err rv = tly_committee_member_receive(slot->member, msg, len, &box);
+	if (rv != TLY_OK && rv != TLY_EABORTED)
+		note(self, "committee: message of type %d refused: %s", (int)peeked.header.type,
+		    tly_strerror(rv));
+	if (box.count > 0)
+		note(self, "committee: answering a message of type %d with %zu message(s)",
+		    (int)peeked.header.type, box.count);
+	send_outbox(d, &box);
+	tly_outbox_fini(&box);
+	if (rv == TLY_EABORTED || peeked.header.type == TLY_MSG_ABORT) {
+		tly_committee_member_free(slot->member);
+		slot->member = NULL;
+	}
+}
+
+int
+tly_node_daemon(const char *config_path)
+{
+	struct daemon *d = calloc(1, sizeof *d);
+	char why[600];
+	int code = 1;
+
+	if (d == NULL)
+		return 1;
+	tly_err rv = tly_node_open(&d->node, config_path, why, sizeof why);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally-node: %s\n", why);
+		free(d);
+		return rv == TLY_EINVAL ? 2 : 1;
+	}
+	uint32_t self = d->node.config.id;
+	struct tly_tls_files tls = {d->node.config.tls_cert, d->node.config.tls_key,
+	    d->node.config.tls_ca};
+	int use_tls = strncmp(d->node.config.coordinator, "tls+", 4) == 0;
+	rv = tly_link_open(&d->link, d->node.config.coordinator, use_tls ? &tls : NULL,
+	    &d->node.identity, why, sizeof why);
+	if (rv != TLY_OK) {
+		note(self, "cannot dial %s: %s", d->node.config.coordinator, why);
+		goto out;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	note(self, "dialling %s", d->node.config.coordinator);
+
+	int was_ready = 0;
+	while (!stopping) {
+		uint8_t *msg;
+		size_t len;
+		int ready = tly_link_ready(d->link);
+		if (ready != was_ready)
+			note(self, ready ? "connected to the coordinator" : "connection lost; redialling");
+		was_ready = ready;
+		rv = tly_link_recv(d->link, &msg, &len, RECV_TIMEOUT_MS);
+		if (rv == TLY_ETIMEDOUT)
+			continue;
+		if (rv != TLY_OK) {
+			note(self, "receive failed: %s", tly_strerror(rv));
+			continue;
+		}
+		on_message(d, msg, len);
+		free(msg);
+	}
+	note(self, "stopping");
+	code = 0;
+out:
+	for (size_t i = 0; i < MEMBER_SLOTS; i++)
+		tly_committee_member_free(d->slots[i].member);
+	tly_link_close(d->link);
+	tly_node_close(&d->node);
+	free(d);
+	return code;
+}
