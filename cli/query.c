@@ -1,0 +1,585 @@
+#include "query.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <jansson.h>
+
+#include "protocol/transport.h"
+
+enum {
+	EXIT_USAGE = 2,
+	EXIT_REFUSED = 3,
+	EXIT_TOO_FEW = 4,
+	EXIT_CONNECT = 5,
+	WHERE_MAX = 16,
+};
+
+static const char usage[] =
+    "usage: tally query [--config PLANNER.conf] (--spec FILE | QUESTION FLAGS)\n"
+    "                   [--format table|csv|json]\n"
+    "\n"
+    "Ask the federation a question through the coordinator's HTTPS API and print\n"
+    "the released answer with its 95% intervals.\n"
+    "\n"
+    "  --config FILE       planner config: [planner] api, tls_cert, tls_key, tls_ca\n"
+    "  --api URL           override the API URL (https://HOST:PORT)\n"
+    "  --cert/--key/--ca F override the planner certificate, key and CA\n"
+    "  --timeout MS        give up after MS milliseconds (default 120000)\n"
+    "  --spec FILE         the query as JSON (see DESIGN.md section 7.2)\n"
+    "  --format F          table (default), csv or json\n"
+    "\n"
+    "Question flags, instead of --spec:\n"
+    "  --dataset NAME      default patients\n"
+    "  --count | --sum COL | --mean COL | --histogram COL --edges E0,E1,...\n"
+    "  --where \"COL OP VALUE\"   OP: = != < <= > >= in (in takes V1,V2,...); repeatable\n"
+    "  --by COL[,COL]      group by categorical columns\n"
+    "  --epsilon E | --rho R   privacy: discrete Laplace (epsilon) or zCDP (rho)\n"
+    "  --suppress-below N  --round-to R   disclosure control (costs no privacy)\n"
+    "  --protocol P        committee (default), secagg or secagg+\n"
+    "\n"
+    "Exit codes: 0 released; 2 invalid usage or query; 3 refused by policy or\n"
+    "budget; 4 too few contributors or deadline missed; 5 connection or\n"
+    "authentication failure.\n";
+
+static void
+say(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the question from flags ---- */
+
+struct flags {
+	const char *config, *spec, *format, *api, *cert, *key, *ca, *dataset;
+	const char *measure, *column, *edges, *by, *epsilon, *rho, *suppress, *round_to;
+	const char *protocol;
+	const char *where[WHERE_MAX];
+	size_t where_count;
+	long timeout_ms;
+};
+
+enum {
+	OPT_CONFIG = 1000, OPT_SPEC, OPT_FORMAT, OPT_API, OPT_CERT, OPT_KEY, OPT_CA, OPT_TIMEOUT,
+	OPT_DATASET, OPT_COUNT, OPT_SUM, OPT_MEAN, OPT_HISTOGRAM, OPT_EDGES, OPT_WHERE, OPT_BY,
+	OPT_EPSILON, OPT_RHO, OPT_SUPPRESS, OPT_ROUND, OPT_PROTOCOL, OPT_HELP,
+};
+
+static const struct option options[] = {{"config", required_argument, NULL, OPT_CONFIG},
+    {"spec", required_argument, NULL, OPT_SPEC}, {"format", required_argument, NULL, OPT_FORMAT},
+    {"api", required_argument, NULL, OPT_API}, {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"dataset", required_argument, NULL, OPT_DATASET}, {"count", no_argument, NULL, OPT_COUNT},
+    {"sum", required_argument, NULL, OPT_SUM}, {"mean", required_argument, NULL, OPT_MEAN},
+    {"histogram", required_argument, NULL, OPT_HISTOGRAM},
+    {"edges", required_argument, NULL, OPT_EDGES}, {"where", required_argument, NULL, OPT_WHERE},
+    {"by", required_argument, NULL, OPT_BY}, {"epsilon", required_argument, NULL, OPT_EPSILON},
+    {"rho", required_argument, NULL, OPT_RHO},
+    {"suppress-below", required_argument, NULL, OPT_SUPPRESS},
+    {"round-to", required_argument, NULL, OPT_ROUND},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL}, {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0}};
+
+/* 0 on success; EXIT_USAGE with why set otherwise; -1 for --help. */
+static int
+parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
+{
+	int c;
+
+	memset(f, 0, sizeof *f);
+	f->format = "table";
+	f->dataset = "patients";
+	f->timeout_ms = 120000;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: f->config = optarg; break;
+		case OPT_SPEC: f->spec = optarg; break;
+		case OPT_FORMAT: f->format = optarg; break;
+		case OPT_API: f->api = optarg; break;
+		case OPT_CERT: f->cert = optarg; break;
+		case OPT_KEY: f->key = optarg; break;
+		case OPT_CA: f->ca = optarg; break;
+		case OPT_TIMEOUT: f->timeout_ms = strtol(optarg, NULL, 10); break;
+		case OPT_DATASET: f->dataset = optarg; break;
+		case OPT_COUNT: f->measure = "count"; break;
+		case OPT_SUM: f->measure = "sum"; f->column = optarg; break;
+		case OPT_MEAN: f->measure = "mean"; f->column = optarg; break;
+		case OPT_HISTOGRAM: f->measure = "histogram"; f->column = optarg; break;
+		case OPT_EDGES: f->edges = optarg; break;
+		case OPT_WHERE:
+			if (f->where_count == WHERE_MAX) {
+				say(why, why_len, "--where: at most %d conditions", WHERE_MAX);
+				return EXIT_USAGE;
+			}
+			f->where[f->where_count++] = optarg;
+			break;
+		case OPT_BY: f->by = optarg; break;
+		case OPT_EPSILON: f->epsilon = optarg; break;
+		case OPT_RHO: f->rho = optarg; break;
+		case OPT_SUPPRESS: f->suppress = optarg; break;
+		case OPT_ROUND: f->round_to = optarg; break;
+		case OPT_PROTOCOL: f->protocol = optarg; break;
+		case OPT_HELP: return -1;
+		default:
+			say(why, why_len, "unknown option (see --help)");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		say(why, why_len, "unexpected argument \"%s\"", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (strcmp(f->format, "table") != 0 && strcmp(f->format, "csv") != 0 &&
+	    strcmp(f->format, "json") != 0) {
+		say(why, why_len, "--format: \"%s\" is not table, csv or json", f->format);
+		return EXIT_USAGE;
+	}
+	if (f->timeout_ms <= 0) {
+		say(why, why_len, "--timeout: a positive number of milliseconds");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* An integer if the whole text is one, else a string. */
+static json_t *
+scalar(const char *text)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (*text != '\0' && *end == '\0' && errno == 0)
+		return json_integer(v);
+	return json_string(text);
+}
+
+static json_t *
+list_of(const char *text, int integers)
+{
+	json_t *list = json_array();
+	char *copy = strdup(text), *save = NULL;
+	if (copy == NULL || list == NULL) {
+		free(copy);
+		json_decref(list);
+		return NULL;
+	}
+	for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		while (*item == ' ')
+			item++;
+		json_array_append_new(list, integers ? scalar(item) : json_string(item));
+	}
+	free(copy);
+	return list;
+}
+
+static json_t *
+condition(const char *text, char *why, size_t why_len)
+{
+	static const char *const ops[] = {"<=", ">=", "!=", "=", "<", ">", " in "};
+	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+		const char *at = strstr(text, ops[i]);
+		if (at == NULL)
+			continue;
+		char column[128];
+		size_t n = (size_t)(at - text);
+		while (n > 0 && text[n - 1] == ' ')
+			n--;
+		if (n == 0 || n >= sizeof column)
+			break;
+		memcpy(column, text, n);
+		column[n] = '\0';
+		const char *value = at + strlen(ops[i]);
+		while (*value == ' ')
+			value++;
+		const char *op = strcmp(ops[i], " in ") == 0 ? "in" : ops[i];
+		json_t *v = strcmp(op, "in") == 0 ? list_of(value, 1) : scalar(value);
+		return json_pack("{s:s, s:s, s:o}", "column", column, "op", op, "value", v);
+	}
+	say(why, why_len, "--where \"%s\": expected \"COLUMN OP VALUE\" with OP one of = != < <= "
+			  "> >= in",
+	    text);
+	return NULL;
+}
+
+static char *
+build_json(const struct flags *f, char *why, size_t why_len)
+{
+	if (f->measure == NULL) {
+		say(why, why_len, "give --spec FILE, or a measure: --count, --sum COL, --mean COL or "
+				  "--histogram COL");
+		return NULL;
+	}
+	if ((f->epsilon == NULL) == (f->rho == NULL)) {
+		say(why, why_len, "give exactly one of --epsilon E or --rho R");
+		return NULL;
+	}
+	json_t *q = json_object(), *measure = json_pack("{s:s}", "op", f->measure);
+	json_object_set_new(q, "dataset", json_string(f->dataset));
+	if (f->column != NULL)
+		json_object_set_new(measure, "column", json_string(f->column));
+	if (strcmp(f->measure, "histogram") == 0) {
+		if (f->edges == NULL) {
+			say(why, why_len, "--histogram needs --edges E0,E1,...");
+			json_decref(measure);
+			json_decref(q);
+			return NULL;
+		}
+		json_object_set_new(measure, "edges", list_of(f->edges, 1));
+	}
+	json_object_set_new(q, "measure", measure);
+	if (f->where_count > 0) {
+		json_t *where = json_array();
+		for (size_t i = 0; i < f->where_count; i++) {
+			json_t *cond = condition(f->where[i], why, why_len);
+			if (cond == NULL) {
+				json_decref(where);
+				json_decref(q);
+				return NULL;
+			}
+			json_array_append_new(where, cond);
+		}
+		json_object_set_new(q, "where", where);
+	}
+	if (f->by != NULL)
+		json_object_set_new(q, "group_by", list_of(f->by, 0));
+	const char *amount = f->epsilon != NULL ? f->epsilon : f->rho;
+	char *end;
+	double value = strtod(amount, &end);
+	if (*end != '\0' || end == amount) {
+		say(why, why_len, "--%s: \"%s\" is not a number", f->epsilon ? "epsilon" : "rho", amount);
+		json_decref(q);
+		return NULL;
+	}
+	json_object_set_new(q, "privacy",
+	    json_pack("{s:s, s:f}", "mechanism", f->epsilon ? "laplace" : "gaussian",
+		f->epsilon ? "epsilon" : "rho", value));
+	if (f->suppress != NULL || f->round_to != NULL) {
+		json_t *sdc = json_object();
+		if (f->suppress != NULL)
+			json_object_set_new(sdc, "suppress_below", scalar(f->suppress));
+		if (f->round_to != NULL)
+			json_object_set_new(sdc, "round_to", scalar(f->round_to));
+		json_object_set_new(q, "sdc", sdc);
+	}
+	if (f->protocol != NULL)
+		json_object_set_new(q, "protocol", json_string(f->protocol));
+	char *text = json_dumps(q, JSON_COMPACT);
+	json_decref(q);
+	if (text == NULL)
+		say(why, why_len, "out of memory");
+	return text;
+}
+
+char *
+tly_query_from_flags(int argc, char **argv, char *why, size_t why_len)
+{
+	struct flags f;
+	if (parse_flags(argc, argv, &f, why, why_len) != 0)
+		return NULL;
+	return build_json(&f, why, why_len);
+}
+
+/* ---- the planner config ---- */
+
+struct planner {
+	char api[512], cert[4096], key[4096], ca[4096];
+	long timeout_ms;
+	char dir[4096];
+	char error[300];
+};
+
+static int
+planner_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct planner *p = user;
+	char *target = NULL;
+	size_t size = 0;
+
+	if (strcmp(section, "planner") != 0) {
+		snprintf(p->error, sizeof p->error, "unknown section [%s]", section);
+		return 0;
+	}
+	if (strcmp(key, "api") == 0) {
+		snprintf(p->api, sizeof p->api, "%s", value);
+		return 1;
+	}
+	if (strcmp(key, "timeout_ms") == 0) {
+		p->timeout_ms = strtol(value, NULL, 10);
+		return 1;
+	}
+	if (strcmp(key, "tls_cert") == 0)
+		target = p->cert, size = sizeof p->cert;
+	else if (strcmp(key, "tls_key") == 0)
+		target = p->key, size = sizeof p->key;
+	else if (strcmp(key, "tls_ca") == 0)
+		target = p->ca, size = sizeof p->ca;
+	if (target == NULL) {
+		snprintf(p->error, sizeof p->error, "planner.%s: unknown key", key);
+		return 0;
+	}
+	int n = value[0] == '/' ? snprintf(target, size, "%s", value)
+				: snprintf(target, size, "%s/%s", p->dir, value);
+	if (n < 0 || (size_t)n >= size) {
+		snprintf(p->error, sizeof p->error, "planner.%s: path too long", key);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+load_planner(const char *path, struct planner *p, char *why, size_t why_len)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->dir, sizeof p->dir, "%s", path);
+	char *slash = strrchr(p->dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	else
+		snprintf(p->dir, sizeof p->dir, ".");
+	int line = ini_parse(path, planner_key, p);
+	if (line < 0) {
+		say(why, why_len, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	if (line > 0) {
+		say(why, why_len, "%s:%d: %s", path, line, p->error[0] ? p->error : "bad line");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- printing the answer ---- */
+
+static void
+print_value(FILE *out, json_t *v)
+{
+	if (json_is_integer(v))
+		fprintf(out, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		fprintf(out, "%.2f", json_real_value(v));
+	else if (json_is_null(v) || v == NULL)
+		fprintf(out, "suppressed");
+	else if (json_is_string(v))
+		fprintf(out, "%s", json_string_value(v));
+}
+
+static void
+print_group(FILE *out, json_t *group, const char *sep, int width)
+{
+	const char *key;
+	json_t *value;
+	int first = 1;
+	json_object_foreach(group, key, value)
+	{
+		fprintf(out, "%s", first ? "" : sep);
+		if (width > 0)
+			fprintf(out, "%-*s", width, json_is_string(value) ? json_string_value(value) : "?");
+		else
+			fprintf(out, "%s", json_is_string(value) ? json_string_value(value) : "?");
+		first = 0;
+	}
+	(void)key;
+}
+
+static void
+print_table(FILE *out, json_t *result)
+{
+	json_t *cells = json_object_get(result, "cells"), *privacy = json_object_get(result, "privacy");
+	json_t *first = json_array_get(cells, 0);
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	fprintf(out, "query %s: %lld contributors", json_string_value(json_object_get(result, "query_id")),
+	    (long long)json_integer_value(json_object_get(result, "contributors")));
+	json_t *dropped = json_object_get(result, "dropped");
+	if (json_array_size(dropped) > 0) {
+		fprintf(out, " (dropped:");
+		json_array_foreach(dropped, i, v) fprintf(out, " %lld", (long long)json_integer_value(v));
+		fprintf(out, ")");
+	}
+	fprintf(out, ", %s", json_string_value(json_object_get(privacy, "mechanism")));
+	json_t *eps = json_object_get(privacy, "epsilon"), *rho = json_object_get(privacy, "rho");
+	if (eps != NULL)
+		fprintf(out, " epsilon=%s", json_is_string(eps) ? json_string_value(eps) : "");
+	if (rho != NULL)
+		fprintf(out, " rho=%s", json_is_string(rho) ? json_string_value(rho) : "");
+	json_t *sd = json_object_get(privacy, "noise_sd");
+	if (json_is_number(sd))
+		fprintf(out, ", noise sd %.2f", json_number_value(sd));
+	fprintf(out, "\n\n");
+
+	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%-20s", key);
+	fprintf(out, "%14s  %s\n", "value", "95% interval");
+	json_array_foreach(cells, i, v)
+	{
+		print_group(out, json_object_get(v, "group"), "", 20);
+		json_t *value = json_object_get(v, "value"), *ci = json_object_get(v, "ci95");
+		char text[64] = "";
+		FILE *mem = fmemopen(text, sizeof text, "w");
+		if (mem != NULL) {
+			print_value(mem, value);
+			fclose(mem);
+		}
+		fprintf(out, "%14s", text);
+		if (json_array_size(ci) == 2 && !json_is_null(value)) {
+			fprintf(out, "  [");
+			print_value(out, json_array_get(ci, 0));
+			fprintf(out, ", ");
+			print_value(out, json_array_get(ci, 1));
+			fprintf(out, "]");
+		}
+		fprintf(out, "\n");
+	}
+}
+
+static void
+print_csv(FILE *out, json_t *result)
+{
+	json_t *cells = json_object_get(result, "cells"), *first = json_array_get(cells, 0), *v;
+	const char *key;
+	size_t i;
+
+	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%s,", key);
+	fprintf(out, "value,ci95_low,ci95_high\n");
+	json_array_foreach(cells, i, v)
+	{
+		json_t *group = json_object_get(v, "group");
+		if (json_object_size(group) > 0) {
+			print_group(out, group, ",", 0);
+			fprintf(out, ",");
+		}
+		json_t *value = json_object_get(v, "value"), *ci = json_object_get(v, "ci95");
+		if (json_is_null(value)) {
+			fprintf(out, ",,\n");
+			continue;
+		}
+		print_value(out, value);
+		fprintf(out, ",");
+		print_value(out, json_array_get(ci, 0));
+		fprintf(out, ",");
+		print_value(out, json_array_get(ci, 1));
+		fprintf(out, "\n");
+	}
+}
+
+/* The exit code for an error JSON from the API. */
+static int
+report_error(int status, json_t *body)
+{
+	json_t *error = json_object_get(body, "error");
+	const char *code = json_string_value(json_object_get(error, "code"));
+	const char *field = json_string_value(json_object_get(error, "field"));
+	const char *message = json_string_value(json_object_get(error, "message"));
+
+	fprintf(stderr, "tally query: %s%s%s%s\n", field ? field : "", field ? ": " : "",
+	    message ? message : "the coordinator refused the query",
+	    code ? "" : "");
+	if (code == NULL)
+		return status >= 500 ? 1 : EXIT_USAGE;
+	if (strcmp(code, "invalid_query") == 0 || strcmp(code, "invalid_request") == 0)
+		return EXIT_USAGE;
+	if (strcmp(code, "refused") == 0 || strcmp(code, "budget") == 0)
+		return EXIT_REFUSED;
+	if (strcmp(code, "too_few") == 0 || strcmp(code, "deadline") == 0)
+		return EXIT_TOO_FEW;
+	return 1;
+}
+
+int
+tly_query_main(int argc, char **argv)
+{
+	struct flags f;
+	struct planner p;
+	char why[600], *json = NULL;
+	size_t len;
+	int rc = parse_flags(argc, argv, &f, why, sizeof why);
+
+	if (rc == -1) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "tally query: %s\n", why);
+		return EXIT_USAGE;
+	}
+	memset(&p, 0, sizeof p);
+	p.timeout_ms = f.timeout_ms;
+	if (f.config != NULL && load_planner(f.config, &p, why, sizeof why) != 0) {
+		fprintf(stderr, "tally query: %s\n", why);
+		return EXIT_USAGE;
+	}
+	if (f.api) snprintf(p.api, sizeof p.api, "%s", f.api);
+	if (f.cert) snprintf(p.cert, sizeof p.cert, "%s", f.cert);
+	if (f.key) snprintf(p.key, sizeof p.key, "%s", f.key);
+	if (f.ca) snprintf(p.ca, sizeof p.ca, "%s", f.ca);
+	if (p.api[0] == '\0') {
+		fprintf(stderr, "tally query: no API URL: give --config PLANNER.conf or --api URL\n");
+		return EXIT_USAGE;
+	}
+	if (f.spec != NULL) {
+		FILE *in = fopen(f.spec, "r");
+		json = in != NULL ? malloc(TLY_HTTP_BODY_MAX + 1) : NULL;
+		if (json == NULL) {
+			fprintf(stderr, "tally query: %s: %s\n", f.spec, strerror(errno));
+			if (in != NULL)
+				fclose(in);
+			return EXIT_USAGE;
+		}
+		len = fread(json, 1, TLY_HTTP_BODY_MAX, in);
+		json[len] = '\0';
+		fclose(in);
+	} else {
+		json = build_json(&f, why, sizeof why);
+		if (json == NULL) {
+			fprintf(stderr, "tally query: %s\n", why);
+			return EXIT_USAGE;
+		}
+		len = strlen(json);
+	}
+
+	char url[700];
+	snprintf(url, sizeof url, "%s/v1/queries", p.api);
+	struct tly_tls_files tls = {p.cert, p.key, p.ca};
+	int status = 0;
+	uint8_t *response = NULL;
+	size_t response_len = 0;
+	tly_err rv = tly_https_request(url, "POST", strncmp(url, "https:", 6) == 0 ? &tls : NULL,
+	    (const uint8_t *)json, len, (int)(p.timeout_ms > 0 ? p.timeout_ms : 120000), &status,
+	    &response, &response_len, why, sizeof why);
+	free(json);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally query: %s: %s\n", p.api, why);
+		return rv == TLY_ETIMEDOUT ? EXIT_TOO_FEW : EXIT_CONNECT;
+	}
+	json_error_t jerr;
+	json_t *body = json_loadb((const char *)response, response_len, 0, &jerr);
+	if (body == NULL) {
+		fprintf(stderr, "tally query: the API answered %d with no JSON\n", status);
+		free(response);
+		return 1;
+	}
+	if (status != 200) {
+		rc = report_error(status, body);
+	} else if (strcmp(f.format, "json") == 0) {
+		fwrite(response, 1, response_len, stdout);
+		fputc('\n', stdout);
+		rc = 0;
+	} else {
+		(strcmp(f.format, "csv") == 0 ? print_csv : print_table)(stdout, body);
+		rc = 0;
+	}
+	json_decref(body);
+	free(response);
+	return rc;
+}
