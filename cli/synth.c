@@ -307,8 +307,8 @@ static const char node_conf_template[] =
     "[node]\n"
     "id = %u\n"
     "coordinator = %s\n"
-    "tls_cert = pki/node.crt\n"
-    "tls_key = pki/node.key\n"
+    "tls_cert = pki/node-%u.crt\n"
+    "tls_key = pki/node-%u.key\n"
     "tls_ca = ../pki/ca.crt\n"
     "sign_key = keys/node.sign\n"
     "kx_key = keys/node.kx\n"
@@ -540,7 +540,8 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 			return rv;
 		char conf[4096], conf_path[4300];
 		snprintf(conf, sizeof conf, node_conf_template, s + 1, s + 1,
-		    opt->coordinator != NULL ? opt->coordinator : "tls+tcp://127.0.0.1:7400");
+		    opt->coordinator != NULL ? opt->coordinator : "tls+tcp://127.0.0.1:7400", s + 1,
+		    s + 1);
 		if ((rv = join(conf_path, sizeof conf_path, path, "node.conf", why, why_len)) !=
 			TLY_OK ||
 		    (rv = write_file(conf_path, conf, why, why_len)) != TLY_OK)

@@ -18,8 +18,11 @@
  *
  * Under DIR it writes:
  *   site-N/patients.db        the data (N = 1..sites)
- *   site-N/node.conf          a node config for it (keys and PKI paths
- *                             under site-N/, coordinator on loopback)
+ *   site-N/node.conf          a node config for it: keys under site-N/keys/,
+ *                             certificate site-N/pki/node-N.{crt,key}, CA
+ *                             DIR/pki/ca.crt, registry DIR/registry.ini,
+ *                             ledger site-N/state/ledger.db, coordinator on
+ *                             loopback (what `tally demo` lays out)
  *   catalogue.json            the public catalogue of `patients`
  *   queries/NAME.json         the demo queries
  *   truth.json                their exact answers over all sites, opt-outs
