@@ -18,8 +18,10 @@ LIB_SRC   := $(wildcard crypto/*.c protocol/*.c)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB       := $(BUILD)/libtally.a
 # Each program is its folder's objects; main.c holds only main(), so tests
-# link the rest of the folder through the folder's own archive.
-APPS      := node cli coordinator
+# link the rest of the folder through the folder's own archive. Archives are
+# listed callers first (the linker resolves left to right): cli uses the
+# coordinator's log and the node's ledger, the coordinator node receipts.
+APPS      := cli coordinator node
 APP_LIBS   = $(foreach a,$(APPS),$(if $(filter-out $(a)/main.c,$(wildcard $(a)/*.c)),$(BUILD)/lib$(a).a))
 PROGRAMS  := $(if $(wildcard node/main.c),tally-node) $(if $(wildcard cli/main.c),tally) \
 	$(if $(wildcard coordinator/main.c),tally-coordinator)
