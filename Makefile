@@ -141,7 +141,7 @@ $(BUILD)/bench/%: bench/%.c $(BENCH_HELP) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $< $(BENCH_HELP) $(ALL_LIBS) $(LIBS) -o $@
 
 # The deterministic rng must never be linked into a daemon or the CLI.
-check-no-test-rng: build
+check-no-test-rng: $(BIN)
 	@for p in $(PROGRAMS); do \
 		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_seeded; then \
 			echo "$$p links the test-only seeded rng"; exit 1; fi; done; \
