@@ -346,7 +346,7 @@ request(const struct api *api, const char *method, const char *path, const char 
 	char url[300];
 	uint8_t *response = NULL;
 	size_t len = 0;
-	struct tly_tls_files tls = {api->cert, api->key, api->ca};
+	struct tly_tls_files tls = {.cert = api->cert, .key = api->key, .ca = api->ca};
 
 	join(url, sizeof url, "%s%s", api->url, path);
 	if (tly_https_request(url, method, &tls, (const uint8_t *)body, body ? strlen(body) : 0,

@@ -550,7 +550,7 @@ tly_query_main(int argc, char **argv)
 
 	char url[700];
 	snprintf(url, sizeof url, "%s/v1/queries", p.api);
-	struct tly_tls_files tls = {p.cert, p.key, p.ca};
+	struct tly_tls_files tls = {.cert = p.cert, .key = p.key, .ca = p.ca};
 	int status = 0;
 	uint8_t *response = NULL;
 	size_t response_len = 0;

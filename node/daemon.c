@@ -237,8 +237,8 @@ tly_node_daemon(const char *config_path)
 		return rv == TLY_EINVAL ? 2 : 1;
 	}
 	uint32_t self = d->node.config.id;
-	struct tly_tls_files tls = {d->node.config.tls_cert, d->node.config.tls_key,
-	    d->node.config.tls_ca};
+	struct tly_tls_files tls = {.cert = d->node.config.tls_cert,
+	    .key = d->node.config.tls_key, .ca = d->node.config.tls_ca};
 	int use_tls = strncmp(d->node.config.coordinator, "tls+", 4) == 0;
 	rv = tly_link_open(&d->link, d->node.config.coordinator, use_tls ? &tls : NULL,
 	    &d->node.identity, why, sizeof why);
