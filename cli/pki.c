@@ -1,0 +1,686 @@
+#include "pki.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+enum {
+	PATH_BYTES = 4096,
+	BACKDATE_SECONDS = 3600,
+	LABEL_MAX = 63,
+};
+
+static const char default_ca_name[] = "tally federation CA";
+static const char *const role_names[] = {"coordinator", "node", "planner"};
+static const char *const coordinator_hosts[] = {"localhost", "127.0.0.1"};
+
+static void say(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+say(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+/* TLY_ECRYPTO with OpenSSL's first queued reason (error strings carry no
+ * key material), clearing the queue for the next call. */
+static tly_err
+openssl_failed(const char *what, char *why, size_t why_len)
+{
+	char reason[256] = "no reason given";
+	unsigned long code = ERR_get_error();
+	if (code != 0)
+		ERR_error_string_n(code, reason, sizeof reason);
+	ERR_clear_error();
+	say(why, why_len, "%s: %s", what, reason);
+	return TLY_ECRYPTO;
+}
+
+/* ---- names, hosts, roles ---- */
+
+int
+tly_pki_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > TLY_PKI_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return 0;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	    len;
+}
+
+int
+tly_pki_ca_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > TLY_PKI_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < 0x20 || name[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+is_ip(const char *host)
+{
+	unsigned char addr[16];
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+static int
+label_valid(const char *label, size_t len)
+{
+	if (len == 0 || len > LABEL_MAX || label[0] == '-' || label[len - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = label[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+tly_pki_host_valid(const char *host)
+{
+	size_t len = strlen(host);
+	if (is_ip(host))
+		return 1;
+	if (len == 0 || len > TLY_PKI_HOST_MAX)
+		return 0;
+	for (const char *label = host;;) {
+		const char *dot = strchr(label, '.');
+		size_t label_len = dot != NULL ? (size_t)(dot - label) : strlen(label);
+		if (!label_valid(label, label_len))
+			return 0;
+		if (dot == NULL)
+			return 1;
+		label = dot + 1;
+	}
+}
+
+const char *
+tly_pki_role_name(enum tly_pki_role role)
+{
+	TLY_REQUIRE((unsigned)role < sizeof role_names / sizeof role_names[0]);
+	return role_names[role];
+}
+
+tly_err
+tly_pki_role_parse(const char *text, enum tly_pki_role *role)
+{
+	for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+		if (strcmp(text, role_names[i]) == 0) {
+			*role = (enum tly_pki_role)i;
+			return TLY_OK;
+		}
+	}
+	return TLY_EINVAL;
+}
+
+/* ---- files ---- */
+
+static tly_err
+join(char *out, const char *dir, const char *name, const char *suffix, char *why, size_t why_len)
+{
+	int n = snprintf(out, PATH_BYTES, "%s/%s%s", dir, name, suffix);
+	if (n < 0 || n >= PATH_BYTES) {
+		say(why, why_len, "path too long: %s/%s%s", dir, name, suffix);
+		return TLY_EINVAL;
+	}
+	return TLY_OK;
+}
+
+static tly_err
+make_dir(const char *path, char *why, size_t why_len)
+{
+	struct stat st;
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		say(why, why_len, "%s: %s", path, strerror(errno));
+		return TLY_EIO;
+	}
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		say(why, why_len, "%s: not a directory", path);
+		return TLY_EIO;
+	}
+	return TLY_OK;
+}
+
+static tly_err
+refuse_existing(const char *path, char *why, size_t why_len)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 || errno != ENOENT) {
+		say(why, why_len, "%s exists; refusing to overwrite it", path);
+		return TLY_EIO;
+	}
+	return TLY_OK;
+}
+
+/* Write a new file, never replacing one: secret files get exactly 0600,
+ * others 0644 less the umask. On failure the file is gone again. */
+static tly_err
+write_new(const char *path, const char *data, size_t len, int secret, char *why, size_t why_len)
+{
+	mode_t mode = secret ? 0600 : 0644;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			say(why, why_len, "%s exists; refusing to overwrite it", path);
+		else
+			say(why, why_len, "%s: %s", path, strerror(errno));
+		return TLY_EIO;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		data += n;
+		len -= (size_t)n;
+	}
+	if ((secret && fchmod(fd, mode) != 0) || fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	return TLY_OK;
+fail:
+	say(why, why_len, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return TLY_EIO;
+}
+
+/* PEM of the key through a secure-memory BIO, which is wiped on free. */
+static tly_err
+write_key(const char *path, EVP_PKEY *key, char *why, size_t why_len)
+{
+	tly_err rv = TLY_ECRYPTO;
+	BIO *bio = BIO_new(BIO_s_secmem());
+	char *pem;
+	long len;
+
+	if (bio == NULL || PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
+		rv = openssl_failed("cannot encode the private key", why, why_len);
+		goto out;
+	}
+	len = BIO_get_mem_data(bio, &pem);
+	if (len <= 0) {
+		rv = openssl_failed("cannot encode the private key", why, why_len);
+		goto out;
+	}
+	rv = write_new(path, pem, (size_t)len, 1, why, why_len);
+out:
+	BIO_free(bio);
+	return rv;
+}
+
+static tly_err
+write_cert(const char *path, X509 *cert, char *why, size_t why_len)
+{
+	tly_err rv = TLY_ECRYPTO;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem;
+	long len;
+
+	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1 ||
+	    (len = BIO_get_mem_data(bio, &pem)) <= 0) {
+		rv = openssl_failed("cannot encode the certificate", why, why_len);
+		goto out;
+	}
+	rv = write_new(path, pem, (size_t)len, 0, why, why_len);
+out:
+	BIO_free(bio);
+	return rv;
+}
+
+/* key_path then cert_path; if the certificate cannot be written the key
+ * goes too, so a failure leaves neither. */
+static tly_err
+write_pair(const char *key_path, EVP_PKEY *key, const char *cert_path, X509 *cert, char *why,
+    size_t why_len)
+{
+	tly_err rv = write_key(key_path, key, why, why_len);
+	if (rv != TLY_OK)
+		return rv;
+	rv = write_cert(cert_path, cert, why, why_len);
+	if (rv != TLY_OK)
+		unlink(key_path);
+	return rv;
+}
+
+/* Never prompt on the terminal for a passphrase: tally's keys have none. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *user)
+{
+	(void)buf, (void)size, (void)rwflag, (void)user;
+	return -1;
+}
+
+/* dir/file as a certificate (key NULL) or a private key (cert NULL). */
+static tly_err
+read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *why,
+    size_t why_len)
+{
+	char path[PATH_BYTES];
+	tly_err rv = TLY_OK;
+	BIO *bio;
+
+	if (join(path, dir, file, "", why, why_len) != TLY_OK)
+		return TLY_EINVAL;
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		say(why, why_len, "%s: %s", path, strerror(errno));
+		ERR_clear_error();
+		return TLY_EIO;
+	}
+	if (cert != NULL && (*cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL)
+		rv = openssl_failed(path, why, why_len);
+	if (key != NULL &&
+	    (*key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL)
+		rv = openssl_failed(path, why, why_len);
+	BIO_free(bio);
+	return rv;
+}
+
+/* The CA's certificate and key, checked to belong together, to be a CA
+ * and to be still valid. */
+static tly_err
+read_ca(const char *dir, X509 **cert_out, EVP_PKEY **key_out, char *why, size_t why_len)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	tly_err rv;
+
+	if ((rv = read_pem(dir, "ca.crt", &cert, NULL, why, why_len)) != TLY_OK ||
+	    (rv = read_pem(dir, "ca.key", NULL, &key, why, why_len)) != TLY_OK)
+		goto out;
+	rv = TLY_ECRYPTO;
+	if (X509_check_private_key(cert, key) != 1) {
+		ERR_clear_error();
+		say(why, why_len, "%s/ca.key does not belong to %s/ca.crt", dir, dir);
+		goto out;
+	}
+	if (X509_check_ca(cert) == 0) {
+		say(why, why_len, "%s/ca.crt is not a CA certificate", dir);
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		say(why, why_len, "%s/ca.crt has expired", dir);
+		goto out;
+	}
+	*cert_out = cert;
+	*key_out = key;
+	cert = NULL;
+	key = NULL;
+	rv = TLY_OK;
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return rv;
+}
+
+/* ---- certificates ---- */
+
+static tly_err
+new_key(EVP_PKEY **out, char *why, size_t why_len)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (key == NULL)
+		return openssl_failed("cannot generate a P-256 key", why, why_len);
+	*out = key;
+	return TLY_OK;
+}
+
+/* A uniformly random positive serial of TLY_PKI_SERIAL_BYTES bytes (DER
+ * adds a zero byte when the top bit is set: 17 octets at most of the 20
+ * RFC 5280 allows). */
+static tly_err
+set_serial(X509 *cert, char *why, size_t why_len)
+{
+	unsigned char bytes[TLY_PKI_SERIAL_BYTES];
+	BIGNUM *number = NULL;
+	ASN1_INTEGER *serial = NULL;
+	tly_err rv = TLY_ECRYPTO;
+
+	if (RAND_bytes(bytes, sizeof bytes) != 1 ||
+	    (number = BN_bin2bn(bytes, sizeof bytes, NULL)) == NULL ||
+	    (serial = BN_to_ASN1_INTEGER(number, NULL)) == NULL ||
+	    X509_set_serialNumber(cert, serial) != 1) {
+		rv = openssl_failed("cannot set the serial number", why, why_len);
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	ASN1_INTEGER_free(serial);
+	BN_free(number);
+	return rv;
+}
+
+/* notBefore an hour ago, notAfter `days` from now but never after the
+ * issuer's (when there is a separate issuer). */
+static tly_err
+set_validity(X509 *cert, unsigned days, const X509 *issuer, char *why, size_t why_len)
+{
+	if (X509_gmtime_adj(X509_getm_notBefore(cert), -BACKDATE_SECONDS) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL) == NULL)
+		return openssl_failed("cannot set the validity", why, why_len);
+	if (issuer == NULL)
+		return TLY_OK;
+	const ASN1_TIME *limit = X509_get0_notAfter(issuer);
+	int order = ASN1_TIME_compare(X509_get0_notAfter(cert), limit);
+	if (order == -2 || (order > 0 && X509_set1_notAfter(cert, limit) != 1))
+		return openssl_failed("cannot set the validity", why, why_len);
+	return TLY_OK;
+}
+
+static tly_err
+set_subject(X509 *cert, const char *common_name, const char *unit, char *why, size_t why_len)
+{
+	X509_NAME *subject = X509_get_subject_name(cert);
+	if (unit != NULL &&
+	    X509_NAME_add_entry_by_NID(subject, NID_organizationalUnitName, MBSTRING_ASC,
+		(const unsigned char *)unit, -1, -1, 0) != 1)
+		return openssl_failed("cannot set the subject", why, why_len);
+	if (X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_ASC,
+		(const unsigned char *)common_name, -1, -1, 0) != 1)
+		return openssl_failed("cannot set the subject", why, why_len);
+	return TLY_OK;
+}
+
+/* One extension in OpenSSL's config syntax ("critical,CA:TRUE"); values
+ * here are constants, never user input. */
+static tly_err
+add_ext(X509 *cert, X509 *issuer, int nid, const char *value, char *why, size_t why_len)
+{
+	X509V3_CTX ctx;
+	memset(&ctx, 0, sizeof ctx);
+	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
+	int ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+	X509_EXTENSION_free(ext);
+	if (!ok) {
+		char what[96];
+		say(what, sizeof what, "cannot add %s", OBJ_nid2sn(nid));
+		return openssl_failed(what, why, why_len);
+	}
+	return TLY_OK;
+}
+
+static tly_err
+push_name(GENERAL_NAMES *names, int type, const char *value)
+{
+	GENERAL_NAME *name = a2i_GENERAL_NAME(NULL, NULL, NULL, type, value, 0);
+	if (name == NULL)
+		return TLY_ECRYPTO;
+	if (sk_GENERAL_NAME_push(names, name) <= 0) {
+		GENERAL_NAME_free(name);
+		return TLY_ECRYPTO;
+	}
+	return TLY_OK;
+}
+
+/* subjectAltName built from GENERAL_NAMEs, not from a config string, so
+ * no host can smuggle in a second entry. IP literals also go in as DNS
+ * names: mbedTLS 2.28 compares the host it dialled with dNSName only. */
+static tly_err
+add_san(X509 *cert, const char *const *hosts, size_t count, char *why, size_t why_len)
+{
+	tly_err rv = TLY_ECRYPTO;
+	GENERAL_NAMES *names = GENERAL_NAMES_new();
+
+	if (names == NULL)
+		goto fail;
+	for (size_t i = 0; i < count; i++) {
+		if (is_ip(hosts[i]) && push_name(names, GEN_IPADD, hosts[i]) != TLY_OK)
+			goto fail;
+		if (push_name(names, GEN_DNS, hosts[i]) != TLY_OK)
+			goto fail;
+	}
+	if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names, 0, X509V3_ADD_DEFAULT) != 1)
+		goto fail;
+	rv = TLY_OK;
+	goto out;
+fail:
+	rv = openssl_failed("cannot add subjectAltName", why, why_len);
+out:
+	GENERAL_NAMES_free(names);
+	return rv;
+}
+
+/* The parts every certificate shares: version, serial, validity, key. */
+static tly_err
+start_cert(X509 **out, EVP_PKEY *key, unsigned days, const X509 *issuer, char *why,
+    size_t why_len)
+{
+	tly_err rv;
+	X509 *cert = X509_new();
+
+	if (cert == NULL || X509_set_version(cert, X509_VERSION_3) != 1 ||
+	    X509_set_pubkey(cert, key) != 1) {
+		rv = openssl_failed("cannot start a certificate", why, why_len);
+		goto out;
+	}
+	if ((rv = set_serial(cert, why, why_len)) != TLY_OK ||
+	    (rv = set_validity(cert, days, issuer, why, why_len)) != TLY_OK)
+		goto out;
+	*out = cert;
+	cert = NULL;
+out:
+	X509_free(cert);
+	return rv;
+}
+
+static tly_err
+sign(X509 *cert, EVP_PKEY *issuer_key, char *why, size_t why_len)
+{
+	if (X509_sign(cert, issuer_key, EVP_sha256()) <= 0)
+		return openssl_failed("cannot sign the certificate", why, why_len);
+	return TLY_OK;
+}
+
+static tly_err
+make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, char *why, size_t why_len)
+{
+	X509 *cert = NULL;
+	tly_err rv = start_cert(&cert, key, days, NULL, why, why_len);
+
+	if (rv != TLY_OK || (rv = set_subject(cert, name, NULL, why, why_len)) != TLY_OK)
+		goto out;
+	if (X509_set_issuer_name(cert, X509_get_subject_name(cert)) != 1) {
+		rv = openssl_failed("cannot set the issuer", why, why_len);
+		goto out;
+	}
+	if ((rv = add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE", why, why_len)) ||
+	    (rv = add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign", why,
+		 why_len)) ||
+	    (rv = add_ext(cert, cert, NID_subject_key_identifier, "hash", why, why_len)) ||
+	    (rv = add_ext(cert, cert, NID_authority_key_identifier, "keyid:always", why,
+		 why_len)) ||
+	    (rv = sign(cert, key, why, why_len)))
+		goto out;
+	*out = cert;
+	cert = NULL;
+out:
+	X509_free(cert);
+	return rv;
+}
+
+struct leaf {
+	const char *name;
+	enum tly_pki_role role;
+	const char *const *hosts;
+	size_t host_count;
+	unsigned days;
+};
+
+static tly_err
+make_leaf(X509 **out, EVP_PKEY *key, const struct leaf *leaf, X509 *ca, EVP_PKEY *ca_key,
+    char *why, size_t why_len)
+{
+	const char *usage = leaf->role == TLY_PKI_COORDINATOR ? "serverAuth,clientAuth"
+							      : "clientAuth";
+	X509 *cert = NULL;
+	tly_err rv = start_cert(&cert, key, leaf->days, ca, why, why_len);
+
+	if (rv != TLY_OK ||
+	    (rv = set_subject(cert, leaf->name, tly_pki_role_name(leaf->role), why, why_len)))
+		goto out;
+	if (X509_set_issuer_name(cert, X509_get_subject_name(ca)) != 1) {
+		rv = openssl_failed("cannot set the issuer", why, why_len);
+		goto out;
+	}
+	if ((rv = add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE", why, why_len)) ||
+	    (rv = add_ext(cert, ca, NID_key_usage, "critical,digitalSignature,keyAgreement", why,
+		 why_len)) ||
+	    (rv = add_ext(cert, ca, NID_ext_key_usage, usage, why, why_len)) ||
+	    (rv = add_ext(cert, ca, NID_subject_key_identifier, "hash", why, why_len)) ||
+	    (rv = add_ext(cert, ca, NID_authority_key_identifier, "keyid:always", why, why_len)))
+		goto out;
+	if (leaf->host_count > 0 &&
+	    (rv = add_san(cert, leaf->hosts, leaf->host_count, why, why_len)) != TLY_OK)
+		goto out;
+	if ((rv = sign(cert, ca_key, why, why_len)) != TLY_OK)
+		goto out;
+	*out = cert;
+	cert = NULL;
+out:
+	X509_free(cert);
+	return rv;
+}
+
+/* ---- the API ---- */
+
+static tly_err
+check_days(unsigned *days, char *why, size_t why_len)
+{
+	if (*days == 0)
+		*days = TLY_PKI_DAYS_DEFAULT;
+	if (*days > TLY_PKI_DAYS_MAX) {
+		say(why, why_len, "days: %u is more than %d", *days, TLY_PKI_DAYS_MAX);
+		return TLY_EINVAL;
+	}
+	return TLY_OK;
+}
+
+tly_err
+tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t why_len)
+{
+	char key_path[PATH_BYTES], cert_path[PATH_BYTES];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	tly_err rv;
+
+	TLY_REQUIRE(dir != NULL && why != NULL);
+	if (name == NULL)
+		name = default_ca_name;
+	if (!tly_pki_ca_name_valid(name)) {
+		say(why, why_len, "CA name \"%s\": use 1 to %d printable ASCII characters", name,
+		    TLY_PKI_NAME_MAX);
+		return TLY_EINVAL;
+	}
+	if ((rv = check_days(&days, why, why_len)) != TLY_OK ||
+	    (rv = join(key_path, dir, "ca", ".key", why, why_len)) != TLY_OK ||
+	    (rv = join(cert_path, dir, "ca", ".crt", why, why_len)) != TLY_OK ||
+	    (rv = make_dir(dir, why, why_len)) != TLY_OK ||
+	    (rv = refuse_existing(key_path, why, why_len)) != TLY_OK ||
+	    (rv = refuse_existing(cert_path, why, why_len)) != TLY_OK)
+		return rv;
+	if ((rv = new_key(&key, why, why_len)) != TLY_OK ||
+	    (rv = make_ca(&cert, key, days, name, why, why_len)) != TLY_OK)
+		goto out;
+	rv = write_pair(key_path, key, cert_path, cert, why, why_len);
+out:
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rv;
+}
+
+static tly_err
+check_leaf(const struct leaf *leaf, char *why, size_t why_len)
+{
+	if (!tly_pki_name_valid(leaf->name)) {
+		say(why, why_len,
+		    "name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, not starting with . or -",
+		    leaf->name, TLY_PKI_NAME_MAX);
+		return TLY_EINVAL;
+	}
+	if (leaf->host_count > TLY_PKI_HOSTS_MAX) {
+		say(why, why_len, "host: %zu hosts, at most %d", leaf->host_count,
+		    TLY_PKI_HOSTS_MAX);
+		return TLY_EINVAL;
+	}
+	for (size_t i = 0; i < leaf->host_count; i++) {
+		if (!tly_pki_host_valid(leaf->hosts[i])) {
+			say(why, why_len, "host \"%s\": not an IP address or DNS name",
+			    leaf->hosts[i]);
+			return TLY_EINVAL;
+		}
+	}
+	return TLY_OK;
+}
+
+tly_err
+tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role,
+    const char *const *hosts, size_t host_count, const char *out_dir, unsigned days, char *why,
+    size_t why_len)
+{
+	char key_path[PATH_BYTES], cert_path[PATH_BYTES];
+	struct leaf leaf = {name, role, hosts, host_count, days};
+	EVP_PKEY *key = NULL, *ca_key = NULL;
+	X509 *cert = NULL, *ca = NULL;
+	tly_err rv;
+
+	TLY_REQUIRE(dir != NULL && name != NULL && why != NULL);
+	TLY_REQUIRE(hosts != NULL || host_count == 0);
+	TLY_REQUIRE((unsigned)role < sizeof role_names / sizeof role_names[0]);
+	if (out_dir == NULL)
+		out_dir = dir;
+	if (role == TLY_PKI_COORDINATOR && host_count == 0) {
+		leaf.hosts = coordinator_hosts;
+		leaf.host_count = sizeof coordinator_hosts / sizeof coordinator_hosts[0];
+	}
+	if ((rv = check_leaf(&leaf, why, why_len)) != TLY_OK ||
+	    (rv = check_days(&leaf.days, why, why_len)) != TLY_OK ||
+	    (rv = join(key_path, out_dir, name, ".key", why, why_len)) != TLY_OK ||
+	    (rv = join(cert_path, out_dir, name, ".crt", why, why_len)) != TLY_OK ||
+	    (rv = read_ca(dir, &ca, &ca_key, why, why_len)) != TLY_OK)
+		return rv;
+	if ((rv = make_dir(out_dir, why, why_len)) != TLY_OK ||
+	    (rv = refuse_existing(key_path, why, why_len)) != TLY_OK ||
+	    (rv = refuse_existing(cert_path, why, why_len)) != TLY_OK ||
+	    (rv = new_key(&key, why, why_len)) != TLY_OK ||
+	    (rv = make_leaf(&cert, key, &leaf, ca, ca_key, why, why_len)) != TLY_OK)
+		goto out;
+	rv = write_pair(key_path, key, cert_path, cert, why, why_len);
+out:
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+	return rv;
+}
