@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/pki.h"
 #include "cli/synth.h"
 #include "crypto/rng.h"
 
@@ -20,6 +21,7 @@ static const char usage_main[] =
     "usage: tally COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
+    "  pki       certificate authority and TLS certificates (init, issue)\n"
     "  synth     write seeded synthetic trusts (SQLite files, node configs, truth)\n"
     "\n"
     "Run `tally COMMAND --help` for a command's options.\n";
@@ -115,6 +117,7 @@ static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
+    {"pki", tly_pki_command},
     {"synth", cmd_synth},
 };
 
