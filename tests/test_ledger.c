@@ -1076,6 +1076,7 @@ run_and_kill(const char *helper, const char *sent, const char *seed_hex, int aft
 		close(fds[0]);
 		close(fds[1]);
 		execl(helper, helper, path, sent, seed_hex, (char *)NULL);
+		perror(helper);
 		_exit(127);
 	}
 	close(fds[1]);
