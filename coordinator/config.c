@@ -1,0 +1,522 @@
+/* The coordinator's INI config: see config.h for the keys and the rules. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "protocol/messages.h"
+
+enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_COUNT };
+
+static const char *const section_names[SECTION_COUNT] = {"coordinator", "rounds", "policy"};
+
+struct parse;
+
+/* One key: where it lives and how its value is read. A reader returns NULL
+ * or why the value is bad. */
+struct key {
+	enum section_id section;
+	const char *name;
+	const char *(*read)(struct parse *p, const char *value, size_t offset);
+	size_t offset; /* of the field in struct tly_coord_config */
+	bool required;
+};
+
+/*
+ * inih (Debian's build) gives handlers no line numbers, and never calls
+ * them for a section without keys: our reader counts lines and looks at
+ * every section header itself, so that each error can name its line and
+ * an empty unknown or repeated section is still caught. inih calls the
+ * handler right after reading the key's line, so `line` is the key's.
+ */
+struct parse {
+	struct tly_coord_config *cfg;
+	struct tly_coord_config_error *err;
+	const char *dir;
+	const char *text; /* in-memory text, or NULL */
+	FILE *file;
+	int line;
+	bool mid_line;                   /* the last read ended inside a line */
+	int section_line[SECTION_COUNT]; /* header line of each section, 0 if not yet */
+	int key_line[32];                /* line of each key of `keys`, 0 if not given */
+};
+
+static void
+fail(struct parse *p, int line, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err->reason[0] != '\0')
+		return; /* keep the first error */
+	p->err->line = line;
+	snprintf(p->err->key, sizeof p->err->key, "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+	va_end(ap);
+}
+
+void
+tly_coord_config_error_format(const struct tly_coord_config_error *err, char *buf, size_t len)
+{
+	if (err->line > 0)
+		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->reason);
+	else
+		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
+}
+
+/* ---- values ---- */
+
+static char *
+field(struct parse *p, size_t offset)
+{
+	return (char *)p->cfg + offset;
+}
+
+static bool
+parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool
+has_space(const char *text)
+{
+	for (; *text != '\0'; text++)
+		if (isspace((unsigned char)*text))
+			return true;
+	return false;
+}
+
+/* A URL with one of the schemes, something after it, no spaces. */
+static bool
+url_ok(const char *value, const char *const *schemes)
+{
+	if (strlen(value) >= TLY_COORD_URL_MAX || has_space(value))
+		return false;
+	for (; *schemes != NULL; schemes++) {
+		size_t n = strlen(*schemes);
+		if (strncmp(value, *schemes, n) == 0 && value[n] != '\0')
+			return true;
+	}
+	return false;
+}
+
+static const char *
+read_listen(struct parse *p, const char *value, size_t offset)
+{
+	static const char *const schemes[] = {"tls+tcp://", "tcp://", "ipc://", "inproc://", NULL};
+
+	if (!url_ok(value, schemes))
+		return "must be a URL such as tls+tcp://127.0.0.1:7400 (tls+tcp, tcp, ipc, "
+		       "inproc)";
+	snprintf(field(p, offset), TLY_COORD_URL_MAX, "%s", value);
+	return NULL;
+}
+
+static const char *
+read_api(struct parse *p, const char *value, size_t offset)
+{
+	static const char *const schemes[] = {"https://", "http://", NULL};
+
+	if (!url_ok(value, schemes))
+		return "must be a URL such as https://127.0.0.1:7443";
+	snprintf(field(p, offset), TLY_COORD_URL_MAX, "%s", value);
+	return NULL;
+}
+
+static const char *
+read_path(struct parse *p, const char *value, size_t offset)
+{
+	char *dst = field(p, offset);
+	int n;
+
+	if (value[0] == '\0')
+		return "must be a path";
+	n = value[0] == '/' ? snprintf(dst, TLY_COORD_PATH_MAX, "%s", value)
+	                    : snprintf(dst, TLY_COORD_PATH_MAX, "%s/%s", p->dir, value);
+	if (n < 0 || n >= TLY_COORD_PATH_MAX) {
+		dst[0] = '\0';
+		return "path too long";
+	}
+	return NULL;
+}
+
+static const char *
+read_protocol(struct parse *p, const char *value, size_t offset)
+{
+	(void)offset;
+	if (strcmp(value, "committee") == 0)
+		p->cfg->protocol = TLY_PROTOCOL_COMMITTEE;
+	else if (strcmp(value, "secagg") == 0)
+		p->cfg->protocol = TLY_PROTOCOL_SECAGG;
+	else if (strcmp(value, "secagg+") == 0)
+		p->cfg->protocol = TLY_PROTOCOL_SECAGG_PLUS;
+	else
+		return "must be committee, secagg or secagg+";
+	return NULL;
+}
+
+static const char *
+read_committee_size(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t v;
+
+	(void)offset;
+	if (!parse_u32(value, 1, TLY_MAX_COMMITTEE, &v))
+		return "must be an integer from 1 to 64";
+	p->cfg->committee_size = (uint16_t)v;
+	return NULL;
+}
+
+static const char *
+read_threshold(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t v;
+
+	(void)offset;
+	if (!parse_u32(value, 1, TLY_MAX_COMMITTEE, &v))
+		return "must be an integer from 1 to 64";
+	p->cfg->threshold = (uint16_t)v;
+	return NULL;
+}
+
+static const char *
+read_deadline(struct parse *p, const char *value, size_t offset)
+{
+	(void)offset;
+	if (!parse_u32(value, TLY_COORD_DEADLINE_MIN_MS, TLY_COORD_DEADLINE_MAX_MS,
+	               &p->cfg->deadline_ms))
+		return "must be an integer from 100 to 600000 (milliseconds)";
+	return NULL;
+}
+
+static const char *
+read_parties(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
+
+	if (!parse_u32(value, 1, TLY_MAX_PARTIES, dst))
+		return "must be an integer from 1 to 1000";
+	return NULL;
+}
+
+static const char *
+read_count(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
+
+	if (!parse_u32(value, 0, 1000000000, dst))
+		return "must be an integer from 0 to 1000000000";
+	return NULL;
+}
+
+static const char *
+read_mechanisms(struct parse *p, const char *value, size_t offset)
+{
+	char list[512], *save = NULL;
+	unsigned mask = 0;
+
+	(void)offset;
+	if (snprintf(list, sizeof list, "%s", value) >= (int)sizeof list)
+		return "list too long";
+	for (char *item = strtok_r(list, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*item))
+			item++;
+		char *end = item + strlen(item);
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (strcmp(item, "laplace") == 0)
+			mask |= TLY_COORD_ALLOW_LAPLACE;
+		else if (strcmp(item, "gaussian") == 0 || strcmp(item, "skellam") == 0)
+			mask |= TLY_COORD_ALLOW_SKELLAM;
+		else
+			return "each mechanism must be laplace, gaussian or skellam";
+	}
+	if (mask == 0)
+		return "name at least one mechanism (laplace, gaussian)";
+	p->cfg->mechanisms = mask;
+	return NULL;
+}
+
+#define AT(member) offsetof(struct tly_coord_config, member)
+
+static const struct key keys[] = {
+    {SECTION_COORDINATOR, "listen", read_listen, AT(listen), true},
+    {SECTION_COORDINATOR, "api", read_api, AT(api), true},
+    {SECTION_COORDINATOR, "tls_cert", read_path, AT(tls_cert), false},
+    {SECTION_COORDINATOR, "tls_key", read_path, AT(tls_key), false},
+    {SECTION_COORDINATOR, "tls_ca", read_path, AT(tls_ca), false},
+    {SECTION_COORDINATOR, "sign_key", read_path, AT(sign_key), true},
+    {SECTION_COORDINATOR, "registry", read_path, AT(registry), true},
+    {SECTION_COORDINATOR, "catalogue", read_path, AT(catalogue), true},
+    {SECTION_COORDINATOR, "log", read_path, AT(log), true},
+    {SECTION_ROUNDS, "protocol", read_protocol, 0, false},
+    {SECTION_ROUNDS, "committee_size", read_committee_size, 0, false},
+    {SECTION_ROUNDS, "threshold", read_threshold, 0, false},
+    {SECTION_ROUNDS, "deadline_ms", read_deadline, 0, false},
+    {SECTION_POLICY, "min_contributors", read_parties, AT(min_contributors), false},
+    {SECTION_POLICY, "min_honest", read_parties, AT(min_honest), false},
+    {SECTION_POLICY, "mechanisms", read_mechanisms, 0, false},
+    {SECTION_POLICY, "suppress_below", read_count, AT(suppress_below), false},
+    {SECTION_POLICY, "round_to", read_count, AT(round_to), false},
+};
+
+enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
+_Static_assert(KEY_COUNT <= 32, "key_line has room for every key");
+
+/* ---- reading ---- */
+
+/* A section header line: known, and not seen before. */
+static void
+check_header(struct parse *p, const char *line)
+{
+	char name[96];
+	size_t n = 0;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line++ != '[')
+		return;
+	while (*line != '\0' && *line != ']' && n < sizeof name - 1)
+		name[n++] = *line++;
+	if (*line != ']')
+		return; /* inih reports the syntax error */
+	name[n] = '\0';
+	for (int s = 0; s < SECTION_COUNT; s++) {
+		if (strcmp(name, section_names[s]) != 0)
+			continue;
+		if (p->section_line[s] != 0)
+			fail(p, p->line, "[section]", "[%s] appears twice (first on line %d)", name,
+			     p->section_line[s]);
+		p->section_line[s] = p->line;
+		return;
+	}
+	fail(p, p->line, "[section]",
+	     "unknown section [%.60s] (expected [coordinator], [rounds] or [policy])", name);
+}
+
+static char *
+read_line(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+
+	if (p->file != NULL) {
+		if (fgets(str, num, p->file) == NULL)
+			return NULL;
+	} else {
+		size_t i = 0;
+		if (*p->text == '\0' || num < 2)
+			return NULL;
+		while (i < (size_t)num - 1 && p->text[i] != '\0') {
+			str[i] = p->text[i];
+			if (p->text[i++] == '\n')
+				break;
+		}
+		str[i] = '\0';
+		p->text += i;
+	}
+	/* inih reads a line longer than its buffer in several calls. */
+	if (!p->mid_line) {
+		p->line++;
+		check_header(p, str);
+	}
+	p->mid_line = strchr(str, '\n') == NULL;
+	return str;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	char where[96];
+	const char *bad;
+
+	if (p->err->reason[0] != '\0')
+		return 1;
+	snprintf(where, sizeof where, "%s.%s", section[0] != '\0' ? section : "(top)", name);
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (strcmp(section, section_names[keys[i].section]) != 0 ||
+		    strcmp(name, keys[i].name) != 0)
+			continue;
+		if (p->key_line[i] != 0) {
+			fail(p, p->line, where, "given twice (first on line %d)", p->key_line[i]);
+			return 1;
+		}
+		p->key_line[i] = p->line;
+		if ((bad = keys[i].read(p, value, keys[i].offset)) != NULL)
+			fail(p, p->line, where, "%s", bad);
+		return 1;
+	}
+	if (section[0] == '\0')
+		fail(p, p->line, where, "key outside any section");
+	else
+		fail(p, p->line, where, "unknown key");
+	return 1;
+}
+
+/* ---- after reading ---- */
+
+/* The later of two keys, for a rule between them. */
+static void
+fail_pair(struct parse *p, const char *a, const char *b, const char *reason)
+{
+	size_t later = KEY_COUNT;
+	char where[96];
+
+	for (size_t i = 0; i < KEY_COUNT; i++)
+		if ((strcmp(keys[i].name, a) == 0 || strcmp(keys[i].name, b) == 0) &&
+		    (later == KEY_COUNT || p->key_line[i] > p->key_line[later]))
+			later = i;
+	TLY_REQUIRE(later < KEY_COUNT);
+	snprintf(where, sizeof where, "%s.%s", section_names[keys[later].section],
+	         keys[later].name);
+	fail(p, p->key_line[later], where, "%s", reason);
+}
+
+static void
+check_rules(struct parse *p)
+{
+	const struct tly_coord_config *cfg = p->cfg;
+	bool tls = strncmp(cfg->listen, "tls+", 4) == 0 || strncmp(cfg->api, "https://", 8) == 0;
+	char where[96];
+
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		bool tls_file = strncmp(keys[i].name, "tls_", 4) == 0;
+		if (p->key_line[i] == 0 && (keys[i].required || (tls && tls_file))) {
+			snprintf(where, sizeof where, "%s.%s", section_names[keys[i].section],
+			         keys[i].name);
+			fail(p, 0, where, "required key is missing%s",
+			     tls_file ? " (listen or api uses TLS)" : "");
+			return;
+		}
+	}
+	if (cfg->threshold > cfg->committee_size)
+		fail_pair(p, "threshold", "committee_size",
+		          "threshold t must be at most committee_size k");
+	else if (2u * cfg->threshold <= cfg->committee_size)
+		fail_pair(
+		    p, "threshold", "committee_size",
+		    "threshold t must be more than half of committee_size k (t > k/2), so that "
+		    "no two contributor sets can both be reconstructed");
+	else if (cfg->min_honest > cfg->min_contributors)
+		fail_pair(p, "min_honest", "min_contributors",
+		          "min_honest h must be at most min_contributors");
+}
+
+static void
+set_defaults(struct tly_coord_config *cfg, const char *name)
+{
+	memset(cfg, 0, sizeof *cfg);
+	snprintf(cfg->file, sizeof cfg->file, "%s", name);
+	cfg->protocol = TLY_PROTOCOL_COMMITTEE;
+	cfg->committee_size = 3;
+	cfg->threshold = 2;
+	cfg->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
+	cfg->min_contributors = 3;
+	cfg->min_honest = 2;
+	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;
+}
+
+static tly_err
+parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
+             struct tly_coord_config_error *err)
+{
+	struct tly_coord_config *cfg = malloc(sizeof *cfg);
+	int line;
+
+	memset(err, 0, sizeof *err);
+	snprintf(err->file, sizeof err->file, "%s", name);
+	if (cfg == NULL) {
+		snprintf(err->key, sizeof err->key, "(file)");
+		snprintf(err->reason, sizeof err->reason, "out of memory");
+		return TLY_EINVAL;
+	}
+	set_defaults(cfg, name);
+	p->cfg = cfg;
+	p->err = err;
+
+	ini_allow_multiline = false;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = 8192;
+	line = ini_parse_stream(read_line, p, handler, p);
+	/* inih reports a syntax error only at the end: it wins over a later
+	 * error that the handler saw first. */
+	if (line != 0 && (err->reason[0] == '\0' || line < 0 || line < err->line)) {
+		err->reason[0] = '\0';
+		fail(p, line > 0 ? line : 0, "(syntax)",
+		     line > 0 ? "not a [section] or key = value line" : "cannot be read");
+	}
+	if (err->reason[0] == '\0')
+		check_rules(p);
+	if (cfg->round_to == 1)
+		cfg->round_to = 0;
+	if (err->reason[0] == '\0')
+		*out = *cfg;
+	free(cfg);
+	return err->reason[0] == '\0' ? TLY_OK : TLY_EINVAL;
+}
+
+tly_err
+tly_coord_config_parse(struct tly_coord_config *out, const char *text, const char *name,
+                       const char *dir, struct tly_coord_config_error *err)
+{
+	struct parse p = {.dir = dir, .text = text};
+
+	TLY_REQUIRE(out != NULL && text != NULL && name != NULL && dir != NULL && err != NULL);
+	return parse_source(out, &p, name, err);
+}
+
+tly_err
+tly_coord_config_load(struct tly_coord_config *out, const char *path,
+                      struct tly_coord_config_error *err)
+{
+	struct parse p = {0};
+	char dir[TLY_COORD_PATH_MAX];
+	char *slash;
+	tly_err rv;
+
+	TLY_REQUIRE(out != NULL && path != NULL && err != NULL);
+	if ((p.file = fopen(path, "r")) == NULL) {
+		memset(err, 0, sizeof *err);
+		snprintf(err->file, sizeof err->file, "%s", path);
+		snprintf(err->key, sizeof err->key, "(file)");
+		snprintf(err->reason, sizeof err->reason, "cannot open: %s", strerror(errno));
+		return TLY_EINVAL;
+	}
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	p.dir = dir;
+	rv = parse_source(out, &p, path, err);
+	fclose(p.file);
+	return rv;
+}
+
+int
+tly_coord_config_allows(const struct tly_coord_config *cfg, uint8_t mechanism)
+{
+	return (mechanism == TLY_MECH_LAPLACE && (cfg->mechanisms & TLY_COORD_ALLOW_LAPLACE)) ||
+	       (mechanism == TLY_MECH_SKELLAM && (cfg->mechanisms & TLY_COORD_ALLOW_SKELLAM));
+}

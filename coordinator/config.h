@@ -1,0 +1,114 @@
+/*
+ * config.h - the coordinator's configuration file (INI).
+ *
+ *   [coordinator]
+ *   listen = tls+tcp://127.0.0.1:7400   ; nodes dial here
+ *   api = https://127.0.0.1:7443        ; planners
+ *   tls_cert = pki/coordinator.crt      ; paths are relative to this file
+ *   tls_key = pki/coordinator.key
+ *   tls_ca = pki/ca.crt
+ *   sign_key = keys/coordinator.sign    ; 32-byte Ed25519 seed, hex
+ *   registry = registry.ini             ; pinned public keys (protocol/keys.h)
+ *   catalogue = catalogue.json          ; what nodes publish (protocol/spec.h)
+ *   log = state/transparency.db         ; the transparency log (translog.h)
+ *
+ *   [rounds]
+ *   protocol = committee                ; committee | secagg | secagg+
+ *   committee_size = 3                  ; k, 1..TLY_MAX_COMMITTEE
+ *   threshold = 2                       ; t, k/2 < t <= k
+ *   deadline_ms = 10000                 ; per round, 100..600000
+ *
+ *   [policy]
+ *   min_contributors = 3                ; abort below this many nodes
+ *   min_honest = 2                      ; h, 1..min_contributors
+ *   mechanisms = laplace, gaussian      ; which a query may ask for
+ *   suppress_below = 0                  ; default disclosure control: a
+ *   round_to = 0                        ; query's own "sdc" overrides it
+ *
+ * Required: listen, api, sign_key, registry, catalogue, log; tls_cert,
+ * tls_key and tls_ca whenever listen is tls+tcp:// or api is https://.
+ * Everything else has the default shown. "gaussian" and "skellam" both name
+ * the zCDP mechanism (TLY_MECH_SKELLAM, see protocol/spec.h).
+ *
+ * Every error names the file, the line and the key (or [section]), and
+ * why: unknown sections and keys, a section or key given twice, bad
+ * numbers, URLs or paths, missing required keys, and rules between keys
+ * (threshold against committee_size, min_honest against
+ * min_contributors), which name the line of the later key. Errors found
+ * after reading (a missing key) have line 0.
+ *
+ * Thread safety: inih's settings are process globals, set on every parse:
+ * do not parse configs from two threads at once.
+ */
+#ifndef TLY_COORDINATOR_CONFIG_H
+#define TLY_COORDINATOR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/error.h"
+
+enum {
+	TLY_COORD_PATH_MAX = 4096,
+	TLY_COORD_URL_MAX = 256,
+	TLY_COORD_DEADLINE_MIN_MS = 100,
+	TLY_COORD_DEADLINE_MAX_MS = 600000,
+};
+
+struct tly_coord_config_error {
+	char file[256];
+	int line;     /* 0 when the error is not on one line (a missing key) */
+	char key[96]; /* "section.key", "[section]" or "(syntax)" */
+	char reason[256];
+};
+
+/* "FILE:LINE: KEY: REASON" (or "FILE: KEY: REASON" for line 0) into buf. */
+void tly_coord_config_error_format(const struct tly_coord_config_error *err, char *buf, size_t len);
+
+/* enum tly_mechanism bits of struct tly_coord_config.mechanisms. */
+enum tly_coord_mechanism_mask {
+	TLY_COORD_ALLOW_LAPLACE = 1u << 1, /* 1 << TLY_MECH_LAPLACE */
+	TLY_COORD_ALLOW_SKELLAM = 1u << 2, /* 1 << TLY_MECH_SKELLAM */
+};
+
+struct tly_coord_config {
+	char file[TLY_COORD_PATH_MAX];
+	char listen[TLY_COORD_URL_MAX];
+	char api[TLY_COORD_URL_MAX];
+	/* Paths: absolute, or joined to the config file's folder; "" when
+	 * absent (only the TLS files may be). */
+	char tls_cert[TLY_COORD_PATH_MAX];
+	char tls_key[TLY_COORD_PATH_MAX];
+	char tls_ca[TLY_COORD_PATH_MAX];
+	char sign_key[TLY_COORD_PATH_MAX];
+	char registry[TLY_COORD_PATH_MAX];
+	char catalogue[TLY_COORD_PATH_MAX];
+	char log[TLY_COORD_PATH_MAX];
+
+	uint8_t protocol;        /* enum tly_protocol; default committee */
+	uint16_t committee_size; /* k; default 3 */
+	uint16_t threshold;      /* t; default 2 */
+	uint32_t deadline_ms;    /* default TLY_DEFAULT_DEADLINE_MS */
+
+	uint32_t min_contributors; /* default 3 */
+	uint32_t min_honest;       /* h; default 2 */
+	unsigned mechanisms;       /* enum tly_coord_mechanism_mask; default both */
+	uint32_t suppress_below;   /* default 0: off */
+	uint32_t round_to;         /* default 0: off (1 reads as 0) */
+};
+
+/* Load and validate. Holds no heap memory: nothing to free. On failure
+ * *out is untouched and *err says where and why. TLY_EINVAL. */
+TLY_MUST tly_err tly_coord_config_load(struct tly_coord_config *out, const char *path,
+                                       struct tly_coord_config_error *err);
+
+/* The same from text in memory (tests, fuzzing); `name` is used in error
+ * messages and `dir` to resolve relative paths. */
+TLY_MUST tly_err tly_coord_config_parse(struct tly_coord_config *out, const char *text,
+                                        const char *name, const char *dir,
+                                        struct tly_coord_config_error *err);
+
+/* Nonzero when the config allows queries with this mechanism. */
+int tly_coord_config_allows(const struct tly_coord_config *cfg, uint8_t mechanism);
+
+#endif

@@ -1,0 +1,323 @@
+/* The coordinator's INI config: a full file, defaults, and every error
+ * naming file, line and key. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coordinator/config.h"
+#include "protocol/messages.h"
+
+static const char good[] = "; the coordinator\n"
+                           "[coordinator]\n"
+                           "listen = tls+tcp://127.0.0.1:7400   ; nodes dial here\n"
+                           "api = https://127.0.0.1:7443        ; planners\n"
+                           "tls_cert = pki/coordinator.crt\n"
+                           "tls_key = pki/coordinator.key\n"
+                           "tls_ca = /etc/tally/ca.crt\n"
+                           "sign_key = keys/coordinator.sign\n"
+                           "registry = registry.ini\n"
+                           "catalogue = catalogue.json\n"
+                           "log = state/transparency.db\n"
+                           "[rounds]\n"
+                           "protocol = secagg+\n"
+                           "committee_size = 5\n"
+                           "threshold = 3\n"
+                           "deadline_ms = 2500\n"
+                           "[policy]\n"
+                           "min_contributors = 4\n"
+                           "min_honest = 3\n"
+                           "mechanisms = laplace\n"
+                           "suppress_below = 8\n"
+                           "round_to = 5\n";
+
+/* The minimum: required keys only, no TLS. */
+static const char minimal[] = "[coordinator]\n"
+                              "listen = tcp://127.0.0.1:7400\n"
+                              "api = http://127.0.0.1:7443\n"
+                              "sign_key = c.sign\n"
+                              "registry = r.ini\n"
+                              "catalogue = c.json\n"
+                              "log = t.db\n";
+
+static tly_err
+parse(const char *text, struct tly_coord_config *cfg, struct tly_coord_config_error *err)
+{
+	return tly_coord_config_parse(cfg, text, "coord.conf", "/srv/tally", err);
+}
+
+Test(coord_config, full_file)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+
+	cr_assert_eq(parse(good, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_str_eq(cfg.listen, "tls+tcp://127.0.0.1:7400", "inline comment stripped");
+	cr_assert_str_eq(cfg.api, "https://127.0.0.1:7443");
+	cr_assert_str_eq(cfg.tls_cert, "/srv/tally/pki/coordinator.crt", "relative to the config");
+	cr_assert_str_eq(cfg.tls_ca, "/etc/tally/ca.crt", "absolute kept");
+	cr_assert_str_eq(cfg.sign_key, "/srv/tally/keys/coordinator.sign");
+	cr_assert_str_eq(cfg.registry, "/srv/tally/registry.ini");
+	cr_assert_str_eq(cfg.catalogue, "/srv/tally/catalogue.json");
+	cr_assert_str_eq(cfg.log, "/srv/tally/state/transparency.db");
+	cr_assert_eq(cfg.protocol, TLY_PROTOCOL_SECAGG_PLUS);
+	cr_assert_eq(cfg.committee_size, 5);
+	cr_assert_eq(cfg.threshold, 3);
+	cr_assert_eq(cfg.deadline_ms, 2500);
+	cr_assert_eq(cfg.min_contributors, 4);
+	cr_assert_eq(cfg.min_honest, 3);
+	cr_assert(tly_coord_config_allows(&cfg, TLY_MECH_LAPLACE));
+	cr_assert(!tly_coord_config_allows(&cfg, TLY_MECH_SKELLAM));
+	cr_assert(!tly_coord_config_allows(&cfg, TLY_MECH_NONE), "never noise-free");
+	cr_assert_eq(cfg.suppress_below, 8);
+	cr_assert_eq(cfg.round_to, 5);
+	cr_assert_str_eq(cfg.file, "coord.conf");
+}
+
+Test(coord_config, defaults)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.protocol, TLY_PROTOCOL_COMMITTEE);
+	cr_assert_eq(cfg.committee_size, 3);
+	cr_assert_eq(cfg.threshold, 2);
+	cr_assert_eq(cfg.deadline_ms, TLY_DEFAULT_DEADLINE_MS);
+	cr_assert_eq(cfg.min_contributors, 3);
+	cr_assert_eq(cfg.min_honest, 2);
+	cr_assert(tly_coord_config_allows(&cfg, TLY_MECH_LAPLACE));
+	cr_assert(tly_coord_config_allows(&cfg, TLY_MECH_SKELLAM));
+	cr_assert_eq(cfg.suppress_below, 0);
+	cr_assert_eq(cfg.round_to, 0);
+	cr_assert_str_eq(cfg.tls_cert, "", "TLS files are optional without TLS");
+}
+
+Test(coord_config, gaussian_is_skellam_and_round_to_one_is_off)
+{
+	char text[1024];
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+
+	snprintf(text, sizeof text, "%s[policy]\nmechanisms = gaussian\nround_to = 1\n", minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s", err.reason);
+	cr_assert(!tly_coord_config_allows(&cfg, TLY_MECH_LAPLACE));
+	cr_assert(tly_coord_config_allows(&cfg, TLY_MECH_SKELLAM));
+	cr_assert_eq(cfg.round_to, 0);
+}
+
+/* Parse minimal + extra (extra starts on line 8) and expect an error at
+ * line with key and a reason containing `reason`. */
+static void
+expect_error(const char *extra, int line, const char *key, const char *reason)
+{
+	char text[2048];
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char formatted[700];
+
+	snprintf(text, sizeof text, "%s%s", minimal, extra);
+	memset(&cfg, 0x5a, sizeof cfg);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "accepted: %s", extra);
+	cr_assert_eq(cfg.committee_size, 0x5a5a, "out untouched on failure");
+	cr_assert_str_eq(err.file, "coord.conf");
+	cr_assert_eq(err.line, line, "line %d, expected %d (%s: %s)", err.line, line, err.key,
+	             err.reason);
+	cr_assert_str_eq(err.key, key, "key %s (%s)", err.key, err.reason);
+	cr_assert(strstr(err.reason, reason) != NULL, "reason \"%s\" lacks \"%s\"", err.reason,
+	          reason);
+	tly_coord_config_error_format(&err, formatted, sizeof formatted);
+	if (line > 0) {
+		char prefix[64];
+		snprintf(prefix, sizeof prefix, "coord.conf:%d: %s: ", line, key);
+		cr_assert(strncmp(formatted, prefix, strlen(prefix)) == 0, "%s", formatted);
+	}
+}
+
+Test(coord_config, unknown_keys_and_sections)
+{
+	expect_error("[rounds]\nfoo = 1\n", 9, "rounds.foo", "unknown key");
+	expect_error("[bogus]\n", 8, "[section]", "unknown section [bogus]");
+	expect_error("[policy]\n[bogus]\nx = 1\n", 9, "[section]", "unknown section");
+	expect_error("[coordinator]\n", 8, "[section]", "appears twice (first on line 1)");
+	expect_error("[rounds]\nthreshold = 2\nthreshold = 2\n", 10, "rounds.threshold",
+	             "given twice (first on line 9)");
+	expect_error("[rounds]\nlisten = tcp://x:1\n", 9, "rounds.listen", "unknown key");
+}
+
+Test(coord_config, key_outside_a_section)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+
+	cr_assert_eq(parse("listen = tcp://a:1\n", &cfg, &err), TLY_EINVAL);
+	cr_assert_eq(err.line, 1);
+	cr_assert_str_eq(err.key, "(top).listen");
+	cr_assert(strstr(err.reason, "outside any section") != NULL);
+}
+
+Test(coord_config, syntax)
+{
+	expect_error("[rounds]\nthis is not a key\n", 9, "(syntax)", "not a [section]");
+	/* A syntax error before a bad key is the one reported. */
+	expect_error("[rounds]\nnonsense\nfoo = 1\n", 9, "(syntax)", "not a [section]");
+}
+
+Test(coord_config, bad_values)
+{
+	expect_error("[rounds]\nprotocol = masked\n", 9, "rounds.protocol", "committee, secagg");
+	expect_error("[rounds]\ncommittee_size = 0\n", 9, "rounds.committee_size", "1 to 64");
+	expect_error("[rounds]\ncommittee_size = 65\n", 9, "rounds.committee_size", "1 to 64");
+	expect_error("[rounds]\nthreshold = -1\n", 9, "rounds.threshold", "1 to 64");
+	expect_error("[rounds]\ndeadline_ms = 99\n", 9, "rounds.deadline_ms", "100 to 600000");
+	expect_error("[rounds]\ndeadline_ms = 10s\n", 9, "rounds.deadline_ms", "100 to 600000");
+	expect_error("[policy]\nmin_contributors = 0\n", 9, "policy.min_contributors", "1 to 1000");
+	expect_error("[policy]\nmin_honest = 1001\n", 9, "policy.min_honest", "1 to 1000");
+	expect_error("[policy]\nmechanisms = laplace, exponential\n", 9, "policy.mechanisms",
+	             "laplace, gaussian or skellam");
+	expect_error("[policy]\nmechanisms =\n", 9, "policy.mechanisms", "at least one");
+	expect_error("[policy]\nsuppress_below = many\n", 9, "policy.suppress_below", "integer");
+	expect_error("[policy]\nround_to = 5.5\n", 9, "policy.round_to", "integer");
+}
+
+Test(coord_config, bad_urls_and_paths)
+{
+	static const char head[] = "[coordinator]\n";
+	struct {
+		const char *line, *key, *reason;
+	} cases[] = {
+	    {"listen = 127.0.0.1:7400\n", "coordinator.listen", "URL"},
+	    {"listen = tls+tcp://\n", "coordinator.listen", "URL"},
+	    {"listen = https://127.0.0.1:1\n", "coordinator.listen", "URL"},
+	    {"api = tcp://127.0.0.1:1\n", "coordinator.api", "URL"},
+	    {"api = https://a b\n", "coordinator.api", "URL"},
+	    {"sign_key =\n", "coordinator.sign_key", "path"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char text[1024];
+		struct tly_coord_config cfg;
+		struct tly_coord_config_error err;
+		snprintf(text, sizeof text, "%s%s", head, cases[i].line);
+		cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "%s", cases[i].line);
+		cr_assert_eq(err.line, 2, "%s", cases[i].line);
+		cr_assert_str_eq(err.key, cases[i].key);
+		cr_assert(strstr(err.reason, cases[i].reason) != NULL, "%s", err.reason);
+	}
+
+	char *long_path = malloc(TLY_COORD_PATH_MAX + 64);
+	cr_assert_not_null(long_path);
+	memset(long_path, 'a', TLY_COORD_PATH_MAX);
+	long_path[TLY_COORD_PATH_MAX] = '\0';
+	char *text = malloc(TLY_COORD_PATH_MAX + 256);
+	cr_assert_not_null(text);
+	snprintf(text, TLY_COORD_PATH_MAX + 256, "%s[coordinator]\nlog = %s\n", "", long_path);
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
+	cr_assert_eq(err.line, 2, "%d %s %s", err.line, err.key, err.reason);
+	cr_assert_str_eq(err.key, "coordinator.log");
+	cr_assert(strstr(err.reason, "too long") != NULL, "%s", err.reason);
+	free(text);
+	free(long_path);
+}
+
+Test(coord_config, missing_keys)
+{
+	static const char *const required[] = {"listen",   "api",       "sign_key",
+	                                       "registry", "catalogue", "log"};
+
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+		char text[1024] = "", key[64];
+		const char *line = minimal;
+		struct tly_coord_config cfg;
+		struct tly_coord_config_error err;
+		/* minimal without the line that sets required[i] */
+		while (*line != '\0') {
+			const char *end = strchr(line, '\n');
+			size_t n = (size_t)(end - line) + 1;
+			if (strncmp(line, required[i], strlen(required[i])) != 0 ||
+			    line[strlen(required[i])] != ' ')
+				strncat(text, line, n);
+			line += n;
+		}
+		snprintf(key, sizeof key, "coordinator.%s", required[i]);
+		cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "%s", required[i]);
+		cr_assert_eq(err.line, 0);
+		cr_assert_str_eq(err.key, key);
+		cr_assert(strstr(err.reason, "required key is missing") != NULL);
+	}
+}
+
+Test(coord_config, tls_files_required_with_tls)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+
+	snprintf(text, sizeof text,
+	         "[coordinator]\nlisten = tls+tcp://127.0.0.1:7400\napi = http://127.0.0.1:1\n"
+	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\ntls_cert = e\n");
+	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
+	cr_assert_eq(err.line, 0);
+	cr_assert_str_eq(err.key, "coordinator.tls_key");
+	cr_assert(strstr(err.reason, "uses TLS") != NULL, "%s", err.reason);
+
+	snprintf(text, sizeof text,
+	         "[coordinator]\nlisten = tcp://127.0.0.1:7400\napi = https://127.0.0.1:1\n"
+	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\n");
+	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
+	cr_assert_str_eq(err.key, "coordinator.tls_cert");
+}
+
+Test(coord_config, rules_between_keys_name_the_later_line)
+{
+	expect_error("[rounds]\nthreshold = 4\n", 9, "rounds.threshold", "at most committee_size");
+	expect_error("[rounds]\nthreshold = 4\ncommittee_size = 3\n", 10, "rounds.committee_size",
+	             "at most committee_size");
+	expect_error("[rounds]\ncommittee_size = 4\nthreshold = 2\n", 10, "rounds.threshold",
+	             "more than half");
+	expect_error("[rounds]\ncommittee_size = 4\n", 9, "rounds.committee_size", "t > k/2");
+	expect_error("[policy]\nmin_honest = 4\n", 9, "policy.min_honest",
+	             "at most min_contributors");
+	expect_error("[policy]\nmin_honest = 2\nmin_contributors = 1\n", 10,
+	             "policy.min_contributors", "at most min_contributors");
+}
+
+Test(coord_config, load_from_file)
+{
+	char dir[] = "/tmp/tly_coord_config_XXXXXX";
+	char path[128];
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char formatted[700];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/coordinator.conf", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(good, f);
+	fclose(f);
+	cr_assert_eq(tly_coord_config_load(&cfg, path, &err), TLY_OK, "%s", err.reason);
+	char want[256];
+	snprintf(want, sizeof want, "%s/keys/coordinator.sign", dir);
+	cr_assert_str_eq(cfg.sign_key, want, "relative to the file's folder");
+	cr_assert_str_eq(cfg.file, path);
+
+	f = fopen(path, "a");
+	cr_assert_not_null(f);
+	fputs("bogus = 1\n", f);
+	fclose(f);
+	cr_assert_eq(tly_coord_config_load(&cfg, path, &err), TLY_EINVAL);
+	tly_coord_config_error_format(&err, formatted, sizeof formatted);
+	char prefix[256];
+	snprintf(prefix, sizeof prefix, "%s:23: policy.bogus: unknown key", path);
+	cr_assert_str_eq(formatted, prefix);
+
+	unlink(path);
+	cr_assert_eq(tly_coord_config_load(&cfg, path, &err), TLY_EINVAL);
+	cr_assert_str_eq(err.key, "(file)");
+	cr_assert(strstr(err.reason, "cannot open") != NULL);
+	rmdir(dir);
+}
