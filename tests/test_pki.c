@@ -498,12 +498,29 @@ Test(pki, unknown_role_is_misuse, .signal = SIGABRT)
 
 static char bin[PATH];
 
+/* $TALLY_BIN/tally, else the tally built beside this test
+ * (BUILD/tests/test_pki -> BUILD/bin/tally); an absolute path either way,
+ * since some commands run from another folder. */
 static void
 find_bin(void)
 {
+	char self[PATH], cwd[PATH];
 	const char *env = getenv("TALLY_BIN");
-	snprintf(bin, sizeof bin, "%s/tally", env != NULL ? env : "build/bin");
-	cr_assert_eq(access(bin, X_OK), 0, "no %s", bin);
+	int used;
+	if (env != NULL) {
+		cr_assert_not_null(getcwd(cwd, sizeof cwd));
+		used = snprintf(bin, sizeof bin, "%s%s%s/tally", env[0] == '/' ? "" : cwd,
+		    env[0] == '/' ? "" : "/", env);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+		cr_assert(n > 0);
+		self[n] = '\0';
+		for (int up = 0; up < 2; up++)
+			*strrchr(self, '/') = '\0';
+		used = snprintf(bin, sizeof bin, "%s/bin/tally", self);
+	}
+	cr_assert(used > 0 && (size_t)used < sizeof bin);
+	cr_assert_eq(access(bin, X_OK), 0, "%s is not executable", bin);
 }
 
 Test(pki, command_line)
