@@ -303,6 +303,13 @@ TLY_MUST tly_err tly_ledger_verify_file(const char *path,
                                         const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
                                         struct tly_ledger_report *report);
 
+/* The entry with this seq, as stored (for an auditor matching receipts
+ * against the ledger after tly_ledger_verify): every field but the spec,
+ * which is left NULL with spec_len 0. TLY_EINVAL when there is no such
+ * entry, TLY_EFORMAT for a malformed row, TLY_EIO. */
+TLY_MUST tly_err tly_ledger_entry_get(struct tly_ledger *ledger, uint64_t seq,
+                                      struct tly_ledger_entry *out);
+
 enum tly_ledger_format {
 	TLY_LEDGER_TABLE = 1, /* aligned columns for people */
 	TLY_LEDGER_CSV = 2,   /* RFC 4180, with a header row */

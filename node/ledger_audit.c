@@ -256,6 +256,35 @@ tly_ledger_verify_file(const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC
 	return rv;
 }
 
+tly_err
+tly_ledger_entry_get(struct tly_ledger *l, uint64_t seq, struct tly_ledger_entry *out)
+{
+	struct tly_ledger_entry e;
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc;
+
+	TLY_REQUIRE(l != NULL && out != NULL);
+	if (seq < 1 || seq > INT64_MAX)
+		return TLY_EINVAL;
+	if (sqlite3_prepare_v2(l->db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries WHERE seq = ?",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	rv = rc == SQLITE_DONE ? TLY_EINVAL : TLY_EIO;
+	if (rc != SQLITE_ROW)
+		goto out;
+	if ((rv = tly_ledger_row_read(st, &e, NULL, 0)) != TLY_OK)
+		goto out;
+	e.spec_json = NULL; /* borrowed from the statement, which dies here */
+	e.spec_len = 0;
+	*out = e;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
 /* ---- show ---- */
 
 static void
