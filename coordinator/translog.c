@@ -1,0 +1,566 @@
+/* The transparency log file (open, schema, format checks) and its one
+ * write path: append. See translog.h for the contract and the layout. */
+#include "translog_impl.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "node/ledger.h" /* receipts: the node's layout is the one definition */
+
+#define PK_NAME "sign_public_key"
+
+/* Append-only by construction: triggers refuse UPDATE and DELETE. The
+ * CHECKs catch honest corruption early; verification does not rely on
+ * them. */
+static const char schema_sql[] =
+    "CREATE TABLE log_meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;"
+    "CREATE TABLE entries ("
+    " seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
+    " time INTEGER NOT NULL,"
+    " query_id BLOB NOT NULL UNIQUE CHECK (length(query_id) = 16),"
+    " outcome INTEGER NOT NULL CHECK (outcome IN (1, 2, 3)),"
+    " bytes BLOB NOT NULL,"
+    " entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32),"
+    " signature BLOB NOT NULL CHECK (length(signature) = 64)"
+    ") STRICT;"
+    "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
+    " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;"
+    "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
+    " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;";
+
+static void
+say(struct tly_translog_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof err->message, fmt, ap);
+	va_end(ap);
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* The integer result of a one-row pragma or query; -1 on failure. */
+static sqlite3_int64
+query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Is this file a log of our format, empty (to create), or neither? */
+static tly_err
+classify(sqlite3 *db, const char *path, int *is_new, struct tly_translog_error *err)
+{
+	sqlite3_int64 app = query_int(db, "PRAGMA application_id");
+	sqlite3_int64 version = query_int(db, "PRAGMA user_version");
+	sqlite3_int64 objects = query_int(db, "SELECT count(*) FROM sqlite_master");
+
+	if (app < 0 || version < 0 || objects < 0) {
+		say(err, "%s: not a readable SQLite database: %s", path, sqlite3_errmsg(db));
+		return sqlite3_errcode(db) == SQLITE_NOTADB ? TLY_EFORMAT : TLY_EIO;
+	}
+	*is_new = app == 0 && version == 0 && objects == 0;
+	if (*is_new)
+		return TLY_OK;
+	if (app != TLY_TRANSLOG_APPLICATION_ID) {
+		say(err,
+		    "%s: not a tally transparency log (application_id 0x%08llx, expected 0x%08x)",
+		    path, (unsigned long long)app, TLY_TRANSLOG_APPLICATION_ID);
+		return TLY_EFORMAT;
+	}
+	if (version != TLY_TRANSLOG_FORMAT_VERSION) {
+		say(err, "%s: transparency log format version %lld; this build reads version %d%s",
+		    path, (long long)version, TLY_TRANSLOG_FORMAT_VERSION,
+		    version > TLY_TRANSLOG_FORMAT_VERSION ? " (upgrade tally)" : "");
+		return TLY_EFORMAT;
+	}
+	return TLY_OK;
+}
+
+/* Create tables and record the key; re-checked under the write lock in
+ * case another process created the file meanwhile. */
+static tly_err
+create(sqlite3 *db, const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+       struct tly_translog_error *err)
+{
+	char pragmas[96];
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+
+	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		goto out;
+	if (query_int(db, "PRAGMA application_id") != 0) {
+		rv = exec(db, "COMMIT") == SQLITE_OK ? TLY_OK : TLY_EIO;
+		goto out;
+	}
+	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+	         TLY_TRANSLOG_APPLICATION_ID, TLY_TRANSLOG_FORMAT_VERSION);
+	if (exec(db, schema_sql) != SQLITE_OK || exec(db, pragmas) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO log_meta (name, value) VALUES (?, ?)", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, PK_NAME, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 2, pk, TLY_SIGN_PUBLIC_BYTES, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE || exec(db, "COMMIT") != SQLITE_OK)
+		goto out;
+	rv = TLY_OK;
+out:
+	if (rv != TLY_OK) {
+		say(err, "%s: cannot create the transparency log: %s", path, sqlite3_errmsg(db));
+		exec(db, "ROLLBACK");
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* The recorded key, and a check that the entries table has our columns. */
+static tly_err
+load_meta(sqlite3 *db, const char *path, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+          struct tly_translog_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EFORMAT;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM log_meta WHERE name = '" PK_NAME "'", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, 0) != TLY_SIGN_PUBLIC_BYTES) {
+		say(err, "%s: damaged transparency log: no public key recorded", path);
+		goto out;
+	}
+	memcpy(pk, sqlite3_column_blob(st, 0), TLY_SIGN_PUBLIC_BYTES);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries LIMIT 0", -1, &st,
+	                       NULL) != SQLITE_OK) {
+		say(err, "%s: damaged transparency log: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* Pragmas of a writing handle, once the file is known to be ours (or
+ * empty): journal_mode = WAL is persistent. */
+static tly_err
+configure_writer(sqlite3 *db, const char *path, struct tly_translog_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
+	int wal;
+
+	if (exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
+		say(err, "%s: cannot set pragmas: %s", path, sqlite3_errmsg(db));
+		return TLY_EIO;
+	}
+	wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK &&
+	      sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)) != NULL &&
+	      strcmp((const char *)mode, "wal") == 0;
+	sqlite3_finalize(st);
+	if (!wal) {
+		say(err, "%s: cannot switch to WAL journaling: %s", path, sqlite3_errmsg(db));
+		return TLY_EIO;
+	}
+	return TLY_OK;
+}
+
+static tly_err
+open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
+        struct tly_translog_error *err)
+{
+	struct tly_translog *log = calloc(1, sizeof *log);
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	int flags = key != NULL ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+	int is_new = 0;
+	tly_err rv = TLY_ENOMEM;
+
+	if (log == NULL) {
+		say(err, "%s: out of memory", path);
+		goto out;
+	}
+	rv = TLY_EIO;
+	if (sqlite3_open_v2(path, &log->db, flags, NULL) != SQLITE_OK) {
+		say(err, "%s: cannot open: %s", path,
+		    log->db ? sqlite3_errmsg(log->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_extended_result_codes(log->db, 1);
+	sqlite3_busy_timeout(log->db, TLY_TRANSLOG_BUSY_MS);
+	if ((rv = classify(log->db, path, &is_new, err)) != TLY_OK)
+		goto out;
+	if (is_new && key == NULL) {
+		say(err, "%s: not a tally transparency log (empty file)", path);
+		rv = TLY_EFORMAT;
+		goto out;
+	}
+	if (key != NULL) {
+		if ((rv = configure_writer(log->db, path, err)) != TLY_OK)
+			goto out;
+		tly_sign_key_public(key, pk);
+	}
+	if (is_new && (rv = create(log->db, path, pk, err)) != TLY_OK)
+		goto out;
+	if ((rv = load_meta(log->db, path, log->pk, err)) != TLY_OK)
+		goto out;
+	if (key != NULL && sodium_memcmp(pk, log->pk, sizeof pk) != 0) {
+		say(err, "%s: the log was written with another coordinator signing key", path);
+		rv = TLY_EAUTH;
+		goto out;
+	}
+	log->key = key;
+	*out = log;
+	log = NULL;
+	rv = TLY_OK;
+out:
+	tly_translog_close(log);
+	return rv;
+}
+
+tly_err
+tly_translog_open(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
+                  struct tly_translog_error *err)
+{
+	TLY_REQUIRE(out != NULL && path != NULL && key != NULL);
+	return open_db(out, path, key, err);
+}
+
+tly_err
+tly_translog_open_readonly(struct tly_translog **out, const char *path,
+                           struct tly_translog_error *err)
+{
+	TLY_REQUIRE(out != NULL && path != NULL);
+	return open_db(out, path, NULL, err);
+}
+
+void
+tly_translog_close(struct tly_translog *log)
+{
+	if (log == NULL)
+		return;
+	sqlite3_close_v2(log->db);
+	free(log);
+}
+
+const char *
+tly_translog_outcome_name(uint8_t outcome)
+{
+	switch (outcome) {
+	case TLY_TRANSLOG_RELEASED:
+		return "released";
+	case TLY_TRANSLOG_ABORTED:
+		return "aborted";
+	case TLY_TRANSLOG_REFUSED:
+		return "refused";
+	default:
+		return "?";
+	}
+}
+
+/* ---- append ---- */
+
+static tly_err
+refuse(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why_len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return rv;
+}
+
+static int
+text_ok(const char *text, size_t len, size_t max)
+{
+	return len <= max && (len == 0 || (text != NULL && memchr(text, '\0', len) == NULL));
+}
+
+static int
+ids_ok(const struct tly_idlist *list)
+{
+	if (list->count > TLY_MAX_PARTIES)
+		return 0;
+	for (uint32_t i = 0; i < list->count; i++)
+		if (list->ids[i] < 1 || list->ids[i] > TLY_MAX_PARTY_ID ||
+		    (i > 0 && list->ids[i] <= list->ids[i - 1]))
+			return 0;
+	return 1;
+}
+
+static int
+disjoint(const struct tly_idlist *a, const struct tly_idlist *b)
+{
+	for (uint32_t i = 0; i < a->count; i++)
+		if (tly_idlist_contains(b, a->ids[i]))
+			return 0;
+	return 1;
+}
+
+/* Receipts decoded, for this query, one per node; sorted[] receives them
+ * in node id order. */
+struct sorted_receipt {
+	uint32_t node_id;
+	struct tly_translog_receipt receipt;
+};
+
+static int
+by_node(const void *a, const void *b)
+{
+	uint32_t x = ((const struct sorted_receipt *)a)->node_id;
+	uint32_t y = ((const struct sorted_receipt *)b)->node_id;
+	return (x > y) - (x < y);
+}
+
+static tly_err
+sort_receipts(const struct tly_translog_record *r, struct sorted_receipt *sorted, char *why,
+              size_t why_len)
+{
+	struct tly_ledger_receipt receipt;
+
+	for (size_t i = 0; i < r->receipt_count; i++) {
+		if (r->receipts[i].bytes == NULL ||
+		    tly_ledger_receipt_decode(&receipt, r->receipts[i].bytes, r->receipts[i].len) !=
+		        TLY_OK)
+			return refuse(why, why_len, TLY_EINVAL, "receipt %zu is malformed", i);
+		if (sodium_memcmp(receipt.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0 ||
+		    sodium_memcmp(receipt.query_hash, r->query_hash, TLY_HASH_BYTES) != 0)
+			return refuse(why, why_len, TLY_EINVAL,
+			              "the receipt of node %" PRIu32 " is for another query",
+			              receipt.node_id);
+		sorted[i].node_id = receipt.node_id;
+		sorted[i].receipt = r->receipts[i];
+	}
+	qsort(sorted, r->receipt_count, sizeof *sorted, by_node);
+	for (size_t i = 1; i < r->receipt_count; i++)
+		if (sorted[i].node_id == sorted[i - 1].node_id)
+			return refuse(why, why_len, TLY_EINVAL, "two receipts from node %" PRIu32,
+			              sorted[i].node_id);
+	return TLY_OK;
+}
+
+/* The record's own rules, before anything is written. */
+static tly_err
+check_record(const struct tly_translog_record *r, char *why, size_t why_len)
+{
+	static const struct tly_idlist none = {0, NULL};
+	const struct tly_idlist *contributors = r->contributors ? r->contributors : &none;
+	const struct tly_idlist *dropped = r->dropped ? r->dropped : &none;
+	size_t reason_len = r->reason != NULL ? strlen(r->reason) : 0;
+	uint8_t hash[TLY_HASH_BYTES];
+	int released = r->outcome == TLY_TRANSLOG_RELEASED;
+
+	if (r->outcome < TLY_TRANSLOG_RELEASED || r->outcome > TLY_TRANSLOG_REFUSED)
+		return refuse(why, why_len, TLY_EINVAL, "unknown outcome %u", r->outcome);
+	if (reason_len > TLY_TRANSLOG_REASON_MAX)
+		return refuse(why, why_len, TLY_EINVAL, "reason longer than %d bytes",
+		              TLY_TRANSLOG_REASON_MAX);
+	if (!text_ok(r->spec_json, r->spec_len, TLY_SPEC_JSON_MAX) ||
+	    (r->spec_len == 0 && r->outcome != TLY_TRANSLOG_REFUSED))
+		return refuse(why, why_len, TLY_EINVAL,
+		              "the canonical query is missing, too long or holds a NUL byte");
+	if (!text_ok(r->release_json, r->release_len, TLY_TRANSLOG_RELEASE_MAX) ||
+	    (r->release_len > 0) != released)
+		return refuse(why, why_len, TLY_EINVAL,
+		              "a release is logged exactly for a released query, within %d bytes",
+		              TLY_TRANSLOG_RELEASE_MAX);
+	if (r->spec_len > 0) {
+		tly_hash(hash, "tally/query/v1", (const uint8_t *)r->spec_json, r->spec_len);
+		if (sodium_memcmp(hash, r->query_hash, sizeof hash) != 0)
+			return refuse(why, why_len, TLY_EINVAL,
+			              "query_hash is not the hash of the canonical query");
+	}
+	if (!ids_ok(contributors) || !ids_ok(dropped) || !disjoint(contributors, dropped))
+		return refuse(
+		    why, why_len, TLY_EINVAL,
+		    "contributor and dropped lists must be increasing, disjoint node ids");
+	if (released && contributors->count == 0)
+		return refuse(why, why_len, TLY_EINVAL, "a release without contributors");
+	if (r->receipt_count > TLY_MAX_PARTIES || (r->receipt_count > 0 && r->receipts == NULL))
+		return refuse(why, why_len, TLY_EINVAL, "too many receipts");
+	return TLY_OK;
+}
+
+/* Next seq and prev_hash, and whether the query id is in the log. */
+static tly_err
+load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc;
+
+	if (sqlite3_prepare_v2(log->db, "SELECT count(*) FROM entries WHERE query_id = ?", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 1, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	*seen = sqlite3_column_int64(st, 0) > 0;
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(log->db,
+	                       "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1", -1,
+	                       &st, NULL) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	e->seq = 1;
+	memset(e->prev_hash, 0, sizeof e->prev_hash);
+	if (rc == SQLITE_ROW) {
+		rv = TLY_EFORMAT;
+		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
+		    sqlite3_column_bytes(st, 1) != TLY_HASH_BYTES)
+			goto out;
+		e->seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+		memcpy(e->prev_hash, sqlite3_column_blob(st, 1), TLY_HASH_BYTES);
+	} else if (rc != SQLITE_DONE) {
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+/* Hash, sign and insert (inside the caller's transaction). */
+static tly_err
+insert(struct tly_translog *log, const struct tly_translog_entry *e)
+{
+	uint8_t hash[TLY_HASH_BYTES], signature[TLY_SIGN_BYTES];
+	struct tly_buf bytes;
+	sqlite3_stmt *st = NULL;
+	tly_err rv;
+
+	tly_buf_init(&bytes);
+	if ((rv = tly_translog_entry_encode(e, &bytes)) != TLY_OK)
+		goto out;
+	tly_translog_hash(hash, bytes.data, bytes.len);
+	if ((rv = tly_sign(signature, log->key, hash, sizeof hash)) != TLY_OK)
+		goto out;
+	rv = TLY_EIO;
+	if (bytes.len > INT32_MAX ||
+	    sqlite3_prepare_v2(log->db,
+	                       "INSERT INTO entries (" TLY_TRANSLOG_COLUMNS
+	                       ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, (sqlite3_int64)e->seq) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->time) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 3, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 4, e->outcome) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 5, bytes.data, (int)bytes.len, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 6, hash, sizeof hash, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 7, signature, sizeof signature, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	tly_buf_fini(&bytes);
+	return rv;
+}
+
+/* The entry's fields from the record; receipts from sorted. */
+static void
+fill(struct tly_translog_entry *e, const struct tly_translog_record *r,
+     struct tly_translog_receipt *receipts, const struct sorted_receipt *sorted)
+{
+	time_t now = time(NULL);
+
+	memset(e, 0, sizeof *e);
+	e->time = now > 0 ? (uint64_t)now : 0;
+	memcpy(e->query_id, r->query_id, sizeof e->query_id);
+	memcpy(e->query_hash, r->query_hash, sizeof e->query_hash);
+	e->protocol = r->protocol;
+	e->threshold = r->threshold;
+	e->degree = r->degree;
+	e->outcome = r->outcome;
+	e->reason = r->reason != NULL ? r->reason : "";
+	e->reason_len = strlen(e->reason);
+	e->spec = r->spec_json;
+	e->spec_len = r->spec_len;
+	e->release = r->release_json;
+	e->release_len = r->release_len;
+	if (r->contributors != NULL)
+		e->contributors = *r->contributors;
+	if (r->dropped != NULL)
+		e->dropped = *r->dropped;
+	for (size_t i = 0; i < r->receipt_count; i++)
+		receipts[i] = sorted[i].receipt;
+	e->receipts = receipts;
+	e->receipt_count = r->receipt_count;
+}
+
+tly_err
+tly_translog_append(struct tly_translog *log, const struct tly_translog_record *record,
+                    uint64_t *seq, char *why, size_t why_len)
+{
+	struct tly_translog_entry e;
+	struct sorted_receipt *sorted = NULL;
+	struct tly_translog_receipt *receipts = NULL;
+	int in_transaction = 0, seen = 0;
+	size_t n;
+	tly_err rv;
+
+	TLY_REQUIRE(log != NULL && log->key != NULL && record != NULL);
+	TLY_REQUIRE(why != NULL || why_len == 0);
+	if (why_len > 0)
+		why[0] = '\0';
+	if ((rv = check_record(record, why, why_len)) != TLY_OK)
+		return rv;
+	n = record->receipt_count > 0 ? record->receipt_count : 1;
+	rv = TLY_ENOMEM;
+	if ((sorted = calloc(n, sizeof *sorted)) == NULL ||
+	    (receipts = calloc(n, sizeof *receipts)) == NULL)
+		goto out;
+	if ((rv = sort_receipts(record, sorted, why, why_len)) != TLY_OK)
+		goto out;
+	fill(&e, record, receipts, sorted);
+	rv = TLY_EIO;
+	if (exec(log->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+		goto out;
+	in_transaction = 1;
+	if ((rv = load_head(log, &e, &seen)) != TLY_OK)
+		goto out;
+	if (seen) {
+		rv = refuse(why, why_len, TLY_EREPLAY, "the query is already in the log");
+		goto out;
+	}
+	if ((rv = insert(log, &e)) != TLY_OK)
+		goto out;
+	rv = TLY_EIO;
+	/* synchronous = FULL in WAL mode: the commit returns after the WAL
+	 * is fsynced. */
+	if (exec(log->db, "COMMIT") != SQLITE_OK)
+		goto out;
+	in_transaction = 0;
+	if (seq != NULL)
+		*seq = e.seq;
+	rv = TLY_OK;
+out:
+	if (rv != TLY_OK && why_len > 0 && why[0] == '\0')
+		snprintf(why, why_len, "cannot append to the transparency log (%s: %s)",
+		         tly_strerror(rv), sqlite3_errmsg(log->db));
+	if (in_transaction)
+		exec(log->db, "ROLLBACK");
+	free(receipts);
+	free(sorted);
+	return rv;
+}

@@ -1,0 +1,249 @@
+/*
+ * translog.h - the coordinator's transparency log (DESIGN.md section 6):
+ * one signed, hash-chained entry per query outcome, carrying the nodes'
+ * signed ledger receipts, so that an auditor holding the registry can check
+ * what was released, at what privacy cost, and that no node's budget was
+ * passed, without trusting the coordinator.
+ *
+ * Modelled on the node's ledger (node/ledger.h): the coordinator's own
+ * SQLite file, WAL, synchronous=FULL (tly_translog_append returns after
+ * the commit is fsynced), PRAGMA application_id = TLY_TRANSLOG_APPLICATION_ID
+ * and user_version = TLY_TRANSLOG_FORMAT_VERSION; a file with another
+ * application_id, another version, or tables but no application_id is
+ * refused unchanged. Table `entries` has one row per entry; UPDATE and
+ * DELETE on it are blocked by triggers (an honest mistake is stopped; a
+ * deliberate edit is caught by verification).
+ *
+ *   entry bytes (version 1; integers big-endian):
+ *     version          u8   1
+ *     seq              u64  1, 2, 3, ... with no gaps
+ *     time             u64  the coordinator's clock, UTC seconds since 1970
+ *     query_id         16 bytes
+ *     query_hash       32 bytes  = tly_hash("tally/query/v1", spec) when
+ *                                  spec_len > 0
+ *     protocol         u8   enum tly_protocol
+ *     threshold        u16  as in the QUERY: committee t, or the masking
+ *     degree           u16  protocols' Shamir threshold; committee k, or
+ *                           SecAgg+ neighbours (0 when none was sent)
+ *     outcome          u8   1 released, 2 aborted, 3 refused
+ *     reason_len       u16  0..TLY_TRANSLOG_REASON_MAX, then reason (UTF-8,
+ *                           no NUL): why it was aborted or refused
+ *     spec_len         u32  0..TLY_SPEC_JSON_MAX, then the canonical query
+ *                           JSON (protocol/spec.h); 0 only for a query
+ *                           refused before it had one
+ *     release_len      u32  0..TLY_TRANSLOG_RELEASE_MAX, then the release
+ *                           JSON (coordinator/release.h); > 0 exactly when
+ *                           released
+ *     contributor_count u32, contributors[count] u32 (strictly increasing)
+ *     dropped_count    u32, dropped[count] u32 (strictly increasing,
+ *                           disjoint from the contributors)
+ *     receipt_count    u32  0..TLY_MAX_PARTIES, then per receipt:
+ *                           receipt_len u16, receipt bytes exactly as the
+ *                           node sent them (node/ledger.h layout), in
+ *                           strictly increasing node_id order
+ *     prev_hash        32 bytes: entry_hash of seq - 1; zeros for seq 1
+ *
+ *   entry_hash = tly_hash("tally/translog/v1", entry bytes)
+ *   signature  = Ed25519(coordinator key, entry_hash)
+ *
+ * The table stores each entry's fields in columns for queries (seq, time,
+ * query_id, outcome, ...) and the full entry bytes in column `bytes`;
+ * verification recomputes everything from the bytes and checks the columns
+ * agree with them.
+ *
+ * Thread safety: a handle is used by one thread at a time; appends from
+ * several handles or processes serialise on SQLite's write lock.
+ *
+ * Dependency note: receipts are decoded and checked with node/ledger.h,
+ * the one definition of their layout (so this module includes a node
+ * header; see the commit that added it).
+ */
+#ifndef TLY_COORDINATOR_TRANSLOG_H
+#define TLY_COORDINATOR_TRANSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crypto/error.h"
+#include "crypto/sign.h"
+#include "protocol/codec.h"
+#include "protocol/messages.h"
+#include "protocol/party.h"
+
+enum {
+	TLY_TRANSLOG_APPLICATION_ID = 0x544c5452, /* "TLTR" */
+	TLY_TRANSLOG_FORMAT_VERSION = 1,
+	TLY_TRANSLOG_REASON_MAX = 1023,
+	TLY_TRANSLOG_RELEASE_MAX = 1 << 26,
+	TLY_TRANSLOG_BUSY_MS = 5000,
+};
+
+enum tly_translog_outcome {
+	TLY_TRANSLOG_RELEASED = 1,
+	TLY_TRANSLOG_ABORTED = 2,
+	TLY_TRANSLOG_REFUSED = 3,
+};
+
+/* A receipt as the node sent it (bytes borrowed). */
+struct tly_translog_receipt {
+	const uint8_t *bytes;
+	size_t len;
+};
+
+/* One query's outcome, to append. Pointers are borrowed for the call. */
+struct tly_translog_record {
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint8_t query_hash[TLY_HASH_BYTES];
+	uint8_t protocol;      /* enum tly_protocol */
+	uint16_t threshold;    /* the QUERY's threshold and degree */
+	uint16_t degree;       /*   (0 when none was sent) */
+	uint8_t outcome;       /* enum tly_translog_outcome */
+	const char *reason;    /* NUL-terminated, may be NULL or "" */
+	const char *spec_json; /* canonical spec, or NULL */
+	size_t spec_len;
+	const char *release_json; /* released: the release; else NULL */
+	size_t release_len;
+	const struct tly_idlist *contributors; /* may be NULL: none */
+	const struct tly_idlist *dropped;      /* may be NULL: none */
+	const struct tly_translog_receipt *receipts;
+	size_t receipt_count;
+};
+
+struct tly_translog;
+
+struct tly_translog_error {
+	char message[320]; /* names the file and the cause */
+};
+
+/*
+ * Open (creating if absent) the log at path for appending; key is borrowed
+ * and must outlive the handle. A new file records key's public key; an
+ * existing one must have been written with the same key. On success *out
+ * owns the handle (close it); on failure *out is untouched and err says
+ * why. TLY_EFORMAT: not a transparency log, another format version, or a
+ * damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
+ */
+TLY_MUST tly_err tly_translog_open(struct tly_translog **out, const char *path,
+                                   const struct tly_sign_key *key, struct tly_translog_error *err);
+/* Open an existing log read-only (verify, show, releases). Errors as above. */
+TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path,
+                                            struct tly_translog_error *err);
+/* Accepts NULL. */
+void tly_translog_close(struct tly_translog *log);
+
+/*
+ * Append one signed entry, on the coordinator's clock, and return after
+ * the commit is synced; *seq (may be NULL) receives its number.
+ * Checks before writing (TLY_EINVAL, with why): outcome known, reason and
+ * JSON within their caps and free of NUL bytes, release present exactly
+ * when released, spec present unless refused, query_hash matching the
+ * spec, id lists strictly increasing, in 1..TLY_MAX_PARTY_ID and disjoint,
+ * at most TLY_MAX_PARTIES receipts, each one that tly_ledger_receipt_decode
+ * accepts, for this query id and hash, at most one per node (they are
+ * stored sorted by node id). TLY_EREPLAY: the query id is already in the
+ * log. TLY_EIO (nothing committed), TLY_ECRYPTO, TLY_ENOMEM. Receipt
+ * signatures are not checked here (the auditor does, with the registry).
+ */
+TLY_MUST tly_err tly_translog_append(struct tly_translog *log,
+                                     const struct tly_translog_record *record, uint64_t *seq,
+                                     char *why, size_t why_len);
+
+/* ---- audit ---- */
+
+/* One receipt as found in the log, for cross-checking node ledgers. */
+struct tly_translog_receipt_ref {
+	uint64_t log_seq; /* the log entry that carries it */
+	uint32_t node_id;
+	uint64_t seq; /* the node's ledger entry */
+	uint8_t entry_hash[TLY_HASH_BYTES];
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint8_t query_hash[TLY_HASH_BYTES];
+	uint8_t mechanism;
+	uint64_t amount_num, amount_den;
+	uint64_t epsilon_spent_num, epsilon_spent_den;
+	uint64_t rho_spent_num, rho_spent_den;
+};
+
+struct tly_translog_report {
+	uint64_t entries;  /* entries that verified, from seq 1 */
+	uint64_t released; /* of which released */
+	uint64_t aborted;
+	uint64_t refused;
+	uint64_t receipts; /* receipts in the entries that verified */
+	uint8_t head_hash[TLY_HASH_BYTES];
+	uint64_t bad_seq; /* first entry that failed; 0 when all verified */
+	char reason[384]; /* why; "" when all verified */
+	/* Every receipt of the entries that verified, in log order (malloc'd;
+	 * tly_translog_report_fini frees it). */
+	size_t receipt_ref_count;
+	struct tly_translog_receipt_ref *receipt_refs;
+};
+
+void tly_translog_report_fini(struct tly_translog_report *report);
+
+/*
+ * Walk the whole log. Per entry: the row well formed and its columns equal
+ * to its bytes; seq contiguous from 1; entry_hash recomputed; the
+ * signature under the registry's coordinator key; prev_hash; the entry's
+ * own rules (those of append, and for a release: its JSON's query_id and
+ * contributor count match the entry, every contributor has a receipt);
+ * the query id not logged before. Per receipt: decodes; its signature
+ * verifies under its node's key in the registry (a node missing from the
+ * registry fails); its node is a contributor or dropped; its query id and
+ * hash, dataset and privacy amount and mechanism are the entry's spec's;
+ * its amount is within its per-query cap and its spent total within its
+ * total cap. Across entries, per node: no ledger seq appears in two
+ * receipts; per node and dataset, ordered by ledger seq, the spent totals
+ * never decrease, grow by at least the later receipt's amount, and by
+ * exactly that (the other mechanism's total unchanged) when the two
+ * receipts are consecutive ledger entries (receipts may be logged out of
+ * ledger order when queries overlap: the check is on ledger order).
+ *
+ * TLY_OK when all verified; TLY_EAUTH when an entry failed
+ * (report->bad_seq and reason name the first one, in log order); TLY_EIO,
+ * TLY_ENOMEM. The report is filled in every case (fini it).
+ *
+ * The chain cannot show that its tail was cut off: compare report->entries
+ * and head_hash with a copy kept elsewhere.
+ */
+TLY_MUST tly_err tly_translog_verify(struct tly_translog *log, const struct tly_roster *registry,
+                                     struct tly_translog_report *report);
+/* The same on a read-only open of path (TLY_EFORMAT, TLY_EIO as open). */
+TLY_MUST tly_err tly_translog_verify_file(const char *path, const struct tly_roster *registry,
+                                          struct tly_translog_report *report);
+
+enum tly_translog_format {
+	TLY_TRANSLOG_TABLE = 1, /* aligned columns for people */
+	TLY_TRANSLOG_CSV = 2,   /* RFC 4180, with a header row */
+};
+
+/* Print every entry (seq, time in ISO-8601 UTC, query id, outcome,
+ * protocol, dataset and privacy from the spec, contributors, dropped,
+ * receipts, reason). Does not verify. TLY_EIO when SQLite or the stream
+ * fails. */
+TLY_MUST tly_err tly_translog_show(struct tly_translog *log, FILE *out,
+                                   enum tly_translog_format format);
+
+/* The JSON array for GET /v1/releases: one object per entry in log order,
+ * {"seq", "query_id" (hex), "time" (ISO-8601 UTC), "outcome" ("released",
+ * "aborted", "refused"), "reason" (when not released), "release" (the
+ * release JSON, for released entries; null otherwise)}. *json is malloc'd
+ * and NUL-terminated. Does not verify. TLY_EIO, TLY_EFORMAT (a stored
+ * release that is not JSON), TLY_ENOMEM. */
+TLY_MUST tly_err tly_translog_releases(struct tly_translog *log, char **json);
+
+/* One released query, for `tally audit explain`: its canonical spec and
+ * release JSON, each malloc'd and NUL-terminated (*spec_json,
+ * *release_json, written only on TLY_OK). TLY_EINVAL when the query is not
+ * in the log or was not released; *outcome (may be NULL) gets the entry's
+ * outcome whenever the query is in the log. TLY_EFORMAT for an entry that
+ * does not decode, TLY_EIO, TLY_ENOMEM. Does not verify. */
+TLY_MUST tly_err tly_translog_find(struct tly_translog *log,
+                                   const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                   uint8_t *outcome, char **spec_json, char **release_json);
+
+/* "released", "aborted", "refused", or "?". */
+const char *tly_translog_outcome_name(uint8_t outcome);
+
+#endif

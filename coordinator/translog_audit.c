@@ -1,0 +1,558 @@
+/* Verifying the transparency log: the chain, the coordinator's signatures,
+ * each entry's rules, and the node receipts it carries (translog.h). */
+#include "translog_impl.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "coordinator/release.h"
+#include "node/ledger.h" /* receipts: the node's layout is the one definition */
+#include "protocol/keys.h"
+
+/* A receipted charge, for the checks across entries. */
+struct charge {
+	uint64_t seq;     /* the node's ledger entry */
+	uint64_t log_seq; /* the log entry that carried it */
+	char dataset[TLY_SPEC_NAME_MAX + 1];
+	uint8_t mechanism;
+	struct tly_fraction amount, epsilon_spent, rho_spent;
+};
+
+/* One node's receipted charges, sorted by ledger seq. */
+struct history {
+	uint32_t node_id;
+	size_t count, cap;
+	struct charge *charges;
+};
+
+struct walk {
+	const struct tly_roster *registry;
+	struct tly_translog_report *report;
+	sqlite3_stmt *earlier; /* seq of an earlier entry with this query id */
+	uint8_t prev_hash[TLY_HASH_BYTES];
+	struct history *nodes;
+	size_t node_count;
+	uint64_t seq; /* the entry being checked */
+};
+
+static tly_err
+bad(struct walk *w, const char *fmt, ...)
+{
+	char detail[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	w->report->bad_seq = w->seq;
+	snprintf(w->report->reason, sizeof w->report->reason, "entry %" PRIu64 ": %s", w->seq,
+	         detail);
+	return TLY_EAUTH;
+}
+
+void
+tly_translog_report_fini(struct tly_translog_report *report)
+{
+	if (report == NULL)
+		return;
+	free(report->receipt_refs);
+	report->receipt_refs = NULL;
+	report->receipt_ref_count = 0;
+}
+
+static const char *
+unit(uint8_t mechanism)
+{
+	return mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho";
+}
+
+static void
+fraction_text(char *out, size_t len, struct tly_fraction f)
+{
+	snprintf(out, len, "%" PRIu64 "/%" PRIu64, f.num, f.den);
+}
+
+/* ---- across entries: each node's spend in ledger order ---- */
+
+static struct history *
+history_of(struct walk *w, uint32_t node_id)
+{
+	struct history *grown;
+
+	for (size_t i = 0; i < w->node_count; i++)
+		if (w->nodes[i].node_id == node_id)
+			return &w->nodes[i];
+	grown = realloc(w->nodes, (w->node_count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return NULL;
+	w->nodes = grown;
+	memset(&grown[w->node_count], 0, sizeof *grown);
+	grown[w->node_count].node_id = node_id;
+	return &grown[w->node_count++];
+}
+
+static struct tly_fraction
+spent_of(const struct charge *c, uint8_t mechanism)
+{
+	return mechanism == TLY_MECH_LAPLACE ? c->epsilon_spent : c->rho_spent;
+}
+
+/*
+ * a then b, a.seq < b.seq, same node and dataset: b's total of its own
+ * mechanism is at least a's plus b's amount, the other total at least a's;
+ * with nothing between them in the ledger, exactly so.
+ */
+static tly_err
+check_pair(struct walk *w, uint32_t node_id, const struct charge *a, const struct charge *b)
+{
+	uint8_t mine = b->mechanism;
+	uint8_t other = mine == TLY_MECH_LAPLACE ? TLY_MECH_SKELLAM : TLY_MECH_LAPLACE;
+	int consecutive = a->seq + 1 == b->seq;
+	struct tly_fraction sum;
+	char have[48], had[48], amount[48];
+
+	fraction_text(have, sizeof have, spent_of(b, mine));
+	fraction_text(had, sizeof had, spent_of(a, mine));
+	fraction_text(amount, sizeof amount, b->amount);
+	if (tly_ledger_fraction_add(spent_of(a, mine), b->amount, &sum) != TLY_OK)
+		return bad(w, "node %" PRIu32 ": %s spent overflows", node_id, unit(mine));
+	if (tly_ledger_fraction_cmp(spent_of(b, mine), sum) < 0 ||
+	    (consecutive && tly_ledger_fraction_cmp(spent_of(b, mine), sum) != 0))
+		return bad(w,
+		           "node %" PRIu32 " dataset \"%s\": %s spent %s at ledger entry %" PRIu64
+		           " (log entry %" PRIu64 ") is %s ledger entry %" PRIu64
+		           "'s %s plus the charge %s",
+		           node_id, b->dataset, unit(mine), have, b->seq, b->log_seq,
+		           consecutive ? "not" : "below", a->seq, had, amount);
+	if (tly_ledger_fraction_cmp(spent_of(b, other), spent_of(a, other)) < 0 ||
+	    (consecutive && tly_ledger_fraction_cmp(spent_of(b, other), spent_of(a, other)) != 0))
+		return bad(w,
+		           "node %" PRIu32
+		           " dataset \"%s\": %s spent changed between ledger entries %" PRIu64
+		           " and %" PRIu64 " without a charge of it",
+		           node_id, b->dataset, unit(other), a->seq, b->seq);
+	return TLY_OK;
+}
+
+static tly_err
+add_charge(struct walk *w, const struct tly_ledger_receipt *r)
+{
+	struct history *h = history_of(w, r->node_id);
+	struct charge c;
+	size_t pos = 0;
+	tly_err rv;
+
+	if (h == NULL)
+		return TLY_ENOMEM;
+	while (pos < h->count && h->charges[pos].seq < r->seq)
+		pos++;
+	if (pos < h->count && h->charges[pos].seq == r->seq)
+		return bad(w,
+		           "node %" PRIu32 ": its ledger entry %" PRIu64
+		           " was already receipted in log entry %" PRIu64,
+		           r->node_id, r->seq, h->charges[pos].log_seq);
+	memset(&c, 0, sizeof c);
+	c.seq = r->seq;
+	c.log_seq = w->seq;
+	memcpy(c.dataset, r->dataset, sizeof c.dataset);
+	c.mechanism = r->mechanism;
+	c.amount = r->amount;
+	c.epsilon_spent = r->epsilon_spent;
+	c.rho_spent = r->rho_spent;
+	for (size_t i = pos; i-- > 0;)
+		if (strcmp(h->charges[i].dataset, c.dataset) == 0) {
+			if ((rv = check_pair(w, r->node_id, &h->charges[i], &c)) != TLY_OK)
+				return rv;
+			break;
+		}
+	for (size_t i = pos; i < h->count; i++)
+		if (strcmp(h->charges[i].dataset, c.dataset) == 0) {
+			if ((rv = check_pair(w, r->node_id, &c, &h->charges[i])) != TLY_OK)
+				return rv;
+			break;
+		}
+	if (h->count == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 16;
+		struct charge *grown = realloc(h->charges, cap * sizeof *grown);
+		if (grown == NULL)
+			return TLY_ENOMEM;
+		h->charges = grown;
+		h->cap = cap;
+	}
+	memmove(&h->charges[pos + 1], &h->charges[pos], (h->count - pos) * sizeof c);
+	h->charges[pos] = c;
+	h->count++;
+	return TLY_OK;
+}
+
+/* ---- one receipt ---- */
+
+static tly_err
+remember(struct walk *w, const struct tly_ledger_receipt *r)
+{
+	struct tly_translog_report *rep = w->report;
+	struct tly_translog_receipt_ref *grown, *ref;
+
+	grown = realloc(rep->receipt_refs, (rep->receipt_ref_count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return TLY_ENOMEM;
+	rep->receipt_refs = grown;
+	ref = &grown[rep->receipt_ref_count++];
+	memset(ref, 0, sizeof *ref);
+	ref->log_seq = w->seq;
+	ref->node_id = r->node_id;
+	ref->seq = r->seq;
+	memcpy(ref->entry_hash, r->entry_hash, sizeof ref->entry_hash);
+	memcpy(ref->query_id, r->query_id, sizeof ref->query_id);
+	memcpy(ref->query_hash, r->query_hash, sizeof ref->query_hash);
+	ref->mechanism = r->mechanism;
+	ref->amount_num = r->amount.num;
+	ref->amount_den = r->amount.den;
+	ref->epsilon_spent_num = r->epsilon_spent.num;
+	ref->epsilon_spent_den = r->epsilon_spent.den;
+	ref->rho_spent_num = r->rho_spent.num;
+	ref->rho_spent_den = r->rho_spent.den;
+	return TLY_OK;
+}
+
+/* The receipt is this entry's query's, at the spec's price, within caps. */
+static tly_err
+check_terms(struct walk *w, const struct tly_translog_entry *e,
+            const struct tly_translog_spec_summary *spec, const struct tly_ledger_receipt *r)
+{
+	int eps = r->mechanism == TLY_MECH_LAPLACE;
+	struct tly_fraction spent = eps ? r->epsilon_spent : r->rho_spent;
+	struct tly_fraction cap = eps ? r->budget.epsilon_per_query : r->budget.rho_per_query;
+	struct tly_fraction total = eps ? r->budget.epsilon_total : r->budget.rho_total;
+	char a[48], b[48];
+
+	if (!tly_idlist_contains(&e->contributors, r->node_id) &&
+	    !tly_idlist_contains(&e->dropped, r->node_id))
+		return bad(w, "a receipt from node %" PRIu32 ", which took no part", r->node_id);
+	if (sodium_memcmp(r->query_id, e->query_id, TLY_QUERY_ID_BYTES) != 0 ||
+	    sodium_memcmp(r->query_hash, e->query_hash, TLY_HASH_BYTES) != 0)
+		return bad(w, "the receipt of node %" PRIu32 " is for another query", r->node_id);
+	if (strcmp(r->dataset, spec->dataset) != 0 || r->mechanism != spec->mechanism ||
+	    r->amount.num != spec->privacy_num || r->amount.den != spec->privacy_den)
+		return bad(w,
+		           "the receipt of node %" PRIu32 " charges %s %" PRIu64 "/%" PRIu64
+		           " on \"%s\", not the query's %s %" PRIu64 "/%" PRIu64 " on \"%s\"",
+		           r->node_id, unit(r->mechanism), r->amount.num, r->amount.den, r->dataset,
+		           unit(spec->mechanism), spec->privacy_num, spec->privacy_den,
+		           spec->dataset);
+	fraction_text(a, sizeof a, r->amount);
+	fraction_text(b, sizeof b, cap);
+	if (tly_ledger_fraction_cmp(r->amount, cap) > 0)
+		return bad(w, "the receipt of node %" PRIu32 ": %s %s is over its per-query cap %s",
+		           r->node_id, unit(r->mechanism), a, b);
+	fraction_text(a, sizeof a, spent);
+	fraction_text(b, sizeof b, total);
+	if (tly_ledger_fraction_cmp(spent, total) > 0)
+		return bad(w, "the receipt of node %" PRIu32 ": %s spent %s is over its budget %s",
+		           r->node_id, unit(r->mechanism), a, b);
+	if (tly_ledger_fraction_cmp(spent, r->amount) < 0)
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": %s spent %s is below its own charge",
+		           r->node_id, unit(r->mechanism), a);
+	return TLY_OK;
+}
+
+static tly_err
+check_receipts(struct walk *w, const struct tly_translog_entry *e,
+               const struct tly_translog_spec_summary *spec)
+{
+	struct tly_ledger_receipt r;
+	const struct tly_party *party;
+	uint32_t last = 0;
+	tly_err rv;
+
+	if (e->receipt_count > 0 && e->spec_len == 0)
+		return bad(w, "receipts without a query");
+	for (size_t i = 0; i < e->receipt_count; i++) {
+		if (tly_ledger_receipt_decode(&r, e->receipts[i].bytes, e->receipts[i].len) !=
+		    TLY_OK)
+			return bad(w, "receipt %zu is malformed", i + 1);
+		if (r.node_id <= last)
+			return bad(w, "receipts are not in increasing node order");
+		last = r.node_id;
+		if ((party = tly_roster_find(w->registry, r.node_id)) == NULL)
+			return bad(w,
+			           "a receipt from node %" PRIu32 ", which is not in the registry",
+			           r.node_id);
+		if (tly_ledger_receipt_verify(&r, party->sign_pk) != TLY_OK)
+			return bad(w,
+			           "the receipt of node %" PRIu32 " (ledger entry %" PRIu64
+			           ") does not verify under that node's registry key",
+			           r.node_id, r.seq);
+		if ((rv = check_terms(w, e, spec, &r)) != TLY_OK ||
+		    (rv = add_charge(w, &r)) != TLY_OK)
+			return rv;
+	}
+	/* Every contributor's input is in the release: each was charged. */
+	if (e->outcome == TLY_TRANSLOG_RELEASED)
+		for (uint32_t i = 0; i < e->contributors.count; i++) {
+			int found = 0;
+			for (size_t j = 0; j < e->receipt_count && !found; j++)
+				found = tly_load_be32(e->receipts[j].bytes + 1) ==
+				        e->contributors.ids[i];
+			if (!found)
+				return bad(w, "contributor %" PRIu32 " has no receipt",
+				           e->contributors.ids[i]);
+		}
+	return TLY_OK;
+}
+
+/* ---- one entry ---- */
+
+/* The release names this query, its contributors and its privacy figure. */
+static tly_err
+check_release(struct walk *w, const struct tly_translog_entry *e,
+              const struct tly_translog_spec_summary *spec)
+{
+	char id[2 * TLY_QUERY_ID_BYTES + 1], exact[48];
+	json_t *root = json_loadb(e->release, e->release_len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *privacy = json_object_get(root, "privacy");
+	const char *got_id = json_string_value(json_object_get(root, "query_id"));
+	const char *dataset = json_string_value(json_object_get(root, "dataset"));
+	const char *mechanism = json_string_value(json_object_get(privacy, "mechanism"));
+	const char *figure = json_string_value(json_object_get(
+	    privacy, spec->mechanism == TLY_MECH_LAPLACE ? "epsilon_exact" : "rho_exact"));
+	json_t *contributors = json_object_get(root, "contributors");
+	tly_err rv = TLY_OK;
+
+	tly_hex(id, e->query_id, sizeof e->query_id);
+	tly_release_exact(exact, sizeof exact, spec->privacy_num, spec->privacy_den);
+	if (root == NULL)
+		rv = bad(w, "the release is not JSON");
+	else if (got_id == NULL || strcmp(got_id, id) != 0 || dataset == NULL ||
+	         strcmp(dataset, spec->dataset) != 0)
+		rv = bad(w, "the release names another query or dataset");
+	else if (!json_is_integer(contributors) ||
+	         json_integer_value(contributors) != (json_int_t)e->contributors.count)
+		rv = bad(w, "the release's contributor count is not the entry's (%" PRIu32 ")",
+		         e->contributors.count);
+	else if (mechanism == NULL || strcmp(mechanism, tly_spec_mechanism_name(spec->mechanism)) ||
+	         figure == NULL || strcmp(figure, exact) != 0)
+		rv = bad(w, "the release states another privacy figure than the query's %s %s",
+		         unit(spec->mechanism), exact);
+	json_decref(root);
+	return rv;
+}
+
+static tly_err
+check_rules(struct walk *w, const struct tly_translog_entry *e,
+            struct tly_translog_spec_summary *spec)
+{
+	uint8_t hash[TLY_HASH_BYTES];
+	int released = e->outcome == TLY_TRANSLOG_RELEASED;
+	int rc;
+
+	if (e->outcome < TLY_TRANSLOG_RELEASED || e->outcome > TLY_TRANSLOG_REFUSED)
+		return bad(w, "unknown outcome %u", e->outcome);
+	if (e->spec_len == 0 && e->outcome != TLY_TRANSLOG_REFUSED)
+		return bad(w, "no canonical query");
+	if ((e->release_len > 0) != released)
+		return bad(w, released ? "released without a release" : "a release, yet %s",
+		           tly_translog_outcome_name(e->outcome));
+	if (released && e->contributors.count == 0)
+		return bad(w, "a release without contributors");
+	if (e->protocol == TLY_PROTOCOL_COMMITTEE && e->degree > 0 &&
+	    (e->threshold > e->degree || 2u * e->threshold <= e->degree))
+		return bad(w, "committee threshold %u of %u: privacy needs k/2 < t <= k",
+		           e->threshold, e->degree);
+	for (uint32_t i = 0; i < e->contributors.count; i++)
+		if (tly_idlist_contains(&e->dropped, e->contributors.ids[i]))
+			return bad(w, "node %" PRIu32 " both contributed and was dropped",
+			           e->contributors.ids[i]);
+	if (e->spec_len > 0) {
+		tly_hash(hash, "tally/query/v1", (const uint8_t *)e->spec, e->spec_len);
+		if (sodium_memcmp(hash, e->query_hash, sizeof hash) != 0)
+			return bad(w, "query_hash is not the hash of its canonical query");
+		if (tly_translog_spec_summary(e->spec, e->spec_len, spec) != TLY_OK)
+			return bad(w, "the canonical query cannot be read");
+	}
+	sqlite3_reset(w->earlier);
+	if (sqlite3_bind_blob(w->earlier, 1, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_int64(w->earlier, 2, (sqlite3_int64)e->seq) != SQLITE_OK)
+		return TLY_EIO;
+	rc = sqlite3_step(w->earlier);
+	if (rc == SQLITE_ROW)
+		return bad(w, "the query is already in entry %lld",
+		           (long long)sqlite3_column_int64(w->earlier, 0));
+	if (rc != SQLITE_DONE)
+		return TLY_EIO;
+	return released ? check_release(w, e, spec) : TLY_OK;
+}
+
+/* The row's columns, as far as their types and sizes. */
+struct row {
+	sqlite3_int64 seq, time, outcome;
+	const uint8_t *query_id, *bytes, *entry_hash, *signature;
+	size_t bytes_len;
+};
+
+static const char *
+read_row(sqlite3_stmt *st, struct row *row)
+{
+	static const struct {
+		int type, size;
+		const char *name;
+	} cols[TLY_TRANSLOG_COLUMN_COUNT] = {{SQLITE_INTEGER, -1, "seq"},
+	                                     {SQLITE_INTEGER, -1, "time"},
+	                                     {SQLITE_BLOB, TLY_QUERY_ID_BYTES, "query_id"},
+	                                     {SQLITE_INTEGER, -1, "outcome"},
+	                                     {SQLITE_BLOB, -1, "bytes"},
+	                                     {SQLITE_BLOB, TLY_HASH_BYTES, "entry_hash"},
+	                                     {SQLITE_BLOB, TLY_SIGN_BYTES, "signature"}};
+
+	for (int i = 0; i < TLY_TRANSLOG_COLUMN_COUNT; i++)
+		if (sqlite3_column_type(st, i) != cols[i].type ||
+		    (cols[i].size >= 0 && sqlite3_column_bytes(st, i) != cols[i].size))
+			return cols[i].name;
+	row->seq = sqlite3_column_int64(st, 0);
+	row->time = sqlite3_column_int64(st, 1);
+	row->query_id = sqlite3_column_blob(st, 2);
+	row->outcome = sqlite3_column_int64(st, 3);
+	row->bytes = sqlite3_column_blob(st, 4);
+	row->bytes_len = (size_t)sqlite3_column_bytes(st, 4);
+	row->entry_hash = sqlite3_column_blob(st, 5);
+	row->signature = sqlite3_column_blob(st, 6);
+	return NULL;
+}
+
+/* Hash and signature of the bytes, then the bytes against the columns. */
+static tly_err
+check_seal(struct walk *w, const struct row *row, struct tly_translog_entry *e)
+{
+	uint8_t hash[TLY_HASH_BYTES];
+	char why[96];
+	tly_err rv;
+
+	tly_translog_hash(hash, row->bytes, row->bytes_len);
+	if (sodium_memcmp(hash, row->entry_hash, sizeof hash) != 0)
+		return bad(w, "entry_hash does not match its bytes");
+	if (tly_sign_verify(row->signature, row->entry_hash, TLY_HASH_BYTES,
+	                    w->registry->coordinator_pk) != TLY_OK)
+		return bad(w, "signature does not verify under the coordinator's registry key");
+	rv = tly_translog_entry_decode(e, row->bytes, row->bytes_len, why, sizeof why);
+	if (rv == TLY_EFORMAT)
+		return bad(w, "%s", why);
+	if (rv != TLY_OK)
+		return rv;
+	if (e->seq != (uint64_t)row->seq || e->time != (uint64_t)row->time ||
+	    e->outcome != row->outcome ||
+	    memcmp(e->query_id, row->query_id, TLY_QUERY_ID_BYTES) != 0)
+		return bad(w, "its columns disagree with its signed bytes");
+	if (sodium_memcmp(e->prev_hash, w->prev_hash, TLY_HASH_BYTES) != 0)
+		return bad(w, "prev_hash is not the hash of entry %" PRIu64, w->seq - 1);
+	return TLY_OK;
+}
+
+static tly_err
+check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
+{
+	struct tly_translog_entry e;
+	struct tly_translog_spec_summary spec;
+	struct row row = {0};
+	const char *column = read_row(st, &row);
+	sqlite3_int64 seq = sqlite3_column_int64(st, 0);
+	tly_err rv;
+
+	w->seq = expected;
+	memset(&e, 0, sizeof e);
+	memset(&spec, 0, sizeof spec);
+	if (seq < 1 || (uint64_t)seq != expected)
+		return seq >= 1 && (uint64_t)seq > expected
+		           ? bad(w, "missing (the next entry is %lld)", (long long)seq)
+		           : bad(w, "out of sequence (%lld)", (long long)seq);
+	if (column != NULL)
+		return bad(w, "column %s has the wrong type or size", column);
+	if ((rv = check_seal(w, &row, &e)) != TLY_OK ||
+	    (rv = check_rules(w, &e, &spec)) != TLY_OK ||
+	    (rv = check_receipts(w, &e, &spec)) != TLY_OK)
+		goto out;
+	for (size_t i = 0; i < e.receipt_count; i++) {
+		struct tly_ledger_receipt r;
+		if (tly_ledger_receipt_decode(&r, e.receipts[i].bytes, e.receipts[i].len) !=
+		        TLY_OK ||
+		    (rv = remember(w, &r)) != TLY_OK)
+			goto out;
+	}
+	tly_translog_hash(w->prev_hash, row.bytes, row.bytes_len);
+	memcpy(w->report->head_hash, w->prev_hash, TLY_HASH_BYTES);
+	w->report->entries++;
+	w->report->receipts += e.receipt_count;
+	w->report->released += e.outcome == TLY_TRANSLOG_RELEASED;
+	w->report->aborted += e.outcome == TLY_TRANSLOG_ABORTED;
+	w->report->refused += e.outcome == TLY_TRANSLOG_REFUSED;
+out:
+	tly_translog_entry_fini(&e);
+	return rv;
+}
+
+tly_err
+tly_translog_verify(struct tly_translog *log, const struct tly_roster *registry,
+                    struct tly_translog_report *report)
+{
+	struct walk w = {.registry = registry, .report = report};
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc = SQLITE_OK, reading = 0;
+
+	TLY_REQUIRE(log != NULL && registry != NULL && report != NULL);
+	memset(report, 0, sizeof *report);
+	/* One read transaction: a snapshot, even while the coordinator appends. */
+	if (sqlite3_exec(log->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	reading = 1;
+	if (sqlite3_prepare_v2(log->db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(
+	        log->db,
+	        "SELECT seq FROM entries WHERE query_id = ? AND seq < ? ORDER BY seq LIMIT 1", -1,
+	        &w.earlier, NULL) != SQLITE_OK)
+		goto out;
+	rv = TLY_OK;
+	for (uint64_t seq = 1; rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW; seq++)
+		rv = check_row(&w, st, seq);
+	if (rv == TLY_OK && rc != SQLITE_DONE)
+		rv = TLY_EIO;
+out:
+	if (rv == TLY_EIO || rv == TLY_ENOMEM)
+		snprintf(report->reason, sizeof report->reason,
+		         "cannot read the transparency log: %s",
+		         rv == TLY_ENOMEM ? "out of memory" : sqlite3_errmsg(log->db));
+	sqlite3_finalize(st);
+	sqlite3_finalize(w.earlier);
+	if (reading)
+		sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL);
+	for (size_t i = 0; i < w.node_count; i++)
+		free(w.nodes[i].charges);
+	free(w.nodes);
+	return rv;
+}
+
+tly_err
+tly_translog_verify_file(const char *path, const struct tly_roster *registry,
+                         struct tly_translog_report *report)
+{
+	struct tly_translog *log = NULL;
+	struct tly_translog_error err;
+	tly_err rv;
+
+	TLY_REQUIRE(report != NULL);
+	memset(report, 0, sizeof *report);
+	if ((rv = tly_translog_open_readonly(&log, path, &err)) != TLY_OK) {
+		snprintf(report->reason, sizeof report->reason, "%s", err.message);
+		return rv;
+	}
+	rv = tly_translog_verify(log, registry, report);
+	tly_translog_close(log);
+	return rv;
+}

@@ -1,0 +1,240 @@
+/* Reading the transparency log back for people and planners: the listing,
+ * the releases array of GET /v1/releases, and one query's entry. None of
+ * these verify or write. */
+#include "translog_impl.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "protocol/keys.h"
+
+/* Step st to its next row and decode its bytes (column 4) into e.
+ * SQLITE_ROW with *form TLY_OK or the decoder's error, or SQLite's code. */
+static int
+next_entry(sqlite3_stmt *st, struct tly_translog_entry *e, tly_err *form)
+{
+	int rc = sqlite3_step(st);
+
+	memset(e, 0, sizeof *e);
+	if (rc != SQLITE_ROW)
+		return rc;
+	if (sqlite3_column_type(st, 4) != SQLITE_BLOB)
+		*form = TLY_EFORMAT;
+	else
+		*form = tly_translog_entry_decode(e, sqlite3_column_blob(st, 4),
+		                                  (size_t)sqlite3_column_bytes(st, 4), NULL, 0);
+	return rc;
+}
+
+/* ---- show ---- */
+
+/* RFC 4180 field of len bytes: quoted, quotes doubled. */
+static void
+csv_text(FILE *out, const char *text, size_t len)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '"')
+			fputc('"', out);
+		fputc(text[i], out);
+	}
+	fputc('"', out);
+}
+
+static void
+show_entry(FILE *out, const struct tly_translog_entry *e, enum tly_translog_format format)
+{
+	struct tly_translog_spec_summary spec;
+	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], privacy[64] = "-";
+	const char *dataset = "-", *measure = "-";
+	int reason_len = e->reason_len > 200 ? 200 : (int)e->reason_len;
+
+	tly_translog_iso_time(when, e->time);
+	tly_hex(id, e->query_id, sizeof e->query_id);
+	if (e->spec_len > 0 && tly_translog_spec_summary(e->spec, e->spec_len, &spec) == TLY_OK) {
+		dataset = spec.dataset;
+		measure = spec.measure;
+		snprintf(privacy, sizeof privacy, "%s=%" PRIu64 "/%" PRIu64,
+		         spec.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho", spec.privacy_num,
+		         spec.privacy_den);
+	}
+	if (format == TLY_TRANSLOG_CSV) {
+		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%" PRIu32 ",%" PRIu32 ",%zu,",
+		        e->seq, when, id, tly_translog_outcome_name(e->outcome),
+		        tly_spec_protocol_name(e->protocol), dataset, measure, privacy,
+		        e->contributors.count, e->dropped.count, e->receipt_count);
+		csv_text(out, e->reason, e->reason_len);
+		fputc('\n', out);
+		return;
+	}
+	fprintf(out,
+	        "%6" PRIu64 "  %-20s  %s  %-8s  %-9s  %-12s  %-9s  %-16s  %5" PRIu32 "  %5" PRIu32
+	        "  %5zu  %.*s\n",
+	        e->seq, when, id, tly_translog_outcome_name(e->outcome),
+	        tly_spec_protocol_name(e->protocol), dataset, measure, privacy,
+	        e->contributors.count, e->dropped.count, e->receipt_count, reason_len,
+	        e->reason_len ? e->reason : "");
+}
+
+tly_err
+tly_translog_show(struct tly_translog *log, FILE *out, enum tly_translog_format format)
+{
+	struct tly_translog_entry e;
+	sqlite3_stmt *st = NULL;
+	tly_err form = TLY_OK;
+	int rc;
+
+	TLY_REQUIRE(log != NULL && out != NULL);
+	TLY_REQUIRE(format == TLY_TRANSLOG_TABLE || format == TLY_TRANSLOG_CSV);
+	if (sqlite3_prepare_v2(log->db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return TLY_EIO;
+	if (format == TLY_TRANSLOG_CSV)
+		fprintf(out, "seq,time,query_id,outcome,protocol,dataset,measure,privacy,"
+		             "contributors,dropped,receipts,reason\n");
+	else
+		fprintf(out,
+		        "%6s  %-20s  %-32s  %-8s  %-9s  %-12s  %-9s  %-16s  %5s  %5s  %5s  %s\n",
+		        "seq", "time (UTC)", "query id", "outcome", "protocol", "dataset",
+		        "measure", "privacy", "nodes", "drop", "rcpts", "reason");
+	while ((rc = next_entry(st, &e, &form)) == SQLITE_ROW) {
+		if (form != TLY_OK)
+			fprintf(out, "%6lld  malformed entry\n",
+			        (long long)sqlite3_column_int64(st, 0));
+		else
+			show_entry(out, &e, format);
+		tly_translog_entry_fini(&e);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || fflush(out) != 0 || ferror(out))
+		return TLY_EIO;
+	return TLY_OK;
+}
+
+/* ---- releases ---- */
+
+static tly_err
+release_item(const struct tly_translog_entry *e, json_t *array)
+{
+	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1];
+	json_t *item = json_object(), *release = NULL;
+	int bad = item == NULL;
+
+	tly_translog_iso_time(when, e->time);
+	tly_hex(id, e->query_id, sizeof e->query_id);
+	if (e->release_len > 0 &&
+	    (release = json_loadb(e->release, e->release_len, 0, NULL)) == NULL) {
+		json_decref(item);
+		return TLY_EFORMAT;
+	}
+	bad |= json_object_set_new(item, "seq", json_integer((json_int_t)e->seq));
+	bad |= json_object_set_new(item, "query_id", json_string(id));
+	bad |= json_object_set_new(item, "time", json_string(when));
+	bad |= json_object_set_new(item, "outcome",
+	                           json_string(tly_translog_outcome_name(e->outcome)));
+	if (e->outcome != TLY_TRANSLOG_RELEASED)
+		bad |= json_object_set_new(
+		    item, "reason", json_stringn(e->reason_len ? e->reason : "", e->reason_len));
+	bad |= json_object_set_new(item, "release", release != NULL ? release : json_null());
+	bad |= json_array_append_new(array, item);
+	return bad ? TLY_ENOMEM : TLY_OK;
+}
+
+tly_err
+tly_translog_releases(struct tly_translog *log, char **json)
+{
+	struct tly_translog_entry e;
+	sqlite3_stmt *st = NULL;
+	json_t *array = json_array();
+	tly_err rv = TLY_ENOMEM, form = TLY_OK;
+	int rc;
+
+	TLY_REQUIRE(log != NULL && json != NULL);
+	if (array == NULL)
+		goto out;
+	rv = TLY_EIO;
+	if (sqlite3_prepare_v2(log->db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = next_entry(st, &e, &form)) == SQLITE_ROW) {
+		rv = form != TLY_OK ? form : release_item(&e, array);
+		tly_translog_entry_fini(&e);
+		if (rv != TLY_OK)
+			goto out;
+	}
+	rv = TLY_EIO;
+	if (rc != SQLITE_DONE)
+		goto out;
+	rv = TLY_ENOMEM;
+	if ((*json = json_dumps(array, JSON_COMPACT | JSON_REAL_PRECISION(15))) == NULL)
+		goto out;
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	json_decref(array);
+	return rv;
+}
+
+/* ---- one query ---- */
+
+static char *
+copy_text(const char *text, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy != NULL) {
+		if (len > 0)
+			memcpy(copy, text, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
+tly_err
+tly_translog_find(struct tly_translog *log, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                  uint8_t *outcome, char **spec_json, char **release_json)
+{
+	struct tly_translog_entry e;
+	sqlite3_stmt *st = NULL;
+	char *spec = NULL, *release = NULL;
+	tly_err rv = TLY_EIO, form = TLY_OK;
+	int rc;
+
+	TLY_REQUIRE(log != NULL && spec_json != NULL && release_json != NULL);
+	memset(&e, 0, sizeof e);
+	if (sqlite3_prepare_v2(log->db,
+	                       "SELECT " TLY_TRANSLOG_COLUMNS
+	                       " FROM entries WHERE query_id = ? ORDER BY seq LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 1, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK)
+		goto out;
+	rc = next_entry(st, &e, &form);
+	rv = TLY_EINVAL;
+	if (rc == SQLITE_DONE)
+		goto out;
+	rv = rc != SQLITE_ROW ? TLY_EIO : form;
+	if (rv != TLY_OK)
+		goto out;
+	if (outcome != NULL)
+		*outcome = e.outcome;
+	rv = TLY_EINVAL;
+	if (e.outcome != TLY_TRANSLOG_RELEASED)
+		goto out;
+	rv = TLY_ENOMEM;
+	if ((spec = copy_text(e.spec, e.spec_len)) == NULL ||
+	    (release = copy_text(e.release, e.release_len)) == NULL)
+		goto out;
+	*spec_json = spec;
+	*release_json = release;
+	spec = release = NULL;
+	rv = TLY_OK;
+out:
+	free(spec);
+	free(release);
+	tly_translog_entry_fini(&e);
+	sqlite3_finalize(st);
+	return rv;
+}
