@@ -233,15 +233,29 @@ TLY_MUST tly_err tly_translog_show(struct tly_translog *log, FILE *out,
  * release that is not JSON), TLY_ENOMEM. */
 TLY_MUST tly_err tly_translog_releases(struct tly_translog *log, char **json);
 
-/* One released query, for `tally audit explain`: its canonical spec and
- * release JSON, each malloc'd and NUL-terminated (*spec_json,
- * *release_json, written only on TLY_OK). TLY_EINVAL when the query is not
- * in the log or was not released; *outcome (may be NULL) gets the entry's
- * outcome whenever the query is in the log. TLY_EFORMAT for an entry that
- * does not decode, TLY_EIO, TLY_ENOMEM. Does not verify. */
+/* One query's entry, for `tally audit explain`. */
+struct tly_translog_found {
+	uint64_t seq;
+	uint64_t time;
+	uint8_t outcome;  /* enum tly_translog_outcome */
+	uint8_t protocol; /* enum tly_protocol */
+	uint16_t threshold, degree;
+	uint32_t contributors, dropped; /* counts */
+	size_t receipts;
+	char reason[TLY_TRANSLOG_REASON_MAX + 1];
+	char *spec_json;    /* malloc'd, NUL-terminated; NULL when none */
+	char *release_json; /* malloc'd, NUL-terminated; NULL unless released */
+};
+
+/* The entry of this query id. On success *out owns its strings
+ * (tly_translog_found_fini). TLY_EINVAL when the query is not in the log,
+ * TLY_EFORMAT for an entry that does not decode, TLY_EIO, TLY_ENOMEM.
+ * Does not verify. */
 TLY_MUST tly_err tly_translog_find(struct tly_translog *log,
                                    const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                   uint8_t *outcome, char **spec_json, char **release_json);
+                                   struct tly_translog_found *out);
+/* Accepts a zeroed struct. */
+void tly_translog_found_fini(struct tly_translog_found *found);
 
 /* "released", "aborted", "refused", or "?". */
 const char *tly_translog_outcome_name(uint8_t outcome);

@@ -193,17 +193,53 @@ copy_text(const char *text, size_t len)
 	return copy;
 }
 
+void
+tly_translog_found_fini(struct tly_translog_found *found)
+{
+	if (found == NULL)
+		return;
+	free(found->spec_json);
+	free(found->release_json);
+	memset(found, 0, sizeof *found);
+}
+
+static tly_err
+fill_found(const struct tly_translog_entry *e, struct tly_translog_found *out)
+{
+	struct tly_translog_found found;
+
+	memset(&found, 0, sizeof found);
+	found.seq = e->seq;
+	found.time = e->time;
+	found.outcome = e->outcome;
+	found.protocol = e->protocol;
+	found.threshold = e->threshold;
+	found.degree = e->degree;
+	found.contributors = e->contributors.count;
+	found.dropped = e->dropped.count;
+	found.receipts = e->receipt_count;
+	if (e->reason_len > 0)
+		memcpy(found.reason, e->reason, e->reason_len);
+	if ((e->spec_len > 0 && (found.spec_json = copy_text(e->spec, e->spec_len)) == NULL) ||
+	    (e->release_len > 0 &&
+	     (found.release_json = copy_text(e->release, e->release_len)) == NULL)) {
+		tly_translog_found_fini(&found);
+		return TLY_ENOMEM;
+	}
+	*out = found;
+	return TLY_OK;
+}
+
 tly_err
 tly_translog_find(struct tly_translog *log, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                  uint8_t *outcome, char **spec_json, char **release_json)
+                  struct tly_translog_found *out)
 {
 	struct tly_translog_entry e;
 	sqlite3_stmt *st = NULL;
-	char *spec = NULL, *release = NULL;
 	tly_err rv = TLY_EIO, form = TLY_OK;
 	int rc;
 
-	TLY_REQUIRE(log != NULL && spec_json != NULL && release_json != NULL);
+	TLY_REQUIRE(log != NULL && out != NULL);
 	memset(&e, 0, sizeof e);
 	if (sqlite3_prepare_v2(log->db,
 	                       "SELECT " TLY_TRANSLOG_COLUMNS
@@ -212,28 +248,13 @@ tly_translog_find(struct tly_translog *log, const uint8_t query_id[static TLY_QU
 	    sqlite3_bind_blob(st, 1, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	rc = next_entry(st, &e, &form);
-	rv = TLY_EINVAL;
 	if (rc == SQLITE_DONE)
-		goto out;
-	rv = rc != SQLITE_ROW ? TLY_EIO : form;
-	if (rv != TLY_OK)
-		goto out;
-	if (outcome != NULL)
-		*outcome = e.outcome;
-	rv = TLY_EINVAL;
-	if (e.outcome != TLY_TRANSLOG_RELEASED)
-		goto out;
-	rv = TLY_ENOMEM;
-	if ((spec = copy_text(e.spec, e.spec_len)) == NULL ||
-	    (release = copy_text(e.release, e.release_len)) == NULL)
-		goto out;
-	*spec_json = spec;
-	*release_json = release;
-	spec = release = NULL;
-	rv = TLY_OK;
+		rv = TLY_EINVAL;
+	else if (rc != SQLITE_ROW)
+		rv = TLY_EIO;
+	else if ((rv = form) == TLY_OK)
+		rv = fill_found(&e, out);
 out:
-	free(spec);
-	free(release);
 	tly_translog_entry_fini(&e);
 	sqlite3_finalize(st);
 	return rv;

@@ -748,12 +748,12 @@ Test(translog, open_refusals)
 Test(translog, show_releases_find)
 {
 	struct fed f;
-	char *text = NULL, *json = NULL, *spec = NULL, *release = NULL;
+	char *text = NULL, *json = NULL;
 	size_t len = 0;
 	FILE *out;
 	struct tly_translog *log;
 	struct tly_translog_error err;
-	uint8_t outcome = 0, id[TLY_QUERY_ID_BYTES];
+	uint8_t id[TLY_QUERY_ID_BYTES];
 
 	fed_init(&f, 4);
 	four_entries(&f);
@@ -792,22 +792,30 @@ Test(translog, show_releases_find)
 	                 "too few contributors");
 
 	const char *hex = json_string_value(json_object_get(first, "query_id"));
+	struct tly_translog_found found;
 	cr_assert_eq(tly_unhex(id, sizeof id, hex, strlen(hex)), TLY_OK);
-	cr_assert_eq(tly_translog_find(log, id, &outcome, &spec, &release), TLY_OK);
-	cr_assert_eq(outcome, TLY_TRANSLOG_RELEASED);
-	cr_assert(strstr(spec, "\"dataset\":\"patients\"") != NULL, "%s", spec);
-	cr_assert(strstr(release, hex) != NULL);
-	free(spec);
-	free(release);
+	cr_assert_eq(tly_translog_find(log, id, &found), TLY_OK);
+	cr_assert_eq(found.seq, 1);
+	cr_assert_eq(found.outcome, TLY_TRANSLOG_RELEASED);
+	cr_assert_eq(found.protocol, TLY_PROTOCOL_COMMITTEE);
+	cr_assert_eq(found.threshold, 2);
+	cr_assert_eq(found.degree, 3);
+	cr_assert_eq(found.contributors, 3);
+	cr_assert_eq(found.dropped, 1);
+	cr_assert_eq(found.receipts, 4);
+	cr_assert(strstr(found.spec_json, "\"dataset\":\"patients\"") != NULL, "%s",
+	          found.spec_json);
+	cr_assert(strstr(found.release_json, hex) != NULL);
+	tly_translog_found_fini(&found);
 	hex = json_string_value(json_object_get(last, "query_id"));
 	cr_assert_eq(tly_unhex(id, sizeof id, hex, strlen(hex)), TLY_OK);
-	cr_assert_eq(tly_translog_find(log, id, &outcome, &spec, &release), TLY_EINVAL,
-	             "not released");
-	cr_assert_eq(outcome, TLY_TRANSLOG_ABORTED);
+	cr_assert_eq(tly_translog_find(log, id, &found), TLY_OK);
+	cr_assert_eq(found.outcome, TLY_TRANSLOG_ABORTED);
+	cr_assert_null(found.release_json);
+	cr_assert_str_eq(found.reason, "too few contributors");
+	tly_translog_found_fini(&found);
 	id[0] ^= 1;
-	outcome = 0;
-	cr_assert_eq(tly_translog_find(log, id, &outcome, &spec, &release), TLY_EINVAL);
-	cr_assert_eq(outcome, 0, "unknown query");
+	cr_assert_eq(tly_translog_find(log, id, &found), TLY_EINVAL, "unknown query");
 	json_decref(array);
 	free(json);
 	tly_translog_close(log);
