@@ -74,7 +74,7 @@ domain_value(char out[static TLY_SPEC_VALUE_MAX + 1], const json_t *value, const
 	}
 	if (!json_is_string(value))
 		return tly_spec_fail(err, path, "expected a string or an integer, got %s",
-		    tly_spec_kind(value));
+		    tly_spec_got(value).text);
 	s = json_string_value(value);
 	len = json_string_length(value);
 	tly_spec_echo(echo, s, len);
@@ -133,7 +133,7 @@ parse_bound(int64_t *out, const json_t *obj, const char *prefix, const char *key
 	if (value == NULL)
 		return tly_spec_fail(err, path, "missing");
 	if (!json_is_integer(value))
-		return tly_spec_fail(err, path, "expected an integer, got %s", tly_spec_kind(value));
+		return tly_spec_fail(err, path, "expected an integer, got %s", tly_spec_got(value).text);
 	*out = (int64_t)json_integer_value(value);
 	return TLY_OK;
 }
@@ -149,7 +149,7 @@ parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
 	tly_err rv;
 
 	if (!json_is_object(obj))
-		return tly_spec_fail(err, prefix, "expected an object, got %s", tly_spec_kind(obj));
+		return tly_spec_fail(err, prefix, "expected an object, got %s", tly_spec_got(obj).text);
 	if ((rv = parse_name(col->name, obj, prefix, err)) != TLY_OK ||
 	    (rv = tly_spec_member(obj, prefix, "type", JSON_STRING, 1, &type, err)) != TLY_OK)
 		return rv;
@@ -190,7 +190,7 @@ parse_sites(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 		return TLY_OK;
 	tly_spec_path_key(path, prefix, "max_sites_per_person");
 	if (!json_is_integer(value))
-		return tly_spec_fail(err, path, "expected an integer, got %s", tly_spec_kind(value));
+		return tly_spec_fail(err, path, "expected an integer, got %s", tly_spec_got(value).text);
 	sites = json_integer_value(value);
 	if (sites < 1 || sites > TLY_SPEC_SITES_MAX)
 		return tly_spec_fail(err, path, "%" PRId64 " is outside 1..%d", (int64_t)sites,
@@ -210,7 +210,7 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 	tly_err rv;
 
 	if (!json_is_object(obj))
-		return tly_spec_fail(err, prefix, "expected an object, got %s", tly_spec_kind(obj));
+		return tly_spec_fail(err, prefix, "expected an object, got %s", tly_spec_got(obj).text);
 	if ((rv = tly_spec_only_keys(obj, prefix, keys, err)) != TLY_OK ||
 	    (rv = parse_name(ds->name, obj, prefix, err)) != TLY_OK ||
 	    (rv = parse_sites(ds, obj, prefix, err)) != TLY_OK ||

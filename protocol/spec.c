@@ -39,7 +39,7 @@ column_ref(struct parse *p, const json_t *value, const char *path, int *out)
 
 	if (!json_is_string(value))
 		return tly_spec_fail(p->err, path, "expected a column name, got %s",
-		    tly_spec_kind(value));
+		    tly_spec_got(value).text);
 	index = tly_dataset_column(p->ds, json_string_value(value));
 	if (index < 0) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
@@ -58,7 +58,7 @@ integer_value(struct parse *p, const struct tly_column *col, const json_t *value
 
 	if (!json_is_integer(value))
 		return tly_spec_fail(p->err, path, "expected an integer for column \"%s\", got %s",
-		    col->name, tly_spec_kind(value));
+		    col->name, tly_spec_got(value).text);
 	v = (int64_t)json_integer_value(value);
 	if (v < col->min || v > col->max)
 		return tly_spec_fail(p->err, path,
@@ -89,7 +89,7 @@ domain_value(struct parse *p, const struct tly_column *col, const json_t *value,
 	} else {
 		return tly_spec_fail(p->err, path,
 		    "expected a string or an integer for column \"%s\", got %s", col->name,
-		    tly_spec_kind(value));
+		    tly_spec_got(value).text);
 	}
 	index = tly_column_value(col, text);
 	if (index < 0) {
@@ -281,7 +281,7 @@ parse_values(struct parse *p, struct tly_where *w, const json_t *clause, const c
 	if (w->op == TLY_WHERE_IN) {
 		if (!json_is_array(value))
 			return tly_spec_fail(p->err, base, "\"in\" needs an array, got %s",
-			    tly_spec_kind(value));
+			    tly_spec_got(value).text);
 		count = json_array_size(value);
 		if (count == 0 || count > TLY_SPEC_IN_MAX)
 			return tly_spec_fail(p->err, base, "%zu values; \"in\" takes 1 to %d",
@@ -324,7 +324,7 @@ parse_clause(struct parse *p, struct tly_where *w, const json_t *clause, const c
 
 	if (!json_is_object(clause))
 		return tly_spec_fail(p->err, prefix, "expected an object, got %s",
-		    tly_spec_kind(clause));
+		    tly_spec_got(clause).text);
 	if ((rv = tly_spec_only_keys(clause, prefix, keys, p->err)) != TLY_OK)
 		return rv;
 	tly_spec_path_key(path, prefix, "column");
@@ -473,7 +473,7 @@ parse_u32(struct parse *p, const json_t *obj, const char *key, uint32_t *out)
 	tly_spec_path_key(path, "sdc", key);
 	if (!json_is_integer(value))
 		return tly_spec_fail(p->err, path, "expected an integer, got %s",
-		    tly_spec_kind(value));
+		    tly_spec_got(value).text);
 	v = json_integer_value(value);
 	if (v < 0 || (uint64_t)v > UINT32_MAX)
 		return tly_spec_fail(p->err, path, "%" PRId64 " is outside 0..%" PRIu32, (int64_t)v,

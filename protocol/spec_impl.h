@@ -27,8 +27,14 @@ tly_err tly_spec_fail(struct tly_spec_error *err, const char *field, const char 
  * escaped, other bytes as \xNN, cut with "..." to TLY_SPEC_ECHO_BYTES. */
 void tly_spec_echo(char out[static TLY_SPEC_ECHO_BYTES], const char *s, size_t len);
 
-/* "a string", "an integer", ... for "expected X, got Y" reasons. */
-const char *tly_spec_kind(const json_t *value);
+/* What a JSON value is, for "expected X, got Y" reasons: "the string
+ * \"65\"" (echoed), "the integer 7", "the real number 20.0", "true",
+ * "null", "an array", "an object". Returned by value, so that
+ * tly_spec_got(v).text can be a printf argument. */
+struct tly_spec_got {
+	char text[TLY_SPEC_ECHO_BYTES + 32];
+};
+struct tly_spec_got tly_spec_got(const json_t *value);
 
 /* path = prefix "." key (prefix "" gives key alone); key is echoed. */
 void tly_spec_path_key(char path[static TLY_SPEC_PATH_BYTES], const char *prefix,

@@ -1,6 +1,7 @@
 /* JSON plumbing for the catalogue and query parsers (spec_impl.h). */
 #include "spec_impl.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,27 +56,58 @@ tly_spec_echo(char out[static TLY_SPEC_ECHO_BYTES], const char *s, size_t len)
 	out[n] = '\0';
 }
 
-const char *
-tly_spec_kind(const json_t *value)
+/* The shortest %g form that reads back as v (no exponent for moderate
+ * magnitudes), with a ".0" when it would otherwise look like an integer. */
+static void
+real_text(char *out, size_t cap, double v)
 {
+	int moderate = (v > -1e15 && v < -1e-4) || (v > 1e-4 && v < 1e15);
+
+	for (int digits = 1; digits <= 17; digits++) {
+		snprintf(out, cap, "%.*g", digits, v);
+		if (strtod(out, NULL) == v && (!moderate || strpbrk(out, "eE") == NULL))
+			break;
+	}
+	if (strpbrk(out, ".,eEni") == NULL && strlen(out) + 3 <= cap)
+		strcat(out, ".0");
+}
+
+struct tly_spec_got
+tly_spec_got(const json_t *value)
+{
+	struct tly_spec_got got;
+	char echo[TLY_SPEC_ECHO_BYTES], number[32];
+
 	switch (json_typeof(value)) {
 	case JSON_OBJECT:
-		return "an object";
+		snprintf(got.text, sizeof got.text, "an object");
+		break;
 	case JSON_ARRAY:
-		return "an array";
+		snprintf(got.text, sizeof got.text, "an array");
+		break;
 	case JSON_STRING:
-		return "a string";
+		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
+		snprintf(got.text, sizeof got.text, "the string \"%s\"", echo);
+		break;
 	case JSON_INTEGER:
-		return "an integer";
+		snprintf(got.text, sizeof got.text, "the integer %" PRId64,
+		    (int64_t)json_integer_value(value));
+		break;
 	case JSON_REAL:
-		return "a real number";
+		real_text(number, sizeof number, json_real_value(value));
+		snprintf(got.text, sizeof got.text, "the real number %s", number);
+		break;
 	case JSON_TRUE:
+		snprintf(got.text, sizeof got.text, "true");
+		break;
 	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
+		snprintf(got.text, sizeof got.text, "false");
+		break;
+	default:
+		snprintf(got.text, sizeof got.text, "null");
+		break;
 	}
-	return "an unknown JSON value";
+	return got;
 }
 
 void
@@ -83,8 +115,10 @@ tly_spec_path_key(char path[static TLY_SPEC_PATH_BYTES], const char *prefix, con
 {
 	char echo[TLY_SPEC_ECHO_BYTES];
 
+	/* An empty key still names something: write it as "". */
 	tly_spec_echo(echo, key, strlen(key));
-	snprintf(path, TLY_SPEC_PATH_BYTES, "%s%s%s", prefix, prefix[0] ? "." : "", echo);
+	snprintf(path, TLY_SPEC_PATH_BYTES, "%s%s%s", prefix, prefix[0] ? "." : "",
+	    key[0] ? echo : "\"\"");
 }
 
 void
@@ -175,7 +209,7 @@ tly_spec_member(const json_t *obj, const char *prefix, const char *key, json_typ
 	}
 	if (json_typeof(value) != type)
 		return tly_spec_fail(err, path, "expected %s, got %s", expected[type],
-		    tly_spec_kind(value));
+		    tly_spec_got(value).text);
 	*out = value;
 	return TLY_OK;
 }

@@ -165,7 +165,7 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
 		if (*num == 0)
 			return tly_spec_fail(err, path, "must be above 0, got \"%s\"", echo);
 	} else {
-		return tly_spec_fail(err, path, "expected a number, got %s", tly_spec_kind(value));
+		return tly_spec_fail(err, path, "expected a number, got %s", tly_spec_got(value).text);
 	}
 	g = gcd(*num, *den);
 	*num /= g;

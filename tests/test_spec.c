@@ -275,7 +275,7 @@ Test(catalogue, refusals)
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['a\\tb']}"),
 	    "datasets[0].columns[0].domain[0]", "control character");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': [true]}"),
-	    "datasets[0].columns[0].domain[0]", "got a boolean");
+	    "datasets[0].columns[0].domain[0]", "got true");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['a'], 'min': 0}"),
 	    "datasets[0].columns[0].min", "unknown key");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 5, 'max': 4}"),
@@ -283,7 +283,7 @@ Test(catalogue, refusals)
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 0}"),
 	    "datasets[0].columns[0].max", "missing");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 0, 'max': 1e3}"),
-	    "datasets[0].columns[0].max", "expected an integer, got a real");
+	    "datasets[0].columns[0].max", "expected an integer, got the real number 1000.0");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 0, 'max': 9223372036854775808}"),
 	    "$", "too big integer");
 }
@@ -498,6 +498,9 @@ Test(spec, refusals_document)
 	parse_bad(Q(", 'dataset': 'patients'"), "$", "duplicate object key");
 	parse_bad(Q(", 'foo': 1"), "foo", "unknown key");
 	parse_bad(Q(", 'Dataset': 1"), "Dataset", "unknown key");
+	parse_bad(Q(", '': 1"), "\"\"", "unknown key");
+	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1, '': 2}"), "privacy.\"\"",
+	    "unknown key");
 	parse_bad(Q(", 'a\\u0000b': 1"), "$", "not valid JSON");
 	parse_bad(Q(", 'evil\\n\\u0001key': 1"), "evil\\x0a\\x01key", "unknown key");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': NaN}"), "$", "not valid JSON");
@@ -517,12 +520,12 @@ Test(spec, refusals_document)
 
 Test(spec, refusals_measure)
 {
-	parse_bad(QM("'count'"), "measure", "expected an object, got a string");
+	parse_bad(QM("'count'"), "measure", "expected an object, got the string \"count\"");
 	parse_bad(QM("{}"), "measure.op", "missing");
 	parse_bad(QM("{'op': 'median', 'column': 'bmi'}"), "measure.op", "unknown op \"median\"");
 	parse_bad(QM("{'op': 'count', 'column': 'bmi'}"), "measure.column", "unknown key");
 	parse_bad(QM("{'op': 'sum'}"), "measure.column", "missing");
-	parse_bad(QM("{'op': 'sum', 'column': 7}"), "measure.column", "got an integer");
+	parse_bad(QM("{'op': 'sum', 'column': 7}"), "measure.column", "got the integer 7");
 	parse_bad(QM("{'op': 'sum', 'column': 'wait'}"), "measure.column",
 	    "unknown column \"wait\" in dataset \"patients\"");
 	parse_bad(QM("{'op': 'mean', 'column': 'sex'}"), "measure.column",
@@ -541,9 +544,9 @@ Test(spec, refusals_measure)
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 81]}"), "measure.edges[1]",
 	    "outside the bounds");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 20.5]}"),
-	    "measure.edges[1]", "expected an integer for column \"bmi\", got a real number");
+	    "measure.edges[1]", "expected an integer for column \"bmi\", got the real number 20.5");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 20.0]}"),
-	    "measure.edges[1]", "got a real number");
+	    "measure.edges[1]", "got the real number 20.0");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': '10,20'}"), "measure.edges",
 	    "expected an array");
 }
@@ -571,7 +574,7 @@ Test(spec, refusals_histogram_caps)
 Test(spec, refusals_where)
 {
 	parse_bad(Q(", 'where': {'column': 'sex'}"), "where", "expected an array, got an object");
-	parse_bad(W("'sex = F'"), "where[0]", "expected an object, got a string");
+	parse_bad(W("'sex = F'"), "where[0]", "expected an object, got the string \"sex = F\"");
 	parse_bad(W("{'op': '=', 'value': 'F'}"), "where[0].column", "missing");
 	parse_bad(W("{'column': 'sex', 'value': 'F'}"), "where[0].op", "missing");
 	parse_bad(W("{'column': 'sex', 'op': '='}"), "where[0].value", "missing");
@@ -591,15 +594,15 @@ Test(spec, refusals_where)
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': 'f'}"), "where[0].value",
 	    "not in the domain");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': true}"), "where[0].value",
-	    "expected a string or an integer for column \"sex\", got a boolean");
+	    "expected a string or an integer for column \"sex\", got true");
 	parse_bad(W("{'column': 'has_diabetes', 'op': '=', 'value': 1.0}"), "where[0].value",
-	    "got a real number");
+	    "got the real number 1.0");
 	parse_bad(W("{'column': 'has_diabetes', 'op': '=', 'value': 2}"), "where[0].value",
 	    "\"2\" is not in the domain of column \"has_diabetes\"");
 	parse_bad(W("{'column': 'age', 'op': '>=', 'value': '65'}"), "where[0].value",
-	    "expected an integer for column \"age\", got a string");
+	    "expected an integer for column \"age\", got the string \"65\"");
 	parse_bad(W("{'column': 'age', 'op': '>=', 'value': 65.5}"), "where[0].value",
-	    "got a real number");
+	    "got the real number 65.5");
 	parse_bad(W("{'column': 'age', 'op': '>=', 'value': 111}"), "where[0].value",
 	    "111 is outside the bounds of \"age\" [0, 110]");
 	parse_bad(W("{'column': 'age', 'op': '<', 'value': -1}"), "where[0].value",
@@ -608,7 +611,7 @@ Test(spec, refusals_where)
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': ['F']}"), "where[0].value",
 	    "\"=\" takes one value; use \"in\" for a list");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': 'F'}"), "where[0].value",
-	    "\"in\" needs an array, got a string");
+	    "\"in\" needs an array, got the string \"F\"");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': []}"), "where[0].value",
 	    "0 values; \"in\" takes 1 to 64");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': ['F', 'Q']}"), "where[0].value[1]",
@@ -638,7 +641,7 @@ Test(spec, refusals_where_caps)
 
 Test(spec, refusals_group_by)
 {
-	parse_bad(Q(", 'group_by': 'sex'"), "group_by", "expected an array, got a string");
+	parse_bad(Q(", 'group_by': 'sex'"), "group_by", "expected an array, got the string \"sex\"");
 	parse_bad(Q(", 'group_by': [['sex']]"), "group_by[0]", "expected a column name");
 	parse_bad(Q(", 'group_by': ['age']"), "group_by[0]",
 	    "column \"age\" is an integer; group by categorical columns only");
@@ -694,6 +697,8 @@ Test(spec, refusals_privacy)
 	    "too small");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 5e-324}"), "privacy.epsilon",
 	    "too small");
+	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1e-400}"), "privacy.epsilon",
+	    "must be above 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '0.5'}"), "privacy.epsilon",
 	    "\"0.5\" is not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '1/0'}"), "privacy.epsilon",
@@ -709,7 +714,7 @@ Test(spec, refusals_privacy)
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '1/18446744073709551616'}"),
 	    "privacy.epsilon", "not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': true}"), "privacy.epsilon",
-	    "expected a number, got a boolean");
+	    "expected a number, got true");
 }
 
 Test(spec, refusals_sdc_and_protocol)
@@ -723,7 +728,7 @@ Test(spec, refusals_sdc_and_protocol)
 	parse_bad(Q(", 'sdc': {'round': 5}"), "sdc.round", "unknown key");
 	parse_bad(Q(", 'protocol': 'prio'"), "protocol", "unknown protocol \"prio\"");
 	parse_bad(Q(", 'protocol': 'SecAgg'"), "protocol", "unknown protocol");
-	parse_bad(Q(", 'protocol': 1"), "protocol", "expected a string, got an integer");
+	parse_bad(Q(", 'protocol': 1"), "protocol", "expected a string, got the integer 1");
 }
 
 Test(spec, null_error_report)
