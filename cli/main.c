@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/audit.h"
 #include "cli/pki.h"
+#include "cli/demo.h"
+#include "cli/query.h"
 #include "cli/synth.h"
 #include "crypto/rng.h"
 
@@ -21,7 +24,10 @@ static const char usage_main[] =
     "usage: tally COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
+    "  audit     verify the transparency log and node ledgers; explain a release\n"
+    "  demo      run a federation of synthetic trusts on this machine\n"
     "  pki       certificate authority and TLS certificates (init, issue)\n"
+    "  query     ask the federation a question (the planner's command)\n"
     "  synth     write seeded synthetic trusts (SQLite files, node configs, truth)\n"
     "\n"
     "Run `tally COMMAND --help` for a command's options.\n";
@@ -117,7 +123,10 @@ static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
+    {"audit", tly_audit_command},
+    {"demo", tly_demo_main},
     {"pki", tly_pki_command},
+    {"query", tly_query_main},
     {"synth", cmd_synth},
 };
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "crypto/wipe.h"
+#include "node/daemon.h"
 #include "node/import.h"
 #include "node/node.h"
 #include "protocol/keys.h"
@@ -20,9 +21,13 @@
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_REFUSED = 3 };
 
 static const char usage_main[] =
-    "usage: tally-node COMMAND [OPTIONS]\n"
+    "usage: tally-node --config FILE\n"
+    "       tally-node COMMAND [OPTIONS]\n"
     "\n"
     "A trust node: keeps the trust's data, its privacy budget and its ledger.\n"
+    "With --config it runs as a daemon: it dials the coordinator over mutual TLS,\n"
+    "answers queries it allows and serves on committees. One line per event on\n"
+    "stderr; SIGTERM or SIGINT stops it cleanly.\n"
     "\n"
     "Commands:\n"
     "  keygen        create this node's signing and key-agreement keys\n"
@@ -32,9 +37,6 @@ static const char usage_main[] =
     "  answer        answer one signed QUERY message (offline, no network)\n"
     "  ledger        show or verify the privacy-budget ledger\n"
     "  usage-report  which answered queries a person's row contributed to\n"
-    "\n"
-    "The network daemon (`tally-node --config FILE`, dialling the coordinator over\n"
-    "TLS) is not built yet: see README.md, Status.\n"
     "\n"
     "Run `tally-node COMMAND --help` for a command's options.\n";
 
@@ -620,9 +622,11 @@ main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (strcmp(argv[1], "--config") == 0) {
-		fprintf(stderr, "tally-node: the network daemon is not built yet (it comes with the "
-				"coordinator); `tally-node answer` runs the same answer path offline\n");
-		return EXIT_USAGE;
+		if (argc != 3) {
+			fputs(usage_main, stderr);
+			return EXIT_USAGE;
+		}
+		return tly_node_daemon(argv[2]);
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(argv[1], commands[i].name) == 0) {

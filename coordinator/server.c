@@ -1,0 +1,816 @@
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "coordinator/config.h"
+#include "coordinator/release.h"
+#include "coordinator/translog.h"
+#include "crypto/rng.h"
+#include "node/ledger.h"
+#include "protocol/committee.h"
+#include "protocol/keys.h"
+#include "protocol/noise.h"
+#include "protocol/spec.h"
+#include "protocol/transport.h"
+
+enum { POLL_MS = 20, RECEIPTS_MAX = TLY_MAX_PARTIES, ROWS_CAP = 1000000000 };
+
+static volatile sig_atomic_t stopping;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+note(const char *fmt, ...)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s tally-coordinator: ", when);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+say(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- state ---- */
+
+struct job {
+	uint64_t handle; /* the planner's HTTP request */
+	char *spec_json;
+	size_t spec_len;
+	struct job *next;
+};
+
+struct refusal {
+	uint32_t node;
+	uint32_t reason;
+	char text[TLY_REFUSAL_TEXT_MAX + 1];
+};
+
+/* The running query. */
+struct running {
+	uint64_t handle;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+	struct tly_spec spec;
+	char *canonical;
+	struct tly_query query;
+	uint32_t *participants, *committee;
+	struct tly_committee_coord *coord;
+	uint64_t deadline;
+	uint32_t *shares_from; /* per participant index: SHAREs relayed */
+	struct tly_buf receipts[RECEIPTS_MAX];
+	uint32_t receipt_from[RECEIPTS_MAX];
+	size_t receipt_count;
+	struct refusal *refusals;
+	size_t refusal_count;
+};
+
+struct server {
+	struct tly_coord_config cfg;
+	struct tly_identity identity;
+	struct tly_roster roster;
+	struct tly_catalogue catalogue;
+	char *catalogue_json;
+	struct tly_translog *log;
+	struct tly_hub *hub;
+	struct tly_http *http;
+	struct tly_rng rng;
+	struct job *queue_head, *queue_tail;
+	size_t queued;
+	struct running *current;
+	uint64_t answered, refused, failed;
+};
+
+/* ---- replies ---- */
+
+static void
+reply_json(struct server *s, uint64_t handle, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	if (text == NULL ||
+	    tly_http_reply(s->http, handle, status, "application/json", (const uint8_t *)text,
+		strlen(text)) != TLY_OK)
+		note("could not answer a planner request (status %d)", status);
+	free(text);
+	json_decref(body);
+}
+
+static void
+reply_error(struct server *s, uint64_t handle, int status, const char *code, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void
+reply_error(struct server *s, uint64_t handle, int status, const char *code, const char *field,
+    const char *fmt, ...)
+{
+	char message[700];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
+	if (field != NULL)
+		json_object_set_new(error, "field", json_string(field));
+	reply_json(s, handle, status, json_pack("{s:o}", "error", error));
+}
+
+/* ---- sending ---- */
+
+static void
+send_outbox(struct server *s, struct tly_outbox *box)
+{
+	for (size_t i = 0; i < box->count; i++) {
+		uint32_t to = box->items[i].to;
+		if (to == TLY_PARTY_COORDINATOR)
+			continue;
+		tly_err rv = tly_hub_send(s->hub, to, box->items[i].data, box->items[i].len);
+		if (rv != TLY_OK && s->current != NULL)
+			note("query %s: cannot reach node %u (%s): counted as dropped", s->current->qid,
+			    to, tly_strerror(rv));
+	}
+	tly_outbox_clear(box);
+}
+
+/* ---- the running query ---- */
+
+static void
+running_free(struct running *r)
+{
+	if (r == NULL)
+		return;
+	tly_committee_coord_free(r->coord);
+	tly_spec_fini(&r->spec);
+	free(r->canonical);
+	free(r->participants);
+	free(r->committee);
+	free(r->shares_from);
+	for (size_t i = 0; i < r->receipt_count; i++)
+		tly_buf_fini(&r->receipts[i]);
+	free(r->refusals);
+	free(r);
+}
+
+/* Record the outcome in the transparency log; a failure to log is loud. */
+static void
+record(struct server *s, uint8_t outcome, const char *reason, const char *release_json,
+    const struct tly_idlist *contributors, const struct tly_idlist *dropped)
+{
+	struct running *r = s->current;
+	struct tly_translog_record rec;
+	struct tly_translog_receipt receipts[RECEIPTS_MAX];
+	char why[300];
+
+	for (size_t i = 0; i < r->receipt_count; i++)
+		receipts[i] = (struct tly_translog_receipt){r->receipts[i].data, r->receipts[i].len};
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.query_id, r->query_id, TLY_QUERY_ID_BYTES);
+	memcpy(rec.query_hash, r->query.query_hash, TLY_HASH_BYTES);
+	rec.protocol = r->query.protocol;
+	rec.outcome = outcome;
+	rec.reason = reason;
+	rec.spec_json = r->canonical;
+	rec.spec_len = r->canonical != NULL ? strlen(r->canonical) : 0;
+	rec.release_json = release_json;
+	rec.release_len = release_json != NULL ? strlen(release_json) : 0;
+	rec.contributors = contributors;
+	rec.dropped = dropped;
+	rec.receipts = receipts;
+	rec.receipt_count = r->receipt_count;
+	if (tly_translog_append(s->log, &rec, NULL, why, sizeof why) != TLY_OK)
+		note("query %s: COULD NOT WRITE THE TRANSPARENCY LOG: %s", r->qid, why);
+}
+
+static void
+finish_released(struct server *s)
+{
+	struct running *r = s->current;
+	struct tly_committee_result result;
+	struct tly_noise_params noise;
+	char why[300], *json = NULL;
+
+	if (tly_committee_coord_result(r->coord, &result) != TLY_OK) {
+		reply_error(s, r->handle, 500, "internal", NULL, "the total could not be read");
+		return;
+	}
+	struct tly_release_sdc defaults = {s->cfg.suppress_below, s->cfg.round_to};
+	struct tly_release_input in = {.query_id = r->query_id, .spec = &r->spec,
+	    .cat = &s->catalogue, .noise = &noise, .cells = result.cells, .d = result.d,
+	    .contributors = &result.contributors, .dropped = &result.dropped,
+	    .sdc = tly_release_sdc_resolve(&r->spec, defaults)};
+	tly_err rv = tly_noise_calibrate(&r->query, &noise);
+	if (rv == TLY_OK)
+		rv = tly_release_encode(&in, &json, why, sizeof why);
+	if (rv != TLY_OK) {
+		note("query %s: cannot release: %s", r->qid, why);
+		record(s, TLY_TRANSLOG_ABORTED, why, NULL, &result.contributors, &result.dropped);
+		reply_error(s, r->handle, 500, "internal", NULL, "cannot release: %s", why);
+		s->failed++;
+	} else {
+		/* Logged before the planner sees it: nothing is released unlogged. */
+		record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors, &result.dropped);
+		if (tly_http_reply(s->http, r->handle, 200, "application/json", (const uint8_t *)json,
+			strlen(json)) != TLY_OK)
+			note("query %s: the planner went away before the answer", r->qid);
+		note("query %s: released (%u contributors, %u dropped)", r->qid,
+		    result.contributors.count, result.dropped.count);
+		s->answered++;
+	}
+	free(json);
+	tly_committee_result_fini(&result);
+}
+
+static void
+finish_failed(struct server *s, const char *why)
+{
+	struct running *r = s->current;
+
+	/* Refusals decide the answer when they are what left too few. */
+	if (r->refusal_count > 0) {
+		const struct refusal *f = &r->refusals[0];
+		int budget = strstr(f->text, "budget") != NULL || strstr(f->text, "cap") != NULL;
+		char reason[800];
+		snprintf(reason, sizeof reason, "refused by node %u: %s", f->node, f->text);
+		record(s, TLY_TRANSLOG_REFUSED, reason, NULL, NULL, NULL);
+		reply_error(s, r->handle, 403, budget ? "budget" : "refused", NULL,
+		    "%s (%zu of %u trusts refused)", reason, r->refusal_count,
+		    r->query.participants.count);
+		note("query %s: %s", r->qid, reason);
+		s->refused++;
+		return;
+	}
+	record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
+	int deadline = strstr(why, "deadline") != NULL;
+	reply_error(s, r->handle, deadline ? 504 : 409, deadline ? "deadline" : "too_few", NULL,
+	    "%s", why);
+	note("query %s: aborted: %s", r->qid, why);
+	s->failed++;
+}
+
+static void
+finish(struct server *s)
+{
+	struct running *r = s->current;
+	enum tly_committee_phase phase = tly_committee_coord_phase(r->coord);
+
+	if (phase == TLY_COMMITTEE_DONE)
+		finish_released(s);
+	else
+		finish_failed(s, "too few contributors or committee answers before the deadline");
+	running_free(r);
+	s->current = NULL;
+}
+
+/* Pick the participants (every connected node of the registry) and a
+ * committee of k of them at random. */
+static tly_err
+choose_parties(struct server *s, struct running *r, char *why, size_t why_len)
+{
+	uint32_t n = 0, k = s->cfg.committee_size;
+
+	r->participants = calloc(s->roster.count + 1, sizeof *r->participants);
+	r->committee = calloc(k + 1, sizeof *r->committee);
+	r->shares_from = calloc(s->roster.count + 1, sizeof *r->shares_from);
+	if (r->participants == NULL || r->committee == NULL || r->shares_from == NULL)
+		return TLY_ENOMEM;
+	for (size_t i = 0; i < s->roster.count; i++)
+		if (tly_hub_connected(s->hub, s->roster.parties[i].id))
+			r->participants[n++] = s->roster.parties[i].id;
+	if (n < s->cfg.min_contributors || n < k) {
+		say(why, why_len, "only %u of %zu trusts are connected; the query needs %u",
+		    n, s->roster.count, s->cfg.min_contributors > k ? s->cfg.min_contributors : k);
+		return TLY_ETOOFEW;
+	}
+	/* k distinct participants, by a partial Fisher-Yates shuffle of a copy,
+	 * then sorted (the committee list is increasing). */
+	uint32_t *pool = malloc(n * sizeof *pool);
+	if (pool == NULL)
+		return TLY_ENOMEM;
+	memcpy(pool, r->participants, n * sizeof *pool);
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t j = i + (uint32_t)tly_rng_uniform(&s->rng, n - i);
+		uint32_t t = pool[i];
+		pool[i] = pool[j];
+		pool[j] = t;
+	}
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t v = pool[i], at = i;
+		while (at > 0 && r->committee[at - 1] > v) {
+			r->committee[at] = r->committee[at - 1];
+			at--;
+		}
+		r->committee[at] = v;
+	}
+	free(pool);
+	r->query.participants = (struct tly_idlist){n, r->participants};
+	r->query.committee = (struct tly_idlist){k, r->committee};
+	return TLY_OK;
+}
+
+/* Turn a job into the running query, or answer it with an error. */
+static void
+start_job(struct server *s, struct job *job)
+{
+	struct running *r = calloc(1, sizeof *r);
+	struct tly_spec_error serr;
+	struct tly_outbox box;
+	uint64_t l1, l2sq;
+	char why[400];
+	tly_err rv;
+
+	if (r == NULL) {
+		reply_error(s, job->handle, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	r->handle = job->handle;
+	rv = tly_spec_parse(&r->spec, &s->catalogue, job->spec_json, job->spec_len, &serr);
+	if (rv != TLY_OK) {
+		reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s", serr.reason);
+		free(r);
+		return;
+	}
+	tly_rng_bytes(&s->rng, r->query_id, sizeof r->query_id);
+	tly_hex(r->qid, r->query_id, sizeof r->query_id);
+	struct tly_query *q = &r->query;
+	if (tly_spec_canonical(&r->spec, &s->catalogue, &r->canonical) != TLY_OK ||
+	    tly_spec_hash(&r->spec, &s->catalogue, q->query_hash) != TLY_OK ||
+	    tly_spec_sensitivity(&r->spec, &s->catalogue, &l1, &l2sq) != TLY_OK) {
+		reply_error(s, job->handle, 400, "invalid_query", NULL,
+		    "the query's sensitivity or shape cannot be computed");
+		running_free(r);
+		return;
+	}
+	q->protocol = TLY_PROTOCOL_COMMITTEE;
+	q->mechanism = r->spec.mechanism;
+	q->cells = (uint32_t)tly_spec_cells(&r->spec, &s->catalogue);
+	q->privacy_num = r->spec.privacy_num;
+	q->privacy_den = r->spec.privacy_den;
+	q->sensitivity_l1 = l1;
+	q->sensitivity_l2sq = l2sq;
+	q->min_honest = s->cfg.min_honest;
+	q->min_contributors = s->cfg.min_contributors;
+	q->threshold = s->cfg.threshold;
+	q->degree = s->cfg.committee_size;
+	q->deadline_ms = s->cfg.deadline_ms;
+	q->spec_json = r->canonical;
+	q->spec_len = (uint32_t)strlen(r->canonical);
+	s->current = r;
+	rv = choose_parties(s, r, why, sizeof why);
+	if (rv == TLY_OK && r->spec.protocol != TLY_PROTOCOL_COMMITTEE) {
+		say(why, sizeof why,
+		    "this coordinator runs committee sharing; pairwise masking is not served yet");
+		rv = TLY_EINVAL;
+	}
+	if (rv == TLY_OK &&
+	    tly_field_sum_fits(q->participants.count,
+		tly_spec_cell_bound(&r->spec, &s->catalogue, ROWS_CAP)) != TLY_OK) {
+		say(why, sizeof why, "the total could overflow the field: narrow the query");
+		rv = TLY_EINVAL;
+	}
+	tly_outbox_init(&box);
+	if (rv == TLY_OK) {
+		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, q, r->query_id,
+		    &box);
+		if (rv != TLY_OK)
+			say(why, sizeof why, "the query breaks a protocol rule: %s",
+			    tly_strerror(rv));
+	}
+	if (rv != TLY_OK) {
+		int status = rv == TLY_ETOOFEW ? 409 : rv == TLY_EINVAL ? 400 : 500;
+		record(s, rv == TLY_ETOOFEW ? TLY_TRANSLOG_ABORTED : TLY_TRANSLOG_REFUSED, why, NULL, NULL,
+		    NULL);
+		reply_error(s, job->handle, status,
+		    rv == TLY_ETOOFEW ? "too_few" : rv == TLY_EINVAL ? "invalid_query" : "internal",
+		    NULL, "%s", why);
+		note("query %s: not started: %s", r->qid, why);
+		tly_outbox_fini(&box);
+		running_free(r);
+		s->current = NULL;
+		return;
+	}
+	note("query %s: started with %u trusts, committee of %u (t = %u)", r->qid,
+	    q->participants.count, q->committee.count, q->threshold);
+	send_outbox(s, &box);
+	tly_outbox_fini(&box);
+	r->deadline = now_ms() + s->cfg.deadline_ms;
+}
+
+/* Every participant has delivered all its shares or refused: the sharing
+ * round can close before its deadline. */
+static int
+sharing_complete(const struct server *s)
+{
+	const struct running *r = s->current;
+	uint32_t done = 0;
+	for (uint32_t i = 0; i < r->query.participants.count; i++)
+		if (r->shares_from[i] >= r->query.committee.count)
+			done++;
+	return done + r->refusal_count >= r->query.participants.count;
+}
+
+static long
+participant_index(const struct running *r, uint32_t id)
+{
+	for (uint32_t i = 0; i < r->query.participants.count; i++)
+		if (r->participants[i] == id)
+			return (long)i;
+	return -1;
+}
+
+static void
+on_receipt(struct server *s, uint32_t from, const struct tly_msg *m)
+{
+	struct running *r = s->current;
+	struct tly_ledger_receipt receipt;
+	const struct tly_party *party = tly_roster_find(&s->roster, from);
+
+	if (party == NULL || r->receipt_count == RECEIPTS_MAX ||
+	    tly_ledger_receipt_decode(&receipt, m->body, m->body_len) != TLY_OK ||
+	    tly_ledger_receipt_verify(&receipt, party->sign_pk) != TLY_OK ||
+	    receipt.node_id != from ||
+	    memcmp(receipt.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0 ||
+	    memcmp(receipt.query_hash, r->query.query_hash, TLY_HASH_BYTES) != 0) {
+		note("query %s: node %u sent a receipt that does not verify: ignored", r->qid, from);
+		return;
+	}
+	tly_buf_init(&r->receipts[r->receipt_count]);
+	tly_buf_put_bytes(&r->receipts[r->receipt_count], m->body, m->body_len);
+	r->receipt_from[r->receipt_count++] = from;
+}
+
+static void
+on_refusal(struct server *s, uint32_t from, const struct tly_msg *m)
+{
+	struct running *r = s->current;
+	struct refusal f = {.node = from};
+
+	if (tly_refusal_decode(&f.reason, f.text, m->body, m->body_len) != TLY_OK) {
+		note("query %s: node %u sent a malformed refusal", r->qid, from);
+		return;
+	}
+	struct refusal *grown = realloc(r->refusals, (r->refusal_count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return;
+	r->refusals = grown;
+	r->refusals[r->refusal_count++] = f;
+	note("query %s: node %u refused: %s", r->qid, from, f.text);
+}
+
+static void
+on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len)
+{
+	struct running *r = s->current;
+	struct tly_msg m;
+	struct tly_outbox box;
+
+	if (tly_msg_open(msg, len, &s->roster, &m) != TLY_OK || m.header.sender != from) {
+		note("node %u: dropped a message that does not verify (%zu bytes)", from, len);
+		return;
+	}
+	if (r == NULL || memcmp(m.header.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0) {
+		note("node %u: dropped a message of type %d for a query that is not running", from,
+		    (int)m.header.type);
+		return;
+	}
+	if (m.header.type == TLY_MSG_RECEIPT) {
+		on_receipt(s, from, &m);
+		return;
+	}
+	if (m.header.type == TLY_MSG_REFUSAL) {
+		on_refusal(s, from, &m);
+		return;
+	}
+	tly_outbox_init(&box);
+	tly_err rv = tly_committee_coord_receive(r->coord, msg, len, &box);
+	if (rv == TLY_OK && m.header.type == TLY_MSG_SHARE) {
+		long i = participant_index(r, from);
+		if (i >= 0)
+			r->shares_from[i]++;
+	} else if (rv != TLY_OK && rv != TLY_ESTATE && rv != TLY_ETOOFEW) {
+		note("query %s: node %u: message of type %d refused: %s", r->qid, from,
+		    (int)m.header.type, tly_strerror(rv));
+	}
+	send_outbox(s, &box);
+	tly_outbox_fini(&box);
+}
+
+static void
+advance(struct server *s)
+{
+	struct running *r = s->current;
+	enum tly_committee_phase phase = tly_committee_coord_phase(r->coord);
+
+	if (phase == TLY_COMMITTEE_DONE || phase == TLY_COMMITTEE_ABORTED) {
+		finish(s);
+		return;
+	}
+	int early = phase == TLY_COMMITTEE_SHARING && sharing_complete(s);
+	if (!early && now_ms() < r->deadline)
+		return;
+	struct tly_outbox box;
+	tly_outbox_init(&box);
+	tly_err rv = tly_committee_coord_close_round(r->coord, &box);
+	send_outbox(s, &box);
+	tly_outbox_fini(&box);
+	r->deadline = now_ms() + s->cfg.deadline_ms;
+	if (rv != TLY_OK || tly_committee_coord_phase(r->coord) == TLY_COMMITTEE_ABORTED)
+		finish(s);
+}
+
+/* ---- the API ---- */
+
+static void
+status(struct server *s, uint64_t handle)
+{
+	json_int_t connected = 0;
+	for (size_t i = 0; i < s->roster.count; i++)
+		connected += tly_hub_connected(s->hub, s->roster.parties[i].id) != 0;
+	json_t *body = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "nodes_registered",
+	    (json_int_t)s->roster.count, "nodes_connected", connected, "queued",
+	    (json_int_t)s->queued, "released", (json_int_t)s->answered, "refused",
+	    (json_int_t)s->refused, "failed", (json_int_t)s->failed);
+	if (s->current != NULL)
+		json_object_set_new(body, "running", json_string(s->current->qid));
+	reply_json(s, handle, 200, body);
+}
+
+static void
+on_request(struct server *s, struct tly_http_request *req)
+{
+	int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+
+	if (get && strcmp(req->path, "/v1/catalogue") == 0) {
+		if (tly_http_reply(s->http, req->handle, 200, "application/json",
+			(const uint8_t *)s->catalogue_json, strlen(s->catalogue_json)) != TLY_OK)
+			note("could not answer a catalogue request");
+	} else if (get && strcmp(req->path, "/v1/status") == 0) {
+		status(s, req->handle);
+	} else if (get && strcmp(req->path, "/v1/releases") == 0) {
+		char *json = NULL;
+		tly_err rv = tly_translog_releases(s->log, &json);
+		if (rv == TLY_OK) {
+			if (tly_http_reply(s->http, req->handle, 200, "application/json",
+				(const uint8_t *)json, strlen(json)) != TLY_OK)
+				note("could not answer a releases request");
+		} else {
+			reply_error(s, req->handle, 500, "internal", NULL, "cannot read the log: %s",
+			    tly_strerror(rv));
+		}
+		free(json);
+	} else if (post && strcmp(req->path, "/v1/queries") == 0) {
+		if (s->queued >= TLY_SERVER_QUEUE_MAX) {
+			reply_error(s, req->handle, 503, "busy", NULL,
+			    "%d queries are waiting; try again later", TLY_SERVER_QUEUE_MAX);
+			return;
+		}
+		struct job *job = calloc(1, sizeof *job);
+		if (job == NULL) {
+			reply_error(s, req->handle, 500, "internal", NULL, "out of memory");
+			return;
+		}
+		job->handle = req->handle;
+		job->spec_json = (char *)req->body;
+		job->spec_len = req->body_len;
+		req->body = NULL;
+		if (s->queue_tail != NULL)
+			s->queue_tail->next = job;
+		else
+			s->queue_head = job;
+		s->queue_tail = job;
+		s->queued++;
+	} else {
+		reply_error(s, req->handle, get || post ? 404 : 405, "invalid_request", NULL,
+		    "%s %s: not part of the API (POST /v1/queries, GET /v1/catalogue, "
+		    "GET /v1/releases, GET /v1/status)",
+		    req->method, req->path);
+	}
+}
+
+static struct job *
+dequeue(struct server *s)
+{
+	struct job *job = s->queue_head;
+	if (job != NULL) {
+		s->queue_head = job->next;
+		if (s->queue_head == NULL)
+			s->queue_tail = NULL;
+		s->queued--;
+	}
+	return job;
+}
+
+/* ---- setup and the loop ---- */
+
+static char *
+read_file(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char *text = f != NULL ? malloc(max + 1) : NULL;
+	if (text != NULL) {
+		size_t len = fread(text, 1, max, f);
+		text[len] = '\0';
+	}
+	if (f != NULL)
+		fclose(f);
+	return text;
+}
+
+static tly_err
+open_server(struct server *s, const char *config_path, char *why, size_t why_len)
+{
+	struct tly_coord_config_error cerr;
+	struct tly_spec_error serr;
+	tly_err rv = tly_coord_config_load(&s->cfg, config_path, &cerr);
+
+	if (rv != TLY_OK) {
+		tly_coord_config_error_format(&cerr, why, why_len);
+		return rv;
+	}
+	if ((rv = tly_identity_from_files(&s->identity, TLY_PARTY_COORDINATOR, s->cfg.sign_key, NULL,
+		 why, why_len)) != TLY_OK ||
+	    (rv = tly_registry_load(&s->roster, s->cfg.registry, why, why_len)) != TLY_OK)
+		return rv;
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	tly_sign_key_public(s->identity.sign, pk);
+	if (memcmp(pk, s->roster.coordinator_pk, sizeof pk) != 0) {
+		say(why, why_len, "%s: the registry pins another coordinator key",
+		    s->cfg.registry);
+		return TLY_EAUTH;
+	}
+	s->catalogue_json = read_file(s->cfg.catalogue, TLY_SPEC_JSON_MAX);
+	if (s->catalogue_json == NULL) {
+		say(why, why_len, "%s: cannot read", s->cfg.catalogue);
+		return TLY_EIO;
+	}
+	rv = tly_catalogue_parse(&s->catalogue, s->catalogue_json, strlen(s->catalogue_json), &serr);
+	if (rv != TLY_OK) {
+		say(why, why_len, "%s: %s: %s", s->cfg.catalogue, serr.field, serr.reason);
+		return rv;
+	}
+	/* The log's folder is the coordinator's own state: make it on first run. */
+	char state[TLY_COORD_PATH_MAX];
+	snprintf(state, sizeof state, "%s", s->cfg.log);
+	char *slash = strrchr(state, '/');
+	if (slash != NULL && slash != state) {
+		*slash = '\0';
+		if (mkdir(state, 0700) != 0 && errno != EEXIST) {
+			say(why, why_len, "%s: %s", state, strerror(errno));
+			return TLY_EIO;
+		}
+	}
+	struct tly_translog_error lerr;
+	if ((rv = tly_translog_open(&s->log, s->cfg.log, s->identity.sign, &lerr)) != TLY_OK) {
+		say(why, why_len, "%s", lerr.message);
+		return rv;
+	}
+	struct tly_tls_files tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
+	    .ca = s->cfg.tls_ca};
+	int hub_tls = strncmp(s->cfg.listen, "tls+", 4) == 0;
+	int api_tls = strncmp(s->cfg.api, "https:", 6) == 0;
+	if ((rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &tls : NULL, &s->roster, why,
+		 why_len)) != TLY_OK ||
+	    (rv = tly_http_open(&s->http, s->cfg.api, api_tls ? &tls : NULL, why, why_len)) !=
+		TLY_OK)
+		return rv;
+	tly_rng_init(&s->rng);
+	return TLY_OK;
+}
+
+static void
+close_server(struct server *s)
+{
+	struct job *job;
+	while ((job = dequeue(s)) != NULL) {
+		if (s->http != NULL)
+			reply_error(s, job->handle, 503, "busy", NULL, "the coordinator is stopping");
+		free(job->spec_json);
+		free(job);
+	}
+	tly_http_close(s->http);
+	tly_hub_close(s->hub);
+	tly_translog_close(s->log);
+	tly_catalogue_fini(&s->catalogue);
+	free(s->catalogue_json);
+	tly_roster_fini(&s->roster);
+	tly_identity_fini(&s->identity);
+	tly_rng_fini(&s->rng);
+}
+
+static void
+poll_once(struct server *s)
+{
+	struct tly_http_request req;
+	char line[400];
+	uint32_t from;
+	uint8_t *msg;
+	size_t len;
+
+	while (tly_hub_event(s->hub, line, sizeof line) == TLY_OK)
+		note("%s", line);
+	while (tly_http_next(s->http, &req, 0) == TLY_OK) {
+		on_request(s, &req);
+		free(req.body);
+	}
+	if (s->current == NULL) {
+		struct job *job = dequeue(s);
+		if (job != NULL) {
+			start_job(s, job);
+			free(job->spec_json);
+			free(job);
+		}
+	}
+	/* Take every message waiting, then let the rounds move on. */
+	int timeout = POLL_MS;
+	while (tly_hub_recv(s->hub, &from, &msg, &len, timeout) == TLY_OK) {
+		on_node_message(s, from, msg, len);
+		free(msg);
+		timeout = 0;
+	}
+	if (s->current != NULL)
+		advance(s);
+}
+
+int
+tly_coordinator_run(const char *config_path)
+{
+	struct server *s = calloc(1, sizeof *s);
+	char why[600];
+	int code = 0;
+
+	if (s == NULL)
+		return 1;
+	tly_err rv = open_server(s, config_path, why, sizeof why);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally-coordinator: %s\n", why);
+		close_server(s);
+		free(s);
+		return rv == TLY_EINVAL ? 2 : 1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	note("listening for nodes on %s, planners on %s (%zu trusts registered)", s->cfg.listen,
+	    s->cfg.api, s->roster.count);
+	while (!stopping)
+		poll_once(s);
+	if (s->current != NULL) {
+		struct tly_outbox box;
+		tly_outbox_init(&box);
+		if (tly_committee_coord_abort(s->current->coord, TLY_ABORT_INTERNAL, &box) == TLY_OK)
+			send_outbox(s, &box);
+		tly_outbox_fini(&box);
+		record(s, TLY_TRANSLOG_ABORTED, "the coordinator stopped", NULL, NULL, NULL);
+		reply_error(s, s->current->handle, 503, "busy", NULL, "the coordinator is stopping");
+		running_free(s->current);
+		s->current = NULL;
+	}
+	note("stopping after %llu released, %llu refused, %llu failed",
+	    (unsigned long long)s->answered, (unsigned long long)s->refused,
+	    (unsigned long long)s->failed);
+	close_server(s);
+	free(s);
+	return code;
+}
