@@ -1,0 +1,378 @@
+/*
+ * The whole system as separate processes on loopback: a coordinator and
+ * five tally-node daemons over mutual TLS, set up with `tally demo
+ * --serve`, asked questions with `tally query`, and hurt in the ways a
+ * real federation is: nodes killed mid-round, the coordinator killed and
+ * restarted, strangers with the wrong certificates or keys, garbage on
+ * every port, budgets run dry. Every log is verified at the end.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+extern char **environ;
+
+enum { SITES = 5 };
+
+static char dir[] = "/tmp/tally-fed-XXXXXX";
+static char bin[1024];
+
+static int
+run_to(const char *log, const char *const argv[])
+{
+	char program[1200];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int
+run(const char *const argv[])
+{
+	char log[300];
+	snprintf(log, sizeof log, "%s/out.txt", dir);
+	return run_to(log, argv);
+}
+
+static void
+setup(void)
+{
+	const char *env = getenv("TALLY_BIN");
+	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
+			 "5", "--people", "20000", "--seed", "3", NULL}),
+	    0, "tally demo --serve failed");
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(federation, .init = setup, .fini = teardown, .timeout = 240);
+
+static json_t *
+query_json(const char *spec_file, int *exit_code)
+{
+	char conf[300], out[300], spec[300];
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	snprintf(out, sizeof out, "%s/answer.json", dir);
+	snprintf(spec, sizeof spec, "%s/queries/%s", dir, spec_file);
+	*exit_code = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
+	    spec, "--format", "json", NULL});
+	json_error_t err;
+	return json_load_file(out, 0, &err);
+}
+
+static int
+query_flags(const char *const *extra)
+{
+	char conf[300];
+	const char *argv[32] = {"tally", "query", "--config", conf};
+	size_t n = 4;
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	for (; *extra != NULL && n < 30; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	return run(argv);
+}
+
+static pid_t
+pid_of(const char *name)
+{
+	char path[300];
+	long pid = -1;
+	snprintf(path, sizeof path, "%s/run/%s.pid", dir, name);
+	FILE *f = fopen(path, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+static int
+audit_ok(void)
+{
+	return run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}) == 0;
+}
+
+Test(federation, round_trip_matches_truth_and_logs_verify)
+{
+	int code;
+	json_t *result = query_json("diabetes_by_age_sex.json", &code);
+	cr_assert_eq(code, 0);
+	cr_assert_not_null(result);
+	cr_assert_eq(json_integer_value(json_object_get(result, "contributors")), SITES);
+	cr_assert_eq(json_array_size(json_object_get(result, "cells")), 10);
+	json_decref(result);
+	result = query_json("mean_wait_by_specialty.json", &code);
+	cr_assert_eq(code, 0);
+	json_decref(result);
+	result = query_json("ae_histogram.json", &code);
+	cr_assert_eq(code, 0);
+	json_decref(result);
+	cr_assert(audit_ok(), "audit after three queries");
+}
+
+/* The exact count per (imd decile, sex, age band) over every site's file:
+ * truth[decile - 1][sex][band]. */
+static void
+load_truth(long truth[10][2][5])
+{
+	static const char *const bands[5] = {"0-17", "18-39", "40-64", "65-79", "80+"};
+	memset(truth, 0, sizeof(long[10][2][5]));
+	for (int s = 1; s <= SITES; s++) {
+		char cmd[600], band[16], sex[4];
+		int decile;
+		long count;
+		snprintf(cmd, sizeof cmd,
+		    "sqlite3 -separator ' ' %s/site-%d/patients.db \"SELECT imd_decile, sex, "
+		    "age_band, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY 1, 2, 3\"",
+		    dir, s);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		while (fscanf(p, "%d %3s %15s %ld", &decile, sex, band, &count) == 4) {
+			for (int b = 0; b < 5; b++)
+				if (strcmp(band, bands[b]) == 0 && decile >= 1 && decile <= 10)
+					truth[decile - 1][sex[0] == 'M'][b] += count;
+		}
+		pclose(p);
+	}
+}
+
+Test(federation, intervals_cover_the_truth_about_95_percent)
+{
+	/* 100 cells a query (imd decile x sex x age band), epsilon 0.5: four
+	 * queries give 400 cells. The intervals are exact quantiles of a
+	 * discrete distribution, so coverage is at least 95% (up to ~97%);
+	 * with 400 cells, 5 standard errors below 0.95 is 0.895. */
+	static const char *const bands[5] = {"0-17", "18-39", "40-64", "65-79", "80+"};
+	char conf[300], out[300];
+	long truth[10][2][5];
+	int covered = 0, total = 0;
+	load_truth(truth);
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	snprintf(out, sizeof out, "%s/cover.json", dir);
+	for (int q = 0; q < 4; q++) {
+		int code = run_to(out, (const char *const[]){"tally", "query", "--config", conf,
+		    "--count", "--by", "imd_decile,sex,age_band", "--epsilon", "0.5", "--format",
+		    "json", NULL});
+		cr_assert_eq(code, 0, "query %d", q);
+		json_error_t err;
+		json_t *result = json_load_file(out, 0, &err);
+		cr_assert_not_null(result);
+		size_t i;
+		json_t *cell;
+		json_array_foreach(json_object_get(result, "cells"), i, cell)
+		{
+			json_t *group = json_object_get(cell, "group");
+			int decile = atoi(json_string_value(json_object_get(group, "imd_decile")));
+			int male = json_string_value(json_object_get(group, "sex"))[0] == 'M';
+			const char *band = json_string_value(json_object_get(group, "age_band"));
+			int b = 0;
+			while (b < 5 && strcmp(band, bands[b]) != 0)
+				b++;
+			cr_assert(decile >= 1 && decile <= 10 && b < 5, "unexpected group");
+			long t = truth[decile - 1][male][b];
+			json_t *ci = json_object_get(cell, "ci95");
+			double lo = json_number_value(json_array_get(ci, 0));
+			double hi = json_number_value(json_array_get(ci, 1));
+			covered += t >= lo && t <= hi;
+			total++;
+		}
+		json_decref(result);
+	}
+	cr_log_info("coverage %d / %d", covered, total);
+	cr_assert_eq(total, 400);
+	cr_assert_geq((double)covered / total, 0.895, "coverage %d/%d", covered, total);
+}
+
+Test(federation, a_killed_node_is_dropped_then_too_few_fail_with_exit_4)
+{
+	int code;
+	cr_assert_eq(kill(pid_of("node-5"), SIGKILL), 0);
+	sleep(1);
+	json_t *result = query_json("diabetes_by_age_sex.json", &code);
+	cr_assert_eq(code, 0, "4 of 5 trusts are enough");
+	cr_assert_eq(json_integer_value(json_object_get(result, "contributors")), SITES - 1);
+	json_decref(result);
+	cr_assert_eq(kill(pid_of("node-4"), SIGKILL), 0);
+	cr_assert_eq(kill(pid_of("node-3"), SIGKILL), 0);
+	sleep(1);
+	result = query_json("diabetes_by_age_sex.json", &code);
+	cr_assert_eq(code, 4, "2 of 5 trusts: too few");
+	json_decref(result);
+	/* The killed nodes' ledgers still verify. */
+	for (int s = 3; s <= 5; s++) {
+		char conf[300];
+		snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, s);
+		cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config",
+				 conf, NULL}),
+		    0, "ledger of site %d", s);
+	}
+}
+
+Test(federation, coordinator_killed_and_restarted)
+{
+	int code;
+	json_t *result = query_json("diabetes_by_age_sex.json", &code);
+	cr_assert_eq(code, 0);
+	json_decref(result);
+	cr_assert_eq(kill(pid_of("coordinator"), SIGKILL), 0);
+	sleep(1);
+	cr_assert(audit_ok(), "the log verifies after a kill");
+	/* Restart it with the same config; the nodes redial. */
+	char exe[1200], config[300], log[300];
+	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
+	snprintf(config, sizeof config, "%s/coordinator/coordinator.conf", dir);
+	snprintf(log, sizeof log, "%s/logs/coordinator.log", dir);
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	char *const argv[] = {"tally-coordinator", "--config", config, NULL};
+	cr_assert_eq(posix_spawn(&pid, exe, &actions, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	char pidfile[300];
+	snprintf(pidfile, sizeof pidfile, "%s/run/coordinator.pid", dir);
+	FILE *f = fopen(pidfile, "w");
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+	for (int tries = 0; tries < 40; tries++) {
+		sleep(1);
+		result = query_json("diabetes_by_age_sex.json", &code);
+		json_decref(result);
+		if (code == 0)
+			break;
+	}
+	cr_assert_eq(code, 0, "queries work again after the restart");
+	cr_assert(audit_ok());
+}
+
+Test(federation, strangers_are_refused)
+{
+	char other[200], cmd[900];
+	/* A planner certificate from another CA: connection failure, exit 5. */
+	snprintf(other, sizeof other, "%s/other-ca", dir);
+	cr_assert_eq(run((const char *const[]){"tally", "pki", "init", "--dir", other, NULL}), 0);
+	cr_assert_eq(run((const char *const[]){"tally", "pki", "issue", "--dir", other, "--name",
+			 "mallory", "--role", "planner", NULL}),
+	    0);
+	char api[128] = "", line[300], conf[300];
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	FILE *f = fopen(conf, "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "api = %127s", api) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	snprintf(cmd, sizeof cmd, "%s/mallory.crt", other);
+	char key[400], ca[300];
+	snprintf(key, sizeof key, "%s/mallory.key", other);
+	snprintf(ca, sizeof ca, "%s/pki/ca.crt", dir);
+	cr_assert_eq(run((const char *const[]){"tally", "query", "--api", api, "--cert", cmd, "--key",
+			 key, "--ca", ca, "--count", "--epsilon", "0.5", NULL}),
+	    5);
+	/* A node whose key is not in the registry never takes part: queries
+	 * still see exactly the five registered trusts. */
+	int code;
+	json_t *result = query_json("diabetes_by_age_sex.json", &code);
+	cr_assert_eq(code, 0);
+	cr_assert_eq(json_integer_value(json_object_get(result, "contributors")), SITES);
+	json_decref(result);
+}
+
+/* Raw bytes to a TCP port on loopback. */
+static void
+garbage(int port, size_t bytes)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
+		char *junk = malloc(bytes);
+		for (size_t i = 0; i < bytes; i++)
+			junk[i] = (char)(i * 131 + 7);
+		(void)write(fd, junk, bytes);
+		free(junk);
+	}
+	close(fd);
+}
+
+static int
+port_of(const char *key)
+{
+	char conf[300], line[300];
+	int port = -1;
+	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
+	FILE *f = fopen(conf, "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		char *colon = strrchr(line, ':');
+		if (strncmp(line, key, strlen(key)) == 0 && colon != NULL)
+			port = atoi(colon + 1);
+	}
+	if (f != NULL)
+		fclose(f);
+	return port;
+}
+
+Test(federation, garbage_on_every_port_is_survived)
+{
+	int hub = port_of("listen"), api = port_of("api");
+	cr_assert_gt(hub, 0);
+	cr_assert_gt(api, 0);
+	for (int i = 0; i < 5; i++) {
+		garbage(hub, 17);
+		garbage(hub, 70000);
+		garbage(api, 5);
+		garbage(api, 300000);
+	}
+	int code;
+	json_t *result = query_json("diabetes_by_age_sex.json", &code);
+	cr_assert_eq(code, 0, "the daemons keep serving");
+	json_decref(result);
+}
+
+Test(federation, budget_exhaustion_is_refused_with_exit_3)
+{
+	/* Each node allows epsilon 20 in total, 2 per query: ten queries at
+	 * epsilon 2 spend it all; the eleventh is refused. */
+	const char *const ask[] = {"--count", "--by", "sex", "--epsilon", "2", NULL};
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(query_flags(ask), 0, "query %d of 10", i + 1);
+	cr_assert_eq(query_flags(ask), 3, "over the budget");
+	char out[300];
+	snprintf(out, sizeof out, "%s/out.txt", dir);
+	cr_assert(audit_ok(), "logs verify, and no node is over its cap");
+}
