@@ -337,12 +337,13 @@ parse_clause(struct parse *p, struct tly_where *w, const json_t *clause, const c
 	return parse_values(p, w, clause, prefix);
 }
 
-/* Order of clauses in the canonical form: column, op, then values. */
+/* Order of clauses in the canonical form: column name (not index, so that
+ * catalogues listing the columns in another order agree), op, values. */
 static int
-compare_where(const struct tly_where *a, const struct tly_where *b)
+compare_where(const struct tly_dataset *ds, const struct tly_where *a, const struct tly_where *b)
 {
 	if (a->column != b->column)
-		return a->column < b->column ? -1 : 1;
+		return strcmp(ds->columns[a->column].name, ds->columns[b->column].name);
 	if (a->op != b->op)
 		return a->op < b->op ? -1 : 1;
 	if (a->value_count != b->value_count)
@@ -358,19 +359,19 @@ compare_where(const struct tly_where *a, const struct tly_where *b)
 
 /* The clauses are a conjunction: sort them and drop exact repeats. */
 static void
-normalise_where(struct tly_spec *spec)
+normalise_where(const struct tly_dataset *ds, struct tly_spec *spec)
 {
 	size_t kept = 0;
 
 	for (size_t i = 1; i < spec->where_count; i++) {
 		struct tly_where moving = spec->where[i];
 		size_t j = i;
-		for (; j > 0 && compare_where(&spec->where[j - 1], &moving) > 0; j--)
+		for (; j > 0 && compare_where(ds, &spec->where[j - 1], &moving) > 0; j--)
 			spec->where[j] = spec->where[j - 1];
 		spec->where[j] = moving;
 	}
 	for (size_t i = 0; i < spec->where_count; i++) {
-		if (kept > 0 && compare_where(&spec->where[kept - 1], &spec->where[i]) == 0) {
+		if (kept > 0 && compare_where(ds, &spec->where[kept - 1], &spec->where[i]) == 0) {
 			free(spec->where[i].int_values);
 			free(spec->where[i].domain_values);
 			continue;
@@ -404,7 +405,7 @@ parse_where(struct parse *p, const json_t *root)
 		if (rv != TLY_OK)
 			return rv;
 	}
-	normalise_where(p->spec);
+	normalise_where(p->ds, p->spec);
 	return TLY_OK;
 }
 

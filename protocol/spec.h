@@ -153,7 +153,8 @@ struct tly_spec {
 	size_t edge_count;  /* histogram: >= 2, strictly increasing, within the column's bounds */
 	int64_t *edges;     /* bins [e0,e1), [e1,e2), ..., [e(b-1), e(b)]; values outside
 			       the edges fall in the first or last bin */
-	size_t where_count;     /* a conjunction, sorted by (column, op, values), no repeats */
+	size_t where_count;     /* a conjunction, sorted by (column name, op, values),
+				   no repeats */
 	struct tly_where *where;
 	size_t group_by_count;
 	int group_by[TLY_SPEC_GROUP_BY_MAX]; /* categorical columns, no repeats */

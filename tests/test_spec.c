@@ -1102,3 +1102,37 @@ Test(spec, names)
 	cr_assert_str_eq(tly_spec_op_name(TLY_WHERE_NE), "!=");
 	cr_assert_str_eq(tly_spec_op_name(TLY_WHERE_IN), "in");
 }
+
+/* Two catalogues that list the same columns in another order give the
+ * same canonical form (nodes' configs need not agree on column order). */
+Test(spec, canonical_ignores_column_order)
+{
+	static const char *const catalogues[] = {
+	    "{'datasets': [{'name': 'p', 'columns': [{'name': 'zone', 'type': 'categorical',"
+	    " 'domain': ['n', 's']}, {'name': 'age', 'type': 'integer', 'min': 0, 'max': 9}]}]}",
+	    "{'datasets': [{'name': 'p', 'columns': [{'name': 'age', 'type': 'integer', 'min': 0,"
+	    " 'max': 9}, {'name': 'zone', 'type': 'categorical', 'domain': ['n', 's']}]}]}",
+	};
+	const char *query = "{'dataset': 'p', 'measure': {'op': 'count'},"
+			    " 'where': [{'column': 'zone', 'op': '=', 'value': 's'},"
+			    "           {'column': 'age', 'op': '<', 'value': 5}],"
+			    " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}";
+	char *canonical[2];
+
+	for (int i = 0; i < 2; i++) {
+		struct tly_catalogue other;
+		struct tly_spec spec;
+		struct tly_spec_error err;
+		const char *json = J(catalogues[i]);
+		cr_assert_eq(tly_catalogue_parse(&other, json, strlen(json), &err), TLY_OK);
+		json = J(query);
+		cr_assert_eq(tly_spec_parse(&spec, &other, json, strlen(json), &err), TLY_OK);
+		cr_assert_eq(tly_spec_canonical(&spec, &other, &canonical[i]), TLY_OK);
+		cr_assert_str_eq(other.datasets[0].columns[spec.where[0].column].name, "age");
+		tly_spec_fini(&spec);
+		tly_catalogue_fini(&other);
+	}
+	cr_assert_str_eq(canonical[0], canonical[1]);
+	free(canonical[0]);
+	free(canonical[1]);
+}
