@@ -409,11 +409,14 @@ print_table(FILE *out, json_t *result)
 		fprintf(out, ")");
 	}
 	fprintf(out, ", %s", json_string_value(json_object_get(privacy, "mechanism")));
-	json_t *eps = json_object_get(privacy, "epsilon"), *rho = json_object_get(privacy, "rho");
-	if (eps != NULL)
-		fprintf(out, " epsilon=%s", json_is_string(eps) ? json_string_value(eps) : "");
+	json_t *eps = json_object_get(privacy, "epsilon_exact");
+	json_t *rho = json_object_get(privacy, "rho_exact");
+	json_t *delta = json_object_get(privacy, "delta");
 	if (rho != NULL)
-		fprintf(out, " rho=%s", json_is_string(rho) ? json_string_value(rho) : "");
+		fprintf(out, " rho=%s (epsilon %.3g at delta %.0e)", json_string_value(rho),
+		    json_number_value(json_object_get(privacy, "epsilon")), json_number_value(delta));
+	else if (eps != NULL)
+		fprintf(out, " epsilon=%s", json_string_value(eps));
 	json_t *sd = json_object_get(privacy, "noise_sd");
 	if (json_is_number(sd))
 		fprintf(out, ", noise sd %.2f", json_number_value(sd));
