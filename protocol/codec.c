@@ -458,6 +458,25 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 	return TLY_OK;
 }
 
+tly_err
+tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg, size_t len,
+    uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	struct tly_msg opened;
+	tly_err rv = tly_msg_open(msg, len, roster, &opened);
+
+	if (rv != TLY_OK)
+		return rv;
+	if (opened.header.type != TLY_MSG_QUERY)
+		return TLY_ESTATE;
+	if (opened.header.recipient != TLY_PARTY_ALL && opened.header.recipient != self)
+		return TLY_EPEER;
+	rv = tly_query_decode(q, opened.body, opened.body_len);
+	if (rv == TLY_OK)
+		memcpy(query_id, opened.header.query_id, TLY_QUERY_ID_BYTES);
+	return rv;
+}
+
 /* ---- small bodies ---- */
 
 tly_err

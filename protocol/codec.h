@@ -127,6 +127,15 @@ TLY_MUST tly_err tly_query_encode(struct tly_buf *out, const struct tly_query *q
  * nonzero query_hash = tly_hash("tally/query/v1", spec). */
 TLY_MUST tly_err tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len);
 
+/* Open a QUERY message addressed to `self` (or to all), check the
+ * coordinator's signature against the roster and decode it; the protocol
+ * modules add their own rules on top. On success *q (fini it) and
+ * query_id are written. Errors: those of tly_msg_open and
+ * tly_query_decode; TLY_ESTATE when the message is not a QUERY; TLY_EPEER
+ * when it is addressed to another party. */
+TLY_MUST tly_err tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
+    size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q);
+
 /* ---- small bodies ---- */
 
 TLY_MUST tly_err tly_abort_encode(struct tly_buf *out, uint32_t reason);

@@ -146,32 +146,20 @@ tly_err
 tly_secagg_read_query(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
     size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
 {
-	struct tly_msg opened;
 	struct tly_query decoded;
-	tly_err rv;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	tly_err rv = tly_query_read(roster, self, msg, len, id, &decoded);
 
-	memset(&decoded, 0, sizeof decoded);
-	rv = tly_msg_open(msg, len, roster, &opened);
 	if (rv != TLY_OK)
-		goto out;
-	rv = TLY_ESTATE;
-	if (opened.header.type != TLY_MSG_QUERY)
-		goto out;
-	rv = TLY_EPEER;
-	if (opened.header.recipient != self && opened.header.recipient != TLY_PARTY_ALL)
-		goto out;
-	rv = tly_query_decode(&decoded, opened.body, opened.body_len);
-	if (rv != TLY_OK)
-		goto out;
+		return rv;
 	rv = tly_secagg_query_check(&decoded, roster);
-	if (rv != TLY_OK)
-		goto out;
-	memcpy(query_id, opened.header.query_id, TLY_QUERY_ID_BYTES);
+	if (rv != TLY_OK) {
+		tly_query_fini(&decoded);
+		return rv;
+	}
+	memcpy(query_id, id, TLY_QUERY_ID_BYTES);
 	*q = decoded;
 	return TLY_OK;
-out:
-	tly_query_fini(&decoded);
-	return rv;
 }
 
 tly_err
