@@ -155,17 +155,21 @@ fed_charge(struct fed *f, uint32_t n, const struct fed_query *q, struct tly_buf 
 
 char *
 fed_release_json(struct fed *f, const struct fed_query *q, const uint32_t *contributors,
-                 uint32_t contributor_count)
+                 uint32_t contributor_count, const uint32_t *dropped, uint32_t dropped_count)
 {
 	struct tly_query sent;
 	struct tly_noise_params noise;
 	uint64_t l1, l2sq;
 	int64_t cells[2] = {0, 0};
-	uint32_t ids[FED_MAX_NODES];
+	uint32_t ids[FED_MAX_NODES], dropped_ids[FED_MAX_NODES];
 	struct tly_idlist list = {contributor_count, ids};
+	struct tly_idlist dropped_list = {dropped_count, dropped_ids};
 	char why[256], *json = NULL;
 
-	memcpy(ids, contributors, contributor_count * sizeof *ids);
+	for (uint32_t i = 0; i < contributor_count; i++)
+		ids[i] = contributors[i];
+	for (uint32_t i = 0; i < dropped_count; i++)
+		dropped_ids[i] = dropped[i];
 	cr_assert_eq(tly_spec_sensitivity(&q->spec, &f->cat, &l1, &l2sq), TLY_OK);
 	memset(&sent, 0, sizeof sent);
 	sent.mechanism = q->spec.mechanism;
@@ -181,7 +185,8 @@ fed_release_json(struct fed *f, const struct fed_query *q, const uint32_t *contr
 	                               .noise = &noise,
 	                               .cells = cells,
 	                               .d = 2,
-	                               .contributors = &list};
+	                               .contributors = &list,
+	                               .dropped = &dropped_list};
 	cr_assert_eq(tly_release_encode(&in, &json, why, sizeof why), TLY_OK, "%s", why);
 	return json;
 }
@@ -240,7 +245,7 @@ fed_release(struct fed *f, const struct fed_query *q, const uint32_t *contributo
 		tly_buf_init(&receipts[count]);
 		fed_charge(f, dropped[i], q, &receipts[count++]);
 	}
-	release = fed_release_json(f, q, contributors, contributor_count);
+	release = fed_release_json(f, q, contributors, contributor_count, dropped, dropped_count);
 	rv = fed_append(f, q, TLY_TRANSLOG_RELEASED, release, contributors, contributor_count,
 	                dropped, dropped_count, receipts, count, why, sizeof why);
 	cr_assert_eq(rv, TLY_OK, "%s", why);

@@ -73,10 +73,10 @@ tly_err fed_append(struct fed *f, const struct fed_query *q, uint8_t outcome,
                    uint32_t contributor_count, const uint32_t *dropped, uint32_t dropped_count,
                    struct tly_buf *receipts, size_t receipt_count, char *why, size_t why_len);
 
-/* A release JSON for q with these contributors (zero cells, h = 2);
- * malloc'd. */
+/* A release JSON for q with these contributors and dropped nodes (zero
+ * cells, h = 2); malloc'd. */
 char *fed_release_json(struct fed *f, const struct fed_query *q, const uint32_t *contributors,
-                       uint32_t contributor_count);
+                       uint32_t contributor_count, const uint32_t *dropped, uint32_t dropped_count);
 
 /* Sign r (as node key would) and encode it, with its signature, into out. */
 void fed_forge_receipt(struct tly_ledger_receipt *r, const struct tly_sign_key *key,

@@ -188,12 +188,12 @@ Test(translog, receipts_logged_out_of_ledger_order)
 		fed_charge(&f, n, &a, &ra[n - 1]);
 		fed_charge(&f, n, &b, &rb[n - 1]);
 	}
-	release = fed_release_json(&f, &b, one_two_three, 3);
+	release = fed_release_json(&f, &b, one_two_three, 3, NULL, 0);
 	cr_assert_eq(fed_append(&f, &b, TLY_TRANSLOG_RELEASED, release, one_two_three, 3, NULL, 0,
 	                        rb, 3, why, sizeof why),
 	             TLY_OK, "%s", why);
 	free(release);
-	release = fed_release_json(&f, &a, one_two_three, 3);
+	release = fed_release_json(&f, &a, one_two_three, 3, NULL, 0);
 	cr_assert_eq(fed_append(&f, &a, TLY_TRANSLOG_RELEASED, release, one_two_three, 3, NULL, 0,
 	                        ra, 3, why, sizeof why),
 	             TLY_OK, "%s", why);
@@ -226,7 +226,7 @@ Test(translog, append_refusals)
 	tly_buf_init(&r_other);
 	fed_charge(&f, 1, &q, &r1);
 	fed_charge(&f, 2, &other, &r_other);
-	release = fed_release_json(&f, &q, one_two_three, 3);
+	release = fed_release_json(&f, &q, one_two_three, 3, NULL, 0);
 
 	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_ABORTED, release, one_two_three, 3, NULL, 0,
 	                        NULL, 0, why, sizeof why),
@@ -453,7 +453,7 @@ log_with_receipt(struct fed *f, const struct fed_query *q, uint32_t node, struct
 		else
 			fed_charge(f, n, q, &receipts[n - 1]);
 	}
-	release = fed_release_json(f, q, one_two_three, 3);
+	release = fed_release_json(f, q, one_two_three, 3, NULL, 0);
 	cr_assert_eq(fed_append(f, q, TLY_TRANSLOG_RELEASED, release, one_two_three, 3, NULL, 0,
 	                        receipts, 3, why, sizeof why),
 	             TLY_OK, "%s", why);
@@ -629,7 +629,7 @@ Test(translog, receipt_from_a_node_outside_the_query)
 		tly_buf_init(&receipts[n - 1]);
 		fed_charge(&f, n, &q, &receipts[n - 1]);
 	}
-	release = fed_release_json(&f, &q, one_two_three, 3);
+	release = fed_release_json(&f, &q, one_two_three, 3, NULL, 0);
 	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_RELEASED, release, one_two_three, 3, NULL, 0,
 	                        receipts, 4, why, sizeof why),
 	             TLY_OK, "%s", why);
@@ -674,7 +674,7 @@ expect_release_bad(void (*edit)(json_t *release), const char *reason)
 		tly_buf_init(&receipts[n - 1]);
 		fed_charge(&f, n, &q, &receipts[n - 1]);
 	}
-	release = fed_release_json(&f, &q, one_two_three, 3);
+	release = fed_release_json(&f, &q, one_two_three, 3, NULL, 0);
 	root = json_loads(release, 0, NULL);
 	cr_assert_not_null(root);
 	edit(root);

@@ -1,0 +1,606 @@
+/* `tally audit verify` and the command line of `tally audit` (audit.h);
+ * explain is in audit_explain.c. */
+#include "audit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "coordinator/config.h"
+#include "coordinator/translog.h"
+#include "node/config.h"
+#include "node/ledger.h"
+#include "protocol/keys.h"
+
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* ---- findings ---- */
+
+void
+tly_audit_finding_format(const struct tly_audit_finding *finding, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s: %s", finding->file, finding->reason);
+}
+
+struct audit {
+	FILE *out;
+	struct tly_audit_finding *finding;
+	tly_err first; /* the class of the first problem, TLY_OK while none */
+	struct tly_roster roster;
+	struct tly_translog_report log;
+	size_t ledgers_ok, receipts_matched;
+};
+
+/* Keep the first problem: reason names the entry (or the file's issue). */
+static void
+problem(struct audit *a, tly_err rv, const char *file, uint64_t seq, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->first != TLY_OK)
+		return;
+	a->first = rv;
+	snprintf(a->finding->file, sizeof a->finding->file, "%s", file);
+	a->finding->seq = seq;
+	va_start(ap, fmt);
+	vsnprintf(a->finding->reason, sizeof a->finding->reason, fmt, ap);
+	va_end(ap);
+}
+
+static void
+short_hex(char out[17], const uint8_t hash[static TLY_HASH_BYTES])
+{
+	char full[2 * TLY_HASH_BYTES + 1];
+
+	tly_hex(full, hash, TLY_HASH_BYTES);
+	memcpy(out, full, 16);
+	out[16] = '\0';
+}
+
+/* ---- the log ---- */
+
+static void
+check_log(struct audit *a, const char *path)
+{
+	struct tly_translog_report *r = &a->log;
+	char head[17];
+	tly_err rv = tly_translog_verify_file(path, &a->roster, r);
+
+	if (rv == TLY_OK) {
+		short_hex(head, r->head_hash);
+		fprintf(a->out,
+		        "log %s: OK: %" PRIu64 " entries (%" PRIu64 " released, %" PRIu64
+		        " aborted, %" PRIu64 " refused), %" PRIu64 " receipts, head %s\n",
+		        path, r->entries, r->released, r->aborted, r->refused, r->receipts,
+		        r->entries > 0 ? head : "-");
+		return;
+	}
+	fprintf(a->out, "log %s: FAILED: %s\n", path, r->reason);
+	if (rv == TLY_EAUTH)
+		fprintf(a->out, "  (%" PRIu64 " entries verified before it)\n", r->entries);
+	problem(a, rv, path, r->bad_seq, "%s", r->reason);
+}
+
+/* ---- ledgers against the log's receipts ---- */
+
+static int
+same_fraction(struct tly_fraction f, uint64_t num, uint64_t den)
+{
+	return f.num == num && f.den == den;
+}
+
+/* The field in which the ledger entry and the receipt differ, or NULL. */
+static const char *
+differs(const struct tly_ledger_entry *e, const struct tly_translog_receipt_ref *ref)
+{
+	if (e->kind != TLY_LEDGER_CHARGE)
+		return "the ledger recorded a refusal, not a charge";
+	if (sodium_memcmp(e->query_id, ref->query_id, TLY_QUERY_ID_BYTES) != 0)
+		return "query_id";
+	if (sodium_memcmp(e->query_hash, ref->query_hash, TLY_HASH_BYTES) != 0)
+		return "query_hash";
+	if (e->mechanism != ref->mechanism)
+		return "mechanism";
+	if (!same_fraction(e->amount, ref->amount_num, ref->amount_den))
+		return "amount";
+	if (!same_fraction(e->epsilon_spent, ref->epsilon_spent_num, ref->epsilon_spent_den))
+		return "epsilon_spent";
+	if (!same_fraction(e->rho_spent, ref->rho_spent_num, ref->rho_spent_den))
+		return "rho_spent";
+	if (sodium_memcmp(e->entry_hash, ref->entry_hash, TLY_HASH_BYTES) != 0)
+		return "entry_hash";
+	return NULL;
+}
+
+/* Every receipt of node_id in the log against the ledger; the count of
+ * matches in *matched. Nonzero when all matched. */
+static int
+match_receipts(struct audit *a, struct tly_ledger *ledger, const char *path, uint32_t node_id,
+               size_t *matched)
+{
+	struct tly_ledger_entry e;
+	const char *field;
+	tly_err rv;
+
+	*matched = 0;
+	for (size_t i = 0; i < a->log.receipt_ref_count; i++) {
+		const struct tly_translog_receipt_ref *ref = &a->log.receipt_refs[i];
+		if (ref->node_id != node_id)
+			continue;
+		rv = tly_ledger_entry_get(ledger, ref->seq, &e);
+		if (rv == TLY_EINVAL) {
+			fprintf(a->out,
+			        "ledger %s: FAILED: entry %" PRIu64
+			        " is missing: log entry %" PRIu64 " carries node %" PRIu32
+			        "'s receipt for it\n",
+			        path, ref->seq, ref->log_seq, node_id);
+			problem(a, TLY_EAUTH, path, ref->seq,
+			        "entry %" PRIu64 " is missing, yet log entry %" PRIu64
+			        " carries node %" PRIu32
+			        "'s receipt for it (the ledger was cut short)",
+			        ref->seq, ref->log_seq, node_id);
+			return 0;
+		}
+		if (rv != TLY_OK) {
+			problem(a, rv, path, ref->seq, "entry %" PRIu64 " cannot be read: %s",
+			        ref->seq, tly_strerror(rv));
+			return 0;
+		}
+		if ((field = differs(&e, ref)) != NULL) {
+			fprintf(a->out,
+			        "ledger %s: FAILED: entry %" PRIu64 " does not match node %" PRIu32
+			        "'s receipt in log entry %" PRIu64 " (%s)\n",
+			        path, ref->seq, node_id, ref->log_seq, field);
+			problem(a, TLY_EAUTH, path, ref->seq,
+			        "entry %" PRIu64 " does not match node %" PRIu32
+			        "'s receipt in log entry %" PRIu64 " (%s differs)",
+			        ref->seq, node_id, ref->log_seq, field);
+			return 0;
+		}
+		(*matched)++;
+	}
+	return 1;
+}
+
+static const struct tly_party *
+party_with_key(const struct tly_roster *roster, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	for (size_t i = 0; i < roster->count; i++)
+		if (sodium_memcmp(roster->parties[i].sign_pk, pk, TLY_SIGN_PUBLIC_BYTES) == 0)
+			return &roster->parties[i];
+	return NULL;
+}
+
+static void
+check_ledger(struct audit *a, const char *path)
+{
+	struct tly_ledger *ledger = NULL;
+	struct tly_ledger_error err;
+	struct tly_ledger_report report;
+	const struct tly_party *node;
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	size_t matched;
+	tly_err rv;
+
+	if ((rv = tly_ledger_open_readonly(&ledger, path, &err)) != TLY_OK) {
+		fprintf(a->out, "ledger %s: FAILED: %s\n", path, err.message);
+		problem(a, rv, path, 0, "%s", err.message);
+		return;
+	}
+	tly_ledger_public_key(ledger, pk);
+	if ((node = party_with_key(&a->roster, pk)) == NULL) {
+		fprintf(a->out,
+		        "ledger %s: FAILED: written with a key of no node in the registry\n", path);
+		problem(a, TLY_EAUTH, path, 0, "written with a key of no node in the registry");
+		goto out;
+	}
+	if ((rv = tly_ledger_verify(ledger, node->sign_pk, &report)) != TLY_OK) {
+		fprintf(a->out, "ledger %s (node %" PRIu32 "): FAILED: %s\n", path, node->id,
+		        report.reason);
+		problem(a, rv, path, report.bad_seq, "%s", report.reason);
+		goto out;
+	}
+	if (!match_receipts(a, ledger, path, node->id, &matched))
+		goto out;
+	fprintf(a->out,
+	        "ledger %s (node %" PRIu32 "): OK: %" PRIu64 " entries (%" PRIu64
+	        " charges, %" PRIu64 " refusals); %zu receipts in the log match it\n",
+	        path, node->id, report.entries, report.charges, report.refusals, matched);
+	if (report.charges > matched)
+		fprintf(a->out,
+		        "  note: %" PRIu64
+		        " charges have no receipt in the log (answers that never "
+		        "reached the coordinator, or entries missing from the log's end)\n",
+		        report.charges - matched);
+	a->ledgers_ok++;
+	a->receipts_matched += matched;
+out:
+	tly_ledger_close(ledger);
+}
+
+tly_err
+tly_audit_verify(const struct tly_audit_files *files, FILE *out, struct tly_audit_finding *finding)
+{
+	struct audit a = {.out = out, .finding = finding};
+	char why[512];
+
+	TLY_REQUIRE(files != NULL && files->log != NULL && files->registry != NULL);
+	TLY_REQUIRE(out != NULL && finding != NULL);
+	memset(finding, 0, sizeof *finding);
+	if (tly_registry_load(&a.roster, files->registry, why, sizeof why) != TLY_OK) {
+		fprintf(out, "registry %s: FAILED: %s\n", files->registry, why);
+		problem(&a, TLY_EIO, files->registry, 0, "%s", why);
+		fprintf(out, "audit: FAILED: %s: %s\n", finding->file, finding->reason);
+		return a.first;
+	}
+	fprintf(out, "registry %s: the coordinator and %zu nodes\n", files->registry,
+	        a.roster.count);
+	check_log(&a, files->log);
+	for (size_t i = 0; i < files->ledger_count; i++)
+		check_ledger(&a, files->ledgers[i]);
+	if (a.first == TLY_OK)
+		fprintf(out,
+		        "audit: OK: the log (%" PRIu64 " entries) and %zu ledgers verified; %zu "
+		        "receipts matched their ledgers\n",
+		        a.log.entries, a.ledgers_ok, a.receipts_matched);
+	else
+		fprintf(out, "audit: FAILED: %s: %s\n", finding->file, finding->reason);
+	tly_translog_report_fini(&a.log);
+	tly_roster_fini(&a.roster);
+	return a.first;
+}
+
+/* ---- the --dir layout ---- */
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Site numbers of dir's "site-N" folders, sorted. */
+static int
+by_number(const void *x, const void *y)
+{
+	unsigned a = *(const unsigned *)x, b = *(const unsigned *)y;
+	return (a > b) - (a < b);
+}
+
+static tly_err
+site_numbers(const char *dir, unsigned **out, size_t *count, char *why, size_t why_len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	unsigned *numbers = NULL;
+	size_t n = 0;
+
+	if (d == NULL) {
+		snprintf(why, why_len, "%s: cannot read: %s", dir, strerror(errno));
+		return TLY_EIO;
+	}
+	while ((entry = readdir(d)) != NULL) {
+		char *end;
+		unsigned long number;
+		if (strncmp(entry->d_name, "site-", 5) != 0 || entry->d_name[5] < '1' ||
+		    entry->d_name[5] > '9')
+			continue;
+		number = strtoul(entry->d_name + 5, &end, 10);
+		if (*end != '\0' || number > TLY_MAX_PARTY_ID || n == TLY_AUDIT_MAX_LEDGERS)
+			continue;
+		unsigned *grown = realloc(numbers, (n + 1) * sizeof *grown);
+		if (grown == NULL) {
+			free(numbers);
+			closedir(d);
+			return TLY_ENOMEM;
+		}
+		numbers = grown;
+		numbers[n++] = (unsigned)number;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(numbers, n, sizeof *numbers, by_number);
+	*out = numbers;
+	*count = n;
+	return TLY_OK;
+}
+
+void
+tly_audit_layout_fini(struct tly_audit_layout *layout)
+{
+	if (layout == NULL)
+		return;
+	for (size_t i = 0; i < layout->ledger_count; i++)
+		free(layout->ledgers[i]);
+	free(layout->ledgers);
+	memset(layout, 0, sizeof *layout);
+}
+
+/* The coordinator's files: from its config when it loads. */
+static void
+coordinator_files(const char *dir, struct tly_audit_layout *l)
+{
+	struct tly_coord_config *cfg = malloc(sizeof *cfg);
+	struct tly_coord_config_error err;
+	char path[TLY_AUDIT_PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/coordinator/coordinator.conf", dir);
+	if (cfg != NULL && tly_coord_config_load(cfg, path, &err) == TLY_OK) {
+		snprintf(l->log, sizeof l->log, "%s", cfg->log);
+		snprintf(l->registry, sizeof l->registry, "%s", cfg->registry);
+	} else {
+		snprintf(l->log, sizeof l->log, "%s/coordinator/state/transparency.db", dir);
+		snprintf(l->registry, sizeof l->registry, "%s/registry.ini", dir);
+	}
+	free(cfg);
+}
+
+/* Site n's ledger: from its node config when it loads. */
+static void
+site_ledger(const char *dir, unsigned n, char *path, size_t len)
+{
+	struct tly_node_config cfg;
+	struct tly_config_error err;
+	char conf[TLY_AUDIT_PATH_MAX];
+
+	snprintf(conf, sizeof conf, "%s/site-%u/node.conf", dir, n);
+	if (exists(conf) && tly_node_config_load(&cfg, conf, &err) == TLY_OK) {
+		snprintf(path, len, "%s", cfg.ledger);
+		tly_node_config_fini(&cfg);
+		return;
+	}
+	snprintf(path, len, "%s/site-%u/state/ledger.db", dir, n);
+}
+
+tly_err
+tly_audit_layout(const char *dir, struct tly_audit_layout *out, char *why, size_t why_len)
+{
+	struct tly_audit_layout l;
+	unsigned *sites = NULL;
+	size_t count = 0;
+	char path[TLY_AUDIT_PATH_MAX];
+	tly_err rv;
+
+	TLY_REQUIRE(dir != NULL && out != NULL && (why != NULL || why_len == 0));
+	memset(&l, 0, sizeof l);
+	coordinator_files(dir, &l);
+	if ((rv = site_numbers(dir, &sites, &count, why, why_len)) != TLY_OK)
+		return rv;
+	rv = TLY_ENOMEM;
+	if (count > 0 && (l.ledgers = calloc(count, sizeof *l.ledgers)) == NULL)
+		goto out;
+	for (size_t i = 0; i < count; i++) {
+		site_ledger(dir, sites[i], path, sizeof path);
+		if (!exists(path)) {
+			l.missing_count++;
+			continue;
+		}
+		if ((l.ledgers[l.ledger_count] = strdup(path)) == NULL)
+			goto out;
+		l.ledger_count++;
+	}
+	*out = l;
+	memset(&l, 0, sizeof l);
+	rv = TLY_OK;
+out:
+	if (rv == TLY_ENOMEM && why_len > 0)
+		snprintf(why, why_len, "out of memory");
+	tly_audit_layout_fini(&l);
+	free(sites);
+	return rv;
+}
+
+/* ---- the command line ---- */
+
+static const char usage_audit[] =
+    "usage: tally audit verify --dir DIR\n"
+    "       tally audit verify --log FILE --registry FILE [--ledger FILE ...]\n"
+    "       tally audit explain (--dir DIR | --log FILE) QUERY_ID\n"
+    "\n"
+    "verify   check the coordinator's transparency log (hash chain, signatures, the\n"
+    "         nodes' receipts, budgets), each node ledger given, and that every\n"
+    "         receipt in the log matches its node's ledger. Exit 0 when all is good,\n"
+    "         1 naming the first bad entry (file, entry, why).\n"
+    "explain  say in plain words what one release guarantees.\n"
+    "\n"
+    "  --dir DIR        a `tally demo` federation: DIR/registry.ini,\n"
+    "                   DIR/coordinator/state/transparency.db and\n"
+    "                   DIR/site-N/state/ledger.db (or the paths their configs name)\n"
+    "  --log FILE       the transparency log\n"
+    "  --registry FILE  the registry of public keys (verify)\n"
+    "  --ledger FILE    a node's ledger; repeat for each (verify)\n"
+    "  --help           this text\n";
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tally audit: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", usage_audit);
+	return EXIT_USAGE;
+}
+
+struct options {
+	const char *dir, *log, *registry;
+	const char *ledgers[TLY_AUDIT_MAX_LEDGERS];
+	size_t ledger_count;
+	int help;
+};
+
+/* Parse the options after the subcommand; positional arguments are left
+ * from argv[optind]. Returns -1 when parsing succeeded, else an exit code. */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option options[] = {
+	    {"dir", required_argument, NULL, 'd'},      {"log", required_argument, NULL, 'l'},
+	    {"registry", required_argument, NULL, 'r'}, {"ledger", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o->dir = optarg;
+			break;
+		case 'l':
+			o->log = optarg;
+			break;
+		case 'r':
+			o->registry = optarg;
+			break;
+		case 'g':
+			if (o->ledger_count == TLY_AUDIT_MAX_LEDGERS)
+				return usage_error("more than %d ledgers", TLY_AUDIT_MAX_LEDGERS);
+			o->ledgers[o->ledger_count++] = optarg;
+			break;
+		case 'h':
+			o->help = 1;
+			break;
+		default:
+			fputs(usage_audit, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (o->help) {
+		fputs(usage_audit, stdout);
+		return 0;
+	}
+	return -1;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	struct options *o = calloc(1, sizeof *o);
+	struct tly_audit_layout layout;
+	struct tly_audit_finding finding;
+	struct tly_audit_files files;
+	char why[512];
+	int code;
+	tly_err rv;
+
+	if (o == NULL)
+		return EXIT_FAILED;
+	memset(&layout, 0, sizeof layout);
+	if ((code = parse_options(argc, argv, o)) >= 0)
+		goto out;
+	code = EXIT_USAGE;
+	if (optind != argc) {
+		code = usage_error("verify: unexpected argument \"%s\"", argv[optind]);
+		goto out;
+	}
+	if (o->dir != NULL && (o->log != NULL || o->registry != NULL || o->ledger_count > 0)) {
+		code = usage_error("verify: --dir finds the files itself; give it alone");
+		goto out;
+	}
+	if (o->dir == NULL && (o->log == NULL || o->registry == NULL)) {
+		code = usage_error("verify: give --dir DIR, or --log FILE and --registry FILE");
+		goto out;
+	}
+	files = (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers};
+	if (o->dir != NULL) {
+		if (tly_audit_layout(o->dir, &layout, why, sizeof why) != TLY_OK) {
+			fprintf(stderr, "tally audit: %s\n", why);
+			code = EXIT_FAILED;
+			goto out;
+		}
+		files = (struct tly_audit_files){layout.log, layout.registry, layout.ledger_count,
+		                                 (const char *const *)layout.ledgers};
+		if (layout.missing_count > 0)
+			printf("note: %zu sites have no ledger yet (never answered)\n",
+			       layout.missing_count);
+	}
+	rv = tly_audit_verify(&files, stdout, &finding);
+	if (rv != TLY_OK)
+		fprintf(stderr, "tally audit: %s: %s\n", finding.file, finding.reason);
+	code = rv == TLY_OK ? 0 : EXIT_FAILED;
+out:
+	tly_audit_layout_fini(&layout);
+	free(o);
+	return code;
+}
+
+static int
+cmd_explain(int argc, char **argv)
+{
+	struct options *o = calloc(1, sizeof *o);
+	struct tly_audit_layout layout;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	const char *log;
+	char why[512];
+	int code;
+
+	if (o == NULL)
+		return EXIT_FAILED;
+	memset(&layout, 0, sizeof layout);
+	if ((code = parse_options(argc, argv, o)) >= 0)
+		goto out;
+	code = EXIT_USAGE;
+	if (o->registry != NULL || o->ledger_count > 0) {
+		code = usage_error("explain: takes --dir or --log, and a query id");
+		goto out;
+	}
+	if ((o->dir == NULL) == (o->log == NULL)) {
+		code = usage_error("explain: give one of --dir DIR and --log FILE");
+		goto out;
+	}
+	if (optind + 1 != argc) {
+		code = usage_error("explain: give exactly one QUERY_ID");
+		goto out;
+	}
+	if (tly_unhex(query_id, sizeof query_id, argv[optind], strlen(argv[optind])) != TLY_OK) {
+		code = usage_error("explain: \"%.80s\" is not a query id (32 hex digits)",
+		                   argv[optind]);
+		goto out;
+	}
+	log = o->log;
+	code = EXIT_FAILED;
+	if (o->dir != NULL) {
+		if (tly_audit_layout(o->dir, &layout, why, sizeof why) != TLY_OK) {
+			fprintf(stderr, "tally audit: %s\n", why);
+			goto out;
+		}
+		log = layout.log;
+	}
+	if (tly_audit_explain(log, query_id, stdout, why, sizeof why) != TLY_OK) {
+		fprintf(stderr, "tally audit: %s\n", why);
+		goto out;
+	}
+	code = 0;
+out:
+	tly_audit_layout_fini(&layout);
+	free(o);
+	return code;
+}
+
+int
+tly_audit_command(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_audit, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage_audit, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "verify") == 0)
+		return cmd_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "explain") == 0)
+		return cmd_explain(argc - 1, argv + 1);
+	return usage_error("unknown subcommand \"%.40s\" (verify, explain)", argv[1]);
+}

@@ -1,0 +1,450 @@
+/*
+ * `tally audit` (cli/audit.h): a federation built with the real APIs
+ * (tests/federation.h: node ledgers, receipts, releases, the transparency
+ * log) verifies; tampering with a ledger row or a log entry, a ledger cut
+ * short, a ledger rewritten by its own key and a ledger from an unknown key
+ * are each named by file, entry and reason; the --dir layout; explain; the
+ * command line's exit codes.
+ */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "cli/audit.h"
+#include "federation.h"
+#include "protocol/keys.h"
+
+static const uint32_t contributors[] = {1, 2, 3};
+static const uint32_t dropped[] = {4};
+
+/* Three released queries (node 4 dropped from each), one aborted. */
+static void
+build(struct fed *f)
+{
+	struct fed_query q;
+	struct tly_buf receipts[2];
+	char why[256];
+
+	fed_init(f, 4);
+	for (int i = 0; i < 3; i++) {
+		fed_query(f, &q, i == 0 ? "1" : "0.5");
+		fed_release(f, &q, contributors, 3, dropped, 1);
+		fed_query_fini(&q);
+	}
+	fed_query(f, &q, "0.25");
+	const uint32_t charged[] = {1, 2};
+	for (int i = 0; i < 2; i++) {
+		tly_buf_init(&receipts[i]);
+		fed_charge(f, charged[i], &q, &receipts[i]);
+	}
+	cr_assert_eq(fed_append(f, &q, TLY_TRANSLOG_ABORTED, NULL, charged, 2, NULL, 0, receipts, 2,
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
+	for (int i = 0; i < 2; i++)
+		tly_buf_fini(&receipts[i]);
+	fed_query_fini(&q);
+	fed_close(f);
+}
+
+/* Audit the log with every ledger; the report goes to *text. */
+static tly_err
+audit(struct fed *f, struct tly_audit_finding *finding, char **text)
+{
+	const char *ledgers[FED_MAX_NODES];
+	size_t len;
+	FILE *out = open_memstream(text, &len);
+	tly_err rv;
+
+	for (unsigned n = 1; n <= f->nodes; n++)
+		ledgers[n - 1] = f->ledger_path[n];
+	struct tly_audit_files files = {f->log_path, f->registry_path, f->nodes, ledgers};
+	cr_assert_not_null(out);
+	rv = tly_audit_verify(&files, out, finding);
+	fclose(out);
+	return rv;
+}
+
+static void
+expect_finding(struct fed *f, tly_err expected, const char *file, uint64_t seq, const char *reason)
+{
+	struct tly_audit_finding finding;
+	char *text = NULL;
+	tly_err rv = audit(f, &finding, &text);
+
+	cr_assert_eq(rv, expected, "audit gave %s:\n%s", tly_strerror(rv), text);
+	cr_assert_str_eq(finding.file, file, "%s", text);
+	cr_assert_eq(finding.seq, seq, "seq %llu: %s", (unsigned long long)finding.seq,
+	             finding.reason);
+	cr_assert(strstr(finding.reason, reason) != NULL, "reason \"%s\" lacks \"%s\"",
+	          finding.reason, reason);
+	cr_assert(strstr(text, "audit: FAILED: ") != NULL, "%s", text);
+	char line[TLY_AUDIT_PATH_MAX + 600];
+	tly_audit_finding_format(&finding, line, sizeof line);
+	cr_assert(strncmp(line, file, strlen(file)) == 0 && strstr(text, line) != NULL,
+	          "the summary names the finding: %s", text);
+	free(text);
+}
+
+Test(audit, good_federation)
+{
+	struct fed f;
+	struct tly_audit_finding finding;
+	char *text = NULL;
+
+	build(&f);
+	cr_assert_eq(audit(&f, &finding, &text), TLY_OK, "%s", text);
+	cr_assert(strstr(text, "OK: 4 entries (3 released, 1 aborted, 0 refused), 14 receipts") !=
+	              NULL,
+	          "%s", text);
+	cr_assert(strstr(text, "(node 1): OK: 4 entries (4 charges, 0 refusals); 4 receipts in "
+	                       "the log match it") != NULL,
+	          "%s", text);
+	cr_assert(strstr(text, "(node 4): OK: 3 entries (3 charges, 0 refusals); 3 receipts") !=
+	              NULL,
+	          "%s", text);
+	cr_assert(strstr(text, "audit: OK: the log (4 entries) and 4 ledgers verified; 14 "
+	                       "receipts matched their ledgers") != NULL,
+	          "%s", text);
+	cr_assert_str_eq(finding.file, "");
+	free(text);
+	fed_fini(&f);
+}
+
+Test(audit, charge_without_a_receipt_is_a_note)
+{
+	struct fed f;
+	struct fed_query q;
+	struct tly_buf receipt;
+	struct tly_audit_finding finding;
+	char *text = NULL;
+
+	build(&f);
+	struct tly_ledger_error err;
+	cr_assert_eq(tly_ledger_open(&f.ledger[2], f.ledger_path[2], 2, f.node[2].sign, &err),
+	             TLY_OK);
+	fed_query(&f, &q, "1");
+	tly_buf_init(&receipt);
+	fed_charge(&f, 2, &q, &receipt); /* never reached the coordinator */
+	fed_close(&f);
+	cr_assert_eq(audit(&f, &finding, &text), TLY_OK, "%s", text);
+	cr_assert(strstr(text, "note: 1 charges have no receipt in the log") != NULL, "%s", text);
+	free(text);
+	tly_buf_fini(&receipt);
+	fed_query_fini(&q);
+	fed_fini(&f);
+}
+
+Test(audit, tampered_ledger_row)
+{
+	struct fed f;
+
+	build(&f);
+	fed_sql(f.ledger_path[2],
+	        "DROP TRIGGER entries_no_update;"
+	        "UPDATE entries SET amount_num = 1, amount_den = 10 WHERE seq = 2;");
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[2], 2, "entry 2: entry_hash does not match");
+	fed_fini(&f);
+}
+
+Test(audit, tampered_log_entry)
+{
+	struct fed f;
+
+	build(&f);
+	fed_sql(f.log_path, "DROP TRIGGER entries_no_update;"
+	                    "UPDATE entries SET time = time + 1 WHERE seq = 3;");
+	expect_finding(&f, TLY_EAUTH, f.log_path, 3, "entry 3: its columns disagree");
+	fed_fini(&f);
+}
+
+Test(audit, deleted_log_entry)
+{
+	struct fed f;
+
+	build(&f);
+	fed_sql(f.log_path, "DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 1;");
+	expect_finding(&f, TLY_EAUTH, f.log_path, 1, "entry 1: missing (the next entry is 2)");
+	fed_fini(&f);
+}
+
+Test(audit, ledger_cut_short)
+{
+	struct fed f;
+
+	build(&f);
+	/* The chain of entries 1..3 still verifies on its own; the log's
+	 * receipt for entry 4 shows the cut. */
+	fed_sql(f.ledger_path[1],
+	        "DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 4;");
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[1], 4,
+	               "entry 4 is missing, yet log entry 4 carries node 1's receipt for it");
+	fed_fini(&f);
+}
+
+Test(audit, ledger_rewritten_with_its_own_key)
+{
+	struct fed f;
+	struct fed_query q;
+	struct tly_buf receipt;
+	struct tly_ledger_error err;
+
+	build(&f);
+	/* Node 3 starts a new ledger with its key: a valid chain, another
+	 * history. */
+	remove(f.ledger_path[3]);
+	cr_assert_eq(tly_ledger_open(&f.ledger[3], f.ledger_path[3], 3, f.node[3].sign, &err),
+	             TLY_OK);
+	fed_query(&f, &q, "1");
+	tly_buf_init(&receipt);
+	fed_charge(&f, 3, &q, &receipt);
+	fed_close(&f);
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[3], 1,
+	               "entry 1 does not match node 3's receipt in log entry 1 (query_id differs)");
+	tly_buf_fini(&receipt);
+	fed_query_fini(&q);
+	fed_fini(&f);
+}
+
+Test(audit, ledger_of_an_unknown_key)
+{
+	struct fed f;
+	struct tly_identity stranger;
+	struct tly_ledger *ledger;
+	struct tly_ledger_error err;
+	struct fed_query q;
+	struct tly_buf receipt;
+
+	build(&f);
+	remove(f.ledger_path[4]);
+	cr_assert_eq(tly_identity_generate(&stranger, 4, 0), TLY_OK);
+	cr_assert_eq(tly_ledger_open(&ledger, f.ledger_path[4], 4, stranger.sign, &err), TLY_OK);
+	f.ledger[4] = ledger;
+	fed_query(&f, &q, "1");
+	tly_buf_init(&receipt);
+	fed_charge(&f, 4, &q, &receipt);
+	fed_close(&f);
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[4], 0, "a key of no node in the registry");
+	tly_buf_fini(&receipt);
+	fed_query_fini(&q);
+	tly_identity_fini(&stranger);
+	fed_fini(&f);
+}
+
+Test(audit, unreadable_files)
+{
+	struct fed f;
+
+	build(&f);
+	remove(f.registry_path);
+	expect_finding(&f, TLY_EIO, f.registry_path, 0, "registry.ini");
+	fed_fini(&f);
+
+	build(&f);
+	FILE *junk = fopen(f.ledger_path[2], "w");
+	cr_assert_not_null(junk);
+	fputs("not a database, just text long enough to be read as a header by SQLite......"
+	      "................................................................................",
+	      junk);
+	fclose(junk);
+	expect_finding(&f, TLY_EFORMAT, f.ledger_path[2], 0, "not a readable SQLite database");
+	fed_fini(&f);
+}
+
+/* ---- --dir ---- */
+
+Test(audit, dir_layout)
+{
+	struct fed f;
+	struct tly_audit_layout layout;
+	char why[256], path[256];
+
+	build(&f);
+	snprintf(path, sizeof path, "%s/site-9", f.dir);
+	cr_assert_eq(mkdir(path, 0700), 0, "a site that never answered");
+	snprintf(path, sizeof path, "%s/site-x", f.dir);
+	cr_assert_eq(mkdir(path, 0700), 0, "not a site");
+	cr_assert_eq(tly_audit_layout(f.dir, &layout, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_str_eq(layout.log, f.log_path);
+	cr_assert_str_eq(layout.registry, f.registry_path);
+	cr_assert_eq(layout.ledger_count, 4);
+	for (unsigned n = 1; n <= 4; n++)
+		cr_assert_str_eq(layout.ledgers[n - 1], f.ledger_path[n]);
+	cr_assert_eq(layout.missing_count, 1);
+	tly_audit_layout_fini(&layout);
+
+	/* The configs, when they load, say where the files are. */
+	snprintf(path, sizeof path, "%s/coordinator/coordinator.conf", f.dir);
+	FILE *conf = fopen(path, "w");
+	cr_assert_not_null(conf);
+	fprintf(conf, "[coordinator]\nlisten = tcp://127.0.0.1:1\napi = http://127.0.0.1:2\n"
+	              "sign_key = keys/c.sign\nregistry = ../registry.ini\n"
+	              "catalogue = ../catalogue.json\nlog = state/../state/transparency.db\n");
+	fclose(conf);
+	snprintf(path, sizeof path, "%s/site-2/node.conf", f.dir);
+	conf = fopen(path, "w");
+	cr_assert_not_null(conf);
+	fprintf(conf, "[node]\nid = 2\ncoordinator = tcp://127.0.0.1:1\nsign_key = keys/n.sign\n"
+	              "kx_key = keys/n.kx\nledger = ../site-2/state/ledger.db\n");
+	fclose(conf);
+	cr_assert_eq(tly_audit_layout(f.dir, &layout, why, sizeof why), TLY_OK, "%s", why);
+	snprintf(path, sizeof path, "%s/coordinator/state/../state/transparency.db", f.dir);
+	cr_assert_str_eq(layout.log, path);
+	snprintf(path, sizeof path, "%s/coordinator/../registry.ini", f.dir);
+	cr_assert_str_eq(layout.registry, path);
+	snprintf(path, sizeof path, "%s/site-2/../site-2/state/ledger.db", f.dir);
+	cr_assert_str_eq(layout.ledgers[1], path);
+	tly_audit_layout_fini(&layout);
+
+	snprintf(path, sizeof path, "%s/absent", f.dir);
+	cr_assert_eq(tly_audit_layout(path, &layout, why, sizeof why), TLY_EIO);
+	cr_assert(strstr(why, "cannot read") != NULL, "%s", why);
+	fed_fini(&f);
+}
+
+/* ---- explain ---- */
+
+static char *
+query_id_of(struct fed *f, uint64_t seq, uint8_t id[static TLY_QUERY_ID_BYTES])
+{
+	struct tly_translog *log;
+	struct tly_translog_error err;
+	char *json = NULL;
+
+	cr_assert_eq(tly_translog_open_readonly(&log, f->log_path, &err), TLY_OK);
+	cr_assert_eq(tly_translog_releases(log, &json), TLY_OK);
+	tly_translog_close(log);
+	json_t *array = json_loads(json, 0, NULL);
+	const char *p =
+	    json_string_value(json_object_get(json_array_get(array, seq - 1), "query_id"));
+	cr_assert_not_null(p);
+	cr_assert_eq(tly_unhex(id, TLY_QUERY_ID_BYTES, p, strlen(p)), TLY_OK);
+	json_decref(array);
+	char *hex = malloc(2 * TLY_QUERY_ID_BYTES + 1);
+	cr_assert_not_null(hex);
+	tly_hex(hex, id, TLY_QUERY_ID_BYTES);
+	free(json);
+	return hex;
+}
+
+Test(audit, explain)
+{
+	struct fed f;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	char why[256], *text = NULL, *hex;
+	size_t len;
+
+	build(&f);
+	hex = query_id_of(&f, 1, id);
+	FILE *out = open_memstream(&text, &len);
+	cr_assert_eq(tly_audit_explain(f.log_path, id, out, why, sizeof why), TLY_OK, "%s", why);
+	fclose(out);
+	static const char *const says[] = {
+	    "(log entry 1, released",
+	    "asked for the count over dataset \"patients\" by sex: 2 cells",
+	    "3 trusts contributed",
+	    "Dropped (not in the totals): node 4.",
+	    "epsilon-differential privacy with epsilon = 1 ",
+	    "e^1 = 2.72",
+	    "at least h = 2 of the contributing trusts were honest",
+	    "fewer than t = 2 of the k = 3 committee members colluded",
+	    "(4 receipts;",
+	    "standard deviation",
+	    "contains\n  the exact, un-noised total with probability at least 95%",
+	};
+	cr_assert(strstr(text, hex) != NULL, "%s", text);
+	for (size_t i = 0; i < sizeof says / sizeof says[0]; i++)
+		cr_assert(strstr(text, says[i]) != NULL, "missing \"%s\" in:\n%s", says[i], text);
+	free(text);
+	free(hex);
+
+	hex = query_id_of(&f, 4, id);
+	out = open_memstream(&text, &len);
+	cr_assert_eq(tly_audit_explain(f.log_path, id, out, why, sizeof why), TLY_EINVAL);
+	fclose(out);
+	cr_assert(strstr(why, "was aborted (log entry 4): nothing was released (too few "
+	                      "contributors)") != NULL,
+	          "%s", why);
+	free(text);
+	free(hex);
+
+	id[0] ^= 1;
+	out = open_memstream(&text, &len);
+	cr_assert_eq(tly_audit_explain(f.log_path, id, out, why, sizeof why), TLY_EINVAL);
+	fclose(out);
+	cr_assert(strstr(why, "is not in the log") != NULL, "%s", why);
+	free(text);
+	fed_fini(&f);
+}
+
+/* ---- the command line ---- */
+
+static int
+run(int argc, const char **argv)
+{
+	return tly_audit_command(argc, (char **)argv);
+}
+
+Test(audit_command, exit_codes, .init = cr_redirect_stdout)
+{
+	struct fed f;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	char *hex;
+
+	cr_redirect_stderr();
+	build(&f);
+	const char *dir[] = {"audit", "verify", "--dir", f.dir};
+	cr_assert_eq(run(4, dir), 0);
+	const char *files[] = {"audit",      "verify",        "--log",    f.log_path,
+	                       "--registry", f.registry_path, "--ledger", f.ledger_path[1],
+	                       "--ledger",   f.ledger_path[2]};
+	cr_assert_eq(run(10, files), 0);
+	hex = query_id_of(&f, 2, id);
+	const char *explain[] = {"audit", "explain", "--dir", f.dir, hex};
+	cr_assert_eq(run(5, explain), 0);
+	const char *explain_log[] = {"audit", "explain", hex, "--log", f.log_path};
+	cr_assert_eq(run(5, explain_log), 0, "options after the id");
+
+	const char *help[] = {"audit", "verify", "--help"};
+	cr_assert_eq(run(3, help), 0);
+	const char *help2[] = {"audit", "explain", "--help"};
+	cr_assert_eq(run(3, help2), 0);
+	const char *help3[] = {"audit", "--help"};
+	cr_assert_eq(run(2, help3), 0);
+
+	const char *usage[][6] = {
+	    {"audit"},
+	    {"audit", "frobnicate"},
+	    {"audit", "verify"},
+	    {"audit", "verify", "--log", "x"},
+	    {"audit", "verify", "--dir", "x", "--log", "y"},
+	    {"audit", "verify", "--dir", "x", "extra"},
+	    {"audit", "verify", "--bogus"},
+	    {"audit", "explain", "--dir", "x"},
+	    {"audit", "explain", "--dir", "x", "not-hex"},
+	    {"audit", "explain", "--dir", "x", "--log", "y"},
+	};
+	for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+		int argc = 0;
+		while (argc < 6 && usage[i][argc] != NULL)
+			argc++;
+		cr_assert_eq(run(argc, usage[i]), 2, "usage case %zu", i);
+	}
+
+	fed_sql(f.ledger_path[3], "DROP TRIGGER entries_no_update;"
+	                          "UPDATE entries SET time = 1 WHERE seq = 1;");
+	cr_assert_eq(run(4, dir), 1, "tampered");
+	const char *absent[] = {"audit", "verify", "--dir", "/nonexistent/tally"};
+	cr_assert_eq(run(4, absent), 1);
+	id[0] ^= 1;
+	char other[2 * TLY_QUERY_ID_BYTES + 1];
+	tly_hex(other, id, sizeof id);
+	const char *unknown[] = {"audit", "explain", "--log", f.log_path, other};
+	cr_assert_eq(run(5, unknown), 1);
+	free(hex);
+	fed_fini(&f);
+}
