@@ -190,7 +190,8 @@ void tly_translog_report_fini(struct tly_translog_report *report);
  * contributor count match the entry, every contributor has a receipt);
  * the query id not logged before. Per receipt: decodes; its signature
  * verifies under its node's key in the registry (a node missing from the
- * registry fails); its node is a contributor or dropped; its query id and
+ * registry fails); for a release, its node is a contributor or dropped
+ * (aborted and refused entries may carry receipts without lists); its query id and
  * hash, dataset and privacy amount and mechanism are the entry's spec's;
  * its amount is within its per-query cap and its spent total within its
  * total cap. Across entries, per node: no ledger seq appears in two

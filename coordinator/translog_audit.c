@@ -231,7 +231,9 @@ check_terms(struct walk *w, const struct tly_translog_entry *e,
 	struct tly_fraction total = eps ? r->budget.epsilon_total : r->budget.rho_total;
 	char a[48], b[48];
 
-	if (!tly_idlist_contains(&e->contributors, r->node_id) &&
+	/* A release names who took part; an abort or refusal may not know. */
+	if (e->outcome == TLY_TRANSLOG_RELEASED &&
+	    !tly_idlist_contains(&e->contributors, r->node_id) &&
 	    !tly_idlist_contains(&e->dropped, r->node_id))
 		return bad(w, "a receipt from node %" PRIu32 ", which took no part", r->node_id);
 	if (sodium_memcmp(r->query_id, e->query_id, TLY_QUERY_ID_BYTES) != 0 ||

@@ -209,6 +209,33 @@ Test(translog, receipts_logged_out_of_ledger_order)
 	fed_fini(&f);
 }
 
+Test(translog, aborted_with_receipts_but_no_lists)
+{
+	struct fed f;
+	struct fed_query q;
+	struct tly_buf receipts[2];
+	struct tly_translog_report report;
+	char why[256];
+
+	fed_init(&f, 3);
+	fed_query(&f, &q, "1");
+	for (uint32_t n = 1; n <= 2; n++) {
+		tly_buf_init(&receipts[n - 1]);
+		fed_charge(&f, n, &q, &receipts[n - 1]);
+	}
+	/* A coordinator that aborts before it knows the contributor set. */
+	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_ABORTED, NULL, NULL, 0, NULL, 0, receipts, 2,
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
+	cr_assert_eq(verify(&f, &report), TLY_OK, "%s", report.reason);
+	cr_assert_eq(report.receipts, 2);
+	tly_translog_report_fini(&report);
+	tly_buf_fini(&receipts[0]);
+	tly_buf_fini(&receipts[1]);
+	fed_query_fini(&q);
+	fed_fini(&f);
+}
+
 /* ---- append's refusals ---- */
 
 Test(translog, append_refusals)
