@@ -32,6 +32,40 @@ tly_buf_reset(struct tly_buf *b)
 	b->error = TLY_OK;
 }
 
+/* Make the capacity at least `need`, copying so that the old storage can
+ * be wiped. */
+static int
+grow(struct tly_buf *b, size_t need)
+{
+	/* Double for small appends; take exactly what a large one needs, so
+	 * that an 80 KB message does not become a 128 KB allocation (glibc's
+	 * mmap threshold: mapped and unmapped again on every call). */
+	size_t cap = b->cap < 128 ? 256 : 2 * b->cap;
+	if (cap < need)
+		cap = need;
+	uint8_t *data = malloc(cap);
+	if (data == NULL) {
+		b->error = TLY_ENOMEM;
+		return 0;
+	}
+	if (b->data != NULL) {
+		memcpy(data, b->data, b->len);
+		TLY_WIPE(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = data;
+	b->cap = cap;
+	return 1;
+}
+
+tly_err
+tly_buf_reserve(struct tly_buf *b, size_t total)
+{
+	if (b->error == TLY_OK && total > b->cap)
+		(void)grow(b, total);
+	return b->error;
+}
+
 uint8_t *
 tly_buf_extend(struct tly_buf *b, size_t more)
 {
@@ -41,24 +75,8 @@ tly_buf_extend(struct tly_buf *b, size_t more)
 		b->error = TLY_ERANGE;
 		return NULL;
 	}
-	if (b->len + more > b->cap) {
-		size_t cap = b->cap < 256 ? 256 : b->cap;
-		while (cap < b->len + more)
-			cap *= 2;
-		/* Grow by copying so that the old storage can be wiped. */
-		uint8_t *data = malloc(cap);
-		if (data == NULL) {
-			b->error = TLY_ENOMEM;
-			return NULL;
-		}
-		if (b->data != NULL) {
-			memcpy(data, b->data, b->len);
-			TLY_WIPE(b->data, b->cap);
-			free(b->data);
-		}
-		b->data = data;
-		b->cap = cap;
-	}
+	if (b->len + more > b->cap && !grow(b, b->len + more))
+		return NULL;
 	uint8_t *p = b->data + b->len;
 	b->len += more;
 	return p;

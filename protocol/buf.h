@@ -27,6 +27,9 @@ void tly_buf_init(struct tly_buf *b);
 void tly_buf_fini(struct tly_buf *b);
 /* Empty without freeing (wipes the old contents). */
 void tly_buf_reset(struct tly_buf *b);
+/* Make the capacity at least `total` bytes (len is unchanged): for a
+ * message whose size is known before it is written. Returns b->error. */
+tly_err tly_buf_reserve(struct tly_buf *b, size_t total);
 /* Make room for `more` bytes; returns a pointer to them (len is advanced),
  * or NULL after a failure. */
 uint8_t *tly_buf_extend(struct tly_buf *b, size_t more);

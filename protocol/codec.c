@@ -105,6 +105,8 @@ tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header, c
 	if (rule == NULL || body_len > rule->max_body)
 		return TLY_EINVAL;
 	tly_buf_reset(out);
+	/* The whole signed message, so that sealing never reallocates. */
+	(void)tly_buf_reserve(out, TLY_HEADER_BYTES + body_len + TLY_SIGNATURE_BYTES);
 	uint8_t *raw = tly_buf_extend(out, TLY_HEADER_BYTES);
 	if (raw != NULL)
 		tly_msg_raw_header(raw, header, (uint32_t)body_len);
