@@ -81,6 +81,7 @@ struct tly_station {
 	struct tly_post *inbox_head, *inbox_tail;
 	struct tly_conn *conns; /* every connection not yet freed */
 	int reap_wanted;        /* a connection is closing */
+	int waiting;            /* the application sleeps on cv */
 	char events[TLY_EVENT_SLOTS][TLY_EVENT_LINE_MAX];
 	unsigned event_first, event_count;
 	unsigned long events_lost;
