@@ -55,6 +55,7 @@ struct core {
 	nng_cv *cv;
 	int refs; /* the application's and the handler's */
 	int closing;
+	int handling; /* handlers between reserving and queuing */
 	uint64_t last_handle;
 	struct entry *queued, *queued_tail; /* for tly_http_next */
 	struct entry *pending;              /* given out, waiting for a reply */
@@ -258,24 +259,30 @@ handle(nng_aio *aio)
 	if ((status = screen(method, uri, len)) == 0 &&
 	    (e = entry_alloc(core, method, uri, body, len)) == NULL)
 		status = NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR;
+	/* Reserve under the lock, take the connection over without it (nng
+	 * holds its server lock when it calls core_drop, so ours is never
+	 * held around nng's), then queue; tly_http_close waits for handlers
+	 * between the two steps. */
 	nng_mtx_lock(core->mtx);
 	if (status == 0 && core->closing)
 		status = NNG_HTTP_STATUS_SERVICE_UNAVAILABLE;
+	if (status == 0)
+		core->handling++;
+	nng_mtx_unlock(core->mtx);
 	if (status == 0) {
-		/* Under the core lock, so that tly_http_close sees either
-		 * no entry or one it must answer. (nng_http_hijack only
-		 * takes the server's lock, never ours.) */
 		nng_http_hijack(conn);
 		e->conn = conn;
+		nng_mtx_lock(core->mtx);
 		e->req.handle = ++core->last_handle;
 		if (core->queued_tail != NULL)
 			core->queued_tail->next = e;
 		else
 			core->queued = e;
 		core->queued_tail = e;
+		core->handling--;
 		nng_cv_wake(core->cv);
+		nng_mtx_unlock(core->mtx);
 	}
-	nng_mtx_unlock(core->mtx);
 	if (status != 0) {
 		entry_free(e);
 		answer_now(aio, status);
@@ -407,6 +414,8 @@ tly_http_close(struct tly_http *http)
 	core = http->core;
 	nng_mtx_lock(core->mtx);
 	core->closing = 1;
+	while (core->handling > 0)
+		nng_cv_wait(core->cv);
 	left = core->queued;
 	if (core->queued_tail != NULL)
 		core->queued_tail->next = core->pending;
