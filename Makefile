@@ -39,7 +39,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench \
+.PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench bench-plots \
 	run-bench install clean format demo check-no-test-rng
 
 all: deps
@@ -73,6 +73,14 @@ valgrind: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory run-bench
+
+# Figures for researchers: the protocol sweeps as CSV and a log-log plot.
+bench-plots: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_protocol
+	$(BUILD)/bench/bench_protocol > $(BUILD)/bench/protocol.csv
+	gnuplot -e "csv='$(BUILD)/bench/protocol.csv'; out='$(BUILD)/bench/protocol.png'" \
+		bench/plot_protocol.gp
+	@echo "bench-plots: $(BUILD)/bench/protocol.csv and $(BUILD)/bench/protocol.png"
 
 run-bench: $(BIN) $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do TALLY_BIN=$(abspath $(BUILD)/bin) $$b || exit 1; done
