@@ -207,6 +207,8 @@ record(struct server *s, uint8_t outcome, const char *reason, const char *releas
 	memcpy(rec.query_id, r->query_id, TLY_QUERY_ID_BYTES);
 	memcpy(rec.query_hash, r->query.query_hash, TLY_HASH_BYTES);
 	rec.protocol = r->query.protocol;
+	rec.threshold = r->query.threshold;
+	rec.degree = r->query.degree;
 	rec.outcome = outcome;
 	rec.reason = reason;
 	rec.spec_json = r->canonical;
@@ -463,6 +465,13 @@ on_receipt(struct server *s, uint32_t from, const struct tly_msg *m)
 	struct running *r = s->current;
 	struct tly_ledger_receipt receipt;
 	const struct tly_party *party = tly_roster_find(&s->roster, from);
+
+	for (size_t i = 0; i < r->receipt_count; i++) {
+		if (r->receipt_from[i] == from) {
+			note("query %s: node %u sent a second receipt: ignored", r->qid, from);
+			return;
+		}
+	}
 
 	if (party == NULL || r->receipt_count == RECEIPTS_MAX ||
 	    tly_ledger_receipt_decode(&receipt, m->body, m->body_len) != TLY_OK ||
