@@ -204,12 +204,14 @@ struct tly_http_request {
  * answers 404 elsewhere. Answered here without queuing: other methods
  * 405, a URI of TLY_HTTP_PATH_MAX bytes or more 414, a body over
  * TLY_HTTP_BODY_MAX 413 (over TLY_HTTP_DRAIN_MAX nng answers 400 without
- * reading it). One request per connection (responses carry Connection:
- * close). PORT 0 picks a free port (tly_http_port). */
+ * reading it). Answers to queued requests carry Connection: close, and
+ * the server waits for the client to close first (nng 1.5.2's TLS can
+ * drop the last record of an answer when the server closes at once).
+ * PORT 0 picks a free port (tly_http_port). */
 TLY_MUST tly_err tly_http_open(struct tly_http **out, const char *url,
     const struct tly_tls_files *tls, char *why, size_t why_len);
-/* Answers every request not yet answered with 503, waits (a few seconds
- * at most) for the answers to go out, and frees. Accepts NULL. */
+/* Answers every request not yet answered with 503, waits up to 3 s for
+ * the answers to go out, and frees. Accepts NULL. */
 void tly_http_close(struct tly_http *http);
 
 /* The TCP port the server listens on. */
