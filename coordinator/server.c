@@ -15,7 +15,7 @@
 #include "coordinator/release.h"
 #include "coordinator/translog.h"
 #include "crypto/rng.h"
-#include "node/ledger.h"
+#include "protocol/receipt.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
 #include "protocol/noise.h"

@@ -11,7 +11,7 @@
 
 #include <sodium.h>
 
-#include "node/ledger.h" /* receipts: the node's layout is the one definition */
+#include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 
 #define PK_NAME "sign_public_key"
 

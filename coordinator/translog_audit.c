@@ -11,7 +11,7 @@
 #include <sodium.h>
 
 #include "coordinator/release.h"
-#include "node/ledger.h" /* receipts: the node's layout is the one definition */
+#include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 #include "protocol/keys.h"
 
 /* A receipted charge, for the checks across entries. */

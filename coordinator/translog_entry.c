@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "node/ledger.h" /* the receipt layout: TLY_RECEIPT_*_BYTES */
+#include "protocol/receipt.h" /* the receipt layout: TLY_RECEIPT_*_BYTES */
 #include "protocol/codec.h"
 
 #define ENTRY_DOMAIN "tally/translog/v1"

@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
+#include "protocol/receipt.h"
 #include "protocol/spec.h"
 
 enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
@@ -63,10 +64,6 @@ struct tly_config_error {
 /* Format "FILE:LINE: KEY: REASON" into buf. */
 void tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len);
 
-struct tly_fraction {
-	uint64_t num;
-	uint64_t den; /* > 0; reduced */
-};
 
 /* Parse an exact non-negative decimal ("20", "0.5", "1e-3" is refused:
  * plain decimals only, at most 18 significant digits) into a reduced

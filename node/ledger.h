@@ -74,6 +74,7 @@
 #include "node/config.h"
 #include "protocol/buf.h"
 #include "protocol/messages.h"
+#include "protocol/receipt.h"
 #include "protocol/spec.h"
 
 enum {
@@ -96,26 +97,6 @@ enum tly_ledger_refusal {
 	TLY_LEDGER_REFUSED_BUDGET = 2,    /* spent + amount over the total cap */
 	TLY_LEDGER_REFUSED_REPLAY = 3,    /* query id already charged */
 	TLY_LEDGER_REFUSED_OVERFLOW = 4,  /* spent + amount does not fit u64/u64 */
-};
-
-/* Exact rationals, as in the node's config (struct tly_fraction). */
-
-/* Nonzero when den > 0 and num/den is in lowest terms. */
-int tly_ledger_fraction_valid(struct tly_fraction f);
-/* *out = a + b reduced. TLY_EINVAL for a zero denominator, TLY_ERANGE when
- * the reduced sum does not fit u64/u64; TLY_ENOMEM is never returned (GMP
- * aborts on allocation failure). */
-TLY_MUST tly_err tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b,
-                                         struct tly_fraction *out);
-/* -1, 0 or 1 as a < b, a == b, a > b. Both denominators must be > 0
- * (misuse aborts). */
-int tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b);
-
-/* A dataset's caps, from the node's config (struct tly_node_dataset). Each
- * has den > 0; a cap of 0 refuses every query of that mechanism. */
-struct tly_ledger_budget {
-	struct tly_fraction epsilon_total, epsilon_per_query;
-	struct tly_fraction rho_total, rho_per_query;
 };
 
 /* What one query asks to spend. Pointers are borrowed for the call. */
@@ -157,59 +138,6 @@ TLY_MUST tly_err tly_ledger_entry_encode(const struct tly_ledger_entry *entry, s
  * TLY_EINVAL as encode, TLY_ENOMEM. */
 TLY_MUST tly_err tly_ledger_entry_hash(const struct tly_ledger_entry *entry,
                                        uint8_t out[static TLY_HASH_BYTES]);
-
-/*
- * The receipt a node hands the coordinator for each answered query, to be
- * carried into the transparency log and checked by `tally audit verify`:
- *
- *   receipt bytes (version 1; integers big-endian):
- *     version u8 = 1, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
- *     dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
- *     mechanism u8 (1 or 2), amount, epsilon_spent, rho_spent,
- *     epsilon_total, epsilon_per_query, rho_total, rho_per_query (each
- *     u64 num, u64 den, reduced, den > 0), entry_hash[32],
- *     signature[64] = Ed25519(node key, tly_hash("tally/receipt/v1",
- *                     every byte before the signature))
- *
- * The fields repeat the charge entry seq of the node's ledger, so an
- * auditor holding both can match them, and one holding only receipts can
- * still check each against its caps.
- */
-enum {
-	TLY_RECEIPT_FIXED_BYTES = 1 + 4 + 8 + 8 + 1 + TLY_QUERY_ID_BYTES + TLY_HASH_BYTES + 1 +
-	                          7 * 16 + TLY_HASH_BYTES + TLY_SIGN_BYTES,
-	TLY_RECEIPT_MAX_BYTES = TLY_RECEIPT_FIXED_BYTES + TLY_SPEC_NAME_MAX,
-};
-
-struct tly_ledger_receipt {
-	uint32_t node_id;
-	uint64_t seq;
-	uint64_t time;
-	char dataset[TLY_SPEC_NAME_MAX + 1];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	struct tly_fraction amount;
-	struct tly_fraction epsilon_spent, rho_spent;
-	struct tly_ledger_budget budget;
-	uint8_t entry_hash[TLY_HASH_BYTES];
-	uint8_t signature[TLY_SIGN_BYTES];
-};
-
-/* Receipt bytes with signature, appended to out. TLY_EINVAL for a field
- * the decoder would refuse, TLY_ENOMEM. */
-TLY_MUST tly_err tly_ledger_receipt_encode(const struct tly_ledger_receipt *receipt,
-                                           struct tly_buf *out);
-/* Parse exactly len bytes. TLY_EFORMAT for a wrong length or version,
- * trailing bytes, a bad dataset name, node id, seq or mechanism, or a
- * fraction that is not reduced (or zero where it must not be). Does not
- * check the signature. */
-TLY_MUST tly_err tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf,
-                                           size_t len);
-/* TLY_OK when the signature verifies under pk, else TLY_EAUTH (also for a
- * receipt that would not encode). */
-TLY_MUST tly_err tly_ledger_receipt_verify(const struct tly_ledger_receipt *receipt,
-                                           const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
 
 /* ---- the ledger file ---- */
 

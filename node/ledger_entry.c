@@ -18,141 +18,6 @@ _Static_assert(TLY_SPEC_NAME_MAX <= UINT8_MAX, "dataset_len is a u8");
 _Static_assert(TLY_LEDGER_REASON_MAX <= UINT16_MAX, "reason_len is a u16");
 _Static_assert((uint64_t)TLY_LEDGER_SPEC_MAX <= UINT32_MAX, "spec_len is a u32");
 
-/* ---- fractions ---- */
-
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return a;
-}
-
-int
-tly_ledger_fraction_valid(struct tly_fraction f)
-{
-	return f.den != 0 && gcd(f.num, f.den) == 1;
-}
-
-static void
-mpz_set_u64(mpz_t z, uint64_t v)
-{
-	mpz_import(z, 1, 1, sizeof v, 0, 0, &v);
-}
-
-/* Nonzero when 0 <= z < 2^64; then *v = z. */
-static int
-mpz_get_u64(const mpz_t z, uint64_t *v)
-{
-	if (mpz_sgn(z) < 0 || mpz_sizeinbase(z, 2) > 64)
-		return 0;
-	*v = 0;
-	mpz_export(v, NULL, 1, sizeof *v, 0, 0, z);
-	return 1;
-}
-
-static void
-mpq_set_fraction(mpq_t q, struct tly_fraction f)
-{
-	mpz_set_u64(mpq_numref(q), f.num);
-	mpz_set_u64(mpq_denref(q), f.den);
-	mpq_canonicalize(q);
-}
-
-tly_err
-tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b, struct tly_fraction *out)
-{
-	mpq_t x, y;
-	struct tly_fraction sum;
-	tly_err rv = TLY_ERANGE;
-
-	if (a.den == 0 || b.den == 0)
-		return TLY_EINVAL;
-	mpq_inits(x, y, NULL);
-	mpq_set_fraction(x, a);
-	mpq_set_fraction(y, b);
-	mpq_add(x, x, y); /* canonical: lowest terms, den > 0 */
-	if (mpz_get_u64(mpq_numref(x), &sum.num) && mpz_get_u64(mpq_denref(x), &sum.den)) {
-		*out = sum;
-		rv = TLY_OK;
-	}
-	mpq_clears(x, y, NULL);
-	return rv;
-}
-
-int
-tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b)
-{
-	mpz_t left, right, factor;
-	int order;
-
-	TLY_REQUIRE(a.den != 0 && b.den != 0);
-	mpz_inits(left, right, factor, NULL);
-	mpz_set_u64(left, a.num);
-	mpz_set_u64(factor, b.den);
-	mpz_mul(left, left, factor);
-	mpz_set_u64(right, b.num);
-	mpz_set_u64(factor, a.den);
-	mpz_mul(right, right, factor);
-	order = mpz_cmp(left, right);
-	mpz_clears(left, right, factor, NULL);
-	return (order > 0) - (order < 0);
-}
-
-void
-tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f)
-{
-	snprintf(out, len, "%" PRIu64 "/%" PRIu64, f.num, f.den);
-}
-
-/* ---- names and hex ---- */
-
-int
-tly_ledger_name_valid(const char *name, size_t len)
-{
-	if (len < 1 || len > TLY_SPEC_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return 0;
-	}
-	return 1;
-}
-
-void
-tly_ledger_hex(char *out, const uint8_t *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* ---- canonical bytes ---- */
-
-static void
-put_fraction(struct tly_buf *b, struct tly_fraction f)
-{
-	tly_buf_put_u64(b, f.num);
-	tly_buf_put_u64(b, f.den);
-}
-
-static void
-put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
-{
-	put_fraction(b, budget->epsilon_total);
-	put_fraction(b, budget->epsilon_per_query);
-	put_fraction(b, budget->rho_total);
-	put_fraction(b, budget->rho_per_query);
-}
-
 tly_err
 tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 {
@@ -172,10 +37,10 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 	tly_buf_put_bytes(out, e->query_id, sizeof e->query_id);
 	tly_buf_put_bytes(out, e->query_hash, sizeof e->query_hash);
 	tly_buf_put_u8(out, e->mechanism);
-	put_fraction(out, e->amount);
-	put_fraction(out, e->epsilon_spent);
-	put_fraction(out, e->rho_spent);
-	put_budget(out, &e->budget);
+	tly_ledger_put_fraction(out, e->amount);
+	tly_ledger_put_fraction(out, e->epsilon_spent);
+	tly_ledger_put_fraction(out, e->rho_spent);
+	tly_ledger_put_budget(out, &e->budget);
 	tly_buf_put_u8(out, e->refusal);
 	tly_buf_put_u16(out, (uint16_t)reason_len);
 	tly_buf_put_bytes(out, e->reason, reason_len);
@@ -199,141 +64,6 @@ tly_ledger_entry_hash(const struct tly_ledger_entry *e, uint8_t out[static TLY_H
 	return rv;
 }
 
-/* ---- receipts ---- */
-
-static int
-receipt_fields_valid(const struct tly_ledger_receipt *r)
-{
-	const struct tly_fraction *fractions[] = {&r->amount,
-	                                          &r->epsilon_spent,
-	                                          &r->rho_spent,
-	                                          &r->budget.epsilon_total,
-	                                          &r->budget.epsilon_per_query,
-	                                          &r->budget.rho_total,
-	                                          &r->budget.rho_per_query};
-
-	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
-	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
-	    r->amount.num == 0 ||
-	    !tly_ledger_name_valid(r->dataset, strnlen(r->dataset, sizeof r->dataset)) ||
-	    r->dataset[sizeof r->dataset - 1] != '\0')
-		return 0;
-	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
-		if (!tly_ledger_fraction_valid(*fractions[i]))
-			return 0;
-	return 1;
-}
-
-/* Every receipt byte before the signature. */
-static tly_err
-receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
-{
-	size_t dataset_len = strnlen(r->dataset, sizeof r->dataset);
-
-	if (!receipt_fields_valid(r))
-		return TLY_EINVAL;
-	tly_buf_put_u8(out, TLY_LEDGER_FORMAT_VERSION);
-	tly_buf_put_u32(out, r->node_id);
-	tly_buf_put_u64(out, r->seq);
-	tly_buf_put_u64(out, r->time);
-	tly_buf_put_u8(out, (uint8_t)dataset_len);
-	tly_buf_put_bytes(out, r->dataset, dataset_len);
-	tly_buf_put_bytes(out, r->query_id, sizeof r->query_id);
-	tly_buf_put_bytes(out, r->query_hash, sizeof r->query_hash);
-	tly_buf_put_u8(out, r->mechanism);
-	put_fraction(out, r->amount);
-	put_fraction(out, r->epsilon_spent);
-	put_fraction(out, r->rho_spent);
-	put_budget(out, &r->budget);
-	tly_buf_put_bytes(out, r->entry_hash, sizeof r->entry_hash);
-	return out->error;
-}
-
-static tly_err
-receipt_digest(const struct tly_ledger_receipt *r, uint8_t digest[static TLY_HASH_BYTES])
-{
-	struct tly_buf body;
-	tly_err rv;
-
-	tly_buf_init(&body);
-	rv = receipt_body(r, &body);
-	if (rv == TLY_OK)
-		tly_hash(digest, RECEIPT_DOMAIN, body.data, body.len);
-	tly_buf_fini(&body);
-	return rv;
-}
-
-tly_err
-tly_ledger_receipt_encode(const struct tly_ledger_receipt *r, struct tly_buf *out)
-{
-	tly_err rv = receipt_body(r, out);
-
-	if (rv != TLY_OK)
-		return rv;
-	tly_buf_put_bytes(out, r->signature, sizeof r->signature);
-	return out->error;
-}
-
-static struct tly_fraction
-get_fraction(struct tly_reader *rd)
-{
-	struct tly_fraction f;
-
-	f.num = tly_get_u64(rd);
-	f.den = tly_get_u64(rd);
-	return f;
-}
-
-tly_err
-tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, size_t len)
-{
-	struct tly_ledger_receipt r;
-	struct tly_reader rd;
-	uint8_t dataset_len;
-
-	if (len < TLY_RECEIPT_FIXED_BYTES + 1 || len > TLY_RECEIPT_MAX_BYTES)
-		return TLY_EFORMAT;
-	memset(&r, 0, sizeof r);
-	tly_reader_init(&rd, buf, len);
-	if (tly_get_u8(&rd) != TLY_LEDGER_FORMAT_VERSION)
-		return TLY_EFORMAT;
-	r.node_id = tly_get_u32(&rd);
-	r.seq = tly_get_u64(&rd);
-	r.time = tly_get_u64(&rd);
-	dataset_len = tly_get_u8(&rd);
-	if (dataset_len > TLY_SPEC_NAME_MAX)
-		return TLY_EFORMAT;
-	tly_get_bytes(&rd, r.dataset, dataset_len);
-	tly_get_bytes(&rd, r.query_id, sizeof r.query_id);
-	tly_get_bytes(&rd, r.query_hash, sizeof r.query_hash);
-	r.mechanism = tly_get_u8(&rd);
-	r.amount = get_fraction(&rd);
-	r.epsilon_spent = get_fraction(&rd);
-	r.rho_spent = get_fraction(&rd);
-	r.budget.epsilon_total = get_fraction(&rd);
-	r.budget.epsilon_per_query = get_fraction(&rd);
-	r.budget.rho_total = get_fraction(&rd);
-	r.budget.rho_per_query = get_fraction(&rd);
-	tly_get_bytes(&rd, r.entry_hash, sizeof r.entry_hash);
-	tly_get_bytes(&rd, r.signature, sizeof r.signature);
-	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
-	    !receipt_fields_valid(&r))
-		return TLY_EFORMAT;
-	*out = r;
-	return TLY_OK;
-}
-
-tly_err
-tly_ledger_receipt_verify(const struct tly_ledger_receipt *r,
-                          const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
-{
-	uint8_t digest[TLY_HASH_BYTES];
-
-	if (receipt_digest(r, digest) != TLY_OK)
-		return TLY_EAUTH;
-	return tly_sign_verify(r->signature, digest, sizeof digest, pk);
-}
-
 tly_err
 tly_ledger_receipt_make(struct tly_ledger_receipt *out, const struct tly_ledger_entry *e,
                         uint32_t node_id, const struct tly_sign_key *key)
@@ -355,7 +85,7 @@ tly_ledger_receipt_make(struct tly_ledger_receipt *out, const struct tly_ledger_
 	r.rho_spent = e->rho_spent;
 	r.budget = e->budget;
 	memcpy(r.entry_hash, e->entry_hash, sizeof r.entry_hash);
-	rv = receipt_digest(&r, digest);
+	rv = tly_ledger_receipt_digest(&r, digest);
 	if (rv == TLY_EINVAL)
 		rv = TLY_ECRYPTO; /* a charge entry always makes a valid receipt */
 	if (rv == TLY_OK)

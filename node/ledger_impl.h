@@ -27,11 +27,7 @@ struct tly_ledger {
 	"spec_json, prev_hash, entry_hash, signature"
 enum { TLY_LEDGER_COLUMN_COUNT = 27 };
 
-/* Nonzero when name (len bytes) is a dataset name: [a-z0-9_], 1..63. */
-int tly_ledger_name_valid(const char *name, size_t len);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
-void tly_ledger_hex(char *out, const uint8_t *in, size_t n);
 
 /* Bind every column of e to parameters 1..TLY_LEDGER_COLUMN_COUNT of an
  * INSERT. SQLite's result code. */
@@ -49,7 +45,5 @@ TLY_MUST tly_err tly_ledger_receipt_make(struct tly_ledger_receipt *out,
                                          const struct tly_ledger_entry *e, uint32_t node_id,
                                          const struct tly_sign_key *key);
 
-/* "num/den". */
-void tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f);
 
 #endif
