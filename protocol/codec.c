@@ -129,6 +129,20 @@ tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header, const uin
 }
 
 tly_err
+tly_msg_seal_to(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
+    const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
+{
+	struct tly_buf msg;
+
+	tly_buf_init(&msg);
+	tly_err rv = tly_msg_seal(&msg, header, body, body_len, key);
+	if (rv == TLY_OK)
+		rv = tly_outbox_push(box, to, &msg); /* takes msg's storage */
+	tly_buf_fini(&msg);
+	return rv;
+}
+
+tly_err
 tly_msg_peek(const uint8_t *buf, size_t len, struct tly_msg *out)
 {
 	struct tly_msg msg;

@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "messages.h"
+#include "outbox.h"
 #include "party.h"
 
 /* The header of a message; for sealing, and as decoded by open. */
@@ -55,6 +56,12 @@ int tly_msg_round(enum tly_msg_type type);
  * unknown type or an oversized body, TLY_ENOMEM, TLY_ECRYPTO. */
 TLY_MUST tly_err tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header,
     const uint8_t *body, size_t body_len, const struct tly_sign_key *key);
+
+/* Seal a message (tly_msg_seal) and append it to box addressed to `to`;
+ * on failure nothing is appended. */
+TLY_MUST tly_err tly_msg_seal_to(struct tly_outbox *box, uint32_t to,
+    const struct tly_msg_header *header, const uint8_t *body, size_t body_len,
+    const struct tly_sign_key *key);
 
 /* Parse the header and lengths only: no signature check. For routing by
  * a relay, never for acting on a message. TLY_EFORMAT. */

@@ -37,21 +37,6 @@ tly_committee_find(const struct tly_idlist *list, uint32_t id)
 }
 
 tly_err
-tly_committee_send(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
-    const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
-{
-	struct tly_buf msg;
-	tly_err rv;
-
-	tly_buf_init(&msg);
-	rv = tly_msg_seal(&msg, header, body, body_len, key);
-	if (rv == TLY_OK)
-		rv = tly_outbox_push(box, to, &msg); /* takes msg's storage */
-	tly_buf_fini(&msg);
-	return rv;
-}
-
-tly_err
 tly_committee_peek(const uint8_t *msg, size_t len,
     const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)
 {
@@ -158,7 +143,7 @@ send_share(const struct tly_identity *self, const struct tly_party *member,
 	rv = tly_envelope_seal(&body, self->kx_sk, self->kx_pk, member->kx_pk, raw_header, plain,
 	    d * TLY_FIELD_ELEMENT_BYTES);
 	if (rv == TLY_OK)
-		rv = tly_committee_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    self->sign);
 	TLY_WIPE(plain, d * TLY_FIELD_ELEMENT_BYTES);
 	tly_buf_fini(&body);

@@ -270,7 +270,7 @@ announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set
 		if (c->status[j] != MEMBER_PENDING)
 			continue;
 		header.recipient = c->query.committee.ids[j];
-		rv = tly_committee_send(box, header.recipient, &header, body.data, body.len,
+		rv = tly_msg_seal_to(box, header.recipient, &header, body.data, body.len,
 		    c->self->sign);
 	}
 	tly_buf_fini(&body);

@@ -15,10 +15,6 @@
 long tly_committee_find(const struct tly_idlist *list, uint32_t id);
 
 
-/* Seal a message with key and append it addressed to `to`. */
-TLY_MUST tly_err tly_committee_send(struct tly_outbox *box, uint32_t to,
-    const struct tly_msg_header *header, const uint8_t *body, size_t body_len,
-    const struct tly_sign_key *key);
 
 /*
  * The cheap checks on a message, before its signature: header and lengths

@@ -179,7 +179,7 @@ send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	tly_idlist_hash(set_hash, m->query_id, set);
 	rv = tly_share_sum_encode(&body, attempt, set_hash, sum, m->d);
 	if (rv == TLY_OK)
-		rv = tly_committee_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    m->self->sign);
 	if (rv != TLY_OK)
 		goto out;
@@ -221,7 +221,7 @@ send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_attempt_list_encode(&body, attempt, &missing);
 	if (rv == TLY_OK)
-		rv = tly_committee_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    m->self->sign);
 	if (rv != TLY_OK)
 		goto out;

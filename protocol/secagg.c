@@ -189,7 +189,7 @@ tly_secagg_client_start(struct tly_secagg_client *c, const int64_t *cells, size_
 	tly_kx_keypair(c->keys.secret_pk, c->secrets->secret_sk);
 	rv = tly_advertise_encode(&body, &c->keys);
 	if (rv == TLY_OK)
-		rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    c->self->sign);
 out:
 	tly_buf_fini(&body);
@@ -316,7 +316,7 @@ send_key_share(const struct tly_secagg_client *c, const struct tly_secagg_peer *
 	rv = tly_envelope_seal(&body, c->secrets->mask_sk, c->keys.mask_pk, peer->keys.mask_pk,
 	    raw_header, plain, sizeof plain);
 	if (rv == TLY_OK)
-		rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    c->self->sign);
 	tly_buf_fini(&body);
 	TLY_WIPE_OBJ(plain);
@@ -463,7 +463,7 @@ on_share_set(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_ou
 	if (rv == TLY_OK)
 		rv = tly_vector_encode(&body, c->input, c->query.cells);
 	if (rv == TLY_OK)
-		rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    c->self->sign);
 	if (rv != TLY_OK)
 		goto out;

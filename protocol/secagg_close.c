@@ -171,7 +171,7 @@ send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *c
 	}
 	rv = tly_key_list_encode(&body, &list);
 	if (rv == TLY_OK)
-		rv = tly_secagg_send(box, cl->id, &header, body.data, body.len, s->coord->sign);
+		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
 out:
 	tly_buf_fini(&body);
 	tly_key_list_fini(&list);
@@ -225,7 +225,7 @@ send_share_set(struct tly_secagg_server *s, const struct tly_secagg_client_rec *
 			set.ids[set.count++] = cl->holders[j];
 	rv = tly_idlist_encode(&body, &set);
 	if (rv == TLY_OK)
-		rv = tly_secagg_send(box, cl->id, &header, body.data, body.len, s->coord->sign);
+		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
 out:
 	tly_buf_fini(&body);
 	tly_idlist_fini(&set);

@@ -43,21 +43,6 @@ tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id)
 
 
 tly_err
-tly_secagg_send(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
-    const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
-{
-	struct tly_buf msg;
-	tly_err rv;
-
-	tly_buf_init(&msg);
-	rv = tly_msg_seal(&msg, header, body, body_len, key);
-	if (rv == TLY_OK)
-		rv = tly_outbox_push(box, to, &msg); /* takes msg's storage */
-	tly_buf_fini(&msg);
-	return rv;
-}
-
-tly_err
 tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size_t len)
 {
 	struct tly_buf copy;

@@ -16,10 +16,6 @@
 /* Position of id in a strictly increasing array, or -1. O(log count). */
 long tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id);
 
-/* Seal a message with key and append it addressed to `to`. */
-TLY_MUST tly_err tly_secagg_send(struct tly_outbox *box, uint32_t to,
-    const struct tly_msg_header *header, const uint8_t *body, size_t body_len,
-    const struct tly_sign_key *key);
 
 /* Append a copy of raw message bytes addressed to `to`. */
 TLY_MUST tly_err tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg,

@@ -57,7 +57,7 @@ tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
 	}
 	c->survivors = u3;
 	tly_idlist_hash(c->survivors_hash, c->query_id, &c->survivors);
-	rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, c->survivors_hash,
+	rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, c->survivors_hash,
 	    sizeof c->survivors_hash, c->self->sign);
 	if (rv == TLY_OK)
 		c->phase = TLY_SECAGG_CLIENT_SIGNATURES;
@@ -150,7 +150,7 @@ tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *
 	if (rv == TLY_OK)
 		rv = tly_unmask_encode(&body, &unmask);
 	if (rv == TLY_OK)
-		rv = tly_secagg_send(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		    c->self->sign);
 	if (rv == TLY_OK) {
 		tly_secagg_client_forget(c);
