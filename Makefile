@@ -6,6 +6,11 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 CFLAGS   ?= -O2 -g
 FUZZ_SECONDS ?= 20
+FUZZ_RUNS    ?=
+FAULT_QUERIES ?= 200
+SOAK_MINUTES ?= 10
+SOAK_NODES   ?= 50
+SOAK_PLANNERS ?= 20
 
 PKGS      := libsodium libcrypto gmp sqlite3 jansson inih
 WARN      := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror
@@ -40,7 +45,7 @@ BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench bench-plots \
-	run-bench install clean format demo check-no-test-rng
+	run-bench install clean format demo check-no-test-rng ctgrind faults soak
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -89,7 +94,7 @@ fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \
 		WARN="-std=c11 -Wall -Wextra -Werror" \
 		EXTRA_CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" fuzz-build
-	@scripts/run-fuzz.sh $(FUZZ_SECONDS) build/fuzz/fuzz tests/fuzz
+	@FUZZ_RUNS=$(FUZZ_RUNS) scripts/run-fuzz.sh $(FUZZ_SECONDS) build/fuzz/fuzz tests/fuzz
 
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 fuzz-build: $(FUZZ_BIN)
@@ -97,6 +102,33 @@ fuzz-build: $(FUZZ_BIN)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $< $(ALL_LIBS) $(LIBS) -o $@
+
+# Constant-time check: the secret-handling code run under valgrind memcheck
+# with its secrets marked undefined (ctgrind), so that a branch or a table
+# index that depends on a secret is reported as a use of undefined memory.
+CT_SRC := $(wildcard tests/ct/ct_*.c)
+CT_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(CT_SRC))
+ctgrind: deps
+	@$(MAKE) --no-print-directory $(CT_BIN)
+	@scripts/ctgrind.sh $(CT_BIN)
+
+$(BUILD)/tests/ct/%: tests/ct/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(ALL_LIBS) $(LIBS) -o $@
+
+# Scripted faults: kill -9 of random nodes, committee members and the
+# coordinator across FAULT_QUERIES queries of a real federation on loopback
+# (make test runs a short version of it in tests/test_faults.c).
+faults: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/helpers/faults
+	@TALLY_BIN=$(abspath $(BUILD)/bin) $(BUILD)/tests/helpers/faults --queries $(FAULT_QUERIES)
+
+# Load: SOAK_NODES node processes and SOAK_PLANNERS concurrent planners for
+# SOAK_MINUTES minutes; RSS, descriptors and latency as CSV under build/soak/.
+soak: deps
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/helpers/soak
+	@TALLY_BIN=$(abspath $(BUILD)/bin) $(BUILD)/tests/helpers/soak --minutes $(SOAK_MINUTES) \
+		--nodes $(SOAK_NODES) --planners $(SOAK_PLANNERS) --out $(BUILD)/soak
 
 # The vector loops (field arithmetic, mask expansion, Shamir) need GCC's full
 # vectoriser, which -O2 in GCC 12 only runs in its "very cheap" mode.
