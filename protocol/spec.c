@@ -444,6 +444,67 @@ parse_group_by(struct parse *p, const json_t *root)
 	return TLY_OK;
 }
 
+/*
+ * "domains": the grouping columns' value lists, in the order that lays out
+ * the cells. Planners may leave it out; the canonical form always carries
+ * it, so a QUERY binds the cell layout it was built with, and a node or an
+ * auditor whose catalogue lists a grouping domain differently (other
+ * values, or the same values in another order) refuses instead of
+ * misreading every cell.
+ */
+static tly_err
+parse_domains(struct parse *p, const json_t *root)
+{
+	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
+	const char *key;
+	json_t *obj, *list;
+	tly_err rv = tly_spec_member(root, "", "domains", JSON_OBJECT, 0, &obj, p->err);
+
+	if (rv != TLY_OK || obj == NULL)
+		return rv;
+	json_object_foreach (obj, key, list) {
+		int column = tly_dataset_column(p->ds, key);
+		size_t g = 0;
+
+		tly_spec_path_key(path, "domains", key);
+		while (g < p->spec->group_by_count && p->spec->group_by[g] != column)
+			g++;
+		if (column < 0 || g == p->spec->group_by_count) {
+			tly_spec_echo(echo, key, strlen(key));
+			return tly_spec_fail(p->err, path, "\"%s\" is not a grouping column of this query",
+			    echo);
+		}
+	}
+	for (size_t g = 0; g < p->spec->group_by_count; g++) {
+		const struct tly_column *col = &p->ds->columns[p->spec->group_by[g]];
+		size_t count;
+
+		tly_spec_path_key(path, "domains", col->name);
+		list = json_object_get(obj, col->name);
+		if (list == NULL)
+			return tly_spec_fail(p->err, path,
+			    "missing: \"domains\" must list every grouping column");
+		if (!json_is_array(list))
+			return tly_spec_fail(p->err, path, "expected an array of values, got %s",
+			    tly_spec_got(list).text);
+		count = json_array_size(list);
+		for (size_t i = 0; i < count && i < col->domain_count; i++) {
+			const json_t *v = json_array_get(list, i);
+			if (!json_is_string(v) || strcmp(json_string_value(v), col->domain[i]) != 0)
+				return tly_spec_fail(p->err, path,
+				    "value %zu is %s but this catalogue's domain of \"%s\" has \"%s\" there; "
+				    "the query was built with another catalogue",
+				    i, tly_spec_got(v).text, col->name, col->domain[i]);
+		}
+		if (count != col->domain_count)
+			return tly_spec_fail(p->err, path,
+			    "%zu values but this catalogue's domain of \"%s\" has %zu; the query was "
+			    "built with another catalogue",
+			    count, col->name, col->domain_count);
+	}
+	return TLY_OK;
+}
+
 /* Too many cells: the grouping columns' domains times the cells per group. */
 static tly_err
 check_cells(struct parse *p)
@@ -530,7 +591,7 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
     size_t len, struct tly_spec_error *err)
 {
 	static const char *const keys[] = {
-	    "dataset", "measure", "where", "group_by", "privacy", "sdc", "protocol", NULL};
+	    "dataset", "measure", "where", "group_by", "domains", "privacy", "sdc", "protocol", NULL};
 	struct tly_spec spec = {0};
 	struct parse p = {.cat = cat, .spec = &spec, .err = err};
 	json_t *root = NULL;
@@ -544,7 +605,7 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
 	if ((rv = tly_spec_only_keys(root, "", keys, err)) != TLY_OK ||
 	    (rv = parse_dataset(&p, root)) != TLY_OK || (rv = parse_measure(&p, root)) != TLY_OK ||
 	    (rv = parse_where(&p, root)) != TLY_OK || (rv = parse_group_by(&p, root)) != TLY_OK ||
-	    (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
+	    (rv = parse_domains(&p, root)) != TLY_OK || (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
 	    (rv = parse_sdc(&p, root)) != TLY_OK || (rv = parse_protocol(&p, root)) != TLY_OK ||
 	    (rv = check_cells(&p)) != TLY_OK)
 		goto out;

@@ -206,7 +206,10 @@ TLY_MUST tly_err tly_spec_parse(struct tly_spec *out, const struct tly_catalogue
 /* The canonical JSON of a parsed spec (sorted keys, compact, values
  * normalised: epsilon as "num/den" string, `in` lists in domain order).
  * Two queries that mean the same thing have the same canonical form.
- * Every field is present (where [], group_by [], sdc {0, 0}, protocol),
+ * Every field is present (where [], group_by [], sdc {0, 0}, protocol,
+ * and "domains": each grouping column's values in cell-layout order, {}
+ * without grouping, so that a catalogue that orders a domain otherwise
+ * refuses the query instead of misreading its cells),
  * categorical values are strings, and the mechanism is "laplace" or
  * "skellam". It is a valid query: parsing it gives the same spec.
  * *json is malloc'd and NUL-terminated. TLY_ENOMEM. */

@@ -163,20 +163,28 @@ canon_privacy(const struct tly_spec *spec)
 	return obj;
 }
 
-/* Adds "where" and "group_by" to root; nonzero on allocation failure. */
+/* Adds "where", "group_by" and "domains" (each grouping column's values in
+ * the order that lays out the cells) to root; nonzero on allocation
+ * failure. */
 static int
 canon_lists(const struct tly_spec *spec, const struct tly_dataset *ds, json_t *root)
 {
-	json_t *where = json_array(), *group_by = json_array();
+	json_t *where = json_array(), *group_by = json_array(), *domains = json_object();
 	int bad = 0;
 
 	bad |= json_object_set_new(root, "where", where);
 	bad |= json_object_set_new(root, "group_by", group_by);
+	bad |= json_object_set_new(root, "domains", domains);
 	for (size_t i = 0; i < spec->where_count && !bad; i++)
 		bad |= json_array_append_new(where, canon_clause(ds, &spec->where[i]));
-	for (size_t i = 0; i < spec->group_by_count && !bad; i++)
-		bad |= json_array_append_new(group_by,
-		    json_string(ds->columns[spec->group_by[i]].name));
+	for (size_t i = 0; i < spec->group_by_count && !bad; i++) {
+		const struct tly_column *col = &ds->columns[spec->group_by[i]];
+		json_t *values = json_array();
+		bad |= json_array_append_new(group_by, json_string(col->name));
+		bad |= json_object_set_new(domains, col->name, values);
+		for (size_t v = 0; v < col->domain_count && !bad; v++)
+			bad |= json_array_append_new(values, json_string(col->domain[v]));
+	}
 	return bad;
 }
 

@@ -371,7 +371,9 @@ Test(spec, design_canonical_bytes)
 {
 	struct tly_spec spec;
 	uint8_t hash[TLY_HASH_BYTES], expect[TLY_HASH_BYTES];
-	const char *golden = J("{'dataset':'patients','group_by':['age_band','sex'],"
+	const char *golden = J("{'dataset':'patients',"
+			       "'domains':{'age_band':['0-17','18-39','40-64','65-79','80+'],"
+			       "'sex':['F','M']},'group_by':['age_band','sex'],"
 			       "'measure':{'op':'count'},"
 			       "'privacy':{'epsilon':'1/2','mechanism':'laplace'},"
 			       "'protocol':'committee','sdc':{'round_to':5,'suppress_below':8},"
@@ -652,6 +654,63 @@ Test(spec, refusals_group_by)
 	parse_bad(Q(", 'group_by': ['sex', 'age_band', 'imd_decile', 'has_copd', 'has_diabetes']"),
 	    "group_by", "5 columns; the limit is 4");
 	parse_bad(Q(", 'group_by': ['person_id']"), "group_by[0]", "unknown column \"person_id\"");
+}
+
+/* "domains" pins the cell layout: a query built against a catalogue that
+ * lists a grouping domain otherwise is refused, naming the column. */
+Test(spec, domains_bind_the_cell_layout)
+{
+	struct tly_spec spec;
+	const char *same = J(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 'M']}"));
+	const char *empty = J(Q(", 'domains': {}"));
+
+	cr_assert_eq(tly_spec_parse(&spec, &cat, same, strlen(same), NULL), TLY_OK);
+	tly_spec_fini(&spec);
+	cr_assert_eq(tly_spec_parse(&spec, &cat, empty, strlen(empty), NULL), TLY_OK);
+	tly_spec_fini(&spec);
+	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['M', 'F']}"), "domains.sex",
+	    "value 0 is the string \"M\" but this catalogue's domain of \"sex\" has \"F\" there");
+	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F']}"), "domains.sex",
+	    "1 values but this catalogue's domain of \"sex\" has 2");
+	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 'M', 'X']}"), "domains.sex",
+	    "3 values but this catalogue's domain of \"sex\" has 2");
+	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 1]}"), "domains.sex",
+	    "value 1 is the integer 1");
+	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': 'F,M'}"), "domains.sex",
+	    "expected an array of values");
+	parse_bad(Q(", 'group_by': ['sex', 'age_band'], 'domains': {'sex': ['F', 'M']}"),
+	    "domains.age_band", "missing");
+	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 'M'], 'age_band': []}"),
+	    "domains.age_band", "\"age_band\" is not a grouping column of this query");
+	parse_bad(Q(", 'domains': {'nonesuch': []}"), "domains.nonesuch",
+	    "\"nonesuch\" is not a grouping column");
+	parse_bad(Q(", 'domains': ['sex']"), "domains", "expected an object");
+}
+
+/* The case that motivated "domains": a node whose catalogue lists sex as
+ * M,F gets the canonical query of a coordinator whose catalogue says F,M.
+ * Without the domains the same bytes would parse and every sex cell would
+ * be read as the other sex. */
+Test(spec, canonical_query_refused_by_a_catalogue_in_another_order)
+{
+	struct tly_catalogue other;
+	struct tly_spec_error err;
+	struct tly_spec spec;
+	char *swapped = strdup(J(catalogue_json)), *at, *canonical = canonical_of(design_query);
+
+	cr_assert_not_null(swapped);
+	at = strstr(swapped, "\"F\", \"M\"");
+	cr_assert_not_null(at, "the test catalogue lists sex as F, M");
+	memcpy(at, "\"M\", \"F\"", 8);
+	cr_assert_eq(tly_catalogue_parse(&other, swapped, strlen(swapped), &err), TLY_OK);
+	cr_assert_eq(tly_spec_parse(&spec, &other, canonical, strlen(canonical), &err), TLY_EINVAL);
+	cr_assert_str_eq(err.field, "domains.sex");
+	/* The same catalogue accepts its own canonical form. */
+	cr_assert_eq(tly_spec_parse(&spec, &cat, canonical, strlen(canonical), &err), TLY_OK);
+	tly_spec_fini(&spec);
+	tly_catalogue_fini(&other);
+	free(swapped);
+	free(canonical);
 }
 
 Test(spec, refusals_privacy)
