@@ -53,6 +53,12 @@ struct answer {
 };
 static struct answer answers[MAX_RESULTS];
 static int answer_count;
+/* Charges seen at nodes the round dropped: checked again at the end. */
+static struct {
+	int node;
+	char qid[33];
+} dropped_charges[MAX_RESULTS];
+static int dropped_charge_count;
 
 /* ---- small tools ---- */
 
@@ -512,6 +518,7 @@ setup(void)
 	snprintf(helpers, sizeof helpers, "%s/../tests/helpers", bin);
 	snprintf(prefix, sizeof prefix, "tallyns-%ld", (long)getpid());
 	answer_count = 0;
+	dropped_charge_count = 0;
 	if (geteuid() != 0) {
 		snprintf(skip_why, sizeof skip_why,
 		    "not root: network namespaces, veth and tc need root (CAP_NET_ADMIN, "
@@ -705,26 +712,48 @@ charged_for(int k, const char *qid)
 	return sql_count(k, where) == 1;
 }
 
-/* Never under-counted: every node that took part in an answered query
- * (not dropped) holds a charge for it in its own ledger; and the logs and
- * ledgers verify, receipts matching ledger entries. */
+/* Node k charged query qid although the round dropped it: it must stay
+ * charged (asserted now and again at the end). */
+static void
+assert_dropped_but_charged(int k, const char *qid)
+{
+	cr_assert(charged_for(k, qid), "node %d was dropped from query %s after charging it: "
+				       "the charge must stay",
+	    k, qid);
+	if (dropped_charge_count < MAX_RESULTS) {
+		dropped_charges[dropped_charge_count].node = k;
+		snprintf(dropped_charges[dropped_charge_count].qid, 33, "%.32s", qid);
+		dropped_charge_count++;
+	}
+}
+
+/* Never under-counted: for every answered query at least as many ledgers
+ * hold a charge for it as it had contributors, and every node named as a
+ * contributor (all but the dropped, when every node took part) holds
+ * one; dropped nodes that charged still do; and the logs and ledgers
+ * verify, each receipt in the log matching its node's ledger entry. */
 static void
 assert_ledgers_and_audit(void)
 {
 	for (int i = 0; i < answer_count; i++) {
 		const struct answer *a = &answers[i];
-		int kept = 0;
+		int charged = 0, dropped = 0;
 		for (int k = 1; k <= SITES; k++) {
-			if (a->dropped[k])
-				continue;
-			kept++;
-			cr_assert(charged_for(k, a->qid), "node %d took part in query %s but its "
-							  "ledger has no charge for it",
-			    k, a->qid);
+			charged += charged_for(k, a->qid);
+			dropped += a->dropped[k];
 		}
-		cr_assert_eq(kept, a->contributors, "query %s: %d contributors, %d not dropped",
-		    a->qid, a->contributors, kept);
+		cr_assert_geq(charged, a->contributors,
+		    "query %s: %d contributors but only %d ledgers charged it", a->qid,
+		    a->contributors, charged);
+		for (int k = 1; k <= SITES && a->contributors + dropped == SITES; k++)
+			cr_assert(a->dropped[k] || charged_for(k, a->qid),
+			    "node %d contributed to query %s but its ledger has no charge for it", k,
+			    a->qid);
 	}
+	for (int i = 0; i < dropped_charge_count; i++)
+		cr_assert(charged_for(dropped_charges[i].node, dropped_charges[i].qid),
+		    "node %d lost its charge for query %s", dropped_charges[i].node,
+		    dropped_charges[i].qid);
 	char out[300];
 	snprintf(out, sizeof out, "%s/out.txt", dir);
 	int code = run_here((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL});
@@ -928,7 +957,7 @@ Test(netns, link_cut_mid_round_then_healed)
 		cr_assert_eq(contributors_of(result), SITES - 1);
 		cr_assert(is_dropped(result, 5), "the result must name node 5 as dropped");
 		const char *qid = json_string_value(json_object_get(result, "query_id"));
-		cr_assert(charged_for(5, qid), "dropped node 5 was charged and must stay charged");
+		assert_dropped_but_charged(5, qid);
 	}
 	json_decref(result);
 	cr_assert_gt(charges(5), before, "node 5's charge is still in its ledger");
@@ -1008,6 +1037,8 @@ Test(netns, thin_link_below_and_above_the_deadline)
 			pause_ms(250);
 	}
 	cr_assert(charged, "dropped node 5 charged the query and stays charged");
+	if (qid != NULL)
+		assert_dropped_but_charged(5, qid);
 	json_decref(result);
 	write_csv("node 5 on 1 kbit/s, 100 cells", took, took, 1);
 	link_rate(5, NULL);
@@ -1060,6 +1091,8 @@ Test(netns, delay_below_and_above_the_deadline)
 			pause_ms(250);
 	}
 	cr_assert(charged, "node 5 got the query late, charged it, and stays charged");
+	if (qid != NULL)
+		assert_dropped_but_charged(5, qid);
 	json_decref(result);
 	write_csv("node 5 delayed past the deadline", took, took, 1);
 	link_delay(5, 0, 0);
@@ -1068,5 +1101,45 @@ Test(netns, delay_below_and_above_the_deadline)
 	cr_assert_geq(back, 0, "node 5 did not take part again after the delay was lifted");
 	cr_log_info("delay lifted: node 5 back after %.2f s (%d queries)", back, rounds);
 	assert_all_alive("after the delays");
+	assert_ledgers_and_audit();
+}
+
+/* The coordinator restarts while node 5 is cut off: the other nodes
+ * redial at once; node 5's old connection is dead on the far side, and
+ * after the heal it must notice and redial. */
+Test(netns, partition_across_a_coordinator_restart_then_heal)
+{
+	need_namespaces();
+	link_set(5, 0);
+	kill(pids[0], SIGTERM);
+	waitpid(pids[0], NULL, 0);
+	pids[0] = 0;
+	spawn_daemon(0);
+	cr_assert_eq(wait_connected(SITES - 1, 60), SITES - 1, "the other nodes redial");
+	json_t *result;
+	double took;
+	int code = ask(small_query, &result, &took);
+	cr_assert_eq(code, 0, "4 of 5 trusts are enough");
+	cr_assert_eq(contributors_of(result), SITES - 1);
+	json_decref(result);
+	cr_log_info("partition: with node 5 cut off and unknown to the new coordinator, a query "
+		    "took %.2f s",
+	    took);
+	link_set(5, 1);
+	double healed = now_s();
+	int connected = 0;
+	while (now_s() - healed < 120 && (connected = nodes_connected()) != SITES)
+		pause_ms(250);
+	double redial = now_s() - healed;
+	cr_log_info("partition healed: %d nodes connected after %.2f s", connected, redial);
+	cr_assert_eq(connected, SITES, "node 5 never redialled after the heal");
+	char log[300];
+	snprintf(log, sizeof log, "%s/logs/node-5.log", dir);
+	cr_assert(file_has(log, "connection to the coordinator lost"));
+	write_csv("redial after a partition across a coordinator restart", redial, redial, 0);
+	int rounds;
+	double back = until_everyone_is_back(&rounds, 60);
+	cr_assert_geq(back, 0);
+	assert_all_alive("after the partition");
 	assert_ledgers_and_audit();
 }
