@@ -85,8 +85,7 @@ pause_ms(long ms)
 }
 
 /* A shell command, output discarded; its exit status. */
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 sh(const char *fmt, ...)
@@ -237,14 +236,15 @@ make_namespaces(void)
 {
 	const char *c = ns_name(0);
 	if (sh("ip netns add %s", c) != 0) {
-		snprintf(skip_why, sizeof skip_why,
+		snprintf(
+		    skip_why, sizeof skip_why,
 		    "`ip netns add` failed: no network namespaces here (needs CAP_SYS_ADMIN and "
 		    "CONFIG_NET_NS)");
 		return 1;
 	}
 	if (sh("ip -n %s link set lo up && ip -n %s link add br0 type bridge && "
 	       "ip -n %s addr add 10.77.0.1/24 dev br0 && ip -n %s link set br0 up",
-		c, c, c, c) != 0) {
+	       c, c, c, c) != 0) {
 		snprintf(skip_why, sizeof skip_why, "cannot make a bridge in a namespace");
 		return 1;
 	}
@@ -254,9 +254,9 @@ make_namespaces(void)
 		       "ip -n %s link add v%d type veth peer name eth0 netns %s && "
 		       "ip -n %s link set v%d master br0 up && "
 		       "ip -n %s addr add 10.77.0.%d/24 dev eth0 && ip -n %s link set eth0 up",
-			n, n, c, k, n, c, k, n, 10 + k, n) != 0) {
+		       n, n, c, k, n, c, k, n, 10 + k, n) != 0) {
 			snprintf(skip_why, sizeof skip_why,
-			    "cannot connect namespace %s with a veth pair to the bridge", n);
+			         "cannot connect namespace %s with a veth pair to the bridge", n);
 			return 1;
 		}
 		/* The spare port for a delay line: dK <-> eK on the bridge. vK
@@ -264,9 +264,9 @@ make_namespaces(void)
 		if (sh("ip -n %s link add d%d type veth peer name e%d && "
 		       "ip -n %s link set e%d master br0 up && ip -n %s link set d%d up && "
 		       "ip netns exec %s sh -c 'echo 8 > /proc/sys/net/ipv4/conf/v%d/arp_ignore'",
-			c, k, k, c, k, c, k, c, k) != 0) {
-			snprintf(skip_why, sizeof skip_why, "cannot add the spare veth pair d%d/e%d", k,
-			    k);
+		       c, k, k, c, k, c, k, c, k) != 0) {
+			snprintf(skip_why, sizeof skip_why,
+			         "cannot add the spare veth pair d%d/e%d", k, k);
 			return 1;
 		}
 	}
@@ -274,8 +274,9 @@ make_namespaces(void)
 	(void)sh("tc -n %s qdisc del dev lo root", c);
 	if (sh("tc -n %s qdisc add dev lo root handle 1: htb default 1 && "
 	       "tc -n %s class add dev lo parent 1: classid 1:1 htb rate 8kbit",
-		c, c) != 0) {
-		snprintf(skip_why, sizeof skip_why, "tc cannot add an htb qdisc (CONFIG_NET_SCH_HTB)");
+	       c, c) != 0) {
+		snprintf(skip_why, sizeof skip_why,
+		         "tc cannot add an htb qdisc (CONFIG_NET_SCH_HTB)");
 		return 1;
 	}
 	(void)sh("tc -n %s qdisc del dev lo root", c);
@@ -293,8 +294,9 @@ link_qdisc(int k, const char *spec)
 	for (int side = 0; side < 2; side++) {
 		(void)sh("tc -n %s qdisc del dev %s root", ns[side], dev[side]);
 		if (spec[0] != '\0')
-			cr_assert_eq(sh("tc -n %s qdisc add dev %s root %s", ns[side], dev[side], spec),
-			    0, "tc qdisc add dev %s root %s", dev[side], spec);
+			cr_assert_eq(
+			    sh("tc -n %s qdisc add dev %s root %s", ns[side], dev[side], spec), 0,
+			    "tc qdisc add dev %s root %s", dev[side], spec);
 	}
 }
 
@@ -305,10 +307,10 @@ starve_egress(int k)
 	const char *n = ns_name(k);
 	(void)sh("tc -n %s qdisc del dev eth0 root", n);
 	cr_assert_eq(sh("tc -n %s qdisc add dev eth0 root handle 1: htb default 1 && "
-			"tc -n %s class add dev eth0 parent 1: classid 1:1 htb rate 8bit ceil 8bit "
-			"burst 1 cburst 1",
-		         n, n),
-	    0, "starving node %d's egress", k);
+	                "tc -n %s class add dev eth0 parent 1: classid 1:1 htb rate 8bit ceil 8bit "
+	                "burst 1 cburst 1",
+	                n, n),
+	             0, "starving node %d's egress", k);
 }
 
 /* Cut node k's link at the bridge (the node sees its carrier go). */
@@ -341,9 +343,9 @@ link_delay(int k, int ms, int jitter_ms)
 		/* Back on the bridge; bouncing eK flushes the forwarding entries
 		 * the bridge learnt on it while the delay line was in place. */
 		cr_assert_eq(sh("ip -n %s link set v%d master br0 && ip -n %s link set e%d down && "
-				"ip -n %s link set e%d up",
-			         c, k, c, k, c, k),
-		    0);
+		                "ip -n %s link set e%d up",
+		                c, k, c, k, c, k),
+		             0);
 		return;
 	}
 	cr_assert_eq(sh("ip -n %s link set v%d nomaster", c, k), 0);
@@ -374,7 +376,8 @@ spawn_daemon(int k)
 		snprintf(name, sizeof name, "node-%d", k);
 	}
 	snprintf(log, sizeof log, "%s/logs/%s.log", dir, name);
-	pids[k] = spawn_in(ns_name(k), log, log, (const char *const[]){exe, "--config", config, NULL});
+	pids[k] =
+	    spawn_in(ns_name(k), log, log, (const char *const[]){exe, "--config", config, NULL});
 	char pidfile[300];
 	snprintf(pidfile, sizeof pidfile, "%s/run/%s.pid", dir, name);
 	FILE *f = fopen(pidfile, "w");
@@ -415,8 +418,9 @@ assert_all_alive(const char *when)
 		int status;
 		pid_t r = waitpid(pids[k], &status, WNOHANG);
 		cr_assert_eq(r, 0, "%s: %s %d exited (%s %d)", when, k ? "node" : "coordinator", k,
-		    r > 0 && WIFSIGNALED(status) ? "signal" : "status",
-		    r > 0 ? (WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) : -1);
+		             r > 0 && WIFSIGNALED(status) ? "signal" : "status",
+		             r > 0 ? (WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status))
+		                   : -1);
 	}
 }
 
@@ -443,7 +447,7 @@ nodes_connected(void)
 	snprintf(ca, sizeof ca, "%s/pki/ca.crt", dir);
 	(void)truncate(out, 0);
 	if (wait_exit(spawn_in(ns_name(0), out, err,
-		    (const char *const[]){exe, url, cert, key, ca, NULL})) != 0)
+	                       (const char *const[]){exe, url, cert, key, ca, NULL})) != 0)
 		return -1;
 	json_error_t jerr;
 	json_t *st = json_load_file(out, 0, &jerr);
@@ -469,8 +473,9 @@ start_federation(void)
 {
 	for (int k = 0; k <= SITES; k++)
 		spawn_daemon(k);
-	cr_assert_eq(wait_connected(SITES, 60), SITES, "the nodes did not all connect across "
-						     "the namespaces");
+	cr_assert_eq(wait_connected(SITES, 60), SITES,
+	             "the nodes did not all connect across "
+	             "the namespaces");
 }
 
 /* The coordinator's certificate: the one naming 10.77.0.1 (pki-ns/) or the
@@ -478,9 +483,10 @@ start_federation(void)
 static void
 use_namespace_certificate(int yes)
 {
-	cr_assert_eq(sh("sed -i -e 's#^tls_cert = pki[-ns]*/#tls_cert = %s/#' "
-			"-e 's#^tls_key = pki[-ns]*/#tls_key = %s/#' %s/coordinator/coordinator.conf",
-		         yes ? "pki-ns" : "pki", yes ? "pki-ns" : "pki", dir),
+	cr_assert_eq(
+	    sh("sed -i -e 's#^tls_cert = pki[-ns]*/#tls_cert = %s/#' "
+	       "-e 's#^tls_key = pki[-ns]*/#tls_key = %s/#' %s/coordinator/coordinator.conf",
+	       yes ? "pki-ns" : "pki", yes ? "pki-ns" : "pki", dir),
 	    0);
 }
 
@@ -493,21 +499,25 @@ use_namespace_certificate(int yes)
 static void
 lay_out(void)
 {
-	cr_assert_eq(run_here((const char *const[]){"tally", "demo", "--serve", "--dir", dir,
-			 "--sites", "5", "--people", "20000", "--seed", "7", NULL}),
+	cr_assert_eq(
+	    run_here((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites", "5",
+	                                   "--people", "20000", "--seed", "7", NULL}),
 	    0, "tally demo --serve failed");
-	cr_assert_eq(run_here((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL}), 0);
+	cr_assert_eq(run_here((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL}),
+	             0);
 	char ca_dir[300], out_dir[300];
 	snprintf(ca_dir, sizeof ca_dir, "%s/pki", dir);
 	snprintf(out_dir, sizeof out_dir, "%s/coordinator/pki-ns", dir);
-	cr_assert_eq(run_here((const char *const[]){"tally", "pki", "issue", "--dir", ca_dir, "--name",
-			 "coordinator", "--role", "coordinator", "--host", "10.77.0.1", "--host",
-			 "127.0.0.1", "--host", "localhost", "--out", out_dir, NULL}),
-	    0, "tally pki issue for 10.77.0.1");
-	cr_assert_eq(sh("sed -i -e 's#tls+tcp://127.0.0.1:#tls+tcp://10.77.0.1:#' "
-			"-e 's#^deadline_ms = .*#deadline_ms = %d#' %s/coordinator/coordinator.conf "
-			"%s/site-*/node.conf",
-		         DEADLINE_MS, dir, dir),
+	cr_assert_eq(run_here((const char *const[]){
+	                 "tally", "pki", "issue", "--dir", ca_dir, "--name", "coordinator",
+	                 "--role", "coordinator", "--host", "10.77.0.1", "--host", "127.0.0.1",
+	                 "--host", "localhost", "--out", out_dir, NULL}),
+	             0, "tally pki issue for 10.77.0.1");
+	cr_assert_eq(
+	    sh("sed -i -e 's#tls+tcp://127.0.0.1:#tls+tcp://10.77.0.1:#' "
+	       "-e 's#^deadline_ms = .*#deadline_ms = %d#' %s/coordinator/coordinator.conf "
+	       "%s/site-*/node.conf",
+	       DEADLINE_MS, dir, dir),
 	    0);
 	use_namespace_certificate(1);
 	char conf[300];
@@ -528,8 +538,8 @@ setup(void)
 	dropped_charge_count = 0;
 	if (geteuid() != 0) {
 		snprintf(skip_why, sizeof skip_why,
-		    "not root: network namespaces, veth and tc need root (CAP_NET_ADMIN, "
-		    "CAP_SYS_ADMIN)");
+		         "not root: network namespaces, veth and tc need root (CAP_NET_ADMIN, "
+		         "CAP_SYS_ADMIN)");
 		return;
 	}
 	if (sh("ip -V") != 0 || sh("tc -V") != 0) {
@@ -679,9 +689,8 @@ is_dropped(json_t *result, int k)
 {
 	size_t i;
 	json_t *id;
-	json_array_foreach(json_object_get(result, "dropped"), i, id)
-	if (json_integer_value(id) == k)
-		return 1;
+	json_array_foreach(json_object_get(result, "dropped"), i,
+	                   id) if (json_integer_value(id) == k) return 1;
 	return 0;
 }
 
@@ -693,9 +702,9 @@ sql_count(int k, const char *where)
 	char cmd[900];
 	long count = -1;
 	snprintf(cmd, sizeof cmd,
-	    "sqlite3 %s/site-%d/state/ledger.db \"SELECT COUNT(*) FROM entries WHERE %s\" "
-	    "2>/dev/null",
-	    dir, k, where);
+	         "sqlite3 %s/site-%d/state/ledger.db \"SELECT COUNT(*) FROM entries WHERE %s\" "
+	         "2>/dev/null",
+	         dir, k, where);
 	FILE *p = popen(cmd, "r");
 	if (p != NULL) {
 		if (fscanf(p, "%ld", &count) != 1)
@@ -724,9 +733,10 @@ charged_for(int k, const char *qid)
 static void
 assert_dropped_but_charged(int k, const char *qid)
 {
-	cr_assert(charged_for(k, qid), "node %d was dropped from query %s after charging it: "
-				       "the charge must stay",
-	    k, qid);
+	cr_assert(charged_for(k, qid),
+	          "node %d was dropped from query %s after charging it: "
+	          "the charge must stay",
+	          k, qid);
 	if (dropped_charge_count < MAX_RESULTS) {
 		dropped_charges[dropped_charge_count].node = k;
 		snprintf(dropped_charges[dropped_charge_count].qid, 33, "%.32s", qid);
@@ -750,17 +760,18 @@ assert_ledgers_and_audit(void)
 			dropped += a->dropped[k];
 		}
 		cr_assert_geq(charged, a->contributors,
-		    "query %s: %d contributors but only %d ledgers charged it", a->qid,
-		    a->contributors, charged);
+		              "query %s: %d contributors but only %d ledgers charged it", a->qid,
+		              a->contributors, charged);
 		for (int k = 1; k <= SITES && a->contributors + dropped == SITES; k++)
-			cr_assert(a->dropped[k] || charged_for(k, a->qid),
-			    "node %d contributed to query %s but its ledger has no charge for it", k,
-			    a->qid);
+			cr_assert(
+			    a->dropped[k] || charged_for(k, a->qid),
+			    "node %d contributed to query %s but its ledger has no charge for it",
+			    k, a->qid);
 	}
 	for (int i = 0; i < dropped_charge_count; i++)
 		cr_assert(charged_for(dropped_charges[i].node, dropped_charges[i].qid),
-		    "node %d lost its charge for query %s", dropped_charges[i].node,
-		    dropped_charges[i].qid);
+		          "node %d lost its charge for query %s", dropped_charges[i].node,
+		          dropped_charges[i].qid);
 	char out[300];
 	snprintf(out, sizeof out, "%s/out.txt", dir);
 	int code = run_here((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL});
@@ -805,13 +816,13 @@ measure(const char *what, int n)
 		int code = ask(q, &result, &t[i]);
 		cr_assert_eq(code, 0, "%s: query %d exited %d", what, i, code);
 		cr_assert_eq(contributors_of(result), SITES, "%s: query %d had %d contributors",
-		    what, i, contributors_of(result));
+		             what, i, contributors_of(result));
 		json_decref(result);
 	}
 	qsort(t, (size_t)n, sizeof t[0], cmp_double);
 	double median = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-	cr_log_info("latency %s: median %.3f s, max %.3f s over %d queries", what, median,
-	    t[n - 1], n);
+	cr_log_info("latency %s: median %.3f s, max %.3f s over %d queries", what, median, t[n - 1],
+	            n);
 	write_csv(what, median, t[n - 1], n);
 }
 
@@ -828,7 +839,8 @@ assert_matches_truth(json_t *result)
 	json_error_t err;
 	json_t *truth = json_load_file(path, 0, &err);
 	cr_assert_not_null(truth, "%s: %s", path, err.text);
-	json_t *want = json_object_get(json_object_get(truth, "queries"), "diabetes_by_age_sex.json");
+	json_t *want =
+	    json_object_get(json_object_get(truth, "queries"), "diabetes_by_age_sex.json");
 	json_t *cells = json_object_get(result, "cells");
 	cr_assert_eq(json_array_size(cells), 10);
 	cr_assert_eq(json_array_size(want), 10);
@@ -836,7 +848,7 @@ assert_matches_truth(json_t *result)
 	for (size_t i = 0; i < 10; i++) {
 		json_t *cell = json_array_get(cells, i), *t = json_array_get(want, i);
 		cr_assert(json_equal(json_object_get(cell, "group"), json_object_get(t, "group")),
-		    "cell %zu is another group than the truth's", i);
+		          "cell %zu is another group than the truth's", i);
 		double truth_value = json_number_value(json_object_get(t, "value"));
 		double value = json_number_value(json_object_get(cell, "value"));
 		json_t *ci = json_object_get(cell, "ci95");
@@ -847,9 +859,9 @@ assert_matches_truth(json_t *result)
 		    json_object_get(json_object_get(result, "privacy"), "ci95_half_width"));
 		covered += truth_value >= lo && truth_value <= hi;
 		cr_assert_leq(value - truth_value, 3 * half, "cell %zu: %.0f vs truth %.0f", i,
-		    value, truth_value);
+		              value, truth_value);
 		cr_assert_leq(truth_value - value, 3 * half, "cell %zu: %.0f vs truth %.0f", i,
-		    value, truth_value);
+		              value, truth_value);
 	}
 	cr_log_info("baseline: %d of 10 cells have the truth inside their interval", covered);
 	cr_assert_geq(covered, 7);
@@ -870,7 +882,7 @@ Test(netns, baseline_across_namespaces_matches_truth)
 	}
 	json_t *result;
 	int code = ask((const char *const[]){"--spec", spec_path("diabetes_by_age_sex.json"), NULL},
-	    &result, NULL);
+	               &result, NULL);
 	cr_assert_eq(code, 0);
 	cr_assert_eq(contributors_of(result), SITES);
 	cr_assert_eq(json_array_size(json_object_get(result, "dropped")), 0);
@@ -900,21 +912,22 @@ Test(netns, coordinator_certificate_must_name_its_address)
 	char log[300];
 	snprintf(log, sizeof log, "%s/logs/node-1.log", dir);
 	cr_assert(file_has(log, "ended the handshake (Cryptographic error)"),
-	    "node 1 must log why it cannot connect (%s)", log);
+	          "node 1 must log why it cannot connect (%s)", log);
 	assert_all_alive("with the wrong certificate");
 	/* The right certificate again: everyone connects. */
 	stop_daemons();
 	use_namespace_certificate(1);
 	start_federation();
-	cr_assert_eq(ask((const char *const[]){"--count", "--epsilon", "0.1", NULL}, NULL, NULL), 0);
+	cr_assert_eq(ask((const char *const[]){"--count", "--epsilon", "0.1", NULL}, NULL, NULL),
+	             0);
 	assert_ledgers_and_audit();
 }
 
 static const char *const small_query[] = {"--count", "--by", "sex", "--epsilon", "0.1", NULL};
 /* 100 cells: node k's shares are large enough to take seconds on a thin
  * link. */
-static const char *const big_query[] = {"--count", "--by", "imd_decile,sex,age_band",
-    "--epsilon", "0.5", NULL};
+static const char *const big_query[] = {"--count",   "--by", "imd_decile,sex,age_band",
+                                        "--epsilon", "0.5",  NULL};
 
 /* Ask small queries until one includes every node again; seconds taken,
  * the number of queries in *rounds. */
@@ -927,7 +940,8 @@ until_everyone_is_back(int *rounds, double limit_s)
 		json_t *result;
 		int code = ask(small_query, &result, NULL);
 		int full = code == 0 && contributors_of(result) == SITES;
-		cr_assert(code == 0 || code == 4, "a query while the node comes back exited %d", code);
+		cr_assert(code == 0 || code == 4, "a query while the node comes back exited %d",
+		          code);
 		json_decref(result);
 		(*rounds)++;
 		if (full)
@@ -957,8 +971,8 @@ Test(netns, link_cut_mid_round_then_healed)
 	json_t *result = background_answer(q, &code);
 	double took = now_s() - t0;
 	cr_log_info("cut: node 5 charged and cut %.2f s into the round; the query ended after "
-		    "%.2f s with exit %d",
-	    cut_at, took, code);
+	            "%.2f s with exit %d",
+	            cut_at, took, code);
 	cr_assert(code == 0 || code == 4, "the query must release or fail cleanly, not %d", code);
 	if (code == 0) {
 		cr_assert_eq(contributors_of(result), SITES - 1);
@@ -990,7 +1004,7 @@ Test(netns, link_cut_mid_round_then_healed)
 	snprintf(log, sizeof log, "%s/logs/node-5.log", dir);
 	int redialled = file_has(log, "connection lost");
 	cr_log_info("heal: node 5 took part again %.2f s after the heal (%d queries); it %s", back,
-	    rounds, redialled ? "redialled" : "kept its TCP connection (retransmission)");
+	            rounds, redialled ? "redialled" : "kept its TCP connection (retransmission)");
 	write_csv("rejoin after heal", back, back, rounds);
 	assert_all_alive("after the heal");
 	assert_ledgers_and_audit();
@@ -1003,10 +1017,10 @@ link_rate(int k, const char *rate)
 	link_qdisc(k, rate != NULL ? "handle 1: htb default 1" : "");
 	for (int side = 0; rate != NULL && side < 2; side++)
 		cr_assert_eq(sh("tc -n %s class add dev %s%s parent 1: classid 1:1 htb rate %s "
-				"ceil %s burst 1 cburst 1",
-			         ns_name(side ? 0 : k), side ? "v" : "eth", side ? "5" : "0", rate,
-			         rate),
-		    0);
+		                "ceil %s burst 1 cburst 1",
+		                ns_name(side ? 0 : k), side ? "v" : "eth", side ? "5" : "0", rate,
+		                rate),
+		             0);
 }
 
 Test(netns, thin_link_below_and_above_the_deadline)
@@ -1020,7 +1034,7 @@ Test(netns, thin_link_below_and_above_the_deadline)
 	double took;
 	int code = ask(small_query, &result, &took);
 	cr_log_info("thin link 4 kbit/s: a 2-cell query took %.2f s with %d contributors", took,
-	    contributors_of(result));
+	            contributors_of(result));
 	cr_assert_eq(code, 0);
 	cr_assert_eq(contributors_of(result), SITES, "a small answer fits in the deadline");
 	json_decref(result);
@@ -1029,7 +1043,7 @@ Test(netns, thin_link_below_and_above_the_deadline)
 	long before = charges(5);
 	code = ask(big_query, &result, &took);
 	cr_log_info("thin link 1 kbit/s: a 100-cell query took %.2f s, exit %d, %d contributors",
-	    took, code, contributors_of(result));
+	            took, code, contributors_of(result));
 	cr_assert(code == 0 || code == 4, "release or a clean failure, not %d", code);
 	if (code == 0) {
 		cr_assert_eq(contributors_of(result), SITES - 1);
@@ -1061,8 +1075,9 @@ Test(netns, delay_below_and_above_the_deadline)
 {
 	need_namespaces();
 	if (!have_netem)
-		cr_log_info("tc netem is unavailable (this kernel lacks sch_netem); delaying frames "
-			    "with tests/helpers/delay_line instead");
+		cr_log_info(
+		    "tc netem is unavailable (this kernel lacks sch_netem); delaying frames "
+		    "with tests/helpers/delay_line instead");
 	/* Every link delayed both ways (a round trip costs twice the delay),
 	 * 10% jitter: everyone still answers within the deadline. */
 	static const int delays[] = {100, 300};
@@ -1071,7 +1086,7 @@ Test(netns, delay_below_and_above_the_deadline)
 		for (int k = 1; k <= SITES; k++)
 			link_delay(k, delays[i], delays[i] / 10);
 		snprintf(what, sizeof what, "%s %d ms each way on all links",
-		    have_netem ? "netem" : "delay_line", delays[i]);
+		         have_netem ? "netem" : "delay_line", delays[i]);
 		measure(what, 5);
 	}
 	for (int k = 1; k <= SITES - 1; k++)
@@ -1083,8 +1098,8 @@ Test(netns, delay_below_and_above_the_deadline)
 	double took;
 	int code = ask(small_query, &result, &took);
 	cr_log_info("%d ms each way on node 5 (deadline %d ms): exit %d after %.2f s, %d "
-		    "contributors",
-	    DEADLINE_MS * 3 / 5, DEADLINE_MS, code, took, contributors_of(result));
+	            "contributors",
+	            DEADLINE_MS * 3 / 5, DEADLINE_MS, code, took, contributors_of(result));
 	cr_assert(code == 0 || code == 4, "release or a clean failure, not %d", code);
 	if (code == 0) {
 		cr_assert_eq(contributors_of(result), SITES - 1);
@@ -1130,8 +1145,8 @@ Test(netns, partition_across_a_coordinator_restart_then_heal)
 	cr_assert_eq(contributors_of(result), SITES - 1);
 	json_decref(result);
 	cr_log_info("partition: with node 5 cut off and unknown to the new coordinator, a query "
-		    "took %.2f s",
-	    took);
+	            "took %.2f s",
+	            took);
 	link_set(5, 1);
 	double healed = now_s();
 	int connected = 0;

@@ -29,7 +29,7 @@ main(int argc, char **argv)
 	struct tly_tls_files tls = {.cert = argv[2], .key = argv[3], .ca = argv[4]};
 	snprintf(url, sizeof url, "%s/v1/status", argv[1]);
 	if (tly_https_request(url, "GET", &tls, NULL, 0, 10000, &status, &body, &len, why,
-		sizeof why) != TLY_OK) {
+	                      sizeof why) != TLY_OK) {
 		fprintf(stderr, "api_status: %s\n", why);
 		return 1;
 	}

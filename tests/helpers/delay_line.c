@@ -75,8 +75,8 @@ open_interface(const char *name)
 		return -1;
 	}
 	int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-	struct sockaddr_ll addr = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
-	    .sll_ifindex = (int)index};
+	struct sockaddr_ll addr = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)index};
 	struct packet_mreq promisc = {.mr_ifindex = (int)index, .mr_type = PACKET_MR_PROMISC};
 	if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0 ||
 	    bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
@@ -95,8 +95,8 @@ take(struct direction *d, long delay_ms, long jitter_ms, uint8_t *buf)
 {
 	struct sockaddr_ll from;
 	socklen_t from_len = sizeof from;
-	ssize_t n = recvfrom(d->from, buf, FRAME_MAX, MSG_DONTWAIT, (struct sockaddr *)&from,
-	    &from_len);
+	ssize_t n =
+	    recvfrom(d->from, buf, FRAME_MAX, MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
 	if (n <= 0 || from.sll_pkttype == PACKET_OUTGOING)
 		return;
 	if (d->count == QUEUE_MAX) {
@@ -169,9 +169,10 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	while (!stopping) {
 		int wait_ab = give(&ab), wait_ba = give(&ba);
-		int timeout = wait_ab < 0 ? wait_ba : wait_ba < 0 ? wait_ab
-		    : wait_ab < wait_ba				    ? wait_ab
-									    : wait_ba;
+		int timeout = wait_ab < 0         ? wait_ba
+		              : wait_ba < 0       ? wait_ab
+		              : wait_ab < wait_ba ? wait_ab
+		                                  : wait_ba;
 		struct pollfd fds[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
 		if (poll(fds, 2, timeout < 0 || timeout > 100 ? 100 : timeout) < 0)
 			continue;
@@ -181,9 +182,9 @@ main(int argc, char **argv)
 			take(&ba, delay_ms, jitter_ms, buf);
 	}
 	fprintf(stderr,
-	    "delay_line %s<->%s: %lu + %lu frames passed, %lu + %lu dropped, %zu + %zu still "
-	    "queued at the stop\n",
-	    argv[1], argv[2], ab.passed, ba.passed, ab.dropped, ba.dropped, ab.count, ba.count);
+	        "delay_line %s<->%s: %lu + %lu frames passed, %lu + %lu dropped, %zu + %zu still "
+	        "queued at the stop\n",
+	        argv[1], argv[2], ab.passed, ba.passed, ab.dropped, ba.dropped, ab.count, ba.count);
 	close(a);
 	close(b);
 	return 0;
