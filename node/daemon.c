@@ -258,6 +258,11 @@ tly_node_daemon(const char *config_path)
 	while (!stopping) {
 		uint8_t *msg;
 		size_t len;
+		char event[400];
+		/* Why a dial or a connection failed (refused, TLS name or
+		 * certificate, handshake): the operator's only clue. */
+		while (tly_link_event(d->link, event, sizeof event) == TLY_OK)
+			note(self, "%s", event);
 		int ready = tly_link_ready(d->link);
 		if (ready != was_ready)
 			note(self, ready ? "connected to the coordinator" : "connection lost; redialling");

@@ -190,7 +190,8 @@ link_lost(struct tly_conn *c, int err)
 	else if (redial && err != 0)
 		tly_station_event(&link->st,
 		    "the coordinator at %s ended the handshake (%s): is this node's key in "
-		    "its roster, and its certificate from the federation's CA?",
+		    "its roster, its certificate from the federation's CA, and the "
+		    "coordinator's certificate issued for the host dialled (DNS:HOST)?",
 		    link->url, nng_strerror(err));
 	nng_mtx_unlock(link->st.mtx);
 	if (redial)

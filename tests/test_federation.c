@@ -376,3 +376,28 @@ Test(federation, budget_exhaustion_is_refused_with_exit_3)
 	snprintf(out, sizeof out, "%s/out.txt", dir);
 	cr_assert(audit_ok(), "logs verify, and no node is over its cap");
 }
+
+/* Regression (found by tests/test_netns.c): tally-node never printed its
+ * link's events, so a node that could not reach the coordinator (refused,
+ * TLS name or certificate) logged nothing about why. */
+Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
+{
+	char log[300], line[600];
+	int lost = 0, refused = 0;
+	cr_assert_eq(kill(pid_of("coordinator"), SIGKILL), 0);
+	snprintf(log, sizeof log, "%s/logs/node-1.log", dir);
+	for (int tries = 0; tries < 100 && !(lost && refused); tries++) {
+		struct timespec pause = {0, 100000000};
+		nanosleep(&pause, NULL);
+		FILE *f = fopen(log, "r");
+		while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+			lost |= strstr(line, "connection to the coordinator lost") != NULL;
+			refused |= strstr(line, "cannot connect to the coordinator at tls+tcp://") !=
+			    NULL && strstr(line, "refused") != NULL;
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	cr_assert(lost, "node 1 must log that its connection was lost");
+	cr_assert(refused, "node 1 must log why it cannot redial (connection refused)");
+}
