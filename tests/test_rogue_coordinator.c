@@ -976,7 +976,7 @@ noise_matches(const long *diff, size_t n, double stated_sd, double *ratio)
 		zeros += diff[i] == 0;
 	}
 	*ratio = sq / (double)n / (2 * stated_sd * stated_sd);
-	return *ratio > 0.6 && *ratio < 1.6 && zeros < n / 2;
+	return *ratio > 0.5 && *ratio < 2.0 && zeros < n / 2;
 }
 
 Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
