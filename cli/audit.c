@@ -66,12 +66,18 @@ short_hex(char out[17], const uint8_t hash[static TLY_HASH_BYTES])
 
 /* ---- the log ---- */
 
+static int by_query_id(const void *x, const void *y);
+
 static void
 check_log(struct audit *a, const char *path)
 {
 	struct tly_translog_report *r = &a->log;
 	char head[17];
 	tly_err rv = tly_translog_verify_file(path, &a->roster, r);
+
+	/* Query ids are unique in a verified log: sorted, for release_of. */
+	if (r->release_ref_count > 1)
+		qsort(r->release_refs, r->release_ref_count, sizeof *r->release_refs, by_query_id);
 
 	if (rv == TLY_OK) {
 		short_hex(head, r->head_hash);
@@ -169,13 +175,23 @@ match_receipts(struct audit *a, struct tly_ledger *ledger, const char *path, uin
 	return 1;
 }
 
+static int
+by_query_id(const void *x, const void *y)
+{
+	const struct tly_translog_release_ref *a = x, *b = y;
+	return memcmp(a->query_id, b->query_id, TLY_QUERY_ID_BYTES);
+}
+
+/* The log's release of a query id (release_refs sorted by check_log). */
 static const struct tly_translog_release_ref *
 release_of(const struct tly_translog_report *log, const uint8_t query_id[TLY_QUERY_ID_BYTES])
 {
-	for (size_t i = 0; i < log->release_ref_count; i++)
-		if (memcmp(log->release_refs[i].query_id, query_id, TLY_QUERY_ID_BYTES) == 0)
-			return &log->release_refs[i];
-	return NULL;
+	struct tly_translog_release_ref key;
+
+	if (log->release_ref_count == 0)
+		return NULL;
+	memcpy(key.query_id, query_id, TLY_QUERY_ID_BYTES);
+	return bsearch(&key, log->release_refs, log->release_ref_count, sizeof key, by_query_id);
 }
 
 static int
@@ -470,9 +486,10 @@ static const char usage_audit[] =
     "       tally audit explain (--dir DIR | --log FILE) QUERY_ID\n"
     "\n"
     "verify   check the coordinator's transparency log (hash chain, signatures, the\n"
-    "         nodes' receipts, budgets), each node ledger given, and that every\n"
-    "         receipt in the log matches its node's ledger. Exit 0 when all is good,\n"
-    "         1 naming the first bad entry (file, entry, why).\n"
+    "         nodes' receipts, budgets), each node ledger given, that every\n"
+    "         receipt in the log matches its node's ledger, and that every charge\n"
+    "         for a released query is a contribution or a receipt in the log. Exit\n"
+    "         0 when all is good, 1 naming the first bad entry (file, entry, why).\n"
     "explain  say in plain words what one release guarantees.\n"
     "\n"
     "  --dir DIR        a `tally demo` federation: DIR/registry.ini,\n"
