@@ -198,7 +198,8 @@ static int
 log_has_receipt(const struct tly_translog_report *log, uint64_t log_seq, uint32_t node_id)
 {
 	for (size_t i = 0; i < log->receipt_ref_count; i++)
-		if (log->receipt_refs[i].log_seq == log_seq && log->receipt_refs[i].node_id == node_id)
+		if (log->receipt_refs[i].log_seq == log_seq &&
+		    log->receipt_refs[i].node_id == node_id)
 			return 1;
 	return 0;
 }

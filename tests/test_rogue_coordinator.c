@@ -70,8 +70,8 @@ static char dir[] = "/tmp/tally-rogue-XXXXXX";
 static char bin[1024];
 static unsigned sites;
 
-static void
-path_of(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_of(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 path_of(char *out, size_t len, const char *fmt, ...)
@@ -99,7 +99,7 @@ run(const char *const argv[])
 	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_adddup2(&actions, 1, 2);
 	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
-	    "cannot run %s", program);
+	             "cannot run %s", program);
 	posix_spawn_file_actions_destroy(&actions);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -142,9 +142,9 @@ start_federation(unsigned count, int people)
 	sites = count;
 	snprintf(n, sizeof n, "%u", count);
 	snprintf(p, sizeof p, "%d", people);
-	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites", n,
-			 "--people", p, "--seed", "5", NULL}),
-	    0, "demo --serve failed: %s", output());
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
+	                                       n, "--people", p, "--seed", "5", NULL}),
+	             0, "demo --serve failed: %s", output());
 }
 
 static void
@@ -181,9 +181,9 @@ sleep_ms(long ms)
 
 struct rogue {
 	struct tly_coord_config *cfg;
-	struct tly_identity key;     /* the coordinator's real signing key */
+	struct tly_identity key;      /* the coordinator's real signing key */
 	struct tly_identity stranger; /* a key in no registry */
-	struct tly_identity node1;   /* node 1's own signing key */
+	struct tly_identity node1;    /* node 1's own signing key */
 	struct tly_roster roster;
 	struct tly_catalogue cat;
 	struct tly_hub *hub;
@@ -192,9 +192,9 @@ struct rogue {
 
 /* What one node sent back about one query. */
 struct reply {
-	int receipt;                          /* a RECEIPT arrived */
-	int refusal;                          /* a REFUSAL arrived */
-	char text[TLY_REFUSAL_TEXT_MAX + 1];  /* its text */
+	int receipt;                         /* a RECEIPT arrived */
+	int refusal;                         /* a REFUSAL arrived */
+	char text[TLY_REFUSAL_TEXT_MAX + 1]; /* its text */
 	uint8_t receipt_bytes[TLY_RECEIPT_MAX_BYTES];
 	size_t receipt_len;
 };
@@ -211,20 +211,20 @@ rogue_open(struct rogue *r)
 	path_of(path, sizeof path, "coordinator/coordinator.conf");
 	cr_assert_eq(tly_coord_config_load(r->cfg, path, &cerr), TLY_OK, "%s", cerr.reason);
 	cr_assert_eq(tly_identity_from_files(&r->key, TLY_PARTY_COORDINATOR, r->cfg->sign_key, NULL,
-			 why, sizeof why),
-	    TLY_OK, "%s", why);
+	                                     why, sizeof why),
+	             TLY_OK, "%s", why);
 	cr_assert_eq(tly_identity_generate(&r->stranger, TLY_PARTY_COORDINATOR, 0), TLY_OK);
 	char sign[300], kx[300];
 	path_of(sign, sizeof sign, "site-1/keys/node.sign");
 	path_of(kx, sizeof kx, "site-1/keys/node.kx");
 	cr_assert_eq(tly_identity_from_files(&r->node1, 1, sign, kx, why, sizeof why), TLY_OK, "%s",
-	    why);
+	             why);
 	cr_assert_eq(tly_registry_load(&r->roster, r->cfg->registry, why, sizeof why), TLY_OK, "%s",
-	    why);
+	             why);
 	char *cat = slurp(r->cfg->catalogue);
 	struct tly_spec_error serr;
 	cr_assert_eq(tly_catalogue_parse(&r->cat, cat, strlen(cat), &serr), TLY_OK, "%s",
-	    serr.reason);
+	             serr.reason);
 	free(cat);
 	tly_rng_init(&r->rng);
 
@@ -234,8 +234,8 @@ rogue_open(struct rogue *r)
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
 		sleep_ms(50);
 	cr_assert_neq(kill(pid, 0), 0, "the coordinator did not stop");
-	struct tly_tls_files tls = {.cert = r->cfg->tls_cert, .key = r->cfg->tls_key,
-	    .ca = r->cfg->tls_ca};
+	struct tly_tls_files tls = {
+	    .cert = r->cfg->tls_cert, .key = r->cfg->tls_key, .ca = r->cfg->tls_ca};
 	tly_err rv = TLY_EIO;
 	for (int i = 0; i < 50 && rv != TLY_OK; i++) {
 		rv = tly_hub_open(&r->hub, r->cfg->listen, &tls, &r->roster, why, sizeof why);
@@ -272,14 +272,14 @@ rogue_close(struct rogue *r)
  * every site, committee 1..3. *canonical is malloc'd and borrowed by q. */
 static void
 make_query(struct rogue *r, struct tly_query *q, const char *json, char **canonical,
-    uint32_t *participants, uint32_t *committee)
+           uint32_t *participants, uint32_t *committee)
 {
 	struct tly_spec spec;
 	struct tly_spec_error err;
 	uint64_t l1, l2sq;
 
 	cr_assert_eq(tly_spec_parse(&spec, &r->cat, json, strlen(json), &err), TLY_OK, "%s: %s",
-	    err.field, err.reason);
+	             err.field, err.reason);
 	cr_assert_eq(tly_spec_canonical(&spec, &r->cat, canonical), TLY_OK);
 	cr_assert_eq(tly_spec_sensitivity(&spec, &r->cat, &l1, &l2sq), TLY_OK);
 	memset(q, 0, sizeof *q);
@@ -308,23 +308,23 @@ make_query(struct rogue *r, struct tly_query *q, const char *json, char **canoni
 }
 
 static const char count_by_sex[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
-				   " \"group_by\": [\"sex\"],"
-				   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
+                                   " \"group_by\": [\"sex\"],"
+                                   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
 
 /* A QUERY message for spec json at this epsilon, signed by key (sender
  * 0, to all). tamper_hash flips a bit of query_hash before signing, so
  * the signature holds but the spec no longer matches. */
 static void
 seal_query(struct rogue *r, struct tly_buf *msg, const char *epsilon,
-    const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_sign_key *key, int tamper_hash,
-    const char *json_fmt)
+           const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_sign_key *key,
+           int tamper_hash, const char *json_fmt)
 {
 	struct tly_query q;
 	char json[600], *canonical;
 	uint32_t participants[MAX_SITES], committee[3];
 	struct tly_buf body;
-	struct tly_msg_header h = {.type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR,
-	    .recipient = TLY_PARTY_ALL};
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
 
 	snprintf(json, sizeof json, json_fmt != NULL ? json_fmt : count_by_sex, epsilon);
 	make_query(r, &q, json, &canonical, participants, committee);
@@ -359,7 +359,7 @@ send_all(struct rogue *r, const uint8_t *msg, size_t len)
  * in *other. */
 static void
 collect(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct reply *replies,
-    const uint8_t (*forbidden)[TLY_QUERY_ID_BYTES], size_t forbidden_count, int *other)
+        const uint8_t (*forbidden)[TLY_QUERY_ID_BYTES], size_t forbidden_count, int *other)
 {
 	unsigned done = 0;
 	memset(replies, 0, sizeof *replies * (MAX_SITES + 1));
@@ -373,13 +373,13 @@ collect(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct repl
 			continue;
 		cr_assert_eq(rv, TLY_OK);
 		cr_assert_eq(tly_msg_open(bytes, len, &r->roster, &m), TLY_OK,
-		    "a node's message does not verify");
+		             "a node's message does not verify");
 		cr_assert_eq(m.header.sender, from);
 		if (memcmp(m.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0 || from > sites ||
 		    (m.header.type != TLY_MSG_RECEIPT && m.header.type != TLY_MSG_REFUSAL)) {
 			for (size_t i = 0; i < forbidden_count; i++)
 				*other += memcmp(m.header.query_id, forbidden[i],
-				    TLY_QUERY_ID_BYTES) == 0;
+				                 TLY_QUERY_ID_BYTES) == 0;
 			free(bytes);
 			continue;
 		}
@@ -393,7 +393,8 @@ collect(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct repl
 		} else {
 			uint32_t reason;
 			rep->refusal = 1;
-			cr_assert_eq(tly_refusal_decode(&reason, rep->text, m.body, m.body_len), TLY_OK);
+			cr_assert_eq(tly_refusal_decode(&reason, rep->text, m.body, m.body_len),
+			             TLY_OK);
 			cr_assert_eq(reason, TLY_ABORT_REFUSED);
 		}
 		done++;
@@ -425,7 +426,7 @@ ledger_check(unsigned site, uint64_t want, struct tly_ledger_entry *e)
 	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, &err), TLY_OK, "%s", err.message);
 	tly_ledger_public_key(ledger, pk);
 	cr_assert_eq(tly_ledger_verify(ledger, pk, &report), TLY_OK, "site %u: %s", site,
-	    report.reason);
+	             report.reason);
 	if (want > 0)
 		cr_assert_eq(tly_ledger_entry_get(ledger, want, e), TLY_OK);
 	tly_ledger_close(ledger);
@@ -435,14 +436,14 @@ ledger_check(unsigned site, uint64_t want, struct tly_ledger_entry *e)
 /* Entry seq of site's ledger: its kind, refusal and query id. */
 static void
 assert_entry(unsigned site, uint64_t seq, uint8_t kind, uint8_t refusal,
-    const uint8_t query_id[TLY_QUERY_ID_BYTES])
+             const uint8_t query_id[TLY_QUERY_ID_BYTES])
 {
 	struct tly_ledger_entry e;
 	ledger_check(site, seq, &e);
 	cr_assert_eq(e.kind, kind, "site %u entry %llu: kind %u", site, (unsigned long long)seq,
-	    e.kind);
+	             e.kind);
 	cr_assert_eq(e.refusal, refusal, "site %u entry %llu: refusal %u", site,
-	    (unsigned long long)seq, e.refusal);
+	             (unsigned long long)seq, e.refusal);
 	cr_assert_arr_eq(e.query_id, query_id, TLY_QUERY_ID_BYTES);
 }
 
@@ -480,7 +481,7 @@ assert_all_answered(const struct reply *replies, const char *what)
 {
 	for (unsigned n = 1; n <= sites; n++)
 		cr_assert(replies[n].receipt, "%s: node %u did not answer (%s)", what, n,
-		    replies[n].text);
+		          replies[n].text);
 }
 
 static void
@@ -489,7 +490,7 @@ assert_all_refused(const struct reply *replies, const char *what, const char *be
 	for (unsigned n = 1; n <= sites; n++) {
 		cr_assert(replies[n].refusal, "%s: node %u did not refuse", what, n);
 		cr_assert(strstr(replies[n].text, because) != NULL, "%s: node %u said \"%s\"", what,
-		    n, replies[n].text);
+		          n, replies[n].text);
 	}
 }
 
@@ -502,8 +503,8 @@ TestSuite(rogue, .timeout = 170);
  * carrying the receipts given. */
 static void
 log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *epsilon,
-    const uint32_t *contributors, uint32_t ccount, const uint32_t *dropped, uint32_t dcount,
-    const struct reply *replies, const uint32_t *receipts_from, size_t rcount)
+            const uint32_t *contributors, uint32_t ccount, const uint32_t *dropped, uint32_t dcount,
+            const struct reply *replies, const uint32_t *receipts_from, size_t rcount)
 {
 	struct tly_query q;
 	struct tly_spec spec;
@@ -523,21 +524,35 @@ log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *e
 	memcpy(c_ids, contributors, ccount * sizeof *c_ids);
 	memcpy(d_ids, dropped, dcount * sizeof *d_ids);
 	struct tly_idlist c = {ccount, c_ids}, d = {dcount, d_ids};
-	struct tly_release_input in = {.query_id = id, .spec = &spec, .cat = &r->cat,
-	    .noise = &noise, .cells = cells, .d = 2, .contributors = &c, .dropped = &d};
+	struct tly_release_input in = {.query_id = id,
+	                               .spec = &spec,
+	                               .cat = &r->cat,
+	                               .noise = &noise,
+	                               .cells = cells,
+	                               .d = 2,
+	                               .contributors = &c,
+	                               .dropped = &d};
 	cr_assert_eq(tly_release_encode(&in, &release, why, sizeof why), TLY_OK, "%s", why);
 	for (size_t i = 0; i < rcount; i++)
 		rec[i] = (struct tly_translog_receipt){replies[receipts_from[i]].receipt_bytes,
-		    replies[receipts_from[i]].receipt_len};
-	struct tly_translog_record record = {.protocol = TLY_PROTOCOL_COMMITTEE, .threshold = 2,
-	    .degree = 3, .outcome = TLY_TRANSLOG_RELEASED, .reason = "", .spec_json = canonical,
-	    .spec_len = strlen(canonical), .release_json = release,
-	    .release_len = strlen(release), .contributors = &c, .dropped = &d,
-	    .receipts = rec, .receipt_count = rcount};
+		                                       replies[receipts_from[i]].receipt_len};
+	struct tly_translog_record record = {.protocol = TLY_PROTOCOL_COMMITTEE,
+	                                     .threshold = 2,
+	                                     .degree = 3,
+	                                     .outcome = TLY_TRANSLOG_RELEASED,
+	                                     .reason = "",
+	                                     .spec_json = canonical,
+	                                     .spec_len = strlen(canonical),
+	                                     .release_json = release,
+	                                     .release_len = strlen(release),
+	                                     .contributors = &c,
+	                                     .dropped = &d,
+	                                     .receipts = rec,
+	                                     .receipt_count = rcount};
 	memcpy(record.query_id, id, TLY_QUERY_ID_BYTES);
 	memcpy(record.query_hash, q.query_hash, TLY_HASH_BYTES);
 	cr_assert_eq(tly_translog_open(&log, r->cfg->log, r->key.sign, &lerr), TLY_OK, "%s",
-	    lerr.message);
+	             lerr.message);
 	cr_assert_eq(tly_translog_append(log, &record, NULL, why, sizeof why), TLY_OK, "%s", why);
 	tly_translog_close(log);
 	free(release);
@@ -573,9 +588,9 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	assert_all_refused(replies, "a replay", "already");
 	/* b) The same id with another spec (a different question). */
 	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0,
-	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
-	    " \"group_by\": [\"age_band\"],"
-	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}");
+	           "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+	           " \"group_by\": [\"age_band\"],"
+	           " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}");
 	ask(&r, &msg, id1, replies);
 	assert_all_refused(replies, "a reused id", "already");
 	tly_buf_fini(&msg);
@@ -629,7 +644,7 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
 		assert_entry(n, 4, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id_probe);
 		const char *said = "not a valid QUERY (authentication failed): refused, not "
-				   "recorded in the ledger";
+		                   "recorded in the ledger";
 		cr_assert(log_mentions(n, id_zero, said), "site %u: zero signature not logged", n);
 		cr_assert(log_mentions(n, id_stranger, said), "site %u: stranger not logged", n);
 		cr_assert(log_mentions(n, id_node, said), "site %u: node key not logged", n);
@@ -647,8 +662,8 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	char conf[300];
 	path_of(conf, sizeof conf, "site-2/node.conf");
 	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
-			 "--format", "csv", NULL}),
-	    0);
+	                                       "--format", "csv", NULL}),
+	             0);
 	char *shown = output(), qid[33];
 	tly_hex(qid, id1, 16);
 	char *line = strstr(shown, qid);
@@ -661,7 +676,7 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	const uint32_t all[] = {1, 2, 3, 4}, three[] = {1, 2, 4}, node3[] = {3};
 	log_release(&r, id1, "0.5", all, 4, NULL, 0, first_replies, all, 4);
 	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0,
-	    "a consistent log fails the audit: %s", (shown = output()));
+	             "a consistent log fails the audit: %s", (shown = output()));
 	/* ...one that claims node 3 dropped from the probe query, although it
 	 * answered and holds the charge, does not: the audit names the node
 	 * and the query. */
@@ -725,8 +740,8 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 	/* The total (20): 1/2, then epsilon 2 nine times (18 1/2), then 2
 	 * again is over (20 1/2) while 3/2 lands exactly on 20; then nothing
 	 * more, not even the smallest amount. */
-	const char *plan[] = {"0.5", "2", "2", "2", "2", "2", "2", "2", "2", "2", "2", "1.5",
-	    "0.001"};
+	const char *plan[] = {"0.5", "2", "2", "2", "2",   "2",    "2",
+	                      "2",   "2", "2", "2", "1.5", "0.001"};
 	const uint64_t spent_num[] = {1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 37, 20, 20};
 	const uint64_t spent_den[] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1};
 	for (size_t i = 0; i < sizeof plan / sizeof *plan; i++) {
@@ -741,13 +756,14 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 		seq++;
 		for (unsigned n = 1; n <= sites; n++) {
 			assert_entry(n, seq, over ? TLY_LEDGER_REFUSAL : TLY_LEDGER_CHARGE,
-			    over ? TLY_LEDGER_REFUSED_BUDGET : TLY_LEDGER_REFUSED_NONE, id);
+			             over ? TLY_LEDGER_REFUSED_BUDGET : TLY_LEDGER_REFUSED_NONE,
+			             id);
 			ledger_check(n, seq, &e);
 			cr_assert(e.epsilon_spent.num == spent_num[i] &&
-				e.epsilon_spent.den == spent_den[i],
-			    "site %u after %s: spent %llu/%llu", n, plan[i],
-			    (unsigned long long)e.epsilon_spent.num,
-			    (unsigned long long)e.epsilon_spent.den);
+			              e.epsilon_spent.den == spent_den[i],
+			          "site %u after %s: spent %llu/%llu", n, plan[i],
+			          (unsigned long long)e.epsilon_spent.num,
+			          (unsigned long long)e.epsilon_spent.den);
 		}
 		/* The last refusal, offline too: `tally-node answer` exits 3. */
 		if (i == 12) {
@@ -756,8 +772,9 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 			path_of(out, sizeof out, "over-out");
 			path_of(conf, sizeof conf, "site-1/node.conf");
 			write_file(path, &msg);
-			cr_assert_eq(run((const char *const[]){"tally-node", "answer", "--config",
-					 conf, "--query", path, "--out", out, NULL}),
+			cr_assert_eq(
+			    run((const char *const[]){"tally-node", "answer", "--config", conf,
+			                              "--query", path, "--out", out, NULL}),
 			    3);
 			char *said = output();
 			cr_assert_not_null(strstr(said, "budget exhausted"), "%s", said);
@@ -781,15 +798,15 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 	write_file(path, &msg);
 	tly_buf_fini(&msg);
 	int rc = run((const char *const[]){"tally-node", "answer", "--config", conf, "--query",
-	    path, "--out", out, NULL});
+	                                   path, "--out", out, NULL});
 	char *said = output();
 	cr_assert_neq(rc, 0, "a stranger's QUERY was answered");
 	cr_assert_neq(rc, 3, "a forgery is not a policy refusal");
 	cr_log_info("tally-node answer, stranger's signature: exit %d: %s", rc, said);
 	free(said);
 	cr_assert_eq(ledger_check(1, 0, NULL), before, "a forgery was recorded");
-	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
-			 NULL}),
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
 	    0);
 	rogue_close(&r);
 	stop_federation();
@@ -816,14 +833,14 @@ Test(rogue, audit_accepts_a_dropped_node_only_with_its_receipt)
 		fed_charge(&f, n, &q, &receipts[n - 1]);
 	}
 	const char *ledgers[4] = {f.ledger_path[1], f.ledger_path[2], f.ledger_path[3],
-	    f.ledger_path[4]};
+	                          f.ledger_path[4]};
 	struct tly_audit_files files = {f.log_path, f.registry_path, 4, ledgers};
 	/* Node 3 listed as dropped, its receipt left out. */
 	char *release = fed_release_json(&f, &q, three, 3, node3, 1);
 	struct tly_buf kept[3] = {receipts[0], receipts[1], receipts[3]};
 	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_RELEASED, release, three, 3, node3, 1, kept, 3,
-			 why, sizeof why),
-	    TLY_OK, "%s", why);
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
 	free(release);
 	fed_close(&f);
 	cr_assert_eq(tly_audit_verify(&files, sink, &finding), TLY_EAUTH);
@@ -846,13 +863,13 @@ Test(rogue, audit_accepts_a_dropped_node_only_with_its_receipt)
 		fed_charge(&f, n, &q, &receipts[n - 1]);
 	}
 	const char *ledgers2[4] = {f.ledger_path[1], f.ledger_path[2], f.ledger_path[3],
-	    f.ledger_path[4]};
+	                           f.ledger_path[4]};
 	files = (struct tly_audit_files){f.log_path, f.registry_path, 4, ledgers2};
 	release = fed_release_json(&f, &q, three, 3, NULL, 0);
 	struct tly_buf kept2[3] = {receipts[0], receipts[1], receipts[3]};
-	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_RELEASED, release, three, 3, NULL, 0, kept2,
-			 3, why, sizeof why),
-	    TLY_OK, "%s", why);
+	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_RELEASED, release, three, 3, NULL, 0, kept2, 3,
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
 	free(release);
 	fed_close(&f);
 	cr_assert_eq(tly_audit_verify(&files, sink, &finding), TLY_EAUTH);
@@ -868,7 +885,7 @@ Test(rogue, audit_accepts_a_dropped_node_only_with_its_receipt)
 	fed_query(&f, &q, "0.5");
 	fed_release(&f, &q, three, 3, node3, 1);
 	const char *ledgers3[4] = {f.ledger_path[1], f.ledger_path[2], f.ledger_path[3],
-	    f.ledger_path[4]};
+	                           f.ledger_path[4]};
 	files = (struct tly_audit_files){f.log_path, f.registry_path, 4, ledgers3};
 	fed_close(&f);
 	cr_assert_eq(tly_audit_verify(&files, sink, &finding), TLY_OK, "%s", finding.reason);
@@ -891,9 +908,10 @@ unique_age(char *sex, char *band, unsigned *site_of)
 		sqlite3_stmt *st;
 		path_of(path, sizeof path, "site-%u/patients.db", s);
 		cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-		cr_assert_eq(sqlite3_prepare_v2(db,
-				 "SELECT age, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY age",
-				 -1, &st, NULL),
+		cr_assert_eq(
+		    sqlite3_prepare_v2(
+		        db, "SELECT age, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY age",
+		        -1, &st, NULL),
 		    SQLITE_OK);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			int age = sqlite3_column_int(st, 0);
@@ -915,7 +933,8 @@ unique_age(char *sex, char *band, unsigned *site_of)
 		path_of(path, sizeof path, "site-%u/patients.db", s);
 		cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 		snprintf(sql, sizeof sql,
-		    "SELECT sex, age_band FROM patients WHERE opted_out = 0 AND age = %d", age);
+		         "SELECT sex, age_band FROM patients WHERE opted_out = 0 AND age = %d",
+		         age);
 		cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(sex, 8, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -936,7 +955,8 @@ query(const char *where, int *code)
 	char conf[300];
 	path_of(conf, sizeof conf, "planner.conf");
 	*code = run((const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
-	    "sex,age_band", "--where", where, "--epsilon", "0.5", "--format", "json", NULL});
+	                                  "sex,age_band", "--where", where, "--epsilon", "0.5",
+	                                  "--format", "json", NULL});
 	if (*code != 0)
 		return NULL;
 	char *text = output();
@@ -1006,9 +1026,10 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 		cr_assert_eq(json_integer_value(json_object_get(a, "contributors")), 3);
 		for (int s = 0; s < 2; s++)
 			for (int k = 0; k < 5; k++) {
-				int person = strcmp(sexes[s], sex) == 0 && strcmp(bands[k], band) == 0;
-				diff[n++] = cell(a, sexes[s], bands[k]) - cell(b, sexes[s], bands[k]) -
-				    person;
+				int person =
+				    strcmp(sexes[s], sex) == 0 && strcmp(bands[k], band) == 0;
+				diff[n++] = cell(a, sexes[s], bands[k]) -
+				            cell(b, sexes[s], bands[k]) - person;
 			}
 		json_decref(a);
 		json_decref(b);
@@ -1027,17 +1048,18 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 		struct tly_ledger_entry e;
 		uint64_t entries = ledger_check(s, 0, NULL);
 		cr_assert_eq(entries, 2 * PAIRS + 1, "site %u: %llu entries", s,
-		    (unsigned long long)entries);
+		             (unsigned long long)entries);
 		for (uint64_t seq = 1; seq <= 2 * PAIRS; seq++) {
 			ledger_check(s, seq, &e);
 			cr_assert_eq(e.kind, TLY_LEDGER_CHARGE);
 			cr_assert(e.amount.num == 1 && e.amount.den == 2);
 			struct tly_fraction want = seq % 2 == 0 ? (struct tly_fraction){seq / 2, 1}
-								: (struct tly_fraction){seq, 2};
-			cr_assert(e.epsilon_spent.num == want.num && e.epsilon_spent.den == want.den,
-			    "site %u entry %llu: spent %llu/%llu", s, (unsigned long long)seq,
-			    (unsigned long long)e.epsilon_spent.num,
-			    (unsigned long long)e.epsilon_spent.den);
+			                                        : (struct tly_fraction){seq, 2};
+			cr_assert(e.epsilon_spent.num == want.num &&
+			              e.epsilon_spent.den == want.den,
+			          "site %u entry %llu: spent %llu/%llu", s, (unsigned long long)seq,
+			          (unsigned long long)e.epsilon_spent.num,
+			          (unsigned long long)e.epsilon_spent.den);
 		}
 		ledger_check(s, 2 * PAIRS + 1, &e);
 		cr_assert_eq(e.kind, TLY_LEDGER_REFUSAL);
@@ -1054,8 +1076,8 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 	for (size_t i = 0; i < n; i++)
 		exact += diff[i] == 0;
 	cr_log_info("%zu differences: mean square / (2 sd^2) = %.3f (sd %.3f), %zu exactly the "
-		    "truth",
-	    n, ratio, sd, exact);
+	            "truth",
+	            n, ratio, sd, exact);
 	cr_assert(ok, "the differences do not look like noise of sd %.3f: ratio %.3f", sd, ratio);
 	/* Negative controls: the same check fails on noise-free differences
 	 * and against the scale of another epsilon (2: sd about 0.82). */
@@ -1063,6 +1085,6 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 	double control;
 	cr_assert(!noise_matches(none, n, sd, &control), "a point mass passes");
 	cr_assert(!noise_matches(diff, n, 0.82, &control), "the wrong scale passes (%.3f)",
-	    control);
+	          control);
 	stop_federation();
 }
