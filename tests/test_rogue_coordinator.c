@@ -13,7 +13,8 @@
  *
  *   a) a replay of an answered QUERY (same bytes): REFUSAL, a signed
  *      refusal entry (replay), no second charge;
- *   b) a query id reused with another spec: the same;
+ *   b) a query id reused with another spec, or the same spec with other
+ *      round data (deadline): the same;
  *   c) a query over the per-query cap, and queries up to and past the
  *      total budget: refusal entries (per-query, budget), the spend never
  *      over the cap, exact at the boundary; `tally-node answer` exits 3;
@@ -67,6 +68,7 @@ extern char **environ;
 enum { SITES = 4, MAX_SITES = 4, WAIT_MS = 60000 };
 
 static char dir[] = "/tmp/tally-rogue-XXXXXX";
+static uint32_t deadline_ms = 10000; /* of the QUERYs make_query builds */
 static char bin[1024];
 static unsigned sites;
 
@@ -295,7 +297,7 @@ make_query(struct rogue *r, struct tly_query *q, const char *json, char **canoni
 	q->min_contributors = 3;
 	q->threshold = 2;
 	q->degree = 3;
-	q->deadline_ms = 10000;
+	q->deadline_ms = deadline_ms;
 	for (uint32_t i = 0; i < sites; i++)
 		participants[i] = i + 1;
 	for (uint32_t i = 0; i < 3; i++)
@@ -594,12 +596,20 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	ask(&r, &msg, id1, replies);
 	assert_all_refused(replies, "a reused id", "already");
 	tly_buf_fini(&msg);
+	/* b) The same id and spec with other round data (the deadline). */
+	deadline_ms = 7000;
+	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0, NULL);
+	deadline_ms = 10000;
+	cr_assert(msg.len != first.len || memcmp(msg.data, first.data, msg.len) != 0);
+	ask(&r, &msg, id1, replies);
+	assert_all_refused(replies, "a reused id with another deadline", "already");
+	tly_buf_fini(&msg);
 	for (unsigned n = 1; n <= sites; n++) {
-		cr_assert_eq(ledger_check(n, 0, NULL), 3, "site %u", n);
-		assert_entry(n, 2, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_REPLAY, id1);
-		assert_entry(n, 3, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_REPLAY, id1);
+		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
+		for (uint64_t seq = 2; seq <= 4; seq++)
+			assert_entry(n, seq, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_REPLAY, id1);
 		struct tly_ledger_entry e;
-		ledger_check(n, 3, &e);
+		ledger_check(n, 4, &e);
 		/* Refusals cost nothing: the spend is still the first charge. */
 		cr_assert(e.epsilon_spent.num == 1 && e.epsilon_spent.den == 2);
 	}
@@ -641,8 +651,8 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	cr_assert_eq(other, 0, "a node answered a forged QUERY (%d messages)", other);
 	for (unsigned n = 1; n <= sites; n++) {
 		/* Not charged, not recorded: the next entry is the probe's charge. */
-		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
-		assert_entry(n, 4, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id_probe);
+		cr_assert_eq(ledger_check(n, 0, NULL), 5, "site %u", n);
+		assert_entry(n, 5, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id_probe);
 		const char *said = "not a valid QUERY (authentication failed): refused, not "
 		                   "recorded in the ledger";
 		cr_assert(log_mentions(n, id_zero, said), "site %u: zero signature not logged", n);
