@@ -71,6 +71,7 @@ static char dir[] = "/tmp/tally-rogue-XXXXXX";
 static uint32_t deadline_ms = 10000; /* of the QUERYs make_query builds */
 static char bin[1024];
 static unsigned sites;
+static int started; /* a federation runs in dir: stop it however the test ends */
 
 static void path_of(char *out, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -141,6 +142,7 @@ start_federation(unsigned count, int people)
 	const char *env = getenv("TALLY_BIN");
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	cr_assert_not_null(mkdtemp(dir));
+	started = 1;
 	sites = count;
 	snprintf(n, sizeof n, "%u", count);
 	snprintf(p, sizeof p, "%d", people);
@@ -153,6 +155,9 @@ static void
 stop_federation(void)
 {
 	char cmd[300];
+	if (!started)
+		return;
+	started = 0;
 	run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
@@ -496,7 +501,9 @@ assert_all_refused(const struct reply *replies, const char *what, const char *be
 	}
 }
 
-TestSuite(rogue, .timeout = 170);
+/* The federation is stopped in fini, which Criterion runs after a failed
+ * assertion too: no daemons are left behind. */
+TestSuite(rogue, .fini = stop_federation, .timeout = 170);
 
 /* ---- a, b, d, e ---- */
 
@@ -708,7 +715,6 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	tly_buf_fini(&by_node);
 	tly_buf_fini(&bad_hash);
 	rogue_close(&r);
-	stop_federation();
 }
 
 /* ---- c ---- */
@@ -819,7 +825,6 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
 	    0);
 	rogue_close(&r);
-	stop_federation();
 }
 
 /* ---- e, at the unit level: which dropped nodes the audit accepts ---- */
@@ -1096,5 +1101,4 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 	cr_assert(!noise_matches(none, n, sd, &control), "a point mass passes");
 	cr_assert(!noise_matches(diff, n, 0.82, &control), "the wrong scale passes (%.3f)",
 	          control);
-	stop_federation();
 }
