@@ -66,12 +66,18 @@ short_hex(char out[17], const uint8_t hash[static TLY_HASH_BYTES])
 
 /* ---- the log ---- */
 
+static int by_query_id(const void *x, const void *y);
+
 static void
 check_log(struct audit *a, const char *path)
 {
 	struct tly_translog_report *r = &a->log;
 	char head[17];
 	tly_err rv = tly_translog_verify_file(path, &a->roster, r);
+
+	/* Query ids are unique in a verified log: sorted, for release_of. */
+	if (r->release_ref_count > 1)
+		qsort(r->release_refs, r->release_ref_count, sizeof *r->release_refs, by_query_id);
 
 	if (rv == TLY_OK) {
 		short_hex(head, r->head_hash);
@@ -169,6 +175,81 @@ match_receipts(struct audit *a, struct tly_ledger *ledger, const char *path, uin
 	return 1;
 }
 
+static int
+by_query_id(const void *x, const void *y)
+{
+	const struct tly_translog_release_ref *a = x, *b = y;
+	return memcmp(a->query_id, b->query_id, TLY_QUERY_ID_BYTES);
+}
+
+/* The log's release of a query id (release_refs sorted by check_log). */
+static const struct tly_translog_release_ref *
+release_of(const struct tly_translog_report *log, const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	struct tly_translog_release_ref key;
+
+	if (log->release_ref_count == 0)
+		return NULL;
+	memcpy(key.query_id, query_id, TLY_QUERY_ID_BYTES);
+	return bsearch(&key, log->release_refs, log->release_ref_count, sizeof key, by_query_id);
+}
+
+static int
+log_has_receipt(const struct tly_translog_report *log, uint64_t log_seq, uint32_t node_id)
+{
+	for (size_t i = 0; i < log->receipt_ref_count; i++)
+		if (log->receipt_refs[i].log_seq == log_seq &&
+		    log->receipt_refs[i].node_id == node_id)
+			return 1;
+	return 0;
+}
+
+/* Every charge of the ledger for a released query: the node contributed,
+ * or the log carries its receipt (it answered but was dropped). A charge
+ * the release leaves out without its receipt is a spend the log hides:
+ * the coordinator claims the node dropped although it answered. Nonzero
+ * when all are accounted for. */
+static int
+match_releases(struct audit *a, struct tly_ledger *ledger, const char *path, uint32_t node_id,
+               uint64_t entries)
+{
+	struct tly_ledger_entry e;
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+
+	for (uint64_t seq = 1; seq <= entries; seq++) {
+		tly_err rv = tly_ledger_entry_get(ledger, seq, &e);
+		if (rv != TLY_OK) {
+			problem(a, rv, path, seq, "entry %" PRIu64 " cannot be read: %s", seq,
+			        tly_strerror(rv));
+			return 0;
+		}
+		if (e.kind != TLY_LEDGER_CHARGE)
+			continue;
+		const struct tly_translog_release_ref *rel = release_of(&a->log, e.query_id);
+		if (rel == NULL || tly_idlist_contains(&rel->contributors, node_id) ||
+		    log_has_receipt(&a->log, rel->log_seq, node_id))
+			continue;
+		char what[64];
+		if (tly_idlist_contains(&rel->dropped, node_id))
+			snprintf(what, sizeof what, "lists node %" PRIu32 " as dropped", node_id);
+		else
+			snprintf(what, sizeof what, "leaves node %" PRIu32 " out", node_id);
+		tly_hex(qid, e.query_id, TLY_QUERY_ID_BYTES);
+		fprintf(a->out,
+		        "ledger %s (node %" PRIu32 "): FAILED: entry %" PRIu64
+		        " charges query %s, but log entry %" PRIu64
+		        "'s release %s and carries no receipt from it\n",
+		        path, node_id, seq, qid, rel->log_seq, what);
+		problem(a, TLY_EAUTH, path, seq,
+		        "node %" PRIu32 " answered query %s (ledger entry %" PRIu64
+		        ") but log entry %" PRIu64 "'s release %s without its receipt: the log "
+		        "does not account for the node's spend",
+		        node_id, qid, seq, rel->log_seq, what);
+		return 0;
+	}
+	return 1;
+}
+
 static const struct tly_party *
 party_with_key(const struct tly_roster *roster, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
 {
@@ -207,7 +288,8 @@ check_ledger(struct audit *a, const char *path)
 		problem(a, rv, path, report.bad_seq, "%s", report.reason);
 		goto out;
 	}
-	if (!match_receipts(a, ledger, path, node->id, &matched))
+	if (!match_receipts(a, ledger, path, node->id, &matched) ||
+	    !match_releases(a, ledger, path, node->id, report.entries))
 		goto out;
 	fprintf(a->out,
 	        "ledger %s (node %" PRIu32 "): OK: %" PRIu64 " entries (%" PRIu64
@@ -405,9 +487,10 @@ static const char usage_audit[] =
     "       tally audit explain (--dir DIR | --log FILE) QUERY_ID\n"
     "\n"
     "verify   check the coordinator's transparency log (hash chain, signatures, the\n"
-    "         nodes' receipts, budgets), each node ledger given, and that every\n"
-    "         receipt in the log matches its node's ledger. Exit 0 when all is good,\n"
-    "         1 naming the first bad entry (file, entry, why).\n"
+    "         nodes' receipts, budgets), each node ledger given, that every\n"
+    "         receipt in the log matches its node's ledger, and that every charge\n"
+    "         for a released query is a contribution or a receipt in the log. Exit\n"
+    "         0 when all is good, 1 naming the first bad entry (file, entry, why).\n"
     "explain  say in plain words what one release guarantees.\n"
     "\n"
     "  --dir DIR        a `tally demo` federation: DIR/registry.ini,\n"

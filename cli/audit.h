@@ -10,7 +10,11 @@
  * keys, then each node ledger given (node/ledger.h: chain, signatures,
  * spend), then that every receipt in the log matches the charge entry of
  * the same seq in that node's ledger (kind, query id and hash, mechanism,
- * amount, spent totals and entry_hash). A ledger is matched to its node by
+ * amount, spent totals and entry_hash), and that every charge in a ledger
+ * for a query the log released is for a contributor of that release or
+ * comes with the node's receipt in its entry (a node listed as dropped, or
+ * left out, without its receipt although it answered: the log would hide
+ * its spend). A ledger is matched to its node by
  * the public key it records, which must be in the registry. It prints what
  * it checked and a summary; it exits 0 when everything verified and 1
  * naming the first problem (file, entry seq, why) otherwise.

@@ -165,6 +165,16 @@ struct tly_translog_receipt_ref {
 	uint64_t rho_spent_num, rho_spent_den;
 };
 
+/* A release as found in the log, for matching node ledgers' charges:
+ * a node charged for a released query must be a contributor, or its
+ * receipt must be in the entry (dropped after answering). */
+struct tly_translog_release_ref {
+	uint64_t log_seq;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_idlist contributors; /* malloc'd copy */
+	struct tly_idlist dropped;      /* malloc'd copy */
+};
+
 struct tly_translog_report {
 	uint64_t entries;  /* entries that verified, from seq 1 */
 	uint64_t released; /* of which released */
@@ -178,6 +188,10 @@ struct tly_translog_report {
 	 * tly_translog_report_fini frees it). */
 	size_t receipt_ref_count;
 	struct tly_translog_receipt_ref *receipt_refs;
+	/* Every release of the entries that verified, in log order (malloc'd,
+	 * with its lists; tly_translog_report_fini frees them). */
+	size_t release_ref_count;
+	struct tly_translog_release_ref *release_refs;
 };
 
 void tly_translog_report_fini(struct tly_translog_report *report);

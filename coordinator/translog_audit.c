@@ -63,6 +63,13 @@ tly_translog_report_fini(struct tly_translog_report *report)
 	free(report->receipt_refs);
 	report->receipt_refs = NULL;
 	report->receipt_ref_count = 0;
+	for (size_t i = 0; i < report->release_ref_count; i++) {
+		tly_idlist_fini(&report->release_refs[i].contributors);
+		tly_idlist_fini(&report->release_refs[i].dropped);
+	}
+	free(report->release_refs);
+	report->release_refs = NULL;
+	report->release_ref_count = 0;
 }
 
 static const char *
@@ -217,6 +224,44 @@ remember(struct walk *w, const struct tly_ledger_receipt *r)
 	ref->epsilon_spent_den = r->epsilon_spent.den;
 	ref->rho_spent_num = r->rho_spent.num;
 	ref->rho_spent_den = r->rho_spent.den;
+	return TLY_OK;
+}
+
+static tly_err
+copy_ids(struct tly_idlist *out, const struct tly_idlist *in)
+{
+	out->count = 0;
+	out->ids = NULL;
+	if (in->count == 0)
+		return TLY_OK;
+	if ((out->ids = malloc(in->count * sizeof *out->ids)) == NULL)
+		return TLY_ENOMEM;
+	memcpy(out->ids, in->ids, in->count * sizeof *out->ids);
+	out->count = in->count;
+	return TLY_OK;
+}
+
+/* A release's query id and lists, for the auditor's ledger cross-check. */
+static tly_err
+remember_release(struct walk *w, const struct tly_translog_entry *e)
+{
+	struct tly_translog_report *rep = w->report;
+	struct tly_translog_release_ref *grown, *ref;
+
+	grown = realloc(rep->release_refs, (rep->release_ref_count + 1) * sizeof *grown);
+	if (grown == NULL)
+		return TLY_ENOMEM;
+	rep->release_refs = grown;
+	ref = &grown[rep->release_ref_count];
+	memset(ref, 0, sizeof *ref);
+	ref->log_seq = w->seq;
+	memcpy(ref->query_id, e->query_id, sizeof ref->query_id);
+	if (copy_ids(&ref->contributors, &e->contributors) != TLY_OK ||
+	    copy_ids(&ref->dropped, &e->dropped) != TLY_OK) {
+		tly_idlist_fini(&ref->contributors);
+		return TLY_ENOMEM;
+	}
+	rep->release_ref_count++;
 	return TLY_OK;
 }
 
@@ -486,6 +531,8 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 		    (rv = remember(w, &r)) != TLY_OK)
 			goto out;
 	}
+	if (e.outcome == TLY_TRANSLOG_RELEASED && (rv = remember_release(w, &e)) != TLY_OK)
+		goto out;
 	tly_translog_hash(w->prev_hash, row.bytes, row.bytes_len);
 	memcpy(w->report->head_hash, w->prev_hash, TLY_HASH_BYTES);
 	w->report->entries++;

@@ -134,7 +134,10 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
-		note(self, "query %s: not a valid QUERY: %s", qid, tly_strerror(rv));
+		/* Not attributable to the coordinator: logged here, never in the
+		 * ledger, or anyone who can reach the node could grow it. */
+		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
+		    qid, tly_strerror(rv));
 		return;
 	}
 	int member = tly_idlist_contains(&q.committee, self);

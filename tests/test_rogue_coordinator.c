@@ -1,0 +1,1104 @@
+/*
+ * A malicious coordinator, simulated, against real trust nodes.
+ *
+ * Each test starts a real federation (`tally demo --serve`: PKI, SQLite
+ * data, tally-node daemons over mutual TLS). For the rogue tests the real
+ * coordinator is then stopped and this process takes its place: a hub
+ * (protocol/transport.h) on the coordinator's address, with the
+ * coordinator's TLS certificate and its real signing key, so the daemons
+ * redial to it and everything they do is what they would do for a
+ * coordinator gone bad. It sends crafted QUERY messages and checks each
+ * node's answer (RECEIPT or REFUSAL on the wire), its log, and its ledger
+ * (node/ledger.h, and `tally-node ledger show`):
+ *
+ *   a) a replay of an answered QUERY (same bytes): REFUSAL, a signed
+ *      refusal entry (replay), no second charge;
+ *   b) a query id reused with another spec, or the same spec with other
+ *      round data (deadline): the same;
+ *   c) a query over the per-query cap, and queries up to and past the
+ *      total budget: refusal entries (per-query, budget), the spend never
+ *      over the cap, exact at the boundary; `tally-node answer` exits 3;
+ *   d) unsigned (zero or missing signature), signed by a stranger's key,
+ *      signed by a node's key, and a validly signed QUERY whose spec does
+ *      not hash to its query_hash: refused, not charged, not in the ledger
+ *      (they cannot be attributed to the coordinator: see THREAT_MODEL),
+ *      and named in the node's log; the daemon keeps serving;
+ *   e) a release logged (with the coordinator's real key) listing a node
+ *      as dropped although it answered: `tally audit verify --dir` fails
+ *      naming the node and the query, while the consistent log passed.
+ *
+ * The differencing test uses the whole real federation (coordinator too):
+ * two queries whose answers differ by exactly one person are answered
+ * while the budget lasts, each charged in every ledger, then refused; and
+ * their differences carry noise of the stated scale, not the person.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cli/audit.h"
+#include "coordinator/config.h"
+#include "coordinator/release.h"
+#include "coordinator/translog.h"
+#include "crypto/rng.h"
+#include "federation.h"
+#include "node/ledger.h"
+#include "protocol/codec.h"
+#include "protocol/keys.h"
+#include "protocol/noise.h"
+#include "protocol/spec.h"
+#include "protocol/transport.h"
+
+extern char **environ;
+
+enum { SITES = 4, MAX_SITES = 4, WAIT_MS = 60000 };
+
+static char dir[] = "/tmp/tally-rogue-XXXXXX";
+static uint32_t deadline_ms = 10000; /* of the QUERYs make_query builds */
+static char bin[1024];
+static unsigned sites;
+static int started; /* a federation runs in dir: stop it however the test ends */
+
+static void path_of(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+path_of(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int used = snprintf(out, len, "%s/", dir);
+	va_start(ap, fmt);
+	vsnprintf(out + used, len - (size_t)used, fmt, ap);
+	va_end(ap);
+}
+
+/* Run a program from build/bin, its output appended to DIR/out.txt; its
+ * exit code. */
+static int
+run(const char *const argv[])
+{
+	char program[1200], log[300];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
+	path_of(log, sizeof log, "out.txt");
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&actions, 1, 2);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
+	             "cannot run %s", program);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "cannot read %s", path);
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *text = malloc((size_t)size + 1);
+	cr_assert_not_null(text);
+	cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
+	text[size] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* The output of the last run(). */
+static char *
+output(void)
+{
+	char log[300];
+	path_of(log, sizeof log, "out.txt");
+	return slurp(log);
+}
+
+static void
+start_federation(unsigned count, int people)
+{
+	char n[16], p[16];
+
+	cr_assert_eq(tly_crypto_init(), TLY_OK);
+	const char *env = getenv("TALLY_BIN");
+	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
+	cr_assert_not_null(mkdtemp(dir));
+	started = 1;
+	sites = count;
+	snprintf(n, sizeof n, "%u", count);
+	snprintf(p, sizeof p, "%d", people);
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
+	                                       n, "--people", p, "--seed", "5", NULL}),
+	             0, "demo --serve failed: %s", output());
+}
+
+static void
+stop_federation(void)
+{
+	char cmd[300];
+	if (!started)
+		return;
+	started = 0;
+	run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", dir);
+}
+
+static pid_t
+pid_of(const char *name)
+{
+	char path[300];
+	long pid = 0;
+	path_of(path, sizeof path, "run/%s.pid", name);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	return (pid_t)pid;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&t, NULL);
+}
+
+/* ---- the rogue coordinator ---- */
+
+struct rogue {
+	struct tly_coord_config *cfg;
+	struct tly_identity key;      /* the coordinator's real signing key */
+	struct tly_identity stranger; /* a key in no registry */
+	struct tly_identity node1;    /* node 1's own signing key */
+	struct tly_roster roster;
+	struct tly_catalogue cat;
+	struct tly_hub *hub;
+	struct tly_rng rng;
+};
+
+/* What one node sent back about one query. */
+struct reply {
+	int receipt;                         /* a RECEIPT arrived */
+	int refusal;                         /* a REFUSAL arrived */
+	char text[TLY_REFUSAL_TEXT_MAX + 1]; /* its text */
+	uint8_t receipt_bytes[TLY_RECEIPT_MAX_BYTES];
+	size_t receipt_len;
+};
+
+static void
+rogue_open(struct rogue *r)
+{
+	struct tly_coord_config_error cerr;
+	char path[300], why[600];
+
+	memset(r, 0, sizeof *r);
+	r->cfg = calloc(1, sizeof *r->cfg);
+	cr_assert_not_null(r->cfg);
+	path_of(path, sizeof path, "coordinator/coordinator.conf");
+	cr_assert_eq(tly_coord_config_load(r->cfg, path, &cerr), TLY_OK, "%s", cerr.reason);
+	cr_assert_eq(tly_identity_from_files(&r->key, TLY_PARTY_COORDINATOR, r->cfg->sign_key, NULL,
+	                                     why, sizeof why),
+	             TLY_OK, "%s", why);
+	cr_assert_eq(tly_identity_generate(&r->stranger, TLY_PARTY_COORDINATOR, 0), TLY_OK);
+	char sign[300], kx[300];
+	path_of(sign, sizeof sign, "site-1/keys/node.sign");
+	path_of(kx, sizeof kx, "site-1/keys/node.kx");
+	cr_assert_eq(tly_identity_from_files(&r->node1, 1, sign, kx, why, sizeof why), TLY_OK, "%s",
+	             why);
+	cr_assert_eq(tly_registry_load(&r->roster, r->cfg->registry, why, sizeof why), TLY_OK, "%s",
+	             why);
+	char *cat = slurp(r->cfg->catalogue);
+	struct tly_spec_error serr;
+	cr_assert_eq(tly_catalogue_parse(&r->cat, cat, strlen(cat), &serr), TLY_OK, "%s",
+	             serr.reason);
+	free(cat);
+	tly_rng_init(&r->rng);
+
+	/* Stop the real coordinator, and take its place. */
+	pid_t pid = pid_of("coordinator");
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
+		sleep_ms(50);
+	cr_assert_neq(kill(pid, 0), 0, "the coordinator did not stop");
+	struct tly_tls_files tls = {
+	    .cert = r->cfg->tls_cert, .key = r->cfg->tls_key, .ca = r->cfg->tls_ca};
+	tly_err rv = TLY_EIO;
+	for (int i = 0; i < 50 && rv != TLY_OK; i++) {
+		rv = tly_hub_open(&r->hub, r->cfg->listen, &tls, &r->roster, why, sizeof why);
+		if (rv != TLY_OK)
+			sleep_ms(200);
+	}
+	cr_assert_eq(rv, TLY_OK, "cannot listen on %s: %s", r->cfg->listen, why);
+	/* The daemons redial (backoff up to 2 s). */
+	for (int i = 0; i < WAIT_MS / 100; i++) {
+		unsigned connected = 0;
+		for (uint32_t n = 1; n <= sites; n++)
+			connected += tly_hub_connected(r->hub, n) != 0;
+		if (connected == sites)
+			return;
+		sleep_ms(100);
+	}
+	cr_assert_fail("the nodes did not connect to the rogue coordinator");
+}
+
+static void
+rogue_close(struct rogue *r)
+{
+	tly_hub_close(r->hub);
+	tly_catalogue_fini(&r->cat);
+	tly_roster_fini(&r->roster);
+	tly_identity_fini(&r->key);
+	tly_identity_fini(&r->stranger);
+	tly_identity_fini(&r->node1);
+	tly_rng_fini(&r->rng);
+	free(r->cfg);
+}
+
+/* The QUERY fields an honest coordinator would send for spec json, to
+ * every site, committee 1..3. *canonical is malloc'd and borrowed by q. */
+static void
+make_query(struct rogue *r, struct tly_query *q, const char *json, char **canonical,
+           uint32_t *participants, uint32_t *committee)
+{
+	struct tly_spec spec;
+	struct tly_spec_error err;
+	uint64_t l1, l2sq;
+
+	cr_assert_eq(tly_spec_parse(&spec, &r->cat, json, strlen(json), &err), TLY_OK, "%s: %s",
+	             err.field, err.reason);
+	cr_assert_eq(tly_spec_canonical(&spec, &r->cat, canonical), TLY_OK);
+	cr_assert_eq(tly_spec_sensitivity(&spec, &r->cat, &l1, &l2sq), TLY_OK);
+	memset(q, 0, sizeof *q);
+	cr_assert_eq(tly_spec_hash(&spec, &r->cat, q->query_hash), TLY_OK);
+	q->protocol = TLY_PROTOCOL_COMMITTEE;
+	q->mechanism = spec.mechanism;
+	q->cells = (uint32_t)tly_spec_cells(&spec, &r->cat);
+	q->privacy_num = spec.privacy_num;
+	q->privacy_den = spec.privacy_den;
+	q->sensitivity_l1 = l1;
+	q->sensitivity_l2sq = l2sq;
+	q->min_honest = 2;
+	q->min_contributors = 3;
+	q->threshold = 2;
+	q->degree = 3;
+	q->deadline_ms = deadline_ms;
+	for (uint32_t i = 0; i < sites; i++)
+		participants[i] = i + 1;
+	for (uint32_t i = 0; i < 3; i++)
+		committee[i] = i + 1;
+	q->participants = (struct tly_idlist){sites, participants};
+	q->committee = (struct tly_idlist){3, committee};
+	q->spec_json = *canonical;
+	q->spec_len = (uint32_t)strlen(*canonical);
+	tly_spec_fini(&spec);
+}
+
+static const char count_by_sex[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+                                   " \"group_by\": [\"sex\"],"
+                                   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
+
+/* A QUERY message for spec json at this epsilon, signed by key (sender
+ * 0, to all). tamper_hash flips a bit of query_hash before signing, so
+ * the signature holds but the spec no longer matches. */
+static void
+seal_query(struct rogue *r, struct tly_buf *msg, const char *epsilon,
+           const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_sign_key *key,
+           int tamper_hash, const char *json_fmt)
+{
+	struct tly_query q;
+	char json[600], *canonical;
+	uint32_t participants[MAX_SITES], committee[3];
+	struct tly_buf body;
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
+
+	snprintf(json, sizeof json, json_fmt != NULL ? json_fmt : count_by_sex, epsilon);
+	make_query(r, &q, json, &canonical, participants, committee);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	cr_assert_eq(body.error, 0);
+	if (tamper_hash)
+		body.data[0] ^= 0x01; /* query_hash is the body's first field */
+	memcpy(h.query_id, query_id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(msg);
+	cr_assert_eq(tly_msg_seal(msg, &h, body.data, body.len, key), TLY_OK);
+	tly_buf_fini(&body);
+	free(canonical);
+}
+
+static void
+new_id(struct rogue *r, uint8_t id[TLY_QUERY_ID_BYTES])
+{
+	tly_rng_bytes(&r->rng, id, TLY_QUERY_ID_BYTES);
+}
+
+static void
+send_all(struct rogue *r, const uint8_t *msg, size_t len)
+{
+	for (uint32_t n = 1; n <= sites; n++)
+		cr_assert_eq(tly_hub_send(r->hub, n, msg, len), TLY_OK, "node %u not connected", n);
+}
+
+/* Wait for every node's RECEIPT or REFUSAL about query_id; other
+ * messages (shares for the committee, late ones about earlier queries)
+ * are dropped, and those about one of the `forbidden` query ids counted
+ * in *other. */
+static void
+collect(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct reply *replies,
+        const uint8_t (*forbidden)[TLY_QUERY_ID_BYTES], size_t forbidden_count, int *other)
+{
+	unsigned done = 0;
+	memset(replies, 0, sizeof *replies * (MAX_SITES + 1));
+	for (int waited = 0; done < sites && waited < WAIT_MS; waited += 100) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT)
+			continue;
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r->roster, &m), TLY_OK,
+		             "a node's message does not verify");
+		cr_assert_eq(m.header.sender, from);
+		if (memcmp(m.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0 || from > sites ||
+		    (m.header.type != TLY_MSG_RECEIPT && m.header.type != TLY_MSG_REFUSAL)) {
+			for (size_t i = 0; i < forbidden_count; i++)
+				*other += memcmp(m.header.query_id, forbidden[i],
+				                 TLY_QUERY_ID_BYTES) == 0;
+			free(bytes);
+			continue;
+		}
+		struct reply *rep = &replies[from];
+		cr_assert(!rep->receipt && !rep->refusal, "node %u answered twice", from);
+		if (m.header.type == TLY_MSG_RECEIPT) {
+			rep->receipt = 1;
+			cr_assert_leq(m.body_len, sizeof rep->receipt_bytes);
+			memcpy(rep->receipt_bytes, m.body, m.body_len);
+			rep->receipt_len = m.body_len;
+		} else {
+			uint32_t reason;
+			rep->refusal = 1;
+			cr_assert_eq(tly_refusal_decode(&reason, rep->text, m.body, m.body_len),
+			             TLY_OK);
+			cr_assert_eq(reason, TLY_ABORT_REFUSED);
+		}
+		done++;
+		free(bytes);
+	}
+	cr_assert_eq(done, sites, "only %u of %u nodes replied", done, sites);
+}
+
+/* ---- ledgers ---- */
+
+static void
+ledger_path(unsigned site, char *out, size_t len)
+{
+	path_of(out, len, "site-%u/state/ledger.db", site);
+}
+
+/* Verify node site's ledger and return its entry count; *e receives
+ * entry seq `want` when want > 0. */
+static uint64_t
+ledger_check(unsigned site, uint64_t want, struct tly_ledger_entry *e)
+{
+	char path[300];
+	struct tly_ledger *ledger;
+	struct tly_ledger_error err;
+	struct tly_ledger_report report;
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+
+	ledger_path(site, path, sizeof path);
+	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, &err), TLY_OK, "%s", err.message);
+	tly_ledger_public_key(ledger, pk);
+	cr_assert_eq(tly_ledger_verify(ledger, pk, &report), TLY_OK, "site %u: %s", site,
+	             report.reason);
+	if (want > 0)
+		cr_assert_eq(tly_ledger_entry_get(ledger, want, e), TLY_OK);
+	tly_ledger_close(ledger);
+	return report.entries;
+}
+
+/* Entry seq of site's ledger: its kind, refusal and query id. */
+static void
+assert_entry(unsigned site, uint64_t seq, uint8_t kind, uint8_t refusal,
+             const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	struct tly_ledger_entry e;
+	ledger_check(site, seq, &e);
+	cr_assert_eq(e.kind, kind, "site %u entry %llu: kind %u", site, (unsigned long long)seq,
+	             e.kind);
+	cr_assert_eq(e.refusal, refusal, "site %u entry %llu: refusal %u", site,
+	             (unsigned long long)seq, e.refusal);
+	cr_assert_arr_eq(e.query_id, query_id, TLY_QUERY_ID_BYTES);
+}
+
+static char *
+node_log(unsigned site)
+{
+	char path[300];
+	path_of(path, sizeof path, "logs/node-%u.log", site);
+	return slurp(path);
+}
+
+static int
+log_mentions(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *what)
+{
+	char qid[2 * TLY_QUERY_ID_BYTES + 1], needle[200];
+	tly_hex(qid, query_id, TLY_QUERY_ID_BYTES);
+	snprintf(needle, sizeof needle, "query %s: %s", qid, what);
+	char *text = node_log(site);
+	int found = strstr(text, needle) != NULL;
+	free(text);
+	return found;
+}
+
+/* Send one crafted QUERY and wait for every node's reply. */
+static void
+ask(struct rogue *r, const struct tly_buf *msg, const uint8_t id[TLY_QUERY_ID_BYTES],
+    struct reply *replies)
+{
+	send_all(r, msg->data, msg->len);
+	collect(r, id, replies, NULL, 0, NULL);
+}
+
+static void
+assert_all_answered(const struct reply *replies, const char *what)
+{
+	for (unsigned n = 1; n <= sites; n++)
+		cr_assert(replies[n].receipt, "%s: node %u did not answer (%s)", what, n,
+		          replies[n].text);
+}
+
+static void
+assert_all_refused(const struct reply *replies, const char *what, const char *because)
+{
+	for (unsigned n = 1; n <= sites; n++) {
+		cr_assert(replies[n].refusal, "%s: node %u did not refuse", what, n);
+		cr_assert(strstr(replies[n].text, because) != NULL, "%s: node %u said \"%s\"", what,
+		          n, replies[n].text);
+	}
+}
+
+/* The federation is stopped in fini, which Criterion runs after a failed
+ * assertion too: no daemons are left behind. */
+TestSuite(rogue, .fini = stop_federation, .timeout = 170);
+
+/* ---- a, b, d, e ---- */
+
+/* Log one entry for query q (spec at epsilon) as the coordinator would,
+ * with its real key: a release naming contributors and dropped nodes and
+ * carrying the receipts given. */
+static void
+log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *epsilon,
+            const uint32_t *contributors, uint32_t ccount, const uint32_t *dropped, uint32_t dcount,
+            const struct reply *replies, const uint32_t *receipts_from, size_t rcount)
+{
+	struct tly_query q;
+	struct tly_spec spec;
+	struct tly_spec_error serr;
+	struct tly_noise_params noise;
+	struct tly_translog *log;
+	struct tly_translog_error lerr;
+	char json[600], *canonical, *release, why[400];
+	uint32_t participants[MAX_SITES], committee[3], c_ids[MAX_SITES], d_ids[MAX_SITES];
+	int64_t cells[2] = {100, 100};
+	struct tly_translog_receipt rec[MAX_SITES];
+
+	snprintf(json, sizeof json, count_by_sex, epsilon);
+	make_query(r, &q, json, &canonical, participants, committee);
+	cr_assert_eq(tly_spec_parse(&spec, &r->cat, canonical, strlen(canonical), &serr), TLY_OK);
+	cr_assert_eq(tly_noise_calibrate(&q, &noise), TLY_OK);
+	memcpy(c_ids, contributors, ccount * sizeof *c_ids);
+	memcpy(d_ids, dropped, dcount * sizeof *d_ids);
+	struct tly_idlist c = {ccount, c_ids}, d = {dcount, d_ids};
+	struct tly_release_input in = {.query_id = id,
+	                               .spec = &spec,
+	                               .cat = &r->cat,
+	                               .noise = &noise,
+	                               .cells = cells,
+	                               .d = 2,
+	                               .contributors = &c,
+	                               .dropped = &d};
+	cr_assert_eq(tly_release_encode(&in, &release, why, sizeof why), TLY_OK, "%s", why);
+	for (size_t i = 0; i < rcount; i++)
+		rec[i] = (struct tly_translog_receipt){replies[receipts_from[i]].receipt_bytes,
+		                                       replies[receipts_from[i]].receipt_len};
+	struct tly_translog_record record = {.protocol = TLY_PROTOCOL_COMMITTEE,
+	                                     .threshold = 2,
+	                                     .degree = 3,
+	                                     .outcome = TLY_TRANSLOG_RELEASED,
+	                                     .reason = "",
+	                                     .spec_json = canonical,
+	                                     .spec_len = strlen(canonical),
+	                                     .release_json = release,
+	                                     .release_len = strlen(release),
+	                                     .contributors = &c,
+	                                     .dropped = &d,
+	                                     .receipts = rec,
+	                                     .receipt_count = rcount};
+	memcpy(record.query_id, id, TLY_QUERY_ID_BYTES);
+	memcpy(record.query_hash, q.query_hash, TLY_HASH_BYTES);
+	cr_assert_eq(tly_translog_open(&log, r->cfg->log, r->key.sign, &lerr), TLY_OK, "%s",
+	             lerr.message);
+	cr_assert_eq(tly_translog_append(log, &record, NULL, why, sizeof why), TLY_OK, "%s", why);
+	tly_translog_close(log);
+	free(release);
+	free(canonical);
+	tly_spec_fini(&spec);
+}
+
+Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf first, msg;
+	uint8_t id1[16], id_probe[16];
+	uint8_t id_zero[16], id_cut[16], id_stranger[16], id_node[16], id_hash[16];
+
+	start_federation(SITES, 4000);
+	rogue_open(&r);
+
+	/* An honest query first: every node answers and charges 1/2. */
+	new_id(&r, id1);
+	seal_query(&r, &first, "0.5", id1, r.key.sign, 0, NULL);
+	ask(&r, &first, id1, replies);
+	assert_all_answered(replies, "the first query");
+	struct reply first_replies[MAX_SITES + 1];
+	memcpy(first_replies, replies, sizeof replies);
+	for (unsigned n = 1; n <= sites; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 1);
+		assert_entry(n, 1, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id1);
+	}
+
+	/* a) The same bytes again. */
+	ask(&r, &first, id1, replies);
+	assert_all_refused(replies, "a replay", "already");
+	/* b) The same id with another spec (a different question). */
+	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0,
+	           "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+	           " \"group_by\": [\"age_band\"],"
+	           " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}");
+	ask(&r, &msg, id1, replies);
+	assert_all_refused(replies, "a reused id", "already");
+	tly_buf_fini(&msg);
+	/* b) The same id and spec with other round data (the deadline). */
+	deadline_ms = 7000;
+	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0, NULL);
+	deadline_ms = 10000;
+	cr_assert(msg.len != first.len || memcmp(msg.data, first.data, msg.len) != 0);
+	ask(&r, &msg, id1, replies);
+	assert_all_refused(replies, "a reused id with another deadline", "already");
+	tly_buf_fini(&msg);
+	for (unsigned n = 1; n <= sites; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
+		for (uint64_t seq = 2; seq <= 4; seq++)
+			assert_entry(n, seq, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_REPLAY, id1);
+		struct tly_ledger_entry e;
+		ledger_check(n, 4, &e);
+		/* Refusals cost nothing: the spend is still the first charge. */
+		cr_assert(e.epsilon_spent.num == 1 && e.epsilon_spent.den == 2);
+	}
+
+	/* d) Forgeries: none can be attributed to the coordinator. */
+	struct tly_buf zero, cut, stranger, by_node, bad_hash;
+	new_id(&r, id_zero);
+	seal_query(&r, &zero, "0.5", id_zero, r.key.sign, 0, NULL);
+	memset(zero.data + zero.len - TLY_SIGNATURE_BYTES, 0, TLY_SIGNATURE_BYTES);
+	new_id(&r, id_cut);
+	seal_query(&r, &cut, "0.5", id_cut, r.key.sign, 0, NULL);
+	cut.len -= TLY_SIGNATURE_BYTES; /* no signature at all */
+	new_id(&r, id_stranger);
+	seal_query(&r, &stranger, "0.5", id_stranger, r.stranger.sign, 0, NULL);
+	new_id(&r, id_node);
+	seal_query(&r, &by_node, "0.5", id_node, r.node1.sign, 0, NULL);
+	new_id(&r, id_hash);
+	seal_query(&r, &bad_hash, "0.5", id_hash, r.key.sign, 1, NULL);
+	send_all(&r, zero.data, zero.len);
+	send_all(&r, cut.data, cut.len);
+	send_all(&r, stranger.data, stranger.len);
+	send_all(&r, by_node.data, by_node.len);
+	send_all(&r, bad_hash.data, bad_hash.len);
+	/* A valid query behind them: when it is answered, each node has
+	 * handled the forgeries (messages to a node arrive in order), and it
+	 * shows the daemons kept serving. */
+	new_id(&r, id_probe);
+	seal_query(&r, &msg, "0.5", id_probe, r.key.sign, 0, NULL);
+	send_all(&r, msg.data, msg.len);
+	int other = 0;
+	uint8_t forged_ids[5][16];
+	memcpy(forged_ids[0], id_zero, 16);
+	memcpy(forged_ids[1], id_cut, 16);
+	memcpy(forged_ids[2], id_stranger, 16);
+	memcpy(forged_ids[3], id_node, 16);
+	memcpy(forged_ids[4], id_hash, 16);
+	collect(&r, id_probe, replies, (const uint8_t(*)[16])forged_ids, 5, &other);
+	assert_all_answered(replies, "the query after the forgeries");
+	cr_assert_eq(other, 0, "a node answered a forged QUERY (%d messages)", other);
+	for (unsigned n = 1; n <= sites; n++) {
+		/* Not charged, not recorded: the next entry is the probe's charge. */
+		cr_assert_eq(ledger_check(n, 0, NULL), 5, "site %u", n);
+		assert_entry(n, 5, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id_probe);
+		const char *said = "not a valid QUERY (authentication failed): refused, not "
+		                   "recorded in the ledger";
+		cr_assert(log_mentions(n, id_zero, said), "site %u: zero signature not logged", n);
+		cr_assert(log_mentions(n, id_stranger, said), "site %u: stranger not logged", n);
+		cr_assert(log_mentions(n, id_node, said), "site %u: node key not logged", n);
+		/* Cut short, it does not even parse as a message: no query id to name. */
+		char *text = node_log(n);
+		cr_assert_not_null(strstr(text, "dropped a malformed message"), "site %u: cut", n);
+		free(text);
+		cr_assert(log_mentions(n, id_hash, "not a valid QUERY ("), "site %u: hash", n);
+		cr_assert(!log_mentions(n, id_hash, "answered"), "site %u", n);
+	}
+	struct reply probe_replies[MAX_SITES + 1];
+	memcpy(probe_replies, replies, sizeof replies);
+
+	/* The ledger as people read it shows the refusals with their reasons. */
+	char conf[300];
+	path_of(conf, sizeof conf, "site-2/node.conf");
+	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
+	                                       "--format", "csv", NULL}),
+	             0);
+	char *shown = output(), qid[33];
+	tly_hex(qid, id1, 16);
+	char *line = strstr(shown, qid);
+	cr_assert_not_null(line, "%s", shown);
+	cr_assert_not_null(strstr(line + 1, qid), "the refusals are not shown: %s", shown);
+	cr_assert_not_null(strstr(shown, "refused"), "%s", shown);
+	free(shown);
+
+	/* e) A consistent log passes the audit... */
+	const uint32_t all[] = {1, 2, 3, 4}, three[] = {1, 2, 4}, node3[] = {3};
+	log_release(&r, id1, "0.5", all, 4, NULL, 0, first_replies, all, 4);
+	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0,
+	             "a consistent log fails the audit: %s", (shown = output()));
+	/* ...one that claims node 3 dropped from the probe query, although it
+	 * answered and holds the charge, does not: the audit names the node
+	 * and the query. */
+	log_release(&r, id_probe, "0.5", three, 3, node3, 1, probe_replies, three, 3);
+	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 1);
+	shown = output();
+	tly_hex(qid, id_probe, 16);
+	cr_assert_not_null(strstr(shown, "node 3"), "%s", shown);
+	cr_assert_not_null(strstr(shown, qid), "%s", shown);
+	cr_assert_not_null(strstr(shown, "as dropped"), "%s", shown);
+	cr_log_info("audit of the lying log: %s", shown);
+	free(shown);
+
+	tly_buf_fini(&first);
+	tly_buf_fini(&msg);
+	tly_buf_fini(&zero);
+	tly_buf_fini(&cut);
+	tly_buf_fini(&stranger);
+	tly_buf_fini(&by_node);
+	tly_buf_fini(&bad_hash);
+	rogue_close(&r);
+}
+
+/* ---- c ---- */
+
+static void
+write_file(const char *path, const struct tly_buf *b)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(b->data, 1, b->len, f), b->len);
+	fclose(f);
+}
+
+Test(rogue, budget_overruns_are_refused_and_recorded)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf msg;
+	uint8_t id[16];
+	struct tly_ledger_entry e;
+	uint64_t seq = 0;
+
+	start_federation(SITES, 4000);
+	rogue_open(&r);
+
+	/* Over the per-query cap (2): refused, recorded, nothing spent. */
+	new_id(&r, id);
+	seal_query(&r, &msg, "5", id, r.key.sign, 0, NULL);
+	ask(&r, &msg, id, replies);
+	tly_buf_fini(&msg);
+	assert_all_refused(replies, "epsilon 5", "per-query cap");
+	seq++;
+	for (unsigned n = 1; n <= sites; n++) {
+		assert_entry(n, seq, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_PER_QUERY, id);
+		ledger_check(n, seq, &e);
+		cr_assert(e.epsilon_spent.num == 0, "site %u spent on a refusal", n);
+	}
+
+	/* The total (20): 1/2, then epsilon 2 nine times (18 1/2), then 2
+	 * again is over (20 1/2) while 3/2 lands exactly on 20; then nothing
+	 * more, not even the smallest amount. */
+	const char *plan[] = {"0.5", "2", "2", "2", "2",   "2",    "2",
+	                      "2",   "2", "2", "2", "1.5", "0.001"};
+	const uint64_t spent_num[] = {1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 37, 20, 20};
+	const uint64_t spent_den[] = {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1};
+	for (size_t i = 0; i < sizeof plan / sizeof *plan; i++) {
+		int over = i == 10 || i == 12;
+		new_id(&r, id);
+		seal_query(&r, &msg, plan[i], id, r.key.sign, 0, NULL);
+		ask(&r, &msg, id, replies);
+		if (over)
+			assert_all_refused(replies, plan[i], "budget exhausted");
+		else
+			assert_all_answered(replies, plan[i]);
+		seq++;
+		for (unsigned n = 1; n <= sites; n++) {
+			assert_entry(n, seq, over ? TLY_LEDGER_REFUSAL : TLY_LEDGER_CHARGE,
+			             over ? TLY_LEDGER_REFUSED_BUDGET : TLY_LEDGER_REFUSED_NONE,
+			             id);
+			ledger_check(n, seq, &e);
+			cr_assert(e.epsilon_spent.num == spent_num[i] &&
+			              e.epsilon_spent.den == spent_den[i],
+			          "site %u after %s: spent %llu/%llu", n, plan[i],
+			          (unsigned long long)e.epsilon_spent.num,
+			          (unsigned long long)e.epsilon_spent.den);
+		}
+		/* The last refusal, offline too: `tally-node answer` exits 3. */
+		if (i == 12) {
+			char path[300], out[300], conf[300];
+			path_of(path, sizeof path, "over.msg");
+			path_of(out, sizeof out, "over-out");
+			path_of(conf, sizeof conf, "site-1/node.conf");
+			write_file(path, &msg);
+			cr_assert_eq(
+			    run((const char *const[]){"tally-node", "answer", "--config", conf,
+			                              "--query", path, "--out", out, NULL}),
+			    3);
+			char *said = output();
+			cr_assert_not_null(strstr(said, "budget exhausted"), "%s", said);
+			free(said);
+			cr_assert_eq(access(out, F_OK), -1, "a refused answer wrote output");
+			/* The offline refusal is recorded too: the id was refused,
+			 * never charged, so it is judged afresh on the budget. */
+			assert_entry(1, seq + 1, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_BUDGET, id);
+		}
+		tly_buf_fini(&msg);
+	}
+	/* Forgeries offline: a stranger's signature is refused with exit 1
+	 * (authentication), and nothing is written to the ledger. */
+	char path[300], out[300], conf[300];
+	uint64_t before = ledger_check(1, 0, NULL);
+	new_id(&r, id);
+	seal_query(&r, &msg, "0.5", id, r.stranger.sign, 0, NULL);
+	path_of(path, sizeof path, "stranger.msg");
+	path_of(out, sizeof out, "stranger-out");
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	write_file(path, &msg);
+	tly_buf_fini(&msg);
+	int rc = run((const char *const[]){"tally-node", "answer", "--config", conf, "--query",
+	                                   path, "--out", out, NULL});
+	char *said = output();
+	cr_assert_neq(rc, 0, "a stranger's QUERY was answered");
+	cr_assert_neq(rc, 3, "a forgery is not a policy refusal");
+	cr_log_info("tally-node answer, stranger's signature: exit %d: %s", rc, said);
+	free(said);
+	cr_assert_eq(ledger_check(1, 0, NULL), before, "a forgery was recorded");
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
+	    0);
+	rogue_close(&r);
+}
+
+/* ---- e, at the unit level: which dropped nodes the audit accepts ---- */
+
+Test(rogue, audit_accepts_a_dropped_node_only_with_its_receipt)
+{
+	struct fed f;
+	struct fed_query q;
+	struct tly_buf receipts[4];
+	struct tly_audit_finding finding;
+	const uint32_t three[] = {1, 2, 4}, node3[] = {3};
+	char why[256], qid[33];
+	FILE *sink = fopen("/dev/null", "w");
+
+	cr_assert_eq(tly_crypto_init(), TLY_OK);
+	fed_init(&f, 4);
+	/* Every node charges the query. */
+	fed_query(&f, &q, "0.5");
+	for (uint32_t n = 1; n <= 4; n++) {
+		tly_buf_init(&receipts[n - 1]);
+		fed_charge(&f, n, &q, &receipts[n - 1]);
+	}
+	const char *ledgers[4] = {f.ledger_path[1], f.ledger_path[2], f.ledger_path[3],
+	                          f.ledger_path[4]};
+	struct tly_audit_files files = {f.log_path, f.registry_path, 4, ledgers};
+	/* Node 3 listed as dropped, its receipt left out. */
+	char *release = fed_release_json(&f, &q, three, 3, node3, 1);
+	struct tly_buf kept[3] = {receipts[0], receipts[1], receipts[3]};
+	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_RELEASED, release, three, 3, node3, 1, kept, 3,
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
+	free(release);
+	fed_close(&f);
+	cr_assert_eq(tly_audit_verify(&files, sink, &finding), TLY_EAUTH);
+	tly_hex(qid, q.id, 16);
+	cr_assert_str_eq(finding.file, f.ledger_path[3]);
+	cr_assert_eq(finding.seq, 1);
+	cr_assert_not_null(strstr(finding.reason, "node 3"), "%s", finding.reason);
+	cr_assert_not_null(strstr(finding.reason, qid), "%s", finding.reason);
+	cr_assert_not_null(strstr(finding.reason, "as dropped"), "%s", finding.reason);
+	for (int i = 0; i < 4; i++)
+		tly_buf_fini(&receipts[i]);
+	fed_query_fini(&q);
+	fed_fini(&f);
+
+	/* Left out of both lists: the same finding, worded so. */
+	fed_init(&f, 4);
+	fed_query(&f, &q, "0.5");
+	for (uint32_t n = 1; n <= 4; n++) {
+		tly_buf_init(&receipts[n - 1]);
+		fed_charge(&f, n, &q, &receipts[n - 1]);
+	}
+	const char *ledgers2[4] = {f.ledger_path[1], f.ledger_path[2], f.ledger_path[3],
+	                           f.ledger_path[4]};
+	files = (struct tly_audit_files){f.log_path, f.registry_path, 4, ledgers2};
+	release = fed_release_json(&f, &q, three, 3, NULL, 0);
+	struct tly_buf kept2[3] = {receipts[0], receipts[1], receipts[3]};
+	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_RELEASED, release, three, 3, NULL, 0, kept2, 3,
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
+	free(release);
+	fed_close(&f);
+	cr_assert_eq(tly_audit_verify(&files, sink, &finding), TLY_EAUTH);
+	cr_assert_not_null(strstr(finding.reason, "leaves node 3 out"), "%s", finding.reason);
+	for (int i = 0; i < 4; i++)
+		tly_buf_fini(&receipts[i]);
+	fed_query_fini(&q);
+	fed_fini(&f);
+
+	/* Negative control: dropped after answering, with its receipt in the
+	 * log (the coordinator's honest account of a late node), passes. */
+	fed_init(&f, 4);
+	fed_query(&f, &q, "0.5");
+	fed_release(&f, &q, three, 3, node3, 1);
+	const char *ledgers3[4] = {f.ledger_path[1], f.ledger_path[2], f.ledger_path[3],
+	                           f.ledger_path[4]};
+	files = (struct tly_audit_files){f.log_path, f.registry_path, 4, ledgers3};
+	fed_close(&f);
+	cr_assert_eq(tly_audit_verify(&files, sink, &finding), TLY_OK, "%s", finding.reason);
+	fed_query_fini(&q);
+	fed_fini(&f);
+	fclose(sink);
+}
+
+/* ---- differencing ---- */
+
+/* An age that exactly one person (not opted out) has across all sites:
+ * its site, sex and age band. */
+static int
+unique_age(char *sex, char *band, unsigned *site_of)
+{
+	int counts[111] = {0};
+	for (unsigned s = 1; s <= sites; s++) {
+		char path[300];
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		path_of(path, sizeof path, "site-%u/patients.db", s);
+		cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		cr_assert_eq(
+		    sqlite3_prepare_v2(
+		        db, "SELECT age, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY age",
+		        -1, &st, NULL),
+		    SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int age = sqlite3_column_int(st, 0);
+			if (age >= 0 && age <= 110)
+				counts[age] += sqlite3_column_int(st, 1);
+		}
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	int age = -1;
+	for (int a = 110; a >= 1 && age < 0; a--)
+		if (counts[a] == 1)
+			age = a;
+	cr_assert_geq(age, 1, "no age held by exactly one person");
+	for (unsigned s = 1; s <= sites; s++) {
+		char path[300], sql[200];
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		path_of(path, sizeof path, "site-%u/patients.db", s);
+		cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		snprintf(sql, sizeof sql,
+		         "SELECT sex, age_band FROM patients WHERE opted_out = 0 AND age = %d",
+		         age);
+		cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(sex, 8, "%s", (const char *)sqlite3_column_text(st, 0));
+			snprintf(band, 16, "%s", (const char *)sqlite3_column_text(st, 1));
+			*site_of = s;
+		}
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	return age;
+}
+
+/* `tally query` with --where; the release JSON (NULL when refused) and
+ * the exit code. */
+static json_t *
+query(const char *where, int *code)
+{
+	char conf[300];
+	path_of(conf, sizeof conf, "planner.conf");
+	*code = run((const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
+	                                  "sex,age_band", "--where", where, "--epsilon", "0.5",
+	                                  "--format", "json", NULL});
+	if (*code != 0)
+		return NULL;
+	char *text = output();
+	json_error_t err;
+	json_t *root = json_loads(text, 0, &err);
+	cr_assert_not_null(root, "not JSON: %s", text);
+	free(text);
+	return root;
+}
+
+/* The cell of a release for (sex, band). */
+static long
+cell(json_t *release, const char *sex, const char *band)
+{
+	json_t *cells = json_object_get(release, "cells"), *c;
+	size_t i;
+	json_array_foreach(cells, i, c)
+	{
+		json_t *g = json_object_get(c, "group");
+		if (strcmp(json_string_value(json_object_get(g, "sex")), sex) == 0 &&
+		    strcmp(json_string_value(json_object_get(g, "age_band")), band) == 0)
+			return (long)json_integer_value(json_object_get(c, "value"));
+	}
+	cr_assert_fail("no cell %s/%s", sex, band);
+	return 0;
+}
+
+/* The check on the differences: mean square against the stated variance
+ * of a difference of two releases (2 sd^2), and not a point mass. */
+static int
+noise_matches(const long *diff, size_t n, double stated_sd, double *ratio)
+{
+	double sq = 0;
+	size_t zeros = 0;
+	for (size_t i = 0; i < n; i++) {
+		sq += (double)diff[i] * (double)diff[i];
+		zeros += diff[i] == 0;
+	}
+	*ratio = sq / (double)n / (2 * stated_sd * stated_sd);
+	return *ratio > 0.5 && *ratio < 2.0 && zeros < n / 2;
+}
+
+Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
+{
+	enum { PAIRS = 20 };
+	static const char *sexes[] = {"F", "M"};
+	static const char *bands[] = {"0-17", "18-39", "40-64", "65-79", "80+"};
+	char sex[8] = "", band[16] = "", with[64], without[64];
+	unsigned site = 0;
+	long diff[PAIRS * 10];
+	size_t n = 0;
+	double sd = 0;
+	int code;
+
+	start_federation(3, 3000);
+	int age = unique_age(sex, band, &site);
+	cr_log_info("age %d: one person, at site %u (%s, %s)", age, site, sex, band);
+	/* The two queries differ by that one person only. */
+	snprintf(with, sizeof with, "age <= %d", age);
+	snprintf(without, sizeof without, "age <= %d", age - 1);
+	for (int pair = 0; pair < PAIRS; pair++) {
+		json_t *a = query(with, &code);
+		cr_assert_eq(code, 0, "pair %d: with: exit %d: %s", pair, code, output());
+		json_t *b = query(without, &code);
+		cr_assert_eq(code, 0, "pair %d: without: exit %d: %s", pair, code, output());
+		sd = json_number_value(json_object_get(json_object_get(a, "privacy"), "noise_sd"));
+		cr_assert_eq(json_integer_value(json_object_get(a, "contributors")), 3);
+		for (int s = 0; s < 2; s++)
+			for (int k = 0; k < 5; k++) {
+				int person =
+				    strcmp(sexes[s], sex) == 0 && strcmp(bands[k], band) == 0;
+				diff[n++] = cell(a, sexes[s], bands[k]) -
+				            cell(b, sexes[s], bands[k]) - person;
+			}
+		json_decref(a);
+		json_decref(b);
+	}
+	/* 40 queries at 1/2 spent the whole budget of 20: the next is refused. */
+	json_t *refused = query(with, &code);
+	cr_assert_null(refused);
+	cr_assert_eq(code, 3, "a 41st query: exit %d", code);
+	char *said = output();
+	cr_assert_not_null(strstr(said, "budget"), "%s", said);
+	free(said);
+
+	/* Every ledger charged each query 1/2, the spend climbing to exactly 20,
+	 * and recorded the refusal. */
+	for (unsigned s = 1; s <= sites; s++) {
+		struct tly_ledger_entry e;
+		uint64_t entries = ledger_check(s, 0, NULL);
+		cr_assert_eq(entries, 2 * PAIRS + 1, "site %u: %llu entries", s,
+		             (unsigned long long)entries);
+		for (uint64_t seq = 1; seq <= 2 * PAIRS; seq++) {
+			ledger_check(s, seq, &e);
+			cr_assert_eq(e.kind, TLY_LEDGER_CHARGE);
+			cr_assert(e.amount.num == 1 && e.amount.den == 2);
+			struct tly_fraction want = seq % 2 == 0 ? (struct tly_fraction){seq / 2, 1}
+			                                        : (struct tly_fraction){seq, 2};
+			cr_assert(e.epsilon_spent.num == want.num &&
+			              e.epsilon_spent.den == want.den,
+			          "site %u entry %llu: spent %llu/%llu", s, (unsigned long long)seq,
+			          (unsigned long long)e.epsilon_spent.num,
+			          (unsigned long long)e.epsilon_spent.den);
+		}
+		ledger_check(s, 2 * PAIRS + 1, &e);
+		cr_assert_eq(e.kind, TLY_LEDGER_REFUSAL);
+		cr_assert_eq(e.refusal, TLY_LEDGER_REFUSED_BUDGET);
+		cr_assert(e.epsilon_spent.num == 20 && e.epsilon_spent.den == 1);
+	}
+
+	/* The noise: differences of two releases, less the person, have the
+	 * variance the releases state (2 sd^2), and are not a point mass. */
+	double ratio;
+	cr_assert_gt(sd, 0);
+	int ok = noise_matches(diff, n, sd, &ratio);
+	size_t exact = 0;
+	for (size_t i = 0; i < n; i++)
+		exact += diff[i] == 0;
+	cr_log_info("%zu differences: mean square / (2 sd^2) = %.3f (sd %.3f), %zu exactly the "
+	            "truth",
+	            n, ratio, sd, exact);
+	cr_assert(ok, "the differences do not look like noise of sd %.3f: ratio %.3f", sd, ratio);
+	/* Negative controls: the same check fails on noise-free differences
+	 * and against the scale of another epsilon (2: sd about 0.82). */
+	long none[PAIRS * 10] = {0};
+	double control;
+	cr_assert(!noise_matches(none, n, sd, &control), "a point mass passes");
+	cr_assert(!noise_matches(diff, n, 0.82, &control), "the wrong scale passes (%.3f)",
+	          control);
+}
