@@ -36,6 +36,8 @@ struct audit {
 	struct tly_roster roster;
 	struct tly_translog_report log;
 	size_t ledgers_ok, receipts_matched;
+	size_t unaccounted; /* charges reported as WARNING lines (not strict) */
+	int strict;
 };
 
 /* Keep the first problem: reason names the entry (or the file's issue). */
@@ -235,6 +237,17 @@ match_releases(struct audit *a, struct tly_ledger *ledger, const char *path, uin
 		else
 			snprintf(what, sizeof what, "leaves node %" PRIu32 " out", node_id);
 		tly_hex(qid, e.query_id, TLY_QUERY_ID_BYTES);
+		if (!a->strict) {
+			fprintf(a->out,
+			        "ledger %s (node %" PRIu32 "): WARNING: entry %" PRIu64
+			        " charges query %s, but log entry %" PRIu64
+			        "'s release %s and carries no receipt from it: an answer lost "
+			        "after its charge, or a coordinator hiding it (see "
+			        "docs/OPERATIONS.md; --strict fails on this)\n",
+			        path, node_id, seq, qid, rel->log_seq, what);
+			a->unaccounted++;
+			continue;
+		}
 		fprintf(a->out,
 		        "ledger %s (node %" PRIu32 "): FAILED: entry %" PRIu64
 		        " charges query %s, but log entry %" PRIu64
@@ -310,7 +323,7 @@ out:
 tly_err
 tly_audit_verify(const struct tly_audit_files *files, FILE *out, struct tly_audit_finding *finding)
 {
-	struct audit a = {.out = out, .finding = finding};
+	struct audit a = {.out = out, .finding = finding, .strict = files->strict};
 	char why[512];
 
 	TLY_REQUIRE(files != NULL && files->log != NULL && files->registry != NULL);
@@ -332,7 +345,12 @@ tly_audit_verify(const struct tly_audit_files *files, FILE *out, struct tly_audi
 		        "audit: OK: the log (%" PRIu64 " entries) and %zu ledgers verified; %zu "
 		        "receipts matched their ledgers\n",
 		        a.log.entries, a.ledgers_ok, a.receipts_matched);
-	else
+	if (a.first == TLY_OK && a.unaccounted > 0)
+		fprintf(out,
+		        "audit: WARNING: %zu charges for released queries are neither contributions "
+		        "nor receipts in the log (the WARNING lines above)\n",
+		        a.unaccounted);
+	if (a.first != TLY_OK)
 		fprintf(out, "audit: FAILED: %s: %s\n", finding->file, finding->reason);
 	tly_translog_report_fini(&a.log);
 	tly_roster_fini(&a.roster);
@@ -482,8 +500,8 @@ out:
 /* ---- the command line ---- */
 
 static const char usage_audit[] =
-    "usage: tally audit verify --dir DIR\n"
-    "       tally audit verify --log FILE --registry FILE [--ledger FILE ...]\n"
+    "usage: tally audit verify [--strict] --dir DIR\n"
+    "       tally audit verify [--strict] --log FILE --registry FILE [--ledger FILE ...]\n"
     "       tally audit explain (--dir DIR | --log FILE) QUERY_ID\n"
     "\n"
     "verify   check the coordinator's transparency log (hash chain, signatures, the\n"
@@ -491,6 +509,9 @@ static const char usage_audit[] =
     "         receipt in the log matches its node's ledger, and that every charge\n"
     "         for a released query is a contribution or a receipt in the log. Exit\n"
     "         0 when all is good, 1 naming the first bad entry (file, entry, why).\n"
+    "         A charge the log does not account for (an answer lost after its\n"
+    "         charge, or a coordinator hiding one) is a WARNING line; with\n"
+    "         --strict it fails the audit.\n"
     "explain  say in plain words what one release guarantees.\n"
     "\n"
     "  --dir DIR        a `tally demo` federation: DIR/registry.ini,\n"
@@ -499,6 +520,7 @@ static const char usage_audit[] =
     "  --log FILE       the transparency log\n"
     "  --registry FILE  the registry of public keys (verify)\n"
     "  --ledger FILE    a node's ledger; repeat for each (verify)\n"
+    "  --strict         fail on charges the log does not account for (verify)\n"
     "  --help           this text\n";
 
 static int
@@ -518,7 +540,7 @@ struct options {
 	const char *dir, *log, *registry;
 	const char *ledgers[TLY_AUDIT_MAX_LEDGERS];
 	size_t ledger_count;
-	int help;
+	int help, strict;
 };
 
 /* Parse the options after the subcommand; positional arguments are left
@@ -529,7 +551,8 @@ parse_options(int argc, char **argv, struct options *o)
 	static const struct option options[] = {
 	    {"dir", required_argument, NULL, 'd'},      {"log", required_argument, NULL, 'l'},
 	    {"registry", required_argument, NULL, 'r'}, {"ledger", required_argument, NULL, 'g'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+	    {"help", no_argument, NULL, 'h'},           {"strict", no_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(o, 0, sizeof *o);
@@ -552,6 +575,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h':
 			o->help = 1;
+			break;
+		case 's':
+			o->strict = 1;
 			break;
 		default:
 			fputs(usage_audit, stderr);
@@ -594,7 +620,8 @@ cmd_verify(int argc, char **argv)
 		code = usage_error("verify: give --dir DIR, or --log FILE and --registry FILE");
 		goto out;
 	}
-	files = (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers};
+	files = (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers,
+	                                 o->strict};
 	if (o->dir != NULL) {
 		if (tly_audit_layout(o->dir, &layout, why, sizeof why) != TLY_OK) {
 			fprintf(stderr, "tally audit: %s\n", why);
@@ -602,7 +629,7 @@ cmd_verify(int argc, char **argv)
 			goto out;
 		}
 		files = (struct tly_audit_files){layout.log, layout.registry, layout.ledger_count,
-		                                 (const char *const *)layout.ledgers};
+		                                 (const char *const *)layout.ledgers, o->strict};
 		if (layout.missing_count > 0)
 			printf("note: %zu sites have no ledger yet (never answered)\n",
 			       layout.missing_count);
@@ -635,6 +662,10 @@ cmd_explain(int argc, char **argv)
 	code = EXIT_USAGE;
 	if (o->registry != NULL || o->ledger_count > 0) {
 		code = usage_error("explain: takes --dir or --log, and a query id");
+		goto out;
+	}
+	if (o->strict) {
+		code = usage_error("explain: --strict is an option of verify");
 		goto out;
 	}
 	if ((o->dir == NULL) == (o->log == NULL)) {

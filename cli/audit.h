@@ -58,6 +58,13 @@ struct tly_audit_files {
 	const char *registry;
 	size_t ledger_count;
 	const char *const *ledgers;
+	/* A charge for a released query that the log neither counts as a
+	 * contribution nor carries a receipt for is either a coordinator hiding
+	 * a node's answer or an answer lost after its charge (a node killed
+	 * between its ledger write and its send, an answer after the release):
+	 * the files cannot tell which. 0: report each as a WARNING line and
+	 * still pass; 1: fail on the first (TLY_EAUTH). */
+	int strict;
 };
 
 /* The first problem found. */
@@ -72,7 +79,8 @@ void tly_audit_finding_format(const struct tly_audit_finding *finding, char *buf
 
 /*
  * Run the checks above, printing one line per file and a summary to out.
- * TLY_OK when everything verified. TLY_EAUTH when a log, ledger or
+ * TLY_OK when everything verified (unaccounted charges are WARNING lines
+ * unless files->strict). TLY_EAUTH when a log, ledger or
  * receipt failed a check, TLY_EIO or TLY_EFORMAT when a file could not be
  * read as what it should be (finding says which and why; checking goes on
  * through the other files, and finding keeps the first problem);

@@ -62,7 +62,7 @@ audit(struct fed *f, struct tly_audit_finding *finding, char **text)
 
 	for (unsigned n = 1; n <= f->nodes; n++)
 		ledgers[n - 1] = f->ledger_path[n];
-	struct tly_audit_files files = {f->log_path, f->registry_path, f->nodes, ledgers};
+	struct tly_audit_files files = {f->log_path, f->registry_path, f->nodes, ledgers, 1};
 	cr_assert_not_null(out);
 	rv = tly_audit_verify(&files, out, finding);
 	fclose(out);
