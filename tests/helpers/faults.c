@@ -97,7 +97,7 @@ static const char usage[] =
     "  --dir DIR       where the federation goes (default: new under /tmp)\n"
     "  --keep          keep DIR afterwards (kept anyway on failure)\n"
     "  --csv FILE      per-query CSV (default DIR/faults/queries.csv)\n"
-    "  --max-delay MS  kills land 0..MS ms after the query is sent (800)\n"
+    "  --max-delay MS  kills land 0..MS ms after the query is sent (600)\n"
     "  --check DIR     only the ledger and log checks, on an existing DIR\n"
     "\n"
     "TALLY_BIN names the folder of tally, tally-node, tally-coordinator.\n";
@@ -527,6 +527,7 @@ struct record {
 	enum role role;
 	unsigned victim;   /* daemon index; 0 = coordinator */
 	unsigned delay_ms; /* after the query was sent */
+	int query_had_ended; /* when the kill landed */
 	int exit_code;
 	uint64_t latency_ms;
 	enum outcome outcome;
@@ -614,6 +615,7 @@ strike(struct record *r, long log_from, pid_t query, int *code, uint64_t *ended)
 			snprintf(r->detail, sizeof r->detail, "no committee seen; killed a node");
 		}
 	}
+	r->query_had_ended = *code >= 0;
 	if (r->role == ROLE_COMMITTEE)
 		r->victim = ids[below(members)];
 	else if (r->role == ROLE_NODE)
@@ -922,7 +924,7 @@ struct node_ledger {
 	struct charge *charges;
 };
 
-static unsigned problems;
+static unsigned problems, under_counts;
 
 static void
 problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1071,6 +1073,7 @@ must_have_charged(const struct node_ledger *ledgers, size_t n, uint32_t node,
 	sodium_bin2hex(qid, sizeof qid, e->query_id, TLY_QUERY_ID_BYTES);
 	const struct charge *c = nl ? find_charge(nl, e->query_id) : NULL;
 	if (c == NULL) {
+		under_counts++;
 		problem("UNDER-COUNT: log entry %" PRIu64 " (query %s) names node %u as %s, but "
 		        "its ledger has no charge for the query",
 		    e->seq, qid, node, as);
@@ -1078,6 +1081,7 @@ must_have_charged(const struct node_ledger *ledgers, size_t n, uint32_t node,
 	}
 	if (memcmp(c->query_hash, e->query_hash, TLY_HASH_BYTES) != 0 ||
 	    c->mechanism != mechanism || tly_ledger_fraction_cmp(c->amount, amount) < 0) {
+		under_counts++;
 		tly_ledger_fraction_format(a, sizeof a, c->amount);
 		tly_ledger_fraction_format(b, sizeof b, amount);
 		problem("UNDER-COUNT: log entry %" PRIu64 " (query %s): node %u (%s) charged %s "
@@ -1151,9 +1155,9 @@ check_log(const struct node_ledger *ledgers, size_t n, const struct tly_roster *
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	printf("no under-count: %lu releases, %lu contributor charges and %lu receipts checked "
-	       "against the ledgers\n",
-	    released, checked, receipts);
+	printf("under-count check: %lu releases, %lu contributor charges and %lu receipts checked "
+	       "against the ledgers: %s\n",
+	    released, checked, receipts, under_counts ? "UNDER-COUNTS FOUND" : "no under-count");
 }
 
 /* The checks of --check; the number of problems found. */
@@ -1200,7 +1204,7 @@ parse(int argc, char **argv, struct options *o)
 	    {"max-delay", required_argument, NULL, 'D'}, {"check", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c;
-	*o = (struct options){200, 6000, 800, 1, 0, NULL, NULL, NULL};
+	*o = (struct options){200, 6000, 600, 1, 0, NULL, NULL, NULL};
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->queries = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -1340,12 +1344,9 @@ summarise(const struct record *r, unsigned n, const struct coverage *cov, uint64
 {
 	unsigned table[4][3] = {{0}};
 	uint64_t *lat = calloc(n + 1, sizeof *lat);
-	size_t nl = 0;
-	for (unsigned q = 0; q < n; q++) {
+	size_t nl;
+	for (unsigned q = 0; q < n; q++)
 		table[r[q].role][r[q].outcome]++;
-		if (lat != NULL && r[q].outcome == COMPLETED)
-			lat[nl++] = r[q].latency_ms;
-	}
 	printf("\n%u queries in %" PRIu64 " s\n", n, seconds);
 	printf("  %-12s %10s %15s %5s\n", "victim", "completed", "failed_cleanly", "bad");
 	unsigned tot[3] = {0, 0, 0};
@@ -1356,12 +1357,25 @@ summarise(const struct record *r, unsigned n, const struct coverage *cov, uint64
 			tot[o] += table[role][o];
 	}
 	printf("  %-12s %10u %15u %5u\n", "total", tot[0], tot[1], tot[2]);
-	if (lat != NULL) {
+	for (int role = -1; lat != NULL && role < 4; role++) {
+		nl = 0;
+		for (unsigned q = 0; q < n; q++)
+			if (r[q].outcome == COMPLETED && (role < 0 || r[q].role == (enum role)role))
+				lat[nl++] = r[q].latency_ms;
 		qsort(lat, nl, sizeof *lat, by_u64);
-		printf("completed latency: p50 %" PRIu64 " ms, p99 %" PRIu64 " ms, max %" PRIu64
-		       " ms\n",
-		    percentile(lat, nl, 50), percentile(lat, nl, 99), nl ? lat[nl - 1] : 0);
+		printf("completed latency (%s): %zu queries, p50 %" PRIu64 " ms, p99 %" PRIu64
+		       " ms, max %" PRIu64 " ms\n",
+		    role < 0 ? "all" : role_names[role], nl, percentile(lat, nl, 50),
+		    percentile(lat, nl, 99), nl ? lat[nl - 1] : 0);
 	}
+	unsigned kills = 0, late = 0;
+	for (unsigned q = 0; q < n; q++) {
+		kills += r[q].role != ROLE_NONE;
+		late += r[q].role != ROLE_NONE && r[q].query_had_ended;
+	}
+	printf("kills: %u, of which %u landed while the query was running and %u after it "
+	       "had ended\n",
+	    kills, kills - late, late);
 	free(lat);
 	printf("interval coverage: %lu of %lu released figures (%.1f%%) have the truth inside "
 	       "their stated 95%% interval\n",
