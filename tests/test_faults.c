@@ -10,12 +10,17 @@
  * holds a smaller one, so the check is not vacuous.
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "federation.h"
@@ -119,6 +124,31 @@ Test(faults, short_run_completes_or_fails_cleanly)
 	cr_expect_eq(system(cmd), 0);
 }
 
+/* The answer check is not vacuous: with every true value moved by 10^6
+ * (far beyond any half-width here), every released answer is wrong. */
+Test(faults, a_skewed_truth_fails_the_answer_check)
+{
+	char tmp[] = "/tmp/tally-faults-test-XXXXXX", out[128];
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(out, sizeof out, "%s/out.txt", tmp);
+	int code = faults(out, (const char *const[]){"--queries", "3", "--sites", "4", "--people",
+	    "2000", "--seed", "2", "--skew", "1000000", NULL});
+	char *text = read_text(out);
+	show(text);
+	cr_assert_eq(code, 1, "%s", text);
+	cr_assert_not_null(strstr(text, "wrong answer: cell 0"), "%s", text);
+	cr_assert_not_null(strstr(text, "faults: FAILED"), "%s", text);
+	/* ... and only the answers: the logs and ledgers are fine. */
+	cr_assert_not_null(strstr(text, "post-check problems: 0"), "%s", text);
+	char *kept = strstr(text, "everything is kept in ");
+	cr_assert_not_null(kept, "%s", text);
+	char cmd[800], folder[200];
+	cr_assert_eq(sscanf(kept, "everything is kept in %199s", folder), 1);
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s.setup.log %s", folder, folder, tmp);
+	cr_expect_eq(system(cmd), 0);
+	free(text);
+}
+
 /* `faults --check DIR` on the federation f (closed first); its output. */
 static int
 check(struct fed *f, char **text)
@@ -219,4 +249,102 @@ Test(faults, check_finds_a_charge_smaller_than_the_release)
 	fed_query_fini(&big);
 	fed_query_fini(&small);
 	fed_fini(&f);
+}
+
+/* ---- a planner facing an API that never answers ---- */
+
+/* A TCP listener on loopback that never accepts: the kernel completes
+ * the connection and takes the TLS ClientHello, and nothing ever answers
+ * (what a planner met when the coordinator was killed with SIGKILL as it
+ * connected, in the fault run). */
+static int
+silent_listener(int *port)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	*port = ntohs(addr.sin_port);
+	return fd;
+}
+
+/* Run bin/tally with argv; the exit code, or -1 when it was still running
+ * after limit_s seconds (then it is killed). */
+static int
+tally_within(const char *const argv[], int limit_s)
+{
+	char program[1200];
+	const char *env = getenv("TALLY_BIN");
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/tally", env != NULL ? env : "build/bin");
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	for (int waited = 0; waited < limit_s * 10; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		struct timespec pause = {0, 100000000};
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* Regression (found by the fault run): nng 1.5.2 never finished, or never
+ * closed, an HTTPS request whose server stayed silent in the TLS
+ * handshake, whatever the timeout, so `tally query` hung for good; and
+ * --timeout was ignored whenever --config was given. Now it gives up
+ * after --timeout with exit 4 (deadline missed), with or without a
+ * planner config. The 60 s limit only tells a hang from an answer. */
+Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
+{
+	char dir[] = "/tmp/tally-silent-XXXXXX", pki[128], cert[160], key[160], ca[160];
+	char api[64], conf[160], cmd[200];
+	int port;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pki, sizeof pki, "%s/pki", dir);
+	cr_assert_eq(tally_within((const char *const[]){"tally", "pki", "init", "--dir", pki, NULL},
+	                 120),
+	    0);
+	cr_assert_eq(tally_within((const char *const[]){"tally", "pki", "issue", "--dir", pki,
+	                              "--name", "planner", "--role", "planner", NULL},
+	                 120),
+	    0);
+	snprintf(cert, sizeof cert, "%s/planner.crt", pki);
+	snprintf(key, sizeof key, "%s/planner.key", pki);
+	snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+	int fd = silent_listener(&port);
+	snprintf(api, sizeof api, "https://127.0.0.1:%d", port);
+
+	int code = tally_within((const char *const[]){"tally", "query", "--api", api, "--cert", cert,
+	                            "--key", key, "--ca", ca, "--count", "--epsilon", "0.1",
+	                            "--timeout", "2000", NULL},
+	    60);
+	cr_assert_neq(code, -1, "tally query hung past its 2 s timeout");
+	cr_assert_eq(code, 4, "a missed deadline is exit 4, got %d", code);
+
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[planner]\napi = %s\ntls_cert = pki/planner.crt\ntls_key = pki/planner.key\n"
+	           "tls_ca = pki/ca.crt\n",
+	    api);
+	fclose(f);
+	code = tally_within((const char *const[]){"tally", "query", "--config", conf, "--count",
+	                        "--epsilon", "0.1", "--timeout", "2000", NULL},
+	    60);
+	cr_assert_neq(code, -1, "with --config, --timeout 2000 was not honoured");
+	cr_assert_eq(code, 4, "got %d", code);
+	close(fd);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
 }

@@ -99,12 +99,15 @@ static const char usage[] =
     "  --csv FILE      per-query CSV (default DIR/faults/queries.csv)\n"
     "  --max-delay MS  kills land 0..MS ms after the query is sent (600)\n"
     "  --check DIR     only the ledger and log checks, on an existing DIR\n"
+    "  --skew K        add K to every true value (a negative control: the\n"
+    "                  answer check must then fail)\n"
     "\n"
     "TALLY_BIN names the folder of tally, tally-node, tally-coordinator.\n";
 
 /* ---- small things ---- */
 
 static char bin[PATH_MAX] = "build/bin";
+static long truth_skew; /* --skew: a wrong truth, to show the check fails */
 static char dir[PATH_MAX];
 static uint64_t rng_state;
 
@@ -887,6 +890,8 @@ check_answer(struct record *r, sqlite3 *logdb, sqlite3 **sitedb, struct coverage
 				goto out;
 		char what[64];
 		snprintf(what, sizeof what, "cell %zu", i);
+		t.count += truth_skew;
+		t.sum += truth_skew;
 		if (tp->measure == MEAN) {
 			if (!figure_ok(json_object_get(cell, "sum"), t.sum, half, cov, why, sizeof why,
 				what) ||
@@ -1202,6 +1207,7 @@ parse(int argc, char **argv, struct options *o)
 	    {"people", required_argument, NULL, 'm'}, {"dir", required_argument, NULL, 'd'},
 	    {"keep", no_argument, NULL, 'k'}, {"csv", required_argument, NULL, 'c'},
 	    {"max-delay", required_argument, NULL, 'D'}, {"check", required_argument, NULL, 'C'},
+	    {"skew", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int c;
 	*o = (struct options){200, 6000, 600, 1, 0, NULL, NULL, NULL};
@@ -1216,6 +1222,7 @@ parse(int argc, char **argv, struct options *o)
 		case 'c': o->csv = optarg; break;
 		case 'D': o->max_delay = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'C': o->check = optarg; break;
+		case 'K': truth_skew = strtol(optarg, NULL, 10); break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: return 0;
 		}
