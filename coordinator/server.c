@@ -430,8 +430,16 @@ start_job(struct server *s, struct job *job)
 		s->current = NULL;
 		return;
 	}
-	note("query %s: started with %u trusts, committee of %u (t = %u)", r->qid,
-	    q->participants.count, q->committee.count, q->threshold);
+	/* The members are named so that operators (and the kill -9 fault
+	 * runs, tests/helpers/faults.c) can tell who holds this query's shares. */
+	char members[512] = ""; /* a long committee is cut short */
+	for (uint32_t i = 0, used = 0; i < q->committee.count && used < sizeof members; i++) {
+		int n = snprintf(members + used, sizeof members - used, "%s%u", i ? " " : "",
+		    q->committee.ids[i]);
+		used += n > 0 ? (uint32_t)n : 0;
+	}
+	note("query %s: started with %u trusts, committee of %u (t = %u): %s", r->qid,
+	    q->participants.count, q->committee.count, q->threshold, members);
 	send_outbox(s, &box);
 	tly_outbox_fini(&box);
 	r->deadline = now_ms() + s->cfg.deadline_ms;

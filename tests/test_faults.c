@@ -1,0 +1,350 @@
+/*
+ * The kill -9 fault run (tests/helpers/faults.c) in short: a real
+ * federation of six trusts, twelve queries, most of them with a node, a
+ * committee member or the coordinator killed and restarted at a random
+ * point; every query must complete correctly or fail cleanly and every
+ * post-check pass (`make faults` runs the long version). Then the
+ * under-count checker (`faults --check DIR`) on small signed federations
+ * built with tests/federation.h: it passes on a consistent one and fails,
+ * naming the node, when a contributor's ledger is missing the charge or
+ * holds a smaller one, so the check is not vacuous.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "federation.h"
+#include "protocol/buf.h"
+
+extern char **environ;
+
+static void
+helper_path(char *out, size_t len)
+{
+	char exe[512];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	cr_assert(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(out, len, "%s/helpers/faults", exe);
+	cr_assert_eq(access(out, X_OK), 0, "%s not built (make builds tests/helpers/)", out);
+}
+
+/* Run the faults helper with args; its stdout and stderr go to out.
+ * Returns the exit code. */
+static int
+faults(const char *out, const char *const args[])
+{
+	char program[600];
+	const char *argv[24] = {"faults"};
+	size_t n = 1;
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	helper_path(program, sizeof program);
+	for (; *args != NULL && n < 23; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	if (getenv("TALLY_BIN") == NULL)
+		setenv("TALLY_BIN", "build/bin", 1);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&actions, 1, 2);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *
+read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	char *text = calloc(1, 1 << 20);
+	cr_assert_not_null(text);
+	size_t got = fread(text, 1, (1 << 20) - 1, f);
+	text[got] = '\0';
+	fclose(f);
+	return text;
+}
+
+static void
+show(const char *text)
+{
+	cr_log_info("%s", text);
+}
+
+TestSuite(faults, .timeout = 300);
+
+Test(faults, short_run_completes_or_fails_cleanly)
+{
+	char tmp[] = "/tmp/tally-faults-test-XXXXXX", out[128], csv[128];
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(out, sizeof out, "%s/out.txt", tmp);
+	snprintf(csv, sizeof csv, "%s/queries.csv", tmp);
+	int code = faults(out, (const char *const[]){"--queries", "12", "--sites", "6", "--people",
+	    "3000", "--seed", "7", "--csv", csv, NULL});
+	char *text = read_text(out);
+	show(text);
+	cr_assert_eq(code, 0, "faults exited %d:\n%s", code, text);
+	cr_assert_not_null(strstr(text, "faults: PASSED"));
+	cr_assert_not_null(strstr(text, "tally audit verify --dir"));
+	cr_assert_not_null(strstr(text, "receipts checked against the ledgers: no under-count"));
+	free(text);
+
+	/* The schedule really killed things, and queries still completed. */
+	char *rows = read_text(csv);
+	unsigned lines = 0, kills = 0, completed = 0;
+	for (char *line = strtok(rows, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		if (lines++ == 0)
+			continue;
+		kills += strstr(line, ",node,") != NULL || strstr(line, ",committee,") != NULL ||
+		         strstr(line, ",coordinator,") != NULL;
+		completed += strstr(line, ",completed,") != NULL;
+	}
+	free(rows);
+	cr_assert_eq(lines, 13, "a header and 12 queries");
+	cr_assert_geq(kills, 4, "kills in 12 queries: %u", kills);
+	cr_assert_geq(completed, 4, "completed: %u", completed);
+	char cmd[200];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* The answer check is not vacuous: with every true value moved by 10^6
+ * (far beyond any half-width here), every released answer is wrong. */
+Test(faults, a_skewed_truth_fails_the_answer_check)
+{
+	char tmp[] = "/tmp/tally-faults-test-XXXXXX", out[128];
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(out, sizeof out, "%s/out.txt", tmp);
+	int code = faults(out, (const char *const[]){"--queries", "3", "--sites", "4", "--people",
+	    "2000", "--seed", "2", "--skew", "1000000", NULL});
+	char *text = read_text(out);
+	show(text);
+	cr_assert_eq(code, 1, "%s", text);
+	cr_assert_not_null(strstr(text, "wrong answer: cell 0"), "%s", text);
+	cr_assert_not_null(strstr(text, "faults: FAILED"), "%s", text);
+	/* ... and only the answers: the logs and ledgers are fine. */
+	cr_assert_not_null(strstr(text, "post-check problems: 0"), "%s", text);
+	char *kept = strstr(text, "everything is kept in ");
+	cr_assert_not_null(kept, "%s", text);
+	char cmd[800], folder[200];
+	cr_assert_eq(sscanf(kept, "everything is kept in %199s", folder), 1);
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s.setup.log %s", folder, folder, tmp);
+	cr_expect_eq(system(cmd), 0);
+	free(text);
+}
+
+/* `faults --check DIR` on the federation f (closed first); its output. */
+static int
+check(struct fed *f, char **text)
+{
+	char out[128];
+	fed_close(f);
+	snprintf(out, sizeof out, "%s/check.txt", f->dir);
+	int code = faults(out, (const char *const[]){"--check", f->dir, NULL});
+	*text = read_text(out);
+	show(*text);
+	return code;
+}
+
+Test(faults, check_passes_when_every_contributor_charged)
+{
+	struct fed f;
+	struct fed_query q1, q2;
+	char *text;
+
+	fed_init(&f, 4);
+	fed_query(&f, &q1, "0.5");
+	fed_query(&f, &q2, "1");
+	fed_release(&f, &q1, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
+	fed_release(&f, &q2, (const uint32_t[]){1, 2, 4}, 3, (const uint32_t[]){3}, 1);
+	cr_assert_eq(check(&f, &text), 0, "%s", text);
+	cr_assert_not_null(strstr(text, "2 releases, 6 contributor charges and 7 receipts checked against the ledgers: no under-count"), "%s",
+	    text);
+	free(text);
+	fed_query_fini(&q1);
+	fed_query_fini(&q2);
+	fed_fini(&f);
+}
+
+Test(faults, check_finds_a_contributor_with_no_charge)
+{
+	struct fed f;
+	struct fed_query q1, q2;
+	struct tly_buf receipts[2];
+	char why[256], *text;
+
+	fed_init(&f, 4);
+	fed_query(&f, &q1, "0.5");
+	fed_query(&f, &q2, "1");
+	fed_release(&f, &q1, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
+	/* Nodes 1 and 2 charge q2; the log says node 3 contributed too. */
+	for (uint32_t n = 1; n <= 2; n++) {
+		tly_buf_init(&receipts[n - 1]);
+		fed_charge(&f, n, &q2, &receipts[n - 1]);
+	}
+	char *release = fed_release_json(&f, &q2, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
+	cr_assert_eq(fed_append(&f, &q2, TLY_TRANSLOG_RELEASED, release, (const uint32_t[]){1, 2, 3},
+	                 3, NULL, 0, receipts, 2, why, sizeof why),
+	    TLY_OK, "%s", why);
+	cr_assert_eq(check(&f, &text), 1, "%s", text);
+	cr_assert_not_null(strstr(text, "UNDER-COUNT: log entry 2"), "%s", text);
+	cr_assert_not_null(strstr(text, "names node 3 as a contributor, but its ledger has no charge"),
+	    "%s", text);
+	cr_assert_null(strstr(text, "node 1 as"), "only node 3 is short:\n%s", text);
+	free(text);
+	free(release);
+	tly_buf_fini(&receipts[0]);
+	tly_buf_fini(&receipts[1]);
+	fed_query_fini(&q1);
+	fed_query_fini(&q2);
+	fed_fini(&f);
+}
+
+Test(faults, check_finds_a_charge_smaller_than_the_release)
+{
+	struct fed f;
+	struct fed_query big, small;
+	struct tly_buf receipts[2], ignored;
+	char why[256], *text;
+
+	fed_init(&f, 3);
+	fed_query(&f, &big, "1");
+	fed_query(&f, &small, "0.5");
+	memcpy(small.id, big.id, sizeof small.id); /* the same query id, half the cost */
+	for (uint32_t n = 1; n <= 2; n++) {
+		tly_buf_init(&receipts[n - 1]);
+		fed_charge(&f, n, &big, &receipts[n - 1]);
+	}
+	tly_buf_init(&ignored);
+	fed_charge(&f, 3, &small, &ignored);
+	char *release = fed_release_json(&f, &big, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
+	cr_assert_eq(fed_append(&f, &big, TLY_TRANSLOG_RELEASED, release,
+	                 (const uint32_t[]){1, 2, 3}, 3, NULL, 0, receipts, 2, why, sizeof why),
+	    TLY_OK, "%s", why);
+	cr_assert_eq(check(&f, &text), 1, "%s", text);
+	cr_assert_not_null(strstr(text, "node 3 (a contributor) charged 1/2 (mechanism 1) for a cost "
+	                                "of 1/1 (mechanism 1), another query hash"),
+	    "%s", text);
+	free(text);
+	free(release);
+	tly_buf_fini(&receipts[0]);
+	tly_buf_fini(&receipts[1]);
+	tly_buf_fini(&ignored);
+	fed_query_fini(&big);
+	fed_query_fini(&small);
+	fed_fini(&f);
+}
+
+/* ---- a planner facing an API that never answers ---- */
+
+/* A TCP listener on loopback that never accepts: the kernel completes
+ * the connection and takes the TLS ClientHello, and nothing ever answers
+ * (what a planner met when the coordinator was killed with SIGKILL as it
+ * connected, in the fault run). */
+static int
+silent_listener(int *port)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	*port = ntohs(addr.sin_port);
+	return fd;
+}
+
+/* Run bin/tally with argv; the exit code, or -1 when it was still running
+ * after limit_s seconds (then it is killed). */
+static int
+tally_within(const char *const argv[], int limit_s)
+{
+	char program[1200];
+	const char *env = getenv("TALLY_BIN");
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/tally", env != NULL ? env : "build/bin");
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	for (int waited = 0; waited < limit_s * 10; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		struct timespec pause = {0, 100000000};
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* Regression (found by the fault run): nng 1.5.2 never finished, or never
+ * closed, an HTTPS request whose server stayed silent in the TLS
+ * handshake, whatever the timeout, so `tally query` hung for good; and
+ * --timeout was ignored whenever --config was given. Now it gives up
+ * after --timeout with exit 4 (deadline missed), with or without a
+ * planner config. The 60 s limit only tells a hang from an answer. */
+Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
+{
+	char dir[] = "/tmp/tally-silent-XXXXXX", pki[128], cert[160], key[160], ca[160];
+	char api[64], conf[160], cmd[200];
+	int port;
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pki, sizeof pki, "%s/pki", dir);
+	cr_assert_eq(tally_within((const char *const[]){"tally", "pki", "init", "--dir", pki, NULL},
+	                 120),
+	    0);
+	cr_assert_eq(tally_within((const char *const[]){"tally", "pki", "issue", "--dir", pki,
+	                              "--name", "planner", "--role", "planner", NULL},
+	                 120),
+	    0);
+	snprintf(cert, sizeof cert, "%s/planner.crt", pki);
+	snprintf(key, sizeof key, "%s/planner.key", pki);
+	snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+	int fd = silent_listener(&port);
+	snprintf(api, sizeof api, "https://127.0.0.1:%d", port);
+
+	int code = tally_within((const char *const[]){"tally", "query", "--api", api, "--cert", cert,
+	                            "--key", key, "--ca", ca, "--count", "--epsilon", "0.1",
+	                            "--timeout", "2000", NULL},
+	    60);
+	cr_assert_neq(code, -1, "tally query hung past its 2 s timeout");
+	cr_assert_eq(code, 4, "a missed deadline is exit 4, got %d", code);
+
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	FILE *f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[planner]\napi = %s\ntls_cert = pki/planner.crt\ntls_key = pki/planner.key\n"
+	           "tls_ca = pki/ca.crt\n",
+	    api);
+	fclose(f);
+	code = tally_within((const char *const[]){"tally", "query", "--config", conf, "--count",
+	                        "--epsilon", "0.1", "--timeout", "2000", NULL},
+	    60);
+	cr_assert_neq(code, -1, "with --config, --timeout 2000 was not honoured");
+	cr_assert_eq(code, 4, "got %d", code);
+	close(fd);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
