@@ -24,6 +24,65 @@
 
 enum { POLL_MS = 20, RECEIPTS_MAX = TLY_MAX_PARTIES, ROWS_CAP = 1000000000 };
 
+/* Hostile peers. A poll takes at most MESSAGES_PER_POLL node messages
+ * before it serves the API and the deadlines again, so a flooding node
+ * delays others by one batch, not by its whole backlog. A node that sends
+ * more than FLOOD_REFUSED_MAX refused messages in one FLOOD_WINDOW_MS
+ * window (an honest node sends a handful per query, none refused) is
+ * disconnected, its unread messages dropped, and held off for
+ * FLOOD_HOLD_MS. Each kind of misbehaviour is logged once per node and
+ * query (or window) and counted, and the counts are named in the query's
+ * transparency log entry (MISDEEDS_MAX node-kind pairs). */
+enum {
+	MESSAGES_PER_POLL = 512,
+	FLOOD_WINDOW_MS = 1000,
+	FLOOD_REFUSED_MAX = 1000,
+	FLOOD_HOLD_MS = 5000,
+	MISDEEDS_MAX = 32,
+};
+
+enum misdeed_kind {
+	MISDEED_MALFORMED,   /* no valid header, or another sender's */
+	MISDEED_UNVERIFIED,  /* a signature that does not verify */
+	MISDEED_OTHER_QUERY, /* for a query that is not the running one */
+	MISDEED_LAYOUT,      /* wrong length or layout (TLY_EFORMAT) */
+	MISDEED_RANGE,       /* an element >= p (TLY_ERANGE) */
+	MISDEED_REPLAY,      /* a replay or a second message (TLY_EREPLAY) */
+	MISDEED_NOT_ALLOWED, /* a message it may not send (TLY_EPEER, TLY_EAUTH) */
+	MISDEED_OUT_OF_ROUND, /* not valid in this round, or after the end */
+	MISDEED_COMPLAINED,  /* named in a member's complaint */
+	MISDEED_FLOOD,       /* disconnected for flooding */
+	MISDEED_KINDS
+};
+
+static const char *const misdeed_names[MISDEED_KINDS] = {
+	[MISDEED_MALFORMED] = "malformed or misattributed messages",
+	[MISDEED_UNVERIFIED] = "messages whose signature does not verify",
+	[MISDEED_OTHER_QUERY] = "messages for a query that is not running (replayed, late or "
+				"foreign)",
+	[MISDEED_LAYOUT] = "messages of the wrong length or layout",
+	[MISDEED_RANGE] = "messages with a field element >= p",
+	[MISDEED_REPLAY] = "replayed or duplicate messages",
+	[MISDEED_NOT_ALLOWED] = "messages it may not send (wrong role, set or key)",
+	[MISDEED_OUT_OF_ROUND] = "messages out of round (late or early)",
+	[MISDEED_COMPLAINED] = "complaints against it by a member (share missing, unopenable or "
+			       "with an element >= p)",
+	[MISDEED_FLOOD] = "disconnections for flooding",
+};
+
+struct misdeed {
+	uint32_t node;
+	uint32_t kind;
+	uint64_t count;
+};
+
+/* Per roster index: refused messages in the current flood window. */
+struct peer_window {
+	uint64_t start;
+	uint64_t refused;
+	uint64_t idle_refused; /* while no query ran, or for other queries */
+};
+
 static volatile sig_atomic_t stopping;
 
 static void
@@ -104,6 +163,9 @@ struct running {
 	size_t receipt_count;
 	struct refusal *refusals;
 	size_t refusal_count;
+	struct misdeed misdeeds[MISDEEDS_MAX];
+	size_t misdeed_count;
+	uint64_t misdeeds_lost; /* beyond MISDEEDS_MAX pairs */
 };
 
 struct server {
@@ -120,6 +182,8 @@ struct server {
 	size_t queued;
 	struct running *current;
 	uint64_t answered, refused, failed;
+	struct peer_window *windows; /* by roster index */
+	uint64_t flood_dropped;      /* messages dropped unread at disconnections */
 };
 
 /* ---- replies ---- */
@@ -191,6 +255,135 @@ running_free(struct running *r)
 	free(r);
 }
 
+/* ---- misbehaving nodes ---- */
+
+static void
+misdeed_note(struct server *s, uint32_t node, enum misdeed_kind kind)
+{
+	struct running *r = s->current;
+	struct misdeed *m = NULL;
+
+	for (size_t i = 0; r != NULL && i < r->misdeed_count && m == NULL; i++)
+		if (r->misdeeds[i].node == node && r->misdeeds[i].kind == kind)
+			m = &r->misdeeds[i];
+	if (r != NULL && m == NULL && r->misdeed_count < MISDEEDS_MAX) {
+		m = &r->misdeeds[r->misdeed_count++];
+		*m = (struct misdeed){node, kind, 0};
+	} else if (r != NULL && m == NULL) {
+		r->misdeeds_lost++;
+		return;
+	}
+	if (m != NULL && m->count++ == 0)
+		note("query %s: node %u: %s (logged once; counted in the log entry)", r->qid, node,
+		    misdeed_names[kind]);
+}
+
+static struct peer_window *
+window_of(struct server *s, uint32_t node)
+{
+	const struct tly_party *party = tly_roster_find(&s->roster, node);
+
+	if (party == NULL || s->windows == NULL)
+		return NULL;
+	struct peer_window *w = &s->windows[party - s->roster.parties];
+	uint64_t now = now_ms();
+	if (now - w->start >= FLOOD_WINDOW_MS) {
+		if (w->idle_refused > 1)
+			note("node %u: %llu messages for no running query in the last window", node,
+			    (unsigned long long)w->idle_refused);
+		w->start = now;
+		w->refused = w->idle_refused = 0;
+	}
+	return w;
+}
+
+/* A message from `node` was refused: count it against the node, name it
+ * in the running query, and cut off a node that floods. */
+static void
+refused_from(struct server *s, uint32_t node, enum misdeed_kind kind)
+{
+	struct peer_window *w = window_of(s, node);
+
+	if (s->current != NULL && kind != MISDEED_OTHER_QUERY) {
+		misdeed_note(s, node, kind);
+	} else if (w != NULL && w->idle_refused++ == 0) {
+		note("node %u: dropped a message for a query that is not running (more are "
+		     "counted per window)", node);
+		if (s->current != NULL)
+			misdeed_note(s, node, kind);
+	} else if (s->current != NULL) {
+		misdeed_note(s, node, kind);
+	}
+	if (w == NULL || ++w->refused <= FLOOD_REFUSED_MAX)
+		return;
+	char why[120];
+	snprintf(why, sizeof why, "over %d refused messages in %d ms", FLOOD_REFUSED_MAX,
+	    FLOOD_WINDOW_MS);
+	size_t dropped = tly_hub_disconnect(s->hub, node, FLOOD_HOLD_MS, why);
+	s->flood_dropped += dropped;
+	note("node %u: disconnected for flooding (%s); %zu queued messages dropped unread; held "
+	     "off for %d ms",
+	    node, why, dropped, FLOOD_HOLD_MS);
+	if (s->current != NULL)
+		misdeed_note(s, node, MISDEED_FLOOD);
+	w->refused = 0;
+}
+
+static enum misdeed_kind
+misdeed_of(tly_err rv)
+{
+	switch (rv) {
+	case TLY_EFORMAT:
+		return MISDEED_LAYOUT;
+	case TLY_ERANGE:
+		return MISDEED_RANGE;
+	case TLY_EREPLAY:
+		return MISDEED_REPLAY;
+	case TLY_ESTATE:
+		return MISDEED_OUT_OF_ROUND;
+	case TLY_EAUTH:
+		return MISDEED_UNVERIFIED;
+	default:
+		return MISDEED_NOT_ALLOWED;
+	}
+}
+
+/* The query's misbehaviour for its log entry: every (node, kind) count,
+ * and why each participant outside the total is out. */
+static void
+misdeed_summary(const struct running *r, const struct tly_idlist *contributors, char *out,
+    size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+#define APPEND(...)                                                                     \
+	do {                                                                            \
+		if (used < len) {                                                       \
+			int n = snprintf(out + used, len - used, __VA_ARGS__);          \
+			used += n > 0 ? (size_t)n : 0;                                  \
+		}                                                                       \
+	} while (0)
+	for (size_t i = 0; i < r->misdeed_count; i++)
+		APPEND("%snode %u: %llu %s", used ? "; " : "", r->misdeeds[i].node,
+		    (unsigned long long)r->misdeeds[i].count, misdeed_names[r->misdeeds[i].kind]);
+	if (r->misdeeds_lost > 0)
+		APPEND("%s%llu more", used ? "; " : "", (unsigned long long)r->misdeeds_lost);
+	for (uint32_t i = 0; i < r->query.participants.count && r->shares_from != NULL; i++) {
+		uint32_t id = r->participants[i];
+		if (contributors != NULL && tly_idlist_contains(contributors, id))
+			continue;
+		if (r->shares_from[i] < r->query.committee.count)
+			APPEND("%snode %u: %u of %u shares before the deadline", used ? "; " : "",
+			    id, r->shares_from[i], r->query.committee.count);
+		else if (contributors != NULL)
+			APPEND("%snode %u: left out after a complaint", used ? "; " : "", id);
+	}
+#undef APPEND
+	if (used >= len && len > 4)
+		memcpy(out + len - 4, "...", 4);
+}
+
 /* Record the outcome in the transparency log; a failure to log is loud. */
 static void
 record(struct server *s, uint8_t outcome, const char *reason, const char *release_json,
@@ -199,7 +392,7 @@ record(struct server *s, uint8_t outcome, const char *reason, const char *releas
 	struct running *r = s->current;
 	struct tly_translog_record rec;
 	struct tly_translog_receipt receipts[RECEIPTS_MAX];
-	char why[300];
+	char why[300], summary[TLY_TRANSLOG_REASON_MAX + 1], full[TLY_TRANSLOG_REASON_MAX + 1];
 
 	for (size_t i = 0; i < r->receipt_count; i++)
 		receipts[i] = (struct tly_translog_receipt){r->receipts[i].data, r->receipts[i].len};
@@ -210,6 +403,17 @@ record(struct server *s, uint8_t outcome, const char *reason, const char *releas
 	rec.threshold = r->query.threshold;
 	rec.degree = r->query.degree;
 	rec.outcome = outcome;
+	/* The reason, then who misbehaved and how: signed with the entry. */
+	misdeed_summary(r, outcome == TLY_TRANSLOG_RELEASED ? contributors : NULL, summary,
+	    sizeof summary);
+	if (summary[0] != '\0') {
+		note("query %s: misbehaviour: %s", r->qid, summary);
+		snprintf(full, sizeof full, "%s%s%s", reason, reason[0] != '\0' ? "; " : "",
+		    summary);
+		if (strlen(reason) + 2 + strlen(summary) > TLY_TRANSLOG_REASON_MAX)
+			memcpy(full + TLY_TRANSLOG_REASON_MAX - 3, "...", 4);
+		reason = full;
+	}
 	rec.reason = reason;
 	rec.spec_json = r->canonical;
 	rec.spec_len = r->canonical != NULL ? strlen(r->canonical) : 0;
@@ -289,6 +493,19 @@ finish_failed(struct server *s, const char *why)
 	s->failed++;
 }
 
+/* The share-sums are not on one polynomial: nothing is released. */
+static void
+finish_inconsistent(struct server *s)
+{
+	struct running *r = s->current;
+	const char *why = "inconsistent share-sums: a contributor equivocated or a member lied";
+
+	record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
+	reply_error(s, r->handle, 409, "inconsistent", NULL, "%s; nothing was released", why);
+	note("query %s: aborted: %s", r->qid, why);
+	s->failed++;
+}
+
 static void
 finish(struct server *s)
 {
@@ -297,6 +514,8 @@ finish(struct server *s)
 
 	if (phase == TLY_COMMITTEE_DONE)
 		finish_released(s);
+	else if (tly_committee_coord_abort_reason(r->coord) == TLY_ABORT_INCONSISTENT)
+		finish_inconsistent(s);
 	else
 		finish_failed(s, "too few contributors or committee answers before the deadline");
 	running_free(r);
@@ -513,6 +732,24 @@ on_refusal(struct server *s, uint32_t from, const struct tly_msg *m)
 	note("query %s: node %u refused: %s", r->qid, from, f.text);
 }
 
+/* A member's complaint, accepted (so verified): name the nodes in it. */
+static void
+on_complaint(struct server *s, uint32_t member, const struct tly_msg *m)
+{
+	struct tly_idlist named = {0};
+	uint32_t attempt;
+
+	if (tly_attempt_list_decode(&attempt, &named, m->body, m->body_len) != TLY_OK)
+		return;
+	for (uint32_t i = 0; i < named.count; i++) {
+		note("query %s: member %u complains about node %u (attempt %u): its share is "
+		     "missing or unusable",
+		    s->current->qid, member, named.ids[i], attempt);
+		misdeed_note(s, named.ids[i], MISDEED_COMPLAINED);
+	}
+	tly_idlist_fini(&named);
+}
+
 static void
 on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len)
 {
@@ -524,17 +761,18 @@ on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len)
 	 * receipts and refusals are verified here. Verifying twice would cost
 	 * an Ed25519 check over every 80 KB share. */
 	if (tly_msg_peek(msg, len, &m) != TLY_OK || m.header.sender != from) {
-		note("node %u: dropped a malformed or misattributed message (%zu bytes)", from, len);
+		refused_from(s, from, MISDEED_MALFORMED);
+		return;
+	}
+	/* Messages for other queries are dropped on the header alone, before
+	 * any signature is checked: a flood of them costs a comparison each. */
+	if (r == NULL || memcmp(m.header.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0) {
+		refused_from(s, from, MISDEED_OTHER_QUERY);
 		return;
 	}
 	if ((m.header.type == TLY_MSG_RECEIPT || m.header.type == TLY_MSG_REFUSAL) &&
 	    tly_msg_open(msg, len, &s->roster, &m) != TLY_OK) {
-		note("node %u: dropped a message that does not verify (%zu bytes)", from, len);
-		return;
-	}
-	if (r == NULL || memcmp(m.header.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0) {
-		note("node %u: dropped a message of type %d for a query that is not running", from,
-		    (int)m.header.type);
+		refused_from(s, from, MISDEED_UNVERIFIED);
 		return;
 	}
 	if (m.header.type == TLY_MSG_RECEIPT) {
@@ -551,9 +789,16 @@ on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len)
 		long i = participant_index(r, from);
 		if (i >= 0)
 			r->shares_from[i]++;
-	} else if (rv != TLY_OK && rv != TLY_ESTATE && rv != TLY_ETOOFEW) {
-		note("query %s: node %u: message of type %d refused: %s", r->qid, from,
-		    (int)m.header.type, tly_strerror(rv));
+	} else if (rv == TLY_OK && m.header.type == TLY_MSG_COMPLAINT) {
+		on_complaint(s, from, &m);
+	} else if (rv != TLY_OK && rv != TLY_ETOOFEW &&
+		   !(rv == TLY_EAUTH && tly_committee_coord_abort_reason(r->coord) ==
+					    TLY_ABORT_INCONSISTENT) &&
+		   !(rv == TLY_EREPLAY && m.header.type == TLY_MSG_COMPLAINT)) {
+		/* ETOOFEW and the inconsistency abort judge the query, not this
+		 * message, which was accepted; a complaint about an attempt that
+		 * was re-announced meanwhile is an honest member's, only stale. */
+		refused_from(s, from, misdeed_of(rv));
 	}
 	send_outbox(s, &box);
 	tly_outbox_fini(&box);
@@ -738,7 +983,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		TLY_OK)
 		return rv;
 	tly_rng_init(&s->rng);
-	return TLY_OK;
+	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
+	return s->windows != NULL ? TLY_OK : TLY_ENOMEM;
 }
 
 static void
@@ -759,6 +1005,7 @@ close_server(struct server *s)
 	tly_roster_fini(&s->roster);
 	tly_identity_fini(&s->identity);
 	tly_rng_fini(&s->rng);
+	free(s->windows);
 }
 
 static void
@@ -784,9 +1031,12 @@ poll_once(struct server *s)
 			free(job);
 		}
 	}
-	/* Take every message waiting, then let the rounds move on. */
+	/* Take the messages waiting, up to a batch, then let the rounds move
+	 * on and the API be served. */
 	int timeout = POLL_MS;
-	while (tly_hub_recv(s->hub, &from, &msg, &len, timeout) == TLY_OK) {
+	for (int taken = 0; taken < MESSAGES_PER_POLL &&
+	     tly_hub_recv(s->hub, &from, &msg, &len, timeout) == TLY_OK;
+	     taken++) {
 		on_node_message(s, from, msg, len);
 		free(msg);
 		timeout = 0;
@@ -832,9 +1082,10 @@ tly_coordinator_run(const char *config_path)
 		running_free(s->current);
 		s->current = NULL;
 	}
-	note("stopping after %llu released, %llu refused, %llu failed",
+	note("stopping after %llu released, %llu refused, %llu failed; %llu messages of flooding "
+	     "nodes dropped unread",
 	    (unsigned long long)s->answered, (unsigned long long)s->refused,
-	    (unsigned long long)s->failed);
+	    (unsigned long long)s->failed, (unsigned long long)s->flood_dropped);
 	close_server(s);
 	free(s);
 	return code;

@@ -51,9 +51,20 @@
  * the coordinator aborts with TLY_ETOOFEW and sends ABORT (TLY_ABORT_TOO_FEW):
  * never a wrong answer from honest parties. Not covered: Shamir has no
  * integrity, so a member that lies in its share-sum (with the right set
- * hash) shifts the total undetected, and a member that complains about
- * honest nodes gets them dropped. Both are integrity and availability
- * attacks by a committee member, not privacy ones.
+ * hash) shifts the total undetected when only t share-sums come in, and a
+ * member that complains about honest nodes gets them dropped. Both are
+ * integrity and availability attacks by a committee member, not privacy
+ * ones.
+ *
+ * Consistency check. Once t share-sums of an attempt are in, the
+ * coordinator waits for the other members still due (up to the round's
+ * deadline) and checks that every share-sum beyond the first t lies on
+ * the polynomial of degree t - 1 through the first t. A contributor that
+ * sent shares off one polynomial (equivocation: different secrets to
+ * different members) or a member that lied in its share-sum then breaks
+ * the check, and the query is aborted (TLY_ABORT_INCONSISTENT) instead of
+ * released. With exactly t share-sums there is nothing to check, and the
+ * check does not say who cheated: a contributor or a member.
  *
  * The total is correct only while it fits the centred field range
  * (tly_field_sum_fits); the layers above refuse queries that could wrap.
@@ -229,9 +240,11 @@ TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
  * naming nodes outside the set marks the member faulty (TLY_EPEER, or a
  * decoder's error): it is ignored from then on, and if the current attempt
  * needed its answer the query moves on as after a complaint. A member's
- * second share-sum gives TLY_EREPLAY. Once
- * t share-sums of one attempt are in, the total is reconstructed (phase
- * DONE) and nothing is sent.
+ * second share-sum gives TLY_EREPLAY. Once t share-sums of one attempt
+ * are in and no other member may still send one for it (each has summed,
+ * complained or been marked faulty), the total is reconstructed after the
+ * consistency check (phase DONE, nothing sent); if the check fails: ABORT
+ * (TLY_ABORT_INCONSISTENT) appended, phase ABORTED, TLY_EAUTH.
  *
  * COMPLAINT (phase SUMMING, from a member, current attempt, one per member
  * and attempt, else TLY_EREPLAY): the named contributors are left out of
@@ -252,7 +265,10 @@ TLY_MUST tly_err tly_committee_coord_receive(struct tly_committee_coord *c, cons
  * delivered all k shares to every member that may still answer; phase
  * SUMMING. With fewer than min_contributors of them: ABORT appended, phase
  * ABORTED, TLY_ETOOFEW.
- * SUMMING: if complaints came in for the current attempt and another
+ * SUMMING: if some attempt has t share-sums, reconstruct it from them
+ * after the consistency check (phase DONE, or as in
+ * tly_committee_coord_receive when the check fails); otherwise,
+ * if complaints came in for the current attempt and another
  * attempt is possible, re-announce without the named contributors (TLY_OK,
  * still SUMMING, the caller starts a new deadline); otherwise ABORT,
  * TLY_ETOOFEW.
@@ -260,6 +276,10 @@ TLY_MUST tly_err tly_committee_coord_receive(struct tly_committee_coord *c, cons
  */
 TLY_MUST tly_err tly_committee_coord_close_round(struct tly_committee_coord *c,
     struct tly_outbox *box);
+
+/* Why the query was aborted (enum tly_abort_reason), 0 unless the phase
+ * is ABORTED. */
+uint32_t tly_committee_coord_abort_reason(const struct tly_committee_coord *c);
 
 /* Abort from outside (a refusal, shutdown): append ABORT with `reason`
  * (enum tly_abort_reason) to every party; phase ABORTED. TLY_ESTATE once

@@ -46,7 +46,8 @@ struct tly_committee_coord {
 	uint32_t sum_attempt[TLY_MAX_COMMITTEE];
 	uint64_t *sums[TLY_MAX_COMMITTEE]; /* d elements when MEMBER_SUMMED */
 
-	/* The result (phase DONE). */
+	/* The result (phase DONE), or why it was aborted (phase ABORTED). */
+	uint32_t abort_reason;
 	uint32_t done_attempt;
 	int64_t *cells;
 };
@@ -84,6 +85,12 @@ enum tly_committee_phase
 tly_committee_coord_phase(const struct tly_committee_coord *c)
 {
 	return c->phase;
+}
+
+uint32_t
+tly_committee_coord_abort_reason(const struct tly_committee_coord *c)
+{
+	return c->phase == TLY_COMMITTEE_ABORTED ? c->abort_reason : 0;
 }
 
 /* ---- sending ---- */
@@ -148,6 +155,7 @@ abort_with(struct tly_committee_coord *c, uint32_t reason, struct tly_outbox *bo
 		rv = send_to_all(c, TLY_MSG_ABORT, &body, box);
 	tly_buf_fini(&body);
 	c->phase = TLY_COMMITTEE_ABORTED;
+	c->abort_reason = reason;
 	forget_sums(c);
 	return rv;
 }
@@ -363,16 +371,23 @@ sums_for(const struct tly_committee_coord *c, uint32_t attempt)
 	return count;
 }
 
-/* Whether `attempt` may still gather t share-sums: those in, plus the
- * members that have neither answered nor complained about it. */
-static int
-attempt_possible(const struct tly_committee_coord *c, uint32_t attempt)
+/* Members that have neither answered nor complained about `attempt`:
+ * they may still send a share-sum for `attempt`. */
+static unsigned
+undecided_for(const struct tly_committee_coord *c, uint32_t attempt)
 {
 	unsigned undecided = 0;
 
 	for (unsigned j = 0; j < c->k; j++)
 		undecided += c->status[j] == MEMBER_PENDING && !(c->complained[j] >> attempt & 1);
-	return sums_for(c, attempt) + undecided >= c->t;
+	return undecided;
+}
+
+/* Whether `attempt` may still gather t share-sums. */
+static int
+attempt_possible(const struct tly_committee_coord *c, uint32_t attempt)
+{
+	return sums_for(c, attempt) + undecided_for(c, attempt) >= c->t;
 }
 
 /* Whether some member that may still answer complained on the current
@@ -386,10 +401,46 @@ has_complaints(const struct tly_committee_coord *c)
 	return 0;
 }
 
+/* Whether every share-sum of `attempt` beyond the first t lies on the
+ * polynomial of degree t - 1 through the first t (xs, rows): evaluate it
+ * at each extra member's index by Lagrange over the points shifted by
+ * that index, and compare without branching on the values. O(t d) per
+ * extra share-sum. 1 when they agree (or there is nothing to check). */
+static int
+consistent(const struct tly_committee_coord *c, uint32_t attempt, const uint64_t *xs,
+    const uint64_t *const *rows, size_t count, uint64_t *scratch)
+{
+	uint64_t shifted[TLY_MAX_COMMITTEE], coeffs[TLY_MAX_COMMITTEE];
+	uint64_t differ = 0;
+
+	for (unsigned j = 0; j < c->k; j++) {
+		if (c->status[j] != MEMBER_SUMMED || c->sum_attempt[j] != attempt)
+			continue;
+		uint64_t x = j + 1;
+		int used = 0;
+		for (size_t i = 0; i < count; i++)
+			used |= xs[i] == x;
+		if (used)
+			continue;
+		/* f(x) = sum_i L_i(0) f(xs[i]) for the points xs[i] - x. */
+		for (size_t i = 0; i < count; i++)
+			shifted[i] = tly_field_sub(xs[i], x);
+		if (tly_shamir_lagrange_at_zero(shifted, count, coeffs) != TLY_OK ||
+		    tly_shamir_combine(coeffs, rows, count, c->d, scratch) != TLY_OK)
+			return 0;
+		for (size_t e = 0; e < c->d; e++)
+			differ |= scratch[e] ^ c->sums[j][e];
+	}
+	return differ == 0;
+}
+
 /* The total of set `attempt` from its first t share-sums (committee[j]
- * holds index j + 1), decoded centred. */
+ * holds index j + 1), decoded centred, once every further share-sum of
+ * that attempt is checked to lie on the same polynomial: otherwise some
+ * contributor sent shares off one polynomial or a member lied, and the
+ * query is aborted (TLY_ABORT_INCONSISTENT, TLY_EAUTH). */
 static tly_err
-reconstruct(struct tly_committee_coord *c, uint32_t attempt)
+reconstruct(struct tly_committee_coord *c, uint32_t attempt, struct tly_outbox *box)
 {
 	uint64_t xs[TLY_MAX_COMMITTEE];
 	const uint64_t *rows[TLY_MAX_COMMITTEE];
@@ -408,6 +459,11 @@ reconstruct(struct tly_committee_coord *c, uint32_t attempt)
 	cells = malloc(c->d * sizeof *cells);
 	if (total == NULL || cells == NULL)
 		goto out;
+	if (!consistent(c, attempt, xs, rows, count, total)) {
+		rv = abort_with(c, TLY_ABORT_INCONSISTENT, box);
+		rv = rv != TLY_OK ? rv : TLY_EAUTH;
+		goto out;
+	}
 	rv = tly_shamir_reconstruct(xs, rows, count, c->t, c->d, total);
 	if (rv == TLY_OK)
 		rv = tly_field_vec_decode_signed(cells, total, c->d, NULL);
@@ -431,8 +487,11 @@ out:
 static tly_err
 progress(struct tly_committee_coord *c, uint32_t attempt, struct tly_outbox *box)
 {
+	/* With t share-sums in, wait for the members still due, whose
+	 * share-sums are checked against the first t, up to the deadline
+	 * (tly_committee_coord_close_round). */
 	if (sums_for(c, attempt) >= c->t)
-		return reconstruct(c, attempt);
+		return undecided_for(c, attempt) > 0 ? TLY_OK : reconstruct(c, attempt, box);
 	if (attempt_possible(c, c->attempt))
 		return TLY_OK;
 	tly_err rv = has_complaints(c) ? reannounce(c, box) : TLY_ETOOFEW;
@@ -589,6 +648,10 @@ tly_committee_coord_close_round(struct tly_committee_coord *c, struct tly_outbox
 		tly_idlist_fini(&set);
 		return rv;
 	case TLY_COMMITTEE_SUMMING:
+		/* Members still silent at the deadline are not waited for. */
+		for (uint32_t a = 0; a <= c->attempt; a++)
+			if (sums_for(c, a) >= c->t)
+				return reconstruct(c, a, box);
 		rv = has_complaints(c) ? reannounce(c, box) : TLY_ETOOFEW;
 		return rv == TLY_ETOOFEW ? abort_too_few(c, box) : rv;
 	default:

@@ -144,6 +144,13 @@ TLY_MUST tly_err tly_hub_recv(struct tly_hub *hub, uint32_t *from, uint8_t **msg
  * connection drops is lost with it. */
 TLY_MUST tly_err tly_hub_send(struct tly_hub *hub, uint32_t to, const uint8_t *msg, size_t len);
 
+/* Cut node id off now: close its connection, drop its messages not yet
+ * received, and refuse its HELLO for hold_ms (a peer that broke a limit
+ * of the caller's, such as a flood). An event line names it with `why`.
+ * Returns how many of its messages were dropped unread; 0 and no effect
+ * but the hold when it is not connected. */
+size_t tly_hub_disconnect(struct tly_hub *hub, uint32_t id, int hold_ms, const char *why);
+
 /* Nonzero when that node is connected and authenticated. */
 int tly_hub_connected(struct tly_hub *hub, uint32_t id);
 

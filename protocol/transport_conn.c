@@ -217,6 +217,32 @@ rx_arm(struct tly_conn *c)
 	nng_stream_recv(c->stream, c->rx_aio);
 }
 
+size_t
+tly_station_drop_posts(struct tly_station *st, struct tly_conn *c)
+{
+	struct tly_post **pp = &st->inbox_head, *last = NULL;
+	size_t dropped = 0;
+
+	while (*pp != NULL) {
+		struct tly_post *post = *pp;
+		if (post->conn != c) {
+			last = post;
+			pp = &post->next;
+			continue;
+		}
+		*pp = post->next;
+		c->posts--;
+		c->post_bytes -= post->len;
+		free(post->data);
+		free(post);
+		dropped++;
+	}
+	st->inbox_tail = last;
+	if (c->closing && c->posts == 0)
+		st->reap_wanted = 1;
+	return dropped;
+}
+
 tly_err
 tly_station_recv(struct tly_station *st, uint32_t *from, uint8_t **msg, size_t *len, int timeout_ms)
 {

@@ -22,6 +22,7 @@ struct tly_hub {
 	struct tly_station st;
 	const struct tly_roster *roster;
 	struct tly_conn **bound; /* by roster index; under the lock */
+	nng_time *held_until;    /* by roster index: HELLO refused before; lock */
 	nng_stream_listener *listener;
 	nng_tls_config *tls;
 	nng_aio *accept_aio;
@@ -103,6 +104,15 @@ hub_hello(struct tly_hub *hub, struct tly_conn *c, uint8_t *data, size_t len)
 		free(data);
 		tly_conn_refuse(
 		    c, "%s: refused: HELLO from node %" PRIu32 ", not in the roster", c->peer, id);
+		return 0;
+	}
+	nng_mtx_lock(hub->st.mtx);
+	nng_time held = hub->held_until[slot_of(hub, party)];
+	nng_mtx_unlock(hub->st.mtx);
+	if (held > nng_clock()) {
+		free(data);
+		tly_conn_refuse(c, "%s: refused: node %" PRIu32 " was disconnected and is held off",
+		    c->peer, id);
 		return 0;
 	}
 	tly_hello_message(signed_bytes, c->challenge, id);
@@ -274,6 +284,7 @@ tly_hub_open(struct tly_hub **out, const char *url, const struct tly_tls_files *
 	hub->roster = roster;
 	tly_rng_init(&hub->rng);
 	if ((hub->bound = calloc(roster->count + 1, sizeof *hub->bound)) == NULL ||
+	    (hub->held_until = calloc(roster->count + 1, sizeof *hub->held_until)) == NULL ||
 	    tly_station_init(&hub->st, &hub_ops, hub) != TLY_OK) {
 		tly_hub_close(hub);
 		return TLY_ENOMEM;
@@ -309,6 +320,7 @@ tly_hub_close(struct tly_hub *hub)
 		nng_tls_config_free(hub->tls);
 	tly_rng_fini(&hub->rng);
 	free(hub->bound);
+	free(hub->held_until);
 	free(hub);
 }
 
@@ -360,6 +372,31 @@ tly_hub_send(struct tly_hub *hub, uint32_t to, const uint8_t *msg, size_t len)
 	if (kick)
 		tly_conn_kick(c);
 	return rv;
+}
+
+size_t
+tly_hub_disconnect(struct tly_hub *hub, uint32_t id, int hold_ms, const char *why)
+{
+	const struct tly_party *party = tly_roster_find(hub->roster, id);
+	struct tly_conn *c;
+	size_t dropped = 0;
+
+	if (party == NULL)
+		return 0;
+	nng_mtx_lock(hub->st.mtx);
+	hub->held_until[slot_of(hub, party)] = nng_clock() + (nng_time)(hold_ms > 0 ? hold_ms : 0);
+	if ((c = bound_conn(hub, party)) != NULL) {
+		hub->bound[slot_of(hub, party)] = NULL;
+		(void)tly_conn_mark_closing(c);
+		dropped = tly_station_drop_posts(&hub->st, c);
+		tly_station_event(&hub->st,
+		    "node %" PRIu32 " disconnected (%s) and held off for %d ms: %s; %zu of its "
+		    "messages dropped unread",
+		    id, c->peer, hold_ms, why, dropped);
+	}
+	nng_mtx_unlock(hub->st.mtx);
+	tly_station_reap(&hub->st);
+	return dropped;
 }
 
 int

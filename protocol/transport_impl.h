@@ -139,6 +139,10 @@ TLY_MUST tly_err tly_station_recv(
  * the others. Application thread, lock not held. */
 void tly_station_reap(struct tly_station *st);
 
+/* Remove c's messages from the inbox unread (a peer cut off for
+ * flooding); returns how many. Lock held. */
+size_t tly_station_drop_posts(struct tly_station *st, struct tly_conn *c);
+
 /* ---- connections ---- */
 
 /* Wrap an accepted or dialled stream and add it to the station, held

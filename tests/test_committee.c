@@ -1264,6 +1264,10 @@ Test(committee, complaint_rules)
 	cr_assert_eq(sink.count, 4);
 	queue_take(&f, &sink);
 	pump(&f);
+	/* Members 1-3 answered; member 4 is still due, so the coordinator
+	 * waits for it (to check its share-sum) until the deadline. */
+	cr_assert_eq(tly_committee_coord_phase(f.c), TLY_COMMITTEE_SUMMING);
+	cr_assert_eq(close_round(&f), TLY_OK);
 	get_result(&f, &r);
 	cr_assert_eq(r.attempt, 1);
 	int dropped[5] = {1, 0, 0, 0, 0};
@@ -1581,4 +1585,219 @@ Test(committee_stats, skellam_noise_matches_target, .timeout = 60)
 	skellam_pmf(1.1 * mu, LO, LEN, wrong);
 	check_noise("skellam", &h, truth, wrong, LEN, &params);
 	stats_hist_fini(&h);
+}
+
+/* ---- consistency of share-sums: equivocation and lying members ---- */
+
+/* Node i's round 1 as an equivocator: its cells shared t-of-k, then delta
+ * added to cell `cell` of member `target`'s share alone (a share off the
+ * polynomial: another secret for that member), each share sealed and
+ * signed as an honest node does. delta 0 is an honest node. */
+static void
+equivocal_send(struct fed *f, uint32_t i, const int64_t *cells, uint32_t target, uint32_t cell,
+    uint64_t delta)
+{
+	uint32_t d = f->spec.d, k = f->spec.k;
+	uint64_t *input = calloc(d, sizeof *input), *shares = calloc((size_t)k * d, sizeof *shares);
+	uint8_t *plain = calloc(d, TLY_FIELD_ELEMENT_BYTES);
+	uint64_t *rows[TLY_MAX_COMMITTEE];
+	struct tly_outbox box;
+
+	cr_assert(input != NULL && shares != NULL && plain != NULL);
+	tly_outbox_init(&box);
+	cr_assert_eq(tly_field_vec_encode_signed(input, cells, d, NULL), TLY_OK);
+	for (uint32_t j = 0; j < k; j++)
+		rows[j] = shares + (size_t)j * d;
+	cr_assert_eq(tly_shamir_share(&f->rng, input, d, f->spec.t, k, rows), TLY_OK);
+	rows[target][cell] = tly_field_add(rows[target][cell], delta);
+	for (uint32_t j = 0; j < k; j++) {
+		const struct tly_party *member = tly_roster_find(&f->roster, f->q.committee.ids[j]);
+		struct tly_msg_header header = {.type = TLY_MSG_SHARE, .sender = i + 1,
+		    .recipient = member->id};
+		uint8_t raw[TLY_HEADER_BYTES];
+		struct tly_buf body;
+		memcpy(header.query_id, f->qid, TLY_QUERY_ID_BYTES);
+		tly_msg_raw_header(raw, &header, d * TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES);
+		tly_field_vec_store(plain, rows[j], d);
+		tly_buf_init(&body);
+		cr_assert_eq(tly_envelope_seal(&body, f->party[i].kx_sk, f->party[i].kx_pk,
+				 member->kx_pk, raw, plain, d * TLY_FIELD_ELEMENT_BYTES),
+		    TLY_OK);
+		cr_assert_eq(tly_msg_seal_to(&box, TLY_PARTY_COORDINATOR, &header, body.data,
+				 body.len, f->party[i].sign),
+		    TLY_OK);
+		tly_buf_fini(&body);
+	}
+	queue_take(f, &box);
+	tly_outbox_fini(&box);
+	pump(f);
+	free(plain);
+	free(shares);
+	free(input);
+}
+
+/* Every node sends (node `liar` through equivocal_send), then deadlines
+ * pass until the query ends. */
+static tly_err
+run_equivocal(struct fed *f, const int64_t *inputs, uint32_t liar, uint32_t target,
+    uint32_t cell, uint64_t delta)
+{
+	for (uint32_t i = 0; i < f->spec.n; i++) {
+		const int64_t *cells = inputs + (size_t)i * f->spec.d;
+		if (i == liar)
+			equivocal_send(f, i, cells, target, cell, delta);
+		else
+			node_send(f, i, cells);
+	}
+	tly_err rv = close_round(f);
+	for (int guard = 0; rv == TLY_OK && guard < TLY_MAX_ANNOUNCE_ATTEMPTS &&
+	     tly_committee_coord_phase(f->c) == TLY_COMMITTEE_SUMMING;
+	     guard++)
+		rv = close_round(f);
+	return rv;
+}
+
+static void
+expect_inconsistent(struct fed *f)
+{
+	cr_assert_eq(tly_committee_coord_phase(f->c), TLY_COMMITTEE_ABORTED);
+	cr_assert_eq(tly_committee_coord_abort_reason(f->c), TLY_ABORT_INCONSISTENT);
+	/* The honest members heard of the abort. */
+	cr_assert_geq(f->aborts_seen, 1);
+}
+
+Test(committee, equivocating_node_detected_when_all_members_answer)
+{
+	struct spec spec = {.n = 4, .k = 3, .t = 2, .d = 3};
+	struct tly_committee_result r;
+	struct fed f;
+
+	fed_init(&f, &spec, 40);
+	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
+	/* Negative control: the same path with shares on one polynomial. */
+	fed_begin(&f, 40);
+	cr_assert_eq(run_equivocal(&f, inputs, 3, 2, 1, 0), TLY_OK);
+	get_result(&f, &r);
+	expect_exact(&f, inputs, &r, NULL);
+	tly_committee_result_fini(&r);
+	fed_end(&f);
+	/* Node 4 gives member 3 another secret for cell 1. */
+	for (uint32_t target = 0; target < spec.k; target++) {
+		fed_begin(&f, 41 + target);
+		cr_assert_eq(run_equivocal(&f, inputs, 3, target, 1, 12345), TLY_OK);
+		expect_inconsistent(&f);
+		cr_assert_eq(count_rejects(&f, TLY_MSG_SHARE_SUM, TLY_EAUTH), 1, "target %u",
+		    target);
+		fed_end(&f);
+	}
+	free(inputs);
+	fed_fini(&f);
+}
+
+/* Member `*arg` (committee index) adds 1 to the first cell of its
+ * share-sum and signs it again: a lying member. */
+static int
+lying_share_sum(struct fed *f, struct flight *fl)
+{
+	const uint32_t *liar = f->arg;
+	struct tly_msg m;
+	uint32_t attempt;
+	uint8_t hash[TLY_HASH_BYTES];
+
+	if (fl->to != TLY_PARTY_COORDINATOR || tly_msg_peek(fl->data, fl->len, &m) != TLY_OK ||
+	    m.header.type != TLY_MSG_SHARE_SUM || m.header.sender != f->q.committee.ids[*liar])
+		return 1;
+	uint64_t *sum = calloc(f->spec.d, sizeof *sum);
+	cr_assert_not_null(sum);
+	cr_assert_eq(tly_share_sum_decode(&attempt, hash, sum, f->spec.d, m.body, m.body_len),
+	    TLY_OK);
+	sum[0] = tly_field_add(sum[0], 1);
+	struct tly_buf body, msg;
+	tly_buf_init(&body);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_share_sum_encode(&body, attempt, hash, sum, f->spec.d), TLY_OK);
+	cr_assert_eq(tly_msg_seal(&msg, &m.header, body.data, body.len,
+			 f->party[m.header.sender - 1].sign),
+	    TLY_OK);
+	free(fl->data);
+	fl->data = tly_buf_take(&msg, &fl->len);
+	tly_buf_fini(&body);
+	free(sum);
+	return 1;
+}
+
+Test(committee, lying_member_detected_when_all_members_answer)
+{
+	struct spec spec = {.n = 4, .k = 3, .t = 2, .d = 3};
+	struct tly_committee_result r;
+	struct fed f;
+
+	fed_init(&f, &spec, 50);
+	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
+	for (uint32_t liar = 0; liar < spec.k; liar++) {
+		fed_begin(&f, 50 + liar);
+		f.tamper = lying_share_sum;
+		f.arg = &liar;
+		cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
+		expect_inconsistent(&f);
+		fed_end(&f);
+	}
+	/* The limit: with the third member silent only t share-sums come in,
+	 * nothing can be checked, and the lie shifts cell 0 by one. */
+	uint32_t liar = 0;
+	f.vanish[2] = 1;
+	fed_begin(&f, 59);
+	f.tamper = lying_share_sum;
+	f.arg = &liar;
+	cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
+	get_result(&f, &r);
+	int64_t truth = 0;
+	for (uint32_t i = 0; i < spec.n; i++)
+		truth += inputs[(size_t)i * spec.d];
+	cr_assert_neq(r.cells[0], truth, "a lie with exactly t share-sums goes undetected");
+	cr_assert_eq(r.cells[1], inputs[1] + inputs[4] + inputs[7] + inputs[10]);
+	tly_committee_result_fini(&r);
+	free(inputs);
+	fed_fini(&f);
+}
+
+/* Random committees, sizes and inputs: honest runs always release the
+ * exact total; one equivocating node (random member, cell and nonzero
+ * offset) is always caught when every member answers. */
+Test(committee, consistency_check_property)
+{
+	static const uint32_t shapes[][2] = {{3, 2}, {4, 3}, {5, 3}, {7, 4}, {9, 5}};
+	struct tly_rng pick;
+
+	tly_rng_init_seeded_u64(&pick, 60);
+	for (int round = 0; round < 40; round++) {
+		const uint32_t *shape = shapes[tly_rng_uniform(&pick, 5)];
+		struct spec spec = {.k = shape[0], .t = shape[1],
+		    .d = 1 + (uint32_t)tly_rng_uniform(&pick, 6)};
+		spec.n = spec.k + (uint32_t)tly_rng_uniform(&pick, 4);
+		struct tly_committee_result r;
+		struct fed f;
+
+		fed_init(&f, &spec, 600 + (uint64_t)round);
+		int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1 << 20);
+		fed_begin(&f, 1);
+		cr_assert_eq(run(&f, inputs, NULL), TLY_OK, "round %d honest", round);
+		get_result(&f, &r);
+		expect_exact(&f, inputs, &r, NULL);
+		tly_committee_result_fini(&r);
+		fed_end(&f);
+
+		uint32_t liar = (uint32_t)tly_rng_uniform(&pick, spec.n);
+		uint32_t target = (uint32_t)tly_rng_uniform(&pick, spec.k);
+		uint32_t cell = (uint32_t)tly_rng_uniform(&pick, spec.d);
+		uint64_t delta = 1 + tly_rng_uniform(&pick, TLY_FIELD_P - 1);
+		fed_begin(&f, 2);
+		cr_assert_eq(run_equivocal(&f, inputs, liar, target, cell, delta), TLY_OK,
+		    "round %d", round);
+		expect_inconsistent(&f);
+		fed_end(&f);
+		free(inputs);
+		fed_fini(&f);
+	}
+	tly_rng_fini(&pick);
 }

@@ -965,3 +965,45 @@ Test(tls, https_api)
 	round_trip(http, base, &planner, "GET", "/v1/after", NULL, "GET /v1/after ");
 	tly_http_close(http);
 }
+
+/* A node cut off by the hub (a flooder): its connection closes, its unread
+ * messages are dropped, its HELLO is refused while held off, and it is
+ * back after the hold. Another node is untouched. */
+Test(transport, disconnect_drops_unread_and_holds_off)
+{
+	struct tly_hub *hub = hub_open_plain();
+	struct tly_link *rogue = link_open("tcp", tly_hub_port(hub), NULL, &nodes[0]);
+	struct tly_link *honest = link_open("tcp", tly_hub_port(hub), NULL, &nodes[1]);
+	cr_assert(wait_ready(rogue, WAIT_MS) && wait_ready(honest, WAIT_MS));
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(tly_link_send(rogue, (const uint8_t *)"junk", 4), TLY_OK);
+	/* The first junk is read; then the rest are waiting unread. */
+	hub_expect(hub, 1, "junk");
+	sleep_ms(1000); /* the other 49 reach the inbox (on a loaded machine, most) */
+	size_t dropped = tly_hub_disconnect(hub, 1, 1500, "a test");
+	cr_assert(dropped >= 1 && dropped <= 49, "%zu unread messages dropped", dropped);
+	cr_log_info("%zu of 49 unread messages dropped", dropped);
+	cr_assert(saw(hub, NULL, "node 1 disconnected", WAIT_MS));
+	cr_assert(saw(hub, NULL, "of its messages dropped unread", WAIT_MS));
+	cr_assert_not(tly_hub_connected(hub, 1));
+	uint32_t from;
+	uint8_t *msg;
+	size_t len;
+	cr_assert_eq(tly_hub_recv(hub, &from, &msg, &len, 200), TLY_ETIMEDOUT, "nothing of it left");
+	/* Held off: it redials and is refused. */
+	cr_assert(saw(hub, NULL, "node 1 was disconnected and is held off", WAIT_MS));
+	/* The other node still talks. */
+	cr_assert(tly_hub_connected(hub, 2));
+	cr_assert_eq(tly_link_send(honest, (const uint8_t *)"still here", 10), TLY_OK);
+	hub_expect(hub, 2, "still here");
+	/* After the hold it is welcomed again. */
+	long end = now_ms() + WAIT_MS;
+	while (!tly_hub_connected(hub, 1) && now_ms() < end)
+		sleep_ms(20);
+	cr_assert(tly_hub_connected(hub, 1), "back after the hold");
+	/* A node not connected: only the hold is set. */
+	cr_assert_eq(tly_hub_disconnect(hub, 3, 10, "not here"), 0);
+	tly_link_close(rogue);
+	tly_link_close(honest);
+	tly_hub_close(hub);
+}

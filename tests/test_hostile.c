@@ -1,0 +1,656 @@
+/*
+ * Hostile peers against the real daemons: a six-site `tally demo`
+ * federation over mutual TLS whose site 6 is stopped and replaced by
+ * tests/helpers/rogue_node, a registered node (site 6's own keys and
+ * certificate) that misbehaves by mode: silent, late, flooding, wrong
+ * lengths, elements >= p, replays, shares for another query, and
+ * equivocation. Each test checks that every honest process is alive
+ * afterwards, that the query completes with the honest contributors (each
+ * cell near the honest truth) or fails cleanly with its documented exit
+ * code, that the coordinator's text log and the signed transparency log
+ * entry name the rogue, that the API answers promptly while a silent or
+ * flooding rogue is connected, and that `tally audit verify` passes.
+ *
+ * The coordinator is restarted with deadline_ms = DEADLINE_MS so that a
+ * silent node costs seconds, not tens of them.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "protocol/transport.h"
+
+extern char **environ;
+
+enum { SITES = 6, ROGUE = 6, DEADLINE_MS = 3000, API_BOUND_MS = 5000, SLACK_MS = 6000 };
+
+static char dir[] = "/tmp/tally-hostile-XXXXXX";
+static char bin[1024], helper[1100], api[200];
+static pid_t coordinator = -1, rogue = -1;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static pid_t
+spawn(const char *program, const char *const argv[], const char *log, int append)
+{
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log,
+	    O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+	posix_spawn_file_actions_adddup2(&actions, 1, 2);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
+	    "cannot run %s", program);
+	posix_spawn_file_actions_destroy(&actions);
+	return pid;
+}
+
+static int
+wait_code(pid_t pid)
+{
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Run bin/argv[0] to completion, stdout and stderr to `log`. */
+static int
+run_to(const char *log, const char *const argv[])
+{
+	char program[1200];
+	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
+	return wait_code(spawn(program, argv, log, 0));
+}
+
+static int
+run(const char *const argv[])
+{
+	char log[300];
+	snprintf(log, sizeof log, "%s/out.txt", dir);
+	return run_to(log, argv);
+}
+
+static void
+path(char *out, size_t len, const char *rel)
+{
+	snprintf(out, len, "%s/%s", dir, rel);
+}
+
+static pid_t
+pid_of(const char *name)
+{
+	char file[300];
+	long pid = -1;
+	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
+	FILE *f = fopen(file, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+static void
+write_pid(const char *name, pid_t pid)
+{
+	char file[300];
+	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
+	FILE *f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+}
+
+/* Wait for a process that is not our child to be gone. */
+static void
+wait_gone(pid_t pid)
+{
+	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
+		pause_ms(50);
+	cr_assert(kill(pid, 0) != 0, "process %ld did not stop", (long)pid);
+}
+
+/* ---- the API ---- */
+
+/* GET path; returns the HTTP status and the time taken in *ms. */
+static int
+api_get(const char *rel, double *ms, json_t **body)
+{
+	char url[300], cert[300], key[300], ca[300], why[300];
+	struct tly_tls_files tls = {cert, key, ca, NULL};
+	uint8_t *response = NULL;
+	size_t len = 0;
+	int status = 0;
+
+	path(cert, sizeof cert, "pki/planner.crt");
+	path(key, sizeof key, "pki/planner.key");
+	path(ca, sizeof ca, "pki/ca.crt");
+	snprintf(url, sizeof url, "%s%s", api, rel);
+	double start = now_s();
+	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, 20000, &status, &response, &len,
+	    why, sizeof why);
+	*ms = (now_s() - start) * 1000.0;
+	if (rv != TLY_OK)
+		status = -1;
+	if (body != NULL) {
+		json_error_t err;
+		*body = rv == TLY_OK ? json_loadb((const char *)response, len, 0, &err) : NULL;
+	}
+	free(response);
+	return status;
+}
+
+static int
+connected_nodes(void)
+{
+	double ms;
+	json_t *body = NULL;
+	int n = -1;
+	if (api_get("/v1/status", &ms, &body) == 200)
+		n = (int)json_integer_value(json_object_get(body, "nodes_connected"));
+	json_decref(body);
+	return n;
+}
+
+static void
+wait_connected(int want)
+{
+	int n = -1;
+	for (int i = 0; i < 150 && (n = connected_nodes()) != want; i++)
+		pause_ms(100);
+	cr_assert_eq(n, want, "%d nodes connected, wanted %d", n, want);
+}
+
+/* ---- set-up: six sites, site 6 stopped, a short deadline ---- */
+
+static void
+restart_coordinator(void)
+{
+	char conf[300], text[4096], exe[1200], log[300];
+	path(conf, sizeof conf, "coordinator/coordinator.conf");
+	cr_assert_eq(kill(pid_of("coordinator"), SIGTERM), 0);
+	wait_gone(pid_of("coordinator"));
+	FILE *f = fopen(conf, "r");
+	cr_assert_not_null(f);
+	size_t len = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	char *at = strstr(text, "deadline_ms = 10000");
+	cr_assert_not_null(at, "the demo's deadline line");
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%.*sdeadline_ms = %d%s", (int)(at - text), text, DEADLINE_MS,
+	    at + strlen("deadline_ms = 10000"));
+	fclose(f);
+	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
+	path(log, sizeof log, "logs/coordinator.log");
+	coordinator = spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL},
+	    log, 1);
+	write_pid("coordinator", coordinator);
+}
+
+static void
+setup(void)
+{
+	const char *env = getenv("TALLY_BIN");
+	char exe[1024], line[300], conf[300];
+	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	cr_assert(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(helper, sizeof helper, "%s/helpers/rogue_node", exe);
+	cr_assert_eq(access(helper, X_OK), 0, "%s not built", helper);
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
+			 "6", "--people", "6000", "--seed", "11", NULL}),
+	    0, "tally demo --serve failed");
+	path(conf, sizeof conf, "planner.conf");
+	FILE *f = fopen(conf, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "api = %199s", api) == 1)
+			break;
+	fclose(f);
+	restart_coordinator();
+	pid_t node = pid_of("node-6");
+	cr_assert_eq(kill(node, SIGTERM), 0);
+	wait_gone(node);
+	wait_connected(SITES - 1);
+}
+
+static void
+teardown(void)
+{
+	char cmd[300];
+	if (rogue > 0) {
+		kill(rogue, SIGKILL);
+		waitpid(rogue, NULL, 0);
+	}
+	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
+	if (coordinator > 0)
+		waitpid(coordinator, NULL, 0);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 170);
+
+/* ---- the rogue ---- */
+
+static void
+start_rogue(const char *mode)
+{
+	char conf[300], log[300];
+	path(conf, sizeof conf, "site-6/node.conf");
+	path(log, sizeof log, "logs/rogue.log");
+	rogue = spawn(helper,
+	    (const char *const[]){"rogue_node", "--config", conf, "--mode", mode, NULL}, log, 1);
+	write_pid("node-6", rogue);
+	/* Welcomed by the hub: its handshake passed. */
+	int welcomed = 0;
+	for (int i = 0; i < 300 && !welcomed; i++) {
+		char line[400];
+		FILE *f = fopen(log, "r");
+		while (f != NULL && fgets(line, sizeof line, f) != NULL)
+			welcomed |= strstr(line, "connected and welcomed") != NULL;
+		if (f != NULL)
+			fclose(f);
+		if (!welcomed)
+			pause_ms(50);
+	}
+	cr_assert(welcomed, "the rogue passed the handshake");
+	if (strcmp(mode, "flood") != 0)
+		wait_connected(SITES);
+}
+
+/* SIGTERM the rogue; it prints its counts, which are copied to the test's
+ * output. */
+static void
+stop_rogue(void)
+{
+	char log[300], line[400];
+	cr_assert_eq(kill(rogue, SIGTERM), 0);
+	cr_assert_eq(wait_code(rogue), 0, "the rogue exits cleanly");
+	rogue = -1;
+	path(log, sizeof log, "logs/rogue.log");
+	FILE *f = fopen(log, "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, " sent ") != NULL || strstr(line, "while connected") != NULL)
+			fprintf(stderr, "hostile: %s", line);
+	if (f != NULL)
+		fclose(f);
+}
+
+/* ---- checks ---- */
+
+static void
+honest_alive(void)
+{
+	cr_assert_eq(kill(coordinator, 0), 0, "the coordinator is alive");
+	cr_assert_eq(waitpid(coordinator, NULL, WNOHANG), 0, "the coordinator has not exited");
+	for (int s = 1; s < ROGUE; s++) {
+		char name[32];
+		snprintf(name, sizeof name, "node-%d", s);
+		cr_assert_eq(kill(pid_of(name), 0), 0, "node %d is alive", s);
+	}
+}
+
+static int
+audit_ok(void)
+{
+	return run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}) == 0;
+}
+
+/* Whether the coordinator's text log holds `text`. */
+static int
+log_has(const char *text)
+{
+	char log[300], line[2048];
+	int found = 0;
+	path(log, sizeof log, "logs/coordinator.log");
+	FILE *f = fopen(log, "r");
+	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, text) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+static void
+print_log_lines(const char *text)
+{
+	char log[300], line[2048];
+	path(log, sizeof log, "logs/coordinator.log");
+	FILE *f = fopen(log, "r");
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, text) != NULL)
+			fprintf(stderr, "hostile: coordinator: %s", line);
+	if (f != NULL)
+		fclose(f);
+}
+
+/* Whether the last signed transparency log entry holds `text`. */
+static int
+entry_has(const char *text)
+{
+	char db[300], cmd[900], out[32] = "";
+	path(db, sizeof db, "coordinator/state/transparency.db");
+	snprintf(cmd, sizeof cmd,
+	    "sqlite3 %s \"SELECT instr(bytes, CAST('%s' AS BLOB)) > 0 FROM entries "
+	    "ORDER BY seq DESC LIMIT 1\"",
+	    db, text);
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	if (fgets(out, sizeof out, p) == NULL)
+		out[0] = '\0';
+	pclose(p);
+	return out[0] == '1';
+}
+
+struct answer {
+	int code;
+	double seconds;
+	json_t *json;
+};
+
+static struct answer
+query(void)
+{
+	char conf[300], spec[300], out[300];
+	struct answer a;
+	json_error_t err;
+	path(conf, sizeof conf, "planner.conf");
+	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
+	path(out, sizeof out, "answer.json");
+	double start = now_s();
+	a.code = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
+	    spec, "--format", "json", NULL});
+	a.seconds = now_s() - start;
+	a.json = a.code == 0 ? json_load_file(out, 0, &err) : NULL;
+	return a;
+}
+
+/* The exact answer of the sites in `sites` (bit s set for site s):
+ * diabetes by age band and sex, opted-out rows excluded. */
+static long
+truth_of(unsigned sites, const char *band, const char *sex)
+{
+	long total = 0;
+	for (int s = 1; s <= SITES; s++) {
+		char cmd[700];
+		long count = 0;
+		if (!(sites >> s & 1))
+			continue;
+		snprintf(cmd, sizeof cmd,
+		    "sqlite3 %s/site-%d/patients.db \"SELECT COUNT(*) FROM patients WHERE "
+		    "opted_out = 0 AND has_diabetes = 1 AND age_band = '%s' AND sex = '%s'\"",
+		    dir, s, band, sex);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		if (fscanf(p, "%ld", &count) != 1)
+			count = 0;
+		pclose(p);
+		total += count;
+	}
+	return total;
+}
+
+/* A release with exactly the contributors `sites`: every cell within four
+ * 95% half-widths of their truth (a miss by chance: below 1e-5 a cell),
+ * and the count of cells inside their own interval printed. */
+static void
+expect_release(const struct answer *a, unsigned sites)
+{
+	cr_assert_eq(a->code, 0, "the query succeeds");
+	cr_assert_not_null(a->json);
+	int contributors = 0;
+	for (int s = 1; s <= SITES; s++)
+		contributors += (int)(sites >> s & 1);
+	cr_assert_eq(json_integer_value(json_object_get(a->json, "contributors")), contributors);
+	json_t *dropped = json_object_get(a->json, "dropped");
+	size_t i;
+	json_t *cell;
+	json_array_foreach(dropped, i, cell)
+		cr_assert_not(sites >> json_integer_value(cell) & 1, "an honest site dropped");
+	/* The noise's 95% half-width (a cell's own interval may be clipped
+	 * at 0). */
+	double half = json_number_value(
+	    json_object_get(json_object_get(a->json, "privacy"), "ci95_half_width"));
+	cr_assert_gt(half, 0);
+	int covered = 0, total = 0;
+	json_array_foreach(json_object_get(a->json, "cells"), i, cell)
+	{
+		json_t *group = json_object_get(cell, "group");
+		double truth = (double)truth_of(sites, json_string_value(json_object_get(group, "age_band")),
+		    json_string_value(json_object_get(group, "sex")));
+		json_t *ci = json_object_get(cell, "ci95");
+		double value = json_number_value(json_object_get(cell, "value"));
+		double lo = json_number_value(json_array_get(ci, 0));
+		double hi = json_number_value(json_array_get(ci, 1));
+		cr_assert(value - truth <= 4 * half && truth - value <= 4 * half,
+		    "cell %zu: %g far from the honest truth %g (half-width %g)", i, value, truth,
+		    half);
+		covered += truth >= lo && truth <= hi;
+		total++;
+	}
+	cr_assert_eq(total, 10);
+	fprintf(stderr, "hostile: %d of %d cells inside their 95%% interval\n", covered, total);
+}
+
+static const unsigned HONEST = 0x3e;     /* sites 1-5 */
+static const unsigned EVERYONE = 0x7e;   /* sites 1-6 */
+
+static void
+finish_checks(void)
+{
+	honest_alive();
+	cr_assert(audit_ok(), "tally audit verify");
+}
+
+/* ---- availability: silent and flooding rogues ---- */
+
+/* Probe /v1/status and /v1/catalogue `rounds` times; assert each answer is
+ * prompt and print the times. */
+static void
+probe_api(const char *when, int rounds)
+{
+	double worst = 0, sum = 0;
+	for (int r = 0; r < rounds; r++) {
+		for (int p = 0; p < 2; p++) {
+			double ms;
+			int status = api_get(p == 0 ? "/v1/status" : "/v1/catalogue", &ms, NULL);
+			cr_assert_eq(status, 200, "%s: %s answered %d", when,
+			    p == 0 ? "status" : "catalogue", status);
+			cr_assert_lt(ms, API_BOUND_MS, "%s: API took %.0f ms", when, ms);
+			worst = ms > worst ? ms : worst;
+			sum += ms;
+		}
+		pause_ms(200);
+	}
+	fprintf(stderr, "hostile: API %s: %d requests, mean %.1f ms, worst %.1f ms\n", when,
+	    2 * rounds, sum / (2 * rounds), worst);
+}
+
+/* A query in the background while the API is probed; returns its answer. */
+static struct answer
+query_while_probing(const char *when)
+{
+	char conf[300], spec[300], out[300], program[1200];
+	struct answer a;
+	json_error_t err;
+	path(conf, sizeof conf, "planner.conf");
+	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
+	path(out, sizeof out, "answer.json");
+	snprintf(program, sizeof program, "%s/tally", bin);
+	double start = now_s();
+	pid_t pid = spawn(program, (const char *const[]){"tally", "query", "--config", conf,
+	    "--spec", spec, "--format", "json", NULL}, out, 0);
+	probe_api(when, 4);
+	a.code = wait_code(pid);
+	a.seconds = now_s() - start;
+	a.json = a.code == 0 ? json_load_file(out, 0, &err) : NULL;
+	return a;
+}
+
+Test(hostile, silent_node_is_dropped_at_the_deadline)
+{
+	/* Baseline: the same federation with the rogue's seat empty. */
+	probe_api("without a rogue", 3);
+	struct answer base = query();
+	expect_release(&base, HONEST);
+	start_rogue("silent");
+	struct answer a = query_while_probing("with a silent rogue");
+	expect_release(&a, HONEST);
+	fprintf(stderr, "hostile: query latency %.2f s without the rogue, %.2f s with a silent "
+			"one (deadline %d ms)\n",
+	    base.seconds, a.seconds, DEADLINE_MS);
+	/* Sharing waits one deadline; a silent member costs one more. */
+	cr_assert_lt(a.seconds * 1000, 2 * DEADLINE_MS + SLACK_MS, "%.2f s", a.seconds);
+	cr_assert(log_has("node 6: 0 of 3 shares before the deadline"));
+	cr_assert(entry_has("node 6: 0 of 3 shares before the deadline"), "the signed entry");
+	json_decref(base.json);
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+Test(hostile, flooding_node_is_cut_off_and_the_api_keeps_answering)
+{
+	probe_api("without a rogue", 3);
+	struct answer base = query();
+	expect_release(&base, HONEST);
+	start_rogue("flood");
+	probe_api("during the flood", 12);
+	struct answer a = query_while_probing("during the flood, with a query");
+	/* The rogue never answers: whether it was connected when the query
+	 * started or held off, the honest five are the total. */
+	expect_release(&a, HONEST);
+	fprintf(stderr, "hostile: query latency %.2f s without the rogue, %.2f s during the "
+			"flood\n",
+	    base.seconds, a.seconds);
+	cr_assert_lt(a.seconds * 1000, 2 * DEADLINE_MS + SLACK_MS, "%.2f s", a.seconds);
+	cr_assert(log_has("node 6: disconnected for flooding"));
+	print_log_lines("node 6: disconnected for flooding");
+	print_log_lines("messages for no running query in the last window");
+	cr_assert(log_has("node 6: dropped a message for a query that is not running"));
+	json_decref(base.json);
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+/* ---- slow and malformed rogues ---- */
+
+Test(hostile, late_node_is_dropped_and_its_late_messages_refused)
+{
+	start_rogue("late");
+	struct answer a = query();
+	expect_release(&a, HONEST);
+	cr_assert_lt(a.seconds * 1000, 2 * DEADLINE_MS + SLACK_MS, "%.2f s", a.seconds);
+	cr_assert(entry_has("node 6: 0 of 3 shares before the deadline"));
+	/* Its answer arrives deadline + 1.5 s after the QUERY. */
+	sleep(DEADLINE_MS / 1000 + 3);
+	cr_assert(log_has("node 6: dropped a message for a query that is not running"));
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+Test(hostile, wrong_length_shares_are_refused_and_named)
+{
+	start_rogue("wrong-length");
+	struct answer a = query();
+	expect_release(&a, HONEST);
+	cr_assert(log_has("node 6: messages of the wrong length or layout"));
+	cr_assert(entry_has("messages of the wrong length or layout"));
+	cr_assert(entry_has("node 6: 0 of 3 shares before the deadline"));
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+Test(hostile, elements_above_p_are_complained_about_and_left_out)
+{
+	start_rogue("big-element");
+	struct answer a = query();
+	expect_release(&a, HONEST);
+	cr_assert(log_has("complains about node 6"));
+	cr_assert(entry_has("node 6: left out after a complaint"));
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+Test(hostile, replayed_messages_of_an_earlier_query_are_refused)
+{
+	start_rogue("replay");
+	struct answer first = query();
+	expect_release(&first, EVERYONE); /* honest the first time */
+	struct answer a = query();
+	expect_release(&a, HONEST);
+	cr_assert(log_has("node 6: messages for a query that is not running"));
+	cr_assert(entry_has("messages for a query that is not running"));
+	json_decref(first.json);
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+Test(hostile, shares_for_another_query_are_refused)
+{
+	start_rogue("other-query");
+	struct answer a = query();
+	expect_release(&a, HONEST);
+	cr_assert(entry_has("node 6: 3 messages for a query that is not running"));
+	json_decref(a.json);
+	stop_rogue();
+	finish_checks();
+}
+
+/* ---- equivocation: detected, nothing released ---- */
+
+Test(hostile, equivocation_aborts_the_query_and_says_why)
+{
+	start_rogue("equivocate");
+	struct answer a = query();
+	/* Exit 1: the query failed for a reason outside 2-5 (nothing is
+	 * released, nobody to blame by name). */
+	cr_assert_eq(a.code, 1, "exit code %d", a.code);
+	cr_assert(log_has("aborted: inconsistent share-sums: a contributor equivocated or a "
+			  "member lied"));
+	cr_assert(entry_has("inconsistent share-sums"), "the signed entry says why");
+	stop_rogue();
+	/* The honest federation still answers afterwards. */
+	struct answer after = query();
+	expect_release(&after, HONEST);
+	json_decref(after.json);
+	finish_checks();
+}
