@@ -65,6 +65,7 @@ struct flags {
 	const char *where[WHERE_MAX];
 	size_t where_count;
 	long timeout_ms;
+	int timeout_given; /* --timeout on the command line beats the config's */
 };
 
 enum {
@@ -109,7 +110,10 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 		case OPT_CERT: f->cert = optarg; break;
 		case OPT_KEY: f->key = optarg; break;
 		case OPT_CA: f->ca = optarg; break;
-		case OPT_TIMEOUT: f->timeout_ms = strtol(optarg, NULL, 10); break;
+		case OPT_TIMEOUT:
+			f->timeout_ms = strtol(optarg, NULL, 10);
+			f->timeout_given = 1;
+			break;
 		case OPT_DATASET: f->dataset = optarg; break;
 		case OPT_COUNT: f->measure = "count"; break;
 		case OPT_SUM: f->measure = "sum"; f->column = optarg; break;
@@ -517,11 +521,13 @@ tly_query_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	memset(&p, 0, sizeof p);
-	p.timeout_ms = f.timeout_ms;
 	if (f.config != NULL && load_planner(f.config, &p, why, sizeof why) != 0) {
 		fprintf(stderr, "tally query: %s\n", why);
 		return EXIT_USAGE;
 	}
+	/* load_planner starts from zero, so the flag goes in after it. */
+	if (f.timeout_given || p.timeout_ms <= 0)
+		p.timeout_ms = f.timeout_ms;
 	if (f.api) snprintf(p.api, sizeof p.api, "%s", f.api);
 	if (f.cert) snprintf(p.cert, sizeof p.cert, "%s", f.cert);
 	if (f.key) snprintf(p.key, sizeof p.key, "%s", f.key);
