@@ -25,6 +25,7 @@
 #include "transport_impl.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +594,41 @@ request_free(struct request *r)
 		nng_url_free(r->url);
 }
 
+static void *
+request_free_detached(void *arg)
+{
+	request_free(arg);
+	free(arg);
+	return NULL;
+}
+
+/* After a timeout, free in the background. nng 1.5.2's TLS never ends a
+ * send queued behind a handshake that the server does not answer (a
+ * listener that accepts and stays silent), and closing the connection
+ * waits for that send: `tally query --timeout` gave up on time and then
+ * hung in the cleanup, forever. The background free ends when the server
+ * closes the connection or the process exits; if no thread can be made,
+ * the request's objects are left allocated rather than waited for. */
+static void
+request_abandon(struct request *r)
+{
+	struct request *copy = malloc(sizeof *copy);
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (copy == NULL)
+		return;
+	*copy = *r;
+	if (pthread_attr_init(&attr) != 0) {
+		free(copy);
+		return;
+	}
+	if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0 ||
+	    pthread_create(&thread, &attr, request_free_detached, copy) != 0)
+		free(copy);
+	pthread_attr_destroy(&attr);
+}
+
 tly_err
 tly_https_request(const char *url, const char *method, const struct tly_tls_files *tls,
     const uint8_t *body, size_t len, int timeout_ms, int *status, uint8_t **response,
@@ -635,6 +671,9 @@ tly_https_request(const char *url, const char *method, const struct tly_tls_file
 	*response_len = data_len;
 	rv = TLY_OK;
 out:
-	request_free(&r);
+	if (rv == TLY_ETIMEDOUT)
+		request_abandon(&r);
+	else
+		request_free(&r);
 	return rv;
 }
