@@ -401,3 +401,61 @@ Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
 	cr_assert(lost, "node 1 must log that its connection was lost");
 	cr_assert(refused, "node 1 must log why it cannot redial (connection refused)");
 }
+
+/* ---- tally query's --timeout (no federation: a listener that never answers) ---- */
+
+/* A TCP listener on loopback that never accepts: the kernel completes the
+ * handshake, and the request is never answered. */
+static int
+silent_listener(int *port)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	*port = ntohs(addr.sin_port);
+	return fd;
+}
+
+static void
+write_planner_conf(const char *path, int port, const char *timeout_ms)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[planner]\napi = http://127.0.0.1:%d\ntls_cert = none.crt\n"
+		   "tls_key = none.key\ntls_ca = none.crt\ntimeout_ms = %s\n",
+	    port, timeout_ms);
+	fclose(f);
+}
+
+/* The planner config says 10 minutes, --timeout says 1 s: the flag wins
+ * (flags override the config, DESIGN.md 7.1). `tally query` used to drop
+ * --timeout whenever --config was given (the config loader started from
+ * zero), and this test then ran into its own 60 s timeout. Without the
+ * flag, the config's timeout_ms applies. Both end in exit 4. Plain HTTP,
+ * so that only the flag handling is under test (test_transport.c has the
+ * TLS client's timeout). */
+Test(query_timeout, flag_beats_planner_config, .timeout = 60)
+{
+	char conf[300], cmd[300];
+	int port, fd;
+	const char *env = getenv("TALLY_BIN");
+	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
+	cr_assert_not_null(mkdtemp(dir));
+	fd = silent_listener(&port);
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	write_planner_conf(conf, port, "600000");
+	cr_assert_eq(query_flags((const char *const[]){"--timeout", "1000", "--count", "--epsilon",
+			 "0.5", NULL}),
+	    4, "--timeout 1000 against a server that never answers");
+	write_planner_conf(conf, port, "1000");
+	cr_assert_eq(query_flags((const char *const[]){"--count", "--epsilon", "0.5", NULL}), 4,
+	    "timeout_ms = 1000 from the config");
+	close(fd);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}

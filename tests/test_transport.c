@@ -1007,3 +1007,35 @@ Test(transport, disconnect_drops_unread_and_holds_off)
 	tly_link_close(honest);
 	tly_hub_close(hub);
 }
+
+/* An HTTPS server that accepts and never answers (here: a listener that
+ * never even accepts, so the TLS handshake hangs) must not hold the
+ * client past its timeout. nng 1.5.2 times the request out, but closing
+ * the connection then waited forever for a TLS send queued behind the
+ * handshake: tly_https_request never returned, and `tally query
+ * --timeout` with it; this test ran into its own 60 s timeout. Twice, so
+ * that the request given up on (left to nng, see request_step in
+ * protocol/transport_http.c) does not block the next one. */
+Test(tls, https_client_times_out_on_a_silent_server, .timeout = 60)
+{
+	paths();
+	struct tly_tls_files planner = {.cert = node_cert, .key = node_key, .ca = ca};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sa_len = sizeof sa;
+	char url[64];
+	int status;
+	uint8_t *response;
+	size_t len;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sa_len), 0);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/status", ntohs(sa.sin_port));
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(tly_https_request(url, "GET", &planner, NULL, 0, 1000, &status, &response,
+				 &len, why, sizeof why),
+		    TLY_ETIMEDOUT, "%s", why);
+	close(fd);
+}
