@@ -44,7 +44,8 @@ static const char usage[] =
     "  --protocol P        committee (default), secagg or secagg+\n"
     "\n"
     "Exit codes: 0 released; 2 invalid usage or query; 3 refused by policy or\n"
-    "budget; 4 too few contributors or deadline missed; 5 connection or\n"
+    "budget; 4 too few contributors, deadline missed, or the round aborted on\n"
+    "inconsistent share-sums (nothing released); 5 connection or\n"
     "authentication failure.\n";
 
 static void
@@ -498,7 +499,11 @@ report_error(int status, json_t *body)
 		return EXIT_USAGE;
 	if (strcmp(code, "refused") == 0 || strcmp(code, "budget") == 0)
 		return EXIT_REFUSED;
-	if (strcmp(code, "too_few") == 0 || strcmp(code, "deadline") == 0)
+	/* inconsistent: the round aborted because the share-sums did not lie
+	 * on one polynomial (a node equivocated or a member lied); nothing was
+	 * released, as when too few answered. */
+	if (strcmp(code, "too_few") == 0 || strcmp(code, "deadline") == 0 ||
+	    strcmp(code, "inconsistent") == 0)
 		return EXIT_TOO_FEW;
 	return 1;
 }
