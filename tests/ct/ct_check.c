@@ -45,6 +45,7 @@
 #include "crypto/rng.h"
 #include "crypto/shamir.h"
 #include "crypto/sign.h"
+#include "protocol/noise.h"
 #include "protocol/secagg_impl.h"
 
 #define SECRET(ptr, len) ((void)VALGRIND_MAKE_MEM_UNDEFINED((ptr), (len)))
@@ -565,6 +566,33 @@ report_dp(void)
 	tly_rng_fini(&rng);
 }
 
+/* The node's noisy input, as secagg.c makes it: counts (secret) plus one
+ * noise share per cell, encoded into the field. */
+static void
+report_noise_apply(void)
+{
+	enum { CELLS = 16 };
+	int64_t cells[CELLS];
+	uint64_t out[CELLS];
+	struct tly_rng rng;
+	const struct tly_noise_params laplace = {
+		.mechanism = TLY_MECH_LAPLACE, .h = 3, .scale_s = 1, .scale_t = 2,
+		.privacy_num = 1, .privacy_den = 2,
+	};
+	const struct tly_noise_params skellam = {
+		.mechanism = TLY_MECH_SKELLAM, .h = 3, .mu_num = 10, .mu_den = 1,
+		.privacy_num = 1, .privacy_den = 20,
+	};
+
+	for (size_t i = 0; i < CELLS; i++)
+		cells[i] = (int64_t)(mix() % 1000);
+	SECRET(cells, sizeof cells);
+	secret_rng(&rng);
+	expect(tly_noise_apply(&rng, &laplace, cells, CELLS, out) == TLY_OK, "noise", "laplace");
+	expect(tly_noise_apply(&rng, &skellam, cells, CELLS, out) == TLY_OK, "noise", "skellam");
+	tly_rng_fini(&rng);
+}
+
 /* ---- driver ---- */
 
 struct check {
@@ -599,6 +627,7 @@ static const struct check controls[] = {
 
 static const struct check reports[] = {
 	{"dp_samplers", report_dp},
+	{"noise_apply", report_noise_apply},
 };
 
 static uint8_t control_secret[32];
