@@ -13,12 +13,12 @@
  * Vector routines take restrict pointers: the vectors must not overlap.
  * None of them allocates, branches on element values, or fails.
  *
- * Constant time: every function below except tly_field_pow and
- * tly_field_inv runs in time independent of the values of its elements,
- * with no secret-dependent branch or memory index (checked by `make
- * ctgrind`). The only facts about the values they reveal are public by
- * design: whether an input is out of range (an error or a misuse abort)
- * and, on an error, the index of the first bad element.
+ * Constant time: every function below except tly_field_pow, tly_field_inv
+ * and tly_field_sum_fits (whose arguments are public) has no branch or
+ * memory index that depends on element values (checked by `make ctgrind`).
+ * The only facts about the values they reveal are public by design:
+ * whether an input is out of range (an error or a misuse abort) and, on an
+ * error, the index of the first bad element.
  */
 #ifndef TLY_FIELD_H
 #define TLY_FIELD_H
