@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "ct.h"
 #include "wipe.h"
 
 _Static_assert(TLY_AEAD_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
@@ -105,6 +106,10 @@ tly_aead_open(enum tly_aead_alg alg, uint8_t *pt, const uint8_t *ct, size_t ct_l
 		    : TLY_EAUTH;
 		break;
 	}
+	/* Whether the ciphertext authenticates is public: the caller drops the
+	 * message and reports the sender. The tags are compared in constant
+	 * time (CRYPTO_memcmp, crypto_verify_16); only this verdict leaks. */
+	rv = (tly_err)tly_ct_public((uint64_t)rv);
 	if (rv != TLY_OK && pt_len > 0)
 		TLY_WIPE(pt, pt_len); /* GCM decrypts before the tag is checked */
 	return rv;

@@ -1,5 +1,7 @@
 #include "field.h"
 
+#include "ct.h"
+
 /*
  * The vector loops are written so that GCC vectorises them: no branches on
  * the data, conditional subtraction by masks. target_clones lets the same
@@ -52,7 +54,8 @@ tly_field_vec_sub(uint64_t *restrict acc, const uint64_t *restrict v, size_t d)
 void
 tly_field_vec_axpy(uint64_t *restrict acc, uint64_t c, const uint64_t *restrict v, size_t d)
 {
-	TLY_REQUIRE(c < TLY_FIELD_P);
+	/* c may be secret; a misuse abort is public. */
+	TLY_REQUIRE(tly_ct_public(c < TLY_FIELD_P));
 	for (size_t i = 0; i < d; i++)
 		acc[i] = tly_field_add(acc[i], tly_field_mul(c, v[i]));
 }
@@ -60,7 +63,7 @@ tly_field_vec_axpy(uint64_t *restrict acc, uint64_t c, const uint64_t *restrict 
 void
 tly_field_vec_scale(uint64_t *v, uint64_t c, size_t d)
 {
-	TLY_REQUIRE(c < TLY_FIELD_P);
+	TLY_REQUIRE(tly_ct_public(c < TLY_FIELD_P)); /* as in axpy */
 	for (size_t i = 0; i < d; i++)
 		v[i] = tly_field_mul(c, v[i]);
 }
@@ -87,35 +90,84 @@ tly_field_vec_check(const uint64_t *v, size_t d)
 
 	for (size_t i = 0; i < d; i++)
 		bad |= (v[i] >= TLY_FIELD_P);
-	return bad ? TLY_ERANGE : TLY_OK;
+	/* Whether the vector is valid is public: the caller reports it. */
+	return tly_ct_public(bad) ? TLY_ERANGE : TLY_OK;
+}
+
+/* v as an element, and in *bad whether |v| > HALF (then the element is
+ * meaningless). No branch on v: a count plus its noise is secret. */
+static inline uint64_t
+encode(int64_t v, uint64_t *bad)
+{
+	uint64_t u = (uint64_t)v;
+	uint64_t neg = -(u >> 63);          /* all ones when v < 0 */
+	uint64_t magnitude = (u ^ neg) - neg; /* |v|, 2^63 for INT64_MIN */
+
+	*bad = (uint64_t)(magnitude > TLY_FIELD_HALF);
+	return u + (TLY_FIELD_P & neg); /* v, or p + v = p - |v| */
+}
+
+/* The centred value of an element x < p, without a branch on x. */
+static inline int64_t
+decode(uint64_t x)
+{
+	uint64_t upper = -(uint64_t)(x > TLY_FIELD_HALF);
+	return (int64_t)(x - (TLY_FIELD_P & upper)); /* x, or x - p = -(p - x) */
 }
 
 tly_err
 tly_field_encode_signed(int64_t v, uint64_t *out)
 {
-	if (v > (int64_t)TLY_FIELD_HALF || v < -(int64_t)TLY_FIELD_HALF)
+	uint64_t bad, x = encode(v, &bad);
+
+	/* Whether v is in range is public: the caller fails the query. */
+	if (tly_ct_public(bad))
 		return TLY_ERANGE;
-	*out = v >= 0 ? (uint64_t)v : TLY_FIELD_P - (uint64_t)(-v);
+	*out = x;
 	return TLY_OK;
 }
 
 int64_t
 tly_field_decode_signed(uint64_t x)
 {
-	TLY_REQUIRE(x < TLY_FIELD_P);
-	return x <= TLY_FIELD_HALF ? (int64_t)x : -(int64_t)(TLY_FIELD_P - x);
+	TLY_REQUIRE(tly_ct_public(x < TLY_FIELD_P)); /* a misuse abort is public */
+	return decode(x);
+}
+
+/* The index of the first v[i] >= p, once one is known to exist (the
+ * error and its index are public). */
+static size_t
+first_out_of_range(const uint64_t *v, size_t d)
+{
+	size_t i = 0;
+
+	while (i < d && !tly_ct_public(v[i] >= TLY_FIELD_P))
+		i++;
+	return i;
 }
 
 tly_err
 tly_field_vec_encode_signed(uint64_t *restrict out, const int64_t *restrict in, size_t d,
     size_t *bad_index)
 {
+	uint64_t bad = 0, one;
+
 	for (size_t i = 0; i < d; i++) {
-		if (tly_field_encode_signed(in[i], &out[i]) != TLY_OK) {
-			if (bad_index != NULL)
-				*bad_index = i;
-			return TLY_ERANGE;
+		out[i] = encode(in[i], &one);
+		bad |= one;
+	}
+	/* As in tly_field_encode_signed: only the error and its index are
+	 * public. */
+	if (tly_ct_public(bad)) {
+		size_t i = 0;
+		for (; i < d; i++) {
+			(void)encode(in[i], &one);
+			if (tly_ct_public(one))
+				break;
 		}
+		if (bad_index != NULL)
+			*bad_index = i;
+		return TLY_ERANGE;
 	}
 	return TLY_OK;
 }
@@ -124,13 +176,16 @@ tly_err
 tly_field_vec_decode_signed(int64_t *restrict out, const uint64_t *restrict in, size_t d,
     size_t *bad_index)
 {
+	uint64_t bad = 0;
+
 	for (size_t i = 0; i < d; i++) {
-		if (in[i] >= TLY_FIELD_P) {
-			if (bad_index != NULL)
-				*bad_index = i;
-			return TLY_ERANGE;
-		}
-		out[i] = tly_field_decode_signed(in[i]);
+		bad |= (in[i] >= TLY_FIELD_P);
+		out[i] = decode(in[i]);
+	}
+	if (tly_ct_public(bad)) { /* the error and its index are public */
+		if (bad_index != NULL)
+			*bad_index = first_out_of_range(in, d);
+		return TLY_ERANGE;
 	}
 	return TLY_OK;
 }
@@ -155,16 +210,44 @@ tly_field_vec_store(uint8_t *restrict out, const uint64_t *restrict v, size_t d)
 	}
 }
 
+static inline uint64_t
+load_be64(const uint8_t *in)
+{
+	uint64_t x = 0;
+
+	for (int b = 0; b < 8; b++)
+		x = (x << 8) | in[b];
+	return x;
+}
+
+/*
+ * A loaded share is secret (it was just decrypted), so its words are not
+ * branched on one by one: each block is checked first without writing
+ * anything, and only the block's verdict is public. A bad block is then
+ * walked to its first bad word, whose index the error makes public anyway,
+ * so that nothing is written past it.
+ */
+enum { LOAD_BLOCK = 64 };
+
 tly_err
 tly_field_vec_load(uint64_t *restrict out, const uint8_t *restrict in, size_t d)
 {
-	for (size_t i = 0; i < d; i++) {
-		uint64_t x = 0;
-		for (int b = 0; b < 8; b++)
-			x = (x << 8) | in[8 * i + (size_t)b];
-		if (x >= TLY_FIELD_P)
-			return TLY_ERANGE;
-		out[i] = x;
+	for (size_t start = 0; start < d; start += LOAD_BLOCK) {
+		size_t end = d - start < LOAD_BLOCK ? d : start + LOAD_BLOCK;
+		uint64_t bad = 0;
+
+		for (size_t i = start; i < end; i++)
+			bad |= (load_be64(in + 8 * i) >= TLY_FIELD_P);
+		if (tly_ct_public(bad)) {
+			for (size_t i = start; i < end; i++) {
+				uint64_t x = load_be64(in + 8 * i);
+				if (tly_ct_public(x >= TLY_FIELD_P))
+					return TLY_ERANGE;
+				out[i] = x;
+			}
+		}
+		for (size_t i = start; i < end; i++)
+			out[i] = load_be64(in + 8 * i);
 	}
 	return TLY_OK;
 }

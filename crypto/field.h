@@ -12,6 +12,13 @@
  *
  * Vector routines take restrict pointers: the vectors must not overlap.
  * None of them allocates, branches on element values, or fails.
+ *
+ * Constant time: every function below except tly_field_pow, tly_field_inv
+ * and tly_field_sum_fits (whose arguments are public) has no branch or
+ * memory index that depends on element values (checked by `make ctgrind`).
+ * The only facts about the values they reveal are public by design:
+ * whether an input is out of range (an error or a misuse abort) and, on an
+ * error, the index of the first bad element.
  */
 #ifndef TLY_FIELD_H
 #define TLY_FIELD_H
@@ -37,7 +44,7 @@ tly_field_reduce128(tly_u128 x)
 	uint64_t hi = (uint64_t)(x >> TLY_FIELD_BITS);
 	uint64_t s = lo + hi; /* < 2^62 */
 	s = (s & TLY_FIELD_P) + (s >> TLY_FIELD_BITS);
-	return s >= TLY_FIELD_P ? s - TLY_FIELD_P : s;
+	return s - (TLY_FIELD_P & -(uint64_t)(s >= TLY_FIELD_P));
 }
 
 /*
@@ -70,10 +77,11 @@ tly_field_mul(uint64_t a, uint64_t b)
 	return tly_field_reduce128((tly_u128)a * b);
 }
 
-/* a^e mod p (square and multiply over all 64 bits of e). */
+/* a^e mod p (square and multiply over the bits of e). The time depends on
+ * e, which must be public (tally only inverts public Lagrange products). */
 uint64_t tly_field_pow(uint64_t a, uint64_t e);
 
-/* Multiplicative inverse; TLY_ERANGE when a == 0. */
+/* Multiplicative inverse; TLY_ERANGE when a == 0. a is public (as above). */
 TLY_MUST tly_err tly_field_inv(uint64_t a, uint64_t *out);
 
 /* Reduce an arbitrary 64-bit word (for instance a public index) into F_p. */
@@ -81,7 +89,7 @@ static inline uint64_t
 tly_field_from_u64(uint64_t x)
 {
 	uint64_t s = (x & TLY_FIELD_P) + (x >> TLY_FIELD_BITS);
-	return s >= TLY_FIELD_P ? s - TLY_FIELD_P : s;
+	return s - (TLY_FIELD_P & -(uint64_t)(s >= TLY_FIELD_P));
 }
 
 /* acc[i] = acc[i] + v[i] */
@@ -96,7 +104,7 @@ void tly_field_vec_scale(uint64_t *v, uint64_t c, size_t d);
 uint64_t tly_field_vec_dot(const uint64_t *a, const uint64_t *b, size_t d);
 
 /* TLY_OK when every v[i] < p, else TLY_ERANGE. Constant time in the
- * values. */
+ * values; only the result is public. */
 TLY_MUST tly_err tly_field_vec_check(const uint64_t *v, size_t d);
 
 /* Centred encoding. TLY_ERANGE when |v| > TLY_FIELD_HALF. */

@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "ct.h"
 #include "wipe.h"
 
 _Static_assert(TLY_KX_PUBLIC_BYTES == crypto_scalarmult_BYTES, "X25519 public key");
@@ -36,9 +37,13 @@ tly_kx_x25519(uint8_t out[static TLY_KX_SHARED_BYTES], const uint8_t scalar[stat
 
 	/* libsodium returns -1 for a small-order u (its blacklist) and for an
 	 * all-zero result; check the result ourselves too, in constant time. */
-	if (crypto_scalarmult(shared, scalar, u) != 0)
+	/* Both verdicts are public: for a point u of small order the product
+	 * is the identity whatever the scalar, and for any other u it never
+	 * is, so they depend on the public u alone. */
+	int failed = crypto_scalarmult(shared, scalar, u);
+	if (tly_ct_public((uint64_t)(failed != 0)))
 		goto out;
-	if (sodium_is_zero(shared, sizeof shared))
+	if (tly_ct_public((uint64_t)sodium_is_zero(shared, sizeof shared)))
 		goto out;
 	memcpy(out, shared, sizeof shared);
 	rv = TLY_OK;

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "ct.h"
 #include "field.h"
 #include "kdf.h"
 #include "wipe.h"
@@ -111,6 +112,12 @@ tly_prg_alloc(struct tly_prg **out, enum tly_prg_alg alg, const uint8_t seed[sta
 		if (prg->aes == NULL)
 			goto out;
 		rv = TLY_ECRYPTO;
+		/* The initial counter block is derived from the seed only so that
+		 * no IV has to be managed; CTR mode's security does not rest on
+		 * its secrecy (the key does that), and OpenSSL's CTR loop branches
+		 * on the counter when its low 32 bits wrap. It is public for
+		 * the constant-time check (crypto/ct.h); the key stays secret. */
+		TLY_CT_DECLASSIFY(okm + AES_KEY_BYTES, AES_IV_BYTES);
 		if (EVP_EncryptInit_ex(prg->aes, EVP_aes_128_ctr(), NULL, okm, okm + AES_KEY_BYTES) != 1)
 			goto out;
 	} else {
@@ -262,7 +269,20 @@ expand(struct tly_prg *prg, enum op op, uint64_t *v, size_t d)
 		size_t words = (CHUNK_BYTES - prg->pos) / 8;
 		if (words > d - done)
 			words = d - done;
-		if (apply(op, v + done, bytes, words) == 0) {
+		/*
+		 * The one branch on keystream: whether a run holds a word equal
+		 * to p, probability below 2^-51 per run of at most 1024 words.
+		 * A rejected word is discarded and the accepted ones are i.i.d.
+		 * uniform on [0, p) whatever the rejected positions were, so the
+		 * positions (all that the time taken reveals) say nothing about
+		 * the mask, and by the PRF security of the cipher nothing about
+		 * the seed. A branch-free alternative would have to compact the
+		 * run (a secret-dependent shift of every later word): slower on
+		 * every call to hide an event that almost never happens. So this
+		 * bit, and in the rare path each word's rejection, are public
+		 * (crypto/ct.h).
+		 */
+		if (tly_ct_public(apply(op, v + done, bytes, words)) == 0) {
 			done += words;
 			prg->pos += 8 * words;
 			continue;
@@ -271,7 +291,7 @@ expand(struct tly_prg *prg, enum op op, uint64_t *v, size_t d)
 		(void)apply(inverse(op), v + done, bytes, words);
 		uint64_t x = load_le64(bytes) & TLY_FIELD_P;
 		prg->pos += 8;
-		if (x != TLY_FIELD_P) {
+		if (!tly_ct_public(x == TLY_FIELD_P)) {
 			(void)apply(op, v + done, bytes, 1);
 			done++;
 		}

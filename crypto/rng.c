@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "ct.h"
 #include "field.h"
 #include "rng_impl.h"
 #include "wipe.h"
@@ -100,6 +101,16 @@ tly_rng_uniform(struct tly_rng *rng, uint64_t bound)
 	}
 }
 
+/*
+ * Rejection of a word equal to p is the one place where the values drawn
+ * decide control flow. It happens with probability 2^-61 per word, and a
+ * rejected word is discarded: the accepted words are i.i.d. uniform on
+ * [0, p) whichever positions were rejected, so the positions (all that the
+ * time taken reveals) say nothing about the output. Each block is therefore
+ * checked branch-free and only its one-bit verdict is made public
+ * (crypto/ct.h); words are examined one by one only in a block that holds
+ * a rejected word.
+ */
 void
 tly_rng_field(struct tly_rng *rng, uint64_t *out, size_t d)
 {
@@ -108,10 +119,21 @@ tly_rng_field(struct tly_rng *rng, uint64_t *out, size_t d)
 
 	while (filled < d) {
 		size_t want = d - filled < 128 ? d - filled : 128;
+		uint64_t hit = 0;
+
 		tly_rng_bytes(rng, chunk, want * sizeof chunk[0]);
 		for (size_t i = 0; i < want; i++) {
 			uint64_t x = chunk[i] & TLY_FIELD_P;
-			if (x != TLY_FIELD_P) /* probability 2^-61 of a retry */
+			hit |= x + 1; /* bit 61 set iff x == p */
+			out[filled + i] = x;
+		}
+		if (!tly_ct_public(hit >> TLY_FIELD_BITS)) {
+			filled += want;
+			continue;
+		}
+		for (size_t i = 0; i < want; i++) { /* probability about 2^-54 */
+			uint64_t x = chunk[i] & TLY_FIELD_P;
+			if (!tly_ct_public(x == TLY_FIELD_P))
 				out[filled++] = x;
 		}
 	}

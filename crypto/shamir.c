@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "ct.h"
 #include "wipe.h"
 
 /*
@@ -249,7 +250,9 @@ tly_shamir_combine(const uint64_t *coeffs, const uint64_t *const *shares, size_t
 		for (size_t i = 1; i < count; i++)
 			bad |= combine_step(out + offset, coeffs[i], shares[i] + offset, w);
 	}
-	if (bad) {
+	/* Whether some share element was out of range is public: the caller
+	 * reports the share as corrupt. The elements themselves are not. */
+	if (tly_ct_public(bad)) {
 		TLY_WIPE(out, d * sizeof *out);
 		return TLY_ERANGE;
 	}
@@ -387,25 +390,30 @@ tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t *const *shares, 
     uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
 {
 	uint64_t chunks[TLY_SHAMIR_SECRET_CHUNKS] = {0};
-	uint64_t word = 0, wide = 0;
+	uint64_t word = 0, wide = 0, bad = 0;
 	tly_err rv = TLY_ERANGE;
 
 	for (size_t i = 0; i < count; i++)
 		TLY_REQUIRE(coeffs[i] < TLY_FIELD_P);
+	/* No branch on the share words (secret): a word >= p is only noted,
+	 * and the chunks it spoils are thrown away below. */
 	for (unsigned c = 0; c < TLY_SHAMIR_SECRET_CHUNKS; c++) {
 		for (size_t i = 0; i < count; i++) {
 			word = load_be64(shares[i] + (size_t)c * TLY_FIELD_ELEMENT_BYTES);
-			if (word >= TLY_FIELD_P)
-				goto out;
-			chunks[c] = tly_field_add(chunks[c], tly_field_mul(coeffs[i], word));
+			bad |= (word >= TLY_FIELD_P);
+			chunks[c] = tly_field_add(chunks[c], tly_field_mul(coeffs[i], word & TLY_FIELD_P));
 		}
 		/* Honest shares give chunk < 2^bits; anything wider is
 		 * corruption. Checked for all chunks, without branching on
 		 * which one. */
 		wide |= chunks[c] >> chunk_bits(c);
 	}
+	/* Which of the two corruptions (if any) occurred is public: the caller
+	 * reports it. */
+	if (tly_ct_public(bad))
+		goto out;
 	rv = TLY_EFORMAT;
-	if (wide != 0)
+	if (tly_ct_public(wide != 0))
 		goto out;
 	for (unsigned c = 0; c < TLY_SHAMIR_SECRET_CHUNKS; c++)
 		chunk_store(out, c, chunks[c]);
@@ -414,6 +422,7 @@ out:
 	TLY_WIPE_OBJ(chunks);
 	TLY_WIPE_OBJ(word);
 	TLY_WIPE_OBJ(wide);
+	TLY_WIPE_OBJ(bad);
 	return rv;
 }
 

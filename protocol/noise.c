@@ -14,6 +14,7 @@
 
 #include <gmp.h>
 
+#include "crypto/ct.h"
 #include "crypto/dp.h"
 #include "crypto/dp_quantile.h"
 #include "crypto/field.h"
@@ -316,7 +317,9 @@ tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
 	for (size_t i = 0; i < d; i++) {
 		if ((rv = draw(rng, &share, &noise)) != TLY_OK)
 			goto out;
-		if (__builtin_add_overflow(cells[i], noise, &noisy)) {
+		/* Whether count + noise overflows is public: the query fails.
+		 * The sum itself is secret (crypto/ct.h). */
+		if (tly_ct_public((uint64_t)__builtin_add_overflow(cells[i], noise, &noisy))) {
 			rv = TLY_ERANGE;
 			goto out;
 		}

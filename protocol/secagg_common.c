@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/ct.h"
 #include "crypto/kx.h"
 #include "crypto/prg.h"
 #include "crypto/wipe.h"
@@ -201,7 +202,9 @@ tly_secagg_share_valid(const uint8_t share[static TLY_SHAMIR_SECRET_SHARE_BYTES]
 	for (size_t i = 0; i < TLY_SHAMIR_SECRET_CHUNKS; i++)
 		bad |= (uint64_t)(tly_load_be64(share + i * TLY_FIELD_ELEMENT_BYTES) >=
 		    TLY_FIELD_P);
-	return bad == 0;
+	/* Whether a share is well formed is public: a bad one is reported as
+	 * its sender's fault. The words themselves are secret. */
+	return tly_ct_public(bad) == 0;
 }
 
 /* ---- masks ---- */

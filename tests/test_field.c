@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crypto/field.h"
 #include "crypto/rng.h"
@@ -225,6 +226,98 @@ Test(field, wire_load_store)
 	wire[16] = 0x1f;
 	memset(wire + 17, 0xff, 7); /* exactly p */
 	cr_assert_eq(tly_field_vec_load(back, wire, 3), TLY_ERANGE);
+}
+
+/* The encoders no longer branch per element (make ctgrind); the first bad
+ * index and the range edges must survive that. */
+Test(field, vector_signed_reports_first_bad_index)
+{
+	enum { N = 300 };
+	static int64_t in[N], back[N];
+	static uint64_t out[N];
+	size_t bad = 0;
+
+	for (size_t i = 0; i < N; i++)
+		in[i] = (int64_t)i - 150;
+	in[0] = (int64_t)TLY_FIELD_HALF;
+	in[1] = -(int64_t)TLY_FIELD_HALF;
+	cr_assert_eq(tly_field_vec_encode_signed(out, in, N, &bad), TLY_OK);
+	cr_assert_eq(out[0], TLY_FIELD_HALF);
+	cr_assert_eq(out[1], TLY_FIELD_HALF + 1, "p - HALF");
+	cr_assert_eq(out[2], P - 148);
+	cr_assert_eq(tly_field_vec_decode_signed(back, out, N, &bad), TLY_OK);
+	cr_assert_arr_eq(back, in, sizeof in);
+
+	in[200] = INT64_MIN;
+	in[250] = (int64_t)TLY_FIELD_HALF + 1;
+	cr_assert_eq(tly_field_vec_encode_signed(out, in, N, &bad), TLY_ERANGE);
+	cr_assert_eq(bad, 200);
+	in[200] = 0;
+	cr_assert_eq(tly_field_vec_encode_signed(out, in, N, &bad), TLY_ERANGE);
+	cr_assert_eq(bad, 250);
+	in[250] = INT64_MAX;
+	cr_assert_eq(tly_field_vec_encode_signed(out, in, N, &bad), TLY_ERANGE);
+	cr_assert_eq(bad, 250);
+	in[250] = -(int64_t)TLY_FIELD_HALF - 1;
+	cr_assert_eq(tly_field_vec_encode_signed(out, in, N, &bad), TLY_ERANGE);
+	cr_assert_eq(bad, 250);
+	cr_assert_eq(tly_field_vec_encode_signed(out, in, N, NULL), TLY_ERANGE);
+
+	for (size_t i = 0; i < N; i++)
+		out[i] = i;
+	out[299] = UINT64_MAX;
+	out[77] = P;
+	cr_assert_eq(tly_field_vec_decode_signed(back, out, N, &bad), TLY_ERANGE);
+	cr_assert_eq(bad, 77);
+	cr_assert_eq(tly_field_vec_decode_signed(back, out, N, NULL), TLY_ERANGE);
+}
+
+Test(field, wire_load_stops_at_the_first_bad_word)
+{
+	enum { N = 200 }; /* several of load's 64-word blocks */
+	static uint64_t v[N], back[N];
+	static uint8_t wire[8 * N];
+
+	for (size_t i = 0; i < N; i++)
+		v[i] = tly_rng_u64(&rng) & P;
+	v[5] = P - 1;
+	tly_field_vec_store(wire, v, N);
+	for (size_t bad_at = 0; bad_at < N; bad_at += 43) {
+		uint8_t saved[8];
+		memcpy(saved, wire + 8 * bad_at, 8);
+		memset(wire + 8 * bad_at, 0xff, 8);
+		memset(back, 0xAA, sizeof back);
+		cr_assert_eq(tly_field_vec_load(back, wire, N), TLY_ERANGE, "bad word %zu", bad_at);
+		for (size_t i = 0; i < N; i++) {
+			if (i < bad_at)
+				cr_assert_eq(back[i], v[i], "word %zu before the bad one", i);
+			else
+				cr_assert_eq(back[i], UINT64_C(0xAAAAAAAAAAAAAAAA),
+				    "word %zu written past the bad one", i);
+		}
+		memcpy(wire + 8 * bad_at, saved, 8);
+	}
+	cr_assert_eq(tly_field_vec_load(back, wire, N), TLY_OK);
+	cr_assert_arr_eq(back, v, sizeof v);
+	cr_assert_eq(tly_field_vec_load(back, wire, 0), TLY_OK);
+}
+
+Test(field, scalar_signed_extremes)
+{
+	uint64_t x = 7;
+	cr_assert_eq(tly_field_encode_signed(INT64_MIN, &x), TLY_ERANGE);
+	cr_assert_eq(tly_field_encode_signed(INT64_MAX, &x), TLY_ERANGE);
+	cr_assert_eq(tly_field_encode_signed((int64_t)TLY_FIELD_HALF + 1, &x), TLY_ERANGE);
+	cr_assert_eq(tly_field_encode_signed(-(int64_t)TLY_FIELD_HALF - 1, &x), TLY_ERANGE);
+	cr_assert_eq(x, 7, "untouched on error");
+	cr_assert_eq(tly_field_encode_signed(-1, &x), TLY_OK);
+	cr_assert_eq(x, P - 1);
+	cr_assert_eq(tly_field_decode_signed(P - 1), -1);
+	cr_assert_eq(tly_field_decode_signed(TLY_FIELD_HALF), (int64_t)TLY_FIELD_HALF);
+	cr_assert_eq(tly_field_decode_signed(TLY_FIELD_HALF + 1), -(int64_t)TLY_FIELD_HALF);
+	cr_assert_eq(tly_field_from_u64(UINT64_MAX), 7, "2^64 - 1 = 8 p + 7");
+	cr_assert_eq(tly_field_from_u64(P), 0);
+	cr_assert_eq(tly_field_reduce128((tly_u128)P * P), 0);
 }
 
 Test(field, misuse_decode_out_of_range_aborts, .signal = SIGABRT)

@@ -638,6 +638,39 @@ Test(shamir, secret_corrupt_shares)
 	tly_rng_fini(&rng);
 }
 
+/* secret_combine notes a word >= p instead of stopping at it (make
+ * ctgrind): TLY_ERANGE must still win over TLY_EFORMAT, wherever the bad
+ * word is, and out must stay untouched. */
+Test(shamir, secret_range_error_wins_over_format)
+{
+	struct tly_rng rng;
+	uint8_t secret[TLY_SHAMIR_SECRET_BYTES], out[TLY_SHAMIR_SECRET_BYTES];
+	uint8_t bytes[3][TLY_SHAMIR_SECRET_SHARE_BYTES];
+	uint8_t *shares[3] = {bytes[0], bytes[1], bytes[2]};
+	uint64_t xs[2] = {1, 3};
+	const uint8_t *picked[2] = {bytes[0], bytes[2]};
+	uint8_t saved[TLY_SHAMIR_SECRET_SHARE_BYTES];
+
+	tly_rng_init_seeded_u64(&rng, 23);
+	tly_rng_bytes(&rng, secret, sizeof secret);
+	cr_assert_eq(tly_shamir_secret_share(&rng, secret, 2, 3, shares), TLY_OK);
+	memcpy(saved, bytes[2], sizeof saved);
+	for (unsigned c = 0; c < TLY_SHAMIR_SECRET_CHUNKS; c++) {
+		memcpy(bytes[2], saved, sizeof saved);
+		bytes[2][0] ^= 0x01; /* chunk 0 corrupt: EFORMAT on its own */
+		memset(bytes[2] + 8 * c, 0xff, 8); /* and a word >= p in chunk c */
+		memset(out, 0x5a, sizeof out);
+		cr_assert_eq(tly_shamir_secret_reconstruct(xs, picked, 2, 2, out), TLY_ERANGE,
+		    "chunk %u", c);
+		for (size_t i = 0; i < sizeof out; i++)
+			cr_assert_eq(out[i], 0x5a, "out untouched");
+	}
+	memcpy(bytes[2], saved, sizeof saved);
+	cr_assert_eq(tly_shamir_secret_reconstruct(xs, picked, 2, 2, out), TLY_OK);
+	cr_assert_arr_eq(out, secret, sizeof out);
+	tly_rng_fini(&rng);
+}
+
 Test(shamir, invalid_threshold)
 {
 	struct tly_rng rng;
