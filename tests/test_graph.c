@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <valgrind/valgrind.h>
 
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
@@ -407,6 +408,11 @@ check_params(uint32_t n, unsigned sigma, unsigned eta, double delta, double gamm
 
 Test(graph, params_meet_the_conditions)
 {
+	/* The reference model below uses logl/powl; valgrind runs x87 long
+	 * double at 64-bit precision, and the model then disagrees with the
+	 * (double) implementation at the rounding edges. Not a memory check. */
+	if (RUNNING_ON_VALGRIND)
+		cr_skip_test("valgrind emulates long double at double precision");
 	static const double rates[][2] = {{0, 0}, {0.05, 0.05}, {0.1, 0.1}, {0.05, 0.2},
 	    {0.3, 0}, {0.01, 0.33}};
 	static const uint32_t ns[] = {5, 10, 30, 100, 300, 1000, 2000};
