@@ -408,9 +408,10 @@ record(struct server *s, uint8_t outcome, const char *reason, const char *releas
 	    sizeof summary);
 	if (summary[0] != '\0') {
 		note("query %s: misbehaviour: %s", r->qid, summary);
-		snprintf(full, sizeof full, "%s%s%s", reason, reason[0] != '\0' ? "; " : "",
+		/* Truncated to the log's limit, with "..." saying so. */
+		int n = snprintf(full, sizeof full, "%s%s%s", reason, reason[0] != '\0' ? "; " : "",
 		    summary);
-		if (strlen(reason) + 2 + strlen(summary) > TLY_TRANSLOG_REASON_MAX)
+		if (n < 0 || (size_t)n > TLY_TRANSLOG_REASON_MAX)
 			memcpy(full + TLY_TRANSLOG_REASON_MAX - 3, "...", 4);
 		reason = full;
 	}
