@@ -12,9 +12,10 @@
 # Prints per harness: executions, wall seconds, exec/s, final coverage
 # (cov:/ft: as libFuzzer last reported them) and corpus size, and appends
 # "harness,executions,seconds,exec_per_s,cov,result" to build/fuzz/fuzz.csv.
-# Exits non-zero when a harness finds a crash, leak or timeout (the
+# Exits 1 when a harness finds a crash, leak or timeout (the
 # reproducer is left in build/fuzz/artifacts/NAME/, the log in
-# build/fuzz/NAME.log). Leak detection stays on (libFuzzer's default).
+# build/fuzz/NAME.log), 2 when one was interrupted (its figures are still
+# recorded). Leak detection stays on (libFuzzer's default).
 set -u
 seconds=$1
 bindir=$2
@@ -68,7 +69,11 @@ for bin in "$bindir"/fuzz_*; do
 	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(ls "$corpus" | wc -l)
-	if [ $rc -ne 0 ]; then
+	if [ $rc -eq 72 ]; then
+		# SIGINT/SIGTERM: libFuzzer prints its final stats and exits 72
+		result=INTERRUPTED
+		[ $status -ne 0 ] || status=2
+	elif [ $rc -ne 0 ]; then
 		result=FAILED
 		if grep -q 'ERROR: LeakSanitizer' "$log"; then
 			result=LEAK
@@ -86,7 +91,7 @@ for bin in "$bindir"/fuzz_*; do
 	echo "fuzz: $name $result: $execs executions in ${secs}s ($rate exec/s)," \
 		"cov: ${cov:-?} ft: ${ft:-?}, corpus $corp files"
 	echo "$name,$execs,$secs,$rate,${cov:-},$result" >>"$csv"
-	if [ $rc -ne 0 ]; then
+	if [ $rc -ne 0 ] && [ $rc -ne 72 ]; then
 		echo "fuzz: $name: see $log and $artifacts"
 		tail -n 30 "$log"
 	fi
