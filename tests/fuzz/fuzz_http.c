@@ -88,6 +88,8 @@ fake_server(void *arg)
 			if (poll(&p, 1, 50) <= 0)
 				continue;
 			ssize_t r = read(c, buf + got, sizeof buf - got);
+			if (r < 0 && errno == EINTR)
+				continue;
 			if (r <= 0)
 				break;
 			got += (size_t)r;
@@ -179,6 +181,8 @@ request(const uint8_t *data, size_t size)
 			continue;
 		uint8_t buf[4096];
 		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue; /* libFuzzer's -timeout alarm */
 		if (r <= 0) {
 			closed = 1;
 		} else if (have < sizeof got) {

@@ -102,6 +102,18 @@ now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Say what the hub logged, then abort: for a failure that needs its side. */
+static void
+fail(const char *what)
+{
+	char line[TLY_EVENT_LINE_MAX];
+
+	fprintf(stderr, "fuzz_transport: %s; the hub's events:\n", what);
+	while (tly_hub_event(hub, line, sizeof line) == TLY_OK)
+		fprintf(stderr, "  %s\n", line);
+	abort();
+}
+
 /* Read exactly n bytes within WAIT_MS, or abort. */
 static void
 read_exact(int fd, uint8_t *out, size_t n)
@@ -111,13 +123,16 @@ read_exact(int fd, uint8_t *out, size_t n)
 
 	while (got < n) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (now_ms() > deadline || poll(&p, 1, 100) < 0)
-			abort(); /* the handshake stalled */
-		if (p.revents == 0)
+		if (now_ms() > deadline)
+			fail("the handshake stalled");
+		/* libFuzzer's -timeout alarm interrupts poll and read (EINTR) */
+		if (poll(&p, 1, 100) <= 0 || p.revents == 0)
 			continue;
 		ssize_t r = read(fd, out + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
-			abort(); /* the hub closed during the handshake */
+			fail("the hub closed during the handshake");
 		got += (size_t)r;
 	}
 }
@@ -197,7 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	read_exact(fd, head, sizeof head);
 	if (be32_get(head) != TLY_HELLO_CHALLENGE_BYTES)
-		abort(); /* the hub's first frame is the challenge */
+		fail("the hub's first frame is not the challenge");
 	read_exact(fd, challenge, sizeof challenge);
 	if (auth) {
 		/* "tally/hello/v1" || challenge || node id (transport.h) */
@@ -213,7 +228,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		write_all(fd, hello, sizeof hello);
 		read_exact(fd, welcome, sizeof welcome);
 		if (be32_get(welcome) != TLY_WELCOME_BYTES || be32_get(welcome + 4) != NODE)
-			abort(); /* WELCOME names the node */
+			fail("WELCOME does not name the node");
 	}
 	write_all(fd, data, size);
 	shutdown(fd, SHUT_WR);
@@ -224,11 +239,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t junk[256];
 		drain(&e, &seen, auth, 0);
 		if (now_ms() > deadline)
-			abort(); /* the hub never closed the connection */
+			fail("the hub never closed the connection");
 		if (poll(&p, 1, 1) > 0) {
 			ssize_t r = read(fd, junk, sizeof junk);
+			if (r < 0 && errno == EINTR)
+				continue;
 			if (r > 0)
-				abort(); /* the hub sent something unasked */
+				fail("the hub sent something unasked");
 			closed = 1;
 		}
 	}
@@ -240,7 +257,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (seen < e.count && now_ms() < deadline)
 			drain(&e, &seen, auth, 10);
 		if (seen != (auth ? e.count : 0))
-			abort(); /* a complete frame was lost */
+			fail("a complete frame was lost");
 	}
 	return 0;
 }
