@@ -7,7 +7,8 @@
 #
 # Bounded by time (-max_total_time=SECONDS) unless FUZZ_RUNS is non-empty:
 # then each harness runs exactly -runs=FUZZ_RUNS executions with no time
-# cap. FUZZ_ONLY=fuzz_NAME (or NAME) runs that harness alone.
+# cap. FUZZ_ONLY=fuzz_NAME (or NAME) runs that harness alone. FUZZ_OUT
+# (default build/fuzz) holds the corpora, logs, artifacts and fuzz.csv.
 #
 # Prints per harness: executions, wall seconds, exec/s, final coverage
 # (cov:/ft: as libFuzzer last reported them) and corpus size, and appends
@@ -22,6 +23,7 @@ bindir=$2
 seeddir=$3
 runs=${FUZZ_RUNS:-}
 only=${FUZZ_ONLY:-}
+out=${FUZZ_OUT:-build/fuzz}
 case "$only" in
 "" | fuzz_*) ;;
 *) only="fuzz_$only" ;;
@@ -32,8 +34,8 @@ esac
 # block freed within one input and the next thousands.
 ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
 export ASAN_OPTIONS
-csv=build/fuzz/fuzz.csv
-mkdir -p build/fuzz
+csv="$out/fuzz.csv"
+mkdir -p "$out"
 [ -s "$csv" ] || echo "harness,executions,seconds,exec_per_s,cov,result" >"$csv"
 status=0
 found=0
@@ -42,8 +44,8 @@ for bin in "$bindir"/fuzz_*; do
 	name=$(basename "$bin")
 	[ -z "$only" ] || [ "$only" = "$name" ] || continue
 	found=1
-	corpus="build/fuzz/corpus/$name"
-	artifacts="build/fuzz/artifacts/$name/"
+	corpus="$out/corpus/$name"
+	artifacts="$out/artifacts/$name/"
 	mkdir -p "$corpus" "$artifacts"
 	if [ -d "$seeddir/seeds/$name" ]; then
 		cp -n "$seeddir/seeds/$name"/* "$corpus"/ 2>/dev/null || true
@@ -53,7 +55,7 @@ for bin in "$bindir"/fuzz_*; do
 	else
 		bound="-max_total_time=$seconds"
 	fi
-	log="build/fuzz/$name.log"
+	log="$out/$name.log"
 	start=$(date +%s)
 	"$bin" "$bound" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" >"$log" 2>&1
