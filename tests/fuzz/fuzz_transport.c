@@ -43,6 +43,7 @@ static struct tly_hub *hub;
 static struct tly_roster roster;
 static struct tly_sign_key *node_key;
 static struct sockaddr_un addr;
+static int verbose; /* FUZZ_TRANSPORT_VERBOSE: what each input delivered */
 
 static void
 stop(void)
@@ -78,6 +79,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	atexit(stop);
+	verbose = getenv("FUZZ_TRANSPORT_VERBOSE") != NULL;
 	return 0;
 }
 
@@ -259,5 +261,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (seen != (auth ? e.count : 0))
 			fail("a complete frame was lost");
 	}
+	if (verbose)
+		fprintf(stderr, "fuzz_transport: %s, %zu of the %zu complete frames delivered\n",
+		    auth ? "authenticated" : "not authenticated", seen, e.count);
 	return 0;
 }
