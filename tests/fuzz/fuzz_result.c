@@ -17,6 +17,7 @@
  * undefined behaviour): "(null)" may appear in the output only if it was in
  * the input.
  */
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int statuses[] = {200, 400, 409, 503, 504};
 static const char *const formats[] = {"table", "csv", "json"};
 
+/* One memmem, not a memcmp per offset: libFuzzer hooks every memcmp,
+ * which cost a fifth of the time. */
 static int
 contains(const char *hay, size_t n, const char *needle)
 {
-	size_t k = strlen(needle);
-	for (size_t i = 0; i + k <= n; i++)
-		if (memcmp(hay + i, needle, k) == 0)
-			return 1;
-	return 0;
+	return hay != NULL && memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
 static void
