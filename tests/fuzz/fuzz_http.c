@@ -48,6 +48,27 @@ static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static const uint8_t *answer_bytes;
 static size_t answer_len;
 
+/* A connected stream socket; abort with errno if the server refuses.
+ * Retries a connect that libFuzzer's -timeout alarm interrupted (EINTR). */
+static int
+connect_to(int family, const void *sa, socklen_t len)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, sa, len) == 0)
+			return fd;
+		int err = errno;
+		close(fd);
+		if (err != EINTR) {
+			fprintf(stderr, "connect: %s\n", strerror(err));
+			abort(); /* the server no longer accepts */
+		}
+	}
+	abort();
+}
+
 static long
 now_ms(void)
 {
@@ -166,9 +187,7 @@ request(const uint8_t *data, size_t size)
 	size_t have = 0;
 	int fd, closed = 0;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&server_addr, sizeof server_addr) != 0)
-		abort();
+	fd = connect_to(AF_INET, &server_addr, sizeof server_addr);
 	write_all(fd, data, size);
 	shutdown(fd, SHUT_WR);
 	long deadline = now_ms() + WAIT_MS;

@@ -96,6 +96,27 @@ be32_put(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+/* A connected stream socket; abort with errno if the server refuses.
+ * Retries a connect that libFuzzer's -timeout alarm interrupted (EINTR). */
+static int
+connect_to(int family, const void *sa, socklen_t len)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, sa, len) == 0)
+			return fd;
+		int err = errno;
+		close(fd);
+		if (err != EINTR) {
+			fprintf(stderr, "connect: %s\n", strerror(err));
+			abort(); /* the server no longer accepts */
+		}
+	}
+	abort();
+}
+
 static long
 now_ms(void)
 {
@@ -209,9 +230,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	auth = data[0] & 1;
 	data++, size--;
 	frames(data, size, &e);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
-		abort();
+	fd = connect_to(AF_UNIX, &addr, sizeof addr);
 	read_exact(fd, head, sizeof head);
 	if (be32_get(head) != TLY_HELLO_CHALLENGE_BYTES)
 		fail("the hub's first frame is not the challenge");
