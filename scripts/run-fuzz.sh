@@ -33,7 +33,10 @@ esac
 # fresh pages on every execution, 5-10x slower; 16 MB still holds every
 # block freed within one input and the next thousands.
 ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
-export ASAN_OPTIONS
+# UBSan only prints by default (the harnesses are built recoverable): stop
+# at the first report, so that libFuzzer keeps the input as a crash.
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export ASAN_OPTIONS UBSAN_OPTIONS
 csv="$out/fuzz.csv"
 mkdir -p "$out"
 [ -s "$csv" ] || echo "harness,executions,seconds,exec_per_s,cov,result" >"$csv"
@@ -79,6 +82,8 @@ for bin in "$bindir"/fuzz_*; do
 		result=FAILED
 		if grep -q 'ERROR: LeakSanitizer' "$log"; then
 			result=LEAK
+		elif grep -q 'runtime error:' "$log"; then
+			result=UB
 		elif grep -q 'ERROR: libFuzzer: timeout' "$log"; then
 			result=TIMEOUT
 		elif grep -q 'out-of-memory' "$log"; then
@@ -86,6 +91,9 @@ for bin in "$bindir"/fuzz_*; do
 		else
 			result=CRASH
 		fi
+		status=1
+	elif grep -q 'runtime error:' "$log"; then
+		result=UB # reported with UBSAN_OPTIONS that do not halt
 		status=1
 	else
 		result=ok
