@@ -112,6 +112,16 @@ TLY_MUST tly_err tly_audit_explain(const char *log_path,
                                    const uint8_t query_id[static TLY_QUERY_ID_BYTES], FILE *out,
                                    char *why, size_t why_len);
 
+/* The statement itself, from an entry already found (internal: what
+ * tly_audit_explain prints once it has read the log, and what
+ * tests/fuzz/fuzz_result.c feeds hostile JSON). TLY_EFORMAT with why when
+ * the release or query JSON is not a JSON object, TLY_EIO. */
+struct tly_translog_found;
+TLY_MUST tly_err tly_audit_explain_found(const struct tly_translog_found *found,
+                                         const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                         const char *log_path, FILE *out, char *why,
+                                         size_t why_len);
+
 /* `tally audit ...` with argv[0] = "audit"; returns the exit code. */
 int tly_audit_command(int argc, char **argv);
 

@@ -58,9 +58,10 @@ what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t 
 	if (json_object_get(measure, "column") != NULL)
 		fprintf(out, " of %s", text(measure, "column", "?"));
 	fprintf(out, " over dataset \"%s\"", text(release, "dataset", "?"));
-	for (size_t i = 0; i < json_array_size(group_by); i++)
-		fprintf(out, "%s%s", i == 0 ? " by " : " and ",
-		        json_string_value(json_array_get(group_by, i)));
+	for (size_t i = 0; i < json_array_size(group_by); i++) {
+		const char *column = json_string_value(json_array_get(group_by, i));
+		fprintf(out, "%s%s", i == 0 ? " by " : " and ", column != NULL ? column : "?");
+	}
 	fprintf(out, ": %zu cells, each released with its 95%% interval.\n\n",
 	        json_array_size(json_object_get(release, "cells")));
 }
@@ -192,6 +193,40 @@ accuracy(FILE *out, json_t *release, json_t *privacy)
 }
 
 tly_err
+tly_audit_explain_found(const struct tly_translog_found *found,
+                        const uint8_t query_id[static TLY_QUERY_ID_BYTES], const char *log_path,
+                        FILE *out, char *why, size_t why_len)
+{
+	char id[2 * TLY_QUERY_ID_BYTES + 1];
+	json_t *release = NULL, *spec = NULL;
+	tly_err rv;
+
+	TLY_REQUIRE(found != NULL && log_path != NULL && out != NULL &&
+	            (why != NULL || why_len == 0));
+	tly_hex(id, query_id, TLY_QUERY_ID_BYTES);
+	release = found->release_json != NULL ? json_loads(found->release_json, 0, NULL) : NULL;
+	spec = found->spec_json != NULL ? json_loads(found->spec_json, 0, NULL) : NULL;
+	if (!json_is_object(release) || !json_is_object(spec)) {
+		rv = fail(why, why_len, TLY_EFORMAT, "%s: entry %" PRIu64 ": unreadable JSON",
+		          log_path, found->seq);
+		goto out;
+	}
+	what(out, found, release, spec, id);
+	who(out, release);
+	guarantee(out, json_object_get(release, "privacy"));
+	conditions(out, found, json_object_get(release, "privacy"));
+	accuracy(out, release, json_object_get(release, "privacy"));
+	fprintf(out, "\n(This reads the log without checking it: run `tally audit verify`.)\n");
+	rv = fflush(out) == 0 && !ferror(out) ? TLY_OK : TLY_EIO;
+	if (rv != TLY_OK)
+		fail(why, why_len, rv, "cannot write the explanation");
+out:
+	json_decref(release);
+	json_decref(spec);
+	return rv;
+}
+
+tly_err
 tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
                   FILE *out, char *why, size_t why_len)
 {
@@ -199,7 +234,6 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
 	struct tly_translog_error err;
 	struct tly_translog_found found;
 	char id[2 * TLY_QUERY_ID_BYTES + 1];
-	json_t *release = NULL, *spec = NULL;
 	tly_err rv;
 
 	TLY_REQUIRE(log_path != NULL && out != NULL && (why != NULL || why_len == 0));
@@ -219,25 +253,8 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
 		          found.reason);
 		goto out;
 	}
-	release = json_loads(found.release_json, 0, NULL);
-	spec = found.spec_json != NULL ? json_loads(found.spec_json, 0, NULL) : NULL;
-	if (!json_is_object(release) || !json_is_object(spec)) {
-		rv = fail(why, why_len, TLY_EFORMAT, "%s: entry %" PRIu64 ": unreadable JSON",
-		          log_path, found.seq);
-		goto out;
-	}
-	what(out, &found, release, spec, id);
-	who(out, release);
-	guarantee(out, json_object_get(release, "privacy"));
-	conditions(out, &found, json_object_get(release, "privacy"));
-	accuracy(out, release, json_object_get(release, "privacy"));
-	fprintf(out, "\n(This reads the log without checking it: run `tally audit verify`.)\n");
-	rv = fflush(out) == 0 && !ferror(out) ? TLY_OK : TLY_EIO;
-	if (rv != TLY_OK)
-		fail(why, why_len, rv, "cannot write the explanation");
+	rv = tly_audit_explain_found(&found, query_id, log_path, out, why, why_len);
 out:
-	json_decref(release);
-	json_decref(spec);
 	tly_translog_found_fini(&found);
 	tly_translog_close(log);
 	return rv;

@@ -1,4 +1,5 @@
 #include "pki.h"
+#include "pki_impl.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -282,13 +283,27 @@ no_passphrase(char *buf, int size, int rwflag, void *user)
 	return -1;
 }
 
+tly_err
+tly_pki_pem_read(BIO *bio, const char *label, X509 **cert, EVP_PKEY **key, char *why,
+    size_t why_len)
+{
+	tly_err rv = TLY_OK;
+
+	if (cert != NULL && (*cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL)
+		rv = openssl_failed(label, why, why_len);
+	if (key != NULL &&
+	    (*key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL)
+		rv = openssl_failed(label, why, why_len);
+	return rv;
+}
+
 /* dir/file as a certificate (key NULL) or a private key (cert NULL). */
 static tly_err
 read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *why,
     size_t why_len)
 {
 	char path[PATH_BYTES];
-	tly_err rv = TLY_OK;
+	tly_err rv;
 	BIO *bio;
 
 	if (join(path, dir, file, "", why, why_len) != TLY_OK)
@@ -298,13 +313,34 @@ read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *w
 		ERR_clear_error();
 		return TLY_EIO;
 	}
-	if (cert != NULL && (*cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL)
-		rv = openssl_failed(path, why, why_len);
-	if (key != NULL &&
-	    (*key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL)
-		rv = openssl_failed(path, why, why_len);
+	rv = tly_pki_pem_read(bio, path, cert, key, why, why_len);
 	BIO_free(bio);
 	return rv;
+}
+
+tly_err
+tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *dir, char *why, size_t why_len)
+{
+	if (X509_check_private_key(cert, key) != 1) {
+		ERR_clear_error();
+		say(why, why_len, "%s/ca.key does not belong to %s/ca.crt", dir, dir);
+		return TLY_ECRYPTO;
+	}
+	/* Either check queues OpenSSL's reason for a certificate it cannot
+	 * read (X509_check_ca: "invalid certificate" for damaged extensions);
+	 * drop it, as openssl_failed does, so that a later failure is not
+	 * reported with this stale reason. */
+	if (X509_check_ca(cert) == 0) {
+		ERR_clear_error();
+		say(why, why_len, "%s/ca.crt is not a CA certificate", dir);
+		return TLY_ECRYPTO;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		ERR_clear_error();
+		say(why, why_len, "%s/ca.crt has expired", dir);
+		return TLY_ECRYPTO;
+	}
+	return TLY_OK;
 }
 
 /* The CA's certificate and key, checked to belong together, to be a CA
@@ -317,27 +353,13 @@ read_ca(const char *dir, X509 **cert_out, EVP_PKEY **key_out, char *why, size_t 
 	tly_err rv;
 
 	if ((rv = read_pem(dir, "ca.crt", &cert, NULL, why, why_len)) != TLY_OK ||
-	    (rv = read_pem(dir, "ca.key", NULL, &key, why, why_len)) != TLY_OK)
+	    (rv = read_pem(dir, "ca.key", NULL, &key, why, why_len)) != TLY_OK ||
+	    (rv = tly_pki_ca_check(cert, key, dir, why, why_len)) != TLY_OK)
 		goto out;
-	rv = TLY_ECRYPTO;
-	if (X509_check_private_key(cert, key) != 1) {
-		ERR_clear_error();
-		say(why, why_len, "%s/ca.key does not belong to %s/ca.crt", dir, dir);
-		goto out;
-	}
-	if (X509_check_ca(cert) == 0) {
-		say(why, why_len, "%s/ca.crt is not a CA certificate", dir);
-		goto out;
-	}
-	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
-		say(why, why_len, "%s/ca.crt has expired", dir);
-		goto out;
-	}
 	*cert_out = cert;
 	*key_out = key;
 	cert = NULL;
 	key = NULL;
-	rv = TLY_OK;
 out:
 	EVP_PKEY_free(key);
 	X509_free(cert);

@@ -396,6 +396,15 @@ print_group(FILE *out, json_t *group, const char *sep, int width)
 	(void)key;
 }
 
+/* A string member for printing: "?" when absent or not a string (never
+ * NULL through "%s"). */
+static const char *
+text_of(json_t *v)
+{
+	const char *s = json_string_value(v);
+	return s != NULL ? s : "?";
+}
+
 static void
 print_table(FILE *out, json_t *result)
 {
@@ -405,7 +414,7 @@ print_table(FILE *out, json_t *result)
 	json_t *v;
 	size_t i;
 
-	fprintf(out, "query %s: %lld contributors", json_string_value(json_object_get(result, "query_id")),
+	fprintf(out, "query %s: %lld contributors", text_of(json_object_get(result, "query_id")),
 	    (long long)json_integer_value(json_object_get(result, "contributors")));
 	json_t *dropped = json_object_get(result, "dropped");
 	if (json_array_size(dropped) > 0) {
@@ -413,15 +422,15 @@ print_table(FILE *out, json_t *result)
 		json_array_foreach(dropped, i, v) fprintf(out, " %lld", (long long)json_integer_value(v));
 		fprintf(out, ")");
 	}
-	fprintf(out, ", %s", json_string_value(json_object_get(privacy, "mechanism")));
+	fprintf(out, ", %s", text_of(json_object_get(privacy, "mechanism")));
 	json_t *eps = json_object_get(privacy, "epsilon_exact");
 	json_t *rho = json_object_get(privacy, "rho_exact");
 	json_t *delta = json_object_get(privacy, "delta");
 	if (rho != NULL)
-		fprintf(out, " rho=%s (epsilon %.3g at delta %.0e)", json_string_value(rho),
+		fprintf(out, " rho=%s (epsilon %.3g at delta %.0e)", text_of(rho),
 		    json_number_value(json_object_get(privacy, "epsilon")), json_number_value(delta));
 	else if (eps != NULL)
-		fprintf(out, " epsilon=%s", json_string_value(eps));
+		fprintf(out, " epsilon=%s", text_of(eps));
 	json_t *sd = json_object_get(privacy, "noise_sd");
 	if (json_is_number(sd))
 		fprintf(out, ", noise sd %.2f", json_number_value(sd));
@@ -483,14 +492,14 @@ print_csv(FILE *out, json_t *result)
 
 /* The exit code for an error JSON from the API. */
 static int
-report_error(int status, json_t *body)
+report_error(FILE *err, int status, json_t *body)
 {
 	json_t *error = json_object_get(body, "error");
 	const char *code = json_string_value(json_object_get(error, "code"));
 	const char *field = json_string_value(json_object_get(error, "field"));
 	const char *message = json_string_value(json_object_get(error, "message"));
 
-	fprintf(stderr, "tally query: %s%s%s%s\n", field ? field : "", field ? ": " : "",
+	fprintf(err, "tally query: %s%s%s%s\n", field ? field : "", field ? ": " : "",
 	    message ? message : "the coordinator refused the query",
 	    code ? "" : "");
 	if (code == NULL)
@@ -506,6 +515,32 @@ report_error(int status, json_t *body)
 	    strcmp(code, "inconsistent") == 0)
 		return EXIT_TOO_FEW;
 	return 1;
+}
+
+int
+tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size_t len,
+    const char *format)
+{
+	json_error_t jerr;
+	json_t *body = json_loadb((const char *)response, len, 0, &jerr);
+	int rc;
+
+	if (body == NULL) {
+		fprintf(err, "tally query: the API answered %d with no JSON\n", status);
+		return 1;
+	}
+	if (status != 200) {
+		rc = report_error(err, status, body);
+	} else if (strcmp(format, "json") == 0) {
+		fwrite(response, 1, len, out);
+		fputc('\n', out);
+		rc = 0;
+	} else {
+		(strcmp(format, "csv") == 0 ? print_csv : print_table)(out, body);
+		rc = 0;
+	}
+	json_decref(body);
+	return rc;
 }
 
 int
@@ -576,24 +611,7 @@ tly_query_main(int argc, char **argv)
 		fprintf(stderr, "tally query: %s: %s\n", p.api, why);
 		return rv == TLY_ETIMEDOUT ? EXIT_TOO_FEW : EXIT_CONNECT;
 	}
-	json_error_t jerr;
-	json_t *body = json_loadb((const char *)response, response_len, 0, &jerr);
-	if (body == NULL) {
-		fprintf(stderr, "tally query: the API answered %d with no JSON\n", status);
-		free(response);
-		return 1;
-	}
-	if (status != 200) {
-		rc = report_error(status, body);
-	} else if (strcmp(f.format, "json") == 0) {
-		fwrite(response, 1, response_len, stdout);
-		fputc('\n', stdout);
-		rc = 0;
-	} else {
-		(strcmp(f.format, "csv") == 0 ? print_csv : print_table)(stdout, body);
-		rc = 0;
-	}
-	json_decref(body);
+	rc = tly_query_answer(stdout, stderr, status, response, response_len, f.format);
 	free(response);
 	return rc;
 }

@@ -28,6 +28,8 @@
 #define TLY_CLI_QUERY_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "crypto/error.h"
 
@@ -35,6 +37,13 @@
  * return NULL with why set. The caller frees the result. Exposed for
  * tests. */
 char *tly_query_from_flags(int argc, char **argv, char *why, size_t why_len);
+
+/* Print the API's answer (status, response body of len bytes) to out as
+ * format ("table", "csv" or "json"), or its error to err; returns the exit
+ * code. Internal: the tail of tly_query_main, exposed for
+ * tests/fuzz/fuzz_result.c. */
+int tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size_t len,
+    const char *format);
 
 /* The command itself; returns the exit code. */
 int tly_query_main(int argc, char **argv);

@@ -77,7 +77,9 @@ tly_buf_extend(struct tly_buf *b, size_t more)
 	}
 	if (b->len + more > b->cap && !grow(b, b->len + more))
 		return NULL;
-	uint8_t *p = b->data + b->len;
+	/* No storage yet (0 bytes into an empty buffer): NULL, not NULL + 0,
+	 * which is undefined (found by fuzz_codec under UBSan). */
+	uint8_t *p = b->data != NULL ? b->data + b->len : NULL;
 	b->len += more;
 	return p;
 }

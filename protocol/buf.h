@@ -31,7 +31,8 @@ void tly_buf_reset(struct tly_buf *b);
  * message whose size is known before it is written. Returns b->error. */
 tly_err tly_buf_reserve(struct tly_buf *b, size_t total);
 /* Make room for `more` bytes; returns a pointer to them (len is advanced),
- * or NULL after a failure. */
+ * or NULL after a failure (b->error set) or for 0 bytes of a buffer that
+ * has no storage yet. */
 uint8_t *tly_buf_extend(struct tly_buf *b, size_t more);
 void tly_buf_put_u8(struct tly_buf *b, uint8_t v);
 void tly_buf_put_u16(struct tly_buf *b, uint16_t v);

@@ -479,3 +479,22 @@ Test(codec, buffers_record_the_first_failure)
 	cr_assert_eq(tly_load_be64(box.items[0].data + 8 * 999), 999);
 	tly_outbox_fini(&box);
 }
+
+/* Found by fuzz_codec under UBSan: an empty vector encoded into an empty
+ * buffer computed NULL + 0 in tly_buf_extend (undefined behaviour; `make
+ * asan` and `make ubsan` run this test with -fsanitize=undefined). */
+Test(codec, empty_vector_into_empty_buffer)
+{
+	struct tly_buf b;
+
+	tly_buf_init(&b);
+	cr_assert_eq(tly_vector_encode(&b, NULL, 0), TLY_OK);
+	cr_assert_eq(b.len, 0);
+	cr_assert_null(tly_buf_extend(&b, 0));
+	cr_assert_eq(b.error, TLY_OK);
+	tly_buf_put_bytes(&b, NULL, 0);
+	cr_assert_eq(b.error, TLY_OK);
+	tly_buf_put_u8(&b, 7);
+	cr_assert(b.len == 1 && b.data[0] == 7);
+	tly_buf_fini(&b);
+}

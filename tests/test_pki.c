@@ -17,7 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include "cli/pki.h"
+#include "cli/pki_impl.h"
 #include "crypto/rng.h"
 
 enum { PATH = 512, COMMAND = 2048 };
@@ -603,4 +608,55 @@ Test(pki, command_line_help)
 	}
 	cr_expect_eq(shell("%s --help", bin), 0);
 	cr_expect(strstr(output(), "pki") != NULL);
+}
+
+/* Found by tests/fuzz/fuzz_keys.c: a CA certificate whose extensions do
+ * not decode was refused as "not a CA" but left OpenSSL's reason queued,
+ * so the next OpenSSL failure in the process would have been reported with
+ * it. The check now leaves the queue empty on every path. */
+Test(pki, damaged_ca_extensions_leave_no_stale_error)
+{
+	char path[PATH];
+	X509 *cert = NULL, *damaged;
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+
+	path_of(path, "ca/ca.crt");
+	cr_assert_not_null(bio = BIO_new_file(path, "r"));
+	cr_assert_eq(tly_pki_pem_read(bio, path, &cert, NULL, why, sizeof why), TLY_OK, "%s", why);
+	BIO_free(bio);
+	path_of(path, "ca/ca.key");
+	cr_assert_not_null(bio = BIO_new_file(path, "r"));
+	cr_assert_eq(tly_pki_pem_read(bio, path, NULL, &key, why, sizeof why), TLY_OK, "%s", why);
+	BIO_free(bio);
+	/* control: the real CA passes and leaves nothing queued */
+	cr_assert_eq(tly_pki_ca_check(cert, key, "ca", why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(ERR_peek_error(), 0ul);
+
+	/* a second basicConstraints whose value is not DER, re-signed by the
+	 * CA's own key and read back from its bytes */
+	ASN1_OCTET_STRING *junk = ASN1_OCTET_STRING_new();
+	cr_assert(junk != NULL && ASN1_OCTET_STRING_set(junk, (const unsigned char *)"junk", 4));
+	X509_EXTENSION *ext = X509_EXTENSION_create_by_NID(NULL, NID_basic_constraints, 1, junk);
+	cr_assert_not_null(ext);
+	cr_assert_not_null(damaged = X509_dup(cert));
+	cr_assert_eq(X509_add_ext(damaged, ext, -1), 1);
+	cr_assert(X509_sign(damaged, key, EVP_sha256()) > 0);
+	unsigned char *der = NULL;
+	int len = i2d_X509(damaged, &der);
+	cr_assert(len > 0);
+	const unsigned char *p = der;
+	X509 *back = d2i_X509(NULL, &p, len);
+	cr_assert_not_null(back);
+	ERR_clear_error();
+	cr_assert_eq(tly_pki_ca_check(back, key, "ca", why, sizeof why), TLY_ECRYPTO);
+	cr_expect(strstr(why, "ca/ca.crt is not a CA certificate") != NULL, "%s", why);
+	cr_expect_eq(ERR_peek_error(), 0ul, "a stale OpenSSL error is left queued");
+	OPENSSL_free(der);
+	X509_free(back);
+	X509_free(damaged);
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(junk);
+	X509_free(cert);
+	EVP_PKEY_free(key);
 }

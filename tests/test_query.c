@@ -1,0 +1,106 @@
+/*
+ * The planner's printing of an API answer (tly_query_answer, cli/query.h):
+ * table and CSV from a release, exit codes from an error body, and answers
+ * with members missing or of the wrong type (found by
+ * tests/fuzz/fuzz_result.c), which must print "?" rather than pass NULL to
+ * "%s".
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/query.h"
+
+static const char good[] =
+    "{\"query_id\":\"d77b676e1ef8577dfaefe33070b34d85\",\"dataset\":\"patients\","
+    "\"measure\":{\"op\":\"count\"},\"contributors\":3,\"dropped\":[4],"
+    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.5,\"epsilon_exact\":\"1/2\","
+    "\"delta\":0,\"min_honest\":2,\"noise_sd\":3.428,\"ci95_half_width\":7},"
+    "\"cells\":[{\"group\":{\"sex\":\"F\"},\"value\":41,\"ci95\":[34,48]},"
+    "{\"group\":{\"sex\":\"M\"},\"value\":null,\"ci95\":null}]}";
+
+static int
+answer(int status, const char *body, const char *format, char **out_text, char **err_text)
+{
+	size_t out_len = 0, err_len = 0;
+	FILE *out = open_memstream(out_text, &out_len), *err = open_memstream(err_text, &err_len);
+	cr_assert(out != NULL && err != NULL);
+	int rc = tly_query_answer(out, err, status, (const uint8_t *)body, strlen(body), format);
+	fclose(out);
+	fclose(err);
+	return rc;
+}
+
+Test(query_answer, table_and_csv)
+{
+	char *out, *err;
+
+	cr_assert_eq(answer(200, good, "table", &out, &err), 0);
+	cr_assert(strstr(out, "query d77b676e1ef8577dfaefe33070b34d85: 3 contributors (dropped: 4), "
+	                      "laplace epsilon=1/2, noise sd 3.43") != NULL,
+	    "%s", out);
+	cr_assert(strstr(out, "F                               41  [34, 48]") != NULL, "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(answer(200, good, "csv", &out, &err), 0);
+	cr_assert_str_eq(out, "sex,value,ci95_low,ci95_high\nF,41,34,48\nM,,,\n");
+	free(out);
+	free(err);
+}
+
+/* Regression (fuzz_result): no query_id, no privacy, epsilon_exact a
+ * number: the table said "query (null): ..., (null) epsilon=(null)". */
+Test(query_answer, missing_members_print_a_question_mark)
+{
+	static const char body[] =
+	    "{\"contributors\":3,\"cells\":[{\"group\":{\"sex\":7},\"value\":1.5}]}";
+	static const char exact_not_text[] =
+	    "{\"query_id\":5,\"privacy\":{\"mechanism\":[],\"epsilon_exact\":0.5},\"cells\":[]}";
+	static const char rho_not_text[] = "{\"privacy\":{\"rho_exact\":{}},\"cells\":{}}";
+	const char *bodies[] = {body, exact_not_text, rho_not_text};
+	char *out, *err;
+
+	for (size_t i = 0; i < 3; i++) {
+		cr_assert_eq(answer(200, bodies[i], "table", &out, &err), 0);
+		cr_assert(strstr(out, "(null)") == NULL, "%s", out);
+		cr_assert(strstr(out, "query ?: ") != NULL, "%s", out);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(answer(200, exact_not_text, "table", &out, &err), 0);
+	cr_assert(strstr(out, ", ? epsilon=?") != NULL, "%s", out);
+	free(out);
+	free(err);
+}
+
+Test(query_answer, error_bodies_and_exit_codes)
+{
+	static const struct {
+		int status;
+		const char *body;
+		int rc;
+		const char *said;
+	} cases[] = {
+	    {400, "{\"error\":{\"code\":\"invalid_query\",\"field\":\"measure.op\",\"message\":\"no\"}}",
+	        2, "tally query: measure.op: no\n"},
+	    {409, "{\"error\":{\"code\":\"refused\",\"message\":\"over the cap\"}}", 3,
+	        "tally query: over the cap\n"},
+	    {504, "{\"error\":{\"code\":\"too_few\"}}", 4,
+	        "tally query: the coordinator refused the query\n"},
+	    {503, "{\"error\":{\"code\":\"busy\",\"message\":7}}", 1,
+	        "tally query: the coordinator refused the query\n"},
+	    {500, "[]", 1, "tally query: the coordinator refused the query\n"},
+	    {200, "not json", 1, "tally query: the API answered 200 with no JSON\n"},
+	};
+	char *out, *err;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cr_assert_eq(answer(cases[i].status, cases[i].body, "table", &out, &err), cases[i].rc,
+		    "case %zu", i);
+		cr_assert_str_eq(err, cases[i].said);
+		cr_assert_str_eq(out, "");
+		free(out);
+		free(err);
+	}
+}
