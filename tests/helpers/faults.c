@@ -1475,7 +1475,7 @@ main(int argc, char **argv)
 		return 1;
 	for (unsigned q = 0; q < o.queries; q++) {
 		struct record *r = &records[q];
-		char deaths[240];
+		char deaths[200];
 		r->template = q % TEMPLATES;
 		r->role = below(3) == 0 ? ROLE_NONE : (enum role)(1 + below(3));
 		r->delay_ms = below(o.max_delay + 1);
