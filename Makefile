@@ -66,7 +66,7 @@ run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
 # The same suite under sanitizers, each in its own build tree.
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan \
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(MAKE) --no-print-directory BUILD=build/asan \
 		EXTRA_CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined" run-tests
 ubsan: deps
 	@$(MAKE) --no-print-directory BUILD=build/ubsan \

@@ -530,8 +530,10 @@ log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *e
 	make_query(r, &q, json, &canonical, participants, committee);
 	cr_assert_eq(tly_spec_parse(&spec, &r->cat, canonical, strlen(canonical), &serr), TLY_OK);
 	cr_assert_eq(tly_noise_calibrate(&q, &noise), TLY_OK);
-	memcpy(c_ids, contributors, ccount * sizeof *c_ids);
-	memcpy(d_ids, dropped, dcount * sizeof *d_ids);
+	if (ccount > 0)
+		memcpy(c_ids, contributors, ccount * sizeof *c_ids);
+	if (dcount > 0) /* dropped may be NULL then: memcpy's arguments never may */
+		memcpy(d_ids, dropped, dcount * sizeof *d_ids);
 	struct tly_idlist c = {ccount, c_ids}, d = {dcount, d_ids};
 	struct tly_release_input in = {.query_id = id,
 	                               .spec = &spec,
