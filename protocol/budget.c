@@ -298,16 +298,52 @@ tly_budget_rho_cap(const struct tly_budget_cap *cap, struct tly_fraction *out)
 	return TLY_OK;
 }
 
+/* *f = q when it fits u64/u64; else q rounded up to a multiple of 2^-k
+ * with the largest k whose numerator fits (never down: Q only ever bounds
+ * the loss from above). 0 when even the integer part does not fit. */
+static int
+fraction_up(const mpq_t q, struct tly_fraction *f)
+{
+	mpz_t scaled;
+	size_t k, whole;
+	int fits;
+
+	if (get_fraction(q, f))
+		return 1;
+	mpz_init(scaled);
+	mpz_fdiv_q(scaled, mpq_numref(q), mpq_denref(q));
+	whole = mpz_sgn(scaled) == 0 ? 0 : mpz_sizeinbase(scaled, 2);
+	fits = whole < 64;
+	if (fits) {
+		k = 63 - whole;
+		mpz_mul_2exp(scaled, mpq_numref(q), k);
+		mpz_cdiv_q(scaled, scaled, mpq_denref(q));
+		fits = mpz_sizeinbase(scaled, 2) <= 64;
+		if (fits) {
+			mpq_t rounded;
+			mpq_init(rounded);
+			mpz_set(mpq_numref(rounded), scaled);
+			mpz_set_ui(mpq_denref(rounded), 1);
+			mpz_mul_2exp(mpq_denref(rounded), mpq_denref(rounded), k);
+			mpq_canonicalize(rounded);
+			fits = get_fraction(rounded, f);
+			mpq_clear(rounded);
+		}
+	}
+	mpz_clear(scaled);
+	return fits;
+}
+
 tly_err
 tly_budget_add(const struct tly_budget_spent *had, uint8_t mechanism, struct tly_fraction amount,
                struct tly_budget_spent *out)
 {
 	struct tly_budget_spent s = *had;
-	struct tly_fraction square;
-	mpq_t q;
+	mpq_t q, sum;
 	int fits;
 
-	if (amount.num == 0 || !tly_ledger_fraction_valid(amount))
+	if (amount.num == 0 || !tly_ledger_fraction_valid(amount) ||
+	    !tly_ledger_fraction_valid(had->epsilon_rho))
 		return TLY_EINVAL;
 	if (mechanism == TLY_MECH_SKELLAM) {
 		if (tly_ledger_fraction_add(s.rho, amount, &s.rho) != TLY_OK)
@@ -317,15 +353,19 @@ tly_budget_add(const struct tly_budget_spent *had, uint8_t mechanism, struct tly
 	}
 	if (mechanism != TLY_MECH_LAPLACE)
 		return TLY_EINVAL;
-	mpq_init(q);
+	if (tly_ledger_fraction_add(s.epsilon, amount, &s.epsilon) != TLY_OK)
+		return TLY_ERANGE;
+	/* Q + eps^2/2, exact in GMP, then stored exactly or rounded up */
+	mpq_inits(q, sum, NULL);
 	set_fraction(q, amount);
 	mpq_mul(q, q, q);
 	mpz_mul_2exp(mpq_denref(q), mpq_denref(q), 1);
 	mpq_canonicalize(q);
-	fits = get_fraction(q, &square);
-	mpq_clear(q);
-	if (!fits || tly_ledger_fraction_add(s.epsilon, amount, &s.epsilon) != TLY_OK ||
-	    tly_ledger_fraction_add(s.epsilon_rho, square, &s.epsilon_rho) != TLY_OK)
+	set_fraction(sum, had->epsilon_rho);
+	mpq_add(sum, sum, q);
+	fits = fraction_up(sum, &s.epsilon_rho);
+	mpq_clears(q, sum, NULL);
+	if (!fits)
 		return TLY_ERANGE;
 	*out = s;
 	return TLY_OK;

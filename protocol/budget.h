@@ -81,8 +81,12 @@ TLY_MUST tly_err tly_budget_rho_cap(const struct tly_budget_cap *cap, struct tly
 /*
  * *out = had plus one charge of `amount` (> 0, reduced) under mechanism
  * (TLY_MECH_LAPLACE: E += eps, Q += eps^2/2; TLY_MECH_SKELLAM: R += rho).
- * TLY_EINVAL for another mechanism or a zero amount, TLY_ERANGE when a
- * reduced sum does not fit u64/u64.
+ * E and R are exact. Q is exact while its reduced form fits u64/u64 and is
+ * otherwise rounded up to the next multiple of 2^-k, k as large as fits
+ * (eps^2 doubles the digits of eps: 0.0000000001 squared does not fit);
+ * rounding Q up only overstates the loss. TLY_EINVAL for another mechanism
+ * or a zero amount, TLY_ERANGE when E or R does not fit u64/u64 (or Q is
+ * at least 2^63).
  */
 TLY_MUST tly_err tly_budget_add(const struct tly_budget_spent *had, uint8_t mechanism,
                                 struct tly_fraction amount, struct tly_budget_spent *out);

@@ -170,7 +170,14 @@ Test(budget, add_counts_pure_epsilon_as_its_square_over_two)
 	struct tly_budget_spent out;
 	cr_expect_eq(tly_budget_add(&s, 3, F(1, 1), &out), TLY_EINVAL);
 	cr_expect_eq(tly_budget_add(&s, TLY_MECH_LAPLACE, F(0, 1), &out), TLY_EINVAL);
-	cr_expect_eq(tly_budget_add(&s, TLY_MECH_LAPLACE, F(1, 1ULL << 33), &out), TLY_ERANGE);
+	/* eps = 2^-33: Q + 2^-67 does not fit u64/u64 and is rounded up */
+	cr_assert_eq(tly_budget_add(&s, TLY_MECH_LAPLACE, F(1, 1ULL << 33), &out), TLY_OK);
+	cr_expect_gt(tly_ledger_fraction_cmp(out.epsilon_rho, F(17, 100)), 0, "rounded up");
+	cr_expect_lt(tly_ledger_fraction_cmp(out.epsilon_rho, F(17 * (1ULL << 55) + 2, 100ULL << 55)),
+	             0, "by little: %lu/%lu", out.epsilon_rho.num, out.epsilon_rho.den);
+	/* E itself stays exact: past u64 it is refused */
+	s.epsilon = F(UINT64_MAX, 1);
+	cr_expect_eq(tly_budget_add(&s, TLY_MECH_LAPLACE, F(1, 1), &out), TLY_ERANGE);
 }
 
 /* Admit charges while within the cap, as the ledger does; how many. */
