@@ -2,6 +2,7 @@
  * usage list. None of these write. */
 #include "ledger_impl.h"
 
+#include <gmp.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -380,8 +381,29 @@ csv_text(FILE *out, const char *text)
 	fputc('"', out);
 }
 
+/* f rounded up to 4 decimals, exactly (GMP). */
+static void
+decimal_up(char *out, size_t len, struct tly_fraction f)
+{
+	mpz_t x, den;
+	char *text;
+
+	mpz_inits(x, den, NULL);
+	mpz_import(x, 1, 1, sizeof f.num, 0, 0, &f.num);
+	mpz_import(den, 1, 1, sizeof f.den, 0, 0, &f.den);
+	mpz_mul_ui(x, x, 10000);
+	mpz_cdiv_q(x, x, den);
+	mpz_fdiv_qr_ui(den, x, x, 10000); /* whole part, then 4 decimals */
+	text = mpz_get_str(NULL, 10, den);
+	snprintf(out, len, "%s.%04lu", text != NULL ? text : "?", mpz_get_ui(x));
+	free(text);
+	mpz_clears(x, den, NULL);
+}
+
 /* The (epsilon, delta) the population's totals guarantee at this site,
- * rounded up (protocol/budget.h, the same arithmetic as reserve). */
+ * rounded up (protocol/budget.h, the same arithmetic as reserve): E
+ * exactly when basic composition is the tighter, else cdp2adp, a double
+ * already rounded up, shown to 4 decimals, never below it. */
 static void
 guarantee_text(char *out, size_t len, const struct tly_ledger_entry *e)
 {
@@ -389,14 +411,22 @@ guarantee_text(char *out, size_t len, const struct tly_ledger_entry *e)
 	                                       e->rho_spent};
 	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
 	                                   e->budget.sites};
-	double eps, delta;
+	double eps, delta, shown;
+	char text[48];
 
-	if (tly_budget_guarantee(&spent, &cap, &eps, &delta) != TLY_OK)
+	if (tly_budget_guarantee(&spent, &cap, &eps, &delta) != TLY_OK) {
 		snprintf(out, len, "?");
-	else if (delta == 0)
-		snprintf(out, len, "(%.4f, 0)", ceil(nextafter(eps * 1e4, INFINITY)) / 1e4);
-	else
-		snprintf(out, len, "(%.4f, %g)", ceil(nextafter(eps * 1e4, INFINITY)) / 1e4, delta);
+		return;
+	}
+	if (delta == 0) {
+		decimal_up(text, sizeof text, e->epsilon_spent);
+		snprintf(out, len, "(%s, 0)", text);
+		return;
+	}
+	shown = ceil(eps * 1e4);
+	if (shown / 1e4 < eps)
+		shown += 1;
+	snprintf(out, len, "(%.4f, %g)", shown / 1e4, delta);
 }
 
 static void

@@ -1097,6 +1097,10 @@ Test(ledger, show_lists_every_entry)
 	cr_assert(strncmp(csv, "seq,time,kind,dataset,query_id,", 31) == 0, "%s", csv);
 	cr_assert(strstr(csv, "\n1,") && strstr(csv, "\n2,"), "%s", csv);
 	cr_assert(strstr(csv, ",\"dataset \"\"patients\"\": rho request 1/1") != NULL, "%s", csv);
+	/* the population, its eps^2/2 total, the zCDP cap and the guarantee
+	 * so far: epsilon 1/10 exactly, by basic composition */
+	cr_assert(strstr(csv, ",patients,1/200,4789373059/1000000000,\"(0.1000, 0)\",") != NULL,
+	          "%s", csv);
 	free(csv);
 }
 
@@ -1330,4 +1334,17 @@ Test(ledger, durable_under_sigkill, .timeout = 600)
 		cr_assert_eq(charged(db, reported[i]), 1);
 	sqlite3_close(db);
 	free(reported);
+}
+
+Test(ledger, show_states_the_converted_guarantee_rounded_up)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_charge c = charge("patients", 1, TLY_MECH_SKELLAM, 1, 2);
+
+	reserve(l, &c, &defaults, TLY_OK, NULL, 0);
+	tly_ledger_close(l);
+	/* cdp2adp(0.5, 1e-6) = 5.22153444..., shown rounded up */
+	char *csv = show(TLY_LEDGER_CSV);
+	cr_assert(strstr(csv, "\"(5.2216, 1e-06)\"") != NULL, "%s", csv);
+	free(csv);
 }
