@@ -46,7 +46,8 @@ Test(budget, cdp2adp_known_answers_at_delta_1e6)
 	const struct {
 		struct tly_fraction rho;
 		const char *three, *four;
-	} known[] = {{F(1, 1000), "0.183", "0.1829"}, {F(1, 2), "5.222", NULL}, {F(1, 1), "7.766", NULL}};
+	} known[] = {
+	    {F(1, 1000), "0.183", "0.1829"}, {F(1, 2), "5.222", NULL}, {F(1, 1), "7.766", NULL}};
 	char text[32];
 
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
@@ -70,8 +71,8 @@ Test(budget, cdp2adp_known_answers_at_delta_1e6)
 
 Test(budget, cdp2adp_tracks_the_reference_over_a_range)
 {
-	const struct tly_fraction rhos[] = {F(1, 1000000), F(1, 100), F(1, 10), F(3, 1), F(20, 1),
-	                                    F(1000, 1)};
+	const struct tly_fraction rhos[] = {F(1, 1000000), F(1, 100), F(1, 10),
+	                                    F(3, 1),       F(20, 1),  F(1000, 1)};
 	const struct tly_fraction deltas[] = {F(1, 1000), F(1, 1000000), F(1, 1000000000)};
 
 	for (size_t i = 0; i < sizeof rhos / sizeof rhos[0]; i++)
@@ -112,8 +113,8 @@ Test(budget, rho_cap_is_rounded_down_and_sound)
 			cr_expect_leq(reference(total, 1e-6), eps + 1e-12, "eps %g m %u", eps,
 			              sites[k]);
 			/* tight: one more 1e-6 of rho per site would not be */
-			cr_expect_gt(reference(total + 1e-5 * sites[k], 1e-6), eps, "eps %g m %u", eps,
-			             sites[k]);
+			cr_expect_gt(reference(total + 1e-5 * sites[k], 1e-6), eps, "eps %g m %u",
+			             eps, sites[k]);
 			cr_expect_eq(TLY_BUDGET_RHO_CAP_DEN % cap.den, 0);
 		}
 	/* The default cap: rho* (20, 1e-6) = 4.78937... */
@@ -136,8 +137,12 @@ Test(budget, bad_caps_refused)
 {
 	struct tly_fraction out;
 	const struct tly_budget_cap bad[] = {
-	    {F(20, 1), F(0, 1), 1},  {F(20, 1), F(1, 1), 1}, {F(20, 1), F(2, 1), 1},
-	    {F(20, 1), F(2, 4), 1},  {F(20, 0), F(1, 2), 1}, {F(20, 1), F(1, 2), 0},
+	    {F(20, 1), F(0, 1), 1},
+	    {F(20, 1), F(1, 1), 1},
+	    {F(20, 1), F(2, 1), 1},
+	    {F(20, 1), F(2, 4), 1},
+	    {F(20, 0), F(1, 2), 1},
+	    {F(20, 1), F(1, 2), 0},
 	    {F(20, 1), F(1, 2), TLY_BUDGET_SITES_MAX + 1},
 	};
 	double eps;
@@ -164,8 +169,8 @@ Test(budget, add_counts_pure_epsilon_as_its_square_over_two)
 	s = charge(s, TLY_MECH_SKELLAM, F(1, 4));
 	cr_expect(s.epsilon.num == 4 && s.epsilon.den == 5);
 	/* 1/8 + 9/200 = 34/200 = 17/100 */
-	cr_expect(s.epsilon_rho.num == 17 && s.epsilon_rho.den == 100, "%lu/%lu",
-	          s.epsilon_rho.num, s.epsilon_rho.den);
+	cr_expect(s.epsilon_rho.num == 17 && s.epsilon_rho.den == 100, "%lu/%lu", s.epsilon_rho.num,
+	          s.epsilon_rho.den);
 	cr_expect(s.rho.num == 1 && s.rho.den == 4);
 	struct tly_budget_spent out;
 	cr_expect_eq(tly_budget_add(&s, 3, F(1, 1), &out), TLY_EINVAL);
@@ -173,8 +178,9 @@ Test(budget, add_counts_pure_epsilon_as_its_square_over_two)
 	/* eps = 2^-33: Q + 2^-67 does not fit u64/u64 and is rounded up */
 	cr_assert_eq(tly_budget_add(&s, TLY_MECH_LAPLACE, F(1, 1ULL << 33), &out), TLY_OK);
 	cr_expect_gt(tly_ledger_fraction_cmp(out.epsilon_rho, F(17, 100)), 0, "rounded up");
-	cr_expect_lt(tly_ledger_fraction_cmp(out.epsilon_rho, F(17 * (1ULL << 55) + 2, 100ULL << 55)),
-	             0, "by little: %lu/%lu", out.epsilon_rho.num, out.epsilon_rho.den);
+	cr_expect_lt(
+	    tly_ledger_fraction_cmp(out.epsilon_rho, F(17 * (1ULL << 55) + 2, 100ULL << 55)), 0,
+	    "by little: %lu/%lu", out.epsilon_rho.num, out.epsilon_rho.den);
 	/* E itself stays exact: past u64 it is refused */
 	s.epsilon = F(UINT64_MAX, 1);
 	cr_expect_eq(tly_budget_add(&s, TLY_MECH_LAPLACE, F(1, 1), &out), TLY_ERANGE);
