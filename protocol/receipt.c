@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "budget.h"
 #include "codec.h"
 
 #define RECEIPT_DOMAIN "tally/receipt/v1"
@@ -182,7 +183,7 @@ receipt_fields_valid(const struct tly_ledger_receipt *r)
 	if (!tly_ledger_name_valid(r->population, strnlen(r->population, sizeof r->population)) ||
 	    r->population[sizeof r->population - 1] != '\0' || r->budget.delta_total.num == 0 ||
 	    r->budget.delta_total.num >= r->budget.delta_total.den || r->budget.sites < 1 ||
-	    r->budget.sites > 1000)
+	    r->budget.sites > TLY_BUDGET_SITES_MAX)
 		return 0;
 	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
 	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
