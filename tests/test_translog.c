@@ -548,6 +548,9 @@ Test(translog, receipt_from_the_wrong_node_key)
 	fed_fini(&f);
 }
 
+/* When den != 0, forge() writes this rho_total instead of the cap's. */
+static struct tly_fraction forced_rho_total;
+
 /* A receipt of node 1 for q, forged with node 1's own key. */
 static void
 forge(struct fed *f, const struct fed_query *q, uint64_t seq, struct tly_fraction amount,
@@ -574,6 +577,8 @@ forge(struct fed *f, const struct fed_query *q, uint64_t seq, struct tly_fractio
 	r.budget.sites = 1;
 	struct tly_budget_cap cap = {total, r.budget.delta_total, 1};
 	cr_assert_eq(tly_budget_rho_cap(&cap, &r.budget.rho_total), TLY_OK);
+	if (forced_rho_total.den != 0)
+		r.budget.rho_total = forced_rho_total;
 	snprintf(r.population, sizeof r.population, "patients");
 	/* as if every charge had been epsilon 1: Q = E/2 */
 	r.epsilon_rho_spent = spent.num % 2 == 0 ? (struct tly_fraction){spent.num / 2, spent.den}
@@ -617,6 +622,16 @@ Test(translog, receipt_over_its_budget)
 	expect_forged_bad((struct tly_fraction){1, 1}, (struct tly_fraction){21, 1},
 	                  (struct tly_fraction){2, 1}, (struct tly_fraction){20, 1}, 2,
 	                  "population \"patients\" spent epsilon 21/1 and rho 0/1, over its cap");
+}
+
+Test(translog, receipt_with_a_rho_cap_of_its_own)
+{
+	/* The old separate rho budget (5) in place of the cap's zCDP
+	 * equivalent: the receipt would let rho run past (20, 1e-6). */
+	forced_rho_total = (struct tly_fraction){5, 1};
+	expect_forged_bad((struct tly_fraction){1, 1}, (struct tly_fraction){2, 1},
+	                  (struct tly_fraction){2, 1}, (struct tly_fraction){20, 1}, 2,
+	                  "rho_total is not the zCDP cap");
 }
 
 Test(translog, receipt_that_does_not_add_up)
