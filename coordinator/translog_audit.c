@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "coordinator/release.h"
+#include "protocol/budget.h"
 #include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 #include "protocol/keys.h"
 
@@ -18,9 +19,10 @@
 struct charge {
 	uint64_t seq;     /* the node's ledger entry */
 	uint64_t log_seq; /* the log entry that carried it */
-	char dataset[TLY_SPEC_NAME_MAX + 1];
+	char population[TLY_SPEC_NAME_MAX + 1];
 	uint8_t mechanism;
-	struct tly_fraction amount, epsilon_spent, rho_spent;
+	struct tly_fraction amount;
+	struct tly_budget_spent spent; /* the population's totals */
 };
 
 /* One node's receipted charges, sorted by ledger seq. */
@@ -103,46 +105,41 @@ history_of(struct walk *w, uint32_t node_id)
 	return &grown[w->node_count++];
 }
 
-static struct tly_fraction
-spent_of(const struct charge *c, uint8_t mechanism)
+/* -1 when a < b in any of the three sums, 0 when all are equal, else 1. */
+static int
+spent_order(const struct tly_budget_spent *a, const struct tly_budget_spent *b)
 {
-	return mechanism == TLY_MECH_LAPLACE ? c->epsilon_spent : c->rho_spent;
+	int e = tly_ledger_fraction_cmp(a->epsilon, b->epsilon);
+	int q = tly_ledger_fraction_cmp(a->epsilon_rho, b->epsilon_rho);
+	int r = tly_ledger_fraction_cmp(a->rho, b->rho);
+
+	if (e < 0 || q < 0 || r < 0)
+		return -1;
+	return e || q || r;
 }
 
 /*
- * a then b, a.seq < b.seq, same node and dataset: b's total of its own
- * mechanism is at least a's plus b's amount, the other total at least a's;
- * with nothing between them in the ledger, exactly so.
+ * a then b, a.seq < b.seq, same node and population: b's totals are at
+ * least a's plus b's charge (tly_budget_add); with nothing between them in
+ * the ledger, exactly so.
  */
 static tly_err
 check_pair(struct walk *w, uint32_t node_id, const struct charge *a, const struct charge *b)
 {
-	uint8_t mine = b->mechanism;
-	uint8_t other = mine == TLY_MECH_LAPLACE ? TLY_MECH_SKELLAM : TLY_MECH_LAPLACE;
 	int consecutive = a->seq + 1 == b->seq;
-	struct tly_fraction sum;
-	char have[48], had[48], amount[48];
+	struct tly_budget_spent sum;
+	int order;
 
-	fraction_text(have, sizeof have, spent_of(b, mine));
-	fraction_text(had, sizeof had, spent_of(a, mine));
-	fraction_text(amount, sizeof amount, b->amount);
-	if (tly_ledger_fraction_add(spent_of(a, mine), b->amount, &sum) != TLY_OK)
-		return bad(w, "node %" PRIu32 ": %s spent overflows", node_id, unit(mine));
-	if (tly_ledger_fraction_cmp(spent_of(b, mine), sum) < 0 ||
-	    (consecutive && tly_ledger_fraction_cmp(spent_of(b, mine), sum) != 0))
+	if (tly_budget_add(&a->spent, b->mechanism, b->amount, &sum) != TLY_OK)
+		return bad(w, "node %" PRIu32 ": %s spent overflows", node_id, unit(b->mechanism));
+	order = spent_order(&b->spent, &sum);
+	if (order < 0 || (consecutive && order != 0))
 		return bad(w,
-		           "node %" PRIu32 " dataset \"%s\": %s spent %s at ledger entry %" PRIu64
-		           " (log entry %" PRIu64 ") is %s ledger entry %" PRIu64
-		           "'s %s plus the charge %s",
-		           node_id, b->dataset, unit(mine), have, b->seq, b->log_seq,
-		           consecutive ? "not" : "below", a->seq, had, amount);
-	if (tly_ledger_fraction_cmp(spent_of(b, other), spent_of(a, other)) < 0 ||
-	    (consecutive && tly_ledger_fraction_cmp(spent_of(b, other), spent_of(a, other)) != 0))
-		return bad(w,
-		           "node %" PRIu32
-		           " dataset \"%s\": %s spent changed between ledger entries %" PRIu64
-		           " and %" PRIu64 " without a charge of it",
-		           node_id, b->dataset, unit(other), a->seq, b->seq);
+		           "node %" PRIu32 " population \"%s\": the totals at ledger entry %" PRIu64
+		           " (log entry %" PRIu64 ") are %s ledger entry %" PRIu64
+		           "'s plus its %s charge",
+		           node_id, b->population, b->seq, b->log_seq,
+		           consecutive ? "not" : "below", a->seq, unit(b->mechanism));
 	return TLY_OK;
 }
 
@@ -166,19 +163,18 @@ add_charge(struct walk *w, const struct tly_ledger_receipt *r)
 	memset(&c, 0, sizeof c);
 	c.seq = r->seq;
 	c.log_seq = w->seq;
-	memcpy(c.dataset, r->dataset, sizeof c.dataset);
+	memcpy(c.population, r->population, sizeof c.population);
 	c.mechanism = r->mechanism;
 	c.amount = r->amount;
-	c.epsilon_spent = r->epsilon_spent;
-	c.rho_spent = r->rho_spent;
+	c.spent = (struct tly_budget_spent){r->epsilon_spent, r->epsilon_rho_spent, r->rho_spent};
 	for (size_t i = pos; i-- > 0;)
-		if (strcmp(h->charges[i].dataset, c.dataset) == 0) {
+		if (strcmp(h->charges[i].population, c.population) == 0) {
 			if ((rv = check_pair(w, r->node_id, &h->charges[i], &c)) != TLY_OK)
 				return rv;
 			break;
 		}
 	for (size_t i = pos; i < h->count; i++)
-		if (strcmp(h->charges[i].dataset, c.dataset) == 0) {
+		if (strcmp(h->charges[i].population, c.population) == 0) {
 			if ((rv = check_pair(w, r->node_id, &c, &h->charges[i])) != TLY_OK)
 				return rv;
 			break;
@@ -265,15 +261,47 @@ remember_release(struct walk *w, const struct tly_translog_entry *e)
 	return TLY_OK;
 }
 
+/* The receipt's totals within its population's cap, by the ledger's own
+ * arithmetic (protocol/budget.h), and at least its own charge. */
+static tly_err
+check_receipt_budget(struct walk *w, const struct tly_ledger_receipt *r)
+{
+	const struct tly_budget_cap cap = {r->budget.epsilon_total, r->budget.delta_total,
+	                                   r->budget.sites};
+	const struct tly_budget_spent spent = {r->epsilon_spent, r->epsilon_rho_spent,
+	                                       r->rho_spent};
+	struct tly_budget_spent alone;
+	struct tly_fraction rho_total;
+	char a[48], b[48];
+
+	if (tly_budget_rho_cap(&cap, &rho_total) != TLY_OK ||
+	    tly_ledger_fraction_cmp(rho_total, r->budget.rho_total) != 0)
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": rho_total is not the zCDP cap of its "
+		           "(epsilon_total, delta_total, sites)",
+		           r->node_id);
+	fraction_text(a, sizeof a, r->epsilon_spent);
+	fraction_text(b, sizeof b, r->rho_spent);
+	if (tly_budget_within(&spent, &cap, rho_total) == TLY_BUDGET_OVER)
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": population \"%s\" spent epsilon %s and "
+		           "rho %s, over its cap",
+		           r->node_id, r->population, a, b);
+	if (tly_budget_add(&(struct tly_budget_spent){{0, 1}, {0, 1}, {0, 1}}, r->mechanism,
+	                   r->amount, &alone) != TLY_OK ||
+	    spent_order(&spent, &alone) < 0)
+		return bad(w, "the receipt of node %" PRIu32 ": %s spent is below its own charge",
+		           r->node_id, unit(r->mechanism));
+	return TLY_OK;
+}
+
 /* The receipt is this entry's query's, at the spec's price, within caps. */
 static tly_err
 check_terms(struct walk *w, const struct tly_translog_entry *e,
             const struct tly_translog_spec_summary *spec, const struct tly_ledger_receipt *r)
 {
 	int eps = r->mechanism == TLY_MECH_LAPLACE;
-	struct tly_fraction spent = eps ? r->epsilon_spent : r->rho_spent;
 	struct tly_fraction cap = eps ? r->budget.epsilon_per_query : r->budget.rho_per_query;
-	struct tly_fraction total = eps ? r->budget.epsilon_total : r->budget.rho_total;
 	char a[48], b[48];
 
 	/* A release names who took part; an abort or refusal may not know. */
@@ -297,16 +325,7 @@ check_terms(struct walk *w, const struct tly_translog_entry *e,
 	if (tly_ledger_fraction_cmp(r->amount, cap) > 0)
 		return bad(w, "the receipt of node %" PRIu32 ": %s %s is over its per-query cap %s",
 		           r->node_id, unit(r->mechanism), a, b);
-	fraction_text(a, sizeof a, spent);
-	fraction_text(b, sizeof b, total);
-	if (tly_ledger_fraction_cmp(spent, total) > 0)
-		return bad(w, "the receipt of node %" PRIu32 ": %s spent %s is over its budget %s",
-		           r->node_id, unit(r->mechanism), a, b);
-	if (tly_ledger_fraction_cmp(spent, r->amount) < 0)
-		return bad(w,
-		           "the receipt of node %" PRIu32 ": %s spent %s is below its own charge",
-		           r->node_id, unit(r->mechanism), a);
-	return TLY_OK;
+	return check_receipt_budget(w, r);
 }
 
 static tly_err

@@ -296,6 +296,9 @@ policy_key(struct parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "min_contributors") == 0) {
 		if (!parse_u32(value, 1, 1000, &cfg->min_contributors))
 			fail(p, "policy", key, "must be an integer from 1 to 1000");
+	} else if (strcmp(key, "max_min_honest") == 0) {
+		if (!parse_u32(value, 1, 1000, &cfg->max_min_honest))
+			fail(p, "policy", key, "must be an integer from 1 to 1000");
 	} else if (strcmp(key, "allow_noise_free") == 0) {
 		if (!parse_bool(value, &cfg->allow_noise_free))
 			fail(p, "policy", key, "must be yes or no");
@@ -425,8 +428,19 @@ dataset_key(struct parse *p, const char *key, const char *value)
 		(void)fraction_key(p, key, value, &ds->epsilon_total);
 	} else if (strcmp(key, "epsilon_per_query") == 0) {
 		(void)fraction_key(p, key, value, &ds->epsilon_per_query);
+	} else if (strcmp(key, "delta_total") == 0) {
+		if (fraction_key(p, key, value, &ds->delta_total) &&
+		    ds->delta_total.num >= ds->delta_total.den)
+			fail(p, p->current_section, key, "must be below 1, such as 0.000001");
+	} else if (strcmp(key, "population") == 0) {
+		if (!valid_name(value))
+			fail(p, p->current_section, key, "names are [a-z][a-z0-9_]*, 1-63 bytes");
+		else
+			snprintf(ds->population, sizeof ds->population, "%s", value);
 	} else if (strcmp(key, "rho_total") == 0) {
-		(void)fraction_key(p, key, value, &ds->rho_total);
+		fail(p, p->current_section, key,
+		    "was removed: epsilon and rho now share one (epsilon_total, delta_total) cap "
+		    "per population (docs/PRIVACY.md); delete this line");
 	} else if (strcmp(key, "rho_per_query") == 0) {
 		(void)fraction_key(p, key, value, &ds->rho_per_query);
 	} else if (strncmp(key, "column.", 7) == 0) {
@@ -463,9 +477,10 @@ start_dataset(struct parse *p, const char *section)
 	memset(ds, 0, sizeof *ds);
 	snprintf(ds->schema.name, sizeof ds->schema.name, "%s", name);
 	ds->schema.max_sites_per_person = 1;
+	snprintf(ds->population, sizeof ds->population, "%s", name);
 	ds->epsilon_total = (struct tly_fraction){20, 1};
+	ds->delta_total = (struct tly_fraction){1, 1000000};
 	ds->epsilon_per_query = (struct tly_fraction){2, 1};
-	ds->rho_total = (struct tly_fraction){5, 1};
 	ds->rho_per_query = (struct tly_fraction){1, 2};
 	p->dataset = ds;
 	return true;
@@ -547,6 +562,44 @@ filter_columns(struct parse *p, struct tly_node_dataset *ds, char *list)
 	schema->column_count = kept;
 }
 
+static bool
+same_fraction(struct tly_fraction a, struct tly_fraction b)
+{
+	return a.num == b.num && a.den == b.den;
+}
+
+/* The datasets of one population share one accountant, so they must agree
+ * on its cap. */
+static void
+check_populations(struct parse *p)
+{
+	struct tly_node_config *cfg = p->cfg;
+
+	for (size_t i = 0; i < cfg->dataset_count; i++) {
+		const struct tly_node_dataset *ds = &cfg->datasets[i];
+		for (size_t j = 0; j < i; j++) {
+			const struct tly_node_dataset *first = &cfg->datasets[j];
+			const char *key = !same_fraction(ds->epsilon_total, first->epsilon_total)
+			                      ? "epsilon_total"
+			                  : !same_fraction(ds->delta_total, first->delta_total)
+			                      ? "delta_total"
+			                  : ds->schema.max_sites_per_person !=
+			                          first->schema.max_sites_per_person
+			                      ? "max_sites_per_person"
+			                      : NULL;
+			if (strcmp(ds->population, first->population) != 0 || key == NULL)
+				continue;
+			snprintf(p->current_section, sizeof p->current_section, "dataset %s",
+			    ds->schema.name);
+			fail(p, p->current_section, key,
+			    "differs from dataset %s's, in the same population \"%s\" (one "
+			    "accountant, one cap)",
+			    first->schema.name, ds->population);
+			return;
+		}
+	}
+}
+
 static void
 check_required(struct parse *p)
 {
@@ -577,6 +630,7 @@ check_required(struct parse *p)
 		else if (p->allowed_columns[i] != NULL)
 			filter_columns(p, ds, p->allowed_columns[i]);
 	}
+	check_populations(p);
 }
 
 static tly_err
@@ -600,6 +654,7 @@ parse_source(struct tly_node_config *out, struct source *src, const char *name, 
 	cfg->committee = 1;
 	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
 	cfg->min_contributors = 3;
+	cfg->max_min_honest = 10;
 	cfg->datasets = calloc(TLY_SPEC_DATASETS_MAX, sizeof *cfg->datasets);
 	if (cfg->datasets == NULL)
 		goto out;

@@ -17,6 +17,9 @@
  *   [policy]
  *   measures = count, sum, mean, histogram  ; allowed measures
  *   min_contributors = 3                    ; refuse queries with fewer sites
+ *   max_min_honest = 10                     ; refuse queries whose min_honest h is
+ *                                           ; larger: this node's noise share is
+ *                                           ; 1/h of the target, never below 1/10
  *   allow_noise_free = no                   ; only test federations say yes
  *
  *   [dataset patients]
@@ -25,18 +28,31 @@
  *   person_id = person_id
  *   opt_out = opted_out                     ; rows with a nonzero value are never used
  *   max_sites_per_person = 1
- *   epsilon_total = 20                      ; exact decimals
- *   epsilon_per_query = 2
- *   rho_total = 5
- *   rho_per_query = 0.5
+ *   population = patients                   ; datasets naming the same population
+ *                                           ; describe the same people and share
+ *                                           ; one accountant (default: the
+ *                                           ; dataset's own name)
+ *   epsilon_total = 20                      ; the population's one cap, as
+ *   delta_total = 0.000001                  ; (epsilon, delta)-DP; exact decimals
+ *   epsilon_per_query = 2                   ; per-query caps: pure epsilon
+ *   rho_per_query = 0.5                     ; and zCDP rho
  *   column.age = integer 0 110
  *   column.sex = categorical F,M
  *   column.age_band = categorical 0-17,18-39,40-64,65-79,80+
  *   columns = age, sex                      ; optional: which declared columns
  *                                           ; queries may use (default: all)
  *
- * Defaults (DESIGN.md section 7.1): per-query epsilon 2 (rho 0.5), total
- * epsilon 20 per dataset (rho 5), minimum 3 contributors, committee yes.
+ * Defaults (DESIGN.md section 7.1): per-query epsilon 2 (rho 0.5), one cap
+ * (epsilon 20, delta 10^-6) per population, each dataset its own
+ * population, minimum 3 contributors, max_min_honest 10, committee yes.
+ * Every charge, pure epsilon or rho, counts against that one cap
+ * (protocol/budget.h, docs/PRIVACY.md); with max_sites_per_person m each
+ * site admits 1/m of it in zCDP terms. The datasets of one population
+ * must agree on epsilon_total, delta_total and max_sites_per_person.
+ *
+ * rho_total was removed (issue 10): a config that still sets it is refused
+ * with an error saying so, rather than silently ignored, because the
+ * operator who wrote it expected a separate rho budget.
  *
  * Every error names the file, the line and the key (or section), and why:
  * unknown sections and keys, bad numbers, missing required keys, names
@@ -75,8 +91,9 @@ struct tly_node_dataset {
 	char table[TLY_SPEC_NAME_MAX + 1];
 	char person_id[TLY_SPEC_NAME_MAX + 1];
 	char opt_out[TLY_SPEC_NAME_MAX + 1]; /* "" when there is no opt-out column */
-	struct tly_fraction epsilon_total, epsilon_per_query;
-	struct tly_fraction rho_total, rho_per_query;
+	char population[TLY_SPEC_NAME_MAX + 1]; /* default: the dataset's name */
+	struct tly_fraction epsilon_total, delta_total; /* the population's cap */
+	struct tly_fraction epsilon_per_query, rho_per_query;
 	/* The public schema: name, max_sites_per_person and the columns queries
 	 * may use (allowed ones only), in declared order. */
 	struct tly_dataset schema;
@@ -103,6 +120,7 @@ struct tly_node_config {
 	int committee;
 	unsigned measures; /* enum tly_measure_mask bits */
 	uint32_t min_contributors;
+	uint32_t max_min_honest; /* refuse a QUERY whose min_honest is larger */
 	int allow_noise_free;
 	size_t dataset_count;
 	struct tly_node_dataset *datasets;

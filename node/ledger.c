@@ -40,10 +40,15 @@ static const char schema_sql[] =
     " spec_json TEXT NOT NULL,"
     " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
     " entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32),"
-    " signature BLOB NOT NULL CHECK (length(signature) = 64)"
+    " signature BLOB NOT NULL CHECK (length(signature) = 64),"
+    " population TEXT NOT NULL,"
+    " epsilon_rho_spent_num INTEGER NOT NULL, epsilon_rho_spent_den INTEGER NOT NULL,"
+    " delta_total_num INTEGER NOT NULL, delta_total_den INTEGER NOT NULL,"
+    " sites INTEGER NOT NULL"
     ") STRICT;"
     "CREATE UNIQUE INDEX entries_charged_query ON entries (query_id) WHERE kind = 1;"
     "CREATE INDEX entries_dataset ON entries (dataset, seq);"
+    "CREATE INDEX entries_population ON entries (population, seq);"
     "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
     " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;"
     "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
@@ -292,36 +297,36 @@ unit(uint8_t mechanism)
 }
 
 tly_err
-tly_ledger_spent(struct tly_ledger *l, const char *dataset, struct tly_fraction *epsilon_spent,
-                 struct tly_fraction *rho_spent)
+tly_ledger_spent(struct tly_ledger *l, const char *population, struct tly_budget_spent *spent)
 {
 	static const char sql[] =
-	    "SELECT epsilon_spent_num, epsilon_spent_den, rho_spent_num, rho_spent_den"
-	    " FROM entries WHERE dataset = ? ORDER BY seq DESC LIMIT 1";
-	struct tly_fraction eps = {0, 1}, rho = {0, 1};
+	    "SELECT epsilon_spent_num, epsilon_spent_den, epsilon_rho_spent_num,"
+	    " epsilon_rho_spent_den, rho_spent_num, rho_spent_den"
+	    " FROM entries WHERE population = ? ORDER BY seq DESC LIMIT 1";
+	struct tly_budget_spent s = tly_budget_none();
+	struct tly_fraction *sums[] = {&s.epsilon, &s.epsilon_rho, &s.rho};
 	sqlite3_stmt *st = NULL;
 	tly_err rv = TLY_EIO;
 	int rc;
 
-	if (!tly_ledger_name_valid(dataset, strlen(dataset)))
+	if (!tly_ledger_name_valid(population, strlen(population)))
 		return TLY_EINVAL;
 	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, dataset, -1, SQLITE_STATIC) != SQLITE_OK)
+	    sqlite3_bind_text(st, 1, population, -1, SQLITE_STATIC) != SQLITE_OK)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		eps.num = (uint64_t)sqlite3_column_int64(st, 0);
-		eps.den = (uint64_t)sqlite3_column_int64(st, 1);
-		rho.num = (uint64_t)sqlite3_column_int64(st, 2);
-		rho.den = (uint64_t)sqlite3_column_int64(st, 3);
 		rv = TLY_EFORMAT;
-		if (!tly_ledger_fraction_valid(eps) || !tly_ledger_fraction_valid(rho))
-			goto out;
+		for (int i = 0; i < 3; i++) {
+			sums[i]->num = (uint64_t)sqlite3_column_int64(st, 2 * i);
+			sums[i]->den = (uint64_t)sqlite3_column_int64(st, 2 * i + 1);
+			if (!tly_ledger_fraction_valid(*sums[i]))
+				goto out;
+		}
 	} else if (rc != SQLITE_DONE) {
 		goto out;
 	}
-	*epsilon_spent = eps;
-	*rho_spent = rho;
+	*spent = s;
 	rv = TLY_OK;
 out:
 	sqlite3_finalize(st);
@@ -398,13 +403,18 @@ static tly_err
 take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
             const struct tly_ledger_budget *b, char *why, size_t why_len)
 {
-	const struct tly_fraction caps[] = {b->epsilon_total, b->epsilon_per_query, b->rho_total,
+	const struct tly_fraction caps[] = {b->epsilon_total, b->epsilon_per_query,
 	                                    b->rho_per_query};
 	const char *problem = NULL;
 	size_t dataset_len = c->dataset != NULL ? strnlen(c->dataset, TLY_SPEC_NAME_MAX + 1) : 0;
+	size_t population_len =
+	    c->population != NULL ? strnlen(c->population, TLY_SPEC_NAME_MAX + 1) : 0;
+	struct tly_budget_cap cap = {b->epsilon_total, b->delta_total, b->sites};
 
 	if (!tly_ledger_name_valid(c->dataset, dataset_len))
 		problem = "dataset name is not [a-z0-9_]{1,63}";
+	else if (!tly_ledger_name_valid(c->population, population_len))
+		problem = "population name is not [a-z0-9_]{1,63}";
 	else if (c->mechanism != TLY_MECH_LAPLACE && c->mechanism != TLY_MECH_SKELLAM)
 		problem = "mechanism is neither laplace (epsilon) nor skellam (rho)";
 	else if (c->amount.num == 0 || c->amount.den == 0)
@@ -415,6 +425,12 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 	for (size_t i = 0; problem == NULL && i < sizeof caps / sizeof caps[0]; i++)
 		if (caps[i].den == 0)
 			problem = "a budget cap has a zero denominator";
+	if (problem == NULL) {
+		cap.epsilon_total = reduce(cap.epsilon_total);
+		cap.delta_total = cap.delta_total.den ? reduce(cap.delta_total) : cap.delta_total;
+		if (!tly_budget_cap_valid(&cap))
+			problem = "delta_total is not in (0, 1) or sites is not in 1..1000";
+	}
 	if (problem != NULL) {
 		if (why_len > 0)
 			snprintf(why, why_len, "malformed charge: %s", problem);
@@ -426,36 +442,71 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 	memcpy(e->query_hash, c->query_hash, sizeof e->query_hash);
 	e->mechanism = c->mechanism;
 	e->amount = reduce(c->amount);
-	e->budget.epsilon_total = reduce(b->epsilon_total);
+	memcpy(e->population, c->population, population_len);
+	e->budget.epsilon_total = cap.epsilon_total;
 	e->budget.epsilon_per_query = reduce(b->epsilon_per_query);
-	e->budget.rho_total = reduce(b->rho_total);
 	e->budget.rho_per_query = reduce(b->rho_per_query);
+	e->budget.delta_total = cap.delta_total;
+	e->budget.sites = cap.sites;
+	if (tly_budget_rho_cap(&cap, &e->budget.rho_total) != TLY_OK)
+		return TLY_EINVAL; /* cap checked above */
 	e->spec_json = c->spec_json;
 	e->spec_len = c->spec_len;
 	return TLY_OK;
 }
 
+static struct tly_budget_spent
+spent_of(const struct tly_ledger_entry *e)
+{
+	struct tly_budget_spent s = {e->epsilon_spent, e->epsilon_rho_spent, e->rho_spent};
+	return s;
+}
+
+static void
+set_spent(struct tly_ledger_entry *e, const struct tly_budget_spent *s)
+{
+	e->epsilon_spent = s->epsilon;
+	e->epsilon_rho_spent = s->epsilon_rho;
+	e->rho_spent = s->rho;
+}
+
+/* The population's totals in words, for reasons and the outcome line. */
+static void
+spent_text(char *out, size_t len, const struct tly_ledger_entry *e,
+           const struct tly_budget_spent *s)
+{
+	char eps[42], eps_rho[42], rho[42], total[42], delta[42], cap[42];
+
+	tly_ledger_fraction_format(eps, sizeof eps, s->epsilon);
+	tly_ledger_fraction_format(eps_rho, sizeof eps_rho, s->epsilon_rho);
+	tly_ledger_fraction_format(rho, sizeof rho, s->rho);
+	tly_ledger_fraction_format(total, sizeof total, e->budget.epsilon_total);
+	tly_ledger_fraction_format(delta, sizeof delta, e->budget.delta_total);
+	tly_ledger_fraction_format(cap, sizeof cap, e->budget.rho_total);
+	snprintf(out, len, "epsilon %s, epsilon^2/2 %s, rho %s; cap (%s, %s)/%u, zCDP %s", eps,
+	         eps_rho, rho, total, delta, (unsigned)e->budget.sites, cap);
+}
+
 /*
- * With e's spent totals loaded, decide: *verdict = TLY_OK (charge: e's
- * mechanism total grows) or the refusal (e becomes a refusal entry with its
- * reason). Returns TLY_EIO when the replay lookup fails.
+ * With e's spent totals loaded, decide: *verdict = TLY_OK (charge: the
+ * population's totals grow as tly_budget_add says) or the refusal (e
+ * becomes a refusal entry with its reason). Returns TLY_EIO when the
+ * replay lookup fails.
  */
 static tly_err
 decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
 {
 	int eps = e->mechanism == TLY_MECH_LAPLACE;
-	struct tly_fraction *spent = eps ? &e->epsilon_spent : &e->rho_spent;
-	struct tly_fraction total = eps ? e->budget.epsilon_total : e->budget.rho_total;
 	struct tly_fraction cap = eps ? e->budget.epsilon_per_query : e->budget.rho_per_query;
-	char amount[48], have[48], limit[48], after[48], id[2 * TLY_QUERY_ID_BYTES + 1];
-	struct tly_fraction sum;
+	struct tly_budget_cap total = {e->budget.epsilon_total, e->budget.delta_total,
+	                               e->budget.sites};
+	struct tly_budget_spent had = spent_of(e), next;
+	char amount[42], limit[42], words[300], id[2 * TLY_QUERY_ID_BYTES + 1];
 	sqlite3_int64 earlier = charged_before(l, e->query_id);
 
 	if (earlier < 0)
 		return TLY_EIO;
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
-	tly_ledger_fraction_format(have, sizeof have, *spent);
-	tly_ledger_fraction_format(limit, sizeof limit, total);
 	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
 	e->kind = TLY_LEDGER_REFUSAL;
 	if (earlier > 0) {
@@ -473,26 +524,25 @@ decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
 		snprintf(e->reason, sizeof e->reason,
 		         "dataset \"%s\": %s request %s is over the per-query cap %s", e->dataset,
 		         unit(e->mechanism), amount, limit);
-	} else if (tly_ledger_fraction_add(*spent, e->amount, &sum) != TLY_OK) {
+	} else if (tly_budget_add(&had, e->mechanism, e->amount, &next) != TLY_OK) {
 		e->refusal = TLY_LEDGER_REFUSED_OVERFLOW;
 		*verdict = TLY_ERANGE;
+		spent_text(words, sizeof words, e, &had);
 		snprintf(e->reason, sizeof e->reason,
-		         "dataset \"%s\": %s spent %s plus request %s does not fit an exact 64-bit "
-		         "fraction",
-		         e->dataset, unit(e->mechanism), have, amount);
-	} else if (tly_ledger_fraction_cmp(sum, total) > 0) {
+		         "population \"%s\": %s; plus %s %s does not fit exact 64-bit fractions",
+		         e->population, words, unit(e->mechanism), amount);
+	} else if (tly_budget_within(&next, &total, e->budget.rho_total) == TLY_BUDGET_OVER) {
 		e->refusal = TLY_LEDGER_REFUSED_BUDGET;
 		*verdict = TLY_EBUDGET;
-		tly_ledger_fraction_format(after, sizeof after, sum);
-		snprintf(
-		    e->reason, sizeof e->reason,
-		    "dataset \"%s\": %s budget exhausted: spent %s of the total %s; request %s "
-		    "would make %s",
-		    e->dataset, unit(e->mechanism), have, limit, amount, after);
+		spent_text(words, sizeof words, e, &had);
+		snprintf(e->reason, sizeof e->reason,
+		         "population \"%s\": budget exhausted: spent %s; %s %s more would pass "
+		         "the cap",
+		         e->population, words, unit(e->mechanism), amount);
 	} else {
 		e->kind = TLY_LEDGER_CHARGE;
 		e->refusal = TLY_LEDGER_REFUSED_NONE;
-		*spent = sum;
+		set_spent(e, &next);
 		*verdict = TLY_OK;
 	}
 	return TLY_OK;
@@ -515,7 +565,8 @@ append(struct tly_ledger *l, struct tly_ledger_entry *e)
 	if (sqlite3_prepare_v2(l->db,
 	                       "INSERT INTO entries (" TLY_LEDGER_COLUMNS
 	                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	                       "?, ?, ?, ?, ?, ?)",
 	                       -1, &st, NULL) == SQLITE_OK &&
 	    tly_ledger_row_bind(st, e) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
 		rv = TLY_OK;
@@ -526,8 +577,8 @@ append(struct tly_ledger *l, struct tly_ledger_entry *e)
 static void
 describe(const struct tly_ledger_entry *e, tly_err verdict, char *why, size_t why_len)
 {
-	char amount[48], spent[48], total[48];
-	int eps = e->mechanism == TLY_MECH_LAPLACE;
+	struct tly_budget_spent now = spent_of(e);
+	char amount[42], words[300];
 
 	if (why_len == 0)
 		return;
@@ -536,12 +587,11 @@ describe(const struct tly_ledger_entry *e, tly_err verdict, char *why, size_t wh
 		return;
 	}
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
-	tly_ledger_fraction_format(spent, sizeof spent, eps ? e->epsilon_spent : e->rho_spent);
-	tly_ledger_fraction_format(total, sizeof total,
-	                           eps ? e->budget.epsilon_total : e->budget.rho_total);
+	spent_text(words, sizeof words, e, &now);
 	snprintf(why, why_len,
-	         "dataset \"%s\": charged %s %s, spent now %s of %s (ledger entry %" PRIu64 ")",
-	         e->dataset, unit(e->mechanism), amount, spent, total, e->seq);
+	         "dataset \"%s\": charged %s %s to population \"%s\", spent now %s (ledger entry "
+	         "%" PRIu64 ")",
+	         e->dataset, unit(e->mechanism), amount, e->population, words, e->seq);
 }
 
 tly_err
@@ -551,6 +601,7 @@ tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
 {
 	struct tly_ledger_entry e;
 	struct tly_ledger_receipt made;
+	struct tly_budget_spent spent;
 	tly_err rv, verdict = TLY_EIO;
 	int in_transaction = 0, decided = 0;
 
@@ -565,7 +616,8 @@ tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
 		goto out;
 	in_transaction = 1;
 	if ((rv = load_head(l, &e)) != TLY_OK ||
-	    (rv = tly_ledger_spent(l, e.dataset, &e.epsilon_spent, &e.rho_spent)) != TLY_OK ||
+	    (rv = tly_ledger_spent(l, e.population, &spent)) != TLY_OK ||
+	    (set_spent(&e, &spent), 0) ||
 	    (rv = decide(l, &e, &verdict)) != TLY_OK || (rv = append(l, &e)) != TLY_OK)
 		goto out;
 	if (verdict == TLY_OK &&

@@ -5,15 +5,18 @@
  * For every query the node records the spend durably *before* any byte
  * derived from data leaves it: tly_ledger_reserve returns TLY_OK only after
  * the entry is committed (one SQLite transaction, WAL, synchronous=FULL, so
- * the commit has been fsynced). A query that would pass the dataset's total
- * budget or per-query cap, or a query id already charged, is refused with a
- * reason, whatever the coordinator says. Refusals are recorded too, in the
- * same chain, and cost nothing.
+ * the commit has been fsynced). A query that would pass its population's
+ * one (epsilon, delta) cap or its per-query cap, or a query id already
+ * charged, is refused with a reason, whatever the coordinator says.
+ * Refusals are recorded too, in the same chain, and cost nothing.
  *
- * Accounting is exact: epsilon (pure DP, TLY_MECH_LAPLACE) and rho (zCDP,
- * TLY_MECH_SKELLAM) are reduced fractions of u64, tracked separately per
- * dataset, summed and compared with GMP rationals; a sum whose reduced form
- * does not fit u64/u64 is refused (TLY_ERANGE), never rounded.
+ * Accounting is protocol/budget.h's, one accountant per population (the
+ * datasets that describe the same people): epsilon (pure DP,
+ * TLY_MECH_LAPLACE) and rho (zCDP, TLY_MECH_SKELLAM) are reduced fractions
+ * of u64, summed exactly (E, Q = sum eps^2/2, R) and admitted while
+ * Q + R <= rho_total = rho*(epsilon_total, delta_total) / sites, or, with
+ * sites = 1 and no rho charged, while E <= epsilon_total; a sum whose
+ * reduced form does not fit u64/u64 is refused (TLY_ERANGE), never rounded.
  *
  * Storage: the node's own SQLite file (never a trust's data file), with
  * PRAGMA application_id = TLY_LEDGER_APPLICATION_ID and user_version =
@@ -26,8 +29,8 @@
  *
  * Every entry is hash-chained and signed with the node's Ed25519 key:
  *
- *   entry bytes (version 1; integers big-endian):
- *     version          u8   1
+ *   entry bytes (version 2; integers big-endian):
+ *     version          u8   2
  *     kind             u8   1 = charge, 2 = refusal
  *     seq              u64  1, 2, 3, ... with no gaps
  *     time             u64  the node's clock, UTC seconds since 1970
@@ -36,24 +39,30 @@
  *     query_hash       32 bytes
  *     mechanism        u8   1 = laplace (epsilon), 2 = skellam (rho)
  *     amount           u64 num, u64 den    requested epsilon or rho
- *     epsilon_spent    u64 num, u64 den    dataset's total after this entry
- *     rho_spent        u64 num, u64 den    dataset's total after this entry
+ *     epsilon_spent    u64 num, u64 den    population's E after this entry
+ *     rho_spent        u64 num, u64 den    population's R after this entry
  *     epsilon_total    u64 num, u64 den    caps in force for this entry
- *     epsilon_per_query, rho_total, rho_per_query  (same)
+ *     epsilon_per_query, rho_total, rho_per_query  (same; rho_total is
+ *                                          derived: the zCDP cap per site)
  *     refusal          u8   0 for a charge, enum tly_ledger_refusal
  *     reason_len       u16  0..TLY_LEDGER_REASON_MAX, then reason (UTF-8)
  *     spec_len         u32  1..TLY_LEDGER_SPEC_MAX, then the canonical
  *                           query JSON (for the per-person usage report)
  *     prev_hash        32 bytes: entry_hash of seq - 1; zeros for seq 1
+ *   added in version 2 (tly_ledger_put_accountant):
+ *     population_len   u8   1..63, then population bytes ([a-z0-9_])
+ *     epsilon_rho_spent u64 num, u64 den   population's Q after this entry
+ *     delta_total      u64 num, u64 den    0 < delta < 1
+ *     sites            u32  max_sites_per_person, 1..1000
  *
  *   entry_hash = tly_hash("tally/ledger/v1", entry bytes)   (BLAKE2b-256
  *                of u8 len("tally/ledger/v1") || "tally/ledger/v1" || bytes)
  *   signature  = Ed25519(node key, entry_hash)              (32-byte message)
  *
  * Every fraction has den > 0 and gcd(num, den) = 1 (0 is 0/1); amount > 0.
- * A charge adds amount to the spent total of its mechanism and leaves the
- * other unchanged; a refusal leaves both unchanged. A charge's amount is at
- * most its per-query cap and its spent total at most its total cap.
+ * A charge adds to its population's totals as tly_budget_add does; a
+ * refusal leaves them unchanged. A charge's amount is at most its
+ * per-query cap and its totals are within the cap (tly_budget_within).
  *
  * Thread safety: a handle is used by one thread at a time. Several handles,
  * in one process or several, may share a file: reserve runs in a
@@ -72,6 +81,7 @@
 #include "crypto/error.h"
 #include "crypto/sign.h"
 #include "node/config.h"
+#include "protocol/budget.h"
 #include "protocol/buf.h"
 #include "protocol/messages.h"
 #include "protocol/receipt.h"
@@ -79,7 +89,7 @@
 
 enum {
 	TLY_LEDGER_APPLICATION_ID = 0x544c4c47, /* "TLLG" */
-	TLY_LEDGER_FORMAT_VERSION = 1,
+	TLY_LEDGER_FORMAT_VERSION = 2,
 	TLY_LEDGER_REASON_MAX = 511,
 	TLY_LEDGER_SPEC_MAX = TLY_SPEC_JSON_MAX,
 	TLY_LEDGER_BUSY_MS = 5000,
@@ -101,7 +111,8 @@ enum tly_ledger_refusal {
 
 /* What one query asks to spend. Pointers are borrowed for the call. */
 struct tly_ledger_charge {
-	const char *dataset; /* [a-z0-9_], 1..TLY_SPEC_NAME_MAX bytes */
+	const char *dataset;    /* [a-z0-9_], 1..TLY_SPEC_NAME_MAX bytes */
+	const char *population; /* the same form: whose accountant pays */
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	uint8_t query_hash[TLY_HASH_BYTES];
 	uint8_t mechanism;          /* TLY_MECH_LAPLACE or TLY_MECH_SKELLAM */
@@ -127,6 +138,8 @@ struct tly_ledger_entry {
 	const char *spec_json; /* borrowed: whoever filled the entry owns it */
 	size_t spec_len;
 	uint8_t prev_hash[TLY_HASH_BYTES];
+	char population[TLY_SPEC_NAME_MAX + 1];
+	struct tly_fraction epsilon_rho_spent;
 	uint8_t entry_hash[TLY_HASH_BYTES];
 	uint8_t signature[TLY_SIGN_BYTES];
 };
@@ -175,14 +188,17 @@ void tly_ledger_public_key(const struct tly_ledger *ledger,
  *
  * Returns TLY_OK when the charge is committed and synced: *receipt is the
  * signed receipt, and the caller may now send what the query derives.
+ * budget->rho_total is ignored: the ledger derives it from epsilon_total,
+ * delta_total and sites (tly_budget_rho_cap) and records it.
  * Refusals, each recorded as a signed refusal entry before returning:
  *   TLY_EREPLAY  query id already charged (never charged or answered twice)
- *   TLY_EBUDGET  amount over the per-query cap, or spent + amount over the
- *                total budget of the charge's mechanism
+ *   TLY_EBUDGET  amount over the per-query cap, or the population's totals
+ *                with the charge outside its cap (tly_budget_within)
  *   TLY_ERANGE   spent + amount does not fit u64/u64
  * Not recorded: TLY_EINVAL for a malformed charge or budget (bad dataset
- * name, mechanism other than laplace/skellam, zero amount or denominator,
- * spec outside its bounds), TLY_EIO when SQLite fails (nothing is
+ * or population name, mechanism other than laplace/skellam, zero amount or
+ * denominator, delta not in (0, 1), sites not in 1..1000, spec outside its
+ * bounds), TLY_EIO when SQLite fails (nothing is
  * committed: the caller must not send), TLY_ECRYPTO, TLY_ENOMEM.
  *
  * When why_len > 0, why receives one line describing the outcome (NUL-
@@ -195,11 +211,10 @@ TLY_MUST tly_err tly_ledger_reserve(struct tly_ledger *ledger,
                                     const struct tly_ledger_budget *budget,
                                     struct tly_ledger_receipt *receipt, char *why, size_t why_len);
 
-/* What one dataset has spent so far (0/1 for a dataset never charged).
- * TLY_EINVAL for a bad name, TLY_EIO. */
-TLY_MUST tly_err tly_ledger_spent(struct tly_ledger *ledger, const char *dataset,
-                                  struct tly_fraction *epsilon_spent,
-                                  struct tly_fraction *rho_spent);
+/* What one population has spent so far (every sum 0/1 for a population
+ * never charged). TLY_EINVAL for a bad name, TLY_EFORMAT, TLY_EIO. */
+TLY_MUST tly_err tly_ledger_spent(struct tly_ledger *ledger, const char *population,
+                                  struct tly_budget_spent *spent);
 
 /* ---- audit ---- */
 
@@ -215,8 +230,8 @@ struct tly_ledger_report {
 /*
  * Walk the whole chain: every row well formed, seq contiguous from 1,
  * every entry_hash recomputed, every signature under pk, every prev_hash,
- * every spent total recomputed exactly and never over the caps stored in
- * its entry, no query id charged twice. TLY_OK when all verified; TLY_EAUTH
+ * every population's totals recomputed exactly and within the caps stored
+ * in its entry (rho_total recomputed from them), no query id charged twice. TLY_OK when all verified; TLY_EAUTH
  * when an entry failed (report->bad_seq and report->reason name the first
  * one); TLY_EIO, TLY_ENOMEM. The report is filled in every case.
  *

@@ -2,7 +2,9 @@
  * usage list. None of these write. */
 #include "ledger_impl.h"
 
+#include <gmp.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +14,18 @@
 
 /* ---- verify ---- */
 
-/* The spent totals of one dataset, recomputed from the chain. */
+/* The totals of one population, recomputed from the chain. */
 struct dataset_spent {
 	char name[TLY_SPEC_NAME_MAX + 1];
-	struct tly_fraction epsilon, rho;
+	struct tly_budget_spent spent;
+};
+
+/* The last cap whose rho_total was computed, so that a long chain under
+ * one config computes it once. */
+struct cap_cache {
+	int valid;
+	struct tly_budget_cap cap;
+	struct tly_fraction rho_total;
 };
 
 struct walk {
@@ -24,6 +34,7 @@ struct walk {
 	sqlite3_stmt *earlier_charge; /* seq of an earlier charge of a query id */
 	struct dataset_spent *sets;
 	size_t count;
+	struct cap_cache cache;
 	uint8_t prev_hash[TLY_HASH_BYTES];
 	struct tly_ledger_report *report;
 };
@@ -54,8 +65,7 @@ spent_of(struct walk *w, const char *name)
 	w->sets = grown;
 	memset(&grown[w->count], 0, sizeof *grown);
 	memcpy(grown[w->count].name, name, strlen(name) + 1);
-	grown[w->count].epsilon = (struct tly_fraction){0, 1};
-	grown[w->count].rho = (struct tly_fraction){0, 1};
+	grown[w->count].spent = tly_budget_none();
 	return &grown[w->count++];
 }
 
@@ -91,10 +101,16 @@ check_form(struct walk *w, const struct tly_ledger_entry *e)
 	                                         e->budget.epsilon_total,
 	                                         e->budget.epsilon_per_query,
 	                                         e->budget.rho_total,
-	                                         e->budget.rho_per_query};
+	                                         e->budget.rho_per_query,
+	                                         e->budget.delta_total,
+	                                         e->epsilon_rho_spent};
+	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
+	                                   e->budget.sites};
 
 	if (!tly_ledger_name_valid(e->dataset, strlen(e->dataset)))
 		return bad(w, e->seq, "entry %" PRIu64 ": bad dataset name", e->seq);
+	if (!tly_ledger_name_valid(e->population, strlen(e->population)))
+		return bad(w, e->seq, "entry %" PRIu64 ": bad population name", e->seq);
 	if (e->mechanism != TLY_MECH_LAPLACE && e->mechanism != TLY_MECH_SKELLAM)
 		return bad(w, e->seq, "entry %" PRIu64 ": unknown mechanism %u", e->seq,
 		           e->mechanism);
@@ -106,6 +122,8 @@ check_form(struct walk *w, const struct tly_ledger_entry *e)
 			           e->seq);
 	if (e->amount.num == 0)
 		return bad(w, e->seq, "entry %" PRIu64 ": zero amount", e->seq);
+	if (!tly_budget_cap_valid(&cap))
+		return bad(w, e->seq, "entry %" PRIu64 ": delta_total or sites out of range", e->seq);
 	if (!(e->kind == TLY_LEDGER_CHARGE && e->refusal == TLY_LEDGER_REFUSED_NONE) &&
 	    !(e->kind == TLY_LEDGER_REFUSAL && e->refusal >= TLY_LEDGER_REFUSED_PER_QUERY &&
 	      e->refusal <= TLY_LEDGER_REFUSED_OVERFLOW))
@@ -131,41 +149,80 @@ check_unique(struct walk *w, const struct tly_ledger_entry *e)
 	return rc == SQLITE_DONE ? TLY_OK : TLY_EIO;
 }
 
-/* The spent totals: recomputed exactly, never over the entry's caps. */
+/* rho_total as tly_budget_rho_cap computes it for e's cap. */
+static tly_err
+rho_total_of(struct walk *w, const struct tly_ledger_entry *e, struct tly_fraction *out)
+{
+	struct cap_cache *c = &w->cache;
+	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
+	                                   e->budget.sites};
+
+	if (!c->valid || c->cap.sites != cap.sites ||
+	    tly_ledger_fraction_cmp(c->cap.epsilon_total, cap.epsilon_total) != 0 ||
+	    tly_ledger_fraction_cmp(c->cap.delta_total, cap.delta_total) != 0) {
+		c->valid = 0;
+		if (tly_budget_rho_cap(&cap, &c->rho_total) != TLY_OK)
+			return TLY_EINVAL;
+		c->cap = cap;
+		c->valid = 1;
+	}
+	*out = c->rho_total;
+	return TLY_OK;
+}
+
+static int
+same_spent(const struct tly_budget_spent *a, const struct tly_budget_spent *b)
+{
+	return tly_ledger_fraction_cmp(a->epsilon, b->epsilon) == 0 &&
+	       tly_ledger_fraction_cmp(a->epsilon_rho, b->epsilon_rho) == 0 &&
+	       tly_ledger_fraction_cmp(a->rho, b->rho) == 0;
+}
+
+/* The population's totals: recomputed exactly (protocol/budget.h), within
+ * the entry's cap, whose rho_total is recomputed too. */
 static tly_err
 check_spend(struct walk *w, const struct tly_ledger_entry *e)
 {
-	struct dataset_spent *had = spent_of(w, e->dataset);
-	struct dataset_spent want;
+	struct dataset_spent *had = spent_of(w, e->population);
+	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
+	                                   e->budget.sites};
+	const struct tly_budget_spent recorded = {e->epsilon_spent, e->epsilon_rho_spent,
+	                                          e->rho_spent};
+	struct tly_budget_spent want;
+	struct tly_fraction rho_total;
 	int eps = e->mechanism == TLY_MECH_LAPLACE;
 	tly_err rv;
 
 	if (had == NULL)
 		return TLY_ENOMEM;
-	want = *had;
+	if (rho_total_of(w, e, &rho_total) != TLY_OK ||
+	    tly_ledger_fraction_cmp(rho_total, e->budget.rho_total) != 0)
+		return bad(w, e->seq,
+		           "entry %" PRIu64 ": rho_total is not the zCDP cap of its (epsilon_total, "
+		           "delta_total, sites)",
+		           e->seq);
+	want = had->spent;
 	if (e->kind == TLY_LEDGER_CHARGE) {
-		struct tly_fraction *grows = eps ? &want.epsilon : &want.rho;
-		struct tly_fraction cap =
+		struct tly_fraction cap_one =
 		    eps ? e->budget.epsilon_per_query : e->budget.rho_per_query;
-		struct tly_fraction total = eps ? e->budget.epsilon_total : e->budget.rho_total;
-		if (tly_ledger_fraction_cmp(e->amount, cap) > 0)
+		if (tly_ledger_fraction_cmp(e->amount, cap_one) > 0)
 			return bad(w, e->seq, "entry %" PRIu64 ": amount over the per-query cap",
 			           e->seq);
-		if (tly_ledger_fraction_add(*grows, e->amount, grows) != TLY_OK)
+		if (tly_budget_add(&had->spent, e->mechanism, e->amount, &want) != TLY_OK)
 			return bad(w, e->seq, "entry %" PRIu64 ": spent total overflows", e->seq);
-		if (tly_ledger_fraction_cmp(*grows, total) > 0)
-			return bad(w, e->seq, "entry %" PRIu64 ": spent total over the budget",
-			           e->seq);
+		if (tly_budget_within(&want, &cap, rho_total) == TLY_BUDGET_OVER)
+			return bad(w, e->seq,
+			           "entry %" PRIu64 ": population \"%s\" spent over its cap", e->seq,
+			           e->population);
 		if ((rv = check_unique(w, e)) != TLY_OK)
 			return rv;
 	}
-	if (tly_ledger_fraction_cmp(want.epsilon, e->epsilon_spent) != 0 ||
-	    tly_ledger_fraction_cmp(want.rho, e->rho_spent) != 0)
+	if (!same_spent(&want, &recorded))
 		return bad(w, e->seq,
 		           "entry %" PRIu64 ": recorded spent totals are not the sum of "
 		           "the charges",
 		           e->seq);
-	*had = want;
+	had->spent = want;
 	return TLY_OK;
 }
 
@@ -324,10 +381,59 @@ csv_text(FILE *out, const char *text)
 	fputc('"', out);
 }
 
+/* f rounded up to 4 decimals, exactly (GMP). */
+static void
+decimal_up(char *out, size_t len, struct tly_fraction f)
+{
+	mpz_t x, den;
+	char *text;
+
+	mpz_inits(x, den, NULL);
+	mpz_import(x, 1, 1, sizeof f.num, 0, 0, &f.num);
+	mpz_import(den, 1, 1, sizeof f.den, 0, 0, &f.den);
+	mpz_mul_ui(x, x, 10000);
+	mpz_cdiv_q(x, x, den);
+	mpz_fdiv_qr_ui(den, x, x, 10000); /* whole part, then 4 decimals */
+	text = mpz_get_str(NULL, 10, den);
+	snprintf(out, len, "%s.%04lu", text != NULL ? text : "?", mpz_get_ui(x));
+	free(text);
+	mpz_clears(x, den, NULL);
+}
+
+/* The (epsilon, delta) the population's totals guarantee at this site,
+ * rounded up (protocol/budget.h, the same arithmetic as reserve): E
+ * exactly when basic composition is the tighter, else cdp2adp, a double
+ * already rounded up, shown to 4 decimals, never below it. */
+static void
+guarantee_text(char *out, size_t len, const struct tly_ledger_entry *e)
+{
+	const struct tly_budget_spent spent = {e->epsilon_spent, e->epsilon_rho_spent,
+	                                       e->rho_spent};
+	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
+	                                   e->budget.sites};
+	double eps, delta, shown;
+	char text[48];
+
+	if (tly_budget_guarantee(&spent, &cap, &eps, &delta) != TLY_OK) {
+		snprintf(out, len, "?");
+		return;
+	}
+	if (delta == 0) {
+		decimal_up(text, sizeof text, e->epsilon_spent);
+		snprintf(out, len, "(%s, 0)", text);
+		return;
+	}
+	shown = ceil(eps * 1e4);
+	if (shown / 1e4 < eps)
+		shown += 1;
+	snprintf(out, len, "(%.4f, %g)", shown / 1e4, delta);
+}
+
 static void
 show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format format)
 {
 	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48], rho[48];
+	char eps_rho[48], cap[48], guarantee[64];
 	const char *kind = e->kind == TLY_LEDGER_CHARGE ? "charge" : "refused";
 
 	iso_time(when, e->time);
@@ -335,16 +441,22 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
 	tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);
 	tly_ledger_fraction_format(rho, sizeof rho, e->rho_spent);
+	tly_ledger_fraction_format(eps_rho, sizeof eps_rho, e->epsilon_rho_spent);
+	tly_ledger_fraction_format(cap, sizeof cap, e->budget.rho_total);
+	guarantee_text(guarantee, sizeof guarantee, e);
 	if (format == TLY_LEDGER_CSV) {
-		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,", e->seq, when, kind, e->dataset,
-		        id, mechanism_name(e->mechanism), amount, eps, rho);
+		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\",", e->seq, when,
+		        kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
+		        e->population, eps_rho, cap, guarantee);
 		csv_text(out, e->reason);
 		fputc('\n', out);
 		return;
 	}
-	fprintf(out, "%6" PRIu64 "  %-20s  %-7s  %-16s  %s  %-7s  %-12s  %-12s  %-12s  %s\n",
+	fprintf(out,
+	        "%6" PRIu64 "  %-20s  %-7s  %-16s  %s  %-7s  %-12s  %-12s  %-12s  %-16s  %-12s  "
+	        "%-22s  %s\n",
 	        e->seq, when, kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
-	        e->reason);
+	        e->population, eps_rho, guarantee, e->reason);
 }
 
 tly_err
@@ -362,11 +474,15 @@ tly_ledger_show(struct tly_ledger *l, FILE *out, enum tly_ledger_format format)
 		return TLY_EIO;
 	if (format == TLY_LEDGER_CSV)
 		fprintf(out, "seq,time,kind,dataset,query_id,mechanism,amount,epsilon_spent,"
-		             "rho_spent,reason\n");
+		             "rho_spent,population,epsilon_sq_half_spent,rho_cap,guarantee,"
+		             "reason\n");
 	else
-		fprintf(out, "%6s  %-20s  %-7s  %-16s  %-32s  %-7s  %-12s  %-12s  %-12s  %s\n",
+		fprintf(out,
+		        "%6s  %-20s  %-7s  %-16s  %-32s  %-7s  %-12s  %-12s  %-12s  %-16s  %-12s  "
+		        "%-22s  %s\n",
 		        "seq", "time (UTC)", "kind", "dataset", "query id", "mech", "amount",
-		        "epsilon spent", "rho spent", "reason");
+		        "epsilon spent", "rho spent", "population", "eps^2/2 spent",
+		        "(epsilon, delta) so far", "reason");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (tly_ledger_row_read(st, &e, why, sizeof why) != TLY_OK)
 			fprintf(out, "%6" PRIu64 "  malformed row: %s\n", e.seq, why);

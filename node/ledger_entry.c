@@ -23,8 +23,10 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 {
 	size_t dataset_len = strlen(e->dataset);
 	size_t reason_len = strlen(e->reason);
+	size_t population_len = strlen(e->population);
 
-	if (dataset_len < 1 || dataset_len > TLY_SPEC_NAME_MAX ||
+	if (dataset_len < 1 || dataset_len > TLY_SPEC_NAME_MAX || population_len < 1 ||
+	    population_len > TLY_SPEC_NAME_MAX ||
 	    reason_len > TLY_LEDGER_REASON_MAX || e->spec_len < 1 ||
 	    e->spec_len > TLY_LEDGER_SPEC_MAX)
 		return TLY_EINVAL;
@@ -47,6 +49,7 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 	tly_buf_put_u32(out, (uint32_t)e->spec_len);
 	tly_buf_put_bytes(out, e->spec_json, e->spec_len);
 	tly_buf_put_bytes(out, e->prev_hash, sizeof e->prev_hash);
+	tly_ledger_put_accountant(out, e->population, e->epsilon_rho_spent, &e->budget);
 	return out->error;
 }
 
@@ -84,6 +87,8 @@ tly_ledger_receipt_make(struct tly_ledger_receipt *out, const struct tly_ledger_
 	r.epsilon_spent = e->epsilon_spent;
 	r.rho_spent = e->rho_spent;
 	r.budget = e->budget;
+	memcpy(r.population, e->population, sizeof r.population);
+	r.epsilon_rho_spent = e->epsilon_rho_spent;
 	memcpy(r.entry_hash, e->entry_hash, sizeof r.entry_hash);
 	rv = tly_ledger_receipt_digest(&r, digest);
 	if (rv == TLY_EINVAL)
@@ -144,6 +149,10 @@ tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 	rc = rc ? rc : bind_blob(st, &col, e->prev_hash, sizeof e->prev_hash);
 	rc = rc ? rc : bind_blob(st, &col, e->entry_hash, sizeof e->entry_hash);
 	rc = rc ? rc : bind_blob(st, &col, e->signature, sizeof e->signature);
+	rc = rc ? rc : sqlite3_bind_text(st, col++, e->population, -1, SQLITE_TRANSIENT);
+	rc = rc ? rc : bind_fraction(st, &col, e->epsilon_rho_spent);
+	rc = rc ? rc : bind_fraction(st, &col, e->budget.delta_total);
+	rc = rc ? rc : bind_u64(st, &col, e->budget.sites);
 	return rc;
 }
 
@@ -180,7 +189,13 @@ static const char *const column_names[TLY_LEDGER_COLUMN_COUNT] = {"seq",
                                                                   "spec_json",
                                                                   "prev_hash",
                                                                   "entry_hash",
-                                                                  "signature"};
+                                                                  "signature",
+                                                                  "population",
+                                                                  "epsilon_rho_spent_num",
+                                                                  "epsilon_rho_spent_den",
+                                                                  "delta_total_num",
+                                                                  "delta_total_den",
+                                                                  "sites"};
 
 static uint64_t
 read_u64(struct row *row)
@@ -202,6 +217,16 @@ read_u8(struct row *row)
 	if (v > UINT8_MAX)
 		row->bad = row->bad ? row->bad : column_names[row->col - 1];
 	return (uint8_t)v;
+}
+
+static uint32_t
+read_u32(struct row *row)
+{
+	uint64_t v = read_u64(row);
+
+	if (v > UINT32_MAX)
+		row->bad = row->bad ? row->bad : column_names[row->col - 1];
+	return (uint32_t)v;
 }
 
 static struct tly_fraction
@@ -277,6 +302,11 @@ tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, siz
 	read_blob(&row, e->prev_hash, sizeof e->prev_hash);
 	read_blob(&row, e->entry_hash, sizeof e->entry_hash);
 	read_blob(&row, e->signature, sizeof e->signature);
+	text = read_text(&row, TLY_SPEC_NAME_MAX, &len);
+	memcpy(e->population, text, len);
+	e->epsilon_rho_spent = read_fraction(&row);
+	e->budget.delta_total = read_fraction(&row);
+	e->budget.sites = read_u32(&row);
 	if (row.bad == NULL)
 		return TLY_OK;
 	if (why_len > 0)

@@ -24,8 +24,9 @@ struct tly_ledger {
 	"epsilon_spent_num, epsilon_spent_den, rho_spent_num, rho_spent_den, "                     \
 	"epsilon_total_num, epsilon_total_den, epsilon_per_query_num, epsilon_per_query_den, "     \
 	"rho_total_num, rho_total_den, rho_per_query_num, rho_per_query_den, refusal, reason, "    \
-	"spec_json, prev_hash, entry_hash, signature"
-enum { TLY_LEDGER_COLUMN_COUNT = 27 };
+	"spec_json, prev_hash, entry_hash, signature, population, epsilon_rho_spent_num, "        \
+	"epsilon_rho_spent_den, delta_total_num, delta_total_den, sites"
+enum { TLY_LEDGER_COLUMN_COUNT = 33 };
 
 
 

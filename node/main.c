@@ -337,6 +337,11 @@ cmd_explain(int argc, char **argv)
 	printf("charge       %s %llu/%llu\n",
 	    spec.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
 	    (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den);
+	char cap_eps[48], cap_delta[48];
+	tly_ledger_fraction_format(cap_eps, sizeof cap_eps, ds->epsilon_total);
+	tly_ledger_fraction_format(cap_delta, sizeof cap_delta, ds->delta_total);
+	printf("budget       population %s: one cap (epsilon %s, delta %s), every mechanism\n",
+	    ds->population, cap_eps, cap_delta);
 	printf("allowed      %s\n", cfg.measures & (1u << spec.measure) ? "yes" : "no (local policy)");
 	printf("sql          %s\n", sql);
 	rc = 0;

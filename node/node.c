@@ -186,6 +186,17 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 		rv = TLY_EPEER;
 		goto fail;
 	}
+	/* The node's share is calibrated to 1/h of the target noise: a
+	 * coordinator that raised h would shrink it. */
+	if (q->min_honest > node->config.max_min_honest) {
+		say(why, why_len,
+		    "refused by local policy: the query assumes min_honest %u honest "
+		    "contributors, this node allows at most max_min_honest %u (its noise share "
+		    "would be below 1/%u of the target)",
+		    q->min_honest, node->config.max_min_honest, node->config.max_min_honest);
+		rv = TLY_EPEER;
+		goto fail;
+	}
 	if (q->mechanism == TLY_MECH_NONE && !node->config.allow_noise_free) {
 		say(why, why_len, "refused by local policy: noise-free answers are not allowed");
 		rv = TLY_EPEER;
@@ -204,9 +215,13 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
     char *why, size_t why_len)
 {
 	const struct tly_node_dataset *ds = &node->config.datasets[spec->dataset];
-	struct tly_ledger_budget budget = {ds->epsilon_total, ds->epsilon_per_query, ds->rho_total,
-	    ds->rho_per_query};
+	struct tly_ledger_budget budget = {.epsilon_total = ds->epsilon_total,
+	    .epsilon_per_query = ds->epsilon_per_query,
+	    .rho_per_query = ds->rho_per_query,
+	    .delta_total = ds->delta_total,
+	    .sites = ds->schema.max_sites_per_person};
 	struct tly_ledger_charge charge = {.dataset = ds->schema.name,
+	    .population = ds->population,
 	    .mechanism = q->mechanism,
 	    .amount = {spec->privacy_num, spec->privacy_den},
 	    .spec_json = q->spec_json,

@@ -17,14 +17,16 @@
 #include "crypto/ct.h"
 #include "crypto/dp.h"
 #include "crypto/dp_quantile.h"
+#include "budget.h"
 #include "crypto/field.h"
 #include "crypto/wipe.h"
 
 _Static_assert(sizeof(unsigned long) == sizeof(uint64_t), "GMP's _ui functions take uint64_t");
 
-/* The (epsilon, delta) conversion of a rho-zCDP release (Bun and Steinke
- * 2016, Proposition 1.3). */
+/* The delta at which a rho-zCDP release states (epsilon, delta), by CKS
+ * cdp2adp (protocol/budget.h). */
 #define ZCDP_DELTA 1e-6
+static const struct tly_fraction ZCDP_DELTA_FRACTION = {1, 1000000};
 
 /* ci95: the 95% central interval. */
 enum { CI_NUM = 95, CI_DEN = 100 };
@@ -361,8 +363,9 @@ dp_noise(const struct tly_noise_params *p, uint64_t shares)
 	return noise;
 }
 
-/* (epsilon, delta) of the guarantee. The zCDP conversion is rounded up to
- * the next double, so the figure stated is never below the true one. */
+/* (epsilon, delta) of the guarantee. The zCDP conversion is CKS cdp2adp
+ * (protocol/budget.h), an upper bound rounded up to a double, so the figure
+ * stated is never below the true one. */
 static void
 describe_privacy(const struct tly_noise_params *p, struct tly_noise_info *info)
 {
@@ -373,9 +376,14 @@ describe_privacy(const struct tly_noise_params *p, struct tly_noise_info *info)
 		info->dp_delta = 0;
 		return;
 	}
-	long double rho = (long double)p->privacy_num / (long double)p->privacy_den;
-	long double epsilon = rho + 2 * sqrtl(rho * logl(1 / (long double)ZCDP_DELTA));
-	info->dp_epsilon = nextafter((double)epsilon, INFINITY);
+	struct tly_fraction rho = {p->privacy_num, p->privacy_den};
+	double epsilon = INFINITY;
+
+	/* privacy_num/den is reduced by calibrate; a conversion that fails
+	 * would leave infinity: a refusal to state less than the truth */
+	if (tly_budget_cdp2adp(rho, ZCDP_DELTA_FRACTION, &epsilon) != TLY_OK)
+		epsilon = INFINITY;
+	info->dp_epsilon = epsilon;
 	info->dp_delta = ZCDP_DELTA;
 }
 

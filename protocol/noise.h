@@ -114,7 +114,8 @@ struct tly_noise_info {
 	double target_variance;  /* the noise guaranteed with h honest shares */
 	double dp_epsilon;       /* LAPLACE: epsilon, delta = 0. SKELLAM: */
 	double dp_delta;         /*   (epsilon, delta)-DP implied by rho at delta =
-	                          *   1e-6: eps = rho + 2 sqrt(rho ln(1/delta)) */
+	                          *   1e-6: CKS cdp2adp (protocol/budget.h),
+	                          *   rounded up */
 };
 
 /*

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "budget.h"
 #include "codec.h"
 
 #define RECEIPT_DOMAIN "tally/receipt/v1"
@@ -150,6 +151,20 @@ tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
 	tly_ledger_put_fraction(b, budget->rho_per_query);
 }
 
+void
+tly_ledger_put_accountant(struct tly_buf *b, const char *population,
+                          struct tly_fraction epsilon_rho_spent,
+                          const struct tly_ledger_budget *budget)
+{
+	size_t len = strnlen(population, TLY_SPEC_NAME_MAX);
+
+	tly_buf_put_u8(b, (uint8_t)len);
+	tly_buf_put_bytes(b, population, len);
+	tly_ledger_put_fraction(b, epsilon_rho_spent);
+	tly_ledger_put_fraction(b, budget->delta_total);
+	tly_buf_put_u32(b, budget->sites);
+}
+
 /* ---- receipts ---- */
 
 static int
@@ -161,8 +176,15 @@ receipt_fields_valid(const struct tly_ledger_receipt *r)
 	                                          &r->budget.epsilon_total,
 	                                          &r->budget.epsilon_per_query,
 	                                          &r->budget.rho_total,
-	                                          &r->budget.rho_per_query};
+	                                          &r->budget.rho_per_query,
+	                                          &r->budget.delta_total,
+	                                          &r->epsilon_rho_spent};
 
+	if (!tly_ledger_name_valid(r->population, strnlen(r->population, sizeof r->population)) ||
+	    r->population[sizeof r->population - 1] != '\0' || r->budget.delta_total.num == 0 ||
+	    r->budget.delta_total.num >= r->budget.delta_total.den || r->budget.sites < 1 ||
+	    r->budget.sites > TLY_BUDGET_SITES_MAX)
+		return 0;
 	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
 	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
 	    r->amount.num == 0 ||
@@ -196,6 +218,7 @@ receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
 	tly_ledger_put_fraction(out, r->epsilon_spent);
 	tly_ledger_put_fraction(out, r->rho_spent);
 	tly_ledger_put_budget(out, &r->budget);
+	tly_ledger_put_accountant(out, r->population, r->epsilon_rho_spent, &r->budget);
 	tly_buf_put_bytes(out, r->entry_hash, sizeof r->entry_hash);
 	return out->error;
 }
@@ -240,9 +263,9 @@ tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, si
 {
 	struct tly_ledger_receipt r;
 	struct tly_reader rd;
-	uint8_t dataset_len;
+	uint8_t dataset_len, population_len;
 
-	if (len < TLY_RECEIPT_FIXED_BYTES + 1 || len > TLY_RECEIPT_MAX_BYTES)
+	if (len < TLY_RECEIPT_FIXED_BYTES + 2 || len > TLY_RECEIPT_MAX_BYTES)
 		return TLY_EFORMAT;
 	memset(&r, 0, sizeof r);
 	tly_reader_init(&rd, buf, len);
@@ -265,9 +288,17 @@ tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, si
 	r.budget.epsilon_per_query = get_fraction(&rd);
 	r.budget.rho_total = get_fraction(&rd);
 	r.budget.rho_per_query = get_fraction(&rd);
+	population_len = tly_get_u8(&rd);
+	if (population_len > TLY_SPEC_NAME_MAX)
+		return TLY_EFORMAT;
+	tly_get_bytes(&rd, r.population, population_len);
+	r.epsilon_rho_spent = get_fraction(&rd);
+	r.budget.delta_total = get_fraction(&rd);
+	r.budget.sites = tly_get_u32(&rd);
 	tly_get_bytes(&rd, r.entry_hash, sizeof r.entry_hash);
 	tly_get_bytes(&rd, r.signature, sizeof r.signature);
 	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
+	    strlen(r.population) != population_len ||
 	    !receipt_fields_valid(&r))
 		return TLY_EFORMAT;
 	*out = r;

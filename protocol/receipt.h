@@ -19,7 +19,7 @@
 #include "messages.h"
 #include "spec.h"
 
-enum { TLY_RECEIPT_VERSION = 1 };
+enum { TLY_RECEIPT_VERSION = 2 };
 
 /* An exact non-negative rational (den > 0), as budgets and charges are. */
 struct tly_fraction {
@@ -40,11 +40,17 @@ TLY_MUST tly_err tly_ledger_fraction_add(struct tly_fraction a, struct tly_fract
  * (misuse aborts). */
 int tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b);
 
-/* A dataset's caps, from the node's config (struct tly_node_dataset). Each
- * has den > 0; a cap of 0 refuses every query of that mechanism. */
+/* A population's caps, from the node's config (struct tly_node_dataset).
+ * Each fraction has den > 0; a per-query cap of 0 refuses every query of
+ * that mechanism. One (epsilon_total, delta_total) cap covers every
+ * mechanism (protocol/budget.h); rho_total is not configured but derived
+ * from it by the ledger: rho*(epsilon_total, delta_total) / sites, rounded
+ * down (tly_budget_rho_cap), and recorded so that readers see it. */
 struct tly_ledger_budget {
 	struct tly_fraction epsilon_total, epsilon_per_query;
 	struct tly_fraction rho_total, rho_per_query;
+	struct tly_fraction delta_total; /* 0 < delta < 1 */
+	uint32_t sites;                  /* max_sites_per_person m, 1..1000 */
 };
 
 /* "num/den". */
@@ -60,28 +66,39 @@ void tly_ledger_hex(char *out, const uint8_t *in, size_t n);
  * fractions (epsilon_total, epsilon_per_query, rho_total, rho_per_query). */
 void tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f);
 void tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget);
+/* The accountant's fields that version 2 added to entries and receipts:
+ * population_len u8 (1..63), population, epsilon_rho_spent, delta_total
+ * (u64 num, u64 den each), sites u32. */
+void tly_ledger_put_accountant(struct tly_buf *b, const char *population,
+                               struct tly_fraction epsilon_rho_spent,
+                               const struct tly_ledger_budget *budget);
 
 /*
  * The receipt a node hands the coordinator for each answered query, to be
  * carried into the transparency log and checked by `tally audit verify`:
  *
- *   receipt bytes (version 1; integers big-endian):
- *     version u8 = 1, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
+ *   receipt bytes (version 2; integers big-endian):
+ *     version u8 = 2, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
  *     dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
  *     mechanism u8 (1 or 2), amount, epsilon_spent, rho_spent,
  *     epsilon_total, epsilon_per_query, rho_total, rho_per_query (each
- *     u64 num, u64 den, reduced, den > 0), entry_hash[32],
+ *     u64 num, u64 den, reduced, den > 0),
+ *     population_len u8 (1..63), population, epsilon_rho_spent,
+ *     delta_total (0 < delta < 1), sites u32 (1..1000)    [added in v2]
+ *     entry_hash[32],
  *     signature[64] = Ed25519(node key, tly_hash("tally/receipt/v1",
  *                     every byte before the signature))
  *
  * The fields repeat the charge entry seq of the node's ledger, so an
  * auditor holding both can match them, and one holding only receipts can
- * still check each against its caps.
+ * still check each against its caps (tly_budget_within). The spent totals
+ * are the population's: epsilon_spent E and epsilon_rho_spent Q (sums of
+ * eps and eps^2/2 over pure charges), rho_spent R (sum of rho).
  */
 enum {
 	TLY_RECEIPT_FIXED_BYTES = 1 + 4 + 8 + 8 + 1 + TLY_QUERY_ID_BYTES + TLY_HASH_BYTES + 1 +
-	                          7 * 16 + TLY_HASH_BYTES + TLY_SIGN_BYTES,
-	TLY_RECEIPT_MAX_BYTES = TLY_RECEIPT_FIXED_BYTES + TLY_SPEC_NAME_MAX,
+	                          7 * 16 + 1 + 2 * 16 + 4 + TLY_HASH_BYTES + TLY_SIGN_BYTES,
+	TLY_RECEIPT_MAX_BYTES = TLY_RECEIPT_FIXED_BYTES + 2 * TLY_SPEC_NAME_MAX,
 };
 
 struct tly_ledger_receipt {
@@ -95,6 +112,8 @@ struct tly_ledger_receipt {
 	struct tly_fraction amount;
 	struct tly_fraction epsilon_spent, rho_spent;
 	struct tly_ledger_budget budget;
+	char population[TLY_SPEC_NAME_MAX + 1];
+	struct tly_fraction epsilon_rho_spent;
 	uint8_t entry_hash[TLY_HASH_BYTES];
 	uint8_t signature[TLY_SIGN_BYTES];
 };

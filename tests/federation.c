@@ -137,8 +137,13 @@ fed_query_fini(struct fed_query *q)
 void
 fed_charge(struct fed *f, uint32_t n, const struct fed_query *q, struct tly_buf *out)
 {
-	struct tly_ledger_budget budget = {{20, 1}, {2, 1}, {5, 1}, {1, 2}};
+	struct tly_ledger_budget budget = {.epsilon_total = {20, 1},
+	                                   .epsilon_per_query = {2, 1},
+	                                   .rho_per_query = {1, 2},
+	                                   .delta_total = {1, 1000000},
+	                                   .sites = 1};
 	struct tly_ledger_charge charge = {.dataset = "patients",
+	                                   .population = "patients",
 	                                   .mechanism = q->spec.mechanism,
 	                                   .amount = {q->spec.privacy_num, q->spec.privacy_den},
 	                                   .spec_json = q->canonical,

@@ -75,7 +75,20 @@ teardown(void)
 
 TestSuite(ledger, .init = setup, .fini = teardown);
 
-static const struct tly_ledger_budget defaults = {{20, 1}, {2, 1}, {5, 1}, {1, 2}};
+/* (epsilon_total, epsilon_per_query, rho_per_query), delta 1e-6, one site;
+ * rho_total is the ledger's to derive. */
+#define BUDGET(total, eps_q, rho_q)                                                                \
+	{                                                                                          \
+		.epsilon_total = total, .epsilon_per_query = eps_q, .rho_per_query = rho_q,        \
+		.delta_total = {1, 1000000}, .sites = 1                                            \
+	}
+#define FR(n, d) ((struct tly_fraction){(n), (d)})
+
+static const struct tly_ledger_budget defaults = {.epsilon_total = {20, 1},
+                                                  .epsilon_per_query = {2, 1},
+                                                  .rho_per_query = {1, 2},
+                                                  .delta_total = {1, 1000000},
+                                                  .sites = 1};
 
 static struct tly_ledger *
 open_ledger(void)
@@ -91,6 +104,7 @@ static struct tly_ledger_charge
 charge(const char *dataset, uint64_t n, uint8_t mechanism, uint64_t num, uint64_t den)
 {
 	struct tly_ledger_charge c = {.dataset = dataset,
+	                              .population = dataset,
 	                              .mechanism = mechanism,
 	                              .amount = {num, den},
 	                              .spec_json = spec,
@@ -126,9 +140,12 @@ static void
 assert_spent(struct tly_ledger *l, const char *dataset, struct tly_fraction eps,
              struct tly_fraction rho)
 {
+	struct tly_budget_spent spent;
 	struct tly_fraction e, r;
 
-	cr_assert_eq(tly_ledger_spent(l, dataset, &e, &r), TLY_OK);
+	cr_assert_eq(tly_ledger_spent(l, dataset, &spent), TLY_OK);
+	e = spent.epsilon;
+	r = spent.rho;
 	cr_assert(e.num == eps.num && e.den == eps.den, "epsilon %" PRIu64 "/%" PRIu64, e.num,
 	          e.den);
 	cr_assert(r.num == rho.num && r.den == rho.den, "rho %" PRIu64 "/%" PRIu64, r.num, r.den);
@@ -194,7 +211,7 @@ Test(ledger, fractions_exact)
 Test(ledger, ten_tenths_make_exactly_one)
 {
 	struct tly_ledger *l = open_ledger();
-	struct tly_ledger_budget b = {{1, 1}, {1, 1}, {1, 1}, {1, 1}};
+	struct tly_ledger_budget b = BUDGET(FR(1, 1), FR(1, 1), FR(1, 1));
 	char why[512];
 
 	for (uint64_t i = 1; i <= 10; i++) {
@@ -213,9 +230,9 @@ Test(ledger, ten_tenths_make_exactly_one)
 	/* At the cap exactly: one more tenth is refused, naming the numbers. */
 	struct tly_ledger_charge c = charge("patients", 11, TLY_MECH_LAPLACE, 1, 10);
 	reserve(l, &c, &b, TLY_EBUDGET, why, sizeof why);
-	cr_assert(strstr(why, "\"patients\"") && strstr(why, "epsilon budget exhausted") &&
-	              strstr(why, "spent 1/1") && strstr(why, "total 1/1") &&
-	              strstr(why, "request 1/10") && strstr(why, "11/10"),
+	cr_assert(strstr(why, "\"patients\"") && strstr(why, "budget exhausted") &&
+	              strstr(why, "spent epsilon 1/1,") && strstr(why, "cap (1/1, 1/1000000)") &&
+	              strstr(why, "epsilon 1/10 more"),
 	          "%s", why);
 	assert_spent(l, "patients", (struct tly_fraction){1, 1}, (struct tly_fraction){0, 1});
 	tly_ledger_close(l);
@@ -225,7 +242,7 @@ Test(ledger, ten_tenths_make_exactly_one)
 Test(ledger, reserve_up_to_the_cap_then_refuse)
 {
 	struct tly_ledger *l = open_ledger();
-	struct tly_ledger_budget b = {{7, 2}, {2, 1}, {5, 1}, {1, 2}};
+	struct tly_ledger_budget b = BUDGET(FR(7, 2), FR(2, 1), FR(1, 2));
 	char why[512];
 
 	/* 2 + 3/2 = 7/2 exactly the total. */
@@ -236,7 +253,7 @@ Test(ledger, reserve_up_to_the_cap_then_refuse)
 	cr_assert(r.epsilon_spent.num == 7 && r.epsilon_spent.den == 2);
 	c = charge("patients", 3, TLY_MECH_LAPLACE, 1, 1000000);
 	reserve(l, &c, &b, TLY_EBUDGET, why, sizeof why);
-	cr_assert(strstr(why, "spent 7/2 of the total 7/2") != NULL, "%s", why);
+	cr_assert(strstr(why, "spent epsilon 7/2,") && strstr(why, "cap (7/2,"), "%s", why);
 	/* A refusal costs nothing: the next dataset and rho are untouched. */
 	assert_spent(l, "patients", (struct tly_fraction){7, 2}, (struct tly_fraction){0, 1});
 	tly_ledger_close(l);
@@ -264,32 +281,96 @@ Test(ledger, per_query_cap)
 	assert_verifies(3);
 }
 
-Test(ledger, epsilon_and_rho_and_datasets_are_separate)
+Test(ledger, epsilon_and_rho_share_one_accountant_per_population)
 {
 	struct tly_ledger *l = open_ledger();
-	struct tly_ledger_budget b = {{1, 1}, {1, 1}, {1, 4}, {1, 4}};
+	struct tly_ledger_budget b = BUDGET(FR(1, 1), FR(1, 1), FR(1, 4));
+	char why[512];
 	uint64_t n = 1;
 
-	struct tly_ledger_charge c = charge("patients", n++, TLY_MECH_SKELLAM, 1, 4);
+	/* The cap (1, 1e-6) in zCDP is rho* = 0.024355...: rho 1/50 fits,
+	 * then 1/200 more does not; a pure epsilon 1/10 (1/200 in zCDP) fits. */
+	struct tly_ledger_charge c = charge("patients", n++, TLY_MECH_SKELLAM, 1, 50);
 	reserve(l, &c, &b, TLY_OK, NULL, 0);
-	c = charge("patients", n++, TLY_MECH_SKELLAM, 1, 100);
-	reserve(l, &c, &b, TLY_EBUDGET, NULL, 0);
-	/* rho is spent; epsilon is not. */
+	c = charge("patients", n++, TLY_MECH_SKELLAM, 1, 200);
+	reserve(l, &c, &b, TLY_EBUDGET, why, sizeof why);
+	cr_assert(strstr(why, "rho 1/50;") && strstr(why, "rho 1/200 more"), "%s", why);
+	/* Once rho is spent, epsilon counts as eps^2/2 against the same cap:
+	 * the old separate epsilon budget would have taken 1 here. */
 	c = charge("patients", n++, TLY_MECH_LAPLACE, 1, 1);
-	struct tly_ledger_receipt r = reserve(l, &c, &b, TLY_OK, NULL, 0);
-	cr_assert(r.rho_spent.num == 1 && r.rho_spent.den == 4);
-	cr_assert(r.epsilon_spent.num == 1 && r.epsilon_spent.den == 1);
-	c = charge("patients", n++, TLY_MECH_LAPLACE, 1, 100);
 	reserve(l, &c, &b, TLY_EBUDGET, NULL, 0);
-	/* Another dataset has its own budget. */
-	c = charge("gp_visits", n++, TLY_MECH_LAPLACE, 1, 1);
+	c = charge("patients", n++, TLY_MECH_LAPLACE, 1, 20);
+	struct tly_ledger_receipt r = reserve(l, &c, &b, TLY_OK, NULL, 0);
+	cr_assert(r.rho_spent.num == 1 && r.rho_spent.den == 50);
+	cr_assert(r.epsilon_rho_spent.num == 1 && r.epsilon_rho_spent.den == 800);
+	struct tly_budget_cap cap = {FR(1, 1), FR(1, 1000000), 1};
+	struct tly_fraction rho_total;
+	cr_assert_eq(tly_budget_rho_cap(&cap, &rho_total), TLY_OK);
+	cr_assert(r.budget.rho_total.num == rho_total.num &&
+	              r.budget.rho_total.den == rho_total.den,
+	          "the derived zCDP cap is recorded");
+	cr_assert_str_eq(r.population, "patients");
+
+	/* A second dataset of the same population shares the accountant ... */
+	c = charge("gp_visits", n++, TLY_MECH_SKELLAM, 1, 200);
+	c.population = "patients";
+	reserve(l, &c, &b, TLY_EBUDGET, why, sizeof why);
+	cr_assert(strstr(why, "population \"patients\"") != NULL, "%s", why);
+	/* ... while another population has its own. */
+	c = charge("gp_visits", n++, TLY_MECH_SKELLAM, 1, 50);
 	r = reserve(l, &c, &b, TLY_OK, NULL, 0);
-	cr_assert(r.epsilon_spent.num == 1 && r.rho_spent.num == 0);
-	assert_spent(l, "patients", (struct tly_fraction){1, 1}, (struct tly_fraction){1, 4});
-	assert_spent(l, "gp_visits", (struct tly_fraction){1, 1}, (struct tly_fraction){0, 1});
-	assert_spent(l, "never_used", (struct tly_fraction){0, 1}, (struct tly_fraction){0, 1});
+	cr_assert(r.rho_spent.num == 1 && r.rho_spent.den == 50 && r.epsilon_spent.num == 0);
+	assert_spent(l, "patients", FR(1, 20), FR(1, 50));
+	assert_spent(l, "gp_visits", FR(0, 1), FR(1, 50));
+	assert_spent(l, "never_used", FR(0, 1), FR(0, 1));
 	tly_ledger_close(l);
-	assert_verifies(5);
+	assert_verifies(6);
+}
+
+Test(ledger, the_issue_sequence_is_refused_at_the_combined_cap)
+{
+	/* Old defaults: epsilon 20 and rho 5 were separate; after epsilon
+	 * reached 20/20 nine more rho = 0.5 queries were released. Now the
+	 * one cap (20, 1e-6) refuses the first rho query. */
+	struct tly_ledger *l = open_ledger();
+	char why[512];
+	uint64_t n = 1;
+
+	for (int i = 0; i < 10; i++) {
+		struct tly_ledger_charge c = charge("patients", n++, TLY_MECH_LAPLACE, 2, 1);
+		reserve(l, &c, &defaults, TLY_OK, NULL, 0);
+	}
+	assert_spent(l, "patients", FR(20, 1), FR(0, 1));
+	for (int i = 0; i < 9; i++) {
+		struct tly_ledger_charge c = charge("patients", n++, TLY_MECH_SKELLAM, 1, 2);
+		reserve(l, &c, &defaults, TLY_EBUDGET, why, sizeof why);
+	}
+	cr_assert(strstr(why, "budget exhausted") != NULL, "%s", why);
+	assert_spent(l, "patients", FR(20, 1), FR(0, 1));
+	tly_ledger_close(l);
+	assert_verifies(19);
+}
+
+Test(ledger, two_sites_per_person_halve_the_per_site_cap)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_budget two = defaults;
+	uint64_t n = 1;
+	int admitted = 0;
+
+	two.sites = 2;
+	/* rho* (20, 1e-6) = 4.789: one site admits 9 x 0.5, each of two
+	 * sites 4 (2 <= 2.394 < 2.5). */
+	for (int i = 0; i < 12; i++) {
+		struct tly_ledger_charge c = charge("patients", n++, TLY_MECH_SKELLAM, 1, 2);
+		struct tly_ledger_receipt r;
+		char why[512];
+		if (tly_ledger_reserve(l, &c, &two, &r, why, sizeof why) == TLY_OK)
+			admitted++;
+	}
+	cr_assert_eq(admitted, 4);
+	tly_ledger_close(l);
+	assert_verifies(12);
 }
 
 Test(ledger, same_query_id_never_charged_twice)
@@ -323,7 +404,7 @@ Test(ledger, same_query_id_never_charged_twice)
 Test(ledger, overflow_is_refused_cleanly)
 {
 	struct tly_ledger *l = open_ledger();
-	struct tly_ledger_budget b = {{UINT64_MAX, 1}, {1, 1}, {UINT64_MAX, 1}, {1, 1}};
+	struct tly_ledger_budget b = BUDGET(FR(UINT64_MAX, 1), FR(1, 1), FR(1, 1));
 	char why[512];
 
 	struct tly_ledger_charge c = charge("patients", 1, TLY_MECH_LAPLACE, 1, UINT64_MAX);
@@ -339,7 +420,7 @@ Test(ledger, overflow_is_refused_cleanly)
 	assert_spent(l, "patients", (struct tly_fraction){2, UINT64_MAX},
 	             (struct tly_fraction){0, 1});
 	/* Caps near 2^64 compare exactly. */
-	struct tly_ledger_budget tight = {{3, UINT64_MAX}, {1, 1}, {1, 1}, {1, 1}};
+	struct tly_ledger_budget tight = BUDGET(FR(3, UINT64_MAX), FR(1, 1), FR(1, 1));
 	c = charge("patients", 4, TLY_MECH_LAPLACE, 1, UINT64_MAX);
 	reserve(l, &c, &tight, TLY_OK, NULL, 0);
 	c = charge("patients", 5, TLY_MECH_LAPLACE, 1, UINT64_MAX);
@@ -375,6 +456,18 @@ Test(ledger, malformed_charges_are_refused_unrecorded)
 	}
 	bad_budget.rho_per_query.den = 0;
 	struct tly_ledger_charge c = charge("patients", 9, TLY_MECH_LAPLACE, 1, 10);
+	reserve(l, &c, &bad_budget, TLY_EINVAL, NULL, 0);
+	/* the accountant's fields */
+	c.population = "Patients";
+	reserve(l, &c, &defaults, TLY_EINVAL, why, sizeof why);
+	cr_assert(strstr(why, "population name") != NULL, "%s", why);
+	c.population = "patients";
+	bad_budget = defaults;
+	bad_budget.delta_total = FR(1, 1);
+	reserve(l, &c, &bad_budget, TLY_EINVAL, why, sizeof why);
+	cr_assert(strstr(why, "delta_total") != NULL, "%s", why);
+	bad_budget = defaults;
+	bad_budget.sites = 0;
 	reserve(l, &c, &bad_budget, TLY_EINVAL, NULL, 0);
 	tly_ledger_close(l);
 	assert_verifies(0);
@@ -480,8 +573,15 @@ Test(ledger, refuses_files_that_are_not_its_own)
 
 	/* A ledger from a newer tally. */
 	tly_ledger_close(open_ledger());
-	raw_sql(path, "PRAGMA user_version = 2;");
-	assert_open_refused(TLY_EFORMAT, "version 2");
+	raw_sql(path, "PRAGMA user_version = 3;");
+	assert_open_refused(TLY_EFORMAT, "version 3");
+	unlink(path);
+
+	/* A version 1 ledger (separate epsilon and rho budgets): refused, not
+	 * read with the wrong arithmetic. */
+	tly_ledger_close(open_ledger());
+	raw_sql(path, "PRAGMA user_version = 1;");
+	assert_open_refused(TLY_EFORMAT, "version 1");
 }
 
 Test(ledger, refuses_another_key)
@@ -651,7 +751,7 @@ independent_entry_bytes(const struct tly_ledger_entry *e, uint8_t *out)
 	                                 e->budget.rho_per_query};
 	size_t n;
 
-	*p++ = 1;
+	*p++ = 2;
 	*p++ = e->kind;
 	tly_store_be64(p, e->seq), p += 8;
 	tly_store_be64(p, e->time), p += 8;
@@ -673,6 +773,14 @@ independent_entry_bytes(const struct tly_ledger_entry *e, uint8_t *out)
 	tly_store_be32(p, (uint32_t)e->spec_len), p += 4;
 	memcpy(p, e->spec_json, e->spec_len), p += e->spec_len;
 	memcpy(p, e->prev_hash, 32), p += 32;
+	n = strlen(e->population);
+	*p++ = (uint8_t)n;
+	memcpy(p, e->population, n), p += n;
+	tly_store_be64(p, e->epsilon_rho_spent.num), p += 8;
+	tly_store_be64(p, e->epsilon_rho_spent.den), p += 8;
+	tly_store_be64(p, e->budget.delta_total.num), p += 8;
+	tly_store_be64(p, e->budget.delta_total.den), p += 8;
+	tly_store_be32(p, e->budget.sites), p += 4;
 	return (size_t)(p - out);
 }
 
@@ -696,7 +804,7 @@ insert_entry(sqlite3 *db, const struct tly_ledger_entry *e)
 	cr_assert_eq(sqlite3_prepare_v2(
 	                 db,
 	                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                 -1, &st, NULL),
 	             SQLITE_OK);
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->seq);
@@ -716,6 +824,12 @@ insert_entry(sqlite3 *db, const struct tly_ledger_entry *e)
 	sqlite3_bind_blob(st, col++, e->prev_hash, 32, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, col++, e->entry_hash, 32, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, col++, e->signature, 64, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, col++, e->population, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->epsilon_rho_spent.num);
+	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->epsilon_rho_spent.den);
+	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->budget.delta_total.num);
+	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->budget.delta_total.den);
+	sqlite3_bind_int64(st, col++, e->budget.sites);
 	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 }
@@ -735,7 +849,8 @@ next_entry(void)
 	cr_assert_eq(sqlite3_prepare_v2(
 	                 db,
 	                 "SELECT entry_hash, epsilon_spent_num, epsilon_spent_den, rho_spent_num,"
-	                 " rho_spent_den FROM entries WHERE dataset = 'patients' ORDER BY seq DESC",
+	                 " rho_spent_den, epsilon_rho_spent_num, epsilon_rho_spent_den FROM entries"
+	                 " WHERE population = 'patients' ORDER BY seq DESC",
 	                 -1, &st, NULL),
 	             SQLITE_OK);
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -743,6 +858,8 @@ next_entry(void)
 	                                        (uint64_t)sqlite3_column_int64(st, 2)};
 	e.rho_spent = (struct tly_fraction){(uint64_t)sqlite3_column_int64(st, 3),
 	                                    (uint64_t)sqlite3_column_int64(st, 4)};
+	e.epsilon_rho_spent = (struct tly_fraction){(uint64_t)sqlite3_column_int64(st, 5),
+	                                            (uint64_t)sqlite3_column_int64(st, 6)};
 	sqlite3_finalize(st);
 	cr_assert_eq(
 	    sqlite3_prepare_v2(db, "SELECT entry_hash FROM entries WHERE seq = 12", -1, &st, NULL),
@@ -755,11 +872,16 @@ next_entry(void)
 	e.seq = 13;
 	e.time = (uint64_t)time(NULL);
 	strcpy(e.dataset, "patients");
+	strcpy(e.population, "patients");
 	memset(e.query_id, 0xab, sizeof e.query_id);
 	e.mechanism = TLY_MECH_LAPLACE;
 	e.amount = (struct tly_fraction){1, 7};
 	cr_assert_eq(tly_ledger_fraction_add(e.epsilon_spent, e.amount, &e.epsilon_spent), TLY_OK);
+	cr_assert_eq(tly_ledger_fraction_add(e.epsilon_rho_spent, FR(1, 98), &e.epsilon_rho_spent),
+	             TLY_OK);
 	e.budget = defaults;
+	struct tly_budget_cap cap = {defaults.epsilon_total, defaults.delta_total, 1};
+	cr_assert_eq(tly_budget_rho_cap(&cap, &e.budget.rho_total), TLY_OK);
 	e.spec_json = spec;
 	e.spec_len = sizeof spec - 1;
 	return e;
@@ -810,7 +932,21 @@ Test(ledger, signed_but_wrong_accounting_is_caught)
 	copy_file(original, path);
 	e = next_entry();
 	e.budget.epsilon_total = (struct tly_fraction){1, 7};
-	seal_insert_verify(&e, "over the budget");
+	struct tly_budget_cap small = {e.budget.epsilon_total, e.budget.delta_total, 1};
+	cr_assert_eq(tly_budget_rho_cap(&small, &e.budget.rho_total), TLY_OK);
+	seal_insert_verify(&e, "spent over its cap");
+
+	/* a rho_total that is not the one the cap gives */
+	copy_file(original, path);
+	e = next_entry();
+	e.budget.rho_total = (struct tly_fraction){5, 1}; /* the old rho budget */
+	seal_insert_verify(&e, "rho_total is not the zCDP cap");
+
+	/* an epsilon^2/2 total that is not the sum */
+	copy_file(original, path);
+	e = next_entry();
+	e.epsilon_rho_spent = (struct tly_fraction){0, 1};
+	seal_insert_verify(&e, "not the sum");
 
 	copy_file(original, path);
 	e = next_entry();
@@ -879,7 +1015,7 @@ Test(ledger, receipts_verify_and_any_changed_byte_fails)
 	tly_buf_init(&bytes);
 	tly_buf_init(&again);
 	cr_assert_eq(tly_ledger_receipt_encode(&r, &bytes), TLY_OK);
-	cr_assert_eq(bytes.len, TLY_RECEIPT_FIXED_BYTES + strlen("patients"));
+	cr_assert_eq(bytes.len, TLY_RECEIPT_FIXED_BYTES + 2 * strlen("patients"));
 	cr_assert_eq(tly_ledger_receipt_decode(&back, bytes.data, bytes.len), TLY_OK);
 	cr_assert_eq(tly_ledger_receipt_verify(&back, pk), TLY_OK);
 	cr_assert_eq(tly_ledger_receipt_encode(&back, &again), TLY_OK);
@@ -961,6 +1097,10 @@ Test(ledger, show_lists_every_entry)
 	cr_assert(strncmp(csv, "seq,time,kind,dataset,query_id,", 31) == 0, "%s", csv);
 	cr_assert(strstr(csv, "\n1,") && strstr(csv, "\n2,"), "%s", csv);
 	cr_assert(strstr(csv, ",\"dataset \"\"patients\"\": rho request 1/1") != NULL, "%s", csv);
+	/* the population, its eps^2/2 total, the zCDP cap and the guarantee
+	 * so far: epsilon 1/10 exactly, by basic composition */
+	cr_assert(strstr(csv, ",patients,1/200,4789373059/1000000000,\"(0.1000, 0)\",") != NULL,
+	          "%s", csv);
 	free(csv);
 }
 
@@ -1194,4 +1334,17 @@ Test(ledger, durable_under_sigkill, .timeout = 600)
 		cr_assert_eq(charged(db, reported[i]), 1);
 	sqlite3_close(db);
 	free(reported);
+}
+
+Test(ledger, show_states_the_converted_guarantee_rounded_up)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_charge c = charge("patients", 1, TLY_MECH_SKELLAM, 1, 2);
+
+	reserve(l, &c, &defaults, TLY_OK, NULL, 0);
+	tly_ledger_close(l);
+	/* cdp2adp(0.5, 1e-6) = 5.22153444..., shown rounded up */
+	char *csv = show(TLY_LEDGER_CSV);
+	cr_assert(strstr(csv, "\"(5.2216, 1e-06)\"") != NULL, "%s", csv);
+	free(csv);
 }

@@ -426,6 +426,60 @@ Test(node, budget_is_enforced_at_the_cap_and_the_ledger_shows_it)
 	free(canonical);
 }
 
+/* Set "max_min_honest = N" in a site's node.conf (synth writes 10). */
+static void
+set_h_cap(int site, const char *value)
+{
+	char conf[300], cmd[800];
+
+	path_of(conf, sizeof conf, "site-%d/node.conf", site);
+	snprintf(cmd, sizeof cmd, "sed -i 's/^max_min_honest = .*/max_min_honest = %s/' %s", value,
+	    conf);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* The node caps h: a coordinator that raises min_honest would shrink each
+ * node's noise share to 1/h of the target. Refused before any charge. */
+Test(node, min_honest_above_the_node_cap_is_refused_without_charging)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	size_t len;
+
+	set_h_cap(3, "2");
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	q.min_honest = 3;
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-h");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(3, msg_path, out), 3, "h = 3 over the cap 2");
+	cr_assert_eq(access(out, F_OK), -1, "no output for a refused query");
+	char *text = (char *)slurp(log, &len);
+	text[len] = '\0';
+	cr_assert(strstr(text, "min_honest 3") && strstr(text, "max_min_honest 2"), "%s", text);
+	free(text);
+	/* nothing charged, not even a refusal entry: a policy refusal */
+	path_of(db_path, sizeof db_path, "site-3/state/ledger.db");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries", -1, &st, NULL),
+	    SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_assert_eq(sqlite3_column_int(st, 0), 0, "a refused query was charged");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* at the cap it is answered (and charged) */
+	q.min_honest = 2;
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(3, msg_path, out), 0, "h = 2 at the cap");
+	free(canonical);
+}
+
 Test(node, usage_report_names_the_queries_a_person_was_in)
 {
 	struct tly_query q;

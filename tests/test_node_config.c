@@ -60,7 +60,9 @@ Test(node_config, full_file_with_defaults)
 	cr_assert_eq(ds->epsilon_total.num, 21);
 	cr_assert_eq(ds->epsilon_total.den, 2);
 	cr_assert_eq(ds->epsilon_per_query.num, 2, "default per-query epsilon 2");
-	cr_assert_eq(ds->rho_total.num, 5, "default total rho 5");
+	cr_assert(ds->delta_total.num == 1 && ds->delta_total.den == 1000000, "default delta 1e-6");
+	cr_assert_str_eq(ds->population, "patients", "default: its own population");
+	cr_assert_eq(cfg.max_min_honest, 10, "default h cap");
 	cr_assert_eq(ds->rho_per_query.num, 1);
 	cr_assert_eq(ds->rho_per_query.den, 4);
 	cr_assert_eq(ds->schema.column_count, 3);
@@ -151,6 +153,41 @@ Test(node_config, errors_name_file_line_and_key)
 	expect_error("XXX", "this is not ini\n", 26, "(syntax)", "not a");
 	expect_error("id = 3", "", 0, "node.id", "missing");
 	expect_error("path = data/site3.db", "", 0, "dataset patients.path", "missing");
+}
+
+Test(node_config, one_cap_per_population_and_the_h_cap)
+{
+	expect_error("rho_per_query", "rho_total = 5\n", 22, "dataset patients.rho_total",
+	    "was removed");
+	expect_error("epsilon_total", "delta_total = 1\n", 21, "dataset patients.delta_total",
+	    "below 1");
+	expect_error("epsilon_total", "delta_total = 0\n", 21, "dataset patients.delta_total",
+	    "positive");
+	expect_error("epsilon_total", "population = Patients\n", 21, "dataset patients.population",
+	    "names are");
+	expect_error("min_contributors", "max_min_honest = 0\n", 13, "policy.max_min_honest",
+	    "integer");
+	/* two datasets of one population must agree on its cap */
+	expect_error("XXX",
+	    "[dataset visits]\npath = v.db\ntable = v\nperson_id = p\npopulation = patients\n"
+	    "max_sites_per_person = 2\nepsilon_total = 10\ncolumn.age = integer 0 1\n",
+	    0, "dataset visits.epsilon_total", "same population \"patients\"");
+
+	char text[4096];
+	struct tly_node_config cfg;
+	struct tly_config_error err;
+	const char *split = strstr(good, "min_contributors = 5\n");
+	snprintf(text, sizeof text,
+	    "%.*smax_min_honest = 4\n%s[dataset visits]\npath = v.db\ntable = v\nperson_id = p\n"
+	    "population = patients\nmax_sites_per_person = 2\nepsilon_total = 10.5\n"
+	    "column.age = integer 0 1\n"
+	    "[dataset other]\npath = o.db\ntable = o\nperson_id = p\ncolumn.age = integer 0 1\n",
+	    (int)(split - good), good, split);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.max_min_honest, 4);
+	cr_assert_str_eq(tly_node_config_dataset(&cfg, "visits")->population, "patients");
+	cr_assert_str_eq(tly_node_config_dataset(&cfg, "other")->population, "other");
+	tly_node_config_fini(&cfg);
 }
 
 Test(node_config, fractions_are_exact)

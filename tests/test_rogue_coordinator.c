@@ -318,6 +318,10 @@ static const char count_by_sex[] = "{\"dataset\": \"patients\", \"measure\": {\"
                                    " \"group_by\": [\"sex\"],"
                                    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
 
+static const char rho_count_by_sex[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+    " \"group_by\": [\"sex\"], \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": %s}}";
+
 /* A QUERY message for spec json at this epsilon, signed by key (sender
  * 0, to all). tamper_hash flips a bit of query_hash before signing, so
  * the signature holds but the spec no longer matches. */
@@ -812,6 +816,23 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 			assert_entry(1, seq + 1, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_BUDGET, id);
 		}
 		tly_buf_fini(&msg);
+	}
+	/* Issue 10's sequence: epsilon is at 20/20; a rho = 0.5 query, which
+	 * the separate rho budget (5) used to answer nine times over, is
+	 * refused at the one (epsilon, delta) cap by every node. */
+	new_id(&r, id);
+	seal_query(&r, &msg, "0.5", id, r.key.sign, 0, rho_count_by_sex);
+	ask(&r, &msg, id, replies);
+	tly_buf_fini(&msg);
+	assert_all_refused(replies, "rho 0.5", "budget exhausted");
+	for (unsigned n = 1; n <= sites; n++) {
+		uint64_t at = seq + 1 + (n == 1); /* site 1 also refused offline */
+		assert_entry(n, at, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_BUDGET, id);
+		ledger_check(n, at, &e);
+		cr_assert(e.rho_spent.num == 0 && e.epsilon_spent.num == 20 &&
+		              e.epsilon_spent.den == 1,
+		          "site %u: rho spent %llu/%llu", n, (unsigned long long)e.rho_spent.num,
+		          (unsigned long long)e.rho_spent.den);
 	}
 	/* Forgeries offline: a stranger's signature is refused with exit 1
 	 * (authentication), and nothing is written to the ledger. */

@@ -21,6 +21,7 @@
 #include "coordinator/translog_impl.h"
 #include "federation.h"
 #include "protocol/keys.h"
+#include "protocol/budget.h"
 
 static const uint32_t one_two_three[] = {1, 2, 3};
 static const uint32_t four[] = {4};
@@ -547,6 +548,9 @@ Test(translog, receipt_from_the_wrong_node_key)
 	fed_fini(&f);
 }
 
+/* When den != 0, forge() writes this rho_total instead of the cap's. */
+static struct tly_fraction forced_rho_total;
+
 /* A receipt of node 1 for q, forged with node 1's own key. */
 static void
 forge(struct fed *f, const struct fed_query *q, uint64_t seq, struct tly_fraction amount,
@@ -568,8 +572,17 @@ forge(struct fed *f, const struct fed_query *q, uint64_t seq, struct tly_fractio
 	r.rho_spent = (struct tly_fraction){0, 1};
 	r.budget.epsilon_total = total;
 	r.budget.epsilon_per_query = per_query;
-	r.budget.rho_total = (struct tly_fraction){5, 1};
 	r.budget.rho_per_query = (struct tly_fraction){1, 2};
+	r.budget.delta_total = (struct tly_fraction){1, 1000000};
+	r.budget.sites = 1;
+	struct tly_budget_cap cap = {total, r.budget.delta_total, 1};
+	cr_assert_eq(tly_budget_rho_cap(&cap, &r.budget.rho_total), TLY_OK);
+	if (forced_rho_total.den != 0)
+		r.budget.rho_total = forced_rho_total;
+	snprintf(r.population, sizeof r.population, "patients");
+	/* as if every charge had been epsilon 1: Q = E/2 */
+	r.epsilon_rho_spent = spent.num % 2 == 0 ? (struct tly_fraction){spent.num / 2, spent.den}
+	                                         : (struct tly_fraction){spent.num, 2 * spent.den};
 	randombytes_buf(r.entry_hash, sizeof r.entry_hash);
 	fed_forge_receipt(&r, f->node[1].sign, out);
 }
@@ -608,7 +621,17 @@ Test(translog, receipt_over_its_budget)
 {
 	expect_forged_bad((struct tly_fraction){1, 1}, (struct tly_fraction){21, 1},
 	                  (struct tly_fraction){2, 1}, (struct tly_fraction){20, 1}, 2,
-	                  "epsilon spent 21/1 is over its budget 20/1");
+	                  "population \"patients\" spent epsilon 21/1 and rho 0/1, over its cap");
+}
+
+Test(translog, receipt_with_a_rho_cap_of_its_own)
+{
+	/* The old separate rho budget (5) in place of the cap's zCDP
+	 * equivalent: the receipt would let rho run past (20, 1e-6). */
+	forced_rho_total = (struct tly_fraction){5, 1};
+	expect_forged_bad((struct tly_fraction){1, 1}, (struct tly_fraction){2, 1},
+	                  (struct tly_fraction){2, 1}, (struct tly_fraction){20, 1}, 2,
+	                  "rho_total is not the zCDP cap");
 }
 
 Test(translog, receipt_that_does_not_add_up)
@@ -617,8 +640,8 @@ Test(translog, receipt_that_does_not_add_up)
 	expect_forged_bad(
 	    (struct tly_fraction){1, 1}, (struct tly_fraction){3, 2}, (struct tly_fraction){2, 1},
 	    (struct tly_fraction){20, 1}, 2,
-	    "epsilon spent 3/2 at ledger entry 2 (log entry 2) is not ledger entry 1's 1/1 plus "
-	    "the charge 1/1");
+	    "the totals at ledger entry 2 (log entry 2) are not ledger entry 1's plus its epsilon "
+	    "charge");
 }
 
 Test(translog, receipt_whose_spend_went_backwards)
@@ -626,7 +649,7 @@ Test(translog, receipt_whose_spend_went_backwards)
 	/* With entries between them, at least 1 + 1. */
 	expect_forged_bad((struct tly_fraction){1, 1}, (struct tly_fraction){3, 2},
 	                  (struct tly_fraction){2, 1}, (struct tly_fraction){20, 1}, 7,
-	                  "is below ledger entry 1's 1/1 plus the charge 1/1");
+	                  "are below ledger entry 1's plus its epsilon charge");
 }
 
 Test(translog, ledger_entry_receipted_twice)

@@ -8,8 +8,8 @@
  *         key only if it is one of the receipts the harness itself signed
  *         (anything else would be a forgery).
  *   odd:  one row of table `entries`, as a damaged or edited ledger file
- *         holds it: 27 typed values (NULL, integer, real, text, blob) bound
- *         to `SELECT ?1, ..., ?27` on an in-memory SQLite and read with
+ *         holds it: 33 typed values (NULL, integer, real, text, blob) bound
+ *         to `SELECT ?1, ..., ?33` on an in-memory SQLite and read with
  *         tly_ledger_row_read. A refusal names the column; a row that is
  *         read has fields within their sizes, encodes whenever its lengths
  *         allow, and its signature may verify only for an entry the harness
@@ -47,7 +47,8 @@ static const char *const columns[TLY_LEDGER_COLUMN_COUNT] = {"seq", "kind", "tim
     "epsilon_spent_den", "rho_spent_num", "rho_spent_den", "epsilon_total_num",
     "epsilon_total_den", "epsilon_per_query_num", "epsilon_per_query_den", "rho_total_num",
     "rho_total_den", "rho_per_query_num", "rho_per_query_den", "refusal", "reason",
-    "spec_json", "prev_hash", "entry_hash", "signature"};
+    "spec_json", "prev_hash", "entry_hash", "signature", "population", "epsilon_rho_spent_num",
+    "epsilon_rho_spent_den", "delta_total_num", "delta_total_den", "sites"};
 
 static const char spec0[] = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
                             "\"privacy\":{\"epsilon\":0.5,\"mechanism\":\"laplace\"}}";
@@ -71,6 +72,10 @@ make_entry(struct tly_ledger_entry *e, unsigned i)
 	e->budget.epsilon_per_query = (struct tly_fraction){2, 1};
 	e->budget.rho_total = (struct tly_fraction){5, 3};
 	e->budget.rho_per_query = (struct tly_fraction){1, 1};
+	e->budget.delta_total = (struct tly_fraction){1, 1000000};
+	e->budget.sites = 1 + i;
+	snprintf(e->population, sizeof e->population, "%s", i < 2 ? "patients" : "people");
+	e->epsilon_rho_spent = (struct tly_fraction){i < 2 ? 1 : 0, i < 2 ? 8 : 1};
 	e->refusal = e->kind == TLY_LEDGER_CHARGE ? TLY_LEDGER_REFUSED_NONE
 	                                          : TLY_LEDGER_REFUSED_BUDGET;
 	if (e->kind == TLY_LEDGER_REFUSAL)
@@ -135,6 +140,10 @@ write_row(FILE *f, const struct tly_ledger_entry *e)
 	put_bytes(f, V_BLOB, e->prev_hash, sizeof e->prev_hash);
 	put_bytes(f, V_BLOB, e->entry_hash, sizeof e->entry_hash);
 	put_bytes(f, V_BLOB, e->signature, sizeof e->signature);
+	put_bytes(f, V_TEXT, e->population, strlen(e->population));
+	put_fraction(f, e->epsilon_rho_spent);
+	put_fraction(f, e->budget.delta_total);
+	put_int(f, e->budget.sites);
 }
 
 static void
@@ -318,13 +327,14 @@ row(const uint8_t *data, size_t size)
 			abort(); /* a refusal names the column */
 		return;
 	}
-	if (strlen(e.dataset) > TLY_SPEC_NAME_MAX || strlen(e.reason) > TLY_LEDGER_REASON_MAX ||
+	if (strlen(e.dataset) > TLY_SPEC_NAME_MAX || strlen(e.population) > TLY_SPEC_NAME_MAX ||
+	    strlen(e.reason) > TLY_LEDGER_REASON_MAX ||
 	    e.spec_len > TLY_LEDGER_SPEC_MAX || (e.spec_len > 0 && e.spec_json == NULL) ||
 	    (e.spec_json != NULL && strlen(e.spec_json) != e.spec_len))
 		abort();
 	uint8_t hash[TLY_HASH_BYTES];
 	tly_err hv = tly_ledger_entry_hash(&e, hash);
-	if ((hv == TLY_OK) != (e.dataset[0] != '\0' && e.spec_len > 0))
+	if ((hv == TLY_OK) != (e.dataset[0] != '\0' && e.population[0] != '\0' && e.spec_len > 0))
 		abort(); /* encodes exactly when its lengths allow */
 	if (tly_sign_verify(e.signature, e.entry_hash, sizeof e.entry_hash, pk) == TLY_OK &&
 	    !known(known_entry, e.entry_hash))

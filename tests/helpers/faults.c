@@ -1031,13 +1031,15 @@ load_ledger(const struct tly_party *party, struct node_ledger *nl)
 	}
 	/* The ledger's totals are the sum of its charges. */
 	for (size_t d = 0; d < datasets; d++) {
-		struct tly_fraction eps, rho;
+		struct tly_budget_spent spent;
 		char a[64], b[64];
-		if (tly_ledger_spent(ledger, sums[d].name, &eps, &rho) != TLY_OK) {
+		/* synth's configs: each dataset is its own population */
+		if (tly_ledger_spent(ledger, sums[d].name, &spent) != TLY_OK) {
 			problem("ledger of node %u: cannot read the spend of %s", party->id,
 			    sums[d].name);
 			continue;
 		}
+		struct tly_fraction eps = spent.epsilon, rho = spent.rho;
 		if (!same(eps, sums[d].epsilon) || !same(sums[d].last_eps, sums[d].epsilon)) {
 			tly_ledger_fraction_format(a, sizeof a, eps);
 			tly_ledger_fraction_format(b, sizeof b, sums[d].epsilon);

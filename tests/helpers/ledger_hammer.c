@@ -53,9 +53,13 @@ static int
 hammer(struct tly_ledger *ledger, int sent_fd)
 {
 	static const char spec[] = "{\"dataset\":\"hammer\",\"measure\":{\"op\":\"count\"}}";
-	struct tly_ledger_budget budget = {{1000000000, 1}, {1, 1}, {1000000000, 1}, {1, 1}};
+	struct tly_ledger_budget budget = {.epsilon_total = {1000000000, 1},
+	                                   .epsilon_per_query = {1, 1},
+	                                   .rho_per_query = {1, 1},
+	                                   .delta_total = {1, 1000000},
+	                                   .sites = 1};
 	struct tly_ledger_charge charge = {
-	    .dataset = "hammer", .spec_json = spec, .spec_len = sizeof spec - 1};
+	    .dataset = "hammer", .population = "hammer", .spec_json = spec, .spec_len = sizeof spec - 1};
 	struct tly_ledger_receipt receipt;
 	char why[256];
 

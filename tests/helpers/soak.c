@@ -7,11 +7,11 @@
  * query's latency and exit code; at the end it judges growth, stops the
  * federation with SIGTERM and runs `tally audit verify`. See usage[].
  *
- * Budgets: the nodes of `tally demo` allow epsilon 20 (rho 5) per dataset,
+ * Budgets: the nodes of `tally demo` allow (epsilon 20, delta 1e-6) per population,
  * a few hundred queries. Tiny per-query epsilons would make the load
  * unrepresentative (the nodes' exact samplers cost O(1/epsilon) per cell:
  * Polya rejection and Poisson draws), so the soak lets `tally demo --serve`
- * lay the federation out, stops it, raises epsilon_total and rho_total in
+ * lay the federation out, stops it, raises epsilon_total in
  * every DIR/site-K/node.conf (per-query caps unchanged) and starts the
  * coordinator and the nodes again itself, as its own children, so that a
  * death is seen by waitpid at once.
@@ -306,8 +306,8 @@ slurp(const char *path)
 	return text;
 }
 
-/* Raise epsilon_total and rho_total in one node config; per-query caps
- * stay as they are. */
+/* Raise epsilon_total (the population's one cap) in one node config;
+ * per-query caps stay as they are. */
 static void
 raise_budget(unsigned site)
 {
@@ -324,17 +324,14 @@ raise_budget(unsigned site)
 		if (strncmp(line, "epsilon_total", 13) == 0) {
 			fputs("epsilon_total = 1000000\n", f);
 			raised++;
-		} else if (strncmp(line, "rho_total", 9) == 0) {
-			fputs("rho_total = 100000\n", f);
-			raised++;
 		} else {
 			fprintf(f, "%s\n", line);
 		}
 	}
 	fclose(f);
 	free(text);
-	if (raised != 2)
-		die("%s: no epsilon_total/rho_total to raise", path);
+	if (raised != 1)
+		die("%s: no epsilon_total to raise", path);
 }
 
 static void
@@ -431,7 +428,7 @@ set_up(void)
 	if (run((const char *const[]){"tally", "demo", "--stop", "--dir", g.dir, NULL}, log) != 0)
 		die("tally demo --stop failed (see %s)", log);
 	printf("soak: %u trusts, %s people laid out by tally demo in %.1f s; budgets raised to "
-	       "epsilon_total 1000000, rho_total 100000 per node\n",
+	       "epsilon_total 1000000 per node\n",
 	    g.opt.nodes, people, since(&start));
 	for (unsigned s = 1; s <= g.opt.nodes; s++)
 		raise_budget(s);
