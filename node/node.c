@@ -239,6 +239,46 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	return tly_ledger_reserve(node->ledger, &charge, &budget, receipt, why, why_len);
 }
 
+/* Step 5: read the data (held still since open_data), add the noise share
+ * and share the vector. The exact cells are the trust's secret: wiped. */
+static tly_err
+answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
+    const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
+    char *why, size_t why_len)
+{
+	struct tly_eval_stats stats;
+	int64_t *cells = calloc(d, sizeof *cells);
+	tly_err rv;
+
+	if (cells == NULL) {
+		say(why, why_len, "out of memory");
+		return TLY_ENOMEM;
+	}
+	rv = tly_eval(store, spec, &node->catalogue, cells, d, &stats, node->local_note,
+	    sizeof node->local_note);
+	if (rv != TLY_OK) {
+		/* ERANGE (a cell overflowed) would say something about the
+		 * data: every failure here reads the same. */
+		rv = TLY_EINVAL;
+		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
+		goto out;
+	}
+	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
+	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
+	    cells, d, out);
+	if (rv != TLY_OK) {
+		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
+		goto out;
+	}
+	say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
+	say(node->local_note, sizeof node->local_note, "the answer read %llu rows (%llu left out)",
+	    (unsigned long long)stats.rows_matched, (unsigned long long)stats.rows_unmatched);
+out:
+	TLY_WIPE(cells, d * sizeof *cells);
+	free(cells);
+	return rv;
+}
+
 tly_err
 tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *out,
     struct tly_ledger_receipt *receipt, char *why, size_t why_len)
@@ -247,8 +287,6 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	struct tly_query q;
 	struct tly_spec spec;
 	struct tly_store *store;
-	int64_t *cells = NULL;
-	size_t d = 0;
 	tly_err rv;
 
 	node->local_note[0] = '\0';
@@ -275,38 +313,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	if (rv != TLY_OK)
 		goto out_read;
 	/* Step 5. */
-	d = q.cells;
-	cells = calloc(d, sizeof *cells);
-	if (cells == NULL) {
-		rv = TLY_ENOMEM;
-		say(why, why_len, "out of memory");
-		goto out_read;
-	}
-	struct tly_eval_stats stats;
-	rv = tly_eval(store, &spec, &node->catalogue, cells, d, &stats, node->local_note,
-	    sizeof node->local_note);
-	if (rv != TLY_OK) {
-		/* ERANGE (a cell overflowed) would say something about the
-		 * data: every failure here reads the same. */
-		rv = TLY_EINVAL;
-		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
-		goto out_cells;
-	}
-	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
-	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
-	    cells, d, out);
-	if (rv != TLY_OK) {
-		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
-	} else {
-		say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
-		say(node->local_note, sizeof node->local_note,
-		    "the answer read %llu rows (%llu left out)",
-		    (unsigned long long)stats.rows_matched,
-		    (unsigned long long)stats.rows_unmatched);
-	}
-out_cells:
-	TLY_WIPE(cells, d * sizeof *cells);
-	free(cells);
+	rv = answer_from_data(node, msg, len, &spec, store, q.cells, out, why, why_len);
 out_read:
 	tly_store_end(store);
 out_spec:
