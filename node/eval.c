@@ -487,7 +487,7 @@ check_schema(struct tly_store *st, char *why, size_t why_len)
  * between, the connection holds the newer file and the next begin reopens
  * once more, never the other way round. */
 static tly_err
-connect(struct tly_store *st, struct stat *identity, char *why, size_t why_len)
+open_connection(struct tly_store *st, struct stat *identity, char *why, size_t why_len)
 {
 	const struct tly_node_dataset *ds = st->ds;
 
@@ -571,7 +571,7 @@ tly_store_begin(struct tly_store *st, char *why, size_t why_len)
 	TLY_REQUIRE(!st->in_read);
 	if (stat(st->ds->path, &identity) != 0 || st->db == NULL || !st->is_checked ||
 	    identity.st_dev != st->checked.dev || identity.st_ino != st->checked.ino) {
-		rv = connect(st, &identity, why, why_len);
+		rv = open_connection(st, &identity, why, why_len);
 		if (rv != TLY_OK)
 			return rv;
 	}
