@@ -94,7 +94,7 @@ filter(struct words *w, const json_t *clause)
 		return;
 	}
 	fprintf(w->f, "%s %s ", identifier(w, json_object_get(clause, "column")),
-	    tly_spec_op_name(op));
+	        tly_spec_op_name(op));
 	if (op != TLY_WHERE_IN) {
 		value(w, v);
 		return;
@@ -197,8 +197,11 @@ group_by(struct words *w, const json_t *columns)
 	if (columns != NULL && !json_is_array(columns))
 		w->bad = 1;
 	for (size_t i = 0; i < n; i++)
-		fprintf(w->f, "%s%s", i == 0 ? ", by " : i + 1 < n ? ", " : " and ",
-		    identifier(w, json_array_get(columns, i)));
+		fprintf(w->f, "%s%s",
+		        i == 0      ? ", by "
+		        : i + 1 < n ? ", "
+		                    : " and ",
+		        identifier(w, json_array_get(columns, i)));
 }
 
 tly_err

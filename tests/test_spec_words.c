@@ -26,7 +26,7 @@ setup(void)
 {
 	struct tly_spec_error err;
 	cr_assert_eq(tly_catalogue_parse(&cat, catalogue_json, strlen(catalogue_json), &err),
-	    TLY_OK, "%s: %s", err.field, err.reason);
+	             TLY_OK, "%s: %s", err.field, err.reason);
 }
 
 static void
@@ -46,11 +46,11 @@ canonical(const char *measure, const char *where, const char *group_by)
 	struct tly_spec_error err;
 
 	snprintf(json, sizeof json,
-	    "{\"dataset\": \"patients\", \"measure\": %s, \"where\": %s, \"group_by\": %s,"
-	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}",
-	    measure, where, group_by);
+	         "{\"dataset\": \"patients\", \"measure\": %s, \"where\": %s, \"group_by\": %s,"
+	         " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}",
+	         measure, where, group_by);
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK, "%s: %s: %s",
-	    json, err.field, err.reason);
+	             json, err.field, err.reason);
 	cr_assert_eq(tly_spec_canonical(&spec, &cat, &text), TLY_OK);
 	json_t *obj = json_loads(text, 0, NULL);
 	cr_assert_not_null(obj);
@@ -82,19 +82,23 @@ expect_sentence(json_t *spec, const char *expected)
 Test(spec_words, every_operator_in_words)
 {
 	/* Canonical order: by column name, then operator. */
-	json_t *spec = canonical("{\"op\": \"count\"}",
-	    "[{\"column\": \"age\", \"op\": \">=\", \"value\": 65},"
-	    " {\"column\": \"age\", \"op\": \"<\", \"value\": 80},"
-	    " {\"column\": \"wait\", \"op\": \"<=\", \"value\": 18},"
-	    " {\"column\": \"wait\", \"op\": \">\", \"value\": 2},"
-	    " {\"column\": \"sex\", \"op\": \"=\", \"value\": \"F\"},"
-	    " {\"column\": \"flag\", \"op\": \"!=\", \"value\": 0},"
-	    " {\"column\": \"band\", \"op\": \"in\", \"value\": [\"18+\", \"0-17\"]}]",
-	    "[]");
-	const char *const expected[] = {"age < 80", "age >= 65", "band in (\"0-17\", \"18+\")",
-	    "flag != \"0\"", "sex = \"F\"", "wait <= 18", "wait > 2"};
+	json_t *spec =
+	    canonical("{\"op\": \"count\"}",
+	              "[{\"column\": \"age\", \"op\": \">=\", \"value\": 65},"
+	              " {\"column\": \"age\", \"op\": \"<\", \"value\": 80},"
+	              " {\"column\": \"wait\", \"op\": \"<=\", \"value\": 18},"
+	              " {\"column\": \"wait\", \"op\": \">\", \"value\": 2},"
+	              " {\"column\": \"sex\", \"op\": \"=\", \"value\": \"F\"},"
+	              " {\"column\": \"flag\", \"op\": \"!=\", \"value\": 0},"
+	              " {\"column\": \"band\", \"op\": \"in\", \"value\": [\"18+\", \"0-17\"]}]",
+	              "[]");
+	const char *const expected[] = {
+	    "age < 80",      "age >= 65",   "band in (\"0-17\", \"18+\")",
+	    "flag != \"0\"", "sex = \"F\"", "wait <= 18",
+	    "wait > 2"};
 	expect_filters(spec, expected, 7);
-	expect_sentence(spec,
+	expect_sentence(
+	    spec,
 	    "count of people in dataset \"patients\" where age < 80 and age >= 65 and band in "
 	    "(\"0-17\", \"18+\") and flag != \"0\" and sex = \"F\" and wait <= 18 and wait > 2");
 	json_decref(spec);
@@ -103,8 +107,9 @@ Test(spec_words, every_operator_in_words)
 Test(spec_words, strings_are_quoted_with_escapes)
 {
 	json_t *spec = canonical("{\"op\": \"count\"}",
-	    "[{\"column\": \"site\", \"op\": \"in\", \"value\": [\"St \\\"Mary\\\"'s\", \"A\\\\B\"]}]",
-	    "[]");
+	                         "[{\"column\": \"site\", \"op\": \"in\", \"value\": [\"St "
+	                         "\\\"Mary\\\"'s\", \"A\\\\B\"]}]",
+	                         "[]");
 	const char *const expected[] = {"site in (\"St \\\"Mary\\\"'s\", \"A\\\\B\")"};
 	expect_filters(spec, expected, 1);
 	json_decref(spec);
@@ -113,22 +118,23 @@ Test(spec_words, strings_are_quoted_with_escapes)
 Test(spec_words, measures_grouping_and_edges)
 {
 	json_t *spec = canonical("{\"op\": \"histogram\", \"column\": \"wait\", \"edges\": [0, 4, "
-				 "18, 52]}",
-	    "[{\"column\": \"sex\", \"op\": \"=\", \"value\": \"M\"}]", "[\"band\", \"sex\"]");
+	                         "18, 52]}",
+	                         "[{\"column\": \"sex\", \"op\": \"=\", \"value\": \"M\"}]",
+	                         "[\"band\", \"sex\"]");
 	expect_sentence(spec, "histogram of wait with bin edges 0, 4, 18, 52 in dataset "
-			      "\"patients\" where sex = \"M\", by band and sex");
+	                      "\"patients\" where sex = \"M\", by band and sex");
 	json_decref(spec);
 
 	spec = canonical("{\"op\": \"mean\", \"column\": \"wait\"}", "[]",
-	    "[\"band\", \"flag\", \"sex\"]");
+	                 "[\"band\", \"flag\", \"sex\"]");
 	expect_filters(spec, NULL, 0);
 	expect_sentence(spec, "mean of wait (each value clipped to its declared bounds) in "
-			      "dataset \"patients\", with no filter, by band, flag and sex");
+	                      "dataset \"patients\", with no filter, by band, flag and sex");
 	json_decref(spec);
 
 	spec = canonical("{\"op\": \"sum\", \"column\": \"age\"}", "[]", "[]");
 	expect_sentence(spec, "sum of age (each value clipped to its declared bounds) in dataset "
-			      "\"patients\", with no filter");
+	                      "\"patients\", with no filter");
 	json_decref(spec);
 }
 
