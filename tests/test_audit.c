@@ -483,16 +483,18 @@ static const char explain_release[] =
 
 Test(audit, explain_group_by_not_a_string)
 {
-	char *good = explain_text(explain_release,
-	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[],"
-	    "\"group_by\":[\"age_band\",\"sex\"]}");
-	char *bad = explain_text(explain_release,
-	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[],"
-	    "\"group_by\":[7,\"sex\",null]}");
+	char *good =
+	    explain_text(explain_release,
+	                 "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[],"
+	                 "\"group_by\":[\"age_band\",\"sex\"]}");
+	char *bad =
+	    explain_text(explain_release,
+	                 "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[],"
+	                 "\"group_by\":[7,\"sex\",null]}");
 
 	/* control: names print as they are */
 	cr_assert(strstr(good, "\"patients\", with no filter, by age_band and sex.") != NULL, "%s",
-	    good);
+	          good);
 	cr_assert(strstr(bad, "spec cannot be put into words") != NULL, "%s", bad);
 	cr_assert(strstr(bad, "(null)") == NULL, "%s", bad);
 	free(good);
@@ -503,12 +505,13 @@ Test(audit, explain_group_by_not_a_string)
  * as such: every filter, in words, from the signed spec. */
 Test(audit, explain_names_every_filter)
 {
-	char *text = explain_text(explain_release,
-	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
-	    "\"where\":[{\"column\":\"age\",\"op\":\"=\",\"value\":67},"
-	    "{\"column\":\"ethnicity\",\"op\":\"in\",\"value\":[\"mixed\",\"other\"]},"
-	    "{\"column\":\"has_diabetes\",\"op\":\"=\",\"value\":\"1\"}],"
-	    "\"group_by\":[\"has_diabetes\"],\"planner\":\"ignored by the words\"}");
+	char *text =
+	    explain_text(explain_release,
+	                 "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
+	                 "\"where\":[{\"column\":\"age\",\"op\":\"=\",\"value\":67},"
+	                 "{\"column\":\"ethnicity\",\"op\":\"in\",\"value\":[\"mixed\",\"other\"]},"
+	                 "{\"column\":\"has_diabetes\",\"op\":\"=\",\"value\":\"1\"}],"
+	                 "\"group_by\":[\"has_diabetes\"],\"planner\":\"ignored by the words\"}");
 	static const char *const says[] = {
 	    "asked for the count of people in dataset \"patients\" where age = 67 and ethnicity "
 	    "in (\"mixed\", \"other\") and has_diabetes = \"1\", by has_diabetes.\n",
