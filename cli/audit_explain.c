@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 
 #include "coordinator/translog.h"
 #include "protocol/keys.h"
+#include "protocol/spec_words.h"
 
 static tly_err
 fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
@@ -40,12 +42,39 @@ number(json_t *o, const char *key)
 	return json_number_value(json_object_get(o, key));
 }
 
+/* The question, in words from the signed spec (what every node hashed
+ * and charged), with every filter: a query that narrows down to one person
+ * reads as such. A spec that cannot be put into words (the log is not
+ * checked here) is said to be so, never half-printed. */
+static void
+question(FILE *out, json_t *spec)
+{
+	char *sentence = NULL;
+	json_t *filters = NULL;
+
+	if (tly_spec_words_sentence(spec, &sentence) != TLY_OK ||
+	    tly_spec_words_filters(spec, &filters) != TLY_OK) {
+		fprintf(out, "  asked a question whose spec cannot be put into words (a malformed "
+		             "log entry:\n  run `tally audit verify`)");
+		free(sentence);
+		return;
+	}
+	fprintf(out, "  asked for the %s", sentence);
+	if (json_array_size(filters) == 0)
+		fprintf(out, ".\n  Filters: none, the whole dataset (people who opted out are "
+		             "always left out)");
+	else
+		fprintf(out, ".\n  Filters, every one as the trusts applied it:");
+	for (size_t i = 0; i < json_array_size(filters); i++)
+		fprintf(out, "\n    %s", json_string_value(json_array_get(filters, i)));
+	json_decref(filters);
+	free(sentence);
+}
+
 static void
 what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t *spec,
      const char *id)
 {
-	json_t *measure = json_object_get(release, "measure");
-	json_t *group_by = json_object_get(spec, "group_by");
 	char when[32];
 	struct tm tm;
 	time_t t = (time_t)found->time;
@@ -54,15 +83,8 @@ what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t 
 	    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
 		snprintf(when, sizeof when, "@%" PRIu64, found->time);
 	fprintf(out, "Query %s (log entry %" PRIu64 ", released %s)\n", id, found->seq, when);
-	fprintf(out, "  asked for the %s", text(measure, "op", "?"));
-	if (json_object_get(measure, "column") != NULL)
-		fprintf(out, " of %s", text(measure, "column", "?"));
-	fprintf(out, " over dataset \"%s\"", text(release, "dataset", "?"));
-	for (size_t i = 0; i < json_array_size(group_by); i++) {
-		const char *column = json_string_value(json_array_get(group_by, i));
-		fprintf(out, "%s%s", i == 0 ? " by " : " and ", column != NULL ? column : "?");
-	}
-	fprintf(out, ": %zu cells, each released with its 95%% interval.\n\n",
+	question(out, spec);
+	fprintf(out, "\n  %zu cells, each released with its 95%% interval.\n\n",
 	        json_array_size(json_object_get(release, "cells")));
 }
 

@@ -434,7 +434,10 @@ print_answer(int q, json_t *result, json_t *truth, int *total)
 	json_t *cell;
 	int covered = 0;
 
+	const char *asked = json_string_value(json_object_get(result, "description"));
 	printf("\n%s\n", demo_titles[q]);
+	if (asked != NULL)
+		printf("  asked: %s\n", asked);
 	printf("  %lld trusts contributed; noise sd %.2f per cell\n",
 	    (long long)json_integer_value(json_object_get(result, "contributors")),
 	    json_number_value(json_object_get(privacy, "noise_sd")));

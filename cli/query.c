@@ -405,6 +405,22 @@ text_of(json_t *v)
 	return s != NULL ? s : "?";
 }
 
+/* The release's "description" (every filter, in words) on one line:
+ * control characters, which a coordinator's JSON could carry, become '?'
+ * so that the line cannot be broken. */
+static void
+print_description(FILE *out, const char *prefix, json_t *result)
+{
+	const char *text = json_string_value(json_object_get(result, "description"));
+
+	fputs(prefix, out);
+	if (text == NULL)
+		text = "(the coordinator sent no description of the query)";
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+	fputc('\n', out);
+}
+
 static void
 print_table(FILE *out, json_t *result)
 {
@@ -434,7 +450,9 @@ print_table(FILE *out, json_t *result)
 	json_t *sd = json_object_get(privacy, "noise_sd");
 	if (json_is_number(sd))
 		fprintf(out, ", noise sd %.2f", json_number_value(sd));
-	fprintf(out, "\n\n");
+	fprintf(out, "\n");
+	print_description(out, "", result);
+	fprintf(out, "\n");
 
 	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%-20s", key);
 	fprintf(out, "%14s  %s\n", "value", "95% interval");
@@ -467,6 +485,8 @@ print_csv(FILE *out, json_t *result)
 	const char *key;
 	size_t i;
 
+	/* A comment line first: what was asked, with every filter. */
+	print_description(out, "# ", result);
 	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%s,", key);
 	fprintf(out, "value,ci95_low,ci95_high\n");
 	json_array_foreach(cells, i, v)

@@ -11,6 +11,7 @@
 
 #include "crypto/dp_quantile.h"
 #include "protocol/keys.h"
+#include "protocol/spec_words.h"
 
 /* The mean's interval combines two intervals of coverage 1 - 1/40 each. */
 enum { MEAN_Q_NUM = 39, MEAN_Q_DEN = 40, MEAN_MAX_DECIMALS = 6 };
@@ -203,6 +204,31 @@ measure_json(struct build *b)
 		set(b, o, "edges", edges);
 	}
 	return o;
+}
+
+/* "filters" and "description": every filter of the query in words, from
+ * its canonical form, as the log holds it (protocol/spec_words.h). */
+static void
+words_json(struct build *b, json_t *o)
+{
+	char *canonical = NULL, *sentence = NULL;
+	json_t *spec = NULL, *filters = NULL;
+
+	/* A canonical form always has words: a failure is out of memory. */
+	if (tly_spec_canonical(b->in->spec, b->in->cat, &canonical) != TLY_OK ||
+	    (spec = json_loads(canonical, 0, NULL)) == NULL ||
+	    tly_spec_words_filters(spec, &filters) != TLY_OK ||
+	    tly_spec_words_sentence(spec, &sentence) != TLY_OK) {
+		b->nomem = 1;
+	} else {
+		set(b, o, "filters", filters);
+		filters = NULL;
+		set(b, o, "description", json_string(sentence));
+	}
+	json_decref(filters);
+	json_decref(spec);
+	free(sentence);
+	free(canonical);
 }
 
 static json_t *
@@ -461,6 +487,7 @@ tly_release_build(const struct tly_release_input *in, json_t **out, char *why, s
 	set(&b, o, "query_id", json_string(id));
 	set(&b, o, "dataset", json_string(b.ds->name));
 	set(&b, o, "measure", measure_json(&b));
+	words_json(&b, o);
 	set(&b, o, "contributors", json_integer(in->contributors->count));
 	set(&b, o, "dropped", ids_json(&b, in->dropped));
 	set(&b, o, "privacy", privacy_json(&b));

@@ -9,11 +9,19 @@
  *
  *   {"query_id": "<32 hex>", "dataset": "patients",
  *    "measure": {"op": "mean", "column": "wait_weeks"},   (+ "edges" for histograms)
+ *    "filters": ["age >= 65", "sex = \"F\""],
+ *    "description": "mean of wait_weeks (each value clipped to its declared bounds) in
+ *                    dataset \"patients\" where age >= 65 and sex = \"F\", by specialty",
  *    "contributors": 5, "dropped": [4],
  *    "privacy": {"mechanism": "laplace", "epsilon": 0.5, "epsilon_exact": "0.5",
  *                "delta": 0, "min_honest": 2, "noise_sd": 2.828, "ci95_half_width": 6},
  *    "sdc": {"suppress_below": 0, "round_to": 0},
  *    "cells": [{"group": {"sex": "F"}, "value": 1234, "ci95": [1228, 1240]}, ...]}
+ *
+ * filters: every "where" clause of the query, in words, in the canonical
+ * order ([] when none); description: the whole query in one sentence, the
+ * measure, the dataset, every filter and the grouping (both from
+ * protocol/spec_words.h, so a release that isolates one person says so).
  *
  * privacy: the guarantee, from the query's noise parameters. laplace:
  * "epsilon" (number) and "epsilon_exact" (the charged fraction as an exact

@@ -174,6 +174,8 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	memset(&receipt, 0, sizeof receipt);
 	rv = tly_node_answer(&d->node, msg, len, &box, &receipt, why, sizeof why);
 	note(self, "query %s: %s", qid, why);
+	if (d->node.local_note[0] != '\0') /* the trust's log only: never sent */
+		note(self, "query %s: %s", qid, d->node.local_note);
 	if (rv == TLY_OK) {
 		if (receipt.node_id != 0 && tly_ledger_receipt_encode(&receipt, &body) == TLY_OK)
 			send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);

@@ -5,11 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <sqlite3.h>
+
+enum { BUSY_TIMEOUT_MS = 5000 };
+
+/* What identifies the data a check passed on: the file at the path (device
+ * and inode, taken before the connection opened it, so a file renamed over
+ * the path is noticed and reopened), its size and modification time to the
+ * nanosecond, and SQLite's data_version (which moves whenever another
+ * connection commits, also in WAL mode where the main file may not change). */
+struct marker {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	int64_t data_version;
+};
 
 struct tly_store {
 	sqlite3 *db;
 	const struct tly_node_dataset *ds;
+	struct marker checked; /* valid when is_checked */
+	int is_checked;
+	int in_read; /* inside tly_store_begin .. tly_store_end */
 };
 
 static void
@@ -462,33 +482,145 @@ check_schema(struct tly_store *st, char *why, size_t why_len)
 	return TLY_OK;
 }
 
+/* Open (or reopen) the connection. *identity receives the file's device
+ * and inode as they were just before the open: if the path is replaced in
+ * between, the connection holds the newer file and the next begin reopens
+ * once more, never the other way round. */
+static tly_err
+open_connection(struct tly_store *st, struct stat *identity, char *why, size_t why_len)
+{
+	const struct tly_node_dataset *ds = st->ds;
+
+	sqlite3_close(st->db);
+	st->db = NULL;
+	st->is_checked = 0;
+	if (stat(ds->path, identity) != 0) {
+		say(why, why_len, "%s: cannot open read-only: no such file or not readable",
+		    ds->path);
+		return TLY_EINVAL;
+	}
+	if (sqlite3_open_v2(ds->path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		say(why, why_len, "%s: cannot open read-only: %s", ds->path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		return TLY_EINVAL;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (sqlite3_exec(st->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
+		say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
+		return TLY_EINVAL;
+	}
+	return TLY_OK;
+}
+
+static int
+exec_int(sqlite3 *db, const char *sql, int64_t *value)
+{
+	sqlite3_stmt *stmt;
+	int ok;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return 0;
+	ok = sqlite3_step(stmt) == SQLITE_ROW;
+	if (ok)
+		*value = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return ok;
+}
+
+/* Take the read lock (a deferred transaction starts reading at its first
+ * statement) and read the change marker under it. */
+static tly_err
+lock_and_mark(struct tly_store *st, struct marker *now, char *why, size_t why_len)
+{
+	struct stat sb;
+	int64_t tables;
+
+	if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	st->in_read = 1;
+	if (!exec_int(st->db, "SELECT COUNT(*) FROM sqlite_schema", &tables) ||
+	    !exec_int(st->db, "PRAGMA data_version", &now->data_version))
+		goto fail;
+	if (stat(st->ds->path, &sb) != 0) {
+		say(why, why_len, "%s: the file went away", st->ds->path);
+		return TLY_EINVAL;
+	}
+	now->size = sb.st_size;
+	now->mtime = sb.st_mtim;
+	return TLY_OK;
+fail:
+	say(why, why_len, "%s: cannot read: %s", st->ds->path, sqlite3_errmsg(st->db));
+	return TLY_EINVAL;
+}
+
+static int
+same_marker(const struct marker *a, const struct marker *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->data_version == b->data_version;
+}
+
+tly_err
+tly_store_begin(struct tly_store *st, char *why, size_t why_len)
+{
+	struct marker now = st->checked;
+	struct stat identity;
+	tly_err rv;
+
+	TLY_REQUIRE(!st->in_read);
+	if (stat(st->ds->path, &identity) != 0 || st->db == NULL || !st->is_checked ||
+	    identity.st_dev != st->checked.dev || identity.st_ino != st->checked.ino) {
+		rv = open_connection(st, &identity, why, why_len);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	now.dev = identity.st_dev;
+	now.ino = identity.st_ino;
+	rv = lock_and_mark(st, &now, why, why_len);
+	if (rv == TLY_OK && !(st->is_checked && same_marker(&now, &st->checked))) {
+		/* Changed (or never checked): check again, under the same
+		 * lock as the answer that follows. */
+		st->is_checked = 0;
+		rv = check_schema(st, why, why_len);
+		if (rv == TLY_OK) {
+			st->checked = now;
+			st->is_checked = 1;
+		}
+	}
+	if (rv != TLY_OK)
+		tly_store_end(st);
+	return rv;
+}
+
+void
+tly_store_end(struct tly_store *st)
+{
+	if (st == NULL || !st->in_read)
+		return;
+	/* A read-only transaction: COMMIT only releases the lock. */
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->in_read = 0;
+}
+
 tly_err
 tly_store_open(struct tly_store **out, const struct tly_node_dataset *ds, char *why, size_t why_len)
 {
 	struct tly_store *st = calloc(1, sizeof *st);
-	tly_err rv = TLY_ENOMEM;
+	tly_err rv;
 
 	if (st == NULL)
-		return rv;
+		return TLY_ENOMEM;
 	st->ds = ds;
-	rv = TLY_EINVAL;
-	if (sqlite3_open_v2(ds->path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		say(why, why_len, "%s: cannot open read-only: %s", ds->path,
-		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		goto fail;
+	rv = tly_store_begin(st, why, why_len);
+	if (rv != TLY_OK) {
+		tly_store_close(st);
+		return rv;
 	}
-	if (sqlite3_exec(st->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
-		say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
-		goto fail;
-	}
-	rv = check_schema(st, why, why_len);
-	if (rv != TLY_OK)
-		goto fail;
+	tly_store_end(st);
 	*out = st;
 	return TLY_OK;
-fail:
-	tly_store_close(st);
-	return rv;
 }
 
 void
@@ -496,6 +628,7 @@ tly_store_close(struct tly_store *st)
 {
 	if (st == NULL)
 		return;
+	tly_store_end(st);
 	sqlite3_close(st->db);
 	free(st);
 }

@@ -4,7 +4,8 @@
  * The node opens its dataset's SQLite file read-only (it never writes the
  * trust's data), checks that the table and every declared column exist and
  * that person ids are unique (one row per person is what the sensitivity
- * assumes), then answers parsed specs with one parameterised statement:
+ * assumes), and checks again whenever the file changes (tly_store_begin),
+ * then answers parsed specs with one parameterised statement:
  *
  *   SELECT <group columns>, <aggregate> FROM "<table>"
  *   WHERE (<opt_out> IS NULL OR <opt_out> = 0) AND <conditions>
@@ -39,11 +40,29 @@ struct tly_eval_stats {
 };
 
 /* Open ds's data read-only and check it (table, columns, opt-out column,
- * unique person ids). On failure `why` says what is wrong. TLY_EINVAL,
- * TLY_ENOMEM. *out is the caller's, freed with tly_store_close. */
+ * unique person ids). On failure `why` says what is wrong, for the trust's
+ * operator: it may quote figures read from the data (a duplicate count), so
+ * it must never be sent off the node. TLY_EINVAL, TLY_ENOMEM. *out is the
+ * caller's, freed with tly_store_close. */
 TLY_MUST tly_err tly_store_open(struct tly_store **out, const struct tly_node_dataset *ds, char *why,
     size_t why_len);
 void tly_store_close(struct tly_store *st);
+
+/*
+ * Start reading for one answer: a read transaction, so the data cannot
+ * change until tly_store_end (a writer waits, or under WAL writes past this
+ * snapshot). If the data changed since it last passed the checks of
+ * tly_store_open -- another file at the path (reopened), another size or
+ * modification time (to the nanosecond), or another SQLite data_version (a
+ * commit by any other connection) -- the checks run again, under the same
+ * lock, so what tly_eval reads next is exactly what was checked. On
+ * failure no transaction is left open, why is as for tly_store_open
+ * (never to be sent), and a later call checks afresh. TLY_EINVAL.
+ * Calling it twice without tly_store_end aborts.
+ */
+TLY_MUST tly_err tly_store_begin(struct tly_store *st, char *why, size_t why_len);
+/* End the read begun by tly_store_begin; nothing when none is open. */
+void tly_store_end(struct tly_store *st);
 
 /* The SQL text the node runs for spec (for operators, tests and
  * `tally-node explain`). *sql is malloc'd. spec must have been parsed

@@ -408,6 +408,8 @@ cmd_answer(int argc, char **argv)
 	tly_outbox_init(&box);
 	rv = tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why);
 	fprintf(stderr, "tally-node: node %u: %s\n", node.config.id, why);
+	if (node.local_note[0] != '\0')
+		fprintf(stderr, "tally-node: node %u: %s\n", node.config.id, node.local_note);
 	if (rv == TLY_OK && mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "tally-node: %s: %s\n", dir, strerror(errno));
 		rv = TLY_EIO;

@@ -208,6 +208,23 @@ fail:
 	return rv;
 }
 
+/* Between steps 3 and 4: the dataset's store, opened on first use, with
+ * its checks run again if the file changed, and held still until
+ * tly_store_end. What the checks found stays in the local note: the text
+ * that may be sent is fixed. */
+static tly_err
+open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store **store,
+    char *why, size_t why_len)
+{
+	tly_err rv = tly_node_store(node, node->config.datasets[spec->dataset].schema.name, store,
+	    node->local_note, sizeof node->local_note);
+	if (rv == TLY_OK)
+		rv = tly_store_begin(*store, node->local_note, sizeof node->local_note);
+	if (rv != TLY_OK)
+		say(why, why_len, "%s", TLY_NODE_DATA_REFUSED);
+	return rv;
+}
+
 /* Step 4: the durable charge. */
 static tly_err
 reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
@@ -237,6 +254,46 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	return tly_ledger_reserve(node->ledger, &charge, &budget, receipt, why, why_len);
 }
 
+/* Step 5: read the data (held still since open_data), add the noise share
+ * and share the vector. The exact cells are the trust's secret: wiped. */
+static tly_err
+answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
+    const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
+    char *why, size_t why_len)
+{
+	struct tly_eval_stats stats;
+	int64_t *cells = calloc(d, sizeof *cells);
+	tly_err rv;
+
+	if (cells == NULL) {
+		say(why, why_len, "out of memory");
+		return TLY_ENOMEM;
+	}
+	rv = tly_eval(store, spec, &node->catalogue, cells, d, &stats, node->local_note,
+	    sizeof node->local_note);
+	if (rv != TLY_OK) {
+		/* ERANGE (a cell overflowed) would say something about the
+		 * data: every failure here reads the same. */
+		rv = TLY_EINVAL;
+		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
+		goto out;
+	}
+	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
+	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
+	    cells, d, out);
+	if (rv != TLY_OK) {
+		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
+		goto out;
+	}
+	say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
+	say(node->local_note, sizeof node->local_note, "the answer read %llu rows (%llu left out)",
+	    (unsigned long long)stats.rows_matched, (unsigned long long)stats.rows_unmatched);
+out:
+	TLY_WIPE(cells, d * sizeof *cells);
+	free(cells);
+	return rv;
+}
+
 tly_err
 tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *out,
     struct tly_ledger_receipt *receipt, char *why, size_t why_len)
@@ -245,10 +302,9 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	struct tly_query q;
 	struct tly_spec spec;
 	struct tly_store *store;
-	int64_t *cells = NULL;
-	size_t d = 0;
 	tly_err rv;
 
+	node->local_note[0] = '\0';
 	/* Step 1. */
 	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
@@ -264,38 +320,17 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	rv = check_query(node, &q, &spec, why, why_len);
 	if (rv != TLY_OK)
 		goto out_query;
-	rv = tly_node_store(node, node->config.datasets[spec.dataset].schema.name, &store, why,
-	    why_len);
+	rv = open_data(node, &spec, &store, why, why_len);
 	if (rv != TLY_OK)
 		goto out_spec;
-	/* Step 4: nothing has been read from the data yet. */
+	/* Step 4: the data passed its checks; nothing else has been read. */
 	rv = reserve(node, query_id, &q, &spec, receipt, why, why_len);
 	if (rv != TLY_OK)
-		goto out_spec;
+		goto out_read;
 	/* Step 5. */
-	d = q.cells;
-	cells = calloc(d, sizeof *cells);
-	if (cells == NULL) {
-		rv = TLY_ENOMEM;
-		say(why, why_len, "out of memory");
-		goto out_spec;
-	}
-	struct tly_eval_stats stats;
-	rv = tly_eval(store, &spec, &node->catalogue, cells, d, &stats, why, why_len);
-	if (rv != TLY_OK)
-		goto out_cells;
-	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
-	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
-	    cells, d, out);
-	if (rv != TLY_OK)
-		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
-	else
-		say(why, why_len, "answered: %zu cells from %llu rows (%llu left out), %zu shares",
-		    d, (unsigned long long)stats.rows_matched,
-		    (unsigned long long)stats.rows_unmatched, out->count);
-out_cells:
-	TLY_WIPE(cells, d * sizeof *cells);
-	free(cells);
+	rv = answer_from_data(node, msg, len, &spec, store, q.cells, out, why, why_len);
+out_read:
+	tly_store_end(store);
 out_spec:
 	tly_spec_fini(&spec);
 out_query:

@@ -14,7 +14,18 @@
  *      (budget, per-query cap, a query id seen before);
  *   5. only then reads the data (read-only), adds its noise share and
  *      secret-shares the result to the committee.
- * Nothing derived from data exists before step 4 has committed.
+ * Nothing derived from data exists before step 4 has committed, except the
+ * verdict of the data's own checks (one row per person, the declared
+ * columns), which run again between steps 3 and 4 whenever the data file
+ * changed (tly_store_begin) and hold the file still until step 5 is done.
+ * That verdict does not depend on the query; a failing check refuses with
+ * the fixed text TLY_NODE_DATA_REFUSED and charges nothing.
+ *
+ * What may leave the node: `why` never carries a figure read from the data
+ * (it may be sent to the coordinator as a REFUSAL's text, which the
+ * transparency log keeps). What the trust's operator needs beyond it (the
+ * duplicate count, the rows matched, SQLite's own words) goes to
+ * node->local_note, for the node's own log only.
  *
  * Thread safety: one struct tly_node per thread.
  */
@@ -31,6 +42,16 @@
 #include "protocol/outbox.h"
 #include "protocol/party.h"
 
+enum { TLY_NODE_NOTE_MAX = 600 };
+
+/* The texts a refusal carries when the data is at fault: fixed, whatever
+ * the data holds. */
+#define TLY_NODE_DATA_REFUSED                                                                     \
+	"refused: this trust's data does not pass the node's checks (one row per person, the "  \
+	"declared columns; the trust's own log says more); nothing was charged"
+#define TLY_NODE_EVAL_FAILED                                                                      \
+	"cannot evaluate the query on this trust's data (the trust's own log says why)"
+
 struct tly_node {
 	struct tly_node_config config;
 	struct tly_identity identity;
@@ -39,6 +60,9 @@ struct tly_node {
 	struct tly_ledger *ledger;
 	struct tly_store *stores[TLY_SPEC_DATASETS_MAX]; /* per config dataset, opened lazily */
 	struct tly_rng rng;
+	/* For the node's own log only, never sent: what tly_node_answer
+	 * learnt from the data (see above). Empty when there is nothing. */
+	char local_note[TLY_NODE_NOTE_MAX];
 };
 
 /* Load the config, keys, registry and ledger. TLY_EINVAL (config,
@@ -59,7 +83,11 @@ TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset,
  * TLY_EPEER for a query this node does not take part in or that breaks
  * local policy; TLY_EINVAL for a spec that does not parse or does not
  * match the QUERY's numbers; the errors of tly_msg_open for a bad message.
- * why always says what happened, in one line fit for the node's log.
+ * why always says what happened, in one line fit for the node's log and
+ * for the coordinator: no figure read from the data (node->local_note adds
+ * those, for the log only). A data file that fails its checks: TLY_EINVAL
+ * with TLY_NODE_DATA_REFUSED, nothing charged; a failure to evaluate after
+ * the charge: TLY_EINVAL with TLY_NODE_EVAL_FAILED (the charge stands).
  */
 TLY_MUST tly_err tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len,
     struct tly_outbox *out, struct tly_ledger_receipt *receipt, char *why, size_t why_len);

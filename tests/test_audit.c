@@ -345,7 +345,9 @@ Test(audit, explain)
 	fclose(out);
 	static const char *const says[] = {
 	    "(log entry 1, released",
-	    "asked for the count over dataset \"patients\" by sex: 2 cells",
+	    "asked for the count of people in dataset \"patients\", with no filter, by sex.\n"
+	    "  Filters: none",
+	    "\n  2 cells, each released",
 	    "3 trusts contributed",
 	    "Dropped (not in the totals): node 4.",
 	    "epsilon-differential privacy with epsilon = 1 ",
@@ -474,21 +476,53 @@ explain_text(const char *release, const char *spec)
 	return text;
 }
 
+static const char explain_release[] =
+    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"contributors\":3,"
+    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.5,\"epsilon_exact\":\"1/2\"},"
+    "\"cells\":[]}";
+
 Test(audit, explain_group_by_not_a_string)
 {
-	static const char release[] =
-	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"contributors\":3,"
-	    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.5,\"epsilon_exact\":\"1/2\"},"
-	    "\"cells\":[]}";
-	char *good = explain_text(release, "{\"group_by\":[\"age_band\",\"sex\"]}");
-	char *bad = explain_text(release, "{\"group_by\":[7,\"sex\",null]}");
+	char *good =
+	    explain_text(explain_release,
+	                 "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[],"
+	                 "\"group_by\":[\"age_band\",\"sex\"]}");
+	char *bad =
+	    explain_text(explain_release,
+	                 "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[],"
+	                 "\"group_by\":[7,\"sex\",null]}");
 
 	/* control: names print as they are */
-	cr_assert(strstr(good, "\"patients\" by age_band and sex:") != NULL, "%s", good);
-	cr_assert(strstr(bad, "\"patients\" by ? and sex and ?:") != NULL, "%s", bad);
+	cr_assert(strstr(good, "\"patients\", with no filter, by age_band and sex.") != NULL, "%s",
+	          good);
+	cr_assert(strstr(bad, "spec cannot be put into words") != NULL, "%s", bad);
 	cr_assert(strstr(bad, "(null)") == NULL, "%s", bad);
 	free(good);
 	free(bad);
+}
+
+/* A query that narrows down to one person (one age, one condition) reads
+ * as such: every filter, in words, from the signed spec. */
+Test(audit, explain_names_every_filter)
+{
+	char *text =
+	    explain_text(explain_release,
+	                 "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
+	                 "\"where\":[{\"column\":\"age\",\"op\":\"=\",\"value\":67},"
+	                 "{\"column\":\"ethnicity\",\"op\":\"in\",\"value\":[\"mixed\",\"other\"]},"
+	                 "{\"column\":\"has_diabetes\",\"op\":\"=\",\"value\":\"1\"}],"
+	                 "\"group_by\":[\"has_diabetes\"],\"planner\":\"ignored by the words\"}");
+	static const char *const says[] = {
+	    "asked for the count of people in dataset \"patients\" where age = 67 and ethnicity "
+	    "in (\"mixed\", \"other\") and has_diabetes = \"1\", by has_diabetes.\n",
+	    "  Filters, every one as the trusts applied it:\n"
+	    "    age = 67\n"
+	    "    ethnicity in (\"mixed\", \"other\")\n"
+	    "    has_diabetes = \"1\"\n",
+	};
+	for (size_t i = 0; i < sizeof says / sizeof says[0]; i++)
+		cr_assert(strstr(text, says[i]) != NULL, "missing \"%s\" in:\n%s", says[i], text);
+	free(text);
 }
 
 Test(audit, explain_refuses_json_that_is_not_an_object)

@@ -320,3 +320,89 @@ Test(eval, store_refuses_bad_data)
 	cr_assert_eq(tly_store_open(&st, &ds, why, sizeof why), TLY_EINVAL);
 	cr_assert(strstr(why, "band") != NULL, "%s", why);
 }
+
+static int
+write_sql(const char *file, const char *sql)
+{
+	char path[200];
+	sqlite3 *db;
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+static tly_err
+begin_end(char *why, size_t why_len)
+{
+	tly_err rv = tly_store_begin(store, why, why_len);
+	if (rv == TLY_OK)
+		tly_store_end(store);
+	return rv;
+}
+
+/* One row per person is checked again whenever the file changes, however
+ * it changes: a commit by another connection (rollback journal and WAL),
+ * or another file renamed over the path. Between begin and end the data
+ * cannot change, so what is answered is what was checked. */
+Test(eval, store_rechecks_whenever_the_data_changes)
+{
+	char why[300], from[200], to[200];
+	int64_t cells[2];
+	struct tly_eval_stats stats;
+	struct tly_spec spec;
+	struct tly_spec_error err;
+
+	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
+	/* Held still: a writer cannot commit while the answer reads. */
+	cr_assert_eq(tly_store_begin(store, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(write_sql("p.db", "INSERT INTO patients (person_id) VALUES ('p13')"),
+	    SQLITE_BUSY);
+	tly_store_end(store);
+
+	cr_assert_eq(write_sql("p.db", "INSERT INTO patients (person_id) VALUES ('p01')"),
+	    SQLITE_OK);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_EINVAL, "a duplicate went unnoticed");
+	cr_assert(strstr(why, "not unique (1 duplicate rows)") != NULL, "%s", why);
+	/* A failed check leaves no lock behind, and is made afresh. */
+	cr_assert_eq(write_sql("p.db", "DELETE FROM patients WHERE rowid > 12"), SQLITE_OK);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
+
+	/* Another file renamed over the path: reopened and checked. */
+	cr_assert_eq(write_sql("q.db",
+			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT,"
+			 " flag INTEGER, opted_out INTEGER);"
+			 "INSERT INTO patients (person_id) VALUES ('x'), ('x')"),
+	    SQLITE_OK);
+	snprintf(from, sizeof from, "%s/p.db", dir);
+	snprintf(to, sizeof to, "%s/q.db", dir);
+	cr_assert_eq(rename(to, from), 0);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_EINVAL, "a replaced file went unnoticed");
+	cr_assert(strstr(why, "not unique") != NULL, "%s", why);
+	cr_assert_eq(write_sql("p.db", "DELETE FROM patients WHERE rowid = 2"), SQLITE_OK);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
+	const char *json = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+			   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}";
+	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK);
+	cr_assert_eq(tly_store_begin(store, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(tly_eval(store, &spec, &cat, cells, 1, &stats, why, sizeof why), TLY_OK);
+	tly_store_end(store);
+	cr_assert_eq(cells[0], 1, "the answer did not come from the new file");
+	tly_spec_fini(&spec);
+
+	/* WAL: the main file may not change at all; data_version does. (After
+	 * the rename: renaming a file over a WAL database corrupts it.) */
+	cr_assert_eq(write_sql("p.db", "PRAGMA journal_mode = WAL"), SQLITE_OK);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
+	sqlite3 *writer;
+	cr_assert_eq(sqlite3_open(from, &writer), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(writer, "INSERT INTO patients (person_id) VALUES ('x')", NULL,
+			 NULL, NULL),
+	    SQLITE_OK);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_EINVAL, "a WAL commit went unnoticed");
+	cr_assert_eq(sqlite3_exec(writer, "DELETE FROM patients WHERE rowid > 1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(writer);
+	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
+}

@@ -377,6 +377,120 @@ Test(federation, budget_exhaustion_is_refused_with_exit_3)
 	cr_assert(audit_ok(), "logs verify, and no node is over its cap");
 }
 
+static char *
+read_all(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	char *text = NULL;
+	size_t cap = 0, len = 0, got;
+	do {
+		if (len + 4096 + 1 > cap) {
+			cap = 2 * cap + 4096 + 1;
+			text = realloc(text, cap);
+			cr_assert_not_null(text);
+		}
+		got = fread(text + len, 1, 4096, f);
+		len += got;
+	} while (got > 0);
+	fclose(f);
+	/* SQLite files hold NULs: make them spaces, so strstr sees it all. */
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\0')
+			text[i] = ' ';
+	text[len] = '\0';
+	return text;
+}
+
+static void
+data_sql(int site, const char *sql)
+{
+	char cmd[800];
+	snprintf(cmd, sizeof cmd, "sqlite3 %s/site-%d/patients.db \"%s\"", dir, site, sql);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void
+duplicate_seven_people(void)
+{
+	/* Seven people twice in sites 1 to 3 (without tally synth's UNIQUE,
+	 * as a trust's own export might be), written by another process. */
+	for (int site = 1; site <= 3; site++)
+		data_sql(site, "BEGIN; CREATE TABLE copy AS SELECT * FROM patients; DROP TABLE "
+			       "patients; ALTER TABLE copy RENAME TO patients; INSERT INTO patients "
+			       "SELECT * FROM patients ORDER BY person_id LIMIT 7; COMMIT;");
+}
+
+static void
+mend(void)
+{
+	for (int site = 1; site <= 3; site++)
+		data_sql(site, "DELETE FROM patients WHERE rowid NOT IN (SELECT MIN(rowid) FROM "
+			       "patients GROUP BY person_id);");
+}
+
+/* Three of five trusts refuse (too few answer: exit 3); the coordinator's
+ * log shows exactly what it received from them, the fixed text and no
+ * count; the trusts' own logs have the count. */
+static void
+expect_data_refusals(const char *const *ask, int logged_before)
+{
+	char path[300];
+	cr_assert_eq(query_flags(ask), 3, "three refusals leave too few: refused");
+	snprintf(path, sizeof path, "%s/logs/coordinator.log", dir);
+	char *text = read_all(path);
+	size_t refusals = 0;
+	for (char *p = text; (p = strstr(p, "refused: refused: this trust's data does not pass the "
+					   "node's checks (one row per person, the declared "
+					   "columns; the trust's own log says more); nothing was "
+					   "charged")) != NULL;
+	     p++)
+		refusals++;
+	cr_assert_eq(refusals, (size_t)logged_before + 3, "%s", text);
+	cr_assert(strstr(text, "duplicate") == NULL, "a count reached the coordinator: %s", text);
+	free(text);
+	snprintf(path, sizeof path, "%s/logs/node-2.log", dir);
+	text = read_all(path);
+	cr_assert(strstr(text, "is not unique (7 duplicate rows)") != NULL,
+	    "the trust's own log says why: %s", text);
+	free(text);
+}
+
+/* What the planner sees and what the data officer sees, with real daemons:
+ * duplicate person ids in three trusts' files are refused before any
+ * charge with a fixed text, both when the nodes first open their files and
+ * when the files change under running nodes (the coordinator's log shows
+ * exactly what it received: no count; the same text goes into its
+ * transparency log); the count is in the trusts' own logs only. With the
+ * data mended, the nodes answer again, the CSV's first line states every
+ * filter, and the logs verify (the refusals cost nothing). */
+Test(federation, csv_states_the_filters_and_changed_data_is_refused_without_data)
+{
+	char out[300];
+	const char *const ask[] = {"--count", "--by", "sex", "--where", "has_diabetes = 1",
+	    "--where", "age >= 65", "--epsilon", "0.5", "--format", "csv", NULL};
+
+	duplicate_seven_people();
+	expect_data_refusals(ask, 0);
+	mend();
+	cr_assert_eq(query_flags(ask), 0, "mended data is answered");
+	snprintf(out, sizeof out, "%s/out.txt", dir);
+	char *text = read_all(out);
+	cr_assert(strncmp(text,
+		      "# count of people in dataset \"patients\" where age >= 65 and "
+		      "has_diabetes = \"1\", by sex\nsex,value,ci95_low,ci95_high\n",
+		      100) == 0,
+	    "%s", text);
+	free(text);
+
+	/* Changed under the running nodes, which hold their files open. */
+	duplicate_seven_people();
+	expect_data_refusals(ask, 3);
+	mend();
+	cr_assert_eq(query_flags(ask), 0, "mended data is answered again");
+	cr_assert(audit_ok(), "refusals for bad data cost nothing and the logs verify");
+}
+
 /* Regression (found by tests/test_netns.c): tally-node never printed its
  * link's events, so a node that could not reach the coordinator (refused,
  * TLS name or certificate) logged nothing about why. */

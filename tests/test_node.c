@@ -28,6 +28,7 @@
 #include "cli/synth.h"
 #include "crypto/rng.h"
 #include "node/ledger.h"
+#include "node/node.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
 #include "protocol/noise.h"
@@ -624,5 +625,120 @@ Test(node, killed_answers_never_undercount_the_ledger)
 	    completed, shares_seen, window_us);
 	cr_assert_geq(kills, 10, "too few kills landed mid-answer (%d)", kills);
 	cr_assert_geq(shares_seen, 1, "no attempt got as far as writing shares");
+	free(canonical);
+}
+
+static int
+charges_in(const char *ledger_db)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+	cr_assert_eq(sqlite3_open_v2(ledger_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st,
+			 NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void
+data_sql(int site, const char *sql)
+{
+	char path[300];
+	sqlite3 *db;
+	path_of(path, sizeof path, "site-%d/patients.db", site);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* A fresh query id for q, the QUERY message in memory. */
+static uint8_t *
+query_message(const struct tly_query *q, size_t *len)
+{
+	char msg_path[300];
+	uint8_t qid[16];
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	tly_committee_coord_free(start_query(q, msg_path, qid));
+	return slurp(msg_path, len);
+}
+
+/* What a refusal carries to the coordinator (and into its public log) is
+ * the same whatever the data holds: no digit at all, so no count. */
+static void
+assert_data_free(const char *why)
+{
+	cr_assert_str_eq(why, TLY_NODE_DATA_REFUSED);
+	for (const char *p = why; *p != '\0'; p++)
+		cr_assert(*p < '0' || *p > '9', "a figure in the refusal: %s", why);
+}
+
+/* One row per person is checked again when the data file changes under a
+ * running node (another connection inserts duplicates): the next query is
+ * refused before the charge, with a text that carries nothing read from
+ * the data; the count stays in the trust's own note. Fixed again, the node
+ * answers again. */
+Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
+{
+	struct tly_node node;
+	struct tly_query q;
+	struct tly_outbox box;
+	struct tly_ledger_receipt receipt;
+	char *canonical, conf[300], ledger[300], why[600];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t *msg;
+	size_t len;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(conf, sizeof conf, "site-3/node.conf");
+	path_of(ledger, sizeof ledger, "site-3/state/ledger.db");
+	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
+	tly_outbox_init(&box);
+	msg = query_message(&q, &len);
+	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK,
+	    "%s", why);
+	free(msg);
+	tly_outbox_clear(&box);
+	cr_assert_eq(charges_in(ledger), 1);
+
+	/* Seven people twice, written by another connection while the node
+	 * holds its store open (the table loses tally synth's UNIQUE first,
+	 * as a trust's own export might not have one). */
+	data_sql(3, "BEGIN; CREATE TABLE copy AS SELECT * FROM patients; DROP TABLE patients;"
+		    " ALTER TABLE copy RENAME TO patients;"
+		    " INSERT INTO patients SELECT * FROM patients ORDER BY person_id LIMIT 7;"
+		    " COMMIT");
+	msg = query_message(&q, &len);
+	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why),
+	    TLY_EINVAL, "a changed file with duplicates was not checked again: %s", why);
+	free(msg);
+	assert_data_free(why);
+	cr_assert(strstr(node.local_note, "7 duplicate") != NULL, "%s", node.local_note);
+	cr_assert_eq(box.count, 0, "shares after a refusal");
+	cr_assert_eq(charges_in(ledger), 1, "a refusal for bad data was charged");
+
+	/* A node that starts on the bad file says the same. */
+	tly_node_close(&node);
+	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
+	msg = query_message(&q, &len);
+	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why),
+	    TLY_EINVAL);
+	free(msg);
+	assert_data_free(why);
+
+	/* Fixed: one row per person again, and the node answers. */
+	data_sql(3, "DELETE FROM patients WHERE rowid NOT IN "
+		    "(SELECT MIN(rowid) FROM patients GROUP BY person_id)");
+	msg = query_message(&q, &len);
+	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK,
+	    "%s", why);
+	free(msg);
+	cr_assert_eq(charges_in(ledger), 2);
+	tly_outbox_fini(&box);
+	tly_node_close(&node);
 	free(canonical);
 }

@@ -14,7 +14,9 @@
 
 static const char good[] =
     "{\"query_id\":\"d77b676e1ef8577dfaefe33070b34d85\",\"dataset\":\"patients\","
-    "\"measure\":{\"op\":\"count\"},\"contributors\":3,\"dropped\":[4],"
+    "\"measure\":{\"op\":\"count\"},\"filters\":[\"age = 67\"],"
+    "\"description\":\"count of people in dataset \\\"patients\\\" where age = 67, by sex\","
+    "\"contributors\":3,\"dropped\":[4],"
     "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.5,\"epsilon_exact\":\"1/2\","
     "\"delta\":0,\"min_honest\":2,\"noise_sd\":3.428,\"ci95_half_width\":7},"
     "\"cells\":[{\"group\":{\"sex\":\"F\"},\"value\":41,\"ci95\":[34,48]},"
@@ -40,11 +42,36 @@ Test(query_answer, table_and_csv)
 	cr_assert(strstr(out, "query d77b676e1ef8577dfaefe33070b34d85: 3 contributors (dropped: 4), "
 	                      "laplace epsilon=1/2, noise sd 3.43") != NULL,
 	    "%s", out);
+	cr_assert(strstr(out, "noise sd 3.43\ncount of people in dataset \"patients\" where age = "
+	                      "67, by sex\n\n") != NULL,
+	    "%s", out);
 	cr_assert(strstr(out, "F                               41  [34, 48]") != NULL, "%s", out);
 	free(out);
 	free(err);
 	cr_assert_eq(answer(200, good, "csv", &out, &err), 0);
-	cr_assert_str_eq(out, "sex,value,ci95_low,ci95_high\nF,41,34,48\nM,,,\n");
+	cr_assert_str_eq(out, "# count of people in dataset \"patients\" where age = 67, by sex\n"
+	                      "sex,value,ci95_low,ci95_high\nF,41,34,48\nM,,,\n");
+	free(out);
+	free(err);
+}
+
+/* The comment line cannot be broken by what the coordinator sends, and
+ * says so when it sent no description. */
+Test(query_answer, csv_comment_line_stays_one_line)
+{
+	static const char broken[] =
+	    "{\"description\":\"count where x = 1\\n7,8,9\\r\",\"cells\":[{\"group\":{},"
+	    "\"value\":5,\"ci95\":[1,9]}]}";
+	static const char none[] = "{\"cells\":[{\"group\":{},\"value\":5,\"ci95\":[1,9]}]}";
+	char *out, *err;
+
+	cr_assert_eq(answer(200, broken, "csv", &out, &err), 0);
+	cr_assert_str_eq(out, "# count where x = 1?7,8,9?\nvalue,ci95_low,ci95_high\n5,1,9\n");
+	free(out);
+	free(err);
+	cr_assert_eq(answer(200, none, "csv", &out, &err), 0);
+	cr_assert_str_eq(out, "# (the coordinator sent no description of the query)\n"
+	                      "value,ci95_low,ci95_high\n5,1,9\n");
 	free(out);
 	free(err);
 }

@@ -655,3 +655,46 @@ Test(release_stats, mean_interval_covers_skellam)
 	expect_coverage(mean_query_rho, 2, 2, 8 * 300, 300, 4);
 	expect_coverage(mean_query_rho, 2, 4, 25 * 80, 80, 5);
 }
+
+/* Every filter and the grouping, in words: a release that narrows down to
+ * one person must say so, not "the count over dataset patients". */
+Test(release, states_every_filter_in_words)
+{
+	struct fixture f;
+	fixture_init(&f,
+	             "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+	             " \"where\": [{\"column\": \"age\", \"op\": \"=\", \"value\": 67},"
+	             " {\"column\": \"band\", \"op\": \"in\", \"value\": [\"old\", \"young\"]},"
+	             " {\"column\": \"wait_weeks\", \"op\": \">=\", \"value\": 51}],"
+	             " \"group_by\": [\"sex\"],"
+	             " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}",
+	             2, 3);
+	const int64_t cells[] = {1, 0};
+	json_t *o = release(&f, cells, 2, no_sdc);
+	json_t *filters = json_object_get(o, "filters");
+
+	cr_assert_eq(json_array_size(filters), 3);
+	cr_assert_str_eq(json_string_value(json_array_get(filters, 0)), "age = 67");
+	cr_assert_str_eq(json_string_value(json_array_get(filters, 1)),
+	                 "band in (\"young\", \"old\")");
+	cr_assert_str_eq(json_string_value(json_array_get(filters, 2)), "wait_weeks >= 51");
+	cr_assert_str_eq(string(o, "description"),
+	                 "count of people in dataset \"patients\" where age = 67 and band in "
+	                 "(\"young\", \"old\") and wait_weeks >= 51, by sex");
+	json_decref(o);
+	fixture_fini(&f);
+
+	/* No filter says so. */
+	fixture_init(&f,
+	             "{\"dataset\": \"patients\", \"measure\": {\"op\": \"sum\", \"column\":"
+	             " \"delta\"}, \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}",
+	             2, 3);
+	const int64_t total[] = {4};
+	o = release(&f, total, 1, no_sdc);
+	cr_assert_eq(json_array_size(json_object_get(o, "filters")), 0);
+	cr_assert_str_eq(string(o, "description"),
+	                 "sum of delta (each value clipped to its declared bounds) in dataset "
+	                 "\"patients\", with no filter");
+	json_decref(o);
+	fixture_fini(&f);
+}
