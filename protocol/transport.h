@@ -95,6 +95,7 @@ enum {
 	TLY_HTTP_BODY_MAX = 1 << 20,
 	TLY_HTTP_DRAIN_MAX = 8 << 20, /* bodies up to this get 413, longer 400 */
 	TLY_HTTP_PATH_MAX = 256,
+	TLY_HTTP_AUTH_MAX = 512, /* a Tally-Signature header value, with its NUL */
 };
 
 _Static_assert((uint64_t)TLY_MAX_MESSAGE_BYTES <= (uint64_t)TLY_SEND_QUEUE_MAX, "fits a queue");
@@ -203,6 +204,10 @@ struct tly_http_request {
 	char path[TLY_HTTP_PATH_MAX]; /* the request URI as sent, query included */
 	uint8_t *body;                /* malloc'd, NUL-terminated; the caller frees it */
 	size_t body_len;
+	/* The Tally-Signature header's value (protocol/planner.h), "" when
+	 * absent; one of TLY_HTTP_AUTH_MAX bytes or more is cut short here,
+	 * which no valid value is. */
+	char auth[TLY_HTTP_AUTH_MAX];
 };
 
 /* Serve https://HOST:PORT (http:// when tls is NULL, for tests) with
@@ -245,5 +250,12 @@ TLY_MUST tly_err tly_http_reply(struct tly_http *http, uint64_t handle, int stat
 TLY_MUST tly_err tly_https_request(const char *url, const char *method,
     const struct tly_tls_files *tls, const uint8_t *body, size_t len, int timeout_ms,
     int *status, uint8_t **response, size_t *response_len, char *why, size_t why_len);
+
+/* The same with a Tally-Signature header whose value is auth (a planner's
+ * signature over this request, protocol/planner.h); auth NULL sends none. */
+TLY_MUST tly_err tly_https_request_signed(const char *url, const char *method,
+    const struct tly_tls_files *tls, const char *auth, const uint8_t *body, size_t len,
+    int timeout_ms, int *status, uint8_t **response, size_t *response_len, char *why,
+    size_t why_len);
 
 #endif
