@@ -23,7 +23,10 @@
 
 #include "cli/pki.h"
 #include "cli/pki_impl.h"
+#include "coordinator/planners.h"
 #include "crypto/rng.h"
+#include "crypto/sign.h"
+#include "protocol/keys.h"
 
 enum { PATH = 512, COMMAND = 2048 };
 
@@ -675,4 +678,43 @@ Test(pki, damaged_ca_extensions_leave_no_stale_error)
 	ASN1_OCTET_STRING_free(junk);
 	X509_free(cert);
 	EVP_PKEY_free(key);
+}
+
+/* A planner gets a signing key beside its certificate, and the stanza the
+ * coordinator's planners file needs: it parses, and it pins that key. */
+Test(pki, planner_gets_a_signing_key_and_a_stanza)
+{
+	char key[PATH], stanza[PATH], why_file[300];
+	uint8_t seed[TLY_SIGN_SEED_BYTES], pk[TLY_SIGN_PUBLIC_BYTES];
+	struct tly_sign_key *sign;
+	struct stat st;
+
+	find_bin();
+	cr_assert_eq(shell("(%s pki issue --dir %s/ca --name alice --role planner >%s/stanza)", bin,
+			 dir, dir),
+	    0, "%s", output());
+	cr_expect(strstr(output(), "add the [planner alice] stanza") != NULL, "%s", output());
+	path_of(stanza, "stanza");
+	struct tly_planners planners;
+	cr_assert_eq(tly_planners_parse(&planners, slurp(stanza), "stanza", why_file,
+			 sizeof why_file),
+	    TLY_OK, "%s: %s", why_file, slurp(stanza));
+	cr_assert_eq(planners.count, 1);
+	cr_expect_str_eq(planners.keys[0].name, "alice");
+	path_of(key, "ca/alice.sign");
+	cr_assert_eq(stat(key, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(tly_key_file_read(key, seed, sizeof seed, why_file, sizeof why_file), TLY_OK,
+	    "%s", why_file);
+	cr_assert_eq(tly_sign_key_alloc(&sign, seed), TLY_OK);
+	tly_sign_key_public(sign, pk);
+	cr_expect_eq(memcmp(pk, planners.keys[0].sign_pk, sizeof pk), 0, "the stanza pins another key");
+	tly_sign_key_free(sign);
+	tly_planners_fini(&planners);
+	/* Nodes and the coordinator get none. */
+	issue("node-9", TLY_PKI_NODE, NULL, 0);
+	path_of(key, "ca/node-9.sign");
+	cr_expect(!exists(key));
+	/* Never overwritten: a second issue for alice fails before any file. */
+	cr_expect_eq(shell("%s pki issue --dir %s/ca --name alice --role planner", bin, dir), 1);
 }
