@@ -375,39 +375,30 @@ count_of(const char *text, const char *needle)
 	return n;
 }
 
-/* The third attack of issue 10: a tally-node holding the planner's TLS
- * certificate and node 1's signing keys, in node 1's place. */
-Test(roles, planner_certificate_fails_on_the_node_listener)
+/* A tally-node with node 1's config (keys, ledger, registry) but the
+ * certificate and key at cert and key (relative to site-1/), in node 1's
+ * place: refused on every dial, never welcomed, node 1 never registers. */
+static void
+impostor_refused(const char *name, const char *cert, const char *key)
 {
-	char conf[300], log[300], line[400];
-	pid_t node1 = pid_of("node-1");
-	cr_assert_gt(node1, 0);
-	cr_assert_eq(kill(node1, SIGTERM), 0);
-	for (int i = 0; i < WAIT_S * 10 && kill(node1, 0) == 0; i++)
-		nap();
-	cr_assert_neq(kill(node1, 0), 0, "node 1 did not stop");
-	for (int i = 0; i < WAIT_S * 10 && status_field("nodes_connected") != SITES - 1; i++)
-		nap();
-	cr_assert_eq(status_field("nodes_connected"), SITES - 1);
-
-	/* Node 1's own config (keys, ledger, registry), the planner's
-	 * certificate and key. */
-	char real[300];
+	char real[300], conf[300], log[300], line[400], rel[200];
 	path_of(real, sizeof real, "site-1/node.conf");
-	path_of(conf, sizeof conf, "site-1/impostor.conf");
+	snprintf(rel, sizeof rel, "site-1/%s.conf", name);
+	path_of(conf, sizeof conf, rel);
 	FILE *in = fopen(real, "r"), *out = fopen(conf, "w");
 	cr_assert(in != NULL && out != NULL);
 	while (fgets(line, sizeof line, in) != NULL) {
 		if (strncmp(line, "tls_cert", 8) == 0)
-			fputs("tls_cert = ../pki/planner.crt\n", out);
+			fprintf(out, "tls_cert = %s\n", cert);
 		else if (strncmp(line, "tls_key", 7) == 0)
-			fputs("tls_key = ../pki/planner.key\n", out);
+			fprintf(out, "tls_key = %s\n", key);
 		else
 			fputs(line, out);
 	}
 	fclose(in);
 	fclose(out);
-	path_of(log, sizeof log, "logs/impostor.log");
+	snprintf(rel, sizeof rel, "logs/%s.log", name);
+	path_of(log, sizeof log, rel);
 	pid_t impostor = spawn_node(conf, log);
 
 	/* Wait until it has tried twice, or was let in. */
@@ -421,10 +412,34 @@ Test(roles, planner_certificate_fails_on_the_node_listener)
 		nap();
 	}
 	cr_expect(strstr(text, "connected to the coordinator at") == NULL,
-	    "the impostor was welcomed as node 1:\n%s", text);
-	cr_expect_geq(count_of(text, "the coordinator at"), 2, "no refusal seen:\n%s", text);
-	cr_expect_eq(status_field("nodes_connected"), SITES - 1, "node 1 registered");
+	    "%s was welcomed as node 1:\n%s", name, text);
+	cr_expect_geq(count_of(text, "the coordinator at"), 2, "%s: no refusal seen:\n%s", name,
+	    text);
+	cr_expect_eq(status_field("nodes_connected"), SITES - 1, "%s registered as node 1", name);
 	free(text);
+	kill(impostor, SIGTERM);
+	waitpid(impostor, NULL, 0);
+}
+
+/* The third attack of issue 10: a tally-node holding the planner's TLS
+ * certificate and node 1's signing keys, in node 1's place; and the same
+ * with the coordinator's certificate. */
+Test(roles, planner_certificate_fails_on_the_node_listener)
+{
+	char log[300];
+	pid_t node1 = pid_of("node-1");
+	cr_assert_gt(node1, 0);
+	cr_assert_eq(kill(node1, SIGTERM), 0);
+	for (int i = 0; i < WAIT_S * 10 && kill(node1, 0) == 0; i++)
+		nap();
+	cr_assert_neq(kill(node1, 0), 0, "node 1 did not stop");
+	for (int i = 0; i < WAIT_S * 10 && status_field("nodes_connected") != SITES - 1; i++)
+		nap();
+	cr_assert_eq(status_field("nodes_connected"), SITES - 1);
+
+	impostor_refused("planner-impostor", "../pki/planner.crt", "../pki/planner.key");
+	impostor_refused("coordinator-impostor", "../coordinator/pki/coordinator.crt",
+	    "../coordinator/pki/coordinator.key");
 	/* Queries go on without node 1. */
 	char api_conf[300];
 	path_of(api_conf, sizeof api_conf, "planner.conf");
@@ -435,8 +450,16 @@ Test(roles, planner_certificate_fails_on_the_node_listener)
 	json_t *answer = json_load_file(log, 0, NULL);
 	cr_expect_eq(json_integer_value(json_object_get(answer, "contributors")), SITES - 1);
 	json_decref(answer);
-	kill(impostor, SIGTERM);
-	waitpid(impostor, NULL, 0);
+	/* Control: node 1's own certificate is welcomed again. */
+	char conf[300];
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	path_of(log, sizeof log, "logs/node-1-again.log");
+	pid_t again = spawn_node(conf, log);
+	for (int i = 0; i < WAIT_S * 10 && status_field("nodes_connected") != SITES; i++)
+		nap();
+	cr_expect_eq(status_field("nodes_connected"), SITES, "node 1's own certificate failed");
+	kill(again, SIGTERM);
+	waitpid(again, NULL, 0);
 }
 
 /* ---- who asked ---- */
