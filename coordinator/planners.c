@@ -56,7 +56,7 @@ finish_section(struct parse *p)
 {
 	if (p->count > 0 && !p->have_pk) {
 		snprintf(p->why, p->why_len, "%s: [planner %s]: sign_pk is missing", p->name,
-		    p->keys[p->count - 1].name);
+		         p->keys[p->count - 1].name);
 		return TLY_EINVAL;
 	}
 	return TLY_OK;
@@ -74,7 +74,8 @@ start_section(struct parse *p, char *line)
 	line[len - 1] = '\0';
 	const char *name = line + 9;
 	if (!tly_planner_name_valid(name))
-		return fail(p, "(section)",
+		return fail(
+		    p, "(section)",
 		    "planner name: use 1 to %d of A-Z a-z 0-9 . _ -, not starting with . or -",
 		    TLY_PLANNER_NAME_MAX);
 	for (size_t i = 0; i < p->count; i++)
@@ -131,7 +132,7 @@ parse_line(struct parse *p, char *raw)
 
 tly_err
 tly_planners_parse(struct tly_planners *out, const char *text, const char *name, char *why,
-    size_t why_len)
+                   size_t why_len)
 {
 	struct parse p = {.name = name, .why = why, .why_len = why_len};
 	char line[LINE_MAX_BYTES];
@@ -245,13 +246,14 @@ replayed(struct tly_planners *planners, uint32_t planner, const uint8_t *nonce, 
 static int
 fresh(uint64_t time, uint64_t now)
 {
-	return time <= now ? now - time <= TLY_PLANNER_WINDOW_S : time - now <= TLY_PLANNER_WINDOW_S;
+	return time <= now ? now - time <= TLY_PLANNER_WINDOW_S
+	                   : time - now <= TLY_PLANNER_WINDOW_S;
 }
 
 tly_err
 tly_planners_check(struct tly_planners *planners, const char *auth, const char *method,
-    const char *path, const uint8_t *body, size_t body_len, uint64_t now, char *name, char *why,
-    size_t why_len)
+                   const char *path, const uint8_t *body, size_t body_len, uint64_t now, char *name,
+                   char *why, size_t why_len)
 {
 	struct tly_planner_auth a;
 	const struct tly_planner_key *key;
@@ -259,8 +261,10 @@ tly_planners_check(struct tly_planners *planners, const char *auth, const char *
 
 	TLY_REQUIRE(planners != NULL && auth != NULL && name != NULL && why != NULL);
 	if (auth[0] == '\0') {
-		snprintf(why, why_len, "the request is not signed: a planner signs each query "
-		    "(" TLY_PLANNER_HEADER " header; set name and sign_key in the planner config)");
+		snprintf(why, why_len,
+		         "the request is not signed: a planner signs each query "
+		         "(" TLY_PLANNER_HEADER
+		         " header; set name and sign_key in the planner config)");
 		return TLY_EAUTH;
 	}
 	if (tly_planner_auth_parse(&a, auth, strlen(auth)) != TLY_OK) {
@@ -269,7 +273,7 @@ tly_planners_check(struct tly_planners *planners, const char *auth, const char *
 	}
 	if ((key = find(planners, a.name, &index)) == NULL) {
 		snprintf(why, why_len, "planner %s is not in the coordinator's planners file",
-		    a.name);
+		         a.name);
 		return TLY_EAUTH;
 	}
 	if (tly_planner_auth_verify(&a, key->sign_pk, method, path, body, body_len) != TLY_OK) {
@@ -277,7 +281,8 @@ tly_planners_check(struct tly_planners *planners, const char *auth, const char *
 		return TLY_EAUTH;
 	}
 	if (!fresh(a.time, now)) {
-		snprintf(why, why_len,
+		snprintf(
+		    why, why_len,
 		    "planner %s: signed at %llu, the coordinator's clock says %llu: more than %d s "
 		    "apart (stale, or a clock is wrong)",
 		    a.name, (unsigned long long)a.time, (unsigned long long)now,
@@ -286,12 +291,12 @@ tly_planners_check(struct tly_planners *planners, const char *auth, const char *
 	}
 	if (replayed(planners, index, a.nonce, now)) {
 		snprintf(why, why_len, "planner %s: this request was replayed (its nonce was seen)",
-		    a.name);
+		         a.name);
 		return TLY_EREPLAY;
 	}
 	if (planners->seen_count == TLY_PLANNERS_SEEN_MAX) {
 		snprintf(why, why_len, "too many requests in the last %d s; try again later",
-		    TLY_PLANNER_WINDOW_S);
+		         TLY_PLANNER_WINDOW_S);
 		return TLY_ERANGE;
 	}
 	struct tly_planner_seen *s = &planners->seen[planners->seen_count++];

@@ -34,7 +34,7 @@
 
 enum {
 	TLY_PLANNERS_MAX = 1024,
-	TLY_PLANNERS_SEEN_MAX = 8192,   /* accepted requests remembered per window */
+	TLY_PLANNERS_SEEN_MAX = 8192,    /* accepted requests remembered per window */
 	TLY_PLANNERS_FILE_MAX = 1 << 20, /* bytes */
 };
 
@@ -59,11 +59,11 @@ struct tly_planners {
 /* Parse planners-file text (name is used in messages). TLY_EINVAL with why
  * as "name:line: key: reason"; TLY_ENOMEM. On failure *out is untouched. */
 TLY_MUST tly_err tly_planners_parse(struct tly_planners *out, const char *text, const char *name,
-    char *why, size_t why_len);
+                                    char *why, size_t why_len);
 
 /* Read and parse a planners file. TLY_EIO when it cannot be read. */
 TLY_MUST tly_err tly_planners_load(struct tly_planners *out, const char *path, char *why,
-    size_t why_len);
+                                   size_t why_len);
 
 /* Frees; accepts a zeroed struct. */
 void tly_planners_fini(struct tly_planners *planners);
@@ -78,7 +78,8 @@ void tly_planners_fini(struct tly_planners *planners);
  * cache is full of requests still inside the window (try again later).
  */
 TLY_MUST tly_err tly_planners_check(struct tly_planners *planners, const char *auth,
-    const char *method, const char *path, const uint8_t *body, size_t body_len, uint64_t now,
-    char *name, char *why, size_t why_len);
+                                    const char *method, const char *path, const uint8_t *body,
+                                    size_t body_len, uint64_t now, char *name, char *why,
+                                    size_t why_len);
 
 #endif

@@ -18,14 +18,14 @@ tly_planner_name_valid(const char *name)
 	if (len == 0 || len > TLY_PLANNER_NAME_MAX || name[0] == '.' || name[0] == '-')
 		return 0;
 	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-	    len;
+	       len;
 }
 
 /* The signed bytes (planner.h) into b; TLY_EINVAL past a cap. */
 static tly_err
 signed_bytes(struct tly_buf *b, const char *name, const char *method, const char *path,
-    uint64_t time, const uint8_t nonce[static TLY_PLANNER_NONCE_BYTES], const uint8_t *body,
-    size_t body_len)
+             uint64_t time, const uint8_t nonce[static TLY_PLANNER_NONCE_BYTES],
+             const uint8_t *body, size_t body_len)
 {
 	size_t name_len = strlen(name), method_len = strlen(method), path_len = strlen(path);
 	uint8_t body_hash[TLY_HASH_BYTES];
@@ -49,8 +49,9 @@ signed_bytes(struct tly_buf *b, const char *name, const char *method, const char
 
 tly_err
 tly_planner_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name,
-    const struct tly_sign_key *key, const char *method, const char *path, const uint8_t *body,
-    size_t body_len, uint64_t time, const uint8_t nonce[static TLY_PLANNER_NONCE_BYTES])
+                 const struct tly_sign_key *key, const char *method, const char *path,
+                 const uint8_t *body, size_t body_len, uint64_t time,
+                 const uint8_t nonce[static TLY_PLANNER_NONCE_BYTES])
 {
 	char nonce_hex[2 * TLY_PLANNER_NONCE_BYTES + 1], sig_hex[2 * TLY_SIGN_BYTES + 1];
 	uint8_t sig[TLY_SIGN_BYTES];
@@ -70,7 +71,7 @@ tly_planner_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name,
 	tly_hex(nonce_hex, nonce, TLY_PLANNER_NONCE_BYTES);
 	tly_hex(sig_hex, sig, TLY_SIGN_BYTES);
 	snprintf(out, TLY_PLANNER_HEADER_MAX, "planner=%s, time=%llu, nonce=%s, sig=%s", name,
-	    (unsigned long long)time, nonce_hex, sig_hex);
+	         (unsigned long long)time, nonce_hex, sig_hex);
 	return TLY_OK;
 }
 
@@ -162,8 +163,8 @@ tly_planner_auth_parse(struct tly_planner_auth *out, const char *text, size_t le
 
 tly_err
 tly_planner_auth_verify(const struct tly_planner_auth *auth,
-    const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES], const char *method, const char *path,
-    const uint8_t *body, size_t body_len)
+                        const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES], const char *method,
+                        const char *path, const uint8_t *body, size_t body_len)
 {
 	struct tly_buf b;
 	tly_err rv;

@@ -39,7 +39,7 @@ enum {
 	TLY_PLANNER_WINDOW_S = 300, /* |coordinator clock - T| at most this */
 	/* The longest header value, with its NUL. */
 	TLY_PLANNER_HEADER_MAX = 8 + TLY_PLANNER_NAME_MAX + 7 + 20 + 8 +
-	    2 * TLY_PLANNER_NONCE_BYTES + 6 + 2 * TLY_SIGN_BYTES + 1,
+	                         2 * TLY_PLANNER_NONCE_BYTES + 6 + 2 * TLY_SIGN_BYTES + 1,
 	TLY_PLANNER_METHOD_MAX = 255,
 	TLY_PLANNER_PATH_MAX = 65535,
 };
@@ -62,19 +62,21 @@ int tly_planner_name_valid(const char *name);
 /* Sign a request and write the header value (NUL-terminated) into out.
  * TLY_EINVAL for a bad name, or a method or path over its cap. */
 TLY_MUST tly_err tly_planner_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name,
-    const struct tly_sign_key *key, const char *method, const char *path, const uint8_t *body,
-    size_t body_len, uint64_t time, const uint8_t nonce[static TLY_PLANNER_NONCE_BYTES]);
+                                  const struct tly_sign_key *key, const char *method,
+                                  const char *path, const uint8_t *body, size_t body_len,
+                                  uint64_t time,
+                                  const uint8_t nonce[static TLY_PLANNER_NONCE_BYTES]);
 
 /* Parse len bytes of header value (untrusted). TLY_EFORMAT for anything
  * but the one spelling above; *out is written only on success. */
-TLY_MUST tly_err tly_planner_auth_parse(struct tly_planner_auth *out, const char *text,
-    size_t len);
+TLY_MUST tly_err tly_planner_auth_parse(struct tly_planner_auth *out, const char *text, size_t len);
 
 /* Check auth's signature over this request with the planner's key.
  * TLY_EAUTH when it does not verify, TLY_EINVAL for a method or path over
  * its cap. Freshness and replays are the caller's (it has the clock). */
 TLY_MUST tly_err tly_planner_auth_verify(const struct tly_planner_auth *auth,
-    const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES], const char *method, const char *path,
-    const uint8_t *body, size_t body_len);
+                                         const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+                                         const char *method, const char *path, const uint8_t *body,
+                                         size_t body_len);
 
 #endif

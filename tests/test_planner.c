@@ -30,11 +30,11 @@ fresh_key(uint8_t pk[TLY_SIGN_PUBLIC_BYTES])
 
 static void
 signed_header(char out[TLY_PLANNER_HEADER_MAX], const char *name, const struct tly_sign_key *key,
-    uint64_t time, const uint8_t *n)
+              uint64_t time, const uint8_t *n)
 {
 	cr_assert_eq(tly_planner_sign(out, name, key, "POST", "/v1/queries", (const uint8_t *)body,
-			 strlen(body), time, n),
-	    TLY_OK);
+	                              strlen(body), time, n),
+	             TLY_OK);
 }
 
 Test(planner, sign_parse_verify_round_trip)
@@ -46,42 +46,42 @@ Test(planner, sign_parse_verify_round_trip)
 
 	signed_header(header, "alice.planner", key, NOW, nonce);
 	cr_assert(strncmp(header, "planner=alice.planner, time=1800000000, nonce=010203", 52) == 0,
-	    "%s", header);
+	          "%s", header);
 	cr_assert_eq(tly_planner_auth_parse(&auth, header, strlen(header)), TLY_OK);
 	cr_expect_str_eq(auth.name, "alice.planner");
 	cr_expect_eq(auth.time, NOW);
 	cr_expect_eq(memcmp(auth.nonce, nonce, sizeof nonce), 0);
 	cr_expect_eq(tly_planner_auth_verify(&auth, pk, "POST", "/v1/queries",
-			 (const uint8_t *)body, strlen(body)),
-	    TLY_OK);
+	                                     (const uint8_t *)body, strlen(body)),
+	             TLY_OK);
 	/* Every signed part matters: key, method, path, body, name, time, nonce. */
 	cr_expect_eq(tly_planner_auth_verify(&auth, other_pk, "POST", "/v1/queries",
-			 (const uint8_t *)body, strlen(body)),
-	    TLY_EAUTH);
+	                                     (const uint8_t *)body, strlen(body)),
+	             TLY_EAUTH);
 	cr_expect_eq(tly_planner_auth_verify(&auth, pk, "GET", "/v1/queries", (const uint8_t *)body,
-			 strlen(body)),
-	    TLY_EAUTH);
+	                                     strlen(body)),
+	             TLY_EAUTH);
 	cr_expect_eq(tly_planner_auth_verify(&auth, pk, "POST", "/v1/queries?x",
-			 (const uint8_t *)body, strlen(body)),
-	    TLY_EAUTH);
+	                                     (const uint8_t *)body, strlen(body)),
+	             TLY_EAUTH);
 	cr_expect_eq(tly_planner_auth_verify(&auth, pk, "POST", "/v1/queries",
-			 (const uint8_t *)body, strlen(body) - 1),
-	    TLY_EAUTH);
+	                                     (const uint8_t *)body, strlen(body) - 1),
+	             TLY_EAUTH);
 	struct tly_planner_auth changed = auth;
 	changed.time++;
 	cr_expect_eq(tly_planner_auth_verify(&changed, pk, "POST", "/v1/queries",
-			 (const uint8_t *)body, strlen(body)),
-	    TLY_EAUTH);
+	                                     (const uint8_t *)body, strlen(body)),
+	             TLY_EAUTH);
 	changed = auth;
 	changed.nonce[15] ^= 1;
 	cr_expect_eq(tly_planner_auth_verify(&changed, pk, "POST", "/v1/queries",
-			 (const uint8_t *)body, strlen(body)),
-	    TLY_EAUTH);
+	                                     (const uint8_t *)body, strlen(body)),
+	             TLY_EAUTH);
 	changed = auth;
 	changed.name[0] = 'b';
 	cr_expect_eq(tly_planner_auth_verify(&changed, pk, "POST", "/v1/queries",
-			 (const uint8_t *)body, strlen(body)),
-	    TLY_EAUTH);
+	                                     (const uint8_t *)body, strlen(body)),
+	             TLY_EAUTH);
 	tly_sign_key_free(key);
 	tly_sign_key_free(other);
 }
@@ -110,7 +110,7 @@ Test(planner, one_spelling_only)
 	snprintf(bad, sizeof bad, "%.*stime=+5%s", (int)(time_at - header), header, time_at + 6);
 	cr_expect_eq(tly_planner_auth_parse(&auth, bad, strlen(bad)), TLY_EFORMAT);
 	snprintf(bad, sizeof bad, "%.*stime=18446744073709551616%s", (int)(time_at - header),
-	    header, time_at + 6);
+	         header, time_at + 6);
 	cr_expect_eq(tly_planner_auth_parse(&auth, bad, strlen(bad)), TLY_EFORMAT);
 	snprintf(bad, sizeof bad, "planner=alice,time=5%s", time_at + 6);
 	cr_expect_eq(tly_planner_auth_parse(&auth, bad, strlen(bad)), TLY_EFORMAT);
@@ -121,7 +121,7 @@ Test(planner, one_spelling_only)
 	cr_expect_eq(tly_planner_auth_parse(&auth, "", 0), TLY_EFORMAT);
 	/* A name the signer may not use is refused before signing. */
 	cr_expect_eq(tly_planner_sign(header, "al ice", key, "POST", "/", NULL, 0, 1, nonce),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	tly_sign_key_free(key);
 }
 
@@ -157,7 +157,7 @@ expect_refused(const char *text, const char *says)
 	struct tly_planners planners;
 	char why[300] = "";
 	cr_expect_eq(tly_planners_parse(&planners, text, "planners.ini", why, sizeof why),
-	    TLY_EINVAL, "accepted: %s", text);
+	             TLY_EINVAL, "accepted: %s", text);
 	cr_expect(strstr(why, says) != NULL, "\"%s\" lacks \"%s\"", why, says);
 }
 
@@ -171,7 +171,7 @@ Test(planners, file_errors_name_file_line_and_key)
 	struct tly_planners planners;
 	char why[300];
 	cr_assert_eq(tly_planners_parse(&planners, good, "planners.ini", why, sizeof why), TLY_OK,
-	    "%s", why);
+	             "%s", why);
 	cr_expect_eq(planners.count, 1);
 	cr_expect_str_eq(planners.keys[0].name, "alice");
 	cr_expect_eq(memcmp(planners.keys[0].sign_pk, pk, sizeof pk), 0);
@@ -185,8 +185,9 @@ Test(planners, file_errors_name_file_line_and_key)
 	expect_refused(text, "planners.ini:4: planner alice.sign_pk: given twice");
 	snprintf(text, sizeof text, "%skx_pk = 00\n", good);
 	expect_refused(text, "planners.ini:4: planner alice.kx_pk: unknown key");
-	expect_refused("[planner alice]\nsign_pk = 1234\n", "planners.ini:2: planner alice.sign_pk: "
-							   "expected 64 hex digits");
+	expect_refused("[planner alice]\nsign_pk = 1234\n",
+	               "planners.ini:2: planner alice.sign_pk: "
+	               "expected 64 hex digits");
 	expect_refused("[node 1]\n", "planners.ini:1: (section): expected [planner NAME]");
 	expect_refused("[planner a b]\n", "planners.ini:1: (section): planner name");
 	expect_refused("sign_pk = 00\n", "key outside any [planner NAME] section");
@@ -216,7 +217,7 @@ static tly_err
 check_at(struct fixture *f, const char *header, uint64_t now, char *name, char *why)
 {
 	return tly_planners_check(&f->planners, header, "POST", "/v1/queries",
-	    (const uint8_t *)body, strlen(body), now, name, why, 300);
+	                          (const uint8_t *)body, strlen(body), now, name, why, 300);
 }
 
 Test(planners, check_refuses_unsigned_unknown_forged_stale_and_replayed)
@@ -283,7 +284,7 @@ Test(planners, replay_cache_is_bounded_and_forgets_only_the_stale)
 	/* The same request once the others have gone stale. */
 	signed_header(header, "alice", f.key, NOW + TLY_PLANNER_WINDOW_S + 1, n);
 	cr_expect_eq(check_at(&f, header, NOW + TLY_PLANNER_WINDOW_S + 1, name, why), TLY_OK, "%s",
-	    why);
+	             why);
 	cr_expect_eq(f.planners.seen_count, 1);
 	tly_sign_key_free(f.key);
 	tly_planners_fini(&f.planners);

@@ -105,8 +105,8 @@ setup(void)
 	char sites[8];
 	snprintf(sites, sizeof sites, "%d", SITES);
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-			 sites, "--people", "4000", "--seed", "7", NULL}),
-	    0, "tally demo --serve failed");
+	                                       sites, "--people", "4000", "--seed", "7", NULL}),
+	             0, "tally demo --serve failed");
 }
 
 static void
@@ -143,8 +143,9 @@ static int
 query_as(const char *cert, const char *key, const char *planner, const char *sign_key)
 {
 	char api[200], c[300], k[300], ca[300], s[300];
-	const char *argv[24] = {"tally", "query", "--api", api, "--cert", c, "--key", k, "--ca",
-	    ca, "--count", "--epsilon", "0.5", "--timeout", "60000"};
+	const char *argv[24] = {"tally",   "query",     "--api", api,         "--cert",
+	                        c,         "--key",     k,       "--ca",      ca,
+	                        "--count", "--epsilon", "0.5",   "--timeout", "60000"};
 	size_t n = 15;
 	api_url(api, sizeof api);
 	path_of(c, sizeof c, cert);
@@ -177,8 +178,8 @@ status_field(const char *field)
 	size_t len;
 	int status;
 	cr_assert_eq(tly_https_request(url, "GET", &tls, NULL, 0, 30000, &status, &body, &len, why,
-			 sizeof why),
-	    TLY_OK, "%s", why);
+	                               sizeof why),
+	             TLY_OK, "%s", why);
 	cr_assert_eq(status, 200);
 	json_t *json = json_loadb((const char *)body, len, 0, NULL);
 	cr_assert_not_null(json);
@@ -193,14 +194,14 @@ Test(roles, node_and_coordinator_certificates_fail_on_the_api)
 	/* With the planner's own signing key, so that only the certificate
 	 * is wrong: TLS itself refuses them (exit 5). */
 	cr_expect_eq(query_as("site-1/pki/node-1.crt", "site-1/pki/node-1.key", "planner",
-			 "pki/planner.sign"),
-	    5, "a node's certificate was accepted on the API: %s", output());
+	                      "pki/planner.sign"),
+	             5, "a node's certificate was accepted on the API: %s", output());
 	cr_expect_eq(query_as("coordinator/pki/coordinator.crt", "coordinator/pki/coordinator.key",
-			 "planner", "pki/planner.sign"),
-	    5, "the coordinator's certificate was accepted on the API: %s", output());
+	                      "planner", "pki/planner.sign"),
+	             5, "the coordinator's certificate was accepted on the API: %s", output());
 	/* Control: the planner's certificate with the same key is released. */
 	cr_expect_eq(query_as("pki/planner.crt", "pki/planner.key", "planner", "pki/planner.sign"),
-	    0, "%s", output());
+	             0, "%s", output());
 	cr_expect_eq(status_field("released"), 1);
 }
 
@@ -234,8 +235,9 @@ post(const struct api_call *a, const char *auth, const char *body, char *code, s
 	size_t len;
 	int status;
 	cr_assert_eq(tly_https_request_signed(a->url, "POST", &a->tls, auth, (const uint8_t *)body,
-			 strlen(body), 60000, &status, &response, &len, why, sizeof why),
-	    TLY_OK, "%s", why);
+	                                      strlen(body), 60000, &status, &response, &len, why,
+	                                      sizeof why),
+	             TLY_OK, "%s", why);
 	json_t *json = json_loadb((const char *)response, len, 0, NULL);
 	const char *c = json_string_value(json_object_get(json_object_get(json, "error"), "code"));
 	snprintf(code, code_len, "%s", c != NULL ? c : "");
@@ -251,7 +253,8 @@ key_from(const char *rel)
 	uint8_t seed[TLY_SIGN_SEED_BYTES];
 	struct tly_sign_key *key;
 	path_of(path, sizeof path, rel);
-	cr_assert_eq(tly_key_file_read(path, seed, sizeof seed, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(tly_key_file_read(path, seed, sizeof seed, why, sizeof why), TLY_OK, "%s",
+	             why);
 	cr_assert_eq(tly_sign_key_alloc(&key, seed), TLY_OK);
 	sodium_memzero(seed, sizeof seed);
 	return key;
@@ -259,17 +262,17 @@ key_from(const char *rel)
 
 static void
 sign(char out[TLY_PLANNER_HEADER_MAX], const char *name, const struct tly_sign_key *key,
-    const char *body, uint64_t time)
+     const char *body, uint64_t time)
 {
 	uint8_t nonce[TLY_PLANNER_NONCE_BYTES];
 	randombytes_buf(nonce, sizeof nonce);
 	cr_assert_eq(tly_planner_sign(out, name, key, "POST", "/v1/queries", (const uint8_t *)body,
-			 strlen(body), time, nonce),
-	    TLY_OK);
+	                              strlen(body), time, nonce),
+	             TLY_OK);
 }
 
 static const char count_query[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
-				  " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.5}}";
+                                  " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.5}}";
 
 Test(roles, unsigned_unknown_stale_and_replayed_requests_are_403)
 {
@@ -299,8 +302,8 @@ Test(roles, unsigned_unknown_stale_and_replayed_requests_are_403)
 	/* Signed, then the body changed (epsilon 2 for 0.5). */
 	sign(auth, "planner", planner, count_query, now);
 	static const char changed[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": "
-				      "\"count\"}, \"privacy\": {\"mechanism\": \"laplace\", "
-				      "\"epsilon\": 2}}";
+	                              "\"count\"}, \"privacy\": {\"mechanism\": \"laplace\", "
+	                              "\"epsilon\": 2}}";
 	cr_expect_eq(post(&a, auth, changed, code, sizeof code), 403);
 	cr_expect_eq(status_field("released"), 0, "a refused request was answered");
 	/* Control: the same signature on its own body is released, once; the
@@ -312,7 +315,7 @@ Test(roles, unsigned_unknown_stale_and_replayed_requests_are_403)
 	/* A query that names another planner than the one who signed it. */
 	char other[sizeof count_query + 40];
 	snprintf(other, sizeof other, "%.*s, \"planner\": \"alice\"}", (int)strlen(count_query) - 1,
-	    count_query);
+	         count_query);
 	sign(auth, "planner", planner, other, now);
 	cr_expect_eq(post(&a, auth, other, code, sizeof code), 400);
 	cr_expect_str_eq(code, "invalid_query");
@@ -412,9 +415,9 @@ impostor_refused(const char *name, const char *cert, const char *key)
 		nap();
 	}
 	cr_expect(strstr(text, "connected to the coordinator at") == NULL,
-	    "%s was welcomed as node 1:\n%s", name, text);
+	          "%s was welcomed as node 1:\n%s", name, text);
 	cr_expect_geq(count_of(text, "the coordinator at"), 2, "%s: no refusal seen:\n%s", name,
-	    text);
+	              text);
 	cr_expect_eq(status_field("nodes_connected"), SITES - 1, "%s registered as node 1", name);
 	free(text);
 	kill(impostor, SIGTERM);
@@ -439,13 +442,14 @@ Test(roles, planner_certificate_fails_on_the_node_listener)
 
 	impostor_refused("planner-impostor", "../pki/planner.crt", "../pki/planner.key");
 	impostor_refused("coordinator-impostor", "../coordinator/pki/coordinator.crt",
-	    "../coordinator/pki/coordinator.key");
+	                 "../coordinator/pki/coordinator.key");
 	/* Queries go on without node 1. */
 	char api_conf[300];
 	path_of(api_conf, sizeof api_conf, "planner.conf");
 	path_of(log, sizeof log, "answer.json");
-	cr_expect_eq(run_to(log, (const char *const[]){"tally", "query", "--config", api_conf,
-				 "--count", "--epsilon", "0.5", "--format", "json", NULL}),
+	cr_expect_eq(
+	    run_to(log, (const char *const[]){"tally", "query", "--config", api_conf, "--count",
+	                                      "--epsilon", "0.5", "--format", "json", NULL}),
 	    0);
 	json_t *answer = json_load_file(log, 0, NULL);
 	cr_expect_eq(json_integer_value(json_object_get(answer, "contributors")), SITES - 1);
@@ -469,9 +473,9 @@ Test(roles, the_planner_is_named_in_query_log_and_explain)
 	char conf[300], log[300];
 	path_of(conf, sizeof conf, "planner.conf");
 	path_of(log, sizeof log, "answer.json");
-	cr_assert_eq(run_to(log, (const char *const[]){"tally", "query", "--config", conf,
-				 "--count", "--by", "sex", "--epsilon", "0.5", "--format", "json",
-				 NULL}),
+	cr_assert_eq(
+	    run_to(log, (const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
+	                                      "sex", "--epsilon", "0.5", "--format", "json", NULL}),
 	    0);
 	json_t *answer = json_load_file(log, 0, NULL);
 	const char *qid = json_string_value(json_object_get(answer, "query_id"));
@@ -490,11 +494,12 @@ Test(roles, the_planner_is_named_in_query_log_and_explain)
 
 	/* The log entry's spec names it, and explain says so. */
 	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
-	cr_assert_eq(run((const char *const[]){"tally", "audit", "explain", "--dir", dir, id, NULL}),
-	    0, "%s", output());
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "explain", "--dir", dir, id, NULL}), 0,
+	    "%s", output());
 	text = output();
 	cr_expect(strstr(text, "Asked by planner \"planner\"") != NULL, "%s", text);
 	free(text);
 	cr_expect_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0,
-	    "%s", output());
+	             "%s", output());
 }

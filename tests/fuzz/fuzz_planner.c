@@ -31,7 +31,7 @@ header(const char *text, size_t len)
 	tly_hex(nonce, auth.nonce, sizeof auth.nonce);
 	tly_hex(sig, auth.sig, sizeof auth.sig);
 	int n = snprintf(back, sizeof back, "planner=%s, time=%llu, nonce=%s, sig=%s", auth.name,
-	    (unsigned long long)auth.time, nonce, sig);
+	                 (unsigned long long)auth.time, nonce, sig);
 	if (n < 0 || (size_t)n != len || memcmp(back, text, len) != 0)
 		abort();
 	if (tly_planner_auth_verify(&auth, pk, "POST", "/v1/queries", (const uint8_t *)text, len) ==
@@ -67,7 +67,7 @@ check(const char *text)
 	for (int i = 0; i < 2; i++) {
 		why[0] = '\0';
 		if (tly_planners_check(&planners, text, "POST", "/v1/queries", NULL, 0, 1800000000u,
-			name, why, sizeof why) != TLY_OK &&
+		                       name, why, sizeof why) != TLY_OK &&
 		    why[0] == '\0')
 			abort();
 	}
