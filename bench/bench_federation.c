@@ -298,8 +298,10 @@ ctrl_parse(const uint8_t *msg, size_t len, struct ctrl *out)
 static void
 tls_files(struct tly_tls_files *tls, char *cert, char *key, size_t len, const char *name)
 {
-	static char ca[sizeof workdir + 16];
-	snprintf(ca, sizeof ca, "%s/ca.crt", workdir);
+	static char ca[sizeof workdir + 24];
+	/* One CA per role (cli/pki.h): each side trusts only the other's. */
+	snprintf(ca, sizeof ca, "%s/%s.crt", workdir,
+	    strcmp(name, "coordinator") == 0 ? "node-ca" : "coordinator-ca");
 	snprintf(cert, len, "%s/%s.crt", workdir, name);
 	snprintf(key, len, "%s/%s.key", workdir, name);
 	*tls = (struct tly_tls_files){.cert = cert, .key = key, .ca = ca};

@@ -326,7 +326,7 @@ transport_rows(const struct setup *s, const char *malloc_mode)
 }
 
 static void
-make_pki(char *dir, struct tly_tls_files *hub, struct tly_tls_files *node, char paths[5][256])
+make_pki(char *dir, struct tly_tls_files *hub, struct tly_tls_files *node, char paths[6][256])
 {
 	static const char *const hosts[] = {"127.0.0.1"};
 	char why[256];
@@ -338,24 +338,29 @@ make_pki(char *dir, struct tly_tls_files *hub, struct tly_tls_files *node, char 
 	        sizeof why) != TLY_OK ||
 	    tly_pki_issue(dir, "node1", TLY_PKI_NODE, NULL, 0, NULL, 1, why, sizeof why) != TLY_OK)
 		die("certificates", why);
-	snprintf(paths[0], 256, "%s/ca.crt", dir);
+	snprintf(paths[0], 256, "%s/node-ca.crt", dir); /* one CA per role (cli/pki.h) */
 	snprintf(paths[1], 256, "%s/coordinator.crt", dir);
 	snprintf(paths[2], 256, "%s/coordinator.key", dir);
 	snprintf(paths[3], 256, "%s/node1.crt", dir);
 	snprintf(paths[4], 256, "%s/node1.key", dir);
 	*hub = (struct tly_tls_files){.cert = paths[1], .key = paths[2], .ca = paths[0]};
-	*node = (struct tly_tls_files){.cert = paths[3], .key = paths[4], .ca = paths[0]};
+	snprintf(paths[5], 256, "%s/coordinator-ca.crt", dir);
+	*node = (struct tly_tls_files){.cert = paths[3], .key = paths[4], .ca = paths[5]};
 }
 
 static void
-remove_pki(const char *dir, char paths[5][256])
+remove_pki(const char *dir, char paths[6][256])
 {
+	static const char *const rest[] = {"node-ca.key", "coordinator-ca.key", "planner-ca.key",
+	    "planner-ca.crt"};
 	char path[300];
 
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		unlink(paths[i]);
-	snprintf(path, sizeof path, "%s/ca.key", dir);
-	unlink(path);
+	for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, rest[i]);
+		unlink(path);
+	}
 	rmdir(dir);
 }
 
@@ -367,7 +372,7 @@ main(void)
 	struct tly_roster roster;
 	struct tly_tls_files hub_tls, node_tls;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
-	char dir[] = "/tmp/tally-bench-transport-XXXXXX", paths[5][256];
+	char dir[] = "/tmp/tally-bench-transport-XXXXXX", paths[6][256];
 	if (tly_crypto_init() != TLY_OK || tly_identity_generate(&coordinator, 0, 0) != TLY_OK ||
 	    tly_identity_generate(&node, 1, 1) != TLY_OK)
 		die("identities", NULL);

@@ -88,6 +88,23 @@ what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t 
 	        json_array_size(json_object_get(release, "cells")));
 }
 
+/* Who asked: the planner's name in the logged spec, which the coordinator
+ * set from the request's signature (protocol/planner.h). */
+static void
+asker(FILE *out, json_t *spec)
+{
+	const char *planner = json_string_value(json_object_get(spec, "planner"));
+
+	if (planner != NULL)
+		fprintf(out,
+		    "Asked by planner \"%s\": the name whose key signed the request, as the "
+		    "coordinator checked it against its planners file; the name is in the query "
+		    "every trust answered and in its hash.\n\n",
+		    planner);
+	else
+		fprintf(out, "Asked by: not recorded (the entry names no planner).\n\n");
+}
+
 static void
 who(FILE *out, json_t *release)
 {
@@ -234,6 +251,7 @@ tly_audit_explain_found(const struct tly_translog_found *found,
 		goto out;
 	}
 	what(out, found, release, spec, id);
+	asker(out, spec);
 	who(out, release);
 	guarantee(out, json_object_get(release, "privacy"));
 	conditions(out, found, json_object_get(release, "privacy"));

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "cli/pki.h"
+#include "cli/query.h"
 #include "cli/synth.h"
 #include "crypto/wipe.h"
 #include "protocol/keys.h"
@@ -149,9 +150,11 @@ static const char coordinator_conf[] =
     "api = https://127.0.0.1:%d\n"
     "tls_cert = pki/coordinator.crt\n"
     "tls_key = pki/coordinator.key\n"
-    "tls_ca = ../pki/ca.crt\n"
+    "tls_node_ca = ../pki/node-ca.crt\n"
+    "tls_planner_ca = ../pki/planner-ca.crt\n"
     "sign_key = keys/coordinator.sign\n"
     "registry = ../registry.ini\n"
+    "planners = ../planners.ini\n"
     "catalogue = ../catalogue.json\n"
     "log = state/transparency.db\n"
     "\n"
@@ -171,9 +174,34 @@ static const char coordinator_conf[] =
 static const char planner_conf[] = "; Planner of the `tally demo` federation.\n"
 				   "[planner]\n"
 				   "api = https://127.0.0.1:%d\n"
+				   "name = planner\n"
+				   "sign_key = pki/planner.sign\n"
 				   "tls_cert = pki/planner.crt\n"
 				   "tls_key = pki/planner.key\n"
-				   "tls_ca = pki/ca.crt\n";
+				   "tls_ca = pki/coordinator-ca.crt\n";
+
+/* pki/planner.sign and DIR/planners.ini, which lists its public key. */
+static tly_err
+write_planners(const char *dir, const char *pki, char *why, size_t why_len)
+{
+	char path[PATH_MAX], text[256], hex[65];
+	uint8_t pk[32];
+	tly_err rv = tly_pki_planner_key(pki, "planner", pk, why, why_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	tly_hex(hex, pk, sizeof pk);
+	join(path, sizeof path, "%s/planners.ini", dir);
+	join(text, sizeof text,
+	    "; Planners the coordinator accepts queries from (tally pki issue --role planner)\n"
+	    "[planner planner]\nsign_pk = %s\n",
+	    hex);
+	if (!write_text(path, text)) {
+		say(why, why_len, "%s: %s", path, strerror(errno));
+		return TLY_EIO;
+	}
+	return TLY_OK;
+}
 
 static tly_err
 lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_t why_len)
@@ -217,9 +245,10 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 		    TLY_OK)
 			return rv;
 	}
-	/* The planner. */
+	/* The planner: certificate, signing key, and the planners file. */
 	if ((rv = tly_pki_issue(path, "planner", TLY_PKI_PLANNER, NULL, 0, path, 0, why, why_len)) !=
-	    TLY_OK)
+		TLY_OK ||
+	    (rv = write_planners(l->dir, path, why, why_len)) != TLY_OK)
 		return rv;
 	/* Registry, configs. */
 	struct tly_roster roster;
@@ -337,6 +366,7 @@ on_interrupt(int sig)
 struct api {
 	char url[128];
 	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	char sign_key[PATH_MAX]; /* the planner's: queries are signed */
 };
 
 static json_t *
@@ -349,8 +379,14 @@ request(const struct api *api, const char *method, const char *path, const char 
 	struct tly_tls_files tls = {.cert = api->cert, .key = api->key, .ca = api->ca};
 
 	join(url, sizeof url, "%s%s", api->url, path);
-	if (tly_https_request(url, method, &tls, (const uint8_t *)body, body ? strlen(body) : 0,
-		120000, status, &response, &len, why, why_len) != TLY_OK)
+	size_t body_len = body != NULL ? strlen(body) : 0;
+	char auth[TLY_PLANNER_HEADER_MAX];
+	int post = strcmp(method, "POST") == 0;
+	if (post && tly_query_sign(auth, "planner", api->sign_key, method, path,
+			(const uint8_t *)body, body_len, why, why_len) != TLY_OK)
+		return NULL;
+	if (tly_https_request_signed(url, method, &tls, post ? auth : NULL, (const uint8_t *)body,
+		body_len, 120000, status, &response, &len, why, why_len) != TLY_OK)
 		return NULL;
 	json_error_t err;
 	json_t *json = json_loadb((const char *)response, len, 0, &err);
@@ -621,7 +657,8 @@ tly_demo_main(int argc, char **argv)
 	join(api.url, sizeof api.url, "https://127.0.0.1:%d", l.api_port);
 	join(api.cert, sizeof api.cert, "%s/pki/planner.crt", dir);
 	join(api.key, sizeof api.key, "%s/pki/planner.key", dir);
-	join(api.ca, sizeof api.ca, "%s/pki/ca.crt", dir);
+	join(api.ca, sizeof api.ca, "%s/pki/coordinator-ca.crt", dir);
+	join(api.sign_key, sizeof api.sign_key, "%s/pki/planner.sign", dir);
 	if (rc == 0 && wait_ready(&api, (unsigned)sites) != 0)
 		rc = 1;
 	if (rc == 0)

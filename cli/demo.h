@@ -3,11 +3,13 @@
  * section 7.1, `make demo`).
  *
  * Under DIR (default: a new folder under /tmp) it lays out
- *   pki/ca.{crt,key}                        the federation's CA
+ *   pki/{coordinator,node,planner}-ca.{crt,key}  one CA per role
  *   registry.ini                            every party's pinned public keys
+ *   planners.ini                            the planner's request-signing key
  *   coordinator/coordinator.conf, keys/, pki/, state/transparency.db
  *   site-N/ (tally synth's data and node.conf), keys/, pki/, state/ledger.db
- *   planner.conf, pki/planner.{crt,key}     for `tally query --config`
+ *   planner.conf, pki/planner.{crt,key,sign} for `tally query --config`
+ *                                           (planner "planner")
  *   logs/NAME.log, run/NAME.pid             the processes it started
  * then starts the coordinator and one tally-node per site on loopback over
  * mutual TLS, and waits until every node has connected.

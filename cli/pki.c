@@ -21,6 +21,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/sign.h"
+#include "crypto/wipe.h"
+#include "protocol/keys.h"
+
 enum {
 	PATH_BYTES = 4096,
 	BACKDATE_SECONDS = 3600,
@@ -29,6 +33,8 @@ enum {
 
 static const char default_ca_name[] = "tally federation CA";
 static const char *const role_names[] = {"coordinator", "node", "planner"};
+/* One CA per role (pki.h): DIR/<this>.key and DIR/<this>.crt. */
+static const char *const ca_bases[] = {"coordinator-ca", "node-ca", "planner-ca"};
 static const char *const coordinator_hosts[] = {"localhost", "127.0.0.1"};
 
 static void say(char *why, size_t len, const char *fmt, ...)
@@ -319,11 +325,11 @@ read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *w
 }
 
 tly_err
-tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *dir, char *why, size_t why_len)
+tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *base, char *why, size_t why_len)
 {
 	if (X509_check_private_key(cert, key) != 1) {
 		ERR_clear_error();
-		say(why, why_len, "%s/ca.key does not belong to %s/ca.crt", dir, dir);
+		say(why, why_len, "%s.key does not belong to %s.crt", base, base);
 		return TLY_ECRYPTO;
 	}
 	/* Either check queues OpenSSL's reason for a certificate it cannot
@@ -332,12 +338,12 @@ tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *dir, char *why, size_t w
 	 * reported with this stale reason. */
 	if (X509_check_ca(cert) == 0) {
 		ERR_clear_error();
-		say(why, why_len, "%s/ca.crt is not a CA certificate", dir);
+		say(why, why_len, "%s.crt is not a CA certificate", base);
 		return TLY_ECRYPTO;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
 		ERR_clear_error();
-		say(why, why_len, "%s/ca.crt has expired", dir);
+		say(why, why_len, "%s.crt has expired", base);
 		return TLY_ECRYPTO;
 	}
 	return TLY_OK;
@@ -346,15 +352,20 @@ tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *dir, char *why, size_t w
 /* The CA's certificate and key, checked to belong together, to be a CA
  * and to be still valid. */
 static tly_err
-read_ca(const char *dir, X509 **cert_out, EVP_PKEY **key_out, char *why, size_t why_len)
+read_ca(const char *dir, enum tly_pki_role role, X509 **cert_out, EVP_PKEY **key_out, char *why,
+    size_t why_len)
 {
+	char crt_file[32], key_file[32], base[PATH_BYTES];
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	tly_err rv;
 
-	if ((rv = read_pem(dir, "ca.crt", &cert, NULL, why, why_len)) != TLY_OK ||
-	    (rv = read_pem(dir, "ca.key", NULL, &key, why, why_len)) != TLY_OK ||
-	    (rv = tly_pki_ca_check(cert, key, dir, why, why_len)) != TLY_OK)
+	snprintf(crt_file, sizeof crt_file, "%s.crt", ca_bases[role]);
+	snprintf(key_file, sizeof key_file, "%s.key", ca_bases[role]);
+	if ((rv = join(base, dir, ca_bases[role], "", why, why_len)) != TLY_OK ||
+	    (rv = read_pem(dir, crt_file, &cert, NULL, why, why_len)) != TLY_OK ||
+	    (rv = read_pem(dir, key_file, NULL, &key, why, why_len)) != TLY_OK ||
+	    (rv = tly_pki_ca_check(cert, key, base, why, why_len)) != TLY_OK)
 		goto out;
 	*cert_out = cert;
 	*key_out = key;
@@ -526,12 +537,15 @@ sign(X509 *cert, EVP_PKEY *issuer_key, char *why, size_t why_len)
 }
 
 static tly_err
-make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, char *why, size_t why_len)
+make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, enum tly_pki_role role,
+    char *why, size_t why_len)
 {
 	X509 *cert = NULL;
 	tly_err rv = start_cert(&cert, key, days, NULL, why, why_len);
 
-	if (rv != TLY_OK || (rv = set_subject(cert, name, NULL, why, why_len)) != TLY_OK)
+	/* OU names the role: three CAs, three distinct subjects. */
+	if (rv != TLY_OK ||
+	    (rv = set_subject(cert, name, tly_pki_role_name(role), why, why_len)) != TLY_OK)
 		goto out;
 	if (X509_set_issuer_name(cert, X509_get_subject_name(cert)) != 1) {
 		rv = openssl_failed("cannot set the issuer", why, why_len);
@@ -609,13 +623,31 @@ check_days(unsigned *days, char *why, size_t why_len)
 	return TLY_OK;
 }
 
-tly_err
-tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t why_len)
+/* One role's CA: base.key and base.crt. */
+static tly_err
+init_one(const char *key_path, const char *cert_path, unsigned days, const char *name,
+    enum tly_pki_role role, char *why, size_t why_len)
 {
-	char key_path[PATH_BYTES], cert_path[PATH_BYTES];
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	tly_err rv;
+
+	if ((rv = new_key(&key, why, why_len)) != TLY_OK ||
+	    (rv = make_ca(&cert, key, days, name, role, why, why_len)) != TLY_OK)
+		goto out;
+	rv = write_pair(key_path, key, cert_path, cert, why, why_len);
+out:
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rv;
+}
+
+tly_err
+tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t why_len)
+{
+	char key_path[3][PATH_BYTES], cert_path[3][PATH_BYTES];
+	tly_err rv;
+	int role;
 
 	TLY_REQUIRE(dir != NULL && why != NULL);
 	if (name == NULL)
@@ -625,20 +657,27 @@ tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t
 		    TLY_PKI_NAME_MAX);
 		return TLY_EINVAL;
 	}
-	if ((rv = check_days(&days, why, why_len)) != TLY_OK ||
-	    (rv = join(key_path, dir, "ca", ".key", why, why_len)) != TLY_OK ||
-	    (rv = join(cert_path, dir, "ca", ".crt", why, why_len)) != TLY_OK ||
-	    (rv = make_dir(dir, why, why_len)) != TLY_OK ||
-	    (rv = refuse_existing(key_path, why, why_len)) != TLY_OK ||
-	    (rv = refuse_existing(cert_path, why, why_len)) != TLY_OK)
+	if ((rv = check_days(&days, why, why_len)) != TLY_OK)
 		return rv;
-	if ((rv = new_key(&key, why, why_len)) != TLY_OK ||
-	    (rv = make_ca(&cert, key, days, name, why, why_len)) != TLY_OK)
-		goto out;
-	rv = write_pair(key_path, key, cert_path, cert, why, why_len);
-out:
-	X509_free(cert);
-	EVP_PKEY_free(key);
+	for (role = 0; role < 3; role++)
+		if ((rv = join(key_path[role], dir, ca_bases[role], ".key", why, why_len)) !=
+			TLY_OK ||
+		    (rv = join(cert_path[role], dir, ca_bases[role], ".crt", why, why_len)) != TLY_OK)
+			return rv;
+	if ((rv = make_dir(dir, why, why_len)) != TLY_OK)
+		return rv;
+	for (role = 0; role < 3; role++)
+		if ((rv = refuse_existing(key_path[role], why, why_len)) != TLY_OK ||
+		    (rv = refuse_existing(cert_path[role], why, why_len)) != TLY_OK)
+			return rv;
+	for (role = 0; role < 3 && rv == TLY_OK; role++)
+		rv = init_one(key_path[role], cert_path[role], days, name, (enum tly_pki_role)role,
+		    why, why_len);
+	/* A failure part-way leaves none of the CAs this call made. */
+	for (int made = role - 1; rv != TLY_OK && made-- > 0;) {
+		unlink(key_path[made]);
+		unlink(cert_path[made]);
+	}
 	return rv;
 }
 
@@ -690,7 +729,7 @@ tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role,
 	    (rv = check_days(&leaf.days, why, why_len)) != TLY_OK ||
 	    (rv = join(key_path, out_dir, name, ".key", why, why_len)) != TLY_OK ||
 	    (rv = join(cert_path, out_dir, name, ".crt", why, why_len)) != TLY_OK ||
-	    (rv = read_ca(dir, &ca, &ca_key, why, why_len)) != TLY_OK)
+	    (rv = read_ca(dir, role, &ca, &ca_key, why, why_len)) != TLY_OK)
 		return rv;
 	if ((rv = make_dir(out_dir, why, why_len)) != TLY_OK ||
 	    (rv = refuse_existing(key_path, why, why_len)) != TLY_OK ||
@@ -704,5 +743,36 @@ out:
 	EVP_PKEY_free(key);
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
+	return rv;
+}
+
+tly_err
+tly_pki_planner_key(const char *out_dir, const char *name, uint8_t pk[static 32], char *why,
+    size_t why_len)
+{
+	uint8_t seed[TLY_SIGN_SEED_BYTES];
+	struct tly_sign_key *key = NULL;
+	char path[PATH_BYTES];
+	tly_err rv;
+
+	_Static_assert(TLY_SIGN_PUBLIC_BYTES == 32, "pk[32]");
+	TLY_REQUIRE(out_dir != NULL && name != NULL && why != NULL);
+	if (!tly_pki_name_valid(name)) {
+		say(why, why_len, "name \"%s\": not a planner name", name);
+		return TLY_EINVAL;
+	}
+	if ((rv = join(path, out_dir, name, ".sign", why, why_len)) != TLY_OK ||
+	    (rv = make_dir(out_dir, why, why_len)) != TLY_OK)
+		return rv;
+	if ((rv = tly_sign_key_alloc(&key, NULL)) != TLY_OK) {
+		say(why, why_len, "cannot make a signing key: %s", tly_strerror(rv));
+		return rv;
+	}
+	tly_sign_key_seed(key, seed);
+	rv = tly_key_file_write(path, seed, sizeof seed, why, why_len);
+	if (rv == TLY_OK)
+		tly_sign_key_public(key, pk);
+	TLY_WIPE_OBJ(seed);
+	tly_sign_key_free(key);
 	return rv;
 }

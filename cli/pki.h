@@ -11,10 +11,16 @@
  *   every cert      X.509 v3, SHA-256 signature, random positive 128-bit
  *                   serial, notBefore one hour back (clock skew between
  *                   trusts), subject and authority key identifiers
- *   CA (DIR/ca.*)   subject CN=NAME (default "tally federation CA"),
+ *   CAs             one per role, so that each role's credentials work only
+ *                   in that role: DIR/coordinator-ca.*, DIR/node-ca.*,
+ *                   DIR/planner-ca.*; subject CN=NAME (default "tally
+ *                   federation CA"), OU=ROLE,
  *                   basicConstraints critical CA:TRUE,
- *                   keyUsage critical keyCertSign, cRLSign
- *   leaf            subject CN=NAME, OU=ROLE; issuer the CA;
+ *                   keyUsage critical keyCertSign, cRLSign. The
+ *                   coordinator's node listener trusts only node-ca, its
+ *                   API only planner-ca; nodes and planners trust only
+ *                   coordinator-ca (docs/OPERATIONS.md).
+ *   leaf            subject CN=NAME, OU=ROLE; issuer the role's CA;
  *                   basicConstraints critical CA:FALSE,
  *                   keyUsage critical digitalSignature, keyAgreement,
  *                   extendedKeyUsage serverAuth, clientAuth (coordinator:
@@ -46,6 +52,7 @@
 #define TLY_CLI_PKI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "crypto/error.h"
 
@@ -65,16 +72,19 @@ enum tly_pki_role {
 };
 
 /*
- * Create dir/ca.key and dir/ca.crt: a new CA valid for `days` days (1 to
- * TLY_PKI_DAYS_MAX; 0 means TLY_PKI_DAYS_DEFAULT) whose subject is
- * CN=name (NULL means "tally federation CA"; 1 to TLY_PKI_NAME_MAX
- * printable ASCII characters). Refuses if either file exists.
+ * Create the three CAs, dir/ROLE-ca.key and dir/ROLE-ca.crt for ROLE
+ * coordinator, node and planner, each valid for `days` days (1 to
+ * TLY_PKI_DAYS_MAX; 0 means TLY_PKI_DAYS_DEFAULT), with subject CN=name
+ * (NULL means "tally federation CA"; 1 to TLY_PKI_NAME_MAX printable
+ * ASCII characters), OU=ROLE. Refuses if any of the six files exists; a
+ * failure part-way leaves none of them.
  */
 TLY_MUST tly_err tly_pki_init(const char *dir, unsigned days, const char *name, char *why,
     size_t why_len);
 
 /*
- * Issue out_dir/NAME.key and out_dir/NAME.crt, signed by dir/ca.key,
+ * Issue out_dir/NAME.key and out_dir/NAME.crt, signed by the role's CA
+ * (dir/ROLE-ca.key),
  * for `role`, valid for `days` days (as above, cut to the CA's expiry).
  * name must pass tly_pki_name_valid; hosts (host_count of them, at most
  * TLY_PKI_HOSTS_MAX, each passing tly_pki_host_valid) become the
@@ -84,6 +94,15 @@ TLY_MUST tly_err tly_pki_init(const char *dir, unsigned days, const char *name, 
 TLY_MUST tly_err tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role,
     const char *const *hosts, size_t host_count, const char *out_dir, unsigned days, char *why,
     size_t why_len);
+
+/*
+ * A planner's request-signing key (protocol/planner.h): a fresh Ed25519
+ * seed written to out_dir/NAME.sign (mode 0600, never overwriting), its
+ * public key into pk, for the coordinator's planners file. TLY_EINVAL for
+ * a bad name, TLY_EIO for the file.
+ */
+TLY_MUST tly_err tly_pki_planner_key(const char *out_dir, const char *name,
+    uint8_t pk[static 32], char *why, size_t why_len);
 
 /* Nonzero when name is 1 to TLY_PKI_NAME_MAX of [A-Za-z0-9._-] and does
  * not start with '.' or '-' (it becomes a file name and a command-line

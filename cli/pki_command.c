@@ -3,6 +3,8 @@
  */
 #include "pki.h"
 
+#include "protocol/keys.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,15 +18,18 @@ static const char usage_pki[] =
     "       tally pki issue --dir DIR --name NAME --role coordinator|node|planner\n"
     "                       [--host H ...] [--out OUTDIR] [--days N]\n"
     "\n"
-    "The federation's certificate authority (ECDSA P-256) and the TLS certificates\n"
-    "it signs for the coordinator, the nodes and planners.\n"
+    "The federation's certificate authorities (ECDSA P-256), one per role, and the\n"
+    "TLS certificates they sign for the coordinator, the nodes and planners.\n"
     "Run `tally pki init --help` or `tally pki issue --help` for details.\n";
 
 static const char usage_init[] =
     "usage: tally pki init --dir DIR [--days N] [--name CA_NAME]\n"
     "\n"
-    "Create DIR/ca.key (mode 0600) and DIR/ca.crt: a new certificate authority.\n"
-    "Never overwrites either file.\n"
+    "Create one certificate authority per role: DIR/coordinator-ca, DIR/node-ca and\n"
+    "DIR/planner-ca (.key mode 0600, .crt). The coordinator's node listener trusts\n"
+    "only node-ca, its API only planner-ca; nodes and planners trust only\n"
+    "coordinator-ca. So a certificate works only in its own role. Never overwrites\n"
+    "a file.\n"
     "\n"
     "  --dir DIR       where the CA lives (created if missing, mode 0700)\n"
     "  --days N        validity, 1..3653 days (default 825)\n"
@@ -34,9 +39,12 @@ static const char usage_issue[] =
     "usage: tally pki issue --dir DIR --name NAME --role coordinator|node|planner\n"
     "                       [--host H ...] [--out OUTDIR] [--days N]\n"
     "\n"
-    "Create OUTDIR/NAME.key (mode 0600) and OUTDIR/NAME.crt signed by DIR/ca.key.\n"
-    "A coordinator's certificate serves TLS and authenticates as a client; a node's\n"
-    "or a planner's only authenticates as a client. Never overwrites either file.\n"
+    "Create OUTDIR/NAME.key (mode 0600) and OUTDIR/NAME.crt signed by the role's CA\n"
+    "(DIR/ROLE-ca.key). A coordinator's certificate serves TLS and authenticates as\n"
+    "a client; a node's or a planner's only authenticates as a client. A planner\n"
+    "also gets OUTDIR/NAME.sign (mode 0600), the Ed25519 key that signs its queries;\n"
+    "its public half is printed as a [planner NAME] stanza for the coordinator's\n"
+    "planners file. Never overwrites a file.\n"
     "\n"
     "  --dir DIR      the CA's folder (from `tally pki init`)\n"
     "  --name NAME    the certificate's CN and file name: 1 to 64 of A-Z a-z 0-9 . _ -\n"
@@ -127,7 +135,9 @@ cmd_init(int argc, char **argv)
 		return usage_error("init", "--name: use 1 to 64 printable ASCII characters", NULL);
 	tly_err rv = tly_pki_init(dir, days, name, why, sizeof why);
 	if (rv == TLY_OK)
-		fprintf(stderr, "pki: wrote %s/ca.key and %s/ca.crt\n", dir, dir);
+		fprintf(stderr,
+		    "pki: wrote %s/coordinator-ca, %s/node-ca and %s/planner-ca (.key, .crt)\n",
+		    dir, dir, dir);
 	return report("init", rv, why);
 }
 
@@ -169,6 +179,26 @@ check_issue(const struct issue_args *args, enum tly_pki_role *role)
 		}
 	}
 	return 0;
+}
+
+/* The planner's signing key, and its public half as a planners-file
+ * stanza on stdout (for the coordinator's operator). */
+static tly_err
+planner_key(const char *out, const char *name, char *why, size_t why_len)
+{
+	uint8_t pk[32];
+	char hex[65];
+	tly_err rv = tly_pki_planner_key(out, name, pk, why, why_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	tly_hex(hex, pk, sizeof pk);
+	printf("[planner %s]\nsign_pk = %s\n", name, hex);
+	fprintf(stderr,
+	    "pki: wrote %s/%s.sign (the key that signs %s's queries); add the [planner %s] "
+	    "stanza above to the coordinator's planners file\n",
+	    out, name, name, name);
+	return TLY_OK;
 }
 
 static int
@@ -225,6 +255,8 @@ cmd_issue(int argc, char **argv)
 	if (rv == TLY_OK)
 		fprintf(stderr, "pki: wrote %s/%s.key and %s/%s.crt (%s)\n", out, args.name, out,
 		    args.name, args.role);
+	if (rv == TLY_OK && role == TLY_PKI_PLANNER)
+		rv = planner_key(out, args.name, why, sizeof why);
 	return report("issue", rv, why);
 }
 

@@ -4,9 +4,10 @@
  * OpenSSL's types).
  *
  * tally never reads a peer's subject, CN or SAN: TLS (nng + mbedTLS)
- * checks the peer's chain to the federation CA and, on clients, the
- * server name; a node is identified by its signed HELLO against the
- * registry (protocol/transport.h), a planner by its certificate alone.
+ * checks the peer's chain to its role's CA and, on clients, the server
+ * name; a node is identified by its signed HELLO against the registry
+ * (protocol/transport.h), a planner by its request signature against the
+ * coordinator's planners file (protocol/planner.h).
  * The only certificates tally itself parses are the CA's, here.
  */
 #ifndef TLY_CLI_PKI_IMPL_H
@@ -27,10 +28,10 @@
 TLY_MUST tly_err tly_pki_pem_read(BIO *bio, const char *label, X509 **cert, EVP_PKEY **key,
     char *why, size_t why_len);
 
-/* The CA's certificate and key (read from dir, named in why): the key
- * must belong to the certificate, which must be a CA and not expired.
- * TLY_ECRYPTO with why. */
-TLY_MUST tly_err tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *dir, char *why,
+/* A CA's certificate and key (read from base.crt and base.key, named in
+ * why): the key must belong to the certificate, which must be a CA and
+ * not expired. TLY_ECRYPTO with why. */
+TLY_MUST tly_err tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *base, char *why,
     size_t why_len);
 
 #endif

@@ -6,10 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ini.h>
 #include <jansson.h>
 
+#include <sodium.h>
+
+#include "crypto/wipe.h"
+#include "protocol/keys.h"
+#include "protocol/planner.h"
 #include "protocol/transport.h"
 
 enum {
@@ -27,9 +33,13 @@ static const char usage[] =
     "Ask the federation a question through the coordinator's HTTPS API and print\n"
     "the released answer with its 95% intervals.\n"
     "\n"
-    "  --config FILE       planner config: [planner] api, tls_cert, tls_key, tls_ca\n"
+    "  --config FILE       planner config: [planner] api, name, sign_key, tls_cert,\n"
+    "                      tls_key, tls_ca\n"
     "  --api URL           override the API URL (https://HOST:PORT)\n"
-    "  --cert/--key/--ca F override the planner certificate, key and CA\n"
+    "  --cert/--key/--ca F override the planner certificate, key and CA (the\n"
+    "                      coordinator's CA, coordinator-ca.crt)\n"
+    "  --planner NAME      override the planner's name, and\n"
+    "  --sign-key FILE     the key that signs the query (from tally pki issue)\n"
     "  --timeout MS        give up after MS milliseconds (default 120000)\n"
     "  --spec FILE         the query as JSON (see DESIGN.md section 7.2)\n"
     "  --format F          table (default), csv or json\n"
@@ -60,7 +70,7 @@ say(char *why, size_t len, const char *fmt, ...)
 /* ---- the question from flags ---- */
 
 struct flags {
-	const char *config, *spec, *format, *api, *cert, *key, *ca, *dataset;
+	const char *config, *spec, *format, *api, *cert, *key, *ca, *dataset, *planner, *sign_key;
 	const char *measure, *column, *edges, *by, *epsilon, *rho, *suppress, *round_to;
 	const char *protocol;
 	const char *where[WHERE_MAX];
@@ -72,7 +82,8 @@ struct flags {
 enum {
 	OPT_CONFIG = 1000, OPT_SPEC, OPT_FORMAT, OPT_API, OPT_CERT, OPT_KEY, OPT_CA, OPT_TIMEOUT,
 	OPT_DATASET, OPT_COUNT, OPT_SUM, OPT_MEAN, OPT_HISTOGRAM, OPT_EDGES, OPT_WHERE, OPT_BY,
-	OPT_EPSILON, OPT_RHO, OPT_SUPPRESS, OPT_ROUND, OPT_PROTOCOL, OPT_HELP,
+	OPT_EPSILON, OPT_RHO, OPT_SUPPRESS, OPT_ROUND, OPT_PROTOCOL, OPT_HELP, OPT_PLANNER,
+	OPT_SIGN_KEY,
 };
 
 static const struct option options[] = {{"config", required_argument, NULL, OPT_CONFIG},
@@ -89,6 +100,8 @@ static const struct option options[] = {{"config", required_argument, NULL, OPT_
     {"suppress-below", required_argument, NULL, OPT_SUPPRESS},
     {"round-to", required_argument, NULL, OPT_ROUND},
     {"protocol", required_argument, NULL, OPT_PROTOCOL}, {"help", no_argument, NULL, OPT_HELP},
+    {"planner", required_argument, NULL, OPT_PLANNER},
+    {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
     {NULL, 0, NULL, 0}};
 
 /* 0 on success; EXIT_USAGE with why set otherwise; -1 for --help. */
@@ -111,6 +124,8 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 		case OPT_CERT: f->cert = optarg; break;
 		case OPT_KEY: f->key = optarg; break;
 		case OPT_CA: f->ca = optarg; break;
+		case OPT_PLANNER: f->planner = optarg; break;
+		case OPT_SIGN_KEY: f->sign_key = optarg; break;
 		case OPT_TIMEOUT:
 			f->timeout_ms = strtol(optarg, NULL, 10);
 			f->timeout_given = 1;
@@ -298,6 +313,7 @@ tly_query_from_flags(int argc, char **argv, char *why, size_t why_len)
 
 struct planner {
 	char api[512], cert[4096], key[4096], ca[4096];
+	char name[TLY_PLANNER_NAME_MAX + 1], sign_key[4096];
 	long timeout_ms;
 	char dir[4096];
 	char error[300];
@@ -322,12 +338,23 @@ planner_key(void *user, const char *section, const char *key, const char *value)
 		p->timeout_ms = strtol(value, NULL, 10);
 		return 1;
 	}
+	if (strcmp(key, "name") == 0) {
+		if (!tly_planner_name_valid(value)) {
+			snprintf(p->error, sizeof p->error,
+			    "planner.name: use 1 to %d of A-Z a-z 0-9 . _ -", TLY_PLANNER_NAME_MAX);
+			return 0;
+		}
+		snprintf(p->name, sizeof p->name, "%s", value);
+		return 1;
+	}
 	if (strcmp(key, "tls_cert") == 0)
 		target = p->cert, size = sizeof p->cert;
 	else if (strcmp(key, "tls_key") == 0)
 		target = p->key, size = sizeof p->key;
 	else if (strcmp(key, "tls_ca") == 0)
 		target = p->ca, size = sizeof p->ca;
+	else if (strcmp(key, "sign_key") == 0)
+		target = p->sign_key, size = sizeof p->sign_key;
 	if (target == NULL) {
 		snprintf(p->error, sizeof p->error, "planner.%s: unknown key", key);
 		return 0;
@@ -526,6 +553,9 @@ report_error(FILE *err, int status, json_t *body)
 		return status >= 500 ? 1 : EXIT_USAGE;
 	if (strcmp(code, "invalid_query") == 0 || strcmp(code, "invalid_request") == 0)
 		return EXIT_USAGE;
+	/* The coordinator does not know who asked: an authentication failure. */
+	if (strcmp(code, "unauthenticated") == 0)
+		return EXIT_CONNECT;
 	if (strcmp(code, "refused") == 0 || strcmp(code, "budget") == 0)
 		return EXIT_REFUSED;
 	/* inconsistent: the round aborted because the share-sums did not lie
@@ -563,6 +593,42 @@ tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size
 	return rc;
 }
 
+tly_err
+tly_query_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name, const char *sign_key,
+    const char *method, const char *path, const uint8_t *body, size_t len, char *why,
+    size_t why_len)
+{
+	uint8_t seed[TLY_SIGN_SEED_BYTES], nonce[TLY_PLANNER_NONCE_BYTES];
+	struct tly_sign_key *key = NULL;
+	tly_err rv = tly_key_file_read(sign_key, seed, sizeof seed, why, why_len);
+
+	if (rv == TLY_OK && (rv = tly_sign_key_alloc(&key, seed)) != TLY_OK)
+		say(why, why_len, "%s: %s", sign_key, tly_strerror(rv));
+	TLY_WIPE_OBJ(seed);
+	if (rv != TLY_OK)
+		return rv;
+	randombytes_buf(nonce, sizeof nonce);
+	rv = tly_planner_sign(out, name, key, method, path, body, len, (uint64_t)time(NULL), nonce);
+	if (rv != TLY_OK)
+		say(why, why_len, "cannot sign the request as %s: %s", name, tly_strerror(rv));
+	tly_sign_key_free(key);
+	return rv;
+}
+
+/* Both or neither of the planner's name and signing key; with neither the
+ * request goes unsigned (and a coordinator answers 403). */
+static int
+check_identity(const struct planner *p, char *why, size_t why_len)
+{
+	if ((p->name[0] == '\0') == (p->sign_key[0] == '\0'))
+		return 0;
+	say(why, why_len, "%s is missing (%s is set): give both, in the planner config "
+	    "(planner.name, planner.sign_key) or as --planner and --sign-key",
+	    p->name[0] == '\0' ? "planner.name" : "planner.sign_key",
+	    p->name[0] == '\0' ? "sign_key" : "name");
+	return EXIT_USAGE;
+}
+
 int
 tly_query_main(int argc, char **argv)
 {
@@ -592,6 +658,12 @@ tly_query_main(int argc, char **argv)
 	if (f.cert) snprintf(p.cert, sizeof p.cert, "%s", f.cert);
 	if (f.key) snprintf(p.key, sizeof p.key, "%s", f.key);
 	if (f.ca) snprintf(p.ca, sizeof p.ca, "%s", f.ca);
+	if (f.planner) snprintf(p.name, sizeof p.name, "%s", f.planner);
+	if (f.sign_key) snprintf(p.sign_key, sizeof p.sign_key, "%s", f.sign_key);
+	if (check_identity(&p, why, sizeof why) != 0) {
+		fprintf(stderr, "tally query: %s\n", why);
+		return EXIT_USAGE;
+	}
 	if (p.api[0] == '\0') {
 		fprintf(stderr, "tally query: no API URL: give --config PLANNER.conf or --api URL\n");
 		return EXIT_USAGE;
@@ -623,7 +695,15 @@ tly_query_main(int argc, char **argv)
 	int status = 0;
 	uint8_t *response = NULL;
 	size_t response_len = 0;
-	tly_err rv = tly_https_request(url, "POST", strncmp(url, "https:", 6) == 0 ? &tls : NULL,
+	char auth[TLY_PLANNER_HEADER_MAX];
+	if (p.name[0] != '\0' && tly_query_sign(auth, p.name, p.sign_key, "POST", "/v1/queries",
+				      (const uint8_t *)json, len, why, sizeof why) != TLY_OK) {
+		fprintf(stderr, "tally query: %s\n", why);
+		free(json);
+		return EXIT_USAGE;
+	}
+	tly_err rv = tly_https_request_signed(url, "POST",
+	    strncmp(url, "https:", 6) == 0 ? &tls : NULL, p.name[0] != '\0' ? auth : NULL,
 	    (const uint8_t *)json, len, (int)(p.timeout_ms > 0 ? p.timeout_ms : 120000), &status,
 	    &response, &response_len, why, sizeof why);
 	free(json);

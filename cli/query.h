@@ -6,12 +6,16 @@
  *
  *   [planner]
  *   api = https://127.0.0.1:7443
- *   tls_cert = pki/planner.crt      ; paths relative to this file
- *   tls_key = pki/planner.key
- *   tls_ca = pki/ca.crt
+ *   name = planner                  ; as in the coordinator's planners file
+ *   sign_key = pki/planner.sign     ; signs each query (protocol/planner.h)
+ *   tls_cert = pki/planner.crt      ; paths relative to this file; from the
+ *   tls_key = pki/planner.key       ; planners' CA
+ *   tls_ca = pki/coordinator-ca.crt ; the coordinator's CA, the only one trusted
  *   timeout_ms = 120000
  *
- * Flags override it (--api, --cert, --key, --ca). The question comes from
+ * Flags override it (--api, --cert, --key, --ca, --planner, --sign-key).
+ * name and sign_key go together; with neither, the query goes unsigned
+ * and a coordinator refuses it (403, exit 5). The question comes from
  * --spec FILE (the JSON of DESIGN.md section 7.2) or from short flags:
  *   --count | --sum COL | --mean COL | --histogram COL --edges 0,1,5,10
  *   --where "COL OP VALUE" (repeatable; OP one of = != < <= > >= in, with
@@ -22,7 +26,8 @@
  * Exit codes (DESIGN.md section 7.1): 0 released; 2 invalid usage or query
  * (the message names the field); 3 refused by policy or budget (naming the
  * node); 4 too few contributors or a deadline missed; 5 connection or
- * authentication failure.
+ * authentication failure (TLS refused, or the coordinator's 403
+ * "unauthenticated": an unsigned, unknown, stale or replayed request).
  */
 #ifndef TLY_CLI_QUERY_H
 #define TLY_CLI_QUERY_H
@@ -32,6 +37,7 @@
 #include <stdio.h>
 
 #include "crypto/error.h"
+#include "protocol/planner.h"
 
 /* Build the query JSON from short flags (argv after `tally query`), or
  * return NULL with why set. The caller frees the result. Exposed for
@@ -44,6 +50,14 @@ char *tly_query_from_flags(int argc, char **argv, char *why, size_t why_len);
  * tests/fuzz/fuzz_result.c. */
 int tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size_t len,
     const char *format);
+
+/* A planner's Tally-Signature header value for one request (protocol/
+ * planner.h): signed now, with a fresh nonce, by the Ed25519 seed in the
+ * key file sign_key. TLY_EIO/TLY_EFORMAT/TLY_EAUTH for the key file (why
+ * names it), TLY_EINVAL for a bad name. */
+TLY_MUST tly_err tly_query_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name,
+    const char *sign_key, const char *method, const char *path, const uint8_t *body, size_t len,
+    char *why, size_t why_len);
 
 /* The command itself; returns the exit code. */
 int tly_query_main(int argc, char **argv);

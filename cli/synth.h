@@ -20,7 +20,8 @@
  *   site-N/patients.db        the data (N = 1..sites)
  *   site-N/node.conf          a node config for it: keys under site-N/keys/,
  *                             certificate site-N/pki/node-N.{crt,key}, CA
- *                             DIR/pki/ca.crt, registry DIR/registry.ini,
+ *                             DIR/pki/coordinator-ca.crt (the only CA a
+ *                             node trusts), registry DIR/registry.ini,
  *                             ledger site-N/state/ledger.db, coordinator on
  *                             loopback (what `tally demo` lays out)
  *   catalogue.json            the public catalogue of `patients`

@@ -255,6 +255,18 @@ read_mechanisms(struct parse *p, const char *value, size_t offset)
 	return NULL;
 }
 
+/* One CA per role (docs/OPERATIONS.md): the single tls_ca of before would
+ * let any role's certificate in on either listener. */
+static const char *
+read_retired(struct parse *p, const char *value, size_t offset)
+{
+	(void)p;
+	(void)value;
+	(void)offset;
+	return "replaced by tls_node_ca (the CA the node listener trusts) and tls_planner_ca "
+	       "(the CA the API trusts): one CA per role, see docs/OPERATIONS.md";
+}
+
 #define AT(member) offsetof(struct tly_coord_config, member)
 
 static const struct key keys[] = {
@@ -262,7 +274,10 @@ static const struct key keys[] = {
     {SECTION_COORDINATOR, "api", read_api, AT(api), true},
     {SECTION_COORDINATOR, "tls_cert", read_path, AT(tls_cert), false},
     {SECTION_COORDINATOR, "tls_key", read_path, AT(tls_key), false},
-    {SECTION_COORDINATOR, "tls_ca", read_path, AT(tls_ca), false},
+    {SECTION_COORDINATOR, "tls_ca", read_retired, 0, false},
+    {SECTION_COORDINATOR, "tls_node_ca", read_path, AT(tls_node_ca), false},
+    {SECTION_COORDINATOR, "tls_planner_ca", read_path, AT(tls_planner_ca), false},
+    {SECTION_COORDINATOR, "planners", read_path, AT(planners), true},
     {SECTION_COORDINATOR, "sign_key", read_path, AT(sign_key), true},
     {SECTION_COORDINATOR, "registry", read_path, AT(registry), true},
     {SECTION_COORDINATOR, "catalogue", read_path, AT(catalogue), true},
@@ -398,7 +413,8 @@ check_rules(struct parse *p)
 	char where[96];
 
 	for (size_t i = 0; i < KEY_COUNT; i++) {
-		bool tls_file = strncmp(keys[i].name, "tls_", 4) == 0;
+		bool tls_file = strncmp(keys[i].name, "tls_", 4) == 0 &&
+		    strcmp(keys[i].name, "tls_ca") != 0;
 		if (p->key_line[i] == 0 && (keys[i].required || (tls && tls_file))) {
 			snprintf(where, sizeof where, "%s.%s", section_names[keys[i].section],
 			         keys[i].name);

@@ -5,8 +5,10 @@
  *   listen = tls+tcp://127.0.0.1:7400   ; nodes dial here
  *   api = https://127.0.0.1:7443        ; planners
  *   tls_cert = pki/coordinator.crt      ; paths are relative to this file
- *   tls_key = pki/coordinator.key
- *   tls_ca = pki/ca.crt
+ *   tls_key = pki/coordinator.key       ; (signed by the coordinator CA)
+ *   tls_node_ca = pki/node-ca.crt       ; the only CA the node listener trusts
+ *   tls_planner_ca = pki/planner-ca.crt ; the only CA the API trusts
+ *   planners = planners.ini             ; planners' keys (planners.h)
  *   sign_key = keys/coordinator.sign    ; 32-byte Ed25519 seed, hex
  *   registry = registry.ini             ; pinned public keys (protocol/keys.h)
  *   catalogue = catalogue.json          ; what nodes publish (protocol/spec.h)
@@ -25,8 +27,10 @@
  *   suppress_below = 0                  ; default disclosure control: a
  *   round_to = 0                        ; query's own "sdc" overrides it
  *
- * Required: listen, api, sign_key, registry, catalogue, log; tls_cert,
- * tls_key and tls_ca whenever listen is tls+tcp:// or api is https://.
+ * Required: listen, api, sign_key, registry, catalogue, log, planners;
+ * tls_cert, tls_key, tls_node_ca and tls_planner_ca whenever listen is
+ * tls+tcp:// or api is https://. The single tls_ca of old configs is
+ * refused with a message naming its replacements (one CA per role).
  * Everything else has the default shown. "gaussian" and "skellam" both name
  * the zCDP mechanism (TLY_MECH_SKELLAM, see protocol/spec.h).
  *
@@ -79,7 +83,9 @@ struct tly_coord_config {
 	 * absent (only the TLS files may be). */
 	char tls_cert[TLY_COORD_PATH_MAX];
 	char tls_key[TLY_COORD_PATH_MAX];
-	char tls_ca[TLY_COORD_PATH_MAX];
+	char tls_node_ca[TLY_COORD_PATH_MAX];    /* the node listener trusts only it */
+	char tls_planner_ca[TLY_COORD_PATH_MAX]; /* the API trusts only it */
+	char planners[TLY_COORD_PATH_MAX];       /* planners' keys (planners.h) */
 	char sign_key[TLY_COORD_PATH_MAX];
 	char registry[TLY_COORD_PATH_MAX];
 	char catalogue[TLY_COORD_PATH_MAX];

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "coordinator/config.h"
+#include "coordinator/planners.h"
 #include "coordinator/release.h"
 #include "coordinator/translog.h"
 #include "crypto/rng.h"
@@ -137,6 +138,7 @@ struct job {
 	uint64_t handle; /* the planner's HTTP request */
 	char *spec_json;
 	size_t spec_len;
+	char planner[TLY_PLANNER_NAME_MAX + 1]; /* who signed it (planners.h) */
 	struct job *next;
 };
 
@@ -172,6 +174,7 @@ struct server {
 	struct tly_coord_config cfg;
 	struct tly_identity identity;
 	struct tly_roster roster;
+	struct tly_planners planners;
 	struct tly_catalogue catalogue;
 	char *catalogue_json;
 	struct tly_translog *log;
@@ -569,6 +572,22 @@ choose_parties(struct server *s, struct running *r, char *why, size_t why_len)
 	return TLY_OK;
 }
 
+/* Who asked goes into the spec, so into the QUERY, its hash and the log:
+ * the name the request was signed with. A "planner" the JSON names itself
+ * must be that one. Zero (and the planner answered) when it is not. */
+static int
+claim_planner(struct server *s, const struct job *job, struct tly_spec *spec)
+{
+	if (spec->planner[0] != '\0' && strcmp(spec->planner, job->planner) != 0) {
+		reply_error(s, job->handle, 400, "invalid_query", "planner",
+		    "the query names planner %s but was signed by %s", spec->planner,
+		    job->planner);
+		return 0;
+	}
+	snprintf(spec->planner, sizeof spec->planner, "%s", job->planner);
+	return 1;
+}
+
 /* Turn a job into the running query, or answer it with an error. */
 static void
 start_job(struct server *s, struct job *job)
@@ -589,6 +608,10 @@ start_job(struct server *s, struct job *job)
 	if (rv != TLY_OK) {
 		reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s", serr.reason);
 		free(r);
+		return;
+	}
+	if (!claim_planner(s, job, &r->spec)) {
+		running_free(r);
 		return;
 	}
 	tly_rng_bytes(&s->rng, r->query_id, sizeof r->query_id);
@@ -658,8 +681,9 @@ start_job(struct server *s, struct job *job)
 		    q->committee.ids[i]);
 		used += n > 0 ? (uint32_t)n : 0;
 	}
-	note("query %s: started with %u trusts, committee of %u (t = %u): %s", r->qid,
-	    q->participants.count, q->committee.count, q->threshold, members);
+	note("query %s: asked by planner %s; started with %u trusts, committee of %u (t = %u): %s",
+	    r->qid, r->spec.planner, q->participants.count, q->committee.count, q->threshold,
+	    members);
 	send_outbox(s, &box);
 	tly_outbox_fini(&box);
 	r->deadline = now_ms() + s->cfg.deadline_ms;
@@ -845,6 +869,26 @@ status(struct server *s, uint64_t handle)
 	reply_json(s, handle, 200, body);
 }
 
+/* A query must be signed by a listed planner (planners.h): 403 when it is
+ * not, and nothing of it is parsed, queued or logged. Nonzero when it is,
+ * with the planner's name in name. */
+static int
+authenticate(struct server *s, const struct tly_http_request *req, char *name)
+{
+	char why[300];
+	tly_err rv = tly_planners_check(&s->planners, req->auth, req->method, req->path,
+	    req->body, req->body_len, (uint64_t)time(NULL), name, why, sizeof why);
+
+	if (rv == TLY_OK)
+		return 1;
+	note("refused a query request: %s", why);
+	if (rv == TLY_ERANGE)
+		reply_error(s, req->handle, 503, "busy", NULL, "%s", why);
+	else
+		reply_error(s, req->handle, 403, "unauthenticated", NULL, "%s", why);
+	return 0;
+}
+
 static void
 on_request(struct server *s, struct tly_http_request *req)
 {
@@ -869,6 +913,9 @@ on_request(struct server *s, struct tly_http_request *req)
 		}
 		free(json);
 	} else if (post && strcmp(req->path, "/v1/queries") == 0) {
+		char planner[TLY_PLANNER_NAME_MAX + 1];
+		if (!authenticate(s, req, planner))
+			return;
 		if (s->queued >= TLY_SERVER_QUEUE_MAX) {
 			reply_error(s, req->handle, 503, "busy", NULL,
 			    "%d queries are waiting; try again later", TLY_SERVER_QUEUE_MAX);
@@ -880,6 +927,7 @@ on_request(struct server *s, struct tly_http_request *req)
 			return;
 		}
 		job->handle = req->handle;
+		snprintf(job->planner, sizeof job->planner, "%s", planner);
 		job->spec_json = (char *)req->body;
 		job->spec_len = req->body_len;
 		req->body = NULL;
@@ -939,7 +987,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	}
 	if ((rv = tly_identity_from_files(&s->identity, TLY_PARTY_COORDINATOR, s->cfg.sign_key, NULL,
 		 why, why_len)) != TLY_OK ||
-	    (rv = tly_registry_load(&s->roster, s->cfg.registry, why, why_len)) != TLY_OK)
+	    (rv = tly_registry_load(&s->roster, s->cfg.registry, why, why_len)) != TLY_OK ||
+	    (rv = tly_planners_load(&s->planners, s->cfg.planners, why, why_len)) != TLY_OK)
 		return rv;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 	tly_sign_key_public(s->identity.sign, pk);
@@ -974,14 +1023,17 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		say(why, why_len, "%s", lerr.message);
 		return rv;
 	}
-	struct tly_tls_files tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
-	    .ca = s->cfg.tls_ca};
+	/* One CA per role: each listener trusts only its own role's CA. */
+	struct tly_tls_files node_tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
+	    .ca = s->cfg.tls_node_ca};
+	struct tly_tls_files planner_tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
+	    .ca = s->cfg.tls_planner_ca};
 	int hub_tls = strncmp(s->cfg.listen, "tls+", 4) == 0;
 	int api_tls = strncmp(s->cfg.api, "https:", 6) == 0;
-	if ((rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &tls : NULL, &s->roster, why,
+	if ((rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &node_tls : NULL, &s->roster, why,
 		 why_len)) != TLY_OK ||
-	    (rv = tly_http_open(&s->http, s->cfg.api, api_tls ? &tls : NULL, why, why_len)) !=
-		TLY_OK)
+	    (rv = tly_http_open(&s->http, s->cfg.api, api_tls ? &planner_tls : NULL, why,
+		 why_len)) != TLY_OK)
 		return rv;
 	tly_rng_init(&s->rng);
 	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
@@ -1004,6 +1056,7 @@ close_server(struct server *s)
 	tly_catalogue_fini(&s->catalogue);
 	free(s->catalogue_json);
 	tly_roster_fini(&s->roster);
+	tly_planners_fini(&s->planners);
 	tly_identity_fini(&s->identity);
 	tly_rng_fini(&s->rng);
 	free(s->windows);

@@ -4,9 +4,9 @@
  *   [node]
  *   id = 3                                  ; 1..2^31-1, as in the coordinator's registry
  *   coordinator = tls+tcp://127.0.0.1:7400  ; the node dials out; nothing listens
- *   tls_cert = pki/node3.crt                ; paths are relative to this file
- *   tls_key = pki/node3.key
- *   tls_ca = pki/ca.crt
+ *   tls_cert = pki/node3.crt                ; paths are relative to this file;
+ *   tls_key = pki/node3.key                 ; from the nodes' CA (node-ca)
+ *   tls_ca = pki/coordinator-ca.crt         ; the coordinator's CA, the only one trusted
  *   sign_key = keys/node3.sign              ; 32-byte Ed25519 seed, hex
  *   kx_key = keys/node3.kx                  ; 32-byte X25519 secret, hex
  *   registry = registry.ini                 ; pinned public keys of the coordinator

@@ -7,9 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "node/node.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
+#include "protocol/planner.h"
 #include "protocol/transport.h"
 
 enum { MEMBER_SLOTS = 8, RECV_TIMEOUT_MS = 250 };
@@ -122,6 +125,19 @@ refusal_reason(tly_err rv)
 	    : TLY_ABORT_INTERNAL;
 }
 
+/* Who asked, for the log line: the planner the coordinator named in the
+ * signed spec (protocol/planner.h), or "(none named)". */
+static void
+note_planner(uint32_t self, const char *qid, const struct tly_query *q)
+{
+	json_t *spec = q->spec_json != NULL ? json_loadb(q->spec_json, q->spec_len, 0, NULL) : NULL;
+	const char *planner = json_string_value(json_object_get(spec, "planner"));
+
+	note(self, "query %s: asked by planner %s", qid,
+	    planner != NULL && tly_planner_name_valid(planner) ? planner : "(none named)");
+	json_decref(spec);
+}
+
 static void
 on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg *peeked)
 {
@@ -142,6 +158,7 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	}
 	int member = tly_idlist_contains(&q.committee, self);
 	int participant = tly_idlist_contains(&q.participants, self);
+	note_planner(self, qid, &q);
 	tly_query_fini(&q);
 
 	/* The member state first, so that relayed shares find it. */

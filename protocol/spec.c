@@ -584,6 +584,26 @@ parse_protocol(struct parse *p, const json_t *root)
 	    "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
 }
 
+static tly_err
+parse_planner(struct parse *p, const json_t *root)
+{
+	char echo[TLY_SPEC_ECHO_BYTES];
+	json_t *name;
+	tly_err rv = tly_spec_member(root, "", "planner", JSON_STRING, 0, &name, p->err);
+
+	if (rv != TLY_OK || name == NULL)
+		return rv;
+	if (strlen(json_string_value(name)) == json_string_length(name) &&
+	    tly_planner_name_valid(json_string_value(name))) {
+		snprintf(p->spec->planner, sizeof p->spec->planner, "%s", json_string_value(name));
+		return TLY_OK;
+	}
+	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
+	return tly_spec_fail(p->err, "planner",
+	    "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
+	    TLY_PLANNER_NAME_MAX);
+}
+
 /* ---- the whole query ---- */
 
 tly_err
@@ -591,7 +611,8 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
     size_t len, struct tly_spec_error *err)
 {
 	static const char *const keys[] = {
-	    "dataset", "measure", "where", "group_by", "domains", "privacy", "sdc", "protocol", NULL};
+	    "dataset", "measure", "where", "group_by", "domains", "privacy", "sdc", "protocol",
+	    "planner", NULL};
 	struct tly_spec spec = {0};
 	struct parse p = {.cat = cat, .spec = &spec, .err = err};
 	json_t *root = NULL;
@@ -607,7 +628,7 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
 	    (rv = parse_where(&p, root)) != TLY_OK || (rv = parse_group_by(&p, root)) != TLY_OK ||
 	    (rv = parse_domains(&p, root)) != TLY_OK || (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
 	    (rv = parse_sdc(&p, root)) != TLY_OK || (rv = parse_protocol(&p, root)) != TLY_OK ||
-	    (rv = check_cells(&p)) != TLY_OK)
+	    (rv = parse_planner(&p, root)) != TLY_OK || (rv = check_cells(&p)) != TLY_OK)
 		goto out;
 	/* Normalising can lengthen a query a little (1 -> "1", 0.5 -> "1/2",
 	 * defaults spelt out); the canonical form must parse too. */

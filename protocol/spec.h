@@ -33,6 +33,7 @@
 
 #include "crypto/error.h"
 #include "messages.h"
+#include "planner.h"
 
 /* Caps: a query is refused (with the field named) past these. */
 enum {
@@ -165,6 +166,10 @@ struct tly_spec {
 	uint32_t round_to;                   /* sdc; 0 = off (a query's 1 reads as 0) */
 	uint8_t protocol;                    /* enum tly_protocol; optional "protocol" field,
 						default TLY_PROTOCOL_COMMITTEE */
+	/* Who asked: the authenticated planner's name (protocol/planner.h),
+	 * which the coordinator sets from the request's signature; "" when
+	 * the JSON has no "planner" field. */
+	char planner[TLY_PLANNER_NAME_MAX + 1];
 };
 
 /* Frees the where clauses and edges. Accepts NULL or a zeroed spec. */
@@ -183,8 +188,8 @@ void tly_spec_fini(struct tly_spec *spec);
  * Fields: "dataset" and "measure" {"op", "column", "edges"} and "privacy"
  * are required; "where" (at most TLY_SPEC_WHERE_MAX clauses {"column",
  * "op", "value"}, op one of = != < <= > >= in), "group_by", "sdc"
- * {"suppress_below", "round_to"} and "protocol" ("committee", "secagg",
- * "secagg+") are optional. A categorical value may be a string or an
+ * {"suppress_below", "round_to"}, "protocol" ("committee", "secagg",
+ * "secagg+") and "planner" (a name, tly_planner_name_valid) are optional. A categorical value may be a string or an
  * integer, which matches its decimal string (1 matches "1"); an integer
  * column takes JSON integers only.
  *
@@ -209,7 +214,8 @@ TLY_MUST tly_err tly_spec_parse(struct tly_spec *out, const struct tly_catalogue
  * Every field is present (where [], group_by [], sdc {0, 0}, protocol,
  * and "domains": each grouping column's values in cell-layout order, {}
  * without grouping, so that a catalogue that orders a domain otherwise
- * refuses the query instead of misreading its cells),
+ * refuses the query instead of misreading its cells; "planner" is the
+ * one exception: present exactly when spec->planner is not ""),
  * categorical values are strings, and the mechanism is "laplace" or
  * "skellam". It is a valid query: parsing it gives the same spec.
  * *json is malloc'd and NUL-terminated. TLY_ENOMEM. */

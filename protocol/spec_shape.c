@@ -208,6 +208,8 @@ tly_spec_canonical(const struct tly_spec *spec, const struct tly_catalogue *cat,
 		(json_int_t)spec->round_to));
 	bad |= json_object_set_new(root, "protocol",
 	    json_string(tly_spec_protocol_name(spec->protocol)));
+	if (spec->planner[0] != '\0')
+		bad |= json_object_set_new(root, "planner", json_string(spec->planner));
 	if (!bad && canon_lists(spec, ds, root) == 0)
 		rv = tly_spec_dump(root, json, &len);
 	json_decref(root);

@@ -7,8 +7,9 @@
  *
  * 1. Protocol messages between the coordinator (a hub that listens) and
  *    the nodes (links that dial out: trusts need no inbound port), over
- *    tls+tcp:// with mutual TLS: both sides present a certificate signed
- *    by the federation's CA and verify the other's. nng 1.5 cannot tell
+ *    tls+tcp:// with mutual TLS: both sides present a certificate and
+ *    verify the other's, the hub against the nodes' CA only, the node
+ *    against the coordinator's CA only (one CA per role, cli/pki.h). nng 1.5 cannot tell
  *    which certificate a connection presented, so the hub binds each
  *    connection to a node id itself: on every new connection it sends a
  *    32-byte random challenge, and the node answers with HELLO = node id
@@ -34,14 +35,15 @@
  *    messages wait for the application (TCP backpressure, per node).
  *
  * 2. The planner API: HTTPS (nng's HTTP server over TLS) with client
- *    certificates required. Requests are queued for the coordinator's own
+ *    certificates required, from the planners' CA only; which planner
+ *    asked is told by the Tally-Signature header (protocol/planner.h). Requests are queued for the coordinator's own
  *    thread and answered when it is ready, so a slow query never blocks
  *    nng's threads.
  *
  * 3. The planner's client side of that API (`tally query`).
  *
  * Certificates (what `tally pki` must issue): PEM, ECDSA P-256 (or RSA)
- * with SHA-256, all signed by one federation CA, with basicConstraints
+ * with SHA-256, each signed by its role's CA, with basicConstraints
  * CA:FALSE and no Ed25519 anywhere (mbedTLS 2.28 cannot use it).
  *   - The coordinator's certificate is checked by nodes and planners
  *     against the host part of the URL they dial (or tls.server_name
@@ -53,7 +55,7 @@
  *     curl); one reached as localhost needs "DNS:localhost".
  *   - Node and planner certificates need no particular name: the hub
  *     identifies nodes by the signed HELLO, and the HTTPS server only
- *     requires a certificate from the CA. Give them CN = "node-<id>" or
+ *     requires a certificate from the CA it was given. Give them CN = "node-<id>" or
  *     the planner's name, for the logs.
  *   - extendedKeyUsage, when present, must allow serverAuth for the
  *     coordinator and clientAuth for nodes and planners.
@@ -95,6 +97,7 @@ enum {
 	TLY_HTTP_BODY_MAX = 1 << 20,
 	TLY_HTTP_DRAIN_MAX = 8 << 20, /* bodies up to this get 413, longer 400 */
 	TLY_HTTP_PATH_MAX = 256,
+	TLY_HTTP_AUTH_MAX = 512, /* a Tally-Signature header value, with its NUL */
 };
 
 _Static_assert((uint64_t)TLY_MAX_MESSAGE_BYTES <= (uint64_t)TLY_SEND_QUEUE_MAX, "fits a queue");
@@ -203,6 +206,10 @@ struct tly_http_request {
 	char path[TLY_HTTP_PATH_MAX]; /* the request URI as sent, query included */
 	uint8_t *body;                /* malloc'd, NUL-terminated; the caller frees it */
 	size_t body_len;
+	/* The Tally-Signature header's value (protocol/planner.h), "" when
+	 * absent; one of TLY_HTTP_AUTH_MAX bytes or more is cut short here,
+	 * which no valid value is. */
+	char auth[TLY_HTTP_AUTH_MAX];
 };
 
 /* Serve https://HOST:PORT (http:// when tls is NULL, for tests) with
@@ -245,5 +252,12 @@ TLY_MUST tly_err tly_http_reply(struct tly_http *http, uint64_t handle, int stat
 TLY_MUST tly_err tly_https_request(const char *url, const char *method,
     const struct tly_tls_files *tls, const uint8_t *body, size_t len, int timeout_ms,
     int *status, uint8_t **response, size_t *response_len, char *why, size_t why_len);
+
+/* The same with a Tally-Signature header whose value is auth (a planner's
+ * signature over this request, protocol/planner.h); auth NULL sends none. */
+TLY_MUST tly_err tly_https_request_signed(const char *url, const char *method,
+    const struct tly_tls_files *tls, const char *auth, const uint8_t *body, size_t len,
+    int timeout_ms, int *status, uint8_t **response, size_t *response_len, char *why,
+    size_t why_len);
 
 #endif

@@ -31,6 +31,8 @@
 
 #include <nng/supplemental/http/http.h>
 
+#include "planner.h"
+
 enum {
 	WRITE_TIMEOUT_MS = 10000, /* a client that does not read its answer */
 	LINGER_MS = 2000,         /* waiting for the client to close */
@@ -223,8 +225,11 @@ screen(const char *method, const char *uri, size_t body_len)
 }
 
 static struct entry *
-entry_alloc(struct core *core, const char *method, const char *uri, const void *body, size_t len)
+entry_alloc(struct core *core, nng_http_req *req, const void *body, size_t len)
 {
+	const char *method = nng_http_req_get_method(req);
+	const char *uri = nng_http_req_get_uri(req);
+	const char *auth = nng_http_req_get_header(req, TLY_PLANNER_HEADER);
 	struct entry *e = calloc(1, sizeof *e);
 
 	if (e == NULL)
@@ -236,6 +241,7 @@ entry_alloc(struct core *core, const char *method, const char *uri, const void *
 	}
 	snprintf(e->req.method, sizeof e->req.method, "%s", method);
 	snprintf(e->req.path, sizeof e->req.path, "%s", uri);
+	snprintf(e->req.auth, sizeof e->req.auth, "%s", auth != NULL ? auth : "");
 	if (len > 0)
 		memcpy(e->req.body, body, len);
 	e->req.body[len] = '\0';
@@ -258,7 +264,7 @@ handle(nng_aio *aio)
 
 	nng_http_req_get_data(req, &body, &len);
 	if ((status = screen(method, uri, len)) == 0 &&
-	    (e = entry_alloc(core, method, uri, body, len)) == NULL)
+	    (e = entry_alloc(core, req, body, len)) == NULL)
 		status = NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR;
 	/* Reserve under the lock, take the connection over without it (nng
 	 * holds its server lock when it calls core_drop, so ours is never
@@ -551,7 +557,7 @@ request_done(void *arg)
 
 static tly_err
 request_build(struct request *r, const char *method, const struct tly_tls_files *tls,
-    const uint8_t *body, size_t len, char *why, size_t why_len)
+    const char *auth, const uint8_t *body, size_t len, char *why, size_t why_len)
 {
 	tly_err rv;
 	int nrv;
@@ -572,6 +578,7 @@ request_build(struct request *r, const char *method, const struct tly_tls_files 
 	if ((nrv = nng_http_req_alloc(&r->req, r->url)) != 0 ||
 	    (nrv = nng_http_req_set_method(r->req, method)) != 0 ||
 	    (len > 0 && (nrv = nng_http_req_copy_data(r->req, body, len)) != 0) ||
+	    (auth != NULL && (nrv = nng_http_req_set_header(r->req, TLY_PLANNER_HEADER, auth)) != 0) ||
 	    (nrv = nng_http_res_alloc(&r->res)) != 0)
 		return tly_nng_err(nrv, "HTTP request", why, why_len);
 	return TLY_OK;
@@ -671,6 +678,15 @@ tly_https_request(const char *url, const char *method, const struct tly_tls_file
     const uint8_t *body, size_t len, int timeout_ms, int *status, uint8_t **response,
     size_t *response_len, char *why, size_t why_len)
 {
+	return tly_https_request_signed(url, method, tls, NULL, body, len, timeout_ms, status,
+	    response, response_len, why, why_len);
+}
+
+tly_err
+tly_https_request_signed(const char *url, const char *method, const struct tly_tls_files *tls,
+    const char *auth, const uint8_t *body, size_t len, int timeout_ms, int *status,
+    uint8_t **response, size_t *response_len, char *why, size_t why_len)
+{
 	nng_time deadline = nng_clock() + (nng_time)(timeout_ms < 0 ? 0 : timeout_ms);
 	struct request *r = calloc(1, sizeof *r);
 	uint8_t *copy;
@@ -684,7 +700,7 @@ tly_https_request(const char *url, const char *method, const struct tly_tls_file
 	if (r == NULL)
 		return TLY_ENOMEM;
 	if ((rv = tly_url_parse(&r->url, url, 1, tls != NULL, why, why_len)) != TLY_OK ||
-	    (rv = request_build(r, method, tls, body, len, why, why_len)) != TLY_OK)
+	    (rv = request_build(r, method, tls, auth, body, len, why, why_len)) != TLY_OK)
 		goto out;
 	/* Connect, then transact on the connection: nng_http_client_transact
 	 * would add "Connection: close" (see the top of this file). */

@@ -190,8 +190,8 @@ link_lost(struct tly_conn *c, int err)
 	else if (redial && err != 0)
 		tly_station_event(&link->st,
 		    "the coordinator at %s ended the handshake (%s): is this node's key in "
-		    "its roster, its certificate from the federation's CA, and the "
-		    "coordinator's certificate issued for the host dialled (DNS:HOST)?",
+		    "its roster, its certificate from node-ca, tls_ca coordinator-ca, and the "
+		    "coordinator's certificate for the host dialled?",
 		    link->url, nng_strerror(err));
 	nng_mtx_unlock(link->st.mtx);
 	if (redial)

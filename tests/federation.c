@@ -116,7 +116,7 @@ fed_query(struct fed *f, struct fed_query *q, const char *epsilon)
 	snprintf(
 	    json, sizeof json,
 	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, \"group_by\": [\"sex\"],"
-	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}",
+	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}, \"planner\": \"alice\"}",
 	    epsilon);
 	cr_assert_eq(tly_spec_parse(&q->spec, &f->cat, json, strlen(json), &err), TLY_OK, "%s: %s",
 	             err.field, err.reason);

@@ -54,7 +54,8 @@ void fed_fini(struct fed *f);
 /* Close the log and the ledgers (so that raw SQL may edit the files). */
 void fed_close(struct fed *f);
 
-/* A count by sex of dataset "patients" at this epsilon ("0.5", "1", ...). */
+/* A count by sex of dataset "patients" at this epsilon ("0.5", "1", ...),
+ * asked by planner "alice" (as the coordinator writes it into the spec). */
 void fed_query(struct fed *f, struct fed_query *q, const char *epsilon);
 void fed_query_fini(struct fed_query *q);
 

@@ -283,7 +283,8 @@ Test(audit, dir_layout)
 	cr_assert_not_null(conf);
 	fprintf(conf, "[coordinator]\nlisten = tcp://127.0.0.1:1\napi = http://127.0.0.1:2\n"
 	              "sign_key = keys/c.sign\nregistry = ../registry.ini\n"
-	              "catalogue = ../catalogue.json\nlog = state/../state/transparency.db\n");
+	              "catalogue = ../catalogue.json\nlog = state/../state/transparency.db\n"
+	              "planners = ../planners.ini\n");
 	fclose(conf);
 	snprintf(path, sizeof path, "%s/site-2/node.conf", f.dir);
 	conf = fopen(path, "w");
@@ -348,6 +349,7 @@ Test(audit, explain)
 	    "asked for the count of people in dataset \"patients\", with no filter, by sex.\n"
 	    "  Filters: none",
 	    "\n  2 cells, each released",
+	    "Asked by planner \"alice\": the name whose key signed the request",
 	    "3 trusts contributed",
 	    "Dropped (not in the totals): node 4.",
 	    "epsilon-differential privacy with epsilon = 1 ",

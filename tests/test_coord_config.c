@@ -15,9 +15,11 @@ static const char good[] = "; the coordinator\n"
                            "api = https://127.0.0.1:7443        ; planners\n"
                            "tls_cert = pki/coordinator.crt\n"
                            "tls_key = pki/coordinator.key\n"
-                           "tls_ca = /etc/tally/ca.crt\n"
+                           "tls_node_ca = /etc/tally/node-ca.crt\n"
+                           "tls_planner_ca = pki/planner-ca.crt\n"
                            "sign_key = keys/coordinator.sign\n"
                            "registry = registry.ini\n"
+                           "planners = planners.ini\n"
                            "catalogue = catalogue.json\n"
                            "log = state/transparency.db\n"
                            "[rounds]\n"
@@ -39,7 +41,8 @@ static const char minimal[] = "[coordinator]\n"
                               "sign_key = c.sign\n"
                               "registry = r.ini\n"
                               "catalogue = c.json\n"
-                              "log = t.db\n";
+                              "log = t.db\n"
+                              "planners = p.ini\n";
 
 static tly_err
 parse(const char *text, struct tly_coord_config *cfg, struct tly_coord_config_error *err)
@@ -56,7 +59,7 @@ Test(coord_config, full_file)
 	cr_assert_str_eq(cfg.listen, "tls+tcp://127.0.0.1:7400", "inline comment stripped");
 	cr_assert_str_eq(cfg.api, "https://127.0.0.1:7443");
 	cr_assert_str_eq(cfg.tls_cert, "/srv/tally/pki/coordinator.crt", "relative to the config");
-	cr_assert_str_eq(cfg.tls_ca, "/etc/tally/ca.crt", "absolute kept");
+	cr_assert_str_eq(cfg.tls_node_ca, "/etc/tally/node-ca.crt", "absolute kept");
 	cr_assert_str_eq(cfg.sign_key, "/srv/tally/keys/coordinator.sign");
 	cr_assert_str_eq(cfg.registry, "/srv/tally/registry.ini");
 	cr_assert_str_eq(cfg.catalogue, "/srv/tally/catalogue.json");
@@ -107,7 +110,7 @@ Test(coord_config, gaussian_is_skellam_and_round_to_one_is_off)
 	cr_assert_eq(cfg.round_to, 0);
 }
 
-/* Parse minimal + extra (extra starts on line 8) and expect an error at
+/* Parse minimal + extra (extra starts on line 9) and expect an error at
  * line with key and a reason containing `reason`. */
 static void
 expect_error(const char *extra, int line, const char *key, const char *reason)
@@ -137,13 +140,13 @@ expect_error(const char *extra, int line, const char *key, const char *reason)
 
 Test(coord_config, unknown_keys_and_sections)
 {
-	expect_error("[rounds]\nfoo = 1\n", 9, "rounds.foo", "unknown key");
-	expect_error("[bogus]\n", 8, "[section]", "unknown section [bogus]");
-	expect_error("[policy]\n[bogus]\nx = 1\n", 9, "[section]", "unknown section");
-	expect_error("[coordinator]\n", 8, "[section]", "appears twice (first on line 1)");
-	expect_error("[rounds]\nthreshold = 2\nthreshold = 2\n", 10, "rounds.threshold",
-	             "given twice (first on line 9)");
-	expect_error("[rounds]\nlisten = tcp://x:1\n", 9, "rounds.listen", "unknown key");
+	expect_error("[rounds]\nfoo = 1\n", 10, "rounds.foo", "unknown key");
+	expect_error("[bogus]\n", 9, "[section]", "unknown section [bogus]");
+	expect_error("[policy]\n[bogus]\nx = 1\n", 10, "[section]", "unknown section");
+	expect_error("[coordinator]\n", 9, "[section]", "appears twice (first on line 1)");
+	expect_error("[rounds]\nthreshold = 2\nthreshold = 2\n", 11, "rounds.threshold",
+	             "given twice (first on line 10)");
+	expect_error("[rounds]\nlisten = tcp://x:1\n", 10, "rounds.listen", "unknown key");
 }
 
 Test(coord_config, key_outside_a_section)
@@ -159,26 +162,26 @@ Test(coord_config, key_outside_a_section)
 
 Test(coord_config, syntax)
 {
-	expect_error("[rounds]\nthis is not a key\n", 9, "(syntax)", "not a [section]");
+	expect_error("[rounds]\nthis is not a key\n", 10, "(syntax)", "not a [section]");
 	/* A syntax error before a bad key is the one reported. */
-	expect_error("[rounds]\nnonsense\nfoo = 1\n", 9, "(syntax)", "not a [section]");
+	expect_error("[rounds]\nnonsense\nfoo = 1\n", 10, "(syntax)", "not a [section]");
 }
 
 Test(coord_config, bad_values)
 {
-	expect_error("[rounds]\nprotocol = masked\n", 9, "rounds.protocol", "committee, secagg");
-	expect_error("[rounds]\ncommittee_size = 0\n", 9, "rounds.committee_size", "1 to 64");
-	expect_error("[rounds]\ncommittee_size = 65\n", 9, "rounds.committee_size", "1 to 64");
-	expect_error("[rounds]\nthreshold = -1\n", 9, "rounds.threshold", "1 to 64");
-	expect_error("[rounds]\ndeadline_ms = 99\n", 9, "rounds.deadline_ms", "100 to 600000");
-	expect_error("[rounds]\ndeadline_ms = 10s\n", 9, "rounds.deadline_ms", "100 to 600000");
-	expect_error("[policy]\nmin_contributors = 0\n", 9, "policy.min_contributors", "1 to 1000");
-	expect_error("[policy]\nmin_honest = 1001\n", 9, "policy.min_honest", "1 to 1000");
-	expect_error("[policy]\nmechanisms = laplace, exponential\n", 9, "policy.mechanisms",
+	expect_error("[rounds]\nprotocol = masked\n", 10, "rounds.protocol", "committee, secagg");
+	expect_error("[rounds]\ncommittee_size = 0\n", 10, "rounds.committee_size", "1 to 64");
+	expect_error("[rounds]\ncommittee_size = 65\n", 10, "rounds.committee_size", "1 to 64");
+	expect_error("[rounds]\nthreshold = -1\n", 10, "rounds.threshold", "1 to 64");
+	expect_error("[rounds]\ndeadline_ms = 99\n", 10, "rounds.deadline_ms", "100 to 600000");
+	expect_error("[rounds]\ndeadline_ms = 10s\n", 10, "rounds.deadline_ms", "100 to 600000");
+	expect_error("[policy]\nmin_contributors = 0\n", 10, "policy.min_contributors", "1 to 1000");
+	expect_error("[policy]\nmin_honest = 1001\n", 10, "policy.min_honest", "1 to 1000");
+	expect_error("[policy]\nmechanisms = laplace, exponential\n", 10, "policy.mechanisms",
 	             "laplace, gaussian or skellam");
-	expect_error("[policy]\nmechanisms =\n", 9, "policy.mechanisms", "at least one");
-	expect_error("[policy]\nsuppress_below = many\n", 9, "policy.suppress_below", "integer");
-	expect_error("[policy]\nround_to = 5.5\n", 9, "policy.round_to", "integer");
+	expect_error("[policy]\nmechanisms =\n", 10, "policy.mechanisms", "at least one");
+	expect_error("[policy]\nsuppress_below = many\n", 10, "policy.suppress_below", "integer");
+	expect_error("[policy]\nround_to = 5.5\n", 10, "policy.round_to", "integer");
 }
 
 Test(coord_config, bad_urls_and_paths)
@@ -226,7 +229,7 @@ Test(coord_config, bad_urls_and_paths)
 Test(coord_config, missing_keys)
 {
 	static const char *const required[] = {"listen",   "api",       "sign_key",
-	                                       "registry", "catalogue", "log"};
+	                                       "registry", "catalogue", "log", "planners"};
 
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
 		char text[1024] = "", key[64];
@@ -258,7 +261,7 @@ Test(coord_config, tls_files_required_with_tls)
 
 	snprintf(text, sizeof text,
 	         "[coordinator]\nlisten = tls+tcp://127.0.0.1:7400\napi = http://127.0.0.1:1\n"
-	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\ntls_cert = e\n");
+	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\ntls_cert = e\n");
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
 	cr_assert_eq(err.line, 0);
 	cr_assert_str_eq(err.key, "coordinator.tls_key");
@@ -266,22 +269,22 @@ Test(coord_config, tls_files_required_with_tls)
 
 	snprintf(text, sizeof text,
 	         "[coordinator]\nlisten = tcp://127.0.0.1:7400\napi = https://127.0.0.1:1\n"
-	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\n");
+	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\n");
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
 	cr_assert_str_eq(err.key, "coordinator.tls_cert");
 }
 
 Test(coord_config, rules_between_keys_name_the_later_line)
 {
-	expect_error("[rounds]\nthreshold = 4\n", 9, "rounds.threshold", "at most committee_size");
-	expect_error("[rounds]\nthreshold = 4\ncommittee_size = 3\n", 10, "rounds.committee_size",
+	expect_error("[rounds]\nthreshold = 4\n", 10, "rounds.threshold", "at most committee_size");
+	expect_error("[rounds]\nthreshold = 4\ncommittee_size = 3\n", 11, "rounds.committee_size",
 	             "at most committee_size");
-	expect_error("[rounds]\ncommittee_size = 4\nthreshold = 2\n", 10, "rounds.threshold",
+	expect_error("[rounds]\ncommittee_size = 4\nthreshold = 2\n", 11, "rounds.threshold",
 	             "more than half");
-	expect_error("[rounds]\ncommittee_size = 4\n", 9, "rounds.committee_size", "t > k/2");
-	expect_error("[policy]\nmin_honest = 4\n", 9, "policy.min_honest",
+	expect_error("[rounds]\ncommittee_size = 4\n", 10, "rounds.committee_size", "t > k/2");
+	expect_error("[policy]\nmin_honest = 4\n", 10, "policy.min_honest",
 	             "at most min_contributors");
-	expect_error("[policy]\nmin_honest = 2\nmin_contributors = 1\n", 10,
+	expect_error("[policy]\nmin_honest = 2\nmin_contributors = 1\n", 11,
 	             "policy.min_contributors", "at most min_contributors");
 }
 
@@ -312,7 +315,7 @@ Test(coord_config, load_from_file)
 	cr_assert_eq(tly_coord_config_load(&cfg, path, &err), TLY_EINVAL);
 	tly_coord_config_error_format(&err, formatted, sizeof formatted);
 	char prefix[256];
-	snprintf(prefix, sizeof prefix, "%s:23: policy.bogus: unknown key", path);
+	snprintf(prefix, sizeof prefix, "%s:25: policy.bogus: unknown key", path);
 	cr_assert_str_eq(formatted, prefix);
 
 	unlink(path);
@@ -320,4 +323,29 @@ Test(coord_config, load_from_file)
 	cr_assert_str_eq(err.key, "(file)");
 	cr_assert(strstr(err.reason, "cannot open") != NULL);
 	rmdir(dir);
+}
+
+/* One CA per role: the single tls_ca of old configs is refused, naming
+ * what replaces it; each listener's CA is required with TLS. */
+Test(coord_config, one_ca_per_role)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+
+	expect_error("tls_ca = ca.crt\n", 9, "coordinator.tls_ca", "tls_node_ca");
+	expect_error("tls_ca = ca.crt\n", 9, "coordinator.tls_ca", "tls_planner_ca");
+	snprintf(text, sizeof text,
+	         "[coordinator]\nlisten = tls+tcp://127.0.0.1:7400\napi = https://127.0.0.1:1\n"
+	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\n"
+	         "tls_cert = e\ntls_key = f\ntls_node_ca = g\n");
+	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
+	cr_assert_str_eq(err.key, "coordinator.tls_planner_ca");
+	cr_assert(strstr(err.reason, "uses TLS") != NULL, "%s", err.reason);
+	char more[1100];
+	snprintf(more, sizeof more, "%stls_planner_ca = h\n", text);
+	cr_assert_eq(parse(more, &cfg, &err), TLY_OK, "%s", err.reason);
+	cr_assert_str_eq(cfg.tls_node_ca, "/srv/tally/g");
+	cr_assert_str_eq(cfg.tls_planner_ca, "/srv/tally/h");
+	cr_assert_str_eq(cfg.planners, "/srv/tally/p");
 }

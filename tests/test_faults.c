@@ -321,7 +321,7 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 	    0);
 	snprintf(cert, sizeof cert, "%s/planner.crt", pki);
 	snprintf(key, sizeof key, "%s/planner.key", pki);
-	snprintf(ca, sizeof ca, "%s/ca.crt", pki);
+	snprintf(ca, sizeof ca, "%s/coordinator-ca.crt", pki);
 	int fd = silent_listener(&port);
 	snprintf(api, sizeof api, "https://127.0.0.1:%d", port);
 
@@ -336,7 +336,7 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 	FILE *f = fopen(conf, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "[planner]\napi = %s\ntls_cert = pki/planner.crt\ntls_key = pki/planner.key\n"
-	           "tls_ca = pki/ca.crt\n",
+	           "tls_ca = pki/coordinator-ca.crt\n",
 	    api);
 	fclose(f);
 	code = tally_within((const char *const[]){"tally", "query", "--config", conf, "--count",

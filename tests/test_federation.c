@@ -299,7 +299,7 @@ Test(federation, strangers_are_refused)
 	snprintf(cmd, sizeof cmd, "%s/mallory.crt", other);
 	char key[400], ca[300];
 	snprintf(key, sizeof key, "%s/mallory.key", other);
-	snprintf(ca, sizeof ca, "%s/pki/ca.crt", dir);
+	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
 	cr_assert_eq(run((const char *const[]){"tally", "query", "--api", api, "--cert", cmd, "--key",
 			 key, "--ca", ca, "--count", "--epsilon", "0.5", NULL}),
 	    5);

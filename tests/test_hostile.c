@@ -150,7 +150,7 @@ api_get(const char *rel, double *ms, json_t **body)
 
 	path(cert, sizeof cert, "pki/planner.crt");
 	path(key, sizeof key, "pki/planner.key");
-	path(ca, sizeof ca, "pki/ca.crt");
+	path(ca, sizeof ca, "pki/coordinator-ca.crt");
 	snprintf(url, sizeof url, "%s%s", api, rel);
 	double start = now_s();
 	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, 20000, &status, &response, &len,

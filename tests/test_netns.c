@@ -444,7 +444,7 @@ nodes_connected(void)
 	snprintf(url, sizeof url, "%s", api);
 	snprintf(cert, sizeof cert, "%s/pki/planner.crt", dir);
 	snprintf(key, sizeof key, "%s/pki/planner.key", dir);
-	snprintf(ca, sizeof ca, "%s/pki/ca.crt", dir);
+	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
 	(void)truncate(out, 0);
 	if (wait_exit(spawn_in(ns_name(0), out, err,
 	                       (const char *const[]){exe, url, cert, key, ca, NULL})) != 0)

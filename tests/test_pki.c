@@ -23,7 +23,10 @@
 
 #include "cli/pki.h"
 #include "cli/pki_impl.h"
+#include "coordinator/planners.h"
 #include "crypto/rng.h"
+#include "crypto/sign.h"
+#include "protocol/keys.h"
 
 enum { PATH = 512, COMMAND = 2048 };
 
@@ -127,13 +130,13 @@ issue(const char *name, enum tly_pki_role role, const char *const *hosts, size_t
 Test(pki, ca_profile)
 {
 	char cert[PATH];
-	path_of(cert, "ca/ca.crt");
+	path_of(cert, "ca/node-ca.crt");
 	const char *text = text_of(cert);
 	cr_expect(strstr(text, "Version: 3 (0x2)") != NULL);
 	cr_expect(strstr(text, "Signature Algorithm: ecdsa-with-SHA256") != NULL);
 	cr_expect(strstr(text, "NIST CURVE: P-256") != NULL);
-	cr_expect(strstr(text, "Subject: CN = tally federation CA") != NULL);
-	cr_expect(strstr(text, "Issuer: CN = tally federation CA") != NULL);
+	cr_expect(strstr(text, "Subject: OU = node, CN = tally federation CA") != NULL, "%s", text);
+	cr_expect(strstr(text, "Issuer: OU = node, CN = tally federation CA") != NULL);
 	cr_expect(strstr(text, "X509v3 Basic Constraints: critical\n                CA:TRUE") !=
 	    NULL, "%s", text);
 	cr_expect(strstr(text, "X509v3 Key Usage: critical\n                Certificate Sign, "
@@ -151,15 +154,16 @@ Test(pki, ca_name_and_days)
 	path_of(other, "other");
 	cr_assert_eq(tly_pki_init(other, 10, "NHS North ICS analytics CA", why, sizeof why), TLY_OK,
 	    "%s", why);
-	path_of(cert, "other/ca.crt");
-	cr_expect(strstr(text_of(cert), "Subject: CN = NHS North ICS analytics CA") != NULL);
+	path_of(cert, "other/planner-ca.crt");
+	cr_expect(strstr(text_of(cert), "Subject: OU = planner, CN = NHS North ICS analytics CA") !=
+	    NULL);
 	/* Valid for 10 days: still valid in 9, not in 11. */
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 9 * 86400, cert), 0);
 	cr_expect_neq(shell("openssl x509 -noout -checkend %d -in %s", 11 * 86400, cert), 0);
 	/* The default is 825 days. */
 	path_of(other, "default");
 	cr_assert_eq(tly_pki_init(other, 0, NULL, why, sizeof why), TLY_OK, "%s", why);
-	path_of(cert, "default/ca.crt");
+	path_of(cert, "default/coordinator-ca.crt");
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 824 * 86400, cert), 0);
 	cr_expect_neq(shell("openssl x509 -noout -checkend %d -in %s", 826 * 86400, cert), 0);
 	cr_expect_eq(tly_pki_init(other, TLY_PKI_DAYS_MAX + 1, NULL, why, sizeof why), TLY_EINVAL);
@@ -172,7 +176,7 @@ Test(pki, serials_are_random_128_bit)
 		char cert[PATH];
 		path_of(other, "ca%d", i);
 		cr_assert_eq(tly_pki_init(other, 1, NULL, why, sizeof why), TLY_OK, "%s", why);
-		path_of(cert, "ca%d/ca.crt", i);
+		path_of(cert, "ca%d/node-ca.crt", i);
 		cr_assert_eq(shell("openssl x509 -noout -serial -in %s", cert), 0);
 		snprintf(serial[i], sizeof serial[i], "%s", output());
 		size_t hex = strspn(serial[i] + 7, "0123456789ABCDEF");
@@ -186,13 +190,24 @@ Test(pki, serials_are_random_128_bit)
 Test(pki, every_role_verifies_with_its_purpose)
 {
 	static const char *const names[] = {"coordinator", "node-1", "planner"};
+	static const char *const cas[] = {"coordinator-ca", "node-ca", "planner-ca"};
 	char cacert[PATH], cert[PATH];
-	path_of(cacert, "ca/ca.crt");
 	issue("coordinator", TLY_PKI_COORDINATOR, NULL, 0);
 	issue("node-1", TLY_PKI_NODE, NULL, 0);
 	issue("planner", TLY_PKI_PLANNER, NULL, 0);
 	for (int i = 0; i < 3; i++) {
 		path_of(cert, "ca/%s.crt", names[i]);
+		/* One CA per role: a leaf verifies against its own role's CA
+		 * and no other (docs/OPERATIONS.md). */
+		for (int j = 0; j < 3; j++) {
+			path_of(cacert, "ca/%s.crt", cas[j]);
+			int verified = shell("openssl verify -CAfile %s %s", cacert, cert);
+			if (i == j)
+				cr_expect_eq(verified, 0, "%s: %s", names[i], output());
+			else
+				cr_expect_neq(verified, 0, "%s verifies under %s", names[i], cas[j]);
+		}
+		path_of(cacert, "ca/%s.crt", cas[i]);
 		cr_expect_eq(shell("openssl verify -CAfile %s %s", cacert, cert), 0, "%s: %s",
 		    names[i], output());
 		cr_expect_eq(shell("openssl verify -purpose sslclient -CAfile %s %s", cacert, cert),
@@ -207,6 +222,7 @@ Test(pki, every_role_verifies_with_its_purpose)
 	}
 	/* The coordinator is good for the names it is dialled by. */
 	path_of(cert, "ca/coordinator.crt");
+	path_of(cacert, "ca/coordinator-ca.crt");
 	cr_expect_eq(shell("openssl verify -CAfile %s -verify_hostname localhost %s", cacert, cert),
 	    0, "%s", output());
 	cr_expect_eq(shell("openssl verify -CAfile %s -verify_ip 127.0.0.1 %s", cacert, cert), 0,
@@ -223,7 +239,7 @@ Test(pki, coordinator_profile)
 	path_of(cert, "ca/coordinator.crt");
 	const char *text = text_of(cert);
 	cr_expect(strstr(text, "Version: 3 (0x2)") != NULL);
-	cr_expect(strstr(text, "Issuer: CN = tally federation CA") != NULL);
+	cr_expect(strstr(text, "Issuer: OU = coordinator, CN = tally federation CA") != NULL);
 	cr_expect(strstr(text, "Subject: OU = coordinator, CN = coordinator") != NULL, "%s", text);
 	cr_expect(strstr(text, "NIST CURVE: P-256") != NULL);
 	cr_expect(strstr(text, "Signature Algorithm: ecdsa-with-SHA256") != NULL);
@@ -268,7 +284,7 @@ Test(pki, hosts_become_subject_alt_names)
 	char cert[PATH], cacert[PATH];
 	issue("hub", TLY_PKI_COORDINATOR, hosts, 3);
 	path_of(cert, "ca/hub.crt");
-	path_of(cacert, "ca/ca.crt");
+	path_of(cacert, "ca/coordinator-ca.crt");
 	const char *text = text_of(cert);
 	cr_expect(strstr(text, "DNS:tally.example.org, IP Address:10.0.0.7, DNS:10.0.0.7, "
 			       "IP Address:0:0:0:0:0:0:0:1, DNS:::1\n") != NULL, "%s", text);
@@ -288,7 +304,7 @@ Test(pki, keys_are_p256_mode_0600_and_match)
 	char key[PATH], cert[PATH], pub[2][2048];
 	struct stat st;
 	issue("node-1", TLY_PKI_NODE, NULL, 0);
-	const char *keys[] = {"ca/ca", "ca/node-1"};
+	const char *keys[] = {"ca/node-ca", "ca/node-1"};
 	for (int i = 0; i < 2; i++) {
 		path_of(key, "%s.key", keys[i]);
 		path_of(cert, "%s.crt", keys[i]);
@@ -327,7 +343,7 @@ Test(pki, leaf_never_outlives_the_ca)
 Test(pki, refuses_to_overwrite)
 {
 	char key[PATH], cert[PATH], before[4096];
-	path_of(cert, "ca/ca.crt");
+	path_of(cert, "ca/node-ca.crt");
 	snprintf(before, sizeof before, "%s", slurp(cert));
 	cr_expect_eq(tly_pki_init(ca, 30, NULL, why, sizeof why), TLY_EIO);
 	cr_expect(strstr(why, "refusing to overwrite") != NULL, "%s", why);
@@ -359,14 +375,16 @@ Test(pki, refuses_to_overwrite)
 	/* A half-made CA folder is not completed either. */
 	path_of(key, "half");
 	cr_assert_eq(mkdir(key, 0700), 0);
-	path_of(key, "half/ca.key");
+	path_of(key, "half/planner-ca.key");
 	f = fopen(key, "w");
 	cr_assert_not_null(f);
 	fclose(f);
 	path_of(key, "half");
 	cr_expect_eq(tly_pki_init(key, 30, NULL, why, sizeof why), TLY_EIO);
-	path_of(cert, "half/ca.crt");
+	path_of(cert, "half/planner-ca.crt");
 	cr_expect(!exists(cert));
+	path_of(cert, "half/coordinator-ca.crt");
+	cr_expect(!exists(cert), "a CA was made beside the half-made one");
 }
 
 Test(pki, bad_names_are_refused_before_any_file)
@@ -439,8 +457,8 @@ Test(pki, another_ca_does_not_verify)
 	cr_assert_eq(tly_pki_issue(other, "coordinator", TLY_PKI_COORDINATOR, NULL, 0, out, 0, why,
 			 sizeof why),
 	    TLY_OK, "%s", why);
-	path_of(cacert, "ca/ca.crt");
-	path_of(othercert, "other/ca.crt");
+	path_of(cacert, "ca/coordinator-ca.crt");
+	path_of(othercert, "other/coordinator-ca.crt");
 	path_of(leaf, "other-leaves/coordinator.crt");
 	cr_expect_eq(shell("openssl verify -CAfile %s %s", othercert, leaf), 0, "%s", output());
 	/* Same CN, same profile, different key: refused. */
@@ -454,8 +472,8 @@ Test(pki, ca_files_must_belong_together)
 	char other[PATH], key[PATH], command[3 * PATH];
 	path_of(other, "other");
 	cr_assert_eq(tly_pki_init(other, 30, NULL, why, sizeof why), TLY_OK, "%s", why);
-	path_of(key, "ca/ca.key");
-	snprintf(command, sizeof command, "cp %s/ca.key %s", other, key);
+	path_of(key, "ca/node-ca.key");
+	snprintf(command, sizeof command, "cp %s/node-ca.key %s", other, key);
 	cr_assert_eq(system(command), 0);
 	cr_expect_eq(tly_pki_issue(ca, "node-1", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
 	    TLY_ECRYPTO);
@@ -466,7 +484,8 @@ Test(pki, ca_files_must_belong_together)
 	cr_assert_eq(tly_pki_issue(other, "leaf", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
 	    TLY_OK, "%s", why);
 	snprintf(command, sizeof command,
-	    "mkdir %s/fake && cp %s/leaf.crt %s/fake/ca.crt && cp %s/leaf.key %s/fake/ca.key", dir,
+	    "mkdir %s/fake && cp %s/leaf.crt %s/fake/node-ca.crt && cp %s/leaf.key "
+	    "%s/fake/node-ca.key", dir,
 	    other, dir, other, dir);
 	cr_assert_eq(system(command), 0);
 	path_of(other, "fake");
@@ -548,11 +567,11 @@ Test(pki, command_line)
 	cr_assert_eq(stat(key, &st), 0);
 	cr_expect_eq(st.st_mode & 07777, 0600);
 	const char *text = text_of(cert);
-	cr_expect(strstr(text, "Issuer: CN = Test CA") != NULL, "%s", text);
+	cr_expect(strstr(text, "Issuer: OU = coordinator, CN = Test CA") != NULL, "%s", text);
 	cr_expect(strstr(text, "DNS:h.example, IP Address:192.0.2.1, DNS:192.0.2.1\n") != NULL,
 	    "%s", text);
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 6 * 86400, cert), 1);
-	path_of(cert, "cli-ca/ca.crt");
+	path_of(cert, "cli-ca/node-ca.crt");
 	path_of(key, "cli-ca/node-1.crt");
 	cr_expect_eq(shell("openssl verify -CAfile %s %s", cert, key), 0, "%s", output());
 	/* Overwriting is an error (exit 1) that says so. */
@@ -621,16 +640,16 @@ Test(pki, damaged_ca_extensions_leave_no_stale_error)
 	EVP_PKEY *key = NULL;
 	BIO *bio;
 
-	path_of(path, "ca/ca.crt");
+	path_of(path, "ca/node-ca.crt");
 	cr_assert_not_null(bio = BIO_new_file(path, "r"));
 	cr_assert_eq(tly_pki_pem_read(bio, path, &cert, NULL, why, sizeof why), TLY_OK, "%s", why);
 	BIO_free(bio);
-	path_of(path, "ca/ca.key");
+	path_of(path, "ca/node-ca.key");
 	cr_assert_not_null(bio = BIO_new_file(path, "r"));
 	cr_assert_eq(tly_pki_pem_read(bio, path, NULL, &key, why, sizeof why), TLY_OK, "%s", why);
 	BIO_free(bio);
 	/* control: the real CA passes and leaves nothing queued */
-	cr_assert_eq(tly_pki_ca_check(cert, key, "ca", why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(tly_pki_ca_check(cert, key, "ca/node-ca", why, sizeof why), TLY_OK, "%s", why);
 	cr_assert_eq(ERR_peek_error(), 0ul);
 
 	/* a second basicConstraints whose value is not DER, re-signed by the
@@ -649,8 +668,8 @@ Test(pki, damaged_ca_extensions_leave_no_stale_error)
 	X509 *back = d2i_X509(NULL, &p, len);
 	cr_assert_not_null(back);
 	ERR_clear_error();
-	cr_assert_eq(tly_pki_ca_check(back, key, "ca", why, sizeof why), TLY_ECRYPTO);
-	cr_expect(strstr(why, "ca/ca.crt is not a CA certificate") != NULL, "%s", why);
+	cr_assert_eq(tly_pki_ca_check(back, key, "ca/node-ca", why, sizeof why), TLY_ECRYPTO);
+	cr_expect(strstr(why, "ca/node-ca.crt is not a CA certificate") != NULL, "%s", why);
 	cr_expect_eq(ERR_peek_error(), 0ul, "a stale OpenSSL error is left queued");
 	OPENSSL_free(der);
 	X509_free(back);
@@ -659,4 +678,43 @@ Test(pki, damaged_ca_extensions_leave_no_stale_error)
 	ASN1_OCTET_STRING_free(junk);
 	X509_free(cert);
 	EVP_PKEY_free(key);
+}
+
+/* A planner gets a signing key beside its certificate, and the stanza the
+ * coordinator's planners file needs: it parses, and it pins that key. */
+Test(pki, planner_gets_a_signing_key_and_a_stanza)
+{
+	char key[PATH], stanza[PATH], why_file[300];
+	uint8_t seed[TLY_SIGN_SEED_BYTES], pk[TLY_SIGN_PUBLIC_BYTES];
+	struct tly_sign_key *sign;
+	struct stat st;
+
+	find_bin();
+	cr_assert_eq(shell("(%s pki issue --dir %s/ca --name alice --role planner >%s/stanza)", bin,
+			 dir, dir),
+	    0, "%s", output());
+	cr_expect(strstr(output(), "add the [planner alice] stanza") != NULL, "%s", output());
+	path_of(stanza, "stanza");
+	struct tly_planners planners;
+	cr_assert_eq(tly_planners_parse(&planners, slurp(stanza), "stanza", why_file,
+			 sizeof why_file),
+	    TLY_OK, "%s: %s", why_file, slurp(stanza));
+	cr_assert_eq(planners.count, 1);
+	cr_expect_str_eq(planners.keys[0].name, "alice");
+	path_of(key, "ca/alice.sign");
+	cr_assert_eq(stat(key, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(tly_key_file_read(key, seed, sizeof seed, why_file, sizeof why_file), TLY_OK,
+	    "%s", why_file);
+	cr_assert_eq(tly_sign_key_alloc(&sign, seed), TLY_OK);
+	tly_sign_key_public(sign, pk);
+	cr_expect_eq(memcmp(pk, planners.keys[0].sign_pk, sizeof pk), 0, "the stanza pins another key");
+	tly_sign_key_free(sign);
+	tly_planners_fini(&planners);
+	/* Nodes and the coordinator get none. */
+	issue("node-9", TLY_PKI_NODE, NULL, 0);
+	path_of(key, "ca/node-9.sign");
+	cr_expect(!exists(key));
+	/* Never overwritten: a second issue for alice fails before any file. */
+	cr_expect_eq(shell("%s pki issue --dir %s/ca --name alice --role planner", bin, dir), 1);
 }

@@ -113,6 +113,8 @@ Test(query_answer, error_bodies_and_exit_codes)
 	        2, "tally query: measure.op: no\n"},
 	    {409, "{\"error\":{\"code\":\"refused\",\"message\":\"over the cap\"}}", 3,
 	        "tally query: over the cap\n"},
+	    {403, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"not signed\"}}", 5,
+	        "tally query: not signed\n"},
 	    {504, "{\"error\":{\"code\":\"too_few\"}}", 4,
 	        "tally query: the coordinator refused the query\n"},
 	    {503, "{\"error\":{\"code\":\"busy\",\"message\":7}}", 1,

@@ -242,7 +242,7 @@ rogue_open(struct rogue *r)
 		sleep_ms(50);
 	cr_assert_neq(kill(pid, 0), 0, "the coordinator did not stop");
 	struct tly_tls_files tls = {
-	    .cert = r->cfg->tls_cert, .key = r->cfg->tls_key, .ca = r->cfg->tls_ca};
+	    .cert = r->cfg->tls_cert, .key = r->cfg->tls_key, .ca = r->cfg->tls_node_ca};
 	tly_err rv = TLY_EIO;
 	for (int i = 0; i < 50 && rv != TLY_OK; i++) {
 		rv = tly_hub_open(&r->hub, r->cfg->listen, &tls, &r->roster, why, sizeof why);

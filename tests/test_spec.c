@@ -1195,3 +1195,39 @@ Test(spec, canonical_ignores_column_order)
 	free(canonical[0]);
 	free(canonical[1]);
 }
+
+/* Who asked: "planner" is part of the query, so of its canonical bytes and
+ * hash (the coordinator sets it from the request's signature). */
+Test(spec, planner_is_named_and_hashed)
+{
+	struct tly_spec spec, without;
+	uint8_t hash[TLY_HASH_BYTES], hash_without[TLY_HASH_BYTES];
+
+	parse_ok(&spec, Q(", 'planner': 'ics-north.analyst_2'"));
+	cr_expect_str_eq(spec.planner, "ics-north.analyst_2");
+	char *canonical = canonical_of(Q(", 'planner': 'ics-north.analyst_2'"));
+	cr_expect(strstr(canonical, J("'planner':'ics-north.analyst_2'")) != NULL, "%s", canonical);
+	/* It parses back to itself. */
+	struct tly_spec again;
+	parse_ok(&again, canonical);
+	cr_expect_str_eq(again.planner, spec.planner);
+	tly_spec_fini(&again);
+	free(canonical);
+	/* Without one, none is written; with one, the hash differs. */
+	parse_ok(&without, Q(""));
+	cr_expect_str_eq(without.planner, "");
+	canonical = canonical_of(Q(""));
+	cr_expect(strstr(canonical, "planner") == NULL, "%s", canonical);
+	free(canonical);
+	cr_assert_eq(tly_spec_hash(&spec, &cat, hash), TLY_OK);
+	cr_assert_eq(tly_spec_hash(&without, &cat, hash_without), TLY_OK);
+	cr_expect_neq(memcmp(hash, hash_without, sizeof hash), 0);
+	tly_spec_fini(&spec);
+	tly_spec_fini(&without);
+
+	parse_bad(Q(", 'planner': ''"), "planner", "not a planner name");
+	parse_bad(Q(", 'planner': 'a b'"), "planner", "not a planner name");
+	parse_bad(Q(", 'planner': '.x'"), "planner", "not a planner name");
+	parse_bad(Q(", 'planner': 'a\\u00e9b'"), "planner", "not a planner name");
+	parse_bad(Q(", 'planner': 7"), "planner", "expected a string");
+}

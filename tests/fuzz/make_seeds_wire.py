@@ -83,9 +83,9 @@ def keys(demo):
         with open(os.path.join(pki, n), "rb") as f:
             return f.read()
 
-    put("fuzz_keys", "pem_ca", b"\x02" + rd("ca.crt") + b"\0" + rd("ca.key"))
+    put("fuzz_keys", "pem_ca", b"\x02" + rd("planner-ca.crt") + b"\0" + rd("planner-ca.key"))
     put("fuzz_keys", "pem_leaf", b"\x02" + rd("planner.crt") + b"\0" + rd("planner.key"))
-    put("fuzz_keys", "pem_mismatch", b"\x02" + rd("ca.crt") + b"\0" + rd("planner.key"))
+    put("fuzz_keys", "pem_mismatch", b"\x02" + rd("planner-ca.crt") + b"\0" + rd("planner.key"))
 
 
 def result(demo):

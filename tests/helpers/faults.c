@@ -425,7 +425,7 @@ nodes_connected(void)
 	path_of(url, sizeof url, "%s/v1/status", api_url);
 	path_of(cert, sizeof cert, "%s/pki/planner.crt", dir);
 	path_of(key, sizeof key, "%s/pki/planner.key", dir);
-	path_of(ca, sizeof ca, "%s/pki/ca.crt", dir);
+	path_of(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
 	struct tly_tls_files tls = {.cert = cert, .key = key, .ca = ca};
 	if (tly_https_request(url, "GET", &tls, NULL, 0, 5000, &status, &response, &len, why,
 		sizeof why) != TLY_OK)

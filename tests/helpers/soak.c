@@ -350,7 +350,7 @@ read_planner_conf(void)
 		die("%s: no api", path);
 	snprintf(g.cert, sizeof g.cert, "%s/pki/planner.crt", g.dir);
 	snprintf(g.key, sizeof g.key, "%s/pki/planner.key", g.dir);
-	snprintf(g.ca, sizeof g.ca, "%s/pki/ca.crt", g.dir);
+	snprintf(g.ca, sizeof g.ca, "%s/pki/coordinator-ca.crt", g.dir);
 }
 
 /* GET /v1/status; NULL when the API does not answer. */
