@@ -442,6 +442,8 @@ query_init(struct tly_query *q, const struct point *pt)
 	q->min_contributors = pt->protocol == TLY_PROTOCOL_COMMITTEE ? 1 : pt->t;
 	q->threshold = (uint16_t)pt->t;
 	q->degree = (uint16_t)pt->k;
+	if (pt->protocol == TLY_PROTOCOL_COMMITTEE) /* the smallest quorum: 2q >= k + t */
+		q->quorum = (uint16_t)((pt->k + pt->t + 1) / 2);
 	q->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
 	if (pt->noisy) {
 		q->mechanism = TLY_MECH_LAPLACE;

@@ -189,9 +189,20 @@ TLY_MUST tly_err tly_committee_member_alloc(struct tly_committee_member **out,
  * attempt must be below TLY_MAX_ANNOUNCE_ATTEMPTS (TLY_EFORMAT) and no lower
  * than any earlier one (TLY_EREPLAY), every id a participant (TLY_EPEER) and the set
  * at least min_contributors large (TLY_ETOOFEW). With a good share from
- * every contributor, appends one SHARE_SUM and forgets every share; after
- * that any SHARE or ANNOUNCE gives TLY_ESTATE. Otherwise appends a
- * COMPLAINT naming the contributors whose share is missing or bad.
+ * every contributor, appends this member's one vote for the set (SET_SIGN)
+ * and accepts no further SHARE (TLY_ESTATE). Otherwise appends a COMPLAINT
+ * naming the contributors whose share is missing or bad, and has not voted.
+ * Once it has voted, the same (attempt, set) again gives TLY_EREPLAY and any
+ * other set TLY_EPEER: a member votes for one set per query, whatever the
+ * attempt, and the caller logs the refusal.
+ *
+ * SET_CERT (round 3, from the coordinator, addressed to this member, after
+ * it voted): the certificate must name the attempt and set it voted for
+ * (TLY_EPEER), carry at least q votes (TLY_ETOOFEW), each by a committee
+ * member (TLY_EPEER) with a valid signature over that member's SET_SIGN for
+ * this query, attempt and set, checked against the roster's pinned keys
+ * (TLY_EAUTH). Then appends the one SHARE_SUM of that set and forgets every
+ * share; after that any SHARE, ANNOUNCE or SET_CERT gives TLY_ESTATE.
  *
  * ABORT (from the coordinator): wipes every share and returns TLY_EABORTED;
  * the member accepts nothing more (TLY_ESTATE).
@@ -203,6 +214,14 @@ TLY_MUST tly_err tly_committee_member_receive(struct tly_committee_member *m,
 
 /* Wipe the shares and free. Accepts NULL. */
 void tly_committee_member_free(struct tly_committee_member *m);
+
+/*
+ * TESTS AND BENCHMARKS ONLY: the protocol before the agreement. The member
+ * answers a complete ANNOUNCE with its share-sum at once, without a vote or
+ * a certificate, so that a test can show what the agreement prevents (the
+ * negative control of the two-set attack). Production code never calls it.
+ */
+void tly_committee_member_skip_agreement(struct tly_committee_member *m);
 
 /* ---- Coordinator ---- */
 

@@ -187,6 +187,7 @@ sample_query(uint32_t *participants, uint32_t n, uint32_t *committee, uint32_t k
 	q.min_honest = 2;
 	q.min_contributors = 3;
 	q.threshold = 2;
+	q.quorum = (uint16_t)((k + 2 + 1) / 2);
 	q.degree = (uint16_t)k;
 	q.deadline_ms = 5000;
 	q.participants.count = n;
@@ -236,10 +237,11 @@ expect_query_refused(size_t offset, const uint8_t *bytes, size_t n, const char *
 
 Test(codec, query_malformations)
 {
-	const uint8_t zero4[4] = {0}, big4[4] = {0, 0x0f, 0x42, 0x41}, one = 1, nine = 9, ff = 0xff;
+	const uint8_t zero4[4] = {0}, big4[4] = {0, 0x0f, 0x42, 0x41}, nine = 9, ff = 0xff;
 	expect_query_refused(32, &nine, 1, "unknown protocol");
 	expect_query_refused(33, &nine, 1, "unknown mechanism");
-	expect_query_refused(34, &one, 1, "reserved");
+	expect_query_refused(34, (const uint8_t[2]){0, 1}, 2, "quorum below t");
+	expect_query_refused(34, (const uint8_t[2]){0, 4}, 2, "quorum above k");
 	expect_query_refused(36, zero4, 4, "zero cells");
 	expect_query_refused(36, big4, 4, "cells over the cap");
 	expect_query_refused(48, (const uint8_t[8]){0}, 8, "zero denominator");
@@ -260,6 +262,8 @@ Test(codec, query_malformations)
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_EINVAL, "masking with a committee");
 	q.committee.count = 0;
 	q.degree = 0;
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_EINVAL, "masking with a quorum");
+	q.quorum = 0;
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
 	cr_assert_eq(tly_query_decode(&back, body.data, body.len - 1), TLY_EFORMAT, "truncated");
 	tly_buf_put_u8(&body, 0);

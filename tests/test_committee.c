@@ -29,6 +29,7 @@ TestSuite(committee_stats, .init = setup);
 
 struct spec {
 	uint32_t n, k, t, d;
+	uint32_t q; /* 0: the smallest quorum, ceil((k + t) / 2) */
 	uint32_t min_contributors; /* 0: 1 */
 	uint32_t min_honest;       /* 0: 1 */
 	int aggregators;           /* committee = k extra parties, not nodes */
@@ -122,6 +123,7 @@ fed_init(struct fed *f, const struct spec *spec, uint64_t seed)
 	q->min_honest = spec->min_honest ? spec->min_honest : 1;
 	q->min_contributors = spec->min_contributors ? spec->min_contributors : 1;
 	q->threshold = (uint16_t)spec->t;
+	q->quorum = (uint16_t)(spec->q ? spec->q : (spec->k + spec->t + 1) / 2);
 	q->degree = (uint16_t)spec->k;
 	q->deadline_ms = 1000;
 	idlist_range(&q->participants, 1, spec->n);
@@ -550,15 +552,40 @@ Test(committee, query_rules)
 	fed_init(&f, &(struct spec){.n = 4, .k = 4, .t = 3, .d = 2}, 11);
 	tly_outbox_init(&box);
 
-	/* t <= k/2 would let two sets each gather t share-sums. */
-	f.q.threshold = 2;
+	/* 2q < k + t would let two sets each gather q votes with t - 1
+	 * members colluding: refused by the coordinator and by every member
+	 * and node (k = 4, t = 3: q = 4 is the only quorum). */
+	f.q.quorum = 3;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
 	    TLY_EINVAL);
 	signed_query(&f, &f.q, &msg);
-	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[0], &f.roster, msg.data, msg.len),
+	for (uint32_t j = 0; j < 4; j++)
+		cr_assert_eq(tly_committee_member_alloc(&m, &f.party[j], &f.roster, msg.data,
+				 msg.len),
+		    TLY_EINVAL, "member %u", j + 1);
+	int64_t zero[2] = {0, 0};
+	struct tly_committee_node_opts no_noise = {.allow_no_noise = 1};
+	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &no_noise,
+			 msg.data, msg.len, zero, 2, &box),
 	    TLY_EINVAL);
 	tly_buf_fini(&msg);
+	/* q < t and q > k do not even encode (codec.h). */
+	f.q.quorum = 2;
+	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
+	    TLY_EINVAL);
+	f.q.quorum = 5;
+	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
+	    TLY_EINVAL);
+	f.q.quorum = 4;
+	/* t <= k/2 is allowed now: the quorum, not t, keeps sets apart. */
+	f.q.threshold = 2;
+	f.q.quorum = 3;
+	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box), TLY_OK);
+	tly_committee_coord_free(c);
+	c = NULL;
+	tly_outbox_clear(&box);
 	f.q.threshold = 3;
+	f.q.quorum = 4;
 
 	/* Every announced set must carry the target noise. */
 	f.q.min_honest = 3;
@@ -583,6 +610,7 @@ Test(committee, query_rules)
 	/* A party outside the committee cannot be a member. */
 	f.q.committee.count = f.q.degree = 3;
 	f.q.threshold = 2;
+	f.q.quorum = 3;
 	signed_query(&f, &f.q, &msg);
 	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[3], &f.roster, msg.data, msg.len),
 	    TLY_EPEER);
@@ -657,25 +685,29 @@ Test(committee, partial_sender_is_left_out)
 	fed_fini(&f);
 }
 
-Test(committee, members_may_vanish_up_to_k_minus_t)
+Test(committee, members_may_vanish_up_to_k_minus_q)
 {
 	struct tly_committee_result r;
 	struct fed f;
 
-	/* (k, t) = (5, 3) and (7, 4): k - t members never answer. */
-	for (int round = 0; round < 2; round++) {
-		struct spec spec = round == 0
-		    ? (struct spec){.n = 6, .k = 5, .t = 3, .d = 10, .aggregators = 1}
-		    : (struct spec){.n = 9, .k = 7, .t = 4, .d = 10};
+	/* (k, t, q) = (5, 3, 4), (7, 2, 5) and the defaults (4, 2, 3): k - q
+	 * members never answer, and the query completes. */
+	for (int round = 0; round < 3; round++) {
+		struct spec spec = round == 0 ? (struct spec){.n = 6, .k = 5, .t = 3, .d = 10,
+						    .aggregators = 1}
+		    : round == 1		  ? (struct spec){.n = 9, .k = 7, .t = 2, .d = 10}
+						  : (struct spec){.n = 5, .k = 4, .t = 2, .d = 10};
 		fed_init(&f, &spec, 14 + (uint64_t)round);
+		uint32_t gone = spec.k - f.q.quorum;
+		cr_assert_geq(gone, 1);
 		int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1 << 20);
-		for (uint32_t v = 0; v < spec.k - spec.t; v++)
+		for (uint32_t v = 0; v < gone; v++)
 			f.vanish[(v * 2 + 1) % spec.k] = 1;
 		fed_begin(&f, 14);
 		cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
 		get_result(&f, &r);
 		expect_exact(&f, inputs, &r, NULL);
-		cr_assert_eq(r.unresponsive.count, spec.k - spec.t);
+		cr_assert_eq(r.unresponsive.count, gone);
 		for (uint32_t j = 0; j < spec.k; j++)
 			cr_assert_eq(tly_idlist_contains(&r.unresponsive, f.q.committee.ids[j]),
 			    f.vanish[j]);
@@ -693,14 +725,15 @@ Test(committee, too_many_members_vanish_aborts)
 
 	fed_init(&f, &spec, 16);
 	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
-	for (uint32_t v = 0; v <= spec.k - spec.t; v++)
+	/* k - q + 1 = 2 of (k, t, q) = (5, 3, 4): no set can gather q votes. */
+	for (uint32_t v = 0; v <= spec.k - f.q.quorum; v++)
 		f.vanish[v] = 1;
 	fed_begin(&f, 16);
 	cr_assert_eq(run(&f, inputs, NULL), TLY_ETOOFEW);
 	cr_assert_eq(tly_committee_coord_phase(f.c), TLY_COMMITTEE_ABORTED);
 	cr_assert_eq(tly_committee_coord_result(f.c, &r), TLY_ESTATE);
-	/* Every party was told: the 3 vanished members (nodes too) drop it. */
-	cr_assert_eq(f.aborts_seen, spec.n - (spec.k - spec.t + 1));
+	/* Every party was told: the 2 vanished members (nodes too) drop it. */
+	cr_assert_eq(f.aborts_seen, spec.n - (spec.k - f.q.quorum + 1));
 	struct tly_outbox box;
 	tly_outbox_init(&box);
 	cr_assert_eq(tly_committee_coord_close_round(f.c, &box), TLY_ESTATE);
@@ -987,30 +1020,50 @@ share_with_element_p(struct fed *f, struct flight *fl)
 	return 1;
 }
 
+/* (k, t, q) = (4, 2, 3). A node's bad share at m members: with m <= k - q
+ * the other members still certify and sum set 0 (node counted); with
+ * m >= q the complainers are enough to certify set 1 without the node;
+ * in between (m = 2 here) no set can gather q votes and the query aborts:
+ * the liveness the agreement costs (THREAT_MODEL). */
 Test(committee, element_above_p_excludes_node)
 {
-	struct spec spec = {.n = 4, .k = 3, .t = 2, .d = 6};
+	struct spec spec = {.n = 4, .k = 4, .t = 2, .d = 6};
 	struct tly_committee_result r;
 	struct fed f;
 	int dropped[4] = {0, 1, 0, 0};
-	unsigned bad_members = 0x3; /* k - t + 1 of them: set 0 cannot finish */
+	unsigned masks[3] = {0x1, 0x3, 0x7};
 
 	fed_init(&f, &spec, 22);
 	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
-	fed_begin(&f, 22);
-	f.tamper = share_with_element_p;
-	f.arg = &bad_members;
-	cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
-	/* The two members refused the share, complained, and the coordinator
-	 * re-announced without node 2; the third had answered set 0. */
-	cr_assert_eq(count_rejects(&f, TLY_MSG_SHARE, TLY_ERANGE), 2);
-	cr_assert_eq(count_rejects(&f, TLY_MSG_ANNOUNCE, TLY_ESTATE), 1);
-	cr_assert_eq(f.reject_count, 3);
-	get_result(&f, &r);
-	cr_assert_eq(r.attempt, 1);
-	expect_exact(&f, inputs, &r, dropped);
-	cr_assert_eq(r.faulty.count, 0);
-	tly_committee_result_fini(&r);
+	for (int i = 0; i < 3; i++) {
+		unsigned bad_members = masks[i];
+		fed_begin(&f, 22 + (uint64_t)i);
+		f.tamper = share_with_element_p;
+		f.arg = &bad_members;
+		tly_err rv = run(&f, inputs, NULL);
+		cr_assert_eq(count_rejects(&f, TLY_MSG_SHARE, TLY_ERANGE), (size_t)i + 1);
+		if (i == 1) {
+			/* Set 1 got the complainers' two votes; members 3 and 4
+			 * voted for set 0 and refuse set 1. */
+			cr_assert_eq(tly_committee_coord_phase(f.c), TLY_COMMITTEE_ABORTED);
+			cr_assert_eq(tly_committee_coord_abort_reason(f.c), TLY_ABORT_TOO_FEW);
+			cr_assert_eq(count_rejects(&f, TLY_MSG_ANNOUNCE, TLY_EPEER), 2);
+			fed_end(&f);
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		/* m = 3: member 4 voted for set 0 and refuses set 1. */
+		cr_assert_eq(count_rejects(&f, TLY_MSG_ANNOUNCE, TLY_EPEER), i == 2 ? 1u : 0u);
+		/* ... and member 3's complaint came after the re-announcement. */
+		cr_assert_eq(count_rejects(&f, TLY_MSG_COMPLAINT, TLY_EREPLAY), i == 2 ? 1u : 0u);
+		cr_assert_eq(f.reject_count, i == 2 ? 5u : 1u, "no other rejection");
+		get_result(&f, &r);
+		cr_assert_eq(r.attempt, i == 0 ? 0 : 1);
+		expect_exact(&f, inputs, &r, i == 0 ? NULL : dropped);
+		cr_assert_eq(r.faulty.count, 0);
+		tly_committee_result_fini(&r);
+		fed_end(&f);
+	}
 	free(inputs);
 	fed_fini(&f);
 }
@@ -1223,8 +1276,10 @@ Test(committee, complaint_rules)
 
 	fed_init(&f, &spec, 26);
 	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
-	/* Members 4 and 5 vanish: every remaining answer matters. */
-	f.vanish[3] = f.vanish[4] = 1;
+	/* (k, t, q) = (5, 3, 4). Member 5 vanishes; member 4's complaint is
+	 * made here, and the coordinator's messages are held: every
+	 * remaining answer matters. */
+	f.vanish[4] = 1;
 	fed_begin(&f, 26);
 	tly_outbox_init(&sink);
 	for (uint32_t i = 0; i < spec.n; i++)
@@ -1255,19 +1310,12 @@ Test(committee, complaint_rules)
 	cr_assert_eq(tly_committee_coord_receive(f.c, msg.data, msg.len, &sink), TLY_EPEER,
 	    "a faulty member stays ignored");
 	tly_buf_fini(&msg);
-	/* Set 0 can still finish with members 1-3: no re-announcement yet. */
-	cr_assert_eq(sink.count, 0);
-
-	/* The deadline passes with members 1-3 silent: re-announce without
-	 * node 1 to the members that may still answer (1-4). */
-	cr_assert_eq(tly_committee_coord_close_round(f.c, &sink), TLY_OK);
+	/* Set 0 can no longer gather q = 4 votes (members 1-3 are left):
+	 * re-announced at once without node 1, to members 1-4. */
 	cr_assert_eq(sink.count, 4);
 	queue_take(&f, &sink);
 	pump(&f);
-	/* Members 1-3 answered; member 4 is still due, so the coordinator
-	 * waits for it (to check its share-sum) until the deadline. */
-	cr_assert_eq(tly_committee_coord_phase(f.c), TLY_COMMITTEE_SUMMING);
-	cr_assert_eq(close_round(&f), TLY_OK);
+	/* Members 1-4 voted for set 1, got its certificate and summed. */
 	get_result(&f, &r);
 	cr_assert_eq(r.attempt, 1);
 	int dropped[5] = {1, 0, 0, 0, 0};
@@ -1284,7 +1332,9 @@ Test(committee, complaint_rules)
  * there is nothing left to try. */
 Test(committee, attempts_run_out)
 {
-	struct spec spec = {.n = 6, .k = 3, .t = 2, .d = 1, .aggregators = 1};
+	/* (k, t, q) = (5, 3, 4): one complaint leaves q possible voters, the
+	 * second does not. */
+	struct spec spec = {.n = 6, .k = 5, .t = 3, .d = 1, .aggregators = 1};
 	struct tly_outbox sink;
 	struct tly_buf msg;
 	struct fed f;
@@ -1300,7 +1350,7 @@ Test(committee, attempts_run_out)
 		cr_assert_lt(attempt, TLY_MAX_ANNOUNCE_ATTEMPTS);
 		if (attempt == 0)
 			cr_assert_eq(tly_committee_coord_close_round(f.c, &sink), TLY_OK);
-		cr_assert_eq(sink.count, 3);
+		cr_assert_eq(sink.count, spec.k);
 		tly_outbox_clear(&sink);
 		/* Two members complain about one more node each time. */
 		uint32_t victim = attempt + 1;
@@ -1742,10 +1792,11 @@ Test(committee, lying_member_detected_when_all_members_answer)
 		expect_inconsistent(&f);
 		fed_end(&f);
 	}
-	/* The limit: with the third member silent only t share-sums come in,
-	 * nothing can be checked, and the lie shifts cell 0 by one. */
+	fed_fini(&f);
+	/* The limit: with t = q = k = 3 only t share-sums come in, nothing
+	 * can be checked, and the lie shifts cell 0 by one. */
 	uint32_t liar = 0;
-	f.vanish[2] = 1;
+	fed_init(&f, &(struct spec){.n = 4, .k = 3, .t = 3, .d = 3}, 50);
 	fed_begin(&f, 59);
 	f.tamper = lying_share_sum;
 	f.arg = &liar;

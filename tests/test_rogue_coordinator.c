@@ -301,6 +301,7 @@ make_query(struct rogue *r, struct tly_query *q, const char *json, char **canoni
 	q->min_honest = 2;
 	q->min_contributors = 3;
 	q->threshold = 2;
+	q->quorum = 3;
 	q->degree = 3;
 	q->deadline_ms = deadline_ms;
 	for (uint32_t i = 0; i < sites; i++)
