@@ -2186,3 +2186,165 @@ Test(committee, two_set_attack_fails_for_every_split)
 		fed_fini(&f);
 	}
 }
+
+/* A SET_CERT to `to` for set `which` with votes by ids[i] for set
+ * vote_sets[i]; `flip`: change one bit of the first vote. */
+static tly_err
+deliver_cert(struct fed *f, uint32_t j, int which, const uint32_t *ids, const int *vote_sets,
+    uint32_t count, int flip, struct tly_outbox *box)
+{
+	struct tly_signature_entry entries[TLY_MAX_COMMITTEE];
+	struct tly_set_cert cert = {.attempt = 0};
+	struct tly_buf body, msg;
+
+	set_of(f, which, &cert.set);
+	cert.votes.entries = entries;
+	cert.votes.count = count;
+	for (uint32_t i = 0; i < count; i++) {
+		struct tly_idlist voted;
+		set_of(f, vote_sets[i], &voted);
+		entries[i].id = ids[i];
+		vote_of(f, ids[i], &voted, entries[i].signature);
+	}
+	entries[0].signature[5] ^= (uint8_t)(flip ? 0x10 : 0);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_set_cert_encode(&body, &cert), TLY_OK);
+	rogue_message(f, TLY_MSG_SET_CERT, f->q.committee.ids[j], &body, &msg);
+	tly_err rv = tly_committee_member_receive(f->member[j], msg.data, msg.len, box);
+	tly_buf_fini(&msg);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+static tly_err
+deliver_announce(struct fed *f, uint32_t j, int which, struct tly_outbox *box)
+{
+	struct tly_idlist set;
+	struct tly_buf body, msg;
+
+	set_of(f, which, &set);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_attempt_list_encode(&body, 0, &set), TLY_OK);
+	rogue_message(f, TLY_MSG_ANNOUNCE, f->q.committee.ids[j], &body, &msg);
+	tly_err rv = tly_committee_member_receive(f->member[j], msg.data, msg.len, box);
+	tly_buf_fini(&msg);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+/* What a member checks in a certificate before it sums: each rule broken
+ * alone is refused with nothing sent; a good one gets the one share-sum. */
+Test(committee, certificate_rules)
+{
+	struct spec spec = {.n = 5, .k = 4, .t = 2, .d = 3};
+	struct tly_outbox box;
+	struct fed f;
+
+	fed_init(&f, &spec, 95);
+	cr_assert_eq(f.q.quorum, 3);
+	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
+	tly_outbox_init(&box);
+	fed_begin(&f, 95);
+	for (uint32_t i = 0; i < spec.n; i++) {
+		node_shares(&f, i, inputs + (size_t)i * spec.d, &box);
+		for (size_t s = 0; s < box.count; s++) {
+			struct tly_msg m;
+			struct tly_outbox none;
+			tly_outbox_init(&none);
+			cr_assert_eq(tly_msg_peek(box.items[s].data, box.items[s].len, &m), TLY_OK);
+			cr_assert_eq(tly_committee_member_receive(f.member[member_pos(&f,
+					     m.header.recipient)],
+					 box.items[s].data, box.items[s].len, &none),
+			    TLY_OK);
+			tly_outbox_fini(&none);
+		}
+		tly_outbox_clear(&box);
+	}
+	/* Before it voted, a member takes no certificate. */
+	uint32_t good[3] = {1, 2, 3};
+	int full[4] = {0, 0, 0, 0};
+	cr_assert_eq(deliver_cert(&f, 0, 0, good, full, 3, 0, &box), TLY_ESTATE);
+	/* It votes once: the same set again is a replay, another set refused. */
+	cr_assert_eq(deliver_announce(&f, 0, 0, &box), TLY_OK);
+	cr_assert_eq(box.count, 1);
+	cr_assert_eq(type_of(box.items[0].data, box.items[0].len), TLY_MSG_SET_SIGN);
+	tly_outbox_clear(&box);
+	cr_assert_eq(deliver_announce(&f, 0, 0, &box), TLY_EREPLAY);
+	cr_assert_eq(deliver_announce(&f, 0, 1, &box), TLY_EPEER);
+	cr_assert_eq(box.count, 0);
+
+	/* A certificate for a set it did not vote for. */
+	cr_assert_eq(deliver_cert(&f, 0, 1, good, (int[]){1, 1, 1}, 3, 0, &box), TLY_EPEER);
+	/* Fewer than q votes. */
+	cr_assert_eq(deliver_cert(&f, 0, 0, good, full, 2, 0, &box), TLY_ETOOFEW);
+	/* A vote by a participant outside the committee (node 5 signs too). */
+	cr_assert_eq(deliver_cert(&f, 0, 0, (uint32_t[]){1, 2, 5}, full, 3, 0, &box), TLY_EPEER);
+	/* Member 2's vote over another set, relabelled. */
+	cr_assert_eq(deliver_cert(&f, 0, 0, good, (int[]){0, 1, 0}, 3, 0, &box), TLY_EAUTH);
+	/* A forged vote. */
+	cr_assert_eq(deliver_cert(&f, 0, 0, good, full, 3, 1, &box), TLY_EAUTH);
+	cr_assert_eq(box.count, 0, "nothing sent on a refused certificate");
+
+	/* q good votes: the one share-sum, then nothing more. */
+	cr_assert_eq(deliver_cert(&f, 0, 0, (uint32_t[]){2, 3, 4}, full, 3, 0, &box), TLY_OK);
+	cr_assert_eq(box.count, 1);
+	cr_assert_eq(type_of(box.items[0].data, box.items[0].len), TLY_MSG_SHARE_SUM);
+	tly_outbox_clear(&box);
+	cr_assert_eq(deliver_cert(&f, 0, 0, good, full, 3, 0, &box), TLY_ESTATE);
+	cr_assert_eq(deliver_announce(&f, 0, 1, &box), TLY_ESTATE);
+	cr_assert_eq(box.count, 0);
+	tly_outbox_fini(&box);
+	fed_end(&f);
+	free(inputs);
+	fed_fini(&f);
+}
+
+/* Member `*arg` (committee index) votes for another set than the one
+ * announced: the coordinator marks it faulty and carries on. */
+static int
+vote_for_other_set(struct fed *f, struct flight *fl)
+{
+	const uint32_t *liar = f->arg;
+	struct tly_msg m;
+
+	if (fl->to != TLY_PARTY_COORDINATOR || tly_msg_peek(fl->data, fl->len, &m) != TLY_OK ||
+	    m.header.type != TLY_MSG_SET_SIGN || m.header.sender != f->q.committee.ids[*liar])
+		return 1;
+	struct tly_idlist other = {.count = 1, .ids = f->q.participants.ids};
+	uint8_t hash[TLY_HASH_BYTES];
+	struct tly_buf body, msg;
+	tly_idlist_hash(hash, f->qid, &other);
+	tly_buf_init(&body);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_set_sign_encode(&body, 0, hash), TLY_OK);
+	cr_assert_eq(tly_msg_seal(&msg, &m.header, body.data, body.len,
+			 f->party[m.header.sender - 1].sign),
+	    TLY_OK);
+	free(fl->data);
+	fl->data = tly_buf_take(&msg, &fl->len);
+	tly_buf_fini(&body);
+	return 1;
+}
+
+Test(committee, coordinator_refuses_votes_for_other_sets)
+{
+	struct spec spec = {.n = 5, .k = 4, .t = 2, .d = 3};
+	struct tly_committee_result r;
+	struct fed f;
+	uint32_t liar = 1;
+
+	fed_init(&f, &spec, 96);
+	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
+	fed_begin(&f, 96);
+	f.tamper = vote_for_other_set;
+	f.arg = &liar;
+	cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
+	cr_assert_eq(count_rejects(&f, TLY_MSG_SET_SIGN, TLY_EPEER), 1);
+	get_result(&f, &r);
+	expect_exact(&f, inputs, &r, NULL);
+	cr_assert_eq(r.faulty.count, 1);
+	cr_assert_eq(r.faulty.ids[0], 2);
+	tly_committee_result_fini(&r);
+	free(inputs);
+	fed_fini(&f);
+}
