@@ -266,9 +266,18 @@ TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
  * per (sender, member): a second gives TLY_EREPLAY and is not relayed. The
  * coordinator cannot read it.
  *
+ * SET_SIGN (phase SUMMING, from a member, one per member and query, else
+ * TLY_EREPLAY): attempt at most the current one, set hash equal to that
+ * attempt's announced set, and no complaint by that member on it; else the
+ * member is marked faulty (TLY_EPEER). Once q members (not faulty) voted for
+ * one attempt's set, SET_CERT (the set and every vote for it, ids
+ * increasing) is appended to each of them that may still answer, and to
+ * every later voter for that set.
+ *
  * SHARE_SUM (phase SUMMING, from a member): attempt at most the current
- * one, set hash equal to that attempt's announced set, d elements < p. A
- * share-sum for another set, an attempt never announced or a complaint
+ * one, from a member whose vote is for that attempt and whose set is
+ * certified, set hash equal to that attempt's announced set, d elements < p.
+ * A share-sum for another set, an attempt never announced or a complaint
  * naming nodes outside the set marks the member faulty (TLY_EPEER, or a
  * decoder's error): it is ignored from then on, and if the current attempt
  * needed its answer the query moves on as after a complaint. A member's
