@@ -510,6 +510,7 @@ committee_to_members(struct committee_run *r)
 	tly_outbox_clear(box);
 }
 
+/* The members' answers (votes, then share-sums) into the coordinator. */
 static void
 committee_sums_in(struct committee_run *r)
 {
@@ -561,8 +562,11 @@ committee_query(struct committee_run *r, struct tly_query *q, const uint8_t *que
 	for (uint32_t i = 0; i < pt->n; i++)
 		committee_node(r, i, query_msg, query_len);
 	tly_outbox_fini(&queries);
-	/* Round 2: the deadline passes; announce, sum, reconstruct. */
+	/* Round 2: the deadline passes; announce, votes, certificates (the
+	 * agreement), then round 3: sum, reconstruct. */
 	TIMED(&r->tm->coord, tly_committee_coord_close_round(r->coord, &r->from_coord));
+	committee_to_members(r);
+	committee_sums_in(r);
 	committee_to_members(r);
 	committee_sums_in(r);
 }
