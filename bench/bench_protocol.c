@@ -442,6 +442,8 @@ query_init(struct tly_query *q, const struct point *pt)
 	q->min_contributors = pt->protocol == TLY_PROTOCOL_COMMITTEE ? 1 : pt->t;
 	q->threshold = (uint16_t)pt->t;
 	q->degree = (uint16_t)pt->k;
+	if (pt->protocol == TLY_PROTOCOL_COMMITTEE) /* the smallest quorum: 2q >= k + t */
+		q->quorum = (uint16_t)((pt->k + pt->t + 1) / 2);
 	q->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
 	if (pt->noisy) {
 		q->mechanism = TLY_MECH_LAPLACE;
@@ -508,6 +510,7 @@ committee_to_members(struct committee_run *r)
 	tly_outbox_clear(box);
 }
 
+/* The members' answers (votes, then share-sums) into the coordinator. */
 static void
 committee_sums_in(struct committee_run *r)
 {
@@ -559,8 +562,11 @@ committee_query(struct committee_run *r, struct tly_query *q, const uint8_t *que
 	for (uint32_t i = 0; i < pt->n; i++)
 		committee_node(r, i, query_msg, query_len);
 	tly_outbox_fini(&queries);
-	/* Round 2: the deadline passes; announce, sum, reconstruct. */
+	/* Round 2: the deadline passes; announce, votes, certificates (the
+	 * agreement), then round 3: sum, reconstruct. */
 	TIMED(&r->tm->coord, tly_committee_coord_close_round(r->coord, &r->from_coord));
+	committee_to_members(r);
+	committee_sums_in(r);
 	committee_to_members(r);
 	committee_sums_in(r);
 }

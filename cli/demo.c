@@ -160,8 +160,9 @@ static const char coordinator_conf[] =
     "\n"
     "[rounds]\n"
     "protocol = committee\n"
-    "committee_size = 3\n"
+    "committee_size = %u\n"
     "threshold = 2\n"
+    "quorum = 3\n"
     "deadline_ms = 10000\n"
     "\n"
     "[policy]\n"
@@ -260,7 +261,9 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	if (rv != TLY_OK)
 		return rv;
 	join(path, sizeof path, "%s/coordinator/coordinator.conf", l->dir);
-	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port);
+	/* k = 4, t = 2, q = 3 (one member may drop); three sites: k = q = 3. */
+	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port,
+	    l->sites >= 4 ? 4u : 3u);
 	if (!write_text(path, text)) {
 		say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;

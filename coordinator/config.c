@@ -197,6 +197,18 @@ read_threshold(struct parse *p, const char *value, size_t offset)
 }
 
 static const char *
+read_quorum(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t v;
+
+	(void)offset;
+	if (!parse_u32(value, 1, TLY_MAX_COMMITTEE, &v))
+		return "must be an integer from 1 to 64";
+	p->cfg->quorum = (uint16_t)v;
+	return NULL;
+}
+
+static const char *
 read_deadline(struct parse *p, const char *value, size_t offset)
 {
 	(void)offset;
@@ -285,6 +297,7 @@ static const struct key keys[] = {
     {SECTION_ROUNDS, "protocol", read_protocol, 0, false},
     {SECTION_ROUNDS, "committee_size", read_committee_size, 0, false},
     {SECTION_ROUNDS, "threshold", read_threshold, 0, false},
+    {SECTION_ROUNDS, "quorum", read_quorum, 0, false},
     {SECTION_ROUNDS, "deadline_ms", read_deadline, 0, false},
     {SECTION_POLICY, "min_contributors", read_parties, AT(min_contributors), false},
     {SECTION_POLICY, "min_honest", read_parties, AT(min_honest), false},
@@ -426,11 +439,14 @@ check_rules(struct parse *p)
 	if (cfg->threshold > cfg->committee_size)
 		fail_pair(p, "threshold", "committee_size",
 		          "threshold t must be at most committee_size k");
-	else if (2u * cfg->threshold <= cfg->committee_size)
-		fail_pair(
-		    p, "threshold", "committee_size",
-		    "threshold t must be more than half of committee_size k (t > k/2), so that "
-		    "no two contributor sets can both be reconstructed");
+	else if (cfg->quorum < cfg->threshold || cfg->quorum > cfg->committee_size)
+		fail_pair(p, "quorum", cfg->quorum < cfg->threshold ? "threshold" : "committee_size",
+		          "quorum q must be from threshold t to committee_size k");
+	else if (2u * cfg->quorum < (unsigned)cfg->committee_size + cfg->threshold)
+		fail_pair(p, "quorum", "committee_size",
+		          "quorum q must satisfy 2q >= committee_size k + threshold t, so that "
+		          "no two contributor sets can both be agreed while fewer than t members "
+		          "collude");
 	else if (cfg->min_honest > cfg->min_contributors)
 		fail_pair(p, "min_honest", "min_contributors",
 		          "min_honest h must be at most min_contributors");
@@ -442,8 +458,9 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	memset(cfg, 0, sizeof *cfg);
 	snprintf(cfg->file, sizeof cfg->file, "%s", name);
 	cfg->protocol = TLY_PROTOCOL_COMMITTEE;
-	cfg->committee_size = 3;
+	cfg->committee_size = 4;
 	cfg->threshold = 2;
+	cfg->quorum = 0; /* unset: the smallest valid, ceil((k + t) / 2) */
 	cfg->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
@@ -480,6 +497,8 @@ parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
 		fail(p, line > 0 ? line : 0, "(syntax)",
 		     line > 0 ? "not a [section] or key = value line" : "cannot be read");
 	}
+	if (cfg->quorum == 0) /* unset: the smallest q with 2q >= k + t */
+		cfg->quorum = (uint16_t)((cfg->committee_size + cfg->threshold + 1u) / 2u);
 	if (err->reason[0] == '\0')
 		check_rules(p);
 	if (cfg->round_to == 1)

@@ -16,8 +16,10 @@
  *
  *   [rounds]
  *   protocol = committee                ; committee | secagg | secagg+
- *   committee_size = 3                  ; k, 1..TLY_MAX_COMMITTEE
- *   threshold = 2                       ; t, k/2 < t <= k
+ *   committee_size = 4                  ; k, 1..TLY_MAX_COMMITTEE
+ *   threshold = 2                       ; t, 1 <= t <= k
+ *   quorum = 3                          ; q, t <= q <= k, 2q >= k + t; default
+ *                                       ; (unset) ceil((k + t) / 2)
  *   deadline_ms = 10000                 ; per round, 100..600000
  *
  *   [policy]
@@ -37,7 +39,7 @@
  * Every error names the file, the line and the key (or [section]), and
  * why: unknown sections and keys, a section or key given twice, bad
  * numbers, URLs or paths, missing required keys, and rules between keys
- * (threshold against committee_size, min_honest against
+ * (threshold against committee_size, quorum against both, min_honest against
  * min_contributors), which name the line of the later key. Errors found
  * after reading (a missing key) have line 0.
  *
@@ -92,8 +94,9 @@ struct tly_coord_config {
 	char log[TLY_COORD_PATH_MAX];
 
 	uint8_t protocol;        /* enum tly_protocol; default committee */
-	uint16_t committee_size; /* k; default 3 */
+	uint16_t committee_size; /* k; default 4 */
 	uint16_t threshold;      /* t; default 2 */
+	uint16_t quorum;         /* q; default ceil((k + t) / 2) = 3 */
 	uint32_t deadline_ms;    /* default TLY_DEFAULT_DEADLINE_MS */
 
 	uint32_t min_contributors; /* default 3 */

@@ -635,6 +635,7 @@ start_job(struct server *s, struct job *job)
 	q->min_honest = s->cfg.min_honest;
 	q->min_contributors = s->cfg.min_contributors;
 	q->threshold = s->cfg.threshold;
+	q->quorum = s->cfg.quorum;
 	q->degree = s->cfg.committee_size;
 	q->deadline_ms = s->cfg.deadline_ms;
 	q->spec_json = r->canonical;

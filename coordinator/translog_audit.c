@@ -427,9 +427,11 @@ check_rules(struct walk *w, const struct tly_translog_entry *e,
 		           tly_translog_outcome_name(e->outcome));
 	if (released && e->contributors.count == 0)
 		return bad(w, "a release without contributors");
+	/* t > k/2 is no longer required: the members' quorum q (2q >= k + t,
+	 * checked by every member on the signed QUERY) keeps sets apart. */
 	if (e->protocol == TLY_PROTOCOL_COMMITTEE && e->degree > 0 &&
-	    (e->threshold > e->degree || 2u * e->threshold <= e->degree))
-		return bad(w, "committee threshold %u of %u: privacy needs k/2 < t <= k",
+	    (e->threshold == 0 || e->threshold > e->degree))
+		return bad(w, "committee threshold %u of %u: privacy needs 1 <= t <= k",
 		           e->threshold, e->degree);
 	for (uint32_t i = 0; i < e->contributors.count; i++)
 		if (tly_idlist_contains(&e->dropped, e->contributors.ids[i]))

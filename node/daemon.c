@@ -229,7 +229,15 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	tly_outbox_init(&box);
 	slot->used = ++d->clock;
 	tly_err rv = tly_committee_member_receive(slot->member, msg, len, &box);
-	if (rv != TLY_OK && rv != TLY_EABORTED)
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+	tly_hex(qid, peeked.header.query_id, TLY_QUERY_ID_BYTES);
+	if (rv != TLY_OK && peeked.header.type == TLY_MSG_SET_CERT)
+		note(self, "query %s: committee: set certificate refused (%s): no share-sum released",
+		    qid, tly_strerror(rv));
+	else if (rv == TLY_EPEER && peeked.header.type == TLY_MSG_ANNOUNCE)
+		note(self, "query %s: committee: refused to vote for a second contributor set "
+			    "(one vote per query)", qid);
+	else if (rv != TLY_OK && rv != TLY_EABORTED)
 		note(self, "committee: message of type %d refused: %s", (int)peeked.header.type,
 		    tly_strerror(rv));
 	if (box.count > 0)

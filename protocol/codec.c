@@ -34,6 +34,9 @@ static const struct type_rule rules[] = {
 	{TLY_MSG_COMPLAINT, TLY_ROUND_SHARE_SUM, FROM_NODE, ID_LIST_MAX(4)},
 	{TLY_MSG_RECEIPT, TLY_ROUND_RECEIPT, FROM_NODE, TLY_RECEIPT_BODY_MAX},
 	{TLY_MSG_REFUSAL, TLY_ROUND_REFUSAL, FROM_NODE, 4 + 2 + TLY_REFUSAL_TEXT_MAX},
+	{TLY_MSG_SET_SIGN, TLY_ROUND_SET_SIGN, FROM_NODE, TLY_SET_SIGN_BYTES},
+	{TLY_MSG_SET_CERT, TLY_ROUND_SET_CERT, FROM_COORDINATOR,
+	    ID_LIST_MAX(4) + 4 + (size_t)TLY_MAX_COMMITTEE * TLY_SIGNATURE_ENTRY_BYTES},
 	{TLY_MSG_ADVERTISE, TLY_ROUND_ADVERTISE, FROM_NODE, 2 * TLY_KX_PUBLIC_BYTES},
 	{TLY_MSG_KEY_LIST, TLY_ROUND_KEY_LIST, FROM_COORDINATOR,
 	    4 + (size_t)TLY_MAX_PARTIES * TLY_KEY_ENTRY_BYTES},
@@ -382,9 +385,10 @@ query_check(const struct tly_query *q)
 	if (q->protocol == TLY_PROTOCOL_COMMITTEE) {
 		if (q->committee.count == 0 || q->committee.count > TLY_MAX_COMMITTEE ||
 		    q->degree != q->committee.count || q->threshold == 0 ||
-		    q->threshold > q->degree)
+		    q->threshold > q->degree || q->quorum < q->threshold || q->quorum > q->degree)
 			return TLY_EFORMAT;
-	} else if (q->committee.count != 0 || q->threshold == 0 || q->threshold > n) {
+	} else if (q->committee.count != 0 || q->threshold == 0 || q->threshold > n ||
+		   q->quorum != 0) {
 		return TLY_EFORMAT;
 	}
 	return TLY_OK;
@@ -398,7 +402,7 @@ tly_query_encode(struct tly_buf *out, const struct tly_query *q)
 	tly_buf_put_bytes(out, q->query_hash, TLY_HASH_BYTES);
 	tly_buf_put_u8(out, q->protocol);
 	tly_buf_put_u8(out, q->mechanism);
-	tly_buf_put_u16(out, 0);
+	tly_buf_put_u16(out, q->quorum);
 	tly_buf_put_u32(out, q->cells);
 	tly_buf_put_u64(out, q->privacy_num);
 	tly_buf_put_u64(out, q->privacy_den);
@@ -446,7 +450,7 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 	tly_get_bytes(&r, q.query_hash, TLY_HASH_BYTES);
 	q.protocol = tly_get_u8(&r);
 	q.mechanism = tly_get_u8(&r);
-	uint16_t reserved = tly_get_u16(&r);
+	q.quorum = tly_get_u16(&r);
 	q.cells = tly_get_u32(&r);
 	q.privacy_num = tly_get_u64(&r);
 	q.privacy_den = tly_get_u64(&r);
@@ -457,7 +461,7 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 	q.threshold = tly_get_u16(&r);
 	q.degree = tly_get_u16(&r);
 	q.deadline_ms = tly_get_u32(&r);
-	rv = reserved != 0 ? TLY_EFORMAT : get_ids(&r, &q.participants, TLY_MAX_PARTIES);
+	rv = get_ids(&r, &q.participants, TLY_MAX_PARTIES);
 	if (rv == TLY_OK)
 		rv = get_ids(&r, &q.committee, TLY_MAX_COMMITTEE);
 	if (rv == TLY_OK)
@@ -592,6 +596,77 @@ tly_share_sum_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
 		return rv;
 	*attempt = tly_load_be32(body);
 	memcpy(set_hash, body + 4, TLY_HASH_BYTES);
+	return TLY_OK;
+}
+
+/* ---- the agreement: SET_SIGN, SET_CERT ---- */
+
+tly_err
+tly_set_sign_encode(struct tly_buf *out, uint32_t attempt,
+    const uint8_t set_hash[static TLY_HASH_BYTES])
+{
+	if (attempt >= TLY_MAX_ANNOUNCE_ATTEMPTS)
+		return TLY_EINVAL;
+	tly_buf_put_u32(out, attempt);
+	tly_buf_put_bytes(out, set_hash, TLY_HASH_BYTES);
+	return out->error;
+}
+
+tly_err
+tly_set_sign_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
+    const uint8_t *body, size_t len)
+{
+	if (len != TLY_SET_SIGN_BYTES || tly_load_be32(body) >= TLY_MAX_ANNOUNCE_ATTEMPTS)
+		return TLY_EFORMAT;
+	*attempt = tly_load_be32(body);
+	memcpy(set_hash, body + 4, TLY_HASH_BYTES);
+	return TLY_OK;
+}
+
+void
+tly_set_cert_fini(struct tly_set_cert *cert)
+{
+	if (cert == NULL)
+		return;
+	tly_idlist_fini(&cert->set);
+	tly_signature_list_fini(&cert->votes);
+}
+
+tly_err
+tly_set_cert_encode(struct tly_buf *out, const struct tly_set_cert *cert)
+{
+	if (cert->votes.count == 0 || cert->votes.count > TLY_MAX_COMMITTEE)
+		return TLY_EINVAL;
+	tly_err rv = tly_attempt_list_encode(out, cert->attempt, &cert->set);
+	return rv != TLY_OK ? rv : tly_signature_list_encode(out, &cert->votes);
+}
+
+tly_err
+tly_set_cert_decode(struct tly_set_cert *cert, const uint8_t *body, size_t len)
+{
+	struct tly_set_cert got;
+	struct tly_reader r;
+	tly_err rv;
+
+	memset(&got, 0, sizeof got);
+	tly_reader_init(&r, body, len);
+	got.attempt = tly_get_u32(&r);
+	if (r.failed || got.attempt >= TLY_MAX_ANNOUNCE_ATTEMPTS)
+		return TLY_EFORMAT;
+	rv = get_ids(&r, &got.set, TLY_MAX_PARTIES);
+	if (rv != TLY_OK)
+		return rv;
+	/* The votes run to the end: count, then exactly count entries. */
+	const uint8_t *votes = body + (len - r.left);
+	if (r.left < 4 || tly_load_be32(votes) == 0 || tly_load_be32(votes) > TLY_MAX_COMMITTEE)
+		rv = TLY_EFORMAT;
+	else
+		rv = tly_signature_list_decode(&got.votes, votes, r.left);
+	if (rv != TLY_OK) {
+		tly_set_cert_fini(&got);
+		return rv;
+	}
+	*cert = got;
 	return TLY_OK;
 }
 

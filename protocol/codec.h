@@ -105,6 +105,7 @@ struct tly_query {
 	uint8_t query_hash[TLY_HASH_BYTES];
 	uint8_t protocol;  /* enum tly_protocol */
 	uint8_t mechanism; /* enum tly_mechanism */
+	uint16_t quorum;   /* committee: q, votes a set needs; masking: 0 */
 	uint32_t cells;
 	uint64_t privacy_num, privacy_den;
 	uint64_t sensitivity_l1, sensitivity_l2sq;
@@ -127,8 +128,9 @@ void tly_query_fini(struct tly_query *q);
 TLY_MUST tly_err tly_query_encode(struct tly_buf *out, const struct tly_query *q);
 /* Checks: protocol and mechanism known; 1 <= cells <= TLY_MAX_CELLS;
  * privacy_den > 0 unless mechanism NONE (then both 0); 1 <= participants <=
- * TLY_MAX_PARTIES; committee: 1 <= threshold <= degree = committee count <=
- * TLY_MAX_COMMITTEE; masking: no committee, 1 <= threshold <= participants;
+ * TLY_MAX_PARTIES; committee: 1 <= threshold <= quorum <= degree = committee
+ * count <= TLY_MAX_COMMITTEE; masking: no committee, quorum 0,
+ * 1 <= threshold <= participants;
  * 1 <= min_honest <= participants; lists increasing, ids in 1..MAX;
  * spec_len <= TLY_QUERY_SPEC_MAX with no NUL byte inside, and when
  * nonzero query_hash = tly_hash("tally/query/v1", spec). */
@@ -170,6 +172,15 @@ TLY_MUST tly_err tly_share_sum_decode(uint32_t *attempt, uint8_t set_hash[static
 TLY_MUST tly_err tly_vector_encode(struct tly_buf *out, const uint64_t *elements, size_t d);
 TLY_MUST tly_err tly_vector_decode(uint64_t *elements, size_t d, const uint8_t *body, size_t len);
 
+/* ---- the agreement on one contributor set (committee) ---- */
+
+/* SET_SIGN: attempt < TLY_MAX_ANNOUNCE_ATTEMPTS and the set's hash; exactly
+ * TLY_SET_SIGN_BYTES, else TLY_EFORMAT. */
+TLY_MUST tly_err tly_set_sign_encode(struct tly_buf *out, uint32_t attempt,
+    const uint8_t set_hash[static TLY_HASH_BYTES]);
+TLY_MUST tly_err tly_set_sign_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
+    const uint8_t *body, size_t len);
+
 /* ---- SecAgg bodies ---- */
 
 struct tly_advertise {
@@ -205,6 +216,20 @@ TLY_MUST tly_err tly_signature_list_encode(struct tly_buf *out,
     const struct tly_signature_list *list);
 TLY_MUST tly_err tly_signature_list_decode(struct tly_signature_list *list, const uint8_t *body,
     size_t len);
+
+/* SET_CERT: an announced set and the members' votes for it. The decoder
+ * checks the layout only (attempt < TLY_MAX_ANNOUNCE_ATTEMPTS, set and
+ * voter ids strictly increasing, 1..TLY_MAX_COMMITTEE votes, exact length);
+ * whose votes they are and whether they verify is the member's check
+ * (committee.h). Decode allocates: fini. */
+struct tly_set_cert {
+	uint32_t attempt;
+	struct tly_idlist set;
+	struct tly_signature_list votes; /* each over that member's SET_SIGN */
+};
+void tly_set_cert_fini(struct tly_set_cert *cert);
+TLY_MUST tly_err tly_set_cert_encode(struct tly_buf *out, const struct tly_set_cert *cert);
+TLY_MUST tly_err tly_set_cert_decode(struct tly_set_cert *cert, const uint8_t *body, size_t len);
 
 struct tly_unmask_entry {
 	uint32_t id;

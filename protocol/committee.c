@@ -52,6 +52,36 @@ tly_committee_peek(const uint8_t *msg, size_t len,
 	return TLY_OK;
 }
 
+tly_err
+tly_committee_vote_verify(const struct tly_roster *roster,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], uint32_t voter, uint32_t attempt,
+    const uint8_t set_hash[static TLY_HASH_BYTES],
+    const uint8_t signature[static TLY_SIGNATURE_BYTES])
+{
+	struct tly_msg_header header = {
+		.type = TLY_MSG_SET_SIGN,
+		.sender = voter,
+		.recipient = TLY_PARTY_COORDINATOR,
+	};
+	const uint8_t *pk = tly_roster_sign_pk(roster, voter);
+	struct tly_buf body, signed_bytes;
+	tly_err rv;
+
+	if (pk == NULL)
+		return TLY_EPEER;
+	tly_buf_init(&body);
+	tly_buf_init(&signed_bytes);
+	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
+	rv = tly_set_sign_encode(&body, attempt, set_hash);
+	if (rv == TLY_OK)
+		rv = tly_msg_signed_bytes(&signed_bytes, &header, body.data, body.len);
+	if (rv == TLY_OK)
+		rv = tly_sign_verify(signature, signed_bytes.data, signed_bytes.len, pk);
+	tly_buf_fini(&signed_bytes);
+	tly_buf_fini(&body);
+	return rv;
+}
+
 /* ---- the query ---- */
 
 static int
@@ -86,8 +116,10 @@ tly_committee_query_check(const struct tly_query *q, const struct tly_roster *ro
 	if (q->committee.count == 0 || q->committee.count > TLY_MAX_COMMITTEE ||
 	    q->committee.count != q->degree || !increasing(&q->committee))
 		return TLY_EINVAL;
-	/* t > k/2: two sets cannot each gather t share-sums (committee.h). */
-	if (q->threshold == 0 || q->threshold > q->degree || 2u * q->threshold <= q->degree)
+	/* t <= q <= k and 2q >= k + t: two different sets cannot each gather
+	 * q votes while at most t - 1 members collude (committee.h). */
+	if (q->threshold == 0 || q->quorum < q->threshold || q->quorum > q->degree ||
+	    2u * q->quorum < (unsigned)q->degree + q->threshold)
 		return TLY_EINVAL;
 	/* Every announced set is large enough to carry the target noise. */
 	if (q->min_honest == 0 || q->min_honest > q->min_contributors || q->min_contributors > n)

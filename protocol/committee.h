@@ -18,35 +18,48 @@
  *                      end (tly_envelope_seal, long-term kx keys), signed.
  *   Round 2 ANNOUNCE   coordinator -> each member: attempt number and the
  *                      sorted set of nodes that delivered all k shares.
- *   Round 3 SHARE_SUM  member -> coordinator: the sum of exactly the
- *                      announced contributors' shares, with the attempt and
- *                      tly_idlist_hash of the set; or
+ *           SET_SIGN   member -> coordinator: its one vote for the set
+ *                      (attempt, tly_idlist_hash), when it holds a good
+ *                      share from every contributor; or
  *           COMPLAINT  member -> coordinator: the announced contributors
- *                      whose share it lacks or could not open. The
- *                      coordinator re-announces without them (attempt + 1,
- *                      at most TLY_MAX_ANNOUNCE_ATTEMPTS announcements,
- *                      numbered 0, 1, ...).
+ *                      whose share it lacks or could not open (no vote).
+ *                      The coordinator re-announces without them to the
+ *                      members that have not voted (attempt + 1, at most
+ *                      TLY_MAX_ANNOUNCE_ATTEMPTS announcements, numbered
+ *                      0, 1, ...).
+ *   Round 3 SET_CERT   coordinator -> each voter of a set, once q members
+ *                      voted for it: the set and the q (or more) votes.
+ *           SHARE_SUM  member -> coordinator: the sum of exactly the
+ *                      certified set's shares, with the attempt and
+ *                      tly_idlist_hash of the set.
  * The coordinator reconstructs the total from any t share-sums of one
  * attempt and decodes the centred field values into int64 cells.
  *
- * Why the coordinator cannot isolate one input. A member reveals at most
- * one share-sum per query, whatever it is later asked: two share-sums for
- * sets S and S \ {v} would let the coordinator subtract them and, with t
- * such pairs, recover v's input. Every party also requires t > k/2 of the
- * query (tly_committee_query_check). Then no two different contributor sets
- * can each gather t share-sums, since two groups of t members of k must
- * share a member and no member answers twice. So a coordinator that
- * announces different sets to different members, or re-announces, learns
- * the total of at most one set; the share-sums of any other set then come
- * from the other k - t < t members, fewer points than a polynomial of
- * degree t - 1 needs, so a node left out of the final set stays hidden.
- * Privacy holds while fewer than t members
- * collude with the coordinator (any t - 1 shares of a node are uniform);
- * t = 1 gives none. The set also has at least min_contributors >=
- * min_honest members, so the total carries the query's noise.
+ * Why the coordinator cannot isolate one input. Two share-sums for sets S
+ * and S \ {v}, from t members each, would let the coordinator subtract the
+ * totals and recover v's input with only its own noise share. t > k/2 alone
+ * does not stop it: with c >= 2t - k members colluding (k = 3, t = 2: one)
+ * the coordinator shows S to some honest members and S \ {v} to others, and
+ * the colluders answer both. So members agree first: a member votes for at
+ * most one set per query (whatever the attempt) and sends its one share-sum
+ * only for the set it voted for, and only with a certificate of at least q
+ * valid votes on that set from distinct committee members. Two different
+ * certified sets need q - c honest voters each, disjoint, so 2(q - c) <=
+ * k - c, impossible when 2q > k + c. Every party requires 2q >= k + t
+ * (tly_committee_query_check), so for up to c = t - 1 colluding members at
+ * most one set is ever certified; any other set has at most c < t
+ * share-sums (the colluders'), fewer points than a polynomial of degree t - 1
+ * needs, and a node left out of the certified set stays hidden.
+ * Privacy holds while fewer than t members collude with the coordinator
+ * (any t - 1 shares of a node are uniform); t = 1 gives none. The set also
+ * has at least min_contributors >= min_honest members, so the total carries
+ * the query's noise.
  *
- * Availability. Up to k - t members may vanish and nodes that never send
- * are left out. Below a threshold (fewer than min_contributors complete
+ * Availability. Up to k - q members may vanish (a set needs q votes from
+ * members holding every contributor's share, then t of those voters must
+ * answer) and nodes that never send are left out. A voter is spent for the
+ * query: a node whose shares fail at between k - q + 1 and q - 1 members
+ * aborts the query instead of being left out. Below a threshold (fewer than min_contributors complete
  * nodes, fewer than t share-sums by the last deadline, attempts exhausted)
  * the coordinator aborts with TLY_ETOOFEW and sends ABORT (TLY_ABORT_TOO_FEW):
  * never a wrong answer from honest parties. Not covered: Shamir has no
@@ -100,8 +113,8 @@
 
 /*
  * The rules every party applies to a committee query, beyond those of
- * tly_query_decode: protocol TLY_PROTOCOL_COMMITTEE; 2 * threshold >
- * degree (= k, the committee size); 1 <= min_honest <= min_contributors <=
+ * tly_query_decode: protocol TLY_PROTOCOL_COMMITTEE; t <= q <= k and
+ * 2 * quorum >= degree + threshold (k = degree, the committee size); 1 <= min_honest <= min_contributors <=
  * participants; every participant and member in the roster.
  * TLY_EINVAL for a broken rule, TLY_EPEER for an id missing from the roster.
  */
@@ -189,9 +202,20 @@ TLY_MUST tly_err tly_committee_member_alloc(struct tly_committee_member **out,
  * attempt must be below TLY_MAX_ANNOUNCE_ATTEMPTS (TLY_EFORMAT) and no lower
  * than any earlier one (TLY_EREPLAY), every id a participant (TLY_EPEER) and the set
  * at least min_contributors large (TLY_ETOOFEW). With a good share from
- * every contributor, appends one SHARE_SUM and forgets every share; after
- * that any SHARE or ANNOUNCE gives TLY_ESTATE. Otherwise appends a
- * COMPLAINT naming the contributors whose share is missing or bad.
+ * every contributor, appends this member's one vote for the set (SET_SIGN)
+ * and accepts no further SHARE (TLY_ESTATE). Otherwise appends a COMPLAINT
+ * naming the contributors whose share is missing or bad, and has not voted.
+ * Once it has voted, the same (attempt, set) again gives TLY_EREPLAY and any
+ * other set TLY_EPEER: a member votes for one set per query, whatever the
+ * attempt, and the caller logs the refusal.
+ *
+ * SET_CERT (round 3, from the coordinator, addressed to this member, after
+ * it voted): the certificate must name the attempt and set it voted for
+ * (TLY_EPEER), carry at least q votes (TLY_ETOOFEW), each by a committee
+ * member (TLY_EPEER) with a valid signature over that member's SET_SIGN for
+ * this query, attempt and set, checked against the roster's pinned keys
+ * (TLY_EAUTH). Then appends the one SHARE_SUM of that set and forgets every
+ * share; after that any SHARE, ANNOUNCE or SET_CERT gives TLY_ESTATE.
  *
  * ABORT (from the coordinator): wipes every share and returns TLY_EABORTED;
  * the member accepts nothing more (TLY_ESTATE).
@@ -203,6 +227,14 @@ TLY_MUST tly_err tly_committee_member_receive(struct tly_committee_member *m,
 
 /* Wipe the shares and free. Accepts NULL. */
 void tly_committee_member_free(struct tly_committee_member *m);
+
+/*
+ * TESTS AND BENCHMARKS ONLY: the protocol before the agreement. The member
+ * answers a complete ANNOUNCE with its share-sum at once, without a vote or
+ * a certificate, so that a test can show what the agreement prevents (the
+ * negative control of the two-set attack). Production code never calls it.
+ */
+void tly_committee_member_skip_agreement(struct tly_committee_member *m);
 
 /* ---- Coordinator ---- */
 
@@ -234,9 +266,18 @@ TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
  * per (sender, member): a second gives TLY_EREPLAY and is not relayed. The
  * coordinator cannot read it.
  *
+ * SET_SIGN (phase SUMMING, from a member, one per member and query, else
+ * TLY_EREPLAY): attempt at most the current one, set hash equal to that
+ * attempt's announced set, and no complaint by that member on it; else the
+ * member is marked faulty (TLY_EPEER). Once q members (not faulty) voted for
+ * one attempt's set, SET_CERT (the set and every vote for it, ids
+ * increasing) is appended to each of them that may still answer, and to
+ * every later voter for that set.
+ *
  * SHARE_SUM (phase SUMMING, from a member): attempt at most the current
- * one, set hash equal to that attempt's announced set, d elements < p. A
- * share-sum for another set, an attempt never announced or a complaint
+ * one, from a member whose vote is for that attempt and whose set is
+ * certified, set hash equal to that attempt's announced set, d elements < p.
+ * A share-sum for another set, an attempt never announced or a complaint
  * naming nodes outside the set marks the member faulty (TLY_EPEER, or a
  * decoder's error): it is ignored from then on, and if the current attempt
  * needed its answer the query moves on as after a complaint. A member's

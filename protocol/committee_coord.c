@@ -1,7 +1,9 @@
 /*
  * committee_coord.c - the coordinator of committee sharing: sends the
  * query, relays shares (round 1), announces the contributor set (round 2),
- * collects share-sums and complaints (round 3) and reconstructs the total.
+ * collects the members' votes for it and relays the certificate once q
+ * agree, collects share-sums and complaints (round 3) and reconstructs the
+ * total.
  * See committee.h for the contract.
  */
 #include <stdlib.h>
@@ -26,7 +28,7 @@ struct tly_committee_coord {
 	struct tly_query query; /* decoded from the bytes that were signed */
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	size_t d;
-	unsigned k, t;
+	unsigned k, t, q;
 	enum tly_committee_phase phase;
 
 	/* Round 1: per participant, bit j set once its share for
@@ -45,6 +47,13 @@ struct tly_committee_coord {
 	uint32_t complained[TLY_MAX_COMMITTEE]; /* bit a: complained on attempt a */
 	uint32_t sum_attempt[TLY_MAX_COMMITTEE];
 	uint64_t *sums[TLY_MAX_COMMITTEE]; /* d elements when MEMBER_SUMMED */
+
+	/* The agreement: each member's one vote (SET_SIGN), and whether an
+	 * attempt's set has gathered q of them (its SET_CERT went out). */
+	uint8_t voted[TLY_MAX_COMMITTEE];
+	uint32_t vote_attempt[TLY_MAX_COMMITTEE];
+	uint8_t vote[TLY_MAX_COMMITTEE][TLY_SIGNATURE_BYTES];
+	uint8_t certified[TLY_MAX_ANNOUNCE_ATTEMPTS];
 
 	/* The result (phase DONE), or why it was aborted (phase ABORTED). */
 	uint32_t abort_reason;
@@ -210,6 +219,7 @@ tly_committee_coord_alloc(struct tly_committee_coord **out, const struct tly_ide
 	c->d = c->query.cells;
 	c->k = c->query.committee.count;
 	c->t = c->query.threshold;
+	c->q = c->query.quorum;
 	c->delivered = calloc(c->query.participants.count, sizeof *c->delivered);
 	c->excluded = calloc(c->query.participants.count, sizeof *c->excluded);
 	if (c->delivered == NULL || c->excluded == NULL)
@@ -258,7 +268,8 @@ relay_share(struct tly_committee_coord *c, const struct tly_msg *peeked, const u
 /* ---- Round 2: announcements ---- */
 
 /* Announce `set` (taken over on success) as the next attempt to every
- * member that may still answer. */
+ * member that may still answer and has not voted (a vote is for one set
+ * per query). */
 static tly_err
 announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set,
     struct tly_outbox *box)
@@ -275,7 +286,7 @@ announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set
 	memcpy(header.query_id, c->query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_attempt_list_encode(&body, attempt, set);
 	for (unsigned j = 0; j < c->k && rv == TLY_OK; j++) {
-		if (c->status[j] != MEMBER_PENDING)
+		if (c->status[j] != MEMBER_PENDING || c->voted[j])
 			continue;
 		header.recipient = c->query.committee.ids[j];
 		rv = tly_msg_seal_to(box, header.recipient, &header, body.data, body.len,
@@ -327,13 +338,14 @@ still_announced(const struct tly_committee_coord *c, uint32_t i)
 	    tly_idlist_contains(&c->sets[c->attempt], c->query.participants.ids[i]);
 }
 
+/* Members that may still vote for a new set. */
 static unsigned
-count_members(const struct tly_committee_coord *c, enum member_status status)
+unvoted(const struct tly_committee_coord *c)
 {
 	unsigned count = 0;
 
 	for (unsigned j = 0; j < c->k; j++)
-		count += c->status[j] == status;
+		count += c->status[j] == MEMBER_PENDING && !c->voted[j];
 	return count;
 }
 
@@ -345,8 +357,7 @@ reannounce(struct tly_committee_coord *c, struct tly_outbox *box)
 	struct tly_idlist set = {0};
 	tly_err rv = TLY_ETOOFEW;
 
-	if (c->attempt + 1 >= TLY_MAX_ANNOUNCE_ATTEMPTS ||
-	    count_members(c, MEMBER_PENDING) < c->t)
+	if (c->attempt + 1 >= TLY_MAX_ANNOUNCE_ATTEMPTS || unvoted(c) < c->q)
 		return TLY_ETOOFEW;
 	rv = select_participants(c, still_announced, &set);
 	if (rv != TLY_OK)
@@ -371,23 +382,27 @@ sums_for(const struct tly_committee_coord *c, uint32_t attempt)
 	return count;
 }
 
-/* Members that have neither answered nor complained about `attempt`:
- * they may still send a share-sum for `attempt`. */
+/* Members that have not summed, complained about `attempt` or voted for
+ * another set: they may still send a share-sum for `attempt`. */
 static unsigned
 undecided_for(const struct tly_committee_coord *c, uint32_t attempt)
 {
 	unsigned undecided = 0;
 
 	for (unsigned j = 0; j < c->k; j++)
-		undecided += c->status[j] == MEMBER_PENDING && !(c->complained[j] >> attempt & 1);
+		undecided += c->status[j] == MEMBER_PENDING &&
+		    !(c->complained[j] >> attempt & 1) &&
+		    (!c->voted[j] || c->vote_attempt[j] == attempt);
 	return undecided;
 }
 
-/* Whether `attempt` may still gather t share-sums. */
+/* Whether `attempt` may still gather t share-sums: q votes first (every
+ * share-sum needs a certificate), then t of the voters answering. */
 static int
 attempt_possible(const struct tly_committee_coord *c, uint32_t attempt)
 {
-	return sums_for(c, attempt) + undecided_for(c, attempt) >= c->t;
+	unsigned need = c->certified[attempt] ? c->t : c->q;
+	return sums_for(c, attempt) + undecided_for(c, attempt) >= need;
 }
 
 /* Whether some member that may still answer complained on the current
@@ -532,6 +547,99 @@ member_of(const struct tly_committee_coord *c, const struct tly_msg *peeked, lon
 	return TLY_OK;
 }
 
+/* The certificate for `attempt`: its set and every vote for it so far,
+ * ids increasing (committee order). */
+static tly_err
+cert_encode(const struct tly_committee_coord *c, uint32_t attempt, struct tly_buf *body)
+{
+	struct tly_signature_entry entries[TLY_MAX_COMMITTEE];
+	struct tly_set_cert cert = {.attempt = attempt, .set = c->sets[attempt]};
+
+	cert.votes.entries = entries;
+	for (unsigned j = 0; j < c->k; j++) {
+		if (!c->voted[j] || c->vote_attempt[j] != attempt || c->status[j] == MEMBER_FAULTY)
+			continue;
+		entries[cert.votes.count].id = c->query.committee.ids[j];
+		memcpy(entries[cert.votes.count++].signature, c->vote[j], TLY_SIGNATURE_BYTES);
+	}
+	return tly_set_cert_encode(body, &cert);
+}
+
+/* Round 3: once q members voted for the set of `attempt`, the certificate
+ * to each of them that has not had it (`only`: to that member alone, a
+ * late voter). */
+static tly_err
+certify(struct tly_committee_coord *c, uint32_t attempt, long only, struct tly_outbox *box)
+{
+	struct tly_msg_header header = {.type = TLY_MSG_SET_CERT, .sender = TLY_PARTY_COORDINATOR};
+	struct tly_buf body;
+	size_t start = box->count;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	memcpy(header.query_id, c->query_id, TLY_QUERY_ID_BYTES);
+	rv = cert_encode(c, attempt, &body);
+	for (unsigned j = 0; j < c->k && rv == TLY_OK; j++) {
+		if (!c->voted[j] || c->vote_attempt[j] != attempt ||
+		    c->status[j] != MEMBER_PENDING || (only >= 0 && (long)j != only))
+			continue;
+		header.recipient = c->query.committee.ids[j];
+		rv = tly_msg_seal_to(box, header.recipient, &header, body.data, body.len,
+		    c->self->sign);
+	}
+	tly_buf_fini(&body);
+	if (rv != TLY_OK)
+		tly_outbox_truncate(box, start);
+	else
+		c->certified[attempt] = 1;
+	return rv;
+}
+
+static unsigned
+votes_for(const struct tly_committee_coord *c, uint32_t attempt)
+{
+	unsigned count = 0;
+
+	for (unsigned j = 0; j < c->k; j++)
+		count += c->voted[j] && c->vote_attempt[j] == attempt &&
+		    c->status[j] != MEMBER_FAULTY;
+	return count;
+}
+
+static tly_err
+on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
+    size_t len, struct tly_outbox *box)
+{
+	uint8_t set_hash[TLY_HASH_BYTES];
+	struct tly_msg opened;
+	uint32_t attempt;
+	long j;
+	tly_err rv = member_of(c, peeked, &j);
+
+	if (rv != TLY_OK)
+		return rv;
+	if (c->voted[j])
+		return TLY_EREPLAY;
+	rv = tly_msg_open(msg, len, c->roster, &opened);
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_set_sign_decode(&attempt, set_hash, opened.body, opened.body_len);
+	if (rv == TLY_OK && (attempt > c->attempt || (c->complained[j] >> attempt & 1) ||
+				sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
+		rv = TLY_EPEER; /* a set never announced under that attempt, or one it complained of */
+	if (rv != TLY_OK)
+		return fault(c, j, rv, box);
+	c->voted[j] = 1;
+	c->vote_attempt[j] = attempt;
+	memcpy(c->vote[j], opened.signature, TLY_SIGNATURE_BYTES);
+	c->answered[j] = 1;
+	if (c->certified[attempt])
+		rv = certify(c, attempt, j, box);
+	else if (votes_for(c, attempt) >= c->q)
+		rv = certify(c, attempt, -1, box);
+	return rv != TLY_OK ? rv : progress(c, attempt, box);
+}
+
 static tly_err
 on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
     size_t len, struct tly_outbox *box)
@@ -554,9 +662,10 @@ on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const 
 	if (sum == NULL)
 		return TLY_ENOMEM;
 	rv = tly_share_sum_decode(&attempt, set_hash, sum, c->d, opened.body, opened.body_len);
-	if (rv == TLY_OK && (attempt > c->attempt ||
+	if (rv == TLY_OK && (attempt > c->attempt || !c->voted[j] || c->vote_attempt[j] != attempt ||
+				!c->certified[attempt] ||
 				sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
-		rv = TLY_EPEER; /* a set that was never announced under that attempt */
+		rv = TLY_EPEER; /* not the certified set this member voted for */
 	if (rv != TLY_OK) {
 		free(sum);
 		return fault(c, j, rv, box);
@@ -591,8 +700,8 @@ on_complaint(struct tly_committee_coord *c, const struct tly_msg *peeked, const 
 		goto out;
 	}
 	rv = TLY_EPEER;
-	if (attempt > c->attempt || missing.count == 0)
-		goto fault;
+	if (attempt > c->attempt || missing.count == 0 || c->voted[j])
+		goto fault; /* a member that voted held every share of its set */
 	for (uint32_t i = 0; i < missing.count; i++)
 		if (!tly_idlist_contains(&c->sets[attempt], missing.ids[i]))
 			goto fault;
@@ -623,6 +732,8 @@ tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg, s
 	switch (peeked.header.type) {
 	case TLY_MSG_SHARE:
 		return relay_share(c, &peeked, msg, len, box);
+	case TLY_MSG_SET_SIGN:
+		return on_vote(c, &peeked, msg, len, box);
 	case TLY_MSG_SHARE_SUM:
 		return on_share_sum(c, &peeked, msg, len, box);
 	case TLY_MSG_COMPLAINT:

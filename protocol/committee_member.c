@@ -1,10 +1,13 @@
 /*
  * committee_member.c - a committee member: keeps one share per node
- * (round 1), then answers one announced set with one share-sum or a
- * complaint (rounds 2-3). See committee.h for the contract.
+ * (round 1), answers an announced set with its one vote (SET_SIGN) or a
+ * complaint (round 2), and sums that set once it holds q votes for it
+ * (SET_CERT, round 3). See committee.h for the contract.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "committee.h"
 #include "committee_impl.h"
@@ -18,6 +21,7 @@ enum share_state {
 
 enum member_phase {
 	MEMBER_COLLECTING = 1, /* shares in, announcements answered by complaints */
+	MEMBER_SIGNED,         /* its one vote is out: waits for that set's certificate */
 	MEMBER_ANSWERED,       /* the one share-sum is sent: nothing more */
 	MEMBER_ABORTED,
 };
@@ -34,6 +38,11 @@ struct tly_committee_member {
 	uint8_t *state;        /* per participant: enum share_state */
 	uint64_t **shares;     /* per participant: d elements when SHARE_GOOD */
 	uint8_t *plain;        /* d * 8 bytes: an envelope's plaintext, wiped after use */
+	/* MEMBER_SIGNED: the one set this member voted for. */
+	uint32_t signed_attempt;
+	struct tly_idlist signed_set;
+	uint8_t signed_hash[TLY_HASH_BYTES];
+	int no_agreement; /* TESTS ONLY: tly_committee_member_skip_agreement */
 };
 
 /* Wipe and free every share; the states stay (a node's one SHARE is spent). */
@@ -62,8 +71,15 @@ tly_committee_member_free(struct tly_committee_member *m)
 	free(m->plain);
 	free(m->shares);
 	free(m->state);
+	tly_idlist_fini(&m->signed_set);
 	tly_query_fini(&m->query);
 	free(m);
+}
+
+void
+tly_committee_member_skip_agreement(struct tly_committee_member *m)
+{
+	m->no_agreement = 1;
 }
 
 tly_err
@@ -247,6 +263,41 @@ check_set(const struct tly_committee_member *m, uint32_t attempt, const struct t
 	return TLY_OK;
 }
 
+/* Round 2: this member's one vote, for the announced set it can sum.
+ * Takes `set` over on success. */
+static tly_err
+send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *set,
+    struct tly_outbox *out)
+{
+	struct tly_msg_header header = {
+		.type = TLY_MSG_SET_SIGN,
+		.sender = m->self->id,
+		.recipient = TLY_PARTY_COORDINATOR,
+	};
+	uint8_t set_hash[TLY_HASH_BYTES];
+	struct tly_buf body;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
+	tly_idlist_hash(set_hash, m->query_id, set);
+	rv = tly_set_sign_encode(&body, attempt, set_hash);
+	if (rv == TLY_OK)
+		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
+		    m->self->sign);
+	tly_buf_fini(&body);
+	if (rv != TLY_OK)
+		return rv;
+	/* Signed: no other set, under any attempt, will get this member's
+	 * vote or its share-sum. */
+	m->phase = MEMBER_SIGNED;
+	m->signed_attempt = attempt;
+	m->signed_set = *set;
+	memset(set, 0, sizeof *set);
+	memcpy(m->signed_hash, set_hash, TLY_HASH_BYTES);
+	return TLY_OK;
+}
+
 /* Round 2: the coordinator's contributor set. */
 static tly_err
 on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
@@ -258,7 +309,7 @@ on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const 
 	int complete = 1;
 	tly_err rv;
 
-	if (m->phase != MEMBER_COLLECTING)
+	if (m->phase == MEMBER_ANSWERED)
 		return TLY_ESTATE;
 	if (peeked->header.recipient != m->self->id)
 		return TLY_EPEER;
@@ -268,18 +319,83 @@ on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const 
 	rv = tly_attempt_list_decode(&attempt, &set, opened.body, opened.body_len);
 	if (rv != TLY_OK)
 		return rv;
+	if (m->phase == MEMBER_SIGNED) {
+		/* One vote per query: the same set again is a replay, any other
+		 * set is the coordinator asking for a second vote. */
+		uint8_t hash[TLY_HASH_BYTES];
+		tly_idlist_hash(hash, m->query_id, &set);
+		rv = attempt == m->signed_attempt &&
+			sodium_memcmp(hash, m->signed_hash, TLY_HASH_BYTES) == 0
+		    ? TLY_EREPLAY
+		    : TLY_EPEER;
+		goto out;
+	}
 	rv = check_set(m, attempt, &set);
 	if (rv != TLY_OK)
 		goto out;
 	for (uint32_t i = 0; i < set.count && complete; i++)
 		complete = m->state[tly_committee_find(&m->query.participants, set.ids[i])] ==
 		    SHARE_GOOD;
-	if (complete)
+	if (!complete)
+		rv = send_complaint(m, attempt, &set, out);
+	else if (m->no_agreement)
 		rv = send_share_sum(m, attempt, &set, out);
 	else
-		rv = send_complaint(m, attempt, &set, out);
+		rv = send_vote(m, attempt, &set, out);
 out:
 	tly_idlist_fini(&set);
+	return rv;
+}
+
+/* Whether cert holds at least q valid votes, from distinct committee
+ * members (ids strictly increasing, decoder), for exactly the (attempt,
+ * set) this member voted for. */
+static tly_err
+check_cert(const struct tly_committee_member *m, const struct tly_set_cert *cert)
+{
+	uint8_t hash[TLY_HASH_BYTES];
+
+	tly_idlist_hash(hash, m->query_id, &cert->set);
+	if (cert->attempt != m->signed_attempt ||
+	    sodium_memcmp(hash, m->signed_hash, TLY_HASH_BYTES) != 0)
+		return TLY_EPEER; /* a certificate for a set this member did not sign */
+	if (cert->votes.count < m->query.quorum)
+		return TLY_ETOOFEW;
+	for (uint32_t i = 0; i < cert->votes.count; i++) {
+		const struct tly_signature_entry *vote = &cert->votes.entries[i];
+		if (!tly_idlist_contains(&m->query.committee, vote->id))
+			return TLY_EPEER; /* a vote by a non-member */
+		tly_err rv = tly_committee_vote_verify(m->roster, m->query_id, vote->id,
+		    cert->attempt, m->signed_hash, vote->signature);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	return TLY_OK;
+}
+
+/* Round 3: the certificate for the set this member voted for. */
+static tly_err
+on_cert(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
+    size_t len, struct tly_outbox *out)
+{
+	struct tly_set_cert cert;
+	struct tly_msg opened;
+	tly_err rv;
+
+	if (m->phase != MEMBER_SIGNED || m->no_agreement)
+		return TLY_ESTATE;
+	if (peeked->header.recipient != m->self->id)
+		return TLY_EPEER;
+	rv = tly_msg_open(msg, len, m->roster, &opened);
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_set_cert_decode(&cert, opened.body, opened.body_len);
+	if (rv != TLY_OK)
+		return rv;
+	rv = check_cert(m, &cert);
+	if (rv == TLY_OK)
+		rv = send_share_sum(m, m->signed_attempt, &m->signed_set, out);
+	tly_set_cert_fini(&cert);
 	return rv;
 }
 
@@ -319,6 +435,8 @@ tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg,
 		return on_share(m, &peeked, msg, len);
 	case TLY_MSG_ANNOUNCE:
 		return on_announce(m, &peeked, msg, len, out);
+	case TLY_MSG_SET_CERT:
+		return on_cert(m, &peeked, msg, len, out);
 	case TLY_MSG_ABORT:
 		return on_abort(m, &peeked, msg, len);
 	default:

@@ -49,6 +49,8 @@ enum tly_msg_type {
 	TLY_MSG_COMPLAINT = 13, /* member -> coordinator: announced shares it lacks */
 	TLY_MSG_RECEIPT = 14,   /* node -> coordinator: its signed ledger receipt */
 	TLY_MSG_REFUSAL = 15,   /* node -> coordinator: why it will not answer */
+	TLY_MSG_SET_SIGN = 16,  /* member -> coordinator: its one vote for a set */
+	TLY_MSG_SET_CERT = 17,  /* coordinator -> member: >= q votes for that set */
 
 	/* Pairwise masking: SecAgg (Bonawitz et al. CCS'17) and SecAgg+ */
 	TLY_MSG_ADVERTISE = 20,      /* Round 0: client -> server: its two public keys */
@@ -63,13 +65,18 @@ enum tly_msg_type {
 };
 
 /* The round each type belongs to. Committee: 0 query, 1 share, 2 announce,
- * 3 share-sum/complaint. Masking: 0 query, then 1..9 in the order of the
+ * 3 share-sum/complaint, and the agreement that runs between 2 and 3 (a
+ * member answers ANNOUNCE with SET_SIGN or COMPLAINT, and sends SHARE_SUM
+ * only on SET_CERT): 4 set-sign, 5 set-cert, numbered after the older
+ * rounds so that their numbers stay as they were. Masking: 0 query, then 1..9 in the order of the
  * enum above (the paper's rounds 0-4 span two of ours each). Abort: 0xff. */
 enum {
 	TLY_ROUND_QUERY = 0,
 	TLY_ROUND_SHARE = 1,
 	TLY_ROUND_ANNOUNCE = 2,
 	TLY_ROUND_SHARE_SUM = 3,
+	TLY_ROUND_SET_SIGN = 4,
+	TLY_ROUND_SET_CERT = 5,
 	TLY_ROUND_RECEIPT = 1,
 	TLY_ROUND_REFUSAL = 1,
 	TLY_ROUND_ADVERTISE = 1,
@@ -149,7 +156,11 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  *
  * QUERY (coordinator -> each participant and committee member)
  *   query_hash[32]       hash of the planner's canonical query (upper layers)
- *   protocol u8, mechanism u8, reserved u16 = 0
+ *   protocol u8, mechanism u8
+ *   quorum u16           committee: q, the distinct member votes (SET_SIGN)
+ *                        a set needs before any member sums it; t <= q <=
+ *                        k and 2q >= k + t (tly_committee_query_check).
+ *                        Masking: 0. (Was a reserved u16 = 0.)
  *   cells u32            d, 1..TLY_MAX_CELLS
  *   privacy_num u64, privacy_den u64   epsilon or rho; den > 0; 0 for NONE
  *   sensitivity_l1 u64   L1 sensitivity of the whole vector to one person
@@ -181,6 +192,14 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  * ANNOUNCE:     attempt u32, count u32, contributors[count] u32 increasing
  * SHARE_SUM:    attempt u32, set_hash[32], elements[d] u64 (each < p)
  * COMPLAINT:    attempt u32, count u32, missing[count] u32 increasing
+ * SET_SIGN:     attempt u32, set_hash[32] (tly_idlist_hash of the announced
+ *               set). The message's own signature (sender = the member,
+ *               recipient = TLY_PARTY_COORDINATOR) is the vote; a member
+ *               sends at most one per query, whatever the attempt.
+ * SET_CERT:     attempt u32, count u32, contributors[count] u32 increasing,
+ *               vote_count u32 (1..TLY_MAX_COMMITTEE), then vote_count x
+ *               (id u32, signature[64] of that member's SET_SIGN for this
+ *               attempt and set), ids increasing
  *
  * ADVERTISE:    mask_pk[32] (c_u^PK), secret_pk[32] (s_u^PK)
  * KEY_LIST:     count u32, then count x (id u32, mask_pk[32], secret_pk[32],
@@ -208,6 +227,7 @@ enum {
 	TLY_QUERY_SPEC_MAX = 65536, /* = TLY_SPEC_JSON_MAX */
 	TLY_KEY_ENTRY_BYTES = 4 + TLY_KX_PUBLIC_BYTES * 2 + TLY_SIGNATURE_BYTES,
 	TLY_SIGNATURE_ENTRY_BYTES = 4 + TLY_SIGNATURE_BYTES,
+	TLY_SET_SIGN_BYTES = 4 + TLY_HASH_BYTES,
 	TLY_UNMASK_ENTRY_BYTES = 4 + 1 + 3 + TLY_SHAMIR_SECRET_SHARE_BYTES,
 };
 

@@ -49,12 +49,13 @@
  *                        || be32(TLY_ROUND_MASKED_INPUT), length d.
  *   Round 3 ConsistencyCheck
  *     SURVIVORS [6]      server -> U3: U3, the clients whose masked input
- *                        arrived. u checks u ∈ U3, |U3| >= max(t,
+ *                        arrived. u checks u ∈ U3, |U3| >= max(Q,
  *                        min_contributors), and U3 ∩ N(u) ⊆ its SHARE_SET.
  *     CONSISTENCY [7]    u -> server: tly_idlist_hash(U3), signed.
  *   Round 4 Unmasking
  *     SIGNATURE_LIST [8] server -> U4: the CONSISTENCY signatures it got.
- *                        u refuses (and stops) unless |U4| >= t, U4 ⊆ U3 and
+ *                        u refuses (and stops) unless |U4| >= Q (below),
+ *                        U4 ⊆ U3 and
  *                        every signature verifies over the CONSISTENCY bytes
  *                        u rebuilds from its own U3: a coordinator that
  *                        shows clients different survivor sets is caught.
@@ -67,10 +68,19 @@
  *
  * Privacy. The server sees each y_u masked by PRG(b_u) and learns b_u only
  * for clients in U3 and s_w^SK only for clients outside it; an honest client
- * reveals one kind of share per peer, once, for the one U3 that at least t
- * clients signed. With 2t > k + (corrupt neighbours) (the query rule 2t > k
- * and graph.h's parameters) no view split can give the server both secrets
- * of one client. Every party requires 2 <= t <= k and 2t > k.
+ * reveals one kind of share per peer, once, for the one U3 it signed, and
+ * only with signatures on that U3 from Q = ceil((n + t) / 2) clients
+ * (tly_secagg_quorum; 2Q >= n + t). A server that shows different U3 to
+ * different clients, with c corrupt clients signing every view, needs
+ * Q - c honest signers per view, disjoint: 2(Q - c) <= n - c, impossible
+ * for c <= t - 1. So one U3 at most is ever unmasked, and the other secret
+ * of any honest client has at most c < t shares out. This is Bonawitz et
+ * al.'s consistency check with the signature count raised from t (which
+ * fails for c >= 2t - n + 1, e.g. n = 4, t = 2, c = 1) to Q. Bell et al.
+ * (CCS'20) argue per neighbourhood instead: 2t > k + (corrupt neighbours),
+ * which graph.h's parameters give with high probability; Q makes the bound
+ * deterministic for c <= t - 1 and costs liveness: Q clients must sign U3.
+ * Every party requires 2 <= t <= k and 2t > k.
  *
  * What is not covered: a malicious client can send a wrong share and make
  * the query abort (s_w^SK is checked against s_w^PK and b_u is rebuilt

@@ -263,7 +263,7 @@ close_sharing(struct tly_secagg_server *s, struct tly_outbox *box)
 static tly_err
 close_masking(struct tly_secagg_server *s, struct tly_outbox *box)
 {
-	uint32_t need = tly_secagg_max(s->query.threshold, s->query.min_contributors);
+	uint32_t need = tly_secagg_max(tly_secagg_quorum(&s->query), s->query.min_contributors);
 	struct tly_buf body;
 	tly_err rv;
 
@@ -295,7 +295,7 @@ close_checking(struct tly_secagg_server *s, struct tly_outbox *box)
 	struct tly_buf body;
 	tly_err rv;
 
-	if (count < s->query.threshold || !recoverable(s, IN_U4))
+	if (count < tly_secagg_quorum(&s->query) || !recoverable(s, IN_U4))
 		return TLY_ETOOFEW;
 	list.entries = calloc(count, sizeof *list.entries);
 	if (list.entries == NULL)

@@ -63,6 +63,21 @@ tly_secagg_max(uint32_t a, uint32_t b)
 	return a > b ? a : b;
 }
 
+/*
+ * The consistency quorum Q: how many CONSISTENCY signatures on one U3 a
+ * client needs before it unmasks, the smallest with 2Q >= n + t (n the
+ * participants). An honest client signs one U3, so two different U3 each
+ * with Q signatures need 2(Q - c) <= n - c honest signers: impossible for
+ * c <= t - 1 corrupt clients. Only one U3 is ever unmasked, and the other
+ * kind of secret of any honest client has at most c < t shares out
+ * (secagg.h). Q >= t since n >= t.
+ */
+static inline uint32_t
+tly_secagg_quorum(const struct tly_query *q)
+{
+	return (q->participants.count + q->threshold + 1u) / 2u;
+}
+
 /* Every 8-byte big-endian word of a 40-byte secret share is < p. */
 int tly_secagg_share_valid(const uint8_t share[static TLY_SHAMIR_SECRET_SHARE_BYTES]);
 

@@ -34,7 +34,7 @@ survivors_check(const struct tly_secagg_client *c, const struct tly_idlist *u3)
 		if (peer == NULL || !(peer->flags & TLY_SECAGG_PEER_IN_U2))
 			return TLY_EPEER;
 	}
-	if (u3->count < tly_secagg_max(c->query.threshold, c->query.min_contributors))
+	if (u3->count < tly_secagg_max(tly_secagg_quorum(&c->query), c->query.min_contributors))
 		return TLY_ETOOFEW;
 	return TLY_OK;
 }
@@ -66,11 +66,12 @@ tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
 
 /* ---- Round 4: Unmasking ---- */
 
-/* At least t signatures, all by clients of U3, all over our U3's hash. */
+/* At least Q signatures (tly_secagg_quorum), all by clients of U3, all
+ * over our U3's hash. */
 static tly_err
 signatures_check(const struct tly_secagg_client *c, const struct tly_signature_list *list)
 {
-	if (list->count < c->query.threshold)
+	if (list->count < tly_secagg_quorum(&c->query))
 		return TLY_ETOOFEW;
 	for (uint32_t i = 0; i < list->count; i++) {
 		const struct tly_signature_entry *e = &list->entries[i];

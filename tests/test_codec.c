@@ -187,6 +187,7 @@ sample_query(uint32_t *participants, uint32_t n, uint32_t *committee, uint32_t k
 	q.min_honest = 2;
 	q.min_contributors = 3;
 	q.threshold = 2;
+	q.quorum = (uint16_t)((k + 2 + 1) / 2);
 	q.degree = (uint16_t)k;
 	q.deadline_ms = 5000;
 	q.participants.count = n;
@@ -236,10 +237,11 @@ expect_query_refused(size_t offset, const uint8_t *bytes, size_t n, const char *
 
 Test(codec, query_malformations)
 {
-	const uint8_t zero4[4] = {0}, big4[4] = {0, 0x0f, 0x42, 0x41}, one = 1, nine = 9, ff = 0xff;
+	const uint8_t zero4[4] = {0}, big4[4] = {0, 0x0f, 0x42, 0x41}, nine = 9, ff = 0xff;
 	expect_query_refused(32, &nine, 1, "unknown protocol");
 	expect_query_refused(33, &nine, 1, "unknown mechanism");
-	expect_query_refused(34, &one, 1, "reserved");
+	expect_query_refused(34, (const uint8_t[2]){0, 1}, 2, "quorum below t");
+	expect_query_refused(34, (const uint8_t[2]){0, 4}, 2, "quorum above k");
 	expect_query_refused(36, zero4, 4, "zero cells");
 	expect_query_refused(36, big4, 4, "cells over the cap");
 	expect_query_refused(48, (const uint8_t[8]){0}, 8, "zero denominator");
@@ -260,6 +262,8 @@ Test(codec, query_malformations)
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_EINVAL, "masking with a committee");
 	q.committee.count = 0;
 	q.degree = 0;
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_EINVAL, "masking with a quorum");
+	q.quorum = 0;
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
 	cr_assert_eq(tly_query_decode(&back, body.data, body.len - 1), TLY_EFORMAT, "truncated");
 	tly_buf_put_u8(&body, 0);
@@ -497,4 +501,119 @@ Test(codec, empty_vector_into_empty_buffer)
 	tly_buf_put_u8(&b, 7);
 	cr_assert(b.len == 1 && b.data[0] == 7);
 	tly_buf_fini(&b);
+}
+
+Test(codec, set_sign_exact_length)
+{
+	uint8_t hash[TLY_HASH_BYTES], back_hash[TLY_HASH_BYTES];
+	uint32_t attempt;
+	struct tly_buf body;
+
+	memset(hash, 0xab, sizeof hash);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_set_sign_encode(&body, TLY_MAX_ANNOUNCE_ATTEMPTS, hash), TLY_EINVAL);
+	cr_assert_eq(tly_set_sign_encode(&body, 2, hash), TLY_OK);
+	cr_assert_eq(body.len, TLY_SET_SIGN_BYTES);
+	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len), TLY_OK);
+	cr_assert_eq(attempt, 2);
+	cr_assert_arr_eq(back_hash, hash, TLY_HASH_BYTES);
+	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len - 1),
+	    TLY_EFORMAT, "truncated");
+	tly_buf_put_u8(&body, 0);
+	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len), TLY_EFORMAT,
+	    "trailing byte");
+	body.data[3] = TLY_MAX_ANNOUNCE_ATTEMPTS;
+	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, TLY_SET_SIGN_BYTES),
+	    TLY_EFORMAT, "attempt out of range");
+	tly_buf_fini(&body);
+}
+
+/* A SET_CERT body: attempt 1, set {2, 5, 7}, votes by `voters`. */
+static void
+cert_body(struct tly_buf *body, const uint32_t *voters, uint32_t count)
+{
+	uint32_t set_ids[3] = {2, 5, 7};
+	struct tly_signature_entry entries[TLY_MAX_COMMITTEE + 1];
+
+	memset(entries, 0, sizeof entries);
+	for (uint32_t i = 0; i < count; i++) {
+		entries[i].id = voters[i];
+		memset(entries[i].signature, (int)i + 1, TLY_SIGNATURE_BYTES);
+	}
+	tly_buf_put_u32(body, 1);
+	tly_buf_put_u32(body, 3);
+	for (int i = 0; i < 3; i++)
+		tly_buf_put_u32(body, set_ids[i]);
+	tly_buf_put_u32(body, count);
+	for (uint32_t i = 0; i < count; i++) {
+		tly_buf_put_u32(body, entries[i].id);
+		tly_buf_put_bytes(body, entries[i].signature, TLY_SIGNATURE_BYTES);
+	}
+}
+
+Test(codec, set_cert_round_trips_and_refuses_malformations)
+{
+	uint32_t voters[3] = {1, 3, 4};
+	struct tly_set_cert cert, again;
+	struct tly_buf body, back;
+
+	tly_buf_init(&body);
+	tly_buf_init(&back);
+	cert_body(&body, voters, 3);
+	cr_assert_eq(tly_set_cert_decode(&cert, body.data, body.len), TLY_OK);
+	cr_assert_eq(cert.attempt, 1);
+	cr_assert_eq(cert.set.count, 3);
+	cr_assert_eq(cert.set.ids[1], 5);
+	cr_assert_eq(cert.votes.count, 3);
+	cr_assert_eq(cert.votes.entries[2].id, 4);
+	cr_assert_eq(cert.votes.entries[2].signature[0], 3);
+	/* encode(decode(b)) == b */
+	cr_assert_eq(tly_set_cert_encode(&back, &cert), TLY_OK);
+	cr_assert_eq(back.len, body.len);
+	cr_assert_arr_eq(back.data, body.data, body.len);
+	cr_assert_eq(tly_set_cert_decode(&again, back.data, back.len), TLY_OK);
+	tly_set_cert_fini(&again);
+
+	/* Truncated anywhere, or a trailing byte. */
+	for (size_t cut = 0; cut < body.len; cut++)
+		cr_assert_eq(tly_set_cert_decode(&again, body.data, cut), TLY_EFORMAT, "cut %zu", cut);
+	tly_buf_put_u8(&body, 0);
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "trailing");
+
+	/* Voters out of order, or the same voter twice. */
+	uint32_t unsorted[3] = {3, 1, 4}, twice[3] = {1, 3, 3};
+	tly_buf_reset(&body);
+	cert_body(&body, unsorted, 3);
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "unsorted");
+	tly_buf_reset(&body);
+	cert_body(&body, twice, 3);
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "duplicate");
+	/* No votes, or more than a committee. */
+	tly_buf_reset(&body);
+	cert_body(&body, voters, 0);
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "no votes");
+	uint32_t many[TLY_MAX_COMMITTEE + 1];
+	for (uint32_t i = 0; i <= TLY_MAX_COMMITTEE; i++)
+		many[i] = i + 1;
+	tly_buf_reset(&body);
+	cert_body(&body, many, TLY_MAX_COMMITTEE + 1);
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "over cap");
+	/* The set's own rules: attempt range, ids increasing. */
+	tly_buf_reset(&body);
+	cert_body(&body, voters, 3);
+	body.data[3] = TLY_MAX_ANNOUNCE_ATTEMPTS;
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "attempt");
+	body.data[3] = 1;
+	body.data[15] = 9; /* set {2, 9, 7} */
+	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "set order");
+	/* The encoder refuses what the decoder would. */
+	cert.votes.count = 0;
+	tly_buf_reset(&back);
+	cr_assert_eq(tly_set_cert_encode(&back, &cert), TLY_EINVAL);
+	cert.votes.count = 3;
+	cert.votes.entries[1].id = 1;
+	cr_assert_eq(tly_set_cert_encode(&back, &cert), TLY_EINVAL);
+	tly_set_cert_fini(&cert);
+	tly_buf_fini(&back);
+	tly_buf_fini(&body);
 }

@@ -67,6 +67,7 @@ Test(coord_config, full_file)
 	cr_assert_eq(cfg.protocol, TLY_PROTOCOL_SECAGG_PLUS);
 	cr_assert_eq(cfg.committee_size, 5);
 	cr_assert_eq(cfg.threshold, 3);
+	cr_assert_eq(cfg.quorum, 4, "unset: ceil((k + t) / 2)");
 	cr_assert_eq(cfg.deadline_ms, 2500);
 	cr_assert_eq(cfg.min_contributors, 4);
 	cr_assert_eq(cfg.min_honest, 3);
@@ -85,8 +86,9 @@ Test(coord_config, defaults)
 
 	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
 	cr_assert_eq(cfg.protocol, TLY_PROTOCOL_COMMITTEE);
-	cr_assert_eq(cfg.committee_size, 3);
+	cr_assert_eq(cfg.committee_size, 4);
 	cr_assert_eq(cfg.threshold, 2);
+	cr_assert_eq(cfg.quorum, 3);
 	cr_assert_eq(cfg.deadline_ms, TLY_DEFAULT_DEADLINE_MS);
 	cr_assert_eq(cfg.min_contributors, 3);
 	cr_assert_eq(cfg.min_honest, 2);
@@ -276,12 +278,25 @@ Test(coord_config, tls_files_required_with_tls)
 
 Test(coord_config, rules_between_keys_name_the_later_line)
 {
-	expect_error("[rounds]\nthreshold = 4\n", 10, "rounds.threshold", "at most committee_size");
+	expect_error("[rounds]\nthreshold = 5\n", 10, "rounds.threshold", "at most committee_size");
 	expect_error("[rounds]\nthreshold = 4\ncommittee_size = 3\n", 11, "rounds.committee_size",
 	             "at most committee_size");
-	expect_error("[rounds]\ncommittee_size = 4\nthreshold = 2\n", 11, "rounds.threshold",
-	             "more than half");
-	expect_error("[rounds]\ncommittee_size = 4\n", 10, "rounds.committee_size", "t > k/2");
+	/* 2q >= k + t: with k = 4, t = 2 a quorum of 2 would let two sets
+	 * each gather q votes with one colluding member. */
+	expect_error("[rounds]\ncommittee_size = 4\nthreshold = 2\nquorum = 2\n", 12,
+	             "rounds.quorum", "2q >= committee_size k + threshold t");
+	expect_error("[rounds]\nquorum = 2\ncommittee_size = 5\n", 11, "rounds.committee_size",
+	             "2q >= committee_size k + threshold t");
+	expect_error("[rounds]\nquorum = 1\n", 10, "rounds.quorum", "from threshold t");
+	expect_error("[rounds]\nquorum = 5\n", 10, "rounds.quorum", "to committee_size k");
+	/* t <= k/2 is fine now; q = 3 is the smallest for k = 4, t = 2. */
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+	snprintf(text, sizeof text, "%s[rounds]\ncommittee_size = 4\nthreshold = 2\nquorum = 3\n",
+	         minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.quorum, 3);
 	expect_error("[policy]\nmin_honest = 4\n", 10, "policy.min_honest",
 	             "at most min_contributors");
 	expect_error("[policy]\nmin_honest = 2\nmin_contributors = 1\n", 11,

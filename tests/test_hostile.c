@@ -534,8 +534,8 @@ Test(hostile, silent_node_is_dropped_at_the_deadline)
 	    base.seconds, a.seconds, DEADLINE_MS);
 	/* Sharing waits one deadline; a silent member costs one more. */
 	cr_assert_lt(a.seconds * 1000, 2 * DEADLINE_MS + SLACK_MS, "%.2f s", a.seconds);
-	cr_assert(log_has("node 6: 0 of 3 shares before the deadline"));
-	cr_assert(entry_has("node 6: 0 of 3 shares before the deadline"), "the signed entry");
+	cr_assert(log_has("node 6: 0 of 4 shares before the deadline"));
+	cr_assert(entry_has("node 6: 0 of 4 shares before the deadline"), "the signed entry");
 	json_decref(base.json);
 	json_decref(a.json);
 	stop_rogue();
@@ -575,7 +575,7 @@ Test(hostile, late_node_is_dropped_and_its_late_messages_refused)
 	struct answer a = query();
 	expect_release(&a, HONEST);
 	cr_assert_lt(a.seconds * 1000, 2 * DEADLINE_MS + SLACK_MS, "%.2f s", a.seconds);
-	cr_assert(entry_has("node 6: 0 of 3 shares before the deadline"));
+	cr_assert(entry_has("node 6: 0 of 4 shares before the deadline"));
 	/* Its answer arrives deadline + 1.5 s after the QUERY. */
 	sleep(DEADLINE_MS / 1000 + 3);
 	cr_assert(log_has("node 6: dropped a message for a query that is not running"));
@@ -591,7 +591,7 @@ Test(hostile, wrong_length_shares_are_refused_and_named)
 	expect_release(&a, HONEST);
 	cr_assert(log_has("node 6: messages of the wrong length or layout"));
 	cr_assert(entry_has("messages of the wrong length or layout"));
-	cr_assert(entry_has("node 6: 0 of 3 shares before the deadline"));
+	cr_assert(entry_has("node 6: 0 of 4 shares before the deadline"));
 	json_decref(a.json);
 	stop_rogue();
 	finish_checks();
@@ -629,7 +629,7 @@ Test(hostile, shares_for_another_query_are_refused)
 	start_rogue("other-query");
 	struct answer a = query();
 	expect_release(&a, HONEST);
-	cr_assert(entry_has("node 6: 3 messages for a query that is not running"));
+	cr_assert(entry_has("node 6: 4 messages for a query that is not running"));
 	json_decref(a.json);
 	stop_rogue();
 	finish_checks();

@@ -153,7 +153,8 @@ make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *id
 	q->min_honest = 2;
 	q->min_contributors = 3;
 	q->threshold = 2;
-	q->degree = 3;
+	q->degree = SITES;
+	q->quorum = 3;
 	q->deadline_ms = 5000;
 	for (uint32_t i = 0; i < SITES; i++)
 		ids[i] = members[i] = i + 1;
@@ -283,8 +284,9 @@ Test(node, committee_round_through_tally_node_matches_truth)
 			    TLY_OK, "a changed receipt still verifies");
 		free(rbytes);
 	}
-	/* Relay the shares to the members, announce, collect share-sums. */
-	for (int rounds = 0; rounds < 3; rounds++) {
+	/* Relay the shares to the members, announce, collect the votes, send
+	 * the certificate, collect share-sums. */
+	for (int rounds = 0; rounds < 5; rounds++) {
 		struct tly_outbox next;
 		tly_outbox_init(&next);
 		for (size_t i = 0; i < box.count; i++) {

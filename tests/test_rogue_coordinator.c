@@ -58,6 +58,7 @@
 #include "federation.h"
 #include "node/ledger.h"
 #include "protocol/codec.h"
+#include "protocol/committee.h"
 #include "protocol/keys.h"
 #include "protocol/noise.h"
 #include "protocol/spec.h"
@@ -301,6 +302,7 @@ make_query(struct rogue *r, struct tly_query *q, const char *json, char **canoni
 	q->min_honest = 2;
 	q->min_contributors = 3;
 	q->threshold = 2;
+	q->quorum = 3;
 	q->degree = 3;
 	q->deadline_ms = deadline_ms;
 	for (uint32_t i = 0; i < sites; i++)
@@ -1137,4 +1139,307 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 	cr_assert(!noise_matches(none, n, sd, &control), "a point mass passes");
 	cr_assert(!noise_matches(diff, n, 0.82, &control), "the wrong scale passes (%.3f)",
 	          control);
+}
+
+/* ---- one contributor set per query: a rogue coordinator and a rogue member ---- */
+
+/* Member `id`'s vote for `set` (attempt 0), made with its own key. */
+static void
+vote_for(const struct tly_identity *member, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+         const struct tly_idlist *set, uint8_t signature[TLY_SIGNATURE_BYTES])
+{
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_SET_SIGN, .sender = member->id, .recipient = TLY_PARTY_COORDINATOR};
+	uint8_t hash[TLY_HASH_BYTES];
+	struct tly_buf body, msg;
+
+	memcpy(h.query_id, query_id, TLY_QUERY_ID_BYTES);
+	tly_idlist_hash(hash, query_id, set);
+	tly_buf_init(&body);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_set_sign_encode(&body, 0, hash), TLY_OK);
+	cr_assert_eq(tly_msg_seal(&msg, &h, body.data, body.len, member->sign), TLY_OK);
+	memcpy(signature, msg.data + msg.len - TLY_SIGNATURE_BYTES, TLY_SIGNATURE_BYTES);
+	tly_buf_fini(&msg);
+	tly_buf_fini(&body);
+}
+
+/* Sign body as the coordinator (type, to node) and send it. */
+static void
+rogue_send(struct rogue *r, enum tly_msg_type type, uint32_t to,
+           const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_buf *body)
+{
+	struct tly_msg_header h = {.type = type, .sender = TLY_PARTY_COORDINATOR, .recipient = to};
+	struct tly_buf msg;
+
+	memcpy(h.query_id, query_id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_msg_seal(&msg, &h, body->data, body->len, r->key.sign), TLY_OK);
+	cr_assert_eq(tly_hub_send(r->hub, to, msg.data, msg.len), TLY_OK, "node %u", to);
+	tly_buf_fini(&msg);
+}
+
+/* A SET_CERT for `set` carrying the votes given (ids increasing). */
+static void
+send_cert(struct rogue *r, uint32_t to, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+          const struct tly_idlist *set, const uint32_t *ids, const uint8_t *const *signatures,
+          uint32_t count)
+{
+	struct tly_signature_entry entries[4];
+	struct tly_set_cert cert = {.attempt = 0, .set = *set};
+	struct tly_buf body;
+
+	for (uint32_t i = 0; i < count; i++) {
+		entries[i].id = ids[i];
+		memcpy(entries[i].signature, signatures[i], TLY_SIGNATURE_BYTES);
+	}
+	cert.votes = (struct tly_signature_list){count, entries};
+	tly_buf_init(&body);
+	cr_assert_eq(tly_set_cert_encode(&body, &cert), TLY_OK);
+	rogue_send(r, TLY_MSG_SET_CERT, to, query_id, &body);
+	tly_buf_fini(&body);
+}
+
+/* Wait until node `site`'s log holds `count` lines mentioning `what` for
+ * this query (the daemon logs a refusal before it would send anything). */
+static void
+await_log(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *what,
+          int count)
+{
+	char qid[2 * TLY_QUERY_ID_BYTES + 1], needle[300];
+	tly_hex(qid, query_id, TLY_QUERY_ID_BYTES);
+	snprintf(needle, sizeof needle, "query %s: %s", qid, what);
+	for (int waited = 0; waited < WAIT_MS; waited += 100) {
+		char *text = node_log(site);
+		int found = 0;
+		for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+			found++;
+		free(text);
+		if (found >= count)
+			return;
+		sleep_ms(100);
+	}
+	cr_assert_fail("node %u never logged %d x \"%s\"", site, count, what);
+}
+
+/*
+ * Four sites, committee {1, 2, 3, 4}, (k, t, q) = (4, 2, 3); site 4's
+ * member keys are the coalition's (its daemon still answers as a trust).
+ * The rogue coordinator relays round 1 faithfully, announces S = {1..4} to
+ * members 1 and 2 and S' = {1, 2, 3} to member 3, and the rogue member
+ * votes for both and sums both (two in-process instances with the
+ * agreement off). The coordinator then tries every certificate it can
+ * make for S': the honest daemons release share-sums only for S, and
+ * member 3 refuses each certificate for S' (its log says why), so the
+ * coalition holds one share-sum for S' (the rogue member's), fewer than t.
+ */
+Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
+{
+	struct rogue r;
+	struct tly_query q;
+	char json[600], *canonical;
+	uint32_t participants[MAX_SITES], committee[MAX_SITES] = {1, 2, 3, 4};
+	uint8_t id[TLY_QUERY_ID_BYTES], hash_s[TLY_HASH_BYTES], hash_s2[TLY_HASH_BYTES];
+	struct tly_identity rogue_member;
+	char why[400], sign[300], kx[300];
+
+	start_federation(SITES, 4000);
+	rogue_open(&r);
+	path_of(sign, sizeof sign, "site-4/keys/node.sign");
+	path_of(kx, sizeof kx, "site-4/keys/node.kx");
+	cr_assert_eq(tly_identity_from_files(&rogue_member, 4, sign, kx, why, sizeof why), TLY_OK,
+	             "%s", why);
+
+	/* Round 0: a QUERY every check passes. */
+	snprintf(json, sizeof json, count_by_sex, "0.5");
+	make_query(&r, &q, json, &canonical, participants, committee);
+	q.committee = (struct tly_idlist){4, committee};
+	q.degree = 4;
+	q.threshold = 2;
+	q.quorum = 3;
+	q.min_contributors = 3;
+	struct tly_buf body, query;
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
+	new_id(&r, id);
+	memcpy(h.query_id, id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(&body);
+	tly_buf_init(&query);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	cr_assert_eq(tly_msg_seal(&query, &h, body.data, body.len, r.key.sign), TLY_OK);
+	struct tly_committee_member *twin[2];
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(tly_committee_member_alloc(&twin[i], &rogue_member, &r.roster,
+		                                        query.data, query.len),
+		             TLY_OK);
+		tly_committee_member_skip_agreement(twin[i]);
+	}
+	send_all(&r, query.data, query.len);
+
+	/* Round 1: relay every share; member 4's go to the coalition. */
+	struct tly_outbox out;
+	tly_outbox_init(&out);
+	unsigned shares = 0, receipts = 0;
+	for (int waited = 0; (shares < 16 || receipts < 4) && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		tly_err rv = tly_hub_recv(r.hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
+		if (memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) == 0) {
+			receipts += m.header.type == TLY_MSG_RECEIPT;
+			cr_assert_neq(m.header.type, TLY_MSG_REFUSAL, "node %u refused", from);
+			if (m.header.type == TLY_MSG_SHARE) {
+				shares++;
+				if (m.header.recipient == 4)
+					for (int i = 0; i < 2; i++)
+						cr_assert_eq(tly_committee_member_receive(
+						                 twin[i], bytes, len, &out),
+						             TLY_OK);
+				else
+					cr_assert_eq(tly_hub_send(r.hub, m.header.recipient, bytes, len),
+					             TLY_OK);
+			}
+		}
+		free(bytes);
+	}
+	cr_assert_eq(shares, 16);
+	cr_assert_eq(receipts, 4);
+
+	/* Round 2: two sets. */
+	struct tly_idlist s = {4, participants}, s2 = {3, participants};
+	tly_idlist_hash(hash_s, id, &s);
+	tly_idlist_hash(hash_s2, id, &s2);
+	for (uint32_t member = 1; member <= 3; member++) {
+		tly_buf_reset(&body);
+		cr_assert_eq(tly_attempt_list_encode(&body, 0, member == 3 ? &s2 : &s), TLY_OK);
+		rogue_send(&r, TLY_MSG_ANNOUNCE, member, id, &body);
+	}
+	for (int i = 0; i < 2; i++) { /* the rogue member sums both sets */
+		tly_buf_reset(&body);
+		cr_assert_eq(tly_attempt_list_encode(&body, 0, i == 0 ? &s : &s2), TLY_OK);
+		struct tly_buf ann;
+		struct tly_msg_header ah = {.type = TLY_MSG_ANNOUNCE, .sender = TLY_PARTY_COORDINATOR,
+		                            .recipient = 4};
+		memcpy(ah.query_id, id, TLY_QUERY_ID_BYTES);
+		tly_buf_init(&ann);
+		cr_assert_eq(tly_msg_seal(&ann, &ah, body.data, body.len, r.key.sign), TLY_OK);
+		cr_assert_eq(tly_committee_member_receive(twin[i], ann.data, ann.len, &out), TLY_OK);
+		tly_buf_fini(&ann);
+	}
+	cr_assert_eq(out.count, 2, "the rogue member's two share-sums");
+
+	/* The honest votes come back: 1 and 2 for S, 3 for S'. */
+	uint8_t votes[5][TLY_SIGNATURE_BYTES], rogue_s[TLY_SIGNATURE_BYTES],
+	    rogue_s2[TLY_SIGNATURE_BYTES];
+	unsigned voted = 0;
+	for (int waited = 0; voted != 0x7 && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		uint32_t attempt;
+		uint8_t hash[TLY_HASH_BYTES];
+		tly_err rv = tly_hub_recv(r.hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r.roster, &m), TLY_OK);
+		if (memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) == 0) {
+			cr_assert_eq(m.header.type, TLY_MSG_SET_SIGN, "node %u sent type %d", from,
+			             (int)m.header.type);
+			cr_assert_eq(tly_set_sign_decode(&attempt, hash, m.body, m.body_len), TLY_OK);
+			cr_assert_arr_eq(hash, from == 3 ? hash_s2 : hash_s, TLY_HASH_BYTES);
+			memcpy(votes[from], m.signature, TLY_SIGNATURE_BYTES);
+			voted |= 1u << (from - 1);
+		}
+		free(bytes);
+	}
+	cr_assert_eq(voted, 0x7, "votes from %x only", voted);
+	vote_for(&rogue_member, id, &s, rogue_s);
+	vote_for(&rogue_member, id, &s2, rogue_s2);
+
+	/* Round 3: every certificate for S' the coalition can make. To 3: its
+	 * own vote and the rogue's (two, q = 3); the same padded with 1's and
+	 * 2's votes (over S); to 1: a certificate for S' (it voted for S).
+	 * Then the honest certificate for S to 1 and 2. */
+	send_cert(&r, 3, id, &s2, (uint32_t[]){3, 4},
+	          (const uint8_t *const[]){votes[3], rogue_s2}, 2);
+	await_log(3, id, "committee: set certificate refused (fewer shares than the threshold", 1);
+	send_cert(&r, 3, id, &s2, (uint32_t[]){1, 2, 3, 4},
+	          (const uint8_t *const[]){votes[1], votes[2], votes[3], rogue_s2}, 4);
+	await_log(3, id, "committee: set certificate refused", 2);
+	send_cert(&r, 1, id, &s2, (uint32_t[]){1, 3, 4},
+	          (const uint8_t *const[]){votes[1], votes[3], rogue_s2}, 3);
+	await_log(1, id, "committee: set certificate refused", 1);
+	/* A second set announced to member 1, which voted already. */
+	tly_buf_reset(&body);
+	cr_assert_eq(tly_attempt_list_encode(&body, 0, &s2), TLY_OK);
+	rogue_send(&r, TLY_MSG_ANNOUNCE, 1, id, &body);
+	await_log(1, id, "committee: refused to vote for a second contributor set", 1);
+	for (uint32_t member = 1; member <= 2; member++)
+		send_cert(&r, member, id, &s, (uint32_t[]){1, 2, 4},
+		          (const uint8_t *const[]){votes[1], votes[2], rogue_s}, 3);
+
+	/* Share-sums: exactly 1 and 2, both for S. Member 3's refusals were
+	 * logged before this point, so anything it had sent is here too. */
+	unsigned sums = 0;
+	for (int waited = 0; sums != 0x3 && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		tly_err rv = tly_hub_recv(r.hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r.roster, &m), TLY_OK);
+		if (memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) == 0) {
+			cr_assert_eq(m.header.type, TLY_MSG_SHARE_SUM, "node %u sent type %d", from,
+			             (int)m.header.type);
+			cr_assert(from == 1 || from == 2, "node %u released a share-sum", from);
+			cr_assert_arr_eq(m.body + 4, hash_s, TLY_HASH_BYTES, "a share-sum not for S");
+			cr_assert(!(sums >> (from - 1) & 1), "node %u summed twice", from);
+			sums |= 1u << (from - 1);
+		}
+		free(bytes);
+	}
+	cr_assert_eq(sums, 0x3);
+	/* Nothing from member 3 arrived meanwhile (its refusals were logged
+	 * first): the coalition holds 3 share-sums of S (1, 2 and its own)
+	 * and one of S', fewer than t = 2. */
+	for (;;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		if (tly_hub_recv(r.hub, &from, &bytes, &len, 0) != TLY_OK)
+			break;
+		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
+		cr_assert(memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) != 0 ||
+		              m.header.type != TLY_MSG_SHARE_SUM,
+		          "node %u released a second share-sum", from);
+		free(bytes);
+	}
+	char *log3 = node_log(3);
+	cr_assert(strstr(log3, "share-sum released") != NULL);
+	free(log3);
+	tly_buf_fini(&body);
+	tly_buf_fini(&query);
+	tly_outbox_fini(&out);
+	for (int i = 0; i < 2; i++)
+		tly_committee_member_free(twin[i]);
+	tly_identity_fini(&rogue_member);
+	free(canonical);
+	rogue_close(&r);
 }

@@ -476,11 +476,11 @@ Test(secagg, one_dropout_at_each_round)
 	struct tly_secagg_result r;
 	struct net net;
 
-	/* n = 10, t = 5: up to n - t - 1 = 4 may go. */
+	/* n = 10, t = 5, Q = 8 (tly_secagg_quorum): up to 2 may go before
+	 * they sign U3, any number after. */
 	net_init(&net, 10, 20, TLY_PROTOCOL_SECAGG, 9, 5, 20);
 	net.drop[1] = TLY_ROUND_KEY_LIST;
 	net.drop[3] = TLY_ROUND_SHARE_SET;
-	net.drop[5] = TLY_ROUND_SURVIVORS;
 	net.drop[7] = TLY_ROUND_SIGNATURE_LIST;
 	cr_assert_eq(net_run(&net), TLY_SECAGG_DONE);
 	expect_exact_sum(&net, &r);
@@ -556,9 +556,9 @@ Test(secagg, random_dropouts_up_to_the_limit)
 	tly_rng_init_seeded_u64(&rng, 22);
 	for (int trial = 0; trial < 8; trial++) {
 		struct net net;
-		/* complete graph, n = 12, t = 6: n - t - 1 = 5 may go */
+		/* complete graph, n = 12, t = 6, Q = 9: n - Q = 3 may go */
 		net_init(&net, 12, 16, TLY_PROTOCOL_SECAGG, 11, 6, 100 + (uint64_t)trial);
-		random_drops(&net, &rng, (uint32_t)tly_rng_uniform(&rng, 6));
+		random_drops(&net, &rng, (uint32_t)tly_rng_uniform(&rng, 4));
 		cr_assert_eq(net_run(&net), TLY_SECAGG_DONE, "trial %d: %d", trial, net.close_rv);
 		expect_exact_sum(&net, NULL);
 		net_fini(&net);
@@ -783,64 +783,33 @@ Test(secagg, coordinator_lying_that_a_node_dropped_is_caught)
 
 /*
  * The split done carefully: each side gets only its own side's signatures,
- * so nobody can see the lie. Side A = {0, 1, 2} reveals shares of b_0, side
- * B = {3, 4, 5} shares of s_0^SK. With 2t > k the coordinator still gets
- * fewer than t shares of one of the two: here 2 of b_0 (node 0 holds no
- * share of its own), so x_0 stays masked by PRG(b_0).
+ * so nobody can see the lie. Under the paper's rule (t = 3 signatures)
+ * side A = {0, 1, 2} would reveal shares of b_0 and side B = {3, 4, 5}
+ * shares of s_0^SK, and one corrupt client signing both views would give
+ * the coordinator t of each, so x_0. With the quorum Q = ceil((n + t)/2) =
+ * 5 neither side has enough signatures: every client refuses, and nothing
+ * is unmasked.
  */
 Test(secagg, coordinator_splitting_views_cannot_unmask_a_node)
 {
 	static const int in_a[6] = {1, 1, 1, 0, 0, 0};
 	static const uint32_t side_a[3] = {0, 1, 2}, side_b[3] = {3, 4, 5};
 	struct capture cap = {0};
-	uint64_t seed_xs[6], key_xs[6];
-	const uint8_t *seed_shares[6], *key_shares[6];
-	uint32_t seeds = 0, keys = 0;
-	struct tly_unmask unmasks[6];
 	struct net net;
 
 	split_view(&net, &cap, in_a);
 	net.split_view = 1;
 	cap.swallow |= UINT32_C(1) << TLY_MSG_UNMASK;
-	size_t before = cap.count;
+	size_t before = cap.count, injected = net.injected_count;
 	for (uint32_t i = 0; i < 6; i++)
 		inject_signatures(&net, &cap, id_of(i), in_a[i] ? side_a : side_b, 3);
 	pump(&net);
-	cr_assert_eq(cap.count - before, 6, "every node unmasked");
 	for (uint32_t i = 0; i < 6; i++) {
-		struct tly_msg m;
-		captured(&net, &cap, TLY_MSG_UNMASK, id_of(i), &m);
-		cr_assert_eq(tly_unmask_decode(&unmasks[i], m.body, m.body_len), TLY_OK);
-		for (uint32_t e = 0; e < unmasks[i].count; e++) {
-			const struct tly_unmask_entry *entry = &unmasks[i].entries[e];
-			if (entry->id != id_of(0))
-				continue;
-			/* node i holds share number i of node 0's secrets */
-			if (entry->kind == TLY_UNMASK_SELF_SEED) {
-				seed_xs[seeds] = i;
-				seed_shares[seeds++] = entry->share;
-			} else {
-				key_xs[keys] = i;
-				key_shares[keys++] = entry->share;
-			}
-		}
+		cr_assert_eq(net.injected_rv[injected + i], TLY_ETOOFEW, "node %u", i);
+		cr_assert_eq(tly_secagg_client_phase(net.clients[i]), TLY_SECAGG_CLIENT_ABORTED);
 	}
-	cr_assert_eq(seeds, 2);
-	cr_assert_eq(keys, 3);
-	/* The coordinator does rebuild s_0^SK: it matches node 0's key ... */
-	uint8_t secret[32], pk[32], seed[32];
-	struct tly_msg adv;
-	struct tly_advertise keys0;
-	cr_assert_eq(tly_shamir_secret_reconstruct(key_xs, key_shares, keys, 3, secret), TLY_OK);
-	cr_assert_eq(tly_kx_public(pk, secret), TLY_OK);
-	captured(&net, &cap, TLY_MSG_ADVERTISE, id_of(0), &adv);
-	cr_assert_eq(tly_advertise_decode(&keys0, adv.body, adv.body_len), TLY_OK);
-	cr_assert_eq(memcmp(pk, keys0.secret_pk, 32), 0);
-	/* ... but not b_0. */
-	cr_assert_eq(tly_shamir_secret_reconstruct(seed_xs, seed_shares, seeds, 3, seed),
-	    TLY_ETOOFEW);
-	for (uint32_t i = 0; i < 6; i++)
-		tly_unmask_fini(&unmasks[i]);
+	cr_assert_eq(cap.count, before, "nobody unmasked");
+	cr_assert_eq(net.unmasks, 0);
 	capture_fini(&cap);
 	net_fini(&net);
 }
@@ -984,7 +953,7 @@ Test(secagg, signature_list_rules)
 	memcpy(entries, good, sizeof good);
 	memcpy(entries[3].signature, good[4].signature, TLY_SIGNATURE_BYTES); /* someone else's */
 	inject_signature_entries(&net, id_of(3), entries, 6);
-	inject_signature_entries(&net, id_of(4), good + 3, 3); /* good, exactly t */
+	inject_signature_entries(&net, id_of(4), good + 1, 5); /* good, exactly Q = 5 */
 	pump(&net);
 	cr_assert_eq(net.injected_rv[before], TLY_ETOOFEW);
 	cr_assert_eq(net.injected_rv[before + 1], TLY_EPEER);
@@ -1193,8 +1162,9 @@ Test(secagg, doctored_key_lists_rejected)
 	struct tly_secagg_result r;
 	struct net net;
 
-	/* n = 10, t = 5: the four victims drop out, the other six finish */
-	net_init(&net, 10, 7, TLY_PROTOCOL_SECAGG, 9, 5, 53);
+	/* n = 16, t = 8, Q = 12: the four victims drop out, the other 12
+	 * finish */
+	net_init(&net, 16, 7, TLY_PROTOCOL_SECAGG, 15, 8, 53);
 	net.tap = forge_key_list;
 	net.tap_arg = &f;
 	cr_assert_eq(net_run(&net), TLY_SECAGG_DONE, "%d", net.close_rv);
@@ -1205,7 +1175,7 @@ Test(secagg, doctored_key_lists_rejected)
 	cr_assert_eq(net.injected_rv[4], TLY_EPEER);
 	cr_assert_eq(net.injected_rv[6], TLY_ELOWORDER);
 	expect_exact_sum(&net, &r);
-	cr_assert_eq(r.contributors.count, 6);
+	cr_assert_eq(r.contributors.count, 12);
 	for (int k = 0; k < FORGERIES; k++) {
 		cr_assert(!contains(&r.contributors, id_of(f.victim[k])));
 		cr_assert_eq(tly_secagg_client_phase(net.clients[f.victim[k]]),

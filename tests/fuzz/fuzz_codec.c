@@ -139,6 +139,28 @@ fuzz_vectors(int which, const uint8_t *data, size_t size, struct tly_buf *b)
 	free(v);
 }
 
+/* The agreement: SET_SIGN and SET_CERT. */
+static void
+fuzz_agreement(int which, const uint8_t *data, size_t size, struct tly_buf *b)
+{
+	uint8_t hash[TLY_HASH_BYTES];
+	uint32_t attempt;
+	struct tly_set_cert cert;
+	if (which == 0 && tly_set_sign_decode(&attempt, hash, data, size) == TLY_OK) {
+		if (tly_set_sign_encode(b, attempt, hash) != TLY_OK)
+			abort();
+		same(b, data, size);
+	}
+	if (which == 1 && tly_set_cert_decode(&cert, data, size) == TLY_OK) {
+		if (cert.votes.count == 0 || cert.votes.count > TLY_MAX_COMMITTEE)
+			abort();
+		if (tly_set_cert_encode(b, &cert) != TLY_OK)
+			abort();
+		same(b, data, size);
+		tly_set_cert_fini(&cert);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -150,7 +172,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t selector = data[0];
 	data++;
 	size--;
-	switch (selector % 11) {
+	switch (selector % 13) {
 	case 0:
 		fuzz_envelope(data, size);
 		break;
@@ -159,16 +181,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 	case 3:
-		fuzz_lists(selector % 11 - 2, data, size, &b);
+		fuzz_lists(selector % 13 - 2, data, size, &b);
 		break;
 	case 4:
 	case 5:
 	case 6:
 	case 7:
-		fuzz_secagg_lists(selector % 11 - 4, data, size, &b);
+		fuzz_secagg_lists(selector % 13 - 4, data, size, &b);
+		break;
+	case 11:
+	case 12:
+		fuzz_agreement(selector % 13 - 11, data, size, &b);
 		break;
 	default:
-		fuzz_vectors(selector % 11 - 8, data, size, &b);
+		fuzz_vectors(selector % 13 - 8, data, size, &b);
 		break;
 	}
 	tly_buf_fini(&b);

@@ -21,8 +21,8 @@ def write(name, selector, body):
 # 0: a whole message (ABORT from the coordinator); the signature is junk.
 header = struct.pack(">BBH16sIIII", 1, 2, 0, bytes(range(16)), 0xFF, 0, 0xFFFFFFFF, 4)
 write("envelope_abort", 0, header + struct.pack(">I", 1) + bytes(64))
-# 1: a committee query, 4 participants, committee of 3, t = 2.
-query = (bytes([0xAB] * 32) + struct.pack(">BBHI", 1, 1, 0, 12)
+# 1: a committee query, 4 participants, committee of 3, t = 2, q = 3.
+query = (bytes([0xAB] * 32) + struct.pack(">BBHI", 1, 1, 3, 12)
          + struct.pack(">QQQQ", 1, 2, 1, 1) + struct.pack(">IIHHI", 2, 3, 2, 3, 5000)
          + ids([1, 2, 5, 9]) + ids([1, 2, 5]) + struct.pack(">I", 0))
 write("query_committee", 1, query)
@@ -38,3 +38,7 @@ write("advertise", 7, bytes(range(64)))
 write("vector", 8, struct.pack(">4Q", 0, 1, P - 1, 12345))
 write("share_sum", 9, struct.pack(">I", 0) + bytes(32) + struct.pack(">2Q", 7, P - 1))
 write("abort", 10, struct.pack(">I", 3))
+# 11: SET_SIGN (attempt, set hash); 12: SET_CERT (attempt, set, votes).
+write("set_sign", 11, struct.pack(">I", 1) + bytes(range(32)))
+write("set_cert", 12, struct.pack(">I", 0) + ids([1, 2, 5, 9]) + struct.pack(">I", 3) + b"".join(
+    struct.pack(">I", i) + bytes([i] * 64) for i in (1, 2, 4)))

@@ -7,7 +7,8 @@
  *   faults --check DIR
  *
  * Sets up a federation with `tally demo --serve` (coordinator, K
- * tally-node daemons over mutual TLS, committee k = 3, t = 2), then asks N
+ * tally-node daemons over mutual TLS, committee k = 4, t = 2, q = 3 from
+ * four sites up), then asks N
  * queries one at a time with `tally query` (the demo's spec files with
  * small privacy amounts, and flag queries: counts, sums, means,
  * histograms). For two queries in three it waits a random 0..MS ms after
