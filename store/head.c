@@ -115,6 +115,7 @@ tly_log_commit_encode(uint8_t *out, size_t *len, const struct tly_log_commit *c)
 	tly_buf_put_u8(&b, TLY_COMMIT_VERSION);
 	tly_buf_put_bytes(&b, head, sizeof head);
 	tly_buf_put_u64(&b, c->leaf_index);
+	tly_buf_put_bytes(&b, c->entry_hash, sizeof c->entry_hash);
 	put_proof(&b, &c->inclusion);
 	tly_buf_put_u8(&b, (uint8_t)c->consistency_count);
 	for (size_t i = 0; i < c->consistency_count; i++) {
@@ -159,6 +160,7 @@ tly_log_commit_decode(struct tly_log_commit *out, const uint8_t *bytes, size_t l
 	    tly_head_decode(&c->head, tly_get_view(&r, TLY_HEAD_BYTES), TLY_HEAD_BYTES) != TLY_OK)
 		goto out;
 	c->leaf_index = tly_get_u64(&r);
+	tly_get_bytes(&r, c->entry_hash, sizeof c->entry_hash);
 	get_proof(&r, &c->inclusion);
 	c->consistency_count = tly_get_u8(&r);
 	if (c->consistency_count > TLY_COMMIT_CONSISTENCY_MAX)
@@ -174,6 +176,22 @@ tly_log_commit_decode(struct tly_log_commit *out, const uint8_t *bytes, size_t l
 out:
 	free(c);
 	return rv;
+}
+
+void
+tly_log_leaf_hash(uint8_t out[static HASH], uint64_t seq, uint8_t outcome,
+                  const uint8_t query_id[static 16], const uint8_t query_hash[static 32],
+                  const uint8_t entry_hash[static 32])
+{
+	uint8_t leaf[TLY_LOG_LEAF_BYTES];
+
+	leaf[0] = TLY_LOG_LEAF_VERSION;
+	tly_store_be64(leaf + 1, seq);
+	leaf[9] = outcome;
+	memcpy(leaf + 10, query_id, 16);
+	memcpy(leaf + 26, query_hash, 32);
+	memcpy(leaf + 58, entry_hash, 32);
+	tly_merkle_leaf_hash(out, leaf, sizeof leaf);
 }
 
 const struct tly_merkle_proof *

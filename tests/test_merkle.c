@@ -372,6 +372,32 @@ Test(head, log_commit_round_trip_is_canonical)
 	free(c);
 }
 
+/* The leaf binds every field: each one changed gives another hash. */
+Test(head, log_leaf_binds_its_fields)
+{
+	uint8_t id[16] = {1}, qh[32] = {2}, eh[32] = {3}, base[HASH], other[HASH];
+
+	tly_log_leaf_hash(base, 7, TLY_LOG_OUTCOME_COMMITTED, id, qh, eh);
+	tly_log_leaf_hash(other, 8, TLY_LOG_OUTCOME_COMMITTED, id, qh, eh);
+	cr_assert_arr_neq(base, other, HASH);
+	tly_log_leaf_hash(other, 7, 1, id, qh, eh);
+	cr_assert_arr_neq(base, other, HASH);
+	id[15] = 1;
+	tly_log_leaf_hash(other, 7, TLY_LOG_OUTCOME_COMMITTED, id, qh, eh);
+	cr_assert_arr_neq(base, other, HASH);
+	id[15] = 0;
+	qh[31] = 1;
+	tly_log_leaf_hash(other, 7, TLY_LOG_OUTCOME_COMMITTED, id, qh, eh);
+	cr_assert_arr_neq(base, other, HASH);
+	qh[31] = 0;
+	eh[31] = 1;
+	tly_log_leaf_hash(other, 7, TLY_LOG_OUTCOME_COMMITTED, id, qh, eh);
+	cr_assert_arr_neq(base, other, HASH);
+	eh[31] = 0;
+	tly_log_leaf_hash(other, 7, TLY_LOG_OUTCOME_COMMITTED, id, qh, eh);
+	cr_assert_arr_eq(base, other, HASH);
+}
+
 Test(head, log_commit_refuses_out_of_range_fields)
 {
 	struct tly_log_commit *c = sample_commit(), *back = calloc(1, sizeof *back);
@@ -395,7 +421,7 @@ Test(head, log_commit_refuses_out_of_range_fields)
 	cr_assert_eq(tly_log_commit_decode(back, bytes, len), TLY_EFORMAT);
 	bytes[1 + TLY_HEAD_BYTES + 7] = 39;
 	/* An inclusion count over 64. */
-	bytes[1 + TLY_HEAD_BYTES + 8] = 65;
+	bytes[1 + TLY_HEAD_BYTES + 8 + 32] = 65;
 	cr_assert_eq(tly_log_commit_decode(back, bytes, len), TLY_EFORMAT);
 	free(bytes);
 	free(back);

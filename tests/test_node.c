@@ -11,6 +11,8 @@
  * killed at random points never leave a ledger that under-counts.
  */
 #include <criterion/criterion.h>
+
+#include "log_fixture.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -163,6 +165,9 @@ make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *id
 	tly_spec_fini(&spec);
 }
 
+/* The transparency log the test coordinator commits each query to. */
+static struct test_log query_log;
+
 /* Start a query at the coordinator and write its QUERY message to a file. */
 static struct tly_committee_coord *
 start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16])
@@ -170,12 +175,15 @@ start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16
 	struct tly_committee_coord *coord;
 	struct tly_outbox box;
 	struct tly_rng rng;
+	struct tly_query logged = *q;
 
 	tly_rng_init(&rng);
 	tly_rng_bytes(&rng, query_id, TLY_QUERY_ID_BYTES);
+	test_log_commit(&query_log, coordinator.sign, query_id, &logged);
 	tly_outbox_init(&box);
-	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, q, query_id, &box),
-	    TLY_OK);
+	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, &logged, query_id,
+	    &box), TLY_OK);
+	free(logged.log_commit);
 	cr_assert_geq(box.count, 1);
 	FILE *f = fopen(msg_path, "wb");
 	cr_assert_not_null(f);
