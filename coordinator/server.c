@@ -114,6 +114,22 @@ note(const char *fmt, ...)
 	fflush(stderr);
 }
 
+/* Fault injection for the kill -9 tests (tests/test_faults.c): with
+ * TALLY_TEST_CRASH_AT set to a step's name, the coordinator kills itself
+ * with SIGKILL at that step, exactly as `kill -9` would: "committed"
+ * (the query is in the log, nothing sent), "shared" (every node has
+ * charged and sent its shares), "released" (the total is computed, its
+ * outcome not yet logged). Unset in every real deployment. */
+static void
+crash_point(const char *step)
+{
+	const char *at = getenv("TALLY_TEST_CRASH_AT");
+	if (at != NULL && strcmp(at, step) == 0) {
+		note("TALLY_TEST_CRASH_AT=%s: killing this process (a test)", step);
+		raise(SIGKILL);
+	}
+}
+
 static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
@@ -459,6 +475,7 @@ finish_released(struct server *s)
 		reply_error(s, r->handle, 500, "internal", NULL, "cannot release: %s", why);
 		s->failed++;
 	} else {
+		crash_point("released");
 		/* Logged before the planner sees it: nothing is released unlogged. */
 		record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors, &result.dropped);
 		if (tly_http_reply(s->http, r->handle, 200, "application/json", (const uint8_t *)json,
@@ -630,6 +647,7 @@ commit_query(struct server *s, struct running *r, char *why, size_t why_len)
 	}
 	note("query %s: committed to the transparency log (head size %" PRIu64 ")", r->qid,
 	    c->head.size);
+	crash_point("committed");
 out:
 	free(sizes);
 	free(c);
@@ -892,6 +910,8 @@ advance(struct server *s)
 		return;
 	}
 	int early = phase == TLY_COMMITTEE_SHARING && sharing_complete(s);
+	if (early)
+		crash_point("shared");
 	if (!early && now_ms() < r->deadline)
 		return;
 	struct tly_outbox box;

@@ -56,7 +56,10 @@
 #include "coordinator/translog.h"
 #include "crypto/rng.h"
 #include "federation.h"
+#include "log_fixture.h"
 #include "node/ledger.h"
+#include "node/ledger_heads.h"
+#include "store/head.h"
 #include "protocol/codec.h"
 #include "protocol/keys.h"
 #include "protocol/noise.h"
@@ -195,6 +198,11 @@ struct rogue {
 	struct tly_catalogue cat;
 	struct tly_hub *hub;
 	struct tly_rng rng;
+	/* Where seal_query commits each QUERY (docs/PROTOCOL.md 5.4). */
+	enum { LOG_MEMORY, LOG_NONE, LOG_REAL, LOG_FORK } log_mode;
+	struct test_log mem;        /* LOG_MEMORY: the rogue's own log */
+	struct test_log fork;       /* LOG_FORK: another log, for the fork test */
+	struct tly_translog *real;  /* LOG_REAL: the coordinator's log file */
 };
 
 /* What one node sent back about one query. */
@@ -266,6 +274,9 @@ static void
 rogue_close(struct rogue *r)
 {
 	tly_hub_close(r->hub);
+	tly_translog_close(r->real);
+	test_log_fini(&r->mem);
+	test_log_fini(&r->fork);
 	tly_catalogue_fini(&r->cat);
 	tly_roster_fini(&r->roster);
 	tly_identity_fini(&r->key);
@@ -318,6 +329,59 @@ static const char count_by_sex[] = "{\"dataset\": \"patients\", \"measure\": {\"
                                    " \"group_by\": [\"sex\"],"
                                    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
 
+/* Commit the query to the coordinator's real log file, as an honest
+ * coordinator would (the real one is stopped), with consistency proofs
+ * from every head it has issued. */
+static void
+commit_real(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	struct tly_translog_error err;
+	struct tly_translog_record rec;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	uint64_t sizes[TLY_COMMIT_CONSISTENCY_MAX];
+	size_t n = 0, len;
+	char why[300];
+
+	if (r->real == NULL)
+		cr_assert_eq(tly_translog_open(&r->real, r->cfg->log, r->key.sign, &err), TLY_OK, "%s",
+		             err.message);
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.query_id, query_id, TLY_QUERY_ID_BYTES);
+	memcpy(rec.query_hash, q->query_hash, TLY_HASH_BYTES);
+	rec.protocol = q->protocol;
+	rec.threshold = q->threshold;
+	rec.degree = q->degree;
+	rec.outcome = TLY_TRANSLOG_COMMITTED;
+	rec.spec_json = q->spec_json;
+	rec.spec_len = q->spec_len;
+	cr_assert_eq(tly_translog_recent_heads(r->real, sizes, TLY_COMMIT_CONSISTENCY_MAX, &n), TLY_OK);
+	cr_assert_eq(tly_translog_commit(r->real, &rec, sizes, n, c, why, sizeof why), TLY_OK, "%s",
+	             why);
+	q->log_commit = malloc(TLY_COMMIT_MAX_BYTES);
+	cr_assert_eq(tly_log_commit_encode(q->log_commit, &len, c), TLY_OK);
+	q->log_commit_len = (uint32_t)len;
+	free(c);
+}
+
+/* The QUERY's log commitment, by r->log_mode. */
+static void
+commit(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	switch (r->log_mode) {
+	case LOG_MEMORY:
+		test_log_commit(&r->mem, r->key.sign, query_id, q);
+		break;
+	case LOG_FORK:
+		test_log_commit(&r->fork, r->key.sign, query_id, q);
+		break;
+	case LOG_REAL:
+		commit_real(r, q, query_id);
+		break;
+	case LOG_NONE:
+		break;
+	}
+}
+
 /* A QUERY message for spec json at this epsilon, signed by key (sender
  * 0, to all). tamper_hash flips a bit of query_hash before signing, so
  * the signature holds but the spec no longer matches. */
@@ -335,8 +399,10 @@ seal_query(struct rogue *r, struct tly_buf *msg, const char *epsilon,
 
 	snprintf(json, sizeof json, json_fmt != NULL ? json_fmt : count_by_sex, epsilon);
 	make_query(r, &q, json, &canonical, participants, committee);
+	commit(r, &q, query_id);
 	tly_buf_init(&body);
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	free(q.log_commit);
 	cr_assert_eq(body.error, 0);
 	if (tamper_hash)
 		body.data[0] ^= 0x01; /* query_hash is the body's first field */
@@ -1116,4 +1182,236 @@ Test(rogue, differencing_is_bounded_by_the_budget_and_hidden_by_noise)
 	cr_assert(!noise_matches(none, n, sd, &control), "a point mass passes");
 	cr_assert(!noise_matches(diff, n, 0.82, &control), "the wrong scale passes (%.3f)",
 	          control);
+}
+
+/* ---- no query outside the log (docs/PROTOCOL.md section 5.4) ---- */
+
+/* Wait for the RECEIPT or REFUSAL about query_id of each node in ids. */
+static void
+collect_from(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct reply *replies,
+             const uint32_t *ids, size_t count)
+{
+	size_t done = 0;
+	memset(replies, 0, sizeof *replies * (MAX_SITES + 1));
+	for (int waited = 0; done < count && waited < WAIT_MS; waited += 100) {
+		uint32_t from, reason;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT)
+			continue;
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r->roster, &m), TLY_OK);
+		int wanted = 0;
+		for (size_t i = 0; i < count; i++)
+			wanted |= ids[i] == from;
+		if (wanted && memcmp(m.header.query_id, query_id, TLY_QUERY_ID_BYTES) == 0) {
+			struct reply *rep = &replies[from];
+			if (m.header.type == TLY_MSG_RECEIPT) {
+				rep->receipt = 1;
+				done++;
+			} else if (m.header.type == TLY_MSG_REFUSAL) {
+				rep->refusal = 1;
+				cr_assert_eq(tly_refusal_decode(&reason, rep->text, m.body, m.body_len),
+				             TLY_OK);
+				done++;
+			}
+		}
+		free(bytes);
+	}
+	cr_assert_eq(done, count, "only %zu of %zu nodes replied", done, count);
+}
+
+/* `tally audit verify --strict --dir DIR`: its exit code; *text its output. */
+static int
+audit_dir(char **text)
+{
+	int code = run((const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir,
+	                                     NULL});
+	*text = output();
+	return code;
+}
+
+/* A query never logged: no log section, or a head that does not include
+ * it. Every node refuses and charges nothing (not even a refusal entry);
+ * the same query properly logged is then answered (the control). */
+Test(rogue, a_query_outside_the_log_is_refused_by_every_node_uncharged)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf msg;
+	uint8_t id[16], other[16];
+
+	start_federation(SITES, 2000);
+	rogue_open(&r);
+	r.log_mode = LOG_NONE;
+	new_id(&r, id);
+	seal_query(&r, &msg, "0.5", id, r.key.sign, 0, NULL);
+	ask(&r, &msg, id, replies);
+	assert_all_refused(replies, "no log section", "outside the log");
+	tly_buf_fini(&msg);
+	/* A head (properly signed) of a log that holds another query only. */
+	r.log_mode = LOG_MEMORY;
+	new_id(&r, other);
+	seal_query(&r, &msg, "0.5", other, r.key.sign, 0, NULL);
+	tly_buf_fini(&msg);
+	struct tly_query q;
+	char json[600], *canonical;
+	uint32_t participants[MAX_SITES], committee[3];
+	struct tly_buf body;
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
+	snprintf(json, sizeof json, count_by_sex, "0.5");
+	make_query(&r, &q, json, &canonical, participants, committee);
+	test_log_commit(&r.mem, r.key.sign, other, &q); /* the head includes `other`, not `id` */
+	tly_buf_init(&body);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	memcpy(h.query_id, id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_msg_seal(&msg, &h, body.data, body.len, r.key.sign), TLY_OK);
+	ask(&r, &msg, id, replies);
+	assert_all_refused(replies, "a head without the query", "does not include this query");
+	tly_buf_fini(&msg);
+	tly_buf_fini(&body);
+	free(q.log_commit);
+	free(canonical);
+	for (unsigned n = 1; n <= sites; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 0, "site %u charged or recorded something", n);
+		cr_assert(log_mentions(n, id, "refused, nothing charged"), "site %u's log", n);
+	}
+	/* Control: the same question committed to the log is answered. */
+	new_id(&r, id);
+	seal_query(&r, &msg, "0.5", id, r.key.sign, 0, NULL);
+	ask(&r, &msg, id, replies);
+	assert_all_answered(replies, "a logged query");
+	tly_buf_fini(&msg);
+	for (unsigned n = 1; n <= sites; n++)
+		cr_assert_eq(ledger_check(n, 0, NULL), 1, "site %u", n);
+	rogue_close(&r);
+}
+
+/* The newest head a site holds. */
+static struct tly_ledger_head
+held_head(unsigned site)
+{
+	char path[300];
+	struct tly_ledger *ledger;
+	struct tly_ledger_error err;
+	struct tly_ledger_head h;
+	int found = 0;
+
+	ledger_path(site, path, sizeof path);
+	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_head_newest(ledger, &h, &found), TLY_OK);
+	cr_assert(found, "site %u holds no head", site);
+	tly_ledger_close(ledger);
+	return h;
+}
+
+/* A forked log: the coordinator's real log grows to size 2 for node 1,
+ * while node 2 is shown another log of size 2 with the same first entry.
+ * Node 2 accepts it (it only held size 1); shown to node 1, which holds
+ * the real head of size 2, it is refused as a fork, uncharged. The audit
+ * finds the fork from node 2's ledger, naming node, query and head. */
+Test(rogue, a_forked_log_is_refused_by_a_node_that_saw_the_other_and_fails_the_audit)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf msg;
+	uint8_t id1[16], id2[16], id3[16];
+	const uint32_t one[] = {1}, two[] = {2};
+
+	start_federation(SITES, 2000);
+	rogue_open(&r);
+	r.log_mode = LOG_REAL;
+	new_id(&r, id1);
+	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0, NULL);
+	ask(&r, &msg, id1, replies);
+	assert_all_answered(replies, "query 1 (real log, size 1)");
+	tly_buf_fini(&msg);
+	new_id(&r, id2);
+	seal_query(&r, &msg, "0.5", id2, r.key.sign, 0, NULL);
+	cr_assert_eq(tly_hub_send(r.hub, 1, msg.data, msg.len), TLY_OK);
+	collect_from(&r, id2, replies, one, 1);
+	cr_assert(replies[1].receipt, "node 1 refused query 2: %s", replies[1].text);
+	tly_buf_fini(&msg);
+	cr_assert_eq(held_head(1).head.size, 2);
+	/* The other log: the real first entry, then query 3. */
+	struct tly_translog_report report;
+	cr_assert_eq(tly_translog_verify(r.real, &r.roster, &report), TLY_OK, "%s", report.reason);
+	r.fork.leaves = malloc(TLY_MERKLE_HASH_BYTES);
+	memcpy(r.fork.leaves, report.leaves, TLY_MERKLE_HASH_BYTES);
+	r.fork.size = 1;
+	tly_translog_report_fini(&report);
+	r.log_mode = LOG_FORK;
+	new_id(&r, id3);
+	seal_query(&r, &msg, "0.5", id3, r.key.sign, 0, NULL);
+	cr_assert_eq(tly_hub_send(r.hub, 2, msg.data, msg.len), TLY_OK);
+	collect_from(&r, id3, replies, two, 1);
+	cr_assert(replies[2].receipt, "node 2 refused the forked head: %s", replies[2].text);
+	cr_assert_eq(held_head(2).head.size, 2);
+	cr_assert_arr_neq(held_head(1).head.root, held_head(2).head.root, 32);
+	/* Node 1 holds the real head of size 2: the fork is refused. */
+	uint64_t before = ledger_check(1, 0, NULL);
+	cr_assert_eq(tly_hub_send(r.hub, 1, msg.data, msg.len), TLY_OK);
+	collect_from(&r, id3, replies, one, 1);
+	cr_assert(replies[1].refusal, "node 1 accepted a fork");
+	cr_assert(strstr(replies[1].text, "fork") != NULL, "%s", replies[1].text);
+	cr_assert_eq(ledger_check(1, 0, NULL), before, "node 1 charged the forked query");
+	tly_buf_fini(&msg);
+	rogue_close(&r);
+	/* The audit names node 2, query 3 and the head of size 2. */
+	char *text, qid[33], needle[200];
+	cr_assert_eq(audit_dir(&text), 1, "%s", text);
+	tly_hex(qid, id3, 16);
+	snprintf(needle, sizeof needle, "node 2, query %s, log head of size 2", qid);
+	cr_assert(strstr(text, needle) != NULL, "%s", text);
+	cr_assert(strstr(text, "fork") != NULL, "%s", text);
+	free(text);
+}
+
+/* `tally query` against the real coordinator (planner.conf); exit code. */
+static int
+real_query(void)
+{
+	char conf[300];
+	path_of(conf, sizeof conf, "planner.conf");
+	return run((const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
+	                                 "sex", "--epsilon", "0.25", NULL});
+}
+
+/* The issue's reproduction: on a stopped federation, cut the newest
+ * entries off the log (the trigger dropped first): `tally audit verify
+ * --strict` must fail naming the node, the query and the head (it printed
+ * OK before). Then an entry deleted from the middle, on a copy. */
+Test(rogue, a_truncated_or_holed_log_fails_the_audit_naming_node_query_and_head)
+{
+	char log_path[300], copy[300], cmd[700], *text;
+
+	start_federation(SITES, 2000);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(real_query(), 0, "query %d: %s", i, (text = output()));
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL}), 0);
+	cr_assert_eq(audit_dir(&text), 0, "the honest log fails: %s", text);
+	free(text);
+	path_of(log_path, sizeof log_path, "coordinator/state/transparency.db");
+	path_of(copy, sizeof copy, "transparency.copy");
+	snprintf(cmd, sizeof cmd, "cp %s %s", log_path, copy);
+	cr_assert_eq(system(cmd), 0);
+	/* Entries: committed, released per query: 8. The last query's
+	 * committed entry is 7; the nodes hold the head of size 7. */
+	fed_sql(log_path, "DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq >= 6");
+	cr_assert_eq(audit_dir(&text), 1, "a truncated log passed: %s", text);
+	cr_assert(strstr(text, "log head of size 7") != NULL, "%s", text);
+	cr_assert(strstr(text, "truncated") != NULL, "%s", text);
+	cr_assert(strstr(text, "node ") != NULL && strstr(text, "query ") != NULL, "%s", text);
+	free(text);
+	snprintf(cmd, sizeof cmd, "cp %s %s", copy, log_path);
+	cr_assert_eq(system(cmd), 0);
+	fed_sql(log_path, "DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 3");
+	cr_assert_eq(audit_dir(&text), 1, "a log with a hole passed: %s", text);
+	cr_assert(strstr(text, "entry 3: missing") != NULL, "%s", text);
+	cr_assert(strstr(text, "log head of size") != NULL, "%s", text);
+	free(text);
 }
