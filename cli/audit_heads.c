@@ -18,6 +18,7 @@ void
 tly_audit_heads_fini(struct tly_audit_heads *heads)
 {
 	free(heads->seen);
+	tly_merkle_tree_fini(&heads->tree);
 	memset(heads, 0, sizeof *heads);
 }
 
@@ -80,7 +81,15 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
 		            "the log has only %" PRIu64 " entries that verify: it was truncated "
 		            "(or the head was never the log's)",
 		            log->entries);
-	tly_merkle_root(root, log->leaves, h->head.size);
+	if (!heads->built) {
+		tly_merkle_tree_init(&heads->tree);
+		for (uint64_t i = 0; i < log->entries; i++)
+			if (tly_merkle_tree_append(&heads->tree, log->leaves + i * TLY_MERKLE_HASH_BYTES) !=
+			    TLY_OK)
+				return TLY_ENOMEM;
+		heads->built = 1;
+	}
+	tly_merkle_tree_root(&heads->tree, h->head.size, root);
 	if (sodium_memcmp(root, h->head.root, sizeof root) != 0)
 		return fail(c, h,
 		            "fork: the log's first %" PRIu64 " entries have another root (the log "

@@ -21,11 +21,14 @@
 #include "coordinator/translog.h"
 #include "node/ledger.h"
 #include "protocol/party.h"
+#include "store/merkle.h"
 
 /* Every head seen so far, across ledgers (for the fork check). */
 struct tly_audit_heads {
 	size_t count;
 	struct tly_audit_head_seen *seen; /* malloc'd */
+	struct tly_merkle_tree tree;      /* the log's, built on first use */
+	int built;
 };
 
 struct tly_audit_head_seen {

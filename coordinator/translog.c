@@ -261,7 +261,7 @@ tly_translog_close(struct tly_translog *log)
 	if (log == NULL)
 		return;
 	sqlite3_close_v2(log->db);
-	free(log->leaves);
+	tly_merkle_tree_fini(&log->tree);
 	free(log);
 }
 

@@ -10,52 +10,33 @@
 
 #define HASH TLY_MERKLE_HASH_BYTES
 
-static tly_err
-reserve_leaves(struct tly_translog *log, uint64_t count)
+static void
+drop_tree(struct tly_translog *log)
 {
-	if (count <= log->leaf_cap)
-		return TLY_OK;
-	size_t cap = log->leaf_cap > 0 ? log->leaf_cap : 64;
-	while (cap < count)
-		cap *= 2;
-	uint8_t *grown = realloc(log->leaves, cap * HASH);
-	if (grown == NULL)
-		return TLY_ENOMEM;
-	log->leaves = grown;
-	log->leaf_cap = cap;
-	return TLY_OK;
+	tly_merkle_tree_fini(&log->tree);
+	log->tree_loaded = 0;
 }
 
 void
 tly_translog_leaf_added(struct tly_translog *log, uint64_t seq)
 {
-	if (log->leaves == NULL)
+	if (!log->tree_loaded)
 		return;
-	if (log->leaf_count + 1 != seq || reserve_leaves(log, seq) != TLY_OK) {
-		free(log->leaves);
-		log->leaves = NULL;
-		log->leaf_count = 0;
-		log->leaf_cap = 0;
-		return;
-	}
-	memcpy(log->leaves + log->leaf_count * HASH, log->pending_leaf, HASH);
-	log->leaf_count = seq;
+	if (log->tree.size + 1 != seq || tly_merkle_tree_append(&log->tree, log->pending_leaf) != TLY_OK)
+		drop_tree(log);
 }
 
-/* Read every entry's bytes, in seq order, into the leaf cache. */
+/* Read every entry, in seq order, into the tree. */
 static tly_err
-load_leaves(struct tly_translog *log)
+load_tree(struct tly_translog *log)
 {
 	sqlite3_stmt *st = NULL;
+	uint8_t leaf[HASH];
 	tly_err rv = TLY_EIO;
 	int rc;
 
-	free(log->leaves);
-	log->leaves = NULL;
-	log->leaf_count = 0;
-	log->leaf_cap = 0;
-	if (reserve_leaves(log, 1) != TLY_OK)
-		return TLY_ENOMEM;
+	drop_tree(log);
+	tly_merkle_tree_init(&log->tree);
 	if (sqlite3_prepare_v2(log->db,
 	                       "SELECT seq, outcome, query_id, bytes, entry_hash FROM entries"
 	                       " ORDER BY seq",
@@ -64,23 +45,25 @@ load_leaves(struct tly_translog *log)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		/* query_hash sits at offset 33 of the entry bytes (translog.h). */
 		const uint8_t *bytes = sqlite3_column_blob(st, 3);
-		if ((uint64_t)sqlite3_column_int64(st, 0) != log->leaf_count + 1 ||
+		if ((uint64_t)sqlite3_column_int64(st, 0) != log->tree.size + 1 ||
 		    sqlite3_column_bytes(st, 2) != TLY_QUERY_ID_BYTES ||
 		    sqlite3_column_bytes(st, 3) < 33 + TLY_HASH_BYTES ||
 		    sqlite3_column_bytes(st, 4) != TLY_HASH_BYTES) {
 			rv = TLY_EFORMAT;
 			goto out;
 		}
-		if ((rv = reserve_leaves(log, log->leaf_count + 1)) != TLY_OK)
+		tly_log_leaf_hash(leaf, log->tree.size + 1, (uint8_t)sqlite3_column_int(st, 1),
+		                  sqlite3_column_blob(st, 2), bytes + 33, sqlite3_column_blob(st, 4));
+		if ((rv = tly_merkle_tree_append(&log->tree, leaf)) != TLY_OK)
 			goto out;
-		tly_log_leaf_hash(log->leaves + log->leaf_count * HASH, log->leaf_count + 1,
-		                  (uint8_t)sqlite3_column_int(st, 1), sqlite3_column_blob(st, 2),
-		                  bytes + 33, sqlite3_column_blob(st, 4));
-		log->leaf_count++;
 	}
 	rv = rc == SQLITE_DONE ? TLY_OK : TLY_EIO;
 out:
 	sqlite3_finalize(st);
+	if (rv == TLY_OK)
+		log->tree_loaded = 1;
+	else
+		drop_tree(log);
 	return rv;
 }
 
@@ -151,8 +134,8 @@ add_consistency(const struct tly_translog *log, const uint64_t *from_sizes, size
 	c->consistency_count = 0;
 	for (size_t i = first; i < distinct && rv == TLY_OK; i++) {
 		struct tly_merkle_proof *p = &c->consistency[c->consistency_count];
-		rv = tly_merkle_consistency_proof(p->hashes, &p->count, log->leaves, sorted[i],
-		                                  c->head.size);
+		rv = tly_merkle_tree_consistency(&log->tree, p->hashes, &p->count, sorted[i],
+		                                 c->head.size);
 		c->from_size[c->consistency_count++] = sorted[i];
 	}
 	free(sorted);
@@ -172,20 +155,20 @@ tly_translog_commit(struct tly_translog *log, const struct tly_translog_record *
 	TLY_REQUIRE(record->outcome == TLY_TRANSLOG_COMMITTED);
 	if ((rv = tly_translog_append(log, record, &seq, why, why_len)) != TLY_OK)
 		return rv;
-	if ((log->leaves == NULL || log->leaf_count != seq) && (rv = load_leaves(log)) != TLY_OK)
+	if ((!log->tree_loaded || log->tree.size != seq) && (rv = load_tree(log)) != TLY_OK)
 		goto out;
 	rv = TLY_EIO;
-	if (log->leaf_count != seq)
+	if (log->tree.size != seq)
 		goto out;
 	rv = TLY_ENOMEM;
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		goto out;
 	c->head.size = seq;
-	tly_merkle_root(c->head.root, log->leaves, seq);
+	tly_merkle_tree_root(&log->tree, seq, c->head.root);
 	c->leaf_index = seq - 1;
 	memcpy(c->entry_hash, log->pending_entry_hash, TLY_HASH_BYTES);
-	if ((rv = tly_merkle_inclusion_proof(c->inclusion.hashes, &c->inclusion.count, log->leaves,
-	                                     seq, seq - 1)) != TLY_OK ||
+	if ((rv = tly_merkle_tree_inclusion(&log->tree, c->inclusion.hashes, &c->inclusion.count,
+	                                    seq, seq - 1)) != TLY_OK ||
 	    (rv = add_consistency(log, from_sizes, from_count, c)) != TLY_OK)
 		goto out;
 	if (tly_head_sign(&c->head, log->key) != TLY_OK) {

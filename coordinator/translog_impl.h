@@ -18,11 +18,10 @@ struct tly_translog {
 	sqlite3 *db;
 	const struct tly_sign_key *key;    /* borrowed; NULL for a read-only handle */
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES]; /* recorded in the file */
-	/* The Merkle leaf hashes of entries 1..leaf_count (translog_commit.c),
-	 * loaded on first use and extended by each append; NULL until then. */
-	uint8_t *leaves;
-	uint64_t leaf_count;
-	size_t leaf_cap;
+	/* The Merkle tree of entries 1..tree.size (translog_commit.c), loaded
+	 * on first use (tree_loaded) and extended by each append. */
+	struct tly_merkle_tree tree;
+	int tree_loaded;
 	uint8_t pending_leaf[TLY_MERKLE_HASH_BYTES]; /* of the entry being inserted */
 	uint8_t pending_entry_hash[TLY_HASH_BYTES];  /* its entry_hash */
 };

@@ -5,6 +5,7 @@
  */
 #include "store/merkle.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -49,89 +50,218 @@ split(uint64_t n)
 	return k;
 }
 
-/* MTH of leaves[0..n), n >= 1. */
+/* Where subtree hashes come from: a flat array of leaf hashes, or a tree
+ * that caches every complete perfect subtree. */
+struct source {
+	const uint8_t *leaves;
+	const struct tly_merkle_tree *tree;
+};
+
+static int
+perfect_in_tree(const struct source *src, uint64_t start, uint64_t n, unsigned *height)
+{
+	unsigned h = 0;
+
+	if (src->tree == NULL || (n & (n - 1)) != 0 || start % n != 0)
+		return 0;
+	while (((uint64_t)1 << h) < n)
+		h++;
+	*height = h;
+	return start / n < src->tree->count[h];
+}
+
+/* MTH of leaves [start, start + n), n >= 1. */
 static void
-subtree(uint8_t out[static HASH], const uint8_t *leaves, uint64_t n)
+range_hash(const struct source *src, uint64_t start, uint64_t n, uint8_t out[static HASH])
 {
 	uint8_t left[HASH], right[HASH];
+	unsigned h;
 
+	if (perfect_in_tree(src, start, n, &h)) {
+		memcpy(out, src->tree->levels[h] + (start / n) * HASH, HASH);
+		return;
+	}
 	if (n == 1) {
-		memcpy(out, leaves, HASH);
+		memcpy(out, src->leaves + start * HASH, HASH);
 		return;
 	}
 	uint64_t k = split(n);
-	subtree(left, leaves, k);
-	subtree(right, leaves + k * HASH, n - k);
+	range_hash(src, start, k, left);
+	range_hash(src, start + k, n - k, right);
 	tly_merkle_node_hash(out, left, right);
 }
 
 void
 tly_merkle_root(uint8_t out[static HASH], const uint8_t *leaves, uint64_t n)
 {
+	struct source src = {leaves, NULL};
+
 	if (n == 0)
 		crypto_hash_sha256(out, NULL, 0);
 	else
-		subtree(out, leaves, n);
+		range_hash(&src, 0, n, out);
 }
 
-/* RFC 6962 PATH(m, D[n]), appended after the hashes below it. */
+/* RFC 6962 PATH(m, D[start:start+n]), appended after the hashes below it. */
 static void
-path(uint8_t proof[][HASH], size_t *count, const uint8_t *leaves, uint64_t n,
+path(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start, uint64_t n,
      uint64_t m)
 {
 	if (n <= 1)
 		return;
 	uint64_t k = split(n);
 	if (m < k) {
-		path(proof, count, leaves, k, m);
-		subtree(proof[(*count)++], leaves + k * HASH, n - k);
+		path(src, proof, count, start, k, m);
+		range_hash(src, start + k, n - k, proof[(*count)++]);
 	} else {
-		path(proof, count, leaves + k * HASH, n - k, m - k);
-		subtree(proof[(*count)++], leaves, k);
+		path(src, proof, count, start + k, n - k, m - k);
+		range_hash(src, start, k, proof[(*count)++]);
 	}
+}
+
+static tly_err
+inclusion(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
+          size_t *count, uint64_t n, uint64_t index)
+{
+	if (index >= n || n >= SIZE_LIMIT)
+		return TLY_EINVAL;
+	*count = 0;
+	path(src, proof, count, 0, n, index);
+	return TLY_OK;
 }
 
 tly_err
 tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                            const uint8_t *leaves, uint64_t n, uint64_t index)
 {
-	if (index >= n || n >= SIZE_LIMIT)
-		return TLY_EINVAL;
-	*count = 0;
-	path(proof, count, leaves, n, index);
-	return TLY_OK;
+	struct source src = {leaves, NULL};
+	return inclusion(&src, proof, count, n, index);
 }
 
-/* RFC 6962 SUBPROOF(m, D[n], b). */
+/* RFC 6962 SUBPROOF(m, D[start:start+n], b). */
 static void
-subproof(uint8_t proof[][HASH], size_t *count, const uint8_t *leaves, uint64_t n,
-         uint64_t m, int whole)
+subproof(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start,
+         uint64_t n, uint64_t m, int whole)
 {
 	if (m == n) {
 		if (!whole)
-			subtree(proof[(*count)++], leaves, n);
+			range_hash(src, start, n, proof[(*count)++]);
 		return;
 	}
 	uint64_t k = split(n);
 	if (m <= k) {
-		subproof(proof, count, leaves, k, m, whole);
-		subtree(proof[(*count)++], leaves + k * HASH, n - k);
+		subproof(src, proof, count, start, k, m, whole);
+		range_hash(src, start + k, n - k, proof[(*count)++]);
 	} else {
-		subproof(proof, count, leaves + k * HASH, n - k, m - k, 0);
-		subtree(proof[(*count)++], leaves, k);
+		subproof(src, proof, count, start + k, n - k, m - k, 0);
+		range_hash(src, start, k, proof[(*count)++]);
 	}
+}
+
+static tly_err
+consistency(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
+            size_t *count, uint64_t m, uint64_t n)
+{
+	if (m > n || n >= SIZE_LIMIT)
+		return TLY_EINVAL;
+	*count = 0;
+	if (m > 0 && m < n)
+		subproof(src, proof, count, 0, n, m, 1);
+	return TLY_OK;
 }
 
 tly_err
 tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                              const uint8_t *leaves, uint64_t m, uint64_t n)
 {
-	if (m > n || n >= SIZE_LIMIT)
-		return TLY_EINVAL;
-	*count = 0;
-	if (m > 0 && m < n)
-		subproof(proof, count, leaves, n, m, 1);
+	struct source src = {leaves, NULL};
+	return consistency(&src, proof, count, m, n);
+}
+
+/* ---- the cached tree ---- */
+
+void
+tly_merkle_tree_init(struct tly_merkle_tree *t)
+{
+	memset(t, 0, sizeof *t);
+}
+
+void
+tly_merkle_tree_fini(struct tly_merkle_tree *t)
+{
+	if (t == NULL)
+		return;
+	for (unsigned h = 0; h < TLY_MERKLE_PROOF_MAX; h++)
+		free(t->levels[h]);
+	memset(t, 0, sizeof *t);
+}
+
+static tly_err
+push(struct tly_merkle_tree *t, unsigned h, const uint8_t hash[static HASH])
+{
+	if (t->count[h] == t->cap[h]) {
+		size_t cap = t->cap[h] > 0 ? 2 * t->cap[h] : 16;
+		uint8_t *grown = realloc(t->levels[h], cap * HASH);
+		if (grown == NULL)
+			return TLY_ENOMEM;
+		t->levels[h] = grown;
+		t->cap[h] = cap;
+	}
+	memcpy(t->levels[h] + t->count[h]++ * HASH, hash, HASH);
 	return TLY_OK;
+}
+
+tly_err
+tly_merkle_tree_append(struct tly_merkle_tree *t, const uint8_t leaf_hash[static HASH])
+{
+	uint8_t node[HASH];
+	tly_err rv;
+
+	if (t->size + 1 >= SIZE_LIMIT || (rv = push(t, 0, leaf_hash)) != TLY_OK)
+		return t->size + 1 >= SIZE_LIMIT ? TLY_ERANGE : rv;
+	/* Each completed pair of perfect subtrees makes the next level's. */
+	for (unsigned h = 0; h + 1 < TLY_MERKLE_PROOF_MAX && t->count[h] % 2 == 0; h++) {
+		const uint8_t *pair = t->levels[h] + (t->count[h] - 2) * HASH;
+		tly_merkle_node_hash(node, pair, pair + HASH);
+		if ((rv = push(t, h + 1, node)) != TLY_OK)
+			return rv;
+	}
+	t->size++;
+	return TLY_OK;
+}
+
+void
+tly_merkle_tree_root(const struct tly_merkle_tree *t, uint64_t n, uint8_t out[static HASH])
+{
+	struct source src = {t->levels[0], t};
+
+	TLY_REQUIRE(n <= t->size);
+	if (n == 0)
+		crypto_hash_sha256(out, NULL, 0);
+	else
+		range_hash(&src, 0, n, out);
+}
+
+tly_err
+tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
+                          uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+                          uint64_t n, uint64_t index)
+{
+	struct source src = {t->levels[0], t};
+	if (n > t->size)
+		return TLY_EINVAL;
+	return inclusion(&src, proof, count, n, index);
+}
+
+tly_err
+tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
+                            uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+                            uint64_t m, uint64_t n)
+{
+	struct source src = {t->levels[0], t};
+	if (n > t->size)
+		return TLY_EINVAL;
+	return consistency(&src, proof, count, m, n);
 }
 
 /* Right-shift fn and sn together until LSB(fn) is set or fn is 0. */

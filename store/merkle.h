@@ -58,6 +58,39 @@ TLY_MUST tly_err tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PR
                                               const uint8_t *leaves,
                                               uint64_t m, uint64_t n);
 
+/*
+ * An append-only tree that keeps the hash of every complete perfect
+ * subtree (levels[h]: those of 2^h leaves, in order; levels[0] the leaf
+ * hashes), so that the root and the proofs of any of its prefixes cost
+ * O(log n) hashes, and an append O(1) amortised. 2n hashes of memory.
+ * _init/_fini; owned by the caller; one thread at a time.
+ */
+struct tly_merkle_tree {
+	uint8_t *levels[TLY_MERKLE_PROOF_MAX];
+	uint64_t count[TLY_MERKLE_PROOF_MAX];
+	size_t cap[TLY_MERKLE_PROOF_MAX];
+	uint64_t size;
+};
+
+void tly_merkle_tree_init(struct tly_merkle_tree *t);
+/* Accepts a zeroed tree. */
+void tly_merkle_tree_fini(struct tly_merkle_tree *t);
+/* Append a leaf hash. TLY_ENOMEM, TLY_ERANGE (2^63 leaves): the tree is
+ * then unusable (fini it). */
+TLY_MUST tly_err tly_merkle_tree_append(struct tly_merkle_tree *t,
+                                        const uint8_t leaf_hash[static TLY_MERKLE_HASH_BYTES]);
+/* MTH of the first n <= size leaves (misuse aborts). */
+void tly_merkle_tree_root(const struct tly_merkle_tree *t, uint64_t n,
+                          uint8_t out[static TLY_MERKLE_HASH_BYTES]);
+/* As tly_merkle_inclusion_proof / _consistency_proof over the first n
+ * leaves; TLY_EINVAL also when n > size. */
+TLY_MUST tly_err tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
+                                           uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
+                                           size_t *count, uint64_t n, uint64_t index);
+TLY_MUST tly_err tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
+                                             uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
+                                             size_t *count, uint64_t m, uint64_t n);
+
 /* RFC 9162 section 2.1.3.2: TLY_OK when proof[0..count) shows that the
  * leaf with this leaf hash is at index in the tree of size leaves with this
  * root; TLY_EAUTH otherwise (index >= size, a path too long or too short,

@@ -236,6 +236,41 @@ Test(merkle, every_consistency_proof_verifies_and_every_flipped_bit_fails)
 		}
 }
 
+/* The cached tree gives the same roots and proofs as the flat leaves, for
+ * every prefix of every size up to 64. */
+Test(merkle, cached_tree_matches_the_flat_leaves)
+{
+	uint8_t leaves[PROPERTY_MAX][HASH], a[HASH], b[HASH];
+	uint8_t pa[TLY_MERKLE_PROOF_MAX][HASH], pb[TLY_MERKLE_PROOF_MAX][HASH];
+	size_t ca, cb;
+	struct tly_merkle_tree t;
+
+	property_leaves(leaves);
+	tly_merkle_tree_init(&t);
+	for (uint64_t size = 1; size <= PROPERTY_MAX; size++) {
+		cr_assert_eq(tly_merkle_tree_append(&t, leaves[size - 1]), TLY_OK);
+		cr_assert_eq(t.size, size);
+		for (uint64_t n = 0; n <= size; n++) {
+			tly_merkle_root(a, leaves[0], n);
+			tly_merkle_tree_root(&t, n, b);
+			cr_assert_arr_eq(a, b, HASH, "root %lu of %lu", (unsigned long)n,
+			    (unsigned long)size);
+			for (uint64_t m = 0; m < n; m++) {
+				cr_assert_eq(tly_merkle_inclusion_proof(pa, &ca, leaves[0], n, m), TLY_OK);
+				cr_assert_eq(tly_merkle_tree_inclusion(&t, pb, &cb, n, m), TLY_OK);
+				cr_assert_eq(ca, cb);
+				cr_assert_arr_eq(pa, pb, ca * HASH);
+				cr_assert_eq(tly_merkle_consistency_proof(pa, &ca, leaves[0], m, n), TLY_OK);
+				cr_assert_eq(tly_merkle_tree_consistency(&t, pb, &cb, m, n), TLY_OK);
+				cr_assert_eq(ca, cb);
+				cr_assert_arr_eq(pa, pb, ca * HASH);
+			}
+		}
+		cr_assert_eq(tly_merkle_tree_inclusion(&t, pb, &cb, size + 1, 0), TLY_EINVAL);
+	}
+	tly_merkle_tree_fini(&t);
+}
+
 Test(merkle, a_fork_is_not_consistent)
 {
 	uint8_t leaves[8][HASH], other[8][HASH], proof[TLY_MERKLE_PROOF_MAX][HASH];
