@@ -415,6 +415,17 @@ crash_at(const char *step, int nodes_charged)
 	cr_assert_null(strstr(text, "FAILED"), "%s: %s", step, text);
 	if (nodes_charged)
 		cr_assert_not_null(strstr(text, "(1 charges"), "%s: no node charged: %s", step, text);
+	/* `tally audit explain` says the same of that query. */
+	char qid[33];
+	const char *at = strstr(text, "note: query ");
+	cr_assert_not_null(at, "%s", text);
+	memcpy(qid, at + 12, 32);
+	qid[32] = '\0';
+	free(text);
+	tally_to(out, (const char *const[]){"tally", "audit", "explain", "--dir", dir, qid, NULL},
+	    120);
+	text = read_text(out);
+	cr_assert_not_null(strstr(text, "committed, no release"), "%s: explain: %s", step, text);
 	free(text);
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
