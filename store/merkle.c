@@ -217,8 +217,10 @@ tly_merkle_tree_append(struct tly_merkle_tree *t, const uint8_t leaf_hash[static
 	uint8_t node[HASH];
 	tly_err rv;
 
-	if (t->size + 1 >= SIZE_LIMIT || (rv = push(t, 0, leaf_hash)) != TLY_OK)
-		return t->size + 1 >= SIZE_LIMIT ? TLY_ERANGE : rv;
+	if (t->size + 1 >= SIZE_LIMIT)
+		return TLY_ERANGE;
+	if ((rv = push(t, 0, leaf_hash)) != TLY_OK)
+		return rv;
 	/* Each completed pair of perfect subtrees makes the next level's. */
 	for (unsigned h = 0; h + 1 < TLY_MERKLE_PROOF_MAX && t->count[h] % 2 == 0; h++) {
 		const uint8_t *pair = t->levels[h] + (t->count[h] - 2) * HASH;
