@@ -13,8 +13,10 @@
  *
  *   a) a replay of an answered QUERY (same bytes): REFUSAL, a signed
  *      refusal entry (replay), no second charge;
- *   b) a query id reused with another spec, or the same spec with other
- *      round data (deadline): the same;
+ *   b) a query id reused with the same spec and other round data
+ *      (deadline): the same; with another spec, which the log cannot
+ *      commit a second time: refused as a query outside the log, nothing
+ *      recorded;
  *   c) a query over the per-query cap, and queries up to and past the
  *      total budget: refusal entries (per-query, budget), the spend never
  *      over the cap, exact at the boundary; `tally-node answer` exits 3;
@@ -26,6 +28,12 @@
  *   e) a release logged (with the coordinator's real key) listing a node
  *      as dropped although it answered: `tally audit verify --dir` fails
  *      naming the node and the query, while the consistent log passed.
+ *
+ *   f) no query outside the log (docs/PROTOCOL.md 5.4): a QUERY with no
+ *      log section or a head without it is refused by every node, nothing
+ *      charged; a forked log is refused by a node that saw the other and
+ *      fails the audit; the issue's truncated log (and one with a hole)
+ *      fails `tally audit verify --strict`, naming node, query and head.
  *
  * The differencing test uses the whole real federation (coordinator too):
  * two queries whose answers differ by exactly one person are answered
