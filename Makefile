@@ -19,7 +19,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(shell pkg-config --
 LIBS       = $(shell pkg-config --libs $(PKGS)) -lnng -lpthread -lm
 TEST_LIBS  = $(shell pkg-config --libs criterion)
 
-LIB_SRC   := $(wildcard crypto/*.c protocol/*.c)
+LIB_SRC   := $(wildcard crypto/*.c protocol/*.c store/*.c)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB       := $(BUILD)/libtally.a
 # Each program is its folder's objects; main.c holds only main(), so tests

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "cli/audit_heads.h"
 #include "coordinator/config.h"
 #include "coordinator/translog.h"
 #include "node/config.h"
@@ -38,6 +39,7 @@ struct audit {
 	size_t ledgers_ok, receipts_matched;
 	size_t unaccounted; /* charges reported as WARNING lines (not strict) */
 	int strict;
+	struct tly_audit_heads heads; /* the log heads the ledgers hold */
 };
 
 /* Keep the first problem: reason names the entry (or the file's issue). */
@@ -88,6 +90,7 @@ check_log(struct audit *a, const char *path)
 		        " aborted, %" PRIu64 " refused), %" PRIu64 " receipts, head %s\n",
 		        path, r->entries, r->released, r->aborted, r->refused, r->receipts,
 		        r->entries > 0 ? head : "-");
+		tly_audit_note_unfinished(r, path, a->out);
 		return;
 	}
 	fprintf(a->out, "log %s: FAILED: %s\n", path, r->reason);
@@ -301,6 +304,12 @@ check_ledger(struct audit *a, const char *path)
 		problem(a, rv, path, report.bad_seq, "%s", report.reason);
 		goto out;
 	}
+	char reason[512];
+	if ((rv = tly_audit_check_heads(&a->heads, ledger, path, node->id, &a->roster, &a->log,
+	                                a->out, reason, sizeof reason)) != TLY_OK) {
+		problem(a, rv, path, 0, "%s", reason);
+		goto out;
+	}
 	if (!match_receipts(a, ledger, path, node->id, &matched) ||
 	    !match_releases(a, ledger, path, node->id, report.entries))
 		goto out;
@@ -353,6 +362,7 @@ tly_audit_verify(const struct tly_audit_files *files, FILE *out, struct tly_audi
 	if (a.first != TLY_OK)
 		fprintf(out, "audit: FAILED: %s: %s\n", finding->file, finding->reason);
 	tly_translog_report_fini(&a.log);
+	tly_audit_heads_fini(&a.heads);
 	tly_roster_fini(&a.roster);
 	return a.first;
 }

@@ -286,6 +286,14 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
 		          rv == TLY_EINVAL ? "is not in the log" : "cannot be read");
 		goto out;
 	}
+	if (found.outcome == TLY_TRANSLOG_COMMITTED) {
+		rv = fail(why, why_len, TLY_EINVAL,
+		          "%s: query %s was committed (log entry %" PRIu64 ") and has no outcome: "
+		          "committed, no release (the coordinator stopped before logging one); "
+		          "nothing was released",
+		          log_path, id, found.seq);
+		goto out;
+	}
 	if (found.outcome != TLY_TRANSLOG_RELEASED) {
 		rv = fail(why, why_len, TLY_EINVAL,
 		          "%s: query %s was %s (log entry %" PRIu64 "): nothing was released (%s)",

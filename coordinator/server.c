@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "protocol/noise.h"
 #include "protocol/spec.h"
 #include "protocol/transport.h"
+#include "store/head.h"
 
 enum { POLL_MS = 20, RECEIPTS_MAX = TLY_MAX_PARTIES, ROWS_CAP = 1000000000 };
 
@@ -113,6 +115,22 @@ note(const char *fmt, ...)
 	fflush(stderr);
 }
 
+/* Fault injection for the kill -9 tests (tests/test_faults.c): with
+ * TALLY_TEST_CRASH_AT set to a step's name, the coordinator kills itself
+ * with SIGKILL at that step, exactly as `kill -9` would: "committed"
+ * (the query is in the log, nothing sent), "shared" (every node has
+ * charged and sent its shares), "released" (the total is computed, its
+ * outcome not yet logged). Unset in every real deployment. */
+static void
+crash_point(const char *step)
+{
+	const char *at = getenv("TALLY_TEST_CRASH_AT");
+	if (at != NULL && strcmp(at, step) == 0) {
+		note("TALLY_TEST_CRASH_AT=%s: killing this process (a test)", step);
+		raise(SIGKILL);
+	}
+}
+
 static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
@@ -168,6 +186,7 @@ struct running {
 	struct misdeed misdeeds[MISDEEDS_MAX];
 	size_t misdeed_count;
 	uint64_t misdeeds_lost; /* beyond MISDEEDS_MAX pairs */
+	uint8_t *log_commit; /* the QUERY's log section (malloc'd) */
 };
 
 struct server {
@@ -186,6 +205,7 @@ struct server {
 	struct running *current;
 	uint64_t answered, refused, failed;
 	struct peer_window *windows; /* by roster index */
+	uint64_t *head_sent;         /* by roster index: the last log head size sent */
 	uint64_t flood_dropped;      /* messages dropped unread at disconnections */
 };
 
@@ -255,6 +275,7 @@ running_free(struct running *r)
 	for (size_t i = 0; i < r->receipt_count; i++)
 		tly_buf_fini(&r->receipts[i]);
 	free(r->refusals);
+	free(r->log_commit);
 	free(r);
 }
 
@@ -457,6 +478,7 @@ finish_released(struct server *s)
 		reply_error(s, r->handle, 500, "internal", NULL, "cannot release: %s", why);
 		s->failed++;
 	} else {
+		crash_point("released");
 		/* Logged before the planner sees it: nothing is released unlogged. */
 		record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors, &result.dropped);
 		if (tly_http_reply(s->http, r->handle, 200, "application/json", (const uint8_t *)json,
@@ -588,6 +610,69 @@ claim_planner(struct server *s, const struct job *job, struct tly_spec *spec)
 	return 1;
 }
 
+/* The head sizes the participants may hold: the heads of the newest
+ * committed queries, and the last head sent to each participant. */
+enum { RECENT_HEADS = 16 };
+
+static size_t
+head_sizes(struct server *s, const struct running *r, uint64_t *sizes)
+{
+	size_t n = 0;
+
+	if (tly_translog_recent_heads(s->log, sizes, RECENT_HEADS, &n) != TLY_OK)
+		n = 0;
+	for (uint32_t i = 0; i < r->query.participants.count; i++) {
+		const struct tly_party *p = tly_roster_find(&s->roster, r->query.participants.ids[i]);
+		if (p != NULL && s->head_sent[p - s->roster.parties] != 0)
+			sizes[n++] = s->head_sent[p - s->roster.parties];
+	}
+	return n;
+}
+
+/* No query outside the log: append its "committed" entry and attach the
+ * signed head, inclusion and consistency proofs to the QUERY, before any
+ * byte of it leaves (docs/PROTOCOL.md section 5.4). */
+static tly_err
+commit_query(struct server *s, struct running *r, char *why, size_t why_len)
+{
+	struct tly_translog_record rec;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	uint64_t *sizes = calloc(RECENT_HEADS + r->query.participants.count + 1, sizeof *sizes);
+	size_t len = 0;
+	tly_err rv = TLY_ENOMEM;
+
+	r->log_commit = malloc(TLY_COMMIT_MAX_BYTES);
+	if (c == NULL || sizes == NULL || r->log_commit == NULL)
+		goto out;
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.query_id, r->query_id, TLY_QUERY_ID_BYTES);
+	memcpy(rec.query_hash, r->query.query_hash, TLY_HASH_BYTES);
+	rec.protocol = r->query.protocol;
+	rec.threshold = r->query.threshold;
+	rec.degree = r->query.degree;
+	rec.outcome = TLY_TRANSLOG_COMMITTED;
+	rec.spec_json = r->canonical;
+	rec.spec_len = strlen(r->canonical);
+	size_t n = head_sizes(s, r, sizes);
+	if ((rv = tly_translog_commit(s->log, &rec, sizes, n, c, why, why_len)) != TLY_OK ||
+	    (rv = tly_log_commit_encode(r->log_commit, &len, c)) != TLY_OK)
+		goto out;
+	r->query.log_commit = r->log_commit;
+	r->query.log_commit_len = (uint32_t)len;
+	for (uint32_t i = 0; i < r->query.participants.count; i++) {
+		const struct tly_party *p = tly_roster_find(&s->roster, r->query.participants.ids[i]);
+		if (p != NULL)
+			s->head_sent[p - s->roster.parties] = c->head.size;
+	}
+	note("query %s: committed to the transparency log (head size %" PRIu64 ")", r->qid,
+	    c->head.size);
+	crash_point("committed");
+out:
+	free(sizes);
+	free(c);
+	return rv;
+}
+
 /* Turn a job into the running query, or answer it with an error. */
 static void
 start_job(struct server *s, struct job *job)
@@ -654,6 +739,15 @@ start_job(struct server *s, struct job *job)
 		rv = TLY_EINVAL;
 	}
 	tly_outbox_init(&box);
+	if (rv == TLY_OK && commit_query(s, r, why, sizeof why) != TLY_OK) {
+		note("query %s: COULD NOT COMMIT TO THE TRANSPARENCY LOG: %s", r->qid, why);
+		reply_error(s, job->handle, 500, "internal", NULL,
+		    "the query could not be logged, so it was not sent");
+		tly_outbox_fini(&box);
+		running_free(r);
+		s->current = NULL;
+		return;
+	}
 	if (rv == TLY_OK) {
 		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, q, r->query_id,
 		    &box);
@@ -841,6 +935,8 @@ advance(struct server *s)
 		return;
 	}
 	int early = phase == TLY_COMMITTEE_SHARING && sharing_complete(s);
+	if (early)
+		crash_point("shared");
 	if (!early && now_ms() < r->deadline)
 		return;
 	struct tly_outbox box;
@@ -1038,7 +1134,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		return rv;
 	tly_rng_init(&s->rng);
 	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
-	return s->windows != NULL ? TLY_OK : TLY_ENOMEM;
+	s->head_sent = calloc(s->roster.count + 1, sizeof *s->head_sent);
+	return s->windows != NULL && s->head_sent != NULL ? TLY_OK : TLY_ENOMEM;
 }
 
 static void
@@ -1061,6 +1158,7 @@ close_server(struct server *s)
 	tly_identity_fini(&s->identity);
 	tly_rng_fini(&s->rng);
 	free(s->windows);
+	free(s->head_sent);
 }
 
 static void

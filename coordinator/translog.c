@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "store/head.h"
 #include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 
 #define PK_NAME "sign_public_key"
@@ -23,12 +24,14 @@ static const char schema_sql[] =
     "CREATE TABLE entries ("
     " seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
     " time INTEGER NOT NULL,"
-    " query_id BLOB NOT NULL UNIQUE CHECK (length(query_id) = 16),"
-    " outcome INTEGER NOT NULL CHECK (outcome IN (1, 2, 3)),"
+    " query_id BLOB NOT NULL CHECK (length(query_id) = 16),"
+    " outcome INTEGER NOT NULL CHECK (outcome IN (1, 2, 3, 4)),"
     " bytes BLOB NOT NULL,"
     " entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32),"
     " signature BLOB NOT NULL CHECK (length(signature) = 64)"
     ") STRICT;"
+    /* One "committed" entry and one outcome per query id. */
+    "CREATE UNIQUE INDEX entries_query ON entries (query_id, outcome = 4);"
     "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
     " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;"
     "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
@@ -258,6 +261,7 @@ tly_translog_close(struct tly_translog *log)
 	if (log == NULL)
 		return;
 	sqlite3_close_v2(log->db);
+	tly_merkle_tree_fini(&log->tree);
 	free(log);
 }
 
@@ -271,6 +275,8 @@ tly_translog_outcome_name(uint8_t outcome)
 		return "aborted";
 	case TLY_TRANSLOG_REFUSED:
 		return "refused";
+	case TLY_TRANSLOG_COMMITTED:
+		return "committed";
 	default:
 		return "?";
 	}
@@ -371,8 +377,13 @@ check_record(const struct tly_translog_record *r, char *why, size_t why_len)
 	uint8_t hash[TLY_HASH_BYTES];
 	int released = r->outcome == TLY_TRANSLOG_RELEASED;
 
-	if (r->outcome < TLY_TRANSLOG_RELEASED || r->outcome > TLY_TRANSLOG_REFUSED)
+	if (r->outcome < TLY_TRANSLOG_RELEASED || r->outcome > TLY_TRANSLOG_COMMITTED)
 		return refuse(why, why_len, TLY_EINVAL, "unknown outcome %u", r->outcome);
+	if (r->outcome == TLY_TRANSLOG_COMMITTED &&
+	    (r->receipt_count > 0 || (r->contributors != NULL && r->contributors->count > 0) ||
+	     (r->dropped != NULL && r->dropped->count > 0)))
+		return refuse(why, why_len, TLY_EINVAL,
+		              "a committed query has no contributors, dropped nodes or receipts yet");
 	if (reason_len > TLY_TRANSLOG_REASON_MAX)
 		return refuse(why, why_len, TLY_EINVAL, "reason longer than %d bytes",
 		              TLY_TRANSLOG_REASON_MAX);
@@ -402,7 +413,9 @@ check_record(const struct tly_translog_record *r, char *why, size_t why_len)
 	return TLY_OK;
 }
 
-/* Next seq and prev_hash, and whether the query id is in the log. */
+/* Next seq and prev_hash, and whether the query id is in the log where
+ * this entry may not follow it: a "committed" entry comes first, and one
+ * outcome at most after it. */
 static tly_err
 load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
 {
@@ -410,10 +423,12 @@ load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
 	tly_err rv = TLY_EIO;
 	int rc;
 
-	if (sqlite3_prepare_v2(log->db, "SELECT count(*) FROM entries WHERE query_id = ?", -1, &st,
-	                       NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(log->db,
+	                       "SELECT count(*) FROM entries WHERE query_id = ? AND"
+	                       " (outcome <> 4 OR ? = 4)",
+	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_blob(st, 1, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
+	    sqlite3_bind_int(st, 2, e->outcome) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		goto out;
 	*seen = sqlite3_column_int64(st, 0) > 0;
 	sqlite3_finalize(st);
@@ -453,6 +468,8 @@ insert(struct tly_translog *log, const struct tly_translog_entry *e)
 	if ((rv = tly_translog_entry_encode(e, &bytes)) != TLY_OK)
 		goto out;
 	tly_translog_hash(hash, bytes.data, bytes.len);
+	tly_log_leaf_hash(log->pending_leaf, e->seq, e->outcome, e->query_id, e->query_hash, hash);
+	memcpy(log->pending_entry_hash, hash, sizeof hash);
 	if ((rv = tly_sign(signature, log->key, hash, sizeof hash)) != TLY_OK)
 		goto out;
 	rv = TLY_EIO;
@@ -551,6 +568,7 @@ tly_translog_append(struct tly_translog *log, const struct tly_translog_record *
 	if (exec(log->db, "COMMIT") != SQLITE_OK)
 		goto out;
 	in_transaction = 0;
+	tly_translog_leaf_added(log, e.seq);
 	if (seq != NULL)
 		*seq = e.seq;
 	rv = TLY_OK;

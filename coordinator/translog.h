@@ -1,7 +1,9 @@
 /*
  * translog.h - the coordinator's transparency log (DESIGN.md section 6):
- * one signed, hash-chained entry per query outcome, carrying the nodes'
- * signed ledger receipts, so that an auditor holding the registry can check
+ * one signed, hash-chained entry when a query is committed (before any node
+ * sees it) and one per query outcome, carrying the nodes' signed ledger
+ * receipts, and a Merkle tree over the entries (RFC 9162, store/merkle.h)
+ * whose signed heads the nodes keep, so that an auditor holding the registry can check
  * what was released, at what privacy cost, and that no node's budget was
  * passed, without trusting the coordinator.
  *
@@ -14,8 +16,8 @@
  * DELETE on it are blocked by triggers (an honest mistake is stopped; a
  * deliberate edit is caught by verification).
  *
- *   entry bytes (version 1; integers big-endian):
- *     version          u8   1
+ *   entry bytes (version 2; integers big-endian):
+ *     version          u8   2 (= TLY_TRANSLOG_FORMAT_VERSION)
  *     seq              u64  1, 2, 3, ... with no gaps
  *     time             u64  the coordinator's clock, UTC seconds since 1970
  *     query_id         16 bytes
@@ -25,7 +27,11 @@
  *     threshold        u16  as in the QUERY: committee t, or the masking
  *     degree           u16  protocols' Shamir threshold; committee k, or
  *                           SecAgg+ neighbours (0 when none was sent)
- *     outcome          u8   1 released, 2 aborted, 3 refused
+ *     outcome          u8   1 released, 2 aborted, 3 refused, 4 committed
+ *                           (the query is about to be sent: appended
+ *                           before any QUERY leaves the coordinator; its
+ *                           outcome follows in a later entry, or never
+ *                           when the coordinator stopped in between)
  *     reason_len       u16  0..TLY_TRANSLOG_REASON_MAX, then reason (UTF-8,
  *                           no NUL): why it was aborted or refused
  *     spec_len         u32  0..TLY_SPEC_JSON_MAX, then the canonical query
@@ -45,6 +51,15 @@
  *
  *   entry_hash = tly_hash("tally/translog/v1", entry bytes)
  *   signature  = Ed25519(coordinator key, entry_hash)
+ *   Merkle leaf = the entry bytes: leaf hash SHA-256(0x00 || bytes), leaf
+ *                 index seq - 1 (store/merkle.h); a signed tree head of
+ *                 size s (store/head.h) commits to entries 1..s.
+ *
+ * Per query id: at most one "committed" entry, and at most one outcome
+ * entry (released, aborted, refused), which comes after the committed one
+ * when there is one (a query refused before it was sent has none). Format
+ * version 2 (version 1 had no committed entries and no Merkle tree; such a
+ * file is refused: start a new log).
  *
  * The table stores each entry's fields in columns for queries (seq, time,
  * query_id, outcome, ...) and the full entry bytes in column `bytes`;
@@ -73,7 +88,7 @@
 
 enum {
 	TLY_TRANSLOG_APPLICATION_ID = 0x544c5452, /* "TLTR" */
-	TLY_TRANSLOG_FORMAT_VERSION = 1,
+	TLY_TRANSLOG_FORMAT_VERSION = 2,
 	TLY_TRANSLOG_REASON_MAX = 1023,
 	TLY_TRANSLOG_RELEASE_MAX = 1 << 26,
 	TLY_TRANSLOG_BUSY_MS = 5000,
@@ -83,6 +98,7 @@ enum tly_translog_outcome {
 	TLY_TRANSLOG_RELEASED = 1,
 	TLY_TRANSLOG_ABORTED = 2,
 	TLY_TRANSLOG_REFUSED = 3,
+	TLY_TRANSLOG_COMMITTED = 4, /* sent to the nodes; the outcome comes later */
 };
 
 /* A receipt as the node sent it (bytes borrowed). */
@@ -149,6 +165,33 @@ TLY_MUST tly_err tly_translog_append(struct tly_translog *log,
                                      const struct tly_translog_record *record, uint64_t *seq,
                                      char *why, size_t why_len);
 
+struct tly_log_commit;
+
+/*
+ * Commit a query before it is sent: append record (outcome
+ * TLY_TRANSLOG_COMMITTED, with the canonical spec) as above, then sign the
+ * tree head of the log as it now stands and build the QUERY's log
+ * commitment into *out: that head, the entry's leaf index and inclusion
+ * proof, and a consistency proof from each size in from_sizes that lies in
+ * 1..size-1 (others are ignored, duplicates merged; at most the
+ * TLY_COMMIT_CONSISTENCY_MAX largest are kept). Errors as append, and
+ * TLY_ECRYPTO when signing fails. The entry is durable once this returns
+ * TLY_OK; on TLY_ECRYPTO it may be in the log without a commitment sent.
+ */
+TLY_MUST tly_err tly_translog_commit(struct tly_translog *log,
+                                     const struct tly_translog_record *record,
+                                     const uint64_t *from_sizes, size_t from_count,
+                                     struct tly_log_commit *out, char *why, size_t why_len);
+
+/* The sizes of the heads of the newest committed entries (each committed
+ * entry's seq is the size of the head sent with it), newest first, at most
+ * max of them, into sizes[0..*count). TLY_EIO. */
+TLY_MUST tly_err tly_translog_recent_heads(struct tly_translog *log, uint64_t *sizes, size_t max,
+                                           size_t *count);
+
+/* Entries in the log (the size of its Merkle tree). TLY_EIO. */
+TLY_MUST tly_err tly_translog_size(struct tly_translog *log, uint64_t *size);
+
 /* ---- audit ---- */
 
 /* One receipt as found in the log, for cross-checking node ledgers. */
@@ -175,11 +218,28 @@ struct tly_translog_release_ref {
 	struct tly_idlist dropped;      /* malloc'd copy */
 };
 
+/* A query as the log holds it: its committed entry and its outcome entry
+ * (0 when absent). */
+struct tly_translog_query_ref {
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	uint64_t committed_seq;
+	uint64_t outcome_seq;
+	uint8_t outcome; /* enum tly_translog_outcome; 0 when none yet */
+};
+
 struct tly_translog_report {
 	uint64_t entries;  /* entries that verified, from seq 1 */
 	uint64_t released; /* of which released */
 	uint64_t aborted;
 	uint64_t refused;
+	uint64_t committed; /* committed entries */
+	/* The Merkle leaf hashes of the entries that verified, 32 bytes each
+	 * (malloc'd; fini frees it): heads are checked against them. */
+	uint8_t *leaves;
+	/* Every query of the entries that verified, in log order of its first
+	 * entry (malloc'd; fini frees it). */
+	size_t query_ref_count;
+	struct tly_translog_query_ref *query_refs;
 	uint64_t receipts; /* receipts in the entries that verified */
 	uint8_t head_hash[TLY_HASH_BYTES];
 	uint64_t bad_seq; /* first entry that failed; 0 when all verified */
@@ -262,7 +322,8 @@ struct tly_translog_found {
 	char *release_json; /* malloc'd, NUL-terminated; NULL unless released */
 };
 
-/* The entry of this query id. On success *out owns its strings
+/* The entry of this query id: its outcome entry, or its committed entry
+ * when it has no outcome (the coordinator stopped first). On success *out owns its strings
  * (tly_translog_found_fini). TLY_EINVAL when the query is not in the log,
  * TLY_EFORMAT for an entry that does not decode, TLY_EIO, TLY_ENOMEM.
  * Does not verify. */

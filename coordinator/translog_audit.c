@@ -14,6 +14,7 @@
 #include "protocol/budget.h"
 #include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 #include "protocol/keys.h"
+#include "store/head.h"
 
 /* A receipted charge, for the checks across entries. */
 struct charge {
@@ -72,6 +73,11 @@ tly_translog_report_fini(struct tly_translog_report *report)
 	free(report->release_refs);
 	report->release_refs = NULL;
 	report->release_ref_count = 0;
+	free(report->leaves);
+	report->leaves = NULL;
+	free(report->query_refs);
+	report->query_refs = NULL;
+	report->query_ref_count = 0;
 }
 
 static const char *
@@ -410,15 +416,49 @@ check_release(struct walk *w, const struct tly_translog_entry *e,
 	return rv;
 }
 
+/* A committed entry: the query as it was about to be sent, nothing more. */
+static tly_err
+check_committed(struct walk *w, const struct tly_translog_entry *e)
+{
+	if (e->contributors.count > 0 || e->dropped.count > 0 || e->receipt_count > 0)
+		return bad(w, "a committed query with contributors, dropped nodes or receipts");
+	return TLY_OK;
+}
+
+/* Earlier entries of this query id: none before a committed entry; only
+ * its committed entry before an outcome. (Whether a node's charge came
+ * with a head that includes the committed entry is the ledger
+ * cross-check's question: cli/audit.c.) */
+static tly_err
+check_order(struct walk *w, const struct tly_translog_entry *e)
+{
+	uint64_t committed = 0;
+	int rc;
+
+	sqlite3_reset(w->earlier);
+	if (sqlite3_bind_blob(w->earlier, 1, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) !=
+	        SQLITE_OK ||
+	    sqlite3_bind_int64(w->earlier, 2, (sqlite3_int64)e->seq) != SQLITE_OK)
+		return TLY_EIO;
+	while ((rc = sqlite3_step(w->earlier)) == SQLITE_ROW) {
+		sqlite3_int64 seq = sqlite3_column_int64(w->earlier, 0);
+		if (e->outcome == TLY_TRANSLOG_COMMITTED ||
+		    sqlite3_column_int64(w->earlier, 1) != TLY_TRANSLOG_COMMITTED || committed != 0)
+			return bad(w, "the query is already in entry %lld", (long long)seq);
+		committed = (uint64_t)seq;
+	}
+	return rc == SQLITE_DONE ? TLY_OK : TLY_EIO;
+}
+
 static tly_err
 check_rules(struct walk *w, const struct tly_translog_entry *e,
             struct tly_translog_spec_summary *spec)
 {
 	uint8_t hash[TLY_HASH_BYTES];
 	int released = e->outcome == TLY_TRANSLOG_RELEASED;
-	int rc;
+	tly_err rv;
 
-	if (e->outcome < TLY_TRANSLOG_RELEASED || e->outcome > TLY_TRANSLOG_REFUSED)
+	if (e->outcome < TLY_TRANSLOG_RELEASED || e->outcome > TLY_TRANSLOG_COMMITTED)
 		return bad(w, "unknown outcome %u", e->outcome);
 	if (e->spec_len == 0 && e->outcome != TLY_TRANSLOG_REFUSED)
 		return bad(w, "no canonical query");
@@ -429,6 +469,8 @@ check_rules(struct walk *w, const struct tly_translog_entry *e,
 		return bad(w, "a release without contributors");
 	/* t > k/2 is no longer required: the members' quorum q (2q >= k + t,
 	 * checked by every member on the signed QUERY) keeps sets apart. */
+	if (e->outcome == TLY_TRANSLOG_COMMITTED && (rv = check_committed(w, e)) != TLY_OK)
+		return rv;
 	if (e->protocol == TLY_PROTOCOL_COMMITTEE && e->degree > 0 &&
 	    (e->threshold == 0 || e->threshold > e->degree))
 		return bad(w, "committee threshold %u of %u: privacy needs 1 <= t <= k",
@@ -444,18 +486,45 @@ check_rules(struct walk *w, const struct tly_translog_entry *e,
 		if (tly_translog_spec_summary(e->spec, e->spec_len, spec) != TLY_OK)
 			return bad(w, "the canonical query cannot be read");
 	}
-	sqlite3_reset(w->earlier);
-	if (sqlite3_bind_blob(w->earlier, 1, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) !=
-	        SQLITE_OK ||
-	    sqlite3_bind_int64(w->earlier, 2, (sqlite3_int64)e->seq) != SQLITE_OK)
-		return TLY_EIO;
-	rc = sqlite3_step(w->earlier);
-	if (rc == SQLITE_ROW)
-		return bad(w, "the query is already in entry %lld",
-		           (long long)sqlite3_column_int64(w->earlier, 0));
-	if (rc != SQLITE_DONE)
-		return TLY_EIO;
+	if ((rv = check_order(w, e)) != TLY_OK)
+		return rv;
 	return released ? check_release(w, e, spec) : TLY_OK;
+}
+
+/* The entry's Merkle leaf and its query, for the head and ledger checks. */
+static tly_err
+remember_leaf(struct walk *w, const struct tly_translog_entry *e, const uint8_t *entry_hash)
+{
+	struct tly_translog_report *rep = w->report;
+	size_t n = (size_t)rep->entries;
+	uint8_t *leaves = realloc(rep->leaves, (n + 1) * TLY_MERKLE_HASH_BYTES);
+
+	if (leaves == NULL)
+		return TLY_ENOMEM;
+	rep->leaves = leaves;
+	tly_log_leaf_hash(leaves + n * TLY_MERKLE_HASH_BYTES, e->seq, e->outcome, e->query_id,
+	                  e->query_hash, entry_hash);
+	struct tly_translog_query_ref *ref = NULL;
+	for (size_t i = rep->query_ref_count; i > 0 && ref == NULL; i--)
+		if (memcmp(rep->query_refs[i - 1].query_id, e->query_id, TLY_QUERY_ID_BYTES) == 0)
+			ref = &rep->query_refs[i - 1];
+	if (ref == NULL) {
+		struct tly_translog_query_ref *refs =
+		    realloc(rep->query_refs, (rep->query_ref_count + 1) * sizeof *refs);
+		if (refs == NULL)
+			return TLY_ENOMEM;
+		rep->query_refs = refs;
+		ref = &refs[rep->query_ref_count++];
+		memset(ref, 0, sizeof *ref);
+		memcpy(ref->query_id, e->query_id, TLY_QUERY_ID_BYTES);
+	}
+	if (e->outcome == TLY_TRANSLOG_COMMITTED) {
+		ref->committed_seq = e->seq;
+	} else {
+		ref->outcome_seq = e->seq;
+		ref->outcome = e->outcome;
+	}
+	return TLY_OK;
 }
 
 /* The row's columns, as far as their types and sizes. */
@@ -554,6 +623,8 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 	}
 	if (e.outcome == TLY_TRANSLOG_RELEASED && (rv = remember_release(w, &e)) != TLY_OK)
 		goto out;
+	if ((rv = remember_leaf(w, &e, row.entry_hash)) != TLY_OK)
+		goto out;
 	tly_translog_hash(w->prev_hash, row.bytes, row.bytes_len);
 	memcpy(w->report->head_hash, w->prev_hash, TLY_HASH_BYTES);
 	w->report->entries++;
@@ -561,6 +632,7 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 	w->report->released += e.outcome == TLY_TRANSLOG_RELEASED;
 	w->report->aborted += e.outcome == TLY_TRANSLOG_ABORTED;
 	w->report->refused += e.outcome == TLY_TRANSLOG_REFUSED;
+	w->report->committed += e.outcome == TLY_TRANSLOG_COMMITTED;
 out:
 	tly_translog_entry_fini(&e);
 	return rv;
@@ -585,7 +657,7 @@ tly_translog_verify(struct tly_translog *log, const struct tly_roster *registry,
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(
 	        log->db,
-	        "SELECT seq FROM entries WHERE query_id = ? AND seq < ? ORDER BY seq LIMIT 1", -1,
+	        "SELECT seq, outcome FROM entries WHERE query_id = ? AND seq < ? ORDER BY seq", -1,
 	        &w.earlier, NULL) != SQLITE_OK)
 		goto out;
 	rv = TLY_OK;

@@ -11,13 +11,25 @@
 
 #include "protocol/buf.h"
 #include "protocol/spec.h"
+#include "store/merkle.h"
 #include "translog.h"
 
 struct tly_translog {
 	sqlite3 *db;
 	const struct tly_sign_key *key;    /* borrowed; NULL for a read-only handle */
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES]; /* recorded in the file */
+	/* The Merkle tree of entries 1..tree.size (translog_commit.c), loaded
+	 * on first use (tree_loaded) and extended by each append. */
+	struct tly_merkle_tree tree;
+	int tree_loaded;
+	uint8_t pending_leaf[TLY_MERKLE_HASH_BYTES]; /* of the entry being inserted */
+	uint8_t pending_entry_hash[TLY_HASH_BYTES];  /* its entry_hash */
 };
+
+/* After entry seq is committed: extend the cached leaves with
+ * pending_leaf, or drop the cache when it does not end at seq - 1 (another
+ * writer; it is reloaded on next use). */
+void tly_translog_leaf_added(struct tly_translog *log, uint64_t seq);
 
 /* The columns of table `entries`, in the order of SELECTs and INSERTs. */
 #define TLY_TRANSLOG_COLUMNS "seq, time, query_id, outcome, bytes, entry_hash, signature"

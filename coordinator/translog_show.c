@@ -243,7 +243,7 @@ tly_translog_find(struct tly_translog *log, const uint8_t query_id[static TLY_QU
 	memset(&e, 0, sizeof e);
 	if (sqlite3_prepare_v2(log->db,
 	                       "SELECT " TLY_TRANSLOG_COLUMNS
-	                       " FROM entries WHERE query_id = ? ORDER BY seq LIMIT 1",
+	                       " FROM entries WHERE query_id = ? ORDER BY outcome = 4, seq LIMIT 1",
 	                       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_blob(st, 1, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK)
 		goto out;

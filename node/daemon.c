@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "node/node_log.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -159,7 +160,22 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	int member = tly_idlist_contains(&q.committee, self);
 	int participant = tly_idlist_contains(&q.participants, self);
 	note_planner(self, qid, &q);
+	/* No query outside the log: a member that sums shares for it would
+	 * release the others' answers (node_log.h). */
+	char why_log[400];
+	rv = member || participant ? tly_node_check_log(&d->node, query_id, &q, why_log,
+	                                 sizeof why_log)
+	                           : TLY_OK;
 	tly_query_fini(&q);
+	if (rv != TLY_OK) {
+		struct tly_buf refusal;
+		note(self, "query %s: %s", qid, why_log);
+		tly_buf_init(&refusal);
+		if (participant && tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
+			send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &refusal);
+		tly_buf_fini(&refusal);
+		return;
+	}
 
 	/* The member state first, so that relayed shares find it. */
 	if (member && d->node.config.committee && find_slot(d, query_id) == NULL) {

@@ -1,4 +1,5 @@
 #include "node.h"
+#include "node/node_log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -316,6 +317,10 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 		rv = TLY_EPEER;
 		goto out_query;
 	}
+	/* Step 1b: no query outside the transparency log (node_log.h). */
+	rv = tly_node_check_log(node, query_id, &q, why, why_len);
+	if (rv != TLY_OK)
+		goto out_query;
 	/* Steps 2 and 3. */
 	rv = check_query(node, &q, &spec, why, why_len);
 	if (rv != TLY_OK)

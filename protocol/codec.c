@@ -342,6 +342,9 @@ tly_query_fini(struct tly_query *q)
 	free(q->spec_json);
 	q->spec_json = NULL;
 	q->spec_len = 0;
+	free(q->log_commit);
+	q->log_commit = NULL;
+	q->log_commit_len = 0;
 }
 
 /* The spec travels inside the signed QUERY and must be what query_hash
@@ -368,6 +371,8 @@ query_check(const struct tly_query *q)
 	if (q->protocol < TLY_PROTOCOL_COMMITTEE || q->protocol > TLY_PROTOCOL_SECAGG_PLUS)
 		return TLY_EFORMAT;
 	if (!spec_matches(q))
+		return TLY_EFORMAT;
+	if (q->log_commit_len > TLY_QUERY_LOG_MAX || (q->log_commit_len > 0 && q->log_commit == NULL))
 		return TLY_EFORMAT;
 	if (q->mechanism > TLY_MECH_SKELLAM)
 		return TLY_EFORMAT;
@@ -417,7 +422,26 @@ tly_query_encode(struct tly_buf *out, const struct tly_query *q)
 	put_ids(out, &q->committee);
 	tly_buf_put_u32(out, q->spec_len);
 	tly_buf_put_bytes(out, q->spec_json, q->spec_len);
+	tly_buf_put_u32(out, q->log_commit_len);
+	tly_buf_put_bytes(out, q->log_commit, q->log_commit_len);
 	return out->error;
+}
+
+/* The trailing log section (opaque here; store/head.h decodes it). */
+static tly_err
+get_log(struct tly_reader *r, struct tly_query *q)
+{
+	uint32_t len = tly_get_u32(r);
+
+	if (r->failed || len > TLY_QUERY_LOG_MAX || len > r->left)
+		return TLY_EFORMAT;
+	if (len == 0)
+		return TLY_OK;
+	if ((q->log_commit = malloc(len)) == NULL)
+		return TLY_ENOMEM;
+	tly_get_bytes(r, q->log_commit, len);
+	q->log_commit_len = len;
+	return TLY_OK;
 }
 
 static tly_err
@@ -466,6 +490,8 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 		rv = get_ids(&r, &q.committee, TLY_MAX_COMMITTEE);
 	if (rv == TLY_OK)
 		rv = get_spec(&r, &q);
+	if (rv == TLY_OK)
+		rv = get_log(&r, &q);
 	if (rv == TLY_OK)
 		rv = tly_reader_done(&r);
 	if (rv == TLY_OK)

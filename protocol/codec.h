@@ -120,6 +120,12 @@ struct tly_query {
 			    spec_len is 0. Owned by the struct after decode
 			    (tly_query_fini frees it); borrowed for encode. */
 	uint32_t spec_len;
+	/* Trailing section: the transparency log's commitment to this query
+	 * (store/head.h layout, decoded and checked by the node), or none
+	 * (length 0: protocol-level tests only; nodes refuse it). Owned
+	 * after decode, borrowed for encode, like spec_json. */
+	uint8_t *log_commit;
+	uint32_t log_commit_len;
 };
 
 void tly_query_fini(struct tly_query *q);
@@ -133,7 +139,8 @@ TLY_MUST tly_err tly_query_encode(struct tly_buf *out, const struct tly_query *q
  * 1 <= threshold <= participants;
  * 1 <= min_honest <= participants; lists increasing, ids in 1..MAX;
  * spec_len <= TLY_QUERY_SPEC_MAX with no NUL byte inside, and when
- * nonzero query_hash = tly_hash("tally/query/v1", spec). */
+ * nonzero query_hash = tly_hash("tally/query/v1", spec);
+ * log_commit_len <= TLY_QUERY_LOG_MAX (its contents are store/'s). */
 TLY_MUST tly_err tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len);
 
 /* Open a QUERY message addressed to `self` (or to all), check the

@@ -180,6 +180,12 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  *                        it, never trusting the numbers above, and refuse
  *                        a QUERY without one. (Protocol-level tests that
  *                        aggregate bare vectors send spec_len 0.)
+ *   log_len u32, log[log_len]  trailing section: the transparency log's
+ *                        commitment to this query (store/head.h: signed
+ *                        tree head, inclusion proof of the query's
+ *                        "committed" entry, consistency proofs), 0..
+ *                        TLY_QUERY_LOG_MAX bytes. Nodes refuse a QUERY
+ *                        without one (length 0: protocol-level tests).
  *
  * ABORT:        reason u32
  * RECEIPT:      the node's ledger receipt (node/ledger.h layout), sent with
@@ -225,6 +231,7 @@ enum tly_unmask_kind {
 enum {
 	TLY_QUERY_FIXED_BYTES = TLY_HASH_BYTES + 4 + 4 + 8 * 4 + 4 + 4 + 2 + 2 + 4 + 4 + 4 + 4,
 	TLY_QUERY_SPEC_MAX = 65536, /* = TLY_SPEC_JSON_MAX */
+	TLY_QUERY_LOG_MAX = 72000,  /* >= TLY_COMMIT_MAX_BYTES (store/head.h) */
 	TLY_KEY_ENTRY_BYTES = 4 + TLY_KX_PUBLIC_BYTES * 2 + TLY_SIGNATURE_BYTES,
 	TLY_SIGNATURE_ENTRY_BYTES = 4 + TLY_SIGNATURE_BYTES,
 	TLY_SET_SIGN_BYTES = 4 + TLY_HASH_BYTES,

@@ -205,7 +205,7 @@ Test(codec, query_round_trips_both_ways)
 	tly_buf_init(&body);
 	tly_buf_init(&again);
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
-	cr_assert_eq(body.len, TLY_QUERY_FIXED_BYTES + 4 * 4 + 3 * 4);
+	cr_assert_eq(body.len, TLY_QUERY_FIXED_BYTES + 4 * 4 + 3 * 4 + 4);
 	cr_assert_eq(tly_query_decode(&back, body.data, body.len), TLY_OK);
 	cr_assert_null(back.spec_json, "no spec sent, none decoded");
 	cr_assert_eq(back.cells, 12);

@@ -348,3 +348,101 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
 }
+
+/* ---- kill -9 of the coordinator at each step of a query ---- */
+
+/* Run `tally ARGS` (at most limit_s seconds), its output into out. */
+static int
+tally_to(const char *out, const char *const argv[], int limit_s)
+{
+	char program[1200];
+	const char *env = getenv("TALLY_BIN");
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/tally", env != NULL ? env : "build/bin");
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&actions, 1, 2);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	for (int waited = 0; waited < limit_s * 10; waited++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		struct timespec pause = {0, 100000000};
+		nanosleep(&pause, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* One federation whose coordinator kills itself (SIGKILL, as kill -9)
+ * at `step` of its first query (coordinator/server.c, crash_point). The
+ * query fails for the planner; the log holds the query as committed with
+ * no outcome; `tally audit verify --strict` passes and names it
+ * "committed, no release", never a hidden query; the ledgers' charges
+ * (when the nodes got that far) are for a query the log holds. */
+static void
+crash_at(const char *step, int nodes_charged)
+{
+	char dir[] = "/tmp/tally-crash-XXXXXX", out[160], conf[160], *text;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(out, sizeof out, "%s/out.txt", dir);
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	setenv("TALLY_TEST_CRASH_AT", step, 1);
+	int code = tally_to(out, (const char *const[]){"tally", "demo", "--serve", "--dir", dir,
+	                        "--sites", "4", "--people", "1500", "--seed", "5", NULL},
+	    240);
+	unsetenv("TALLY_TEST_CRASH_AT");
+	cr_assert_eq(code, 0, "%s", (text = read_text(out)));
+	code = tally_to(out, (const char *const[]){"tally", "query", "--config", conf, "--count",
+	                    "--by", "sex", "--epsilon", "0.25", "--timeout", "30000", NULL},
+	    120);
+	text = read_text(out);
+	cr_assert(code == 4 || code == 5, "%s: the query exited %d: %s", step, code, text);
+	free(text);
+	tally_to(out, (const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL}, 120);
+	code = tally_to(out, (const char *const[]){"tally", "audit", "verify", "--strict", "--dir",
+	                    dir, NULL},
+	    120);
+	text = read_text(out);
+	show(text);
+	cr_assert_eq(code, 0, "%s: the audit failed: %s", step, text);
+	cr_assert_not_null(strstr(text, "committed, no release"), "%s: %s", step, text);
+	cr_assert_null(strstr(text, "FAILED"), "%s: %s", step, text);
+	if (nodes_charged)
+		cr_assert_not_null(strstr(text, "(1 charges"), "%s: no node charged: %s", step, text);
+	/* `tally audit explain` says the same of that query. */
+	char qid[33];
+	const char *at = strstr(text, "note: query ");
+	cr_assert_not_null(at, "%s", text);
+	memcpy(qid, at + 12, 32);
+	qid[32] = '\0';
+	free(text);
+	tally_to(out, (const char *const[]){"tally", "audit", "explain", "--dir", dir, qid, NULL},
+	    120);
+	text = read_text(out);
+	cr_assert_not_null(strstr(text, "committed, no release"), "%s: explain: %s", step, text);
+	free(text);
+	char cmd[200];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+Test(faults, coordinator_killed_after_committing_a_query)
+{
+	crash_at("committed", 0);
+}
+
+Test(faults, coordinator_killed_after_the_nodes_charged_and_shared)
+{
+	crash_at("shared", 1);
+}
+
+Test(faults, coordinator_killed_after_the_release_before_its_outcome_entry)
+{
+	crash_at("released", 1);
+}

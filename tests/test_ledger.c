@@ -24,6 +24,7 @@
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 #include "node/ledger.h"
+#include "node/ledger_heads.h"
 #include "protocol/buf.h"
 #include "tests/vectors.h"
 
@@ -1347,4 +1348,47 @@ Test(ledger, show_states_the_converted_guarantee_rounded_up)
 	char *csv = show(TLY_LEDGER_CSV);
 	cr_assert(strstr(csv, "\"(5.2216, 1e-06)\"") != NULL, "%s", csv);
 	free(csv);
+}
+
+/* ---- the log heads a node holds (node/ledger_heads.h) ---- */
+
+Test(ledger, log_heads_record_newest_and_refuse_a_fork)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_head newest, *all = NULL;
+	struct tly_tree_head h = {.size = 3};
+	uint8_t qid[TLY_QUERY_ID_BYTES] = {9};
+	size_t count = 0;
+	int found = 1;
+
+	cr_assert_eq(tly_ledger_head_newest(l, &newest, &found), TLY_OK);
+	cr_assert_eq(found, 0, "a new ledger holds no head");
+	memset(h.root, 0x33, sizeof h.root);
+	memset(h.signature, 0x44, sizeof h.signature);
+	cr_assert_eq(tly_ledger_head_record(l, &h, qid), TLY_OK);
+	cr_assert_eq(tly_ledger_head_record(l, &h, qid), TLY_OK, "the same head again");
+	h.root[0] ^= 1;
+	cr_assert_eq(tly_ledger_head_record(l, &h, qid), TLY_EAUTH, "another root, same size");
+	h.root[0] ^= 1;
+	h.size = 7;
+	h.root[1] = 0x77;
+	cr_assert_eq(tly_ledger_head_record(l, &h, qid), TLY_OK);
+	cr_assert_eq(tly_ledger_head_newest(l, &newest, &found), TLY_OK);
+	cr_assert(found && newest.head.size == 7 && newest.head.root[1] == 0x77);
+	cr_assert_arr_eq(newest.query_id, qid, sizeof qid);
+	tly_ledger_close(l);
+	/* Durable, readable read-only, and append-only. */
+	struct tly_ledger_error err;
+	cr_assert_eq(tly_ledger_open_readonly(&l, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_heads(l, &all, &count), TLY_OK);
+	cr_assert_eq(count, 2);
+	cr_assert(all[0].head.size == 3 && all[1].head.size == 7);
+	cr_assert_eq(all[0].head.signature[0], 0x44);
+	free(all);
+	tly_ledger_close(l);
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_neq(sqlite3_exec(db, "DELETE FROM log_heads", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_neq(sqlite3_exec(db, "UPDATE log_heads SET size = 8", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 }

@@ -23,9 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "cli/synth.h"
+#include "log_fixture.h"
 #include "crypto/rng.h"
 #include "node/ledger.h"
 #include "node/node.h"
@@ -165,6 +167,9 @@ make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *id
 	tly_spec_fini(&spec);
 }
 
+/* The transparency log the test coordinator commits each query to. */
+static struct test_log query_log;
+
 /* Start a query at the coordinator and write its QUERY message to a file. */
 static struct tly_committee_coord *
 start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16])
@@ -172,12 +177,15 @@ start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16
 	struct tly_committee_coord *coord;
 	struct tly_outbox box;
 	struct tly_rng rng;
+	struct tly_query logged = *q;
 
 	tly_rng_init(&rng);
 	tly_rng_bytes(&rng, query_id, TLY_QUERY_ID_BYTES);
+	test_log_commit(&query_log, coordinator.sign, query_id, &logged);
 	tly_outbox_init(&box);
-	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, q, query_id, &box),
-	    TLY_OK);
+	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, &logged, query_id,
+	    &box), TLY_OK);
+	free(logged.log_commit);
 	cr_assert_geq(box.count, 1);
 	FILE *f = fopen(msg_path, "wb");
 	cr_assert_not_null(f);
@@ -348,7 +356,7 @@ Test(node, refuses_tampered_and_inconsistent_queries_without_charging)
 	path_of(msg_path, sizeof msg_path, "query.msg");
 	tly_committee_coord_free(start_query(&q, msg_path, qid));
 	uint8_t *msg = slurp(msg_path, &len);
-	msg[len - 70] ^= 0x01; /* inside the spec: the signature no longer holds */
+	msg[len - 70] ^= 0x01; /* inside the log section: the signature no longer holds */
 	FILE *f = fopen(msg_path, "wb");
 	fwrite(msg, 1, len, f);
 	fclose(f);
@@ -742,5 +750,114 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	cr_assert_eq(charges_in(ledger), 2);
 	tly_outbox_fini(&box);
 	tly_node_close(&node);
+}
+
+/* Write the QUERY for q, with q's own log section (or none), to msg_path. */
+static void
+seal_raw(const struct tly_query *q, const char *msg_path, const uint8_t query_id[16])
+{
+	struct tly_buf body, msg;
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
+
+	tly_buf_init(&body);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_query_encode(&body, q), TLY_OK);
+	memcpy(h.query_id, query_id, 16);
+	cr_assert_eq(tly_msg_seal(&msg, &h, body.data, body.len, coordinator.sign), TLY_OK);
+	FILE *f = fopen(msg_path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(msg.data, 1, msg.len, f), msg.len);
+	fclose(f);
+	tly_buf_fini(&body);
+	tly_buf_fini(&msg);
+}
+
+static uint64_t
+ledger_entries(int site)
+{
+	char db_path[300];
+	struct tly_ledger *l;
+	struct tly_ledger_error err;
+	struct tly_ledger_report report;
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+
+	path_of(db_path, sizeof db_path, "site-%d/state/ledger.db", site);
+	cr_assert_eq(tly_ledger_open_readonly(&l, db_path, &err), TLY_OK, "%s", err.message);
+	tly_ledger_public_key(l, pk);
+	cr_assert_eq(tly_ledger_verify(l, pk, &report), TLY_OK, "%s", report.reason);
+	tly_ledger_close(l);
+	return report.entries;
+}
+
+/* docs/PROTOCOL.md 5.4, steps 1-4: no log section, a head not signed by
+ * the coordinator, a head without the query, a fork and a rollback are
+ * each refused with nothing charged; the log's next honest head is
+ * answered. */
+Test(node, refuses_queries_outside_the_log_forks_and_rollbacks)
+{
+	struct tly_query q;
+	struct test_log forked = {0};
+	char *canonical, msg_path[300], out[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16], other[16];
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-log");
+	tly_committee_coord_free(start_query(&q, msg_path, qid)); /* the log: size 1 */
+	cr_assert_eq(answer(1, msg_path, out), 0);
+	cr_assert_eq(ledger_entries(1), 1);
+	path_of(out, sizeof out, "out-refused");
+
+	/* 1. No log section. */
+	randombytes_buf(qid, sizeof qid);
+	seal_raw(&q, msg_path, qid);
+	cr_assert_neq(answer(1, msg_path, out), 0, "a QUERY outside the log answered");
+	/* 2. A head signed by another key (node 1's). */
+	struct test_log stranger = {0};
+	test_log_commit(&stranger, nodes[0].sign, qid, &q);
+	seal_raw(&q, msg_path, qid);
+	free(q.log_commit);
+	cr_assert_neq(answer(1, msg_path, out), 0, "a head signed by a node answered");
+	/* 3. A head that holds another query, not this one. */
+	randombytes_buf(other, sizeof other);
+	test_log_commit(&query_log, coordinator.sign, other, &q); /* the log: size 2 */
+	seal_raw(&q, msg_path, qid);
+	free(q.log_commit);
+	cr_assert_neq(answer(1, msg_path, out), 0, "a head without the query answered");
+	/* 4. A fork: another log of size 3 (its first entry differs). */
+	test_log_commit(&forked, coordinator.sign, other, &q);
+	free(q.log_commit);
+	test_log_commit(&forked, coordinator.sign, other, &q);
+	free(q.log_commit);
+	test_log_commit(&forked, coordinator.sign, qid, &q);
+	seal_raw(&q, msg_path, qid);
+	free(q.log_commit);
+	cr_assert_neq(answer(1, msg_path, out), 0, "a forked head answered");
+	cr_assert_eq(ledger_entries(1), 1, "a refused QUERY was charged or recorded");
+	cr_assert_eq(access(out, F_OK), -1, "no output for refused queries");
+
+	/* The honest log goes on: size 3 holds this query, consistent with 1. */
+	test_log_commit(&query_log, coordinator.sign, qid, &q);
+	seal_raw(&q, msg_path, qid);
+	free(q.log_commit);
+	path_of(out, sizeof out, "out-honest");
+	cr_assert_eq(answer(1, msg_path, out), 0, "the honest next head refused");
+	path_of(out, sizeof out, "out-rollback");
+	cr_assert_eq(ledger_entries(1), 2);
+	/* 5. A rollback: a head of size 2 (older than the 3 held). */
+	struct test_log older = {0};
+	test_log_commit(&older, coordinator.sign, other, &q);
+	free(q.log_commit);
+	randombytes_buf(qid, sizeof qid);
+	test_log_commit(&older, coordinator.sign, qid, &q);
+	seal_raw(&q, msg_path, qid);
+	free(q.log_commit);
+	cr_assert_neq(answer(1, msg_path, out), 0, "a rollback answered");
+	cr_assert_eq(ledger_entries(1), 2);
+	test_log_fini(&stranger);
+	test_log_fini(&forked);
+	test_log_fini(&older);
 	free(canonical);
 }

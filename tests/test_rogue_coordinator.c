@@ -13,8 +13,10 @@
  *
  *   a) a replay of an answered QUERY (same bytes): REFUSAL, a signed
  *      refusal entry (replay), no second charge;
- *   b) a query id reused with another spec, or the same spec with other
- *      round data (deadline): the same;
+ *   b) a query id reused with the same spec and other round data
+ *      (deadline): the same; with another spec, which the log cannot
+ *      commit a second time: refused as a query outside the log, nothing
+ *      recorded;
  *   c) a query over the per-query cap, and queries up to and past the
  *      total budget: refusal entries (per-query, budget), the spend never
  *      over the cap, exact at the boundary; `tally-node answer` exits 3;
@@ -26,6 +28,12 @@
  *   e) a release logged (with the coordinator's real key) listing a node
  *      as dropped although it answered: `tally audit verify --dir` fails
  *      naming the node and the query, while the consistent log passed.
+ *
+ *   f) no query outside the log (docs/PROTOCOL.md 5.4): a QUERY with no
+ *      log section or a head without it is refused by every node, nothing
+ *      charged; a forked log is refused by a node that saw the other and
+ *      fails the audit; the issue's truncated log (and one with a hole)
+ *      fails `tally audit verify --strict`, naming node, query and head.
  *
  * The differencing test uses the whole real federation (coordinator too):
  * two queries whose answers differ by exactly one person are answered
@@ -56,7 +64,10 @@
 #include "coordinator/translog.h"
 #include "crypto/rng.h"
 #include "federation.h"
+#include "log_fixture.h"
 #include "node/ledger.h"
+#include "node/ledger_heads.h"
+#include "store/head.h"
 #include "protocol/codec.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
@@ -196,6 +207,13 @@ struct rogue {
 	struct tly_catalogue cat;
 	struct tly_hub *hub;
 	struct tly_rng rng;
+	/* Where seal_query commits each QUERY (docs/PROTOCOL.md 5.4). */
+	enum { LOG_MEMORY, LOG_NONE, LOG_REAL, LOG_FORK, LOG_REUSE } log_mode;
+	uint8_t *last;              /* LOG_REUSE: the last commitment made */
+	uint32_t last_len;
+	struct test_log mem;        /* LOG_MEMORY: the rogue's own log */
+	struct test_log fork;       /* LOG_FORK: another log, for the fork test */
+	struct tly_translog *real;  /* LOG_REAL: the coordinator's log file */
 };
 
 /* What one node sent back about one query. */
@@ -267,6 +285,10 @@ static void
 rogue_close(struct rogue *r)
 {
 	tly_hub_close(r->hub);
+	tly_translog_close(r->real);
+	free(r->last);
+	test_log_fini(&r->mem);
+	test_log_fini(&r->fork);
 	tly_catalogue_fini(&r->cat);
 	tly_roster_fini(&r->roster);
 	tly_identity_fini(&r->key);
@@ -324,6 +346,68 @@ static const char rho_count_by_sex[] =
     "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
     " \"group_by\": [\"sex\"], \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": %s}}";
 
+/* Commit the query to the coordinator's real log file, as an honest
+ * coordinator would (the real one is stopped), with consistency proofs
+ * from every head it has issued. */
+static void
+commit_real(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	struct tly_translog_error err;
+	struct tly_translog_record rec;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	uint64_t sizes[TLY_COMMIT_CONSISTENCY_MAX];
+	size_t n = 0, len;
+	char why[300];
+
+	if (r->real == NULL)
+		cr_assert_eq(tly_translog_open(&r->real, r->cfg->log, r->key.sign, &err), TLY_OK, "%s",
+		             err.message);
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.query_id, query_id, TLY_QUERY_ID_BYTES);
+	memcpy(rec.query_hash, q->query_hash, TLY_HASH_BYTES);
+	rec.protocol = q->protocol;
+	rec.threshold = q->threshold;
+	rec.degree = q->degree;
+	rec.outcome = TLY_TRANSLOG_COMMITTED;
+	rec.spec_json = q->spec_json;
+	rec.spec_len = q->spec_len;
+	cr_assert_eq(tly_translog_recent_heads(r->real, sizes, TLY_COMMIT_CONSISTENCY_MAX, &n), TLY_OK);
+	cr_assert_eq(tly_translog_commit(r->real, &rec, sizes, n, c, why, sizeof why), TLY_OK, "%s",
+	             why);
+	q->log_commit = malloc(TLY_COMMIT_MAX_BYTES);
+	cr_assert_eq(tly_log_commit_encode(q->log_commit, &len, c), TLY_OK);
+	q->log_commit_len = (uint32_t)len;
+	free(c);
+}
+
+/* The QUERY's log commitment, by r->log_mode. */
+static void
+commit(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUERY_ID_BYTES])
+{
+	switch (r->log_mode) {
+	case LOG_MEMORY:
+		test_log_commit(&r->mem, r->key.sign, query_id, q);
+		break;
+	case LOG_FORK:
+		test_log_commit(&r->fork, r->key.sign, query_id, q);
+		break;
+	case LOG_REAL:
+		commit_real(r, q, query_id);
+		break;
+	case LOG_NONE:
+		return;
+	case LOG_REUSE:
+		q->log_commit = malloc(r->last_len);
+		memcpy(q->log_commit, r->last, r->last_len);
+		q->log_commit_len = r->last_len;
+		return;
+	}
+	free(r->last);
+	r->last = malloc(q->log_commit_len);
+	memcpy(r->last, q->log_commit, q->log_commit_len);
+	r->last_len = q->log_commit_len;
+}
+
 /* A QUERY message for spec json at this epsilon, signed by key (sender
  * 0, to all). tamper_hash flips a bit of query_hash before signing, so
  * the signature holds but the spec no longer matches. */
@@ -341,8 +425,10 @@ seal_query(struct rogue *r, struct tly_buf *msg, const char *epsilon,
 
 	snprintf(json, sizeof json, json_fmt != NULL ? json_fmt : count_by_sex, epsilon);
 	make_query(r, &q, json, &canonical, participants, committee);
+	commit(r, &q, query_id);
 	tly_buf_init(&body);
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	free(q.log_commit);
 	cr_assert_eq(body.error, 0);
 	if (tamper_hash)
 		body.data[0] ^= 0x01; /* query_hash is the body's first field */
@@ -587,6 +673,7 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 
 	start_federation(SITES, 4000);
 	rogue_open(&r);
+	r.log_mode = LOG_REAL; /* the log must pass the audit in e) */
 
 	/* An honest query first: every node answers and charges 1/2. */
 	new_id(&r, id1);
@@ -603,28 +690,34 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	/* a) The same bytes again. */
 	ask(&r, &first, id1, replies);
 	assert_all_refused(replies, "a replay", "already");
-	/* b) The same id with another spec (a different question). */
+	/* b) The same id with another spec (a different question): the log
+	 * cannot commit it (one committed entry per query id), and the first
+	 * query's commitment does not include it: refused as a query outside
+	 * the log, before the ledger (nothing recorded). */
+	r.log_mode = LOG_REUSE;
 	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0,
 	           "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
 	           " \"group_by\": [\"age_band\"],"
 	           " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}");
 	ask(&r, &msg, id1, replies);
-	assert_all_refused(replies, "a reused id", "already");
+	assert_all_refused(replies, "a reused id", "outside the log");
 	tly_buf_fini(&msg);
-	/* b) The same id and spec with other round data (the deadline). */
+	/* b) The same id and spec with other round data (the deadline): the
+	 * same committed entry, so the ledger refuses the replay. */
 	deadline_ms = 7000;
 	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0, NULL);
 	deadline_ms = 10000;
+	r.log_mode = LOG_REAL;
 	cr_assert(msg.len != first.len || memcmp(msg.data, first.data, msg.len) != 0);
 	ask(&r, &msg, id1, replies);
 	assert_all_refused(replies, "a reused id with another deadline", "already");
 	tly_buf_fini(&msg);
 	for (unsigned n = 1; n <= sites; n++) {
-		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
-		for (uint64_t seq = 2; seq <= 4; seq++)
+		cr_assert_eq(ledger_check(n, 0, NULL), 3, "site %u", n);
+		for (uint64_t seq = 2; seq <= 3; seq++)
 			assert_entry(n, seq, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_REPLAY, id1);
 		struct tly_ledger_entry e;
-		ledger_check(n, 4, &e);
+		ledger_check(n, 3, &e);
 		/* Refusals cost nothing: the spend is still the first charge. */
 		cr_assert(e.epsilon_spent.num == 1 && e.epsilon_spent.den == 2);
 	}
@@ -666,8 +759,8 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	cr_assert_eq(other, 0, "a node answered a forged QUERY (%d messages)", other);
 	for (unsigned n = 1; n <= sites; n++) {
 		/* Not charged, not recorded: the next entry is the probe's charge. */
-		cr_assert_eq(ledger_check(n, 0, NULL), 5, "site %u", n);
-		assert_entry(n, 5, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id_probe);
+		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
+		assert_entry(n, 4, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id_probe);
 		const char *said = "not a valid QUERY (authentication failed): refused, not "
 		                   "recorded in the ledger";
 		cr_assert(log_mentions(n, id_zero, said), "site %u: zero signature not logged", n);
@@ -1263,9 +1356,11 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
 	new_id(&r, id);
 	memcpy(h.query_id, id, TLY_QUERY_ID_BYTES);
+	commit(&r, &q, id);
 	tly_buf_init(&body);
 	tly_buf_init(&query);
 	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	free(q.log_commit);
 	cr_assert_eq(tly_msg_seal(&query, &h, body.data, body.len, r.key.sign), TLY_OK);
 	struct tly_committee_member *twin[2];
 	for (int i = 0; i < 2; i++) {
@@ -1442,4 +1537,236 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 	tly_identity_fini(&rogue_member);
 	free(canonical);
 	rogue_close(&r);
+}
+
+/* ---- no query outside the log (docs/PROTOCOL.md section 5.4) ---- */
+
+/* Wait for the RECEIPT or REFUSAL about query_id of each node in ids. */
+static void
+collect_from(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct reply *replies,
+             const uint32_t *ids, size_t count)
+{
+	size_t done = 0;
+	memset(replies, 0, sizeof *replies * (MAX_SITES + 1));
+	for (int waited = 0; done < count && waited < WAIT_MS; waited += 100) {
+		uint32_t from, reason;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT)
+			continue;
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r->roster, &m), TLY_OK);
+		int wanted = 0;
+		for (size_t i = 0; i < count; i++)
+			wanted |= ids[i] == from;
+		if (wanted && memcmp(m.header.query_id, query_id, TLY_QUERY_ID_BYTES) == 0) {
+			struct reply *rep = &replies[from];
+			if (m.header.type == TLY_MSG_RECEIPT) {
+				rep->receipt = 1;
+				done++;
+			} else if (m.header.type == TLY_MSG_REFUSAL) {
+				rep->refusal = 1;
+				cr_assert_eq(tly_refusal_decode(&reason, rep->text, m.body, m.body_len),
+				             TLY_OK);
+				done++;
+			}
+		}
+		free(bytes);
+	}
+	cr_assert_eq(done, count, "only %zu of %zu nodes replied", done, count);
+}
+
+/* `tally audit verify --strict --dir DIR`: its exit code; *text its output. */
+static int
+audit_dir(char **text)
+{
+	int code = run((const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir,
+	                                     NULL});
+	*text = output();
+	return code;
+}
+
+/* A query never logged: no log section, or a head that does not include
+ * it. Every node refuses and charges nothing (not even a refusal entry);
+ * the same query properly logged is then answered (the control). */
+Test(rogue, a_query_outside_the_log_is_refused_by_every_node_uncharged)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf msg;
+	uint8_t id[16], other[16];
+
+	start_federation(SITES, 2000);
+	rogue_open(&r);
+	r.log_mode = LOG_NONE;
+	new_id(&r, id);
+	seal_query(&r, &msg, "0.5", id, r.key.sign, 0, NULL);
+	ask(&r, &msg, id, replies);
+	assert_all_refused(replies, "no log section", "outside the log");
+	tly_buf_fini(&msg);
+	/* A head (properly signed) of a log that holds another query only. */
+	r.log_mode = LOG_MEMORY;
+	new_id(&r, other);
+	seal_query(&r, &msg, "0.5", other, r.key.sign, 0, NULL);
+	tly_buf_fini(&msg);
+	struct tly_query q;
+	char json[600], *canonical;
+	uint32_t participants[MAX_SITES], committee[3];
+	struct tly_buf body;
+	struct tly_msg_header h = {
+	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
+	snprintf(json, sizeof json, count_by_sex, "0.5");
+	make_query(&r, &q, json, &canonical, participants, committee);
+	test_log_commit(&r.mem, r.key.sign, other, &q); /* the head includes `other`, not `id` */
+	tly_buf_init(&body);
+	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	memcpy(h.query_id, id, TLY_QUERY_ID_BYTES);
+	tly_buf_init(&msg);
+	cr_assert_eq(tly_msg_seal(&msg, &h, body.data, body.len, r.key.sign), TLY_OK);
+	ask(&r, &msg, id, replies);
+	assert_all_refused(replies, "a head without the query", "does not include this query");
+	tly_buf_fini(&msg);
+	tly_buf_fini(&body);
+	free(q.log_commit);
+	free(canonical);
+	for (unsigned n = 1; n <= sites; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 0, "site %u charged or recorded something", n);
+		cr_assert(log_mentions(n, id, "refused, nothing charged"), "site %u's log", n);
+	}
+	/* Control: the same question committed to the log is answered. */
+	new_id(&r, id);
+	seal_query(&r, &msg, "0.5", id, r.key.sign, 0, NULL);
+	ask(&r, &msg, id, replies);
+	assert_all_answered(replies, "a logged query");
+	tly_buf_fini(&msg);
+	for (unsigned n = 1; n <= sites; n++)
+		cr_assert_eq(ledger_check(n, 0, NULL), 1, "site %u", n);
+	rogue_close(&r);
+}
+
+/* The newest head a site holds. */
+static struct tly_ledger_head
+held_head(unsigned site)
+{
+	char path[300];
+	struct tly_ledger *ledger;
+	struct tly_ledger_error err;
+	struct tly_ledger_head h;
+	int found = 0;
+
+	ledger_path(site, path, sizeof path);
+	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_head_newest(ledger, &h, &found), TLY_OK);
+	cr_assert(found, "site %u holds no head", site);
+	tly_ledger_close(ledger);
+	return h;
+}
+
+/* A forked log: the coordinator's real log grows to size 2 for node 1,
+ * while node 2 is shown another log of size 2 with the same first entry.
+ * Node 2 accepts it (it only held size 1); shown to node 1, which holds
+ * the real head of size 2, it is refused as a fork, uncharged. The audit
+ * finds the fork from node 2's ledger, naming node, query and head. */
+Test(rogue, a_forked_log_is_refused_by_a_node_that_saw_the_other_and_fails_the_audit)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf msg;
+	uint8_t id1[16], id2[16], id3[16];
+	const uint32_t one[] = {1}, two[] = {2};
+
+	start_federation(SITES, 2000);
+	rogue_open(&r);
+	r.log_mode = LOG_REAL;
+	new_id(&r, id1);
+	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0, NULL);
+	ask(&r, &msg, id1, replies);
+	assert_all_answered(replies, "query 1 (real log, size 1)");
+	tly_buf_fini(&msg);
+	new_id(&r, id2);
+	seal_query(&r, &msg, "0.5", id2, r.key.sign, 0, NULL);
+	cr_assert_eq(tly_hub_send(r.hub, 1, msg.data, msg.len), TLY_OK);
+	collect_from(&r, id2, replies, one, 1);
+	cr_assert(replies[1].receipt, "node 1 refused query 2: %s", replies[1].text);
+	tly_buf_fini(&msg);
+	cr_assert_eq(held_head(1).head.size, 2);
+	/* The other log: the real first entry, then query 3. */
+	struct tly_translog_report report;
+	cr_assert_eq(tly_translog_verify(r.real, &r.roster, &report), TLY_OK, "%s", report.reason);
+	r.fork.leaves = malloc(TLY_MERKLE_HASH_BYTES);
+	memcpy(r.fork.leaves, report.leaves, TLY_MERKLE_HASH_BYTES);
+	r.fork.size = 1;
+	tly_translog_report_fini(&report);
+	r.log_mode = LOG_FORK;
+	new_id(&r, id3);
+	seal_query(&r, &msg, "0.5", id3, r.key.sign, 0, NULL);
+	cr_assert_eq(tly_hub_send(r.hub, 2, msg.data, msg.len), TLY_OK);
+	collect_from(&r, id3, replies, two, 1);
+	cr_assert(replies[2].receipt, "node 2 refused the forked head: %s", replies[2].text);
+	cr_assert_eq(held_head(2).head.size, 2);
+	cr_assert_arr_neq(held_head(1).head.root, held_head(2).head.root, 32);
+	/* Node 1 holds the real head of size 2: the fork is refused. */
+	uint64_t before = ledger_check(1, 0, NULL);
+	cr_assert_eq(tly_hub_send(r.hub, 1, msg.data, msg.len), TLY_OK);
+	collect_from(&r, id3, replies, one, 1);
+	cr_assert(replies[1].refusal, "node 1 accepted a fork");
+	cr_assert(strstr(replies[1].text, "fork") != NULL, "%s", replies[1].text);
+	cr_assert_eq(ledger_check(1, 0, NULL), before, "node 1 charged the forked query");
+	tly_buf_fini(&msg);
+	rogue_close(&r);
+	/* The audit names node 2, query 3 and the head of size 2. */
+	char *text, qid[33], needle[200];
+	cr_assert_eq(audit_dir(&text), 1, "%s", text);
+	tly_hex(qid, id3, 16);
+	snprintf(needle, sizeof needle, "node 2, query %s, log head of size 2", qid);
+	cr_assert(strstr(text, needle) != NULL, "%s", text);
+	cr_assert(strstr(text, "fork") != NULL, "%s", text);
+	free(text);
+}
+
+/* `tally query` against the real coordinator (planner.conf); exit code. */
+static int
+real_query(void)
+{
+	char conf[300];
+	path_of(conf, sizeof conf, "planner.conf");
+	return run((const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
+	                                 "sex", "--epsilon", "0.25", NULL});
+}
+
+/* The issue's reproduction: on a stopped federation, cut the newest
+ * entries off the log (the trigger dropped first): `tally audit verify
+ * --strict` must fail naming the node, the query and the head (it printed
+ * OK before). Then an entry deleted from the middle, on a copy. */
+Test(rogue, a_truncated_or_holed_log_fails_the_audit_naming_node_query_and_head)
+{
+	char log_path[300], copy[300], cmd[700], *text;
+
+	start_federation(SITES, 2000);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(real_query(), 0, "query %d: %s", i, (text = output()));
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL}), 0);
+	cr_assert_eq(audit_dir(&text), 0, "the honest log fails: %s", text);
+	free(text);
+	path_of(log_path, sizeof log_path, "coordinator/state/transparency.db");
+	path_of(copy, sizeof copy, "transparency.copy");
+	snprintf(cmd, sizeof cmd, "cp %s %s", log_path, copy);
+	cr_assert_eq(system(cmd), 0);
+	/* Entries: committed, released per query: 8. The last query's
+	 * committed entry is 7; the nodes hold the head of size 7. */
+	fed_sql(log_path, "DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq >= 6");
+	cr_assert_eq(audit_dir(&text), 1, "a truncated log passed: %s", text);
+	cr_assert(strstr(text, "log head of size 7") != NULL, "%s", text);
+	cr_assert(strstr(text, "truncated") != NULL, "%s", text);
+	cr_assert(strstr(text, "node ") != NULL && strstr(text, "query ") != NULL, "%s", text);
+	free(text);
+	snprintf(cmd, sizeof cmd, "cp %s %s", copy, log_path);
+	cr_assert_eq(system(cmd), 0);
+	fed_sql(log_path, "DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 3");
+	cr_assert_eq(audit_dir(&text), 1, "a log with a hole passed: %s", text);
+	cr_assert(strstr(text, "entry 3: missing") != NULL, "%s", text);
+	cr_assert(strstr(text, "log head of size") != NULL, "%s", text);
+	free(text);
 }

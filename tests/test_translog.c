@@ -22,6 +22,7 @@
 #include "federation.h"
 #include "protocol/keys.h"
 #include "protocol/budget.h"
+#include "store/head.h"
 
 static const uint32_t one_two_three[] = {1, 2, 3};
 static const uint32_t four[] = {4};
@@ -912,12 +913,140 @@ Test(translog, entry_bytes_round_trip_and_refuse_malformations)
 		cr_assert(strstr(why, "trailing") != NULL, "%s", why);
 		cr_assert_eq(tly_translog_entry_decode(&e, copy, len - 1, why, sizeof why),
 		             TLY_EFORMAT, "truncated");
-		copy[0] = 2;
+		copy[0] = TLY_TRANSLOG_FORMAT_VERSION + 1;
 		cr_assert_eq(tly_translog_entry_decode(&e, copy, len, why, sizeof why), TLY_EFORMAT,
-		             "version 2");
+		             "another version");
 		free(copy);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	fed_fini(&f);
+}
+
+/* ---- the Merkle tree and committed queries (docs/PROTOCOL.md 5.4) ---- */
+
+static void
+commit_record(struct tly_translog_record *rec, const struct fed_query *q)
+{
+	memset(rec, 0, sizeof *rec);
+	memcpy(rec->query_id, q->id, sizeof rec->query_id);
+	memcpy(rec->query_hash, q->hash, sizeof rec->query_hash);
+	rec->protocol = TLY_PROTOCOL_COMMITTEE;
+	rec->threshold = 2;
+	rec->degree = 3;
+	rec->outcome = TLY_TRANSLOG_COMMITTED;
+	rec->spec_json = q->canonical;
+	rec->spec_len = q->canonical_len;
+}
+
+/* Each commitment verifies as a node checks it: the head's signature, the
+ * leaf rebuilt from the query, and consistency with every earlier head;
+ * the audit's leaves give the same roots. */
+Test(translog, commitments_verify_as_a_node_checks_them)
+{
+	struct fed f;
+	struct fed_query q[5];
+	struct tly_translog_record rec;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	struct tly_tree_head heads[5];
+	uint64_t sizes[8];
+	size_t n;
+	char why[256];
+
+	fed_init(&f, 4);
+	for (int i = 0; i < 5; i++) {
+		fed_query(&f, &q[i], "0.5");
+		commit_record(&rec, &q[i]);
+		cr_assert_eq(tly_translog_recent_heads(f.log, sizes, 8, &n), TLY_OK);
+		cr_assert_eq(n, (size_t)i);
+		cr_assert_eq(tly_translog_commit(f.log, &rec, sizes, n, c, why, sizeof why), TLY_OK,
+		             "%s", why);
+		heads[i] = c->head;
+		cr_assert_eq(tly_head_verify(&c->head, f.roster.coordinator_pk), TLY_OK);
+		uint8_t leaf[32];
+		tly_log_leaf_hash(leaf, c->leaf_index + 1, TLY_LOG_OUTCOME_COMMITTED, q[i].id,
+		                  q[i].hash, c->entry_hash);
+		cr_assert_eq(tly_merkle_verify_inclusion(leaf, c->leaf_index, c->head.size,
+		                                         c->inclusion.hashes[0], c->inclusion.count,
+		                                         c->head.root),
+		             TLY_OK);
+		cr_assert_eq(c->consistency_count, (size_t)i, "a proof from every earlier head");
+		for (size_t k = 0; k < c->consistency_count; k++) {
+			const struct tly_tree_head *old = &heads[k];
+			const struct tly_merkle_proof *p = tly_log_commit_consistency(c, old->size);
+			cr_assert_not_null(p);
+			cr_assert_eq(tly_merkle_verify_consistency(old->size, c->head.size, old->root,
+			                                           c->head.root, p->hashes[0], p->count),
+			             TLY_OK);
+		}
+		/* Odd queries get their outcome; even ones stay committed. */
+		if (i % 2 == 1)
+			fed_release(&f, &q[i], one_two_three, 3, NULL, 0);
+	}
+	struct tly_translog_report report;
+	cr_assert_eq(verify(&f, &report), TLY_OK, "%s", report.reason);
+	cr_assert_eq(report.committed, 5);
+	cr_assert_eq(report.released, 2);
+	cr_assert_eq(report.query_ref_count, 5);
+	size_t open = 0;
+	for (size_t i = 0; i < report.query_ref_count; i++)
+		open += report.query_refs[i].outcome == 0;
+	cr_assert_eq(open, 3, "three committed queries with no outcome");
+	for (int i = 0; i < 5; i++) {
+		uint8_t root[32];
+		tly_merkle_root(root, report.leaves, heads[i].size);
+		cr_assert_arr_eq(root, heads[i].root, 32, "head %d is a head of the log", i);
+	}
+	tly_translog_report_fini(&report);
+	for (int i = 0; i < 5; i++)
+		fed_query_fini(&q[i]);
+	free(c);
+	fed_fini(&f);
+}
+
+/* One committed entry and one outcome per query: a second commit, an
+ * outcome after an outcome, and a committed entry carrying lists are
+ * refused at append, and a commit after the outcome is refused even with
+ * the file's unique index dropped. */
+Test(translog, committed_entries_follow_their_rules)
+{
+	struct fed f;
+	struct fed_query q;
+	struct tly_translog_record rec;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	char why[256];
+
+	fed_init(&f, 4);
+	fed_query(&f, &q, "0.5");
+	commit_record(&rec, &q);
+	cr_assert_eq(tly_translog_commit(f.log, &rec, NULL, 0, c, why, sizeof why), TLY_OK, "%s",
+	             why);
+	cr_assert_eq(tly_translog_append(f.log, &rec, NULL, why, sizeof why), TLY_EREPLAY, "%s",
+	             why);
+	fed_release(&f, &q, one_two_three, 3, NULL, 0);
+	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_ABORTED, NULL, NULL, 0, NULL, 0, NULL, 0, why,
+	                        sizeof why),
+	             TLY_EREPLAY, "%s", why);
+	struct fed_query other;
+	fed_query(&f, &other, "0.5");
+	commit_record(&rec, &other);
+	struct tly_idlist some = {3, (uint32_t *)one_two_three};
+	rec.contributors = &some;
+	cr_assert_eq(tly_translog_append(f.log, &rec, NULL, why, sizeof why), TLY_EINVAL);
+	cr_assert(strstr(why, "committed") != NULL, "%s", why);
+	/* A committed entry that comes after its query's outcome. */
+	fed_sql(f.log_path, "DROP INDEX entries_query; DROP TRIGGER entries_no_update");
+	fed_close(&f);
+	struct tly_translog *log;
+	struct tly_translog_error err;
+	cr_assert_eq(tly_translog_open(&log, f.log_path, f.coordinator.sign, &err), TLY_OK, "%s",
+	             err.message);
+	commit_record(&rec, &q);
+	rec.contributors = NULL;
+	cr_assert_eq(tly_translog_append(log, &rec, NULL, why, sizeof why), TLY_EREPLAY, "%s", why);
+	tly_translog_close(log);
+	fed_query_fini(&q);
+	fed_query_fini(&other);
+	free(c);
 	fed_fini(&f);
 }

@@ -1,0 +1,364 @@
+/*
+ * merkle.c - RFC 9162 section 2.1 Merkle trees: hashes, proofs (RFC 6962
+ * sections 2.1.1 and 2.1.2, PATH and SUBPROOF) and their verification
+ * (RFC 9162 sections 2.1.3.2 and 2.1.4.2), step names as in the RFC.
+ */
+#include "store/merkle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#define HASH TLY_MERKLE_HASH_BYTES
+
+_Static_assert(HASH == crypto_hash_sha256_BYTES, "SHA-256 output");
+
+static const uint64_t SIZE_LIMIT = (uint64_t)1 << 63;
+
+void
+tly_merkle_leaf_hash(uint8_t out[static HASH], const uint8_t *leaf, size_t len)
+{
+	crypto_hash_sha256_state st;
+	const uint8_t prefix = 0x00;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, &prefix, 1);
+	crypto_hash_sha256_update(&st, leaf, len);
+	crypto_hash_sha256_final(&st, out);
+}
+
+void
+tly_merkle_node_hash(uint8_t out[static HASH], const uint8_t left[static HASH],
+                     const uint8_t right[static HASH])
+{
+	uint8_t buf[1 + 2 * HASH];
+
+	buf[0] = 0x01;
+	memcpy(buf + 1, left, HASH);
+	memcpy(buf + 1 + HASH, right, HASH);
+	crypto_hash_sha256(out, buf, sizeof buf);
+}
+
+/* The largest power of two strictly below n (n >= 2). */
+static uint64_t
+split(uint64_t n)
+{
+	uint64_t k = 1;
+	while (k << 1 < n)
+		k <<= 1;
+	return k;
+}
+
+/* Where subtree hashes come from: a flat array of leaf hashes, or a tree
+ * that caches every complete perfect subtree. */
+struct source {
+	const uint8_t *leaves;
+	const struct tly_merkle_tree *tree;
+};
+
+static int
+perfect_in_tree(const struct source *src, uint64_t start, uint64_t n, unsigned *height)
+{
+	unsigned h = 0;
+
+	if (src->tree == NULL || (n & (n - 1)) != 0 || start % n != 0)
+		return 0;
+	while (((uint64_t)1 << h) < n)
+		h++;
+	*height = h;
+	return start / n < src->tree->count[h];
+}
+
+/* MTH of leaves [start, start + n), n >= 1. */
+static void
+range_hash(const struct source *src, uint64_t start, uint64_t n, uint8_t out[static HASH])
+{
+	uint8_t left[HASH], right[HASH];
+	unsigned h;
+
+	if (perfect_in_tree(src, start, n, &h)) {
+		memcpy(out, src->tree->levels[h] + (start / n) * HASH, HASH);
+		return;
+	}
+	if (n == 1) {
+		memcpy(out, src->leaves + start * HASH, HASH);
+		return;
+	}
+	uint64_t k = split(n);
+	range_hash(src, start, k, left);
+	range_hash(src, start + k, n - k, right);
+	tly_merkle_node_hash(out, left, right);
+}
+
+void
+tly_merkle_root(uint8_t out[static HASH], const uint8_t *leaves, uint64_t n)
+{
+	struct source src = {leaves, NULL};
+
+	if (n == 0)
+		crypto_hash_sha256(out, NULL, 0);
+	else
+		range_hash(&src, 0, n, out);
+}
+
+/* RFC 6962 PATH(m, D[start:start+n]), appended after the hashes below it. */
+static void
+path(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start, uint64_t n,
+     uint64_t m)
+{
+	if (n <= 1)
+		return;
+	uint64_t k = split(n);
+	if (m < k) {
+		path(src, proof, count, start, k, m);
+		range_hash(src, start + k, n - k, proof[(*count)++]);
+	} else {
+		path(src, proof, count, start + k, n - k, m - k);
+		range_hash(src, start, k, proof[(*count)++]);
+	}
+}
+
+static tly_err
+inclusion(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
+          size_t *count, uint64_t n, uint64_t index)
+{
+	if (index >= n || n >= SIZE_LIMIT)
+		return TLY_EINVAL;
+	*count = 0;
+	path(src, proof, count, 0, n, index);
+	return TLY_OK;
+}
+
+tly_err
+tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+                           const uint8_t *leaves, uint64_t n, uint64_t index)
+{
+	struct source src = {leaves, NULL};
+	return inclusion(&src, proof, count, n, index);
+}
+
+/* RFC 6962 SUBPROOF(m, D[start:start+n], b). */
+static void
+subproof(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start,
+         uint64_t n, uint64_t m, int whole)
+{
+	if (m == n) {
+		if (!whole)
+			range_hash(src, start, n, proof[(*count)++]);
+		return;
+	}
+	uint64_t k = split(n);
+	if (m <= k) {
+		subproof(src, proof, count, start, k, m, whole);
+		range_hash(src, start + k, n - k, proof[(*count)++]);
+	} else {
+		subproof(src, proof, count, start + k, n - k, m - k, 0);
+		range_hash(src, start, k, proof[(*count)++]);
+	}
+}
+
+static tly_err
+consistency(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
+            size_t *count, uint64_t m, uint64_t n)
+{
+	if (m > n || n >= SIZE_LIMIT)
+		return TLY_EINVAL;
+	*count = 0;
+	if (m > 0 && m < n)
+		subproof(src, proof, count, 0, n, m, 1);
+	return TLY_OK;
+}
+
+tly_err
+tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+                             const uint8_t *leaves, uint64_t m, uint64_t n)
+{
+	struct source src = {leaves, NULL};
+	return consistency(&src, proof, count, m, n);
+}
+
+/* ---- the cached tree ---- */
+
+void
+tly_merkle_tree_init(struct tly_merkle_tree *t)
+{
+	memset(t, 0, sizeof *t);
+}
+
+void
+tly_merkle_tree_fini(struct tly_merkle_tree *t)
+{
+	if (t == NULL)
+		return;
+	for (unsigned h = 0; h < TLY_MERKLE_PROOF_MAX; h++)
+		free(t->levels[h]);
+	memset(t, 0, sizeof *t);
+}
+
+static tly_err
+push(struct tly_merkle_tree *t, unsigned h, const uint8_t hash[static HASH])
+{
+	if (t->count[h] == t->cap[h]) {
+		size_t cap = t->cap[h] > 0 ? 2 * t->cap[h] : 16;
+		uint8_t *grown = realloc(t->levels[h], cap * HASH);
+		if (grown == NULL)
+			return TLY_ENOMEM;
+		t->levels[h] = grown;
+		t->cap[h] = cap;
+	}
+	memcpy(t->levels[h] + t->count[h]++ * HASH, hash, HASH);
+	return TLY_OK;
+}
+
+tly_err
+tly_merkle_tree_append(struct tly_merkle_tree *t, const uint8_t leaf_hash[static HASH])
+{
+	uint8_t node[HASH];
+	tly_err rv;
+
+	if (t->size + 1 >= SIZE_LIMIT)
+		return TLY_ERANGE;
+	if ((rv = push(t, 0, leaf_hash)) != TLY_OK)
+		return rv;
+	/* Each completed pair of perfect subtrees makes the next level's. */
+	for (unsigned h = 0; h + 1 < TLY_MERKLE_PROOF_MAX && t->count[h] % 2 == 0; h++) {
+		const uint8_t *pair = t->levels[h] + (t->count[h] - 2) * HASH;
+		tly_merkle_node_hash(node, pair, pair + HASH);
+		if ((rv = push(t, h + 1, node)) != TLY_OK)
+			return rv;
+	}
+	t->size++;
+	return TLY_OK;
+}
+
+void
+tly_merkle_tree_root(const struct tly_merkle_tree *t, uint64_t n, uint8_t out[static HASH])
+{
+	struct source src = {t->levels[0], t};
+
+	TLY_REQUIRE(n <= t->size);
+	if (n == 0)
+		crypto_hash_sha256(out, NULL, 0);
+	else
+		range_hash(&src, 0, n, out);
+}
+
+tly_err
+tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
+                          uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+                          uint64_t n, uint64_t index)
+{
+	struct source src = {t->levels[0], t};
+	if (n > t->size)
+		return TLY_EINVAL;
+	return inclusion(&src, proof, count, n, index);
+}
+
+tly_err
+tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
+                            uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+                            uint64_t m, uint64_t n)
+{
+	struct source src = {t->levels[0], t};
+	if (n > t->size)
+		return TLY_EINVAL;
+	return consistency(&src, proof, count, m, n);
+}
+
+/* Right-shift fn and sn together until LSB(fn) is set or fn is 0. */
+static void
+shift_to_set(uint64_t *fn, uint64_t *sn)
+{
+	while (*fn != 0 && (*fn & 1) == 0) {
+		*fn >>= 1;
+		*sn >>= 1;
+	}
+}
+
+tly_err
+tly_merkle_verify_inclusion(const uint8_t leaf_hash[static HASH], uint64_t index, uint64_t size,
+                            const uint8_t *proof, size_t count,
+                            const uint8_t root[static HASH])
+{
+	uint8_t r[HASH];
+
+	/* Step 1. */
+	if (index >= size || count > TLY_MERKLE_PROOF_MAX)
+		return TLY_EAUTH;
+	/* Step 2. */
+	uint64_t fn = index, sn = size - 1;
+	memcpy(r, leaf_hash, HASH);
+	/* Step 3. */
+	for (size_t i = 0; i < count; i++) {
+		if (sn == 0)
+			return TLY_EAUTH;
+		if ((fn & 1) != 0 || fn == sn) {
+			tly_merkle_node_hash(r, proof + i * HASH, r);
+			shift_to_set(&fn, &sn);
+		} else {
+			tly_merkle_node_hash(r, r, proof + i * HASH);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	/* Step 4. */
+	return sn == 0 && sodium_memcmp(r, root, HASH) == 0 ? TLY_OK : TLY_EAUTH;
+}
+
+/* Steps 2 to 7 of RFC 9162 section 2.1.4.2, for 0 < size1 < size2 and a
+ * non-empty proof. */
+static tly_err
+consistency_walk(uint64_t size1, uint64_t size2, const uint8_t root1[static HASH],
+                 const uint8_t root2[static HASH], const uint8_t *proof, size_t count)
+{
+	uint8_t fr[HASH], sr[HASH];
+	size_t next = 0;
+
+	/* Step 2: a first tree of 2^i leaves is a node of the second. */
+	int prepend = (size1 & (size1 - 1)) == 0;
+	/* Steps 3 and 4. */
+	uint64_t fn = size1 - 1, sn = size2 - 1;
+	while ((fn & 1) != 0) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+	/* Step 5. */
+	memcpy(fr, prepend ? root1 : proof + HASH * next++, HASH);
+	memcpy(sr, fr, HASH);
+	/* Step 6. */
+	for (; next < count; next++) {
+		if (sn == 0)
+			return TLY_EAUTH;
+		if ((fn & 1) != 0 || fn == sn) {
+			tly_merkle_node_hash(fr, proof + next * HASH, fr);
+			tly_merkle_node_hash(sr, proof + next * HASH, sr);
+			shift_to_set(&fn, &sn);
+		} else {
+			tly_merkle_node_hash(sr, sr, proof + next * HASH);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	/* Step 7. */
+	if (sn != 0 || sodium_memcmp(fr, root1, HASH) != 0 || sodium_memcmp(sr, root2, HASH) != 0)
+		return TLY_EAUTH;
+	return TLY_OK;
+}
+
+tly_err
+tly_merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t root1[static HASH],
+                              const uint8_t root2[static HASH], const uint8_t *proof,
+                              size_t count)
+{
+	if (size1 > size2 || count > TLY_MERKLE_PROOF_MAX)
+		return TLY_EAUTH;
+	if (size1 == size2)
+		return count == 0 && sodium_memcmp(root1, root2, HASH) == 0 ? TLY_OK : TLY_EAUTH;
+	if (size1 == 0)
+		return count == 0 ? TLY_OK : TLY_EAUTH;
+	/* Step 1. */
+	if (count == 0)
+		return TLY_EAUTH;
+	return consistency_walk(size1, size2, root1, root2, proof, count);
+}
