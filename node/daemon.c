@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "node/ledger_votes.h"
 #include "node/node.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
@@ -220,6 +221,28 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	tly_outbox_fini(&box);
 }
 
+/* One vote per query, across restarts (node/ledger_votes.h): record every
+ * SET_SIGN in the box durably before it leaves. 0 when one may not be
+ * sent: the query holds a vote for another set, or it could not be
+ * recorded; the caller then sends nothing. */
+static int
+record_votes(struct daemon *d, const struct tly_outbox *box)
+{
+	for (size_t i = 0; i < box->count; i++) {
+		struct tly_msg m;
+		uint8_t set_hash[TLY_HASH_BYTES];
+		uint32_t attempt;
+		if (tly_msg_peek(box->items[i].data, box->items[i].len, &m) != TLY_OK ||
+		    m.header.type != TLY_MSG_SET_SIGN)
+			continue;
+		if (tly_set_sign_decode(&attempt, set_hash, m.body, m.body_len) != TLY_OK ||
+		    tly_ledger_vote_record(d->node.ledger, m.header.query_id, attempt, set_hash) !=
+		        TLY_OK)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 on_message(struct daemon *d, const uint8_t *msg, size_t len)
 {
@@ -256,6 +279,12 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	else if (rv != TLY_OK && rv != TLY_EABORTED)
 		note(self, "committee: message of type %d refused: %s", (int)peeked.header.type,
 		    tly_strerror(rv));
+	if (!record_votes(d, &box)) {
+		note(self, "query %s: committee: this node's ledger holds its vote for another "
+			    "contributor set in this query (one vote per query, across restarts): "
+			    "nothing sent", qid);
+		tly_outbox_clear(&box);
+	}
 	if (box.count > 0)
 		note(self, "committee: answering a message of type %d with %zu message(s)",
 		    (int)peeked.header.type, box.count);

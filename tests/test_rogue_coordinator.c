@@ -554,6 +554,39 @@ node_log(unsigned site)
 	return slurp(path);
 }
 
+/* kill -9 the daemon of `site` and start it again on the same config, its
+ * output appended to the same log and its pid in the same file (so that
+ * `tally demo --stop` stops it). */
+static void
+restart_node(unsigned site)
+{
+	char name[32], pidfile[300], log[300], conf[300], program[1200];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+
+	snprintf(name, sizeof name, "node-%u", site);
+	pid = pid_of(name);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
+		sleep_ms(50);
+	path_of(log, sizeof log, "logs/node-%u.log", site);
+	path_of(conf, sizeof conf, "site-%u/node.conf", site);
+	path_of(pidfile, sizeof pidfile, "run/node-%u.pid", site);
+	snprintf(program, sizeof program, "%s/tally-node", bin);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL,
+	                         (char *const *)(const char *const[]){"tally-node", "--config", conf,
+	                                                              NULL},
+	                         environ),
+	             0);
+	posix_spawn_file_actions_destroy(&actions);
+	FILE *f = fopen(pidfile, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+}
+
 static int
 log_mentions(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *what)
 {
@@ -1374,7 +1407,8 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 	/* Round 1: relay every share; member 4's go to the coalition. */
 	struct tly_outbox out;
 	tly_outbox_init(&out);
-	unsigned shares = 0, receipts = 0;
+	unsigned shares = 0, receipts = 0, kept = 0;
+	struct tly_outmsg to3[4]; /* the four shares sealed to member 3 */
 	for (int waited = 0; (shares < 16 || receipts < 4) && waited < WAIT_MS;) {
 		uint32_t from;
 		uint8_t *bytes;
@@ -1400,12 +1434,19 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 				else
 					cr_assert_eq(tly_hub_send(r.hub, m.header.recipient, bytes, len),
 					             TLY_OK);
+				if (m.header.recipient == 3) { /* kept, to relay again later */
+					cr_assert_lt(kept, 4);
+					to3[kept].data = bytes;
+					to3[kept++].len = len;
+					bytes = NULL;
+				}
 			}
 		}
 		free(bytes);
 	}
 	cr_assert_eq(shares, 16);
 	cr_assert_eq(receipts, 4);
+	cr_assert_eq(kept, 4);
 
 	/* Round 2: two sets. */
 	struct tly_idlist s = {4, participants}, s2 = {3, participants};
@@ -1529,6 +1570,38 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 	char *log3 = node_log(3);
 	cr_assert(strstr(log3, "share-sum released") != NULL);
 	free(log3);
+
+	/* Member 3 restarts (kill -9), and the coordinator tries again: the
+	 * same QUERY, the same four shares, and S announced. The new process
+	 * would vote for S (its memory of the vote for S' is gone); its
+	 * ledger remembers, so it sends nothing (node/ledger_votes.h). */
+	restart_node(3);
+	for (int waited = 0; !tly_hub_connected(r.hub, 3) && waited < WAIT_MS; waited += 100)
+		sleep_ms(100);
+	cr_assert(tly_hub_connected(r.hub, 3), "node 3 did not come back");
+	cr_assert_eq(tly_hub_send(r.hub, 3, query.data, query.len), TLY_OK);
+	await_log(3, id, "serving on the committee", 1);
+	for (unsigned i = 0; i < kept; i++)
+		cr_assert_eq(tly_hub_send(r.hub, 3, to3[i].data, to3[i].len), TLY_OK);
+	tly_buf_reset(&body);
+	cr_assert_eq(tly_attempt_list_encode(&body, 0, &s), TLY_OK);
+	rogue_send(&r, TLY_MSG_ANNOUNCE, 3, id, &body);
+	await_log(3, id, "committee: this node's ledger holds its vote for another", 1);
+	for (;;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		if (tly_hub_recv(r.hub, &from, &bytes, &len, 0) != TLY_OK)
+			break;
+		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
+		cr_assert(memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) != 0 ||
+		              (m.header.type != TLY_MSG_SET_SIGN && m.header.type != TLY_MSG_SHARE_SUM),
+		          "the restarted node %u sent type %d", from, (int)m.header.type);
+		free(bytes);
+	}
+	for (unsigned i = 0; i < kept; i++)
+		free(to3[i].data);
 	tly_buf_fini(&body);
 	tly_buf_fini(&query);
 	tly_outbox_fini(&out);
