@@ -15,9 +15,9 @@
 #include "store/sqlog.h"
 #include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 
-/* Append-only by construction: triggers refuse UPDATE and DELETE. The
- * CHECKs catch honest corruption early; verification does not rely on
- * them. */
+/* Append-only by construction: store/sqlog.c adds the triggers that
+ * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;
+ * verification does not rely on them. */
 static const char schema_sql[] =
     "CREATE TABLE log_meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;"
     "CREATE TABLE entries ("
@@ -30,11 +30,7 @@ static const char schema_sql[] =
     " signature BLOB NOT NULL CHECK (length(signature) = 64)"
     ") STRICT;"
     /* One "committed" entry and one outcome per query id. */
-    "CREATE UNIQUE INDEX entries_query ON entries (query_id, outcome = 4);"
-    "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;"
-    "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;";
+    "CREATE UNIQUE INDEX entries_query ON entries (query_id, outcome = 4);";
 
 static const struct tly_sqlog_format translog_format = {
 	.noun = "transparency log",

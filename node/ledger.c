@@ -12,9 +12,9 @@
 #include "crypto/wipe.h"
 #include "store/sqlog.h"
 
-/* Append-only by construction: triggers refuse UPDATE and DELETE. The
- * CHECKs catch honest corruption early; verification does not rely on
- * them. */
+/* Append-only by construction: store/sqlog.c adds the triggers that
+ * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;
+ * verification does not rely on them. */
 static const char schema_sql[] =
     "CREATE TABLE ledger_meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;"
     "CREATE TABLE entries ("
@@ -45,11 +45,7 @@ static const char schema_sql[] =
     ") STRICT;"
     "CREATE UNIQUE INDEX entries_charged_query ON entries (query_id) WHERE kind = 1;"
     "CREATE INDEX entries_dataset ON entries (dataset, seq);"
-    "CREATE INDEX entries_population ON entries (population, seq);"
-    "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;"
-    "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;";
+    "CREATE INDEX entries_population ON entries (population, seq);";
 
 static const struct tly_sqlog_format ledger_format = {
 	.noun = "ledger",

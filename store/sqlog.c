@@ -76,6 +76,25 @@ classify(sqlite3 *db, const struct where *w, int *is_new)
 	return TLY_OK;
 }
 
+/* Append-only by construction: triggers refuse UPDATE and DELETE on the
+ * entries table (the SQL text is part of the file format: keep it). */
+static tly_err
+add_triggers(sqlite3 *db, const char *noun)
+{
+	static const char *const ops[] = {"update", "UPDATE", "delete", "DELETE"};
+	char sql[192];
+
+	for (size_t i = 0; i < 4; i += 2) {
+		if ((size_t)snprintf(sql, sizeof sql,
+		                     "CREATE TRIGGER entries_no_%s BEFORE %s ON entries"
+		                     " BEGIN SELECT RAISE(ABORT, '%s entries are append-only'); END;",
+		                     ops[i], ops[i + 1], noun) >= sizeof sql ||
+		    tly_sqlog_exec(db, sql) != SQLITE_OK)
+			return TLY_EIO;
+	}
+	return TLY_OK;
+}
+
 /* Create tables and record the key; re-checked under the write lock in
  * case another process created the file meanwhile. */
 static tly_err
@@ -94,8 +113,9 @@ create(sqlite3 *db, const struct where *w, const uint8_t pk[static TLY_SIGN_PUBL
 	snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
 	         (int)w->f->application_id, (int)w->f->format_version);
 	if (tly_sqlog_exec(db, w->f->schema_sql) != SQLITE_OK ||
-	    tly_sqlog_exec(db, sql) != SQLITE_OK)
+	    (rv = add_triggers(db, w->f->noun)) != TLY_OK || tly_sqlog_exec(db, sql) != SQLITE_OK)
 		goto out;
+	rv = TLY_EIO;
 	snprintf(sql, sizeof sql, "INSERT INTO %s (name, value) VALUES (?, ?)", w->f->meta_table);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 1, PK_NAME, -1, SQLITE_STATIC) != SQLITE_OK ||
