@@ -251,7 +251,6 @@ load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
 {
 	sqlite3_stmt *st = NULL;
 	tly_err rv = TLY_EIO;
-	int rc;
 
 	if (sqlite3_prepare_v2(log->db,
 	                       "SELECT count(*) FROM entries WHERE query_id = ? AND"
@@ -261,25 +260,7 @@ load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
 	    sqlite3_bind_int(st, 2, e->outcome) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		goto out;
 	*seen = sqlite3_column_int64(st, 0) > 0;
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(log->db,
-	                       "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1", -1,
-	                       &st, NULL) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	e->seq = 1;
-	memset(e->prev_hash, 0, sizeof e->prev_hash);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
-		    sqlite3_column_bytes(st, 1) != TLY_HASH_BYTES)
-			goto out;
-		e->seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-		memcpy(e->prev_hash, sqlite3_column_blob(st, 1), TLY_HASH_BYTES);
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	rv = TLY_OK;
+	rv = tly_sqlog_head(log->db, &e->seq, e->prev_hash);
 out:
 	sqlite3_finalize(st);
 	return rv;

@@ -165,31 +165,7 @@ out:
 static tly_err
 load_head(struct tly_ledger *l, struct tly_ledger_entry *e)
 {
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-	int rc;
-
-	if (sqlite3_prepare_v2(l->db,
-	                       "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1", -1,
-	                       &st, NULL) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	e->seq = 1;
-	memset(e->prev_hash, 0, sizeof e->prev_hash);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
-		    sqlite3_column_bytes(st, 1) != TLY_HASH_BYTES)
-			goto out;
-		e->seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-		memcpy(e->prev_hash, sqlite3_column_blob(st, 1), TLY_HASH_BYTES);
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	rv = TLY_OK;
-out:
-	sqlite3_finalize(st);
-	return rv;
+	return tly_sqlog_head(l->db, &e->seq, e->prev_hash);
 }
 
 /* The seq of an earlier charge of this query id, 0 for none, -1 on error. */

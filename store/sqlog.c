@@ -245,3 +245,45 @@ out:
 	sqlite3_close_v2(h);
 	return rv;
 }
+
+tly_err
+tly_sqlog_head(sqlite3 *db, uint64_t *next_seq, uint8_t prev_hash[static TLY_SQLOG_HASH_BYTES])
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	*next_seq = 1;
+	memset(prev_hash, 0, TLY_SQLOG_HASH_BYTES);
+	if (rc == SQLITE_ROW) {
+		rv = TLY_EFORMAT;
+		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
+		    sqlite3_column_bytes(st, 1) != TLY_SQLOG_HASH_BYTES)
+			goto out;
+		*next_seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+		memcpy(prev_hash, sqlite3_column_blob(st, 1), TLY_SQLOG_HASH_BYTES);
+	} else if (rc != SQLITE_DONE) {
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+enum tly_sqlog_seal
+tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
+                     const uint8_t entry_hash[static TLY_SQLOG_HASH_BYTES],
+                     const uint8_t signature[static TLY_SIGN_BYTES],
+                     const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	if (sodium_memcmp(computed, entry_hash, TLY_SQLOG_HASH_BYTES) != 0)
+		return TLY_SQLOG_BAD_HASH;
+	if (tly_sign_verify(signature, entry_hash, TLY_SQLOG_HASH_BYTES, pk) != TLY_OK)
+		return TLY_SQLOG_BAD_SIGNATURE;
+	return TLY_SQLOG_SEALED;
+}

@@ -57,6 +57,31 @@ TLY_MUST tly_err tly_sqlog_open(sqlite3 **db, uint8_t pk[static TLY_SIGN_PUBLIC_
                                 const char *path, const struct tly_sqlog_format *f,
                                 const struct tly_sign_key *key, char *msg, size_t msg_len);
 
+enum {
+	TLY_SQLOG_HASH_BYTES = 32, /* entry_hash, prev_hash */
+};
+
+/* The log's head: *next_seq = last seq + 1 and prev_hash = the last
+ * entry_hash, or 1 and zeros for an empty log. TLY_EFORMAT: the last row
+ * has a seq out of range or a hash of another length; TLY_EIO: SQL
+ * failure. */
+TLY_MUST tly_err tly_sqlog_head(sqlite3 *db, uint64_t *next_seq,
+                                uint8_t prev_hash[static TLY_SQLOG_HASH_BYTES]);
+
+/* An entry's seal: the hash the caller recomputed from the entry's
+ * contents against the stored entry_hash (constant time), then the
+ * Ed25519 signature over entry_hash under pk. The caller names the entry
+ * in its message. */
+enum tly_sqlog_seal {
+	TLY_SQLOG_SEALED = 0,
+	TLY_SQLOG_BAD_HASH,      /* entry_hash is not the hash of the contents */
+	TLY_SQLOG_BAD_SIGNATURE, /* the signature does not verify under pk */
+};
+TLY_MUST enum tly_sqlog_seal tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
+                                                  const uint8_t entry_hash[static TLY_SQLOG_HASH_BYTES],
+                                                  const uint8_t signature[static TLY_SIGN_BYTES],
+                                                  const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
 /* sqlite3_exec without callback; the SQLite result code. */
 int tly_sqlog_exec(sqlite3 *db, const char *sql);
 
