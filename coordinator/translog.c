@@ -33,15 +33,15 @@ static const char schema_sql[] =
     "CREATE UNIQUE INDEX entries_query ON entries (query_id, outcome = 4);";
 
 static const struct tly_sqlog_format translog_format = {
-	.noun = "transparency log",
-	.wrong_key = "the log was written with another coordinator signing key",
-	.schema_sql = schema_sql,
-	.meta_table = "log_meta",
-	.columns = TLY_TRANSLOG_COLUMNS,
-	.application_id = TLY_TRANSLOG_APPLICATION_ID,
-	.format_version = TLY_TRANSLOG_FORMAT_VERSION,
-	.busy_ms = TLY_TRANSLOG_BUSY_MS,
-	.foreign_keys = 0,
+    .noun = "transparency log",
+    .wrong_key = "the log was written with another coordinator signing key",
+    .schema_sql = schema_sql,
+    .meta_table = "log_meta",
+    .columns = TLY_TRANSLOG_COLUMNS,
+    .application_id = TLY_TRANSLOG_APPLICATION_ID,
+    .format_version = TLY_TRANSLOG_FORMAT_VERSION,
+    .busy_ms = TLY_TRANSLOG_BUSY_MS,
+    .foreign_keys = 0,
 };
 
 static tly_err
@@ -58,8 +58,8 @@ open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *
 			snprintf(msg, msg_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, msg,
-	                         msg_len)) != TLY_OK)
+	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, msg, msg_len)) !=
+	    TLY_OK)
 		goto out;
 	log->key = key;
 	*out = log;

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "crypto/wipe.h"
 #include "store/sqlog.h"
 
@@ -48,15 +47,15 @@ static const char schema_sql[] =
     "CREATE INDEX entries_population ON entries (population, seq);";
 
 static const struct tly_sqlog_format ledger_format = {
-	.noun = "ledger",
-	.wrong_key = "the ledger was written with another node signing key",
-	.schema_sql = schema_sql,
-	.meta_table = "ledger_meta",
-	.columns = TLY_LEDGER_COLUMNS,
-	.application_id = TLY_LEDGER_APPLICATION_ID,
-	.format_version = TLY_LEDGER_FORMAT_VERSION,
-	.busy_ms = TLY_LEDGER_BUSY_MS,
-	.foreign_keys = 1,
+    .noun = "ledger",
+    .wrong_key = "the ledger was written with another node signing key",
+    .schema_sql = schema_sql,
+    .meta_table = "ledger_meta",
+    .columns = TLY_LEDGER_COLUMNS,
+    .application_id = TLY_LEDGER_APPLICATION_ID,
+    .format_version = TLY_LEDGER_FORMAT_VERSION,
+    .busy_ms = TLY_LEDGER_BUSY_MS,
+    .foreign_keys = 1,
 };
 
 static tly_err
@@ -73,8 +72,7 @@ open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struc
 			snprintf(msg, msg_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, msg, msg_len)) !=
-	    TLY_OK)
+	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, msg, msg_len)) != TLY_OK)
 		goto out;
 	l->key = key;
 	l->node_id = node_id;

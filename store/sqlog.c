@@ -85,10 +85,11 @@ add_triggers(sqlite3 *db, const char *noun)
 	char sql[192];
 
 	for (size_t i = 0; i < 4; i += 2) {
-		if ((size_t)snprintf(sql, sizeof sql,
-		                     "CREATE TRIGGER entries_no_%s BEFORE %s ON entries"
-		                     " BEGIN SELECT RAISE(ABORT, '%s entries are append-only'); END;",
-		                     ops[i], ops[i + 1], noun) >= sizeof sql ||
+		if ((size_t)snprintf(
+		        sql, sizeof sql,
+		        "CREATE TRIGGER entries_no_%s BEFORE %s ON entries"
+		        " BEGIN SELECT RAISE(ABORT, '%s entries are append-only'); END;",
+		        ops[i], ops[i + 1], noun) >= sizeof sql ||
 		    tly_sqlog_exec(db, sql) != SQLITE_OK)
 			return TLY_EIO;
 	}
@@ -193,7 +194,7 @@ static tly_err
 settle(sqlite3 *db, const struct where *w, const struct tly_sign_key *key,
        uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
 {
-	uint8_t mine[TLY_SIGN_PUBLIC_BYTES] = { 0 };
+	uint8_t mine[TLY_SIGN_PUBLIC_BYTES] = {0};
 	int is_new = 0;
 	tly_err rv;
 
@@ -224,7 +225,7 @@ tly_sqlog_open(sqlite3 **db, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES], const cha
                const struct tly_sqlog_format *f, const struct tly_sign_key *key, char *msg,
                size_t msg_len)
 {
-	const struct where w = { path, f, msg, msg_len };
+	const struct where w = {path, f, msg, msg_len};
 	int flags = key != NULL ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
 	sqlite3 *h = NULL;
 	tly_err rv = TLY_EIO;

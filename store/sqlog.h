@@ -77,10 +77,11 @@ enum tly_sqlog_seal {
 	TLY_SQLOG_BAD_HASH,      /* entry_hash is not the hash of the contents */
 	TLY_SQLOG_BAD_SIGNATURE, /* the signature does not verify under pk */
 };
-TLY_MUST enum tly_sqlog_seal tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
-                                                  const uint8_t entry_hash[static TLY_SQLOG_HASH_BYTES],
-                                                  const uint8_t signature[static TLY_SIGN_BYTES],
-                                                  const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+TLY_MUST enum tly_sqlog_seal
+tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
+                     const uint8_t entry_hash[static TLY_SQLOG_HASH_BYTES],
+                     const uint8_t signature[static TLY_SIGN_BYTES],
+                     const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
 
 /* sqlite3_exec without callback; the SQLite result code. */
 int tly_sqlog_exec(sqlite3 *db, const char *sql);

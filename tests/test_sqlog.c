@@ -130,8 +130,9 @@ Test(sqlog, creates_with_pragmas_key_and_wal)
 	cr_assert_eq(memcmp(pk, mine, sizeof pk), 0);
 	cr_assert_eq(raw_int("PRAGMA application_id"), widget.application_id);
 	cr_assert_eq(raw_int("PRAGMA user_version"), widget.format_version);
-	cr_assert_eq(raw_int("SELECT length(value) FROM widget_meta WHERE name = 'sign_public_key'"),
-	             TLY_SIGN_PUBLIC_BYTES);
+	cr_assert_eq(
+	    raw_int("SELECT length(value) FROM widget_meta WHERE name = 'sign_public_key'"),
+	    TLY_SIGN_PUBLIC_BYTES);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
 	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -208,8 +209,9 @@ Test(sqlog, refuses_other_versions)
 
 	create_file(pk);
 	raw_sql("PRAGMA user_version = 4;");
-	assert_refused(key, TLY_EFORMAT, "widget log format version 4; this build reads version 3 "
-	                                 "(upgrade tally)");
+	assert_refused(key, TLY_EFORMAT,
+	               "widget log format version 4; this build reads version 3 "
+	               "(upgrade tally)");
 	raw_sql("PRAGMA user_version = 2;");
 	assert_refused(NULL, TLY_EFORMAT, "widget log format version 2");
 	cr_assert(strstr(msg, "upgrade") == NULL, "%s", msg);
@@ -276,7 +278,8 @@ Test(sqlog, messages_are_optional)
 
 Test(sqlog, head_of_empty_and_filled_logs)
 {
-	uint8_t pk[TLY_SIGN_PUBLIC_BYTES], prev[TLY_SQLOG_HASH_BYTES], zero[TLY_SQLOG_HASH_BYTES] = {0};
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES], prev[TLY_SQLOG_HASH_BYTES],
+	    zero[TLY_SQLOG_HASH_BYTES] = {0};
 	uint64_t next = 0;
 	sqlite3 *db = NULL;
 
@@ -289,7 +292,8 @@ Test(sqlog, head_of_empty_and_filled_logs)
 	sqlite3_close(db);
 
 	raw_sql("INSERT INTO entries VALUES (1, randomblob(32), zeroblob(64), 'a');"
-	        "INSERT INTO entries VALUES (2, x'" "0102030405060708090a0b0c0d0e0f10"
+	        "INSERT INTO entries VALUES (2, x'"
+	        "0102030405060708090a0b0c0d0e0f10"
 	        "1112131415161718191a1b1c1d1e1f20', zeroblob(64), 'b');");
 	cr_assert_eq(tly_sqlog_open(&db, pk, path, &widget, NULL, msg, sizeof msg), TLY_OK);
 	cr_assert_eq(tly_sqlog_head(db, &next, prev), TLY_OK);
@@ -303,7 +307,8 @@ Test(sqlog, head_of_empty_and_filled_logs)
 	cr_assert_eq(tly_sqlog_open(&db, pk, path, &widget, NULL, msg, sizeof msg), TLY_OK);
 	cr_assert_eq(tly_sqlog_head(db, &next, prev), TLY_EFORMAT);
 	sqlite3_close(db);
-	raw_sql("INSERT INTO entries VALUES (9223372036854775807, zeroblob(32), zeroblob(64), 'd');");
+	raw_sql(
+	    "INSERT INTO entries VALUES (9223372036854775807, zeroblob(32), zeroblob(64), 'd');");
 	cr_assert_eq(tly_sqlog_open(&db, pk, path, &widget, NULL, msg, sizeof msg), TLY_OK);
 	cr_assert_eq(tly_sqlog_head(db, &next, prev), TLY_EFORMAT);
 	sqlite3_close(db);
