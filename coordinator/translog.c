@@ -12,13 +12,12 @@
 #include <sodium.h>
 
 #include "store/head.h"
+#include "store/sqlog.h"
 #include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 
-#define PK_NAME "sign_public_key"
-
-/* Append-only by construction: triggers refuse UPDATE and DELETE. The
- * CHECKs catch honest corruption early; verification does not rely on
- * them. */
+/* Append-only by construction: store/sqlog.c adds the triggers that
+ * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;
+ * verification does not rely on them. */
 static const char schema_sql[] =
     "CREATE TABLE log_meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;"
     "CREATE TABLE entries ("
@@ -31,209 +30,40 @@ static const char schema_sql[] =
     " signature BLOB NOT NULL CHECK (length(signature) = 64)"
     ") STRICT;"
     /* One "committed" entry and one outcome per query id. */
-    "CREATE UNIQUE INDEX entries_query ON entries (query_id, outcome = 4);"
-    "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;"
-    "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'transparency log entries are append-only'); END;";
+    "CREATE UNIQUE INDEX entries_query ON entries (query_id, outcome = 4);";
 
-static void
-say(struct tly_translog_error *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof err->message, fmt, ap);
-	va_end(ap);
-}
-
-static int
-exec(sqlite3 *db, const char *sql)
-{
-	return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* The integer result of a one-row pragma or query; -1 on failure. */
-static sqlite3_int64
-query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	sqlite3_int64 v = -1;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Is this file a log of our format, empty (to create), or neither? */
-static tly_err
-classify(sqlite3 *db, const char *path, int *is_new, struct tly_translog_error *err)
-{
-	sqlite3_int64 app = query_int(db, "PRAGMA application_id");
-	sqlite3_int64 version = query_int(db, "PRAGMA user_version");
-	sqlite3_int64 objects = query_int(db, "SELECT count(*) FROM sqlite_master");
-
-	if (app < 0 || version < 0 || objects < 0) {
-		say(err, "%s: not a readable SQLite database: %s", path, sqlite3_errmsg(db));
-		return sqlite3_errcode(db) == SQLITE_NOTADB ? TLY_EFORMAT : TLY_EIO;
-	}
-	*is_new = app == 0 && version == 0 && objects == 0;
-	if (*is_new)
-		return TLY_OK;
-	if (app != TLY_TRANSLOG_APPLICATION_ID) {
-		say(err,
-		    "%s: not a tally transparency log (application_id 0x%08llx, expected 0x%08x)",
-		    path, (unsigned long long)app, TLY_TRANSLOG_APPLICATION_ID);
-		return TLY_EFORMAT;
-	}
-	if (version != TLY_TRANSLOG_FORMAT_VERSION) {
-		say(err, "%s: transparency log format version %lld; this build reads version %d%s",
-		    path, (long long)version, TLY_TRANSLOG_FORMAT_VERSION,
-		    version > TLY_TRANSLOG_FORMAT_VERSION ? " (upgrade tally)" : "");
-		return TLY_EFORMAT;
-	}
-	return TLY_OK;
-}
-
-/* Create tables and record the key; re-checked under the write lock in
- * case another process created the file meanwhile. */
-static tly_err
-create(sqlite3 *db, const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
-       struct tly_translog_error *err)
-{
-	char pragmas[96];
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-
-	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
-		goto out;
-	if (query_int(db, "PRAGMA application_id") != 0) {
-		rv = exec(db, "COMMIT") == SQLITE_OK ? TLY_OK : TLY_EIO;
-		goto out;
-	}
-	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-	         TLY_TRANSLOG_APPLICATION_ID, TLY_TRANSLOG_FORMAT_VERSION);
-	if (exec(db, schema_sql) != SQLITE_OK || exec(db, pragmas) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO log_meta (name, value) VALUES (?, ?)", -1, &st,
-	                       NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, PK_NAME, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 2, pk, TLY_SIGN_PUBLIC_BYTES, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE || exec(db, "COMMIT") != SQLITE_OK)
-		goto out;
-	rv = TLY_OK;
-out:
-	if (rv != TLY_OK) {
-		say(err, "%s: cannot create the transparency log: %s", path, sqlite3_errmsg(db));
-		exec(db, "ROLLBACK");
-	}
-	sqlite3_finalize(st);
-	return rv;
-}
-
-/* The recorded key, and a check that the entries table has our columns. */
-static tly_err
-load_meta(sqlite3 *db, const char *path, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
-          struct tly_translog_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EFORMAT;
-
-	if (sqlite3_prepare_v2(db, "SELECT value FROM log_meta WHERE name = '" PK_NAME "'", -1, &st,
-	                       NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB ||
-	    sqlite3_column_bytes(st, 0) != TLY_SIGN_PUBLIC_BYTES) {
-		say(err, "%s: damaged transparency log: no public key recorded", path);
-		goto out;
-	}
-	memcpy(pk, sqlite3_column_blob(st, 0), TLY_SIGN_PUBLIC_BYTES);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries LIMIT 0", -1, &st,
-	                       NULL) != SQLITE_OK) {
-		say(err, "%s: damaged transparency log: %s", path, sqlite3_errmsg(db));
-		goto out;
-	}
-	rv = TLY_OK;
-out:
-	sqlite3_finalize(st);
-	return rv;
-}
-
-/* Pragmas of a writing handle, once the file is known to be ours (or
- * empty): journal_mode = WAL is persistent. */
-static tly_err
-configure_writer(sqlite3 *db, const char *path, struct tly_translog_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	const unsigned char *mode;
-	int wal;
-
-	if (exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
-		say(err, "%s: cannot set pragmas: %s", path, sqlite3_errmsg(db));
-		return TLY_EIO;
-	}
-	wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK &&
-	      sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)) != NULL &&
-	      strcmp((const char *)mode, "wal") == 0;
-	sqlite3_finalize(st);
-	if (!wal) {
-		say(err, "%s: cannot switch to WAL journaling: %s", path, sqlite3_errmsg(db));
-		return TLY_EIO;
-	}
-	return TLY_OK;
-}
+static const struct tly_sqlog_format translog_format = {
+    .noun = "transparency log",
+    .wrong_key = "the log was written with another coordinator signing key",
+    .schema_sql = schema_sql,
+    .meta_table = "log_meta",
+    .columns = TLY_TRANSLOG_COLUMNS,
+    .application_id = TLY_TRANSLOG_APPLICATION_ID,
+    .format_version = TLY_TRANSLOG_FORMAT_VERSION,
+    .busy_ms = TLY_TRANSLOG_BUSY_MS,
+    .foreign_keys = 0,
+};
 
 static tly_err
 open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
         struct tly_translog_error *err)
 {
 	struct tly_translog *log = calloc(1, sizeof *log);
-	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
-	int flags = key != NULL ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-	int is_new = 0;
+	char *msg = err != NULL ? err->message : NULL;
+	size_t msg_len = err != NULL ? sizeof err->message : 0;
 	tly_err rv = TLY_ENOMEM;
 
 	if (log == NULL) {
-		say(err, "%s: out of memory", path);
+		if (msg_len > 0)
+			snprintf(msg, msg_len, "%s: out of memory", path);
 		goto out;
 	}
-	rv = TLY_EIO;
-	if (sqlite3_open_v2(path, &log->db, flags, NULL) != SQLITE_OK) {
-		say(err, "%s: cannot open: %s", path,
-		    log->db ? sqlite3_errmsg(log->db) : "out of memory");
+	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, msg, msg_len)) !=
+	    TLY_OK)
 		goto out;
-	}
-	sqlite3_extended_result_codes(log->db, 1);
-	sqlite3_busy_timeout(log->db, TLY_TRANSLOG_BUSY_MS);
-	if ((rv = classify(log->db, path, &is_new, err)) != TLY_OK)
-		goto out;
-	if (is_new && key == NULL) {
-		say(err, "%s: not a tally transparency log (empty file)", path);
-		rv = TLY_EFORMAT;
-		goto out;
-	}
-	if (key != NULL) {
-		if ((rv = configure_writer(log->db, path, err)) != TLY_OK)
-			goto out;
-		tly_sign_key_public(key, pk);
-	}
-	if (is_new && (rv = create(log->db, path, pk, err)) != TLY_OK)
-		goto out;
-	if ((rv = load_meta(log->db, path, log->pk, err)) != TLY_OK)
-		goto out;
-	if (key != NULL && sodium_memcmp(pk, log->pk, sizeof pk) != 0) {
-		say(err, "%s: the log was written with another coordinator signing key", path);
-		rv = TLY_EAUTH;
-		goto out;
-	}
 	log->key = key;
 	*out = log;
 	log = NULL;
-	rv = TLY_OK;
 out:
 	tly_translog_close(log);
 	return rv;
@@ -421,7 +251,6 @@ load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
 {
 	sqlite3_stmt *st = NULL;
 	tly_err rv = TLY_EIO;
-	int rc;
 
 	if (sqlite3_prepare_v2(log->db,
 	                       "SELECT count(*) FROM entries WHERE query_id = ? AND"
@@ -431,25 +260,7 @@ load_head(struct tly_translog *log, struct tly_translog_entry *e, int *seen)
 	    sqlite3_bind_int(st, 2, e->outcome) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
 		goto out;
 	*seen = sqlite3_column_int64(st, 0) > 0;
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(log->db,
-	                       "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1", -1,
-	                       &st, NULL) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	e->seq = 1;
-	memset(e->prev_hash, 0, sizeof e->prev_hash);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
-		    sqlite3_column_bytes(st, 1) != TLY_HASH_BYTES)
-			goto out;
-		e->seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-		memcpy(e->prev_hash, sqlite3_column_blob(st, 1), TLY_HASH_BYTES);
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	rv = TLY_OK;
+	rv = tly_sqlog_head(log->db, &e->seq, e->prev_hash);
 out:
 	sqlite3_finalize(st);
 	return rv;
@@ -551,7 +362,7 @@ tly_translog_append(struct tly_translog *log, const struct tly_translog_record *
 		goto out;
 	fill(&e, record, receipts, sorted);
 	rv = TLY_EIO;
-	if (exec(log->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+	if (tly_sqlog_exec(log->db, "BEGIN IMMEDIATE") != SQLITE_OK)
 		goto out;
 	in_transaction = 1;
 	if ((rv = load_head(log, &e, &seen)) != TLY_OK)
@@ -565,7 +376,7 @@ tly_translog_append(struct tly_translog *log, const struct tly_translog_record *
 	rv = TLY_EIO;
 	/* synchronous = FULL in WAL mode: the commit returns after the WAL
 	 * is fsynced. */
-	if (exec(log->db, "COMMIT") != SQLITE_OK)
+	if (tly_sqlog_exec(log->db, "COMMIT") != SQLITE_OK)
 		goto out;
 	in_transaction = 0;
 	tly_translog_leaf_added(log, e.seq);
@@ -577,7 +388,7 @@ out:
 		snprintf(why, why_len, "cannot append to the transparency log (%s: %s)",
 		         tly_strerror(rv), sqlite3_errmsg(log->db));
 	if (in_transaction)
-		exec(log->db, "ROLLBACK");
+		tly_sqlog_exec(log->db, "ROLLBACK");
 	free(receipts);
 	free(sorted);
 	return rv;

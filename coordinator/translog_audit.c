@@ -15,6 +15,7 @@
 #include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
 #include "protocol/keys.h"
 #include "store/head.h"
+#include "store/sqlog.h"
 
 /* A receipted charge, for the checks across entries. */
 struct charge {
@@ -572,11 +573,15 @@ check_seal(struct walk *w, const struct row *row, struct tly_translog_entry *e)
 	tly_err rv;
 
 	tly_translog_hash(hash, row->bytes, row->bytes_len);
-	if (sodium_memcmp(hash, row->entry_hash, sizeof hash) != 0)
+	switch (tly_sqlog_check_seal(hash, row->entry_hash, row->signature,
+	                             w->registry->coordinator_pk)) {
+	case TLY_SQLOG_BAD_HASH:
 		return bad(w, "entry_hash does not match its bytes");
-	if (tly_sign_verify(row->signature, row->entry_hash, TLY_HASH_BYTES,
-	                    w->registry->coordinator_pk) != TLY_OK)
+	case TLY_SQLOG_BAD_SIGNATURE:
 		return bad(w, "signature does not verify under the coordinator's registry key");
+	case TLY_SQLOG_SEALED:
+		break;
+	}
 	rv = tly_translog_entry_decode(e, row->bytes, row->bytes_len, why, sizeof why);
 	if (rv == TLY_EFORMAT)
 		return bad(w, "%s", why);

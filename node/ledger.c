@@ -3,21 +3,17 @@
 #include "ledger_impl.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
-
 #include "crypto/wipe.h"
+#include "store/sqlog.h"
 
-#define PK_NAME "sign_public_key"
-
-/* Append-only by construction: triggers refuse UPDATE and DELETE. The
- * CHECKs catch honest corruption early; verification does not rely on
- * them. */
+/* Append-only by construction: store/sqlog.c adds the triggers that
+ * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;
+ * verification does not rely on them. */
 static const char schema_sql[] =
     "CREATE TABLE ledger_meta (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) STRICT;"
     "CREATE TABLE entries ("
@@ -48,210 +44,40 @@ static const char schema_sql[] =
     ") STRICT;"
     "CREATE UNIQUE INDEX entries_charged_query ON entries (query_id) WHERE kind = 1;"
     "CREATE INDEX entries_dataset ON entries (dataset, seq);"
-    "CREATE INDEX entries_population ON entries (population, seq);"
-    "CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;"
-    "CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries"
-    " BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;";
+    "CREATE INDEX entries_population ON entries (population, seq);";
 
-static void
-say(struct tly_ledger_error *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof err->message, fmt, ap);
-	va_end(ap);
-}
-
-static int
-exec(sqlite3 *db, const char *sql)
-{
-	return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* The integer result of a one-row pragma or query; -1 on failure. */
-static sqlite3_int64
-query_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	sqlite3_int64 v = -1;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Is this file a ledger of our format, empty (to create), or neither? */
-static tly_err
-classify(sqlite3 *db, const char *path, int *is_new, struct tly_ledger_error *err)
-{
-	sqlite3_int64 app = query_int(db, "PRAGMA application_id");
-	sqlite3_int64 version = query_int(db, "PRAGMA user_version");
-	sqlite3_int64 objects = query_int(db, "SELECT count(*) FROM sqlite_master");
-
-	if (app < 0 || version < 0 || objects < 0) {
-		say(err, "%s: not a readable SQLite database: %s", path, sqlite3_errmsg(db));
-		return sqlite3_errcode(db) == SQLITE_NOTADB ? TLY_EFORMAT : TLY_EIO;
-	}
-	*is_new = app == 0 && version == 0 && objects == 0;
-	if (*is_new)
-		return TLY_OK;
-	if (app != TLY_LEDGER_APPLICATION_ID) {
-		say(err, "%s: not a tally ledger (application_id 0x%08llx, expected 0x%08x)", path,
-		    (unsigned long long)app, TLY_LEDGER_APPLICATION_ID);
-		return TLY_EFORMAT;
-	}
-	if (version != TLY_LEDGER_FORMAT_VERSION) {
-		say(err, "%s: ledger format version %lld; this build reads version %d%s", path,
-		    (long long)version, TLY_LEDGER_FORMAT_VERSION,
-		    version > TLY_LEDGER_FORMAT_VERSION ? " (upgrade tally)" : "");
-		return TLY_EFORMAT;
-	}
-	return TLY_OK;
-}
-
-/* Create tables and record the key; re-checked under the write lock in
- * case another process created the file meanwhile. */
-static tly_err
-create(sqlite3 *db, const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
-       struct tly_ledger_error *err)
-{
-	char pragmas[96];
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-
-	if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK)
-		goto out;
-	if (query_int(db, "PRAGMA application_id") != 0) {
-		rv = exec(db, "COMMIT") == SQLITE_OK ? TLY_OK : TLY_EIO;
-		goto out;
-	}
-	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-	         TLY_LEDGER_APPLICATION_ID, TLY_LEDGER_FORMAT_VERSION);
-	if (exec(db, schema_sql) != SQLITE_OK || exec(db, pragmas) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO ledger_meta (name, value) VALUES (?, ?)", -1, &st,
-	                       NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, PK_NAME, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 2, pk, TLY_SIGN_PUBLIC_BYTES, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE || exec(db, "COMMIT") != SQLITE_OK)
-		goto out;
-	rv = TLY_OK;
-out:
-	if (rv != TLY_OK) {
-		say(err, "%s: cannot create the ledger: %s", path, sqlite3_errmsg(db));
-		exec(db, "ROLLBACK");
-	}
-	sqlite3_finalize(st);
-	return rv;
-}
-
-/* The recorded key, and a check that the entries table has our columns. */
-static tly_err
-load_meta(sqlite3 *db, const char *path, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
-          struct tly_ledger_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EFORMAT;
-
-	if (sqlite3_prepare_v2(db, "SELECT value FROM ledger_meta WHERE name = '" PK_NAME "'", -1,
-	                       &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_BLOB ||
-	    sqlite3_column_bytes(st, 0) != TLY_SIGN_PUBLIC_BYTES) {
-		say(err, "%s: damaged ledger: no public key recorded", path);
-		goto out;
-	}
-	memcpy(pk, sqlite3_column_blob(st, 0), TLY_SIGN_PUBLIC_BYTES);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries LIMIT 0", -1, &st,
-	                       NULL) != SQLITE_OK) {
-		say(err, "%s: damaged ledger: %s", path, sqlite3_errmsg(db));
-		goto out;
-	}
-	rv = TLY_OK;
-out:
-	sqlite3_finalize(st);
-	return rv;
-}
-
-/* Pragmas of a writing handle. Called only once the file is known to be
- * ours (or empty): journal_mode = WAL is persistent. */
-static tly_err
-configure_writer(sqlite3 *db, const char *path, struct tly_ledger_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	const unsigned char *mode;
-	int wal;
-
-	if (exec(db, "PRAGMA foreign_keys = ON") != SQLITE_OK ||
-	    exec(db, "PRAGMA synchronous = FULL") != SQLITE_OK) {
-		say(err, "%s: cannot set pragmas: %s", path, sqlite3_errmsg(db));
-		return TLY_EIO;
-	}
-	wal = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL) == SQLITE_OK &&
-	      sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)) != NULL &&
-	      strcmp((const char *)mode, "wal") == 0;
-	sqlite3_finalize(st);
-	if (!wal) {
-		say(err, "%s: cannot switch to WAL journaling: %s", path, sqlite3_errmsg(db));
-		return TLY_EIO;
-	}
-	return TLY_OK;
-}
+static const struct tly_sqlog_format ledger_format = {
+    .noun = "ledger",
+    .wrong_key = "the ledger was written with another node signing key",
+    .schema_sql = schema_sql,
+    .meta_table = "ledger_meta",
+    .columns = TLY_LEDGER_COLUMNS,
+    .application_id = TLY_LEDGER_APPLICATION_ID,
+    .format_version = TLY_LEDGER_FORMAT_VERSION,
+    .busy_ms = TLY_LEDGER_BUSY_MS,
+    .foreign_keys = 1,
+};
 
 static tly_err
 open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struct tly_sign_key *key,
         struct tly_ledger_error *err)
 {
 	struct tly_ledger *l = calloc(1, sizeof *l);
-	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
-	int flags = key != NULL ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-	int is_new = 0;
+	char *msg = err != NULL ? err->message : NULL;
+	size_t msg_len = err != NULL ? sizeof err->message : 0;
 	tly_err rv = TLY_ENOMEM;
 
 	if (l == NULL) {
-		say(err, "%s: out of memory", path);
+		if (msg_len > 0)
+			snprintf(msg, msg_len, "%s: out of memory", path);
 		goto out;
 	}
-	rv = TLY_EIO;
-	if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK) {
-		say(err, "%s: cannot open: %s", path,
-		    l->db ? sqlite3_errmsg(l->db) : "out of memory");
+	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, msg, msg_len)) != TLY_OK)
 		goto out;
-	}
-	sqlite3_extended_result_codes(l->db, 1);
-	sqlite3_busy_timeout(l->db, TLY_LEDGER_BUSY_MS);
-	if ((rv = classify(l->db, path, &is_new, err)) != TLY_OK)
-		goto out;
-	if (is_new && key == NULL) {
-		say(err, "%s: not a tally ledger (empty file)", path);
-		rv = TLY_EFORMAT;
-		goto out;
-	}
-	if (key != NULL) {
-		if ((rv = configure_writer(l->db, path, err)) != TLY_OK)
-			goto out;
-		tly_sign_key_public(key, pk);
-	}
-	if (is_new && (rv = create(l->db, path, pk, err)) != TLY_OK)
-		goto out;
-	if ((rv = load_meta(l->db, path, l->pk, err)) != TLY_OK)
-		goto out;
-	if (key != NULL && sodium_memcmp(pk, l->pk, sizeof pk) != 0) {
-		say(err, "%s: the ledger was written with another node signing key", path);
-		rv = TLY_EAUTH;
-		goto out;
-	}
 	l->key = key;
 	l->node_id = node_id;
 	*out = l;
 	l = NULL;
-	rv = TLY_OK;
 out:
 	tly_ledger_close(l);
 	return rv;
@@ -337,31 +163,7 @@ out:
 static tly_err
 load_head(struct tly_ledger *l, struct tly_ledger_entry *e)
 {
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-	int rc;
-
-	if (sqlite3_prepare_v2(l->db,
-	                       "SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1", -1,
-	                       &st, NULL) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	e->seq = 1;
-	memset(e->prev_hash, 0, sizeof e->prev_hash);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) == INT64_MAX ||
-		    sqlite3_column_bytes(st, 1) != TLY_HASH_BYTES)
-			goto out;
-		e->seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-		memcpy(e->prev_hash, sqlite3_column_blob(st, 1), TLY_HASH_BYTES);
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	rv = TLY_OK;
-out:
-	sqlite3_finalize(st);
-	return rv;
+	return tly_sqlog_head(l->db, &e->seq, e->prev_hash);
 }
 
 /* The seq of an earlier charge of this query id, 0 for none, -1 on error. */
@@ -612,7 +414,7 @@ tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
 	if ((rv = take_charge(&e, c, b, why, why_len)) != TLY_OK)
 		return rv;
 	rv = TLY_EIO;
-	if (exec(l->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+	if (tly_sqlog_exec(l->db, "BEGIN IMMEDIATE") != SQLITE_OK)
 		goto out;
 	in_transaction = 1;
 	if ((rv = load_head(l, &e)) != TLY_OK ||
@@ -626,7 +428,7 @@ tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
 	rv = TLY_EIO;
 	/* synchronous = FULL in WAL mode: the commit returns after the WAL
 	 * is fsynced. Only then may anything derived from data leave. */
-	if (exec(l->db, "COMMIT") != SQLITE_OK)
+	if (tly_sqlog_exec(l->db, "COMMIT") != SQLITE_OK)
 		goto out;
 	in_transaction = 0;
 	decided = 1;
@@ -639,6 +441,6 @@ out:
 		snprintf(why, why_len, "ledger failure (%s: %s): the query must not be answered",
 		         tly_strerror(rv), sqlite3_errmsg(l->db));
 	if (in_transaction)
-		exec(l->db, "ROLLBACK");
+		tly_sqlog_exec(l->db, "ROLLBACK");
 	return rv;
 }

@@ -12,6 +12,8 @@
 
 #include <sodium.h>
 
+#include "store/sqlog.h"
+
 /* ---- verify ---- */
 
 /* The totals of one population, recomputed from the chain. */
@@ -77,13 +79,17 @@ check_seal(struct walk *w, const struct tly_ledger_entry *e)
 
 	if (tly_ledger_entry_hash(e, hash) != TLY_OK)
 		return bad(w, e->seq, "entry %" PRIu64 " has a field of impossible length", e->seq);
-	if (sodium_memcmp(hash, e->entry_hash, sizeof hash) != 0)
+	switch (tly_sqlog_check_seal(hash, e->entry_hash, e->signature, w->pk)) {
+	case TLY_SQLOG_BAD_HASH:
 		return bad(w, e->seq, "entry %" PRIu64 ": entry_hash does not match its contents",
 		           e->seq);
-	if (tly_sign_verify(e->signature, e->entry_hash, sizeof e->entry_hash, w->pk) != TLY_OK)
+	case TLY_SQLOG_BAD_SIGNATURE:
 		return bad(w, e->seq,
 		           "entry %" PRIu64 ": signature does not verify under the node key",
 		           e->seq);
+	case TLY_SQLOG_SEALED:
+		break;
+	}
 	if (sodium_memcmp(e->prev_hash, w->prev_hash, sizeof hash) != 0)
 		return bad(w, e->seq,
 		           "entry %" PRIu64 ": prev_hash is not the hash of entry %" PRIu64, e->seq,

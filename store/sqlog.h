@@ -1,0 +1,92 @@
+/*
+ * sqlog.h - the SQLite mechanics shared by the two signed append-only
+ * logs: the node's privacy ledger (node/ledger.h) and the coordinator's
+ * transparency log (coordinator/translog.h). Each log describes its file
+ * with a struct tly_sqlog_format; this module opens it the same way for
+ * both, so that a fix to one is a fix to the other.
+ *
+ * A log file is an SQLite database with PRAGMA application_id and
+ * user_version set to the format's values, a meta table (name TEXT, value
+ * BLOB) holding the signer's Ed25519 public key under "sign_public_key",
+ * and an entries table whose no-UPDATE/no-DELETE triggers come with the
+ * format's schema. Opening:
+ *
+ *   - a writer (key != NULL) opens or creates the file; an empty database
+ *     gets the schema, the two pragmas and the key in one BEGIN IMMEDIATE
+ *     transaction (re-checked under the lock: two creators race safely);
+ *     it then uses WAL, synchronous = FULL, and a busy timeout of the
+ *     format's busy_ms; the recorded key must be the writer's (TLY_EAUTH);
+ *   - a reader (key == NULL) opens read-only and refuses an empty file;
+ *   - both refuse, with TLY_EFORMAT and a message naming the file, a file
+ *     that is not SQLite, has another application_id (including a file
+ *     with tables but application_id 0), another user_version (saying
+ *     "upgrade tally" when it is newer), no recorded key, or an entries
+ *     table without the format's columns.
+ *
+ * Messages use the format's noun ("ledger", "transparency log"). No
+ * secrets pass through here. Thread-safety: one handle per thread, as
+ * SQLite's.
+ */
+#ifndef TLY_STORE_SQLOG_H
+#define TLY_STORE_SQLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "crypto/error.h"
+#include "crypto/sign.h"
+
+struct tly_sqlog_format {
+	const char *noun;       /* in messages: "ledger", "transparency log" */
+	const char *wrong_key;  /* the message when the recorded key differs */
+	const char *schema_sql; /* tables, indexes, append-only triggers */
+	const char *meta_table; /* name of the (name, value) table */
+	const char *columns;    /* the entries columns a reader selects */
+	int32_t application_id;
+	int32_t format_version;
+	int busy_ms;
+	int foreign_keys; /* writer sets PRAGMA foreign_keys = ON */
+};
+
+/* Opens `path` as described above: *db and pk (the recorded signer's key)
+ * on TLY_OK; on failure *db is NULL and msg (if msg_len > 0) names the
+ * file and the cause. TLY_EIO: cannot open, lock or write. */
+TLY_MUST tly_err tly_sqlog_open(sqlite3 **db, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+                                const char *path, const struct tly_sqlog_format *f,
+                                const struct tly_sign_key *key, char *msg, size_t msg_len);
+
+enum {
+	TLY_SQLOG_HASH_BYTES = 32, /* entry_hash, prev_hash */
+};
+
+/* The log's head: *next_seq = last seq + 1 and prev_hash = the last
+ * entry_hash, or 1 and zeros for an empty log. TLY_EFORMAT: the last row
+ * has a seq out of range or a hash of another length; TLY_EIO: SQL
+ * failure. */
+TLY_MUST tly_err tly_sqlog_head(sqlite3 *db, uint64_t *next_seq,
+                                uint8_t prev_hash[static TLY_SQLOG_HASH_BYTES]);
+
+/* An entry's seal: the hash the caller recomputed from the entry's
+ * contents against the stored entry_hash (constant time), then the
+ * Ed25519 signature over entry_hash under pk. The caller names the entry
+ * in its message. */
+enum tly_sqlog_seal {
+	TLY_SQLOG_SEALED = 0,
+	TLY_SQLOG_BAD_HASH,      /* entry_hash is not the hash of the contents */
+	TLY_SQLOG_BAD_SIGNATURE, /* the signature does not verify under pk */
+};
+TLY_MUST enum tly_sqlog_seal
+tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
+                     const uint8_t entry_hash[static TLY_SQLOG_HASH_BYTES],
+                     const uint8_t signature[static TLY_SIGN_BYTES],
+                     const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
+/* sqlite3_exec without callback; the SQLite result code. */
+int tly_sqlog_exec(sqlite3 *db, const char *sql);
+
+/* The integer result of a one-row pragma or query; -1 on failure. */
+sqlite3_int64 tly_sqlog_query_int(sqlite3 *db, const char *sql);
+
+#endif
