@@ -44,7 +44,10 @@ static const char schema_sql[] =
     " population TEXT NOT NULL,"
     " epsilon_rho_spent_num INTEGER NOT NULL, epsilon_rho_spent_den INTEGER NOT NULL,"
     " delta_total_num INTEGER NOT NULL, delta_total_den INTEGER NOT NULL,"
-    " sites INTEGER NOT NULL"
+    " sites INTEGER NOT NULL,"
+    " log_size INTEGER NOT NULL,"
+    " log_root BLOB NOT NULL CHECK (length(log_root) = 32),"
+    " log_signature BLOB NOT NULL CHECK (length(log_signature) = 64)"
     ") STRICT;"
     "CREATE UNIQUE INDEX entries_charged_query ON entries (query_id) WHERE kind = 1;"
     "CREATE INDEX entries_dataset ON entries (dataset, seq);"
@@ -452,6 +455,7 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 		return TLY_EINVAL; /* cap checked above */
 	e->spec_json = c->spec_json;
 	e->spec_len = c->spec_len;
+	e->log_head = c->log_head;
 	return TLY_OK;
 }
 
@@ -566,7 +570,7 @@ append(struct tly_ledger *l, struct tly_ledger_entry *e)
 	                       "INSERT INTO entries (" TLY_LEDGER_COLUMNS
 	                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
 	                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	                       "?, ?, ?, ?, ?, ?)",
+	                       "?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                       -1, &st, NULL) == SQLITE_OK &&
 	    tly_ledger_row_bind(st, e) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
 		rv = TLY_OK;

@@ -25,8 +25,9 @@ struct tly_ledger {
 	"epsilon_total_num, epsilon_total_den, epsilon_per_query_num, epsilon_per_query_den, "     \
 	"rho_total_num, rho_total_den, rho_per_query_num, rho_per_query_den, refusal, reason, "    \
 	"spec_json, prev_hash, entry_hash, signature, population, epsilon_rho_spent_num, "        \
-	"epsilon_rho_spent_den, delta_total_num, delta_total_den, sites"
-enum { TLY_LEDGER_COLUMN_COUNT = 33 };
+	"epsilon_rho_spent_den, delta_total_num, delta_total_den, sites, log_size, log_root, "   \
+	"log_signature"
+enum { TLY_LEDGER_COLUMN_COUNT = 36 };
 
 
 

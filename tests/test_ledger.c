@@ -574,8 +574,14 @@ Test(ledger, refuses_files_that_are_not_its_own)
 
 	/* A ledger from a newer tally. */
 	tly_ledger_close(open_ledger());
-	raw_sql(path, "PRAGMA user_version = 3;");
-	assert_open_refused(TLY_EFORMAT, "version 3");
+	raw_sql(path, "PRAGMA user_version = 4;");
+	assert_open_refused(TLY_EFORMAT, "version 4");
+	unlink(path);
+
+	/* A version 2 ledger (no log head in its entries): refused. */
+	tly_ledger_close(open_ledger());
+	raw_sql(path, "PRAGMA user_version = 2;");
+	assert_open_refused(TLY_EFORMAT, "version 2");
 	unlink(path);
 
 	/* A version 1 ledger (separate epsilon and rho budgets): refused, not
@@ -752,7 +758,7 @@ independent_entry_bytes(const struct tly_ledger_entry *e, uint8_t *out)
 	                                 e->budget.rho_per_query};
 	size_t n;
 
-	*p++ = 2;
+	*p++ = 3;
 	*p++ = e->kind;
 	tly_store_be64(p, e->seq), p += 8;
 	tly_store_be64(p, e->time), p += 8;
@@ -782,6 +788,9 @@ independent_entry_bytes(const struct tly_ledger_entry *e, uint8_t *out)
 	tly_store_be64(p, e->budget.delta_total.num), p += 8;
 	tly_store_be64(p, e->budget.delta_total.den), p += 8;
 	tly_store_be32(p, e->budget.sites), p += 4;
+	tly_store_be64(p, e->log_head.size), p += 8;
+	memcpy(p, e->log_head.root, 32), p += 32;
+	memcpy(p, e->log_head.signature, 64), p += 64;
 	return (size_t)(p - out);
 }
 
@@ -805,7 +814,7 @@ insert_entry(sqlite3 *db, const struct tly_ledger_entry *e)
 	cr_assert_eq(sqlite3_prepare_v2(
 	                 db,
 	                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                 -1, &st, NULL),
 	             SQLITE_OK);
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->seq);
@@ -831,6 +840,9 @@ insert_entry(sqlite3 *db, const struct tly_ledger_entry *e)
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->budget.delta_total.num);
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->budget.delta_total.den);
 	sqlite3_bind_int64(st, col++, e->budget.sites);
+	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->log_head.size);
+	sqlite3_bind_blob(st, col++, e->log_head.root, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, col++, e->log_head.signature, 64, SQLITE_TRANSIENT);
 	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 }
@@ -892,7 +904,7 @@ static void
 seal_insert_verify(struct tly_ledger_entry *e, const char *says)
 {
 	struct tly_ledger_report rep;
-	uint8_t mine[1024];
+	uint8_t mine[2048];
 	struct tly_buf theirs;
 	sqlite3 *db = NULL;
 
