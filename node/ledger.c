@@ -425,6 +425,8 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 	else if (c->spec_json == NULL || c->spec_len < 1 || c->spec_len > TLY_LEDGER_SPEC_MAX ||
 	         memchr(c->spec_json, '\0', c->spec_len) != NULL)
 		problem = "query JSON is empty, too long, or holds a NUL byte";
+	else if (!tly_ledger_log_head_valid(&c->log_head))
+		problem = "log head of size 0 with a nonzero root or signature";
 	for (size_t i = 0; problem == NULL && i < sizeof caps / sizeof caps[0]; i++)
 		if (caps[i].den == 0)
 			problem = "a budget cap has a zero denominator";

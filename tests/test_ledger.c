@@ -115,6 +115,11 @@ charge(const char *dataset, uint64_t n, uint8_t mechanism, uint64_t num, uint64_
 	tly_store_be64(c.query_id + 8, n);
 	crypto_generichash(c.query_hash, sizeof c.query_hash, c.query_id, sizeof c.query_id, NULL,
 	                   0);
+	/* The log head the node verified (a stand-in: the ledger records it,
+	 * tally audit verify checks it against the log). */
+	c.log_head.size = 100 + n;
+	memset(c.log_head.root, (int)(n & 0xff) | 1, sizeof c.log_head.root);
+	memset(c.log_head.signature, 0x5a, sizeof c.log_head.signature);
 	return c;
 }
 
@@ -707,6 +712,10 @@ Test(ledger, tampering_names_the_first_bad_entry)
 	    {"UPDATE entries SET kind = 2 WHERE seq = 8", 8, "entry_hash"},
 	    {"UPDATE entries SET prev_hash = zeroblob(32) WHERE seq = 12", 12, "entry_hash"},
 	    {"UPDATE entries SET dataset = 'patients' WHERE seq = 4", 4, "entry_hash"},
+	    {"UPDATE entries SET log_size = log_size + 1 WHERE seq = 3", 3, "entry_hash"},
+	    {"UPDATE entries SET log_root = zeroblob(32) WHERE seq = 5", 5, "entry_hash"},
+	    {"UPDATE entries SET log_signature = randomblob(64) WHERE seq = 6", 6, "entry_hash"},
+	    {"UPDATE entries SET log_root = zeroblob(31) WHERE seq = 2", 2, "log_root"},
 	};
 	char original[160], sql[1024];
 
@@ -991,6 +1000,35 @@ Test(ledger, signed_but_wrong_accounting_is_caught)
 }
 
 /* ---- receipts ---- */
+
+Test(ledger, charge_and_refusal_carry_the_verified_log_head)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_charge c = charge("patients", 9, TLY_MECH_LAPLACE, 1, 2);
+	struct tly_ledger_receipt r = reserve(l, &c, &defaults, TLY_OK, NULL, 0);
+	struct tly_ledger_entry e;
+
+	cr_assert_eq(tly_ledger_entry_get(l, 1, &e), TLY_OK);
+	cr_assert_eq(e.log_head.size, c.log_head.size);
+	cr_assert_arr_eq(e.log_head.root, c.log_head.root, 32);
+	cr_assert_arr_eq(e.log_head.signature, c.log_head.signature, 64);
+	cr_assert_eq(r.log_head.size, c.log_head.size);
+	cr_assert_arr_eq(r.log_head.root, c.log_head.root, 32);
+	cr_assert_arr_eq(r.log_head.signature, c.log_head.signature, 64);
+	/* The refusal of a replay records the head it came with too. */
+	c.log_head.size++;
+	reserve(l, &c, &defaults, TLY_EREPLAY, NULL, 0);
+	cr_assert_eq(tly_ledger_entry_get(l, 2, &e), TLY_OK);
+	cr_assert_eq(e.kind, TLY_LEDGER_REFUSAL);
+	cr_assert_eq(e.log_head.size, c.log_head.size);
+	/* A head of size 0 must be all zeros (one encoding of "no head"). */
+	struct tly_ledger_charge bad = charge("patients", 10, TLY_MECH_LAPLACE, 1, 2);
+	bad.log_head.size = 0;
+	char why[256];
+	cr_assert_eq(tly_ledger_reserve(l, &bad, &defaults, &r, why, sizeof why), TLY_EINVAL);
+	tly_ledger_close(l);
+	assert_verifies(2);
+}
 
 Test(ledger, receipts_verify_and_any_changed_byte_fails)
 {
