@@ -1015,6 +1015,20 @@ Test(ledger, charge_and_refusal_carry_the_verified_log_head)
 	cr_assert_eq(r.log_head.size, c.log_head.size);
 	cr_assert_arr_eq(r.log_head.root, c.log_head.root, 32);
 	cr_assert_arr_eq(r.log_head.signature, c.log_head.signature, 64);
+	/* In the receipt bytes: size, root, signature just before the node's
+	 * signature; a size-0 head that is not all zeros does not decode. */
+	struct tly_buf bytes;
+	struct tly_ledger_receipt back;
+	tly_buf_init(&bytes);
+	cr_assert_eq(tly_ledger_receipt_encode(&r, &bytes), TLY_OK);
+	cr_assert_eq(bytes.len, TLY_RECEIPT_FIXED_BYTES + 2 * strlen("patients"));
+	const uint8_t *h = bytes.data + bytes.len - TLY_SIGN_BYTES - TLY_LOG_HEAD_FIELD_BYTES;
+	cr_assert_eq(tly_load_be64(h), c.log_head.size);
+	cr_assert_arr_eq(h + 8, c.log_head.root, 32);
+	cr_assert_arr_eq(h + 40, c.log_head.signature, 64);
+	memset(bytes.data + (h - bytes.data), 0, 8);
+	cr_assert_eq(tly_ledger_receipt_decode(&back, bytes.data, bytes.len), TLY_EFORMAT);
+	tly_buf_fini(&bytes);
 	/* The refusal of a replay records the head it came with too. */
 	c.log_head.size++;
 	reserve(l, &c, &defaults, TLY_EREPLAY, NULL, 0);
