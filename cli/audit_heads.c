@@ -119,8 +119,8 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
  * (size 0) were written through the ledger API by a caller that verified
  * none; tally-node never writes one. */
 static tly_err
-check_entry_heads(const struct context *c, struct tly_audit_heads *heads,
-                  struct tly_ledger *ledger, uint64_t entries, const struct tly_roster *roster,
+check_entry_heads(const struct context *c, struct tly_audit_heads *heads, struct tly_ledger *ledger,
+                  uint64_t entries, const struct tly_roster *roster,
                   const struct tly_translog_report *log)
 {
 	struct tly_ledger_entry e;
@@ -129,8 +129,9 @@ check_entry_heads(const struct context *c, struct tly_audit_heads *heads,
 
 	for (uint64_t seq = 1; seq <= entries && rv == TLY_OK; seq++) {
 		if ((rv = tly_ledger_entry_get(ledger, seq, &e)) != TLY_OK) {
-			snprintf(c->reason, c->reason_len, "ledger entry %" PRIu64 " cannot be read: %s",
-			         seq, tly_strerror(rv));
+			snprintf(c->reason, c->reason_len,
+			         "ledger entry %" PRIu64 " cannot be read: %s", seq,
+			         tly_strerror(rv));
 			return rv;
 		}
 		if (e.log_head.size == 0)

@@ -49,8 +49,8 @@ void tly_audit_heads_fini(struct tly_audit_heads *heads);
  * head) after printing FAILED lines to out; TLY_EIO, TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_audit_check_heads(struct tly_audit_heads *heads, struct tly_ledger *ledger,
-                                       const char *path, uint32_t node_id,
-                                       uint64_t entries, const struct tly_roster *roster,
+                                       const char *path, uint32_t node_id, uint64_t entries,
+                                       const struct tly_roster *roster,
                                        const struct tly_translog_report *log, FILE *out,
                                        char *reason, size_t reason_len);
 

@@ -324,16 +324,22 @@ check_receipt_head(struct walk *w, const struct tly_translog_entry *e,
 	if (head.size == 0)
 		return TLY_OK;
 	if (tly_head_verify(&head, w->registry->coordinator_pk) != TLY_OK)
-		return bad(w, "the receipt of node %" PRIu32 ": its log head (size %" PRIu64
-		           ") is not signed by the coordinator's registry key", r->node_id, head.size);
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": its log head (size %" PRIu64
+		           ") is not signed by the coordinator's registry key",
+		           r->node_id, head.size);
 	if (head.size >= w->seq || head.size < committed || committed == 0)
-		return bad(w, "the receipt of node %" PRIu32 ": its log head of size %" PRIu64
-		           " is not a head of the log between the query's committed entry (%"
-		           PRIu64 ") and this one", r->node_id, head.size, committed);
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": its log head of size %" PRIu64
+		           " is not a head of the log between the query's committed entry (%" PRIu64
+		           ") and this one",
+		           r->node_id, head.size, committed);
 	tly_merkle_tree_root(&w->tree, head.size, root);
 	if (sodium_memcmp(root, head.root, sizeof root) != 0)
-		return bad(w, "the receipt of node %" PRIu32 ": fork: the log's first %" PRIu64
-		           " entries have another root than its log head", r->node_id, head.size);
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": fork: the log's first %" PRIu64
+		           " entries have another root than its log head",
+		           r->node_id, head.size);
 	return TLY_OK;
 }
 

@@ -452,8 +452,8 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 	else
 		snprintf(head, sizeof head, "%" PRIu64 ":%s", e->log_head.size, root);
 	if (format == TLY_LEDGER_CSV) {
-		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\",%s,", e->seq, when,
-		        kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
+		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\",%s,", e->seq,
+		        when, kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
 		        e->population, eps_rho, cap, guarantee, head);
 		csv_text(out, e->reason);
 		fputc('\n', out);

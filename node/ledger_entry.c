@@ -26,9 +26,9 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 	size_t population_len = strlen(e->population);
 
 	if (dataset_len < 1 || dataset_len > TLY_SPEC_NAME_MAX || population_len < 1 ||
-	    population_len > TLY_SPEC_NAME_MAX ||
-	    reason_len > TLY_LEDGER_REASON_MAX || e->spec_len < 1 ||
-	    e->spec_len > TLY_LEDGER_SPEC_MAX || !tly_ledger_log_head_valid(&e->log_head))
+	    population_len > TLY_SPEC_NAME_MAX || reason_len > TLY_LEDGER_REASON_MAX ||
+	    e->spec_len < 1 || e->spec_len > TLY_LEDGER_SPEC_MAX ||
+	    !tly_ledger_log_head_valid(&e->log_head))
 		return TLY_EINVAL;
 	tly_buf_put_u8(out, TLY_LEDGER_FORMAT_VERSION);
 	tly_buf_put_u8(out, e->kind);

@@ -33,8 +33,7 @@
 
 TLY_MUST tly_err tly_node_check_log(struct tly_node *node,
                                     const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                    const struct tly_query *q,
-                                    struct tly_log_head_field *verified, char *why,
-                                    size_t why_len);
+                                    const struct tly_query *q, struct tly_log_head_field *verified,
+                                    char *why, size_t why_len);
 
 #endif

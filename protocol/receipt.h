@@ -147,8 +147,8 @@ TLY_MUST tly_err tly_ledger_receipt_encode(const struct tly_ledger_receipt *rece
                                            struct tly_buf *out);
 /* Parse exactly len bytes. TLY_EFORMAT for a wrong length or version,
  * trailing bytes, a bad dataset name, node id, seq or mechanism, a log
- * head of size 0 that is not all zeros, or a fraction that is not reduced (or zero where it must not be). Does not
- * check the signature. */
+ * head of size 0 that is not all zeros, or a fraction that is not reduced (or zero where it must
+ * not be). Does not check the signature. */
 TLY_MUST tly_err tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf,
                                            size_t len);
 /* TLY_OK when the signature verifies under pk, else TLY_EAUTH (also for a

@@ -612,8 +612,7 @@ Test(audit, log_heads_in_entries_and_receipts_are_checked)
 	fed_fini(&f);
 	/* The same head only in the node's signed ledger entry. */
 	build_with_head(&f, 1, 0);
-	expect_finding(&f, TLY_EAUTH, f.ledger_path[1], 0,
-	               "log head of size 1 (root");
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[1], 0, "log head of size 1 (root");
 	text = NULL;
 	cr_assert_eq(audit(&f, &finding, &text), TLY_EAUTH);
 	cr_assert(strstr(finding.reason, "node 1, query ") != NULL &&
