@@ -305,7 +305,8 @@ check_ledger(struct audit *a, const char *path)
 		goto out;
 	}
 	char reason[512];
-	if ((rv = tly_audit_check_heads(&a->heads, ledger, path, node->id, &a->roster, &a->log,
+	if ((rv = tly_audit_check_heads(&a->heads, ledger, path, node->id, report.entries,
+	                                &a->roster, &a->log,
 	                                a->out, reason, sizeof reason)) != TLY_OK) {
 		problem(a, rv, path, 0, "%s", reason);
 		goto out;

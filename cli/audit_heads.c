@@ -49,13 +49,13 @@ fail(const struct context *c, const struct tly_ledger_head *h, const char *fmt, 
 	return TLY_EAUTH;
 }
 
-/* Whether the log holds a committed entry for this query id. */
-static int
+/* The seq of the log's committed entry for this query id; 0 for none. */
+static uint64_t
 committed_in_log(const struct tly_translog_report *log, const uint8_t query_id[16])
 {
 	for (size_t i = 0; i < log->query_ref_count; i++)
 		if (memcmp(log->query_refs[i].query_id, query_id, TLY_QUERY_ID_BYTES) == 0)
-			return log->query_refs[i].committed_seq != 0;
+			return log->query_refs[i].committed_seq;
 	return 0;
 }
 
@@ -95,8 +95,13 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
 		            "fork: the log's first %" PRIu64 " entries have another root (the log "
 		            "was rewritten, or the node was shown another log)",
 		            h->head.size);
-	if (!committed_in_log(log, h->query_id))
+	uint64_t committed = committed_in_log(log, h->query_id);
+	if (committed == 0)
 		return fail(c, h, "the query is not committed in the log (a query outside the log)");
+	if (h->head.size < committed)
+		return fail(c, h,
+		            "the head does not include the query's committed entry (%" PRIu64 ")",
+		            committed);
 	struct tly_audit_head_seen *grown =
 	    realloc(heads->seen, (heads->count + 1) * sizeof *grown);
 	if (grown == NULL)
@@ -109,9 +114,42 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
 	return TLY_OK;
 }
 
+/* The heads in the signed entries (ledger v3): each entry's head is the
+ * one the node verified for that entry's query. Entries without a head
+ * (size 0) were written through the ledger API by a caller that verified
+ * none; tally-node never writes one. */
+static tly_err
+check_entry_heads(const struct context *c, struct tly_audit_heads *heads, struct tly_ledger *ledger,
+                  uint64_t entries, const struct tly_roster *roster,
+                  const struct tly_translog_report *log)
+{
+	struct tly_ledger_entry e;
+	struct tly_ledger_head h;
+	tly_err rv = TLY_OK;
+
+	for (uint64_t seq = 1; seq <= entries && rv == TLY_OK; seq++) {
+		if ((rv = tly_ledger_entry_get(ledger, seq, &e)) != TLY_OK) {
+			snprintf(c->reason, c->reason_len,
+			         "ledger entry %" PRIu64 " cannot be read: %s", seq,
+			         tly_strerror(rv));
+			return rv;
+		}
+		if (e.log_head.size == 0)
+			continue;
+		memset(&h, 0, sizeof h);
+		h.head.size = e.log_head.size;
+		memcpy(h.head.root, e.log_head.root, sizeof h.head.root);
+		memcpy(h.head.signature, e.log_head.signature, sizeof h.head.signature);
+		memcpy(h.query_id, e.query_id, sizeof h.query_id);
+		h.time = e.time;
+		rv = check_one(c, heads, &h, roster, log);
+	}
+	return rv;
+}
+
 tly_err
 tly_audit_check_heads(struct tly_audit_heads *heads, struct tly_ledger *ledger, const char *path,
-                      uint32_t node_id, const struct tly_roster *roster,
+                      uint32_t node_id, uint64_t entries, const struct tly_roster *roster,
                       const struct tly_translog_report *log, FILE *out, char *reason,
                       size_t reason_len)
 {
@@ -127,6 +165,8 @@ tly_audit_check_heads(struct tly_audit_heads *heads, struct tly_ledger *ledger, 
 	for (size_t i = 0; i < count && rv == TLY_OK; i++)
 		rv = check_one(&c, heads, &held[i], roster, log);
 	free(held);
+	if (rv == TLY_OK)
+		rv = check_entry_heads(&c, heads, ledger, entries, roster, log);
 	return rv;
 }
 

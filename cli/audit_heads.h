@@ -42,11 +42,14 @@ void tly_audit_heads_fini(struct tly_audit_heads *heads);
 
 /*
  * Check ledger's heads (node node_id, file path) against the verified log
- * report. Returns TLY_OK, or TLY_EAUTH with reason (one line: node, query,
+ * report: those of its log_heads table (the newest is what the node checks
+ * the next head against) and those in its signed entries 1..entries
+ * (ledger v3: the head verified for each entry's query; entries as
+ * tly_ledger_verify counted them). Returns TLY_OK, or TLY_EAUTH with reason (one line: node, query,
  * head) after printing FAILED lines to out; TLY_EIO, TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_audit_check_heads(struct tly_audit_heads *heads, struct tly_ledger *ledger,
-                                       const char *path, uint32_t node_id,
+                                       const char *path, uint32_t node_id, uint64_t entries,
                                        const struct tly_roster *roster,
                                        const struct tly_translog_report *log, FILE *out,
                                        char *reason, size_t reason_len);

@@ -42,6 +42,7 @@ struct walk {
 	struct history *nodes;
 	size_t node_count;
 	uint64_t seq; /* the entry being checked */
+	struct tly_merkle_tree tree; /* entries 1..seq - 1, for receipts' heads */
 };
 
 static tly_err
@@ -302,6 +303,47 @@ check_receipt_budget(struct walk *w, const struct tly_ledger_receipt *r)
 	return TLY_OK;
 }
 
+/* The log head the node verified before its charge (receipt v3): signed
+ * by the coordinator, a head of this log before this entry, which
+ * includes the query's committed entry. A receipt with no head (size 0:
+ * a ledger driven through its API without a head, never tally-node) has
+ * nothing to check here; the ledger cross-check (cli/audit.c) still asks
+ * that the query was committed. */
+static tly_err
+check_receipt_head(struct walk *w, const struct tly_translog_entry *e,
+                   const struct tly_ledger_receipt *r)
+{
+	struct tly_tree_head head = {.size = r->log_head.size};
+	uint8_t root[TLY_MERKLE_HASH_BYTES];
+	uint64_t committed = 0;
+
+	memcpy(head.root, r->log_head.root, sizeof head.root);
+	memcpy(head.signature, r->log_head.signature, sizeof head.signature);
+	for (size_t i = 0; i < w->report->query_ref_count; i++)
+		if (memcmp(w->report->query_refs[i].query_id, e->query_id, TLY_QUERY_ID_BYTES) == 0)
+			committed = w->report->query_refs[i].committed_seq;
+	if (head.size == 0)
+		return TLY_OK;
+	if (tly_head_verify(&head, w->registry->coordinator_pk) != TLY_OK)
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": its log head (size %" PRIu64
+		           ") is not signed by the coordinator's registry key",
+		           r->node_id, head.size);
+	if (head.size >= w->seq || head.size < committed || committed == 0)
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": its log head of size %" PRIu64
+		           " is not a head of the log between the query's committed entry (%" PRIu64
+		           ") and this one",
+		           r->node_id, head.size, committed);
+	tly_merkle_tree_root(&w->tree, head.size, root);
+	if (sodium_memcmp(root, head.root, sizeof root) != 0)
+		return bad(w,
+		           "the receipt of node %" PRIu32 ": fork: the log's first %" PRIu64
+		           " entries have another root than its log head",
+		           r->node_id, head.size);
+	return TLY_OK;
+}
+
 /* The receipt is this entry's query's, at the spec's price, within caps. */
 static tly_err
 check_terms(struct walk *w, const struct tly_translog_entry *e,
@@ -363,6 +405,7 @@ check_receipts(struct walk *w, const struct tly_translog_entry *e,
 			           ") does not verify under that node's registry key",
 			           r.node_id, r.seq);
 		if ((rv = check_terms(w, e, spec, &r)) != TLY_OK ||
+		    (rv = check_receipt_head(w, e, &r)) != TLY_OK ||
 		    (rv = add_charge(w, &r)) != TLY_OK)
 			return rv;
 	}
@@ -505,6 +548,8 @@ remember_leaf(struct walk *w, const struct tly_translog_entry *e, const uint8_t 
 	rep->leaves = leaves;
 	tly_log_leaf_hash(leaves + n * TLY_MERKLE_HASH_BYTES, e->seq, e->outcome, e->query_id,
 	                  e->query_hash, entry_hash);
+	if (tly_merkle_tree_append(&w->tree, leaves + n * TLY_MERKLE_HASH_BYTES) != TLY_OK)
+		return TLY_ENOMEM;
 	struct tly_translog_query_ref *ref = NULL;
 	for (size_t i = rep->query_ref_count; i > 0 && ref == NULL; i--)
 		if (memcmp(rep->query_refs[i - 1].query_id, e->query_id, TLY_QUERY_ID_BYTES) == 0)
@@ -654,6 +699,7 @@ tly_translog_verify(struct tly_translog *log, const struct tly_roster *registry,
 
 	TLY_REQUIRE(log != NULL && registry != NULL && report != NULL);
 	memset(report, 0, sizeof *report);
+	tly_merkle_tree_init(&w.tree);
 	/* One read transaction: a snapshot, even while the coordinator appends. */
 	if (sqlite3_exec(log->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
@@ -682,6 +728,7 @@ out:
 	for (size_t i = 0; i < w.node_count; i++)
 		free(w.nodes[i].charges);
 	free(w.nodes);
+	tly_merkle_tree_fini(&w.tree);
 	return rv;
 }
 

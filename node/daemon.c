@@ -164,7 +164,7 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	/* No query outside the log: a member that sums shares for it would
 	 * release the others' answers (node_log.h). */
 	char why_log[400];
-	rv = member || participant ? tly_node_check_log(&d->node, query_id, &q, why_log,
+	rv = member || participant ? tly_node_check_log(&d->node, query_id, &q, NULL, why_log,
 	                                 sizeof why_log)
 	                           : TLY_OK;
 	tly_query_fini(&q);

@@ -40,7 +40,10 @@ static const char schema_sql[] =
     " population TEXT NOT NULL,"
     " epsilon_rho_spent_num INTEGER NOT NULL, epsilon_rho_spent_den INTEGER NOT NULL,"
     " delta_total_num INTEGER NOT NULL, delta_total_den INTEGER NOT NULL,"
-    " sites INTEGER NOT NULL"
+    " sites INTEGER NOT NULL,"
+    " log_size INTEGER NOT NULL,"
+    " log_root BLOB NOT NULL CHECK (length(log_root) = 32),"
+    " log_signature BLOB NOT NULL CHECK (length(log_signature) = 64)"
     ") STRICT;"
     "CREATE UNIQUE INDEX entries_charged_query ON entries (query_id) WHERE kind = 1;"
     "CREATE INDEX entries_dataset ON entries (dataset, seq);"
@@ -224,6 +227,8 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 	else if (c->spec_json == NULL || c->spec_len < 1 || c->spec_len > TLY_LEDGER_SPEC_MAX ||
 	         memchr(c->spec_json, '\0', c->spec_len) != NULL)
 		problem = "query JSON is empty, too long, or holds a NUL byte";
+	else if (!tly_ledger_log_head_valid(&c->log_head))
+		problem = "log head of size 0 with a nonzero root or signature";
 	for (size_t i = 0; problem == NULL && i < sizeof caps / sizeof caps[0]; i++)
 		if (caps[i].den == 0)
 			problem = "a budget cap has a zero denominator";
@@ -254,6 +259,7 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 		return TLY_EINVAL; /* cap checked above */
 	e->spec_json = c->spec_json;
 	e->spec_len = c->spec_len;
+	e->log_head = c->log_head;
 	return TLY_OK;
 }
 
@@ -368,7 +374,7 @@ append(struct tly_ledger *l, struct tly_ledger_entry *e)
 	                       "INSERT INTO entries (" TLY_LEDGER_COLUMNS
 	                       ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
 	                       "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	                       "?, ?, ?, ?, ?, ?)",
+	                       "?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                       -1, &st, NULL) == SQLITE_OK &&
 	    tly_ledger_row_bind(st, e) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE)
 		rv = TLY_OK;

@@ -29,8 +29,8 @@
  *
  * Every entry is hash-chained and signed with the node's Ed25519 key:
  *
- *   entry bytes (version 2; integers big-endian):
- *     version          u8   2
+ *   entry bytes (version 3; integers big-endian):
+ *     version          u8   3
  *     kind             u8   1 = charge, 2 = refusal
  *     seq              u64  1, 2, 3, ... with no gaps
  *     time             u64  the node's clock, UTC seconds since 1970
@@ -54,6 +54,11 @@
  *     epsilon_rho_spent u64 num, u64 den   population's Q after this entry
  *     delta_total      u64 num, u64 den    0 < delta < 1
  *     sites            u32  max_sites_per_person, 1..1000
+ *   added in version 3 (tly_ledger_put_log_head):
+ *     log_size         u64  the coordinator's signed transparency-log head
+ *     log_root         32   that the node verified for this query before
+ *     log_signature    64   the entry (node_log.h), charge or refusal; all
+ *                           zero when the caller verified none
  *
  *   entry_hash = tly_hash("tally/ledger/v1", entry bytes)   (BLAKE2b-256
  *                of u8 len("tally/ledger/v1") || "tally/ledger/v1" || bytes)
@@ -89,7 +94,7 @@
 
 enum {
 	TLY_LEDGER_APPLICATION_ID = 0x544c4c47, /* "TLLG" */
-	TLY_LEDGER_FORMAT_VERSION = 2,
+	TLY_LEDGER_FORMAT_VERSION = 3,
 	TLY_LEDGER_REASON_MAX = 511,
 	TLY_LEDGER_SPEC_MAX = TLY_SPEC_JSON_MAX,
 	TLY_LEDGER_BUSY_MS = 5000,
@@ -119,6 +124,9 @@ struct tly_ledger_charge {
 	struct tly_fraction amount; /* epsilon or rho; > 0, den > 0 (reduced here) */
 	const char *spec_json;      /* canonical query JSON (tly_spec_canonical) */
 	size_t spec_len;            /* 1..TLY_LEDGER_SPEC_MAX bytes, no NUL byte */
+	/* The log head verified for this query (tly_node_check_log), recorded
+	 * in the entry and the receipt; all zero for none. */
+	struct tly_log_head_field log_head;
 };
 
 /* One entry, as stored and signed (layout above). */
@@ -140,6 +148,7 @@ struct tly_ledger_entry {
 	uint8_t prev_hash[TLY_HASH_BYTES];
 	char population[TLY_SPEC_NAME_MAX + 1];
 	struct tly_fraction epsilon_rho_spent;
+	struct tly_log_head_field log_head; /* version 3 */
 	uint8_t entry_hash[TLY_HASH_BYTES];
 	uint8_t signature[TLY_SIGN_BYTES];
 };

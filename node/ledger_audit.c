@@ -439,7 +439,7 @@ static void
 show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format format)
 {
 	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48], rho[48];
-	char eps_rho[48], cap[48], guarantee[64];
+	char eps_rho[48], cap[48], guarantee[64], root[17], head[48];
 	const char *kind = e->kind == TLY_LEDGER_CHARGE ? "charge" : "refused";
 
 	iso_time(when, e->time);
@@ -450,19 +450,26 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 	tly_ledger_fraction_format(eps_rho, sizeof eps_rho, e->epsilon_rho_spent);
 	tly_ledger_fraction_format(cap, sizeof cap, e->budget.rho_total);
 	guarantee_text(guarantee, sizeof guarantee, e);
+	/* The log head verified for the query: size and the root's first 8
+	 * bytes ("-" for none). */
+	tly_ledger_hex(root, e->log_head.root, 8);
+	if (e->log_head.size == 0)
+		snprintf(head, sizeof head, "-");
+	else
+		snprintf(head, sizeof head, "%" PRIu64 ":%s", e->log_head.size, root);
 	if (format == TLY_LEDGER_CSV) {
-		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\",", e->seq, when,
-		        kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
-		        e->population, eps_rho, cap, guarantee);
+		fprintf(out, "%" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,\"%s\",%s,", e->seq,
+		        when, kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
+		        e->population, eps_rho, cap, guarantee, head);
 		csv_text(out, e->reason);
 		fputc('\n', out);
 		return;
 	}
 	fprintf(out,
 	        "%6" PRIu64 "  %-20s  %-7s  %-16s  %s  %-7s  %-12s  %-12s  %-12s  %-16s  %-12s  "
-	        "%-22s  %s\n",
+	        "%-22s  %-26s  %s\n",
 	        e->seq, when, kind, e->dataset, id, mechanism_name(e->mechanism), amount, eps, rho,
-	        e->population, eps_rho, guarantee, e->reason);
+	        e->population, eps_rho, guarantee, head, e->reason);
 }
 
 tly_err
@@ -481,14 +488,14 @@ tly_ledger_show(struct tly_ledger *l, FILE *out, enum tly_ledger_format format)
 	if (format == TLY_LEDGER_CSV)
 		fprintf(out, "seq,time,kind,dataset,query_id,mechanism,amount,epsilon_spent,"
 		             "rho_spent,population,epsilon_sq_half_spent,rho_cap,guarantee,"
-		             "reason\n");
+		             "log_head,reason\n");
 	else
 		fprintf(out,
 		        "%6s  %-20s  %-7s  %-16s  %-32s  %-7s  %-12s  %-12s  %-12s  %-16s  %-12s  "
-		        "%-22s  %s\n",
+		        "%-22s  %-26s  %s\n",
 		        "seq", "time (UTC)", "kind", "dataset", "query id", "mech", "amount",
 		        "epsilon spent", "rho spent", "population", "eps^2/2 spent",
-		        "(epsilon, delta) so far", "reason");
+		        "(epsilon, delta) so far", "log head (size:root)", "reason");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (tly_ledger_row_read(st, &e, why, sizeof why) != TLY_OK)
 			fprintf(out, "%6" PRIu64 "  malformed row: %s\n", e.seq, why);

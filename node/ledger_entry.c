@@ -26,9 +26,9 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 	size_t population_len = strlen(e->population);
 
 	if (dataset_len < 1 || dataset_len > TLY_SPEC_NAME_MAX || population_len < 1 ||
-	    population_len > TLY_SPEC_NAME_MAX ||
-	    reason_len > TLY_LEDGER_REASON_MAX || e->spec_len < 1 ||
-	    e->spec_len > TLY_LEDGER_SPEC_MAX)
+	    population_len > TLY_SPEC_NAME_MAX || reason_len > TLY_LEDGER_REASON_MAX ||
+	    e->spec_len < 1 || e->spec_len > TLY_LEDGER_SPEC_MAX ||
+	    !tly_ledger_log_head_valid(&e->log_head))
 		return TLY_EINVAL;
 	tly_buf_put_u8(out, TLY_LEDGER_FORMAT_VERSION);
 	tly_buf_put_u8(out, e->kind);
@@ -50,6 +50,7 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 	tly_buf_put_bytes(out, e->spec_json, e->spec_len);
 	tly_buf_put_bytes(out, e->prev_hash, sizeof e->prev_hash);
 	tly_ledger_put_accountant(out, e->population, e->epsilon_rho_spent, &e->budget);
+	tly_ledger_put_log_head(out, &e->log_head);
 	return out->error;
 }
 
@@ -90,6 +91,7 @@ tly_ledger_receipt_make(struct tly_ledger_receipt *out, const struct tly_ledger_
 	memcpy(r.population, e->population, sizeof r.population);
 	r.epsilon_rho_spent = e->epsilon_rho_spent;
 	memcpy(r.entry_hash, e->entry_hash, sizeof r.entry_hash);
+	r.log_head = e->log_head;
 	rv = tly_ledger_receipt_digest(&r, digest);
 	if (rv == TLY_EINVAL)
 		rv = TLY_ECRYPTO; /* a charge entry always makes a valid receipt */
@@ -153,6 +155,9 @@ tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 	rc = rc ? rc : bind_fraction(st, &col, e->epsilon_rho_spent);
 	rc = rc ? rc : bind_fraction(st, &col, e->budget.delta_total);
 	rc = rc ? rc : bind_u64(st, &col, e->budget.sites);
+	rc = rc ? rc : bind_u64(st, &col, e->log_head.size);
+	rc = rc ? rc : bind_blob(st, &col, e->log_head.root, sizeof e->log_head.root);
+	rc = rc ? rc : bind_blob(st, &col, e->log_head.signature, sizeof e->log_head.signature);
 	return rc;
 }
 
@@ -195,7 +200,10 @@ static const char *const column_names[TLY_LEDGER_COLUMN_COUNT] = {"seq",
                                                                   "epsilon_rho_spent_den",
                                                                   "delta_total_num",
                                                                   "delta_total_den",
-                                                                  "sites"};
+                                                                  "sites",
+                                                                  "log_size",
+                                                                  "log_root",
+                                                                  "log_signature"};
 
 static uint64_t
 read_u64(struct row *row)
@@ -307,6 +315,9 @@ tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, siz
 	e->epsilon_rho_spent = read_fraction(&row);
 	e->budget.delta_total = read_fraction(&row);
 	e->budget.sites = read_u32(&row);
+	e->log_head.size = read_u64(&row);
+	read_blob(&row, e->log_head.root, sizeof e->log_head.root);
+	read_blob(&row, e->log_head.signature, sizeof e->log_head.signature);
 	if (row.bad == NULL)
 		return TLY_OK;
 	if (why_len > 0)

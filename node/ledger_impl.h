@@ -24,11 +24,10 @@ struct tly_ledger {
 	"epsilon_spent_num, epsilon_spent_den, rho_spent_num, rho_spent_den, "                     \
 	"epsilon_total_num, epsilon_total_den, epsilon_per_query_num, epsilon_per_query_den, "     \
 	"rho_total_num, rho_total_den, rho_per_query_num, rho_per_query_den, refusal, reason, "    \
-	"spec_json, prev_hash, entry_hash, signature, population, epsilon_rho_spent_num, "        \
-	"epsilon_rho_spent_den, delta_total_num, delta_total_den, sites"
-enum { TLY_LEDGER_COLUMN_COUNT = 33 };
-
-
+	"spec_json, prev_hash, entry_hash, signature, population, epsilon_rho_spent_num, "         \
+	"epsilon_rho_spent_den, delta_total_num, delta_total_den, sites, log_size, log_root, "     \
+	"log_signature"
+enum { TLY_LEDGER_COLUMN_COUNT = 36 };
 
 /* Bind every column of e to parameters 1..TLY_LEDGER_COLUMN_COUNT of an
  * INSERT. SQLite's result code. */

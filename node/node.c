@@ -229,8 +229,9 @@ open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store *
 /* Step 4: the durable charge. */
 static tly_err
 reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-    const struct tly_query *q, const struct tly_spec *spec, struct tly_ledger_receipt *receipt,
-    char *why, size_t why_len)
+    const struct tly_query *q, const struct tly_spec *spec,
+    const struct tly_log_head_field *log_head, struct tly_ledger_receipt *receipt, char *why,
+    size_t why_len)
 {
 	const struct tly_node_dataset *ds = &node->config.datasets[spec->dataset];
 	struct tly_ledger_budget budget = {.epsilon_total = ds->epsilon_total,
@@ -243,7 +244,8 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	    .mechanism = q->mechanism,
 	    .amount = {spec->privacy_num, spec->privacy_den},
 	    .spec_json = q->spec_json,
-	    .spec_len = q->spec_len};
+	    .spec_len = q->spec_len,
+	    .log_head = *log_head};
 
 	memcpy(charge.query_id, query_id, TLY_QUERY_ID_BYTES);
 	memcpy(charge.query_hash, q->query_hash, TLY_HASH_BYTES);
@@ -300,6 +302,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
     struct tly_ledger_receipt *receipt, char *why, size_t why_len)
 {
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_log_head_field log_head;
 	struct tly_query q;
 	struct tly_spec spec;
 	struct tly_store *store;
@@ -318,7 +321,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 		goto out_query;
 	}
 	/* Step 1b: no query outside the transparency log (node_log.h). */
-	rv = tly_node_check_log(node, query_id, &q, why, why_len);
+	rv = tly_node_check_log(node, query_id, &q, &log_head, why, why_len);
 	if (rv != TLY_OK)
 		goto out_query;
 	/* Steps 2 and 3. */
@@ -329,7 +332,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	if (rv != TLY_OK)
 		goto out_spec;
 	/* Step 4: the data passed its checks; nothing else has been read. */
-	rv = reserve(node, query_id, &q, &spec, receipt, why, why_len);
+	rv = reserve(node, query_id, &q, &spec, &log_head, receipt, why, why_len);
 	if (rv != TLY_OK)
 		goto out_read;
 	/* Step 5. */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -69,7 +70,8 @@ check_held(struct tly_node *node, const struct tly_log_commit *c, char *why, siz
 
 tly_err
 tly_node_check_log(struct tly_node *node, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                   const struct tly_query *q, char *why, size_t why_len)
+                   const struct tly_query *q, struct tly_log_head_field *verified, char *why,
+                   size_t why_len)
 {
 	struct tly_log_commit *c = NULL;
 	uint8_t leaf[TLY_MERKLE_HASH_BYTES];
@@ -109,6 +111,11 @@ tly_node_check_log(struct tly_node *node, const uint8_t query_id[static TLY_QUER
 		            c->head.size);
 	else if (rv != TLY_OK && why_len > 0)
 		snprintf(why, why_len, "cannot record the log head: %s", tly_strerror(rv));
+	if (rv == TLY_OK && verified != NULL) {
+		verified->size = c->head.size;
+		memcpy(verified->root, c->head.root, sizeof verified->root);
+		memcpy(verified->signature, c->head.signature, sizeof verified->signature);
+	}
 out:
 	free(c);
 	return rv;

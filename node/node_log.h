@@ -17,6 +17,10 @@
  *   5. records the head in the ledger file, durably (node/ledger_heads.h).
  * Any failure: TLY_EAUTH with why naming the check and both heads, and
  * nothing recorded or charged. TLY_EIO, TLY_ENOMEM.
+ *
+ * On TLY_OK, when verified is not NULL, *verified is the head that was
+ * verified, for the charge to carry into the signed ledger entry and the
+ * receipt (struct tly_ledger_charge.log_head); it is untouched otherwise.
  */
 #ifndef TLY_NODE_NODE_LOG_H
 #define TLY_NODE_NODE_LOG_H
@@ -29,6 +33,7 @@
 
 TLY_MUST tly_err tly_node_check_log(struct tly_node *node,
                                     const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                    const struct tly_query *q, char *why, size_t why_len);
+                                    const struct tly_query *q, struct tly_log_head_field *verified,
+                                    char *why, size_t why_len);
 
 #endif

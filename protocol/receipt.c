@@ -165,6 +165,28 @@ tly_ledger_put_accountant(struct tly_buf *b, const char *population,
 	tly_buf_put_u32(b, budget->sites);
 }
 
+void
+tly_ledger_put_log_head(struct tly_buf *b, const struct tly_log_head_field *h)
+{
+	tly_buf_put_u64(b, h->size);
+	tly_buf_put_bytes(b, h->root, sizeof h->root);
+	tly_buf_put_bytes(b, h->signature, sizeof h->signature);
+}
+
+int
+tly_ledger_log_head_valid(const struct tly_log_head_field *h)
+{
+	uint8_t acc = 0;
+
+	if (h->size != 0)
+		return 1;
+	for (size_t i = 0; i < sizeof h->root; i++)
+		acc |= h->root[i];
+	for (size_t i = 0; i < sizeof h->signature; i++)
+		acc |= h->signature[i];
+	return acc == 0;
+}
+
 /* ---- receipts ---- */
 
 static int
@@ -183,7 +205,7 @@ receipt_fields_valid(const struct tly_ledger_receipt *r)
 	if (!tly_ledger_name_valid(r->population, strnlen(r->population, sizeof r->population)) ||
 	    r->population[sizeof r->population - 1] != '\0' || r->budget.delta_total.num == 0 ||
 	    r->budget.delta_total.num >= r->budget.delta_total.den || r->budget.sites < 1 ||
-	    r->budget.sites > TLY_BUDGET_SITES_MAX)
+	    r->budget.sites > TLY_BUDGET_SITES_MAX || !tly_ledger_log_head_valid(&r->log_head))
 		return 0;
 	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
 	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
@@ -220,6 +242,7 @@ receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
 	tly_ledger_put_budget(out, &r->budget);
 	tly_ledger_put_accountant(out, r->population, r->epsilon_rho_spent, &r->budget);
 	tly_buf_put_bytes(out, r->entry_hash, sizeof r->entry_hash);
+	tly_ledger_put_log_head(out, &r->log_head);
 	return out->error;
 }
 
@@ -296,6 +319,9 @@ tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, si
 	r.budget.delta_total = get_fraction(&rd);
 	r.budget.sites = tly_get_u32(&rd);
 	tly_get_bytes(&rd, r.entry_hash, sizeof r.entry_hash);
+	r.log_head.size = tly_get_u64(&rd);
+	tly_get_bytes(&rd, r.log_head.root, sizeof r.log_head.root);
+	tly_get_bytes(&rd, r.log_head.signature, sizeof r.log_head.signature);
 	tly_get_bytes(&rd, r.signature, sizeof r.signature);
 	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
 	    strlen(r.population) != population_len ||

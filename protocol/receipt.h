@@ -19,7 +19,7 @@
 #include "messages.h"
 #include "spec.h"
 
-enum { TLY_RECEIPT_VERSION = 2 };
+enum { TLY_RECEIPT_VERSION = 3 };
 
 /* An exact non-negative rational (den > 0), as budgets and charges are. */
 struct tly_fraction {
@@ -73,12 +73,29 @@ void tly_ledger_put_accountant(struct tly_buf *b, const char *population,
                                struct tly_fraction epsilon_rho_spent,
                                const struct tly_ledger_budget *budget);
 
+/* The transparency-log head a node verified for a query (store/head.h's
+ * struct tly_tree_head, without its version byte), as version 3 of
+ * entries and receipts carries it: size u64, root[32], signature[64] (the
+ * coordinator's, over "tally/tree-head/v1" || size || root). size 0 with a
+ * zero root and signature means "no head" (an entry written by a caller
+ * of tly_ledger_reserve that verified none; tally-node always has one). */
+enum { TLY_LOG_HEAD_FIELD_BYTES = 8 + 32 + TLY_SIGN_BYTES };
+struct tly_log_head_field {
+	uint64_t size;
+	uint8_t root[32];
+	uint8_t signature[TLY_SIGN_BYTES];
+};
+void tly_ledger_put_log_head(struct tly_buf *b, const struct tly_log_head_field *h);
+/* Nonzero when h is canonical: size >= 1, or size 0 with zero root and
+ * signature. */
+int tly_ledger_log_head_valid(const struct tly_log_head_field *h);
+
 /*
  * The receipt a node hands the coordinator for each answered query, to be
  * carried into the transparency log and checked by `tally audit verify`:
  *
- *   receipt bytes (version 2; integers big-endian):
- *     version u8 = 2, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
+ *   receipt bytes (version 3; integers big-endian):
+ *     version u8 = 3, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
  *     dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
  *     mechanism u8 (1 or 2), amount, epsilon_spent, rho_spent,
  *     epsilon_total, epsilon_per_query, rho_total, rho_per_query (each
@@ -86,6 +103,10 @@ void tly_ledger_put_accountant(struct tly_buf *b, const char *population,
  *     population_len u8 (1..63), population, epsilon_rho_spent,
  *     delta_total (0 < delta < 1), sites u32 (1..1000)    [added in v2]
  *     entry_hash[32],
+ *     log_size u64, log_root[32], log_signature[64]       [added in v3]
+ *       the coordinator's signed log head that the node verified for
+ *       this query before charging it (struct tly_log_head_field; size 0
+ *       and zeros only for "no head": tally-node always carries one),
  *     signature[64] = Ed25519(node key, tly_hash("tally/receipt/v1",
  *                     every byte before the signature))
  *
@@ -97,7 +118,8 @@ void tly_ledger_put_accountant(struct tly_buf *b, const char *population,
  */
 enum {
 	TLY_RECEIPT_FIXED_BYTES = 1 + 4 + 8 + 8 + 1 + TLY_QUERY_ID_BYTES + TLY_HASH_BYTES + 1 +
-	                          7 * 16 + 1 + 2 * 16 + 4 + TLY_HASH_BYTES + TLY_SIGN_BYTES,
+	                          7 * 16 + 1 + 2 * 16 + 4 + TLY_HASH_BYTES +
+	                          TLY_LOG_HEAD_FIELD_BYTES + TLY_SIGN_BYTES,
 	TLY_RECEIPT_MAX_BYTES = TLY_RECEIPT_FIXED_BYTES + 2 * TLY_SPEC_NAME_MAX,
 };
 
@@ -115,6 +137,7 @@ struct tly_ledger_receipt {
 	char population[TLY_SPEC_NAME_MAX + 1];
 	struct tly_fraction epsilon_rho_spent;
 	uint8_t entry_hash[TLY_HASH_BYTES];
+	struct tly_log_head_field log_head; /* v3 */
 	uint8_t signature[TLY_SIGN_BYTES];
 };
 
@@ -123,9 +146,9 @@ struct tly_ledger_receipt {
 TLY_MUST tly_err tly_ledger_receipt_encode(const struct tly_ledger_receipt *receipt,
                                            struct tly_buf *out);
 /* Parse exactly len bytes. TLY_EFORMAT for a wrong length or version,
- * trailing bytes, a bad dataset name, node id, seq or mechanism, or a
- * fraction that is not reduced (or zero where it must not be). Does not
- * check the signature. */
+ * trailing bytes, a bad dataset name, node id, seq or mechanism, a log
+ * head of size 0 that is not all zeros, or a fraction that is not reduced (or zero where it must
+ * not be). Does not check the signature. */
 TLY_MUST tly_err tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf,
                                            size_t len);
 /* TLY_OK when the signature verifies under pk, else TLY_EAUTH (also for a

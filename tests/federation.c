@@ -137,6 +137,13 @@ fed_query_fini(struct fed_query *q)
 void
 fed_charge(struct fed *f, uint32_t n, const struct fed_query *q, struct tly_buf *out)
 {
+	fed_charge_with_head(f, n, q, NULL, out);
+}
+
+void
+fed_charge_with_head(struct fed *f, uint32_t n, const struct fed_query *q,
+                     const struct tly_log_head_field *head, struct tly_buf *out)
+{
 	struct tly_ledger_budget budget = {.epsilon_total = {20, 1},
 	                                   .epsilon_per_query = {2, 1},
 	                                   .rho_per_query = {1, 2},
@@ -153,6 +160,8 @@ fed_charge(struct fed *f, uint32_t n, const struct fed_query *q, struct tly_buf 
 
 	memcpy(charge.query_id, q->id, sizeof charge.query_id);
 	memcpy(charge.query_hash, q->hash, sizeof charge.query_hash);
+	if (head != NULL)
+		charge.log_head = *head;
 	cr_assert_eq(tly_ledger_reserve(f->ledger[n], &charge, &budget, &receipt, why, sizeof why),
 	             TLY_OK, "%s", why);
 	cr_assert_eq(tly_ledger_receipt_encode(&receipt, out), TLY_OK);

@@ -61,6 +61,9 @@ void fed_query_fini(struct fed_query *q);
 
 /* Node n charges q in its ledger; the receipt bytes are appended to out. */
 void fed_charge(struct fed *f, uint32_t n, const struct fed_query *q, struct tly_buf *out);
+/* The same, with the log head the node verified (NULL: none). */
+void fed_charge_with_head(struct fed *f, uint32_t n, const struct fed_query *q,
+                          const struct tly_log_head_field *head, struct tly_buf *out);
 
 /* Charge every contributor and dropped node, build the release (zero
  * cells, h = 2) and log it. Returns the entry's seq. */

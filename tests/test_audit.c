@@ -18,6 +18,7 @@
 #include "cli/audit.h"
 #include "federation.h"
 #include "protocol/keys.h"
+#include "store/head.h"
 
 static const uint32_t contributors[] = {1, 2, 3};
 static const uint32_t dropped[] = {4};
@@ -545,4 +546,78 @@ Test(audit, explain_refuses_json_that_is_not_an_object)
 	fclose(out);
 	free(text);
 	tly_translog_found_fini(&found);
+}
+
+/* The log head a node verified is in its signed ledger entry and in its
+ * receipt (ledger and receipt v3); the audit checks both against the log.
+ * bad_root: the head's root is not the log's (re-signed with the
+ * coordinator's key, so only the root check can catch it). in_log: the
+ * receipt is carried into the log (else only the ledger holds the head). */
+static void
+build_with_head(struct fed *f, int bad_root, int in_log)
+{
+	struct fed_query q;
+	struct tly_translog_record rec;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	struct tly_buf receipt;
+	char why[256];
+
+	cr_assert_not_null(c);
+	fed_init(f, 3);
+	fed_query(f, &q, "0.5");
+	memset(&rec, 0, sizeof rec);
+	memcpy(rec.query_id, q.id, sizeof rec.query_id);
+	memcpy(rec.query_hash, q.hash, sizeof rec.query_hash);
+	rec.protocol = TLY_PROTOCOL_COMMITTEE;
+	rec.threshold = 2;
+	rec.degree = 3;
+	rec.outcome = TLY_TRANSLOG_COMMITTED;
+	rec.spec_json = q.canonical;
+	rec.spec_len = q.canonical_len;
+	cr_assert_eq(tly_translog_commit(f->log, &rec, NULL, 0, c, why, sizeof why), TLY_OK, "%s",
+	             why);
+	if (bad_root) {
+		c->head.root[5] ^= 0x40;
+		cr_assert_eq(tly_head_sign(&c->head, f->coordinator.sign), TLY_OK);
+	}
+	struct tly_log_head_field head = {.size = c->head.size};
+	memcpy(head.root, c->head.root, sizeof head.root);
+	memcpy(head.signature, c->head.signature, sizeof head.signature);
+	tly_buf_init(&receipt);
+	fed_charge_with_head(f, 1, &q, &head, &receipt);
+	cr_assert_eq(fed_append(f, &q, TLY_TRANSLOG_ABORTED, NULL, NULL, 0, NULL, 0, &receipt,
+	                        in_log ? 1 : 0, why, sizeof why),
+	             TLY_OK, "%s", why);
+	tly_buf_fini(&receipt);
+	fed_query_fini(&q);
+	free(c);
+	fed_close(f);
+}
+
+Test(audit, log_heads_in_entries_and_receipts_are_checked)
+{
+	struct fed f;
+	struct tly_audit_finding finding;
+	char *text = NULL;
+
+	/* The true head, in the ledger entry and the receipt: verifies. */
+	build_with_head(&f, 0, 1);
+	cr_assert_eq(audit(&f, &finding, &text), TLY_OK, "%s", text);
+	free(text);
+	fed_fini(&f);
+	/* A receipt in the log with a head the log does not contain. */
+	build_with_head(&f, 1, 1);
+	expect_finding(&f, TLY_EAUTH, f.log_path, 2,
+	               "the receipt of node 1: fork: the log's first 1 entries have another root");
+	fed_fini(&f);
+	/* The same head only in the node's signed ledger entry. */
+	build_with_head(&f, 1, 0);
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[1], 0, "log head of size 1 (root");
+	text = NULL;
+	cr_assert_eq(audit(&f, &finding, &text), TLY_EAUTH);
+	cr_assert(strstr(finding.reason, "node 1, query ") != NULL &&
+	              strstr(finding.reason, "fork: the log's first 1 entries have another root"),
+	          "%s", finding.reason);
+	free(text);
+	fed_fini(&f);
 }

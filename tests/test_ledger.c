@@ -115,6 +115,11 @@ charge(const char *dataset, uint64_t n, uint8_t mechanism, uint64_t num, uint64_
 	tly_store_be64(c.query_id + 8, n);
 	crypto_generichash(c.query_hash, sizeof c.query_hash, c.query_id, sizeof c.query_id, NULL,
 	                   0);
+	/* The log head the node verified (a stand-in: the ledger records it,
+	 * tally audit verify checks it against the log). */
+	c.log_head.size = 100 + n;
+	memset(c.log_head.root, (int)(n & 0xff) | 1, sizeof c.log_head.root);
+	memset(c.log_head.signature, 0x5a, sizeof c.log_head.signature);
 	return c;
 }
 
@@ -574,8 +579,14 @@ Test(ledger, refuses_files_that_are_not_its_own)
 
 	/* A ledger from a newer tally. */
 	tly_ledger_close(open_ledger());
-	raw_sql(path, "PRAGMA user_version = 3;");
-	assert_open_refused(TLY_EFORMAT, "version 3");
+	raw_sql(path, "PRAGMA user_version = 4;");
+	assert_open_refused(TLY_EFORMAT, "version 4");
+	unlink(path);
+
+	/* A version 2 ledger (no log head in its entries): refused. */
+	tly_ledger_close(open_ledger());
+	raw_sql(path, "PRAGMA user_version = 2;");
+	assert_open_refused(TLY_EFORMAT, "version 2");
 	unlink(path);
 
 	/* A version 1 ledger (separate epsilon and rho budgets): refused, not
@@ -701,6 +712,10 @@ Test(ledger, tampering_names_the_first_bad_entry)
 	    {"UPDATE entries SET kind = 2 WHERE seq = 8", 8, "entry_hash"},
 	    {"UPDATE entries SET prev_hash = zeroblob(32) WHERE seq = 12", 12, "entry_hash"},
 	    {"UPDATE entries SET dataset = 'patients' WHERE seq = 4", 4, "entry_hash"},
+	    {"UPDATE entries SET log_size = log_size + 1 WHERE seq = 3", 3, "entry_hash"},
+	    {"UPDATE entries SET log_root = zeroblob(32) WHERE seq = 5", 5, "entry_hash"},
+	    {"UPDATE entries SET log_signature = randomblob(64) WHERE seq = 6", 6, "entry_hash"},
+	    {"UPDATE entries SET log_root = zeroblob(31) WHERE seq = 2", 2, "log_root"},
 	};
 	char original[160], sql[1024];
 
@@ -752,7 +767,7 @@ independent_entry_bytes(const struct tly_ledger_entry *e, uint8_t *out)
 	                                 e->budget.rho_per_query};
 	size_t n;
 
-	*p++ = 2;
+	*p++ = 3;
 	*p++ = e->kind;
 	tly_store_be64(p, e->seq), p += 8;
 	tly_store_be64(p, e->time), p += 8;
@@ -782,6 +797,9 @@ independent_entry_bytes(const struct tly_ledger_entry *e, uint8_t *out)
 	tly_store_be64(p, e->budget.delta_total.num), p += 8;
 	tly_store_be64(p, e->budget.delta_total.den), p += 8;
 	tly_store_be32(p, e->budget.sites), p += 4;
+	tly_store_be64(p, e->log_head.size), p += 8;
+	memcpy(p, e->log_head.root, 32), p += 32;
+	memcpy(p, e->log_head.signature, 64), p += 64;
 	return (size_t)(p - out);
 }
 
@@ -805,7 +823,7 @@ insert_entry(sqlite3 *db, const struct tly_ledger_entry *e)
 	cr_assert_eq(sqlite3_prepare_v2(
 	                 db,
 	                 "INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                 "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                 -1, &st, NULL),
 	             SQLITE_OK);
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->seq);
@@ -831,6 +849,9 @@ insert_entry(sqlite3 *db, const struct tly_ledger_entry *e)
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->budget.delta_total.num);
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->budget.delta_total.den);
 	sqlite3_bind_int64(st, col++, e->budget.sites);
+	sqlite3_bind_int64(st, col++, (sqlite3_int64)e->log_head.size);
+	sqlite3_bind_blob(st, col++, e->log_head.root, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, col++, e->log_head.signature, 64, SQLITE_TRANSIENT);
 	cr_assert_eq(sqlite3_step(st), SQLITE_DONE, "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 }
@@ -892,7 +913,7 @@ static void
 seal_insert_verify(struct tly_ledger_entry *e, const char *says)
 {
 	struct tly_ledger_report rep;
-	uint8_t mine[1024];
+	uint8_t mine[2048];
 	struct tly_buf theirs;
 	sqlite3 *db = NULL;
 
@@ -979,6 +1000,49 @@ Test(ledger, signed_but_wrong_accounting_is_caught)
 }
 
 /* ---- receipts ---- */
+
+Test(ledger, charge_and_refusal_carry_the_verified_log_head)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_charge c = charge("patients", 9, TLY_MECH_LAPLACE, 1, 2);
+	struct tly_ledger_receipt r = reserve(l, &c, &defaults, TLY_OK, NULL, 0);
+	struct tly_ledger_entry e;
+
+	cr_assert_eq(tly_ledger_entry_get(l, 1, &e), TLY_OK);
+	cr_assert_eq(e.log_head.size, c.log_head.size);
+	cr_assert_arr_eq(e.log_head.root, c.log_head.root, 32);
+	cr_assert_arr_eq(e.log_head.signature, c.log_head.signature, 64);
+	cr_assert_eq(r.log_head.size, c.log_head.size);
+	cr_assert_arr_eq(r.log_head.root, c.log_head.root, 32);
+	cr_assert_arr_eq(r.log_head.signature, c.log_head.signature, 64);
+	/* In the receipt bytes: size, root, signature just before the node's
+	 * signature; a size-0 head that is not all zeros does not decode. */
+	struct tly_buf bytes;
+	struct tly_ledger_receipt back;
+	tly_buf_init(&bytes);
+	cr_assert_eq(tly_ledger_receipt_encode(&r, &bytes), TLY_OK);
+	cr_assert_eq(bytes.len, TLY_RECEIPT_FIXED_BYTES + 2 * strlen("patients"));
+	const uint8_t *h = bytes.data + bytes.len - TLY_SIGN_BYTES - TLY_LOG_HEAD_FIELD_BYTES;
+	cr_assert_eq(tly_load_be64(h), c.log_head.size);
+	cr_assert_arr_eq(h + 8, c.log_head.root, 32);
+	cr_assert_arr_eq(h + 40, c.log_head.signature, 64);
+	memset(bytes.data + (h - bytes.data), 0, 8);
+	cr_assert_eq(tly_ledger_receipt_decode(&back, bytes.data, bytes.len), TLY_EFORMAT);
+	tly_buf_fini(&bytes);
+	/* The refusal of a replay records the head it came with too. */
+	c.log_head.size++;
+	reserve(l, &c, &defaults, TLY_EREPLAY, NULL, 0);
+	cr_assert_eq(tly_ledger_entry_get(l, 2, &e), TLY_OK);
+	cr_assert_eq(e.kind, TLY_LEDGER_REFUSAL);
+	cr_assert_eq(e.log_head.size, c.log_head.size);
+	/* A head of size 0 must be all zeros (one encoding of "no head"). */
+	struct tly_ledger_charge bad = charge("patients", 10, TLY_MECH_LAPLACE, 1, 2);
+	bad.log_head.size = 0;
+	char why[256];
+	cr_assert_eq(tly_ledger_reserve(l, &bad, &defaults, &r, why, sizeof why), TLY_EINVAL);
+	tly_ledger_close(l);
+	assert_verifies(2);
+}
 
 Test(ledger, receipts_verify_and_any_changed_byte_fails)
 {
@@ -1079,6 +1143,10 @@ Test(ledger, show_lists_every_entry)
 
 	char *table = show(TLY_LEDGER_TABLE);
 	char id[33];
+	/* Each entry names the log head verified for its query. */
+	cr_assert(strstr(table, "log head") && strstr(table, "101:0101010101010101") &&
+	              strstr(table, "102:0303030303030303"),
+	          "%s", table);
 	c = charge("patients", 1, TLY_MECH_LAPLACE, 1, 10);
 	sodium_bin2hex(id, sizeof id, c.query_id, sizeof c.query_id);
 	cr_assert(strstr(table, id) != NULL, "%s", table);

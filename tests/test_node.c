@@ -35,6 +35,7 @@
 #include "protocol/keys.h"
 #include "protocol/noise.h"
 #include "protocol/spec.h"
+#include "store/head.h"
 
 extern char **environ;
 
@@ -169,6 +170,8 @@ make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *id
 
 /* The transparency log the test coordinator commits each query to. */
 static struct test_log query_log;
+/* The signed head the last QUERY start_query wrote carries. */
+static struct tly_tree_head last_head;
 
 /* Start a query at the coordinator and write its QUERY message to a file. */
 static struct tly_committee_coord *
@@ -182,6 +185,11 @@ start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16
 	tly_rng_init(&rng);
 	tly_rng_bytes(&rng, query_id, TLY_QUERY_ID_BYTES);
 	test_log_commit(&query_log, coordinator.sign, query_id, &logged);
+	struct tly_log_commit *c = malloc(sizeof *c);
+	cr_assert_not_null(c);
+	cr_assert_eq(tly_log_commit_decode(c, logged.log_commit, logged.log_commit_len), TLY_OK);
+	last_head = c->head;
+	free(c);
 	tly_outbox_init(&box);
 	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, &logged, query_id,
 	    &box), TLY_OK);
@@ -285,6 +293,21 @@ Test(node, committee_round_through_tally_node_matches_truth)
 		cr_assert_eq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
 		    TLY_OK);
 		cr_assert_arr_eq(receipt.query_id, qid, 16);
+		/* The receipt and the signed ledger entry carry the head the
+		 * QUERY came with (verified before the charge). */
+		cr_assert_eq(receipt.log_head.size, last_head.size);
+		cr_assert_arr_eq(receipt.log_head.root, last_head.root, 32);
+		cr_assert_arr_eq(receipt.log_head.signature, last_head.signature, 64);
+		struct tly_ledger *l = NULL;
+		struct tly_ledger_error lerr;
+		struct tly_ledger_entry entry;
+		char db_path[300];
+		path_of(db_path, sizeof db_path, "site-%d/state/ledger.db", site);
+		cr_assert_eq(tly_ledger_open_readonly(&l, db_path, &lerr), TLY_OK, "%s", lerr.message);
+		cr_assert_eq(tly_ledger_entry_get(l, receipt.seq, &entry), TLY_OK);
+		cr_assert_eq(entry.log_head.size, last_head.size);
+		cr_assert_arr_eq(entry.log_head.root, last_head.root, 32);
+		tly_ledger_close(l);
 		rbytes[rlen / 2] ^= 1;
 		if (tly_ledger_receipt_decode(&receipt, rbytes, rlen) == TLY_OK)
 			cr_assert_neq(tly_ledger_receipt_verify(&receipt,

@@ -1050,3 +1050,60 @@ Test(translog, committed_entries_follow_their_rules)
 	free(c);
 	fed_fini(&f);
 }
+
+/* A receipt carries the log head its node verified before the charge
+ * (receipt v3): the audit checks it is the coordinator's and a head of
+ * this log. Negative controls: a head the log does not contain (re-signed
+ * by the coordinator's key, so only the root check catches it), and one
+ * not signed by the coordinator. */
+static tly_err
+receipt_head_case(int mutation, char *reason, size_t reason_len)
+{
+	struct fed f;
+	struct fed_query q;
+	struct tly_translog_record rec;
+	struct tly_translog_report report;
+	struct tly_log_commit *c = calloc(1, sizeof *c);
+	struct tly_buf receipt;
+	char why[256];
+
+	cr_assert_not_null(c);
+	fed_init(&f, 3);
+	fed_query(&f, &q, "0.5");
+	commit_record(&rec, &q);
+	cr_assert_eq(tly_translog_commit(f.log, &rec, NULL, 0, c, why, sizeof why), TLY_OK, "%s",
+	             why);
+	if (mutation == 1) {
+		c->head.root[0] ^= 1;
+		cr_assert_eq(tly_head_sign(&c->head, f.coordinator.sign), TLY_OK);
+	} else if (mutation == 2) {
+		cr_assert_eq(tly_head_sign(&c->head, f.node[1].sign), TLY_OK);
+	}
+	struct tly_log_head_field head = {.size = c->head.size};
+	memcpy(head.root, c->head.root, sizeof head.root);
+	memcpy(head.signature, c->head.signature, sizeof head.signature);
+	tly_buf_init(&receipt);
+	fed_charge_with_head(&f, 1, &q, &head, &receipt);
+	cr_assert_eq(fed_append(&f, &q, TLY_TRANSLOG_ABORTED, NULL, NULL, 0, NULL, 0, &receipt, 1,
+	                        why, sizeof why),
+	             TLY_OK, "%s", why);
+	tly_err rv = tly_translog_verify(f.log, &f.roster, &report);
+	snprintf(reason, reason_len, "%s", report.reason);
+	tly_translog_report_fini(&report);
+	tly_buf_fini(&receipt);
+	fed_query_fini(&q);
+	free(c);
+	fed_fini(&f);
+	return rv;
+}
+
+Test(translog, receipt_log_heads_are_checked_against_the_log)
+{
+	char reason[400];
+
+	cr_assert_eq(receipt_head_case(0, reason, sizeof reason), TLY_OK, "%s", reason);
+	cr_assert_eq(receipt_head_case(1, reason, sizeof reason), TLY_EAUTH);
+	cr_assert(strstr(reason, "entry 2: the receipt of node 1: fork") != NULL, "%s", reason);
+	cr_assert_eq(receipt_head_case(2, reason, sizeof reason), TLY_EAUTH);
+	cr_assert(strstr(reason, "not signed by the coordinator") != NULL, "%s", reason);
+}

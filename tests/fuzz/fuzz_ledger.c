@@ -8,8 +8,8 @@
  *         key only if it is one of the receipts the harness itself signed
  *         (anything else would be a forgery).
  *   odd:  one row of table `entries`, as a damaged or edited ledger file
- *         holds it: 33 typed values (NULL, integer, real, text, blob) bound
- *         to `SELECT ?1, ..., ?33` on an in-memory SQLite and read with
+ *         holds it: 36 typed values (NULL, integer, real, text, blob) bound
+ *         to `SELECT ?1, ..., ?36` on an in-memory SQLite and read with
  *         tly_ledger_row_read. A refusal names the column; a row that is
  *         read has fields within their sizes, encodes whenever its lengths
  *         allow, and its signature may verify only for an entry the harness
@@ -48,7 +48,8 @@ static const char *const columns[TLY_LEDGER_COLUMN_COUNT] = {"seq", "kind", "tim
     "epsilon_total_den", "epsilon_per_query_num", "epsilon_per_query_den", "rho_total_num",
     "rho_total_den", "rho_per_query_num", "rho_per_query_den", "refusal", "reason",
     "spec_json", "prev_hash", "entry_hash", "signature", "population", "epsilon_rho_spent_num",
-    "epsilon_rho_spent_den", "delta_total_num", "delta_total_den", "sites"};
+    "epsilon_rho_spent_den", "delta_total_num", "delta_total_den", "sites", "log_size",
+    "log_root", "log_signature"};
 
 static const char spec0[] = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
                             "\"privacy\":{\"epsilon\":0.5,\"mechanism\":\"laplace\"}}";
@@ -83,6 +84,11 @@ make_entry(struct tly_ledger_entry *e, unsigned i)
 	e->spec_json = spec0;
 	e->spec_len = strlen(spec0);
 	memset(e->prev_hash, (int)i, sizeof e->prev_hash);
+	if (i != 3) { /* entry 4: no log head (all zero) */
+		e->log_head.size = 7 + i;
+		memset(e->log_head.root, 0x33 + (int)i, sizeof e->log_head.root);
+		memset(e->log_head.signature, 0x44 + (int)i, sizeof e->log_head.signature);
+	}
 	if (tly_ledger_entry_hash(e, e->entry_hash) != TLY_OK ||
 	    tly_sign(e->signature, key, e->entry_hash, sizeof e->entry_hash) != TLY_OK)
 		abort();
@@ -144,6 +150,9 @@ write_row(FILE *f, const struct tly_ledger_entry *e)
 	put_fraction(f, e->epsilon_rho_spent);
 	put_fraction(f, e->budget.delta_total);
 	put_int(f, e->budget.sites);
+	put_int(f, e->log_head.size);
+	put_bytes(f, V_BLOB, e->log_head.root, sizeof e->log_head.root);
+	put_bytes(f, V_BLOB, e->log_head.signature, sizeof e->log_head.signature);
 }
 
 static void
