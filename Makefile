@@ -45,7 +45,7 @@ BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench bench-plots \
-	run-bench install clean format demo check-no-test-rng ctgrind faults soak
+	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -57,6 +57,7 @@ build: $(LIB) $(APP_LIBS) $(BIN) $(HELPER_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory run-tests
+	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
 
 RUN_TESTS ?= $(TEST_BIN)
@@ -189,6 +190,13 @@ $(BUILD)/bench/%: bench/%.c $(BENCH_HELP) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $< $(BENCH_HELP) $(ALL_LIBS) $(LIBS) -o $@
 
 # The deterministic rng must never be linked into a daemon or the CLI.
+# The committee's test-only switch (the protocol before the agreement, for
+# the two-set attack's negative control) is never called by a program.
+check-test-knobs:
+	@if grep -rn 'tly_committee_member_skip_agreement' node coordinator cli; then \
+		echo "check-test-knobs: a program calls the test-only skip_agreement"; exit 1; fi; \
+	echo "check-test-knobs: ok"
+
 check-no-test-rng: $(BIN)
 	@for p in $(PROGRAMS); do \
 		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_seeded; then \
