@@ -304,7 +304,7 @@ check_ledger(struct audit *a, const char *path)
 		problem(a, rv, path, report.bad_seq, "%s", report.reason);
 		goto out;
 	}
-	char reason[512];
+	char reason[512] = "";
 	if ((rv = tly_audit_check_heads(&a->heads, ledger, path, node->id, report.entries,
 	                                &a->roster, &a->log,
 	                                a->out, reason, sizeof reason)) != TLY_OK) {

@@ -24,6 +24,7 @@
 #include "crypto/sign.h"
 #include "crypto/wipe.h"
 #include "protocol/keys.h"
+#include "protocol/planner.h"
 
 enum {
 	PATH_BYTES = 4096,
@@ -68,12 +69,11 @@ openssl_failed(const char *what, char *why, size_t why_len)
 int
 tly_pki_name_valid(const char *name)
 {
-	size_t len = strlen(name);
-	if (len == 0 || len > TLY_PKI_NAME_MAX || name[0] == '.' || name[0] == '-')
-		return 0;
-	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-	    len;
+	/* One rule for leaf names and planner names: a planner's name is its
+	 * certificate's CN. */
+	return tly_planner_name_valid(name);
 }
+_Static_assert((int)TLY_PKI_NAME_MAX == (int)TLY_PLANNER_NAME_MAX, "one name rule");
 
 int
 tly_pki_ca_name_valid(const char *name)

@@ -681,7 +681,7 @@ start_job(struct server *s, struct job *job)
 	struct tly_spec_error serr;
 	struct tly_outbox box;
 	uint64_t l1, l2sq;
-	char why[400];
+	char why[400] = "";
 	tly_err rv;
 
 	if (r == NULL) {
@@ -741,6 +741,9 @@ start_job(struct server *s, struct job *job)
 	tly_outbox_init(&box);
 	if (rv == TLY_OK && commit_query(s, r, why, sizeof why) != TLY_OK) {
 		note("query %s: COULD NOT COMMIT TO THE TRANSPARENCY LOG: %s", r->qid, why);
+		/* Its outcome, so that a committed entry the commit left behind
+		 * does not read as a crash ("committed, no release"). */
+		record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
 		reply_error(s, job->handle, 500, "internal", NULL,
 		    "the query could not be logged, so it was not sent");
 		tly_outbox_fini(&box);

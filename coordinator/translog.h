@@ -51,7 +51,8 @@
  *
  *   entry_hash = tly_hash("tally/translog/v1", entry bytes)
  *   signature  = Ed25519(coordinator key, entry_hash)
- *   Merkle leaf = the entry bytes: leaf hash SHA-256(0x00 || bytes), leaf
+ *   Merkle leaf = tly_log_leaf_hash(seq, outcome, query_id, query_hash,
+ *                 entry_hash), the leaf layout of store/head.h, at leaf
  *                 index seq - 1 (store/merkle.h); a signed tree head of
  *                 size s (store/head.h) commits to entries 1..s.
  *
@@ -188,9 +189,6 @@ TLY_MUST tly_err tly_translog_commit(struct tly_translog *log,
  * max of them, into sizes[0..*count). TLY_EIO. */
 TLY_MUST tly_err tly_translog_recent_heads(struct tly_translog *log, uint64_t *sizes, size_t max,
                                            size_t *count);
-
-/* Entries in the log (the size of its Merkle tree). TLY_EIO. */
-TLY_MUST tly_err tly_translog_size(struct tly_translog *log, uint64_t *size);
 
 /* ---- audit ---- */
 

@@ -8,6 +8,11 @@
 
 #include "store/head.h"
 
+/* Where query_hash sits in the entry bytes (translog.h): after version
+ * u8, seq u64, time u64 and query_id. */
+enum { QUERY_HASH_AT = 1 + 8 + 8 + TLY_QUERY_ID_BYTES };
+_Static_assert(QUERY_HASH_AT == 33, "translog entry layout");
+
 #define HASH TLY_MERKLE_HASH_BYTES
 
 static void
@@ -43,17 +48,17 @@ load_tree(struct tly_translog *log)
 	                       -1, &st, NULL) != SQLITE_OK)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		/* query_hash sits at offset 33 of the entry bytes (translog.h). */
 		const uint8_t *bytes = sqlite3_column_blob(st, 3);
 		if ((uint64_t)sqlite3_column_int64(st, 0) != log->tree.size + 1 ||
 		    sqlite3_column_bytes(st, 2) != TLY_QUERY_ID_BYTES ||
-		    sqlite3_column_bytes(st, 3) < 33 + TLY_HASH_BYTES ||
+		    sqlite3_column_bytes(st, 3) < QUERY_HASH_AT + TLY_HASH_BYTES ||
 		    sqlite3_column_bytes(st, 4) != TLY_HASH_BYTES) {
 			rv = TLY_EFORMAT;
 			goto out;
 		}
 		tly_log_leaf_hash(leaf, log->tree.size + 1, (uint8_t)sqlite3_column_int(st, 1),
-		                  sqlite3_column_blob(st, 2), bytes + 33, sqlite3_column_blob(st, 4));
+		                  sqlite3_column_blob(st, 2), bytes + QUERY_HASH_AT,
+		                  sqlite3_column_blob(st, 4));
 		if ((rv = tly_merkle_tree_append(&log->tree, leaf)) != TLY_OK)
 			goto out;
 	}
@@ -64,22 +69,6 @@ out:
 		log->tree_loaded = 1;
 	else
 		drop_tree(log);
-	return rv;
-}
-
-tly_err
-tly_translog_size(struct tly_translog *log, uint64_t *size)
-{
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-
-	if (sqlite3_prepare_v2(log->db, "SELECT count(*) FROM entries", -1, &st, NULL) ==
-	        SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		*size = (uint64_t)sqlite3_column_int64(st, 0);
-		rv = TLY_OK;
-	}
-	sqlite3_finalize(st);
 	return rv;
 }
 
@@ -177,7 +166,7 @@ tly_translog_commit(struct tly_translog *log, const struct tly_translog_record *
 	}
 	memcpy(out, c, sizeof *c);
 out:
-	if (rv != TLY_OK && why_len > 0 && why[0] == '\0')
+	if (rv != TLY_OK && why_len > 0)
 		snprintf(why, why_len, "the query is logged, but its log head cannot be built (%s)",
 		         tly_strerror(rv));
 	free(c);

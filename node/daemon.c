@@ -282,8 +282,14 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	if (!record_votes(d, &box)) {
 		note(self, "query %s: committee: this node's ledger holds its vote for another "
 			    "contributor set in this query (one vote per query, across restarts): "
-			    "nothing sent", qid);
+			    "nothing sent, and this node leaves the query's committee", qid);
 		tly_outbox_clear(&box);
+		/* The state machine holds the vote it made: a certificate for it
+		 * must find no member to release a share-sum. */
+		tly_committee_member_free(slot->member);
+		slot->member = NULL;
+		tly_outbox_fini(&box);
+		return;
 	}
 	if (box.count > 0)
 		note(self, "committee: answering a message of type %d with %zu message(s)",

@@ -23,17 +23,6 @@ enum {
 	ALPHA_MAX_BITS = ALPHA_BITS + 24,
 };
 
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return a;
-}
-
 static void
 set_u64(mpz_t z, uint64_t v)
 {
@@ -271,7 +260,7 @@ tly_budget_rho_cap(const struct tly_budget_cap *cap, struct tly_fraction *out)
 {
 	struct conversion c;
 	mpz_t n, rho;
-	uint64_t num = UINT64_MAX, g;
+	uint64_t num = UINT64_MAX;
 	uint64_t den = TLY_BUDGET_RHO_CAP_DEN;
 
 	if (!tly_budget_cap_valid(cap))
@@ -293,8 +282,13 @@ tly_budget_rho_cap(const struct tly_budget_cap *cap, struct tly_fraction *out)
 	}
 	mpz_clears(n, rho, NULL);
 	conversion_fini(&c);
-	g = gcd(num, den);
-	*out = (struct tly_fraction){num / g, den / g};
+	/* reduced by GMP, as every other fraction here */
+	mpq_t q;
+	mpq_init(q);
+	set_fraction(q, (struct tly_fraction){num, den});
+	int fits = get_fraction(q, out);
+	mpq_clear(q);
+	TLY_REQUIRE(fits); /* num and den already fit u64 */
 	return TLY_OK;
 }
 

@@ -1,5 +1,6 @@
 /* A query in plain words, every filter included (spec_words.h). */
 #include "spec_words.h"
+#include "spec_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,8 @@ static const char *
 identifier(struct words *w, const json_t *v)
 {
 	const char *s = json_string_value(v);
-	size_t n = s != NULL ? strlen(s) : 0;
 
-	if (n == 0 || n > TLY_SPEC_NAME_MAX || s[0] < 'a' || s[0] > 'z' ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+	if (s == NULL || !tly_spec_name_ok(s, strlen(s))) {
 		w->bad = 1;
 		return "?";
 	}
