@@ -45,7 +45,8 @@ BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench bench-plots \
-	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak
+	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
+	mutants
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -131,6 +132,15 @@ $(BUILD)/tests/ct/%: tests/ct/%.c $(ALL_LIBS)
 faults: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/helpers/faults
 	@TALLY_BIN=$(abspath $(BUILD)/bin) $(BUILD)/tests/helpers/faults --queries $(FAULT_QUERIES)
+
+# Mutation testing: each tests/mutants/*.patch puts one small bug into a
+# privacy or integrity check; scripts/mutants.sh applies them one at a time
+# in a scratch copy of the tree (build/mutants/src), rebuilds, runs the
+# suites each names and prints it killed or survived, with a score. Too
+# long for CI (about a minute a bug); docs/SECURITY.md gives the score.
+# MUTANTS="01 03" runs those only.
+mutants: deps
+	@scripts/mutants.sh $(MUTANTS)
 
 # Load: SOAK_NODES node processes and SOAK_PLANNERS concurrent planners for
 # SOAK_MINUTES minutes; RSS, descriptors and latency as CSV under build/soak/.

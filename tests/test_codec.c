@@ -102,6 +102,66 @@ Test(codec, every_flipped_bit_is_refused)
 	tly_buf_fini(&m);
 }
 
+/* The signature is checked for every message type, not only the one the
+ * test above seals: for each type, a message signed by its real sender
+ * opens, and the same message is refused with TLY_EAUTH when any bit of its
+ * signature is flipped, when another registered party signed it, and when
+ * the coordinator signed a node's message or a node the coordinator's. */
+Test(codec, forged_signatures_are_refused_for_every_message_type)
+{
+	const uint8_t body[4] = {0, 0, 0, 1};
+	struct tly_msg msg;
+	int types = 0;
+
+	for (unsigned t = 0; t < 256; t++) {
+		if (tly_msg_round((enum tly_msg_type)t) < 0)
+			continue;
+		types++;
+		struct tly_buf m;
+		/* Find the type's real sender: the coordinator or a node. */
+		seal(&m, (enum tly_msg_type)t, &coordinator, 7, body, sizeof body);
+		int from_coordinator = tly_msg_open(m.data, m.len, &roster, &msg) == TLY_OK;
+		tly_buf_fini(&m);
+		const struct tly_identity *real = from_coordinator ? &coordinator : &alice;
+		const struct tly_identity *other = from_coordinator ? &alice : &bob;
+		uint32_t to = from_coordinator ? 7 : TLY_PARTY_COORDINATOR;
+
+		seal(&m, (enum tly_msg_type)t, real, to, body, sizeof body);
+		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_OK, "type %u", t);
+		for (size_t i = m.len - TLY_SIGNATURE_BYTES; i < m.len; i++)
+			for (int bit = 0; bit < 8; bit++) {
+				m.data[i] ^= (uint8_t)(1 << bit);
+				cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
+				    "type %u: signature byte %zu bit %d flipped, accepted", t, i,
+				    bit);
+				m.data[i] ^= (uint8_t)(1 << bit);
+			}
+		/* The body changed under a valid signature. */
+		m.data[TLY_HEADER_BYTES] ^= 1;
+		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH, "type %u", t);
+		tly_buf_fini(&m);
+
+		/* Another key's signature under the real sender's id. */
+		struct tly_msg_header h = {.type = (enum tly_msg_type)t, .sender = real->id,
+		    .recipient = to};
+		memcpy(h.query_id, qid, sizeof qid);
+		tly_buf_init(&m);
+		cr_assert_eq(tly_msg_seal(&m, &h, body, sizeof body, other->sign), TLY_OK);
+		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
+		    "type %u signed by another party's key, accepted", t);
+		tly_buf_fini(&m);
+		/* The other role's key under the real sender's id. */
+		tly_buf_init(&m);
+		cr_assert_eq(tly_msg_seal(&m, &h, body, sizeof body,
+		    from_coordinator ? alice.sign : coordinator.sign), TLY_OK);
+		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
+		    "type %u signed by the other role's key, accepted", t);
+		tly_buf_fini(&m);
+	}
+	/* messages.h's 19 types: committee, SecAgg and the agreement round. */
+	cr_assert_eq(types, 19, "%d message types", types);
+}
+
 Test(codec, header_malformations)
 {
 	struct tly_buf m;

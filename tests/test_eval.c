@@ -164,6 +164,72 @@ Test(eval, clipped_sum_and_mean)
 	}
 }
 
+/* The clip holds at both ends, for a column whose |min| >= |max| (where
+ * clipping past min would break the sum's sensitivity bound, max(|min|,
+ * |max|) = 100): values below min count as min, above max as max, one
+ * unit inside either bound as themselves. Each group's sum is checked
+ * against the clip done here in C. */
+Test(eval, clip_holds_at_both_ends)
+{
+	static const char conf2[] = "[node]\nid = 1\ncoordinator = x\nsign_key = a\nkx_key = b\n"
+				    "ledger = c\n[dataset accounts]\npath = q.db\ntable = t\n"
+				    "person_id = id\ncolumn.delta = integer -100 50\n"
+				    "column.g = categorical a,b,c\n";
+	static const struct {
+		const char *g;
+		long v;
+	} vals[] = {{"a", -500}, {"a", -101}, {"a", -100}, {"a", -99}, {"a", 0}, {"a", 49},
+		    {"a", 50}, {"a", 51}, {"a", 9999}, {"b", -101}, {"b", 49}, {"c", -100000}};
+	struct tly_node_config cfg2;
+	struct tly_catalogue cat2;
+	struct tly_config_error err;
+	struct tly_spec_error serr;
+	struct tly_store *st;
+	struct tly_spec spec;
+	struct tly_eval_stats stats;
+	char path[200], why[300], sql[200];
+	int64_t cells[3], want[3] = {0};
+	uint64_t l1, l2sq;
+	sqlite3 *db;
+
+	cr_assert_eq(tly_node_config_parse(&cfg2, conf2, "t.conf", dir, &err), TLY_OK, "%s",
+	    err.reason);
+	cr_assert_eq(tly_node_config_catalogue(&cfg2, &cat2), TLY_OK);
+	snprintf(path, sizeof path, "%s/q.db", dir);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "CREATE TABLE t (id TEXT, delta INTEGER, g TEXT)", NULL, NULL,
+			 NULL),
+	    SQLITE_OK);
+	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		snprintf(sql, sizeof sql, "INSERT INTO t VALUES ('q%zu', %ld, '%s')", i, vals[i].v,
+		    vals[i].g);
+		cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sql);
+		long clipped = vals[i].v < -100 ? -100 : vals[i].v > 50 ? 50 : vals[i].v;
+		want[vals[i].g[0] - 'a'] += clipped;
+	}
+	sqlite3_close(db);
+	cr_assert_eq(tly_store_open(&st, &cfg2.datasets[0], why, sizeof why), TLY_OK, "%s", why);
+	static const char json[] = "{\"dataset\":\"accounts\",\"measure\":{\"op\":\"sum\","
+				   "\"column\":\"delta\"},\"group_by\":[\"g\"],"
+				   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
+	cr_assert_eq(tly_spec_parse(&spec, &cat2, json, strlen(json), &serr), TLY_OK, "%s: %s",
+	    serr.field, serr.reason);
+	cr_assert_eq(tly_spec_sensitivity(&spec, &cat2, &l1, &l2sq), TLY_OK);
+	cr_assert_eq(l1, 100, "one person moves a sum by at most max(|min|, |max|)");
+	cr_assert_eq(tly_spec_cells(&spec, &cat2), 3);
+	cr_assert_eq(tly_store_begin(st, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(tly_eval(st, &spec, &cat2, cells, 3, &stats, why, sizeof why), TLY_OK, "%s",
+	    why);
+	tly_store_end(st);
+	cr_assert_arr_eq(cells, want, sizeof want, "a %lld (want %lld), b %lld (want %lld)",
+	    (long long)cells[0], (long long)want[0], (long long)cells[1], (long long)want[1]);
+	cr_assert_eq(cells[2], -100, "one person far below min counts as min: within l1");
+	tly_spec_fini(&spec);
+	tly_store_close(st);
+	tly_catalogue_fini(&cat2);
+	tly_node_config_fini(&cfg2);
+}
+
 Test(eval, histogram_with_out_of_range_values_in_end_bins)
 {
 	int64_t cells[16], want[6] = {0};

@@ -266,6 +266,34 @@ Test(ledger, reserve_up_to_the_cap_then_refuse)
 	assert_verifies(3);
 }
 
+/* From below the cap to over it in one charge: 9/10 spent, 2/10 more
+ * against a total of 1 is refused, leaves the spend at 9/10 and is logged
+ * as a refusal; 1/10 more reaches exactly 1 and is charged; then nothing
+ * more fits. The accounting is the ledger's own, not only the
+ * accountant's (test_budget): a ledger that compared what was spent
+ * before the charge with the cap would pass 11/10. */
+Test(ledger, a_charge_that_crosses_the_total_is_refused)
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_budget b = BUDGET(FR(1, 1), FR(1, 1), FR(1, 2));
+	char why[512];
+
+	struct tly_ledger_charge c = charge("patients", 1, TLY_MECH_LAPLACE, 9, 10);
+	reserve(l, &c, &b, TLY_OK, NULL, 0);
+	c = charge("patients", 2, TLY_MECH_LAPLACE, 2, 10);
+	reserve(l, &c, &b, TLY_EBUDGET, why, sizeof why);
+	cr_assert(strstr(why, "budget exhausted: spent epsilon 9/10,") != NULL, "%s", why);
+	assert_spent(l, "patients", FR(9, 10), FR(0, 1));
+	c = charge("patients", 3, TLY_MECH_LAPLACE, 1, 10);
+	struct tly_ledger_receipt r = reserve(l, &c, &b, TLY_OK, NULL, 0);
+	cr_assert(r.epsilon_spent.num == 1 && r.epsilon_spent.den == 1);
+	c = charge("patients", 4, TLY_MECH_LAPLACE, 1, 1000000);
+	reserve(l, &c, &b, TLY_EBUDGET, NULL, 0);
+	assert_spent(l, "patients", FR(1, 1), FR(0, 1));
+	tly_ledger_close(l);
+	assert_verifies(4);
+}
+
 Test(ledger, per_query_cap)
 {
 	struct tly_ledger *l = open_ledger();
@@ -750,6 +778,69 @@ Test(ledger, tampering_names_the_first_bad_entry)
 	copy_file(original, path);
 	cr_assert_eq(tly_ledger_verify_file(path, other, &rep), TLY_EAUTH);
 	cr_assert_eq(rep.bad_seq, 1);
+}
+
+/* What a node holding its own key can do: rewrite entry seq with another
+ * prev_hash, hash and sign it again, so that only the link is wrong. */
+static void
+resign_with_prev_hash(uint64_t seq, const uint8_t prev[TLY_HASH_BYTES])
+{
+	struct tly_ledger *l = open_ledger();
+	struct tly_ledger_entry e;
+	uint8_t hash[TLY_HASH_BYTES], sig[TLY_SIGN_BYTES];
+	char hex[3][2 * TLY_SIGN_BYTES + 1], sql[600];
+
+	cr_assert_eq(tly_ledger_entry_get(l, seq, &e), TLY_OK);
+	tly_ledger_close(l);
+	e.spec_json = spec; /* every charge of build_chain carries it */
+	e.spec_len = sizeof spec - 1;
+	memcpy(e.prev_hash, prev, TLY_HASH_BYTES);
+	cr_assert_eq(tly_ledger_entry_hash(&e, hash), TLY_OK);
+	cr_assert_eq(tly_sign(sig, key, hash, sizeof hash), TLY_OK);
+	sodium_bin2hex(hex[0], sizeof hex[0], prev, TLY_HASH_BYTES);
+	sodium_bin2hex(hex[1], sizeof hex[1], hash, sizeof hash);
+	sodium_bin2hex(hex[2], sizeof hex[2], sig, sizeof sig);
+	snprintf(sql, sizeof sql,
+	         "DROP TRIGGER entries_no_update; UPDATE entries SET prev_hash = X'%s', "
+	         "entry_hash = X'%s', signature = X'%s' WHERE seq = %" PRIu64,
+	         hex[0], hex[1], hex[2], seq);
+	raw_sql(path, sql);
+}
+
+/* The chain, not only each entry's seal: an entry re-signed by the node's
+ * own key with a wrong prev_hash -- the first, the second, or one spliced
+ * onto an older entry (a fork that skips two) -- fails the audit, named. */
+Test(ledger, resigned_entry_with_a_wrong_prev_hash_is_named)
+{
+	static const uint64_t seqs[] = {1, 2, 7};
+	char original[160];
+	uint8_t prev[TLY_HASH_BYTES];
+
+	build_chain();
+	snprintf(original, sizeof original, "%s/pristine.db", dir);
+	copy_file(path, original);
+	for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+		struct tly_ledger_report rep;
+		copy_file(original, path);
+		if (seqs[i] == 1) {
+			memset(prev, 0xa5, sizeof prev); /* the first links to zeros */
+		} else if (seqs[i] == 2) {
+			memset(prev, 0, sizeof prev); /* as if it were the first */
+		} else {
+			struct tly_ledger *l = open_ledger();
+			struct tly_ledger_entry older;
+			cr_assert_eq(tly_ledger_entry_get(l, seqs[i] - 3, &older), TLY_OK);
+			memcpy(prev, older.entry_hash, sizeof prev);
+			tly_ledger_close(l);
+		}
+		resign_with_prev_hash(seqs[i], prev);
+		cr_assert_eq(tly_ledger_verify_file(path, pk, &rep), TLY_EAUTH, "entry %" PRIu64,
+		             seqs[i]);
+		cr_assert_eq(rep.bad_seq, seqs[i], "bad %" PRIu64 ": %s", rep.bad_seq, rep.reason);
+		cr_assert_eq(rep.entries, seqs[i] - 1);
+		cr_assert(strstr(rep.reason, "prev_hash is not the hash of entry") != NULL, "%s",
+		          rep.reason);
+	}
 }
 
 /* The entry bytes written out again from ledger.h's layout alone, as

@@ -1010,40 +1010,88 @@ Test(netns, link_cut_mid_round_then_healed)
 	assert_ledgers_and_audit();
 }
 
-/* Node k's link limited to rate each way (htb, no burst to speak of). */
+/* Node k's link limited to bits_per_s each way (htb, no burst to speak
+ * of); 0 lifts the limit. */
 static void
-link_rate(int k, const char *rate)
+link_rate(int k, long bits_per_s)
 {
-	link_qdisc(k, rate != NULL ? "handle 1: htb default 1" : "");
-	for (int side = 0; rate != NULL && side < 2; side++)
-		cr_assert_eq(sh("tc -n %s class add dev %s%s parent 1: classid 1:1 htb rate %s "
-		                "ceil %s burst 1 cburst 1",
-		                ns_name(side ? 0 : k), side ? "v" : "eth", side ? "5" : "0", rate,
-		                rate),
+	link_qdisc(k, bits_per_s > 0 ? "handle 1: htb default 1" : "");
+	for (int side = 0; bits_per_s > 0 && side < 2; side++)
+		cr_assert_eq(sh("tc -n %s class add dev %s%d parent 1: classid 1:1 htb rate %ldbit "
+		                "ceil %ldbit burst 1 cburst 1",
+		                ns_name(side ? 0 : k), side ? "v" : "eth", side ? k : 0, bits_per_s,
+		                bits_per_s),
 		             0);
+}
+
+/* The bytes node k's interface has received (dir 0) or sent (dir 1). */
+static long long
+link_bytes(int k, int way)
+{
+	char cmd[300], out[64] = "";
+	snprintf(cmd, sizeof cmd, "ip netns exec %s cat /sys/class/net/eth0/statistics/%s_bytes",
+	         ns_name(k), way ? "tx" : "rx");
+	FILE *p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	if (fgets(out, sizeof out, p) == NULL)
+		out[0] = '\0';
+	pclose(p);
+	cr_assert(out[0] >= '0' && out[0] <= '9', "%s: \"%s\"", cmd, out);
+	return atoll(out);
+}
+
+/* What one query moves over node k's link in its busier direction (the
+ * QUERY and relayed shares in, its shares and messages out, with TLS and
+ * TCP/IP overhead), measured on the open link. */
+static long long
+query_bytes(int k, const char *const *query)
+{
+	long long before[2] = {link_bytes(k, 0), link_bytes(k, 1)}, most = 0;
+	json_t *result;
+	cr_assert_eq(ask(query, &result, NULL), 0);
+	cr_assert_eq(contributors_of(result), SITES);
+	json_decref(result);
+	for (int d = 0; d < 2; d++) {
+		long long moved = link_bytes(k, d) - before[d];
+		most = moved > most ? moved : most;
+	}
+	return most;
 }
 
 Test(netns, thin_link_below_and_above_the_deadline)
 {
 	need_namespaces();
-	/* A thin link (4 kbit/s each way) still carries a 2-cell answer
-	 * within the deadline; at 1 kbit/s a 100-cell one (kilobytes of
-	 * shares) cannot make it. */
-	link_rate(5, "4kbit");
+	/* A thin link still carries a 2-cell answer within the deadline; a
+	 * thinner one cannot carry a 100-cell answer (kilobytes of shares).
+	 * The rates come from the bytes each query moves over node 5's link,
+	 * measured first on the open link: the small query's bytes (half as
+	 * much again, for a longer log) in a quarter of the deadline, so that
+	 * three quarters are left for a loaded machine's CPU; the big query's
+	 * bytes in three deadlines, so that no load can make it in time. */
+	long long small = query_bytes(5, small_query), big = query_bytes(5, big_query);
+	long thin = (long)((small * 3 / 2) * 8 * 4 * 1000 / DEADLINE_MS) + 1;
+	long thinner = (long)(big * 8 * 1000 / (3 * DEADLINE_MS));
+	cr_log_info("node 5 moves %lld bytes for a 2-cell query and %lld for a 100-cell one: "
+	            "thin link %ld bit/s, thinner %ld bit/s",
+	            small, big, thin, thinner);
+	cr_assert_lt(thinner, thin, "the big query must move more than the small one");
+	link_rate(5, thin);
 	json_t *result;
 	double took;
+	char what[80];
 	int code = ask(small_query, &result, &took);
-	cr_log_info("thin link 4 kbit/s: a 2-cell query took %.2f s with %d contributors", took,
-	            contributors_of(result));
+	cr_log_info("thin link %ld bit/s: a 2-cell query took %.2f s with %d contributors", thin,
+	            took, contributors_of(result));
 	cr_assert_eq(code, 0);
 	cr_assert_eq(contributors_of(result), SITES, "a small answer fits in the deadline");
 	json_decref(result);
-	write_csv("node 5 on 4 kbit/s, 2 cells", took, took, 1);
-	link_rate(5, "1kbit");
+	snprintf(what, sizeof what, "node 5 on %ld bit/s, 2 cells", thin);
+	write_csv(what, took, took, 1);
+	link_rate(5, thinner);
 	long before = charges(5);
 	code = ask(big_query, &result, &took);
-	cr_log_info("thin link 1 kbit/s: a 100-cell query took %.2f s, exit %d, %d contributors",
-	            took, code, contributors_of(result));
+	cr_log_info("thin link %ld bit/s: a 100-cell query took %.2f s, exit %d, %d contributors",
+	            thinner, took, code, contributors_of(result));
 	cr_assert(code == 0 || code == 4, "release or a clean failure, not %d", code);
 	if (code == 0) {
 		cr_assert_eq(contributors_of(result), SITES - 1);
@@ -1061,8 +1109,9 @@ Test(netns, thin_link_below_and_above_the_deadline)
 	if (qid != NULL)
 		assert_dropped_but_charged(5, qid);
 	json_decref(result);
-	write_csv("node 5 on 1 kbit/s, 100 cells", took, took, 1);
-	link_rate(5, NULL);
+	snprintf(what, sizeof what, "node 5 on %ld bit/s, 100 cells", thinner);
+	write_csv(what, took, took, 1);
+	link_rate(5, 0);
 	int rounds;
 	double back = until_everyone_is_back(&rounds, 90);
 	cr_assert_geq(back, 0, "node 5 did not take part again after the link was widened");

@@ -460,6 +460,151 @@ Test(node, budget_is_enforced_at_the_cap_and_the_ledger_shows_it)
 	free(canonical);
 }
 
+/* ---- the order of charge and read, watched from inside SQLite ---- */
+
+/* Every SQLite connection this process opens from here on (the node's
+ * data store among them) reports each statement it starts; the one whose
+ * text is the node's evaluation SQL for the watched query is the node
+ * reading rows. At that moment a connection of our own counts the charges
+ * the ledger holds, committed, for the query; with watch.fail set, the
+ * read is interrupted, so the evaluation fails after the charge. */
+static struct {
+	char *eval_sql;          /* tly_eval_sql of the watched spec */
+	char ledger[300];        /* the node's ledger file */
+	uint8_t qid[TLY_QUERY_ID_BYTES];
+	int fail;                /* interrupt the read */
+	int reads;               /* times the evaluation started */
+	long charged_at_read;    /* committed charges for qid then; -1 none */
+} watch;
+
+static long
+committed_charges(const char *ledger, const uint8_t qid[TLY_QUERY_ID_BYTES])
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long n = -1;
+
+	if (sqlite3_open_v2(ledger, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM entries WHERE kind = 1 AND query_id = ?",
+		-1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, qid, TLY_QUERY_ID_BYTES, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+static int
+on_statement(unsigned type, void *db, void *stmt, void *text)
+{
+	(void)stmt;
+	if (type != SQLITE_TRACE_STMT || watch.eval_sql == NULL ||
+	    strcmp((const char *)text, watch.eval_sql) != 0)
+		return 0;
+	watch.reads++;
+	watch.charged_at_read = committed_charges(watch.ledger, watch.qid);
+	if (watch.fail)
+		sqlite3_interrupt(db);
+	return 0;
+}
+
+static int
+watch_connection(sqlite3 *db, const char **err, const struct sqlite3_api_routines *api)
+{
+	(void)err;
+	(void)api;
+	return sqlite3_trace_v2(db, SQLITE_TRACE_STMT, on_statement, db);
+}
+
+/* Answer a fresh QUERY for spec json in the in-process node, watching for
+ * its evaluation; the outcome, with out's messages counted in *shares. */
+static tly_err
+watched_answer(struct tly_node *node, const char *json, size_t *shares, char *why,
+    size_t why_len)
+{
+	struct tly_query q;
+	struct tly_spec spec;
+	struct tly_spec_error serr;
+	struct tly_outbox out;
+	struct tly_ledger_receipt receipt;
+	char *canonical, msg_path[300];
+	uint32_t ids[SITES], members[SITES];
+	size_t len;
+
+	make_query(&q, json, &canonical, ids, members);
+	cr_assert_eq(tly_spec_parse(&spec, &node->catalogue, canonical, strlen(canonical), &serr),
+	    TLY_OK, "%s", serr.reason);
+	free(watch.eval_sql);
+	cr_assert_eq(tly_eval_sql(&node->config.datasets[spec.dataset], &spec, &watch.eval_sql),
+	    TLY_OK);
+	tly_spec_fini(&spec);
+	path_of(msg_path, sizeof msg_path, "watched.msg");
+	tly_committee_coord_free(start_query(&q, msg_path, watch.qid));
+	uint8_t *msg = slurp(msg_path, &len);
+	cr_assert_not_null(msg);
+	watch.reads = 0;
+	watch.charged_at_read = -1;
+	tly_outbox_init(&out);
+	tly_err rv = tly_node_answer(node, msg, len, &out, &receipt, why, why_len);
+	*shares = out.count;
+	tly_outbox_fini(&out);
+	free(msg);
+	free(canonical);
+	return rv;
+}
+
+/* Step 4 before step 5: the charge is committed to the ledger before the
+ * node reads a single row for the answer -- also when the read then fails
+ * (the charge stands) -- and a query refused for budget never reads the
+ * data at all. Seen from SQLite itself, not from the node's own account. */
+Test(node, the_charge_is_durable_before_any_row_is_read)
+{
+	struct tly_node node;
+	char conf[300], why[600];
+	size_t shares;
+
+	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
+	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
+
+	/* An answer: one read, and the charge was already there. */
+	cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_OK, "%s",
+	    why);
+	cr_assert_eq(watch.reads, 1, "the evaluation ran once");
+	cr_assert_eq(watch.charged_at_read, 1, "charged before the first row was read");
+	cr_assert_eq(shares, SITES);
+
+	/* The read fails after the charge: the charge stands, nothing sent. */
+	watch.fail = 1;
+	tly_err rv = watched_answer(&node, diabetes_json, &shares, why, sizeof why);
+	watch.fail = 0;
+	cr_assert_eq(rv, TLY_EINVAL, "%s", why);
+	cr_assert_str_eq(why, TLY_NODE_EVAL_FAILED);
+	cr_assert_eq(watch.reads, 1);
+	cr_assert_eq(watch.charged_at_read, 1, "charged before the read that failed");
+	cr_assert_eq(committed_charges(watch.ledger, watch.qid), 1, "and it stays charged");
+	cr_assert_eq(shares, 0);
+
+	/* Spend the rest (epsilon 2 each, 20 in all), then a refusal for
+	 * budget: the data is never read, nothing is charged or sent. */
+	for (int i = 2; i < 10; i++)
+		cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_OK,
+		    "answer %d: %s", i + 1, why);
+	cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_EBUDGET,
+	    "%s", why);
+	cr_assert_eq(watch.reads, 0, "a query refused for budget read the data");
+	cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0);
+	cr_assert_eq(shares, 0);
+
+	tly_node_close(&node);
+	sqlite3_reset_auto_extension();
+	free(watch.eval_sql);
+	watch.eval_sql = NULL;
+}
+
 /* Set "max_min_honest = N" in a site's node.conf (synth writes 10). */
 static void
 set_h_cap(int site, const char *value)

@@ -379,6 +379,85 @@ Test(translog, flipped_byte_with_a_recomputed_hash)
 	fed_fini(&f);
 }
 
+/* The signed bytes of entry seq, read raw. */
+static void
+read_bytes(const char *path, uint64_t seq, uint8_t **bytes, size_t *len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char sql[80];
+
+	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	snprintf(sql, sizeof sql, "SELECT bytes FROM entries WHERE seq = %llu",
+	         (unsigned long long)seq);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	*len = (size_t)sqlite3_column_bytes(st, 0);
+	*bytes = malloc(*len);
+	cr_assert_not_null(*bytes);
+	memcpy(*bytes, sqlite3_column_blob(st, 0), *len);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void
+put_blob(uint8_t *blob, size_t len, void *arg)
+{
+	memcpy(blob, arg, len);
+}
+
+/* What a coordinator holding its own key can do: rewrite entry seq with
+ * prev_hash (the entry's last TLY_HASH_BYTES), then hash and sign it again,
+ * so that its hash and signature are good and only the link is wrong. */
+static void
+resign_with_prev_hash(struct fed *f, uint64_t seq, const uint8_t prev[TLY_HASH_BYTES])
+{
+	uint8_t *bytes, hash[TLY_HASH_BYTES], sig[TLY_SIGN_BYTES];
+	size_t len;
+
+	read_bytes(f->log_path, seq, &bytes, &len);
+	cr_assert_gt(len, TLY_HASH_BYTES);
+	memcpy(bytes + len - TLY_HASH_BYTES, prev, TLY_HASH_BYTES);
+	tly_translog_hash(hash, bytes, len);
+	cr_assert_eq(tly_sign(sig, f->coordinator.sign, hash, sizeof hash), TLY_OK);
+	edit_blob(f->log_path, "bytes", seq, put_blob, bytes);
+	edit_blob(f->log_path, "entry_hash", seq, put_blob, hash);
+	edit_blob(f->log_path, "signature", seq, put_blob, sig);
+	free(bytes);
+}
+
+/* The chain, not only each entry's seal: an entry re-signed with a wrong
+ * prev_hash -- the first, the second, or a later one spliced onto an older
+ * entry (a fork that skips one) -- fails the audit, which names it. */
+Test(translog, resigned_entry_with_a_wrong_prev_hash)
+{
+	static const uint64_t seqs[] = {1, 2, 3, 4};
+	uint8_t prev[TLY_HASH_BYTES];
+
+	for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+		struct fed f;
+		uint8_t *bytes;
+		size_t len;
+
+		fed_init(&f, 4);
+		four_entries(&f);
+		fed_close(&f);
+		if (seqs[i] == 1) {
+			memset(prev, 0xa5, sizeof prev); /* the first links to nothing: zeros */
+		} else if (seqs[i] == 2) {
+			memset(prev, 0, sizeof prev); /* as if it were the first */
+		} else {
+			/* a splice: linked to the entry before its predecessor */
+			read_bytes(f.log_path, seqs[i] - 2, &bytes, &len);
+			tly_translog_hash(prev, bytes, len);
+			free(bytes);
+		}
+		resign_with_prev_hash(&f, seqs[i], prev);
+		expect_bad(&f, seqs[i], "prev_hash is not the hash of entry");
+		fed_fini(&f);
+	}
+}
+
 Test(translog, flipped_signature)
 {
 	struct fed f;
