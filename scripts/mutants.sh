@@ -36,6 +36,12 @@ jobs=${MUTANTS_JOBS:-2}
 src=$work/src
 report=$work/report.csv
 
+# git apply in the scratch copy must not find the repository around it
+# (it would apply paths relative to that repository's top, silently
+# skipping everything outside the current folder).
+GIT_CEILING_DIRECTORIES=$work
+export GIT_CEILING_DIRECTORIES
+
 say() { printf '%s\n' "$*"; }
 die() { say "mutants: $*" >&2; exit 2; }
 
@@ -74,7 +80,8 @@ build() {
 # Run each line of $1 (runs); 0 when all pass, else 1. Output to $2.
 run_all() {
 	status=0
-	: >"$2"
+	log=$2
+	: >"$log"
 	while IFS= read -r line; do
 		[ -n "$line" ] || continue
 		set -f
@@ -83,11 +90,11 @@ run_all() {
 		set +f
 		binary=$1
 		shift
-		say "== $binary $*" >>"$2"
+		say "== $binary $*" >>"$log"
 		(cd "$src" && TALLY_BIN="$src/build/bin" timeout "$limit" "build/tests/$binary" "$@") \
-			>>"$2" 2>&1
+			>>"$log" 2>&1
 		rc=$?
-		say "== exit $rc" >>"$2"
+		say "== exit $rc" >>"$log"
 		[ $rc -eq 0 ] || status=1
 	done <<EOF
 $1
@@ -127,7 +134,8 @@ for p in $patches; do
 		verdict=broken
 		why="does not apply: $(head -n 1 "$work/$name.apply")"
 	else
-		(cd "$src" && git apply "$p")
+		(cd "$src" && git apply "$p" && git apply -R --check "$p") ||
+			die "$name: applied, but not to $src"
 		if ! build "$(binaries_of "$runs")"; then
 			verdict=broken
 			why="does not build ($work/$name.build.log)"
