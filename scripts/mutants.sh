@@ -145,8 +145,12 @@ for p in $patches; do
 			why="every run passed ($work/$name.log)"
 		else
 			verdict=killed
-			why=$(grep -m 1 -E '\[FAIL\]|CRASH|exit 124' "$work/$name.log" |
-				sed 's/^\[[^]]*\] *//' | cut -c1-100)
+			fails=$(grep -c -E '^\[FAIL\]' "$work/$name.log")
+			first=$(grep -m 1 -E '^\[FAIL\]' "$work/$name.log" |
+				sed 's/^\[FAIL\] *//; s/: .*//')
+			timeouts=$(grep -c '^== exit 124' "$work/$name.log")
+			why="$fails failing tests, first $first"
+			[ "$timeouts" -eq 0 ] || why="$why; $timeouts runs over the time limit"
 		fi
 		(cd "$src" && git apply -R "$p") || die "cannot revert $name"
 	fi
