@@ -605,6 +605,59 @@ Test(node, the_charge_is_durable_before_any_row_is_read)
 	watch.eval_sql = NULL;
 }
 
+/* A node that is on the committee but not among the query's participants
+ * (a coordinator asking it for data it did not select it to give) refuses
+ * before the charge: nothing charged, no row read, nothing sent. The
+ * node's own minimum is lowered to the query's two participants so that
+ * only the participant check stands in the way. */
+Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
+{
+	struct tly_node node;
+	struct tly_query q;
+	struct tly_outbox out;
+	struct tly_ledger_receipt receipt;
+	char *canonical, conf[300], msg_path[300], why[600];
+	uint32_t ids[SITES], members[SITES];
+	size_t len;
+
+	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
+	node.config.min_contributors = 2;
+	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	struct tly_spec spec;
+	struct tly_spec_error serr;
+	cr_assert_eq(tly_spec_parse(&spec, &node.catalogue, canonical, strlen(canonical), &serr),
+	    TLY_OK);
+	cr_assert_eq(tly_eval_sql(&node.config.datasets[spec.dataset], &spec, &watch.eval_sql),
+	    TLY_OK);
+	tly_spec_fini(&spec);
+	/* Participants 2 and 3; the committee is still 1, 2, 3. */
+	q.participants = (struct tly_idlist){2, ids + 1};
+	q.min_contributors = 2;
+	path_of(msg_path, sizeof msg_path, "not-in.msg");
+	tly_committee_coord_free(start_query(&q, msg_path, watch.qid));
+	uint8_t *msg = slurp(msg_path, &len);
+	cr_assert_not_null(msg);
+	watch.reads = 0;
+	tly_outbox_init(&out);
+	tly_err rv = tly_node_answer(&node, msg, len, &out, &receipt, why, sizeof why);
+	cr_assert_eq(rv, TLY_EPEER, "%s: %s", tly_strerror(rv), why);
+	cr_assert(strstr(why, "not a participant") != NULL, "%s", why);
+	cr_assert_eq(watch.reads, 0, "a node outside the query read its data");
+	cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0, "and charged it");
+	cr_assert_eq(out.count, 0);
+	tly_outbox_fini(&out);
+	free(msg);
+	free(canonical);
+	tly_node_close(&node);
+	sqlite3_reset_auto_extension();
+	free(watch.eval_sql);
+	watch.eval_sql = NULL;
+}
+
 /* Set "max_min_honest = N" in a site's node.conf (synth writes 10). */
 static void
 set_h_cap(int site, const char *value)
