@@ -234,9 +234,19 @@ start(const char *api_section, int deadline_ms)
 	cr_assert_not_null(f);
 	fprintf(f, "%ld\n", (long)pid);
 	fclose(f);
-	int n = -1;
-	for (int i = 0; i < 600 && (n = connected()) != SITES; i++)
+	int n = -1, code = 0;
+	for (int i = 0; i < 600 && (n = connected()) != SITES; i++) {
+		if (waitpid(pid, &code, WNOHANG) == pid) {
+			char tail[2048] = "";
+			f = fopen(log, "r");
+			size_t got = f != NULL ? fread(tail, 1, sizeof tail - 1, f) : 0;
+			tail[got] = '\0';
+			if (f != NULL)
+				fclose(f);
+			cr_assert_fail("the coordinator exited at start (status %d): %s", code, tail);
+		}
 		pause_ms(100);
+	}
 	cr_assert_eq(n, SITES, "%d nodes connected", n);
 }
 
