@@ -1405,7 +1405,7 @@ close_server(struct server *s)
 {
 	struct job *job;
 	while ((job = dequeue(s)) != NULL) {
-		if (s->http != NULL)
+		if (s->http != NULL && job->handle != 0) /* async: nobody waits */
 			reply_error(s, job->handle, 503, "busy", NULL, "the coordinator is stopping");
 		free(job->spec_json);
 		free(job);
