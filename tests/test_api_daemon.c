@@ -257,7 +257,7 @@ teardown(void)
 	if (dir[0] == '\0')
 		return;
 	for (int i = 1; i <= SITES; i++) {
-		char name[16];
+		char name[32];
 		snprintf(name, sizeof name, "node-%d", i);
 		if (pid_of(name) > 0)
 			kill(pid_of(name), SIGCONT);
