@@ -546,9 +546,14 @@ report_error(FILE *err, int status, json_t *body)
 	const char *field = json_string_value(json_object_get(error, "field"));
 	const char *message = json_string_value(json_object_get(error, "message"));
 
+	json_int_t retry = json_integer_value(json_object_get(error, "retry_after"));
+
 	fprintf(err, "tally query: %s%s%s%s\n", field ? field : "", field ? ": " : "",
 	    message ? message : "the coordinator refused the query",
 	    code ? "" : "");
+	if (status == 429 && retry > 0) /* queue full or over the planner's rate */
+		fprintf(err, "tally query: the coordinator asks to wait %lld s before asking again\n",
+		    (long long)retry);
 	if (code == NULL)
 		return status >= 500 ? 1 : EXIT_USAGE;
 	if (strcmp(code, "invalid_query") == 0 || strcmp(code, "invalid_request") == 0)

@@ -13,9 +13,10 @@
 
 #include "protocol/messages.h"
 
-enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_COUNT };
+enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_API, SECTION_COUNT };
 
-static const char *const section_names[SECTION_COUNT] = {"coordinator", "rounds", "policy"};
+static const char *const section_names[SECTION_COUNT] = {"coordinator", "rounds", "policy",
+                                                         "api"};
 
 struct parse;
 
@@ -238,6 +239,31 @@ read_count(struct parse *p, const char *value, size_t offset)
 	return NULL;
 }
 
+/* [api]: the planner API's limits (config.h). */
+static const char *
+read_planner_rate(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, 0, TLY_COORD_RATE_MAX, (uint32_t *)(void *)field(p, offset)))
+		return "must be an integer from 0 (no limit) to 60000 queries a minute";
+	return NULL;
+}
+
+static const char *
+read_planner_burst(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, 1, TLY_COORD_BURST_MAX, (uint32_t *)(void *)field(p, offset)))
+		return "must be an integer from 1 to 10000";
+	return NULL;
+}
+
+static const char *
+read_queue(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, 1, TLY_COORD_QUEUE_MAX, (uint32_t *)(void *)field(p, offset)))
+		return "must be an integer from 1 to 4096";
+	return NULL;
+}
+
 static const char *
 read_mechanisms(struct parse *p, const char *value, size_t offset)
 {
@@ -304,6 +330,10 @@ static const struct key keys[] = {
     {SECTION_POLICY, "mechanisms", read_mechanisms, 0, false},
     {SECTION_POLICY, "suppress_below", read_count, AT(suppress_below), false},
     {SECTION_POLICY, "round_to", read_count, AT(round_to), false},
+    {SECTION_API, "planner_rate", read_planner_rate, AT(planner_rate), false},
+    {SECTION_API, "planner_burst", read_planner_burst, AT(planner_burst), false},
+    {SECTION_API, "queue_max", read_queue, AT(queue_max), false},
+    {SECTION_API, "planner_queue_max", read_queue, AT(planner_queue_max), false},
 };
 
 enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
@@ -450,6 +480,9 @@ check_rules(struct parse *p)
 	else if (cfg->min_honest > cfg->min_contributors)
 		fail_pair(p, "min_honest", "min_contributors",
 		          "min_honest h must be at most min_contributors");
+	else if (cfg->planner_queue_max > cfg->queue_max)
+		fail_pair(p, "planner_queue_max", "queue_max",
+		          "planner_queue_max must be at most queue_max");
 }
 
 static void
@@ -465,6 +498,10 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
 	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;
+	cfg->planner_rate = 0;
+	cfg->planner_burst = 10;
+	cfg->queue_max = 64;
+	cfg->planner_queue_max = 0; /* unset: queue_max */
 }
 
 static tly_err
@@ -501,6 +538,8 @@ parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
 		cfg->quorum = (uint16_t)((cfg->committee_size + cfg->threshold + 1u) / 2u);
 	if (err->reason[0] == '\0')
 		check_rules(p);
+	if (cfg->planner_queue_max == 0) /* unset: as many as the queue */
+		cfg->planner_queue_max = cfg->queue_max;
 	if (cfg->round_to == 1)
 		cfg->round_to = 0;
 	if (err->reason[0] == '\0')

@@ -29,6 +29,14 @@
  *   suppress_below = 0                  ; default disclosure control: a
  *   round_to = 0                        ; query's own "sdc" overrides it
  *
+ *   [api]
+ *   planner_rate = 0                    ; POST /v1/queries per planner per
+ *                                       ; minute, 0..60000; 0: no limit
+ *   planner_burst = 10                  ; at once, past the rate, 1..10000
+ *   queue_max = 64                      ; queries waiting, 1..4096
+ *   planner_queue_max = 64              ; of them one planner's, 1..queue_max;
+ *                                       ; default (unset) queue_max
+ *
  * Required: listen, api, sign_key, registry, catalogue, log, planners;
  * tls_cert, tls_key, tls_node_ca and tls_planner_ca whenever listen is
  * tls+tcp:// or api is https://. The single tls_ca of old configs is
@@ -40,7 +48,7 @@
  * why: unknown sections and keys, a section or key given twice, bad
  * numbers, URLs or paths, missing required keys, and rules between keys
  * (threshold against committee_size, quorum against both, min_honest against
- * min_contributors), which name the line of the later key. Errors found
+ * min_contributors, planner_queue_max against queue_max), which name the line of the later key. Errors found
  * after reading (a missing key) have line 0.
  *
  * Thread safety: inih's settings are process globals, set on every parse:
@@ -59,6 +67,9 @@ enum {
 	TLY_COORD_URL_MAX = 256,
 	TLY_COORD_DEADLINE_MIN_MS = 100,
 	TLY_COORD_DEADLINE_MAX_MS = 600000,
+	TLY_COORD_RATE_MAX = 60000,
+	TLY_COORD_BURST_MAX = 10000,
+	TLY_COORD_QUEUE_MAX = 4096,
 };
 
 struct tly_coord_config_error {
@@ -104,6 +115,11 @@ struct tly_coord_config {
 	unsigned mechanisms;       /* enum tly_coord_mechanism_mask; default both */
 	uint32_t suppress_below;   /* default 0: off */
 	uint32_t round_to;         /* default 0: off (1 reads as 0) */
+
+	uint32_t planner_rate;      /* queries a minute per planner; default 0: no limit */
+	uint32_t planner_burst;     /* default 10 */
+	uint32_t queue_max;         /* default 64 */
+	uint32_t planner_queue_max; /* default queue_max */
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure

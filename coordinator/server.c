@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "coordinator/api.h"
 #include "coordinator/config.h"
 #include "coordinator/planners.h"
 #include "coordinator/release.h"
@@ -153,11 +154,30 @@ now_ms(void)
 /* ---- state ---- */
 
 struct job {
-	uint64_t handle; /* the planner's HTTP request */
+	uint64_t handle; /* the planner's HTTP request; 0 when async */
+	uint8_t query_id[TLY_QUERY_ID_BYTES]; /* drawn when it is queued */
 	char *spec_json;
 	size_t spec_len;
 	char planner[TLY_PLANNER_NAME_MAX + 1]; /* who signed it (planners.h) */
+	uint64_t queued_ms;
 	struct job *next;
+};
+
+/* What an async query (POST /v1/queries?async=1) ended with, for GET
+ * /v1/queries/{id}: the newest RESULTS_MAX are kept (a ring). */
+enum { RESULTS_MAX = 256 };
+
+struct result {
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+	int status;
+	char *body; /* malloc'd JSON: the release, or {"error": ...} */
+};
+
+/* Per planner (index into the planners file): its rate bucket and how
+ * many of its queries wait. */
+struct planner_state {
+	struct tly_bucket bucket;
+	uint32_t queued;
 };
 
 struct refusal {
@@ -187,6 +207,7 @@ struct running {
 	size_t misdeed_count;
 	uint64_t misdeeds_lost; /* beyond MISDEEDS_MAX pairs */
 	uint8_t *log_commit; /* the QUERY's log section (malloc'd) */
+	uint64_t started_ms;
 };
 
 struct server {
@@ -207,18 +228,71 @@ struct server {
 	struct peer_window *windows; /* by roster index */
 	uint64_t *head_sent;         /* by roster index: the last log head size sent */
 	uint64_t flood_dropped;      /* messages dropped unread at disconnections */
+	struct planner_state *per_planner; /* by index into planners.keys */
+	struct result results[RESULTS_MAX];
+	size_t results_next;                 /* the ring's next slot */
+	char async_qid[2 * TLY_QUERY_ID_BYTES + 1]; /* the job started last, when async */
+	uint64_t run_ms_avg;                 /* how long a query takes, for Retry-After */
 };
 
 /* ---- replies ---- */
+
+/* An async query's outcome, kept for GET /v1/queries/{id}; text is the
+ * ring's now. */
+static void
+keep_result(struct server *s, int status, char *text)
+{
+	struct result *r = &s->results[s->results_next];
+
+	free(r->body);
+	snprintf(r->qid, sizeof r->qid, "%s", s->async_qid);
+	r->status = status;
+	r->body = text;
+	s->results_next = (s->results_next + 1) % RESULTS_MAX;
+}
+
+/* Answer a request; handle 0 is the async query started last. */
+static void
+answer(struct server *s, uint64_t handle, int status, const char *text)
+{
+	if (handle == 0) {
+		char *copy = strdup(text);
+		if (copy != NULL)
+			keep_result(s, status, copy);
+		return;
+	}
+	if (tly_http_reply(s->http, handle, status, "application/json", (const uint8_t *)text,
+		strlen(text)) != TLY_OK)
+		note("could not answer a planner request (status %d)", status);
+}
 
 static void
 reply_json(struct server *s, uint64_t handle, int status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
-	if (text == NULL ||
-	    tly_http_reply(s->http, handle, status, "application/json", (const uint8_t *)text,
-		strlen(text)) != TLY_OK)
+	if (text != NULL)
+		answer(s, handle, status, text);
+	else
 		note("could not answer a planner request (status %d)", status);
+	free(text);
+	json_decref(body);
+}
+
+/* 429 with Retry-After (also in the body, for clients that lose headers). */
+static void
+reply_429(struct server *s, uint64_t handle, uint32_t retry_s, const char *code,
+    const char *planner, const char *limit, const char *message)
+{
+	char seconds[16];
+	json_t *body = json_pack("{s:{s:s, s:s, s:s, s:s, s:I}}", "error", "code", code, "message",
+	    message, "planner", planner, "limit", limit, "retry_after", (json_int_t)retry_s);
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	snprintf(seconds, sizeof seconds, "%u", retry_s);
+	if (text == NULL ||
+	    tly_http_reply_headers(s->http, handle, 429, "application/json", (const uint8_t *)text,
+		strlen(text), (const char *const[]){"Retry-After", seconds, NULL}) != TLY_OK)
+		note("could not answer a planner request (status 429)");
 	free(text);
 	json_decref(body);
 }
@@ -481,9 +555,7 @@ finish_released(struct server *s)
 		crash_point("released");
 		/* Logged before the planner sees it: nothing is released unlogged. */
 		record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors, &result.dropped);
-		if (tly_http_reply(s->http, r->handle, 200, "application/json", (const uint8_t *)json,
-			strlen(json)) != TLY_OK)
-			note("query %s: the planner went away before the answer", r->qid);
+		answer(s, r->handle, 200, json);
 		note("query %s: released (%u contributors, %u dropped)", r->qid,
 		    result.contributors.count, result.dropped.count);
 		s->answered++;
@@ -544,6 +616,9 @@ finish(struct server *s)
 		finish_inconsistent(s);
 	else
 		finish_failed(s, "too few contributors or committee answers before the deadline");
+	/* A running mean (weight 1/4) of how long queries take. */
+	uint64_t took = now_ms() - r->started_ms;
+	s->run_ms_avg = s->run_ms_avg == 0 ? took : (3 * s->run_ms_avg + took) / 4;
 	running_free(r);
 	s->current = NULL;
 }
@@ -689,6 +764,9 @@ start_job(struct server *s, struct job *job)
 		return;
 	}
 	r->handle = job->handle;
+	r->started_ms = now_ms();
+	if (job->handle == 0)
+		tly_hex(s->async_qid, job->query_id, sizeof job->query_id);
 	rv = tly_spec_parse(&r->spec, &s->catalogue, job->spec_json, job->spec_len, &serr);
 	if (rv != TLY_OK) {
 		reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s", serr.reason);
@@ -699,7 +777,7 @@ start_job(struct server *s, struct job *job)
 		running_free(r);
 		return;
 	}
-	tly_rng_bytes(&s->rng, r->query_id, sizeof r->query_id);
+	memcpy(r->query_id, job->query_id, sizeof r->query_id);
 	tly_hex(r->qid, r->query_id, sizeof r->query_id);
 	struct tly_query *q = &r->query;
 	if (tly_spec_canonical(&r->spec, &s->catalogue, &r->canonical) != TLY_OK ||
@@ -990,58 +1068,234 @@ authenticate(struct server *s, const struct tly_http_request *req, char *name)
 }
 
 static void
+reply_405(struct server *s, const struct tly_http_request *req, const char *allow)
+{
+	char message[400];
+	snprintf(message, sizeof message, "%s %s: this path takes %s", req->method, req->path,
+	    allow);
+	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed",
+	    "message", message);
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (text == NULL ||
+	    tly_http_reply_headers(s->http, req->handle, 405, "application/json",
+		(const uint8_t *)text, strlen(text), (const char *const[]){"Allow", allow, NULL}) !=
+		TLY_OK)
+		note("could not answer a planner request (status 405)");
+	free(text);
+	json_decref(body);
+}
+
+static void
+releases(struct server *s, uint64_t handle, const struct tly_api_params *p)
+{
+	char *json = NULL;
+	tly_err rv = tly_translog_releases_page(s->log, p->since, p->limit, &json);
+
+	if (rv == TLY_OK)
+		answer(s, handle, 200, json);
+	else
+		reply_error(s, handle, 500, "internal", NULL, "cannot read the log: %s",
+		    tly_strerror(rv));
+	free(json);
+}
+
+/* Seconds until a queue slot frees: about one query's run. */
+static uint32_t
+queue_retry_s(const struct server *s)
+{
+	uint64_t ms = s->run_ms_avg > 0 ? s->run_ms_avg : s->cfg.deadline_ms;
+	uint64_t sec = (ms + 999) / 1000;
+	return (uint32_t)(sec < 1 ? 1 : sec > 600 ? 600 : sec);
+}
+
+/* Rate, queue and per-planner queue: nonzero when the query may wait in
+ * the queue (and its token is taken), else answered 429. */
+static int
+admit(struct server *s, uint64_t handle, const char *planner)
+{
+	size_t i = 0;
+	char limit[120];
+	uint32_t retry = 0;
+
+	while (i < s->planners.count && strcmp(s->planners.keys[i].name, planner) != 0)
+		i++;
+	TLY_REQUIRE(i < s->planners.count); /* authenticate found it */
+	struct planner_state *ps = &s->per_planner[i];
+	if (s->queued >= s->cfg.queue_max) {
+		snprintf(limit, sizeof limit, "api.queue_max = %u", s->cfg.queue_max);
+		reply_429(s, handle, queue_retry_s(s), "queue_full", planner, limit,
+		    "the query queue is full; try again later");
+		return 0;
+	}
+	if (ps->queued >= s->cfg.planner_queue_max) {
+		snprintf(limit, sizeof limit, "api.planner_queue_max = %u", s->cfg.planner_queue_max);
+		reply_429(s, handle, queue_retry_s(s), "planner_queue_full", planner, limit,
+		    "this planner has as many queries waiting as it may; try again later");
+		return 0;
+	}
+	if (!tly_bucket_take(&ps->bucket, s->cfg.planner_rate, s->cfg.planner_burst, now_ms(),
+		&retry)) {
+		snprintf(limit, sizeof limit, "api.planner_rate = %u a minute, api.planner_burst = %u",
+		    s->cfg.planner_rate, s->cfg.planner_burst);
+		note("planner %s: over its rate (%s): 429", planner, limit);
+		reply_429(s, handle, retry, "rate_limited", planner, limit,
+		    "this planner is over its query rate; try again later");
+		return 0;
+	}
+	ps->queued++;
+	return 1;
+}
+
+static struct planner_state *
+planner_state(struct server *s, const char *planner)
+{
+	for (size_t i = 0; i < s->planners.count; i++)
+		if (strcmp(s->planners.keys[i].name, planner) == 0)
+			return &s->per_planner[i];
+	return NULL;
+}
+
+static void
+post_query(struct server *s, struct tly_http_request *req, const struct tly_api_params *p)
+{
+	char planner[TLY_PLANNER_NAME_MAX + 1];
+	if (!authenticate(s, req, planner) || !admit(s, req->handle, planner))
+		return;
+	struct job *job = calloc(1, sizeof *job);
+	if (job == NULL) {
+		planner_state(s, planner)->queued--;
+		reply_error(s, req->handle, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	tly_rng_bytes(&s->rng, job->query_id, sizeof job->query_id);
+	job->handle = p->async ? 0 : req->handle;
+	snprintf(job->planner, sizeof job->planner, "%s", planner);
+	job->spec_json = (char *)req->body;
+	job->spec_len = req->body_len;
+	job->queued_ms = now_ms();
+	req->body = NULL;
+	if (s->queue_tail != NULL)
+		s->queue_tail->next = job;
+	else
+		s->queue_head = job;
+	s->queue_tail = job;
+	s->queued++;
+	if (p->async) {
+		char qid[2 * TLY_QUERY_ID_BYTES + 1], location[64];
+		tly_hex(qid, job->query_id, sizeof job->query_id);
+		snprintf(location, sizeof location, "/v1/queries/%s", qid);
+		json_t *body = json_pack("{s:s, s:s, s:s}", "query_id", qid, "state", "queued",
+		    "location", location);
+		char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+		if (text == NULL ||
+		    tly_http_reply_headers(s->http, req->handle, 202, "application/json",
+			(const uint8_t *)text, strlen(text),
+			(const char *const[]){"Location", location, NULL}) != TLY_OK)
+			note("could not answer a planner request (status 202)");
+		free(text);
+		json_decref(body);
+	}
+}
+
+/* GET /v1/queries/{id}: queued (with its place), running, or what it
+ * ended with (async queries; the newest RESULTS_MAX). */
+static void
+query_state(struct server *s, uint64_t handle, const char *qid)
+{
+	size_t place = 0;
+	char hex[2 * TLY_QUERY_ID_BYTES + 1];
+
+	for (struct job *j = s->queue_head; j != NULL; j = j->next, place++) {
+		tly_hex(hex, j->query_id, sizeof j->query_id);
+		if (strcmp(hex, qid) == 0) {
+			reply_json(s, handle, 200, json_pack("{s:s, s:s, s:I}", "query_id", qid,
+			    "state", "queued", "ahead", (json_int_t)place));
+			return;
+		}
+	}
+	if (s->current != NULL && strcmp(s->current->qid, qid) == 0) {
+		reply_json(s, handle, 200, json_pack("{s:s, s:s}", "query_id", qid, "state",
+		    "running"));
+		return;
+	}
+	for (size_t i = 0; i < RESULTS_MAX; i++) {
+		const struct result *r = &s->results[i];
+		if (r->body == NULL || strcmp(r->qid, qid) != 0)
+			continue;
+		json_t *result = json_loads(r->body, 0, NULL);
+		reply_json(s, handle, 200, json_pack("{s:s, s:s, s:i, s:o}", "query_id", qid, "state",
+		    "done", "status", r->status, "result", result != NULL ? result : json_null()));
+		return;
+	}
+	reply_error(s, handle, 404, "not_found", "id",
+	    "no query %s is queued, running or among the last %d async queries' results "
+	    "(GET /v1/releases lists every logged outcome)",
+	    qid, RESULTS_MAX);
+}
+
+static int
+is_query_id(const char *text)
+{
+	size_t n = strspn(text, "0123456789abcdef");
+	return n == 2 * TLY_QUERY_ID_BYTES && text[n] == '\0';
+}
+
+static void
 on_request(struct server *s, struct tly_http_request *req)
 {
+	static const char queries_prefix[] = "/v1/queries/";
 	int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+	char path[TLY_HTTP_PATH_MAX];
+	const char *query;
+	unsigned allowed = 0;
+	const char *allow = NULL;
+	int one_query = 0;
+	struct tly_api_params p;
+	struct tly_api_error perr;
 
-	if (get && strcmp(req->path, "/v1/catalogue") == 0) {
-		if (tly_http_reply(s->http, req->handle, 200, "application/json",
-			(const uint8_t *)s->catalogue_json, strlen(s->catalogue_json)) != TLY_OK)
-			note("could not answer a catalogue request");
-	} else if (get && strcmp(req->path, "/v1/status") == 0) {
+	if (tly_api_split(req->path, path, sizeof path, &query) != TLY_OK) {
+		reply_error(s, req->handle, 414, "uri_too_long", NULL, "the request URI is too long");
+		return;
+	}
+	if (strcmp(path, "/v1/catalogue") == 0 || strcmp(path, "/v1/status") == 0) {
+		allow = "GET";
+	} else if (strcmp(path, "/v1/releases") == 0) {
+		allow = "GET";
+		allowed = TLY_API_SINCE | TLY_API_LIMIT;
+	} else if (strcmp(path, "/v1/queries") == 0) {
+		allow = "POST";
+		allowed = TLY_API_ASYNC;
+	} else if (strncmp(path, queries_prefix, sizeof queries_prefix - 1) == 0 &&
+		   is_query_id(path + sizeof queries_prefix - 1)) {
+		allow = "GET";
+		one_query = 1;
+	}
+	if (allow == NULL) {
+		reply_error(s, req->handle, 404, "not_found", NULL,
+		    "%s %s: not part of the API (POST /v1/queries, GET /v1/queries/{id}, "
+		    "GET /v1/catalogue, GET /v1/releases, GET /v1/status)",
+		    req->method, path);
+		return;
+	}
+	if (!(strcmp(allow, "GET") == 0 ? get : post)) {
+		reply_405(s, req, allow);
+		return;
+	}
+	if (tly_api_params_parse(query, allowed, &p, &perr) != TLY_OK) {
+		reply_error(s, req->handle, 400, "invalid_request", perr.field, "%s: %s", perr.field,
+		    perr.reason);
+		return;
+	}
+	if (one_query) {
+		query_state(s, req->handle, path + sizeof queries_prefix - 1);
+	} else if (strcmp(path, "/v1/catalogue") == 0) {
+		answer(s, req->handle, 200, s->catalogue_json);
+	} else if (strcmp(path, "/v1/status") == 0) {
 		status(s, req->handle);
-	} else if (get && strcmp(req->path, "/v1/releases") == 0) {
-		char *json = NULL;
-		tly_err rv = tly_translog_releases(s->log, &json);
-		if (rv == TLY_OK) {
-			if (tly_http_reply(s->http, req->handle, 200, "application/json",
-				(const uint8_t *)json, strlen(json)) != TLY_OK)
-				note("could not answer a releases request");
-		} else {
-			reply_error(s, req->handle, 500, "internal", NULL, "cannot read the log: %s",
-			    tly_strerror(rv));
-		}
-		free(json);
-	} else if (post && strcmp(req->path, "/v1/queries") == 0) {
-		char planner[TLY_PLANNER_NAME_MAX + 1];
-		if (!authenticate(s, req, planner))
-			return;
-		if (s->queued >= TLY_SERVER_QUEUE_MAX) {
-			reply_error(s, req->handle, 503, "busy", NULL,
-			    "%d queries are waiting; try again later", TLY_SERVER_QUEUE_MAX);
-			return;
-		}
-		struct job *job = calloc(1, sizeof *job);
-		if (job == NULL) {
-			reply_error(s, req->handle, 500, "internal", NULL, "out of memory");
-			return;
-		}
-		job->handle = req->handle;
-		snprintf(job->planner, sizeof job->planner, "%s", planner);
-		job->spec_json = (char *)req->body;
-		job->spec_len = req->body_len;
-		req->body = NULL;
-		if (s->queue_tail != NULL)
-			s->queue_tail->next = job;
-		else
-			s->queue_head = job;
-		s->queue_tail = job;
-		s->queued++;
+	} else if (strcmp(path, "/v1/releases") == 0) {
+		releases(s, req->handle, &p);
 	} else {
-		reply_error(s, req->handle, get || post ? 404 : 405, "invalid_request", NULL,
-		    "%s %s: not part of the API (POST /v1/queries, GET /v1/catalogue, "
-		    "GET /v1/releases, GET /v1/status)",
-		    req->method, req->path);
+		post_query(s, req, &p);
 	}
 }
 
@@ -1054,6 +1308,9 @@ dequeue(struct server *s)
 		if (s->queue_head == NULL)
 			s->queue_tail = NULL;
 		s->queued--;
+		struct planner_state *ps = planner_state(s, job->planner);
+		if (ps != NULL && ps->queued > 0)
+			ps->queued--;
 	}
 	return job;
 }
@@ -1138,7 +1395,9 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	tly_rng_init(&s->rng);
 	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
 	s->head_sent = calloc(s->roster.count + 1, sizeof *s->head_sent);
-	return s->windows != NULL && s->head_sent != NULL ? TLY_OK : TLY_ENOMEM;
+	s->per_planner = calloc(s->planners.count + 1, sizeof *s->per_planner);
+	return s->windows != NULL && s->head_sent != NULL && s->per_planner != NULL ? TLY_OK :
+	                                                                            TLY_ENOMEM;
 }
 
 static void
@@ -1146,7 +1405,7 @@ close_server(struct server *s)
 {
 	struct job *job;
 	while ((job = dequeue(s)) != NULL) {
-		if (s->http != NULL)
+		if (s->http != NULL && job->handle != 0) /* async: nobody waits */
 			reply_error(s, job->handle, 503, "busy", NULL, "the coordinator is stopping");
 		free(job->spec_json);
 		free(job);
@@ -1162,6 +1421,9 @@ close_server(struct server *s)
 	tly_rng_fini(&s->rng);
 	free(s->windows);
 	free(s->head_sent);
+	free(s->per_planner);
+	for (size_t i = 0; i < RESULTS_MAX; i++)
+		free(s->results[i].body);
 }
 
 static void

@@ -306,6 +306,14 @@ TLY_MUST tly_err tly_translog_show(struct tly_translog *log, FILE *out,
  * release that is not JSON), TLY_ENOMEM. */
 TLY_MUST tly_err tly_translog_releases(struct tly_translog *log, char **json);
 
+/* One page of them, for GET /v1/releases?since=&limit=: the entries with
+ * seq > since in log order, at most limit (1..; the API caps it at
+ * TLY_API_LIMIT_MAX), as {"releases": [...as above...], "next_since": the
+ * last seq listed (since when none), "more": whether entries follow}.
+ * Memory is bounded by the page, not the log. Errors as above. */
+TLY_MUST tly_err tly_translog_releases_page(struct tly_translog *log, uint64_t since,
+                                            uint32_t limit, char **json);
+
 /* One query's entry, for `tally audit explain`. */
 struct tly_translog_found {
 	uint64_t seq;

@@ -178,6 +178,60 @@ out:
 	return rv;
 }
 
+tly_err
+tly_translog_releases_page(struct tly_translog *log, uint64_t since, uint32_t limit, char **json)
+{
+	struct tly_translog_entry e;
+	sqlite3_stmt *st = NULL;
+	json_t *array = json_array(), *page = NULL;
+	tly_err rv = TLY_ENOMEM, form = TLY_OK;
+	uint64_t last = since;
+	uint32_t taken = 0;
+	int rc, more = 0;
+
+	TLY_REQUIRE(log != NULL && json != NULL && limit > 0 && since <= INT64_MAX);
+	if (array == NULL)
+		goto out;
+	rv = TLY_EIO;
+	/* One row past the page says whether there is more. */
+	if (sqlite3_prepare_v2(log->db,
+	                       "SELECT " TLY_TRANSLOG_COLUMNS
+	                       " FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, (sqlite3_int64)since) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1) != SQLITE_OK)
+		goto out;
+	while ((rc = next_entry(st, &e, &form)) == SQLITE_ROW) {
+		if (taken == limit) {
+			more = 1;
+			tly_translog_entry_fini(&e);
+			rc = SQLITE_DONE;
+			break;
+		}
+		rv = form != TLY_OK ? form : release_item(&e, array);
+		last = e.seq;
+		taken++;
+		tly_translog_entry_fini(&e);
+		if (rv != TLY_OK)
+			goto out;
+	}
+	rv = TLY_EIO;
+	if (rc != SQLITE_DONE)
+		goto out;
+	rv = TLY_ENOMEM;
+	page = json_pack("{s:O, s:I, s:b}", "releases", array, "next_since", (json_int_t)last,
+	                 "more", more);
+	if (page == NULL ||
+	    (*json = json_dumps(page, JSON_COMPACT | JSON_REAL_PRECISION(15))) == NULL)
+		goto out;
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	json_decref(page);
+	json_decref(array);
+	return rv;
+}
+
 /* ---- one query ---- */
 
 static char *

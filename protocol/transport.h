@@ -214,11 +214,12 @@ struct tly_http_request {
 
 /* Serve https://HOST:PORT (http:// when tls is NULL, for tests) with
  * client certificates required (a client without one fails the TLS
- * handshake). GET and POST on /v1 and below are queued; nng itself
- * answers 404 elsewhere. Answered here without queuing: other methods
- * 405, a URI of TLY_HTTP_PATH_MAX bytes or more 414, a body over
- * TLY_HTTP_BODY_MAX 413 (over TLY_HTTP_DRAIN_MAX nng answers 400 without
- * reading it). Answers to queued requests carry Connection: close, and
+ * handshake). GET and POST on /v1 and below (query string included) are
+ * queued. Answered here without queuing, each with a JSON error body
+ * {"error":{"code","message"}}: a URI of TLY_HTTP_PATH_MAX bytes or more
+ * 414, a path outside /v1 404, other methods 405 with "Allow: GET, POST",
+ * a body over TLY_HTTP_BODY_MAX 413 (over TLY_HTTP_DRAIN_MAX, and for
+ * requests that are not HTTP, nng answers 400 itself, without reading it). Answers to queued requests carry Connection: close, and
  * the server waits for the client to close first (nng 1.5.2's TLS can
  * drop the last record of an answer when the server closes at once).
  * PORT 0 picks a free port (tly_http_port). */
@@ -241,6 +242,11 @@ TLY_MUST tly_err tly_http_next(struct tly_http *http, struct tly_http_request *r
  * then gets a 500). */
 TLY_MUST tly_err tly_http_reply(struct tly_http *http, uint64_t handle, int status,
     const char *content_type, const uint8_t *body, size_t len);
+/* The same with more headers: name, value pairs in one array ending with
+ * a NULL name ("Retry-After", "3", "Allow", "GET", NULL); NULL for none.
+ * TLY_EINVAL for a name without a value. */
+TLY_MUST tly_err tly_http_reply_headers(struct tly_http *http, uint64_t handle, int status,
+    const char *content_type, const uint8_t *body, size_t len, const char *const *headers);
 
 /* ---- the planner API: client ---- */
 

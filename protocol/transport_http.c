@@ -161,10 +161,11 @@ reap_sent(struct core *core)
 }
 
 /* Start writing a response on e's connection, giving up after
- * timeout_ms; e goes on the sending list either way. */
+ * timeout_ms; e goes on the sending list either way. headers: name,
+ * value pairs ending with NULL, or NULL. */
 static tly_err
 respond(struct entry *e, uint16_t status, const char *content_type, const void *body, size_t len,
-    nng_duration timeout_ms)
+    const char *const *headers, nng_duration timeout_ms)
 {
 	struct core *core = e->core;
 	tly_err rv = TLY_OK;
@@ -175,9 +176,13 @@ respond(struct entry *e, uint16_t status, const char *content_type, const void *
 	    (content_type != NULL &&
 	        (nrv = nng_http_res_set_header(e->res, "Content-Type", content_type)) != 0) ||
 	    (nrv = nng_http_res_set_header(e->res, "Connection", "close")) != 0 ||
-	    (nrv = nng_http_res_copy_data(e->res, len > 0 ? body : "", len)) != 0) {
-		/* Try a bare 500; failing that, just close. */
+	    (nrv = nng_http_res_copy_data(e->res, len > 0 ? body : "", len)) != 0)
 		rv = TLY_ENOMEM;
+	for (size_t i = 0; rv == TLY_OK && headers != NULL && headers[i] != NULL; i += 2)
+		if (nng_http_res_set_header(e->res, headers[i], headers[i + 1]) != 0)
+			rv = TLY_ENOMEM;
+	if (rv != TLY_OK) {
+		/* Try a bare 500; failing that, just close. */
 		if (e->res != NULL)
 			nng_http_res_free(e->res);
 		e->res = NULL;
@@ -198,12 +203,50 @@ respond(struct entry *e, uint16_t status, const char *content_type, const void *
 
 /* ---- the handler, on nng's thread ---- */
 
+/* What the transport answers by itself: a JSON error (the API's shape,
+ * docs/PROTOCOL.md), with Allow on a 405. */
+static const struct {
+	uint16_t status;
+	const char *code, *message;
+} direct[] = {
+    {NNG_HTTP_STATUS_NOT_FOUND, "not_found", "not part of the API (it lives under /v1)"},
+    {NNG_HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed", "the API takes GET and POST"},
+    {NNG_HTTP_STATUS_ENTITY_TOO_LONG, "uri_too_long", "the request URI is too long"},
+    {NNG_HTTP_STATUS_PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large"},
+    {NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, "busy", "the coordinator is shutting down"},
+    {NNG_HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal", "out of memory"},
+};
+
 static void
 answer_now(nng_aio *aio, uint16_t status)
 {
+	const char *code = "internal", *message = "out of memory";
+	char text[200];
 	nng_http_res *res;
+	int n;
 
-	if (nng_http_res_alloc_error(&res, status) != 0) {
+	for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++)
+		if (direct[i].status == status) {
+			code = direct[i].code;
+			message = direct[i].message;
+		}
+	if (status == NNG_HTTP_STATUS_PAYLOAD_TOO_LARGE)
+		n = snprintf(text, sizeof text,
+		    "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"limit\":%d}}", code,
+		    message, TLY_HTTP_BODY_MAX);
+	else
+		n = snprintf(text, sizeof text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+		    code, message);
+	if (nng_http_res_alloc(&res) != 0) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	if (nng_http_res_set_status(res, status) != 0 ||
+	    nng_http_res_set_header(res, "Content-Type", "application/json") != 0 ||
+	    (status == NNG_HTTP_STATUS_METHOD_NOT_ALLOWED &&
+	        nng_http_res_set_header(res, "Allow", "GET, POST") != 0) ||
+	    nng_http_res_copy_data(res, text, (size_t)n) != 0) {
+		nng_http_res_free(res);
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
@@ -211,14 +254,24 @@ answer_now(nng_aio *aio, uint16_t status)
 	nng_aio_finish(aio, 0);
 }
 
+/* The handler takes every path (nng's own 404 and 405 pages are HTML):
+ * only /v1 and below are the API's. */
+static int
+in_api(const char *uri)
+{
+	return strncmp(uri, "/v1", 3) == 0 && (uri[3] == '\0' || uri[3] == '/' || uri[3] == '?');
+}
+
 /* 0 when the request may be queued, else the status to answer with. */
 static uint16_t
 screen(const char *method, const char *uri, size_t body_len)
 {
-	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-		return NNG_HTTP_STATUS_METHOD_NOT_ALLOWED;
 	if (strlen(uri) >= TLY_HTTP_PATH_MAX)
 		return NNG_HTTP_STATUS_ENTITY_TOO_LONG;
+	if (!in_api(uri))
+		return NNG_HTTP_STATUS_NOT_FOUND;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+		return NNG_HTTP_STATUS_METHOD_NOT_ALLOWED;
 	if (body_len > TLY_HTTP_BODY_MAX)
 		return NNG_HTTP_STATUS_PAYLOAD_TOO_LARGE;
 	return 0;
@@ -330,7 +383,7 @@ add_handler(struct tly_http *http, char *why, size_t why_len)
 	nng_http_handler *h;
 	int nrv;
 
-	if ((nrv = nng_http_handler_alloc(&h, "/v1", handle)) != 0)
+	if ((nrv = nng_http_handler_alloc(&h, "/", handle)) != 0)
 		return tly_nng_err(nrv, "HTTP handler", why, why_len);
 	if ((nrv = nng_http_handler_set_method(h, NULL)) != 0 ||
 	    (nrv = nng_http_handler_set_tree(h)) != 0 ||
@@ -346,7 +399,7 @@ add_handler(struct tly_http *http, char *why, size_t why_len)
 	}
 	if ((nrv = nng_http_server_add_handler(http->server, h)) != 0) {
 		nng_http_handler_free(h); /* drops the core reference */
-		return tly_nng_err(nrv, "HTTP handler on /v1", why, why_len);
+		return tly_nng_err(nrv, "HTTP handler on /", why, why_len);
 	}
 	return TLY_OK;
 }
@@ -412,7 +465,8 @@ tly_http_open(struct tly_http **out, const char *url, const struct tly_tls_files
 void
 tly_http_close(struct tly_http *http)
 {
-	static const char unavailable[] = "the coordinator is shutting down\n";
+	static const char unavailable[] =
+	    "{\"error\":{\"code\":\"busy\",\"message\":\"the coordinator is shutting down\"}}";
 	struct core *core;
 	struct entry *left, *e;
 
@@ -436,8 +490,8 @@ tly_http_close(struct tly_http *http)
 	}
 	while ((e = left) != NULL) {
 		left = e->next;
-		(void)respond(e, NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", unavailable,
-		    sizeof unavailable - 1, CLOSE_TIMEOUT_MS);
+		(void)respond(e, NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
+		    unavailable, sizeof unavailable - 1, NULL, CLOSE_TIMEOUT_MS);
 	}
 	/* Wait for the answers still going out, then free everything. */
 	nng_time deadline = nng_clock() + CLOSE_TIMEOUT_MS;
@@ -505,11 +559,21 @@ tly_err
 tly_http_reply(struct tly_http *http, uint64_t handle, int status, const char *content_type,
     const uint8_t *body, size_t len)
 {
+	return tly_http_reply_headers(http, handle, status, content_type, body, len, NULL);
+}
+
+tly_err
+tly_http_reply_headers(struct tly_http *http, uint64_t handle, int status,
+    const char *content_type, const uint8_t *body, size_t len, const char *const *headers)
+{
 	struct core *core = http->core;
 	struct entry *e = NULL;
 
 	if (status < 100 || status > 599 || (len > 0 && (body == NULL || content_type == NULL)))
 		return TLY_EINVAL;
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
+		if (headers[i + 1] == NULL)
+			return TLY_EINVAL;
 	reap_sent(core);
 	nng_mtx_lock(core->mtx);
 	for (struct entry **pp = &core->pending; *pp != NULL; pp = &(*pp)->next) {
@@ -522,7 +586,7 @@ tly_http_reply(struct tly_http *http, uint64_t handle, int status, const char *c
 	nng_mtx_unlock(core->mtx);
 	if (e == NULL)
 		return TLY_EINVAL;
-	return respond(e, (uint16_t)status, content_type, body, len, WRITE_TIMEOUT_MS);
+	return respond(e, (uint16_t)status, content_type, body, len, headers, WRITE_TIMEOUT_MS);
 }
 
 /* ---- the client ---- */

@@ -364,3 +364,39 @@ Test(coord_config, one_ca_per_role)
 	cr_assert_str_eq(cfg.tls_planner_ca, "/srv/tally/h");
 	cr_assert_str_eq(cfg.planners, "/srv/tally/p");
 }
+
+/* [api]: the planner API's limits (issue 12 section 3). */
+Test(coord_config, api_limits)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.planner_rate, 0, "no rate limit by default");
+	cr_assert_eq(cfg.planner_burst, 10);
+	cr_assert_eq(cfg.queue_max, 64);
+	cr_assert_eq(cfg.planner_queue_max, 64, "unset: queue_max");
+	snprintf(text, sizeof text,
+	    "%s[api]\nplanner_rate = 60\nplanner_burst = 5\nqueue_max = 8\nplanner_queue_max = 2\n",
+	    minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.planner_rate, 60);
+	cr_assert_eq(cfg.planner_burst, 5);
+	cr_assert_eq(cfg.queue_max, 8);
+	cr_assert_eq(cfg.planner_queue_max, 2);
+	snprintf(text, sizeof text, "%s[api]\nqueue_max = 8\n", minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.planner_queue_max, 8, "unset: queue_max");
+	expect_error("[api]\nplanner_rate = 60001\n", 10, "api.planner_rate", "0 (no limit) to 60000");
+	expect_error("[api]\nplanner_rate = -1\n", 10, "api.planner_rate", "0 (no limit) to 60000");
+	expect_error("[api]\nplanner_burst = 0\n", 10, "api.planner_burst", "from 1 to 10000");
+	expect_error("[api]\nqueue_max = 0\n", 10, "api.queue_max", "from 1 to 4096");
+	expect_error("[api]\nqueue_max = 4097\n", 10, "api.queue_max", "from 1 to 4096");
+	expect_error("[api]\nplanner_queue_max = x\n", 10, "api.planner_queue_max", "from 1 to 4096");
+	expect_error("[api]\nplanner_queue_max = 65\n", 10, "api.planner_queue_max",
+	    "at most queue_max");
+	expect_error("[api]\nplanner_queue_max = 4\nqueue_max = 2\n", 11, "api.queue_max",
+	    "at most queue_max");
+	expect_error("[api]\nrate = 4\n", 10, "api.rate", "unknown");
+}

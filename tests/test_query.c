@@ -133,3 +133,20 @@ Test(query_answer, error_bodies_and_exit_codes)
 		free(err);
 	}
 }
+
+/* A 429 (queue full, or the planner over its rate) says how long to wait. */
+Test(query_answer, too_many_requests_says_how_long)
+{
+	char *out, *err;
+
+	cr_assert_eq(answer(429,
+	                 "{\"error\":{\"code\":\"rate_limited\",\"message\":\"this planner is over "
+	                 "its query rate; try again later\",\"planner\":\"alice\",\"limit\":\"x\","
+	                 "\"retry_after\":17}}",
+	                 "table", &out, &err),
+	    1);
+	cr_assert(strstr(err, "over its query rate") != NULL, "%s", err);
+	cr_assert(strstr(err, "wait 17 s before asking again") != NULL, "%s", err);
+	free(out);
+	free(err);
+}

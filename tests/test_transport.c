@@ -9,6 +9,7 @@
  * Ports: every listener binds port 0 and the tests ask which port it got,
  * so parallel test processes never collide.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -676,6 +677,94 @@ Test(transport, http_plain_queue_and_refusals)
 	refusals(base, NULL);
 	cr_assert_eq(tly_http_next(http, &req, 50), TLY_ETIMEDOUT);
 	cr_assert_eq(tly_http_reply(http, 12345, 200, "text/plain", NULL, 0), TLY_EINVAL);
+	tly_http_close(http);
+}
+
+/* A raw plain-HTTP exchange: the whole response (headers and body) the
+ * server sends before it closes or `ms` pass, NUL-terminated in out. */
+static void
+raw_response(int fd, char *out, size_t len, long ms)
+{
+	size_t got = 0;
+	long end = now_ms() + ms;
+
+	while (got + 1 < len) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long left = end - now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		ssize_t n = recv(fd, out + got, len - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		out[got] = '\0';
+		/* Complete once the body's announced length is in. */
+		char *head_end = strstr(out, "\r\n\r\n");
+		const char *cl = head_end != NULL ? strcasestr(out, "Content-Length:") : NULL;
+		if (cl != NULL && (size_t)(head_end + 4 - out) + strtoul(cl + 15, NULL, 10) <= got)
+			break;
+	}
+	out[got] = '\0';
+	close(fd);
+}
+
+static void
+raw_exchange(int port, const char *request, char *out, size_t len, long ms)
+{
+	int fd = raw_connect(port);
+	raw_write(fd, request, strlen(request));
+	raw_response(fd, out, len, ms);
+}
+
+/* What the transport answers by itself is JSON, with the headers HTTP
+ * asks for (Allow on 405), and an application's extra headers go out. */
+Test(transport, http_direct_answers_are_json)
+{
+	char base[64], answer[4096];
+	struct tly_http *http = http_open_at("http", NULL, base, sizeof base);
+	int port = tly_http_port(http);
+	struct tly_http_request req;
+
+	raw_exchange(port, "PUT /v1/queries HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+	    answer, sizeof answer, WAIT_MS);
+	cr_assert(strstr(answer, " 405 ") != NULL, "%s", answer);
+	cr_assert(strcasestr(answer, "\r\nAllow: GET, POST\r\n") != NULL, "%s", answer);
+	cr_assert(strcasestr(answer, "Content-Type: application/json") != NULL, "%s", answer);
+	cr_assert(strstr(answer, "{\"error\":{\"code\":\"method_not_allowed\"") != NULL, "%s",
+	    answer);
+	raw_exchange(port, "GET /nowhere?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", answer, sizeof answer,
+	    WAIT_MS);
+	cr_assert(strstr(answer, " 404 ") != NULL, "%s", answer);
+	cr_assert(strcasestr(answer, "Content-Type: application/json") != NULL, "%s", answer);
+	cr_assert(strstr(answer, "\"code\":\"not_found\"") != NULL, "%s", answer);
+	const char *post = "POST /v1/queries HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n";
+	char *big = calloc(1, 2000000);
+	cr_assert_not_null(big);
+	int fd = raw_connect(port);
+	raw_write(fd, post, strlen(post));
+	raw_write(fd, big, 2000000);
+	free(big);
+	raw_response(fd, answer, sizeof answer, WAIT_MS);
+	cr_assert(strstr(answer, " 413 ") != NULL, "%s", answer);
+	cr_assert(strstr(answer, "\"limit\":1048576") != NULL, "%s", answer);
+	cr_assert_eq(tly_http_next(http, &req, 0), TLY_ETIMEDOUT, "nothing was queued");
+
+	/* Extra headers: a queued request answered with Retry-After. */
+	fd = raw_connect(port);
+	const char *get = "GET /v1/queries?x=1 HTTP/1.1\r\nHost: x\r\n\r\n";
+	raw_write(fd, get, strlen(get));
+	cr_assert_eq(tly_http_next(http, &req, WAIT_MS), TLY_OK);
+	free(req.body);
+	cr_assert_str_eq(req.path, "/v1/queries?x=1");
+	cr_assert_eq(tly_http_reply_headers(http, req.handle, 429, "application/json",
+	                 (const uint8_t *)"{}", 2, (const char *const[]){"Retry-After", NULL, NULL}),
+	    TLY_EINVAL);
+	cr_assert_eq(tly_http_reply_headers(http, req.handle, 429, "application/json",
+	                 (const uint8_t *)"{}", 2, (const char *const[]){"Retry-After", "7", NULL}),
+	    TLY_OK);
+	raw_response(fd, answer, sizeof answer, WAIT_MS);
+	cr_assert(strstr(answer, " 429 ") != NULL, "%s", answer);
+	cr_assert(strcasestr(answer, "\r\nRetry-After: 7\r\n") != NULL, "%s", answer);
 	tly_http_close(http);
 }
 

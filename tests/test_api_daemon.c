@@ -1,0 +1,599 @@
+/*
+ * test_api_daemon.c - the planner API of a real coordinator (issue 12
+ * sections 3 and 5): a three-site `tally demo --serve` federation whose
+ * coordinator is restarted with an [api] section, asked over HTTPS with
+ * the planner's certificate and signature as `tally query` would.
+ *
+ *   - every error is JSON with the right status: 404, 405, 400 naming the
+ *     query-string parameter;
+ *   - GET /v1/releases pages with since and limit;
+ *   - POST /v1/queries?async=1 answers 202 with the query id, and GET
+ *     /v1/queries/{id} follows it from queued or running to done;
+ *   - the per-planner rate limit and the bounded queue answer 429 with
+ *     retry_after (the header itself: tests/test_transport.c);
+ *   - 30 parallel GETs of /v1/releases do not delay a POST by more than
+ *     1 s beyond what 30 TLS connections cost (see the test).
+ *
+ * Nothing waits on a sleep: the queue tests hold the running query by
+ * stopping a node (SIGSTOP), so it cannot finish before the test is done
+ * with it, and every wait polls for the event with a generous bound.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli/query.h"
+#include "crypto/rng.h"
+#include "protocol/transport.h"
+
+extern char **environ;
+
+enum { SITES = 3, WAIT_MS = 60000 };
+
+static char dir[64], bin[1024], api[200];
+
+static const char QUERY[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, "
+			    "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.05}}";
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int
+run(const char *const argv[])
+{
+	char program[1200], log[200];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
+	snprintf(log, sizeof log, "%s.out", dir);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&actions, 1, 2);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static pid_t
+pid_of(const char *name)
+{
+	char file[300];
+	long pid = -1;
+	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
+	FILE *f = fopen(file, "r");
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+/* ---- the API, as a planner ---- */
+
+struct call {
+	int status;
+	json_t *body; /* NULL when not JSON */
+	double ms;
+};
+
+static struct call
+call_maybe(const char *method, const char *rel, const char *body, int must)
+{
+	char url[300], cert[200], key[200], ca[200], sign[200], why[300];
+	char auth[TLY_PLANNER_HEADER_MAX];
+	struct tly_tls_files tls = {cert, key, ca, NULL};
+	uint8_t *response = NULL;
+	size_t len = 0, body_len = body != NULL ? strlen(body) : 0;
+	struct call c = {-1, NULL, 0};
+
+	snprintf(cert, sizeof cert, "%s/pki/planner.crt", dir);
+	snprintf(key, sizeof key, "%s/pki/planner.key", dir);
+	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
+	snprintf(sign, sizeof sign, "%s/pki/planner.sign", dir);
+	snprintf(url, sizeof url, "%s%s", api, rel);
+	int post = strcmp(method, "POST") == 0;
+	if (post)
+		cr_assert_eq(tly_query_sign(auth, "planner", sign, method, rel,
+		                 (const uint8_t *)body, body_len, why, sizeof why),
+		    TLY_OK, "%s", why);
+	double start = now_ms();
+	tly_err rv = tly_https_request_signed(url, method, &tls, post ? auth : NULL,
+	    (const uint8_t *)body, body_len, WAIT_MS, &c.status, &response, &len, why, sizeof why);
+	c.ms = now_ms() - start;
+	if (!must && rv != TLY_OK)
+		return c;
+	cr_assert_eq(rv, TLY_OK, "%s %s: %s", method, rel, why);
+	c.body = json_loadb((const char *)response, len, 0, NULL);
+	free(response);
+	return c;
+}
+
+static struct call
+call(const char *method, const char *rel, const char *body)
+{
+	return call_maybe(method, rel, body, 1);
+}
+
+/* A JSON error: {"error": {"code": code, ...}}, with field when not NULL. */
+static void
+is_error(struct call c, int status, const char *code, const char *field)
+{
+	char *text = c.body != NULL ? json_dumps(c.body, 0) : NULL;
+	json_t *error = json_object_get(c.body, "error");
+	cr_assert_eq(c.status, status, "status %d, wanted %d: %s", c.status, status, text);
+	cr_assert_not_null(error, "a JSON error: %s", text);
+	cr_assert_str_eq(json_string_value(json_object_get(error, "code")), code, "%s", text);
+	cr_assert_not_null(json_string_value(json_object_get(error, "message")), "%s", text);
+	if (field != NULL)
+		cr_assert_str_eq(json_string_value(json_object_get(error, "field")), field, "%s",
+		    text);
+	free(text);
+	json_decref(c.body);
+}
+
+static int
+connected(void)
+{
+	struct call c = call_maybe("GET", "/v1/status", NULL, 0);
+	int n = c.status == 200 ?
+	    (int)json_integer_value(json_object_get(c.body, "nodes_connected")) :
+	    -1;
+	json_decref(c.body);
+	return n;
+}
+
+/* ---- set-up ---- */
+
+/* A three-site federation whose coordinator runs with this [api] section
+ * and deadline_ms. */
+static void
+start(const char *api_section, int deadline_ms)
+{
+	const char *env = getenv("TALLY_BIN");
+	char conf[300], text[8192], line[300], exe[1200], log[300];
+
+	cr_assert_eq(tly_crypto_init(), TLY_OK);
+	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
+	snprintf(dir, sizeof dir, "/tmp/tally-api-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
+	                 "3", "--people", "3000", "--seed", "5", NULL}),
+	    0, "tally demo --serve failed");
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	FILE *f = fopen(conf, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "api = %199s", api) == 1)
+			break;
+	fclose(f);
+	/* Restart the coordinator with the test's config. */
+	pid_t old = pid_of("coordinator");
+	cr_assert_eq(kill(old, SIGTERM), 0);
+	for (int i = 0; i < 600 && kill(old, 0) == 0; i++)
+		pause_ms(50);
+	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
+	f = fopen(conf, "r");
+	cr_assert_not_null(f);
+	size_t len = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	char *at = strstr(text, "deadline_ms = 10000");
+	cr_assert_not_null(at);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	/* No [api] section when there is nothing in it: the same test then
+	 * runs against a coordinator from before [api] (a baseline). */
+	fprintf(f, "%.*sdeadline_ms = %d%s\n%s%s\n", (int)(at - text), text, deadline_ms,
+	    at + strlen("deadline_ms = 10000"), api_section[0] != '\0' ? "[api]\n" : "",
+	    api_section);
+	fclose(f);
+	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
+	snprintf(log, sizeof log, "%s/logs/coordinator.log", dir);
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&actions, 1, 2);
+	cr_assert_eq(posix_spawn(&pid, exe,
+	                 &actions, NULL,
+	                 (char *const *)(const char *const[]){"tally-coordinator", "--config", conf,
+	                     NULL},
+	                 environ),
+	    0);
+	posix_spawn_file_actions_destroy(&actions);
+	snprintf(conf, sizeof conf, "%s/run/coordinator.pid", dir);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+	int n = -1, code = 0;
+	for (int i = 0; i < 600 && (n = connected()) != SITES; i++) {
+		if (waitpid(pid, &code, WNOHANG) == pid) {
+			char tail[2048] = "";
+			f = fopen(log, "r");
+			size_t got = f != NULL ? fread(tail, 1, sizeof tail - 1, f) : 0;
+			tail[got] = '\0';
+			if (f != NULL)
+				fclose(f);
+			cr_assert_fail("the coordinator exited at start (status %d): %s", code, tail);
+		}
+		pause_ms(100);
+	}
+	cr_assert_eq(n, SITES, "%d nodes connected", n);
+}
+
+static void
+teardown(void)
+{
+	char cmd[200];
+	if (dir[0] == '\0')
+		return;
+	for (int i = 1; i <= SITES; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "node-%d", i);
+		if (pid_of(name) > 0)
+			kill(pid_of(name), SIGCONT);
+	}
+	pid_t coordinator = pid_of("coordinator");
+	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
+	if (coordinator > 0)
+		waitpid(coordinator, NULL, 0);
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s.out", dir, dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(api_daemon, .fini = teardown, .timeout = 240);
+
+/* ---- the tests ---- */
+
+Test(api_daemon, errors_are_json_with_the_right_status)
+{
+	start("", 10000);
+	is_error(call("GET", "/v1/nowhere", NULL), 404, "not_found", NULL);
+	is_error(call("GET", "/elsewhere", NULL), 404, "not_found", NULL);
+	is_error(call("POST", "/v1/releases", "{}"), 405, "method_not_allowed", NULL);
+	is_error(call("GET", "/v1/queries", NULL), 405, "method_not_allowed", NULL);
+	is_error(call("PUT", "/v1/status", NULL), 405, "method_not_allowed", NULL);
+	is_error(call("GET", "/v1/releases?since=abc", NULL), 400, "invalid_request", "since");
+	is_error(call("GET", "/v1/releases?limit=-1", NULL), 400, "invalid_request", "limit");
+	is_error(call("GET", "/v1/releases?limit=1000000000", NULL), 400, "invalid_request",
+	    "limit");
+	is_error(call("GET", "/v1/releases?limit=5&limit=5", NULL), 400, "invalid_request",
+	    "limit");
+	is_error(call("GET", "/v1/releases?colour=red", NULL), 400, "invalid_request", "query");
+	is_error(call("GET", "/v1/status?since=1", NULL), 400, "invalid_request", "since");
+	is_error(call("POST", "/v1/queries?async=2", QUERY), 400, "invalid_request", "async");
+	is_error(call("GET", "/v1/queries/00112233445566778899aabbccddeeff", NULL), 404,
+	    "not_found", "id");
+	struct call c = call("GET", "/v1/status?", NULL);
+	cr_assert_eq(c.status, 200, "an empty query string is fine");
+	json_decref(c.body);
+}
+
+/* The ids of one page of releases, and its next_since and more. */
+static size_t
+page(uint64_t since, int limit, uint64_t *seqs, uint64_t *next, int *more)
+{
+	char rel[100];
+	if (limit > 0)
+		snprintf(rel, sizeof rel, "/v1/releases?since=%llu&limit=%d",
+		    (unsigned long long)since, limit);
+	else
+		snprintf(rel, sizeof rel, "/v1/releases?since=%llu", (unsigned long long)since);
+	struct call c = call("GET", rel, NULL);
+	cr_assert_eq(c.status, 200);
+	json_t *list = json_object_get(c.body, "releases");
+	cr_assert(json_is_array(list));
+	for (size_t i = 0; i < json_array_size(list); i++)
+		seqs[i] = (uint64_t)json_integer_value(json_object_get(json_array_get(list, i), "seq"));
+	*next = (uint64_t)json_integer_value(json_object_get(c.body, "next_since"));
+	*more = json_is_true(json_object_get(c.body, "more"));
+	size_t n = json_array_size(list);
+	json_decref(c.body);
+	return n;
+}
+
+Test(api_daemon, releases_page_with_since_and_limit)
+{
+	uint64_t seqs[200], next, all[200];
+	int more;
+
+	start("", 10000);
+	for (int i = 0; i < 3; i++) {
+		struct call c = call("POST", "/v1/queries", QUERY);
+		cr_assert_eq(c.status, 200, "query %d: %d", i, c.status);
+		json_decref(c.body);
+	}
+	/* Each query logs two entries (committed, released). */
+	size_t n = page(0, 0, all, &next, &more);
+	cr_assert_eq(n, 6);
+	cr_assert_not(more);
+	cr_assert_eq(next, all[5]);
+	/* Pages of 4, then what is left. */
+	cr_assert_eq(page(0, 4, seqs, &next, &more), 4);
+	cr_assert(more);
+	cr_assert_eq(next, all[3]);
+	cr_assert_eq(memcmp(seqs, all, 4 * sizeof *seqs), 0);
+	cr_assert_eq(page(next, 4, seqs, &next, &more), 2);
+	cr_assert_not(more);
+	cr_assert_eq(seqs[0], all[4]);
+	cr_assert_eq(seqs[1], all[5]);
+	cr_assert_eq(page(next, 4, seqs, &next, &more), 0);
+	cr_assert_eq(next, all[5], "an empty page keeps since");
+	cr_assert_not(more);
+}
+
+static const char *
+state_of(const char *qid, json_t **body)
+{
+	char rel[100];
+	snprintf(rel, sizeof rel, "/v1/queries/%s", qid);
+	struct call c = call("GET", rel, NULL);
+	cr_assert_eq(c.status, 200);
+	*body = c.body;
+	return json_string_value(json_object_get(c.body, "state"));
+}
+
+/* An async POST: its query id (malloc'd). */
+static char *
+post_async(void)
+{
+	struct call c = call("POST", "/v1/queries?async=1", QUERY);
+	cr_assert_eq(c.status, 202, "status %d", c.status);
+	const char *qid = json_string_value(json_object_get(c.body, "query_id"));
+	cr_assert_not_null(qid);
+	cr_assert_str_eq(json_string_value(json_object_get(c.body, "state")), "queued");
+	char *copy = strdup(qid);
+	json_decref(c.body);
+	return copy;
+}
+
+/* The running query is held by a stopped node: A runs, B waits, and the
+ * queue (one waiting query at most) refuses C with 429; once the node
+ * goes on, A and B finish and GET /v1/queries/{id} gives their releases. */
+Test(api_daemon, async_post_and_the_bounded_queue)
+{
+	json_t *body;
+
+	start("queue_max = 1", 120000);
+	pid_t node = pid_of("node-1");
+	cr_assert_eq(kill(node, SIGSTOP), 0);
+	char *a = post_async();
+	/* Running once the coordinator has taken it from the queue. */
+	const char *state = NULL;
+	for (int i = 0; i < 600; i++) {
+		state = state_of(a, &body);
+		int running = strcmp(state, "running") == 0;
+		json_decref(body);
+		if (running)
+			break;
+		pause_ms(50);
+	}
+	state = state_of(a, &body);
+	cr_assert_str_eq(state, "running");
+	json_decref(body);
+	char *b = post_async();
+	state = state_of(b, &body);
+	cr_assert_str_eq(state, "queued");
+	cr_assert_eq(json_integer_value(json_object_get(body, "ahead")), 0);
+	json_decref(body);
+	struct call c = call("POST", "/v1/queries?async=1", QUERY);
+	json_t *error = json_object_get(c.body, "error");
+	cr_assert_eq(c.status, 429);
+	cr_assert_str_eq(json_string_value(json_object_get(error, "code")), "queue_full");
+	cr_assert_str_eq(json_string_value(json_object_get(error, "planner")), "planner");
+	cr_assert_not_null(strstr(json_string_value(json_object_get(error, "limit")), "queue_max"));
+	cr_assert_geq(json_integer_value(json_object_get(error, "retry_after")), 1);
+	json_decref(c.body);
+	/* The blocking form refused the same way. */
+	c = call("POST", "/v1/queries", QUERY);
+	cr_assert_eq(c.status, 429);
+	json_decref(c.body);
+
+	cr_assert_eq(kill(node, SIGCONT), 0);
+	for (int q = 0; q < 2; q++) {
+		const char *qid = q == 0 ? a : b;
+		int done = 0;
+		for (int i = 0; i < 1200 && !done; i++) {
+			state = state_of(qid, &body);
+			done = strcmp(state, "done") == 0;
+			if (!done) {
+				json_decref(body);
+				pause_ms(50);
+			}
+		}
+		cr_assert(done, "query %s finished", qid);
+		cr_assert_eq(json_integer_value(json_object_get(body, "status")), 200);
+		json_t *result = json_object_get(body, "result");
+		cr_assert(json_is_object(result));
+		cr_assert_null(json_object_get(result, "error"));
+		json_decref(body);
+	}
+	free(a);
+	free(b);
+}
+
+/* One planner may hold only planner_queue_max of the queue's places. */
+Test(api_daemon, planner_queue_share)
+{
+	json_t *body;
+
+	start("queue_max = 4\nplanner_queue_max = 1", 120000);
+	cr_assert_eq(kill(pid_of("node-1"), SIGSTOP), 0);
+	char *a = post_async();
+	int running = 0;
+	for (int i = 0; i < 600 && !running; i++) {
+		running = strcmp(state_of(a, &body), "running") == 0;
+		json_decref(body);
+		if (!running)
+			pause_ms(50);
+	}
+	cr_assert(running);
+	char *b = post_async();
+	struct call c = call("POST", "/v1/queries?async=1", QUERY);
+	json_t *error = json_object_get(c.body, "error");
+	cr_assert_eq(c.status, 429);
+	cr_assert_str_eq(json_string_value(json_object_get(error, "code")), "planner_queue_full");
+	cr_assert_str_eq(json_string_value(json_object_get(error, "planner")), "planner");
+	cr_assert_not_null(
+	    strstr(json_string_value(json_object_get(error, "limit")), "planner_queue_max = 1"));
+	json_decref(c.body);
+	free(a);
+	free(b);
+}
+
+/* A planner over its rate gets 429 at once: burst 2, then one a minute,
+ * so the third POST in a row is refused, whatever the machine's load. */
+Test(api_daemon, rate_limit_per_planner)
+{
+	start("planner_rate = 1\nplanner_burst = 2", 10000);
+	char *a = post_async(), *b = post_async();
+	struct call c = call("POST", "/v1/queries?async=1", QUERY);
+	json_t *error = json_object_get(c.body, "error");
+	cr_assert_eq(c.status, 429);
+	cr_assert_str_eq(json_string_value(json_object_get(error, "code")), "rate_limited");
+	cr_assert_str_eq(json_string_value(json_object_get(error, "planner")), "planner");
+	cr_assert_not_null(
+	    strstr(json_string_value(json_object_get(error, "limit")), "planner_rate = 1"));
+	json_int_t retry = json_integer_value(json_object_get(error, "retry_after"));
+	cr_assert(retry >= 1 && retry <= 60, "retry_after %lld", (long long)retry);
+	json_decref(c.body);
+	/* GETs are not rate-limited. */
+	c = call("GET", "/v1/status", NULL);
+	cr_assert_eq(c.status, 200);
+	json_decref(c.body);
+	free(a);
+	free(b);
+}
+
+/* ---- 30 parallel GETs beside a POST ---- */
+
+/* The issue's case: 30 planners GET /v1/releases (its default page) at
+ * the moment one POSTs. Before pages, each GET built the whole log (7 MB)
+ * on the coordinator's thread, and the POST waited 11 s behind them.
+ *
+ * Each GET is a new mutual-TLS connection: 30 ECDSA handshakes on both
+ * sides cost CPU whatever the API does (on a 2-core machine at load 12,
+ * about 1 s). So the POST is also timed beside 30 GETs of /v1/status, the
+ * same connections with an answer of a few bytes, and what the releases
+ * add over that is held to the issue's 1 s (plus the POST's own measured
+ * spread); the raw figures are printed. */
+struct getter {
+	volatile int *go;
+	const char *path;
+	int status;
+	double ms;
+};
+
+static void *
+get_once(void *arg)
+{
+	struct getter *g = arg;
+	while (!*g->go)
+		pause_ms(1);
+	struct call c = call("GET", g->path, NULL);
+	g->status = c.status;
+	g->ms = c.ms;
+	json_decref(c.body);
+	return NULL;
+}
+
+static double
+post_ms(void)
+{
+	struct call c = call("POST", "/v1/queries", QUERY);
+	cr_assert_eq(c.status, 200, "status %d", c.status);
+	json_decref(c.body);
+	return c.ms;
+}
+
+enum { GETTERS = 30 };
+
+/* A POST's time with GETTERS GETs of path sent at the same moment. */
+static double
+post_beside(const char *path, double *slowest)
+{
+	static struct getter getters[GETTERS];
+	pthread_t threads[GETTERS];
+	volatile int go = 0;
+
+	for (int i = 0; i < GETTERS; i++) {
+		getters[i] = (struct getter){.go = &go, .path = path};
+		cr_assert_eq(pthread_create(&threads[i], NULL, get_once, &getters[i]), 0);
+	}
+	go = 1;
+	double ms = post_ms();
+	*slowest = 0;
+	for (int i = 0; i < GETTERS; i++) {
+		pthread_join(threads[i], NULL);
+		cr_assert_eq(getters[i].status, 200, "every GET of %s answered 200", path);
+		*slowest = getters[i].ms > *slowest ? getters[i].ms : *slowest;
+	}
+	return ms;
+}
+
+Test(api_daemon, parallel_gets_do_not_delay_a_post)
+{
+	enum { ROUNDS = 3 };
+	double alone = 1e9, alone_max = 0, status = 1e9, releases = 1e9;
+
+	start("", 10000);
+	/* Some releases to list, and a warm start. */
+	for (int i = 0; i < 4; i++)
+		(void)post_ms();
+	/* Best of ROUNDS each way, interleaved, so that a moment of load on
+	 * the machine does not decide. */
+	for (int r = 0; r < ROUNDS; r++) {
+		double s_slow, r_slow;
+		double a = post_ms();
+		double s = post_beside("/v1/status", &s_slow);
+		double b = post_beside("/v1/releases", &r_slow);
+		alone = a < alone ? a : alone;
+		alone_max = a > alone_max ? a : alone_max;
+		status = s < status ? s : status;
+		releases = b < releases ? b : releases;
+		fprintf(stderr,
+		    "api_daemon: round %d: POST alone %.0f ms; beside %d parallel GETs of "
+		    "/v1/status %.0f ms (slowest GET %.0f), of /v1/releases %.0f ms (slowest "
+		    "GET %.0f)\n",
+		    r, a, GETTERS, s, s_slow, b, r_slow);
+	}
+	double allowed = 1000.0 + (alone_max - alone);
+	fprintf(stderr,
+	    "api_daemon: best POST alone %.0f ms (worst %.0f); beside 30 GETs of /v1/status "
+	    "%.0f ms, of /v1/releases %.0f ms: releases add %.0f ms (allowed %.0f); raw delay "
+	    "%.0f ms\n",
+	    alone, alone_max, status, releases, releases - status, allowed, releases - alone);
+	cr_assert_leq(releases - status, allowed,
+	    "30 parallel GETs of /v1/releases delayed a POST by %.0f ms more than 30 of /v1/status",
+	    releases - status);
+}
