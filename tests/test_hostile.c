@@ -166,8 +166,11 @@ api_get(const char *rel, double *ms, json_t **body)
 	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, 20000, &status, &response, &len,
 	    why, sizeof why);
 	*ms = (now_s() - start) * 1000.0;
-	if (rv != TLY_OK)
+	if (rv != TLY_OK) {
+		fprintf(stderr, "hostile: GET %s failed after %.0f ms: %s: %s\n", rel, *ms,
+		    tly_strerror(rv), why);
 		status = -1;
+	}
 	if (body != NULL) {
 		json_error_t err;
 		*body = rv == TLY_OK ? json_loadb((const char *)response, len, 0, &err) : NULL;
