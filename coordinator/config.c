@@ -13,9 +13,16 @@
 
 #include "protocol/messages.h"
 
-enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_COUNT };
+enum section_id {
+	SECTION_COORDINATOR,
+	SECTION_ROUNDS,
+	SECTION_POLICY,
+	SECTION_LIMITS,
+	SECTION_COUNT
+};
 
-static const char *const section_names[SECTION_COUNT] = {"coordinator", "rounds", "policy"};
+static const char *const section_names[SECTION_COUNT] = {
+    "coordinator", "rounds", "policy", "limits"};
 
 struct parse;
 
@@ -279,6 +286,32 @@ read_retired(struct parse *p, const char *value, size_t offset)
 	       "(the CA the API trusts): one CA per role, see docs/OPERATIONS.md";
 }
 
+/* [limits]: each key's range is in config.h (TLY_COORD_*_MIN/MAX). */
+static const char *
+read_api_max_conns(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, TLY_COORD_API_CONNS_MIN, TLY_COORD_API_CONNS_MAX, (void *)field(p, offset)))
+		return "must be a whole number from 1 to 100000";
+	return NULL;
+}
+
+static const char *
+read_handshake_ms(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, TLY_COORD_HANDSHAKE_MIN_MS, TLY_COORD_HANDSHAKE_MAX_MS,
+	        (void *)field(p, offset)))
+		return "must be milliseconds from 100 to 600000";
+	return NULL;
+}
+
+static const char *
+read_idle_ms(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, TLY_COORD_IDLE_MIN_MS, TLY_COORD_IDLE_MAX_MS, (void *)field(p, offset)))
+		return "must be milliseconds from 1000 to 86400000";
+	return NULL;
+}
+
 #define AT(member) offsetof(struct tly_coord_config, member)
 
 static const struct key keys[] = {
@@ -304,6 +337,9 @@ static const struct key keys[] = {
     {SECTION_POLICY, "mechanisms", read_mechanisms, 0, false},
     {SECTION_POLICY, "suppress_below", read_count, AT(suppress_below), false},
     {SECTION_POLICY, "round_to", read_count, AT(round_to), false},
+    {SECTION_LIMITS, "api_max_conns", read_api_max_conns, AT(api_max_conns), false},
+    {SECTION_LIMITS, "handshake_timeout_ms", read_handshake_ms, AT(handshake_timeout_ms), false},
+    {SECTION_LIMITS, "idle_timeout_ms", read_idle_ms, AT(idle_timeout_ms), false},
 };
 
 enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
@@ -465,6 +501,9 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
 	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;
+	cfg->api_max_conns = TLY_COORD_API_CONNS_DEFAULT;
+	cfg->handshake_timeout_ms = TLY_COORD_HANDSHAKE_DEFAULT_MS;
+	cfg->idle_timeout_ms = TLY_COORD_IDLE_DEFAULT_MS;
 }
 
 static tly_err

@@ -29,6 +29,11 @@
  *   suppress_below = 0                  ; default disclosure control: a
  *   round_to = 0                        ; query's own "sdc" overrides it
  *
+ *   [limits]                            ; the API listener (protocol/guard.h)
+ *   api_max_conns = 256                 ; connections at once, 1..100000
+ *   handshake_timeout_ms = 5000         ; accept to TLS handshake, 100..600000
+ *   idle_timeout_ms = 300000            ; no byte either way, 1000..86400000
+ *
  * Required: listen, api, sign_key, registry, catalogue, log, planners;
  * tls_cert, tls_key, tls_node_ca and tls_planner_ca whenever listen is
  * tls+tcp:// or api is https://. The single tls_ca of old configs is
@@ -59,6 +64,16 @@ enum {
 	TLY_COORD_URL_MAX = 256,
 	TLY_COORD_DEADLINE_MIN_MS = 100,
 	TLY_COORD_DEADLINE_MAX_MS = 600000,
+	/* [limits]: the API listener (protocol/guard.h) */
+	TLY_COORD_API_CONNS_MIN = 1,
+	TLY_COORD_API_CONNS_MAX = 100000,
+	TLY_COORD_API_CONNS_DEFAULT = 256,
+	TLY_COORD_HANDSHAKE_MIN_MS = 100,
+	TLY_COORD_HANDSHAKE_MAX_MS = 600000,
+	TLY_COORD_HANDSHAKE_DEFAULT_MS = 5000,
+	TLY_COORD_IDLE_MIN_MS = 1000,
+	TLY_COORD_IDLE_MAX_MS = 86400000,
+	TLY_COORD_IDLE_DEFAULT_MS = 300000,
 };
 
 struct tly_coord_config_error {
@@ -104,6 +119,10 @@ struct tly_coord_config {
 	unsigned mechanisms;       /* enum tly_coord_mechanism_mask; default both */
 	uint32_t suppress_below;   /* default 0: off */
 	uint32_t round_to;         /* default 0: off (1 reads as 0) */
+
+	uint32_t api_max_conns;        /* API connections at once; default 256 */
+	uint32_t handshake_timeout_ms; /* accept to TLS handshake done; default 5000 */
+	uint32_t idle_timeout_ms;      /* no byte either way; default 300000 */
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure
