@@ -361,15 +361,15 @@ admit(struct tly_guard *g, int fd)
 
 	if (g->stats.open >= g->lim.max_conns) {
 		if (g->pending.head == NULL) {
+			count(g, &g->stats.refused, 0, 0); /* first: the client may look at once */
 			close(fd);
-			count(g, &g->stats.refused, 0, 0);
 			return;
 		}
 		conn_close(g, g->pending.head, &g->stats.evicted);
 	}
 	if ((c = calloc(1, sizeof *c)) == NULL) {
-		close(fd);
 		count(g, &g->stats.refused, 0, 0);
+		close(fd);
 		return;
 	}
 	c->cfd = fd;
@@ -379,9 +379,9 @@ admit(struct tly_guard *g, int fd)
 	c->cev = EPOLLIN;
 	ev.data.u64 = (uint64_t)(uintptr_t)c;
 	if (epoll_ctl(g->efd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		count(g, &g->stats.refused, 0, 0);
 		close(fd);
 		free(c);
-		count(g, &g->stats.refused, 0, 0);
 		return;
 	}
 	list_append(&g->pending, c);
