@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -333,4 +334,73 @@ Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
 	cr_assert_lt(files, FILES_BOUND, "coordinator holds %d files", files);
 	path(log, sizeof log, "logs/coordinator.log");
 	cr_assert_not(file_has(log, "accepting a connection failed"));
+}
+
+/* ---- the descriptor budget at start ---- */
+
+/* Stop the demo's coordinator and start it again from this process (whose
+ * limits it inherits); returns its pid, its log in `log`. */
+static pid_t
+restart_coordinator(char *log, size_t log_len)
+{
+	char conf[300], exe[1200];
+	pid_t old = pid_of("coordinator");
+	cr_assert_eq(kill(old, SIGTERM), 0);
+	for (int i = 0; i < 400 && kill(old, 0) == 0; i++)
+		pause_ms(50);
+	cr_assert(kill(old, 0) != 0, "the coordinator did not stop");
+	path(conf, sizeof conf, "coordinator/coordinator.conf");
+	path(log, log_len, "logs/coordinator.restarted.log");
+	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
+	return spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL}, log);
+}
+
+/* "Max open files  SOFT  HARD  files" of /proc/PID/limits. */
+static long
+soft_open_files(pid_t pid)
+{
+	char file[64], line[256];
+	long soft = -1;
+	snprintf(file, sizeof file, "/proc/%ld/limits", (long)pid);
+	FILE *f = fopen(file, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "Max open files", 14) == 0)
+			soft = atol(line + 14);
+	fclose(f);
+	return soft;
+}
+
+Test(flood, coordinator_raises_its_soft_open_files_limit_to_the_need)
+{
+	char log[300];
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2048)
+		cr_skip_test("the hard RLIMIT_NOFILE (%llu) is below 2048",
+		    (unsigned long long)rl.rlim_max);
+	rl.rlim_cur = 256; /* this test's own process: its children inherit it */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	pid_t pid = restart_coordinator(log, sizeof log);
+	for (int i = 0; i < 400 && !file_has(log, "open files:"); i++)
+		pause_ms(50);
+	cr_assert(file_has(log, "open files: limit raised from 256 to"), "no raise logged");
+	long soft = soft_open_files(pid);
+	cr_log_info("coordinator's soft limit: %ld", soft);
+	cr_assert_geq(soft, 3 * 256 + 3 + 2 * SITES + 64 + 128);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+Test(flood, coordinator_refuses_to_start_when_the_hard_limit_is_too_low)
+{
+	char log[300];
+	struct rlimit rl = {600, 600}; /* below 3 x 256 for the API alone */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	pid_t pid = restart_coordinator(log, sizeof log);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "it started anyway");
+	cr_assert(file_has(log, "limits.api_max_conns = 256 needs"), "the log does not name the key");
+	cr_assert(file_has(log, "hard RLIMIT_NOFILE is 600"));
 }
