@@ -46,6 +46,7 @@ enum {
 	API_BOUND_MS = 5000,
 	RSS_BOUND_KB = 64 * 1024,
 	FILES_BOUND = 1024, /* api_max_conns 256: 3 x 256 + 3 + nodes + 64 + 128 */
+	CONNECT_WAIT_S = 60, /* a node reconnects in about 1 s unloaded */
 };
 
 static char dir[] = "/tmp/tally-flood-XXXXXX";
@@ -194,11 +195,11 @@ api_status(double *ms, int *nodes)
 static void
 wait_connected(int want)
 {
-	double ms;
+	double ms, start = now_s();
 	int n = -1;
-	for (int i = 0; i < 300 && (api_status(&ms, &n) != 200 || n != want); i++)
+	while ((api_status(&ms, &n) != 200 || n != want) && now_s() - start < CONNECT_WAIT_S)
 		pause_ms(100);
-	cr_assert_eq(n, want, "%d nodes connected, wanted %d", n, want);
+	cr_assert_eq(n, want, "%d nodes connected after %d s, wanted %d", n, CONNECT_WAIT_S, want);
 }
 
 static void
@@ -294,48 +295,6 @@ restart_node(int site)
 	fclose(f);
 }
 
-Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
-{
-	char conf[300], spec[300], out[300], log[300];
-	pid_t coordinator = pid_of("coordinator");
-	double ms;
-	int nodes;
-
-	long rss_before = status_kb(coordinator, "VmRSS:");
-	long connected = start_flood();
-	cr_log_info("coordinator: RSS %ld kB before, %ld kB with the flood in place, %d files",
-	    rss_before, status_kb(coordinator, "VmRSS:"), open_files(coordinator));
-	cr_assert_eq(connected, FLOOD_CONNS, "only %ld of %d connections were made", connected,
-	    FLOOD_CONNS);
-
-	/* /v1/status answers, promptly. */
-	cr_assert_eq(api_status(&ms, &nodes), 200, "GET /v1/status failed during the flood");
-	cr_log_info("GET /v1/status during the flood: %.0f ms", ms);
-	cr_assert_lt(ms, API_BOUND_MS, "GET /v1/status took %.0f ms during the flood", ms);
-	cr_assert_eq(nodes, SITES);
-
-	/* A node that restarts reconnects. */
-	restart_node(1);
-	wait_connected(SITES);
-
-	/* A query completes. */
-	path(conf, sizeof conf, "planner.conf");
-	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
-	path(out, sizeof out, "answer.json");
-	cr_assert_eq(run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-			 spec, "--format", "json", NULL}),
-	    0, "a query failed during the flood");
-
-	long peak = status_kb(coordinator, "VmHWM:");
-	int files = open_files(coordinator);
-	cr_log_info("coordinator: peak RSS %ld kB (bound %d), %d files (bound %d)", peak,
-	    RSS_BOUND_KB, files, FILES_BOUND);
-	cr_assert_lt(peak, RSS_BOUND_KB, "coordinator peak RSS %ld kB", peak);
-	cr_assert_lt(files, FILES_BOUND, "coordinator holds %d files", files);
-	path(log, sizeof log, "logs/coordinator.log");
-	cr_assert_not(file_has(log, "accepting a connection failed"));
-}
-
 /* ---- the descriptor budget at start ---- */
 
 /* Stop the demo's coordinator and start it again from this process (whose
@@ -369,6 +328,64 @@ soft_open_files(pid_t pid)
 			soft = atol(line + 14);
 	fclose(f);
 	return soft;
+}
+
+Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
+{
+	char conf[300], spec[300], out[300], log[300];
+	double ms;
+	int nodes;
+
+	/* As deployed with the common default soft limit of 1,024 files (the
+	 * incident's coordinator ran out of them): the coordinator must raise
+	 * what it needs itself. Its children (the flood helper) raise theirs. */
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 1024 ? rl.rlim_max : 1024;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	pid_t coordinator = restart_coordinator(log, sizeof log);
+	char pidfile[300];
+	path(pidfile, sizeof pidfile, "run/coordinator.pid");
+	FILE *pf = fopen(pidfile, "w");
+	cr_assert_not_null(pf);
+	fprintf(pf, "%ld\n", (long)coordinator);
+	fclose(pf);
+	wait_connected(SITES);
+
+	long rss_before = status_kb(coordinator, "VmRSS:");
+	long connected = start_flood();
+	cr_log_info("coordinator: RSS %ld kB before, %ld kB with the flood in place, %d files",
+	    rss_before, status_kb(coordinator, "VmRSS:"), open_files(coordinator));
+
+	/* /v1/status answers, promptly. */
+	cr_log_info("flood: %ld of %d connections made", connected, FLOOD_CONNS);
+	cr_assert_eq(api_status(&ms, &nodes), 200, "GET /v1/status failed during the flood");
+	cr_log_info("GET /v1/status during the flood: %.0f ms", ms);
+	cr_assert_lt(ms, API_BOUND_MS, "GET /v1/status took %.0f ms during the flood", ms);
+	cr_assert_eq(nodes, SITES);
+
+	/* A node that restarts reconnects. */
+	restart_node(1);
+	wait_connected(SITES);
+
+	/* A query completes. */
+	path(conf, sizeof conf, "planner.conf");
+	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
+	path(out, sizeof out, "answer.json");
+	cr_assert_eq(run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
+			 spec, "--format", "json", NULL}),
+	    0, "a query failed during the flood");
+
+	long peak = status_kb(coordinator, "VmHWM:");
+	int files = open_files(coordinator);
+	cr_log_info("coordinator: peak RSS %ld kB (bound %d), %d files (bound %d)", peak,
+	    RSS_BOUND_KB, files, FILES_BOUND);
+	cr_assert_lt(peak, RSS_BOUND_KB, "coordinator peak RSS %ld kB", peak);
+	cr_assert_lt(files, FILES_BOUND, "coordinator holds %d files", files);
+	cr_assert_not(file_has(log, "accepting a connection failed"));
+	/* Last: on main the server's failures come first, and then this. */
+	cr_assert_eq(connected, FLOOD_CONNS, "only %ld of %d connections were made", connected,
+	    FLOOD_CONNS);
 }
 
 Test(flood, coordinator_raises_its_soft_open_files_limit_to_the_need)
