@@ -13,10 +13,17 @@
 
 #include "protocol/messages.h"
 
-enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_API, SECTION_COUNT };
+enum section_id {
+	SECTION_COORDINATOR,
+	SECTION_ROUNDS,
+	SECTION_POLICY,
+	SECTION_API,
+	SECTION_LIMITS,
+	SECTION_COUNT
+};
 
-static const char *const section_names[SECTION_COUNT] = {"coordinator", "rounds", "policy",
-                                                         "api"};
+static const char *const section_names[SECTION_COUNT] = {
+    "coordinator", "rounds", "policy", "api", "limits"};
 
 struct parse;
 
@@ -305,6 +312,32 @@ read_retired(struct parse *p, const char *value, size_t offset)
 	       "(the CA the API trusts): one CA per role, see docs/OPERATIONS.md";
 }
 
+/* [limits]: each key's range is in config.h (TLY_COORD_*_MIN/MAX). */
+static const char *
+read_api_max_conns(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, TLY_COORD_API_CONNS_MIN, TLY_COORD_API_CONNS_MAX, (void *)field(p, offset)))
+		return "must be a whole number from 1 to 100000";
+	return NULL;
+}
+
+static const char *
+read_handshake_ms(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, TLY_COORD_HANDSHAKE_MIN_MS, TLY_COORD_HANDSHAKE_MAX_MS,
+	        (void *)field(p, offset)))
+		return "must be milliseconds from 100 to 600000";
+	return NULL;
+}
+
+static const char *
+read_idle_ms(struct parse *p, const char *value, size_t offset)
+{
+	if (!parse_u32(value, TLY_COORD_IDLE_MIN_MS, TLY_COORD_IDLE_MAX_MS, (void *)field(p, offset)))
+		return "must be milliseconds from 1000 to 86400000";
+	return NULL;
+}
+
 #define AT(member) offsetof(struct tly_coord_config, member)
 
 static const struct key keys[] = {
@@ -334,6 +367,9 @@ static const struct key keys[] = {
     {SECTION_API, "planner_burst", read_planner_burst, AT(planner_burst), false},
     {SECTION_API, "queue_max", read_queue, AT(queue_max), false},
     {SECTION_API, "planner_queue_max", read_queue, AT(planner_queue_max), false},
+    {SECTION_LIMITS, "api_max_conns", read_api_max_conns, AT(api_max_conns), false},
+    {SECTION_LIMITS, "handshake_timeout_ms", read_handshake_ms, AT(handshake_timeout_ms), false},
+    {SECTION_LIMITS, "idle_timeout_ms", read_idle_ms, AT(idle_timeout_ms), false},
 };
 
 enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
@@ -502,6 +538,9 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->planner_burst = 10;
 	cfg->queue_max = 64;
 	cfg->planner_queue_max = 0; /* unset: queue_max */
+	cfg->api_max_conns = TLY_COORD_API_CONNS_DEFAULT;
+	cfg->handshake_timeout_ms = TLY_COORD_HANDSHAKE_DEFAULT_MS;
+	cfg->idle_timeout_ms = TLY_COORD_IDLE_DEFAULT_MS;
 }
 
 static tly_err

@@ -37,6 +37,11 @@
  *   planner_queue_max = 64              ; of them one planner's, 1..queue_max;
  *                                       ; default (unset) queue_max
  *
+ *   [limits]                            ; the API listener (protocol/guard.h)
+ *   api_max_conns = 256                 ; connections at once, 1..100000
+ *   handshake_timeout_ms = 5000         ; accept to TLS handshake, 100..600000
+ *   idle_timeout_ms = 300000            ; no byte either way, 1000..86400000
+ *
  * Required: listen, api, sign_key, registry, catalogue, log, planners;
  * tls_cert, tls_key, tls_node_ca and tls_planner_ca whenever listen is
  * tls+tcp:// or api is https://. The single tls_ca of old configs is
@@ -70,6 +75,16 @@ enum {
 	TLY_COORD_RATE_MAX = 60000,
 	TLY_COORD_BURST_MAX = 10000,
 	TLY_COORD_QUEUE_MAX = 4096,
+	/* [limits]: the API listener (protocol/guard.h) */
+	TLY_COORD_API_CONNS_MIN = 1,
+	TLY_COORD_API_CONNS_MAX = 100000,
+	TLY_COORD_API_CONNS_DEFAULT = 256,
+	TLY_COORD_HANDSHAKE_MIN_MS = 100,
+	TLY_COORD_HANDSHAKE_MAX_MS = 600000,
+	TLY_COORD_HANDSHAKE_DEFAULT_MS = 5000,
+	TLY_COORD_IDLE_MIN_MS = 1000,
+	TLY_COORD_IDLE_MAX_MS = 86400000,
+	TLY_COORD_IDLE_DEFAULT_MS = 300000,
 };
 
 struct tly_coord_config_error {
@@ -120,6 +135,9 @@ struct tly_coord_config {
 	uint32_t planner_burst;     /* default 10 */
 	uint32_t queue_max;         /* default 64 */
 	uint32_t planner_queue_max; /* default queue_max */
+	uint32_t api_max_conns;        /* API connections at once; default 256 */
+	uint32_t handshake_timeout_ms; /* accept to TLS handshake done; default 5000 */
+	uint32_t idle_timeout_ms;      /* no byte either way; default 300000 */
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure

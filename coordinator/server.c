@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -20,6 +21,7 @@
 #include "crypto/rng.h"
 #include "protocol/receipt.h"
 #include "protocol/committee.h"
+#include "protocol/guard.h"
 #include "protocol/keys.h"
 #include "protocol/noise.h"
 #include "protocol/spec.h"
@@ -220,6 +222,7 @@ struct server {
 	struct tly_translog *log;
 	struct tly_hub *hub;
 	struct tly_http *http;
+	struct tly_guard *guard; /* the API's public listener, in front of http */
 	struct tly_rng rng;
 	struct job *queue_head, *queue_tail;
 	size_t queued;
@@ -1331,6 +1334,71 @@ read_file(const char *path, size_t max)
 	return text;
 }
 
+/*
+ * Descriptors: the API may hold TLY_GUARD_FDS_PER_CONN per connection, up
+ * to [limits] api_max_conns; node links get their own share (each node's
+ * link, the hub's connections awaiting HELLO, a reconnecting node's second
+ * link), and FILES_BASE covers the rest (the log, SQLite, nng's own). The
+ * soft RLIMIT_NOFILE is raised to that need, and start-up fails when the
+ * hard limit is lower: the API then could take what node links need.
+ */
+enum { FILES_BASE = 128 };
+
+static tly_err
+raise_files(struct server *s, char *why, size_t why_len)
+{
+	rlim_t need = (rlim_t)s->cfg.api_max_conns * TLY_GUARD_FDS_PER_CONN + TLY_GUARD_FDS_OWN +
+	              2 * (rlim_t)s->roster.count + TLY_PENDING_MAX + FILES_BASE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		say(why, why_len, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return TLY_EIO;
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+		say(why, why_len,
+		    "limits.api_max_conns = %" PRIu32 " needs %llu open files, but the hard "
+		    "RLIMIT_NOFILE is %llu: lower api_max_conns or raise the hard limit",
+		    s->cfg.api_max_conns, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		return TLY_EINVAL;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+		note("open files: limit %llu, need %llu (api_max_conns %" PRIu32 ", %zu nodes)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		    s->cfg.api_max_conns, s->roster.count);
+		return TLY_OK;
+	}
+	rlim_t old = rl.rlim_cur;
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		say(why, why_len, "setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)need,
+		    strerror(errno));
+		return TLY_EIO;
+	}
+	note("open files: limit raised from %llu to %llu (api_max_conns %" PRIu32 ", %zu nodes)",
+	    (unsigned long long)old, (unsigned long long)need, s->cfg.api_max_conns,
+	    s->roster.count);
+	return TLY_OK;
+}
+
+/* The API: nng's HTTP server on a loopback port of its own, behind the
+ * guard on the configured address (protocol/guard.h: nng 1.5's server
+ * has no connection limit, handshake deadline or idle timeout). */
+static tly_err
+open_api(struct server *s, const struct tly_tls_files *tls, char *why, size_t why_len)
+{
+	struct tly_guard_limits lim = {.max_conns = s->cfg.api_max_conns,
+	    .handshake_ms = s->cfg.handshake_timeout_ms,
+	    .idle_ms = s->cfg.idle_timeout_ms,
+	    .tls = tls != NULL};
+	const char *inner = tls != NULL ? "https://127.0.0.1:0" : "http://127.0.0.1:0";
+	tly_err rv = tly_http_open(&s->http, inner, tls, why, why_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	return tly_guard_open(&s->guard, s->cfg.api, tly_http_port(s->http), &lim, why, why_len);
+}
+
 static tly_err
 open_server(struct server *s, const char *config_path, char *why, size_t why_len)
 {
@@ -1389,8 +1457,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	int api_tls = strncmp(s->cfg.api, "https:", 6) == 0;
 	if ((rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &node_tls : NULL, &s->roster, why,
 		 why_len)) != TLY_OK ||
-	    (rv = tly_http_open(&s->http, s->cfg.api, api_tls ? &planner_tls : NULL, why,
-		 why_len)) != TLY_OK)
+	    (rv = raise_files(s, why, why_len)) != TLY_OK ||
+	    (rv = open_api(s, api_tls ? &planner_tls : NULL, why, why_len)) != TLY_OK)
 		return rv;
 	tly_rng_init(&s->rng);
 	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
@@ -1410,6 +1478,7 @@ close_server(struct server *s)
 		free(job->spec_json);
 		free(job);
 	}
+	tly_guard_close(s->guard);
 	tly_http_close(s->http);
 	tly_hub_close(s->hub);
 	tly_translog_close(s->log);

@@ -367,6 +367,8 @@ Test(coord_config, one_ca_per_role)
 
 /* [api]: the planner API's limits (issue 12 section 3). */
 Test(coord_config, api_limits)
+/* [limits]: the API listener's limits (issue 12 §1). */
+Test(coord_config, limits_defaults_values_and_errors)
 {
 	struct tly_coord_config cfg;
 	struct tly_coord_config_error err;
@@ -399,4 +401,27 @@ Test(coord_config, api_limits)
 	expect_error("[api]\nplanner_queue_max = 4\nqueue_max = 2\n", 11, "api.queue_max",
 	    "at most queue_max");
 	expect_error("[api]\nrate = 4\n", 10, "api.rate", "unknown");
+	cr_assert_eq(cfg.api_max_conns, 256);
+	cr_assert_eq(cfg.handshake_timeout_ms, 5000);
+	cr_assert_eq(cfg.idle_timeout_ms, 300000);
+	snprintf(text, sizeof text,
+	    "%s[limits]\napi_max_conns = 1000\nhandshake_timeout_ms = 100\n"
+	    "idle_timeout_ms = 1000\n",
+	    minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.api_max_conns, 1000);
+	cr_assert_eq(cfg.handshake_timeout_ms, 100);
+	cr_assert_eq(cfg.idle_timeout_ms, 1000);
+	expect_error("[limits]\napi_max_conns = 0\n", 10, "limits.api_max_conns", "from 1 to 100000");
+	expect_error("[limits]\napi_max_conns = 100001\n", 10, "limits.api_max_conns", "1 to 100000");
+	expect_error("[limits]\napi_max_conns = many\n", 10, "limits.api_max_conns", "whole number");
+	expect_error("[limits]\nhandshake_timeout_ms = 99\n", 10, "limits.handshake_timeout_ms",
+	    "from 100 to 600000");
+	expect_error("[limits]\nhandshake_timeout_ms = 600001\n", 10, "limits.handshake_timeout_ms",
+	    "from 100 to 600000");
+	expect_error("[limits]\nidle_timeout_ms = 999\n", 10, "limits.idle_timeout_ms",
+	    "from 1000 to 86400000");
+	expect_error("[limits]\nidle_timeout_ms = 86400001\n", 10, "limits.idle_timeout_ms",
+	    "from 1000 to 86400000");
+	expect_error("[limits]\nmax_conns = 5\n", 10, "limits.max_conns", "unknown key");
 }
