@@ -367,8 +367,6 @@ Test(coord_config, one_ca_per_role)
 
 /* [api]: the planner API's limits (issue 12 section 3). */
 Test(coord_config, api_limits)
-/* [limits]: the API listener's limits (issue 12 §1). */
-Test(coord_config, limits_defaults_values_and_errors)
 {
 	struct tly_coord_config cfg;
 	struct tly_coord_config_error err;
@@ -401,6 +399,16 @@ Test(coord_config, limits_defaults_values_and_errors)
 	expect_error("[api]\nplanner_queue_max = 4\nqueue_max = 2\n", 11, "api.queue_max",
 	    "at most queue_max");
 	expect_error("[api]\nrate = 4\n", 10, "api.rate", "unknown");
+}
+
+/* [limits]: the API listener's limits (issue 12 §1). */
+Test(coord_config, limits_defaults_values_and_errors)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
 	cr_assert_eq(cfg.api_max_conns, 256);
 	cr_assert_eq(cfg.handshake_timeout_ms, 5000);
 	cr_assert_eq(cfg.idle_timeout_ms, 300000);
