@@ -11,6 +11,8 @@
 
 #include <ini.h>
 
+#include "protocol/noise.h"
+
 #include "protocol/messages.h"
 
 enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_COUNT };
@@ -239,6 +241,22 @@ read_count(struct parse *p, const char *value, size_t offset)
 }
 
 static const char *
+read_work(struct parse *p, const char *value, size_t offset)
+{
+	char *end;
+
+	(void)offset;
+	if (!isdigit((unsigned char)value[0]))
+		return "must be an integer from 1 to 18446744073709551615 (work units)";
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0)
+		return "must be an integer from 1 to 18446744073709551615 (work units)";
+	p->cfg->max_query_work = (uint64_t)v;
+	return NULL;
+}
+
+static const char *
 read_mechanisms(struct parse *p, const char *value, size_t offset)
 {
 	char list[512], *save = NULL;
@@ -304,6 +322,7 @@ static const struct key keys[] = {
     {SECTION_POLICY, "mechanisms", read_mechanisms, 0, false},
     {SECTION_POLICY, "suppress_below", read_count, AT(suppress_below), false},
     {SECTION_POLICY, "round_to", read_count, AT(round_to), false},
+    {SECTION_POLICY, "max_query_work", read_work, 0, false},
 };
 
 enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
@@ -462,6 +481,7 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->threshold = 2;
 	cfg->quorum = 0; /* unset: the smallest valid, ceil((k + t) / 2) */
 	cfg->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
+	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
 	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;

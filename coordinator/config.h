@@ -28,6 +28,9 @@
  *   mechanisms = laplace, gaussian      ; which a query may ask for
  *   suppress_below = 0                  ; default disclosure control: a
  *   round_to = 0                        ; query's own "sdc" overrides it
+ *   max_query_work = 1000000000         ; refuse (422) before sending a query
+ *                                       ; whose noise costs more work units
+ *                                       ; (protocol/noise.h, tly_noise_work)
  *
  * Required: listen, api, sign_key, registry, catalogue, log, planners;
  * tls_cert, tls_key, tls_node_ca and tls_planner_ca whenever listen is
@@ -104,6 +107,7 @@ struct tly_coord_config {
 	unsigned mechanisms;       /* enum tly_coord_mechanism_mask; default both */
 	uint32_t suppress_below;   /* default 0: off */
 	uint32_t round_to;         /* default 0: off (1 reads as 0) */
+	uint64_t max_query_work;   /* default TLY_NOISE_DEFAULT_MAX_WORK */
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure

@@ -12,6 +12,8 @@
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
+#include "protocol/noise.h"
+#include "crypto/dp.h"
 
 static void
 say(char *why, size_t why_len, const char *fmt, ...)
@@ -142,6 +144,43 @@ reduce(uint64_t *num, uint64_t *den)
 	}
 }
 
+/*
+ * Step 3, last: everything that could make step 5 fail for the query's own
+ * sake runs here, before the charge (issue 12 section 2). The noise must be
+ * within the samplers' caps (tly_noise_calibrate, which step 5 repeats) and
+ * its work (protocol/noise.h) within max_query_work; both refusals charge
+ * nothing and name the limit.
+ */
+static tly_err
+check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t why_len)
+{
+	struct tly_noise_params params;
+	uint64_t work;
+	const char *name = q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon";
+
+	tly_err rv = tly_noise_cost(q, &params, &work);
+	if (rv == TLY_ERANGE) {
+		say(why, why_len,
+		    "refused: the noise this %s needs passes the samplers' limits (noise scale "
+		    "above %llu, protocol/noise.h); nothing was charged",
+		    name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
+		return TLY_EINVAL;
+	}
+	if (rv != TLY_OK) {
+		say(why, why_len, "refused: the noise cannot be calibrated: %s; nothing was charged",
+		    tly_strerror(rv));
+		return TLY_EINVAL;
+	}
+	if (work > node->config.max_query_work) {
+		say(why, why_len,
+		    "refused by local policy: the query's noise would cost %llu work units, above "
+		    "this node's max_query_work %llu; nothing was charged",
+		    (unsigned long long)work, (unsigned long long)node->config.max_query_work);
+		return TLY_EPEER;
+	}
+	return TLY_OK;
+}
+
 /* Steps 2 and 3: the spec against the node's catalogue, the QUERY's
  * numbers against the spec, then local policy. */
 static tly_err
@@ -203,6 +242,9 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 		rv = TLY_EPEER;
 		goto fail;
 	}
+	rv = check_cost(node, q, why, why_len);
+	if (rv != TLY_OK)
+		goto fail;
 	return TLY_OK;
 fail:
 	tly_spec_fini(spec);

@@ -884,3 +884,99 @@ Test(node, refuses_queries_outside_the_log_forks_and_rollbacks)
 	test_log_fini(&older);
 	free(canonical);
 }
+
+/* Issue 12 section 2. */
+
+static void
+set_policy(int site, const char *key, const char *value)
+{
+	char conf[300], cmd[900];
+
+	path_of(conf, sizeof conf, "site-%d/node.conf", site);
+	snprintf(cmd, sizeof cmd,
+	    "sed -i '/^%s = /d; s/^\\[policy\\]$/[policy]\\n%s = %s/' %s", key, key, value, conf);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *
+read_log(void)
+{
+	char log[300];
+	size_t len;
+	path_of(log, sizeof log, "log");
+	char *text = (char *)slurp(log, &len);
+	cr_assert_not_null(text);
+	text[len] = '\0';
+	return text;
+}
+
+/* An epsilon whose noise passes the samplers' caps (t/s > 10^6): on main
+ * before issue 12 the node charged it and then failed in tly_noise_apply
+ * ("value out of range"). Now it is refused with nothing in the ledger. */
+Test(node, epsilon_past_the_samplers_caps_is_refused_before_the_charge)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	static const char tiny[] =
+	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.000000001}}";
+
+	make_query(&q, tiny, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-tiny");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(1, msg_path, out), 2, "an epsilon past the caps is a bad query");
+	cr_assert_eq(access(out, F_OK), -1, "no output for a refused query");
+	char *text = read_log();
+	cr_assert(strstr(text, "samplers' limits") && strstr(text, "1000000") &&
+		strstr(text, "nothing was charged"),
+	    "%s", text);
+	free(text);
+	path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
+	cr_assert_eq(charges_in(db_path), 0, "charged, then failed for range");
+	free(canonical);
+}
+
+/* max_query_work: a query whose noise costs more work units than the
+ * node's limit is refused (exit 3) naming the limit, and nothing is
+ * charged; at a limit equal to its cost it is answered. */
+Test(node, query_over_max_query_work_is_refused_before_the_charge)
+{
+	struct tly_query q;
+	struct tly_noise_params params;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300], value[32];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	uint64_t work;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	cr_assert_eq(tly_noise_cost(&q, &params, &work), TLY_OK);
+	cr_assert_gt(work, 1);
+	snprintf(value, sizeof value, "%llu", (unsigned long long)(work - 1));
+	set_policy(2, "max_query_work", value);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-work");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(2, msg_path, out), 3, "over max_query_work is refused");
+	cr_assert_eq(access(out, F_OK), -1, "no output for a refused query");
+	char *text = read_log();
+	char expect[160];
+	snprintf(expect, sizeof expect, "cost %llu work units, above this node's max_query_work %s",
+	    (unsigned long long)work, value);
+	cr_assert(strstr(text, expect) && strstr(text, "nothing was charged"), "%s", text);
+	free(text);
+	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
+	cr_assert_eq(charges_in(db_path), 0, "a query over the work limit was charged");
+	snprintf(value, sizeof value, "%llu", (unsigned long long)work);
+	set_policy(2, "max_query_work", value);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(2, msg_path, out), 0, "at the limit it is answered");
+	cr_assert_eq(charges_in(db_path), 1);
+	free(canonical);
+}
