@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/stat.h>
 
@@ -299,6 +300,24 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	return tly_ledger_reserve(node->ledger, &charge, &budget, receipt, why, why_len);
 }
 
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Asked between cells while the noise is drawn. */
+static int
+should_stop(void *arg)
+{
+	const struct tly_node *node = arg;
+	if (node->stopping != NULL && *node->stopping)
+		return 1;
+	return monotonic_ms() >= node->deadline;
+}
+
 /* Step 5: read the data (held still since open_data), add the noise share
  * and share the vector. The exact cells are the trust's secret: wiped. */
 static tly_err
@@ -323,9 +342,18 @@ answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
 		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
 		goto out;
 	}
-	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
+	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free,
+	    .stop = should_stop,
+	    .stop_arg = node};
 	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
 	    cells, d, out);
+	if (rv == TLY_ETIMEDOUT) {
+		say(why, why_len,
+		    "abandoned while drawing the noise: %s; the charge stands",
+		    node->stopping != NULL && *node->stopping ? "the node is stopping"
+							      : "the round's deadline passed");
+		goto out;
+	}
 	if (rv != TLY_OK) {
 		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
 		goto out;
@@ -351,6 +379,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	tly_err rv;
 
 	node->local_note[0] = '\0';
+	node->deadline = UINT64_MAX;
 	/* Step 1. */
 	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
@@ -362,6 +391,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 		rv = TLY_EPEER;
 		goto out_query;
 	}
+	node->deadline = monotonic_ms() + q.deadline_ms;
 	/* Step 1b: no query outside the transparency log (node_log.h). */
 	rv = tly_node_check_log(node, query_id, &q, &log_head, why, why_len);
 	if (rv != TLY_OK)

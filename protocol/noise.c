@@ -308,6 +308,13 @@ tly_err
 tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
     const int64_t *cells, size_t d, uint64_t *out)
 {
+	return tly_noise_apply_until(rng, params, cells, d, out, NULL, NULL);
+}
+
+tly_err
+tly_noise_apply_until(struct tly_rng *rng, const struct tly_noise_params *params,
+    const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg), void *arg)
+{
 	struct share share;
 	int64_t noise = 0, noisy = 0;
 	tly_err rv;
@@ -317,6 +324,10 @@ tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
 	if ((rv = share_prepare(params, &share)) != TLY_OK)
 		goto out;
 	for (size_t i = 0; i < d; i++) {
+		if (stop != NULL && stop(arg)) {
+			rv = TLY_ETIMEDOUT;
+			goto out;
+		}
 		if ((rv = draw(rng, &share, &noise)) != TLY_OK)
 			goto out;
 		/* Whether count + noise overflows is public: the query fails.

@@ -98,6 +98,13 @@ TLY_MUST tly_err tly_noise_calibrate(const struct tly_query *q, struct tly_noise
 TLY_MUST tly_err tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
     const int64_t *cells, size_t d, uint64_t *out);
 
+/* tly_noise_apply that can be abandoned: stop(arg) is asked before each
+ * cell (and so between two cells at most one cell's work passes, which
+ * tly_noise_work bounds), and a nonzero answer ends the draw with
+ * TLY_ETIMEDOUT, out wiped as on any failure. stop NULL: never stops. */
+TLY_MUST tly_err tly_noise_apply_until(struct tly_rng *rng, const struct tly_noise_params *params,
+    const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg), void *arg);
+
 /*
  * Cost: an upper bound on the expected work of drawing a query's noise, in
  * work units, one unit being one uniform draw of crypto/dp.c (a uniform

@@ -980,3 +980,150 @@ Test(node, query_over_max_query_work_is_refused_before_the_charge)
 	cr_assert_eq(charges_in(db_path), 1);
 	free(canonical);
 }
+
+/* A query whose noise takes about a minute: a 1000-cell histogram at
+ * epsilon 10^-6 (2,026,029 work units a cell at h = 2), allowed by a
+ * raised max_query_work. */
+static void
+slow_query(struct tly_query *q, char **canonical, uint32_t *ids, uint32_t *members,
+    uint32_t deadline_ms)
+{
+	char json[1200];
+	size_t used = (size_t)snprintf(json, sizeof json,
+	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"histogram\", \"column\": \"age\","
+	    " \"edges\": [");
+	for (int i = 0; i <= 100; i++)
+		used += (size_t)snprintf(json + used, sizeof json - used, "%s%d", i ? ", " : "", i);
+	snprintf(json + used, sizeof json - used,
+	    "]}, \"group_by\": [\"age_band\", \"sex\"],"
+	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.000001}}");
+	make_query(q, json, canonical, ids, members);
+	cr_assert_eq(q->cells, 1000);
+	q->deadline_ms = deadline_ms;
+}
+
+/* charges_in for a ledger that another process may be creating: 0 until
+ * its table exists. */
+static int
+charges_so_far(const char *ledger_db)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = 0;
+	if (sqlite3_open_v2(ledger_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st, NULL) ==
+		SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+static pid_t
+spawn_answer(int site, const char *msg_path, const char *out)
+{
+	char program[1200], conf[300], log[300];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+
+	snprintf(program, sizeof program, "%s/tally-node", bin);
+	path_of(conf, sizeof conf, "site-%d/node.conf", site);
+	path_of(log, sizeof log, "log");
+	const char *const argv[] = {"tally-node", "answer", "--config", conf, "--query", msg_path,
+	    "--out", out, NULL};
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	return pid;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The round's deadline (300 ms) stops the node's noise: it gives up long
+ * before the minute the draw would take, and the charge stands. */
+Test(node, the_round_deadline_stops_the_noise_and_the_charge_stands)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+
+	set_policy(1, "max_query_work", "100000000000000");
+	slow_query(&q, &canonical, ids, members, 300);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-deadline");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	double start = seconds_now();
+	cr_assert_eq(answer(1, msg_path, out), 1, "abandoned at the deadline");
+	double took = seconds_now() - start;
+	cr_log_info("answer with a 300 ms deadline ended after %.3f s", took);
+	/* The whole draw takes about a minute unloaded: a node that ignored
+	 * the deadline could not end within 20 s. */
+	cr_assert_lt(took, 20.0, "took %.1f s", took);
+	char *text = read_log();
+	cr_assert(strstr(text, "the round's deadline passed") && strstr(text, "charge stands"),
+	    "%s", text);
+	free(text);
+	path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
+	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
+	free(canonical);
+}
+
+/* SIGTERM mid-noise: the node ends within one cell's work (about 60 ms
+ * here unloaded), the charge standing. */
+Test(node, sigterm_mid_noise_ends_the_node_within_a_second)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	int status;
+
+	set_policy(2, "max_query_work", "100000000000000");
+	slow_query(&q, &canonical, ids, members, 600000);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-term");
+	path_of(log, sizeof log, "log");
+	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	pid_t pid = spawn_answer(2, msg_path, out);
+	/* The event: the charge is durable, so the noise is being drawn. */
+	while (charges_so_far(db_path) < 1) {
+		cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "ended before its charge");
+		sleep_ms(10);
+	}
+	sleep_ms(200); /* well into the noise */
+	double start = seconds_now();
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	double took = seconds_now() - start;
+	cr_log_info("tally-node answer ended %.3f s after SIGTERM", took);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+	cr_assert_lt(took, 1.0, "took %.3f s", took);
+	char *text = read_log();
+	cr_assert(strstr(text, "the node is stopping") && strstr(text, "charge stands"), "%s",
+	    text);
+	free(text);
+	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
+	free(canonical);
+}
