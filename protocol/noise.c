@@ -395,15 +395,13 @@ laplace_cell_work(uint64_t s, uint64_t t, uint64_t h)
 	tly_u128 x128 = ((tly_u128)s + t + s - 1) / s;
 	uint64_t x = x128 > UINT64_MAX ? UINT64_MAX : (uint64_t)x128;
 
-	if (h == 1)
-		return TLY_NOISE_WORK_LAPLACE_CENTRAL;
 	/* proposals <= x^(1 - 1/h) <= ceil(x / floor(x^(1/h))). */
 	uint64_t root = int_root(x, h);
 	uint64_t proposals = x / root + (x % root != 0);
 	uint64_t per_proposal =
 	    TLY_NOISE_WORK_POLYA_STEP + (TLY_NOISE_WORK_GEOMETRIC + h - 1) / h;
 	uint64_t polya = sat_add(sat_mul(proposals, per_proposal), x);
-	return sat_add(sat_mul(2, polya), 1);
+	return sat_add(sat_mul(2, polya), TLY_NOISE_WORK_CELL);
 }
 
 /* Work of one cell's SKELLAM share of Poisson(num/den) twice. */
@@ -412,7 +410,7 @@ skellam_cell_work(uint64_t num, uint64_t den)
 {
 	tly_u128 parts = ((tly_u128)2 * num + den - 1) / den;
 	uint64_t p = parts > UINT64_MAX ? UINT64_MAX : (uint64_t)parts;
-	return sat_add(sat_mul(2 * TLY_NOISE_WORK_POISSON_PART, p), 1);
+	return sat_add(sat_mul(2 * TLY_NOISE_WORK_POISSON_PART, p), TLY_NOISE_WORK_CELL);
 }
 
 tly_err
@@ -433,7 +431,7 @@ tly_noise_work(const struct tly_noise_params *params, uint64_t cells, uint64_t *
 		cell = skellam_cell_work(share.num, share.den);
 		break;
 	default:
-		cell = 1;
+		cell = TLY_NOISE_WORK_CELL;
 		break;
 	}
 	*out = sat_mul(cell, cells);

@@ -109,9 +109,10 @@ TLY_MUST tly_err tly_noise_apply_until(struct tly_rng *rng, const struct tly_noi
  * Cost: an upper bound on the expected work of drawing a query's noise, in
  * work units, one unit being one uniform draw of crypto/dp.c (a uniform
  * integer below a bound, or a Bernoulli; each takes fewer than two rng
- * words on average). Derived from the samplers' algorithms (dp.h), with
- * every real rounded up, in integers only; node and coordinator use this
- * one function, so they agree on which queries are too costly.
+ * words on average) or one turn of a sampler loop. Derived from the
+ * samplers' algorithms (dp.h), every real rounded up, in integers only;
+ * node and coordinator use this one function, so they agree on which
+ * queries are too costly.
  *
  * Bounds used, with alpha = exp(-s/t), r = 1/h, x = ceil((s + t)/s):
  *  - 1/(1 - alpha) <= 1 + t/s <= x, because 1 - e^-y >= y/(1 + y);
@@ -119,37 +120,39 @@ TLY_MUST tly_err tly_noise_apply_until(struct tly_rng *rng, const struct tly_noi
  *  - geometric: at most e tries of (1 uniform + at most e draws) for U,
  *    then 1/(1 - 1/e) calls of at most e draws for V: below
  *    TLY_NOISE_WORK_GEOMETRIC = 15 (Wald's identity);
- *  - LAPLACE, h = 1 (tly_dp_laplace): one geometric and a sign bit, at most
- *    2 tries ("-0" is rejected with probability <= 1/2): 32 a cell;
- *  - LAPLACE, h > 1: two NB(1/h, alpha) draws (tly_dp_polya). Proposals:
- *    (1 - alpha)^(r - 1) <= x^(1 - r) <= ceil(x / floor(x^r)). Each costs
- *    Bernoulli(alpha) (4), the first factor (1) and, with probability at
- *    most r, a geometric (ceil(15/h)); the product loop draws factor j
- *    only while K > j and the factors before it all succeeded, so over a
- *    proposal it costs at most sum_j alpha^j w_j = (1 - alpha)^-r
- *    (the negative binomial series), and over the (1 - alpha)^(r - 1)
- *    proposals at most 1/(1 - alpha) <= x. Per NB draw:
- *    proposals (5 + ceil(15/h)) + x; per cell twice that, plus 1;
+ *  - LAPLACE (every h, h = 1 included: tly_noise_apply draws
+ *    tly_dp_laplace_share): two NB(1/h, alpha) draws (tly_dp_polya).
+ *    Proposals: (1 - alpha)^(r - 1) <= x^(1 - r) <= ceil(x / floor(x^r)).
+ *    Each costs Bernoulli(alpha) (4), the first factor (1) and, with
+ *    probability at most r, a geometric (ceil(15/h)); the product loop
+ *    turns for factor j only while K > j and the factors before it all
+ *    succeeded, so over a proposal it costs at most sum_j alpha^j w_j =
+ *    (1 - alpha)^-r (the negative binomial series), and over all the
+ *    proposals at most 1/(1 - alpha) <= x. Per NB draw: proposals
+ *    (5 + ceil(15/h)) + x; per cell twice that;
  *  - SKELLAM: two Poisson(mu/h) draws of m = ceil(2 mu/h) parts each,
  *    each part at most 1/0.82 tries of at most 3 draws: below 4
- *    (TLY_NOISE_WORK_POISSON_PART); per cell 8 m + 1;
- *  - NONE: 1 a cell.
+ *    (TLY_NOISE_WORK_POISSON_PART); per cell 8 m;
+ *  - every cell adds TLY_NOISE_WORK_CELL = 128 for what is not a draw
+ *    (the rng's calls, the field encoding): measured, about 1.5 us a cell
+ *    at the smallest scales; a NONE cell costs only that.
  * The query's work is cells times the cell's work, saturating at
- * UINT64_MAX. bench/bench_dp.c compares it with measured time (about
- * 10-40 ns a unit; docs/SECURITY.md has the figures). At epsilon = 10^-6,
- * Delta = 1, h = 3 a cell costs 2,200,023 units (60,000 cells: 1.3 10^11,
- * about an hour on one core).
+ * UINT64_MAX. bench/bench_dp.c ("cost" rows) compares it with measured
+ * time: 5 to 15 ns a unit from epsilon 1 to 10^-6 (1 ns for h = 1, whose
+ * loop turns draw nothing; docs/SECURITY.md). At
+ * epsilon = 10^-6, Delta = 1, h = 3 a cell costs 2,200,150 units (60,000
+ * cells: 1.3 10^11, 30 minutes or more on one core).
  */
 enum {
 	TLY_NOISE_WORK_GEOMETRIC = 15,
-	TLY_NOISE_WORK_LAPLACE_CENTRAL = 2 * (TLY_NOISE_WORK_GEOMETRIC + 1),
 	TLY_NOISE_WORK_POLYA_STEP = 5,
 	TLY_NOISE_WORK_POISSON_PART = 4,
+	TLY_NOISE_WORK_CELL = 128,
 };
 
-/* Default of the node's and the coordinator's max_query_work: about
- * 10-40 s of one core (at epsilon = 1, h = 3: 22 million cells' worth;
- * at epsilon = 10^-6: 454 cells). */
+/* Default of the node's and the coordinator's max_query_work: about 5 to
+ * 15 s of one core (at epsilon = 1, h = 3 every query up to TLY_MAX_CELLS;
+ * at epsilon = 10^-6, h = 3: 454 cells). */
 #define TLY_NOISE_DEFAULT_MAX_WORK UINT64_C(1000000000)
 
 /* The work bound above for params (as tly_noise_calibrate makes them) and

@@ -442,7 +442,7 @@ Test(federation, costly_queries_are_refused_before_they_are_sent_with_exit_2)
 	const char *const tiny[] = {"--count", "--epsilon", "0.000000001", NULL};
 	cr_assert_eq(query_stderr(tiny), 2, "an epsilon past the samplers' caps");
 	assert_out_has("samplers' limits");
-	/* 100 x 2 x 5 = 1000 cells at epsilon 10^-6, h = 2: 1000 x 2026029
+	/* 100 x 2 x 5 = 1000 cells at epsilon 10^-6, h = 2: 1000 x 2026156
 	 * work units */
 	char edges[600];
 	size_t used = 0;
@@ -451,7 +451,7 @@ Test(federation, costly_queries_are_refused_before_they_are_sent_with_exit_2)
 	const char *const bomb[] = {"--histogram", "age", "--edges", edges, "--by",
 	    "sex,age_band", "--epsilon", "0.000001", NULL};
 	cr_assert_eq(query_stderr(bomb), 2, "a cost bomb");
-	assert_out_has("2026029000 work units, above this coordinator's max_query_work 1000000000");
+	assert_out_has("2026156000 work units, above this coordinator's max_query_work 1000000000");
 	for (int site = 1; site <= 5; site++)
 		cr_assert_eq(ledger_entries(site), 0, "site %d has a ledger entry", site);
 	/* an honest query still runs */

@@ -982,7 +982,7 @@ Test(node, query_over_max_query_work_is_refused_before_the_charge)
 }
 
 /* A query whose noise takes about a minute: a 1000-cell histogram at
- * epsilon 10^-6 (2,026,029 work units a cell at h = 2), allowed by a
+ * epsilon 10^-6 (2,026,156 work units a cell at h = 2), allowed by a
  * raised max_query_work. */
 static void
 slow_query(struct tly_query *q, char **canonical, uint32_t *ids, uint32_t *members,

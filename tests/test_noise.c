@@ -830,25 +830,27 @@ work_of(uint8_t mechanism, uint64_t num, uint64_t den, uint32_t h, uint64_t l1, 
 
 /* The figures of noise.h's derivation, by hand: x = ceil((s + t)/s),
  * proposals ceil(x / floor(x^(1/h))), per NB draw proposals (5 +
- * ceil(15/h)) + x, per cell twice that plus 1. */
+ * ceil(15/h)) + x, per cell twice that plus TLY_NOISE_WORK_CELL. */
 Test(noise, work_known_answers)
 {
+	enum { C = TLY_NOISE_WORK_CELL };
 	/* epsilon 10^-6, h = 3: x = 1000001, root 100, 10001 proposals. */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0, 1),
-	    2 * (10001 * (5 + 5) + 1000001) + 1);
+	    2 * (10001 * (5 + 5) + 1000001) + C);
 	/* the 60,000-cell bomb of the issue */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0, 60000),
-	    UINT64_C(60000) * 2200023);
-	/* epsilon 1, h = 3: x = 2, root 1, 2 proposals: 2 (2 10 + 2) + 1 */
-	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1, 3, 1, 0, 1), 45);
+	    UINT64_C(60000) * (2200022 + C));
+	/* epsilon 1, h = 3: x = 2, root 1, 2 proposals: 2 (2 10 + 2) */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1, 3, 1, 0, 1), 44 + C);
 	/* epsilon 1/10, Delta 2, h = 2: t/s = 20, x = 21, root 4, 6 proposals:
-	 * 2 (6 (5 + 8) + 21) + 1 */
-	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 10, 2, 2, 0, 1), 199);
-	/* h = 1 is the central sampler: a constant a cell */
+	 * 2 (6 (5 + 8) + 21) */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 10, 2, 2, 0, 1), 198 + C);
+	/* h = 1 (still the share sampler, r = 1): one proposal, and the
+	 * product loop turns up to x times without a draw */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 1, 1, 0, 7),
-	    7 * TLY_NOISE_WORK_LAPLACE_CENTRAL);
-	/* no noise: one unit a cell */
-	cr_assert_eq(work_of(TLY_MECH_NONE, 0, 0, 2, 1, 0, 9), 9);
+	    7 * (2 * (1 * (5 + 15) + 1000001) + C));
+	/* no noise: the per-cell constant */
+	cr_assert_eq(work_of(TLY_MECH_NONE, 0, 0, 2, 1, 0, 9), 9 * C);
 }
 
 Test(noise, work_skellam_counts_poisson_parts)
@@ -858,7 +860,7 @@ Test(noise, work_skellam_counts_poisson_parts)
 	/* m = ceil(2 mu / h) with mu = mu_num / mu_den */
 	uint64_t m = (2 * p.mu_num + 3 * p.mu_den - 1) / (3 * p.mu_den);
 	cr_assert_gt(m, 1);
-	cr_assert_eq(w, 5 * (8 * m + 1));
+	cr_assert_eq(w, 5 * (8 * m + TLY_NOISE_WORK_CELL));
 }
 
 Test(noise, work_grows_as_epsilon_falls_and_saturates)
@@ -876,7 +878,7 @@ Test(noise, work_grows_as_epsilon_falls_and_saturates)
 	cr_assert_eq(work, UINT64_MAX);
 	/* large h: the root is 1, proposals x */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000, 1000, 1, 0, 1),
-	    2 * (1001 * (5 + 1) + 1001) + 1);
+	    2 * (1001 * (5 + 1) + 1001) + TLY_NOISE_WORK_CELL);
 }
 
 Test(noise, cost_refuses_what_calibrate_refuses)
