@@ -87,6 +87,15 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 		say(why, why_len, "%s", lerr.message);
 		goto fail;
 	}
+	/* Issue 12 section 6: a broken chain is noticed at start, not at the
+	 * next audit. */
+	struct tly_ledger_report report;
+	rv = tly_ledger_verify(node->ledger, mine.sign_pk, &report);
+	if (rv != TLY_OK) {
+		say(why, why_len, "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
+		    node->config.ledger, (unsigned long long)report.bad_seq, report.reason);
+		goto fail;
+	}
 	tly_rng_init(&node->rng);
 	return TLY_OK;
 fail:

@@ -1127,3 +1127,37 @@ Test(node, sigterm_mid_noise_ends_the_node_within_a_second)
 	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
 	free(canonical);
 }
+
+/* Issue 12 section 6: a tampered ledger is noticed when the node opens it:
+ * `tally-node check` (and the daemon, and every command that opens the
+ * node) refuses, naming the entry. */
+Test(node, check_refuses_a_tampered_ledger_naming_the_entry)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300], db_path[300], cmd[700];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-tamper");
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(3, msg_path, out), 0);
+	path_of(conf, sizeof conf, "site-3/node.conf");
+	const char *const check[] = {"tally-node", "check", "--config", conf, NULL};
+	cr_assert_eq(run(check), 0, "an honest ledger passes");
+	/* Lower the recorded spend of entry 1. */
+	path_of(db_path, sizeof db_path, "site-3/state/ledger.db");
+	snprintf(cmd, sizeof cmd, "sqlite3 %s 'DROP TRIGGER IF EXISTS entries_no_update; "
+	    "UPDATE entries SET amount_num = 1, amount_den = 1000 WHERE seq = 1'", db_path);
+	cr_assert_eq(system(cmd), 0);
+	char log[300];
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	cr_assert_neq(run(check), 0, "a tampered ledger passes check");
+	char *text = read_log();
+	cr_assert(strstr(text, "does not verify, at entry 1") && strstr(text, "refusing to start"),
+	    "%s", text);
+	free(text);
+	free(canonical);
+}
