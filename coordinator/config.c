@@ -11,6 +11,8 @@
 
 #include <ini.h>
 
+#include "protocol/noise.h"
+
 #include "protocol/messages.h"
 
 enum section_id {
@@ -272,6 +274,22 @@ read_queue(struct parse *p, const char *value, size_t offset)
 }
 
 static const char *
+read_work(struct parse *p, const char *value, size_t offset)
+{
+	char *end;
+
+	(void)offset;
+	if (!isdigit((unsigned char)value[0]))
+		return "must be an integer from 1 to 18446744073709551615 (work units)";
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0)
+		return "must be an integer from 1 to 18446744073709551615 (work units)";
+	p->cfg->max_query_work = (uint64_t)v;
+	return NULL;
+}
+
+static const char *
 read_mechanisms(struct parse *p, const char *value, size_t offset)
 {
 	char list[512], *save = NULL;
@@ -370,6 +388,7 @@ static const struct key keys[] = {
     {SECTION_LIMITS, "api_max_conns", read_api_max_conns, AT(api_max_conns), false},
     {SECTION_LIMITS, "handshake_timeout_ms", read_handshake_ms, AT(handshake_timeout_ms), false},
     {SECTION_LIMITS, "idle_timeout_ms", read_idle_ms, AT(idle_timeout_ms), false},
+    {SECTION_POLICY, "max_query_work", read_work, 0, false},
 };
 
 enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
@@ -531,6 +550,7 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->threshold = 2;
 	cfg->quorum = 0; /* unset: the smallest valid, ceil((k + t) / 2) */
 	cfg->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
+	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
 	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;

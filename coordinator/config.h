@@ -28,6 +28,9 @@
  *   mechanisms = laplace, gaussian      ; which a query may ask for
  *   suppress_below = 0                  ; default disclosure control: a
  *   round_to = 0                        ; query's own "sdc" overrides it
+ *   max_query_work = 1000000000         ; refuse (422) before sending a query
+ *                                       ; whose noise costs more work units
+ *                                       ; (protocol/noise.h, tly_noise_work)
  *
  *   [api]
  *   planner_rate = 0                    ; POST /v1/queries per planner per
@@ -138,6 +141,7 @@ struct tly_coord_config {
 	uint32_t api_max_conns;        /* API connections at once; default 256 */
 	uint32_t handshake_timeout_ms; /* accept to TLS handshake done; default 5000 */
 	uint32_t idle_timeout_ms;      /* no byte either way; default 300000 */
+	uint64_t max_query_work;   /* default TLY_NOISE_DEFAULT_MAX_WORK */
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure

@@ -18,6 +18,7 @@
 #include "coordinator/planners.h"
 #include "coordinator/release.h"
 #include "coordinator/translog.h"
+#include "crypto/dp.h"
 #include "crypto/rng.h"
 #include "protocol/receipt.h"
 #include "protocol/committee.h"
@@ -751,6 +752,41 @@ out:
 	return rv;
 }
 
+/*
+ * Issue 12 section 2: the noise the query needs must be within the
+ * samplers' caps and its work (protocol/noise.h, tly_noise_cost) within
+ * max_query_work, before the query is sent. The nodes apply the same rule
+ * before they charge anything.
+ */
+static tly_err
+check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_len)
+{
+	struct tly_noise_params params;
+	uint64_t work;
+	const char *name = q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon";
+
+	tly_err rv = tly_noise_cost(q, &params, &work);
+	if (rv == TLY_ERANGE) {
+		say(why, why_len,
+		    "%s: the noise this %s needs passes the samplers' limits (noise scale above "
+		    "%llu, protocol/noise.h): raise %s",
+		    name, name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE, name);
+		return TLY_EINVAL;
+	}
+	if (rv != TLY_OK) {
+		say(why, why_len, "%s: the noise cannot be calibrated: %s", name, tly_strerror(rv));
+		return TLY_EINVAL;
+	}
+	if (work > s->cfg.max_query_work) {
+		say(why, why_len,
+		    "the query's noise would cost %llu work units, above this coordinator's "
+		    "max_query_work %llu: ask for fewer cells or a larger %s",
+		    (unsigned long long)work, (unsigned long long)s->cfg.max_query_work, name);
+		return TLY_EINVAL;
+	}
+	return TLY_OK;
+}
+
 /* Turn a job into the running query, or answer it with an error. */
 static void
 start_job(struct server *s, struct job *job)
@@ -819,6 +855,8 @@ start_job(struct server *s, struct job *job)
 		say(why, sizeof why, "the total could overflow the field: narrow the query");
 		rv = TLY_EINVAL;
 	}
+	if (rv == TLY_OK)
+		rv = check_cost(s, q, why, sizeof why);
 	tly_outbox_init(&box);
 	if (rv == TLY_OK && commit_query(s, r, why, sizeof why) != TLY_OK) {
 		note("query %s: COULD NOT COMMIT TO THE TRANSPARENCY LOG: %s", r->qid, why);

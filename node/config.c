@@ -10,6 +10,8 @@
 
 #include <ini.h>
 
+#include "protocol/noise.h"
+
 /* inih (Debian's build) reports no line numbers to handlers: a reader that
  * counts lines gives them, since each handler call follows the read of its
  * line. Continuation lines are off so that one line is one key. */
@@ -166,6 +168,21 @@ parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 }
 
 static bool
+parse_u64(const char *text, uint64_t min, uint64_t *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min)
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+static bool
 parse_i64(const char *text, int64_t *out)
 {
 	char *end;
@@ -299,6 +316,11 @@ policy_key(struct parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "max_min_honest") == 0) {
 		if (!parse_u32(value, 1, 1000, &cfg->max_min_honest))
 			fail(p, "policy", key, "must be an integer from 1 to 1000");
+	} else if (strcmp(key, "max_query_work") == 0) {
+		if (!parse_u64(value, 1, &cfg->max_query_work))
+			fail(p, "policy", key,
+			    "must be an integer from 1 to 18446744073709551615 (work units, "
+			    "protocol/noise.h)");
 	} else if (strcmp(key, "allow_noise_free") == 0) {
 		if (!parse_bool(value, &cfg->allow_noise_free))
 			fail(p, "policy", key, "must be yes or no");
@@ -655,6 +677,7 @@ parse_source(struct tly_node_config *out, struct source *src, const char *name, 
 	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
 	cfg->min_contributors = 3;
 	cfg->max_min_honest = 10;
+	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
 	cfg->datasets = calloc(TLY_SPEC_DATASETS_MAX, sizeof *cfg->datasets);
 	if (cfg->datasets == NULL)
 		goto out;

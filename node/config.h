@@ -21,6 +21,9 @@
  *                                           ; larger: this node's noise share is
  *                                           ; 1/h of the target, never below 1/10
  *   allow_noise_free = no                   ; only test federations say yes
+ *   max_query_work = 1000000000             ; refuse, before any charge, a query
+ *                                           ; whose noise costs more work units
+ *                                           ; (protocol/noise.h, tly_noise_work)
  *
  *   [dataset patients]
  *   path = data/site3.db                    ; SQLite, opened read-only
@@ -122,6 +125,7 @@ struct tly_node_config {
 	uint32_t min_contributors;
 	uint32_t max_min_honest; /* refuse a QUERY whose min_honest is larger */
 	int allow_noise_free;
+	uint64_t max_query_work; /* refuse a QUERY whose noise costs more (noise.h) */
 	size_t dataset_count;
 	struct tly_node_dataset *datasets;
 };

@@ -312,6 +312,7 @@ tly_node_daemon(const char *config_path)
 	if (d == NULL)
 		return 1;
 	tly_err rv = tly_node_open(&d->node, config_path, why, sizeof why);
+	d->node.stopping = &stopping; /* a SIGTERM abandons a query's noise */
 	if (rv != TLY_OK) {
 		fprintf(stderr, "tally-node: %s\n", why);
 		free(d);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,6 +378,15 @@ write_bytes(const char *path, const uint8_t *bytes, size_t len)
 	return ok;
 }
 
+static volatile sig_atomic_t answer_stopping;
+
+static void
+on_answer_signal(int sig)
+{
+	(void)sig;
+	answer_stopping = 1;
+}
+
 static int
 cmd_answer(int argc, char **argv)
 {
@@ -405,6 +415,14 @@ cmd_answer(int argc, char **argv)
 		free(msg);
 		return exit_for(rv);
 	}
+	/* SIGTERM abandons the noise (the charge stands): the command ends
+	 * within one cell's work (issue 12 section 2). */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_answer_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	node.stopping = &answer_stopping;
 	tly_outbox_init(&box);
 	rv = tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why);
 	fprintf(stderr, "tally-node: node %u: %s\n", node.config.id, why);

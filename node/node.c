@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/stat.h>
 
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
+#include "protocol/noise.h"
+#include "crypto/dp.h"
 
 static void
 say(char *why, size_t why_len, const char *fmt, ...)
@@ -84,6 +87,15 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 		say(why, why_len, "%s", lerr.message);
 		goto fail;
 	}
+	/* Issue 12 section 6: a broken chain is noticed at start, not at the
+	 * next audit. */
+	struct tly_ledger_report report;
+	rv = tly_ledger_verify(node->ledger, mine.sign_pk, &report);
+	if (rv != TLY_OK) {
+		say(why, why_len, "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
+		    node->config.ledger, (unsigned long long)report.bad_seq, report.reason);
+		goto fail;
+	}
 	tly_rng_init(&node->rng);
 	return TLY_OK;
 fail:
@@ -140,6 +152,43 @@ reduce(uint64_t *num, uint64_t *den)
 		*num /= a;
 		*den /= a;
 	}
+}
+
+/*
+ * Step 3, last: everything that could make step 5 fail for the query's own
+ * sake runs here, before the charge (issue 12 section 2). The noise must be
+ * within the samplers' caps (tly_noise_calibrate, which step 5 repeats) and
+ * its work (protocol/noise.h) within max_query_work; both refusals charge
+ * nothing and name the limit.
+ */
+static tly_err
+check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t why_len)
+{
+	struct tly_noise_params params;
+	uint64_t work;
+	const char *name = q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon";
+
+	tly_err rv = tly_noise_cost(q, &params, &work);
+	if (rv == TLY_ERANGE) {
+		say(why, why_len,
+		    "refused: the noise this %s needs passes the samplers' limits (noise scale "
+		    "above %llu, protocol/noise.h); nothing was charged",
+		    name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
+		return TLY_EINVAL;
+	}
+	if (rv != TLY_OK) {
+		say(why, why_len, "refused: the noise cannot be calibrated: %s; nothing was charged",
+		    tly_strerror(rv));
+		return TLY_EINVAL;
+	}
+	if (work > node->config.max_query_work) {
+		say(why, why_len,
+		    "refused by local policy: the query's noise would cost %llu work units, above "
+		    "this node's max_query_work %llu; nothing was charged",
+		    (unsigned long long)work, (unsigned long long)node->config.max_query_work);
+		return TLY_EPEER;
+	}
+	return TLY_OK;
 }
 
 /* Steps 2 and 3: the spec against the node's catalogue, the QUERY's
@@ -203,6 +252,9 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 		rv = TLY_EPEER;
 		goto fail;
 	}
+	rv = check_cost(node, q, why, why_len);
+	if (rv != TLY_OK)
+		goto fail;
 	return TLY_OK;
 fail:
 	tly_spec_fini(spec);
@@ -257,6 +309,24 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	return tly_ledger_reserve(node->ledger, &charge, &budget, receipt, why, why_len);
 }
 
+static uint64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Asked between cells while the noise is drawn. */
+static int
+should_stop(void *arg)
+{
+	const struct tly_node *node = arg;
+	if (node->stopping != NULL && *node->stopping)
+		return 1;
+	return monotonic_ms() >= node->deadline;
+}
+
 /* Step 5: read the data (held still since open_data), add the noise share
  * and share the vector. The exact cells are the trust's secret: wiped. */
 static tly_err
@@ -281,9 +351,18 @@ answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
 		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
 		goto out;
 	}
-	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free};
+	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free,
+	    .stop = should_stop,
+	    .stop_arg = node};
 	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
 	    cells, d, out);
+	if (rv == TLY_ETIMEDOUT) {
+		say(why, why_len,
+		    "abandoned while drawing the noise: %s; the charge stands",
+		    node->stopping != NULL && *node->stopping ? "the node is stopping"
+							      : "the round's deadline passed");
+		goto out;
+	}
 	if (rv != TLY_OK) {
 		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
 		goto out;
@@ -309,6 +388,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	tly_err rv;
 
 	node->local_note[0] = '\0';
+	node->deadline = UINT64_MAX;
 	/* Step 1. */
 	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
@@ -320,6 +400,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 		rv = TLY_EPEER;
 		goto out_query;
 	}
+	node->deadline = monotonic_ms() + q.deadline_ms;
 	/* Step 1b: no query outside the transparency log (node_log.h). */
 	rv = tly_node_check_log(node, query_id, &q, &log_head, why, why_len);
 	if (rv != TLY_OK)

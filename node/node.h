@@ -32,6 +32,7 @@
 #ifndef TLY_NODE_NODE_H
 #define TLY_NODE_NODE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,13 @@ struct tly_node {
 	/* For the node's own log only, never sent: what tly_node_answer
 	 * learnt from the data (see above). Empty when there is nothing. */
 	char local_note[TLY_NODE_NOTE_MAX];
+	/* Issue 12 section 2. The caller's stop flag (its SIGTERM handler sets
+	 * it), or NULL. Step 5 stops drawing noise when it is set or when the
+	 * QUERY's round deadline (deadline_ms after it arrived) has passed:
+	 * tly_node_answer then fails with TLY_ETIMEDOUT, the charge standing
+	 * (a charged query abandoned stays charged and in the ledger). */
+	const volatile sig_atomic_t *stopping;
+	uint64_t deadline; /* CLOCK_MONOTONIC ms; set by tly_node_answer */
 };
 
 /* Load the config, keys, registry and ledger. TLY_EINVAL (config,
@@ -88,6 +96,8 @@ TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset,
  * those, for the log only). A data file that fails its checks: TLY_EINVAL
  * with TLY_NODE_DATA_REFUSED, nothing charged; a failure to evaluate after
  * the charge: TLY_EINVAL with TLY_NODE_EVAL_FAILED (the charge stands).
+ * Stopped (node->stopping) or past the round's deadline while drawing the
+ * noise: TLY_ETIMEDOUT (the charge stands).
  */
 TLY_MUST tly_err tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len,
     struct tly_outbox *out, struct tly_ledger_receipt *receipt, char *why, size_t why_len);

@@ -236,7 +236,7 @@ tly_committee_node_answer(const struct tly_identity *self, const struct tly_rost
 		goto out;
 
 	/* Round 1: the noisy input x_u = cells + noise share, in F_p ... */
-	rv = tly_noise_apply(rng, &params, cells, d, input);
+	rv = tly_noise_apply_until(rng, &params, cells, d, input, opts->stop, opts->stop_arg);
 	if (rv != TLY_OK)
 		goto out;
 	/* ... shared t-of-k: committee[j] holds f(j + 1) ... */

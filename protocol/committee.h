@@ -150,6 +150,12 @@ struct tly_committee_node_opts {
 	tly_err (*policy)(void *arg, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	    const struct tly_query *q);
 	void *policy_arg;
+	/* Asked between cells while the noise is drawn
+	 * (tly_noise_apply_until): nonzero abandons the answer with
+	 * TLY_ETIMEDOUT (the round's deadline passed, or the node is
+	 * stopping). NULL: never. */
+	int (*stop)(void *arg);
+	void *stop_arg;
 };
 
 /*

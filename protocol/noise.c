@@ -308,6 +308,13 @@ tly_err
 tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
     const int64_t *cells, size_t d, uint64_t *out)
 {
+	return tly_noise_apply_until(rng, params, cells, d, out, NULL, NULL);
+}
+
+tly_err
+tly_noise_apply_until(struct tly_rng *rng, const struct tly_noise_params *params,
+    const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg), void *arg)
+{
 	struct share share;
 	int64_t noise = 0, noisy = 0;
 	tly_err rv;
@@ -317,6 +324,10 @@ tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
 	if ((rv = share_prepare(params, &share)) != TLY_OK)
 		goto out;
 	for (size_t i = 0; i < d; i++) {
+		if (stop != NULL && stop(arg)) {
+			rv = TLY_ETIMEDOUT;
+			goto out;
+		}
 		if ((rv = draw(rng, &share, &noise)) != TLY_OK)
 			goto out;
 		/* Whether count + noise overflows is public: the query fails.
@@ -334,6 +345,106 @@ out:
 		TLY_WIPE(out, d * sizeof *out);
 	TLY_WIPE_OBJ(noise);
 	TLY_WIPE_OBJ(noisy);
+	return rv;
+}
+
+/* ---- cost ---- */
+
+/* a * b, or UINT64_MAX when it does not fit. */
+static uint64_t
+sat_mul(uint64_t a, uint64_t b)
+{
+	uint64_t out;
+	return __builtin_mul_overflow(a, b, &out) ? UINT64_MAX : out;
+}
+
+static uint64_t
+sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t out;
+	return __builtin_add_overflow(a, b, &out) ? UINT64_MAX : out;
+}
+
+/* floor(x^(1/h)) for x >= 1, h >= 1: the largest r with r^h <= x. */
+static uint64_t
+int_root(uint64_t x, uint64_t h)
+{
+	uint64_t lo = 1, hi = x;
+
+	if (h == 1)
+		return x;
+	if (h >= 64)
+		return 1; /* 2^h > x */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2, power = 1;
+		for (uint64_t i = 0; i < h && power <= x; i++)
+			power = sat_mul(power, mid);
+		if (power <= x)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/* Work of one cell's LAPLACE share, s/t = epsilon/Delta (noise.h). */
+static uint64_t
+laplace_cell_work(uint64_t s, uint64_t t, uint64_t h)
+{
+	/* x = ceil((s + t)/s) >= 1/(1 - alpha). */
+	tly_u128 x128 = ((tly_u128)s + t + s - 1) / s;
+	uint64_t x = x128 > UINT64_MAX ? UINT64_MAX : (uint64_t)x128;
+
+	/* proposals <= x^(1 - 1/h) <= ceil(x / floor(x^(1/h))). */
+	uint64_t root = int_root(x, h);
+	uint64_t proposals = x / root + (x % root != 0);
+	uint64_t per_proposal =
+	    TLY_NOISE_WORK_POLYA_STEP + (TLY_NOISE_WORK_GEOMETRIC + h - 1) / h;
+	uint64_t polya = sat_add(sat_mul(proposals, per_proposal), x);
+	return sat_add(sat_mul(2, polya), TLY_NOISE_WORK_CELL);
+}
+
+/* Work of one cell's SKELLAM share of Poisson(num/den) twice. */
+static uint64_t
+skellam_cell_work(uint64_t num, uint64_t den)
+{
+	tly_u128 parts = ((tly_u128)2 * num + den - 1) / den;
+	uint64_t p = parts > UINT64_MAX ? UINT64_MAX : (uint64_t)parts;
+	return sat_add(sat_mul(2 * TLY_NOISE_WORK_POISSON_PART, p), TLY_NOISE_WORK_CELL);
+}
+
+tly_err
+tly_noise_work(const struct tly_noise_params *params, uint64_t cells, uint64_t *out)
+{
+	struct share share;
+	uint64_t cell;
+
+	TLY_REQUIRE(params != NULL && out != NULL);
+	tly_err rv = share_prepare(params, &share);
+	if (rv != TLY_OK)
+		return rv;
+	switch (share.mechanism) {
+	case TLY_MECH_LAPLACE:
+		cell = laplace_cell_work(share.num, share.den, share.h);
+		break;
+	case TLY_MECH_SKELLAM:
+		cell = skellam_cell_work(share.num, share.den);
+		break;
+	default:
+		cell = TLY_NOISE_WORK_CELL;
+		break;
+	}
+	*out = sat_mul(cell, cells);
+	return TLY_OK;
+}
+
+tly_err
+tly_noise_cost(const struct tly_query *q, struct tly_noise_params *params, uint64_t *work)
+{
+	TLY_REQUIRE(q != NULL && params != NULL && work != NULL);
+	tly_err rv = tly_noise_calibrate(q, params);
+	if (rv == TLY_OK)
+		rv = tly_noise_work(params, q->cells, work);
 	return rv;
 }
 

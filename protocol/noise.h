@@ -98,6 +98,75 @@ TLY_MUST tly_err tly_noise_calibrate(const struct tly_query *q, struct tly_noise
 TLY_MUST tly_err tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
     const int64_t *cells, size_t d, uint64_t *out);
 
+/* tly_noise_apply that can be abandoned: stop(arg) is asked before each
+ * cell (and so between two cells at most one cell's work passes, which
+ * tly_noise_work bounds), and a nonzero answer ends the draw with
+ * TLY_ETIMEDOUT, out wiped as on any failure. stop NULL: never stops. */
+TLY_MUST tly_err tly_noise_apply_until(struct tly_rng *rng, const struct tly_noise_params *params,
+    const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg), void *arg);
+
+/*
+ * Cost: an upper bound on the expected work of drawing a query's noise, in
+ * work units, one unit being one uniform draw of crypto/dp.c (a uniform
+ * integer below a bound, or a Bernoulli; each takes fewer than two rng
+ * words on average) or one turn of a sampler loop. Derived from the
+ * samplers' algorithms (dp.h), every real rounded up, in integers only;
+ * node and coordinator use this one function, so they agree on which
+ * queries are too costly.
+ *
+ * Bounds used, with alpha = exp(-s/t), r = 1/h, x = ceil((s + t)/s):
+ *  - 1/(1 - alpha) <= 1 + t/s <= x, because 1 - e^-y >= y/(1 + y);
+ *  - Bernoulli(exp(-gamma)): fewer than 4 draws for any gamma (dp.h);
+ *  - geometric: at most e tries of (1 uniform + at most e draws) for U,
+ *    then 1/(1 - 1/e) calls of at most e draws for V: below
+ *    TLY_NOISE_WORK_GEOMETRIC = 15 (Wald's identity);
+ *  - LAPLACE (every h, h = 1 included: tly_noise_apply draws
+ *    tly_dp_laplace_share): two NB(1/h, alpha) draws (tly_dp_polya).
+ *    Proposals: (1 - alpha)^(r - 1) <= x^(1 - r) <= ceil(x / floor(x^r)).
+ *    Each costs Bernoulli(alpha) (4), the first factor (1) and, with
+ *    probability at most r, a geometric (ceil(15/h)); the product loop
+ *    turns for factor j only while K > j and the factors before it all
+ *    succeeded, so over a proposal it costs at most sum_j alpha^j w_j =
+ *    (1 - alpha)^-r (the negative binomial series), and over all the
+ *    proposals at most 1/(1 - alpha) <= x. Per NB draw: proposals
+ *    (5 + ceil(15/h)) + x; per cell twice that;
+ *  - SKELLAM: two Poisson(mu/h) draws of m = ceil(2 mu/h) parts each,
+ *    each part at most 1/0.82 tries of at most 3 draws: below 4
+ *    (TLY_NOISE_WORK_POISSON_PART); per cell 8 m;
+ *  - every cell adds TLY_NOISE_WORK_CELL = 128 for what is not a draw
+ *    (the rng's calls, the field encoding): measured, about 1.5 us a cell
+ *    at the smallest scales; a NONE cell costs only that.
+ * The query's work is cells times the cell's work, saturating at
+ * UINT64_MAX. bench/bench_dp.c ("cost" rows) compares it with measured
+ * time: 5 to 15 ns a unit from epsilon 1 to 10^-6 (1 ns for h = 1, whose
+ * loop turns draw nothing; docs/SECURITY.md). At
+ * epsilon = 10^-6, Delta = 1, h = 3 a cell costs 2,200,150 units (60,000
+ * cells: 1.3 10^11, 30 minutes or more on one core).
+ */
+enum {
+	TLY_NOISE_WORK_GEOMETRIC = 15,
+	TLY_NOISE_WORK_POLYA_STEP = 5,
+	TLY_NOISE_WORK_POISSON_PART = 4,
+	TLY_NOISE_WORK_CELL = 128,
+};
+
+/* Default of the node's and the coordinator's max_query_work: about 5 to
+ * 15 s of one core (at epsilon = 1, h = 3 every query up to TLY_MAX_CELLS;
+ * at epsilon = 10^-6, h = 3: 454 cells). */
+#define TLY_NOISE_DEFAULT_MAX_WORK UINT64_C(1000000000)
+
+/* The work bound above for params (as tly_noise_calibrate makes them) and
+ * `cells` cells. TLY_EINVAL or TLY_ERANGE for params that calibrate would
+ * not produce. *out is written only on success. */
+TLY_MUST tly_err tly_noise_work(const struct tly_noise_params *params, uint64_t cells,
+    uint64_t *out);
+
+/* tly_noise_calibrate(q, params), then tly_noise_work(params, q->cells,
+ * work): what a node and the coordinator check before a query is charged
+ * or sent. Errors of the two. */
+TLY_MUST tly_err tly_noise_cost(const struct tly_query *q, struct tly_noise_params *params,
+    uint64_t *work);
+
 /*
  * What a release states about the noise in a total of `contributors`
  * shares. contributors >= h: a total of fewer than h shares carries less

@@ -8,6 +8,7 @@
 
 #include "coordinator/config.h"
 #include "protocol/messages.h"
+#include "protocol/noise.h"
 
 static const char good[] = "; the coordinator\n"
                            "[coordinator]\n"
@@ -97,6 +98,7 @@ Test(coord_config, defaults)
 	cr_assert_eq(cfg.suppress_below, 0);
 	cr_assert_eq(cfg.round_to, 0);
 	cr_assert_str_eq(cfg.tls_cert, "", "TLS files are optional without TLS");
+	cr_assert_eq(cfg.max_query_work, TLY_NOISE_DEFAULT_MAX_WORK);
 }
 
 Test(coord_config, gaussian_is_skellam_and_round_to_one_is_off)
@@ -179,6 +181,8 @@ Test(coord_config, bad_values)
 	expect_error("[rounds]\ndeadline_ms = 10s\n", 10, "rounds.deadline_ms", "100 to 600000");
 	expect_error("[policy]\nmin_contributors = 0\n", 10, "policy.min_contributors", "1 to 1000");
 	expect_error("[policy]\nmin_honest = 1001\n", 10, "policy.min_honest", "1 to 1000");
+	expect_error("[policy]\nmax_query_work = 0\n", 10, "policy.max_query_work", "work units");
+	expect_error("[policy]\nmax_query_work = -5\n", 10, "policy.max_query_work", "work units");
 	expect_error("[policy]\nmechanisms = laplace, exponential\n", 10, "policy.mechanisms",
 	             "laplace, gaussian or skellam");
 	expect_error("[policy]\nmechanisms =\n", 10, "policy.mechanisms", "at least one");

@@ -377,6 +377,88 @@ Test(federation, budget_exhaustion_is_refused_with_exit_3)
 	cr_assert(audit_ok(), "logs verify, and no node is over its cap");
 }
 
+/* Issue 12 section 2: the coordinator refuses, before it sends anything,
+ * a query whose noise passes the samplers' caps and one whose noise costs
+ * more than its max_query_work (default 10^9 work units): exit 2, the
+ * message names the limit, and no trust's ledger has an entry. */
+static int
+ledger_entries(int site)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "sqlite3 %s/site-%d/state/ledger.db 'SELECT COUNT(*) FROM entries' "
+	    "> %s/count.txt", dir, site, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(cmd, sizeof cmd, "%s/count.txt", dir);
+	FILE *f = fopen(cmd, "r");
+	int n = -1;
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &n), 1);
+	fclose(f);
+	return n;
+}
+
+/* tally query with its stderr in DIR/out.txt. */
+static int
+query_stderr(const char *const *extra)
+{
+	char conf[300], program[1200], log[300];
+	const char *argv[32] = {"tally", "query", "--config", conf};
+	size_t n = 4;
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	int status;
+
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	for (; *extra != NULL && n < 30; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	snprintf(program, sizeof program, "%s/tally", bin);
+	snprintf(log, sizeof log, "%s/out.txt", dir);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void
+assert_out_has(const char *what)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/out.txt", dir);
+	FILE *f = fopen(path, "r");
+	char text[4096] = "";
+	cr_assert_not_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(text, what) != NULL, "\"%s\" not in: %s", what, text);
+}
+
+Test(federation, costly_queries_are_refused_before_they_are_sent_with_exit_2)
+{
+	const char *const tiny[] = {"--count", "--epsilon", "0.000000001", NULL};
+	cr_assert_eq(query_stderr(tiny), 2, "an epsilon past the samplers' caps");
+	assert_out_has("samplers' limits");
+	/* 100 x 2 x 5 = 1000 cells at epsilon 10^-6, h = 2: 1000 x 2026156
+	 * work units */
+	char edges[600];
+	size_t used = 0;
+	for (int i = 0; i <= 100; i++)
+		used += (size_t)snprintf(edges + used, sizeof edges - used, "%s%d", i ? "," : "", i);
+	const char *const bomb[] = {"--histogram", "age", "--edges", edges, "--by",
+	    "sex,age_band", "--epsilon", "0.000001", NULL};
+	cr_assert_eq(query_stderr(bomb), 2, "a cost bomb");
+	assert_out_has("2026156000 work units, above this coordinator's max_query_work 1000000000");
+	for (int site = 1; site <= 5; site++)
+		cr_assert_eq(ledger_entries(site), 0, "site %d has a ledger entry", site);
+	/* an honest query still runs */
+	const char *const ask[] = {"--count", "--by", "sex", "--epsilon", "1", NULL};
+	cr_assert_eq(query_flags(ask), 0);
+}
+
 static char *
 read_all(const char *path)
 {

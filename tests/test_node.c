@@ -1082,3 +1082,280 @@ Test(node, refuses_queries_outside_the_log_forks_and_rollbacks)
 	test_log_fini(&older);
 	free(canonical);
 }
+
+/* Issue 12 section 2. */
+
+static void
+set_policy(int site, const char *key, const char *value)
+{
+	char conf[300], cmd[900];
+
+	path_of(conf, sizeof conf, "site-%d/node.conf", site);
+	snprintf(cmd, sizeof cmd,
+	    "sed -i '/^%s = /d; s/^\\[policy\\]$/[policy]\\n%s = %s/' %s", key, key, value, conf);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static char *
+read_log(void)
+{
+	char log[300];
+	size_t len;
+	path_of(log, sizeof log, "log");
+	char *text = (char *)slurp(log, &len);
+	cr_assert_not_null(text);
+	text[len] = '\0';
+	return text;
+}
+
+/* An epsilon whose noise passes the samplers' caps (t/s > 10^6): on main
+ * before issue 12 the node charged it and then failed in tly_noise_apply
+ * ("value out of range"). Now it is refused with nothing in the ledger. */
+Test(node, epsilon_past_the_samplers_caps_is_refused_before_the_charge)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	static const char tiny[] =
+	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.000000001}}";
+
+	make_query(&q, tiny, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-tiny");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(1, msg_path, out), 2, "an epsilon past the caps is a bad query");
+	cr_assert_eq(access(out, F_OK), -1, "no output for a refused query");
+	char *text = read_log();
+	cr_assert(strstr(text, "samplers' limits") && strstr(text, "1000000") &&
+		strstr(text, "nothing was charged"),
+	    "%s", text);
+	free(text);
+	path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
+	cr_assert_eq(charges_in(db_path), 0, "charged, then failed for range");
+	free(canonical);
+}
+
+/* max_query_work: a query whose noise costs more work units than the
+ * node's limit is refused (exit 3) naming the limit, and nothing is
+ * charged; at a limit equal to its cost it is answered. */
+Test(node, query_over_max_query_work_is_refused_before_the_charge)
+{
+	struct tly_query q;
+	struct tly_noise_params params;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300], value[32];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	uint64_t work;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	cr_assert_eq(tly_noise_cost(&q, &params, &work), TLY_OK);
+	cr_assert_gt(work, 1);
+	snprintf(value, sizeof value, "%llu", (unsigned long long)(work - 1));
+	set_policy(2, "max_query_work", value);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-work");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(2, msg_path, out), 3, "over max_query_work is refused");
+	cr_assert_eq(access(out, F_OK), -1, "no output for a refused query");
+	char *text = read_log();
+	char expect[160];
+	snprintf(expect, sizeof expect, "cost %llu work units, above this node's max_query_work %s",
+	    (unsigned long long)work, value);
+	cr_assert(strstr(text, expect) && strstr(text, "nothing was charged"), "%s", text);
+	free(text);
+	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
+	cr_assert_eq(charges_in(db_path), 0, "a query over the work limit was charged");
+	snprintf(value, sizeof value, "%llu", (unsigned long long)work);
+	set_policy(2, "max_query_work", value);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(2, msg_path, out), 0, "at the limit it is answered");
+	cr_assert_eq(charges_in(db_path), 1);
+	free(canonical);
+}
+
+/* A query whose noise takes about a minute: a 1000-cell histogram at
+ * epsilon 10^-6 (2,026,156 work units a cell at h = 2), allowed by a
+ * raised max_query_work. */
+static void
+slow_query(struct tly_query *q, char **canonical, uint32_t *ids, uint32_t *members,
+    uint32_t deadline_ms)
+{
+	char json[1200];
+	size_t used = (size_t)snprintf(json, sizeof json,
+	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"histogram\", \"column\": \"age\","
+	    " \"edges\": [");
+	for (int i = 0; i <= 100; i++)
+		used += (size_t)snprintf(json + used, sizeof json - used, "%s%d", i ? ", " : "", i);
+	snprintf(json + used, sizeof json - used,
+	    "]}, \"group_by\": [\"age_band\", \"sex\"],"
+	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.000001}}");
+	make_query(q, json, canonical, ids, members);
+	cr_assert_eq(q->cells, 1000);
+	q->deadline_ms = deadline_ms;
+}
+
+/* charges_in for a ledger that another process may be creating: 0 until
+ * its table exists. */
+static int
+charges_so_far(const char *ledger_db)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = 0;
+	if (sqlite3_open_v2(ledger_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st, NULL) ==
+		SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+static pid_t
+spawn_answer(int site, const char *msg_path, const char *out)
+{
+	char program[1200], conf[300], log[300];
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+
+	snprintf(program, sizeof program, "%s/tally-node", bin);
+	path_of(conf, sizeof conf, "site-%d/node.conf", site);
+	path_of(log, sizeof log, "log");
+	const char *const argv[] = {"tally-node", "answer", "--config", conf, "--query", msg_path,
+	    "--out", out, NULL};
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	return pid;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The round's deadline (300 ms) stops the node's noise: it gives up long
+ * before the minute the draw would take, and the charge stands. */
+Test(node, the_round_deadline_stops_the_noise_and_the_charge_stands)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+
+	set_policy(1, "max_query_work", "100000000000000");
+	slow_query(&q, &canonical, ids, members, 300);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-deadline");
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	double start = seconds_now();
+	cr_assert_eq(answer(1, msg_path, out), 1, "abandoned at the deadline");
+	double took = seconds_now() - start;
+	cr_log_info("answer with a 300 ms deadline ended after %.3f s", took);
+	/* The whole draw takes about a minute unloaded: a node that ignored
+	 * the deadline could not end within 20 s. */
+	cr_assert_lt(took, 20.0, "took %.1f s", took);
+	char *text = read_log();
+	cr_assert(strstr(text, "the round's deadline passed") && strstr(text, "charge stands"),
+	    "%s", text);
+	free(text);
+	path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
+	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
+	free(canonical);
+}
+
+/* SIGTERM mid-noise: the node ends within one cell's work (about 60 ms
+ * here unloaded), the charge standing. */
+Test(node, sigterm_mid_noise_ends_the_node_within_a_second)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], log[300], db_path[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	int status;
+
+	set_policy(2, "max_query_work", "100000000000000");
+	slow_query(&q, &canonical, ids, members, 600000);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-term");
+	path_of(log, sizeof log, "log");
+	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
+	truncate(log, 0);
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	pid_t pid = spawn_answer(2, msg_path, out);
+	/* The event: the charge is durable, so the noise is being drawn. */
+	while (charges_so_far(db_path) < 1) {
+		cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "ended before its charge");
+		sleep_ms(10);
+	}
+	sleep_ms(200); /* well into the noise */
+	double start = seconds_now();
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	double took = seconds_now() - start;
+	cr_log_info("tally-node answer ended %.3f s after SIGTERM", took);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+	cr_assert_lt(took, 1.0, "took %.3f s", took);
+	char *text = read_log();
+	cr_assert(strstr(text, "the node is stopping") && strstr(text, "charge stands"), "%s",
+	    text);
+	free(text);
+	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
+	free(canonical);
+}
+
+/* Issue 12 section 6: a tampered ledger is noticed when the node opens it:
+ * `tally-node check` (and the daemon, and every command that opens the
+ * node) refuses, naming the entry. */
+Test(node, check_refuses_a_tampered_ledger_naming_the_entry)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300], db_path[300], cmd[700];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-tamper");
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(3, msg_path, out), 0);
+	path_of(conf, sizeof conf, "site-3/node.conf");
+	const char *const check[] = {"tally-node", "check", "--config", conf, NULL};
+	cr_assert_eq(run(check), 0, "an honest ledger passes");
+	/* Lower the recorded spend of entry 1. */
+	path_of(db_path, sizeof db_path, "site-3/state/ledger.db");
+	snprintf(cmd, sizeof cmd, "sqlite3 %s 'DROP TRIGGER IF EXISTS entries_no_update; "
+	    "UPDATE entries SET amount_num = 1, amount_den = 1000 WHERE seq = 1'", db_path);
+	cr_assert_eq(system(cmd), 0);
+	char log[300];
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	cr_assert_neq(run(check), 0, "a tampered ledger passes check");
+	char *text = read_log();
+	cr_assert(strstr(text, "does not verify, at entry 1") && strstr(text, "refusing to start"),
+	    "%s", text);
+	free(text);
+	free(canonical);
+}

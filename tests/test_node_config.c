@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "node/config.h"
+#include "protocol/noise.h"
 
 static const char good[] =
     "; a trust node\n"
@@ -63,6 +64,7 @@ Test(node_config, full_file_with_defaults)
 	cr_assert(ds->delta_total.num == 1 && ds->delta_total.den == 1000000, "default delta 1e-6");
 	cr_assert_str_eq(ds->population, "patients", "default: its own population");
 	cr_assert_eq(cfg.max_min_honest, 10, "default h cap");
+	cr_assert_eq(cfg.max_query_work, TLY_NOISE_DEFAULT_MAX_WORK, "default work limit");
 	cr_assert_eq(ds->rho_per_query.num, 1);
 	cr_assert_eq(ds->rho_per_query.den, 4);
 	cr_assert_eq(ds->schema.column_count, 3);
@@ -166,6 +168,10 @@ Test(node_config, one_cap_per_population_and_the_h_cap)
 	expect_error("epsilon_total", "population = Patients\n", 21, "dataset patients.population",
 	    "names are");
 	expect_error("min_contributors", "max_min_honest = 0\n", 13, "policy.max_min_honest",
+	    "integer");
+	expect_error("min_contributors", "max_query_work = 0\n", 13, "policy.max_query_work",
+	    "work units");
+	expect_error("min_contributors", "max_query_work = 1e9\n", 13, "policy.max_query_work",
 	    "integer");
 	/* two datasets of one population must agree on its cap */
 	expect_error("XXX",

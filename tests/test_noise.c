@@ -812,3 +812,84 @@ Test(noise_stats, skellam_five_of_three)
 {
 	skellam_case(3, 5, 4);
 }
+
+/* ---- cost (issue 12 section 2) ---- */
+
+static uint64_t
+work_of(uint8_t mechanism, uint64_t num, uint64_t den, uint32_t h, uint64_t l1, uint64_t l2sq,
+    uint32_t cells)
+{
+	struct tly_query q = query(mechanism, num, den, h, l1, l2sq);
+	struct tly_noise_params p;
+	uint64_t work;
+
+	q.cells = cells;
+	cr_assert_eq(tly_noise_cost(&q, &p, &work), TLY_OK);
+	return work;
+}
+
+/* The figures of noise.h's derivation, by hand: x = ceil((s + t)/s),
+ * proposals ceil(x / floor(x^(1/h))), per NB draw proposals (5 +
+ * ceil(15/h)) + x, per cell twice that plus TLY_NOISE_WORK_CELL. */
+Test(noise, work_known_answers)
+{
+	enum { C = TLY_NOISE_WORK_CELL };
+	/* epsilon 10^-6, h = 3: x = 1000001, root 100, 10001 proposals. */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0, 1),
+	    2 * (10001 * (5 + 5) + 1000001) + C);
+	/* the 60,000-cell bomb of the issue */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0, 60000),
+	    UINT64_C(60000) * (2200022 + C));
+	/* epsilon 1, h = 3: x = 2, root 1, 2 proposals: 2 (2 10 + 2) */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1, 3, 1, 0, 1), 44 + C);
+	/* epsilon 1/10, Delta 2, h = 2: t/s = 20, x = 21, root 4, 6 proposals:
+	 * 2 (6 (5 + 8) + 21) */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 10, 2, 2, 0, 1), 198 + C);
+	/* h = 1 (still the share sampler, r = 1): one proposal, and the
+	 * product loop turns up to x times without a draw */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 1, 1, 0, 7),
+	    7 * (2 * (1 * (5 + 15) + 1000001) + C));
+	/* no noise: the per-cell constant */
+	cr_assert_eq(work_of(TLY_MECH_NONE, 0, 0, 2, 1, 0, 9), 9 * C);
+}
+
+Test(noise, work_skellam_counts_poisson_parts)
+{
+	struct tly_noise_params p = calibrated(TLY_MECH_SKELLAM, 1, 100, 3, 1, 1);
+	uint64_t w = work_of(TLY_MECH_SKELLAM, 1, 100, 3, 1, 1, 5);
+	/* m = ceil(2 mu / h) with mu = mu_num / mu_den */
+	uint64_t m = (2 * p.mu_num + 3 * p.mu_den - 1) / (3 * p.mu_den);
+	cr_assert_gt(m, 1);
+	cr_assert_eq(w, 5 * (8 * m + TLY_NOISE_WORK_CELL));
+}
+
+Test(noise, work_grows_as_epsilon_falls_and_saturates)
+{
+	uint64_t last = 0;
+	for (uint64_t den = 1; den <= 1000000; den *= 10) {
+		uint64_t w = work_of(TLY_MECH_LAPLACE, 1, den, 3, 1, 0, 1);
+		cr_assert_gt(w, last, "epsilon 1/%lu", den);
+		last = w;
+	}
+	/* a count past 2^64 saturates rather than wrapping */
+	struct tly_noise_params p = calibrated(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0);
+	uint64_t work;
+	cr_assert_eq(tly_noise_work(&p, UINT64_MAX / 1000, &work), TLY_OK);
+	cr_assert_eq(work, UINT64_MAX);
+	/* large h: the root is 1, proposals x */
+	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000, 1000, 1, 0, 1),
+	    2 * (1001 * (5 + 1) + 1001) + TLY_NOISE_WORK_CELL);
+}
+
+Test(noise, cost_refuses_what_calibrate_refuses)
+{
+	struct tly_query q = query(TLY_MECH_LAPLACE, 1, 1000000000, 3, 1, 0);
+	struct tly_noise_params p;
+	uint64_t work = 42;
+
+	cr_assert_eq(tly_noise_cost(&q, &p, &work), TLY_ERANGE);
+	cr_assert_eq(work, 42, "written only on success");
+	struct tly_noise_params bad = {.mechanism = TLY_MECH_LAPLACE, .h = 3, .scale_s = 0,
+	    .scale_t = 1};
+	cr_assert_eq(tly_noise_work(&bad, 1, &work), TLY_EINVAL);
+}
