@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "protocol/messages.h"
+#include "protocol/transport.h"
 
 enum section_id { SECTION_COORDINATOR, SECTION_ROUNDS, SECTION_POLICY, SECTION_COUNT };
 
@@ -219,6 +220,26 @@ read_deadline(struct parse *p, const char *value, size_t offset)
 }
 
 static const char *
+read_heartbeat(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
+
+	if (!parse_u32(value, TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_HEARTBEAT_MAX_MS, dst))
+		return "must be an integer from 100 to 60000 (milliseconds)";
+	return NULL;
+}
+
+static const char *
+read_dead(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
+
+	if (!parse_u32(value, 2 * TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_DEAD_MAX_MS, dst))
+		return "must be an integer from 200 to 600000 (milliseconds)";
+	return NULL;
+}
+
+static const char *
 read_parties(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
@@ -294,6 +315,9 @@ static const struct key keys[] = {
     {SECTION_COORDINATOR, "registry", read_path, AT(registry), true},
     {SECTION_COORDINATOR, "catalogue", read_path, AT(catalogue), true},
     {SECTION_COORDINATOR, "log", read_path, AT(log), true},
+    {SECTION_COORDINATOR, "heartbeat_interval_ms", read_heartbeat, AT(heartbeat_interval_ms),
+     false},
+    {SECTION_COORDINATOR, "heartbeat_dead_ms", read_dead, AT(heartbeat_dead_ms), false},
     {SECTION_ROUNDS, "protocol", read_protocol, 0, false},
     {SECTION_ROUNDS, "committee_size", read_committee_size, 0, false},
     {SECTION_ROUNDS, "threshold", read_threshold, 0, false},
@@ -447,6 +471,10 @@ check_rules(struct parse *p)
 		          "quorum q must satisfy 2q >= committee_size k + threshold t, so that "
 		          "no two contributor sets can both be agreed while fewer than t members "
 		          "collude");
+	else if (cfg->heartbeat_dead_ms < 2u * cfg->heartbeat_interval_ms)
+		fail_pair(p, "heartbeat_dead_ms", "heartbeat_interval_ms",
+		          "heartbeat_dead_ms must be at least twice heartbeat_interval_ms, so that "
+		          "one late keepalive does not drop a healthy node");
 	else if (cfg->min_honest > cfg->min_contributors)
 		fail_pair(p, "min_honest", "min_contributors",
 		          "min_honest h must be at most min_contributors");
@@ -462,6 +490,8 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->threshold = 2;
 	cfg->quorum = 0; /* unset: the smallest valid, ceil((k + t) / 2) */
 	cfg->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
+	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
+	cfg->heartbeat_dead_ms = TLY_HEARTBEAT_DEAD_MS;
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
 	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;

@@ -47,6 +47,8 @@ tly_station_init(struct tly_station *st, const struct tly_conn_ops *ops, void *o
 	memset(st, 0, sizeof *st);
 	st->ops = ops;
 	st->owner = owner;
+	st->hb_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
+	st->hb_dead_ms = TLY_HEARTBEAT_DEAD_MS;
 	if (nng_mtx_alloc(&st->mtx) != 0)
 		return TLY_ENOMEM;
 	if (nng_cv_alloc(&st->cv, st->mtx) != 0) {
@@ -211,6 +213,9 @@ rx_arm(struct tly_conn *c)
 	if (c->deadline != 0) {
 		nng_time now = nng_clock();
 		timeout = c->deadline > now ? (nng_duration)(c->deadline - now) : 1;
+	} else if (c->rx_idle_ms > 0) {
+		/* Any byte restarts it: only a silent peer times out. */
+		timeout = c->rx_idle_ms;
 	}
 	(void)nng_aio_set_iov(c->rx_aio, 1, &iov); /* one entry: cannot fail */
 	nng_aio_set_timeout(c->rx_aio, timeout);
@@ -456,12 +461,34 @@ tly_conn_post(struct tly_conn *c, uint32_t from, uint8_t *data, size_t len)
 	return keep;
 }
 
+/* An empty frame after the handshake: a keepalive (transport.h). Counts
+ * it against the peer's rate and reads the next head. */
+static int
+rx_keepalive(struct tly_conn *c)
+{
+	nng_time now = nng_clock();
+
+	if (now - c->ka_window >= 1000) {
+		c->ka_window = now;
+		c->ka_count = 0;
+	}
+	if (++c->ka_count > TLY_KEEPALIVE_MAX_PER_S) {
+		tly_conn_refuse(c, "%s: closed: over %d keepalives within a second", c->peer,
+		    TLY_KEEPALIVE_MAX_PER_S);
+		return 0;
+	}
+	c->rx_got = 0;
+	return 1;
+}
+
 /* A frame's head has arrived: check the length, make room for the body. */
 static int
 rx_head(struct tly_conn *c)
 {
 	uint32_t len = tly_be32_get(c->rx_head);
 
+	if (len == 0 && c->deadline == 0)
+		return rx_keepalive(c);
 	if (len == 0 || len > c->rx_limit) {
 		tly_conn_refuse(c, "%s: closed: a %s frame of %" PRIu32 " bytes (at most %zu here)",
 		    c->peer, c->deadline != 0 ? "handshake" : "message", len, c->rx_limit);
@@ -542,6 +569,25 @@ tly_conn_queue(struct tly_conn *c, struct tly_frame *frame, int *kick)
 	*kick = !c->tx_busy;
 	c->tx_busy = 1;
 	return TLY_OK;
+}
+
+int
+tly_conn_keepalive(struct tly_conn *c)
+{
+	struct tly_frame *frame;
+	int kick = 0;
+
+	if (c->closing || c->tx_busy)
+		return 0;
+	if ((frame = malloc(sizeof *frame + TLY_FRAME_HEAD_BYTES)) == NULL)
+		return 0; /* the next tick tries again */
+	frame->next = NULL;
+	frame->size = TLY_FRAME_HEAD_BYTES;
+	tly_be32_put(frame->bytes, 0);
+	if (tly_conn_queue(c, frame, &kick) != TLY_OK || !kick)
+		return 0;
+	c->holds++;
+	return 1;
 }
 
 /* tx_head and tx_off are stable while tx_busy: only tx_done moves them. */

@@ -85,6 +85,8 @@ struct tly_station {
 	char events[TLY_EVENT_SLOTS][TLY_EVENT_LINE_MAX];
 	unsigned event_first, event_count;
 	unsigned long events_lost;
+	/* Heartbeat (tly_hub_heartbeat); under the lock. */
+	int hb_interval_ms, hb_dead_ms;
 };
 
 struct tly_conn {
@@ -106,6 +108,9 @@ struct tly_conn {
 	size_t rx_len, rx_got;
 	size_t rx_limit; /* longest frame accepted in the current state */
 	uint64_t rx_total;
+	int rx_idle_ms;        /* once bound: silence that kills it; 0 none */
+	nng_time ka_window;    /* keepalives received since then */
+	unsigned ka_count;
 
 	/* Under the station lock. */
 	unsigned holds; /* set-up in progress: not reaped */
@@ -173,6 +178,11 @@ int tly_conn_mark_closing(struct tly_conn *conn);
  * once. Lock not held. */
 void tly_conn_refuse(struct tly_conn *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Queue a keepalive on c when nothing else is being sent. Returns
+ * nonzero when c must be kicked: c is then held, and the caller kicks
+ * it and releases it after unlocking. Lock held. */
+int tly_conn_keepalive(struct tly_conn *conn);
 
 /* Append a received message to the inbox (data now belongs to the
  * station). Returns nonzero to keep reading; pauses the connection when

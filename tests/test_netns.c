@@ -1192,3 +1192,69 @@ Test(netns, three_of_five_cut_fails_with_exit_4_then_heals)
 	assert_all_alive("after the heal");
 	assert_ledgers_and_audit();
 }
+
+/* ---- links that notice they are dead (issue 12 section 4) ---- */
+
+/* Wait up to limit_s for the coordinator to report want nodes; seconds
+ * taken, or -1. */
+static double
+until_connected(int want, double limit_s)
+{
+	double start = now_s();
+	while (now_s() - start < limit_s) {
+		if (nodes_connected() == want)
+			return now_s() - start;
+		pause_ms(250);
+	}
+	return -1;
+}
+
+/* Node k's bridge port leaves the bridge: its frames and the
+ * coordinator's to it go nowhere. Both ends keep their carrier, nothing
+ * sends a RST or FIN: a silent cut. */
+static void
+silent_cut(int k, int cut)
+{
+	cr_assert_eq(sh("ip -n %s link set v%d %s", ns_name(0), k, cut ? "nomaster" : "master br0"),
+	             0);
+}
+
+/* A silent cut with no query running: before the heartbeat neither end
+ * noticed (the coordinator kept node 5 "connected" and the README listed
+ * it as a known gap). Now the coordinator drops it and the node gives up
+ * its connection, each within its heartbeat_dead_ms, and it redials
+ * once the cut heals. */
+Test(netns, silent_cut_is_noticed_at_both_ends_then_heals)
+{
+	need_namespaces();
+	char nlog[300], clog[300];
+	snprintf(nlog, sizeof nlog, "%s/logs/node-5.log", dir);
+	snprintf(clog, sizeof clog, "%s/logs/coordinator.log", dir);
+	silent_cut(5, 1);
+	double coord = until_connected(SITES - 1, 60);
+	cr_log_info("silent cut: the coordinator dropped node 5 after %.2f s", coord);
+	cr_assert_geq(coord, 0, "the coordinator never noticed the silent cut");
+	cr_assert(file_has(clog, "node 5 disconnected"));
+	cr_assert(file_has(clog, "(no heartbeat)"));
+	double t0 = now_s();
+	while (now_s() - t0 < 60 && !file_has(nlog, "nothing from it for"))
+		pause_ms(250);
+	cr_assert(file_has(nlog, "nothing from it for"), "node 5 never noticed the silent cut");
+	cr_log_info("silent cut: node 5 noticed too (%.2f s after the coordinator)", now_s() - t0);
+	write_csv("silent cut: coordinator drops the node", coord, coord, 0);
+	json_t *result;
+	double took;
+	cr_assert_eq(ask(small_query, &result, &took), 0, "4 of 5 trusts are enough");
+	cr_assert_eq(contributors_of(result), SITES - 1);
+	json_decref(result);
+	cr_log_info("silent cut: a query without node 5 took %.2f s", took);
+	silent_cut(5, 0);
+	double back = until_connected(SITES, 60);
+	cr_log_info("silent cut healed: node 5 back after %.2f s", back);
+	cr_assert_geq(back, 0, "node 5 never redialled after the heal");
+	write_csv("silent cut healed: node back", back, back, 0);
+	int rounds;
+	cr_assert_geq(until_everyone_is_back(&rounds, 60), 0);
+	assert_all_alive("after the silent cut");
+	assert_ledgers_and_audit();
+}
