@@ -281,6 +281,7 @@ tly_station_recv(struct tly_station *st, uint32_t *from, uint8_t **msg, size_t *
 	c->post_bytes -= post->len;
 	if (c->paused && !c->closing && c->post_bytes < TLY_RECV_PAUSE_BYTES) {
 		c->paused = 0;
+		c->rx_last = nng_clock(); /* silence while paused was ours */
 		resume = 1;
 	}
 	if (c->closing && c->posts == 0)
@@ -401,6 +402,8 @@ conn_fail(struct tly_conn *c, int err)
 
 	nng_mtx_lock(st->mtx);
 	first = tly_conn_mark_closing(c);
+	if (c->silent)
+		err = NNG_ETIMEDOUT; /* the heartbeat tick closed it */
 	nng_mtx_unlock(st->mtx);
 	if (first)
 		st->ops->lost(c, err);
@@ -517,6 +520,11 @@ rx_done(void *arg)
 		return;
 	}
 	got = nng_aio_count(c->rx_aio);
+	if (c->rx_idle_ms > 0) {
+		nng_mtx_lock(c->station->mtx);
+		c->rx_last = nng_clock();
+		nng_mtx_unlock(c->station->mtx);
+	}
 	c->rx_got += got;
 	c->rx_total += got;
 	if (c->rx_body == NULL) {
@@ -572,12 +580,19 @@ tly_conn_queue(struct tly_conn *c, struct tly_frame *frame, int *kick)
 }
 
 int
-tly_conn_keepalive(struct tly_conn *c)
+tly_conn_tick(struct tly_conn *c, nng_time now)
 {
 	struct tly_frame *frame;
 	int kick = 0;
 
-	if (c->closing || c->tx_busy)
+	if (c->closing || c->silent)
+		return 0;
+	if (c->rx_idle_ms > 0 && !c->paused && now - c->rx_last > (nng_time)c->rx_idle_ms) {
+		c->silent = 1;
+		c->holds++;
+		return TLY_TICK_CLOSE;
+	}
+	if (c->tx_busy)
 		return 0;
 	if ((frame = malloc(sizeof *frame + TLY_FRAME_HEAD_BYTES)) == NULL)
 		return 0; /* the next tick tries again */
@@ -587,7 +602,18 @@ tly_conn_keepalive(struct tly_conn *c)
 	if (tly_conn_queue(c, frame, &kick) != TLY_OK || !kick)
 		return 0;
 	c->holds++;
-	return 1;
+	return TLY_TICK_KICK;
+}
+
+void
+tly_conn_tick_done(struct tly_conn *c, int action)
+{
+	if (action == TLY_TICK_CLOSE)
+		nng_stream_close(c->stream);
+	else if (action == TLY_TICK_KICK)
+		tly_conn_kick(c);
+	if (action != 0)
+		tly_conn_release(c);
 }
 
 /* tx_head and tx_off are stable while tx_busy: only tx_done moves them. */

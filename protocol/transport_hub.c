@@ -28,6 +28,7 @@ struct tly_hub {
 	nng_aio *accept_aio;
 	nng_aio *tick_aio;      /* heartbeat */
 	struct tly_conn **kick; /* by roster index: tick_done's own */
+	int *kick_action;       /* the same */
 	int accept_sleeping; /* accept_aio is a back-off sleep */
 	int closing;
 	struct tly_rng rng; /* challenges; under the lock */
@@ -77,6 +78,7 @@ hub_bind(struct tly_hub *hub, struct tly_conn *c, const struct tly_party *party,
 	c->id = party->id;
 	c->state = HUB_BOUND;
 	c->rx_idle_ms = hub->st.hb_dead_ms;
+	c->rx_last = nng_clock();
 	nng_mtx_unlock(hub->st.mtx);
 	/* Receive state is this callback's own. */
 	c->rx_limit = TLY_MAX_MESSAGE_BYTES;
@@ -247,13 +249,14 @@ accept_done(void *arg)
 }
 
 /* Every heartbeat interval: a keepalive to each bound node with nothing
- * else going out (transport.h). */
+ * else going out, and the end of any gone silent (transport.h). */
 static void
 tick_done(void *arg)
 {
 	struct tly_hub *hub = arg;
 	size_t n = 0;
 	nng_duration every;
+	nng_time now = nng_clock();
 
 	nng_mtx_lock(hub->st.mtx);
 	if (hub->closing) {
@@ -262,15 +265,16 @@ tick_done(void *arg)
 	}
 	for (size_t i = 0; i < hub->roster->count; i++) {
 		struct tly_conn *c = hub->bound[i];
-		if (c != NULL && tly_conn_keepalive(c))
-			hub->kick[n++] = c;
+		int action = c != NULL ? tly_conn_tick(c, now) : 0;
+		if (action != 0) {
+			hub->kick[n] = c;
+			hub->kick_action[n++] = action;
+		}
 	}
 	every = hub->st.hb_interval_ms;
 	nng_mtx_unlock(hub->st.mtx);
-	for (size_t i = 0; i < n; i++) {
-		tly_conn_kick(hub->kick[i]);
-		tly_conn_release(hub->kick[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		tly_conn_tick_done(hub->kick[i], hub->kick_action[i]);
 	nng_sleep_aio(every, hub->tick_aio);
 }
 
@@ -324,6 +328,7 @@ tly_hub_open(struct tly_hub **out, const char *url, const struct tly_tls_files *
 	if ((hub->bound = calloc(roster->count + 1, sizeof *hub->bound)) == NULL ||
 	    (hub->held_until = calloc(roster->count + 1, sizeof *hub->held_until)) == NULL ||
 	    (hub->kick = calloc(roster->count + 1, sizeof *hub->kick)) == NULL ||
+	    (hub->kick_action = calloc(roster->count + 1, sizeof *hub->kick_action)) == NULL ||
 	    tly_station_init(&hub->st, &hub_ops, hub) != TLY_OK) {
 		tly_hub_close(hub);
 		return TLY_ENOMEM;
@@ -365,6 +370,7 @@ tly_hub_close(struct tly_hub *hub)
 	free(hub->bound);
 	free(hub->held_until);
 	free(hub->kick);
+	free(hub->kick_action);
 	free(hub);
 }
 

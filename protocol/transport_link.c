@@ -42,27 +42,26 @@ static const struct tly_conn_ops link_ops = {
 };
 
 /* Every heartbeat interval: a keepalive to the coordinator when the
- * link is ready and idle (transport.h). */
+ * link is ready and idle, or the end of a link gone silent (transport.h). */
 static void
 tick_done(void *arg)
 {
 	struct tly_link *link = arg;
 	struct tly_conn *c;
 	nng_duration every;
+	int action = 0;
 
 	nng_mtx_lock(link->st.mtx);
 	if (link->closing) {
 		nng_mtx_unlock(link->st.mtx);
 		return;
 	}
-	if ((c = ready_conn(link)) != NULL && !tly_conn_keepalive(c))
-		c = NULL;
+	if ((c = ready_conn(link)) != NULL)
+		action = tly_conn_tick(c, nng_clock());
 	every = link->st.hb_interval_ms;
 	nng_mtx_unlock(link->st.mtx);
-	if (c != NULL) {
-		tly_conn_kick(c);
-		tly_conn_release(c);
-	}
+	if (action != 0)
+		tly_conn_tick_done(c, action);
 	nng_sleep_aio(every, link->tick_aio);
 }
 
@@ -176,6 +175,7 @@ link_welcomed(struct tly_link *link, struct tly_conn *c, uint8_t *data, size_t l
 	nng_mtx_lock(link->st.mtx);
 	c->state = LINK_READY;
 	c->rx_idle_ms = link->st.hb_dead_ms;
+	c->rx_last = nng_clock();
 	link->backoff = TLY_REDIAL_MIN_MS;
 	link->last_dial_err = 0;
 	tly_station_event(&link->st, "connected to the coordinator at %s (%s) as node %" PRIu32,

@@ -1209,6 +1209,43 @@ until_connected(int want, double limit_s)
 	return -1;
 }
 
+/* The recipe of the issue: kill -STOP a node, start a query, kill -9 the
+ * coordinator, kill -CONT the node, restart the coordinator. Before the
+ * heartbeat the node answered into its dead connection, kept it marked
+ * ready and never redialled (watched for over 60 s), and every query
+ * after failed with exit 4. Now it notices the silence within its
+ * heartbeat_dead_ms (6 s by default) and redials. The 60 s limit only
+ * tells "redials" from "never". */
+Test(netns, frozen_node_across_a_coordinator_kill_redials)
+{
+	need_namespaces();
+	long before = charges(1);
+	kill(pids[3], SIGSTOP);
+	pid_t q = ask_in_background(small_query);
+	/* The query is out once another node charged it. */
+	double t0 = now_s();
+	while (now_s() - t0 < 60 && charges(1) == before)
+		pause_ms(50);
+	cr_assert_gt(charges(1), before, "the query never reached node 1");
+	kill(pids[0], SIGKILL);
+	waitpid(pids[0], NULL, 0);
+	pids[0] = 0;
+	int code;
+	json_decref(background_answer(q, &code));
+	cr_assert_neq(code, 0, "the coordinator died: the query cannot have been answered");
+	kill(pids[3], SIGCONT);
+	spawn_daemon(0);
+	double back = until_connected(SITES, 60);
+	cr_log_info("recipe: all %d nodes connected %.2f s after the restart", SITES, back);
+	cr_assert_geq(back, 0, "node 3 never redialled after kill -STOP / kill -9 / kill -CONT");
+	write_csv("frozen node across a coordinator kill: all connected", back, back, 0);
+	int rounds;
+	double full = until_everyone_is_back(&rounds, 60);
+	cr_assert_geq(full, 0, "node 3 did not take part again");
+	assert_all_alive("after the recipe");
+	assert_ledgers_and_audit();
+}
+
 /* Node k's bridge port leaves the bridge: its frames and the
  * coordinator's to it go nowhere. Both ends keep their carrier, nothing
  * sends a RST or FIN: a silent cut. */
