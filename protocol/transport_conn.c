@@ -213,9 +213,6 @@ rx_arm(struct tly_conn *c)
 	if (c->deadline != 0) {
 		nng_time now = nng_clock();
 		timeout = c->deadline > now ? (nng_duration)(c->deadline - now) : 1;
-	} else if (c->rx_idle_ms > 0) {
-		/* Any byte restarts it: only a silent peer times out. */
-		timeout = c->rx_idle_ms;
 	}
 	(void)nng_aio_set_iov(c->rx_aio, 1, &iov); /* one entry: cannot fail */
 	nng_aio_set_timeout(c->rx_aio, timeout);

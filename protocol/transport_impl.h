@@ -108,7 +108,7 @@ struct tly_conn {
 	size_t rx_len, rx_got;
 	size_t rx_limit; /* longest frame accepted in the current state */
 	uint64_t rx_total;
-	int rx_idle_ms;        /* once bound: silence that kills it; 0 none */
+	int rx_idle_ms;        /* once bound: silence that kills it (the tick's) */
 	nng_time ka_window;    /* keepalives received since then */
 	unsigned ka_count;
 	/* Heartbeat, under the lock: when a byte last arrived (or reading
