@@ -584,7 +584,9 @@ tly_conn_tick(struct tly_conn *c, nng_time now)
 
 	if (c->closing || c->silent)
 		return 0;
-	if (c->rx_idle_ms > 0 && !c->paused && now - c->rx_last > (nng_time)c->rx_idle_ms) {
+	/* now may be older than rx_last (read before the lock). */
+	if (c->rx_idle_ms > 0 && !c->paused && now > c->rx_last &&
+	    now - c->rx_last > (nng_time)c->rx_idle_ms) {
 		c->silent = 1;
 		c->holds++;
 		return TLY_TICK_CLOSE;
