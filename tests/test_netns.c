@@ -1014,6 +1014,18 @@ Test(netns, link_cut_mid_round_then_healed)
 	assert_ledgers_and_audit();
 }
 
+/* Whether either end of node k's link declared it dead for silence
+ * (heartbeat_dead_ms without one whole TLS record arriving). */
+static int
+heartbeat_cut(int k)
+{
+	char nlog[300], clog[300], line[64];
+	snprintf(nlog, sizeof nlog, "%s/logs/node-%d.log", dir, k);
+	snprintf(clog, sizeof clog, "%s/logs/coordinator.log", dir);
+	snprintf(line, sizeof line, "node %d disconnected", k);
+	return file_has(nlog, "(no heartbeat)") || (file_has(clog, line) && file_has(clog, "(no heartbeat)"));
+}
+
 /* Node k's link limited to rate each way (htb, no burst to speak of). */
 static void
 link_rate(int k, const char *rate)
@@ -1054,15 +1066,20 @@ Test(netns, thin_link_below_and_above_the_deadline)
 		cr_assert(is_dropped(result, 5), "node 5 missed the deadline: dropped");
 	}
 	const char *qid = code == 0 ? json_string_value(json_object_get(result, "query_id")) : NULL;
-	/* The query reaches node 5 slowly, but it does, and it charges. */
+	/* The query reaches node 5 slowly, and it charges; unless a TLS
+	 * record (up to 16 kB) takes longer than heartbeat_dead_ms at this
+	 * rate and an end declared the link dead first: then node 5 never
+	 * got the query (not charged, not a contributor: no under-count). */
 	int charged = 0;
 	for (int tries = 0; tries < 120 && !charged; tries++) {
 		charged = qid != NULL ? charged_for(5, qid) : charges(5) > before;
 		if (!charged)
 			pause_ms(250);
 	}
-	cr_assert(charged, "dropped node 5 charged the query and stays charged");
-	if (qid != NULL)
+	cr_log_info("thin link 1 kbit/s: node 5 %s", charged ? "charged the query late"
+	                                                    : "was cut by the heartbeat first");
+	cr_assert(charged || heartbeat_cut(5), "dropped node 5 charged the query and stays charged");
+	if (qid != NULL && charged)
 		assert_dropped_but_charged(5, qid);
 	json_decref(result);
 	write_csv("node 5 on 1 kbit/s, 100 cells", took, took, 1);
@@ -1116,8 +1133,11 @@ Test(netns, delay_below_and_above_the_deadline)
 		if (!charged)
 			pause_ms(250);
 	}
-	cr_assert(charged, "node 5 got the query late, charged it, and stays charged");
-	if (qid != NULL)
+	cr_log_info("3 s each way: node 5 %s",
+	            charged ? "charged the query late" : "was cut by the heartbeat first");
+	cr_assert(charged || heartbeat_cut(5),
+	          "node 5 got the query late, charged it, and stays charged");
+	if (qid != NULL && charged)
 		assert_dropped_but_charged(5, qid);
 	json_decref(result);
 	write_csv("node 5 delayed past the deadline", took, took, 1);
