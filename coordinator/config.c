@@ -14,6 +14,7 @@
 #include "protocol/noise.h"
 
 #include "protocol/messages.h"
+#include "protocol/transport.h"
 
 enum section_id {
 	SECTION_COORDINATOR,
@@ -55,7 +56,7 @@ struct parse {
 	int line;
 	bool mid_line;                   /* the last read ended inside a line */
 	int section_line[SECTION_COUNT]; /* header line of each section, 0 if not yet */
-	int key_line[32];                /* line of each key of `keys`, 0 if not given */
+	int key_line[48];                /* line of each key of `keys`, 0 if not given */
 };
 
 static void
@@ -229,6 +230,26 @@ read_deadline(struct parse *p, const char *value, size_t offset)
 }
 
 static const char *
+read_heartbeat(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
+
+	if (!parse_u32(value, TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_HEARTBEAT_MAX_MS, dst))
+		return "must be an integer from 100 to 60000 (milliseconds)";
+	return NULL;
+}
+
+static const char *
+read_dead(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
+
+	if (!parse_u32(value, 2 * TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_DEAD_MAX_MS, dst))
+		return "must be an integer from 200 to 600000 (milliseconds)";
+	return NULL;
+}
+
+static const char *
 read_parties(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
@@ -371,6 +392,9 @@ static const struct key keys[] = {
     {SECTION_COORDINATOR, "registry", read_path, AT(registry), true},
     {SECTION_COORDINATOR, "catalogue", read_path, AT(catalogue), true},
     {SECTION_COORDINATOR, "log", read_path, AT(log), true},
+    {SECTION_COORDINATOR, "heartbeat_interval_ms", read_heartbeat, AT(heartbeat_interval_ms),
+     false},
+    {SECTION_COORDINATOR, "heartbeat_dead_ms", read_dead, AT(heartbeat_dead_ms), false},
     {SECTION_ROUNDS, "protocol", read_protocol, 0, false},
     {SECTION_ROUNDS, "committee_size", read_committee_size, 0, false},
     {SECTION_ROUNDS, "threshold", read_threshold, 0, false},
@@ -392,7 +416,7 @@ static const struct key keys[] = {
 };
 
 enum { KEY_COUNT = sizeof keys / sizeof keys[0] };
-_Static_assert(KEY_COUNT <= 32, "key_line has room for every key");
+_Static_assert(KEY_COUNT <= 48, "key_line has room for every key");
 
 /* ---- reading ---- */
 
@@ -532,6 +556,10 @@ check_rules(struct parse *p)
 		          "quorum q must satisfy 2q >= committee_size k + threshold t, so that "
 		          "no two contributor sets can both be agreed while fewer than t members "
 		          "collude");
+	else if (cfg->heartbeat_dead_ms < 2u * cfg->heartbeat_interval_ms)
+		fail_pair(p, "heartbeat_dead_ms", "heartbeat_interval_ms",
+		          "heartbeat_dead_ms must be at least twice heartbeat_interval_ms, so that "
+		          "one late keepalive does not drop a healthy node");
 	else if (cfg->min_honest > cfg->min_contributors)
 		fail_pair(p, "min_honest", "min_contributors",
 		          "min_honest h must be at most min_contributors");
@@ -551,6 +579,8 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->quorum = 0; /* unset: the smallest valid, ceil((k + t) / 2) */
 	cfg->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
 	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
+	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
+	cfg->heartbeat_dead_ms = TLY_HEARTBEAT_DEAD_MS;
 	cfg->min_contributors = 3;
 	cfg->min_honest = 2;
 	cfg->mechanisms = TLY_COORD_ALLOW_LAPLACE | TLY_COORD_ALLOW_SKELLAM;

@@ -13,6 +13,9 @@
  *   registry = registry.ini             ; pinned public keys (protocol/keys.h)
  *   catalogue = catalogue.json          ; what nodes publish (protocol/spec.h)
  *   log = state/transparency.db         ; the transparency log (translog.h)
+ *   heartbeat_interval_ms = 2000        ; keepalive to each node, 100..60000
+ *   heartbeat_dead_ms = 6000            ; a node silent this long is dropped,
+ *                                       ; 2 x heartbeat_interval_ms..600000
  *
  *   [rounds]
  *   protocol = committee                ; committee | secagg | secagg+
@@ -88,6 +91,9 @@ enum {
 	TLY_COORD_IDLE_MIN_MS = 1000,
 	TLY_COORD_IDLE_MAX_MS = 86400000,
 	TLY_COORD_IDLE_DEFAULT_MS = 300000,
+	TLY_COORD_HEARTBEAT_MIN_MS = 100,
+	TLY_COORD_HEARTBEAT_MAX_MS = 60000,
+	TLY_COORD_DEAD_MAX_MS = 600000,
 };
 
 struct tly_coord_config_error {
@@ -121,6 +127,8 @@ struct tly_coord_config {
 	char registry[TLY_COORD_PATH_MAX];
 	char catalogue[TLY_COORD_PATH_MAX];
 	char log[TLY_COORD_PATH_MAX];
+	uint32_t heartbeat_interval_ms; /* default TLY_HEARTBEAT_INTERVAL_MS */
+	uint32_t heartbeat_dead_ms;     /* default TLY_HEARTBEAT_DEAD_MS */
 
 	uint8_t protocol;        /* enum tly_protocol; default committee */
 	uint16_t committee_size; /* k; default 4 */

@@ -1498,6 +1498,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	    (rv = raise_files(s, why, why_len)) != TLY_OK ||
 	    (rv = open_api(s, api_tls ? &planner_tls : NULL, why, why_len)) != TLY_OK)
 		return rv;
+	tly_hub_heartbeat(
+	    s->hub, (int)s->cfg.heartbeat_interval_ms, (int)s->cfg.heartbeat_dead_ms);
 	tly_rng_init(&s->rng);
 	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
 	s->head_sent = calloc(s->roster.count + 1, sizeof *s->head_sent);

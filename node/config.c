@@ -11,6 +11,7 @@
 #include <ini.h>
 
 #include "protocol/noise.h"
+#include "protocol/transport.h"
 
 /* inih (Debian's build) reports no line numbers to handlers: a reader that
  * counts lines gives them, since each handler call follows the read of its
@@ -270,6 +271,14 @@ node_key(struct parse *p, const char *key, const char *value)
 		bad = p->seen_ledger ? NULL : "bad path";
 	} else if (strcmp(key, "committee") == 0) {
 		bad = parse_bool(value, &cfg->committee) ? NULL : "must be yes or no";
+	} else if (strcmp(key, "heartbeat_interval_ms") == 0) {
+		bad = parse_u32(value, 100, 60000, &cfg->heartbeat_interval_ms)
+		          ? NULL
+		          : "must be an integer from 100 to 60000 (milliseconds)";
+	} else if (strcmp(key, "heartbeat_dead_ms") == 0) {
+		bad = parse_u32(value, 200, 600000, &cfg->heartbeat_dead_ms)
+		          ? NULL
+		          : "must be an integer from 200 to 600000 (milliseconds)";
 	} else {
 		bad = "unknown key";
 	}
@@ -637,6 +646,13 @@ check_required(struct parse *p)
 		fail(p, "node", missing, "required key is missing");
 		return;
 	}
+	if (cfg->heartbeat_dead_ms < 2u * cfg->heartbeat_interval_ms) {
+		fail(p, "node", "heartbeat_dead_ms",
+		    "must be at least twice heartbeat_interval_ms (%u), so that one late "
+		    "keepalive does not cut a healthy link",
+		    (unsigned)cfg->heartbeat_interval_ms);
+		return;
+	}
 	for (size_t i = 0; i < cfg->dataset_count; i++) {
 		struct tly_node_dataset *ds = &cfg->datasets[i];
 		char section[96];
@@ -674,6 +690,8 @@ parse_source(struct tly_node_config *out, struct source *src, const char *name, 
 	p.dir = dir;
 	snprintf(cfg->file, sizeof cfg->file, "%s", name);
 	cfg->committee = 1;
+	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
+	cfg->heartbeat_dead_ms = TLY_HEARTBEAT_DEAD_MS;
 	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
 	cfg->min_contributors = 3;
 	cfg->max_min_honest = 10;

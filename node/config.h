@@ -13,6 +13,11 @@
  *                                           ; and every node (see protocol/party.h)
  *   ledger = state/ledger.db                ; the privacy-budget ledger (written)
  *   committee = yes                         ; may serve on a committee
+ *   heartbeat_interval_ms = 2000            ; keepalive to the coordinator,
+ *                                           ; 100..60000
+ *   heartbeat_dead_ms = 6000                ; nothing from it this long: the
+ *                                           ; link is dead and redialled;
+ *                                           ; 2 x heartbeat_interval_ms..600000
  *
  *   [policy]
  *   measures = count, sum, mean, histogram  ; allowed measures
@@ -121,6 +126,8 @@ struct tly_node_config {
 	char registry[TLY_CONFIG_PATH_MAX]; /* "" when not given (needed by the daemon) */
 	char ledger[TLY_CONFIG_PATH_MAX];
 	int committee;
+	uint32_t heartbeat_interval_ms; /* default TLY_HEARTBEAT_INTERVAL_MS */
+	uint32_t heartbeat_dead_ms;     /* default TLY_HEARTBEAT_DEAD_MS */
 	unsigned measures; /* enum tly_measure_mask bits */
 	uint32_t min_contributors;
 	uint32_t max_min_honest; /* refuse a QUERY whose min_honest is larger */

@@ -328,6 +328,8 @@ tly_node_daemon(const char *config_path)
 		note(self, "cannot dial %s: %s", d->node.config.coordinator, why);
 		goto out;
 	}
+	tly_link_heartbeat(d->link, (int)d->node.config.heartbeat_interval_ms,
+	    (int)d->node.config.heartbeat_dead_ms);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

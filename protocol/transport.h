@@ -34,6 +34,19 @@
  *    Reading from a connection pauses while TLY_RECV_PAUSE_BYTES of its
  *    messages wait for the application (TCP backpressure, per node).
  *
+ *    Keepalives: once a connection is bound (after WELCOME), each side
+ *    sends an empty frame (length 0, no message: no protocol message is
+ *    empty) every heartbeat interval when nothing else is being sent,
+ *    and closes the connection when nothing at all (no byte) arrived for
+ *    its dead-after time while it was reading: a peer that froze, a
+ *    silent cut that drops packets without RST, or a socket that died
+ *    under the TLS layer without telling it. The node then redials.
+ *    A keepalive rides inside the same mutually authenticated TLS
+ *    session as the messages, after the signed HELLO bound it, and means
+ *    only "still here"; an empty frame before WELCOME is refused, and a
+ *    peer sending more than TLY_KEEPALIVE_MAX_PER_S in a second is cut
+ *    off. Reading paused by backpressure does not count as silence.
+ *
  * 2. The planner API: HTTPS (nng's HTTP server over TLS) with client
  *    certificates required, from the planners' CA only; which planner
  *    asked is told by the Tally-Signature header (protocol/planner.h). Requests are queued for the coordinator's own
@@ -91,6 +104,9 @@ enum {
 	TLY_REDIAL_MIN_MS = 100,              /* a link's redial backoff doubles */
 	TLY_REDIAL_MAX_MS = 2000,             /* from min to max */
 	TLY_PENDING_MAX = 64,                 /* hub connections awaiting HELLO */
+	TLY_HEARTBEAT_INTERVAL_MS = 2000,     /* keepalive every, both sides */
+	TLY_HEARTBEAT_DEAD_MS = 6000,         /* silent this long: link dead */
+	TLY_KEEPALIVE_MAX_PER_S = 50,         /* more from a peer: cut off */
 	TLY_RECV_PAUSE_BYTES = 64 << 20,      /* per connection, see above */
 	TLY_SEND_QUEUE_MAX = 1 << 30,         /* bytes queued per connection */
 	TLY_EVENT_LINE_MAX = 200,             /* an event line, with its NUL */
@@ -130,6 +146,15 @@ TLY_MUST tly_err tly_hub_open(struct tly_hub **out, const char *url,
 /* Close every connection and free the hub; messages not yet received are
  * dropped. Accepts NULL. */
 void tly_hub_close(struct tly_hub *hub);
+
+/* Heartbeat (both hub and link; see "Keepalives" above): send a
+ * keepalive every interval_ms on each authenticated connection with
+ * nothing else going out, and close one from which nothing at all
+ * arrived for dead_ms (it is dead: a link redials). Defaults
+ * TLY_HEARTBEAT_INTERVAL_MS and TLY_HEARTBEAT_DEAD_MS; 0 < interval_ms
+ * < dead_ms. The peer's interval must be well under this side's dead_ms.
+ * The interval applies at once, dead_ms to connections bound later. */
+void tly_hub_heartbeat(struct tly_hub *hub, int interval_ms, int dead_ms);
 
 /* The TCP port the hub listens on (useful after PORT 0), or -1 for ipc. */
 int tly_hub_port(struct tly_hub *hub);
@@ -179,6 +204,9 @@ TLY_MUST tly_err tly_link_open(struct tly_link **out, const char *url,
     const struct tly_tls_files *tls, const struct tly_identity *self, char *why, size_t why_len);
 /* Accepts NULL. */
 void tly_link_close(struct tly_link *link);
+
+/* As tly_hub_heartbeat, for the link to the coordinator. */
+void tly_link_heartbeat(struct tly_link *link, int interval_ms, int dead_ms);
 
 /* The next protocol message from the coordinator (handshake traffic is
  * handled inside). *msg is malloc'd. TLY_ETIMEDOUT. */

@@ -47,6 +47,8 @@ tly_station_init(struct tly_station *st, const struct tly_conn_ops *ops, void *o
 	memset(st, 0, sizeof *st);
 	st->ops = ops;
 	st->owner = owner;
+	st->hb_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
+	st->hb_dead_ms = TLY_HEARTBEAT_DEAD_MS;
 	if (nng_mtx_alloc(&st->mtx) != 0)
 		return TLY_ENOMEM;
 	if (nng_cv_alloc(&st->cv, st->mtx) != 0) {
@@ -276,6 +278,7 @@ tly_station_recv(struct tly_station *st, uint32_t *from, uint8_t **msg, size_t *
 	c->post_bytes -= post->len;
 	if (c->paused && !c->closing && c->post_bytes < TLY_RECV_PAUSE_BYTES) {
 		c->paused = 0;
+		c->rx_last = nng_clock(); /* silence while paused was ours */
 		resume = 1;
 	}
 	if (c->closing && c->posts == 0)
@@ -396,6 +399,8 @@ conn_fail(struct tly_conn *c, int err)
 
 	nng_mtx_lock(st->mtx);
 	first = tly_conn_mark_closing(c);
+	if (c->silent)
+		err = NNG_ETIMEDOUT; /* the heartbeat tick closed it */
 	nng_mtx_unlock(st->mtx);
 	if (first)
 		st->ops->lost(c, err);
@@ -456,12 +461,34 @@ tly_conn_post(struct tly_conn *c, uint32_t from, uint8_t *data, size_t len)
 	return keep;
 }
 
+/* An empty frame after the handshake: a keepalive (transport.h). Counts
+ * it against the peer's rate and reads the next head. */
+static int
+rx_keepalive(struct tly_conn *c)
+{
+	nng_time now = nng_clock();
+
+	if (now - c->ka_window >= 1000) {
+		c->ka_window = now;
+		c->ka_count = 0;
+	}
+	if (++c->ka_count > TLY_KEEPALIVE_MAX_PER_S) {
+		tly_conn_refuse(c, "%s: closed: over %d keepalives within a second", c->peer,
+		    TLY_KEEPALIVE_MAX_PER_S);
+		return 0;
+	}
+	c->rx_got = 0;
+	return 1;
+}
+
 /* A frame's head has arrived: check the length, make room for the body. */
 static int
 rx_head(struct tly_conn *c)
 {
 	uint32_t len = tly_be32_get(c->rx_head);
 
+	if (len == 0 && c->deadline == 0)
+		return rx_keepalive(c);
 	if (len == 0 || len > c->rx_limit) {
 		tly_conn_refuse(c, "%s: closed: a %s frame of %" PRIu32 " bytes (at most %zu here)",
 		    c->peer, c->deadline != 0 ? "handshake" : "message", len, c->rx_limit);
@@ -490,6 +517,11 @@ rx_done(void *arg)
 		return;
 	}
 	got = nng_aio_count(c->rx_aio);
+	if (c->rx_idle_ms > 0) {
+		nng_mtx_lock(c->station->mtx);
+		c->rx_last = nng_clock();
+		nng_mtx_unlock(c->station->mtx);
+	}
 	c->rx_got += got;
 	c->rx_total += got;
 	if (c->rx_body == NULL) {
@@ -542,6 +574,45 @@ tly_conn_queue(struct tly_conn *c, struct tly_frame *frame, int *kick)
 	*kick = !c->tx_busy;
 	c->tx_busy = 1;
 	return TLY_OK;
+}
+
+int
+tly_conn_tick(struct tly_conn *c, nng_time now)
+{
+	struct tly_frame *frame;
+	int kick = 0;
+
+	if (c->closing || c->silent)
+		return 0;
+	/* now may be older than rx_last (read before the lock). */
+	if (c->rx_idle_ms > 0 && !c->paused && now > c->rx_last &&
+	    now - c->rx_last > (nng_time)c->rx_idle_ms) {
+		c->silent = 1;
+		c->holds++;
+		return TLY_TICK_CLOSE;
+	}
+	if (c->tx_busy)
+		return 0;
+	if ((frame = malloc(sizeof *frame + TLY_FRAME_HEAD_BYTES)) == NULL)
+		return 0; /* the next tick tries again */
+	frame->next = NULL;
+	frame->size = TLY_FRAME_HEAD_BYTES;
+	tly_be32_put(frame->bytes, 0);
+	if (tly_conn_queue(c, frame, &kick) != TLY_OK || !kick)
+		return 0;
+	c->holds++;
+	return TLY_TICK_KICK;
+}
+
+void
+tly_conn_tick_done(struct tly_conn *c, int action)
+{
+	if (action == TLY_TICK_CLOSE)
+		nng_stream_close(c->stream);
+	else if (action == TLY_TICK_KICK)
+		tly_conn_kick(c);
+	if (action != 0)
+		tly_conn_release(c);
 }
 
 /* tx_head and tx_off are stable while tx_busy: only tx_done moves them. */

@@ -26,6 +26,9 @@ struct tly_hub {
 	nng_stream_listener *listener;
 	nng_tls_config *tls;
 	nng_aio *accept_aio;
+	nng_aio *tick_aio;      /* heartbeat */
+	struct tly_conn **kick; /* by roster index: tick_done's own */
+	int *kick_action;       /* the same */
 	int accept_sleeping; /* accept_aio is a back-off sleep */
 	int closing;
 	struct tly_rng rng; /* challenges; under the lock */
@@ -74,6 +77,8 @@ hub_bind(struct tly_hub *hub, struct tly_conn *c, const struct tly_party *party,
 	hub->bound[slot] = c;
 	c->id = party->id;
 	c->state = HUB_BOUND;
+	c->rx_idle_ms = hub->st.hb_dead_ms;
+	c->rx_last = nng_clock();
 	nng_mtx_unlock(hub->st.mtx);
 	/* Receive state is this callback's own. */
 	c->rx_limit = TLY_MAX_MESSAGE_BYTES;
@@ -153,7 +158,12 @@ hub_lost(struct tly_conn *c, int err)
 		party = tly_roster_find(hub->roster, c->id);
 		if (hub->bound[slot_of(hub, party)] == c)
 			hub->bound[slot_of(hub, party)] = NULL;
-		if (err != 0)
+		if (err == NNG_ETIMEDOUT)
+			tly_station_event(&hub->st,
+			    "node %" PRIu32 " disconnected (%s): nothing from it for %d ms (no "
+			    "heartbeat)",
+			    c->id, c->peer, c->rx_idle_ms);
+		else if (err != 0)
 			tly_station_event(&hub->st, "node %" PRIu32 " disconnected (%s): %s", c->id,
 			    c->peer, nng_strerror(err));
 	} else if (err == NNG_ETIMEDOUT) {
@@ -238,6 +248,36 @@ accept_done(void *arg)
 	nng_stream_listener_accept(hub->listener, hub->accept_aio);
 }
 
+/* Every heartbeat interval: a keepalive to each bound node with nothing
+ * else going out, and the end of any gone silent (transport.h). */
+static void
+tick_done(void *arg)
+{
+	struct tly_hub *hub = arg;
+	size_t n = 0;
+	nng_duration every;
+	nng_time now = nng_clock();
+
+	nng_mtx_lock(hub->st.mtx);
+	if (hub->closing) {
+		nng_mtx_unlock(hub->st.mtx);
+		return;
+	}
+	for (size_t i = 0; i < hub->roster->count; i++) {
+		struct tly_conn *c = hub->bound[i];
+		int action = c != NULL ? tly_conn_tick(c, now) : 0;
+		if (action != 0) {
+			hub->kick[n] = c;
+			hub->kick_action[n++] = action;
+		}
+	}
+	every = hub->st.hb_interval_ms;
+	nng_mtx_unlock(hub->st.mtx);
+	for (size_t i = 0; i < n; i++)
+		tly_conn_tick_done(hub->kick[i], hub->kick_action[i]);
+	nng_sleep_aio(every, hub->tick_aio);
+}
+
 /* ---- the API ---- */
 
 static tly_err
@@ -259,7 +299,8 @@ hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls
 	if (tls != NULL &&
 	    (nrv = nng_stream_listener_set_ptr(hub->listener, NNG_OPT_TLS_CONFIG, hub->tls)) != 0)
 		return tly_nng_err(nrv, "TLS configuration", why, why_len);
-	if ((nrv = nng_aio_alloc(&hub->accept_aio, accept_done, hub)) != 0)
+	if ((nrv = nng_aio_alloc(&hub->accept_aio, accept_done, hub)) != 0 ||
+	    (nrv = nng_aio_alloc(&hub->tick_aio, tick_done, hub)) != 0)
 		return tly_nng_err(nrv, "hub", why, why_len);
 	if ((nrv = nng_stream_listener_listen(hub->listener)) != 0) {
 		tly_why(why, why_len, "cannot listen on %s: %s", url, nng_strerror(nrv));
@@ -268,6 +309,7 @@ hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls
 	if (nng_stream_listener_get_int(hub->listener, NNG_OPT_TCP_BOUND_PORT, &hub->port) != 0)
 		hub->port = -1;
 	nng_stream_listener_accept(hub->listener, hub->accept_aio);
+	nng_sleep_aio(hub->st.hb_interval_ms, hub->tick_aio);
 	return TLY_OK;
 }
 
@@ -285,6 +327,8 @@ tly_hub_open(struct tly_hub **out, const char *url, const struct tly_tls_files *
 	tly_rng_init(&hub->rng);
 	if ((hub->bound = calloc(roster->count + 1, sizeof *hub->bound)) == NULL ||
 	    (hub->held_until = calloc(roster->count + 1, sizeof *hub->held_until)) == NULL ||
+	    (hub->kick = calloc(roster->count + 1, sizeof *hub->kick)) == NULL ||
+	    (hub->kick_action = calloc(roster->count + 1, sizeof *hub->kick_action)) == NULL ||
 	    tly_station_init(&hub->st, &hub_ops, hub) != TLY_OK) {
 		tly_hub_close(hub);
 		return TLY_ENOMEM;
@@ -311,9 +355,13 @@ tly_hub_close(struct tly_hub *hub)
 		nng_stream_listener_close(hub->listener);
 	if (hub->accept_aio != NULL)
 		nng_aio_stop(hub->accept_aio);
+	if (hub->tick_aio != NULL)
+		nng_aio_stop(hub->tick_aio);
 	tly_station_fini(&hub->st);
 	if (hub->accept_aio != NULL)
 		nng_aio_free(hub->accept_aio);
+	if (hub->tick_aio != NULL)
+		nng_aio_free(hub->tick_aio);
 	if (hub->listener != NULL)
 		nng_stream_listener_free(hub->listener);
 	if (hub->tls != NULL)
@@ -321,7 +369,21 @@ tly_hub_close(struct tly_hub *hub)
 	tly_rng_fini(&hub->rng);
 	free(hub->bound);
 	free(hub->held_until);
+	free(hub->kick);
+	free(hub->kick_action);
 	free(hub);
+}
+
+void
+tly_hub_heartbeat(struct tly_hub *hub, int interval_ms, int dead_ms)
+{
+	TLY_REQUIRE(interval_ms > 0 && dead_ms > interval_ms);
+	nng_mtx_lock(hub->st.mtx);
+	hub->st.hb_interval_ms = interval_ms;
+	hub->st.hb_dead_ms = dead_ms;
+	nng_mtx_unlock(hub->st.mtx);
+	/* Tick now, then at the new interval. */
+	nng_aio_cancel(hub->tick_aio);
 }
 
 int

@@ -85,6 +85,8 @@ struct tly_station {
 	char events[TLY_EVENT_SLOTS][TLY_EVENT_LINE_MAX];
 	unsigned event_first, event_count;
 	unsigned long events_lost;
+	/* Heartbeat (tly_hub_heartbeat); under the lock. */
+	int hb_interval_ms, hb_dead_ms;
 };
 
 struct tly_conn {
@@ -106,6 +108,13 @@ struct tly_conn {
 	size_t rx_len, rx_got;
 	size_t rx_limit; /* longest frame accepted in the current state */
 	uint64_t rx_total;
+	int rx_idle_ms;        /* once bound: silence that kills it (the tick's) */
+	nng_time ka_window;    /* keepalives received since then */
+	unsigned ka_count;
+	/* Heartbeat, under the lock: when a byte last arrived (or reading
+	 * resumed), and whether the tick closed it for silence. */
+	nng_time rx_last;
+	int silent;
 
 	/* Under the station lock. */
 	unsigned holds; /* set-up in progress: not reaped */
@@ -173,6 +182,19 @@ int tly_conn_mark_closing(struct tly_conn *conn);
  * once. Lock not held. */
 void tly_conn_refuse(struct tly_conn *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* One heartbeat tick for a bound connection (lock held): when nothing
+ * arrived for its rx_idle_ms while it was reading, it is marked silent
+ * and TLY_TICK_CLOSE returned; otherwise a keepalive is queued when
+ * nothing else is being sent, and TLY_TICK_KICK returned. 0: nothing to
+ * do. On nonzero c is held: call tly_conn_tick_done after unlocking. */
+enum { TLY_TICK_KICK = 1, TLY_TICK_CLOSE = 2 };
+int tly_conn_tick(struct tly_conn *conn, nng_time now);
+/* Do what tly_conn_tick returned (lock not held) and release c.
+ * Closing the stream fails its pending receive, whose callback then
+ * reports the loss (nng 1.5.2's TLS can leave a receive pending forever
+ * after its TCP connection failed: only a close ends it). */
+void tly_conn_tick_done(struct tly_conn *conn, int action);
 
 /* Append a received message to the inbox (data now belongs to the
  * station). Returns nonzero to keep reading; pauses the connection when

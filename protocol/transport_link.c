@@ -23,7 +23,7 @@ struct tly_link {
 	const struct tly_identity *self;
 	nng_stream_dialer *dialer;
 	nng_tls_config *tls;
-	nng_aio *dial_aio, *wait_aio;
+	nng_aio *dial_aio, *wait_aio, *tick_aio;
 	char url[256];
 	/* Under the lock. */
 	struct tly_conn *current;
@@ -34,11 +34,36 @@ struct tly_link {
 
 static int link_frame(struct tly_conn *c, uint8_t *data, size_t len);
 static void link_lost(struct tly_conn *c, int err);
+static struct tly_conn *ready_conn(struct tly_link *link);
 
 static const struct tly_conn_ops link_ops = {
     .frame = link_frame,
     .lost = link_lost,
 };
+
+/* Every heartbeat interval: a keepalive to the coordinator when the
+ * link is ready and idle, or the end of a link gone silent (transport.h). */
+static void
+tick_done(void *arg)
+{
+	struct tly_link *link = arg;
+	struct tly_conn *c;
+	nng_duration every;
+	int action = 0;
+
+	nng_mtx_lock(link->st.mtx);
+	if (link->closing) {
+		nng_mtx_unlock(link->st.mtx);
+		return;
+	}
+	if ((c = ready_conn(link)) != NULL)
+		action = tly_conn_tick(c, nng_clock());
+	every = link->st.hb_interval_ms;
+	nng_mtx_unlock(link->st.mtx);
+	if (action != 0)
+		tly_conn_tick_done(c, action);
+	nng_sleep_aio(every, link->tick_aio);
+}
 
 /* Wait out the backoff, then dial again (wait_done). */
 static void
@@ -149,6 +174,8 @@ link_welcomed(struct tly_link *link, struct tly_conn *c, uint8_t *data, size_t l
 	}
 	nng_mtx_lock(link->st.mtx);
 	c->state = LINK_READY;
+	c->rx_idle_ms = link->st.hb_dead_ms;
+	c->rx_last = nng_clock();
 	link->backoff = TLY_REDIAL_MIN_MS;
 	link->last_dial_err = 0;
 	tly_station_event(&link->st, "connected to the coordinator at %s (%s) as node %" PRIu32,
@@ -184,7 +211,12 @@ link_lost(struct tly_conn *c, int err)
 	redial = !link->closing && link->current == c;
 	if (redial)
 		link->current = NULL;
-	if (redial && err != 0 && c->state == LINK_READY)
+	if (redial && err == NNG_ETIMEDOUT && c->state == LINK_READY)
+		tly_station_event(&link->st,
+		    "connection to the coordinator lost: nothing from it for %d ms (no "
+		    "heartbeat): redialling",
+		    c->rx_idle_ms);
+	else if (redial && err != 0 && c->state == LINK_READY)
 		tly_station_event(
 		    &link->st, "connection to the coordinator lost: %s", nng_strerror(err));
 	else if (redial && err != 0)
@@ -225,7 +257,8 @@ link_dialer(struct tly_link *link, const char *url, const struct tly_tls_files *
 	    (nrv = nng_stream_dialer_set_ptr(link->dialer, NNG_OPT_TLS_CONFIG, link->tls)) != 0)
 		return tly_nng_err(nrv, "TLS configuration", why, why_len);
 	if ((nrv = nng_aio_alloc(&link->dial_aio, dial_done, link)) != 0 ||
-	    (nrv = nng_aio_alloc(&link->wait_aio, wait_done, link)) != 0)
+	    (nrv = nng_aio_alloc(&link->wait_aio, wait_done, link)) != 0 ||
+	    (nrv = nng_aio_alloc(&link->tick_aio, tick_done, link)) != 0)
 		return tly_nng_err(nrv, "link", why, why_len);
 	return TLY_OK;
 }
@@ -252,6 +285,7 @@ tly_link_open(struct tly_link **out, const char *url, const struct tly_tls_files
 		return rv;
 	}
 	nng_stream_dialer_dial(link->dialer, link->dial_aio);
+	nng_sleep_aio(link->st.hb_interval_ms, link->tick_aio);
 	*out = link;
 	return TLY_OK;
 }
@@ -272,11 +306,15 @@ tly_link_close(struct tly_link *link)
 	 * other, which then does nothing. */
 	if (link->wait_aio != NULL)
 		nng_aio_stop(link->wait_aio);
+	if (link->tick_aio != NULL)
+		nng_aio_stop(link->tick_aio);
 	if (link->dial_aio != NULL)
 		nng_aio_stop(link->dial_aio);
 	tly_station_fini(&link->st);
 	if (link->wait_aio != NULL)
 		nng_aio_free(link->wait_aio);
+	if (link->tick_aio != NULL)
+		nng_aio_free(link->tick_aio);
 	if (link->dial_aio != NULL)
 		nng_aio_free(link->dial_aio);
 	if (link->dialer != NULL)
@@ -284,6 +322,18 @@ tly_link_close(struct tly_link *link)
 	if (link->tls != NULL)
 		nng_tls_config_free(link->tls);
 	free(link);
+}
+
+void
+tly_link_heartbeat(struct tly_link *link, int interval_ms, int dead_ms)
+{
+	TLY_REQUIRE(interval_ms > 0 && dead_ms > interval_ms);
+	nng_mtx_lock(link->st.mtx);
+	link->st.hb_interval_ms = interval_ms;
+	link->st.hb_dead_ms = dead_ms;
+	nng_mtx_unlock(link->st.mtx);
+	/* Tick now, then at the new interval. */
+	nng_aio_cancel(link->tick_aio);
 }
 
 tly_err

@@ -307,6 +307,47 @@ Test(coord_config, rules_between_keys_name_the_later_line)
 	             "policy.min_contributors", "at most min_contributors");
 }
 
+/* The heartbeat (issue 12 section 4): defaults detect a dead node
+ * link within 10 s; bounds and the rule between the two keys. */
+Test(coord_config, heartbeat_keys)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.heartbeat_interval_ms, 2000);
+	cr_assert_eq(cfg.heartbeat_dead_ms, 6000);
+	cr_assert_leq(cfg.heartbeat_dead_ms + cfg.heartbeat_interval_ms, 10000);
+	snprintf(text, sizeof text, "%sheartbeat_interval_ms = 500\nheartbeat_dead_ms = 1000\n",
+	         minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(cfg.heartbeat_interval_ms, 500);
+	cr_assert_eq(cfg.heartbeat_dead_ms, 1000);
+	static const struct {
+		const char *line, *key, *why;
+		int at;
+	} bad[] = {
+	    {"heartbeat_interval_ms = 99\n", "coordinator.heartbeat_interval_ms", "100 to 60000", 9},
+	    {"heartbeat_interval_ms = 60001\n", "coordinator.heartbeat_interval_ms", "100 to 60000",
+	     9},
+	    {"heartbeat_dead_ms = 2s\n", "coordinator.heartbeat_dead_ms", "200 to 600000", 9},
+	    {"heartbeat_dead_ms = 600001\n", "coordinator.heartbeat_dead_ms", "200 to 600000", 9},
+	    /* Default interval 2000: a dead-after of 3999 would cut a healthy
+	     * node for one late keepalive. */
+	    {"heartbeat_dead_ms = 3999\n", "coordinator.heartbeat_dead_ms", "at least twice", 9},
+	    {"heartbeat_dead_ms = 4000\nheartbeat_interval_ms = 2001\n",
+	     "coordinator.heartbeat_interval_ms", "at least twice", 10},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "%s%s", minimal, bad[i].line);
+		cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "accepted %s", bad[i].line);
+		cr_assert_str_eq(err.key, bad[i].key, "%s: %s", err.key, err.reason);
+		cr_assert(strstr(err.reason, bad[i].why) != NULL, "%s", err.reason);
+		cr_assert_eq(err.line, bad[i].at, "%s line %d", bad[i].line, err.line);
+	}
+}
+
 Test(coord_config, load_from_file)
 {
 	char dir[] = "/tmp/tly_coord_config_XXXXXX";

@@ -53,6 +53,8 @@ Test(node_config, full_file_with_defaults)
 	cr_assert_eq(cfg.measures, TLY_ALLOW_COUNT | TLY_ALLOW_MEAN);
 	cr_assert_eq(cfg.min_contributors, 5);
 	cr_assert_eq(cfg.allow_noise_free, 0, "default off");
+	cr_assert_eq(cfg.heartbeat_interval_ms, 2000, "default");
+	cr_assert_eq(cfg.heartbeat_dead_ms, 6000, "default");
 	cr_assert_eq(cfg.dataset_count, 1);
 	const struct tly_node_dataset *ds = tly_node_config_dataset(&cfg, "patients");
 	cr_assert_not_null(ds);
@@ -155,6 +157,18 @@ Test(node_config, errors_name_file_line_and_key)
 	expect_error("XXX", "this is not ini\n", 26, "(syntax)", "not a");
 	expect_error("id = 3", "", 0, "node.id", "missing");
 	expect_error("path = data/site3.db", "", 0, "dataset patients.path", "missing");
+}
+
+/* The heartbeat (issue 12 section 4): bounds, and dead-after at least
+ * twice the interval (checked after reading: line 0). */
+Test(node_config, heartbeat_keys)
+{
+	expect_error("committee = no", "heartbeat_interval_ms = 99\n", 9,
+	    "node.heartbeat_interval_ms", "100 to 60000");
+	expect_error("committee = no", "heartbeat_dead_ms = forever\n", 9, "node.heartbeat_dead_ms",
+	    "200 to 600000");
+	expect_error("committee = no", "heartbeat_dead_ms = 3999\n", 0, "node.heartbeat_dead_ms",
+	    "at least twice heartbeat_interval_ms (2000)");
 }
 
 Test(node_config, one_cap_per_population_and_the_h_cap)

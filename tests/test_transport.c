@@ -531,6 +531,152 @@ Test(transport, link_redials)
 	tly_hub_close(hub);
 }
 
+/* ---- heartbeat (issue 12 section 4) ---- */
+
+/* Intervals here are far apart (dead after 30 intervals) so that a
+ * loaded machine stalling a process for a second never kills a healthy
+ * link; the waits for a death are many times dead_ms. */
+enum { HB_EVERY_MS = 100, HB_DEAD_MS = 3000 };
+
+/* Read frames from fd for up to ms; how many were keepalives (empty). 0
+ * when anything else came. */
+static int
+raw_keepalives(int fd, long ms)
+{
+	uint8_t head[4];
+	int count = 0;
+	long end = now_ms() + ms;
+	while (now_ms() < end && raw_read(fd, head, 4, end - now_ms())) {
+		if (get32(head) != 0)
+			return 0;
+		count++;
+	}
+	return count;
+}
+
+/* A node that completed the handshake and then says nothing is dropped
+ * after heartbeat_dead_ms, although the hub keeps sending it keepalives. */
+Test(transport, silent_bound_node_is_dropped)
+{
+	struct tly_hub *hub = hub_open_plain();
+	tly_hub_heartbeat(hub, HB_EVERY_MS, 1000);
+	int fd = raw_connect(tly_hub_port(hub));
+	cr_assert(raw_handshake(fd, 1, &nodes[0]));
+	cr_assert(tly_hub_connected(hub, 1));
+	long start = now_ms();
+	cr_assert_geq(raw_keepalives(fd, 300), 1, "the hub sends keepalives while bound");
+	cr_assert(raw_closed(fd, 20000), "a silent node must be dropped");
+	cr_log_info("silent node dropped after %ld ms (dead after 1000 ms)", now_ms() - start);
+	cr_assert_geq(now_ms() - start, 900);
+	cr_assert(saw(hub, NULL, "nothing from it for 1000 ms (no heartbeat)", WAIT_MS), "%s",
+	    events);
+	cr_assert_not(tly_hub_connected(hub, 1));
+	close(fd);
+	tly_hub_close(hub);
+}
+
+/* Keepalives in both directions keep an idle link up far beyond
+ * dead_ms on either side, and carry no message to the application. */
+Test(transport, keepalives_hold_an_idle_link)
+{
+	struct tly_hub *hub = hub_open_plain();
+	tly_hub_heartbeat(hub, HB_EVERY_MS, HB_DEAD_MS);
+	struct tly_link *link = link_open("tcp", tly_hub_port(hub), NULL, &nodes[0]);
+	tly_link_heartbeat(link, HB_EVERY_MS, HB_DEAD_MS);
+	cr_assert(wait_ready(link, WAIT_MS));
+	hub_silent(hub, 2 * HB_DEAD_MS + 1000);
+	uint8_t *msg;
+	size_t len;
+	cr_assert_eq(tly_link_recv(link, &msg, &len, 10), TLY_ETIMEDOUT);
+	cr_assert(tly_link_ready(link));
+	cr_assert(tly_hub_connected(hub, 1));
+	cr_assert_not(saw(hub, NULL, "disconnected", 0), "%s", events);
+	cr_assert_not(saw(NULL, link, "lost", 0), "%s", events);
+	exchange(hub, &link, 1);
+	tly_link_close(link);
+	tly_hub_close(hub);
+}
+
+/* Keepalives are bounded: a peer sending more than
+ * TLY_KEEPALIVE_MAX_PER_S in a second is cut off; and an empty frame is
+ * no HELLO. */
+Test(transport, keepalive_flood_and_early_keepalive_are_refused)
+{
+	struct tly_hub *hub = hub_open_plain();
+	int fd = raw_connect(tly_hub_port(hub));
+	cr_assert(raw_handshake(fd, 1, &nodes[0]));
+	uint8_t zeros[4 * (TLY_KEEPALIVE_MAX_PER_S + 10)] = {0};
+	raw_write(fd, zeros, sizeof zeros);
+	cr_assert(raw_closed(fd, WAIT_MS));
+	close(fd);
+	cr_assert(saw(hub, NULL, "keepalives within a second", WAIT_MS), "%s", events);
+	cr_assert_not(tly_hub_connected(hub, 1));
+
+	fd = raw_connect(tly_hub_port(hub));
+	uint8_t head[4], challenge[TLY_HELLO_CHALLENGE_BYTES];
+	cr_assert(raw_read(fd, head, 4, WAIT_MS) && raw_read(fd, challenge, sizeof challenge, WAIT_MS));
+	raw_write(fd, zeros, 4);
+	cr_assert(raw_closed(fd, WAIT_MS));
+	close(fd);
+	cr_assert(saw(hub, NULL, "a handshake frame of 0 bytes", WAIT_MS), "%s", events);
+	tly_hub_close(hub);
+}
+
+/* A raw TCP listener on loopback: the coordinator's end played by hand. */
+static int
+raw_listener(int *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* The node's side: a coordinator that welcomed the link and then went
+ * silent (frozen, or its host cut off without a RST) is noticed within
+ * dead_ms; the link is no longer ready, and redials. */
+Test(transport, link_notices_a_silent_coordinator_and_redials)
+{
+	int port, listener = raw_listener(&port);
+	struct tly_link *link = link_open("tcp", port, NULL, &nodes[0]);
+	tly_link_heartbeat(link, HB_EVERY_MS, 1000);
+	struct pollfd p = {.fd = listener, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, WAIT_MS), 1);
+	int fd = accept(listener, NULL, NULL);
+	cr_assert_geq(fd, 0);
+	uint8_t challenge[TLY_HELLO_CHALLENGE_BYTES] = {1}, head[4], hello[TLY_HELLO_BYTES];
+	raw_frame(fd, challenge, sizeof challenge);
+	cr_assert(raw_read(fd, head, 4, WAIT_MS) && get32(head) == TLY_HELLO_BYTES);
+	cr_assert(raw_read(fd, hello, sizeof hello, WAIT_MS));
+	uint8_t welcome[4];
+	put32(welcome, 1);
+	raw_frame(fd, welcome, sizeof welcome);
+	cr_assert(wait_ready(link, WAIT_MS));
+	long start = now_ms();
+	cr_assert_geq(raw_keepalives(fd, 300), 1, "the link sends keepalives once welcomed");
+	long end = now_ms() + 20000;
+	while (tly_link_ready(link) && now_ms() < end)
+		sleep_ms(10);
+	cr_assert_not(tly_link_ready(link), "the link never noticed the silence");
+	cr_log_info("silent coordinator noticed after %ld ms (dead after 1000 ms)",
+	    now_ms() - start);
+	cr_assert(saw(NULL, link, "nothing from it for 1000 ms (no heartbeat): redialling", WAIT_MS),
+	    "%s", events);
+	cr_assert_eq(poll(&p, 1, WAIT_MS), 1, "the link redials");
+	int again = accept(listener, NULL, NULL);
+	cr_assert_geq(again, 0);
+	close(again);
+	close(fd);
+	tly_link_close(link);
+	close(listener);
+}
+
 Test(transport, bad_arguments)
 {
 	struct tly_hub *hub, *second;
