@@ -658,6 +658,53 @@ Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
 	watch.eval_sql = NULL;
 }
 
+/* The QUERY's numbers are the node's own reading of its spec: a QUERY that
+ * names another mechanism than its spec (Laplace noise for a Gaussian
+ * spec) is refused before the charge, reading nothing. (A noise-free
+ * QUERY cannot be built here: the coordinator's side refuses it.) */
+Test(node, a_query_whose_mechanism_is_not_its_specs_is_refused_before_the_charge)
+{
+	static const char gaussian_json[] =
+	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+	    " \"group_by\": [\"sex\"], \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": 0.5}}";
+	static const uint8_t others[] = {TLY_MECH_LAPLACE};
+	struct tly_node node;
+	char conf[300], msg_path[300], why[600];
+
+	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
+	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
+	for (size_t i = 0; i < sizeof others; i++) {
+		struct tly_query q;
+		struct tly_outbox out;
+		struct tly_ledger_receipt receipt;
+		char *canonical;
+		uint32_t ids[SITES], members[SITES];
+		size_t len;
+
+		make_query(&q, gaussian_json, &canonical, ids, members);
+		q.mechanism = others[i];
+		path_of(msg_path, sizeof msg_path, "mechanism.msg");
+		tly_committee_coord_free(start_query(&q, msg_path, watch.qid));
+		uint8_t *msg = slurp(msg_path, &len);
+		cr_assert_not_null(msg);
+		watch.reads = 0;
+		tly_outbox_init(&out);
+		tly_err rv = tly_node_answer(&node, msg, len, &out, &receipt, why, sizeof why);
+		cr_assert_neq(rv, TLY_OK, "mechanism %u for a Gaussian spec answered", others[i]);
+		cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0, "mechanism %u: charged",
+		    others[i]);
+		cr_assert_eq(out.count, 0);
+		tly_outbox_fini(&out);
+		free(msg);
+		free(canonical);
+	}
+	cr_assert_eq(watch.reads, 0, "a refused query read the data");
+	tly_node_close(&node);
+	sqlite3_reset_auto_extension();
+}
+
 /* Set "max_min_honest = N" in a site's node.conf (synth writes 10). */
 static void
 set_h_cap(int site, const char *value)
