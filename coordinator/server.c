@@ -1493,9 +1493,10 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	    .ca = s->cfg.tls_planner_ca};
 	int hub_tls = strncmp(s->cfg.listen, "tls+", 4) == 0;
 	int api_tls = strncmp(s->cfg.api, "https:", 6) == 0;
-	if ((rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &node_tls : NULL, &s->roster, why,
+	/* The descriptor budget first: refused before any listener opens. */
+	if ((rv = raise_files(s, why, why_len)) != TLY_OK ||
+	    (rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &node_tls : NULL, &s->roster, why,
 		 why_len)) != TLY_OK ||
-	    (rv = raise_files(s, why, why_len)) != TLY_OK ||
 	    (rv = open_api(s, api_tls ? &planner_tls : NULL, why, why_len)) != TLY_OK)
 		return rv;
 	tly_hub_heartbeat(
