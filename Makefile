@@ -137,7 +137,7 @@ faults: deps
 # privacy or integrity check; scripts/mutants.sh applies them one at a time
 # in a scratch copy of the tree (build/mutants/src), rebuilds, runs the
 # suites each names and prints it killed or survived, with a score. Not
-# in CI (a full build plus the suites of every bug: about 8 minutes here);
+# in CI (a full build plus the suites of every bug: 15 to 30 minutes here);
 # docs/SECURITY.md gives the score.
 # MUTANTS="01 03" runs those only.
 mutants: deps
