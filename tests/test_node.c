@@ -518,6 +518,28 @@ watch_connection(sqlite3 *db, const char **err, const struct sqlite3_api_routine
 	return sqlite3_trace_v2(db, SQLITE_TRACE_STMT, on_statement, db);
 }
 
+/* Site 1's node, opened in this process with every SQLite connection
+ * from here on watched (watch_connection); watched_node_close undoes it. */
+static void
+watched_node_open(struct tly_node *node)
+{
+	char conf[300], why[600];
+
+	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	cr_assert_eq(tly_node_open(node, conf, why, sizeof why), TLY_OK, "%s", why);
+	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
+}
+
+static void
+watched_node_close(struct tly_node *node)
+{
+	tly_node_close(node);
+	sqlite3_reset_auto_extension();
+	free(watch.eval_sql);
+	watch.eval_sql = NULL;
+}
+
 /* Answer a fresh QUERY for spec json in the in-process node, watching for
  * its evaluation; the outcome, with out's messages counted in *shares. */
 static tly_err
@@ -562,13 +584,10 @@ watched_answer(struct tly_node *node, const char *json, size_t *shares, char *wh
 Test(node, the_charge_is_durable_before_any_row_is_read)
 {
 	struct tly_node node;
-	char conf[300], why[600];
+	char why[600];
 	size_t shares;
 
-	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
-	path_of(conf, sizeof conf, "site-1/node.conf");
-	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
-	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
+	watched_node_open(&node);
 
 	/* An answer: one read, and the charge was already there. */
 	cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_OK, "%s",
@@ -599,10 +618,7 @@ Test(node, the_charge_is_durable_before_any_row_is_read)
 	cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0);
 	cr_assert_eq(shares, 0);
 
-	tly_node_close(&node);
-	sqlite3_reset_auto_extension();
-	free(watch.eval_sql);
-	watch.eval_sql = NULL;
+	watched_node_close(&node);
 }
 
 /* A node that is on the committee but not among the query's participants
@@ -616,15 +632,12 @@ Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
 	struct tly_query q;
 	struct tly_outbox out;
 	struct tly_ledger_receipt receipt;
-	char *canonical, conf[300], msg_path[300], why[600];
+	char *canonical, msg_path[300], why[600];
 	uint32_t ids[SITES], members[SITES];
 	size_t len;
 
-	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
-	path_of(conf, sizeof conf, "site-1/node.conf");
-	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
+	watched_node_open(&node);
 	node.config.min_contributors = 2;
-	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
 
 	make_query(&q, diabetes_json, &canonical, ids, members);
 	struct tly_spec spec;
@@ -652,10 +665,7 @@ Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
 	tly_outbox_fini(&out);
 	free(msg);
 	free(canonical);
-	tly_node_close(&node);
-	sqlite3_reset_auto_extension();
-	free(watch.eval_sql);
-	watch.eval_sql = NULL;
+	watched_node_close(&node);
 }
 
 /* The QUERY's numbers are the node's own reading of its spec: a QUERY that
@@ -669,12 +679,9 @@ Test(node, a_query_whose_mechanism_is_not_its_specs_is_refused_before_the_charge
 	    " \"group_by\": [\"sex\"], \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": 0.5}}";
 	static const uint8_t others[] = {TLY_MECH_LAPLACE};
 	struct tly_node node;
-	char conf[300], msg_path[300], why[600];
+	char msg_path[300], why[600];
 
-	cr_assert_eq(sqlite3_auto_extension((void (*)(void))watch_connection), SQLITE_OK);
-	path_of(conf, sizeof conf, "site-1/node.conf");
-	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
-	path_of(watch.ledger, sizeof watch.ledger, "site-1/state/ledger.db");
+	watched_node_open(&node);
 	for (size_t i = 0; i < sizeof others; i++) {
 		struct tly_query q;
 		struct tly_outbox out;
@@ -701,8 +708,7 @@ Test(node, a_query_whose_mechanism_is_not_its_specs_is_refused_before_the_charge
 		free(canonical);
 	}
 	cr_assert_eq(watch.reads, 0, "a refused query read the data");
-	tly_node_close(&node);
-	sqlite3_reset_auto_extension();
+	watched_node_close(&node);
 }
 
 /* Set "max_min_honest = N" in a site's node.conf (synth writes 10). */
