@@ -191,6 +191,9 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(ALL_LIBS)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) $< $(TEST_HELP) $(ALL_LIBS) \
 		$(TEST_LIBS) $(LIBS) -o $@
 
+# Its 30 held connections are a TLS client of the test's own (OpenSSL).
+$(BUILD)/tests/test_api_daemon: TEST_LIBS += $(shell pkg-config --libs libssl)
+
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(ALL_LIBS) $(LIBS) -o $@

@@ -12,7 +12,9 @@
  *   - the per-planner rate limit and the bounded queue answer 429 with
  *     retry_after (the header itself: tests/test_transport.c);
  *   - 30 parallel GETs of /v1/releases do not delay a POST by more than
- *     1 s beyond what 30 TLS connections cost (see the test).
+ *     1 s: over connections whose TLS handshakes are already done (the
+ *     issue's figure, held as stated), and over 30 new connections, where
+ *     what the releases add over 30 GETs of /v1/status is held to 1 s.
  *
  * Nothing waits on a sleep: the queue tests hold the running query by
  * stopping a node (SIGSTOP), so it cannot finish before the test is done
@@ -32,6 +34,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 
 #include "cli/query.h"
 #include "crypto/rng.h"
@@ -501,18 +508,99 @@ Test(api_daemon, rate_limit_per_planner)
  * the moment one POSTs. Before pages, each GET built the whole log (7 MB)
  * on the coordinator's thread, and the POST waited 11 s behind them.
  *
- * Each GET is a new mutual-TLS connection: 30 ECDSA handshakes on both
- * sides cost CPU whatever the API does (on a 2-core machine at load 12,
- * about 1 s). So the POST is also timed beside 30 GETs of /v1/status, the
- * same connections with an answer of a few bytes, and what the releases
- * add over that is held to the issue's 1 s (plus the POST's own measured
- * spread); the raw figures are printed. */
+ * Measured two ways, best of ROUNDS each, interleaved:
+ *
+ *   - held: 30 connections whose mutual-TLS handshakes are done before
+ *     the moment (a client of the test's own, OpenSSL), each sending its
+ *     GET when the POST starts. What they add to the POST is the API's own
+ *     work, and it is held to the issue's 1 s, plus the measured spread of
+ *     the POST alone (the machine's noise, not the API's).
+ *   - fresh: 30 new connections, as `tally` makes them. Their 30 ECDSA
+ *     handshakes cost CPU whatever the API does (on a 2-core machine at
+ *     load 12, about 1 s), so what the releases add over 30 GETs of
+ *     /v1/status, the same connections with an answer of a few bytes, is
+ *     held to 1 s plus the same spread.
+ *
+ * The raw figures are printed either way. */
+enum { GETTERS = 30 };
+
 struct getter {
 	volatile int *go;
 	const char *path;
+	SSL *ssl; /* held: already handshaken; NULL: a fresh connection */
 	int status;
 	double ms;
 };
+
+static SSL_CTX *tls_ctx;
+
+/* A mutual-TLS connection to the API with the planner's certificate, its
+ * handshake done. */
+static SSL *
+held_connect(void)
+{
+	char cert[200], key[200], ca[200], host[64] = "";
+	int port = 0;
+
+	if (tls_ctx == NULL) {
+		snprintf(cert, sizeof cert, "%s/pki/planner.crt", dir);
+		snprintf(key, sizeof key, "%s/pki/planner.key", dir);
+		snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
+		tls_ctx = SSL_CTX_new(TLS_client_method());
+		cr_assert_not_null(tls_ctx);
+		cr_assert_eq(SSL_CTX_use_certificate_file(tls_ctx, cert, SSL_FILETYPE_PEM), 1);
+		cr_assert_eq(SSL_CTX_use_PrivateKey_file(tls_ctx, key, SSL_FILETYPE_PEM), 1);
+		cr_assert_eq(SSL_CTX_load_verify_locations(tls_ctx, ca, NULL), 1);
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+	}
+	cr_assert_eq(sscanf(api, "https://%63[^:]:%d", host, &port), 2, "api %s", api);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1, "api host %s", host);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "connect: %s",
+	    strerror(errno));
+	SSL *ssl = SSL_new(tls_ctx);
+	cr_assert_not_null(ssl);
+	SSL_set_fd(ssl, fd);
+	cr_assert_eq(SSL_connect(ssl), 1, "TLS handshake with the API failed");
+	return ssl;
+}
+
+/* One GET over a held connection; the status, or -1. *ms is the time to
+ * the status line; the rest is read to the end (the request asks the
+ * server to close). */
+static int
+held_get(SSL *ssl, const char *path, double *ms)
+{
+	double start = now_ms();
+	char req[256], buf[16384];
+	int n = snprintf(req, sizeof req,
+	    "GET %s HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n", path);
+	if (SSL_write(ssl, req, n) != n)
+		return -1;
+	size_t got = 0;
+	int r, status = -1;
+	while ((r = SSL_read(ssl, buf + got, (int)(sizeof buf - 1 - got))) > 0) {
+		got += (size_t)r;
+		buf[got] = '\0';
+		if (status < 0 && sscanf(buf, "HTTP/1.1 %d", &status) == 1) {
+			*ms = now_ms() - start;
+			got = 0; /* the status line is all that is kept; the rest is drained */
+		}
+		if (got == sizeof buf - 1)
+			got = 0;
+	}
+	return status;
+}
+
+static void
+held_close(SSL *ssl)
+{
+	int fd = SSL_get_fd(ssl);
+	SSL_free(ssl);
+	close(fd);
+}
 
 static void *
 get_once(void *arg)
@@ -520,6 +608,10 @@ get_once(void *arg)
 	struct getter *g = arg;
 	while (!*g->go)
 		pause_ms(1);
+	if (g->ssl != NULL) {
+		g->status = held_get(g->ssl, g->path, &g->ms);
+		return NULL;
+	}
 	struct call c = call("GET", g->path, NULL);
 	g->status = c.status;
 	g->ms = c.ms;
@@ -536,18 +628,18 @@ post_ms(void)
 	return c.ms;
 }
 
-enum { GETTERS = 30 };
-
-/* A POST's time with GETTERS GETs of path sent at the same moment. */
+/* A POST's time with GETTERS GETs of path sent at the same moment, over
+ * held connections (handshakes done first) or fresh ones. */
 static double
-post_beside(const char *path, double *slowest)
+post_beside(const char *path, int held, double *slowest)
 {
 	static struct getter getters[GETTERS];
 	pthread_t threads[GETTERS];
 	volatile int go = 0;
 
 	for (int i = 0; i < GETTERS; i++) {
-		getters[i] = (struct getter){.go = &go, .path = path};
+		getters[i] = (struct getter){.go = &go, .path = path,
+		    .ssl = held ? held_connect() : NULL};
 		cr_assert_eq(pthread_create(&threads[i], NULL, get_once, &getters[i]), 0);
 	}
 	go = 1;
@@ -555,45 +647,62 @@ post_beside(const char *path, double *slowest)
 	*slowest = 0;
 	for (int i = 0; i < GETTERS; i++) {
 		pthread_join(threads[i], NULL);
-		cr_assert_eq(getters[i].status, 200, "every GET of %s answered 200", path);
+		if (getters[i].ssl != NULL)
+			held_close(getters[i].ssl);
+		cr_assert_eq(getters[i].status, 200, "every GET of %s answered 200 (got %d)", path,
+		    getters[i].status);
 		*slowest = getters[i].ms > *slowest ? getters[i].ms : *slowest;
 	}
 	return ms;
 }
 
+static double
+min2(double a, double b)
+{
+	return a < b ? a : b;
+}
+
 Test(api_daemon, parallel_gets_do_not_delay_a_post)
 {
 	enum { ROUNDS = 3 };
-	double alone = 1e9, alone_max = 0, status = 1e9, releases = 1e9;
+	double alone = 1e9, alone_max = 0, held = 1e9, status = 1e9, releases = 1e9;
 
-	start("", 10000);
+	/* Thirty handshakes are done before the moment, one after another: on a
+	 * loaded machine that can pass the default 5 s handshake deadline for
+	 * the first of them (held until its GET), so the deadline is raised. */
+	start("\n[limits]\nhandshake_timeout_ms = 600000", 10000);
 	/* Some releases to list, and a warm start. */
 	for (int i = 0; i < 4; i++)
 		(void)post_ms();
-	/* Best of ROUNDS each way, interleaved, so that a moment of load on
-	 * the machine does not decide. */
 	for (int r = 0; r < ROUNDS; r++) {
-		double s_slow, r_slow;
+		double h_slow, s_slow, r_slow;
 		double a = post_ms();
-		double s = post_beside("/v1/status", &s_slow);
-		double b = post_beside("/v1/releases", &r_slow);
-		alone = a < alone ? a : alone;
+		double h = post_beside("/v1/releases", 1, &h_slow);
+		double s = post_beside("/v1/status", 0, &s_slow);
+		double b = post_beside("/v1/releases", 0, &r_slow);
+		alone = min2(a, alone);
 		alone_max = a > alone_max ? a : alone_max;
-		status = s < status ? s : status;
-		releases = b < releases ? b : releases;
+		held = min2(h, held);
+		status = min2(s, status);
+		releases = min2(b, releases);
 		fprintf(stderr,
-		    "api_daemon: round %d: POST alone %.0f ms; beside %d parallel GETs of "
-		    "/v1/status %.0f ms (slowest GET %.0f), of /v1/releases %.0f ms (slowest "
-		    "GET %.0f)\n",
-		    r, a, GETTERS, s, s_slow, b, r_slow);
+		    "api_daemon: round %d: POST alone %.0f ms; beside %d GETs of /v1/releases "
+		    "over held connections %.0f ms (slowest GET %.0f); over fresh ones: of "
+		    "/v1/status %.0f ms (slowest %.0f), of /v1/releases %.0f ms (slowest %.0f)\n",
+		    r, a, GETTERS, h, h_slow, s, s_slow, b, r_slow);
 	}
-	double allowed = 1000.0 + (alone_max - alone);
+	double spread = alone_max - alone, allowed = 1000.0 + spread;
 	fprintf(stderr,
-	    "api_daemon: best POST alone %.0f ms (worst %.0f); beside 30 GETs of /v1/status "
-	    "%.0f ms, of /v1/releases %.0f ms: releases add %.0f ms (allowed %.0f); raw delay "
-	    "%.0f ms\n",
-	    alone, alone_max, status, releases, releases - status, allowed, releases - alone);
+	    "api_daemon: best POST alone %.0f ms (worst %.0f); beside 30 held GETs of "
+	    "/v1/releases %.0f ms: delay %.0f ms (allowed %.0f); fresh connections: "
+	    "/v1/status %.0f ms, /v1/releases %.0f ms: releases add %.0f ms (allowed %.0f)\n",
+	    alone, alone_max, held, held - alone, allowed, status, releases, releases - status,
+	    allowed);
+	cr_assert_leq(held - alone, allowed,
+	    "30 parallel GETs of /v1/releases delayed a POST by %.0f ms", held - alone);
 	cr_assert_leq(releases - status, allowed,
 	    "30 parallel GETs of /v1/releases delayed a POST by %.0f ms more than 30 of /v1/status",
 	    releases - status);
+	SSL_CTX_free(tls_ctx);
+	tls_ctx = NULL;
 }
