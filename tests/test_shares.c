@@ -274,6 +274,21 @@ Test(shares, whole_cap_and_overflow)
 	tly_shares_free(sh);
 }
 
+/* A state whose scaling by 1/share does not fit u64/u64 is refused (the
+ * safe side), though its value (about 1 of 20/3) is within the share. */
+Test(shares, unscalable_state_is_over)
+{
+	struct tly_shares *sh = accountant(F(1, 3));
+	struct tly_ledger_receipt r = receipt(1, "patients", "people", F(20, 1), 1);
+
+	cr_assert_eq(tly_shares_outcome(sh, (uint8_t[16]){1}, TLY_TRANSLOG_RELEASED, &r, 1), TLY_OK);
+	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
+	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE,
+	                   F(6148914691236517206ull, 6148914691236517207ull), NULL),
+	             TLY_EBUDGET);
+	tly_shares_free(sh);
+}
+
 Test(shares, bad_asks)
 {
 	struct tly_shares *sh = accountant(F(1, 2));
