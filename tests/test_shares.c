@@ -4,11 +4,18 @@
  * one population, the cap unknown until a receipt states it, and a
  * refusal that charged nothing. */
 #include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "coordinator/shares.h"
 #include "coordinator/translog.h"
 #include "protocol/budget.h"
+#include "protocol/keys.h"
 
 #define F(n, d) ((struct tly_fraction){(n), (d)})
 
@@ -306,4 +313,108 @@ Test(shares, bad_asks)
 	cr_assert_eq(tly_shares_check(sh, &ask, NULL), TLY_EINVAL);
 	tly_shares_free(sh);
 	tly_shares_free(NULL);
+}
+
+/* ---- rebuilt from a real transparency log (tly_translog_load_shares) ---- */
+
+/* Append query n by planner on patients, epsilon amount: its committed
+ * entry, then (outcome != 0) its outcome with receipts from nodes 1..k. */
+static void
+log_query(struct tly_translog *log, const char *planner, const char *eps, uint8_t outcome,
+          uint32_t k)
+{
+	struct tly_translog_record rec;
+	struct tly_translog_receipt receipts[4];
+	struct tly_buf bufs[4];
+	uint32_t ids[4];
+	struct tly_idlist contributors = {k, ids};
+	char spec[300], why[300];
+	uint64_t num, den;
+
+	cr_assert_eq(sscanf(eps, "%" SCNu64 "/%" SCNu64, &num, &den), 2);
+	memset(&rec, 0, sizeof rec);
+	snprintf(spec, sizeof spec,
+	         "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"planner\":\"%s\","
+	         "\"privacy\":{\"epsilon\":\"%s\",\"mechanism\":\"laplace\"}}",
+	         planner, eps);
+	randombytes_buf(rec.query_id, sizeof rec.query_id);
+	tly_hash(rec.query_hash, "tally/query/v1", (const uint8_t *)spec, strlen(spec));
+	rec.protocol = TLY_PROTOCOL_COMMITTEE;
+	rec.outcome = TLY_TRANSLOG_COMMITTED;
+	rec.spec_json = spec;
+	rec.spec_len = strlen(spec);
+	cr_assert_eq(tly_translog_append(log, &rec, NULL, why, sizeof why), TLY_OK, "%s", why);
+	if (outcome == 0)
+		return;
+	for (uint32_t n = 0; n < k; n++) {
+		struct tly_ledger_receipt r = receipt(n + 1, "patients", "people", F(20, 1), 1);
+		static uint64_t seq;
+		r.seq = ++seq;
+		memcpy(r.query_id, rec.query_id, 16);
+		memcpy(r.query_hash, rec.query_hash, 32);
+		r.mechanism = TLY_MECH_LAPLACE;
+		r.amount = r.epsilon_spent = F(num, den);
+		r.epsilon_rho_spent = F(1, 2);
+		r.rho_spent = F(0, 1);
+		r.budget.epsilon_per_query = F(20, 1);
+		r.budget.rho_per_query = F(1, 2);
+		ids[n] = n + 1;
+		tly_buf_init(&bufs[n]);
+		cr_assert_eq(tly_ledger_receipt_encode(&r, &bufs[n]), TLY_OK);
+		receipts[n] = (struct tly_translog_receipt){bufs[n].data, bufs[n].len};
+	}
+	rec.outcome = outcome;
+	rec.reason = outcome == TLY_TRANSLOG_RELEASED ? "" : "test";
+	rec.release_json = outcome == TLY_TRANSLOG_RELEASED ? "{}" : NULL;
+	rec.release_len = rec.release_json != NULL ? 2 : 0;
+	rec.contributors = outcome == TLY_TRANSLOG_RELEASED ? &contributors : NULL;
+	rec.receipts = receipts;
+	rec.receipt_count = k;
+	cr_assert_eq(tly_translog_append(log, &rec, NULL, why, sizeof why), TLY_OK, "%s", why);
+	for (uint32_t n = 0; n < k; n++)
+		tly_buf_fini(&bufs[n]);
+}
+
+/* The spend a restarted coordinator rebuilds is the one it had: released
+ * (receipts state the cap), refused by all with no receipt (free), and
+ * committed without an outcome (counted). A planner not in any planners
+ * file is just another name. */
+Test(shares, rebuilt_from_the_log)
+{
+	char dir[] = "/tmp/tally-shares-XXXXXX", path[300], why[300], cmd[320];
+	struct tly_sign_key *key = NULL;
+	struct tly_translog *log = NULL;
+	struct tly_translog_error terr;
+	struct tly_share_refusal w;
+	size_t spends, flights, caps;
+
+	cr_assert_eq(tly_crypto_init(), TLY_OK);
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(tly_sign_key_alloc(&key, NULL), TLY_OK);
+	snprintf(path, sizeof path, "%s/transparency.db", dir);
+	cr_assert_eq(tly_translog_open(&log, path, key, &terr), TLY_OK, "%s", terr.message);
+	log_query(log, "alice", "3/1", TLY_TRANSLOG_RELEASED, 3);
+	log_query(log, "alice", "4/1", TLY_TRANSLOG_REFUSED, 0);
+	log_query(log, "alice", "5/1", TLY_TRANSLOG_ABORTED, 2);
+	log_query(log, "alice", "1/1", 0, 0);
+	log_query(log, "gone", "9/1", TLY_TRANSLOG_RELEASED, 3);
+
+	struct tly_shares *sh = accountant(F(1, 2));
+	cr_assert_eq(tly_translog_load_shares(log, sh, why, sizeof why), TLY_OK, "%s", why);
+	tly_shares_counts(sh, &spends, &flights, &caps);
+	cr_assert_eq(spends, 2);
+	cr_assert_eq(flights, 1);
+	cr_assert_eq(caps, 3);
+	/* alice: 3 + 5 + 1 in flight = 9 of her 10. */
+	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
+	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(11, 10), &w), TLY_EBUDGET);
+	cr_assert(w.spent.num == 9 && w.spent.den == 1, "spent %" PRIu64 "/%" PRIu64, w.spent.num, w.spent.den);
+	cr_assert_eq(check(sh, "gone", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
+	cr_assert_eq(check(sh, "gone", "patients", TLY_MECH_LAPLACE, F(2, 1), NULL), TLY_EBUDGET);
+	cr_assert_eq(check(sh, "carol", "patients", TLY_MECH_LAPLACE, F(10, 1), NULL), TLY_OK);
+	tly_shares_free(sh);
+	tly_translog_close(log);
+	tly_sign_key_free(key);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
