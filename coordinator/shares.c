@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/translog.h"
 #include "protocol/budget.h"
 #include "protocol/planner.h"
 
@@ -258,7 +259,7 @@ tly_shares_outcome(struct tly_shares *sh, const uint8_t query_id[static TLY_QUER
 		if (memcmp(f->query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
 			continue;
 		/* Refused by every node, none charged: nothing spent. */
-		if (!(outcome == 3 && count == 0))
+		if (!(outcome == TLY_TRANSLOG_REFUSED && count == 0))
 			rv = spend_add(sh, f);
 		sh->flights[i] = sh->flights[--sh->flight_count];
 		break;
