@@ -503,18 +503,22 @@ static void
 shares_outcome(struct server *s, uint8_t outcome)
 {
 	struct running *r = s->current;
-	struct tly_ledger_receipt receipts[RECEIPTS_MAX];
+	struct tly_ledger_receipt *receipts;
 	size_t n = 0;
 
 	if (s->shares == NULL)
 		return;
-	for (size_t i = 0; i < r->receipt_count; i++)
+	/* On the heap: up to RECEIPTS_MAX of them would be 0.6 MB of stack. */
+	receipts = calloc(r->receipt_count + 1, sizeof *receipts);
+	for (size_t i = 0; receipts != NULL && i < r->receipt_count; i++)
 		if (tly_ledger_receipt_decode(&receipts[n], r->receipts[i].data,
 			r->receipts[i].len) == TLY_OK)
 			n++;
-	if (tly_shares_outcome(s->shares, r->query_id, outcome, receipts, n) != TLY_OK)
+	if (receipts == NULL ||
+	    tly_shares_outcome(s->shares, r->query_id, outcome, receipts, n) != TLY_OK)
 		note("query %s: its planner's share could not be updated (it stays counted in "
 		     "flight)", r->qid);
+	free(receipts);
 }
 
 /* 403 before anything is logged or sent: the planner's share of a

@@ -258,10 +258,15 @@ tly_shares_outcome(struct tly_shares *sh, const uint8_t query_id[static TLY_QUER
 		struct flight *f = &sh->flights[i];
 		if (memcmp(f->query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
 			continue;
-		/* Refused by every node, none charged: nothing spent. */
+		/* Refused by every node, none charged: nothing spent. A spend
+		 * that cannot be added stays in flight (still counted). */
+		tly_err added = TLY_OK;
 		if (!(outcome == TLY_TRANSLOG_REFUSED && count == 0))
-			rv = spend_add(sh, f);
-		sh->flights[i] = sh->flights[--sh->flight_count];
+			added = spend_add(sh, f);
+		if (added == TLY_OK)
+			sh->flights[i] = sh->flights[--sh->flight_count];
+		else if (added != TLY_ERANGE)
+			rv = added;
 		break;
 	}
 	return rv;

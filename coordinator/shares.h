@@ -87,8 +87,10 @@ TLY_MUST tly_err tly_shares_commit(struct tly_shares *sh,
  * 3 refused) with the decoded receipts it carries (count may be 0): the
  * receipts' caps are learned, and its in-flight amount becomes spent (or
  * is dropped: refused with no receipt). An outcome of a query that was
- * never committed only teaches caps. TLY_ERANGE when a sum does not fit,
- * TLY_ENOMEM. */
+ * never committed only teaches caps. A spend whose sum with the
+ * planner's does not fit u64/u64 stays in flight: still counted, and the
+ * planner's asks on that population are then refused (a sum too large to
+ * represent is over the share). TLY_ENOMEM. */
 TLY_MUST tly_err tly_shares_outcome(struct tly_shares *sh,
                                     const uint8_t query_id[static TLY_QUERY_ID_BYTES],
                                     uint8_t outcome, const struct tly_ledger_receipt *receipts,

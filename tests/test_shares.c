@@ -278,6 +278,16 @@ Test(shares, whole_cap_and_overflow)
 	run(sh, 2, &big, TLY_TRANSLOG_RELEASED, &r, 1);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 18446744073709551533ull),
 	                   NULL), TLY_EBUDGET);
+	/* Such a query finished anyway (committed before): it stays counted,
+	 * in flight, and the planner stays refused there. */
+	struct tly_share_ask odd = {"alice", "patients", TLY_MECH_LAPLACE,
+	                            F(1, 18446744073709551533ull)};
+	size_t spends, flights, caps;
+	run(sh, 3, &odd, TLY_TRANSLOG_RELEASED, &r, 1);
+	tly_shares_counts(sh, &spends, &flights, &caps);
+	cr_assert_eq(flights, 1);
+	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_EBUDGET);
+	cr_assert_eq(check(sh, "bob", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
 	tly_shares_free(sh);
 }
 
