@@ -406,7 +406,8 @@ tly_shares_check(const struct tly_shares *sh, const struct tly_share_ask *ask,
 		return TLY_OK;
 	for (size_t i = 0; i < sh->flight_count; i++) {
 		const struct flight *f = &sh->flights[i];
-		if (strcmp(f->planner, ask->planner) == 0 && strcmp(f->dataset, ask->dataset) == 0) {
+		if (strcmp(f->planner, ask->planner) == 0 &&
+		    strcmp(f->dataset, ask->dataset) == 0) {
 			if (why != NULL) {
 				memset(why, 0, sizeof *why);
 				why->no_cap = 1;

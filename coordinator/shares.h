@@ -43,19 +43,19 @@
 
 /* What a query asks of the budget. Strings are borrowed for the call. */
 struct tly_share_ask {
-	const char *planner;       /* "" for a query logged without one */
+	const char *planner; /* "" for a query logged without one */
 	const char *dataset;
-	uint8_t mechanism;         /* TLY_MECH_LAPLACE (epsilon) or TLY_MECH_SKELLAM (rho) */
+	uint8_t mechanism;          /* TLY_MECH_LAPLACE (epsilon) or TLY_MECH_SKELLAM (rho) */
 	struct tly_fraction amount; /* > 0, reduced */
 };
 
 /* Why an ask was refused: the first population over the share. */
 struct tly_share_refusal {
-	int no_cap;       /* 1: no receipt has stated this dataset's cap yet, and
-			     the planner already has a query on it in flight */
-	uint32_t node;    /* the trust whose cap it passes (0 when no_cap) */
+	int no_cap;    /* 1: no receipt has stated this dataset's cap yet, and
+	                  the planner already has a query on it in flight */
+	uint32_t node; /* the trust whose cap it passes (0 when no_cap) */
 	char population[TLY_SPEC_NAME_MAX + 1];
-	const char *unit; /* "epsilon" (basic rule) or "rho" (zCDP) */
+	const char *unit;            /* "epsilon" (basic rule) or "rho" (zCDP) */
 	struct tly_fraction spent;   /* the planner's spend so far, in unit */
 	struct tly_fraction asked;   /* what the query adds, in unit */
 	struct tly_fraction allowed; /* share * cap, in unit (rounded down) */

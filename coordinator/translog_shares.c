@@ -35,8 +35,8 @@ load_committed(struct tly_shares *sh, const struct tly_translog_entry *e)
 	if (tly_translog_spec_summary(e->spec, e->spec_len, &sum) != TLY_OK)
 		return TLY_EFORMAT;
 	spec_planner(e->spec, e->spec_len, planner);
-	struct tly_share_ask ask = {planner, sum.dataset, sum.mechanism,
-	                            {sum.privacy_num, sum.privacy_den}};
+	struct tly_share_ask ask = {
+	    planner, sum.dataset, sum.mechanism, {sum.privacy_num, sum.privacy_den}};
 	return tly_shares_commit(sh, e->query_id, &ask);
 }
 
@@ -46,8 +46,7 @@ load_outcome(struct tly_shares *sh, const struct tly_translog_entry *e)
 	struct tly_ledger_receipt *receipts = NULL;
 	tly_err rv = TLY_OK;
 
-	if (e->receipt_count > 0 &&
-	    (receipts = calloc(e->receipt_count, sizeof *receipts)) == NULL)
+	if (e->receipt_count > 0 && (receipts = calloc(e->receipt_count, sizeof *receipts)) == NULL)
 		return TLY_ENOMEM;
 	for (size_t i = 0; i < e->receipt_count && rv == TLY_OK; i++)
 		rv = tly_ledger_receipt_decode(&receipts[i], e->receipts[i].bytes,
@@ -59,8 +58,7 @@ load_outcome(struct tly_shares *sh, const struct tly_translog_entry *e)
 }
 
 tly_err
-tly_translog_load_shares(struct tly_translog *log, struct tly_shares *sh, char *why,
-                         size_t why_len)
+tly_translog_load_shares(struct tly_translog *log, struct tly_shares *sh, char *why, size_t why_len)
 {
 	struct tly_translog_entry e;
 	sqlite3_stmt *st = NULL;
@@ -81,11 +79,12 @@ tly_translog_load_shares(struct tly_translog *log, struct tly_shares *sh, char *
 		                                     (size_t)sqlite3_column_bytes(st, 0), NULL, 0);
 		if (rv == TLY_OK)
 			rv = e.outcome == TLY_TRANSLOG_COMMITTED ? load_committed(sh, &e)
-			                                          : load_outcome(sh, &e);
+			                                         : load_outcome(sh, &e);
 		if (rv != TLY_OK)
-			snprintf(why, why_len,
-			         "transparency log entry %lld: cannot count its planner's share: %s",
-			         (long long)sqlite3_column_int64(st, 1), tly_strerror(rv));
+			snprintf(
+			    why, why_len,
+			    "transparency log entry %lld: cannot count its planner's share: %s",
+			    (long long)sqlite3_column_int64(st, 1), tly_strerror(rv));
 		tly_translog_entry_fini(&e);
 	}
 	if (rv == TLY_OK && rc != SQLITE_DONE) {

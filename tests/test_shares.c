@@ -92,9 +92,29 @@ Test(shares, parse)
 	cr_assert(f.num == 1 && f.den == 1);
 	cr_assert_eq(tly_shares_parse("0.000000001", &f), TLY_OK);
 	cr_assert(f.num == 1 && f.den == 1000000000);
-	const char *bad[] = {"0", "0/1", "0.0", "5/4", "1.5", "2", "-1", "-1/2", "abc", "1/0",
-	                     "", "/", "1/", "/2", ".5", "0.", "0.1234567891", "1/4x", " 1/4",
-	                     "1e-3", "0x1/2", "1/2/3", "99999999999999999999/1"};
+	const char *bad[] = {"0",
+	                     "0/1",
+	                     "0.0",
+	                     "5/4",
+	                     "1.5",
+	                     "2",
+	                     "-1",
+	                     "-1/2",
+	                     "abc",
+	                     "1/0",
+	                     "",
+	                     "/",
+	                     "1/",
+	                     "/2",
+	                     ".5",
+	                     "0.",
+	                     "0.1234567891",
+	                     "1/4x",
+	                     " 1/4",
+	                     "1e-3",
+	                     "0x1/2",
+	                     "1/2/3",
+	                     "99999999999999999999/1"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		f = F(7, 7);
 		cr_assert_eq(tly_shares_parse(bad[i], &f), TLY_EINVAL, "\"%s\" accepted", bad[i]);
@@ -119,8 +139,9 @@ Test(shares, epsilon_boundary)
 
 	run(sh, 1, &nine, TLY_TRANSLOG_RELEASED, rs, 2);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
-	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1000000001, 1000000000),
-	                   &why), TLY_EBUDGET);
+	cr_assert_eq(
+	    check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1000000001, 1000000000), &why),
+	    TLY_EBUDGET);
 	cr_assert_eq(why.no_cap, 0);
 	cr_assert_str_eq(why.unit, "epsilon");
 	cr_assert_str_eq(why.population, "people");
@@ -272,12 +293,14 @@ Test(shares, whole_cap_and_overflow)
 	struct tly_share_ask big = {"alice", "patients", TLY_MECH_LAPLACE,
 	                            F(1, 18446744073709551557ull)};
 
-	cr_assert_eq(tly_shares_outcome(sh, (uint8_t[16]){1}, TLY_TRANSLOG_RELEASED, &r, 1), TLY_OK);
+	cr_assert_eq(tly_shares_outcome(sh, (uint8_t[16]){1}, TLY_TRANSLOG_RELEASED, &r, 1),
+	             TLY_OK);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(20, 1), NULL), TLY_OK);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(21, 1), NULL), TLY_EBUDGET);
 	run(sh, 2, &big, TLY_TRANSLOG_RELEASED, &r, 1);
-	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 18446744073709551533ull),
-	                   NULL), TLY_EBUDGET);
+	cr_assert_eq(
+	    check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 18446744073709551533ull), NULL),
+	    TLY_EBUDGET);
 	/* Such a query finished anyway (committed before): it stays counted,
 	 * in flight, and the planner stays refused there. */
 	struct tly_share_ask odd = {"alice", "patients", TLY_MECH_LAPLACE,
@@ -298,7 +321,8 @@ Test(shares, unscalable_state_is_over)
 	struct tly_shares *sh = accountant(F(1, 3));
 	struct tly_ledger_receipt r = receipt(1, "patients", "people", F(20, 1), 1);
 
-	cr_assert_eq(tly_shares_outcome(sh, (uint8_t[16]){1}, TLY_TRANSLOG_RELEASED, &r, 1), TLY_OK);
+	cr_assert_eq(tly_shares_outcome(sh, (uint8_t[16]){1}, TLY_TRANSLOG_RELEASED, &r, 1),
+	             TLY_OK);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE,
 	                   F(6148914691236517206ull, 6148914691236517207ull), NULL),
@@ -418,7 +442,8 @@ Test(shares, rebuilt_from_the_log)
 	/* alice: 3 + 5 + 1 in flight = 9 of her 10. */
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
 	cr_assert_eq(check(sh, "alice", "patients", TLY_MECH_LAPLACE, F(11, 10), &w), TLY_EBUDGET);
-	cr_assert(w.spent.num == 9 && w.spent.den == 1, "spent %" PRIu64 "/%" PRIu64, w.spent.num, w.spent.den);
+	cr_assert(w.spent.num == 9 && w.spent.den == 1, "spent %" PRIu64 "/%" PRIu64, w.spent.num,
+	          w.spent.den);
 	cr_assert_eq(check(sh, "gone", "patients", TLY_MECH_LAPLACE, F(1, 1), NULL), TLY_OK);
 	cr_assert_eq(check(sh, "gone", "patients", TLY_MECH_LAPLACE, F(2, 1), NULL), TLY_EBUDGET);
 	cr_assert_eq(check(sh, "carol", "patients", TLY_MECH_LAPLACE, F(10, 1), NULL), TLY_OK);
