@@ -11,6 +11,7 @@
 
 #include <ini.h>
 
+#include "coordinator/shares.h"
 #include "protocol/noise.h"
 
 #include "protocol/messages.h"
@@ -294,6 +295,21 @@ read_queue(struct parse *p, const char *value, size_t offset)
 	return NULL;
 }
 
+/* [api] planner_share: "a/b" or a decimal, 0 < share <= 1 (shares.h). */
+static const char *
+read_planner_share(struct parse *p, const char *value, size_t offset)
+{
+	struct tly_fraction share;
+
+	(void)offset;
+	if (tly_shares_parse(value, &share) != TLY_OK)
+		return "must be a fraction a/b or a decimal, above 0 and at most 1 (1: no "
+		       "per-planner share), such as 1/4 or 0.25";
+	p->cfg->planner_share_num = share.num;
+	p->cfg->planner_share_den = share.den;
+	return NULL;
+}
+
 static const char *
 read_work(struct parse *p, const char *value, size_t offset)
 {
@@ -409,6 +425,7 @@ static const struct key keys[] = {
     {SECTION_API, "planner_burst", read_planner_burst, AT(planner_burst), false},
     {SECTION_API, "queue_max", read_queue, AT(queue_max), false},
     {SECTION_API, "planner_queue_max", read_queue, AT(planner_queue_max), false},
+    {SECTION_API, "planner_share", read_planner_share, 0, false},
     {SECTION_LIMITS, "api_max_conns", read_api_max_conns, AT(api_max_conns), false},
     {SECTION_LIMITS, "handshake_timeout_ms", read_handshake_ms, AT(handshake_timeout_ms), false},
     {SECTION_LIMITS, "idle_timeout_ms", read_idle_ms, AT(idle_timeout_ms), false},
@@ -588,6 +605,7 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->planner_burst = 10;
 	cfg->queue_max = 64;
 	cfg->planner_queue_max = 0; /* unset: queue_max */
+	cfg->planner_share_num = cfg->planner_share_den = 1; /* no share beyond the cap */
 	cfg->api_max_conns = TLY_COORD_API_CONNS_DEFAULT;
 	cfg->handshake_timeout_ms = TLY_COORD_HANDSHAKE_DEFAULT_MS;
 	cfg->idle_timeout_ms = TLY_COORD_IDLE_DEFAULT_MS;

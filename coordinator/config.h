@@ -42,6 +42,10 @@
  *   queue_max = 64                      ; queries waiting, 1..4096
  *   planner_queue_max = 64              ; of them one planner's, 1..queue_max;
  *                                       ; default (unset) queue_max
+ *   planner_share = 1                   ; of each population's cap one planner
+ *                                       ; may spend (coordinator/shares.h):
+ *                                       ; "a/b" or a decimal, 0 < share <= 1;
+ *                                       ; 1: no limit beyond the cap
  *
  *   [limits]                            ; the API listener (protocol/guard.h)
  *   api_max_conns = 256                 ; connections at once, 1..100000
@@ -146,6 +150,8 @@ struct tly_coord_config {
 	uint32_t planner_burst;     /* default 10 */
 	uint32_t queue_max;         /* default 64 */
 	uint32_t planner_queue_max; /* default queue_max */
+	/* planner_share = num/den, reduced, 0 < num <= den; default 1/1 (off) */
+	uint64_t planner_share_num, planner_share_den;
 	uint32_t api_max_conns;        /* API connections at once; default 256 */
 	uint32_t handshake_timeout_ms; /* accept to TLS handshake done; default 5000 */
 	uint32_t idle_timeout_ms;      /* no byte either way; default 300000 */

@@ -17,6 +17,7 @@
 #include "coordinator/config.h"
 #include "coordinator/planners.h"
 #include "coordinator/release.h"
+#include "coordinator/shares.h"
 #include "coordinator/translog.h"
 #include "crypto/dp.h"
 #include "crypto/rng.h"
@@ -237,6 +238,7 @@ struct server {
 	size_t results_next;                 /* the ring's next slot */
 	char async_qid[2 * TLY_QUERY_ID_BYTES + 1]; /* the job started last, when async */
 	uint64_t run_ms_avg;                 /* how long a query takes, for Retry-After */
+	struct tly_shares *shares; /* per-planner shares; NULL when planner_share = 1 */
 };
 
 /* ---- replies ---- */
@@ -486,6 +488,98 @@ misdeed_summary(const struct running *r, const struct tly_idlist *contributors, 
 		memcpy(out + len - 4, "...", 4);
 }
 
+/* ---- per-planner shares (coordinator/shares.h) ---- */
+
+static struct tly_share_ask
+share_ask(const struct running *r, const struct tly_catalogue *cat)
+{
+	return (struct tly_share_ask){r->spec.planner, cat->datasets[r->spec.dataset].name,
+	    r->spec.mechanism, {r->spec.privacy_num, r->spec.privacy_den}};
+}
+
+/* The outcome's receipts teach caps; its amount moves from in flight to
+ * spent. The receipts were verified when they came (on_receipt). */
+static void
+shares_outcome(struct server *s, uint8_t outcome)
+{
+	struct running *r = s->current;
+	struct tly_ledger_receipt *receipts;
+	size_t n = 0;
+
+	if (s->shares == NULL)
+		return;
+	/* On the heap: up to RECEIPTS_MAX of them would be 0.6 MB of stack. */
+	receipts = calloc(r->receipt_count + 1, sizeof *receipts);
+	for (size_t i = 0; receipts != NULL && i < r->receipt_count; i++)
+		if (tly_ledger_receipt_decode(&receipts[n], r->receipts[i].data,
+			r->receipts[i].len) == TLY_OK)
+			n++;
+	if (receipts == NULL ||
+	    tly_shares_outcome(s->shares, r->query_id, outcome, receipts, n) != TLY_OK)
+		note("query %s: its planner's share could not be updated (it stays counted in "
+		     "flight)", r->qid);
+	free(receipts);
+}
+
+/* 403 before anything is logged or sent: the planner's share of a
+ * population's cap would be passed. */
+static void
+reply_share(struct server *s, uint64_t handle, const char *planner, const char *dataset,
+    const struct tly_share_refusal *w)
+{
+	char spent[48], asked[48], allowed[48], share[48], message[600];
+	struct tly_fraction sh = {s->cfg.planner_share_num, s->cfg.planner_share_den};
+
+	tly_ledger_fraction_format(spent, sizeof spent, w->spent);
+	tly_ledger_fraction_format(asked, sizeof asked, w->asked);
+	tly_ledger_fraction_format(allowed, sizeof allowed, w->allowed);
+	tly_ledger_fraction_format(share, sizeof share, sh);
+	if (w->no_cap)
+		snprintf(message, sizeof message,
+		    "planner %s already has a query on dataset %s in flight and no trust has yet "
+		    "stated that dataset's cap; try again when it has finished",
+		    planner, dataset);
+	else
+		snprintf(message, sizeof message,
+		    "planner %s has spent %s %s of population %s at trust %u and asks %s more: "
+		    "over its share %s of the cap (%s %s; api.planner_share)",
+		    planner, w->unit, spent, w->population, w->node, asked, share, w->unit,
+		    allowed);
+	json_t *error = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "code", "budget",
+	    "field", "api.planner_share", "message", message, "planner", planner, "dataset",
+	    dataset, "unit", w->unit, "spent", spent, "asked", asked, "share", share);
+	if (error != NULL && !w->no_cap) {
+		json_object_set_new(error, "population", json_string(w->population));
+		json_object_set_new(error, "node", json_integer(w->node));
+		json_object_set_new(error, "allowed", json_string(allowed));
+	}
+	reply_json(s, handle, 403, json_pack("{s:o}", "error", error));
+}
+
+/* Nonzero when the planner's share allows the query; else it is answered. */
+static int
+share_allows(struct server *s, const struct running *r)
+{
+	struct tly_share_refusal w;
+	struct tly_share_ask ask = share_ask(r, &s->catalogue);
+
+	if (s->shares == NULL)
+		return 1;
+	tly_err rv = tly_shares_check(s->shares, &ask, &w);
+	if (rv == TLY_OK)
+		return 1;
+	if (rv != TLY_EBUDGET) {
+		reply_error(s, r->handle, 500, "internal", NULL, "the planner's share cannot be "
+		    "checked: %s", tly_strerror(rv));
+		return 0;
+	}
+	note("query %s: planner %s over its share of dataset %s: refused, nothing logged or "
+	     "sent", r->qid, ask.planner, ask.dataset);
+	reply_share(s, r->handle, ask.planner, ask.dataset, &w);
+	s->refused++;
+	return 0;
+}
+
 /* Record the outcome in the transparency log; a failure to log is loud. */
 static void
 record(struct server *s, uint8_t outcome, const char *reason, const char *release_json,
@@ -528,6 +622,7 @@ record(struct server *s, uint8_t outcome, const char *reason, const char *releas
 	rec.receipt_count = r->receipt_count;
 	if (tly_translog_append(s->log, &rec, NULL, why, sizeof why) != TLY_OK)
 		note("query %s: COULD NOT WRITE THE TRANSPARENCY LOG: %s", r->qid, why);
+	shares_outcome(s, outcome);
 }
 
 static void
@@ -745,6 +840,9 @@ commit_query(struct server *s, struct running *r, char *why, size_t why_len)
 	}
 	note("query %s: committed to the transparency log (head size %" PRIu64 ")", r->qid,
 	    c->head.size);
+	struct tly_share_ask ask = share_ask(r, &s->catalogue);
+	if (s->shares != NULL && tly_shares_commit(s->shares, r->query_id, &ask) != TLY_OK)
+		note("query %s: its planner's share could not count it in flight", r->qid);
 	crash_point("committed");
 out:
 	free(sizes);
@@ -857,6 +955,12 @@ start_job(struct server *s, struct job *job)
 	}
 	if (rv == TLY_OK)
 		rv = check_cost(s, q, why, sizeof why);
+	/* Before anything is logged or sent: no entry, no node charged. */
+	if (rv == TLY_OK && !share_allows(s, r)) {
+		running_free(r);
+		s->current = NULL;
+		return;
+	}
 	tly_outbox_init(&box);
 	if (rv == TLY_OK && commit_query(s, r, why, sizeof why) != TLY_OK) {
 		note("query %s: COULD NOT COMMIT TO THE TRANSPARENCY LOG: %s", r->qid, why);
@@ -1437,6 +1541,27 @@ open_api(struct server *s, const struct tly_tls_files *tls, char *why, size_t wh
 	return tly_guard_open(&s->guard, s->cfg.api, tly_http_port(s->http), &lim, why, why_len);
 }
 
+/* Each planner's spend, rebuilt from the log before any query is taken
+ * (only when planner_share < 1). */
+static tly_err
+open_shares(struct server *s, char *why, size_t why_len)
+{
+	struct tly_fraction share = {s->cfg.planner_share_num, s->cfg.planner_share_den};
+	size_t spends, flights, caps;
+	tly_err rv;
+
+	if (share.num == share.den)
+		return TLY_OK;
+	if ((rv = tly_shares_alloc(&s->shares, share)) != TLY_OK ||
+	    (rv = tly_translog_load_shares(s->log, s->shares, why, why_len)) != TLY_OK)
+		return rv;
+	tly_shares_counts(s->shares, &spends, &flights, &caps);
+	note("planner_share %" PRIu64 "/%" PRIu64 ": rebuilt from the log: %zu planner-dataset "
+	     "spends, %zu queries without an outcome (counted as spent), %zu trust caps",
+	    share.num, share.den, spends, flights, caps);
+	return TLY_OK;
+}
+
 static tly_err
 open_server(struct server *s, const char *config_path, char *why, size_t why_len)
 {
@@ -1486,6 +1611,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		say(why, why_len, "%s", lerr.message);
 		return rv;
 	}
+	if ((rv = open_shares(s, why, why_len)) != TLY_OK)
+		return rv;
 	/* One CA per role: each listener trusts only its own role's CA. */
 	struct tly_tls_files node_tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
 	    .ca = s->cfg.tls_node_ca};
@@ -1523,6 +1650,7 @@ close_server(struct server *s)
 	tly_http_close(s->http);
 	tly_hub_close(s->hub);
 	tly_translog_close(s->log);
+	tly_shares_free(s->shares);
 	tly_catalogue_fini(&s->catalogue);
 	free(s->catalogue_json);
 	tly_roster_fini(&s->roster);

@@ -339,6 +339,14 @@ TLY_MUST tly_err tly_translog_find(struct tly_translog *log,
 /* Accepts a zeroed struct. */
 void tly_translog_found_fini(struct tly_translog_found *found);
 
+struct tly_shares;
+/* Replay every entry into sh (coordinator/shares.h), in log order:
+ * committed entries as in flight, outcomes with their receipts. Does not
+ * verify. TLY_EFORMAT (with why naming the entry) for an entry, spec or
+ * receipt that does not decode, TLY_EIO, TLY_ENOMEM, TLY_ERANGE. */
+TLY_MUST tly_err tly_translog_load_shares(struct tly_translog *log, struct tly_shares *sh,
+                                          char *why, size_t why_len);
+
 /* "released", "aborted", "refused", or "?". */
 const char *tly_translog_outcome_name(uint8_t outcome);
 

@@ -446,6 +446,32 @@ Test(coord_config, api_limits)
 	expect_error("[api]\nrate = 4\n", 10, "api.rate", "unknown");
 }
 
+/* [api] planner_share (issue 12 section 3): default 1 (off), a fraction
+ * or a decimal, 0 < share <= 1, errors naming api.planner_share and its
+ * line. */
+Test(coord_config, planner_share)
+{
+	struct tly_coord_config cfg;
+	struct tly_coord_config_error err;
+	char text[1024];
+
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert(cfg.planner_share_num == 1 && cfg.planner_share_den == 1, "default: 1");
+	const char *shares[][3] = {{"1/4", "1", "4"}, {"0.25", "1", "4"}, {"2/6", "1", "3"},
+	                         {"1", "1", "1"}, {"0.5", "1", "2"}};
+	for (size_t i = 0; i < sizeof shares / sizeof shares[0]; i++) {
+		snprintf(text, sizeof text, "%s[api]\nplanner_share = %s\n", minimal, shares[i][0]);
+		cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+		cr_assert_eq(cfg.planner_share_num, strtoull(shares[i][1], NULL, 10), "%s", shares[i][0]);
+		cr_assert_eq(cfg.planner_share_den, strtoull(shares[i][2], NULL, 10), "%s", shares[i][0]);
+	}
+	const char *bad[] = {"0", "0/4", "5/4", "1.5", "-1/4", "x", "1/0", "0.0000000001", "25%"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "[api]\nplanner_share = %s\n", bad[i]);
+		expect_error(text, 10, "api.planner_share", "above 0 and at most 1");
+	}
+}
+
 /* [limits]: the API listener's limits (issue 12 §1). */
 Test(coord_config, limits_defaults_values_and_errors)
 {

@@ -2,15 +2,18 @@
  * Fuzz the coordinator's parsers of operator and file input: its INI config
  * (coordinator/config.h) and the transparency log's entry bytes
  * (coordinator/translog_impl.h), which an auditor reads from a file anyone
- * could have edited. The first input byte picks one. Neither may crash or
- * leak; a refused config must say why, and an entry that decodes must
- * encode back to exactly its bytes (the encoding is canonical).
+ * could have edited, and the value of [api] planner_share
+ * (coordinator/shares.h). The first input byte picks one. None may crash
+ * or leak; a refused config must say why, an entry that decodes must
+ * encode back to exactly its bytes (the encoding is canonical), and a
+ * share that parses must be a reduced fraction in (0, 1].
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coordinator/config.h"
+#include "coordinator/shares.h"
 #include "coordinator/translog_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -50,14 +53,31 @@ entry(const uint8_t *data, size_t size)
 	tly_translog_entry_fini(&e);
 }
 
+static void
+share(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1);
+	struct tly_fraction f = {0, 0};
+
+	if (text == NULL)
+		abort();
+	memcpy(text, data, size);
+	text[size] = '\0';
+	if (tly_shares_parse(text, &f) == TLY_OK && !tly_shares_valid(f))
+		abort();
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > 1 << 20)
 		return 0;
-	if (data[0] % 2 == 0)
+	if (data[0] % 3 == 0)
 		config(data + 1, size - 1);
-	else
+	else if (data[0] % 3 == 1)
 		entry(data + 1, size - 1);
+	else
+		share(data + 1, size - 1);
 	return 0;
 }
