@@ -373,3 +373,84 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 	}
 	cr_assert_eq(code, 0, "a query after the restart");
 }
+
+/* ---- tally-node explain: the budget as the ledger stands ---- */
+
+/* A count by sex at this epsilon ("num/den"), as DIR/NAME.json. */
+static void
+spec_file(char *path, size_t len, const char *name, const char *epsilon)
+{
+	snprintf(path, len, "%s/%s.json", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"group_by\":[\"sex\"],"
+	    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":\"%s\"}}\n", epsilon);
+	fclose(f);
+}
+
+static int
+query_at(const char *epsilon)
+{
+	char conf[300], spec[300];
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	spec_file(spec, sizeof spec, "asked", epsilon);
+	return run((const char *const[]){"tally", "query", "--config", conf, "--spec", spec, NULL});
+}
+
+/* `tally-node explain` of site 1 at this epsilon: its exit code, and its
+ * output in *text (malloc'd). */
+static int
+explain(const char *epsilon, char **text)
+{
+	char conf[300], spec[300], out[300];
+	snprintf(conf, sizeof conf, "%s/site-1/node.conf", dir);
+	snprintf(out, sizeof out, "%s/explain.txt", dir);
+	spec_file(spec, sizeof spec, "explained", epsilon);
+	int code = wait_exit(spawn(out, NULL, (const char *const[]){"tally-node", "explain",
+	    "--config", conf, "--spec", spec, NULL}), 10 * START_CAP_MS);
+	*text = slurp(out);
+	return code;
+}
+
+static void
+expect_explain(const char *epsilon, int code, const char *const *lines)
+{
+	char *text;
+	int got = explain(epsilon, &text);
+	cr_assert_eq(got, code, "explain at %s: exit %d, expected %d:\n%s", epsilon, got, code,
+	    text);
+	for (; *lines != NULL; lines++)
+		cr_assert(strstr(text, *lines) != NULL, "explain at %s: no \"%s\" in:\n%s", epsilon,
+		    *lines, text);
+	free(text);
+}
+
+/* Each site's config: epsilon_total 20, epsilon_per_query 2, one site per
+ * person (basic composition decides for pure epsilon charges). */
+Test(startup, explain_shows_spent_and_remaining_and_refuses_what_does_not_fit)
+{
+	expect_explain("1/2", 0,
+	    (const char *const[]){"epsilon      total 20 (20), spent 0 (0), remaining 20 (20)",
+		"allowed      yes", NULL});
+	expect_explain("5/2", 3,
+	    (const char *const[]){"allowed      no (dataset \"patients\": over the per-query cap "
+				  "(epsilon_per_query 2/1))",
+		NULL});
+	/* Spend 19.5 with real queries: 1/2 remains. */
+	for (int i = 0; i < 9; i++)
+		cr_assert_eq(query_at("2/1"), 0, "query %d", i);
+	cr_assert_eq(query_at("3/2"), 0);
+	expect_explain("1/2", 0,
+	    (const char *const[]){"spent 39/2 (19.5), remaining 1/2 (0.5)", "allowed      yes",
+		NULL});
+	/* The smallest step over what remains (1/2 + 1/10^9) is refused. */
+	expect_explain("500000001/1000000000", 3,
+	    (const char *const[]){"allowed      no (population \"patients\": budget exhausted",
+		"epsilon_total 20/1", NULL});
+	/* The node agrees: the exact remainder is charged, then nothing is left. */
+	cr_assert_eq(query_at("1/2"), 0);
+	expect_explain("1/2", 3,
+	    (const char *const[]){"epsilon      total 20 (20), spent 20 (20), remaining 0 (0)",
+		"allowed      no (population \"patients\": budget exhausted", NULL});
+	cr_assert_eq(query_at("1/1000000"), 3, "the nodes refuse a spent budget");
+}
