@@ -644,3 +644,94 @@ Test(signals, a_node_stops_within_1s_idle_and_while_drawing_noise)
 	wait_for_line(err, "connected to the coordinator");
 	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
 }
+
+/* The API address from planner.conf ("https://127.0.0.1:PORT"): its port. */
+static void
+api_port(char *port, size_t len)
+{
+	char conf[300], line[300], api[200] = "";
+	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	FILE *f = fopen(conf, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "api = %199s", api) == 1)
+			break;
+	fclose(f);
+	const char *colon = strrchr(api, ':');
+	cr_assert_not_null(colon, "no api in %s", conf);
+	snprintf(port, len, "%s", colon + 1);
+}
+
+/* tests/helpers/flood holding FLOOD_CONNS idle connections to port; its
+ * pid, once it says "ready". */
+static pid_t
+start_flood(const char *port)
+{
+	char exe[1024], helper[1100], out[300], count[16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	cr_assert(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(helper, sizeof helper, "%s/helpers/flood", exe);
+	snprintf(out, sizeof out, "%s/flood.txt", dir);
+	snprintf(count, sizeof count, "%d", FLOOD_CONNS);
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char *const argv[] = {"flood", "127.0.0.1", (char *)port, count, NULL};
+	cr_assert_eq(posix_spawn(&pid, helper, &actions, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&actions);
+	wait_for_line(out, "ready");
+	char *text = slurp(out);
+	cr_log_info("flood: %s", text);
+	free(text);
+	return pid;
+}
+
+/* Our coordinator, up with every node connected. */
+static pid_t
+adopt_coordinator(char *log, size_t log_len)
+{
+	pid_t pid = adopt("coordinator", log, log_len);
+	wait_for_line(log, "listening");
+	long until = now_ms() + START_CAP_MS;
+	while (count_in(log, "connected from") < SITES && now_ms() < until)
+		pause_ms(20);
+	cr_assert_geq(count_in(log, "connected from"), SITES, "%s", log);
+	return pid;
+}
+
+Test(signals, the_coordinator_stops_within_1s_idle_mid_round_and_flooded)
+{
+	char log[300], node_log[300], port[16];
+
+	pid_t pid = adopt_coordinator(log, sizeof log);
+	term(pid, "tally-coordinator, idle");
+
+	/* Mid-round: the nodes are drawing the noise. */
+	pid_t node = adopt("node-1", node_log, sizeof node_log);
+	pid = adopt_coordinator(log, sizeof log);
+	wait_for_line(node_log, "connected to the coordinator");
+	pid_t planner = start_busy_query();
+	wait_in_sampler(node, node_log, 0);
+	term(pid, "tally-coordinator, mid-round");
+	cr_assert(file_has(log, "stopping after"), "%s", log);
+	int code = wait_exit(planner, 10 * START_CAP_MS);
+	cr_assert(code != -1 && code != 0, "the planner's query failed: exit %d", code);
+
+	/* Under a connection flood on the API port. */
+	pid = adopt_coordinator(log, sizeof log);
+	api_port(port, sizeof port);
+	pid_t flood = start_flood(port);
+	term(pid, "tally-coordinator, API flooded");
+	kill(flood, SIGTERM);
+	waitpid(flood, NULL, 0);
+
+	/* Nothing inconsistent: the log verifies at the next start, and the
+	 * whole federation audits. */
+	pid = adopt_coordinator(log, sizeof log);
+	cr_assert(file_has(log, "transparency log verified"), "%s", log);
+	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
+	expect_ledger_verifies(1);
+}
