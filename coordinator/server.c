@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -1607,13 +1608,16 @@ poll_once(struct server *s)
  * is doing. The clean stop (abort the round, log its outcome, answer the
  * waiting planners, close the listeners and the log) usually takes tens of
  * milliseconds, but closing nng's HTTP server can wait seconds for a
- * planner's connection (and, seen once on a loaded machine, did not return),
- * and nng's own teardown at exit runs after it. So once the loop has
- * stopped, a watchdog ends the process STOP_GRACE_MS later whatever is still
- * running. Nothing is lost: every log entry was committed and synced when it
- * was appended, as after kill -9 (tests/test_faults.c).
+ * planner's connection (and, seen once on a loaded machine, did not return).
+ * So once the loop has stopped, a watchdog ends the process STOP_GRACE_MS
+ * later unless the clean stop has finished by then (then main returns as
+ * usual, and sanitizers' exit checks run). Nothing is lost: every log entry
+ * was committed and synced when it was appended, as after kill -9
+ * (tests/test_faults.c).
  */
 enum { STOP_GRACE_MS = 500 };
+
+static atomic_int stop_done;
 
 static void *
 stop_watchdog(void *arg)
@@ -1625,6 +1629,8 @@ stop_watchdog(void *arg)
 	(void)arg;
 	while (nanosleep(&grace, &grace) != 0 && errno == EINTR)
 		;
+	if (atomic_load(&stop_done))
+		return NULL;
 	if (write(STDERR_FILENO, line, sizeof line - 1) < 0) {
 		/* nothing more to say */
 	}
@@ -1689,6 +1695,7 @@ tly_coordinator_run(const char *config_path)
 	    (unsigned long long)s->answered, (unsigned long long)s->refused,
 	    (unsigned long long)s->failed, (unsigned long long)s->flood_dropped);
 	close_server(s);
+	atomic_store(&stop_done, 1);
 	free(s);
 	return code;
 }
