@@ -1,6 +1,12 @@
 /*
- * Broken state is noticed at start (issue 12 section 6), with the real
- * daemons: a three-site `tally demo` federation answers two queries (four
+ * Starting and stopping the real daemons (issue 12 sections 6 and 2), in
+ * three parts: the coordinator refuses a broken transparency log at start
+ * (suite startup, below); `tally-node explain` shows the budget spent and
+ * remaining and refuses what does not fit (suite startup, "explain"); and
+ * SIGTERM stops every daemon within 1 s whatever it is doing (suite
+ * signals, at the end).
+ *
+ * Broken state is noticed at start, with the real daemons: a three-site `tally demo` federation answers two queries (four
  * log entries: committed, released, committed, released), its coordinator
  * is stopped, and copies of its transparency log are damaged the ways an
  * attacker or a disk would: a byte of an entry changed, an entry re-signed
