@@ -12,6 +12,9 @@
  *            query waits for one node's verify; the CPU of all n is also
  *            given
  *   bytes    the QUERY's log section
+ *   start    what the coordinator's start adds (issue 12 section 6): open
+ *            the log and verify it whole (chain, signatures, each entry's
+ *            rules), on this log and, as the baseline, on an empty one
  *
  * on a log of LOG_QUERIES (or argv[1]) earlier queries, two entries each.
  * The ratio is against a query time given in TLY_QUERY_MS (the query time
@@ -42,7 +45,12 @@ static struct tly_sign_key *key, *node_key;
 static uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 static struct tly_translog *log_handle;
 static struct tly_ledger *ledger;
-static const char spec[] = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"}}";
+/* A canonical query as the coordinator logs it (verification reads it). */
+static const char spec[] =
+    "{\"dataset\":\"patients\",\"domains\":{\"sex\":[\"F\",\"M\"]},\"group_by\":[\"sex\"],"
+    "\"measure\":{\"op\":\"count\"},\"planner\":\"planner\",\"privacy\":{\"epsilon\":\"1/2\","
+    "\"mechanism\":\"laplace\"},\"protocol\":\"committee\",\"sdc\":{\"round_to\":0,"
+    "\"suppress_below\":0},\"where\":[]}";
 static uint8_t commit_bytes[TLY_COMMIT_MAX_BYTES];
 static size_t commit_len;
 static uint8_t query_id[16], query_hash[32];
@@ -142,6 +150,26 @@ round_trip(double *times)
 	free(c);
 }
 
+/* Open path read-write and verify it, as tally-coordinator does at start;
+ * the seconds taken. */
+static double
+start_verify(const char *path)
+{
+	struct tly_translog *l;
+	struct tly_translog_error terr;
+	struct tly_translog_report report;
+	struct tly_roster roster = {0};
+
+	memcpy(roster.coordinator_pk, pk, sizeof pk);
+	double t0 = bench_now();
+	check(tly_translog_open(&l, path, key, &terr) == TLY_OK, terr.message);
+	check(tly_translog_verify(l, &roster, &report) == TLY_OK, report.reason);
+	double t = bench_now() - t0;
+	tly_translog_report_fini(&report);
+	tly_translog_close(l);
+	return t;
+}
+
 static int
 by_value(const void *a, const void *b)
 {
@@ -194,6 +222,21 @@ main(int argc, char **argv)
 	bench_row("log", "node_verify_each", params, verify * 1e3, "ms", base, query_ms);
 	bench_row("log", "node_verify_all_serial", params, verify * 1e3 * NODES, "ms", base, query_ms);
 	bench_row("log", "query_log_section", params, (double)commit_len, "bytes", "", 0);
+	char empty[220];
+	snprintf(path, sizeof path, "%s/transparency.db", dir);
+	snprintf(empty, sizeof empty, "%s/empty.db", dir);
+	double full_s[5], empty_s[5];
+	for (int i = 0; i < 5; i++) {
+		full_s[i] = start_verify(path);
+		empty_s[i] = start_verify(empty);
+	}
+	qsort(full_s, 5, sizeof *full_s, by_value);
+	qsort(empty_s, 5, sizeof *empty_s, by_value);
+	snprintf(params, sizeof params, "\"log=%ld entries\"", 2 * (log_queries + REPS));
+	bench_row("log", "start_open_and_verify", params, full_s[2] * 1e3, "ms",
+	          "start_open_and_verify_empty", empty_s[2] * 1e3);
+	bench_row("log", "start_open_and_verify_empty", "\"log=0 entries\"", empty_s[2] * 1e3, "ms",
+	          "", 0);
 	tly_translog_close(log_handle);
 	tly_ledger_close(ledger);
 	tly_sign_key_free(key);

@@ -10,6 +10,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -1562,6 +1565,31 @@ open_shares(struct server *s, char *why, size_t why_len)
 	return TLY_OK;
 }
 
+/* Issue 12 section 6: a broken chain or a bad signature is noticed at
+ * start, before any listener opens, as the node does with its ledger
+ * (node/node.c): the whole audit of the log under the registry's keys,
+ * naming the first bad entry. */
+static tly_err
+verify_log(struct server *s, char *why, size_t why_len)
+{
+	struct tly_translog_report report;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	tly_err rv = tly_translog_verify(s->log, &s->roster, &report);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* report.reason names the entry ("entry N: what is wrong"). */
+	if (rv != TLY_OK)
+		say(why, why_len, "%s: the transparency log does not verify: %s; refusing to start",
+		    s->cfg.log, report.reason);
+	else
+		note("transparency log verified: %llu entries in %lld ms",
+		    (unsigned long long)report.entries,
+		    (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	tly_translog_report_fini(&report);
+	return rv;
+}
+
 static tly_err
 open_server(struct server *s, const char *config_path, char *why, size_t why_len)
 {
@@ -1611,7 +1639,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		say(why, why_len, "%s", lerr.message);
 		return rv;
 	}
-	if ((rv = open_shares(s, why, why_len)) != TLY_OK)
+	if ((rv = verify_log(s, why, why_len)) != TLY_OK ||
+	    (rv = open_shares(s, why, why_len)) != TLY_OK)
 		return rv;
 	/* One CA per role: each listener trusts only its own role's CA. */
 	struct tly_tls_files node_tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
@@ -1701,6 +1730,55 @@ poll_once(struct server *s)
 		advance(s);
 }
 
+/*
+ * Issue 12 section 2: SIGTERM stops the coordinator within 1 s whatever it
+ * is doing. The clean stop (abort the round, log its outcome, answer the
+ * waiting planners, close the listeners and the log) usually takes tens of
+ * milliseconds, but closing nng's HTTP server can wait seconds for a
+ * planner's connection (and, seen once on a loaded machine, did not return).
+ * So once the loop has stopped, a watchdog ends the process STOP_GRACE_MS
+ * later unless the clean stop has finished by then (then main returns as
+ * usual, and sanitizers' exit checks run). Nothing is lost: every log entry
+ * was committed and synced when it was appended, as after kill -9
+ * (tests/test_faults.c).
+ */
+enum { STOP_GRACE_MS = 500 };
+
+static atomic_int stop_done;
+
+static void *
+stop_watchdog(void *arg)
+{
+	static const char line[] = "tally-coordinator: the clean stop took longer than "
+				   "500 ms: exiting now (the log is synced)\n";
+	struct timespec grace = {STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000000L};
+
+	(void)arg;
+	while (nanosleep(&grace, &grace) != 0 && errno == EINTR)
+		;
+	if (atomic_load(&stop_done))
+		return NULL;
+	if (write(STDERR_FILENO, line, sizeof line - 1) < 0) {
+		/* nothing more to say */
+	}
+	_exit(0);
+}
+
+static void
+start_stop_watchdog(void)
+{
+	pthread_t thread;
+	pthread_attr_t attr;
+
+	if (pthread_attr_init(&attr) != 0)
+		return;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, stop_watchdog, NULL) != 0)
+		note("cannot start the stop watchdog: the stop may take longer than %d ms",
+		    STOP_GRACE_MS);
+	pthread_attr_destroy(&attr);
+}
+
 int
 tly_coordinator_run(const char *config_path)
 {
@@ -1727,6 +1805,7 @@ tly_coordinator_run(const char *config_path)
 	    s->cfg.api, s->roster.count);
 	while (!stopping)
 		poll_once(s);
+	start_stop_watchdog();
 	if (s->current != NULL) {
 		struct tly_outbox box;
 		tly_outbox_init(&box);
@@ -1743,6 +1822,7 @@ tly_coordinator_run(const char *config_path)
 	    (unsigned long long)s->answered, (unsigned long long)s->refused,
 	    (unsigned long long)s->failed, (unsigned long long)s->flood_dropped);
 	close_server(s);
+	atomic_store(&stop_done, 1);
 	free(s);
 	return code;
 }

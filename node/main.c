@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <gmp.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -264,9 +265,20 @@ static const char usage_explain[] =
     "usage: tally-node explain --config FILE --spec QUERY.json\n"
     "\n"
     "Parse a query against this node's catalogue and print its cells, its\n"
-    "sensitivity, the SQL the node would run (values as bound parameters), what\n"
-    "it would charge and what the dataset has spent. Reads no data and charges\n"
-    "nothing.\n";
+    "sensitivity, the SQL the node would run (values as bound parameters) and\n"
+    "what it would charge; then the population's budget as the ledger stands,\n"
+    "in each unit the ledger charges, as exact fractions and in decimal:\n"
+    "  epsilon   total (epsilon_total), spent (E) and remaining, under basic\n"
+    "            composition (pure epsilon charges, max_sites_per_person 1)\n"
+    "  zcdp      total (the rho cap derived from epsilon_total, delta_total and\n"
+    "            max_sites_per_person), spent (rho plus epsilon^2/2 of each pure\n"
+    "            charge) and remaining\n"
+    "and whether the charge is allowed: \"allowed yes\", or \"allowed no\" with\n"
+    "the reason (local policy, the per-query cap, or the population's budget),\n"
+    "decided by the ledger's own rule. Reads no data and charges nothing.\n"
+    "\n"
+    "Exit codes: 0 allowed; 3 not allowed; 2 invalid usage, config or query;\n"
+    "1 the ledger cannot be read.\n";
 
 static char *
 read_text(const char *path, size_t max, size_t *len)
@@ -287,6 +299,151 @@ read_text(const char *path, size_t max, size_t *len)
 	}
 	text[*len] = '\0';
 	return text;
+}
+
+/* "num/den (decimal)" of an exact rational, for people. */
+static void
+rational_text(char *out, size_t len, const mpq_t q)
+{
+	gmp_snprintf(out, len, "%Qd (%.9g)", q, mpq_get_d(q));
+}
+
+static void
+set_rational(mpq_t q, struct tly_fraction f)
+{
+	mpz_set_ui(mpq_numref(q), 0);
+	mpz_set_ui(mpq_denref(q), 1);
+	mpz_import(mpq_numref(q), 1, 1, sizeof f.num, 0, 0, &f.num);
+	mpz_import(mpq_denref(q), 1, 1, sizeof f.den, 0, 0, &f.den);
+	mpq_canonicalize(q);
+}
+
+/* One unit's line: total, spent (the sum of parts) and what remains
+ * (total - spent, never below 0), exactly. */
+static void
+print_unit(const char *unit, struct tly_fraction total, const struct tly_fraction *parts,
+    size_t part_count, const char *rule)
+{
+	mpq_t cap, spent, part, left;
+	char text[3][160];
+
+	mpq_inits(cap, spent, part, left, NULL);
+	set_rational(cap, total);
+	for (size_t i = 0; i < part_count; i++) {
+		set_rational(part, parts[i]);
+		mpq_add(spent, spent, part);
+	}
+	mpq_sub(left, cap, spent);
+	if (mpq_sgn(left) < 0)
+		mpq_set_ui(left, 0, 1);
+	rational_text(text[0], sizeof text[0], cap);
+	rational_text(text[1], sizeof text[1], spent);
+	rational_text(text[2], sizeof text[2], left);
+	printf("%-12s total %s, spent %s, remaining %s%s\n", unit, text[0], text[1], text[2], rule);
+	mpq_clears(cap, spent, part, left, NULL);
+}
+
+/* What the population has spent, from the ledger read-only; a node that
+ * has no ledger yet has spent nothing. */
+static int
+read_spent(const char *path, const char *population, struct tly_budget_spent *spent)
+{
+	struct tly_ledger *ledger = NULL;
+	struct tly_ledger_error lerr;
+	struct stat st;
+
+	*spent = tly_budget_none();
+	if (stat(path, &st) != 0 && errno == ENOENT)
+		return 0;
+	if (tly_ledger_open_readonly(&ledger, path, &lerr) != TLY_OK) {
+		fprintf(stderr, "tally-node: %s\n", lerr.message);
+		return EXIT_FAIL;
+	}
+	tly_err rv = tly_ledger_spent(ledger, population, spent);
+	tly_ledger_close(ledger);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally-node: %s: cannot read what population \"%s\" has spent: %s\n",
+		    path, population, tly_strerror(rv));
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* The ledger's rule for this charge (node/ledger.c decide()): the
+ * per-query cap, then the population's totals with the charge within its
+ * cap (tly_budget_within). 1 when it fits, else 0 with why. */
+static int
+charge_fits(const struct tly_node_dataset *ds, const struct tly_spec *spec,
+    const struct tly_budget_spent *spent, const struct tly_budget_cap *cap,
+    struct tly_fraction rho_cap, char *why, size_t why_len)
+{
+	int eps = spec->mechanism == TLY_MECH_LAPLACE;
+	struct tly_fraction amount = {spec->privacy_num, spec->privacy_den};
+	struct tly_fraction per_query = eps ? ds->epsilon_per_query : ds->rho_per_query;
+	struct tly_budget_spent next;
+	char limit[48];
+
+	tly_ledger_fraction_format(limit, sizeof limit, per_query);
+	if (tly_ledger_fraction_cmp(amount, per_query) > 0) {
+		snprintf(why, why_len, "dataset \"%s\": over the per-query cap (%s_per_query %s)",
+		    ds->schema.name, eps ? "epsilon" : "rho", limit);
+		return 0;
+	}
+	if (tly_budget_add(spent, spec->mechanism, amount, &next) != TLY_OK) {
+		snprintf(why, why_len, "population \"%s\": the spend would not fit exact 64-bit "
+		    "fractions", ds->population);
+		return 0;
+	}
+	if (tly_budget_within(&next, cap, rho_cap) == TLY_BUDGET_OVER) {
+		char asked[48];
+		tly_ledger_fraction_format(asked, sizeof asked, amount);
+		tly_ledger_fraction_format(limit, sizeof limit, ds->epsilon_total);
+		snprintf(why, why_len, "population \"%s\": budget exhausted: %s %s more does not "
+		    "fit what remains of epsilon_total %s, nor of its zCDP cap",
+		    ds->population, eps ? "epsilon" : "rho", asked, limit);
+		return 0;
+	}
+	return 1;
+}
+
+/* The budget lines and the verdict; the exit code. */
+static int
+explain_budget(const struct tly_node_config *cfg, const struct tly_node_dataset *ds,
+    const struct tly_spec *spec)
+{
+	struct tly_budget_cap cap = {ds->epsilon_total, ds->delta_total,
+	    ds->schema.max_sites_per_person};
+	struct tly_budget_spent spent;
+	struct tly_fraction rho_cap;
+	char why[400];
+
+	int rc = read_spent(cfg->ledger, ds->population, &spent);
+	if (rc != 0)
+		return rc;
+	if (tly_budget_rho_cap(&cap, &rho_cap) != TLY_OK) {
+		fprintf(stderr, "tally-node: dataset \"%s\": delta_total or max_sites_per_person out "
+		    "of range\n", ds->schema.name);
+		return EXIT_USAGE;
+	}
+	int basic = cap.sites == 1 && spent.rho.num == 0;
+	print_unit("epsilon", ds->epsilon_total, &spent.epsilon, 1,
+	    basic ? " (basic composition)" : " (not used: zCDP decides)");
+	const struct tly_fraction zcdp[] = {spent.epsilon_rho, spent.rho};
+	print_unit("zcdp", rho_cap, zcdp, 2, " (rho)");
+	if (!(cfg->measures & (1u << spec->measure))) {
+		printf("allowed      no (local policy: measure not allowed)\n");
+		return EXIT_REFUSED;
+	}
+	if (spec->mechanism == TLY_MECH_NONE) {
+		printf("allowed      yes (noise-free test query: nothing charged)\n");
+		return 0;
+	}
+	if (!charge_fits(ds, spec, &spent, &cap, rho_cap, why, sizeof why)) {
+		printf("allowed      no (%s)\n", why);
+		return EXIT_REFUSED;
+	}
+	printf("allowed      yes\n");
+	return 0;
 }
 
 static int
@@ -343,9 +500,9 @@ cmd_explain(int argc, char **argv)
 	tly_ledger_fraction_format(cap_delta, sizeof cap_delta, ds->delta_total);
 	printf("budget       population %s: one cap (epsilon %s, delta %s), every mechanism\n",
 	    ds->population, cap_eps, cap_delta);
-	printf("allowed      %s\n", cfg.measures & (1u << spec.measure) ? "yes" : "no (local policy)");
 	printf("sql          %s\n", sql);
-	rc = 0;
+	fflush(stdout);
+	rc = explain_budget(&cfg, ds, &spec);
 out_spec:
 	free(sql);
 	tly_spec_fini(&spec);
