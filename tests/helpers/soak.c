@@ -63,6 +63,8 @@ enum {
 	FLOODER_TIMEOUT_MS = 2000, /* each gives up after this and posts again */
 	COST_BOMBS = 5,            /* over the hostile span */
 	RECOVERY_GIVE_UP_S = 600,
+	STALL_MIN_S = 120,         /* no honest query finished for this long, */
+	STALL_LATENCY_FACTOR = 10, /* nor for 10 x the slowest so far: stalled */
 	HONEST_FAIL_PCT_MAX = 5,   /* honest failures allowed under a flood */
 };
 
@@ -209,6 +211,8 @@ static struct {
 	 * while the sampler may be looking at it. */
 	pthread_mutex_t procs_mtx;
 	volatile int phase; /* enum phase */
+	double last_done_s, slowest_s; /* the watchdog's: last completion, slowest */
+	int stalled;                    /* the coordinator stopped answering */
 	double hostile_s;    /* when the hostile phase starts (t0-relative) */
 	double connect_s;    /* how long the federation took to connect at start */
 	int api_port, hub_port;
@@ -793,6 +797,8 @@ keep_record(const struct record *r)
 			die("out of memory");
 	}
 	g.records[g.nrecords++] = *r;
+	g.last_done_s = since(&g.t0);
+	g.slowest_s = fmax(g.slowest_s, r->latency_ms / 1000.0);
 	fprintf(g.latency_csv, "%.3f,%u,%s,%d,%.1f,%s\n", r->t_s, r->planner, kinds[r->kind].name,
 	    r->code, r->latency_ms, phase_names[r->phase]);
 	fflush(g.latency_csv);
@@ -976,8 +982,9 @@ phase_end(enum phase ph)
 	fflush(g.phases_csv);
 }
 
-/* A query whose noise would cost far above max_query_work (50,000 cells
- * at epsilon 1e-5: about 10^10 work units against the default 10^9). The
+/* A query whose noise would cost far above max_query_work (35,000 cells:
+ * 70 BMI bins by IMD decile, sex, age band and ethnicity, at epsilon 1e-5:
+ * about 8 x 10^9 work units against the default 10^9). The
  * coordinator must refuse it (exit 3) before it is logged or sent, so no
  * node charges it; nodes_uncharged() checks the ledgers for its amount. */
 static const char bomb_epsilon[] = "0.00001";
@@ -988,11 +995,11 @@ cost_bomb(void)
 {
 	char conf[1200], err_path[1200], edges[512], timeout[32];
 	size_t len = 0;
-	for (int e = 10; e <= 110; e++)
+	for (int e = 10; e <= 80; e++) /* BMI's bounds in the catalogue */
 		len += (size_t)snprintf(edges + len, sizeof edges - len, e > 10 ? ",%d" : "%d", e);
 	snprintf(conf, sizeof conf, "%s/planner.conf", g.dir);
 	snprintf(err_path, sizeof err_path, "%s/scratch/cost-bomb.err", g.out);
-	snprintf(timeout, sizeof timeout, "%d", QUERY_TIMEOUT_MS);
+	snprintf(timeout, sizeof timeout, "%d", 120000); /* refused at once, or a finding */
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout",
@@ -1176,7 +1183,7 @@ full_query(void)
 	int partial = 1;
 	snprintf(conf, sizeof conf, "%s/planner.conf", g.dir);
 	snprintf(out_path, sizeof out_path, "%s/scratch/recipe-full.json", g.out);
-	snprintf(timeout, sizeof timeout, "%d", QUERY_TIMEOUT_MS);
+	snprintf(timeout, sizeof timeout, "%d", 120000);
 	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--format", "json",
 			      "--timeout", timeout, "--count", "--by", "sex", "--epsilon", "0.1", NULL},
 	    out_path, NULL, 0);
@@ -1260,6 +1267,42 @@ hostile(void *arg)
 	return NULL;
 }
 
+/* ---- the watchdog ---- */
+
+/* No honest query has finished for max(STALL_MIN_S, 10 x the slowest
+ * one so far), outside the recipe (which kills the coordinator on
+ * purpose): the coordinator has stopped serving. Keep every thread's
+ * stack (gdb, when there is one) in OUT/coordinator-stall.txt, SIGKILL
+ * the coordinator so that the planners' queries end, and fail the run. */
+static void
+watchdog(void)
+{
+	double quiet_for = since(&g.t0) - g.last_done_s;
+	if (g.stalled || g.phase == PHASE_RECIPE ||
+	    quiet_for < fmax(STALL_MIN_S, STALL_LATENCY_FACTOR * g.slowest_s))
+		return;
+	char cmd[1600];
+	pthread_mutex_lock(&g.procs_mtx);
+	struct proc *c = &g.procs[0];
+	printf("soak: STALLED: no query finished for %.0f s (the slowest took %.1f s); the "
+	       "coordinator's stacks go to %s/coordinator-stall.txt, then it is killed\n",
+	    quiet_for, g.slowest_s, g.out);
+	fflush(stdout);
+	snprintf(cmd, sizeof cmd,
+	    "command -v gdb >/dev/null && timeout 120 gdb -p %ld -batch -ex 'thread apply all bt' "
+	    "> '%s/coordinator-stall.txt' 2>&1",
+	    (long)c->pid, g.out);
+	(void)!system(cmd);
+	g.stalled = 1;
+	if (c->alive) {
+		kill(c->pid, SIGKILL);
+		(void)wait_code(c->pid);
+		c->alive = 0;
+	}
+	pthread_mutex_unlock(&g.procs_mtx);
+	g.load_over = 1;
+}
+
 /* ---- the run ---- */
 
 static void
@@ -1274,8 +1317,9 @@ run_load(void)
 	for (unsigned p = 0; p < g.opt.planners; p++)
 		if (pthread_create(&planners[p], NULL, planner_loop, (void *)(uintptr_t)p) != 0)
 			die("cannot start planner %u", p);
-	for (double next = 30; since(&g.t0) < g.duration_s;) {
+	for (double next = 30; since(&g.t0) < g.duration_s && !g.stalled;) {
 		pause_s(0.5);
+		watchdog();
 		if (since(&g.t0) >= next) {
 			progress();
 			next += 30;
@@ -1704,6 +1748,7 @@ finish(size_t warm, size_t end, const struct latency *l, double load_s)
 	if (g.opt.hostile)
 		summarise_hostile(f, &hv);
 	row(f, "daemon_deaths", "%d", g.deaths);
+	row(f, "coordinator_stalled", "%s", g.stalled ? "YES (see coordinator-stall.txt)" : "no");
 	snprintf(log, sizeof log, "%s/demo.log", g.out);
 	v.unclean = stop_federation(log);
 	row(f, "daemons_not_stopped_cleanly", "%d", v.unclean);
@@ -1714,7 +1759,7 @@ finish(size_t warm, size_t end, const struct latency *l, double load_s)
 	int canary_ok = g.canary_index == 0 || (v.canary_flagged && v.canary_fds_grown);
 	/* Honest failures outside the hostile events: none allowed. */
 	struct latency quiet = g.opt.hostile ? latency_stats(PHASE_NONE) : *l;
-	int pass = g.deaths == 0 && quiet.unexpected == 0 && quiet.bad_output == 0 && l->ok > 0 &&
+	int pass = g.deaths == 0 && !g.stalled && quiet.unexpected == 0 && quiet.bad_output == 0 && l->ok > 0 &&
 		   v.rss_flagged == 0 && v.fds_grown == 0 && v.unclean == 0 && v.audit_code == 0 &&
 		   canary_ok && (!g.opt.hostile || hostile_pass(&hv));
 	row(f, "negative_control_canary_caught", "%s",
@@ -1750,7 +1795,8 @@ main(int argc, char **argv)
 	run_load();
 	double load_s = since(&g.t0);
 	struct latency l = latency_stats(-1);
-	drain();
+	if (!g.stalled)
+		drain();
 	quiet_sample(1);
 	if (g.canary_index > 0) {
 		kill(g.procs[g.canary_index].pid, SIGKILL);
