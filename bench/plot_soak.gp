@@ -38,6 +38,9 @@ do for [i = 1:words(bombs)] {
 	    nohead back dt 2 lc rgb '#444444'
 }
 
+# One time axis for the three panels: the last sample's time.
+xmax = real(system(sprintf("awk -F, 'NR > 1 { t = $1 } END { print t + 1 }' %s", samples)))
+set xrange [0:xmax]
 set multiplot layout 3,1
 
 set title sprintf('RSS (VmRSS) sampled every few seconds%s', nphases > 0 ? '; shaded: hostile events, dashed: cost bombs' : '')

@@ -213,6 +213,7 @@ static struct {
 	volatile int phase; /* enum phase */
 	double last_done_s, slowest_s; /* the watchdog's: last completion, slowest */
 	int stalled;                    /* the coordinator stopped answering */
+	volatile int planners_running;  /* planner threads not yet returned */
 	double hostile_s;    /* when the hostile phase starts (t0-relative) */
 	double connect_s;    /* how long the federation took to connect at start */
 	int api_port, hub_port;
@@ -815,6 +816,9 @@ planner_loop(void *arg)
 		struct record r = ask(planner, pick(&state));
 		keep_record(&r);
 	}
+	pthread_mutex_lock(&g.mtx);
+	g.planners_running--;
+	pthread_mutex_unlock(&g.mtx);
 	return NULL;
 }
 
@@ -1314,6 +1318,7 @@ run_load(void)
 		die("cannot start the sampler");
 	if (g.opt.hostile && pthread_create(&hostile_thread, NULL, hostile, NULL) != 0)
 		die("cannot start the hostile phase");
+	g.planners_running = (int)g.opt.planners;
 	for (unsigned p = 0; p < g.opt.planners; p++)
 		if (pthread_create(&planners[p], NULL, planner_loop, (void *)(uintptr_t)p) != 0)
 			die("cannot start planner %u", p);
@@ -1327,6 +1332,15 @@ run_load(void)
 	}
 	g.load_over = 1;
 	printf("soak: load over after %.0f s; waiting for the planners in flight\n", since(&g.t0));
+	for (;;) { /* the watchdog watches these too */
+		pthread_mutex_lock(&g.mtx);
+		int running = g.planners_running;
+		pthread_mutex_unlock(&g.mtx);
+		if (running == 0)
+			break;
+		pause_s(0.5);
+		watchdog();
+	}
 	for (unsigned p = 0; p < g.opt.planners; p++)
 		pthread_join(planners[p], NULL);
 	if (g.opt.hostile)
