@@ -95,6 +95,8 @@ static const char usage[] =
     "  --keep               keep the federation's folder afterwards\n"
     "  --no-canary          leave out the leaking negative control\n"
     "  --no-hostile         leave out the hostile phase (below)\n"
+    "  --events LIST        its events, of conn_flood, query_flood, recipe,\n"
+    "                       cost_bomb (default all four)\n"
     "\n"
     "Hostile phase (the second half of the run after warm-up, beside the honest\n"
     "planners): a connection flood (tests/helpers/flood, idle TCP connections on\n"
@@ -113,8 +115,9 @@ static const char usage[] =
     "after warm-up grows by more than max(4 MB, 10%), the canary is not\n"
     "flagged, or `tally audit verify` fails; with the hostile phase also when\n"
     "more than 5% of honest queries fail during a flood, a cost bomb is not\n"
-    "refused (exit 3) or is charged at a node, a node ledger holds a charge whose\n"
-    "query the coordinator's log lacks, or the recipe's node does not reconnect\n"
+    "refused naming max_query_work or is charged at a node, a node ledger\n"
+    "holds a charge whose query the coordinator's log lacks, the coordinator\n"
+    "stops answering (a watchdog), or the recipe's node does not reconnect\n"
     "within heartbeat_dead_ms + the redial backoff + the federation's own\n"
     "measured connect time. Exit 2: bad usage or setup.\n";
 
@@ -125,7 +128,10 @@ struct options {
 	unsigned nodes, planners, people_per_site, seed;
 	const char *out, *dir;
 	int keep, canary, hostile;
+	unsigned events; /* bit per enum phase, and EVENT_BOMBS */
 };
+
+enum { EVENT_BOMBS = 1u << PHASES, EVENTS_ALL = (1u << PHASES) * 2 - 2 };
 
 struct query_kind {
 	const char *name;
@@ -988,8 +994,8 @@ phase_end(enum phase ph)
 
 /* A query whose noise would cost far above max_query_work (35,000 cells:
  * 70 BMI bins by IMD decile, sex, age band and ethnicity, at epsilon 1e-5:
- * about 8 x 10^9 work units against the default 10^9). The
- * coordinator must refuse it (exit 3) before it is logged or sent, so no
+ * 7.3 x 10^9 work units against the default 10^9). The coordinator must
+ * refuse it, naming max_query_work, before it is logged or sent, so no
  * node charges it; nodes_uncharged() checks the ledgers for its amount. */
 static const char bomb_epsilon[] = "0.00001";
 enum { BOMB_EPSILON_DEN = 100000 };
@@ -1015,10 +1021,13 @@ cost_bomb(void)
 	char *why = slurp(err_path);
 	if (why != NULL)
 		why[strcspn(why, "\n\"")] = '\0';
+	/* The API answers 400 invalid_query naming the limit: tally query
+	 * exits 2 (3 would be a policy refusal; either way nothing ran). */
+	int refused = (code == 2 || code == 3) && why != NULL && strstr(why, "max_query_work") != NULL;
 	g.h.bombs++;
-	g.h.bombs_refused += code == 3;
+	g.h.bombs_refused += refused != 0;
 	g.h.bomb_ms_max = fmax(g.h.bomb_ms_max, ms);
-	hostile_row("cost_bomb", code == 3 ? "refused" : "NOT_REFUSED", ms, "exit %d: %s", code,
+	hostile_row("cost_bomb", refused ? "refused" : "NOT_REFUSED", ms, "exit %d: %s", code,
 	    why ? why : "");
 	free(why);
 }
@@ -1031,7 +1040,7 @@ idle_until(double t)
 	double every = (g.duration_s - g.hostile_s) / COST_BOMBS;
 	while (!g.load_over && since(&g.t0) < t) {
 		double next = g.hostile_s + (g.h.bombs + 0.5) * every;
-		if (g.h.bombs < COST_BOMBS && since(&g.t0) >= next)
+		if ((g.opt.events & EVENT_BOMBS) && g.h.bombs < COST_BOMBS && since(&g.t0) >= next)
 			cost_bomb();
 		else
 			pause_s(0.2);
@@ -1258,14 +1267,15 @@ hostile(void *arg)
 {
 	(void)arg;
 	double from = g.hostile_s, span = g.duration_s - g.hostile_s;
+	unsigned ev = g.opt.events;
 	idle_until(from);
-	if (!g.load_over)
+	if (!g.load_over && (ev & 1u << PHASE_CONN_FLOOD))
 		conn_flood(from + 0.22 * span);
 	idle_until(from + 0.30 * span);
-	if (!g.load_over)
+	if (!g.load_over && (ev & 1u << PHASE_QUERY_FLOOD))
 		query_flood(from + 0.52 * span);
 	idle_until(from + 0.62 * span);
-	if (!g.load_over)
+	if (!g.load_over && (ev & 1u << PHASE_RECIPE))
 		recipe();
 	idle_until(g.duration_s);
 	return NULL;
@@ -1520,6 +1530,10 @@ summarise_fds(FILE *f, struct verdict *v)
 			v->canary_fds_grown = grown;
 			continue;
 		}
+		/* The recipe restarted the coordinator: its idle baseline was
+		 * another process's, so its descriptors are reported, not judged. */
+		if (i == 0 && g.h.recipes > 0)
+			grown = 0;
 		if (grown) {
 			printf("soak: %s holds %d descriptors idle after the load, %d before\n",
 			    p->name, p->quiet_fds[1], p->quiet_fds[0]);
@@ -1530,7 +1544,8 @@ summarise_fds(FILE *f, struct verdict *v)
 			node_max[1] = p->quiet_fds[1] > node_max[1] ? p->quiet_fds[1] : node_max[1];
 		}
 	}
-	row(f, "coordinator_fds_idle_before", "%d", g.procs[0].quiet_fds[0]);
+	row(f, "coordinator_fds_idle_before", "%d%s", g.procs[0].quiet_fds[0],
+	    g.h.recipes > 0 ? " (before the recipe restarted it: not judged)" : "");
 	row(f, "coordinator_fds_idle_after", "%d", g.procs[0].quiet_fds[1]);
 	row(f, "coordinator_rss_kb_idle_before", "%ld", g.procs[0].quiet_rss[0]);
 	row(f, "coordinator_rss_kb_idle_after", "%ld", g.procs[0].quiet_rss[1]);
@@ -1608,11 +1623,13 @@ summarise_hostile(FILE *f, struct hostile_verdict *hv)
 	row(f, "recipe_reconnect_s_max", "%.1f (bound %.1f)", g.h.reconnect_s_max,
 	    g.h.recovery_bound_s);
 	row(f, "recipe_full_query_s_max", "%.1f", g.h.full_query_s_max);
-	hv->conn_bad = !g.h.conn_ok;
-	hv->bombs_bad = g.h.bombs == 0 || g.h.bombs_refused != g.h.bombs;
-	hv->recipes_bad = g.h.recipes == 0 || g.h.recipes_ok != g.h.recipes;
+	unsigned ev = g.opt.events;
+	hv->conn_bad = (ev & 1u << PHASE_CONN_FLOOD) && !g.h.conn_ok;
+	hv->bombs_bad = (ev & EVENT_BOMBS) && (g.h.bombs == 0 || g.h.bombs_refused != g.h.bombs);
+	hv->recipes_bad = (ev & 1u << PHASE_RECIPE) &&
+			  (g.h.recipes == 0 || g.h.recipes_ok != g.h.recipes);
 	/* The query flood must have met the limit. */
-	hv->conn_bad += g.h.flood_429 == 0;
+	hv->conn_bad += (ev & 1u << PHASE_QUERY_FLOOD) && g.h.flood_429 == 0;
 }
 
 /* Per node ledger (the daemons stopped): charges whose query the
@@ -1660,6 +1677,26 @@ hostile_pass(const struct hostile_verdict *hv)
 
 /* ---- main ---- */
 
+/* "conn_flood,recipe,...": a bit per event; exit 2 naming a bad one. */
+static unsigned
+parse_events(char *list)
+{
+	unsigned events = 0;
+	for (char *name = strtok(list, ","); name != NULL; name = strtok(NULL, ",")) {
+		unsigned bit = strcmp(name, "cost_bomb") == 0 ? EVENT_BOMBS : 0;
+		for (int ph = PHASE_CONN_FLOOD; ph < PHASES; ph++)
+			if (strcmp(name, phase_names[ph]) == 0)
+				bit = 1u << ph;
+		if (bit == 0) {
+			fprintf(stderr, "soak: --events: \"%s\" is not conn_flood, query_flood, recipe "
+					"or cost_bomb\n", name);
+			exit(2);
+		}
+		events |= bit;
+	}
+	return events;
+}
+
 static void
 parse(int argc, char **argv)
 {
@@ -1669,11 +1706,11 @@ parse(int argc, char **argv)
 	    {"seed", required_argument, NULL, 's'}, {"interval", required_argument, NULL, 'i'},
 	    {"warmup", required_argument, NULL, 'w'}, {"dir", required_argument, NULL, 'd'},
 	    {"keep", no_argument, NULL, 'K'}, {"no-canary", no_argument, NULL, 'C'},
-	    {"no-hostile", no_argument, NULL, 'H'},
+	    {"no-hostile", no_argument, NULL, 'H'}, {"events", required_argument, NULL, 'E'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct options *o = &g.opt;
 	int c;
-	*o = (struct options){10, 5, -1, 50, 20, 1000, 7, "build/soak", NULL, 0, 1, 1};
+	*o = (struct options){10, 5, -1, 50, 20, 1000, 7, "build/soak", NULL, 0, 1, 1, EVENTS_ALL};
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->minutes = strtod(optarg, NULL); break;
@@ -1688,6 +1725,7 @@ parse(int argc, char **argv)
 		case 'K': o->keep = 1; break;
 		case 'C': o->canary = 0; break;
 		case 'H': o->hostile = 0; break;
+		case 'E': o->events = parse_events(optarg); break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); exit(2);
 		}
