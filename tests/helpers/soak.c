@@ -20,6 +20,12 @@
  * sampled and judged exactly like the daemons; it leaks twice the RSS
  * threshold after warm-up and opens a descriptor every 10 s. The run fails
  * if the canary is NOT flagged, so a blind check cannot pass silently.
+ *
+ * Hostile phase (issue 12, Done; --no-hostile, --events): the second half
+ * of the time after warm-up adds a connection flood, a query flood from a
+ * second planner, cost bombs and the heartbeat recipe beside the honest
+ * planners; see usage[] and docs/SECURITY.md. A watchdog fails the run
+ * when the coordinator stops answering.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>
