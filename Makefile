@@ -11,6 +11,7 @@ FAULT_QUERIES ?= 200
 SOAK_MINUTES ?= 10
 SOAK_NODES   ?= 50
 SOAK_PLANNERS ?= 20
+SOAK_FLAGS   ?=
 
 PKGS      := libsodium libcrypto gmp sqlite3 jansson inih
 WARN      := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror
@@ -144,11 +145,16 @@ mutants: deps
 	@scripts/mutants.sh $(MUTANTS)
 
 # Load: SOAK_NODES node processes and SOAK_PLANNERS concurrent planners for
-# SOAK_MINUTES minutes; RSS, descriptors and latency as CSV under build/soak/.
+# SOAK_MINUTES minutes, with the hostile phase (floods, cost bombs, the
+# heartbeat recipe; SOAK_FLAGS=--no-hostile leaves it out); RSS, descriptors,
+# latency and hostile events as CSV under build/soak/, plotted to
+# build/soak/soak.png when gnuplot is there.
 soak: deps
-	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/helpers/soak
-	@TALLY_BIN=$(abspath $(BUILD)/bin) $(BUILD)/tests/helpers/soak --minutes $(SOAK_MINUTES) \
-		--nodes $(SOAK_NODES) --planners $(SOAK_PLANNERS) --out $(BUILD)/soak
+	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/helpers/soak $(BUILD)/tests/helpers/flood
+	@rc=0; TALLY_BIN=$(abspath $(BUILD)/bin) $(BUILD)/tests/helpers/soak --minutes $(SOAK_MINUTES) \
+		--nodes $(SOAK_NODES) --planners $(SOAK_PLANNERS) --out $(BUILD)/soak $(SOAK_FLAGS) || rc=$$?; \
+	if command -v gnuplot >/dev/null; then gnuplot -e "dir='$(BUILD)/soak'" bench/plot_soak.gp && \
+		echo "soak: plotted $(BUILD)/soak/soak.png"; fi; exit $$rc
 
 # The vector loops (field arithmetic, mask expansion, Shamir) need GCC's full
 # vectoriser, which -O2 in GCC 12 only runs in its "very cheap" mode.

@@ -20,6 +20,12 @@
  * sampled and judged exactly like the daemons; it leaks twice the RSS
  * threshold after warm-up and opens a descriptor every 10 s. The run fails
  * if the canary is NOT flagged, so a blind check cannot pass silently.
+ *
+ * Hostile phase (issue 12, Done; --no-hostile, --events): the second half
+ * of the time after warm-up adds a connection flood, a query flood from a
+ * second planner, cost bombs and the heartbeat recipe beside the honest
+ * planners; see usage[] and docs/SECURITY.md. A watchdog fails the run
+ * when the coordinator stops answering.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <dirent.h>
@@ -55,12 +61,27 @@ enum {
 	READY_TIMEOUT_S = 240,
 	DRAIN_TIMEOUT_S = 300,
 	QUERY_TIMEOUT_MS = 900000,
+	/* The hostile phase (--no-hostile leaves it out). */
+	FLOOD_API_CONNS = 4000,    /* idle TCP connections on the API port */
+	FLOOD_HUB_CONNS = 2000,    /* ... and on the node hub port */
+	FLOOD_READY_TIMEOUT_S = 180,
+	FLOODER_THREADS = 8,       /* the query-flood planner's parallel clients */
+	FLOODER_TIMEOUT_MS = 2000, /* each gives up after this and posts again */
+	COST_BOMBS = 5,            /* over the hostile span */
+	RECOVERY_GIVE_UP_S = 600,
+	STALL_MIN_S = 120,         /* no honest query finished for this long, */
+	STALL_LATENCY_FACTOR = 10, /* nor for 10 x the slowest so far: stalled */
+	HONEST_FAIL_PCT_MAX = 5,   /* honest failures allowed under a flood */
 };
+
+/* Which hostile event is active: a column of samples.csv and latency.csv. */
+enum phase { PHASE_NONE, PHASE_CONN_FLOOD, PHASE_QUERY_FLOOD, PHASE_RECIPE, PHASES };
+static const char *const phase_names[PHASES] = {"none", "conn_flood", "query_flood", "recipe"};
 
 static const char usage[] =
     "usage: soak [--minutes M] [--nodes N] [--planners P] [--out DIR]\n"
     "            [--people-per-site K] [--seed S] [--interval S] [--warmup S]\n"
-    "            [--dir DIR] [--keep] [--no-canary]\n"
+    "            [--dir DIR] [--keep] [--no-canary] [--no-hostile]\n"
     "\n"
     "Start a federation with `tally demo --serve` (TALLY_BIN names the folder of\n"
     "tally, tally-node and tally-coordinator), raise the nodes' total budgets,\n"
@@ -79,12 +100,32 @@ static const char usage[] =
     "  --dir DIR            the federation's folder (default a new one under /tmp)\n"
     "  --keep               keep the federation's folder afterwards\n"
     "  --no-canary          leave out the leaking negative control\n"
+    "  --no-hostile         leave out the hostile phase (below)\n"
+    "  --events LIST        its events, of conn_flood, query_flood, recipe,\n"
+    "                       cost_bomb (default all four)\n"
+    "\n"
+    "Hostile phase (the second half of the run after warm-up, beside the honest\n"
+    "planners): a connection flood (tests/helpers/flood, idle TCP connections on\n"
+    "the API and the node hub ports), a query flood from a second planner\n"
+    "(\"flooder\", over [api] planner_rate / planner_queue_max: 429s), a cost\n"
+    "bomb (a query above [policy] max_query_work) every fifth of the span, and\n"
+    "the heartbeat recipe (SIGSTOP a node, start a query, SIGKILL the\n"
+    "coordinator, SIGCONT the node, restart the coordinator; time until the\n"
+    "node is back). hostile.csv has one row per event, phases.csv the spans,\n"
+    "phases.gp the shading for bench/plot_soak.gp. RSS growth is judged on the\n"
+    "honest half only (after warm-up, before the hostile phase).\n"
     "\n"
     "Fails (exit 1) when a daemon dies or stops uncleanly, a query exits with an\n"
     "unexpected code or prints no result, a daemon holds more descriptors when\n"
     "idle after the load than when idle before it, the least-squares RSS trend\n"
     "after warm-up grows by more than max(4 MB, 10%), the canary is not\n"
-    "flagged, or `tally audit verify` fails. Exit 2: bad usage or setup.\n";
+    "flagged, or `tally audit verify` fails; with the hostile phase also when\n"
+    "more than 5% of honest queries fail during a flood, a cost bomb is not\n"
+    "refused naming max_query_work or is charged at a node, a node ledger\n"
+    "holds a charge whose query the coordinator's log lacks, the coordinator\n"
+    "stops answering (a watchdog), or the recipe's node does not reconnect\n"
+    "within heartbeat_dead_ms + the redial backoff + the federation's own\n"
+    "measured connect time. Exit 2: bad usage or setup.\n";
 
 /* ---- options and shared state ---- */
 
@@ -92,8 +133,11 @@ struct options {
 	double minutes, interval, warmup;
 	unsigned nodes, planners, people_per_site, seed;
 	const char *out, *dir;
-	int keep, canary;
+	int keep, canary, hostile;
+	unsigned events; /* bit per enum phase, and EVENT_BOMBS */
 };
+
+enum { EVENT_BOMBS = 1u << PHASES, EVENTS_ALL = (1u << PHASES) * 2 - 2 };
 
 struct query_kind {
 	const char *name;
@@ -141,6 +185,7 @@ struct record {
 	double t_s, latency_ms;
 	unsigned planner, kind;
 	int code, bad_output, partial;
+	int phase; /* enum phase active when it started (or when it ended) */
 };
 
 struct proc {
@@ -174,7 +219,27 @@ static struct {
 	FILE *latency_csv, *samples_csv, *failures;
 	volatile int load_over, sampler_over;
 	int deaths;
-} g = {.mtx = PTHREAD_MUTEX_INITIALIZER};
+	/* The hostile phase. procs_mtx: the recipe replaces the coordinator
+	 * while the sampler may be looking at it. */
+	pthread_mutex_t procs_mtx;
+	volatile int phase; /* enum phase */
+	double last_done_s, slowest_s; /* the watchdog's: last completion, slowest */
+	int stalled;                    /* the coordinator stopped answering */
+	volatile int planners_running;  /* planner threads not yet returned */
+	double hostile_s;    /* when the hostile phase starts (t0-relative) */
+	double connect_s;    /* how long the federation took to connect at start */
+	int api_port, hub_port;
+	FILE *hostile_csv, *phases_csv;
+	struct hostile_result {
+		unsigned bombs, bombs_refused;
+		double bomb_ms_max;
+		unsigned long flood_posted, flood_429, flood_released, flood_gave_up, flood_other;
+		int conn_api_held, conn_hub_held, conn_ok;
+		unsigned recipes, recipes_ok;
+		double reconnect_s_max, full_query_s_max, recovery_bound_s;
+		double phase_start[PHASES], phase_end[PHASES];
+	} h;
+} g = {.mtx = PTHREAD_MUTEX_INITIALIZER, .procs_mtx = PTHREAD_MUTEX_INITIALIZER};
 
 static double
 since(const struct timespec *t)
@@ -379,8 +444,9 @@ status_field(json_t *st, const char *name)
 	return json_integer_value(json_object_get(st, name));
 }
 
-static void
-wait_ready(void)
+/* Seconds until every node is connected (polled every step_s). */
+static double
+wait_ready(double step_s)
 {
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -391,11 +457,74 @@ wait_ready(void)
 		if (connected >= (json_int_t)g.opt.nodes) {
 			printf("soak: coordinator and %u nodes connected after %.1f s\n", g.opt.nodes,
 			    since(&start));
-			return;
+			return since(&start);
 		}
-		pause_s(0.5);
+		pause_s(step_s);
 	}
 	die("the federation did not come up within %d s (logs in %s/logs)", READY_TIMEOUT_S, g.dir);
+}
+
+/* The port of the first "KEY = scheme://host:PORT" line of a config. */
+static int
+conf_port(const char *path, const char *key)
+{
+	char line[512];
+	int port = 0;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	while (port == 0 && fgets(line, sizeof line, f) != NULL) {
+		char *colon = strrchr(line, ':');
+		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ' ' && colon != NULL)
+			port = atoi(colon + 1);
+	}
+	fclose(f);
+	if (port <= 0)
+		die("%s: no %s port", path, key);
+	return port;
+}
+
+/* The hostile phase's set-up: the coordinator's per-planner limits (so
+ * that the query flood meets 429s while the honest planners, one identity
+ * with at most P queries in flight, do not), and a second planner
+ * "flooder" in the planners file, with its own certificate, signing key
+ * and DIR/flooder.conf, the way `tally demo` makes the first. */
+static void
+set_up_hostile(const char *log)
+{
+	char path[1200], stanza[1200], *text;
+	snprintf(path, sizeof path, "%s/coordinator/coordinator.conf", g.dir);
+	FILE *f = fopen(path, "a");
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	unsigned per_planner = g.opt.planners + 2;
+	fprintf(f, "\n[api]\nplanner_rate = 600\nplanner_burst = 10\nplanner_queue_max = %u\n"
+		   "queue_max = %u\n",
+	    per_planner, 2 * per_planner + 8);
+	fclose(f);
+	g.api_port = conf_port(path, "api");
+	g.hub_port = conf_port(path, "listen");
+	snprintf(path, sizeof path, "%s/pki", g.dir);
+	snprintf(stanza, sizeof stanza, "%s/scratch/flooder.ini", g.out);
+	pid_t pid = spawn((const char *const[]){"tally", "pki", "issue", "--dir", path, "--name",
+			      "flooder", "--role", "planner", NULL},
+	    stanza, log, 1);
+	if (pid <= 0 || wait_code(pid) != 0 || (text = slurp(stanza)) == NULL)
+		die("tally pki issue --name flooder failed (see %s)", log);
+	snprintf(path, sizeof path, "%s/planners.ini", g.dir);
+	if ((f = fopen(path, "a")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "%s", text);
+	fclose(f);
+	free(text);
+	snprintf(path, sizeof path, "%s/flooder.conf", g.dir);
+	if ((f = fopen(path, "w")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	fprintf(f, "; The soak's query flood: a second planner.\n[planner]\napi = %s\n"
+		   "name = flooder\nsign_key = pki/flooder.sign\ntls_cert = pki/flooder.crt\n"
+		   "tls_key = pki/flooder.key\ntls_ca = pki/coordinator-ca.crt\n",
+	    g.api);
+	fclose(f);
 }
 
 /* tally demo --serve, then stop it, raise the budgets and start the
@@ -433,10 +562,12 @@ set_up(void)
 	for (unsigned s = 1; s <= g.opt.nodes; s++)
 		raise_budget(s);
 	read_planner_conf();
+	if (g.opt.hostile)
+		set_up_hostile(log);
 	for (unsigned i = 0; i <= g.opt.nodes; i++)
 		start_daemon(i);
 	g.nprocs = g.opt.nodes + 1;
-	wait_ready();
+	g.connect_s = wait_ready(0.5);
 }
 
 /* ---- sampling ---- */
@@ -495,12 +626,16 @@ static void
 sample_round(void)
 {
 	struct round r = {.t_s = since(&g.t0)};
+	const char *phase = phase_names[g.phase];
+	pthread_mutex_lock(&g.procs_mtx);
 	for (unsigned i = 0; i < g.nprocs; i++) {
 		struct proc *p = &g.procs[i];
 		r.rss_kb[i] = check_alive(p) ? read_rss_kb(p->pid) : -1;
 		r.fds[i] = p->alive ? count_fds(p->pid) : -1;
-		fprintf(g.samples_csv, "%.1f,%s,%ld,%d\n", r.t_s, p->name, r.rss_kb[i], r.fds[i]);
+		fprintf(g.samples_csv, "%.1f,%s,%ld,%d,%s\n", r.t_s, p->name, r.rss_kb[i], r.fds[i],
+		    phase);
 	}
+	pthread_mutex_unlock(&g.procs_mtx);
 	fflush(g.samples_csv);
 	pthread_mutex_lock(&g.mtx);
 	if (g.nrounds == g.rounds_cap) {
@@ -563,7 +698,7 @@ start_canary(void)
 		die("cannot find /proc/self/exe");
 	self[n] = '\0';
 	/* Twice the RSS floor over the judged part of the run. */
-	double judged = g.duration_s - g.warmup_s;
+	double judged = g.hostile_s - g.warmup_s;
 	snprintf(rate, sizeof rate, "%ld", (long)ceil(2.0 * RSS_FLOOR_KB / (judged > 1 ? judged : 1)));
 	struct proc *p = &g.procs[g.nprocs];
 	snprintf(p->name, sizeof p->name, "canary");
@@ -651,9 +786,12 @@ ask(unsigned planner, unsigned kind)
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	r.t_s = since(&g.t0);
+	r.phase = g.phase;
 	pid_t pid = spawn(argv, out_path, err_path, 0);
 	r.code = pid > 0 ? wait_code(pid) : -1;
 	r.latency_ms = since(&start) * 1000.0;
+	if (r.phase == PHASE_NONE)
+		r.phase = g.phase;
 	if (r.code == 0 && !good_output(out_path, &r.partial))
 		r.bad_output = 1;
 	if (!expected(kind, r.code) || r.bad_output)
@@ -672,8 +810,10 @@ keep_record(const struct record *r)
 			die("out of memory");
 	}
 	g.records[g.nrecords++] = *r;
-	fprintf(g.latency_csv, "%.3f,%u,%s,%d,%.1f\n", r->t_s, r->planner, kinds[r->kind].name,
-	    r->code, r->latency_ms);
+	g.last_done_s = since(&g.t0);
+	g.slowest_s = fmax(g.slowest_s, r->latency_ms / 1000.0);
+	fprintf(g.latency_csv, "%.3f,%u,%s,%d,%.1f,%s\n", r->t_s, r->planner, kinds[r->kind].name,
+	    r->code, r->latency_ms, phase_names[r->phase]);
 	fflush(g.latency_csv);
 	pthread_mutex_unlock(&g.mtx);
 }
@@ -688,6 +828,9 @@ planner_loop(void *arg)
 		struct record r = ask(planner, pick(&state));
 		keep_record(&r);
 	}
+	pthread_mutex_lock(&g.mtx);
+	g.planners_running--;
+	pthread_mutex_unlock(&g.mtx);
 	return NULL;
 }
 
@@ -734,11 +877,12 @@ percentile(const double *sorted, size_t n, double p)
 
 struct latency {
 	size_t done, ok, unexpected, bad_output, partial, by_code[7]; /* [6]: other */
-	double p50, p90, p99, max;
+	double p50, p90, p95, p99, max;
 };
 
+/* Over the queries that ran during one phase, or all (phase -1). */
 static struct latency
-latency_stats(void)
+latency_stats(int phase)
 {
 	struct latency l = {0};
 	pthread_mutex_lock(&g.mtx);
@@ -747,6 +891,8 @@ latency_stats(void)
 		die("out of memory");
 	for (size_t i = 0; i < g.nrecords; i++) {
 		const struct record *r = &g.records[i];
+		if (phase >= 0 && r->phase != phase)
+			continue;
 		l.done++;
 		l.by_code[r->code >= 0 && r->code <= 5 ? r->code : 6]++;
 		l.unexpected += !expected(r->kind, r->code);
@@ -759,6 +905,7 @@ latency_stats(void)
 	qsort(ms, l.ok, sizeof *ms, cmp_double);
 	l.p50 = percentile(ms, l.ok, 0.50);
 	l.p90 = percentile(ms, l.ok, 0.90);
+	l.p95 = percentile(ms, l.ok, 0.95);
 	l.p99 = percentile(ms, l.ok, 0.99);
 	l.max = l.ok ? ms[l.ok - 1] : 0;
 	free(ms);
@@ -797,7 +944,7 @@ node_stat(size_t round, int fds, int want_max)
 static void
 progress(void)
 {
-	struct latency l = latency_stats();
+	struct latency l = latency_stats(-1);
 	double t = since(&g.t0);
 	pthread_mutex_lock(&g.mtx);
 	size_t last = g.nrounds ? g.nrounds - 1 : 0;
@@ -812,20 +959,388 @@ progress(void)
 	fflush(stdout);
 }
 
+/* ---- the hostile phase ---- */
+
+static void
+hostile_row(const char *event, const char *outcome, double duration_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* One row of hostile.csv: t_s,event,outcome,duration_ms,detail. */
+static void
+hostile_row(const char *event, const char *outcome, double duration_ms, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	double t = since(&g.t0);
+	fprintf(g.hostile_csv, "%.1f,%s,%s,%.0f,\"%s\"\n", t, event, outcome, duration_ms, detail);
+	fflush(g.hostile_csv);
+	printf("[%4.0f s] hostile %s: %s in %.0f ms (%s)\n", t, event, outcome, duration_ms, detail);
+	fflush(stdout);
+}
+
+static void
+phase_begin(enum phase ph)
+{
+	g.h.phase_start[ph] = since(&g.t0);
+	g.phase = (int)ph;
+}
+
+static void
+phase_end(enum phase ph)
+{
+	g.phase = PHASE_NONE;
+	g.h.phase_end[ph] = since(&g.t0);
+	fprintf(g.phases_csv, "%s,%.1f,%.1f\n", phase_names[ph], g.h.phase_start[ph],
+	    g.h.phase_end[ph]);
+	fflush(g.phases_csv);
+}
+
+/* A query whose noise would cost far above max_query_work (35,000 cells:
+ * 70 BMI bins by IMD decile, sex, age band and ethnicity, at epsilon 1e-5:
+ * 7.3 x 10^9 work units against the default 10^9). The coordinator must
+ * refuse it, naming max_query_work, before it is logged or sent, so no
+ * node charges it; nodes_uncharged() checks the ledgers for its amount. */
+static const char bomb_epsilon[] = "0.00001";
+enum { BOMB_EPSILON_DEN = 100000 };
+
+static void
+cost_bomb(void)
+{
+	char conf[1200], err_path[1200], edges[512], timeout[32];
+	size_t len = 0;
+	for (int e = 10; e <= 80; e++) /* BMI's bounds in the catalogue */
+		len += (size_t)snprintf(edges + len, sizeof edges - len, e > 10 ? ",%d" : "%d", e);
+	snprintf(conf, sizeof conf, "%s/planner.conf", g.dir);
+	snprintf(err_path, sizeof err_path, "%s/scratch/cost-bomb.err", g.out);
+	snprintf(timeout, sizeof timeout, "%d", 120000); /* refused at once, or a finding */
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout",
+			      timeout, "--histogram", "bmi", "--edges", edges, "--by",
+			      "imd_decile,sex,age_band,ethnicity", "--epsilon", bomb_epsilon, NULL},
+	    NULL, err_path, 0);
+	int code = pid > 0 ? wait_code(pid) : -1;
+	double ms = since(&start) * 1000.0;
+	char *why = slurp(err_path);
+	if (why != NULL)
+		why[strcspn(why, "\n\"")] = '\0';
+	/* The API answers 400 invalid_query naming the limit: tally query
+	 * exits 2 (3 would be a policy refusal; either way nothing ran). */
+	int refused = (code == 2 || code == 3) && why != NULL && strstr(why, "max_query_work") != NULL;
+	g.h.bombs++;
+	g.h.bombs_refused += refused != 0;
+	g.h.bomb_ms_max = fmax(g.h.bomb_ms_max, ms);
+	hostile_row("cost_bomb", refused ? "refused" : "NOT_REFUSED", ms, "exit %d: %s", code,
+	    why ? why : "");
+	free(why);
+}
+
+/* Sleep until t (t0-relative) or the end of the load, firing the cost
+ * bombs that fall due meanwhile. */
+static void
+idle_until(double t)
+{
+	double every = (g.duration_s - g.hostile_s) / COST_BOMBS;
+	while (!g.load_over && since(&g.t0) < t) {
+		double next = g.hostile_s + (g.h.bombs + 0.5) * every;
+		if ((g.opt.events & EVENT_BOMBS) && g.h.bombs < COST_BOMBS && since(&g.t0) >= next)
+			cost_bomb();
+		else
+			pause_s(0.2);
+	}
+}
+
+/* Start tests/helpers/flood PORT N beside this program; output to path. */
+static pid_t
+start_flood(int port, int n, const char *path)
+{
+	char self[1024], flood[1100], port_s[16], n_s[16];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len <= 0)
+		die("cannot find /proc/self/exe");
+	self[len] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(flood, sizeof flood, "%s/flood", self);
+	snprintf(port_s, sizeof port_s, "%d", port);
+	snprintf(n_s, sizeof n_s, "%d", n);
+	pid_t pid = spawn((const char *const[]){flood, "127.0.0.1", port_s, n_s, NULL}, path, path, 0);
+	if (pid <= 0)
+		die("cannot start %s", flood);
+	return pid;
+}
+
+/* The number after `key` in a flood's output, once the line is there; -1
+ * before. */
+static int
+flood_figure(const char *path, const char *key)
+{
+	char *text = slurp(path), *at = text ? strstr(text, key) : NULL;
+	int v = at ? atoi(at + strlen(key)) : -1;
+	free(text);
+	return v;
+}
+
+static void
+conn_flood(double end_t)
+{
+	char api_out[1200], hub_out[1200];
+	snprintf(api_out, sizeof api_out, "%s/flood-api.log", g.out);
+	snprintf(hub_out, sizeof hub_out, "%s/flood-hub.log", g.out);
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	phase_begin(PHASE_CONN_FLOOD);
+	pid_t api = start_flood(g.api_port, FLOOD_API_CONNS, api_out);
+	pid_t hub = start_flood(g.hub_port, FLOOD_HUB_CONNS, hub_out);
+	/* Held once both print "ready" (an event, with a generous cap). */
+	while (since(&start) < FLOOD_READY_TIMEOUT_S &&
+	       (flood_figure(api_out, "ready") < 0 || flood_figure(hub_out, "ready") < 0))
+		pause_s(0.2);
+	double ready_ms = since(&start) * 1000.0;
+	g.h.conn_api_held = flood_figure(api_out, "connected ");
+	g.h.conn_hub_held = flood_figure(hub_out, "connected ");
+	idle_until(end_t);
+	kill(api, SIGTERM);
+	kill(hub, SIGTERM);
+	int api_code = wait_code(api), hub_code = wait_code(hub);
+	phase_end(PHASE_CONN_FLOOD);
+	g.h.conn_ok = api_code == 0 && hub_code == 0 && g.h.conn_api_held > 0 &&
+		      g.h.conn_hub_held > 0;
+	hostile_row("conn_flood", g.h.conn_ok ? "held" : "FLOOD_FAILED", since(&start) * 1000.0,
+	    "API port %d: %d of %d connected, %d closed by the coordinator; hub port %d: %d of "
+	    "%d, %d closed; both held after %.0f ms",
+	    g.api_port, g.h.conn_api_held, FLOOD_API_CONNS, flood_figure(api_out, "server: "),
+	    g.hub_port, g.h.conn_hub_held, FLOOD_HUB_CONNS, flood_figure(hub_out, "server: "),
+	    ready_ms);
+}
+
+struct flooder {
+	unsigned id;
+	double end_t;
+	unsigned long posted, limited, released, gave_up, other;
+};
+
+/* One of the query flood's clients: `tally query` as the planner
+ * "flooder", again and again until end_t. tally query exits 1 on a 429
+ * and says how long the coordinator asks it to wait (Retry-After). */
+static void *
+flooder_loop(void *arg)
+{
+	struct flooder *f = arg;
+	char conf[1200], err_path[1200], timeout[32];
+	snprintf(conf, sizeof conf, "%s/flooder.conf", g.dir);
+	snprintf(err_path, sizeof err_path, "%s/scratch/flooder-%u.err", g.out, f->id);
+	snprintf(timeout, sizeof timeout, "%d", FLOODER_TIMEOUT_MS);
+	while (!g.load_over && since(&g.t0) < f->end_t) {
+		pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout",
+				      timeout, "--count", "--by", "sex", "--epsilon", "0.1", NULL},
+		    NULL, err_path, 0);
+		int code = pid > 0 ? wait_code(pid) : -1;
+		char *why = code == 1 ? slurp(err_path) : NULL;
+		f->posted++;
+		if (code == 0)
+			f->released++;
+		else if (code == 4)
+			f->gave_up++;
+		else if (why != NULL && strstr(why, "asks to wait") != NULL)
+			f->limited++;
+		else
+			f->other++;
+		free(why);
+	}
+	return NULL;
+}
+
+static void
+query_flood(double end_t)
+{
+	pthread_t threads[FLOODER_THREADS];
+	struct flooder f[FLOODER_THREADS];
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	phase_begin(PHASE_QUERY_FLOOD);
+	for (unsigned i = 0; i < FLOODER_THREADS; i++) {
+		f[i] = (struct flooder){.id = i, .end_t = end_t};
+		if (pthread_create(&threads[i], NULL, flooder_loop, &f[i]) != 0)
+			die("cannot start flooder %u", i);
+	}
+	idle_until(end_t);
+	for (unsigned i = 0; i < FLOODER_THREADS; i++) {
+		pthread_join(threads[i], NULL);
+		g.h.flood_posted += f[i].posted;
+		g.h.flood_429 += f[i].limited;
+		g.h.flood_released += f[i].released;
+		g.h.flood_gave_up += f[i].gave_up;
+		g.h.flood_other += f[i].other;
+	}
+	phase_end(PHASE_QUERY_FLOOD);
+	hostile_row("query_flood", g.h.flood_429 > 0 ? "limited" : "NOT_LIMITED",
+	    since(&start) * 1000.0,
+	    "planner flooder, %d clients: %lu posts, %lu answered 429 with Retry-After, %lu "
+	    "released, %lu gave up after %d ms, %lu other",
+	    FLOODER_THREADS, g.h.flood_posted, g.h.flood_429, g.h.flood_released, g.h.flood_gave_up,
+	    FLOODER_TIMEOUT_MS, g.h.flood_other);
+}
+
+/* 1 when the API answers and counts every node connected. */
+static int
+all_connected(void)
+{
+	json_t *st = api_status();
+	json_int_t connected = st ? status_field(st, "nodes_connected") : -1;
+	json_decref(st);
+	return connected >= (json_int_t)g.opt.nodes;
+}
+
+/* A count that every node contributed to: 1 when released with all. */
+static int
+full_query(void)
+{
+	char conf[1200], out_path[1200], timeout[32];
+	int partial = 1;
+	snprintf(conf, sizeof conf, "%s/planner.conf", g.dir);
+	snprintf(out_path, sizeof out_path, "%s/scratch/recipe-full.json", g.out);
+	snprintf(timeout, sizeof timeout, "%d", 120000);
+	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--format", "json",
+			      "--timeout", timeout, "--count", "--by", "sex", "--epsilon", "0.1", NULL},
+	    out_path, NULL, 0);
+	return pid > 0 && wait_code(pid) == 0 && good_output(out_path, &partial) && !partial;
+}
+
+/* Issue 12 section 4: SIGSTOP node N, start a query, SIGKILL the
+ * coordinator, SIGCONT the node, restart the coordinator; then the time
+ * until every node (the stopped one too) is connected again, and until a
+ * query with every node in it is released. */
+static void
+recipe(void)
+{
+	struct proc *node = &g.procs[g.opt.nodes], *coord = &g.procs[0];
+	char conf[1200], out_path[1200];
+	snprintf(conf, sizeof conf, "%s/planner.conf", g.dir);
+	snprintf(out_path, sizeof out_path, "%s/scratch/recipe-query.err", g.out);
+	phase_begin(PHASE_RECIPE);
+	kill(node->pid, SIGSTOP);
+	pid_t query = spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout",
+			      "60000", "--count", "--by", "sex", "--epsilon", "0.1", NULL},
+	    NULL, out_path, 0);
+	pause_s(1); /* the query on its way: the recipe's order, not a deadline */
+	pthread_mutex_lock(&g.procs_mtx);
+	kill(coord->pid, SIGKILL);
+	(void)wait_code(coord->pid);
+	coord->alive = 0;
+	kill(node->pid, SIGCONT);
+	struct timespec cont;
+	clock_gettime(CLOCK_MONOTONIC, &cont);
+	start_daemon(0);
+	pthread_mutex_unlock(&g.procs_mtx);
+	double reconnect_s = -1, full_s = -1;
+	while (since(&cont) < RECOVERY_GIVE_UP_S && reconnect_s < 0) {
+		if (all_connected())
+			reconnect_s = since(&cont);
+		else
+			pause_s(0.1);
+	}
+	while (reconnect_s >= 0 && since(&cont) < RECOVERY_GIVE_UP_S && full_s < 0) {
+		if (full_query())
+			full_s = since(&cont);
+		else
+			pause_s(0.2);
+	}
+	int query_code = wait_code(query);
+	phase_end(PHASE_RECIPE);
+	g.h.recovery_bound_s = (TLY_HEARTBEAT_DEAD_MS + TLY_REDIAL_MAX_MS) / 1000.0 + g.connect_s;
+	int ok = reconnect_s >= 0 && reconnect_s <= g.h.recovery_bound_s && full_s >= 0;
+	g.h.recipes++;
+	g.h.recipes_ok += ok != 0;
+	g.h.reconnect_s_max = fmax(g.h.reconnect_s_max, reconnect_s);
+	g.h.full_query_s_max = fmax(g.h.full_query_s_max, full_s);
+	hostile_row("recipe", ok ? "recovered" : "NOT_RECOVERED", since(&cont) * 1000.0,
+	    "%s stopped, coordinator killed and restarted: every node connected %.1f s after "
+	    "SIGCONT (bound %.1f s: heartbeat_dead_ms %d + redial %d ms + the federation's own "
+	    "connect time %.1f s), a query with all %u nodes released after %.1f s; the query in "
+	    "flight exited %d",
+	    node->name, reconnect_s, g.h.recovery_bound_s, TLY_HEARTBEAT_DEAD_MS, TLY_REDIAL_MAX_MS,
+	    g.connect_s, g.opt.nodes, full_s, query_code);
+}
+
+/* The schedule over the hostile span [hostile_s, duration): cost bombs
+ * every fifth of it throughout; the connection flood, the query flood and
+ * the recipe one after the other. */
+static void *
+hostile(void *arg)
+{
+	(void)arg;
+	double from = g.hostile_s, span = g.duration_s - g.hostile_s;
+	unsigned ev = g.opt.events;
+	idle_until(from);
+	if (!g.load_over && (ev & 1u << PHASE_CONN_FLOOD))
+		conn_flood(from + 0.22 * span);
+	idle_until(from + 0.30 * span);
+	if (!g.load_over && (ev & 1u << PHASE_QUERY_FLOOD))
+		query_flood(from + 0.52 * span);
+	idle_until(from + 0.62 * span);
+	if (!g.load_over && (ev & 1u << PHASE_RECIPE))
+		recipe();
+	idle_until(g.duration_s);
+	return NULL;
+}
+
+/* ---- the watchdog ---- */
+
+/* No honest query has finished for max(STALL_MIN_S, 10 x the slowest
+ * one so far), outside the recipe (which kills the coordinator on
+ * purpose): the coordinator has stopped serving. Keep every thread's
+ * stack (gdb, when there is one) in OUT/coordinator-stall.txt, SIGKILL
+ * the coordinator so that the planners' queries end, and fail the run. */
+static void
+watchdog(void)
+{
+	double quiet_for = since(&g.t0) - g.last_done_s;
+	if (g.stalled || g.phase == PHASE_RECIPE ||
+	    quiet_for < fmax(STALL_MIN_S, STALL_LATENCY_FACTOR * g.slowest_s))
+		return;
+	char cmd[1600];
+	pthread_mutex_lock(&g.procs_mtx);
+	struct proc *c = &g.procs[0];
+	printf("soak: STALLED: no query finished for %.0f s (the slowest took %.1f s); the "
+	       "coordinator's stacks go to %s/coordinator-stall.txt, then it is killed\n",
+	    quiet_for, g.slowest_s, g.out);
+	fflush(stdout);
+	snprintf(cmd, sizeof cmd,
+	    "command -v gdb >/dev/null && timeout 120 gdb -p %ld -batch -ex 'thread apply all bt' "
+	    "> '%s/coordinator-stall.txt' 2>&1",
+	    (long)c->pid, g.out);
+	(void)!system(cmd);
+	g.stalled = 1;
+	if (c->alive) {
+		kill(c->pid, SIGKILL);
+		(void)wait_code(c->pid);
+		c->alive = 0;
+	}
+	pthread_mutex_unlock(&g.procs_mtx);
+	g.load_over = 1;
+}
+
 /* ---- the run ---- */
 
 static void
 run_load(void)
 {
-	pthread_t sampler_thread, planners[MAX_PLANNERS];
+	pthread_t sampler_thread, hostile_thread, planners[MAX_PLANNERS];
 	clock_gettime(CLOCK_MONOTONIC, &g.t0);
 	if (pthread_create(&sampler_thread, NULL, sampler, NULL) != 0)
 		die("cannot start the sampler");
+	if (g.opt.hostile && pthread_create(&hostile_thread, NULL, hostile, NULL) != 0)
+		die("cannot start the hostile phase");
+	g.planners_running = (int)g.opt.planners;
 	for (unsigned p = 0; p < g.opt.planners; p++)
 		if (pthread_create(&planners[p], NULL, planner_loop, (void *)(uintptr_t)p) != 0)
 			die("cannot start planner %u", p);
-	for (double next = 30; since(&g.t0) < g.duration_s;) {
+	for (double next = 30; since(&g.t0) < g.duration_s && !g.stalled;) {
 		pause_s(0.5);
+		watchdog();
 		if (since(&g.t0) >= next) {
 			progress();
 			next += 30;
@@ -833,8 +1348,19 @@ run_load(void)
 	}
 	g.load_over = 1;
 	printf("soak: load over after %.0f s; waiting for the planners in flight\n", since(&g.t0));
+	for (;;) { /* the watchdog watches these too */
+		pthread_mutex_lock(&g.mtx);
+		int running = g.planners_running;
+		pthread_mutex_unlock(&g.mtx);
+		if (running == 0)
+			break;
+		pause_s(0.5);
+		watchdog();
+	}
 	for (unsigned p = 0; p < g.opt.planners; p++)
 		pthread_join(planners[p], NULL);
+	if (g.opt.hostile)
+		pthread_join(hostile_thread, NULL);
 	sample_round(); /* the last sample under load */
 	g.sampler_over = 1;
 	pthread_join(sampler_thread, NULL);
@@ -1010,6 +1536,10 @@ summarise_fds(FILE *f, struct verdict *v)
 			v->canary_fds_grown = grown;
 			continue;
 		}
+		/* The recipe restarted the coordinator: its idle baseline was
+		 * another process's, so its descriptors are reported, not judged. */
+		if (i == 0 && g.h.recipes > 0)
+			grown = 0;
 		if (grown) {
 			printf("soak: %s holds %d descriptors idle after the load, %d before\n",
 			    p->name, p->quiet_fds[1], p->quiet_fds[0]);
@@ -1020,7 +1550,8 @@ summarise_fds(FILE *f, struct verdict *v)
 			node_max[1] = p->quiet_fds[1] > node_max[1] ? p->quiet_fds[1] : node_max[1];
 		}
 	}
-	row(f, "coordinator_fds_idle_before", "%d", g.procs[0].quiet_fds[0]);
+	row(f, "coordinator_fds_idle_before", "%d%s", g.procs[0].quiet_fds[0],
+	    g.h.recipes > 0 ? " (before the recipe restarted it: not judged)" : "");
 	row(f, "coordinator_fds_idle_after", "%d", g.procs[0].quiet_fds[1]);
 	row(f, "coordinator_rss_kb_idle_before", "%ld", g.procs[0].quiet_rss[0]);
 	row(f, "coordinator_rss_kb_idle_after", "%ld", g.procs[0].quiet_rss[1]);
@@ -1032,7 +1563,145 @@ summarise_fds(FILE *f, struct verdict *v)
 		    g.procs[g.canary_index].quiet_fds[0], g.procs[g.canary_index].quiet_fds[1]);
 }
 
+/* ---- the hostile phase's verdict ---- */
+
+struct hostile_verdict {
+	int flood_failures_over, bombs_bad, bombs_charged, unlogged_charges, recipes_bad, conn_bad;
+	int ledger_check_failed;
+};
+
+/* Honest latency in one phase: rows, and 1 when its failure rate is over
+ * HONEST_FAIL_PCT_MAX (judged for the floods only). */
+static int
+summarise_phase(FILE *f, enum phase ph, const struct latency *quiet)
+{
+	struct latency l = latency_stats((int)ph);
+	char name[64];
+	const char *p = phase_names[ph];
+	size_t failed = l.unexpected + l.bad_output;
+	double pct = l.done ? 100.0 * (double)failed / (double)l.done : 0;
+	snprintf(name, sizeof name, "honest_%s_queries", p);
+	row(f, name, "%zu (%zu released, %zu failed: %.1f%%)", l.done, l.ok, failed, pct);
+	snprintf(name, sizeof name, "honest_%s_latency_ms_p50", p);
+	row(f, name, "%.1f (x%.2f quiet)", l.p50, quiet->p50 > 0 ? l.p50 / quiet->p50 : 0);
+	snprintf(name, sizeof name, "honest_%s_latency_ms_p95", p);
+	row(f, name, "%.1f (x%.2f quiet)", l.p95, quiet->p95 > 0 ? l.p95 / quiet->p95 : 0);
+	return (ph == PHASE_CONN_FLOOD || ph == PHASE_QUERY_FLOOD) &&
+	       (l.done == 0 || pct > HONEST_FAIL_PCT_MAX);
+}
+
+/* Peak RSS and descriptors over the whole run, coordinator and nodes. */
+static void
+summarise_peaks(FILE *f)
+{
+	long rss[2] = {0, 0};
+	int fds[2] = {0, 0};
+	for (size_t r = 0; r < g.nrounds; r++)
+		for (unsigned i = 0; i <= g.opt.nodes; i++) {
+			int k = i > 0;
+			rss[k] = g.rounds[r].rss_kb[i] > rss[k] ? g.rounds[r].rss_kb[i] : rss[k];
+			fds[k] = g.rounds[r].fds[i] > fds[k] ? g.rounds[r].fds[i] : fds[k];
+		}
+	row(f, "coordinator_rss_kb_peak", "%ld", rss[0]);
+	row(f, "coordinator_fds_peak", "%d", fds[0]);
+	row(f, "node_max_rss_kb_peak", "%ld", rss[1]);
+	row(f, "node_max_fds_peak", "%d", fds[1]);
+}
+
+static void
+summarise_hostile(FILE *f, struct hostile_verdict *hv)
+{
+	struct latency quiet = latency_stats(PHASE_NONE);
+	row(f, "honest_quiet_latency_ms_p50", "%.1f", quiet.p50);
+	row(f, "honest_quiet_latency_ms_p95", "%.1f", quiet.p95);
+	for (int ph = PHASE_CONN_FLOOD; ph < PHASES; ph++)
+		hv->flood_failures_over += summarise_phase(f, (enum phase)ph, &quiet);
+	row(f, "conn_flood_connections_held", "%d of %d (API), %d of %d (hub)", g.h.conn_api_held,
+	    FLOOD_API_CONNS, g.h.conn_hub_held, FLOOD_HUB_CONNS);
+	row(f, "query_flood_posts", "%lu", g.h.flood_posted);
+	row(f, "query_flood_429_retry_after", "%lu", g.h.flood_429);
+	row(f, "query_flood_released", "%lu", g.h.flood_released);
+	row(f, "query_flood_gave_up", "%lu", g.h.flood_gave_up);
+	row(f, "query_flood_other", "%lu", g.h.flood_other);
+	row(f, "cost_bombs_refused", "%u of %u", g.h.bombs_refused, g.h.bombs);
+	row(f, "cost_bomb_refusal_ms_max", "%.0f", g.h.bomb_ms_max);
+	row(f, "recipes_recovered", "%u of %u", g.h.recipes_ok, g.h.recipes);
+	row(f, "recipe_reconnect_s_max", "%.1f (bound %.1f)", g.h.reconnect_s_max,
+	    g.h.recovery_bound_s);
+	row(f, "recipe_full_query_s_max", "%.1f", g.h.full_query_s_max);
+	unsigned ev = g.opt.events;
+	hv->conn_bad = (ev & 1u << PHASE_CONN_FLOOD) && !g.h.conn_ok;
+	hv->bombs_bad = (ev & EVENT_BOMBS) && (g.h.bombs == 0 || g.h.bombs_refused != g.h.bombs);
+	hv->recipes_bad = (ev & 1u << PHASE_RECIPE) &&
+			  (g.h.recipes == 0 || g.h.recipes_ok != g.h.recipes);
+	/* The query flood must have met the limit. */
+	hv->conn_bad += (ev & 1u << PHASE_QUERY_FLOOD) && g.h.flood_429 == 0;
+}
+
+/* Per node ledger (the daemons stopped): charges whose query the
+ * coordinator's log does not hold, and charges of the cost bomb's amount. */
+static void
+check_ledgers(FILE *f, struct hostile_verdict *hv)
+{
+	long charges = 0;
+	for (unsigned n = 1; n <= g.opt.nodes; n++) {
+		char cmd[4000], line[256];
+		long unlogged = -1, bombs = -1, all = -1;
+		snprintf(cmd, sizeof cmd,
+		    "sqlite3 -readonly '%s/site-%u/state/ledger.db' \"ATTACH '%s/coordinator/state/"
+		    "transparency.db' AS log; SELECT (SELECT count(*) FROM entries WHERE kind = %d "
+		    "AND query_id NOT IN (SELECT query_id FROM log.entries)), (SELECT count(*) FROM "
+		    "entries WHERE kind = %d AND amount_num * %d = amount_den), (SELECT count(*) FROM "
+		    "entries WHERE kind = %d);\" 2>&1",
+		    g.dir, n, g.dir, 1, 1, BOMB_EPSILON_DEN, 1);
+		FILE *p = popen(cmd, "r");
+		if (p != NULL && fgets(line, sizeof line, p) != NULL)
+			(void)sscanf(line, "%ld|%ld|%ld", &unlogged, &bombs, &all);
+		if (p != NULL)
+			pclose(p);
+		if (unlogged < 0 || bombs < 0 || all <= 0) {
+			printf("soak: node-%u ledger: cannot count its charges: %s", n, line);
+			hv->ledger_check_failed++;
+			continue;
+		}
+		hv->unlogged_charges += (int)unlogged;
+		hv->bombs_charged += (int)bombs;
+		charges += all;
+	}
+	row(f, "ledger_charges_total", "%ld", charges);
+	row(f, "ledger_charges_without_log_entry", "%d", hv->unlogged_charges);
+	row(f, "ledger_charges_of_cost_bomb", "%d", hv->bombs_charged);
+}
+
+static int
+hostile_pass(const struct hostile_verdict *hv)
+{
+	return hv->flood_failures_over == 0 && hv->bombs_bad == 0 && hv->bombs_charged == 0 &&
+	       hv->unlogged_charges == 0 && hv->recipes_bad == 0 && hv->conn_bad == 0 &&
+	       hv->ledger_check_failed == 0;
+}
+
 /* ---- main ---- */
+
+/* "conn_flood,recipe,...": a bit per event; exit 2 naming a bad one. */
+static unsigned
+parse_events(char *list)
+{
+	unsigned events = 0;
+	for (char *name = strtok(list, ","); name != NULL; name = strtok(NULL, ",")) {
+		unsigned bit = strcmp(name, "cost_bomb") == 0 ? EVENT_BOMBS : 0;
+		for (int ph = PHASE_CONN_FLOOD; ph < PHASES; ph++)
+			if (strcmp(name, phase_names[ph]) == 0)
+				bit = 1u << ph;
+		if (bit == 0) {
+			fprintf(stderr, "soak: --events: \"%s\" is not conn_flood, query_flood, recipe "
+					"or cost_bomb\n", name);
+			exit(2);
+		}
+		events |= bit;
+	}
+	return events;
+}
 
 static void
 parse(int argc, char **argv)
@@ -1043,10 +1712,11 @@ parse(int argc, char **argv)
 	    {"seed", required_argument, NULL, 's'}, {"interval", required_argument, NULL, 'i'},
 	    {"warmup", required_argument, NULL, 'w'}, {"dir", required_argument, NULL, 'd'},
 	    {"keep", no_argument, NULL, 'K'}, {"no-canary", no_argument, NULL, 'C'},
+	    {"no-hostile", no_argument, NULL, 'H'}, {"events", required_argument, NULL, 'E'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct options *o = &g.opt;
 	int c;
-	*o = (struct options){10, 5, -1, 50, 20, 1000, 7, "build/soak", NULL, 0, 1};
+	*o = (struct options){10, 5, -1, 50, 20, 1000, 7, "build/soak", NULL, 0, 1, 1, EVENTS_ALL};
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->minutes = strtod(optarg, NULL); break;
@@ -1060,6 +1730,8 @@ parse(int argc, char **argv)
 		case 'd': o->dir = optarg; break;
 		case 'K': o->keep = 1; break;
 		case 'C': o->canary = 0; break;
+		case 'H': o->hostile = 0; break;
+		case 'E': o->events = parse_events(optarg); break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default: fputs(usage, stderr); exit(2);
 		}
@@ -1073,6 +1745,8 @@ parse(int argc, char **argv)
 	g.duration_s = o->minutes * 60;
 	g.warmup_s = o->warmup >= 0 ? o->warmup : fmax(60, 0.1 * g.duration_s);
 	g.warmup_s = fmin(g.warmup_s, 0.5 * g.duration_s);
+	/* The hostile phase takes the second half of the time after warm-up. */
+	g.hostile_s = o->hostile ? g.warmup_s + 0.5 * (g.duration_s - g.warmup_s) : g.duration_s;
 }
 
 static FILE *
@@ -1113,9 +1787,10 @@ prepare_dirs(void)
 }
 
 static int
-finish(size_t warm, const struct latency *l, double load_s)
+finish(size_t warm, size_t end, const struct latency *l, double load_s)
 {
 	struct verdict v = {0};
+	struct hostile_verdict hv = {0};
 	char log[1200];
 	FILE *f = open_out("summary.csv", "metric,value");
 
@@ -1125,19 +1800,26 @@ finish(size_t warm, const struct latency *l, double load_s)
 	row(f, "nodes", "%u", g.opt.nodes);
 	row(f, "planners", "%u", g.opt.planners);
 	summarise_latency(f, l, load_s);
-	summarise_memory(f, warm, g.nrounds - 1, &v);
+	summarise_memory(f, warm, end, &v);
 	summarise_fds(f, &v);
+	summarise_peaks(f);
+	if (g.opt.hostile)
+		summarise_hostile(f, &hv);
 	row(f, "daemon_deaths", "%d", g.deaths);
+	row(f, "coordinator_stalled", "%s", g.stalled ? "YES (see coordinator-stall.txt)" : "no");
 	snprintf(log, sizeof log, "%s/demo.log", g.out);
 	v.unclean = stop_federation(log);
 	row(f, "daemons_not_stopped_cleanly", "%d", v.unclean);
 	snprintf(log, sizeof log, "%s/audit.log", g.out);
 	v.audit_code = run((const char *const[]){"tally", "audit", "verify", "--dir", g.dir, NULL}, log);
 	row(f, "audit_verify_exit", "%d", v.audit_code);
+	check_ledgers(f, &hv);
 	int canary_ok = g.canary_index == 0 || (v.canary_flagged && v.canary_fds_grown);
-	int pass = g.deaths == 0 && l->unexpected == 0 && l->bad_output == 0 && l->ok > 0 &&
+	/* Honest failures outside the hostile events: none allowed. */
+	struct latency quiet = g.opt.hostile ? latency_stats(PHASE_NONE) : *l;
+	int pass = g.deaths == 0 && !g.stalled && quiet.unexpected == 0 && quiet.bad_output == 0 && l->ok > 0 &&
 		   v.rss_flagged == 0 && v.fds_grown == 0 && v.unclean == 0 && v.audit_code == 0 &&
-		   canary_ok;
+		   canary_ok && (!g.opt.hostile || hostile_pass(&hv));
 	row(f, "negative_control_canary_caught", "%s",
 	    g.canary_index == 0 ? "skipped" : canary_ok ? "yes" : "NO");
 	row(f, "verdict", "%s", pass ? "PASS" : "FAIL");
@@ -1161,29 +1843,37 @@ main(int argc, char **argv)
 	quiet_sample(0);
 	if (g.opt.canary)
 		start_canary();
-	g.samples_csv = open_out("samples.csv", "t_s,process,rss_kb,fds");
-	g.latency_csv = open_out("latency.csv", "t_s,planner,query,exit_code,latency_ms");
+	g.samples_csv = open_out("samples.csv", "t_s,process,rss_kb,fds,hostile");
+	g.hostile_csv = open_out("hostile.csv", "t_s,event,outcome,duration_ms,detail");
+	g.phases_csv = open_out("phases.csv", "event,start_s,end_s");
+	g.latency_csv = open_out("latency.csv", "t_s,planner,query,exit_code,latency_ms,hostile");
 	g.nrecords = 0;
 	printf("soak: %u planners for %.1f min (warm-up %.0f s)\n", g.opt.planners, g.opt.minutes,
 	    g.warmup_s);
 	run_load();
 	double load_s = since(&g.t0);
-	struct latency l = latency_stats();
-	drain();
+	struct latency l = latency_stats(-1);
+	if (!g.stalled)
+		drain();
 	quiet_sample(1);
 	if (g.canary_index > 0) {
 		kill(g.procs[g.canary_index].pid, SIGKILL);
 		waitpid(g.procs[g.canary_index].pid, NULL, 0);
 		g.procs[g.canary_index].alive = 0;
 	}
-	size_t warm = 0;
+	/* Growth is judged after warm-up and before the hostile phase. */
+	size_t warm = 0, end = g.nrounds ? g.nrounds - 1 : 0;
 	while (warm + 1 < g.nrounds && g.rounds[warm].t_s < g.warmup_s)
 		warm++;
-	if (g.nrounds < 3)
-		die("too few samples (%zu); run longer", g.nrounds);
-	int pass = finish(warm, &l, load_s);
+	while (end > warm && g.rounds[end].t_s > g.hostile_s)
+		end--;
+	if (g.nrounds < 3 || end < warm + 2)
+		die("too few samples (%zu, %zu judged); run longer", g.nrounds, end - warm + 1);
+	int pass = finish(warm, end, &l, load_s);
 	fclose(g.samples_csv);
 	fclose(g.latency_csv);
+	fclose(g.hostile_csv);
+	fclose(g.phases_csv);
 	fclose(g.failures);
 	char cmd[1300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s/scratch'", g.out);
