@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
@@ -139,21 +140,6 @@ tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **ou
 	return TLY_EINVAL;
 }
 
-static void
-reduce(uint64_t *num, uint64_t *den)
-{
-	uint64_t a = *num, b = *den;
-	while (b != 0) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	if (a > 1) {
-		*num /= a;
-		*den /= a;
-	}
-}
-
 /*
  * Step 3, last: everything that could make step 5 fail for the query's own
  * sake runs here, before the charge (issue 12 section 2). The noise must be
@@ -210,12 +196,11 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 		say(why, why_len, "refused: spec %s: %s", serr.field, serr.reason);
 		return rv;
 	}
-	uint64_t num = q->privacy_num, den = q->privacy_den;
-	if (den != 0)
-		reduce(&num, &den);
+	struct tly_fraction privacy =
+	    tly_frac_reduce((struct tly_fraction){q->privacy_num, q->privacy_den});
 	rv = tly_spec_sensitivity(spec, &node->catalogue, &l1, &l2sq);
-	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != num ||
-	    spec->privacy_den != den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
+	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != privacy.num ||
+	    spec->privacy_den != privacy.den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
 	    l1 != q->sensitivity_l1 || l2sq != q->sensitivity_l2sq) {
 		say(why, why_len,
 		    "refused: the QUERY's mechanism, privacy, cells or sensitivity do not match "
