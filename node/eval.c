@@ -117,28 +117,6 @@ param_text(struct sql *q, const char *v)
 	append(q, "?");
 }
 
-static const char *
-op_text(enum tly_where_op op)
-{
-	switch (op) {
-	case TLY_WHERE_EQ:
-		return "=";
-	case TLY_WHERE_NE:
-		return "!=";
-	case TLY_WHERE_LT:
-		return "<";
-	case TLY_WHERE_LE:
-		return "<=";
-	case TLY_WHERE_GT:
-		return ">";
-	case TLY_WHERE_GE:
-		return ">=";
-	case TLY_WHERE_IN:
-		return "IN";
-	}
-	return "=";
-}
-
 /* A column reference: categorical columns compare as text, so that a
  * domain value "1" matches an INTEGER 1 stored by SQLite. */
 static void
@@ -157,7 +135,8 @@ condition(struct sql *q, const struct tly_dataset *schema, const struct tly_wher
 
 	append(q, " AND ");
 	column_ref(q, col);
-	append(q, " %s ", op_text(w->op));
+	/* the spec's own spelling is SQL's ("in" is IN: keywords ignore case) */
+	append(q, " %s ", tly_spec_op_name(w->op));
 	if (w->op == TLY_WHERE_IN)
 		append(q, "(");
 	for (size_t i = 0; i < w->value_count; i++) {
