@@ -315,8 +315,8 @@ should_stop(void *arg)
 /* Step 5: read the data (held still since open_data), add the noise share
  * and share the vector. The exact cells are the trust's secret: wiped. */
 static tly_err
-answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
-    const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
+answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+    const struct tly_query *q, const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
     char *why, size_t why_len)
 {
 	struct tly_eval_stats stats;
@@ -339,8 +339,8 @@ answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
 	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free,
 	    .stop = should_stop,
 	    .stop_arg = node};
-	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
-	    cells, d, out);
+	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, query_id,
+	    q, cells, d, out);
 	if (rv == TLY_ETIMEDOUT) {
 		say(why, why_len,
 		    "abandoned while drawing the noise: %s; the charge stands",
@@ -402,7 +402,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	if (rv != TLY_OK)
 		goto out_read;
 	/* Step 5. */
-	rv = answer_from_data(node, msg, len, &spec, store, q.cells, out, why, why_len);
+	rv = answer_from_data(node, query_id, &q, &spec, store, q.cells, out, why, why_len);
 out_read:
 	tly_store_end(store);
 out_spec:
