@@ -2,7 +2,6 @@
 #include "node/node_log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +15,6 @@
 #include "protocol/keys.h"
 #include "protocol/noise.h"
 #include "crypto/dp.h"
-
-static void
-say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 tly_err
 tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t why_len)
@@ -47,7 +34,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	if (rv != TLY_OK)
 		goto fail;
 	if (node->config.registry[0] == '\0') {
-		say(why, why_len, "%s: [node] registry is required to answer queries",
+		tly_say(why, why_len, "%s: [node] registry is required to answer queries",
 		    node->config.file);
 		rv = TLY_EINVAL;
 		goto fail;
@@ -62,7 +49,8 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	tly_identity_public(&node->identity, &mine);
 	if (me == NULL || memcmp(me->sign_pk, mine.sign_pk, sizeof mine.sign_pk) != 0 ||
 	    memcmp(me->kx_pk, mine.kx_pk, sizeof mine.kx_pk) != 0) {
-		say(why, why_len, "%s: the registry does not list node %u with this node's keys",
+		tly_say(why, why_len,
+		    "%s: the registry does not list node %u with this node's keys",
 		    node->config.registry, node->config.id);
 		rv = TLY_EAUTH;
 		goto fail;
@@ -77,7 +65,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	if (slash != NULL && slash != state) {
 		*slash = '\0';
 		if (mkdir(state, 0700) != 0 && errno != EEXIST) {
-			say(why, why_len, "%s: %s", state, strerror(errno));
+			tly_say(why, why_len, "%s: %s", state, strerror(errno));
 			rv = TLY_EIO;
 			goto fail;
 		}
@@ -85,7 +73,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	rv = tly_ledger_open(&node->ledger, node->config.ledger, node->config.id,
 	    node->identity.sign, &lerr);
 	if (rv != TLY_OK) {
-		say(why, why_len, "%s", lerr.message);
+		tly_say(why, why_len, "%s", lerr.message);
 		goto fail;
 	}
 	/* Issue 12 section 6: a broken chain is noticed at start, not at the
@@ -93,7 +81,8 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	struct tly_ledger_report report;
 	rv = tly_ledger_verify(node->ledger, mine.sign_pk, &report);
 	if (rv != TLY_OK) {
-		say(why, why_len, "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
+		tly_say(why, why_len,
+		    "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
 		    node->config.ledger, (unsigned long long)report.bad_seq, report.reason);
 		goto fail;
 	}
@@ -136,7 +125,7 @@ tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **ou
 		*out = node->stores[i];
 		return TLY_OK;
 	}
-	say(why, why_len, "no dataset \"%s\"", dataset);
+	tly_say(why, why_len, "no dataset \"%s\"", dataset);
 	return TLY_EINVAL;
 }
 
@@ -156,19 +145,20 @@ check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t w
 
 	tly_err rv = tly_noise_cost(q, &params, &work);
 	if (rv == TLY_ERANGE) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused: the noise this %s needs passes the samplers' limits (noise scale "
 		    "above %llu, protocol/noise.h); nothing was charged",
 		    name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
 		return TLY_EINVAL;
 	}
 	if (rv != TLY_OK) {
-		say(why, why_len, "refused: the noise cannot be calibrated: %s; nothing was charged",
+		tly_say(why, why_len,
+		    "refused: the noise cannot be calibrated: %s; nothing was charged",
 		    tly_strerror(rv));
 		return TLY_EINVAL;
 	}
 	if (work > node->config.max_query_work) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused by local policy: the query's noise would cost %llu work units, above "
 		    "this node's max_query_work %llu; nothing was charged",
 		    (unsigned long long)work, (unsigned long long)node->config.max_query_work);
@@ -188,12 +178,12 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	tly_err rv;
 
 	if (q->spec_len == 0) {
-		say(why, why_len, "refused: the QUERY carries no spec");
+		tly_say(why, why_len, "refused: the QUERY carries no spec");
 		return TLY_EPEER;
 	}
 	rv = tly_spec_parse(spec, &node->catalogue, q->spec_json, q->spec_len, &serr);
 	if (rv != TLY_OK) {
-		say(why, why_len, "refused: spec %s: %s", serr.field, serr.reason);
+		tly_say(why, why_len, "refused: spec %s: %s", serr.field, serr.reason);
 		return rv;
 	}
 	struct tly_fraction privacy =
@@ -202,19 +192,19 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != privacy.num ||
 	    spec->privacy_den != privacy.den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
 	    l1 != q->sensitivity_l1 || l2sq != q->sensitivity_l2sq) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused: the QUERY's mechanism, privacy, cells or sensitivity do not match "
 		    "its spec as this node computes them");
 		rv = TLY_EINVAL;
 		goto fail;
 	}
 	if (!(node->config.measures & (1u << spec->measure))) {
-		say(why, why_len, "refused by local policy: this measure is not allowed");
+		tly_say(why, why_len, "refused by local policy: this measure is not allowed");
 		rv = TLY_EPEER;
 		goto fail;
 	}
 	if (q->min_contributors < node->config.min_contributors) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused by local policy: the query needs only %u contributors, this node "
 		    "requires at least %u",
 		    q->min_contributors, node->config.min_contributors);
@@ -224,7 +214,7 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	/* The node's share is calibrated to 1/h of the target noise: a
 	 * coordinator that raised h would shrink it. */
 	if (q->min_honest > node->config.max_min_honest) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused by local policy: the query assumes min_honest %u honest "
 		    "contributors, this node allows at most max_min_honest %u (its noise share "
 		    "would be below 1/%u of the target)",
@@ -233,7 +223,8 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 		goto fail;
 	}
 	if (q->mechanism == TLY_MECH_NONE && !node->config.allow_noise_free) {
-		say(why, why_len, "refused by local policy: noise-free answers are not allowed");
+		tly_say(why, why_len,
+		    "refused by local policy: noise-free answers are not allowed");
 		rv = TLY_EPEER;
 		goto fail;
 	}
@@ -259,7 +250,7 @@ open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store *
 	if (rv == TLY_OK)
 		rv = tly_store_begin(*store, node->local_note, sizeof node->local_note);
 	if (rv != TLY_OK)
-		say(why, why_len, "%s", TLY_NODE_DATA_REFUSED);
+		tly_say(why, why_len, "%s", TLY_NODE_DATA_REFUSED);
 	return rv;
 }
 
@@ -287,7 +278,7 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	memcpy(charge.query_id, query_id, TLY_QUERY_ID_BYTES);
 	memcpy(charge.query_hash, q->query_hash, TLY_HASH_BYTES);
 	if (q->mechanism == TLY_MECH_NONE) {
-		say(why, why_len, "noise-free test query: no privacy is claimed or charged");
+		tly_say(why, why_len, "noise-free test query: no privacy is claimed or charged");
 		memset(receipt, 0, sizeof *receipt);
 		return TLY_OK;
 	}
@@ -324,7 +315,7 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 	tly_err rv;
 
 	if (cells == NULL) {
-		say(why, why_len, "out of memory");
+		tly_say(why, why_len, "out of memory");
 		return TLY_ENOMEM;
 	}
 	rv = tly_eval(store, spec, &node->catalogue, cells, d, &stats, node->local_note,
@@ -333,7 +324,7 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 		/* ERANGE (a cell overflowed) would say something about the
 		 * data: every failure here reads the same. */
 		rv = TLY_EINVAL;
-		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
+		tly_say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
 		goto out;
 	}
 	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free,
@@ -342,18 +333,19 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, query_id,
 	    q, cells, d, out);
 	if (rv == TLY_ETIMEDOUT) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "abandoned while drawing the noise: %s; the charge stands",
 		    node->stopping != NULL && *node->stopping ? "the node is stopping"
 							      : "the round's deadline passed");
 		goto out;
 	}
 	if (rv != TLY_OK) {
-		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
+		tly_say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
 		goto out;
 	}
-	say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
-	say(node->local_note, sizeof node->local_note, "the answer read %llu rows (%llu left out)",
+	tly_say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
+	tly_say(node->local_note, sizeof node->local_note,
+	    "the answer read %llu rows (%llu left out)",
 	    (unsigned long long)stats.rows_matched, (unsigned long long)stats.rows_unmatched);
 out:
 	TLY_WIPE(cells, d * sizeof *cells);
@@ -377,11 +369,12 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	/* Step 1. */
 	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
-		say(why, why_len, "refused: not a valid QUERY for this node: %s", tly_strerror(rv));
+		tly_say(why, why_len,
+		    "refused: not a valid QUERY for this node: %s", tly_strerror(rv));
 		return rv;
 	}
 	if (!tly_idlist_contains(&q.participants, node->config.id)) {
-		say(why, why_len, "refused: this node is not a participant of the query");
+		tly_say(why, why_len, "refused: this node is not a participant of the query");
 		rv = TLY_EPEER;
 		goto out_query;
 	}
