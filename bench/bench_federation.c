@@ -370,7 +370,6 @@ node_on_query(struct node *nd, const uint8_t *msg, size_t len)
 		member = tly_idlist_contains(&q.committee, nd->id);
 		participant = tly_idlist_contains(&q.participants, nd->id);
 		d = q.cells;
-		tly_query_fini(&q);
 	});
 	if (d > MAX_D)
 		die("QUERY with too many cells", TLY_EINVAL);
@@ -383,9 +382,10 @@ node_on_query(struct node *nd, const uint8_t *msg, size_t len)
 	}
 	if (participant)
 		TIMED(nd->instrument, nd->stat[STAT_ANSWER],
-		      check(tly_committee_node_answer(nd->self, nd->roster, &nd->rng, &opts, msg,
-		                                      len, nd->cells, d, &box),
+		      check(tly_committee_node_answer(nd->self, nd->roster, &nd->rng, &opts, query_id,
+		                                      &q, nd->cells, d, &box),
 		            "node answer"));
+	tly_query_fini(&q);
 	node_send_box(nd, &box);
 	tly_outbox_fini(&box);
 }

@@ -526,6 +526,25 @@ committee_sums_in(struct committee_run *r)
 	tly_outbox_clear(box);
 }
 
+/* A node's round 1 as a node runs it: the QUERY read and verified once,
+ * then answered from the decoded query. */
+static tly_err
+node_answer(const struct tly_identity *self, const struct tly_committee_node_opts *opts,
+    const uint8_t *query_msg, size_t query_len, size_t d, struct tly_outbox *out)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_committee_read_query(&fed.roster, self->id, query_msg, query_len, query_id,
+	    &q);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_committee_node_answer(self, &fed.roster, &fed.rng, opts, query_id, &q, fed.cells,
+	    d, out);
+	tly_query_fini(&q);
+	return rv;
+}
+
 /* Round 1 for node i: its k shares, each relayed and delivered. */
 static void
 committee_node(struct committee_run *r, uint32_t i, const uint8_t *query_msg, size_t query_len)
@@ -533,8 +552,7 @@ committee_node(struct committee_run *r, uint32_t i, const uint8_t *query_msg, si
 	struct tly_committee_node_opts opts = {.allow_no_noise = 1};
 
 	TIMED(&r->tm->node,
-	      tly_committee_node_answer(party(i + 1), &fed.roster, &fed.rng, &opts, query_msg,
-	                                query_len, fed.cells, r->pt->d, &r->from_node));
+	      node_answer(party(i + 1), &opts, query_msg, query_len, r->pt->d, &r->from_node));
 	for (size_t s = 0; s < r->from_node.count; s++)
 		TIMED(&r->tm->coord,
 		      tly_committee_coord_receive(r->coord, r->from_node.items[s].data,

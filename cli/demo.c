@@ -51,15 +51,6 @@ static const char usage[] =
 
 static char self_dir[PATH_MAX];
 
-static void
-say(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
 static int
 join(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -125,7 +116,7 @@ write_keys(const char *keys_dir, uint32_t id, int with_kx, struct tly_party *pub
 		return rv;
 	tly_sign_key_seed(identity.sign, seed);
 	if (!make_dir(keys_dir)) {
-		say(why, why_len, "%s: %s", keys_dir, strerror(errno));
+		tly_say(why, why_len, "%s: %s", keys_dir, strerror(errno));
 		rv = TLY_EIO;
 	}
 	if (rv == TLY_OK) {
@@ -198,7 +189,7 @@ write_planners(const char *dir, const char *pki, char *why, size_t why_len)
 	    "[planner planner]\nsign_pk = %s\n",
 	    hex);
 	if (!write_text(path, text)) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	return TLY_OK;
@@ -265,13 +256,13 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port,
 	    l->sites >= 4 ? 4u : 3u);
 	if (!write_text(path, text)) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	join(path, sizeof path, "%s/planner.conf", l->dir);
 	join(text, sizeof text, planner_conf, l->api_port);
 	if (!write_text(path, text)) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	join(path, sizeof path, "%s/logs", l->dir);
@@ -395,7 +386,7 @@ request(const struct api *api, const char *method, const char *path, const char 
 	json_t *json = json_loadb((const char *)response, len, 0, &err);
 	free(response);
 	if (json == NULL)
-		say(why, why_len, "the API answered %d without JSON", *status);
+		tly_say(why, why_len, "the API answered %d without JSON", *status);
 	return json;
 }
 

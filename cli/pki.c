@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,18 +37,6 @@ static const char *const role_names[] = {"coordinator", "node", "planner"};
 static const char *const ca_bases[] = {"coordinator-ca", "node-ca", "planner-ca"};
 static const char *const coordinator_hosts[] = {"localhost", "127.0.0.1"};
 
-static void say(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-say(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
 /* TLY_ECRYPTO with OpenSSL's first queued reason (error strings carry no
  * key material), clearing the queue for the next call. */
 static tly_err
@@ -60,7 +47,7 @@ openssl_failed(const char *what, char *why, size_t why_len)
 	if (code != 0)
 		ERR_error_string_n(code, reason, sizeof reason);
 	ERR_clear_error();
-	say(why, why_len, "%s: %s", what, reason);
+	tly_say(why, why_len, "%s: %s", what, reason);
 	return TLY_ECRYPTO;
 }
 
@@ -153,7 +140,7 @@ join(char *out, const char *dir, const char *name, const char *suffix, char *why
 {
 	int n = snprintf(out, PATH_BYTES, "%s/%s%s", dir, name, suffix);
 	if (n < 0 || n >= PATH_BYTES) {
-		say(why, why_len, "path too long: %s/%s%s", dir, name, suffix);
+		tly_say(why, why_len, "path too long: %s/%s%s", dir, name, suffix);
 		return TLY_EINVAL;
 	}
 	return TLY_OK;
@@ -164,11 +151,11 @@ make_dir(const char *path, char *why, size_t why_len)
 {
 	struct stat st;
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		say(why, why_len, "%s: not a directory", path);
+		tly_say(why, why_len, "%s: not a directory", path);
 		return TLY_EIO;
 	}
 	return TLY_OK;
@@ -179,7 +166,7 @@ refuse_existing(const char *path, char *why, size_t why_len)
 {
 	struct stat st;
 	if (lstat(path, &st) == 0 || errno != ENOENT) {
-		say(why, why_len, "%s exists; refusing to overwrite it", path);
+		tly_say(why, why_len, "%s exists; refusing to overwrite it", path);
 		return TLY_EIO;
 	}
 	return TLY_OK;
@@ -194,9 +181,9 @@ write_new(const char *path, const char *data, size_t len, int secret, char *why,
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		if (errno == EEXIST)
-			say(why, why_len, "%s exists; refusing to overwrite it", path);
+			tly_say(why, why_len, "%s exists; refusing to overwrite it", path);
 		else
-			say(why, why_len, "%s: %s", path, strerror(errno));
+			tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	while (len > 0) {
@@ -216,7 +203,7 @@ write_new(const char *path, const char *data, size_t len, int secret, char *why,
 	}
 	return TLY_OK;
 fail:
-	say(why, why_len, "%s: %s", path, strerror(errno));
+	tly_say(why, why_len, "%s: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
@@ -315,7 +302,7 @@ read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *w
 	if (join(path, dir, file, "", why, why_len) != TLY_OK)
 		return TLY_EINVAL;
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		ERR_clear_error();
 		return TLY_EIO;
 	}
@@ -329,7 +316,7 @@ tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *base, char *why, size_t 
 {
 	if (X509_check_private_key(cert, key) != 1) {
 		ERR_clear_error();
-		say(why, why_len, "%s.key does not belong to %s.crt", base, base);
+		tly_say(why, why_len, "%s.key does not belong to %s.crt", base, base);
 		return TLY_ECRYPTO;
 	}
 	/* Either check queues OpenSSL's reason for a certificate it cannot
@@ -338,12 +325,12 @@ tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *base, char *why, size_t 
 	 * reported with this stale reason. */
 	if (X509_check_ca(cert) == 0) {
 		ERR_clear_error();
-		say(why, why_len, "%s.crt is not a CA certificate", base);
+		tly_say(why, why_len, "%s.crt is not a CA certificate", base);
 		return TLY_ECRYPTO;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
 		ERR_clear_error();
-		say(why, why_len, "%s.crt has expired", base);
+		tly_say(why, why_len, "%s.crt has expired", base);
 		return TLY_ECRYPTO;
 	}
 	return TLY_OK;
@@ -458,7 +445,7 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value, char *why, size_t 
 	X509_EXTENSION_free(ext);
 	if (!ok) {
 		char what[96];
-		say(what, sizeof what, "cannot add %s", OBJ_nid2sn(nid));
+		tly_say(what, sizeof what, "cannot add %s", OBJ_nid2sn(nid));
 		return openssl_failed(what, why, why_len);
 	}
 	return TLY_OK;
@@ -617,7 +604,7 @@ check_days(unsigned *days, char *why, size_t why_len)
 	if (*days == 0)
 		*days = TLY_PKI_DAYS_DEFAULT;
 	if (*days > TLY_PKI_DAYS_MAX) {
-		say(why, why_len, "days: %u is more than %d", *days, TLY_PKI_DAYS_MAX);
+		tly_say(why, why_len, "days: %u is more than %d", *days, TLY_PKI_DAYS_MAX);
 		return TLY_EINVAL;
 	}
 	return TLY_OK;
@@ -653,7 +640,8 @@ tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t
 	if (name == NULL)
 		name = default_ca_name;
 	if (!tly_pki_ca_name_valid(name)) {
-		say(why, why_len, "CA name \"%s\": use 1 to %d printable ASCII characters", name,
+		tly_say(why, why_len,
+		    "CA name \"%s\": use 1 to %d printable ASCII characters", name,
 		    TLY_PKI_NAME_MAX);
 		return TLY_EINVAL;
 	}
@@ -685,19 +673,19 @@ static tly_err
 check_leaf(const struct leaf *leaf, char *why, size_t why_len)
 {
 	if (!tly_pki_name_valid(leaf->name)) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, not starting with . or -",
 		    leaf->name, TLY_PKI_NAME_MAX);
 		return TLY_EINVAL;
 	}
 	if (leaf->host_count > TLY_PKI_HOSTS_MAX) {
-		say(why, why_len, "host: %zu hosts, at most %d", leaf->host_count,
+		tly_say(why, why_len, "host: %zu hosts, at most %d", leaf->host_count,
 		    TLY_PKI_HOSTS_MAX);
 		return TLY_EINVAL;
 	}
 	for (size_t i = 0; i < leaf->host_count; i++) {
 		if (!tly_pki_host_valid(leaf->hosts[i])) {
-			say(why, why_len, "host \"%s\": not an IP address or DNS name",
+			tly_say(why, why_len, "host \"%s\": not an IP address or DNS name",
 			    leaf->hosts[i]);
 			return TLY_EINVAL;
 		}
@@ -758,14 +746,14 @@ tly_pki_planner_key(const char *out_dir, const char *name, uint8_t pk[static 32]
 	_Static_assert(TLY_SIGN_PUBLIC_BYTES == 32, "pk[32]");
 	TLY_REQUIRE(out_dir != NULL && name != NULL && why != NULL);
 	if (!tly_pki_name_valid(name)) {
-		say(why, why_len, "name \"%s\": not a planner name", name);
+		tly_say(why, why_len, "name \"%s\": not a planner name", name);
 		return TLY_EINVAL;
 	}
 	if ((rv = join(path, out_dir, name, ".sign", why, why_len)) != TLY_OK ||
 	    (rv = make_dir(out_dir, why, why_len)) != TLY_OK)
 		return rv;
 	if ((rv = tly_sign_key_alloc(&key, NULL)) != TLY_OK) {
-		say(why, why_len, "cannot make a signing key: %s", tly_strerror(rv));
+		tly_say(why, why_len, "cannot make a signing key: %s", tly_strerror(rv));
 		return rv;
 	}
 	tly_sign_key_seed(key, seed);

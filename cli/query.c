@@ -58,15 +58,6 @@ static const char usage[] =
     "inconsistent share-sums (nothing released); 5 connection or\n"
     "authentication failure.\n";
 
-static void
-say(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the question from flags ---- */
 
 struct flags {
@@ -138,7 +129,7 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 		case OPT_EDGES: f->edges = optarg; break;
 		case OPT_WHERE:
 			if (f->where_count == WHERE_MAX) {
-				say(why, why_len, "--where: at most %d conditions", WHERE_MAX);
+				tly_say(why, why_len, "--where: at most %d conditions", WHERE_MAX);
 				return EXIT_USAGE;
 			}
 			f->where[f->where_count++] = optarg;
@@ -151,21 +142,21 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 		case OPT_PROTOCOL: f->protocol = optarg; break;
 		case OPT_HELP: return -1;
 		default:
-			say(why, why_len, "unknown option (see --help)");
+			tly_say(why, why_len, "unknown option (see --help)");
 			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		say(why, why_len, "unexpected argument \"%s\"", argv[optind]);
+		tly_say(why, why_len, "unexpected argument \"%s\"", argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (strcmp(f->format, "table") != 0 && strcmp(f->format, "csv") != 0 &&
 	    strcmp(f->format, "json") != 0) {
-		say(why, why_len, "--format: \"%s\" is not table, csv or json", f->format);
+		tly_say(why, why_len, "--format: \"%s\" is not table, csv or json", f->format);
 		return EXIT_USAGE;
 	}
 	if (f->timeout_ms <= 0) {
-		say(why, why_len, "--timeout: a positive number of milliseconds");
+		tly_say(why, why_len, "--timeout: a positive number of milliseconds");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -225,7 +216,8 @@ condition(const char *text, char *why, size_t why_len)
 		json_t *v = strcmp(op, "in") == 0 ? list_of(value, 1) : scalar(value);
 		return json_pack("{s:s, s:s, s:o}", "column", column, "op", op, "value", v);
 	}
-	say(why, why_len, "--where \"%s\": expected \"COLUMN OP VALUE\" with OP one of = != < <= "
+	tly_say(why, why_len,
+	    "--where \"%s\": expected \"COLUMN OP VALUE\" with OP one of = != < <= "
 			  "> >= in",
 	    text);
 	return NULL;
@@ -235,12 +227,13 @@ static char *
 build_json(const struct flags *f, char *why, size_t why_len)
 {
 	if (f->measure == NULL) {
-		say(why, why_len, "give --spec FILE, or a measure: --count, --sum COL, --mean COL or "
+		tly_say(why, why_len,
+		    "give --spec FILE, or a measure: --count, --sum COL, --mean COL or "
 				  "--histogram COL");
 		return NULL;
 	}
 	if ((f->epsilon == NULL) == (f->rho == NULL)) {
-		say(why, why_len, "give exactly one of --epsilon E or --rho R");
+		tly_say(why, why_len, "give exactly one of --epsilon E or --rho R");
 		return NULL;
 	}
 	json_t *q = json_object(), *measure = json_pack("{s:s}", "op", f->measure);
@@ -249,7 +242,7 @@ build_json(const struct flags *f, char *why, size_t why_len)
 		json_object_set_new(measure, "column", json_string(f->column));
 	if (strcmp(f->measure, "histogram") == 0) {
 		if (f->edges == NULL) {
-			say(why, why_len, "--histogram needs --edges E0,E1,...");
+			tly_say(why, why_len, "--histogram needs --edges E0,E1,...");
 			json_decref(measure);
 			json_decref(q);
 			return NULL;
@@ -276,7 +269,8 @@ build_json(const struct flags *f, char *why, size_t why_len)
 	char *end;
 	double value = strtod(amount, &end);
 	if (*end != '\0' || end == amount) {
-		say(why, why_len, "--%s: \"%s\" is not a number", f->epsilon ? "epsilon" : "rho", amount);
+		tly_say(why, why_len,
+		    "--%s: \"%s\" is not a number", f->epsilon ? "epsilon" : "rho", amount);
 		json_decref(q);
 		return NULL;
 	}
@@ -296,7 +290,7 @@ build_json(const struct flags *f, char *why, size_t why_len)
 	char *text = json_dumps(q, JSON_COMPACT);
 	json_decref(q);
 	if (text == NULL)
-		say(why, why_len, "out of memory");
+		tly_say(why, why_len, "out of memory");
 	return text;
 }
 
@@ -380,11 +374,11 @@ load_planner(const char *path, struct planner *p, char *why, size_t why_len)
 		snprintf(p->dir, sizeof p->dir, ".");
 	int line = ini_parse(path, planner_key, p);
 	if (line < 0) {
-		say(why, why_len, "%s: cannot read: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: cannot read: %s", path, strerror(errno));
 		return -1;
 	}
 	if (line > 0) {
-		say(why, why_len, "%s:%d: %s", path, line, p->error[0] ? p->error : "bad line");
+		tly_say(why, why_len, "%s:%d: %s", path, line, p->error[0] ? p->error : "bad line");
 		return -1;
 	}
 	return 0;
@@ -608,14 +602,14 @@ tly_query_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name, const 
 	tly_err rv = tly_key_file_read(sign_key, seed, sizeof seed, why, why_len);
 
 	if (rv == TLY_OK && (rv = tly_sign_key_alloc(&key, seed)) != TLY_OK)
-		say(why, why_len, "%s: %s", sign_key, tly_strerror(rv));
+		tly_say(why, why_len, "%s: %s", sign_key, tly_strerror(rv));
 	TLY_WIPE_OBJ(seed);
 	if (rv != TLY_OK)
 		return rv;
 	randombytes_buf(nonce, sizeof nonce);
 	rv = tly_planner_sign(out, name, key, method, path, body, len, (uint64_t)time(NULL), nonce);
 	if (rv != TLY_OK)
-		say(why, why_len, "cannot sign the request as %s: %s", name, tly_strerror(rv));
+		tly_say(why, why_len, "cannot sign the request as %s: %s", name, tly_strerror(rv));
 	tly_sign_key_free(key);
 	return rv;
 }
@@ -627,7 +621,7 @@ check_identity(const struct planner *p, char *why, size_t why_len)
 {
 	if ((p->name[0] == '\0') == (p->sign_key[0] == '\0'))
 		return 0;
-	say(why, why_len, "%s is missing (%s is set): give both, in the planner config "
+	tly_say(why, why_len, "%s is missing (%s is set): give both, in the planner config "
 	    "(planner.name, planner.sign_key) or as --planner and --sign-key",
 	    p->name[0] == '\0' ? "planner.name" : "planner.sign_key",
 	    p->name[0] == '\0' ? "sign_key" : "name");

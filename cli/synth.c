@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,22 +244,13 @@ tally_truth(struct truth *t, const struct person *p)
 
 /* ---- files ---- */
 
-static void
-say(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
-
 /* out = a/b, refusing paths that do not fit. */
 static tly_err
 join(char *out, size_t len, const char *a, const char *b, char *why, size_t why_len)
 {
 	int n = snprintf(out, len, "%s/%s", a, b);
 	if (n < 0 || (size_t)n >= len) {
-		say(why, why_len, "path too long: %s/%s", a, b);
+		tly_say(why, why_len, "path too long: %s/%s", a, b);
 		return TLY_EINVAL;
 	}
 	return TLY_OK;
@@ -270,7 +260,7 @@ static tly_err
 make_dir(const char *path, char *why, size_t why_len)
 {
 	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	return TLY_OK;
@@ -369,7 +359,7 @@ write_file(const char *path, const char *text, char *why, size_t why_len)
 {
 	FILE *f = fopen(path, "w");
 	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	return TLY_OK;
@@ -383,7 +373,7 @@ write_truth(const char *dir, const struct truth *t, char *why, size_t why_len)
 		return TLY_EINVAL;
 	FILE *f = fopen(path, "w");
 	if (f == NULL) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	fprintf(f, "{\"note\": \"exact answers over all sites, opted-out rows excluded; "
@@ -406,7 +396,7 @@ write_truth(const char *dir, const struct truth *t, char *why, size_t why_len)
 		    ae_edges[b], ae_edges[b + 1], b == 5 ? "]" : ")", t->ae[b]);
 	fprintf(f, "]\n }\n}\n");
 	if (fclose(f) != 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	return TLY_OK;
@@ -483,7 +473,7 @@ write_site(const char *dir, unsigned site, uint64_t people, struct gen *g, doubl
 	rv = TLY_OK;
 fail:
 	if (rv != TLY_OK)
-		say(why, why_len, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		tly_say(why, why_len, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 	sqlite3_finalize(insert);
 	sqlite3_close(db);
 	return rv;
@@ -499,14 +489,14 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 
 	if (opt->sites < 1 || opt->sites > 1000 || opt->people < opt->sites ||
 	    opt->people > UINT64_C(100000000)) {
-		say(why, why_len, "need 1 <= sites <= 1000 and sites <= people <= 10^8");
+		tly_say(why, why_len, "need 1 <= sites <= 1000 and sites <= people <= 10^8");
 		return TLY_EINVAL;
 	}
 	if ((rv = join(path, sizeof path, opt->out_dir, "site-1", why, why_len)) != TLY_OK)
 		return rv;
 	struct stat sb;
 	if (stat(path, &sb) == 0) {
-		say(why, why_len, "%s already exists: not overwriting a federation", path);
+		tly_say(why, why_len, "%s already exists: not overwriting a federation", path);
 		return TLY_EINVAL;
 	}
 	if ((rv = make_dir(opt->out_dir, why, why_len)) != TLY_OK)

@@ -2,6 +2,7 @@
 
 #include <gmp.h>
 
+#include "frac.h"
 #include "wipe.h"
 
 /* Everything here is integer arithmetic: uniform integers from the rng and
@@ -10,17 +11,6 @@ __extension__ typedef unsigned __int128 u128;
 
 _Static_assert(sizeof(unsigned long) == sizeof(uint64_t), "GMP's _ui functions take uint64_t");
 _Static_assert(sizeof(mp_limb_t) == sizeof(uint64_t), "GMP limbs are 64-bit words");
-
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return a;
-}
 
 /* floor(sqrt(x)), digit by digit. */
 static uint64_t
@@ -427,25 +417,6 @@ poisson(struct pool *pool, uint64_t num, uint64_t den, uint64_t *out)
 	return TLY_OK;
 }
 
-/* (num/den)/h in lowest terms; TLY_ERANGE when its denominator passes
- * 2^64. */
-static tly_err
-divide(uint64_t num, uint64_t den, uint64_t h, uint64_t *out_num, uint64_t *out_den)
-{
-	uint64_t common = gcd(num, h);
-	num /= common;
-	h /= common;
-	common = gcd(num, den);
-	num /= common;
-	den /= common;
-	u128 product = (u128)den * h;
-	if (product > UINT64_MAX)
-		return TLY_ERANGE;
-	*out_num = num;
-	*out_den = (uint64_t)product;
-	return TLY_OK;
-}
-
 static tly_err
 check_scale(uint64_t s, uint64_t t, uint64_t max_scale)
 {
@@ -522,9 +493,9 @@ tly_dp_gauss(struct tly_rng *rng, uint64_t num, uint64_t den, int64_t *out)
 	TLY_REQUIRE(rng != NULL && out != NULL);
 	if (num == 0 || den == 0)
 		return TLY_EINVAL;
-	uint64_t common = gcd(num, den);
+	struct tly_fraction param = tly_frac_reduce((struct tly_fraction){num, den});
 	struct pool pool = pool_start(rng);
-	tly_err rv = gauss(&pool, num / common, den / common, out);
+	tly_err rv = gauss(&pool, param.num, param.den, out);
 	pool_wipe(&pool);
 	return rv;
 }
@@ -540,9 +511,9 @@ tly_dp_polya(struct tly_rng *rng, uint64_t r_num, uint64_t r_den, uint64_t s, ui
 	if (rv != TLY_OK)
 		return rv;
 	/* In lowest terms r = 1 is a/a, whose factors cost no draw. */
-	uint64_t common = gcd(r_num, r_den);
+	struct tly_fraction r = tly_frac_reduce((struct tly_fraction){r_num, r_den});
 	struct pool pool = pool_start(rng);
-	rv = polya(&pool, r_num / common, r_den / common, s, t, out);
+	rv = polya(&pool, r.num, r.den, s, t, out);
 	pool_wipe(&pool);
 	return rv;
 }
@@ -609,36 +580,36 @@ tly_dp_skellam(struct tly_rng *rng, uint64_t num, uint64_t den, int64_t *out)
 tly_err
 tly_dp_skellam_share(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t h, int64_t *out)
 {
-	uint64_t share_num, share_den;
+	struct tly_fraction share;
 
 	TLY_REQUIRE(rng != NULL && out != NULL);
 	if (den == 0 || h == 0)
 		return TLY_EINVAL;
 	if (h > TLY_DP_MAX_SHARES)
 		return TLY_ERANGE;
-	tly_err rv = divide(num, den, h, &share_num, &share_den);
+	tly_err rv = tly_frac_div_u64((struct tly_fraction){num, den}, h, &share);
 	if (rv == TLY_OK)
-		rv = check_poisson(share_num, share_den);
+		rv = check_poisson(share.num, share.den);
 	if (rv != TLY_OK)
 		return rv;
-	return skellam(rng, share_num, share_den, out);
+	return skellam(rng, share.num, share.den, out);
 }
 
 tly_err
 tly_dp_gauss_share(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t h, int64_t *out)
 {
-	uint64_t share_num, share_den;
+	struct tly_fraction share;
 
 	TLY_REQUIRE(rng != NULL && out != NULL);
 	if (num == 0 || den == 0 || h == 0)
 		return TLY_EINVAL;
 	if (h > TLY_DP_MAX_SHARES)
 		return TLY_ERANGE;
-	tly_err rv = divide(num, den, h, &share_num, &share_den);
+	tly_err rv = tly_frac_div_u64((struct tly_fraction){num, den}, h, &share);
 	if (rv != TLY_OK)
 		return rv;
 	struct pool pool = pool_start(rng);
-	rv = gauss(&pool, share_num, share_den, out);
+	rv = gauss(&pool, share.num, share.den, out);
 	pool_wipe(&pool);
 	return rv;
 }

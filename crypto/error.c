@@ -1,5 +1,7 @@
 #include "error.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static const char *const messages[TLY_ERR_COUNT] = {
@@ -28,6 +30,18 @@ tly_strerror(tly_err err)
 	if ((unsigned)err >= TLY_ERR_COUNT)
 		return "unknown error";
 	return messages[err];
+}
+
+void
+tly_say(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || why_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
 }
 
 static void (*misuse_handler)(const char *what);

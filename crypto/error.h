@@ -37,6 +37,15 @@ typedef enum tly_err {
 const char *tly_strerror(tly_err err);
 
 /*
+ * The message that goes with an error: fmt formatted into why (why_len
+ * bytes, truncated, always NUL-terminated). Nothing when why is NULL or
+ * why_len is 0. The one such helper for the "char *why, size_t why_len"
+ * convention (it formats into memory; it does no I/O).
+ */
+void tly_say(char *why, size_t why_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
  * Abort: for misuse by the caller, never for peer input. A handler set with
  * tly_set_misuse_handler (by cli/, node/ or coordinator/, which may log) is
  * told what was misused first; crypto itself does no I/O.

@@ -10,6 +10,7 @@
 
 #include <ini.h>
 
+#include "crypto/frac.h"
 #include "protocol/noise.h"
 #include "protocol/transport.h"
 
@@ -114,17 +115,6 @@ valid_name(const char *name)
 	return true;
 }
 
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 tly_err
 tly_fraction_parse(const char *text, struct tly_fraction *out)
 {
@@ -147,9 +137,7 @@ tly_fraction_parse(const char *text, struct tly_fraction *out)
 	}
 	if (digits == 0 || p[-1] == '.')
 		return TLY_EINVAL;
-	uint64_t g = num == 0 ? den : gcd(num, den);
-	out->num = num / g;
-	out->den = den / g;
+	*out = tly_frac_reduce((struct tly_fraction){num, den});
 	return TLY_OK;
 }
 

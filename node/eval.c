@@ -32,18 +32,6 @@ struct tly_store {
 	int in_read; /* inside tly_store_begin .. tly_store_end */
 };
 
-static void
-say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- SQL text and its parameters ---- */
 
 enum { MAX_PARAMS = TLY_SPEC_WHERE_MAX * TLY_SPEC_IN_MAX + TLY_SPEC_EDGES_MAX + 4 };
@@ -117,28 +105,6 @@ param_text(struct sql *q, const char *v)
 	append(q, "?");
 }
 
-static const char *
-op_text(enum tly_where_op op)
-{
-	switch (op) {
-	case TLY_WHERE_EQ:
-		return "=";
-	case TLY_WHERE_NE:
-		return "!=";
-	case TLY_WHERE_LT:
-		return "<";
-	case TLY_WHERE_LE:
-		return "<=";
-	case TLY_WHERE_GT:
-		return ">";
-	case TLY_WHERE_GE:
-		return ">=";
-	case TLY_WHERE_IN:
-		return "IN";
-	}
-	return "=";
-}
-
 /* A column reference: categorical columns compare as text, so that a
  * domain value "1" matches an INTEGER 1 stored by SQLite. */
 static void
@@ -157,7 +123,8 @@ condition(struct sql *q, const struct tly_dataset *schema, const struct tly_wher
 
 	append(q, " AND ");
 	column_ref(q, col);
-	append(q, " %s ", op_text(w->op));
+	/* the spec's own spelling is SQL's ("in" is IN: keywords ignore case) */
+	append(q, " %s ", tly_spec_op_name(w->op));
 	if (w->op == TLY_WHERE_IN)
 		append(q, "(");
 	for (size_t i = 0; i < w->value_count; i++) {
@@ -263,11 +230,11 @@ static tly_err
 prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, size_t why_len)
 {
 	if (q->failed) {
-		say(why, why_len, "out of memory building SQL");
+		tly_say(why, why_len, "out of memory building SQL");
 		return TLY_ENOMEM;
 	}
 	if (sqlite3_prepare_v2(st->db, q->text, -1, stmt, NULL) != SQLITE_OK) {
-		say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+		tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
 		return TLY_EINVAL;
 	}
 	for (size_t i = 0; i < q->param_count; i++) {
@@ -275,7 +242,7 @@ prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, siz
 		int rc = p->is_text ? sqlite3_bind_text(*stmt, (int)i + 1, p->text, -1, SQLITE_STATIC)
 				    : sqlite3_bind_int64(*stmt, (int)i + 1, p->integer);
 		if (rc != SQLITE_OK) {
-			say(why, why_len, "binding parameter %zu: %s", i + 1,
+			tly_say(why, why_len, "binding parameter %zu: %s", i + 1,
 			    sqlite3_errmsg(st->db));
 			sqlite3_finalize(*stmt);
 			*stmt = NULL;
@@ -323,7 +290,7 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 	int rc;
 
 	if (d != tly_spec_cells(spec, cat)) {
-		say(why, why_len, "cell vector of %zu for a query of %zu cells", d,
+		tly_say(why, why_len, "cell vector of %zu for a query of %zu cells", d,
 		    tly_spec_cells(spec, cat));
 		return TLY_EINVAL;
 	}
@@ -374,13 +341,13 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 		}
 		}
 		if (rv != TLY_OK) {
-			say(why, why_len, "a cell overflows 64 bits");
+			tly_say(why, why_len, "a cell overflows 64 bits");
 			goto out;
 		}
 	}
 	if (rc != SQLITE_DONE) {
 		/* SQLite reports "integer overflow" from SUM here. */
-		say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+		tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
 		rv = rc == SQLITE_ERROR && strstr(sqlite3_errmsg(st->db), "overflow") ? TLY_ERANGE
 										       : TLY_EINVAL;
 		goto out;
@@ -412,7 +379,7 @@ tly_eval_person(struct tly_store *st, const struct tly_spec *spec, const char *p
 		if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 			*contributed = rc == SQLITE_ROW;
 		} else {
-			say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+			tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
 			rv = TLY_EINVAL;
 		}
 	}
@@ -447,18 +414,20 @@ check_schema(struct tly_store *st, char *why, size_t why_len)
 	char sql[256];
 
 	if (!has_column(st->db, ds->table, ds->person_id)) {
-		say(why, why_len, "%s: table \"%s\" has no person id column \"%s\" (or no such table)",
+		tly_say(why, why_len,
+		    "%s: table \"%s\" has no person id column \"%s\" (or no such table)",
 		    ds->path, ds->table, ds->person_id);
 		return TLY_EINVAL;
 	}
 	if (ds->opt_out[0] != '\0' && !has_column(st->db, ds->table, ds->opt_out)) {
-		say(why, why_len, "%s: table \"%s\" has no opt-out column \"%s\"", ds->path,
+		tly_say(why, why_len, "%s: table \"%s\" has no opt-out column \"%s\"", ds->path,
 		    ds->table, ds->opt_out);
 		return TLY_EINVAL;
 	}
 	for (size_t i = 0; i < ds->schema.column_count; i++) {
 		if (!has_column(st->db, ds->table, ds->schema.columns[i].name)) {
-			say(why, why_len, "%s: table \"%s\" has no column \"%s\" declared in the config",
+			tly_say(why, why_len,
+			    "%s: table \"%s\" has no column \"%s\" declared in the config",
 			    ds->path, ds->table, ds->schema.columns[i].name);
 			return TLY_EINVAL;
 		}
@@ -467,13 +436,13 @@ check_schema(struct tly_store *st, char *why, size_t why_len)
 	snprintf(sql, sizeof sql, "SELECT COUNT(*) - COUNT(DISTINCT \"%s\") FROM \"%s\"",
 	    ds->person_id, ds->table);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-		say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
+		tly_say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
 		return TLY_EINVAL;
 	}
 	int64_t duplicates = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
 	sqlite3_finalize(stmt);
 	if (duplicates != 0) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "%s: \"%s\" is not unique (%lld duplicate rows): the node needs one row per "
 		    "person",
 		    ds->path, ds->person_id, (long long)duplicates);
@@ -495,18 +464,18 @@ open_connection(struct tly_store *st, struct stat *identity, char *why, size_t w
 	st->db = NULL;
 	st->is_checked = 0;
 	if (stat(ds->path, identity) != 0) {
-		say(why, why_len, "%s: cannot open read-only: no such file or not readable",
+		tly_say(why, why_len, "%s: cannot open read-only: no such file or not readable",
 		    ds->path);
 		return TLY_EINVAL;
 	}
 	if (sqlite3_open_v2(ds->path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		say(why, why_len, "%s: cannot open read-only: %s", ds->path,
+		tly_say(why, why_len, "%s: cannot open read-only: %s", ds->path,
 		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		return TLY_EINVAL;
 	}
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	if (sqlite3_exec(st->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
-		say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
+		tly_say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
 		return TLY_EINVAL;
 	}
 	return TLY_OK;
@@ -542,14 +511,14 @@ lock_and_mark(struct tly_store *st, struct marker *now, char *why, size_t why_le
 	    !exec_int(st->db, "PRAGMA data_version", &now->data_version))
 		goto fail;
 	if (stat(st->ds->path, &sb) != 0) {
-		say(why, why_len, "%s: the file went away", st->ds->path);
+		tly_say(why, why_len, "%s: the file went away", st->ds->path);
 		return TLY_EINVAL;
 	}
 	now->size = sb.st_size;
 	now->mtime = sb.st_mtim;
 	return TLY_OK;
 fail:
-	say(why, why_len, "%s: cannot read: %s", st->ds->path, sqlite3_errmsg(st->db));
+	tly_say(why, why_len, "%s: cannot read: %s", st->ds->path, sqlite3_errmsg(st->db));
 	return TLY_EINVAL;
 }
 

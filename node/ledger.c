@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "store/sqlog.h"
 
@@ -189,20 +190,6 @@ charged_before(struct tly_ledger *l, const uint8_t query_id[static TLY_QUERY_ID_
 
 /* ---- the decision ---- */
 
-/* f in lowest terms (0 is 0/1); den > 0. */
-static struct tly_fraction
-reduce(struct tly_fraction f)
-{
-	uint64_t a = f.num, b = f.den;
-
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return (struct tly_fraction){f.num / a, f.den / a};
-}
-
 /* Fill e's request fields from the charge; TLY_EINVAL with why. */
 static tly_err
 take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
@@ -233,8 +220,8 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 		if (caps[i].den == 0)
 			problem = "a budget cap has a zero denominator";
 	if (problem == NULL) {
-		cap.epsilon_total = reduce(cap.epsilon_total);
-		cap.delta_total = cap.delta_total.den ? reduce(cap.delta_total) : cap.delta_total;
+		cap.epsilon_total = tly_frac_reduce(cap.epsilon_total);
+		cap.delta_total = tly_frac_reduce(cap.delta_total);
 		if (!tly_budget_cap_valid(&cap))
 			problem = "delta_total is not in (0, 1) or sites is not in 1..1000";
 	}
@@ -248,11 +235,11 @@ take_charge(struct tly_ledger_entry *e, const struct tly_ledger_charge *c,
 	memcpy(e->query_id, c->query_id, sizeof e->query_id);
 	memcpy(e->query_hash, c->query_hash, sizeof e->query_hash);
 	e->mechanism = c->mechanism;
-	e->amount = reduce(c->amount);
+	e->amount = tly_frac_reduce(c->amount);
 	memcpy(e->population, c->population, population_len);
 	e->budget.epsilon_total = cap.epsilon_total;
-	e->budget.epsilon_per_query = reduce(b->epsilon_per_query);
-	e->budget.rho_per_query = reduce(b->rho_per_query);
+	e->budget.epsilon_per_query = tly_frac_reduce(b->epsilon_per_query);
+	e->budget.rho_per_query = tly_frac_reduce(b->rho_per_query);
 	e->budget.delta_total = cap.delta_total;
 	e->budget.sites = cap.sites;
 	if (tly_budget_rho_cap(&cap, &e->budget.rho_total) != TLY_OK)

@@ -2,7 +2,6 @@
 #include "node/node_log.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,23 +9,12 @@
 
 #include <sys/stat.h>
 
+#include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
 #include "protocol/keys.h"
 #include "protocol/noise.h"
 #include "crypto/dp.h"
-
-static void
-say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 tly_err
 tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t why_len)
@@ -46,7 +34,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	if (rv != TLY_OK)
 		goto fail;
 	if (node->config.registry[0] == '\0') {
-		say(why, why_len, "%s: [node] registry is required to answer queries",
+		tly_say(why, why_len, "%s: [node] registry is required to answer queries",
 		    node->config.file);
 		rv = TLY_EINVAL;
 		goto fail;
@@ -61,7 +49,8 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	tly_identity_public(&node->identity, &mine);
 	if (me == NULL || memcmp(me->sign_pk, mine.sign_pk, sizeof mine.sign_pk) != 0 ||
 	    memcmp(me->kx_pk, mine.kx_pk, sizeof mine.kx_pk) != 0) {
-		say(why, why_len, "%s: the registry does not list node %u with this node's keys",
+		tly_say(why, why_len,
+		    "%s: the registry does not list node %u with this node's keys",
 		    node->config.registry, node->config.id);
 		rv = TLY_EAUTH;
 		goto fail;
@@ -76,7 +65,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	if (slash != NULL && slash != state) {
 		*slash = '\0';
 		if (mkdir(state, 0700) != 0 && errno != EEXIST) {
-			say(why, why_len, "%s: %s", state, strerror(errno));
+			tly_say(why, why_len, "%s: %s", state, strerror(errno));
 			rv = TLY_EIO;
 			goto fail;
 		}
@@ -84,7 +73,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	rv = tly_ledger_open(&node->ledger, node->config.ledger, node->config.id,
 	    node->identity.sign, &lerr);
 	if (rv != TLY_OK) {
-		say(why, why_len, "%s", lerr.message);
+		tly_say(why, why_len, "%s", lerr.message);
 		goto fail;
 	}
 	/* Issue 12 section 6: a broken chain is noticed at start, not at the
@@ -92,7 +81,8 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	struct tly_ledger_report report;
 	rv = tly_ledger_verify(node->ledger, mine.sign_pk, &report);
 	if (rv != TLY_OK) {
-		say(why, why_len, "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
+		tly_say(why, why_len,
+		    "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
 		    node->config.ledger, (unsigned long long)report.bad_seq, report.reason);
 		goto fail;
 	}
@@ -135,23 +125,8 @@ tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **ou
 		*out = node->stores[i];
 		return TLY_OK;
 	}
-	say(why, why_len, "no dataset \"%s\"", dataset);
+	tly_say(why, why_len, "no dataset \"%s\"", dataset);
 	return TLY_EINVAL;
-}
-
-static void
-reduce(uint64_t *num, uint64_t *den)
-{
-	uint64_t a = *num, b = *den;
-	while (b != 0) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	if (a > 1) {
-		*num /= a;
-		*den /= a;
-	}
 }
 
 /*
@@ -170,19 +145,20 @@ check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t w
 
 	tly_err rv = tly_noise_cost(q, &params, &work);
 	if (rv == TLY_ERANGE) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused: the noise this %s needs passes the samplers' limits (noise scale "
 		    "above %llu, protocol/noise.h); nothing was charged",
 		    name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
 		return TLY_EINVAL;
 	}
 	if (rv != TLY_OK) {
-		say(why, why_len, "refused: the noise cannot be calibrated: %s; nothing was charged",
+		tly_say(why, why_len,
+		    "refused: the noise cannot be calibrated: %s; nothing was charged",
 		    tly_strerror(rv));
 		return TLY_EINVAL;
 	}
 	if (work > node->config.max_query_work) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused by local policy: the query's noise would cost %llu work units, above "
 		    "this node's max_query_work %llu; nothing was charged",
 		    (unsigned long long)work, (unsigned long long)node->config.max_query_work);
@@ -202,34 +178,33 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	tly_err rv;
 
 	if (q->spec_len == 0) {
-		say(why, why_len, "refused: the QUERY carries no spec");
+		tly_say(why, why_len, "refused: the QUERY carries no spec");
 		return TLY_EPEER;
 	}
 	rv = tly_spec_parse(spec, &node->catalogue, q->spec_json, q->spec_len, &serr);
 	if (rv != TLY_OK) {
-		say(why, why_len, "refused: spec %s: %s", serr.field, serr.reason);
+		tly_say(why, why_len, "refused: spec %s: %s", serr.field, serr.reason);
 		return rv;
 	}
-	uint64_t num = q->privacy_num, den = q->privacy_den;
-	if (den != 0)
-		reduce(&num, &den);
+	struct tly_fraction privacy =
+	    tly_frac_reduce((struct tly_fraction){q->privacy_num, q->privacy_den});
 	rv = tly_spec_sensitivity(spec, &node->catalogue, &l1, &l2sq);
-	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != num ||
-	    spec->privacy_den != den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
+	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != privacy.num ||
+	    spec->privacy_den != privacy.den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
 	    l1 != q->sensitivity_l1 || l2sq != q->sensitivity_l2sq) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused: the QUERY's mechanism, privacy, cells or sensitivity do not match "
 		    "its spec as this node computes them");
 		rv = TLY_EINVAL;
 		goto fail;
 	}
 	if (!(node->config.measures & (1u << spec->measure))) {
-		say(why, why_len, "refused by local policy: this measure is not allowed");
+		tly_say(why, why_len, "refused by local policy: this measure is not allowed");
 		rv = TLY_EPEER;
 		goto fail;
 	}
 	if (q->min_contributors < node->config.min_contributors) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused by local policy: the query needs only %u contributors, this node "
 		    "requires at least %u",
 		    q->min_contributors, node->config.min_contributors);
@@ -239,7 +214,7 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	/* The node's share is calibrated to 1/h of the target noise: a
 	 * coordinator that raised h would shrink it. */
 	if (q->min_honest > node->config.max_min_honest) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "refused by local policy: the query assumes min_honest %u honest "
 		    "contributors, this node allows at most max_min_honest %u (its noise share "
 		    "would be below 1/%u of the target)",
@@ -248,7 +223,8 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 		goto fail;
 	}
 	if (q->mechanism == TLY_MECH_NONE && !node->config.allow_noise_free) {
-		say(why, why_len, "refused by local policy: noise-free answers are not allowed");
+		tly_say(why, why_len,
+		    "refused by local policy: noise-free answers are not allowed");
 		rv = TLY_EPEER;
 		goto fail;
 	}
@@ -274,7 +250,7 @@ open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store *
 	if (rv == TLY_OK)
 		rv = tly_store_begin(*store, node->local_note, sizeof node->local_note);
 	if (rv != TLY_OK)
-		say(why, why_len, "%s", TLY_NODE_DATA_REFUSED);
+		tly_say(why, why_len, "%s", TLY_NODE_DATA_REFUSED);
 	return rv;
 }
 
@@ -302,7 +278,7 @@ reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	memcpy(charge.query_id, query_id, TLY_QUERY_ID_BYTES);
 	memcpy(charge.query_hash, q->query_hash, TLY_HASH_BYTES);
 	if (q->mechanism == TLY_MECH_NONE) {
-		say(why, why_len, "noise-free test query: no privacy is claimed or charged");
+		tly_say(why, why_len, "noise-free test query: no privacy is claimed or charged");
 		memset(receipt, 0, sizeof *receipt);
 		return TLY_OK;
 	}
@@ -330,8 +306,8 @@ should_stop(void *arg)
 /* Step 5: read the data (held still since open_data), add the noise share
  * and share the vector. The exact cells are the trust's secret: wiped. */
 static tly_err
-answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
-    const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
+answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+    const struct tly_query *q, const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
     char *why, size_t why_len)
 {
 	struct tly_eval_stats stats;
@@ -339,7 +315,7 @@ answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
 	tly_err rv;
 
 	if (cells == NULL) {
-		say(why, why_len, "out of memory");
+		tly_say(why, why_len, "out of memory");
 		return TLY_ENOMEM;
 	}
 	rv = tly_eval(store, spec, &node->catalogue, cells, d, &stats, node->local_note,
@@ -348,27 +324,28 @@ answer_from_data(struct tly_node *node, const uint8_t *msg, size_t len,
 		/* ERANGE (a cell overflowed) would say something about the
 		 * data: every failure here reads the same. */
 		rv = TLY_EINVAL;
-		say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
+		tly_say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
 		goto out;
 	}
 	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free,
 	    .stop = should_stop,
 	    .stop_arg = node};
-	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, msg, len,
-	    cells, d, out);
+	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, query_id,
+	    q, cells, d, out);
 	if (rv == TLY_ETIMEDOUT) {
-		say(why, why_len,
+		tly_say(why, why_len,
 		    "abandoned while drawing the noise: %s; the charge stands",
 		    node->stopping != NULL && *node->stopping ? "the node is stopping"
 							      : "the round's deadline passed");
 		goto out;
 	}
 	if (rv != TLY_OK) {
-		say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
+		tly_say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
 		goto out;
 	}
-	say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
-	say(node->local_note, sizeof node->local_note, "the answer read %llu rows (%llu left out)",
+	tly_say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
+	tly_say(node->local_note, sizeof node->local_note,
+	    "the answer read %llu rows (%llu left out)",
 	    (unsigned long long)stats.rows_matched, (unsigned long long)stats.rows_unmatched);
 out:
 	TLY_WIPE(cells, d * sizeof *cells);
@@ -392,11 +369,12 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	/* Step 1. */
 	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
-		say(why, why_len, "refused: not a valid QUERY for this node: %s", tly_strerror(rv));
+		tly_say(why, why_len,
+		    "refused: not a valid QUERY for this node: %s", tly_strerror(rv));
 		return rv;
 	}
 	if (!tly_idlist_contains(&q.participants, node->config.id)) {
-		say(why, why_len, "refused: this node is not a participant of the query");
+		tly_say(why, why_len, "refused: this node is not a participant of the query");
 		rv = TLY_EPEER;
 		goto out_query;
 	}
@@ -417,7 +395,7 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	if (rv != TLY_OK)
 		goto out_read;
 	/* Step 5. */
-	rv = answer_from_data(node, msg, len, &spec, store, q.cells, out, why, why_len);
+	rv = answer_from_data(node, query_id, &q, &spec, store, q.cells, out, why, why_len);
 out_read:
 	tly_store_end(store);
 out_spec:

@@ -736,6 +736,37 @@ entry_count(const uint8_t *body, size_t len, size_t entry_bytes)
 	return (long)count;
 }
 
+/* The one decoder of those lists: *entries (count entries of entry_size
+ * bytes, NULL when count is 0) from body, each loaded by `load`, which
+ * returns 0 for an entry whose bytes after the id are not valid. On error
+ * nothing is allocated and *entries, *count are left as they are (the
+ * callers zero them first); what was loaded is wiped (UNMASK holds
+ * shares). */
+static tly_err
+list_decode(void **entries, uint32_t *count, size_t entry_size, const uint8_t *body, size_t len,
+    size_t entry_bytes, int (*load)(void *entry, const uint8_t *p))
+{
+	long n = entry_count(body, len, entry_bytes);
+
+	if (n < 0)
+		return TLY_EFORMAT;
+	if (n == 0)
+		return TLY_OK;
+	uint8_t *got = calloc((size_t)n, entry_size);
+	if (got == NULL)
+		return TLY_ENOMEM;
+	for (long i = 0; i < n; i++) {
+		if (!load(got + (size_t)i * entry_size, body + 4 + (size_t)i * entry_bytes)) {
+			TLY_WIPE(got, (size_t)n * entry_size);
+			free(got);
+			return TLY_EFORMAT;
+		}
+	}
+	*entries = got;
+	*count = (uint32_t)n;
+	return TLY_OK;
+}
+
 void
 tly_key_list_fini(struct tly_key_list *list)
 {
@@ -766,29 +797,24 @@ tly_key_list_encode(struct tly_buf *out, const struct tly_key_list *list)
 	return out->error;
 }
 
+static int
+key_entry_load(void *entry, const uint8_t *p)
+{
+	struct tly_key_entry *e = entry;
+
+	e->id = tly_load_be32(p);
+	memcpy(e->keys.mask_pk, p + 4, TLY_KX_PUBLIC_BYTES);
+	memcpy(e->keys.secret_pk, p + 4 + TLY_KX_PUBLIC_BYTES, TLY_KX_PUBLIC_BYTES);
+	memcpy(e->signature, p + 4 + 2 * TLY_KX_PUBLIC_BYTES, TLY_SIGNATURE_BYTES);
+	return 1;
+}
+
 tly_err
 tly_key_list_decode(struct tly_key_list *list, const uint8_t *body, size_t len)
 {
-	long count = entry_count(body, len, TLY_KEY_ENTRY_BYTES);
-
-	if (count < 0)
-		return TLY_EFORMAT;
 	memset(list, 0, sizeof *list);
-	if (count == 0)
-		return TLY_OK;
-	list->entries = calloc((size_t)count, sizeof *list->entries);
-	if (list->entries == NULL)
-		return TLY_ENOMEM;
-	list->count = (uint32_t)count;
-	const uint8_t *p = body + 4;
-	for (long i = 0; i < count; i++, p += TLY_KEY_ENTRY_BYTES) {
-		struct tly_key_entry *e = &list->entries[i];
-		e->id = tly_load_be32(p);
-		memcpy(e->keys.mask_pk, p + 4, TLY_KX_PUBLIC_BYTES);
-		memcpy(e->keys.secret_pk, p + 4 + TLY_KX_PUBLIC_BYTES, TLY_KX_PUBLIC_BYTES);
-		memcpy(e->signature, p + 4 + 2 * TLY_KX_PUBLIC_BYTES, TLY_SIGNATURE_BYTES);
-	}
-	return TLY_OK;
+	return list_decode((void **)&list->entries, &list->count, sizeof *list->entries, body, len,
+	    TLY_KEY_ENTRY_BYTES, key_entry_load);
 }
 
 void
@@ -818,26 +844,22 @@ tly_signature_list_encode(struct tly_buf *out, const struct tly_signature_list *
 	return out->error;
 }
 
+static int
+signature_entry_load(void *entry, const uint8_t *p)
+{
+	struct tly_signature_entry *e = entry;
+
+	e->id = tly_load_be32(p);
+	memcpy(e->signature, p + 4, TLY_SIGNATURE_BYTES);
+	return 1;
+}
+
 tly_err
 tly_signature_list_decode(struct tly_signature_list *list, const uint8_t *body, size_t len)
 {
-	long count = entry_count(body, len, TLY_SIGNATURE_ENTRY_BYTES);
-
-	if (count < 0)
-		return TLY_EFORMAT;
 	memset(list, 0, sizeof *list);
-	if (count == 0)
-		return TLY_OK;
-	list->entries = calloc((size_t)count, sizeof *list->entries);
-	if (list->entries == NULL)
-		return TLY_ENOMEM;
-	list->count = (uint32_t)count;
-	const uint8_t *p = body + 4;
-	for (long i = 0; i < count; i++, p += TLY_SIGNATURE_ENTRY_BYTES) {
-		list->entries[i].id = tly_load_be32(p);
-		memcpy(list->entries[i].signature, p + 4, TLY_SIGNATURE_BYTES);
-	}
-	return TLY_OK;
+	return list_decode((void **)&list->entries, &list->count, sizeof *list->entries, body, len,
+	    TLY_SIGNATURE_ENTRY_BYTES, signature_entry_load);
 }
 
 void
@@ -880,31 +902,26 @@ tly_unmask_encode(struct tly_buf *out, const struct tly_unmask *u)
 	return out->error;
 }
 
+/* The kind, then three zero bytes of padding. */
+static int
+unmask_entry_load(void *entry, const uint8_t *p)
+{
+	struct tly_unmask_entry *e = entry;
+
+	if (!unmask_kind_valid(p[4]) || p[5] != 0 || p[6] != 0 || p[7] != 0)
+		return 0;
+	e->id = tly_load_be32(p);
+	e->kind = p[4];
+	memcpy(e->share, p + 8, TLY_SHAMIR_SECRET_SHARE_BYTES);
+	return 1;
+}
+
 tly_err
 tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, size_t len)
 {
-	long count = entry_count(body, len, TLY_UNMASK_ENTRY_BYTES);
-
-	if (count < 0)
-		return TLY_EFORMAT;
-	const uint8_t *p = body + 4;
-	for (long i = 0; i < count; i++, p += TLY_UNMASK_ENTRY_BYTES)
-		if (!unmask_kind_valid(p[4]) || p[5] != 0 || p[6] != 0 || p[7] != 0)
-			return TLY_EFORMAT;
 	memset(u, 0, sizeof *u);
-	if (count == 0)
-		return TLY_OK;
-	u->entries = calloc((size_t)count, sizeof *u->entries);
-	if (u->entries == NULL)
-		return TLY_ENOMEM;
-	u->count = (uint32_t)count;
-	p = body + 4;
-	for (long i = 0; i < count; i++, p += TLY_UNMASK_ENTRY_BYTES) {
-		u->entries[i].id = tly_load_be32(p);
-		u->entries[i].kind = p[4];
-		memcpy(u->entries[i].share, p + 8, TLY_SHAMIR_SECRET_SHARE_BYTES);
-	}
-	return TLY_OK;
+	return list_decode((void **)&u->entries, &u->count, sizeof *u->entries, body, len,
+	    TLY_UNMASK_ENTRY_BYTES, unmask_entry_load);
 }
 
 /* ---- end-to-end envelopes ---- */

@@ -200,35 +200,30 @@ node_accept(const struct tly_identity *self, const struct tly_committee_node_opt
 
 tly_err
 tly_committee_node_answer(const struct tly_identity *self, const struct tly_roster *roster,
-    struct tly_rng *rng, const struct tly_committee_node_opts *opts, const uint8_t *query_msg,
-    size_t query_len, const int64_t *cells, size_t d, struct tly_outbox *out)
+    struct tly_rng *rng, const struct tly_committee_node_opts *opts,
+    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_query *q,
+    const int64_t *cells, size_t d, struct tly_outbox *out)
 {
 	static const struct tly_committee_node_opts defaults;
 	uint64_t *rows[TLY_MAX_COMMITTEE];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	struct tly_noise_params params;
-	struct tly_query q;
 	uint64_t *input = NULL, *shares = NULL;
 	uint8_t *plain = NULL;
 	size_t k = 0, start = out->count;
 	tly_err rv;
 
 	TLY_REQUIRE(self->sign != NULL && self->kx_sk != NULL);
-	memset(&q, 0, sizeof q);
 	if (opts == NULL)
 		opts = &defaults;
-	rv = tly_committee_read_query(roster, self->id, query_msg, query_len, query_id, &q);
+	rv = node_accept(self, opts, query_id, q, d);
 	if (rv != TLY_OK)
 		goto out;
-	rv = node_accept(self, opts, query_id, &q, d);
-	if (rv != TLY_OK)
-		goto out;
-	rv = tly_noise_calibrate(&q, &params);
+	rv = tly_noise_calibrate(q, &params);
 	if (rv != TLY_OK)
 		goto out;
 
 	rv = TLY_ENOMEM;
-	k = q.committee.count;
+	k = q->committee.count;
 	input = malloc(d * sizeof *input);
 	shares = malloc(k * d * sizeof *shares);
 	plain = malloc(d * TLY_FIELD_ELEMENT_BYTES);
@@ -242,12 +237,12 @@ tly_committee_node_answer(const struct tly_identity *self, const struct tly_rost
 	/* ... shared t-of-k: committee[j] holds f(j + 1) ... */
 	for (size_t j = 0; j < k; j++)
 		rows[j] = shares + j * d;
-	rv = tly_shamir_share(rng, input, d, q.threshold, (unsigned)k, rows);
+	rv = tly_shamir_share(rng, input, d, q->threshold, (unsigned)k, rows);
 	if (rv != TLY_OK)
 		goto out;
 	/* ... each share sealed to its member and signed. */
 	for (size_t j = 0; j < k && rv == TLY_OK; j++)
-		rv = send_share(self, tly_roster_find(roster, q.committee.ids[j]), query_id,
+		rv = send_share(self, tly_roster_find(roster, q->committee.ids[j]), query_id,
 		    rows[j], d, plain, out);
 out:
 	if (rv != TLY_OK)
@@ -259,6 +254,5 @@ out:
 	free(plain);
 	free(shares);
 	free(input);
-	tly_query_fini(&q);
 	return rv;
 }

@@ -159,8 +159,10 @@ struct tly_committee_node_opts {
 };
 
 /*
- * Round 1: answer a QUERY with this node's d cells. Verifies the query
- * (tly_committee_read_query), that self is a participant (TLY_EPEER), that
+ * Round 1: answer a QUERY with this node's d cells. q and query_id are the
+ * QUERY as tly_committee_read_query returned them (it verified and decoded
+ * the message once; this function does not read it again). Checks that
+ * self is a participant (TLY_EPEER), that
  * the mechanism is not TLY_MECH_NONE unless opts allows it (TLY_EPEER: the
  * coordinator may not ask that), that d equals the query's cells
  * (TLY_EINVAL), and runs the policy hook. Then adds this node's noise share
@@ -176,8 +178,8 @@ struct tly_committee_node_opts {
  */
 TLY_MUST tly_err tly_committee_node_answer(const struct tly_identity *self,
     const struct tly_roster *roster, struct tly_rng *rng,
-    const struct tly_committee_node_opts *opts, const uint8_t *query_msg, size_t query_len,
-    const int64_t *cells, size_t d, struct tly_outbox *out);
+    const struct tly_committee_node_opts *opts, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+    const struct tly_query *q, const int64_t *cells, size_t d, struct tly_outbox *out);
 
 /* ---- Committee member ---- */
 

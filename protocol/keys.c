@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,6 @@
 
 #include "crypto/wipe.h"
 #include "messages.h"
-
-static void
-say(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
 
 void
 tly_hex(char *out, const uint8_t *bytes, size_t len)
@@ -73,22 +60,22 @@ tly_key_file_read(const char *path, uint8_t *out, size_t len, char *why, size_t 
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	if (fstat(fd, &st) != 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
-		say(why, why_len, "%s: a secret key must not be readable by others (chmod 600)",
+		tly_say(why, why_len, "%s: a secret key must not be readable by others (chmod 600)",
 		    path);
 		rv = TLY_EAUTH;
 		goto out;
 	}
 	ssize_t got = read(fd, text, sizeof text - 1);
 	if (got < 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	size_t n = (size_t)got;
@@ -96,7 +83,7 @@ tly_key_file_read(const char *path, uint8_t *out, size_t len, char *why, size_t 
 		n--;
 	rv = tly_unhex(out, len, text, n);
 	if (rv != TLY_OK)
-		say(why, why_len, "%s: expected %zu hex digits", path, 2 * len);
+		tly_say(why, why_len, "%s: expected %zu hex digits", path, 2 * len);
 out:
 	TLY_WIPE_OBJ(text);
 	close(fd);
@@ -113,7 +100,7 @@ tly_key_file_write(const char *path, const uint8_t *bytes, size_t len, char *why
 		return TLY_EINVAL;
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	tly_hex(text, bytes, len);
@@ -121,7 +108,7 @@ tly_key_file_write(const char *path, const uint8_t *bytes, size_t len, char *why
 	if (write(fd, text, 2 * len + 1) == (ssize_t)(2 * len + 1) && fsync(fd) == 0)
 		rv = TLY_OK;
 	else
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 	TLY_WIPE_OBJ(text);
 	close(fd);
 	return rv;
@@ -139,7 +126,7 @@ tly_identity_from_files(struct tly_identity *self, uint32_t id, const char *sign
 	if (rv == TLY_OK) {
 		rv = tly_identity_load(self, id, seed, kx_path != NULL ? kx : NULL);
 		if (rv != TLY_OK)
-			say(why, why_len, "cannot load keys: %s", tly_strerror(rv));
+			tly_say(why, why_len, "cannot load keys: %s", tly_strerror(rv));
 	}
 	TLY_WIPE_OBJ(seed);
 	TLY_WIPE_OBJ(kx);
@@ -188,7 +175,8 @@ static int
 registry_fail(struct registry_parse *p, const char *section, const char *key, const char *reason)
 {
 	if (!p->failed)
-		say(p->why, p->why_len, "%s:%d: %s.%s: %s", p->name, p->line, section, key, reason);
+		tly_say(p->why, p->why_len, "%s:%d: %s.%s: %s", p->name, p->line, section, key,
+		    reason);
 	p->failed = 1;
 	return 1;
 }
@@ -198,7 +186,7 @@ static int
 finish_party(struct registry_parse *p)
 {
 	if (p->count > 0 && p->have != 3 && !p->failed) {
-		say(p->why, p->why_len, "%s: node %u: needs both sign_pk and kx_pk", p->name,
+		tly_say(p->why, p->why_len, "%s: node %u: needs both sign_pk and kx_pk", p->name,
 		    p->parties[p->count - 1].id);
 		p->failed = 1;
 	}
@@ -281,13 +269,13 @@ tly_registry_parse(struct tly_roster *out, const char *text, const char *name, c
 	ini_allow_multiline = false;
 	int line = ini_parse_stream(registry_line, &p, registry_key, &p);
 	if (line != 0 && !p.failed) {
-		say(why, why_len, "%s:%d: not a [section] or key = value line", name, line);
+		tly_say(why, why_len, "%s:%d: not a [section] or key = value line", name, line);
 		p.failed = 1;
 	}
 	if (!p.failed)
 		finish_party(&p);
 	if (!p.failed && !p.have_coordinator) {
-		say(why, why_len, "%s: [coordinator] sign_pk is missing", name);
+		tly_say(why, why_len, "%s: [coordinator] sign_pk is missing", name);
 		p.failed = 1;
 	}
 	rv = p.failed ? TLY_EINVAL : tly_roster_init(out, p.coordinator_pk, p.parties, p.count);
@@ -304,13 +292,13 @@ tly_registry_load(struct tly_roster *out, const char *path, char *why, size_t wh
 	tly_err rv = TLY_EIO;
 
 	if (f == NULL) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	for (;;) {
 		if (cap - len < 4096) {
 			if (cap > (1u << 20)) {
-				say(why, why_len, "%s: larger than 1 MiB", path);
+				tly_say(why, why_len, "%s: larger than 1 MiB", path);
 				goto out;
 			}
 			char *grown = realloc(text, cap + 8192);
@@ -327,7 +315,7 @@ tly_registry_load(struct tly_roster *out, const char *path, char *why, size_t wh
 			break;
 	}
 	if (ferror(f)) {
-		say(why, why_len, "%s: read error", path);
+		tly_say(why, why_len, "%s: read error", path);
 		goto out;
 	}
 	text[len] = '\0';
@@ -348,7 +336,7 @@ tly_registry_write(const struct tly_roster *roster, const char *path, char *why,
 		return TLY_EINVAL;
 	f = fopen(temp, "w");
 	if (f == NULL) {
-		say(why, why_len, "%s: %s", temp, strerror(errno));
+		tly_say(why, why_len, "%s: %s", temp, strerror(errno));
 		return TLY_EIO;
 	}
 	tly_hex(hex, roster->coordinator_pk, TLY_SIGN_PUBLIC_BYTES);
@@ -363,7 +351,7 @@ tly_registry_write(const struct tly_roster *roster, const char *path, char *why,
 		fprintf(f, "kx_pk = %s\n", hex);
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(temp, path) != 0) {
-		say(why, why_len, "%s: %s", path, strerror(errno));
+		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
 	return TLY_OK;

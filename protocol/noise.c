@@ -19,6 +19,7 @@
 #include "crypto/dp_quantile.h"
 #include "budget.h"
 #include "crypto/field.h"
+#include "crypto/frac.h"
 #include "crypto/wipe.h"
 
 _Static_assert(sizeof(unsigned long) == sizeof(uint64_t), "GMP's _ui functions take uint64_t");
@@ -31,32 +32,18 @@ static const struct tly_fraction ZCDP_DELTA_FRACTION = {1, 1000000};
 /* ci95: the 95% central interval. */
 enum { CI_NUM = 95, CI_DEN = 100 };
 
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return a;
-}
-
 /* ---- calibration ---- */
 
 /* epsilon/Delta = (num/den)/delta in lowest terms. */
 static tly_err
 laplace_scale(uint64_t num, uint64_t den, uint64_t delta, uint64_t *s, uint64_t *t)
 {
-	uint64_t common = gcd(num, den);
-	num /= common;
-	den /= common;
-	common = gcd(num, delta);
-	num /= common;
-	delta /= common;
-	if (__builtin_mul_overflow(den, delta, t))
-		return TLY_ERANGE;
-	*s = num;
+	struct tly_fraction scale;
+	tly_err rv = tly_frac_div_u64((struct tly_fraction){num, den}, delta, &scale);
+	if (rv != TLY_OK)
+		return rv;
+	*s = scale.num;
+	*t = scale.den;
 	return TLY_OK;
 }
 
@@ -184,9 +171,9 @@ skellam_calibrate(const struct tly_query *q, struct tly_noise_params *p)
 	tly_err rv = skellam_search(q, max_m, &m);
 	if (rv != TLY_OK)
 		return rv;
-	uint64_t common = gcd(m, TLY_NOISE_MU_GRID);
-	p->mu_num = m / common;
-	p->mu_den = TLY_NOISE_MU_GRID / common;
+	struct tly_fraction mu = tly_frac_reduce((struct tly_fraction){m, TLY_NOISE_MU_GRID});
+	p->mu_num = mu.num;
+	p->mu_den = mu.den;
 	return TLY_OK;
 }
 
@@ -230,9 +217,10 @@ tly_noise_calibrate(const struct tly_query *q, struct tly_noise_params *out)
 	}
 	if (q->privacy_num == 0 || q->privacy_den == 0)
 		return TLY_EINVAL;
-	uint64_t common = gcd(q->privacy_num, q->privacy_den);
-	p.privacy_num = q->privacy_num / common;
-	p.privacy_den = q->privacy_den / common;
+	struct tly_fraction privacy =
+	    tly_frac_reduce((struct tly_fraction){q->privacy_num, q->privacy_den});
+	p.privacy_num = privacy.num;
+	p.privacy_den = privacy.den;
 	if (q->mechanism == TLY_MECH_LAPLACE)
 		rv = laplace_calibrate(q, &p);
 	else
@@ -277,17 +265,14 @@ share_prepare(const struct tly_noise_params *p, struct share *out)
 		return TLY_EINVAL;
 	if (p->h > TLY_DP_MAX_SHARES)
 		return TLY_ERANGE;
-	/* mu/h = (mu_num/g1) / ((mu_den/g2) (h/g1)) with g1 = gcd(mu_num, h),
-	 * g2 = gcd(mu_num/g1, mu_den): lowest terms. */
-	uint64_t g1 = gcd(p->mu_num, p->h);
-	uint64_t num = p->mu_num / g1;
-	uint64_t g2 = gcd(num, p->mu_den);
-	num /= g2;
-	if (__builtin_mul_overflow(p->mu_den / g2, p->h / g1, &out->den))
+	struct tly_fraction mu_share;
+	tly_err rv = tly_frac_div_u64((struct tly_fraction){p->mu_num, p->mu_den}, p->h, &mu_share);
+	if (rv != TLY_OK)
+		return rv;
+	if (mu_share.num > (tly_u128)mu_share.den * TLY_DP_POISSON_MAX)
 		return TLY_ERANGE;
-	if (num > (tly_u128)out->den * TLY_DP_POISSON_MAX)
-		return TLY_ERANGE;
-	out->num = num;
+	out->num = mu_share.num;
+	out->den = mu_share.den;
 	return TLY_OK;
 }
 

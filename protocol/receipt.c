@@ -4,7 +4,6 @@
  * every byte. See node/ledger.h for how receipts are made. */
 #include "receipt.h"
 
-#include <gmp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,86 +17,22 @@
 
 /* ---- fractions ---- */
 
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return a;
-}
-
 int
 tly_ledger_fraction_valid(struct tly_fraction f)
 {
-	return f.den != 0 && gcd(f.num, f.den) == 1;
-}
-
-static void
-mpz_set_u64(mpz_t z, uint64_t v)
-{
-	mpz_import(z, 1, 1, sizeof v, 0, 0, &v);
-}
-
-/* Nonzero when 0 <= z < 2^64; then *v = z. */
-static int
-mpz_get_u64(const mpz_t z, uint64_t *v)
-{
-	if (mpz_sgn(z) < 0 || mpz_sizeinbase(z, 2) > 64)
-		return 0;
-	*v = 0;
-	mpz_export(v, NULL, 1, sizeof *v, 0, 0, z);
-	return 1;
-}
-
-static void
-mpq_set_fraction(mpq_t q, struct tly_fraction f)
-{
-	mpz_set_u64(mpq_numref(q), f.num);
-	mpz_set_u64(mpq_denref(q), f.den);
-	mpq_canonicalize(q);
+	return tly_frac_valid(f);
 }
 
 tly_err
 tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b, struct tly_fraction *out)
 {
-	mpq_t x, y;
-	struct tly_fraction sum;
-	tly_err rv = TLY_ERANGE;
-
-	if (a.den == 0 || b.den == 0)
-		return TLY_EINVAL;
-	mpq_inits(x, y, NULL);
-	mpq_set_fraction(x, a);
-	mpq_set_fraction(y, b);
-	mpq_add(x, x, y); /* canonical: lowest terms, den > 0 */
-	if (mpz_get_u64(mpq_numref(x), &sum.num) && mpz_get_u64(mpq_denref(x), &sum.den)) {
-		*out = sum;
-		rv = TLY_OK;
-	}
-	mpq_clears(x, y, NULL);
-	return rv;
+	return tly_frac_add(a, b, out);
 }
 
 int
 tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b)
 {
-	mpz_t left, right, factor;
-	int order;
-
-	TLY_REQUIRE(a.den != 0 && b.den != 0);
-	mpz_inits(left, right, factor, NULL);
-	mpz_set_u64(left, a.num);
-	mpz_set_u64(factor, b.den);
-	mpz_mul(left, left, factor);
-	mpz_set_u64(right, b.num);
-	mpz_set_u64(factor, a.den);
-	mpz_mul(right, right, factor);
-	order = mpz_cmp(left, right);
-	mpz_clears(left, right, factor, NULL);
-	return (order > 0) - (order < 0);
+	return tly_frac_cmp(a, b);
 }
 
 void

@@ -15,25 +15,21 @@
 
 #include "buf.h"
 #include "crypto/error.h"
+#include "crypto/frac.h"
 #include "crypto/sign.h"
 #include "messages.h"
 #include "spec.h"
 
 enum { TLY_RECEIPT_VERSION = 3 };
 
-/* An exact non-negative rational (den > 0), as budgets and charges are. */
-struct tly_fraction {
-	uint64_t num;
-	uint64_t den; /* > 0; reduced */
-};
-
-/* Exact rationals, as in the node's config (struct tly_fraction). */
+/* Exact rationals, as in the node's config (struct tly_fraction, defined in
+ * crypto/frac.h). These three are tly_frac_valid, tly_frac_add and
+ * tly_frac_cmp under the names the ledgers use. */
 
 /* Nonzero when den > 0 and num/den is in lowest terms. */
 int tly_ledger_fraction_valid(struct tly_fraction f);
 /* *out = a + b reduced. TLY_EINVAL for a zero denominator, TLY_ERANGE when
- * the reduced sum does not fit u64/u64; TLY_ENOMEM is never returned (GMP
- * aborts on allocation failure). */
+ * the reduced sum does not fit u64/u64. */
 TLY_MUST tly_err tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b,
                                          struct tly_fraction *out);
 /* -1, 0 or 1 as a < b, a == b, a > b. Both denominators must be > 0

@@ -15,16 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t r = a % b;
-		a = b;
-		b = r;
-	}
-	return a;
-}
+#include "crypto/frac.h"
 
 /* Digits of an unsigned decimal, no sign, no leading zeros; 0 if not one
  * or if it does not fit. *s is moved past the digits. */
@@ -145,7 +136,6 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
     struct tly_spec_error *err)
 {
 	char echo[TLY_SPEC_ECHO_BYTES];
-	uint64_t g;
 	tly_err rv;
 
 	if (json_is_integer(value)) {
@@ -167,9 +157,9 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
 	} else {
 		return tly_spec_fail(err, path, "expected a number, got %s", tly_spec_got(value).text);
 	}
-	g = gcd(*num, *den);
-	*num /= g;
-	*den /= g;
+	struct tly_fraction f = tly_frac_reduce((struct tly_fraction){*num, *den});
+	*num = f.num;
+	*den = f.den;
 	if (above_max(*num, *den))
 		return tly_spec_fail(err, path, "%" PRIu64 "/%" PRIu64 " is above the limit of %d",
 		    *num, *den, TLY_SPEC_PRIVACY_MAX);

@@ -664,3 +664,27 @@ tx_done(void *arg)
 	if (more)
 		tx_arm(c);
 }
+
+void
+tly_station_begin_close(struct tly_station *st, int *closing)
+{
+	if (st->mtx == NULL)
+		return;
+	nng_mtx_lock(st->mtx);
+	*closing = 1;
+	nng_mtx_unlock(st->mtx);
+}
+
+/* A stopped aio stays stopped: each callback may try to start another,
+ * which then does nothing. */
+void
+tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (aios[i] != NULL)
+			nng_aio_stop(aios[i]);
+	tly_station_fini(st);
+	for (size_t i = 0; i < n; i++)
+		if (aios[i] != NULL)
+			nng_aio_free(aios[i]);
+}

@@ -346,22 +346,11 @@ tly_hub_close(struct tly_hub *hub)
 {
 	if (hub == NULL)
 		return;
-	if (hub->st.mtx != NULL) {
-		nng_mtx_lock(hub->st.mtx);
-		hub->closing = 1;
-		nng_mtx_unlock(hub->st.mtx);
-	}
+	tly_station_begin_close(&hub->st, &hub->closing);
 	if (hub->listener != NULL)
 		nng_stream_listener_close(hub->listener);
-	if (hub->accept_aio != NULL)
-		nng_aio_stop(hub->accept_aio);
-	if (hub->tick_aio != NULL)
-		nng_aio_stop(hub->tick_aio);
-	tly_station_fini(&hub->st);
-	if (hub->accept_aio != NULL)
-		nng_aio_free(hub->accept_aio);
-	if (hub->tick_aio != NULL)
-		nng_aio_free(hub->tick_aio);
+	nng_aio *const aios[] = {hub->accept_aio, hub->tick_aio};
+	tly_station_close(&hub->st, aios, sizeof aios / sizeof aios[0]);
 	if (hub->listener != NULL)
 		nng_stream_listener_free(hub->listener);
 	if (hub->tls != NULL)

@@ -135,6 +135,15 @@ TLY_MUST tly_err tly_station_init(
  * The owner has stopped every source of new connections first. */
 void tly_station_fini(struct tly_station *st);
 
+/* The teardown that the hub and the link share. First *closing = 1 under
+ * the station's lock (nothing if the station was never initialised), so
+ * that no callback starts anything new; the owner then closes its
+ * listener or dialer; then tly_station_close stops each of aios[] (NULL
+ * skipped), finishes the station and frees the aios. The owner frees its
+ * listener or dialer and its TLS config after. */
+void tly_station_begin_close(struct tly_station *st, int *closing);
+void tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n);
+
 /* Append an event line. Lock held. */
 void tly_station_event(struct tly_station *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -295,28 +295,11 @@ tly_link_close(struct tly_link *link)
 {
 	if (link == NULL)
 		return;
-	if (link->st.mtx != NULL) {
-		nng_mtx_lock(link->st.mtx);
-		link->closing = 1;
-		nng_mtx_unlock(link->st.mtx);
-	}
+	tly_station_begin_close(&link->st, &link->closing);
 	if (link->dialer != NULL)
 		nng_stream_dialer_close(link->dialer);
-	/* A stopped aio stays stopped: each callback may try to start the
-	 * other, which then does nothing. */
-	if (link->wait_aio != NULL)
-		nng_aio_stop(link->wait_aio);
-	if (link->tick_aio != NULL)
-		nng_aio_stop(link->tick_aio);
-	if (link->dial_aio != NULL)
-		nng_aio_stop(link->dial_aio);
-	tly_station_fini(&link->st);
-	if (link->wait_aio != NULL)
-		nng_aio_free(link->wait_aio);
-	if (link->tick_aio != NULL)
-		nng_aio_free(link->tick_aio);
-	if (link->dial_aio != NULL)
-		nng_aio_free(link->dial_aio);
+	nng_aio *const aios[] = {link->wait_aio, link->tick_aio, link->dial_aio};
+	tly_station_close(&link->st, aios, sizeof aios / sizeof aios[0]);
 	if (link->dialer != NULL)
 		nng_stream_dialer_free(link->dialer);
 	if (link->tls != NULL)

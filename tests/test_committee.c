@@ -286,11 +286,29 @@ fed_fini(struct fed *f)
 	tly_rng_fini(&f->rng);
 }
 
+/* A node's round 1 from the QUERY message: read and verified once
+ * (tly_committee_read_query), then answered from the decoded query. */
+static tly_err
+answer(const struct tly_identity *self, const struct tly_roster *roster, struct tly_rng *rng,
+    const struct tly_committee_node_opts *opts, const uint8_t *msg, size_t len,
+    const int64_t *cells, size_t d, struct tly_outbox *box)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_committee_read_query(roster, self->id, msg, len, query_id, &q);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_committee_node_answer(self, roster, rng, opts, query_id, &q, cells, d, box);
+	tly_query_fini(&q);
+	return rv;
+}
+
 /* Round 1 for node index i: its k SHARE messages, into an outbox. */
 static void
 node_shares(struct fed *f, uint32_t i, const int64_t *cells, struct tly_outbox *box)
 {
-	cr_assert_eq(tly_committee_node_answer(&f->party[i], &f->roster, &f->rng, &f->opts,
+	cr_assert_eq(answer(&f->party[i], &f->roster, &f->rng, &f->opts,
 			 f->query_msg, f->query_len, cells, f->spec.d, box),
 	    TLY_OK);
 	cr_assert_eq(box->count, f->spec.k);
@@ -484,37 +502,37 @@ Test(committee, node_refusals)
 
 	/* Production nodes refuse noise-free queries. */
 	struct tly_committee_node_opts strict = {0};
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &strict,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &strict,
 			 f.query_msg, f.query_len, cells, 4, &box),
 	    TLY_EPEER);
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, NULL, f.query_msg,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, NULL, f.query_msg,
 			 f.query_len, cells, 4, &box),
 	    TLY_EPEER);
 	/* The policy hook decides before anything is computed. */
 	struct tly_committee_node_opts policy = {
 	    .allow_no_noise = 1, .policy = refuse_all, .policy_arg = &calls};
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &policy,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &policy,
 			 f.query_msg, f.query_len, cells, 4, &box),
 	    TLY_EAUTH);
 	cr_assert_eq(calls, 1);
 	/* A committee-only aggregator is not a participant. */
-	cr_assert_eq(tly_committee_node_answer(&f.party[3], &f.roster, &f.rng, &f.opts,
+	cr_assert_eq(answer(&f.party[3], &f.roster, &f.rng, &f.opts,
 			 f.query_msg, f.query_len, cells, 4, &box),
 	    TLY_EPEER);
 	/* The cell count is the query's. */
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &f.opts,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts,
 			 f.query_msg, f.query_len, cells, 3, &box),
 	    TLY_EINVAL);
 	/* A query with a flipped byte does not verify. */
 	f.query_msg[TLY_HEADER_BYTES + 3] ^= 1;
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &f.opts,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts,
 			 f.query_msg, f.query_len, cells, 4, &box),
 	    TLY_EAUTH);
 	f.query_msg[TLY_HEADER_BYTES + 3] ^= 1;
 	cr_assert_eq(box.count, 0, "a refusal sends nothing");
 	/* A cell that would leave the field range. */
 	int64_t huge[4] = {INT64_MAX, 0, 0, 0};
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &f.opts,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts,
 			 f.query_msg, f.query_len, huge, 4, &box),
 	    TLY_ERANGE);
 	cr_assert_eq(box.count, 0);
@@ -565,7 +583,7 @@ Test(committee, query_rules)
 		    TLY_EINVAL, "member %u", j + 1);
 	int64_t zero[2] = {0, 0};
 	struct tly_committee_node_opts no_noise = {.allow_no_noise = 1};
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &no_noise,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &no_noise,
 			 msg.data, msg.len, zero, 2, &box),
 	    TLY_EINVAL);
 	tly_buf_fini(&msg);
@@ -620,7 +638,7 @@ Test(committee, query_rules)
 	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[0], &f.roster, msg.data, msg.len),
 	    TLY_EAUTH);
 	int64_t cells[2] = {0, 0};
-	cr_assert_eq(tly_committee_node_answer(&f.party[0], &f.roster, &f.rng, &opts, msg.data,
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &opts, msg.data,
 			 msg.len, cells, 2, &box),
 	    TLY_EAUTH);
 	tly_buf_fini(&msg);
