@@ -19,7 +19,9 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(shell pkg-config --
 LIBS       = $(shell pkg-config --libs $(PKGS)) -lnng -lpthread -lm
 TEST_LIBS  = $(shell pkg-config --libs criterion)
 
-LIB_SRC   := $(wildcard crypto/*.c protocol/*.c store/*.c)
+# The library's folders, lowest layer first (docs/ARCHITECTURE.md).
+LIB_DIRS  := crypto wire query protocol net store
+LIB_SRC   := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB       := $(BUILD)/libtally.a
 # Each program is its folder's objects; main.c holds only main(), so tests
@@ -219,13 +221,12 @@ check-no-test-rng: $(BIN)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include/tally/crypto $(DESTDIR)$(PREFIX)/include/tally/protocol
+		$(addprefix $(DESTDIR)$(PREFIX)/include/tally/,$(LIB_DIRS))
 	$(if $(PROGRAMS),install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(filter-out %_impl.h,$(wildcard crypto/*.h)) \
-		$(DESTDIR)$(PREFIX)/include/tally/crypto/
-	install -m 644 $(filter-out %_impl.h,$(wildcard protocol/*.h)) \
-		$(DESTDIR)$(PREFIX)/include/tally/protocol/
+	for d in $(LIB_DIRS); do \
+		install -m 644 $$(ls $$d/*.h | grep -v '_impl\.h$$') $(DESTDIR)$(PREFIX)/include/tally/$$d/ || exit 1; \
+	done
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/fuzz/*.c)

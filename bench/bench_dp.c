@@ -16,7 +16,7 @@
 
 #include "crypto/dp.h"
 #include "crypto/rng.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 #include "timing.h"
 
 #define ROW_SECONDS 0.15

@@ -13,8 +13,8 @@
 #include <jansson.h>
 
 #include "coordinator/translog.h"
-#include "protocol/keys.h"
-#include "protocol/spec_words.h"
+#include "store/keys.h"
+#include "query/spec_words.h"
 
 static tly_err
 fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)

@@ -37,7 +37,7 @@
 #include <stdio.h>
 
 #include "crypto/error.h"
-#include "protocol/planner.h"
+#include "query/planner.h"
 
 /* Build the query JSON from short flags (argv after `tally query`), or
  * return NULL with why set. The caller frees the result. Exposed for

@@ -30,7 +30,7 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
-#include "protocol/planner.h"
+#include "query/planner.h"
 
 enum {
 	TLY_PLANNERS_MAX = 1024,

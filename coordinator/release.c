@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "crypto/dp_quantile.h"
-#include "protocol/keys.h"
-#include "protocol/spec_words.h"
+#include "store/keys.h"
+#include "query/spec_words.h"
 
 /* The mean's interval combines two intervals of coverage 1 - 1/40 each. */
 enum { MEAN_Q_NUM = 39, MEAN_Q_DEN = 40, MEAN_MAX_DECIMALS = 6 };

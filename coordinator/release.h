@@ -91,9 +91,9 @@
 #include <jansson.h>
 
 #include "crypto/error.h"
-#include "protocol/codec.h"
-#include "protocol/noise.h"
-#include "protocol/spec.h"
+#include "wire/codec.h"
+#include "query/noise.h"
+#include "query/spec.h"
 
 struct tly_release_sdc {
 	uint32_t suppress_below; /* 0 = off */

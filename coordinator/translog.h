@@ -83,9 +83,9 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
-#include "protocol/codec.h"
-#include "protocol/messages.h"
-#include "protocol/party.h"
+#include "wire/codec.h"
+#include "wire/messages.h"
+#include "wire/party.h"
 
 enum {
 	TLY_TRANSLOG_APPLICATION_ID = 0x544c5452, /* "TLTR" */

@@ -11,9 +11,9 @@
 #include <sodium.h>
 
 #include "coordinator/release.h"
-#include "protocol/budget.h"
-#include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
-#include "protocol/keys.h"
+#include "query/budget.h"
+#include "query/receipt.h" /* receipts: one definition for node and coordinator */
+#include "store/keys.h"
 #include "store/head.h"
 #include "store/sqlog.h"
 

@@ -10,8 +10,8 @@
 
 #include <ini.h>
 
-#include "protocol/noise.h"
-#include "protocol/transport.h"
+#include "query/noise.h"
+#include "net/transport.h"
 
 /* inih (Debian's build) reports no line numbers to handlers: a reader that
  * counts lines gives them, since each handler call follows the read of its

@@ -73,8 +73,8 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
-#include "protocol/receipt.h"
-#include "protocol/spec.h"
+#include "query/receipt.h"
+#include "query/spec.h"
 
 enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
 

@@ -13,9 +13,9 @@
 #include "node/ledger_votes.h"
 #include "node/node.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "query/planner.h"
+#include "net/transport.h"
 
 enum { MEMBER_SLOTS = 8, RECV_TIMEOUT_MS = 250 };
 

@@ -86,11 +86,11 @@
 #include "crypto/error.h"
 #include "crypto/sign.h"
 #include "node/config.h"
-#include "protocol/budget.h"
-#include "protocol/buf.h"
-#include "protocol/messages.h"
-#include "protocol/receipt.h"
-#include "protocol/spec.h"
+#include "query/budget.h"
+#include "wire/buf.h"
+#include "wire/messages.h"
+#include "query/receipt.h"
+#include "query/spec.h"
 
 enum {
 	TLY_LEDGER_APPLICATION_ID = 0x544c4c47, /* "TLLG" */

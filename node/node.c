@@ -12,8 +12,8 @@
 
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
+#include "store/keys.h"
+#include "query/noise.h"
 #include "crypto/dp.h"
 
 static void

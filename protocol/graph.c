@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "wire/buf.h"
 #include "crypto/field.h"
 #include "crypto/prg.h"
 #include "crypto/wipe.h"

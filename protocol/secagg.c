@@ -14,7 +14,7 @@
 #include "crypto/shamir.h"
 #include "crypto/wipe.h"
 #include "graph.h"
-#include "noise.h"
+#include "query/noise.h"
 #include "secagg_impl.h"
 
 /* ---- secrets ---- */

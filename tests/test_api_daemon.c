@@ -42,7 +42,7 @@
 
 #include "cli/query.h"
 #include "crypto/rng.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 extern char **environ;
 

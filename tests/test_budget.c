@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "protocol/budget.h"
+#include "query/budget.h"
 
 #define F(n, d) ((struct tly_fraction){(n), (d)})
 

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/guard.h"
+#include "net/guard.h"
 
 enum { WAIT_MS = 30000 };
 

@@ -27,7 +27,7 @@
 #include "crypto/field.h"
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 #include "stats.h"
 
 enum { CELLS = 1000000 };

@@ -68,12 +68,12 @@
 #include "node/ledger.h"
 #include "node/ledger_heads.h"
 #include "store/head.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
-#include "protocol/spec.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "query/noise.h"
+#include "query/spec.h"
+#include "net/transport.h"
 
 extern char **environ;
 

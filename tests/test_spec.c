@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/codec.h"
-#include "protocol/spec.h"
+#include "wire/codec.h"
+#include "query/spec.h"
 
 static const char catalogue_json[] =
     "{'datasets': [{'name': 'patients', 'max_sites_per_person': 1, 'columns': ["

@@ -6,8 +6,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "protocol/spec.h"
-#include "protocol/spec_words.h"
+#include "query/spec.h"
+#include "query/spec_words.h"
 
 static const char catalogue_json[] =
     "{\"datasets\": [{\"name\": \"patients\", \"columns\": ["

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "crypto/rng.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 enum { NODES = 3, WAIT_MS = 5000, EVENT_LOG = 1 << 16 };
 

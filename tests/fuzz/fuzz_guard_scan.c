@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/guard.h"
+#include "net/guard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

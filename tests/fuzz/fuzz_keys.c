@@ -35,7 +35,7 @@
 #include "cli/pki.h"
 #include "cli/pki_impl.h"
 #include "crypto/sign.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "coordinator/planners.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
+#include "store/keys.h"
+#include "query/planner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/spec.h"
+#include "query/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

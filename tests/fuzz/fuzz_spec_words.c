@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/spec.h"
-#include "protocol/spec_words.h"
+#include "query/spec.h"
+#include "query/spec_words.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -32,7 +32,7 @@
 
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
