@@ -6,7 +6,7 @@
 
 #include "wire/buf.h"
 #include "wire/codec.h"
-#include "store/keys.h"
+#include "wire/hex.h"
 
 static const char request_domain[] = "tally/request/v1";
 

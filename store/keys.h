@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
+#include "wire/hex.h" /* tly_hex, tly_unhex: the key files' encoding */
 #include "wire/party.h"
 
 /* Read exactly len bytes of hex from path. TLY_EIO when unreadable,
@@ -56,10 +57,5 @@ TLY_MUST tly_err tly_registry_load(struct tly_roster *out, const char *path, cha
 /* Write a roster as registry text to path (replacing it atomically). */
 TLY_MUST tly_err tly_registry_write(const struct tly_roster *roster, const char *path, char *why,
     size_t why_len);
-
-/* Lowercase hex of len bytes into out (2*len + 1 bytes). */
-void tly_hex(char *out, const uint8_t *bytes, size_t len);
-/* Parse exactly 2*len hex digits. TLY_EFORMAT. */
-TLY_MUST tly_err tly_unhex(uint8_t *out, size_t len, const char *text, size_t text_len);
 
 #endif
