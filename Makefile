@@ -46,7 +46,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench bench-plots \
+.PHONY: all deps build test run-tests check-layers asan ubsan valgrind fuzz fuzz-build bench bench-plots \
 	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
 	mutants
 
@@ -59,6 +59,7 @@ deps:
 build: $(LIB) $(APP_LIBS) $(BIN) $(HELPER_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 test: deps
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
@@ -212,6 +213,11 @@ check-test-knobs:
 	@if grep -rn 'tly_committee_member_skip_agreement' node coordinator cli; then \
 		echo "check-test-knobs: a program calls the test-only skip_agreement"; exit 1; fi; \
 	echo "check-test-knobs: ok"
+
+# The layers of docs/ARCHITECTURE.md: no include of a folder above (or
+# beside) one's own, nng only in net/, no include loop. Under a second.
+check-layers:
+	@scripts/check-layers.sh
 
 check-no-test-rng: $(BIN)
 	@for p in $(PROGRAMS); do \
