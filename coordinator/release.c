@@ -207,7 +207,7 @@ measure_json(struct build *b)
 }
 
 /* "filters" and "description": every filter of the query in words, from
- * its canonical form, as the log holds it (protocol/spec_words.h). */
+ * its canonical form, as the log holds it (query/spec_words.h). */
 static void
 words_json(struct build *b, json_t *o)
 {

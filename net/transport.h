@@ -49,7 +49,7 @@
  *
  * 2. The planner API: HTTPS (nng's HTTP server over TLS) with client
  *    certificates required, from the planners' CA only; which planner
- *    asked is told by the Tally-Signature header (protocol/planner.h). Requests are queued for the coordinator's own
+ *    asked is told by the Tally-Signature header (query/planner.h). Requests are queued for the coordinator's own
  *    thread and answered when it is ready, so a slow query never blocks
  *    nng's threads.
  *
@@ -234,7 +234,7 @@ struct tly_http_request {
 	char path[TLY_HTTP_PATH_MAX]; /* the request URI as sent, query included */
 	uint8_t *body;                /* malloc'd, NUL-terminated; the caller frees it */
 	size_t body_len;
-	/* The Tally-Signature header's value (protocol/planner.h), "" when
+	/* The Tally-Signature header's value (query/planner.h), "" when
 	 * absent; one of TLY_HTTP_AUTH_MAX bytes or more is cut short here,
 	 * which no valid value is. */
 	char auth[TLY_HTTP_AUTH_MAX];
@@ -288,7 +288,7 @@ TLY_MUST tly_err tly_https_request(const char *url, const char *method,
     int *status, uint8_t **response, size_t *response_len, char *why, size_t why_len);
 
 /* The same with a Tally-Signature header whose value is auth (a planner's
- * signature over this request, protocol/planner.h); auth NULL sends none. */
+ * signature over this request, query/planner.h); auth NULL sends none. */
 TLY_MUST tly_err tly_https_request_signed(const char *url, const char *method,
     const struct tly_tls_files *tls, const char *auth, const uint8_t *body, size_t len,
     int timeout_ms, int *status, uint8_t **response, size_t *response_len, char *why,

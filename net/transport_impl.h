@@ -1,6 +1,6 @@
 /*
  * transport_impl.h - what the hub, the link and the HTTP side of the
- * transport share. Only protocol/transport_*.c include it (and so nng).
+ * transport share. Only net/transport_*.c include it (and so nng).
  *
  * A station is the application's end of one hub or link: a lock, the
  * inbox of received messages, the event lines, and the connections. A

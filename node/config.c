@@ -329,7 +329,7 @@ policy_key(struct parse *p, const char *key, const char *value)
 		if (!parse_u64(value, 1, &cfg->max_query_work))
 			fail(p, "policy", key,
 			    "must be an integer from 1 to 18446744073709551615 (work units, "
-			    "protocol/noise.h)");
+			    "query/noise.h)");
 	} else if (strcmp(key, "allow_noise_free") == 0) {
 		if (!parse_bool(value, &cfg->allow_noise_free))
 			fail(p, "policy", key, "must be yes or no");

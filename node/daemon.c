@@ -128,7 +128,7 @@ refusal_reason(tly_err rv)
 }
 
 /* Who asked, for the log line: the planner the coordinator named in the
- * signed spec (protocol/planner.h), or "(none named)". */
+ * signed spec (query/planner.h), or "(none named)". */
 static void
 note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 {

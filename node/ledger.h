@@ -10,7 +10,7 @@
  * charged, is refused with a reason, whatever the coordinator says.
  * Refusals are recorded too, in the same chain, and cost nothing.
  *
- * Accounting is protocol/budget.h's, one accountant per population (the
+ * Accounting is query/budget.h's, one accountant per population (the
  * datasets that describe the same people): epsilon (pure DP,
  * TLY_MECH_LAPLACE) and rho (zCDP, TLY_MECH_SKELLAM) are reduced fractions
  * of u64, summed exactly (E, Q = sum eps^2/2, R) and admitted while

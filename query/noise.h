@@ -183,7 +183,7 @@ struct tly_noise_info {
 	double target_variance;  /* the noise guaranteed with h honest shares */
 	double dp_epsilon;       /* LAPLACE: epsilon, delta = 0. SKELLAM: */
 	double dp_delta;         /*   (epsilon, delta)-DP implied by rho at delta =
-	                          *   1e-6: CKS cdp2adp (protocol/budget.h),
+	                          *   1e-6: CKS cdp2adp (query/budget.h),
 	                          *   rounded up */
 };
 

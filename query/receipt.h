@@ -43,7 +43,7 @@ int tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b);
 /* A population's caps, from the node's config (struct tly_node_dataset).
  * Each fraction has den > 0; a per-query cap of 0 refuses every query of
  * that mechanism. One (epsilon_total, delta_total) cap covers every
- * mechanism (protocol/budget.h); rho_total is not configured but derived
+ * mechanism (query/budget.h); rho_total is not configured but derived
  * from it by the ledger: rho*(epsilon_total, delta_total) / sites, rounded
  * down (tly_budget_rho_cap), and recorded so that readers see it. */
 struct tly_ledger_budget {

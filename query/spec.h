@@ -166,7 +166,7 @@ struct tly_spec {
 	uint32_t round_to;                   /* sdc; 0 = off (a query's 1 reads as 0) */
 	uint8_t protocol;                    /* enum tly_protocol; optional "protocol" field,
 						default TLY_PROTOCOL_COMMITTEE */
-	/* Who asked: the authenticated planner's name (protocol/planner.h),
+	/* Who asked: the authenticated planner's name (query/planner.h),
 	 * which the coordinator sets from the request's signature; "" when
 	 * the JSON has no "planner" field. */
 	char planner[TLY_PLANNER_NAME_MAX + 1];
@@ -197,7 +197,7 @@ void tly_spec_fini(struct tly_spec *spec);
  * (pure epsilon-DP, distributed discrete Laplace). {"mechanism":
  * "gaussian" or "skellam", "rho": R} gives TLY_MECH_SKELLAM: rho-zCDP, as
  * DESIGN.md's "gaussian" asks, but the noise actually added is Skellam
- * (each contributor a Skellam share, see protocol/noise.h), not a discrete
+ * (each contributor a Skellam share, see query/noise.h), not a discrete
  * Gaussian, and the canonical form says "skellam".
  *
  * On success *out owns its arrays (tly_spec_fini) and refers to cat by

@@ -1,5 +1,5 @@
 /*
- * Distributed noise for a query (protocol/noise.h): calibration known
+ * Distributed noise for a query (query/noise.h): calibration known
  * answers and refusals, the Skellam condition checked against an
  * independent exact formulation, apply's edges, and describe's figures.
  *

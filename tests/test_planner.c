@@ -1,5 +1,5 @@
 /*
- * Who asked: the planner's request signature (protocol/planner.h) and the
+ * Who asked: the planner's request signature (query/planner.h) and the
  * coordinator's planners file and request check (coordinator/planners.h).
  * The process-level attempts are in tests/test_roles.c.
  */

@@ -4,7 +4,7 @@
  * Each test starts a real federation (`tally demo --serve`: PKI, SQLite
  * data, tally-node daemons over mutual TLS). For the rogue tests the real
  * coordinator is then stopped and this process takes its place: a hub
- * (protocol/transport.h) on the coordinator's address, with the
+ * (net/transport.h) on the coordinator's address, with the
  * coordinator's TLS certificate and its real signing key, so the daemons
  * redial to it and everything they do is what they would do for a
  * coordinator gone bad. It sends crafted QUERY messages and checks each

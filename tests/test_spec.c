@@ -1,5 +1,5 @@
 /*
- * The query spec and catalogue (protocol/spec.h), against the synthetic
+ * The query spec and catalogue (query/spec.h), against the synthetic
  * `patients` table of DESIGN.md section 7.4 (person_id is not exposed):
  * every DESIGN example parses; every refusal names its field; names and
  * values that look like SQL are unknown columns or plain values; canonical

@@ -1,4 +1,4 @@
-/* A query in words (protocol/spec_words.h): every operator, quoting of
+/* A query in words (query/spec_words.h): every operator, quoting of
  * strings (escapes included), `in` lists, grouping, every measure and
  * histogram edges; and a tampered or malformed spec is refused, not
  * printed. Specs go through the parser and the canonical form first, as

@@ -174,7 +174,7 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  *   committee_count u32, committee[count] u32 (strictly increasing;
  *                        = k for committee, 0 for masking)
  *   spec_len u32, spec[spec_len]  the planner's query as canonical JSON
- *                        (protocol/spec.h), 0..TLY_SPEC_JSON_MAX bytes;
+ *                        (query/spec.h), 0..TLY_SPEC_JSON_MAX bytes;
  *                        query_hash must equal its hash. Nodes recompute
  *                        cells, sensitivity and the privacy charge from
  *                        it, never trusting the numbers above, and refuse

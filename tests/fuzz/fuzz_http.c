@@ -1,5 +1,5 @@
 /*
- * Fuzz the planner API's HTTP layer (protocol/transport_http.c). tally has
+ * Fuzz the planner API's HTTP layer (net/transport_http.c). tally has
  * no HTTP parser of its own: nng 1.5 parses requests (server) and
  * responses (client), and tally screens what nng hands it. So both sides
  * run for real, over loopback http:// (no TLS per input), with the input

@@ -1,5 +1,5 @@
 /*
- * Fuzz key files and certificates: what protocol/keys.c and cli/pki.c read.
+ * Fuzz key files and certificates: what store/keys.c and cli/pki.c read.
  * The first input byte picks:
  *
  *   0: tly_unhex: accepted exactly when the text is 2*len hex digits, and

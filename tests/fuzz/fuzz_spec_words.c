@@ -1,5 +1,5 @@
 /*
- * Fuzz the words for a query (protocol/spec_words.h), which `tally audit
+ * Fuzz the words for a query (query/spec_words.h), which `tally audit
  * explain` applies to spec JSON read from a log that may have been
  * tampered with. Any JSON: the words are refused or come out as one line
  * with no control character (so no value can break the CSV's comment line
