@@ -2,7 +2,7 @@
  * graph.c - the complete and random Harary graphs of pairwise masking, and
  * the SecAgg+ parameter search (graph.h has the formulas).
  */
-#include "graph.h"
+#include "protocol/graph.h"
 
 #include <math.h>
 #include <stdlib.h>
