@@ -12,7 +12,11 @@
 #   3. a quoted include names no file of the tree;
 #   4. the include graph (every file to the headers it includes, a
 #      "name.h" resolved against the including file's folder first) has a
-#      loop: tsort names the files on it.
+#      loop: tsort names the files on it;
+#   5. given object files (scripts/check-layers.sh build/obj/*/*.o, as make
+#      check-layers does with the built ones): an object calls a function of a folder above or
+#      beside its own, or the files of crypto/ .. store/ call each other in
+#      a loop (nm: each object to the objects that define what it uses).
 #
 # Prints "check-layers: ok" and the file and edge counts when all hold.
 # Shell, awk and tsort only (POSIX and coreutils). Run from the tree's top.
@@ -22,7 +26,7 @@ files=$(find crypto wire query protocol net store node coordinator cli tests ben
 	-name '*.[ch]' 2>/dev/null | sort)
 edges=$(mktemp)
 fails=$(mktemp)
-trap 'rm -f "$edges" "$edges.files" "$fails"' EXIT
+trap 'rm -f "$edges" "$edges.files" "$edges.calls" "$fails"' EXIT
 
 # One awk pass over "file:line:#include ..." lines; the first input is the
 # list of files (to resolve quoted names), the second the include lines.
@@ -67,6 +71,42 @@ grep -Hn '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]' $files |
 	}' "$edges.files" -
 rm -f "$edges.files"
 
+# With object files (make passes the library's and the programs'): the same rules for
+# calls. Each object to the objects defining the symbols it uses (nm):
+# no call into a folder above or beside its own, and no call loop among
+# the library's files (a loop of files that call each other, as secagg.c
+# and secagg_unmask.c once did, is a loop that includes cannot show).
+if [ $# -gt 0 ]; then
+	printf '%s\n' "$@" | xargs nm -A -g |
+		awk '{ o = $1; sub(/:.*/, "", o); print ($(NF - 1) == "U" ? "U" : "D"), o, $NF }' | awk -v calls="$edges.calls" -v fails="$fails" '
+	BEGIN {
+		rank["crypto"] = 0; rank["wire"] = 1; rank["query"] = 2; rank["protocol"] = 3
+		rank["net"] = 4; rank["store"] = 4; rank["node"] = 5; rank["coordinator"] = 5
+		rank["cli"] = 6
+	}
+	function src(o) { sub(/^.*\/obj\//, "", o); sub(/\.c\.o$|\.o$/, ".c", o); return o }
+	$1 == "D" { def[$3] = src($2); next }
+	{ use[NR] = src($2) " " $3 }
+	END {
+		for (i in use) {
+			split(use[i], u, " ")
+			if (!(u[2] in def) || def[u[2]] == u[1]) continue
+			a = u[1]; b = def[u[2]]
+			fa = a; sub(/\/.*/, "", fa); fb = b; sub(/\/.*/, "", fb)
+			if (fa != fb && (fa in rank) && (fb in rank) && rank[fa] <= rank[fb])
+				seen[a ": calls " u[2] " of " b ": " fa "/ (layer " rank[fa] ") may not call " fb "/ (layer " rank[fb] ")"] = 1
+			if (rank[fa] <= 4 && rank[fb] <= 4) edge[a " " b] = 1
+		}
+		for (m in seen) print m >> fails
+		for (e in edge) print e >> calls
+	}'
+	touch "$edges.calls"
+	if ! loop=$(tsort "$edges.calls" 2>&1 >/dev/null); then
+		echo "call loop: $(echo "$loop" | grep -v 'input contains a loop' | sed 's/^tsort: //' | tr '\n' ' ')" >>"$fails"
+	fi
+	rm -f "$edges.calls"
+fi
+
 # Loops: tsort reports any cycle on stderr and exits nonzero.
 if ! loop=$(tsort "$edges" 2>&1 >/dev/null); then
 	echo "include loop: $(echo "$loop" | grep -v 'input contains a loop' | sed 's/^tsort: //' | tr '\n' ' ')" >>"$fails"
@@ -77,4 +117,4 @@ if [ -s "$fails" ]; then
 	echo "check-layers: FAILED ($(grep -c . "$fails") problems; docs/ARCHITECTURE.md has the rules)"
 	exit 1
 fi
-echo "check-layers: ok ($(echo "$files" | wc -l) files, $(wc -l <"$edges") includes, no loops)"
+echo "check-layers: ok ($(echo "$files" | wc -l) files, $(wc -l <"$edges") includes, no loops${1:+; calls of $# objects too})"
