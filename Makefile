@@ -20,7 +20,9 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(shell pkg-config --
 LIBS       = $(shell pkg-config --libs $(PKGS)) -lnng -lpthread -lm
 TEST_LIBS  = $(shell pkg-config --libs criterion)
 
-LIB_SRC   := $(wildcard crypto/*.c protocol/*.c store/*.c)
+# The library's folders, lowest layer first (docs/ARCHITECTURE.md).
+LIB_DIRS  := crypto wire query protocol net store
+LIB_SRC   := $(wildcard $(addsuffix /*.c,$(LIB_DIRS)))
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB       := $(BUILD)/libtally.a
 # Each program is its folder's objects; main.c holds only main(), so tests
@@ -45,7 +47,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test run-tests asan ubsan valgrind fuzz fuzz-build bench bench-plots \
+.PHONY: all deps build test run-tests check-layers asan ubsan valgrind fuzz fuzz-build bench bench-plots \
 	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
 	mutants
 
@@ -58,6 +60,7 @@ deps:
 build: $(LIB) $(APP_LIBS) $(BIN) $(HELPER_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 test: deps
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
@@ -217,6 +220,14 @@ check-test-knobs:
 		echo "check-test-knobs: a program calls the test-only skip_agreement"; exit 1; fi; \
 	echo "check-test-knobs: ok"
 
+# The layers of docs/ARCHITECTURE.md: no include of a folder above (or
+# beside) one's own, nng only in net/, no include loop; and, in the built
+# objects (nm), no call upwards and no call loop in the library. Under a
+# second once the objects are built.
+APP_OBJ    = $(foreach a,$(APPS),$(patsubst %.c,$(BUILD)/obj/%.c.o,$(wildcard $(a)/*.c)))
+check-layers: $(LIB_OBJ) $(APP_OBJ)
+	@scripts/check-layers.sh $(LIB_OBJ) $(APP_OBJ)
+
 check-no-test-rng: $(BIN)
 	@for p in $(PROGRAMS); do \
 		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_seeded; then \
@@ -225,13 +236,12 @@ check-no-test-rng: $(BIN)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include/tally/crypto $(DESTDIR)$(PREFIX)/include/tally/protocol
+		$(addprefix $(DESTDIR)$(PREFIX)/include/tally/,$(LIB_DIRS))
 	$(if $(PROGRAMS),install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(filter-out %_impl.h,$(wildcard crypto/*.h)) \
-		$(DESTDIR)$(PREFIX)/include/tally/crypto/
-	install -m 644 $(filter-out %_impl.h,$(wildcard protocol/*.h)) \
-		$(DESTDIR)$(PREFIX)/include/tally/protocol/
+	for d in $(LIB_DIRS); do \
+		install -m 644 $$(ls $$d/*.h | grep -v '_impl\.h$$') $(DESTDIR)$(PREFIX)/include/tally/$$d/ || exit 1; \
+	done
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tests/fuzz/*.c)

@@ -16,7 +16,7 @@
 
 #include "crypto/dp.h"
 #include "crypto/rng.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 #include "timing.h"
 
 #define ROW_SECONDS 0.15
@@ -159,7 +159,7 @@ measure(struct tly_rng *rng, const struct row *row)
 }
 
 /*
- * Issue 12 section 2: the cost model (protocol/noise.h, tly_noise_work)
+ * Issue 12 section 2: the cost model (query/noise.h, tly_noise_work)
  * against measured time. Each row draws whole cells' noise with
  * tly_noise_apply and prints the predicted work units a cell, the measured
  * ns a cell and their ratio, ns a unit. The model is an upper bound on the

@@ -96,10 +96,10 @@
 #include "crypto/aead.h"
 #include "crypto/field.h"
 #include "crypto/rng.h"
-#include "protocol/buf.h"
-#include "protocol/codec.h"
+#include "wire/buf.h"
+#include "wire/codec.h"
 #include "protocol/committee.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 /* The coordinator's defaults (coordinator/config.h); -D overrides them to
  * measure another committee by hand. */

@@ -33,7 +33,7 @@
 #include "crypto/rng.h"
 #include "node/ledger.h"
 #include "node/ledger_heads.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 #include "store/head.h"
 #include "timing.h"
 

@@ -94,7 +94,7 @@
 #include "crypto/rng_test.h"
 #include "crypto/shamir.h"
 #include "crypto/sign.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 #include "protocol/committee.h"
 #include "protocol/graph.h"
 #include "protocol/secagg.h"

@@ -24,8 +24,8 @@
 
 #include "coordinator/shares.h"
 #include "coordinator/translog.h"
-#include "protocol/budget.h"
-#include "protocol/keys.h"
+#include "query/budget.h"
+#include "store/keys.h"
 #include "timing.h"
 
 enum { LOG_ENTRIES = 20000, NODES = 3, PLANNERS = 8, DATASETS = 2, REPS = 5, ASKS = 20000 };

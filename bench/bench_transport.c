@@ -38,7 +38,7 @@
 #include "bench/timing.h"
 #include "cli/pki.h"
 #include "crypto/rng.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 enum {
 	CELLS = 10000,

@@ -18,7 +18,7 @@
 #include "coordinator/translog.h"
 #include "node/config.h"
 #include "node/ledger.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 

@@ -48,7 +48,7 @@
 #include <stdio.h>
 
 #include "crypto/error.h"
-#include "protocol/messages.h"
+#include "wire/messages.h"
 
 enum { TLY_AUDIT_PATH_MAX = 4096, TLY_AUDIT_MAX_LEDGERS = 1000 };
 

@@ -13,8 +13,8 @@
 #include <jansson.h>
 
 #include "coordinator/translog.h"
-#include "protocol/keys.h"
-#include "protocol/spec_words.h"
+#include "store/keys.h"
+#include "query/spec_words.h"
 
 static tly_err
 fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
@@ -89,7 +89,7 @@ what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t 
 }
 
 /* Who asked: the planner's name in the logged spec, which the coordinator
- * set from the request's signature (protocol/planner.h). */
+ * set from the request's signature (query/planner.h). */
 static void
 asker(FILE *out, json_t *spec)
 {

@@ -10,8 +10,8 @@
 #include <sodium.h>
 
 #include "node/ledger_heads.h"
-#include "protocol/codec.h"
-#include "protocol/keys.h"
+#include "wire/codec.h"
+#include "store/keys.h"
 #include "store/head.h"
 
 void

@@ -20,7 +20,7 @@
 
 #include "coordinator/translog.h"
 #include "node/ledger.h"
-#include "protocol/party.h"
+#include "wire/party.h"
 #include "store/merkle.h"
 
 /* Every head seen so far, across ledgers (for the fork check). */

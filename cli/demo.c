@@ -23,8 +23,8 @@
 #include "cli/query.h"
 #include "cli/synth.h"
 #include "crypto/wipe.h"
-#include "protocol/keys.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "net/transport.h"
 
 extern char **environ;
 

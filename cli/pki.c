@@ -22,8 +22,8 @@
 
 #include "crypto/sign.h"
 #include "crypto/wipe.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
+#include "store/keys.h"
+#include "query/planner.h"
 
 enum {
 	PATH_BYTES = 4096,

@@ -2,7 +2,7 @@
  * pki.h - the federation's certificate authority and its certificates
  * (`tally pki init/issue`, DESIGN.md section 7.1).
  *
- * The certificates are what protocol/transport.c hands to nng 1.5.2 over
+ * The certificates are what net/transport.c hands to nng 1.5.2 over
  * mbedTLS 2.28 for mutual TLS, so the profile is the one mbedTLS checks
  * (it is built with X509_CHECK_KEY_USAGE and X509_CHECK_EXTENDED_KEY_USAGE):
  *
@@ -96,7 +96,7 @@ TLY_MUST tly_err tly_pki_issue(const char *dir, const char *name, enum tly_pki_r
     size_t why_len);
 
 /*
- * A planner's request-signing key (protocol/planner.h): a fresh Ed25519
+ * A planner's request-signing key (query/planner.h): a fresh Ed25519
  * seed written to out_dir/NAME.sign (mode 0600, never overwriting), its
  * public key into pk, for the coordinator's planners file. TLY_EINVAL for
  * a bad name, TLY_EIO for the file.

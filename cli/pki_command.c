@@ -3,7 +3,7 @@
  */
 #include "pki.h"
 
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 #include <errno.h>
 #include <getopt.h>

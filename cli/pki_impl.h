@@ -6,8 +6,8 @@
  * tally never reads a peer's subject, CN or SAN: TLS (nng + mbedTLS)
  * checks the peer's chain to its role's CA and, on clients, the server
  * name; a node is identified by its signed HELLO against the registry
- * (protocol/transport.h), a planner by its request signature against the
- * coordinator's planners file (protocol/planner.h).
+ * (net/transport.h), a planner by its request signature against the
+ * coordinator's planners file (query/planner.h).
  * The only certificates tally itself parses are the CA's, here.
  */
 #ifndef TLY_CLI_PKI_IMPL_H

@@ -14,9 +14,9 @@
 #include <sodium.h>
 
 #include "crypto/wipe.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "query/planner.h"
+#include "net/transport.h"
 
 enum {
 	EXIT_USAGE = 2,

@@ -7,7 +7,7 @@
  *   [planner]
  *   api = https://127.0.0.1:7443
  *   name = planner                  ; as in the coordinator's planners file
- *   sign_key = pki/planner.sign     ; signs each query (protocol/planner.h)
+ *   sign_key = pki/planner.sign     ; signs each query (query/planner.h)
  *   tls_cert = pki/planner.crt      ; paths relative to this file; from the
  *   tls_key = pki/planner.key       ; planners' CA
  *   tls_ca = pki/coordinator-ca.crt ; the coordinator's CA, the only one trusted
@@ -37,7 +37,7 @@
 #include <stdio.h>
 
 #include "crypto/error.h"
-#include "protocol/planner.h"
+#include "query/planner.h"
 
 /* Build the query JSON from short flags (argv after `tally query`), or
  * return NULL with why set. The caller frees the result. Exposed for

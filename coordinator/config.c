@@ -12,10 +12,10 @@
 #include <ini.h>
 
 #include "coordinator/shares.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 
-#include "protocol/messages.h"
-#include "protocol/transport.h"
+#include "wire/messages.h"
+#include "net/transport.h"
 
 enum section_id {
 	SECTION_COORDINATOR,

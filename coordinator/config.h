@@ -10,8 +10,8 @@
  *   tls_planner_ca = pki/planner-ca.crt ; the only CA the API trusts
  *   planners = planners.ini             ; planners' keys (planners.h)
  *   sign_key = keys/coordinator.sign    ; 32-byte Ed25519 seed, hex
- *   registry = registry.ini             ; pinned public keys (protocol/keys.h)
- *   catalogue = catalogue.json          ; what nodes publish (protocol/spec.h)
+ *   registry = registry.ini             ; pinned public keys (store/keys.h)
+ *   catalogue = catalogue.json          ; what nodes publish (query/spec.h)
  *   log = state/transparency.db         ; the transparency log (translog.h)
  *   heartbeat_interval_ms = 2000        ; keepalive to each node, 100..60000
  *   heartbeat_dead_ms = 6000            ; a node silent this long is dropped,
@@ -33,7 +33,7 @@
  *   round_to = 0                        ; query's own "sdc" overrides it
  *   max_query_work = 1000000000         ; refuse (422) before sending a query
  *                                       ; whose noise costs more work units
- *                                       ; (protocol/noise.h, tly_noise_work)
+ *                                       ; (query/noise.h, tly_noise_work)
  *
  *   [api]
  *   planner_rate = 0                    ; POST /v1/queries per planner per
@@ -47,7 +47,7 @@
  *                                       ; "a/b" or a decimal, 0 < share <= 1;
  *                                       ; 1: no limit beyond the cap
  *
- *   [limits]                            ; the API listener (protocol/guard.h)
+ *   [limits]                            ; the API listener (net/guard.h)
  *   api_max_conns = 256                 ; connections at once, 1..100000
  *   handshake_timeout_ms = 5000         ; accept to TLS handshake, 100..600000
  *   idle_timeout_ms = 300000            ; no byte either way, 1000..86400000
@@ -57,7 +57,7 @@
  * tls+tcp:// or api is https://. The single tls_ca of old configs is
  * refused with a message naming its replacements (one CA per role).
  * Everything else has the default shown. "gaussian" and "skellam" both name
- * the zCDP mechanism (TLY_MECH_SKELLAM, see protocol/spec.h).
+ * the zCDP mechanism (TLY_MECH_SKELLAM, see query/spec.h).
  *
  * Every error names the file, the line and the key (or [section]), and
  * why: unknown sections and keys, a section or key given twice, bad
@@ -85,7 +85,7 @@ enum {
 	TLY_COORD_RATE_MAX = 60000,
 	TLY_COORD_BURST_MAX = 10000,
 	TLY_COORD_QUEUE_MAX = 4096,
-	/* [limits]: the API listener (protocol/guard.h) */
+	/* [limits]: the API listener (net/guard.h) */
 	TLY_COORD_API_CONNS_MIN = 1,
 	TLY_COORD_API_CONNS_MAX = 100000,
 	TLY_COORD_API_CONNS_DEFAULT = 256,

@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 enum { LINE_MAX_BYTES = 512 };
 

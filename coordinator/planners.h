@@ -1,6 +1,6 @@
 /*
  * planners.h - who may ask: the planners file the coordinator loads, and
- * the check of each API request's signature (protocol/planner.h).
+ * the check of each API request's signature (query/planner.h).
  *
  * The file (INI, named by `planners` in the coordinator config) lists
  * each planner's name and Ed25519 public key:
@@ -30,7 +30,7 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
-#include "protocol/planner.h"
+#include "query/planner.h"
 
 enum {
 	TLY_PLANNERS_MAX = 1024,

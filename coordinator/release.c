@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "crypto/dp_quantile.h"
-#include "protocol/keys.h"
-#include "protocol/spec_words.h"
+#include "store/keys.h"
+#include "query/spec_words.h"
 
 /* The mean's interval combines two intervals of coverage 1 - 1/40 each. */
 enum { MEAN_Q_NUM = 39, MEAN_Q_DEN = 40, MEAN_MAX_DECIMALS = 6 };
@@ -207,7 +207,7 @@ measure_json(struct build *b)
 }
 
 /* "filters" and "description": every filter of the query in words, from
- * its canonical form, as the log holds it (protocol/spec_words.h). */
+ * its canonical form, as the log holds it (query/spec_words.h). */
 static void
 words_json(struct build *b, json_t *o)
 {

@@ -21,20 +21,20 @@
  * filters: every "where" clause of the query, in words, in the canonical
  * order ([] when none); description: the whole query in one sentence, the
  * measure, the dataset, every filter and the grouping (both from
- * protocol/spec_words.h, so a release that isolates one person says so).
+ * query/spec_words.h, so a release that isolates one person says so).
  *
  * privacy: the guarantee, from the query's noise parameters. laplace:
  * "epsilon" (number) and "epsilon_exact" (the charged fraction as an exact
  * string: a terminating decimal such as "0.5" when there is one, else
  * "num/den"), delta 0. skellam (what a query's "gaussian" runs, see
- * protocol/spec.h): "rho" and "rho_exact" likewise, and the (epsilon,
+ * query/spec.h): "rho" and "rho_exact" likewise, and the (epsilon,
  * delta)-DP it implies, "epsilon" and "delta" (tly_noise_describe).
  * "none" (tests only): no figures. "noise_sd" and "ci95_half_width" (k)
  * describe the noise actually in each released cell, given the
  * contributors that took part (tly_noise_describe with n contributors):
  * P(|noise| <= k) >= 0.95. noise_sd has 4 significant digits.
  *
- * cells, in the order of protocol/spec.h (row-major over group_by, then
+ * cells, in the order of query/spec.h (row-major over group_by, then
  * histogram bins). "group" maps each grouping column to its value; a
  * histogram cell also has "bin": "[e_i, e_{i+1})" (the last bin is closed,
  * "[e, e']", and per spec.h the first and last take values beyond the
@@ -91,9 +91,9 @@
 #include <jansson.h>
 
 #include "crypto/error.h"
-#include "protocol/codec.h"
-#include "protocol/noise.h"
-#include "protocol/spec.h"
+#include "wire/codec.h"
+#include "query/noise.h"
+#include "query/spec.h"
 
 struct tly_release_sdc {
 	uint32_t suppress_below; /* 0 = off */

@@ -24,13 +24,13 @@
 #include "coordinator/translog.h"
 #include "crypto/dp.h"
 #include "crypto/rng.h"
-#include "protocol/receipt.h"
+#include "query/receipt.h"
 #include "protocol/committee.h"
-#include "protocol/guard.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
-#include "protocol/spec.h"
-#include "protocol/transport.h"
+#include "net/guard.h"
+#include "store/keys.h"
+#include "query/noise.h"
+#include "query/spec.h"
+#include "net/transport.h"
 #include "store/head.h"
 
 enum { POLL_MS = 20, RECEIPTS_MAX = TLY_MAX_PARTIES, ROWS_CAP = 1000000000 };
@@ -855,7 +855,7 @@ out:
 
 /*
  * Issue 12 section 2: the noise the query needs must be within the
- * samplers' caps and its work (protocol/noise.h, tly_noise_cost) within
+ * samplers' caps and its work (query/noise.h, tly_noise_cost) within
  * max_query_work, before the query is sent. The nodes apply the same rule
  * before they charge anything.
  */
@@ -870,7 +870,7 @@ check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_le
 	if (rv == TLY_ERANGE) {
 		say(why, why_len,
 		    "%s: the noise this %s needs passes the samplers' limits (noise scale above "
-		    "%llu, protocol/noise.h): raise %s",
+		    "%llu, query/noise.h): raise %s",
 		    name, name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE, name);
 		return TLY_EINVAL;
 	}
@@ -1527,7 +1527,7 @@ raise_files(struct server *s, char *why, size_t why_len)
 }
 
 /* The API: nng's HTTP server on a loopback port of its own, behind the
- * guard on the configured address (protocol/guard.h: nng 1.5's server
+ * guard on the configured address (net/guard.h: nng 1.5's server
  * has no connection limit, handshake deadline or idle timeout). */
 static tly_err
 open_api(struct server *s, const struct tly_tls_files *tls, char *why, size_t why_len)

@@ -1,7 +1,7 @@
 /*
  * server.h - `tally-coordinator --config FILE`: the coordinator daemon.
  *
- * One thread runs everything: the planner API (HTTPS, protocol/transport.h),
+ * One thread runs everything: the planner API (HTTPS, net/transport.h),
  * the hub the nodes dial into, the rounds of the running query and the
  * transparency log. Scheduling is a queue: queries run one at a time, in
  * the order they arrived (at most api.queue_max waiting, and

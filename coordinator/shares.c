@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "coordinator/translog.h"
-#include "protocol/budget.h"
-#include "protocol/planner.h"
+#include "query/budget.h"
+#include "query/planner.h"
 
 /* A planner's finished spend on one dataset. */
 struct spend {

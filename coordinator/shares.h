@@ -4,7 +4,7 @@
  * 0 < s <= 1) of each population's cap at each trust. Pure accounting:
  * no I/O, exact integer fractions, no floating point.
  *
- * Units are the node's (protocol/budget.h): a planner's queries on a
+ * Units are the node's (query/budget.h): a planner's queries on a
  * population add up to a state (E, Q, R) exactly as the node's ledger
  * adds them, and the state is within the planner's share when it is
  * within the cap scaled by s, by the same rule as the node's:
@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
-#include "protocol/receipt.h"
+#include "query/receipt.h"
 
 /* What a query asks of the budget. Strings are borrowed for the call. */
 struct tly_share_ask {

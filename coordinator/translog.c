@@ -13,7 +13,7 @@
 
 #include "store/head.h"
 #include "store/sqlog.h"
-#include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
+#include "query/receipt.h" /* receipts: one definition for node and coordinator */
 
 /* Append-only by construction: store/sqlog.c adds the triggers that
  * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;

@@ -35,7 +35,7 @@
  *     reason_len       u16  0..TLY_TRANSLOG_REASON_MAX, then reason (UTF-8,
  *                           no NUL): why it was aborted or refused
  *     spec_len         u32  0..TLY_SPEC_JSON_MAX, then the canonical query
- *                           JSON (protocol/spec.h); 0 only for a query
+ *                           JSON (query/spec.h); 0 only for a query
  *                           refused before it had one
  *     release_len      u32  0..TLY_TRANSLOG_RELEASE_MAX, then the release
  *                           JSON (coordinator/release.h); > 0 exactly when
@@ -83,9 +83,9 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
-#include "protocol/codec.h"
-#include "protocol/messages.h"
-#include "protocol/party.h"
+#include "wire/codec.h"
+#include "wire/messages.h"
+#include "wire/party.h"
 
 enum {
 	TLY_TRANSLOG_APPLICATION_ID = 0x544c5452, /* "TLTR" */

@@ -11,9 +11,9 @@
 #include <sodium.h>
 
 #include "coordinator/release.h"
-#include "protocol/budget.h"
-#include "protocol/receipt.h" /* receipts: one definition for node and coordinator */
-#include "protocol/keys.h"
+#include "query/budget.h"
+#include "query/receipt.h" /* receipts: one definition for node and coordinator */
+#include "store/keys.h"
 #include "store/head.h"
 #include "store/sqlog.h"
 
@@ -270,7 +270,7 @@ remember_release(struct walk *w, const struct tly_translog_entry *e)
 }
 
 /* The receipt's totals within its population's cap, by the ledger's own
- * arithmetic (protocol/budget.h), and at least its own charge. */
+ * arithmetic (query/budget.h), and at least its own charge. */
 static tly_err
 check_receipt_budget(struct walk *w, const struct tly_ledger_receipt *r)
 {

@@ -11,8 +11,8 @@
 
 #include <jansson.h>
 
-#include "protocol/receipt.h" /* the receipt layout: TLY_RECEIPT_*_BYTES */
-#include "protocol/codec.h"
+#include "query/receipt.h" /* the receipt layout: TLY_RECEIPT_*_BYTES */
+#include "wire/codec.h"
 
 #define ENTRY_DOMAIN "tally/translog/v1"
 

@@ -9,8 +9,8 @@
 
 #include <sqlite3.h>
 
-#include "protocol/buf.h"
-#include "protocol/spec.h"
+#include "wire/buf.h"
+#include "query/spec.h"
 #include "store/merkle.h"
 #include "translog.h"
 

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "coordinator/shares.h"
-#include "protocol/receipt.h"
+#include "query/receipt.h"
 
 /* The planner named in canonical spec JSON, "" when none. */
 static void

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 /* Step st to its next row and decode its bytes (column 4) into e.
  * SQLITE_ROW with *form TLY_OK or the decoder's error, or SQLite's code. */

@@ -11,8 +11,8 @@
 #include <ini.h>
 
 #include "crypto/frac.h"
-#include "protocol/noise.h"
-#include "protocol/transport.h"
+#include "query/noise.h"
+#include "net/transport.h"
 
 /* inih (Debian's build) reports no line numbers to handlers: a reader that
  * counts lines gives them, since each handler call follows the read of its
@@ -317,7 +317,7 @@ policy_key(struct parse *p, const char *key, const char *value)
 		if (!parse_u64(value, 1, &cfg->max_query_work))
 			fail(p, "policy", key,
 			    "must be an integer from 1 to 18446744073709551615 (work units, "
-			    "protocol/noise.h)");
+			    "query/noise.h)");
 	} else if (strcmp(key, "allow_noise_free") == 0) {
 		if (!parse_bool(value, &cfg->allow_noise_free))
 			fail(p, "policy", key, "must be yes or no");

@@ -10,7 +10,7 @@
  *   sign_key = keys/node3.sign              ; 32-byte Ed25519 seed, hex
  *   kx_key = keys/node3.kx                  ; 32-byte X25519 secret, hex
  *   registry = registry.ini                 ; pinned public keys of the coordinator
- *                                           ; and every node (see protocol/party.h)
+ *                                           ; and every node (see wire/party.h)
  *   ledger = state/ledger.db                ; the privacy-budget ledger (written)
  *   committee = yes                         ; may serve on a committee
  *   heartbeat_interval_ms = 2000            ; keepalive to the coordinator,
@@ -28,7 +28,7 @@
  *   allow_noise_free = no                   ; only test federations say yes
  *   max_query_work = 1000000000             ; refuse, before any charge, a query
  *                                           ; whose noise costs more work units
- *                                           ; (protocol/noise.h, tly_noise_work)
+ *                                           ; (query/noise.h, tly_noise_work)
  *
  *   [dataset patients]
  *   path = data/site3.db                    ; SQLite, opened read-only
@@ -54,7 +54,7 @@
  * (epsilon 20, delta 10^-6) per population, each dataset its own
  * population, minimum 3 contributors, max_min_honest 10, committee yes.
  * Every charge, pure epsilon or rho, counts against that one cap
- * (protocol/budget.h, docs/PRIVACY.md); with max_sites_per_person m each
+ * (query/budget.h, docs/PRIVACY.md); with max_sites_per_person m each
  * site admits 1/m of it in zCDP terms. The datasets of one population
  * must agree on epsilon_total, delta_total and max_sites_per_person.
  *
@@ -73,8 +73,8 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
-#include "protocol/receipt.h"
-#include "protocol/spec.h"
+#include "query/receipt.h"
+#include "query/spec.h"
 
 enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
 

@@ -13,9 +13,9 @@
 #include "node/ledger_votes.h"
 #include "node/node.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "query/planner.h"
+#include "net/transport.h"
 
 enum { MEMBER_SLOTS = 8, RECV_TIMEOUT_MS = 250 };
 
@@ -128,7 +128,7 @@ refusal_reason(tly_err rv)
 }
 
 /* Who asked, for the log line: the planner the coordinator named in the
- * signed spec (protocol/planner.h), or "(none named)". */
+ * signed spec (query/planner.h), or "(none named)". */
 static void
 note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 {

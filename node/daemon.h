@@ -2,7 +2,7 @@
  * daemon.h - `tally-node --config FILE`: the node on the network.
  *
  * Dials the coordinator (tls+tcp, mutual TLS, the signed handshake of
- * protocol/transport.h) and keeps redialling after drops. For each QUERY:
+ * net/transport.h) and keeps redialling after drops. For each QUERY:
  *   - as a committee member (when the config allows it), it keeps a
  *     member state for the query (protocol/committee.h) and answers the
  *     coordinator's relayed SHAREs and ANNOUNCE;

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "protocol/spec.h"
+#include "query/spec.h"
 
 struct tly_store;
 

@@ -10,7 +10,7 @@
  * charged, is refused with a reason, whatever the coordinator says.
  * Refusals are recorded too, in the same chain, and cost nothing.
  *
- * Accounting is protocol/budget.h's, one accountant per population (the
+ * Accounting is query/budget.h's, one accountant per population (the
  * datasets that describe the same people): epsilon (pure DP,
  * TLY_MECH_LAPLACE) and rho (zCDP, TLY_MECH_SKELLAM) are reduced fractions
  * of u64, summed exactly (E, Q = sum eps^2/2, R) and admitted while
@@ -86,11 +86,11 @@
 #include "crypto/error.h"
 #include "crypto/sign.h"
 #include "node/config.h"
-#include "protocol/budget.h"
-#include "protocol/buf.h"
-#include "protocol/messages.h"
-#include "protocol/receipt.h"
-#include "protocol/spec.h"
+#include "query/budget.h"
+#include "wire/buf.h"
+#include "wire/messages.h"
+#include "query/receipt.h"
+#include "query/spec.h"
 
 enum {
 	TLY_LEDGER_APPLICATION_ID = 0x544c4c47, /* "TLLG" */

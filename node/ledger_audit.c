@@ -184,7 +184,7 @@ same_spent(const struct tly_budget_spent *a, const struct tly_budget_spent *b)
 	       tly_ledger_fraction_cmp(a->rho, b->rho) == 0;
 }
 
-/* The population's totals: recomputed exactly (protocol/budget.h), within
+/* The population's totals: recomputed exactly (query/budget.h), within
  * the entry's cap, whose rho_total is recomputed too. */
 static tly_err
 check_spend(struct walk *w, const struct tly_ledger_entry *e)
@@ -407,7 +407,7 @@ decimal_up(char *out, size_t len, struct tly_fraction f)
 }
 
 /* The (epsilon, delta) the population's totals guarantee at this site,
- * rounded up (protocol/budget.h, the same arithmetic as reserve): E
+ * rounded up (query/budget.h, the same arithmetic as reserve): E
  * exactly when basic composition is the tighter, else cdp2adp, a double
  * already rounded up, shown to 4 decimals, never below it. */
 static void

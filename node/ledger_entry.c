@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "protocol/codec.h"
+#include "wire/codec.h"
 
 #define ENTRY_DOMAIN   "tally/ledger/v1"
 #define RECEIPT_DOMAIN "tally/receipt/v1"

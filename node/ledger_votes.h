@@ -27,7 +27,7 @@
 
 #include "crypto/error.h"
 #include "node/ledger.h"
-#include "protocol/messages.h"
+#include "wire/messages.h"
 
 /*
  * Record this node's vote in query_id for the set whose hash is set_hash,

@@ -19,7 +19,7 @@
 #include "node/daemon.h"
 #include "node/import.h"
 #include "node/node.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_REFUSED = 3 };
 

@@ -12,8 +12,8 @@
 #include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
+#include "store/keys.h"
+#include "query/noise.h"
 #include "crypto/dp.h"
 
 tly_err
@@ -133,7 +133,7 @@ tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **ou
  * Step 3, last: everything that could make step 5 fail for the query's own
  * sake runs here, before the charge (issue 12 section 2). The noise must be
  * within the samplers' caps (tly_noise_calibrate, which step 5 repeats) and
- * its work (protocol/noise.h) within max_query_work; both refusals charge
+ * its work (query/noise.h) within max_query_work; both refusals charge
  * nothing and name the limit.
  */
 static tly_err
@@ -147,7 +147,7 @@ check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t w
 	if (rv == TLY_ERANGE) {
 		tly_say(why, why_len,
 		    "refused: the noise this %s needs passes the samplers' limits (noise scale "
-		    "above %llu, protocol/noise.h); nothing was charged",
+		    "above %llu, query/noise.h); nothing was charged",
 		    name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
 		return TLY_EINVAL;
 	}

@@ -40,8 +40,8 @@
 #include "crypto/rng.h"
 #include "eval.h"
 #include "ledger.h"
-#include "protocol/outbox.h"
-#include "protocol/party.h"
+#include "wire/outbox.h"
+#include "wire/party.h"
 
 enum { TLY_NODE_NOTE_MAX = 600 };
 

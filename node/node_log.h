@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "node/node.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 
 TLY_MUST tly_err tly_node_check_log(struct tly_node *node,
                                     const uint8_t query_id[static TLY_QUERY_ID_BYTES],

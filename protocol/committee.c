@@ -10,7 +10,7 @@
 #include "committee_impl.h"
 #include "crypto/shamir.h"
 #include "crypto/wipe.h"
-#include "noise.h"
+#include "query/noise.h"
 
 _Static_assert(TLY_MAX_COMMITTEE <= 64, "a node's deliveries fit one 64-bit mask");
 _Static_assert(TLY_MAX_ANNOUNCE_ATTEMPTS <= 32, "a member's complaints fit one 32-bit mask");

@@ -105,11 +105,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 #include "crypto/rng.h"
-#include "messages.h"
-#include "outbox.h"
-#include "party.h"
+#include "wire/messages.h"
+#include "wire/outbox.h"
+#include "wire/party.h"
 
 /*
  * The rules every party applies to a committee query, beyond those of

@@ -2,13 +2,13 @@
  * graph.c - the complete and random Harary graphs of pairwise masking, and
  * the SecAgg+ parameter search (graph.h has the formulas).
  */
-#include "graph.h"
+#include "protocol/graph.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "wire/buf.h"
 #include "crypto/field.h"
 #include "crypto/prg.h"
 #include "crypto/wipe.h"

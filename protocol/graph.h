@@ -86,7 +86,7 @@
 #include <stdint.h>
 
 #include "crypto/error.h"
-#include "messages.h"
+#include "wire/messages.h"
 
 enum {
 	TLY_GRAPH_MAX_DEGREE = 1024,          /* largest sparse degree tried */

@@ -2,7 +2,7 @@
  * secagg.c - the pairwise-masking client: a trust node's side of SecAgg
  * and SecAgg+ (secagg.h has the rounds and the rules).
  */
-#include "secagg.h"
+#include "protocol/secagg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +13,9 @@
 #include "crypto/kx.h"
 #include "crypto/shamir.h"
 #include "crypto/wipe.h"
-#include "graph.h"
-#include "noise.h"
-#include "secagg_impl.h"
-
-/* ---- secrets ---- */
-
-void
-tly_secagg_client_forget(struct tly_secagg_client *c)
-{
-	if (c->input != NULL) {
-		TLY_WIPE(c->input, c->query.cells * sizeof *c->input);
-		free(c->input);
-		c->input = NULL;
-	}
-	sodium_free(c->secrets); /* wipes */
-	c->secrets = NULL;
-	sodium_free(c->held);
-	c->held = NULL;
-}
+#include "protocol/graph.h"
+#include "query/noise.h"
+#include "protocol/secagg_impl.h"
 
 /* The coordinator broke the protocol, or we cannot go on: stop for good. */
 static tly_err
@@ -40,37 +24,6 @@ fail(struct tly_secagg_client *c, tly_err rv)
 	tly_secagg_client_forget(c);
 	c->phase = TLY_SECAGG_CLIENT_ABORTED;
 	return rv;
-}
-
-struct tly_secagg_peer *
-tly_secagg_client_peer(const struct tly_secagg_client *c, uint32_t id)
-{
-	size_t lo = 0, hi = c->peer_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (c->peers[mid].id == id)
-			return &c->peers[mid];
-		if (c->peers[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-struct tly_msg_header
-tly_secagg_client_header(const struct tly_secagg_client *c, enum tly_msg_type type,
-    uint32_t recipient)
-{
-	struct tly_msg_header header = {
-		.type = type,
-		.sender = c->self->id,
-		.recipient = recipient,
-	};
-
-	memcpy(header.query_id, c->query_id, TLY_QUERY_ID_BYTES);
-	return header;
 }
 
 /* ---- the query ---- */

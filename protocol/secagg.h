@@ -112,12 +112,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codec.h"
+#include "wire/codec.h"
 #include "crypto/prg.h"
 #include "crypto/rng.h"
-#include "messages.h"
-#include "outbox.h"
-#include "party.h"
+#include "wire/messages.h"
+#include "wire/outbox.h"
+#include "wire/party.h"
 
 #define TLY_SECAGG_PAIRWISE_LABEL "tally/secagg/pairwise-mask"
 /* The mask generator is part of the protocol (every party must expand the

@@ -3,7 +3,7 @@
  * in (U1..U5), what each survivor is told, and at the end the rebuilding of
  * the secrets and the removal of the masks (secagg.h has the rules).
  */
-#include "secagg.h"
+#include "protocol/secagg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 #include "crypto/kx.h"
 #include "crypto/shamir.h"
 #include "crypto/wipe.h"
-#include "secagg_impl.h"
+#include "protocol/secagg_impl.h"
 
 /* ---- sets ---- */
 

@@ -3,7 +3,7 @@
  * and the helpers the client and the server share (masks, forwarded
  * signatures, message plumbing).
  */
-#include "secagg.h"
+#include "protocol/secagg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #include "crypto/kx.h"
 #include "crypto/prg.h"
 #include "crypto/wipe.h"
-#include "secagg_impl.h"
+#include "protocol/secagg_impl.h"
 
 _Static_assert((int)TLY_KX_SHARED_BYTES == (int)TLY_PRG_SEED_BYTES, "an agreed key seeds a mask");
 _Static_assert((int)TLY_SHAMIR_SECRET_BYTES == (int)TLY_KX_SECRET_BYTES,

@@ -1,6 +1,11 @@
 /*
  * secagg_impl.h - helpers shared by the pairwise-masking client
  * (secagg.c) and server (secagg_server.c). Not for other folders.
+ *
+ * The file group calls only downwards (no file calls one that calls it):
+ *   client: secagg.c -> secagg_unmask.c -> secagg_client_state.c
+ *   server: secagg_server.c -> secagg_close.c -> secagg_server_state.c
+ *   both -> secagg_common.c -> graph.c
  */
 #ifndef TLY_SECAGG_IMPL_H
 #define TLY_SECAGG_IMPL_H
@@ -10,8 +15,8 @@
 
 #include "crypto/kx.h"
 #include "crypto/shamir.h"
-#include "graph.h"
-#include "secagg.h"
+#include "protocol/graph.h"
+#include "protocol/secagg.h"
 
 /* Position of id in a strictly increasing array, or -1. O(log count). */
 long tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id);

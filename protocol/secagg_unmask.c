@@ -3,7 +3,7 @@
  * checks and signs the survivors set, then checks the signatures and
  * reveals its shares, once (secagg.h has the rules).
  */
-#include "secagg.h"
+#include "protocol/secagg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 #include <sodium.h>
 
 #include "crypto/wipe.h"
-#include "secagg_impl.h"
+#include "protocol/secagg_impl.h"
 
 /* ---- Round 3: ConsistencyCheck ---- */
 

@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "protocol/buf.h"
+#include "wire/buf.h"
 
 #define HASH TLY_MERKLE_HASH_BYTES
 

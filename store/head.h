@@ -44,7 +44,7 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
-#include "protocol/messages.h"
+#include "wire/messages.h"
 #include "store/merkle.h"
 
 enum {

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 
 #include "coordinator/release.h"
-#include "protocol/codec.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
+#include "wire/codec.h"
+#include "store/keys.h"
+#include "query/noise.h"
 
 static const char catalogue[] =
     "{\"datasets\": [{\"name\": \"patients\", \"columns\": ["

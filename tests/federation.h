@@ -19,8 +19,8 @@
 
 #include "coordinator/translog.h"
 #include "node/ledger.h"
-#include "protocol/party.h"
-#include "protocol/spec.h"
+#include "wire/party.h"
+#include "query/spec.h"
 
 enum { FED_MAX_NODES = 6 };
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "crypto/sign.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 
 struct test_log {
 	uint8_t *leaves; /* 32 bytes per entry */

@@ -46,8 +46,8 @@
 #include "cli/pki.h"
 #include "cli/query.h"
 #include "crypto/rng.h"
-#include "protocol/keys.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "net/transport.h"
 
 extern char **environ;
 

@@ -17,7 +17,7 @@
 
 #include "cli/audit.h"
 #include "federation.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 #include "store/head.h"
 
 static const uint32_t contributors[] = {1, 2, 3};

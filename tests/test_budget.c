@@ -1,4 +1,4 @@
-/* The privacy accountant (protocol/budget.h): cdp2adp known answers, the
+/* The privacy accountant (query/budget.h): cdp2adp known answers, the
  * rounded-down zCDP cap and its soundness, the combined rule, the issue's
  * sequence (epsilon spent to 20/20, then rho queries), the crossing
  * charge, and m sites. */
@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "protocol/budget.h"
+#include "query/budget.h"
 
 #define F(n, d) ((struct tly_fraction){(n), (d)})
 

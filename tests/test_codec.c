@@ -7,8 +7,8 @@
 
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
-#include "protocol/codec.h"
-#include "protocol/outbox.h"
+#include "wire/codec.h"
+#include "wire/outbox.h"
 
 static struct tly_identity coordinator, alice, bob;
 static struct tly_roster roster;

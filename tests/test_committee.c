@@ -9,9 +9,9 @@
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
 #include "crypto/shamir.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 #include "protocol/committee.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 #include "tests/stats.h"
 
 #define P TLY_FIELD_P

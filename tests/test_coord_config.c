@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "coordinator/config.h"
-#include "protocol/messages.h"
-#include "protocol/noise.h"
+#include "wire/messages.h"
+#include "query/noise.h"
 
 static const char good[] = "; the coordinator\n"
                            "[coordinator]\n"

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "federation.h"
-#include "protocol/buf.h"
+#include "wire/buf.h"
 
 extern char **environ;
 

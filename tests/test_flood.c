@@ -44,7 +44,7 @@
 
 #include <jansson.h>
 
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 extern char **environ;
 

@@ -1,5 +1,5 @@
 /*
- * The API's TCP guard (protocol/guard.h), in process: the TLS record scan,
+ * The API's TCP guard (net/guard.h), in process: the TLS record scan,
  * relaying both ways, eviction of the oldest pending connection when full,
  * refusal when none is pending, the handshake deadline, the idle timeout
  * and non-TLS clients. The upstream is a plain socket of the test's own.
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/guard.h"
+#include "net/guard.h"
 
 enum { WAIT_MS = 30000 };
 

@@ -25,7 +25,7 @@
 #include "crypto/sign.h"
 #include "node/ledger.h"
 #include "node/ledger_heads.h"
-#include "protocol/buf.h"
+#include "wire/buf.h"
 #include "tests/vectors.h"
 
 static char dir[64];

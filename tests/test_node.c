@@ -32,9 +32,9 @@
 #include "node/ledger.h"
 #include "node/node.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
-#include "protocol/spec.h"
+#include "store/keys.h"
+#include "query/noise.h"
+#include "query/spec.h"
 #include "store/head.h"
 
 extern char **environ;

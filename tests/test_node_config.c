@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "node/config.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 
 static const char good[] =
     "; a trust node\n"

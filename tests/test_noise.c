@@ -1,5 +1,5 @@
 /*
- * Distributed noise for a query (protocol/noise.h): calibration known
+ * Distributed noise for a query (query/noise.h): calibration known
  * answers and refusals, the Skellam condition checked against an
  * independent exact formulation, apply's edges, and describe's figures.
  *
@@ -27,7 +27,7 @@
 #include "crypto/field.h"
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 #include "stats.h"
 
 enum { CELLS = 1000000 };

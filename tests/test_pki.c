@@ -26,7 +26,7 @@
 #include "coordinator/planners.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 enum { PATH = 512, COMMAND = 2048 };
 

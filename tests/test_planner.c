@@ -1,5 +1,5 @@
 /*
- * Who asked: the planner's request signature (protocol/planner.h) and the
+ * Who asked: the planner's request signature (query/planner.h) and the
  * coordinator's planners file and request check (coordinator/planners.h).
  * The process-level attempts are in tests/test_roles.c.
  */
@@ -11,8 +11,8 @@
 
 #include "coordinator/planners.h"
 #include "crypto/rng.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
+#include "store/keys.h"
+#include "query/planner.h"
 
 static const char body[] = "{\"dataset\": \"patients\"}";
 static const uint8_t nonce[TLY_PLANNER_NONCE_BYTES] = {1, 2, 3};

@@ -4,7 +4,7 @@
  * Each test starts a real federation (`tally demo --serve`: PKI, SQLite
  * data, tally-node daemons over mutual TLS). For the rogue tests the real
  * coordinator is then stopped and this process takes its place: a hub
- * (protocol/transport.h) on the coordinator's address, with the
+ * (net/transport.h) on the coordinator's address, with the
  * coordinator's TLS certificate and its real signing key, so the daemons
  * redial to it and everything they do is what they would do for a
  * coordinator gone bad. It sends crafted QUERY messages and checks each
@@ -68,12 +68,12 @@
 #include "node/ledger.h"
 #include "node/ledger_heads.h"
 #include "store/head.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/noise.h"
-#include "protocol/spec.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "query/noise.h"
+#include "query/spec.h"
+#include "net/transport.h"
 
 extern char **environ;
 

@@ -28,9 +28,9 @@
 #include <sodium.h>
 
 #include "crypto/sign.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "query/planner.h"
+#include "net/transport.h"
 
 extern char **environ;
 

@@ -29,8 +29,8 @@
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
 #include "crypto/shamir.h"
-#include "protocol/codec.h"
-#include "protocol/noise.h"
+#include "wire/codec.h"
+#include "query/noise.h"
 #include "protocol/secagg.h"
 #include "stats.h"
 

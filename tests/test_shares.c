@@ -1,6 +1,6 @@
 /* The per-planner share (coordinator/shares.h): parsing the config value,
  * exact boundaries (exactly at the share admitted, one unit over refused)
- * under both rules of protocol/budget.h, queries in flight, datasets of
+ * under both rules of query/budget.h, queries in flight, datasets of
  * one population, the cap unknown until a receipt states it, and a
  * refusal that charged nothing. */
 #include <criterion/criterion.h>
@@ -14,8 +14,8 @@
 
 #include "coordinator/shares.h"
 #include "coordinator/translog.h"
-#include "protocol/budget.h"
-#include "protocol/keys.h"
+#include "query/budget.h"
+#include "store/keys.h"
 
 #define F(n, d) ((struct tly_fraction){(n), (d)})
 

@@ -1,5 +1,5 @@
 /*
- * The query spec and catalogue (protocol/spec.h), against the synthetic
+ * The query spec and catalogue (query/spec.h), against the synthetic
  * `patients` table of DESIGN.md section 7.4 (person_id is not exposed):
  * every DESIGN example parses; every refusal names its field; names and
  * values that look like SQL are unknown columns or plain values; canonical
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/codec.h"
-#include "protocol/spec.h"
+#include "wire/codec.h"
+#include "query/spec.h"
 
 static const char catalogue_json[] =
     "{'datasets': [{'name': 'patients', 'max_sites_per_person': 1, 'columns': ["

@@ -1,4 +1,4 @@
-/* A query in words (protocol/spec_words.h): every operator, quoting of
+/* A query in words (query/spec_words.h): every operator, quoting of
  * strings (escapes included), `in` lists, grouping, every measure and
  * histogram edges; and a tampered or malformed spec is refused, not
  * printed. Specs go through the parser and the canonical form first, as
@@ -6,8 +6,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "protocol/spec.h"
-#include "protocol/spec_words.h"
+#include "query/spec.h"
+#include "query/spec_words.h"
 
 static const char catalogue_json[] =
     "{\"datasets\": [{\"name\": \"patients\", \"columns\": ["

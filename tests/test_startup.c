@@ -36,7 +36,7 @@
 
 #include "coordinator/translog_impl.h"
 #include "crypto/rng.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 extern char **environ;
 

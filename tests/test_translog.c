@@ -20,8 +20,8 @@
 #include "coordinator/translog.h"
 #include "coordinator/translog_impl.h"
 #include "federation.h"
-#include "protocol/keys.h"
-#include "protocol/budget.h"
+#include "store/keys.h"
+#include "query/budget.h"
 #include "store/head.h"
 
 static const uint32_t one_two_three[] = {1, 2, 3};

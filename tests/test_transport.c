@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "crypto/rng.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 enum { NODES = 3, WAIT_MS = 5000, EVENT_LOG = 1 << 16 };
 
@@ -1250,7 +1250,7 @@ Test(transport, disconnect_drops_unread_and_holds_off)
  * handshake: tly_https_request never returned, and `tally query
  * --timeout` with it; this test ran into its own 60 s timeout. Twice, so
  * that the request given up on (left to nng, see request_step in
- * protocol/transport_http.c) does not block the next one. */
+ * net/transport_http.c) does not block the next one. */
 Test(tls, https_client_times_out_on_a_silent_server, .timeout = 60)
 {
 	paths();

@@ -45,7 +45,7 @@
 #include "crypto/rng.h"
 #include "crypto/shamir.h"
 #include "crypto/sign.h"
-#include "protocol/noise.h"
+#include "query/noise.h"
 #include "protocol/secagg_impl.h"
 
 #define SECRET(ptr, len) ((void)VALGRIND_MAKE_MEM_UNDEFINED((ptr), (len)))

@@ -11,7 +11,7 @@
 
 #include "node/config.h"
 #include "node/import.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz the API guard's TLS record scan (protocol/guard.h), which reads
+ * Fuzz the API guard's TLS record scan (net/guard.h), which reads
  * bytes from any client on the API port. Properties: the stream fed in
  * any split gives the same answer as fed whole; once done (1) it stays
  * done; a refusal (-1) comes only from a bad header; the scan never reads
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/guard.h"
+#include "net/guard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * Fuzz the planner API's HTTP layer (protocol/transport_http.c). tally has
+ * Fuzz the planner API's HTTP layer (net/transport_http.c). tally has
  * no HTTP parser of its own: nng 1.5 parses requests (server) and
  * responses (client), and tally screens what nng hands it. So both sides
  * run for real, over loopback http:// (no TLS per input), with the input
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

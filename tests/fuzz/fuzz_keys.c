@@ -1,5 +1,5 @@
 /*
- * Fuzz key files and certificates: what protocol/keys.c and cli/pki.c read.
+ * Fuzz key files and certificates: what store/keys.c and cli/pki.c read.
  * The first input byte picks:
  *
  *   0: tly_unhex: accepted exactly when the text is 2*len hex digits, and
@@ -35,7 +35,7 @@
 #include "cli/pki.h"
 #include "cli/pki_impl.h"
 #include "crypto/sign.h"
-#include "protocol/keys.h"
+#include "store/keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

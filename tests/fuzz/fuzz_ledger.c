@@ -1,6 +1,6 @@
 /*
  * Fuzz what the node's ledger and its receipts decode (node/ledger_impl.h,
- * node/ledger_entry.c, protocol/receipt.h). The first input byte picks:
+ * node/ledger_entry.c, query/receipt.h). The first input byte picks:
  *
  *   even: receipt bytes, as a node sends them and the transparency log
  *         carries them. One that decodes must encode back to exactly its

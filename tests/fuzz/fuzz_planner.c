@@ -1,6 +1,6 @@
 /*
  * Fuzz what a planner or an operator hands the coordinator about who asks:
- * the Tally-Signature header value (protocol/planner.h) and the planners
+ * the Tally-Signature header value (query/planner.h) and the planners
  * file (coordinator/planners.h), and the whole request check over both.
  * The first input byte picks one. None may crash or leak; a header that
  * parses must be the one spelling of what it parsed to (canonical), and
@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "coordinator/planners.h"
-#include "protocol/keys.h"
-#include "protocol/planner.h"
+#include "store/keys.h"
+#include "query/planner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

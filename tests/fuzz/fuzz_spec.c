@@ -1,5 +1,5 @@
 /*
- * Fuzz the query and catalogue parsers (protocol/spec.h). Every input is
+ * Fuzz the query and catalogue parsers (query/spec.h). Every input is
  * read both as a query against a fixed catalogue (the synthetic patients
  * table) and as a catalogue. An accepted query must have a canonical form
  * that parses back to the same canonical bytes, a hash, a shape within the
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/spec.h"
+#include "query/spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

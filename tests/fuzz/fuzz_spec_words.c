@@ -1,5 +1,5 @@
 /*
- * Fuzz the words for a query (protocol/spec_words.h), which `tally audit
+ * Fuzz the words for a query (query/spec_words.h), which `tally audit
  * explain` applies to spec JSON read from a log that may have been
  * tampered with. Any JSON: the words are refused or come out as one line
  * with no control character (so no value can break the CSV's comment line
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/spec.h"
-#include "protocol/spec_words.h"
+#include "query/spec.h"
+#include "query/spec_words.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

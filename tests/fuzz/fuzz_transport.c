@@ -1,5 +1,5 @@
 /*
- * Fuzz the coordinator's end of the node transport (protocol/transport_*.c)
+ * Fuzz the coordinator's end of the node transport (net/transport_*.c)
  * with a hostile byte stream: a real hub (nng, its threads, the same
  * framing and HELLO code as tally-coordinator, over ipc:// instead of
  * tls+tcp:// so that no TLS handshake is paid per input) and a raw socket
@@ -32,7 +32,7 @@
 
 #include "crypto/rng.h"
 #include "crypto/sign.h"
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

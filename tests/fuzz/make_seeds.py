@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write seed inputs for tests/fuzz/fuzz_codec.c: one valid input per
-decoder (selector byte, then the body), following protocol/messages.h."""
+decoder (selector byte, then the body), following wire/messages.h."""
 import os
 import struct
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "protocol/transport.h"
+#include "net/transport.h"
 
 int
 main(int argc, char **argv)

@@ -68,10 +68,10 @@
 #include "coordinator/translog.h"
 #include "coordinator/translog_impl.h"
 #include "node/ledger.h"
-#include "protocol/keys.h"
-#include "protocol/party.h"
-#include "protocol/receipt.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "wire/party.h"
+#include "query/receipt.h"
+#include "net/transport.h"
 
 extern char **environ;
 

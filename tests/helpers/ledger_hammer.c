@@ -23,7 +23,7 @@
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 #include "node/ledger.h"
-#include "protocol/buf.h"
+#include "wire/buf.h"
 
 static int
 parse_seed(const char *hex, uint8_t seed[static TLY_SIGN_SEED_BYTES])

@@ -37,10 +37,10 @@
 #include "crypto/rng.h"
 #include "crypto/shamir.h"
 #include "node/node.h"
-#include "protocol/codec.h"
+#include "wire/codec.h"
 #include "protocol/committee.h"
-#include "protocol/keys.h"
-#include "protocol/transport.h"
+#include "store/keys.h"
+#include "net/transport.h"
 
 enum mode {
 	SILENT,

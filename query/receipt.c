@@ -1,0 +1,279 @@
+/* Exact fractions, dataset names and the receipt a node signs for each
+ * answered query: shared by the node's ledger (node/ledger.c), the
+ * coordinator's transparency log and the auditor, which must agree on
+ * every byte. See node/ledger.h for how receipts are made. */
+#include "query/receipt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "query/budget.h"
+#include "wire/codec.h"
+
+#define RECEIPT_DOMAIN "tally/receipt/v1"
+
+/* ---- fractions ---- */
+
+int
+tly_ledger_fraction_valid(struct tly_fraction f)
+{
+	return tly_frac_valid(f);
+}
+
+tly_err
+tly_ledger_fraction_add(struct tly_fraction a, struct tly_fraction b, struct tly_fraction *out)
+{
+	return tly_frac_add(a, b, out);
+}
+
+int
+tly_ledger_fraction_cmp(struct tly_fraction a, struct tly_fraction b)
+{
+	return tly_frac_cmp(a, b);
+}
+
+void
+tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f)
+{
+	snprintf(out, len, "%" PRIu64 "/%" PRIu64, f.num, f.den);
+}
+
+/* ---- names and hex ---- */
+
+int
+tly_ledger_name_valid(const char *name, size_t len)
+{
+	if (len < 1 || len > TLY_SPEC_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+void
+tly_ledger_hex(char *out, const uint8_t *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* ---- canonical bytes ---- */
+
+void
+tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f)
+{
+	tly_buf_put_u64(b, f.num);
+	tly_buf_put_u64(b, f.den);
+}
+
+void
+tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
+{
+	tly_ledger_put_fraction(b, budget->epsilon_total);
+	tly_ledger_put_fraction(b, budget->epsilon_per_query);
+	tly_ledger_put_fraction(b, budget->rho_total);
+	tly_ledger_put_fraction(b, budget->rho_per_query);
+}
+
+void
+tly_ledger_put_accountant(struct tly_buf *b, const char *population,
+                          struct tly_fraction epsilon_rho_spent,
+                          const struct tly_ledger_budget *budget)
+{
+	size_t len = strnlen(population, TLY_SPEC_NAME_MAX);
+
+	tly_buf_put_u8(b, (uint8_t)len);
+	tly_buf_put_bytes(b, population, len);
+	tly_ledger_put_fraction(b, epsilon_rho_spent);
+	tly_ledger_put_fraction(b, budget->delta_total);
+	tly_buf_put_u32(b, budget->sites);
+}
+
+void
+tly_ledger_put_log_head(struct tly_buf *b, const struct tly_log_head_field *h)
+{
+	tly_buf_put_u64(b, h->size);
+	tly_buf_put_bytes(b, h->root, sizeof h->root);
+	tly_buf_put_bytes(b, h->signature, sizeof h->signature);
+}
+
+int
+tly_ledger_log_head_valid(const struct tly_log_head_field *h)
+{
+	uint8_t acc = 0;
+
+	if (h->size != 0)
+		return 1;
+	for (size_t i = 0; i < sizeof h->root; i++)
+		acc |= h->root[i];
+	for (size_t i = 0; i < sizeof h->signature; i++)
+		acc |= h->signature[i];
+	return acc == 0;
+}
+
+/* ---- receipts ---- */
+
+static int
+receipt_fields_valid(const struct tly_ledger_receipt *r)
+{
+	const struct tly_fraction *fractions[] = {&r->amount,
+	                                          &r->epsilon_spent,
+	                                          &r->rho_spent,
+	                                          &r->budget.epsilon_total,
+	                                          &r->budget.epsilon_per_query,
+	                                          &r->budget.rho_total,
+	                                          &r->budget.rho_per_query,
+	                                          &r->budget.delta_total,
+	                                          &r->epsilon_rho_spent};
+
+	if (!tly_ledger_name_valid(r->population, strnlen(r->population, sizeof r->population)) ||
+	    r->population[sizeof r->population - 1] != '\0' || r->budget.delta_total.num == 0 ||
+	    r->budget.delta_total.num >= r->budget.delta_total.den || r->budget.sites < 1 ||
+	    r->budget.sites > TLY_BUDGET_SITES_MAX || !tly_ledger_log_head_valid(&r->log_head))
+		return 0;
+	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
+	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
+	    r->amount.num == 0 ||
+	    !tly_ledger_name_valid(r->dataset, strnlen(r->dataset, sizeof r->dataset)) ||
+	    r->dataset[sizeof r->dataset - 1] != '\0')
+		return 0;
+	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+		if (!tly_ledger_fraction_valid(*fractions[i]))
+			return 0;
+	return 1;
+}
+
+/* Every receipt byte before the signature. */
+static tly_err
+receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
+{
+	size_t dataset_len = strnlen(r->dataset, sizeof r->dataset);
+
+	if (!receipt_fields_valid(r))
+		return TLY_EINVAL;
+	tly_buf_put_u8(out, TLY_RECEIPT_VERSION);
+	tly_buf_put_u32(out, r->node_id);
+	tly_buf_put_u64(out, r->seq);
+	tly_buf_put_u64(out, r->time);
+	tly_buf_put_u8(out, (uint8_t)dataset_len);
+	tly_buf_put_bytes(out, r->dataset, dataset_len);
+	tly_buf_put_bytes(out, r->query_id, sizeof r->query_id);
+	tly_buf_put_bytes(out, r->query_hash, sizeof r->query_hash);
+	tly_buf_put_u8(out, r->mechanism);
+	tly_ledger_put_fraction(out, r->amount);
+	tly_ledger_put_fraction(out, r->epsilon_spent);
+	tly_ledger_put_fraction(out, r->rho_spent);
+	tly_ledger_put_budget(out, &r->budget);
+	tly_ledger_put_accountant(out, r->population, r->epsilon_rho_spent, &r->budget);
+	tly_buf_put_bytes(out, r->entry_hash, sizeof r->entry_hash);
+	tly_ledger_put_log_head(out, &r->log_head);
+	return out->error;
+}
+
+tly_err
+tly_ledger_receipt_digest(const struct tly_ledger_receipt *r, uint8_t digest[static TLY_HASH_BYTES])
+{
+	struct tly_buf body;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	rv = receipt_body(r, &body);
+	if (rv == TLY_OK)
+		tly_hash(digest, RECEIPT_DOMAIN, body.data, body.len);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+tly_err
+tly_ledger_receipt_encode(const struct tly_ledger_receipt *r, struct tly_buf *out)
+{
+	tly_err rv = receipt_body(r, out);
+
+	if (rv != TLY_OK)
+		return rv;
+	tly_buf_put_bytes(out, r->signature, sizeof r->signature);
+	return out->error;
+}
+
+static struct tly_fraction
+get_fraction(struct tly_reader *rd)
+{
+	struct tly_fraction f;
+
+	f.num = tly_get_u64(rd);
+	f.den = tly_get_u64(rd);
+	return f;
+}
+
+tly_err
+tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, size_t len)
+{
+	struct tly_ledger_receipt r;
+	struct tly_reader rd;
+	uint8_t dataset_len, population_len;
+
+	if (len < TLY_RECEIPT_FIXED_BYTES + 2 || len > TLY_RECEIPT_MAX_BYTES)
+		return TLY_EFORMAT;
+	memset(&r, 0, sizeof r);
+	tly_reader_init(&rd, buf, len);
+	if (tly_get_u8(&rd) != TLY_RECEIPT_VERSION)
+		return TLY_EFORMAT;
+	r.node_id = tly_get_u32(&rd);
+	r.seq = tly_get_u64(&rd);
+	r.time = tly_get_u64(&rd);
+	dataset_len = tly_get_u8(&rd);
+	if (dataset_len > TLY_SPEC_NAME_MAX)
+		return TLY_EFORMAT;
+	tly_get_bytes(&rd, r.dataset, dataset_len);
+	tly_get_bytes(&rd, r.query_id, sizeof r.query_id);
+	tly_get_bytes(&rd, r.query_hash, sizeof r.query_hash);
+	r.mechanism = tly_get_u8(&rd);
+	r.amount = get_fraction(&rd);
+	r.epsilon_spent = get_fraction(&rd);
+	r.rho_spent = get_fraction(&rd);
+	r.budget.epsilon_total = get_fraction(&rd);
+	r.budget.epsilon_per_query = get_fraction(&rd);
+	r.budget.rho_total = get_fraction(&rd);
+	r.budget.rho_per_query = get_fraction(&rd);
+	population_len = tly_get_u8(&rd);
+	if (population_len > TLY_SPEC_NAME_MAX)
+		return TLY_EFORMAT;
+	tly_get_bytes(&rd, r.population, population_len);
+	r.epsilon_rho_spent = get_fraction(&rd);
+	r.budget.delta_total = get_fraction(&rd);
+	r.budget.sites = tly_get_u32(&rd);
+	tly_get_bytes(&rd, r.entry_hash, sizeof r.entry_hash);
+	r.log_head.size = tly_get_u64(&rd);
+	tly_get_bytes(&rd, r.log_head.root, sizeof r.log_head.root);
+	tly_get_bytes(&rd, r.log_head.signature, sizeof r.log_head.signature);
+	tly_get_bytes(&rd, r.signature, sizeof r.signature);
+	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
+	    strlen(r.population) != population_len ||
+	    !receipt_fields_valid(&r))
+		return TLY_EFORMAT;
+	*out = r;
+	return TLY_OK;
+}
+
+tly_err
+tly_ledger_receipt_verify(const struct tly_ledger_receipt *r,
+                          const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	uint8_t digest[TLY_HASH_BYTES];
+
+	if (tly_ledger_receipt_digest(r, digest) != TLY_OK)
+		return TLY_EAUTH;
+	return tly_sign_verify(r->signature, digest, sizeof digest, pk);
+}
+

@@ -1,0 +1,650 @@
+/* The planner's query: parsing, validation and normalisation (spec.h). */
+#include "query/spec_impl.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parse {
+	const struct tly_catalogue *cat;
+	const struct tly_dataset *ds;
+	struct tly_spec *spec;
+	struct tly_spec_error *err;
+};
+
+void
+tly_spec_fini(struct tly_spec *spec)
+{
+	if (spec == NULL)
+		return;
+	for (size_t i = 0; i < spec->where_count; i++) {
+		free(spec->where[i].int_values);
+		free(spec->where[i].domain_values);
+	}
+	free(spec->where);
+	free(spec->edges);
+	memset(spec, 0, sizeof *spec);
+}
+
+/* ---- columns and values ---- */
+
+/* Resolve a column name (value at path) in the query's dataset. */
+static tly_err
+column_ref(struct parse *p, const json_t *value, const char *path, int *out)
+{
+	char echo[TLY_SPEC_ECHO_BYTES];
+	int index;
+
+	if (!json_is_string(value))
+		return tly_spec_fail(p->err, path, "expected a column name, got %s",
+		    tly_spec_got(value).text);
+	index = tly_dataset_column(p->ds, json_string_value(value));
+	if (index < 0) {
+		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
+		return tly_spec_fail(p->err, path, "unknown column \"%s\" in dataset \"%s\"", echo,
+		    p->ds->name);
+	}
+	*out = index;
+	return TLY_OK;
+}
+
+static tly_err
+integer_value(struct parse *p, const struct tly_column *col, const json_t *value,
+    const char *path, int64_t *out)
+{
+	int64_t v;
+
+	if (!json_is_integer(value))
+		return tly_spec_fail(p->err, path, "expected an integer for column \"%s\", got %s",
+		    col->name, tly_spec_got(value).text);
+	v = (int64_t)json_integer_value(value);
+	if (v < col->min || v > col->max)
+		return tly_spec_fail(p->err, path,
+		    "%" PRId64 " is outside the bounds of \"%s\" [%" PRId64 ", %" PRId64 "]", v,
+		    col->name, col->min, col->max);
+	*out = v;
+	return TLY_OK;
+}
+
+/* A categorical value: a string, or an integer standing for its decimal
+ * string, that must be in the column's domain. */
+static tly_err
+domain_value(struct parse *p, const struct tly_column *col, const json_t *value,
+    const char *path, int *out)
+{
+	char digits[24], echo[TLY_SPEC_ECHO_BYTES];
+	const char *text;
+	size_t len;
+	int index;
+
+	if (json_is_integer(value)) {
+		snprintf(digits, sizeof digits, "%" PRId64, (int64_t)json_integer_value(value));
+		text = digits;
+		len = strlen(digits);
+	} else if (json_is_string(value)) {
+		text = json_string_value(value);
+		len = json_string_length(value);
+	} else {
+		return tly_spec_fail(p->err, path,
+		    "expected a string or an integer for column \"%s\", got %s", col->name,
+		    tly_spec_got(value).text);
+	}
+	index = tly_column_value(col, text);
+	if (index < 0) {
+		tly_spec_echo(echo, text, len);
+		return tly_spec_fail(p->err, path, "\"%s\" is not in the domain of column \"%s\"",
+		    echo, col->name);
+	}
+	*out = index;
+	return TLY_OK;
+}
+
+/* ---- dataset and measure ---- */
+
+static tly_err
+parse_dataset(struct parse *p, const json_t *root)
+{
+	char echo[TLY_SPEC_ECHO_BYTES];
+	json_t *name;
+	tly_err rv = tly_spec_member(root, "", "dataset", JSON_STRING, 1, &name, p->err);
+
+	if (rv != TLY_OK)
+		return rv;
+	p->ds = tly_catalogue_find(p->cat, json_string_value(name));
+	if (p->ds == NULL) {
+		tly_spec_echo(echo, json_string_value(name), json_string_length(name));
+		return tly_spec_fail(p->err, "dataset", "unknown dataset \"%s\"", echo);
+	}
+	p->spec->dataset = (int)(p->ds - p->cat->datasets);
+	return TLY_OK;
+}
+
+static tly_err
+parse_edges(struct parse *p, const json_t *measure, const struct tly_column *col)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	json_t *list;
+	size_t count;
+	tly_err rv = tly_spec_member(measure, "measure", "edges", JSON_ARRAY, 1, &list, p->err);
+
+	if (rv != TLY_OK)
+		return rv;
+	count = json_array_size(list);
+	if (count < 2 || count > TLY_SPEC_EDGES_MAX)
+		return tly_spec_fail(p->err, "measure.edges", "%zu edges; a histogram has 2 to %d",
+		    count, TLY_SPEC_EDGES_MAX);
+	p->spec->edges = calloc(count, sizeof *p->spec->edges);
+	if (p->spec->edges == NULL)
+		return TLY_ENOMEM;
+	p->spec->edge_count = count;
+	for (size_t i = 0; i < count; i++) {
+		int64_t *edge = &p->spec->edges[i];
+		tly_spec_path_index(path, "measure.edges", i);
+		if ((rv = integer_value(p, col, json_array_get(list, i), path, edge)) != TLY_OK)
+			return rv;
+		if (i > 0 && *edge <= edge[-1])
+			return tly_spec_fail(p->err, path,
+			    "%" PRId64 " is not above the edge before it (%" PRId64 ")", *edge,
+			    edge[-1]);
+	}
+	return TLY_OK;
+}
+
+static tly_err
+parse_measure(struct parse *p, const json_t *root)
+{
+	static const char *const keys[][4] = {
+	    [TLY_MEASURE_COUNT] = {"op", NULL},
+	    [TLY_MEASURE_SUM] = {"op", "column", NULL},
+	    [TLY_MEASURE_MEAN] = {"op", "column", NULL},
+	    [TLY_MEASURE_HISTOGRAM] = {"op", "column", "edges", NULL},
+	};
+	char echo[TLY_SPEC_ECHO_BYTES];
+	const struct tly_column *col;
+	json_t *measure, *op, *column;
+	enum tly_measure m;
+	tly_err rv;
+
+	if ((rv = tly_spec_member(root, "", "measure", JSON_OBJECT, 1, &measure, p->err)) !=
+		TLY_OK ||
+	    (rv = tly_spec_member(measure, "measure", "op", JSON_STRING, 1, &op, p->err)) != TLY_OK)
+		return rv;
+	for (m = TLY_MEASURE_COUNT; m <= TLY_MEASURE_HISTOGRAM; m++)
+		if (strcmp(json_string_value(op), tly_spec_measure_name(m)) == 0)
+			break;
+	if (m > TLY_MEASURE_HISTOGRAM) {
+		tly_spec_echo(echo, json_string_value(op), json_string_length(op));
+		return tly_spec_fail(p->err, "measure.op",
+		    "unknown op \"%s\"; use count, sum, mean or histogram", echo);
+	}
+	p->spec->measure = m;
+	p->spec->measure_column = -1;
+	if ((rv = tly_spec_only_keys(measure, "measure", keys[m], p->err)) != TLY_OK ||
+	    m == TLY_MEASURE_COUNT)
+		return rv;
+	column = json_object_get(measure, "column");
+	if (column == NULL)
+		return tly_spec_fail(p->err, "measure.column", "missing: %s needs a column",
+		    tly_spec_measure_name(m));
+	if ((rv = column_ref(p, column, "measure.column", &p->spec->measure_column)) != TLY_OK)
+		return rv;
+	col = &p->ds->columns[p->spec->measure_column];
+	if (col->kind != TLY_COLUMN_INTEGER)
+		return tly_spec_fail(p->err, "measure.column",
+		    "column \"%s\" is categorical; %s needs an integer column", col->name,
+		    tly_spec_measure_name(m));
+	if (m == TLY_MEASURE_HISTOGRAM)
+		return parse_edges(p, measure, col);
+	return TLY_OK;
+}
+
+/* ---- where ---- */
+
+static int
+compare_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int
+compare_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sort an `in` list, drop repeats; one value left is plain equality. */
+static void
+normalise_values(struct tly_where *w)
+{
+	size_t kept = 0;
+
+	if (w->int_values != NULL) {
+		qsort(w->int_values, w->value_count, sizeof *w->int_values, compare_i64);
+		for (size_t i = 0; i < w->value_count; i++)
+			if (kept == 0 || w->int_values[i] != w->int_values[kept - 1])
+				w->int_values[kept++] = w->int_values[i];
+	} else {
+		qsort(w->domain_values, w->value_count, sizeof *w->domain_values, compare_int);
+		for (size_t i = 0; i < w->value_count; i++)
+			if (kept == 0 || w->domain_values[i] != w->domain_values[kept - 1])
+				w->domain_values[kept++] = w->domain_values[i];
+	}
+	w->value_count = kept;
+	if (w->op == TLY_WHERE_IN && kept == 1)
+		w->op = TLY_WHERE_EQ;
+}
+
+static tly_err
+parse_op(struct parse *p, const json_t *clause, const char *prefix,
+    const struct tly_column *col, enum tly_where_op *out)
+{
+	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
+	enum tly_where_op op;
+	json_t *value;
+	tly_err rv = tly_spec_member(clause, prefix, "op", JSON_STRING, 1, &value, p->err);
+
+	if (rv != TLY_OK)
+		return rv;
+	tly_spec_path_key(path, prefix, "op");
+	for (op = TLY_WHERE_EQ; op <= TLY_WHERE_IN; op++)
+		if (strcmp(json_string_value(value), tly_spec_op_name(op)) == 0)
+			break;
+	if (op > TLY_WHERE_IN) {
+		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
+		return tly_spec_fail(p->err, path,
+		    "unknown operator \"%s\"; use =, !=, <, <=, >, >= or in", echo);
+	}
+	if (col->kind == TLY_COLUMN_CATEGORICAL && op >= TLY_WHERE_LT && op <= TLY_WHERE_GE)
+		return tly_spec_fail(p->err, path,
+		    "\"%s\" needs an integer column; \"%s\" is categorical (use =, != or in)",
+		    tly_spec_op_name(op), col->name);
+	*out = op;
+	return TLY_OK;
+}
+
+static tly_err
+parse_values(struct parse *p, struct tly_where *w, const json_t *clause, const char *prefix)
+{
+	const struct tly_column *col = &p->ds->columns[w->column];
+	char path[TLY_SPEC_PATH_BYTES], base[TLY_SPEC_PATH_BYTES];
+	const json_t *value = json_object_get(clause, "value");
+	size_t count = 1;
+	tly_err rv;
+
+	tly_spec_path_key(base, prefix, "value");
+	if (value == NULL)
+		return tly_spec_fail(p->err, base, "missing");
+	if (w->op == TLY_WHERE_IN) {
+		if (!json_is_array(value))
+			return tly_spec_fail(p->err, base, "\"in\" needs an array, got %s",
+			    tly_spec_got(value).text);
+		count = json_array_size(value);
+		if (count == 0 || count > TLY_SPEC_IN_MAX)
+			return tly_spec_fail(p->err, base, "%zu values; \"in\" takes 1 to %d",
+			    count, TLY_SPEC_IN_MAX);
+	} else if (json_is_array(value)) {
+		return tly_spec_fail(p->err, base, "\"%s\" takes one value; use \"in\" for a list",
+		    tly_spec_op_name(w->op));
+	}
+	if (col->kind == TLY_COLUMN_INTEGER)
+		w->int_values = calloc(count, sizeof *w->int_values);
+	else
+		w->domain_values = calloc(count, sizeof *w->domain_values);
+	if (w->int_values == NULL && w->domain_values == NULL)
+		return TLY_ENOMEM;
+	w->value_count = count;
+	for (size_t i = 0; i < count; i++) {
+		const json_t *item = w->op == TLY_WHERE_IN ? json_array_get(value, i) : value;
+		if (w->op == TLY_WHERE_IN)
+			tly_spec_path_index(path, base, i);
+		else
+			memcpy(path, base, sizeof path);
+		if (col->kind == TLY_COLUMN_INTEGER)
+			rv = integer_value(p, col, item, path, &w->int_values[i]);
+		else
+			rv = domain_value(p, col, item, path, &w->domain_values[i]);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	normalise_values(w);
+	return TLY_OK;
+}
+
+static tly_err
+parse_clause(struct parse *p, struct tly_where *w, const json_t *clause, const char *prefix)
+{
+	static const char *const keys[] = {"column", "op", "value", NULL};
+	char path[TLY_SPEC_PATH_BYTES];
+	const json_t *column;
+	tly_err rv;
+
+	if (!json_is_object(clause))
+		return tly_spec_fail(p->err, prefix, "expected an object, got %s",
+		    tly_spec_got(clause).text);
+	if ((rv = tly_spec_only_keys(clause, prefix, keys, p->err)) != TLY_OK)
+		return rv;
+	tly_spec_path_key(path, prefix, "column");
+	column = json_object_get(clause, "column");
+	if (column == NULL)
+		return tly_spec_fail(p->err, path, "missing");
+	if ((rv = column_ref(p, column, path, &w->column)) != TLY_OK ||
+	    (rv = parse_op(p, clause, prefix, &p->ds->columns[w->column], &w->op)) != TLY_OK)
+		return rv;
+	return parse_values(p, w, clause, prefix);
+}
+
+/* Order of clauses in the canonical form: column name (not index, so that
+ * catalogues listing the columns in another order agree), op, values. */
+static int
+compare_where(const struct tly_dataset *ds, const struct tly_where *a, const struct tly_where *b)
+{
+	if (a->column != b->column)
+		return strcmp(ds->columns[a->column].name, ds->columns[b->column].name);
+	if (a->op != b->op)
+		return a->op < b->op ? -1 : 1;
+	if (a->value_count != b->value_count)
+		return a->value_count < b->value_count ? -1 : 1;
+	for (size_t i = 0; i < a->value_count; i++) {
+		int c = a->int_values != NULL ? compare_i64(&a->int_values[i], &b->int_values[i])
+					      : compare_int(&a->domain_values[i], &b->domain_values[i]);
+		if (c != 0)
+			return c;
+	}
+	return 0;
+}
+
+/* The clauses are a conjunction: sort them and drop exact repeats. */
+static void
+normalise_where(const struct tly_dataset *ds, struct tly_spec *spec)
+{
+	size_t kept = 0;
+
+	for (size_t i = 1; i < spec->where_count; i++) {
+		struct tly_where moving = spec->where[i];
+		size_t j = i;
+		for (; j > 0 && compare_where(ds, &spec->where[j - 1], &moving) > 0; j--)
+			spec->where[j] = spec->where[j - 1];
+		spec->where[j] = moving;
+	}
+	for (size_t i = 0; i < spec->where_count; i++) {
+		if (kept > 0 && compare_where(ds, &spec->where[kept - 1], &spec->where[i]) == 0) {
+			free(spec->where[i].int_values);
+			free(spec->where[i].domain_values);
+			continue;
+		}
+		spec->where[kept++] = spec->where[i];
+	}
+	spec->where_count = kept;
+}
+
+static tly_err
+parse_where(struct parse *p, const json_t *root)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	json_t *list;
+	size_t count;
+	tly_err rv = tly_spec_member(root, "", "where", JSON_ARRAY, 0, &list, p->err);
+
+	if (rv != TLY_OK || list == NULL)
+		return rv;
+	count = json_array_size(list);
+	if (count > TLY_SPEC_WHERE_MAX)
+		return tly_spec_fail(p->err, "where", "%zu conditions; the limit is %d", count,
+		    TLY_SPEC_WHERE_MAX);
+	p->spec->where = calloc(count ? count : 1, sizeof *p->spec->where);
+	if (p->spec->where == NULL)
+		return TLY_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		tly_spec_path_index(path, "where", i);
+		p->spec->where_count = i + 1;
+		rv = parse_clause(p, &p->spec->where[i], json_array_get(list, i), path);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	normalise_where(p->ds, p->spec);
+	return TLY_OK;
+}
+
+/* ---- group_by ---- */
+
+static tly_err
+parse_group_by(struct parse *p, const json_t *root)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	json_t *list;
+	size_t count;
+	tly_err rv = tly_spec_member(root, "", "group_by", JSON_ARRAY, 0, &list, p->err);
+
+	if (rv != TLY_OK || list == NULL)
+		return rv;
+	count = json_array_size(list);
+	if (count > TLY_SPEC_GROUP_BY_MAX)
+		return tly_spec_fail(p->err, "group_by", "%zu columns; the limit is %d", count,
+		    TLY_SPEC_GROUP_BY_MAX);
+	for (size_t i = 0; i < count; i++) {
+		int column;
+		tly_spec_path_index(path, "group_by", i);
+		if ((rv = column_ref(p, json_array_get(list, i), path, &column)) != TLY_OK)
+			return rv;
+		if (p->ds->columns[column].kind != TLY_COLUMN_CATEGORICAL)
+			return tly_spec_fail(p->err, path,
+			    "column \"%s\" is an integer; group by categorical columns only",
+			    p->ds->columns[column].name);
+		for (size_t j = 0; j < i; j++)
+			if (p->spec->group_by[j] == column)
+				return tly_spec_fail(p->err, path, "column \"%s\" appears twice",
+				    p->ds->columns[column].name);
+		p->spec->group_by[i] = column;
+		p->spec->group_by_count = i + 1;
+	}
+	return TLY_OK;
+}
+
+/*
+ * "domains": the grouping columns' value lists, in the order that lays out
+ * the cells. Planners may leave it out; the canonical form always carries
+ * it, so a QUERY binds the cell layout it was built with, and a node or an
+ * auditor whose catalogue lists a grouping domain differently (other
+ * values, or the same values in another order) refuses instead of
+ * misreading every cell.
+ */
+static tly_err
+parse_domains(struct parse *p, const json_t *root)
+{
+	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
+	const char *key;
+	json_t *obj, *list;
+	tly_err rv = tly_spec_member(root, "", "domains", JSON_OBJECT, 0, &obj, p->err);
+
+	if (rv != TLY_OK || obj == NULL)
+		return rv;
+	json_object_foreach (obj, key, list) {
+		int column = tly_dataset_column(p->ds, key);
+		size_t g = 0;
+
+		tly_spec_path_key(path, "domains", key);
+		while (g < p->spec->group_by_count && p->spec->group_by[g] != column)
+			g++;
+		if (column < 0 || g == p->spec->group_by_count) {
+			tly_spec_echo(echo, key, strlen(key));
+			return tly_spec_fail(p->err, path, "\"%s\" is not a grouping column of this query",
+			    echo);
+		}
+	}
+	for (size_t g = 0; g < p->spec->group_by_count; g++) {
+		const struct tly_column *col = &p->ds->columns[p->spec->group_by[g]];
+		size_t count;
+
+		tly_spec_path_key(path, "domains", col->name);
+		list = json_object_get(obj, col->name);
+		if (list == NULL)
+			return tly_spec_fail(p->err, path,
+			    "missing: \"domains\" must list every grouping column");
+		if (!json_is_array(list))
+			return tly_spec_fail(p->err, path, "expected an array of values, got %s",
+			    tly_spec_got(list).text);
+		count = json_array_size(list);
+		for (size_t i = 0; i < count && i < col->domain_count; i++) {
+			const json_t *v = json_array_get(list, i);
+			if (!json_is_string(v) || strcmp(json_string_value(v), col->domain[i]) != 0)
+				return tly_spec_fail(p->err, path,
+				    "value %zu is %s but this catalogue's domain of \"%s\" has \"%s\" there; "
+				    "the query was built with another catalogue",
+				    i, tly_spec_got(v).text, col->name, col->domain[i]);
+		}
+		if (count != col->domain_count)
+			return tly_spec_fail(p->err, path,
+			    "%zu values but this catalogue's domain of \"%s\" has %zu; the query was "
+			    "built with another catalogue",
+			    count, col->name, col->domain_count);
+	}
+	return TLY_OK;
+}
+
+/* Too many cells: the grouping columns' domains times the cells per group. */
+static tly_err
+check_cells(struct parse *p)
+{
+	uint64_t cells = tly_spec_cells_per_group(p->spec);
+
+	/* At most 256^4 groups of 100 cells: no overflow in 64 bits. */
+	for (size_t i = 0; i < p->spec->group_by_count; i++)
+		cells *= p->ds->columns[p->spec->group_by[i]].domain_count;
+	if (cells > TLY_SPEC_CELLS_MAX)
+		return tly_spec_fail(p->err, p->spec->group_by_count ? "group_by" : "measure",
+		    "the answer would have %" PRIu64 " cells; the limit is %d", cells,
+		    TLY_SPEC_CELLS_MAX);
+	return TLY_OK;
+}
+
+/* ---- sdc and protocol ---- */
+
+static tly_err
+parse_u32(struct parse *p, const json_t *obj, const char *key, uint32_t *out)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	const json_t *value = json_object_get(obj, key);
+	json_int_t v;
+
+	if (value == NULL)
+		return TLY_OK;
+	tly_spec_path_key(path, "sdc", key);
+	if (!json_is_integer(value))
+		return tly_spec_fail(p->err, path, "expected an integer, got %s",
+		    tly_spec_got(value).text);
+	v = json_integer_value(value);
+	if (v < 0 || (uint64_t)v > UINT32_MAX)
+		return tly_spec_fail(p->err, path, "%" PRId64 " is outside 0..%" PRIu32, (int64_t)v,
+		    UINT32_MAX);
+	*out = (uint32_t)v;
+	return TLY_OK;
+}
+
+static tly_err
+parse_sdc(struct parse *p, const json_t *root)
+{
+	static const char *const keys[] = {"suppress_below", "round_to", NULL};
+	json_t *sdc;
+	tly_err rv = tly_spec_member(root, "", "sdc", JSON_OBJECT, 0, &sdc, p->err);
+
+	if (rv != TLY_OK || sdc == NULL)
+		return rv;
+	if ((rv = tly_spec_only_keys(sdc, "sdc", keys, p->err)) != TLY_OK ||
+	    (rv = parse_u32(p, sdc, "suppress_below", &p->spec->suppress_below)) != TLY_OK ||
+	    (rv = parse_u32(p, sdc, "round_to", &p->spec->round_to)) != TLY_OK)
+		return rv;
+	/* Rounding to the nearest 1 changes nothing. */
+	if (p->spec->round_to == 1)
+		p->spec->round_to = 0;
+	return TLY_OK;
+}
+
+static tly_err
+parse_protocol(struct parse *p, const json_t *root)
+{
+	char echo[TLY_SPEC_ECHO_BYTES];
+	json_t *name;
+	tly_err rv = tly_spec_member(root, "", "protocol", JSON_STRING, 0, &name, p->err);
+
+	p->spec->protocol = TLY_PROTOCOL_COMMITTEE;
+	if (rv != TLY_OK || name == NULL)
+		return rv;
+	for (uint8_t proto = TLY_PROTOCOL_COMMITTEE; proto <= TLY_PROTOCOL_SECAGG_PLUS; proto++) {
+		if (strcmp(json_string_value(name), tly_spec_protocol_name(proto)) == 0) {
+			p->spec->protocol = proto;
+			return TLY_OK;
+		}
+	}
+	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
+	return tly_spec_fail(p->err, "protocol",
+	    "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
+}
+
+static tly_err
+parse_planner(struct parse *p, const json_t *root)
+{
+	char echo[TLY_SPEC_ECHO_BYTES];
+	json_t *name;
+	tly_err rv = tly_spec_member(root, "", "planner", JSON_STRING, 0, &name, p->err);
+
+	if (rv != TLY_OK || name == NULL)
+		return rv;
+	if (strlen(json_string_value(name)) == json_string_length(name) &&
+	    tly_planner_name_valid(json_string_value(name))) {
+		snprintf(p->spec->planner, sizeof p->spec->planner, "%s", json_string_value(name));
+		return TLY_OK;
+	}
+	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
+	return tly_spec_fail(p->err, "planner",
+	    "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
+	    TLY_PLANNER_NAME_MAX);
+}
+
+/* ---- the whole query ---- */
+
+tly_err
+tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char *json,
+    size_t len, struct tly_spec_error *err)
+{
+	static const char *const keys[] = {
+	    "dataset", "measure", "where", "group_by", "domains", "privacy", "sdc", "protocol",
+	    "planner", NULL};
+	struct tly_spec spec = {0};
+	struct parse p = {.cat = cat, .spec = &spec, .err = err};
+	json_t *root = NULL;
+	char *canonical = NULL;
+	tly_err rv;
+
+	TLY_REQUIRE(out != NULL && cat != NULL && (json != NULL || len == 0));
+	rv = tly_spec_load(&root, json, len, TLY_SPEC_JSON_MAX, "query", err);
+	if (rv != TLY_OK)
+		goto out;
+	if ((rv = tly_spec_only_keys(root, "", keys, err)) != TLY_OK ||
+	    (rv = parse_dataset(&p, root)) != TLY_OK || (rv = parse_measure(&p, root)) != TLY_OK ||
+	    (rv = parse_where(&p, root)) != TLY_OK || (rv = parse_group_by(&p, root)) != TLY_OK ||
+	    (rv = parse_domains(&p, root)) != TLY_OK || (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
+	    (rv = parse_sdc(&p, root)) != TLY_OK || (rv = parse_protocol(&p, root)) != TLY_OK ||
+	    (rv = parse_planner(&p, root)) != TLY_OK || (rv = check_cells(&p)) != TLY_OK)
+		goto out;
+	/* Normalising can lengthen a query a little (1 -> "1", 0.5 -> "1/2",
+	 * defaults spelt out); the canonical form must parse too. */
+	if ((rv = tly_spec_canonical(&spec, cat, &canonical)) != TLY_OK)
+		goto out;
+	if (strlen(canonical) > TLY_SPEC_JSON_MAX) {
+		rv = tly_spec_fail(err, "$", "the query's canonical form is %zu bytes; the limit is %d",
+		    strlen(canonical), TLY_SPEC_JSON_MAX);
+		goto out;
+	}
+	*out = spec;
+	memset(&spec, 0, sizeof spec);
+	rv = TLY_OK;
+out:
+	free(canonical);
+	tly_spec_fini(&spec);
+	json_decref(root);
+	return rv;
+}
