@@ -163,7 +163,7 @@ start_verify(const char *path)
 	memcpy(roster.coordinator_pk, pk, sizeof pk);
 	double t0 = bench_now();
 	check(tly_translog_open(&l, path, key, &terr) == TLY_OK, terr.message);
-	check(tly_translog_verify(l, &roster, &report) == TLY_OK, report.reason);
+	check(tly_translog_verify_chain(l, &roster, &report) == TLY_OK, report.reason);
 	double t = bench_now() - t0;
 	tly_translog_report_fini(&report);
 	tly_translog_close(l);

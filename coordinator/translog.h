@@ -282,6 +282,16 @@ void tly_translog_report_fini(struct tly_translog_report *report);
  */
 TLY_MUST tly_err tly_translog_verify(struct tly_translog *log, const struct tly_roster *registry,
                                      struct tly_translog_report *report);
+/* The chain only, as the coordinator checks it at every start: each
+ * entry's sequence, columns, hash, signature under the registry's
+ * coordinator key and prev_hash link, as tly_translog_verify checks them,
+ * but none of the rules between entries or the receipts (the nodes' keys,
+ * budgets and heads: `tally audit verify`). About one signature check an
+ * entry, where the whole audit costs milliseconds an entry with receipts.
+ * The report is filled as by tly_translog_verify. Returns as it does. */
+TLY_MUST tly_err tly_translog_verify_chain(struct tly_translog *log,
+                                           const struct tly_roster *registry,
+                                           struct tly_translog_report *report);
 /* The same on a read-only open of path (TLY_EFORMAT, TLY_EIO as open). */
 TLY_MUST tly_err tly_translog_verify_file(const char *path, const struct tly_roster *registry,
                                           struct tly_translog_report *report);

@@ -370,7 +370,7 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 		if (strstr(text, "listening") != NULL)
 			break;
 	}
-	cr_assert(strstr(text, "transparency log verified: 4 entries") != NULL, "%s", text);
+	cr_assert(strstr(text, "transparency log chain verified: 4 entries") != NULL, "%s", text);
 	free(text);
 	int code = -1;
 	for (int tries = 0; tries < 60 && code != 0; tries++) {
@@ -740,7 +740,7 @@ Test(signals, the_coordinator_stops_within_1s_idle_mid_round_and_flooded)
 	/* Nothing inconsistent: the log verifies at the next start, and the
 	 * whole federation audits. */
 	pid = adopt_coordinator(log, sizeof log);
-	cr_assert(file_has(log, "transparency log verified"), "%s", log);
+	cr_assert(file_has(log, "transparency log chain verified"), "%s", log);
 	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
 	expect_ledger_verifies(1);
 }
