@@ -43,7 +43,7 @@
 
 enum {
 	WRITE_TIMEOUT_MS = 10000, /* a client that does not read its answer */
-	LINGER_MS = 500,          /* after a response, before closing */
+	LINGER_MS = 250,          /* after a response, before closing */
 	CLOSE_TIMEOUT_MS = 3000,  /* tly_http_close, for the last answers */
 	STUCK_GRACE_MS = 1000,    /* a client step past its deadline: cancel, then give up */
 };

@@ -49,6 +49,7 @@
 #include <jansson.h>
 
 #include "cli/query.h"
+#include "crypto/rng.h"
 #include "net/transport.h"
 
 extern char **environ;
@@ -1853,6 +1854,8 @@ main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--canary") == 0)
 		return canary_main(strtol(argv[2], NULL, 10));
 	parse(argc, argv);
+	if (tly_crypto_init() != TLY_OK) /* the query flood signs in-process */
+		die("cannot initialise libsodium");
 	prepare_dirs();
 	signal(SIGPIPE, SIG_IGN);
 	g.failures = open_out("failures.log", NULL);
