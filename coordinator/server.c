@@ -1063,6 +1063,29 @@ on_receipt(struct server *s, uint32_t from, const struct tly_msg *m)
 	r->receipt_from[r->receipt_count++] = from;
 }
 
+/* A node that holds a log head no QUERY proved from (it fell more than
+ * RECENT_HEADS behind, or this coordinator restarted and forgot what it
+ * had sent) names its size in its refusal (store/head.h,
+ * TLY_REFUSAL_NO_PROOF): the next QUERY to it proves from that size. A
+ * hint only: the node checks the proof. */
+static void
+held_head_hint(struct server *s, uint32_t from, const char *text)
+{
+	const struct tly_party *p = tly_roster_find(&s->roster, from);
+	const char *at = strstr(text, TLY_REFUSAL_NO_PROOF);
+	uint64_t size = 0;
+
+	if (p == NULL || at == NULL)
+		return;
+	for (at += strlen(TLY_REFUSAL_NO_PROOF); *at >= '0' && *at <= '9'; at++) {
+		if (size > (UINT64_MAX - 9) / 10)
+			return;
+		size = size * 10 + (uint64_t)(*at - '0');
+	}
+	if (*at == ')' && size > 0)
+		s->head_sent[p - s->roster.parties] = size;
+}
+
 static void
 on_refusal(struct server *s, uint32_t from, const struct tly_msg *m)
 {
@@ -1079,6 +1102,7 @@ on_refusal(struct server *s, uint32_t from, const struct tly_msg *m)
 	r->refusals = grown;
 	r->refusals[r->refusal_count++] = f;
 	note("query %s: node %u refused: %s", r->qid, from, f.text);
+	held_head_hint(s, from, f.text);
 }
 
 /* A member's complaint, accepted (so verified): name the nodes in it. */

@@ -56,8 +56,7 @@ check_held(struct tly_node *node, const struct tly_log_commit *c, char *why, siz
 	const struct tly_merkle_proof *p = tly_log_commit_consistency(c, m);
 	if (p == NULL)
 		return refuse(why, why_len,
-		              "no consistency proof from the log head this node holds (size %" PRIu64
-		              ") to the new one (size %" PRIu64 ")",
+		              TLY_REFUSAL_NO_PROOF "%" PRIu64 ") to the new one (size %" PRIu64 ")",
 		              m, n);
 	if (tly_merkle_verify_consistency(m, n, held.head.root, c->head.root, p->hashes[0],
 	                                  p->count) != TLY_OK)

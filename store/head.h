@@ -60,6 +60,15 @@ enum {
 	    TLY_COMMIT_CONSISTENCY_MAX * (8 + TLY_COMMIT_PROOF_BYTES),
 };
 
+/* The start of a node's refusal when a QUERY carries no consistency proof
+ * from the head the node holds, followed by that head's size and ")". The
+ * coordinator reads the size as a hint (never trusted: a wrong one only
+ * gives a proof the node refuses again) and proves from it in the next
+ * QUERY it sends that node: a node that fell more than the recent heads
+ * behind, and a coordinator restarted without the sizes it had sent, find
+ * their way back. */
+#define TLY_REFUSAL_NO_PROOF "no consistency proof from the log head this node holds (size "
+
 _Static_assert(TLY_HEAD_BYTES == 105, "tree head layout");
 _Static_assert((int)TLY_COMMIT_MAX_BYTES <= (int)TLY_QUERY_LOG_MAX, "a commitment fits the QUERY");
 

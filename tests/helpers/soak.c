@@ -513,6 +513,7 @@ set_up_hostile(const char *log)
 	g.hub_port = conf_port(path, "listen");
 	snprintf(path, sizeof path, "%s/pki", g.dir);
 	snprintf(stanza, sizeof stanza, "%s/scratch/flooder.ini", g.out);
+	(void)unlink(stanza); /* spawn appends: not a stanza of an earlier run */
 	pid_t pid = spawn((const char *const[]){"tally", "pki", "issue", "--dir", path, "--name",
 			      "flooder", "--role", "planner", NULL},
 	    stanza, log, 1);
