@@ -70,7 +70,7 @@ enum {
 	FLOODER_THREADS = 8,       /* the query-flood planner's parallel clients */
 	FLOODER_TIMEOUT_MS = 2000, /* each gives up after this and posts again */
 	COST_BOMBS = 5,            /* over the hostile span */
-	RECOVERY_GIVE_UP_S = 600,
+	RECOVERY_GIVE_UP_S = 120,
 	STALL_MIN_S = 120,         /* no honest query finished for this long, */
 	STALL_LATENCY_FACTOR = 10, /* nor for 10 x the slowest so far: stalled */
 	HONEST_FAIL_PCT_MAX = 5,   /* honest failures allowed under a flood */
