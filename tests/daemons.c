@@ -63,6 +63,28 @@ dmn_pid_of(const char *dir, const char *name)
 	return (pid_t)pid;
 }
 
+int
+dmn_planner_api(const char *dir, char *api, size_t len)
+{
+	char path[600], line[300], value[300];
+	int found = 0;
+	FILE *f;
+
+	if (len > 0)
+		api[0] = '\0';
+	snprintf(path, sizeof path, "%s/planner.conf", dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = sscanf(line, "api = %299s", value) == 1;
+	fclose(f);
+	if (!found || strlen(value) >= len)
+		return 0;
+	memcpy(api, value, strlen(value) + 1);
+	return 1;
+}
+
 /* Read f to its end into a malloc'd, NUL-terminated string. */
 static char *
 read_all(FILE *f, size_t *len)

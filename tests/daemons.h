@@ -24,6 +24,12 @@ pid_t dmn_spawn(const char *program, const char *const argv[], const char *log, 
  * start with a number (a daemon that has not written it yet). */
 pid_t dmn_pid_of(const char *dir, const char *name);
 
+/* The API URL of the planner config `tally demo` writes (the value of
+ * "api = " in DIR/planner.conf) into api (len bytes). 1 when found; 0, with
+ * api empty, when the file is missing or has no api line (or the value
+ * does not fit). */
+int dmn_planner_api(const char *dir, char *api, size_t len);
+
 /* The whole file, NUL-terminated, malloc'd (free it); *len (if len is not
  * NULL) is its length without the NUL. Asserts that the file can be read. */
 char *dmn_slurp(const char *path, size_t *len);

@@ -192,7 +192,7 @@ static void
 start(const char *api_section, int deadline_ms)
 {
 	const char *env = getenv("TALLY_BIN");
-	char conf[300], text[8192], line[300];
+	char conf[300], text[8192];
 
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
@@ -201,20 +201,14 @@ start(const char *api_section, int deadline_ms)
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
 	                 "3", "--people", "3000", "--seed", "5", NULL}),
 	    0, "tally demo --serve failed");
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	/* Restart the coordinator with the test's config. */
 	pid_t old = dmn_pid_of(dir, "coordinator");
 	cr_assert_eq(kill(old, SIGTERM), 0);
 	for (int i = 0; i < 600 && kill(old, 0) == 0; i++)
 		dmn_pause_ms(50);
 	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	f = fopen(conf, "r");
+	FILE *f = fopen(conf, "r");
 	cr_assert_not_null(f);
 	size_t len = fread(text, 1, sizeof text - 1, f);
 	fclose(f);

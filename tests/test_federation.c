@@ -275,14 +275,8 @@ Test(federation, strangers_are_refused)
 	cr_assert_eq(run((const char *const[]){"tally", "pki", "issue", "--dir", other, "--name",
 			 "mallory", "--role", "planner", NULL}),
 	    0);
-	char api[128] = "", line[300], conf[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %127s", api) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
+	char api[128];
+	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(cmd, sizeof cmd, "%s/mallory.crt", other);
 	char key[400], ca[300];
 	snprintf(key, sizeof key, "%s/mallory.key", other);

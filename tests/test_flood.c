@@ -178,7 +178,7 @@ static void
 setup(void)
 {
 	const char *env = getenv("TALLY_BIN");
-	char exe[1024], line[300], conf[300], out[300];
+	char exe[1024], out[300];
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	cr_assert(n > 0);
@@ -191,13 +191,7 @@ setup(void)
 	cr_assert_eq(run_to(out, (const char *const[]){"tally", "demo", "--serve", "--dir", dir,
 			 "--sites", "3", "--people", "600", "--seed", "12", NULL}),
 	    0, "tally demo --serve failed");
-	path(conf, sizeof conf, "planner.conf");
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	wait_connected(SITES);
 }
 

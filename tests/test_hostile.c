@@ -198,7 +198,7 @@ static void
 setup(void)
 {
 	const char *env = getenv("TALLY_BIN");
-	char exe[1024], line[300], conf[300];
+	char exe[1024];
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	cr_assert(n > 0);
@@ -210,13 +210,7 @@ setup(void)
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
 			 "6", "--people", "6000", "--seed", "11", NULL}),
 	    0, "tally demo --serve failed");
-	path(conf, sizeof conf, "planner.conf");
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	wait_connected(SITES);
 	calibrate();
 	restart_coordinator();

@@ -431,14 +431,8 @@ static int
 nodes_connected(void)
 {
 	char exe[1200], out[300], err[300], url[200], cert[300], key[300], ca[300];
-	char api[128] = "", line[300], conf[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %127s", api) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
+	char api[128];
+	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(exe, sizeof exe, "%s/api_status", helpers);
 	snprintf(out, sizeof out, "%s/status.json", dir);
 	snprintf(err, sizeof err, "%s/stderr.txt", dir);

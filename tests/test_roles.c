@@ -112,15 +112,8 @@ TestSuite(roles, .init = setup, .fini = teardown, .timeout = 240);
 static void
 api_url(char *out, size_t len)
 {
-	char conf[300], line[300], api[200] = "";
-	path_of(conf, sizeof conf, "planner.conf");
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
-	cr_assert_neq(api[0], '\0');
+	char api[200];
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	snprintf(out, len, "%s", api);
 }
 

@@ -612,16 +612,10 @@ Test(signals, a_node_stops_within_1s_idle_and_while_drawing_noise)
 static void
 api_port(char *port, size_t len)
 {
-	char conf[300], line[300], api[200] = "";
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	char api[200];
+	(void)dmn_planner_api(dir, api, sizeof api);
 	const char *colon = strrchr(api, ':');
-	cr_assert_not_null(colon, "no api in %s", conf);
+	cr_assert_not_null(colon, "no api in %s/planner.conf", dir);
 	snprintf(port, len, "%s", colon + 1);
 }
 
