@@ -36,6 +36,7 @@
 #include "query/noise.h"
 #include "query/spec.h"
 #include "store/head.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -1322,13 +1323,6 @@ spawn_answer(int site, const char *msg_path, const char *out)
 	return pid;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 static double
 seconds_now(void)
 {
@@ -1391,9 +1385,9 @@ Test(node, sigterm_mid_noise_ends_the_node_within_a_second)
 	/* The event: the charge is durable, so the noise is being drawn. */
 	while (charges_so_far(db_path) < 1) {
 		cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "ended before its charge");
-		sleep_ms(10);
+		dmn_pause_ms(10);
 	}
-	sleep_ms(200); /* well into the noise */
+	dmn_pause_ms(200); /* well into the noise */
 	double start = seconds_now();
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);

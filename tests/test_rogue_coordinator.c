@@ -170,13 +170,6 @@ pid_of(const char *name)
 	return pid;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&t, NULL);
-}
-
 /* ---- the rogue coordinator ---- */
 
 struct rogue {
@@ -239,7 +232,7 @@ rogue_open(struct rogue *r)
 	pid_t pid = pid_of("coordinator");
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		sleep_ms(50);
+		dmn_pause_ms(50);
 	cr_assert_neq(kill(pid, 0), 0, "the coordinator did not stop");
 	struct tly_tls_files tls = {
 	    .cert = r->cfg->tls_cert, .key = r->cfg->tls_key, .ca = r->cfg->tls_node_ca};
@@ -247,7 +240,7 @@ rogue_open(struct rogue *r)
 	for (int i = 0; i < 50 && rv != TLY_OK; i++) {
 		rv = tly_hub_open(&r->hub, r->cfg->listen, &tls, &r->roster, why, sizeof why);
 		if (rv != TLY_OK)
-			sleep_ms(200);
+			dmn_pause_ms(200);
 	}
 	cr_assert_eq(rv, TLY_OK, "cannot listen on %s: %s", r->cfg->listen, why);
 	/* The daemons redial (backoff up to 2 s). */
@@ -257,7 +250,7 @@ rogue_open(struct rogue *r)
 			connected += tly_hub_connected(r->hub, n) != 0;
 		if (connected == sites)
 			return;
-		sleep_ms(100);
+		dmn_pause_ms(100);
 	}
 	cr_assert_fail("the nodes did not connect to the rogue coordinator");
 }
@@ -549,7 +542,7 @@ restart_node(unsigned site)
 	pid = pid_of(name);
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		sleep_ms(50);
+		dmn_pause_ms(50);
 	path_of(log, sizeof log, "logs/node-%u.log", site);
 	path_of(conf, sizeof conf, "site-%u/node.conf", site);
 	path_of(pidfile, sizeof pidfile, "run/node-%u.pid", site);
@@ -1372,7 +1365,7 @@ await_log(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char 
 		free(text);
 		if (found >= count)
 			return;
-		sleep_ms(100);
+		dmn_pause_ms(100);
 	}
 	cr_assert_fail("node %u never logged %d x \"%s\"", site, count, what);
 }
@@ -1657,7 +1650,7 @@ two_sets_restart_member3(struct two_sets *t)
 
 	restart_node(3);
 	for (int waited = 0; !tly_hub_connected(r->hub, 3) && waited < WAIT_MS; waited += 100)
-		sleep_ms(100);
+		dmn_pause_ms(100);
 	cr_assert(tly_hub_connected(r->hub, 3), "node 3 did not come back");
 	cr_assert_eq(tly_hub_send(r->hub, 3, t->query.data, t->query.len), TLY_OK);
 	await_log(3, t->id, "serving on the committee", 1);
