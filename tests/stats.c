@@ -175,3 +175,23 @@ stats_moments(const double *prob, size_t len, int64_t lo, double *mean, double *
 	*variance = (double)v;
 	*fourth = (double)f;
 }
+
+double
+stats_mean_err(const struct stats_hist *h, double mean, double variance)
+{
+	return fabs(stats_hist_mean(h) - mean) / sqrt(variance / (double)h->total);
+}
+
+double
+stats_variance_err(const struct stats_hist *h, double target, double variance, double fourth)
+{
+	double se = sqrt((fourth - variance * variance) / (double)h->total);
+
+	return fabs(stats_hist_variance(h) - target) / se;
+}
+
+double
+stats_proportion_err(double seen, double p, double n)
+{
+	return fabs(seen - p) / sqrt(p * (1 - p) / n);
+}

@@ -46,4 +46,16 @@ double stats_chi2_sf(double x, double dof);
 void stats_moments(const double *prob, size_t len, int64_t lo, double *mean, double *variance,
     double *fourth);
 
+/*
+ * Errors in standard errors, for the mean, variance and coverage checks
+ * that follow a chi-square: |sample mean - mean| over sqrt(variance / N);
+ * |sample variance - target| over sqrt((fourth - variance^2) / N), from the
+ * pmf's variance and fourth central moment (stats_moments); and
+ * |seen - p| over sqrt(p (1 - p) / n) for a proportion seen of n draws.
+ */
+double stats_mean_err(const struct stats_hist *h, double mean, double variance);
+double stats_variance_err(const struct stats_hist *h, double target, double variance,
+    double fourth);
+double stats_proportion_err(double seen, double p, double n);
+
 #endif

@@ -48,6 +48,7 @@
 #include "crypto/rng.h"
 #include "store/keys.h"
 #include "net/transport.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -70,14 +71,6 @@ now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static int
 run(const char *const argv[])
 {
@@ -95,21 +88,6 @@ run(const char *const argv[])
 	posix_spawn_file_actions_destroy(&actions);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static pid_t
-pid_of(const char *name)
-{
-	char file[300];
-	long pid = -1;
-	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(file, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return (pid_t)pid;
 }
 
 /* ---- the API, as a planner ---- */
@@ -214,7 +192,7 @@ static void
 start(const char *api_section, int deadline_ms)
 {
 	const char *env = getenv("TALLY_BIN");
-	char conf[300], text[8192], line[300];
+	char conf[300], text[8192];
 
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
@@ -223,20 +201,14 @@ start(const char *api_section, int deadline_ms)
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
 	                 "3", "--people", "3000", "--seed", "5", NULL}),
 	    0, "tally demo --serve failed");
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	/* Restart the coordinator with the test's config. */
-	pid_t old = pid_of("coordinator");
+	pid_t old = dmn_pid_of(dir, "coordinator");
 	cr_assert_eq(kill(old, SIGTERM), 0);
 	for (int i = 0; i < 600 && kill(old, 0) == 0; i++)
-		pause_ms(50);
+		dmn_pause_ms(50);
 	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	f = fopen(conf, "r");
+	FILE *f = fopen(conf, "r");
 	cr_assert_not_null(f);
 	size_t len = fread(text, 1, sizeof text - 1, f);
 	fclose(f);
@@ -293,7 +265,7 @@ launch(const char *conf)
 				fclose(f);
 			cr_assert_fail("the coordinator exited at start (status %d): %s", code, tail);
 		}
-		pause_ms(100);
+		dmn_pause_ms(100);
 	}
 	cr_assert_eq(n, SITES, "%d nodes connected", n);
 }
@@ -307,10 +279,10 @@ teardown(void)
 	for (int i = 1; i <= SITES; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "node-%d", i);
-		if (pid_of(name) > 0)
-			kill(pid_of(name), SIGCONT);
+		if (dmn_pid_of(dir, name) > 0)
+			kill(dmn_pid_of(dir, name), SIGCONT);
 	}
-	pid_t coordinator = pid_of("coordinator");
+	pid_t coordinator = dmn_pid_of(dir, "coordinator");
 	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
 	if (coordinator > 0)
 		waitpid(coordinator, NULL, 0);
@@ -433,7 +405,7 @@ Test(api_daemon, async_post_and_the_bounded_queue)
 	json_t *body;
 
 	start("queue_max = 1", 120000);
-	pid_t node = pid_of("node-1");
+	pid_t node = dmn_pid_of(dir, "node-1");
 	cr_assert_eq(kill(node, SIGSTOP), 0);
 	char *a = post_async();
 	/* Running once the coordinator has taken it from the queue. */
@@ -444,7 +416,7 @@ Test(api_daemon, async_post_and_the_bounded_queue)
 		json_decref(body);
 		if (running)
 			break;
-		pause_ms(50);
+		dmn_pause_ms(50);
 	}
 	state = state_of(a, &body);
 	cr_assert_str_eq(state, "running");
@@ -476,7 +448,7 @@ Test(api_daemon, async_post_and_the_bounded_queue)
 			done = strcmp(state, "done") == 0;
 			if (!done) {
 				json_decref(body);
-				pause_ms(50);
+				dmn_pause_ms(50);
 			}
 		}
 		cr_assert(done, "query %s finished", qid);
@@ -496,14 +468,14 @@ Test(api_daemon, planner_queue_share)
 	json_t *body;
 
 	start("queue_max = 4\nplanner_queue_max = 1", 120000);
-	cr_assert_eq(kill(pid_of("node-1"), SIGSTOP), 0);
+	cr_assert_eq(kill(dmn_pid_of(dir, "node-1"), SIGSTOP), 0);
 	char *a = post_async();
 	int running = 0;
 	for (int i = 0; i < 600 && !running; i++) {
 		running = strcmp(state_of(a, &body), "running") == 0;
 		json_decref(body);
 		if (!running)
-			pause_ms(50);
+			dmn_pause_ms(50);
 	}
 	cr_assert(running);
 	char *b = post_async();
@@ -648,7 +620,7 @@ get_once(void *arg)
 {
 	struct getter *g = arg;
 	while (!*g->go)
-		pause_ms(1);
+		dmn_pause_ms(1);
 	if (g->ssl != NULL) {
 		g->status = held_get(g->ssl, g->path, &g->ms);
 		return NULL;
@@ -800,7 +772,7 @@ outcome_of(const char *qid, json_t **result)
 		done = strcmp(state_of(qid, &body), "done") == 0;
 		if (!done) {
 			json_decref(body);
-			pause_ms(50);
+			dmn_pause_ms(50);
 		}
 	}
 	cr_assert(done, "query %s did not finish", qid);
@@ -899,7 +871,7 @@ Test(api_daemon, planner_share_of_the_cap)
 
 	/* A restart rebuilds the spend from the log: still refused, at once. */
 	as = "planner";
-	pid_t old = pid_of("coordinator");
+	pid_t old = dmn_pid_of(dir, "coordinator");
 	cr_assert_eq(kill(old, SIGTERM), 0);
 	cr_assert_eq(waitpid(old, NULL, 0), old);
 	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);

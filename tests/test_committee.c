@@ -1609,13 +1609,9 @@ check_noise(const char *name, const struct stats_hist *h, const double *truth,
 	cr_log_info("%s: chi2 %g on %g dof, p = %g; variance %g, target %g", name, stat, dof, p,
 	    stats_hist_variance(h), info.variance);
 	cr_assert_gt(p, 1e-4, "%s: chi2 %g on %g dof, p = %g", name, stat, dof, p);
-	double n = (double)h->total;
-	double var_se = sqrt((fourth - variance * variance) / n);
-	double var_err = fabs(stats_hist_variance(h) - info.variance) / var_se;
-	cr_assert_lt(var_err, 5, "%s: variance %g vs %g", name, stats_hist_variance(h),
-	    info.variance);
-	cr_assert_lt(fabs(stats_hist_mean(h)) / sqrt(variance / n), 5, "%s: mean %g", name,
-	    stats_hist_mean(h));
+	cr_assert_lt(stats_variance_err(h, info.variance, variance, fourth), 5,
+	    "%s: variance %g vs %g", name, stats_hist_variance(h), info.variance);
+	cr_assert_lt(stats_mean_err(h, 0, variance), 5, "%s: mean %g", name, stats_hist_mean(h));
 	double p_wrong = stats_chi2(h, wrong, &stat, &dof);
 	cr_log_info("%s: against a parameter 10%% off, p = %g", name, p_wrong);
 	cr_assert_lt(p_wrong, 1e-6, "%s: no power against a wrong parameter (p = %g)", name,

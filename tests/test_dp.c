@@ -219,16 +219,14 @@ check_fit(const char *name, const struct stats_hist *h, const struct pmf *truth)
 
 	cr_assert_gt(p, FIT_P, "%s: chi2 = %g on %g dof, p = %g", name, stat, dof, p);
 	stats_moments(truth->p, truth->len, truth->lo, &mean, &variance, &fourth);
-	double mean_err = fabs(stats_hist_mean(h) - mean) / sqrt(variance / n);
-	cr_assert_lt(mean_err, TOLERANCE, "%s: mean %g vs %g", name, stats_hist_mean(h), mean);
-	double var_se = sqrt((fourth - variance * variance) / n);
-	double var_err = fabs(stats_hist_variance(h) - variance) / var_se;
-	cr_assert_lt(var_err, TOLERANCE, "%s: variance %g vs %g", name, stats_hist_variance(h),
+	cr_assert_lt(stats_mean_err(h, mean, variance), TOLERANCE, "%s: mean %g vs %g", name,
+	    stats_hist_mean(h), mean);
+	cr_assert_lt(stats_variance_err(h, variance, variance, fourth), TOLERANCE, "%s: variance %g vs %g", name, stats_hist_variance(h),
 	    variance);
 	int64_t k = brute_quantile(truth, 0.95L);
 	double tail = (double)(1 - central_mass(truth, k));
 	double seen = (double)stats_hist_abs_above(h, k) / n;
-	cr_assert_lt(fabs(seen - tail) / sqrt(tail * (1 - tail) / n), TOLERANCE,
+	cr_assert_lt(stats_proportion_err(seen, tail, n), TOLERANCE,
 	    "%s: P(|X| > %lld) = %g seen, %g exact", name, (long long)k, seen, tail);
 }
 

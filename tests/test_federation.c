@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "tests/daemons.h"
+
 extern char **environ;
 
 enum { SITES = 5 };
@@ -103,21 +105,6 @@ query_flags(const char *const *extra)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 	return run(argv);
-}
-
-static pid_t
-pid_of(const char *name)
-{
-	char path[300];
-	long pid = -1;
-	snprintf(path, sizeof path, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return (pid_t)pid;
 }
 
 static int
@@ -220,14 +207,14 @@ Test(federation, intervals_cover_the_truth_about_95_percent)
 Test(federation, a_killed_node_is_dropped_then_too_few_fail_with_exit_4)
 {
 	int code;
-	cr_assert_eq(kill(pid_of("node-5"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(dir, "node-5"), SIGKILL), 0);
 	sleep(1);
 	json_t *result = query_json("diabetes_by_age_sex.json", &code);
 	cr_assert_eq(code, 0, "4 of 5 trusts are enough");
 	cr_assert_eq(json_integer_value(json_object_get(result, "contributors")), SITES - 1);
 	json_decref(result);
-	cr_assert_eq(kill(pid_of("node-4"), SIGKILL), 0);
-	cr_assert_eq(kill(pid_of("node-3"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(dir, "node-4"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(dir, "node-3"), SIGKILL), 0);
 	sleep(1);
 	result = query_json("diabetes_by_age_sex.json", &code);
 	cr_assert_eq(code, 4, "2 of 5 trusts: too few");
@@ -248,7 +235,7 @@ Test(federation, coordinator_killed_and_restarted)
 	json_t *result = query_json("diabetes_by_age_sex.json", &code);
 	cr_assert_eq(code, 0);
 	json_decref(result);
-	cr_assert_eq(kill(pid_of("coordinator"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(dir, "coordinator"), SIGKILL), 0);
 	sleep(1);
 	cr_assert(audit_ok(), "the log verifies after a kill");
 	/* Restart it with the same config; the nodes redial. */
@@ -288,14 +275,8 @@ Test(federation, strangers_are_refused)
 	cr_assert_eq(run((const char *const[]){"tally", "pki", "issue", "--dir", other, "--name",
 			 "mallory", "--role", "planner", NULL}),
 	    0);
-	char api[128] = "", line[300], conf[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %127s", api) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
+	char api[128];
+	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(cmd, sizeof cmd, "%s/mallory.crt", other);
 	char key[400], ca[300];
 	snprintf(key, sizeof key, "%s/mallory.key", other);
@@ -580,7 +561,7 @@ Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
 {
 	char log[300], line[600];
 	int lost = 0, refused = 0;
-	cr_assert_eq(kill(pid_of("coordinator"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(dir, "coordinator"), SIGKILL), 0);
 	snprintf(log, sizeof log, "%s/logs/node-1.log", dir);
 	for (int tries = 0; tries < 100 && !(lost && refused); tries++) {
 		struct timespec pause = {0, 100000000};

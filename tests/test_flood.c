@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "net/transport.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -70,36 +71,13 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static pid_t
-spawn(const char *program, const char *const argv[], const char *log)
-{
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
-	    "cannot run %s", program);
-	posix_spawn_file_actions_destroy(&actions);
-	return pid;
-}
-
 static int
 run_to(const char *log, const char *const argv[])
 {
 	char program[1200];
 	int status;
 	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	pid_t pid = spawn(program, argv, log);
+	pid_t pid = dmn_spawn(program, argv, log, 0);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
@@ -108,21 +86,6 @@ static void
 path(char *out, size_t len, const char *rel)
 {
 	snprintf(out, len, "%s/%s", dir, rel);
-}
-
-static pid_t
-pid_of(const char *name)
-{
-	char file[300];
-	long pid = -1;
-	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(file, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return (pid_t)pid;
 }
 
 static int
@@ -207,7 +170,7 @@ wait_connected(int want)
 	double ms, start = now_s();
 	int n = -1;
 	while ((api_status(&ms, &n) != 200 || n != want) && now_s() - start < CONNECT_WAIT_S)
-		pause_ms(100);
+		dmn_pause_ms(100);
 	cr_assert_eq(n, want, "%d nodes connected after %d s, wanted %d", n, CONNECT_WAIT_S, want);
 }
 
@@ -215,7 +178,7 @@ static void
 setup(void)
 {
 	const char *env = getenv("TALLY_BIN");
-	char exe[1024], line[300], conf[300], out[300];
+	char exe[1024], out[300];
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	cr_assert(n > 0);
@@ -228,13 +191,7 @@ setup(void)
 	cr_assert_eq(run_to(out, (const char *const[]){"tally", "demo", "--serve", "--dir", dir,
 			 "--sites", "3", "--people", "600", "--seed", "12", NULL}),
 	    0, "tally demo --serve failed");
-	path(conf, sizeof conf, "planner.conf");
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	wait_connected(SITES);
 }
 
@@ -267,11 +224,11 @@ start_flood(void)
 	snprintf(port, sizeof port, "%s", colon + 1);
 	snprintf(count, sizeof count, "%d", FLOOD_CONNS);
 	path(log, sizeof log, "flood.txt");
-	flooder = spawn(helper, (const char *const[]){"flood", "127.0.0.1", port, count, NULL}, log);
+	flooder = dmn_spawn(helper, (const char *const[]){"flood", "127.0.0.1", port, count, NULL}, log, 0);
 	double start = now_s();
 	while (!file_has(log, "ready") && now_s() - start < FLOOD_READY_S) {
 		cr_assert_eq(waitpid(flooder, NULL, WNOHANG), 0, "the flood helper died");
-		pause_ms(200);
+		dmn_pause_ms(200);
 	}
 	FILE *f = fopen(log, "r");
 	cr_assert_not_null(f);
@@ -288,15 +245,15 @@ restart_node(int site)
 {
 	char name[32], conf[300], log[300], exe[1200], pidfile[300];
 	snprintf(name, sizeof name, "node-%d", site);
-	pid_t old = pid_of(name);
+	pid_t old = dmn_pid_of(dir, name);
 	cr_assert_eq(kill(old, SIGTERM), 0);
 	for (int i = 0; i < 400 && kill(old, 0) == 0; i++)
-		pause_ms(50);
+		dmn_pause_ms(50);
 	cr_assert(kill(old, 0) != 0, "node %d did not stop", site);
 	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
 	snprintf(log, sizeof log, "%s/logs/node-%d.restarted.log", dir, site);
 	snprintf(exe, sizeof exe, "%s/tally-node", bin);
-	pid_t pid = spawn(exe, (const char *const[]){"tally-node", "--config", conf, NULL}, log);
+	pid_t pid = dmn_spawn(exe, (const char *const[]){"tally-node", "--config", conf, NULL}, log, 0);
 	snprintf(pidfile, sizeof pidfile, "%s/run/%s.pid", dir, name);
 	FILE *f = fopen(pidfile, "w");
 	cr_assert_not_null(f);
@@ -312,15 +269,15 @@ static pid_t
 restart_coordinator(char *log, size_t log_len)
 {
 	char conf[300], exe[1200];
-	pid_t old = pid_of("coordinator");
+	pid_t old = dmn_pid_of(dir, "coordinator");
 	cr_assert_eq(kill(old, SIGTERM), 0);
 	for (int i = 0; i < 400 && kill(old, 0) == 0; i++)
-		pause_ms(50);
+		dmn_pause_ms(50);
 	cr_assert(kill(old, 0) != 0, "the coordinator did not stop");
 	path(conf, sizeof conf, "coordinator/coordinator.conf");
 	path(log, log_len, "logs/coordinator.restarted.log");
 	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
-	return spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL}, log);
+	return dmn_spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL}, log, 0);
 }
 
 /* "Max open files  SOFT  HARD  files" of /proc/PID/limits. */
@@ -409,7 +366,7 @@ Test(flood, coordinator_raises_its_soft_open_files_limit_to_the_need)
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	pid_t pid = restart_coordinator(log, sizeof log);
 	for (int i = 0; i < 400 && !file_has(log, "open files:"); i++)
-		pause_ms(50);
+		dmn_pause_ms(50);
 	cr_assert(file_has(log, "open files: limit raised from 256 to"), "no raise logged");
 	long soft = soft_open_files(pid);
 	cr_log_info("coordinator's soft limit: %ld", soft);
@@ -430,7 +387,7 @@ Test(flood, coordinator_refuses_to_start_when_the_hard_limit_is_too_low)
 	 * means it started anyway. */
 	for (double start = now_s(); (done = waitpid(pid, &status, WNOHANG)) == 0 &&
 	                             now_s() - start < CONNECT_WAIT_S;)
-		pause_ms(100);
+		dmn_pause_ms(100);
 	if (done == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

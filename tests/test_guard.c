@@ -19,19 +19,12 @@
 #include <unistd.h>
 
 #include "net/guard.h"
+#include "tests/daemons.h"
 
 enum { WAIT_MS = 30000 };
 
 static int upstream = -1;
 static struct tly_guard *guard;
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 static int
 listen_loopback(void)
@@ -101,7 +94,7 @@ stats_when(int (*ok)(const struct tly_guard_stats *))
 		tly_guard_stats(guard, &st);
 		if (ok(&st))
 			return st;
-		pause_ms(10);
+		dmn_pause_ms(10);
 	}
 	cr_assert_fail("the guard's counters never got there");
 	return st;

@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "net/transport.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -56,30 +57,6 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static pid_t
-spawn(const char *program, const char *const argv[], const char *log, int append)
-{
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log,
-	    O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
-	    "cannot run %s", program);
-	posix_spawn_file_actions_destroy(&actions);
-	return pid;
-}
-
 static int
 wait_code(pid_t pid)
 {
@@ -94,7 +71,7 @@ run_to(const char *log, const char *const argv[])
 {
 	char program[1200];
 	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	return wait_code(spawn(program, argv, log, 0));
+	return wait_code(dmn_spawn(program, argv, log, 0));
 }
 
 static int
@@ -109,21 +86,6 @@ static void
 path(char *out, size_t len, const char *rel)
 {
 	snprintf(out, len, "%s/%s", dir, rel);
-}
-
-static pid_t
-pid_of(const char *name)
-{
-	char file[300];
-	long pid = -1;
-	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(file, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return (pid_t)pid;
 }
 
 static void
@@ -142,7 +104,7 @@ static void
 wait_gone(pid_t pid)
 {
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		pause_ms(50);
+		dmn_pause_ms(50);
 	cr_assert(kill(pid, 0) != 0, "process %ld did not stop", (long)pid);
 }
 
@@ -198,7 +160,7 @@ wait_connected(int want)
 {
 	int n = -1;
 	for (int i = 0; i < 150 && (n = connected_nodes()) != want; i++)
-		pause_ms(100);
+		dmn_pause_ms(100);
 	cr_assert_eq(n, want, "%d nodes connected, wanted %d", n, want);
 }
 
@@ -209,8 +171,8 @@ restart_coordinator(void)
 {
 	char conf[300], text[4096], exe[1200], log[300];
 	path(conf, sizeof conf, "coordinator/coordinator.conf");
-	cr_assert_eq(kill(pid_of("coordinator"), SIGTERM), 0);
-	wait_gone(pid_of("coordinator"));
+	cr_assert_eq(kill(dmn_pid_of(dir, "coordinator"), SIGTERM), 0);
+	wait_gone(dmn_pid_of(dir, "coordinator"));
 	FILE *f = fopen(conf, "r");
 	cr_assert_not_null(f);
 	size_t len = fread(text, 1, sizeof text - 1, f);
@@ -225,7 +187,7 @@ restart_coordinator(void)
 	fclose(f);
 	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
 	path(log, sizeof log, "logs/coordinator.log");
-	coordinator = spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL},
+	coordinator = dmn_spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL},
 	    log, 1);
 	write_pid("coordinator", coordinator);
 }
@@ -236,7 +198,7 @@ static void
 setup(void)
 {
 	const char *env = getenv("TALLY_BIN");
-	char exe[1024], line[300], conf[300];
+	char exe[1024];
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	cr_assert(n > 0);
@@ -248,17 +210,11 @@ setup(void)
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
 			 "6", "--people", "6000", "--seed", "11", NULL}),
 	    0, "tally demo --serve failed");
-	path(conf, sizeof conf, "planner.conf");
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	wait_connected(SITES);
 	calibrate();
 	restart_coordinator();
-	pid_t node = pid_of("node-6");
+	pid_t node = dmn_pid_of(dir, "node-6");
 	cr_assert_eq(kill(node, SIGTERM), 0);
 	wait_gone(node);
 	wait_connected(SITES - 1);
@@ -290,7 +246,7 @@ start_rogue(const char *mode)
 	char conf[300], log[300];
 	path(conf, sizeof conf, "site-6/node.conf");
 	path(log, sizeof log, "logs/rogue.log");
-	rogue = spawn(helper,
+	rogue = dmn_spawn(helper,
 	    (const char *const[]){"rogue_node", "--config", conf, "--mode", mode, NULL}, log, 1);
 	write_pid("node-6", rogue);
 	/* Welcomed by the hub: its handshake passed. */
@@ -303,7 +259,7 @@ start_rogue(const char *mode)
 		if (f != NULL)
 			fclose(f);
 		if (!welcomed)
-			pause_ms(50);
+			dmn_pause_ms(50);
 	}
 	cr_assert(welcomed, "the rogue passed the handshake");
 	if (strcmp(mode, "flood") != 0)
@@ -338,7 +294,7 @@ honest_alive(void)
 	for (int s = 1; s < ROGUE; s++) {
 		char name[32];
 		snprintf(name, sizeof name, "node-%d", s);
-		cr_assert_eq(kill(pid_of(name), 0), 0, "node %d is alive", s);
+		cr_assert_eq(kill(dmn_pid_of(dir, name), 0), 0, "node %d is alive", s);
 	}
 }
 
@@ -541,7 +497,7 @@ probe_api(const char *when, int rounds)
 			worst = ms > worst ? ms : worst;
 			sum += ms;
 		}
-		pause_ms(200);
+		dmn_pause_ms(200);
 	}
 	fprintf(stderr, "hostile: API %s: %d requests, mean %.1f ms, worst %.1f ms\n", when,
 	    2 * rounds, sum / (2 * rounds), worst);
@@ -559,7 +515,7 @@ query_while_probing(const char *when)
 	path(out, sizeof out, "answer.json");
 	snprintf(program, sizeof program, "%s/tally", bin);
 	double start = now_s();
-	pid_t pid = spawn(program, (const char *const[]){"tally", "query", "--config", conf,
+	pid_t pid = dmn_spawn(program, (const char *const[]){"tally", "query", "--config", conf,
 	    "--spec", spec, "--format", "json", NULL}, out, 0);
 	probe_api(when, 4);
 	a.code = wait_code(pid);

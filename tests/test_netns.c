@@ -39,6 +39,8 @@
 
 #include <jansson.h>
 
+#include "tests/daemons.h"
+
 extern char **environ;
 
 enum { SITES = 5, MAX_RESULTS = 64 };
@@ -81,13 +83,6 @@ now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 /* A shell command, output discarded; its exit status. */
@@ -362,7 +357,7 @@ link_delay(int k, int ms, int jitter_ms)
 	snprintf(a, sizeof a, "v%d", k);
 	snprintf(b, sizeof b, "d%d", k);
 	delayers[k] = spawn_in(c, log, log, (const char *const[]){exe, a, b, delay, jitter, NULL});
-	pause_ms(300);
+	dmn_pause_ms(300);
 	cr_assert_eq(waitpid(delayers[k], NULL, WNOHANG), 0, "delay_line failed (see %s)", log);
 }
 
@@ -406,7 +401,7 @@ stop_daemons(void)
 		for (int tries = 0; tries < 100 && !gone; tries++) {
 			gone = waitpid(pids[k], NULL, WNOHANG) == pids[k];
 			if (!gone)
-				pause_ms(100);
+				dmn_pause_ms(100);
 		}
 		if (!gone) {
 			kill(pids[k], SIGKILL);
@@ -436,14 +431,8 @@ static int
 nodes_connected(void)
 {
 	char exe[1200], out[300], err[300], url[200], cert[300], key[300], ca[300];
-	char api[128] = "", line[300], conf[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	while (f != NULL && fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %127s", api) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
+	char api[128];
+	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(exe, sizeof exe, "%s/api_status", helpers);
 	snprintf(out, sizeof out, "%s/status.json", dir);
 	snprintf(err, sizeof err, "%s/stderr.txt", dir);
@@ -469,7 +458,7 @@ wait_connected(int want, int seconds)
 	for (int tries = 0; tries < seconds * 4; tries++) {
 		if ((connected = nodes_connected()) == want)
 			return connected;
-		pause_ms(250);
+		dmn_pause_ms(250);
 	}
 	return connected;
 }
@@ -924,7 +913,7 @@ Test(netns, coordinator_certificate_must_name_its_address)
 	for (int k = 0; k <= SITES; k++)
 		spawn_daemon(k);
 	cr_assert_eq(wait_connected(0, 20), 0);
-	pause_ms(3000);
+	dmn_pause_ms(3000);
 	cr_assert_eq(nodes_connected(), 0, "a node accepted a certificate not naming 10.77.0.1");
 	int code = ask((const char *const[]){"--count", "--epsilon", "0.1", NULL}, NULL, NULL);
 	cr_assert_eq(code, 4, "no nodes: too few contributors (exit 4), got %d", code);
@@ -968,7 +957,7 @@ until_everyone_is_back(int *rounds, double limit_s)
 		(*rounds)++;
 		if (full)
 			return now_s() - start;
-		pause_ms(250);
+		dmn_pause_ms(250);
 	}
 	return -1;
 }
@@ -985,7 +974,7 @@ Test(netns, link_cut_mid_round_then_healed)
 	pid_t q = ask_in_background(big_query);
 	int charged = 0;
 	while (now_s() - t0 < 30 && !(charged = charges(5) > before))
-		pause_ms(50);
+		dmn_pause_ms(50);
 	cr_assert(charged, "node 5 never charged the query");
 	link_set(5, 0);
 	double cut_at = now_s() - t0;
@@ -1158,7 +1147,7 @@ Test(netns, thin_link_below_and_above_the_deadline)
 	for (int tries = 0; tries < (wait_ms > 30000 ? wait_ms : 30000) / 250 && !charged; tries++) {
 		charged = qid != NULL ? charged_for(5, qid) : charges(5) > before;
 		if (!charged)
-			pause_ms(250);
+			dmn_pause_ms(250);
 	}
 	cr_log_info("thin link %ld bit/s: node 5 %s", thinner,
 	            charged ? "charged the query late" : "was cut by the heartbeat first");
@@ -1216,7 +1205,7 @@ Test(netns, delay_below_and_above_the_deadline)
 	for (int tries = 0; tries < 80 && !charged; tries++) {
 		charged = qid != NULL ? charged_for(5, qid) : charges(5) > before;
 		if (!charged)
-			pause_ms(250);
+			dmn_pause_ms(250);
 	}
 	cr_log_info("3 s each way: node 5 %s",
 	            charged ? "charged the query late" : "was cut by the heartbeat first");
@@ -1260,7 +1249,7 @@ Test(netns, partition_across_a_coordinator_restart_then_heal)
 	double healed = now_s();
 	int connected = 0;
 	while (now_s() - healed < 120 && (connected = nodes_connected()) != SITES)
-		pause_ms(250);
+		dmn_pause_ms(250);
 	double redial = now_s() - healed;
 	cr_log_info("partition healed: %d nodes connected after %.2f s", connected, redial);
 	cr_assert_eq(connected, SITES, "node 5 never redialled after the heal");
@@ -1313,7 +1302,7 @@ until_connected(int want, double limit_s)
 	while (now_s() - start < limit_s) {
 		if (nodes_connected() == want)
 			return now_s() - start;
-		pause_ms(250);
+		dmn_pause_ms(250);
 	}
 	return -1;
 }
@@ -1334,7 +1323,7 @@ Test(netns, frozen_node_across_a_coordinator_kill_redials)
 	/* The query is out once another node charged it. */
 	double t0 = now_s();
 	while (now_s() - t0 < 60 && charges(1) == before)
-		pause_ms(50);
+		dmn_pause_ms(50);
 	cr_assert_gt(charges(1), before, "the query never reached node 1");
 	kill(pids[0], SIGKILL);
 	waitpid(pids[0], NULL, 0);
@@ -1384,7 +1373,7 @@ Test(netns, silent_cut_is_noticed_at_both_ends_then_heals)
 	cr_assert(file_has(clog, "(no heartbeat)"));
 	double t0 = now_s();
 	while (now_s() - t0 < 60 && !file_has(nlog, "nothing from it for"))
-		pause_ms(250);
+		dmn_pause_ms(250);
 	cr_assert(file_has(nlog, "nothing from it for"), "node 5 never noticed the silent cut");
 	cr_log_info("silent cut: node 5 noticed too (%.2f s after the coordinator)", now_s() - t0);
 	write_csv("silent cut: coordinator drops the node", coord, coord, 0);

@@ -36,6 +36,7 @@
 #include "query/noise.h"
 #include "query/spec.h"
 #include "store/head.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -252,6 +253,112 @@ static const char diabetes_json[] =
     " \"group_by\": [\"age_band\", \"sex\"],"
     " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 2}}";
 
+/* The receipt a site wrote to out verifies under the node's key and, like
+ * the signed ledger entry, carries the head the QUERY came with (verified
+ * before the charge); a changed receipt does not verify. */
+static void
+check_receipt(int site, const char *out, const uint8_t qid[16])
+{
+	char receipt_path[400], db_path[300];
+	size_t rlen;
+	struct tly_ledger_receipt receipt;
+	struct tly_ledger *l = NULL;
+	struct tly_ledger_error lerr;
+	struct tly_ledger_entry entry;
+
+	snprintf(receipt_path, sizeof receipt_path, "%s/receipt.bin", out);
+	uint8_t *rbytes = slurp(receipt_path, &rlen);
+	cr_assert_not_null(rbytes);
+	cr_assert_eq(tly_ledger_receipt_decode(&receipt, rbytes, rlen), TLY_OK);
+	cr_assert_eq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
+	    TLY_OK);
+	cr_assert_arr_eq(receipt.query_id, qid, 16);
+	cr_assert_eq(receipt.log_head.size, last_head.size);
+	cr_assert_arr_eq(receipt.log_head.root, last_head.root, 32);
+	cr_assert_arr_eq(receipt.log_head.signature, last_head.signature, 64);
+	path_of(db_path, sizeof db_path, "site-%d/state/ledger.db", site);
+	cr_assert_eq(tly_ledger_open_readonly(&l, db_path, &lerr), TLY_OK, "%s", lerr.message);
+	cr_assert_eq(tly_ledger_entry_get(l, receipt.seq, &entry), TLY_OK);
+	cr_assert_eq(entry.log_head.size, last_head.size);
+	cr_assert_arr_eq(entry.log_head.root, last_head.root, 32);
+	tly_ledger_close(l);
+	rbytes[rlen / 2] ^= 1;
+	if (tly_ledger_receipt_decode(&receipt, rbytes, rlen) == TLY_OK)
+		cr_assert_neq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
+		    TLY_OK, "a changed receipt still verifies");
+	free(rbytes);
+}
+
+/* tally-node answers the QUERY at msg_path for this site; its shares go to
+ * the coordinator, whose messages land in box. */
+static void
+answer_site(int site, const char *msg_path, const uint8_t qid[16],
+    struct tly_committee_coord *coord, struct tly_outbox *box)
+{
+	char out[300];
+
+	path_of(out, sizeof out, "out-%d", site);
+	cr_assert_eq(answer(site, msg_path, out), 0, "site %d refused", site);
+	for (int k = 1; k <= SITES; k++) {
+		char share[400];
+		size_t slen;
+		snprintf(share, sizeof share, "%s/share-%d.msg", out, k);
+		uint8_t *bytes = slurp(share, &slen);
+		cr_assert_not_null(bytes, "%s missing", share);
+		cr_assert_eq(tly_committee_coord_receive(coord, bytes, slen, box), TLY_OK);
+		free(bytes);
+	}
+	check_receipt(site, out, qid);
+}
+
+/* Relay the shares to the members, announce, collect the votes, send the
+ * certificate, collect share-sums. */
+static void
+relay_rounds(struct tly_committee_coord *coord, struct tly_committee_member *m[SITES],
+    struct tly_outbox *box)
+{
+	for (int rounds = 0; rounds < 5; rounds++) {
+		struct tly_outbox next;
+		tly_outbox_init(&next);
+		for (size_t i = 0; i < box->count; i++) {
+			uint32_t to = box->items[i].to;
+			tly_err rv = TLY_OK;
+			if (to >= 1 && to <= SITES)
+				rv = tly_committee_member_receive(m[to - 1], box->items[i].data,
+				    box->items[i].len, &next);
+			else if (to == TLY_PARTY_COORDINATOR)
+				rv = tly_committee_coord_receive(coord, box->items[i].data,
+				    box->items[i].len, &next);
+			/* Share-sums after the total is known are normal. */
+			cr_assert(rv == TLY_OK || rv == TLY_ESTATE, "round %d: %s", rounds,
+			    tly_strerror(rv));
+		}
+		tly_outbox_fini(box);
+		*box = next;
+		if (rounds == 0)
+			cr_assert_eq(tly_committee_coord_close_round(coord, box), TLY_OK);
+	}
+}
+
+/* Every site contributed, and each cell is within the noise of the truth. */
+static void
+check_result(struct tly_committee_coord *coord)
+{
+	struct tly_committee_result result;
+
+	cr_assert_eq(tly_committee_coord_result(coord, &result), TLY_OK);
+	cr_assert_eq(result.contributors.count, SITES);
+	cr_assert_eq(result.d, 10);
+	/* Noise: alpha = e^-2 per cell, 3 shares of NB(1/2): sd about 0.74;
+	 * 8 is more than ten standard deviations. */
+	for (size_t c = 0; c < result.d; c++) {
+		long truth = truth_cell("diabetes_by_age_sex.json", c);
+		cr_assert_leq(labs(result.cells[c] - truth), 8, "cell %zu: %lld vs truth %ld", c,
+		    (long long)result.cells[c], truth);
+	}
+	tly_committee_result_fini(&result);
+}
+
 Test(node, committee_round_through_tally_node_matches_truth)
 {
 	struct tly_query q;
@@ -270,86 +377,10 @@ Test(node, committee_round_through_tally_node_matches_truth)
 		cr_assert_eq(tly_committee_member_alloc(&m[i], &nodes[i], &roster, query_msg, len),
 		    TLY_OK);
 	tly_outbox_init(&box);
-	for (int site = 1; site <= SITES; site++) {
-		path_of(out, sizeof out, "out-%d", site);
-		cr_assert_eq(answer(site, msg_path, out), 0, "site %d refused", site);
-		for (int k = 1; k <= SITES; k++) {
-			char share[400];
-			size_t slen;
-			snprintf(share, sizeof share, "%s/share-%d.msg", out, k);
-			uint8_t *bytes = slurp(share, &slen);
-			cr_assert_not_null(bytes, "%s missing", share);
-			cr_assert_eq(tly_committee_coord_receive(coord, bytes, slen, &box), TLY_OK);
-			free(bytes);
-		}
-		/* The receipt verifies under the node's key. */
-		char receipt_path[400];
-		size_t rlen;
-		struct tly_ledger_receipt receipt;
-		snprintf(receipt_path, sizeof receipt_path, "%s/receipt.bin", out);
-		uint8_t *rbytes = slurp(receipt_path, &rlen);
-		cr_assert_not_null(rbytes);
-		cr_assert_eq(tly_ledger_receipt_decode(&receipt, rbytes, rlen), TLY_OK);
-		cr_assert_eq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
-		    TLY_OK);
-		cr_assert_arr_eq(receipt.query_id, qid, 16);
-		/* The receipt and the signed ledger entry carry the head the
-		 * QUERY came with (verified before the charge). */
-		cr_assert_eq(receipt.log_head.size, last_head.size);
-		cr_assert_arr_eq(receipt.log_head.root, last_head.root, 32);
-		cr_assert_arr_eq(receipt.log_head.signature, last_head.signature, 64);
-		struct tly_ledger *l = NULL;
-		struct tly_ledger_error lerr;
-		struct tly_ledger_entry entry;
-		char db_path[300];
-		path_of(db_path, sizeof db_path, "site-%d/state/ledger.db", site);
-		cr_assert_eq(tly_ledger_open_readonly(&l, db_path, &lerr), TLY_OK, "%s", lerr.message);
-		cr_assert_eq(tly_ledger_entry_get(l, receipt.seq, &entry), TLY_OK);
-		cr_assert_eq(entry.log_head.size, last_head.size);
-		cr_assert_arr_eq(entry.log_head.root, last_head.root, 32);
-		tly_ledger_close(l);
-		rbytes[rlen / 2] ^= 1;
-		if (tly_ledger_receipt_decode(&receipt, rbytes, rlen) == TLY_OK)
-			cr_assert_neq(tly_ledger_receipt_verify(&receipt,
-					  roster.parties[site - 1].sign_pk),
-			    TLY_OK, "a changed receipt still verifies");
-		free(rbytes);
-	}
-	/* Relay the shares to the members, announce, collect the votes, send
-	 * the certificate, collect share-sums. */
-	for (int rounds = 0; rounds < 5; rounds++) {
-		struct tly_outbox next;
-		tly_outbox_init(&next);
-		for (size_t i = 0; i < box.count; i++) {
-			uint32_t to = box.items[i].to;
-			tly_err rv = TLY_OK;
-			if (to >= 1 && to <= SITES)
-				rv = tly_committee_member_receive(m[to - 1], box.items[i].data,
-				    box.items[i].len, &next);
-			else if (to == TLY_PARTY_COORDINATOR)
-				rv = tly_committee_coord_receive(coord, box.items[i].data,
-				    box.items[i].len, &next);
-			/* Share-sums after the total is known are normal. */
-			cr_assert(rv == TLY_OK || rv == TLY_ESTATE, "round %d: %s", rounds,
-			    tly_strerror(rv));
-		}
-		tly_outbox_fini(&box);
-		box = next;
-		if (rounds == 0)
-			cr_assert_eq(tly_committee_coord_close_round(coord, &box), TLY_OK);
-	}
-	struct tly_committee_result result;
-	cr_assert_eq(tly_committee_coord_result(coord, &result), TLY_OK);
-	cr_assert_eq(result.contributors.count, SITES);
-	cr_assert_eq(result.d, 10);
-	/* Noise: alpha = e^-2 per cell, 3 shares of NB(1/2): sd about 0.74;
-	 * 8 is more than ten standard deviations. */
-	for (size_t c = 0; c < result.d; c++) {
-		long truth = truth_cell("diabetes_by_age_sex.json", c);
-		cr_assert_leq(labs(result.cells[c] - truth), 8, "cell %zu: %lld vs truth %ld", c,
-		    (long long)result.cells[c], truth);
-	}
-	tly_committee_result_fini(&result);
+	for (int site = 1; site <= SITES; site++)
+		answer_site(site, msg_path, qid, coord, &box);
+	relay_rounds(coord, m, &box);
+	check_result(coord);
 	tly_outbox_fini(&box);
 	for (int i = 0; i < SITES; i++)
 		tly_committee_member_free(m[i]);
@@ -1292,13 +1323,6 @@ spawn_answer(int site, const char *msg_path, const char *out)
 	return pid;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
 static double
 seconds_now(void)
 {
@@ -1361,9 +1385,9 @@ Test(node, sigterm_mid_noise_ends_the_node_within_a_second)
 	/* The event: the charge is durable, so the noise is being drawn. */
 	while (charges_so_far(db_path) < 1) {
 		cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "ended before its charge");
-		sleep_ms(10);
+		dmn_pause_ms(10);
 	}
-	sleep_ms(200); /* well into the noise */
+	dmn_pause_ms(200); /* well into the noise */
 	double start = seconds_now();
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);

@@ -711,8 +711,7 @@ fit(const struct stats_hist *hist, const struct pmf *pmf, int *variance_ok)
 	double p_value = stats_chi2(hist, prob, NULL, NULL);
 	stats_moments(pmf->p, (size_t)(2 * pmf->width + 1), -pmf->width, &mean, &variance,
 	    &fourth);
-	double se = sqrt((fourth - variance * variance) / (double)hist->total);
-	*variance_ok = fabs(stats_hist_variance(hist) - variance) <= TOLERANCE * se;
+	*variance_ok = stats_variance_err(hist, variance, variance, fourth) <= TOLERANCE;
 	free(prob);
 	return p_value;
 }
@@ -754,9 +753,8 @@ check_totals(const struct tly_noise_params *p, unsigned n, uint64_t seed,
 	cr_assert_geq(coverage, 0.95, "n = %u: P(|X| <= %ld) = %f", n, k, coverage);
 	cr_assert_lt(pmf_mass(right, k - 1), 0.95, "n = %u: k = %ld is the smallest", n, k);
 	double seen = 1 - (double)stats_hist_abs_above(&hist, k) / (double)hist.total;
-	double se = sqrt(coverage * (1 - coverage) / (double)hist.total);
-	cr_assert_leq(fabs(seen - coverage), TOLERANCE * se, "n = %u: coverage %f vs %f", n,
-	    seen, coverage);
+	cr_assert_leq(stats_proportion_err(seen, coverage, (double)hist.total), TOLERANCE,
+	    "n = %u: coverage %f vs %f", n, seen, coverage);
 
 	double p_wrong = fit(&hist, wrong, &variance_ok);
 	cr_assert_lt(p_wrong, POWER_P, "n = %u: a 10%% wrong parameter passed (p = %g)", n,

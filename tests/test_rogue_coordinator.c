@@ -74,6 +74,7 @@
 #include "query/noise.h"
 #include "query/spec.h"
 #include "net/transport.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -120,29 +121,13 @@ run(const char *const argv[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "cannot read %s", path);
-	fseek(f, 0, SEEK_END);
-	long size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *text = malloc((size_t)size + 1);
-	cr_assert_not_null(text);
-	cr_assert_eq(fread(text, 1, (size_t)size, f), (size_t)size);
-	text[size] = '\0';
-	fclose(f);
-	return text;
-}
-
 /* The output of the last run(). */
 static char *
 output(void)
 {
 	char log[300];
 	path_of(log, sizeof log, "out.txt");
-	return slurp(log);
+	return dmn_slurp(log, NULL);
 }
 
 static void
@@ -176,24 +161,13 @@ stop_federation(void)
 		cr_log_warn("could not remove %s", dir);
 }
 
+/* The pid a daemon wrote; the file must be there. */
 static pid_t
 pid_of(const char *name)
 {
-	char path[300];
-	long pid = 0;
-	path_of(path, sizeof path, "run/%s.pid", name);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "%s", path);
-	cr_assert_eq(fscanf(f, "%ld", &pid), 1);
-	fclose(f);
-	return (pid_t)pid;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&t, NULL);
+	pid_t pid = dmn_pid_of(dir, name);
+	cr_assert_gt(pid, 0, "%s/run/%s.pid", dir, name);
+	return pid;
 }
 
 /* ---- the rogue coordinator ---- */
@@ -247,7 +221,7 @@ rogue_open(struct rogue *r)
 	             why);
 	cr_assert_eq(tly_registry_load(&r->roster, r->cfg->registry, why, sizeof why), TLY_OK, "%s",
 	             why);
-	char *cat = slurp(r->cfg->catalogue);
+	char *cat = dmn_slurp(r->cfg->catalogue, NULL);
 	struct tly_spec_error serr;
 	cr_assert_eq(tly_catalogue_parse(&r->cat, cat, strlen(cat), &serr), TLY_OK, "%s",
 	             serr.reason);
@@ -258,7 +232,7 @@ rogue_open(struct rogue *r)
 	pid_t pid = pid_of("coordinator");
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		sleep_ms(50);
+		dmn_pause_ms(50);
 	cr_assert_neq(kill(pid, 0), 0, "the coordinator did not stop");
 	struct tly_tls_files tls = {
 	    .cert = r->cfg->tls_cert, .key = r->cfg->tls_key, .ca = r->cfg->tls_node_ca};
@@ -266,7 +240,7 @@ rogue_open(struct rogue *r)
 	for (int i = 0; i < 50 && rv != TLY_OK; i++) {
 		rv = tly_hub_open(&r->hub, r->cfg->listen, &tls, &r->roster, why, sizeof why);
 		if (rv != TLY_OK)
-			sleep_ms(200);
+			dmn_pause_ms(200);
 	}
 	cr_assert_eq(rv, TLY_OK, "cannot listen on %s: %s", r->cfg->listen, why);
 	/* The daemons redial (backoff up to 2 s). */
@@ -276,7 +250,7 @@ rogue_open(struct rogue *r)
 			connected += tly_hub_connected(r->hub, n) != 0;
 		if (connected == sites)
 			return;
-		sleep_ms(100);
+		dmn_pause_ms(100);
 	}
 	cr_assert_fail("the nodes did not connect to the rogue coordinator");
 }
@@ -551,7 +525,7 @@ node_log(unsigned site)
 {
 	char path[300];
 	path_of(path, sizeof path, "logs/node-%u.log", site);
-	return slurp(path);
+	return dmn_slurp(path, NULL);
 }
 
 /* kill -9 the daemon of `site` and start it again on the same config, its
@@ -568,7 +542,7 @@ restart_node(unsigned site)
 	pid = pid_of(name);
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		sleep_ms(50);
+		dmn_pause_ms(50);
 	path_of(log, sizeof log, "logs/node-%u.log", site);
 	path_of(conf, sizeof conf, "site-%u/node.conf", site);
 	path_of(pidfile, sizeof pidfile, "run/node-%u.pid", site);
@@ -696,53 +670,37 @@ log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *e
 	tly_spec_fini(&spec);
 }
 
-Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
+/* a) and b): the first query's bytes again, its id with another spec, and
+ * its id and spec with another deadline: all refused by every node. */
+static void
+replays_refused(struct rogue *r, const struct tly_buf *first, const uint8_t id1[16],
+                struct reply *replies)
 {
-	struct rogue r;
-	struct reply replies[MAX_SITES + 1];
-	struct tly_buf first, msg;
-	uint8_t id1[16], id_probe[16];
-	uint8_t id_zero[16], id_cut[16], id_stranger[16], id_node[16], id_hash[16];
-
-	start_federation(SITES, 4000);
-	rogue_open(&r);
-	r.log_mode = LOG_REAL; /* the log must pass the audit in e) */
-
-	/* An honest query first: every node answers and charges 1/2. */
-	new_id(&r, id1);
-	seal_query(&r, &first, "0.5", id1, r.key.sign, 0, NULL);
-	ask(&r, &first, id1, replies);
-	assert_all_answered(replies, "the first query");
-	struct reply first_replies[MAX_SITES + 1];
-	memcpy(first_replies, replies, sizeof replies);
-	for (unsigned n = 1; n <= sites; n++) {
-		cr_assert_eq(ledger_check(n, 0, NULL), 1);
-		assert_entry(n, 1, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id1);
-	}
+	struct tly_buf msg;
 
 	/* a) The same bytes again. */
-	ask(&r, &first, id1, replies);
+	ask(r, first, id1, replies);
 	assert_all_refused(replies, "a replay", "already");
 	/* b) The same id with another spec (a different question): the log
 	 * cannot commit it (one committed entry per query id), and the first
 	 * query's commitment does not include it: refused as a query outside
 	 * the log, before the ledger (nothing recorded). */
-	r.log_mode = LOG_REUSE;
-	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0,
+	r->log_mode = LOG_REUSE;
+	seal_query(r, &msg, "0.5", id1, r->key.sign, 0,
 	           "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
 	           " \"group_by\": [\"age_band\"],"
 	           " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}");
-	ask(&r, &msg, id1, replies);
+	ask(r, &msg, id1, replies);
 	assert_all_refused(replies, "a reused id", "outside the log");
 	tly_buf_fini(&msg);
 	/* b) The same id and spec with other round data (the deadline): the
 	 * same committed entry, so the ledger refuses the replay. */
 	deadline_ms = 7000;
-	seal_query(&r, &msg, "0.5", id1, r.key.sign, 0, NULL);
+	seal_query(r, &msg, "0.5", id1, r->key.sign, 0, NULL);
 	deadline_ms = 10000;
-	r.log_mode = LOG_REAL;
-	cr_assert(msg.len != first.len || memcmp(msg.data, first.data, msg.len) != 0);
-	ask(&r, &msg, id1, replies);
+	r->log_mode = LOG_REAL;
+	cr_assert(msg.len != first->len || memcmp(msg.data, first->data, msg.len) != 0);
+	ask(r, &msg, id1, replies);
 	assert_all_refused(replies, "a reused id with another deadline", "already");
 	tly_buf_fini(&msg);
 	for (unsigned n = 1; n <= sites; n++) {
@@ -754,42 +712,16 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 		/* Refusals cost nothing: the spend is still the first charge. */
 		cr_assert(e.epsilon_spent.num == 1 && e.epsilon_spent.den == 2);
 	}
+}
 
-	/* d) Forgeries: none can be attributed to the coordinator. */
-	struct tly_buf zero, cut, stranger, by_node, bad_hash;
-	new_id(&r, id_zero);
-	seal_query(&r, &zero, "0.5", id_zero, r.key.sign, 0, NULL);
-	memset(zero.data + zero.len - TLY_SIGNATURE_BYTES, 0, TLY_SIGNATURE_BYTES);
-	new_id(&r, id_cut);
-	seal_query(&r, &cut, "0.5", id_cut, r.key.sign, 0, NULL);
-	cut.len -= TLY_SIGNATURE_BYTES; /* no signature at all */
-	new_id(&r, id_stranger);
-	seal_query(&r, &stranger, "0.5", id_stranger, r.stranger.sign, 0, NULL);
-	new_id(&r, id_node);
-	seal_query(&r, &by_node, "0.5", id_node, r.node1.sign, 0, NULL);
-	new_id(&r, id_hash);
-	seal_query(&r, &bad_hash, "0.5", id_hash, r.key.sign, 1, NULL);
-	send_all(&r, zero.data, zero.len);
-	send_all(&r, cut.data, cut.len);
-	send_all(&r, stranger.data, stranger.len);
-	send_all(&r, by_node.data, by_node.len);
-	send_all(&r, bad_hash.data, bad_hash.len);
-	/* A valid query behind them: when it is answered, each node has
-	 * handled the forgeries (messages to a node arrive in order), and it
-	 * shows the daemons kept serving. */
-	new_id(&r, id_probe);
-	seal_query(&r, &msg, "0.5", id_probe, r.key.sign, 0, NULL);
-	send_all(&r, msg.data, msg.len);
-	int other = 0;
-	uint8_t forged_ids[5][16];
-	memcpy(forged_ids[0], id_zero, 16);
-	memcpy(forged_ids[1], id_cut, 16);
-	memcpy(forged_ids[2], id_stranger, 16);
-	memcpy(forged_ids[3], id_node, 16);
-	memcpy(forged_ids[4], id_hash, 16);
-	collect(&r, id_probe, replies, (const uint8_t(*)[16])forged_ids, 5, &other);
-	assert_all_answered(replies, "the query after the forgeries");
-	cr_assert_eq(other, 0, "a node answered a forged QUERY (%d messages)", other);
+/* Each node logged why it refused each forgery, charged nothing for them,
+ * and charged the probe that followed as its fourth entry. */
+static void
+forgeries_logged(const uint8_t forged_ids[5][16], const uint8_t id_probe[16])
+{
+	const uint8_t *id_zero = forged_ids[0], *id_stranger = forged_ids[2],
+	              *id_node = forged_ids[3], *id_hash = forged_ids[4];
+
 	for (unsigned n = 1; n <= sites; n++) {
 		/* Not charged, not recorded: the next entry is the probe's charge. */
 		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
@@ -806,10 +738,58 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 		cr_assert(log_mentions(n, id_hash, "not a valid QUERY ("), "site %u: hash", n);
 		cr_assert(!log_mentions(n, id_hash, "answered"), "site %u", n);
 	}
-	struct reply probe_replies[MAX_SITES + 1];
-	memcpy(probe_replies, replies, sizeof replies);
+}
 
-	/* The ledger as people read it shows the refusals with their reasons. */
+/* d) Forgeries: none can be attributed to the coordinator. A zero
+ * signature, none at all, a stranger's key, a node's key and a wrong hash,
+ * then a valid query (id_probe) whose replies land in replies. */
+static void
+forgeries_refused(struct rogue *r, uint8_t id_probe[16], struct reply *replies)
+{
+	struct tly_buf zero, cut, stranger, by_node, bad_hash, msg;
+	uint8_t forged_ids[5][16];
+
+	new_id(r, forged_ids[0]);
+	seal_query(r, &zero, "0.5", forged_ids[0], r->key.sign, 0, NULL);
+	memset(zero.data + zero.len - TLY_SIGNATURE_BYTES, 0, TLY_SIGNATURE_BYTES);
+	new_id(r, forged_ids[1]);
+	seal_query(r, &cut, "0.5", forged_ids[1], r->key.sign, 0, NULL);
+	cut.len -= TLY_SIGNATURE_BYTES; /* no signature at all */
+	new_id(r, forged_ids[2]);
+	seal_query(r, &stranger, "0.5", forged_ids[2], r->stranger.sign, 0, NULL);
+	new_id(r, forged_ids[3]);
+	seal_query(r, &by_node, "0.5", forged_ids[3], r->node1.sign, 0, NULL);
+	new_id(r, forged_ids[4]);
+	seal_query(r, &bad_hash, "0.5", forged_ids[4], r->key.sign, 1, NULL);
+	send_all(r, zero.data, zero.len);
+	send_all(r, cut.data, cut.len);
+	send_all(r, stranger.data, stranger.len);
+	send_all(r, by_node.data, by_node.len);
+	send_all(r, bad_hash.data, bad_hash.len);
+	/* A valid query behind them: when it is answered, each node has
+	 * handled the forgeries (messages to a node arrive in order), and it
+	 * shows the daemons kept serving. */
+	new_id(r, id_probe);
+	seal_query(r, &msg, "0.5", id_probe, r->key.sign, 0, NULL);
+	send_all(r, msg.data, msg.len);
+	int other = 0;
+	collect(r, id_probe, replies, (const uint8_t(*)[16])forged_ids, 5, &other);
+	assert_all_answered(replies, "the query after the forgeries");
+	cr_assert_eq(other, 0, "a node answered a forged QUERY (%d messages)", other);
+	forgeries_logged((const uint8_t(*)[16])forged_ids, id_probe);
+	tly_buf_fini(&msg);
+	tly_buf_fini(&zero);
+	tly_buf_fini(&cut);
+	tly_buf_fini(&stranger);
+	tly_buf_fini(&by_node);
+	tly_buf_fini(&bad_hash);
+}
+
+/* The ledger as people read it shows the refusals of id1 with their
+ * reasons. */
+static void
+ledger_shows_refusals(const uint8_t id1[16])
+{
 	char conf[300];
 	path_of(conf, sizeof conf, "site-2/node.conf");
 	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
@@ -822,16 +802,22 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	cr_assert_not_null(strstr(line + 1, qid), "the refusals are not shown: %s", shown);
 	cr_assert_not_null(strstr(shown, "refused"), "%s", shown);
 	free(shown);
+}
 
-	/* e) A consistent log passes the audit... */
+/* e) A consistent log passes the audit; one that claims node 3 dropped
+ * from the probe query, although it answered and holds the charge, does
+ * not: the audit names the node and the query. */
+static void
+audit_sees_the_lie(struct rogue *r, const uint8_t id1[16], const uint8_t id_probe[16],
+                   const struct reply *first_replies, const struct reply *probe_replies)
+{
 	const uint32_t all[] = {1, 2, 3, 4}, three[] = {1, 2, 4}, node3[] = {3};
-	log_release(&r, id1, "0.5", all, 4, NULL, 0, first_replies, all, 4);
+	char *shown, qid[33];
+
+	log_release(r, id1, "0.5", all, 4, NULL, 0, first_replies, all, 4);
 	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0,
 	             "a consistent log fails the audit: %s", (shown = output()));
-	/* ...one that claims node 3 dropped from the probe query, although it
-	 * answered and holds the charge, does not: the audit names the node
-	 * and the query. */
-	log_release(&r, id_probe, "0.5", three, 3, node3, 1, probe_replies, three, 3);
+	log_release(r, id_probe, "0.5", three, 3, node3, 1, probe_replies, three, 3);
 	/* By default it is a WARNING (an honest node killed between its charge
 	 * and its send looks the same); --strict fails on it. */
 	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
@@ -849,14 +835,37 @@ Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
 	cr_assert_not_null(strstr(shown, "as dropped"), "%s", shown);
 	cr_log_info("audit of the lying log: %s", shown);
 	free(shown);
+}
 
+Test(rogue, replays_reused_ids_and_forgeries_are_refused_and_shown)
+{
+	struct rogue r;
+	struct reply replies[MAX_SITES + 1];
+	struct tly_buf first;
+	uint8_t id1[16], id_probe[16];
+
+	start_federation(SITES, 4000);
+	rogue_open(&r);
+	r.log_mode = LOG_REAL; /* the log must pass the audit in e) */
+
+	/* An honest query first: every node answers and charges 1/2. */
+	new_id(&r, id1);
+	seal_query(&r, &first, "0.5", id1, r.key.sign, 0, NULL);
+	ask(&r, &first, id1, replies);
+	assert_all_answered(replies, "the first query");
+	struct reply first_replies[MAX_SITES + 1];
+	memcpy(first_replies, replies, sizeof replies);
+	for (unsigned n = 1; n <= sites; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 1);
+		assert_entry(n, 1, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, id1);
+	}
+	replays_refused(&r, &first, id1, replies);
+	forgeries_refused(&r, id_probe, replies);
+	struct reply probe_replies[MAX_SITES + 1];
+	memcpy(probe_replies, replies, sizeof replies);
+	ledger_shows_refusals(id1);
+	audit_sees_the_lie(&r, id1, id_probe, first_replies, probe_replies);
 	tly_buf_fini(&first);
-	tly_buf_fini(&msg);
-	tly_buf_fini(&zero);
-	tly_buf_fini(&cut);
-	tly_buf_fini(&stranger);
-	tly_buf_fini(&by_node);
-	tly_buf_fini(&bad_hash);
 	rogue_close(&r);
 }
 
@@ -869,6 +878,56 @@ write_file(const char *path, const struct tly_buf *b)
 	cr_assert_not_null(f);
 	cr_assert_eq(fwrite(b->data, 1, b->len, f), b->len);
 	fclose(f);
+}
+
+/* msg, over the budget, given to `tally-node answer` of site 1: exit 3,
+ * no output, and the refusal recorded as entry seq (the id was refused,
+ * never charged, so it is judged afresh on the budget). */
+static void
+refused_offline(const struct tly_buf *msg, const uint8_t id[16], uint64_t seq)
+{
+	char path[300], out[300], conf[300];
+	path_of(path, sizeof path, "over.msg");
+	path_of(out, sizeof out, "over-out");
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	write_file(path, msg);
+	cr_assert_eq(run((const char *const[]){"tally-node", "answer", "--config", conf, "--query",
+	                                       path, "--out", out, NULL}),
+	             3);
+	char *said = output();
+	cr_assert_not_null(strstr(said, "budget exhausted"), "%s", said);
+	free(said);
+	cr_assert_eq(access(out, F_OK), -1, "a refused answer wrote output");
+	assert_entry(1, seq, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_BUDGET, id);
+}
+
+/* Forgeries offline: a stranger's signature is refused with exit 1
+ * (authentication), and nothing is written to the ledger. */
+static void
+forged_offline(struct rogue *r)
+{
+	char path[300], out[300], conf[300];
+	struct tly_buf msg;
+	uint8_t id[16];
+	uint64_t before = ledger_check(1, 0, NULL);
+	new_id(r, id);
+	seal_query(r, &msg, "0.5", id, r->stranger.sign, 0, NULL);
+	path_of(path, sizeof path, "stranger.msg");
+	path_of(out, sizeof out, "stranger-out");
+	path_of(conf, sizeof conf, "site-1/node.conf");
+	write_file(path, &msg);
+	tly_buf_fini(&msg);
+	int rc = run((const char *const[]){"tally-node", "answer", "--config", conf, "--query",
+	                                   path, "--out", out, NULL});
+	char *said = output();
+	cr_assert_neq(rc, 0, "a stranger's QUERY was answered");
+	cr_assert_neq(rc, 3, "a forgery is not a policy refusal");
+	cr_log_info("tally-node answer, stranger's signature: exit %d: %s", rc, said);
+	free(said);
+	cr_assert_eq(ledger_check(1, 0, NULL), before, "a forgery was recorded");
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
+	    0);
 }
 
 Test(rogue, budget_overruns_are_refused_and_recorded)
@@ -925,24 +984,8 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 			          (unsigned long long)e.epsilon_spent.den);
 		}
 		/* The last refusal, offline too: `tally-node answer` exits 3. */
-		if (i == 12) {
-			char path[300], out[300], conf[300];
-			path_of(path, sizeof path, "over.msg");
-			path_of(out, sizeof out, "over-out");
-			path_of(conf, sizeof conf, "site-1/node.conf");
-			write_file(path, &msg);
-			cr_assert_eq(
-			    run((const char *const[]){"tally-node", "answer", "--config", conf,
-			                              "--query", path, "--out", out, NULL}),
-			    3);
-			char *said = output();
-			cr_assert_not_null(strstr(said, "budget exhausted"), "%s", said);
-			free(said);
-			cr_assert_eq(access(out, F_OK), -1, "a refused answer wrote output");
-			/* The offline refusal is recorded too: the id was refused,
-			 * never charged, so it is judged afresh on the budget. */
-			assert_entry(1, seq + 1, TLY_LEDGER_REFUSAL, TLY_LEDGER_REFUSED_BUDGET, id);
-		}
+		if (i == 12)
+			refused_offline(&msg, id, seq + 1);
 		tly_buf_fini(&msg);
 	}
 	/* Issue 10's sequence: epsilon is at 20/20; a rho = 0.5 query, which
@@ -962,28 +1005,7 @@ Test(rogue, budget_overruns_are_refused_and_recorded)
 		          "site %u: rho spent %llu/%llu", n, (unsigned long long)e.rho_spent.num,
 		          (unsigned long long)e.rho_spent.den);
 	}
-	/* Forgeries offline: a stranger's signature is refused with exit 1
-	 * (authentication), and nothing is written to the ledger. */
-	char path[300], out[300], conf[300];
-	uint64_t before = ledger_check(1, 0, NULL);
-	new_id(&r, id);
-	seal_query(&r, &msg, "0.5", id, r.stranger.sign, 0, NULL);
-	path_of(path, sizeof path, "stranger.msg");
-	path_of(out, sizeof out, "stranger-out");
-	path_of(conf, sizeof conf, "site-1/node.conf");
-	write_file(path, &msg);
-	tly_buf_fini(&msg);
-	int rc = run((const char *const[]){"tally-node", "answer", "--config", conf, "--query",
-	                                   path, "--out", out, NULL});
-	char *said = output();
-	cr_assert_neq(rc, 0, "a stranger's QUERY was answered");
-	cr_assert_neq(rc, 3, "a forgery is not a policy refusal");
-	cr_log_info("tally-node answer, stranger's signature: exit %d: %s", rc, said);
-	free(said);
-	cr_assert_eq(ledger_check(1, 0, NULL), before, "a forgery was recorded");
-	cr_assert_eq(
-	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
-	    0);
+	forged_offline(&r);
 	rogue_close(&r);
 }
 
@@ -1343,7 +1365,7 @@ await_log(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char 
 		free(text);
 		if (found >= count)
 			return;
-		sleep_ms(100);
+		dmn_pause_ms(100);
 	}
 	cr_assert_fail("node %u never logged %d x \"%s\"", site, count, what);
 }
@@ -1359,122 +1381,153 @@ await_log(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char 
  * member 3 refuses each certificate for S' (its log says why), so the
  * coalition holds one share-sum for S' (the rogue member's), fewer than t.
  */
-Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
-{
+/* The state of two_sets_with_a_rogue_member_release_at_most_one, shared by
+ * its rounds. */
+struct two_sets {
 	struct rogue r;
-	struct tly_query q;
-	char json[600], *canonical;
-	uint32_t participants[MAX_SITES], committee[MAX_SITES] = {1, 2, 3, 4};
-	uint8_t id[TLY_QUERY_ID_BYTES], hash_s[TLY_HASH_BYTES], hash_s2[TLY_HASH_BYTES];
 	struct tly_identity rogue_member;
-	char why[400], sign[300], kx[300];
+	struct tly_committee_member *twin[2]; /* the rogue member, agreement off */
+	uint32_t participants[MAX_SITES];
+	uint8_t id[TLY_QUERY_ID_BYTES], hash_s[TLY_HASH_BYTES], hash_s2[TLY_HASH_BYTES];
+	struct tly_idlist s, s2;
+	char *canonical;
+	struct tly_buf body, query;
+	struct tly_outbox out;
+	struct tly_outmsg to3[4]; /* the four shares sealed to member 3 */
+	unsigned kept;
+	uint8_t votes[5][TLY_SIGNATURE_BYTES], rogue_s[TLY_SIGNATURE_BYTES],
+	    rogue_s2[TLY_SIGNATURE_BYTES];
+};
 
-	start_federation(SITES, 4000);
-	rogue_open(&r);
-	path_of(sign, sizeof sign, "site-4/keys/node.sign");
-	path_of(kx, sizeof kx, "site-4/keys/node.kx");
-	cr_assert_eq(tly_identity_from_files(&rogue_member, 4, sign, kx, why, sizeof why), TLY_OK,
-	             "%s", why);
+/* Round 0: a QUERY every check passes, to every node and to both twins. */
+static void
+two_sets_query(struct two_sets *t)
+{
+	struct rogue *r = &t->r;
+	struct tly_query q;
+	char json[600];
+	uint32_t committee[MAX_SITES] = {1, 2, 3, 4};
 
-	/* Round 0: a QUERY every check passes. */
 	snprintf(json, sizeof json, count_by_sex, "0.5");
-	make_query(&r, &q, json, &canonical, participants, committee);
+	make_query(r, &q, json, &t->canonical, t->participants, committee);
 	q.committee = (struct tly_idlist){4, committee};
 	q.degree = 4;
 	q.threshold = 2;
 	q.quorum = 3;
 	q.min_contributors = 3;
-	struct tly_buf body, query;
 	struct tly_msg_header h = {
 	    .type = TLY_MSG_QUERY, .sender = TLY_PARTY_COORDINATOR, .recipient = TLY_PARTY_ALL};
-	new_id(&r, id);
-	memcpy(h.query_id, id, TLY_QUERY_ID_BYTES);
-	commit(&r, &q, id);
-	tly_buf_init(&body);
-	tly_buf_init(&query);
-	cr_assert_eq(tly_query_encode(&body, &q), TLY_OK);
+	new_id(r, t->id);
+	memcpy(h.query_id, t->id, TLY_QUERY_ID_BYTES);
+	commit(r, &q, t->id);
+	tly_buf_init(&t->body);
+	tly_buf_init(&t->query);
+	cr_assert_eq(tly_query_encode(&t->body, &q), TLY_OK);
 	free(q.log_commit);
-	cr_assert_eq(tly_msg_seal(&query, &h, body.data, body.len, r.key.sign), TLY_OK);
-	struct tly_committee_member *twin[2];
+	cr_assert_eq(tly_msg_seal(&t->query, &h, t->body.data, t->body.len, r->key.sign), TLY_OK);
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(tly_committee_member_alloc(&twin[i], &rogue_member, &r.roster,
-		                                        query.data, query.len),
+		cr_assert_eq(tly_committee_member_alloc(&t->twin[i], &t->rogue_member, &r->roster,
+		                                        t->query.data, t->query.len),
 		             TLY_OK);
-		tly_committee_member_skip_agreement(twin[i]);
+		tly_committee_member_skip_agreement(t->twin[i]);
 	}
-	send_all(&r, query.data, query.len);
+	send_all(r, t->query.data, t->query.len);
+}
 
-	/* Round 1: relay every share; member 4's go to the coalition. */
-	struct tly_outbox out;
-	tly_outbox_init(&out);
-	unsigned shares = 0, receipts = 0, kept = 0;
-	struct tly_outmsg to3[4]; /* the four shares sealed to member 3 */
+/* One SHARE of round 1: member 4's go to the coalition, the others are
+ * relayed; member 3's are kept, to relay again later. Takes bytes. */
+static void
+two_sets_share(struct two_sets *t, const struct tly_msg *m, uint8_t *bytes, size_t len)
+{
+	if (m->header.recipient == 4)
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(tly_committee_member_receive(t->twin[i], bytes, len, &t->out),
+			             TLY_OK);
+	else
+		cr_assert_eq(tly_hub_send(t->r.hub, m->header.recipient, bytes, len), TLY_OK);
+	if (m->header.recipient == 3) {
+		cr_assert_lt(t->kept, 4);
+		t->to3[t->kept].data = bytes;
+		t->to3[t->kept++].len = len;
+		bytes = NULL;
+	}
+	free(bytes);
+}
+
+/* Round 1: relay every share; member 4's go to the coalition. */
+static void
+two_sets_relay_shares(struct two_sets *t)
+{
+	unsigned shares = 0, receipts = 0;
+
+	tly_outbox_init(&t->out);
 	for (int waited = 0; (shares < 16 || receipts < 4) && waited < WAIT_MS;) {
 		uint32_t from;
 		uint8_t *bytes;
 		size_t len;
 		struct tly_msg m;
-		tly_err rv = tly_hub_recv(r.hub, &from, &bytes, &len, 100);
+		tly_err rv = tly_hub_recv(t->r.hub, &from, &bytes, &len, 100);
 		if (rv == TLY_ETIMEDOUT) {
 			waited += 100;
 			continue;
 		}
 		cr_assert_eq(rv, TLY_OK);
 		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
-		if (memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) == 0) {
+		if (memcmp(m.header.query_id, t->id, TLY_QUERY_ID_BYTES) == 0) {
 			receipts += m.header.type == TLY_MSG_RECEIPT;
 			cr_assert_neq(m.header.type, TLY_MSG_REFUSAL, "node %u refused", from);
 			if (m.header.type == TLY_MSG_SHARE) {
 				shares++;
-				if (m.header.recipient == 4)
-					for (int i = 0; i < 2; i++)
-						cr_assert_eq(tly_committee_member_receive(
-						                 twin[i], bytes, len, &out),
-						             TLY_OK);
-				else
-					cr_assert_eq(tly_hub_send(r.hub, m.header.recipient, bytes, len),
-					             TLY_OK);
-				if (m.header.recipient == 3) { /* kept, to relay again later */
-					cr_assert_lt(kept, 4);
-					to3[kept].data = bytes;
-					to3[kept++].len = len;
-					bytes = NULL;
-				}
+				two_sets_share(t, &m, bytes, len);
+				bytes = NULL;
 			}
 		}
 		free(bytes);
 	}
 	cr_assert_eq(shares, 16);
 	cr_assert_eq(receipts, 4);
-	cr_assert_eq(kept, 4);
+	cr_assert_eq(t->kept, 4);
+}
 
-	/* Round 2: two sets. */
-	struct tly_idlist s = {4, participants}, s2 = {3, participants};
-	tly_idlist_hash(hash_s, id, &s);
-	tly_idlist_hash(hash_s2, id, &s2);
+/* Round 2: S = {1..4} to members 1 and 2, S' = {1, 2, 3} to member 3; the
+ * rogue member sums both sets. */
+static void
+two_sets_announce(struct two_sets *t)
+{
+	t->s = (struct tly_idlist){4, t->participants};
+	t->s2 = (struct tly_idlist){3, t->participants};
+	tly_idlist_hash(t->hash_s, t->id, &t->s);
+	tly_idlist_hash(t->hash_s2, t->id, &t->s2);
 	for (uint32_t member = 1; member <= 3; member++) {
-		tly_buf_reset(&body);
-		cr_assert_eq(tly_attempt_list_encode(&body, 0, member == 3 ? &s2 : &s), TLY_OK);
-		rogue_send(&r, TLY_MSG_ANNOUNCE, member, id, &body);
+		tly_buf_reset(&t->body);
+		cr_assert_eq(tly_attempt_list_encode(&t->body, 0, member == 3 ? &t->s2 : &t->s),
+		             TLY_OK);
+		rogue_send(&t->r, TLY_MSG_ANNOUNCE, member, t->id, &t->body);
 	}
 	for (int i = 0; i < 2; i++) { /* the rogue member sums both sets */
-		tly_buf_reset(&body);
-		cr_assert_eq(tly_attempt_list_encode(&body, 0, i == 0 ? &s : &s2), TLY_OK);
+		tly_buf_reset(&t->body);
+		cr_assert_eq(tly_attempt_list_encode(&t->body, 0, i == 0 ? &t->s : &t->s2), TLY_OK);
 		struct tly_buf ann;
 		struct tly_msg_header ah = {.type = TLY_MSG_ANNOUNCE, .sender = TLY_PARTY_COORDINATOR,
 		                            .recipient = 4};
-		memcpy(ah.query_id, id, TLY_QUERY_ID_BYTES);
+		memcpy(ah.query_id, t->id, TLY_QUERY_ID_BYTES);
 		tly_buf_init(&ann);
-		cr_assert_eq(tly_msg_seal(&ann, &ah, body.data, body.len, r.key.sign), TLY_OK);
-		cr_assert_eq(tly_committee_member_receive(twin[i], ann.data, ann.len, &out), TLY_OK);
+		cr_assert_eq(tly_msg_seal(&ann, &ah, t->body.data, t->body.len, t->r.key.sign),
+		             TLY_OK);
+		cr_assert_eq(tly_committee_member_receive(t->twin[i], ann.data, ann.len, &t->out),
+		             TLY_OK);
 		tly_buf_fini(&ann);
 	}
-	cr_assert_eq(out.count, 2, "the rogue member's two share-sums");
+	cr_assert_eq(t->out.count, 2, "the rogue member's two share-sums");
+}
 
-	/* The honest votes come back: 1 and 2 for S, 3 for S'. */
-	uint8_t votes[5][TLY_SIGNATURE_BYTES], rogue_s[TLY_SIGNATURE_BYTES],
-	    rogue_s2[TLY_SIGNATURE_BYTES];
+/* The honest votes come back: 1 and 2 for S, 3 for S'; the rogue member
+ * votes for both. */
+static void
+two_sets_collect_votes(struct two_sets *t)
+{
 	unsigned voted = 0;
+
 	for (int waited = 0; voted != 0x7 && waited < WAIT_MS;) {
 		uint32_t from;
 		uint8_t *bytes;
@@ -1482,134 +1535,182 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 		struct tly_msg m;
 		uint32_t attempt;
 		uint8_t hash[TLY_HASH_BYTES];
-		tly_err rv = tly_hub_recv(r.hub, &from, &bytes, &len, 100);
+		tly_err rv = tly_hub_recv(t->r.hub, &from, &bytes, &len, 100);
 		if (rv == TLY_ETIMEDOUT) {
 			waited += 100;
 			continue;
 		}
 		cr_assert_eq(rv, TLY_OK);
-		cr_assert_eq(tly_msg_open(bytes, len, &r.roster, &m), TLY_OK);
-		if (memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) == 0) {
+		cr_assert_eq(tly_msg_open(bytes, len, &t->r.roster, &m), TLY_OK);
+		if (memcmp(m.header.query_id, t->id, TLY_QUERY_ID_BYTES) == 0) {
 			cr_assert_eq(m.header.type, TLY_MSG_SET_SIGN, "node %u sent type %d", from,
 			             (int)m.header.type);
 			cr_assert_eq(tly_set_sign_decode(&attempt, hash, m.body, m.body_len), TLY_OK);
-			cr_assert_arr_eq(hash, from == 3 ? hash_s2 : hash_s, TLY_HASH_BYTES);
-			memcpy(votes[from], m.signature, TLY_SIGNATURE_BYTES);
+			cr_assert_arr_eq(hash, from == 3 ? t->hash_s2 : t->hash_s, TLY_HASH_BYTES);
+			memcpy(t->votes[from], m.signature, TLY_SIGNATURE_BYTES);
 			voted |= 1u << (from - 1);
 		}
 		free(bytes);
 	}
 	cr_assert_eq(voted, 0x7, "votes from %x only", voted);
-	vote_for(&rogue_member, id, &s, rogue_s);
-	vote_for(&rogue_member, id, &s2, rogue_s2);
+	vote_for(&t->rogue_member, t->id, &t->s, t->rogue_s);
+	vote_for(&t->rogue_member, t->id, &t->s2, t->rogue_s2);
+}
 
-	/* Round 3: every certificate for S' the coalition can make. To 3: its
-	 * own vote and the rogue's (two, q = 3); the same padded with 1's and
-	 * 2's votes (over S); to 1: a certificate for S' (it voted for S).
-	 * Then the honest certificate for S to 1 and 2. */
-	send_cert(&r, 3, id, &s2, (uint32_t[]){3, 4},
-	          (const uint8_t *const[]){votes[3], rogue_s2}, 2);
+/* Round 3: every certificate for S' the coalition can make. To 3: its own
+ * vote and the rogue's (two, q = 3); the same padded with 1's and 2's
+ * votes (over S); to 1: a certificate for S' (it voted for S). Then the
+ * honest certificate for S to 1 and 2. */
+static void
+two_sets_certificates(struct two_sets *t)
+{
+	struct rogue *r = &t->r;
+	const uint8_t *id = t->id;
+
+	send_cert(r, 3, id, &t->s2, (uint32_t[]){3, 4},
+	          (const uint8_t *const[]){t->votes[3], t->rogue_s2}, 2);
 	await_log(3, id, "committee: set certificate refused (fewer shares than the threshold", 1);
-	send_cert(&r, 3, id, &s2, (uint32_t[]){1, 2, 3, 4},
-	          (const uint8_t *const[]){votes[1], votes[2], votes[3], rogue_s2}, 4);
+	send_cert(r, 3, id, &t->s2, (uint32_t[]){1, 2, 3, 4},
+	          (const uint8_t *const[]){t->votes[1], t->votes[2], t->votes[3], t->rogue_s2}, 4);
 	await_log(3, id, "committee: set certificate refused", 2);
-	send_cert(&r, 1, id, &s2, (uint32_t[]){1, 3, 4},
-	          (const uint8_t *const[]){votes[1], votes[3], rogue_s2}, 3);
+	send_cert(r, 1, id, &t->s2, (uint32_t[]){1, 3, 4},
+	          (const uint8_t *const[]){t->votes[1], t->votes[3], t->rogue_s2}, 3);
 	await_log(1, id, "committee: set certificate refused", 1);
 	/* A second set announced to member 1, which voted already. */
-	tly_buf_reset(&body);
-	cr_assert_eq(tly_attempt_list_encode(&body, 0, &s2), TLY_OK);
-	rogue_send(&r, TLY_MSG_ANNOUNCE, 1, id, &body);
+	tly_buf_reset(&t->body);
+	cr_assert_eq(tly_attempt_list_encode(&t->body, 0, &t->s2), TLY_OK);
+	rogue_send(r, TLY_MSG_ANNOUNCE, 1, id, &t->body);
 	await_log(1, id, "committee: refused to vote for a second contributor set", 1);
 	for (uint32_t member = 1; member <= 2; member++)
-		send_cert(&r, member, id, &s, (uint32_t[]){1, 2, 4},
-		          (const uint8_t *const[]){votes[1], votes[2], rogue_s}, 3);
+		send_cert(r, member, id, &t->s, (uint32_t[]){1, 2, 4},
+		          (const uint8_t *const[]){t->votes[1], t->votes[2], t->rogue_s}, 3);
+}
 
-	/* Share-sums: exactly 1 and 2, both for S. Member 3's refusals were
-	 * logged before this point, so anything it had sent is here too. */
+/* Share-sums: exactly 1 and 2, both for S. Member 3's refusals were logged
+ * before this point, so anything it had sent is here too. */
+static void
+two_sets_collect_sums(struct two_sets *t)
+{
 	unsigned sums = 0;
+
 	for (int waited = 0; sums != 0x3 && waited < WAIT_MS;) {
 		uint32_t from;
 		uint8_t *bytes;
 		size_t len;
 		struct tly_msg m;
-		tly_err rv = tly_hub_recv(r.hub, &from, &bytes, &len, 100);
+		tly_err rv = tly_hub_recv(t->r.hub, &from, &bytes, &len, 100);
 		if (rv == TLY_ETIMEDOUT) {
 			waited += 100;
 			continue;
 		}
 		cr_assert_eq(rv, TLY_OK);
-		cr_assert_eq(tly_msg_open(bytes, len, &r.roster, &m), TLY_OK);
-		if (memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) == 0) {
+		cr_assert_eq(tly_msg_open(bytes, len, &t->r.roster, &m), TLY_OK);
+		if (memcmp(m.header.query_id, t->id, TLY_QUERY_ID_BYTES) == 0) {
 			cr_assert_eq(m.header.type, TLY_MSG_SHARE_SUM, "node %u sent type %d", from,
 			             (int)m.header.type);
 			cr_assert(from == 1 || from == 2, "node %u released a share-sum", from);
-			cr_assert_arr_eq(m.body + 4, hash_s, TLY_HASH_BYTES, "a share-sum not for S");
+			cr_assert_arr_eq(m.body + 4, t->hash_s, TLY_HASH_BYTES, "a share-sum not for S");
 			cr_assert(!(sums >> (from - 1) & 1), "node %u summed twice", from);
 			sums |= 1u << (from - 1);
 		}
 		free(bytes);
 	}
 	cr_assert_eq(sums, 0x3);
+}
+
+/* Nothing about this query waiting in the hub is of a refused type: a
+ * SHARE_SUM always, and a SET_SIGN too when votes_too. */
+static void
+two_sets_none_pending(struct two_sets *t, int votes_too, const char *what)
+{
+	for (;;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg m;
+		if (tly_hub_recv(t->r.hub, &from, &bytes, &len, 0) != TLY_OK)
+			break;
+		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
+		cr_assert(memcmp(m.header.query_id, t->id, TLY_QUERY_ID_BYTES) != 0 ||
+		              (m.header.type != TLY_MSG_SHARE_SUM &&
+		               (!votes_too || m.header.type != TLY_MSG_SET_SIGN)),
+		          "%s: node %u sent type %d", what, from, (int)m.header.type);
+		free(bytes);
+	}
+}
+
+/* Member 3 restarts (kill -9), and the coordinator tries again: the same
+ * QUERY, the same four shares, and S announced. The new process would
+ * vote for S (its memory of the vote for S' is gone); its ledger
+ * remembers, so it sends nothing (node/ledger_votes.h). */
+static void
+two_sets_restart_member3(struct two_sets *t)
+{
+	struct rogue *r = &t->r;
+
+	restart_node(3);
+	for (int waited = 0; !tly_hub_connected(r->hub, 3) && waited < WAIT_MS; waited += 100)
+		dmn_pause_ms(100);
+	cr_assert(tly_hub_connected(r->hub, 3), "node 3 did not come back");
+	cr_assert_eq(tly_hub_send(r->hub, 3, t->query.data, t->query.len), TLY_OK);
+	await_log(3, t->id, "serving on the committee", 1);
+	for (unsigned i = 0; i < t->kept; i++)
+		cr_assert_eq(tly_hub_send(r->hub, 3, t->to3[i].data, t->to3[i].len), TLY_OK);
+	tly_buf_reset(&t->body);
+	cr_assert_eq(tly_attempt_list_encode(&t->body, 0, &t->s), TLY_OK);
+	rogue_send(r, TLY_MSG_ANNOUNCE, 3, t->id, &t->body);
+	await_log(3, t->id, "committee: this node's ledger holds its vote for another", 1);
+	two_sets_none_pending(t, 1, "the restarted node");
+}
+
+/*
+ * Four sites, committee {1, 2, 3, 4}, (k, t, q) = (4, 2, 3); site 4's
+ * member keys are the coalition's (its daemon still answers as a trust).
+ * The rogue coordinator relays round 1 faithfully, announces S = {1..4} to
+ * members 1 and 2 and S' = {1, 2, 3} to member 3, and the rogue member
+ * votes for both and sums both (two in-process instances with the
+ * agreement off). The coordinator then tries every certificate it can
+ * make for S': the honest daemons release share-sums only for S, and
+ * member 3 refuses each certificate for S' (its log says why), so the
+ * coalition holds one share-sum for S' (the rogue member's), fewer than t.
+ */
+Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
+{
+	struct two_sets *t = calloc(1, sizeof *t);
+	char why[400], sign[300], kx[300];
+
+	cr_assert_not_null(t);
+	start_federation(SITES, 4000);
+	rogue_open(&t->r);
+	path_of(sign, sizeof sign, "site-4/keys/node.sign");
+	path_of(kx, sizeof kx, "site-4/keys/node.kx");
+	cr_assert_eq(tly_identity_from_files(&t->rogue_member, 4, sign, kx, why, sizeof why),
+	             TLY_OK, "%s", why);
+	two_sets_query(t);
+	two_sets_relay_shares(t);
+	two_sets_announce(t);
+	two_sets_collect_votes(t);
+	two_sets_certificates(t);
+	two_sets_collect_sums(t);
 	/* Nothing from member 3 arrived meanwhile (its refusals were logged
 	 * first): the coalition holds 3 share-sums of S (1, 2 and its own)
 	 * and one of S', fewer than t = 2. */
-	for (;;) {
-		uint32_t from;
-		uint8_t *bytes;
-		size_t len;
-		struct tly_msg m;
-		if (tly_hub_recv(r.hub, &from, &bytes, &len, 0) != TLY_OK)
-			break;
-		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
-		cr_assert(memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) != 0 ||
-		              m.header.type != TLY_MSG_SHARE_SUM,
-		          "node %u released a second share-sum", from);
-		free(bytes);
-	}
+	two_sets_none_pending(t, 0, "a second share-sum");
 	char *log3 = node_log(3);
 	cr_assert(strstr(log3, "share-sum released") != NULL);
 	free(log3);
-
-	/* Member 3 restarts (kill -9), and the coordinator tries again: the
-	 * same QUERY, the same four shares, and S announced. The new process
-	 * would vote for S (its memory of the vote for S' is gone); its
-	 * ledger remembers, so it sends nothing (node/ledger_votes.h). */
-	restart_node(3);
-	for (int waited = 0; !tly_hub_connected(r.hub, 3) && waited < WAIT_MS; waited += 100)
-		sleep_ms(100);
-	cr_assert(tly_hub_connected(r.hub, 3), "node 3 did not come back");
-	cr_assert_eq(tly_hub_send(r.hub, 3, query.data, query.len), TLY_OK);
-	await_log(3, id, "serving on the committee", 1);
-	for (unsigned i = 0; i < kept; i++)
-		cr_assert_eq(tly_hub_send(r.hub, 3, to3[i].data, to3[i].len), TLY_OK);
-	tly_buf_reset(&body);
-	cr_assert_eq(tly_attempt_list_encode(&body, 0, &s), TLY_OK);
-	rogue_send(&r, TLY_MSG_ANNOUNCE, 3, id, &body);
-	await_log(3, id, "committee: this node's ledger holds its vote for another", 1);
-	for (;;) {
-		uint32_t from;
-		uint8_t *bytes;
-		size_t len;
-		struct tly_msg m;
-		if (tly_hub_recv(r.hub, &from, &bytes, &len, 0) != TLY_OK)
-			break;
-		cr_assert_eq(tly_msg_peek(bytes, len, &m), TLY_OK);
-		cr_assert(memcmp(m.header.query_id, id, TLY_QUERY_ID_BYTES) != 0 ||
-		              (m.header.type != TLY_MSG_SET_SIGN && m.header.type != TLY_MSG_SHARE_SUM),
-		          "the restarted node %u sent type %d", from, (int)m.header.type);
-		free(bytes);
-	}
-	for (unsigned i = 0; i < kept; i++)
-		free(to3[i].data);
-	tly_buf_fini(&body);
-	tly_buf_fini(&query);
-	tly_outbox_fini(&out);
+	two_sets_restart_member3(t);
+	for (unsigned i = 0; i < t->kept; i++)
+		free(t->to3[i].data);
+	tly_buf_fini(&t->body);
+	tly_buf_fini(&t->query);
+	tly_outbox_fini(&t->out);
 	for (int i = 0; i < 2; i++)
-		tly_committee_member_free(twin[i]);
-	tly_identity_fini(&rogue_member);
-	free(canonical);
-	rogue_close(&r);
+		tly_committee_member_free(t->twin[i]);
+	tly_identity_fini(&t->rogue_member);
+	free(t->canonical);
+	rogue_close(&t->r);
+	free(t);
 }
 
 /* ---- no query outside the log (docs/PROTOCOL.md section 5.4) ---- */

@@ -31,6 +31,7 @@
 #include "store/keys.h"
 #include "query/planner.h"
 #include "net/transport.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -64,20 +65,6 @@ path_of(char *out, size_t len, const char *rel)
 }
 
 /* Everything a command printed (stdout and stderr), malloc'd. */
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *text = calloc(1, 1 << 20);
-	cr_assert_not_null(text);
-	if (f != NULL) {
-		size_t n = fread(text, 1, (1 << 20) - 1, f);
-		text[n] = '\0';
-		fclose(f);
-	}
-	return text;
-}
-
 /* Run a tally command; its output is in DIR/out.txt. */
 static int
 run(const char *const argv[])
@@ -92,7 +79,7 @@ output(void)
 {
 	char log[300];
 	path_of(log, sizeof log, "out.txt");
-	return slurp(log);
+	return dmn_slurp_or_empty(log, NULL);
 }
 
 static void
@@ -125,15 +112,8 @@ TestSuite(roles, .init = setup, .fini = teardown, .timeout = 240);
 static void
 api_url(char *out, size_t len)
 {
-	char conf[300], line[300], api[200] = "";
-	path_of(conf, sizeof conf, "planner.conf");
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
-	cr_assert_neq(api[0], '\0');
+	char api[200];
+	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	snprintf(out, len, "%s", api);
 }
 
@@ -332,21 +312,6 @@ Test(roles, unsigned_unknown_stale_and_replayed_requests_are_403)
 /* ---- the node listener ---- */
 
 static pid_t
-pid_of(const char *name)
-{
-	char path[300];
-	long pid = -1;
-	snprintf(path, sizeof path, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return (pid_t)pid;
-}
-
-static pid_t
 spawn_node(const char *config, const char *log)
 {
 	char program[1200];
@@ -408,7 +373,7 @@ impostor_refused(const char *name, const char *cert, const char *key)
 	char *text = NULL;
 	for (int i = 0; i < WAIT_S * 10; i++) {
 		free(text);
-		text = slurp(log);
+		text = dmn_slurp_or_empty(log, NULL);
 		if (strstr(text, "connected to the coordinator at") != NULL ||
 		    count_of(text, "the coordinator at") >= 2)
 			break;
@@ -430,7 +395,7 @@ impostor_refused(const char *name, const char *cert, const char *key)
 Test(roles, planner_certificate_fails_on_the_node_listener)
 {
 	char log[300];
-	pid_t node1 = pid_of("node-1");
+	pid_t node1 = dmn_pid_of(dir, "node-1");
 	cr_assert_gt(node1, 0);
 	cr_assert_eq(kill(node1, SIGTERM), 0);
 	for (int i = 0; i < WAIT_S * 10 && kill(node1, 0) == 0; i++)
@@ -487,7 +452,7 @@ Test(roles, the_planner_is_named_in_query_log_and_explain)
 	/* The nodes saw the name in the QUERY they answered. */
 	char node_log[300], want[200];
 	path_of(node_log, sizeof node_log, "logs/node-2.log");
-	char *text = slurp(node_log);
+	char *text = dmn_slurp_or_empty(node_log, NULL);
 	snprintf(want, sizeof want, "query %s: asked by planner planner", id);
 	cr_expect(strstr(text, want) != NULL, "%s", text);
 	free(text);

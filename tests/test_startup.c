@@ -37,6 +37,7 @@
 #include "coordinator/translog_impl.h"
 #include "crypto/rng.h"
 #include "store/keys.h"
+#include "tests/daemons.h"
 
 extern char **environ;
 
@@ -44,22 +45,6 @@ enum { SITES = 3, START_CAP_MS = 60000 };
 
 static char dir[] = "/tmp/tally-startup-XXXXXX";
 static char bin[1024];
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-pause_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 /* Start bin/argv[0] with stdout to out (may be NULL: /dev/null) and
  * stderr to err (appended). */
@@ -86,7 +71,7 @@ spawn(const char *out, const char *err, const char *const argv[])
 static int
 wait_exit(pid_t pid, long cap_ms)
 {
-	long until = now_ms() + cap_ms;
+	long until = dmn_now_ms() + cap_ms;
 	int status;
 
 	for (;;) {
@@ -94,9 +79,9 @@ wait_exit(pid_t pid, long cap_ms)
 		cr_assert_neq(got, -1, "waitpid: %s", strerror(errno));
 		if (got == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (now_ms() > until)
+		if (dmn_now_ms() > until)
 			return -1;
-		pause_ms(5);
+		dmn_pause_ms(5);
 	}
 }
 
@@ -108,21 +93,6 @@ run(const char *const argv[])
 	int code = wait_exit(spawn(out, NULL, argv), 10 * START_CAP_MS);
 	cr_assert_neq(code, -1, "%s did not finish", argv[0]);
 	return code;
-}
-
-static pid_t
-pid_of(const char *name)
-{
-	char path[300];
-	long pid = -1;
-	snprintf(path, sizeof path, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(path, "r");
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return (pid_t)pid;
 }
 
 static void
@@ -151,8 +121,8 @@ stop_daemon(pid_t pid)
 {
 	cr_assert_gt(pid, 0);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
-	for (long until = now_ms() + START_CAP_MS; kill(pid, 0) == 0 && now_ms() < until;)
-		pause_ms(10);
+	for (long until = dmn_now_ms() + START_CAP_MS; kill(pid, 0) == 0 && dmn_now_ms() < until;)
+		dmn_pause_ms(10);
 	cr_assert_neq(kill(pid, 0), 0, "pid %ld did not stop", (long)pid);
 }
 
@@ -292,35 +262,22 @@ resign_spliced(const char *path, uint64_t seq)
 	tly_identity_fini(&coordinator);
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "%s", path);
-	char *text = calloc(1, 1 << 16);
-	cr_assert_not_null(text);
-	size_t n = fread(text, 1, (1 << 16) - 1, f);
-	text[n] = '\0';
-	fclose(f);
-	return text;
-}
-
 /* Start the coordinator on conf and expect a refusal naming the entry. */
 static void
 expect_refused(const char *name, const char *conf, const char *entry, const char *reason)
 {
 	char err[300];
 	snprintf(err, sizeof err, "%s/logs/%s.err", dir, name);
-	long t0 = now_ms();
+	long t0 = dmn_now_ms();
 	pid_t pid = spawn(NULL, err, (const char *const[]){"tally-coordinator", "--config", conf,
 	    NULL});
 	int code = wait_exit(pid, START_CAP_MS);
-	long took = now_ms() - t0;
+	long took = dmn_now_ms() - t0;
 	if (code == -1) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
-	char *text = slurp(err);
+	char *text = dmn_slurp(err, NULL);
 	cr_log_info("%s: exit %d after %ld ms: %s", name, code, took, text);
 	cr_assert_eq(code, 1, "%s: exit %d, expected 1; stderr: %s", name, code, text);
 	cr_assert(strstr(text, "refusing to start") != NULL, "%s: %s", name, text);
@@ -338,7 +295,7 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 
 	cr_assert_eq(query(), 0);
 	cr_assert_eq(query(), 0);
-	stop_daemon(pid_of("coordinator"));
+	stop_daemon(dmn_pid_of(dir, "coordinator"));
 
 	log_copy("flipped", log, sizeof log, conf, sizeof conf);
 	flip(log, "bytes", 2, 60); /* inside the query hash */
@@ -364,9 +321,9 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 	    exe_conf, NULL});
 	set_pid("coordinator", pid);
 	char *text = NULL;
-	for (long until = now_ms() + START_CAP_MS; now_ms() < until; pause_ms(20)) {
+	for (long until = dmn_now_ms() + START_CAP_MS; dmn_now_ms() < until; dmn_pause_ms(20)) {
 		free(text);
-		text = slurp(err);
+		text = dmn_slurp(err, NULL);
 		if (strstr(text, "listening") != NULL)
 			break;
 	}
@@ -376,7 +333,7 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 	for (int tries = 0; tries < 60 && code != 0; tries++) {
 		code = query(); /* the nodes redial within their backoff */
 		if (code != 0)
-			pause_ms(500);
+			dmn_pause_ms(500);
 	}
 	cr_assert_eq(code, 0, "a query after the restart");
 }
@@ -415,7 +372,7 @@ explain(const char *epsilon, char **text)
 	spec_file(spec, sizeof spec, "explained", epsilon);
 	int code = wait_exit(spawn(out, NULL, (const char *const[]){"tally-node", "explain",
 	    "--config", conf, "--spec", spec, NULL}), 10 * START_CAP_MS);
-	*text = slurp(out);
+	*text = dmn_slurp(out, NULL);
 	return code;
 }
 
@@ -484,7 +441,7 @@ static const char *const busy_query[] = {"--count", "--by", "imd_decile,sex,age_
 static int
 file_has(const char *path, const char *needle)
 {
-	char *text = slurp(path);
+	char *text = dmn_slurp(path, NULL);
 	int found = strstr(text, needle) != NULL;
 	free(text);
 	return found;
@@ -493,9 +450,9 @@ file_has(const char *path, const char *needle)
 static void
 wait_for_line(const char *path, const char *needle)
 {
-	long until = now_ms() + START_CAP_MS;
-	while (!file_has(path, needle) && now_ms() < until)
-		pause_ms(20);
+	long until = dmn_now_ms() + START_CAP_MS;
+	while (!file_has(path, needle) && dmn_now_ms() < until)
+		dmn_pause_ms(20);
 	cr_assert(file_has(path, needle), "no \"%s\" in %s", needle, path);
 }
 
@@ -503,7 +460,7 @@ wait_for_line(const char *path, const char *needle)
 static int
 count_in(const char *path, const char *needle)
 {
-	char *text = slurp(path);
+	char *text = dmn_slurp(path, NULL);
 	int n = 0;
 	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
 		n++;
@@ -518,7 +475,7 @@ adopt(const char *name, char *log, size_t log_len)
 {
 	static int started;
 	char conf[300];
-	pid_t old = pid_of(name);
+	pid_t old = dmn_pid_of(dir, name);
 	if (old > 0 && kill(old, 0) == 0)
 		stop_daemon(old);
 	if (strcmp(name, "coordinator") == 0)
@@ -536,10 +493,10 @@ adopt(const char *name, char *log, size_t log_len)
 static long
 term(pid_t pid, const char *what)
 {
-	long t0 = now_ms();
+	long t0 = dmn_now_ms();
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	int code = wait_exit(pid, START_CAP_MS);
-	long took = now_ms() - t0;
+	long took = dmn_now_ms() - t0;
 	if (code == -1)
 		kill(pid, SIGKILL);
 	cr_log_info("SIGTERM %s: exit %d after %ld ms", what, code, took);
@@ -588,13 +545,13 @@ start_busy_query(void)
 static void
 wait_in_sampler(pid_t pid, const char *log, int served_before)
 {
-	long until = now_ms() + START_CAP_MS;
-	while (count_in(log, "serving on the committee") <= served_before && now_ms() < until)
-		pause_ms(10);
+	long until = dmn_now_ms() + START_CAP_MS;
+	while (count_in(log, "serving on the committee") <= served_before && dmn_now_ms() < until)
+		dmn_pause_ms(10);
 	cr_assert_gt(count_in(log, "serving on the committee"), served_before, "%s", log);
 	long ticks = cpu_ticks(pid);
-	while (cpu_ticks(pid) < ticks + 20 && now_ms() < until) /* 0.2 s of CPU */
-		pause_ms(10);
+	while (cpu_ticks(pid) < ticks + 20 && dmn_now_ms() < until) /* 0.2 s of CPU */
+		dmn_pause_ms(10);
 	cr_assert_geq(cpu_ticks(pid), ticks + 20, "the node is not computing");
 }
 
@@ -655,16 +612,10 @@ Test(signals, a_node_stops_within_1s_idle_and_while_drawing_noise)
 static void
 api_port(char *port, size_t len)
 {
-	char conf[300], line[300], api[200] = "";
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "api = %199s", api) == 1)
-			break;
-	fclose(f);
+	char api[200];
+	(void)dmn_planner_api(dir, api, sizeof api);
 	const char *colon = strrchr(api, ':');
-	cr_assert_not_null(colon, "no api in %s", conf);
+	cr_assert_not_null(colon, "no api in %s/planner.conf", dir);
 	snprintf(port, len, "%s", colon + 1);
 }
 
@@ -689,7 +640,7 @@ start_flood(const char *port)
 	cr_assert_eq(posix_spawn(&pid, helper, &actions, NULL, argv, environ), 0);
 	posix_spawn_file_actions_destroy(&actions);
 	wait_for_line(out, "ready");
-	char *text = slurp(out);
+	char *text = dmn_slurp(out, NULL);
 	cr_log_info("flood: %s", text);
 	free(text);
 	return pid;
@@ -701,9 +652,9 @@ adopt_coordinator(char *log, size_t log_len)
 {
 	pid_t pid = adopt("coordinator", log, log_len);
 	wait_for_line(log, "listening");
-	long until = now_ms() + START_CAP_MS;
-	while (count_in(log, "connected from") < SITES && now_ms() < until)
-		pause_ms(20);
+	long until = dmn_now_ms() + START_CAP_MS;
+	while (count_in(log, "connected from") < SITES && dmn_now_ms() < until)
+		dmn_pause_ms(20);
 	cr_assert_geq(count_in(log, "connected from"), SITES, "%s", log);
 	return pid;
 }

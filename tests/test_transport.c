@@ -25,6 +25,7 @@
 
 #include "crypto/rng.h"
 #include "net/transport.h"
+#include "tests/daemons.h"
 
 enum { NODES = 3, WAIT_MS = 5000, EVENT_LOG = 1 << 16 };
 
@@ -64,21 +65,6 @@ TestSuite(transport, .init = setup, .fini = teardown);
 
 /* ---- helpers ---- */
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static struct tly_hub *
 hub_open_plain(void)
 {
@@ -103,11 +89,11 @@ link_open(
 static int
 wait_ready(struct tly_link *link, long ms)
 {
-	long end = now_ms() + ms;
+	long end = dmn_now_ms() + ms;
 	while (!tly_link_ready(link)) {
-		if (now_ms() > end)
+		if (dmn_now_ms() > end)
 			return 0;
-		sleep_ms(10);
+		dmn_pause_ms(10);
 	}
 	return 1;
 }
@@ -117,7 +103,7 @@ wait_ready(struct tly_link *link, long ms)
 static int
 saw(struct tly_hub *hub, struct tly_link *link, const char *needle, long ms)
 {
-	long end = now_ms() + ms;
+	long end = dmn_now_ms() + ms;
 	char line[TLY_EVENT_LINE_MAX];
 	for (;;) {
 		while ((hub != NULL ? tly_hub_event(hub, line, sizeof line)
@@ -127,9 +113,9 @@ saw(struct tly_hub *hub, struct tly_link *link, const char *needle, long ms)
 		}
 		if (strstr(events, needle) != NULL)
 			return 1;
-		if (now_ms() > end)
+		if (dmn_now_ms() > end)
 			return 0;
-		sleep_ms(10);
+		dmn_pause_ms(10);
 	}
 }
 
@@ -213,11 +199,11 @@ raw_write(int fd, const void *buf, size_t len)
 static int
 raw_read(int fd, void *buf, size_t len, long ms)
 {
-	long end = now_ms() + ms;
+	long end = dmn_now_ms() + ms;
 	size_t got = 0;
 	while (got < len) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long left = end - now_ms();
+		long left = end - dmn_now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return 0;
 		ssize_t n = recv(fd, (uint8_t *)buf + got, len - got, 0);
@@ -233,10 +219,10 @@ static int
 raw_closed(int fd, long ms)
 {
 	uint8_t byte;
-	long end = now_ms() + ms;
+	long end = dmn_now_ms() + ms;
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long left = end - now_ms();
+		long left = end - dmn_now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return 0;
 		ssize_t n = recv(fd, &byte, 1, 0);
@@ -496,10 +482,10 @@ Test(transport, silent_connection_times_out)
 {
 	struct tly_hub *hub = hub_open_plain();
 	int fd = raw_connect(tly_hub_port(hub));
-	long start = now_ms();
+	long start = dmn_now_ms();
 
 	cr_assert(raw_closed(fd, TLY_HANDSHAKE_MS + 3000));
-	cr_assert_geq(now_ms() - start, TLY_HANDSHAKE_MS - 500);
+	cr_assert_geq(dmn_now_ms() - start, TLY_HANDSHAKE_MS - 500);
 	close(fd);
 	cr_assert(saw(hub, NULL, "no HELLO within", WAIT_MS), "%s", events);
 	tly_hub_close(hub);
@@ -516,9 +502,9 @@ Test(transport, link_redials)
 
 	cr_assert(wait_ready(link, WAIT_MS));
 	tly_hub_close(hub);
-	long end = now_ms() + WAIT_MS;
-	while (tly_link_ready(link) && now_ms() < end)
-		sleep_ms(10);
+	long end = dmn_now_ms() + WAIT_MS;
+	while (tly_link_ready(link) && dmn_now_ms() < end)
+		dmn_pause_ms(10);
 	cr_assert_not(tly_link_ready(link));
 	cr_assert_eq(tly_link_send(link, &byte, 1), TLY_EPEER);
 	cr_assert(saw(NULL, link, "connection to the coordinator lost", WAIT_MS), "%s", events);
@@ -545,8 +531,8 @@ raw_keepalives(int fd, long ms)
 {
 	uint8_t head[4];
 	int count = 0;
-	long end = now_ms() + ms;
-	while (now_ms() < end && raw_read(fd, head, 4, end - now_ms())) {
+	long end = dmn_now_ms() + ms;
+	while (dmn_now_ms() < end && raw_read(fd, head, 4, end - dmn_now_ms())) {
 		if (get32(head) != 0)
 			return 0;
 		count++;
@@ -563,11 +549,11 @@ Test(transport, silent_bound_node_is_dropped)
 	int fd = raw_connect(tly_hub_port(hub));
 	cr_assert(raw_handshake(fd, 1, &nodes[0]));
 	cr_assert(tly_hub_connected(hub, 1));
-	long start = now_ms();
+	long start = dmn_now_ms();
 	cr_assert_geq(raw_keepalives(fd, 300), 1, "the hub sends keepalives while bound");
 	cr_assert(raw_closed(fd, 20000), "a silent node must be dropped");
-	cr_log_info("silent node dropped after %ld ms (dead after 1000 ms)", now_ms() - start);
-	cr_assert_geq(now_ms() - start, 900);
+	cr_log_info("silent node dropped after %ld ms (dead after 1000 ms)", dmn_now_ms() - start);
+	cr_assert_geq(dmn_now_ms() - start, 900);
 	cr_assert(saw(hub, NULL, "nothing from it for 1000 ms (no heartbeat)", WAIT_MS), "%s",
 	    events);
 	cr_assert_not(tly_hub_connected(hub, 1));
@@ -658,14 +644,14 @@ Test(transport, link_notices_a_silent_coordinator_and_redials)
 	put32(welcome, 1);
 	raw_frame(fd, welcome, sizeof welcome);
 	cr_assert(wait_ready(link, WAIT_MS));
-	long start = now_ms();
+	long start = dmn_now_ms();
 	cr_assert_geq(raw_keepalives(fd, 300), 1, "the link sends keepalives once welcomed");
-	long end = now_ms() + 20000;
-	while (tly_link_ready(link) && now_ms() < end)
-		sleep_ms(10);
+	long end = dmn_now_ms() + 20000;
+	while (tly_link_ready(link) && dmn_now_ms() < end)
+		dmn_pause_ms(10);
 	cr_assert_not(tly_link_ready(link), "the link never noticed the silence");
 	cr_log_info("silent coordinator noticed after %ld ms (dead after 1000 ms)",
-	    now_ms() - start);
+	    dmn_now_ms() - start);
 	cr_assert(saw(NULL, link, "nothing from it for 1000 ms (no heartbeat): redialling", WAIT_MS),
 	    "%s", events);
 	cr_assert_eq(poll(&p, 1, WAIT_MS), 1, "the link redials");
@@ -832,11 +818,11 @@ static void
 raw_response(int fd, char *out, size_t len, long ms)
 {
 	size_t got = 0;
-	long end = now_ms() + ms;
+	long end = dmn_now_ms() + ms;
 
 	while (got + 1 < len) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		long left = end - now_ms();
+		long left = end - dmn_now_ms();
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		ssize_t n = recv(fd, out + got, len - 1 - got, 0);
@@ -929,7 +915,7 @@ Test(transport, http_close_answers_503)
 	cr_assert_eq(tly_http_next(http, &req, WAIT_MS), TLY_OK);
 	free(req.body);
 	cr_assert_eq(pthread_create(&t2, NULL, run_job, &queued), 0);
-	sleep_ms(300); /* let the second request reach the queue */
+	dmn_pause_ms(300); /* let the second request reach the queue */
 	tly_http_close(http);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
@@ -1015,7 +1001,7 @@ make_leaf(const char *name, const char *ca, const char *san, const char *eku)
 	   "openssl x509 -req -in %s.csr -CA %s.pem -CAkey %s.key -set_serial %ld -days 2 "
 	   "-sha256 -extfile %s.ext -extensions x -out %s.pem 2>/dev/null",
 	    pki, eku, san ? "subjectAltName=" : "", san ? san : "", name, name, name, name, name,
-	    name, ca, ca, (long)(now_ms() % 100000000) + (long)strlen(name), name, name);
+	    name, ca, ca, (long)(dmn_now_ms() % 100000000) + (long)strlen(name), name, name);
 }
 
 static void
@@ -1214,7 +1200,7 @@ Test(transport, disconnect_drops_unread_and_holds_off)
 		cr_assert_eq(tly_link_send(rogue, (const uint8_t *)"junk", 4), TLY_OK);
 	/* The first junk is read; then the rest are waiting unread. */
 	hub_expect(hub, 1, "junk");
-	sleep_ms(1000); /* the other 49 reach the inbox (on a loaded machine, most) */
+	dmn_pause_ms(1000); /* the other 49 reach the inbox (on a loaded machine, most) */
 	size_t dropped = tly_hub_disconnect(hub, 1, 1500, "a test");
 	cr_assert(dropped >= 1 && dropped <= 49, "%zu unread messages dropped", dropped);
 	cr_log_info("%zu of 49 unread messages dropped", dropped);
@@ -1232,9 +1218,9 @@ Test(transport, disconnect_drops_unread_and_holds_off)
 	cr_assert_eq(tly_link_send(honest, (const uint8_t *)"still here", 10), TLY_OK);
 	hub_expect(hub, 2, "still here");
 	/* After the hold it is welcomed again. */
-	long end = now_ms() + WAIT_MS;
-	while (!tly_hub_connected(hub, 1) && now_ms() < end)
-		sleep_ms(20);
+	long end = dmn_now_ms() + WAIT_MS;
+	while (!tly_hub_connected(hub, 1) && dmn_now_ms() < end)
+		dmn_pause_ms(20);
 	cr_assert(tly_hub_connected(hub, 1), "back after the hold");
 	/* A node not connected: only the hold is set. */
 	cr_assert_eq(tly_hub_disconnect(hub, 3, 10, "not here"), 0);
