@@ -415,46 +415,13 @@ check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_le
 	return TLY_OK;
 }
 
-/* Turn a job into the running query, or answer it with an error. */
-void
-srv_start_job(struct server *s, struct job *job)
+/* Spec to query, step 2: the QUERY's parameters, from the spec and this
+ * coordinator's configuration. */
+static void
+fill_query(struct server *s, struct running *r, uint64_t l1, uint64_t l2sq)
 {
-	struct running *r = calloc(1, sizeof *r);
-	struct tly_spec_error serr;
-	struct tly_outbox box;
-	uint64_t l1, l2sq;
-	char why[400] = "";
-	tly_err rv;
-
-	if (r == NULL) {
-		srv_reply_error(s, job->handle, 500, "internal", NULL, "out of memory");
-		return;
-	}
-	r->handle = job->handle;
-	r->started_ms = srv_now_ms();
-	if (job->handle == 0)
-		tly_hex(s->async_qid, job->query_id, sizeof job->query_id);
-	rv = tly_spec_parse(&r->spec, &s->catalogue, job->spec_json, job->spec_len, &serr);
-	if (rv != TLY_OK) {
-		srv_reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s", serr.reason);
-		free(r);
-		return;
-	}
-	if (!claim_planner(s, job, &r->spec)) {
-		srv_running_free(r);
-		return;
-	}
-	memcpy(r->query_id, job->query_id, sizeof r->query_id);
-	tly_hex(r->qid, r->query_id, sizeof r->query_id);
 	struct tly_query *q = &r->query;
-	if (tly_spec_canonical(&r->spec, &s->catalogue, &r->canonical) != TLY_OK ||
-	    tly_spec_hash(&r->spec, &s->catalogue, q->query_hash) != TLY_OK ||
-	    tly_spec_sensitivity(&r->spec, &s->catalogue, &l1, &l2sq) != TLY_OK) {
-		srv_reply_error(s, job->handle, 400, "invalid_query", NULL,
-		    "the query's sensitivity or shape cannot be computed");
-		srv_running_free(r);
-		return;
-	}
+
 	q->protocol = TLY_PROTOCOL_COMMITTEE;
 	q->mechanism = r->spec.mechanism;
 	q->cells = (uint32_t)tly_spec_cells(&r->spec, &s->catalogue);
@@ -470,63 +437,106 @@ srv_start_job(struct server *s, struct job *job)
 	q->deadline_ms = s->cfg.deadline_ms;
 	q->spec_json = r->canonical;
 	q->spec_len = (uint32_t)strlen(r->canonical);
-	s->current = r;
-	rv = choose_parties(s, r, why, sizeof why);
+}
+
+/*
+ * Spec to query: the job's spec parsed against the catalogue, the planner's
+ * queue place released, and the QUERY filled (step 1: parse and claim;
+ * step 2: canonical form, hash, sensitivity, parameters). Returns the
+ * running query, not yet current, or NULL after answering the planner
+ * with the error. Nothing is logged, sent or charged here.
+ */
+static struct running *
+spec_to_query(struct server *s, const struct job *job)
+{
+	struct running *r = calloc(1, sizeof *r);
+	struct tly_spec_error serr;
+	uint64_t l1, l2sq;
+	tly_err rv;
+
+	if (r == NULL) {
+		srv_reply_error(s, job->handle, 500, "internal", NULL, "out of memory");
+		return NULL;
+	}
+	/* Step 1 */
+	r->handle = job->handle;
+	r->started_ms = srv_now_ms();
+	if (job->handle == 0)
+		tly_hex(s->async_qid, job->query_id, sizeof job->query_id);
+	rv = tly_spec_parse(&r->spec, &s->catalogue, job->spec_json, job->spec_len, &serr);
+	if (rv != TLY_OK) {
+		srv_reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s", serr.reason);
+		free(r);
+		return NULL;
+	}
+	if (!claim_planner(s, job, &r->spec)) {
+		srv_running_free(r);
+		return NULL;
+	}
+	/* Step 2 */
+	memcpy(r->query_id, job->query_id, sizeof r->query_id);
+	tly_hex(r->qid, r->query_id, sizeof r->query_id);
+	if (tly_spec_canonical(&r->spec, &s->catalogue, &r->canonical) != TLY_OK ||
+	    tly_spec_hash(&r->spec, &s->catalogue, r->query.query_hash) != TLY_OK ||
+	    tly_spec_sensitivity(&r->spec, &s->catalogue, &l1, &l2sq) != TLY_OK) {
+		srv_reply_error(s, job->handle, 400, "invalid_query", NULL,
+		    "the query's sensitivity or shape cannot be computed");
+		srv_running_free(r);
+		return NULL;
+	}
+	fill_query(s, r, l1, l2sq);
+	return r;
+}
+
+/* Launch, step 1: the parties, and the checks that can refuse the query
+ * before anything is logged or sent. */
+static tly_err
+launch_checks(struct server *s, struct running *r, char *why, size_t why_len)
+{
+	struct tly_query *q = &r->query;
+
+	tly_err rv = choose_parties(s, r, why, why_len);
 	if (rv == TLY_OK && r->spec.protocol != TLY_PROTOCOL_COMMITTEE) {
-		srv_say(why, sizeof why,
+		srv_say(why, why_len,
 		    "this coordinator runs committee sharing; pairwise masking is not served yet");
 		rv = TLY_EINVAL;
 	}
 	if (rv == TLY_OK &&
 	    tly_field_sum_fits(q->participants.count,
 		tly_spec_cell_bound(&r->spec, &s->catalogue, ROWS_CAP)) != TLY_OK) {
-		srv_say(why, sizeof why, "the total could overflow the field: narrow the query");
+		srv_say(why, why_len, "the total could overflow the field: narrow the query");
 		rv = TLY_EINVAL;
 	}
 	if (rv == TLY_OK)
-		rv = check_cost(s, q, why, sizeof why);
-	/* Before anything is logged or sent: no entry, no node charged. */
-	if (rv == TLY_OK && !share_allows(s, r)) {
-		srv_running_free(r);
-		s->current = NULL;
-		return;
-	}
-	tly_outbox_init(&box);
-	if (rv == TLY_OK && commit_query(s, r, why, sizeof why) != TLY_OK) {
-		srv_note("query %s: COULD NOT COMMIT TO THE TRANSPARENCY LOG: %s", r->qid, why);
-		/* Its outcome, so that a committed entry the commit left behind
-		 * does not read as a crash ("committed, no release"). */
-		srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
-		srv_reply_error(s, job->handle, 500, "internal", NULL,
-		    "the query could not be logged, so it was not sent");
-		tly_outbox_fini(&box);
-		srv_running_free(r);
-		s->current = NULL;
-		return;
-	}
-	if (rv == TLY_OK) {
-		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, q, r->query_id,
-		    &box);
-		if (rv != TLY_OK)
-			srv_say(why, sizeof why, "the query breaks a protocol rule: %s",
-			    tly_strerror(rv));
-	}
-	if (rv != TLY_OK) {
-		int status = rv == TLY_ETOOFEW ? 409 : rv == TLY_EINVAL ? 400 : 500;
-		srv_record(s, rv == TLY_ETOOFEW ? TLY_TRANSLOG_ABORTED : TLY_TRANSLOG_REFUSED, why, NULL, NULL,
-		    NULL);
-		srv_reply_error(s, job->handle, status,
-		    rv == TLY_ETOOFEW ? "too_few" : rv == TLY_EINVAL ? "invalid_query" : "internal",
-		    NULL, "%s", why);
-		srv_note("query %s: not started: %s", r->qid, why);
-		tly_outbox_fini(&box);
-		srv_running_free(r);
-		s->current = NULL;
-		return;
-	}
-	/* The members are named so that operators (and the kill -9 fault
-	 * runs, tests/helpers/faults.c) can tell who holds this query's shares. */
+		rv = check_cost(s, q, why, why_len);
+	return rv;
+}
+
+/* Launch, a refusal after step 1 or 3: its outcome logged, the planner
+ * answered, the query dropped. */
+static void
+launch_refused(struct server *s, struct running *r, tly_err rv, const char *why)
+{
+	int status = rv == TLY_ETOOFEW ? 409 : rv == TLY_EINVAL ? 400 : 500;
+	srv_record(s, rv == TLY_ETOOFEW ? TLY_TRANSLOG_ABORTED : TLY_TRANSLOG_REFUSED, why, NULL, NULL,
+	    NULL);
+	srv_reply_error(s, r->handle, status,
+	    rv == TLY_ETOOFEW ? "too_few" : rv == TLY_EINVAL ? "invalid_query" : "internal",
+	    NULL, "%s", why);
+	srv_note("query %s: not started: %s", r->qid, why);
+	srv_running_free(r);
+	s->current = NULL;
+}
+
+/* Launch, step 4: the started query named on stderr. The members are named
+ * so that operators (and the kill -9 fault runs, tests/helpers/faults.c)
+ * can tell who holds this query's shares. */
+static void
+note_started(const struct running *r)
+{
+	const struct tly_query *q = &r->query;
 	char members[512] = ""; /* a long committee is cut short */
+
 	for (uint32_t i = 0, used = 0; i < q->committee.count && used < sizeof members; i++) {
 		int n = snprintf(members + used, sizeof members - used, "%s%u", i ? " " : "",
 		    q->committee.ids[i]);
@@ -535,9 +545,72 @@ srv_start_job(struct server *s, struct job *job)
 	srv_note("query %s: asked by planner %s; started with %u trusts, committee of %u (t = %u): %s",
 	    r->qid, r->spec.planner, q->participants.count, q->committee.count, q->threshold,
 	    members);
+}
+
+/*
+ * Launch: the query from spec_to_query becomes the current one. Step 1:
+ * parties and checks; step 2: the planner's share (before anything is
+ * logged or sent: no entry, no node charged); step 3: the commit to the
+ * transparency log, then the coordinator's round state and the QUERY;
+ * step 4: sent, and the round's deadline set. A failure answers the
+ * planner and leaves no query current.
+ */
+static void
+launch(struct server *s, struct running *r)
+{
+	struct tly_outbox box;
+	char why[400] = "";
+
+	/* Step 1 */
+	s->current = r;
+	tly_err rv = launch_checks(s, r, why, sizeof why);
+	/* Step 2 */
+	if (rv == TLY_OK && !share_allows(s, r)) {
+		srv_running_free(r);
+		s->current = NULL;
+		return;
+	}
+	/* Step 3 */
+	tly_outbox_init(&box);
+	if (rv == TLY_OK && commit_query(s, r, why, sizeof why) != TLY_OK) {
+		srv_note("query %s: COULD NOT COMMIT TO THE TRANSPARENCY LOG: %s", r->qid, why);
+		/* Its outcome, so that a committed entry the commit left behind
+		 * does not read as a crash ("committed, no release"). */
+		srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
+		srv_reply_error(s, r->handle, 500, "internal", NULL,
+		    "the query could not be logged, so it was not sent");
+		tly_outbox_fini(&box);
+		srv_running_free(r);
+		s->current = NULL;
+		return;
+	}
+	if (rv == TLY_OK) {
+		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, &r->query,
+		    r->query_id, &box);
+		if (rv != TLY_OK)
+			srv_say(why, sizeof why, "the query breaks a protocol rule: %s",
+			    tly_strerror(rv));
+	}
+	if (rv != TLY_OK) {
+		tly_outbox_fini(&box);
+		launch_refused(s, r, rv, why);
+		return;
+	}
+	/* Step 4 */
+	note_started(r);
 	srv_send_outbox(s, &box);
 	tly_outbox_fini(&box);
 	r->deadline = srv_now_ms() + s->cfg.deadline_ms;
+}
+
+/* Turn a job into the running query (spec to query, then launch), or
+ * answer it with an error. */
+void
+srv_start_job(struct server *s, struct job *job)
+{
+	struct running *r = spec_to_query(s, job);
+	if (r != NULL)
+		launch(s, r);
 }
 
 /* Every participant has delivered all its shares or refused: the sharing
