@@ -268,7 +268,7 @@ choose_parties(struct server *s, struct running *r, char *why, size_t why_len)
 		if (tly_hub_connected(s->hub, s->roster.parties[i].id))
 			r->participants[n++] = s->roster.parties[i].id;
 	if (n < s->cfg.min_contributors || n < k) {
-		srv_say(why, why_len, "only %u of %zu trusts are connected; the query needs %u",
+		tly_say(why, why_len, "only %u of %zu trusts are connected; the query needs %u",
 		    n, s->roster.count, s->cfg.min_contributors > k ? s->cfg.min_contributors : k);
 		return TLY_ETOOFEW;
 	}
@@ -395,18 +395,18 @@ check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_le
 
 	tly_err rv = tly_noise_cost(q, &params, &work);
 	if (rv == TLY_ERANGE) {
-		srv_say(why, why_len,
+		tly_say(why, why_len,
 		    "%s: the noise this %s needs passes the samplers' limits (noise scale above "
 		    "%llu, query/noise.h): raise %s",
 		    name, name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE, name);
 		return TLY_EINVAL;
 	}
 	if (rv != TLY_OK) {
-		srv_say(why, why_len, "%s: the noise cannot be calibrated: %s", name, tly_strerror(rv));
+		tly_say(why, why_len, "%s: the noise cannot be calibrated: %s", name, tly_strerror(rv));
 		return TLY_EINVAL;
 	}
 	if (work > s->cfg.max_query_work) {
-		srv_say(why, why_len,
+		tly_say(why, why_len,
 		    "the query's noise would cost %llu work units, above this coordinator's "
 		    "max_query_work %llu: ask for fewer cells or a larger %s",
 		    (unsigned long long)work, (unsigned long long)s->cfg.max_query_work, name);
@@ -497,14 +497,14 @@ launch_checks(struct server *s, struct running *r, char *why, size_t why_len)
 
 	tly_err rv = choose_parties(s, r, why, why_len);
 	if (rv == TLY_OK && r->spec.protocol != TLY_PROTOCOL_COMMITTEE) {
-		srv_say(why, why_len,
+		tly_say(why, why_len,
 		    "this coordinator runs committee sharing; pairwise masking is not served yet");
 		rv = TLY_EINVAL;
 	}
 	if (rv == TLY_OK &&
 	    tly_field_sum_fits(q->participants.count,
 		tly_spec_cell_bound(&r->spec, &s->catalogue, ROWS_CAP)) != TLY_OK) {
-		srv_say(why, why_len, "the total could overflow the field: narrow the query");
+		tly_say(why, why_len, "the total could overflow the field: narrow the query");
 		rv = TLY_EINVAL;
 	}
 	if (rv == TLY_OK)
@@ -588,7 +588,7 @@ launch(struct server *s, struct running *r)
 		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, &r->query,
 		    r->query_id, &box);
 		if (rv != TLY_OK)
-			srv_say(why, sizeof why, "the query breaks a protocol rule: %s",
+			tly_say(why, sizeof why, "the query breaks a protocol rule: %s",
 			    tly_strerror(rv));
 	}
 	if (rv != TLY_OK) {

@@ -52,14 +52,6 @@ srv_note(const char *fmt, ...)
 	fflush(stderr);
 }
 
-void
-srv_say(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-}
 uint64_t
 srv_now_ms(void)
 {
@@ -119,11 +111,11 @@ raise_files(struct server *s, char *why, size_t why_len)
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		srv_say(why, why_len, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		tly_say(why, why_len, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 		return TLY_EIO;
 	}
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-		srv_say(why, why_len,
+		tly_say(why, why_len,
 		    "limits.api_max_conns = %" PRIu32 " needs %llu open files, but the hard "
 		    "RLIMIT_NOFILE is %llu: lower api_max_conns or raise the hard limit",
 		    s->cfg.api_max_conns, (unsigned long long)need, (unsigned long long)rl.rlim_max);
@@ -138,7 +130,7 @@ raise_files(struct server *s, char *why, size_t why_len)
 	rlim_t old = rl.rlim_cur;
 	rl.rlim_cur = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		srv_say(why, why_len, "setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)need,
+		tly_say(why, why_len, "setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)need,
 		    strerror(errno));
 		return TLY_EIO;
 	}
@@ -202,7 +194,7 @@ verify_log(struct server *s, char *why, size_t why_len)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* report.reason names the entry ("entry N: what is wrong"). */
 	if (rv != TLY_OK)
-		srv_say(why, why_len, "%s: the transparency log does not verify: %s; refusing to start",
+		tly_say(why, why_len, "%s: the transparency log does not verify: %s; refusing to start",
 		    s->cfg.log, report.reason);
 	else
 		srv_note("transparency log verified: %llu entries in %lld ms",
@@ -231,18 +223,18 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 	tly_sign_key_public(s->identity.sign, pk);
 	if (memcmp(pk, s->roster.coordinator_pk, sizeof pk) != 0) {
-		srv_say(why, why_len, "%s: the registry pins another coordinator key",
+		tly_say(why, why_len, "%s: the registry pins another coordinator key",
 		    s->cfg.registry);
 		return TLY_EAUTH;
 	}
 	s->catalogue_json = read_file(s->cfg.catalogue, TLY_SPEC_JSON_MAX);
 	if (s->catalogue_json == NULL) {
-		srv_say(why, why_len, "%s: cannot read", s->cfg.catalogue);
+		tly_say(why, why_len, "%s: cannot read", s->cfg.catalogue);
 		return TLY_EIO;
 	}
 	rv = tly_catalogue_parse(&s->catalogue, s->catalogue_json, strlen(s->catalogue_json), &serr);
 	if (rv != TLY_OK) {
-		srv_say(why, why_len, "%s: %s: %s", s->cfg.catalogue, serr.field, serr.reason);
+		tly_say(why, why_len, "%s: %s: %s", s->cfg.catalogue, serr.field, serr.reason);
 		return rv;
 	}
 	/* The log's folder is the coordinator's own state: make it on first run. */
@@ -252,13 +244,13 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	if (slash != NULL && slash != state) {
 		*slash = '\0';
 		if (mkdir(state, 0700) != 0 && errno != EEXIST) {
-			srv_say(why, why_len, "%s: %s", state, strerror(errno));
+			tly_say(why, why_len, "%s: %s", state, strerror(errno));
 			return TLY_EIO;
 		}
 	}
 	struct tly_translog_error lerr;
 	if ((rv = tly_translog_open(&s->log, s->cfg.log, s->identity.sign, &lerr)) != TLY_OK) {
-		srv_say(why, why_len, "%s", lerr.message);
+		tly_say(why, why_len, "%s", lerr.message);
 		return rv;
 	}
 	if ((rv = verify_log(s, why, why_len)) != TLY_OK ||

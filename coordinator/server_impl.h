@@ -164,7 +164,6 @@ struct server {
 
 /* server.c: logging, time, sending */
 void srv_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void srv_say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 uint64_t srv_now_ms(void);
 void srv_send_outbox(struct server *s, struct tly_outbox *box);
 
