@@ -35,7 +35,7 @@
  * Times. query = wall time from the coordinator's first state-machine call
  * (tly_committee_coord_alloc) to the decoded total, relaying every SHARE as
  * it arrives and announcing as soon as all n k shares are in (as
- * coordinator/server.c closes round 1 early) and taking all k share-sums,
+ * coordinator/lifecycle.c closes round 1 early) and taking all k share-sums,
  * since the coordinator checks the k - t beyond the first t against them
  * (the share-sum consistency check) before it releases; plaintext = from sending the n requests
  * to the n-th vector summed. Median of REPS repetitions (REPS_HEAVY at

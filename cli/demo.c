@@ -575,68 +575,74 @@ find_self(void)
 		*slash = '\0';
 }
 
-int
-tly_demo_main(int argc, char **argv)
+struct demo_args {
+	unsigned long sites, people, seed;
+	const char *dir;
+	int keep, serve, stop;
+};
+
+/* Step 1: the flags. Returns -1 to go on, else the exit code. */
+static int
+demo_args(int argc, char **argv, struct demo_args *a)
 {
 	static const struct option options[] = {{"sites", required_argument, NULL, 'n'},
 	    {"people", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
 	    {"dir", required_argument, NULL, 'd'}, {"keep", no_argument, NULL, 'k'},
 	    {"serve", no_argument, NULL, 'S'}, {"stop", no_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-	unsigned long sites = 5, people = 100000, seed = 1;
-	const char *dir = NULL;
-	int keep = 0, serve = 0, stop = 0, c;
-	char dir_buf[PATH_MAX], why[600];
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'n': sites = strtoul(optarg, NULL, 10); break;
-		case 'm': people = strtoul(optarg, NULL, 10); break;
-		case 's': seed = strtoul(optarg, NULL, 10); break;
-		case 'd': dir = optarg; break;
-		case 'k': keep = 1; break;
-		case 'S': serve = 1; break;
-		case 'X': stop = 1; break;
+		case 'n': a->sites = strtoul(optarg, NULL, 10); break;
+		case 'm': a->people = strtoul(optarg, NULL, 10); break;
+		case 's': a->seed = strtoul(optarg, NULL, 10); break;
+		case 'd': a->dir = optarg; break;
+		case 'k': a->keep = 1; break;
+		case 'S': a->serve = 1; break;
+		case 'X': a->stop = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || sites < 3 || sites > MAX_SITES || people < sites * 10 ||
-	    (serve && stop) || ((serve || stop) && dir == NULL)) {
+	if (optind != argc || a->sites < 3 || a->sites > MAX_SITES || a->people < a->sites * 10 ||
+	    (a->serve && a->stop) || ((a->serve || a->stop) && a->dir == NULL)) {
 		fprintf(stderr, "tally demo: %s\n%s",
-		    (serve || stop) && dir == NULL ? "--serve and --stop need --dir DIR"
-		    : sites < 3 || sites > MAX_SITES ? "--sites must be 3..50"
-		    : people < sites * 10	    ? "--people must be at least 10 per site"
-						    : "bad arguments",
+		    (a->serve || a->stop) && a->dir == NULL ? "--serve and --stop need --dir DIR"
+		    : a->sites < 3 || a->sites > MAX_SITES    ? "--sites must be 3..50"
+		    : a->people < a->sites * 10               ? "--people must be at least 10 per site"
+							      : "bad arguments",
 		    usage);
 		return EXIT_USAGE;
 	}
-	find_self();
-	if (stop) {
-		int stopped = stop_all(dir);
-		printf("stopped %d process(es) of the federation in %s\n", stopped, dir);
-		return 0;
-	}
-	if (dir == NULL) {
-		snprintf(dir_buf, sizeof dir_buf, "/tmp/tally-demo-XXXXXX");
-		if (mkdtemp(dir_buf) == NULL) {
+	return -1;
+}
+
+/* Step 2: the folder, made under /tmp (into buf) when no --dir was given.
+ * Returns 0, or 1 after saying why. */
+static int
+demo_dir(const char **dir, char *buf, size_t len)
+{
+	if (*dir == NULL) {
+		snprintf(buf, len, "/tmp/tally-demo-XXXXXX");
+		if (mkdtemp(buf) == NULL) {
 			fprintf(stderr, "tally demo: cannot make a folder under /tmp\n");
 			return 1;
 		}
-		dir = dir_buf;
-	} else if (!make_dir(dir)) {
-		fprintf(stderr, "tally demo: %s: %s\n", dir, strerror(errno));
+		*dir = buf;
+	} else if (!make_dir(*dir)) {
+		fprintf(stderr, "tally demo: %s: %s\n", *dir, strerror(errno));
 		return 1;
 	}
-	struct layout l = {dir, (unsigned)sites, free_port(), free_port()};
-	printf("tally demo: %lu synthetic trusts, %lu people, in %s\n", sites, people, dir);
-	if (lay_out(&l, people, seed, why, sizeof why) != TLY_OK) {
-		fprintf(stderr, "tally demo: %s\n", why);
-		return 1;
-	}
-	printf("  PKI, keys, data, registry and configs written\n");
+	return 0;
+}
 
+/* Step 3: the coordinator and the nodes started (SIGINT and SIGTERM stop
+ * them), and the planner's API named. Returns 0 once every node is ready. */
+static int
+start_federation(const char *dir, unsigned long sites, const struct layout *l, struct api *api)
+{
 	interrupted_dir = dir;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -654,26 +660,21 @@ tly_demo_main(int argc, char **argv)
 		if (start(dir, name, "tally-node", config) <= 0)
 			rc = 1;
 	}
-	struct api api;
-	join(api.url, sizeof api.url, "https://127.0.0.1:%d", l.api_port);
-	join(api.cert, sizeof api.cert, "%s/pki/planner.crt", dir);
-	join(api.key, sizeof api.key, "%s/pki/planner.key", dir);
-	join(api.ca, sizeof api.ca, "%s/pki/coordinator-ca.crt", dir);
-	join(api.sign_key, sizeof api.sign_key, "%s/pki/planner.sign", dir);
-	if (rc == 0 && wait_ready(&api, (unsigned)sites) != 0)
+	join(api->url, sizeof api->url, "https://127.0.0.1:%d", l->api_port);
+	join(api->cert, sizeof api->cert, "%s/pki/planner.crt", dir);
+	join(api->key, sizeof api->key, "%s/pki/planner.key", dir);
+	join(api->ca, sizeof api->ca, "%s/pki/coordinator-ca.crt", dir);
+	join(api->sign_key, sizeof api->sign_key, "%s/pki/planner.sign", dir);
+	if (rc == 0 && wait_ready(api, (unsigned)sites) != 0)
 		rc = 1;
-	if (rc == 0)
-		printf("  coordinator and %lu nodes running on loopback over mutual TLS (API %s)\n",
-		    sites, api.url);
-	if (rc == 0 && serve) {
-		printf("\nThe federation is running. Ask it questions with\n"
-		       "  tally query --config %s/planner.conf --count --by sex --epsilon 0.5\n"
-		       "and stop it with\n  tally demo --stop --dir %s\n",
-		    dir, dir);
-		return 0;
-	}
-	if (rc == 0 && ask_demo_questions(dir, &api) != 0)
-		rc = 1;
+	return rc;
+}
+
+/* Step 5: every process stopped, the logs audited, and the folder removed
+ * when it was a temporary one (and no --keep). Returns the exit code. */
+static int
+demo_end(const char *dir, int rc, int remove)
+{
 	stop_all(dir);
 	interrupted_dir = NULL;
 	if (rc == 0 && audit(dir) != 0)
@@ -682,11 +683,57 @@ tly_demo_main(int argc, char **argv)
 		fprintf(stderr, "tally demo: FAILED; the logs are in %s/logs\n", dir);
 	else
 		printf("\ntally demo: done; every process stopped.\n");
-	if (rc == 0 && !keep && dir == dir_buf) {
+	if (rc == 0 && remove) {
 		char cmd[PATH_MAX + 16];
 		join(cmd, sizeof cmd, "rm -rf %s", dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "tally demo: could not remove %s\n", dir);
 	}
 	return rc;
+}
+
+int
+tly_demo_main(int argc, char **argv)
+{
+	struct demo_args a = {5, 100000, 1, NULL, 0, 0, 0};
+	char dir_buf[PATH_MAX], why[600];
+	struct api api;
+
+	/* Step 1 */
+	int rc = demo_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	find_self();
+	if (a.stop) {
+		int stopped = stop_all(a.dir);
+		printf("stopped %d process(es) of the federation in %s\n", stopped, a.dir);
+		return 0;
+	}
+	/* Step 2 */
+	if (demo_dir(&a.dir, dir_buf, sizeof dir_buf) != 0)
+		return 1;
+	struct layout l = {a.dir, (unsigned)a.sites, free_port(), free_port()};
+	printf("tally demo: %lu synthetic trusts, %lu people, in %s\n", a.sites, a.people, a.dir);
+	if (lay_out(&l, a.people, a.seed, why, sizeof why) != TLY_OK) {
+		fprintf(stderr, "tally demo: %s\n", why);
+		return 1;
+	}
+	printf("  PKI, keys, data, registry and configs written\n");
+	/* Step 3 */
+	rc = start_federation(a.dir, a.sites, &l, &api);
+	if (rc == 0)
+		printf("  coordinator and %lu nodes running on loopback over mutual TLS (API %s)\n",
+		    a.sites, api.url);
+	if (rc == 0 && a.serve) {
+		printf("\nThe federation is running. Ask it questions with\n"
+		       "  tally query --config %s/planner.conf --count --by sex --epsilon 0.5\n"
+		       "and stop it with\n  tally demo --stop --dir %s\n",
+		    a.dir, a.dir);
+		return 0;
+	}
+	/* Step 4 */
+	if (rc == 0 && ask_demo_questions(a.dir, &api) != 0)
+		rc = 1;
+	/* Step 5 */
+	return demo_end(a.dir, rc, !a.keep && a.dir == dir_buf);
 }

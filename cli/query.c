@@ -628,15 +628,110 @@ check_identity(const struct planner *p, char *why, size_t why_len)
 	return EXIT_USAGE;
 }
 
+/* Step 2: the planner from its config, then the flags over it. Returns 0,
+ * or EXIT_USAGE after saying why. */
+static int
+settle_planner(const struct flags *f, struct planner *p)
+{
+	char why[600];
+
+	memset(p, 0, sizeof *p);
+	if (f->config != NULL && load_planner(f->config, p, why, sizeof why) != 0) {
+		fprintf(stderr, "tally query: %s\n", why);
+		return EXIT_USAGE;
+	}
+	/* After load_planner, which clears p: the flag wins over the config. */
+	if (f->timeout_given || p->timeout_ms <= 0)
+		p->timeout_ms = f->timeout_ms;
+	if (f->api) snprintf(p->api, sizeof p->api, "%s", f->api);
+	if (f->cert) snprintf(p->cert, sizeof p->cert, "%s", f->cert);
+	if (f->key) snprintf(p->key, sizeof p->key, "%s", f->key);
+	if (f->ca) snprintf(p->ca, sizeof p->ca, "%s", f->ca);
+	if (f->planner) snprintf(p->name, sizeof p->name, "%s", f->planner);
+	if (f->sign_key) snprintf(p->sign_key, sizeof p->sign_key, "%s", f->sign_key);
+	if (check_identity(p, why, sizeof why) != 0) {
+		fprintf(stderr, "tally query: %s\n", why);
+		return EXIT_USAGE;
+	}
+	if (p->api[0] == '\0') {
+		fprintf(stderr, "tally query: no API URL: give --config PLANNER.conf or --api URL\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Step 3: the query's JSON, read from --spec FILE or built from the flags
+ * (malloc'd, its length in *len). NULL after saying why. */
+static char *
+query_body(const struct flags *f, size_t *len)
+{
+	char why[600], *json;
+
+	if (f->spec != NULL) {
+		FILE *in = fopen(f->spec, "r");
+		json = in != NULL ? malloc(TLY_HTTP_BODY_MAX + 1) : NULL;
+		if (json == NULL) {
+			fprintf(stderr, "tally query: %s: %s\n", f->spec, strerror(errno));
+			if (in != NULL)
+				fclose(in);
+			return NULL;
+		}
+		*len = fread(json, 1, TLY_HTTP_BODY_MAX, in);
+		json[*len] = '\0';
+		fclose(in);
+	} else {
+		json = build_json(f, why, sizeof why);
+		if (json == NULL) {
+			fprintf(stderr, "tally query: %s\n", why);
+			return NULL;
+		}
+		*len = strlen(json);
+	}
+	return json;
+}
+
+/* Step 4: POST /v1/queries, signed when the planner has a name, and the
+ * answer printed. Frees json. Returns the exit code. */
+static int
+post_query(const struct planner *p, const char *format, char *json, size_t len)
+{
+	char url[700], why[600];
+	snprintf(url, sizeof url, "%s/v1/queries", p->api);
+	struct tly_tls_files tls = {.cert = p->cert, .key = p->key, .ca = p->ca};
+	int status = 0;
+	uint8_t *response = NULL;
+	size_t response_len = 0;
+	char auth[TLY_PLANNER_HEADER_MAX];
+	if (p->name[0] != '\0' && tly_query_sign(auth, p->name, p->sign_key, "POST", "/v1/queries",
+				       (const uint8_t *)json, len, why, sizeof why) != TLY_OK) {
+		fprintf(stderr, "tally query: %s\n", why);
+		free(json);
+		return EXIT_USAGE;
+	}
+	tly_err rv = tly_https_request_signed(url, "POST",
+	    strncmp(url, "https:", 6) == 0 ? &tls : NULL, p->name[0] != '\0' ? auth : NULL,
+	    (const uint8_t *)json, len, (int)(p->timeout_ms > 0 ? p->timeout_ms : 120000), &status,
+	    &response, &response_len, why, sizeof why);
+	free(json);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally query: %s: %s\n", p->api, why);
+		return rv == TLY_ETIMEDOUT ? EXIT_TOO_FEW : EXIT_CONNECT;
+	}
+	int rc = tly_query_answer(stdout, stderr, status, response, response_len, format);
+	free(response);
+	return rc;
+}
+
 int
 tly_query_main(int argc, char **argv)
 {
 	struct flags f;
 	struct planner p;
-	char why[600], *json = NULL;
+	char why[600], *json;
 	size_t len;
-	int rc = parse_flags(argc, argv, &f, why, sizeof why);
 
+	/* Step 1 */
+	int rc = parse_flags(argc, argv, &f, why, sizeof why);
 	if (rc == -1) {
 		fputs(usage, stdout);
 		return 0;
@@ -645,72 +740,13 @@ tly_query_main(int argc, char **argv)
 		fprintf(stderr, "tally query: %s\n", why);
 		return EXIT_USAGE;
 	}
-	memset(&p, 0, sizeof p);
-	if (f.config != NULL && load_planner(f.config, &p, why, sizeof why) != 0) {
-		fprintf(stderr, "tally query: %s\n", why);
+	/* Step 2 */
+	if (settle_planner(&f, &p) != 0)
 		return EXIT_USAGE;
-	}
-	/* After load_planner, which clears p: the flag wins over the config. */
-	if (f.timeout_given || p.timeout_ms <= 0)
-		p.timeout_ms = f.timeout_ms;
-	if (f.api) snprintf(p.api, sizeof p.api, "%s", f.api);
-	if (f.cert) snprintf(p.cert, sizeof p.cert, "%s", f.cert);
-	if (f.key) snprintf(p.key, sizeof p.key, "%s", f.key);
-	if (f.ca) snprintf(p.ca, sizeof p.ca, "%s", f.ca);
-	if (f.planner) snprintf(p.name, sizeof p.name, "%s", f.planner);
-	if (f.sign_key) snprintf(p.sign_key, sizeof p.sign_key, "%s", f.sign_key);
-	if (check_identity(&p, why, sizeof why) != 0) {
-		fprintf(stderr, "tally query: %s\n", why);
+	/* Step 3 */
+	json = query_body(&f, &len);
+	if (json == NULL)
 		return EXIT_USAGE;
-	}
-	if (p.api[0] == '\0') {
-		fprintf(stderr, "tally query: no API URL: give --config PLANNER.conf or --api URL\n");
-		return EXIT_USAGE;
-	}
-	if (f.spec != NULL) {
-		FILE *in = fopen(f.spec, "r");
-		json = in != NULL ? malloc(TLY_HTTP_BODY_MAX + 1) : NULL;
-		if (json == NULL) {
-			fprintf(stderr, "tally query: %s: %s\n", f.spec, strerror(errno));
-			if (in != NULL)
-				fclose(in);
-			return EXIT_USAGE;
-		}
-		len = fread(json, 1, TLY_HTTP_BODY_MAX, in);
-		json[len] = '\0';
-		fclose(in);
-	} else {
-		json = build_json(&f, why, sizeof why);
-		if (json == NULL) {
-			fprintf(stderr, "tally query: %s\n", why);
-			return EXIT_USAGE;
-		}
-		len = strlen(json);
-	}
-
-	char url[700];
-	snprintf(url, sizeof url, "%s/v1/queries", p.api);
-	struct tly_tls_files tls = {.cert = p.cert, .key = p.key, .ca = p.ca};
-	int status = 0;
-	uint8_t *response = NULL;
-	size_t response_len = 0;
-	char auth[TLY_PLANNER_HEADER_MAX];
-	if (p.name[0] != '\0' && tly_query_sign(auth, p.name, p.sign_key, "POST", "/v1/queries",
-				      (const uint8_t *)json, len, why, sizeof why) != TLY_OK) {
-		fprintf(stderr, "tally query: %s\n", why);
-		free(json);
-		return EXIT_USAGE;
-	}
-	tly_err rv = tly_https_request_signed(url, "POST",
-	    strncmp(url, "https:", 6) == 0 ? &tls : NULL, p.name[0] != '\0' ? auth : NULL,
-	    (const uint8_t *)json, len, (int)(p.timeout_ms > 0 ? p.timeout_ms : 120000), &status,
-	    &response, &response_len, why, sizeof why);
-	free(json);
-	if (rv != TLY_OK) {
-		fprintf(stderr, "tally query: %s: %s\n", p.api, why);
-		return rv == TLY_ETIMEDOUT ? EXIT_TOO_FEW : EXIT_CONNECT;
-	}
-	rc = tly_query_answer(stdout, stderr, status, response, response_len, f.format);
-	free(response);
-	return rc;
+	/* Step 4 */
+	return post_query(&p, f.format, json, len);
 }
