@@ -47,7 +47,7 @@ BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test run-tests check-layers asan ubsan valgrind fuzz fuzz-build bench bench-plots \
+.PHONY: all deps build test run-tests check-layers format-check asan ubsan valgrind fuzz fuzz-build bench bench-plots \
 	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
 	mutants
 
@@ -60,6 +60,7 @@ deps:
 build: $(LIB) $(APP_LIBS) $(BIN) $(HELPER_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 test: deps
+	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory check-test-knobs
@@ -243,8 +244,17 @@ install: all
 		install -m 644 $$(ls $$d/*.h | grep -v '_impl\.h$$') $(DESTDIR)$(PREFIX)/include/tally/$$d/ || exit 1; \
 	done
 
-format:
-	clang-format -i $(wildcard */*.c */*.h tests/fuzz/*.c)
+# Every C file, formatted by the committed .clang-format (Debian 12's
+# clang-format 14). `make format` rewrites them; `make format-check` (run by
+# `make test` first) fails naming each file and line that differs.
+FORMAT_SRC = $(sort $(wildcard */*.c */*.h tests/fuzz/*.c tests/helpers/*.c tests/ct/*.c))
+
+format: deps
+	clang-format -i $(FORMAT_SRC)
+
+format-check: deps
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && \
+		echo "format-check: ok ($(words $(FORMAT_SRC)) files)"
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)

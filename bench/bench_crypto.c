@@ -111,8 +111,8 @@ seal(void *arg)
 {
 	enum tly_aead_alg alg = *(enum tly_aead_alg *)arg;
 	uint8_t nonce[TLY_AEAD_NONCE_MAX] = {0};
-	if (tly_aead_seal(alg, bytes_a, bytes_b, (size_t)D * 8 - TLY_AEAD_TAG_BYTES, NULL, 0,
-		nonce, seed) != TLY_OK)
+	if (tly_aead_seal(alg, bytes_a, bytes_b, (size_t)D * 8 - TLY_AEAD_TAG_BYTES, NULL, 0, nonce,
+	                  seed) != TLY_OK)
 		die("seal");
 	bench_consume(bytes_a, (size_t)D * 8);
 }
@@ -198,7 +198,7 @@ main(void)
 		}
 	}
 	bench_row("crypto", "mask_add_aes128ctr_vs_chacha20", params, expanded[0], "GB/s",
-	    "mask_add_chacha20", expanded[1]);
+	          "mask_add_chacha20", expanded[1]);
 
 	/* 10^6 elements stay in L3; 10^7 (80 MB a vector) come from DRAM. */
 	static const size_t sizes[] = {1000000, 10000000};
@@ -225,7 +225,7 @@ main(void)
 	double xcc = gbps(bench_median(seal, &aead, REPS));
 	bench_row("crypto", "aead_seal_xchacha20poly1305", params, xcc, "GB/s", NULL, 0);
 	bench_row("crypto", "aead_seal_aes256gcm", params, gcm, "GB/s",
-	    "aead_seal_xchacha20poly1305", xcc);
+	          "aead_seal_xchacha20poly1305", xcc);
 
 	tly_kx_keypair(kx_pk, kx_sk);
 	uint8_t peer_sk[32];
@@ -233,11 +233,12 @@ main(void)
 	if (tly_sign_key_alloc(&sign_key, NULL) != TLY_OK)
 		die("sign key");
 	snprintf(params, sizeof params, "ops=%d", OPS);
-	bench_row("crypto", "kx_agree", params, OPS / bench_median(x25519, NULL, 5), "ops/s", NULL, 0);
-	bench_row("crypto", "ed25519_sign", params, OPS / bench_median(sign, NULL, 5), "ops/s", NULL,
-	    0);
+	bench_row("crypto", "kx_agree", params, OPS / bench_median(x25519, NULL, 5), "ops/s", NULL,
+	          0);
+	bench_row("crypto", "ed25519_sign", params, OPS / bench_median(sign, NULL, 5), "ops/s",
+	          NULL, 0);
 	bench_row("crypto", "ed25519_verify", params, OPS / bench_median(verify, NULL, 5), "ops/s",
-	    NULL, 0);
+	          NULL, 0);
 
 	tly_sign_key_free(sign_key);
 	tly_rng_fini(&rng);

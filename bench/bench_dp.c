@@ -59,7 +59,7 @@ static const struct row rows[] = {
     {GAUSS, "gauss", "sigma2=10^4", 10000, 1, 0, 0},
     {GAUSS, "gauss", "sigma2=10^6", 1000000, 1, 0, 0},
     {GAUSS, "gauss", "sigma2=(3*2^62+1)/2^62 (GMP)", UINT64_C(3) << 62 | 1, UINT64_C(1) << 62, 0,
-	0},
+     0},
     {POLYA, "polya", "r=1/10 t/s=1", 1, 10, 1, 1},
     {POLYA, "polya", "r=1/10 t/s=10", 1, 10, 1, 10},
     {POLYA, "polya", "r=1/10 t/s=100", 1, 10, 1, 100},
@@ -140,7 +140,7 @@ measure(struct tly_rng *rng, const struct row *row)
 			int64_t x;
 			if (draw(rng, row, &x) != TLY_OK) {
 				fprintf(stderr, "bench_dp: %s %s failed\n", row->mechanism,
-				    row->parameters);
+				        row->parameters);
 				return -1;
 			}
 			sink += x;
@@ -153,7 +153,7 @@ measure(struct tly_rng *rng, const struct row *row)
 	double elapsed = bench_now() - start;
 	bench_consume(&sink, sizeof sink);
 	printf("dp,%s,%s,%" PRIu64 ",%.4f,%.4f,%.0f\n", row->mechanism, row->parameters, draws,
-	    elapsed, cpu, (double)draws / cpu);
+	       elapsed, cpu, (double)draws / cpu);
 	fflush(stdout);
 	return 0;
 }
@@ -174,24 +174,24 @@ struct cost_row {
 };
 
 static const struct cost_row cost_rows[] = {
-    {TLY_MECH_LAPLACE, 1, 1, 3},
-    {TLY_MECH_LAPLACE, 1, 100, 3},
-    {TLY_MECH_LAPLACE, 1, 10000, 3},
-    {TLY_MECH_LAPLACE, 1, 1000000, 3},
-    {TLY_MECH_LAPLACE, 1, 1000, 2},
-    {TLY_MECH_LAPLACE, 1, 1000000, 2},
-    {TLY_MECH_LAPLACE, 1, 10000, 10},
-    {TLY_MECH_LAPLACE, 1, 1000000, 1},
-    {TLY_MECH_SKELLAM, 1, 2, 3},
-    {TLY_MECH_SKELLAM, 1, 10000, 3},
+    {TLY_MECH_LAPLACE, 1, 1, 3},      {TLY_MECH_LAPLACE, 1, 100, 3},
+    {TLY_MECH_LAPLACE, 1, 10000, 3},  {TLY_MECH_LAPLACE, 1, 1000000, 3},
+    {TLY_MECH_LAPLACE, 1, 1000, 2},   {TLY_MECH_LAPLACE, 1, 1000000, 2},
+    {TLY_MECH_LAPLACE, 1, 10000, 10}, {TLY_MECH_LAPLACE, 1, 1000000, 1},
+    {TLY_MECH_SKELLAM, 1, 2, 3},      {TLY_MECH_SKELLAM, 1, 10000, 3},
 };
 
 static int
 measure_cost(struct tly_rng *rng, const struct cost_row *row)
 {
-	struct tly_query q = {.protocol = TLY_PROTOCOL_COMMITTEE, .mechanism = row->mechanism,
-	    .cells = 1, .privacy_num = row->num, .privacy_den = row->den, .sensitivity_l1 = 1,
-	    .sensitivity_l2sq = 1, .min_honest = row->h};
+	struct tly_query q = {.protocol = TLY_PROTOCOL_COMMITTEE,
+	                      .mechanism = row->mechanism,
+	                      .cells = 1,
+	                      .privacy_num = row->num,
+	                      .privacy_den = row->den,
+	                      .sensitivity_l1 = 1,
+	                      .sensitivity_l2sq = 1,
+	                      .min_honest = row->h};
 	struct tly_noise_params params;
 	uint64_t units, cells = 0;
 	int64_t cell = 0;
@@ -209,8 +209,8 @@ measure_cost(struct tly_rng *rng, const struct cost_row *row)
 	bench_consume(&out, sizeof out);
 	double ns = cpu * 1e9 / (double)cells;
 	printf("cost,%s,%" PRIu64 "/%" PRIu64 ",%u,%" PRIu64 ",%" PRIu64 ",%.0f,%.2f\n",
-	    row->mechanism == TLY_MECH_LAPLACE ? "laplace" : "skellam", row->num, row->den, row->h,
-	    cells, units, ns, ns / (double)units);
+	       row->mechanism == TLY_MECH_LAPLACE ? "laplace" : "skellam", row->num, row->den,
+	       row->h, cells, units, ns, ns / (double)units);
 	fflush(stdout);
 	return 0;
 }

@@ -154,7 +154,8 @@ enum stat { STAT_ANSWER, STAT_MEMBER, STAT_ENCODE, STAT_PROCESS, STATS_FIELDS };
 
 _Static_assert(sizeof CTRL_MAGIC - 1 == CTRL_MAGIC_BYTES, "magic length");
 _Static_assert(COMMITTEE_K <= MAX_NODES && COMMITTEE_T <= COMMITTEE_Q &&
-    COMMITTEE_Q <= COMMITTEE_K && 2 * COMMITTEE_Q >= COMMITTEE_K + COMMITTEE_T, "committee");
+                   COMMITTEE_Q <= COMMITTEE_K && 2 * COMMITTEE_Q >= COMMITTEE_K + COMMITTEE_T,
+               "committee");
 
 /* ---- shared by both sides ---- */
 
@@ -312,7 +313,7 @@ tls_files(struct tly_tls_files *tls, char *cert, char *key, size_t len, const ch
 	static char ca[sizeof workdir + 24];
 	/* One CA per role (cli/pki.h): each side trusts only the other's. */
 	snprintf(ca, sizeof ca, "%s/%s.crt", workdir,
-	    strcmp(name, "coordinator") == 0 ? "node-ca" : "coordinator-ca");
+	         strcmp(name, "coordinator") == 0 ? "node-ca" : "coordinator-ca");
 	snprintf(cert, len, "%s/%s.crt", workdir, name);
 	snprintf(key, len, "%s/%s.key", workdir, name);
 	*tls = (struct tly_tls_files){.cert = cert, .key = key, .ca = ca};
@@ -382,8 +383,8 @@ node_on_query(struct node *nd, const uint8_t *msg, size_t len)
 	}
 	if (participant)
 		TIMED(nd->instrument, nd->stat[STAT_ANSWER],
-		      check(tly_committee_node_answer(nd->self, nd->roster, &nd->rng, &opts, query_id,
-		                                      &q, nd->cells, d, &box),
+		      check(tly_committee_node_answer(nd->self, nd->roster, &nd->rng, &opts,
+		                                      query_id, &q, nd->cells, d, &box),
 		            "node answer"));
 	tly_query_fini(&q);
 	node_send_box(nd, &box);

@@ -120,9 +120,9 @@ verify_one(void *arg)
 	      "inclusion");
 	const struct tly_merkle_proof *p = tly_log_commit_consistency(c, held_size);
 	check(held_size == 0 || held_size == c->head.size ||
-	      (p != NULL && tly_merkle_verify_consistency(held_size, c->head.size, held_root,
-	                                                 c->head.root, p->hashes[0],
-	                                                 p->count) == TLY_OK),
+	          (p != NULL &&
+	           tly_merkle_verify_consistency(held_size, c->head.size, held_root, c->head.root,
+	                                         p->hashes[0], p->count) == TLY_OK),
 	      "consistency");
 	check(tly_ledger_head_record(ledger, &c->head, query_id) == TLY_OK, "record");
 	free(c);
@@ -187,8 +187,9 @@ main(int argc, char **argv)
 	char why[300];
 
 	check(tly_crypto_init() == TLY_OK && mkdtemp(dir) != NULL, "setup");
-	check(tly_sign_key_alloc(&key, NULL) == TLY_OK && tly_sign_key_alloc(&node_key, NULL) ==
-	      TLY_OK, "keys");
+	check(tly_sign_key_alloc(&key, NULL) == TLY_OK &&
+	          tly_sign_key_alloc(&node_key, NULL) == TLY_OK,
+	      "keys");
 	tly_sign_key_public(key, pk);
 	snprintf(path, sizeof path, "%s/transparency.db", dir);
 	check(tly_translog_open(&log_handle, path, key, &terr) == TLY_OK, terr.message);
@@ -220,7 +221,8 @@ main(int argc, char **argv)
 	bench_row("log", "commit_and_one_node", params, (commit + verify) * 1e3, "ms", base,
 	          query_ms);
 	bench_row("log", "node_verify_each", params, verify * 1e3, "ms", base, query_ms);
-	bench_row("log", "node_verify_all_serial", params, verify * 1e3 * NODES, "ms", base, query_ms);
+	bench_row("log", "node_verify_all_serial", params, verify * 1e3 * NODES, "ms", base,
+	          query_ms);
 	bench_row("log", "query_log_section", params, (double)commit_len, "bytes", "", 0);
 	char empty[220];
 	snprintf(path, sizeof path, "%s/transparency.db", dir);

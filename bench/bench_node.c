@@ -40,7 +40,7 @@ evaluate(void *arg)
 	char why[256];
 	(void)arg;
 	if (tly_eval(store, &spec, &cat, cells, tly_spec_cells(&spec, &cat), &stats, why,
-		sizeof why) != TLY_OK)
+	             sizeof why) != TLY_OK)
 		die(why);
 }
 
@@ -99,7 +99,7 @@ run(const char *name, const struct tly_node_dataset *ds, const char *db, const c
 	double ours = bench_median(evaluate, NULL, REPS);
 	snprintf(params_text, sizeof params_text, "rows=%d", PEOPLE);
 	bench_row("node", name, params_text, ours * 1e3, "ms", "sqlite3_shell_same_sql",
-	    sqlite * 1e3);
+	          sqlite * 1e3);
 	tly_spec_fini(&spec);
 }
 
@@ -112,8 +112,8 @@ main(void)
 
 	if (tly_crypto_init() != TLY_OK || mkdtemp(dir) == NULL)
 		die("init");
-	struct tly_synth_options opt = {.sites = 1, .people = PEOPLE, .seed = 42, .out_dir = dir,
-	    .quiet = 1};
+	struct tly_synth_options opt = {
+	    .sites = 1, .people = PEOPLE, .seed = 42, .out_dir = dir, .quiet = 1};
 	if (tly_synth(&opt, why, sizeof why) != TLY_OK)
 		die(why);
 	snprintf(conf, sizeof conf, "%s/site-1/node.conf", dir);

@@ -530,17 +530,17 @@ committee_sums_in(struct committee_run *r)
  * then answered from the decoded query. */
 static tly_err
 node_answer(const struct tly_identity *self, const struct tly_committee_node_opts *opts,
-    const uint8_t *query_msg, size_t query_len, size_t d, struct tly_outbox *out)
+            const uint8_t *query_msg, size_t query_len, size_t d, struct tly_outbox *out)
 {
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	struct tly_query q;
-	tly_err rv = tly_committee_read_query(&fed.roster, self->id, query_msg, query_len, query_id,
-	    &q);
+	tly_err rv =
+	    tly_committee_read_query(&fed.roster, self->id, query_msg, query_len, query_id, &q);
 
 	if (rv != TLY_OK)
 		return rv;
 	rv = tly_committee_node_answer(self, &fed.roster, &fed.rng, opts, query_id, &q, fed.cells,
-	    d, out);
+	                               d, out);
 	tly_query_fini(&q);
 	return rv;
 }

@@ -57,8 +57,8 @@ run_reconstruct(void *arg)
 {
 	struct vector_case *vc = arg;
 
-	if (tly_shamir_reconstruct(vc->xs, (const uint64_t *const *)vc->shares, vc->t, vc->t,
-		vc->d, vc->out) != TLY_OK)
+	if (tly_shamir_reconstruct(vc->xs, (const uint64_t *const *)vc->shares, vc->t, vc->t, vc->d,
+	                           vc->out) != TLY_OK)
 		exit(1);
 	bench_consume(vc->out, vc->d * sizeof(uint64_t));
 }
@@ -125,11 +125,11 @@ bench_vector(unsigned t, unsigned n)
 	}
 	bench_row("shamir", "memcpy_share_bytes", params, copy_share_s * 1e3, "ms", NULL, 0);
 	bench_row("shamir", "rng_coefficients", params, rng_s * 1e3, "ms", NULL, 0);
-	bench_row("shamir", "rng_field_rate", params,
-	    (double)((t - 1) * bytes) / rng_s / 1e9, "GB/s", NULL, 0);
+	bench_row("shamir", "rng_field_rate", params, (double)((t - 1) * bytes) / rng_s / 1e9,
+	          "GB/s", NULL, 0);
 	bench_row("shamir", "share", params, share_s * 1e3, "ms", "memcpy", copy_share_s * 1e3);
 	bench_row("shamir", "share", params, share_s * 1e3, "ms", "memcpy+rng",
-	    (copy_share_s + rng_s) * 1e3);
+	          (copy_share_s + rng_s) * 1e3);
 	bench_row("shamir", "memcpy_reconstruct_bytes", params, copy_rec_s * 1e3, "ms", NULL, 0);
 	bench_row("shamir", "reconstruct", params, rec_s * 1e3, "ms", "memcpy", copy_rec_s * 1e3);
 
@@ -157,7 +157,8 @@ run_secret_share(void *arg)
 	struct secret_case *sc = arg;
 
 	for (int i = 0; i < SECRET_BATCH; i++)
-		if (tly_shamir_secret_share(&sc->rng, sc->secret, sc->t, sc->n, sc->shares) != TLY_OK)
+		if (tly_shamir_secret_share(&sc->rng, sc->secret, sc->t, sc->n, sc->shares) !=
+		    TLY_OK)
 			exit(1);
 	bench_consume(sc->shares[0], TLY_SHAMIR_SECRET_SHARE_BYTES);
 }
@@ -169,8 +170,8 @@ run_secret_reconstruct(void *arg)
 	uint8_t out[TLY_SHAMIR_SECRET_BYTES];
 
 	for (int i = 0; i < SECRET_BATCH; i++)
-		if (tly_shamir_secret_reconstruct(sc->xs, (const uint8_t *const *)sc->shares,
-			sc->t, sc->t, out) != TLY_OK ||
+		if (tly_shamir_secret_reconstruct(sc->xs, (const uint8_t *const *)sc->shares, sc->t,
+		                                  sc->t, out) != TLY_OK ||
 		    memcmp(out, sc->secret, sizeof out) != 0)
 			exit(1);
 	bench_consume(out, sizeof out);
@@ -184,8 +185,8 @@ run_secret_combine(void *arg)
 	uint8_t out[TLY_SHAMIR_SECRET_BYTES];
 
 	for (int i = 0; i < SECRET_BATCH; i++)
-		if (tly_shamir_secret_combine(sc->coeffs, (const uint8_t *const *)sc->shares,
-			sc->t, out) != TLY_OK ||
+		if (tly_shamir_secret_combine(sc->coeffs, (const uint8_t *const *)sc->shares, sc->t,
+		                              out) != TLY_OK ||
 		    memcmp(out, sc->secret, sizeof out) != 0)
 			exit(1);
 	bench_consume(out, sizeof out);
@@ -212,12 +213,11 @@ bench_secret(unsigned t, unsigned n)
 	if (tly_shamir_lagrange_at_zero(sc->xs, t, sc->coeffs) != TLY_OK)
 		exit(1);
 	double combine_s = bench_median(run_secret_combine, sc, REPS);
-	bench_row("shamir", "secret32_share", params, SECRET_BATCH / share_s, "secrets/s", NULL,
-	    0);
-	bench_row("shamir", "secret32_reconstruct", params, SECRET_BATCH / rec_s, "secrets/s",
-	    NULL, 0);
+	bench_row("shamir", "secret32_share", params, SECRET_BATCH / share_s, "secrets/s", NULL, 0);
+	bench_row("shamir", "secret32_reconstruct", params, SECRET_BATCH / rec_s, "secrets/s", NULL,
+	          0);
 	bench_row("shamir", "secret32_reconstruct_cached", params, SECRET_BATCH / combine_s,
-	    "secrets/s", NULL, 0);
+	          "secrets/s", NULL, 0);
 
 	for (unsigned i = 0; i < n; i++)
 		free(sc->shares[i]);

@@ -100,8 +100,8 @@ raw_read(int fd, void *buf, size_t len)
 static void
 raw_send(int fd, const uint8_t *msg, size_t len)
 {
-	uint8_t head[4] = {
-	    (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+	uint8_t head[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+	                   (uint8_t)len};
 
 	raw_write(fd, head, sizeof head);
 	raw_write(fd, msg, len);
@@ -229,8 +229,8 @@ raw_open(struct pair *p)
 
 static void
 transport_open(struct pair *p, const char *scheme, const struct tly_tls_files *hub_tls,
-    const struct tly_tls_files *link_tls, const struct tly_roster *roster,
-    const struct tly_identity *node)
+               const struct tly_tls_files *link_tls, const struct tly_roster *roster,
+               const struct tly_identity *node)
 {
 	char url[64], why[256];
 	struct timespec pause = {.tv_nsec = 5000000};
@@ -285,16 +285,16 @@ measure(struct pair *p)
 
 static void
 report(const char *transport, const char *malloc_mode, const struct figures *f,
-    const char *baseline, const struct figures *b)
+       const char *baseline, const struct figures *b)
 {
 	char params[96];
 
 	snprintf(params, sizeof params, "%s d=%d bytes=%d malloc=%s", transport, CELLS, SIZE,
-	    malloc_mode);
+	         malloc_mode);
 	bench_row("transport", "round_trip", params, f->rt_us, "us", baseline, b->rt_us);
 	bench_row("transport", "round_trip_rate", params, f->rt_mbs, "MB/s", baseline, b->rt_mbs);
 	snprintf(params, sizeof params, "%s d=%d bytes=%d malloc=%s window=%d", transport, CELLS,
-	    SIZE, malloc_mode, WINDOW);
+	         SIZE, malloc_mode, WINDOW);
 	bench_row("transport", "windowed", params, f->win_mbs, "MB/s", baseline, b->win_mbs);
 }
 
@@ -335,7 +335,7 @@ make_pki(char *dir, struct tly_tls_files *hub, struct tly_tls_files *node, char 
 		die("mkdtemp", NULL);
 	if (tly_pki_init(dir, 1, NULL, why, sizeof why) != TLY_OK ||
 	    tly_pki_issue(dir, "coordinator", TLY_PKI_COORDINATOR, hosts, 1, NULL, 1, why,
-	        sizeof why) != TLY_OK ||
+	                  sizeof why) != TLY_OK ||
 	    tly_pki_issue(dir, "node1", TLY_PKI_NODE, NULL, 0, NULL, 1, why, sizeof why) != TLY_OK)
 		die("certificates", why);
 	snprintf(paths[0], 256, "%s/node-ca.crt", dir); /* one CA per role (cli/pki.h) */
@@ -352,7 +352,7 @@ static void
 remove_pki(const char *dir, char paths[6][256])
 {
 	static const char *const rest[] = {"node-ca.key", "coordinator-ca.key", "planner-ca.key",
-	    "planner-ca.crt"};
+	                                   "planner-ca.crt"};
 	char path[300];
 
 	for (int i = 0; i < 6; i++)
@@ -387,10 +387,10 @@ main(void)
 	for (size_t i = 0; i < SIZE; i++)
 		out[i] = (uint8_t)(i * 131);
 	struct setup setup = {.roster = &roster,
-	    .node = &node,
-	    .hub_tls = &hub_tls,
-	    .node_tls = &node_tls,
-	    .out = out};
+	                      .node = &node,
+	                      .hub_tls = &hub_tls,
+	                      .node_tls = &node_tls,
+	                      .out = out};
 	transport_rows(&setup, "default");
 	if (mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1 || mallopt(M_MMAP_THRESHOLD, 64 << 20) != 1)
 		die("mallopt", NULL);

@@ -52,12 +52,12 @@ bench_header(void)
 
 void
 bench_row(const char *bench, const char *measure, const char *params, double value,
-    const char *unit, const char *baseline, double baseline_value)
+          const char *unit, const char *baseline, double baseline_value)
 {
 	bench_header();
 	if (baseline != NULL && baseline_value > 0)
 		printf("%s,%s,%s,%.6g,%s,%s,%.6g,%.3f\n", bench, measure, params, value, unit,
-		    baseline, baseline_value, value / baseline_value);
+		       baseline, baseline_value, value / baseline_value);
 	else
 		printf("%s,%s,%s,%.6g,%s,,,\n", bench, measure, params, value, unit);
 	fflush(stdout);

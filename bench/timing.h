@@ -22,7 +22,7 @@ double bench_median(void (*fn)(void *arg), void *arg, int reps);
 
 void bench_header(void);
 void bench_row(const char *bench, const char *measure, const char *params, double value,
-    const char *unit, const char *baseline, double baseline_value);
+               const char *unit, const char *baseline, double baseline_value);
 
 /* Keep a computed value alive so the compiler cannot drop the work. */
 void bench_consume(const void *p, size_t len);

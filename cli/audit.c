@@ -306,8 +306,8 @@ check_ledger(struct audit *a, const char *path)
 	}
 	char reason[512] = "";
 	if ((rv = tly_audit_check_heads(&a->heads, ledger, path, node->id, report.entries,
-	                                &a->roster, &a->log,
-	                                a->out, reason, sizeof reason)) != TLY_OK) {
+	                                &a->roster, &a->log, a->out, reason, sizeof reason)) !=
+	    TLY_OK) {
 		problem(a, rv, path, 0, "%s", reason);
 		goto out;
 	}
@@ -356,10 +356,11 @@ tly_audit_verify(const struct tly_audit_files *files, FILE *out, struct tly_audi
 		        "receipts matched their ledgers\n",
 		        a.log.entries, a.ledgers_ok, a.receipts_matched);
 	if (a.first == TLY_OK && a.unaccounted > 0)
-		fprintf(out,
-		        "audit: WARNING: %zu charges for released queries are neither contributions "
-		        "nor receipts in the log (the WARNING lines above)\n",
-		        a.unaccounted);
+		fprintf(
+		    out,
+		    "audit: WARNING: %zu charges for released queries are neither contributions "
+		    "nor receipts in the log (the WARNING lines above)\n",
+		    a.unaccounted);
 	if (a.first != TLY_OK)
 		fprintf(out, "audit: FAILED: %s: %s\n", finding->file, finding->reason);
 	tly_translog_report_fini(&a.log);
@@ -559,11 +560,13 @@ struct options {
 static int
 parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option options[] = {
-	    {"dir", required_argument, NULL, 'd'},      {"log", required_argument, NULL, 'l'},
-	    {"registry", required_argument, NULL, 'r'}, {"ledger", required_argument, NULL, 'g'},
-	    {"help", no_argument, NULL, 'h'},           {"strict", no_argument, NULL, 's'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option options[] = {{"dir", required_argument, NULL, 'd'},
+	                                        {"log", required_argument, NULL, 'l'},
+	                                        {"registry", required_argument, NULL, 'r'},
+	                                        {"ledger", required_argument, NULL, 'g'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {"strict", no_argument, NULL, 's'},
+	                                        {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(o, 0, sizeof *o);
@@ -631,8 +634,8 @@ cmd_verify(int argc, char **argv)
 		code = usage_error("verify: give --dir DIR, or --log FILE and --registry FILE");
 		goto out;
 	}
-	files = (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers,
-	                                 o->strict};
+	files =
+	    (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers, o->strict};
 	if (o->dir != NULL) {
 		if (tly_audit_layout(o->dir, &layout, why, sizeof why) != TLY_OK) {
 			fprintf(stderr, "tally audit: %s\n", why);

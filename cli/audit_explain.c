@@ -96,7 +96,8 @@ asker(FILE *out, json_t *spec)
 	const char *planner = json_string_value(json_object_get(spec, "planner"));
 
 	if (planner != NULL)
-		fprintf(out,
+		fprintf(
+		    out,
 		    "Asked by planner \"%s\": the name whose key signed the request, as the "
 		    "coordinator checked it against its planners file; the name is in the query "
 		    "every trust answered and in its hash.\n\n",

@@ -61,9 +61,8 @@ committed_in_log(const struct tly_translog_report *log, const uint8_t query_id[1
 
 /* One head: signature, size, root, and the heads of other ledgers. */
 static tly_err
-check_one(const struct context *c, struct tly_audit_heads *heads,
-          const struct tly_ledger_head *h, const struct tly_roster *roster,
-          const struct tly_translog_report *log)
+check_one(const struct context *c, struct tly_audit_heads *heads, const struct tly_ledger_head *h,
+          const struct tly_roster *roster, const struct tly_translog_report *log)
 {
 	uint8_t root[TLY_MERKLE_HASH_BYTES];
 
@@ -84,8 +83,8 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
 	if (!heads->built) {
 		tly_merkle_tree_init(&heads->tree);
 		for (uint64_t i = 0; i < log->entries; i++)
-			if (tly_merkle_tree_append(&heads->tree, log->leaves + i * TLY_MERKLE_HASH_BYTES) !=
-			    TLY_OK)
+			if (tly_merkle_tree_append(
+			        &heads->tree, log->leaves + i * TLY_MERKLE_HASH_BYTES) != TLY_OK)
 				return TLY_ENOMEM;
 		heads->built = 1;
 	}
@@ -97,7 +96,8 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
 		            h->head.size);
 	uint64_t committed = committed_in_log(log, h->query_id);
 	if (committed == 0)
-		return fail(c, h, "the query is not committed in the log (a query outside the log)");
+		return fail(c, h,
+		            "the query is not committed in the log (a query outside the log)");
 	if (h->head.size < committed)
 		return fail(c, h,
 		            "the head does not include the query's committed entry (%" PRIu64 ")",
@@ -107,8 +107,8 @@ check_one(const struct context *c, struct tly_audit_heads *heads,
 	if (grown == NULL)
 		return TLY_ENOMEM;
 	heads->seen = grown;
-	grown[heads->count++] = (struct tly_audit_head_seen){
-	    .size = h->head.size, .node_id = c->node_id};
+	grown[heads->count++] =
+	    (struct tly_audit_head_seen){.size = h->head.size, .node_id = c->node_id};
 	memcpy(grown[heads->count - 1].root, h->head.root, 32);
 	memcpy(grown[heads->count - 1].query_id, h->query_id, TLY_QUERY_ID_BYTES);
 	return TLY_OK;

@@ -55,8 +55,7 @@ static const char usage[] =
 
 static char self_dir[PATH_MAX];
 
-static int
-join(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int join(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
 join(char *out, size_t len, const char *fmt, ...)
@@ -88,7 +87,8 @@ write_text(const char *path, const char *text)
 static int
 free_port(void)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof addr;
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
@@ -109,7 +109,7 @@ struct layout {
 
 static tly_err
 write_keys(const char *keys_dir, uint32_t id, int with_kx, struct tly_party *pub, char *why,
-    size_t why_len)
+           size_t why_len)
 {
 	struct tly_identity identity;
 	uint8_t seed[TLY_SIGN_SEED_BYTES];
@@ -138,43 +138,42 @@ write_keys(const char *keys_dir, uint32_t id, int with_kx, struct tly_party *pub
 	return rv;
 }
 
-static const char coordinator_conf[] =
-    "; Coordinator of the `tally demo` federation.\n"
-    "[coordinator]\n"
-    "listen = tls+tcp://127.0.0.1:%d\n"
-    "api = https://127.0.0.1:%d\n"
-    "tls_cert = pki/coordinator.crt\n"
-    "tls_key = pki/coordinator.key\n"
-    "tls_node_ca = ../pki/node-ca.crt\n"
-    "tls_planner_ca = ../pki/planner-ca.crt\n"
-    "sign_key = keys/coordinator.sign\n"
-    "registry = ../registry.ini\n"
-    "planners = ../planners.ini\n"
-    "catalogue = ../catalogue.json\n"
-    "log = state/transparency.db\n"
-    "\n"
-    "[rounds]\n"
-    "protocol = committee\n"
-    "committee_size = %u\n"
-    "threshold = 2\n"
-    "quorum = 3\n"
-    "deadline_ms = 10000\n"
-    "\n"
-    "[policy]\n"
-    "min_contributors = 3\n"
-    "min_honest = 2\n"
-    "mechanisms = laplace, gaussian\n"
-    "suppress_below = 0\n"
-    "round_to = 0\n";
+static const char coordinator_conf[] = "; Coordinator of the `tally demo` federation.\n"
+                                       "[coordinator]\n"
+                                       "listen = tls+tcp://127.0.0.1:%d\n"
+                                       "api = https://127.0.0.1:%d\n"
+                                       "tls_cert = pki/coordinator.crt\n"
+                                       "tls_key = pki/coordinator.key\n"
+                                       "tls_node_ca = ../pki/node-ca.crt\n"
+                                       "tls_planner_ca = ../pki/planner-ca.crt\n"
+                                       "sign_key = keys/coordinator.sign\n"
+                                       "registry = ../registry.ini\n"
+                                       "planners = ../planners.ini\n"
+                                       "catalogue = ../catalogue.json\n"
+                                       "log = state/transparency.db\n"
+                                       "\n"
+                                       "[rounds]\n"
+                                       "protocol = committee\n"
+                                       "committee_size = %u\n"
+                                       "threshold = 2\n"
+                                       "quorum = 3\n"
+                                       "deadline_ms = 10000\n"
+                                       "\n"
+                                       "[policy]\n"
+                                       "min_contributors = 3\n"
+                                       "min_honest = 2\n"
+                                       "mechanisms = laplace, gaussian\n"
+                                       "suppress_below = 0\n"
+                                       "round_to = 0\n";
 
 static const char planner_conf[] = "; Planner of the `tally demo` federation.\n"
-				   "[planner]\n"
-				   "api = https://127.0.0.1:%d\n"
-				   "name = planner\n"
-				   "sign_key = pki/planner.sign\n"
-				   "tls_cert = pki/planner.crt\n"
-				   "tls_key = pki/planner.key\n"
-				   "tls_ca = pki/coordinator-ca.crt\n";
+                                   "[planner]\n"
+                                   "api = https://127.0.0.1:%d\n"
+                                   "name = planner\n"
+                                   "sign_key = pki/planner.sign\n"
+                                   "tls_cert = pki/planner.crt\n"
+                                   "tls_key = pki/planner.key\n"
+                                   "tls_ca = pki/coordinator-ca.crt\n";
 
 /* pki/planner.sign and DIR/planners.ini, which lists its public key. */
 static tly_err
@@ -189,9 +188,9 @@ write_planners(const char *dir, const char *pki, char *why, size_t why_len)
 	tly_hex(hex, pk, sizeof pk);
 	join(path, sizeof path, "%s/planners.ini", dir);
 	join(text, sizeof text,
-	    "; Planners the coordinator accepts queries from (tally pki issue --role planner)\n"
-	    "[planner planner]\nsign_pk = %s\n",
-	    hex);
+	     "; Planners the coordinator accepts queries from (tally pki issue --role planner)\n"
+	     "[planner planner]\nsign_pk = %s\n",
+	     hex);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
@@ -207,8 +206,12 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	tly_err rv;
 
 	join(coordinator, sizeof coordinator, "tls+tcp://127.0.0.1:%d", l->listen_port);
-	struct tly_synth_options opt = {.sites = l->sites, .people = people, .seed = seed,
-	    .out_dir = l->dir, .coordinator = coordinator, .quiet = 1};
+	struct tly_synth_options opt = {.sites = l->sites,
+	                                .people = people,
+	                                .seed = seed,
+	                                .out_dir = l->dir,
+	                                .coordinator = coordinator,
+	                                .quiet = 1};
 	if ((rv = tly_synth(&opt, why, why_len)) != TLY_OK)
 		return rv;
 	join(path, sizeof path, "%s/pki", l->dir);
@@ -225,7 +228,7 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	join(text, sizeof text, "%s/pki", sub);
 	const char *hosts[] = {"localhost", "127.0.0.1"};
 	if ((rv = tly_pki_issue(path, "coordinator", TLY_PKI_COORDINATOR, hosts, 2, text, 0, why,
-		 why_len)) != TLY_OK)
+	                        why_len)) != TLY_OK)
 		return rv;
 	/* Each site. */
 	for (unsigned s = 1; s <= l->sites; s++) {
@@ -237,13 +240,13 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 		parties[s - 1].id = s;
 		join(text, sizeof text, "%s/pki", sub);
 		join(name, sizeof name, "node-%u", s);
-		if ((rv = tly_pki_issue(path, name, TLY_PKI_NODE, NULL, 0, text, 0, why, why_len)) !=
-		    TLY_OK)
+		if ((rv = tly_pki_issue(path, name, TLY_PKI_NODE, NULL, 0, text, 0, why,
+		                        why_len)) != TLY_OK)
 			return rv;
 	}
 	/* The planner: certificate, signing key, and the planners file. */
-	if ((rv = tly_pki_issue(path, "planner", TLY_PKI_PLANNER, NULL, 0, path, 0, why, why_len)) !=
-		TLY_OK ||
+	if ((rv = tly_pki_issue(path, "planner", TLY_PKI_PLANNER, NULL, 0, path, 0, why,
+	                        why_len)) != TLY_OK ||
 	    (rv = write_planners(l->dir, path, why, why_len)) != TLY_OK)
 		return rv;
 	/* Registry, configs. */
@@ -258,7 +261,7 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	join(path, sizeof path, "%s/coordinator/coordinator.conf", l->dir);
 	/* k = 4, t = 2, q = 3 (one member may drop); three sites: k = q = 3. */
 	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port,
-	    l->sites >= 4 ? 4u : 3u);
+	     l->sites >= 4 ? 4u : 3u);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
@@ -368,8 +371,8 @@ struct api {
 };
 
 static json_t *
-request(const struct api *api, const char *method, const char *path, const char *body,
-    int *status, char *why, size_t why_len)
+request(const struct api *api, const char *method, const char *path, const char *body, int *status,
+        char *why, size_t why_len)
 {
 	char url[300];
 	uint8_t *response = NULL;
@@ -381,10 +384,11 @@ request(const struct api *api, const char *method, const char *path, const char 
 	char auth[TLY_PLANNER_HEADER_MAX];
 	int post = strcmp(method, "POST") == 0;
 	if (post && tly_query_sign(auth, "planner", api->sign_key, method, path,
-			(const uint8_t *)body, body_len, why, why_len) != TLY_OK)
+	                           (const uint8_t *)body, body_len, why, why_len) != TLY_OK)
 		return NULL;
 	if (tly_https_request_signed(url, method, &tls, post ? auth : NULL, (const uint8_t *)body,
-		body_len, 120000, status, &response, &len, why, why_len) != TLY_OK)
+	                             body_len, 120000, status, &response, &len, why,
+	                             why_len) != TLY_OK)
 		return NULL;
 	json_error_t err;
 	json_t *json = json_loadb((const char *)response, len, 0, &err);
@@ -405,7 +409,8 @@ wait_ready(const struct api *api, unsigned sites)
 		int status = 0;
 		json_t *st = request(api, "GET", "/v1/status", NULL, &status, why, sizeof why);
 		if (st != NULL) {
-			json_int_t connected = json_integer_value(json_object_get(st, "nodes_connected"));
+			json_int_t connected =
+			    json_integer_value(json_object_get(st, "nodes_connected"));
 			json_decref(st);
 			if (status == 200 && connected >= (json_int_t)sites)
 				return 0;
@@ -414,14 +419,14 @@ wait_ready(const struct api *api, unsigned sites)
 		nanosleep(&pause, NULL);
 	}
 	fprintf(stderr, "tally demo: the federation did not come up within %d s (%s)\n",
-	    READY_TIMEOUT_S, why);
+	        READY_TIMEOUT_S, why);
 	return -1;
 }
 
 /* ---- the demo questions ---- */
 
 static const char *const demo_queries[] = {"diabetes_by_age_sex.json",
-    "mean_wait_by_specialty.json", "ae_histogram.json"};
+                                           "mean_wait_by_specialty.json", "ae_histogram.json"};
 static const char *const demo_titles[] = {
     "People with diabetes, by age band and sex (count, discrete Laplace, epsilon 0.5)",
     "Mean wait in weeks for elective care, by specialty (discrete Laplace, epsilon 1)",
@@ -452,7 +457,7 @@ group_label(json_t *group, char *out, size_t len)
 	json_object_foreach(group, key, value)
 	{
 		int n = snprintf(out + used, len - used, "%s%s", used ? " " : "",
-		    json_is_string(value) ? json_string_value(value) : "?");
+		                 json_is_string(value) ? json_string_value(value) : "?");
 		if (n < 0 || (size_t)n >= len - used)
 			break;
 		used += (size_t)n;
@@ -476,8 +481,8 @@ print_answer(int q, json_t *result, json_t *truth, int *total)
 	if (asked != NULL)
 		printf("  asked: %s\n", asked);
 	printf("  %lld trusts contributed; noise sd %.2f per cell\n",
-	    (long long)json_integer_value(json_object_get(result, "contributors")),
-	    json_number_value(json_object_get(privacy, "noise_sd")));
+	       (long long)json_integer_value(json_object_get(result, "contributors")),
+	       json_number_value(json_object_get(privacy, "noise_sd")));
 	printf("  %-28s %12s   %-22s %12s\n", "cell", "released", "95% interval", "truth");
 	json_array_foreach(cells, i, cell)
 	{
@@ -496,7 +501,7 @@ print_answer(int q, json_t *result, json_t *truth, int *total)
 		covered += in;
 		(*total)++;
 		printf("  %-28s %12.1f   %-22s %12.1f %s\n", label, value, interval, truth_value,
-		    in ? "" : " (outside)");
+		       in ? "" : " (outside)");
 	}
 	return covered;
 }
@@ -521,14 +526,14 @@ ask_demo_questions(const char *dir, const struct api *api)
 		join(path, sizeof path, "%s/queries/%s", dir, demo_queries[q]);
 		char *spec = read_file(path);
 		int status = 0;
-		json_t *result = spec ? request(api, "POST", "/v1/queries", spec, &status, why,
-					    sizeof why)
-				      : NULL;
+		json_t *result =
+		    spec ? request(api, "POST", "/v1/queries", spec, &status, why, sizeof why)
+		         : NULL;
 		free(spec);
 		if (result == NULL || status != 200) {
 			json_t *e = json_object_get(result, "error");
 			fprintf(stderr, "tally demo: %s failed: %s\n", demo_queries[q],
-			    e ? json_string_value(json_object_get(e, "message")) : why);
+			        e ? json_string_value(json_object_get(e, "message")) : why);
 			json_decref(result);
 			failures++;
 			continue;
@@ -539,7 +544,7 @@ ask_demo_questions(const char *dir, const struct api *api)
 	}
 	json_decref(truth);
 	printf("\n%d of %d released cells have the truth inside their 95%% interval.\n", covered,
-	    total);
+	       total);
 	return failures == 0 ? 0 : -1;
 }
 
@@ -586,34 +591,57 @@ static int
 demo_args(int argc, char **argv, struct demo_args *a)
 {
 	static const struct option options[] = {{"sites", required_argument, NULL, 'n'},
-	    {"people", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
-	    {"dir", required_argument, NULL, 'd'}, {"keep", no_argument, NULL, 'k'},
-	    {"serve", no_argument, NULL, 'S'}, {"stop", no_argument, NULL, 'X'},
-	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	                                        {"people", required_argument, NULL, 'm'},
+	                                        {"seed", required_argument, NULL, 's'},
+	                                        {"dir", required_argument, NULL, 'd'},
+	                                        {"keep", no_argument, NULL, 'k'},
+	                                        {"serve", no_argument, NULL, 'S'},
+	                                        {"stop", no_argument, NULL, 'X'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'n': a->sites = strtoul(optarg, NULL, 10); break;
-		case 'm': a->people = strtoul(optarg, NULL, 10); break;
-		case 's': a->seed = strtoul(optarg, NULL, 10); break;
-		case 'd': a->dir = optarg; break;
-		case 'k': a->keep = 1; break;
-		case 'S': a->serve = 1; break;
-		case 'X': a->stop = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return EXIT_USAGE;
+		case 'n':
+			a->sites = strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			a->people = strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			a->seed = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			a->dir = optarg;
+			break;
+		case 'k':
+			a->keep = 1;
+			break;
+		case 'S':
+			a->serve = 1;
+			break;
+		case 'X':
+			a->stop = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || a->sites < 3 || a->sites > MAX_SITES || a->people < a->sites * 10 ||
 	    (a->serve && a->stop) || ((a->serve || a->stop) && a->dir == NULL)) {
 		fprintf(stderr, "tally demo: %s\n%s",
-		    (a->serve || a->stop) && a->dir == NULL ? "--serve and --stop need --dir DIR"
-		    : a->sites < 3 || a->sites > MAX_SITES    ? "--sites must be 3..50"
-		    : a->people < a->sites * 10               ? "--people must be at least 10 per site"
-							      : "bad arguments",
-		    usage);
+		        (a->serve || a->stop) && a->dir == NULL
+		            ? "--serve and --stop need --dir DIR"
+		        : a->sites < 3 || a->sites > MAX_SITES ? "--sites must be 3..50"
+		        : a->people < a->sites * 10 ? "--people must be at least 10 per site"
+		                                    : "bad arguments",
+		        usage);
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -723,12 +751,12 @@ tly_demo_main(int argc, char **argv)
 	rc = start_federation(a.dir, a.sites, &l, &api);
 	if (rc == 0)
 		printf("  coordinator and %lu nodes running on loopback over mutual TLS (API %s)\n",
-		    a.sites, api.url);
+		       a.sites, api.url);
 	if (rc == 0 && a.serve) {
 		printf("\nThe federation is running. Ask it questions with\n"
 		       "  tally query --config %s/planner.conf --count --by sex --epsilon 0.5\n"
 		       "and stop it with\n  tally demo --stop --dir %s\n",
-		    a.dir, a.dir);
+		       a.dir, a.dir);
 		return 0;
 	}
 	/* Step 4 */

@@ -57,7 +57,7 @@ number(const char *option, const char *text, uint64_t max)
 	unsigned long long v = strtoull(text, &end, 10);
 	if (errno != 0 || *end != '\0' || text[0] == '\0' || text[0] == '-' || v > max) {
 		fprintf(stderr, "tally: %s: \"%s\" is not a number from 0 to %llu\n", option, text,
-		    (unsigned long long)max);
+		        (unsigned long long)max);
 		exit(EXIT_USAGE);
 	}
 	return v;
@@ -67,9 +67,13 @@ static int
 cmd_synth(int argc, char **argv)
 {
 	static const struct option options[] = {{"sites", required_argument, NULL, 'n'},
-	    {"people", required_argument, NULL, 'm'}, {"seed", required_argument, NULL, 's'},
-	    {"out", required_argument, NULL, 'o'}, {"coordinator", required_argument, NULL, 'c'},
-	    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	                                        {"people", required_argument, NULL, 'm'},
+	                                        {"seed", required_argument, NULL, 's'},
+	                                        {"out", required_argument, NULL, 'o'},
+	                                        {"coordinator", required_argument, NULL, 'c'},
+	                                        {"quiet", no_argument, NULL, 'q'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	struct tly_synth_options opt = {.sites = 5, .people = 100000, .seed = 1};
 	char why[512];
 	int c;
@@ -104,8 +108,8 @@ cmd_synth(int argc, char **argv)
 	}
 	if (opt.out_dir == NULL || optind != argc) {
 		fprintf(stderr, "tally synth: %s\n%s",
-		    opt.out_dir == NULL ? "--out DIR is required" : "unexpected argument",
-		    usage_synth);
+		        opt.out_dir == NULL ? "--out DIR is required" : "unexpected argument",
+		        usage_synth);
 		return EXIT_USAGE;
 	}
 	tly_err rv = tly_synth(&opt, why, sizeof why);
@@ -115,7 +119,7 @@ cmd_synth(int argc, char **argv)
 	}
 	if (!opt.quiet)
 		fprintf(stderr, "synth: wrote %u sites, %llu people, to %s\n", opt.sites,
-		    (unsigned long long)opt.people, opt.out_dir);
+		        (unsigned long long)opt.people, opt.out_dir);
 	return 0;
 }
 
@@ -123,11 +127,8 @@ static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-    {"audit", tly_audit_command},
-    {"demo", tly_demo_main},
-    {"pki", tly_pki_command},
-    {"query", tly_query_main},
-    {"synth", cmd_synth},
+    {"audit", tly_audit_command}, {"demo", tly_demo_main}, {"pki", tly_pki_command},
+    {"query", tly_query_main},    {"synth", cmd_synth},
 };
 
 int

@@ -89,7 +89,7 @@ label_valid(const char *label, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		char c = label[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			c == '-'))
+		      c == '-'))
 			return 0;
 	}
 	return 1;
@@ -257,7 +257,7 @@ out:
  * goes too, so a failure leaves neither. */
 static tly_err
 write_pair(const char *key_path, EVP_PKEY *key, const char *cert_path, X509 *cert, char *why,
-    size_t why_len)
+           size_t why_len)
 {
 	tly_err rv = write_key(key_path, key, why, why_len);
 	if (rv != TLY_OK)
@@ -278,22 +278,20 @@ no_passphrase(char *buf, int size, int rwflag, void *user)
 
 tly_err
 tly_pki_pem_read(BIO *bio, const char *label, X509 **cert, EVP_PKEY **key, char *why,
-    size_t why_len)
+                 size_t why_len)
 {
 	tly_err rv = TLY_OK;
 
 	if (cert != NULL && (*cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) == NULL)
 		rv = openssl_failed(label, why, why_len);
-	if (key != NULL &&
-	    (*key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL)
+	if (key != NULL && (*key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL)
 		rv = openssl_failed(label, why, why_len);
 	return rv;
 }
 
 /* dir/file as a certificate (key NULL) or a private key (cert NULL). */
 static tly_err
-read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *why,
-    size_t why_len)
+read_pem(const char *dir, const char *file, X509 **cert, EVP_PKEY **key, char *why, size_t why_len)
 {
 	char path[PATH_BYTES];
 	tly_err rv;
@@ -340,7 +338,7 @@ tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *base, char *why, size_t 
  * and to be still valid. */
 static tly_err
 read_ca(const char *dir, enum tly_pki_role role, X509 **cert_out, EVP_PKEY **key_out, char *why,
-    size_t why_len)
+        size_t why_len)
 {
 	char crt_file[32], key_file[32], base[PATH_BYTES];
 	X509 *cert = NULL;
@@ -424,10 +422,10 @@ set_subject(X509 *cert, const char *common_name, const char *unit, char *why, si
 	X509_NAME *subject = X509_get_subject_name(cert);
 	if (unit != NULL &&
 	    X509_NAME_add_entry_by_NID(subject, NID_organizationalUnitName, MBSTRING_ASC,
-		(const unsigned char *)unit, -1, -1, 0) != 1)
+	                               (const unsigned char *)unit, -1, -1, 0) != 1)
 		return openssl_failed("cannot set the subject", why, why_len);
 	if (X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_ASC,
-		(const unsigned char *)common_name, -1, -1, 0) != 1)
+	                               (const unsigned char *)common_name, -1, -1, 0) != 1)
 		return openssl_failed("cannot set the subject", why, why_len);
 	return TLY_OK;
 }
@@ -494,8 +492,7 @@ out:
 
 /* The parts every certificate shares: version, serial, validity, key. */
 static tly_err
-start_cert(X509 **out, EVP_PKEY *key, unsigned days, const X509 *issuer, char *why,
-    size_t why_len)
+start_cert(X509 **out, EVP_PKEY *key, unsigned days, const X509 *issuer, char *why, size_t why_len)
 {
 	tly_err rv;
 	X509 *cert = X509_new();
@@ -525,7 +522,7 @@ sign(X509 *cert, EVP_PKEY *issuer_key, char *why, size_t why_len)
 
 static tly_err
 make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, enum tly_pki_role role,
-    char *why, size_t why_len)
+        char *why, size_t why_len)
 {
 	X509 *cert = NULL;
 	tly_err rv = start_cert(&cert, key, days, NULL, why, why_len);
@@ -540,10 +537,10 @@ make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, enum tly_pki
 	}
 	if ((rv = add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE", why, why_len)) ||
 	    (rv = add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign", why,
-		 why_len)) ||
+	                  why_len)) ||
 	    (rv = add_ext(cert, cert, NID_subject_key_identifier, "hash", why, why_len)) ||
-	    (rv = add_ext(cert, cert, NID_authority_key_identifier, "keyid:always", why,
-		 why_len)) ||
+	    (rv =
+	         add_ext(cert, cert, NID_authority_key_identifier, "keyid:always", why, why_len)) ||
 	    (rv = sign(cert, key, why, why_len)))
 		goto out;
 	*out = cert;
@@ -562,11 +559,11 @@ struct leaf {
 };
 
 static tly_err
-make_leaf(X509 **out, EVP_PKEY *key, const struct leaf *leaf, X509 *ca, EVP_PKEY *ca_key,
-    char *why, size_t why_len)
+make_leaf(X509 **out, EVP_PKEY *key, const struct leaf *leaf, X509 *ca, EVP_PKEY *ca_key, char *why,
+          size_t why_len)
 {
-	const char *usage = leaf->role == TLY_PKI_COORDINATOR ? "serverAuth,clientAuth"
-							      : "clientAuth";
+	const char *usage =
+	    leaf->role == TLY_PKI_COORDINATOR ? "serverAuth,clientAuth" : "clientAuth";
 	X509 *cert = NULL;
 	tly_err rv = start_cert(&cert, key, leaf->days, ca, why, why_len);
 
@@ -579,7 +576,7 @@ make_leaf(X509 **out, EVP_PKEY *key, const struct leaf *leaf, X509 *ca, EVP_PKEY
 	}
 	if ((rv = add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE", why, why_len)) ||
 	    (rv = add_ext(cert, ca, NID_key_usage, "critical,digitalSignature,keyAgreement", why,
-		 why_len)) ||
+	                  why_len)) ||
 	    (rv = add_ext(cert, ca, NID_ext_key_usage, usage, why, why_len)) ||
 	    (rv = add_ext(cert, ca, NID_subject_key_identifier, "hash", why, why_len)) ||
 	    (rv = add_ext(cert, ca, NID_authority_key_identifier, "keyid:always", why, why_len)))
@@ -613,7 +610,7 @@ check_days(unsigned *days, char *why, size_t why_len)
 /* One role's CA: base.key and base.crt. */
 static tly_err
 init_one(const char *key_path, const char *cert_path, unsigned days, const char *name,
-    enum tly_pki_role role, char *why, size_t why_len)
+         enum tly_pki_role role, char *why, size_t why_len)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
@@ -640,17 +637,17 @@ tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t
 	if (name == NULL)
 		name = default_ca_name;
 	if (!tly_pki_ca_name_valid(name)) {
-		tly_say(why, why_len,
-		    "CA name \"%s\": use 1 to %d printable ASCII characters", name,
-		    TLY_PKI_NAME_MAX);
+		tly_say(why, why_len, "CA name \"%s\": use 1 to %d printable ASCII characters",
+		        name, TLY_PKI_NAME_MAX);
 		return TLY_EINVAL;
 	}
 	if ((rv = check_days(&days, why, why_len)) != TLY_OK)
 		return rv;
 	for (role = 0; role < 3; role++)
 		if ((rv = join(key_path[role], dir, ca_bases[role], ".key", why, why_len)) !=
-			TLY_OK ||
-		    (rv = join(cert_path[role], dir, ca_bases[role], ".crt", why, why_len)) != TLY_OK)
+		        TLY_OK ||
+		    (rv = join(cert_path[role], dir, ca_bases[role], ".crt", why, why_len)) !=
+		        TLY_OK)
 			return rv;
 	if ((rv = make_dir(dir, why, why_len)) != TLY_OK)
 		return rv;
@@ -660,7 +657,7 @@ tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t
 			return rv;
 	for (role = 0; role < 3 && rv == TLY_OK; role++)
 		rv = init_one(key_path[role], cert_path[role], days, name, (enum tly_pki_role)role,
-		    why, why_len);
+		              why, why_len);
 	/* A failure part-way leaves none of the CAs this call made. */
 	for (int made = role - 1; rv != TLY_OK && made-- > 0;) {
 		unlink(key_path[made]);
@@ -674,19 +671,19 @@ check_leaf(const struct leaf *leaf, char *why, size_t why_len)
 {
 	if (!tly_pki_name_valid(leaf->name)) {
 		tly_say(why, why_len,
-		    "name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, not starting with . or -",
-		    leaf->name, TLY_PKI_NAME_MAX);
+		        "name \"%s\": use 1 to %d of A-Z a-z 0-9 . _ -, not starting with . or -",
+		        leaf->name, TLY_PKI_NAME_MAX);
 		return TLY_EINVAL;
 	}
 	if (leaf->host_count > TLY_PKI_HOSTS_MAX) {
 		tly_say(why, why_len, "host: %zu hosts, at most %d", leaf->host_count,
-		    TLY_PKI_HOSTS_MAX);
+		        TLY_PKI_HOSTS_MAX);
 		return TLY_EINVAL;
 	}
 	for (size_t i = 0; i < leaf->host_count; i++) {
 		if (!tly_pki_host_valid(leaf->hosts[i])) {
 			tly_say(why, why_len, "host \"%s\": not an IP address or DNS name",
-			    leaf->hosts[i]);
+			        leaf->hosts[i]);
 			return TLY_EINVAL;
 		}
 	}
@@ -694,9 +691,8 @@ check_leaf(const struct leaf *leaf, char *why, size_t why_len)
 }
 
 tly_err
-tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role,
-    const char *const *hosts, size_t host_count, const char *out_dir, unsigned days, char *why,
-    size_t why_len)
+tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role, const char *const *hosts,
+              size_t host_count, const char *out_dir, unsigned days, char *why, size_t why_len)
 {
 	char key_path[PATH_BYTES], cert_path[PATH_BYTES];
 	struct leaf leaf = {name, role, hosts, host_count, days};
@@ -736,7 +732,7 @@ out:
 
 tly_err
 tly_pki_planner_key(const char *out_dir, const char *name, uint8_t pk[static 32], char *why,
-    size_t why_len)
+                    size_t why_len)
 {
 	uint8_t seed[TLY_SIGN_SEED_BYTES];
 	struct tly_sign_key *key = NULL;

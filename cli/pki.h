@@ -80,7 +80,7 @@ enum tly_pki_role {
  * failure part-way leaves none of them.
  */
 TLY_MUST tly_err tly_pki_init(const char *dir, unsigned days, const char *name, char *why,
-    size_t why_len);
+                              size_t why_len);
 
 /*
  * Issue out_dir/NAME.key and out_dir/NAME.crt, signed by the role's CA
@@ -92,8 +92,8 @@ TLY_MUST tly_err tly_pki_init(const char *dir, unsigned days, const char *name, 
  * either output file exists.
  */
 TLY_MUST tly_err tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role,
-    const char *const *hosts, size_t host_count, const char *out_dir, unsigned days, char *why,
-    size_t why_len);
+                               const char *const *hosts, size_t host_count, const char *out_dir,
+                               unsigned days, char *why, size_t why_len);
 
 /*
  * A planner's request-signing key (query/planner.h): a fresh Ed25519
@@ -101,8 +101,8 @@ TLY_MUST tly_err tly_pki_issue(const char *dir, const char *name, enum tly_pki_r
  * public key into pk, for the coordinator's planners file. TLY_EINVAL for
  * a bad name, TLY_EIO for the file.
  */
-TLY_MUST tly_err tly_pki_planner_key(const char *out_dir, const char *name,
-    uint8_t pk[static 32], char *why, size_t why_len);
+TLY_MUST tly_err tly_pki_planner_key(const char *out_dir, const char *name, uint8_t pk[static 32],
+                                     char *why, size_t why_len);
 
 /* Nonzero when name is 1 to TLY_PKI_NAME_MAX of [A-Za-z0-9._-] and does
  * not start with '.' or '-' (it becomes a file name and a command-line

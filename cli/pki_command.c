@@ -66,7 +66,7 @@ parse_days(const char *command, const char *text)
 	if (errno != 0 || *end != '\0' || text[0] < '0' || text[0] > '9' || v == 0 ||
 	    v > TLY_PKI_DAYS_MAX) {
 		fprintf(stderr, "tally pki %s: --days: \"%s\" is not a number from 1 to %d\n",
-		    command, text, TLY_PKI_DAYS_MAX);
+		        command, text, TLY_PKI_DAYS_MAX);
 		exit(EXIT_USAGE);
 	}
 	return (unsigned)v;
@@ -101,8 +101,10 @@ static int
 cmd_init(int argc, char **argv)
 {
 	static const struct option options[] = {{"dir", required_argument, NULL, 'd'},
-	    {"days", required_argument, NULL, 'n'}, {"name", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	                                        {"days", required_argument, NULL, 'n'},
+	                                        {"name", required_argument, NULL, 'c'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	const char *dir = NULL, *name = NULL;
 	unsigned days = TLY_PKI_DAYS_DEFAULT;
 	char why[WHY_BYTES];
@@ -136,8 +138,8 @@ cmd_init(int argc, char **argv)
 	tly_err rv = tly_pki_init(dir, days, name, why, sizeof why);
 	if (rv == TLY_OK)
 		fprintf(stderr,
-		    "pki: wrote %s/coordinator-ca, %s/node-ca and %s/planner-ca (.key, .crt)\n",
-		    dir, dir, dir);
+		        "pki: wrote %s/coordinator-ca, %s/node-ca and %s/planner-ca (.key, .crt)\n",
+		        dir, dir, dir);
 	return report("init", rv, why);
 }
 
@@ -156,25 +158,26 @@ check_issue(const struct issue_args *args, enum tly_pki_role *role)
 
 	if (args->dir == NULL || args->name == NULL || args->role == NULL)
 		return usage_error("issue",
-		    args->dir == NULL ? "--dir DIR is required"
-		    : args->name == NULL ? "--name NAME is required"
-					 : "--role ROLE is required",
-		    usage_issue);
+		                   args->dir == NULL    ? "--dir DIR is required"
+		                   : args->name == NULL ? "--name NAME is required"
+		                                        : "--role ROLE is required",
+		                   usage_issue);
 	if (!tly_pki_name_valid(args->name)) {
-		snprintf(message, sizeof message,
+		snprintf(
+		    message, sizeof message,
 		    "--name \"%.64s\": use 1 to 64 of A-Z a-z 0-9 . _ -, not starting with . or -",
 		    args->name);
 		return usage_error("issue", message, NULL);
 	}
 	if (tly_pki_role_parse(args->role, role) != TLY_OK) {
 		snprintf(message, sizeof message,
-		    "--role \"%.64s\": use coordinator, node or planner", args->role);
+		         "--role \"%.64s\": use coordinator, node or planner", args->role);
 		return usage_error("issue", message, NULL);
 	}
 	for (size_t i = 0; i < args->host_count; i++) {
 		if (!tly_pki_host_valid(args->hosts[i])) {
 			snprintf(message, sizeof message,
-			    "--host \"%.64s\": not an IP address or DNS name", args->hosts[i]);
+			         "--host \"%.64s\": not an IP address or DNS name", args->hosts[i]);
 			return usage_error("issue", message, NULL);
 		}
 	}
@@ -195,20 +198,20 @@ planner_key(const char *out, const char *name, char *why, size_t why_len)
 	tly_hex(hex, pk, sizeof pk);
 	printf("[planner %s]\nsign_pk = %s\n", name, hex);
 	fprintf(stderr,
-	    "pki: wrote %s/%s.sign (the key that signs %s's queries); add the [planner %s] "
-	    "stanza above to the coordinator's planners file\n",
-	    out, name, name, name);
+	        "pki: wrote %s/%s.sign (the key that signs %s's queries); add the [planner %s] "
+	        "stanza above to the coordinator's planners file\n",
+	        out, name, name, name);
 	return TLY_OK;
 }
 
 static int
 cmd_issue(int argc, char **argv)
 {
-	static const struct option options[] = {{"dir", required_argument, NULL, 'd'},
-	    {"name", required_argument, NULL, 'c'}, {"role", required_argument, NULL, 'r'},
-	    {"host", required_argument, NULL, 'H'}, {"out", required_argument, NULL, 'o'},
-	    {"days", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option options[] = {
+	    {"dir", required_argument, NULL, 'd'},  {"name", required_argument, NULL, 'c'},
+	    {"role", required_argument, NULL, 'r'}, {"host", required_argument, NULL, 'H'},
+	    {"out", required_argument, NULL, 'o'},  {"days", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
 	struct issue_args args = {.days = TLY_PKI_DAYS_DEFAULT};
 	enum tly_pki_role role;
 	char why[WHY_BYTES];
@@ -249,12 +252,12 @@ cmd_issue(int argc, char **argv)
 	int status = check_issue(&args, &role);
 	if (status != 0)
 		return status;
-	tly_err rv = tly_pki_issue(args.dir, args.name, role, args.hosts, args.host_count,
-	    args.out, args.days, why, sizeof why);
+	tly_err rv = tly_pki_issue(args.dir, args.name, role, args.hosts, args.host_count, args.out,
+	                           args.days, why, sizeof why);
 	const char *out = args.out != NULL ? args.out : args.dir;
 	if (rv == TLY_OK)
 		fprintf(stderr, "pki: wrote %s/%s.key and %s/%s.crt (%s)\n", out, args.name, out,
-		    args.name, args.role);
+		        args.name, args.role);
 	if (rv == TLY_OK && role == TLY_PKI_PLANNER)
 		rv = planner_key(out, args.name, why, sizeof why);
 	return report("issue", rv, why);

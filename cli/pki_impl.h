@@ -26,12 +26,12 @@
  * never asked for. TLY_ECRYPTO with "label: OpenSSL's reason" in why;
  * what was read before the failure is still returned (free it). */
 TLY_MUST tly_err tly_pki_pem_read(BIO *bio, const char *label, X509 **cert, EVP_PKEY **key,
-    char *why, size_t why_len);
+                                  char *why, size_t why_len);
 
 /* A CA's certificate and key (read from base.crt and base.key, named in
  * why): the key must belong to the certificate, which must be a CA and
  * not expired. TLY_ECRYPTO with why. */
 TLY_MUST tly_err tly_pki_ca_check(X509 *cert, EVP_PKEY *key, const char *base, char *why,
-    size_t why_len);
+                                  size_t why_len);
 
 #endif

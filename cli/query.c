@@ -71,29 +71,57 @@ struct flags {
 };
 
 enum {
-	OPT_CONFIG = 1000, OPT_SPEC, OPT_FORMAT, OPT_API, OPT_CERT, OPT_KEY, OPT_CA, OPT_TIMEOUT,
-	OPT_DATASET, OPT_COUNT, OPT_SUM, OPT_MEAN, OPT_HISTOGRAM, OPT_EDGES, OPT_WHERE, OPT_BY,
-	OPT_EPSILON, OPT_RHO, OPT_SUPPRESS, OPT_ROUND, OPT_PROTOCOL, OPT_HELP, OPT_PLANNER,
+	OPT_CONFIG = 1000,
+	OPT_SPEC,
+	OPT_FORMAT,
+	OPT_API,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_CA,
+	OPT_TIMEOUT,
+	OPT_DATASET,
+	OPT_COUNT,
+	OPT_SUM,
+	OPT_MEAN,
+	OPT_HISTOGRAM,
+	OPT_EDGES,
+	OPT_WHERE,
+	OPT_BY,
+	OPT_EPSILON,
+	OPT_RHO,
+	OPT_SUPPRESS,
+	OPT_ROUND,
+	OPT_PROTOCOL,
+	OPT_HELP,
+	OPT_PLANNER,
 	OPT_SIGN_KEY,
 };
 
 static const struct option options[] = {{"config", required_argument, NULL, OPT_CONFIG},
-    {"spec", required_argument, NULL, OPT_SPEC}, {"format", required_argument, NULL, OPT_FORMAT},
-    {"api", required_argument, NULL, OPT_API}, {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY}, {"ca", required_argument, NULL, OPT_CA},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"dataset", required_argument, NULL, OPT_DATASET}, {"count", no_argument, NULL, OPT_COUNT},
-    {"sum", required_argument, NULL, OPT_SUM}, {"mean", required_argument, NULL, OPT_MEAN},
-    {"histogram", required_argument, NULL, OPT_HISTOGRAM},
-    {"edges", required_argument, NULL, OPT_EDGES}, {"where", required_argument, NULL, OPT_WHERE},
-    {"by", required_argument, NULL, OPT_BY}, {"epsilon", required_argument, NULL, OPT_EPSILON},
-    {"rho", required_argument, NULL, OPT_RHO},
-    {"suppress-below", required_argument, NULL, OPT_SUPPRESS},
-    {"round-to", required_argument, NULL, OPT_ROUND},
-    {"protocol", required_argument, NULL, OPT_PROTOCOL}, {"help", no_argument, NULL, OPT_HELP},
-    {"planner", required_argument, NULL, OPT_PLANNER},
-    {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
-    {NULL, 0, NULL, 0}};
+                                        {"spec", required_argument, NULL, OPT_SPEC},
+                                        {"format", required_argument, NULL, OPT_FORMAT},
+                                        {"api", required_argument, NULL, OPT_API},
+                                        {"cert", required_argument, NULL, OPT_CERT},
+                                        {"key", required_argument, NULL, OPT_KEY},
+                                        {"ca", required_argument, NULL, OPT_CA},
+                                        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+                                        {"dataset", required_argument, NULL, OPT_DATASET},
+                                        {"count", no_argument, NULL, OPT_COUNT},
+                                        {"sum", required_argument, NULL, OPT_SUM},
+                                        {"mean", required_argument, NULL, OPT_MEAN},
+                                        {"histogram", required_argument, NULL, OPT_HISTOGRAM},
+                                        {"edges", required_argument, NULL, OPT_EDGES},
+                                        {"where", required_argument, NULL, OPT_WHERE},
+                                        {"by", required_argument, NULL, OPT_BY},
+                                        {"epsilon", required_argument, NULL, OPT_EPSILON},
+                                        {"rho", required_argument, NULL, OPT_RHO},
+                                        {"suppress-below", required_argument, NULL, OPT_SUPPRESS},
+                                        {"round-to", required_argument, NULL, OPT_ROUND},
+                                        {"protocol", required_argument, NULL, OPT_PROTOCOL},
+                                        {"help", no_argument, NULL, OPT_HELP},
+                                        {"planner", required_argument, NULL, OPT_PLANNER},
+                                        {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
+                                        {NULL, 0, NULL, 0}};
 
 /* 0 on success; EXIT_USAGE with why set otherwise; -1 for --help. */
 static int
@@ -108,25 +136,58 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case OPT_CONFIG: f->config = optarg; break;
-		case OPT_SPEC: f->spec = optarg; break;
-		case OPT_FORMAT: f->format = optarg; break;
-		case OPT_API: f->api = optarg; break;
-		case OPT_CERT: f->cert = optarg; break;
-		case OPT_KEY: f->key = optarg; break;
-		case OPT_CA: f->ca = optarg; break;
-		case OPT_PLANNER: f->planner = optarg; break;
-		case OPT_SIGN_KEY: f->sign_key = optarg; break;
+		case OPT_CONFIG:
+			f->config = optarg;
+			break;
+		case OPT_SPEC:
+			f->spec = optarg;
+			break;
+		case OPT_FORMAT:
+			f->format = optarg;
+			break;
+		case OPT_API:
+			f->api = optarg;
+			break;
+		case OPT_CERT:
+			f->cert = optarg;
+			break;
+		case OPT_KEY:
+			f->key = optarg;
+			break;
+		case OPT_CA:
+			f->ca = optarg;
+			break;
+		case OPT_PLANNER:
+			f->planner = optarg;
+			break;
+		case OPT_SIGN_KEY:
+			f->sign_key = optarg;
+			break;
 		case OPT_TIMEOUT:
 			f->timeout_ms = strtol(optarg, NULL, 10);
 			f->timeout_given = 1;
 			break;
-		case OPT_DATASET: f->dataset = optarg; break;
-		case OPT_COUNT: f->measure = "count"; break;
-		case OPT_SUM: f->measure = "sum"; f->column = optarg; break;
-		case OPT_MEAN: f->measure = "mean"; f->column = optarg; break;
-		case OPT_HISTOGRAM: f->measure = "histogram"; f->column = optarg; break;
-		case OPT_EDGES: f->edges = optarg; break;
+		case OPT_DATASET:
+			f->dataset = optarg;
+			break;
+		case OPT_COUNT:
+			f->measure = "count";
+			break;
+		case OPT_SUM:
+			f->measure = "sum";
+			f->column = optarg;
+			break;
+		case OPT_MEAN:
+			f->measure = "mean";
+			f->column = optarg;
+			break;
+		case OPT_HISTOGRAM:
+			f->measure = "histogram";
+			f->column = optarg;
+			break;
+		case OPT_EDGES:
+			f->edges = optarg;
+			break;
 		case OPT_WHERE:
 			if (f->where_count == WHERE_MAX) {
 				tly_say(why, why_len, "--where: at most %d conditions", WHERE_MAX);
@@ -134,13 +195,26 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 			}
 			f->where[f->where_count++] = optarg;
 			break;
-		case OPT_BY: f->by = optarg; break;
-		case OPT_EPSILON: f->epsilon = optarg; break;
-		case OPT_RHO: f->rho = optarg; break;
-		case OPT_SUPPRESS: f->suppress = optarg; break;
-		case OPT_ROUND: f->round_to = optarg; break;
-		case OPT_PROTOCOL: f->protocol = optarg; break;
-		case OPT_HELP: return -1;
+		case OPT_BY:
+			f->by = optarg;
+			break;
+		case OPT_EPSILON:
+			f->epsilon = optarg;
+			break;
+		case OPT_RHO:
+			f->rho = optarg;
+			break;
+		case OPT_SUPPRESS:
+			f->suppress = optarg;
+			break;
+		case OPT_ROUND:
+			f->round_to = optarg;
+			break;
+		case OPT_PROTOCOL:
+			f->protocol = optarg;
+			break;
+		case OPT_HELP:
+			return -1;
 		default:
 			tly_say(why, why_len, "unknown option (see --help)");
 			return EXIT_USAGE;
@@ -184,7 +258,8 @@ list_of(const char *text, int integers)
 		json_decref(list);
 		return NULL;
 	}
-	for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+	for (char *item = strtok_r(copy, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
 		while (*item == ' ')
 			item++;
 		json_array_append_new(list, integers ? scalar(item) : json_string(item));
@@ -217,9 +292,9 @@ condition(const char *text, char *why, size_t why_len)
 		return json_pack("{s:s, s:s, s:o}", "column", column, "op", op, "value", v);
 	}
 	tly_say(why, why_len,
-	    "--where \"%s\": expected \"COLUMN OP VALUE\" with OP one of = != < <= "
-			  "> >= in",
-	    text);
+	        "--where \"%s\": expected \"COLUMN OP VALUE\" with OP one of = != < <= "
+	        "> >= in",
+	        text);
 	return NULL;
 }
 
@@ -228,8 +303,8 @@ build_json(const struct flags *f, char *why, size_t why_len)
 {
 	if (f->measure == NULL) {
 		tly_say(why, why_len,
-		    "give --spec FILE, or a measure: --count, --sum COL, --mean COL or "
-				  "--histogram COL");
+		        "give --spec FILE, or a measure: --count, --sum COL, --mean COL or "
+		        "--histogram COL");
 		return NULL;
 	}
 	if ((f->epsilon == NULL) == (f->rho == NULL)) {
@@ -269,14 +344,15 @@ build_json(const struct flags *f, char *why, size_t why_len)
 	char *end;
 	double value = strtod(amount, &end);
 	if (*end != '\0' || end == amount) {
-		tly_say(why, why_len,
-		    "--%s: \"%s\" is not a number", f->epsilon ? "epsilon" : "rho", amount);
+		tly_say(why, why_len, "--%s: \"%s\" is not a number",
+		        f->epsilon ? "epsilon" : "rho", amount);
 		json_decref(q);
 		return NULL;
 	}
 	json_object_set_new(q, "privacy",
-	    json_pack("{s:s, s:f}", "mechanism", f->epsilon ? "laplace" : "gaussian",
-		f->epsilon ? "epsilon" : "rho", value));
+	                    json_pack("{s:s, s:f}", "mechanism",
+	                              f->epsilon ? "laplace" : "gaussian",
+	                              f->epsilon ? "epsilon" : "rho", value));
 	if (f->suppress != NULL || f->round_to != NULL) {
 		json_t *sdc = json_object();
 		if (f->suppress != NULL)
@@ -335,7 +411,8 @@ planner_key(void *user, const char *section, const char *key, const char *value)
 	if (strcmp(key, "name") == 0) {
 		if (!tly_planner_name_valid(value)) {
 			snprintf(p->error, sizeof p->error,
-			    "planner.name: use 1 to %d of A-Z a-z 0-9 . _ -", TLY_PLANNER_NAME_MAX);
+			         "planner.name: use 1 to %d of A-Z a-z 0-9 . _ -",
+			         TLY_PLANNER_NAME_MAX);
 			return 0;
 		}
 		snprintf(p->name, sizeof p->name, "%s", value);
@@ -354,7 +431,7 @@ planner_key(void *user, const char *section, const char *key, const char *value)
 		return 0;
 	}
 	int n = value[0] == '/' ? snprintf(target, size, "%s", value)
-				: snprintf(target, size, "%s/%s", p->dir, value);
+	                        : snprintf(target, size, "%s/%s", p->dir, value);
 	if (n < 0 || (size_t)n >= size) {
 		snprintf(p->error, sizeof p->error, "planner.%s: path too long", key);
 		return 0;
@@ -409,7 +486,8 @@ print_group(FILE *out, json_t *group, const char *sep, int width)
 	{
 		fprintf(out, "%s", first ? "" : sep);
 		if (width > 0)
-			fprintf(out, "%-*s", width, json_is_string(value) ? json_string_value(value) : "?");
+			fprintf(out, "%-*s", width,
+			        json_is_string(value) ? json_string_value(value) : "?");
 		else
 			fprintf(out, "%s", json_is_string(value) ? json_string_value(value) : "?");
 		first = 0;
@@ -445,18 +523,20 @@ print_description(FILE *out, const char *prefix, json_t *result)
 static void
 print_table(FILE *out, json_t *result)
 {
-	json_t *cells = json_object_get(result, "cells"), *privacy = json_object_get(result, "privacy");
+	json_t *cells = json_object_get(result, "cells"),
+	       *privacy = json_object_get(result, "privacy");
 	json_t *first = json_array_get(cells, 0);
 	const char *key;
 	json_t *v;
 	size_t i;
 
 	fprintf(out, "query %s: %lld contributors", text_of(json_object_get(result, "query_id")),
-	    (long long)json_integer_value(json_object_get(result, "contributors")));
+	        (long long)json_integer_value(json_object_get(result, "contributors")));
 	json_t *dropped = json_object_get(result, "dropped");
 	if (json_array_size(dropped) > 0) {
 		fprintf(out, " (dropped:");
-		json_array_foreach(dropped, i, v) fprintf(out, " %lld", (long long)json_integer_value(v));
+		json_array_foreach(dropped, i, v)
+		    fprintf(out, " %lld", (long long)json_integer_value(v));
 		fprintf(out, ")");
 	}
 	fprintf(out, ", %s", text_of(json_object_get(privacy, "mechanism")));
@@ -465,7 +545,8 @@ print_table(FILE *out, json_t *result)
 	json_t *delta = json_object_get(privacy, "delta");
 	if (rho != NULL)
 		fprintf(out, " rho=%s (epsilon %.3g at delta %.0e)", text_of(rho),
-		    json_number_value(json_object_get(privacy, "epsilon")), json_number_value(delta));
+		        json_number_value(json_object_get(privacy, "epsilon")),
+		        json_number_value(delta));
 	else if (eps != NULL)
 		fprintf(out, " epsilon=%s", text_of(eps));
 	json_t *sd = json_object_get(privacy, "noise_sd");
@@ -543,11 +624,11 @@ report_error(FILE *err, int status, json_t *body)
 	json_int_t retry = json_integer_value(json_object_get(error, "retry_after"));
 
 	fprintf(err, "tally query: %s%s%s%s\n", field ? field : "", field ? ": " : "",
-	    message ? message : "the coordinator refused the query",
-	    code ? "" : "");
+	        message ? message : "the coordinator refused the query", code ? "" : "");
 	if (status == 429 && retry > 0) /* queue full or over the planner's rate */
-		fprintf(err, "tally query: the coordinator asks to wait %lld s before asking again\n",
-		    (long long)retry);
+		fprintf(err,
+		        "tally query: the coordinator asks to wait %lld s before asking again\n",
+		        (long long)retry);
 	if (code == NULL)
 		return status >= 500 ? 1 : EXIT_USAGE;
 	if (strcmp(code, "invalid_query") == 0 || strcmp(code, "invalid_request") == 0)
@@ -568,7 +649,7 @@ report_error(FILE *err, int status, json_t *body)
 
 int
 tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size_t len,
-    const char *format)
+                 const char *format)
 {
 	json_error_t jerr;
 	json_t *body = json_loadb((const char *)response, len, 0, &jerr);
@@ -594,8 +675,8 @@ tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size
 
 tly_err
 tly_query_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name, const char *sign_key,
-    const char *method, const char *path, const uint8_t *body, size_t len, char *why,
-    size_t why_len)
+               const char *method, const char *path, const uint8_t *body, size_t len, char *why,
+               size_t why_len)
 {
 	uint8_t seed[TLY_SIGN_SEED_BYTES], nonce[TLY_PLANNER_NONCE_BYTES];
 	struct tly_sign_key *key = NULL;
@@ -621,10 +702,11 @@ check_identity(const struct planner *p, char *why, size_t why_len)
 {
 	if ((p->name[0] == '\0') == (p->sign_key[0] == '\0'))
 		return 0;
-	tly_say(why, why_len, "%s is missing (%s is set): give both, in the planner config "
-	    "(planner.name, planner.sign_key) or as --planner and --sign-key",
-	    p->name[0] == '\0' ? "planner.name" : "planner.sign_key",
-	    p->name[0] == '\0' ? "sign_key" : "name");
+	tly_say(why, why_len,
+	        "%s is missing (%s is set): give both, in the planner config "
+	        "(planner.name, planner.sign_key) or as --planner and --sign-key",
+	        p->name[0] == '\0' ? "planner.name" : "planner.sign_key",
+	        p->name[0] == '\0' ? "sign_key" : "name");
 	return EXIT_USAGE;
 }
 
@@ -643,18 +725,25 @@ settle_planner(const struct flags *f, struct planner *p)
 	/* After load_planner, which clears p: the flag wins over the config. */
 	if (f->timeout_given || p->timeout_ms <= 0)
 		p->timeout_ms = f->timeout_ms;
-	if (f->api) snprintf(p->api, sizeof p->api, "%s", f->api);
-	if (f->cert) snprintf(p->cert, sizeof p->cert, "%s", f->cert);
-	if (f->key) snprintf(p->key, sizeof p->key, "%s", f->key);
-	if (f->ca) snprintf(p->ca, sizeof p->ca, "%s", f->ca);
-	if (f->planner) snprintf(p->name, sizeof p->name, "%s", f->planner);
-	if (f->sign_key) snprintf(p->sign_key, sizeof p->sign_key, "%s", f->sign_key);
+	if (f->api)
+		snprintf(p->api, sizeof p->api, "%s", f->api);
+	if (f->cert)
+		snprintf(p->cert, sizeof p->cert, "%s", f->cert);
+	if (f->key)
+		snprintf(p->key, sizeof p->key, "%s", f->key);
+	if (f->ca)
+		snprintf(p->ca, sizeof p->ca, "%s", f->ca);
+	if (f->planner)
+		snprintf(p->name, sizeof p->name, "%s", f->planner);
+	if (f->sign_key)
+		snprintf(p->sign_key, sizeof p->sign_key, "%s", f->sign_key);
 	if (check_identity(p, why, sizeof why) != 0) {
 		fprintf(stderr, "tally query: %s\n", why);
 		return EXIT_USAGE;
 	}
 	if (p->api[0] == '\0') {
-		fprintf(stderr, "tally query: no API URL: give --config PLANNER.conf or --api URL\n");
+		fprintf(stderr,
+		        "tally query: no API URL: give --config PLANNER.conf or --api URL\n");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -702,16 +791,18 @@ post_query(const struct planner *p, const char *format, char *json, size_t len)
 	uint8_t *response = NULL;
 	size_t response_len = 0;
 	char auth[TLY_PLANNER_HEADER_MAX];
-	if (p->name[0] != '\0' && tly_query_sign(auth, p->name, p->sign_key, "POST", "/v1/queries",
-				       (const uint8_t *)json, len, why, sizeof why) != TLY_OK) {
+	if (p->name[0] != '\0' &&
+	    tly_query_sign(auth, p->name, p->sign_key, "POST", "/v1/queries", (const uint8_t *)json,
+	                   len, why, sizeof why) != TLY_OK) {
 		fprintf(stderr, "tally query: %s\n", why);
 		free(json);
 		return EXIT_USAGE;
 	}
-	tly_err rv = tly_https_request_signed(url, "POST",
-	    strncmp(url, "https:", 6) == 0 ? &tls : NULL, p->name[0] != '\0' ? auth : NULL,
-	    (const uint8_t *)json, len, (int)(p->timeout_ms > 0 ? p->timeout_ms : 120000), &status,
-	    &response, &response_len, why, sizeof why);
+	tly_err rv =
+	    tly_https_request_signed(url, "POST", strncmp(url, "https:", 6) == 0 ? &tls : NULL,
+	                             p->name[0] != '\0' ? auth : NULL, (const uint8_t *)json, len,
+	                             (int)(p->timeout_ms > 0 ? p->timeout_ms : 120000), &status,
+	                             &response, &response_len, why, sizeof why);
 	free(json);
 	if (rv != TLY_OK) {
 		fprintf(stderr, "tally query: %s: %s\n", p->api, why);

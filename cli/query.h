@@ -49,15 +49,15 @@ char *tly_query_from_flags(int argc, char **argv, char *why, size_t why_len);
  * code. Internal: the tail of tly_query_main, exposed for
  * tests/fuzz/fuzz_result.c. */
 int tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size_t len,
-    const char *format);
+                     const char *format);
 
 /* A planner's Tally-Signature header value for one request (protocol/
  * planner.h): signed now, with a fresh nonce, by the Ed25519 seed in the
  * key file sign_key. TLY_EIO/TLY_EFORMAT/TLY_EAUTH for the key file (why
  * names it), TLY_EINVAL for a bad name. */
 TLY_MUST tly_err tly_query_sign(char out[static TLY_PLANNER_HEADER_MAX], const char *name,
-    const char *sign_key, const char *method, const char *path, const uint8_t *body, size_t len,
-    char *why, size_t why_len);
+                                const char *sign_key, const char *method, const char *path,
+                                const uint8_t *body, size_t len, char *why, size_t why_len);
 
 /* The command itself; returns the exit code. */
 int tly_query_main(int argc, char **argv);

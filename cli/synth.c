@@ -89,8 +89,8 @@ pick(struct gen *g, const double *weights, size_t n)
 /* ---- the population ---- */
 
 /* England and Wales 2021 census, percent per five-year band, 0-4 .. 90+. */
-static const double age_bands5[19] = {5.4, 5.9, 6.0, 5.7, 6.0, 6.6, 6.8, 6.7, 6.3, 6.4, 6.8, 6.8,
-    6.0, 5.1, 5.0, 3.7, 2.6, 1.5, 0.9};
+static const double age_bands5[19] = {5.4, 5.9, 6.0, 5.7, 6.0, 6.6, 6.8, 6.7, 6.3, 6.4,
+                                      6.8, 6.8, 6.0, 5.1, 5.0, 3.7, 2.6, 1.5, 0.9};
 
 static const char *const age_band_names[5] = {"0-17", "18-39", "40-64", "65-79", "80+"};
 static const char *const ethnicities[5] = {"white", "asian", "black", "mixed", "other"};
@@ -98,11 +98,12 @@ static const double ethnicity_weights[5] = {81.0, 9.6, 4.2, 3.0, 2.2};
 
 /* Elective waiting list by specialty (share of the list, roughly as in NHS
  * England's referral-to-treatment figures). */
-static const char *const specialties[12] = {"trauma_orthopaedics", "ophthalmology", "ent",
-    "general_surgery", "gynaecology", "dermatology", "urology", "gastroenterology", "cardiology",
-    "oral_surgery", "neurology", "respiratory"};
-static const double specialty_weights[12] = {12.5, 8.5, 8.0, 7.0, 7.5, 5.5, 4.5, 5.0, 4.5, 3.5,
-    2.5, 2.5};
+static const char *const specialties[12] = {
+    "trauma_orthopaedics", "ophthalmology", "ent",       "general_surgery",
+    "gynaecology",         "dermatology",   "urology",   "gastroenterology",
+    "cardiology",          "oral_surgery",  "neurology", "respiratory"};
+static const double specialty_weights[12] = {12.5, 8.5, 8.0, 7.0, 7.5, 5.5,
+                                             4.5,  5.0, 4.5, 3.5, 2.5, 2.5};
 
 struct person {
 	int age;
@@ -120,8 +121,11 @@ struct person {
 static const char *
 age_band(int age)
 {
-	return age < 18 ? age_band_names[0] : age < 40 ? age_band_names[1] : age < 65 ? age_band_names[2]
-		: age < 80 ? age_band_names[3] : age_band_names[4];
+	return age < 18   ? age_band_names[0]
+	       : age < 40 ? age_band_names[1]
+	       : age < 65 ? age_band_names[2]
+	       : age < 80 ? age_band_names[3]
+	                  : age_band_names[4];
 }
 
 static int
@@ -339,19 +343,19 @@ static const char node_conf_template[] =
 
 static const char *const demo_queries[3][2] = {
     {"diabetes_by_age_sex.json",
-	"{\"dataset\": \"patients\",\n \"measure\": {\"op\": \"count\"},\n"
-	" \"where\": [{\"column\": \"has_diabetes\", \"op\": \"=\", \"value\": 1}],\n"
-	" \"group_by\": [\"age_band\", \"sex\"],\n"
-	" \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.5}}\n"},
+     "{\"dataset\": \"patients\",\n \"measure\": {\"op\": \"count\"},\n"
+     " \"where\": [{\"column\": \"has_diabetes\", \"op\": \"=\", \"value\": 1}],\n"
+     " \"group_by\": [\"age_band\", \"sex\"],\n"
+     " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.5}}\n"},
     {"mean_wait_by_specialty.json",
-	"{\"dataset\": \"patients\",\n \"measure\": {\"op\": \"mean\", \"column\": \"wait_weeks\"},\n"
-	" \"group_by\": [\"specialty\"],\n"
-	" \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}\n"},
+     "{\"dataset\": \"patients\",\n \"measure\": {\"op\": \"mean\", \"column\": \"wait_weeks\"},\n"
+     " \"group_by\": [\"specialty\"],\n"
+     " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}\n"},
     {"ae_histogram.json",
-	"{\"dataset\": \"patients\",\n"
-	" \"measure\": {\"op\": \"histogram\", \"column\": \"ae_attendances_12m\",\n"
-	"             \"edges\": [0, 1, 2, 3, 5, 10, 50]},\n"
-	" \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": 0.1}}\n"},
+     "{\"dataset\": \"patients\",\n"
+     " \"measure\": {\"op\": \"histogram\", \"column\": \"ae_attendances_12m\",\n"
+     "             \"edges\": [0, 1, 2, 3, 5, 10, 50]},\n"
+     " \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": 0.1}}\n"},
 };
 
 static tly_err
@@ -377,23 +381,26 @@ write_truth(const char *dir, const struct truth *t, char *why, size_t why_len)
 		return TLY_EIO;
 	}
 	fprintf(f, "{\"note\": \"exact answers over all sites, opted-out rows excluded; "
-		   "for tests and the demo only\",\n \"queries\": {\n");
+	           "for tests and the demo only\",\n \"queries\": {\n");
 	fprintf(f, "  \"diabetes_by_age_sex.json\": [");
 	for (int b = 0; b < 5; b++)
 		for (int s = 0; s < 2; s++)
-			fprintf(f, "%s{\"group\": {\"age_band\": \"%s\", \"sex\": \"%s\"}, \"value\": %ld}",
-			    b + s ? ", " : "", age_band_names[b], s ? "M" : "F", t->diabetes[b][s]);
+			fprintf(f,
+			        "%s{\"group\": {\"age_band\": \"%s\", \"sex\": \"%s\"}, \"value\": "
+			        "%ld}",
+			        b + s ? ", " : "", age_band_names[b], s ? "M" : "F",
+			        t->diabetes[b][s]);
 	fprintf(f, "],\n  \"mean_wait_by_specialty.json\": [");
 	for (int s = 0; s < 12; s++)
 		fprintf(f,
-		    "%s{\"group\": {\"specialty\": \"%s\"}, \"sum\": %ld, \"count\": %ld, "
-		    "\"value\": %.4f}",
-		    s ? ", " : "", specialties[s], t->wait_sum[s], t->wait_count[s],
-		    t->wait_count[s] ? (double)t->wait_sum[s] / (double)t->wait_count[s] : 0.0);
+		        "%s{\"group\": {\"specialty\": \"%s\"}, \"sum\": %ld, \"count\": %ld, "
+		        "\"value\": %.4f}",
+		        s ? ", " : "", specialties[s], t->wait_sum[s], t->wait_count[s],
+		        t->wait_count[s] ? (double)t->wait_sum[s] / (double)t->wait_count[s] : 0.0);
 	fprintf(f, "],\n  \"ae_histogram.json\": [");
 	for (int b = 0; b < 6; b++)
 		fprintf(f, "%s{\"group\": {\"bin\": \"[%d,%d%s\"}, \"value\": %ld}", b ? ", " : "",
-		    ae_edges[b], ae_edges[b + 1], b == 5 ? "]" : ")", t->ae[b]);
+		        ae_edges[b], ae_edges[b + 1], b == 5 ? "]" : ")", t->ae[b]);
 	fprintf(f, "]\n }\n}\n");
 	if (fclose(f) != 0) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
@@ -413,7 +420,7 @@ bind_optional_text(sqlite3_stmt *st, int i, const char *text)
 
 static tly_err
 write_site(const char *dir, unsigned site, uint64_t people, struct gen *g, double deprivation,
-    struct truth *truth, char *why, size_t why_len)
+           struct truth *truth, char *why, size_t why_len)
 {
 	char path[4200];
 	sqlite3 *db = NULL;
@@ -422,19 +429,20 @@ write_site(const char *dir, unsigned site, uint64_t people, struct gen *g, doubl
 
 	if (join(path, sizeof path, dir, "patients.db", why, why_len) != TLY_OK)
 		return TLY_EINVAL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK)
 		goto fail;
-	if (sqlite3_exec(db,
-		"PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;"
-		"CREATE TABLE patients (person_id TEXT PRIMARY KEY NOT NULL, age INTEGER, "
-		"age_band TEXT, sex TEXT, imd_decile INTEGER, ethnicity TEXT, has_diabetes INTEGER,"
-		" has_copd INTEGER, has_hypertension INTEGER, bmi INTEGER, specialty TEXT, "
-		"wait_weeks INTEGER, ae_attendances_12m INTEGER, opted_out INTEGER NOT NULL);",
-		NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(
+	        db,
+	        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN;"
+	        "CREATE TABLE patients (person_id TEXT PRIMARY KEY NOT NULL, age INTEGER, "
+	        "age_band TEXT, sex TEXT, imd_decile INTEGER, ethnicity TEXT, has_diabetes INTEGER,"
+	        " has_copd INTEGER, has_hypertension INTEGER, bmi INTEGER, specialty TEXT, "
+	        "wait_weeks INTEGER, ae_attendances_12m INTEGER, opted_out INTEGER NOT NULL);",
+	        NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	if (sqlite3_prepare_v2(db,
-		"INSERT INTO patients VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &insert,
-		NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "INSERT INTO patients VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1,
+	                       &insert, NULL) != SQLITE_OK)
 		goto fail;
 	for (uint64_t i = 0; i < people; i++) {
 		struct person p;
@@ -511,8 +519,8 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 	uint64_t assigned = 0;
 	for (unsigned s = 0; s < opt->sites; s++) {
 		uint64_t people = s + 1 == opt->sites
-		    ? opt->people - assigned
-		    : (uint64_t)((double)opt->people * weights[s] / total);
+		                      ? opt->people - assigned
+		                      : (uint64_t)((double)opt->people * weights[s] / total);
 		if (people == 0)
 			people = 1;
 		if (assigned + people > opt->people)
@@ -526,21 +534,21 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 			return rv;
 		if (!opt->quiet)
 			fprintf(stderr, "synth: site %u of %u: %llu people\n", s + 1, opt->sites,
-			    (unsigned long long)people);
+			        (unsigned long long)people);
 		if ((rv = write_site(path, s + 1, people, &g, deprivation, &truth, why, why_len)) !=
 		    TLY_OK)
 			return rv;
 		char conf[4096], conf_path[4300];
 		snprintf(conf, sizeof conf, node_conf_template, s + 1, s + 1,
-		    opt->coordinator != NULL ? opt->coordinator : "tls+tcp://127.0.0.1:7400", s + 1,
-		    s + 1);
+		         opt->coordinator != NULL ? opt->coordinator : "tls+tcp://127.0.0.1:7400",
+		         s + 1, s + 1);
 		if ((rv = join(conf_path, sizeof conf_path, path, "node.conf", why, why_len)) !=
-			TLY_OK ||
+		        TLY_OK ||
 		    (rv = write_file(conf_path, conf, why, why_len)) != TLY_OK)
 			return rv;
 	}
 	if ((rv = join(path, sizeof path, opt->out_dir, "catalogue.json", why, why_len)) !=
-		TLY_OK ||
+	        TLY_OK ||
 	    (rv = write_file(path, catalogue_json, why, why_len)) != TLY_OK)
 		return rv;
 	char queries[4200];
@@ -549,7 +557,7 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 		return rv;
 	for (int q = 0; q < 3; q++) {
 		if ((rv = join(path, sizeof path, queries, demo_queries[q][0], why, why_len)) !=
-			TLY_OK ||
+		        TLY_OK ||
 		    (rv = write_file(path, demo_queries[q][1], why, why_len)) != TLY_OK)
 			return rv;
 	}

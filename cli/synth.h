@@ -39,12 +39,12 @@
 #include "crypto/error.h"
 
 struct tly_synth_options {
-	unsigned sites;         /* 1..1000 */
-	uint64_t people;        /* total across sites, >= sites */
+	unsigned sites;  /* 1..1000 */
+	uint64_t people; /* total across sites, >= sites */
 	uint64_t seed;
-	const char *out_dir;    /* created if missing; must not hold site-1 already */
+	const char *out_dir;     /* created if missing; must not hold site-1 already */
 	const char *coordinator; /* URL written into node configs */
-	int quiet;              /* no progress lines on stderr */
+	int quiet;               /* no progress lines on stderr */
 };
 
 /* TLY_EINVAL for bad options (message in why), TLY_EIO for file errors. */

@@ -69,7 +69,7 @@ store(struct tly_api_params *out, unsigned bit, uint64_t v)
 /* One name=value pair of len bytes. */
 static tly_err
 one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *out,
-    struct tly_api_error *err)
+         struct tly_api_error *err)
 {
 	const char *eq = memchr(pair, '=', len);
 	size_t name_len = eq != NULL ? (size_t)(eq - pair) : len;
@@ -77,16 +77,17 @@ one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
-		if (strlen(params[i].name) != name_len || memcmp(pair, params[i].name, name_len) != 0)
+		if (strlen(params[i].name) != name_len ||
+		    memcmp(pair, params[i].name, name_len) != 0)
 			continue;
 		if (!(allowed & params[i].bit))
 			return fail(err, params[i].name, "not a parameter of this path");
 		if (out->given & params[i].bit)
 			return fail(err, params[i].name, "given twice");
 		snprintf(reason, sizeof reason, "must be a decimal integer from %llu to %llu",
-		    (unsigned long long)params[i].min, (unsigned long long)params[i].max);
-		if (eq == NULL || !read_number(eq + 1, len - name_len - 1, &v) || v < params[i].min ||
-		    v > params[i].max)
+		         (unsigned long long)params[i].min, (unsigned long long)params[i].max);
+		if (eq == NULL || !read_number(eq + 1, len - name_len - 1, &v) ||
+		    v < params[i].min || v > params[i].max)
 			return fail(err, params[i].name, reason);
 		store(out, params[i].bit, v);
 		return TLY_OK;
@@ -96,7 +97,7 @@ one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *
 
 tly_err
 tly_api_params_parse(const char *query, unsigned allowed, struct tly_api_params *out,
-    struct tly_api_error *err)
+                     struct tly_api_error *err)
 {
 	size_t len;
 
@@ -126,7 +127,7 @@ tly_api_params_parse(const char *query, unsigned allowed, struct tly_api_params 
 
 int
 tly_bucket_take(struct tly_bucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms,
-    uint32_t *retry_after_s)
+                uint32_t *retry_after_s)
 {
 	uint64_t cap = (uint64_t)(burst > 0 ? burst : 1) * TLY_BUCKET_UNIT;
 

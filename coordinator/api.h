@@ -46,7 +46,7 @@ struct tly_api_params {
 };
 
 struct tly_api_error {
-	char field[16];   /* "since", "limit", "async", "query" */
+	char field[16]; /* "since", "limit", "async", "query" */
 	char reason[160];
 };
 
@@ -58,7 +58,7 @@ TLY_MUST tly_err tly_api_split(const char *uri, char *path, size_t path_len, con
 /* Parse a query string (without its '?'), allowing the parameters in
  * `allowed`. TLY_EINVAL with *err naming the parameter. */
 TLY_MUST tly_err tly_api_params_parse(const char *query, unsigned allowed,
-    struct tly_api_params *out, struct tly_api_error *err);
+                                      struct tly_api_params *out, struct tly_api_error *err);
 
 struct tly_bucket {
 	uint64_t level;   /* units */
@@ -73,6 +73,6 @@ enum { TLY_BUCKET_UNIT = 60000 }; /* units per query: a minute in ms */
  * means no limit (always 1). rate is per minute, burst >= 1. A clock that
  * goes back is treated as standing still. */
 int tly_bucket_take(struct tly_bucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms,
-    uint32_t *retry_after_s);
+                    uint32_t *retry_after_s);
 
 #endif

@@ -42,7 +42,7 @@ srv_answer(struct server *s, uint64_t handle, int status, const char *text)
 		return;
 	}
 	if (tly_http_reply(s->http, handle, status, "application/json", (const uint8_t *)text,
-		strlen(text)) != TLY_OK)
+	                   strlen(text)) != TLY_OK)
 		srv_note("could not answer a planner request (status %d)", status);
 }
 
@@ -61,17 +61,19 @@ reply_json(struct server *s, uint64_t handle, int status, json_t *body)
 /* 429 with Retry-After (also in the body, for clients that lose headers). */
 static void
 reply_429(struct server *s, uint64_t handle, uint32_t retry_s, const char *code,
-    const char *planner, const char *limit, const char *message)
+          const char *planner, const char *limit, const char *message)
 {
 	char seconds[16];
-	json_t *body = json_pack("{s:{s:s, s:s, s:s, s:s, s:I}}", "error", "code", code, "message",
-	    message, "planner", planner, "limit", limit, "retry_after", (json_int_t)retry_s);
+	json_t *body =
+	    json_pack("{s:{s:s, s:s, s:s, s:s, s:I}}", "error", "code", code, "message", message,
+	              "planner", planner, "limit", limit, "retry_after", (json_int_t)retry_s);
 	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 
 	snprintf(seconds, sizeof seconds, "%u", retry_s);
 	if (text == NULL ||
 	    tly_http_reply_headers(s->http, handle, 429, "application/json", (const uint8_t *)text,
-		strlen(text), (const char *const[]){"Retry-After", seconds, NULL}) != TLY_OK)
+	                           strlen(text),
+	                           (const char *const[]){"Retry-After", seconds, NULL}) != TLY_OK)
 		srv_note("could not answer a planner request (status 429)");
 	free(text);
 	json_decref(body);
@@ -79,7 +81,7 @@ reply_429(struct server *s, uint64_t handle, uint32_t retry_s, const char *code,
 
 void
 srv_reply_error(struct server *s, uint64_t handle, int status, const char *code, const char *field,
-    const char *fmt, ...)
+                const char *fmt, ...)
 {
 	char message[700];
 	va_list ap;
@@ -96,7 +98,7 @@ srv_reply_error(struct server *s, uint64_t handle, int status, const char *code,
  * population's cap would be passed. */
 void
 srv_reply_share(struct server *s, uint64_t handle, const char *planner, const char *dataset,
-    const struct tly_share_refusal *w)
+                const struct tly_share_refusal *w)
 {
 	char spent[48], asked[48], allowed[48], share[48], message[600];
 	struct tly_fraction sh = {s->cfg.planner_share_num, s->cfg.planner_share_den};
@@ -106,19 +108,22 @@ srv_reply_share(struct server *s, uint64_t handle, const char *planner, const ch
 	tly_ledger_fraction_format(allowed, sizeof allowed, w->allowed);
 	tly_ledger_fraction_format(share, sizeof share, sh);
 	if (w->no_cap)
-		snprintf(message, sizeof message,
+		snprintf(
+		    message, sizeof message,
 		    "planner %s already has a query on dataset %s in flight and no trust has yet "
 		    "stated that dataset's cap; try again when it has finished",
 		    planner, dataset);
 	else
-		snprintf(message, sizeof message,
+		snprintf(
+		    message, sizeof message,
 		    "planner %s has spent %s %s of population %s at trust %u and asks %s more: "
 		    "over its share %s of the cap (%s %s; api.planner_share)",
 		    planner, w->unit, spent, w->population, w->node, asked, share, w->unit,
 		    allowed);
-	json_t *error = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "code", "budget",
-	    "field", "api.planner_share", "message", message, "planner", planner, "dataset",
-	    dataset, "unit", w->unit, "spent", spent, "asked", asked, "share", share);
+	json_t *error =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "code", "budget", "field",
+	              "api.planner_share", "message", message, "planner", planner, "dataset",
+	              dataset, "unit", w->unit, "spent", spent, "asked", asked, "share", share);
 	if (error != NULL && !w->no_cap) {
 		json_object_set_new(error, "population", json_string(w->population));
 		json_object_set_new(error, "node", json_integer(w->node));
@@ -135,10 +140,11 @@ status(struct server *s, uint64_t handle)
 	json_int_t connected = 0;
 	for (size_t i = 0; i < s->roster.count; i++)
 		connected += tly_hub_connected(s->hub, s->roster.parties[i].id) != 0;
-	json_t *body = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "nodes_registered",
-	    (json_int_t)s->roster.count, "nodes_connected", connected, "queued",
-	    (json_int_t)s->queued, "released", (json_int_t)s->answered, "refused",
-	    (json_int_t)s->refused, "failed", (json_int_t)s->failed);
+	json_t *body =
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "nodes_registered",
+	              (json_int_t)s->roster.count, "nodes_connected", connected, "queued",
+	              (json_int_t)s->queued, "released", (json_int_t)s->answered, "refused",
+	              (json_int_t)s->refused, "failed", (json_int_t)s->failed);
 	if (s->current != NULL)
 		json_object_set_new(body, "running", json_string(s->current->qid));
 	reply_json(s, handle, 200, body);
@@ -151,8 +157,8 @@ static int
 authenticate(struct server *s, const struct tly_http_request *req, char *name)
 {
 	char why[300];
-	tly_err rv = tly_planners_check(&s->planners, req->auth, req->method, req->path,
-	    req->body, req->body_len, (uint64_t)time(NULL), name, why, sizeof why);
+	tly_err rv = tly_planners_check(&s->planners, req->auth, req->method, req->path, req->body,
+	                                req->body_len, (uint64_t)time(NULL), name, why, sizeof why);
 
 	if (rv == TLY_OK)
 		return 1;
@@ -169,14 +175,14 @@ reply_405(struct server *s, const struct tly_http_request *req, const char *allo
 {
 	char message[400];
 	snprintf(message, sizeof message, "%s %s: this path takes %s", req->method, req->path,
-	    allow);
-	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed",
-	    "message", message);
+	         allow);
+	json_t *body =
+	    json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message", message);
 	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (text == NULL ||
 	    tly_http_reply_headers(s->http, req->handle, 405, "application/json",
-		(const uint8_t *)text, strlen(text), (const char *const[]){"Allow", allow, NULL}) !=
-		TLY_OK)
+	                           (const uint8_t *)text, strlen(text),
+	                           (const char *const[]){"Allow", allow, NULL}) != TLY_OK)
 		srv_note("could not answer a planner request (status 405)");
 	free(text);
 	json_decref(body);
@@ -192,7 +198,7 @@ releases(struct server *s, uint64_t handle, const struct tly_api_params *p)
 		srv_answer(s, handle, 200, json);
 	else
 		srv_reply_error(s, handle, 500, "internal", NULL, "cannot read the log: %s",
-		    tly_strerror(rv));
+		                tly_strerror(rv));
 	free(json);
 }
 
@@ -221,22 +227,24 @@ admit(struct server *s, uint64_t handle, const char *planner)
 	if (s->queued >= s->cfg.queue_max) {
 		snprintf(limit, sizeof limit, "api.queue_max = %u", s->cfg.queue_max);
 		reply_429(s, handle, queue_retry_s(s), "queue_full", planner, limit,
-		    "the query queue is full; try again later");
+		          "the query queue is full; try again later");
 		return 0;
 	}
 	if (ps->queued >= s->cfg.planner_queue_max) {
-		snprintf(limit, sizeof limit, "api.planner_queue_max = %u", s->cfg.planner_queue_max);
+		snprintf(limit, sizeof limit, "api.planner_queue_max = %u",
+		         s->cfg.planner_queue_max);
 		reply_429(s, handle, queue_retry_s(s), "planner_queue_full", planner, limit,
-		    "this planner has as many queries waiting as it may; try again later");
+		          "this planner has as many queries waiting as it may; try again later");
 		return 0;
 	}
 	if (!tly_bucket_take(&ps->bucket, s->cfg.planner_rate, s->cfg.planner_burst, srv_now_ms(),
-		&retry)) {
-		snprintf(limit, sizeof limit, "api.planner_rate = %u a minute, api.planner_burst = %u",
-		    s->cfg.planner_rate, s->cfg.planner_burst);
+	                     &retry)) {
+		snprintf(limit, sizeof limit,
+		         "api.planner_rate = %u a minute, api.planner_burst = %u",
+		         s->cfg.planner_rate, s->cfg.planner_burst);
 		srv_note("planner %s: over its rate (%s): 429", planner, limit);
 		reply_429(s, handle, retry, "rate_limited", planner, limit,
-		    "this planner is over its query rate; try again later");
+		          "this planner is over its query rate; try again later");
 		return 0;
 	}
 	ps->queued++;
@@ -282,12 +290,12 @@ post_query(struct server *s, struct tly_http_request *req, const struct tly_api_
 		tly_hex(qid, job->query_id, sizeof job->query_id);
 		snprintf(location, sizeof location, "/v1/queries/%s", qid);
 		json_t *body = json_pack("{s:s, s:s, s:s}", "query_id", qid, "state", "queued",
-		    "location", location);
+		                         "location", location);
 		char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 		if (text == NULL ||
-		    tly_http_reply_headers(s->http, req->handle, 202, "application/json",
-			(const uint8_t *)text, strlen(text),
-			(const char *const[]){"Location", location, NULL}) != TLY_OK)
+		    tly_http_reply_headers(
+		        s->http, req->handle, 202, "application/json", (const uint8_t *)text,
+		        strlen(text), (const char *const[]){"Location", location, NULL}) != TLY_OK)
 			srv_note("could not answer a planner request (status 202)");
 		free(text);
 		json_decref(body);
@@ -305,14 +313,15 @@ query_state(struct server *s, uint64_t handle, const char *qid)
 	for (struct job *j = s->queue_head; j != NULL; j = j->next, place++) {
 		tly_hex(hex, j->query_id, sizeof j->query_id);
 		if (strcmp(hex, qid) == 0) {
-			reply_json(s, handle, 200, json_pack("{s:s, s:s, s:I}", "query_id", qid,
-			    "state", "queued", "ahead", (json_int_t)place));
+			reply_json(s, handle, 200,
+			           json_pack("{s:s, s:s, s:I}", "query_id", qid, "state", "queued",
+			                     "ahead", (json_int_t)place));
 			return;
 		}
 	}
 	if (s->current != NULL && strcmp(s->current->qid, qid) == 0) {
-		reply_json(s, handle, 200, json_pack("{s:s, s:s}", "query_id", qid, "state",
-		    "running"));
+		reply_json(s, handle, 200,
+		           json_pack("{s:s, s:s}", "query_id", qid, "state", "running"));
 		return;
 	}
 	for (size_t i = 0; i < RESULTS_MAX; i++) {
@@ -320,11 +329,14 @@ query_state(struct server *s, uint64_t handle, const char *qid)
 		if (r->body == NULL || strcmp(r->qid, qid) != 0)
 			continue;
 		json_t *result = json_loads(r->body, 0, NULL);
-		reply_json(s, handle, 200, json_pack("{s:s, s:s, s:i, s:o}", "query_id", qid, "state",
-		    "done", "status", r->status, "result", result != NULL ? result : json_null()));
+		reply_json(s, handle, 200,
+		           json_pack("{s:s, s:s, s:i, s:o}", "query_id", qid, "state", "done",
+		                     "status", r->status, "result",
+		                     result != NULL ? result : json_null()));
 		return;
 	}
-	srv_reply_error(s, handle, 404, "not_found", "id",
+	srv_reply_error(
+	    s, handle, 404, "not_found", "id",
 	    "no query %s is queued, running or among the last %d async queries' results "
 	    "(GET /v1/releases lists every logged outcome)",
 	    qid, RESULTS_MAX);
@@ -351,7 +363,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 	struct tly_api_error perr;
 
 	if (tly_api_split(req->path, path, sizeof path, &query) != TLY_OK) {
-		srv_reply_error(s, req->handle, 414, "uri_too_long", NULL, "the request URI is too long");
+		srv_reply_error(s, req->handle, 414, "uri_too_long", NULL,
+		                "the request URI is too long");
 		return;
 	}
 	if (strcmp(path, "/v1/catalogue") == 0 || strcmp(path, "/v1/status") == 0) {
@@ -363,12 +376,13 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 		allow = "POST";
 		allowed = TLY_API_ASYNC;
 	} else if (strncmp(path, queries_prefix, sizeof queries_prefix - 1) == 0 &&
-		   is_query_id(path + sizeof queries_prefix - 1)) {
+	           is_query_id(path + sizeof queries_prefix - 1)) {
 		allow = "GET";
 		one_query = 1;
 	}
 	if (allow == NULL) {
-		srv_reply_error(s, req->handle, 404, "not_found", NULL,
+		srv_reply_error(
+		    s, req->handle, 404, "not_found", NULL,
 		    "%s %s: not part of the API (POST /v1/queries, GET /v1/queries/{id}, "
 		    "GET /v1/catalogue, GET /v1/releases, GET /v1/status)",
 		    req->method, path);
@@ -379,8 +393,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 		return;
 	}
 	if (tly_api_params_parse(query, allowed, &p, &perr) != TLY_OK) {
-		srv_reply_error(s, req->handle, 400, "invalid_request", perr.field, "%s: %s", perr.field,
-		    perr.reason);
+		srv_reply_error(s, req->handle, 400, "invalid_request", perr.field, "%s: %s",
+		                perr.field, perr.reason);
 		return;
 	}
 	if (one_query) {

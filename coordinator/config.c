@@ -26,8 +26,8 @@ enum section_id {
 	SECTION_COUNT
 };
 
-static const char *const section_names[SECTION_COUNT] = {
-    "coordinator", "rounds", "policy", "api", "limits"};
+static const char *const section_names[SECTION_COUNT] = {"coordinator", "rounds", "policy", "api",
+                                                         "limits"};
 
 struct parse;
 
@@ -371,7 +371,8 @@ read_retired(struct parse *p, const char *value, size_t offset)
 static const char *
 read_api_max_conns(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, TLY_COORD_API_CONNS_MIN, TLY_COORD_API_CONNS_MAX, (void *)field(p, offset)))
+	if (!parse_u32(value, TLY_COORD_API_CONNS_MIN, TLY_COORD_API_CONNS_MAX,
+	               (void *)field(p, offset)))
 		return "must be a whole number from 1 to 100000";
 	return NULL;
 }
@@ -380,7 +381,7 @@ static const char *
 read_handshake_ms(struct parse *p, const char *value, size_t offset)
 {
 	if (!parse_u32(value, TLY_COORD_HANDSHAKE_MIN_MS, TLY_COORD_HANDSHAKE_MAX_MS,
-	        (void *)field(p, offset)))
+	               (void *)field(p, offset)))
 		return "must be milliseconds from 100 to 600000";
 	return NULL;
 }
@@ -388,7 +389,8 @@ read_handshake_ms(struct parse *p, const char *value, size_t offset)
 static const char *
 read_idle_ms(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, TLY_COORD_IDLE_MIN_MS, TLY_COORD_IDLE_MAX_MS, (void *)field(p, offset)))
+	if (!parse_u32(value, TLY_COORD_IDLE_MIN_MS, TLY_COORD_IDLE_MAX_MS,
+	               (void *)field(p, offset)))
 		return "must be milliseconds from 1000 to 86400000";
 	return NULL;
 }
@@ -552,8 +554,8 @@ check_rules(struct parse *p)
 	char where[96];
 
 	for (size_t i = 0; i < KEY_COUNT; i++) {
-		bool tls_file = strncmp(keys[i].name, "tls_", 4) == 0 &&
-		    strcmp(keys[i].name, "tls_ca") != 0;
+		bool tls_file =
+		    strncmp(keys[i].name, "tls_", 4) == 0 && strcmp(keys[i].name, "tls_ca") != 0;
 		if (p->key_line[i] == 0 && (keys[i].required || (tls && tls_file))) {
 			snprintf(where, sizeof where, "%s.%s", section_names[keys[i].section],
 			         keys[i].name);
@@ -566,7 +568,8 @@ check_rules(struct parse *p)
 		fail_pair(p, "threshold", "committee_size",
 		          "threshold t must be at most committee_size k");
 	else if (cfg->quorum < cfg->threshold || cfg->quorum > cfg->committee_size)
-		fail_pair(p, "quorum", cfg->quorum < cfg->threshold ? "threshold" : "committee_size",
+		fail_pair(p, "quorum",
+		          cfg->quorum < cfg->threshold ? "threshold" : "committee_size",
 		          "quorum q must be from threshold t to committee_size k");
 	else if (2u * cfg->quorum < (unsigned)cfg->committee_size + cfg->threshold)
 		fail_pair(p, "quorum", "committee_size",
@@ -604,7 +607,7 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	cfg->planner_rate = 0;
 	cfg->planner_burst = 10;
 	cfg->queue_max = 64;
-	cfg->planner_queue_max = 0; /* unset: queue_max */
+	cfg->planner_queue_max = 0;                          /* unset: queue_max */
 	cfg->planner_share_num = cfg->planner_share_den = 1; /* no share beyond the cap */
 	cfg->api_max_conns = TLY_COORD_API_CONNS_DEFAULT;
 	cfg->handshake_timeout_ms = TLY_COORD_HANDSHAKE_DEFAULT_MS;

@@ -63,8 +63,8 @@
  * why: unknown sections and keys, a section or key given twice, bad
  * numbers, URLs or paths, missing required keys, and rules between keys
  * (threshold against committee_size, quorum against both, min_honest against
- * min_contributors, planner_queue_max against queue_max), which name the line of the later key. Errors found
- * after reading (a missing key) have line 0.
+ * min_contributors, planner_queue_max against queue_max), which name the line of the later key.
+ * Errors found after reading (a missing key) have line 0.
  *
  * Thread safety: inih's settings are process globals, set on every parse:
  * do not parse configs from two threads at once.
@@ -155,7 +155,7 @@ struct tly_coord_config {
 	uint32_t api_max_conns;        /* API connections at once; default 256 */
 	uint32_t handshake_timeout_ms; /* accept to TLS handshake done; default 5000 */
 	uint32_t idle_timeout_ms;      /* no byte either way; default 300000 */
-	uint64_t max_query_work;   /* default TLY_NOISE_DEFAULT_MAX_WORK */
+	uint64_t max_query_work;       /* default TLY_NOISE_DEFAULT_MAX_WORK */
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure

@@ -58,8 +58,10 @@ srv_running_free(struct running *r)
 static struct tly_share_ask
 share_ask(const struct running *r, const struct tly_catalogue *cat)
 {
-	return (struct tly_share_ask){r->spec.planner, cat->datasets[r->spec.dataset].name,
-	    r->spec.mechanism, {r->spec.privacy_num, r->spec.privacy_den}};
+	return (struct tly_share_ask){r->spec.planner,
+	                              cat->datasets[r->spec.dataset].name,
+	                              r->spec.mechanism,
+	                              {r->spec.privacy_num, r->spec.privacy_den}};
 }
 
 /* The outcome's receipts teach caps; its amount moves from in flight to
@@ -77,12 +79,13 @@ shares_outcome(struct server *s, uint8_t outcome)
 	receipts = calloc(r->receipt_count + 1, sizeof *receipts);
 	for (size_t i = 0; receipts != NULL && i < r->receipt_count; i++)
 		if (tly_ledger_receipt_decode(&receipts[n], r->receipts[i].data,
-			r->receipts[i].len) == TLY_OK)
+		                              r->receipts[i].len) == TLY_OK)
 			n++;
 	if (receipts == NULL ||
 	    tly_shares_outcome(s->shares, r->query_id, outcome, receipts, n) != TLY_OK)
 		srv_note("query %s: its planner's share could not be updated (it stays counted in "
-		     "flight)", r->qid);
+		         "flight)",
+		         r->qid);
 	free(receipts);
 }
 
@@ -99,12 +102,15 @@ share_allows(struct server *s, const struct running *r)
 	if (rv == TLY_OK)
 		return 1;
 	if (rv != TLY_EBUDGET) {
-		srv_reply_error(s, r->handle, 500, "internal", NULL, "the planner's share cannot be "
-		    "checked: %s", tly_strerror(rv));
+		srv_reply_error(s, r->handle, 500, "internal", NULL,
+		                "the planner's share cannot be "
+		                "checked: %s",
+		                tly_strerror(rv));
 		return 0;
 	}
 	srv_note("query %s: planner %s over its share of dataset %s: refused, nothing logged or "
-	     "sent", r->qid, ask.planner, ask.dataset);
+	         "sent",
+	         r->qid, ask.planner, ask.dataset);
 	srv_reply_share(s, r->handle, ask.planner, ask.dataset, &w);
 	s->refused++;
 	return 0;
@@ -113,7 +119,7 @@ share_allows(struct server *s, const struct running *r)
 /* Record the outcome in the transparency log; a failure to log is loud. */
 void
 srv_record(struct server *s, uint8_t outcome, const char *reason, const char *release_json,
-    const struct tly_idlist *contributors, const struct tly_idlist *dropped)
+           const struct tly_idlist *contributors, const struct tly_idlist *dropped)
 {
 	struct running *r = s->current;
 	struct tly_translog_record rec;
@@ -121,7 +127,8 @@ srv_record(struct server *s, uint8_t outcome, const char *reason, const char *re
 	char why[300], summary[TLY_TRANSLOG_REASON_MAX + 1], full[TLY_TRANSLOG_REASON_MAX + 1];
 
 	for (size_t i = 0; i < r->receipt_count; i++)
-		receipts[i] = (struct tly_translog_receipt){r->receipts[i].data, r->receipts[i].len};
+		receipts[i] =
+		    (struct tly_translog_receipt){r->receipts[i].data, r->receipts[i].len};
 	memset(&rec, 0, sizeof rec);
 	memcpy(rec.query_id, r->query_id, TLY_QUERY_ID_BYTES);
 	memcpy(rec.query_hash, r->query.query_hash, TLY_HASH_BYTES);
@@ -131,12 +138,12 @@ srv_record(struct server *s, uint8_t outcome, const char *reason, const char *re
 	rec.outcome = outcome;
 	/* The reason, then who misbehaved and how: signed with the entry. */
 	srv_misdeed_summary(r, outcome == TLY_TRANSLOG_RELEASED ? contributors : NULL, summary,
-	    sizeof summary);
+	                    sizeof summary);
 	if (summary[0] != '\0') {
 		srv_note("query %s: misbehaviour: %s", r->qid, summary);
 		/* Truncated to the log's limit, with "..." saying so. */
 		int n = snprintf(full, sizeof full, "%s%s%s", reason, reason[0] != '\0' ? "; " : "",
-		    summary);
+		                 summary);
 		if (n < 0 || (size_t)n > TLY_TRANSLOG_REASON_MAX)
 			memcpy(full + TLY_TRANSLOG_REASON_MAX - 3, "...", 4);
 		reason = full;
@@ -168,25 +175,32 @@ finish_released(struct server *s)
 		return;
 	}
 	struct tly_release_sdc defaults = {s->cfg.suppress_below, s->cfg.round_to};
-	struct tly_release_input in = {.query_id = r->query_id, .spec = &r->spec,
-	    .cat = &s->catalogue, .noise = &noise, .cells = result.cells, .d = result.d,
-	    .contributors = &result.contributors, .dropped = &result.dropped,
-	    .sdc = tly_release_sdc_resolve(&r->spec, defaults)};
+	struct tly_release_input in = {.query_id = r->query_id,
+	                               .spec = &r->spec,
+	                               .cat = &s->catalogue,
+	                               .noise = &noise,
+	                               .cells = result.cells,
+	                               .d = result.d,
+	                               .contributors = &result.contributors,
+	                               .dropped = &result.dropped,
+	                               .sdc = tly_release_sdc_resolve(&r->spec, defaults)};
 	tly_err rv = tly_noise_calibrate(&r->query, &noise);
 	if (rv == TLY_OK)
 		rv = tly_release_encode(&in, &json, why, sizeof why);
 	if (rv != TLY_OK) {
 		srv_note("query %s: cannot release: %s", r->qid, why);
-		srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, &result.contributors, &result.dropped);
+		srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, &result.contributors,
+		           &result.dropped);
 		srv_reply_error(s, r->handle, 500, "internal", NULL, "cannot release: %s", why);
 		s->failed++;
 	} else {
 		crash_point("released");
 		/* Logged before the planner sees it: nothing is released unlogged. */
-		srv_record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors, &result.dropped);
+		srv_record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors,
+		           &result.dropped);
 		srv_answer(s, r->handle, 200, json);
 		srv_note("query %s: released (%u contributors, %u dropped)", r->qid,
-		    result.contributors.count, result.dropped.count);
+		         result.contributors.count, result.dropped.count);
 		s->answered++;
 	}
 	free(json);
@@ -206,8 +220,8 @@ finish_failed(struct server *s, const char *why)
 		snprintf(reason, sizeof reason, "refused by node %u: %s", f->node, f->text);
 		srv_record(s, TLY_TRANSLOG_REFUSED, reason, NULL, NULL, NULL);
 		srv_reply_error(s, r->handle, 403, budget ? "budget" : "refused", NULL,
-		    "%s (%zu of %u trusts refused)", reason, r->refusal_count,
-		    r->query.participants.count);
+		                "%s (%zu of %u trusts refused)", reason, r->refusal_count,
+		                r->query.participants.count);
 		srv_note("query %s: %s", r->qid, reason);
 		s->refused++;
 		return;
@@ -215,7 +229,7 @@ finish_failed(struct server *s, const char *why)
 	srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
 	int deadline = strstr(why, "deadline") != NULL;
 	srv_reply_error(s, r->handle, deadline ? 504 : 409, deadline ? "deadline" : "too_few", NULL,
-	    "%s", why);
+	                "%s", why);
 	srv_note("query %s: aborted: %s", r->qid, why);
 	s->failed++;
 }
@@ -268,8 +282,8 @@ choose_parties(struct server *s, struct running *r, char *why, size_t why_len)
 		if (tly_hub_connected(s->hub, s->roster.parties[i].id))
 			r->participants[n++] = s->roster.parties[i].id;
 	if (n < s->cfg.min_contributors || n < k) {
-		tly_say(why, why_len, "only %u of %zu trusts are connected; the query needs %u",
-		    n, s->roster.count, s->cfg.min_contributors > k ? s->cfg.min_contributors : k);
+		tly_say(why, why_len, "only %u of %zu trusts are connected; the query needs %u", n,
+		        s->roster.count, s->cfg.min_contributors > k ? s->cfg.min_contributors : k);
 		return TLY_ETOOFEW;
 	}
 	/* k distinct participants, by a partial Fisher-Yates shuffle of a copy,
@@ -306,8 +320,8 @@ claim_planner(struct server *s, const struct job *job, struct tly_spec *spec)
 {
 	if (spec->planner[0] != '\0' && strcmp(spec->planner, job->planner) != 0) {
 		srv_reply_error(s, job->handle, 400, "invalid_query", "planner",
-		    "the query names planner %s but was signed by %s", spec->planner,
-		    job->planner);
+		                "the query names planner %s but was signed by %s", spec->planner,
+		                job->planner);
 		return 0;
 	}
 	snprintf(spec->planner, sizeof spec->planner, "%s", job->planner);
@@ -326,7 +340,8 @@ head_sizes(struct server *s, const struct running *r, uint64_t *sizes)
 	if (tly_translog_recent_heads(s->log, sizes, RECENT_HEADS, &n) != TLY_OK)
 		n = 0;
 	for (uint32_t i = 0; i < r->query.participants.count; i++) {
-		const struct tly_party *p = tly_roster_find(&s->roster, r->query.participants.ids[i]);
+		const struct tly_party *p =
+		    tly_roster_find(&s->roster, r->query.participants.ids[i]);
 		if (p != NULL && s->head_sent[p - s->roster.parties] != 0)
 			sizes[n++] = s->head_sent[p - s->roster.parties];
 	}
@@ -364,12 +379,13 @@ commit_query(struct server *s, struct running *r, char *why, size_t why_len)
 	r->query.log_commit = r->log_commit;
 	r->query.log_commit_len = (uint32_t)len;
 	for (uint32_t i = 0; i < r->query.participants.count; i++) {
-		const struct tly_party *p = tly_roster_find(&s->roster, r->query.participants.ids[i]);
+		const struct tly_party *p =
+		    tly_roster_find(&s->roster, r->query.participants.ids[i]);
 		if (p != NULL)
 			s->head_sent[p - s->roster.parties] = c->head.size;
 	}
 	srv_note("query %s: committed to the transparency log (head size %" PRIu64 ")", r->qid,
-	    c->head.size);
+	         c->head.size);
 	struct tly_share_ask ask = share_ask(r, &s->catalogue);
 	if (s->shares != NULL && tly_shares_commit(s->shares, r->query_id, &ask) != TLY_OK)
 		srv_note("query %s: its planner's share could not count it in flight", r->qid);
@@ -395,21 +411,23 @@ check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_le
 
 	tly_err rv = tly_noise_cost(q, &params, &work);
 	if (rv == TLY_ERANGE) {
-		tly_say(why, why_len,
+		tly_say(
+		    why, why_len,
 		    "%s: the noise this %s needs passes the samplers' limits (noise scale above "
 		    "%llu, query/noise.h): raise %s",
 		    name, name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE, name);
 		return TLY_EINVAL;
 	}
 	if (rv != TLY_OK) {
-		tly_say(why, why_len, "%s: the noise cannot be calibrated: %s", name, tly_strerror(rv));
+		tly_say(why, why_len, "%s: the noise cannot be calibrated: %s", name,
+		        tly_strerror(rv));
 		return TLY_EINVAL;
 	}
 	if (work > s->cfg.max_query_work) {
 		tly_say(why, why_len,
-		    "the query's noise would cost %llu work units, above this coordinator's "
-		    "max_query_work %llu: ask for fewer cells or a larger %s",
-		    (unsigned long long)work, (unsigned long long)s->cfg.max_query_work, name);
+		        "the query's noise would cost %llu work units, above this coordinator's "
+		        "max_query_work %llu: ask for fewer cells or a larger %s",
+		        (unsigned long long)work, (unsigned long long)s->cfg.max_query_work, name);
 		return TLY_EINVAL;
 	}
 	return TLY_OK;
@@ -465,7 +483,8 @@ spec_to_query(struct server *s, const struct job *job)
 		tly_hex(s->async_qid, job->query_id, sizeof job->query_id);
 	rv = tly_spec_parse(&r->spec, &s->catalogue, job->spec_json, job->spec_len, &serr);
 	if (rv != TLY_OK) {
-		srv_reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s", serr.reason);
+		srv_reply_error(s, job->handle, 400, "invalid_query", serr.field, "%s",
+		                serr.reason);
 		free(r);
 		return NULL;
 	}
@@ -480,7 +499,7 @@ spec_to_query(struct server *s, const struct job *job)
 	    tly_spec_hash(&r->spec, &s->catalogue, r->query.query_hash) != TLY_OK ||
 	    tly_spec_sensitivity(&r->spec, &s->catalogue, &l1, &l2sq) != TLY_OK) {
 		srv_reply_error(s, job->handle, 400, "invalid_query", NULL,
-		    "the query's sensitivity or shape cannot be computed");
+		                "the query's sensitivity or shape cannot be computed");
 		srv_running_free(r);
 		return NULL;
 	}
@@ -497,13 +516,14 @@ launch_checks(struct server *s, struct running *r, char *why, size_t why_len)
 
 	tly_err rv = choose_parties(s, r, why, why_len);
 	if (rv == TLY_OK && r->spec.protocol != TLY_PROTOCOL_COMMITTEE) {
-		tly_say(why, why_len,
+		tly_say(
+		    why, why_len,
 		    "this coordinator runs committee sharing; pairwise masking is not served yet");
 		rv = TLY_EINVAL;
 	}
 	if (rv == TLY_OK &&
 	    tly_field_sum_fits(q->participants.count,
-		tly_spec_cell_bound(&r->spec, &s->catalogue, ROWS_CAP)) != TLY_OK) {
+	                       tly_spec_cell_bound(&r->spec, &s->catalogue, ROWS_CAP)) != TLY_OK) {
 		tly_say(why, why_len, "the total could overflow the field: narrow the query");
 		rv = TLY_EINVAL;
 	}
@@ -518,11 +538,13 @@ static void
 launch_refused(struct server *s, struct running *r, tly_err rv, const char *why)
 {
 	int status = rv == TLY_ETOOFEW ? 409 : rv == TLY_EINVAL ? 400 : 500;
-	srv_record(s, rv == TLY_ETOOFEW ? TLY_TRANSLOG_ABORTED : TLY_TRANSLOG_REFUSED, why, NULL, NULL,
-	    NULL);
+	srv_record(s, rv == TLY_ETOOFEW ? TLY_TRANSLOG_ABORTED : TLY_TRANSLOG_REFUSED, why, NULL,
+	           NULL, NULL);
 	srv_reply_error(s, r->handle, status,
-	    rv == TLY_ETOOFEW ? "too_few" : rv == TLY_EINVAL ? "invalid_query" : "internal",
-	    NULL, "%s", why);
+	                rv == TLY_ETOOFEW  ? "too_few"
+	                : rv == TLY_EINVAL ? "invalid_query"
+	                                   : "internal",
+	                NULL, "%s", why);
 	srv_note("query %s: not started: %s", r->qid, why);
 	srv_running_free(r);
 	s->current = NULL;
@@ -539,10 +561,11 @@ note_started(const struct running *r)
 
 	for (uint32_t i = 0, used = 0; i < q->committee.count && used < sizeof members; i++) {
 		int n = snprintf(members + used, sizeof members - used, "%s%u", i ? " " : "",
-		    q->committee.ids[i]);
+		                 q->committee.ids[i]);
 		used += n > 0 ? (uint32_t)n : 0;
 	}
-	srv_note("query %s: asked by planner %s; started with %u trusts, committee of %u (t = %u): %s",
+	srv_note(
+	    "query %s: asked by planner %s; started with %u trusts, committee of %u (t = %u): %s",
 	    r->qid, r->spec.planner, q->participants.count, q->committee.count, q->threshold,
 	    members);
 }
@@ -578,7 +601,7 @@ launch(struct server *s, struct running *r)
 		 * does not read as a crash ("committed, no release"). */
 		srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
 		srv_reply_error(s, r->handle, 500, "internal", NULL,
-		    "the query could not be logged, so it was not sent");
+		                "the query could not be logged, so it was not sent");
 		tly_outbox_fini(&box);
 		srv_running_free(r);
 		s->current = NULL;
@@ -586,10 +609,10 @@ launch(struct server *s, struct running *r)
 	}
 	if (rv == TLY_OK) {
 		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, &r->query,
-		    r->query_id, &box);
+		                               r->query_id, &box);
 		if (rv != TLY_OK)
 			tly_say(why, sizeof why, "the query breaks a protocol rule: %s",
-			    tly_strerror(rv));
+			        tly_strerror(rv));
 	}
 	if (rv != TLY_OK) {
 		tly_outbox_fini(&box);
@@ -655,7 +678,8 @@ on_receipt(struct server *s, uint32_t from, const struct tly_msg *m)
 	    receipt.node_id != from ||
 	    memcmp(receipt.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0 ||
 	    memcmp(receipt.query_hash, r->query.query_hash, TLY_HASH_BYTES) != 0) {
-		srv_note("query %s: node %u sent a receipt that does not verify: ignored", r->qid, from);
+		srv_note("query %s: node %u sent a receipt that does not verify: ignored", r->qid,
+		         from);
 		return;
 	}
 	tly_buf_init(&r->receipts[r->receipt_count]);
@@ -716,8 +740,8 @@ on_complaint(struct server *s, uint32_t member, const struct tly_msg *m)
 		return;
 	for (uint32_t i = 0; i < named.count; i++) {
 		srv_note("query %s: member %u complains about node %u (attempt %u): its share is "
-		     "missing or unusable",
-		    s->current->qid, member, named.ids[i], attempt);
+		         "missing or unusable",
+		         s->current->qid, member, named.ids[i], attempt);
 		srv_misdeed_note(s, named.ids[i], MISDEED_COMPLAINED);
 	}
 	tly_idlist_fini(&named);
@@ -765,9 +789,9 @@ srv_on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len)
 	} else if (rv == TLY_OK && m.header.type == TLY_MSG_COMPLAINT) {
 		on_complaint(s, from, &m);
 	} else if (rv != TLY_OK && rv != TLY_ETOOFEW &&
-		   !(rv == TLY_EAUTH && tly_committee_coord_abort_reason(r->coord) ==
-					    TLY_ABORT_INCONSISTENT) &&
-		   !(rv == TLY_EREPLAY && m.header.type == TLY_MSG_COMPLAINT)) {
+	           !(rv == TLY_EAUTH &&
+	             tly_committee_coord_abort_reason(r->coord) == TLY_ABORT_INCONSISTENT) &&
+	           !(rv == TLY_EREPLAY && m.header.type == TLY_MSG_COMPLAINT)) {
 		/* ETOOFEW and the inconsistency abort judge the query, not this
 		 * message, which was accepted; a complaint about an attempt that
 		 * was re-announced meanwhile is an honest member's, only stale. */

@@ -71,8 +71,8 @@ srv_send_outbox(struct server *s, struct tly_outbox *box)
 			continue;
 		tly_err rv = tly_hub_send(s->hub, to, box->items[i].data, box->items[i].len);
 		if (rv != TLY_OK && s->current != NULL)
-			srv_note("query %s: cannot reach node %u (%s): counted as dropped", s->current->qid,
-			    to, tly_strerror(rv));
+			srv_note("query %s: cannot reach node %u (%s): counted as dropped",
+			         s->current->qid, to, tly_strerror(rv));
 	}
 	tly_outbox_clear(box);
 }
@@ -116,27 +116,29 @@ raise_files(struct server *s, char *why, size_t why_len)
 	}
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
 		tly_say(why, why_len,
-		    "limits.api_max_conns = %" PRIu32 " needs %llu open files, but the hard "
-		    "RLIMIT_NOFILE is %llu: lower api_max_conns or raise the hard limit",
-		    s->cfg.api_max_conns, (unsigned long long)need, (unsigned long long)rl.rlim_max);
+		        "limits.api_max_conns = %" PRIu32 " needs %llu open files, but the hard "
+		        "RLIMIT_NOFILE is %llu: lower api_max_conns or raise the hard limit",
+		        s->cfg.api_max_conns, (unsigned long long)need,
+		        (unsigned long long)rl.rlim_max);
 		return TLY_EINVAL;
 	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
 		srv_note("open files: limit %llu, need %llu (api_max_conns %" PRIu32 ", %zu nodes)",
-		    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
-		    s->cfg.api_max_conns, s->roster.count);
+		         (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+		         s->cfg.api_max_conns, s->roster.count);
 		return TLY_OK;
 	}
 	rlim_t old = rl.rlim_cur;
 	rl.rlim_cur = need;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		tly_say(why, why_len, "setrlimit(RLIMIT_NOFILE, %llu): %s", (unsigned long long)need,
-		    strerror(errno));
+		tly_say(why, why_len, "setrlimit(RLIMIT_NOFILE, %llu): %s",
+		        (unsigned long long)need, strerror(errno));
 		return TLY_EIO;
 	}
-	srv_note("open files: limit raised from %llu to %llu (api_max_conns %" PRIu32 ", %zu nodes)",
-	    (unsigned long long)old, (unsigned long long)need, s->cfg.api_max_conns,
-	    s->roster.count);
+	srv_note("open files: limit raised from %llu to %llu (api_max_conns %" PRIu32
+	         ", %zu nodes)",
+	         (unsigned long long)old, (unsigned long long)need, s->cfg.api_max_conns,
+	         s->roster.count);
 	return TLY_OK;
 }
 
@@ -147,9 +149,9 @@ static tly_err
 open_api(struct server *s, const struct tly_tls_files *tls, char *why, size_t why_len)
 {
 	struct tly_guard_limits lim = {.max_conns = s->cfg.api_max_conns,
-	    .handshake_ms = s->cfg.handshake_timeout_ms,
-	    .idle_ms = s->cfg.idle_timeout_ms,
-	    .tls = tls != NULL};
+	                               .handshake_ms = s->cfg.handshake_timeout_ms,
+	                               .idle_ms = s->cfg.idle_timeout_ms,
+	                               .tls = tls != NULL};
 	const char *inner = tls != NULL ? "https://127.0.0.1:0" : "http://127.0.0.1:0";
 	tly_err rv = tly_http_open(&s->http, inner, tls, why, why_len);
 
@@ -174,8 +176,8 @@ open_shares(struct server *s, char *why, size_t why_len)
 		return rv;
 	tly_shares_counts(s->shares, &spends, &flights, &caps);
 	srv_note("planner_share %" PRIu64 "/%" PRIu64 ": rebuilt from the log: %zu planner-dataset "
-	     "spends, %zu queries without an outcome (counted as spent), %zu trust caps",
-	    share.num, share.den, spends, flights, caps);
+	         "spends, %zu queries without an outcome (counted as spent), %zu trust caps",
+	         share.num, share.den, spends, flights, caps);
 	return TLY_OK;
 }
 
@@ -197,12 +199,14 @@ verify_log(struct server *s, char *why, size_t why_len)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* report.reason names the entry ("entry N: what is wrong"). */
 	if (rv != TLY_OK)
-		tly_say(why, why_len, "%s: the transparency log does not verify: %s; refusing to start",
-		    s->cfg.log, report.reason);
+		tly_say(why, why_len,
+		        "%s: the transparency log does not verify: %s; refusing to start",
+		        s->cfg.log, report.reason);
 	else
 		srv_note("transparency log chain verified: %llu entries in %lld ms",
-		    (unsigned long long)report.entries,
-		    (long long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		         (unsigned long long)report.entries,
+		         (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+		             (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	tly_translog_report_fini(&report);
 	return rv;
 }
@@ -218,8 +222,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		tly_coord_config_error_format(&cerr, why, why_len);
 		return rv;
 	}
-	if ((rv = tly_identity_from_files(&s->identity, TLY_PARTY_COORDINATOR, s->cfg.sign_key, NULL,
-		 why, why_len)) != TLY_OK ||
+	if ((rv = tly_identity_from_files(&s->identity, TLY_PARTY_COORDINATOR, s->cfg.sign_key,
+	                                  NULL, why, why_len)) != TLY_OK ||
 	    (rv = tly_registry_load(&s->roster, s->cfg.registry, why, why_len)) != TLY_OK ||
 	    (rv = tly_planners_load(&s->planners, s->cfg.planners, why, why_len)) != TLY_OK)
 		return rv;
@@ -227,7 +231,7 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	tly_sign_key_public(s->identity.sign, pk);
 	if (memcmp(pk, s->roster.coordinator_pk, sizeof pk) != 0) {
 		tly_say(why, why_len, "%s: the registry pins another coordinator key",
-		    s->cfg.registry);
+		        s->cfg.registry);
 		return TLY_EAUTH;
 	}
 	s->catalogue_json = read_file(s->cfg.catalogue, TLY_SPEC_JSON_MAX);
@@ -235,7 +239,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		tly_say(why, why_len, "%s: cannot read", s->cfg.catalogue);
 		return TLY_EIO;
 	}
-	rv = tly_catalogue_parse(&s->catalogue, s->catalogue_json, strlen(s->catalogue_json), &serr);
+	rv =
+	    tly_catalogue_parse(&s->catalogue, s->catalogue_json, strlen(s->catalogue_json), &serr);
 	if (rv != TLY_OK) {
 		tly_say(why, why_len, "%s: %s: %s", s->cfg.catalogue, serr.field, serr.reason);
 		return rv;
@@ -260,26 +265,25 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	    (rv = open_shares(s, why, why_len)) != TLY_OK)
 		return rv;
 	/* One CA per role: each listener trusts only its own role's CA. */
-	struct tly_tls_files node_tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
-	    .ca = s->cfg.tls_node_ca};
-	struct tly_tls_files planner_tls = {.cert = s->cfg.tls_cert, .key = s->cfg.tls_key,
-	    .ca = s->cfg.tls_planner_ca};
+	struct tly_tls_files node_tls = {
+	    .cert = s->cfg.tls_cert, .key = s->cfg.tls_key, .ca = s->cfg.tls_node_ca};
+	struct tly_tls_files planner_tls = {
+	    .cert = s->cfg.tls_cert, .key = s->cfg.tls_key, .ca = s->cfg.tls_planner_ca};
 	int hub_tls = strncmp(s->cfg.listen, "tls+", 4) == 0;
 	int api_tls = strncmp(s->cfg.api, "https:", 6) == 0;
 	/* The descriptor budget first: refused before any listener opens. */
 	if ((rv = raise_files(s, why, why_len)) != TLY_OK ||
 	    (rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &node_tls : NULL, &s->roster, why,
-		 why_len)) != TLY_OK ||
+	                       why_len)) != TLY_OK ||
 	    (rv = open_api(s, api_tls ? &planner_tls : NULL, why, why_len)) != TLY_OK)
 		return rv;
-	tly_hub_heartbeat(
-	    s->hub, (int)s->cfg.heartbeat_interval_ms, (int)s->cfg.heartbeat_dead_ms);
+	tly_hub_heartbeat(s->hub, (int)s->cfg.heartbeat_interval_ms, (int)s->cfg.heartbeat_dead_ms);
 	tly_rng_init(&s->rng);
 	s->windows = calloc(s->roster.count + 1, sizeof *s->windows);
 	s->head_sent = calloc(s->roster.count + 1, sizeof *s->head_sent);
 	s->per_planner = calloc(s->planners.count + 1, sizeof *s->per_planner);
-	return s->windows != NULL && s->head_sent != NULL && s->per_planner != NULL ? TLY_OK :
-	                                                                            TLY_ENOMEM;
+	return s->windows != NULL && s->head_sent != NULL && s->per_planner != NULL ? TLY_OK
+	                                                                            : TLY_ENOMEM;
 }
 
 static void
@@ -288,7 +292,8 @@ close_server(struct server *s)
 	struct job *job;
 	while ((job = srv_dequeue(s)) != NULL) {
 		if (s->http != NULL && job->handle != 0) /* async: nobody waits */
-			srv_reply_error(s, job->handle, 503, "busy", NULL, "the coordinator is stopping");
+			srv_reply_error(s, job->handle, 503, "busy", NULL,
+			                "the coordinator is stopping");
 		free(job->spec_json);
 		free(job);
 	}
@@ -337,7 +342,7 @@ poll_once(struct server *s)
 	 * on and the API be served. */
 	int timeout = POLL_MS;
 	for (int taken = 0; taken < MESSAGES_PER_POLL &&
-	     tly_hub_recv(s->hub, &from, &msg, &len, timeout) == TLY_OK;
+	                    tly_hub_recv(s->hub, &from, &msg, &len, timeout) == TLY_OK;
 	     taken++) {
 		srv_on_node_message(s, from, msg, len);
 		free(msg);
@@ -367,7 +372,7 @@ static void *
 stop_watchdog(void *arg)
 {
 	static const char line[] = "tally-coordinator: the clean stop took longer than "
-				   "500 ms: exiting now (the log is synced)\n";
+	                           "500 ms: exiting now (the log is synced)\n";
 	struct timespec grace = {STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000000L};
 
 	(void)arg;
@@ -392,7 +397,7 @@ start_stop_watchdog(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&thread, &attr, stop_watchdog, NULL) != 0)
 		srv_note("cannot start the stop watchdog: the stop may take longer than %d ms",
-		    STOP_GRACE_MS);
+		         STOP_GRACE_MS);
 	pthread_attr_destroy(&attr);
 }
 
@@ -419,23 +424,26 @@ tly_coordinator_run(const char *config_path)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	srv_note("listening for nodes on %s, planners on %s (%zu trusts registered)", s->cfg.listen,
-	    s->cfg.api, s->roster.count);
+	         s->cfg.api, s->roster.count);
 	while (!stopping)
 		poll_once(s);
 	start_stop_watchdog();
 	if (s->current != NULL) {
 		struct tly_outbox box;
 		tly_outbox_init(&box);
-		if (tly_committee_coord_abort(s->current->coord, TLY_ABORT_INTERNAL, &box) == TLY_OK)
+		if (tly_committee_coord_abort(s->current->coord, TLY_ABORT_INTERNAL, &box) ==
+		    TLY_OK)
 			srv_send_outbox(s, &box);
 		tly_outbox_fini(&box);
 		srv_record(s, TLY_TRANSLOG_ABORTED, "the coordinator stopped", NULL, NULL, NULL);
-		srv_reply_error(s, s->current->handle, 503, "busy", NULL, "the coordinator is stopping");
+		srv_reply_error(s, s->current->handle, 503, "busy", NULL,
+		                "the coordinator is stopping");
 		srv_running_free(s->current);
 		s->current = NULL;
 	}
-	srv_note("stopping after %llu released, %llu refused, %llu failed; %llu messages of flooding "
-	     "nodes dropped unread",
+	srv_note(
+	    "stopping after %llu released, %llu refused, %llu failed; %llu messages of flooding "
+	    "nodes dropped unread",
 	    (unsigned long long)s->answered, (unsigned long long)s->refused,
 	    (unsigned long long)s->failed, (unsigned long long)s->flood_dropped);
 	close_server(s);

@@ -50,16 +50,16 @@ enum {
 };
 
 enum misdeed_kind {
-	MISDEED_MALFORMED,   /* no valid header, or another sender's */
-	MISDEED_UNVERIFIED,  /* a signature that does not verify */
-	MISDEED_OTHER_QUERY, /* for a query that is not the running one */
-	MISDEED_LAYOUT,      /* wrong length or layout (TLY_EFORMAT) */
-	MISDEED_RANGE,       /* an element >= p (TLY_ERANGE) */
-	MISDEED_REPLAY,      /* a replay or a second message (TLY_EREPLAY) */
-	MISDEED_NOT_ALLOWED, /* a message it may not send (TLY_EPEER, TLY_EAUTH) */
+	MISDEED_MALFORMED,    /* no valid header, or another sender's */
+	MISDEED_UNVERIFIED,   /* a signature that does not verify */
+	MISDEED_OTHER_QUERY,  /* for a query that is not the running one */
+	MISDEED_LAYOUT,       /* wrong length or layout (TLY_EFORMAT) */
+	MISDEED_RANGE,        /* an element >= p (TLY_ERANGE) */
+	MISDEED_REPLAY,       /* a replay or a second message (TLY_EREPLAY) */
+	MISDEED_NOT_ALLOWED,  /* a message it may not send (TLY_EPEER, TLY_EAUTH) */
 	MISDEED_OUT_OF_ROUND, /* not valid in this round, or after the end */
-	MISDEED_COMPLAINED,  /* named in a member's complaint */
-	MISDEED_FLOOD,       /* disconnected for flooding */
+	MISDEED_COMPLAINED,   /* named in a member's complaint */
+	MISDEED_FLOOD,        /* disconnected for flooding */
 	MISDEED_KINDS
 };
 
@@ -79,7 +79,7 @@ struct peer_window {
 /* ---- state ---- */
 
 struct job {
-	uint64_t handle; /* the planner's HTTP request; 0 when async */
+	uint64_t handle;                      /* the planner's HTTP request; 0 when async */
 	uint8_t query_id[TLY_QUERY_ID_BYTES]; /* drawn when it is queued */
 	char *spec_json;
 	size_t spec_len;
@@ -131,7 +131,7 @@ struct running {
 	struct misdeed misdeeds[MISDEEDS_MAX];
 	size_t misdeed_count;
 	uint64_t misdeeds_lost; /* beyond MISDEEDS_MAX pairs */
-	uint8_t *log_commit; /* the QUERY's log section (malloc'd) */
+	uint8_t *log_commit;    /* the QUERY's log section (malloc'd) */
 	uint64_t started_ms;
 };
 
@@ -151,14 +151,14 @@ struct server {
 	size_t queued;
 	struct running *current;
 	uint64_t answered, refused, failed;
-	struct peer_window *windows; /* by roster index */
-	uint64_t *head_sent;         /* by roster index: the last log head size sent */
-	uint64_t flood_dropped;      /* messages dropped unread at disconnections */
+	struct peer_window *windows;       /* by roster index */
+	uint64_t *head_sent;               /* by roster index: the last log head size sent */
+	uint64_t flood_dropped;            /* messages dropped unread at disconnections */
 	struct planner_state *per_planner; /* by index into planners.keys */
 	struct result results[RESULTS_MAX];
-	size_t results_next;                 /* the ring's next slot */
+	size_t results_next;                        /* the ring's next slot */
 	char async_qid[2 * TLY_QUERY_ID_BYTES + 1]; /* the job started last, when async */
-	uint64_t run_ms_avg;                 /* how long a query takes, for Retry-After */
+	uint64_t run_ms_avg;                        /* how long a query takes, for Retry-After */
 	struct tly_shares *shares; /* per-planner shares; NULL when planner_share = 1 */
 };
 
@@ -170,9 +170,9 @@ void srv_send_outbox(struct server *s, struct tly_outbox *box);
 /* api_routes.c: replies, the request router, the queue */
 void srv_answer(struct server *s, uint64_t handle, int status, const char *text);
 void srv_reply_error(struct server *s, uint64_t handle, int status, const char *code,
-    const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                     const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void srv_reply_share(struct server *s, uint64_t handle, const char *planner, const char *dataset,
-    const struct tly_share_refusal *w);
+                     const struct tly_share_refusal *w);
 void srv_on_request(struct server *s, struct tly_http_request *req);
 struct job *srv_dequeue(struct server *s);
 
@@ -181,12 +181,12 @@ void srv_misdeed_note(struct server *s, uint32_t node, enum misdeed_kind kind);
 void srv_refused_from(struct server *s, uint32_t node, enum misdeed_kind kind);
 enum misdeed_kind srv_misdeed_of(tly_err rv);
 void srv_misdeed_summary(const struct running *r, const struct tly_idlist *contributors, char *out,
-    size_t len);
+                         size_t len);
 
 /* lifecycle.c */
 void srv_running_free(struct running *r);
 void srv_record(struct server *s, uint8_t outcome, const char *reason, const char *release_json,
-    const struct tly_idlist *contributors, const struct tly_idlist *dropped);
+                const struct tly_idlist *contributors, const struct tly_idlist *dropped);
 void srv_start_job(struct server *s, struct job *job);
 void srv_on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len);
 void srv_advance(struct server *s);

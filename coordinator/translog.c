@@ -212,8 +212,9 @@ check_record(const struct tly_translog_record *r, char *why, size_t why_len)
 	if (r->outcome == TLY_TRANSLOG_COMMITTED &&
 	    (r->receipt_count > 0 || (r->contributors != NULL && r->contributors->count > 0) ||
 	     (r->dropped != NULL && r->dropped->count > 0)))
-		return refuse(why, why_len, TLY_EINVAL,
-		              "a committed query has no contributors, dropped nodes or receipts yet");
+		return refuse(
+		    why, why_len, TLY_EINVAL,
+		    "a committed query has no contributors, dropped nodes or receipts yet");
 	if (reason_len > TLY_TRANSLOG_REASON_MAX)
 		return refuse(why, why_len, TLY_EINVAL, "reason longer than %d bytes",
 		              TLY_TRANSLOG_REASON_MAX);

@@ -41,9 +41,9 @@ struct walk {
 	uint8_t prev_hash[TLY_HASH_BYTES];
 	struct history *nodes;
 	size_t node_count;
-	uint64_t seq; /* the entry being checked */
+	uint64_t seq;                /* the entry being checked */
 	struct tly_merkle_tree tree; /* entries 1..seq - 1, for receipts' heads */
-	int chain_only; /* seals and links only (tly_translog_verify_chain) */
+	int chain_only;              /* seals and links only (tly_translog_verify_chain) */
 	/* The last log head whose signature verified: the receipts of one
 	 * query mostly carry the same head, checked once. */
 	struct tly_tree_head head_ok;
@@ -297,7 +297,8 @@ check_receipt_budget(struct walk *w, const struct tly_ledger_receipt *r)
 	fraction_text(b, sizeof b, r->rho_spent);
 	if (tly_budget_within(&spent, &cap, rho_total) == TLY_BUDGET_OVER)
 		return bad(w,
-		           "the receipt of node %" PRIu32 ": population \"%s\" spent epsilon %s and "
+		           "the receipt of node %" PRIu32
+		           ": population \"%s\" spent epsilon %s and "
 		           "rho %s, over its cap",
 		           r->node_id, r->population, a, b);
 	if (tly_budget_add(&(struct tly_budget_spent){{0, 1}, {0, 1}, {0, 1}}, r->mechanism,

@@ -27,7 +27,8 @@ tly_translog_leaf_added(struct tly_translog *log, uint64_t seq)
 {
 	if (!log->tree_loaded)
 		return;
-	if (log->tree.size + 1 != seq || tly_merkle_tree_append(&log->tree, log->pending_leaf) != TLY_OK)
+	if (log->tree.size + 1 != seq ||
+	    tly_merkle_tree_append(&log->tree, log->pending_leaf) != TLY_OK)
 		drop_tree(log);
 }
 
@@ -79,9 +80,9 @@ tly_translog_recent_heads(struct tly_translog *log, uint64_t *sizes, size_t max,
 	size_t n = 0;
 	int rc = SQLITE_ERROR;
 
-	if (sqlite3_prepare_v2(log->db,
-	                       "SELECT seq FROM entries WHERE outcome = 4 ORDER BY seq DESC LIMIT ?",
-	                       -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(
+	        log->db, "SELECT seq FROM entries WHERE outcome = 4 ORDER BY seq DESC LIMIT ?", -1,
+	        &st, NULL) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 1, (sqlite3_int64)max) == SQLITE_OK)
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
 			sizes[n++] = (uint64_t)sqlite3_column_int64(st, 0);
@@ -118,7 +119,8 @@ add_consistency(const struct tly_translog *log, const uint64_t *from_sizes, size
 	for (size_t i = 0; i < kept; i++)
 		if (distinct == 0 || sorted[distinct - 1] != sorted[i])
 			sorted[distinct++] = sorted[i];
-	size_t first = distinct > TLY_COMMIT_CONSISTENCY_MAX ? distinct - TLY_COMMIT_CONSISTENCY_MAX : 0;
+	size_t first =
+	    distinct > TLY_COMMIT_CONSISTENCY_MAX ? distinct - TLY_COMMIT_CONSISTENCY_MAX : 0;
 	tly_err rv = TLY_OK;
 	c->consistency_count = 0;
 	for (size_t i = first; i < distinct && rv == TLY_OK; i++) {

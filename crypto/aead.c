@@ -54,8 +54,7 @@ gcm(int encrypt, uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad,
 		rv = encrypt ? TLY_ECRYPTO : TLY_EAUTH;
 		goto out;
 	}
-	if (encrypt &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TLY_AEAD_TAG_BYTES, tag) != 1)
+	if (encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TLY_AEAD_TAG_BYTES, tag) != 1)
 		goto out;
 	rv = TLY_OK;
 out:
@@ -65,8 +64,8 @@ out:
 
 tly_err
 tly_aead_seal(enum tly_aead_alg alg, uint8_t *ct, const uint8_t *pt, size_t pt_len,
-    const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
-    const uint8_t key[static TLY_AEAD_KEY_BYTES])
+              const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
+              const uint8_t key[static TLY_AEAD_KEY_BYTES])
 {
 	if (pt_len > INT_MAX - TLY_AEAD_TAG_BYTES || ad_len > INT_MAX)
 		return TLY_EINVAL;
@@ -74,8 +73,8 @@ tly_aead_seal(enum tly_aead_alg alg, uint8_t *ct, const uint8_t *pt, size_t pt_l
 	case TLY_AEAD_AES256GCM:
 		return gcm(1, ct, pt, pt_len, ad, ad_len, nonce, key, ct + pt_len);
 	case TLY_AEAD_XCHACHA20POLY1305:
-		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(ct, ct + pt_len, NULL, pt,
-		    pt_len, ad, ad_len, NULL, nonce, key);
+		crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+		    ct, ct + pt_len, NULL, pt, pt_len, ad, ad_len, NULL, nonce, key);
 		return TLY_OK;
 	}
 	return TLY_EINVAL;
@@ -83,14 +82,14 @@ tly_aead_seal(enum tly_aead_alg alg, uint8_t *ct, const uint8_t *pt, size_t pt_l
 
 tly_err
 tly_aead_open(enum tly_aead_alg alg, uint8_t *pt, const uint8_t *ct, size_t ct_len,
-    const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
-    const uint8_t key[static TLY_AEAD_KEY_BYTES])
+              const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
+              const uint8_t key[static TLY_AEAD_KEY_BYTES])
 {
 	uint8_t tag[TLY_AEAD_TAG_BYTES];
 	tly_err rv = TLY_EINVAL;
 
-	if (tly_aead_nonce_bytes(alg) == 0 || ct_len < TLY_AEAD_TAG_BYTES ||
-	    ct_len > INT_MAX || ad_len > INT_MAX)
+	if (tly_aead_nonce_bytes(alg) == 0 || ct_len < TLY_AEAD_TAG_BYTES || ct_len > INT_MAX ||
+	    ad_len > INT_MAX)
 		return TLY_EINVAL;
 	size_t pt_len = ct_len - TLY_AEAD_TAG_BYTES;
 	memcpy(tag, ct + pt_len, sizeof tag);
@@ -100,10 +99,10 @@ tly_aead_open(enum tly_aead_alg alg, uint8_t *pt, const uint8_t *ct, size_t ct_l
 		break;
 	case TLY_AEAD_XCHACHA20POLY1305:
 		/* libsodium verifies the tag before it decrypts anything. */
-		rv = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(pt, NULL, ct, pt_len, tag,
-			 ad, ad_len, nonce, key) == 0
-		    ? TLY_OK
-		    : TLY_EAUTH;
+		rv = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+		         pt, NULL, ct, pt_len, tag, ad, ad_len, nonce, key) == 0
+		         ? TLY_OK
+		         : TLY_EAUTH;
 		break;
 	}
 	/* Whether the ciphertext authenticates is public: the caller drops the

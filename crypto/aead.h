@@ -43,15 +43,15 @@ size_t tly_aead_nonce_bytes(enum tly_aead_alg alg);
 
 /* ct must hold pt_len + TLY_AEAD_TAG_BYTES bytes and must not overlap pt.
  * TLY_EINVAL for an unknown algorithm or a length over INT_MAX. */
-TLY_MUST tly_err tly_aead_seal(enum tly_aead_alg alg, uint8_t *ct, const uint8_t *pt,
-    size_t pt_len, const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
-    const uint8_t key[static TLY_AEAD_KEY_BYTES]);
+TLY_MUST tly_err tly_aead_seal(enum tly_aead_alg alg, uint8_t *ct, const uint8_t *pt, size_t pt_len,
+                               const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
+                               const uint8_t key[static TLY_AEAD_KEY_BYTES]);
 
 /* pt must hold ct_len - TLY_AEAD_TAG_BYTES bytes. TLY_EAUTH on any
  * mismatch (key, nonce, ad, ciphertext or tag), TLY_EINVAL when ct_len is
  * shorter than a tag. */
-TLY_MUST tly_err tly_aead_open(enum tly_aead_alg alg, uint8_t *pt, const uint8_t *ct,
-    size_t ct_len, const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
-    const uint8_t key[static TLY_AEAD_KEY_BYTES]);
+TLY_MUST tly_err tly_aead_open(enum tly_aead_alg alg, uint8_t *pt, const uint8_t *ct, size_t ct_len,
+                               const uint8_t *ad, size_t ad_len, const uint8_t *nonce,
+                               const uint8_t key[static TLY_AEAD_KEY_BYTES]);
 
 #endif

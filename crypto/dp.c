@@ -502,7 +502,7 @@ tly_dp_gauss(struct tly_rng *rng, uint64_t num, uint64_t den, int64_t *out)
 
 tly_err
 tly_dp_polya(struct tly_rng *rng, uint64_t r_num, uint64_t r_den, uint64_t s, uint64_t t,
-    uint64_t *out)
+             uint64_t *out)
 {
 	TLY_REQUIRE(rng != NULL && out != NULL);
 	if (r_num == 0 || r_den == 0 || r_num > r_den)

@@ -62,10 +62,10 @@
  * sampler costs about 6 lambda uniform draws (about 0.15 s at the cap).
  * TLY_DP_MAX_SHARES bounds h, the number of shares a total is split into.
  */
-#define TLY_DP_MAX_SCALE (UINT64_C(1) << 40)
+#define TLY_DP_MAX_SCALE       (UINT64_C(1) << 40)
 #define TLY_DP_POLYA_MAX_SCALE UINT64_C(1000000)
-#define TLY_DP_POISSON_MAX UINT64_C(1000000)
-#define TLY_DP_MAX_SHARES (UINT64_C(1) << 32)
+#define TLY_DP_POISSON_MAX     UINT64_C(1000000)
+#define TLY_DP_MAX_SHARES      (UINT64_C(1) << 32)
 
 /* Bernoulli(num/den): *out = 1 with probability num/den, else 0. One
  * uniform draw. TLY_EINVAL when den == 0 or num > den. */
@@ -132,7 +132,7 @@ TLY_MUST tly_err tly_dp_gauss(struct tly_rng *rng, uint64_t num, uint64_t den, i
  * t/s > TLY_DP_POLYA_MAX_SCALE.
  */
 TLY_MUST tly_err tly_dp_polya(struct tly_rng *rng, uint64_t r_num, uint64_t r_den, uint64_t s,
-    uint64_t t, uint64_t *out);
+                              uint64_t t, uint64_t *out);
 
 /*
  * One share of distributed discrete Laplace noise: NB(1/h, alpha) -
@@ -147,7 +147,7 @@ TLY_MUST tly_err tly_dp_polya(struct tly_rng *rng, uint64_t r_num, uint64_t r_de
  * TLY_DP_POLYA_MAX_SCALE or h > TLY_DP_MAX_SHARES.
  */
 TLY_MUST tly_err tly_dp_laplace_share(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t h,
-    int64_t *out);
+                                      int64_t *out);
 
 /*
  * Poisson(lambda), lambda = num/den in [0, TLY_DP_POISSON_MAX]. lambda is
@@ -178,7 +178,7 @@ TLY_MUST tly_err tly_dp_skellam(struct tly_rng *rng, uint64_t num, uint64_t den,
  * denominator above 2^64.
  */
 TLY_MUST tly_err tly_dp_skellam_share(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t h,
-    int64_t *out);
+                                      int64_t *out);
 
 /*
  * One share of distributed discrete Gaussian noise: N_Z(0, sigma^2/h),
@@ -193,7 +193,7 @@ TLY_MUST tly_err tly_dp_skellam_share(struct tly_rng *rng, uint64_t num, uint64_
  * 2^64.
  */
 TLY_MUST tly_err tly_dp_gauss_share(struct tly_rng *rng, uint64_t num, uint64_t den, uint64_t h,
-    int64_t *out);
+                                    int64_t *out);
 
 /*
  * One noise description for the protocol layer: which mechanism, its
@@ -221,7 +221,6 @@ struct tly_dp_noise {
  * not used): tly_dp_laplace_share (tly_dp_laplace when h = 1),
  * tly_dp_gauss_share or tly_dp_skellam_share, with their errors;
  * TLY_EINVAL for an unknown mechanism. */
-TLY_MUST tly_err tly_dp_share(struct tly_rng *rng, const struct tly_dp_noise *noise,
-    int64_t *out);
+TLY_MUST tly_err tly_dp_share(struct tly_rng *rng, const struct tly_dp_noise *noise, int64_t *out);
 
 #endif

@@ -8,7 +8,7 @@
  * least NEGLIGIBLE; every family here decays at least geometrically beyond
  * that, so the mass left out is below 10^-30.
  */
-#define NEGLIGIBLE 1e-40L
+#define NEGLIGIBLE     1e-40L
 #define NEGLIGIBLE_LOG 92.1L /* -log(NEGLIGIBLE) */
 
 enum {
@@ -19,9 +19,9 @@ enum {
 /* A GAUSS total of shares with sigma^2/h at least this is taken as one
  * N_Z(0, n sigma^2/h); a variance at least GAUSS_PLAIN_VARIANCE is reported
  * as sigma^2. */
-#define GAUSS_SHORTCUT 8.0L
+#define GAUSS_SHORTCUT       8.0L
 #define GAUSS_PLAIN_VARIANCE 16.0L
-#define GAUSS_MAX_VARIANCE 1099511627776.0L /* 2^40 */
+#define GAUSS_MAX_VARIANCE   1099511627776.0L /* 2^40 */
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -388,7 +388,7 @@ difference_quantile(const struct window *win, long double target)
 
 static tly_err
 counts_difference_quantile(const struct counts *c, long double mode, long double target,
-    uint64_t *k)
+                           uint64_t *k)
 {
 	struct window win;
 	tly_err rv = window_build(&win, c, mode);
@@ -430,8 +430,7 @@ skellam_total_quantile(const struct tly_dp_noise *noise, long double target, uin
 }
 
 tly_err
-tly_dp_noise_quantile(const struct tly_dp_noise *noise, uint64_t q_num, uint64_t q_den,
-    uint64_t *k)
+tly_dp_noise_quantile(const struct tly_dp_noise *noise, uint64_t q_num, uint64_t q_den, uint64_t *k)
 {
 	TLY_REQUIRE(noise != NULL && k != NULL);
 	tly_err rv = check_noise(noise);

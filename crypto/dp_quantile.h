@@ -55,13 +55,13 @@
 #include "error.h"
 
 TLY_MUST tly_err tly_dp_noise_quantile(const struct tly_dp_noise *noise, uint64_t q_num,
-    uint64_t q_den, uint64_t *k);
+                                       uint64_t q_den, uint64_t *k);
 
 TLY_MUST tly_err tly_dp_noise_variance(const struct tly_dp_noise *noise, double *variance);
 
 /* Variance of NB(r, alpha) (tly_dp_polya), r = r_num/r_den > 0, alpha =
  * exp(-s/t): r alpha/(1 - alpha)^2. TLY_EINVAL when any argument is 0. */
 TLY_MUST tly_err tly_dp_polya_variance(uint64_t r_num, uint64_t r_den, uint64_t s, uint64_t t,
-    double *variance);
+                                       double *variance);
 
 #endif

@@ -42,8 +42,7 @@ const char *tly_strerror(tly_err err);
  * why_len is 0. The one such helper for the "char *why, size_t why_len"
  * convention (it formats into memory; it does no I/O).
  */
-void tly_say(char *why, size_t why_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void tly_say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Abort: for misuse by the caller, never for peer input. A handler set with
@@ -53,10 +52,10 @@ void tly_say(char *why, size_t why_len, const char *fmt, ...)
 _Noreturn void tly_misuse(const char *what);
 void tly_set_misuse_handler(void (*handler)(const char *what));
 
-#define TLY_REQUIRE(cond)                                                      \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			tly_misuse(__FILE__ ": " #cond);                       \
+#define TLY_REQUIRE(cond)                                                                          \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			tly_misuse(__FILE__ ": " #cond);                                           \
 	} while (0)
 
 #endif

@@ -100,7 +100,7 @@ static inline uint64_t
 encode(int64_t v, uint64_t *bad)
 {
 	uint64_t u = (uint64_t)v;
-	uint64_t neg = -(u >> 63);          /* all ones when v < 0 */
+	uint64_t neg = -(u >> 63);            /* all ones when v < 0 */
 	uint64_t magnitude = (u ^ neg) - neg; /* |v|, 2^63 for INT64_MIN */
 
 	*bad = (uint64_t)(magnitude > TLY_FIELD_HALF);
@@ -148,7 +148,7 @@ first_out_of_range(const uint64_t *v, size_t d)
 
 tly_err
 tly_field_vec_encode_signed(uint64_t *restrict out, const int64_t *restrict in, size_t d,
-    size_t *bad_index)
+                            size_t *bad_index)
 {
 	uint64_t bad = 0, one;
 
@@ -174,7 +174,7 @@ tly_field_vec_encode_signed(uint64_t *restrict out, const int64_t *restrict in, 
 
 tly_err
 tly_field_vec_decode_signed(int64_t *restrict out, const uint64_t *restrict in, size_t d,
-    size_t *bad_index)
+                            size_t *bad_index)
 {
 	uint64_t bad = 0;
 

@@ -28,7 +28,7 @@
 
 #include "error.h"
 
-#define TLY_FIELD_P UINT64_C(0x1FFFFFFFFFFFFFFF) /* 2^61 - 1 */
+#define TLY_FIELD_P    UINT64_C(0x1FFFFFFFFFFFFFFF) /* 2^61 - 1 */
 #define TLY_FIELD_BITS 61
 #define TLY_FIELD_HALF ((TLY_FIELD_P - 1) / 2) /* 2^60 - 1: largest |v| */
 
@@ -115,9 +115,9 @@ int64_t tly_field_decode_signed(uint64_t x);
 /* Whole vectors. On failure out is left unspecified and the index of the
  * first bad entry is written to *bad_index when it is not NULL. */
 TLY_MUST tly_err tly_field_vec_encode_signed(uint64_t *restrict out, const int64_t *restrict in,
-    size_t d, size_t *bad_index);
+                                             size_t d, size_t *bad_index);
 TLY_MUST tly_err tly_field_vec_decode_signed(int64_t *restrict out, const uint64_t *restrict in,
-    size_t d, size_t *bad_index);
+                                             size_t d, size_t *bad_index);
 
 /*
  * TLY_OK when `count` signed values each of absolute value at most max_abs

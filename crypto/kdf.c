@@ -10,7 +10,7 @@ _Static_assert(TLY_KDF_HASH_BYTES == crypto_auth_hmacsha256_BYTES, "HKDF over HM
 
 void
 tly_hkdf_extract(uint8_t prk[static TLY_KDF_HASH_BYTES], const uint8_t *salt, size_t salt_len,
-    const uint8_t *ikm, size_t ikm_len)
+                 const uint8_t *ikm, size_t ikm_len)
 {
 	static const uint8_t zero_salt[TLY_KDF_HASH_BYTES];
 	crypto_auth_hmacsha256_state state;
@@ -27,7 +27,7 @@ tly_hkdf_extract(uint8_t prk[static TLY_KDF_HASH_BYTES], const uint8_t *salt, si
 
 tly_err
 tly_hkdf_expand(uint8_t *out, size_t out_len, const uint8_t prk[static TLY_KDF_HASH_BYTES],
-    const uint8_t *info, size_t info_len)
+                const uint8_t *info, size_t info_len)
 {
 	crypto_auth_hmacsha256_state state;
 	uint8_t block[TLY_KDF_HASH_BYTES];
@@ -55,7 +55,7 @@ tly_hkdf_expand(uint8_t *out, size_t out_len, const uint8_t prk[static TLY_KDF_H
 
 tly_err
 tly_hkdf(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
-    size_t ikm_len, const uint8_t *info, size_t info_len)
+         size_t ikm_len, const uint8_t *info, size_t info_len)
 {
 	uint8_t prk[TLY_KDF_HASH_BYTES];
 

@@ -29,8 +29,9 @@ tly_kx_public(uint8_t pk[static TLY_KX_PUBLIC_BYTES], const uint8_t sk[static TL
 }
 
 tly_err
-tly_kx_x25519(uint8_t out[static TLY_KX_SHARED_BYTES], const uint8_t scalar[static TLY_KX_SECRET_BYTES],
-    const uint8_t u[static TLY_KX_PUBLIC_BYTES])
+tly_kx_x25519(uint8_t out[static TLY_KX_SHARED_BYTES],
+              const uint8_t scalar[static TLY_KX_SECRET_BYTES],
+              const uint8_t u[static TLY_KX_PUBLIC_BYTES])
 {
 	uint8_t shared[TLY_KX_SHARED_BYTES];
 	tly_err rv = TLY_ELOWORDER;
@@ -53,9 +54,10 @@ out:
 }
 
 tly_err
-tly_kx_agree(uint8_t out[static TLY_KX_SHARED_BYTES], const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
-    const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES], const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-    const char *label)
+tly_kx_agree(uint8_t out[static TLY_KX_SHARED_BYTES],
+             const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+             const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+             const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES], const char *label)
 {
 	static const uint8_t domain[] = "tally/kx/v1";
 	uint8_t shared[TLY_KX_SHARED_BYTES];

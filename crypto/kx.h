@@ -34,17 +34,19 @@ void tly_kx_keypair(uint8_t pk[static TLY_KX_PUBLIC_BYTES], uint8_t sk[static TL
 
 /* The public key of sk. */
 TLY_MUST tly_err tly_kx_public(uint8_t pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t sk[static TLY_KX_SECRET_BYTES]);
+                               const uint8_t sk[static TLY_KX_SECRET_BYTES]);
 
 /* Raw X25519 (the RFC 7748 function): out = X25519(scalar, u).
  * TLY_ELOWORDER when the result is all zero; out is then untouched. */
 TLY_MUST tly_err tly_kx_x25519(uint8_t out[static TLY_KX_SHARED_BYTES],
-    const uint8_t scalar[static TLY_KX_SECRET_BYTES], const uint8_t u[static TLY_KX_PUBLIC_BYTES]);
+                               const uint8_t scalar[static TLY_KX_SECRET_BYTES],
+                               const uint8_t u[static TLY_KX_PUBLIC_BYTES]);
 
 /* The hashed, bound agreement above. label: 1..TLY_KX_LABEL_MAX bytes
  * (TLY_EINVAL otherwise). TLY_ELOWORDER for a low-order peer key. */
 TLY_MUST tly_err tly_kx_agree(uint8_t out[static TLY_KX_SHARED_BYTES],
-    const uint8_t my_sk[static TLY_KX_SECRET_BYTES], const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES], const char *label);
+                              const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+                              const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                              const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES], const char *label);
 
 #endif

@@ -28,19 +28,20 @@ enum {
 
 _Static_assert(CHUNK_BYTES % CHACHA_BLOCK_BYTES == 0, "whole ChaCha20 blocks per chunk");
 _Static_assert(crypto_stream_chacha20_ietf_KEYBYTES + crypto_stream_chacha20_ietf_NONCEBYTES <=
-	OKM_BYTES, "ChaCha20 key and nonce fit in the derived bytes");
+                   OKM_BYTES,
+               "ChaCha20 key and nonce fit in the derived bytes");
 
 enum unit { UNIT_NONE, UNIT_BYTES, UNIT_ELEMENTS };
 
 struct tly_prg {
 	enum tly_prg_alg alg;
-	enum unit unit;           /* fixed by the first call */
-	uint64_t remaining;       /* of `length`, in `unit` */
-	EVP_CIPHER_CTX *aes;      /* AES-128-CTR state (key schedule, counter) */
+	enum unit unit;      /* fixed by the first call */
+	uint64_t remaining;  /* of `length`, in `unit` */
+	EVP_CIPHER_CTX *aes; /* AES-128-CTR state (key schedule, counter) */
 	uint8_t chacha_key[crypto_stream_chacha20_ietf_KEYBYTES];
 	uint8_t chacha_nonce[crypto_stream_chacha20_ietf_NONCEBYTES];
-	uint64_t chacha_block;    /* next 64-byte block counter, < 2^32 */
-	size_t pos;               /* next unread byte of chunk */
+	uint64_t chacha_block; /* next 64-byte block counter, < 2^32 */
+	size_t pos;            /* next unread byte of chunk */
 	uint8_t chunk[CHUNK_BYTES];
 };
 
@@ -60,7 +61,7 @@ tly_prg_alg_name(enum tly_prg_alg alg)
 
 static tly_err
 derive(uint8_t okm[static OKM_BYTES], enum tly_prg_alg alg, const uint8_t *seed,
-    const struct tly_prg_context *ctx)
+       const struct tly_prg_context *ctx)
 {
 	static const uint8_t salt[] = "tally/prg/v1";
 	uint8_t info[1 + 1 + TLY_PRG_PURPOSE_MAX + 2 + TLY_PRG_SESSION_MAX + 8];
@@ -70,7 +71,8 @@ derive(uint8_t okm[static OKM_BYTES], enum tly_prg_alg alg, const uint8_t *seed,
 		return TLY_EINVAL;
 	purpose_len = strnlen(ctx->purpose, TLY_PRG_PURPOSE_MAX + 1);
 	if (purpose_len == 0 || purpose_len > TLY_PRG_PURPOSE_MAX ||
-	    ctx->session_len > TLY_PRG_SESSION_MAX || (ctx->session == NULL && ctx->session_len > 0))
+	    ctx->session_len > TLY_PRG_SESSION_MAX ||
+	    (ctx->session == NULL && ctx->session_len > 0))
 		return TLY_EINVAL;
 
 	info[n++] = (uint8_t)alg;
@@ -88,8 +90,8 @@ derive(uint8_t okm[static OKM_BYTES], enum tly_prg_alg alg, const uint8_t *seed,
 }
 
 tly_err
-tly_prg_alloc(struct tly_prg **out, enum tly_prg_alg alg, const uint8_t seed[static TLY_PRG_SEED_BYTES],
-    const struct tly_prg_context *ctx)
+tly_prg_alloc(struct tly_prg **out, enum tly_prg_alg alg,
+              const uint8_t seed[static TLY_PRG_SEED_BYTES], const struct tly_prg_context *ctx)
 {
 	uint8_t okm[OKM_BYTES];
 	struct tly_prg *prg = NULL;
@@ -118,7 +120,8 @@ tly_prg_alloc(struct tly_prg **out, enum tly_prg_alg alg, const uint8_t seed[sta
 		 * on the counter when its low 32 bits wrap. It is public for
 		 * the constant-time check (crypto/ct.h); the key stays secret. */
 		TLY_CT_DECLASSIFY(okm + AES_KEY_BYTES, AES_IV_BYTES);
-		if (EVP_EncryptInit_ex(prg->aes, EVP_aes_128_ctr(), NULL, okm, okm + AES_KEY_BYTES) != 1)
+		if (EVP_EncryptInit_ex(prg->aes, EVP_aes_128_ctr(), NULL, okm,
+		                       okm + AES_KEY_BYTES) != 1)
 			goto out;
 	} else {
 		memcpy(prg->chacha_key, okm, sizeof prg->chacha_key);
@@ -157,8 +160,9 @@ refill(struct tly_prg *prg)
 		/* The IETF block counter is 32 bits: 256 GiB per key. */
 		if (prg->chacha_block + CHUNK_BYTES / CHACHA_BLOCK_BYTES > (uint64_t)UINT32_MAX + 1)
 			return TLY_ERANGE;
-		crypto_stream_chacha20_ietf_xor_ic(prg->chunk, zeros, CHUNK_BYTES, prg->chacha_nonce,
-		    (uint32_t)prg->chacha_block, prg->chacha_key);
+		crypto_stream_chacha20_ietf_xor_ic(prg->chunk, zeros, CHUNK_BYTES,
+		                                   prg->chacha_nonce, (uint32_t)prg->chacha_block,
+		                                   prg->chacha_key);
 		prg->chacha_block += CHUNK_BYTES / CHACHA_BLOCK_BYTES;
 	}
 	prg->pos = 0;
@@ -319,7 +323,7 @@ tly_prg_field_sub(struct tly_prg *prg, uint64_t *acc, size_t d)
 
 tly_err
 tly_prg_stream_xor(enum tly_prg_alg alg, uint8_t *out, const uint8_t *in, size_t len,
-    const uint8_t *key, const uint8_t *iv, uint32_t counter)
+                   const uint8_t *key, const uint8_t *iv, uint32_t counter)
 {
 	EVP_CIPHER_CTX *ctx;
 	tly_err rv = TLY_ECRYPTO;
@@ -339,7 +343,8 @@ tly_prg_stream_xor(enum tly_prg_alg alg, uint8_t *out, const uint8_t *in, size_t
 		if (ctx == NULL)
 			return TLY_ENOMEM;
 		if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ctr(), NULL, key, iv) == 1 &&
-		    EVP_EncryptUpdate(ctx, out, &written, in, (int)len) == 1 && (size_t)written == len)
+		    EVP_EncryptUpdate(ctx, out, &written, in, (int)len) == 1 &&
+		    (size_t)written == len)
 			rv = TLY_OK;
 		EVP_CIPHER_CTX_free(ctx);
 		return rv;

@@ -51,10 +51,10 @@ enum {
 };
 
 struct tly_prg_context {
-	const char *purpose;      /* e.g. "pairwise-mask"; 1..TLY_PRG_PURPOSE_MAX bytes */
-	const uint8_t *session;   /* e.g. query id || round; may be NULL if session_len 0 */
-	size_t session_len;       /* <= TLY_PRG_SESSION_MAX */
-	uint64_t length;          /* elements (field) or bytes (raw) this key may produce */
+	const char *purpose;    /* e.g. "pairwise-mask"; 1..TLY_PRG_PURPOSE_MAX bytes */
+	const uint8_t *session; /* e.g. query id || round; may be NULL if session_len 0 */
+	size_t session_len;     /* <= TLY_PRG_SESSION_MAX */
+	uint64_t length;        /* elements (field) or bytes (raw) this key may produce */
 };
 
 struct tly_prg;
@@ -65,7 +65,8 @@ struct tly_prg;
  * algorithm or context; TLY_ENOMEM; TLY_ECRYPTO if OpenSSL fails.
  */
 TLY_MUST tly_err tly_prg_alloc(struct tly_prg **out, enum tly_prg_alg alg,
-    const uint8_t seed[static TLY_PRG_SEED_BYTES], const struct tly_prg_context *ctx);
+                               const uint8_t seed[static TLY_PRG_SEED_BYTES],
+                               const struct tly_prg_context *ctx);
 
 /* Wipe and free. Accepts NULL. */
 void tly_prg_free(struct tly_prg *prg);
@@ -92,7 +93,8 @@ TLY_MUST tly_err tly_prg_field_sub(struct tly_prg *prg, uint64_t *acc, size_t d)
  * or a nonzero counter with AES.
  */
 TLY_MUST tly_err tly_prg_stream_xor(enum tly_prg_alg alg, uint8_t *out, const uint8_t *in,
-    size_t len, const uint8_t *key, const uint8_t *iv, uint32_t counter);
+                                    size_t len, const uint8_t *key, const uint8_t *iv,
+                                    uint32_t counter);
 
 /* Name of an algorithm, e.g. "aes128ctr"; "unknown" otherwise. */
 const char *tly_prg_alg_name(enum tly_prg_alg alg);

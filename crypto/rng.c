@@ -12,7 +12,7 @@
 #include "wipe.h"
 
 _Static_assert(TLY_RNG_KEY_BYTES == crypto_stream_chacha20_KEYBYTES,
-    "the rng key is a ChaCha20 key");
+               "the rng key is a ChaCha20 key");
 _Static_assert(TLY_RNG_BUFFER_BYTES > TLY_RNG_KEY_BYTES, "buffer holds the next key");
 
 /* Generate a fresh block: the first 32 bytes replace the key at once, the

@@ -73,14 +73,14 @@ mul_pieces(uint64_t a, uint64_t b)
 	uint64_t b0 = b & LOW32, b1 = b >> 32;
 	uint64_t mid = a1 * b0 + a0 * b1;
 	uint64_t low = a0 * b0;
-	return fold(((a1 * b1) << 3) + (mid >> 29) + ((mid & LOW29) << 32) +
-	    (low & TLY_FIELD_P) + (low >> TLY_FIELD_BITS));
+	return fold(((a1 * b1) << 3) + (mid >> 29) + ((mid & LOW29) << 32) + (low & TLY_FIELD_P) +
+	            (low >> TLY_FIELD_BITS));
 }
 
 /* out[k] = acc[k] * x + addend[k] */
 VECTOR_CLONES static void
 horner_first(uint64_t *restrict out, const uint64_t *restrict acc, uint32_t x,
-    const uint64_t *restrict addend, size_t width)
+             const uint64_t *restrict addend, size_t width)
 {
 	for (size_t k = 0; k < width; k++)
 		out[k] = mul_small_add(acc[k], x, addend[k]);
@@ -102,7 +102,7 @@ horner_step(uint64_t *restrict out, uint32_t x, const uint64_t *restrict addend,
  */
 static void
 evaluate(uint64_t *restrict out, const uint64_t *restrict secret, const uint64_t *restrict coeffs,
-    size_t width, unsigned t, uint32_t x)
+         size_t width, unsigned t, uint32_t x)
 {
 	if (t == 1) {
 		memcpy(out, secret, width * sizeof *out);
@@ -123,7 +123,7 @@ valid_threshold(unsigned t, unsigned n)
 
 tly_err
 tly_shamir_share(struct tly_rng *rng, const uint64_t *secret, size_t d, unsigned t, unsigned n,
-    uint64_t *const *shares)
+                 uint64_t *const *shares)
 {
 	uint64_t coeffs[COEFF_WORDS];
 	size_t width, used = 0;
@@ -231,7 +231,7 @@ combine_step(uint64_t *restrict out, uint64_t c, const uint64_t *restrict v, siz
 
 tly_err
 tly_shamir_combine(const uint64_t *coeffs, const uint64_t *const *shares, size_t count, size_t d,
-    uint64_t *out)
+                   uint64_t *out)
 {
 	uint64_t bad = 0;
 
@@ -284,7 +284,7 @@ check_set(const uint64_t *xs, size_t count, unsigned t)
 
 tly_err
 tly_shamir_reconstruct(const uint64_t *xs, const uint64_t *const *shares, size_t count, unsigned t,
-    size_t d, uint64_t *out)
+                       size_t d, uint64_t *out)
 {
 	uint64_t lambdas[TLY_SHAMIR_MAX_SHARES];
 	tly_err rv;
@@ -351,7 +351,7 @@ load_be64(const uint8_t *in)
  * Horner over the coefficients, vectorised across the n points. */
 VECTOR_CLONES static void
 evaluate_points(uint64_t *restrict values, uint64_t constant, const uint64_t *restrict coeffs,
-    unsigned t, unsigned n)
+                unsigned t, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		values[i] = t >= 2 ? coeffs[t - 2] : constant;
@@ -364,7 +364,7 @@ evaluate_points(uint64_t *restrict values, uint64_t constant, const uint64_t *re
 
 tly_err
 tly_shamir_secret_share(struct tly_rng *rng, const uint8_t secret[static TLY_SHAMIR_SECRET_BYTES],
-    unsigned t, unsigned n, uint8_t *const *shares)
+                        unsigned t, unsigned n, uint8_t *const *shares)
 {
 	uint64_t coeffs[TLY_SHAMIR_MAX_SHARES - 1];
 	uint64_t values[TLY_SHAMIR_MAX_SHARES];
@@ -387,7 +387,7 @@ tly_shamir_secret_share(struct tly_rng *rng, const uint8_t secret[static TLY_SHA
 
 tly_err
 tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t *const *shares, size_t count,
-    uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
+                          uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
 {
 	uint64_t chunks[TLY_SHAMIR_SECRET_CHUNKS] = {0};
 	uint64_t word = 0, wide = 0, bad = 0;
@@ -401,7 +401,8 @@ tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t *const *shares, 
 		for (size_t i = 0; i < count; i++) {
 			word = load_be64(shares[i] + (size_t)c * TLY_FIELD_ELEMENT_BYTES);
 			bad |= (word >= TLY_FIELD_P);
-			chunks[c] = tly_field_add(chunks[c], tly_field_mul(coeffs[i], word & TLY_FIELD_P));
+			chunks[c] =
+			    tly_field_add(chunks[c], tly_field_mul(coeffs[i], word & TLY_FIELD_P));
 		}
 		/* Honest shares give chunk < 2^bits; anything wider is
 		 * corruption. Checked for all chunks, without branching on
@@ -428,7 +429,7 @@ out:
 
 tly_err
 tly_shamir_secret_reconstruct(const uint64_t *xs, const uint8_t *const *shares, size_t count,
-    unsigned t, uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
+                              unsigned t, uint8_t out[static TLY_SHAMIR_SECRET_BYTES])
 {
 	uint64_t lambdas[TLY_SHAMIR_MAX_SHARES];
 	tly_err rv;

@@ -50,10 +50,10 @@ enum {
 	TLY_SHAMIR_SECRET_SHARE_BYTES = TLY_SHAMIR_SECRET_CHUNKS * TLY_FIELD_ELEMENT_BYTES,
 };
 
-_Static_assert(TLY_SHAMIR_SECRET_CHUNKS * TLY_SHAMIR_CHUNK_BYTES >= TLY_SHAMIR_SECRET_BYTES,
-    "the chunks cover the secret");
+_Static_assert(TLY_SHAMIR_SECRET_CHUNKS *TLY_SHAMIR_CHUNK_BYTES >= TLY_SHAMIR_SECRET_BYTES,
+               "the chunks cover the secret");
 _Static_assert((TLY_SHAMIR_SECRET_CHUNKS - 1) * TLY_SHAMIR_CHUNK_BYTES < TLY_SHAMIR_SECRET_BYTES,
-    "no chunk is empty");
+               "no chunk is empty");
 _Static_assert(8 * TLY_SHAMIR_CHUNK_BYTES < TLY_FIELD_BITS, "every chunk value is below p");
 _Static_assert(TLY_SHAMIR_SECRET_SHARE_BYTES == 40, "wire size of a secret share");
 
@@ -71,8 +71,8 @@ _Static_assert(TLY_SHAMIR_SECRET_SHARE_BYTES == 40, "wire size of a secret share
  * (t - 1) d draws from rng (ChaCha20), which dominate: at (2, 3) sharing
  * takes about 1.2x the time of drawing the coefficients alone.
  */
-TLY_MUST tly_err tly_shamir_share(struct tly_rng *rng, const uint64_t *secret, size_t d,
-    unsigned t, unsigned n, uint64_t *const *shares);
+TLY_MUST tly_err tly_shamir_share(struct tly_rng *rng, const uint64_t *secret, size_t d, unsigned t,
+                                  unsigned n, uint64_t *const *shares);
 
 /*
  * The Lagrange coefficients that take the values of a polynomial of degree
@@ -98,7 +98,7 @@ TLY_MUST tly_err tly_shamir_lagrange_at_zero(const uint64_t *xs, size_t count, u
  * have held partial sums of secret data. count = 0 gives the zero vector.
  */
 TLY_MUST tly_err tly_shamir_combine(const uint64_t *coeffs, const uint64_t *const *shares,
-    size_t count, size_t d, uint64_t *out);
+                                    size_t count, size_t d, uint64_t *out);
 
 /*
  * Reconstruct a d-element secret vector from count shares: shares[i] holds
@@ -118,7 +118,7 @@ TLY_MUST tly_err tly_shamir_combine(const uint64_t *coeffs, const uint64_t *cons
  * out wiped to zeros as in tly_shamir_combine.
  */
 TLY_MUST tly_err tly_shamir_reconstruct(const uint64_t *xs, const uint64_t *const *shares,
-    size_t count, unsigned t, size_t d, uint64_t *out);
+                                        size_t count, unsigned t, size_t d, uint64_t *out);
 
 /*
  * Share a 32-byte secret t-of-n: shares[i] (n caller buffers of
@@ -126,8 +126,8 @@ TLY_MUST tly_err tly_shamir_reconstruct(const uint64_t *xs, const uint64_t *cons
  * Errors: TLY_EINVAL as tly_shamir_share. Every intermediate is wiped.
  */
 TLY_MUST tly_err tly_shamir_secret_share(struct tly_rng *rng,
-    const uint8_t secret[static TLY_SHAMIR_SECRET_BYTES], unsigned t, unsigned n,
-    uint8_t *const *shares);
+                                         const uint8_t secret[static TLY_SHAMIR_SECRET_BYTES],
+                                         unsigned t, unsigned n, uint8_t *const *shares);
 
 /*
  * The 32-byte counterpart of tly_shamir_combine: out = the secret whose
@@ -141,7 +141,8 @@ TLY_MUST tly_err tly_shamir_secret_share(struct tly_rng *rng,
  * only on success; every intermediate is wiped on every path.
  */
 TLY_MUST tly_err tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t *const *shares,
-    size_t count, uint8_t out[static TLY_SHAMIR_SECRET_BYTES]);
+                                           size_t count,
+                                           uint8_t out[static TLY_SHAMIR_SECRET_BYTES]);
 
 /*
  * Reconstruct a 32-byte secret from count shares (as
@@ -155,6 +156,7 @@ TLY_MUST tly_err tly_shamir_secret_combine(const uint64_t *coeffs, const uint8_t
  * wiped on every path.
  */
 TLY_MUST tly_err tly_shamir_secret_reconstruct(const uint64_t *xs, const uint8_t *const *shares,
-    size_t count, unsigned t, uint8_t out[static TLY_SHAMIR_SECRET_BYTES]);
+                                               size_t count, unsigned t,
+                                               uint8_t out[static TLY_SHAMIR_SECRET_BYTES]);
 
 #endif

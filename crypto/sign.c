@@ -55,7 +55,7 @@ tly_sign_key_seed(const struct tly_sign_key *key, uint8_t seed[static TLY_SIGN_S
 
 tly_err
 tly_sign(uint8_t sig[static TLY_SIGN_BYTES], const struct tly_sign_key *key, const uint8_t *msg,
-    size_t msg_len)
+         size_t msg_len)
 {
 	if (crypto_sign_detached(sig, NULL, msg, msg_len, key->secret) != 0)
 		return TLY_ECRYPTO;
@@ -64,7 +64,7 @@ tly_sign(uint8_t sig[static TLY_SIGN_BYTES], const struct tly_sign_key *key, con
 
 tly_err
 tly_sign_verify(const uint8_t sig[static TLY_SIGN_BYTES], const uint8_t *msg, size_t msg_len,
-    const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+                const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
 {
 	if (crypto_sign_verify_detached(sig, msg, msg_len, pk) != 0)
 		return TLY_EAUTH;

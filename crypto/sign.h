@@ -26,7 +26,7 @@ struct tly_sign_key;
  * one when seed is NULL. *out owns sodium_malloc memory; free with
  * tly_sign_key_free. TLY_ENOMEM. */
 TLY_MUST tly_err tly_sign_key_alloc(struct tly_sign_key **out,
-    const uint8_t seed[TLY_SIGN_SEED_BYTES]);
+                                    const uint8_t seed[TLY_SIGN_SEED_BYTES]);
 void tly_sign_key_free(struct tly_sign_key *key);
 
 /* Copy out the public key. */
@@ -37,10 +37,10 @@ void tly_sign_key_seed(const struct tly_sign_key *key, uint8_t seed[static TLY_S
 
 /* sig = Ed25519 signature of msg. */
 TLY_MUST tly_err tly_sign(uint8_t sig[static TLY_SIGN_BYTES], const struct tly_sign_key *key,
-    const uint8_t *msg, size_t msg_len);
+                          const uint8_t *msg, size_t msg_len);
 
 /* TLY_OK or TLY_EAUTH. */
 TLY_MUST tly_err tly_sign_verify(const uint8_t sig[static TLY_SIGN_BYTES], const uint8_t *msg,
-    size_t msg_len, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+                                 size_t msg_len, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
 
 #endif

@@ -10,6 +10,6 @@
 #include <sodium.h>
 
 #define TLY_WIPE(ptr, len) sodium_memzero((ptr), (len))
-#define TLY_WIPE_OBJ(obj) sodium_memzero(&(obj), sizeof(obj))
+#define TLY_WIPE_OBJ(obj)  sodium_memzero(&(obj), sizeof(obj))
 
 #endif

@@ -28,9 +28,9 @@
 
 enum {
 	EVENTS_MAX = 256,
-	ACCEPT_BURST = 256,      /* accepts per wake-up, so relaying goes on */
-	ACCEPT_PAUSE_MS = 50,    /* after an accept error (EMFILE) */
-	TICK_MS = 100,           /* deadlines are checked this often */
+	ACCEPT_BURST = 256,   /* accepts per wake-up, so relaying goes on */
+	ACCEPT_PAUSE_MS = 50, /* after an accept error (EMFILE) */
+	TICK_MS = 100,        /* deadlines are checked this often */
 	TAG_UPSTREAM = 1,
 	DATA_LISTENER = 0, /* event data that is not a connection */
 	DATA_GONE = 1,
@@ -48,11 +48,11 @@ struct gconn {
 	struct gconn *prev, *next; /* pending list, or the established list */
 	int cfd, ufd;
 	int pending;
-	int connecting;          /* ufd's connect in progress */
-	uint64_t since;          /* accept time (pending) / last byte (established) */
-	struct pipe_buf to_up;   /* client -> server */
-	struct pipe_buf to_cli;  /* server -> client */
-	uint32_t cev, uev;       /* registered interest */
+	int connecting;         /* ufd's connect in progress */
+	uint64_t since;         /* accept time (pending) / last byte (established) */
+	struct pipe_buf to_up;  /* client -> server */
+	struct pipe_buf to_cli; /* server -> client */
+	uint32_t cev, uev;      /* registered interest */
 	struct tly_guard_scan scan;
 };
 
@@ -169,7 +169,7 @@ conn_close(struct tly_guard *g, struct gconn *c, uint64_t *reason)
 
 static void
 set_interest(struct tly_guard *g, struct gconn *c, int fd, uint32_t *have, uint32_t want,
-    uint64_t tag)
+             uint64_t tag)
 {
 	struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)(uintptr_t)c | tag};
 
@@ -209,7 +209,7 @@ static int
 dial(struct tly_guard *g, struct gconn *c)
 {
 	struct epoll_event ev = {.events = EPOLLOUT,
-	    .data.u64 = (uint64_t)(uintptr_t)c | TAG_UPSTREAM};
+	                         .data.u64 = (uint64_t)(uintptr_t)c | TAG_UPSTREAM};
 
 	c->ufd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->ufd < 0)
@@ -544,7 +544,7 @@ guard_start(struct tly_guard *g)
 
 tly_err
 tly_guard_open(struct tly_guard **out, const char *url, int upstream_port,
-    const struct tly_guard_limits *limits, char *why, size_t why_len)
+               const struct tly_guard_limits *limits, char *why, size_t why_len)
 {
 	struct tly_guard *g;
 	tly_err rv;

@@ -33,7 +33,7 @@
 #include "crypto/error.h"
 
 enum {
-	TLY_GUARD_BUF_BYTES = 16384 + 256, /* one direction's relay buffer: a TLS record */
+	TLY_GUARD_BUF_BYTES = 16384 + 256,   /* one direction's relay buffer: a TLS record */
 	TLY_GUARD_RECORD_MAX = 16384 + 2048, /* the longest TLS record (ciphertext) */
 	TLY_GUARD_FDS_PER_CONN = 3,
 	TLY_GUARD_FDS_OWN = 3,
@@ -47,13 +47,13 @@ struct tly_guard_limits {
 };
 
 struct tly_guard_stats {
-	uint64_t accepted;  /* connections accepted */
-	uint64_t refused;   /* closed at once: full, none pending */
-	uint64_t evicted;   /* pending, closed for a newcomer */
-	uint64_t timed_out; /* past handshake_ms or idle_ms */
+	uint64_t accepted;      /* connections accepted */
+	uint64_t refused;       /* closed at once: full, none pending */
+	uint64_t evicted;       /* pending, closed for a newcomer */
+	uint64_t timed_out;     /* past handshake_ms or idle_ms */
 	uint64_t accept_failed; /* accept() errors (EMFILE, ...) */
-	uint32_t open;      /* client connections now */
-	uint32_t pending;   /* of which pending */
+	uint32_t open;          /* client connections now */
+	uint32_t pending;       /* of which pending */
 };
 
 /* The client's side of a TLS stream, scanned for its first record of type
@@ -77,7 +77,7 @@ struct tly_guard;
  * 0 for any) and relay to 127.0.0.1:upstream_port. TLY_EINVAL (bad url or
  * limits), TLY_EIO (cannot listen: *why says why), TLY_ENOMEM. */
 TLY_MUST tly_err tly_guard_open(struct tly_guard **out, const char *url, int upstream_port,
-    const struct tly_guard_limits *limits, char *why, size_t why_len);
+                                const struct tly_guard_limits *limits, char *why, size_t why_len);
 
 /* The port listened on. */
 int tly_guard_port(const struct tly_guard *guard);

@@ -49,9 +49,9 @@
  *
  * 2. The planner API: HTTPS (nng's HTTP server over TLS) with client
  *    certificates required, from the planners' CA only; which planner
- *    asked is told by the Tally-Signature header (query/planner.h). Requests are queued for the coordinator's own
- *    thread and answered when it is ready, so a slow query never blocks
- *    nng's threads.
+ *    asked is told by the Tally-Signature header (query/planner.h). Requests are queued for the
+ * coordinator's own thread and answered when it is ready, so a slow query never blocks nng's
+ * threads.
  *
  * 3. The planner's client side of that API (`tally query`).
  *
@@ -142,7 +142,8 @@ struct tly_hub;
  * TLY_EIO when the files cannot be read or the address not bound (why
  * says which), TLY_ENOMEM. Needs tly_crypto_init. */
 TLY_MUST tly_err tly_hub_open(struct tly_hub **out, const char *url,
-    const struct tly_tls_files *tls, const struct tly_roster *roster, char *why, size_t why_len);
+                              const struct tly_tls_files *tls, const struct tly_roster *roster,
+                              char *why, size_t why_len);
 /* Close every connection and free the hub; messages not yet received are
  * dropped. Accepts NULL. */
 void tly_hub_close(struct tly_hub *hub);
@@ -162,7 +163,7 @@ int tly_hub_port(struct tly_hub *hub);
 /* The next protocol message from an authenticated node: *from is its id,
  * *msg a malloc'd copy the caller frees. TLY_ETIMEDOUT. */
 TLY_MUST tly_err tly_hub_recv(struct tly_hub *hub, uint32_t *from, uint8_t **msg, size_t *len,
-    int timeout_ms);
+                              int timeout_ms);
 
 /* Queue a copy of msg for a connected, authenticated node; returns at
  * once. TLY_EPEER when it is not connected now, or has more than
@@ -201,7 +202,8 @@ struct tly_link;
  * once: the first connection is made in the background. TLY_EINVAL,
  * TLY_EIO (unreadable files, bad URL), TLY_ENOMEM. */
 TLY_MUST tly_err tly_link_open(struct tly_link **out, const char *url,
-    const struct tly_tls_files *tls, const struct tly_identity *self, char *why, size_t why_len);
+                               const struct tly_tls_files *tls, const struct tly_identity *self,
+                               char *why, size_t why_len);
 /* Accepts NULL. */
 void tly_link_close(struct tly_link *link);
 
@@ -247,12 +249,12 @@ struct tly_http_request {
  * {"error":{"code","message"}}: a URI of TLY_HTTP_PATH_MAX bytes or more
  * 414, a path outside /v1 404, other methods 405 with "Allow: GET, POST",
  * a body over TLY_HTTP_BODY_MAX 413 (over TLY_HTTP_DRAIN_MAX, and for
- * requests that are not HTTP, nng answers 400 itself, without reading it). Answers to queued requests carry Connection: close, and
- * the server waits for the client to close first (nng 1.5.2's TLS can
- * drop the last record of an answer when the server closes at once).
- * PORT 0 picks a free port (tly_http_port). */
+ * requests that are not HTTP, nng answers 400 itself, without reading it). Answers to queued
+ * requests carry Connection: close, and the server waits for the client to close first (nng 1.5.2's
+ * TLS can drop the last record of an answer when the server closes at once). PORT 0 picks a free
+ * port (tly_http_port). */
 TLY_MUST tly_err tly_http_open(struct tly_http **out, const char *url,
-    const struct tly_tls_files *tls, char *why, size_t why_len);
+                               const struct tly_tls_files *tls, char *why, size_t why_len);
 /* Answers every request not yet answered with 503, waits up to 3 s for
  * the answers to go out, and frees. Accepts NULL. */
 void tly_http_close(struct tly_http *http);
@@ -261,20 +263,20 @@ void tly_http_close(struct tly_http *http);
 int tly_http_port(struct tly_http *http);
 
 /* The next queued request. TLY_ETIMEDOUT. */
-TLY_MUST tly_err tly_http_next(struct tly_http *http, struct tly_http_request *req,
-    int timeout_ms);
+TLY_MUST tly_err tly_http_next(struct tly_http *http, struct tly_http_request *req, int timeout_ms);
 
 /* Answer a request (once); the response goes out in the background.
  * TLY_EINVAL for an unknown or answered handle, status outside
  * 100..599, or a NULL content_type with a body; TLY_ENOMEM (the client
  * then gets a 500). */
 TLY_MUST tly_err tly_http_reply(struct tly_http *http, uint64_t handle, int status,
-    const char *content_type, const uint8_t *body, size_t len);
+                                const char *content_type, const uint8_t *body, size_t len);
 /* The same with more headers: name, value pairs in one array ending with
  * a NULL name ("Retry-After", "3", "Allow", "GET", NULL); NULL for none.
  * TLY_EINVAL for a name without a value. */
 TLY_MUST tly_err tly_http_reply_headers(struct tly_http *http, uint64_t handle, int status,
-    const char *content_type, const uint8_t *body, size_t len, const char *const *headers);
+                                        const char *content_type, const uint8_t *body, size_t len,
+                                        const char *const *headers);
 
 /* ---- the planner API: client ---- */
 
@@ -284,14 +286,16 @@ TLY_MUST tly_err tly_http_reply_headers(struct tly_http *http, uint64_t handle, 
  * says which), TLY_ETIMEDOUT, TLY_EINVAL for a bad URL or a scheme that
  * does not match tls, TLY_ENOMEM. */
 TLY_MUST tly_err tly_https_request(const char *url, const char *method,
-    const struct tly_tls_files *tls, const uint8_t *body, size_t len, int timeout_ms,
-    int *status, uint8_t **response, size_t *response_len, char *why, size_t why_len);
+                                   const struct tly_tls_files *tls, const uint8_t *body, size_t len,
+                                   int timeout_ms, int *status, uint8_t **response,
+                                   size_t *response_len, char *why, size_t why_len);
 
 /* The same with a Tally-Signature header whose value is auth (a planner's
  * signature over this request, query/planner.h); auth NULL sends none. */
 TLY_MUST tly_err tly_https_request_signed(const char *url, const char *method,
-    const struct tly_tls_files *tls, const char *auth, const uint8_t *body, size_t len,
-    int timeout_ms, int *status, uint8_t **response, size_t *response_len, char *why,
-    size_t why_len);
+                                          const struct tly_tls_files *tls, const char *auth,
+                                          const uint8_t *body, size_t len, int timeout_ms,
+                                          int *status, uint8_t **response, size_t *response_len,
+                                          char *why, size_t why_len);
 
 #endif

@@ -321,8 +321,8 @@ tly_station_fini(struct tly_station *st)
 /* ---- connections ---- */
 
 tly_err
-tly_conn_alloc(
-    struct tly_conn **out, struct tly_station *st, nng_stream *stream, size_t first_limit)
+tly_conn_alloc(struct tly_conn **out, struct tly_station *st, nng_stream *stream,
+               size_t first_limit)
 {
 	struct tly_conn *c = calloc(1, sizeof *c);
 
@@ -474,7 +474,7 @@ rx_keepalive(struct tly_conn *c)
 	}
 	if (++c->ka_count > TLY_KEEPALIVE_MAX_PER_S) {
 		tly_conn_refuse(c, "%s: closed: over %d keepalives within a second", c->peer,
-		    TLY_KEEPALIVE_MAX_PER_S);
+		                TLY_KEEPALIVE_MAX_PER_S);
 		return 0;
 	}
 	c->rx_got = 0;
@@ -491,12 +491,13 @@ rx_head(struct tly_conn *c)
 		return rx_keepalive(c);
 	if (len == 0 || len > c->rx_limit) {
 		tly_conn_refuse(c, "%s: closed: a %s frame of %" PRIu32 " bytes (at most %zu here)",
-		    c->peer, c->deadline != 0 ? "handshake" : "message", len, c->rx_limit);
+		                c->peer, c->deadline != 0 ? "handshake" : "message", len,
+		                c->rx_limit);
 		return 0;
 	}
 	if ((c->rx_body = malloc(len)) == NULL) {
-		tly_conn_refuse(
-		    c, "%s: out of memory for a %" PRIu32 "-byte message", c->peer, len);
+		tly_conn_refuse(c, "%s: out of memory for a %" PRIu32 "-byte message", c->peer,
+		                len);
 		return 0;
 	}
 	c->rx_len = len;

@@ -53,9 +53,9 @@ struct entry {
 	struct core *core;
 	nng_http_conn *conn; /* hijacked: ours */
 	nng_http_res *res;
-	nng_aio *aio;        /* writes res, then sleeps LINGER_MS */
-	int lingering;       /* the aio's callback's own */
-	int written;         /* done: may be freed (under the core lock) */
+	nng_aio *aio;  /* writes res, then sleeps LINGER_MS */
+	int lingering; /* the aio's callback's own */
+	int written;   /* done: may be freed (under the core lock) */
 	struct tly_http_request req;
 };
 
@@ -154,7 +154,7 @@ reap_sent(struct core *core)
  * value pairs ending with NULL, or NULL. */
 static tly_err
 respond(struct entry *e, uint16_t status, const char *content_type, const void *body, size_t len,
-    const char *const *headers, nng_duration timeout_ms)
+        const char *const *headers, nng_duration timeout_ms)
 {
 	struct core *core = e->core;
 	tly_err rv = TLY_OK;
@@ -163,7 +163,7 @@ respond(struct entry *e, uint16_t status, const char *content_type, const void *
 	if ((nrv = nng_http_res_alloc(&e->res)) != 0 ||
 	    (nrv = nng_http_res_set_status(e->res, status)) != 0 ||
 	    (content_type != NULL &&
-	        (nrv = nng_http_res_set_header(e->res, "Content-Type", content_type)) != 0) ||
+	     (nrv = nng_http_res_set_header(e->res, "Content-Type", content_type)) != 0) ||
 	    (nrv = nng_http_res_set_header(e->res, "Connection", "close")) != 0 ||
 	    (nrv = nng_http_res_copy_data(e->res, len > 0 ? body : "", len)) != 0)
 		rv = TLY_ENOMEM;
@@ -221,11 +221,11 @@ answer_now(nng_aio *aio, uint16_t status)
 		}
 	if (status == NNG_HTTP_STATUS_PAYLOAD_TOO_LARGE)
 		n = snprintf(text, sizeof text,
-		    "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"limit\":%d}}", code,
-		    message, TLY_HTTP_BODY_MAX);
+		             "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"limit\":%d}}", code,
+		             message, TLY_HTTP_BODY_MAX);
 	else
 		n = snprintf(text, sizeof text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-		    code, message);
+		             code, message);
 	if (nng_http_res_alloc(&res) != 0) {
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
@@ -233,7 +233,7 @@ answer_now(nng_aio *aio, uint16_t status)
 	if (nng_http_res_set_status(res, status) != 0 ||
 	    nng_http_res_set_header(res, "Content-Type", "application/json") != 0 ||
 	    (status == NNG_HTTP_STATUS_METHOD_NOT_ALLOWED &&
-	        nng_http_res_set_header(res, "Allow", "GET, POST") != 0) ||
+	     nng_http_res_set_header(res, "Allow", "GET, POST") != 0) ||
 	    nng_http_res_copy_data(res, text, (size_t)n) != 0) {
 		nng_http_res_free(res);
 		nng_aio_finish(aio, NNG_ENOMEM);
@@ -395,7 +395,7 @@ add_handler(struct tly_http *http, char *why, size_t why_len)
 
 static tly_err
 http_serve(struct tly_http *http, const char *url, const struct tly_tls_files *tls, char *why,
-    size_t why_len)
+           size_t why_len)
 {
 	nng_sockaddr sa;
 	nng_url *parsed;
@@ -431,7 +431,7 @@ http_serve(struct tly_http *http, const char *url, const struct tly_tls_files *t
 
 tly_err
 tly_http_open(struct tly_http **out, const char *url, const struct tly_tls_files *tls, char *why,
-    size_t why_len)
+              size_t why_len)
 {
 	struct tly_http *http;
 	tly_err rv;
@@ -480,7 +480,7 @@ tly_http_close(struct tly_http *http)
 	while ((e = left) != NULL) {
 		left = e->next;
 		(void)respond(e, NNG_HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
-		    unavailable, sizeof unavailable - 1, NULL, CLOSE_TIMEOUT_MS);
+		              unavailable, sizeof unavailable - 1, NULL, CLOSE_TIMEOUT_MS);
 	}
 	/* Wait for the answers still going out, then free everything. */
 	nng_time deadline = nng_clock() + CLOSE_TIMEOUT_MS;
@@ -546,14 +546,14 @@ tly_http_next(struct tly_http *http, struct tly_http_request *req, int timeout_m
 
 tly_err
 tly_http_reply(struct tly_http *http, uint64_t handle, int status, const char *content_type,
-    const uint8_t *body, size_t len)
+               const uint8_t *body, size_t len)
 {
 	return tly_http_reply_headers(http, handle, status, content_type, body, len, NULL);
 }
 
 tly_err
-tly_http_reply_headers(struct tly_http *http, uint64_t handle, int status,
-    const char *content_type, const uint8_t *body, size_t len, const char *const *headers)
+tly_http_reply_headers(struct tly_http *http, uint64_t handle, int status, const char *content_type,
+                       const uint8_t *body, size_t len, const char *const *headers)
 {
 	struct core *core = http->core;
 	struct entry *e = NULL;
@@ -610,7 +610,7 @@ request_done(void *arg)
 
 static tly_err
 request_build(struct request *r, const char *method, const struct tly_tls_files *tls,
-    const char *auth, const uint8_t *body, size_t len, char *why, size_t why_len)
+              const char *auth, const uint8_t *body, size_t len, char *why, size_t why_len)
 {
 	tly_err rv;
 	int nrv;
@@ -631,7 +631,8 @@ request_build(struct request *r, const char *method, const struct tly_tls_files 
 	if ((nrv = nng_http_req_alloc(&r->req, r->url)) != 0 ||
 	    (nrv = nng_http_req_set_method(r->req, method)) != 0 ||
 	    (len > 0 && (nrv = nng_http_req_copy_data(r->req, body, len)) != 0) ||
-	    (auth != NULL && (nrv = nng_http_req_set_header(r->req, TLY_PLANNER_HEADER, auth)) != 0) ||
+	    (auth != NULL &&
+	     (nrv = nng_http_req_set_header(r->req, TLY_PLANNER_HEADER, auth)) != 0) ||
 	    (nrv = nng_http_res_alloc(&r->res)) != 0)
 		return tly_nng_err(nrv, "HTTP request", why, why_len);
 	return TLY_OK;
@@ -728,17 +729,18 @@ request_free(struct request *r)
 
 tly_err
 tly_https_request(const char *url, const char *method, const struct tly_tls_files *tls,
-    const uint8_t *body, size_t len, int timeout_ms, int *status, uint8_t **response,
-    size_t *response_len, char *why, size_t why_len)
+                  const uint8_t *body, size_t len, int timeout_ms, int *status, uint8_t **response,
+                  size_t *response_len, char *why, size_t why_len)
 {
 	return tly_https_request_signed(url, method, tls, NULL, body, len, timeout_ms, status,
-	    response, response_len, why, why_len);
+	                                response, response_len, why, why_len);
 }
 
 tly_err
 tly_https_request_signed(const char *url, const char *method, const struct tly_tls_files *tls,
-    const char *auth, const uint8_t *body, size_t len, int timeout_ms, int *status,
-    uint8_t **response, size_t *response_len, char *why, size_t why_len)
+                         const char *auth, const uint8_t *body, size_t len, int timeout_ms,
+                         int *status, uint8_t **response, size_t *response_len, char *why,
+                         size_t why_len)
 {
 	nng_time deadline = nng_clock() + (nng_time)(timeout_ms < 0 ? 0 : timeout_ms);
 	struct request *r = calloc(1, sizeof *r);

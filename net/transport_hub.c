@@ -29,7 +29,7 @@ struct tly_hub {
 	nng_aio *tick_aio;      /* heartbeat */
 	struct tly_conn **kick; /* by roster index: tick_done's own */
 	int *kick_action;       /* the same */
-	int accept_sleeping; /* accept_aio is a back-off sleep */
+	int accept_sleeping;    /* accept_aio is a back-off sleep */
 	int closing;
 	struct tly_rng rng; /* challenges; under the lock */
 	int port;
@@ -54,7 +54,7 @@ slot_of(const struct tly_hub *hub, const struct tly_party *party)
 /* Bind c to party after a valid HELLO: WELCOME first, then traffic. */
 static int
 hub_bind(struct tly_hub *hub, struct tly_conn *c, const struct tly_party *party,
-    struct tly_frame *welcome)
+         struct tly_frame *welcome)
 {
 	size_t slot = slot_of(hub, party);
 	struct tly_conn *old;
@@ -68,11 +68,12 @@ hub_bind(struct tly_hub *hub, struct tly_conn *c, const struct tly_party *party,
 	if ((old = hub->bound[slot]) != NULL) {
 		(void)tly_conn_mark_closing(old);
 		tly_station_event(&hub->st,
-		    "node %" PRIu32 " reconnected from %s: closing its connection from %s",
-		    party->id, c->peer, old->peer);
+		                  "node %" PRIu32
+		                  " reconnected from %s: closing its connection from %s",
+		                  party->id, c->peer, old->peer);
 	} else {
-		tly_station_event(
-		    &hub->st, "node %" PRIu32 " connected from %s", party->id, c->peer);
+		tly_station_event(&hub->st, "node %" PRIu32 " connected from %s", party->id,
+		                  c->peer);
 	}
 	hub->bound[slot] = c;
 	c->id = party->id;
@@ -100,15 +101,15 @@ hub_hello(struct tly_hub *hub, struct tly_conn *c, uint8_t *data, size_t len)
 	/* The length was capped at TLY_HELLO_BYTES before reading. */
 	if (len != TLY_HELLO_BYTES) {
 		free(data);
-		tly_conn_refuse(
-		    c, "%s: refused: first message of %zu bytes is not a HELLO", c->peer, len);
+		tly_conn_refuse(c, "%s: refused: first message of %zu bytes is not a HELLO",
+		                c->peer, len);
 		return 0;
 	}
 	id = tly_be32_get(data);
 	if ((party = tly_roster_find(hub->roster, id)) == NULL) {
 		free(data);
-		tly_conn_refuse(
-		    c, "%s: refused: HELLO from node %" PRIu32 ", not in the roster", c->peer, id);
+		tly_conn_refuse(c, "%s: refused: HELLO from node %" PRIu32 ", not in the roster",
+		                c->peer, id);
 		return 0;
 	}
 	nng_mtx_lock(hub->st.mtx);
@@ -117,7 +118,7 @@ hub_hello(struct tly_hub *hub, struct tly_conn *c, uint8_t *data, size_t len)
 	if (held > nng_clock()) {
 		free(data);
 		tly_conn_refuse(c, "%s: refused: node %" PRIu32 " was disconnected and is held off",
-		    c->peer, id);
+		                c->peer, id);
 		return 0;
 	}
 	tly_hello_message(signed_bytes, c->challenge, id);
@@ -125,8 +126,8 @@ hub_hello(struct tly_hub *hub, struct tly_conn *c, uint8_t *data, size_t len)
 	free(data);
 	if (rv != TLY_OK) {
 		tly_conn_refuse(c,
-		    "%s: refused: HELLO signature for node %" PRIu32 " does not verify", c->peer,
-		    id);
+		                "%s: refused: HELLO signature for node %" PRIu32 " does not verify",
+		                c->peer, id);
 		return 0;
 	}
 	tly_be32_put(id_bytes, id);
@@ -160,19 +161,20 @@ hub_lost(struct tly_conn *c, int err)
 			hub->bound[slot_of(hub, party)] = NULL;
 		if (err == NNG_ETIMEDOUT)
 			tly_station_event(&hub->st,
-			    "node %" PRIu32 " disconnected (%s): nothing from it for %d ms (no "
-			    "heartbeat)",
-			    c->id, c->peer, c->rx_idle_ms);
+			                  "node %" PRIu32
+			                  " disconnected (%s): nothing from it for %d ms (no "
+			                  "heartbeat)",
+			                  c->id, c->peer, c->rx_idle_ms);
 		else if (err != 0)
 			tly_station_event(&hub->st, "node %" PRIu32 " disconnected (%s): %s", c->id,
-			    c->peer, nng_strerror(err));
+			                  c->peer, nng_strerror(err));
 	} else if (err == NNG_ETIMEDOUT) {
-		tly_station_event(
-		    &hub->st, "%s: closed: no HELLO within %d ms", c->peer, TLY_HANDSHAKE_MS);
+		tly_station_event(&hub->st, "%s: closed: no HELLO within %d ms", c->peer,
+		                  TLY_HANDSHAKE_MS);
 	} else if (err != 0) {
 		/* TLS refusals (no certificate, another CA) end up here. */
-		tly_station_event(
-		    &hub->st, "%s: closed before HELLO: %s", c->peer, nng_strerror(err));
+		tly_station_event(&hub->st, "%s: closed before HELLO: %s", c->peer,
+		                  nng_strerror(err));
 	}
 	nng_mtx_unlock(hub->st.mtx);
 }
@@ -190,8 +192,8 @@ hub_greet(struct tly_hub *hub, nng_stream *stream)
 	for (c = hub->st.conns; c != NULL; c = c->next)
 		pending += c->state == HUB_CHALLENGED && !c->closing;
 	if (pending >= TLY_PENDING_MAX)
-		tly_station_event(
-		    &hub->st, "refused a connection: %u awaiting HELLO already", pending);
+		tly_station_event(&hub->st, "refused a connection: %u awaiting HELLO already",
+		                  pending);
 	nng_mtx_unlock(hub->st.mtx);
 	if (pending >= TLY_PENDING_MAX) {
 		nng_stream_free(stream);
@@ -282,7 +284,7 @@ tick_done(void *arg)
 
 static tly_err
 hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls, char *why,
-    size_t why_len)
+           size_t why_len)
 {
 	nng_url *parsed;
 	tly_err rv;
@@ -291,8 +293,8 @@ hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls
 	if ((rv = tly_url_parse(&parsed, url, 0, tls != NULL, why, why_len)) != TLY_OK)
 		return rv;
 	nng_url_free(parsed);
-	if (tls != NULL && (rv = tly_tls_config(
-	                        &hub->tls, NNG_TLS_MODE_SERVER, tls, NULL, why, why_len)) != TLY_OK)
+	if (tls != NULL && (rv = tly_tls_config(&hub->tls, NNG_TLS_MODE_SERVER, tls, NULL, why,
+	                                        why_len)) != TLY_OK)
 		return rv;
 	if ((nrv = nng_stream_listener_alloc(&hub->listener, url)) != 0)
 		return tly_nng_err(nrv, url, why, why_len);
@@ -315,7 +317,7 @@ hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls
 
 tly_err
 tly_hub_open(struct tly_hub **out, const char *url, const struct tly_tls_files *tls,
-    const struct tly_roster *roster, char *why, size_t why_len)
+             const struct tly_roster *roster, char *why, size_t why_len)
 {
 	struct tly_hub *hub;
 	tly_err rv;
@@ -416,7 +418,7 @@ tly_hub_send(struct tly_hub *hub, uint32_t to, const uint8_t *msg, size_t len)
 		free(frame);
 	} else if ((rv = tly_conn_queue(c, frame, &kick)) != TLY_OK) {
 		tly_station_event(&hub->st, "node %" PRIu32 ": over %d bytes queued, not sending",
-		    to, TLY_SEND_QUEUE_MAX);
+		                  to, TLY_SEND_QUEUE_MAX);
 	}
 	nng_mtx_unlock(hub->st.mtx);
 	/* This thread is the only reaper: c stays allocated. */
@@ -441,9 +443,10 @@ tly_hub_disconnect(struct tly_hub *hub, uint32_t id, int hold_ms, const char *wh
 		(void)tly_conn_mark_closing(c);
 		dropped = tly_station_drop_posts(&hub->st, c);
 		tly_station_event(&hub->st,
-		    "node %" PRIu32 " disconnected (%s) and held off for %d ms: %s; %zu of its "
-		    "messages dropped unread",
-		    id, c->peer, hold_ms, why, dropped);
+		                  "node %" PRIu32
+		                  " disconnected (%s) and held off for %d ms: %s; %zu of its "
+		                  "messages dropped unread",
+		                  id, c->peer, hold_ms, why, dropped);
 	}
 	nng_mtx_unlock(hub->st.mtx);
 	tly_station_reap(&hub->st);

@@ -108,8 +108,8 @@ struct tly_conn {
 	size_t rx_len, rx_got;
 	size_t rx_limit; /* longest frame accepted in the current state */
 	uint64_t rx_total;
-	int rx_idle_ms;        /* once bound: silence that kills it (the tick's) */
-	nng_time ka_window;    /* keepalives received since then */
+	int rx_idle_ms;     /* once bound: silence that kills it (the tick's) */
+	nng_time ka_window; /* keepalives received since then */
 	unsigned ka_count;
 	/* Heartbeat, under the lock: when a byte last arrived (or reading
 	 * resumed), and whether the tick closed it for silence. */
@@ -129,8 +129,8 @@ struct tly_conn {
 
 /* ---- stations (transport_conn.c) ---- */
 
-TLY_MUST tly_err tly_station_init(
-    struct tly_station *st, const struct tly_conn_ops *ops, void *owner);
+TLY_MUST tly_err tly_station_init(struct tly_station *st, const struct tly_conn_ops *ops,
+                                  void *owner);
 /* Marks every connection closing, drops the inbox, reaps everything.
  * The owner has stopped every source of new connections first. */
 void tly_station_fini(struct tly_station *st);
@@ -150,8 +150,8 @@ void tly_station_event(struct tly_station *st, const char *fmt, ...)
 TLY_MUST tly_err tly_station_next_event(struct tly_station *st, char *line, size_t len);
 
 /* Wait for the next post (see tly_hub_recv); reaps on the way. */
-TLY_MUST tly_err tly_station_recv(
-    struct tly_station *st, uint32_t *from, uint8_t **msg, size_t *len, int timeout_ms);
+TLY_MUST tly_err tly_station_recv(struct tly_station *st, uint32_t *from, uint8_t **msg,
+                                  size_t *len, int timeout_ms);
 
 /* Free closing connections that nothing refers to, close the streams of
  * the others. Application thread, lock not held. */
@@ -166,8 +166,8 @@ size_t tly_station_drop_posts(struct tly_station *st, struct tly_conn *c);
 /* Wrap an accepted or dialled stream and add it to the station, held
  * (the stream is freed on failure too). The caller sets it up, starts
  * it and releases it. */
-TLY_MUST tly_err tly_conn_alloc(
-    struct tly_conn **out, struct tly_station *st, nng_stream *stream, size_t first_limit);
+TLY_MUST tly_err tly_conn_alloc(struct tly_conn **out, struct tly_station *st, nng_stream *stream,
+                                size_t first_limit);
 /* Start the receive loop. Lock not held. */
 void tly_conn_start(struct tly_conn *conn);
 /* Drop the hold of tly_conn_alloc. Lock not held. */
@@ -220,17 +220,18 @@ void tly_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((for
 /* A TLS configuration from PEM files: mutual authentication required,
  * server_name checked on clients (NULL: none). */
 TLY_MUST tly_err tly_tls_config(nng_tls_config **out, nng_tls_mode mode,
-    const struct tly_tls_files *files, const char *server_name, char *why, size_t why_len);
+                                const struct tly_tls_files *files, const char *server_name,
+                                char *why, size_t why_len);
 
 /* Parse url and check its scheme: streams (http 0) take tcp, tcp4, tcp6
  * and ipc without tls, tls+tcp, tls+tcp4 and tls+tcp6 with it; HTTP
  * takes http without tls and https with it. TLY_EINVAL otherwise. */
-TLY_MUST tly_err tly_url_parse(
-    nng_url **out, const char *url, int http, int with_tls, char *why, size_t why_len);
+TLY_MUST tly_err tly_url_parse(nng_url **out, const char *url, int http, int with_tls, char *why,
+                               size_t why_len);
 
 /* The bytes a HELLO signs. */
 void tly_hello_message(uint8_t out[static TLY_HELLO_SIGNED_BYTES],
-    const uint8_t challenge[static TLY_HELLO_CHALLENGE_BYTES], uint32_t id);
+                       const uint8_t challenge[static TLY_HELLO_CHALLENGE_BYTES], uint32_t id);
 
 uint32_t tly_be32_get(const uint8_t *p);
 void tly_be32_put(uint8_t *p, uint32_t v);

@@ -103,7 +103,7 @@ dial_done(void *arg)
 	closing = link->closing;
 	if (!closing && rv != 0 && rv != link->last_dial_err)
 		tly_station_event(&link->st, "cannot connect to the coordinator at %s: %s",
-		    link->url, nng_strerror(rv));
+		                  link->url, nng_strerror(rv));
 	if (rv != 0)
 		link->last_dial_err = rv;
 	nng_mtx_unlock(link->st.mtx);
@@ -117,7 +117,7 @@ dial_done(void *arg)
 		return;
 	}
 	if (tly_conn_alloc(&c, &link->st, nng_aio_get_output(link->dial_aio, 0),
-	        TLY_HELLO_CHALLENGE_BYTES) != TLY_OK) {
+	                   TLY_HELLO_CHALLENGE_BYTES) != TLY_OK) {
 		redial_later(link);
 		return;
 	}
@@ -140,8 +140,8 @@ link_answer(struct tly_link *link, struct tly_conn *c, uint8_t *data, size_t len
 	if (len != TLY_HELLO_CHALLENGE_BYTES) {
 		free(data);
 		tly_conn_refuse(c,
-		    "%s: closed: %zu bytes where the coordinator's challenge was due", c->peer,
-		    len);
+		                "%s: closed: %zu bytes where the coordinator's challenge was due",
+		                c->peer, len);
 		return 0;
 	}
 	tly_hello_message(signed_bytes, data, link->self->id);
@@ -179,7 +179,7 @@ link_welcomed(struct tly_link *link, struct tly_conn *c, uint8_t *data, size_t l
 	link->backoff = TLY_REDIAL_MIN_MS;
 	link->last_dial_err = 0;
 	tly_station_event(&link->st, "connected to the coordinator at %s (%s) as node %" PRIu32,
-	    link->url, c->peer, id);
+	                  link->url, c->peer, id);
 	nng_mtx_unlock(link->st.mtx);
 	c->rx_limit = TLY_MAX_MESSAGE_BYTES;
 	c->deadline = 0;
@@ -212,15 +212,17 @@ link_lost(struct tly_conn *c, int err)
 	if (redial)
 		link->current = NULL;
 	if (redial && err == NNG_ETIMEDOUT && c->state == LINK_READY)
-		tly_station_event(&link->st,
+		tly_station_event(
+		    &link->st,
 		    "connection to the coordinator lost: nothing from it for %d ms (no "
 		    "heartbeat): redialling",
 		    c->rx_idle_ms);
 	else if (redial && err != 0 && c->state == LINK_READY)
-		tly_station_event(
-		    &link->st, "connection to the coordinator lost: %s", nng_strerror(err));
+		tly_station_event(&link->st, "connection to the coordinator lost: %s",
+		                  nng_strerror(err));
 	else if (redial && err != 0)
-		tly_station_event(&link->st,
+		tly_station_event(
+		    &link->st,
 		    "the coordinator at %s ended the handshake (%s): is this node's key in "
 		    "its roster, its certificate from node-ca, tls_ca coordinator-ca, and the "
 		    "coordinator's certificate for the host dialled?",
@@ -234,7 +236,7 @@ link_lost(struct tly_conn *c, int err)
 
 static tly_err
 link_dialer(struct tly_link *link, const char *url, const struct tly_tls_files *tls, char *why,
-    size_t why_len)
+            size_t why_len)
 {
 	const char *server_name;
 	nng_url *parsed;
@@ -265,7 +267,7 @@ link_dialer(struct tly_link *link, const char *url, const struct tly_tls_files *
 
 tly_err
 tly_link_open(struct tly_link **out, const char *url, const struct tly_tls_files *tls,
-    const struct tly_identity *self, char *why, size_t why_len)
+              const struct tly_identity *self, char *why, size_t why_len)
 {
 	struct tly_link *link;
 	tly_err rv;
@@ -355,7 +357,8 @@ tly_link_send(struct tly_link *link, const uint8_t *msg, size_t len)
 		free(frame);
 	else if ((rv = tly_conn_queue(c, frame, &kick)) != TLY_OK)
 		tly_station_event(&link->st,
-		    "over %d bytes queued for the coordinator, not sending", TLY_SEND_QUEUE_MAX);
+		                  "over %d bytes queued for the coordinator, not sending",
+		                  TLY_SEND_QUEUE_MAX);
 	nng_mtx_unlock(link->st.mtx);
 	if (kick)
 		tly_conn_kick(c);

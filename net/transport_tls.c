@@ -32,7 +32,7 @@ tly_be32_put(uint8_t *p, uint32_t v)
 
 void
 tly_hello_message(uint8_t out[static TLY_HELLO_SIGNED_BYTES],
-    const uint8_t challenge[static TLY_HELLO_CHALLENGE_BYTES], uint32_t id)
+                  const uint8_t challenge[static TLY_HELLO_CHALLENGE_BYTES], uint32_t id)
 {
 	static const char domain[] = "tally/hello/v1";
 
@@ -99,7 +99,7 @@ tly_url_parse(nng_url **out, const char *url, int http, int with_tls, char *why,
 		allowed = with_tls ? tls_streams : plain_streams;
 	if (!scheme_in(parsed->u_scheme, allowed)) {
 		tly_why(why, why_len, "URL %s: scheme %s does not fit %s", url, parsed->u_scheme,
-		    with_tls ? "a TLS configuration" : "plain transport (no TLS files given)");
+		        with_tls ? "a TLS configuration" : "plain transport (no TLS files given)");
 		nng_url_free(parsed);
 		return TLY_EINVAL;
 	}
@@ -123,7 +123,7 @@ read_pem(char **out, size_t *len, const char *path, const char *what, char *why,
 	}
 	if (fstat(fileno(f), &sb) != 0 || sb.st_size <= 0 || sb.st_size > PEM_FILE_MAX) {
 		tly_why(why, why_len, "%s %s: empty, unreadable or over %d bytes", what, path,
-		    PEM_FILE_MAX);
+		        PEM_FILE_MAX);
 		goto out;
 	}
 	size = (size_t)sb.st_size;
@@ -166,7 +166,7 @@ tls_load(nng_tls_config *cfg, const struct tly_tls_files *files, char *why, size
 	}
 	if ((nrv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
 		tly_why(why, why_len, "certificate %s with key %s: %s", files->cert, key_path,
-		    nng_strerror(nrv));
+		        nng_strerror(nrv));
 		goto out;
 	}
 	rv = TLY_OK;
@@ -182,7 +182,7 @@ out:
 
 tly_err
 tly_tls_config(nng_tls_config **out, nng_tls_mode mode, const struct tly_tls_files *files,
-    const char *server_name, char *why, size_t why_len)
+               const char *server_name, char *why, size_t why_len)
 {
 	nng_tls_config *cfg = NULL;
 	tly_err rv;

@@ -31,7 +31,7 @@ struct parse {
 	const char *dir;
 	struct tly_node_dataset *dataset; /* of the current [dataset NAME] section */
 	char current_section[96];
-	int current_section_number; /* src->sections when it started */
+	int current_section_number;                   /* src->sections when it started */
 	char *allowed_columns[TLY_SPEC_DATASETS_MAX]; /* "columns" lists, per dataset */
 	bool seen_id, seen_coordinator, seen_sign_key, seen_kx_key, seen_ledger;
 };
@@ -202,14 +202,14 @@ static bool
 copy_path(struct parse *p, char *dst, const char *value)
 {
 	int n = value[0] == '/' ? snprintf(dst, TLY_CONFIG_PATH_MAX, "%s", value)
-				: snprintf(dst, TLY_CONFIG_PATH_MAX, "%s/%s", p->dir, value);
+	                        : snprintf(dst, TLY_CONFIG_PATH_MAX, "%s/%s", p->dir, value);
 	return value[0] != '\0' && n > 0 && n < TLY_CONFIG_PATH_MAX;
 }
 
 /* Split "a, b ,c" into trimmed items; calls fn for each. */
 static bool
 for_each_item(char *list, bool (*fn)(struct parse *, const char *, void *), struct parse *p,
-    void *arg)
+              void *arg)
 {
 	for (char *save = NULL, *item = strtok_r(list, ",", &save); item != NULL;
 	     item = strtok_r(NULL, ",", &save)) {
@@ -283,8 +283,10 @@ add_measure(struct parse *p, const char *name, void *arg)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} measures[] = {{"count", TLY_ALLOW_COUNT}, {"sum", TLY_ALLOW_SUM}, {"mean", TLY_ALLOW_MEAN},
-	    {"histogram", TLY_ALLOW_HISTOGRAM}};
+	} measures[] = {{"count", TLY_ALLOW_COUNT},
+	                {"sum", TLY_ALLOW_SUM},
+	                {"mean", TLY_ALLOW_MEAN},
+	                {"histogram", TLY_ALLOW_HISTOGRAM}};
 	for (size_t i = 0; i < sizeof measures / sizeof measures[0]; i++) {
 		if (strcmp(name, measures[i].name) == 0) {
 			*mask |= measures[i].bit;
@@ -292,7 +294,7 @@ add_measure(struct parse *p, const char *name, void *arg)
 		}
 	}
 	fail(p, "policy", "measures", "unknown measure \"%.40s\" (count, sum, mean, histogram)",
-	    name);
+	     name);
 	return false;
 }
 
@@ -316,8 +318,8 @@ policy_key(struct parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "max_query_work") == 0) {
 		if (!parse_u64(value, 1, &cfg->max_query_work))
 			fail(p, "policy", key,
-			    "must be an integer from 1 to 18446744073709551615 (work units, "
-			    "query/noise.h)");
+			     "must be an integer from 1 to 18446744073709551615 (work units, "
+			     "query/noise.h)");
 	} else if (strcmp(key, "allow_noise_free") == 0) {
 		if (!parse_bool(value, &cfg->allow_noise_free))
 			fail(p, "policy", key, "must be yes or no");
@@ -381,7 +383,7 @@ column_key(struct parse *p, const char *key, const char *name, const char *value
 		if (sscanf(value + 8, "%31s %31s %1s", lo, hi, extra) != 2 ||
 		    !parse_i64(lo, &col.min) || !parse_i64(hi, &col.max) || col.min > col.max) {
 			fail(p, p->current_section, key,
-			    "expected \"integer MIN MAX\" with integers MIN <= MAX");
+			     "expected \"integer MIN MAX\" with integers MIN <= MAX");
 			return;
 		}
 	} else if (strncmp(value, "categorical ", 12) == 0) {
@@ -399,7 +401,7 @@ column_key(struct parse *p, const char *key, const char *name, const char *value
 		}
 	} else {
 		fail(p, p->current_section, key,
-		    "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
+		     "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
 		return;
 	}
 	struct tly_column *grown =
@@ -418,7 +420,7 @@ fraction_key(struct parse *p, const char *key, const char *value, struct tly_fra
 {
 	if (tly_fraction_parse(value, out) != TLY_OK || out->num == 0) {
 		fail(p, p->current_section, key,
-		    "must be a positive plain decimal such as 20 or 0.5 (at most 18 digits)");
+		     "must be a positive plain decimal such as 20 or 0.5 (at most 18 digits)");
 		return false;
 	}
 	return true;
@@ -434,7 +436,7 @@ dataset_key(struct parse *p, const char *key, const char *value)
 		if (!copy_path(p, ds->path, value))
 			fail(p, p->current_section, key, "bad path");
 	} else if (strcmp(key, "table") == 0 || strcmp(key, "person_id") == 0 ||
-		   strcmp(key, "opt_out") == 0) {
+	           strcmp(key, "opt_out") == 0) {
 		char *dst = key[0] == 't' ? ds->table : key[0] == 'p' ? ds->person_id : ds->opt_out;
 		if (!valid_name(value))
 			fail(p, p->current_section, key, "names are [a-z][a-z0-9_]*, 1-63 bytes");
@@ -458,8 +460,8 @@ dataset_key(struct parse *p, const char *key, const char *value)
 			snprintf(ds->population, sizeof ds->population, "%s", value);
 	} else if (strcmp(key, "rho_total") == 0) {
 		fail(p, p->current_section, key,
-		    "was removed: epsilon and rho now share one (epsilon_total, delta_total) cap "
-		    "per population (docs/PRIVACY.md); delete this line");
+		     "was removed: epsilon and rho now share one (epsilon_total, delta_total) cap "
+		     "per population (docs/PRIVACY.md); delete this line");
 	} else if (strcmp(key, "rho_per_query") == 0) {
 		(void)fraction_key(p, key, value, &ds->rho_per_query);
 	} else if (strncmp(key, "column.", 7) == 0) {
@@ -530,7 +532,7 @@ handler(void *user, const char *section, const char *key, const char *value)
 		dataset_key(p, key, value);
 	else
 		fail(p, section[0] ? section : "(top)", NULL,
-		    "unknown section (expected [node], [policy] or [dataset NAME])");
+		     "unknown section (expected [node], [policy] or [dataset NAME])");
 	return 1;
 }
 
@@ -598,22 +600,21 @@ check_populations(struct parse *p)
 		const struct tly_node_dataset *ds = &cfg->datasets[i];
 		for (size_t j = 0; j < i; j++) {
 			const struct tly_node_dataset *first = &cfg->datasets[j];
-			const char *key = !same_fraction(ds->epsilon_total, first->epsilon_total)
-			                      ? "epsilon_total"
-			                  : !same_fraction(ds->delta_total, first->delta_total)
-			                      ? "delta_total"
-			                  : ds->schema.max_sites_per_person !=
-			                          first->schema.max_sites_per_person
-			                      ? "max_sites_per_person"
-			                      : NULL;
+			const char *key =
+			    !same_fraction(ds->epsilon_total, first->epsilon_total)
+			        ? "epsilon_total"
+			    : !same_fraction(ds->delta_total, first->delta_total) ? "delta_total"
+			    : ds->schema.max_sites_per_person != first->schema.max_sites_per_person
+			        ? "max_sites_per_person"
+			        : NULL;
 			if (strcmp(ds->population, first->population) != 0 || key == NULL)
 				continue;
 			snprintf(p->current_section, sizeof p->current_section, "dataset %s",
-			    ds->schema.name);
+			         ds->schema.name);
 			fail(p, p->current_section, key,
-			    "differs from dataset %s's, in the same population \"%s\" (one "
-			    "accountant, one cap)",
-			    first->schema.name, ds->population);
+			     "differs from dataset %s's, in the same population \"%s\" (one "
+			     "accountant, one cap)",
+			     first->schema.name, ds->population);
 			return;
 		}
 	}
@@ -623,12 +624,12 @@ static void
 check_required(struct parse *p)
 {
 	struct tly_node_config *cfg = p->cfg;
-	const char *missing = !p->seen_id	     ? "id"
-			      : !p->seen_coordinator ? "coordinator"
-			      : !p->seen_sign_key    ? "sign_key"
-			      : !p->seen_kx_key      ? "kx_key"
-			      : !p->seen_ledger      ? "ledger"
-						     : NULL;
+	const char *missing = !p->seen_id            ? "id"
+	                      : !p->seen_coordinator ? "coordinator"
+	                      : !p->seen_sign_key    ? "sign_key"
+	                      : !p->seen_kx_key      ? "kx_key"
+	                      : !p->seen_ledger      ? "ledger"
+	                                             : NULL;
 	p->src = NULL;
 	if (missing != NULL) {
 		fail(p, "node", missing, "required key is missing");
@@ -636,23 +637,24 @@ check_required(struct parse *p)
 	}
 	if (cfg->heartbeat_dead_ms < 2u * cfg->heartbeat_interval_ms) {
 		fail(p, "node", "heartbeat_dead_ms",
-		    "must be at least twice heartbeat_interval_ms (%u), so that one late "
-		    "keepalive does not cut a healthy link",
-		    (unsigned)cfg->heartbeat_interval_ms);
+		     "must be at least twice heartbeat_interval_ms (%u), so that one late "
+		     "keepalive does not cut a healthy link",
+		     (unsigned)cfg->heartbeat_interval_ms);
 		return;
 	}
 	for (size_t i = 0; i < cfg->dataset_count; i++) {
 		struct tly_node_dataset *ds = &cfg->datasets[i];
 		char section[96];
 		snprintf(section, sizeof section, "dataset %s", ds->schema.name);
-		missing = ds->path[0] == '\0'	     ? "path"
-			  : ds->table[0] == '\0'     ? "table"
-			  : ds->person_id[0] == '\0' ? "person_id"
-						     : NULL;
+		missing = ds->path[0] == '\0'        ? "path"
+		          : ds->table[0] == '\0'     ? "table"
+		          : ds->person_id[0] == '\0' ? "person_id"
+		                                     : NULL;
 		if (missing != NULL)
 			fail(p, section, missing, "required key is missing");
 		else if (ds->schema.column_count == 0)
-			fail(p, section, "column.NAME", "a dataset must declare at least one column");
+			fail(p, section, "column.NAME",
+			     "a dataset must declare at least one column");
 		else if (p->allowed_columns[i] != NULL)
 			filter_columns(p, ds, p->allowed_columns[i]);
 	}
@@ -661,7 +663,7 @@ check_required(struct parse *p)
 
 static tly_err
 parse_source(struct tly_node_config *out, struct source *src, const char *name, const char *dir,
-    struct tly_config_error *err)
+             struct tly_config_error *err)
 {
 	struct tly_node_config *cfg = calloc(1, sizeof *cfg);
 	struct parse p;
@@ -697,7 +699,7 @@ parse_source(struct tly_node_config *out, struct source *src, const char *name, 
 		err->line = line > 0 ? line : 0;
 		snprintf(err->key, sizeof err->key, "(syntax)");
 		snprintf(err->reason, sizeof err->reason,
-		    line > 0 ? "not a [section] or key = value line" : "cannot be read");
+		         line > 0 ? "not a [section] or key = value line" : "cannot be read");
 	}
 	if (err->reason[0] == '\0')
 		check_required(&p);
@@ -715,7 +717,7 @@ out:
 
 tly_err
 tly_node_config_parse(struct tly_node_config *out, const char *text, const char *name,
-    const char *dir, struct tly_config_error *err)
+                      const char *dir, struct tly_config_error *err)
 {
 	struct source src = {.text = text};
 	return parse_source(out, &src, name, dir, err);
@@ -791,7 +793,7 @@ tly_node_config_catalogue(const struct tly_node_config *cfg, struct tly_catalogu
 			if (col->domain == NULL)
 				goto nomem;
 			memcpy(col->domain, src->columns[c].domain,
-			    col->domain_count * sizeof *col->domain);
+			       col->domain_count * sizeof *col->domain);
 		}
 	}
 	*out = cat;

@@ -80,14 +80,13 @@ enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
 
 struct tly_config_error {
 	char file[256];
-	int line;        /* 0 when the error is not on one line (a missing key) */
-	char key[96];    /* "section.key" or "[section]" */
+	int line;     /* 0 when the error is not on one line (a missing key) */
+	char key[96]; /* "section.key" or "[section]" */
 	char reason[256];
 };
 
 /* Format "FILE:LINE: KEY: REASON" into buf. */
 void tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len);
-
 
 /* Parse an exact non-negative decimal ("20", "0.5", "1e-3" is refused:
  * plain decimals only, at most 18 significant digits) into a reduced
@@ -98,8 +97,8 @@ struct tly_node_dataset {
 	char path[TLY_CONFIG_PATH_MAX]; /* absolute, resolved against the config's folder */
 	char table[TLY_SPEC_NAME_MAX + 1];
 	char person_id[TLY_SPEC_NAME_MAX + 1];
-	char opt_out[TLY_SPEC_NAME_MAX + 1]; /* "" when there is no opt-out column */
-	char population[TLY_SPEC_NAME_MAX + 1]; /* default: the dataset's name */
+	char opt_out[TLY_SPEC_NAME_MAX + 1];            /* "" when there is no opt-out column */
+	char population[TLY_SPEC_NAME_MAX + 1];         /* default: the dataset's name */
 	struct tly_fraction epsilon_total, delta_total; /* the population's cap */
 	struct tly_fraction epsilon_per_query, rho_per_query;
 	/* The public schema: name, max_sites_per_person and the columns queries
@@ -128,7 +127,7 @@ struct tly_node_config {
 	int committee;
 	uint32_t heartbeat_interval_ms; /* default TLY_HEARTBEAT_INTERVAL_MS */
 	uint32_t heartbeat_dead_ms;     /* default TLY_HEARTBEAT_DEAD_MS */
-	unsigned measures; /* enum tly_measure_mask bits */
+	unsigned measures;              /* enum tly_measure_mask bits */
 	uint32_t min_contributors;
 	uint32_t max_min_honest; /* refuse a QUERY whose min_honest is larger */
 	int allow_noise_free;
@@ -140,21 +139,22 @@ struct tly_node_config {
 /* Load and validate. On failure *err says where and why, and out is left
  * empty (nothing to free). TLY_EINVAL, TLY_ENOMEM. */
 TLY_MUST tly_err tly_node_config_load(struct tly_node_config *out, const char *path,
-    struct tly_config_error *err);
+                                      struct tly_config_error *err);
 
 /* The same from text in memory (for tests and fuzzing); `name` is used in
  * error messages and `dir` to resolve relative paths. */
 TLY_MUST tly_err tly_node_config_parse(struct tly_node_config *out, const char *text,
-    const char *name, const char *dir, struct tly_config_error *err);
+                                       const char *name, const char *dir,
+                                       struct tly_config_error *err);
 
 void tly_node_config_fini(struct tly_node_config *cfg);
 
 const struct tly_node_dataset *tly_node_config_dataset(const struct tly_node_config *cfg,
-    const char *name);
+                                                       const char *name);
 
 /* The public catalogue of this node's datasets (copies; free with
  * tly_catalogue_fini). TLY_ENOMEM. */
 TLY_MUST tly_err tly_node_config_catalogue(const struct tly_node_config *cfg,
-    struct tly_catalogue *out);
+                                           struct tly_catalogue *out);
 
 #endif

@@ -28,8 +28,7 @@ on_signal(int sig)
 	stopping = 1;
 }
 
-static void
-note(uint32_t id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(uint32_t id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* One line per event: time, node, what happened. */
 static void
@@ -103,10 +102,10 @@ new_slot(struct daemon *d)
 /* Sign and send a node -> coordinator message about a query. */
 static void
 send_to_coordinator(struct daemon *d, enum tly_msg_type type,
-    const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_buf *body)
+                    const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_buf *body)
 {
-	struct tly_msg_header header = {.type = type, .sender = d->node.config.id,
-	    .recipient = TLY_PARTY_COORDINATOR};
+	struct tly_msg_header header = {
+	    .type = type, .sender = d->node.config.id, .recipient = TLY_PARTY_COORDINATOR};
 	struct tly_buf msg;
 
 	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
@@ -123,8 +122,8 @@ static uint32_t
 refusal_reason(tly_err rv)
 {
 	return rv == TLY_EBUDGET || rv == TLY_EREPLAY || rv == TLY_EPEER || rv == TLY_EINVAL
-	    ? TLY_ABORT_REFUSED
-	    : TLY_ABORT_INTERNAL;
+	           ? TLY_ABORT_REFUSED
+	           : TLY_ABORT_INTERNAL;
 }
 
 /* Who asked, for the log line: the planner the coordinator named in the
@@ -136,7 +135,7 @@ note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 	const char *planner = json_string_value(json_object_get(spec, "planner"));
 
 	note(self, "query %s: asked by planner %s", qid,
-	    planner != NULL && tly_planner_name_valid(planner) ? planner : "(none named)");
+	     planner != NULL && tly_planner_name_valid(planner) ? planner : "(none named)");
 	json_decref(spec);
 }
 
@@ -155,7 +154,7 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 		/* Not attributable to the coordinator: logged here, never in the
 		 * ledger, or anyone who can reach the node could grow it. */
 		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
-		    qid, tly_strerror(rv));
+		     qid, tly_strerror(rv));
 		return;
 	}
 	int member = tly_idlist_contains(&q.committee, self);
@@ -164,15 +163,16 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	/* No query outside the log: a member that sums shares for it would
 	 * release the others' answers (node_log.h). */
 	char why_log[400];
-	rv = member || participant ? tly_node_check_log(&d->node, query_id, &q, NULL, why_log,
-	                                 sizeof why_log)
-	                           : TLY_OK;
+	rv = member || participant
+	         ? tly_node_check_log(&d->node, query_id, &q, NULL, why_log, sizeof why_log)
+	         : TLY_OK;
 	tly_query_fini(&q);
 	if (rv != TLY_OK) {
 		struct tly_buf refusal;
 		note(self, "query %s: %s", qid, why_log);
 		tly_buf_init(&refusal);
-		if (participant && tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
+		if (participant &&
+		    tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
 			send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &refusal);
 		tly_buf_fini(&refusal);
 		return;
@@ -182,7 +182,7 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	if (member && d->node.config.committee && find_slot(d, query_id) == NULL) {
 		struct member_slot *slot = new_slot(d);
 		rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster,
-		    msg, len);
+		                                msg, len);
 		if (rv == TLY_OK) {
 			memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
 			slot->used = ++d->clock;
@@ -190,11 +190,13 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 		} else {
 			slot->member = NULL;
 			note(self, "query %s: cannot serve on the committee: %s", qid,
-			    tly_strerror(rv));
+			     tly_strerror(rv));
 		}
 	} else if (member && !d->node.config.committee) {
-		note(self, "query %s: named to the committee, but this node's config says "
-			    "committee = no", qid);
+		note(self,
+		     "query %s: named to the committee, but this node's config says "
+		     "committee = no",
+		     qid);
 	}
 	if (!participant)
 		return;
@@ -261,7 +263,7 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	if (slot == NULL) {
 		if (peeked.header.type != TLY_MSG_ABORT)
 			note(self, "dropped a message of type %d for a query it does not serve",
-			    (int)peeked.header.type);
+			     (int)peeked.header.type);
 		return;
 	}
 	struct tly_outbox box;
@@ -271,18 +273,23 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	char qid[2 * TLY_QUERY_ID_BYTES + 1];
 	tly_hex(qid, peeked.header.query_id, TLY_QUERY_ID_BYTES);
 	if (rv != TLY_OK && peeked.header.type == TLY_MSG_SET_CERT)
-		note(self, "query %s: committee: set certificate refused (%s): no share-sum released",
-		    qid, tly_strerror(rv));
+		note(self,
+		     "query %s: committee: set certificate refused (%s): no share-sum released",
+		     qid, tly_strerror(rv));
 	else if (rv == TLY_EPEER && peeked.header.type == TLY_MSG_ANNOUNCE)
-		note(self, "query %s: committee: refused to vote for a second contributor set "
-			    "(one vote per query)", qid);
+		note(self,
+		     "query %s: committee: refused to vote for a second contributor set "
+		     "(one vote per query)",
+		     qid);
 	else if (rv != TLY_OK && rv != TLY_EABORTED)
 		note(self, "committee: message of type %d refused: %s", (int)peeked.header.type,
-		    tly_strerror(rv));
+		     tly_strerror(rv));
 	if (!record_votes(d, &box)) {
-		note(self, "query %s: committee: this node's ledger holds its vote for another "
-			    "contributor set in this query (one vote per query, across restarts): "
-			    "nothing sent, and this node leaves the query's committee", qid);
+		note(self,
+		     "query %s: committee: this node's ledger holds its vote for another "
+		     "contributor set in this query (one vote per query, across restarts): "
+		     "nothing sent, and this node leaves the query's committee",
+		     qid);
 		tly_outbox_clear(&box);
 		/* The state machine holds the vote it made: a certificate for it
 		 * must find no member to release a share-sum. */
@@ -293,7 +300,7 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	}
 	if (box.count > 0)
 		note(self, "committee: answering a message of type %d with %zu message(s)",
-		    (int)peeked.header.type, box.count);
+		     (int)peeked.header.type, box.count);
 	send_outbox(d, &box);
 	tly_outbox_fini(&box);
 	if (rv == TLY_EABORTED || peeked.header.type == TLY_MSG_ABORT) {
@@ -320,16 +327,17 @@ tly_node_daemon(const char *config_path)
 	}
 	uint32_t self = d->node.config.id;
 	struct tly_tls_files tls = {.cert = d->node.config.tls_cert,
-	    .key = d->node.config.tls_key, .ca = d->node.config.tls_ca};
+	                            .key = d->node.config.tls_key,
+	                            .ca = d->node.config.tls_ca};
 	int use_tls = strncmp(d->node.config.coordinator, "tls+", 4) == 0;
 	rv = tly_link_open(&d->link, d->node.config.coordinator, use_tls ? &tls : NULL,
-	    &d->node.identity, why, sizeof why);
+	                   &d->node.identity, why, sizeof why);
 	if (rv != TLY_OK) {
 		note(self, "cannot dial %s: %s", d->node.config.coordinator, why);
 		goto out;
 	}
 	tly_link_heartbeat(d->link, (int)d->node.config.heartbeat_interval_ms,
-	    (int)d->node.config.heartbeat_dead_ms);
+	                   (int)d->node.config.heartbeat_dead_ms);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
@@ -349,7 +357,8 @@ tly_node_daemon(const char *config_path)
 			note(self, "%s", event);
 		int ready = tly_link_ready(d->link);
 		if (ready != was_ready)
-			note(self, ready ? "connected to the coordinator" : "connection lost; redialling");
+			note(self, ready ? "connected to the coordinator"
+			                 : "connection lost; redialling");
 		was_ready = ready;
 		rv = tly_link_recv(d->link, &msg, &len, RECV_TIMEOUT_MS);
 		if (rv == TLY_ETIMEDOUT)

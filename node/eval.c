@@ -239,11 +239,12 @@ prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, siz
 	}
 	for (size_t i = 0; i < q->param_count; i++) {
 		const struct param *p = &q->params[i];
-		int rc = p->is_text ? sqlite3_bind_text(*stmt, (int)i + 1, p->text, -1, SQLITE_STATIC)
-				    : sqlite3_bind_int64(*stmt, (int)i + 1, p->integer);
+		int rc = p->is_text
+		             ? sqlite3_bind_text(*stmt, (int)i + 1, p->text, -1, SQLITE_STATIC)
+		             : sqlite3_bind_int64(*stmt, (int)i + 1, p->integer);
 		if (rc != SQLITE_OK) {
 			tly_say(why, why_len, "binding parameter %zu: %s", i + 1,
-			    sqlite3_errmsg(st->db));
+			        sqlite3_errmsg(st->db));
 			sqlite3_finalize(*stmt);
 			*stmt = NULL;
 			return TLY_EINVAL;
@@ -280,7 +281,7 @@ add_cell(int64_t *cell, int64_t value)
 
 tly_err
 tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
-    int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
+         int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
 {
 	const struct tly_dataset *schema = &st->ds->schema;
 	size_t per_group = tly_spec_cells_per_group(spec);
@@ -291,7 +292,7 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 
 	if (d != tly_spec_cells(spec, cat)) {
 		tly_say(why, why_len, "cell vector of %zu for a query of %zu cells", d,
-		    tly_spec_cells(spec, cat));
+		        tly_spec_cells(spec, cat));
 		return TLY_EINVAL;
 	}
 	memset(&q, 0, sizeof q);
@@ -309,8 +310,8 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 		int64_t rows;
 		/* The row count is the last column: COUNT(*) alone, or after
 		 * the sum or the bin. */
-		rows = sqlite3_column_int64(stmt,
-		    spec->measure == TLY_MEASURE_COUNT ? value_col : value_col + 1);
+		rows = sqlite3_column_int64(
+		    stmt, spec->measure == TLY_MEASURE_COUNT ? value_col : value_col + 1);
 		stats->rows_matched += (uint64_t)rows;
 		if (group < 0) {
 			stats->rows_unmatched += (uint64_t)rows;
@@ -349,7 +350,7 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 		/* SQLite reports "integer overflow" from SUM here. */
 		tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
 		rv = rc == SQLITE_ERROR && strstr(sqlite3_errmsg(st->db), "overflow") ? TLY_ERANGE
-										       : TLY_EINVAL;
+		                                                                      : TLY_EINVAL;
 		goto out;
 	}
 	rv = TLY_OK;
@@ -361,7 +362,7 @@ out:
 
 tly_err
 tly_eval_person(struct tly_store *st, const struct tly_spec *spec, const char *person_id,
-    int *contributed, char *why, size_t why_len)
+                int *contributed, char *why, size_t why_len)
 {
 	sqlite3_stmt *stmt = NULL;
 	struct sql q;
@@ -396,8 +397,8 @@ has_column(sqlite3 *db, const char *table, const char *column)
 	sqlite3_stmt *stmt;
 	int found = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1,
-		&stmt, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &stmt,
+	                       NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, column, -1, SQLITE_STATIC);
@@ -415,26 +416,26 @@ check_schema(struct tly_store *st, char *why, size_t why_len)
 
 	if (!has_column(st->db, ds->table, ds->person_id)) {
 		tly_say(why, why_len,
-		    "%s: table \"%s\" has no person id column \"%s\" (or no such table)",
-		    ds->path, ds->table, ds->person_id);
+		        "%s: table \"%s\" has no person id column \"%s\" (or no such table)",
+		        ds->path, ds->table, ds->person_id);
 		return TLY_EINVAL;
 	}
 	if (ds->opt_out[0] != '\0' && !has_column(st->db, ds->table, ds->opt_out)) {
 		tly_say(why, why_len, "%s: table \"%s\" has no opt-out column \"%s\"", ds->path,
-		    ds->table, ds->opt_out);
+		        ds->table, ds->opt_out);
 		return TLY_EINVAL;
 	}
 	for (size_t i = 0; i < ds->schema.column_count; i++) {
 		if (!has_column(st->db, ds->table, ds->schema.columns[i].name)) {
 			tly_say(why, why_len,
-			    "%s: table \"%s\" has no column \"%s\" declared in the config",
-			    ds->path, ds->table, ds->schema.columns[i].name);
+			        "%s: table \"%s\" has no column \"%s\" declared in the config",
+			        ds->path, ds->table, ds->schema.columns[i].name);
 			return TLY_EINVAL;
 		}
 	}
 	/* One row per person: the privacy unit the sensitivity assumes. */
 	snprintf(sql, sizeof sql, "SELECT COUNT(*) - COUNT(DISTINCT \"%s\") FROM \"%s\"",
-	    ds->person_id, ds->table);
+	         ds->person_id, ds->table);
 	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		tly_say(why, why_len, "%s: %s", ds->path, sqlite3_errmsg(st->db));
 		return TLY_EINVAL;
@@ -442,7 +443,8 @@ check_schema(struct tly_store *st, char *why, size_t why_len)
 	int64_t duplicates = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
 	sqlite3_finalize(stmt);
 	if (duplicates != 0) {
-		tly_say(why, why_len,
+		tly_say(
+		    why, why_len,
 		    "%s: \"%s\" is not unique (%lld duplicate rows): the node needs one row per "
 		    "person",
 		    ds->path, ds->person_id, (long long)duplicates);
@@ -465,12 +467,12 @@ open_connection(struct tly_store *st, struct stat *identity, char *why, size_t w
 	st->is_checked = 0;
 	if (stat(ds->path, identity) != 0) {
 		tly_say(why, why_len, "%s: cannot open read-only: no such file or not readable",
-		    ds->path);
+		        ds->path);
 		return TLY_EINVAL;
 	}
 	if (sqlite3_open_v2(ds->path, &st->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		tly_say(why, why_len, "%s: cannot open read-only: %s", ds->path,
-		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		        st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		return TLY_EINVAL;
 	}
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
@@ -526,8 +528,8 @@ static int
 same_marker(const struct marker *a, const struct marker *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	    a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	    a->data_version == b->data_version;
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->data_version == b->data_version;
 }
 
 tly_err

@@ -36,7 +36,7 @@ struct tly_store;
 struct tly_eval_stats {
 	uint64_t rows_matched;   /* rows that passed the filters (not opted out) */
 	uint64_t rows_unmatched; /* of those, rows left out: grouping value outside
-				    its domain or NULL, or NULL measure */
+	                            its domain or NULL, or NULL measure */
 };
 
 /* Open ds's data read-only and check it (table, columns, opt-out column,
@@ -44,8 +44,8 @@ struct tly_eval_stats {
  * operator: it may quote figures read from the data (a duplicate count), so
  * it must never be sent off the node. TLY_EINVAL, TLY_ENOMEM. *out is the
  * caller's, freed with tly_store_close. */
-TLY_MUST tly_err tly_store_open(struct tly_store **out, const struct tly_node_dataset *ds, char *why,
-    size_t why_len);
+TLY_MUST tly_err tly_store_open(struct tly_store **out, const struct tly_node_dataset *ds,
+                                char *why, size_t why_len);
 void tly_store_close(struct tly_store *st);
 
 /*
@@ -68,7 +68,7 @@ void tly_store_end(struct tly_store *st);
  * `tally-node explain`). *sql is malloc'd. spec must have been parsed
  * against a catalogue whose dataset is ds->schema. */
 TLY_MUST tly_err tly_eval_sql(const struct tly_node_dataset *ds, const struct tly_spec *spec,
-    char **sql);
+                              char **sql);
 
 /* Evaluate: cells (d = tly_spec_cells) receives the exact, noise-free
  * answer. A secret of the trust's: the caller adds noise and shares it, and
@@ -76,13 +76,14 @@ TLY_MUST tly_err tly_eval_sql(const struct tly_node_dataset *ds, const struct tl
  * TLY_EINVAL with `why` when SQLite fails; TLY_ERANGE when a cell would
  * overflow int64. */
 TLY_MUST tly_err tly_eval(struct tly_store *st, const struct tly_spec *spec,
-    const struct tly_catalogue *cat, int64_t *cells, size_t d, struct tly_eval_stats *stats,
-    char *why, size_t why_len);
+                          const struct tly_catalogue *cat, int64_t *cells, size_t d,
+                          struct tly_eval_stats *stats, char *why, size_t why_len);
 
 /* Per-person usage: 1 in *contributed when the row of person_id passes
  * spec's filters (and has a usable measure value), 0 when it does not or
  * does not exist or is opted out. */
 TLY_MUST tly_err tly_eval_person(struct tly_store *st, const struct tly_spec *spec,
-    const char *person_id, int *contributed, char *why, size_t why_len);
+                                 const char *person_id, int *contributed, char *why,
+                                 size_t why_len);
 
 #endif

@@ -30,7 +30,7 @@ put_char(char **storage, size_t *cap, size_t *len, int c)
 
 int
 tly_csv_read(FILE *in, char **storage, size_t *storage_cap, char *fields[TLY_CSV_FIELDS_MAX],
-    size_t *field_count, uint64_t *line)
+             size_t *field_count, uint64_t *line)
 {
 	size_t len = 0, starts[TLY_CSV_FIELDS_MAX], count = 0;
 	int c = getc(in), quoted = 0, after_quote = 0;
@@ -152,28 +152,28 @@ map_header(struct import *im, char **fields, size_t count)
 		const char *name = fields[i];
 		int col = tly_dataset_column(schema, name);
 		int *slot = strcmp(name, im->ds->person_id) == 0 ? &im->person_pos
-			    : im->ds->opt_out[0] != '\0' && strcmp(name, im->ds->opt_out) == 0
-				? &im->opt_out_pos
-			    : col >= 0 ? &im->column_pos[col]
-				       : NULL;
+		            : im->ds->opt_out[0] != '\0' && strcmp(name, im->ds->opt_out) == 0
+		                ? &im->opt_out_pos
+		            : col >= 0 ? &im->column_pos[col]
+		                       : NULL;
 		if (slot == NULL)
 			return fail(im, TLY_EINVAL,
-			    "header: column \"%.60s\" is not declared for dataset %s", name,
-			    schema->name);
+			            "header: column \"%.60s\" is not declared for dataset %s", name,
+			            schema->name);
 		if (*slot >= 0)
 			return fail(im, TLY_EINVAL, "header: column \"%.60s\" appears twice", name);
 		*slot = (int)i;
 	}
 	if (im->person_pos < 0)
 		return fail(im, TLY_EINVAL, "header: the person id column \"%s\" is missing",
-		    im->ds->person_id);
+		            im->ds->person_id);
 	if (im->ds->opt_out[0] != '\0' && im->opt_out_pos < 0)
 		return fail(im, TLY_EINVAL, "header: the opt-out column \"%s\" is missing",
-		    im->ds->opt_out);
+		            im->ds->opt_out);
 	for (size_t c = 0; c < schema->column_count; c++)
 		if (im->column_pos[c] < 0)
 			return fail(im, TLY_EINVAL, "header: declared column \"%s\" is missing",
-			    schema->columns[c].name);
+			            schema->columns[c].name);
 	im->header_count = count;
 	return TLY_OK;
 }
@@ -186,15 +186,16 @@ create_table(struct import *im)
 	size_t n = 0;
 
 	n += (size_t)snprintf(sql + n, sizeof sql - n,
-	    "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN; "
-	    "CREATE TABLE \"%s\" (\"%s\" TEXT PRIMARY KEY NOT NULL",
-	    im->ds->table, im->ds->person_id);
+	                      "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN; "
+	                      "CREATE TABLE \"%s\" (\"%s\" TEXT PRIMARY KEY NOT NULL",
+	                      im->ds->table, im->ds->person_id);
 	for (size_t c = 0; c < schema->column_count && n < sizeof sql; c++)
-		n += (size_t)snprintf(sql + n, sizeof sql - n, ", \"%s\" %s", schema->columns[c].name,
+		n += (size_t)snprintf(
+		    sql + n, sizeof sql - n, ", \"%s\" %s", schema->columns[c].name,
 		    schema->columns[c].kind == TLY_COLUMN_INTEGER ? "INTEGER" : "TEXT");
 	if (im->ds->opt_out[0] != '\0' && n < sizeof sql)
 		n += (size_t)snprintf(sql + n, sizeof sql - n,
-		    ", \"%s\" INTEGER NOT NULL DEFAULT 0", im->ds->opt_out);
+		                      ", \"%s\" INTEGER NOT NULL DEFAULT 0", im->ds->opt_out);
 	if (n < sizeof sql)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
 	if (n >= sizeof sql || sqlite3_exec(im->db, sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -207,8 +208,7 @@ create_table(struct import *im)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, ", ?");
 	if (n < sizeof sql)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
-	if (n >= sizeof sql ||
-	    sqlite3_prepare_v2(im->db, sql, -1, &im->insert, NULL) != SQLITE_OK)
+	if (n >= sizeof sql || sqlite3_prepare_v2(im->db, sql, -1, &im->insert, NULL) != SQLITE_OK)
 		return fail(im, TLY_EIO, "preparing the insert: %s", sqlite3_errmsg(im->db));
 	return TLY_OK;
 }
@@ -255,14 +255,15 @@ bind_row(struct import *im, char **fields, size_t count, uint64_t line)
 			sqlite3_bind_null(st, param);
 		} else if (col->kind == TLY_COLUMN_INTEGER) {
 			if (!parse_integer(text, &v)) {
-				problem(im, line, "%s: \"%.40s\" is not an integer", col->name, text);
+				problem(im, line, "%s: \"%.40s\" is not an integer", col->name,
+				        text);
 				return 0;
 			}
 			sqlite3_bind_int64(st, param, v);
 		} else {
 			if (tly_column_value(col, text) < 0) {
 				problem(im, line, "%s: \"%.40s\" is not in the declared domain",
-				    col->name, text);
+				        col->name, text);
 				return 0;
 			}
 			sqlite3_bind_text(st, param, text, -1, SQLITE_TRANSIENT);
@@ -273,7 +274,7 @@ bind_row(struct import *im, char **fields, size_t count, uint64_t line)
 		int param = (int)schema->column_count + 2;
 		if (text[0] != '\0' && strcmp(text, "0") != 0 && strcmp(text, "1") != 0) {
 			problem(im, line, "%s: \"%.40s\" must be 0, 1 or empty", im->ds->opt_out,
-			    text);
+			        text);
 			return 0;
 		}
 		sqlite3_bind_int(st, param, text[0] == '1');
@@ -292,7 +293,8 @@ read_rows(struct import *im, FILE *in)
 
 	got = tly_csv_read(in, &storage, &cap, fields, &count, &line);
 	if (got <= 0) {
-		rv = fail(im, TLY_EINVAL, got == 0 ? "the file is empty" : "line 1: malformed header");
+		rv = fail(im, TLY_EINVAL,
+		          got == 0 ? "the file is empty" : "line 1: malformed header");
 		goto out;
 	}
 	rv = map_header(im, fields, count);
@@ -307,7 +309,7 @@ read_rows(struct import *im, FILE *in)
 		if (got < 0) {
 			/* The reader cannot resynchronise inside a broken quote. */
 			problem(im, start, "malformed CSV record (quotes, or over %d bytes)",
-			    TLY_CSV_RECORD_MAX);
+			        TLY_CSV_RECORD_MAX);
 			break;
 		}
 		if (count == 1 && fields[0][0] == '\0') {
@@ -319,10 +321,10 @@ read_rows(struct import *im, FILE *in)
 		int rc = sqlite3_step(im->insert);
 		if (rc == SQLITE_CONSTRAINT)
 			problem(im, start, "%s \"%.40s\" appears more than once", im->ds->person_id,
-			    fields[im->person_pos]);
+			        fields[im->person_pos]);
 		else if (rc != SQLITE_DONE)
 			rv = fail(im, TLY_EIO, "line %llu: %s", (unsigned long long)start,
-			    sqlite3_errmsg(im->db));
+			          sqlite3_errmsg(im->db));
 	}
 	if (rv == TLY_OK && ferror(in))
 		rv = fail(im, TLY_EIO, "reading the CSV: %s", strerror(errno));
@@ -362,7 +364,7 @@ sync_dir(const char *path)
 
 tly_err
 tly_import_csv(const struct tly_node_dataset *ds, const char *csv_path, const char *out_path,
-    struct tly_import_report *report)
+               struct tly_import_report *report)
 {
 	struct import im;
 	char temp[TLY_CONFIG_PATH_MAX + 32];
@@ -382,7 +384,8 @@ tly_import_csv(const struct tly_node_dataset *ds, const char *csv_path, const ch
 	unlink(temp);
 	if (sqlite3_open_v2(temp, &im.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		rv = fail(&im, TLY_EIO, "%s: %s", temp, im.db ? sqlite3_errmsg(im.db) : "no memory");
+		rv =
+		    fail(&im, TLY_EIO, "%s: %s", temp, im.db ? sqlite3_errmsg(im.db) : "no memory");
 		goto out;
 	}
 	rv = read_rows(&im, in);

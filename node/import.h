@@ -25,14 +25,14 @@
 enum { TLY_IMPORT_REPORT_MAX = 20 }; /* bad rows described individually */
 
 struct tly_import_report {
-	uint64_t rows;      /* data rows read */
-	uint64_t bad_rows;  /* rows refused */
-	size_t described;   /* entries in problems[] */
+	uint64_t rows;     /* data rows read */
+	uint64_t bad_rows; /* rows refused */
+	size_t described;  /* entries in problems[] */
 	struct {
 		uint64_t line; /* 1-based line of the CSV where the row starts */
 		char reason[200];
 	} problems[TLY_IMPORT_REPORT_MAX];
-	char error[256];    /* a failure that is not about one row (file, header, disk) */
+	char error[256]; /* a failure that is not about one row (file, header, disk) */
 };
 
 /* Import csv_path into a new SQLite file out_path (table ds->table).
@@ -40,7 +40,7 @@ struct tly_import_report {
  * the header or some rows are bad (see report; out_path does not exist
  * afterwards); TLY_EIO for file-system and SQLite failures. */
 TLY_MUST tly_err tly_import_csv(const struct tly_node_dataset *ds, const char *csv_path,
-    const char *out_path, struct tly_import_report *report);
+                                const char *out_path, struct tly_import_report *report);
 
 /* The CSV record reader, exposed for tests and fuzzing. Reads one record
  * into fields (each NUL-terminated, pointing into *storage, which is
@@ -49,6 +49,6 @@ TLY_MUST tly_err tly_import_csv(const struct tly_node_dataset *ds, const char *c
  * (unterminated quote, quote inside an unquoted field, over the caps). */
 enum { TLY_CSV_FIELDS_MAX = 256, TLY_CSV_RECORD_MAX = 1 << 20 };
 int tly_csv_read(FILE *in, char **storage, size_t *storage_cap, char *fields[TLY_CSV_FIELDS_MAX],
-    size_t *field_count, uint64_t *line);
+                 size_t *field_count, uint64_t *line);
 
 #endif

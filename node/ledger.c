@@ -412,8 +412,8 @@ tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
 	in_transaction = 1;
 	if ((rv = load_head(l, &e)) != TLY_OK ||
 	    (rv = tly_ledger_spent(l, e.population, &spent)) != TLY_OK ||
-	    (set_spent(&e, &spent), 0) ||
-	    (rv = decide(l, &e, &verdict)) != TLY_OK || (rv = append(l, &e)) != TLY_OK)
+	    (set_spent(&e, &spent), 0) || (rv = decide(l, &e, &verdict)) != TLY_OK ||
+	    (rv = append(l, &e)) != TLY_OK)
 		goto out;
 	if (verdict == TLY_OK &&
 	    (rv = tly_ledger_receipt_make(&made, &e, l->node_id, l->key)) != TLY_OK)

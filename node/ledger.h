@@ -240,9 +240,9 @@ struct tly_ledger_report {
  * Walk the whole chain: every row well formed, seq contiguous from 1,
  * every entry_hash recomputed, every signature under pk, every prev_hash,
  * every population's totals recomputed exactly and within the caps stored
- * in its entry (rho_total recomputed from them), no query id charged twice. TLY_OK when all verified; TLY_EAUTH
- * when an entry failed (report->bad_seq and report->reason name the first
- * one); TLY_EIO, TLY_ENOMEM. The report is filled in every case.
+ * in its entry (rho_total recomputed from them), no query id charged twice. TLY_OK when all
+ * verified; TLY_EAUTH when an entry failed (report->bad_seq and report->reason name the first one);
+ * TLY_EIO, TLY_ENOMEM. The report is filled in every case.
  *
  * The chain cannot show that its tail was cut off: compare report->entries
  * and head_hash with the latest receipt the coordinator logged.

@@ -129,7 +129,8 @@ check_form(struct walk *w, const struct tly_ledger_entry *e)
 	if (e->amount.num == 0)
 		return bad(w, e->seq, "entry %" PRIu64 ": zero amount", e->seq);
 	if (!tly_budget_cap_valid(&cap))
-		return bad(w, e->seq, "entry %" PRIu64 ": delta_total or sites out of range", e->seq);
+		return bad(w, e->seq, "entry %" PRIu64 ": delta_total or sites out of range",
+		           e->seq);
 	if (!(e->kind == TLY_LEDGER_CHARGE && e->refusal == TLY_LEDGER_REFUSED_NONE) &&
 	    !(e->kind == TLY_LEDGER_REFUSAL && e->refusal >= TLY_LEDGER_REFUSED_PER_QUERY &&
 	      e->refusal <= TLY_LEDGER_REFUSED_OVERFLOW))
@@ -204,7 +205,8 @@ check_spend(struct walk *w, const struct tly_ledger_entry *e)
 	if (rho_total_of(w, e, &rho_total) != TLY_OK ||
 	    tly_ledger_fraction_cmp(rho_total, e->budget.rho_total) != 0)
 		return bad(w, e->seq,
-		           "entry %" PRIu64 ": rho_total is not the zCDP cap of its (epsilon_total, "
+		           "entry %" PRIu64
+		           ": rho_total is not the zCDP cap of its (epsilon_total, "
 		           "delta_total, sites)",
 		           e->seq);
 	want = had->spent;
@@ -218,8 +220,8 @@ check_spend(struct walk *w, const struct tly_ledger_entry *e)
 			return bad(w, e->seq, "entry %" PRIu64 ": spent total overflows", e->seq);
 		if (tly_budget_within(&want, &cap, rho_total) == TLY_BUDGET_OVER)
 			return bad(w, e->seq,
-			           "entry %" PRIu64 ": population \"%s\" spent over its cap", e->seq,
-			           e->population);
+			           "entry %" PRIu64 ": population \"%s\" spent over its cap",
+			           e->seq, e->population);
 		if ((rv = check_unique(w, e)) != TLY_OK)
 			return rv;
 	}

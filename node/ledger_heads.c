@@ -114,10 +114,11 @@ tly_ledger_head_record(struct tly_ledger *ledger, const struct tly_tree_head *he
 		           : TLY_EAUTH;
 	rv = TLY_EIO;
 	if (sqlite3_prepare_v2(ledger->db,
-	                       "INSERT INTO log_heads (" HEAD_COLUMNS ") VALUES (?, ?, ?, ?, ?)", -1,
-	                       &st, NULL) == SQLITE_OK &&
+	                       "INSERT INTO log_heads (" HEAD_COLUMNS ") VALUES (?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 1, (sqlite3_int64)head->size) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, head->root, TLY_MERKLE_HASH_BYTES, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_blob(st, 2, head->root, TLY_MERKLE_HASH_BYTES, SQLITE_STATIC) ==
+	        SQLITE_OK &&
 	    sqlite3_bind_blob(st, 3, head->signature, TLY_SIGN_BYTES, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_blob(st, 4, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_bind_int64(st, 5, now > 0 ? (sqlite3_int64)now : 0) == SQLITE_OK &&
@@ -139,8 +140,8 @@ tly_ledger_heads(struct tly_ledger *ledger, struct tly_ledger_head **out, size_t
 	TLY_REQUIRE(ledger != NULL && out != NULL && count != NULL);
 	if (has_table(ledger)) {
 		if (sqlite3_prepare_v2(ledger->db,
-		                       "SELECT " HEAD_COLUMNS " FROM log_heads ORDER BY size", -1, &st,
-		                       NULL) != SQLITE_OK)
+		                       "SELECT " HEAD_COLUMNS " FROM log_heads ORDER BY size", -1,
+		                       &st, NULL) != SQLITE_OK)
 			goto out;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			struct tly_ledger_head *grown = realloc(heads, (n + 1) * sizeof *grown);

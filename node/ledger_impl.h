@@ -45,5 +45,4 @@ TLY_MUST tly_err tly_ledger_receipt_make(struct tly_ledger_receipt *out,
                                          const struct tly_ledger_entry *e, uint32_t node_id,
                                          const struct tly_sign_key *key);
 
-
 #endif

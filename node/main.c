@@ -66,8 +66,8 @@ parse_options(int argc, char **argv, const struct opt *opts, const char *usage)
 	size_t n = 0;
 
 	for (; opts[n].name != NULL; n++)
-		longs[n] = (struct option){opts[n].name, opts[n].flag ? no_argument : required_argument,
-		    NULL, (int)n + 1};
+		longs[n] = (struct option){
+		    opts[n].name, opts[n].flag ? no_argument : required_argument, NULL, (int)n + 1};
 	longs[n++] = (struct option){"help", no_argument, NULL, 'h'};
 	longs[n] = (struct option){NULL, 0, NULL, 0};
 	int c;
@@ -146,8 +146,8 @@ cmd_keygen(int argc, char **argv)
 	if (tly_key_file_write(path, seed, sizeof seed, why, sizeof why) != TLY_OK)
 		rc = EXIT_FAIL;
 	snprintf(path, sizeof path, "%s/node.kx", dir);
-	if (rc == 0 && tly_key_file_write(path, id.kx_sk, TLY_KX_SECRET_BYTES, why, sizeof why) !=
-			   TLY_OK)
+	if (rc == 0 &&
+	    tly_key_file_write(path, id.kx_sk, TLY_KX_SECRET_BYTES, why, sizeof why) != TLY_OK)
 		rc = EXIT_FAIL;
 	if (rc == 0) {
 		tly_identity_public(&id, &pub);
@@ -192,7 +192,7 @@ cmd_check(int argc, char **argv)
 		rv = tly_node_store(&node, name, &store, why, sizeof why);
 		if (rv == TLY_OK)
 			printf("dataset %s: ok (%zu columns)\n", name,
-			    node.config.datasets[i].schema.column_count);
+			       node.config.datasets[i].schema.column_count);
 		else
 			fprintf(stderr, "tally-node: dataset %s: %s\n", name, why);
 	}
@@ -216,8 +216,11 @@ static int
 cmd_import(int argc, char **argv)
 {
 	const char *config = NULL, *dataset = NULL, *csv = NULL, *out = NULL;
-	struct opt opts[] = {{"config", &config, 0}, {"dataset", &dataset, 0}, {"csv", &csv, 0},
-	    {"out", &out, 0}, {NULL, NULL, 0}};
+	struct opt opts[] = {{"config", &config, 0},
+	                     {"dataset", &dataset, 0},
+	                     {"csv", &csv, 0},
+	                     {"out", &out, 0},
+	                     {NULL, NULL, 0}};
 	struct tly_node_config cfg;
 	struct tly_config_error cerr;
 	struct tly_import_report report;
@@ -246,14 +249,17 @@ cmd_import(int argc, char **argv)
 		if (report.error[0] != '\0')
 			fprintf(stderr, "tally-node import: %s\n", report.error);
 		for (size_t i = 0; i < report.described; i++)
-			fprintf(stderr, "%s:%llu: %s\n", csv, (unsigned long long)report.problems[i].line,
-			    report.problems[i].reason);
+			fprintf(stderr, "%s:%llu: %s\n", csv,
+			        (unsigned long long)report.problems[i].line,
+			        report.problems[i].reason);
 		if (report.bad_rows > report.described)
 			fprintf(stderr, "... and %llu more bad rows\n",
-			    (unsigned long long)(report.bad_rows - report.described));
+			        (unsigned long long)(report.bad_rows - report.described));
 		if (report.bad_rows > 0)
-			fprintf(stderr, "tally-node import: %llu of %llu rows refused; nothing written\n",
-			    (unsigned long long)report.bad_rows, (unsigned long long)report.rows);
+			fprintf(stderr,
+			        "tally-node import: %llu of %llu rows refused; nothing written\n",
+			        (unsigned long long)report.bad_rows,
+			        (unsigned long long)report.rows);
 	}
 	tly_node_config_fini(&cfg);
 	return rv == TLY_OK ? 0 : rv == TLY_EINVAL ? EXIT_USAGE : EXIT_FAIL;
@@ -322,7 +328,7 @@ set_rational(mpq_t q, struct tly_fraction f)
  * (total - spent, never below 0), exactly. */
 static void
 print_unit(const char *unit, struct tly_fraction total, const struct tly_fraction *parts,
-    size_t part_count, const char *rule)
+           size_t part_count, const char *rule)
 {
 	mpq_t cap, spent, part, left;
 	char text[3][160];
@@ -362,8 +368,9 @@ read_spent(const char *path, const char *population, struct tly_budget_spent *sp
 	tly_err rv = tly_ledger_spent(ledger, population, spent);
 	tly_ledger_close(ledger);
 	if (rv != TLY_OK) {
-		fprintf(stderr, "tally-node: %s: cannot read what population \"%s\" has spent: %s\n",
-		    path, population, tly_strerror(rv));
+		fprintf(stderr,
+		        "tally-node: %s: cannot read what population \"%s\" has spent: %s\n", path,
+		        population, tly_strerror(rv));
 		return EXIT_FAIL;
 	}
 	return 0;
@@ -374,8 +381,8 @@ read_spent(const char *path, const char *population, struct tly_budget_spent *sp
  * cap (tly_budget_within). 1 when it fits, else 0 with why. */
 static int
 charge_fits(const struct tly_node_dataset *ds, const struct tly_spec *spec,
-    const struct tly_budget_spent *spent, const struct tly_budget_cap *cap,
-    struct tly_fraction rho_cap, char *why, size_t why_len)
+            const struct tly_budget_spent *spent, const struct tly_budget_cap *cap,
+            struct tly_fraction rho_cap, char *why, size_t why_len)
 {
 	int eps = spec->mechanism == TLY_MECH_LAPLACE;
 	struct tly_fraction amount = {spec->privacy_num, spec->privacy_den};
@@ -386,21 +393,24 @@ charge_fits(const struct tly_node_dataset *ds, const struct tly_spec *spec,
 	tly_ledger_fraction_format(limit, sizeof limit, per_query);
 	if (tly_ledger_fraction_cmp(amount, per_query) > 0) {
 		snprintf(why, why_len, "dataset \"%s\": over the per-query cap (%s_per_query %s)",
-		    ds->schema.name, eps ? "epsilon" : "rho", limit);
+		         ds->schema.name, eps ? "epsilon" : "rho", limit);
 		return 0;
 	}
 	if (tly_budget_add(spent, spec->mechanism, amount, &next) != TLY_OK) {
-		snprintf(why, why_len, "population \"%s\": the spend would not fit exact 64-bit "
-		    "fractions", ds->population);
+		snprintf(why, why_len,
+		         "population \"%s\": the spend would not fit exact 64-bit "
+		         "fractions",
+		         ds->population);
 		return 0;
 	}
 	if (tly_budget_within(&next, cap, rho_cap) == TLY_BUDGET_OVER) {
 		char asked[48];
 		tly_ledger_fraction_format(asked, sizeof asked, amount);
 		tly_ledger_fraction_format(limit, sizeof limit, ds->epsilon_total);
-		snprintf(why, why_len, "population \"%s\": budget exhausted: %s %s more does not "
-		    "fit what remains of epsilon_total %s, nor of its zCDP cap",
-		    ds->population, eps ? "epsilon" : "rho", asked, limit);
+		snprintf(why, why_len,
+		         "population \"%s\": budget exhausted: %s %s more does not "
+		         "fit what remains of epsilon_total %s, nor of its zCDP cap",
+		         ds->population, eps ? "epsilon" : "rho", asked, limit);
 		return 0;
 	}
 	return 1;
@@ -409,10 +419,10 @@ charge_fits(const struct tly_node_dataset *ds, const struct tly_spec *spec,
 /* The budget lines and the verdict; the exit code. */
 static int
 explain_budget(const struct tly_node_config *cfg, const struct tly_node_dataset *ds,
-    const struct tly_spec *spec)
+               const struct tly_spec *spec)
 {
 	struct tly_budget_cap cap = {ds->epsilon_total, ds->delta_total,
-	    ds->schema.max_sites_per_person};
+	                             ds->schema.max_sites_per_person};
 	struct tly_budget_spent spent;
 	struct tly_fraction rho_cap;
 	char why[400];
@@ -421,13 +431,15 @@ explain_budget(const struct tly_node_config *cfg, const struct tly_node_dataset 
 	if (rc != 0)
 		return rc;
 	if (tly_budget_rho_cap(&cap, &rho_cap) != TLY_OK) {
-		fprintf(stderr, "tally-node: dataset \"%s\": delta_total or max_sites_per_person out "
-		    "of range\n", ds->schema.name);
+		fprintf(stderr,
+		        "tally-node: dataset \"%s\": delta_total or max_sites_per_person out "
+		        "of range\n",
+		        ds->schema.name);
 		return EXIT_USAGE;
 	}
 	int basic = cap.sites == 1 && spent.rho.num == 0;
 	print_unit("epsilon", ds->epsilon_total, &spent.epsilon, 1,
-	    basic ? " (basic composition)" : " (not used: zCDP decides)");
+	           basic ? " (basic composition)" : " (not used: zCDP decides)");
 	const struct tly_fraction zcdp[] = {spent.epsilon_rho, spent.rho};
 	print_unit("zcdp", rho_cap, zcdp, 2, " (rho)");
 	if (!(cfg->measures & (1u << spec->measure))) {
@@ -489,17 +501,17 @@ cmd_explain(int argc, char **argv)
 	}
 	printf("dataset      %s (%s)\n", ds->schema.name, ds->path);
 	printf("cells        %zu (%zu groups x %zu)\n", tly_spec_cells(&spec, &cat),
-	    tly_spec_groups(&spec, &cat), tly_spec_cells_per_group(&spec));
+	       tly_spec_groups(&spec, &cat), tly_spec_cells_per_group(&spec));
 	printf("sensitivity  L1 %llu, L2^2 %llu (max %u sites per person)\n",
-	    (unsigned long long)l1, (unsigned long long)l2sq, ds->schema.max_sites_per_person);
+	       (unsigned long long)l1, (unsigned long long)l2sq, ds->schema.max_sites_per_person);
 	printf("charge       %s %llu/%llu\n",
-	    spec.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-	    (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den);
+	       spec.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+	       (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den);
 	char cap_eps[48], cap_delta[48];
 	tly_ledger_fraction_format(cap_eps, sizeof cap_eps, ds->epsilon_total);
 	tly_ledger_fraction_format(cap_delta, sizeof cap_delta, ds->delta_total);
 	printf("budget       population %s: one cap (epsilon %s, delta %s), every mechanism\n",
-	    ds->population, cap_eps, cap_delta);
+	       ds->population, cap_eps, cap_delta);
 	printf("sql          %s\n", sql);
 	fflush(stdout);
 	rc = explain_budget(&cfg, ds, &spec);
@@ -548,8 +560,8 @@ static int
 cmd_answer(int argc, char **argv)
 {
 	const char *config = NULL, *query = NULL, *dir = NULL;
-	struct opt opts[] = {{"config", &config, 0}, {"query", &query, 0}, {"out", &dir, 0},
-	    {NULL, NULL, 0}};
+	struct opt opts[] = {
+	    {"config", &config, 0}, {"query", &query, 0}, {"out", &dir, 0}, {NULL, NULL, 0}};
 	struct tly_node node;
 	struct tly_outbox box;
 	struct tly_ledger_receipt receipt;
@@ -679,9 +691,10 @@ cmd_ledger(int argc, char **argv)
 		return rc;
 	if (show) {
 		rc = tly_ledger_show(ledger, stdout,
-			 strcmp(format, "csv") == 0 ? TLY_LEDGER_CSV : TLY_LEDGER_TABLE) == TLY_OK
-		    ? 0
-		    : EXIT_FAIL;
+		                     strcmp(format, "csv") == 0 ? TLY_LEDGER_CSV
+		                                                : TLY_LEDGER_TABLE) == TLY_OK
+		         ? 0
+		         : EXIT_FAIL;
 	} else {
 		struct tly_ledger_report report;
 		tly_err rv = tly_ledger_verify(ledger, pk, &report);
@@ -689,11 +702,12 @@ cmd_ledger(int argc, char **argv)
 			char head[65];
 			tly_hex(head, report.head_hash, sizeof report.head_hash);
 			printf("ledger ok: %llu entries (%llu charges, %llu refusals), head %s\n",
-			    (unsigned long long)report.entries, (unsigned long long)report.charges,
-			    (unsigned long long)report.refusals, head);
+			       (unsigned long long)report.entries,
+			       (unsigned long long)report.charges,
+			       (unsigned long long)report.refusals, head);
 		} else {
 			fprintf(stderr, "ledger BAD at entry %llu: %s\n",
-			    (unsigned long long)report.bad_seq, report.reason);
+			        (unsigned long long)report.bad_seq, report.reason);
 			rc = EXIT_FAIL;
 		}
 	}
@@ -714,8 +728,10 @@ static int
 cmd_usage(int argc, char **argv)
 {
 	const char *config = NULL, *person = NULL, *dataset = NULL;
-	struct opt opts[] = {{"config", &config, 0}, {"person", &person, 0},
-	    {"dataset", &dataset, 0}, {NULL, NULL, 0}};
+	struct opt opts[] = {{"config", &config, 0},
+	                     {"person", &person, 0},
+	                     {"dataset", &dataset, 0},
+	                     {NULL, NULL, 0}};
 	struct tly_ledger *ledger;
 	struct tly_ledger_usage usage;
 	struct tly_node node;
@@ -747,13 +763,16 @@ cmd_usage(int argc, char **argv)
 		struct tly_spec_error serr;
 		struct tly_store *store;
 		int contributed = 0;
-		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->spec_len, &serr) != TLY_OK) {
-			printf("  entry %llu: query no longer parses against this config (%s: %s)\n",
+		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->spec_len, &serr) !=
+		    TLY_OK) {
+			printf(
+			    "  entry %llu: query no longer parses against this config (%s: %s)\n",
 			    (unsigned long long)u->seq, serr.field, serr.reason);
 			continue;
 		}
 		if (tly_node_store(&node, u->dataset, &store, why, sizeof why) != TLY_OK ||
-		    tly_eval_person(store, &spec, person, &contributed, why, sizeof why) != TLY_OK) {
+		    tly_eval_person(store, &spec, person, &contributed, why, sizeof why) !=
+		        TLY_OK) {
 			fprintf(stderr, "tally-node: %s\n", why);
 			rc = EXIT_FAIL;
 		}
@@ -766,9 +785,9 @@ cmd_usage(int argc, char **argv)
 			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 			tly_hex(qid, u->query_id, sizeof u->query_id);
 			printf("  %s  query %s  %s %llu/%llu  %s\n", when, qid,
-			    u->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-			    (unsigned long long)u->amount.num, (unsigned long long)u->amount.den,
-			    u->spec_json);
+			       u->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+			       (unsigned long long)u->amount.num, (unsigned long long)u->amount.den,
+			       u->spec_json);
 			used++;
 		}
 		tly_spec_fini(&spec);
@@ -784,12 +803,8 @@ static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-    {"keygen", cmd_keygen},
-    {"check", cmd_check},
-    {"import", cmd_import},
-    {"explain", cmd_explain},
-    {"answer", cmd_answer},
-    {"ledger", cmd_ledger},
+    {"keygen", cmd_keygen},      {"check", cmd_check},   {"import", cmd_import},
+    {"explain", cmd_explain},    {"answer", cmd_answer}, {"ledger", cmd_ledger},
     {"usage-report", cmd_usage},
 };
 

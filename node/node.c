@@ -30,12 +30,12 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 		return rv;
 	}
 	rv = tly_identity_from_files(&node->identity, node->config.id, node->config.sign_key,
-	    node->config.kx_key, why, why_len);
+	                             node->config.kx_key, why, why_len);
 	if (rv != TLY_OK)
 		goto fail;
 	if (node->config.registry[0] == '\0') {
 		tly_say(why, why_len, "%s: [node] registry is required to answer queries",
-		    node->config.file);
+		        node->config.file);
 		rv = TLY_EINVAL;
 		goto fail;
 	}
@@ -50,8 +50,8 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	if (me == NULL || memcmp(me->sign_pk, mine.sign_pk, sizeof mine.sign_pk) != 0 ||
 	    memcmp(me->kx_pk, mine.kx_pk, sizeof mine.kx_pk) != 0) {
 		tly_say(why, why_len,
-		    "%s: the registry does not list node %u with this node's keys",
-		    node->config.registry, node->config.id);
+		        "%s: the registry does not list node %u with this node's keys",
+		        node->config.registry, node->config.id);
 		rv = TLY_EAUTH;
 		goto fail;
 	}
@@ -71,7 +71,7 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 		}
 	}
 	rv = tly_ledger_open(&node->ledger, node->config.ledger, node->config.id,
-	    node->identity.sign, &lerr);
+	                     node->identity.sign, &lerr);
 	if (rv != TLY_OK) {
 		tly_say(why, why_len, "%s", lerr.message);
 		goto fail;
@@ -82,8 +82,8 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 	rv = tly_ledger_verify(node->ledger, mine.sign_pk, &report);
 	if (rv != TLY_OK) {
 		tly_say(why, why_len,
-		    "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
-		    node->config.ledger, (unsigned long long)report.bad_seq, report.reason);
+		        "%s: the ledger does not verify, at entry %llu: %s; refusing to start",
+		        node->config.ledger, (unsigned long long)report.bad_seq, report.reason);
 		goto fail;
 	}
 	tly_rng_init(&node->rng);
@@ -111,14 +111,14 @@ tly_node_close(struct tly_node *node)
 
 tly_err
 tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **out, char *why,
-    size_t why_len)
+               size_t why_len)
 {
 	for (size_t i = 0; i < node->config.dataset_count; i++) {
 		if (strcmp(node->config.datasets[i].schema.name, dataset) != 0)
 			continue;
 		if (node->stores[i] == NULL) {
-			tly_err rv = tly_store_open(&node->stores[i], &node->config.datasets[i], why,
-			    why_len);
+			tly_err rv = tly_store_open(&node->stores[i], &node->config.datasets[i],
+			                            why, why_len);
 			if (rv != TLY_OK)
 				return rv;
 		}
@@ -146,19 +146,20 @@ check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t w
 	tly_err rv = tly_noise_cost(q, &params, &work);
 	if (rv == TLY_ERANGE) {
 		tly_say(why, why_len,
-		    "refused: the noise this %s needs passes the samplers' limits (noise scale "
-		    "above %llu, query/noise.h); nothing was charged",
-		    name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
+		        "refused: the noise this %s needs passes the samplers' limits (noise scale "
+		        "above %llu, query/noise.h); nothing was charged",
+		        name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
 		return TLY_EINVAL;
 	}
 	if (rv != TLY_OK) {
 		tly_say(why, why_len,
-		    "refused: the noise cannot be calibrated: %s; nothing was charged",
-		    tly_strerror(rv));
+		        "refused: the noise cannot be calibrated: %s; nothing was charged",
+		        tly_strerror(rv));
 		return TLY_EINVAL;
 	}
 	if (work > node->config.max_query_work) {
-		tly_say(why, why_len,
+		tly_say(
+		    why, why_len,
 		    "refused by local policy: the query's noise would cost %llu work units, above "
 		    "this node's max_query_work %llu; nothing was charged",
 		    (unsigned long long)work, (unsigned long long)node->config.max_query_work);
@@ -171,7 +172,7 @@ check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t w
  * numbers against the spec, then local policy. */
 static tly_err
 check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *spec, char *why,
-    size_t why_len)
+            size_t why_len)
 {
 	struct tly_spec_error serr;
 	uint64_t l1, l2sq;
@@ -190,9 +191,11 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	    tly_frac_reduce((struct tly_fraction){q->privacy_num, q->privacy_den});
 	rv = tly_spec_sensitivity(spec, &node->catalogue, &l1, &l2sq);
 	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != privacy.num ||
-	    spec->privacy_den != privacy.den || tly_spec_cells(spec, &node->catalogue) != q->cells ||
-	    l1 != q->sensitivity_l1 || l2sq != q->sensitivity_l2sq) {
-		tly_say(why, why_len,
+	    spec->privacy_den != privacy.den ||
+	    tly_spec_cells(spec, &node->catalogue) != q->cells || l1 != q->sensitivity_l1 ||
+	    l2sq != q->sensitivity_l2sq) {
+		tly_say(
+		    why, why_len,
 		    "refused: the QUERY's mechanism, privacy, cells or sensitivity do not match "
 		    "its spec as this node computes them");
 		rv = TLY_EINVAL;
@@ -205,9 +208,9 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	}
 	if (q->min_contributors < node->config.min_contributors) {
 		tly_say(why, why_len,
-		    "refused by local policy: the query needs only %u contributors, this node "
-		    "requires at least %u",
-		    q->min_contributors, node->config.min_contributors);
+		        "refused by local policy: the query needs only %u contributors, this node "
+		        "requires at least %u",
+		        q->min_contributors, node->config.min_contributors);
 		rv = TLY_EPEER;
 		goto fail;
 	}
@@ -215,16 +218,16 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	 * coordinator that raised h would shrink it. */
 	if (q->min_honest > node->config.max_min_honest) {
 		tly_say(why, why_len,
-		    "refused by local policy: the query assumes min_honest %u honest "
-		    "contributors, this node allows at most max_min_honest %u (its noise share "
-		    "would be below 1/%u of the target)",
-		    q->min_honest, node->config.max_min_honest, node->config.max_min_honest);
+		        "refused by local policy: the query assumes min_honest %u honest "
+		        "contributors, this node allows at most max_min_honest %u (its noise share "
+		        "would be below 1/%u of the target)",
+		        q->min_honest, node->config.max_min_honest, node->config.max_min_honest);
 		rv = TLY_EPEER;
 		goto fail;
 	}
 	if (q->mechanism == TLY_MECH_NONE && !node->config.allow_noise_free) {
 		tly_say(why, why_len,
-		    "refused by local policy: noise-free answers are not allowed");
+		        "refused by local policy: noise-free answers are not allowed");
 		rv = TLY_EPEER;
 		goto fail;
 	}
@@ -242,11 +245,11 @@ fail:
  * tly_store_end. What the checks found stays in the local note: the text
  * that may be sent is fixed. */
 static tly_err
-open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store **store,
-    char *why, size_t why_len)
+open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store **store, char *why,
+          size_t why_len)
 {
 	tly_err rv = tly_node_store(node, node->config.datasets[spec->dataset].schema.name, store,
-	    node->local_note, sizeof node->local_note);
+	                            node->local_note, sizeof node->local_note);
 	if (rv == TLY_OK)
 		rv = tly_store_begin(*store, node->local_note, sizeof node->local_note);
 	if (rv != TLY_OK)
@@ -257,23 +260,23 @@ open_data(struct tly_node *node, const struct tly_spec *spec, struct tly_store *
 /* Step 4: the durable charge. */
 static tly_err
 reserve(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-    const struct tly_query *q, const struct tly_spec *spec,
-    const struct tly_log_head_field *log_head, struct tly_ledger_receipt *receipt, char *why,
-    size_t why_len)
+        const struct tly_query *q, const struct tly_spec *spec,
+        const struct tly_log_head_field *log_head, struct tly_ledger_receipt *receipt, char *why,
+        size_t why_len)
 {
 	const struct tly_node_dataset *ds = &node->config.datasets[spec->dataset];
 	struct tly_ledger_budget budget = {.epsilon_total = ds->epsilon_total,
-	    .epsilon_per_query = ds->epsilon_per_query,
-	    .rho_per_query = ds->rho_per_query,
-	    .delta_total = ds->delta_total,
-	    .sites = ds->schema.max_sites_per_person};
+	                                   .epsilon_per_query = ds->epsilon_per_query,
+	                                   .rho_per_query = ds->rho_per_query,
+	                                   .delta_total = ds->delta_total,
+	                                   .sites = ds->schema.max_sites_per_person};
 	struct tly_ledger_charge charge = {.dataset = ds->schema.name,
-	    .population = ds->population,
-	    .mechanism = q->mechanism,
-	    .amount = {spec->privacy_num, spec->privacy_den},
-	    .spec_json = q->spec_json,
-	    .spec_len = q->spec_len,
-	    .log_head = *log_head};
+	                                   .population = ds->population,
+	                                   .mechanism = q->mechanism,
+	                                   .amount = {spec->privacy_num, spec->privacy_den},
+	                                   .spec_json = q->spec_json,
+	                                   .spec_len = q->spec_len,
+	                                   .log_head = *log_head};
 
 	memcpy(charge.query_id, query_id, TLY_QUERY_ID_BYTES);
 	memcpy(charge.query_hash, q->query_hash, TLY_HASH_BYTES);
@@ -307,8 +310,8 @@ should_stop(void *arg)
  * and share the vector. The exact cells are the trust's secret: wiped. */
 static tly_err
 answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-    const struct tly_query *q, const struct tly_spec *spec, struct tly_store *store, size_t d, struct tly_outbox *out,
-    char *why, size_t why_len)
+                 const struct tly_query *q, const struct tly_spec *spec, struct tly_store *store,
+                 size_t d, struct tly_outbox *out, char *why, size_t why_len)
 {
 	struct tly_eval_stats stats;
 	int64_t *cells = calloc(d, sizeof *cells);
@@ -319,7 +322,7 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 		return TLY_ENOMEM;
 	}
 	rv = tly_eval(store, spec, &node->catalogue, cells, d, &stats, node->local_note,
-	    sizeof node->local_note);
+	              sizeof node->local_note);
 	if (rv != TLY_OK) {
 		/* ERANGE (a cell overflowed) would say something about the
 		 * data: every failure here reads the same. */
@@ -327,16 +330,14 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 		tly_say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
 		goto out;
 	}
-	struct tly_committee_node_opts opts = {.allow_no_noise = node->config.allow_noise_free,
-	    .stop = should_stop,
-	    .stop_arg = node};
+	struct tly_committee_node_opts opts = {
+	    .allow_no_noise = node->config.allow_noise_free, .stop = should_stop, .stop_arg = node};
 	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, query_id,
-	    q, cells, d, out);
+	                               q, cells, d, out);
 	if (rv == TLY_ETIMEDOUT) {
-		tly_say(why, why_len,
-		    "abandoned while drawing the noise: %s; the charge stands",
-		    node->stopping != NULL && *node->stopping ? "the node is stopping"
-							      : "the round's deadline passed");
+		tly_say(why, why_len, "abandoned while drawing the noise: %s; the charge stands",
+		        node->stopping != NULL && *node->stopping ? "the node is stopping"
+		                                                  : "the round's deadline passed");
 		goto out;
 	}
 	if (rv != TLY_OK) {
@@ -345,8 +346,8 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 	}
 	tly_say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
 	tly_say(node->local_note, sizeof node->local_note,
-	    "the answer read %llu rows (%llu left out)",
-	    (unsigned long long)stats.rows_matched, (unsigned long long)stats.rows_unmatched);
+	        "the answer read %llu rows (%llu left out)", (unsigned long long)stats.rows_matched,
+	        (unsigned long long)stats.rows_unmatched);
 out:
 	TLY_WIPE(cells, d * sizeof *cells);
 	free(cells);
@@ -355,7 +356,7 @@ out:
 
 tly_err
 tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *out,
-    struct tly_ledger_receipt *receipt, char *why, size_t why_len)
+                struct tly_ledger_receipt *receipt, char *why, size_t why_len)
 {
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	struct tly_log_head_field log_head;
@@ -369,8 +370,8 @@ tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tl
 	/* Step 1. */
 	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
 	if (rv != TLY_OK) {
-		tly_say(why, why_len,
-		    "refused: not a valid QUERY for this node: %s", tly_strerror(rv));
+		tly_say(why, why_len, "refused: not a valid QUERY for this node: %s",
+		        tly_strerror(rv));
 		return rv;
 	}
 	if (!tly_idlist_contains(&q.participants, node->config.id)) {

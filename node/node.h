@@ -47,10 +47,10 @@ enum { TLY_NODE_NOTE_MAX = 600 };
 
 /* The texts a refusal carries when the data is at fault: fixed, whatever
  * the data holds. */
-#define TLY_NODE_DATA_REFUSED                                                                     \
-	"refused: this trust's data does not pass the node's checks (one row per person, the "  \
+#define TLY_NODE_DATA_REFUSED                                                                      \
+	"refused: this trust's data does not pass the node's checks (one row per person, the "     \
 	"declared columns; the trust's own log says more); nothing was charged"
-#define TLY_NODE_EVAL_FAILED                                                                      \
+#define TLY_NODE_EVAL_FAILED                                                                       \
 	"cannot evaluate the query on this trust's data (the trust's own log says why)"
 
 struct tly_node {
@@ -77,12 +77,12 @@ struct tly_node {
  * registry), TLY_EIO, TLY_EAUTH (key file permissions, ledger written by
  * another key), TLY_EFORMAT; why says which file and what. */
 TLY_MUST tly_err tly_node_open(struct tly_node *node, const char *config_path, char *why,
-    size_t why_len);
+                               size_t why_len);
 void tly_node_close(struct tly_node *node);
 
 /* The data store of a dataset, opened on first use. */
-TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset,
-    struct tly_store **out, char *why, size_t why_len);
+TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **out,
+                                char *why, size_t why_len);
 
 /*
  * Answer one QUERY message (committee protocol). On TLY_OK, out holds the
@@ -100,6 +100,7 @@ TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset,
  * noise: TLY_ETIMEDOUT (the charge stands).
  */
 TLY_MUST tly_err tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len,
-    struct tly_outbox *out, struct tly_ledger_receipt *receipt, char *why, size_t why_len);
+                                 struct tly_outbox *out, struct tly_ledger_receipt *receipt,
+                                 char *why, size_t why_len);
 
 #endif

@@ -87,9 +87,10 @@ tly_node_check_log(struct tly_node *node, const uint8_t query_id[static TLY_QUER
 		goto out;
 	}
 	if (tly_head_verify(&c->head, node->roster.coordinator_pk) != TLY_OK) {
-		rv = refuse(why, why_len,
-		            "the log head (size %" PRIu64 ") is not signed by the coordinator's key",
-		            c->head.size);
+		rv =
+		    refuse(why, why_len,
+		           "the log head (size %" PRIu64 ") is not signed by the coordinator's key",
+		           c->head.size);
 		goto out;
 	}
 	tly_log_leaf_hash(leaf, c->leaf_index + 1, TLY_LOG_OUTCOME_COMMITTED, query_id,
@@ -106,8 +107,9 @@ tly_node_check_log(struct tly_node *node, const uint8_t query_id[static TLY_QUER
 		goto out;
 	rv = tly_ledger_head_record(node->ledger, &c->head, query_id);
 	if (rv == TLY_EAUTH)
-		rv = refuse(why, why_len, "fork: the ledger holds another log head of size %" PRIu64,
-		            c->head.size);
+		rv =
+		    refuse(why, why_len, "fork: the ledger holds another log head of size %" PRIu64,
+		           c->head.size);
 	else if (rv != TLY_OK && why_len > 0)
 		snprintf(why, why_len, "cannot record the log head: %s", tly_strerror(rv));
 	if (rv == TLY_OK && verified != NULL) {

@@ -14,8 +14,8 @@
 
 _Static_assert(TLY_MAX_COMMITTEE <= 64, "a node's deliveries fit one 64-bit mask");
 _Static_assert(TLY_MAX_ANNOUNCE_ATTEMPTS <= 32, "a member's complaints fit one 32-bit mask");
-_Static_assert((uint64_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES <
-	UINT32_MAX, "a share's body length fits the header's u32");
+_Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES < UINT32_MAX,
+               "a share's body length fits the header's u32");
 
 /* ---- helpers shared by the three parties ---- */
 
@@ -38,7 +38,7 @@ tly_committee_find(const struct tly_idlist *list, uint32_t id)
 
 tly_err
 tly_committee_peek(const uint8_t *msg, size_t len,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)
+                   const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)
 {
 	struct tly_msg peeked;
 	tly_err rv = tly_msg_peek(msg, len, &peeked);
@@ -54,14 +54,14 @@ tly_committee_peek(const uint8_t *msg, size_t len,
 
 tly_err
 tly_committee_vote_verify(const struct tly_roster *roster,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], uint32_t voter, uint32_t attempt,
-    const uint8_t set_hash[static TLY_HASH_BYTES],
-    const uint8_t signature[static TLY_SIGNATURE_BYTES])
+                          const uint8_t query_id[static TLY_QUERY_ID_BYTES], uint32_t voter,
+                          uint32_t attempt, const uint8_t set_hash[static TLY_HASH_BYTES],
+                          const uint8_t signature[static TLY_SIGNATURE_BYTES])
 {
 	struct tly_msg_header header = {
-		.type = TLY_MSG_SET_SIGN,
-		.sender = voter,
-		.recipient = TLY_PARTY_COORDINATOR,
+	    .type = TLY_MSG_SET_SIGN,
+	    .sender = voter,
+	    .recipient = TLY_PARTY_COORDINATOR,
 	};
 	const uint8_t *pk = tly_roster_sign_pk(roster, voter);
 	struct tly_buf body, signed_bytes;
@@ -131,7 +131,8 @@ tly_committee_query_check(const struct tly_query *q, const struct tly_roster *ro
 
 tly_err
 tly_committee_read_query(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
-    size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+                         size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                         struct tly_query *q)
 {
 	struct tly_query decoded;
 	uint8_t id[TLY_QUERY_ID_BYTES];
@@ -155,13 +156,13 @@ tly_committee_read_query(const struct tly_roster *roster, uint32_t self, const u
  * and append the signed SHARE, addressed to the coordinator for relaying. */
 static tly_err
 send_share(const struct tly_identity *self, const struct tly_party *member,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const uint64_t *share, size_t d,
-    uint8_t *plain, struct tly_outbox *out)
+           const uint8_t query_id[static TLY_QUERY_ID_BYTES], const uint64_t *share, size_t d,
+           uint8_t *plain, struct tly_outbox *out)
 {
 	struct tly_msg_header header = {
-		.type = TLY_MSG_SHARE,
-		.sender = self->id,
-		.recipient = member->id,
+	    .type = TLY_MSG_SHARE,
+	    .sender = self->id,
+	    .recipient = member->id,
 	};
 	uint8_t raw_header[TLY_HEADER_BYTES];
 	struct tly_buf body;
@@ -173,10 +174,10 @@ send_share(const struct tly_identity *self, const struct tly_party *member,
 	tly_msg_raw_header(raw_header, &header, (uint32_t)tly_committee_share_bytes(d));
 	tly_field_vec_store(plain, share, d);
 	rv = tly_envelope_seal(&body, self->kx_sk, self->kx_pk, member->kx_pk, raw_header, plain,
-	    d * TLY_FIELD_ELEMENT_BYTES);
+	                       d * TLY_FIELD_ELEMENT_BYTES);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    self->sign);
+		                     self->sign);
 	TLY_WIPE(plain, d * TLY_FIELD_ELEMENT_BYTES);
 	tly_buf_fini(&body);
 	return rv;
@@ -185,7 +186,7 @@ send_share(const struct tly_identity *self, const struct tly_party *member,
 /* The checks before any data-derived byte: role, mechanism, shape, policy. */
 static tly_err
 node_accept(const struct tly_identity *self, const struct tly_committee_node_opts *opts,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_query *q, size_t d)
+            const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_query *q, size_t d)
 {
 	if (!tly_idlist_contains(&q->participants, self->id))
 		return TLY_EPEER;
@@ -200,9 +201,10 @@ node_accept(const struct tly_identity *self, const struct tly_committee_node_opt
 
 tly_err
 tly_committee_node_answer(const struct tly_identity *self, const struct tly_roster *roster,
-    struct tly_rng *rng, const struct tly_committee_node_opts *opts,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_query *q,
-    const int64_t *cells, size_t d, struct tly_outbox *out)
+                          struct tly_rng *rng, const struct tly_committee_node_opts *opts,
+                          const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                          const struct tly_query *q, const int64_t *cells, size_t d,
+                          struct tly_outbox *out)
 {
 	static const struct tly_committee_node_opts defaults;
 	uint64_t *rows[TLY_MAX_COMMITTEE];
@@ -243,7 +245,7 @@ tly_committee_node_answer(const struct tly_identity *self, const struct tly_rost
 	/* ... each share sealed to its member and signed. */
 	for (size_t j = 0; j < k && rv == TLY_OK; j++)
 		rv = send_share(self, tly_roster_find(roster, q->committee.ids[j]), query_id,
-		    rows[j], d, plain, out);
+		                rows[j], d, plain, out);
 out:
 	if (rv != TLY_OK)
 		tly_outbox_truncate(out, start);

@@ -59,15 +59,13 @@
  * members holding every contributor's share, then t of those voters must
  * answer) and nodes that never send are left out. A voter is spent for the
  * query: a node whose shares fail at between k - q + 1 and q - 1 members
- * aborts the query instead of being left out. Below a threshold (fewer than min_contributors complete
- * nodes, fewer than t share-sums by the last deadline, attempts exhausted)
- * the coordinator aborts with TLY_ETOOFEW and sends ABORT (TLY_ABORT_TOO_FEW):
- * never a wrong answer from honest parties. Not covered: Shamir has no
- * integrity, so a member that lies in its share-sum (with the right set
- * hash) shifts the total undetected when only t share-sums come in, and a
- * member that complains about honest nodes gets them dropped. Both are
- * integrity and availability attacks by a committee member, not privacy
- * ones.
+ * aborts the query instead of being left out. Below a threshold (fewer than min_contributors
+ * complete nodes, fewer than t share-sums by the last deadline, attempts exhausted) the coordinator
+ * aborts with TLY_ETOOFEW and sends ABORT (TLY_ABORT_TOO_FEW): never a wrong answer from honest
+ * parties. Not covered: Shamir has no integrity, so a member that lies in its share-sum (with the
+ * right set hash) shifts the total undetected when only t share-sums come in, and a member that
+ * complains about honest nodes gets them dropped. Both are integrity and availability attacks by a
+ * committee member, not privacy ones.
  *
  * Consistency check. Once t share-sums of an attempt are in, the
  * coordinator waits for the other members still due (up to the round's
@@ -114,12 +112,12 @@
 /*
  * The rules every party applies to a committee query, beyond those of
  * tly_query_decode: protocol TLY_PROTOCOL_COMMITTEE; t <= q <= k and
- * 2 * quorum >= degree + threshold (k = degree, the committee size); 1 <= min_honest <= min_contributors <=
- * participants; every participant and member in the roster.
- * TLY_EINVAL for a broken rule, TLY_EPEER for an id missing from the roster.
+ * 2 * quorum >= degree + threshold (k = degree, the committee size); 1 <= min_honest <=
+ * min_contributors <= participants; every participant and member in the roster. TLY_EINVAL for a
+ * broken rule, TLY_EPEER for an id missing from the roster.
  */
 TLY_MUST tly_err tly_committee_query_check(const struct tly_query *q,
-    const struct tly_roster *roster);
+                                           const struct tly_roster *roster);
 
 /*
  * Open a QUERY message addressed to party `self` (or to all), check the
@@ -131,8 +129,9 @@ TLY_MUST tly_err tly_committee_query_check(const struct tly_query *q,
  * addressed to another party.
  */
 TLY_MUST tly_err tly_committee_read_query(const struct tly_roster *roster, uint32_t self,
-    const uint8_t *msg, size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
-    struct tly_query *q);
+                                          const uint8_t *msg, size_t len,
+                                          uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                          struct tly_query *q);
 
 /* ---- Node (contributor) ---- */
 
@@ -148,7 +147,7 @@ struct tly_committee_node_opts {
 	 * coordinator cannot ask for noise-free answers. */
 	int allow_no_noise;
 	tly_err (*policy)(void *arg, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-	    const struct tly_query *q);
+	                  const struct tly_query *q);
 	void *policy_arg;
 	/* Asked between cells while the noise is drawn
 	 * (tly_noise_apply_until): nonzero abandons the answer with
@@ -177,9 +176,11 @@ struct tly_committee_node_opts {
  * and its shares are wiped before return.
  */
 TLY_MUST tly_err tly_committee_node_answer(const struct tly_identity *self,
-    const struct tly_roster *roster, struct tly_rng *rng,
-    const struct tly_committee_node_opts *opts, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-    const struct tly_query *q, const int64_t *cells, size_t d, struct tly_outbox *out);
+                                           const struct tly_roster *roster, struct tly_rng *rng,
+                                           const struct tly_committee_node_opts *opts,
+                                           const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                           const struct tly_query *q, const int64_t *cells,
+                                           size_t d, struct tly_outbox *out);
 
 /* ---- Committee member ---- */
 
@@ -192,8 +193,9 @@ struct tly_committee_member;
  * memory: tly_committee_member_free.
  */
 TLY_MUST tly_err tly_committee_member_alloc(struct tly_committee_member **out,
-    const struct tly_identity *self, const struct tly_roster *roster, const uint8_t *query_msg,
-    size_t len);
+                                            const struct tly_identity *self,
+                                            const struct tly_roster *roster,
+                                            const uint8_t *query_msg, size_t len);
 
 /*
  * Take one message for this member.
@@ -230,8 +232,8 @@ TLY_MUST tly_err tly_committee_member_alloc(struct tly_committee_member **out,
  *
  * Any other type: TLY_ESTATE. A message for another query: TLY_EREPLAY.
  */
-TLY_MUST tly_err tly_committee_member_receive(struct tly_committee_member *m,
-    const uint8_t *msg, size_t len, struct tly_outbox *out);
+TLY_MUST tly_err tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg,
+                                              size_t len, struct tly_outbox *out);
 
 /* Wipe the shares and free. Accepts NULL. */
 void tly_committee_member_free(struct tly_committee_member *m);
@@ -263,8 +265,11 @@ enum tly_committee_phase {
  * *out owns heap memory: tly_committee_coord_free. Phase: SHARING.
  */
 TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
-    const struct tly_identity *coord, const struct tly_roster *roster, const struct tly_query *q,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_outbox *box);
+                                           const struct tly_identity *coord,
+                                           const struct tly_roster *roster,
+                                           const struct tly_query *q,
+                                           const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                           struct tly_outbox *box);
 
 /*
  * Take one message for the coordinator.
@@ -306,7 +311,7 @@ TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
  * Anything else, or anything in phase DONE or ABORTED: TLY_ESTATE.
  */
 TLY_MUST tly_err tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg,
-    size_t len, struct tly_outbox *box);
+                                             size_t len, struct tly_outbox *box);
 
 /*
  * The deadline of the current round has passed.
@@ -324,7 +329,7 @@ TLY_MUST tly_err tly_committee_coord_receive(struct tly_committee_coord *c, cons
  * DONE or ABORTED: TLY_ESTATE.
  */
 TLY_MUST tly_err tly_committee_coord_close_round(struct tly_committee_coord *c,
-    struct tly_outbox *box);
+                                                 struct tly_outbox *box);
 
 /* Why the query was aborted (enum tly_abort_reason), 0 unless the phase
  * is ABORTED. */
@@ -334,25 +339,25 @@ uint32_t tly_committee_coord_abort_reason(const struct tly_committee_coord *c);
  * (enum tly_abort_reason) to every party; phase ABORTED. TLY_ESTATE once
  * DONE or ABORTED. */
 TLY_MUST tly_err tly_committee_coord_abort(struct tly_committee_coord *c, uint32_t reason,
-    struct tly_outbox *box);
+                                           struct tly_outbox *box);
 
 enum tly_committee_phase tly_committee_coord_phase(const struct tly_committee_coord *c);
 
 /* The released total and who made it. Every member is owned; fini it. */
 struct tly_committee_result {
 	size_t d;
-	int64_t *cells; /* the noisy total per cell, decoded signed */
-	uint32_t attempt;                 /* the announcement that completed */
-	struct tly_idlist contributors;   /* whose inputs are in the total */
-	struct tly_idlist dropped;        /* participants left out */
-	struct tly_idlist unresponsive;   /* members that sent nothing accepted in
-	                                   * round 3 before the total was known */
-	struct tly_idlist faulty;         /* members rejected for breaking the protocol */
+	int64_t *cells;                 /* the noisy total per cell, decoded signed */
+	uint32_t attempt;               /* the announcement that completed */
+	struct tly_idlist contributors; /* whose inputs are in the total */
+	struct tly_idlist dropped;      /* participants left out */
+	struct tly_idlist unresponsive; /* members that sent nothing accepted in
+	                                 * round 3 before the total was known */
+	struct tly_idlist faulty;       /* members rejected for breaking the protocol */
 };
 
 /* Copy out the result. TLY_ESTATE unless the phase is DONE; TLY_ENOMEM. */
 TLY_MUST tly_err tly_committee_coord_result(const struct tly_committee_coord *c,
-    struct tly_committee_result *out);
+                                            struct tly_committee_result *out);
 void tly_committee_result_fini(struct tly_committee_result *r);
 
 /* Free. Accepts NULL. */

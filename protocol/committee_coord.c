@@ -117,13 +117,13 @@ push_copy(struct tly_outbox *box, uint32_t to, const uint8_t *data, size_t len)
 /* Seal one message to every participant and member, each party once. */
 static tly_err
 send_to_all(struct tly_committee_coord *c, enum tly_msg_type type, const struct tly_buf *body,
-    struct tly_outbox *box)
+            struct tly_outbox *box)
 {
 	const struct tly_idlist *p = &c->query.participants, *m = &c->query.committee;
 	struct tly_msg_header header = {
-		.type = type,
-		.sender = TLY_PARTY_COORDINATOR,
-		.recipient = TLY_PARTY_ALL,
+	    .type = type,
+	    .sender = TLY_PARTY_COORDINATOR,
+	    .recipient = TLY_PARTY_ALL,
 	};
 	struct tly_buf msg;
 	size_t start = box->count;
@@ -132,9 +132,9 @@ send_to_all(struct tly_committee_coord *c, enum tly_msg_type type, const struct 
 
 	tly_buf_init(&msg);
 	memcpy(header.query_id, c->query_id, TLY_QUERY_ID_BYTES);
-	rv = body->error != TLY_OK ? body->error
-				   : tly_msg_seal(&msg, &header, body->data, body->len,
-					 c->self->sign);
+	rv = body->error != TLY_OK
+	         ? body->error
+	         : tly_msg_seal(&msg, &header, body->data, body->len, c->self->sign);
 	/* Merge the two increasing lists. */
 	while (rv == TLY_OK && (i < p->count || j < m->count)) {
 		uint32_t next;
@@ -177,8 +177,7 @@ abort_too_few(struct tly_committee_coord *c, struct tly_outbox *box)
 }
 
 tly_err
-tly_committee_coord_abort(struct tly_committee_coord *c, uint32_t reason,
-    struct tly_outbox *box)
+tly_committee_coord_abort(struct tly_committee_coord *c, uint32_t reason, struct tly_outbox *box)
 {
 	if (c->phase == TLY_COMMITTEE_DONE || c->phase == TLY_COMMITTEE_ABORTED)
 		return TLY_ESTATE;
@@ -189,8 +188,8 @@ tly_committee_coord_abort(struct tly_committee_coord *c, uint32_t reason,
 
 tly_err
 tly_committee_coord_alloc(struct tly_committee_coord **out, const struct tly_identity *coord,
-    const struct tly_roster *roster, const struct tly_query *q,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_outbox *box)
+                          const struct tly_roster *roster, const struct tly_query *q,
+                          const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_outbox *box)
 {
 	struct tly_committee_coord *c;
 	struct tly_buf body;
@@ -239,7 +238,7 @@ out:
 
 static tly_err
 relay_share(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len, struct tly_outbox *box)
+            size_t len, struct tly_outbox *box)
 {
 	struct tly_msg opened;
 	long node, member;
@@ -272,11 +271,11 @@ relay_share(struct tly_committee_coord *c, const struct tly_msg *peeked, const u
  * per query). */
 static tly_err
 announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set,
-    struct tly_outbox *box)
+         struct tly_outbox *box)
 {
 	struct tly_msg_header header = {
-		.type = TLY_MSG_ANNOUNCE,
-		.sender = TLY_PARTY_COORDINATOR,
+	    .type = TLY_MSG_ANNOUNCE,
+	    .sender = TLY_PARTY_COORDINATOR,
 	};
 	struct tly_buf body;
 	size_t start = box->count;
@@ -290,7 +289,7 @@ announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set
 			continue;
 		header.recipient = c->query.committee.ids[j];
 		rv = tly_msg_seal_to(box, header.recipient, &header, body.data, body.len,
-		    c->self->sign);
+		                     c->self->sign);
 	}
 	tly_buf_fini(&body);
 	if (rv != TLY_OK) {
@@ -309,7 +308,8 @@ announce(struct tly_committee_coord *c, uint32_t attempt, struct tly_idlist *set
 /* The ids of participants for which keep(c, i) holds, in order. */
 static tly_err
 select_participants(const struct tly_committee_coord *c,
-    int (*keep)(const struct tly_committee_coord *, uint32_t), struct tly_idlist *out)
+                    int (*keep)(const struct tly_committee_coord *, uint32_t),
+                    struct tly_idlist *out)
 {
 	const struct tly_idlist *p = &c->query.participants;
 	struct tly_idlist list = {0};
@@ -335,7 +335,7 @@ static int
 still_announced(const struct tly_committee_coord *c, uint32_t i)
 {
 	return !c->excluded[i] &&
-	    tly_idlist_contains(&c->sets[c->attempt], c->query.participants.ids[i]);
+	       tly_idlist_contains(&c->sets[c->attempt], c->query.participants.ids[i]);
 }
 
 /* Members that may still vote for a new set. */
@@ -390,9 +390,8 @@ undecided_for(const struct tly_committee_coord *c, uint32_t attempt)
 	unsigned undecided = 0;
 
 	for (unsigned j = 0; j < c->k; j++)
-		undecided += c->status[j] == MEMBER_PENDING &&
-		    !(c->complained[j] >> attempt & 1) &&
-		    (!c->voted[j] || c->vote_attempt[j] == attempt);
+		undecided += c->status[j] == MEMBER_PENDING && !(c->complained[j] >> attempt & 1) &&
+		             (!c->voted[j] || c->vote_attempt[j] == attempt);
 	return undecided;
 }
 
@@ -423,7 +422,7 @@ has_complaints(const struct tly_committee_coord *c)
  * extra share-sum. 1 when they agree (or there is nothing to check). */
 static int
 consistent(const struct tly_committee_coord *c, uint32_t attempt, const uint64_t *xs,
-    const uint64_t *const *rows, size_t count, uint64_t *scratch)
+           const uint64_t *const *rows, size_t count, uint64_t *scratch)
 {
 	uint64_t shifted[TLY_MAX_COMMITTEE], coeffs[TLY_MAX_COMMITTEE];
 	uint64_t differ = 0;
@@ -585,7 +584,7 @@ certify(struct tly_committee_coord *c, uint32_t attempt, long only, struct tly_o
 			continue;
 		header.recipient = c->query.committee.ids[j];
 		rv = tly_msg_seal_to(box, header.recipient, &header, body.data, body.len,
-		    c->self->sign);
+		                     c->self->sign);
 	}
 	tly_buf_fini(&body);
 	if (rv != TLY_OK)
@@ -601,14 +600,14 @@ votes_for(const struct tly_committee_coord *c, uint32_t attempt)
 	unsigned count = 0;
 
 	for (unsigned j = 0; j < c->k; j++)
-		count += c->voted[j] && c->vote_attempt[j] == attempt &&
-		    c->status[j] != MEMBER_FAULTY;
+		count +=
+		    c->voted[j] && c->vote_attempt[j] == attempt && c->status[j] != MEMBER_FAULTY;
 	return count;
 }
 
 static tly_err
-on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len, struct tly_outbox *box)
+on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg, size_t len,
+        struct tly_outbox *box)
 {
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_msg opened;
@@ -625,8 +624,9 @@ on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8
 		return rv;
 	rv = tly_set_sign_decode(&attempt, set_hash, opened.body, opened.body_len);
 	if (rv == TLY_OK && (attempt > c->attempt || (c->complained[j] >> attempt & 1) ||
-				sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
-		rv = TLY_EPEER; /* a set never announced under that attempt, or one it complained of */
+	                     sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
+		rv = TLY_EPEER; /* a set never announced under that attempt, or one it complained of
+		                 */
 	if (rv != TLY_OK)
 		return fault(c, j, rv, box);
 	c->voted[j] = 1;
@@ -642,7 +642,7 @@ on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8
 
 static tly_err
 on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len, struct tly_outbox *box)
+             size_t len, struct tly_outbox *box)
 {
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_msg opened;
@@ -662,9 +662,9 @@ on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const 
 	if (sum == NULL)
 		return TLY_ENOMEM;
 	rv = tly_share_sum_decode(&attempt, set_hash, sum, c->d, opened.body, opened.body_len);
-	if (rv == TLY_OK && (attempt > c->attempt || !c->voted[j] || c->vote_attempt[j] != attempt ||
-				!c->certified[attempt] ||
-				sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
+	if (rv == TLY_OK && (attempt > c->attempt || !c->voted[j] ||
+	                     c->vote_attempt[j] != attempt || !c->certified[attempt] ||
+	                     sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
 		rv = TLY_EPEER; /* not the certified set this member voted for */
 	if (rv != TLY_OK) {
 		free(sum);
@@ -679,7 +679,7 @@ on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const 
 
 static tly_err
 on_complaint(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len, struct tly_outbox *box)
+             size_t len, struct tly_outbox *box)
 {
 	struct tly_idlist missing = {0};
 	struct tly_msg opened;
@@ -720,7 +720,7 @@ out:
 
 tly_err
 tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg, size_t len,
-    struct tly_outbox *box)
+                            struct tly_outbox *box)
 {
 	struct tly_msg peeked;
 	tly_err rv = tly_committee_peek(msg, len, c->query_id, &peeked);
@@ -755,7 +755,7 @@ tly_committee_coord_close_round(struct tly_committee_coord *c, struct tly_outbox
 		rv = select_participants(c, delivered_all, &set);
 		if (rv == TLY_OK)
 			rv = set.count < c->query.min_contributors ? abort_too_few(c, box)
-								   : announce(c, 0, &set, box);
+			                                           : announce(c, 0, &set, box);
 		tly_idlist_fini(&set);
 		return rv;
 	case TLY_COMMITTEE_SUMMING:

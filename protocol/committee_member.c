@@ -84,7 +84,7 @@ tly_committee_member_skip_agreement(struct tly_committee_member *m)
 
 tly_err
 tly_committee_member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
-    const struct tly_roster *roster, const uint8_t *query_msg, size_t len)
+                           const struct tly_roster *roster, const uint8_t *query_msg, size_t len)
 {
 	struct tly_committee_member *m;
 	tly_err rv = TLY_ENOMEM;
@@ -119,7 +119,7 @@ out:
 /* Round 1: one node's share, relayed by the coordinator. */
 static tly_err
 on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len)
+         size_t len)
 {
 	struct tly_msg opened;
 	uint64_t *share = NULL;
@@ -149,8 +149,8 @@ on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 	 * it turns out to hold. */
 	m->state[node] = SHARE_BAD;
 	rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk,
-	    tly_roster_find(m->roster, opened.header.sender)->kx_pk, opened.raw_header,
-	    opened.body, opened.body_len);
+	                       tly_roster_find(m->roster, opened.header.sender)->kx_pk,
+	                       opened.raw_header, opened.body, opened.body_len);
 	if (rv != TLY_OK)
 		goto out;
 	rv = tly_field_vec_load(share, m->plain, m->d); /* each element < p */
@@ -171,12 +171,12 @@ out:
 /* Round 3: the sum of the announced contributors' shares, sent once. */
 static tly_err
 send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
-    struct tly_outbox *out)
+               struct tly_outbox *out)
 {
 	struct tly_msg_header header = {
-		.type = TLY_MSG_SHARE_SUM,
-		.sender = m->self->id,
-		.recipient = TLY_PARTY_COORDINATOR,
+	    .type = TLY_MSG_SHARE_SUM,
+	    .sender = m->self->id,
+	    .recipient = TLY_PARTY_COORDINATOR,
 	};
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_buf body;
@@ -196,7 +196,7 @@ send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	rv = tly_share_sum_encode(&body, attempt, set_hash, sum, m->d);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    m->self->sign);
+		                     m->self->sign);
 	if (rv != TLY_OK)
 		goto out;
 	/* The one share-sum is out: no other set may be answered, and the
@@ -214,12 +214,12 @@ out:
 /* Round 3: the announced contributors whose share is missing or bad. */
 static tly_err
 send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
-    struct tly_outbox *out)
+               struct tly_outbox *out)
 {
 	struct tly_msg_header header = {
-		.type = TLY_MSG_COMPLAINT,
-		.sender = m->self->id,
-		.recipient = TLY_PARTY_COORDINATOR,
+	    .type = TLY_MSG_COMPLAINT,
+	    .sender = m->self->id,
+	    .recipient = TLY_PARTY_COORDINATOR,
 	};
 	struct tly_idlist missing = {0};
 	struct tly_buf body;
@@ -238,7 +238,7 @@ send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	rv = tly_attempt_list_encode(&body, attempt, &missing);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    m->self->sign);
+		                     m->self->sign);
 	if (rv != TLY_OK)
 		goto out;
 	m->complained = 1;
@@ -267,12 +267,12 @@ check_set(const struct tly_committee_member *m, uint32_t attempt, const struct t
  * Takes `set` over on success. */
 static tly_err
 send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *set,
-    struct tly_outbox *out)
+          struct tly_outbox *out)
 {
 	struct tly_msg_header header = {
-		.type = TLY_MSG_SET_SIGN,
-		.sender = m->self->id,
-		.recipient = TLY_PARTY_COORDINATOR,
+	    .type = TLY_MSG_SET_SIGN,
+	    .sender = m->self->id,
+	    .recipient = TLY_PARTY_COORDINATOR,
 	};
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_buf body;
@@ -284,7 +284,7 @@ send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *s
 	rv = tly_set_sign_encode(&body, attempt, set_hash);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    m->self->sign);
+		                     m->self->sign);
 	tly_buf_fini(&body);
 	if (rv != TLY_OK)
 		return rv;
@@ -301,7 +301,7 @@ send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *s
 /* Round 2: the coordinator's contributor set. */
 static tly_err
 on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len, struct tly_outbox *out)
+            size_t len, struct tly_outbox *out)
 {
 	struct tly_idlist set = {0};
 	struct tly_msg opened;
@@ -325,17 +325,17 @@ on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const 
 		uint8_t hash[TLY_HASH_BYTES];
 		tly_idlist_hash(hash, m->query_id, &set);
 		rv = attempt == m->signed_attempt &&
-			sodium_memcmp(hash, m->signed_hash, TLY_HASH_BYTES) == 0
-		    ? TLY_EREPLAY
-		    : TLY_EPEER;
+		             sodium_memcmp(hash, m->signed_hash, TLY_HASH_BYTES) == 0
+		         ? TLY_EREPLAY
+		         : TLY_EPEER;
 		goto out;
 	}
 	rv = check_set(m, attempt, &set);
 	if (rv != TLY_OK)
 		goto out;
 	for (uint32_t i = 0; i < set.count && complete; i++)
-		complete = m->state[tly_committee_find(&m->query.participants, set.ids[i])] ==
-		    SHARE_GOOD;
+		complete =
+		    m->state[tly_committee_find(&m->query.participants, set.ids[i])] == SHARE_GOOD;
 	if (!complete)
 		rv = send_complaint(m, attempt, &set, out);
 	else if (m->no_agreement)
@@ -365,8 +365,9 @@ check_cert(const struct tly_committee_member *m, const struct tly_set_cert *cert
 		const struct tly_signature_entry *vote = &cert->votes.entries[i];
 		if (!tly_idlist_contains(&m->query.committee, vote->id))
 			return TLY_EPEER; /* a vote by a non-member */
-		tly_err rv = tly_committee_vote_verify(m->roster, m->query_id, vote->id,
-		    cert->attempt, m->signed_hash, vote->signature);
+		tly_err rv =
+		    tly_committee_vote_verify(m->roster, m->query_id, vote->id, cert->attempt,
+		                              m->signed_hash, vote->signature);
 		if (rv != TLY_OK)
 			return rv;
 	}
@@ -376,7 +377,7 @@ check_cert(const struct tly_committee_member *m, const struct tly_set_cert *cert
 /* Round 3: the certificate for the set this member voted for. */
 static tly_err
 on_cert(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len, struct tly_outbox *out)
+        size_t len, struct tly_outbox *out)
 {
 	struct tly_set_cert cert;
 	struct tly_msg opened;
@@ -401,7 +402,7 @@ on_cert(struct tly_committee_member *m, const struct tly_msg *peeked, const uint
 
 static tly_err
 on_abort(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-    size_t len)
+         size_t len)
 {
 	struct tly_msg opened;
 	uint32_t reason;
@@ -421,7 +422,7 @@ on_abort(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 
 tly_err
 tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg, size_t len,
-    struct tly_outbox *out)
+                             struct tly_outbox *out)
 {
 	struct tly_msg peeked;
 	tly_err rv = tly_committee_peek(msg, len, m->query_id, &peeked);

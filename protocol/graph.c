@@ -46,10 +46,10 @@ shuffle(uint32_t *ring, uint32_t n, const uint8_t query_id[static TLY_QUERY_ID_B
 	memcpy(session, query_id, TLY_QUERY_ID_BYTES);
 	tly_store_be32(session + TLY_QUERY_ID_BYTES, n);
 	struct tly_prg_context ctx = {
-		.purpose = "harary-permutation",
-		.session = session,
-		.session_len = sizeof session,
-		.length = (uint64_t)(n - 1) * DRAW_BYTES,
+	    .purpose = "harary-permutation",
+	    .session = session,
+	    .session_len = sizeof session,
+	    .length = (uint64_t)(n - 1) * DRAW_BYTES,
 	};
 	rv = tly_prg_alloc(&prg, TLY_PRG_AES128CTR, seed, &ctx);
 	if (rv != TLY_OK)
@@ -70,7 +70,7 @@ shuffle(uint32_t *ring, uint32_t n, const uint8_t query_id[static TLY_QUERY_ID_B
 
 tly_err
 tly_graph_init(struct tly_graph *g, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-    const uint32_t *ids, uint32_t count, uint32_t degree)
+               const uint32_t *ids, uint32_t count, uint32_t degree)
 {
 	struct tly_graph graph;
 	tly_err rv = TLY_EINVAL;
@@ -210,7 +210,7 @@ hypergeometric_quantile(uint32_t population, uint32_t marked, uint32_t draws, do
 
 	for (uint32_t x = top; x > bottom; x--) {
 		tail += exp(log_choose(marked, x) + log_choose(population - marked, draws - x) -
-		    log_total);
+		            log_total);
 		if (tail > bound)
 			return x;
 	}
@@ -224,13 +224,13 @@ log_disconnect(uint32_t n, uint32_t k, uint32_t bad)
 	if (k > bad)
 		return -HUGE_VAL;
 	return log((double)n) + log((double)(n - k - 1)) - log(2.0) + log_choose(bad, k) -
-	    log_choose(n, k);
+	       log_choose(n, k);
 }
 
 /* The threshold for degree k, or 0 when k fails (2) or (3). */
 static uint32_t
 threshold_for(uint32_t n, uint32_t k, uint32_t corrupt, uint32_t dropped, double privacy_tail,
-    double failure_tail)
+              double failure_tail)
 {
 	uint32_t a = hypergeometric_quantile(n - 1, corrupt, k, privacy_tail);
 	uint32_t b = hypergeometric_quantile(n - 1, dropped, k, failure_tail);
@@ -250,7 +250,7 @@ worst_count(double rate, uint32_t n)
 
 tly_err
 tly_graph_params(uint32_t n, unsigned sigma, unsigned eta, double dropout_rate,
-    double corrupt_fraction, uint16_t *degree, uint16_t *threshold)
+                 double corrupt_fraction, uint16_t *degree, uint16_t *threshold)
 {
 	if (n < 3 || n > TLY_GRAPH_PARAMS_MAX_N || sigma < 1 || sigma > TLY_GRAPH_MAX_SIGMA ||
 	    eta < 1 || eta > TLY_GRAPH_MAX_SIGMA || !(dropout_rate >= 0 && dropout_rate < 1) ||

@@ -89,9 +89,9 @@
 #include "wire/messages.h"
 
 enum {
-	TLY_GRAPH_MAX_DEGREE = 1024,          /* largest sparse degree tried */
-	TLY_GRAPH_PARAMS_MAX_N = 1000000,     /* largest n tly_graph_params takes */
-	TLY_GRAPH_MAX_SIGMA = 256,            /* security parameter cap, bits */
+	TLY_GRAPH_MAX_DEGREE = 1024,      /* largest sparse degree tried */
+	TLY_GRAPH_PARAMS_MAX_N = 1000000, /* largest n tly_graph_params takes */
+	TLY_GRAPH_MAX_SIGMA = 256,        /* security parameter cap, bits */
 };
 
 /* The public seed of the ring permutation's PRG (32 bytes). */
@@ -101,9 +101,9 @@ struct tly_graph {
 	uint32_t count;  /* n participants */
 	uint32_t degree; /* k neighbours per node; n - 1 when complete */
 	int complete;
-	uint32_t *ids;   /* the participants, strictly increasing */
-	uint32_t *pos;   /* pos[i]: ring position of ids[i] (Harary only) */
-	uint32_t *ring;  /* ring[p]: index into ids of the node at p (Harary only) */
+	uint32_t *ids;  /* the participants, strictly increasing */
+	uint32_t *pos;  /* pos[i]: ring position of ids[i] (Harary only) */
+	uint32_t *ring; /* ring[p]: index into ids of the node at p (Harary only) */
 };
 
 /*
@@ -114,8 +114,8 @@ struct tly_graph {
  * TLY_ENOMEM; TLY_ECRYPTO if the PRG fails. On success g owns copies.
  */
 TLY_MUST tly_err tly_graph_init(struct tly_graph *g,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const uint32_t *ids, uint32_t count,
-    uint32_t degree);
+                                const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                const uint32_t *ids, uint32_t count, uint32_t degree);
 
 /* Free the arrays. Accepts a zeroed struct. */
 void tly_graph_fini(struct tly_graph *g);
@@ -133,7 +133,7 @@ int tly_graph_adjacent(const struct tly_graph *g, uint32_t a, uint32_t b);
  * is not a participant.
  */
 TLY_MUST tly_err tly_graph_neighbours(const struct tly_graph *g, uint32_t id, uint32_t *out,
-    uint32_t *count);
+                                      uint32_t *count);
 
 /*
  * The degree k and threshold t (above) for n participants, security
@@ -148,6 +148,6 @@ TLY_MUST tly_err tly_graph_neighbours(const struct tly_graph *g, uint32_t id, ui
  * does not fit the QUERY's 16 bits.
  */
 TLY_MUST tly_err tly_graph_params(uint32_t n, unsigned sigma, unsigned eta, double dropout_rate,
-    double corrupt_fraction, uint16_t *degree, uint16_t *threshold);
+                                  double corrupt_fraction, uint16_t *degree, uint16_t *threshold);
 
 #endif

@@ -30,8 +30,9 @@ fail(struct tly_secagg_client *c, tly_err rv)
 
 tly_err
 tly_secagg_client_alloc(struct tly_secagg_client **out, const struct tly_identity *self,
-    const struct tly_roster *roster, struct tly_rng *rng, const struct tly_secagg_client_opts *opts,
-    const uint8_t *query_msg, size_t len)
+                        const struct tly_roster *roster, struct tly_rng *rng,
+                        const struct tly_secagg_client_opts *opts, const uint8_t *query_msg,
+                        size_t len)
 {
 	struct tly_secagg_client *c = calloc(1, sizeof *c);
 	tly_err rv = TLY_ENOMEM;
@@ -121,7 +122,7 @@ make_input(struct tly_secagg_client *c, const int64_t *cells, size_t d)
 
 tly_err
 tly_secagg_client_start(struct tly_secagg_client *c, const int64_t *cells, size_t d,
-    struct tly_outbox *out)
+                        struct tly_outbox *out)
 {
 	struct tly_msg_header header =
 	    tly_secagg_client_header(c, TLY_MSG_ADVERTISE, TLY_PARTY_COORDINATOR);
@@ -143,7 +144,7 @@ tly_secagg_client_start(struct tly_secagg_client *c, const int64_t *cells, size_
 	rv = tly_advertise_encode(&body, &c->keys);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    c->self->sign);
+		                     c->self->sign);
 out:
 	tly_buf_fini(&body);
 	if (rv != TLY_OK)
@@ -205,7 +206,7 @@ entry_check(const struct tly_secagg_client *c, const struct tly_key_entry *e)
 	rv = tly_advertise_encode(&body, &e->keys);
 	if (rv == TLY_OK)
 		rv = tly_secagg_verify_forwarded(c->roster, c->query_id, TLY_MSG_ADVERTISE, e->id,
-		    body.data, body.len, e->signature);
+		                                 body.data, body.len, e->signature);
 	tly_buf_fini(&body);
 	return rv;
 }
@@ -252,7 +253,7 @@ adopt_peers(struct tly_secagg_client *c, const struct tly_key_list *list)
 
 static tly_err
 send_key_share(const struct tly_secagg_client *c, const struct tly_secagg_peer *peer,
-    const uint8_t *secret_share, const uint8_t *seed_share, struct tly_outbox *out)
+               const uint8_t *secret_share, const uint8_t *seed_share, struct tly_outbox *out)
 {
 	struct tly_msg_header header = tly_secagg_client_header(c, TLY_MSG_KEY_SHARE, peer->id);
 	uint8_t plain[TLY_KEY_SHARE_PLAIN_BYTES];
@@ -267,10 +268,10 @@ send_key_share(const struct tly_secagg_client *c, const struct tly_secagg_peer *
 	tly_msg_raw_header(raw_header, &header, TLY_KEY_SHARE_CIPHER_BYTES);
 	tly_buf_init(&body);
 	rv = tly_envelope_seal(&body, c->secrets->mask_sk, c->keys.mask_pk, peer->keys.mask_pk,
-	    raw_header, plain, sizeof plain);
+	                       raw_header, plain, sizeof plain);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    c->self->sign);
+		                     c->self->sign);
 	tly_buf_fini(&body);
 	TLY_WIPE_OBJ(plain);
 	return rv;
@@ -291,11 +292,11 @@ share_keys(struct tly_secagg_client *c, struct tly_outbox *out)
 	for (size_t i = 0; i < 2 * (size_t)count; i++)
 		rows[i] = shares + i * TLY_SECAGG_SHARE_BYTES;
 	tly_rng_bytes(c->rng, c->secrets->self_seed, sizeof c->secrets->self_seed);
-	rv = tly_shamir_secret_share(c->rng, c->secrets->secret_sk, c->query.threshold, count,
-	    rows);
+	rv =
+	    tly_shamir_secret_share(c->rng, c->secrets->secret_sk, c->query.threshold, count, rows);
 	if (rv == TLY_OK)
 		rv = tly_shamir_secret_share(c->rng, c->secrets->self_seed, c->query.threshold,
-		    count, rows + count);
+		                             count, rows + count);
 	for (uint32_t j = 0; j < count && rv == TLY_OK; j++)
 		rv = send_key_share(c, &c->peers[j], rows[j], rows[count + j], out);
 out:
@@ -346,7 +347,7 @@ on_key_share(struct tly_secagg_client *c, const struct tly_msg *m)
 	if (rv != TLY_OK)
 		return rv;
 	rv = tly_envelope_open(plain, c->secrets->mask_sk, c->keys.mask_pk, peer->keys.mask_pk,
-	    m->raw_header, ct, TLY_KEY_SHARE_CIPHER_BYTES);
+	                       m->raw_header, ct, TLY_KEY_SHARE_CIPHER_BYTES);
 	if (rv != TLY_OK)
 		goto out;
 	rv = TLY_EPEER;
@@ -357,7 +358,7 @@ on_key_share(struct tly_secagg_client *c, const struct tly_msg *m)
 	    !tly_secagg_share_valid(plain + 8 + TLY_SECAGG_SHARE_BYTES))
 		goto out;
 	memcpy(c->held + (size_t)(peer - c->peers) * TLY_SECAGG_HELD_BYTES, plain + 8,
-	    TLY_SECAGG_HELD_BYTES);
+	       TLY_SECAGG_HELD_BYTES);
 	peer->flags |= TLY_SECAGG_PEER_HAS_SHARE;
 	rv = TLY_OK;
 out:
@@ -382,10 +383,10 @@ mask_input(struct tly_secagg_client *c)
 		if (!(peer->flags & TLY_SECAGG_PEER_IN_U2))
 			continue;
 		rv = tly_kx_agree(seed, c->secrets->secret_sk, c->keys.secret_pk,
-		    peer->keys.secret_pk, TLY_SECAGG_PAIRWISE_LABEL);
+		                  peer->keys.secret_pk, TLY_SECAGG_PAIRWISE_LABEL);
 		if (rv == TLY_OK)
 			rv = tly_secagg_mask(c->input, d, seed, "pairwise-mask", c->query_id,
-			    c->self->id < peer->id ? 1 : -1);
+			                     c->self->id < peer->id ? 1 : -1);
 		TLY_WIPE_OBJ(seed);
 	}
 	return rv;
@@ -417,7 +418,7 @@ on_share_set(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_ou
 		rv = tly_vector_encode(&body, c->input, c->query.cells);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    c->self->sign);
+		                     c->self->sign);
 	if (rv != TLY_OK)
 		goto out;
 	TLY_WIPE(c->input, c->query.cells * sizeof *c->input);
@@ -482,8 +483,7 @@ client_takes(enum tly_msg_type type)
 static int
 broadcast(enum tly_msg_type type)
 {
-	return type == TLY_MSG_ABORT || type == TLY_MSG_SURVIVORS ||
-	    type == TLY_MSG_SIGNATURE_LIST;
+	return type == TLY_MSG_ABORT || type == TLY_MSG_SURVIVORS || type == TLY_MSG_SIGNATURE_LIST;
 }
 
 static tly_err
@@ -499,7 +499,7 @@ on_abort(struct tly_secagg_client *c, const struct tly_msg *m)
 
 tly_err
 tly_secagg_client_receive(struct tly_secagg_client *c, const uint8_t *msg, size_t len,
-    struct tly_outbox *out)
+                          struct tly_outbox *out)
 {
 	struct tly_msg m;
 	uint32_t first, last;

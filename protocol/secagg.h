@@ -132,8 +132,7 @@
  * min_contributors <= n; every participant in the roster. TLY_EINVAL for a
  * broken rule, TLY_EPEER for an id missing from the roster.
  */
-TLY_MUST tly_err tly_secagg_query_check(const struct tly_query *q,
-    const struct tly_roster *roster);
+TLY_MUST tly_err tly_secagg_query_check(const struct tly_query *q, const struct tly_roster *roster);
 
 /*
  * Open a QUERY addressed to `self` (or to all), check the coordinator's
@@ -144,8 +143,9 @@ TLY_MUST tly_err tly_secagg_query_check(const struct tly_query *q,
  * TLY_EPEER when it is addressed to another party.
  */
 TLY_MUST tly_err tly_secagg_read_query(const struct tly_roster *roster, uint32_t self,
-    const uint8_t *msg, size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
-    struct tly_query *q);
+                                       const uint8_t *msg, size_t len,
+                                       uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                       struct tly_query *q);
 
 /* ---- Client (a trust node) ---- */
 
@@ -160,7 +160,7 @@ struct tly_secagg_client_opts {
 	 * trust node's policy and durable budget spend. A non-OK return refuses
 	 * the query and is returned as is. May be NULL. */
 	tly_err (*policy)(void *arg, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-	    const struct tly_query *q);
+	                  const struct tly_query *q);
 	void *policy_arg;
 };
 
@@ -184,8 +184,10 @@ enum tly_secagg_client_phase {
  * sodium_malloc memory: tly_secagg_client_free. Phase READY.
  */
 TLY_MUST tly_err tly_secagg_client_alloc(struct tly_secagg_client **out,
-    const struct tly_identity *self, const struct tly_roster *roster, struct tly_rng *rng,
-    const struct tly_secagg_client_opts *opts, const uint8_t *query_msg, size_t len);
+                                         const struct tly_identity *self,
+                                         const struct tly_roster *roster, struct tly_rng *rng,
+                                         const struct tly_secagg_client_opts *opts,
+                                         const uint8_t *query_msg, size_t len);
 
 /* The accepted query (valid while c lives), and its id. */
 const struct tly_query *tly_secagg_client_query(const struct tly_secagg_client *c);
@@ -200,7 +202,7 @@ const uint8_t *tly_secagg_client_query_id(const struct tly_secagg_client *c);
  * ends the query for the client (phase ABORTED). Phase KEYS.
  */
 TLY_MUST tly_err tly_secagg_client_start(struct tly_secagg_client *c, const int64_t *cells,
-    size_t d, struct tly_outbox *out);
+                                         size_t d, struct tly_outbox *out);
 
 /*
  * Take one message for this client.
@@ -231,7 +233,7 @@ TLY_MUST tly_err tly_secagg_client_start(struct tly_secagg_client *c, const int6
  * stops (phase ABORTED), and from then on returns TLY_EABORTED.
  */
 TLY_MUST tly_err tly_secagg_client_receive(struct tly_secagg_client *c, const uint8_t *msg,
-    size_t len, struct tly_outbox *out);
+                                           size_t len, struct tly_outbox *out);
 
 enum tly_secagg_client_phase tly_secagg_client_phase(const struct tly_secagg_client *c);
 
@@ -259,8 +261,10 @@ enum tly_secagg_phase {
  * tly_secagg_server_free. Phase ADVERTISING.
  */
 TLY_MUST tly_err tly_secagg_server_alloc(struct tly_secagg_server **out,
-    const struct tly_identity *coord, const struct tly_roster *roster, const struct tly_query *q,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_outbox *box);
+                                         const struct tly_identity *coord,
+                                         const struct tly_roster *roster, const struct tly_query *q,
+                                         const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                         struct tly_outbox *box);
 
 /*
  * Take one message for the server. Each is accepted only in its phase,
@@ -282,7 +286,7 @@ TLY_MUST tly_err tly_secagg_server_alloc(struct tly_secagg_server **out,
  * returned. A rejected message changes nothing.
  */
 TLY_MUST tly_err tly_secagg_server_receive(struct tly_secagg_server *s, const uint8_t *msg,
-    size_t len, struct tly_outbox *box);
+                                           size_t len, struct tly_outbox *box);
 
 /*
  * Close the current round (its deadline passed, or everyone sent):
@@ -305,21 +309,20 @@ TLY_MUST tly_err tly_secagg_server_receive(struct tly_secagg_server *s, const ui
  * TLY_EFORMAT of tly_shamir_secret_reconstruct). DONE or ABORTED:
  * TLY_ESTATE.
  */
-TLY_MUST tly_err tly_secagg_server_close_round(struct tly_secagg_server *s,
-    struct tly_outbox *box);
+TLY_MUST tly_err tly_secagg_server_close_round(struct tly_secagg_server *s, struct tly_outbox *box);
 
 /* Abort from outside (a refusal, shutdown): append ABORT with `reason`
  * (enum tly_abort_reason) to every participant; phase ABORTED. TLY_ESTATE
  * once DONE or ABORTED. */
 TLY_MUST tly_err tly_secagg_server_abort(struct tly_secagg_server *s, uint32_t reason,
-    struct tly_outbox *box);
+                                         struct tly_outbox *box);
 
 enum tly_secagg_phase tly_secagg_server_phase(const struct tly_secagg_server *s);
 
 /* The released total and who made it. Every member is owned; fini it. */
 struct tly_secagg_result {
 	size_t d;
-	int64_t *cells;                /* the noisy total per cell, decoded signed */
+	int64_t *cells;                 /* the noisy total per cell, decoded signed */
 	struct tly_idlist contributors; /* U3: whose inputs are in the total */
 	struct tly_idlist recovered;    /* U2 \ U3 next to U3: mask keys rebuilt */
 	struct tly_idlist dropped;      /* participants not in U3 */
@@ -327,7 +330,7 @@ struct tly_secagg_result {
 
 /* Copy out the result. TLY_ESTATE unless the phase is DONE; TLY_ENOMEM. */
 TLY_MUST tly_err tly_secagg_server_result(const struct tly_secagg_server *s,
-    struct tly_secagg_result *out);
+                                          struct tly_secagg_result *out);
 void tly_secagg_result_fini(struct tly_secagg_result *r);
 
 /* Free (the running sum is wiped). Accepts NULL. */

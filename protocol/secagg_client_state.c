@@ -45,12 +45,12 @@ tly_secagg_client_peer(const struct tly_secagg_client *c, uint32_t id)
 
 struct tly_msg_header
 tly_secagg_client_header(const struct tly_secagg_client *c, enum tly_msg_type type,
-    uint32_t recipient)
+                         uint32_t recipient)
 {
 	struct tly_msg_header header = {
-		.type = type,
-		.sender = c->self->id,
-		.recipient = recipient,
+	    .type = type,
+	    .sender = c->self->id,
+	    .recipient = recipient,
 	};
 
 	memcpy(header.query_id, c->query_id, TLY_QUERY_ID_BYTES);

@@ -150,7 +150,7 @@ key_entry(struct tly_key_entry *e, const struct tly_secagg_client_rec *cl)
 /* KEY_LIST for cl: the entries of {u} ∪ L(u), ids increasing. */
 static tly_err
 send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-    struct tly_outbox *box)
+              struct tly_outbox *box)
 {
 	struct tly_msg_header header = tly_secagg_server_header(s, TLY_MSG_KEY_LIST, cl->id);
 	struct tly_key_list list = {0, NULL};
@@ -167,7 +167,7 @@ send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *c
 			key_entry(&list.entries[list.count++], cl);
 		if (j < cl->holder_count)
 			key_entry(&list.entries[list.count++],
-			    tly_secagg_client_of(s, cl->holders[j]));
+			          tly_secagg_client_of(s, cl->holders[j]));
 	}
 	rv = tly_key_list_encode(&body, &list);
 	if (rv == TLY_OK)
@@ -209,7 +209,7 @@ close_advertising(struct tly_secagg_server *s, struct tly_outbox *box)
 
 static tly_err
 send_share_set(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-    struct tly_outbox *box)
+               struct tly_outbox *box)
 {
 	struct tly_msg_header header = tly_secagg_server_header(s, TLY_MSG_SHARE_SET, cl->id);
 	struct tly_idlist set = {0, NULL};
@@ -306,7 +306,7 @@ close_checking(struct tly_secagg_server *s, struct tly_outbox *box)
 			continue;
 		list.entries[list.count].id = cl->id;
 		memcpy(list.entries[list.count++].signature, cl->consistency_sig,
-		    TLY_SIGNATURE_BYTES);
+		       TLY_SIGNATURE_BYTES);
 	}
 	tly_buf_init(&body);
 	rv = tly_signature_list_encode(&body, &list);
@@ -366,7 +366,7 @@ rebuild(struct tly_secagg_server *s, uint32_t count, uint8_t out[static TLY_SHAM
 
 	if (rv == TLY_OK && count > t) {
 		rv = tly_shamir_secret_reconstruct(s->xs + (count - t), s->shares + (count - t), t,
-		    t, check);
+		                                   t, check);
 		if (rv == TLY_OK && sodium_memcmp(out, check, sizeof check) != 0)
 			rv = TLY_EAUTH;
 	}
@@ -413,10 +413,10 @@ remove_pair_masks(struct tly_secagg_server *s, const struct tly_secagg_client_re
 		if (!(u->flags & IN_U3))
 			continue;
 		rv = tly_kx_agree(seed, secret, w->keys.secret_pk, u->keys.secret_pk,
-		    TLY_SECAGG_PAIRWISE_LABEL);
+		                  TLY_SECAGG_PAIRWISE_LABEL);
 		if (rv == TLY_OK)
 			rv = tly_secagg_mask(s->sum, s->query.cells, seed, "pairwise-mask",
-			    s->query_id, u->id < w->id ? -1 : 1);
+			                     s->query_id, u->id < w->id ? -1 : 1);
 	}
 	TLY_WIPE_OBJ(secret);
 	TLY_WIPE_OBJ(seed);
@@ -500,9 +500,9 @@ tly_secagg_server_close_round(struct tly_secagg_server *s, struct tly_outbox *bo
 	if (rv == TLY_OK)
 		return TLY_OK;
 	tly_outbox_truncate(box, mark);
-	uint32_t reason = rv == TLY_ETOOFEW ? TLY_ABORT_TOO_FEW
-	    : rv == TLY_ENOMEM                ? TLY_ABORT_INTERNAL
-	                                      : TLY_ABORT_INCONSISTENT;
+	uint32_t reason = rv == TLY_ETOOFEW  ? TLY_ABORT_TOO_FEW
+	                  : rv == TLY_ENOMEM ? TLY_ABORT_INTERNAL
+	                                     : TLY_ABORT_INCONSISTENT;
 	(void)send_abort(s, reason, box); /* the query is over either way */
 	return rv;
 }

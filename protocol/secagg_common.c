@@ -16,11 +16,11 @@
 
 _Static_assert((int)TLY_KX_SHARED_BYTES == (int)TLY_PRG_SEED_BYTES, "an agreed key seeds a mask");
 _Static_assert((int)TLY_SHAMIR_SECRET_BYTES == (int)TLY_KX_SECRET_BYTES,
-    "a mask key is a Shamir secret");
+               "a mask key is a Shamir secret");
 _Static_assert((int)TLY_SHAMIR_SECRET_BYTES == (int)TLY_PRG_SEED_BYTES,
-    "a self-mask seed is a Shamir secret");
-_Static_assert((uint64_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES < UINT32_MAX,
-    "a masked input's body length fits the header's u32");
+               "a self-mask seed is a Shamir secret");
+_Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES < UINT32_MAX,
+               "a masked input's body length fits the header's u32");
 
 /* ---- plumbing ---- */
 
@@ -41,8 +41,6 @@ tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id)
 	return -1;
 }
 
-
-
 tly_err
 tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size_t len)
 {
@@ -55,7 +53,7 @@ tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size
 
 tly_err
 tly_secagg_peek(const uint8_t *msg, size_t len, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-    struct tly_msg *out)
+                struct tly_msg *out)
 {
 	struct tly_msg peeked;
 	tly_err rv = tly_msg_peek(msg, len, &peeked);
@@ -98,7 +96,7 @@ degree_valid(const struct tly_query *q)
 	if (q->degree == n - 1)
 		return 1;
 	return q->protocol == TLY_PROTOCOL_SECAGG_PLUS && q->degree >= 2 && q->degree % 2 == 0 &&
-	    q->degree < n - 1;
+	       q->degree < n - 1;
 }
 
 tly_err
@@ -130,7 +128,7 @@ tly_secagg_query_check(const struct tly_query *q, const struct tly_roster *roste
 
 tly_err
 tly_secagg_read_query(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
-    size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+                      size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
 {
 	struct tly_query decoded;
 	uint8_t id[TLY_QUERY_ID_BYTES];
@@ -150,7 +148,7 @@ tly_secagg_read_query(const struct tly_roster *roster, uint32_t self, const uint
 
 tly_err
 tly_secagg_graph(struct tly_graph *g, const struct tly_query *q,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES])
+                 const uint8_t query_id[static TLY_QUERY_ID_BYTES])
 {
 	return tly_graph_init(g, query_id, q->participants.ids, q->participants.count, q->degree);
 }
@@ -171,14 +169,15 @@ tly_secagg_key_check(const uint8_t pk[static TLY_KX_PUBLIC_BYTES])
 
 tly_err
 tly_secagg_verify_forwarded(const struct tly_roster *roster,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], enum tly_msg_type type, uint32_t sender,
-    const uint8_t *body, size_t body_len, const uint8_t signature[static TLY_SIGNATURE_BYTES])
+                            const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                            enum tly_msg_type type, uint32_t sender, const uint8_t *body,
+                            size_t body_len, const uint8_t signature[static TLY_SIGNATURE_BYTES])
 {
 	const uint8_t *pk = tly_roster_sign_pk(roster, sender);
 	struct tly_msg_header header = {
-		.type = type,
-		.sender = sender,
-		.recipient = TLY_PARTY_COORDINATOR,
+	    .type = type,
+	    .sender = sender,
+	    .recipient = TLY_PARTY_COORDINATOR,
 	};
 	struct tly_buf signed_bytes;
 	tly_err rv;
@@ -200,8 +199,8 @@ tly_secagg_share_valid(const uint8_t share[static TLY_SHAMIR_SECRET_SHARE_BYTES]
 	uint64_t bad = 0;
 
 	for (size_t i = 0; i < TLY_SHAMIR_SECRET_CHUNKS; i++)
-		bad |= (uint64_t)(tly_load_be64(share + i * TLY_FIELD_ELEMENT_BYTES) >=
-		    TLY_FIELD_P);
+		bad |=
+		    (uint64_t)(tly_load_be64(share + i * TLY_FIELD_ELEMENT_BYTES) >= TLY_FIELD_P);
 	/* Whether a share is well formed is public: a bad one is reported as
 	 * its sender's fault. The words themselves are secret. */
 	return tly_ct_public(bad) == 0;
@@ -211,7 +210,7 @@ tly_secagg_share_valid(const uint8_t share[static TLY_SHAMIR_SECRET_SHARE_BYTES]
 
 tly_err
 tly_secagg_mask(uint64_t *acc, size_t d, const uint8_t seed[static 32], const char *purpose,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], int sign)
+                const uint8_t query_id[static TLY_QUERY_ID_BYTES], int sign)
 {
 	uint8_t session[TLY_QUERY_ID_BYTES + 4];
 	struct tly_prg *prg = NULL;
@@ -220,10 +219,10 @@ tly_secagg_mask(uint64_t *acc, size_t d, const uint8_t seed[static 32], const ch
 	memcpy(session, query_id, TLY_QUERY_ID_BYTES);
 	tly_store_be32(session + TLY_QUERY_ID_BYTES, TLY_ROUND_MASKED_INPUT);
 	struct tly_prg_context ctx = {
-		.purpose = purpose,
-		.session = session,
-		.session_len = sizeof session,
-		.length = d,
+	    .purpose = purpose,
+	    .session = session,
+	    .session_len = sizeof session,
+	    .length = d,
 	};
 	rv = tly_prg_alloc(&prg, TLY_SECAGG_PRG, seed, &ctx);
 	if (rv != TLY_OK)

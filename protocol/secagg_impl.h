@@ -21,15 +21,15 @@
 /* Position of id in a strictly increasing array, or -1. O(log count). */
 long tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id);
 
-
 /* Append a copy of raw message bytes addressed to `to`. */
 TLY_MUST tly_err tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg,
-    size_t len);
+                                    size_t len);
 
 /* The cheap checks on a message, before its signature: header and lengths
  * (TLY_EFORMAT), and this query (TLY_EREPLAY otherwise). */
 TLY_MUST tly_err tly_secagg_peek(const uint8_t *msg, size_t len,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out);
+                                 const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                 struct tly_msg *out);
 
 /* A message's round against the rounds [first, last] the party takes now:
  * earlier is TLY_EREPLAY (that round is over), later TLY_ESTATE. */
@@ -37,7 +37,7 @@ TLY_MUST tly_err tly_secagg_round_check(uint32_t round, uint32_t first, uint32_t
 
 /* The graph of a checked query. */
 TLY_MUST tly_err tly_secagg_graph(struct tly_graph *g, const struct tly_query *q,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES]);
+                                  const uint8_t query_id[static TLY_QUERY_ID_BYTES]);
 
 /* TLY_OK when pk is an X25519 public key of full order, else
  * TLY_ELOWORDER. */
@@ -50,8 +50,10 @@ TLY_MUST tly_err tly_secagg_key_check(const uint8_t pk[static TLY_KX_PUBLIC_BYTE
  * TLY_EPEER for a sender missing from the roster.
  */
 TLY_MUST tly_err tly_secagg_verify_forwarded(const struct tly_roster *roster,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], enum tly_msg_type type, uint32_t sender,
-    const uint8_t *body, size_t body_len, const uint8_t signature[static TLY_SIGNATURE_BYTES]);
+                                             const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                             enum tly_msg_type type, uint32_t sender,
+                                             const uint8_t *body, size_t body_len,
+                                             const uint8_t signature[static TLY_SIGNATURE_BYTES]);
 
 /*
  * acc += PRG(seed) (sign > 0) or acc -= PRG(seed) (sign < 0) over d
@@ -59,7 +61,8 @@ TLY_MUST tly_err tly_secagg_verify_forwarded(const struct tly_roster *roster,
  * query_id || be32(TLY_ROUND_MASKED_INPUT), length d).
  */
 TLY_MUST tly_err tly_secagg_mask(uint64_t *acc, size_t d, const uint8_t seed[static 32],
-    const char *purpose, const uint8_t query_id[static TLY_QUERY_ID_BYTES], int sign);
+                                 const char *purpose,
+                                 const uint8_t query_id[static TLY_QUERY_ID_BYTES], int sign);
 
 /* The largest of two counts. */
 static inline uint32_t
@@ -98,7 +101,7 @@ enum {
 };
 
 _Static_assert(TLY_KEY_SHARE_PLAIN_BYTES == 8 + TLY_SECAGG_HELD_BYTES,
-    "a key share carries both shares");
+               "a key share carries both shares");
 
 /* The query's long-lived secrets, in one sodium_malloc block. */
 struct tly_secagg_secrets {
@@ -127,8 +130,8 @@ struct tly_secagg_client {
 	uint64_t *input;                    /* x_u (query.cells elements, < p) until masked */
 	struct tly_secagg_peer *peers;      /* L(u), ids increasing */
 	uint32_t peer_count;
-	uint8_t *held;                      /* sodium_malloc: peer_count x TLY_SECAGG_HELD_BYTES */
-	struct tly_idlist survivors;        /* U3 */
+	uint8_t *held;               /* sodium_malloc: peer_count x TLY_SECAGG_HELD_BYTES */
+	struct tly_idlist survivors; /* U3 */
 	uint8_t survivors_hash[TLY_HASH_BYTES];
 };
 
@@ -140,15 +143,15 @@ struct tly_secagg_peer *tly_secagg_client_peer(const struct tly_secagg_client *c
 
 /* A header from this client for this query. */
 struct tly_msg_header tly_secagg_client_header(const struct tly_secagg_client *c,
-    enum tly_msg_type type, uint32_t recipient);
+                                               enum tly_msg_type type, uint32_t recipient);
 
 /* Round 3 (SURVIVORS in, CONSISTENCY out) and round 4 (SIGNATURE_LIST in,
  * UNMASK out), as secagg.h describes; a failure ends the query (the caller
  * stops the client). */
 TLY_MUST tly_err tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
-    struct tly_outbox *out);
-TLY_MUST tly_err tly_secagg_on_signature_list(struct tly_secagg_client *c,
-    const struct tly_msg *m, struct tly_outbox *out);
+                                         struct tly_outbox *out);
+TLY_MUST tly_err tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *m,
+                                              struct tly_outbox *out);
 
 /* ---- the server's state, shared by secagg_server.c (messages in) and
  * secagg_close.c (round ends) ---- */
@@ -185,15 +188,15 @@ struct tly_secagg_server {
 	struct tly_graph graph;
 	struct tly_secagg_client_rec *clients; /* in participant order, as graph.ids */
 	uint32_t n;
-	uint32_t expected; /* clients that may still complete the current round */
-	uint32_t complete; /* clients that have */
+	uint32_t expected;    /* clients that may still complete the current round */
+	uint32_t complete;    /* clients that have */
 	uint32_t *neighbours; /* scratch: degree ids */
 	uint32_t *counts;     /* scratch: n counts, and n stack slots */
 	uint32_t *stack;
-	uint64_t *xs;               /* scratch: degree share indices */
-	const uint8_t **shares;     /* scratch: degree share pointers */
-	uint64_t *sum;              /* the masked inputs' sum, then the total */
-	uint64_t *vector;           /* scratch: one masked input */
+	uint64_t *xs;                /* scratch: degree share indices */
+	const uint8_t **shares;      /* scratch: degree share pointers */
+	uint64_t *sum;               /* the masked inputs' sum, then the total */
+	uint64_t *vector;            /* scratch: one masked input */
 	struct tly_idlist survivors; /* U3 */
 	uint8_t survivors_hash[TLY_HASH_BYTES];
 	struct tly_idlist recovered;
@@ -204,11 +207,12 @@ struct tly_secagg_client_rec *tly_secagg_client_of(struct tly_secagg_server *s, 
 
 /* A header from the coordinator for this query. */
 struct tly_msg_header tly_secagg_server_header(const struct tly_secagg_server *s,
-    enum tly_msg_type type, uint32_t recipient);
+                                               enum tly_msg_type type, uint32_t recipient);
 
 /* Sign one message (recipient TLY_PARTY_ALL) and append a copy to each
  * client with `flag` (0: every participant). All or nothing. */
 TLY_MUST tly_err tly_secagg_broadcast(struct tly_secagg_server *s, enum tly_msg_type type,
-    const struct tly_buf *body, uint8_t flag, struct tly_outbox *box);
+                                      const struct tly_buf *body, uint8_t flag,
+                                      struct tly_outbox *box);
 
 #endif

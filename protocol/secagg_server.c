@@ -63,8 +63,8 @@ allocate(struct tly_secagg_server *s)
 
 tly_err
 tly_secagg_server_alloc(struct tly_secagg_server **out, const struct tly_identity *coord,
-    const struct tly_roster *roster, const struct tly_query *q,
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_outbox *box)
+                        const struct tly_roster *roster, const struct tly_query *q,
+                        const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_outbox *box)
 {
 	struct tly_secagg_server *s = NULL;
 	struct tly_buf body;
@@ -181,7 +181,7 @@ on_advertise(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl, cons
 /* Round 1: ShareKeys. Relayed at once, unread. */
 static tly_err
 on_key_share(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl, const struct tly_msg *m,
-    const uint8_t *msg, size_t len, struct tly_outbox *box)
+             const uint8_t *msg, size_t len, struct tly_outbox *box)
 {
 	const uint8_t *ct;
 	long j;
@@ -208,7 +208,7 @@ on_key_share(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl, cons
 /* Round 2: MaskedInputCollection. */
 static tly_err
 on_masked_input(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl,
-    const struct tly_msg *m)
+                const struct tly_msg *m)
 {
 	tly_err rv;
 
@@ -228,7 +228,7 @@ on_masked_input(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl,
 /* Round 3: ConsistencyCheck. */
 static tly_err
 on_consistency(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl,
-    const struct tly_msg *m)
+               const struct tly_msg *m)
 {
 	const uint8_t *hash;
 	tly_err rv;
@@ -252,7 +252,7 @@ on_consistency(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl,
  * of the kind that U3 says. */
 static tly_err
 unmask_check(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-    const struct tly_unmask *u)
+             const struct tly_unmask *u)
 {
 	for (uint32_t i = 0; i < u->count; i++) {
 		const struct tly_unmask_entry *e = &u->entries[i];
@@ -297,12 +297,13 @@ static int
 server_takes(enum tly_msg_type type)
 {
 	return type == TLY_MSG_ADVERTISE || type == TLY_MSG_KEY_SHARE ||
-	    type == TLY_MSG_MASKED_INPUT || type == TLY_MSG_CONSISTENCY || type == TLY_MSG_UNMASK;
+	       type == TLY_MSG_MASKED_INPUT || type == TLY_MSG_CONSISTENCY ||
+	       type == TLY_MSG_UNMASK;
 }
 
 tly_err
 tly_secagg_server_receive(struct tly_secagg_server *s, const uint8_t *msg, size_t len,
-    struct tly_outbox *box)
+                          struct tly_outbox *box)
 {
 	struct tly_secagg_client_rec *cl;
 	struct tly_msg m;

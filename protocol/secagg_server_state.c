@@ -18,12 +18,12 @@ tly_secagg_client_of(struct tly_secagg_server *s, uint32_t id)
 
 struct tly_msg_header
 tly_secagg_server_header(const struct tly_secagg_server *s, enum tly_msg_type type,
-    uint32_t recipient)
+                         uint32_t recipient)
 {
 	struct tly_msg_header header = {
-		.type = type,
-		.sender = TLY_PARTY_COORDINATOR,
-		.recipient = recipient,
+	    .type = type,
+	    .sender = TLY_PARTY_COORDINATOR,
+	    .recipient = recipient,
 	};
 
 	memcpy(header.query_id, s->query_id, TLY_QUERY_ID_BYTES);
@@ -32,7 +32,7 @@ tly_secagg_server_header(const struct tly_secagg_server *s, enum tly_msg_type ty
 
 tly_err
 tly_secagg_broadcast(struct tly_secagg_server *s, enum tly_msg_type type,
-    const struct tly_buf *body, uint8_t flag, struct tly_outbox *box)
+                     const struct tly_buf *body, uint8_t flag, struct tly_outbox *box)
 {
 	struct tly_msg_header header = tly_secagg_server_header(s, type, TLY_PARTY_ALL);
 	size_t mark = box->count;

@@ -41,7 +41,7 @@ survivors_check(const struct tly_secagg_client *c, const struct tly_idlist *u3)
 
 tly_err
 tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
-    struct tly_outbox *out)
+                        struct tly_outbox *out)
 {
 	struct tly_msg_header header =
 	    tly_secagg_client_header(c, TLY_MSG_CONSISTENCY, TLY_PARTY_COORDINATOR);
@@ -58,7 +58,7 @@ tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
 	c->survivors = u3;
 	tly_idlist_hash(c->survivors_hash, c->query_id, &c->survivors);
 	rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, c->survivors_hash,
-	    sizeof c->survivors_hash, c->self->sign);
+	                     sizeof c->survivors_hash, c->self->sign);
 	if (rv == TLY_OK)
 		c->phase = TLY_SECAGG_CLIENT_SIGNATURES;
 	return rv;
@@ -77,9 +77,9 @@ signatures_check(const struct tly_secagg_client *c, const struct tly_signature_l
 		const struct tly_signature_entry *e = &list->entries[i];
 		if (!tly_idlist_contains(&c->survivors, e->id))
 			return TLY_EPEER;
-		tly_err rv = tly_secagg_verify_forwarded(c->roster, c->query_id,
-		    TLY_MSG_CONSISTENCY, e->id, c->survivors_hash, sizeof c->survivors_hash,
-		    e->signature);
+		tly_err rv = tly_secagg_verify_forwarded(
+		    c->roster, c->query_id, TLY_MSG_CONSISTENCY, e->id, c->survivors_hash,
+		    sizeof c->survivors_hash, e->signature);
 		if (rv != TLY_OK)
 			return rv;
 	}
@@ -132,7 +132,7 @@ build_unmask(const struct tly_secagg_client *c, struct tly_unmask *u)
 
 tly_err
 tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *m,
-    struct tly_outbox *out)
+                             struct tly_outbox *out)
 {
 	struct tly_msg_header header =
 	    tly_secagg_client_header(c, TLY_MSG_UNMASK, TLY_PARTY_COORDINATOR);
@@ -152,7 +152,7 @@ tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *
 		rv = tly_unmask_encode(&body, &unmask);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		    c->self->sign);
+		                     c->self->sign);
 	if (rv == TLY_OK) {
 		tly_secagg_client_forget(c);
 		c->phase = TLY_SECAGG_CLIENT_DONE;

@@ -8,11 +8,11 @@
 
 /* Every catalogue within the caps dumps to less than the parse limit: per
  * value at most 2 * TLY_SPEC_VALUE_MAX bytes escaped, quotes and a comma. */
-_Static_assert((uint64_t)TLY_SPEC_DATASETS_MAX * TLY_SPEC_COLUMNS_MAX *
-			(TLY_SPEC_DOMAIN_MAX * (2 * TLY_SPEC_VALUE_MAX + 3) + 256) +
-		    TLY_SPEC_DATASETS_MAX * 256 <
-		TLY_SPEC_CATALOGUE_JSON_MAX,
-    "a dumped catalogue parses again");
+_Static_assert((uint64_t)TLY_SPEC_DATASETS_MAX *TLY_SPEC_COLUMNS_MAX *(
+                   TLY_SPEC_DOMAIN_MAX *(2 * TLY_SPEC_VALUE_MAX + 3) + 256) +
+                       TLY_SPEC_DATASETS_MAX * 256 <
+                   TLY_SPEC_CATALOGUE_JSON_MAX,
+               "a dumped catalogue parses again");
 
 static void
 dataset_fini(struct tly_dataset *ds)
@@ -39,7 +39,7 @@ tly_catalogue_fini(struct tly_catalogue *cat)
 /* A name member (dataset or column): [a-z][a-z0-9_]*, up to 63 bytes. */
 static tly_err
 parse_name(char name[static TLY_SPEC_NAME_MAX + 1], const json_t *obj, const char *prefix,
-    struct tly_spec_error *err)
+           struct tly_spec_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
 	json_t *value;
@@ -51,8 +51,8 @@ parse_name(char name[static TLY_SPEC_NAME_MAX + 1], const json_t *obj, const cha
 		tly_spec_path_key(path, prefix, "name");
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
 		return tly_spec_fail(err, path,
-		    "\"%s\" is not a name: [a-z][a-z0-9_]*, at most %d bytes", echo,
-		    TLY_SPEC_NAME_MAX);
+		                     "\"%s\" is not a name: [a-z][a-z0-9_]*, at most %d bytes",
+		                     echo, TLY_SPEC_NAME_MAX);
 	}
 	memcpy(name, json_string_value(value), json_string_length(value) + 1);
 	return TLY_OK;
@@ -62,36 +62,37 @@ parse_name(char name[static TLY_SPEC_NAME_MAX + 1], const json_t *obj, const cha
  * an integer, which stands for its decimal string. */
 static tly_err
 domain_value(char out[static TLY_SPEC_VALUE_MAX + 1], const json_t *value, const char *path,
-    struct tly_spec_error *err)
+             struct tly_spec_error *err)
 {
 	char echo[TLY_SPEC_ECHO_BYTES];
 	const char *s;
 	size_t len;
 
 	if (json_is_integer(value)) {
-		snprintf(out, TLY_SPEC_VALUE_MAX + 1, "%" PRId64, (int64_t)json_integer_value(value));
+		snprintf(out, TLY_SPEC_VALUE_MAX + 1, "%" PRId64,
+		         (int64_t)json_integer_value(value));
 		return TLY_OK;
 	}
 	if (!json_is_string(value))
 		return tly_spec_fail(err, path, "expected a string or an integer, got %s",
-		    tly_spec_got(value).text);
+		                     tly_spec_got(value).text);
 	s = json_string_value(value);
 	len = json_string_length(value);
 	tly_spec_echo(echo, s, len);
 	if (len == 0 || len > TLY_SPEC_VALUE_MAX)
 		return tly_spec_fail(err, path, "\"%s\": values are 1 to %d bytes", echo,
-		    TLY_SPEC_VALUE_MAX);
+		                     TLY_SPEC_VALUE_MAX);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return tly_spec_fail(err, path, "\"%s\" contains a control character",
-			    echo);
+			                     echo);
 	memcpy(out, s, len + 1);
 	return TLY_OK;
 }
 
 static tly_err
 parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
-    struct tly_spec_error *err)
+             struct tly_spec_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES], base[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
 	json_t *list;
@@ -104,7 +105,7 @@ parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
 	count = json_array_size(list);
 	if (count == 0 || count > TLY_SPEC_DOMAIN_MAX)
 		return tly_spec_fail(err, base, "%zu values; a domain has 1 to %d", count,
-		    TLY_SPEC_DOMAIN_MAX);
+		                     TLY_SPEC_DOMAIN_MAX);
 	col->domain = calloc(count, sizeof *col->domain);
 	if (col->domain == NULL)
 		return TLY_ENOMEM;
@@ -124,7 +125,7 @@ parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
 
 static tly_err
 parse_bound(int64_t *out, const json_t *obj, const char *prefix, const char *key,
-    struct tly_spec_error *err)
+            struct tly_spec_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES];
 	json_t *value = json_object_get(obj, key);
@@ -133,14 +134,15 @@ parse_bound(int64_t *out, const json_t *obj, const char *prefix, const char *key
 	if (value == NULL)
 		return tly_spec_fail(err, path, "missing");
 	if (!json_is_integer(value))
-		return tly_spec_fail(err, path, "expected an integer, got %s", tly_spec_got(value).text);
+		return tly_spec_fail(err, path, "expected an integer, got %s",
+		                     tly_spec_got(value).text);
 	*out = (int64_t)json_integer_value(value);
 	return TLY_OK;
 }
 
 static tly_err
 parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
-    struct tly_spec_error *err)
+             struct tly_spec_error *err)
 {
 	static const char *const categorical_keys[] = {"name", "type", "domain", NULL};
 	static const char *const integer_keys[] = {"name", "type", "min", "max", NULL};
@@ -149,7 +151,8 @@ parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
 	tly_err rv;
 
 	if (!json_is_object(obj))
-		return tly_spec_fail(err, prefix, "expected an object, got %s", tly_spec_got(obj).text);
+		return tly_spec_fail(err, prefix, "expected an object, got %s",
+		                     tly_spec_got(obj).text);
 	if ((rv = parse_name(col->name, obj, prefix, err)) != TLY_OK ||
 	    (rv = tly_spec_member(obj, prefix, "type", JSON_STRING, 1, &type, err)) != TLY_OK)
 		return rv;
@@ -168,7 +171,7 @@ parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
 		if (col->min > col->max) {
 			tly_spec_path_key(path, prefix, "max");
 			return tly_spec_fail(err, path, "max %" PRId64 " is below min %" PRId64,
-			    col->max, col->min);
+			                     col->max, col->min);
 		}
 		return TLY_OK;
 	}
@@ -179,7 +182,7 @@ parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
 
 static tly_err
 parse_sites(struct tly_dataset *ds, const json_t *obj, const char *prefix,
-    struct tly_spec_error *err)
+            struct tly_spec_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES];
 	json_t *value = json_object_get(obj, "max_sites_per_person");
@@ -190,18 +193,19 @@ parse_sites(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 		return TLY_OK;
 	tly_spec_path_key(path, prefix, "max_sites_per_person");
 	if (!json_is_integer(value))
-		return tly_spec_fail(err, path, "expected an integer, got %s", tly_spec_got(value).text);
+		return tly_spec_fail(err, path, "expected an integer, got %s",
+		                     tly_spec_got(value).text);
 	sites = json_integer_value(value);
 	if (sites < 1 || sites > TLY_SPEC_SITES_MAX)
 		return tly_spec_fail(err, path, "%" PRId64 " is outside 1..%d", (int64_t)sites,
-		    TLY_SPEC_SITES_MAX);
+		                     TLY_SPEC_SITES_MAX);
 	ds->max_sites_per_person = (uint32_t)sites;
 	return TLY_OK;
 }
 
 static tly_err
 parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
-    struct tly_spec_error *err)
+              struct tly_spec_error *err)
 {
 	static const char *const keys[] = {"name", "max_sites_per_person", "columns", NULL};
 	char path[TLY_SPEC_PATH_BYTES], base[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
@@ -210,7 +214,8 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 	tly_err rv;
 
 	if (!json_is_object(obj))
-		return tly_spec_fail(err, prefix, "expected an object, got %s", tly_spec_got(obj).text);
+		return tly_spec_fail(err, prefix, "expected an object, got %s",
+		                     tly_spec_got(obj).text);
 	if ((rv = tly_spec_only_keys(obj, prefix, keys, err)) != TLY_OK ||
 	    (rv = parse_name(ds->name, obj, prefix, err)) != TLY_OK ||
 	    (rv = parse_sites(ds, obj, prefix, err)) != TLY_OK ||
@@ -220,7 +225,7 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 	count = json_array_size(list);
 	if (count > TLY_SPEC_COLUMNS_MAX)
 		return tly_spec_fail(err, base, "%zu columns; the limit is %d", count,
-		    TLY_SPEC_COLUMNS_MAX);
+		                     TLY_SPEC_COLUMNS_MAX);
 	ds->columns = calloc(count ? count : 1, sizeof *ds->columns);
 	if (ds->columns == NULL)
 		return TLY_ENOMEM;
@@ -243,7 +248,7 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 
 tly_err
 tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
-    struct tly_spec_error *err)
+                    struct tly_spec_error *err)
 {
 	static const char *const keys[] = {"datasets", NULL};
 	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
@@ -262,7 +267,7 @@ tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
 	count = json_array_size(list);
 	if (count > TLY_SPEC_DATASETS_MAX) {
 		rv = tly_spec_fail(err, "datasets", "%zu datasets; the limit is %d", count,
-		    TLY_SPEC_DATASETS_MAX);
+		                   TLY_SPEC_DATASETS_MAX);
 		goto out;
 	}
 	rv = TLY_ENOMEM;
@@ -333,7 +338,7 @@ dump_dataset(const struct tly_dataset *ds)
 	}
 	bad |= json_object_set_new(obj, "name", json_string(ds->name));
 	bad |= json_object_set_new(obj, "max_sites_per_person",
-	    json_integer((json_int_t)ds->max_sites_per_person));
+	                           json_integer((json_int_t)ds->max_sites_per_person));
 	bad |= json_object_set_new(obj, "columns", columns);
 	for (size_t i = 0; i < ds->column_count && !bad; i++)
 		bad |= json_array_append_new(columns, dump_column(&ds->columns[i]));

@@ -50,7 +50,7 @@ laplace_scale(uint64_t num, uint64_t den, uint64_t delta, uint64_t *s, uint64_t 
 /* The inputs of the Skellam condition, as GMP integers. */
 struct skellam_bound {
 	mpz_t rho_num, rho_den, l1, l2sq;
-	mpz_t a, b;                  /* mu = a/b */
+	mpz_t a, b;                   /* mu = a/b */
 	mpz_t lhs, rhs, reach, cross; /* scratch */
 };
 
@@ -58,7 +58,7 @@ static void
 bound_init(struct skellam_bound *bd, const struct tly_query *q)
 {
 	mpz_inits(bd->rho_num, bd->rho_den, bd->l1, bd->l2sq, bd->a, bd->b, bd->lhs, bd->rhs,
-	    bd->reach, bd->cross, NULL);
+	          bd->reach, bd->cross, NULL);
 	mpz_set_ui(bd->rho_num, q->privacy_num);
 	mpz_set_ui(bd->rho_den, q->privacy_den);
 	mpz_set_ui(bd->l1, q->sensitivity_l1);
@@ -70,7 +70,7 @@ static void
 bound_clear(struct skellam_bound *bd)
 {
 	mpz_clears(bd->rho_num, bd->rho_den, bd->l1, bd->l2sq, bd->a, bd->b, bd->lhs, bd->rhs,
-	    bd->reach, bd->cross, NULL);
+	           bd->reach, bd->cross, NULL);
 }
 
 /*
@@ -177,16 +177,16 @@ skellam_calibrate(const struct tly_query *q, struct tly_noise_params *p)
 	return TLY_OK;
 }
 
-_Static_assert((tly_u128)UINT32_MAX * TLY_DP_POISSON_MAX * TLY_NOISE_MU_GRID < UINT64_MAX,
-    "the Skellam search range fits 64 bits");
+_Static_assert((tly_u128)UINT32_MAX *TLY_DP_POISSON_MAX *TLY_NOISE_MU_GRID < UINT64_MAX,
+               "the Skellam search range fits 64 bits");
 
 static tly_err
 laplace_calibrate(const struct tly_query *q, struct tly_noise_params *p)
 {
 	if (q->sensitivity_l1 == 0)
 		return TLY_EINVAL;
-	tly_err rv = laplace_scale(q->privacy_num, q->privacy_den, q->sensitivity_l1,
-	    &p->scale_s, &p->scale_t);
+	tly_err rv = laplace_scale(q->privacy_num, q->privacy_den, q->sensitivity_l1, &p->scale_s,
+	                           &p->scale_t);
 	if (rv != TLY_OK)
 		return rv;
 	if (p->scale_t > (tly_u128)p->scale_s * TLY_DP_POLYA_MAX_SCALE)
@@ -290,15 +290,16 @@ draw(struct tly_rng *rng, const struct share *share, int64_t *noise)
 }
 
 tly_err
-tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
-    const int64_t *cells, size_t d, uint64_t *out)
+tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params, const int64_t *cells,
+                size_t d, uint64_t *out)
 {
 	return tly_noise_apply_until(rng, params, cells, d, out, NULL, NULL);
 }
 
 tly_err
 tly_noise_apply_until(struct tly_rng *rng, const struct tly_noise_params *params,
-    const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg), void *arg)
+                      const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg),
+                      void *arg)
 {
 	struct share share;
 	int64_t noise = 0, noisy = 0;
@@ -383,8 +384,7 @@ laplace_cell_work(uint64_t s, uint64_t t, uint64_t h)
 	/* proposals <= x^(1 - 1/h) <= ceil(x / floor(x^(1/h))). */
 	uint64_t root = int_root(x, h);
 	uint64_t proposals = x / root + (x % root != 0);
-	uint64_t per_proposal =
-	    TLY_NOISE_WORK_POLYA_STEP + (TLY_NOISE_WORK_GEOMETRIC + h - 1) / h;
+	uint64_t per_proposal = TLY_NOISE_WORK_POLYA_STEP + (TLY_NOISE_WORK_GEOMETRIC + h - 1) / h;
 	uint64_t polya = sat_add(sat_mul(proposals, per_proposal), x);
 	return sat_add(sat_mul(2, polya), TLY_NOISE_WORK_CELL);
 }
@@ -485,7 +485,7 @@ describe_privacy(const struct tly_noise_params *p, struct tly_noise_info *info)
 
 tly_err
 tly_noise_describe(const struct tly_noise_params *params, uint64_t contributors,
-    struct tly_noise_info *out)
+                   struct tly_noise_info *out)
 {
 	struct tly_noise_info info = {0};
 	struct share share;

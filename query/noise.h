@@ -58,10 +58,10 @@ enum { TLY_NOISE_MU_GRID = 1000 };
  * in lowest terms. */
 struct tly_noise_params {
 	uint8_t mechanism;
-	uint64_t h;          /* shares that make up the target */
-	uint64_t scale_s;    /* LAPLACE: alpha = exp(-scale_s / scale_t) */
+	uint64_t h;       /* shares that make up the target */
+	uint64_t scale_s; /* LAPLACE: alpha = exp(-scale_s / scale_t) */
 	uint64_t scale_t;
-	uint64_t mu_num;     /* SKELLAM: target mu = mu_num / mu_den */
+	uint64_t mu_num; /* SKELLAM: target mu = mu_num / mu_den */
 	uint64_t mu_den;
 	uint64_t privacy_num; /* the guarantee: epsilon (LAPLACE) or rho */
 	uint64_t privacy_den; /*   (SKELLAM) of the query; 0/0 for NONE */
@@ -96,14 +96,15 @@ TLY_MUST tly_err tly_noise_calibrate(const struct tly_query *q, struct tly_noise
  * at rho = 1/100). Almost all of it is in the crypto/dp.c samplers.
  */
 TLY_MUST tly_err tly_noise_apply(struct tly_rng *rng, const struct tly_noise_params *params,
-    const int64_t *cells, size_t d, uint64_t *out);
+                                 const int64_t *cells, size_t d, uint64_t *out);
 
 /* tly_noise_apply that can be abandoned: stop(arg) is asked before each
  * cell (and so between two cells at most one cell's work passes, which
  * tly_noise_work bounds), and a nonzero answer ends the draw with
  * TLY_ETIMEDOUT, out wiped as on any failure. stop NULL: never stops. */
 TLY_MUST tly_err tly_noise_apply_until(struct tly_rng *rng, const struct tly_noise_params *params,
-    const int64_t *cells, size_t d, uint64_t *out, int (*stop)(void *arg), void *arg);
+                                       const int64_t *cells, size_t d, uint64_t *out,
+                                       int (*stop)(void *arg), void *arg);
 
 /*
  * Cost: an upper bound on the expected work of drawing a query's noise, in
@@ -159,13 +160,13 @@ enum {
  * `cells` cells. TLY_EINVAL or TLY_ERANGE for params that calibrate would
  * not produce. *out is written only on success. */
 TLY_MUST tly_err tly_noise_work(const struct tly_noise_params *params, uint64_t cells,
-    uint64_t *out);
+                                uint64_t *out);
 
 /* tly_noise_calibrate(q, params), then tly_noise_work(params, q->cells,
  * work): what a node and the coordinator check before a query is charged
  * or sent. Errors of the two. */
 TLY_MUST tly_err tly_noise_cost(const struct tly_query *q, struct tly_noise_params *params,
-    uint64_t *work);
+                                uint64_t *work);
 
 /*
  * What a release states about the noise in a total of `contributors`
@@ -177,7 +178,7 @@ TLY_MUST tly_err tly_noise_cost(const struct tly_query *q, struct tly_noise_para
  * those of the target (what holds with only h honest shares).
  */
 struct tly_noise_info {
-	double variance;         /* of the total noise, closed form */
+	double variance; /* of the total noise, closed form */
 	double sd;
 	int64_t ci95_half_width; /* smallest k with P(|noise| <= k) >= 0.95 */
 	double target_variance;  /* the noise guaranteed with h honest shares */
@@ -196,6 +197,6 @@ struct tly_noise_info {
  * written only on success.
  */
 TLY_MUST tly_err tly_noise_describe(const struct tly_noise_params *params, uint64_t contributors,
-    struct tly_noise_info *out);
+                                    struct tly_noise_info *out);
 
 #endif

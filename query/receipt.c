@@ -259,8 +259,7 @@ tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, si
 	tly_get_bytes(&rd, r.log_head.signature, sizeof r.log_head.signature);
 	tly_get_bytes(&rd, r.signature, sizeof r.signature);
 	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
-	    strlen(r.population) != population_len ||
-	    !receipt_fields_valid(&r))
+	    strlen(r.population) != population_len || !receipt_fields_valid(&r))
 		return TLY_EFORMAT;
 	*out = r;
 	return TLY_OK;
@@ -276,4 +275,3 @@ tly_ledger_receipt_verify(const struct tly_ledger_receipt *r,
 		return TLY_EAUTH;
 	return tly_sign_verify(r->signature, digest, sizeof digest, pk);
 }
-

@@ -156,6 +156,6 @@ TLY_MUST tly_err tly_ledger_receipt_verify(const struct tly_ledger_receipt *rece
  * every byte before the signature). TLY_EINVAL for a receipt that would not
  * encode. */
 TLY_MUST tly_err tly_ledger_receipt_digest(const struct tly_ledger_receipt *r,
-    uint8_t digest[static TLY_HASH_BYTES]);
+                                           uint8_t digest[static TLY_HASH_BYTES]);
 
 #endif

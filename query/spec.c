@@ -39,31 +39,32 @@ column_ref(struct parse *p, const json_t *value, const char *path, int *out)
 
 	if (!json_is_string(value))
 		return tly_spec_fail(p->err, path, "expected a column name, got %s",
-		    tly_spec_got(value).text);
+		                     tly_spec_got(value).text);
 	index = tly_dataset_column(p->ds, json_string_value(value));
 	if (index < 0) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
 		return tly_spec_fail(p->err, path, "unknown column \"%s\" in dataset \"%s\"", echo,
-		    p->ds->name);
+		                     p->ds->name);
 	}
 	*out = index;
 	return TLY_OK;
 }
 
 static tly_err
-integer_value(struct parse *p, const struct tly_column *col, const json_t *value,
-    const char *path, int64_t *out)
+integer_value(struct parse *p, const struct tly_column *col, const json_t *value, const char *path,
+              int64_t *out)
 {
 	int64_t v;
 
 	if (!json_is_integer(value))
 		return tly_spec_fail(p->err, path, "expected an integer for column \"%s\", got %s",
-		    col->name, tly_spec_got(value).text);
+		                     col->name, tly_spec_got(value).text);
 	v = (int64_t)json_integer_value(value);
 	if (v < col->min || v > col->max)
 		return tly_spec_fail(p->err, path,
-		    "%" PRId64 " is outside the bounds of \"%s\" [%" PRId64 ", %" PRId64 "]", v,
-		    col->name, col->min, col->max);
+		                     "%" PRId64 " is outside the bounds of \"%s\" [%" PRId64
+		                     ", %" PRId64 "]",
+		                     v, col->name, col->min, col->max);
 	*out = v;
 	return TLY_OK;
 }
@@ -71,8 +72,8 @@ integer_value(struct parse *p, const struct tly_column *col, const json_t *value
 /* A categorical value: a string, or an integer standing for its decimal
  * string, that must be in the column's domain. */
 static tly_err
-domain_value(struct parse *p, const struct tly_column *col, const json_t *value,
-    const char *path, int *out)
+domain_value(struct parse *p, const struct tly_column *col, const json_t *value, const char *path,
+             int *out)
 {
 	char digits[24], echo[TLY_SPEC_ECHO_BYTES];
 	const char *text;
@@ -88,14 +89,14 @@ domain_value(struct parse *p, const struct tly_column *col, const json_t *value,
 		len = json_string_length(value);
 	} else {
 		return tly_spec_fail(p->err, path,
-		    "expected a string or an integer for column \"%s\", got %s", col->name,
-		    tly_spec_got(value).text);
+		                     "expected a string or an integer for column \"%s\", got %s",
+		                     col->name, tly_spec_got(value).text);
 	}
 	index = tly_column_value(col, text);
 	if (index < 0) {
 		tly_spec_echo(echo, text, len);
 		return tly_spec_fail(p->err, path, "\"%s\" is not in the domain of column \"%s\"",
-		    echo, col->name);
+		                     echo, col->name);
 	}
 	*out = index;
 	return TLY_OK;
@@ -134,7 +135,7 @@ parse_edges(struct parse *p, const json_t *measure, const struct tly_column *col
 	count = json_array_size(list);
 	if (count < 2 || count > TLY_SPEC_EDGES_MAX)
 		return tly_spec_fail(p->err, "measure.edges", "%zu edges; a histogram has 2 to %d",
-		    count, TLY_SPEC_EDGES_MAX);
+		                     count, TLY_SPEC_EDGES_MAX);
 	p->spec->edges = calloc(count, sizeof *p->spec->edges);
 	if (p->spec->edges == NULL)
 		return TLY_ENOMEM;
@@ -146,8 +147,9 @@ parse_edges(struct parse *p, const json_t *measure, const struct tly_column *col
 			return rv;
 		if (i > 0 && *edge <= edge[-1])
 			return tly_spec_fail(p->err, path,
-			    "%" PRId64 " is not above the edge before it (%" PRId64 ")", *edge,
-			    edge[-1]);
+			                     "%" PRId64 " is not above the edge before it (%" PRId64
+			                     ")",
+			                     *edge, edge[-1]);
 	}
 	return TLY_OK;
 }
@@ -168,7 +170,7 @@ parse_measure(struct parse *p, const json_t *root)
 	tly_err rv;
 
 	if ((rv = tly_spec_member(root, "", "measure", JSON_OBJECT, 1, &measure, p->err)) !=
-		TLY_OK ||
+	        TLY_OK ||
 	    (rv = tly_spec_member(measure, "measure", "op", JSON_STRING, 1, &op, p->err)) != TLY_OK)
 		return rv;
 	for (m = TLY_MEASURE_COUNT; m <= TLY_MEASURE_HISTOGRAM; m++)
@@ -177,7 +179,7 @@ parse_measure(struct parse *p, const json_t *root)
 	if (m > TLY_MEASURE_HISTOGRAM) {
 		tly_spec_echo(echo, json_string_value(op), json_string_length(op));
 		return tly_spec_fail(p->err, "measure.op",
-		    "unknown op \"%s\"; use count, sum, mean or histogram", echo);
+		                     "unknown op \"%s\"; use count, sum, mean or histogram", echo);
 	}
 	p->spec->measure = m;
 	p->spec->measure_column = -1;
@@ -187,14 +189,14 @@ parse_measure(struct parse *p, const json_t *root)
 	column = json_object_get(measure, "column");
 	if (column == NULL)
 		return tly_spec_fail(p->err, "measure.column", "missing: %s needs a column",
-		    tly_spec_measure_name(m));
+		                     tly_spec_measure_name(m));
 	if ((rv = column_ref(p, column, "measure.column", &p->spec->measure_column)) != TLY_OK)
 		return rv;
 	col = &p->ds->columns[p->spec->measure_column];
 	if (col->kind != TLY_COLUMN_INTEGER)
 		return tly_spec_fail(p->err, "measure.column",
-		    "column \"%s\" is categorical; %s needs an integer column", col->name,
-		    tly_spec_measure_name(m));
+		                     "column \"%s\" is categorical; %s needs an integer column",
+		                     col->name, tly_spec_measure_name(m));
 	if (m == TLY_MEASURE_HISTOGRAM)
 		return parse_edges(p, measure, col);
 	return TLY_OK;
@@ -239,8 +241,8 @@ normalise_values(struct tly_where *w)
 }
 
 static tly_err
-parse_op(struct parse *p, const json_t *clause, const char *prefix,
-    const struct tly_column *col, enum tly_where_op *out)
+parse_op(struct parse *p, const json_t *clause, const char *prefix, const struct tly_column *col,
+         enum tly_where_op *out)
 {
 	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
 	enum tly_where_op op;
@@ -255,11 +257,12 @@ parse_op(struct parse *p, const json_t *clause, const char *prefix,
 			break;
 	if (op > TLY_WHERE_IN) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
-		return tly_spec_fail(p->err, path,
-		    "unknown operator \"%s\"; use =, !=, <, <=, >, >= or in", echo);
+		return tly_spec_fail(
+		    p->err, path, "unknown operator \"%s\"; use =, !=, <, <=, >, >= or in", echo);
 	}
 	if (col->kind == TLY_COLUMN_CATEGORICAL && op >= TLY_WHERE_LT && op <= TLY_WHERE_GE)
-		return tly_spec_fail(p->err, path,
+		return tly_spec_fail(
+		    p->err, path,
 		    "\"%s\" needs an integer column; \"%s\" is categorical (use =, != or in)",
 		    tly_spec_op_name(op), col->name);
 	*out = op;
@@ -281,14 +284,14 @@ parse_values(struct parse *p, struct tly_where *w, const json_t *clause, const c
 	if (w->op == TLY_WHERE_IN) {
 		if (!json_is_array(value))
 			return tly_spec_fail(p->err, base, "\"in\" needs an array, got %s",
-			    tly_spec_got(value).text);
+			                     tly_spec_got(value).text);
 		count = json_array_size(value);
 		if (count == 0 || count > TLY_SPEC_IN_MAX)
 			return tly_spec_fail(p->err, base, "%zu values; \"in\" takes 1 to %d",
-			    count, TLY_SPEC_IN_MAX);
+			                     count, TLY_SPEC_IN_MAX);
 	} else if (json_is_array(value)) {
 		return tly_spec_fail(p->err, base, "\"%s\" takes one value; use \"in\" for a list",
-		    tly_spec_op_name(w->op));
+		                     tly_spec_op_name(w->op));
 	}
 	if (col->kind == TLY_COLUMN_INTEGER)
 		w->int_values = calloc(count, sizeof *w->int_values);
@@ -324,7 +327,7 @@ parse_clause(struct parse *p, struct tly_where *w, const json_t *clause, const c
 
 	if (!json_is_object(clause))
 		return tly_spec_fail(p->err, prefix, "expected an object, got %s",
-		    tly_spec_got(clause).text);
+		                     tly_spec_got(clause).text);
 	if ((rv = tly_spec_only_keys(clause, prefix, keys, p->err)) != TLY_OK)
 		return rv;
 	tly_spec_path_key(path, prefix, "column");
@@ -349,8 +352,9 @@ compare_where(const struct tly_dataset *ds, const struct tly_where *a, const str
 	if (a->value_count != b->value_count)
 		return a->value_count < b->value_count ? -1 : 1;
 	for (size_t i = 0; i < a->value_count; i++) {
-		int c = a->int_values != NULL ? compare_i64(&a->int_values[i], &b->int_values[i])
-					      : compare_int(&a->domain_values[i], &b->domain_values[i]);
+		int c = a->int_values != NULL
+		            ? compare_i64(&a->int_values[i], &b->int_values[i])
+		            : compare_int(&a->domain_values[i], &b->domain_values[i]);
 		if (c != 0)
 			return c;
 	}
@@ -394,7 +398,7 @@ parse_where(struct parse *p, const json_t *root)
 	count = json_array_size(list);
 	if (count > TLY_SPEC_WHERE_MAX)
 		return tly_spec_fail(p->err, "where", "%zu conditions; the limit is %d", count,
-		    TLY_SPEC_WHERE_MAX);
+		                     TLY_SPEC_WHERE_MAX);
 	p->spec->where = calloc(count ? count : 1, sizeof *p->spec->where);
 	if (p->spec->where == NULL)
 		return TLY_ENOMEM;
@@ -424,20 +428,21 @@ parse_group_by(struct parse *p, const json_t *root)
 	count = json_array_size(list);
 	if (count > TLY_SPEC_GROUP_BY_MAX)
 		return tly_spec_fail(p->err, "group_by", "%zu columns; the limit is %d", count,
-		    TLY_SPEC_GROUP_BY_MAX);
+		                     TLY_SPEC_GROUP_BY_MAX);
 	for (size_t i = 0; i < count; i++) {
 		int column;
 		tly_spec_path_index(path, "group_by", i);
 		if ((rv = column_ref(p, json_array_get(list, i), path, &column)) != TLY_OK)
 			return rv;
 		if (p->ds->columns[column].kind != TLY_COLUMN_CATEGORICAL)
-			return tly_spec_fail(p->err, path,
+			return tly_spec_fail(
+			    p->err, path,
 			    "column \"%s\" is an integer; group by categorical columns only",
 			    p->ds->columns[column].name);
 		for (size_t j = 0; j < i; j++)
 			if (p->spec->group_by[j] == column)
 				return tly_spec_fail(p->err, path, "column \"%s\" appears twice",
-				    p->ds->columns[column].name);
+				                     p->ds->columns[column].name);
 		p->spec->group_by[i] = column;
 		p->spec->group_by_count = i + 1;
 	}
@@ -462,7 +467,8 @@ parse_domains(struct parse *p, const json_t *root)
 
 	if (rv != TLY_OK || obj == NULL)
 		return rv;
-	json_object_foreach (obj, key, list) {
+	json_object_foreach(obj, key, list)
+	{
 		int column = tly_dataset_column(p->ds, key);
 		size_t g = 0;
 
@@ -471,8 +477,8 @@ parse_domains(struct parse *p, const json_t *root)
 			g++;
 		if (column < 0 || g == p->spec->group_by_count) {
 			tly_spec_echo(echo, key, strlen(key));
-			return tly_spec_fail(p->err, path, "\"%s\" is not a grouping column of this query",
-			    echo);
+			return tly_spec_fail(p->err, path,
+			                     "\"%s\" is not a grouping column of this query", echo);
 		}
 	}
 	for (size_t g = 0; g < p->spec->group_by_count; g++) {
@@ -482,25 +488,28 @@ parse_domains(struct parse *p, const json_t *root)
 		tly_spec_path_key(path, "domains", col->name);
 		list = json_object_get(obj, col->name);
 		if (list == NULL)
-			return tly_spec_fail(p->err, path,
-			    "missing: \"domains\" must list every grouping column");
+			return tly_spec_fail(
+			    p->err, path, "missing: \"domains\" must list every grouping column");
 		if (!json_is_array(list))
 			return tly_spec_fail(p->err, path, "expected an array of values, got %s",
-			    tly_spec_got(list).text);
+			                     tly_spec_got(list).text);
 		count = json_array_size(list);
 		for (size_t i = 0; i < count && i < col->domain_count; i++) {
 			const json_t *v = json_array_get(list, i);
 			if (!json_is_string(v) || strcmp(json_string_value(v), col->domain[i]) != 0)
 				return tly_spec_fail(p->err, path,
-				    "value %zu is %s but this catalogue's domain of \"%s\" has \"%s\" there; "
-				    "the query was built with another catalogue",
-				    i, tly_spec_got(v).text, col->name, col->domain[i]);
+				                     "value %zu is %s but this catalogue's domain "
+				                     "of \"%s\" has \"%s\" there; "
+				                     "the query was built with another catalogue",
+				                     i, tly_spec_got(v).text, col->name,
+				                     col->domain[i]);
 		}
 		if (count != col->domain_count)
 			return tly_spec_fail(p->err, path,
-			    "%zu values but this catalogue's domain of \"%s\" has %zu; the query was "
-			    "built with another catalogue",
-			    count, col->name, col->domain_count);
+			                     "%zu values but this catalogue's domain of \"%s\" has "
+			                     "%zu; the query was "
+			                     "built with another catalogue",
+			                     count, col->name, col->domain_count);
 	}
 	return TLY_OK;
 }
@@ -516,8 +525,8 @@ check_cells(struct parse *p)
 		cells *= p->ds->columns[p->spec->group_by[i]].domain_count;
 	if (cells > TLY_SPEC_CELLS_MAX)
 		return tly_spec_fail(p->err, p->spec->group_by_count ? "group_by" : "measure",
-		    "the answer would have %" PRIu64 " cells; the limit is %d", cells,
-		    TLY_SPEC_CELLS_MAX);
+		                     "the answer would have %" PRIu64 " cells; the limit is %d",
+		                     cells, TLY_SPEC_CELLS_MAX);
 	return TLY_OK;
 }
 
@@ -535,11 +544,11 @@ parse_u32(struct parse *p, const json_t *obj, const char *key, uint32_t *out)
 	tly_spec_path_key(path, "sdc", key);
 	if (!json_is_integer(value))
 		return tly_spec_fail(p->err, path, "expected an integer, got %s",
-		    tly_spec_got(value).text);
+		                     tly_spec_got(value).text);
 	v = json_integer_value(value);
 	if (v < 0 || (uint64_t)v > UINT32_MAX)
 		return tly_spec_fail(p->err, path, "%" PRId64 " is outside 0..%" PRIu32, (int64_t)v,
-		    UINT32_MAX);
+		                     UINT32_MAX);
 	*out = (uint32_t)v;
 	return TLY_OK;
 }
@@ -581,7 +590,7 @@ parse_protocol(struct parse *p, const json_t *root)
 	}
 	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
 	return tly_spec_fail(p->err, "protocol",
-	    "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
+	                     "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
 }
 
 static tly_err
@@ -600,19 +609,18 @@ parse_planner(struct parse *p, const json_t *root)
 	}
 	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
 	return tly_spec_fail(p->err, "planner",
-	    "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
-	    TLY_PLANNER_NAME_MAX);
+	                     "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
+	                     TLY_PLANNER_NAME_MAX);
 }
 
 /* ---- the whole query ---- */
 
 tly_err
-tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char *json,
-    size_t len, struct tly_spec_error *err)
+tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char *json, size_t len,
+               struct tly_spec_error *err)
 {
-	static const char *const keys[] = {
-	    "dataset", "measure", "where", "group_by", "domains", "privacy", "sdc", "protocol",
-	    "planner", NULL};
+	static const char *const keys[] = {"dataset", "measure", "where",    "group_by", "domains",
+	                                   "privacy", "sdc",     "protocol", "planner",  NULL};
 	struct tly_spec spec = {0};
 	struct parse p = {.cat = cat, .spec = &spec, .err = err};
 	json_t *root = NULL;
@@ -626,7 +634,8 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
 	if ((rv = tly_spec_only_keys(root, "", keys, err)) != TLY_OK ||
 	    (rv = parse_dataset(&p, root)) != TLY_OK || (rv = parse_measure(&p, root)) != TLY_OK ||
 	    (rv = parse_where(&p, root)) != TLY_OK || (rv = parse_group_by(&p, root)) != TLY_OK ||
-	    (rv = parse_domains(&p, root)) != TLY_OK || (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
+	    (rv = parse_domains(&p, root)) != TLY_OK ||
+	    (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
 	    (rv = parse_sdc(&p, root)) != TLY_OK || (rv = parse_protocol(&p, root)) != TLY_OK ||
 	    (rv = parse_planner(&p, root)) != TLY_OK || (rv = check_cells(&p)) != TLY_OK)
 		goto out;
@@ -635,8 +644,9 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
 	if ((rv = tly_spec_canonical(&spec, cat, &canonical)) != TLY_OK)
 		goto out;
 	if (strlen(canonical) > TLY_SPEC_JSON_MAX) {
-		rv = tly_spec_fail(err, "$", "the query's canonical form is %zu bytes; the limit is %d",
-		    strlen(canonical), TLY_SPEC_JSON_MAX);
+		rv = tly_spec_fail(err, "$",
+		                   "the query's canonical form is %zu bytes; the limit is %d",
+		                   strlen(canonical), TLY_SPEC_JSON_MAX);
 		goto out;
 	}
 	*out = spec;

@@ -37,21 +37,21 @@
 
 /* Caps: a query is refused (with the field named) past these. */
 enum {
-	TLY_SPEC_NAME_MAX = 63,       /* dataset and column names: [a-z0-9_], 1..63 */
-	TLY_SPEC_VALUE_MAX = 63,      /* categorical values: 1..63 bytes of UTF-8,
-					 no control characters */
-	TLY_SPEC_DOMAIN_MAX = 256,    /* values in one categorical domain */
-	TLY_SPEC_COLUMNS_MAX = 64,    /* columns in one dataset */
+	TLY_SPEC_NAME_MAX = 63,    /* dataset and column names: [a-z0-9_], 1..63 */
+	TLY_SPEC_VALUE_MAX = 63,   /* categorical values: 1..63 bytes of UTF-8,
+	                              no control characters */
+	TLY_SPEC_DOMAIN_MAX = 256, /* values in one categorical domain */
+	TLY_SPEC_COLUMNS_MAX = 64, /* columns in one dataset */
 	TLY_SPEC_DATASETS_MAX = 16,
-	TLY_SPEC_WHERE_MAX = 16,      /* conditions in one query */
-	TLY_SPEC_IN_MAX = 64,         /* values in one `in` list */
-	TLY_SPEC_GROUP_BY_MAX = 4,    /* grouping columns */
-	TLY_SPEC_EDGES_MAX = 101,     /* histogram edges (so 100 bins) */
-	TLY_SPEC_CELLS_MAX = 100000,  /* cells of one answer (<= TLY_MAX_CELLS) */
-	TLY_SPEC_JSON_MAX = 65536,    /* bytes of query JSON, and of its canonical form */
+	TLY_SPEC_WHERE_MAX = 16,               /* conditions in one query */
+	TLY_SPEC_IN_MAX = 64,                  /* values in one `in` list */
+	TLY_SPEC_GROUP_BY_MAX = 4,             /* grouping columns */
+	TLY_SPEC_EDGES_MAX = 101,              /* histogram edges (so 100 bins) */
+	TLY_SPEC_CELLS_MAX = 100000,           /* cells of one answer (<= TLY_MAX_CELLS) */
+	TLY_SPEC_JSON_MAX = 65536,             /* bytes of query JSON, and of its canonical form */
 	TLY_SPEC_CATALOGUE_JSON_MAX = 1 << 26, /* bytes of catalogue JSON (above any dump) */
 	TLY_SPEC_SITES_MAX = TLY_MAX_PARTIES,  /* max_sites_per_person */
-	TLY_SPEC_PRIVACY_MAX = 1000,  /* epsilon and rho are at most this */
+	TLY_SPEC_PRIVACY_MAX = 1000,           /* epsilon and rho are at most this */
 	TLY_SPEC_PRIVACY_DIGITS = 15, /* significant digits of a JSON real epsilon or rho */
 };
 
@@ -72,9 +72,9 @@ enum tly_column_kind {
 struct tly_column {
 	char name[TLY_SPEC_NAME_MAX + 1];
 	enum tly_column_kind kind;
-	size_t domain_count;                            /* categorical */
-	char (*domain)[TLY_SPEC_VALUE_MAX + 1];         /* categorical, in declared order */
-	int64_t min, max;                               /* integer, min <= max */
+	size_t domain_count;                    /* categorical */
+	char (*domain)[TLY_SPEC_VALUE_MAX + 1]; /* categorical, in declared order */
+	int64_t min, max;                       /* integer, min <= max */
 };
 
 struct tly_dataset {
@@ -105,7 +105,7 @@ void tly_catalogue_fini(struct tly_catalogue *cat);
  * a dataset without columns, is allowed. On success *out owns everything
  * (free with tly_catalogue_fini); on failure *out is untouched. */
 TLY_MUST tly_err tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
-    struct tly_spec_error *err);
+                                     struct tly_spec_error *err);
 /* Serialise (canonical: keys sorted, compact, max_sites_per_person always
  * present, domains in declared order). *json is malloc'd, NUL-terminated.
  * TLY_ENOMEM. */
@@ -142,9 +142,9 @@ enum tly_where_op {
 struct tly_where {
 	int column; /* index into the dataset's columns */
 	enum tly_where_op op;
-	size_t value_count;    /* 1, or the `in` list's length (1..TLY_SPEC_IN_MAX) */
-	int64_t *int_values;   /* integer columns: each within [min, max] */
-	int *domain_values;    /* categorical columns: indices into the domain */
+	size_t value_count;  /* 1, or the `in` list's length (1..TLY_SPEC_IN_MAX) */
+	int64_t *int_values; /* integer columns: each within [min, max] */
+	int *domain_values;  /* categorical columns: indices into the domain */
 };
 
 struct tly_spec {
@@ -153,19 +153,19 @@ struct tly_spec {
 	int measure_column; /* sum, mean, histogram: an integer column; -1 for count */
 	size_t edge_count;  /* histogram: >= 2, strictly increasing, within the column's bounds */
 	int64_t *edges;     /* bins [e0,e1), [e1,e2), ..., [e(b-1), e(b)]; values outside
-			       the edges fall in the first or last bin */
-	size_t where_count;     /* a conjunction, sorted by (column name, op, values),
-				   no repeats */
+	                       the edges fall in the first or last bin */
+	size_t where_count; /* a conjunction, sorted by (column name, op, values),
+	                       no repeats */
 	struct tly_where *where;
 	size_t group_by_count;
 	int group_by[TLY_SPEC_GROUP_BY_MAX]; /* categorical columns, no repeats */
 	uint8_t mechanism;                   /* enum tly_mechanism: LAPLACE or SKELLAM */
 	uint64_t privacy_num, privacy_den;   /* epsilon or rho, in lowest terms,
-						0 < num/den <= TLY_SPEC_PRIVACY_MAX */
+	                                        0 < num/den <= TLY_SPEC_PRIVACY_MAX */
 	uint32_t suppress_below;             /* sdc; 0 = off */
 	uint32_t round_to;                   /* sdc; 0 = off (a query's 1 reads as 0) */
 	uint8_t protocol;                    /* enum tly_protocol; optional "protocol" field,
-						default TLY_PROTOCOL_COMMITTEE */
+	                                        default TLY_PROTOCOL_COMMITTEE */
 	/* Who asked: the authenticated planner's name (query/planner.h),
 	 * which the coordinator sets from the request's signature; "" when
 	 * the JSON has no "planner" field. */
@@ -189,9 +189,9 @@ void tly_spec_fini(struct tly_spec *spec);
  * are required; "where" (at most TLY_SPEC_WHERE_MAX clauses {"column",
  * "op", "value"}, op one of = != < <= > >= in), "group_by", "sdc"
  * {"suppress_below", "round_to"}, "protocol" ("committee", "secagg",
- * "secagg+") and "planner" (a name, tly_planner_name_valid) are optional. A categorical value may be a string or an
- * integer, which matches its decimal string (1 matches "1"); an integer
- * column takes JSON integers only.
+ * "secagg+") and "planner" (a name, tly_planner_name_valid) are optional. A categorical value may
+ * be a string or an integer, which matches its decimal string (1 matches "1"); an integer column
+ * takes JSON integers only.
  *
  * privacy: {"mechanism": "laplace", "epsilon": E} gives TLY_MECH_LAPLACE
  * (pure epsilon-DP, distributed discrete Laplace). {"mechanism":
@@ -206,7 +206,7 @@ void tly_spec_fini(struct tly_spec *spec);
  * bytes and parses back to the same spec.
  */
 TLY_MUST tly_err tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat,
-    const char *json, size_t len, struct tly_spec_error *err);
+                                const char *json, size_t len, struct tly_spec_error *err);
 
 /* The canonical JSON of a parsed spec (sorted keys, compact, values
  * normalised: epsilon as "num/den" string, `in` lists in domain order).
@@ -220,11 +220,11 @@ TLY_MUST tly_err tly_spec_parse(struct tly_spec *out, const struct tly_catalogue
  * "skellam". It is a valid query: parsing it gives the same spec.
  * *json is malloc'd and NUL-terminated. TLY_ENOMEM. */
 TLY_MUST tly_err tly_spec_canonical(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    char **json);
+                                    char **json);
 
 /* BLAKE2b-256("tally/query/v1", canonical JSON): the QUERY's query_hash. */
 TLY_MUST tly_err tly_spec_hash(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    uint8_t out[static TLY_HASH_BYTES]);
+                               uint8_t out[static TLY_HASH_BYTES]);
 
 /* ---- the answer's shape ---- */
 
@@ -244,7 +244,7 @@ size_t tly_spec_cells(const struct tly_spec *spec, const struct tly_catalogue *c
 /* The domain index of each grouping column for group g (0 <= g < groups;
  * misuse aborts); entries from group_by_count on are set to -1. */
 void tly_spec_group_values(const struct tly_spec *spec, const struct tly_catalogue *cat, size_t g,
-    int values[static TLY_SPEC_GROUP_BY_MAX]);
+                           int values[static TLY_SPEC_GROUP_BY_MAX]);
 
 /*
  * What one person can change, across every site holding them
@@ -255,7 +255,7 @@ void tly_spec_group_values(const struct tly_spec *spec, const struct tly_catalog
  * TLY_ERANGE on overflow.
  */
 TLY_MUST tly_err tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    uint64_t *l1, uint64_t *l2sq);
+                                      uint64_t *l1, uint64_t *l2sq);
 
 /* The largest absolute value one site's cell can take before noise (so the
  * coordinator can refuse a query whose total could leave the field's signed
@@ -263,7 +263,7 @@ TLY_MUST tly_err tly_spec_sensitivity(const struct tly_spec *spec, const struct 
  * rows_cap * B; mean: rows_cap * max(B, 1) (its count cell). Saturates at
  * UINT64_MAX. */
 uint64_t tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    uint64_t rows_cap);
+                             uint64_t rows_cap);
 
 /* Names as the canonical form writes them: "laplace", "skellam", "none";
  * "committee", "secagg", "secagg+"; "count", "sum", "mean", "histogram";

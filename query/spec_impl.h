@@ -37,8 +37,7 @@ struct tly_spec_got {
 struct tly_spec_got tly_spec_got(const json_t *value);
 
 /* path = prefix "." key (prefix "" gives key alone); key is echoed. */
-void tly_spec_path_key(char path[static TLY_SPEC_PATH_BYTES], const char *prefix,
-    const char *key);
+void tly_spec_path_key(char path[static TLY_SPEC_PATH_BYTES], const char *prefix, const char *key);
 /* path = prefix "[" index "]". */
 void tly_spec_path_index(char path[static TLY_SPEC_PATH_BYTES], const char *prefix, size_t index);
 
@@ -48,22 +47,23 @@ int tly_spec_name_ok(const char *s, size_t len);
 /* json_loadb with duplicate keys refused, after refusing len > max unread.
  * On failure err names "$" and *root is untouched. */
 TLY_MUST tly_err tly_spec_load(json_t **root, const char *json, size_t len, size_t max,
-    const char *what, struct tly_spec_error *err);
+                               const char *what, struct tly_spec_error *err);
 
 /* Refuse any key of obj that is not in allowed (NULL-terminated). */
 TLY_MUST tly_err tly_spec_only_keys(const json_t *obj, const char *prefix,
-    const char *const *allowed, struct tly_spec_error *err);
+                                    const char *const *allowed, struct tly_spec_error *err);
 
 /* Fetch obj[key] as an object, array or string: TLY_EINVAL naming
  * prefix.key when absent (and required) or of another JSON type. *out is
  * NULL for an absent optional key. */
 TLY_MUST tly_err tly_spec_member(const json_t *obj, const char *prefix, const char *key,
-    json_type type, int required, json_t **out, struct tly_spec_error *err);
+                                 json_type type, int required, json_t **out,
+                                 struct tly_spec_error *err);
 
 /* The "privacy" member of a query into spec->mechanism and
  * spec->privacy_num/den (spec_privacy.c). */
 TLY_MUST tly_err tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root,
-    struct tly_spec_error *err);
+                                        struct tly_spec_error *err);
 
 /* Canonical bytes: sorted keys, compact, NUL-terminated, malloc'd (not
  * jansson's allocator). TLY_ENOMEM. */

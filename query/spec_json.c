@@ -91,7 +91,7 @@ tly_spec_got(const json_t *value)
 		break;
 	case JSON_INTEGER:
 		snprintf(got.text, sizeof got.text, "the integer %" PRId64,
-		    (int64_t)json_integer_value(value));
+		         (int64_t)json_integer_value(value));
 		break;
 	case JSON_REAL:
 		real_text(number, sizeof number, json_real_value(value));
@@ -118,7 +118,7 @@ tly_spec_path_key(char path[static TLY_SPEC_PATH_BYTES], const char *prefix, con
 	/* An empty key still names something: write it as "". */
 	tly_spec_echo(echo, key, strlen(key));
 	snprintf(path, TLY_SPEC_PATH_BYTES, "%s%s%s", prefix, prefix[0] ? "." : "",
-	    key[0] ? echo : "\"\"");
+	         key[0] ? echo : "\"\"");
 }
 
 void
@@ -142,7 +142,7 @@ tly_spec_name_ok(const char *s, size_t len)
 
 tly_err
 tly_spec_load(json_t **root, const char *json, size_t len, size_t max, const char *what,
-    struct tly_spec_error *err)
+              struct tly_spec_error *err)
 {
 	json_error_t jerr;
 	char echo[TLY_SPEC_ECHO_BYTES];
@@ -150,13 +150,13 @@ tly_spec_load(json_t **root, const char *json, size_t len, size_t max, const cha
 
 	if (len > max)
 		return tly_spec_fail(err, "$", "%s JSON is %zu bytes; the limit is %zu", what, len,
-		    max);
+		                     max);
 	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
 		/* jansson's text can quote the offending token: echo it. */
 		tly_spec_echo(echo, jerr.text, strnlen(jerr.text, sizeof jerr.text));
 		return tly_spec_fail(err, "$", "not valid JSON at line %d, column %d: %s",
-		    jerr.line, jerr.column, echo);
+		                     jerr.line, jerr.column, echo);
 	}
 	if (!json_is_object(doc)) {
 		json_decref(doc);
@@ -168,14 +168,15 @@ tly_spec_load(json_t **root, const char *json, size_t len, size_t max, const cha
 
 tly_err
 tly_spec_only_keys(const json_t *obj, const char *prefix, const char *const *allowed,
-    struct tly_spec_error *err)
+                   struct tly_spec_error *err)
 {
 	const char *key;
 	json_t *value;
 	char path[TLY_SPEC_PATH_BYTES];
 
 	/* The iteration macro wants a non-const object; it does not modify it. */
-	json_object_foreach ((json_t *)obj, key, value) {
+	json_object_foreach((json_t *)obj, key, value)
+	{
 		size_t i = 0;
 		while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
 			i++;
@@ -189,7 +190,7 @@ tly_spec_only_keys(const json_t *obj, const char *prefix, const char *const *all
 
 tly_err
 tly_spec_member(const json_t *obj, const char *prefix, const char *key, json_type type,
-    int required, json_t **out, struct tly_spec_error *err)
+                int required, json_t **out, struct tly_spec_error *err)
 {
 	static const char *const expected[] = {
 	    [JSON_OBJECT] = "an object",
@@ -209,7 +210,7 @@ tly_spec_member(const json_t *obj, const char *prefix, const char *key, json_typ
 	}
 	if (json_typeof(value) != type)
 		return tly_spec_fail(err, path, "expected %s, got %s", expected[type],
-		    tly_spec_got(value).text);
+		                     tly_spec_got(value).text);
 	*out = value;
 	return TLY_OK;
 }

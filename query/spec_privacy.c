@@ -97,12 +97,11 @@ static int
 above_max(uint64_t num, uint64_t den)
 {
 	return num / den > TLY_SPEC_PRIVACY_MAX ||
-	    (num / den == TLY_SPEC_PRIVACY_MAX && num % den != 0);
+	       (num / den == TLY_SPEC_PRIVACY_MAX && num % den != 0);
 }
 
 static tly_err
-real_fraction(double v, const char *path, uint64_t *num, uint64_t *den,
-    struct tly_spec_error *err)
+real_fraction(double v, const char *path, uint64_t *num, uint64_t *den, struct tly_spec_error *err)
 {
 	char text[40];
 	int digits;
@@ -113,19 +112,19 @@ real_fraction(double v, const char *path, uint64_t *num, uint64_t *den,
 		return tly_spec_fail(err, path, "must be above 0, got %.6g", v);
 	if (v > TLY_SPEC_PRIVACY_MAX)
 		return tly_spec_fail(err, path, "%.6g is above the limit of %d", v,
-		    TLY_SPEC_PRIVACY_MAX);
+		                     TLY_SPEC_PRIVACY_MAX);
 	for (digits = 1; digits <= TLY_SPEC_PRIVACY_DIGITS; digits++) {
 		snprintf(text, sizeof text, "%.*g", digits, v);
 		if (strtod(text, NULL) == v)
 			break;
 	}
 	if (digits > TLY_SPEC_PRIVACY_DIGITS)
-		return tly_spec_fail(err, path,
-		    "%.17g has more than %d significant digits; write it as \"num/den\"", v,
-		    TLY_SPEC_PRIVACY_DIGITS);
+		return tly_spec_fail(
+		    err, path, "%.17g has more than %d significant digits; write it as \"num/den\"",
+		    v, TLY_SPEC_PRIVACY_DIGITS);
 	if (!decimal_fraction(text, num, den))
 		return tly_spec_fail(err, path, "%s is too small to be an exact 64-bit fraction",
-		    text);
+		                     text);
 	return TLY_OK;
 }
 
@@ -133,7 +132,7 @@ real_fraction(double v, const char *path, uint64_t *num, uint64_t *den,
  * 0 < num/den <= TLY_SPEC_PRIVACY_MAX. */
 static tly_err
 parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den,
-    struct tly_spec_error *err)
+             struct tly_spec_error *err)
 {
 	char echo[TLY_SPEC_ECHO_BYTES];
 	tly_err rv;
@@ -141,7 +140,8 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
 	if (json_is_integer(value)) {
 		json_int_t v = json_integer_value(value);
 		if (v <= 0)
-			return tly_spec_fail(err, path, "must be above 0, got %" PRId64, (int64_t)v);
+			return tly_spec_fail(err, path, "must be above 0, got %" PRId64,
+			                     (int64_t)v);
 		*num = (uint64_t)v;
 		*den = 1;
 	} else if (json_is_real(value)) {
@@ -150,19 +150,21 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
 	} else if (json_is_string(value)) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
 		if (!fraction_string(json_string_value(value), num, den))
-			return tly_spec_fail(err, path,
-			    "\"%s\" is not a fraction \"num/den\" of 64-bit integers", echo);
+			return tly_spec_fail(
+			    err, path, "\"%s\" is not a fraction \"num/den\" of 64-bit integers",
+			    echo);
 		if (*num == 0)
 			return tly_spec_fail(err, path, "must be above 0, got \"%s\"", echo);
 	} else {
-		return tly_spec_fail(err, path, "expected a number, got %s", tly_spec_got(value).text);
+		return tly_spec_fail(err, path, "expected a number, got %s",
+		                     tly_spec_got(value).text);
 	}
 	struct tly_fraction f = tly_frac_reduce((struct tly_fraction){*num, *den});
 	*num = f.num;
 	*den = f.den;
 	if (above_max(*num, *den))
 		return tly_spec_fail(err, path, "%" PRIu64 "/%" PRIu64 " is above the limit of %d",
-		    *num, *den, TLY_SPEC_PRIVACY_MAX);
+		                     *num, *den, TLY_SPEC_PRIVACY_MAX);
 	return TLY_OK;
 }
 
@@ -178,7 +180,7 @@ tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root, struct tly_spe
 
 	if ((rv = tly_spec_member(root, "", "privacy", JSON_OBJECT, 1, &privacy, err)) != TLY_OK ||
 	    (rv = tly_spec_member(privacy, "privacy", "mechanism", JSON_STRING, 1, &mechanism,
-		 err)) != TLY_OK)
+	                          err)) != TLY_OK)
 		return rv;
 	name = json_string_value(mechanism);
 	if (strcmp(name, "laplace") == 0) {
@@ -191,7 +193,8 @@ tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root, struct tly_spe
 		other = "epsilon";
 	} else {
 		tly_spec_echo(echo, name, json_string_length(mechanism));
-		return tly_spec_fail(err, "privacy.mechanism",
+		return tly_spec_fail(
+		    err, "privacy.mechanism",
 		    "unknown mechanism \"%s\"; use laplace (epsilon) or gaussian (rho)", echo);
 	}
 	tly_spec_path_key(path, "privacy", other);

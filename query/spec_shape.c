@@ -95,7 +95,7 @@ canon_measure(const struct tly_spec *spec, const struct tly_dataset *ds)
 	bad |= json_object_set_new(obj, "op", json_string(tly_spec_measure_name(spec->measure)));
 	if (spec->measure != TLY_MEASURE_COUNT)
 		bad |= json_object_set_new(obj, "column",
-		    json_string(ds->columns[spec->measure_column].name));
+		                           json_string(ds->columns[spec->measure_column].name));
 	if (spec->measure == TLY_MEASURE_HISTOGRAM) {
 		bad |= json_object_set_new(obj, "edges", edges = json_array());
 		for (size_t i = 0; i < spec->edge_count && !bad; i++)
@@ -151,11 +151,11 @@ canon_privacy(const struct tly_spec *spec)
 	if (bad)
 		return NULL;
 	snprintf(fraction, sizeof fraction, "%" PRIu64 "/%" PRIu64, spec->privacy_num,
-	    spec->privacy_den);
+	         spec->privacy_den);
 	bad |= json_object_set_new(obj, "mechanism",
-	    json_string(tly_spec_mechanism_name(spec->mechanism)));
+	                           json_string(tly_spec_mechanism_name(spec->mechanism)));
 	bad |= json_object_set_new(obj, spec->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-	    json_string(fraction));
+	                           json_string(fraction));
 	if (bad) {
 		json_decref(obj);
 		return NULL;
@@ -204,10 +204,11 @@ tly_spec_canonical(const struct tly_spec *spec, const struct tly_catalogue *cat,
 	bad |= json_object_set_new(root, "measure", canon_measure(spec, ds));
 	bad |= json_object_set_new(root, "privacy", canon_privacy(spec));
 	bad |= json_object_set_new(root, "sdc",
-	    json_pack("{s:I,s:I}", "suppress_below", (json_int_t)spec->suppress_below, "round_to",
-		(json_int_t)spec->round_to));
+	                           json_pack("{s:I,s:I}", "suppress_below",
+	                                     (json_int_t)spec->suppress_below, "round_to",
+	                                     (json_int_t)spec->round_to));
 	bad |= json_object_set_new(root, "protocol",
-	    json_string(tly_spec_protocol_name(spec->protocol)));
+	                           json_string(tly_spec_protocol_name(spec->protocol)));
 	if (spec->planner[0] != '\0')
 		bad |= json_object_set_new(root, "planner", json_string(spec->planner));
 	if (!bad && canon_lists(spec, ds, root) == 0)
@@ -218,7 +219,7 @@ tly_spec_canonical(const struct tly_spec *spec, const struct tly_catalogue *cat,
 
 tly_err
 tly_spec_hash(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    uint8_t out[static TLY_HASH_BYTES])
+              uint8_t out[static TLY_HASH_BYTES])
 {
 	char *json;
 	tly_err rv = tly_spec_canonical(spec, cat, &json);
@@ -267,7 +268,7 @@ tly_spec_cells(const struct tly_spec *spec, const struct tly_catalogue *cat)
 
 void
 tly_spec_group_values(const struct tly_spec *spec, const struct tly_catalogue *cat, size_t g,
-    int values[static TLY_SPEC_GROUP_BY_MAX])
+                      int values[static TLY_SPEC_GROUP_BY_MAX])
 {
 	const struct tly_dataset *ds = dataset_of(spec, cat);
 
@@ -315,8 +316,8 @@ mul(uint64_t a, uint64_t b, uint64_t *out)
 }
 
 tly_err
-tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    uint64_t *l1, uint64_t *l2sq)
+tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat, uint64_t *l1,
+                     uint64_t *l2sq)
 {
 	uint64_t sites = dataset_of(spec, cat)->max_sites_per_person;
 	uint64_t bound = value_bound(spec, cat), per_site_l1, per_site_l2sq, sum1, sum2;
@@ -353,8 +354,7 @@ tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *ca
 }
 
 uint64_t
-tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat,
-    uint64_t rows_cap)
+tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat, uint64_t rows_cap)
 {
 	uint64_t bound = value_bound(spec, cat), out;
 

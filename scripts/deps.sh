@@ -6,7 +6,7 @@ set -eu
 
 packages="pkg-config make gcc libnng-dev libsodium-dev libssl-dev openssl libgmp-dev
 libcriterion-dev libsqlite3-dev sqlite3 libjansson-dev libinih-dev gnuplot-nox
-clang libclang-rt-14-dev valgrind iproute2"
+clang clang-format libclang-rt-14-dev valgrind iproute2"
 
 missing=""
 for p in $packages; do

@@ -14,7 +14,10 @@
 #define HASH TLY_MERKLE_HASH_BYTES
 
 static const char head_domain[] = "tally/tree-head/v1";
-enum { HEAD_DOMAIN_BYTES = sizeof head_domain - 1, HEAD_SIGNED_BYTES = HEAD_DOMAIN_BYTES + 8 + HASH };
+enum {
+	HEAD_DOMAIN_BYTES = sizeof head_domain - 1,
+	HEAD_SIGNED_BYTES = HEAD_DOMAIN_BYTES + 8 + HASH
+};
 
 static void
 signed_bytes(uint8_t out[static HEAD_SIGNED_BYTES], const struct tly_tree_head *head)
@@ -73,7 +76,7 @@ int
 tly_head_equal(const struct tly_tree_head *a, const struct tly_tree_head *b)
 {
 	return a->size == b->size && sodium_memcmp(a->root, b->root, HASH) == 0 &&
-	    sodium_memcmp(a->signature, b->signature, TLY_SIGN_BYTES) == 0;
+	       sodium_memcmp(a->signature, b->signature, TLY_SIGN_BYTES) == 0;
 }
 
 static void

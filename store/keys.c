@@ -31,7 +31,7 @@ tly_key_file_read(const char *path, uint8_t *out, size_t len, char *why, size_t 
 	}
 	if ((st.st_mode & 077) != 0) {
 		tly_say(why, why_len, "%s: a secret key must not be readable by others (chmod 600)",
-		    path);
+		        path);
 		rv = TLY_EAUTH;
 		goto out;
 	}
@@ -78,7 +78,7 @@ tly_key_file_write(const char *path, const uint8_t *bytes, size_t len, char *why
 
 tly_err
 tly_identity_from_files(struct tly_identity *self, uint32_t id, const char *sign_path,
-    const char *kx_path, char *why, size_t why_len)
+                        const char *kx_path, char *why, size_t why_len)
 {
 	uint8_t seed[TLY_SIGN_SEED_BYTES], kx[TLY_KX_SECRET_BYTES];
 	tly_err rv = tly_key_file_read(sign_path, seed, sizeof seed, why, why_len);
@@ -138,7 +138,7 @@ registry_fail(struct registry_parse *p, const char *section, const char *key, co
 {
 	if (!p->failed)
 		tly_say(p->why, p->why_len, "%s:%d: %s.%s: %s", p->name, p->line, section, key,
-		    reason);
+		        reason);
 	p->failed = 1;
 	return 1;
 }
@@ -149,7 +149,7 @@ finish_party(struct registry_parse *p)
 {
 	if (p->count > 0 && p->have != 3 && !p->failed) {
 		tly_say(p->why, p->why_len, "%s: node %u: needs both sign_pk and kx_pk", p->name,
-		    p->parties[p->count - 1].id);
+		        p->parties[p->count - 1].id);
 		p->failed = 1;
 	}
 	p->have = 0;
@@ -208,14 +208,14 @@ registry_key(void *user, const char *section, const char *key, const char *value
 		p->have |= is_sign ? 1u : 2u;
 	} else {
 		return registry_fail(p, section, key,
-		    "unknown section (expected [coordinator] or [node N])");
+		                     "unknown section (expected [coordinator] or [node N])");
 	}
 	return 1;
 }
 
 tly_err
 tly_registry_parse(struct tly_roster *out, const char *text, const char *name, char *why,
-    size_t why_len)
+                   size_t why_len)
 {
 	struct registry_parse p;
 	tly_err rv;
@@ -302,8 +302,9 @@ tly_registry_write(const struct tly_roster *roster, const char *path, char *why,
 		return TLY_EIO;
 	}
 	tly_hex(hex, roster->coordinator_pk, TLY_SIGN_PUBLIC_BYTES);
-	fprintf(f, "; tally registry: the public keys every party pins\n[coordinator]\nsign_pk = %s\n",
-	    hex);
+	fprintf(f,
+	        "; tally registry: the public keys every party pins\n[coordinator]\nsign_pk = %s\n",
+	        hex);
 	for (size_t i = 0; i < roster->count; i++) {
 		const struct tly_party *party = &roster->parties[i];
 		fprintf(f, "\n[node %u]\n", party->id);

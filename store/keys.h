@@ -33,29 +33,30 @@
  * TLY_EFORMAT when not exactly 2*len hex digits (and an optional newline),
  * TLY_EAUTH when the file is readable by group or others. why says which. */
 TLY_MUST tly_err tly_key_file_read(const char *path, uint8_t *out, size_t len, char *why,
-    size_t why_len);
+                                   size_t why_len);
 
 /* Create path (never overwrite: TLY_EIO if it exists) with mode 0600 and
  * write the bytes as hex, synced. */
 TLY_MUST tly_err tly_key_file_write(const char *path, const uint8_t *bytes, size_t len, char *why,
-    size_t why_len);
+                                    size_t why_len);
 
 /* A party's full identity from its key files (kx_path NULL for the
  * coordinator). */
 TLY_MUST tly_err tly_identity_from_files(struct tly_identity *self, uint32_t id,
-    const char *sign_path, const char *kx_path, char *why, size_t why_len);
+                                         const char *sign_path, const char *kx_path, char *why,
+                                         size_t why_len);
 
 /* Parse registry text (name is used in messages). TLY_EINVAL with why
  * naming "name:line: key: reason"; TLY_ENOMEM. */
 TLY_MUST tly_err tly_registry_parse(struct tly_roster *out, const char *text, const char *name,
-    char *why, size_t why_len);
+                                    char *why, size_t why_len);
 
 /* Read and parse a registry file. TLY_EIO when unreadable. */
 TLY_MUST tly_err tly_registry_load(struct tly_roster *out, const char *path, char *why,
-    size_t why_len);
+                                   size_t why_len);
 
 /* Write a roster as registry text to path (replacing it atomically). */
 TLY_MUST tly_err tly_registry_write(const struct tly_roster *roster, const char *path, char *why,
-    size_t why_len);
+                                    size_t why_len);
 
 #endif

@@ -120,8 +120,8 @@ path(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t st
 }
 
 static tly_err
-inclusion(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
-          size_t *count, uint64_t n, uint64_t index)
+inclusion(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
+          uint64_t n, uint64_t index)
 {
 	if (index >= n || n >= SIZE_LIMIT)
 		return TLY_EINVAL;
@@ -140,8 +140,8 @@ tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], siz
 
 /* RFC 6962 SUBPROOF(m, D[start:start+n], b). */
 static void
-subproof(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start,
-         uint64_t n, uint64_t m, int whole)
+subproof(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start, uint64_t n,
+         uint64_t m, int whole)
 {
 	if (m == n) {
 		if (!whole)
@@ -278,8 +278,7 @@ shift_to_set(uint64_t *fn, uint64_t *sn)
 
 tly_err
 tly_merkle_verify_inclusion(const uint8_t leaf_hash[static HASH], uint64_t index, uint64_t size,
-                            const uint8_t *proof, size_t count,
-                            const uint8_t root[static HASH])
+                            const uint8_t *proof, size_t count, const uint8_t root[static HASH])
 {
 	uint8_t r[HASH];
 
@@ -348,8 +347,7 @@ consistency_walk(uint64_t size1, uint64_t size2, const uint8_t root1[static HASH
 
 tly_err
 tly_merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t root1[static HASH],
-                              const uint8_t root2[static HASH], const uint8_t *proof,
-                              size_t count)
+                              const uint8_t root2[static HASH], const uint8_t *proof, size_t count)
 {
 	if (size1 > size2 || count > TLY_MERKLE_PROOF_MAX)
 		return TLY_EAUTH;

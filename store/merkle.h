@@ -39,24 +39,21 @@ void tly_merkle_node_hash(uint8_t out[static TLY_MERKLE_HASH_BYTES],
 /* MTH of the n leaves whose leaf hashes are the n * 32 bytes at leaves
  * (one hash after another). n = 0 gives the empty tree's root; leaves may
  * then be NULL. Proofs given to the verifiers are count * 32 bytes. */
-void tly_merkle_root(uint8_t out[static TLY_MERKLE_HASH_BYTES],
-                     const uint8_t *leaves, uint64_t n);
+void tly_merkle_root(uint8_t out[static TLY_MERKLE_HASH_BYTES], const uint8_t *leaves, uint64_t n);
 
 /* The audit path of leaf index in the tree of the first n leaves (RFC 6962
  * PATH), from the leaf's sibling upwards, into proof[0..*count).
  * TLY_EINVAL unless index < n < 2^63. */
-TLY_MUST tly_err tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
-                                            size_t *count,
-                                            const uint8_t *leaves,
-                                            uint64_t n, uint64_t index);
+TLY_MUST tly_err
+tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
+                           size_t *count, const uint8_t *leaves, uint64_t n, uint64_t index);
 
 /* The consistency proof (RFC 6962 PROOF) from the tree of the first m
  * leaves to the tree of the first n: empty when m = 0 or m = n.
  * TLY_EINVAL unless m <= n < 2^63. */
-TLY_MUST tly_err tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
-                                              size_t *count,
-                                              const uint8_t *leaves,
-                                              uint64_t m, uint64_t n);
+TLY_MUST tly_err
+tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
+                             size_t *count, const uint8_t *leaves, uint64_t m, uint64_t n);
 
 /*
  * An append-only tree that keeps the hash of every complete perfect
@@ -84,20 +81,21 @@ void tly_merkle_tree_root(const struct tly_merkle_tree *t, uint64_t n,
                           uint8_t out[static TLY_MERKLE_HASH_BYTES]);
 /* As tly_merkle_inclusion_proof / _consistency_proof over the first n
  * leaves; TLY_EINVAL also when n > size. */
-TLY_MUST tly_err tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
-                                           uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
-                                           size_t *count, uint64_t n, uint64_t index);
-TLY_MUST tly_err tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
-                                             uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
-                                             size_t *count, uint64_t m, uint64_t n);
+TLY_MUST tly_err
+tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
+                          uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
+                          size_t *count, uint64_t n, uint64_t index);
+TLY_MUST tly_err
+tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
+                            uint8_t proof[static TLY_MERKLE_PROOF_MAX][TLY_MERKLE_HASH_BYTES],
+                            size_t *count, uint64_t m, uint64_t n);
 
 /* RFC 9162 section 2.1.3.2: TLY_OK when proof[0..count) shows that the
  * leaf with this leaf hash is at index in the tree of size leaves with this
  * root; TLY_EAUTH otherwise (index >= size, a path too long or too short,
  * a root that does not match). */
 TLY_MUST tly_err tly_merkle_verify_inclusion(const uint8_t leaf_hash[static TLY_MERKLE_HASH_BYTES],
-                                             uint64_t index, uint64_t size,
-                                             const uint8_t *proof,
+                                             uint64_t index, uint64_t size, const uint8_t *proof,
                                              size_t count,
                                              const uint8_t root[static TLY_MERKLE_HASH_BYTES]);
 
@@ -109,7 +107,6 @@ TLY_MUST tly_err tly_merkle_verify_inclusion(const uint8_t leaf_hash[static TLY_
 TLY_MUST tly_err tly_merkle_verify_consistency(uint64_t size1, uint64_t size2,
                                                const uint8_t root1[static TLY_MERKLE_HASH_BYTES],
                                                const uint8_t root2[static TLY_MERKLE_HASH_BYTES],
-                                               const uint8_t *proof,
-                                               size_t count);
+                                               const uint8_t *proof, size_t count);
 
 #endif

@@ -38,10 +38,10 @@ dmn_spawn(const char *program, const char *const argv[], const char *log, int ap
 
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 1, log,
-	    O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+	                                 O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
 	posix_spawn_file_actions_adddup2(&actions, 1, 2);
 	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
-	    "cannot run %s", program);
+	             "cannot run %s", program);
 	posix_spawn_file_actions_destroy(&actions);
 	return pid;
 }

@@ -42,12 +42,12 @@ test_log_commit(struct test_log *log, const struct tly_sign_key *key, const uint
 	must(tly_merkle_inclusion_proof(c->inclusion.hashes, &c->inclusion.count, log->leaves,
 	                                log->size, c->leaf_index) == TLY_OK,
 	     "inclusion");
-	uint64_t first = log->size > TLY_COMMIT_CONSISTENCY_MAX ? log->size - TLY_COMMIT_CONSISTENCY_MAX
-	                                                        : 1;
+	uint64_t first =
+	    log->size > TLY_COMMIT_CONSISTENCY_MAX ? log->size - TLY_COMMIT_CONSISTENCY_MAX : 1;
 	for (uint64_t m = first; m < log->size; m++) {
 		struct tly_merkle_proof *p = &c->consistency[c->consistency_count];
-		must(tly_merkle_consistency_proof(p->hashes, &p->count, log->leaves, m, log->size) ==
-		         TLY_OK,
+		must(tly_merkle_consistency_proof(p->hashes, &p->count, log->leaves, m,
+		                                  log->size) == TLY_OK,
 		     "consistency");
 		c->from_size[c->consistency_count++] = m;
 	}

@@ -160,7 +160,7 @@ stats_chi2_sf(double x, double dof)
 
 void
 stats_moments(const double *prob, size_t len, int64_t lo, double *mean, double *variance,
-    double *fourth)
+              double *fourth)
 {
 	long double m = 0, v = 0, f = 0;
 

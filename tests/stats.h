@@ -36,15 +36,14 @@ uint64_t stats_hist_abs_above(const struct stats_hist *h, int64_t k);
  * bins are pooled, left to right, until each expects at least 5 draws.
  * Returns the upper-tail p-value; *statistic and *dof when not NULL.
  */
-double stats_chi2(const struct stats_hist *h, const double *prob, double *statistic,
-    double *dof);
+double stats_chi2(const struct stats_hist *h, const double *prob, double *statistic, double *dof);
 
 /* P(chi2(dof) > x) = Q(dof/2, x/2). */
 double stats_chi2_sf(double x, double dof);
 
 /* Mean, variance and fourth central moment of prob[i] = P(X = lo + i). */
 void stats_moments(const double *prob, size_t len, int64_t lo, double *mean, double *variance,
-    double *fourth);
+                   double *fourth);
 
 /*
  * Errors in standard errors, for the mean, variance and coverage checks
@@ -55,7 +54,7 @@ void stats_moments(const double *prob, size_t len, int64_t lo, double *mean, dou
  */
 double stats_mean_err(const struct stats_hist *h, double mean, double variance);
 double stats_variance_err(const struct stats_hist *h, double target, double variance,
-    double fourth);
+                          double fourth);
 double stats_proportion_err(double seen, double p, double n);
 
 #endif

@@ -53,11 +53,11 @@ check_vectors(enum tly_aead_alg alg, const char *file_name)
 		const uint8_t *ad_arg = ad_len > 0 ? ad : NULL;
 
 		cr_assert_eq(tly_aead_seal(alg, sealed, pt, pt_len, ad_arg, ad_len, nonce, key),
-		    TLY_OK, "%s", v->title);
+		             TLY_OK, "%s", v->title);
 		cr_assert_arr_eq(sealed, ct, ct_len, "%s: ciphertext", v->title);
 		cr_assert_arr_eq(sealed + ct_len, tag, sizeof tag, "%s: tag", v->title);
-		cr_assert_eq(tly_aead_open(alg, opened, sealed, sealed_len, ad_arg, ad_len, nonce,
-				 key),
+		cr_assert_eq(
+		    tly_aead_open(alg, opened, sealed, sealed_len, ad_arg, ad_len, nonce, key),
 		    TLY_OK, "%s: open", v->title);
 		cr_assert_arr_eq(opened, pt, pt_len, "%s: plaintext", v->title);
 
@@ -112,25 +112,25 @@ seal_fixture(enum tly_aead_alg alg, struct fixture *f)
 	tly_rng_bytes(&rng, f->ad, sizeof f->ad);
 	tly_rng_bytes(&rng, f->pt, sizeof f->pt);
 	tly_rng_fini(&rng);
-	cr_assert_eq(tly_aead_seal(alg, f->sealed, f->pt, MSG, f->ad, sizeof f->ad, f->nonce,
-			 f->key),
+	cr_assert_eq(
+	    tly_aead_seal(alg, f->sealed, f->pt, MSG, f->ad, sizeof f->ad, f->nonce, f->key),
 	    TLY_OK);
 }
 
 /* open must refuse, and leave the plaintext buffer all zero. */
 static void
-assert_refused(enum tly_aead_alg alg, const uint8_t *sealed, size_t sealed_len,
-    const uint8_t *ad, size_t ad_len, const uint8_t *nonce, const uint8_t *key, const char *what,
-    size_t index)
+assert_refused(enum tly_aead_alg alg, const uint8_t *sealed, size_t sealed_len, const uint8_t *ad,
+               size_t ad_len, const uint8_t *nonce, const uint8_t *key, const char *what,
+               size_t index)
 {
 	uint8_t pt[SEALED + 1];
 
 	memset(pt, 0xaa, sizeof pt);
-	cr_assert_eq(tly_aead_open(alg, pt, sealed, sealed_len, ad, ad_len, nonce, key),
-	    TLY_EAUTH, "%s: %s %zu accepted", name_of(alg), what, index);
+	cr_assert_eq(tly_aead_open(alg, pt, sealed, sealed_len, ad, ad_len, nonce, key), TLY_EAUTH,
+	             "%s: %s %zu accepted", name_of(alg), what, index);
 	for (size_t i = 0; i < sealed_len - TLY_AEAD_TAG_BYTES; i++)
 		cr_assert_eq(pt[i], 0, "%s: %s %zu: plaintext byte %zu not wiped", name_of(alg),
-		    what, index, i);
+		             what, index, i);
 }
 
 Test(aead, every_ciphertext_and_tag_bit_is_authenticated)
@@ -141,12 +141,12 @@ Test(aead, every_ciphertext_and_tag_bit_is_authenticated)
 		for (size_t bit = 0; bit < 8 * SEALED; bit++) {
 			f.sealed[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			assert_refused(algs[a], f.sealed, SEALED, f.ad, sizeof f.ad, f.nonce, f.key,
-			    bit / 8 < MSG ? "ciphertext bit" : "tag bit", bit);
+			               bit / 8 < MSG ? "ciphertext bit" : "tag bit", bit);
 			f.sealed[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		}
 		uint8_t pt[MSG];
-		cr_assert_eq(tly_aead_open(algs[a], pt, f.sealed, SEALED, f.ad, sizeof f.ad, f.nonce,
-				 f.key),
+		cr_assert_eq(
+		    tly_aead_open(algs[a], pt, f.sealed, SEALED, f.ad, sizeof f.ad, f.nonce, f.key),
 		    TLY_OK);
 		cr_assert_arr_eq(pt, f.pt, MSG);
 	}
@@ -163,23 +163,23 @@ Test(aead, wrong_ad_key_or_nonce_is_refused)
 		for (size_t i = 0; i < sizeof f.ad; i++) {
 			f.ad[i] ^= 0x01;
 			assert_refused(alg, f.sealed, SEALED, f.ad, sizeof f.ad, f.nonce, f.key,
-			    "ad byte", i);
+			               "ad byte", i);
 			f.ad[i] ^= 0x01;
 		}
 		assert_refused(alg, f.sealed, SEALED, f.ad, sizeof f.ad - 1, f.nonce, f.key,
-		    "ad shortened to", sizeof f.ad - 1);
+		               "ad shortened to", sizeof f.ad - 1);
 		assert_refused(alg, f.sealed, SEALED, NULL, 0, f.nonce, f.key, "ad dropped", 0);
 
 		for (size_t i = 0; i < sizeof f.key; i++) {
 			f.key[i] ^= 0x80;
 			assert_refused(alg, f.sealed, SEALED, f.ad, sizeof f.ad, f.nonce, f.key,
-			    "key byte", i);
+			               "key byte", i);
 			f.key[i] ^= 0x80;
 		}
 		for (size_t i = 0; i < nonce_len; i++) {
 			f.nonce[i] ^= 0x01;
 			assert_refused(alg, f.sealed, SEALED, f.ad, sizeof f.ad, f.nonce, f.key,
-			    "nonce byte", i);
+			               "nonce byte", i);
 			f.nonce[i] ^= 0x01;
 		}
 	}
@@ -195,13 +195,13 @@ Test(aead, truncated_ciphertext)
 
 		/* Shorter than a tag: not even a candidate. */
 		for (size_t len = 0; len < TLY_AEAD_TAG_BYTES; len++)
-			cr_assert_eq(tly_aead_open(alg, pt, f.sealed, len, f.ad, sizeof f.ad, f.nonce,
-					 f.key),
-			    TLY_EINVAL, "%s: length %zu", name_of(alg), len);
+			cr_assert_eq(tly_aead_open(alg, pt, f.sealed, len, f.ad, sizeof f.ad,
+			                           f.nonce, f.key),
+			             TLY_EINVAL, "%s: length %zu", name_of(alg), len);
 		/* Long enough, but cut: the tag no longer matches. */
 		for (size_t len = TLY_AEAD_TAG_BYTES; len < SEALED; len++)
 			assert_refused(alg, f.sealed, len, f.ad, sizeof f.ad, f.nonce, f.key,
-			    "truncated to", len);
+			               "truncated to", len);
 	}
 }
 
@@ -223,12 +223,14 @@ Test(aead, round_trips_of_every_small_length)
 		for (size_t len = 0; len <= MAX; len++) {
 			size_t ad_len = len % (sizeof ad + 1);
 			const uint8_t *ad_arg = ad_len > 0 ? ad : NULL;
-			cr_assert_eq(tly_aead_seal(algs[a], sealed, pt, len, ad_arg, ad_len, nonce, key),
+			cr_assert_eq(
+			    tly_aead_seal(algs[a], sealed, pt, len, ad_arg, ad_len, nonce, key),
 			    TLY_OK);
 			cr_assert(len < 8 || memcmp(sealed, pt, len) != 0, "not encrypted");
-			cr_assert_eq(tly_aead_open(algs[a], opened, sealed, len + TLY_AEAD_TAG_BYTES,
-					 ad_arg, ad_len, nonce, key),
-			    TLY_OK, "%s: length %zu", name_of(algs[a]), len);
+			cr_assert_eq(tly_aead_open(algs[a], opened, sealed,
+			                           len + TLY_AEAD_TAG_BYTES, ad_arg, ad_len, nonce,
+			                           key),
+			             TLY_OK, "%s: length %zu", name_of(algs[a]), len);
 			cr_assert_arr_eq(opened, pt, len);
 		}
 	}
@@ -242,11 +244,11 @@ Test(aead, algorithms_differ)
 	seal_fixture(TLY_AEAD_AES256GCM, &f1);
 	memcpy(&f2, &f1, sizeof f2);
 	cr_assert_eq(tly_aead_seal(TLY_AEAD_XCHACHA20POLY1305, f2.sealed, f1.pt, MSG, f1.ad,
-			 sizeof f1.ad, f1.nonce, f1.key),
-	    TLY_OK);
+	                           sizeof f1.ad, f1.nonce, f1.key),
+	             TLY_OK);
 	cr_assert(memcmp(f1.sealed, f2.sealed, SEALED) != 0);
-	assert_refused(TLY_AEAD_XCHACHA20POLY1305, f1.sealed, SEALED, f1.ad, sizeof f1.ad,
-	    f1.nonce, f1.key, "AES-GCM message under XChaCha", 0);
+	assert_refused(TLY_AEAD_XCHACHA20POLY1305, f1.sealed, SEALED, f1.ad, sizeof f1.ad, f1.nonce,
+	               f1.key, "AES-GCM message under XChaCha", 0);
 }
 
 Test(aead, bad_arguments_are_refused_before_use)
@@ -257,17 +259,18 @@ Test(aead, bad_arguments_are_refused_before_use)
 	memset(untouched, 0xaa, sizeof untouched);
 	memcpy(ct, untouched, sizeof ct);
 	cr_assert_eq(tly_aead_seal((enum tly_aead_alg)0, ct, pt, sizeof pt, NULL, 0, nonce, key),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	cr_assert_eq(tly_aead_seal((enum tly_aead_alg)3, ct, pt, sizeof pt, NULL, 0, nonce, key),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	cr_assert_arr_eq(ct, untouched, sizeof ct, "ct written on failure");
 	cr_assert_eq(tly_aead_open((enum tly_aead_alg)0, pt, ct, sizeof ct, NULL, 0, nonce, key),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 
 	/* The length is checked before any byte is read: the buffers are far
 	 * shorter than the length claimed. */
 	for (size_t a = 0; a < ALG_COUNT; a++)
-		cr_assert_eq(tly_aead_seal(algs[a], ct, pt, (size_t)INT_MAX + 1, NULL, 0, nonce, key),
+		cr_assert_eq(
+		    tly_aead_seal(algs[a], ct, pt, (size_t)INT_MAX + 1, NULL, 0, nonce, key),
 		    TLY_EINVAL, "%s", name_of(algs[a]));
 	cr_assert_arr_eq(ct, untouched, sizeof ct, "ct written on failure");
 }

@@ -47,8 +47,8 @@ Test(api, params_defaults_and_values)
 	cr_assert_eq(p.since, 0);
 	cr_assert_eq(p.limit, TLY_API_LIMIT_DEFAULT);
 	cr_assert_eq(p.async, 0);
-	cr_assert_eq(tly_api_params_parse("limit=1000&since=9223372036854775807&async=1&", ALL, &p,
-	                 &err),
+	cr_assert_eq(
+	    tly_api_params_parse("limit=1000&since=9223372036854775807&async=1&", ALL, &p, &err),
 	    TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(p.limit, 1000);
 	cr_assert_eq(p.since, 9223372036854775807ull);

@@ -61,7 +61,7 @@ static const char *as = "planner";
 static const char *second_planner;
 
 static const char QUERY[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, "
-			    "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.05}}";
+                            "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.05}}";
 
 static double
 now_ms(void)
@@ -115,12 +115,13 @@ call_maybe(const char *method, const char *rel, const char *body, int must)
 	snprintf(url, sizeof url, "%s%s", api, rel);
 	int post = strcmp(method, "POST") == 0;
 	if (post)
-		cr_assert_eq(tly_query_sign(auth, as, sign, method, rel,
-		                 (const uint8_t *)body, body_len, why, sizeof why),
-		    TLY_OK, "%s", why);
+		cr_assert_eq(tly_query_sign(auth, as, sign, method, rel, (const uint8_t *)body,
+		                            body_len, why, sizeof why),
+		             TLY_OK, "%s", why);
 	double start = now_ms();
 	tly_err rv = tly_https_request_signed(url, method, &tls, post ? auth : NULL,
-	    (const uint8_t *)body, body_len, WAIT_MS, &c.status, &response, &len, why, sizeof why);
+	                                      (const uint8_t *)body, body_len, WAIT_MS, &c.status,
+	                                      &response, &len, why, sizeof why);
 	c.ms = now_ms() - start;
 	if (!must && rv != TLY_OK)
 		return c;
@@ -148,7 +149,7 @@ is_error(struct call c, int status, const char *code, const char *field)
 	cr_assert_not_null(json_string_value(json_object_get(error, "message")), "%s", text);
 	if (field != NULL)
 		cr_assert_str_eq(json_string_value(json_object_get(error, "field")), field, "%s",
-		    text);
+		                 text);
 	free(text);
 	json_decref(c.body);
 }
@@ -157,9 +158,9 @@ static int
 connected(void)
 {
 	struct call c = call_maybe("GET", "/v1/status", NULL, 0);
-	int n = c.status == 200 ?
-	    (int)json_integer_value(json_object_get(c.body, "nodes_connected")) :
-	    -1;
+	int n = c.status == 200
+	            ? (int)json_integer_value(json_object_get(c.body, "nodes_connected"))
+	            : -1;
 	json_decref(c.body);
 	return n;
 }
@@ -199,8 +200,8 @@ start(const char *api_section, int deadline_ms)
 	snprintf(dir, sizeof dir, "/tmp/tally-api-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-	                 "3", "--people", "3000", "--seed", "5", NULL}),
-	    0, "tally demo --serve failed");
+	                                       "3", "--people", "3000", "--seed", "5", NULL}),
+	             0, "tally demo --serve failed");
 	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	/* Restart the coordinator with the test's config. */
 	pid_t old = dmn_pid_of(dir, "coordinator");
@@ -220,8 +221,8 @@ start(const char *api_section, int deadline_ms)
 	/* No [api] section when there is nothing in it: the same test then
 	 * runs against a coordinator from before [api] (a baseline). */
 	fprintf(f, "%.*sdeadline_ms = %d%s\n%s%s\n", (int)(at - text), text, deadline_ms,
-	    at + strlen("deadline_ms = 10000"), api_section[0] != '\0' ? "[api]\n" : "",
-	    api_section);
+	        at + strlen("deadline_ms = 10000"), api_section[0] != '\0' ? "[api]\n" : "",
+	        api_section);
 	fclose(f);
 	if (second_planner != NULL)
 		add_planner(second_planner);
@@ -242,12 +243,11 @@ launch(const char *conf)
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, exe,
-	                 &actions, NULL,
-	                 (char *const *)(const char *const[]){"tally-coordinator", "--config", conf,
-	                     NULL},
-	                 environ),
-	    0);
+	cr_assert_eq(posix_spawn(&pid, exe, &actions, NULL,
+	                         (char *const *)(const char *const[]){"tally-coordinator",
+	                                                              "--config", conf, NULL},
+	                         environ),
+	             0);
 	posix_spawn_file_actions_destroy(&actions);
 	snprintf(pidfile, sizeof pidfile, "%s/run/coordinator.pid", dir);
 	f = fopen(pidfile, "w");
@@ -263,7 +263,8 @@ launch(const char *conf)
 			tail[got] = '\0';
 			if (f != NULL)
 				fclose(f);
-			cr_assert_fail("the coordinator exited at start (status %d): %s", code, tail);
+			cr_assert_fail("the coordinator exited at start (status %d): %s", code,
+			               tail);
 		}
 		dmn_pause_ms(100);
 	}
@@ -306,14 +307,14 @@ Test(api_daemon, errors_are_json_with_the_right_status)
 	is_error(call("GET", "/v1/releases?since=abc", NULL), 400, "invalid_request", "since");
 	is_error(call("GET", "/v1/releases?limit=-1", NULL), 400, "invalid_request", "limit");
 	is_error(call("GET", "/v1/releases?limit=1000000000", NULL), 400, "invalid_request",
-	    "limit");
+	         "limit");
 	is_error(call("GET", "/v1/releases?limit=5&limit=5", NULL), 400, "invalid_request",
-	    "limit");
+	         "limit");
 	is_error(call("GET", "/v1/releases?colour=red", NULL), 400, "invalid_request", "query");
 	is_error(call("GET", "/v1/status?since=1", NULL), 400, "invalid_request", "since");
 	is_error(call("POST", "/v1/queries?async=2", QUERY), 400, "invalid_request", "async");
 	is_error(call("GET", "/v1/queries/00112233445566778899aabbccddeeff", NULL), 404,
-	    "not_found", "id");
+	         "not_found", "id");
 	struct call c = call("GET", "/v1/status?", NULL);
 	cr_assert_eq(c.status, 200, "an empty query string is fine");
 	json_decref(c.body);
@@ -326,7 +327,7 @@ page(uint64_t since, int limit, uint64_t *seqs, uint64_t *next, int *more)
 	char rel[100];
 	if (limit > 0)
 		snprintf(rel, sizeof rel, "/v1/releases?since=%llu&limit=%d",
-		    (unsigned long long)since, limit);
+		         (unsigned long long)since, limit);
 	else
 		snprintf(rel, sizeof rel, "/v1/releases?since=%llu", (unsigned long long)since);
 	struct call c = call("GET", rel, NULL);
@@ -334,7 +335,8 @@ page(uint64_t since, int limit, uint64_t *seqs, uint64_t *next, int *more)
 	json_t *list = json_object_get(c.body, "releases");
 	cr_assert(json_is_array(list));
 	for (size_t i = 0; i < json_array_size(list); i++)
-		seqs[i] = (uint64_t)json_integer_value(json_object_get(json_array_get(list, i), "seq"));
+		seqs[i] =
+		    (uint64_t)json_integer_value(json_object_get(json_array_get(list, i), "seq"));
 	*next = (uint64_t)json_integer_value(json_object_get(c.body, "next_since"));
 	*more = json_is_true(json_object_get(c.body, "more"));
 	size_t n = json_array_size(list);
@@ -572,7 +574,7 @@ held_connect(void)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "connect: %s",
-	    strerror(errno));
+	             strerror(errno));
 	SSL *ssl = SSL_new(tls_ctx);
 	cr_assert_not_null(ssl);
 	SSL_set_fd(ssl, fd);
@@ -589,7 +591,7 @@ held_get(SSL *ssl, const char *path, double *ms)
 	double start = now_ms();
 	char req[256], buf[16384];
 	int n = snprintf(req, sizeof req,
-	    "GET %s HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n", path);
+	                 "GET %s HTTP/1.1\r\nHost: tally\r\nConnection: close\r\n\r\n", path);
 	if (SSL_write(ssl, req, n) != n)
 		return -1;
 	size_t got = 0;
@@ -651,8 +653,8 @@ post_beside(const char *path, int held, double *slowest)
 	volatile int go = 0;
 
 	for (int i = 0; i < GETTERS; i++) {
-		getters[i] = (struct getter){.go = &go, .path = path,
-		    .ssl = held ? held_connect() : NULL};
+		getters[i] =
+		    (struct getter){.go = &go, .path = path, .ssl = held ? held_connect() : NULL};
 		cr_assert_eq(pthread_create(&threads[i], NULL, get_once, &getters[i]), 0);
 	}
 	go = 1;
@@ -663,7 +665,7 @@ post_beside(const char *path, int held, double *slowest)
 		if (getters[i].ssl != NULL)
 			held_close(getters[i].ssl);
 		cr_assert_eq(getters[i].status, 200, "every GET of %s answered 200 (got %d)", path,
-		    getters[i].status);
+		             getters[i].status);
 		*slowest = getters[i].ms > *slowest ? getters[i].ms : *slowest;
 	}
 	return ms;
@@ -698,7 +700,8 @@ Test(api_daemon, parallel_gets_do_not_delay_a_post)
 		held = min2(h, held);
 		status = min2(s, status);
 		releases = min2(b, releases);
-		fprintf(stderr,
+		fprintf(
+		    stderr,
 		    "api_daemon: round %d: POST alone %.0f ms; beside %d GETs of /v1/releases "
 		    "over held connections %.0f ms (slowest GET %.0f); over fresh ones: of "
 		    "/v1/status %.0f ms (slowest %.0f), of /v1/releases %.0f ms (slowest %.0f)\n",
@@ -706,14 +709,15 @@ Test(api_daemon, parallel_gets_do_not_delay_a_post)
 	}
 	double spread = alone_max - alone, allowed = 1000.0 + spread;
 	fprintf(stderr,
-	    "api_daemon: best POST alone %.0f ms (worst %.0f); beside 30 held GETs of "
-	    "/v1/releases %.0f ms: delay %.0f ms (allowed %.0f); fresh connections: "
-	    "/v1/status %.0f ms, /v1/releases %.0f ms: releases add %.0f ms (allowed %.0f)\n",
-	    alone, alone_max, held, held - alone, allowed, status, releases, releases - status,
-	    allowed);
+	        "api_daemon: best POST alone %.0f ms (worst %.0f); beside 30 held GETs of "
+	        "/v1/releases %.0f ms: delay %.0f ms (allowed %.0f); fresh connections: "
+	        "/v1/status %.0f ms, /v1/releases %.0f ms: releases add %.0f ms (allowed %.0f)\n",
+	        alone, alone_max, held, held - alone, allowed, status, releases, releases - status,
+	        allowed);
 	cr_assert_leq(held - alone, allowed,
-	    "30 parallel GETs of /v1/releases delayed a POST by %.0f ms", held - alone);
-	cr_assert_leq(releases - status, allowed,
+	              "30 parallel GETs of /v1/releases delayed a POST by %.0f ms", held - alone);
+	cr_assert_leq(
+	    releases - status, allowed,
 	    "30 parallel GETs of /v1/releases delayed a POST by %.0f ms more than 30 of /v1/status",
 	    releases - status);
 	SSL_CTX_free(tls_ctx);
@@ -723,7 +727,7 @@ Test(api_daemon, parallel_gets_do_not_delay_a_post)
 /* ---- one planner cannot starve the others (planner_share) ---- */
 
 static const char QUERY_2[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, "
-			      "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 2}}";
+                              "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 2}}";
 
 /* What `tally-node ledger show` prints for a site (malloc'd). */
 static char *
@@ -737,8 +741,8 @@ ledger_of(int site)
 	fclose(f);
 	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
 	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
-	                 "--format", "csv", NULL}),
-	    0);
+	                                       "--format", "csv", NULL}),
+	             0);
 	f = fopen(out, "r");
 	cr_assert_not_null(f);
 	char *text = calloc(1, 1 << 20);
@@ -790,10 +794,10 @@ is_share_refusal(json_t *result, const char *planner)
 	json_t *e = json_object_get(result, "error");
 	cr_assert_str_eq(json_string_value(json_object_get(e, "code")), "budget", "%s", text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "field")), "api.planner_share", "%s",
-	    text);
+	                 text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "planner")), planner, "%s", text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "population")), "patients", "%s",
-	    text);
+	                 text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "unit")), "epsilon", "%s", text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "spent")), "10/1", "%s", text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "asked")), "2/1", "%s", text);
@@ -849,15 +853,16 @@ Test(api_daemon, planner_share_of_the_cap)
 	char *listing = log_listing();
 	for (int site = 1; site <= SITES; site++) {
 		char *ledger = ledger_of(site);
-		cr_assert_not_null(strstr(ledger, ids[0]), "site %d: the ledger lists query ids: %s",
-		    site, ledger);
+		cr_assert_not_null(strstr(ledger, ids[0]),
+		                   "site %d: the ledger lists query ids: %s", site, ledger);
 		for (int i = 0; i < FLOOD; i++) {
 			/* (An admitted query that a loaded machine aborted may be
 			 * missing from a ledger: only the refused ones are held.) */
 			if (i >= ADMITTED)
-				cr_assert_null(strstr(ledger, ids[i]), "site %d, query %d", site, i);
+				cr_assert_null(strstr(ledger, ids[i]), "site %d, query %d", site,
+				               i);
 			cr_assert_eq(strstr(listing, ids[i]) != NULL, i < ADMITTED, "log, query %d",
-			    i);
+			             i);
 		}
 		free(ledger);
 	}
@@ -884,8 +889,8 @@ Test(api_daemon, planner_share_of_the_cap)
 	char planner_conf[300];
 	snprintf(planner_conf, sizeof planner_conf, "%s/planner.conf", dir);
 	cr_assert_eq(run((const char *const[]){"tally", "query", "--config", planner_conf,
-	                 "--count", "--epsilon", "2", NULL}),
-	    3);
+	                                       "--count", "--epsilon", "2", NULL}),
+	             3);
 	for (int i = 0; i < FLOOD; i++)
 		free(ids[i]);
 }

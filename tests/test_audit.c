@@ -473,7 +473,7 @@ explain_text(const char *release, const char *spec)
 	found.release_json = strdup(release);
 	found.spec_json = strdup(spec);
 	cr_assert_eq(tly_audit_explain_found(&found, id, "log.db", out, why, sizeof why), TLY_OK,
-	    "%s", why);
+	             "%s", why);
 	fclose(out);
 	tly_translog_found_fini(&found);
 	return text;
@@ -541,7 +541,7 @@ Test(audit, explain_refuses_json_that_is_not_an_object)
 	found.release_json = strdup("[1,2]");
 	found.spec_json = strdup("{}");
 	cr_assert_eq(tly_audit_explain_found(&found, id, "log.db", out, why, sizeof why),
-	    TLY_EFORMAT);
+	             TLY_EFORMAT);
 	cr_assert(strstr(why, "log.db: entry 0: unreadable JSON") != NULL, "%s", why);
 	fclose(out);
 	free(text);

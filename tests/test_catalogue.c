@@ -9,8 +9,8 @@
 #include "query/spec.h"
 
 #define DS(cols) "{\"datasets\":[{\"name\":\"patients\",\"columns\":[" cols "]}]}"
-#define SEX "{\"name\":\"sex\",\"type\":\"categorical\",\"domain\":[\"F\",\"M\"]}"
-#define AGE "{\"name\":\"age\",\"type\":\"integer\",\"min\":0,\"max\":110}"
+#define SEX      "{\"name\":\"sex\",\"type\":\"categorical\",\"domain\":[\"F\",\"M\"]}"
+#define AGE      "{\"name\":\"age\",\"type\":\"integer\",\"min\":0,\"max\":110}"
 
 static tly_err
 parse(struct tly_catalogue *cat, const char *json, struct tly_spec_error *err)
@@ -28,7 +28,7 @@ expect_error(const char *json, const char *field, const char *reason)
 	cr_assert_eq(parse(&cat, json, &err), TLY_EINVAL, "accepted: %s", json);
 	cr_assert_str_eq(err.field, field, "reason: %s", err.reason);
 	cr_assert(strstr(err.reason, reason) != NULL, "reason \"%s\" lacks \"%s\"", err.reason,
-	    reason);
+	          reason);
 	cr_assert_eq(cat.dataset_count, 0, "*out untouched on failure");
 	cr_assert_null(cat.datasets);
 }
@@ -76,13 +76,15 @@ Test(catalogue, empty_catalogue_and_dataset)
  * allowed; the dump is canonical and parses back to the same dump. */
 Test(catalogue, dump_round_trip)
 {
-	static const char *in = "{\"datasets\":[{\"columns\":[{\"type\":\"categorical\",\"name\":"
-				"\"code\",\"domain\":[3,-7,\"x\"]},{\"name\":\"n\",\"type\":\"integer\","
-				"\"min\":-5,\"max\":-5}],\"name\":\"d\",\"max_sites_per_person\":2}]}";
-	static const char *want = "{\"datasets\":[{\"columns\":[{\"domain\":[\"3\",\"-7\",\"x\"],"
-				  "\"name\":\"code\",\"type\":\"categorical\"},{\"max\":-5,\"min\":-5,"
-				  "\"name\":\"n\",\"type\":\"integer\"}],\"max_sites_per_person\":2,"
-				  "\"name\":\"d\"}]}";
+	static const char *in =
+	    "{\"datasets\":[{\"columns\":[{\"type\":\"categorical\",\"name\":"
+	    "\"code\",\"domain\":[3,-7,\"x\"]},{\"name\":\"n\",\"type\":\"integer\","
+	    "\"min\":-5,\"max\":-5}],\"name\":\"d\",\"max_sites_per_person\":2}]}";
+	static const char *want =
+	    "{\"datasets\":[{\"columns\":[{\"domain\":[\"3\",\"-7\",\"x\"],"
+	    "\"name\":\"code\",\"type\":\"categorical\"},{\"max\":-5,\"min\":-5,"
+	    "\"name\":\"n\",\"type\":\"integer\"}],\"max_sites_per_person\":2,"
+	    "\"name\":\"d\"}]}";
 	struct tly_catalogue cat, again;
 	struct tly_spec_error err;
 	char *json = NULL, *json2 = NULL;
@@ -112,13 +114,15 @@ Test(catalogue, top_level_errors)
 Test(catalogue, name_errors)
 {
 	expect_error("{\"datasets\":[{\"name\":\"Patients\",\"columns\":[]}]}", "datasets[0].name",
-	    "is not a name");
+	             "is not a name");
 	expect_error("{\"datasets\":[{\"name\":\"\",\"columns\":[]}]}", "datasets[0].name",
-	    "is not a name");
+	             "is not a name");
 	expect_error(DS("{\"name\":\"9lives\",\"type\":\"integer\",\"min\":0,\"max\":1}"),
-	    "datasets[0].columns[0].name", "is not a name");
-	expect_error(DS(AGE "," AGE), "datasets[0].columns[1].name", "column \"age\" appears twice");
-	expect_error("{\"datasets\":[{\"name\":\"d\",\"columns\":[]},{\"name\":\"d\",\"columns\":[]}]}",
+	             "datasets[0].columns[0].name", "is not a name");
+	expect_error(DS(AGE "," AGE), "datasets[0].columns[1].name",
+	             "column \"age\" appears twice");
+	expect_error(
+	    "{\"datasets\":[{\"name\":\"d\",\"columns\":[]},{\"name\":\"d\",\"columns\":[]}]}",
 	    "datasets[1].name", "dataset \"d\" appears twice");
 }
 
@@ -142,34 +146,34 @@ Test(catalogue, name_length_boundary)
 Test(catalogue, column_errors)
 {
 	expect_error(DS("{\"name\":\"a\",\"type\":\"float\"}"), "datasets[0].columns[0].type",
-	    "unknown type \"float\"");
+	             "unknown type \"float\"");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"integer\",\"min\":0}"),
-	    "datasets[0].columns[0].max", "missing");
+	             "datasets[0].columns[0].max", "missing");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"integer\",\"min\":0.5,\"max\":1}"),
-	    "datasets[0].columns[0].min", "expected an integer");
+	             "datasets[0].columns[0].min", "expected an integer");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"integer\",\"min\":2,\"max\":1}"),
-	    "datasets[0].columns[0].max", "max 1 is below min 2");
+	             "datasets[0].columns[0].max", "max 1 is below min 2");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"integer\",\"min\":0,\"max\":1,\"domain\":[1]}"),
-	    "datasets[0].columns[0].domain", "");
+	             "datasets[0].columns[0].domain", "");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[\"x\"],\"min\":0}"),
-	    "datasets[0].columns[0].min", "");
+	             "datasets[0].columns[0].min", "");
 	expect_error(DS("3"), "datasets[0].columns[0]", "expected an object");
 }
 
 Test(catalogue, domain_errors)
 {
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[]}"),
-	    "datasets[0].columns[0].domain", "0 values; a domain has 1 to 256");
+	             "datasets[0].columns[0].domain", "0 values; a domain has 1 to 256");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[\"x\",\"y\",\"x\"]}"),
-	    "datasets[0].columns[0].domain[2]", "\"x\" appears twice");
+	             "datasets[0].columns[0].domain[2]", "\"x\" appears twice");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[\"1\",1]}"),
-	    "datasets[0].columns[0].domain[1]", "\"1\" appears twice");
+	             "datasets[0].columns[0].domain[1]", "\"1\" appears twice");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[\"\"]}"),
-	    "datasets[0].columns[0].domain[0]", "values are 1 to 63 bytes");
+	             "datasets[0].columns[0].domain[0]", "values are 1 to 63 bytes");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[\"a\\tb\"]}"),
-	    "datasets[0].columns[0].domain[0]", "control character");
+	             "datasets[0].columns[0].domain[0]", "control character");
 	expect_error(DS("{\"name\":\"a\",\"type\":\"categorical\",\"domain\":[true]}"),
-	    "datasets[0].columns[0].domain[0]", "expected a string or an integer");
+	             "datasets[0].columns[0].domain[0]", "expected a string or an integer");
 }
 
 /* 256 values pass and 257 do not; a 63-byte value passes and 64 does not. */
@@ -181,7 +185,7 @@ domain_json(size_t count, size_t value_len)
 
 	cr_assert_not_null(json);
 	p += sprintf(p, "{\"datasets\":[{\"name\":\"d\",\"columns\":[{\"name\":\"c\",\"type\":"
-			"\"categorical\",\"domain\":[");
+	                "\"categorical\",\"domain\":[");
 	for (size_t i = 0; i < count; i++)
 		p += sprintf(p, "%s\"%0*zu\"", i ? "," : "", (int)value_len, i);
 	strcpy(p, "]}]}]}");
@@ -213,18 +217,19 @@ Test(catalogue, sites_bounds)
 	char json[256];
 
 	snprintf(json, sizeof json,
-	    "{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":%d,\"columns\":[]}]}",
-	    TLY_SPEC_SITES_MAX);
+	         "{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":%d,\"columns\":[]}]}",
+	         TLY_SPEC_SITES_MAX);
 	cr_assert_eq(parse(&cat, json, &err), TLY_OK, "%s", err.reason);
 	cr_assert_eq(cat.datasets[0].max_sites_per_person, TLY_SPEC_SITES_MAX);
 	tly_catalogue_fini(&cat);
 	snprintf(json, sizeof json,
-	    "{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":%d,\"columns\":[]}]}",
-	    TLY_SPEC_SITES_MAX + 1);
+	         "{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":%d,\"columns\":[]}]}",
+	         TLY_SPEC_SITES_MAX + 1);
 	expect_error(json, "datasets[0].max_sites_per_person", "is outside 1..");
 	expect_error("{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":0,\"columns\":[]}]}",
-	    "datasets[0].max_sites_per_person", "0 is outside 1..");
-	expect_error("{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":\"2\",\"columns\":[]}]}",
+	             "datasets[0].max_sites_per_person", "0 is outside 1..");
+	expect_error(
+	    "{\"datasets\":[{\"name\":\"d\",\"max_sites_per_person\":\"2\",\"columns\":[]}]}",
 	    "datasets[0].max_sites_per_person", "expected an integer");
 }
 
@@ -251,7 +256,8 @@ Test(catalogue, count_caps)
 	for (int n = TLY_SPEC_COLUMNS_MAX; n <= TLY_SPEC_COLUMNS_MAX + 1; n++) {
 		p = json + sprintf(json, "{\"datasets\":[{\"name\":\"d\",\"columns\":[");
 		for (int i = 0; i < n; i++)
-			p += sprintf(p, "%s{\"name\":\"c%d\",\"type\":\"integer\",\"min\":0,\"max\":1}",
+			p += sprintf(
+			    p, "%s{\"name\":\"c%d\",\"type\":\"integer\",\"min\":0,\"max\":1}",
 			    i ? "," : "", i);
 		strcpy(p, "]}]}");
 		if (n == TLY_SPEC_COLUMNS_MAX) {

@@ -12,7 +12,8 @@
 
 static struct tly_identity coordinator, alice, bob;
 static struct tly_roster roster;
-static const uint8_t qid[TLY_QUERY_ID_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const uint8_t qid[TLY_QUERY_ID_BYTES] = {1, 2,  3,  4,  5,  6,  7,  8,
+                                                9, 10, 11, 12, 13, 14, 15, 16};
 
 static void
 setup(void)
@@ -43,7 +44,7 @@ TestSuite(codec, .init = setup, .fini = teardown);
 
 static void
 seal(struct tly_buf *out, enum tly_msg_type type, const struct tly_identity *from, uint32_t to,
-    const uint8_t *body, size_t len)
+     const uint8_t *body, size_t len)
 {
 	struct tly_msg_header h = {.type = type, .sender = from->id, .recipient = to};
 	memcpy(h.query_id, qid, sizeof qid);
@@ -132,8 +133,8 @@ Test(codec, forged_signatures_are_refused_for_every_message_type)
 			for (int bit = 0; bit < 8; bit++) {
 				m.data[i] ^= (uint8_t)(1 << bit);
 				cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
-				    "type %u: signature byte %zu bit %d flipped, accepted", t, i,
-				    bit);
+				             "type %u: signature byte %zu bit %d flipped, accepted",
+				             t, i, bit);
 				m.data[i] ^= (uint8_t)(1 << bit);
 			}
 		/* The body changed under a valid signature. */
@@ -142,20 +143,21 @@ Test(codec, forged_signatures_are_refused_for_every_message_type)
 		tly_buf_fini(&m);
 
 		/* Another key's signature under the real sender's id. */
-		struct tly_msg_header h = {.type = (enum tly_msg_type)t, .sender = real->id,
-		    .recipient = to};
+		struct tly_msg_header h = {
+		    .type = (enum tly_msg_type)t, .sender = real->id, .recipient = to};
 		memcpy(h.query_id, qid, sizeof qid);
 		tly_buf_init(&m);
 		cr_assert_eq(tly_msg_seal(&m, &h, body, sizeof body, other->sign), TLY_OK);
 		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
-		    "type %u signed by another party's key, accepted", t);
+		             "type %u signed by another party's key, accepted", t);
 		tly_buf_fini(&m);
 		/* The other role's key under the real sender's id. */
 		tly_buf_init(&m);
 		cr_assert_eq(tly_msg_seal(&m, &h, body, sizeof body,
-		    from_coordinator ? alice.sign : coordinator.sign), TLY_OK);
+		                          from_coordinator ? alice.sign : coordinator.sign),
+		             TLY_OK);
 		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
-		    "type %u signed by the other role's key, accepted", t);
+		             "type %u signed by the other role's key, accepted", t);
 		tly_buf_fini(&m);
 	}
 	/* messages.h's 19 types: committee, SecAgg and the agreement round. */
@@ -409,7 +411,7 @@ Test(codec, vectors_and_share_sums)
 	cr_assert_arr_eq(back, v, sizeof v);
 	cr_assert_arr_eq(hash_back, hash, 32);
 	cr_assert_eq(tly_share_sum_decode(&attempt, hash_back, back, 4, b.data, b.len), TLY_EFORMAT,
-	    "length from the query, not the peer");
+	             "length from the query, not the peer");
 	b.data[4 + 32 + 16] = 0x20; /* element 2 >= p */
 	cr_assert_eq(tly_share_sum_decode(&attempt, hash_back, back, 5, b.data, b.len), TLY_ERANGE);
 
@@ -487,32 +489,32 @@ Test(codec, envelopes_bind_keys_and_header)
 	memcpy(h.query_id, qid, sizeof qid);
 	tly_msg_raw_header(raw, &h, sizeof plain + TLY_AEAD_TAG_BYTES);
 	tly_buf_init(&body);
-	cr_assert_eq(tly_envelope_seal(&body, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, plain,
-			 sizeof plain),
+	cr_assert_eq(
+	    tly_envelope_seal(&body, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, plain, sizeof plain),
 	    TLY_OK);
 	cr_assert_eq(body.len, sizeof plain + TLY_AEAD_TAG_BYTES);
-	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data,
-			 body.len),
+	cr_assert_eq(
+	    tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data, body.len),
 	    TLY_OK);
 	cr_assert_arr_eq(out, plain, sizeof plain);
 
 	/* Another recipient in the header, another key pair, a flipped byte. */
 	raw[31] ^= 1;
-	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data,
-			 body.len),
+	cr_assert_eq(
+	    tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data, body.len),
 	    TLY_EAUTH);
 	for (size_t i = 0; i < sizeof out; i++)
 		cr_assert_eq(out[i], 0, "plaintext wiped after failure");
 	raw[31] ^= 1;
-	cr_assert_eq(tly_envelope_open(out, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, body.data,
-			 body.len),
+	cr_assert_eq(
+	    tly_envelope_open(out, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, body.data, body.len),
 	    TLY_OK, "the agreement is symmetric: sender can open what it sealed");
 	body.data[3] ^= 0x40;
-	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data,
-			 body.len),
+	cr_assert_eq(
+	    tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data, body.len),
 	    TLY_EAUTH);
 	cr_assert_eq(tly_envelope_open(out, bob.kx_sk, bob.kx_pk, alice.kx_pk, raw, body.data, 15),
-	    TLY_EFORMAT);
+	             TLY_EFORMAT);
 	tly_buf_fini(&body);
 }
 
@@ -577,14 +579,14 @@ Test(codec, set_sign_exact_length)
 	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len), TLY_OK);
 	cr_assert_eq(attempt, 2);
 	cr_assert_arr_eq(back_hash, hash, TLY_HASH_BYTES);
-	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len - 1),
-	    TLY_EFORMAT, "truncated");
+	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len - 1), TLY_EFORMAT,
+	             "truncated");
 	tly_buf_put_u8(&body, 0);
 	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, body.len), TLY_EFORMAT,
-	    "trailing byte");
+	             "trailing byte");
 	body.data[3] = TLY_MAX_ANNOUNCE_ATTEMPTS;
 	cr_assert_eq(tly_set_sign_decode(&attempt, back_hash, body.data, TLY_SET_SIGN_BYTES),
-	    TLY_EFORMAT, "attempt out of range");
+	             TLY_EFORMAT, "attempt out of range");
 	tly_buf_fini(&body);
 }
 
@@ -636,7 +638,8 @@ Test(codec, set_cert_round_trips_and_refuses_malformations)
 
 	/* Truncated anywhere, or a trailing byte. */
 	for (size_t cut = 0; cut < body.len; cut++)
-		cr_assert_eq(tly_set_cert_decode(&again, body.data, cut), TLY_EFORMAT, "cut %zu", cut);
+		cr_assert_eq(tly_set_cert_decode(&again, body.data, cut), TLY_EFORMAT, "cut %zu",
+		             cut);
 	tly_buf_put_u8(&body, 0);
 	cr_assert_eq(tly_set_cert_decode(&again, body.data, body.len), TLY_EFORMAT, "trailing");
 

@@ -29,7 +29,7 @@ TestSuite(committee_stats, .init = setup);
 
 struct spec {
 	uint32_t n, k, t, d;
-	uint32_t q; /* 0: the smallest quorum, ceil((k + t) / 2) */
+	uint32_t q;                /* 0: the smallest quorum, ceil((k + t) / 2) */
 	uint32_t min_contributors; /* 0: 1 */
 	uint32_t min_honest;       /* 0: 1 */
 	int aggregators;           /* committee = k extra parties, not nodes */
@@ -233,7 +233,7 @@ fed_begin(struct fed *f, uint64_t qid_seed)
 	f->aborts_seen = 0;
 	tly_outbox_init(&box);
 	cr_assert_eq(tly_committee_coord_alloc(&f->c, &f->coord, &f->roster, &f->q, f->qid, &box),
-	    TLY_OK);
+	             TLY_OK);
 	/* Round 0: one signed QUERY, one copy per party. */
 	cr_assert_eq(box.count, f->party_count);
 	for (size_t i = 0; i < box.count; i++) {
@@ -248,10 +248,10 @@ fed_begin(struct fed *f, uint64_t qid_seed)
 	tly_outbox_fini(&box);
 	for (uint32_t j = 0; j < f->spec.k; j++)
 		if (!f->vanish[j])
-			cr_assert_eq(tly_committee_member_alloc(&f->member[j],
-					 &f->party[f->q.committee.ids[j] - 1], &f->roster,
-					 f->query_msg, f->query_len),
-			    TLY_OK);
+			cr_assert_eq(tly_committee_member_alloc(
+			                 &f->member[j], &f->party[f->q.committee.ids[j] - 1],
+			                 &f->roster, f->query_msg, f->query_len),
+			             TLY_OK);
 }
 
 static void
@@ -290,8 +290,8 @@ fed_fini(struct fed *f)
  * (tly_committee_read_query), then answered from the decoded query. */
 static tly_err
 answer(const struct tly_identity *self, const struct tly_roster *roster, struct tly_rng *rng,
-    const struct tly_committee_node_opts *opts, const uint8_t *msg, size_t len,
-    const int64_t *cells, size_t d, struct tly_outbox *box)
+       const struct tly_committee_node_opts *opts, const uint8_t *msg, size_t len,
+       const int64_t *cells, size_t d, struct tly_outbox *box)
 {
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	struct tly_query q;
@@ -308,9 +308,9 @@ answer(const struct tly_identity *self, const struct tly_roster *roster, struct 
 static void
 node_shares(struct fed *f, uint32_t i, const int64_t *cells, struct tly_outbox *box)
 {
-	cr_assert_eq(answer(&f->party[i], &f->roster, &f->rng, &f->opts,
-			 f->query_msg, f->query_len, cells, f->spec.d, box),
-	    TLY_OK);
+	cr_assert_eq(answer(&f->party[i], &f->roster, &f->rng, &f->opts, f->query_msg, f->query_len,
+	                    cells, f->spec.d, box),
+	             TLY_OK);
 	cr_assert_eq(box->count, f->spec.k);
 }
 
@@ -352,7 +352,7 @@ run(struct fed *f, const int64_t *inputs, const int *silent)
 			node_send(f, i, inputs + (size_t)i * f->spec.d);
 	tly_err rv = close_round(f);
 	for (int guard = 0; rv == TLY_OK && guard < TLY_MAX_ANNOUNCE_ATTEMPTS &&
-	     tly_committee_coord_phase(f->c) == TLY_COMMITTEE_SUMMING;
+	                    tly_committee_coord_phase(f->c) == TLY_COMMITTEE_SUMMING;
 	     guard++)
 		rv = close_round(f);
 	return rv;
@@ -374,7 +374,7 @@ random_inputs(struct tly_rng *rng, uint32_t n, uint32_t d, int64_t bound)
  * (NULL: nobody). */
 static void
 expect_exact(struct fed *f, const int64_t *inputs, const struct tly_committee_result *r,
-    const int *dropped)
+             const int *dropped)
 {
 	uint32_t d = f->spec.d;
 	uint32_t dropped_count = 0;
@@ -393,7 +393,7 @@ expect_exact(struct fed *f, const int64_t *inputs, const struct tly_committee_re
 		for (uint32_t u = 0; u < r->contributors.count; u++)
 			sum += inputs[(size_t)(r->contributors.ids[u] - 1) * d + c];
 		cr_assert_eq(r->cells[c], sum, "cell %u: %" PRId64 " != %" PRId64, c, r->cells[c],
-		    sum);
+		             sum);
 	}
 }
 
@@ -427,7 +427,7 @@ round_trip(const struct spec *spec, uint64_t seed)
 	fed_begin(&f, seed);
 	cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
 	cr_assert_eq(f.reject_count, 0, "first rejection: %s",
-	    f.reject_count ? tly_strerror(f.rejects[0].rv) : "");
+	             f.reject_count ? tly_strerror(f.rejects[0].rv) : "");
 	get_result(&f, &r);
 	expect_exact(&f, inputs, &r, NULL);
 	cr_assert_eq(r.attempt, 0);
@@ -464,9 +464,7 @@ Test(committee, round_trip_extreme_values)
 	struct tly_committee_result r;
 	int64_t half = (int64_t)TLY_FIELD_HALF;
 	int64_t inputs[3 * 4] = {
-	    half, -half, 0, 1,
-	    -half, half, -1, 0,
-	    0, 0, 1, -1,
+	    half, -half, 0, 1, -half, half, -1, 0, 0, 0, 1, -1,
 	};
 
 	fed_init(&f, &(struct spec){.n = 3, .k = 3, .t = 2, .d = 4}, 9);
@@ -502,39 +500,39 @@ Test(committee, node_refusals)
 
 	/* Production nodes refuse noise-free queries. */
 	struct tly_committee_node_opts strict = {0};
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &strict,
-			 f.query_msg, f.query_len, cells, 4, &box),
-	    TLY_EPEER);
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, NULL, f.query_msg,
-			 f.query_len, cells, 4, &box),
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &strict, f.query_msg, f.query_len,
+	                    cells, 4, &box),
+	             TLY_EPEER);
+	cr_assert_eq(
+	    answer(&f.party[0], &f.roster, &f.rng, NULL, f.query_msg, f.query_len, cells, 4, &box),
 	    TLY_EPEER);
 	/* The policy hook decides before anything is computed. */
 	struct tly_committee_node_opts policy = {
 	    .allow_no_noise = 1, .policy = refuse_all, .policy_arg = &calls};
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &policy,
-			 f.query_msg, f.query_len, cells, 4, &box),
-	    TLY_EAUTH);
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &policy, f.query_msg, f.query_len,
+	                    cells, 4, &box),
+	             TLY_EAUTH);
 	cr_assert_eq(calls, 1);
 	/* A committee-only aggregator is not a participant. */
-	cr_assert_eq(answer(&f.party[3], &f.roster, &f.rng, &f.opts,
-			 f.query_msg, f.query_len, cells, 4, &box),
-	    TLY_EPEER);
+	cr_assert_eq(answer(&f.party[3], &f.roster, &f.rng, &f.opts, f.query_msg, f.query_len,
+	                    cells, 4, &box),
+	             TLY_EPEER);
 	/* The cell count is the query's. */
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts,
-			 f.query_msg, f.query_len, cells, 3, &box),
-	    TLY_EINVAL);
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts, f.query_msg, f.query_len,
+	                    cells, 3, &box),
+	             TLY_EINVAL);
 	/* A query with a flipped byte does not verify. */
 	f.query_msg[TLY_HEADER_BYTES + 3] ^= 1;
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts,
-			 f.query_msg, f.query_len, cells, 4, &box),
-	    TLY_EAUTH);
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts, f.query_msg, f.query_len,
+	                    cells, 4, &box),
+	             TLY_EAUTH);
 	f.query_msg[TLY_HEADER_BYTES + 3] ^= 1;
 	cr_assert_eq(box.count, 0, "a refusal sends nothing");
 	/* A cell that would leave the field range. */
 	int64_t huge[4] = {INT64_MAX, 0, 0, 0};
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts,
-			 f.query_msg, f.query_len, huge, 4, &box),
-	    TLY_ERANGE);
+	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &f.opts, f.query_msg, f.query_len, huge,
+	                    4, &box),
+	             TLY_ERANGE);
 	cr_assert_eq(box.count, 0);
 	tly_outbox_fini(&box);
 	fed_fini(&f);
@@ -575,25 +573,25 @@ Test(committee, query_rules)
 	 * and node (k = 4, t = 3: q = 4 is the only quorum). */
 	f.q.quorum = 3;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	signed_query(&f, &f.q, &msg);
 	for (uint32_t j = 0; j < 4; j++)
-		cr_assert_eq(tly_committee_member_alloc(&m, &f.party[j], &f.roster, msg.data,
-				 msg.len),
+		cr_assert_eq(
+		    tly_committee_member_alloc(&m, &f.party[j], &f.roster, msg.data, msg.len),
 		    TLY_EINVAL, "member %u", j + 1);
 	int64_t zero[2] = {0, 0};
 	struct tly_committee_node_opts no_noise = {.allow_no_noise = 1};
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &no_noise,
-			 msg.data, msg.len, zero, 2, &box),
+	cr_assert_eq(
+	    answer(&f.party[0], &f.roster, &f.rng, &no_noise, msg.data, msg.len, zero, 2, &box),
 	    TLY_EINVAL);
 	tly_buf_fini(&msg);
 	/* q < t and q > k do not even encode (codec.h). */
 	f.q.quorum = 2;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	f.q.quorum = 5;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	f.q.quorum = 4;
 	/* t <= k/2 is allowed now: the quorum, not t, keeps sets apart. */
 	f.q.threshold = 2;
@@ -609,19 +607,19 @@ Test(committee, query_rules)
 	f.q.min_honest = 3;
 	f.q.min_contributors = 2;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	f.q.min_honest = 1;
 
 	/* Masking queries are not for this protocol. */
 	f.q.protocol = TLY_PROTOCOL_SECAGG;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	f.q.protocol = TLY_PROTOCOL_COMMITTEE;
 
 	/* Everyone must be in the roster. */
 	f.q.participants.ids[3] = 99;
 	cr_assert_eq(tly_committee_coord_alloc(&c, &f.coord, &f.roster, &f.q, qid, &box),
-	    TLY_EPEER);
+	             TLY_EPEER);
 	f.q.participants.ids[3] = 4;
 	cr_assert_eq(box.count, 0);
 
@@ -631,15 +629,15 @@ Test(committee, query_rules)
 	f.q.quorum = 3;
 	signed_query(&f, &f.q, &msg);
 	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[3], &f.roster, msg.data, msg.len),
-	    TLY_EPEER);
+	             TLY_EPEER);
 	/* A QUERY signed by someone else. */
 	struct tly_committee_node_opts opts = {.allow_no_noise = 1};
 	msg.data[msg.len - 1] ^= 0x20;
 	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[0], &f.roster, msg.data, msg.len),
-	    TLY_EAUTH);
+	             TLY_EAUTH);
 	int64_t cells[2] = {0, 0};
-	cr_assert_eq(answer(&f.party[0], &f.roster, &f.rng, &opts, msg.data,
-			 msg.len, cells, 2, &box),
+	cr_assert_eq(
+	    answer(&f.party[0], &f.roster, &f.rng, &opts, msg.data, msg.len, cells, 2, &box),
 	    TLY_EAUTH);
 	tly_buf_fini(&msg);
 	cr_assert_null(m);
@@ -680,7 +678,7 @@ drop_share_to_first_member(struct fed *f, struct flight *fl)
 	if (fl->to != TLY_PARTY_COORDINATOR || tly_msg_peek(fl->data, fl->len, &m) != TLY_OK)
 		return 1;
 	return !(m.header.type == TLY_MSG_SHARE && m.header.sender == 2 &&
-	    m.header.recipient == f->q.committee.ids[0]);
+	         m.header.recipient == f->q.committee.ids[0]);
 }
 
 Test(committee, partial_sender_is_left_out)
@@ -711,10 +709,10 @@ Test(committee, members_may_vanish_up_to_k_minus_q)
 	/* (k, t, q) = (5, 3, 4), (7, 2, 5) and the defaults (4, 2, 3): k - q
 	 * members never answer, and the query completes. */
 	for (int round = 0; round < 3; round++) {
-		struct spec spec = round == 0 ? (struct spec){.n = 6, .k = 5, .t = 3, .d = 10,
-						    .aggregators = 1}
-		    : round == 1		  ? (struct spec){.n = 9, .k = 7, .t = 2, .d = 10}
-						  : (struct spec){.n = 5, .k = 4, .t = 2, .d = 10};
+		struct spec spec =
+		    round == 0   ? (struct spec){.n = 6, .k = 5, .t = 3, .d = 10, .aggregators = 1}
+		    : round == 1 ? (struct spec){.n = 9, .k = 7, .t = 2, .d = 10}
+		                 : (struct spec){.n = 5, .k = 4, .t = 2, .d = 10};
 		fed_init(&f, &spec, 14 + (uint64_t)round);
 		uint32_t gone = spec.k - f.q.quorum;
 		cr_assert_geq(gone, 1);
@@ -728,7 +726,7 @@ Test(committee, members_may_vanish_up_to_k_minus_q)
 		cr_assert_eq(r.unresponsive.count, gone);
 		for (uint32_t j = 0; j < spec.k; j++)
 			cr_assert_eq(tly_idlist_contains(&r.unresponsive, f.q.committee.ids[j]),
-			    f.vanish[j]);
+			             f.vanish[j]);
 		tly_committee_result_fini(&r);
 		free(inputs);
 		fed_fini(&f);
@@ -764,8 +762,8 @@ Test(committee, too_many_members_vanish_aborts)
 
 Test(committee, too_few_contributors_aborts)
 {
-	struct spec spec = {.n = 6, .k = 3, .t = 2, .d = 4, .min_contributors = 5,
-	    .aggregators = 1};
+	struct spec spec = {
+	    .n = 6, .k = 3, .t = 2, .d = 4, .min_contributors = 5, .aggregators = 1};
 	struct fed f;
 	int silent[6] = {0, 0, 1, 0, 1, 0};
 
@@ -782,9 +780,9 @@ Test(committee, too_few_contributors_aborts)
 	tly_outbox_init(&sink);
 	node_shares(&f, 2, inputs, &box);
 	cr_assert_eq(tly_committee_coord_receive(f.c, box.items[0].data, box.items[0].len, &sink),
-	    TLY_ESTATE);
-	cr_assert_eq(tly_committee_member_receive(f.member[0], box.items[0].data,
-			 box.items[0].len, &sink),
+	             TLY_ESTATE);
+	cr_assert_eq(
+	    tly_committee_member_receive(f.member[0], box.items[0].data, box.items[0].len, &sink),
 	    TLY_ESTATE);
 	cr_assert_eq(sink.count, 0);
 	tly_outbox_fini(&box);
@@ -821,7 +819,7 @@ Test(committee, external_abort_reaches_everyone)
 /* A SHARE signed by node index i to `member` with an arbitrary body. */
 static void
 signed_share(struct fed *f, uint32_t i, uint32_t member, const uint8_t *body, size_t len,
-    struct tly_buf *msg)
+             struct tly_buf *msg)
 {
 	struct tly_msg_header header = {
 	    .type = TLY_MSG_SHARE,
@@ -837,8 +835,7 @@ signed_share(struct fed *f, uint32_t i, uint32_t member, const uint8_t *body, si
 /* A SHARE from node index i to `member` whose envelope is valid but holds
  * plain (8d bytes). */
 static void
-sealed_share(struct fed *f, uint32_t i, uint32_t member, const uint8_t *plain,
-    struct tly_buf *msg)
+sealed_share(struct fed *f, uint32_t i, uint32_t member, const uint8_t *plain, struct tly_buf *msg)
 {
 	size_t plain_len = (size_t)f->spec.d * 8;
 	struct tly_msg_header header = {
@@ -853,8 +850,9 @@ sealed_share(struct fed *f, uint32_t i, uint32_t member, const uint8_t *plain,
 	tly_msg_raw_header(raw, &header, (uint32_t)(plain_len + TLY_AEAD_TAG_BYTES));
 	tly_buf_init(&body);
 	cr_assert_eq(tly_envelope_seal(&body, f->party[i].kx_sk, f->party[i].kx_pk,
-			 tly_roster_find(&f->roster, member)->kx_pk, raw, plain, plain_len),
-	    TLY_OK);
+	                               tly_roster_find(&f->roster, member)->kx_pk, raw, plain,
+	                               plain_len),
+	             TLY_OK);
 	signed_share(f, i, member, body.data, body.len, msg);
 	tly_buf_fini(&body);
 }
@@ -880,12 +878,12 @@ Test(committee, bad_signature_and_length_rejected)
 	for (int s = 0; s < 3; s++) {
 		share->data[spots[s]] ^= 0x04;
 		tly_err want = s == 2 ? TLY_EPEER : TLY_EAUTH; /* byte 30: the recipient */
-		cr_assert_eq(tly_committee_coord_receive(f.c, share->data, share->len, &sink),
-		    want, "spot %d", s);
+		cr_assert_eq(tly_committee_coord_receive(f.c, share->data, share->len, &sink), want,
+		             "spot %d", s);
 		if (s < 2)
 			cr_assert_eq(tly_committee_member_receive(f.member[0], share->data,
-					 share->len, &sink),
-			    TLY_EAUTH);
+			                                          share->len, &sink),
+			             TLY_EAUTH);
 		share->data[spots[s]] ^= 0x04;
 	}
 	cr_assert_eq(sink.count, 0, "nothing forged is relayed or answered");
@@ -897,9 +895,9 @@ Test(committee, bad_signature_and_length_rejected)
 		struct tly_buf msg;
 		signed_share(&f, 1, first_member, body, len, &msg);
 		cr_assert_eq(tly_committee_coord_receive(f.c, msg.data, msg.len, &sink),
-		    TLY_EFORMAT);
+		             TLY_EFORMAT);
 		cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-		    TLY_EFORMAT);
+		             TLY_EFORMAT);
 		tly_buf_fini(&msg);
 		free(body);
 	}
@@ -908,7 +906,7 @@ Test(committee, bad_signature_and_length_rejected)
 	tly_rng_bytes(&f.rng, garbage, sizeof garbage);
 	cr_assert_eq(tly_committee_coord_receive(f.c, garbage, sizeof garbage, &sink), TLY_EFORMAT);
 	cr_assert_eq(tly_committee_member_receive(f.member[1], garbage, sizeof garbage, &sink),
-	    TLY_EFORMAT);
+	             TLY_EFORMAT);
 	cr_assert_eq(sink.count, 0);
 
 	/* None of that spent node 2's one share: everyone completes. */
@@ -948,40 +946,40 @@ Test(committee, replayed_and_foreign_shares_rejected)
 	fed_begin(&f, 20);
 	tly_outbox_init(&box);
 	tly_outbox_init(&sink);
-	cr_assert_eq(tly_committee_coord_receive(f.c, foreign.items[0].data, foreign.items[0].len,
-			 &sink),
+	cr_assert_eq(
+	    tly_committee_coord_receive(f.c, foreign.items[0].data, foreign.items[0].len, &sink),
 	    TLY_EREPLAY);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], foreign.items[0].data,
-			 foreign.items[0].len, &sink),
-	    TLY_EREPLAY);
+	                                          foreign.items[0].len, &sink),
+	             TLY_EREPLAY);
 
 	/* The second copy of a share is not relayed. */
 	node_shares(&f, 0, inputs, &box);
 	cr_assert_eq(tly_committee_coord_receive(f.c, box.items[0].data, box.items[0].len, &sink),
-	    TLY_OK);
+	             TLY_OK);
 	cr_assert_eq(sink.count, 1);
 	cr_assert_eq(sink.items[0].to, f.q.committee.ids[0]);
 	cr_assert_eq(sink.items[0].len, box.items[0].len);
 	cr_assert_eq(tly_committee_coord_receive(f.c, box.items[0].data, box.items[0].len, &sink),
-	    TLY_EREPLAY);
+	             TLY_EREPLAY);
 	cr_assert_eq(sink.count, 1);
 	/* ... and the member keeps only the first. */
-	cr_assert_eq(tly_committee_member_receive(f.member[0], sink.items[0].data,
-			 sink.items[0].len, &sink),
+	cr_assert_eq(
+	    tly_committee_member_receive(f.member[0], sink.items[0].data, sink.items[0].len, &sink),
 	    TLY_OK);
-	cr_assert_eq(tly_committee_member_receive(f.member[0], sink.items[0].data,
-			 sink.items[0].len, &sink),
+	cr_assert_eq(
+	    tly_committee_member_receive(f.member[0], sink.items[0].data, sink.items[0].len, &sink),
 	    TLY_EREPLAY);
 	/* A fresh answer from the same node is a second share too. */
 	struct tly_outbox again;
 	tly_outbox_init(&again);
 	node_shares(&f, 0, inputs, &again);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], again.items[0].data,
-			 again.items[0].len, &sink),
-	    TLY_EREPLAY);
+	                                          again.items[0].len, &sink),
+	             TLY_EREPLAY);
 	/* A share addressed to another member. */
-	cr_assert_eq(tly_committee_member_receive(f.member[1], box.items[0].data, box.items[0].len,
-			 &sink),
+	cr_assert_eq(
+	    tly_committee_member_receive(f.member[1], box.items[0].data, box.items[0].len, &sink),
 	    TLY_EPEER);
 	/* A member is not a participant here: it cannot send shares. */
 	struct tly_buf msg;
@@ -989,7 +987,7 @@ Test(committee, replayed_and_foreign_shares_rejected)
 	signed_share(&f, spec.n, f.q.committee.ids[1], body, sizeof body, &msg);
 	cr_assert_eq(tly_committee_coord_receive(f.c, msg.data, msg.len, &sink), TLY_EPEER);
 	cr_assert_eq(tly_committee_member_receive(f.member[1], msg.data, msg.len, &sink),
-	    TLY_EPEER);
+	             TLY_EPEER);
 	tly_buf_fini(&msg);
 	cr_assert_eq(sink.count, 1);
 
@@ -1124,7 +1122,7 @@ share_sum_wrong_set(struct fed *f, struct flight *fl)
 	uint64_t *sum = calloc(f->spec.d, sizeof *sum);
 	cr_assert_not_null(sum);
 	cr_assert_eq(tly_share_sum_decode(&attempt, hash, sum, f->spec.d, m.body, m.body_len),
-	    TLY_OK);
+	             TLY_OK);
 	/* The set without its last node. */
 	struct tly_idlist smaller = f->q.participants;
 	smaller.count--;
@@ -1133,8 +1131,8 @@ share_sum_wrong_set(struct fed *f, struct flight *fl)
 	tly_buf_init(&body);
 	tly_buf_init(&msg);
 	cr_assert_eq(tly_share_sum_encode(&body, attempt, hash, sum, f->spec.d), TLY_OK);
-	cr_assert_eq(tly_msg_seal(&msg, &m.header, body.data, body.len,
-			 f->party[m.header.sender - 1].sign),
+	cr_assert_eq(
+	    tly_msg_seal(&msg, &m.header, body.data, body.len, f->party[m.header.sender - 1].sign),
 	    TLY_OK);
 	free(fl->data);
 	fl->data = tly_buf_take(&msg, &fl->len);
@@ -1168,7 +1166,7 @@ Test(committee, share_sum_for_wrong_set_rejected)
 /* An ANNOUNCE for `member` with header sender `sender`, signed by `key`. */
 static void
 signed_announce(struct fed *f, uint32_t sender, const struct tly_sign_key *key, uint32_t member,
-    uint32_t attempt, const struct tly_idlist *set, struct tly_buf *msg)
+                uint32_t attempt, const struct tly_idlist *set, struct tly_buf *msg)
 {
 	struct tly_msg_header header = {
 	    .type = TLY_MSG_ANNOUNCE,
@@ -1204,36 +1202,35 @@ Test(committee, announce_rules)
 	/* Not signed by the coordinator: a node's key under the coordinator's
 	 * id, or a node's own id. */
 	signed_announce(&f, TLY_PARTY_COORDINATOR, f.party[3].sign, first_member, 0,
-	    &f.q.participants, &msg);
+	                &f.q.participants, &msg);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-	    TLY_EAUTH);
+	             TLY_EAUTH);
 	tly_buf_fini(&msg);
 	signed_announce(&f, 4, f.party[3].sign, first_member, 0, &f.q.participants, &msg);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-	    TLY_EPEER);
+	             TLY_EPEER);
 	tly_buf_fini(&msg);
 	/* Signed, but below min_contributors, or naming a stranger. */
 	struct tly_idlist small = f.q.participants;
 	small.count = 2;
 	signed_announce(&f, TLY_PARTY_COORDINATOR, f.coord.sign, first_member, 0, &small, &msg);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-	    TLY_ETOOFEW);
+	             TLY_ETOOFEW);
 	tly_buf_fini(&msg);
 	uint32_t stranger_ids[3] = {1, 2, 77};
 	struct tly_idlist stranger = {.count = 3, .ids = stranger_ids};
-	signed_announce(&f, TLY_PARTY_COORDINATOR, f.coord.sign, first_member, 0, &stranger,
-	    &msg);
+	signed_announce(&f, TLY_PARTY_COORDINATOR, f.coord.sign, first_member, 0, &stranger, &msg);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-	    TLY_EPEER);
+	             TLY_EPEER);
 	tly_buf_fini(&msg);
 	/* Addressed to another member. */
 	signed_announce(&f, TLY_PARTY_COORDINATOR, f.coord.sign, 2, 0, &f.q.participants, &msg);
 	cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-	    TLY_EPEER);
+	             TLY_EPEER);
 	tly_buf_fini(&msg);
 	/* Members accept nothing of the coordinator's or members' own types. */
 	cr_assert_eq(tly_committee_member_receive(f.member[0], f.query_msg, f.query_len, &sink),
-	    TLY_ESTATE);
+	             TLY_ESTATE);
 	cr_assert_eq(sink.count, 0, "no rejected ANNOUNCE is answered");
 
 	/* The real round completes. */
@@ -1248,9 +1245,9 @@ Test(committee, announce_rules)
 	subset.count = 3;
 	for (uint32_t attempt = 0; attempt < 2; attempt++) {
 		signed_announce(&f, TLY_PARTY_COORDINATOR, f.coord.sign, first_member, attempt,
-		    attempt ? &subset : &f.q.participants, &msg);
+		                attempt ? &subset : &f.q.participants, &msg);
 		cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
-		    TLY_ESTATE);
+		             TLY_ESTATE);
 		tly_buf_fini(&msg);
 	}
 	cr_assert_eq(sink.count, 0);
@@ -1265,7 +1262,7 @@ Test(committee, announce_rules)
 /* A COMPLAINT signed by committee member position j. */
 static void
 signed_complaint(struct fed *f, uint32_t j, uint32_t attempt, const struct tly_idlist *missing,
-    struct tly_buf *msg)
+                 struct tly_buf *msg)
 {
 	uint32_t id = f->q.committee.ids[j];
 	struct tly_msg_header header = {
@@ -1280,7 +1277,7 @@ signed_complaint(struct fed *f, uint32_t j, uint32_t attempt, const struct tly_i
 	tly_buf_init(msg);
 	cr_assert_eq(tly_attempt_list_encode(&body, attempt, missing), TLY_OK);
 	cr_assert_eq(tly_msg_seal(msg, &header, body.data, body.len, f->party[id - 1].sign),
-	    TLY_OK);
+	             TLY_OK);
 	tly_buf_fini(&body);
 }
 
@@ -1326,7 +1323,7 @@ Test(committee, complaint_rules)
 	tly_buf_fini(&msg);
 	signed_complaint(&f, 4, 0, &one, &msg);
 	cr_assert_eq(tly_committee_coord_receive(f.c, msg.data, msg.len, &sink), TLY_EPEER,
-	    "a faulty member stays ignored");
+	             "a faulty member stays ignored");
 	tly_buf_fini(&msg);
 	/* Set 0 can no longer gather q = 4 votes (members 1-3 are left):
 	 * re-announced at once without node 1, to members 1-4. */
@@ -1426,13 +1423,14 @@ two_sample_p(const uint64_t *a, const uint64_t *b, size_t bins)
 static double
 views_differ(const struct view *a, const struct view *b)
 {
-	return fmin(two_sample_p(a->top, b->top, VIEW_BINS), two_sample_p(a->low, b->low, VIEW_BINS));
+	return fmin(two_sample_p(a->top, b->top, VIEW_BINS),
+	            two_sample_p(a->low, b->low, VIEW_BINS));
 }
 
 struct observation {
-	struct view share_sum;  /* the first member's share-sum: the coordinator's view */
-	struct view one_share;  /* node 1's share for member 1: t - 1 colluders */
-	struct view leaked;     /* node 1's input from t of its shares: a leak */
+	struct view share_sum; /* the first member's share-sum: the coordinator's view */
+	struct view one_share; /* node 1's share for member 1: t - 1 colluders */
+	struct view leaked;    /* node 1's input from t of its shares: a leak */
 };
 
 /* The coordinator's inbox: member 1's share-sum elements. */
@@ -1449,7 +1447,7 @@ spy_share_sum(struct fed *f, const uint8_t *msg, size_t len)
 	    m.header.sender != f->q.committee.ids[0])
 		return;
 	cr_assert_eq(tly_share_sum_decode(&attempt, hash, sum, VIEW_CELLS, m.body, m.body_len),
-	    TLY_OK);
+	             TLY_OK);
 	for (size_t c = 0; c < VIEW_CELLS; c++)
 		view_add(&obs->share_sum, sum[c]);
 }
@@ -1468,8 +1466,8 @@ coalition_view(struct fed *f, struct tly_outbox *box, struct observation *obs)
 		const struct tly_identity *member = &f->party[f->q.committee.ids[j] - 1];
 		cr_assert_eq(tly_msg_peek(box->items[j].data, box->items[j].len, &m), TLY_OK);
 		cr_assert_eq(tly_envelope_open(plain, member->kx_sk, member->kx_pk,
-				 f->party[0].kx_pk, m.raw_header, m.body, m.body_len),
-		    TLY_OK);
+		                               f->party[0].kx_pk, m.raw_header, m.body, m.body_len),
+		             TLY_OK);
 		cr_assert_eq(tly_field_vec_load(shares[j], plain, VIEW_CELLS), TLY_OK);
 	}
 	cr_assert_eq(tly_shamir_reconstruct(xs, rows, 2, 2, VIEW_CELLS, input), TLY_OK);
@@ -1525,8 +1523,7 @@ Test(committee_stats, coordinator_view_hides_single_inputs, .timeout = 60)
 	double p_view = views_differ(&a.share_sum, &b.share_sum);
 	double p_one = views_differ(&a.one_share, &b.one_share);
 	double p_leak = views_differ(&a.leaked, &b.leaked);
-	cr_log_info("two-sample p: share-sum %g, one share %g, t shares %g", p_view, p_one,
-	    p_leak);
+	cr_log_info("two-sample p: share-sum %g, one share %g, t shares %g", p_view, p_one, p_leak);
 	/* The coordinator's share-sums, and one member's share of node 1 (a
 	 * coalition below t), look the same either way ... */
 	cr_assert_gt(p_view, 1e-4, "share-sums depend on a single input: p = %g", p_view);
@@ -1544,11 +1541,17 @@ enum { NOISE_NODES = 3, NOISE_CELLS = 50000 };
  * h = NOISE_NODES (every share is needed for the target). */
 static void
 noisy_run(uint8_t mechanism, uint64_t num, uint64_t den, uint64_t seed, struct stats_hist *h,
-    struct tly_noise_params *params)
+          struct tly_noise_params *params)
 {
-	struct spec spec = {.n = NOISE_NODES, .k = 3, .t = 2, .d = NOISE_CELLS,
-	    .min_honest = NOISE_NODES, .min_contributors = NOISE_NODES,
-	    .mechanism = mechanism, .privacy_num = num, .privacy_den = den};
+	struct spec spec = {.n = NOISE_NODES,
+	                    .k = 3,
+	                    .t = 2,
+	                    .d = NOISE_CELLS,
+	                    .min_honest = NOISE_NODES,
+	                    .min_contributors = NOISE_NODES,
+	                    .mechanism = mechanism,
+	                    .privacy_num = num,
+	                    .privacy_den = den};
 	struct tly_committee_result r;
 	struct fed f;
 
@@ -1587,7 +1590,7 @@ skellam_pmf(double mu, int64_t lo, size_t len, double *prob)
 		double sum = 0;
 		for (int64_t j = 0; j < 2000; j++)
 			sum += exp(-2 * mu + (double)(2 * j + k) * log(mu) - lgamma((double)j + 1) -
-			    lgamma((double)(j + k) + 1));
+			           lgamma((double)(j + k) + 1));
 		prob[i] = sum;
 	}
 }
@@ -1595,8 +1598,8 @@ skellam_pmf(double mu, int64_t lo, size_t len, double *prob)
 /* Chi-square and variance against the target; then the same draws against
  * a target 10% off must fail. */
 static void
-check_noise(const char *name, const struct stats_hist *h, const double *truth,
-    const double *wrong, size_t len, const struct tly_noise_params *params)
+check_noise(const char *name, const struct stats_hist *h, const double *truth, const double *wrong,
+            size_t len, const struct tly_noise_params *params)
 {
 	struct tly_noise_info info;
 	double stat, dof, mean, variance, fourth;
@@ -1604,18 +1607,18 @@ check_noise(const char *name, const struct stats_hist *h, const double *truth,
 	cr_assert_eq(tly_noise_describe(params, NOISE_NODES, &info), TLY_OK);
 	stats_moments(truth, len, h->lo, &mean, &variance, &fourth);
 	cr_assert_lt(fabs(variance - info.variance) / info.variance, 1e-3,
-	    "%s: pmf variance %g vs describe %g", name, variance, info.variance);
+	             "%s: pmf variance %g vs describe %g", name, variance, info.variance);
 	double p = stats_chi2(h, truth, &stat, &dof);
 	cr_log_info("%s: chi2 %g on %g dof, p = %g; variance %g, target %g", name, stat, dof, p,
-	    stats_hist_variance(h), info.variance);
+	            stats_hist_variance(h), info.variance);
 	cr_assert_gt(p, 1e-4, "%s: chi2 %g on %g dof, p = %g", name, stat, dof, p);
 	cr_assert_lt(stats_variance_err(h, info.variance, variance, fourth), 5,
-	    "%s: variance %g vs %g", name, stats_hist_variance(h), info.variance);
+	             "%s: variance %g vs %g", name, stats_hist_variance(h), info.variance);
 	cr_assert_lt(stats_mean_err(h, 0, variance), 5, "%s: mean %g", name, stats_hist_mean(h));
 	double p_wrong = stats_chi2(h, wrong, &stat, &dof);
 	cr_log_info("%s: against a parameter 10%% off, p = %g", name, p_wrong);
 	cr_assert_lt(p_wrong, 1e-6, "%s: no power against a wrong parameter (p = %g)", name,
-	    p_wrong);
+	             p_wrong);
 }
 
 Test(committee_stats, laplace_noise_matches_target, .timeout = 60)
@@ -1659,7 +1662,7 @@ Test(committee_stats, skellam_noise_matches_target, .timeout = 60)
  * signed as an honest node does. delta 0 is an honest node. */
 static void
 equivocal_send(struct fed *f, uint32_t i, const int64_t *cells, uint32_t target, uint32_t cell,
-    uint64_t delta)
+               uint64_t delta)
 {
 	uint32_t d = f->spec.d, k = f->spec.k;
 	uint64_t *input = calloc(d, sizeof *input), *shares = calloc((size_t)k * d, sizeof *shares);
@@ -1676,8 +1679,8 @@ equivocal_send(struct fed *f, uint32_t i, const int64_t *cells, uint32_t target,
 	rows[target][cell] = tly_field_add(rows[target][cell], delta);
 	for (uint32_t j = 0; j < k; j++) {
 		const struct tly_party *member = tly_roster_find(&f->roster, f->q.committee.ids[j]);
-		struct tly_msg_header header = {.type = TLY_MSG_SHARE, .sender = i + 1,
-		    .recipient = member->id};
+		struct tly_msg_header header = {
+		    .type = TLY_MSG_SHARE, .sender = i + 1, .recipient = member->id};
 		uint8_t raw[TLY_HEADER_BYTES];
 		struct tly_buf body;
 		memcpy(header.query_id, f->qid, TLY_QUERY_ID_BYTES);
@@ -1685,11 +1688,12 @@ equivocal_send(struct fed *f, uint32_t i, const int64_t *cells, uint32_t target,
 		tly_field_vec_store(plain, rows[j], d);
 		tly_buf_init(&body);
 		cr_assert_eq(tly_envelope_seal(&body, f->party[i].kx_sk, f->party[i].kx_pk,
-				 member->kx_pk, raw, plain, d * TLY_FIELD_ELEMENT_BYTES),
-		    TLY_OK);
+		                               member->kx_pk, raw, plain,
+		                               d * TLY_FIELD_ELEMENT_BYTES),
+		             TLY_OK);
 		cr_assert_eq(tly_msg_seal_to(&box, TLY_PARTY_COORDINATOR, &header, body.data,
-				 body.len, f->party[i].sign),
-		    TLY_OK);
+		                             body.len, f->party[i].sign),
+		             TLY_OK);
 		tly_buf_fini(&body);
 	}
 	queue_take(f, &box);
@@ -1703,8 +1707,8 @@ equivocal_send(struct fed *f, uint32_t i, const int64_t *cells, uint32_t target,
 /* Every node sends (node `liar` through equivocal_send), then deadlines
  * pass until the query ends. */
 static tly_err
-run_equivocal(struct fed *f, const int64_t *inputs, uint32_t liar, uint32_t target,
-    uint32_t cell, uint64_t delta)
+run_equivocal(struct fed *f, const int64_t *inputs, uint32_t liar, uint32_t target, uint32_t cell,
+              uint64_t delta)
 {
 	for (uint32_t i = 0; i < f->spec.n; i++) {
 		const int64_t *cells = inputs + (size_t)i * f->spec.d;
@@ -1715,7 +1719,7 @@ run_equivocal(struct fed *f, const int64_t *inputs, uint32_t liar, uint32_t targ
 	}
 	tly_err rv = close_round(f);
 	for (int guard = 0; rv == TLY_OK && guard < TLY_MAX_ANNOUNCE_ATTEMPTS &&
-	     tly_committee_coord_phase(f->c) == TLY_COMMITTEE_SUMMING;
+	                    tly_committee_coord_phase(f->c) == TLY_COMMITTEE_SUMMING;
 	     guard++)
 		rv = close_round(f);
 	return rv;
@@ -1751,7 +1755,7 @@ Test(committee, equivocating_node_detected_when_all_members_answer)
 		cr_assert_eq(run_equivocal(&f, inputs, 3, target, 1, 12345), TLY_OK);
 		expect_inconsistent(&f);
 		cr_assert_eq(count_rejects(&f, TLY_MSG_SHARE_SUM, TLY_EAUTH), 1, "target %u",
-		    target);
+		             target);
 		fed_end(&f);
 	}
 	free(inputs);
@@ -1774,14 +1778,14 @@ lying_share_sum(struct fed *f, struct flight *fl)
 	uint64_t *sum = calloc(f->spec.d, sizeof *sum);
 	cr_assert_not_null(sum);
 	cr_assert_eq(tly_share_sum_decode(&attempt, hash, sum, f->spec.d, m.body, m.body_len),
-	    TLY_OK);
+	             TLY_OK);
 	sum[0] = tly_field_add(sum[0], 1);
 	struct tly_buf body, msg;
 	tly_buf_init(&body);
 	tly_buf_init(&msg);
 	cr_assert_eq(tly_share_sum_encode(&body, attempt, hash, sum, f->spec.d), TLY_OK);
-	cr_assert_eq(tly_msg_seal(&msg, &m.header, body.data, body.len,
-			 f->party[m.header.sender - 1].sign),
+	cr_assert_eq(
+	    tly_msg_seal(&msg, &m.header, body.data, body.len, f->party[m.header.sender - 1].sign),
 	    TLY_OK);
 	free(fl->data);
 	fl->data = tly_buf_take(&msg, &fl->len);
@@ -1837,8 +1841,8 @@ Test(committee, consistency_check_property)
 	tly_rng_init_seeded_u64(&pick, 60);
 	for (int round = 0; round < 40; round++) {
 		const uint32_t *shape = shapes[tly_rng_uniform(&pick, 5)];
-		struct spec spec = {.k = shape[0], .t = shape[1],
-		    .d = 1 + (uint32_t)tly_rng_uniform(&pick, 6)};
+		struct spec spec = {
+		    .k = shape[0], .t = shape[1], .d = 1 + (uint32_t)tly_rng_uniform(&pick, 6)};
 		spec.n = spec.k + (uint32_t)tly_rng_uniform(&pick, 4);
 		struct tly_committee_result r;
 		struct fed f;
@@ -1858,7 +1862,7 @@ Test(committee, consistency_check_property)
 		uint64_t delta = 1 + tly_rng_uniform(&pick, TLY_FIELD_P - 1);
 		fed_begin(&f, 2);
 		cr_assert_eq(run_equivocal(&f, inputs, liar, target, cell, delta), TLY_OK,
-		    "round %d", round);
+		             "round %d", round);
 		expect_inconsistent(&f);
 		fed_end(&f);
 		free(inputs);
@@ -1881,11 +1885,11 @@ Test(committee, consistency_check_property)
  * ends up holding is counted per set.
  */
 struct two_sets {
-	unsigned sums[2];                      /* share-sums per set (0: S, 1: S') */
-	uint64_t xs[2][TLY_MAX_COMMITTEE];     /* their Shamir indices */
-	uint64_t *rows[2][TLY_MAX_COMMITTEE];  /* and values */
-	unsigned honest_sums;                  /* share-sums from honest members */
-	unsigned refusals;                     /* honest refusals of a cert or set */
+	unsigned sums[2];                     /* share-sums per set (0: S, 1: S') */
+	uint64_t xs[2][TLY_MAX_COMMITTEE];    /* their Shamir indices */
+	uint64_t *rows[2][TLY_MAX_COMMITTEE]; /* and values */
+	unsigned honest_sums;                 /* share-sums from honest members */
+	unsigned refusals;                    /* honest refusals of a cert or set */
 };
 
 static void
@@ -1898,10 +1902,10 @@ set_of(const struct fed *f, int which, struct tly_idlist *set)
 /* A message from the coordinator, signed with its key. */
 static void
 rogue_message(struct fed *f, enum tly_msg_type type, uint32_t to, const struct tly_buf *body,
-    struct tly_buf *msg)
+              struct tly_buf *msg)
 {
-	struct tly_msg_header header = {.type = type, .sender = TLY_PARTY_COORDINATOR,
-	    .recipient = to};
+	struct tly_msg_header header = {
+	    .type = type, .sender = TLY_PARTY_COORDINATOR, .recipient = to};
 
 	memcpy(header.query_id, f->qid, TLY_QUERY_ID_BYTES);
 	tly_buf_init(msg);
@@ -1911,10 +1915,10 @@ rogue_message(struct fed *f, enum tly_msg_type type, uint32_t to, const struct t
 /* Member `id`'s vote for `set` (attempt 0): the signature of its SET_SIGN. */
 static void
 vote_of(struct fed *f, uint32_t id, const struct tly_idlist *set,
-    uint8_t signature[static TLY_SIGNATURE_BYTES])
+        uint8_t signature[static TLY_SIGNATURE_BYTES])
 {
-	struct tly_msg_header header = {.type = TLY_MSG_SET_SIGN, .sender = id,
-	    .recipient = TLY_PARTY_COORDINATOR};
+	struct tly_msg_header header = {
+	    .type = TLY_MSG_SET_SIGN, .sender = id, .recipient = TLY_PARTY_COORDINATOR};
 	uint8_t hash[TLY_HASH_BYTES];
 	struct tly_buf body, msg;
 
@@ -1924,7 +1928,7 @@ vote_of(struct fed *f, uint32_t id, const struct tly_idlist *set,
 	tly_buf_init(&msg);
 	cr_assert_eq(tly_set_sign_encode(&body, 0, hash), TLY_OK);
 	cr_assert_eq(tly_msg_seal(&msg, &header, body.data, body.len, f->party[id - 1].sign),
-	    TLY_OK);
+	             TLY_OK);
 	memcpy(signature, msg.data + msg.len - TLY_SIGNATURE_BYTES, TLY_SIGNATURE_BYTES);
 	tly_buf_fini(&body);
 	tly_buf_fini(&msg);
@@ -1940,13 +1944,13 @@ collect(struct fed *f, struct tly_outbox *box, uint32_t j, int honest, struct tw
 		uint8_t hash[TLY_HASH_BYTES], want[TLY_HASH_BYTES];
 		uint32_t attempt;
 		cr_assert_eq(tly_msg_open(box->items[i].data, box->items[i].len, &f->roster, &m),
-		    TLY_OK);
+		             TLY_OK);
 		if (m.header.type != TLY_MSG_SHARE_SUM)
 			continue;
 		uint64_t *sum = calloc(f->spec.d, sizeof *sum);
 		cr_assert_not_null(sum);
-		cr_assert_eq(tly_share_sum_decode(&attempt, hash, sum, f->spec.d, m.body,
-				 m.body_len),
+		cr_assert_eq(
+		    tly_share_sum_decode(&attempt, hash, sum, f->spec.d, m.body, m.body_len),
 		    TLY_OK);
 		struct tly_idlist full;
 		set_of(f, 0, &full);
@@ -1963,7 +1967,7 @@ collect(struct fed *f, struct tly_outbox *box, uint32_t j, int honest, struct tw
  * of every member in `voters` (bit per position) for `vote_set[pos]`. */
 static tly_err
 send_cert(struct fed *f, uint32_t j, int which, unsigned voters, const int *vote_set,
-    struct tly_outbox *box)
+          struct tly_outbox *box)
 {
 	struct tly_signature_entry entries[TLY_MAX_COMMITTEE];
 	struct tly_set_cert cert = {.attempt = 0};
@@ -1990,7 +1994,7 @@ send_cert(struct fed *f, uint32_t j, int which, unsigned voters, const int *vote
 
 static void
 two_set_attack(struct fed *f, unsigned corrupt, unsigned shown_full, int agreement,
-    const int64_t *inputs, struct two_sets *out)
+               const int64_t *inputs, struct two_sets *out)
 {
 	struct tly_committee_member *twin[TLY_MAX_COMMITTEE] = {0};
 	struct tly_outbox box;
@@ -2003,10 +2007,10 @@ two_set_attack(struct fed *f, unsigned corrupt, unsigned shown_full, int agreeme
 	for (uint32_t j = 0; j < k; j++) {
 		int bad = corrupt >> j & 1;
 		if (bad) {
-			cr_assert_eq(tly_committee_member_alloc(&twin[j],
-					 &f->party[f->q.committee.ids[j] - 1], &f->roster,
-					 f->query_msg, f->query_len),
-			    TLY_OK);
+			cr_assert_eq(tly_committee_member_alloc(
+			                 &twin[j], &f->party[f->q.committee.ids[j] - 1], &f->roster,
+			                 f->query_msg, f->query_len),
+			             TLY_OK);
 			tly_committee_member_skip_agreement(twin[j]);
 		}
 		if (bad || !agreement)
@@ -2023,12 +2027,13 @@ two_set_attack(struct fed *f, unsigned corrupt, unsigned shown_full, int agreeme
 			struct tly_outbox none;
 			tly_outbox_init(&none);
 			cr_assert_eq(tly_committee_member_receive(f->member[j], box.items[s].data,
-					 box.items[s].len, &none),
-			    TLY_OK);
+			                                          box.items[s].len, &none),
+			             TLY_OK);
 			if (twin[j] != NULL)
-				cr_assert_eq(tly_committee_member_receive(twin[j], box.items[s].data,
-						 box.items[s].len, &none),
-				    TLY_OK);
+				cr_assert_eq(tly_committee_member_receive(twin[j],
+				                                          box.items[s].data,
+				                                          box.items[s].len, &none),
+				             TLY_OK);
 			cr_assert_eq(none.count, 0);
 			tly_outbox_fini(&none);
 		}
@@ -2049,7 +2054,8 @@ two_set_attack(struct fed *f, unsigned corrupt, unsigned shown_full, int agreeme
 			tly_buf_init(&body);
 			cr_assert_eq(tly_attempt_list_encode(&body, 0, &set), TLY_OK);
 			rogue_message(f, TLY_MSG_ANNOUNCE, f->q.committee.ids[j], &body, &msg);
-			cr_assert_eq(tly_committee_member_receive(to, msg.data, msg.len, &box), TLY_OK);
+			cr_assert_eq(tly_committee_member_receive(to, msg.data, msg.len, &box),
+			             TLY_OK);
 			collect(f, &box, j, !bad, out);
 			tly_buf_fini(&msg);
 			tly_buf_fini(&body);
@@ -2098,16 +2104,23 @@ reconstruct_set(const struct fed *f, struct two_sets *a, int which, int64_t *cel
 	cr_assert_not_null(total);
 	cr_assert_geq(a->sums[which], f->spec.t);
 	cr_assert_eq(tly_shamir_reconstruct(a->xs[which], (const uint64_t *const *)a->rows[which],
-			 f->spec.t, f->spec.t, f->spec.d, total),
-	    TLY_OK);
+	                                    f->spec.t, f->spec.t, f->spec.d, total),
+	             TLY_OK);
 	cr_assert_eq(tly_field_vec_decode_signed(cells, total, f->spec.d, NULL), TLY_OK);
 	free(total);
 }
 
 /* The issue's parameters: n = 5, committee {1, 2, 3}, k = 3, t = 2, h = 2,
  * discrete Laplace at epsilon = 1. */
-static const struct spec issue_spec = {.n = 5, .k = 3, .t = 2, .d = 2000, .min_honest = 2,
-    .min_contributors = 4, .mechanism = TLY_MECH_LAPLACE, .privacy_num = 1, .privacy_den = 1};
+static const struct spec issue_spec = {.n = 5,
+                                       .k = 3,
+                                       .t = 2,
+                                       .d = 2000,
+                                       .min_honest = 2,
+                                       .min_contributors = 4,
+                                       .mechanism = TLY_MECH_LAPLACE,
+                                       .privacy_num = 1,
+                                       .privacy_den = 1};
 
 /* Negative control: with the agreement switched off in the harness (the
  * protocol before it), the attack recovers trust 5's cells up to its own
@@ -2124,8 +2137,8 @@ Test(committee, two_set_attack_without_agreement_recovers_trust_5)
 	two_set_attack(&f, 0x4, 0x1, 0, inputs, &a);
 	cr_assert_eq(a.sums[0], 2);
 	cr_assert_eq(a.sums[1], 2);
-	int64_t *with = calloc(issue_spec.d, sizeof *with), *without = calloc(issue_spec.d,
-	    sizeof *without);
+	int64_t *with = calloc(issue_spec.d, sizeof *with),
+	        *without = calloc(issue_spec.d, sizeof *without);
 	cr_assert(with != NULL && without != NULL);
 	reconstruct_set(&f, &a, 0, with);
 	reconstruct_set(&f, &a, 1, without);
@@ -2191,7 +2204,7 @@ Test(committee, two_set_attack_fails_for_every_split)
 			two_set_attack(&f, cases[i].corrupt, shown, 1, inputs, &a);
 			int got = (a.sums[0] >= spec.t) + (a.sums[1] >= spec.t);
 			cr_assert_leq(got, 1, "k %u corrupt %x shown %x: both sets", spec.k,
-			    cases[i].corrupt, shown);
+			              cases[i].corrupt, shown);
 			released += (unsigned)got;
 			two_sets_fini(&a);
 		}
@@ -2205,7 +2218,7 @@ Test(committee, two_set_attack_fails_for_every_split)
  * vote_sets[i]; `flip`: change one bit of the first vote. */
 static tly_err
 deliver_cert(struct fed *f, uint32_t j, int which, const uint32_t *ids, const int *vote_sets,
-    uint32_t count, int flip, struct tly_outbox *box)
+             uint32_t count, int flip, struct tly_outbox *box)
 {
 	struct tly_signature_entry entries[TLY_MAX_COMMITTEE];
 	struct tly_set_cert cert = {.attempt = 0};
@@ -2266,10 +2279,10 @@ Test(committee, certificate_rules)
 			struct tly_outbox none;
 			tly_outbox_init(&none);
 			cr_assert_eq(tly_msg_peek(box.items[s].data, box.items[s].len, &m), TLY_OK);
-			cr_assert_eq(tly_committee_member_receive(f.member[member_pos(&f,
-					     m.header.recipient)],
-					 box.items[s].data, box.items[s].len, &none),
-			    TLY_OK);
+			cr_assert_eq(tly_committee_member_receive(
+			                 f.member[member_pos(&f, m.header.recipient)],
+			                 box.items[s].data, box.items[s].len, &none),
+			             TLY_OK);
 			tly_outbox_fini(&none);
 		}
 		tly_outbox_clear(&box);
@@ -2331,8 +2344,8 @@ vote_for_other_set(struct fed *f, struct flight *fl)
 	tly_buf_init(&body);
 	tly_buf_init(&msg);
 	cr_assert_eq(tly_set_sign_encode(&body, 0, hash), TLY_OK);
-	cr_assert_eq(tly_msg_seal(&msg, &m.header, body.data, body.len,
-			 f->party[m.header.sender - 1].sign),
+	cr_assert_eq(
+	    tly_msg_seal(&msg, &m.header, body.data, body.len, f->party[m.header.sender - 1].sign),
 	    TLY_OK);
 	free(fl->data);
 	fl->data = tly_buf_take(&msg, &fl->len);

@@ -179,7 +179,8 @@ Test(coord_config, bad_values)
 	expect_error("[rounds]\nthreshold = -1\n", 10, "rounds.threshold", "1 to 64");
 	expect_error("[rounds]\ndeadline_ms = 99\n", 10, "rounds.deadline_ms", "100 to 600000");
 	expect_error("[rounds]\ndeadline_ms = 10s\n", 10, "rounds.deadline_ms", "100 to 600000");
-	expect_error("[policy]\nmin_contributors = 0\n", 10, "policy.min_contributors", "1 to 1000");
+	expect_error("[policy]\nmin_contributors = 0\n", 10, "policy.min_contributors",
+	             "1 to 1000");
 	expect_error("[policy]\nmin_honest = 1001\n", 10, "policy.min_honest", "1 to 1000");
 	expect_error("[policy]\nmax_query_work = 0\n", 10, "policy.max_query_work", "work units");
 	expect_error("[policy]\nmax_query_work = -5\n", 10, "policy.max_query_work", "work units");
@@ -234,8 +235,8 @@ Test(coord_config, bad_urls_and_paths)
 
 Test(coord_config, missing_keys)
 {
-	static const char *const required[] = {"listen",   "api",       "sign_key",
-	                                       "registry", "catalogue", "log", "planners"};
+	static const char *const required[] = {"listen",    "api", "sign_key", "registry",
+	                                       "catalogue", "log", "planners"};
 
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
 		char text[1024] = "", key[64];
@@ -265,9 +266,10 @@ Test(coord_config, tls_files_required_with_tls)
 	struct tly_coord_config_error err;
 	char text[1024];
 
-	snprintf(text, sizeof text,
-	         "[coordinator]\nlisten = tls+tcp://127.0.0.1:7400\napi = http://127.0.0.1:1\n"
-	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\ntls_cert = e\n");
+	snprintf(
+	    text, sizeof text,
+	    "[coordinator]\nlisten = tls+tcp://127.0.0.1:7400\napi = http://127.0.0.1:1\n"
+	    "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\ntls_cert = e\n");
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
 	cr_assert_eq(err.line, 0);
 	cr_assert_str_eq(err.key, "coordinator.tls_key");
@@ -328,7 +330,8 @@ Test(coord_config, heartbeat_keys)
 		const char *line, *key, *why;
 		int at;
 	} bad[] = {
-	    {"heartbeat_interval_ms = 99\n", "coordinator.heartbeat_interval_ms", "100 to 60000", 9},
+	    {"heartbeat_interval_ms = 99\n", "coordinator.heartbeat_interval_ms", "100 to 60000",
+	     9},
 	    {"heartbeat_interval_ms = 60001\n", "coordinator.heartbeat_interval_ms", "100 to 60000",
 	     9},
 	    {"heartbeat_dead_ms = 2s\n", "coordinator.heartbeat_dead_ms", "200 to 600000", 9},
@@ -422,7 +425,8 @@ Test(coord_config, api_limits)
 	cr_assert_eq(cfg.planner_burst, 10);
 	cr_assert_eq(cfg.queue_max, 64);
 	cr_assert_eq(cfg.planner_queue_max, 64, "unset: queue_max");
-	snprintf(text, sizeof text,
+	snprintf(
+	    text, sizeof text,
 	    "%s[api]\nplanner_rate = 60\nplanner_burst = 5\nqueue_max = 8\nplanner_queue_max = 2\n",
 	    minimal);
 	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
@@ -433,16 +437,18 @@ Test(coord_config, api_limits)
 	snprintf(text, sizeof text, "%s[api]\nqueue_max = 8\n", minimal);
 	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
 	cr_assert_eq(cfg.planner_queue_max, 8, "unset: queue_max");
-	expect_error("[api]\nplanner_rate = 60001\n", 10, "api.planner_rate", "0 (no limit) to 60000");
+	expect_error("[api]\nplanner_rate = 60001\n", 10, "api.planner_rate",
+	             "0 (no limit) to 60000");
 	expect_error("[api]\nplanner_rate = -1\n", 10, "api.planner_rate", "0 (no limit) to 60000");
 	expect_error("[api]\nplanner_burst = 0\n", 10, "api.planner_burst", "from 1 to 10000");
 	expect_error("[api]\nqueue_max = 0\n", 10, "api.queue_max", "from 1 to 4096");
 	expect_error("[api]\nqueue_max = 4097\n", 10, "api.queue_max", "from 1 to 4096");
-	expect_error("[api]\nplanner_queue_max = x\n", 10, "api.planner_queue_max", "from 1 to 4096");
+	expect_error("[api]\nplanner_queue_max = x\n", 10, "api.planner_queue_max",
+	             "from 1 to 4096");
 	expect_error("[api]\nplanner_queue_max = 65\n", 10, "api.planner_queue_max",
-	    "at most queue_max");
+	             "at most queue_max");
 	expect_error("[api]\nplanner_queue_max = 4\nqueue_max = 2\n", 11, "api.queue_max",
-	    "at most queue_max");
+	             "at most queue_max");
 	expect_error("[api]\nrate = 4\n", 10, "api.rate", "unknown");
 }
 
@@ -457,13 +463,18 @@ Test(coord_config, planner_share)
 
 	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
 	cr_assert(cfg.planner_share_num == 1 && cfg.planner_share_den == 1, "default: 1");
-	const char *shares[][3] = {{"1/4", "1", "4"}, {"0.25", "1", "4"}, {"2/6", "1", "3"},
-	                         {"1", "1", "1"}, {"0.5", "1", "2"}};
+	const char *shares[][3] = {{"1/4", "1", "4"},
+	                           {"0.25", "1", "4"},
+	                           {"2/6", "1", "3"},
+	                           {"1", "1", "1"},
+	                           {"0.5", "1", "2"}};
 	for (size_t i = 0; i < sizeof shares / sizeof shares[0]; i++) {
 		snprintf(text, sizeof text, "%s[api]\nplanner_share = %s\n", minimal, shares[i][0]);
 		cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
-		cr_assert_eq(cfg.planner_share_num, strtoull(shares[i][1], NULL, 10), "%s", shares[i][0]);
-		cr_assert_eq(cfg.planner_share_den, strtoull(shares[i][2], NULL, 10), "%s", shares[i][0]);
+		cr_assert_eq(cfg.planner_share_num, strtoull(shares[i][1], NULL, 10), "%s",
+		             shares[i][0]);
+		cr_assert_eq(cfg.planner_share_den, strtoull(shares[i][2], NULL, 10), "%s",
+		             shares[i][0]);
 	}
 	const char *bad[] = {"0", "0/4", "5/4", "1.5", "-1/4", "x", "1/0", "0.0000000001", "25%"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -484,23 +495,26 @@ Test(coord_config, limits_defaults_values_and_errors)
 	cr_assert_eq(cfg.handshake_timeout_ms, 5000);
 	cr_assert_eq(cfg.idle_timeout_ms, 300000);
 	snprintf(text, sizeof text,
-	    "%s[limits]\napi_max_conns = 1000\nhandshake_timeout_ms = 100\n"
-	    "idle_timeout_ms = 1000\n",
-	    minimal);
+	         "%s[limits]\napi_max_conns = 1000\nhandshake_timeout_ms = 100\n"
+	         "idle_timeout_ms = 1000\n",
+	         minimal);
 	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
 	cr_assert_eq(cfg.api_max_conns, 1000);
 	cr_assert_eq(cfg.handshake_timeout_ms, 100);
 	cr_assert_eq(cfg.idle_timeout_ms, 1000);
-	expect_error("[limits]\napi_max_conns = 0\n", 10, "limits.api_max_conns", "from 1 to 100000");
-	expect_error("[limits]\napi_max_conns = 100001\n", 10, "limits.api_max_conns", "1 to 100000");
-	expect_error("[limits]\napi_max_conns = many\n", 10, "limits.api_max_conns", "whole number");
+	expect_error("[limits]\napi_max_conns = 0\n", 10, "limits.api_max_conns",
+	             "from 1 to 100000");
+	expect_error("[limits]\napi_max_conns = 100001\n", 10, "limits.api_max_conns",
+	             "1 to 100000");
+	expect_error("[limits]\napi_max_conns = many\n", 10, "limits.api_max_conns",
+	             "whole number");
 	expect_error("[limits]\nhandshake_timeout_ms = 99\n", 10, "limits.handshake_timeout_ms",
-	    "from 100 to 600000");
+	             "from 100 to 600000");
 	expect_error("[limits]\nhandshake_timeout_ms = 600001\n", 10, "limits.handshake_timeout_ms",
-	    "from 100 to 600000");
+	             "from 100 to 600000");
 	expect_error("[limits]\nidle_timeout_ms = 999\n", 10, "limits.idle_timeout_ms",
-	    "from 1000 to 86400000");
+	             "from 1000 to 86400000");
 	expect_error("[limits]\nidle_timeout_ms = 86400001\n", 10, "limits.idle_timeout_ms",
-	    "from 1000 to 86400000");
+	             "from 1000 to 86400000");
 	expect_error("[limits]\nmax_conns = 5\n", 10, "limits.max_conns", "unknown key");
 }

@@ -24,9 +24,9 @@
 
 enum { DRAWS = 1000000 };
 
-#define FIT_P 1e-4    /* the true pmf must not be rejected at this level */
-#define POWER_P 1e-6  /* a pmf 10% off must be rejected at this level */
-#define TOLERANCE 5.0 /* standard errors */
+#define FIT_P     1e-4 /* the true pmf must not be rejected at this level */
+#define POWER_P   1e-6 /* a pmf 10% off must be rejected at this level */
+#define TOLERANCE 5.0  /* standard errors */
 
 static void
 setup(void)
@@ -122,7 +122,8 @@ gauss_pmf(long double variance, int64_t half)
 	for (int64_t x = -half; x <= half; x++)
 		total += expl(-(long double)x * (long double)x / (2 * variance));
 	for (int64_t x = -half; x <= half; x++)
-		f.p[x + half] = (double)(expl(-(long double)x * (long double)x / (2 * variance)) / total);
+		f.p[x + half] =
+		    (double)(expl(-(long double)x * (long double)x / (2 * variance)) / total);
 	return f;
 }
 
@@ -190,7 +191,7 @@ typedef tly_err (*draw_fn)(struct tly_rng *rng, const uint64_t *arg, int64_t *ou
 
 static void
 sample(struct stats_hist *h, const struct pmf *window, draw_fn draw, const uint64_t *arg,
-    uint64_t seed, uint64_t draws)
+       uint64_t seed, uint64_t draws)
 {
 	struct tly_rng rng;
 	uint64_t failures = 0;
@@ -220,14 +221,14 @@ check_fit(const char *name, const struct stats_hist *h, const struct pmf *truth)
 	cr_assert_gt(p, FIT_P, "%s: chi2 = %g on %g dof, p = %g", name, stat, dof, p);
 	stats_moments(truth->p, truth->len, truth->lo, &mean, &variance, &fourth);
 	cr_assert_lt(stats_mean_err(h, mean, variance), TOLERANCE, "%s: mean %g vs %g", name,
-	    stats_hist_mean(h), mean);
-	cr_assert_lt(stats_variance_err(h, variance, variance, fourth), TOLERANCE, "%s: variance %g vs %g", name, stats_hist_variance(h),
-	    variance);
+	             stats_hist_mean(h), mean);
+	cr_assert_lt(stats_variance_err(h, variance, variance, fourth), TOLERANCE,
+	             "%s: variance %g vs %g", name, stats_hist_variance(h), variance);
 	int64_t k = brute_quantile(truth, 0.95L);
 	double tail = (double)(1 - central_mass(truth, k));
 	double seen = (double)stats_hist_abs_above(h, k) / n;
 	cr_assert_lt(stats_proportion_err(seen, tail, n), TOLERANCE,
-	    "%s: P(|X| > %lld) = %g seen, %g exact", name, (long long)k, seen, tail);
+	             "%s: P(|X| > %lld) = %g seen, %g exact", name, (long long)k, seen, tail);
 }
 
 /* The same draws must be rejected against a pmf with a parameter 10% off. */
@@ -238,15 +239,15 @@ check_power(const char *name, const struct stats_hist *h, const struct pmf *wron
 	cr_assert_eq(wrong->lo, h->lo);
 	double p = stats_chi2(h, wrong->p, &stat, &dof);
 	cr_assert_lt(p, POWER_P, "%s: wrong pmf not rejected: chi2 = %g on %g dof, p = %g", name,
-	    stat, dof, p);
+	             stat, dof, p);
 }
 
 typedef struct pmf (*pmf_fn)(long double param, const long double *extra);
 
 /* Draw, fit the pmf at param, and reject it at param * 1.1 and * 0.9. */
 static void
-fit_and_reject(const char *name, draw_fn draw, const uint64_t *arg, uint64_t seed,
-    pmf_fn make, long double param, const long double *extra)
+fit_and_reject(const char *name, draw_fn draw, const uint64_t *arg, uint64_t seed, pmf_fn make,
+               long double param, const long double *extra)
 {
 	struct stats_hist h;
 	struct pmf truth = make(param, extra);
@@ -297,7 +298,7 @@ bit_pmf(long double p, const long double *extra)
  * tail checks are meaningless for a bit, so only fit and power here. */
 static void
 fit_bit(const char *name, draw_fn draw, const uint64_t *arg, uint64_t seed, long double p,
-    long double wrong_high, long double wrong_low)
+        long double wrong_high, long double wrong_low)
 {
 	struct stats_hist h;
 	struct pmf truth = bit_pmf(p, NULL), high = bit_pmf(wrong_high, NULL);
@@ -307,7 +308,7 @@ fit_bit(const char *name, draw_fn draw, const uint64_t *arg, uint64_t seed, long
 	sample(&h, &truth, draw, arg, seed, DRAWS);
 	double fit = stats_chi2(&h, truth.p, &stat, &dof);
 	cr_assert_gt(fit, FIT_P, "%s: %llu ones, p = %g", name, (unsigned long long)h.count[1],
-	    fit);
+	             fit);
 	check_power(name, &h, &high);
 	check_power(name, &h, &low);
 	stats_hist_fini(&h);
@@ -348,12 +349,16 @@ Test(dp_stats, bernoulli_certain)
  * and with a denominator so large that den * K leaves 64 bits. */
 Test(dp_stats, bernoulli_exp)
 {
-	const uint64_t cases[][2] = {{1, 3}, {1, 1}, {5, 2}, {7, 1}, {UINT64_MAX, UINT64_C(1) << 62},
-	    {UINT64_MAX - 1, UINT64_MAX}};
+	const uint64_t cases[][2] = {{1, 3},
+	                             {1, 1},
+	                             {5, 2},
+	                             {7, 1},
+	                             {UINT64_MAX, UINT64_C(1) << 62},
+	                             {UINT64_MAX - 1, UINT64_MAX}};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		long double gamma = (long double)cases[i][0] / (long double)cases[i][1];
 		fit_bit("bernoulli_exp", draw_bernoulli_exp, cases[i], 120 + i, expl(-gamma),
-		    expl(-gamma * 1.1L), expl(-gamma * 0.9L));
+		        expl(-gamma * 1.1L), expl(-gamma * 0.9L));
 	}
 }
 
@@ -536,7 +541,8 @@ fit_polya(uint64_t r_num, uint64_t r_den, uint64_t s, uint64_t t, uint64_t seed)
 	long double rate = (long double)s / (long double)t;
 	int64_t last = laplace_reach(rate * 0.9L) + 20;
 	struct pmf truth = polya_pmf(r, rate, last);
-	const struct pmf wrong[] = {polya_pmf(r * 1.1L, rate, last), polya_pmf(r * 0.9L, rate, last),
+	const struct pmf wrong[] = {
+	    polya_pmf(r * 1.1L, rate, last), polya_pmf(r * 0.9L, rate, last),
 	    polya_pmf(r, rate * 1.1L, last), polya_pmf(r, rate * 0.9L, last)};
 	struct stats_hist h;
 
@@ -646,8 +652,9 @@ draw_skellam_total(struct tly_rng *rng, const uint64_t *arg, int64_t *out)
 	int64_t total = 0;
 	for (uint64_t i = 0; i < arg[3]; i++) {
 		int64_t share;
-		tly_err rv = arg[2] == 1 ? tly_dp_skellam(rng, arg[0], arg[1], &share)
-		                         : tly_dp_skellam_share(rng, arg[0], arg[1], arg[2], &share);
+		tly_err rv = arg[2] == 1
+		                 ? tly_dp_skellam(rng, arg[0], arg[1], &share)
+		                 : tly_dp_skellam_share(rng, arg[0], arg[1], arg[2], &share);
 		if (rv != TLY_OK)
 			return rv;
 		total += share;
@@ -775,10 +782,10 @@ fit_gauss_total(uint64_t num, uint64_t den, uint64_t h, uint64_t n, uint64_t see
 	const uint64_t arg[4] = {num, den, h, n};
 	long double share_variance = (long double)num / (long double)den / (long double)h;
 	const long double extra[2] = {(long double)n,
-	    (long double)gauss_reach(share_variance * 1.1L)};
+	                              (long double)gauss_reach(share_variance * 1.1L)};
 
 	fit_and_reject("gauss shares", draw_gauss_total, arg, seed, make_gauss_total,
-	    share_variance, extra);
+	               share_variance, extra);
 }
 
 Test(dp_stats, gauss_shares_h3)
@@ -809,11 +816,11 @@ Test(dp, same_seed_same_noise)
 #define SENTINEL 0x5a5a5a5a
 
 /* Each call must fail with `want` and leave *out alone. */
-#define EXPECT_FAIL(want, call, out)                                                       \
-	do {                                                                               \
-		(out) = SENTINEL;                                                          \
-		cr_assert_eq((call), (want), "%s", #call);                                 \
-		cr_assert_eq((out), SENTINEL, "%s wrote its output", #call);               \
+#define EXPECT_FAIL(want, call, out)                                                               \
+	do {                                                                                       \
+		(out) = SENTINEL;                                                                  \
+		cr_assert_eq((call), (want), "%s", #call);                                         \
+		cr_assert_eq((out), SENTINEL, "%s wrote its output", #call);                       \
 	} while (0)
 
 Test(dp, invalid_parameters)
@@ -851,7 +858,7 @@ Test(dp, invalid_parameters)
 	EXPECT_FAIL(TLY_EINVAL, tly_dp_laplace_share(&rng, 0, 2, 3, &x), x);
 	EXPECT_FAIL(TLY_ERANGE, tly_dp_laplace_share(&rng, 1, 2, TLY_DP_MAX_SHARES + 1, &x), x);
 	EXPECT_FAIL(TLY_ERANGE,
-	    tly_dp_laplace_share(&rng, 2, 2 * TLY_DP_POLYA_MAX_SCALE + 1, 3, &x), x);
+	            tly_dp_laplace_share(&rng, 2, 2 * TLY_DP_POLYA_MAX_SCALE + 1, 3, &x), x);
 
 	EXPECT_FAIL(TLY_EINVAL, tly_dp_poisson(&rng, 1, 0, &k), k);
 	EXPECT_FAIL(TLY_ERANGE, tly_dp_poisson(&rng, TLY_DP_POISSON_MAX + 1, 1, &k), k);
@@ -969,8 +976,8 @@ total_pmf(const struct tly_dp_noise *noise)
 	}
 }
 
-static const uint64_t levels[][2] = {
-    {1, 2}, {9, 10}, {95, 100}, {99, 100}, {999, 1000}, {999999, 1000000}};
+static const uint64_t levels[][2] = {{1, 2},    {9, 10},     {95, 100},
+                                     {99, 100}, {999, 1000}, {999999, 1000000}};
 
 /* P(|X| <= k) >= q > P(|X| <= k - 1) against the brute-force pmf. */
 static void
@@ -984,13 +991,13 @@ check_quantiles(const struct tly_dp_noise *noise)
 		cr_assert_eq(tly_dp_noise_quantile(noise, levels[i][0], levels[i][1], &k), TLY_OK);
 		long double at = central_mass(&f, (int64_t)k);
 		cr_assert_geq(at, q, "mech %d %llu/%llu h %llu n %llu q %Lg: k = %llu covers %Lg",
-		    noise->mechanism, (unsigned long long)noise->num,
-		    (unsigned long long)noise->den, (unsigned long long)noise->honest,
-		    (unsigned long long)noise->shares, q, (unsigned long long)k, at);
+		              noise->mechanism, (unsigned long long)noise->num,
+		              (unsigned long long)noise->den, (unsigned long long)noise->honest,
+		              (unsigned long long)noise->shares, q, (unsigned long long)k, at);
 		if (k > 0) {
 			long double below = central_mass(&f, (int64_t)k - 1);
 			cr_assert_lt(below, q, "q %Lg: k - 1 = %llu already covers %Lg", q,
-			    (unsigned long long)k - 1, below);
+			             (unsigned long long)k - 1, below);
 		}
 	}
 	pmf_free(&f);
@@ -1005,14 +1012,10 @@ Test(dp_quantile, hand_checked)
 		struct tly_dp_noise noise;
 		uint64_t k;
 	} cases[] = {
-	    {{TLY_DP_LAPLACE, 1, 1, 1, 1}, 3},
-	    {{TLY_DP_GAUSS, 1, 1, 1, 1}, 2},
-	    {{TLY_DP_LAPLACE, 1, 10, 1, 1}, 30},
-	    {{TLY_DP_LAPLACE, 1, 10, 3, 5}, 38},
-	    {{TLY_DP_LAPLACE, 1, 10, 1, 3}, 50},
-	    {{TLY_DP_GAUSS, 100, 3, 1, 1}, 11},
-	    {{TLY_DP_GAUSS, 4, 1, 3, 5}, 5},
-	    {{TLY_DP_SKELLAM, 37, 10, 1, 1}, 5},
+	    {{TLY_DP_LAPLACE, 1, 1, 1, 1}, 3},   {{TLY_DP_GAUSS, 1, 1, 1, 1}, 2},
+	    {{TLY_DP_LAPLACE, 1, 10, 1, 1}, 30}, {{TLY_DP_LAPLACE, 1, 10, 3, 5}, 38},
+	    {{TLY_DP_LAPLACE, 1, 10, 1, 3}, 50}, {{TLY_DP_GAUSS, 100, 3, 1, 1}, 11},
+	    {{TLY_DP_GAUSS, 4, 1, 3, 5}, 5},     {{TLY_DP_SKELLAM, 37, 10, 1, 1}, 5},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		uint64_t k;
@@ -1033,10 +1036,8 @@ Test(dp_quantile, laplace_brute_force)
 Test(dp_quantile, laplace_shares_brute_force)
 {
 	const struct tly_dp_noise noises[] = {
-	    {TLY_DP_LAPLACE, 1, 10, 3, 5},
-	    {TLY_DP_LAPLACE, 1, 2, 5, 3},
-	    {TLY_DP_LAPLACE, 1, 10, 1, 3},
-	    {TLY_DP_LAPLACE, 1, 100, 2, 7},
+	    {TLY_DP_LAPLACE, 1, 10, 3, 5}, {TLY_DP_LAPLACE, 1, 2, 5, 3},
+	    {TLY_DP_LAPLACE, 1, 10, 1, 3}, {TLY_DP_LAPLACE, 1, 100, 2, 7},
 	    {TLY_DP_LAPLACE, 3, 1, 10, 1},
 	};
 	for (size_t i = 0; i < sizeof noises / sizeof noises[0]; i++)
@@ -1065,10 +1066,8 @@ Test(dp_quantile, gauss_brute_force)
 Test(dp_quantile, skellam_brute_force)
 {
 	const struct tly_dp_noise noises[] = {
-	    {TLY_DP_SKELLAM, 1, 10, 1, 1},
-	    {TLY_DP_SKELLAM, 37, 10, 1, 1},
-	    {TLY_DP_SKELLAM, 1000, 1, 1, 1},
-	    {TLY_DP_SKELLAM, 3, 1, 3, 5},
+	    {TLY_DP_SKELLAM, 1, 10, 1, 1},   {TLY_DP_SKELLAM, 37, 10, 1, 1},
+	    {TLY_DP_SKELLAM, 1000, 1, 1, 1}, {TLY_DP_SKELLAM, 3, 1, 3, 5},
 	    {TLY_DP_SKELLAM, 1, 7, 100, 30},
 	};
 	for (size_t i = 0; i < sizeof noises / sizeof noises[0]; i++)
@@ -1096,21 +1095,17 @@ check_variance(const struct tly_dp_noise *noise)
 	stats_moments(f.p, f.len, f.lo, &mean, &variance, &fourth);
 	cr_assert_eq(tly_dp_noise_variance(noise, &reported), TLY_OK);
 	cr_assert_float_eq(reported, variance, 1e-9 * variance, "mech %d: %.15g vs %.15g",
-	    noise->mechanism, reported, variance);
+	                   noise->mechanism, reported, variance);
 	pmf_free(&f);
 }
 
 Test(dp_quantile, variances)
 {
 	const struct tly_dp_noise noises[] = {
-	    {TLY_DP_LAPLACE, 1, 1, 1, 1},
-	    {TLY_DP_LAPLACE, 1, 10, 3, 5},
-	    {TLY_DP_GAUSS, 1, 4, 1, 1},
-	    {TLY_DP_GAUSS, 1, 1, 1, 1},
-	    {TLY_DP_GAUSS, 100, 3, 1, 1},
-	    {TLY_DP_GAUSS, 4, 1, 3, 5},
-	    {TLY_DP_SKELLAM, 37, 10, 1, 1},
-	    {TLY_DP_SKELLAM, 3, 1, 3, 5},
+	    {TLY_DP_LAPLACE, 1, 1, 1, 1},   {TLY_DP_LAPLACE, 1, 10, 3, 5},
+	    {TLY_DP_GAUSS, 1, 4, 1, 1},     {TLY_DP_GAUSS, 1, 1, 1, 1},
+	    {TLY_DP_GAUSS, 100, 3, 1, 1},   {TLY_DP_GAUSS, 4, 1, 3, 5},
+	    {TLY_DP_SKELLAM, 37, 10, 1, 1}, {TLY_DP_SKELLAM, 3, 1, 3, 5},
 	};
 	for (size_t i = 0; i < sizeof noises / sizeof noises[0]; i++)
 		check_variance(&noises[i]);

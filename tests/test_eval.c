@@ -11,10 +11,10 @@
 #include "node/eval.h"
 
 static const char conf[] = "[node]\nid = 1\ncoordinator = x\nsign_key = a\nkx_key = b\nledger = c\n"
-			   "[dataset patients]\npath = p.db\ntable = patients\n"
-			   "person_id = person_id\nopt_out = opted_out\n"
-			   "column.age = integer 0 110\ncolumn.sex = categorical F,M\n"
-			   "column.band = categorical a,b,c\ncolumn.flag = categorical 0,1\n";
+                           "[dataset patients]\npath = p.db\ntable = patients\n"
+                           "person_id = person_id\nopt_out = opted_out\n"
+                           "column.age = integer 0 110\ncolumn.sex = categorical F,M\n"
+                           "column.band = categorical a,b,c\ncolumn.flag = categorical 0,1\n";
 
 struct row {
 	const char *id;
@@ -29,9 +29,9 @@ struct row {
  * outside the domain, NULL band, opted-out rows, and no row in band c. */
 static const struct row rows[] = {
     {"p01", 34, "F", "a", 1, 0}, {"p02", 71, "M", "a", 0, 0}, {"p03", 150, "F", "b", 1, 0},
-    {"p04", -1, "M", "b", 1, 0}, {"p05", 5, "X", "a", 0, 0}, {"p06", 44, "F", NULL, 1, 0},
+    {"p04", -1, "M", "b", 1, 0}, {"p05", 5, "X", "a", 0, 0},  {"p06", 44, "F", NULL, 1, 0},
     {"p07", 90, "M", "b", 1, 1}, {"p08", 17, "F", "a", 0, 1}, {"p09", 65, "M", "a", 1, 0},
-    {"p10", 18, "F", "b", 0, 0}, {"p11", 0, "M", "b", 1, 0}, {"p12", 64, "F", "a", 1, 0},
+    {"p10", 18, "F", "b", 0, 0}, {"p11", 0, "M", "b", 1, 0},  {"p12", 64, "F", "a", 1, 0},
 };
 enum { ROWS = sizeof rows / sizeof rows[0] };
 
@@ -47,21 +47,24 @@ setup(void)
 	char path[200], why[300];
 	sqlite3 *db;
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(tly_node_config_parse(&cfg, conf, "t.conf", dir, &err), TLY_OK, "%s", err.reason);
+	cr_assert_eq(tly_node_config_parse(&cfg, conf, "t.conf", dir, &err), TLY_OK, "%s",
+	             err.reason);
 	cr_assert_eq(tly_node_config_catalogue(&cfg, &cat), TLY_OK);
 	snprintf(path, sizeof path, "%s/p.db", dir);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db,
-			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT, "
-			 "flag INTEGER, opted_out INTEGER)",
-			 NULL, NULL, NULL),
+	cr_assert_eq(
+	    sqlite3_exec(db,
+	                 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT, "
+	                 "flag INTEGER, opted_out INTEGER)",
+	                 NULL, NULL, NULL),
 	    SQLITE_OK);
 	for (int i = 0; i < ROWS; i++) {
 		char sql[300], age[16], band[8];
 		snprintf(age, sizeof age, rows[i].age < 0 ? "NULL" : "%d", rows[i].age);
 		snprintf(band, sizeof band, rows[i].band ? "'%s'" : "NULL", rows[i].band);
-		snprintf(sql, sizeof sql, "INSERT INTO patients VALUES ('%s', %s, '%s', %s, %d, %d)",
-		    rows[i].id, age, rows[i].sex, band, rows[i].flag, rows[i].opted_out);
+		snprintf(sql, sizeof sql,
+		         "INSERT INTO patients VALUES ('%s', %s, '%s', %s, %d, %d)", rows[i].id,
+		         age, rows[i].sex, band, rows[i].flag, rows[i].opted_out);
 		cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sql);
 	}
 	sqlite3_close(db);
@@ -89,11 +92,11 @@ run(const char *json, int64_t *cells, size_t cap, struct tly_eval_stats *stats)
 	struct tly_spec_error err;
 	char why[300];
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK, "%s: %s",
-	    err.field, err.reason);
+	             err.field, err.reason);
 	size_t d = tly_spec_cells(&spec, &cat);
 	cr_assert_leq(d, cap);
 	cr_assert_eq(tly_eval(store, &spec, &cat, cells, d, stats, why, sizeof why), TLY_OK, "%s",
-	    why);
+	             why);
 	tly_spec_fini(&spec);
 	return d;
 }
@@ -117,10 +120,10 @@ Test(eval, count_by_band_and_sex_with_filter)
 	int64_t cells[16], want[6] = {0};
 	struct tly_eval_stats stats;
 	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
-		       "\"where\":[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],"
-		       "\"group_by\":[\"band\",\"sex\"],"
-		       "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
-	    cells, 16, &stats);
+	               "\"where\":[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],"
+	               "\"group_by\":[\"band\",\"sex\"],"
+	               "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	               cells, 16, &stats);
 	cr_assert_eq(d, 6, "3 bands x 2 sexes, band c empty but present");
 	uint64_t matched = 0;
 	for (int i = 0; i < ROWS; i++) {
@@ -148,15 +151,16 @@ Test(eval, clipped_sum_and_mean)
 		sum[b] += rows[i].age > 110 ? 110 : rows[i].age;
 		count[b]++;
 	}
-	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"sum\",\"column\":\"age\"},"
-		       "\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
-	    cells, 16, &stats);
+	size_t d =
+	    run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"sum\",\"column\":\"age\"},"
+	        "\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	        cells, 16, &stats);
 	cr_assert_eq(d, 3);
 	cr_assert_arr_eq(cells, sum, sizeof sum, "p03's 150 counts as 110");
 
 	d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"mean\",\"column\":\"age\"},"
-		"\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"gaussian\",\"rho\":0.5}}",
-	    cells, 16, &stats);
+	        "\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"gaussian\",\"rho\":0.5}}",
+	        cells, 16, &stats);
 	cr_assert_eq(d, 6);
 	for (int b = 0; b < 3; b++) {
 		cr_assert_eq(cells[2 * b], sum[b], "sum cell of band %d", b);
@@ -172,14 +176,14 @@ Test(eval, clipped_sum_and_mean)
 Test(eval, clip_holds_at_both_ends)
 {
 	static const char conf2[] = "[node]\nid = 1\ncoordinator = x\nsign_key = a\nkx_key = b\n"
-				    "ledger = c\n[dataset accounts]\npath = q.db\ntable = t\n"
-				    "person_id = id\ncolumn.delta = integer -100 50\n"
-				    "column.g = categorical a,b,c\n";
+	                            "ledger = c\n[dataset accounts]\npath = q.db\ntable = t\n"
+	                            "person_id = id\ncolumn.delta = integer -100 50\n"
+	                            "column.g = categorical a,b,c\n";
 	static const struct {
 		const char *g;
 		long v;
-	} vals[] = {{"a", -500}, {"a", -101}, {"a", -100}, {"a", -99}, {"a", 0}, {"a", 49},
-		    {"a", 50}, {"a", 51}, {"a", 9999}, {"b", -101}, {"b", 49}, {"c", -100000}};
+	} vals[] = {{"a", -500}, {"a", -101}, {"a", -100}, {"a", -99},  {"a", 0},  {"a", 49},
+	            {"a", 50},   {"a", 51},   {"a", 9999}, {"b", -101}, {"b", 49}, {"c", -100000}};
 	struct tly_node_config cfg2;
 	struct tly_catalogue cat2;
 	struct tly_config_error err;
@@ -193,16 +197,16 @@ Test(eval, clip_holds_at_both_ends)
 	sqlite3 *db;
 
 	cr_assert_eq(tly_node_config_parse(&cfg2, conf2, "t.conf", dir, &err), TLY_OK, "%s",
-	    err.reason);
+	             err.reason);
 	cr_assert_eq(tly_node_config_catalogue(&cfg2, &cat2), TLY_OK);
 	snprintf(path, sizeof path, "%s/q.db", dir);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "CREATE TABLE t (id TEXT, delta INTEGER, g TEXT)", NULL, NULL,
-			 NULL),
+	cr_assert_eq(
+	    sqlite3_exec(db, "CREATE TABLE t (id TEXT, delta INTEGER, g TEXT)", NULL, NULL, NULL),
 	    SQLITE_OK);
 	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		snprintf(sql, sizeof sql, "INSERT INTO t VALUES ('q%zu', %ld, '%s')", i, vals[i].v,
-		    vals[i].g);
+		         vals[i].g);
 		cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s", sql);
 		long clipped = vals[i].v < -100 ? -100 : vals[i].v > 50 ? 50 : vals[i].v;
 		want[vals[i].g[0] - 'a'] += clipped;
@@ -210,19 +214,20 @@ Test(eval, clip_holds_at_both_ends)
 	sqlite3_close(db);
 	cr_assert_eq(tly_store_open(&st, &cfg2.datasets[0], why, sizeof why), TLY_OK, "%s", why);
 	static const char json[] = "{\"dataset\":\"accounts\",\"measure\":{\"op\":\"sum\","
-				   "\"column\":\"delta\"},\"group_by\":[\"g\"],"
-				   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
+	                           "\"column\":\"delta\"},\"group_by\":[\"g\"],"
+	                           "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
 	cr_assert_eq(tly_spec_parse(&spec, &cat2, json, strlen(json), &serr), TLY_OK, "%s: %s",
-	    serr.field, serr.reason);
+	             serr.field, serr.reason);
 	cr_assert_eq(tly_spec_sensitivity(&spec, &cat2, &l1, &l2sq), TLY_OK);
 	cr_assert_eq(l1, 100, "one person moves a sum by at most max(|min|, |max|)");
 	cr_assert_eq(tly_spec_cells(&spec, &cat2), 3);
 	cr_assert_eq(tly_store_begin(st, why, sizeof why), TLY_OK, "%s", why);
 	cr_assert_eq(tly_eval(st, &spec, &cat2, cells, 3, &stats, why, sizeof why), TLY_OK, "%s",
-	    why);
+	             why);
 	tly_store_end(st);
 	cr_assert_arr_eq(cells, want, sizeof want, "a %lld (want %lld), b %lld (want %lld)",
-	    (long long)cells[0], (long long)want[0], (long long)cells[1], (long long)want[1]);
+	                 (long long)cells[0], (long long)want[0], (long long)cells[1],
+	                 (long long)want[1]);
 	cr_assert_eq(cells[2], -100, "one person far below min counts as min: within l1");
 	tly_spec_fini(&spec);
 	tly_store_close(st);
@@ -236,9 +241,9 @@ Test(eval, histogram_with_out_of_range_values_in_end_bins)
 	struct tly_eval_stats stats;
 	const int edges[4] = {0, 18, 65, 110};
 	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"histogram\","
-		       "\"column\":\"age\",\"edges\":[0,18,65,110]},\"group_by\":[\"sex\"],"
-		       "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
-	    cells, 16, &stats);
+	               "\"column\":\"age\",\"edges\":[0,18,65,110]},\"group_by\":[\"sex\"],"
+	               "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	               cells, 16, &stats);
 	cr_assert_eq(d, 6);
 	for (int i = 0; i < ROWS; i++) {
 		int s = sex_index(rows[i].sex);
@@ -264,8 +269,8 @@ Test(eval, conditions_of_every_kind)
 		const char *where;
 		long expected;
 	} cases[] = {
-	    {"{\"column\":\"age\",\"op\":\">=\",\"value\":65}", 2},  /* p02, p03 (p09=65 too) */
-	    {"{\"column\":\"age\",\"op\":\"<\",\"value\":18}", 1},   /* p11 (p05 'X' counts too) */
+	    {"{\"column\":\"age\",\"op\":\">=\",\"value\":65}", 2}, /* p02, p03 (p09=65 too) */
+	    {"{\"column\":\"age\",\"op\":\"<\",\"value\":18}", 1},  /* p11 (p05 'X' counts too) */
 	    {"{\"column\":\"sex\",\"op\":\"!=\",\"value\":\"F\"}", 0},
 	    {"{\"column\":\"band\",\"op\":\"in\",\"value\":[\"b\",\"c\"]}", 0},
 	    {"{\"column\":\"age\",\"op\":\"<=\",\"value\":0}", 0},
@@ -278,19 +283,20 @@ Test(eval, conditions_of_every_kind)
 			const struct row *r = &rows[i];
 			if (r->opted_out)
 				continue;
-			int pass = c == 0 ? r->age >= 65
-				 : c == 1 ? r->age >= 0 && r->age < 18
-				 : c == 2 ? strcmp(r->sex, "F") != 0
-				 : c == 3 ? r->band != NULL && (r->band[0] == 'b' || r->band[0] == 'c')
-				 : c == 4 ? r->age >= 0 && r->age <= 0
-					  : r->age > 64;
+			int pass = c == 0   ? r->age >= 65
+			           : c == 1 ? r->age >= 0 && r->age < 18
+			           : c == 2 ? strcmp(r->sex, "F") != 0
+			           : c == 3
+			               ? r->band != NULL && (r->band[0] == 'b' || r->band[0] == 'c')
+			           : c == 4 ? r->age >= 0 && r->age <= 0
+			                    : r->age > 64;
 			want += pass;
 		}
 		char json[400];
 		snprintf(json, sizeof json,
-		    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[%s],"
-		    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
-		    cases[c].where);
+		         "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[%s],"
+		         "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+		         cases[c].where);
 		run(json, cells, 4, &stats);
 		cr_assert_eq(cells[0], want, "case %zu: %s", c, cases[c].where);
 	}
@@ -302,9 +308,9 @@ Test(eval, sql_carries_no_query_text)
 	struct tly_spec_error err;
 	char *sql;
 	const char *json = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
-			   "\"where\":[{\"column\":\"sex\",\"op\":\"=\",\"value\":\"M\"},"
-			   "{\"column\":\"age\",\"op\":\">\",\"value\":42}],"
-			   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
+	                   "\"where\":[{\"column\":\"sex\",\"op\":\"=\",\"value\":\"M\"},"
+	                   "{\"column\":\"age\",\"op\":\">\",\"value\":42}],"
+	                   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK);
 	cr_assert_eq(tly_eval_sql(&cfg.datasets[0], &spec, &sql), TLY_OK);
 	cr_assert(strstr(sql, "'M'") == NULL && strstr(sql, "42") == NULL, "%s", sql);
@@ -325,7 +331,7 @@ Test(eval, sql_carries_no_query_text)
 	};
 	for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++)
 		cr_assert_eq(tly_spec_parse(&spec, &cat, attacks[i], strlen(attacks[i]), &err),
-		    TLY_EINVAL, "attack %zu accepted", i);
+		             TLY_EINVAL, "attack %zu accepted", i);
 }
 
 Test(eval, per_person_usage)
@@ -335,8 +341,8 @@ Test(eval, per_person_usage)
 	char why[200];
 	int used;
 	const char *json = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
-			   "\"where\":[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],"
-			   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
+	                   "\"where\":[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],"
+	                   "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}";
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK);
 	cr_assert_eq(tly_eval_person(store, &spec, "p01", &used, why, sizeof why), TLY_OK);
 	cr_assert_eq(used, 1);
@@ -345,7 +351,7 @@ Test(eval, per_person_usage)
 	cr_assert_eq(tly_eval_person(store, &spec, "p07", &used, why, sizeof why), TLY_OK);
 	cr_assert_eq(used, 0, "opted out");
 	cr_assert_eq(tly_eval_person(store, &spec, "nobody' OR '1'='1", &used, why, sizeof why),
-	    TLY_OK);
+	             TLY_OK);
 	cr_assert_eq(used, 0, "a bound value, not SQL");
 	tly_spec_fini(&spec);
 }
@@ -362,12 +368,13 @@ Test(eval, store_refuses_bad_data)
 
 	snprintf(path, sizeof path, "%s/dup.db", dir);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db,
-			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT,"
-			 " flag INTEGER, opted_out INTEGER);"
-			 "INSERT INTO patients VALUES ('p1', 1, 'F', 'a', 0, 0), "
-			 "('p1', 2, 'M', 'b', 0, 0);",
-			 NULL, NULL, NULL),
+	cr_assert_eq(
+	    sqlite3_exec(db,
+	                 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT,"
+	                 " flag INTEGER, opted_out INTEGER);"
+	                 "INSERT INTO patients VALUES ('p1', 1, 'F', 'a', 0, 0), "
+	                 "('p1', 2, 'M', 'b', 0, 0);",
+	                 NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	snprintf(ds.path, sizeof ds.path, "%s", path);
@@ -377,10 +384,10 @@ Test(eval, store_refuses_bad_data)
 	snprintf(path, sizeof path, "%s/nocol.db", dir);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(db,
-			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, "
-			 "flag INTEGER, opted_out INTEGER)",
-			 NULL, NULL, NULL),
-	    SQLITE_OK);
+	                          "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, "
+	                          "flag INTEGER, opted_out INTEGER)",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
 	sqlite3_close(db);
 	snprintf(ds.path, sizeof ds.path, "%s", path);
 	cr_assert_eq(tly_store_open(&st, &ds, why, sizeof why), TLY_EINVAL);
@@ -424,11 +431,11 @@ Test(eval, store_rechecks_whenever_the_data_changes)
 	/* Held still: a writer cannot commit while the answer reads. */
 	cr_assert_eq(tly_store_begin(store, why, sizeof why), TLY_OK, "%s", why);
 	cr_assert_eq(write_sql("p.db", "INSERT INTO patients (person_id) VALUES ('p13')"),
-	    SQLITE_BUSY);
+	             SQLITE_BUSY);
 	tly_store_end(store);
 
 	cr_assert_eq(write_sql("p.db", "INSERT INTO patients (person_id) VALUES ('p01')"),
-	    SQLITE_OK);
+	             SQLITE_OK);
 	cr_assert_eq(begin_end(why, sizeof why), TLY_EINVAL, "a duplicate went unnoticed");
 	cr_assert(strstr(why, "not unique (1 duplicate rows)") != NULL, "%s", why);
 	/* A failed check leaves no lock behind, and is made afresh. */
@@ -436,10 +443,11 @@ Test(eval, store_rechecks_whenever_the_data_changes)
 	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
 
 	/* Another file renamed over the path: reopened and checked. */
-	cr_assert_eq(write_sql("q.db",
-			 "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT,"
-			 " flag INTEGER, opted_out INTEGER);"
-			 "INSERT INTO patients (person_id) VALUES ('x'), ('x')"),
+	cr_assert_eq(
+	    write_sql("q.db",
+	              "CREATE TABLE patients (person_id TEXT, age INTEGER, sex TEXT, band TEXT,"
+	              " flag INTEGER, opted_out INTEGER);"
+	              "INSERT INTO patients (person_id) VALUES ('x'), ('x')"),
 	    SQLITE_OK);
 	snprintf(from, sizeof from, "%s/p.db", dir);
 	snprintf(to, sizeof to, "%s/q.db", dir);
@@ -449,7 +457,7 @@ Test(eval, store_rechecks_whenever_the_data_changes)
 	cr_assert_eq(write_sql("p.db", "DELETE FROM patients WHERE rowid = 2"), SQLITE_OK);
 	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
 	const char *json = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
-			   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}";
+	                   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}";
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK);
 	cr_assert_eq(tly_store_begin(store, why, sizeof why), TLY_OK, "%s", why);
 	cr_assert_eq(tly_eval(store, &spec, &cat, cells, 1, &stats, why, sizeof why), TLY_OK);
@@ -463,12 +471,12 @@ Test(eval, store_rechecks_whenever_the_data_changes)
 	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
 	sqlite3 *writer;
 	cr_assert_eq(sqlite3_open(from, &writer), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(writer, "INSERT INTO patients (person_id) VALUES ('x')", NULL,
-			 NULL, NULL),
+	cr_assert_eq(
+	    sqlite3_exec(writer, "INSERT INTO patients (person_id) VALUES ('x')", NULL, NULL, NULL),
 	    SQLITE_OK);
 	cr_assert_eq(begin_end(why, sizeof why), TLY_EINVAL, "a WAL commit went unnoticed");
 	cr_assert_eq(sqlite3_exec(writer, "DELETE FROM patients WHERE rowid > 1", NULL, NULL, NULL),
-	    SQLITE_OK);
+	             SQLITE_OK);
 	sqlite3_close(writer);
 	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
 }

@@ -96,7 +96,7 @@ Test(faults, short_run_completes_or_fails_cleanly)
 	snprintf(out, sizeof out, "%s/out.txt", tmp);
 	snprintf(csv, sizeof csv, "%s/queries.csv", tmp);
 	int code = faults(out, (const char *const[]){"--queries", "12", "--sites", "6", "--people",
-	    "3000", "--seed", "7", "--csv", csv, NULL});
+	                                             "3000", "--seed", "7", "--csv", csv, NULL});
 	char *text = read_text(out);
 	show(text);
 	cr_assert_eq(code, 0, "faults exited %d:\n%s", code, text);
@@ -131,8 +131,9 @@ Test(faults, a_skewed_truth_fails_the_answer_check)
 	char tmp[] = "/tmp/tally-faults-test-XXXXXX", out[128];
 	cr_assert_not_null(mkdtemp(tmp));
 	snprintf(out, sizeof out, "%s/out.txt", tmp);
-	int code = faults(out, (const char *const[]){"--queries", "3", "--sites", "4", "--people",
-	    "2000", "--seed", "2", "--skew", "1000000", NULL});
+	int code =
+	    faults(out, (const char *const[]){"--queries", "3", "--sites", "4", "--people", "2000",
+	                                      "--seed", "2", "--skew", "1000000", NULL});
 	char *text = read_text(out);
 	show(text);
 	cr_assert_eq(code, 1, "%s", text);
@@ -174,8 +175,9 @@ Test(faults, check_passes_when_every_contributor_charged)
 	fed_release(&f, &q1, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
 	fed_release(&f, &q2, (const uint32_t[]){1, 2, 4}, 3, (const uint32_t[]){3}, 1);
 	cr_assert_eq(check(&f, &text), 0, "%s", text);
-	cr_assert_not_null(strstr(text, "2 releases, 6 contributor charges and 7 receipts checked against the ledgers: no under-count"), "%s",
-	    text);
+	cr_assert_not_null(strstr(text, "2 releases, 6 contributor charges and 7 receipts checked "
+	                                "against the ledgers: no under-count"),
+	                   "%s", text);
 	free(text);
 	fed_query_fini(&q1);
 	fed_query_fini(&q2);
@@ -199,13 +201,15 @@ Test(faults, check_finds_a_contributor_with_no_charge)
 		fed_charge(&f, n, &q2, &receipts[n - 1]);
 	}
 	char *release = fed_release_json(&f, &q2, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
-	cr_assert_eq(fed_append(&f, &q2, TLY_TRANSLOG_RELEASED, release, (const uint32_t[]){1, 2, 3},
-	                 3, NULL, 0, receipts, 2, why, sizeof why),
-	    TLY_OK, "%s", why);
+	cr_assert_eq(fed_append(&f, &q2, TLY_TRANSLOG_RELEASED, release,
+	                        (const uint32_t[]){1, 2, 3}, 3, NULL, 0, receipts, 2, why,
+	                        sizeof why),
+	             TLY_OK, "%s", why);
 	cr_assert_eq(check(&f, &text), 1, "%s", text);
 	cr_assert_not_null(strstr(text, "UNDER-COUNT: log entry 2"), "%s", text);
-	cr_assert_not_null(strstr(text, "names node 3 as a contributor, but its ledger has no charge"),
-	    "%s", text);
+	cr_assert_not_null(
+	    strstr(text, "names node 3 as a contributor, but its ledger has no charge"), "%s",
+	    text);
 	cr_assert_null(strstr(text, "node 1 as"), "only node 3 is short:\n%s", text);
 	free(text);
 	free(release);
@@ -235,12 +239,14 @@ Test(faults, check_finds_a_charge_smaller_than_the_release)
 	fed_charge(&f, 3, &small, &ignored);
 	char *release = fed_release_json(&f, &big, (const uint32_t[]){1, 2, 3}, 3, NULL, 0);
 	cr_assert_eq(fed_append(&f, &big, TLY_TRANSLOG_RELEASED, release,
-	                 (const uint32_t[]){1, 2, 3}, 3, NULL, 0, receipts, 2, why, sizeof why),
-	    TLY_OK, "%s", why);
+	                        (const uint32_t[]){1, 2, 3}, 3, NULL, 0, receipts, 2, why,
+	                        sizeof why),
+	             TLY_OK, "%s", why);
 	cr_assert_eq(check(&f, &text), 1, "%s", text);
-	cr_assert_not_null(strstr(text, "node 3 (a contributor) charged 1/2 (mechanism 1) for a cost "
-	                                "of 1/1 (mechanism 1), another query hash"),
-	    "%s", text);
+	cr_assert_not_null(strstr(text,
+	                          "node 3 (a contributor) charged 1/2 (mechanism 1) for a cost "
+	                          "of 1/1 (mechanism 1), another query hash"),
+	                   "%s", text);
 	free(text);
 	free(release);
 	tly_buf_fini(&receipts[0]);
@@ -260,7 +266,8 @@ Test(faults, check_finds_a_charge_smaller_than_the_release)
 static int
 silent_listener(int *port)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof addr;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);
@@ -312,11 +319,12 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 	int port;
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(pki, sizeof pki, "%s/pki", dir);
-	cr_assert_eq(tally_within((const char *const[]){"tally", "pki", "init", "--dir", pki, NULL},
-	                 120),
+	cr_assert_eq(
+	    tally_within((const char *const[]){"tally", "pki", "init", "--dir", pki, NULL}, 120),
 	    0);
-	cr_assert_eq(tally_within((const char *const[]){"tally", "pki", "issue", "--dir", pki,
-	                              "--name", "planner", "--role", "planner", NULL},
+	cr_assert_eq(
+	    tally_within((const char *const[]){"tally", "pki", "issue", "--dir", pki, "--name",
+	                                       "planner", "--role", "planner", NULL},
 	                 120),
 	    0);
 	snprintf(cert, sizeof cert, "%s/planner.crt", pki);
@@ -325,23 +333,25 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 	int fd = silent_listener(&port);
 	snprintf(api, sizeof api, "https://127.0.0.1:%d", port);
 
-	int code = tally_within((const char *const[]){"tally", "query", "--api", api, "--cert", cert,
-	                            "--key", key, "--ca", ca, "--count", "--epsilon", "0.1",
-	                            "--timeout", "2000", NULL},
-	    60);
+	int code =
+	    tally_within((const char *const[]){"tally", "query", "--api", api, "--cert", cert,
+	                                       "--key", key, "--ca", ca, "--count", "--epsilon",
+	                                       "0.1", "--timeout", "2000", NULL},
+	                 60);
 	cr_assert_neq(code, -1, "tally query hung past its 2 s timeout");
 	cr_assert_eq(code, 4, "a missed deadline is exit 4, got %d", code);
 
 	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
 	FILE *f = fopen(conf, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "[planner]\napi = %s\ntls_cert = pki/planner.crt\ntls_key = pki/planner.key\n"
-	           "tls_ca = pki/coordinator-ca.crt\n",
-	    api);
+	fprintf(f,
+	        "[planner]\napi = %s\ntls_cert = pki/planner.crt\ntls_key = pki/planner.key\n"
+	        "tls_ca = pki/coordinator-ca.crt\n",
+	        api);
 	fclose(f);
 	code = tally_within((const char *const[]){"tally", "query", "--config", conf, "--count",
-	                        "--epsilon", "0.1", "--timeout", "2000", NULL},
-	    60);
+	                                          "--epsilon", "0.1", "--timeout", "2000", NULL},
+	                    60);
 	cr_assert_neq(code, -1, "with --config, --timeout 2000 was not honoured");
 	cr_assert_eq(code, 4, "got %d", code);
 	close(fd);
@@ -393,20 +403,24 @@ crash_at(const char *step, int nodes_charged)
 	snprintf(out, sizeof out, "%s/out.txt", dir);
 	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
 	setenv("TALLY_TEST_CRASH_AT", step, 1);
-	int code = tally_to(out, (const char *const[]){"tally", "demo", "--serve", "--dir", dir,
-	                        "--sites", "4", "--people", "1500", "--seed", "5", NULL},
-	    240);
+	int code =
+	    tally_to(out,
+	             (const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites", "4",
+	                                   "--people", "1500", "--seed", "5", NULL},
+	             240);
 	unsetenv("TALLY_TEST_CRASH_AT");
 	cr_assert_eq(code, 0, "%s", (text = read_text(out)));
-	code = tally_to(out, (const char *const[]){"tally", "query", "--config", conf, "--count",
-	                    "--by", "sex", "--epsilon", "0.25", "--timeout", "30000", NULL},
-	    120);
+	code =
+	    tally_to(out,
+	             (const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
+	                                   "sex", "--epsilon", "0.25", "--timeout", "30000", NULL},
+	             120);
 	text = read_text(out);
 	cr_assert(code == 4 || code == 5, "%s: the query exited %d: %s", step, code, text);
 	free(text);
 	tally_to(out, (const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL}, 120);
-	code = tally_to(out, (const char *const[]){"tally", "audit", "verify", "--strict", "--dir",
-	                    dir, NULL},
+	code = tally_to(
+	    out, (const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir, NULL},
 	    120);
 	text = read_text(out);
 	show(text);
@@ -414,7 +428,8 @@ crash_at(const char *step, int nodes_charged)
 	cr_assert_not_null(strstr(text, "committed, no release"), "%s: %s", step, text);
 	cr_assert_null(strstr(text, "FAILED"), "%s: %s", step, text);
 	if (nodes_charged)
-		cr_assert_not_null(strstr(text, "(1 charges"), "%s: no node charged: %s", step, text);
+		cr_assert_not_null(strstr(text, "(1 charges"), "%s: no node charged: %s", step,
+		                   text);
 	/* `tally audit explain` says the same of that query. */
 	char qid[33];
 	const char *at = strstr(text, "note: query ");
@@ -423,7 +438,7 @@ crash_at(const char *step, int nodes_charged)
 	qid[32] = '\0';
 	free(text);
 	tally_to(out, (const char *const[]){"tally", "audit", "explain", "--dir", dir, qid, NULL},
-	    120);
+	         120);
 	text = read_text(out);
 	cr_assert_not_null(strstr(text, "committed, no release"), "%s: explain: %s", step, text);
 	free(text);

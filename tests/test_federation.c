@@ -65,8 +65,8 @@ setup(void)
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-			 "5", "--people", "20000", "--seed", "3", NULL}),
-	    0, "tally demo --serve failed");
+	                                       "5", "--people", "20000", "--seed", "3", NULL}),
+	             0, "tally demo --serve failed");
 }
 
 static void
@@ -89,7 +89,7 @@ query_json(const char *spec_file, int *exit_code)
 	snprintf(out, sizeof out, "%s/answer.json", dir);
 	snprintf(spec, sizeof spec, "%s/queries/%s", dir, spec_file);
 	*exit_code = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-	    spec, "--format", "json", NULL});
+	                                               spec, "--format", "json", NULL});
 	json_error_t err;
 	return json_load_file(out, 0, &err);
 }
@@ -143,9 +143,9 @@ load_truth(long truth[10][2][5])
 		int decile;
 		long count;
 		snprintf(cmd, sizeof cmd,
-		    "sqlite3 -separator ' ' %s/site-%d/patients.db \"SELECT imd_decile, sex, "
-		    "age_band, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY 1, 2, 3\"",
-		    dir, s);
+		         "sqlite3 -separator ' ' %s/site-%d/patients.db \"SELECT imd_decile, sex, "
+		         "age_band, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY 1, 2, 3\"",
+		         dir, s);
 		FILE *p = popen(cmd, "r");
 		cr_assert_not_null(p);
 		while (fscanf(p, "%d %3s %15s %ld", &decile, sex, band, &count) == 4) {
@@ -172,8 +172,9 @@ Test(federation, intervals_cover_the_truth_about_95_percent)
 	snprintf(out, sizeof out, "%s/cover.json", dir);
 	for (int q = 0; q < 4; q++) {
 		int code = run_to(out, (const char *const[]){"tally", "query", "--config", conf,
-		    "--count", "--by", "imd_decile,sex,age_band", "--epsilon", "0.5", "--format",
-		    "json", NULL});
+		                                             "--count", "--by",
+		                                             "imd_decile,sex,age_band", "--epsilon",
+		                                             "0.5", "--format", "json", NULL});
 		cr_assert_eq(code, 0, "query %d", q);
 		json_error_t err;
 		json_t *result = json_load_file(out, 0, &err);
@@ -224,8 +225,8 @@ Test(federation, a_killed_node_is_dropped_then_too_few_fail_with_exit_4)
 		char conf[300];
 		snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, s);
 		cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config",
-				 conf, NULL}),
-		    0, "ledger of site %d", s);
+		                                       conf, NULL}),
+		             0, "ledger of site %d", s);
 	}
 }
 
@@ -273,16 +274,17 @@ Test(federation, strangers_are_refused)
 	snprintf(other, sizeof other, "%s/other-ca", dir);
 	cr_assert_eq(run((const char *const[]){"tally", "pki", "init", "--dir", other, NULL}), 0);
 	cr_assert_eq(run((const char *const[]){"tally", "pki", "issue", "--dir", other, "--name",
-			 "mallory", "--role", "planner", NULL}),
-	    0);
+	                                       "mallory", "--role", "planner", NULL}),
+	             0);
 	char api[128];
 	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(cmd, sizeof cmd, "%s/mallory.crt", other);
 	char key[400], ca[300];
 	snprintf(key, sizeof key, "%s/mallory.key", other);
 	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
-	cr_assert_eq(run((const char *const[]){"tally", "query", "--api", api, "--cert", cmd, "--key",
-			 key, "--ca", ca, "--count", "--epsilon", "0.5", NULL}),
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "query", "--api", api, "--cert", cmd, "--key", key,
+	                              "--ca", ca, "--count", "--epsilon", "0.5", NULL}),
 	    5);
 	/* A node whose key is not in the registry never takes part: queries
 	 * still see exactly the five registered trusts. */
@@ -366,8 +368,10 @@ static int
 ledger_entries(int site)
 {
 	char cmd[400];
-	snprintf(cmd, sizeof cmd, "sqlite3 %s/site-%d/state/ledger.db 'SELECT COUNT(*) FROM entries' "
-	    "> %s/count.txt", dir, site, dir);
+	snprintf(cmd, sizeof cmd,
+	         "sqlite3 %s/site-%d/state/ledger.db 'SELECT COUNT(*) FROM entries' "
+	         "> %s/count.txt",
+	         dir, site, dir);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 	snprintf(cmd, sizeof cmd, "%s/count.txt", dir);
 	FILE *f = fopen(cmd, "r");
@@ -428,9 +432,10 @@ Test(federation, costly_queries_are_refused_before_they_are_sent_with_exit_2)
 	char edges[600];
 	size_t used = 0;
 	for (int i = 0; i <= 100; i++)
-		used += (size_t)snprintf(edges + used, sizeof edges - used, "%s%d", i ? "," : "", i);
-	const char *const bomb[] = {"--histogram", "age", "--edges", edges, "--by",
-	    "sex,age_band", "--epsilon", "0.000001", NULL};
+		used +=
+		    (size_t)snprintf(edges + used, sizeof edges - used, "%s%d", i ? "," : "", i);
+	const char *const bomb[] = {"--histogram",  "age",       "--edges",  edges, "--by",
+	                            "sex,age_band", "--epsilon", "0.000001", NULL};
 	cr_assert_eq(query_stderr(bomb), 2, "a cost bomb");
 	assert_out_has("2026156000 work units, above this coordinator's max_query_work 1000000000");
 	for (int site = 1; site <= 5; site++)
@@ -479,9 +484,10 @@ duplicate_seven_people(void)
 	/* Seven people twice in sites 1 to 3 (without tally synth's UNIQUE,
 	 * as a trust's own export might be), written by another process. */
 	for (int site = 1; site <= 3; site++)
-		data_sql(site, "BEGIN; CREATE TABLE copy AS SELECT * FROM patients; DROP TABLE "
-			       "patients; ALTER TABLE copy RENAME TO patients; INSERT INTO patients "
-			       "SELECT * FROM patients ORDER BY person_id LIMIT 7; COMMIT;");
+		data_sql(site,
+		         "BEGIN; CREATE TABLE copy AS SELECT * FROM patients; DROP TABLE "
+		         "patients; ALTER TABLE copy RENAME TO patients; INSERT INTO patients "
+		         "SELECT * FROM patients ORDER BY person_id LIMIT 7; COMMIT;");
 }
 
 static void
@@ -489,7 +495,7 @@ mend(void)
 {
 	for (int site = 1; site <= 3; site++)
 		data_sql(site, "DELETE FROM patients WHERE rowid NOT IN (SELECT MIN(rowid) FROM "
-			       "patients GROUP BY person_id);");
+		               "patients GROUP BY person_id);");
 }
 
 /* Three of five trusts refuse (too few answer: exit 3); the coordinator's
@@ -504,9 +510,9 @@ expect_data_refusals(const char *const *ask, int logged_before)
 	char *text = read_all(path);
 	size_t refusals = 0;
 	for (char *p = text; (p = strstr(p, "refused: refused: this trust's data does not pass the "
-					   "node's checks (one row per person, the declared "
-					   "columns; the trust's own log says more); nothing was "
-					   "charged")) != NULL;
+	                                    "node's checks (one row per person, the declared "
+	                                    "columns; the trust's own log says more); nothing was "
+	                                    "charged")) != NULL;
 	     p++)
 		refusals++;
 	cr_assert_eq(refusals, (size_t)logged_before + 3, "%s", text);
@@ -515,7 +521,7 @@ expect_data_refusals(const char *const *ask, int logged_before)
 	snprintf(path, sizeof path, "%s/logs/node-2.log", dir);
 	text = read_all(path);
 	cr_assert(strstr(text, "is not unique (7 duplicate rows)") != NULL,
-	    "the trust's own log says why: %s", text);
+	          "the trust's own log says why: %s", text);
 	free(text);
 }
 
@@ -530,8 +536,10 @@ expect_data_refusals(const char *const *ask, int logged_before)
 Test(federation, csv_states_the_filters_and_changed_data_is_refused_without_data)
 {
 	char out[300];
-	const char *const ask[] = {"--count", "--by", "sex", "--where", "has_diabetes = 1",
-	    "--where", "age >= 65", "--epsilon", "0.5", "--format", "csv", NULL};
+	const char *const ask[] = {
+	    "--count", "--by",      "sex",       "--where", "has_diabetes = 1",
+	    "--where", "age >= 65", "--epsilon", "0.5",     "--format",
+	    "csv",     NULL};
 
 	duplicate_seven_people();
 	expect_data_refusals(ask, 0);
@@ -540,10 +548,10 @@ Test(federation, csv_states_the_filters_and_changed_data_is_refused_without_data
 	snprintf(out, sizeof out, "%s/out.txt", dir);
 	char *text = read_all(out);
 	cr_assert(strncmp(text,
-		      "# count of people in dataset \"patients\" where age >= 65 and "
-		      "has_diabetes = \"1\", by sex\nsex,value,ci95_low,ci95_high\n",
-		      100) == 0,
-	    "%s", text);
+	                  "# count of people in dataset \"patients\" where age >= 65 and "
+	                  "has_diabetes = \"1\", by sex\nsex,value,ci95_low,ci95_high\n",
+	                  100) == 0,
+	          "%s", text);
 	free(text);
 
 	/* Changed under the running nodes, which hold their files open. */
@@ -569,8 +577,10 @@ Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
 		FILE *f = fopen(log, "r");
 		while (f != NULL && fgets(line, sizeof line, f) != NULL) {
 			lost |= strstr(line, "connection to the coordinator lost") != NULL;
-			refused |= strstr(line, "cannot connect to the coordinator at tls+tcp://") !=
-			    NULL && strstr(line, "refused") != NULL;
+			refused |=
+			    strstr(line, "cannot connect to the coordinator at tls+tcp://") !=
+			        NULL &&
+			    strstr(line, "refused") != NULL;
 		}
 		if (f != NULL)
 			fclose(f);
@@ -603,9 +613,10 @@ write_planner_conf(const char *path, int port, const char *timeout_ms)
 {
 	FILE *f = fopen(path, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "[planner]\napi = http://127.0.0.1:%d\ntls_cert = none.crt\n"
-		   "tls_key = none.key\ntls_ca = none.crt\ntimeout_ms = %s\n",
-	    port, timeout_ms);
+	fprintf(f,
+	        "[planner]\napi = http://127.0.0.1:%d\ntls_cert = none.crt\n"
+	        "tls_key = none.key\ntls_ca = none.crt\ntimeout_ms = %s\n",
+	        port, timeout_ms);
 	fclose(f);
 }
 
@@ -627,11 +638,11 @@ Test(query_timeout, flag_beats_planner_config, .timeout = 60)
 	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
 	write_planner_conf(conf, port, "600000");
 	cr_assert_eq(query_flags((const char *const[]){"--timeout", "1000", "--count", "--epsilon",
-			 "0.5", NULL}),
-	    4, "--timeout 1000 against a server that never answers");
+	                                               "0.5", NULL}),
+	             4, "--timeout 1000 against a server that never answers");
 	write_planner_conf(conf, port, "1000");
 	cr_assert_eq(query_flags((const char *const[]){"--count", "--epsilon", "0.5", NULL}), 4,
-	    "timeout_ms = 1000 from the config");
+	             "timeout_ms = 1000 from the config");
 	close(fd);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);

@@ -30,8 +30,16 @@ reference_mod(tly_u128 x)
 Test(field, arithmetic_matches_reference)
 {
 	/* Every pair of edge elements, then random pairs. */
-	static const uint64_t edges[] = {0, 1, 2, P - 1, P - 2, P / 2, P / 2 + 1,
-	    UINT64_C(1) << 60, (UINT64_C(1) << 32) - 1, UINT64_C(1) << 32};
+	static const uint64_t edges[] = {0,
+	                                 1,
+	                                 2,
+	                                 P - 1,
+	                                 P - 2,
+	                                 P / 2,
+	                                 P / 2 + 1,
+	                                 UINT64_C(1) << 60,
+	                                 (UINT64_C(1) << 32) - 1,
+	                                 UINT64_C(1) << 32};
 	enum { E = sizeof edges / sizeof edges[0], RANDOM = 10000 };
 	for (int i = 0; i < E * E + RANDOM; i++) {
 		uint64_t a, b;
@@ -52,14 +60,16 @@ Test(field, arithmetic_matches_reference)
 Test(field, identities)
 {
 	for (int i = 0; i < 1000; i++) {
-		uint64_t a = tly_rng_u64(&rng) % P, b = tly_rng_u64(&rng) % P, c = tly_rng_u64(&rng) % P;
+		uint64_t a = tly_rng_u64(&rng) % P, b = tly_rng_u64(&rng) % P,
+		         c = tly_rng_u64(&rng) % P;
 		cr_assert_eq(tly_field_add(a, 0), a);
 		cr_assert_eq(tly_field_mul(a, 1), a);
 		cr_assert_eq(tly_field_add(a, tly_field_neg(a)), 0);
 		cr_assert_eq(tly_field_sub(tly_field_add(a, b), b), a);
 		cr_assert_eq(tly_field_mul(a, tly_field_add(b, c)),
-		    tly_field_add(tly_field_mul(a, b), tly_field_mul(a, c)));
-		cr_assert_eq(tly_field_mul(tly_field_mul(a, b), c), tly_field_mul(a, tly_field_mul(b, c)));
+		             tly_field_add(tly_field_mul(a, b), tly_field_mul(a, c)));
+		cr_assert_eq(tly_field_mul(tly_field_mul(a, b), c),
+		             tly_field_mul(a, tly_field_mul(b, c)));
 		if (a != 0) {
 			uint64_t inv;
 			cr_assert_eq(tly_field_inv(a, &inv), TLY_OK);
@@ -147,8 +157,9 @@ Test(field, check_rejects_out_of_range)
 Test(field, signed_round_trip_at_the_edges)
 {
 	const int64_t half = (int64_t)TLY_FIELD_HALF;
-	const int64_t values[] = {0, 1, -1, 2, -2, half, -half, half - 1, -half + 1, 1000000,
-	    -1000000, INT32_MAX, INT32_MIN};
+	const int64_t values[] = {0,        1,         -1,       2,         -2,
+	                          half,     -half,     half - 1, -half + 1, 1000000,
+	                          -1000000, INT32_MAX, INT32_MIN};
 	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
 		uint64_t x;
 		cr_assert_eq(tly_field_encode_signed(values[i], &x), TLY_OK);
@@ -293,7 +304,7 @@ Test(field, wire_load_stops_at_the_first_bad_word)
 				cr_assert_eq(back[i], v[i], "word %zu before the bad one", i);
 			else
 				cr_assert_eq(back[i], UINT64_C(0xAAAAAAAAAAAAAAAA),
-				    "word %zu written past the bad one", i);
+				             "word %zu written past the bad one", i);
 		}
 		memcpy(wire + 8 * bad_at, saved, 8);
 	}

@@ -55,7 +55,7 @@ enum {
 	FLOOD_READY_S = 180,
 	API_BOUND_MS = 5000,
 	RSS_BOUND_KB = 64 * 1024 + TALLY_ASAN_EXTRA_KB,
-	FILES_BOUND = 1024, /* api_max_conns 256: 3 x 256 + 3 + nodes + 64 + 128 */
+	FILES_BOUND = 1024,  /* api_max_conns 256: 3 x 256 + 3 + nodes + 64 + 128 */
 	CONNECT_WAIT_S = 60, /* a node reconnects in about 1 s unloaded */
 };
 
@@ -148,7 +148,7 @@ api_status(double *ms, int *nodes)
 	snprintf(url, sizeof url, "%s/v1/status", api);
 	double start = now_s();
 	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, 20000, &status, &response, &len,
-	    why, sizeof why);
+	                               why, sizeof why);
 	*ms = (now_s() - start) * 1000.0;
 	*nodes = -1;
 	if (rv != TLY_OK) {
@@ -188,8 +188,9 @@ setup(void)
 	cr_assert_eq(access(helper, X_OK), 0, "%s not built", helper);
 	cr_assert_not_null(mkdtemp(dir));
 	path(out, sizeof out, "out.txt");
-	cr_assert_eq(run_to(out, (const char *const[]){"tally", "demo", "--serve", "--dir", dir,
-			 "--sites", "3", "--people", "600", "--seed", "12", NULL}),
+	cr_assert_eq(
+	    run_to(out, (const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
+	                                      "3", "--people", "600", "--seed", "12", NULL}),
 	    0, "tally demo --serve failed");
 	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	wait_connected(SITES);
@@ -224,7 +225,8 @@ start_flood(void)
 	snprintf(port, sizeof port, "%s", colon + 1);
 	snprintf(count, sizeof count, "%d", FLOOD_CONNS);
 	path(log, sizeof log, "flood.txt");
-	flooder = dmn_spawn(helper, (const char *const[]){"flood", "127.0.0.1", port, count, NULL}, log, 0);
+	flooder = dmn_spawn(helper, (const char *const[]){"flood", "127.0.0.1", port, count, NULL},
+	                    log, 0);
 	double start = now_s();
 	while (!file_has(log, "ready") && now_s() - start < FLOOD_READY_S) {
 		cr_assert_eq(waitpid(flooder, NULL, WNOHANG), 0, "the flood helper died");
@@ -253,7 +255,8 @@ restart_node(int site)
 	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
 	snprintf(log, sizeof log, "%s/logs/node-%d.restarted.log", dir, site);
 	snprintf(exe, sizeof exe, "%s/tally-node", bin);
-	pid_t pid = dmn_spawn(exe, (const char *const[]){"tally-node", "--config", conf, NULL}, log, 0);
+	pid_t pid =
+	    dmn_spawn(exe, (const char *const[]){"tally-node", "--config", conf, NULL}, log, 0);
 	snprintf(pidfile, sizeof pidfile, "%s/run/%s.pid", dir, name);
 	FILE *f = fopen(pidfile, "w");
 	cr_assert_not_null(f);
@@ -277,7 +280,8 @@ restart_coordinator(char *log, size_t log_len)
 	path(conf, sizeof conf, "coordinator/coordinator.conf");
 	path(log, log_len, "logs/coordinator.restarted.log");
 	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
-	return dmn_spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL}, log, 0);
+	return dmn_spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL},
+	                 log, 0);
 }
 
 /* "Max open files  SOFT  HARD  files" of /proc/PID/limits. */
@@ -321,7 +325,7 @@ Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
 	long rss_before = status_kb(coordinator, "VmRSS:");
 	long connected = start_flood();
 	cr_log_info("coordinator: RSS %ld kB before, %ld kB with the flood in place, %d files",
-	    rss_before, status_kb(coordinator, "VmRSS:"), open_files(coordinator));
+	            rss_before, status_kb(coordinator, "VmRSS:"), open_files(coordinator));
 
 	/* /v1/status answers, promptly. */
 	cr_log_info("flood: %ld of %d connections made", connected, FLOOD_CONNS);
@@ -339,19 +343,19 @@ Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
 	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
 	path(out, sizeof out, "answer.json");
 	cr_assert_eq(run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-			 spec, "--format", "json", NULL}),
-	    0, "a query failed during the flood");
+	                                               spec, "--format", "json", NULL}),
+	             0, "a query failed during the flood");
 
 	long peak = status_kb(coordinator, "VmHWM:");
 	int files = open_files(coordinator);
 	cr_log_info("coordinator: peak RSS %ld kB (bound %d), %d files (bound %d)", peak,
-	    RSS_BOUND_KB, files, FILES_BOUND);
+	            RSS_BOUND_KB, files, FILES_BOUND);
 	cr_assert_lt(peak, RSS_BOUND_KB, "coordinator peak RSS %ld kB", peak);
 	cr_assert_lt(files, FILES_BOUND, "coordinator holds %d files", files);
 	cr_assert_not(file_has(log, "accepting a connection failed"));
 	/* Last: on main the server's failures come first, and then this. */
 	cr_assert_eq(connected, FLOOD_CONNS, "only %ld of %d connections were made", connected,
-	    FLOOD_CONNS);
+	             FLOOD_CONNS);
 }
 
 Test(flood, coordinator_raises_its_soft_open_files_limit_to_the_need)
@@ -361,7 +365,7 @@ Test(flood, coordinator_raises_its_soft_open_files_limit_to_the_need)
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2048)
 		cr_skip_test("the hard RLIMIT_NOFILE (%llu) is below 2048",
-		    (unsigned long long)rl.rlim_max);
+		             (unsigned long long)rl.rlim_max);
 	rl.rlim_cur = 256; /* this test's own process: its children inherit it */
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	pid_t pid = restart_coordinator(log, sizeof log);
@@ -385,15 +389,15 @@ Test(flood, coordinator_refuses_to_start_when_the_hard_limit_is_too_low)
 	pid_t done = 0;
 	/* It exits at once (1.5 s here, loaded); running after CONNECT_WAIT_S
 	 * means it started anyway. */
-	for (double start = now_s(); (done = waitpid(pid, &status, WNOHANG)) == 0 &&
-	                             now_s() - start < CONNECT_WAIT_S;)
+	for (double start = now_s();
+	     (done = waitpid(pid, &status, WNOHANG)) == 0 && now_s() - start < CONNECT_WAIT_S;)
 		dmn_pause_ms(100);
 	if (done == 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
 	cr_assert(done == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0,
-	    "it started anyway");
+	          "it started anyway");
 	if (!file_has(log, "limits.api_max_conns = 256 needs")) {
 		char cmd[400];
 		snprintf(cmd, sizeof cmd, "tail -n 5 %s >&2", log);

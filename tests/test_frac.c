@@ -11,7 +11,7 @@
 __extension__ typedef unsigned __int128 u128;
 
 #define F(n, d) ((struct tly_fraction){(n), (d)})
-#define MAX UINT64_MAX
+#define MAX     UINT64_MAX
 
 static struct tly_rng rng;
 
@@ -66,8 +66,8 @@ static void
 assert_eq(struct tly_fraction got, uint64_t num, uint64_t den)
 {
 	cr_assert(got.num == num && got.den == den, "got %lu/%lu, want %lu/%lu",
-	    (unsigned long)got.num, (unsigned long)got.den, (unsigned long)num,
-	    (unsigned long)den);
+	          (unsigned long)got.num, (unsigned long)got.den, (unsigned long)num,
+	          (unsigned long)den);
 }
 
 Test(frac, gcd_edges)
@@ -157,10 +157,11 @@ Test(frac, div_edges)
 	cr_assert_eq(tly_frac_div_u64(F(6, 4), 9, &out), TLY_OK);
 	assert_eq(out, 1, 6);
 	cr_assert_eq(tly_frac_div_u64(F(1, UINT64_C(1) << 32), UINT64_C(1) << 32, &out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	/* 3 2^62 / 3 over 2^63 / 2: the unreduced denominator passes 2^64. */
-	cr_assert_eq(tly_frac_div_u64(F(UINT64_C(3) << 62, UINT64_C(1) << 63), UINT64_C(3) << 1,
-	    &out), TLY_OK);
+	cr_assert_eq(
+	    tly_frac_div_u64(F(UINT64_C(3) << 62, UINT64_C(1) << 63), UINT64_C(3) << 1, &out),
+	    TLY_OK);
 	assert_eq(out, 1, 4);
 	cr_assert_eq(tly_frac_div_u64(F(MAX, 1), MAX, &out), TLY_OK);
 	assert_eq(out, 1, 1);
@@ -199,8 +200,8 @@ Test(frac, property_against_u128)
 		/* a.num/2 and b.num/2 keep the cross-product sum below 2^128. */
 		a.num >>= 1;
 		b.num >>= 1;
-		int fits = ref_reduce((u128)a.num * b.den + (u128)b.num * a.den, (u128)a.den * b.den,
-		    &want);
+		int fits = ref_reduce((u128)a.num * b.den + (u128)b.num * a.den,
+		                      (u128)a.den * b.den, &want);
 		tly_err rv = tly_frac_add(a, b, &got);
 		cr_assert_eq(rv, fits ? TLY_OK : TLY_ERANGE, "%d", i);
 		if (fits)

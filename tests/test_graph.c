@@ -100,8 +100,8 @@ check_structure(uint32_t n, uint32_t k)
 
 Test(graph, degree_and_symmetry)
 {
-	static const uint32_t cases[][2] = {{5, 2}, {10, 4}, {11, 6}, {12, 10}, {100, 20},
-	    {101, 2}, {1000, 16}, {1000, 40}};
+	static const uint32_t cases[][2] = {{5, 2},    {10, 4},  {11, 6},    {12, 10},
+	                                    {100, 20}, {101, 2}, {1000, 16}, {1000, 40}};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		check_structure(cases[i][0], cases[i][1]);
@@ -265,7 +265,7 @@ uniform_positions(uint64_t hits[SHUFFLE_N][SHUFFLE_N])
 	 * that keep row and column sums: so the statistic is N / (N - 1) times
 	 * a chi-square with (N - 1)^2 degrees of freedom. */
 	return stats_chi2_sf(statistic * (SHUFFLE_N - 1) / SHUFFLE_N,
-	    (SHUFFLE_N - 1) * (SHUFFLE_N - 1));
+	                     (SHUFFLE_N - 1) * (SHUFFLE_N - 1));
 }
 
 /* Over many query ids, a given node's ring position is uniform; the same
@@ -330,7 +330,7 @@ upper_tail(uint32_t population, uint32_t marked, uint32_t draws, int64_t x)
 			tail += pmf;
 		int64_t unmarked_left = (int64_t)population - marked - draws + v + 1;
 		pmf *= (long double)((int64_t)marked - v) * (long double)((int64_t)draws - v) /
-		    ((long double)(v + 1) * (long double)unmarked_left);
+		       ((long double)(v + 1) * (long double)unmarked_left);
 	}
 	return tail;
 }
@@ -339,7 +339,7 @@ static long double
 log_choose(uint32_t n, uint32_t k)
 {
 	return lgammal((long double)n + 1) - lgammal((long double)k + 1) -
-	    lgammal((long double)(n - k) + 1);
+	       lgammal((long double)(n - k) + 1);
 }
 
 struct model {
@@ -371,7 +371,7 @@ meets(const struct model *m, uint32_t k, uint32_t t)
 		return 0;
 	if (k < m->n - 1 && k <= bad) {
 		long double log_p1 = logl((long double)m->n * (m->n - k - 1) / 2) +
-		    log_choose(bad, k) - log_choose(m->n, k);
+		                     log_choose(bad, k) - log_choose(m->n, k);
 		if (log_p1 > logl(privacy))
 			return 0;
 	}
@@ -392,18 +392,18 @@ check_params(uint32_t n, unsigned sigma, unsigned eta, double delta, double gamm
 	uint16_t k, t;
 
 	cr_assert_eq(tly_graph_params(n, sigma, eta, delta, gamma, &k, &t), TLY_OK,
-	    "n=%u delta=%g gamma=%g", n, delta, gamma);
+	             "n=%u delta=%g gamma=%g", n, delta, gamma);
 	cr_assert(2u * t > k && t <= k && t >= 2, "n=%u: k=%u t=%u", n, k, t);
 	cr_assert(k == n - 1 || (k % 2 == 0 && k < n - 1));
 	cr_assert(meets(&m, k, t), "n=%u delta=%g gamma=%g: k=%u t=%u fails", n, delta, gamma, k,
-	    t);
+	          t);
 	/* no smaller even degree works with any threshold */
 	uint32_t below = k == n - 1 ? (n - 2) & ~1u : (uint32_t)k - 2;
 	for (uint32_t smaller = below; smaller >= 2 && smaller + 6 > below; smaller -= 2)
 		for (uint32_t any = 2; any <= smaller; any++)
 			cr_assert(!meets(&m, smaller, any),
-			    "n=%u delta=%g gamma=%g: k=%u t=%u would do (chose k=%u t=%u)", n,
-			    delta, gamma, smaller, any, k, t);
+			          "n=%u delta=%g gamma=%g: k=%u t=%u would do (chose k=%u t=%u)", n,
+			          delta, gamma, smaller, any, k, t);
 }
 
 Test(graph, params_meet_the_conditions)
@@ -413,8 +413,8 @@ Test(graph, params_meet_the_conditions)
 	 * (double) implementation at the rounding edges. Not a memory check. */
 	if (RUNNING_ON_VALGRIND)
 		cr_skip_test("valgrind emulates long double at double precision");
-	static const double rates[][2] = {{0, 0}, {0.05, 0.05}, {0.1, 0.1}, {0.05, 0.2},
-	    {0.3, 0}, {0.01, 0.33}};
+	static const double rates[][2] = {{0, 0},      {0.05, 0.05}, {0.1, 0.1},
+	                                  {0.05, 0.2}, {0.3, 0},     {0.01, 0.33}};
 	static const uint32_t ns[] = {5, 10, 30, 100, 300, 1000, 2000};
 
 	for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++)
@@ -496,7 +496,7 @@ Test(graph, params_small_n_and_refusals)
 	cr_assert_eq(tly_graph_params(100, 40, 20, 0.45, 0.1, &k, &t), TLY_ERANGE);
 	cr_assert_eq(tly_graph_params(2, 40, 20, 0, 0, &k, &t), TLY_EINVAL);
 	cr_assert_eq(tly_graph_params(TLY_GRAPH_PARAMS_MAX_N + 1, 40, 20, 0, 0, &k, &t),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	cr_assert_eq(tly_graph_params(100, 0, 20, 0, 0, &k, &t), TLY_EINVAL);
 	cr_assert_eq(tly_graph_params(100, 40, 0, 0, 0, &k, &t), TLY_EINVAL);
 	cr_assert_eq(tly_graph_params(100, 40, 20, 1.0, 0, &k, &t), TLY_EINVAL);

@@ -47,7 +47,7 @@ open_guard(uint32_t max_conns, uint32_t handshake_ms, uint32_t idle_ms, int tls)
 	char why[200] = "";
 	int port = listen_loopback();
 	cr_assert_eq(tly_guard_open(&guard, "http://127.0.0.1:0", port, &lim, why, sizeof why),
-	    TLY_OK, "%s", why);
+	             TLY_OK, "%s", why);
 	cr_assert_gt(tly_guard_port(guard), 0);
 }
 
@@ -67,8 +67,8 @@ static int
 dial(void)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-	    .sin_port = htons((uint16_t)tly_guard_port(guard)),
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	                         .sin_port = htons((uint16_t)tly_guard_port(guard)),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
@@ -148,7 +148,7 @@ Test(guard, scan_refuses_what_is_not_tls)
 	}
 	struct tly_guard_scan s = {0};
 	cr_assert_eq(tly_guard_scan_feed(&s, (const uint8_t[]){22, 3, 3, 0x48, 0}, 5), 0,
-	    "18432 = 16384 + 2048 is the longest allowed");
+	             "18432 = 16384 + 2048 is the longest allowed");
 }
 
 /* ---- the guard ---- */
@@ -255,9 +255,9 @@ Test(guard, bad_urls_and_limits_are_refused)
 	cr_assert_eq(tly_guard_open(&guard, "127.0.0.1:80", 1, &lim, why, sizeof why), TLY_EINVAL);
 	cr_assert(strstr(why, "SCHEME://HOST:PORT") != NULL, "%s", why);
 	cr_assert_eq(tly_guard_open(&guard, "http://127.0.0.1", 1, &lim, why, sizeof why),
-	    TLY_EINVAL, "no port");
+	             TLY_EINVAL, "no port");
 	lim.max_conns = 0;
 	cr_assert_eq(tly_guard_open(&guard, "http://127.0.0.1:0", 1, &lim, why, sizeof why),
-	    TLY_EINVAL, "max_conns 0");
+	             TLY_EINVAL, "max_conns 0");
 	cr_assert_null(guard);
 }

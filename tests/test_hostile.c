@@ -40,7 +40,12 @@
 extern char **environ;
 
 enum { SITES = 6, ROGUE = 6 };
-enum { DEADLINE_MIN_MS = 3000, DEADLINE_MAX_MS = 30000, API_BOUND_MIN_MS = 5000, SLACK_MIN_MS = 6000 };
+enum {
+	DEADLINE_MIN_MS = 3000,
+	DEADLINE_MAX_MS = 30000,
+	API_BOUND_MIN_MS = 5000,
+	SLACK_MIN_MS = 6000
+};
 
 /* Set by calibrate() from measured times. */
 static int deadline_ms, api_bound_ms, slack_ms;
@@ -127,12 +132,12 @@ api_get(const char *rel, double *ms, json_t **body)
 	/* The client's own limit stays above the calibrated bound. */
 	int limit_ms = api_bound_ms > 10000 ? 2 * api_bound_ms : 20000;
 	double start = now_s();
-	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, limit_ms, &status, &response, &len,
-	    why, sizeof why);
+	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, limit_ms, &status, &response,
+	                               &len, why, sizeof why);
 	*ms = (now_s() - start) * 1000.0;
 	if (rv != TLY_OK) {
 		fprintf(stderr, "hostile: GET %s failed after %.0f ms: %s: %s\n", rel, *ms,
-		    tly_strerror(rv), why);
+		        tly_strerror(rv), why);
 		status = -1;
 	}
 	if (body != NULL) {
@@ -183,12 +188,12 @@ restart_coordinator(void)
 	f = fopen(conf, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "%.*sdeadline_ms = %d%s", (int)(at - text), text, deadline_ms,
-	    at + strlen("deadline_ms = 10000"));
+	        at + strlen("deadline_ms = 10000"));
 	fclose(f);
 	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
 	path(log, sizeof log, "logs/coordinator.log");
-	coordinator = dmn_spawn(exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL},
-	    log, 1);
+	coordinator = dmn_spawn(
+	    exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL}, log, 1);
 	write_pid("coordinator", coordinator);
 }
 
@@ -208,8 +213,8 @@ setup(void)
 	cr_assert_eq(access(helper, X_OK), 0, "%s not built", helper);
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-			 "6", "--people", "6000", "--seed", "11", NULL}),
-	    0, "tally demo --serve failed");
+	                                       "6", "--people", "6000", "--seed", "11", NULL}),
+	             0, "tally demo --serve failed");
 	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
 	wait_connected(SITES);
 	calibrate();
@@ -246,8 +251,9 @@ start_rogue(const char *mode)
 	char conf[300], log[300];
 	path(conf, sizeof conf, "site-6/node.conf");
 	path(log, sizeof log, "logs/rogue.log");
-	rogue = dmn_spawn(helper,
-	    (const char *const[]){"rogue_node", "--config", conf, "--mode", mode, NULL}, log, 1);
+	rogue = dmn_spawn(
+	    helper, (const char *const[]){"rogue_node", "--config", conf, "--mode", mode, NULL},
+	    log, 1);
 	write_pid("node-6", rogue);
 	/* Welcomed by the hub: its handshake passed. */
 	int welcomed = 0;
@@ -339,9 +345,9 @@ entry_has(const char *text)
 	char db[300], cmd[900], out[32] = "";
 	path(db, sizeof db, "coordinator/state/transparency.db");
 	snprintf(cmd, sizeof cmd,
-	    "sqlite3 %s \"SELECT instr(bytes, CAST('%s' AS BLOB)) > 0 FROM entries "
-	    "ORDER BY seq DESC LIMIT 1\"",
-	    db, text);
+	         "sqlite3 %s \"SELECT instr(bytes, CAST('%s' AS BLOB)) > 0 FROM entries "
+	         "ORDER BY seq DESC LIMIT 1\"",
+	         db, text);
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
 	if (fgets(out, sizeof out, p) == NULL)
@@ -367,7 +373,7 @@ query(void)
 	path(out, sizeof out, "answer.json");
 	double start = now_s();
 	a.code = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-	    spec, "--format", "json", NULL});
+	                                           spec, "--format", "json", NULL});
 	a.seconds = now_s() - start;
 	a.json = a.code == 0 ? json_load_file(out, 0, &err) : NULL;
 	return a;
@@ -396,7 +402,8 @@ calibrate(void)
 	deadline_ms = clamp_ms(10 * 1000 * a.seconds, DEADLINE_MIN_MS, DEADLINE_MAX_MS);
 	slack_ms = clamp_ms(10 * 1000 * a.seconds, SLACK_MIN_MS, 10 * DEADLINE_MAX_MS);
 	api_bound_ms = clamp_ms(20 * api_ms, API_BOUND_MIN_MS, 60000);
-	fprintf(stderr,
+	fprintf(
+	    stderr,
 	    "hostile: calibration: a query took %.2f s, an API request %.0f ms: deadline %d ms, "
 	    "query bound %d ms, API bound %d ms\n",
 	    a.seconds, api_ms, deadline_ms, 2 * deadline_ms + slack_ms, api_bound_ms);
@@ -414,9 +421,9 @@ truth_of(unsigned sites, const char *band, const char *sex)
 		if (!(sites >> s & 1))
 			continue;
 		snprintf(cmd, sizeof cmd,
-		    "sqlite3 %s/site-%d/patients.db \"SELECT COUNT(*) FROM patients WHERE "
-		    "opted_out = 0 AND has_diabetes = 1 AND age_band = '%s' AND sex = '%s'\"",
-		    dir, s, band, sex);
+		         "sqlite3 %s/site-%d/patients.db \"SELECT COUNT(*) FROM patients WHERE "
+		         "opted_out = 0 AND has_diabetes = 1 AND age_band = '%s' AND sex = '%s'\"",
+		         dir, s, band, sex);
 		FILE *p = popen(cmd, "r");
 		cr_assert_not_null(p);
 		if (fscanf(p, "%ld", &count) != 1)
@@ -443,7 +450,7 @@ expect_release(const struct answer *a, unsigned sites)
 	size_t i;
 	json_t *cell;
 	json_array_foreach(dropped, i, cell)
-		cr_assert_not(sites >> json_integer_value(cell) & 1, "an honest site dropped");
+	    cr_assert_not(sites >> json_integer_value(cell) & 1, "an honest site dropped");
 	/* The noise's 95% half-width (a cell's own interval may be clipped
 	 * at 0). */
 	double half = json_number_value(
@@ -453,15 +460,16 @@ expect_release(const struct answer *a, unsigned sites)
 	json_array_foreach(json_object_get(a->json, "cells"), i, cell)
 	{
 		json_t *group = json_object_get(cell, "group");
-		double truth = (double)truth_of(sites, json_string_value(json_object_get(group, "age_band")),
-		    json_string_value(json_object_get(group, "sex")));
+		double truth =
+		    (double)truth_of(sites, json_string_value(json_object_get(group, "age_band")),
+		                     json_string_value(json_object_get(group, "sex")));
 		json_t *ci = json_object_get(cell, "ci95");
 		double value = json_number_value(json_object_get(cell, "value"));
 		double lo = json_number_value(json_array_get(ci, 0));
 		double hi = json_number_value(json_array_get(ci, 1));
 		cr_assert(value - truth <= 4 * half && truth - value <= 4 * half,
-		    "cell %zu: %g far from the honest truth %g (half-width %g)", i, value, truth,
-		    half);
+		          "cell %zu: %g far from the honest truth %g (half-width %g)", i, value,
+		          truth, half);
 		covered += truth >= lo && truth <= hi;
 		total++;
 	}
@@ -469,8 +477,8 @@ expect_release(const struct answer *a, unsigned sites)
 	fprintf(stderr, "hostile: %d of %d cells inside their 95%% interval\n", covered, total);
 }
 
-static const unsigned HONEST = 0x3e;     /* sites 1-5 */
-static const unsigned EVERYONE = 0x7e;   /* sites 1-6 */
+static const unsigned HONEST = 0x3e;   /* sites 1-5 */
+static const unsigned EVERYONE = 0x7e; /* sites 1-6 */
 
 static void
 finish_checks(void)
@@ -492,7 +500,7 @@ probe_api(const char *when, int rounds)
 			double ms;
 			int status = api_get(p == 0 ? "/v1/status" : "/v1/catalogue", &ms, NULL);
 			cr_assert_eq(status, 200, "%s: %s answered %d", when,
-			    p == 0 ? "status" : "catalogue", status);
+			             p == 0 ? "status" : "catalogue", status);
 			cr_assert_lt(ms, api_bound_ms, "%s: API took %.0f ms", when, ms);
 			worst = ms > worst ? ms : worst;
 			sum += ms;
@@ -500,7 +508,7 @@ probe_api(const char *when, int rounds)
 		dmn_pause_ms(200);
 	}
 	fprintf(stderr, "hostile: API %s: %d requests, mean %.1f ms, worst %.1f ms\n", when,
-	    2 * rounds, sum / (2 * rounds), worst);
+	        2 * rounds, sum / (2 * rounds), worst);
 }
 
 /* A query in the background while the API is probed; returns its answer. */
@@ -515,8 +523,10 @@ query_while_probing(const char *when)
 	path(out, sizeof out, "answer.json");
 	snprintf(program, sizeof program, "%s/tally", bin);
 	double start = now_s();
-	pid_t pid = dmn_spawn(program, (const char *const[]){"tally", "query", "--config", conf,
-	    "--spec", spec, "--format", "json", NULL}, out, 0);
+	pid_t pid = dmn_spawn(program,
+	                      (const char *const[]){"tally", "query", "--config", conf, "--spec",
+	                                            spec, "--format", "json", NULL},
+	                      out, 0);
 	probe_api(when, 4);
 	a.code = wait_code(pid);
 	a.seconds = now_s() - start;
@@ -533,9 +543,10 @@ Test(hostile, silent_node_is_dropped_at_the_deadline)
 	start_rogue("silent");
 	struct answer a = query_while_probing("with a silent rogue");
 	expect_release(&a, HONEST);
-	fprintf(stderr, "hostile: query latency %.2f s without the rogue, %.2f s with a silent "
-			"one (deadline %d ms)\n",
-	    base.seconds, a.seconds, deadline_ms);
+	fprintf(stderr,
+	        "hostile: query latency %.2f s without the rogue, %.2f s with a silent "
+	        "one (deadline %d ms)\n",
+	        base.seconds, a.seconds, deadline_ms);
 	/* Sharing waits one deadline; a silent member costs one more. */
 	cr_assert_lt(a.seconds * 1000, 2 * deadline_ms + slack_ms, "%.2f s", a.seconds);
 	cr_assert(log_has("node 6: 0 of 4 shares before the deadline"));
@@ -557,9 +568,10 @@ Test(hostile, flooding_node_is_cut_off_and_the_api_keeps_answering)
 	/* The rogue never answers: whether it was connected when the query
 	 * started or held off, the honest five are the total. */
 	expect_release(&a, HONEST);
-	fprintf(stderr, "hostile: query latency %.2f s without the rogue, %.2f s during the "
-			"flood\n",
-	    base.seconds, a.seconds);
+	fprintf(stderr,
+	        "hostile: query latency %.2f s without the rogue, %.2f s during the "
+	        "flood\n",
+	        base.seconds, a.seconds);
 	cr_assert_lt(a.seconds * 1000, 2 * deadline_ms + slack_ms, "%.2f s", a.seconds);
 	cr_assert(log_has("node 6: disconnected for flooding"));
 	print_log_lines("node 6: disconnected for flooding");
@@ -649,7 +661,7 @@ Test(hostile, equivocation_aborts_the_query_and_says_why)
 	 * released (and nobody can be blamed by name). */
 	cr_assert_eq(a.code, 4, "exit code %d", a.code);
 	cr_assert(log_has("aborted: inconsistent share-sums: a contributor equivocated or a "
-			  "member lied"));
+	                  "member lied"));
 	cr_assert(entry_has("inconsistent share-sums"), "the signed entry says why");
 	stop_rogue();
 	/* The honest federation still answers afterwards. */

@@ -11,9 +11,9 @@
 #include "node/import.h"
 
 static const char conf[] = "[node]\nid = 1\ncoordinator = x\nsign_key = a\nkx_key = b\nledger = c\n"
-			   "[dataset patients]\npath = p.db\ntable = patients\n"
-			   "person_id = person_id\nopt_out = opted_out\n"
-			   "column.age = integer 0 110\ncolumn.sex = categorical F,M\n";
+                           "[dataset patients]\npath = p.db\ntable = patients\n"
+                           "person_id = person_id\nopt_out = opted_out\n"
+                           "column.age = integer 0 110\ncolumn.sex = categorical F,M\n";
 
 static struct tly_node_config cfg;
 static char dir[] = "/tmp/tally-import-XXXXXX";
@@ -24,7 +24,8 @@ setup(void)
 {
 	struct tly_config_error err;
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(tly_node_config_parse(&cfg, conf, "t.conf", dir, &err), TLY_OK, "%s", err.reason);
+	cr_assert_eq(tly_node_config_parse(&cfg, conf, "t.conf", dir, &err), TLY_OK, "%s",
+	             err.reason);
 	snprintf(csv, sizeof csv, "%s/in.csv", dir);
 	snprintf(out, sizeof out, "%s/out.db", dir);
 }
@@ -70,11 +71,11 @@ Test(import, good_file_lands_whole)
 {
 	struct tly_import_report r;
 	write_csv("sex,person_id,age,opted_out\r\n"
-		  "F,p1,34,0\r\n"
-		  "M,\"p,2\",,1\r\n"
-		  "\"F\",p3,110,\r\n"
-		  "\n"
-		  ",p4,7,0\n");
+	          "F,p1,34,0\r\n"
+	          "M,\"p,2\",,1\r\n"
+	          "\"F\",p3,110,\r\n"
+	          "\n"
+	          ",p4,7,0\n");
 	cr_assert_eq(tly_import_csv(&cfg.datasets[0], csv, out, &r), TLY_OK, "%s", r.error);
 	cr_assert_eq(r.rows, 4);
 	cr_assert_eq(r.bad_rows, 0);

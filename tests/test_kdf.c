@@ -42,7 +42,8 @@ Test(kdf, rfc5869_vectors)
 		cr_assert_arr_eq(out, okm, okm_len, "%s: expand", v->title);
 
 		memset(out, 0, okm_len);
-		cr_assert_eq(tly_hkdf(out, okm_len, salt_arg, salt_len, ikm, ikm_len, info, info_len),
+		cr_assert_eq(
+		    tly_hkdf(out, okm_len, salt_arg, salt_len, ikm, ikm_len, info, info_len),
 		    TLY_OK);
 		cr_assert_arr_eq(out, okm, okm_len, "%s: extract and expand", v->title);
 
@@ -81,7 +82,7 @@ Test(kdf, expand_refuses_more_than_255_blocks)
 	memset(out, 0xaa, sizeof out);
 	cr_assert_eq(tly_hkdf_expand(out, TLY_KDF_MAX_OUT + 1, prk, NULL, 0), TLY_EINVAL);
 	cr_assert_eq(tly_hkdf(out, TLY_KDF_MAX_OUT + 1, NULL, 0, ikm, sizeof ikm, NULL, 0),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	cr_assert_eq(tly_hkdf_expand(out, SIZE_MAX, prk, NULL, 0), TLY_EINVAL);
 	for (size_t i = 0; i < sizeof out; i++)
 		cr_assert_eq(out[i], 0xaa, "byte %zu written on failure", i);
@@ -110,31 +111,31 @@ Test(kdf, every_input_changes_the_output)
 	memset(ikm, 1, sizeof ikm);
 	memset(salt, 2, sizeof salt);
 	memset(info, 3, sizeof info);
-	cr_assert_eq(tly_hkdf(base, sizeof base, salt, sizeof salt, ikm, sizeof ikm, info,
-			 sizeof info),
+	cr_assert_eq(
+	    tly_hkdf(base, sizeof base, salt, sizeof salt, ikm, sizeof ikm, info, sizeof info),
 	    TLY_OK);
 
 	ikm[31] ^= 1;
-	cr_assert_eq(tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info,
-			 sizeof info),
+	cr_assert_eq(
+	    tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info, sizeof info),
 	    TLY_OK);
 	cr_assert(memcmp(out, base, sizeof out) != 0, "ikm not bound");
 	ikm[31] ^= 1;
 
 	salt[0] ^= 1;
-	cr_assert_eq(tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info,
-			 sizeof info),
+	cr_assert_eq(
+	    tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info, sizeof info),
 	    TLY_OK);
 	cr_assert(memcmp(out, base, sizeof out) != 0, "salt not bound");
 	salt[0] ^= 1;
 
-	cr_assert_eq(tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info,
-			 sizeof info - 1),
+	cr_assert_eq(
+	    tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info, sizeof info - 1),
 	    TLY_OK);
 	cr_assert(memcmp(out, base, sizeof out) != 0, "info length not bound");
 
-	cr_assert_eq(tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info,
-			 sizeof info),
+	cr_assert_eq(
+	    tly_hkdf(out, sizeof out, salt, sizeof salt, ikm, sizeof ikm, info, sizeof info),
 	    TLY_OK);
 	cr_assert_arr_eq(out, base, sizeof out, "not deterministic");
 }

@@ -121,16 +121,15 @@ Test(key_file, missing_is_eio)
 Test(key_file, wrong_length_or_digits_is_eformat)
 {
 	static const char *const bad[] = {
-	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1\n",
-	    HEX32 "0\n", HEX32 "\n\n", "g00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
-	    ""};
+	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1\n", HEX32 "0\n",
+	    HEX32 "\n\n", "g00102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", ""};
 	uint8_t out[32];
 	char why[256] = "";
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		put_file(bad[i], 0600);
 		cr_assert_eq(tly_key_file_read(path, out, sizeof out, why, sizeof why), TLY_EFORMAT,
-		    "case %zu", i);
+		             "case %zu", i);
 		cr_assert(strstr(why, "expected 64 hex digits") != NULL, "%s", why);
 	}
 }
@@ -147,8 +146,9 @@ Test(key_file, identity_from_files)
 	snprintf(kx_path, sizeof kx_path, "%s/kx", dir);
 	cr_assert_eq(tly_key_file_write(path, seed, sizeof seed, why, sizeof why), TLY_OK);
 	cr_assert_eq(tly_key_file_write(kx_path, a.kx_sk, TLY_KX_SECRET_BYTES, why, sizeof why),
-	    TLY_OK);
-	cr_assert_eq(tly_identity_from_files(&b, 4, path, kx_path, why, sizeof why), TLY_OK, "%s", why);
+	             TLY_OK);
+	cr_assert_eq(tly_identity_from_files(&b, 4, path, kx_path, why, sizeof why), TLY_OK, "%s",
+	             why);
 	tly_identity_public(&a, &pa);
 	tly_identity_public(&b, &pb);
 	cr_assert_eq(memcmp(&pa, &pb, sizeof pa), 0);
@@ -156,7 +156,8 @@ Test(key_file, identity_from_files)
 	cr_assert_eq(chmod(kx_path, 0644), 0);
 	cr_assert_eq(tly_identity_from_files(&b, 4, path, kx_path, why, sizeof why), TLY_EAUTH);
 	cr_assert(strstr(why, kx_path) != NULL, "%s", why);
-	cr_assert_eq(tly_identity_from_files(&b, 0, path, NULL, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(tly_identity_from_files(&b, 0, path, NULL, why, sizeof why), TLY_OK, "%s",
+	             why);
 	cr_assert_null(b.kx_sk);
 	tly_identity_fini(&b);
 	tly_identity_fini(&a);
@@ -164,9 +165,9 @@ Test(key_file, identity_from_files)
 
 /* ---- the registry ---- */
 
-#define PK_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define PK_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define COORD "[coordinator]\nsign_pk = " PK_A "\n"
+#define PK_A    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define PK_B    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define COORD   "[coordinator]\nsign_pk = " PK_A "\n"
 #define NODE(n) "[node " #n "]\nsign_pk = " PK_A "\nkx_pk = " PK_B "\n"
 
 static tly_err
@@ -187,7 +188,7 @@ Test(registry, parses_nodes_and_names)
 	const char *text = "; comment\n" COORD "\n" NODE(7) "name = Some NHS Trust\n" NODE(2);
 
 	cr_assert_eq(tly_registry_parse(&roster, text, "reg.ini", why, sizeof why), TLY_OK, "%s",
-	    why);
+	             why);
 	cr_assert_eq(roster.count, 2);
 	cr_assert_eq(roster.parties[0].id, 2);
 	cr_assert_eq(roster.parties[1].id, 7);
@@ -216,9 +217,11 @@ Test(registry, bad_inputs_name_the_line_and_key)
 {
 	expect_fail("", "[coordinator] sign_pk is missing");
 	expect_fail(NODE(1), "[coordinator] sign_pk is missing");
-	expect_fail(COORD "kx_pk = " PK_B "\n", "reg.ini:3: coordinator.kx_pk: the coordinator has only sign_pk");
+	expect_fail(COORD "kx_pk = " PK_B "\n",
+	            "reg.ini:3: coordinator.kx_pk: the coordinator has only sign_pk");
 	expect_fail(COORD "colour = red\n", "reg.ini:3: coordinator.colour: unknown key");
-	expect_fail("[coordinator]\nsign_pk = " PK_A "0\n", "reg.ini:2: coordinator.sign_pk: expected 64 hex digits");
+	expect_fail("[coordinator]\nsign_pk = " PK_A "0\n",
+	            "reg.ini:2: coordinator.sign_pk: expected 64 hex digits");
 	expect_fail(COORD "[nodes]\nsign_pk = " PK_A "\n", "nodes.sign_pk: unknown section");
 	expect_fail(COORD "this is not ini\n", "reg.ini:3: not a [section] or key = value line");
 }

@@ -101,7 +101,7 @@ Test(kx, low_order_points_are_refused)
 		cr_assert_arr_eq(out, untouched, sizeof out, "x25519 wrote: %s", v->title);
 
 		cr_assert_eq(tly_kx_agree(out, sk, pk, u, "pairwise-mask"), TLY_ELOWORDER,
-		    "agree: %s", v->title);
+		             "agree: %s", v->title);
 		cr_assert_arr_eq(out, untouched, sizeof out, "agree wrote: %s", v->title);
 	}
 	tly_vectors_free(file);

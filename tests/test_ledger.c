@@ -1548,6 +1548,7 @@ Test(ledger, log_heads_record_newest_and_refuse_a_fork)
 	sqlite3 *db;
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
 	cr_assert_neq(sqlite3_exec(db, "DELETE FROM log_heads", NULL, NULL, NULL), SQLITE_OK);
-	cr_assert_neq(sqlite3_exec(db, "UPDATE log_heads SET size = 8", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_neq(sqlite3_exec(db, "UPDATE log_heads SET size = 8", NULL, NULL, NULL),
+	              SQLITE_OK);
 	sqlite3_close(db);
 }

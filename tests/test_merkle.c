@@ -75,7 +75,8 @@ Test(merkle, rfc_hashes_and_roots)
 			free(in);
 		} else if (strcmp(kind(v), "node") == 0) {
 			size_t l_len, r_len;
-			uint8_t *l = tly_vector_hex(v, "left", &l_len), *r = tly_vector_hex(v, "right", &r_len);
+			uint8_t *l = tly_vector_hex(v, "left", &l_len),
+			        *r = tly_vector_hex(v, "right", &r_len);
 			uint8_t buf_l[HASH] = {0}, buf_r[HASH] = {0};
 			/* The RFC example hashes short strings as children: feed
 			 * SHA-256(0x01 || l || r) through the 32-byte API only
@@ -113,13 +114,16 @@ Test(merkle, rfc_inclusion_and_consistency_proofs)
 		size_t count;
 		uint8_t a[HASH], b[HASH];
 		if (strcmp(kind(v), "inclusion") == 0) {
-			uint64_t index = tly_vector_u64(v, "index"), size = tly_vector_u64(v, "size");
+			uint64_t index = tly_vector_u64(v, "index"),
+			         size = tly_vector_u64(v, "size");
 			uint8_t(*proof)[HASH] = proof_of(v, &count);
 			tly_vector_hex_fixed(v, "leaf_hash", a, HASH);
 			tly_vector_hex_fixed(v, "root", b, HASH);
-			cr_assert_eq(tly_merkle_verify_inclusion(a, index, size, proof[0], count, b), TLY_OK,
+			cr_assert_eq(
+			    tly_merkle_verify_inclusion(a, index, size, proof[0], count, b), TLY_OK,
 			    "%s", v->title);
-			cr_assert_eq(tly_merkle_inclusion_proof(built, &built_count, leaves[0], size, index),
+			cr_assert_eq(
+			    tly_merkle_inclusion_proof(built, &built_count, leaves[0], size, index),
 			    TLY_OK);
 			cr_assert_eq(built_count, count, "%s", v->title);
 			cr_assert_arr_eq(built, proof, count * HASH, "%s: built proof", v->title);
@@ -130,9 +134,10 @@ Test(merkle, rfc_inclusion_and_consistency_proofs)
 			uint8_t(*proof)[HASH] = proof_of(v, &count);
 			tly_vector_hex_fixed(v, "root1", a, HASH);
 			tly_vector_hex_fixed(v, "root2", b, HASH);
-			cr_assert_eq(tly_merkle_verify_consistency(s1, s2, a, b, proof[0], count), TLY_OK,
-			    "%s", v->title);
-			cr_assert_eq(tly_merkle_consistency_proof(built, &built_count, leaves[0], s1, s2),
+			cr_assert_eq(tly_merkle_verify_consistency(s1, s2, a, b, proof[0], count),
+			             TLY_OK, "%s", v->title);
+			cr_assert_eq(
+			    tly_merkle_consistency_proof(built, &built_count, leaves[0], s1, s2),
 			    TLY_OK);
 			cr_assert_eq(built_count, count, "%s", v->title);
 			cr_assert_arr_eq(built, proof, count * HASH, "%s: built proof", v->title);
@@ -150,7 +155,8 @@ static void
 property_leaves(uint8_t leaves[PROPERTY_MAX][HASH])
 {
 	for (uint32_t i = 0; i < PROPERTY_MAX; i++) {
-		uint8_t in[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+		uint8_t in[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+		                 (uint8_t)i};
 		tly_merkle_leaf_hash(leaves[i], in, sizeof in);
 	}
 }
@@ -166,27 +172,35 @@ Test(merkle, every_inclusion_proof_verifies_and_every_flipped_bit_fails)
 	for (uint64_t n = 1; n <= PROPERTY_MAX; n++) {
 		tly_merkle_root(root, leaves[0], n);
 		for (uint64_t m = 0; m < n; m++) {
-			cr_assert_eq(tly_merkle_inclusion_proof(proof, &count, leaves[0], n, m), TLY_OK);
-			cr_assert_eq(tly_merkle_verify_inclusion(leaves[m], m, n, proof[0], count, root),
+			cr_assert_eq(tly_merkle_inclusion_proof(proof, &count, leaves[0], n, m),
+			             TLY_OK);
+			cr_assert_eq(
+			    tly_merkle_verify_inclusion(leaves[m], m, n, proof[0], count, root),
 			    TLY_OK, "n %lu m %lu", (unsigned long)n, (unsigned long)m);
 			for (size_t bit = 0; bit < count * HASH * 8; bit += (n > 16 ? 37 : 1)) {
 				proof[bit / 256][(bit / 8) % HASH] ^= (uint8_t)(1u << (bit % 8));
-				cr_assert_eq(tly_merkle_verify_inclusion(leaves[m], m, n, proof[0], count,
-				    root), TLY_EAUTH);
+				cr_assert_eq(tly_merkle_verify_inclusion(leaves[m], m, n, proof[0],
+				                                         count, root),
+				             TLY_EAUTH);
 				proof[bit / 256][(bit / 8) % HASH] ^= (uint8_t)(1u << (bit % 8));
 			}
 			/* (The same path can fit another size with the same
 			 * shape: the signed head binds the size to the root.) */
-			cr_assert_neq(tly_merkle_verify_inclusion(leaves[m], m, m, proof[0], count,
-			    root), TLY_OK);
+			cr_assert_neq(
+			    tly_merkle_verify_inclusion(leaves[m], m, m, proof[0], count, root),
+			    TLY_OK);
 			if (n > 1)
-				cr_assert_neq(tly_merkle_verify_inclusion(leaves[m], (m + 1) % n, n, proof[0],
-				    count, root), TLY_OK);
-			cr_assert_neq(tly_merkle_verify_inclusion(leaves[m], m, n, proof[0], count + 1 > 64
-			    ? count : count + 1, root), TLY_OK);
+				cr_assert_neq(tly_merkle_verify_inclusion(leaves[m], (m + 1) % n, n,
+				                                          proof[0], count, root),
+				              TLY_OK);
+			cr_assert_neq(
+			    tly_merkle_verify_inclusion(leaves[m], m, n, proof[0],
+			                                count + 1 > 64 ? count : count + 1, root),
+			    TLY_OK);
 			if (count > 0)
-				cr_assert_neq(tly_merkle_verify_inclusion(leaves[m], m, n, proof[0], count - 1,
-				    root), TLY_OK);
+				cr_assert_neq(tly_merkle_verify_inclusion(leaves[m], m, n, proof[0],
+				                                          count - 1, root),
+				              TLY_OK);
 		}
 	}
 }
@@ -204,34 +218,42 @@ Test(merkle, every_consistency_proof_verifies_and_every_flipped_bit_fails)
 		tly_merkle_root(roots[n], leaves[0], n);
 	for (uint64_t n = 1; n <= PROPERTY_MAX; n++)
 		for (uint64_t m = 0; m <= n; m++) {
-			cr_assert_eq(tly_merkle_consistency_proof(proof, &count, leaves[0], m, n), TLY_OK);
-			cr_assert_eq(tly_merkle_verify_consistency(m, n, roots[m], roots[n], proof[0],
-			    count), TLY_OK, "m %lu n %lu", (unsigned long)m, (unsigned long)n);
+			cr_assert_eq(tly_merkle_consistency_proof(proof, &count, leaves[0], m, n),
+			             TLY_OK);
+			cr_assert_eq(tly_merkle_verify_consistency(m, n, roots[m], roots[n],
+			                                           proof[0], count),
+			             TLY_OK, "m %lu n %lu", (unsigned long)m, (unsigned long)n);
 			if (m == 0)
 				continue;
 			for (size_t bit = 0; bit < count * HASH * 8; bit += (n > 16 ? 29 : 1)) {
 				proof[bit / 256][(bit / 8) % HASH] ^= (uint8_t)(1u << (bit % 8));
-				cr_assert_eq(tly_merkle_verify_consistency(m, n, roots[m], roots[n], proof[0],
-				    count), TLY_EAUTH);
+				cr_assert_eq(tly_merkle_verify_consistency(m, n, roots[m], roots[n],
+				                                           proof[0], count),
+				             TLY_EAUTH);
 				proof[bit / 256][(bit / 8) % HASH] ^= (uint8_t)(1u << (bit % 8));
 			}
 			for (size_t bit = 0; bit < HASH * 8; bit += 7) {
 				uint8_t bad[HASH];
 				memcpy(bad, roots[m], HASH);
 				bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-				cr_assert_eq(tly_merkle_verify_consistency(m, n, bad, roots[n], proof[0],
-				    count), TLY_EAUTH);
+				cr_assert_eq(tly_merkle_verify_consistency(m, n, bad, roots[n],
+				                                           proof[0], count),
+				             TLY_EAUTH);
 				memcpy(bad, roots[n], HASH);
 				bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-				cr_assert_eq(tly_merkle_verify_consistency(m, n, roots[m], bad, proof[0],
-				    count), TLY_EAUTH);
+				cr_assert_eq(tly_merkle_verify_consistency(m, n, roots[m], bad,
+				                                           proof[0], count),
+				             TLY_EAUTH);
 			}
 			if (m < n) {
-				cr_assert_eq(tly_merkle_verify_consistency(n, m, roots[n], roots[m], proof[0],
-				    count), TLY_EAUTH, "rollback");
+				cr_assert_eq(tly_merkle_verify_consistency(n, m, roots[n], roots[m],
+				                                           proof[0], count),
+				             TLY_EAUTH, "rollback");
 				if (m + 1 < n)
-					cr_assert_eq(tly_merkle_verify_consistency(m + 1, n, roots[m + 1],
-					    roots[n], proof[0], count), TLY_EAUTH);
+					cr_assert_eq(
+					    tly_merkle_verify_consistency(
+					        m + 1, n, roots[m + 1], roots[n], proof[0], count),
+					    TLY_EAUTH);
 			}
 		}
 }
@@ -254,14 +276,17 @@ Test(merkle, cached_tree_matches_the_flat_leaves)
 			tly_merkle_root(a, leaves[0], n);
 			tly_merkle_tree_root(&t, n, b);
 			cr_assert_arr_eq(a, b, HASH, "root %lu of %lu", (unsigned long)n,
-			    (unsigned long)size);
+			                 (unsigned long)size);
 			for (uint64_t m = 0; m < n; m++) {
-				cr_assert_eq(tly_merkle_inclusion_proof(pa, &ca, leaves[0], n, m), TLY_OK);
+				cr_assert_eq(tly_merkle_inclusion_proof(pa, &ca, leaves[0], n, m),
+				             TLY_OK);
 				cr_assert_eq(tly_merkle_tree_inclusion(&t, pb, &cb, n, m), TLY_OK);
 				cr_assert_eq(ca, cb);
 				cr_assert_arr_eq(pa, pb, ca * HASH);
-				cr_assert_eq(tly_merkle_consistency_proof(pa, &ca, leaves[0], m, n), TLY_OK);
-				cr_assert_eq(tly_merkle_tree_consistency(&t, pb, &cb, m, n), TLY_OK);
+				cr_assert_eq(tly_merkle_consistency_proof(pa, &ca, leaves[0], m, n),
+				             TLY_OK);
+				cr_assert_eq(tly_merkle_tree_consistency(&t, pb, &cb, m, n),
+				             TLY_OK);
 				cr_assert_eq(ca, cb);
 				cr_assert_arr_eq(pa, pb, ca * HASH);
 			}
@@ -301,7 +326,8 @@ Test(merkle, proof_arguments_out_of_range)
 	cr_assert_eq(tly_merkle_inclusion_proof(proof, &count, leaves[0], 2, 2), TLY_EINVAL);
 	cr_assert_eq(tly_merkle_inclusion_proof(proof, &count, leaves[0], 0, 0), TLY_EINVAL);
 	cr_assert_eq(tly_merkle_consistency_proof(proof, &count, leaves[0], 3, 2), TLY_EINVAL);
-	cr_assert_eq(tly_merkle_verify_inclusion(leaves[0], 0, 0, proof[0], 0, leaves[0]), TLY_EAUTH);
+	cr_assert_eq(tly_merkle_verify_inclusion(leaves[0], 0, 0, proof[0], 0, leaves[0]),
+	             TLY_EAUTH);
 }
 
 /* ---- signed heads and log commitments ---- */
@@ -371,15 +397,18 @@ sample_commit(void)
 	tly_merkle_root(c->head.root, leaves[0], 40);
 	memset(c->head.signature, 0x5a, TLY_SIGN_BYTES);
 	c->leaf_index = 39;
-	cr_assert_eq(tly_merkle_inclusion_proof(c->inclusion.hashes, &c->inclusion.count, leaves[0], 40,
-	    39), TLY_OK);
+	cr_assert_eq(
+	    tly_merkle_inclusion_proof(c->inclusion.hashes, &c->inclusion.count, leaves[0], 40, 39),
+	    TLY_OK);
 	c->consistency_count = 2;
 	c->from_size[0] = 3;
 	c->from_size[1] = 33;
-	cr_assert_eq(tly_merkle_consistency_proof(c->consistency[0].hashes, &c->consistency[0].count,
-	    leaves[0], 3, 40), TLY_OK);
-	cr_assert_eq(tly_merkle_consistency_proof(c->consistency[1].hashes, &c->consistency[1].count,
-	    leaves[0], 33, 40), TLY_OK);
+	cr_assert_eq(tly_merkle_consistency_proof(c->consistency[0].hashes,
+	                                          &c->consistency[0].count, leaves[0], 3, 40),
+	             TLY_OK);
+	cr_assert_eq(tly_merkle_consistency_proof(c->consistency[1].hashes,
+	                                          &c->consistency[1].count, leaves[0], 33, 40),
+	             TLY_OK);
 	return c;
 }
 

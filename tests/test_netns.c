@@ -501,10 +501,10 @@ lay_out(void)
 	char planner[300];
 	snprintf(planner, sizeof planner, "%s/planner.conf", dir);
 	double start = now_s();
-	cr_assert_eq(run_here((const char *const[]){"tally", "query", "--config", planner, "--count",
-	                                            "--by", "imd_decile,sex,age_band", "--epsilon",
-	                                            "0.5", NULL}),
-	             0, "calibration: a 100-cell query on loopback");
+	cr_assert_eq(
+	    run_here((const char *const[]){"tally", "query", "--config", planner, "--count", "--by",
+	                                   "imd_decile,sex,age_band", "--epsilon", "0.5", NULL}),
+	    0, "calibration: a 100-cell query on loopback");
 	double took_ms = (now_s() - start) * 1000;
 	deadline_ms = took_ms * 5 < DEADLINE_MIN_MS   ? DEADLINE_MIN_MS
 	              : took_ms * 5 > DEADLINE_MAX_MS ? DEADLINE_MAX_MS
@@ -937,8 +937,8 @@ static const char *const small_query[] = {"--count", "--by", "sex", "--epsilon",
 static const char *const big_query[] = {"--count",   "--by", "imd_decile,sex,age_band",
                                         "--epsilon", "0.5",  NULL};
 /* 500 cells: one share alone is 4,000 bytes, several TCP segments. */
-static const char *const huge_query[] = {"--count", "--by", "imd_decile,sex,age_band,ethnicity",
-                                         "--epsilon", "0.5", NULL};
+static const char *const huge_query[] = {"--count",   "--by", "imd_decile,sex,age_band,ethnicity",
+                                         "--epsilon", "0.5",  NULL};
 
 /* Ask small queries until one includes every node again; seconds taken,
  * the number of queries in *rounds. */
@@ -986,7 +986,9 @@ Test(netns, link_cut_mid_round_then_healed)
 	            cut_at, took, code);
 	cr_assert(code == 0 || code == 4, "the query must release or fail cleanly, not %d", code);
 	if (code == 0) {
-		cr_assert_eq(contributors_of(result), SITES - 1, "%d contributors (one of them late under load?)", contributors_of(result));
+		cr_assert_eq(contributors_of(result), SITES - 1,
+		             "%d contributors (one of them late under load?)",
+		             contributors_of(result));
 		cr_assert(is_dropped(result, 5), "the result must name node 5 as dropped");
 		const char *qid = json_string_value(json_object_get(result, "query_id"));
 		assert_dropped_but_charged(5, qid);
@@ -1037,7 +1039,8 @@ heartbeat_cut(int k)
 	snprintf(nlog, sizeof nlog, "%s/logs/node-%d.log", dir, k);
 	snprintf(clog, sizeof clog, "%s/logs/coordinator.log", dir);
 	snprintf(line, sizeof line, "node %d disconnected", k);
-	return file_has(nlog, "(no heartbeat)") || (file_has(clog, line) && file_has(clog, "(no heartbeat)"));
+	return file_has(nlog, "(no heartbeat)") ||
+	       (file_has(clog, line) && file_has(clog, "(no heartbeat)"));
 }
 
 /* Node k's link limited to bits_per_s each way (htb, no burst to speak
@@ -1132,7 +1135,9 @@ Test(netns, thin_link_below_and_above_the_deadline)
 	            thinner, took, code, contributors_of(result));
 	cr_assert(code == 0 || code == 4, "release or a clean failure, not %d", code);
 	if (code == 0) {
-		cr_assert_eq(contributors_of(result), SITES - 1, "%d contributors (one of them late under load?)", contributors_of(result));
+		cr_assert_eq(contributors_of(result), SITES - 1,
+		             "%d contributors (one of them late under load?)",
+		             contributors_of(result));
 		cr_assert(is_dropped(result, 5), "node 5 missed the deadline: dropped");
 	}
 	const char *qid = code == 0 ? json_string_value(json_object_get(result, "query_id")) : NULL;
@@ -1144,14 +1149,16 @@ Test(netns, thin_link_below_and_above_the_deadline)
 	 * half as much again) takes at the thinner rate, and at least 30 s. */
 	long wait_ms = (long)(small * 3 / 2 * 8 * 1000 / thinner) * 3;
 	int charged = 0;
-	for (int tries = 0; tries < (wait_ms > 30000 ? wait_ms : 30000) / 250 && !charged; tries++) {
+	for (int tries = 0; tries < (wait_ms > 30000 ? wait_ms : 30000) / 250 && !charged;
+	     tries++) {
 		charged = qid != NULL ? charged_for(5, qid) : charges(5) > before;
 		if (!charged)
 			dmn_pause_ms(250);
 	}
 	cr_log_info("thin link %ld bit/s: node 5 %s", thinner,
 	            charged ? "charged the query late" : "was cut by the heartbeat first");
-	cr_assert(charged || heartbeat_cut(5), "dropped node 5 charged the query and stays charged");
+	cr_assert(charged || heartbeat_cut(5),
+	          "dropped node 5 charged the query and stays charged");
 	if (qid != NULL && charged)
 		assert_dropped_but_charged(5, qid);
 	json_decref(result);
@@ -1197,7 +1204,9 @@ Test(netns, delay_below_and_above_the_deadline)
 	            deadline_ms * 3 / 5, deadline_ms, code, took, contributors_of(result));
 	cr_assert(code == 0 || code == 4, "release or a clean failure, not %d", code);
 	if (code == 0) {
-		cr_assert_eq(contributors_of(result), SITES - 1, "%d contributors (one of them late under load?)", contributors_of(result));
+		cr_assert_eq(contributors_of(result), SITES - 1,
+		             "%d contributors (one of them late under load?)",
+		             contributors_of(result));
 		cr_assert(is_dropped(result, 5), "node 5 is slower than the deadline: dropped");
 	}
 	const char *qid = code == 0 ? json_string_value(json_object_get(result, "query_id")) : NULL;
@@ -1240,7 +1249,8 @@ Test(netns, partition_across_a_coordinator_restart_then_heal)
 	double took;
 	int code = ask(small_query, &result, &took);
 	cr_assert_eq(code, 0, "4 of 5 trusts are enough");
-	cr_assert_eq(contributors_of(result), SITES - 1, "%d contributors (one of them late under load?)", contributors_of(result));
+	cr_assert_eq(contributors_of(result), SITES - 1,
+	             "%d contributors (one of them late under load?)", contributors_of(result));
 	json_decref(result);
 	cr_log_info("partition: with node 5 cut off and unknown to the new coordinator, a query "
 	            "took %.2f s",

@@ -48,8 +48,8 @@ static struct tly_identity coordinator, nodes[SITES];
 static struct tly_roster roster;
 static struct tly_catalogue catalogue;
 
-static void
-path_of(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_of(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 path_of(char *out, size_t len, const char *fmt, ...)
@@ -76,7 +76,7 @@ run(const char *const argv[])
 	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
-	    "cannot run %s", program);
+	             "cannot run %s", program);
 	posix_spawn_file_actions_destroy(&actions);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -94,17 +94,18 @@ setup(void)
 	const char *env = getenv("TALLY_BIN");
 	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	cr_assert_not_null(mkdtemp(dir));
-	struct tly_synth_options opt = {.sites = SITES, .people = 6000, .seed = 11, .out_dir = dir,
-	    .quiet = 1};
+	struct tly_synth_options opt = {
+	    .sites = SITES, .people = 6000, .seed = 11, .out_dir = dir, .quiet = 1};
 	cr_assert_eq(tly_synth(&opt, why, sizeof why), TLY_OK, "%s", why);
 	for (int i = 0; i < SITES; i++) {
 		path_of(keys, sizeof keys, "site-%d/keys", i + 1);
-		cr_assert_eq(run((const char *const[]){"tally-node", "keygen", "--out", keys, NULL}), 0);
+		cr_assert_eq(
+		    run((const char *const[]){"tally-node", "keygen", "--out", keys, NULL}), 0);
 		char sign[400], kx[400];
 		snprintf(sign, sizeof sign, "%s/node.sign", keys);
 		snprintf(kx, sizeof kx, "%s/node.kx", keys);
-		cr_assert_eq(tly_identity_from_files(&nodes[i], (uint32_t)i + 1, sign, kx, why,
-				 sizeof why),
+		cr_assert_eq(
+		    tly_identity_from_files(&nodes[i], (uint32_t)i + 1, sign, kx, why, sizeof why),
 		    TLY_OK, "%s", why);
 		tly_identity_public(&nodes[i], &parties[i]);
 	}
@@ -115,7 +116,7 @@ setup(void)
 	cr_assert_eq(tly_registry_write(&roster, path, why, sizeof why), TLY_OK, "%s", why);
 	const char *cat = tly_synth_catalogue();
 	cr_assert_eq(tly_catalogue_parse(&catalogue, cat, strlen(cat), &err), TLY_OK, "%s",
-	    err.reason);
+	             err.reason);
 }
 
 static void
@@ -135,14 +136,15 @@ TestSuite(node, .init = setup, .fini = teardown, .timeout = 120);
 
 /* The coordinator's side of a query: spec JSON -> QUERY fields. */
 static void
-make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *ids, uint32_t *members)
+make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *ids,
+           uint32_t *members)
 {
 	struct tly_spec spec;
 	struct tly_spec_error err;
 	uint64_t l1, l2sq;
 
 	cr_assert_eq(tly_spec_parse(&spec, &catalogue, json, strlen(json), &err), TLY_OK, "%s: %s",
-	    err.field, err.reason);
+	             err.field, err.reason);
 	cr_assert_eq(tly_spec_canonical(&spec, &catalogue, canonical), TLY_OK);
 	cr_assert_eq(tly_spec_sensitivity(&spec, &catalogue, &l1, &l2sq), TLY_OK);
 	memset(q, 0, sizeof *q);
@@ -192,8 +194,9 @@ start_query(const struct tly_query *q, const char *msg_path, uint8_t query_id[16
 	last_head = c->head;
 	free(c);
 	tly_outbox_init(&box);
-	cr_assert_eq(tly_committee_coord_alloc(&coord, &coordinator, &roster, &logged, query_id,
-	    &box), TLY_OK);
+	cr_assert_eq(
+	    tly_committee_coord_alloc(&coord, &coordinator, &roster, &logged, query_id, &box),
+	    TLY_OK);
 	free(logged.log_commit);
 	cr_assert_geq(box.count, 1);
 	FILE *f = fopen(msg_path, "wb");
@@ -209,8 +212,8 @@ answer(int site, const char *msg_path, const char *out)
 {
 	char conf[300];
 	path_of(conf, sizeof conf, "site-%d/node.conf", site);
-	return run((const char *const[]){"tally-node", "answer", "--config", conf, "--query", msg_path,
-	    "--out", out, NULL});
+	return run((const char *const[]){"tally-node", "answer", "--config", conf, "--query",
+	                                 msg_path, "--out", out, NULL});
 }
 
 static uint8_t *
@@ -270,8 +273,7 @@ check_receipt(int site, const char *out, const uint8_t qid[16])
 	uint8_t *rbytes = slurp(receipt_path, &rlen);
 	cr_assert_not_null(rbytes);
 	cr_assert_eq(tly_ledger_receipt_decode(&receipt, rbytes, rlen), TLY_OK);
-	cr_assert_eq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
-	    TLY_OK);
+	cr_assert_eq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk), TLY_OK);
 	cr_assert_arr_eq(receipt.query_id, qid, 16);
 	cr_assert_eq(receipt.log_head.size, last_head.size);
 	cr_assert_arr_eq(receipt.log_head.root, last_head.root, 32);
@@ -285,7 +287,7 @@ check_receipt(int site, const char *out, const uint8_t qid[16])
 	rbytes[rlen / 2] ^= 1;
 	if (tly_ledger_receipt_decode(&receipt, rbytes, rlen) == TLY_OK)
 		cr_assert_neq(tly_ledger_receipt_verify(&receipt, roster.parties[site - 1].sign_pk),
-		    TLY_OK, "a changed receipt still verifies");
+		              TLY_OK, "a changed receipt still verifies");
 	free(rbytes);
 }
 
@@ -293,7 +295,7 @@ check_receipt(int site, const char *out, const uint8_t qid[16])
  * the coordinator, whose messages land in box. */
 static void
 answer_site(int site, const char *msg_path, const uint8_t qid[16],
-    struct tly_committee_coord *coord, struct tly_outbox *box)
+            struct tly_committee_coord *coord, struct tly_outbox *box)
 {
 	char out[300];
 
@@ -315,7 +317,7 @@ answer_site(int site, const char *msg_path, const uint8_t qid[16],
  * certificate, collect share-sums. */
 static void
 relay_rounds(struct tly_committee_coord *coord, struct tly_committee_member *m[SITES],
-    struct tly_outbox *box)
+             struct tly_outbox *box)
 {
 	for (int rounds = 0; rounds < 5; rounds++) {
 		struct tly_outbox next;
@@ -325,13 +327,13 @@ relay_rounds(struct tly_committee_coord *coord, struct tly_committee_member *m[S
 			tly_err rv = TLY_OK;
 			if (to >= 1 && to <= SITES)
 				rv = tly_committee_member_receive(m[to - 1], box->items[i].data,
-				    box->items[i].len, &next);
+				                                  box->items[i].len, &next);
 			else if (to == TLY_PARTY_COORDINATOR)
 				rv = tly_committee_coord_receive(coord, box->items[i].data,
-				    box->items[i].len, &next);
+				                                 box->items[i].len, &next);
 			/* Share-sums after the total is known are normal. */
 			cr_assert(rv == TLY_OK || rv == TLY_ESTATE, "round %d: %s", rounds,
-			    tly_strerror(rv));
+			          tly_strerror(rv));
 		}
 		tly_outbox_fini(box);
 		*box = next;
@@ -354,7 +356,7 @@ check_result(struct tly_committee_coord *coord)
 	for (size_t c = 0; c < result.d; c++) {
 		long truth = truth_cell("diabetes_by_age_sex.json", c);
 		cr_assert_leq(labs(result.cells[c] - truth), 8, "cell %zu: %lld vs truth %ld", c,
-		    (long long)result.cells[c], truth);
+		              (long long)result.cells[c], truth);
 	}
 	tly_committee_result_fini(&result);
 }
@@ -375,7 +377,7 @@ Test(node, committee_round_through_tally_node_matches_truth)
 	uint8_t *query_msg = slurp(msg_path, &len);
 	for (int i = 0; i < SITES; i++)
 		cr_assert_eq(tly_committee_member_alloc(&m[i], &nodes[i], &roster, query_msg, len),
-		    TLY_OK);
+		             TLY_OK);
 	tly_outbox_init(&box);
 	for (int site = 1; site <= SITES; site++)
 		answer_site(site, msg_path, qid, coord, &box);
@@ -392,8 +394,8 @@ Test(node, committee_round_through_tally_node_matches_truth)
 	cr_assert_eq(answer(1, msg_path, out), 3);
 	char conf[300];
 	path_of(conf, sizeof conf, "site-1/node.conf");
-	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
-			 NULL}),
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
 	    0);
 	free(canonical);
 }
@@ -441,7 +443,7 @@ Test(node, refuses_tampered_and_inconsistent_queries_without_charging)
 	sqlite3_stmt *st;
 	if (sqlite3_open_v2(conf, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st, NULL) ==
-		SQLITE_OK) {
+	        SQLITE_OK) {
 		cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
 		cr_assert_eq(sqlite3_column_int(st, 0), 0, "a refused query was charged");
 		sqlite3_finalize(st);
@@ -468,25 +470,25 @@ Test(node, budget_is_enforced_at_the_cap_and_the_ledger_shows_it)
 	tly_committee_coord_free(start_query(&q, msg_path, qid));
 	cr_assert_eq(answer(2, msg_path, out), 3, "over the total budget");
 	path_of(conf, sizeof conf, "site-2/node.conf");
-	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
-			 NULL}),
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
 	    0);
 	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
-			 "--format", "csv", NULL}),
-	    0);
+	                                       "--format", "csv", NULL}),
+	             0);
 	/* Tampering with the ledger file is caught. */
 	char db_path[300];
 	sqlite3 *db;
 	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
 	cr_assert_eq(sqlite3_open(db_path, &db), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(db,
-			 "DROP TRIGGER IF EXISTS entries_no_update;"
-			 "UPDATE entries SET amount_num = 1 WHERE seq = 3",
-			 NULL, NULL, NULL),
-	    SQLITE_OK, "%s", sqlite3_errmsg(db));
+	                          "DROP TRIGGER IF EXISTS entries_no_update;"
+	                          "UPDATE entries SET amount_num = 1 WHERE seq = 3",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK, "%s", sqlite3_errmsg(db));
 	sqlite3_close(db);
-	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
-			 NULL}),
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
 	    1);
 	free(canonical);
 }
@@ -500,12 +502,12 @@ Test(node, budget_is_enforced_at_the_cap_and_the_ledger_shows_it)
  * the ledger holds, committed, for the query; with watch.fail set, the
  * read is interrupted, so the evaluation fails after the charge. */
 static struct {
-	char *eval_sql;          /* tly_eval_sql of the watched spec */
-	char ledger[300];        /* the node's ledger file */
+	char *eval_sql;   /* tly_eval_sql of the watched spec */
+	char ledger[300]; /* the node's ledger file */
 	uint8_t qid[TLY_QUERY_ID_BYTES];
-	int fail;                /* interrupt the read */
-	int reads;               /* times the evaluation started */
-	long charged_at_read;    /* committed charges for qid then; -1 none */
+	int fail;             /* interrupt the read */
+	int reads;            /* times the evaluation started */
+	long charged_at_read; /* committed charges for qid then; -1 none */
 } watch;
 
 static long
@@ -517,7 +519,7 @@ committed_charges(const char *ledger, const uint8_t qid[TLY_QUERY_ID_BYTES])
 
 	if (sqlite3_open_v2(ledger, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM entries WHERE kind = 1 AND query_id = ?",
-		-1, &st, NULL) == SQLITE_OK) {
+	                       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_blob(st, 1, qid, TLY_QUERY_ID_BYTES, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = (long)sqlite3_column_int64(st, 0);
@@ -574,8 +576,7 @@ watched_node_close(struct tly_node *node)
 /* Answer a fresh QUERY for spec json in the in-process node, watching for
  * its evaluation; the outcome, with out's messages counted in *shares. */
 static tly_err
-watched_answer(struct tly_node *node, const char *json, size_t *shares, char *why,
-    size_t why_len)
+watched_answer(struct tly_node *node, const char *json, size_t *shares, char *why, size_t why_len)
 {
 	struct tly_query q;
 	struct tly_spec spec;
@@ -588,10 +589,10 @@ watched_answer(struct tly_node *node, const char *json, size_t *shares, char *wh
 
 	make_query(&q, json, &canonical, ids, members);
 	cr_assert_eq(tly_spec_parse(&spec, &node->catalogue, canonical, strlen(canonical), &serr),
-	    TLY_OK, "%s", serr.reason);
+	             TLY_OK, "%s", serr.reason);
 	free(watch.eval_sql);
 	cr_assert_eq(tly_eval_sql(&node->config.datasets[spec.dataset], &spec, &watch.eval_sql),
-	    TLY_OK);
+	             TLY_OK);
 	tly_spec_fini(&spec);
 	path_of(msg_path, sizeof msg_path, "watched.msg");
 	tly_committee_coord_free(start_query(&q, msg_path, watch.qid));
@@ -622,7 +623,7 @@ Test(node, the_charge_is_durable_before_any_row_is_read)
 
 	/* An answer: one read, and the charge was already there. */
 	cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_OK, "%s",
-	    why);
+	             why);
 	cr_assert_eq(watch.reads, 1, "the evaluation ran once");
 	cr_assert_eq(watch.charged_at_read, 1, "charged before the first row was read");
 	cr_assert_eq(shares, SITES);
@@ -642,9 +643,9 @@ Test(node, the_charge_is_durable_before_any_row_is_read)
 	 * budget: the data is never read, nothing is charged or sent. */
 	for (int i = 2; i < 10; i++)
 		cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_OK,
-		    "answer %d: %s", i + 1, why);
+		             "answer %d: %s", i + 1, why);
 	cr_assert_eq(watched_answer(&node, diabetes_json, &shares, why, sizeof why), TLY_EBUDGET,
-	    "%s", why);
+	             "%s", why);
 	cr_assert_eq(watch.reads, 0, "a query refused for budget read the data");
 	cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0);
 	cr_assert_eq(shares, 0);
@@ -674,9 +675,9 @@ Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
 	struct tly_spec spec;
 	struct tly_spec_error serr;
 	cr_assert_eq(tly_spec_parse(&spec, &node.catalogue, canonical, strlen(canonical), &serr),
-	    TLY_OK);
+	             TLY_OK);
 	cr_assert_eq(tly_eval_sql(&node.config.datasets[spec.dataset], &spec, &watch.eval_sql),
-	    TLY_OK);
+	             TLY_OK);
 	tly_spec_fini(&spec);
 	/* Participants 2 and 3; the committee is still 1, 2, 3. */
 	q.participants = (struct tly_idlist){2, ids + 1};
@@ -732,7 +733,7 @@ Test(node, a_query_whose_mechanism_is_not_its_specs_is_refused_before_the_charge
 		tly_err rv = tly_node_answer(&node, msg, len, &out, &receipt, why, sizeof why);
 		cr_assert_neq(rv, TLY_OK, "mechanism %u for a Gaussian spec answered", others[i]);
 		cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0, "mechanism %u: charged",
-		    others[i]);
+		             others[i]);
 		cr_assert_eq(out.count, 0);
 		tly_outbox_fini(&out);
 		free(msg);
@@ -750,7 +751,7 @@ set_h_cap(int site, const char *value)
 
 	path_of(conf, sizeof conf, "site-%d/node.conf", site);
 	snprintf(cmd, sizeof cmd, "sed -i 's/^max_min_honest = .*/max_min_honest = %s/' %s", value,
-	    conf);
+	         conf);
 	cr_assert_eq(system(cmd), 0);
 }
 
@@ -784,7 +785,7 @@ Test(node, min_honest_above_the_node_cap_is_refused_without_charging)
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries", -1, &st, NULL),
-	    SQLITE_OK);
+	             SQLITE_OK);
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
 	cr_assert_eq(sqlite3_column_int(st, 0), 0, "a refused query was charged");
 	sqlite3_finalize(st);
@@ -814,10 +815,11 @@ Test(node, usage_report_names_the_queries_a_person_was_in)
 
 	path_of(db_path, sizeof db_path, "site-3/patients.db");
 	cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db,
-			 "SELECT person_id, has_diabetes FROM patients WHERE opted_out = 0 "
-			 "ORDER BY has_diabetes DESC",
-			 -1, &st, NULL),
+	cr_assert_eq(
+	    sqlite3_prepare_v2(db,
+	                       "SELECT person_id, has_diabetes FROM patients WHERE opted_out = 0 "
+	                       "ORDER BY has_diabetes DESC",
+	                       -1, &st, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		char *target = sqlite3_column_int(st, 1) ? diabetic : other;
@@ -832,8 +834,8 @@ Test(node, usage_report_names_the_queries_a_person_was_in)
 	path_of(log, sizeof log, "log");
 	truncate(log, 0);
 	cr_assert_eq(run((const char *const[]){"tally-node", "usage-report", "--config", conf,
-			 "--person", diabetic, NULL}),
-	    0);
+	                                       "--person", diabetic, NULL}),
+	             0);
 	size_t len;
 	char *text = (char *)slurp(log, &len);
 	text[len] = '\0';
@@ -841,8 +843,8 @@ Test(node, usage_report_names_the_queries_a_person_was_in)
 	free(text);
 	truncate(log, 0);
 	cr_assert_eq(run((const char *const[]){"tally-node", "usage-report", "--config", conf,
-			 "--person", other, NULL}),
-	    0);
+	                                       "--person", other, NULL}),
+	             0);
 	text = (char *)slurp(log, &len);
 	text[len] = '\0';
 	cr_assert(strstr(text, "0 of 1 answered queries used") != NULL, "%s", text);
@@ -865,8 +867,8 @@ Test(node, killed_answers_never_undercount_the_ledger)
 	srand((unsigned)seed_time.tv_nsec);
 	/* A small epsilon so that the budget lasts through every attempt. */
 	const char *json = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
-			   " \"group_by\": [\"sex\"],"
-			   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.01}}";
+	                   " \"group_by\": [\"sex\"],"
+	                   " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.01}}";
 	make_query(&q, json, &canonical, ids, members);
 	path_of(msg_path, sizeof msg_path, "query.msg");
 	path_of(conf, sizeof conf, "site-1/node.conf");
@@ -880,8 +882,8 @@ Test(node, killed_answers_never_undercount_the_ledger)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* Kill anywhere in 1.3 times a whole answer: before, during and after
 	 * the ledger commit and the writing of shares. */
-	long window_us = ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000) *
-	    13 / 10;
+	long window_us =
+	    ((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000) * 13 / 10;
 	int shares_seen = 0;
 	for (int attempt = 0; attempt < 40; attempt++) {
 		path_of(out, sizeof out, "kill-%d", attempt);
@@ -892,8 +894,8 @@ Test(node, killed_answers_never_undercount_the_ledger)
 			int null = open("/dev/null", O_WRONLY);
 			dup2(null, 1);
 			dup2(null, 2);
-			execl(program, "tally-node", "answer", "--config", conf, "--query", msg_path,
-			    "--out", out, (char *)NULL);
+			execl(program, "tally-node", "answer", "--config", conf, "--query",
+			      msg_path, "--out", out, (char *)NULL);
 			_exit(127);
 		}
 		long wait_us = rand() % (window_us + 1);
@@ -909,8 +911,8 @@ Test(node, killed_answers_never_undercount_the_ledger)
 
 		/* The chain verifies after every kill... */
 		cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config",
-				 conf, NULL}),
-		    0, "ledger broken after attempt %d", attempt);
+		                                       conf, NULL}),
+		             0, "ledger broken after attempt %d", attempt);
 		/* ...and if shares may have left (any share file exists), the
 		 * query is charged. */
 		char share[400];
@@ -922,22 +924,23 @@ Test(node, killed_answers_never_undercount_the_ledger)
 			sqlite3_stmt *st;
 			path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
 			cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL),
-			    SQLITE_OK);
-			cr_assert_eq(sqlite3_prepare_v2(db,
-					 "SELECT COUNT(*) FROM entries WHERE kind = 1 AND "
-					 "query_id = ?",
-					 -1, &st, NULL),
+			             SQLITE_OK);
+			cr_assert_eq(
+			    sqlite3_prepare_v2(db,
+			                       "SELECT COUNT(*) FROM entries WHERE kind = 1 AND "
+			                       "query_id = ?",
+			                       -1, &st, NULL),
 			    SQLITE_OK);
 			sqlite3_bind_blob(st, 1, qid, 16, SQLITE_STATIC);
 			cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
 			cr_assert_eq(sqlite3_column_int(st, 0), 1,
-			    "shares written for a query the ledger does not charge");
+			             "shares written for a query the ledger does not charge");
 			sqlite3_finalize(st);
 			sqlite3_close(db);
 		}
 	}
 	cr_log_info("%d kills, %d completed answers, %d with shares on disk (window %ld us)", kills,
-	    completed, shares_seen, window_us);
+	            completed, shares_seen, window_us);
 	cr_assert_geq(kills, 10, "too few kills landed mid-answer (%d)", kills);
 	cr_assert_geq(shares_seen, 1, "no attempt got as far as writing shares");
 	free(canonical);
@@ -950,8 +953,8 @@ charges_in(const char *ledger_db)
 	sqlite3_stmt *st;
 	int n = -1;
 	cr_assert_eq(sqlite3_open_v2(ledger_db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st,
-			 NULL),
+	cr_assert_eq(
+	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st, NULL),
 	    SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
@@ -1015,7 +1018,7 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	tly_outbox_init(&box);
 	msg = query_message(&q, &len);
 	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK,
-	    "%s", why);
+	             "%s", why);
 	free(msg);
 	tly_outbox_clear(&box);
 	cr_assert_eq(charges_in(ledger), 1);
@@ -1024,12 +1027,12 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	 * holds its store open (the table loses tally synth's UNIQUE first,
 	 * as a trust's own export might not have one). */
 	data_sql(3, "BEGIN; CREATE TABLE copy AS SELECT * FROM patients; DROP TABLE patients;"
-		    " ALTER TABLE copy RENAME TO patients;"
-		    " INSERT INTO patients SELECT * FROM patients ORDER BY person_id LIMIT 7;"
-		    " COMMIT");
+	            " ALTER TABLE copy RENAME TO patients;"
+	            " INSERT INTO patients SELECT * FROM patients ORDER BY person_id LIMIT 7;"
+	            " COMMIT");
 	msg = query_message(&q, &len);
-	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why),
-	    TLY_EINVAL, "a changed file with duplicates was not checked again: %s", why);
+	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_EINVAL,
+	             "a changed file with duplicates was not checked again: %s", why);
 	free(msg);
 	assert_data_free(why);
 	cr_assert(strstr(node.local_note, "7 duplicate") != NULL, "%s", node.local_note);
@@ -1040,17 +1043,16 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	tly_node_close(&node);
 	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
 	msg = query_message(&q, &len);
-	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why),
-	    TLY_EINVAL);
+	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_EINVAL);
 	free(msg);
 	assert_data_free(why);
 
 	/* Fixed: one row per person again, and the node answers. */
 	data_sql(3, "DELETE FROM patients WHERE rowid NOT IN "
-		    "(SELECT MIN(rowid) FROM patients GROUP BY person_id)");
+	            "(SELECT MIN(rowid) FROM patients GROUP BY person_id)");
 	msg = query_message(&q, &len);
 	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK,
-	    "%s", why);
+	             "%s", why);
 	free(msg);
 	cr_assert_eq(charges_in(ledger), 2);
 	tly_outbox_fini(&box);
@@ -1175,8 +1177,8 @@ set_policy(int site, const char *key, const char *value)
 	char conf[300], cmd[900];
 
 	path_of(conf, sizeof conf, "site-%d/node.conf", site);
-	snprintf(cmd, sizeof cmd,
-	    "sed -i '/^%s = /d; s/^\\[policy\\]$/[policy]\\n%s = %s/' %s", key, key, value, conf);
+	snprintf(cmd, sizeof cmd, "sed -i '/^%s = /d; s/^\\[policy\\]$/[policy]\\n%s = %s/' %s",
+	         key, key, value, conf);
 	cr_assert_eq(system(cmd), 0);
 }
 
@@ -1215,8 +1217,8 @@ Test(node, epsilon_past_the_samplers_caps_is_refused_before_the_charge)
 	cr_assert_eq(access(out, F_OK), -1, "no output for a refused query");
 	char *text = read_log();
 	cr_assert(strstr(text, "samplers' limits") && strstr(text, "1000000") &&
-		strstr(text, "nothing was charged"),
-	    "%s", text);
+	              strstr(text, "nothing was charged"),
+	          "%s", text);
 	free(text);
 	path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
 	cr_assert_eq(charges_in(db_path), 0, "charged, then failed for range");
@@ -1250,7 +1252,7 @@ Test(node, query_over_max_query_work_is_refused_before_the_charge)
 	char *text = read_log();
 	char expect[160];
 	snprintf(expect, sizeof expect, "cost %llu work units, above this node's max_query_work %s",
-	    (unsigned long long)work, value);
+	         (unsigned long long)work, value);
 	cr_assert(strstr(text, expect) && strstr(text, "nothing was charged"), "%s", text);
 	free(text);
 	path_of(db_path, sizeof db_path, "site-2/state/ledger.db");
@@ -1268,17 +1270,18 @@ Test(node, query_over_max_query_work_is_refused_before_the_charge)
  * raised max_query_work. */
 static void
 slow_query(struct tly_query *q, char **canonical, uint32_t *ids, uint32_t *members,
-    uint32_t deadline_ms)
+           uint32_t deadline_ms)
 {
 	char json[1200];
-	size_t used = (size_t)snprintf(json, sizeof json,
+	size_t used = (size_t)snprintf(
+	    json, sizeof json,
 	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"histogram\", \"column\": \"age\","
 	    " \"edges\": [");
 	for (int i = 0; i <= 100; i++)
 		used += (size_t)snprintf(json + used, sizeof json - used, "%s%d", i ? ", " : "", i);
 	snprintf(json + used, sizeof json - used,
-	    "]}, \"group_by\": [\"age_band\", \"sex\"],"
-	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.000001}}");
+	         "]}, \"group_by\": [\"age_band\", \"sex\"],"
+	         " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.000001}}");
 	make_query(q, json, canonical, ids, members);
 	cr_assert_eq(q->cells, 1000);
 	q->deadline_ms = deadline_ms;
@@ -1294,7 +1297,7 @@ charges_so_far(const char *ledger_db)
 	int n = 0;
 	if (sqlite3_open_v2(ledger_db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM entries WHERE kind = 1", -1, &st, NULL) ==
-		SQLITE_OK) {
+	        SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_int(st, 0);
 		sqlite3_finalize(st);
@@ -1313,8 +1316,8 @@ spawn_answer(int site, const char *msg_path, const char *out)
 	snprintf(program, sizeof program, "%s/tally-node", bin);
 	path_of(conf, sizeof conf, "site-%d/node.conf", site);
 	path_of(log, sizeof log, "log");
-	const char *const argv[] = {"tally-node", "answer", "--config", conf, "--query", msg_path,
-	    "--out", out, NULL};
+	const char *const argv[] = {"tally-node", "answer", "--config", conf, "--query",
+	                            msg_path,     "--out",  out,        NULL};
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -1356,7 +1359,7 @@ Test(node, the_round_deadline_stops_the_noise_and_the_charge_stands)
 	cr_assert_lt(took, 20.0, "took %.1f s", took);
 	char *text = read_log();
 	cr_assert(strstr(text, "the round's deadline passed") && strstr(text, "charge stands"),
-	    "%s", text);
+	          "%s", text);
 	free(text);
 	path_of(db_path, sizeof db_path, "site-1/state/ledger.db");
 	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
@@ -1397,7 +1400,7 @@ Test(node, sigterm_mid_noise_ends_the_node_within_a_second)
 	cr_assert_lt(took, 1.0, "took %.3f s", took);
 	char *text = read_log();
 	cr_assert(strstr(text, "the node is stopping") && strstr(text, "charge stands"), "%s",
-	    text);
+	          text);
 	free(text);
 	cr_assert_eq(charges_in(db_path), 1, "the abandoned query stays charged");
 	free(canonical);
@@ -1423,8 +1426,10 @@ Test(node, check_refuses_a_tampered_ledger_naming_the_entry)
 	cr_assert_eq(run(check), 0, "an honest ledger passes");
 	/* Lower the recorded spend of entry 1. */
 	path_of(db_path, sizeof db_path, "site-3/state/ledger.db");
-	snprintf(cmd, sizeof cmd, "sqlite3 %s 'DROP TRIGGER IF EXISTS entries_no_update; "
-	    "UPDATE entries SET amount_num = 1, amount_den = 1000 WHERE seq = 1'", db_path);
+	snprintf(cmd, sizeof cmd,
+	         "sqlite3 %s 'DROP TRIGGER IF EXISTS entries_no_update; "
+	         "UPDATE entries SET amount_num = 1, amount_den = 1000 WHERE seq = 1'",
+	         db_path);
 	cr_assert_eq(system(cmd), 0);
 	char log[300];
 	path_of(log, sizeof log, "log");
@@ -1432,7 +1437,7 @@ Test(node, check_refuses_a_tampered_ledger_naming_the_entry)
 	cr_assert_neq(run(check), 0, "a tampered ledger passes check");
 	char *text = read_log();
 	cr_assert(strstr(text, "does not verify, at entry 1") && strstr(text, "refusing to start"),
-	    "%s", text);
+	          "%s", text);
 	free(text);
 	free(canonical);
 }

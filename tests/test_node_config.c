@@ -7,32 +7,31 @@
 #include "node/config.h"
 #include "query/noise.h"
 
-static const char good[] =
-    "; a trust node\n"
-    "[node]\n"
-    "id = 3\n"
-    "coordinator = tls+tcp://127.0.0.1:7400\n"
-    "sign_key = keys/node.sign\n"
-    "kx_key = /etc/tally/node.kx\n"
-    "ledger = state/ledger.db\n"
-    "registry = ../registry.ini\n"
-    "committee = no\n"
-    "\n"
-    "[policy]\n"
-    "measures = count, mean\n"
-    "min_contributors = 5\n"
-    "\n"
-    "[dataset patients]\n"
-    "path = data/site3.db\n"
-    "table = patients\n"
-    "person_id = person_id\n"
-    "opt_out = opted_out\n"
-    "max_sites_per_person = 2\n"
-    "epsilon_total = 10.5\n"
-    "rho_per_query = 0.25\n"
-    "column.age = integer 0 110\n"
-    "column.sex = categorical F, M\n"
-    "column.band = categorical 0-17,18-39,40-64,65-79,80+\n";
+static const char good[] = "; a trust node\n"
+                           "[node]\n"
+                           "id = 3\n"
+                           "coordinator = tls+tcp://127.0.0.1:7400\n"
+                           "sign_key = keys/node.sign\n"
+                           "kx_key = /etc/tally/node.kx\n"
+                           "ledger = state/ledger.db\n"
+                           "registry = ../registry.ini\n"
+                           "committee = no\n"
+                           "\n"
+                           "[policy]\n"
+                           "measures = count, mean\n"
+                           "min_contributors = 5\n"
+                           "\n"
+                           "[dataset patients]\n"
+                           "path = data/site3.db\n"
+                           "table = patients\n"
+                           "person_id = person_id\n"
+                           "opt_out = opted_out\n"
+                           "max_sites_per_person = 2\n"
+                           "epsilon_total = 10.5\n"
+                           "rho_per_query = 0.25\n"
+                           "column.age = integer 0 110\n"
+                           "column.sex = categorical F, M\n"
+                           "column.band = categorical 0-17,18-39,40-64,65-79,80+\n";
 
 static tly_err
 parse(const char *text, struct tly_node_config *cfg, struct tly_config_error *err)
@@ -105,7 +104,7 @@ Test(node_config, columns_key_limits_what_queries_see)
  * and expect an error on `line` naming `key`. */
 static void
 expect_error(const char *prefix, const char *replacement, int line, const char *key,
-    const char *reason_part)
+             const char *reason_part)
 {
 	char text[4096] = "";
 	const char *at = strstr(good, prefix);
@@ -134,24 +133,25 @@ Test(node_config, errors_name_file_line_and_key)
 	expect_error("committee = no", "colour = blue\n", 9, "node.colour", "unknown key");
 	expect_error("measures", "measures = count, median\n", 12, "policy.measures", "median");
 	expect_error("min_contributors", "min_contributors = -1\n", 13, "policy.min_contributors",
-	    "integer");
-	expect_error("epsilon_total", "epsilon_total = 1e-3\n", 21, "dataset patients.epsilon_total",
-	    "decimal");
+	             "integer");
+	expect_error("epsilon_total", "epsilon_total = 1e-3\n", 21,
+	             "dataset patients.epsilon_total", "decimal");
 	expect_error("epsilon_total", "epsilon_total = 0\n", 21, "dataset patients.epsilon_total",
-	    "positive");
+	             "positive");
 	expect_error("rho_per_query", "rho_per_query = .5\n", 22, "dataset patients.rho_per_query",
-	    "decimal");
-	expect_error("column.age", "column.age = integer 110 0\n", 23, "dataset patients.column.age",
-	    "MIN <= MAX");
+	             "decimal");
+	expect_error("column.age", "column.age = integer 110 0\n", 23,
+	             "dataset patients.column.age", "MIN <= MAX");
 	expect_error("column.age", "column.age = real 0 1\n", 23, "dataset patients.column.age",
-	    "expected");
-	expect_error("column.sex", "column.sex = categorical F,F\n", 24, "dataset patients.column.sex",
-	    "twice");
-	expect_error("column.sex", "column.Sex = categorical F,M\n", 24, "dataset patients.column.Sex",
-	    "column names");
+	             "expected");
+	expect_error("column.sex", "column.sex = categorical F,F\n", 24,
+	             "dataset patients.column.sex", "twice");
+	expect_error("column.sex", "column.Sex = categorical F,M\n", 24,
+	             "dataset patients.column.Sex", "column names");
 	expect_error("table = patients", "table = patients; DROP TABLE x\n", 17,
-	    "dataset patients.table", "names are");
-	expect_error("XXX", "column.age = integer 0 5\n", 26, "dataset patients.column.age", "twice");
+	             "dataset patients.table", "names are");
+	expect_error("XXX", "column.age = integer 0 5\n", 26, "dataset patients.column.age",
+	             "twice");
 	expect_error("XXX", "[dataset patients]\npath = x.db\n", 27, "[dataset patients]", "twice");
 	expect_error("XXX", "[nodes]\nid = 4\n", 27, "[nodes]", "unknown section");
 	expect_error("XXX", "this is not ini\n", 26, "(syntax)", "not a");
@@ -164,31 +164,32 @@ Test(node_config, errors_name_file_line_and_key)
 Test(node_config, heartbeat_keys)
 {
 	expect_error("committee = no", "heartbeat_interval_ms = 99\n", 9,
-	    "node.heartbeat_interval_ms", "100 to 60000");
+	             "node.heartbeat_interval_ms", "100 to 60000");
 	expect_error("committee = no", "heartbeat_dead_ms = forever\n", 9, "node.heartbeat_dead_ms",
-	    "200 to 600000");
+	             "200 to 600000");
 	expect_error("committee = no", "heartbeat_dead_ms = 3999\n", 0, "node.heartbeat_dead_ms",
-	    "at least twice heartbeat_interval_ms (2000)");
+	             "at least twice heartbeat_interval_ms (2000)");
 }
 
 Test(node_config, one_cap_per_population_and_the_h_cap)
 {
 	expect_error("rho_per_query", "rho_total = 5\n", 22, "dataset patients.rho_total",
-	    "was removed");
+	             "was removed");
 	expect_error("epsilon_total", "delta_total = 1\n", 21, "dataset patients.delta_total",
-	    "below 1");
+	             "below 1");
 	expect_error("epsilon_total", "delta_total = 0\n", 21, "dataset patients.delta_total",
-	    "positive");
+	             "positive");
 	expect_error("epsilon_total", "population = Patients\n", 21, "dataset patients.population",
-	    "names are");
+	             "names are");
 	expect_error("min_contributors", "max_min_honest = 0\n", 13, "policy.max_min_honest",
-	    "integer");
+	             "integer");
 	expect_error("min_contributors", "max_query_work = 0\n", 13, "policy.max_query_work",
-	    "work units");
+	             "work units");
 	expect_error("min_contributors", "max_query_work = 1e9\n", 13, "policy.max_query_work",
-	    "integer");
+	             "integer");
 	/* two datasets of one population must agree on its cap */
-	expect_error("XXX",
+	expect_error(
+	    "XXX",
 	    "[dataset visits]\npath = v.db\ntable = v\nperson_id = p\npopulation = patients\n"
 	    "max_sites_per_person = 2\nepsilon_total = 10\ncolumn.age = integer 0 1\n",
 	    0, "dataset visits.epsilon_total", "same population \"patients\"");
@@ -197,7 +198,8 @@ Test(node_config, one_cap_per_population_and_the_h_cap)
 	struct tly_node_config cfg;
 	struct tly_config_error err;
 	const char *split = strstr(good, "min_contributors = 5\n");
-	snprintf(text, sizeof text,
+	snprintf(
+	    text, sizeof text,
 	    "%.*smax_min_honest = 4\n%s[dataset visits]\npath = v.db\ntable = v\nperson_id = p\n"
 	    "population = patients\nmax_sites_per_person = 2\nepsilon_total = 10.5\n"
 	    "column.age = integer 0 1\n"
@@ -224,7 +226,8 @@ Test(node_config, fractions_are_exact)
 	cr_assert_eq(tly_fraction_parse("0.00000000000000001", &f), TLY_OK, "18 digits");
 	cr_assert_eq(f.den, 100000000000000000ull);
 	cr_assert_eq(tly_fraction_parse("0.000000000000000001", &f), TLY_EINVAL, "19 digits");
-	const char *bad[] = {"", ".", "1.", "-1", "1e3", "0x10", "1.2.3", "nan", "1 ", "1234567890123456789"};
+	const char *bad[] = {"",     ".",     "1.",  "-1", "1e3",
+	                     "0x10", "1.2.3", "nan", "1 ", "1234567890123456789"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert_eq(tly_fraction_parse(bad[i], &f), TLY_EINVAL, "\"%s\"", bad[i]);
 }

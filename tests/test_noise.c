@@ -32,9 +32,9 @@
 
 enum { CELLS = 1000000 };
 
-#define FIT_P 1e-4
-#define POWER_P 1e-6
-#define TOLERANCE 5.0
+#define FIT_P      1e-4
+#define POWER_P    1e-6
+#define TOLERANCE  5.0
 #define NEGLIGIBLE 1e-22L /* tail weight left out of a pmf window */
 
 static void
@@ -48,7 +48,7 @@ TestSuite(noise_stats, .init = setup, .timeout = 120);
 
 static struct tly_query
 query(uint8_t mechanism, uint64_t privacy_num, uint64_t privacy_den, uint32_t min_honest,
-    uint64_t l1, uint64_t l2sq)
+      uint64_t l1, uint64_t l2sq)
 {
 	struct tly_query q;
 
@@ -66,7 +66,7 @@ query(uint8_t mechanism, uint64_t privacy_num, uint64_t privacy_den, uint32_t mi
 
 static struct tly_noise_params
 calibrated(uint8_t mechanism, uint64_t privacy_num, uint64_t privacy_den, uint32_t min_honest,
-    uint64_t l1, uint64_t l2sq)
+           uint64_t l1, uint64_t l2sq)
 {
 	struct tly_query q = query(mechanism, privacy_num, privacy_den, min_honest, l1, l2sq);
 	struct tly_noise_params p;
@@ -84,7 +84,7 @@ assert_refused(const struct tly_query *q, tly_err expected)
 	memset(&p, 0xa5, sizeof p);
 	before = p;
 	cr_assert_eq(tly_noise_calibrate(q, &p), expected, "mechanism %u: %d", q->mechanism,
-	    (int)expected);
+	             (int)expected);
 	cr_assert_eq(memcmp(&p, &before, sizeof p), 0, "nothing written on failure");
 }
 
@@ -98,7 +98,7 @@ assert_laplace(uint64_t num, uint64_t den, uint64_t l1, uint64_t s, uint64_t t)
 	cr_assert_eq(p.mechanism, TLY_MECH_LAPLACE);
 	cr_assert_eq(p.h, 3);
 	cr_assert(p.scale_s == s && p.scale_t == t, "%lu/%lu, Delta %lu: got %lu/%lu want %lu/%lu",
-	    num, den, l1, p.scale_s, p.scale_t, s, t);
+	          num, den, l1, p.scale_s, p.scale_t, s, t);
 	cr_assert_eq(p.mu_num, 0);
 	cr_assert_eq(p.mu_den, 0);
 }
@@ -119,7 +119,7 @@ Test(noise, laplace_reduced)
 	assert_laplace(10, 4, 5, 1, 2);
 	assert_laplace(6, 1, 4, 3, 2);
 	assert_laplace(UINT64_C(1) << 40, UINT64_C(1) << 41, UINT64_C(1) << 18, 1,
-	    UINT64_C(1) << 19);
+	               UINT64_C(1) << 19);
 	assert_laplace(UINT64_MAX, UINT64_MAX, 1, 1, 1);
 	/* 3 2^60 / 2^62 over 3 2^10: den Delta would pass 2^64 unreduced. */
 	assert_laplace(UINT64_C(3) << 60, UINT64_C(1) << 62, 3 << 10, 1, 4096);
@@ -189,7 +189,7 @@ Test(noise, none)
  */
 static int
 bound_holds(uint64_t mu_num, uint64_t mu_den, uint64_t rho_num, uint64_t rho_den, uint64_t l1,
-    uint64_t l2sq)
+            uint64_t l2sq)
 {
 	mpq_t mu, slack, term, g0, f;
 	int holds;
@@ -254,20 +254,19 @@ assert_skellam_tight(uint64_t rho_num, uint64_t rho_den, uint32_t h, uint64_t l1
 
 	cr_assert_eq(p.h, h);
 	cr_assert(bound_holds(m, TLY_NOISE_MU_GRID, rho_num, rho_den, l1, l2sq),
-	    "rho %lu/%lu D1 %lu D2 %lu: mu = %lu/1000 meets the bound", rho_num, rho_den, l1,
-	    l2sq, m);
+	          "rho %lu/%lu D1 %lu D2 %lu: mu = %lu/1000 meets the bound", rho_num, rho_den, l1,
+	          l2sq, m);
 	if (m > 1)
 		cr_assert(!bound_holds(m - 1, TLY_NOISE_MU_GRID, rho_num, rho_den, l1, l2sq),
-		    "rho %lu/%lu D1 %lu D2 %lu: mu - 1/1000 = %lu/1000 must not", rho_num,
-		    rho_den, l1, l2sq, m - 1);
+		          "rho %lu/%lu D1 %lu D2 %lu: mu - 1/1000 = %lu/1000 must not", rho_num,
+		          rho_den, l1, l2sq, m - 1);
 }
 
 Test(noise, skellam_known_answers)
 {
 	/* From an independent Python calculation with exact fractions. */
 	struct tly_noise_params p = calibrated(TLY_MECH_SKELLAM, 1, 2, 3, 1, 1);
-	cr_assert(p.mu_num == 1219 && p.mu_den == 1000, "rho 1/2: mu %lu/%lu", p.mu_num,
-	    p.mu_den);
+	cr_assert(p.mu_num == 1219 && p.mu_den == 1000, "rho 1/2: mu %lu/%lu", p.mu_num, p.mu_den);
 	cr_assert(p.privacy_num == 1 && p.privacy_den == 2);
 	p = calibrated(TLY_MECH_SKELLAM, 1, 1, 3, 1, 1);
 	cr_assert(p.mu_num == 799 && p.mu_den == 1000);
@@ -283,9 +282,10 @@ Test(noise, skellam_known_answers)
 
 Test(noise, skellam_smallest_grid_point)
 {
-	static const uint64_t rhos[][2] = {
-	    {1, 1000}, {1, 100}, {1, 10}, {1, 2}, {1, 1}, {2, 1}, {10, 1}, {7, 3}, {1000, 1}};
-	static const uint64_t sens[][2] = {{1, 1}, {2, 2}, {3, 3}, {2, 4}, {5, 5}, {1, 9}, {10, 20}};
+	static const uint64_t rhos[][2] = {{1, 1000}, {1, 100}, {1, 10}, {1, 2},   {1, 1},
+	                                   {2, 1},    {10, 1},  {7, 3},  {1000, 1}};
+	static const uint64_t sens[][2] = {{1, 1}, {2, 2}, {3, 3},  {2, 4},
+	                                   {5, 5}, {1, 9}, {10, 20}};
 
 	for (size_t i = 0; i < sizeof rhos / sizeof rhos[0]; i++)
 		for (size_t j = 0; j < sizeof sens / sizeof sens[0]; j++)
@@ -295,13 +295,13 @@ Test(noise, skellam_smallest_grid_point)
 	cr_assert(p.mu_num == 1 && p.mu_den == TLY_NOISE_MU_GRID);
 	/* Large rationals go through GMP without overflow. */
 	assert_skellam_tight(UINT64_MAX - 1, UINT64_MAX, 1000000, UINT64_C(1) << 40,
-	    UINT64_C(1) << 41);
+	                     UINT64_C(1) << 41);
 }
 
 Test(noise, skellam_mu_falls_as_rho_grows)
 {
-	static const uint64_t rhos[][2] = {
-	    {1, 1000}, {1, 100}, {1, 10}, {1, 4}, {1, 2}, {1, 1}, {2, 1}, {5, 1}};
+	static const uint64_t rhos[][2] = {{1, 1000}, {1, 100}, {1, 10}, {1, 4},
+	                                   {1, 2},    {1, 1},   {2, 1},  {5, 1}};
 	uint64_t previous = UINT64_MAX;
 
 	for (size_t i = 0; i < sizeof rhos / sizeof rhos[0]; i++) {
@@ -325,8 +325,11 @@ Test(noise, skellam_approaches_gaussian)
 	static const struct {
 		uint64_t rho_den;
 		double low, high;
-	} cases[] = {{1000000, 1.0, 1.0001}, {1000, 1.0, 1.01}, {100, 1.05, 1.07},
-	    {10, 1.4, 1.5}, {2, 2.4, 2.5}};
+	} cases[] = {{1000000, 1.0, 1.0001},
+	             {1000, 1.0, 1.01},
+	             {100, 1.05, 1.07},
+	             {10, 1.4, 1.5},
+	             {2, 2.4, 2.5}};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct tly_noise_params p =
@@ -335,7 +338,7 @@ Test(noise, skellam_approaches_gaussian)
 		double gaussian = (double)cases[i].rho_den / 2.0;
 		double r = variance / gaussian;
 		cr_assert(r >= cases[i].low && r <= cases[i].high, "rho 1/%lu: ratio %f",
-		    cases[i].rho_den, r);
+		          cases[i].rho_den, r);
 	}
 }
 
@@ -358,8 +361,14 @@ Test(noise, skellam_out_of_range)
 Test(noise, none_encodes_cells_exactly)
 {
 	struct tly_noise_params p = calibrated(TLY_MECH_NONE, 0, 0, 3, 0, 0);
-	const int64_t cells[] = {0, 1, -1, 42, -1000000, (int64_t)TLY_FIELD_HALF,
-	    -(int64_t)TLY_FIELD_HALF, 123456789012345};
+	const int64_t cells[] = {0,
+	                         1,
+	                         -1,
+	                         42,
+	                         -1000000,
+	                         (int64_t)TLY_FIELD_HALF,
+	                         -(int64_t)TLY_FIELD_HALF,
+	                         123456789012345};
 	enum { D = sizeof cells / sizeof cells[0] };
 	uint64_t out[D], want;
 	struct tly_rng rng;
@@ -709,8 +718,7 @@ fit(const struct stats_hist *hist, const struct pmf *pmf, int *variance_ok)
 		if (x >= -pmf->width && x <= pmf->width)
 			prob[x - lo] = pmf->p[x + pmf->width];
 	double p_value = stats_chi2(hist, prob, NULL, NULL);
-	stats_moments(pmf->p, (size_t)(2 * pmf->width + 1), -pmf->width, &mean, &variance,
-	    &fourth);
+	stats_moments(pmf->p, (size_t)(2 * pmf->width + 1), -pmf->width, &mean, &variance, &fourth);
 	*variance_ok = stats_variance_err(hist, variance, variance, fourth) <= TOLERANCE;
 	free(prob);
 	return p_value;
@@ -722,8 +730,8 @@ fit(const struct stats_hist *hist, const struct pmf *pmf, int *variance_ok)
  * with the parameter 10% off.
  */
 static void
-check_totals(const struct tly_noise_params *p, unsigned n, uint64_t seed,
-    const struct pmf *right, const struct pmf *wrong)
+check_totals(const struct tly_noise_params *p, unsigned n, uint64_t seed, const struct pmf *right,
+             const struct pmf *wrong)
 {
 	struct tly_noise_info info;
 	struct stats_hist hist;
@@ -742,7 +750,7 @@ check_totals(const struct tly_noise_params *p, unsigned n, uint64_t seed,
 	cr_assert(variance_ok, "n = %u: variance %f", n, stats_hist_variance(&hist));
 	double mean, variance, fourth;
 	stats_moments(right->p, (size_t)(2 * right->width + 1), -right->width, &mean, &variance,
-	    &fourth);
+	              &fourth);
 	cr_assert_float_eq(info.variance, variance, 1e-9 * variance, "describe's variance");
 	cr_assert_float_eq(info.sd, sqrt(variance), 1e-9 * variance);
 
@@ -754,11 +762,11 @@ check_totals(const struct tly_noise_params *p, unsigned n, uint64_t seed,
 	cr_assert_lt(pmf_mass(right, k - 1), 0.95, "n = %u: k = %ld is the smallest", n, k);
 	double seen = 1 - (double)stats_hist_abs_above(&hist, k) / (double)hist.total;
 	cr_assert_leq(stats_proportion_err(seen, coverage, (double)hist.total), TOLERANCE,
-	    "n = %u: coverage %f vs %f", n, seen, coverage);
+	              "n = %u: coverage %f vs %f", n, seen, coverage);
 
 	double p_wrong = fit(&hist, wrong, &variance_ok);
 	cr_assert_lt(p_wrong, POWER_P, "n = %u: a 10%% wrong parameter passed (p = %g)", n,
-	    p_wrong);
+	             p_wrong);
 	cr_assert(!variance_ok, "n = %u: the variance check cannot tell 10%%", n);
 	stats_hist_fini(&hist);
 }
@@ -815,7 +823,7 @@ Test(noise_stats, skellam_five_of_three)
 
 static uint64_t
 work_of(uint8_t mechanism, uint64_t num, uint64_t den, uint32_t h, uint64_t l1, uint64_t l2sq,
-    uint32_t cells)
+        uint32_t cells)
 {
 	struct tly_query q = query(mechanism, num, den, h, l1, l2sq);
 	struct tly_noise_params p;
@@ -834,10 +842,10 @@ Test(noise, work_known_answers)
 	enum { C = TLY_NOISE_WORK_CELL };
 	/* epsilon 10^-6, h = 3: x = 1000001, root 100, 10001 proposals. */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0, 1),
-	    2 * (10001 * (5 + 5) + 1000001) + C);
+	             2 * (10001 * (5 + 5) + 1000001) + C);
 	/* the 60,000-cell bomb of the issue */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 3, 1, 0, 60000),
-	    UINT64_C(60000) * (2200022 + C));
+	             UINT64_C(60000) * (2200022 + C));
 	/* epsilon 1, h = 3: x = 2, root 1, 2 proposals: 2 (2 10 + 2) */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1, 3, 1, 0, 1), 44 + C);
 	/* epsilon 1/10, Delta 2, h = 2: t/s = 20, x = 21, root 4, 6 proposals:
@@ -846,7 +854,7 @@ Test(noise, work_known_answers)
 	/* h = 1 (still the share sampler, r = 1): one proposal, and the
 	 * product loop turns up to x times without a draw */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000000, 1, 1, 0, 7),
-	    7 * (2 * (1 * (5 + 15) + 1000001) + C));
+	             7 * (2 * (1 * (5 + 15) + 1000001) + C));
 	/* no noise: the per-cell constant */
 	cr_assert_eq(work_of(TLY_MECH_NONE, 0, 0, 2, 1, 0, 9), 9 * C);
 }
@@ -876,7 +884,7 @@ Test(noise, work_grows_as_epsilon_falls_and_saturates)
 	cr_assert_eq(work, UINT64_MAX);
 	/* large h: the root is 1, proposals x */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000, 1000, 1, 0, 1),
-	    2 * (1001 * (5 + 1) + 1001) + TLY_NOISE_WORK_CELL);
+	             2 * (1001 * (5 + 1) + 1001) + TLY_NOISE_WORK_CELL);
 }
 
 Test(noise, cost_refuses_what_calibrate_refuses)
@@ -887,7 +895,7 @@ Test(noise, cost_refuses_what_calibrate_refuses)
 
 	cr_assert_eq(tly_noise_cost(&q, &p, &work), TLY_ERANGE);
 	cr_assert_eq(work, 42, "written only on success");
-	struct tly_noise_params bad = {.mechanism = TLY_MECH_LAPLACE, .h = 3, .scale_s = 0,
-	    .scale_t = 1};
+	struct tly_noise_params bad = {
+	    .mechanism = TLY_MECH_LAPLACE, .h = 3, .scale_s = 0, .scale_t = 1};
 	cr_assert_eq(tly_noise_work(&bad, 1, &work), TLY_EINVAL);
 }

@@ -92,7 +92,7 @@ Test(roster, sign_pk_of_coordinator_and_parties)
 
 	cr_assert_eq(tly_roster_init(&roster, coordinator_pk, in, 2), TLY_OK);
 	cr_assert_arr_eq(tly_roster_sign_pk(&roster, TLY_PARTY_COORDINATOR), coordinator_pk,
-	    sizeof coordinator_pk);
+	                 sizeof coordinator_pk);
 	cr_assert_arr_eq(tly_roster_sign_pk(&roster, 2), in[1].sign_pk, sizeof in[1].sign_pk);
 	cr_assert_null(tly_roster_sign_pk(&roster, 3));
 	tly_roster_fini(&roster);

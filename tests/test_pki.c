@@ -124,7 +124,7 @@ static void
 issue(const char *name, enum tly_pki_role role, const char *const *hosts, size_t count)
 {
 	cr_assert_eq(tly_pki_issue(ca, name, role, hosts, count, NULL, 0, why, sizeof why), TLY_OK,
-	    "%s: %s", name, why);
+	             "%s: %s", name, why);
 }
 
 Test(pki, ca_profile)
@@ -138,9 +138,11 @@ Test(pki, ca_profile)
 	cr_expect(strstr(text, "Subject: OU = node, CN = tally federation CA") != NULL, "%s", text);
 	cr_expect(strstr(text, "Issuer: OU = node, CN = tally federation CA") != NULL);
 	cr_expect(strstr(text, "X509v3 Basic Constraints: critical\n                CA:TRUE") !=
-	    NULL, "%s", text);
+	              NULL,
+	          "%s", text);
 	cr_expect(strstr(text, "X509v3 Key Usage: critical\n                Certificate Sign, "
-			       "CRL Sign\n") != NULL, "%s", text);
+	                       "CRL Sign\n") != NULL,
+	          "%s", text);
 	cr_expect(strstr(text, "X509v3 Subject Key Identifier") != NULL);
 	cr_expect(strstr(text, "X509v3 Authority Key Identifier") != NULL);
 	cr_expect(strstr(text, "Extended Key Usage") == NULL);
@@ -153,10 +155,10 @@ Test(pki, ca_name_and_days)
 	char other[PATH], cert[PATH];
 	path_of(other, "other");
 	cr_assert_eq(tly_pki_init(other, 10, "NHS North ICS analytics CA", why, sizeof why), TLY_OK,
-	    "%s", why);
+	             "%s", why);
 	path_of(cert, "other/planner-ca.crt");
 	cr_expect(strstr(text_of(cert), "Subject: OU = planner, CN = NHS North ICS analytics CA") !=
-	    NULL);
+	          NULL);
 	/* Valid for 10 days: still valid in 9, not in 11. */
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 9 * 86400, cert), 0);
 	cr_expect_neq(shell("openssl x509 -noout -checkend %d -in %s", 11 * 86400, cert), 0);
@@ -205,13 +207,14 @@ Test(pki, every_role_verifies_with_its_purpose)
 			if (i == j)
 				cr_expect_eq(verified, 0, "%s: %s", names[i], output());
 			else
-				cr_expect_neq(verified, 0, "%s verifies under %s", names[i], cas[j]);
+				cr_expect_neq(verified, 0, "%s verifies under %s", names[i],
+				              cas[j]);
 		}
 		path_of(cacert, "ca/%s.crt", cas[i]);
 		cr_expect_eq(shell("openssl verify -CAfile %s %s", cacert, cert), 0, "%s: %s",
-		    names[i], output());
+		             names[i], output());
 		cr_expect_eq(shell("openssl verify -purpose sslclient -CAfile %s %s", cacert, cert),
-		    0, "%s: %s", names[i], output());
+		             0, "%s: %s", names[i], output());
 		/* Only the coordinator may serve TLS: a stolen node or planner key
 		 * cannot pose as the coordinator. */
 		int server = shell("openssl verify -purpose sslserver -CAfile %s %s", cacert, cert);
@@ -224,12 +227,11 @@ Test(pki, every_role_verifies_with_its_purpose)
 	path_of(cert, "ca/coordinator.crt");
 	path_of(cacert, "ca/coordinator-ca.crt");
 	cr_expect_eq(shell("openssl verify -CAfile %s -verify_hostname localhost %s", cacert, cert),
-	    0, "%s", output());
+	             0, "%s", output());
 	cr_expect_eq(shell("openssl verify -CAfile %s -verify_ip 127.0.0.1 %s", cacert, cert), 0,
-	    "%s", output());
-	cr_expect_neq(shell("openssl verify -CAfile %s -verify_hostname example.org %s", cacert,
-			  cert),
-	    0);
+	             "%s", output());
+	cr_expect_neq(
+	    shell("openssl verify -CAfile %s -verify_hostname example.org %s", cacert, cert), 0);
 }
 
 Test(pki, coordinator_profile)
@@ -244,15 +246,17 @@ Test(pki, coordinator_profile)
 	cr_expect(strstr(text, "NIST CURVE: P-256") != NULL);
 	cr_expect(strstr(text, "Signature Algorithm: ecdsa-with-SHA256") != NULL);
 	cr_expect(strstr(text, "X509v3 Basic Constraints: critical\n                CA:FALSE") !=
-	    NULL, "%s", text);
+	              NULL,
+	          "%s", text);
 	cr_expect(strstr(text, "X509v3 Key Usage: critical\n                Digital Signature, "
-			       "Key Agreement\n") != NULL, "%s", text);
+	                       "Key Agreement\n") != NULL,
+	          "%s", text);
 	cr_expect(strstr(text, "X509v3 Extended Key Usage: \n                TLS Web Server "
-			       "Authentication, TLS Web Client Authentication\n") != NULL,
-	    "%s", text);
+	                       "Authentication, TLS Web Client Authentication\n") != NULL,
+	          "%s", text);
 	/* mbedTLS 2.28 matches a dialled address against dNSName only. */
 	cr_expect(strstr(text, "DNS:localhost, IP Address:127.0.0.1, DNS:127.0.0.1\n") != NULL,
-	    "%s", text);
+	          "%s", text);
 	cr_expect(strstr(text, "X509v3 Subject Key Identifier") != NULL);
 	cr_expect(strstr(text, "X509v3 Authority Key Identifier") != NULL);
 }
@@ -267,12 +271,14 @@ Test(pki, node_and_planner_profile)
 		path_of(cert, "ca/%s.crt", names[i]);
 		const char *text = text_of(cert);
 		snprintf(subject, sizeof subject, "Subject: OU = %s, CN = %s",
-		    tly_pki_role_name(roles[i]), names[i]);
+		         tly_pki_role_name(roles[i]), names[i]);
 		cr_expect(strstr(text, subject) != NULL, "%s", text);
 		cr_expect(strstr(text, "CA:FALSE") != NULL);
 		cr_expect(strstr(text, "Digital Signature, Key Agreement") != NULL);
-		cr_expect(strstr(text, "X509v3 Extended Key Usage: \n                TLS Web Client "
-				       "Authentication\n") != NULL, "%s", text);
+		cr_expect(strstr(text,
+		                 "X509v3 Extended Key Usage: \n                TLS Web Client "
+		                 "Authentication\n") != NULL,
+		          "%s", text);
 		cr_expect(strstr(text, "Server Authentication") == NULL);
 		cr_expect(strstr(text, "Subject Alternative Name") == NULL);
 	}
@@ -287,11 +293,12 @@ Test(pki, hosts_become_subject_alt_names)
 	path_of(cacert, "ca/coordinator-ca.crt");
 	const char *text = text_of(cert);
 	cr_expect(strstr(text, "DNS:tally.example.org, IP Address:10.0.0.7, DNS:10.0.0.7, "
-			       "IP Address:0:0:0:0:0:0:0:1, DNS:::1\n") != NULL, "%s", text);
+	                       "IP Address:0:0:0:0:0:0:0:1, DNS:::1\n") != NULL,
+	          "%s", text);
 	cr_expect(strstr(text, "DNS:localhost") == NULL, "explicit hosts replace the defaults");
 	cr_expect_eq(shell("openssl verify -CAfile %s -verify_ip 10.0.0.7 %s", cacert, cert), 0);
-	cr_expect_eq(shell("openssl verify -CAfile %s -verify_hostname tally.example.org %s",
-			 cacert, cert),
+	cr_expect_eq(
+	    shell("openssl verify -CAfile %s -verify_hostname tally.example.org %s", cacert, cert),
 	    0);
 	/* A node may carry names too (it needs none). */
 	issue("node-2", TLY_PKI_NODE, hosts, 1);
@@ -334,7 +341,7 @@ Test(pki, leaf_never_outlives_the_ca)
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 29 * 86400, cert), 0);
 	cr_expect_neq(shell("openssl x509 -noout -checkend %d -in %s", 31 * 86400, cert), 0);
 	cr_assert_eq(tly_pki_issue(ca, "short", TLY_PKI_NODE, NULL, 0, NULL, 2, why, sizeof why),
-	    TLY_OK, "%s", why);
+	             TLY_OK, "%s", why);
 	path_of(cert, "ca/short.crt");
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 86400, cert), 0);
 	cr_expect_neq(shell("openssl x509 -noout -checkend %d -in %s", 3 * 86400, cert), 0);
@@ -353,7 +360,7 @@ Test(pki, refuses_to_overwrite)
 	path_of(key, "ca/node-1.key");
 	snprintf(before, sizeof before, "%s", slurp(key));
 	cr_expect_eq(tly_pki_issue(ca, "node-1", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_EIO);
+	             TLY_EIO);
 	cr_expect_str_eq(slurp(key), before, "the key was replaced");
 
 	/* A stray certificate alone is enough to stop it, and no key is left. */
@@ -362,7 +369,7 @@ Test(pki, refuses_to_overwrite)
 	cr_assert_not_null(f);
 	fclose(f);
 	cr_expect_eq(tly_pki_issue(ca, "node-2", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_EIO);
+	             TLY_EIO);
 	path_of(key, "ca/node-2.key");
 	cr_expect(!exists(key));
 	/* Nor is a symbolic link followed. */
@@ -370,7 +377,7 @@ Test(pki, refuses_to_overwrite)
 	path_of(cert, "victim");
 	cr_assert_eq(symlink(cert, key), 0);
 	cr_expect_eq(tly_pki_issue(ca, "node-3", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_EIO);
+	             TLY_EIO);
 	cr_expect(!exists(cert));
 	/* A half-made CA folder is not completed either. */
 	path_of(key, "half");
@@ -392,13 +399,13 @@ Test(pki, bad_names_are_refused_before_any_file)
 	char long_name[TLY_PKI_NAME_MAX + 2], out[PATH], name_path[PATH];
 	memset(long_name, 'a', sizeof long_name - 1);
 	long_name[sizeof long_name - 1] = '\0'; /* 65 characters */
-	const char *bad[] = {"../x", "", long_name, "a/b", "/etc/x", ".hidden", "-rf", "a b",
-	    "x\n", "caf\xc3\xa9", "n*"};
+	const char *bad[] = {"../x", "",    long_name, "a/b",         "/etc/x", ".hidden",
+	                     "-rf",  "a b", "x\n",     "caf\xc3\xa9", "n*"};
 	path_of(out, "out-dir");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cr_expect(!tly_pki_name_valid(bad[i]), "\"%s\" passes", bad[i]);
-		cr_expect_eq(tly_pki_issue(ca, bad[i], TLY_PKI_NODE, NULL, 0, out, 0, why,
-				 sizeof why),
+		cr_expect_eq(
+		    tly_pki_issue(ca, bad[i], TLY_PKI_NODE, NULL, 0, out, 0, why, sizeof why),
 		    TLY_EINVAL, "\"%s\"", bad[i]);
 		cr_expect(strstr(why, "name") != NULL, "%s", why);
 	}
@@ -427,14 +434,15 @@ Test(pki, bad_hosts_are_refused)
 	for (size_t i = 60; i < sizeof long_host - 1; i += 61)
 		long_host[i] = '.';
 	long_host[sizeof long_host - 1] = '\0'; /* 254 characters, labels of 60 */
-	const char *bad[] = {"", "a,b", "DNS:x", "-lead.example", "trail-.example", "x..y",
-	    ".x", "x.", "a b", "host/x", "*.example.org", long_host, "1.2.3.4:80"};
+	const char *bad[] = {
+	    "",   "a,b", "DNS:x",  "-lead.example", "trail-.example", "x..y",      ".x",
+	    "x.", "a b", "host/x", "*.example.org", long_host,        "1.2.3.4:80"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *hosts[] = {"localhost", bad[i]};
 		cr_expect(!tly_pki_host_valid(bad[i]), "\"%s\" passes", bad[i]);
 		cr_expect_eq(tly_pki_issue(ca, "hub", TLY_PKI_COORDINATOR, hosts, 2, NULL, 0, why,
-				 sizeof why),
-		    TLY_EINVAL, "\"%s\"", bad[i]);
+		                           sizeof why),
+		             TLY_EINVAL, "\"%s\"", bad[i]);
 	}
 	long_host[TLY_PKI_HOST_MAX] = '\0';
 	cr_expect(tly_pki_host_valid(long_host));
@@ -444,8 +452,8 @@ Test(pki, bad_hosts_are_refused)
 	for (size_t i = 0; i <= TLY_PKI_HOSTS_MAX; i++)
 		many[i] = "localhost";
 	cr_expect_eq(tly_pki_issue(ca, "hub", TLY_PKI_COORDINATOR, many, TLY_PKI_HOSTS_MAX + 1,
-			 NULL, 0, why, sizeof why),
-	    TLY_EINVAL);
+	                           NULL, 0, why, sizeof why),
+	             TLY_EINVAL);
 }
 
 Test(pki, another_ca_does_not_verify)
@@ -455,8 +463,8 @@ Test(pki, another_ca_does_not_verify)
 	path_of(out, "other-leaves");
 	cr_assert_eq(tly_pki_init(other, 30, NULL, why, sizeof why), TLY_OK, "%s", why);
 	cr_assert_eq(tly_pki_issue(other, "coordinator", TLY_PKI_COORDINATOR, NULL, 0, out, 0, why,
-			 sizeof why),
-	    TLY_OK, "%s", why);
+	                           sizeof why),
+	             TLY_OK, "%s", why);
 	path_of(cacert, "ca/coordinator-ca.crt");
 	path_of(othercert, "other/coordinator-ca.crt");
 	path_of(leaf, "other-leaves/coordinator.crt");
@@ -464,7 +472,7 @@ Test(pki, another_ca_does_not_verify)
 	/* Same CN, same profile, different key: refused. */
 	cr_expect_neq(shell("openssl verify -CAfile %s %s", cacert, leaf), 0);
 	cr_expect(strstr(output(), "unable to get local issuer certificate") != NULL, "%s",
-	    output());
+	          output());
 }
 
 Test(pki, ca_files_must_belong_together)
@@ -476,26 +484,26 @@ Test(pki, ca_files_must_belong_together)
 	snprintf(command, sizeof command, "cp %s/node-ca.key %s", other, key);
 	cr_assert_eq(system(command), 0);
 	cr_expect_eq(tly_pki_issue(ca, "node-1", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_ECRYPTO);
+	             TLY_ECRYPTO);
 	cr_expect(strstr(why, "does not belong") != NULL, "%s", why);
 	path_of(key, "ca/node-1.key");
 	cr_expect(!exists(key));
 	/* A leaf is not a CA. */
 	cr_assert_eq(tly_pki_issue(other, "leaf", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_OK, "%s", why);
+	             TLY_OK, "%s", why);
 	snprintf(command, sizeof command,
-	    "mkdir %s/fake && cp %s/leaf.crt %s/fake/node-ca.crt && cp %s/leaf.key "
-	    "%s/fake/node-ca.key", dir,
-	    other, dir, other, dir);
+	         "mkdir %s/fake && cp %s/leaf.crt %s/fake/node-ca.crt && cp %s/leaf.key "
+	         "%s/fake/node-ca.key",
+	         dir, other, dir, other, dir);
 	cr_assert_eq(system(command), 0);
 	path_of(other, "fake");
 	cr_expect_eq(tly_pki_issue(other, "x", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_ECRYPTO);
+	             TLY_ECRYPTO);
 	cr_expect(strstr(why, "not a CA") != NULL, "%s", why);
 	/* No CA at all. */
 	path_of(other, "nowhere");
 	cr_expect_eq(tly_pki_issue(other, "x", TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why),
-	    TLY_EIO);
+	             TLY_EIO);
 }
 
 Test(pki, roles)
@@ -514,7 +522,8 @@ Test(pki, roles)
 
 Test(pki, unknown_role_is_misuse, .signal = SIGABRT)
 {
-	tly_err rv = tly_pki_issue(ca, "x", (enum tly_pki_role)7, NULL, 0, NULL, 0, why, sizeof why);
+	tly_err rv =
+	    tly_pki_issue(ca, "x", (enum tly_pki_role)7, NULL, 0, NULL, 0, why, sizeof why);
 	cr_assert_fail("returned %d", rv);
 }
 
@@ -534,7 +543,7 @@ find_bin(void)
 	if (env != NULL) {
 		cr_assert_not_null(getcwd(cwd, sizeof cwd));
 		used = snprintf(bin, sizeof bin, "%s%s%s/tally", env[0] == '/' ? "" : cwd,
-		    env[0] == '/' ? "" : "/", env);
+		                env[0] == '/' ? "" : "/", env);
 	} else {
 		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 		cr_assert(n > 0);
@@ -555,13 +564,13 @@ Test(pki, command_line)
 	path_of(fresh, "cli-ca");
 	path_of(out, "cli-out");
 	cr_expect_eq(shell("%s pki init --dir %s --days 20 --name 'Test CA'", bin, fresh), 0, "%s",
-	    output());
+	             output());
 	cr_expect_eq(shell("%s pki issue --dir %s --name hub --role coordinator --host h.example "
-			   "--host 192.0.2.1 --out %s --days 5",
-			 bin, fresh, out),
-	    0, "%s", output());
+	                   "--host 192.0.2.1 --out %s --days 5",
+	                   bin, fresh, out),
+	             0, "%s", output());
 	cr_expect_eq(shell("%s pki issue --dir %s --name node-1 --role node", bin, fresh), 0, "%s",
-	    output());
+	             output());
 	path_of(cert, "cli-out/hub.crt");
 	path_of(key, "cli-out/hub.key");
 	cr_assert_eq(stat(key, &st), 0);
@@ -569,7 +578,7 @@ Test(pki, command_line)
 	const char *text = text_of(cert);
 	cr_expect(strstr(text, "Issuer: OU = coordinator, CN = Test CA") != NULL, "%s", text);
 	cr_expect(strstr(text, "DNS:h.example, IP Address:192.0.2.1, DNS:192.0.2.1\n") != NULL,
-	    "%s", text);
+	          "%s", text);
 	cr_expect_eq(shell("openssl x509 -noout -checkend %d -in %s", 6 * 86400, cert), 1);
 	path_of(cert, "cli-ca/node-ca.crt");
 	path_of(key, "cli-ca/node-1.crt");
@@ -607,9 +616,9 @@ Test(pki, command_line_errors_name_the_option)
 	find_bin();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		cr_expect_eq(shell("cd %s && %s %s", dir, bin, cases[i].args), 2, "%s",
-		    cases[i].args);
+		             cases[i].args);
 		cr_expect(strstr(output(), cases[i].option) != NULL, "%s: %s", cases[i].args,
-		    output());
+		          output());
 	}
 	char d[PATH];
 	path_of(d, "D");
@@ -618,8 +627,7 @@ Test(pki, command_line_errors_name_the_option)
 
 Test(pki, command_line_help)
 {
-	static const char *const commands[] = {"pki --help", "pki init --help",
-	    "pki issue --help"};
+	static const char *const commands[] = {"pki --help", "pki init --help", "pki issue --help"};
 	find_bin();
 	for (size_t i = 0; i < 3; i++) {
 		cr_expect_eq(shell("%s %s", bin, commands[i]), 0, "%s", commands[i]);
@@ -691,13 +699,13 @@ Test(pki, planner_gets_a_signing_key_and_a_stanza)
 
 	find_bin();
 	cr_assert_eq(shell("(%s pki issue --dir %s/ca --name alice --role planner >%s/stanza)", bin,
-			 dir, dir),
-	    0, "%s", output());
+	                   dir, dir),
+	             0, "%s", output());
 	cr_expect(strstr(output(), "add the [planner alice] stanza") != NULL, "%s", output());
 	path_of(stanza, "stanza");
 	struct tly_planners planners;
-	cr_assert_eq(tly_planners_parse(&planners, slurp(stanza), "stanza", why_file,
-			 sizeof why_file),
+	cr_assert_eq(
+	    tly_planners_parse(&planners, slurp(stanza), "stanza", why_file, sizeof why_file),
 	    TLY_OK, "%s: %s", why_file, slurp(stanza));
 	cr_assert_eq(planners.count, 1);
 	cr_expect_str_eq(planners.keys[0].name, "alice");
@@ -705,10 +713,11 @@ Test(pki, planner_gets_a_signing_key_and_a_stanza)
 	cr_assert_eq(stat(key, &st), 0);
 	cr_expect_eq(st.st_mode & 07777, 0600);
 	cr_assert_eq(tly_key_file_read(key, seed, sizeof seed, why_file, sizeof why_file), TLY_OK,
-	    "%s", why_file);
+	             "%s", why_file);
 	cr_assert_eq(tly_sign_key_alloc(&sign, seed), TLY_OK);
 	tly_sign_key_public(sign, pk);
-	cr_expect_eq(memcmp(pk, planners.keys[0].sign_pk, sizeof pk), 0, "the stanza pins another key");
+	cr_expect_eq(memcmp(pk, planners.keys[0].sign_pk, sizeof pk), 0,
+	             "the stanza pins another key");
 	tly_sign_key_free(sign);
 	tly_planners_fini(&planners);
 	/* Nodes and the coordinator get none. */

@@ -40,7 +40,7 @@ context(const char *purpose, const uint8_t *session, size_t session_len, uint64_
 
 static struct tly_prg *
 make(enum tly_prg_alg alg, const uint8_t seed[TLY_PRG_SEED_BYTES],
-    const struct tly_prg_context *ctx)
+     const struct tly_prg_context *ctx)
 {
 	struct tly_prg *prg = NULL;
 
@@ -52,7 +52,7 @@ make(enum tly_prg_alg alg, const uint8_t seed[TLY_PRG_SEED_BYTES],
 /* The first d elements of the generator for (alg, seed, ctx). */
 static void
 draw(enum tly_prg_alg alg, const uint8_t seed[TLY_PRG_SEED_BYTES],
-    const struct tly_prg_context *ctx, uint64_t *out, size_t d)
+     const struct tly_prg_context *ctx, uint64_t *out, size_t d)
 {
 	struct tly_prg *prg = make(alg, seed, ctx);
 
@@ -88,13 +88,13 @@ Test(prg, chacha20_rfc8439)
 		uint8_t *out = malloc(ct_len + 1);
 
 		cr_assert_eq(tly_prg_stream_xor(TLY_PRG_CHACHA20, out, pt, pt_len, key, nonce,
-				 (uint32_t)counter),
-		    TLY_OK);
+		                                (uint32_t)counter),
+		             TLY_OK);
 		cr_assert_arr_eq(out, ct, ct_len, "%s", v->title);
 		/* Decryption, in place. */
 		cr_assert_eq(tly_prg_stream_xor(TLY_PRG_CHACHA20, out, out, ct_len, key, nonce,
-				 (uint32_t)counter),
-		    TLY_OK);
+		                                (uint32_t)counter),
+		             TLY_OK);
 		cr_assert_arr_eq(out, pt, pt_len, "%s: in place", v->title);
 
 		free(out);
@@ -120,11 +120,11 @@ Test(prg, aes128ctr_sp800_38a)
 		uint8_t *out = malloc(out_len + 1);
 
 		cr_assert_eq(tly_prg_stream_xor(TLY_PRG_AES128CTR, out, in, in_len, key, iv, 0),
-		    TLY_OK);
+		             TLY_OK);
 		cr_assert_arr_eq(out, want, out_len, "%s", v->title);
 		memcpy(out, in, in_len);
 		cr_assert_eq(tly_prg_stream_xor(TLY_PRG_AES128CTR, out, out, in_len, key, iv, 0),
-		    TLY_OK);
+		             TLY_OK);
 		cr_assert_arr_eq(out, want, out_len, "%s: in place", v->title);
 
 		free(out);
@@ -140,12 +140,12 @@ Test(prg, stream_xor_rejects_bad_arguments)
 
 	memset(out, 0xaa, sizeof out);
 	cr_assert_eq(tly_prg_stream_xor((enum tly_prg_alg)0, out, in, sizeof in, key, iv, 0),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	cr_assert_eq(tly_prg_stream_xor((enum tly_prg_alg)3, out, in, sizeof in, key, iv, 0),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	/* AES-CTR takes its counter inside the 16-byte block. */
 	cr_assert_eq(tly_prg_stream_xor(TLY_PRG_AES128CTR, out, in, sizeof in, key, iv, 1),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	for (size_t i = 0; i < sizeof out; i++)
 		cr_assert_eq(out[i], 0xaa);
 }
@@ -179,8 +179,8 @@ check_derivation(const struct tly_vector *v)
 	cr_assert_eq(stream_len, 8 * length);
 
 	cr_assert_eq(tly_hkdf(got_okm, sizeof got_okm, salt, sizeof salt - 1, seed, sizeof seed,
-			 info, info_len),
-	    TLY_OK);
+	                      info, info_len),
+	             TLY_OK);
 	cr_assert_arr_eq(got_okm, okm, sizeof okm, "%s: okm", v->title);
 
 	uint8_t *got = calloc(stream_len, 1);
@@ -189,7 +189,7 @@ check_derivation(const struct tly_vector *v)
 	cr_assert_arr_eq(got, stream, stream_len, "%s: keystream", v->title);
 
 	struct tly_prg_context ctx = context(tly_vector_text(v, "purpose"),
-	    session_len > 0 ? session : NULL, session_len, length);
+	                                     session_len > 0 ? session : NULL, session_len, length);
 	uint64_t *elements = calloc(count, sizeof *elements);
 	draw(alg, seed, &ctx, elements, count);
 	cr_assert_arr_eq(elements, field, count * sizeof *field, "%s: field", v->title);
@@ -332,7 +332,8 @@ Test(prg, add_then_sub_restores_the_vector)
 		cr_assert_eq(tly_prg_field_add(prg, acc, D), TLY_OK);
 		tly_prg_free(prg);
 		for (size_t j = 0; j < D; j++)
-			cr_assert_eq(acc[j], tly_field_add(orig[j], mask[j]), "add, element %zu", j);
+			cr_assert_eq(acc[j], tly_field_add(orig[j], mask[j]), "add, element %zu",
+			             j);
 
 		prg = make(algs[i], seed, &ctx);
 		cr_assert_eq(tly_prg_field_sub(prg, acc, D), TLY_OK);
@@ -442,7 +443,8 @@ Test(prg, streaming_in_pieces_equals_one_call)
 		}
 		cr_assert_eq(tly_prg_bytes(prg, split + at, TOTAL - at), TLY_OK);
 		tly_prg_free(prg);
-		cr_assert_arr_eq(split, whole, sizeof whole, "%s, bytes", tly_prg_alg_name(algs[i]));
+		cr_assert_arr_eq(split, whole, sizeof whole, "%s, bytes",
+		                 tly_prg_alg_name(algs[i]));
 	}
 }
 
@@ -547,7 +549,7 @@ Test(prg_stats, top_bits_are_uniform)
 			v[j] >>= 1;
 		p = top_bits_p_value(v, DRAWS, &chi2);
 		cr_assert_lt(p, power_p, "%s: 60-bit elements pass, chi2 = %g, p = %g",
-		    tly_prg_alg_name(algs[i]), chi2, p);
+		             tly_prg_alg_name(algs[i]), chi2, p);
 	}
 	free(v);
 }

@@ -39,12 +39,13 @@ Test(query_answer, table_and_csv)
 	char *out, *err;
 
 	cr_assert_eq(answer(200, good, "table", &out, &err), 0);
-	cr_assert(strstr(out, "query d77b676e1ef8577dfaefe33070b34d85: 3 contributors (dropped: 4), "
-	                      "laplace epsilon=1/2, noise sd 3.43") != NULL,
-	    "%s", out);
+	cr_assert(strstr(out,
+	                 "query d77b676e1ef8577dfaefe33070b34d85: 3 contributors (dropped: 4), "
+	                 "laplace epsilon=1/2, noise sd 3.43") != NULL,
+	          "%s", out);
 	cr_assert(strstr(out, "noise sd 3.43\ncount of people in dataset \"patients\" where age = "
 	                      "67, by sex\n\n") != NULL,
-	    "%s", out);
+	          "%s", out);
 	cr_assert(strstr(out, "F                               41  [34, 48]") != NULL, "%s", out);
 	free(out);
 	free(err);
@@ -109,24 +110,25 @@ Test(query_answer, error_bodies_and_exit_codes)
 		int rc;
 		const char *said;
 	} cases[] = {
-	    {400, "{\"error\":{\"code\":\"invalid_query\",\"field\":\"measure.op\",\"message\":\"no\"}}",
-	        2, "tally query: measure.op: no\n"},
+	    {400,
+	     "{\"error\":{\"code\":\"invalid_query\",\"field\":\"measure.op\",\"message\":\"no\"}}",
+	     2, "tally query: measure.op: no\n"},
 	    {409, "{\"error\":{\"code\":\"refused\",\"message\":\"over the cap\"}}", 3,
-	        "tally query: over the cap\n"},
+	     "tally query: over the cap\n"},
 	    {403, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"not signed\"}}", 5,
-	        "tally query: not signed\n"},
+	     "tally query: not signed\n"},
 	    {504, "{\"error\":{\"code\":\"too_few\"}}", 4,
-	        "tally query: the coordinator refused the query\n"},
+	     "tally query: the coordinator refused the query\n"},
 	    {503, "{\"error\":{\"code\":\"busy\",\"message\":7}}", 1,
-	        "tally query: the coordinator refused the query\n"},
+	     "tally query: the coordinator refused the query\n"},
 	    {500, "[]", 1, "tally query: the coordinator refused the query\n"},
 	    {200, "not json", 1, "tally query: the API answered 200 with no JSON\n"},
 	};
 	char *out, *err;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		cr_assert_eq(answer(cases[i].status, cases[i].body, "table", &out, &err), cases[i].rc,
-		    "case %zu", i);
+		cr_assert_eq(answer(cases[i].status, cases[i].body, "table", &out, &err),
+		             cases[i].rc, "case %zu", i);
 		cr_assert_str_eq(err, cases[i].said);
 		cr_assert_str_eq(out, "");
 		free(out);
@@ -139,11 +141,12 @@ Test(query_answer, too_many_requests_says_how_long)
 {
 	char *out, *err;
 
-	cr_assert_eq(answer(429,
-	                 "{\"error\":{\"code\":\"rate_limited\",\"message\":\"this planner is over "
-	                 "its query rate; try again later\",\"planner\":\"alice\",\"limit\":\"x\","
-	                 "\"retry_after\":17}}",
-	                 "table", &out, &err),
+	cr_assert_eq(
+	    answer(429,
+	           "{\"error\":{\"code\":\"rate_limited\",\"message\":\"this planner is over "
+	           "its query rate; try again later\",\"planner\":\"alice\",\"limit\":\"x\","
+	           "\"retry_after\":17}}",
+	           "table", &out, &err),
 	    1);
 	cr_assert(strstr(err, "over its query rate") != NULL, "%s", err);
 	cr_assert(strstr(err, "wait 17 s before asking again") != NULL, "%s", err);

@@ -106,7 +106,8 @@ chi2_uniform7(struct tly_rng *rng, int biased)
 	enum { K = 7, DRAWS = 1000000 };
 	long counts[K] = {0};
 	for (int i = 0; i < DRAWS; i++) {
-		uint64_t x = biased ? (uint64_t)(tly_rng_u64(rng) & 0xff) % K : tly_rng_uniform(rng, K);
+		uint64_t x =
+		    biased ? (uint64_t)(tly_rng_u64(rng) & 0xff) % K : tly_rng_uniform(rng, K);
 		counts[x]++;
 	}
 	double expected = (double)DRAWS / K, stat = 0;

@@ -183,11 +183,11 @@ struct rogue {
 	struct tly_rng rng;
 	/* Where seal_query commits each QUERY (docs/PROTOCOL.md 5.4). */
 	enum { LOG_MEMORY, LOG_NONE, LOG_REAL, LOG_FORK, LOG_REUSE } log_mode;
-	uint8_t *last;              /* LOG_REUSE: the last commitment made */
+	uint8_t *last; /* LOG_REUSE: the last commitment made */
 	uint32_t last_len;
-	struct test_log mem;        /* LOG_MEMORY: the rogue's own log */
-	struct test_log fork;       /* LOG_FORK: another log, for the fork test */
-	struct tly_translog *real;  /* LOG_REAL: the coordinator's log file */
+	struct test_log mem;       /* LOG_MEMORY: the rogue's own log */
+	struct test_log fork;      /* LOG_FORK: another log, for the fork test */
+	struct tly_translog *real; /* LOG_REAL: the coordinator's log file */
 };
 
 /* What one node sent back about one query. */
@@ -334,8 +334,8 @@ commit_real(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUE
 	char why[300];
 
 	if (r->real == NULL)
-		cr_assert_eq(tly_translog_open(&r->real, r->cfg->log, r->key.sign, &err), TLY_OK, "%s",
-		             err.message);
+		cr_assert_eq(tly_translog_open(&r->real, r->cfg->log, r->key.sign, &err), TLY_OK,
+		             "%s", err.message);
 	memset(&rec, 0, sizeof rec);
 	memcpy(rec.query_id, query_id, TLY_QUERY_ID_BYTES);
 	memcpy(rec.query_hash, q->query_hash, TLY_HASH_BYTES);
@@ -345,7 +345,8 @@ commit_real(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUE
 	rec.outcome = TLY_TRANSLOG_COMMITTED;
 	rec.spec_json = q->spec_json;
 	rec.spec_len = q->spec_len;
-	cr_assert_eq(tly_translog_recent_heads(r->real, sizes, TLY_COMMIT_CONSISTENCY_MAX, &n), TLY_OK);
+	cr_assert_eq(tly_translog_recent_heads(r->real, sizes, TLY_COMMIT_CONSISTENCY_MAX, &n),
+	             TLY_OK);
 	cr_assert_eq(tly_translog_commit(r->real, &rec, sizes, n, c, why, sizeof why), TLY_OK, "%s",
 	             why);
 	q->log_commit = malloc(TLY_COMMIT_MAX_BYTES);
@@ -549,11 +550,11 @@ restart_node(unsigned site)
 	snprintf(program, sizeof program, "%s/tally-node", bin);
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL,
-	                         (char *const *)(const char *const[]){"tally-node", "--config", conf,
-	                                                              NULL},
-	                         environ),
-	             0);
+	cr_assert_eq(
+	    posix_spawn(&pid, program, &actions, NULL,
+	                (char *const *)(const char *const[]){"tally-node", "--config", conf, NULL},
+	                environ),
+	    0);
 	posix_spawn_file_actions_destroy(&actions);
 	FILE *f = fopen(pidfile, "w");
 	cr_assert_not_null(f);
@@ -825,9 +826,9 @@ audit_sees_the_lie(struct rogue *r, const uint8_t id1[16], const uint8_t id_prob
 	cr_assert_not_null(strstr(shown, "WARNING"), "%s", shown);
 	cr_assert_not_null(strstr(shown, "node 3"), "%s", shown);
 	free(shown);
-	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir,
-	                                       NULL}),
-	             1);
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir, NULL}),
+	    1);
 	shown = output();
 	tly_hex(qid, id_probe, 16);
 	cr_assert_not_null(strstr(shown, "node 3"), "%s", shown);
@@ -1351,8 +1352,7 @@ send_cert(struct rogue *r, uint32_t to, const uint8_t query_id[TLY_QUERY_ID_BYTE
 /* Wait until node `site`'s log holds `count` lines mentioning `what` for
  * this query (the daemon logs a refusal before it would send anything). */
 static void
-await_log(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *what,
-          int count)
+await_log(unsigned site, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *what, int count)
 {
 	char qid[2 * TLY_QUERY_ID_BYTES + 1], needle[300];
 	tly_hex(qid, query_id, TLY_QUERY_ID_BYTES);
@@ -1508,8 +1508,8 @@ two_sets_announce(struct two_sets *t)
 		tly_buf_reset(&t->body);
 		cr_assert_eq(tly_attempt_list_encode(&t->body, 0, i == 0 ? &t->s : &t->s2), TLY_OK);
 		struct tly_buf ann;
-		struct tly_msg_header ah = {.type = TLY_MSG_ANNOUNCE, .sender = TLY_PARTY_COORDINATOR,
-		                            .recipient = 4};
+		struct tly_msg_header ah = {
+		    .type = TLY_MSG_ANNOUNCE, .sender = TLY_PARTY_COORDINATOR, .recipient = 4};
 		memcpy(ah.query_id, t->id, TLY_QUERY_ID_BYTES);
 		tly_buf_init(&ann);
 		cr_assert_eq(tly_msg_seal(&ann, &ah, t->body.data, t->body.len, t->r.key.sign),
@@ -1545,7 +1545,8 @@ two_sets_collect_votes(struct two_sets *t)
 		if (memcmp(m.header.query_id, t->id, TLY_QUERY_ID_BYTES) == 0) {
 			cr_assert_eq(m.header.type, TLY_MSG_SET_SIGN, "node %u sent type %d", from,
 			             (int)m.header.type);
-			cr_assert_eq(tly_set_sign_decode(&attempt, hash, m.body, m.body_len), TLY_OK);
+			cr_assert_eq(tly_set_sign_decode(&attempt, hash, m.body, m.body_len),
+			             TLY_OK);
 			cr_assert_arr_eq(hash, from == 3 ? t->hash_s2 : t->hash_s, TLY_HASH_BYTES);
 			memcpy(t->votes[from], m.signature, TLY_SIGNATURE_BYTES);
 			voted |= 1u << (from - 1);
@@ -1609,7 +1610,8 @@ two_sets_collect_sums(struct two_sets *t)
 			cr_assert_eq(m.header.type, TLY_MSG_SHARE_SUM, "node %u sent type %d", from,
 			             (int)m.header.type);
 			cr_assert(from == 1 || from == 2, "node %u released a share-sum", from);
-			cr_assert_arr_eq(m.body + 4, t->hash_s, TLY_HASH_BYTES, "a share-sum not for S");
+			cr_assert_arr_eq(m.body + 4, t->hash_s, TLY_HASH_BYTES,
+			                 "a share-sum not for S");
 			cr_assert(!(sums >> (from - 1) & 1), "node %u summed twice", from);
 			sums |= 1u << (from - 1);
 		}
@@ -1742,8 +1744,9 @@ collect_from(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct
 				done++;
 			} else if (m.header.type == TLY_MSG_REFUSAL) {
 				rep->refusal = 1;
-				cr_assert_eq(tly_refusal_decode(&reason, rep->text, m.body, m.body_len),
-				             TLY_OK);
+				cr_assert_eq(
+				    tly_refusal_decode(&reason, rep->text, m.body, m.body_len),
+				    TLY_OK);
 				done++;
 			}
 		}
@@ -1756,8 +1759,8 @@ collect_from(struct rogue *r, const uint8_t query_id[TLY_QUERY_ID_BYTES], struct
 static int
 audit_dir(char **text)
 {
-	int code = run((const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir,
-	                                     NULL});
+	int code =
+	    run((const char *const[]){"tally", "audit", "verify", "--strict", "--dir", dir, NULL});
 	*text = output();
 	return code;
 }
@@ -1806,7 +1809,8 @@ Test(rogue, a_query_outside_the_log_is_refused_by_every_node_uncharged)
 	free(q.log_commit);
 	free(canonical);
 	for (unsigned n = 1; n <= sites; n++) {
-		cr_assert_eq(ledger_check(n, 0, NULL), 0, "site %u charged or recorded something", n);
+		cr_assert_eq(ledger_check(n, 0, NULL), 0, "site %u charged or recorded something",
+		             n);
 		cr_assert(log_mentions(n, id, "refused, nothing charged"), "site %u's log", n);
 	}
 	/* Control: the same question committed to the log is answered. */

@@ -36,7 +36,7 @@
 
 enum { NEVER = 1000, MAX_INJECTED = 4096 };
 
-#define FIT_P 1e-4
+#define FIT_P   1e-4
 #define POWER_P 1e-9
 
 static void
@@ -84,10 +84,10 @@ struct net {
 	tly_err injected_rv[MAX_INJECTED];
 	size_t injected_count;
 	tly_err close_rv;
-	uint8_t *revealed;   /* per node: kinds of its shares revealed by anyone */
-	unsigned unmasks;    /* UNMASK messages sent */
-	unsigned aborted;    /* nodes that took an ABORT */
-	int split_view;      /* the test plays a coordinator that splits views */
+	uint8_t *revealed; /* per node: kinds of its shares revealed by anyone */
+	unsigned unmasks;  /* UNMASK messages sent */
+	unsigned aborted;  /* nodes that took an ABORT */
+	int split_view;    /* the test plays a coordinator that splits views */
 };
 
 static uint32_t
@@ -106,7 +106,7 @@ index_of(const struct net *net, uint32_t id)
 
 static void
 net_init(struct net *net, uint32_t n, size_t d, uint8_t protocol, uint16_t degree, uint16_t t,
-    uint64_t seed)
+         uint64_t seed)
 {
 	struct tly_party *pub = calloc(n, sizeof *pub);
 	uint8_t coord_pk[TLY_SIGN_PUBLIC_BYTES];
@@ -122,7 +122,7 @@ net_init(struct net *net, uint32_t n, size_t d, uint8_t protocol, uint16_t degre
 	net->clients = calloc(n, sizeof *net->clients);
 	net->revealed = calloc(n, sizeof *net->revealed);
 	cr_assert(pub && net->nodes && net->rngs && net->cells && net->drop && net->clients &&
-	    net->revealed);
+	          net->revealed);
 	cr_assert_eq(tly_identity_generate(&net->coord, TLY_PARTY_COORDINATOR, 0), TLY_OK);
 	tly_rng_init_seeded_u64(&rng, seed);
 	for (uint32_t i = 0; i < n; i++) {
@@ -188,7 +188,7 @@ enqueue(struct net *net, uint32_t from, uint32_t to, const uint8_t *data, size_t
 	if (net->tail == net->cap) {
 		if (net->head > 0) {
 			memmove(net->queue, net->queue + net->head,
-			    (net->tail - net->head) * sizeof *net->queue);
+			        (net->tail - net->head) * sizeof *net->queue);
 			net->tail -= net->head;
 			net->head = 0;
 		}
@@ -219,7 +219,8 @@ enqueue_box(struct net *net, uint32_t from, struct tly_outbox *box)
 /* Seal a message as `who` for this query (or another) and inject it. */
 static void
 inject_sealed(struct net *net, const struct tly_identity *who, const uint8_t query_id[16],
-    enum tly_msg_type type, uint32_t recipient, uint32_t to, const uint8_t *body, size_t len)
+              enum tly_msg_type type, uint32_t recipient, uint32_t to, const uint8_t *body,
+              size_t len)
 {
 	struct tly_msg_header h = {.type = type, .sender = who->id, .recipient = recipient};
 	struct tly_buf msg;
@@ -246,7 +247,7 @@ audit_unmask(struct net *net, const struct pending *p)
 		net->revealed[k] |= u.entries[i].kind;
 		if (!net->split_view)
 			cr_assert_neq(net->revealed[k], TLY_UNMASK_SELF_SEED | TLY_UNMASK_MASK_KEY,
-		    "both kinds of share revealed for node %u", u.entries[i].id);
+			              "both kinds of share revealed for node %u", u.entries[i].id);
 	}
 	net->unmasks++;
 	tly_unmask_fini(&u);
@@ -273,7 +274,7 @@ to_client(struct net *net, const struct pending *p, struct tly_outbox *box, tly_
 	if (net->clients[i] == NULL) {
 		struct tly_secagg_client_opts opts = {.allow_no_noise = 1};
 		*rv = tly_secagg_client_alloc(&net->clients[i], &net->nodes[i], &net->roster,
-		    &net->rngs[i], &opts, p->data, p->len);
+		                              &net->rngs[i], &opts, p->data, p->len);
 		if (*rv == TLY_OK)
 			*rv = tly_secagg_client_start(net->clients[i], net->cells[i], net->d, box);
 		return;
@@ -294,8 +295,8 @@ deliver(struct net *net, const struct pending *p)
 		count_error(net->server_errors, rv);
 		if (rv == TLY_ETOOFEW || rv == TLY_EAUTH)
 			net->close_rv = tly_secagg_server_phase(net->server) == TLY_SECAGG_ABORTED
-			    ? rv
-			    : net->close_rv;
+			                    ? rv
+			                    : net->close_rv;
 		enqueue_box(net, TLY_PARTY_COORDINATOR, &box);
 	} else {
 		to_client(net, p, &box, &rv);
@@ -333,7 +334,8 @@ net_start(struct net *net)
 
 	tly_outbox_init(&box);
 	cr_assert_eq(tly_secagg_server_alloc(&net->server, &net->coord, &net->roster, &net->query,
-	    net->query_id, &box), TLY_OK);
+	                                     net->query_id, &box),
+	             TLY_OK);
 	enqueue_box(net, TLY_PARTY_COORDINATOR, &box);
 	tly_outbox_fini(&box);
 }
@@ -375,7 +377,7 @@ expect_exact_sum(struct net *net, struct tly_secagg_result *out)
 	struct tly_secagg_result r;
 
 	cr_assert_eq(tly_secagg_server_phase(net->server), TLY_SECAGG_DONE, "close_rv %d",
-	    net->close_rv);
+	             net->close_rv);
 	cr_assert_eq(tly_secagg_server_result(net->server, &r), TLY_OK);
 	cr_assert_eq(r.d, net->d);
 	cr_assert_eq(r.contributors.count + r.dropped.count, net->n);
@@ -384,12 +386,14 @@ expect_exact_sum(struct net *net, struct tly_secagg_result *out)
 		for (uint32_t i = 0; i < r.contributors.count; i++)
 			expected += net->cells[index_of(net, r.contributors.ids[i])][c];
 		cr_assert_eq(r.cells[c], expected, "cell %zu: %lld != %lld", c,
-		    (long long)r.cells[c], (long long)expected);
+		             (long long)r.cells[c], (long long)expected);
 	}
 	for (uint32_t i = 0; i < r.contributors.count; i++)
-		cr_assert_eq(tly_secagg_client_phase(net->clients[index_of(net,
-		    r.contributors.ids[i])]) == TLY_SECAGG_CLIENT_DONE ||
-		    net->drop[index_of(net, r.contributors.ids[i])] <= TLY_ROUND_SIGNATURE_LIST, 1);
+		cr_assert_eq(
+		    tly_secagg_client_phase(net->clients[index_of(net, r.contributors.ids[i])]) ==
+		            TLY_SECAGG_CLIENT_DONE ||
+		        net->drop[index_of(net, r.contributors.ids[i])] <= TLY_ROUND_SIGNATURE_LIST,
+		    1);
 	if (out != NULL)
 		*out = r;
 	else
@@ -451,11 +455,11 @@ Test(secagg, harary_graph_sizes)
 /* ---- dropouts ---- */
 
 static const uint32_t stages[] = {
-	0,                          /* never starts */
-	TLY_ROUND_KEY_LIST,         /* after ADVERTISE */
-	TLY_ROUND_SHARE_SET,        /* after its KEY_SHAREs */
-	TLY_ROUND_SURVIVORS,        /* after MASKED_INPUT */
-	TLY_ROUND_SIGNATURE_LIST,   /* after CONSISTENCY */
+    0,                        /* never starts */
+    TLY_ROUND_KEY_LIST,       /* after ADVERTISE */
+    TLY_ROUND_SHARE_SET,      /* after its KEY_SHAREs */
+    TLY_ROUND_SURVIVORS,      /* after MASKED_INPUT */
+    TLY_ROUND_SIGNATURE_LIST, /* after CONSISTENCY */
 };
 
 /* Drop `count` distinct random nodes, each at a random stage. */
@@ -533,8 +537,7 @@ Test(secagg, late_masked_input_counts_as_dropped)
 	tly_outbox_init(&box);
 	cr_assert_eq(tly_secagg_server_close_round(net.server, &box), TLY_OK); /* deadline */
 	enqueue_box(&net, TLY_PARTY_COORDINATOR, &box);
-	cr_assert_eq(tly_secagg_server_receive(net.server, held.data, held.len, &box),
-	    TLY_EREPLAY);
+	cr_assert_eq(tly_secagg_server_receive(net.server, held.data, held.len, &box), TLY_EREPLAY);
 	cr_assert_eq(box.count, 0);
 	tly_outbox_fini(&box);
 	free(held.data);
@@ -652,12 +655,13 @@ capture_fini(struct capture *c)
 /* The captured message of `type` from `from`, opened. */
 static void
 captured(const struct net *net, const struct capture *c, enum tly_msg_type type, uint32_t from,
-    struct tly_msg *out)
+         struct tly_msg *out)
 {
 	for (size_t i = 0; i < c->count; i++)
 		if (c->items[i].data[1] == type && c->items[i].from == from) {
-			cr_assert_eq(tly_msg_open(c->items[i].data, c->items[i].len, &net->roster,
-			    out), TLY_OK);
+			cr_assert_eq(
+			    tly_msg_open(c->items[i].data, c->items[i].len, &net->roster, out),
+			    TLY_OK);
 			return;
 		}
 	cr_assert_fail("no %d from %u", type, from);
@@ -665,7 +669,7 @@ captured(const struct net *net, const struct capture *c, enum tly_msg_type type,
 
 static void
 inject_id_list(struct net *net, enum tly_msg_type type, uint32_t to, const uint32_t *ids,
-    uint32_t count)
+               uint32_t count)
 {
 	struct tly_idlist list = {count, (uint32_t *)ids};
 	struct tly_buf body;
@@ -680,7 +684,7 @@ inject_id_list(struct net *net, enum tly_msg_type type, uint32_t to, const uint3
  * the nodes whose indices are listed. */
 static void
 inject_signatures(struct net *net, const struct capture *c, uint32_t to, const uint32_t *indices,
-    uint32_t count)
+                  uint32_t count)
 {
 	struct tly_signature_entry entries[64];
 	struct tly_signature_list list = {count, entries};
@@ -695,7 +699,7 @@ inject_signatures(struct net *net, const struct capture *c, uint32_t to, const u
 	tly_buf_init(&body);
 	cr_assert_eq(tly_signature_list_encode(&body, &list), TLY_OK);
 	inject_sealed(net, &net->coord, net->query_id, TLY_MSG_SIGNATURE_LIST, to, to, body.data,
-	    body.len);
+	              body.len);
 	tly_buf_fini(&body);
 }
 
@@ -714,13 +718,13 @@ split_view(struct net *net, struct capture *cap, const int *in_a)
 	net->tap = capture_tap;
 	net->tap_arg = cap;
 	cap->swallow = (UINT32_C(1) << TLY_MSG_SURVIVORS) | (UINT32_C(1) << TLY_MSG_CONSISTENCY) |
-	    (UINT32_C(1) << TLY_MSG_ADVERTISE);
+	               (UINT32_C(1) << TLY_MSG_ADVERTISE);
 	net_start(net);
 	/* ADVERTISEs are captured for their keys, then let through. */
 	pump(net);
 	for (size_t i = 0; i < cap->count; i++)
 		enqueue(net, cap->items[i].from, cap->items[i].to, cap->items[i].data,
-		    cap->items[i].len, 1);
+		        cap->items[i].len, 1);
 	pump(net);
 	cr_assert_eq(tly_secagg_server_phase(net->server), TLY_SECAGG_CHECKING);
 	for (uint32_t i = 0; i < 6; i++) {
@@ -730,11 +734,11 @@ split_view(struct net *net, struct capture *cap, const int *in_a)
 	}
 	for (uint32_t i = 0; i < 6; i++)
 		inject_id_list(net, TLY_MSG_SURVIVORS, id_of(i), in_a[i] ? all : without_w,
-		    in_a[i] ? 6 : 5);
+		               in_a[i] ? 6 : 5);
 	pump(net);
 	for (uint32_t i = 0; i < 6; i++)
 		cr_assert_eq(tly_secagg_client_phase(net->clients[i]),
-		    TLY_SECAGG_CLIENT_SIGNATURES);
+		             TLY_SECAGG_CLIENT_SIGNATURES);
 }
 
 Test(secagg, coordinator_showing_different_survivors_is_caught)
@@ -753,7 +757,7 @@ Test(secagg, coordinator_showing_different_survivors_is_caught)
 	 * dropped find node 0 among the signers. Nobody unmasks. */
 	for (uint32_t i = 0; i < 6; i++) {
 		cr_assert_eq(net.injected_rv[before + i], in_a[i] ? TLY_EAUTH : TLY_EPEER,
-		    "node %u", i);
+		             "node %u", i);
 		cr_assert_eq(tly_secagg_client_phase(net.clients[i]), TLY_SECAGG_CLIENT_ABORTED);
 	}
 	cr_assert_eq(net.unmasks, 0);
@@ -831,7 +835,7 @@ Test(secagg, a_second_unmask_request_is_refused)
 	/* Everyone has signed U3; release the signatures. */
 	for (size_t i = 0; i < cap.count; i++)
 		enqueue(&net, cap.items[i].from, cap.items[i].to, cap.items[i].data,
-		    cap.items[i].len, 1);
+		        cap.items[i].len, 1);
 	cr_assert_eq(net_finish(&net), TLY_SECAGG_DONE);
 	expect_exact_sum(&net, NULL);
 	cr_assert_eq(net.unmasks, 5);
@@ -892,7 +896,7 @@ Test(secagg, survivor_rules)
 	inject_id_list(&net, TLY_MSG_SURVIVORS, id_of(1), ids, 6);     /* node 5 never shared */
 	inject_id_list(&net, TLY_MSG_SURVIVORS, id_of(2), ids + 1, 2); /* fewer than t */
 	inject_id_list(&net, TLY_MSG_SURVIVORS, id_of(3), stranger, 6);
-	inject_id_list(&net, TLY_MSG_SURVIVORS, id_of(4), ids, 5);     /* the true U3 */
+	inject_id_list(&net, TLY_MSG_SURVIVORS, id_of(4), ids, 5); /* the true U3 */
 	pump(&net);
 	cr_assert_eq(net.injected_rv[before], TLY_EPEER);
 	cr_assert_eq(net.injected_rv[before + 1], TLY_EPEER);
@@ -908,7 +912,7 @@ Test(secagg, survivor_rules)
 
 static void
 inject_signature_entries(struct net *net, uint32_t to, const struct tly_signature_entry *entries,
-    uint32_t count)
+                         uint32_t count)
 {
 	struct tly_signature_list list = {count, (struct tly_signature_entry *)entries};
 	struct tly_buf body;
@@ -916,7 +920,7 @@ inject_signature_entries(struct net *net, uint32_t to, const struct tly_signatur
 	tly_buf_init(&body);
 	cr_assert_eq(tly_signature_list_encode(&body, &list), TLY_OK);
 	inject_sealed(net, &net->coord, net->query_id, TLY_MSG_SIGNATURE_LIST, to, to, body.data,
-	    body.len);
+	              body.len);
 	tly_buf_fini(&body);
 }
 
@@ -1000,11 +1004,12 @@ tamper_masked_input(struct net *net, const struct pending *p)
 	copy[p->len - 1] ^= 1; /* the signature */
 	enqueue(net, p->from, p->to, copy, p->len, 1);
 	inject_sealed(net, &net->nodes[1], net->query_id, TLY_MSG_MASKED_INPUT,
-	    TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, body, len - 8); /* one element short */
+	              TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, body,
+	              len - 8); /* one element short */
 	memcpy(copy, body, len);
 	tly_store_be64(copy + 8, TLY_FIELD_P); /* an element >= p */
 	inject_sealed(net, &net->nodes[1], net->query_id, TLY_MSG_MASKED_INPUT,
-	    TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, copy, len);
+	              TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, copy, len);
 	free(copy);
 	enqueue(net, p->from, p->to, p->data, p->len, 1);
 	return 0;
@@ -1049,7 +1054,7 @@ Test(secagg, replayed_messages_rejected)
 	cr_assert_gt(net.injected_count, 6 * 8);
 	for (size_t i = 0; i < net.injected_count; i++)
 		cr_assert_eq(net.injected_rv[i], TLY_EREPLAY, "copy %zu: %d", i,
-		    net.injected_rv[i]);
+		             net.injected_rv[i]);
 	cr_assert_eq(net.unmasks, 6);
 	net_fini(&net);
 }
@@ -1065,7 +1070,7 @@ foreign_copies(struct net *net, const struct pending *p)
 	memcpy(other, net->query_id, sizeof other);
 	other[0] ^= 0x80;
 	inject_sealed(net, sender_identity(net, p->from), other, p->data[1],
-	    tly_load_be32(p->data + 28), p->to, body, len);
+	              tly_load_be32(p->data + 28), p->to, body, len);
 	return 1;
 }
 
@@ -1080,14 +1085,14 @@ Test(secagg, messages_for_another_query_rejected)
 	cr_assert_gt(net.injected_count, 5 * 8);
 	for (size_t i = 0; i < net.injected_count; i++)
 		cr_assert_eq(net.injected_rv[i], TLY_EREPLAY, "copy %zu: %d", i,
-		    net.injected_rv[i]);
+		             net.injected_rv[i]);
 	net_fini(&net);
 }
 
 /* The signed bytes of node `index`'s ADVERTISE of `keys`. */
 static void
 sign_advertise(struct net *net, uint32_t index, const struct tly_advertise *keys,
-    uint8_t sig[TLY_SIGNATURE_BYTES])
+               uint8_t sig[TLY_SIGNATURE_BYTES])
 {
 	struct tly_msg_header h = {TLY_MSG_ADVERTISE, {0}, id_of(index), TLY_PARTY_COORDINATOR};
 	struct tly_buf body, signed_bytes;
@@ -1098,7 +1103,7 @@ sign_advertise(struct net *net, uint32_t index, const struct tly_advertise *keys
 	cr_assert_eq(tly_advertise_encode(&body, keys), TLY_OK);
 	cr_assert_eq(tly_msg_signed_bytes(&signed_bytes, &h, body.data, body.len), TLY_OK);
 	cr_assert_eq(tly_sign(sig, net->nodes[index].sign, signed_bytes.data, signed_bytes.len),
-	    TLY_OK);
+	             TLY_OK);
 	tly_buf_fini(&body);
 	tly_buf_fini(&signed_bytes);
 }
@@ -1149,7 +1154,7 @@ forge_key_list(struct net *net, const struct pending *p)
 	tly_buf_init(&body);
 	cr_assert_eq(tly_key_list_encode(&body, &list), TLY_OK);
 	inject_sealed(net, &net->coord, net->query_id, TLY_MSG_KEY_LIST, p->to, p->to, body.data,
-	    body.len);
+	              body.len);
 	enqueue(net, p->from, p->to, p->data, p->len, 1);
 	tly_buf_fini(&body);
 	tly_key_list_fini(&list);
@@ -1179,7 +1184,7 @@ Test(secagg, doctored_key_lists_rejected)
 	for (int k = 0; k < FORGERIES; k++) {
 		cr_assert(!contains(&r.contributors, id_of(f.victim[k])));
 		cr_assert_eq(tly_secagg_client_phase(net.clients[f.victim[k]]),
-		    TLY_SECAGG_CLIENT_ABORTED);
+		             TLY_SECAGG_CLIENT_ABORTED);
 	}
 	tly_secagg_result_fini(&r);
 	net_fini(&net);
@@ -1204,14 +1209,14 @@ tamper_advertise(struct net *net, const struct pending *p)
 		return 1;
 	cr_assert_eq(tly_advertise_decode(&mine, body, len), TLY_OK);
 	struct tly_advertise bad[3] = {mine, *first, mine};
-	memset(bad[0].secret_pk, 0, TLY_KX_PUBLIC_BYTES);                  /* low order */
-	memcpy(bad[2].secret_pk, bad[2].mask_pk, TLY_KX_PUBLIC_BYTES);     /* both the same */
+	memset(bad[0].secret_pk, 0, TLY_KX_PUBLIC_BYTES);              /* low order */
+	memcpy(bad[2].secret_pk, bad[2].mask_pk, TLY_KX_PUBLIC_BYTES); /* both the same */
 	for (int i = 0; i < 3; i++) {
 		keys = bad[i];
 		tly_buf_init(&out);
 		cr_assert_eq(tly_advertise_encode(&out, &keys), TLY_OK);
 		inject_sealed(net, &net->nodes[1], net->query_id, TLY_MSG_ADVERTISE,
-		    TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, out.data, out.len);
+		              TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, out.data, out.len);
 		tly_buf_fini(&out);
 	}
 	enqueue(net, p->from, p->to, p->data, p->len, 1);
@@ -1254,8 +1259,8 @@ tamper_unmask(struct net *net, const struct pending *p)
 		cr_assert_gt(u.count, 1);
 		if (variant == 0) /* the other kind of share */
 			u.entries[0].kind = u.entries[0].kind == TLY_UNMASK_SELF_SEED
-			    ? TLY_UNMASK_MASK_KEY
-			    : TLY_UNMASK_SELF_SEED;
+			                        ? TLY_UNMASK_MASK_KEY
+			                        : TLY_UNMASK_SELF_SEED;
 		else if (variant == 1) /* a share for itself, not in its share set */
 			u.entries[0].id = id_of(1);
 		else /* a word >= p */
@@ -1268,7 +1273,7 @@ tamper_unmask(struct net *net, const struct pending *p)
 		tly_buf_init(&out);
 		cr_assert_eq(tly_unmask_encode(&out, &u), TLY_OK);
 		inject_sealed(net, &net->nodes[1], net->query_id, TLY_MSG_UNMASK,
-		    TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, out.data, out.len);
+		              TLY_PARTY_COORDINATOR, TLY_PARTY_COORDINATOR, out.data, out.len);
 		tly_buf_fini(&out);
 		tly_unmask_fini(&u);
 	}
@@ -1316,24 +1321,24 @@ Test(secagg, out_of_turn_and_misaddressed)
 	/* to node 0, waiting for its KEY_LIST: */
 	inject_id_list(&net, TLY_MSG_SURVIVORS, id_of(0), ids, 4); /* a later round */
 	inject_sealed(&net, &net.nodes[1], net.query_id, TLY_MSG_CONSISTENCY, TLY_PARTY_COORDINATOR,
-	    id_of(0), hash, sizeof hash); /* a type nodes never take */
+	              id_of(0), hash, sizeof hash); /* a type nodes never take */
 	for (size_t i = 0; i < cap.count; i++)
 		if (cap.items[i].to == id_of(1)) /* node 1's KEY_LIST */
 			enqueue(&net, TLY_PARTY_COORDINATOR, id_of(0), cap.items[i].data,
-			    cap.items[i].len, 1);
+			        cap.items[i].len, 1);
 	/* to the server, collecting KEY_SHAREs: */
 	inject_id_list(&net, TLY_MSG_SURVIVORS, TLY_PARTY_COORDINATOR, ids, 4);
 	inject_sealed(&net, &net.nodes[0], net.query_id, TLY_MSG_CONSISTENCY, TLY_PARTY_COORDINATOR,
-	    TLY_PARTY_COORDINATOR, hash, sizeof hash);
+	              TLY_PARTY_COORDINATOR, hash, sizeof hash);
 	struct tly_advertise keys;
 	memset(&keys, 9, sizeof keys);
 	inject_sealed(&net, &net.nodes[0], net.query_id, TLY_MSG_ADVERTISE, TLY_PARTY_COORDINATOR,
-	    TLY_PARTY_COORDINATOR, (const uint8_t *)&keys, sizeof keys);
+	              TLY_PARTY_COORDINATOR, (const uint8_t *)&keys, sizeof keys);
 	uint8_t ct[TLY_KEY_SHARE_CIPHER_BYTES] = {0};
 	inject_sealed(&net, &net.nodes[0], net.query_id, TLY_MSG_KEY_SHARE, 1000,
-	    TLY_PARTY_COORDINATOR, ct, sizeof ct); /* for a stranger */
+	              TLY_PARTY_COORDINATOR, ct, sizeof ct); /* for a stranger */
 	inject_sealed(&net, &net.nodes[0], net.query_id, TLY_MSG_KEY_SHARE, id_of(1),
-	    TLY_PARTY_COORDINATOR, ct, sizeof ct - 1); /* short */
+	              TLY_PARTY_COORDINATOR, ct, sizeof ct - 1); /* short */
 	pump(&net);
 	cr_assert_eq(net.injected_count - before, 8);
 	cr_assert_eq(net.injected_rv[before], TLY_ESTATE);
@@ -1349,7 +1354,7 @@ Test(secagg, out_of_turn_and_misaddressed)
 	net.tap = NULL;
 	for (size_t i = 0; i < cap.count; i++)
 		enqueue(&net, cap.items[i].from, cap.items[i].to, cap.items[i].data,
-		    cap.items[i].len, 1);
+		        cap.items[i].len, 1);
 	cr_assert_eq(net_finish(&net), TLY_SECAGG_DONE);
 	expect_exact_sum(&net, NULL);
 	capture_fini(&cap);
@@ -1378,31 +1383,37 @@ Test(secagg, node_refusals)
 	net_init(&net, 3, 2, TLY_PROTOCOL_SECAGG, 2, 2, 57);
 	tly_outbox_init(&box);
 	cr_assert_eq(tly_secagg_server_alloc(&net.server, &net.coord, &net.roster, &net.query,
-	    net.query_id, &box), TLY_OK);
+	                                     net.query_id, &box),
+	             TLY_OK);
 	cr_assert_eq(box.count, 3);
 	size_t len = box.items[0].len;
 	uint8_t *query = malloc(len);
 	cr_assert_not_null(query);
 	memcpy(query, box.items[0].data, len);
 	/* no noise without the test-only permission */
-	cr_assert_eq(tly_secagg_client_alloc(&c, &net.nodes[0], &net.roster, &net.rngs[0], NULL,
-	    query, len), TLY_EPEER);
+	cr_assert_eq(
+	    tly_secagg_client_alloc(&c, &net.nodes[0], &net.roster, &net.rngs[0], NULL, query, len),
+	    TLY_EPEER);
 	struct tly_secagg_client_opts opts = {.allow_no_noise = 1, .policy = refuse};
 	cr_assert_eq(tly_secagg_client_alloc(&c, &net.nodes[0], &net.roster, &net.rngs[0], &opts,
-	    query, len), TLY_ERANGE);
+	                                     query, len),
+	             TLY_ERANGE);
 	cr_assert_eq(policy_calls, 1);
 	cr_assert_eq(tly_identity_generate(&stranger, 999, 0), TLY_OK);
 	opts.policy = NULL;
-	cr_assert_eq(tly_secagg_client_alloc(&c, &stranger, &net.roster, &net.rngs[0], &opts,
-	    query, len), TLY_EPEER);
+	cr_assert_eq(
+	    tly_secagg_client_alloc(&c, &stranger, &net.roster, &net.rngs[0], &opts, query, len),
+	    TLY_EPEER);
 	tly_identity_fini(&stranger);
 	cr_assert_null(c);
 	/* a message that is not a QUERY */
 	cr_assert_eq(tly_secagg_client_alloc(&c, &net.nodes[0], &net.roster, &net.rngs[0], &opts,
-	    query, len - 1), TLY_EFORMAT);
+	                                     query, len - 1),
+	             TLY_EFORMAT);
 	/* start: wrong d, then twice */
 	cr_assert_eq(tly_secagg_client_alloc(&c, &net.nodes[0], &net.roster, &net.rngs[0], &opts,
-	    query, len), TLY_OK);
+	                                     query, len),
+	             TLY_OK);
 	cr_assert_eq(tly_secagg_client_phase(c), TLY_SECAGG_CLIENT_READY);
 	cr_assert_eq(tly_secagg_client_query(c)->cells, 2);
 	cr_assert_eq(memcmp(tly_secagg_client_query_id(c), net.query_id, 16), 0);
@@ -1416,7 +1427,8 @@ Test(secagg, node_refusals)
 	c = NULL;
 	int64_t huge[2] = {INT64_MAX, 0};
 	cr_assert_eq(tly_secagg_client_alloc(&c, &net.nodes[1], &net.roster, &net.rngs[1], &opts,
-	    query, len), TLY_OK);
+	                                     query, len),
+	             TLY_OK);
 	cr_assert_eq(tly_secagg_client_start(c, huge, 2, &box), TLY_ERANGE);
 	cr_assert_eq(tly_secagg_client_phase(c), TLY_SECAGG_CLIENT_ABORTED);
 	cr_assert_eq(tly_secagg_client_start(c, huge, 2, &box), TLY_EABORTED);
@@ -1434,19 +1446,19 @@ Test(secagg, query_rules)
 
 	net_init(&net, 8, 2, TLY_PROTOCOL_SECAGG_PLUS, 4, 3, 58);
 	cr_assert_eq(tly_secagg_query_check(q, &net.roster), TLY_OK);
-#define EXPECT_RULE(field, value, expected)                                                  \
-	do {                                                                                 \
-		__typeof__(q->field) saved = q->field;                                       \
-		q->field = (value);                                                          \
-		cr_assert_eq(tly_secagg_query_check(q, &net.roster), (expected),             \
-		    #field " = " #value);                                                    \
-		q->field = saved;                                                            \
+#define EXPECT_RULE(field, value, expected)                                                        \
+	do {                                                                                       \
+		__typeof__(q->field) saved = q->field;                                             \
+		q->field = (value);                                                                \
+		cr_assert_eq(tly_secagg_query_check(q, &net.roster), (expected),                   \
+		             #field " = " #value);                                                 \
+		q->field = saved;                                                                  \
 	} while (0)
 	EXPECT_RULE(protocol, TLY_PROTOCOL_COMMITTEE, TLY_EINVAL);
-	EXPECT_RULE(degree, 5, TLY_EINVAL);  /* odd */
+	EXPECT_RULE(degree, 5, TLY_EINVAL); /* odd */
 	EXPECT_RULE(degree, 0, TLY_EINVAL);
-	EXPECT_RULE(degree, 8, TLY_EINVAL);  /* past n - 1 */
-	EXPECT_RULE(degree, 7, TLY_EINVAL);  /* complete, but then 2t <= k */
+	EXPECT_RULE(degree, 8, TLY_EINVAL); /* past n - 1 */
+	EXPECT_RULE(degree, 7, TLY_EINVAL); /* complete, but then 2t <= k */
 	q->threshold = 4;
 	EXPECT_RULE(degree, 7, TLY_OK); /* complete */
 	q->threshold = 3;
@@ -1472,8 +1484,9 @@ Test(secagg, query_rules)
 	q->degree = 4;
 	q->threshold = 2;
 	tly_outbox_init(&box);
-	cr_assert_eq(tly_secagg_server_alloc(&net.server, &net.coord, &net.roster, q, net.query_id,
-	    &box), TLY_EINVAL);
+	cr_assert_eq(
+	    tly_secagg_server_alloc(&net.server, &net.coord, &net.roster, q, net.query_id, &box),
+	    TLY_EINVAL);
 	cr_assert_null(net.server);
 	cr_assert_eq(box.count, 0);
 	tly_outbox_fini(&box);
@@ -1500,7 +1513,7 @@ watch_node0(struct net *net, const struct pending *p)
 	if (p->data[1] == TLY_MSG_MASKED_INPUT && p->from == id_of(0)) {
 		cr_assert_eq(tly_msg_open(p->data, p->len, &net->roster, &m), TLY_OK);
 		cr_assert_eq(tly_vector_decode(v->elements, VIEW_CELLS, m.body, m.body_len),
-		    TLY_OK);
+		             TLY_OK);
 		v->seen = 1;
 	}
 	return 1;
@@ -1544,7 +1557,7 @@ same_p(const uint64_t *a, const uint64_t *b)
 		double ea = pooled * total_a / (total_a + total_b);
 		double eb = pooled * total_b / (total_a + total_b);
 		statistic += ((double)a[i] - ea) * ((double)a[i] - ea) / ea +
-		    ((double)b[i] - eb) * ((double)b[i] - eb) / eb;
+		             ((double)b[i] - eb) * ((double)b[i] - eb) / eb;
 		used++;
 	}
 	return used < 2 ? 0 : stats_chi2_sf(statistic, used - 1);
@@ -1620,7 +1633,7 @@ enum { NOISE_CELLS = 20000, NOISE_WINDOW = 60 };
  * per cell. */
 static void
 noise_run(uint8_t mechanism, uint64_t num, uint64_t den, struct stats_hist *hist,
-    struct tly_noise_params *params)
+          struct tly_noise_params *params)
 {
 	struct tly_secagg_result r;
 	struct net net;
@@ -1640,7 +1653,7 @@ noise_run(uint8_t mechanism, uint64_t num, uint64_t den, struct stats_hist *hist
 	stats_hist_init(hist, -NOISE_WINDOW, NOISE_WINDOW);
 	for (size_t c = 0; c < NOISE_CELLS; c++)
 		stats_hist_add(hist,
-		    r.cells[c] - net.cells[0][c] - net.cells[1][c] - net.cells[2][c]);
+		               r.cells[c] - net.cells[0][c] - net.cells[1][c] - net.cells[2][c]);
 	tly_secagg_result_fini(&r);
 	net_fini(&net);
 }
@@ -1681,7 +1694,7 @@ skellam_pmf(double *prob, double mu)
 		double sum = 0;
 		for (int j = 0; j < 400; j++)
 			sum += exp(-2 * mu + (2.0 * j + abs(k)) * log(mu) - lgamma(j + 1.0) -
-			    lgamma(j + abs(k) + 1.0));
+			           lgamma(j + abs(k) + 1.0));
 		prob[k + NOISE_WINDOW] = sum;
 	}
 }

@@ -9,7 +9,7 @@
 #include "crypto/rng_test.h"
 #include "crypto/shamir.h"
 
-#define P TLY_FIELD_P
+#define P   TLY_FIELD_P
 #define CAP TLY_SHAMIR_MAX_SHARES
 
 static void
@@ -64,7 +64,7 @@ random_subset(struct tly_rng *rng, unsigned n, unsigned k, uint64_t *xs)
 /* Reconstruct from the shares at xs[0..count) and compare with secret. */
 static void
 expect_reconstructs(uint64_t *const *shares, const uint64_t *xs, size_t count, unsigned t,
-    const uint64_t *secret, size_t d)
+                    const uint64_t *secret, size_t d)
 {
 	const uint64_t *picked[CAP];
 	uint64_t *out = calloc(d + 1, sizeof *out);
@@ -87,7 +87,7 @@ random_secret(struct tly_rng *rng, uint64_t *secret, size_t d)
  * ones. */
 static void
 round_trip(struct tly_rng *rng, unsigned t, unsigned n, size_t d, const uint64_t *secret,
-    int subsets)
+           int subsets)
 {
 	uint64_t **shares = rows_alloc(n, d);
 	uint64_t xs[CAP];
@@ -141,7 +141,8 @@ Test(shamir, lagrange_interpolates_monomials)
 		for (size_t k = 0; k < count; k++) {
 			uint64_t sum = 0;
 			for (size_t i = 0; i < count; i++)
-				sum = tly_field_add(sum, tly_field_mul(coeffs[i], tly_field_pow(xs[i], k)));
+				sum = tly_field_add(
+				    sum, tly_field_mul(coeffs[i], tly_field_pow(xs[i], k)));
 			cr_assert_eq(sum, k == 0 ? 1 : 0, "count=%zu k=%zu", count, k);
 		}
 	}
@@ -235,7 +236,7 @@ Test(shamir, empty_vector)
 	cr_assert_eq(tly_shamir_share(&rng, NULL, 0, 2, 3, shares), TLY_OK);
 	cr_assert_eq(tly_rng_u64(&rng), tly_rng_u64(&fresh));
 	cr_assert_eq(tly_shamir_reconstruct(xs, (const uint64_t *const *)shares, 2, 2, 0, NULL),
-	    TLY_OK);
+	             TLY_OK);
 	tly_rng_fini(&rng);
 	tly_rng_fini(&fresh);
 }
@@ -296,8 +297,8 @@ Test(shamir, known_answer_polynomial)
 		for (uint64_t x = 1; x <= 9; x++) {
 			uint64_t expected = secret[0];
 			for (unsigned c = 1; c < t; c++)
-				expected = tly_field_add(expected,
-				    tly_field_mul(coeffs[c - 1], tly_field_pow(x, c)));
+				expected = tly_field_add(
+				    expected, tly_field_mul(coeffs[c - 1], tly_field_pow(x, c)));
 			cr_assert_eq(shares[x - 1][0], expected, "t=%u x=%lu", t, (unsigned long)x);
 		}
 		if (t == 2)
@@ -329,9 +330,17 @@ Test(shamir, fresh_coefficients)
  * carry most: 0, 1, 2^32 +- 1, 2^60, p - 1, and random ones. */
 Test(shamir, combine_matches_reference)
 {
-	static const uint64_t edges[] = {0, 1, 2, UINT64_C(0xFFFFFFFF), UINT64_C(0x100000000),
-	    UINT64_C(0x100000001), UINT64_C(1) << 60, P - 2, P - 1, UINT64_C(0x1FFFFFFF00000000),
-	    UINT64_C(0x00000000FFFFFFFF) | (UINT64_C(1) << 60)};
+	static const uint64_t edges[] = {0,
+	                                 1,
+	                                 2,
+	                                 UINT64_C(0xFFFFFFFF),
+	                                 UINT64_C(0x100000000),
+	                                 UINT64_C(0x100000001),
+	                                 UINT64_C(1) << 60,
+	                                 P - 2,
+	                                 P - 1,
+	                                 UINT64_C(0x1FFFFFFF00000000),
+	                                 UINT64_C(0x00000000FFFFFFFF) | (UINT64_C(1) << 60)};
 	enum { E = sizeof edges / sizeof edges[0], D = 1000 };
 	struct tly_rng rng;
 	uint64_t **shares = rows_alloc(E, D);
@@ -349,13 +358,13 @@ Test(shamir, combine_matches_reference)
 		}
 		for (size_t count = 0; count <= E; count++) {
 			cr_assert_eq(tly_shamir_combine(coeffs, (const uint64_t *const *)shares,
-					 count, D, out),
-			    TLY_OK);
+			                                count, D, out),
+			             TLY_OK);
 			for (size_t k = 0; k < D; k++) {
 				uint64_t expected = 0;
 				for (size_t i = 0; i < count; i++)
-					expected = tly_field_add(expected,
-					    tly_field_mul(coeffs[i], shares[i][k]));
+					expected = tly_field_add(
+					    expected, tly_field_mul(coeffs[i], shares[i][k]));
 				cr_assert_eq(out[k], expected, "count=%zu k=%zu", count, k);
 			}
 		}
@@ -390,7 +399,7 @@ Test(shamir, secret_round_trip)
 		for (unsigned i = 0; i < n; i++) {
 			uint64_t words[TLY_SHAMIR_SECRET_CHUNKS];
 			cr_assert_eq(tly_field_vec_load(words, shares[i], TLY_SHAMIR_SECRET_CHUNKS),
-			    TLY_OK);
+			             TLY_OK);
 		}
 		for (int s = 0; s < 10; s++) {
 			unsigned count = t + (unsigned)tly_rng_uniform(&rng, n - t + 1);
@@ -398,7 +407,8 @@ Test(shamir, secret_round_trip)
 			for (unsigned i = 0; i < count; i++)
 				picked[i] = shares[xs[i] - 1];
 			memset(out, 0xa5, sizeof out);
-			cr_assert_eq(tly_shamir_secret_reconstruct(xs, picked, count, t, out), TLY_OK);
+			cr_assert_eq(tly_shamir_secret_reconstruct(xs, picked, count, t, out),
+			             TLY_OK);
 			cr_assert_eq(memcmp(out, secret, sizeof secret), 0, "t=%u n=%u", t, n);
 		}
 	}
@@ -473,13 +483,13 @@ Test(shamir, too_few_shares)
 	tly_rng_init_seeded_u64(&rng, 14);
 	cr_assert_eq(tly_shamir_share(&rng, secret, 2, 3, 5, shares), TLY_OK);
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, 2}, (const uint64_t *const *)shares, 2,
-			 3, 2, out),
-	    TLY_ETOOFEW);
+	                                    3, 2, out),
+	             TLY_ETOOFEW);
 	cr_assert_eq(out[0], 77, "out untouched");
 	cr_assert_eq(tly_shamir_secret_share(&rng, key, 3, 5, byte_shares), TLY_OK);
-	cr_assert_eq(tly_shamir_secret_reconstruct((uint64_t[]){4, 5},
-			 (const uint8_t *const *)byte_shares, 2, 3, key_out),
-	    TLY_ETOOFEW);
+	cr_assert_eq(tly_shamir_secret_reconstruct(
+	                 (uint64_t[]){4, 5}, (const uint8_t *const *)byte_shares, 2, 3, key_out),
+	             TLY_ETOOFEW);
 	cr_assert_eq(key_out[0], 0, "out untouched");
 	rows_free(shares, 5);
 	tly_rng_fini(&rng);
@@ -490,14 +500,13 @@ Test(shamir, duplicate_index)
 	uint64_t zero[1] = {0}, out[1] = {77}, coeffs[3];
 	const uint64_t *shares[4] = {zero, zero, zero, zero};
 
-	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, 2, 1}, shares, 3, 3, 1, out),
-	    TLY_EDUP);
+	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, 2, 1}, shares, 3, 3, 1, out), TLY_EDUP);
 	/* A duplicate among the shares beyond the first t is still refused. */
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, 2, 3, 2}, shares, 4, 2, 1, out),
-	    TLY_EDUP);
+	             TLY_EDUP);
 	cr_assert_eq(out[0], 77);
 	cr_assert_eq(tly_shamir_lagrange_at_zero((uint64_t[]){P - 1, 5, P - 1}, 3, coeffs),
-	    TLY_EDUP);
+	             TLY_EDUP);
 }
 
 Test(shamir, index_out_of_range)
@@ -510,20 +519,20 @@ Test(shamir, index_out_of_range)
 
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){0, 2}, shares, 2, 2, 1, out), TLY_ERANGE);
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, CAP + 1}, shares, 2, 2, 1, out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, P}, shares, 2, 2, 1, out), TLY_ERANGE);
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, UINT64_MAX}, shares, 2, 2, 1, out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	/* Range is checked before duplicates. */
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, 1, 0}, shares, 3, 2, 1, out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	cr_assert_eq(out[0], 77);
 	cr_assert_eq(tly_shamir_secret_reconstruct((uint64_t[]){0, 1}, byte_shares, 2, 2, key_out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	cr_assert_eq(tly_shamir_lagrange_at_zero((uint64_t[]){0, 2}, 2, coeffs), TLY_ERANGE);
 	cr_assert_eq(tly_shamir_lagrange_at_zero((uint64_t[]){1, P}, 2, coeffs), TLY_ERANGE);
 	cr_assert_eq(tly_shamir_lagrange_at_zero((uint64_t[]){UINT64_MAX, 2}, 2, coeffs),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	cr_assert_eq(coeffs[0], 9, "coeffs untouched");
 	cr_assert_eq(tly_shamir_lagrange_at_zero((uint64_t[]){1}, 0, coeffs), TLY_EINVAL);
 }
@@ -544,17 +553,18 @@ Test(shamir, share_element_out_of_field)
 	shares[1][D - 1] = P;
 	memset(out, 0x5a, sizeof out);
 	cr_assert_eq(tly_shamir_reconstruct(xs, (const uint64_t *const *)shares, 3, 2, D, out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	for (size_t k = 0; k < D; k++)
 		cr_assert_eq(out[k], 0);
 	shares[1][D - 1] = UINT64_MAX;
 	cr_assert_eq(tly_shamir_reconstruct(xs, (const uint64_t *const *)shares, 3, 2, D, out),
-	    TLY_ERANGE);
+	             TLY_ERANGE);
 	/* Share 2 is third here, beyond t = 2. */
-	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1, 3, 2},
-			 (const uint64_t *const *)(uint64_t *[]){shares[0], shares[2], shares[1]},
-			 3, 2, D, out),
-	    TLY_OK);
+	cr_assert_eq(tly_shamir_reconstruct(
+	                 (uint64_t[]){1, 3, 2},
+	                 (const uint64_t *const *)(uint64_t *[]){shares[0], shares[2], shares[1]},
+	                 3, 2, D, out),
+	             TLY_OK);
 	cr_assert_eq(memcmp(out, secret, sizeof secret), 0);
 	rows_free(shares, 3);
 	tly_rng_fini(&rng);
@@ -573,10 +583,11 @@ Test(shamir, tampered_share_changes_result)
 	random_secret(&rng, secret, 8);
 	cr_assert_eq(tly_shamir_share(&rng, secret, 8, 3, 5, shares), TLY_OK);
 	shares[3][2] = tly_field_add(shares[3][2], 1);
-	cr_assert_eq(tly_shamir_reconstruct(xs,
-			 (const uint64_t *const *)(uint64_t *[]){shares[0], shares[3], shares[4]},
-			 3, 3, 8, out),
-	    TLY_OK);
+	cr_assert_eq(tly_shamir_reconstruct(
+	                 xs,
+	                 (const uint64_t *const *)(uint64_t *[]){shares[0], shares[3], shares[4]},
+	                 3, 3, 8, out),
+	             TLY_OK);
 	cr_assert_neq(out[2], secret[2]);
 	out[2] = secret[2];
 	cr_assert_eq(memcmp(out, secret, sizeof secret), 0, "only the tampered element moves");
@@ -625,7 +636,7 @@ Test(shamir, secret_corrupt_shares)
 		words[c] = tly_field_add(words[c], tly_field_mul(inverse, UINT64_C(1) << shift));
 		tly_field_vec_store(bytes[2], words, TLY_SHAMIR_SECRET_CHUNKS);
 		cr_assert_eq(tly_shamir_secret_reconstruct(xs, picked, 2, 2, out), TLY_EFORMAT,
-		    "chunk %u", c);
+		             "chunk %u", c);
 	}
 
 	memcpy(bytes[2], saved, sizeof saved);
@@ -657,11 +668,11 @@ Test(shamir, secret_range_error_wins_over_format)
 	memcpy(saved, bytes[2], sizeof saved);
 	for (unsigned c = 0; c < TLY_SHAMIR_SECRET_CHUNKS; c++) {
 		memcpy(bytes[2], saved, sizeof saved);
-		bytes[2][0] ^= 0x01; /* chunk 0 corrupt: EFORMAT on its own */
+		bytes[2][0] ^= 0x01;               /* chunk 0 corrupt: EFORMAT on its own */
 		memset(bytes[2] + 8 * c, 0xff, 8); /* and a word >= p in chunk c */
 		memset(out, 0x5a, sizeof out);
 		cr_assert_eq(tly_shamir_secret_reconstruct(xs, picked, 2, 2, out), TLY_ERANGE,
-		    "chunk %u", c);
+		             "chunk %u", c);
 		for (size_t i = 0; i < sizeof out; i++)
 			cr_assert_eq(out[i], 0x5a, "out untouched");
 	}
@@ -687,12 +698,12 @@ Test(shamir, invalid_threshold)
 	cr_assert_eq(tly_shamir_secret_share(&rng, key, 0, 1, byte_shares), TLY_EINVAL);
 	cr_assert_eq(tly_shamir_secret_share(&rng, key, 2, 1, byte_shares), TLY_EINVAL);
 	cr_assert_eq(tly_shamir_secret_share(&rng, key, 1, CAP + 1, byte_shares), TLY_EINVAL);
-	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1}, (const uint64_t *const *)shares, 1, 0,
-			 1, out),
+	cr_assert_eq(
+	    tly_shamir_reconstruct((uint64_t[]){1}, (const uint64_t *const *)shares, 1, 0, 1, out),
 	    TLY_EINVAL);
 	cr_assert_eq(tly_shamir_reconstruct((uint64_t[]){1}, (const uint64_t *const *)shares, 1,
-			 CAP + 1, 1, out),
-	    TLY_EINVAL);
+	                                    CAP + 1, 1, out),
+	             TLY_EINVAL);
 	cr_assert_eq(tly_shamir_secret_reconstruct((uint64_t[]){1}, NULL, 1, 0, key), TLY_EINVAL);
 	rows_free(shares, CAP + 1);
 	tly_rng_fini(&rng);
@@ -751,8 +762,7 @@ share_chi_square(uint64_t seed, uint64_t value, unsigned t, unsigned n, unsigned
 	for (size_t k = 0; k < STAT_D; k++) {
 		unsigned cell = 0;
 		for (unsigned i = 0; i < used; i++)
-			cell = (cell << bits) |
-			    (unsigned)(shares[i][k] >> (TLY_FIELD_BITS - bits));
+			cell = (cell << bits) | (unsigned)(shares[i][k] >> (TLY_FIELD_BITS - bits));
 		counts[cell] += 1;
 	}
 	for (unsigned c = 0; c < STAT_CELLS; c++) {

@@ -49,7 +49,8 @@ Test(sign, rfc8032_vectors)
 		cr_assert_arr_eq(got_seed, seed, sizeof seed, "%s: seed", v->title);
 		cr_assert_eq(tly_sign(got_sig, key, msg, msg_len), TLY_OK);
 		cr_assert_arr_eq(got_sig, sig, sizeof sig, "%s: signature", v->title);
-		cr_assert_eq(tly_sign_verify(sig, msg, msg_len, pk), TLY_OK, "%s: verify", v->title);
+		cr_assert_eq(tly_sign_verify(sig, msg, msg_len, pk), TLY_OK, "%s: verify",
+		             v->title);
 
 		tly_sign_key_free(key);
 		free(msg);
@@ -74,19 +75,19 @@ Test(sign, any_flipped_bit_is_refused)
 	for (size_t bit = 0; bit < 8 * msg_len; bit++) {
 		msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		cr_assert_eq(tly_sign_verify(sig, msg, msg_len, pk), TLY_EAUTH, "message bit %zu",
-		    bit);
+		             bit);
 		msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	for (size_t bit = 0; bit < 8 * sizeof sig; bit++) {
 		sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		cr_assert_eq(tly_sign_verify(sig, msg, msg_len, pk), TLY_EAUTH,
-		    "signature bit %zu", bit);
+		cr_assert_eq(tly_sign_verify(sig, msg, msg_len, pk), TLY_EAUTH, "signature bit %zu",
+		             bit);
 		sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	for (size_t bit = 0; bit < 8 * sizeof pk; bit++) {
 		pk[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		cr_assert_eq(tly_sign_verify(sig, msg, msg_len, pk), TLY_EAUTH,
-		    "public key bit %zu", bit);
+		             "public key bit %zu", bit);
 		pk[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	/* A longer or shorter message is another message. */
@@ -102,9 +103,10 @@ Test(sign, any_flipped_bit_is_refused)
 Test(sign, non_canonical_s_is_refused)
 {
 	/* L = 2^252 + 27742317777372353535851937790883648493, little-endian. */
-	static const uint8_t order[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6,
-	    0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	    0, 0x10};
+	static const uint8_t order[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+	                                  0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+	                                  0,    0,    0,    0,    0,    0,    0,    0,
+	                                  0,    0,    0,    0,    0,    0,    0,    0x10};
 	struct tly_vectors *file = tly_vectors_load("ed25519.txt");
 	const struct tly_vector *v = &file->blocks[0];
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES], sig[TLY_SIGN_BYTES];

@@ -53,13 +53,12 @@ static const char catalogue_json[] =
 enum { AGE, AGE_BAND, SEX, IMD, ETHNICITY, DIABETES, COPD, HYPERTENSION, BMI, SPECIALTY, WAIT, AE };
 
 /* The query of DESIGN.md section 7.2. */
-static const char design_query[] =
-    "{'dataset': 'patients', 'measure': {'op': 'count'},"
-    " 'where': [{'column': 'has_diabetes', 'op': '=', 'value': 1},"
-    "           {'column': 'age', 'op': '>=', 'value': 65}],"
-    " 'group_by': ['age_band', 'sex'],"
-    " 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5},"
-    " 'sdc': {'suppress_below': 8, 'round_to': 5}}";
+static const char design_query[] = "{'dataset': 'patients', 'measure': {'op': 'count'},"
+                                   " 'where': [{'column': 'has_diabetes', 'op': '=', 'value': 1},"
+                                   "           {'column': 'age', 'op': '>=', 'value': 65}],"
+                                   " 'group_by': ['age_band', 'sex'],"
+                                   " 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5},"
+                                   " 'sdc': {'suppress_below': 8, 'round_to': 5}}";
 
 static struct tly_catalogue cat;
 
@@ -86,7 +85,7 @@ setup(void)
 	const char *json = J(catalogue_json);
 
 	cr_assert_eq(tly_catalogue_parse(&cat, json, strlen(json), &err), TLY_OK, "%s: %s",
-	    err.field, err.reason);
+	             err.field, err.reason);
 }
 
 static void
@@ -104,8 +103,8 @@ parse_ok(struct tly_spec *spec, const char *query)
 	struct tly_spec_error err;
 	const char *json = J(query);
 
-	cr_assert_eq(tly_spec_parse(spec, &cat, json, strlen(json), &err), TLY_OK,
-	    "%s\n  %s: %s", json, err.field, err.reason);
+	cr_assert_eq(tly_spec_parse(spec, &cat, json, strlen(json), &err), TLY_OK, "%s\n  %s: %s",
+	             json, err.field, err.reason);
 }
 
 static char *
@@ -132,10 +131,10 @@ parse_bad(const char *query, const char *field, const char *reason)
 	memset(&spec, 0xa5, sizeof spec);
 	memset(&err, 0, sizeof err);
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_EINVAL,
-	    "accepted: %s", json);
+	             "accepted: %s", json);
 	cr_expect_str_eq(err.field, field, "%s\n  reason: %s", json, err.reason);
 	cr_expect(strstr(err.reason, reason) != NULL, "%s\n  reason \"%s\" lacks \"%s\"", json,
-	    err.reason, reason);
+	          err.reason, reason);
 	for (size_t i = 0; i < sizeof spec; i++)
 		cr_assert_eq(((unsigned char *)&spec)[i], 0xa5, "output written on failure");
 }
@@ -178,7 +177,7 @@ Test(catalogue, round_trip)
 
 	cr_assert_eq(tly_catalogue_dump(&cat, &first), TLY_OK);
 	cr_assert_eq(tly_catalogue_parse(&again, first, strlen(first), &err), TLY_OK, "%s: %s",
-	    err.field, err.reason);
+	             err.field, err.reason);
 	cr_assert_eq(tly_catalogue_dump(&again, &second), TLY_OK);
 	cr_assert_str_eq(first, second);
 	cr_assert_eq(again.dataset_count, cat.dataset_count);
@@ -199,10 +198,11 @@ Test(catalogue, round_trip)
 		}
 	}
 	/* Sorted keys, compact, declared domain order. */
-	cr_assert(strncmp(first, J("{'datasets':[{'columns':[{'max':110,'min':0,'name':'age',"
-				   "'type':'integer'},{'domain':['0-17','18-39'"),
-		      60) == 0,
-	    "%s", first);
+	cr_assert(strncmp(first,
+	                  J("{'datasets':[{'columns':[{'max':110,'min':0,'name':'age',"
+	                    "'type':'integer'},{'domain':['0-17','18-39'"),
+	                  60) == 0,
+	          "%s", first);
 	cr_assert(strstr(first, J("'max_sites_per_person':1,'name':'extremes'")) != NULL);
 	free(first);
 	free(second);
@@ -221,16 +221,16 @@ catalogue_bad(const char *text, const char *field, const char *reason)
 	memset(&out, 0xa5, sizeof out);
 	memset(&err, 0, sizeof err);
 	cr_assert_eq(tly_catalogue_parse(&out, json, strlen(json), &err), TLY_EINVAL,
-	    "accepted: %s", json);
+	             "accepted: %s", json);
 	cr_expect_str_eq(err.field, field, "%s\n  reason: %s", json, err.reason);
 	cr_expect(strstr(err.reason, reason) != NULL, "%s\n  reason \"%s\" lacks \"%s\"", json,
-	    err.reason, reason);
+	          err.reason, reason);
 	for (size_t i = 0; i < sizeof out; i++)
 		cr_assert_eq(((unsigned char *)&out)[i], 0xa5, "output written on failure");
 }
 
 #define DS(columns) "{'datasets': [{'name': 'd', 'columns': [" columns "]}]}"
-#define SEXCOL "{'name': 'sex', 'type': 'categorical', 'domain': ['F', 'M']}"
+#define SEXCOL      "{'name': 'sex', 'type': 'categorical', 'domain': ['F', 'M']}"
 
 Test(catalogue, refusals)
 {
@@ -243,49 +243,51 @@ Test(catalogue, refusals)
 	catalogue_bad("{'datasets': [1]}", "datasets[0]", "expected an object");
 	catalogue_bad("{'datasets': [{'columns': []}]}", "datasets[0].name", "missing");
 	catalogue_bad("{'datasets': [{'name': 'Patients', 'columns': []}]}", "datasets[0].name",
-	    "\"Patients\" is not a name");
+	              "\"Patients\" is not a name");
 	catalogue_bad("{'datasets': [{'name': '1st', 'columns': []}]}", "datasets[0].name",
-	    "not a name");
+	              "not a name");
 	catalogue_bad("{'datasets': [{'name': 'p', 'columns': []}, {'name': 'p', 'columns': []}]}",
-	    "datasets[1].name", "appears twice");
+	              "datasets[1].name", "appears twice");
 	catalogue_bad("{'datasets': [{'name': 'p'}]}", "datasets[0].columns", "missing");
 	catalogue_bad("{'datasets': [{'name': 'p', 'max_sites_per_person': 0, 'columns': []}]}",
-	    "datasets[0].max_sites_per_person", "outside 1..1000");
+	              "datasets[0].max_sites_per_person", "outside 1..1000");
 	catalogue_bad("{'datasets': [{'name': 'p', 'max_sites_per_person': 1.5, 'columns': []}]}",
-	    "datasets[0].max_sites_per_person", "expected an integer");
+	              "datasets[0].max_sites_per_person", "expected an integer");
 	catalogue_bad(DS("{'name': 'age; DROP TABLE patients', 'type': 'integer', 'min': 0, "
-			 "'max': 1}"),
-	    "datasets[0].columns[0].name", "\"age; DROP TABLE patients\" is not a name");
+	                 "'max': 1}"),
+	              "datasets[0].columns[0].name", "\"age; DROP TABLE patients\" is not a name");
 	catalogue_bad(DS("{'name': '\\u00e2ge', 'type': 'integer', 'min': 0, 'max': 1}"),
-	    "datasets[0].columns[0].name", "\"\\xc3\\xa2ge\" is not a name");
-	catalogue_bad(DS("{'name': 'a234567890123456789012345678901234567890123456789012345678901234',"
-			 " 'type': 'integer', 'min': 0, 'max': 1}"),
+	              "datasets[0].columns[0].name", "\"\\xc3\\xa2ge\" is not a name");
+	catalogue_bad(
+	    DS("{'name': 'a234567890123456789012345678901234567890123456789012345678901234',"
+	       " 'type': 'integer', 'min': 0, 'max': 1}"),
 	    "datasets[0].columns[0].name", "not a name");
 	catalogue_bad(DS(SEXCOL "," SEXCOL), "datasets[0].columns[1].name", "appears twice");
 	catalogue_bad(DS("{'name': 'x', 'type': 'text'}"), "datasets[0].columns[0].type",
-	    "unknown type \"text\"");
+	              "unknown type \"text\"");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': []}"),
-	    "datasets[0].columns[0].domain", "0 values");
+	              "datasets[0].columns[0].domain", "0 values");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['a', 'b', 'a']}"),
-	    "datasets[0].columns[0].domain[2]", "\"a\" appears twice");
+	              "datasets[0].columns[0].domain[2]", "\"a\" appears twice");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['1', 1]}"),
-	    "datasets[0].columns[0].domain[1]", "\"1\" appears twice");
+	              "datasets[0].columns[0].domain[1]", "\"1\" appears twice");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['']}"),
-	    "datasets[0].columns[0].domain[0]", "1 to 63 bytes");
+	              "datasets[0].columns[0].domain[0]", "1 to 63 bytes");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['a\\tb']}"),
-	    "datasets[0].columns[0].domain[0]", "control character");
+	              "datasets[0].columns[0].domain[0]", "control character");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': [true]}"),
-	    "datasets[0].columns[0].domain[0]", "got true");
+	              "datasets[0].columns[0].domain[0]", "got true");
 	catalogue_bad(DS("{'name': 'x', 'type': 'categorical', 'domain': ['a'], 'min': 0}"),
-	    "datasets[0].columns[0].min", "unknown key");
+	              "datasets[0].columns[0].min", "unknown key");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 5, 'max': 4}"),
-	    "datasets[0].columns[0].max", "below min");
+	              "datasets[0].columns[0].max", "below min");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 0}"),
-	    "datasets[0].columns[0].max", "missing");
+	              "datasets[0].columns[0].max", "missing");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 0, 'max': 1e3}"),
-	    "datasets[0].columns[0].max", "expected an integer, got the real number 1000.0");
+	              "datasets[0].columns[0].max",
+	              "expected an integer, got the real number 1000.0");
 	catalogue_bad(DS("{'name': 'x', 'type': 'integer', 'min': 0, 'max': 9223372036854775808}"),
-	    "$", "too big integer");
+	              "$", "too big integer");
 }
 
 Test(catalogue, caps)
@@ -298,7 +300,7 @@ Test(catalogue, caps)
 	cr_assert_not_null(json);
 	/* 257 values in a domain. */
 	n = (size_t)sprintf(json, "{\"datasets\":[{\"name\":\"d\",\"columns\":[{\"name\":\"x\","
-				  "\"type\":\"categorical\",\"domain\":[");
+	                          "\"type\":\"categorical\",\"domain\":[");
 	for (int i = 0; i < TLY_SPEC_DOMAIN_MAX + 1; i++)
 		n += (size_t)sprintf(json + n, "%s\"v%d\"", i ? "," : "", i);
 	n += (size_t)sprintf(json + n, "]}]}]}");
@@ -307,16 +309,18 @@ Test(catalogue, caps)
 	/* 65 columns. */
 	n = (size_t)sprintf(json, "{\"datasets\":[{\"name\":\"d\",\"columns\":[");
 	for (int i = 0; i < TLY_SPEC_COLUMNS_MAX + 1; i++)
-		n += (size_t)sprintf(json + n, "%s{\"name\":\"c%d\",\"type\":\"integer\","
-					       "\"min\":0,\"max\":1}",
-		    i ? "," : "", i);
+		n += (size_t)sprintf(json + n,
+		                     "%s{\"name\":\"c%d\",\"type\":\"integer\","
+		                     "\"min\":0,\"max\":1}",
+		                     i ? "," : "", i);
 	n += (size_t)sprintf(json + n, "]}]}");
 	cr_assert_eq(tly_catalogue_parse(&out, json, n, &err), TLY_EINVAL);
 	cr_assert_str_eq(err.field, "datasets[0].columns");
 	/* 17 datasets. */
 	n = (size_t)sprintf(json, "{\"datasets\":[");
 	for (int i = 0; i < TLY_SPEC_DATASETS_MAX + 1; i++)
-		n += (size_t)sprintf(json + n, "%s{\"name\":\"d%d\",\"columns\":[]}", i ? "," : "", i);
+		n += (size_t)sprintf(json + n, "%s{\"name\":\"d%d\",\"columns\":[]}", i ? "," : "",
+		                     i);
 	n += (size_t)sprintf(json + n, "]}");
 	cr_assert_eq(tly_catalogue_parse(&out, json, n, &err), TLY_EINVAL);
 	cr_assert_str_eq(err.field, "datasets");
@@ -324,7 +328,7 @@ Test(catalogue, caps)
 	memset(json, ' ', TLY_SPEC_CATALOGUE_JSON_MAX + 1);
 	memcpy(json, "{\"datasets\":[]}", 15);
 	cr_assert_eq(tly_catalogue_parse(&out, json, TLY_SPEC_CATALOGUE_JSON_MAX + 1, &err),
-	    TLY_EINVAL);
+	             TLY_EINVAL);
 	cr_assert_str_eq(err.field, "$");
 	cr_assert(strstr(err.reason, "limit") != NULL);
 	cr_assert_eq(tly_catalogue_parse(&out, json, 4096, NULL), TLY_OK, "spaces are fine");
@@ -372,13 +376,13 @@ Test(spec, design_canonical_bytes)
 	struct tly_spec spec;
 	uint8_t hash[TLY_HASH_BYTES], expect[TLY_HASH_BYTES];
 	const char *golden = J("{'dataset':'patients',"
-			       "'domains':{'age_band':['0-17','18-39','40-64','65-79','80+'],"
-			       "'sex':['F','M']},'group_by':['age_band','sex'],"
-			       "'measure':{'op':'count'},"
-			       "'privacy':{'epsilon':'1/2','mechanism':'laplace'},"
-			       "'protocol':'committee','sdc':{'round_to':5,'suppress_below':8},"
-			       "'where':[{'column':'age','op':'>=','value':65},"
-			       "{'column':'has_diabetes','op':'=','value':'1'}]}");
+	                       "'domains':{'age_band':['0-17','18-39','40-64','65-79','80+'],"
+	                       "'sex':['F','M']},'group_by':['age_band','sex'],"
+	                       "'measure':{'op':'count'},"
+	                       "'privacy':{'epsilon':'1/2','mechanism':'laplace'},"
+	                       "'protocol':'committee','sdc':{'round_to':5,'suppress_below':8},"
+	                       "'where':[{'column':'age','op':'>=','value':65},"
+	                       "{'column':'has_diabetes','op':'=','value':'1'}]}");
 	char *text = canonical_of(design_query);
 
 	cr_assert_str_eq(text, golden);
@@ -404,7 +408,8 @@ static const char *const accepted[] = {
     "{'dataset': 'patients',"
     " 'measure': {'op': 'histogram', 'column': 'ae_attendances_12m',"
     "             'edges': [0, 1, 2, 5, 10, 50]},"
-    " 'where': [{'column': 'age', 'op': '<', 'value': 18}, {'column': 'age', 'op': '>', 'value': 4},"
+    " 'where': [{'column': 'age', 'op': '<', 'value': 18}, {'column': 'age', 'op': '>', 'value': "
+    "4},"
     "           {'column': 'bmi', 'op': '<=', 'value': 80}],"
     " 'privacy': {'mechanism': 'laplace', 'epsilon': 2}, 'sdc': {'round_to': 5}}",
     "{'dataset': 'patients', 'measure': {'op': 'count'}, 'where': [], 'group_by': [],"
@@ -428,7 +433,7 @@ Test(spec, examples_and_fixed_point)
 		struct tly_spec spec;
 		struct tly_spec_error err;
 		cr_assert_eq(tly_spec_parse(&spec, &cat, first, strlen(first), &err), TLY_OK,
-		    "%s\n  %s: %s", first, err.field, err.reason);
+		             "%s\n  %s: %s", first, err.field, err.reason);
 		cr_assert_eq(tly_spec_canonical(&spec, &cat, &second), TLY_OK);
 		cr_assert_str_eq(first, second);
 		tly_spec_fini(&spec);
@@ -483,13 +488,15 @@ Test(spec, example_details)
 /* ---- refusals, each naming its field ---- */
 
 /* A count query with extra members x. */
-#define Q(x)                                                                                   \
-	"{'dataset': 'patients', 'measure': {'op': 'count'},"                                  \
+#define Q(x)                                                                                       \
+	"{'dataset': 'patients', 'measure': {'op': 'count'},"                                      \
 	" 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5}" x "}"
 /* A query with measure m. */
-#define QM(m) "{'dataset': 'patients', 'measure': " m ", 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}"
+#define QM(m)                                                                                      \
+	"{'dataset': 'patients', 'measure': " m                                                    \
+	", 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}"
 /* A query with privacy p. */
-#define QP(p) "{'dataset': 'patients', 'measure': {'op': 'count'}, 'privacy': " p "}"
+#define QP(p)     "{'dataset': 'patients', 'measure': {'op': 'count'}, 'privacy': " p "}"
 #define W(clause) Q(", 'where': [" clause "]")
 
 Test(spec, refusals_document)
@@ -502,22 +509,22 @@ Test(spec, refusals_document)
 	parse_bad(Q(", 'Dataset': 1"), "Dataset", "unknown key");
 	parse_bad(Q(", '': 1"), "\"\"", "unknown key");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1, '': 2}"), "privacy.\"\"",
-	    "unknown key");
+	          "unknown key");
 	parse_bad(Q(", 'a\\u0000b': 1"), "$", "not valid JSON");
 	parse_bad(Q(", 'evil\\n\\u0001key': 1"), "evil\\x0a\\x01key", "unknown key");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': NaN}"), "$", "not valid JSON");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': Infinity}"), "$", "not valid JSON");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1e400}"), "$", "overflow");
 	parse_bad("{'measure': {'op': 'count'}, 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
-	    "dataset", "missing");
+	          "dataset", "missing");
 	parse_bad("{'dataset': 'patients', 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
-	    "measure", "missing");
+	          "measure", "missing");
 	parse_bad("{'dataset': 'patients', 'measure': {'op': 'count'}}", "privacy", "missing");
 	parse_bad("{'dataset': 'people', 'measure': {'op': 'count'}}", "dataset",
-	    "unknown dataset \"people\"");
+	          "unknown dataset \"people\"");
 	parse_bad("{'dataset': ['patients']}", "dataset", "expected a string, got an array");
 	parse_bad("{'dataset': 'patients; DROP TABLE patients'}", "dataset",
-	    "unknown dataset \"patients; DROP TABLE patients\"");
+	          "unknown dataset \"patients; DROP TABLE patients\"");
 }
 
 Test(spec, refusals_measure)
@@ -529,28 +536,29 @@ Test(spec, refusals_measure)
 	parse_bad(QM("{'op': 'sum'}"), "measure.column", "missing");
 	parse_bad(QM("{'op': 'sum', 'column': 7}"), "measure.column", "got the integer 7");
 	parse_bad(QM("{'op': 'sum', 'column': 'wait'}"), "measure.column",
-	    "unknown column \"wait\" in dataset \"patients\"");
+	          "unknown column \"wait\" in dataset \"patients\"");
 	parse_bad(QM("{'op': 'mean', 'column': 'sex'}"), "measure.column",
-	    "\"sex\" is categorical; mean needs an integer column");
+	          "\"sex\" is categorical; mean needs an integer column");
 	parse_bad(QM("{'op': 'mean', 'column': 'bmi', 'edges': [10, 80]}"), "measure.edges",
-	    "unknown key");
+	          "unknown key");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi'}"), "measure.edges", "missing");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [20]}"), "measure.edges",
-	    "1 edges");
+	          "1 edges");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [20, 30, 30]}"),
-	    "measure.edges[2]", "30 is not above the edge before it (30)");
+	          "measure.edges[2]", "30 is not above the edge before it (30)");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [30, 20]}"), "measure.edges[1]",
-	    "not above");
+	          "not above");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [5, 20]}"), "measure.edges[0]",
-	    "5 is outside the bounds of \"bmi\" [10, 80]");
+	          "5 is outside the bounds of \"bmi\" [10, 80]");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 81]}"), "measure.edges[1]",
-	    "outside the bounds");
+	          "outside the bounds");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 20.5]}"),
-	    "measure.edges[1]", "expected an integer for column \"bmi\", got the real number 20.5");
+	          "measure.edges[1]",
+	          "expected an integer for column \"bmi\", got the real number 20.5");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 20.0]}"),
-	    "measure.edges[1]", "got the real number 20.0");
+	          "measure.edges[1]", "got the real number 20.0");
 	parse_bad(QM("{'op': 'histogram', 'column': 'bmi', 'edges': '10,20'}"), "measure.edges",
-	    "expected an array");
+	          "expected an array");
 }
 
 Test(spec, refusals_histogram_caps)
@@ -560,12 +568,13 @@ Test(spec, refusals_histogram_caps)
 
 	for (int i = 0; i <= TLY_SPEC_EDGES_MAX; i++)
 		n += (size_t)snprintf(edges + n, sizeof edges - n, "%s%d", i ? ", " : "", i);
-	snprintf(query, sizeof query,
-	    QM("{'op': 'histogram', 'column': 'age', 'edges': [%s]}"), edges);
+	snprintf(query, sizeof query, QM("{'op': 'histogram', 'column': 'age', 'edges': [%s]}"),
+	         edges);
 	parse_bad(query, "measure.edges", "102 edges");
 	/* 101 edges (100 bins) on 6 x 12 x 10 x 5 groups: 360000 cells. */
 	edges[n - 5] = '\0';
-	snprintf(query, sizeof query,
+	snprintf(
+	    query, sizeof query,
 	    "{'dataset': 'patients', 'measure': {'op': 'histogram', 'column': 'age',"
 	    " 'edges': [%s]}, 'group_by': ['ethnicity', 'specialty', 'imd_decile', 'age_band'],"
 	    " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
@@ -581,47 +590,47 @@ Test(spec, refusals_where)
 	parse_bad(W("{'column': 'sex', 'value': 'F'}"), "where[0].op", "missing");
 	parse_bad(W("{'column': 'sex', 'op': '='}"), "where[0].value", "missing");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': 'F', 'or': 1}"), "where[0].or",
-	    "unknown key");
+	          "unknown key");
 	parse_bad(W("{'column': 'sex', 'op': '==', 'value': 'F'}"), "where[0].op",
-	    "unknown operator \"==\"");
+	          "unknown operator \"==\"");
 	parse_bad(W("{'column': 'sex', 'op': 'like', 'value': 'F%'}"), "where[0].op",
-	    "unknown operator \"like\"");
+	          "unknown operator \"like\"");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': 'F'}, {'column': 'sex', 'op': '<',"
-		    " 'value': 'M'}"),
-	    "where[1].op", "\"<\" needs an integer column; \"sex\" is categorical");
+	            " 'value': 'M'}"),
+	          "where[1].op", "\"<\" needs an integer column; \"sex\" is categorical");
 	parse_bad(W("{'column': 'imd_decile', 'op': '>=', 'value': 5}"), "where[0].op",
-	    "\">=\" needs an integer column");
+	          "\">=\" needs an integer column");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': 'X'}"), "where[0].value",
-	    "\"X\" is not in the domain of column \"sex\"");
+	          "\"X\" is not in the domain of column \"sex\"");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': 'f'}"), "where[0].value",
-	    "not in the domain");
+	          "not in the domain");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': true}"), "where[0].value",
-	    "expected a string or an integer for column \"sex\", got true");
+	          "expected a string or an integer for column \"sex\", got true");
 	parse_bad(W("{'column': 'has_diabetes', 'op': '=', 'value': 1.0}"), "where[0].value",
-	    "got the real number 1.0");
+	          "got the real number 1.0");
 	parse_bad(W("{'column': 'has_diabetes', 'op': '=', 'value': 2}"), "where[0].value",
-	    "\"2\" is not in the domain of column \"has_diabetes\"");
+	          "\"2\" is not in the domain of column \"has_diabetes\"");
 	parse_bad(W("{'column': 'age', 'op': '>=', 'value': '65'}"), "where[0].value",
-	    "expected an integer for column \"age\", got the string \"65\"");
+	          "expected an integer for column \"age\", got the string \"65\"");
 	parse_bad(W("{'column': 'age', 'op': '>=', 'value': 65.5}"), "where[0].value",
-	    "got the real number 65.5");
+	          "got the real number 65.5");
 	parse_bad(W("{'column': 'age', 'op': '>=', 'value': 111}"), "where[0].value",
-	    "111 is outside the bounds of \"age\" [0, 110]");
+	          "111 is outside the bounds of \"age\" [0, 110]");
 	parse_bad(W("{'column': 'age', 'op': '<', 'value': -1}"), "where[0].value",
-	    "-1 is outside the bounds");
+	          "-1 is outside the bounds");
 	parse_bad(W("{'column': 'age', 'op': '=', 'value': null}"), "where[0].value", "got null");
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': ['F']}"), "where[0].value",
-	    "\"=\" takes one value; use \"in\" for a list");
+	          "\"=\" takes one value; use \"in\" for a list");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': 'F'}"), "where[0].value",
-	    "\"in\" needs an array, got the string \"F\"");
+	          "\"in\" needs an array, got the string \"F\"");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': []}"), "where[0].value",
-	    "0 values; \"in\" takes 1 to 64");
+	          "0 values; \"in\" takes 1 to 64");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': ['F', 'Q']}"), "where[0].value[1]",
-	    "\"Q\" is not in the domain");
+	          "\"Q\" is not in the domain");
 	parse_bad(W("{'column': 'age', 'op': 'in', 'value': [1, 2, 300]}"), "where[0].value[2]",
-	    "300 is outside the bounds");
+	          "300 is outside the bounds");
 	parse_bad(W("{'column': 'age', 'op': 'in', 'value': [1, [2]]}"), "where[0].value[1]",
-	    "got an array");
+	          "got an array");
 }
 
 Test(spec, refusals_where_caps)
@@ -636,23 +645,24 @@ Test(spec, refusals_where_caps)
 	n = 0;
 	for (int i = 0; i < TLY_SPEC_WHERE_MAX + 1; i++)
 		n += (size_t)snprintf(list + n, sizeof list - n,
-		    "%s{'column': 'age', 'op': '!=', 'value': %d}", i ? ", " : "", i);
+		                      "%s{'column': 'age', 'op': '!=', 'value': %d}", i ? ", " : "",
+		                      i);
 	snprintf(query, sizeof query, W("%s"), list);
 	parse_bad(query, "where", "17 conditions; the limit is 16");
 }
 
 Test(spec, refusals_group_by)
 {
-	parse_bad(Q(", 'group_by': 'sex'"), "group_by", "expected an array, got the string \"sex\"");
+	parse_bad(Q(", 'group_by': 'sex'"), "group_by",
+	          "expected an array, got the string \"sex\"");
 	parse_bad(Q(", 'group_by': [['sex']]"), "group_by[0]", "expected a column name");
 	parse_bad(Q(", 'group_by': ['age']"), "group_by[0]",
-	    "column \"age\" is an integer; group by categorical columns only");
+	          "column \"age\" is an integer; group by categorical columns only");
 	parse_bad(Q(", 'group_by': ['sex', 'age_band', 'sex']"), "group_by[2]",
-	    "column \"sex\" appears twice");
-	parse_bad(Q(", 'group_by': ['sex', 'gender']"), "group_by[1]",
-	    "unknown column \"gender\"");
+	          "column \"sex\" appears twice");
+	parse_bad(Q(", 'group_by': ['sex', 'gender']"), "group_by[1]", "unknown column \"gender\"");
 	parse_bad(Q(", 'group_by': ['sex', 'age_band', 'imd_decile', 'has_copd', 'has_diabetes']"),
-	    "group_by", "5 columns; the limit is 4");
+	          "group_by", "5 columns; the limit is 4");
 	parse_bad(Q(", 'group_by': ['person_id']"), "group_by[0]", "unknown column \"person_id\"");
 }
 
@@ -668,22 +678,23 @@ Test(spec, domains_bind_the_cell_layout)
 	tly_spec_fini(&spec);
 	cr_assert_eq(tly_spec_parse(&spec, &cat, empty, strlen(empty), NULL), TLY_OK);
 	tly_spec_fini(&spec);
-	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['M', 'F']}"), "domains.sex",
+	parse_bad(
+	    Q(", 'group_by': ['sex'], 'domains': {'sex': ['M', 'F']}"), "domains.sex",
 	    "value 0 is the string \"M\" but this catalogue's domain of \"sex\" has \"F\" there");
 	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F']}"), "domains.sex",
-	    "1 values but this catalogue's domain of \"sex\" has 2");
+	          "1 values but this catalogue's domain of \"sex\" has 2");
 	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 'M', 'X']}"), "domains.sex",
-	    "3 values but this catalogue's domain of \"sex\" has 2");
+	          "3 values but this catalogue's domain of \"sex\" has 2");
 	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 1]}"), "domains.sex",
-	    "value 1 is the integer 1");
+	          "value 1 is the integer 1");
 	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': 'F,M'}"), "domains.sex",
-	    "expected an array of values");
+	          "expected an array of values");
 	parse_bad(Q(", 'group_by': ['sex', 'age_band'], 'domains': {'sex': ['F', 'M']}"),
-	    "domains.age_band", "missing");
+	          "domains.age_band", "missing");
 	parse_bad(Q(", 'group_by': ['sex'], 'domains': {'sex': ['F', 'M'], 'age_band': []}"),
-	    "domains.age_band", "\"age_band\" is not a grouping column of this query");
+	          "domains.age_band", "\"age_band\" is not a grouping column of this query");
 	parse_bad(Q(", 'domains': {'nonesuch': []}"), "domains.nonesuch",
-	    "\"nonesuch\" is not a grouping column");
+	          "\"nonesuch\" is not a grouping column");
 	parse_bad(Q(", 'domains': ['sex']"), "domains", "expected an object");
 }
 
@@ -718,69 +729,68 @@ Test(spec, refusals_privacy)
 	parse_bad(QP("'laplace'"), "privacy", "expected an object");
 	parse_bad(QP("{'epsilon': 1}"), "privacy.mechanism", "missing");
 	parse_bad(QP("{'mechanism': 'exponential', 'epsilon': 1}"), "privacy.mechanism",
-	    "unknown mechanism \"exponential\"");
+	          "unknown mechanism \"exponential\"");
 	parse_bad(QP("{'mechanism': 'none', 'epsilon': 1}"), "privacy.mechanism",
-	    "unknown mechanism \"none\"");
+	          "unknown mechanism \"none\"");
 	parse_bad(QP("{'mechanism': 'laplace'}"), "privacy.epsilon", "missing");
 	parse_bad(QP("{'mechanism': 'gaussian'}"), "privacy.rho", "missing");
 	parse_bad(QP("{'mechanism': 'laplace', 'rho': 0.1}"), "privacy.rho",
-	    "laplace takes epsilon, not rho");
+	          "laplace takes epsilon, not rho");
 	parse_bad(QP("{'mechanism': 'gaussian', 'epsilon': 1}"), "privacy.epsilon",
-	    "gaussian takes rho, not epsilon");
+	          "gaussian takes rho, not epsilon");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1, 'delta': 0}"), "privacy.delta",
-	    "unknown key");
+	          "unknown key");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 0}"), "privacy.epsilon",
-	    "must be above 0, got 0");
+	          "must be above 0, got 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 0.0}"), "privacy.epsilon",
-	    "must be above 0");
+	          "must be above 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': -0.0}"), "privacy.epsilon",
-	    "must be above 0");
+	          "must be above 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': -0.5}"), "privacy.epsilon",
-	    "must be above 0, got -0.5");
+	          "must be above 0, got -0.5");
 	parse_bad(QP("{'mechanism': 'skellam', 'rho': -3}"), "privacy.rho", "must be above 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1001}"), "privacy.epsilon",
-	    "1001/1 is above the limit of 1000");
+	          "1001/1 is above the limit of 1000");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1000.5}"), "privacy.epsilon",
-	    "above the limit of 1000");
+	          "above the limit of 1000");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1e308}"), "privacy.epsilon",
-	    "above the limit");
+	          "above the limit");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 9223372036854775807}"), "privacy.epsilon",
-	    "above the limit");
+	          "above the limit");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '2001/2'}"), "privacy.epsilon",
-	    "2001/2 is above the limit");
-	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 0.30000000000000004}"),
-	    "privacy.epsilon", "more than 15 significant digits");
+	          "2001/2 is above the limit");
+	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 0.30000000000000004}"), "privacy.epsilon",
+	          "more than 15 significant digits");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 0.1234567890123456}"), "privacy.epsilon",
-	    "more than 15 significant digits");
-	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1e-20}"), "privacy.epsilon",
-	    "too small");
+	          "more than 15 significant digits");
+	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1e-20}"), "privacy.epsilon", "too small");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 5e-324}"), "privacy.epsilon",
-	    "too small");
+	          "too small");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': 1e-400}"), "privacy.epsilon",
-	    "must be above 0");
+	          "must be above 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '0.5'}"), "privacy.epsilon",
-	    "\"0.5\" is not a fraction");
+	          "\"0.5\" is not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '1/0'}"), "privacy.epsilon",
-	    "not a fraction");
+	          "not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '0/5'}"), "privacy.epsilon",
-	    "must be above 0");
+	          "must be above 0");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '01/2'}"), "privacy.epsilon",
-	    "not a fraction");
+	          "not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '-1/2'}"), "privacy.epsilon",
-	    "not a fraction");
+	          "not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '1/2 '}"), "privacy.epsilon",
-	    "not a fraction");
+	          "not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': '1/18446744073709551616'}"),
-	    "privacy.epsilon", "not a fraction");
+	          "privacy.epsilon", "not a fraction");
 	parse_bad(QP("{'mechanism': 'laplace', 'epsilon': true}"), "privacy.epsilon",
-	    "expected a number, got true");
+	          "expected a number, got true");
 }
 
 Test(spec, refusals_sdc_and_protocol)
 {
 	parse_bad(Q(", 'sdc': []"), "sdc", "expected an object");
 	parse_bad(Q(", 'sdc': {'suppress_below': -1}"), "sdc.suppress_below",
-	    "-1 is outside 0..4294967295");
+	          "-1 is outside 0..4294967295");
 	parse_bad(Q(", 'sdc': {'round_to': 4294967296}"), "sdc.round_to", "outside");
 	parse_bad(Q(", 'sdc': {'round_to': 5.0}"), "sdc.round_to", "expected an integer");
 	parse_bad(Q(", 'sdc': {'round_to': '5'}"), "sdc.round_to", "expected an integer");
@@ -808,39 +818,40 @@ Test(spec, injection)
 	struct tly_spec spec;
 
 	parse_bad(W("{'column': 'age; DROP TABLE patients', 'op': '=', 'value': 1}"),
-	    "where[0].column", "unknown column \"age; DROP TABLE patients\" in dataset");
+	          "where[0].column", "unknown column \"age; DROP TABLE patients\" in dataset");
 	parse_bad(W("{'column': 'age\\' OR 1=1 --', 'op': '=', 'value': 1}"), "where[0].column",
-	    "unknown column \"age\\\" OR 1=1 --\"");
+	          "unknown column \"age\\\" OR 1=1 --\"");
 	parse_bad(W("{'column': 'sex\\u0027', 'op': '=', 'value': 'F'}"), "where[0].column",
-	    "unknown column \"sex'\"");
+	          "unknown column \"sex'\"");
 	parse_bad(W("{'column': '\\u00e2ge', 'op': '=', 'value': 1}"), "where[0].column",
-	    "unknown column \"\\xc3\\xa2ge\"");
+	          "unknown column \"\\xc3\\xa2ge\"");
 	parse_bad(W("{'column': 'AGE', 'op': '=', 'value': 1}"), "where[0].column",
-	    "unknown column \"AGE\"");
+	          "unknown column \"AGE\"");
 	parse_bad(W("{'column': 'age ', 'op': '=', 'value': 1}"), "where[0].column",
-	    "unknown column");
+	          "unknown column");
 	parse_bad(W("{'column': 'patients.age', 'op': '=', 'value': 1}"), "where[0].column",
-	    "unknown column");
-	parse_bad(W("{'column': '*', 'op': '=', 'value': 1}"), "where[0].column",
-	    "unknown column");
+	          "unknown column");
+	parse_bad(W("{'column': '*', 'op': '=', 'value': 1}"), "where[0].column", "unknown column");
 	parse_bad(Q(", 'group_by': ['sex) UNION SELECT person_id FROM patients --']"),
-	    "group_by[0]", "unknown column");
+	          "group_by[0]", "unknown column");
 	parse_bad(QM("{'op': 'sum', 'column': 'person_id'}"), "measure.column",
-	    "unknown column \"person_id\"");
-	parse_bad(W("{'column': 'sex', 'op': '=', 'value': 'F\\u0027 OR \\u00271\\u0027=\\u00271'}"),
+	          "unknown column \"person_id\"");
+	parse_bad(
+	    W("{'column': 'sex', 'op': '=', 'value': 'F\\u0027 OR \\u00271\\u0027=\\u00271'}"),
 	    "where[0].value", "\"F' OR '1'='1\" is not in the domain");
 	/* A long value is cut in the echo, and the reason stays in bounds. */
 	parse_bad(W("{'column': 'sex', 'op': '=', 'value': "
-		    "'\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\u0008\\u0009\\u000a"
-		    "\\u000b\\u000c\\u000d\\u000e\\u000f\\u0010'}"),
-	    "where[0].value", "\"\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x09\\x0a\\x0b...\"");
+	            "'\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\u0008\\u0009\\u000a"
+	            "\\u000b\\u000c\\u000d\\u000e\\u000f\\u0010'}"),
+	          "where[0].value",
+	          "\"\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\\x09\\x0a\\x0b...\"");
 	parse_bad(W("{'column': 'sex', 'op': 'in', 'value': ['F', 'M; DELETE FROM patients']}"),
-	    "where[0].value[1]", "is not in the domain");
+	          "where[0].value[1]", "is not in the domain");
 	/* A declared value that looks like SQL is just a value. */
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'count'},"
-			" 'where': [{'column': 'odd', 'op': '=',"
-			"            'value': 'x\\u0027); DROP TABLE patients; --'}],"
-			" 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
+	                " 'where': [{'column': 'odd', 'op': '=',"
+	                "            'value': 'x\\u0027); DROP TABLE patients; --'}],"
+	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
 	cr_assert_eq(spec.where[0].domain_values[0], 0);
 	tly_spec_fini(&spec);
 }
@@ -875,7 +886,8 @@ different_hash(const char *a, const char *b)
 Test(spec, canonical_invariances)
 {
 	/* Key order and white space. */
-	same_canonical(design_query,
+	same_canonical(
+	    design_query,
 	    "{'sdc':{'round_to':5,'suppress_below':8},'privacy':{'epsilon':0.5,"
 	    "'mechanism':'laplace'},'group_by':['age_band','sex'],'where':[{'value':65,'op':'>=',"
 	    "'column':'age'},{'op':'=','column':'has_diabetes','value':'1'}],"
@@ -885,26 +897,28 @@ Test(spec, canonical_invariances)
 	same_canonical(Q(""), QP("{'mechanism': 'laplace', 'epsilon': 5e-1}"));
 	same_canonical(Q(""), QP("{'mechanism': 'laplace', 'epsilon': '2/4'}"));
 	same_canonical(QP("{'mechanism': 'laplace', 'epsilon': 2}"),
-	    QP("{'mechanism': 'laplace', 'epsilon': 2.0}"));
+	               QP("{'mechanism': 'laplace', 'epsilon': 2.0}"));
 	same_canonical(QP("{'mechanism': 'gaussian', 'rho': 0.1}"),
-	    QP("{'mechanism': 'skellam', 'rho': '1/10'}"));
+	               QP("{'mechanism': 'skellam', 'rho': '1/10'}"));
 	/* `in` order and repeats; one value is `=`; 1 is '1'. */
 	same_canonical(W("{'column': 'imd_decile', 'op': 'in', 'value': [3, '1', 10, 1]}"),
-	    W("{'column': 'imd_decile', 'op': 'in', 'value': ['1', '3', '10']}"));
+	               W("{'column': 'imd_decile', 'op': 'in', 'value': ['1', '3', '10']}"));
 	same_canonical(W("{'column': 'age', 'op': 'in', 'value': [70, 65, 70]}"),
-	    W("{'column': 'age', 'op': 'in', 'value': [65, 70]}"));
+	               W("{'column': 'age', 'op': 'in', 'value': [65, 70]}"));
 	same_canonical(W("{'column': 'sex', 'op': 'in', 'value': ['M', 'M']}"),
-	    W("{'column': 'sex', 'op': '=', 'value': 'M'}"));
+	               W("{'column': 'sex', 'op': '=', 'value': 'M'}"));
 	/* Clause order and repeated clauses of a conjunction. */
 	same_canonical(W("{'column': 'sex', 'op': '=', 'value': 'F'}, {'column': 'age', 'op': '>',"
-			 " 'value': 3}, {'column': 'sex', 'op': '=', 'value': 'F'}"),
-	    W("{'column': 'age', 'op': '>', 'value': 3}, {'column': 'sex', 'op': '=', 'value': 'F'}"));
+	                 " 'value': 3}, {'column': 'sex', 'op': '=', 'value': 'F'}"),
+	               W("{'column': 'age', 'op': '>', 'value': 3}, {'column': 'sex', 'op': '=', "
+	                 "'value': 'F'}"));
 	/* Defaults spelt out or left out. */
-	same_canonical(Q(""), Q(", 'where': [], 'group_by': [], 'sdc': {}, 'protocol': 'committee'"));
+	same_canonical(Q(""),
+	               Q(", 'where': [], 'group_by': [], 'sdc': {}, 'protocol': 'committee'"));
 	same_canonical(Q(""), Q(", 'sdc': {'suppress_below': 0, 'round_to': 1}"));
 	/* Unicode escapes are the characters they stand for. */
 	same_canonical(Q(""), "{'d\\u0061taset': 'p\\u0061tients', 'measure': {'op': 'count'},"
-			      " 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5}}");
+	                      " 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5}}");
 }
 
 Test(spec, canonical_differences)
@@ -912,21 +926,22 @@ Test(spec, canonical_differences)
 	different_hash(Q(""), QP("{'mechanism': 'laplace', 'epsilon': 0.51}"));
 	different_hash(Q(""), QP("{'mechanism': 'laplace', 'epsilon': 0.500000000000001}"));
 	different_hash(QP("{'mechanism': 'laplace', 'epsilon': 0.1}"),
-	    QP("{'mechanism': 'gaussian', 'rho': 0.1}"));
+	               QP("{'mechanism': 'gaussian', 'rho': 0.1}"));
 	different_hash(Q(""), Q(", 'protocol': 'secagg'"));
 	different_hash(Q(", 'protocol': 'secagg'"), Q(", 'protocol': 'secagg+'"));
 	different_hash(Q(""), Q(", 'sdc': {'round_to': 5}"));
 	different_hash(Q(""), Q(", 'sdc': {'suppress_below': 5}"));
-	different_hash(Q(", 'group_by': ['sex', 'age_band']"), Q(", 'group_by': ['age_band', 'sex']"));
+	different_hash(Q(", 'group_by': ['sex', 'age_band']"),
+	               Q(", 'group_by': ['age_band', 'sex']"));
 	different_hash(W("{'column': 'age', 'op': '>', 'value': 64}"),
-	    W("{'column': 'age', 'op': '>=', 'value': 64}"));
+	               W("{'column': 'age', 'op': '>=', 'value': 64}"));
 	different_hash(W("{'column': 'sex', 'op': '=', 'value': 'F'}"),
-	    W("{'column': 'sex', 'op': '!=', 'value': 'F'}"));
+	               W("{'column': 'sex', 'op': '!=', 'value': 'F'}"));
 	different_hash(QM("{'op': 'sum', 'column': 'bmi'}"), QM("{'op': 'mean', 'column': 'bmi'}"));
 	different_hash(QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 20, 80]}"),
-	    QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 21, 80]}"));
+	               QM("{'op': 'histogram', 'column': 'bmi', 'edges': [10, 21, 80]}"));
 	different_hash(Q(""), "{'dataset': 'extremes', 'measure': {'op': 'count'},"
-			      " 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5}}");
+	                      " 'privacy': {'mechanism': 'laplace', 'epsilon': 0.5}}");
 }
 
 /* ---- exact privacy fractions ---- */
@@ -940,9 +955,9 @@ fraction_is(const char *amount, uint64_t num, uint64_t den)
 	snprintf(query, sizeof query, QP("{'mechanism': 'laplace', 'epsilon': %s}"), amount);
 	parse_ok(&spec, query);
 	cr_expect(spec.privacy_num == num && spec.privacy_den == den,
-	    "%s: got %llu/%llu, expected %llu/%llu", amount,
-	    (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den,
-	    (unsigned long long)num, (unsigned long long)den);
+	          "%s: got %llu/%llu, expected %llu/%llu", amount,
+	          (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den,
+	          (unsigned long long)num, (unsigned long long)den);
 	tly_spec_fini(&spec);
 }
 
@@ -979,8 +994,8 @@ Test(spec, over_long_json)
 
 	memset(json, ' ', sizeof json);
 	memcpy(json, q, strlen(q));
-	cr_assert_eq(tly_spec_parse(&spec, &cat, json, TLY_SPEC_JSON_MAX, &err), TLY_OK,
-	    "%s: %s", err.field, err.reason);
+	cr_assert_eq(tly_spec_parse(&spec, &cat, json, TLY_SPEC_JSON_MAX, &err), TLY_OK, "%s: %s",
+	             err.field, err.reason);
 	tly_spec_fini(&spec);
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, TLY_SPEC_JSON_MAX + 1, &err), TLY_EINVAL);
 	cr_assert_str_eq(err.field, "$");
@@ -1072,11 +1087,12 @@ sensitivity_is(const char *query, uint32_t sites, uint64_t l1, uint64_t l2sq)
 	cat.datasets[spec.dataset].max_sites_per_person = sites;
 	cr_assert_eq(tly_spec_sensitivity(&spec, &cat, &got1, &got2), TLY_OK, "%s", J(query));
 	cr_expect(got1 == l1 && got2 == l2sq, "%s, m = %u: got %llu, %llu", J(query), sites,
-	    (unsigned long long)got1, (unsigned long long)got2);
+	          (unsigned long long)got1, (unsigned long long)got2);
 	tly_spec_fini(&spec);
 }
 
-#define HIST QM("{'op': 'histogram', 'column': 'ae_attendances_12m', 'edges': [0, 1, 2, 5, 10, 50]}")
+#define HIST                                                                                       \
+	QM("{'op': 'histogram', 'column': 'ae_attendances_12m', 'edges': [0, 1, 2, 5, 10, 50]}")
 #define SUM_WAIT QM("{'op': 'sum', 'column': 'wait_weeks'}")
 #define MEAN_BMI QM("{'op': 'mean', 'column': 'bmi'}")
 
@@ -1093,11 +1109,11 @@ Test(spec, sensitivity)
 	sensitivity_is(MEAN_BMI, 3, 243, 9 * (80 * 80 + 1));
 	/* B is the larger magnitude: [-7, -3] gives 7, [0, 0] gives 0. */
 	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'sum', 'column': 'neg'},"
-		       " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
-	    2, 14, 4 * 49);
+	               " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
+	               2, 14, 4 * 49);
 	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'zero'},"
-		       " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
-	    1, 1, 1);
+	               " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
+	               1, 1, 1);
 }
 
 Test(spec, sensitivity_overflow)
@@ -1107,20 +1123,20 @@ Test(spec, sensitivity_overflow)
 
 	/* B = 2^63: L1 fits, L2^2 does not. */
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'sum', 'column': 'big'},"
-			" 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
+	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
 	cr_assert_eq(tly_spec_sensitivity(&spec, &cat, &l1, &l2sq), TLY_ERANGE);
 	cr_assert(l1 == 11 && l2sq == 22, "outputs written on failure");
 	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 1), UINT64_C(1) << 63);
 	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 2), UINT64_MAX, "saturates");
 	tly_spec_fini(&spec);
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'big'},"
-			" 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
+	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
 	cr_assert_eq(tly_spec_sensitivity(&spec, &cat, &l1, &l2sq), TLY_ERANGE);
 	tly_spec_fini(&spec);
 	/* Counts never overflow, whatever the sites. */
 	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'count'},"
-		       " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
-	    UINT32_MAX, UINT32_MAX, (uint64_t)UINT32_MAX * UINT32_MAX);
+	               " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
+	               UINT32_MAX, UINT32_MAX, (uint64_t)UINT32_MAX * UINT32_MAX);
 }
 
 Test(spec, cell_bound)
@@ -1141,11 +1157,11 @@ Test(spec, cell_bound)
 	tly_spec_fini(&spec);
 	/* A mean of a column that is always 0 still counts. */
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'zero'},"
-			" 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
+	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
 	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 5000);
 	tly_spec_fini(&spec);
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'sum', 'column': 'zero'},"
-			" 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
+	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
 	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 0);
 	tly_spec_fini(&spec);
 }
@@ -1173,9 +1189,9 @@ Test(spec, canonical_ignores_column_order)
 	    " 'max': 9}, {'name': 'zone', 'type': 'categorical', 'domain': ['n', 's']}]}]}",
 	};
 	const char *query = "{'dataset': 'p', 'measure': {'op': 'count'},"
-			    " 'where': [{'column': 'zone', 'op': '=', 'value': 's'},"
-			    "           {'column': 'age', 'op': '<', 'value': 5}],"
-			    " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}";
+	                    " 'where': [{'column': 'zone', 'op': '=', 'value': 's'},"
+	                    "           {'column': 'age', 'op': '<', 'value': 5}],"
+	                    " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}";
 	char *canonical[2];
 
 	for (int i = 0; i < 2; i++) {

@@ -6,8 +6,8 @@
  * SIGTERM stops every daemon within 1 s whatever it is doing (suite
  * signals, at the end).
  *
- * Broken state is noticed at start, with the real daemons: a three-site `tally demo` federation answers two queries (four
- * log entries: committed, released, committed, released), its coordinator
+ * Broken state is noticed at start, with the real daemons: a three-site `tally demo` federation
+ * answers two queries (four log entries: committed, released, committed, released), its coordinator
  * is stopped, and copies of its transparency log are damaged the ways an
  * attacker or a disk would: a byte of an entry changed, an entry re-signed
  * with the coordinator's own key but linked to the wrong predecessor, a
@@ -58,9 +58,9 @@ spawn(const char *out, const char *err, const char *const argv[])
 	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 1, out != NULL ? out : "/dev/null",
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_addopen(&actions, 2, err != NULL ? err : "/dev/null",
-	    O_WRONLY | O_CREAT | O_APPEND, 0600);
+	                                 O_WRONLY | O_CREAT | O_APPEND, 0600);
 	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
 	posix_spawn_file_actions_destroy(&actions);
 	return pid;
@@ -112,7 +112,7 @@ query(void)
 	char conf[300];
 	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
 	return run((const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
-	    "sex", "--epsilon", "0.5", NULL});
+	                                 "sex", "--epsilon", "0.5", NULL});
 }
 
 /* Stop a daemon that is not our child: SIGTERM, then wait for it to go. */
@@ -134,8 +134,8 @@ setup(void)
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-			 "3", "--people", "2000", "--seed", "5", NULL}),
-	    0, "tally demo --serve failed");
+	                                       "3", "--people", "2000", "--seed", "5", NULL}),
+	             0, "tally demo --serve failed");
 }
 
 static void
@@ -177,8 +177,8 @@ log_copy(const char *name, char *log, size_t log_len, char *conf, size_t conf_le
 	sql(orig, text);
 	snprintf(conf, conf_len, "%s/coordinator/%s.conf", dir, name);
 	snprintf(command, sizeof command,
-	    "sed 's|^log = .*|log = state/%s.db|' %s/coordinator/coordinator.conf > %s", name, dir,
-	    conf);
+	         "sed 's|^log = .*|log = state/%s.db|' %s/coordinator/coordinator.conf > %s", name,
+	         dir, conf);
 	cr_assert_eq(system(command), 0);
 }
 
@@ -192,7 +192,7 @@ read_blob(const char *path, const char *column, uint64_t seq, size_t *len)
 
 	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	snprintf(text, sizeof text, "SELECT %s FROM entries WHERE seq = %llu", column,
-	    (unsigned long long)seq);
+	         (unsigned long long)seq);
 	cr_assert_eq(sqlite3_prepare_v2(db, text, -1, &st, NULL), SQLITE_OK);
 	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
 	*len = (size_t)sqlite3_column_bytes(st, 0);
@@ -214,7 +214,7 @@ write_blob(const char *path, const char *column, uint64_t seq, const uint8_t *bl
 	sql(path, "DROP TRIGGER IF EXISTS entries_no_update");
 	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	snprintf(text, sizeof text, "UPDATE entries SET %s = ? WHERE seq = %llu", column,
-	    (unsigned long long)seq);
+	         (unsigned long long)seq);
 	cr_assert_eq(sqlite3_prepare_v2(db, text, -1, &st, NULL), SQLITE_OK);
 	cr_assert_eq(sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_TRANSIENT), SQLITE_OK);
 	cr_assert_eq(sqlite3_step(st), SQLITE_DONE);
@@ -246,8 +246,8 @@ resign_spliced(const char *path, uint64_t seq)
 
 	snprintf(key, sizeof key, "%s/coordinator/keys/coordinator.sign", dir);
 	cr_assert_eq(tly_identity_from_files(&coordinator, TLY_PARTY_COORDINATOR, key, NULL, why,
-			 sizeof why),
-	    TLY_OK, "%s", why);
+	                                     sizeof why),
+	             TLY_OK, "%s", why);
 	uint8_t *older = read_blob(path, "bytes", seq - 2, &older_len);
 	uint8_t *bytes = read_blob(path, "bytes", seq, &len);
 	cr_assert_gt(len, TLY_HASH_BYTES);
@@ -269,8 +269,8 @@ expect_refused(const char *name, const char *conf, const char *entry, const char
 	char err[300];
 	snprintf(err, sizeof err, "%s/logs/%s.err", dir, name);
 	long t0 = dmn_now_ms();
-	pid_t pid = spawn(NULL, err, (const char *const[]){"tally-coordinator", "--config", conf,
-	    NULL});
+	pid_t pid =
+	    spawn(NULL, err, (const char *const[]){"tally-coordinator", "--config", conf, NULL});
 	int code = wait_exit(pid, START_CAP_MS);
 	long took = dmn_now_ms() - t0;
 	if (code == -1) {
@@ -285,7 +285,7 @@ expect_refused(const char *name, const char *conf, const char *entry, const char
 	cr_assert(strstr(text, reason) != NULL, "%s: no \"%s\" in: %s", name, reason, text);
 	/* Refused before the descriptor budget and the listeners. */
 	cr_assert(strstr(text, "open files") == NULL && strstr(text, "listening") == NULL,
-	    "%s: got as far as the listeners: %s", name, text);
+	          "%s: got as far as the listeners: %s", name, text);
 	free(text);
 }
 
@@ -317,8 +317,8 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 	char err[300], exe_conf[300];
 	snprintf(err, sizeof err, "%s/logs/restarted.err", dir);
 	snprintf(exe_conf, sizeof exe_conf, "%s/coordinator/coordinator.conf", dir);
-	pid_t pid = spawn(NULL, err, (const char *const[]){"tally-coordinator", "--config",
-	    exe_conf, NULL});
+	pid_t pid = spawn(NULL, err,
+	                  (const char *const[]){"tally-coordinator", "--config", exe_conf, NULL});
 	set_pid("coordinator", pid);
 	char *text = NULL;
 	for (long until = dmn_now_ms() + START_CAP_MS; dmn_now_ms() < until; dmn_pause_ms(20)) {
@@ -347,8 +347,10 @@ spec_file(char *path, size_t len, const char *name, const char *epsilon)
 	snprintf(path, len, "%s/%s.json", dir, name);
 	FILE *f = fopen(path, "w");
 	cr_assert_not_null(f);
-	fprintf(f, "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"group_by\":[\"sex\"],"
-	    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":\"%s\"}}\n", epsilon);
+	fprintf(f,
+	        "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"group_by\":[\"sex\"],"
+	        "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":\"%s\"}}\n",
+	        epsilon);
 	fclose(f);
 }
 
@@ -370,8 +372,10 @@ explain(const char *epsilon, char **text)
 	snprintf(conf, sizeof conf, "%s/site-1/node.conf", dir);
 	snprintf(out, sizeof out, "%s/explain.txt", dir);
 	spec_file(spec, sizeof spec, "explained", epsilon);
-	int code = wait_exit(spawn(out, NULL, (const char *const[]){"tally-node", "explain",
-	    "--config", conf, "--spec", spec, NULL}), 10 * START_CAP_MS);
+	int code = wait_exit(spawn(out, NULL,
+	                           (const char *const[]){"tally-node", "explain", "--config", conf,
+	                                                 "--spec", spec, NULL}),
+	                     10 * START_CAP_MS);
 	*text = dmn_slurp(out, NULL);
 	return code;
 }
@@ -382,10 +386,10 @@ expect_explain(const char *epsilon, int code, const char *const *lines)
 	char *text;
 	int got = explain(epsilon, &text);
 	cr_assert_eq(got, code, "explain at %s: exit %d, expected %d:\n%s", epsilon, got, code,
-	    text);
+	             text);
 	for (; *lines != NULL; lines++)
 		cr_assert(strstr(text, *lines) != NULL, "explain at %s: no \"%s\" in:\n%s", epsilon,
-		    *lines, text);
+		          *lines, text);
 	free(text);
 }
 
@@ -393,29 +397,33 @@ expect_explain(const char *epsilon, int code, const char *const *lines)
  * person (basic composition decides for pure epsilon charges). */
 Test(startup, explain_shows_spent_and_remaining_and_refuses_what_does_not_fit)
 {
-	expect_explain("1/2", 0,
+	expect_explain(
+	    "1/2", 0,
 	    (const char *const[]){"epsilon      total 20 (20), spent 0 (0), remaining 20 (20)",
-		"allowed      yes", NULL});
-	expect_explain("5/2", 3,
+	                          "allowed      yes", NULL});
+	expect_explain(
+	    "5/2", 3,
 	    (const char *const[]){"allowed      no (dataset \"patients\": over the per-query cap "
-				  "(epsilon_per_query 2/1))",
-		NULL});
+	                          "(epsilon_per_query 2/1))",
+	                          NULL});
 	/* Spend 19.5 with real queries: 1/2 remains. */
 	for (int i = 0; i < 9; i++)
 		cr_assert_eq(query_at("2/1"), 0, "query %d", i);
 	cr_assert_eq(query_at("3/2"), 0);
 	expect_explain("1/2", 0,
-	    (const char *const[]){"spent 39/2 (19.5), remaining 1/2 (0.5)", "allowed      yes",
-		NULL});
+	               (const char *const[]){"spent 39/2 (19.5), remaining 1/2 (0.5)",
+	                                     "allowed      yes", NULL});
 	/* The smallest step over what remains (1/2 + 1/10^9) is refused. */
-	expect_explain("500000001/1000000000", 3,
+	expect_explain(
+	    "500000001/1000000000", 3,
 	    (const char *const[]){"allowed      no (population \"patients\": budget exhausted",
-		"epsilon_total 20/1", NULL});
+	                          "epsilon_total 20/1", NULL});
 	/* The node agrees: the exact remainder is charged, then nothing is left. */
 	cr_assert_eq(query_at("1/2"), 0);
 	expect_explain("1/2", 3,
-	    (const char *const[]){"epsilon      total 20 (20), spent 20 (20), remaining 0 (0)",
-		"allowed      no (population \"patients\": budget exhausted", NULL});
+	               (const char *const[]){
+	                   "epsilon      total 20 (20), spent 20 (20), remaining 0 (0)",
+	                   "allowed      no (population \"patients\": budget exhausted", NULL});
 	cr_assert_eq(query_at("1/1000000"), 3, "the nodes refuse a spent budget");
 }
 
@@ -435,8 +443,8 @@ Test(startup, explain_shows_spent_and_remaining_and_refuses_what_does_not_fit)
 
 enum { TERM_BOUND_MS = 1000, FLOOD_CONNS = 5000 };
 
-static const char *const busy_query[] = {"--count", "--by", "imd_decile,sex,age_band,ethnicity",
-    "--epsilon", "0.00001", NULL};
+static const char *const busy_query[] = {
+    "--count", "--by", "imd_decile,sex,age_band,ethnicity", "--epsilon", "0.00001", NULL};
 
 static int
 file_has(const char *path, const char *needle)
@@ -519,8 +527,8 @@ cpu_ticks(pid_t pid)
 	const char *p = strrchr(text, ')'); /* the name may hold spaces */
 	cr_assert_not_null(p);
 	unsigned long utime = 0, stime = 0;
-	cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-			 &stime),
+	cr_assert_eq(
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime),
 	    2);
 	return (long)(utime + stime);
 }
@@ -577,9 +585,9 @@ expect_ledger_verifies(int site)
 {
 	char conf[300];
 	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
-	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf,
-			 NULL}),
-	    0, "site %d's ledger", site);
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}), 0,
+	    "site %d's ledger", site);
 }
 
 Test(signals, a_node_stops_within_1s_idle_and_while_drawing_noise)
@@ -597,8 +605,8 @@ Test(signals, a_node_stops_within_1s_idle_and_while_drawing_noise)
 	wait_in_sampler(pid, log, 0);
 	term(pid, "tally-node, drawing noise");
 	cr_assert(file_has(log, "abandoned while drawing the noise: the node is stopping; the "
-				"charge stands"),
-	    "%s", log);
+	                        "charge stands"),
+	          "%s", log);
 	cr_assert_neq(wait_exit(planner, 10 * START_CAP_MS), -1, "the planner's query ended");
 	expect_ledger_verifies(1);
 	cr_assert_eq(charges_of(1), charged + 1, "the interrupted query stays charged");

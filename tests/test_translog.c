@@ -1054,8 +1054,9 @@ Test(translog, commitments_verify_as_a_node_checks_them)
 			const struct tly_tree_head *old = &heads[k];
 			const struct tly_merkle_proof *p = tly_log_commit_consistency(c, old->size);
 			cr_assert_not_null(p);
-			cr_assert_eq(tly_merkle_verify_consistency(old->size, c->head.size, old->root,
-			                                           c->head.root, p->hashes[0], p->count),
+			cr_assert_eq(tly_merkle_verify_consistency(old->size, c->head.size,
+			                                           old->root, c->head.root,
+			                                           p->hashes[0], p->count),
 			             TLY_OK);
 		}
 		/* Odd queries get their outcome; even ones stay committed. */

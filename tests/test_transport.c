@@ -70,14 +70,14 @@ hub_open_plain(void)
 {
 	struct tly_hub *hub;
 	cr_assert_eq(tly_hub_open(&hub, "tcp://127.0.0.1:0", NULL, &roster, why, sizeof why),
-	    TLY_OK, "%s", why);
+	             TLY_OK, "%s", why);
 	cr_assert_gt(tly_hub_port(hub), 0);
 	return hub;
 }
 
 static struct tly_link *
-link_open(
-    const char *scheme, int port, const struct tly_tls_files *tls, const struct tly_identity *self)
+link_open(const char *scheme, int port, const struct tly_tls_files *tls,
+          const struct tly_identity *self)
 {
 	char url[128];
 	struct tly_link *link;
@@ -344,8 +344,8 @@ Test(transport, burst_arrives_in_order)
 		cr_assert_eq(get32(msg), i);
 		cr_assert_eq(msg[SIZE - 1], (uint8_t)i);
 		free(msg);
-		cr_assert_eq(
-		    tly_hub_recv(hub, &from, &msg, &len, WAIT_MS), TLY_OK, "message %u", i);
+		cr_assert_eq(tly_hub_recv(hub, &from, &msg, &len, WAIT_MS), TLY_OK, "message %u",
+		             i);
 		cr_assert_eq(from, 1);
 		cr_assert_eq(get32(msg), i);
 		free(msg);
@@ -381,8 +381,8 @@ Test(transport, unknown_or_wrong_key_is_refused)
 	stranger = link_open("tcp", tly_hub_port(hub), NULL, &nodes[NODES]);
 	fake = link_open("tcp", tly_hub_port(hub), NULL, &impostor);
 	cr_assert(saw(hub, NULL, "not in the roster", WAIT_MS), "%s", events);
-	cr_assert(
-	    saw(hub, NULL, "HELLO signature for node 2 does not verify", WAIT_MS), "%s", events);
+	cr_assert(saw(hub, NULL, "HELLO signature for node 2 does not verify", WAIT_MS), "%s",
+	          events);
 	cr_assert_not(wait_ready(stranger, 1000));
 	cr_assert_not(wait_ready(fake, 10));
 	cr_assert_not(tly_hub_connected(hub, 2));
@@ -427,8 +427,8 @@ Test(transport, garbage_is_refused_and_hub_keeps_serving)
 	raw_frame(fd, junk, sizeof junk);
 	cr_assert(raw_closed(fd, WAIT_MS));
 	close(fd);
-	cr_assert(
-	    saw(hub, NULL, "HELLO signature for node 1 does not verify", WAIT_MS), "%s", events);
+	cr_assert(saw(hub, NULL, "HELLO signature for node 1 does not verify", WAIT_MS), "%s",
+	          events);
 
 	/* Half a frame, then gone. */
 	fd = raw_connect(port);
@@ -555,7 +555,7 @@ Test(transport, silent_bound_node_is_dropped)
 	cr_log_info("silent node dropped after %ld ms (dead after 1000 ms)", dmn_now_ms() - start);
 	cr_assert_geq(dmn_now_ms() - start, 900);
 	cr_assert(saw(hub, NULL, "nothing from it for 1000 ms (no heartbeat)", WAIT_MS), "%s",
-	    events);
+	          events);
 	cr_assert_not(tly_hub_connected(hub, 1));
 	close(fd);
 	tly_hub_close(hub);
@@ -600,7 +600,8 @@ Test(transport, keepalive_flood_and_early_keepalive_are_refused)
 
 	fd = raw_connect(tly_hub_port(hub));
 	uint8_t head[4], challenge[TLY_HELLO_CHALLENGE_BYTES];
-	cr_assert(raw_read(fd, head, 4, WAIT_MS) && raw_read(fd, challenge, sizeof challenge, WAIT_MS));
+	cr_assert(raw_read(fd, head, 4, WAIT_MS) &&
+	          raw_read(fd, challenge, sizeof challenge, WAIT_MS));
 	raw_write(fd, zeros, 4);
 	cr_assert(raw_closed(fd, WAIT_MS));
 	close(fd);
@@ -651,8 +652,9 @@ Test(transport, link_notices_a_silent_coordinator_and_redials)
 		dmn_pause_ms(10);
 	cr_assert_not(tly_link_ready(link), "the link never noticed the silence");
 	cr_log_info("silent coordinator noticed after %ld ms (dead after 1000 ms)",
-	    dmn_now_ms() - start);
-	cr_assert(saw(NULL, link, "nothing from it for 1000 ms (no heartbeat): redialling", WAIT_MS),
+	            dmn_now_ms() - start);
+	cr_assert(
+	    saw(NULL, link, "nothing from it for 1000 ms (no heartbeat): redialling", WAIT_MS),
 	    "%s", events);
 	cr_assert_eq(poll(&p, 1, WAIT_MS), 1, "the link redials");
 	int again = accept(listener, NULL, NULL);
@@ -672,17 +674,17 @@ Test(transport, bad_arguments)
 	char url[64];
 
 	cr_assert_eq(tly_hub_open(&hub, "tls+tcp://127.0.0.1:0", NULL, &roster, why, sizeof why),
-	    TLY_EINVAL);
-	cr_assert_eq(
-	    tly_hub_open(&hub, "tcp://127.0.0.1:0", &files, &roster, why, sizeof why), TLY_EINVAL);
+	             TLY_EINVAL);
+	cr_assert_eq(tly_hub_open(&hub, "tcp://127.0.0.1:0", &files, &roster, why, sizeof why),
+	             TLY_EINVAL);
 	cr_assert_eq(tly_hub_open(&hub, "bogus", NULL, &roster, why, sizeof why), TLY_EINVAL);
-	cr_assert_eq(
-	    tly_hub_open(&hub, "tls+tcp://127.0.0.1:0", &files, &roster, why, sizeof why), TLY_EIO);
+	cr_assert_eq(tly_hub_open(&hub, "tls+tcp://127.0.0.1:0", &files, &roster, why, sizeof why),
+	             TLY_EIO);
 	cr_assert(strstr(why, "/nonexistent.pem") != NULL, "%s", why);
 	cr_assert_eq(tly_link_open(&link, "http://127.0.0.1:1", NULL, &nodes[0], why, sizeof why),
-	    TLY_EINVAL);
-	cr_assert_eq(
-	    tly_http_open(&http, "https://127.0.0.1:0", NULL, why, sizeof why), TLY_EINVAL);
+	             TLY_EINVAL);
+	cr_assert_eq(tly_http_open(&http, "https://127.0.0.1:0", NULL, why, sizeof why),
+	             TLY_EINVAL);
 
 	hub = hub_open_plain();
 	snprintf(url, sizeof url, "tcp://127.0.0.1:%d", tly_hub_port(hub));
@@ -713,8 +715,8 @@ run_job(void *arg)
 {
 	struct job *job = arg;
 	job->rv = tly_https_request(job->url, job->method, job->tls, (const uint8_t *)job->body,
-	    job->len, WAIT_MS, &job->status, &job->response, &job->response_len, job->why,
-	    sizeof job->why);
+	                            job->len, WAIT_MS, &job->status, &job->response,
+	                            &job->response_len, job->why, sizeof job->why);
 	return NULL;
 }
 
@@ -729,15 +731,15 @@ serve_echo(struct tly_http *http)
 	cr_assert_eq(req.body[req.body_len], '\0');
 	snprintf(answer, sizeof answer, "%s %s %s", req.method, req.path, (char *)req.body);
 	cr_assert_eq(tly_http_reply(http, req.handle, 200, "text/plain", (const uint8_t *)answer,
-	                 strlen(answer)),
-	    TLY_OK);
+	                            strlen(answer)),
+	             TLY_OK);
 	cr_assert_eq(tly_http_reply(http, req.handle, 200, "text/plain", NULL, 0), TLY_EINVAL);
 	free(req.body);
 }
 
 static void
 round_trip(struct tly_http *http, const char *base, const struct tly_tls_files *tls,
-    const char *method, const char *path, const char *body, const char *want)
+           const char *method, const char *path, const char *body, const char *want)
 {
 	struct job job = {
 	    .method = method, .tls = tls, .body = body, .len = body ? strlen(body) : 0};
@@ -758,7 +760,7 @@ round_trip(struct tly_http *http, const char *base, const struct tly_tls_files *
 /* A request nng or the transport answers by itself: the status. */
 static int
 direct_status(const char *url, const char *method, const struct tly_tls_files *tls,
-    const char *body, size_t len)
+              const char *body, size_t len)
 {
 	struct job job = {.url = url, .method = method, .tls = tls, .body = body, .len = len};
 	run_job(&job);
@@ -858,18 +860,19 @@ Test(transport, http_direct_answers_are_json)
 	struct tly_http_request req;
 
 	raw_exchange(port, "PUT /v1/queries HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-	    answer, sizeof answer, WAIT_MS);
+	             answer, sizeof answer, WAIT_MS);
 	cr_assert(strstr(answer, " 405 ") != NULL, "%s", answer);
 	cr_assert(strcasestr(answer, "\r\nAllow: GET, POST\r\n") != NULL, "%s", answer);
 	cr_assert(strcasestr(answer, "Content-Type: application/json") != NULL, "%s", answer);
 	cr_assert(strstr(answer, "{\"error\":{\"code\":\"method_not_allowed\"") != NULL, "%s",
-	    answer);
+	          answer);
 	raw_exchange(port, "GET /nowhere?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", answer, sizeof answer,
-	    WAIT_MS);
+	             WAIT_MS);
 	cr_assert(strstr(answer, " 404 ") != NULL, "%s", answer);
 	cr_assert(strcasestr(answer, "Content-Type: application/json") != NULL, "%s", answer);
 	cr_assert(strstr(answer, "\"code\":\"not_found\"") != NULL, "%s", answer);
-	const char *post = "POST /v1/queries HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n";
+	const char *post =
+	    "POST /v1/queries HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n";
 	char *big = calloc(1, 2000000);
 	cr_assert_not_null(big);
 	int fd = raw_connect(port);
@@ -889,11 +892,13 @@ Test(transport, http_direct_answers_are_json)
 	free(req.body);
 	cr_assert_str_eq(req.path, "/v1/queries?x=1");
 	cr_assert_eq(tly_http_reply_headers(http, req.handle, 429, "application/json",
-	                 (const uint8_t *)"{}", 2, (const char *const[]){"Retry-After", NULL, NULL}),
-	    TLY_EINVAL);
+	                                    (const uint8_t *)"{}", 2,
+	                                    (const char *const[]){"Retry-After", NULL, NULL}),
+	             TLY_EINVAL);
 	cr_assert_eq(tly_http_reply_headers(http, req.handle, 429, "application/json",
-	                 (const uint8_t *)"{}", 2, (const char *const[]){"Retry-After", "7", NULL}),
-	    TLY_OK);
+	                                    (const uint8_t *)"{}", 2,
+	                                    (const char *const[]){"Retry-After", "7", NULL}),
+	             TLY_OK);
 	raw_response(fd, answer, sizeof answer, WAIT_MS);
 	cr_assert(strstr(answer, " 429 ") != NULL, "%s", answer);
 	cr_assert(strcasestr(answer, "\r\nRetry-After: 7\r\n") != NULL, "%s", answer);
@@ -943,8 +948,8 @@ Test(transport, http_client_errors)
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sa_len), 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", ntohs(sa.sin_port));
 	cr_assert_eq(tly_https_request(url, "GET", NULL, NULL, 0, WAIT_MS, &status, &response, &len,
-	                 why, sizeof why),
-	    TLY_EIO);
+	                               why, sizeof why),
+	             TLY_EIO);
 	cr_assert(strstr(why, "refused") != NULL, "%s", why);
 	close(fd);
 
@@ -955,13 +960,13 @@ Test(transport, http_client_errors)
 	cr_assert_eq(listen(fd, 4), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sa_len), 0);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", ntohs(sa.sin_port));
-	cr_assert_eq(tly_https_request(
-	                 url, "GET", NULL, NULL, 0, 300, &status, &response, &len, why, sizeof why),
-	    TLY_ETIMEDOUT);
+	cr_assert_eq(tly_https_request(url, "GET", NULL, NULL, 0, 300, &status, &response, &len,
+	                               why, sizeof why),
+	             TLY_ETIMEDOUT);
 	close(fd);
 	cr_assert_eq(tly_https_request("ftp://x/", "GET", NULL, NULL, 0, 300, &status, &response,
-	                 &len, why, sizeof why),
-	    TLY_EINVAL);
+	                               &len, why, sizeof why),
+	             TLY_EINVAL);
 }
 
 /* ---- TLS: certificates from the openssl command ---- */
@@ -986,7 +991,7 @@ make_ca(const char *name)
 {
 	sh("cd %s && openssl ecparam -name prime256v1 -genkey -noout -out %s.key 2>/dev/null && "
 	   "openssl req -new -x509 -key %s.key -sha256 -days 2 -subj /CN=%s -out %s.pem",
-	    pki, name, name, name, name);
+	   pki, name, name, name, name);
 }
 
 /* A leaf for `name`, signed by `ca`, with subjectAltName `san` (or
@@ -1000,8 +1005,8 @@ make_leaf(const char *name, const char *ca, const char *san, const char *eku)
 	   "openssl req -new -key %s.key -subj /CN=%s -out %s.csr && "
 	   "openssl x509 -req -in %s.csr -CA %s.pem -CAkey %s.key -set_serial %ld -days 2 "
 	   "-sha256 -extfile %s.ext -extensions x -out %s.pem 2>/dev/null",
-	    pki, eku, san ? "subjectAltName=" : "", san ? san : "", name, name, name, name, name,
-	    name, ca, ca, (long)(dmn_now_ms() % 100000000) + (long)strlen(name), name, name);
+	   pki, eku, san ? "subjectAltName=" : "", san ? san : "", name, name, name, name, name,
+	   name, ca, ca, (long)(dmn_now_ms() % 100000000) + (long)strlen(name), name, name);
 }
 
 static void
@@ -1053,7 +1058,7 @@ no_certificate(int port)
 {
 	sh("timeout 10 openssl s_client -connect 127.0.0.1:%d -CAfile %s -verify_return_error "
 	   "</dev/null >/dev/null 2>&1; true",
-	    port, ca);
+	   port, ca);
 }
 
 static struct tly_hub *
@@ -1062,7 +1067,7 @@ hub_open_tls(const char *cert, const char *key)
 	struct tly_tls_files files = {.cert = cert, .key = key, .ca = ca};
 	struct tly_hub *hub;
 	cr_assert_eq(tly_hub_open(&hub, "tls+tcp://127.0.0.1:0", &files, &roster, why, sizeof why),
-	    TLY_OK, "%s", why);
+	             TLY_OK, "%s", why);
 	return hub;
 }
 
@@ -1075,8 +1080,8 @@ Test(tls, hub_and_links_exchange)
 	struct tly_link *links[NODES];
 
 	for (size_t i = 0; i < NODES; i++)
-		links[i] = link_open(
-		    "tls+tcp", tly_hub_port(hub), i == 1 ? &one_file : &node_files, &nodes[i]);
+		links[i] = link_open("tls+tcp", tly_hub_port(hub), i == 1 ? &one_file : &node_files,
+		                     &nodes[i]);
 	for (size_t i = 0; i < NODES; i++)
 		cr_assert(wait_ready(links[i], WAIT_MS), "link %zu never ready", i + 1);
 	exchange(hub, links, NODES);
@@ -1161,19 +1166,19 @@ Test(tls, https_api)
 
 	round_trip(http, base, &planner, "GET", "/v1/status", NULL, "GET /v1/status ");
 	round_trip(http, base, &planner, "POST", "/v1/query", "{\"dataset\":\"patients\"}",
-	    "POST /v1/query {\"dataset\":\"patients\"}");
+	           "POST /v1/query {\"dataset\":\"patients\"}");
 	refusals(base, &planner);
 
 	snprintf(url, sizeof url, "%s/v1/status", base);
 	cr_assert_eq(tly_https_request(url, "GET", &rogue, NULL, 0, WAIT_MS, &status, &response,
-	                 &len, why, sizeof why),
-	    TLY_EIO, "%s", why);
+	                               &len, why, sizeof why),
+	             TLY_EIO, "%s", why);
 	cr_assert_eq(tly_https_request(url, "GET", &distrustful, NULL, 0, WAIT_MS, &status,
-	                 &response, &len, why, sizeof why),
-	    TLY_EIO, "%s", why);
+	                               &response, &len, why, sizeof why),
+	             TLY_EIO, "%s", why);
 	cr_assert_eq(tly_https_request(url, "GET", NULL, NULL, 0, WAIT_MS, &status, &response, &len,
-	                 why, sizeof why),
-	    TLY_EINVAL);
+	                               why, sizeof why),
+	             TLY_EINVAL);
 
 	/* No certificate, and plain text on the TLS port: refused, and the
 	 * server carries on. */
@@ -1210,7 +1215,8 @@ Test(transport, disconnect_drops_unread_and_holds_off)
 	uint32_t from;
 	uint8_t *msg;
 	size_t len;
-	cr_assert_eq(tly_hub_recv(hub, &from, &msg, &len, 200), TLY_ETIMEDOUT, "nothing of it left");
+	cr_assert_eq(tly_hub_recv(hub, &from, &msg, &len, 200), TLY_ETIMEDOUT,
+	             "nothing of it left");
 	/* Held off: it redials and is refused. */
 	cr_assert(saw(hub, NULL, "node 1 was disconnected and is held off", WAIT_MS));
 	/* The other node still talks. */
@@ -1255,8 +1261,8 @@ Test(tls, https_client_times_out_on_a_silent_server, .timeout = 60)
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sa_len), 0);
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/status", ntohs(sa.sin_port));
 	for (int i = 0; i < 2; i++)
-		cr_assert_eq(tly_https_request(url, "GET", &planner, NULL, 0, 1000, &status, &response,
-				 &len, why, sizeof why),
-		    TLY_ETIMEDOUT, "%s", why);
+		cr_assert_eq(tly_https_request(url, "GET", &planner, NULL, 0, 1000, &status,
+		                               &response, &len, why, sizeof why),
+		             TLY_ETIMEDOUT, "%s", why);
 	close(fd);
 }

@@ -38,9 +38,9 @@ struct tly_vector_field {
 };
 
 struct tly_vector {
-	const char *path;  /* of the file, for messages */
-	size_t line;       /* of the block's first field */
-	char *title;       /* the comment above the block, "" when none */
+	const char *path; /* of the file, for messages */
+	size_t line;      /* of the block's first field */
+	char *title;      /* the comment above the block, "" when none */
 	struct tly_vector_field *fields;
 	size_t count;
 };

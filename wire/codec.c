@@ -21,34 +21,34 @@ struct type_rule {
 };
 
 #define ID_LIST_MAX(fixed) ((fixed) + 4 + 4 * (size_t)TLY_MAX_PARTIES)
-#define CELLS_BYTES ((size_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES)
+#define CELLS_BYTES        ((size_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES)
 
 static const struct type_rule rules[] = {
-	{TLY_MSG_QUERY, TLY_ROUND_QUERY, FROM_COORDINATOR,
-	    TLY_QUERY_FIXED_BYTES + 4 * ((size_t)TLY_MAX_PARTIES + TLY_MAX_COMMITTEE) +
-		TLY_QUERY_SPEC_MAX},
-	{TLY_MSG_ABORT, TLY_ROUND_ABORT, FROM_COORDINATOR, 4},
-	{TLY_MSG_SHARE, TLY_ROUND_SHARE, FROM_NODE, CELLS_BYTES + TLY_AEAD_TAG_BYTES},
-	{TLY_MSG_ANNOUNCE, TLY_ROUND_ANNOUNCE, FROM_COORDINATOR, ID_LIST_MAX(4)},
-	{TLY_MSG_SHARE_SUM, TLY_ROUND_SHARE_SUM, FROM_NODE, 4 + TLY_HASH_BYTES + CELLS_BYTES},
-	{TLY_MSG_COMPLAINT, TLY_ROUND_SHARE_SUM, FROM_NODE, ID_LIST_MAX(4)},
-	{TLY_MSG_RECEIPT, TLY_ROUND_RECEIPT, FROM_NODE, TLY_RECEIPT_BODY_MAX},
-	{TLY_MSG_REFUSAL, TLY_ROUND_REFUSAL, FROM_NODE, 4 + 2 + TLY_REFUSAL_TEXT_MAX},
-	{TLY_MSG_SET_SIGN, TLY_ROUND_SET_SIGN, FROM_NODE, TLY_SET_SIGN_BYTES},
-	{TLY_MSG_SET_CERT, TLY_ROUND_SET_CERT, FROM_COORDINATOR,
-	    ID_LIST_MAX(4) + 4 + (size_t)TLY_MAX_COMMITTEE * TLY_SIGNATURE_ENTRY_BYTES},
-	{TLY_MSG_ADVERTISE, TLY_ROUND_ADVERTISE, FROM_NODE, 2 * TLY_KX_PUBLIC_BYTES},
-	{TLY_MSG_KEY_LIST, TLY_ROUND_KEY_LIST, FROM_COORDINATOR,
-	    4 + (size_t)TLY_MAX_PARTIES * TLY_KEY_ENTRY_BYTES},
-	{TLY_MSG_KEY_SHARE, TLY_ROUND_KEY_SHARE, FROM_NODE, TLY_KEY_SHARE_CIPHER_BYTES},
-	{TLY_MSG_SHARE_SET, TLY_ROUND_SHARE_SET, FROM_COORDINATOR, ID_LIST_MAX(0)},
-	{TLY_MSG_MASKED_INPUT, TLY_ROUND_MASKED_INPUT, FROM_NODE, CELLS_BYTES},
-	{TLY_MSG_SURVIVORS, TLY_ROUND_SURVIVORS, FROM_COORDINATOR, ID_LIST_MAX(0)},
-	{TLY_MSG_CONSISTENCY, TLY_ROUND_CONSISTENCY, FROM_NODE, TLY_HASH_BYTES},
-	{TLY_MSG_SIGNATURE_LIST, TLY_ROUND_SIGNATURE_LIST, FROM_COORDINATOR,
-	    4 + (size_t)TLY_MAX_PARTIES * TLY_SIGNATURE_ENTRY_BYTES},
-	{TLY_MSG_UNMASK, TLY_ROUND_UNMASK, FROM_NODE,
-	    4 + (size_t)TLY_MAX_PARTIES * TLY_UNMASK_ENTRY_BYTES},
+    {TLY_MSG_QUERY, TLY_ROUND_QUERY, FROM_COORDINATOR,
+     TLY_QUERY_FIXED_BYTES + 4 * ((size_t)TLY_MAX_PARTIES + TLY_MAX_COMMITTEE) +
+         TLY_QUERY_SPEC_MAX},
+    {TLY_MSG_ABORT, TLY_ROUND_ABORT, FROM_COORDINATOR, 4},
+    {TLY_MSG_SHARE, TLY_ROUND_SHARE, FROM_NODE, CELLS_BYTES + TLY_AEAD_TAG_BYTES},
+    {TLY_MSG_ANNOUNCE, TLY_ROUND_ANNOUNCE, FROM_COORDINATOR, ID_LIST_MAX(4)},
+    {TLY_MSG_SHARE_SUM, TLY_ROUND_SHARE_SUM, FROM_NODE, 4 + TLY_HASH_BYTES + CELLS_BYTES},
+    {TLY_MSG_COMPLAINT, TLY_ROUND_SHARE_SUM, FROM_NODE, ID_LIST_MAX(4)},
+    {TLY_MSG_RECEIPT, TLY_ROUND_RECEIPT, FROM_NODE, TLY_RECEIPT_BODY_MAX},
+    {TLY_MSG_REFUSAL, TLY_ROUND_REFUSAL, FROM_NODE, 4 + 2 + TLY_REFUSAL_TEXT_MAX},
+    {TLY_MSG_SET_SIGN, TLY_ROUND_SET_SIGN, FROM_NODE, TLY_SET_SIGN_BYTES},
+    {TLY_MSG_SET_CERT, TLY_ROUND_SET_CERT, FROM_COORDINATOR,
+     ID_LIST_MAX(4) + 4 + (size_t)TLY_MAX_COMMITTEE *TLY_SIGNATURE_ENTRY_BYTES},
+    {TLY_MSG_ADVERTISE, TLY_ROUND_ADVERTISE, FROM_NODE, 2 * TLY_KX_PUBLIC_BYTES},
+    {TLY_MSG_KEY_LIST, TLY_ROUND_KEY_LIST, FROM_COORDINATOR,
+     4 + (size_t)TLY_MAX_PARTIES *TLY_KEY_ENTRY_BYTES},
+    {TLY_MSG_KEY_SHARE, TLY_ROUND_KEY_SHARE, FROM_NODE, TLY_KEY_SHARE_CIPHER_BYTES},
+    {TLY_MSG_SHARE_SET, TLY_ROUND_SHARE_SET, FROM_COORDINATOR, ID_LIST_MAX(0)},
+    {TLY_MSG_MASKED_INPUT, TLY_ROUND_MASKED_INPUT, FROM_NODE, CELLS_BYTES},
+    {TLY_MSG_SURVIVORS, TLY_ROUND_SURVIVORS, FROM_COORDINATOR, ID_LIST_MAX(0)},
+    {TLY_MSG_CONSISTENCY, TLY_ROUND_CONSISTENCY, FROM_NODE, TLY_HASH_BYTES},
+    {TLY_MSG_SIGNATURE_LIST, TLY_ROUND_SIGNATURE_LIST, FROM_COORDINATOR,
+     4 + (size_t)TLY_MAX_PARTIES *TLY_SIGNATURE_ENTRY_BYTES},
+    {TLY_MSG_UNMASK, TLY_ROUND_UNMASK, FROM_NODE,
+     4 + (size_t)TLY_MAX_PARTIES *TLY_UNMASK_ENTRY_BYTES},
 };
 
 static const struct type_rule *
@@ -84,7 +84,7 @@ tly_hash(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *
 
 void
 tly_msg_raw_header(uint8_t out[static TLY_HEADER_BYTES], const struct tly_msg_header *header,
-    uint32_t body_len)
+                   uint32_t body_len)
 {
 	int round = tly_msg_round(header->type);
 
@@ -101,7 +101,7 @@ tly_msg_raw_header(uint8_t out[static TLY_HEADER_BYTES], const struct tly_msg_he
 
 tly_err
 tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header, const uint8_t *body,
-    size_t body_len)
+                     size_t body_len)
 {
 	const struct type_rule *rule = rule_of((unsigned)header->type);
 
@@ -119,7 +119,7 @@ tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header, c
 
 tly_err
 tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header, const uint8_t *body,
-    size_t body_len, const struct tly_sign_key *key)
+             size_t body_len, const struct tly_sign_key *key)
 {
 	tly_err rv = tly_msg_signed_bytes(out, header, body, body_len);
 	if (rv != TLY_OK)
@@ -133,7 +133,7 @@ tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header, const uin
 
 tly_err
 tly_msg_seal_to(struct tly_outbox *box, uint32_t to, const struct tly_msg_header *header,
-    const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
+                const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
 {
 	struct tly_buf msg;
 
@@ -207,8 +207,8 @@ tly_idlist_fini(struct tly_idlist *list)
 }
 
 void
-tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES], const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-    const struct tly_idlist *list)
+tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES],
+                const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_idlist *list)
 {
 	crypto_generichash_state state;
 	static const uint8_t domain[] = "tally/set/v1";
@@ -319,8 +319,7 @@ tly_attempt_list_encode(struct tly_buf *out, uint32_t attempt, const struct tly_
 }
 
 tly_err
-tly_attempt_list_decode(uint32_t *attempt, struct tly_idlist *list, const uint8_t *body,
-    size_t len)
+tly_attempt_list_decode(uint32_t *attempt, struct tly_idlist *list, const uint8_t *body, size_t len)
 {
 	if (len < 4 || tly_load_be32(body) >= TLY_MAX_ANNOUNCE_ATTEMPTS)
 		return TLY_EFORMAT;
@@ -372,12 +371,13 @@ query_check(const struct tly_query *q)
 		return TLY_EFORMAT;
 	if (!spec_matches(q))
 		return TLY_EFORMAT;
-	if (q->log_commit_len > TLY_QUERY_LOG_MAX || (q->log_commit_len > 0 && q->log_commit == NULL))
+	if (q->log_commit_len > TLY_QUERY_LOG_MAX ||
+	    (q->log_commit_len > 0 && q->log_commit == NULL))
 		return TLY_EFORMAT;
 	if (q->mechanism > TLY_MECH_SKELLAM)
 		return TLY_EFORMAT;
 	if (q->mechanism == TLY_MECH_NONE ? (q->privacy_num | q->privacy_den) != 0
-					  : q->privacy_den == 0)
+	                                  : q->privacy_den == 0)
 		return TLY_EFORMAT;
 	if (q->cells == 0 || q->cells > TLY_MAX_CELLS)
 		return TLY_EFORMAT;
@@ -393,7 +393,7 @@ query_check(const struct tly_query *q)
 		    q->threshold > q->degree || q->quorum < q->threshold || q->quorum > q->degree)
 			return TLY_EFORMAT;
 	} else if (q->committee.count != 0 || q->threshold == 0 || q->threshold > n ||
-		   q->quorum != 0) {
+	           q->quorum != 0) {
 		return TLY_EFORMAT;
 	}
 	return TLY_OK;
@@ -506,7 +506,7 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 
 tly_err
 tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg, size_t len,
-    uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+               uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
 {
 	struct tly_msg opened;
 	tly_err rv = tly_msg_open(msg, len, roster, &opened);
@@ -555,7 +555,7 @@ tly_refusal_encode(struct tly_buf *out, uint32_t reason, const char *text)
 
 tly_err
 tly_refusal_decode(uint32_t *reason, char text[static TLY_REFUSAL_TEXT_MAX + 1],
-    const uint8_t *body, size_t len)
+                   const uint8_t *body, size_t len)
 {
 	if (len < 6)
 		return TLY_EFORMAT;
@@ -601,7 +601,8 @@ tly_vector_decode(uint64_t *elements, size_t d, const uint8_t *body, size_t len)
 
 tly_err
 tly_share_sum_encode(struct tly_buf *out, uint32_t attempt,
-    const uint8_t set_hash[static TLY_HASH_BYTES], const uint64_t *elements, size_t d)
+                     const uint8_t set_hash[static TLY_HASH_BYTES], const uint64_t *elements,
+                     size_t d)
 {
 	if (attempt >= TLY_MAX_ANNOUNCE_ATTEMPTS)
 		return TLY_EINVAL;
@@ -611,13 +612,13 @@ tly_share_sum_encode(struct tly_buf *out, uint32_t attempt,
 }
 
 tly_err
-tly_share_sum_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
-    uint64_t *elements, size_t d, const uint8_t *body, size_t len)
+tly_share_sum_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES], uint64_t *elements,
+                     size_t d, const uint8_t *body, size_t len)
 {
 	if (len < 4 + TLY_HASH_BYTES || tly_load_be32(body) >= TLY_MAX_ANNOUNCE_ATTEMPTS)
 		return TLY_EFORMAT;
-	tly_err rv = tly_vector_decode(elements, d, body + 4 + TLY_HASH_BYTES,
-	    len - 4 - TLY_HASH_BYTES);
+	tly_err rv =
+	    tly_vector_decode(elements, d, body + 4 + TLY_HASH_BYTES, len - 4 - TLY_HASH_BYTES);
 	if (rv != TLY_OK)
 		return rv;
 	*attempt = tly_load_be32(body);
@@ -629,7 +630,7 @@ tly_share_sum_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
 
 tly_err
 tly_set_sign_encode(struct tly_buf *out, uint32_t attempt,
-    const uint8_t set_hash[static TLY_HASH_BYTES])
+                    const uint8_t set_hash[static TLY_HASH_BYTES])
 {
 	if (attempt >= TLY_MAX_ANNOUNCE_ATTEMPTS)
 		return TLY_EINVAL;
@@ -639,8 +640,8 @@ tly_set_sign_encode(struct tly_buf *out, uint32_t attempt,
 }
 
 tly_err
-tly_set_sign_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
-    const uint8_t *body, size_t len)
+tly_set_sign_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES], const uint8_t *body,
+                    size_t len)
 {
 	if (len != TLY_SET_SIGN_BYTES || tly_load_be32(body) >= TLY_MAX_ANNOUNCE_ATTEMPTS)
 		return TLY_EFORMAT;
@@ -744,7 +745,7 @@ entry_count(const uint8_t *body, size_t len, size_t entry_bytes)
  * shares). */
 static tly_err
 list_decode(void **entries, uint32_t *count, size_t entry_size, const uint8_t *body, size_t len,
-    size_t entry_bytes, int (*load)(void *entry, const uint8_t *p))
+            size_t entry_bytes, int (*load)(void *entry, const uint8_t *p))
 {
 	long n = entry_count(body, len, entry_bytes);
 
@@ -783,7 +784,8 @@ tly_key_list_encode(struct tly_buf *out, const struct tly_key_list *list)
 		return TLY_EINVAL;
 	for (uint32_t i = 0; i < list->count; i++) {
 		const struct tly_key_entry *e = &list->entries[i];
-		if (e->id == 0 || e->id > TLY_MAX_PARTY_ID || (i > 0 && e->id <= list->entries[i - 1].id))
+		if (e->id == 0 || e->id > TLY_MAX_PARTY_ID ||
+		    (i > 0 && e->id <= list->entries[i - 1].id))
 			return TLY_EINVAL;
 	}
 	tly_buf_put_u32(out, list->count);
@@ -814,7 +816,7 @@ tly_key_list_decode(struct tly_key_list *list, const uint8_t *body, size_t len)
 {
 	memset(list, 0, sizeof *list);
 	return list_decode((void **)&list->entries, &list->count, sizeof *list->entries, body, len,
-	    TLY_KEY_ENTRY_BYTES, key_entry_load);
+	                   TLY_KEY_ENTRY_BYTES, key_entry_load);
 }
 
 void
@@ -859,7 +861,7 @@ tly_signature_list_decode(struct tly_signature_list *list, const uint8_t *body, 
 {
 	memset(list, 0, sizeof *list);
 	return list_decode((void **)&list->entries, &list->count, sizeof *list->entries, body, len,
-	    TLY_SIGNATURE_ENTRY_BYTES, signature_entry_load);
+	                   TLY_SIGNATURE_ENTRY_BYTES, signature_entry_load);
 }
 
 void
@@ -921,14 +923,14 @@ tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, size_t len)
 {
 	memset(u, 0, sizeof *u);
 	return list_decode((void **)&u->entries, &u->count, sizeof *u->entries, body, len,
-	    TLY_UNMASK_ENTRY_BYTES, unmask_entry_load);
+	                   TLY_UNMASK_ENTRY_BYTES, unmask_entry_load);
 }
 
 /* ---- end-to-end envelopes ---- */
 
 static tly_err
 envelope_key(uint8_t key[static TLY_AEAD_KEY_BYTES], const uint8_t *my_sk, const uint8_t *my_pk,
-    const uint8_t *peer_pk, const uint8_t *raw_header)
+             const uint8_t *peer_pk, const uint8_t *raw_header)
 {
 	static const uint8_t salt[] = "tally/envelope/v1";
 	uint8_t shared[TLY_KX_SHARED_BYTES];
@@ -936,15 +938,17 @@ envelope_key(uint8_t key[static TLY_AEAD_KEY_BYTES], const uint8_t *my_sk, const
 
 	if (rv == TLY_OK)
 		rv = tly_hkdf(key, TLY_AEAD_KEY_BYTES, salt, sizeof salt - 1, shared, sizeof shared,
-		    raw_header, TLY_HEADER_BYTES);
+		              raw_header, TLY_HEADER_BYTES);
 	TLY_WIPE_OBJ(shared);
 	return rv;
 }
 
 tly_err
 tly_envelope_seal(struct tly_buf *body, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
-    const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES], const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *plain, size_t plain_len)
+                  const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *plain,
+                  size_t plain_len)
 {
 	static const uint8_t nonce[TLY_AEAD_NONCE_MAX];
 	uint8_t key[TLY_AEAD_KEY_BYTES];
@@ -957,7 +961,7 @@ tly_envelope_seal(struct tly_buf *body, const uint8_t my_sk[static TLY_KX_SECRET
 	if (ct == NULL)
 		goto out;
 	rv = tly_aead_seal(TLY_AEAD_AES256GCM, ct, plain, plain_len, raw_header, TLY_HEADER_BYTES,
-	    nonce, key);
+	                   nonce, key);
 out:
 	TLY_WIPE_OBJ(key);
 	return rv;
@@ -965,8 +969,10 @@ out:
 
 tly_err
 tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
-    const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES], const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *ct, size_t ct_len)
+                  const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *ct,
+                  size_t ct_len)
 {
 	static const uint8_t nonce[TLY_AEAD_NONCE_MAX];
 	uint8_t key[TLY_AEAD_KEY_BYTES];
@@ -977,7 +983,7 @@ tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TLY_KX_SECRET_BYTES
 	rv = envelope_key(key, my_sk, my_pk, peer_pk, raw_header);
 	if (rv == TLY_OK)
 		rv = tly_aead_open(TLY_AEAD_AES256GCM, plain, ct, ct_len, raw_header,
-		    TLY_HEADER_BYTES, nonce, key);
+		                   TLY_HEADER_BYTES, nonce, key);
 	TLY_WIPE_OBJ(key);
 	return rv;
 }

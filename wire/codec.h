@@ -55,13 +55,13 @@ int tly_msg_round(enum tly_msg_type type);
  * The round comes from the type. out is reset first. TLY_EINVAL for an
  * unknown type or an oversized body, TLY_ENOMEM, TLY_ECRYPTO. */
 TLY_MUST tly_err tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header,
-    const uint8_t *body, size_t body_len, const struct tly_sign_key *key);
+                              const uint8_t *body, size_t body_len, const struct tly_sign_key *key);
 
 /* Seal a message (tly_msg_seal) and append it to box addressed to `to`;
  * on failure nothing is appended. */
 TLY_MUST tly_err tly_msg_seal_to(struct tly_outbox *box, uint32_t to,
-    const struct tly_msg_header *header, const uint8_t *body, size_t body_len,
-    const struct tly_sign_key *key);
+                                 const struct tly_msg_header *header, const uint8_t *body,
+                                 size_t body_len, const struct tly_sign_key *key);
 
 /* Parse the header and lengths only: no signature check. For routing by
  * a relay, never for acting on a message. TLY_EFORMAT. */
@@ -72,17 +72,17 @@ TLY_MUST tly_err tly_msg_peek(const uint8_t *buf, size_t len, struct tly_msg *ou
  * coordinator for a type only nodes send, or a node for a type only the
  * coordinator sends), TLY_EAUTH for a bad signature. */
 TLY_MUST tly_err tly_msg_open(const uint8_t *buf, size_t len, const struct tly_roster *roster,
-    struct tly_msg *out);
+                              struct tly_msg *out);
 
 /* Re-create the exact signed bytes (header || body) another party signed,
  * for verifying signatures that are forwarded inside KEY_LIST and
  * SIGNATURE_LIST. */
 TLY_MUST tly_err tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header,
-    const uint8_t *body, size_t body_len);
+                                      const uint8_t *body, size_t body_len);
 
 /* BLAKE2b-256 over a domain label and bytes: the project's one hash. */
 void tly_hash(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *data,
-    size_t len);
+              size_t len);
 
 /* ---- id lists: ANNOUNCE, COMPLAINT, SHARE_SET, SURVIVORS ---- */
 
@@ -95,7 +95,8 @@ void tly_idlist_fini(struct tly_idlist *list);
 /* The hash that SHARE_SUM and CONSISTENCY carry:
  * BLAKE2b-256("tally/set/v1" || query_id || count || ids). */
 void tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES],
-    const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_idlist *list);
+                     const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                     const struct tly_idlist *list);
 /* Nonzero when id is in the list (binary search). */
 int tly_idlist_contains(const struct tly_idlist *list, uint32_t id);
 
@@ -117,8 +118,8 @@ struct tly_query {
 	struct tly_idlist participants;
 	struct tly_idlist committee;
 	char *spec_json; /* canonical query JSON, NUL-terminated; NULL when
-			    spec_len is 0. Owned by the struct after decode
-			    (tly_query_fini frees it); borrowed for encode. */
+	                    spec_len is 0. Owned by the struct after decode
+	                    (tly_query_fini frees it); borrowed for encode. */
 	uint32_t spec_len;
 	/* Trailing section: the transparency log's commitment to this query
 	 * (store/head.h layout, decoded and checked by the node), or none
@@ -150,7 +151,8 @@ TLY_MUST tly_err tly_query_decode(struct tly_query *out, const uint8_t *body, si
  * tly_query_decode; TLY_ESTATE when the message is not a QUERY; TLY_EPEER
  * when it is addressed to another party. */
 TLY_MUST tly_err tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
-    size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q);
+                                size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                struct tly_query *q);
 
 /* ---- small bodies ---- */
 
@@ -159,9 +161,9 @@ TLY_MUST tly_err tly_abort_decode(uint32_t *reason, const uint8_t *body, size_t 
 
 /* ANNOUNCE and COMPLAINT share this layout: attempt, id list. */
 TLY_MUST tly_err tly_attempt_list_encode(struct tly_buf *out, uint32_t attempt,
-    const struct tly_idlist *list);
+                                         const struct tly_idlist *list);
 TLY_MUST tly_err tly_attempt_list_decode(uint32_t *attempt, struct tly_idlist *list,
-    const uint8_t *body, size_t len);
+                                         const uint8_t *body, size_t len);
 
 /* SHARE_SET and SURVIVORS: an id list alone. */
 TLY_MUST tly_err tly_idlist_encode(struct tly_buf *out, const struct tly_idlist *list);
@@ -170,11 +172,13 @@ TLY_MUST tly_err tly_idlist_decode(struct tly_idlist *list, const uint8_t *body,
 /* ---- vectors: SHARE_SUM and MASKED_INPUT ---- */
 
 TLY_MUST tly_err tly_share_sum_encode(struct tly_buf *out, uint32_t attempt,
-    const uint8_t set_hash[static TLY_HASH_BYTES], const uint64_t *elements, size_t d);
+                                      const uint8_t set_hash[static TLY_HASH_BYTES],
+                                      const uint64_t *elements, size_t d);
 /* d from the query; elements has room for d. TLY_EFORMAT unless the body is
  * exactly 4 + 32 + 8d bytes; TLY_ERANGE for an element >= p. */
 TLY_MUST tly_err tly_share_sum_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
-    uint64_t *elements, size_t d, const uint8_t *body, size_t len);
+                                      uint64_t *elements, size_t d, const uint8_t *body,
+                                      size_t len);
 
 TLY_MUST tly_err tly_vector_encode(struct tly_buf *out, const uint64_t *elements, size_t d);
 TLY_MUST tly_err tly_vector_decode(uint64_t *elements, size_t d, const uint8_t *body, size_t len);
@@ -184,9 +188,9 @@ TLY_MUST tly_err tly_vector_decode(uint64_t *elements, size_t d, const uint8_t *
 /* SET_SIGN: attempt < TLY_MAX_ANNOUNCE_ATTEMPTS and the set's hash; exactly
  * TLY_SET_SIGN_BYTES, else TLY_EFORMAT. */
 TLY_MUST tly_err tly_set_sign_encode(struct tly_buf *out, uint32_t attempt,
-    const uint8_t set_hash[static TLY_HASH_BYTES]);
+                                     const uint8_t set_hash[static TLY_HASH_BYTES]);
 TLY_MUST tly_err tly_set_sign_decode(uint32_t *attempt, uint8_t set_hash[static TLY_HASH_BYTES],
-    const uint8_t *body, size_t len);
+                                     const uint8_t *body, size_t len);
 
 /* ---- SecAgg bodies ---- */
 
@@ -220,9 +224,9 @@ struct tly_signature_list {
 };
 void tly_signature_list_fini(struct tly_signature_list *list);
 TLY_MUST tly_err tly_signature_list_encode(struct tly_buf *out,
-    const struct tly_signature_list *list);
+                                           const struct tly_signature_list *list);
 TLY_MUST tly_err tly_signature_list_decode(struct tly_signature_list *list, const uint8_t *body,
-    size_t len);
+                                           size_t len);
 
 /* SET_CERT: an announced set and the members' votes for it. The decoder
  * checks the layout only (attempt < TLY_MAX_ANNOUNCE_ATTEMPTS, set and
@@ -256,12 +260,12 @@ TLY_MUST tly_err tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, si
  * the decoder refuses NUL bytes, wrong lengths). */
 TLY_MUST tly_err tly_refusal_encode(struct tly_buf *out, uint32_t reason, const char *text);
 TLY_MUST tly_err tly_refusal_decode(uint32_t *reason, char text[static TLY_REFUSAL_TEXT_MAX + 1],
-    const uint8_t *body, size_t len);
+                                    const uint8_t *body, size_t len);
 
 /* CONSISTENCY: set_hash alone. KEY_SHARE and SHARE: a ciphertext alone,
  * exact length given by the caller (TLY_KEY_SHARE_CIPHER_BYTES, 8d + 16). */
 TLY_MUST tly_err tly_fixed_decode(const uint8_t **view, size_t expected, const uint8_t *body,
-    size_t len);
+                                  size_t len);
 
 /* ---- end-to-end encryption of shares (SHARE, KEY_SHARE) ---- */
 
@@ -281,19 +285,23 @@ TLY_MUST tly_err tly_fixed_decode(const uint8_t **view, size_t expected, const u
  * TLY_ELOWORDER for a bad peer key; TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_envelope_seal(struct tly_buf *body,
-    const uint8_t my_sk[static TLY_KX_SECRET_BYTES], const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *plain, size_t plain_len);
+                                   const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+                                   const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                                   const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
+                                   const uint8_t raw_header[static TLY_HEADER_BYTES],
+                                   const uint8_t *plain, size_t plain_len);
 
 /* Open an envelope from the peer (the message's sender). plain has room for
  * ct_len - TLY_AEAD_TAG_BYTES; on TLY_EAUTH it is left wiped. */
 TLY_MUST tly_err tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
-    const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES], const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-    const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *ct, size_t ct_len);
+                                   const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                                   const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
+                                   const uint8_t raw_header[static TLY_HEADER_BYTES],
+                                   const uint8_t *ct, size_t ct_len);
 
 /* The 36 header bytes a message with this header and body length will
  * carry (to seal an envelope before the message exists). */
 void tly_msg_raw_header(uint8_t out[static TLY_HEADER_BYTES], const struct tly_msg_header *header,
-    uint32_t body_len);
+                        uint32_t body_len);
 
 #endif

@@ -93,8 +93,8 @@ enum {
 
 /* Party ids. Nodes (and aggregators) are 1..TLY_MAX_PARTY_ID. */
 #define TLY_PARTY_COORDINATOR UINT32_C(0)
-#define TLY_PARTY_ALL UINT32_C(0xffffffff)
-#define TLY_MAX_PARTY_ID UINT32_C(0x7fffffff)
+#define TLY_PARTY_ALL         UINT32_C(0xffffffff)
+#define TLY_MAX_PARTY_ID      UINT32_C(0x7fffffff)
 
 enum tly_protocol {
 	TLY_PROTOCOL_COMMITTEE = 1,
@@ -123,9 +123,9 @@ enum {
 	TLY_HEADER_BYTES = 1 + 1 + 2 + TLY_QUERY_ID_BYTES + 4 + 4 + 4 + 4,
 	TLY_SIGNATURE_BYTES = TLY_SIGN_BYTES,
 
-	TLY_MAX_PARTIES = 1000,   /* participants in one query */
-	TLY_MAX_COMMITTEE = 64,   /* committee members */
-	TLY_MAX_CELLS = 1000000,  /* d: cells in one query's vector */
+	TLY_MAX_PARTIES = 1000,  /* participants in one query */
+	TLY_MAX_COMMITTEE = 64,  /* committee members */
+	TLY_MAX_CELLS = 1000000, /* d: cells in one query's vector */
 	TLY_MAX_ANNOUNCE_ATTEMPTS = 4,
 	TLY_RECEIPT_BODY_MAX = 512,
 	TLY_REFUSAL_TEXT_MAX = 512,
@@ -139,8 +139,8 @@ enum {
 
 	/* Largest body of any type (a share or a vector of TLY_MAX_CELLS), and
 	 * so of any message: decoders refuse anything longer before reading. */
-	TLY_MAX_BODY_BYTES = 4 + TLY_QUERY_ID_BYTES + TLY_HASH_BYTES + TLY_SHARE_PLAIN_MAX +
-	    TLY_AEAD_TAG_BYTES,
+	TLY_MAX_BODY_BYTES =
+	    4 + TLY_QUERY_ID_BYTES + TLY_HASH_BYTES + TLY_SHARE_PLAIN_MAX + TLY_AEAD_TAG_BYTES,
 	TLY_MAX_MESSAGE_BYTES = TLY_HEADER_BYTES + TLY_MAX_BODY_BYTES + TLY_SIGNATURE_BYTES,
 };
 

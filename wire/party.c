@@ -16,8 +16,9 @@ compare_party(const void *a, const void *b)
 }
 
 tly_err
-tly_roster_init(struct tly_roster *roster, const uint8_t coordinator_pk[static TLY_SIGN_PUBLIC_BYTES],
-    const struct tly_party *parties, size_t count)
+tly_roster_init(struct tly_roster *roster,
+                const uint8_t coordinator_pk[static TLY_SIGN_PUBLIC_BYTES],
+                const struct tly_party *parties, size_t count)
 {
 	struct tly_party *copy = NULL;
 
@@ -92,7 +93,7 @@ alloc_kx(struct tly_identity *self, const uint8_t *kx_sk)
 
 static tly_err
 identity_init(struct tly_identity *self, uint32_t id, const uint8_t *sign_seed, int with_kx,
-    const uint8_t *kx_sk)
+              const uint8_t *kx_sk)
 {
 	tly_err rv;
 
@@ -114,7 +115,7 @@ tly_identity_generate(struct tly_identity *self, uint32_t id, int with_kx)
 
 tly_err
 tly_identity_load(struct tly_identity *self, uint32_t id,
-    const uint8_t sign_seed[static TLY_SIGN_SEED_BYTES], const uint8_t *kx_sk)
+                  const uint8_t sign_seed[static TLY_SIGN_SEED_BYTES], const uint8_t *kx_sk)
 {
 	return identity_init(self, id, sign_seed, kx_sk != NULL, kx_sk);
 }

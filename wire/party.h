@@ -33,8 +33,8 @@ struct tly_roster {
  * TLY_EINVAL for an id of 0, above TLY_MAX_PARTY_ID, or repeated;
  * TLY_ENOMEM. */
 TLY_MUST tly_err tly_roster_init(struct tly_roster *roster,
-    const uint8_t coordinator_pk[static TLY_SIGN_PUBLIC_BYTES], const struct tly_party *parties,
-    size_t count);
+                                 const uint8_t coordinator_pk[static TLY_SIGN_PUBLIC_BYTES],
+                                 const struct tly_party *parties, size_t count);
 void tly_roster_fini(struct tly_roster *roster);
 
 /* The party with this id, or NULL. O(log n). */
@@ -55,7 +55,8 @@ struct tly_identity {
 TLY_MUST tly_err tly_identity_generate(struct tly_identity *self, uint32_t id, int with_kx);
 /* From stored seeds (Ed25519 seed, X25519 secret or NULL). */
 TLY_MUST tly_err tly_identity_load(struct tly_identity *self, uint32_t id,
-    const uint8_t sign_seed[static TLY_SIGN_SEED_BYTES], const uint8_t *kx_sk);
+                                   const uint8_t sign_seed[static TLY_SIGN_SEED_BYTES],
+                                   const uint8_t *kx_sk);
 void tly_identity_fini(struct tly_identity *self);
 
 /* The public view of an identity, for building rosters. */

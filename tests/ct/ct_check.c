@@ -50,7 +50,7 @@
 
 #define SECRET(ptr, len) ((void)VALGRIND_MAKE_MEM_UNDEFINED((ptr), (len)))
 #define PUBLIC(ptr, len) ((void)VALGRIND_MAKE_MEM_DEFINED((ptr), (len)))
-#define P TLY_FIELD_P
+#define P                TLY_FIELD_P
 
 enum { D = 2500 }; /* > 2 PRG chunks of 1024 words, odd tail for the SIMD loops */
 
@@ -196,11 +196,11 @@ check_field_signed(void)
 	v[5] = (int64_t)TLY_FIELD_HALF + 1;
 	SECRET(v, sizeof v);
 	expect(tly_field_vec_encode_signed(enc, v, D, &bad) == TLY_ERANGE && bad == 5, "field",
-	    "encode of HALF + 1");
+	       "encode of HALF + 1");
 	v[5] = INT64_MIN;
 	SECRET(v, sizeof v);
 	expect(tly_field_vec_encode_signed(enc, v, D, &bad) == TLY_ERANGE && bad == 5, "field",
-	    "encode of INT64_MIN");
+	       "encode of INT64_MIN");
 
 	/* Wire form: a share after decryption is secret. */
 	for (size_t i = 0; i < D; i++)
@@ -215,7 +215,8 @@ check_field_signed(void)
 	SECRET(wire, sizeof wire);
 	expect(tly_field_vec_load(loaded, wire, D) == TLY_ERANGE, "field", "vec_load of p");
 	expect(tly_field_vec_decode_signed(back, (uint64_t[]){1, P, 2}, 3, &bad) == TLY_ERANGE &&
-	    bad == 1, "field", "decode of p");
+	           bad == 1,
+	       "field", "decode of p");
 }
 
 /* ---- crypto/rng, crypto/prg ---- */
@@ -245,10 +246,10 @@ check_prg_alg(enum tly_prg_alg alg)
 	uint8_t bytes[300];
 	struct tly_prg *prg;
 	struct tly_prg_context ctx = {
-		.purpose = "pairwise-mask",
-		.session = session,
-		.session_len = sizeof session,
-		.length = D,
+	    .purpose = "pairwise-mask",
+	    .session = session,
+	    .session_len = sizeof session,
+	    .length = D,
 	};
 	const char *name = tly_prg_alg_name(alg);
 
@@ -322,7 +323,7 @@ check_shamir_vector(void)
 	share_mem[xs[1] - 1][DS / 2] = P;
 	SECRET(share_mem, sizeof share_mem);
 	expect(tly_shamir_reconstruct(xs, used, N, T, DS, out) == TLY_ERANGE, "shamir",
-	    "reconstruct of p");
+	       "reconstruct of p");
 }
 
 static void
@@ -350,7 +351,7 @@ check_shamir_secret(void)
 	for (unsigned i = 0; i < N; i++)
 		expect(tly_secagg_share_valid(share_mem[i]) != 0, "shamir32", "share_valid");
 	expect(tly_shamir_secret_reconstruct(xs, used, N, T, out) == TLY_OK, "shamir32",
-	    "reconstruct");
+	       "reconstruct");
 	expect(same(out, expected, sizeof out), "shamir32", "reconstruct gives the secret");
 
 	/* Corrupt shares: both errors are public. */
@@ -359,12 +360,12 @@ check_shamir_secret(void)
 	share_mem[xs[0] - 1][8] ^= 0x01; /* a wider chunk: TLY_EFORMAT */
 	SECRET(share_mem, sizeof share_mem);
 	expect(tly_shamir_secret_reconstruct(xs, used, N, T, out) == TLY_EFORMAT, "shamir32",
-	    "reconstruct of a corrupt share");
+	       "reconstruct of a corrupt share");
 	memset(share_mem[xs[0] - 1] + 16, 0xff, 8); /* a word >= p: TLY_ERANGE */
 	SECRET(share_mem, sizeof share_mem);
 	expect(tly_secagg_share_valid(share_mem[xs[0] - 1]) == 0, "shamir32", "share_valid of p");
 	expect(tly_shamir_secret_reconstruct(xs, used, N, T, out) == TLY_ERANGE, "shamir32",
-	    "reconstruct of p");
+	       "reconstruct of p");
 	memcpy(share_mem[xs[0] - 1], saved, sizeof saved);
 }
 
@@ -378,7 +379,8 @@ check_kdf(void)
 
 	fill_bytes(ikm, sizeof ikm);
 	SECRET(ikm, sizeof ikm);
-	expect(tly_hkdf(out, sizeof out, salt, 4, ikm, sizeof ikm, info, 4) == TLY_OK, "kdf", "hkdf");
+	expect(tly_hkdf(out, sizeof out, salt, 4, ikm, sizeof ikm, info, 4) == TLY_OK, "kdf",
+	       "hkdf");
 	uint8_t prk[TLY_KDF_HASH_BYTES];
 	tly_hkdf_extract(prk, salt, 4, ikm, sizeof ikm);
 	expect(tly_hkdf_expand(again, sizeof again, prk, info, 4) == TLY_OK, "kdf", "expand");
@@ -407,7 +409,7 @@ check_kx(void)
 	PUBLIC(k_ba, sizeof k_ba);
 	expect(same(k_ab, k_ba, sizeof k_ab), "kx", "both sides agree");
 	expect(tly_kx_agree(k_ab, sk_a, pk_a, low_order, "ct") == TLY_ELOWORDER, "kx",
-	    "low-order peer key refused");
+	       "low-order peer key refused");
 }
 
 static void
@@ -423,18 +425,18 @@ check_aead_alg(enum tly_aead_alg alg, const char *name)
 	SECRET(key, sizeof key);
 	SECRET(pt, sizeof pt); /* a share on its way to a committee member */
 	expect(tly_aead_seal(alg, ct, pt, sizeof pt, ad, sizeof ad, nonce, key) == TLY_OK, name,
-	    "seal");
+	       "seal");
 	PUBLIC(ct, sizeof ct); /* the ciphertext and tag go on the wire */
 	expect(tly_aead_open(alg, back, ct, sizeof ct, ad, sizeof ad, nonce, key) == TLY_OK, name,
-	    "open");
+	       "open");
 	expect(same(back, expected, sizeof back), name, "open gives the plaintext");
 	ct[sizeof pt + 3] ^= 0x40; /* a forged tag: that it fails is public */
 	expect(tly_aead_open(alg, back, ct, sizeof ct, ad, sizeof ad, nonce, key) == TLY_EAUTH,
-	    name, "forged tag refused");
+	       name, "forged tag refused");
 	ct[sizeof pt + 3] ^= 0x40;
 	ct[10] ^= 0x01; /* a forged ciphertext */
 	expect(tly_aead_open(alg, back, ct, sizeof ct, ad, sizeof ad, nonce, key) == TLY_EAUTH,
-	    name, "forged ciphertext refused");
+	       name, "forged ciphertext refused");
 }
 
 static void
@@ -502,10 +504,9 @@ check_secagg_mask(void)
 	fill_bytes(seed, sizeof seed);
 	SECRET(acc, sizeof acc);   /* a node's counts */
 	SECRET(seed, sizeof seed); /* its self-mask seed */
-	expect(tly_secagg_mask(acc, D, seed, "self-mask", query_id, 1) == TLY_OK, "secagg",
-	    "mask");
+	expect(tly_secagg_mask(acc, D, seed, "self-mask", query_id, 1) == TLY_OK, "secagg", "mask");
 	expect(tly_secagg_mask(acc, D, seed, "self-mask", query_id, -1) == TLY_OK, "secagg",
-	    "unmask");
+	       "unmask");
 	expect(same(acc, expected, sizeof acc), "secagg", "mask then unmask");
 }
 
@@ -562,7 +563,8 @@ report_dp(void)
 	}
 	/* sigma^2 with a large denominator: the GMP acceptance test */
 	expect(tly_dp_gauss(&rng, UINT64_C(0xFFFFFFFFFFFFFFF1), UINT64_C(0xFFFFFFFFFFFFFF), &x) ==
-	    TLY_OK, "dp", "gauss (GMP)");
+	           TLY_OK,
+	       "dp", "gauss (GMP)");
 	tly_rng_fini(&rng);
 }
 
@@ -576,12 +578,20 @@ report_noise_apply(void)
 	uint64_t out[CELLS];
 	struct tly_rng rng;
 	const struct tly_noise_params laplace = {
-		.mechanism = TLY_MECH_LAPLACE, .h = 3, .scale_s = 1, .scale_t = 2,
-		.privacy_num = 1, .privacy_den = 2,
+	    .mechanism = TLY_MECH_LAPLACE,
+	    .h = 3,
+	    .scale_s = 1,
+	    .scale_t = 2,
+	    .privacy_num = 1,
+	    .privacy_den = 2,
 	};
 	const struct tly_noise_params skellam = {
-		.mechanism = TLY_MECH_SKELLAM, .h = 3, .mu_num = 10, .mu_den = 1,
-		.privacy_num = 1, .privacy_den = 20,
+	    .mechanism = TLY_MECH_SKELLAM,
+	    .h = 3,
+	    .mu_num = 10,
+	    .mu_den = 1,
+	    .privacy_num = 1,
+	    .privacy_den = 20,
 	};
 
 	for (size_t i = 0; i < CELLS; i++)
@@ -605,29 +615,29 @@ static void control_index(void);
 static void control_memcmp(void);
 
 static const struct check checks[] = {
-	{"field_vectors", check_field_vectors},
-	{"field_signed_and_wire", check_field_signed},
-	{"rng_field", check_rng},
-	{"prg_aes128ctr_chacha20", check_prg},
-	{"shamir_vector", check_shamir_vector},
-	{"shamir_secret32", check_shamir_secret},
-	{"kdf_hkdf", check_kdf},
-	{"kx_x25519", check_kx},
-	{"aead_gcm_xchacha", check_aead},
-	{"sign_ed25519", check_sign},
-	{"sodium_memcmp", check_compare},
-	{"secagg_mask", check_secagg_mask},
+    {"field_vectors", check_field_vectors},
+    {"field_signed_and_wire", check_field_signed},
+    {"rng_field", check_rng},
+    {"prg_aes128ctr_chacha20", check_prg},
+    {"shamir_vector", check_shamir_vector},
+    {"shamir_secret32", check_shamir_secret},
+    {"kdf_hkdf", check_kdf},
+    {"kx_x25519", check_kx},
+    {"aead_gcm_xchacha", check_aead},
+    {"sign_ed25519", check_sign},
+    {"sodium_memcmp", check_compare},
+    {"secagg_mask", check_secagg_mask},
 };
 
 static const struct check controls[] = {
-	{"control_branch", control_branch},
-	{"control_index", control_index},
-	{"control_memcmp", control_memcmp},
+    {"control_branch", control_branch},
+    {"control_index", control_index},
+    {"control_memcmp", control_memcmp},
 };
 
 static const struct check reports[] = {
-	{"dp_samplers", report_dp},
-	{"noise_apply", report_noise_apply},
+    {"dp_samplers", report_dp},
+    {"noise_apply", report_noise_apply},
 };
 
 static uint8_t control_secret[32];
@@ -663,11 +673,11 @@ run(const struct check *list, size_t count, const char *mode)
 		list[i].run();
 		unsigned errors = (unsigned)VALGRIND_COUNT_ERRORS - before;
 		int ok = strcmp(mode, "control") == 0 ? errors > 0
-		    : strcmp(mode, "check") == 0     ? errors == 0
-						     : 1;
+		         : strcmp(mode, "check") == 0 ? errors == 0
+		                                      : 1;
 		ok = ok && failures == before_failures;
 		printf("ct_check: %-8s %-24s %6u memcheck errors  %s\n", mode, list[i].name, errors,
-		    ok ? "ok" : "FAIL");
+		       ok ? "ok" : "FAIL");
 		bad += !ok;
 	}
 	return bad;
@@ -682,7 +692,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!RUNNING_ON_VALGRIND) {
 		fprintf(stderr, "ct_check: run me under valgrind (scripts/ctgrind.sh): "
-				"outside it nothing is checked\n");
+		                "outside it nothing is checked\n");
 		return 2;
 	}
 	if (tly_crypto_init() != TLY_OK) {

@@ -29,9 +29,9 @@ check(const char *query, unsigned allowed)
 	    p.since > INT64_MAX || (p.async != 0 && p.async != 1))
 		abort();
 	snprintf(back, sizeof back, "since=%llu&limit=%u&async=%d", (unsigned long long)p.since,
-	    p.limit, p.async);
+	         p.limit, p.async);
 	if (tly_api_params_parse(back, TLY_API_SINCE | TLY_API_LIMIT | TLY_API_ASYNC, &again,
-	        &err) != TLY_OK ||
+	                         &err) != TLY_OK ||
 	    again.since != p.since || again.limit != p.limit || again.async != p.async)
 		abort();
 }

@@ -29,7 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0: {
 		struct tly_node_config cfg;
 		struct tly_config_error err;
-		if (tly_node_config_parse(&cfg, text, "fuzz.conf", "/nonexistent", &err) == TLY_OK) {
+		if (tly_node_config_parse(&cfg, text, "fuzz.conf", "/nonexistent", &err) ==
+		    TLY_OK) {
 			struct tly_catalogue cat;
 			if (tly_node_config_catalogue(&cfg, &cat) == TLY_OK)
 				tly_catalogue_fini(&cat);

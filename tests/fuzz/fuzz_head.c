@@ -63,9 +63,9 @@ write_seeds(const char *dir)
 	c.from_size[1] = 16;
 	if (tly_merkle_inclusion_proof(c.inclusion.hashes, &c.inclusion.count, leaves, 20, 19) ||
 	    tly_merkle_consistency_proof(c.consistency[0].hashes, &c.consistency[0].count, leaves,
-		7, 20) ||
+	                                 7, 20) ||
 	    tly_merkle_consistency_proof(c.consistency[1].hashes, &c.consistency[1].count, leaves,
-		16, 20) ||
+	                                 16, 20) ||
 	    tly_log_commit_encode(out, &len, &c))
 		abort();
 	write_seed(dir, "commit", 1, out, len);
@@ -123,10 +123,11 @@ fuzz_commit(const uint8_t *data, size_t size)
 		abort();
 	(void)tly_head_verify(&c.head, pk);
 	(void)tly_merkle_verify_inclusion(zero, c.leaf_index, c.head.size, c.inclusion.hashes[0],
-	    c.inclusion.count, c.head.root);
+	                                  c.inclusion.count, c.head.root);
 	for (size_t i = 0; i < c.consistency_count; i++)
 		(void)tly_merkle_verify_consistency(c.from_size[i], c.head.size, zero, c.head.root,
-		    c.consistency[i].hashes[0], c.consistency[i].count);
+		                                    c.consistency[i].hashes[0],
+		                                    c.consistency[i].count);
 }
 
 int

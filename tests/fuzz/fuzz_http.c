@@ -173,8 +173,8 @@ serve(void)
 		    req.body_len > TLY_HTTP_BODY_MAX || req.body == NULL ||
 		    req.body[req.body_len] != '\0')
 			abort(); /* outside the screen's contract */
-		if (tly_http_reply(http, req.handle, 200, "application/json",
-			(const uint8_t *)"{}", 2) != TLY_OK)
+		if (tly_http_reply(http, req.handle, 200, "application/json", (const uint8_t *)"{}",
+		                   2) != TLY_OK)
 			abort();
 		free(req.body);
 	}
@@ -230,7 +230,7 @@ response(const uint8_t *data, size_t size)
 	pthread_mutex_unlock(&mtx);
 	why[0] = '\0';
 	tly_err rv = tly_https_request(fake_url, "GET", NULL, NULL, 0, 3000, &status, &body, &len,
-	    why, sizeof why);
+	                               why, sizeof why);
 	pthread_mutex_lock(&mtx);
 	answer_bytes = NULL;
 	answer_len = 0;

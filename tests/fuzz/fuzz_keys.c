@@ -133,7 +133,8 @@ pem(const uint8_t *data, size_t size)
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	char why[512];
-	BIO *cb = BIO_new_mem_buf(data, (int)cert_len), *kb = BIO_new_mem_buf(key_pem, (int)key_len);
+	BIO *cb = BIO_new_mem_buf(data, (int)cert_len),
+	    *kb = BIO_new_mem_buf(key_pem, (int)key_len);
 	tly_err rv;
 
 	if (cb == NULL || kb == NULL)
@@ -146,7 +147,8 @@ pem(const uint8_t *data, size_t size)
 		abort();
 	if (rv == TLY_OK) {
 		rv = tly_pki_ca_check(cert, key, "pki", why, sizeof why);
-		if (rv == TLY_OK && (X509_check_ca(cert) == 0 || X509_check_private_key(cert, key) != 1))
+		if (rv == TLY_OK &&
+		    (X509_check_ca(cert) == 0 || X509_check_private_key(cert, key) != 1))
 			abort();
 	}
 	if (rv != TLY_OK && (rv != TLY_ECRYPTO || why[0] == '\0'))
@@ -166,7 +168,7 @@ label_ok(const char *p, size_t n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-			(p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+		      (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
 			return 0;
 	return 1;
 }
@@ -184,7 +186,9 @@ names(const uint8_t *data, size_t size)
 	size_t len = strlen(s);
 	if (tly_pki_name_valid(s)) {
 		if (len < 1 || len > TLY_PKI_NAME_MAX || s[0] == '.' || s[0] == '-' ||
-		    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+		    strspn(s,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+		        len)
 			abort();
 		/* a leaf name becomes a file name under the PKI directory */
 		if (strchr(s, '/') != NULL || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)

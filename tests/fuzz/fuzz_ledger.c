@@ -42,14 +42,42 @@ static uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 static uint8_t known_entry[KNOWN][TLY_HASH_BYTES];
 static uint8_t known_receipt[KNOWN][TLY_HASH_BYTES];
 
-static const char *const columns[TLY_LEDGER_COLUMN_COUNT] = {"seq", "kind", "time", "dataset",
-    "query_id", "query_hash", "mechanism", "amount_num", "amount_den", "epsilon_spent_num",
-    "epsilon_spent_den", "rho_spent_num", "rho_spent_den", "epsilon_total_num",
-    "epsilon_total_den", "epsilon_per_query_num", "epsilon_per_query_den", "rho_total_num",
-    "rho_total_den", "rho_per_query_num", "rho_per_query_den", "refusal", "reason",
-    "spec_json", "prev_hash", "entry_hash", "signature", "population", "epsilon_rho_spent_num",
-    "epsilon_rho_spent_den", "delta_total_num", "delta_total_den", "sites", "log_size",
-    "log_root", "log_signature"};
+static const char *const columns[TLY_LEDGER_COLUMN_COUNT] = {"seq",
+                                                             "kind",
+                                                             "time",
+                                                             "dataset",
+                                                             "query_id",
+                                                             "query_hash",
+                                                             "mechanism",
+                                                             "amount_num",
+                                                             "amount_den",
+                                                             "epsilon_spent_num",
+                                                             "epsilon_spent_den",
+                                                             "rho_spent_num",
+                                                             "rho_spent_den",
+                                                             "epsilon_total_num",
+                                                             "epsilon_total_den",
+                                                             "epsilon_per_query_num",
+                                                             "epsilon_per_query_den",
+                                                             "rho_total_num",
+                                                             "rho_total_den",
+                                                             "rho_per_query_num",
+                                                             "rho_per_query_den",
+                                                             "refusal",
+                                                             "reason",
+                                                             "spec_json",
+                                                             "prev_hash",
+                                                             "entry_hash",
+                                                             "signature",
+                                                             "population",
+                                                             "epsilon_rho_spent_num",
+                                                             "epsilon_rho_spent_den",
+                                                             "delta_total_num",
+                                                             "delta_total_den",
+                                                             "sites",
+                                                             "log_size",
+                                                             "log_root",
+                                                             "log_signature"};
 
 static const char spec0[] = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
                             "\"privacy\":{\"epsilon\":0.5,\"mechanism\":\"laplace\"}}";
@@ -77,8 +105,8 @@ make_entry(struct tly_ledger_entry *e, unsigned i)
 	e->budget.sites = 1 + i;
 	snprintf(e->population, sizeof e->population, "%s", i < 2 ? "patients" : "people");
 	e->epsilon_rho_spent = (struct tly_fraction){i < 2 ? 1 : 0, i < 2 ? 8 : 1};
-	e->refusal = e->kind == TLY_LEDGER_CHARGE ? TLY_LEDGER_REFUSED_NONE
-	                                          : TLY_LEDGER_REFUSED_BUDGET;
+	e->refusal =
+	    e->kind == TLY_LEDGER_CHARGE ? TLY_LEDGER_REFUSED_NONE : TLY_LEDGER_REFUSED_BUDGET;
 	if (e->kind == TLY_LEDGER_REFUSAL)
 		snprintf(e->reason, sizeof e->reason, "spent 39/2 + 1/2 > 20/1");
 	e->spec_json = spec0;
@@ -164,7 +192,7 @@ write_seeds(const char *dir)
 		struct tly_ledger_entry e;
 		make_entry(&e, i);
 		snprintf(path, sizeof path, "%s/row_%s_%u", dir,
-		    e.kind == TLY_LEDGER_CHARGE ? "charge" : "refusal", i);
+		         e.kind == TLY_LEDGER_CHARGE ? "charge" : "refusal", i);
 		FILE *f = fopen(path, "wb");
 		if (f == NULL)
 			abort();
@@ -293,7 +321,8 @@ bind_value(int i, const uint8_t *p, size_t n)
 		if (len > n - 3)
 			len = n - 3;
 		if (p[0] % V_TYPES == V_TEXT)
-			sqlite3_bind_text(select_row, i, (const char *)p + 3, (int)len, SQLITE_STATIC);
+			sqlite3_bind_text(select_row, i, (const char *)p + 3, (int)len,
+			                  SQLITE_STATIC);
 		else
 			sqlite3_bind_blob(select_row, i, p + 3, (int)len, SQLITE_STATIC);
 		return 3 + len;
@@ -337,8 +366,8 @@ row(const uint8_t *data, size_t size)
 		return;
 	}
 	if (strlen(e.dataset) > TLY_SPEC_NAME_MAX || strlen(e.population) > TLY_SPEC_NAME_MAX ||
-	    strlen(e.reason) > TLY_LEDGER_REASON_MAX ||
-	    e.spec_len > TLY_LEDGER_SPEC_MAX || (e.spec_len > 0 && e.spec_json == NULL) ||
+	    strlen(e.reason) > TLY_LEDGER_REASON_MAX || e.spec_len > TLY_LEDGER_SPEC_MAX ||
+	    (e.spec_len > 0 && e.spec_json == NULL) ||
 	    (e.spec_json != NULL && strlen(e.spec_json) != e.spec_len))
 		abort();
 	uint8_t hash[TLY_HASH_BYTES];

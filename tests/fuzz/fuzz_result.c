@@ -67,7 +67,8 @@ answer(const uint8_t *data, size_t size)
 	if (rc == 0 && status != 200)
 		abort(); /* an error status is never success */
 	int had = contains((const char *)data + 1, size - 1, "(null)");
-	if (!had && (contains(out_text, out_len, "(null)") || contains(err_text, err_len, "(null)")))
+	if (!had &&
+	    (contains(out_text, out_len, "(null)") || contains(err_text, err_len, "(null)")))
 		abort();
 	free(out_text);
 	free(err_text);
@@ -115,8 +116,7 @@ explain(const uint8_t *data, size_t size)
 	fclose(out);
 	if (rv != TLY_OK && (rv != TLY_EFORMAT || why[0] == '\0'))
 		abort(); /* refused with a reason */
-	if (!contains((const char *)data, size, "(null)") &&
-	    contains(out_text, out_len, "(null)"))
+	if (!contains((const char *)data, size, "(null)") && contains(out_text, out_len, "(null)"))
 		abort();
 	free(out_text);
 	tly_translog_found_fini(&found);

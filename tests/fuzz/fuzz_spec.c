@@ -57,7 +57,8 @@ check_shape(const struct tly_spec *spec, const struct tly_catalogue *cat)
 		abort();
 	tly_spec_group_values(spec, cat, groups - 1, values);
 	for (size_t i = 0; i < spec->group_by_count; i++)
-		if (values[i] < 0 || (size_t)values[i] >= ds->columns[spec->group_by[i]].domain_count)
+		if (values[i] < 0 ||
+		    (size_t)values[i] >= ds->columns[spec->group_by[i]].domain_count)
 			abort();
 	if (tly_spec_sensitivity(spec, cat, &l1, &l2sq) == TLY_OK && (l1 == 0 || l2sq == 0) &&
 	    spec->measure != TLY_MEASURE_SUM)

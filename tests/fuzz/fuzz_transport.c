@@ -71,7 +71,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	addr.sun_family = AF_UNIX;
 	snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/fuzz_transport.%ld.sock",
-	    (long)getpid());
+	         (long)getpid());
 	unlink(addr.sun_path);
 	snprintf(url, sizeof url, "ipc://%s", addr.sun_path);
 	if (tly_hub_open(&hub, url, NULL, &roster, why, sizeof why) != TLY_OK) {
@@ -292,6 +292,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (verbose)
 		fprintf(stderr, "fuzz_transport: %s, %zu of the %zu complete frames delivered\n",
-		    auth ? "authenticated" : "not authenticated", seen, e.count);
+		        auth ? "authenticated" : "not authenticated", seen, e.count);
 	return 0;
 }

@@ -79,9 +79,9 @@ enum {
 	MAX_SITES = 50,
 	QUERY_TIMEOUT_MS = 40000, /* tally query --timeout: 4 deadlines and more */
 	HANG_MS = 70000,          /* a query still running after this hung */
-	READY_MS = 90000,       /* every node connected again */
-	STOP_MS = 30000,        /* SIGTERM to exit */
-	WIDTHS = 4,             /* released cell within WIDTHS half-widths */
+	READY_MS = 90000,         /* every node connected again */
+	STOP_MS = 30000,          /* SIGTERM to exit */
+	WIDTHS = 4,               /* released cell within WIDTHS half-widths */
 };
 
 static const char usage[] =
@@ -146,8 +146,8 @@ nap(unsigned ms)
 	nanosleep(&t, NULL);
 }
 
-static void
-path_of(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_of(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 path_of(char *out, size_t len, const char *fmt, ...)
@@ -203,9 +203,9 @@ spawn(const char *const argv[], const char *out, const char *err)
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&actions, 1, out ? out : "/dev/null",
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_addopen(&actions, 2, err ? err : "/dev/null",
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	int rc = posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	if (rc != 0) {
@@ -386,8 +386,9 @@ unexpected_deaths(char *what, size_t len)
 		daemon_name(i, name, sizeof name);
 		size_t used = strlen(what);
 		snprintf(what + used, len - used, "%s%s died (exit %d)", deaths ? "; " : "", name,
-		    code);
-		fprintf(stderr, "faults: %s died without being killed (exit code %d)\n", name, code);
+		         code);
+		fprintf(stderr, "faults: %s died without being killed (exit code %d)\n", name,
+		        code);
 		deaths++;
 		start_daemon(i);
 	}
@@ -429,7 +430,7 @@ nodes_connected(void)
 	path_of(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
 	struct tly_tls_files tls = {.cert = cert, .key = key, .ca = ca};
 	if (tly_https_request(url, "GET", &tls, NULL, 0, 5000, &status, &response, &len, why,
-		sizeof why) != TLY_OK)
+	                      sizeof why) != TLY_OK)
 		return -1;
 	json_error_t err;
 	json_t *body = json_loadb((const char *)response, len, 0, &err);
@@ -457,16 +458,17 @@ wait_ready(unsigned ms)
 
 enum measure { COUNT, SUM, MEAN, HISTOGRAM };
 
-struct template {
-	const char *kind;         /* for the CSV */
-	const char *spec;         /* a spec of DIR/queries, rewritten, or NULL */
-	const char *privacy;      /* "epsilon" or "rho" (spec: the new amount) */
+struct template
+{
+	const char *kind;    /* for the CSV */
+	const char *spec;    /* a spec of DIR/queries, rewritten, or NULL */
+	const char *privacy; /* "epsilon" or "rho" (spec: the new amount) */
 	double amount;
-	const char *flags[12];    /* flag query (spec NULL) */
+	const char *flags[12]; /* flag query (spec NULL) */
 	enum measure measure;
-	const char *column;       /* measured column */
-	long lo, hi;              /* its declared bounds (sum, mean) */
-	const char *filter;       /* the query's where, as SQL */
+	const char *column; /* measured column */
+	long lo, hi;        /* its declared bounds (sum, mean) */
+	const char *filter; /* the query's where, as SQL */
 };
 
 /* Small privacy amounts so that 200 queries fit a node's budgets
@@ -475,25 +477,76 @@ struct template {
  * queries have 95% half-widths of about 21, so a wrong contributor set
  * (a site's cells hold ~100 or more) shows. */
 static const struct template templates[] = {
-    {"count_spec", "diabetes_by_age_sex.json", "epsilon", 0.05, {NULL}, COUNT, NULL, 0, 0,
-        "has_diabetes = 1"},
-    {"mean_spec", "mean_wait_by_specialty.json", "epsilon", 0.05, {NULL}, MEAN, "wait_weeks", 0,
-        104, "1"},
-    {"histogram_spec", "ae_histogram.json", "rho", 0.02, {NULL}, HISTOGRAM,
-        "ae_attendances_12m", 0, 50, "1"},
-    {"count_flags", NULL, NULL, 0,
-        {"--count", "--by", "sex", "--where", "age >= 65", "--rho", "0.02", NULL}, COUNT, NULL, 0,
-        0, "age >= 65"},
-    {"sum_flags", NULL, NULL, 0,
-        {"--sum", "bmi", "--by", "has_diabetes", "--epsilon", "0.05", NULL}, SUM, "bmi", 10, 80,
-        "1"},
-    {"histogram_flags", NULL, NULL, 0,
-        {"--histogram", "age", "--edges", "0,18,40,65,80,110", "--by", "sex", "--rho", "0.02",
-            NULL},
-        HISTOGRAM, "age", 0, 110, "1"},
-    {"mean_flags", NULL, NULL, 0,
-        {"--mean", "bmi", "--where", "has_copd = 1", "--epsilon", "0.05", NULL}, MEAN, "bmi", 10,
-        80, "has_copd = 1"},
+    {"count_spec",
+     "diabetes_by_age_sex.json",
+     "epsilon",
+     0.05,
+     {NULL},
+     COUNT,
+     NULL,
+     0,
+     0,
+     "has_diabetes = 1"},
+    {"mean_spec",
+     "mean_wait_by_specialty.json",
+     "epsilon",
+     0.05,
+     {NULL},
+     MEAN,
+     "wait_weeks",
+     0,
+     104,
+     "1"},
+    {"histogram_spec",
+     "ae_histogram.json",
+     "rho",
+     0.02,
+     {NULL},
+     HISTOGRAM,
+     "ae_attendances_12m",
+     0,
+     50,
+     "1"},
+    {"count_flags",
+     NULL,
+     NULL,
+     0,
+     {"--count", "--by", "sex", "--where", "age >= 65", "--rho", "0.02", NULL},
+     COUNT,
+     NULL,
+     0,
+     0,
+     "age >= 65"},
+    {"sum_flags",
+     NULL,
+     NULL,
+     0,
+     {"--sum", "bmi", "--by", "has_diabetes", "--epsilon", "0.05", NULL},
+     SUM,
+     "bmi",
+     10,
+     80,
+     "1"},
+    {"histogram_flags",
+     NULL,
+     NULL,
+     0,
+     {"--histogram", "age", "--edges", "0,18,40,65,80,110", "--by", "sex", "--rho", "0.02", NULL},
+     HISTOGRAM,
+     "age",
+     0,
+     110,
+     "1"},
+    {"mean_flags",
+     NULL,
+     NULL,
+     0,
+     {"--mean", "bmi", "--where", "has_copd = 1", "--epsilon", "0.05", NULL},
+     MEAN,
+     "bmi",
+     10,
+     80,
+     "has_copd = 1"},
 };
 enum { TEMPLATES = sizeof templates / sizeof templates[0] };
 
@@ -532,8 +585,8 @@ static const char *const outcome_names[] = {"completed", "failed_cleanly", "bad"
 struct record {
 	unsigned template;
 	enum role role;
-	unsigned victim;   /* daemon index; 0 = coordinator */
-	unsigned delay_ms; /* after the query was sent */
+	unsigned victim;     /* daemon index; 0 = coordinator */
+	unsigned delay_ms;   /* after the query was sent */
 	int query_had_ended; /* when the kill landed */
 	int client_timeout;  /* failed cleanly, but only at tally query's --timeout */
 	int exit_code;
@@ -639,8 +692,8 @@ ask(unsigned q, struct record *r)
 	const struct template *tp = &templates[r->template];
 	char conf[PATH_MAX], spec[PATH_MAX], out[PATH_MAX], err[PATH_MAX];
 	char timeout[16];
-	const char *argv[32] = {"tally", "query", "--config", conf, "--format", "json", "--timeout",
-	    timeout};
+	const char *argv[32] = {"tally",    "query", "--config",  conf,
+	                        "--format", "json",  "--timeout", timeout};
 	size_t n = 8;
 
 	snprintf(timeout, sizeof timeout, "%u", (unsigned)QUERY_TIMEOUT_MS);
@@ -669,7 +722,8 @@ ask(unsigned q, struct record *r)
 		pump(query, r->delay_ms, &code, &ended);
 		if (strike(r, log_from, query, &code, &ended) != 0) {
 			r->outcome = BAD;
-			snprintf(r->detail, sizeof r->detail, "could not kill or restart the victim");
+			snprintf(r->detail, sizeof r->detail,
+			         "could not kill or restart the victim");
 		}
 	}
 	while (code < 0 && now_ms() - started < HANG_MS)
@@ -688,8 +742,8 @@ ask(unsigned q, struct record *r)
 	} else if (code < 0) {
 		r->outcome = BAD;
 		snprintf(r->detail, sizeof r->detail,
-		    "hang: tally query --timeout %u still running after %u ms",
-		    (unsigned)QUERY_TIMEOUT_MS, (unsigned)HANG_MS);
+		         "hang: tally query --timeout %u still running after %u ms",
+		         (unsigned)QUERY_TIMEOUT_MS, (unsigned)HANG_MS);
 	} else if (code == 0) {
 		r->outcome = COMPLETED; /* checked against the truth at the end */
 		r->answer = slurp(out);
@@ -697,11 +751,12 @@ ask(unsigned q, struct record *r)
 		r->outcome = FAILED_CLEANLY;
 		r->client_timeout = code == 4 && strstr(message, "Timed out") != NULL;
 		size_t len = strcspn(message, "\n");
-		snprintf(r->detail, sizeof r->detail, "%.*s", (int)(len < 200 ? len : 200), message);
+		snprintf(r->detail, sizeof r->detail, "%.*s", (int)(len < 200 ? len : 200),
+		         message);
 	} else {
 		r->outcome = BAD;
 		snprintf(r->detail, sizeof r->detail, "exit %d%s%.150s", code,
-		    has_message ? ": " : " with no message", has_message ? message : "");
+		         has_message ? ": " : " with no message", has_message ? message : "");
 	}
 	free(message);
 	char *nl = strchr(r->detail, '\n');
@@ -714,7 +769,7 @@ ask(unsigned q, struct record *r)
 /* The contributors of the log entry of this query id (hex). */
 static int
 logged_contributors(sqlite3 *db, const char *qid_hex, struct tly_idlist *out, char *why,
-    size_t why_len)
+                    size_t why_len)
 {
 	uint8_t id[TLY_QUERY_ID_BYTES];
 	size_t len = 0;
@@ -727,7 +782,7 @@ logged_contributors(sqlite3 *db, const char *qid_hex, struct tly_idlist *out, ch
 		return 0;
 	}
 	if (sqlite3_prepare_v2(db, "SELECT bytes, outcome FROM entries WHERE query_id = ?", -1, &st,
-		NULL) != SQLITE_OK)
+	                       NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_blob(st, 1, id, sizeof id, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -741,7 +796,7 @@ logged_contributors(sqlite3 *db, const char *qid_hex, struct tly_idlist *out, ch
 			out->ids = malloc((e.contributors.count + 1) * sizeof *out->ids);
 			if (out->ids != NULL) {
 				memcpy(out->ids, e.contributors.ids,
-				    e.contributors.count * sizeof *out->ids);
+				       e.contributors.count * sizeof *out->ids);
 				found = 1;
 			}
 			tly_translog_entry_fini(&e);
@@ -761,7 +816,7 @@ struct cell_truth {
 /* COUNT(*) and SUM(clipped column) of one cell over one site's file. */
 static int
 site_cell(sqlite3 *db, const struct template *tp, json_t *group, json_t *edges,
-    struct cell_truth *t, char *why, size_t why_len)
+          struct cell_truth *t, char *why, size_t why_len)
 {
 	char sql[2048];
 	const char *key;
@@ -771,12 +826,14 @@ site_cell(sqlite3 *db, const struct template *tp, json_t *group, json_t *edges,
 	long bin_lo = 0, bin_hi = 0;
 	int bin_first = 0, bin_last = 0;
 
-	used = (size_t)snprintf(sql, sizeof sql, "SELECT COUNT(*), SUM(%s%s%s) FROM patients "
-	    "WHERE COALESCE(opted_out, 0) = 0 AND (%s)", tp->column ? "MIN(MAX(\"" : "0",
-	    tp->column ? tp->column : "", tp->column ? "\", ?1), ?2)" : "", tp->filter);
+	used = (size_t)snprintf(sql, sizeof sql,
+	                        "SELECT COUNT(*), SUM(%s%s%s) FROM patients "
+	                        "WHERE COALESCE(opted_out, 0) = 0 AND (%s)",
+	                        tp->column ? "MIN(MAX(\"" : "0", tp->column ? tp->column : "",
+	                        tp->column ? "\", ?1), ?2)" : "", tp->filter);
 	if (tp->column != NULL)
 		used += (size_t)snprintf(sql + used, sizeof sql - used, " AND \"%s\" IS NOT NULL",
-		    tp->column);
+		                         tp->column);
 	json_object_foreach(group, key, value)
 	{
 		if (strcmp(key, "bin") == 0) {
@@ -796,15 +853,15 @@ site_cell(sqlite3 *db, const struct template *tp, json_t *group, json_t *edges,
 			return 0;
 		}
 		used += (size_t)snprintf(sql + used, sizeof sql - used, " AND \"%s\" = ?%d", key,
-		    3 + bind++);
+		                         3 + bind++);
 	}
 	if (tp->measure == HISTOGRAM) {
 		if (!bin_first)
-			used += (size_t)snprintf(sql + used, sizeof sql - used, " AND \"%s\" >= %ld",
-			    tp->column, bin_lo);
+			used += (size_t)snprintf(sql + used, sizeof sql - used,
+			                         " AND \"%s\" >= %ld", tp->column, bin_lo);
 		if (!bin_last)
 			used += (size_t)snprintf(sql + used, sizeof sql - used, " AND \"%s\" < %ld",
-			    tp->column, bin_hi);
+			                         tp->column, bin_hi);
 	}
 	if (used >= sizeof sql)
 		return 0;
@@ -821,7 +878,8 @@ site_cell(sqlite3 *db, const struct template *tp, json_t *group, json_t *edges,
 	json_object_foreach(group, key, value)
 	{
 		if (strcmp(key, "bin") != 0)
-			sqlite3_bind_text(st, 3 + bind++, json_string_value(value), -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3 + bind++, json_string_value(value), -1,
+			                  SQLITE_STATIC);
 	}
 	int ok = sqlite3_step(st) == SQLITE_ROW;
 	if (ok) {
@@ -840,7 +898,7 @@ struct coverage {
  * further than WIDTHS half-widths away. */
 static int
 figure_ok(json_t *fig, long truth, double half, struct coverage *cov, char *why, size_t why_len,
-    const char *what)
+          const char *what)
 {
 	json_t *value = json_object_get(fig, "value");
 	json_t *ci = json_object_get(fig, "ci95");
@@ -854,8 +912,8 @@ figure_ok(json_t *fig, long truth, double half, struct coverage *cov, char *why,
 	cov->cells++;
 	cov->covered += (double)truth >= lo && (double)truth <= hi;
 	if (v - (double)truth > WIDTHS * half || (double)truth - v > WIDTHS * half) {
-		snprintf(why, why_len, "%s: released %.0f, truth %ld, 95%% half-width %.0f", what, v,
-		    truth, half);
+		snprintf(why, why_len, "%s: released %.0f, truth %ld, 95%% half-width %.0f", what,
+		         v, truth, half);
 		return 0;
 	}
 	return 1;
@@ -895,20 +953,20 @@ check_answer(struct record *r, sqlite3 *logdb, sqlite3 **sitedb, struct coverage
 		json_t *group = json_object_get(cell, "group");
 		for (uint32_t c = 0; c < contributors.count; c++)
 			if (!site_cell(sitedb[contributors.ids[c]], tp, group, edges, &t, why,
-				sizeof why))
+			               sizeof why))
 				goto out;
 		char what[64];
 		snprintf(what, sizeof what, "cell %zu", i);
 		t.count += truth_skew;
 		t.sum += truth_skew;
 		if (tp->measure == MEAN) {
-			if (!figure_ok(json_object_get(cell, "sum"), t.sum, half, cov, why, sizeof why,
-				what) ||
+			if (!figure_ok(json_object_get(cell, "sum"), t.sum, half, cov, why,
+			               sizeof why, what) ||
 			    !figure_ok(json_object_get(cell, "count"), t.count, half, cov, why,
-				sizeof why, what))
+			               sizeof why, what))
 				goto out;
 		} else if (!figure_ok(cell, tp->measure == SUM ? t.sum : t.count, half, cov, why,
-			       sizeof why, what)) {
+		                      sizeof why, what)) {
 			goto out;
 		}
 	}
@@ -940,8 +998,7 @@ struct node_ledger {
 
 static unsigned problems, under_counts;
 
-static void
-problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 problem(const char *fmt, ...)
@@ -958,7 +1015,7 @@ problem(const char *fmt, ...)
 /* One dataset's running sum of charges per mechanism. */
 struct dataset_sum {
 	char name[TLY_SPEC_NAME_MAX + 1];
-	struct tly_fraction epsilon, rho;      /* summed from the charges */
+	struct tly_fraction epsilon, rho;       /* summed from the charges */
 	struct tly_fraction last_eps, last_rho; /* as the last charge states */
 };
 
@@ -991,7 +1048,7 @@ load_ledger(const struct tly_party *party, struct node_ledger *nl)
 	}
 	if (tly_ledger_verify(ledger, party->sign_pk, &report) != TLY_OK) {
 		problem("ledger of node %u does not verify: entry %" PRIu64 ": %s", party->id,
-		    report.bad_seq, report.reason);
+		        report.bad_seq, report.reason);
 		goto out;
 	}
 	nl->charges = calloc(report.entries + 1, sizeof *nl->charges);
@@ -1037,31 +1094,31 @@ load_ledger(const struct tly_party *party, struct node_ledger *nl)
 		/* synth's configs: each dataset is its own population */
 		if (tly_ledger_spent(ledger, sums[d].name, &spent) != TLY_OK) {
 			problem("ledger of node %u: cannot read the spend of %s", party->id,
-			    sums[d].name);
+			        sums[d].name);
 			continue;
 		}
 		struct tly_fraction eps = spent.epsilon, rho = spent.rho;
 		if (!same(eps, sums[d].epsilon) || !same(sums[d].last_eps, sums[d].epsilon)) {
 			tly_ledger_fraction_format(a, sizeof a, eps);
 			tly_ledger_fraction_format(b, sizeof b, sums[d].epsilon);
-			problem("ledger of node %u, %s: epsilon spent %s, charges sum to %s", party->id,
-			    sums[d].name, a, b);
+			problem("ledger of node %u, %s: epsilon spent %s, charges sum to %s",
+			        party->id, sums[d].name, a, b);
 		}
 		if (!same(rho, sums[d].rho) || !same(sums[d].last_rho, sums[d].rho)) {
 			tly_ledger_fraction_format(a, sizeof a, rho);
 			tly_ledger_fraction_format(b, sizeof b, sums[d].rho);
 			problem("ledger of node %u, %s: rho spent %s, charges sum to %s", party->id,
-			    sums[d].name, a, b);
+			        sums[d].name, a, b);
 		}
 		tly_ledger_fraction_format(a, sizeof a, sums[d].epsilon);
 		tly_ledger_fraction_format(b, sizeof b, sums[d].rho);
 		printf("ledger of node %u: verifies; %" PRIu64 " entries, %zu charges; %s: "
 		       "epsilon %s, rho %s (= the sum of its charges)\n",
-		    party->id, report.entries, nl->count, sums[d].name, a, b);
+		       party->id, report.entries, nl->count, sums[d].name, a, b);
 	}
 	if (datasets == 0)
 		printf("ledger of node %u: verifies; %" PRIu64 " entries, no charges\n", party->id,
-		    report.entries);
+		       report.entries);
 out:
 	tly_ledger_close(ledger);
 }
@@ -1078,8 +1135,8 @@ find_charge(const struct node_ledger *nl, const uint8_t query_id[static TLY_QUER
 /* Node `node` must have charged at least `amount` for this entry's query. */
 static void
 must_have_charged(const struct node_ledger *ledgers, size_t n, uint32_t node,
-    const struct tly_translog_entry *e, uint8_t mechanism, struct tly_fraction amount,
-    const char *as)
+                  const struct tly_translog_entry *e, uint8_t mechanism, struct tly_fraction amount,
+                  const char *as)
 {
 	char qid[2 * TLY_QUERY_ID_BYTES + 1], a[64], b[64];
 	const struct node_ledger *nl = NULL;
@@ -1092,7 +1149,7 @@ must_have_charged(const struct node_ledger *ledgers, size_t n, uint32_t node,
 		under_counts++;
 		problem("UNDER-COUNT: log entry %" PRIu64 " (query %s) names node %u as %s, but "
 		        "its ledger has no charge for the query",
-		    e->seq, qid, node, as);
+		        e->seq, qid, node, as);
 		return;
 	}
 	if (memcmp(c->query_hash, e->query_hash, TLY_HASH_BYTES) != 0 ||
@@ -1102,9 +1159,10 @@ must_have_charged(const struct node_ledger *ledgers, size_t n, uint32_t node,
 		tly_ledger_fraction_format(b, sizeof b, amount);
 		problem("UNDER-COUNT: log entry %" PRIu64 " (query %s): node %u (%s) charged %s "
 		        "(mechanism %u) for a cost of %s (mechanism %u)%s",
-		    e->seq, qid, node, as, a, c->mechanism, b, mechanism,
-		    memcmp(c->query_hash, e->query_hash, TLY_HASH_BYTES) ? ", another query hash"
-									   : "");
+		        e->seq, qid, node, as, a, c->mechanism, b, mechanism,
+		        memcmp(c->query_hash, e->query_hash, TLY_HASH_BYTES)
+		            ? ", another query hash"
+		            : "");
 	}
 }
 
@@ -1122,15 +1180,15 @@ check_log(const struct node_ledger *ledgers, size_t n, const struct tly_roster *
 	memset(&report, 0, sizeof report);
 	if (tly_translog_verify_file(path, roster, &report) != TLY_OK)
 		problem("the transparency log does not verify: entry %" PRIu64 ": %s",
-		    report.bad_seq, report.reason);
+		        report.bad_seq, report.reason);
 	else
 		printf("transparency log: verifies; %" PRIu64 " entries (%" PRIu64
 		       " released, %" PRIu64 " aborted, %" PRIu64 " refused)\n",
-		    report.entries, report.released, report.aborted, report.refused);
+		       report.entries, report.released, report.aborted, report.refused);
 	tly_translog_report_fini(&report);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT bytes FROM entries ORDER BY seq", -1, &st, NULL) !=
-		SQLITE_OK) {
+	        SQLITE_OK) {
 		problem("%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
 		return;
@@ -1152,20 +1210,20 @@ check_log(const struct node_ledger *ledgers, size_t n, const struct tly_roster *
 				struct tly_fraction cost = {sum.privacy_num, sum.privacy_den};
 				for (uint32_t c = 0; c < e.contributors.count; c++, checked++)
 					must_have_charged(ledgers, n, e.contributors.ids[c], &e,
-					    sum.mechanism, cost, "a contributor");
+					                  sum.mechanism, cost, "a contributor");
 			}
 		}
 		/* Whoever the entry carries a receipt of was charged. */
 		for (size_t i = 0; i < e.receipt_count; i++) {
 			struct tly_ledger_receipt rc;
-			if (tly_ledger_receipt_decode(&rc, e.receipts[i].bytes, e.receipts[i].len) !=
-			    TLY_OK) {
+			if (tly_ledger_receipt_decode(&rc, e.receipts[i].bytes,
+			                              e.receipts[i].len) != TLY_OK) {
 				problem("log entry %" PRIu64 ": a receipt does not decode", e.seq);
 				continue;
 			}
 			receipts++;
 			must_have_charged(ledgers, n, rc.node_id, &e, rc.mechanism, rc.amount,
-			    "holder of a receipt");
+			                  "holder of a receipt");
 		}
 		tly_translog_entry_fini(&e);
 	}
@@ -1173,7 +1231,7 @@ check_log(const struct node_ledger *ledgers, size_t n, const struct tly_roster *
 	sqlite3_close(db);
 	printf("under-count check: %lu releases, %lu contributor charges and %lu receipts checked "
 	       "against the ledgers: %s\n",
-	    released, checked, receipts, under_counts ? "UNDER-COUNTS FOUND" : "no under-count");
+	       released, checked, receipts, under_counts ? "UNDER-COUNTS FOUND" : "no under-count");
 }
 
 /* The checks of --check; the number of problems found. */
@@ -1213,38 +1271,61 @@ struct options {
 static int
 parse(int argc, char **argv, struct options *o)
 {
-	static const struct option options[] = {{"queries", required_argument, NULL, 'q'},
-	    {"seed", required_argument, NULL, 's'}, {"sites", required_argument, NULL, 'n'},
-	    {"people", required_argument, NULL, 'm'}, {"dir", required_argument, NULL, 'd'},
-	    {"keep", no_argument, NULL, 'k'}, {"csv", required_argument, NULL, 'c'},
-	    {"max-delay", required_argument, NULL, 'D'}, {"check", required_argument, NULL, 'C'},
-	    {"skew", required_argument, NULL, 'K'},
-	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	static const struct option options[] = {
+	    {"queries", required_argument, NULL, 'q'}, {"seed", required_argument, NULL, 's'},
+	    {"sites", required_argument, NULL, 'n'},   {"people", required_argument, NULL, 'm'},
+	    {"dir", required_argument, NULL, 'd'},     {"keep", no_argument, NULL, 'k'},
+	    {"csv", required_argument, NULL, 'c'},     {"max-delay", required_argument, NULL, 'D'},
+	    {"check", required_argument, NULL, 'C'},   {"skew", required_argument, NULL, 'K'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c;
 	*o = (struct options){200, 6000, 600, 1, 0, NULL, NULL, NULL};
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'q': o->queries = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 's': o->seed = strtoul(optarg, NULL, 10); break;
-		case 'n': sites = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'm': o->people = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'd': o->dir = optarg; break;
-		case 'k': o->keep = 1; break;
-		case 'c': o->csv = optarg; break;
-		case 'D': o->max_delay = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'C': o->check = optarg; break;
-		case 'K': truth_skew = strtol(optarg, NULL, 10); break;
-		case 'h': fputs(usage, stdout); exit(0);
-		default: return 0;
+		case 'q':
+			o->queries = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			o->seed = strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			sites = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			o->people = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			o->dir = optarg;
+			break;
+		case 'k':
+			o->keep = 1;
+			break;
+		case 'c':
+			o->csv = optarg;
+			break;
+		case 'D':
+			o->max_delay = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'C':
+			o->check = optarg;
+			break;
+		case 'K':
+			truth_skew = strtol(optarg, NULL, 10);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return 0;
 		}
 	}
 	if (optind != argc || o->queries == 0 || sites < 4 || sites > MAX_SITES ||
 	    o->people < sites * 10) {
 		fprintf(stderr, "faults: %s\n",
-		    optind != argc	       ? "unexpected argument"
-		    : o->queries == 0	       ? "--queries must be at least 1"
-		    : sites < 4 || sites > MAX_SITES ? "--sites must be 4..50"
-						     : "--people must be at least 10 per site");
+		        optind != argc                   ? "unexpected argument"
+		        : o->queries == 0                ? "--queries must be at least 1"
+		        : sites < 4 || sites > MAX_SITES ? "--sites must be 4..50"
+		                                         : "--people must be at least 10 per site");
 		return 0;
 	}
 	return 1;
@@ -1267,8 +1348,8 @@ setup(const struct options *o)
 	snprintf(count, sizeof count, "%u", sites);
 	snprintf(people, sizeof people, "%u", o->people);
 	path_of(log, sizeof log, "%s.setup.log", dir);
-	const char *const argv[] = {"tally", "demo", "--serve", "--dir", dir, "--sites", count,
-	    "--people", people, "--seed", seed, NULL};
+	const char *const argv[] = {"tally", "demo",     "--serve", "--dir",  dir,  "--sites",
+	                            count,   "--people", people,    "--seed", seed, NULL};
 	int code = run(argv, log, log, 180000);
 	if (code != 0) {
 		fprintf(stderr, "faults: tally demo --serve failed (exit %d); see %s\n", code, log);
@@ -1338,7 +1419,7 @@ write_csv(const char *path, const struct record *r, unsigned n)
 		return;
 	}
 	fprintf(f, "query,kind,victim,victim_role,kill_delay_ms,outcome,exit_code,latency_ms,"
-		   "detail\n");
+	           "detail\n");
 	for (unsigned q = 0; q < n; q++) {
 		char victim[32] = "";
 		if (r[q].role != ROLE_NONE)
@@ -1349,9 +1430,9 @@ write_csv(const char *path, const struct record *r, unsigned n)
 			detail[j++] = *s == '"' ? '\'' : *s;
 		detail[j] = '\0';
 		fprintf(f, "%u,%s,%s,%s,%u,%s,%d,%" PRIu64 ",\"%s\"\n", q + 1,
-		    templates[r[q].template].kind, victim, role_names[r[q].role],
-		    r[q].role != ROLE_NONE ? r[q].delay_ms : 0, outcome_names[r[q].outcome],
-		    r[q].exit_code, r[q].latency_ms, detail);
+		        templates[r[q].template].kind, victim, role_names[r[q].role],
+		        r[q].role != ROLE_NONE ? r[q].delay_ms : 0, outcome_names[r[q].outcome],
+		        r[q].exit_code, r[q].latency_ms, detail);
 	}
 	fclose(f);
 }
@@ -1370,7 +1451,7 @@ summarise(const struct record *r, unsigned n, const struct coverage *cov, uint64
 	unsigned tot[3] = {0, 0, 0};
 	for (int role = 0; role < 4; role++) {
 		printf("  %-12s %10u %15u %5u\n", role_names[role], table[role][0], table[role][1],
-		    table[role][2]);
+		       table[role][2]);
 		for (int o = 0; o < 3; o++)
 			tot[o] += table[role][o];
 	}
@@ -1383,30 +1464,30 @@ summarise(const struct record *r, unsigned n, const struct coverage *cov, uint64
 		qsort(lat, nl, sizeof *lat, by_u64);
 		printf("completed latency (%s): %zu queries, p50 %" PRIu64 " ms, p99 %" PRIu64
 		       " ms, max %" PRIu64 " ms\n",
-		    role < 0 ? "all" : role_names[role], nl, percentile(lat, nl, 50),
-		    percentile(lat, nl, 99), nl ? lat[nl - 1] : 0);
+		       role < 0 ? "all" : role_names[role], nl, percentile(lat, nl, 50),
+		       percentile(lat, nl, 99), nl ? lat[nl - 1] : 0);
 	}
 	unsigned kills = 0, late = 0, timeouts = 0;
 	for (unsigned q = 0; q < n; q++)
 		timeouts += r[q].client_timeout != 0;
 	printf("failed cleanly only at the planner's own --timeout (%u ms, exit 4): %u\n",
-	    (unsigned)QUERY_TIMEOUT_MS, timeouts);
+	       (unsigned)QUERY_TIMEOUT_MS, timeouts);
 	for (unsigned q = 0; q < n; q++) {
 		kills += r[q].role != ROLE_NONE;
 		late += r[q].role != ROLE_NONE && r[q].query_had_ended;
 	}
 	printf("kills: %u, of which %u landed while the query was running and %u after it "
 	       "had ended\n",
-	    kills, kills - late, late);
+	       kills, kills - late, late);
 	free(lat);
 	printf("interval coverage: %lu of %lu released figures (%.1f%%) have the truth inside "
 	       "their stated 95%% interval\n",
-	    cov->covered, cov->cells, cov->cells ? 100.0 * (double)cov->covered / (double)cov->cells
-						: 0.0);
+	       cov->covered, cov->cells,
+	       cov->cells ? 100.0 * (double)cov->covered / (double)cov->cells : 0.0);
 	for (unsigned q = 0; q < n; q++)
 		if (r[q].outcome == BAD)
 			printf("  BAD query %u (%s, victim %s): %s\n", q + 1,
-			    templates[r[q].template].kind, role_names[r[q].role], r[q].detail);
+			       templates[r[q].template].kind, role_names[r[q].role], r[q].detail);
 }
 
 static int
@@ -1429,7 +1510,8 @@ check_answers(struct record *records, unsigned n, struct coverage *cov)
 		}
 	}
 	for (unsigned q = 0; ok && q < n; q++)
-		if (records[q].outcome == COMPLETED && !check_answer(&records[q], logdb, sitedb, cov))
+		if (records[q].outcome == COMPLETED &&
+		    !check_answer(&records[q], logdb, sitedb, cov))
 			records[q].outcome = BAD;
 	for (unsigned s = 0; s <= sites; s++)
 		sqlite3_close(sitedb[s]);
@@ -1469,7 +1551,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("faults: %u queries against %u trusts in %s (seed %lu)\n", o.queries, sites, dir,
-	    o.seed);
+	       o.seed);
 	fflush(stdout);
 
 	struct record *records = calloc(o.queries, sizeof *records);
@@ -1492,16 +1574,17 @@ main(int argc, char **argv)
 		if (!wait_ready(READY_MS)) {
 			r->outcome = BAD;
 			snprintf(r->detail, sizeof r->detail,
-			    "the federation did not recover within %u ms", (unsigned)READY_MS);
+			         "the federation did not recover within %u ms", (unsigned)READY_MS);
 			printf("query %u: the federation did not recover; stopping\n", q + 1);
 			o.queries = q + 1;
 			break;
 		}
 		if ((q + 1) % 10 == 0 || r->outcome == BAD) {
-			printf("query %u/%u: %s (%s, victim %s, exit %d, %" PRIu64 " ms)%s%s\n", q + 1,
-			    o.queries, outcome_names[r->outcome], templates[r->template].kind,
-			    role_names[r->role], r->exit_code, r->latency_ms,
-			    r->outcome == BAD ? ": " : "", r->outcome == BAD ? r->detail : "");
+			printf("query %u/%u: %s (%s, victim %s, exit %d, %" PRIu64 " ms)%s%s\n",
+			       q + 1, o.queries, outcome_names[r->outcome],
+			       templates[r->template].kind, role_names[r->role], r->exit_code,
+			       r->latency_ms, r->outcome == BAD ? ": " : "",
+			       r->outcome == BAD ? r->detail : "");
 			fflush(stdout);
 		}
 	}
@@ -1531,7 +1614,7 @@ main(int argc, char **argv)
 	int ok = bad == 0 && problems == 0;
 	printf("crashes of daemons that were not killed: %u\npost-check problems: %u\n"
 	       "faults: %s (CSV %s)\n",
-	    crashes, problems, ok ? "PASSED" : "FAILED", o.csv != NULL ? o.csv : csv);
+	       crashes, problems, ok ? "PASSED" : "FAILED", o.csv != NULL ? o.csv : csv);
 	for (unsigned q = 0; q < o.queries; q++)
 		free(records[q].answer);
 	free(records);

@@ -138,8 +138,8 @@ main(int argc, char **argv)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	int per = rl.rlim_cur > PER_CHILD_MAX + FDS_SPARE ? PER_CHILD_MAX
-	                                                  : (int)rl.rlim_cur - FDS_SPARE;
+	int per =
+	    rl.rlim_cur > PER_CHILD_MAX + FDS_SPARE ? PER_CHILD_MAX : (int)rl.rlim_cur - FDS_SPARE;
 	int children = (n + per - 1) / per;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -162,7 +162,7 @@ main(int argc, char **argv)
 		if (read(pipefd[0], &v, sizeof v) == (ssize_t)sizeof v)
 			total += v;
 	printf("connected %d of %d in %.1f s (%d processes)\nready\n", total, n, now_s() - start,
-	    children);
+	       children);
 	fflush(stdout);
 	while (!stop)
 		pause();

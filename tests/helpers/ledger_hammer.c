@@ -58,8 +58,10 @@ hammer(struct tly_ledger *ledger, int sent_fd)
 	                                   .rho_per_query = {1, 1},
 	                                   .delta_total = {1, 1000000},
 	                                   .sites = 1};
-	struct tly_ledger_charge charge = {
-	    .dataset = "hammer", .population = "hammer", .spec_json = spec, .spec_len = sizeof spec - 1};
+	struct tly_ledger_charge charge = {.dataset = "hammer",
+	                                   .population = "hammer",
+	                                   .spec_json = spec,
+	                                   .spec_len = sizeof spec - 1};
 	struct tly_ledger_receipt receipt;
 	char why[256];
 

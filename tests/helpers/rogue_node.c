@@ -54,8 +54,9 @@ enum mode {
 	MODES
 };
 
-static const char *const mode_names[MODES] = {"silent", "late", "flood", "wrong-length",
-    "big-element", "replay", "other-query", "equivocate"};
+static const char *const mode_names[MODES] = {"silent",       "late",        "flood",
+                                              "wrong-length", "big-element", "replay",
+                                              "other-query",  "equivocate"};
 
 enum { HELD_MAX = 64, LATE_SLACK_MS = 1500, JUNK_BYTES = 1 << 20, FLOOD_VARIANTS = 16 };
 
@@ -162,13 +163,13 @@ emit_box(struct rogue *r, struct tly_outbox *box)
 
 static tly_err
 seal(struct rogue *r, enum tly_msg_type type, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-    uint32_t to, const uint8_t *body, size_t len, struct tly_outbox *box)
+     uint32_t to, const uint8_t *body, size_t len, struct tly_outbox *box)
 {
 	struct tly_msg_header header = {.type = type, .sender = r->self, .recipient = to};
 
 	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
 	return tly_msg_seal_to(box, TLY_PARTY_COORDINATOR, &header, body, len,
-	    r->node.identity.sign);
+	                       r->node.identity.sign);
 }
 
 /* One SHARE per member, each carrying `rows[j]` (d elements, stored as is:
@@ -177,32 +178,34 @@ seal(struct rogue *r, enum tly_msg_type type, const uint8_t query_id[TLY_QUERY_I
  * bytes after the sealed envelope (a wrong length). */
 static tly_err
 send_shares(struct rogue *r, const struct tly_query *q, const uint8_t query_id[TLY_QUERY_ID_BYTES],
-    uint64_t *const *rows, size_t extra, struct tly_outbox *box)
+            uint64_t *const *rows, size_t extra, struct tly_outbox *box)
 {
 	size_t d = q->cells;
 	uint8_t *plain = malloc(d * TLY_FIELD_ELEMENT_BYTES);
 	tly_err rv = plain != NULL ? TLY_OK : TLY_ENOMEM;
 
 	for (uint32_t j = 0; j < q->committee.count && rv == TLY_OK; j++) {
-		const struct tly_party *member = tly_roster_find(&r->node.roster, q->committee.ids[j]);
-		struct tly_msg_header header = {.type = TLY_MSG_SHARE, .sender = r->self,
-		    .recipient = member->id};
+		const struct tly_party *member =
+		    tly_roster_find(&r->node.roster, q->committee.ids[j]);
+		struct tly_msg_header header = {
+		    .type = TLY_MSG_SHARE, .sender = r->self, .recipient = member->id};
 		uint8_t raw[TLY_HEADER_BYTES];
 		struct tly_buf body;
 
 		memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
 		for (size_t e = 0; e < d; e++)
 			tly_store_be64(plain + e * TLY_FIELD_ELEMENT_BYTES, rows[j][e]);
-		tly_msg_raw_header(raw, &header,
+		tly_msg_raw_header(
+		    raw, &header,
 		    (uint32_t)(d * TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES + extra));
 		tly_buf_init(&body);
 		rv = tly_envelope_seal(&body, r->node.identity.kx_sk, r->node.identity.kx_pk,
-		    member->kx_pk, raw, plain, d * TLY_FIELD_ELEMENT_BYTES);
+		                       member->kx_pk, raw, plain, d * TLY_FIELD_ELEMENT_BYTES);
 		for (size_t e = 0; e < extra; e++)
 			tly_buf_put_u8(&body, 0xA5);
 		if (rv == TLY_OK)
-			rv = tly_msg_seal_to(box, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-			    r->node.identity.sign);
+			rv = tly_msg_seal_to(box, TLY_PARTY_COORDINATOR, &header, body.data,
+			                     body.len, r->node.identity.sign);
 		tly_buf_fini(&body);
 	}
 	free(plain);
@@ -268,8 +271,8 @@ honest_answer(struct rogue *r, const uint8_t *msg, size_t len, struct tly_outbox
 		struct tly_outbox all;
 		tly_outbox_init(&all);
 		if (receipt.node_id != 0 && tly_ledger_receipt_encode(&receipt, &body) == TLY_OK &&
-		    seal(r, TLY_MSG_RECEIPT, r->query_id, TLY_PARTY_COORDINATOR, body.data, body.len,
-			&all) != TLY_OK)
+		    seal(r, TLY_MSG_RECEIPT, r->query_id, TLY_PARTY_COORDINATOR, body.data,
+		         body.len, &all) != TLY_OK)
 			say(r, "could not seal its receipt");
 		for (size_t i = 0; i < box.count; i++) {
 			struct tly_buf copy;
@@ -311,7 +314,7 @@ on_query(struct rogue *r, const uint8_t *msg, size_t len)
 	int member = tly_idlist_contains(&q.committee, r->self);
 	if (member && r->mode != SILENT && r->mode != FLOOD &&
 	    tly_committee_member_alloc(&r->member, &r->node.identity, &r->node.roster, msg, len) ==
-		TLY_OK)
+	        TLY_OK)
 		say(r, "serving on the committee");
 	switch (r->mode) {
 	case SILENT:
@@ -358,9 +361,8 @@ tamper_sum(struct rogue *r, struct tly_outbox *box)
 			tly_store_be64(first, TLY_FIELD_P);
 		else
 			tly_store_be64(first, tly_field_add(tly_load_be64(first) % TLY_FIELD_P, 1));
-		if (body.error == TLY_OK &&
-		    tly_msg_seal(&msg, &m.header, body.data, body.len, r->node.identity.sign) ==
-			TLY_OK) {
+		if (body.error == TLY_OK && tly_msg_seal(&msg, &m.header, body.data, body.len,
+		                                         r->node.identity.sign) == TLY_OK) {
 			free(box->items[i].data);
 			box->items[i].data = tly_buf_take(&msg, &box->items[i].len);
 			say(r, "tampered with its share-sum");
@@ -412,12 +414,13 @@ flood_init(struct rogue *r, struct flood *f)
 
 	memset(f, 0, sizeof *f);
 	for (size_t i = 0; i < FLOOD_VARIANTS; i++) {
-		struct tly_msg_header header = {.type = TLY_MSG_SHARE_SUM, .sender = r->self,
-		    .recipient = TLY_PARTY_COORDINATOR};
+		struct tly_msg_header header = {.type = TLY_MSG_SHARE_SUM,
+		                                .sender = r->self,
+		                                .recipient = TLY_PARTY_COORDINATOR};
 		tly_rng_bytes(&r->node.rng, header.query_id, sizeof header.query_id);
 		tly_buf_init(&f->signed_other[i]);
 		if (tly_msg_seal(&f->signed_other[i], &header, body, sizeof body,
-			r->node.identity.sign) != TLY_OK)
+		                 r->node.identity.sign) != TLY_OK)
 			say(r, "cannot sign");
 	}
 	tly_buf_init(&f->replay);
@@ -448,8 +451,8 @@ flood_replay_for(struct rogue *r, struct flood *f, const uint8_t *query_msg, siz
 		return;
 	size_t body_len = (size_t)q.cells * TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES;
 	uint8_t *body = calloc(1, body_len);
-	struct tly_msg_header header = {.type = TLY_MSG_SHARE, .sender = r->self,
-	    .recipient = q.committee.ids[0]};
+	struct tly_msg_header header = {
+	    .type = TLY_MSG_SHARE, .sender = r->self, .recipient = q.committee.ids[0]};
 	memcpy(header.query_id, query_id, sizeof query_id);
 	if (body != NULL &&
 	    tly_msg_seal(&f->replay, &header, body, body_len, r->node.identity.sign) == TLY_OK)
@@ -504,8 +507,8 @@ main(int argc, char **argv)
 
 	if (!parse(argc, argv, &config, &r.mode)) {
 		fprintf(stderr, "usage: rogue_node --config NODE.conf --mode "
-				"silent|late|flood|wrong-length|big-element|replay|other-query|"
-				"equivocate\n");
+		                "silent|late|flood|wrong-length|big-element|replay|other-query|"
+		                "equivocate\n");
 		return 2;
 	}
 	if (tly_crypto_init() != TLY_OK ||
@@ -515,11 +518,12 @@ main(int argc, char **argv)
 	}
 	r.self = r.node.config.id;
 	tly_outbox_init(&r.first);
-	struct tly_tls_files tls = {.cert = r.node.config.tls_cert, .key = r.node.config.tls_key,
-	    .ca = r.node.config.tls_ca};
+	struct tly_tls_files tls = {.cert = r.node.config.tls_cert,
+	                            .key = r.node.config.tls_key,
+	                            .ca = r.node.config.tls_ca};
 	int use_tls = strncmp(r.node.config.coordinator, "tls+", 4) == 0;
 	if (tly_link_open(&r.link, r.node.config.coordinator, use_tls ? &tls : NULL,
-		&r.node.identity, why, sizeof why) != TLY_OK) {
+	                  &r.node.identity, why, sizeof why) != TLY_OK) {
 		fprintf(stderr, "rogue_node: %s\n", why);
 		tly_node_close(&r.node);
 		return 1;
@@ -564,18 +568,19 @@ main(int argc, char **argv)
 	}
 	double seconds = (double)(now_ms() - r.started_ms) / 1000.0;
 	fprintf(stderr,
-	    "rogue %u (%s): sent %llu frames (%llu bytes) in %.1f s, %.0f frames/s; %llu sends "
-	    "refused by the link (not connected or queue full)\n",
-	    r.self, mode_names[r.mode], (unsigned long long)r.sent,
-	    (unsigned long long)r.bytes_sent, seconds, seconds > 0 ? (double)r.sent / seconds : 0,
-	    (unsigned long long)r.send_failed);
+	        "rogue %u (%s): sent %llu frames (%llu bytes) in %.1f s, %.0f frames/s; %llu sends "
+	        "refused by the link (not connected or queue full)\n",
+	        r.self, mode_names[r.mode], (unsigned long long)r.sent,
+	        (unsigned long long)r.bytes_sent, seconds,
+	        seconds > 0 ? (double)r.sent / seconds : 0, (unsigned long long)r.send_failed);
 	if (r.mode == FLOOD) {
-		fprintf(stderr,
+		fprintf(
+		    stderr,
 		    "rogue %u (flood): while connected: %llu frames in %.2f s of sending, %.0f "
 		    "frames/s\n",
 		    r.self, (unsigned long long)r.sent_connected, (double)r.connected_ms / 1000.0,
 		    r.connected_ms > 0 ? (double)r.sent_connected * 1000.0 / (double)r.connected_ms
-				       : 0);
+		                       : 0);
 		flood_fini(&f);
 	}
 	for (size_t i = 0; i < HELD_MAX; i++)

@@ -64,8 +64,8 @@ enum {
 	DRAIN_TIMEOUT_S = 300,
 	QUERY_TIMEOUT_MS = 900000,
 	/* The hostile phase (--no-hostile leaves it out). */
-	FLOOD_API_CONNS = 4000,    /* idle TCP connections on the API port */
-	FLOOD_HUB_CONNS = 2000,    /* ... and on the node hub port */
+	FLOOD_API_CONNS = 4000, /* idle TCP connections on the API port */
+	FLOOD_HUB_CONNS = 2000, /* ... and on the node hub port */
 	FLOOD_READY_TIMEOUT_S = 180,
 	FLOODER_THREADS = 8,       /* the query-flood planner's parallel clients */
 	FLOODER_TIMEOUT_MS = 2000, /* each gives up after this and posts again */
@@ -143,8 +143,8 @@ enum { EVENT_BOMBS = 1u << PHASES, EVENTS_ALL = (1u << PHASES) * 2 - 2 };
 
 struct query_kind {
 	const char *name;
-	int expect;   /* exit code of tally query */
-	int also;     /* another acceptable one, or -1 */
+	int expect; /* exit code of tally query */
+	int also;   /* another acceptable one, or -1 */
 	unsigned weight;
 	const char *args[12];
 };
@@ -157,22 +157,42 @@ static const struct query_kind kinds[] = {
     {"count_diabetes_by_age_sex", 0, -1, 4, {"--spec", "@queries/diabetes_by_age_sex.json"}},
     {"mean_wait_by_specialty", 0, -1, 4, {"--spec", "@queries/mean_wait_by_specialty.json"}},
     {"histogram_ae_rho", 0, -1, 4, {"--spec", "@queries/ae_histogram.json"}},
-    {"count_by_imd_sex_age", 0, -1, 4,
-	{"--count", "--by", "imd_decile,sex,age_band", "--epsilon", "0.5"}},
-    {"count_65plus_by_ethnicity_sdc", 0, -1, 4,
-	{"--count", "--where", "age >= 65", "--by", "ethnicity", "--epsilon", "0.2",
-	    "--suppress-below", "8", "--round-to", "5"}},
-    {"sum_bmi_copd_by_sex_rho", 0, -1, 4,
-	{"--sum", "bmi", "--where", "has_copd = 1", "--by", "sex", "--rho", "0.05"}},
-    {"mean_age_imd_in", 0, -1, 4, {"--mean", "age", "--where", "imd_decile in 1,2,3", "--epsilon", "0.3"}},
-    {"histogram_bmi_hypertension", 0, -1, 4,
-	{"--histogram", "bmi", "--edges", "10,18,25,30,40,80", "--where", "has_hypertension = 1",
-	    "--epsilon", "0.4"}},
+    {"count_by_imd_sex_age",
+     0,
+     -1,
+     4,
+     {"--count", "--by", "imd_decile,sex,age_band", "--epsilon", "0.5"}},
+    {"count_65plus_by_ethnicity_sdc",
+     0,
+     -1,
+     4,
+     {"--count", "--where", "age >= 65", "--by", "ethnicity", "--epsilon", "0.2",
+      "--suppress-below", "8", "--round-to", "5"}},
+    {"sum_bmi_copd_by_sex_rho",
+     0,
+     -1,
+     4,
+     {"--sum", "bmi", "--where", "has_copd = 1", "--by", "sex", "--rho", "0.05"}},
+    {"mean_age_imd_in",
+     0,
+     -1,
+     4,
+     {"--mean", "age", "--where", "imd_decile in 1,2,3", "--epsilon", "0.3"}},
+    {"histogram_bmi_hypertension",
+     0,
+     -1,
+     4,
+     {"--histogram", "bmi", "--edges", "10,18,25,30,40,80", "--where", "has_hypertension = 1",
+      "--epsilon", "0.4"}},
     {"invalid_column", 2, -1, 1, {"--count", "--by", "blood_group", "--epsilon", "0.5"}},
     {"over_per_query_cap", 3, -1, 1, {"--count", "--by", "sex", "--epsilon", "3"}},
     /* A planner that gives up after 100 ms (exit 4) and closes its
      * connection while its query waits or runs; 0 if it was that fast. */
-    {"impatient_100ms", 4, 0, 1, {"--timeout", "100", "--count", "--by", "sex", "--epsilon", "0.1"}},
+    {"impatient_100ms",
+     4,
+     0,
+     1,
+     {"--timeout", "100", "--count", "--by", "sex", "--epsilon", "0.1"}},
 };
 enum { KINDS = sizeof kinds / sizeof kinds[0] };
 
@@ -181,7 +201,6 @@ expected(unsigned kind, int code)
 {
 	return code == kinds[kind].expect || code == kinds[kind].also;
 }
-
 
 struct record {
 	double t_s, latency_ms;
@@ -224,12 +243,12 @@ static struct {
 	/* The hostile phase. procs_mtx: the recipe replaces the coordinator
 	 * while the sampler may be looking at it. */
 	pthread_mutex_t procs_mtx;
-	volatile int phase; /* enum phase */
+	volatile int phase;            /* enum phase */
 	double last_done_s, slowest_s; /* the watchdog's: last completion, slowest */
-	int stalled;                    /* the coordinator stopped answering */
-	volatile int planners_running;  /* planner threads not yet returned */
-	double hostile_s;    /* when the hostile phase starts (t0-relative) */
-	double connect_s;    /* how long the federation took to connect at start */
+	int stalled;                   /* the coordinator stopped answering */
+	volatile int planners_running; /* planner threads not yet returned */
+	double hostile_s;              /* when the hostile phase starts (t0-relative) */
+	double connect_s;              /* how long the federation took to connect at start */
 	int api_port, hub_port;
 	FILE *hostile_csv, *phases_csv;
 	struct hostile_result {
@@ -272,7 +291,8 @@ die(const char *fmt, ...)
 	fputc('\n', stderr);
 	if (g.nprocs > 0) {
 		char cmd[2600];
-		snprintf(cmd, sizeof cmd, "'%s/tally' demo --stop --dir '%s' >/dev/null", g.bin, g.dir);
+		snprintf(cmd, sizeof cmd, "'%s/tally' demo --stop --dir '%s' >/dev/null", g.bin,
+		         g.dir);
 		(void)!system(cmd);
 		fprintf(stderr, "soak: stopped the federation; its files are kept in %s\n", g.dir);
 	}
@@ -297,8 +317,10 @@ spawn(const char *const argv[], const char *out_path, const char *err_path, int 
 		snprintf(program, sizeof program, "%s/%s", g.bin, argv[0]);
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, 1, out_path ? out_path : "/dev/null", flags, 0600);
-	posix_spawn_file_actions_addopen(&actions, 2, err_path ? err_path : "/dev/null", flags, 0600);
+	posix_spawn_file_actions_addopen(&actions, 1, out_path ? out_path : "/dev/null", flags,
+	                                 0600);
+	posix_spawn_file_actions_addopen(&actions, 2, err_path ? err_path : "/dev/null", flags,
+	                                 0600);
 	int rc = posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	return rc == 0 ? pid : -1;
@@ -432,7 +454,7 @@ api_status(void)
 
 	snprintf(url, sizeof url, "%s/v1/status", g.api);
 	if (tly_https_request(url, "GET", &tls, NULL, 0, 30000, &status, &body, &len, why,
-		sizeof why) != TLY_OK)
+	                      sizeof why) != TLY_OK)
 		return NULL;
 	json_error_t err;
 	json_t *json = status == 200 ? json_loadb((const char *)body, len, 0, &err) : NULL;
@@ -457,8 +479,8 @@ wait_ready(double step_s)
 		json_int_t connected = st ? status_field(st, "nodes_connected") : -1;
 		json_decref(st);
 		if (connected >= (json_int_t)g.opt.nodes) {
-			printf("soak: coordinator and %u nodes connected after %.1f s\n", g.opt.nodes,
-			    since(&start));
+			printf("soak: coordinator and %u nodes connected after %.1f s\n",
+			       g.opt.nodes, since(&start));
 			return since(&start);
 		}
 		pause_s(step_s);
@@ -477,7 +499,8 @@ conf_port(const char *path, const char *key)
 		die("%s: %s", path, strerror(errno));
 	while (port == 0 && fgets(line, sizeof line, f) != NULL) {
 		char *colon = strrchr(line, ':');
-		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ' ' && colon != NULL)
+		if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ' ' &&
+		    colon != NULL)
 			port = atoi(colon + 1);
 	}
 	fclose(f);
@@ -505,9 +528,10 @@ set_up_hostile(const char *log)
 	 * and meets the limit. */
 	unsigned per_planner = g.opt.planners + 2;
 	unsigned rate = 300 * g.opt.planners > 600 ? 300 * g.opt.planners : 600;
-	fprintf(f, "\n[api]\nplanner_rate = %u\nplanner_burst = %u\nplanner_queue_max = %u\n"
-		   "queue_max = %u\n",
-	    rate, per_planner, per_planner, 2 * per_planner + 8);
+	fprintf(f,
+	        "\n[api]\nplanner_rate = %u\nplanner_burst = %u\nplanner_queue_max = %u\n"
+	        "queue_max = %u\n",
+	        rate, per_planner, per_planner, 2 * per_planner + 8);
 	fclose(f);
 	g.api_port = conf_port(path, "api");
 	g.hub_port = conf_port(path, "listen");
@@ -515,8 +539,8 @@ set_up_hostile(const char *log)
 	snprintf(stanza, sizeof stanza, "%s/scratch/flooder.ini", g.out);
 	(void)unlink(stanza); /* spawn appends: not a stanza of an earlier run */
 	pid_t pid = spawn((const char *const[]){"tally", "pki", "issue", "--dir", path, "--name",
-			      "flooder", "--role", "planner", NULL},
-	    stanza, log, 1);
+	                                        "flooder", "--role", "planner", NULL},
+	                  stanza, log, 1);
 	if (pid <= 0 || wait_code(pid) != 0 || (text = slurp(stanza)) == NULL)
 		die("tally pki issue --name flooder failed (see %s)", log);
 	snprintf(path, sizeof path, "%s/planners.ini", g.dir);
@@ -528,10 +552,11 @@ set_up_hostile(const char *log)
 	snprintf(path, sizeof path, "%s/flooder.conf", g.dir);
 	if ((f = fopen(path, "w")) == NULL)
 		die("%s: %s", path, strerror(errno));
-	fprintf(f, "; The soak's query flood: a second planner.\n[planner]\napi = %s\n"
-		   "name = flooder\nsign_key = pki/flooder.sign\ntls_cert = pki/flooder.crt\n"
-		   "tls_key = pki/flooder.key\ntls_ca = pki/coordinator-ca.crt\n",
-	    g.api);
+	fprintf(f,
+	        "; The soak's query flood: a second planner.\n[planner]\napi = %s\n"
+	        "name = flooder\nsign_key = pki/flooder.sign\ntls_cert = pki/flooder.crt\n"
+	        "tls_key = pki/flooder.key\ntls_ca = pki/coordinator-ca.crt\n",
+	        g.api);
 	fclose(f);
 }
 
@@ -552,8 +577,8 @@ set_up(void)
 	 * needs from demo is the layout, which is complete once the last
 	 * node config and planner.conf are written. */
 	if (run((const char *const[]){"tally", "demo", "--serve", "--dir", g.dir, "--sites", sites,
-		    "--people", people, "--seed", seed, NULL},
-		log) != 0) {
+	                              "--people", people, "--seed", seed, NULL},
+	        log) != 0) {
 		char conf[1200], planner[1200];
 		snprintf(conf, sizeof conf, "%s/site-%u/node.conf", g.dir, g.opt.nodes);
 		snprintf(planner, sizeof planner, "%s/planner.conf", g.dir);
@@ -566,7 +591,7 @@ set_up(void)
 		die("tally demo --stop failed (see %s)", log);
 	printf("soak: %u trusts, %s people laid out by tally demo in %.1f s; budgets raised to "
 	       "epsilon_total 1000000 per node\n",
-	    g.opt.nodes, people, since(&start));
+	       g.opt.nodes, people, since(&start));
 	for (unsigned s = 1; s <= g.opt.nodes; s++)
 		raise_budget(s);
 	read_planner_conf();
@@ -623,8 +648,8 @@ check_alive(struct proc *p)
 		p->died_status = status;
 		g.deaths++;
 		fprintf(stderr, "soak: %s (pid %ld) DIED: %s %d\n", p->name, (long)p->pid,
-		    WIFEXITED(status) ? "exit" : "signal",
-		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		        WIFEXITED(status) ? "exit" : "signal",
+		        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		return 0;
 	}
 	return 1;
@@ -641,7 +666,7 @@ sample_round(void)
 		r.rss_kb[i] = check_alive(p) ? read_rss_kb(p->pid) : -1;
 		r.fds[i] = p->alive ? count_fds(p->pid) : -1;
 		fprintf(g.samples_csv, "%.1f,%s,%ld,%d,%s\n", r.t_s, p->name, r.rss_kb[i], r.fds[i],
-		    phase);
+		        phase);
 	}
 	pthread_mutex_unlock(&g.procs_mtx);
 	fflush(g.samples_csv);
@@ -707,7 +732,8 @@ start_canary(void)
 	self[n] = '\0';
 	/* Twice the RSS floor over the judged part of the run. */
 	double judged = g.hostile_s - g.warmup_s;
-	snprintf(rate, sizeof rate, "%ld", (long)ceil(2.0 * RSS_FLOOR_KB / (judged > 1 ? judged : 1)));
+	snprintf(rate, sizeof rate, "%ld",
+	         (long)ceil(2.0 * RSS_FLOOR_KB / (judged > 1 ? judged : 1)));
 	struct proc *p = &g.procs[g.nprocs];
 	snprintf(p->name, sizeof p->name, "canary");
 	p->pid = spawn((const char *const[]){self, "--canary", rate, NULL}, NULL, NULL, 0);
@@ -751,7 +777,7 @@ good_output(const char *path, int *partial)
 	json_t *result = json_load_file(path, 0, &err);
 	int ok = result != NULL && json_array_size(json_object_get(result, "cells")) > 0;
 	*partial = ok && json_integer_value(json_object_get(result, "contributors")) <
-			     (json_int_t)g.opt.nodes;
+	                     (json_int_t)g.opt.nodes;
 	json_decref(result);
 	return ok;
 }
@@ -762,7 +788,7 @@ failure_note(unsigned planner, unsigned kind, int code, const char *err_path)
 	char *text = slurp(err_path);
 	pthread_mutex_lock(&g.mtx);
 	fprintf(g.failures, "t=%.1f planner %u %s: exit %d (expected %d): %s\n", since(&g.t0),
-	    planner, kinds[kind].name, code, kinds[kind].expect, text ? text : "");
+	        planner, kinds[kind].name, code, kinds[kind].expect, text ? text : "");
 	fflush(g.failures);
 	pthread_mutex_unlock(&g.mtx);
 	free(text);
@@ -773,8 +799,8 @@ static struct record
 ask(unsigned planner, unsigned kind)
 {
 	char conf[1200], out_path[1200], err_path[1200], spec[1200], timeout[32];
-	const char *argv[32] = {"tally", "query", "--config", conf, "--format", "json", "--timeout",
-	    timeout};
+	const char *argv[32] = {"tally",    "query", "--config",  conf,
+	                        "--format", "json",  "--timeout", timeout};
 	size_t n = 8;
 	struct record r = {.planner = planner, .kind = kind};
 
@@ -821,7 +847,7 @@ keep_record(const struct record *r)
 	g.last_done_s = since(&g.t0);
 	g.slowest_s = fmax(g.slowest_s, r->latency_ms / 1000.0);
 	fprintf(g.latency_csv, "%.3f,%u,%s,%d,%.1f,%s\n", r->t_s, r->planner, kinds[r->kind].name,
-	    r->code, r->latency_ms, phase_names[r->phase]);
+	        r->code, r->latency_ms, phase_names[r->phase]);
 	fflush(g.latency_csv);
 	pthread_mutex_unlock(&g.mtx);
 }
@@ -853,7 +879,8 @@ prime(void)
 		if (!expected(k, r.code) || r.bad_output)
 			die("priming query %s: exit %d, expected %d (see %s/failures.log)",
 			    kinds[k].name, r.code, kinds[k].expect, g.out);
-		printf("soak: prime %-30s exit %d in %.0f ms\n", kinds[k].name, r.code, r.latency_ms);
+		printf("soak: prime %-30s exit %d in %.0f ms\n", kinds[k].name, r.code,
+		       r.latency_ms);
 	}
 }
 
@@ -958,10 +985,12 @@ progress(void)
 	size_t last = g.nrounds ? g.nrounds - 1 : 0;
 	long crss = g.nrounds ? g.rounds[last].rss_kb[0] : -1;
 	int cfds = g.nrounds ? g.rounds[last].fds[0] : -1;
-	long nmed = g.nrounds ? node_stat(last, 0, 0) : -1, nmax = g.nrounds ? node_stat(last, 0, 1) : -1;
+	long nmed = g.nrounds ? node_stat(last, 0, 0) : -1,
+	     nmax = g.nrounds ? node_stat(last, 0, 1) : -1;
 	pthread_mutex_unlock(&g.mtx);
-	printf("[%4.0f s] %zu queries (%zu released, %zu unexpected) %.2f q/s  p50 %.0f ms  p99 %.0f "
-	       "ms | coordinator %ld kB %d fds | nodes RSS median %ld kB max %ld kB | deaths %d\n",
+	printf(
+	    "[%4.0f s] %zu queries (%zu released, %zu unexpected) %.2f q/s  p50 %.0f ms  p99 %.0f "
+	    "ms | coordinator %ld kB %d fds | nodes RSS median %ld kB max %ld kB | deaths %d\n",
 	    t, l.done, l.ok, l.unexpected, t > 0 ? (double)l.done / t : 0, l.p50, l.p99, crss, cfds,
 	    nmed, nmax, g.deaths);
 	fflush(stdout);
@@ -969,9 +998,8 @@ progress(void)
 
 /* ---- the hostile phase ---- */
 
-static void
-hostile_row(const char *event, const char *outcome, double duration_ms, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void hostile_row(const char *event, const char *outcome, double duration_ms, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 
 /* One row of hostile.csv: t_s,event,outcome,duration_ms,detail. */
 static void
@@ -985,7 +1013,8 @@ hostile_row(const char *event, const char *outcome, double duration_ms, const ch
 	double t = since(&g.t0);
 	fprintf(g.hostile_csv, "%.1f,%s,%s,%.0f,\"%s\"\n", t, event, outcome, duration_ms, detail);
 	fflush(g.hostile_csv);
-	printf("[%4.0f s] hostile %s: %s in %.0f ms (%s)\n", t, event, outcome, duration_ms, detail);
+	printf("[%4.0f s] hostile %s: %s in %.0f ms (%s)\n", t, event, outcome, duration_ms,
+	       detail);
 	fflush(stdout);
 }
 
@@ -1002,7 +1031,7 @@ phase_end(enum phase ph)
 	g.phase = PHASE_NONE;
 	g.h.phase_end[ph] = since(&g.t0);
 	fprintf(g.phases_csv, "%s,%.1f,%.1f\n", phase_names[ph], g.h.phase_start[ph],
-	    g.h.phase_end[ph]);
+	        g.h.phase_end[ph]);
 	fflush(g.phases_csv);
 }
 
@@ -1027,9 +1056,10 @@ cost_bomb(void)
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout",
-			      timeout, "--histogram", "bmi", "--edges", edges, "--by",
-			      "imd_decile,sex,age_band,ethnicity", "--epsilon", bomb_epsilon, NULL},
-	    NULL, err_path, 0);
+	                                        timeout, "--histogram", "bmi", "--edges", edges,
+	                                        "--by", "imd_decile,sex,age_band,ethnicity",
+	                                        "--epsilon", bomb_epsilon, NULL},
+	                  NULL, err_path, 0);
 	int code = pid > 0 ? wait_code(pid) : -1;
 	double ms = since(&start) * 1000.0;
 	char *why = slurp(err_path);
@@ -1037,12 +1067,13 @@ cost_bomb(void)
 		why[strcspn(why, "\n\"")] = '\0';
 	/* The API answers 400 invalid_query naming the limit: tally query
 	 * exits 2 (3 would be a policy refusal; either way nothing ran). */
-	int refused = (code == 2 || code == 3) && why != NULL && strstr(why, "max_query_work") != NULL;
+	int refused =
+	    (code == 2 || code == 3) && why != NULL && strstr(why, "max_query_work") != NULL;
 	g.h.bombs++;
 	g.h.bombs_refused += refused != 0;
 	g.h.bomb_ms_max = fmax(g.h.bomb_ms_max, ms);
 	hostile_row("cost_bomb", refused ? "refused" : "NOT_REFUSED", ms, "exit %d: %s", code,
-	    why ? why : "");
+	            why ? why : "");
 	free(why);
 }
 
@@ -1074,7 +1105,8 @@ start_flood(int port, int n, const char *path)
 	snprintf(flood, sizeof flood, "%s/flood", self);
 	snprintf(port_s, sizeof port_s, "%d", port);
 	snprintf(n_s, sizeof n_s, "%d", n);
-	pid_t pid = spawn((const char *const[]){flood, "127.0.0.1", port_s, n_s, NULL}, path, path, 0);
+	pid_t pid =
+	    spawn((const char *const[]){flood, "127.0.0.1", port_s, n_s, NULL}, path, path, 0);
 	if (pid <= 0)
 		die("cannot start %s", flood);
 	return pid;
@@ -1114,9 +1146,10 @@ conn_flood(double end_t)
 	kill(hub, SIGTERM);
 	int api_code = wait_code(api), hub_code = wait_code(hub);
 	phase_end(PHASE_CONN_FLOOD);
-	g.h.conn_ok = api_code == 0 && hub_code == 0 && g.h.conn_api_held > 0 &&
-		      g.h.conn_hub_held > 0;
-	hostile_row("conn_flood", g.h.conn_ok ? "held" : "FLOOD_FAILED", since(&start) * 1000.0,
+	g.h.conn_ok =
+	    api_code == 0 && hub_code == 0 && g.h.conn_api_held > 0 && g.h.conn_hub_held > 0;
+	hostile_row(
+	    "conn_flood", g.h.conn_ok ? "held" : "FLOOD_FAILED", since(&start) * 1000.0,
 	    "API port %d: %d of %d connected, %d closed by the coordinator; hub port %d: %d of "
 	    "%d, %d closed; both held after %.0f ms",
 	    g.api_port, g.h.conn_api_held, FLOOD_API_CONNS, flood_figure(api_out, "server: "),
@@ -1140,7 +1173,7 @@ static void *
 flooder_loop(void *arg)
 {
 	static const char body[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, "
-				   "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.1}}";
+	                           "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 0.1}}";
 	static const char path[] = "/v1/queries?async=1";
 	struct flooder *f = arg;
 	char cert[1200], key[1200], ca[1200], sign[1200], url[300], why[300];
@@ -1155,12 +1188,13 @@ flooder_loop(void *arg)
 		uint8_t *answer = NULL;
 		size_t len = 0;
 		int status = 0;
-		tly_err rv = tly_query_sign(auth, "flooder", sign, "POST", path,
-		    (const uint8_t *)body, sizeof body - 1, why, sizeof why);
+		tly_err rv =
+		    tly_query_sign(auth, "flooder", sign, "POST", path, (const uint8_t *)body,
+		                   sizeof body - 1, why, sizeof why);
 		if (rv == TLY_OK)
-			rv = tly_https_request_signed(url, "POST", &tls, auth, (const uint8_t *)body,
-			    sizeof body - 1, FLOODER_TIMEOUT_MS, &status, &answer, &len, why,
-			    sizeof why);
+			rv = tly_https_request_signed(
+			    url, "POST", &tls, auth, (const uint8_t *)body, sizeof body - 1,
+			    FLOODER_TIMEOUT_MS, &status, &answer, &len, why, sizeof why);
 		free(answer);
 		f->posted++;
 		if (rv != TLY_OK)
@@ -1199,11 +1233,11 @@ query_flood(double end_t)
 	}
 	phase_end(PHASE_QUERY_FLOOD);
 	hostile_row("query_flood", g.h.flood_429 > 0 ? "limited" : "NOT_LIMITED",
-	    since(&start) * 1000.0,
-	    "planner flooder, %d clients posting async: %lu posts, %lu answered 429 with "
-	    "Retry-After, %lu accepted (202), %lu no answer within %d ms, %lu other",
-	    FLOODER_THREADS, g.h.flood_posted, g.h.flood_429, g.h.flood_accepted, g.h.flood_gave_up,
-	    FLOODER_TIMEOUT_MS, g.h.flood_other);
+	            since(&start) * 1000.0,
+	            "planner flooder, %d clients posting async: %lu posts, %lu answered 429 with "
+	            "Retry-After, %lu accepted (202), %lu no answer within %d ms, %lu other",
+	            FLOODER_THREADS, g.h.flood_posted, g.h.flood_429, g.h.flood_accepted,
+	            g.h.flood_gave_up, FLOODER_TIMEOUT_MS, g.h.flood_other);
 }
 
 /* 1 when the API answers and counts every node connected. */
@@ -1225,9 +1259,10 @@ full_query(void)
 	snprintf(conf, sizeof conf, "%s/planner.conf", g.dir);
 	snprintf(out_path, sizeof out_path, "%s/scratch/recipe-full.json", g.out);
 	snprintf(timeout, sizeof timeout, "%d", 120000);
-	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--format", "json",
-			      "--timeout", timeout, "--count", "--by", "sex", "--epsilon", "0.1", NULL},
-	    out_path, NULL, 0);
+	pid_t pid = spawn((const char *const[]){"tally", "query", "--config", conf, "--format",
+	                                        "json", "--timeout", timeout, "--count", "--by",
+	                                        "sex", "--epsilon", "0.1", NULL},
+	                  out_path, NULL, 0);
 	return pid > 0 && wait_code(pid) == 0 && good_output(out_path, &partial) && !partial;
 }
 
@@ -1244,9 +1279,10 @@ recipe(void)
 	snprintf(out_path, sizeof out_path, "%s/scratch/recipe-query.err", g.out);
 	phase_begin(PHASE_RECIPE);
 	kill(node->pid, SIGSTOP);
-	pid_t query = spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout",
-			      "60000", "--count", "--by", "sex", "--epsilon", "0.1", NULL},
-	    NULL, out_path, 0);
+	pid_t query =
+	    spawn((const char *const[]){"tally", "query", "--config", conf, "--timeout", "60000",
+	                                "--count", "--by", "sex", "--epsilon", "0.1", NULL},
+	          NULL, out_path, 0);
 	pause_s(1); /* the query on its way: the recipe's order, not a deadline */
 	pthread_mutex_lock(&g.procs_mtx);
 	kill(coord->pid, SIGKILL);
@@ -1278,7 +1314,8 @@ recipe(void)
 	g.h.recipes_ok += ok != 0;
 	g.h.reconnect_s_max = fmax(g.h.reconnect_s_max, reconnect_s);
 	g.h.full_query_s_max = fmax(g.h.full_query_s_max, full_s);
-	hostile_row("recipe", ok ? "recovered" : "NOT_RECOVERED", since(&cont) * 1000.0,
+	hostile_row(
+	    "recipe", ok ? "recovered" : "NOT_RECOVERED", since(&cont) * 1000.0,
 	    "%s stopped, coordinator killed and restarted: every node connected %.1f s after "
 	    "SIGCONT (bound %.1f s: heartbeat_dead_ms %d + redial %d ms + the federation's own "
 	    "connect time %.1f s), a query with all %u nodes released after %.1f s; the query in "
@@ -1328,9 +1365,10 @@ watchdog(void)
 	struct proc *c = &g.procs[0];
 	printf("soak: STALLED: no query finished for %.0f s (the slowest took %.1f s); the "
 	       "coordinator's stacks go to %s/coordinator-stall.txt, then it is killed\n",
-	    quiet_for, g.slowest_s, g.out);
+	       quiet_for, g.slowest_s, g.out);
 	fflush(stdout);
-	snprintf(cmd, sizeof cmd,
+	snprintf(
+	    cmd, sizeof cmd,
 	    "command -v gdb >/dev/null && timeout 120 gdb -p %ld -batch -ex 'thread apply all bt' "
 	    "> '%s/coordinator-stall.txt' 2>&1",
 	    (long)c->pid, g.out);
@@ -1397,7 +1435,7 @@ drain(void)
 	while (since(&start) < DRAIN_TIMEOUT_S) {
 		json_t *st = api_status();
 		int idle = st != NULL && status_field(st, "queued") == 0 &&
-			   json_object_get(st, "running") == NULL;
+		           json_object_get(st, "running") == NULL;
 		json_decref(st);
 		if (idle)
 			break;
@@ -1411,8 +1449,8 @@ drain(void)
 static int
 stop_federation(const char *log)
 {
-	pid_t stopper = spawn((const char *const[]){"tally", "demo", "--stop", "--dir", g.dir, NULL},
-	    log, log, 1);
+	pid_t stopper = spawn(
+	    (const char *const[]){"tally", "demo", "--stop", "--dir", g.dir, NULL}, log, log, 1);
 	int unclean = 0, stopper_done = stopper <= 0;
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -1425,8 +1463,8 @@ stop_federation(const char *log)
 			if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 				p->alive = 0;
 				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-					printf("soak: %s stopped uncleanly (status 0x%x)\n", p->name,
-					    (unsigned)status);
+					printf("soak: %s stopped uncleanly (status 0x%x)\n",
+					       p->name, (unsigned)status);
 					unclean++;
 				}
 			} else {
@@ -1462,8 +1500,8 @@ judge_rss(unsigned proc, size_t warm, size_t end)
 	return gr;
 }
 
-static void
-row(FILE *f, const char *metric, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void row(FILE *f, const char *metric, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 row(FILE *f, const char *metric, const char *fmt, ...)
@@ -1532,8 +1570,9 @@ summarise_memory(FILE *f, size_t warm, size_t end, struct verdict *v)
 		if (n.fit_kb > worst)
 			worst = n.fit_kb, worst_node = i;
 		if (n.flagged) {
-			printf("soak: node-%u RSS grows: fitted %.0f kB after warm-up (%ld -> %ld kB)\n",
-			    i, n.fit_kb, n.warm, n.end);
+			printf("soak: node-%u RSS grows: fitted %.0f kB after warm-up (%ld -> %ld "
+			       "kB)\n",
+			       i, n.fit_kb, n.warm, n.end);
 			v->rss_flagged++;
 		}
 	}
@@ -1564,7 +1603,7 @@ summarise_fds(FILE *f, struct verdict *v)
 			grown = 0;
 		if (grown) {
 			printf("soak: %s holds %d descriptors idle after the load, %d before\n",
-			    p->name, p->quiet_fds[1], p->quiet_fds[0]);
+			       p->name, p->quiet_fds[1], p->quiet_fds[0]);
 			v->fds_grown++;
 		}
 		if (i > 0) {
@@ -1654,8 +1693,8 @@ summarise_hostile(FILE *f, struct hostile_verdict *hv)
 	unsigned ev = g.opt.events;
 	hv->conn_bad = (ev & 1u << PHASE_CONN_FLOOD) && !g.h.conn_ok;
 	hv->bombs_bad = (ev & EVENT_BOMBS) && (g.h.bombs == 0 || g.h.bombs_refused != g.h.bombs);
-	hv->recipes_bad = (ev & 1u << PHASE_RECIPE) &&
-			  (g.h.recipes == 0 || g.h.recipes_ok != g.h.recipes);
+	hv->recipes_bad =
+	    (ev & 1u << PHASE_RECIPE) && (g.h.recipes == 0 || g.h.recipes_ok != g.h.recipes);
 	/* The query flood must have met the limit. */
 	hv->conn_bad += (ev & 1u << PHASE_QUERY_FLOOD) && g.h.flood_429 == 0;
 }
@@ -1669,11 +1708,14 @@ check_ledgers(FILE *f, struct hostile_verdict *hv)
 	for (unsigned n = 1; n <= g.opt.nodes; n++) {
 		char cmd[4000], line[256];
 		long unlogged = -1, bombs = -1, all = -1;
-		snprintf(cmd, sizeof cmd,
+		snprintf(
+		    cmd, sizeof cmd,
 		    "sqlite3 -readonly '%s/site-%u/state/ledger.db' \"ATTACH '%s/coordinator/state/"
 		    "transparency.db' AS log; SELECT (SELECT count(*) FROM entries WHERE kind = %d "
-		    "AND query_id NOT IN (SELECT query_id FROM log.entries)), (SELECT count(*) FROM "
-		    "entries WHERE kind = %d AND amount_num * %d = amount_den), (SELECT count(*) FROM "
+		    "AND query_id NOT IN (SELECT query_id FROM log.entries)), (SELECT count(*) "
+		    "FROM "
+		    "entries WHERE kind = %d AND amount_num * %d = amount_den), (SELECT count(*) "
+		    "FROM "
 		    "entries WHERE kind = %d);\" 2>&1",
 		    g.dir, n, g.dir, 1, 1, BOMB_EPSILON_DEN, 1);
 		FILE *p = popen(cmd, "r");
@@ -1716,8 +1758,10 @@ parse_events(char *list)
 			if (strcmp(name, phase_names[ph]) == 0)
 				bit = 1u << ph;
 		if (bit == 0) {
-			fprintf(stderr, "soak: --events: \"%s\" is not conn_flood, query_flood, recipe "
-					"or cost_bomb\n", name);
+			fprintf(stderr,
+			        "soak: --events: \"%s\" is not conn_flood, query_flood, recipe "
+			        "or cost_bomb\n",
+			        name);
 			exit(2);
 		}
 		events |= bit;
@@ -1729,33 +1773,70 @@ static void
 parse(int argc, char **argv)
 {
 	static const struct option options[] = {{"minutes", required_argument, NULL, 'm'},
-	    {"nodes", required_argument, NULL, 'n'}, {"planners", required_argument, NULL, 'p'},
-	    {"out", required_argument, NULL, 'o'}, {"people-per-site", required_argument, NULL, 'k'},
-	    {"seed", required_argument, NULL, 's'}, {"interval", required_argument, NULL, 'i'},
-	    {"warmup", required_argument, NULL, 'w'}, {"dir", required_argument, NULL, 'd'},
-	    {"keep", no_argument, NULL, 'K'}, {"no-canary", no_argument, NULL, 'C'},
-	    {"no-hostile", no_argument, NULL, 'H'}, {"events", required_argument, NULL, 'E'},
-	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	                                        {"nodes", required_argument, NULL, 'n'},
+	                                        {"planners", required_argument, NULL, 'p'},
+	                                        {"out", required_argument, NULL, 'o'},
+	                                        {"people-per-site", required_argument, NULL, 'k'},
+	                                        {"seed", required_argument, NULL, 's'},
+	                                        {"interval", required_argument, NULL, 'i'},
+	                                        {"warmup", required_argument, NULL, 'w'},
+	                                        {"dir", required_argument, NULL, 'd'},
+	                                        {"keep", no_argument, NULL, 'K'},
+	                                        {"no-canary", no_argument, NULL, 'C'},
+	                                        {"no-hostile", no_argument, NULL, 'H'},
+	                                        {"events", required_argument, NULL, 'E'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
 	struct options *o = &g.opt;
 	int c;
 	*o = (struct options){10, 5, -1, 50, 20, 1000, 7, "build/soak", NULL, 0, 1, 1, EVENTS_ALL};
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'm': o->minutes = strtod(optarg, NULL); break;
-		case 'n': o->nodes = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'p': o->planners = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'o': o->out = optarg; break;
-		case 'k': o->people_per_site = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 's': o->seed = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'i': o->interval = strtod(optarg, NULL); break;
-		case 'w': o->warmup = strtod(optarg, NULL); break;
-		case 'd': o->dir = optarg; break;
-		case 'K': o->keep = 1; break;
-		case 'C': o->canary = 0; break;
-		case 'H': o->hostile = 0; break;
-		case 'E': o->events = parse_events(optarg); break;
-		case 'h': fputs(usage, stdout); exit(0);
-		default: fputs(usage, stderr); exit(2);
+		case 'm':
+			o->minutes = strtod(optarg, NULL);
+			break;
+		case 'n':
+			o->nodes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			o->planners = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'k':
+			o->people_per_site = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			o->seed = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			o->interval = strtod(optarg, NULL);
+			break;
+		case 'w':
+			o->warmup = strtod(optarg, NULL);
+			break;
+		case 'd':
+			o->dir = optarg;
+			break;
+		case 'K':
+			o->keep = 1;
+			break;
+		case 'C':
+			o->canary = 0;
+			break;
+		case 'H':
+			o->hostile = 0;
+			break;
+		case 'E':
+			o->events = parse_events(optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			exit(2);
 		}
 	}
 	if (optind != argc || !(o->minutes > 0) || o->nodes < 3 || o->nodes > MAX_NODES ||
@@ -1818,7 +1899,7 @@ finish(size_t warm, size_t end, const struct latency *l, double load_s)
 
 	printf("\nsoak summary (%u nodes, %u planners, %.1f min, warm-up %.0f s, sampled every "
 	       "%.0f s):\n",
-	    g.opt.nodes, g.opt.planners, g.opt.minutes, g.warmup_s, g.opt.interval);
+	       g.opt.nodes, g.opt.planners, g.opt.minutes, g.warmup_s, g.opt.interval);
 	row(f, "nodes", "%u", g.opt.nodes);
 	row(f, "planners", "%u", g.opt.planners);
 	summarise_latency(f, l, load_s);
@@ -1833,17 +1914,20 @@ finish(size_t warm, size_t end, const struct latency *l, double load_s)
 	v.unclean = stop_federation(log);
 	row(f, "daemons_not_stopped_cleanly", "%d", v.unclean);
 	snprintf(log, sizeof log, "%s/audit.log", g.out);
-	v.audit_code = run((const char *const[]){"tally", "audit", "verify", "--dir", g.dir, NULL}, log);
+	v.audit_code =
+	    run((const char *const[]){"tally", "audit", "verify", "--dir", g.dir, NULL}, log);
 	row(f, "audit_verify_exit", "%d", v.audit_code);
 	check_ledgers(f, &hv);
 	int canary_ok = g.canary_index == 0 || (v.canary_flagged && v.canary_fds_grown);
 	/* Honest failures outside the hostile events: none allowed. */
 	struct latency quiet = g.opt.hostile ? latency_stats(PHASE_NONE) : *l;
-	int pass = g.deaths == 0 && !g.stalled && quiet.unexpected == 0 && quiet.bad_output == 0 && l->ok > 0 &&
-		   v.rss_flagged == 0 && v.fds_grown == 0 && v.unclean == 0 && v.audit_code == 0 &&
-		   canary_ok && (!g.opt.hostile || hostile_pass(&hv));
+	int pass = g.deaths == 0 && !g.stalled && quiet.unexpected == 0 && quiet.bad_output == 0 &&
+	           l->ok > 0 && v.rss_flagged == 0 && v.fds_grown == 0 && v.unclean == 0 &&
+	           v.audit_code == 0 && canary_ok && (!g.opt.hostile || hostile_pass(&hv));
 	row(f, "negative_control_canary_caught", "%s",
-	    g.canary_index == 0 ? "skipped" : canary_ok ? "yes" : "NO");
+	    g.canary_index == 0 ? "skipped"
+	    : canary_ok         ? "yes"
+	                        : "NO");
 	row(f, "verdict", "%s", pass ? "PASS" : "FAIL");
 	fclose(f);
 	return pass;
@@ -1873,7 +1957,7 @@ main(int argc, char **argv)
 	g.latency_csv = open_out("latency.csv", "t_s,planner,query,exit_code,latency_ms,hostile");
 	g.nrecords = 0;
 	printf("soak: %u planners for %.1f min (warm-up %.0f s)\n", g.opt.planners, g.opt.minutes,
-	    g.warmup_s);
+	       g.warmup_s);
 	run_load();
 	double load_s = since(&g.t0);
 	struct latency l = latency_stats(-1);
