@@ -123,11 +123,103 @@ static const struct option options[] = {{"config", required_argument, NULL, OPT_
                                         {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
                                         {NULL, 0, NULL, 0}};
 
+/* The flags that say where and how to ask: 1 when c is one of them. */
+static int
+connection_flag(int c, struct flags *f)
+{
+	switch (c) {
+	case OPT_CONFIG:
+		f->config = optarg;
+		return 1;
+	case OPT_SPEC:
+		f->spec = optarg;
+		return 1;
+	case OPT_FORMAT:
+		f->format = optarg;
+		return 1;
+	case OPT_API:
+		f->api = optarg;
+		return 1;
+	case OPT_CERT:
+		f->cert = optarg;
+		return 1;
+	case OPT_KEY:
+		f->key = optarg;
+		return 1;
+	case OPT_CA:
+		f->ca = optarg;
+		return 1;
+	case OPT_PLANNER:
+		f->planner = optarg;
+		return 1;
+	case OPT_SIGN_KEY:
+		f->sign_key = optarg;
+		return 1;
+	case OPT_TIMEOUT:
+		f->timeout_ms = strtol(optarg, NULL, 10);
+		f->timeout_given = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The flags that shape the question (measure, filters, privacy): 1 when c
+ * is one of them, EXIT_USAGE (why set) when its value is refused. */
+static int
+measure_flag(int c, struct flags *f, char *why, size_t why_len)
+{
+	switch (c) {
+	case OPT_DATASET:
+		f->dataset = optarg;
+		return 1;
+	case OPT_COUNT:
+		f->measure = "count";
+		return 1;
+	case OPT_SUM:
+	case OPT_MEAN:
+	case OPT_HISTOGRAM:
+		f->measure = c == OPT_SUM ? "sum" : c == OPT_MEAN ? "mean" : "histogram";
+		f->column = optarg;
+		return 1;
+	case OPT_EDGES:
+		f->edges = optarg;
+		return 1;
+	case OPT_WHERE:
+		if (f->where_count == WHERE_MAX) {
+			tly_say(why, why_len, "--where: at most %d conditions", WHERE_MAX);
+			return EXIT_USAGE;
+		}
+		f->where[f->where_count++] = optarg;
+		return 1;
+	case OPT_BY:
+		f->by = optarg;
+		return 1;
+	case OPT_EPSILON:
+		f->epsilon = optarg;
+		return 1;
+	case OPT_RHO:
+		f->rho = optarg;
+		return 1;
+	case OPT_SUPPRESS:
+		f->suppress = optarg;
+		return 1;
+	case OPT_ROUND:
+		f->round_to = optarg;
+		return 1;
+	case OPT_PROTOCOL:
+		f->protocol = optarg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* 0 on success; EXIT_USAGE with why set otherwise; -1 for --help. */
 static int
 parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 {
-	int c;
+	int c, rv;
 
 	memset(f, 0, sizeof *f);
 	f->format = "table";
@@ -135,87 +227,13 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 	f->timeout_ms = 120000;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG:
-			f->config = optarg;
-			break;
-		case OPT_SPEC:
-			f->spec = optarg;
-			break;
-		case OPT_FORMAT:
-			f->format = optarg;
-			break;
-		case OPT_API:
-			f->api = optarg;
-			break;
-		case OPT_CERT:
-			f->cert = optarg;
-			break;
-		case OPT_KEY:
-			f->key = optarg;
-			break;
-		case OPT_CA:
-			f->ca = optarg;
-			break;
-		case OPT_PLANNER:
-			f->planner = optarg;
-			break;
-		case OPT_SIGN_KEY:
-			f->sign_key = optarg;
-			break;
-		case OPT_TIMEOUT:
-			f->timeout_ms = strtol(optarg, NULL, 10);
-			f->timeout_given = 1;
-			break;
-		case OPT_DATASET:
-			f->dataset = optarg;
-			break;
-		case OPT_COUNT:
-			f->measure = "count";
-			break;
-		case OPT_SUM:
-			f->measure = "sum";
-			f->column = optarg;
-			break;
-		case OPT_MEAN:
-			f->measure = "mean";
-			f->column = optarg;
-			break;
-		case OPT_HISTOGRAM:
-			f->measure = "histogram";
-			f->column = optarg;
-			break;
-		case OPT_EDGES:
-			f->edges = optarg;
-			break;
-		case OPT_WHERE:
-			if (f->where_count == WHERE_MAX) {
-				tly_say(why, why_len, "--where: at most %d conditions", WHERE_MAX);
-				return EXIT_USAGE;
-			}
-			f->where[f->where_count++] = optarg;
-			break;
-		case OPT_BY:
-			f->by = optarg;
-			break;
-		case OPT_EPSILON:
-			f->epsilon = optarg;
-			break;
-		case OPT_RHO:
-			f->rho = optarg;
-			break;
-		case OPT_SUPPRESS:
-			f->suppress = optarg;
-			break;
-		case OPT_ROUND:
-			f->round_to = optarg;
-			break;
-		case OPT_PROTOCOL:
-			f->protocol = optarg;
-			break;
-		case OPT_HELP:
+		if (c == OPT_HELP)
 			return -1;
-		default:
+		if (connection_flag(c, f))
+			continue;
+		if ((rv = measure_flag(c, f, why, why_len)) == EXIT_USAGE)
+			return EXIT_USAGE;
+		if (rv == 0) {
 			tly_say(why, why_len, "unknown option (see --help)");
 			return EXIT_USAGE;
 		}

@@ -139,6 +139,37 @@ note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 	json_decref(spec);
 }
 
+/* A member's state for the query, so that relayed shares find it (or a
+ * note saying why this node does not serve). */
+static void
+join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *qid,
+               const uint8_t *msg, size_t len)
+{
+	uint32_t self = d->node.config.id;
+	tly_err rv;
+
+	if (!d->node.config.committee) {
+		note(self,
+		     "query %s: named to the committee, but this node's config says "
+		     "committee = no",
+		     qid);
+		return;
+	}
+	if (find_slot(d, query_id) != NULL)
+		return;
+	struct member_slot *slot = new_slot(d);
+	rv =
+	    tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster, msg, len);
+	if (rv == TLY_OK) {
+		memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
+		slot->used = ++d->clock;
+		note(self, "query %s: serving on the committee", qid);
+	} else {
+		slot->member = NULL;
+		note(self, "query %s: cannot serve on the committee: %s", qid, tly_strerror(rv));
+	}
+}
+
 static void
 on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg *peeked)
 {
@@ -179,25 +210,8 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	}
 
 	/* The member state first, so that relayed shares find it. */
-	if (member && d->node.config.committee && find_slot(d, query_id) == NULL) {
-		struct member_slot *slot = new_slot(d);
-		rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster,
-		                                msg, len);
-		if (rv == TLY_OK) {
-			memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
-			slot->used = ++d->clock;
-			note(self, "query %s: serving on the committee", qid);
-		} else {
-			slot->member = NULL;
-			note(self, "query %s: cannot serve on the committee: %s", qid,
-			     tly_strerror(rv));
-		}
-	} else if (member && !d->node.config.committee) {
-		note(self,
-		     "query %s: named to the committee, but this node's config says "
-		     "committee = no",
-		     qid);
-	}
+	if (member)
+		join_committee(d, query_id, qid, msg, len);
 	if (!participant)
 		return;
 
