@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "coordinator/translog.h"
+#include "crypto/frac.h"
 #include "query/budget.h"
 #include "query/planner.h"
 
@@ -42,22 +43,11 @@ struct tly_shares {
 	size_t cap_count, cap_room;
 };
 
-static uint64_t
-gcd(uint64_t a, uint64_t b)
-{
-	while (b != 0) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 int
 tly_shares_valid(struct tly_fraction share)
 {
 	return share.den > 0 && share.num > 0 && share.num <= share.den &&
-	       gcd(share.num, share.den) == 1;
+	       tly_frac_gcd(share.num, share.den) == 1;
 }
 
 /* Digits only, value <= max; nonzero on success. */
@@ -105,7 +95,7 @@ tly_shares_parse(const char *text, struct tly_fraction *out)
 	}
 	if (den == 0)
 		return TLY_EINVAL;
-	uint64_t g = gcd(num, den);
+	uint64_t g = tly_frac_gcd(num, den);
 	struct tly_fraction f = {g ? num / g : 0, g ? den / g : den};
 	if (!tly_shares_valid(f))
 		return TLY_EINVAL;
@@ -280,7 +270,7 @@ unshare(struct tly_fraction f, struct tly_fraction share, struct tly_fraction *o
 		*out = (struct tly_fraction){0, 1};
 		return TLY_OK;
 	}
-	uint64_t g1 = gcd(f.num, share.num), g2 = gcd(share.den, f.den);
+	uint64_t g1 = tly_frac_gcd(f.num, share.num), g2 = tly_frac_gcd(share.den, f.den);
 	uint64_t num, den;
 	if (__builtin_mul_overflow(f.num / g1, share.den / g2, &num) ||
 	    __builtin_mul_overflow(f.den / g2, share.num / g1, &den))
@@ -338,7 +328,7 @@ within_share(const struct tly_shares *sh, const struct known_cap *c,
 static struct tly_fraction
 of_share(struct tly_fraction f, struct tly_fraction share)
 {
-	uint64_t g1 = gcd(f.num, share.den), g2 = gcd(share.num, f.den), num, den;
+	uint64_t g1 = tly_frac_gcd(f.num, share.den), g2 = tly_frac_gcd(share.num, f.den), num, den;
 
 	if (f.num == 0 || __builtin_mul_overflow(f.num / g1, share.num / g2, &num) ||
 	    __builtin_mul_overflow(f.den / g2, share.den / g1, &den))
