@@ -4,7 +4,8 @@
  * (suite startup, below); `tally-node explain` shows the budget spent and
  * remaining and refuses what does not fit (suite startup, "explain"); and
  * SIGTERM stops every daemon within 1 s whatever it is doing (suite
- * signals, at the end).
+ * signals); and a node that fell more than the recent heads behind is
+ * proved back in after a coordinator restart (suite startup, at the end).
  *
  * Broken state is noticed at start, with the real daemons: a three-site `tally demo` federation
  * answers two queries (four log entries: committed, released, committed, released), its coordinator
@@ -36,6 +37,7 @@
 
 #include "coordinator/translog_impl.h"
 #include "crypto/rng.h"
+#include "store/head.h"
 #include "store/keys.h"
 #include "tests/daemons.h"
 
@@ -702,4 +704,81 @@ Test(signals, the_coordinator_stops_within_1s_idle_mid_round_and_flooded)
 	cr_assert(file_has(log, "transparency log chain verified"), "%s", log);
 	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
 	expect_ledger_verifies(1);
+}
+
+/* ---- a node that fell behind, across a coordinator restart ---- */
+
+/* Replace the first `from` in path's text by `to`. */
+static void
+edit_conf(const char *path, const char *from, const char *to)
+{
+	size_t len = 0;
+	char *text = dmn_slurp(path, &len);
+	char *at = strstr(text, from);
+	cr_assert_not_null(at, "%s: no \"%s\"", path, from);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	fclose(f);
+	free(text);
+}
+
+/*
+ * The soak's heartbeat recipe found it (docs/SECURITY.md): a QUERY carries
+ * consistency proofs from the 16 newest heads and from the head last sent
+ * to each node; a node that missed more than 16 queries holds an older
+ * head, and a restarted coordinator no longer knows it, so the node
+ * refused every query for good. Now its refusal names the head it holds
+ * (TLY_REFUSAL_NO_PROOF) and the next QUERY proves from there.
+ *
+ * Node 3 is stopped while 18 queries run on nodes 1 and 2 (the coordinator
+ * set to a committee of 2 and 2 contributors), the coordinator restarts,
+ * node 3 comes back: within three queries node 3 must answer one (a
+ * charge in its ledger). Without the hint it refuses all three.
+ */
+Test(startup, a_node_behind_by_more_than_the_recent_heads_is_proved_back_in)
+{
+	enum { MISSED = 18, TRIES = 3 };
+	char conf[300], log[300], node_log[300], out[300];
+	static const char k3[] = "committee_size = 3\nthreshold = 2\nquorum = 3";
+	static const char k2[] = "committee_size = 2\nthreshold = 2\nquorum = 2";
+
+	/* Then queries node 3 misses: nodes 1 and 2 refuse them by their own policy
+	 * (3 contributors at least), but each is logged first, committed and
+	 * refused, so the log grows past the recent heads node 3 could be
+	 * proved from. */
+	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
+	snprintf(out, sizeof out, "%s/out.txt", dir);
+	/* First a query all three answer: node 3 then holds a log head. */
+	cr_assert_eq(query(), 0, "%s", dmn_slurp_or_empty(out, NULL));
+	edit_conf(conf, k3, k2);
+	edit_conf(conf, "min_contributors = 3", "min_contributors = 2");
+	stop_daemon(dmn_pid_of(dir, "node-3"));
+	pid_t pid = adopt("coordinator", log, sizeof log);
+	wait_for_line(log, "listening");
+	for (long until = dmn_now_ms() + START_CAP_MS;
+	     count_in(log, "connected from") < SITES - 1 && dmn_now_ms() < until;)
+		dmn_pause_ms(20);
+	for (int i = 0; i < MISSED; i++) {
+		int code = query();
+		cr_assert(code == 0 || code == 3, "query %d without node 3: exit %d: %s", i, code,
+		          dmn_slurp_or_empty(out, NULL));
+	}
+	cr_assert_geq(count_in(log, "committed to the transparency log"), MISSED, "%s", log);
+	term(pid, "tally-coordinator, before the restart");
+
+	/* The coordinator as it was, node 3 back, a restart. */
+	edit_conf(conf, k2, k3);
+	edit_conf(conf, "min_contributors = 2", "min_contributors = 3");
+	int before = charges_of(3);
+	(void)adopt("node-3", node_log, sizeof node_log);
+	pid = adopt_coordinator(log, sizeof log);
+	int tries = 0;
+	while (charges_of(3) == before && tries < TRIES) {
+		(void)query();
+		tries++;
+	}
+	cr_log_info("node 3 answered after %d queries", tries);
+	cr_assert(file_has(log, TLY_REFUSAL_NO_PROOF), "node 3 was not behind: %s", log);
+	cr_assert_gt(charges_of(3), before, "node 3 answered none of %d queries: %s", TRIES, log);
 }
