@@ -689,3 +689,15 @@ tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n)
 		if (aios[i] != NULL)
 			nng_aio_free(aios[i]);
 }
+
+void
+tly_station_heartbeat(struct tly_station *st, nng_aio *tick, int interval_ms, int dead_ms)
+{
+	TLY_REQUIRE(interval_ms > 0 && dead_ms > interval_ms);
+	nng_mtx_lock(st->mtx);
+	st->hb_interval_ms = interval_ms;
+	st->hb_dead_ms = dead_ms;
+	nng_mtx_unlock(st->mtx);
+	/* Tick now, then at the new interval. */
+	nng_aio_cancel(tick);
+}

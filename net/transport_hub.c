@@ -368,13 +368,7 @@ tly_hub_close(struct tly_hub *hub)
 void
 tly_hub_heartbeat(struct tly_hub *hub, int interval_ms, int dead_ms)
 {
-	TLY_REQUIRE(interval_ms > 0 && dead_ms > interval_ms);
-	nng_mtx_lock(hub->st.mtx);
-	hub->st.hb_interval_ms = interval_ms;
-	hub->st.hb_dead_ms = dead_ms;
-	nng_mtx_unlock(hub->st.mtx);
-	/* Tick now, then at the new interval. */
-	nng_aio_cancel(hub->tick_aio);
+	tly_station_heartbeat(&hub->st, hub->tick_aio, interval_ms, dead_ms);
 }
 
 int

@@ -144,6 +144,11 @@ void tly_station_fini(struct tly_station *st);
 void tly_station_begin_close(struct tly_station *st, int *closing);
 void tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n);
 
+/* Set the heartbeat of a hub or a link (tly_hub_heartbeat,
+ * tly_link_heartbeat): its station's interval and silence bound, then tick
+ * at once through tick (its keepalive timer) so the new interval applies. */
+void tly_station_heartbeat(struct tly_station *st, nng_aio *tick, int interval_ms, int dead_ms);
+
 /* Append an event line. Lock held. */
 void tly_station_event(struct tly_station *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -312,13 +312,7 @@ tly_link_close(struct tly_link *link)
 void
 tly_link_heartbeat(struct tly_link *link, int interval_ms, int dead_ms)
 {
-	TLY_REQUIRE(interval_ms > 0 && dead_ms > interval_ms);
-	nng_mtx_lock(link->st.mtx);
-	link->st.hb_interval_ms = interval_ms;
-	link->st.hb_dead_ms = dead_ms;
-	nng_mtx_unlock(link->st.mtx);
-	/* Tick now, then at the new interval. */
-	nng_aio_cancel(link->tick_aio);
+	tly_station_heartbeat(&link->st, link->tick_aio, interval_ms, dead_ms);
 }
 
 tly_err

@@ -165,6 +165,10 @@ for p in $patches; do
 		>>"$report"
 done
 
+# The copy is scratch: a tree of sources under build/ would look, to a
+# check of the layers (or a reader), like a second tree.
+rm -rf "$src"
+
 total=$((killed + survived))
 say "mutants: $killed of $total killed, $survived survived, $broken broken ($report)"
 [ $survived -eq 0 ] && [ $broken -eq 0 ]

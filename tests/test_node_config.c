@@ -100,6 +100,9 @@ Test(node_config, columns_key_limits_what_queries_see)
 	cr_assert(strstr(err.reason, "weight") != NULL, "%s", err.reason);
 }
 
+/* A prefix no line of `good` starts with: the replacement is appended. */
+#define APPEND "(append at the end)"
+
 /* Replace the line starting with `prefix` (or append to the end when absent)
  * and expect an error on `line` naming `key`. */
 static void
@@ -150,11 +153,12 @@ Test(node_config, errors_name_file_line_and_key)
 	             "dataset patients.column.Sex", "column names");
 	expect_error("table = patients", "table = patients; DROP TABLE x\n", 17,
 	             "dataset patients.table", "names are");
-	expect_error("XXX", "column.age = integer 0 5\n", 26, "dataset patients.column.age",
+	expect_error(APPEND, "column.age = integer 0 5\n", 26, "dataset patients.column.age",
 	             "twice");
-	expect_error("XXX", "[dataset patients]\npath = x.db\n", 27, "[dataset patients]", "twice");
-	expect_error("XXX", "[nodes]\nid = 4\n", 27, "[nodes]", "unknown section");
-	expect_error("XXX", "this is not ini\n", 26, "(syntax)", "not a");
+	expect_error(APPEND, "[dataset patients]\npath = x.db\n", 27, "[dataset patients]",
+	             "twice");
+	expect_error(APPEND, "[nodes]\nid = 4\n", 27, "[nodes]", "unknown section");
+	expect_error(APPEND, "this is not ini\n", 26, "(syntax)", "not a");
 	expect_error("id = 3", "", 0, "node.id", "missing");
 	expect_error("path = data/site3.db", "", 0, "dataset patients.path", "missing");
 }
@@ -189,7 +193,7 @@ Test(node_config, one_cap_per_population_and_the_h_cap)
 	             "integer");
 	/* two datasets of one population must agree on its cap */
 	expect_error(
-	    "XXX",
+	    APPEND,
 	    "[dataset visits]\npath = v.db\ntable = v\nperson_id = p\npopulation = patients\n"
 	    "max_sites_per_person = 2\nepsilon_total = 10\ncolumn.age = integer 0 1\n",
 	    0, "dataset visits.epsilon_total", "same population \"patients\"");
