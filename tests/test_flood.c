@@ -102,6 +102,16 @@ file_has(const char *file, const char *text)
 	return found;
 }
 
+/* The last lines of a file, on stderr, for a failure's message. */
+static void
+show_tail(const char *file)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "tail -n 8 %s >&2", file);
+	if (system(cmd) != 0)
+		cr_log_warn("cannot show %s", file);
+}
+
 /* A "Key:   N kB" line of /proc/PID/status. */
 static long
 status_kb(pid_t pid, const char *key)
@@ -252,6 +262,9 @@ restart_node(int site)
 	for (int i = 0; i < 400 && kill(old, 0) == 0; i++)
 		dmn_pause_ms(50);
 	cr_assert(kill(old, 0) != 0, "node %d did not stop", site);
+	/* Until the coordinator has seen the old link close it still counts
+	 * the node; a query sent then would go to the dead link. */
+	wait_connected(SITES - 1);
 	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
 	snprintf(log, sizeof log, "%s/logs/node-%d.restarted.log", dir, site);
 	snprintf(exe, sizeof exe, "%s/tally-node", bin);
@@ -322,6 +335,14 @@ Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
 	fclose(pf);
 	wait_connected(SITES);
 
+	/* The bound on /v1/status during the flood: API_BOUND_MS, or 25 times
+	 * the slowest of three answers before it where the machine is slower. */
+	double bound = API_BOUND_MS;
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(api_status(&ms, &nodes), 200,
+		             "GET /v1/status failed before the flood");
+		bound = ms * 25 > bound ? ms * 25 : bound;
+	}
 	long rss_before = status_kb(coordinator, "VmRSS:");
 	long connected = start_flood();
 	cr_log_info("coordinator: RSS %ld kB before, %ld kB with the flood in place, %d files",
@@ -330,8 +351,8 @@ Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
 	/* /v1/status answers, promptly. */
 	cr_log_info("flood: %ld of %d connections made", connected, FLOOD_CONNS);
 	cr_assert_eq(api_status(&ms, &nodes), 200, "GET /v1/status failed during the flood");
-	cr_log_info("GET /v1/status during the flood: %.0f ms", ms);
-	cr_assert_lt(ms, API_BOUND_MS, "GET /v1/status took %.0f ms during the flood", ms);
+	cr_log_info("GET /v1/status during the flood: %.0f ms (bound %.0f ms)", ms, bound);
+	cr_assert_lt(ms, bound, "GET /v1/status took %.0f ms during the flood", ms);
 	cr_assert_eq(nodes, SITES);
 
 	/* A node that restarts reconnects. */
@@ -342,9 +363,11 @@ Test(flood, api_and_node_links_survive_twenty_thousand_idle_connections)
 	path(conf, sizeof conf, "planner.conf");
 	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
 	path(out, sizeof out, "answer.json");
-	cr_assert_eq(run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-	                                               spec, "--format", "json", NULL}),
-	             0, "a query failed during the flood");
+	int rc = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
+	                                           spec, "--format", "json", NULL});
+	if (rc != 0)
+		show_tail(out);
+	cr_assert_eq(rc, 0, "a query failed during the flood (exit %d, its output is above)", rc);
 
 	long peak = status_kb(coordinator, "VmHWM:");
 	int files = open_files(coordinator);
@@ -399,10 +422,7 @@ Test(flood, coordinator_refuses_to_start_when_the_hard_limit_is_too_low)
 	cr_assert(done == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0,
 	          "it started anyway");
 	if (!file_has(log, "limits.api_max_conns = 256 needs")) {
-		char cmd[400];
-		snprintf(cmd, sizeof cmd, "tail -n 5 %s >&2", log);
-		if (system(cmd) != 0)
-			cr_log_warn("cannot show %s", log);
+		show_tail(log);
 		cr_assert_fail("the log does not name the key (its last lines are above)");
 	}
 	cr_assert(file_has(log, "hard RLIMIT_NOFILE is 600"));

@@ -6,12 +6,21 @@
  *
  * Forks enough children that each stays well under its hard
  * RLIMIT_NOFILE (each raises its soft limit to the hard one). A child
- * connects in batches of non-blocking connects, each batch given
- * BATCH_WAIT_MS to complete, so a server that stops accepting costs
- * seconds, not a hang. Prints "connected C of N in S s" and then "ready"
- * on stdout, and holds every socket until SIGTERM or SIGINT; then prints
- * how many the server had closed meanwhile ("closed by server: K").
- * Exit 0, or 2 on bad arguments.
+ * connects in batches of non-blocking connects. A batch waits as long as
+ * its connects keep completing: it gives up on the rest only after
+ * STALL_MS with none completing (a SYN the kernel dropped is resent
+ * after 1 s and 3 s, so a loaded machine gets past that), and a child
+ * stops after STALLED_BATCHES batches in a row in which none completed,
+ * so a server that stops accepting costs seconds, not a hang. Prints "connected C of N in S s" and
+ * then "ready" on stdout, and holds every socket until SIGTERM or SIGINT; then prints how many the
+ * server had closed meanwhile ("closed by server: K"). Exit 0, or 2 on bad arguments.
+ *
+ * To a loopback HOST it connects from 127.0.0.2 (IP_BIND_ADDRESS_NO_PORT,
+ * so ports are shared by destination): its 20,000 local ports are then
+ * bound to an address no daemon listens on, and a daemon of another test
+ * on this machine that restarts on a loopback port, or takes the port
+ * the kernel offered it a moment before, never finds that port taken by
+ * the flood.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -29,7 +38,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { BATCH = 512, BATCH_WAIT_MS = 3000, FDS_SPARE = 64, PER_CHILD_MAX = 10000 };
+enum {
+	BATCH = 512,
+	STALL_MS = 10000,
+	STALLED_BATCHES = 2,
+	FDS_SPARE = 64,
+	PER_CHILD_MAX = 10000,
+};
 
 static volatile sig_atomic_t stop;
 
@@ -53,19 +68,22 @@ now_s(void)
 static int
 settle(struct pollfd *p, int n)
 {
-	double end = now_s() + BATCH_WAIT_MS / 1000.0;
+	double progress = now_s();
 	int left = n, kept = 0;
 
-	while (left > 0 && now_s() < end) {
+	while (left > 0 && now_s() - progress < STALL_MS / 1000.0) {
 		int rv = poll(p, (nfds_t)n, 100);
 		if (rv < 0 && errno != EINTR)
 			break;
+		int was = left;
 		left = 0;
 		for (int i = 0; i < n; i++)
 			left += p[i].fd >= 0 && p[i].events != 0 && p[i].revents == 0;
 		for (int i = 0; i < n; i++)
 			if (p[i].revents != 0)
 				p[i].events = 0; /* done, one way or the other */
+		if (left < was)
+			progress = now_s();
 	}
 	for (int i = 0; i < n; i++) {
 		int err = 0;
@@ -79,19 +97,34 @@ settle(struct pollfd *p, int n)
 	return kept;
 }
 
+/* A socket bound to from's address (port left to connect), or -1. */
 static int
-child(const struct sockaddr_in *to, int n, int out)
+flood_socket(const struct sockaddr_in *from)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0 || from->sin_addr.s_addr == 0)
+		return fd;
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0 ||
+	    bind(fd, (const struct sockaddr *)from, sizeof *from) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+child(const struct sockaddr_in *to, const struct sockaddr_in *from, int n, int out)
 {
 	struct pollfd *p = calloc((size_t)n, sizeof *p);
-	int held = 0, closed = 0;
+	int held = 0, closed = 0, stalled = 0;
 
 	if (p == NULL)
 		return 1;
-	for (int start = 0; start < n && !stop; start += BATCH) {
+	for (int start = 0; start < n && !stop && stalled < STALLED_BATCHES; start += BATCH) {
 		int batch = n - start < BATCH ? n - start : BATCH, made = 0;
 		struct pollfd *b = p + held;
 		for (int i = 0; i < batch; i++) {
-			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			int fd = flood_socket(from);
 			if (fd < 0)
 				break;
 			if (connect(fd, (const struct sockaddr *)to, sizeof *to) != 0 &&
@@ -103,7 +136,9 @@ child(const struct sockaddr_in *to, int n, int out)
 			b[made].events = POLLOUT;
 			b[made++].revents = 0;
 		}
-		held += settle(b, made);
+		int kept = settle(b, made);
+		stalled = kept == 0 ? stalled + 1 : 0;
+		held += kept;
 	}
 	if (write(out, &held, sizeof held) != (ssize_t)sizeof held)
 		return 1;
@@ -135,6 +170,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	to.sin_port = htons((uint16_t)atoi(argv[2]));
+	struct sockaddr_in from = {.sin_family = AF_INET};
+	if ((ntohl(to.sin_addr.s_addr) >> 24) == 127)
+		from.sin_addr.s_addr =
+		    htonl(to.sin_addr.s_addr == htonl(0x7f000002) ? 0x7f000003 : 0x7f000002);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
@@ -153,7 +192,7 @@ main(int argc, char **argv)
 		int share = c == children - 1 ? n - per * (children - 1) : per;
 		if ((pids[c] = fork()) == 0) {
 			close(pipefd[0]);
-			_exit(child(&to, share, pipefd[1]));
+			_exit(child(&to, &from, share, pipefd[1]));
 		}
 	}
 	close(pipefd[1]);
