@@ -48,7 +48,7 @@ BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests check-layers format-check asan ubsan valgrind fuzz fuzz-build bench bench-plots \
-	run-bench install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
+	run-bench bench-quick install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
 	mutants
 
 all: deps
@@ -65,6 +65,7 @@ test: deps
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
+	@$(MAKE) --no-print-directory bench-quick
 
 RUN_TESTS ?= $(TEST_BIN)
 run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
@@ -103,7 +104,14 @@ bench-plots: deps
 	@echo "bench-plots: $(BUILD)/bench/protocol.csv and $(BUILD)/bench/protocol.png"
 
 run-bench: $(BIN) $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do TALLY_BIN=$(abspath $(BUILD)/bin) $$b || exit 1; done
+	@TALLY_BIN=$(abspath $(BUILD)/bin) scripts/run-bench.sh $(BENCH_BIN)
+
+# The short pass: every bench program, smallest sizes, one repetition
+# (TALLY_BENCH_QUICK, bench/timing.h), rows to $(BUILD)/bench/quick/; run
+# by `make test` so that a benchmark cannot rot unnoticed.
+bench-quick: $(BIN) $(BENCH_BIN)
+	@TALLY_BIN=$(abspath $(BUILD)/bin) QUICK_DIR=$(abspath $(BUILD)/bench/quick) \
+		scripts/run-bench.sh $(BENCH_BIN)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \

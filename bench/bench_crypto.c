@@ -202,7 +202,7 @@ main(void)
 
 	/* 10^6 elements stay in L3; 10^7 (80 MB a vector) come from DRAM. */
 	static const size_t sizes[] = {1000000, 10000000};
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < (size_t)bench_pick(2, 1); i++) {
 		elements = sizes[i];
 		big_a = calloc(elements, 8);
 		big_b = calloc(elements, 8);

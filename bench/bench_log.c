@@ -196,6 +196,7 @@ main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/ledger.db", dir);
 	check(tly_ledger_open(&ledger, path, 1, node_key, &lerr) == TLY_OK, lerr.message);
 	/* A log of LOG_QUERIES earlier queries: committed, then refused. */
+	log_queries = bench_pick(LOG_QUERIES, 10);
 	if (argc > 1)
 		log_queries = strtol(argv[1], NULL, 10);
 	for (long i = 0; i < log_queries; i++) {

@@ -829,7 +829,7 @@ measure(const struct point *pt, struct timing *tm)
 	int count = 1;
 
 	run_once(pt, &runs[0]);
-	if (runs[0].cpu < REPEAT_BELOW_SECONDS) {
+	if (runs[0].cpu < REPEAT_BELOW_SECONDS && !bench_quick()) {
 		run_once(pt, &runs[1]);
 		run_once(pt, &runs[2]);
 		count = 3;
@@ -972,16 +972,16 @@ static void
 run_sweep_n(const struct sweep *s, size_t d)
 {
 	double ns[MAX_POINTS], times[MAX_POINTS], floors[MAX_POINTS], models[MAX_POINTS];
+	size_t count = (size_t)bench_pick((long)s->count, 2); /* two make a slope */
 
-	for (size_t i = 0; i < s->count; i++) {
+	for (size_t i = 0; i < count; i++) {
 		struct point pt = sweep_point(s, s->ns[i], d);
 		ns[i] = pt.n;
 		models[i] = model(&pt);
 		point(&pt, &times[i], &floors[i]);
 	}
-	growth_rows(s, d, 0, s->count - 1, "growth_exponent", ns, times, floors, models);
-	growth_rows(s, d, s->count - 2, s->count - 1, "growth_exponent_top", ns, times, floors,
-	            models);
+	growth_rows(s, d, 0, count - 1, "growth_exponent", ns, times, floors, models);
+	growth_rows(s, d, count - 2, count - 1, "growth_exponent_top", ns, times, floors, models);
 }
 
 static void
@@ -989,7 +989,7 @@ run_sweep_d(uint32_t n, uint32_t k, uint32_t t)
 {
 	static const size_t ds[] = {10, 1000, 10000, 100000, 1000000};
 
-	for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
+	for (size_t i = 0; i < (size_t)bench_pick(sizeof ds / sizeof ds[0], 2); i++) {
 		struct point pt = {
 		    .protocol = TLY_PROTOCOL_COMMITTEE, .n = n, .k = k, .t = t, .d = ds[i]};
 		point(&pt, NULL, NULL);
@@ -1085,7 +1085,10 @@ main(int argc, char **argv)
 	static const struct sweep secagg = {TLY_PROTOCOL_SECAGG, 0, 0, 4, {3, 10, 30, 100}};
 	static const struct sweep secagg_plus = {
 	    TLY_PROTOCOL_SECAGG_PLUS, 0, 0, 5, {10, 30, 100, 300, 1000}};
-	const size_t d = 10000;
+	/* The short pass (bench_quick): the two smallest points of each sweep,
+	 * d = 1000, the extra points at n = 10. */
+	const size_t d = (size_t)bench_pick(10000, 1000);
+	const uint32_t at = (uint32_t)bench_pick(100, 10);
 	double start = bench_now();
 
 	check(tly_crypto_init(), "crypto init");
@@ -1108,15 +1111,15 @@ main(int argc, char **argv)
 	run_sweep_n(&secagg_plus, d);
 
 	/* For the record: the target point with noise on. */
-	extra_point(&committee3, 100, d, NOISY);
-	extra_point(&secagg, 100, d, NOISY);
-	extra_point(&secagg_plus, 100, d, NOISY);
+	extra_point(&committee3, at, d, NOISY);
+	extra_point(&secagg, at, d, NOISY);
+	extra_point(&secagg_plus, at, d, NOISY);
 	/* What glibc's heap trimming costs (tune_malloc): the same points with
 	 * the heap kept. Last, since it changes the process for good. */
 	tune_malloc();
-	extra_point(&committee3, 100, d, TUNED);
-	extra_point(&committee3, 10, 1000000, TUNED);
-	extra_point(&secagg_plus, 100, d, TUNED);
+	extra_point(&committee3, at, d, TUNED);
+	extra_point(&committee3, 10, (size_t)bench_pick(1000000, 1000), TUNED);
+	extra_point(&secagg_plus, at, d, TUNED);
 
 	fed_fini();
 	lab_fini();

@@ -161,7 +161,7 @@ main(int argc, char **argv)
 {
 	char path[200], cmd[240], params[96];
 	struct tly_translog_error terr;
-	long entries = argc > 1 ? strtol(argv[1], NULL, 10) : LOG_ENTRIES;
+	long entries = argc > 1 ? strtol(argv[1], NULL, 10) : bench_pick(LOG_ENTRIES, 100);
 
 	check(entries >= 2 && tly_crypto_init() == TLY_OK, "setup");
 	snprintf(dir, sizeof dir, "%s/tally-bench-shares-XXXXXX",

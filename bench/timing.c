@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 double
@@ -11,6 +12,19 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int
+bench_quick(void)
+{
+	const char *env = getenv("TALLY_BENCH_QUICK");
+	return env != NULL && env[0] != '\0' && strcmp(env, "0") != 0;
+}
+
+long
+bench_pick(long full, long quick)
+{
+	return bench_quick() ? quick : full;
 }
 
 static int
@@ -25,7 +39,7 @@ bench_median(void (*fn)(void *arg), void *arg, int reps)
 {
 	double times[64];
 
-	if (reps < 1)
+	if (reps < 1 || bench_quick())
 		reps = 1;
 	if (reps > 64)
 		reps = 64;

@@ -17,7 +17,20 @@
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now(void);
 
-/* Run fn(arg) once to warm up, then `reps` times; the median seconds. */
+/*
+ * The short pass (`make bench-quick`, run by `make test` so that a
+ * benchmark cannot rot unnoticed): nonzero when TALLY_BENCH_QUICK is set
+ * and not "0". Every program then runs every measurement it has, at its
+ * smallest sizes and with one repetition, and prints its rows as usual;
+ * the figures are not for reading.
+ */
+int bench_quick(void);
+
+/* `full` in a full run, `quick` in the short pass. */
+long bench_pick(long full, long quick);
+
+/* Run fn(arg) once to warm up, then `reps` times (once in the short
+ * pass); the median seconds. */
 double bench_median(void (*fn)(void *arg), void *arg, int reps);
 
 void bench_header(void);
