@@ -12,8 +12,8 @@
 # times (default 2) on each side, before and after in turn, so that a
 # burst of load falls on both; each program's CSV goes to
 # OUT_DIR/{before,after}.csv, and the comparison to OUT_DIR/compare.csv.
-# A bench program that fails stops the run (exit 1): a broken benchmark is
-# a bug.
+# PROGRAMS="bench_crypto bench_dp" runs only those. A bench program that
+# fails stops the run (exit 1): a broken benchmark is a bug.
 set -eu
 if [ $# -lt 3 ] || [ ! -d "$1/bench" ] || [ ! -d "$2/bench" ]; then
 	echo "usage: scripts/bench-ab.sh BEFORE_BUILD AFTER_BUILD OUT_DIR [ROUNDS]" >&2
@@ -41,6 +41,7 @@ run() { # side build program
 for path in "$after"/bench/bench_*; do
 	program=$(basename "$path")
 	case "$program" in *.*) continue ;; esac
+	case " ${PROGRAMS:-$program} " in *" $program "*) ;; *) continue ;; esac
 	[ -x "$before/bench/$program" ] || {
 		echo "bench-ab: $program is not in $before: not compared" >&2
 		continue

@@ -25,7 +25,20 @@ if [ $# -ne 2 ] || [ ! -r "$1" ] || [ ! -r "$2" ]; then
 	echo "usage: scripts/bench-compare.sh BEFORE.csv AFTER.csv" >&2
 	exit 2
 fi
-awk -F, '
+awk '
+# Split a CSV line into f[1..], a quoted field keeping its commas; the
+# count of fields.
+function csv(line, f,    n, q, c, i, cur) {
+	n = 0; q = 0; cur = ""
+	for (i = 1; i <= length(line); i++) {
+		c = substr(line, i, 1)
+		if (c == "\"") { q = !q; cur = cur c }
+		else if (c == "," && !q) { f[++n] = cur; cur = "" }
+		else cur = cur c
+	}
+	f[++n] = cur
+	return n
+}
 function keep(side, key, v, rate) {
 	if (!((side, key) in best) || (rate ? v > best[side, key] : v < best[side, key]))
 		best[side, key] = v
@@ -37,22 +50,23 @@ function keep(side, key, v, rate) {
 	}
 }
 FNR == 1 { side = (NR == FNR) ? "b" : "a" }
-$1 == "bench" { dp = ($2 == "mechanism"); cost = 0; next }
-$2 == "mechanism" && $NF == "ns_per_unit" { cost = 1; next }
-cost && NF >= 8 {
-	key = $1 "," $2 "," $3 " h=" $4
+{ nf = csv($0, f) }
+f[1] == "bench" { dp = (f[2] == "mechanism"); cost = 0; next }
+f[2] == "mechanism" && f[nf] == "ns_per_unit" { cost = 1; next }
+cost && nf >= 8 {
+	key = f[1] "," f[2] "," f[3] " h=" f[4]
 	unit[key] = "ns/unit"
-	keep(side, key, $8 + 0, 0)
+	keep(side, key, f[8] + 0, 0)
 	next
 }
-NF >= 5 {
-	key = $1 "," $2 "," $3
-	if (dp && NF >= 7) {
+nf >= 5 {
+	key = f[1] "," f[2] "," f[3]
+	if (dp && nf >= 7) {
 		unit[key] = "draws/s"
-		keep(side, key, $7 + 0, 1)
+		keep(side, key, f[7] + 0, 1)
 	} else if (!dp) {
-		unit[key] = $5
-		keep(side, key, $4 + 0, index($5, "/s") > 0)
+		unit[key] = f[5]
+		keep(side, key, f[4] + 0, index(f[5], "/s") > 0)
 	}
 }
 END {
@@ -70,8 +84,7 @@ END {
 		}
 		s = israte[k] ? a / b : b / a
 		printf "%s,%s,%g,%g,%.3f\n", k, unit[k], b, a, s
-		split(k, f, ",")
-		g = f[1]
+		g = substr(k, 1, index(k, ",") - 1)
 		if (!(g in cnt)) { groups[++ng] = g; lo[g] = s; hi[g] = s }
 		cnt[g]++; lsum[g] += log(s)
 		if (s < lo[g]) lo[g] = s
