@@ -4,13 +4,16 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -271,6 +274,17 @@ dmn_wait_for_line(const char *path, const char *needle, long cap_ms)
 	cr_assert(dmn_file_has(path, needle), "no \"%s\" in %s", needle, path);
 }
 
+int
+dmn_wait_count(const char *path, const char *needle, int n, long cap_ms)
+{
+	long until = dmn_now_ms() + cap_ms;
+	int count;
+
+	while ((count = dmn_count_in(path, needle)) < n && dmn_now_ms() < until)
+		dmn_pause_ms(10);
+	return count;
+}
+
 void
 dmn_edit_file(const char *path, const char *from, const char *to)
 {
@@ -313,4 +327,33 @@ dmn_proc_kb(pid_t pid, const char *key)
 			kb = atol(line + key_len + 1);
 	fclose(f);
 	return kb;
+}
+
+void
+dmn_helper(char *out, size_t len, const char *name)
+{
+	char exe[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	cr_assert(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(out, len, "%s/helpers/%s", exe, name);
+	cr_assert_eq(access(out, X_OK), 0, "%s not built (make builds tests/helpers/)", out);
+}
+
+int
+dmn_listen_loopback(int backlog, int *port)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	cr_assert_eq(listen(fd, backlog), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	*port = ntohs(addr.sin_port);
+	return fd;
 }

@@ -41,6 +41,15 @@ void dmn_wait_gone(pid_t pid, long cap_ms);
 /* SIGTERM pid (asserting that the signal was sent), then dmn_wait_gone. */
 void dmn_stop(pid_t pid, long cap_ms);
 
+/* The path of tests/helpers/NAME as built beside this test binary
+ * (BUILD/tests/helpers/NAME) into out; asserts that it can be run. */
+void dmn_helper(char *out, size_t len, const char *name);
+
+/* A TCP socket listening on 127.0.0.1 (an ephemeral port, into *port)
+ * with this backlog, that nothing accepts on: the kernel completes
+ * connections and nothing answers. Returns the descriptor. */
+int dmn_listen_loopback(int backlog, int *port);
+
 /* The pid in DIR/run/NAME.pid; -1 when the file is missing or does not
  * start with a number (a daemon that has not written it yet). */
 pid_t dmn_pid_of(const char *dir, const char *name);
@@ -67,6 +76,9 @@ int dmn_file_has(const char *path, const char *needle);
 int dmn_count_in(const char *path, const char *needle);
 /* Wait at most cap_ms for needle to appear in the file; asserts it did. */
 void dmn_wait_for_line(const char *path, const char *needle, long cap_ms);
+/* Wait at most cap_ms for needle to occur at least n times in the file;
+ * the count then (the caller asserts what it needs). */
+int dmn_wait_count(const char *path, const char *needle, int n, long cap_ms);
 /* Replace the first from in the file by to; asserts there is one. */
 void dmn_edit_file(const char *path, const char *from, const char *to);
 /* The last lines of a file on stderr (for a failure's message). */

@@ -124,26 +124,21 @@ dmn_demo_start(const struct dmn_demo *d, const char *name, const char *log, int 
 	return pid;
 }
 
-/* The planner's TLS files under DIR/pki. */
-struct planner_tls {
-	char cert[300], key[300], ca[300];
-};
-
-static struct tly_tls_files
-planner_tls(const struct dmn_demo *d, struct planner_tls *t)
+void
+dmn_planner_tls(const char *dir, struct dmn_tls_paths *paths)
 {
-	dmn_demo_path(d, t->cert, sizeof t->cert, "pki/planner.crt");
-	dmn_demo_path(d, t->key, sizeof t->key, "pki/planner.key");
-	dmn_demo_path(d, t->ca, sizeof t->ca, "pki/coordinator-ca.crt");
-	return (struct tly_tls_files){t->cert, t->key, t->ca, NULL};
+	snprintf(paths->cert, sizeof paths->cert, "%s/pki/planner.crt", dir);
+	snprintf(paths->key, sizeof paths->key, "%s/pki/planner.key", dir);
+	snprintf(paths->ca, sizeof paths->ca, "%s/pki/coordinator-ca.crt", dir);
 }
 
 int
 dmn_demo_api_get(const struct dmn_demo *d, const char *rel, int limit_ms, double *ms, json_t **body)
 {
 	char url[300], why[300];
-	struct planner_tls files;
-	struct tly_tls_files tls = planner_tls(d, &files);
+	struct dmn_tls_paths paths;
+	dmn_planner_tls(d->dir, &paths);
+	struct tly_tls_files tls = {paths.cert, paths.key, paths.ca, NULL};
 	uint8_t *response = NULL;
 	size_t len = 0;
 	int status = 0;

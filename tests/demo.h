@@ -59,6 +59,13 @@ pid_t dmn_demo_start(const struct dmn_demo *d, const char *name, const char *log
 /* The config file of the daemon NAME into out. */
 void dmn_demo_conf(const struct dmn_demo *d, const char *name, char *out, size_t len);
 
+/* The planner's TLS files in a demo folder: DIR/pki/planner.crt,
+ * DIR/pki/planner.key and DIR/pki/coordinator-ca.crt. */
+struct dmn_tls_paths {
+	char cert[300], key[300], ca[300];
+};
+void dmn_planner_tls(const char *dir, struct dmn_tls_paths *paths);
+
 /* GET rel (e.g. "/v1/status") from the API with the planner's
  * certificate, waiting at most limit_ms: the HTTP status, or -1 when the
  * request failed (said on stderr); the milliseconds taken in *ms; the body

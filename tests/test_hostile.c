@@ -90,13 +90,7 @@ static void calibrate(void);
 static void
 setup(void)
 {
-	char exe[1024];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	cr_assert(n > 0);
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(helper, sizeof helper, "%s/helpers/rogue_node", exe);
-	cr_assert_eq(access(helper, X_OK), 0, "%s not built", helper);
+	dmn_helper(helper, sizeof helper, "rogue_node");
 	dmn_demo_init(&demo, "hostile");
 	dmn_demo_serve(&demo, SITES, 6000, 11);
 	wait_connected(SITES);
@@ -134,18 +128,7 @@ start_rogue(const char *mode)
 	    log, 1);
 	dmn_write_pid(demo.dir, "node-6", rogue);
 	/* Welcomed by the hub: its handshake passed. */
-	int welcomed = 0;
-	for (int i = 0; i < 300 && !welcomed; i++) {
-		char line[400];
-		FILE *f = fopen(log, "r");
-		while (f != NULL && fgets(line, sizeof line, f) != NULL)
-			welcomed |= strstr(line, "connected and welcomed") != NULL;
-		if (f != NULL)
-			fclose(f);
-		if (!welcomed)
-			dmn_pause_ms(50);
-	}
-	cr_assert(welcomed, "the rogue passed the handshake");
+	dmn_wait_for_line(log, "connected and welcomed", 15000);
 	if (strcmp(mode, "flood") != 0)
 		wait_connected(SITES);
 }
