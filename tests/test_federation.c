@@ -74,8 +74,10 @@ query_json(const char *spec_file, int *exit_code)
 	return json_load_file(out, 0, &err);
 }
 
+/* tally query --config DIR/planner.conf EXTRA...: stdout to out, stderr to
+ * err (made afresh); NULL discards either. */
 static int
-query_flags(const char *const *extra)
+query_to(const char *out, const char *err, const char *const *extra)
 {
 	char conf[300];
 	const char *argv[32] = {"tally", "query", "--config", conf};
@@ -84,7 +86,18 @@ query_flags(const char *const *extra)
 	for (; *extra != NULL && n < 30; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	return run(argv);
+	if (err != NULL)
+		(void)remove(err);
+	return dmn_demo_run_split(&demo, out, err, argv);
+}
+
+/* The same with stdout in DIR/out.txt. */
+static int
+query_flags(const char *const *extra)
+{
+	char out[300];
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	return query_to(out, NULL, extra);
 }
 
 static int
@@ -352,17 +365,9 @@ ledger_entries(int site)
 static int
 query_stderr(const char *const *extra)
 {
-	char conf[300], log[300];
-	const char *argv[32] = {"tally", "query", "--config", conf};
-	size_t n = 4;
-
-	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
-	for (; *extra != NULL && n < 30; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	snprintf(log, sizeof log, "%s/out.txt", demo.dir);
-	(void)remove(log);
-	return dmn_demo_run_split(&demo, NULL, log, argv);
+	char log[300];
+	dmn_demo_path(&demo, log, sizeof log, "out.txt");
+	return query_to(NULL, log, extra);
 }
 
 static void
@@ -548,23 +553,6 @@ Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
 
 /* ---- tally query's --timeout (no federation: a listener that never answers) ---- */
 
-/* A TCP listener on loopback that never accepts: the kernel completes the
- * handshake, and the request is never answered. */
-static int
-silent_listener(int *port)
-{
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-	cr_assert_eq(listen(fd, 8), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	*port = ntohs(addr.sin_port);
-	return fd;
-}
-
 static void
 write_planner_conf(const char *path, int port, const char *timeout_ms)
 {
@@ -589,7 +577,7 @@ Test(query_timeout, flag_beats_planner_config, .timeout = 60)
 	char conf[300], cmd[300];
 	int port, fd;
 	dmn_demo_init(&demo, "fed");
-	fd = silent_listener(&port);
+	fd = dmn_listen_loopback(8, &port); /* never accepts: never answers */
 	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
 	write_planner_conf(conf, port, "600000");
 	cr_assert_eq(query_flags((const char *const[]){"--timeout", "1000", "--count", "--epsilon",

@@ -119,17 +119,16 @@ Test(roles, node_and_coordinator_certificates_fail_on_the_api)
 struct api_call {
 	char url[300];
 	struct tly_tls_files tls;
-	char cert[300], key[300], ca[300];
+	struct dmn_tls_paths paths;
 };
 
 static void
 api_init(struct api_call *a)
 {
 	snprintf(a->url, sizeof a->url, "%s/v1/queries", demo.api);
-	dmn_demo_path(&demo, a->cert, sizeof a->cert, "pki/planner.crt");
-	dmn_demo_path(&demo, a->key, sizeof a->key, "pki/planner.key");
-	dmn_demo_path(&demo, a->ca, sizeof a->ca, "pki/coordinator-ca.crt");
-	a->tls = (struct tly_tls_files){.cert = a->cert, .key = a->key, .ca = a->ca};
+	dmn_planner_tls(demo.dir, &a->paths);
+	a->tls =
+	    (struct tly_tls_files){.cert = a->paths.cert, .key = a->paths.key, .ca = a->paths.ca};
 }
 
 /* POST body with this header (NULL: none); the HTTP status, and the
