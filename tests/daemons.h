@@ -1,8 +1,12 @@
 /*
  * daemons.h - the scaffolding of the multi-process tests: clocks, starting
- * a program with its output in a log, the pid a daemon wrote under
- * DIR/run/, and reading a whole file. Every helper asserts (Criterion)
- * instead of returning errors, except where its contract says otherwise.
+ * a program with its output in a log and waiting for it (capped or not),
+ * stopping a daemon that is not our child, the pid files under DIR/run/,
+ * the paths of tests/helpers/, a listener that never answers, and
+ * reading, searching and editing files (logs, configs). tests/demo.h
+ * builds a `tally demo --serve` federation on these. Every helper asserts
+ * (Criterion) instead of returning errors, except where its contract says
+ * otherwise.
  */
 #ifndef TLY_TESTS_DAEMONS_H
 #define TLY_TESTS_DAEMONS_H
