@@ -4,11 +4,16 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -134,4 +139,221 @@ dmn_slurp_or_empty(const char *path, size_t *len)
 	text = read_all(f, len);
 	fclose(f);
 	return text;
+}
+
+double
+dmn_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+pid_t
+dmn_spawn_split(const char *program, const char *const argv[], const char *out, const char *err)
+{
+	posix_spawn_file_actions_t actions;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_addopen(&actions, 1, out != NULL ? out : "/dev/null",
+	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&actions, 2, err != NULL ? err : "/dev/null",
+	                                 O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
+	             "cannot run %s", program);
+	posix_spawn_file_actions_destroy(&actions);
+	return pid;
+}
+
+static int
+exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int
+dmn_wait(pid_t pid)
+{
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return exit_code(status);
+}
+
+int
+dmn_wait_capped(pid_t pid, long cap_ms)
+{
+	long until = dmn_now_ms() + cap_ms;
+	int status;
+
+	for (;;) {
+		pid_t got = waitpid(pid, &status, WNOHANG);
+		cr_assert_neq(got, -1, "waitpid: %s", strerror(errno));
+		if (got == pid)
+			return exit_code(status);
+		if (dmn_now_ms() > until)
+			return -1;
+		dmn_pause_ms(5);
+	}
+}
+
+int
+dmn_wait_or_kill(pid_t pid, long cap_ms)
+{
+	int code = dmn_wait_capped(pid, cap_ms);
+
+	if (code == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return code;
+}
+
+void
+dmn_wait_gone(pid_t pid, long cap_ms)
+{
+	long until = dmn_now_ms() + cap_ms;
+
+	while (kill(pid, 0) == 0 && dmn_now_ms() < until)
+		dmn_pause_ms(10);
+	cr_assert_neq(kill(pid, 0), 0, "process %ld did not stop", (long)pid);
+}
+
+void
+dmn_stop(pid_t pid, long cap_ms)
+{
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(kill(pid, SIGTERM), 0, "no process %ld to stop", (long)pid);
+	dmn_wait_gone(pid, cap_ms);
+}
+
+void
+dmn_write_pid(const char *dir, const char *name, pid_t pid)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/run/%s.pid", dir, name);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "cannot write %s", path);
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+}
+
+int
+dmn_file_has(const char *path, const char *needle)
+{
+	char *text = dmn_slurp_or_empty(path, NULL);
+	int found = strstr(text, needle) != NULL;
+
+	free(text);
+	return found;
+}
+
+int
+dmn_count_in(const char *path, const char *needle)
+{
+	char *text = dmn_slurp_or_empty(path, NULL);
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
+void
+dmn_wait_for_line(const char *path, const char *needle, long cap_ms)
+{
+	long until = dmn_now_ms() + cap_ms;
+
+	while (!dmn_file_has(path, needle) && dmn_now_ms() < until)
+		dmn_pause_ms(20);
+	cr_assert(dmn_file_has(path, needle), "no \"%s\" in %s", needle, path);
+}
+
+int
+dmn_wait_count(const char *path, const char *needle, int n, long cap_ms)
+{
+	long until = dmn_now_ms() + cap_ms;
+	int count;
+
+	while ((count = dmn_count_in(path, needle)) < n && dmn_now_ms() < until)
+		dmn_pause_ms(10);
+	return count;
+}
+
+void
+dmn_edit_file(const char *path, const char *from, const char *to)
+{
+	size_t len = 0;
+	char *text = dmn_slurp(path, &len);
+	char *at = strstr(text, from);
+	FILE *f;
+
+	cr_assert_not_null(at, "%s: no \"%s\"", path, from);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "cannot write %s", path);
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+}
+
+void
+dmn_show_tail(const char *path, int lines)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof cmd, "tail -n %d %s >&2", lines, path);
+	if (system(cmd) != 0)
+		cr_log_warn("cannot show %s", path);
+}
+
+long
+dmn_proc_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t key_len = strlen(key);
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "no %s", path);
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, key, key_len) == 0 && line[key_len] == ':')
+			kb = atol(line + key_len + 1);
+	fclose(f);
+	return kb;
+}
+
+void
+dmn_helper(char *out, size_t len, const char *name)
+{
+	char exe[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	cr_assert(n > 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(out, len, "%s/helpers/%s", exe, name);
+	cr_assert_eq(access(out, X_OK), 0, "%s not built (make builds tests/helpers/)", out);
+}
+
+int
+dmn_listen_loopback(int backlog, int *port)
+{
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	cr_assert_eq(listen(fd, backlog), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	*port = ntohs(addr.sin_port);
+	return fd;
 }

@@ -25,15 +25,12 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -49,12 +46,11 @@
 #include "store/keys.h"
 #include "net/transport.h"
 #include "tests/daemons.h"
-
-extern char **environ;
+#include "tests/demo.h"
 
 enum { SITES = 3, WAIT_MS = 60000 };
 
-static char dir[64], bin[1024], api[200];
+static struct dmn_demo demo;
 /* Who signs POSTs (pki/<as>.sign); a second planner is added to the
  * planners file when second_planner is set before start(). */
 static const char *as = "planner";
@@ -66,28 +62,7 @@ static const char QUERY[] = "{\"dataset\": \"patients\", \"measure\": {\"op\": \
 static double
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-run(const char *const argv[])
-{
-	char program[1200], log[200];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
-
-	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	snprintf(log, sizeof log, "%s.out", dir);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return 1e3 * dmn_now_s();
 }
 
 /* ---- the API, as a planner ---- */
@@ -101,18 +76,17 @@ struct call {
 static struct call
 call_maybe(const char *method, const char *rel, const char *body, int must)
 {
-	char url[300], cert[200], key[200], ca[200], sign[200], why[300];
+	char url[300], sign[200], why[300];
 	char auth[TLY_PLANNER_HEADER_MAX];
-	struct tly_tls_files tls = {cert, key, ca, NULL};
+	struct dmn_tls_paths paths;
+	struct tly_tls_files tls = {paths.cert, paths.key, paths.ca, NULL};
 	uint8_t *response = NULL;
 	size_t len = 0, body_len = body != NULL ? strlen(body) : 0;
 	struct call c = {-1, NULL, 0};
 
-	snprintf(cert, sizeof cert, "%s/pki/planner.crt", dir);
-	snprintf(key, sizeof key, "%s/pki/planner.key", dir);
-	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
-	snprintf(sign, sizeof sign, "%s/pki/%s.sign", dir, as);
-	snprintf(url, sizeof url, "%s%s", api, rel);
+	dmn_planner_tls(demo.dir, &paths);
+	snprintf(sign, sizeof sign, "%s/pki/%s.sign", demo.dir, as);
+	snprintf(url, sizeof url, "%s%s", demo.api, rel);
 	int post = strcmp(method, "POST") == 0;
 	if (post)
 		cr_assert_eq(tly_query_sign(auth, as, sign, method, rel, (const uint8_t *)body,
@@ -167,7 +141,7 @@ connected(void)
 
 /* ---- set-up ---- */
 
-static void launch(const char *conf);
+static void launch(void);
 
 /* A second planner: its signing key in pki/<name>.sign and its public key
  * in the planners file (it shares the planner's TLS certificate). */
@@ -177,10 +151,10 @@ add_planner(const char *name)
 	char pki[200], path[200], why[300], hex[65];
 	uint8_t pk[32];
 
-	snprintf(pki, sizeof pki, "%s/pki", dir);
+	snprintf(pki, sizeof pki, "%s/pki", demo.dir);
 	cr_assert_eq(tly_pki_planner_key(pki, name, pk, why, sizeof why), TLY_OK, "%s", why);
 	tly_hex(hex, pk, sizeof pk);
-	snprintf(path, sizeof path, "%s/planners.ini", dir);
+	snprintf(path, sizeof path, "%s/planners.ini", demo.dir);
 	FILE *f = fopen(path, "a");
 	cr_assert_not_null(f);
 	fprintf(f, "\n[planner %s]\nsign_pk = %s\n", name, hex);
@@ -192,79 +166,41 @@ add_planner(const char *name)
 static void
 start(const char *api_section, int deadline_ms)
 {
-	const char *env = getenv("TALLY_BIN");
-	char conf[300], text[8192];
+	char conf[300], deadline[64];
 
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
-	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
-	snprintf(dir, sizeof dir, "/tmp/tally-api-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-	                                       "3", "--people", "3000", "--seed", "5", NULL}),
-	             0, "tally demo --serve failed");
-	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
+	dmn_demo_init(&demo, "api");
+	dmn_demo_serve(&demo, SITES, 3000, 5);
 	/* Restart the coordinator with the test's config. */
-	pid_t old = dmn_pid_of(dir, "coordinator");
-	cr_assert_eq(kill(old, SIGTERM), 0);
-	for (int i = 0; i < 600 && kill(old, 0) == 0; i++)
-		dmn_pause_ms(50);
-	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	size_t len = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[len] = '\0';
-	char *at = strstr(text, "deadline_ms = 10000");
-	cr_assert_not_null(at);
-	f = fopen(conf, "w");
-	cr_assert_not_null(f);
+	dmn_demo_stop(&demo, "coordinator", 30000);
+	dmn_demo_conf(&demo, "coordinator", conf, sizeof conf);
+	snprintf(deadline, sizeof deadline, "deadline_ms = %d", deadline_ms);
+	dmn_edit_file(conf, "deadline_ms = 10000", deadline);
 	/* No [api] section when there is nothing in it: the same test then
 	 * runs against a coordinator from before [api] (a baseline). */
-	fprintf(f, "%.*sdeadline_ms = %d%s\n%s%s\n", (int)(at - text), text, deadline_ms,
-	        at + strlen("deadline_ms = 10000"), api_section[0] != '\0' ? "[api]\n" : "",
-	        api_section);
-	fclose(f);
+	FILE *f = fopen(conf, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "\n%s%s\n", api_section[0] != '\0' ? "[api]\n" : "", api_section);
+	cr_assert_eq(fclose(f), 0);
 	if (second_planner != NULL)
 		add_planner(second_planner);
-	launch(conf);
+	launch();
 }
 
-/* Start the coordinator with config conf and wait for every node. */
+/* Start the coordinator and wait for every node. */
 static void
-launch(const char *conf)
+launch(void)
 {
-	char exe[1200], log[300], pidfile[300];
-	FILE *f;
+	char log[300];
 
-	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
-	snprintf(log, sizeof log, "%s/logs/coordinator.log", dir);
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, exe, &actions, NULL,
-	                         (char *const *)(const char *const[]){"tally-coordinator",
-	                                                              "--config", conf, NULL},
-	                         environ),
-	             0);
-	posix_spawn_file_actions_destroy(&actions);
-	snprintf(pidfile, sizeof pidfile, "%s/run/coordinator.pid", dir);
-	f = fopen(pidfile, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%ld\n", (long)pid);
-	fclose(f);
+	dmn_demo_path(&demo, log, sizeof log, "logs/coordinator.log");
+	pid_t pid = dmn_demo_start(&demo, "coordinator", log, 1);
 	int n = -1, code = 0;
 	for (int i = 0; i < 600 && (n = connected()) != SITES; i++) {
 		if (waitpid(pid, &code, WNOHANG) == pid) {
-			char tail[2048] = "";
-			f = fopen(log, "r");
-			size_t got = f != NULL ? fread(tail, 1, sizeof tail - 1, f) : 0;
-			tail[got] = '\0';
-			if (f != NULL)
-				fclose(f);
-			cr_assert_fail("the coordinator exited at start (status %d): %s", code,
-			               tail);
+			char *text = dmn_slurp_or_empty(log, NULL);
+			cr_assert_fail("the coordinator exited at start (status %d): %.2047s", code,
+			               text);
 		}
 		dmn_pause_ms(100);
 	}
@@ -274,22 +210,18 @@ launch(const char *conf)
 static void
 teardown(void)
 {
-	char cmd[200];
-	if (dir[0] == '\0')
+	if (demo.dir[0] == '\0')
 		return;
 	for (int i = 1; i <= SITES; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "node-%d", i);
-		if (dmn_pid_of(dir, name) > 0)
-			kill(dmn_pid_of(dir, name), SIGCONT);
+		if (dmn_pid_of(demo.dir, name) > 0)
+			kill(dmn_pid_of(demo.dir, name), SIGCONT);
 	}
-	pid_t coordinator = dmn_pid_of(dir, "coordinator");
-	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
+	pid_t coordinator = dmn_pid_of(demo.dir, "coordinator");
+	dmn_demo_fini(&demo);
 	if (coordinator > 0)
 		waitpid(coordinator, NULL, 0);
-	snprintf(cmd, sizeof cmd, "rm -rf %s %s.out", dir, dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
 }
 
 TestSuite(api_daemon, .fini = teardown, .timeout = 240);
@@ -407,7 +339,7 @@ Test(api_daemon, async_post_and_the_bounded_queue)
 	json_t *body;
 
 	start("queue_max = 1", 120000);
-	pid_t node = dmn_pid_of(dir, "node-1");
+	pid_t node = dmn_pid_of(demo.dir, "node-1");
 	cr_assert_eq(kill(node, SIGSTOP), 0);
 	char *a = post_async();
 	/* Running once the coordinator has taken it from the queue. */
@@ -470,7 +402,7 @@ Test(api_daemon, planner_queue_share)
 	json_t *body;
 
 	start("queue_max = 4\nplanner_queue_max = 1", 120000);
-	cr_assert_eq(kill(dmn_pid_of(dir, "node-1"), SIGSTOP), 0);
+	cr_assert_eq(kill(dmn_pid_of(demo.dir, "node-1"), SIGSTOP), 0);
 	char *a = post_async();
 	int running = 0;
 	for (int i = 0; i < 600 && !running; i++) {
@@ -554,21 +486,21 @@ static SSL_CTX *tls_ctx;
 static SSL *
 held_connect(void)
 {
-	char cert[200], key[200], ca[200], host[64] = "";
+	struct dmn_tls_paths paths;
+	char host[64] = "";
 	int port = 0;
 
 	if (tls_ctx == NULL) {
-		snprintf(cert, sizeof cert, "%s/pki/planner.crt", dir);
-		snprintf(key, sizeof key, "%s/pki/planner.key", dir);
-		snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
+		dmn_planner_tls(demo.dir, &paths);
 		tls_ctx = SSL_CTX_new(TLS_client_method());
 		cr_assert_not_null(tls_ctx);
-		cr_assert_eq(SSL_CTX_use_certificate_file(tls_ctx, cert, SSL_FILETYPE_PEM), 1);
-		cr_assert_eq(SSL_CTX_use_PrivateKey_file(tls_ctx, key, SSL_FILETYPE_PEM), 1);
-		cr_assert_eq(SSL_CTX_load_verify_locations(tls_ctx, ca, NULL), 1);
+		cr_assert_eq(SSL_CTX_use_certificate_file(tls_ctx, paths.cert, SSL_FILETYPE_PEM),
+		             1);
+		cr_assert_eq(SSL_CTX_use_PrivateKey_file(tls_ctx, paths.key, SSL_FILETYPE_PEM), 1);
+		cr_assert_eq(SSL_CTX_load_verify_locations(tls_ctx, paths.ca, NULL), 1);
 		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
 	}
-	cr_assert_eq(sscanf(api, "https://%63[^:]:%d", host, &port), 2, "api %s", api);
+	cr_assert_eq(sscanf(demo.api, "https://%63[^:]:%d", host, &port), 2, "api %s", demo.api);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1, "api host %s", host);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -733,24 +665,15 @@ static const char QUERY_2[] = "{\"dataset\": \"patients\", \"measure\": {\"op\":
 static char *
 ledger_of(int site)
 {
-	char conf[300], out[200];
+	char conf[300], out[300];
 
-	snprintf(out, sizeof out, "%s.out", dir);
-	FILE *f = fopen(out, "w");
-	cr_assert_not_null(f);
-	fclose(f);
-	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
-	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "show", "--config", conf,
-	                                       "--format", "csv", NULL}),
-	             0);
-	f = fopen(out, "r");
-	cr_assert_not_null(f);
-	char *text = calloc(1, 1 << 20);
-	cr_assert_not_null(text);
-	size_t got = fread(text, 1, (1 << 20) - 1, f);
-	text[got] = '\0';
-	fclose(f);
-	return text;
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", demo.dir, site);
+	cr_assert_eq(
+	    dmn_demo_run(&demo, (const char *const[]){"tally-node", "ledger", "show", "--config",
+	                                              conf, "--format", "csv", NULL}),
+	    0);
+	return dmn_slurp(out, NULL);
 }
 
 /* Every entry of the transparency log, as GET /v1/releases lists it. */
@@ -819,7 +742,7 @@ is_share_refusal(json_t *result, const char *planner)
 Test(api_daemon, planner_share_of_the_cap)
 {
 	enum { FLOOD = 8, ADMITTED = 5 };
-	char *ids[FLOOD], conf[300];
+	char *ids[FLOOD];
 	json_t *result;
 	int refused = 0, refused_at[FLOOD] = {0};
 
@@ -876,21 +799,21 @@ Test(api_daemon, planner_share_of_the_cap)
 
 	/* A restart rebuilds the spend from the log: still refused, at once. */
 	as = "planner";
-	pid_t old = dmn_pid_of(dir, "coordinator");
+	pid_t old = dmn_pid_of(demo.dir, "coordinator");
 	cr_assert_eq(kill(old, SIGTERM), 0);
 	cr_assert_eq(waitpid(old, NULL, 0), old);
-	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	launch(conf);
+	launch();
 	c = call("POST", "/v1/queries", QUERY_2);
 	cr_assert_eq(c.status, 403, "after a restart: status %d", c.status);
 	is_share_refusal(c.body, "planner");
 	json_decref(c.body);
 	/* The CLI maps it to "refused" (exit 3). */
 	char planner_conf[300];
-	snprintf(planner_conf, sizeof planner_conf, "%s/planner.conf", dir);
-	cr_assert_eq(run((const char *const[]){"tally", "query", "--config", planner_conf,
-	                                       "--count", "--epsilon", "2", NULL}),
-	             3);
+	snprintf(planner_conf, sizeof planner_conf, "%s/planner.conf", demo.dir);
+	cr_assert_eq(
+	    dmn_demo_run(&demo, (const char *const[]){"tally", "query", "--config", planner_conf,
+	                                              "--count", "--epsilon", "2", NULL}),
+	    3);
 	for (int i = 0; i < FLOOD; i++)
 		free(ids[i]);
 }

@@ -10,36 +10,14 @@
  * holds a smaller one, so the check is not vacuous.
  */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "daemons.h"
 #include "federation.h"
 #include "wire/buf.h"
-
-extern char **environ;
-
-static void
-helper_path(char *out, size_t len)
-{
-	char exe[512];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-	cr_assert(n > 0);
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(out, len, "%s/helpers/faults", exe);
-	cr_assert_eq(access(out, X_OK), 0, "%s not built (make builds tests/helpers/)", out);
-}
 
 /* Run the faults helper with args; its stdout and stderr go to out.
  * Returns the exit code. */
@@ -49,36 +27,20 @@ faults(const char *out, const char *const args[])
 	char program[600];
 	const char *argv[24] = {"faults"};
 	size_t n = 1;
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
 
-	helper_path(program, sizeof program);
+	dmn_helper(program, sizeof program, "faults");
 	for (; *args != NULL && n < 23; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
 	if (getenv("TALLY_BIN") == NULL)
 		setenv("TALLY_BIN", "build/bin", 1);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return dmn_wait(dmn_spawn(program, argv, out, 0));
 }
 
 static char *
 read_text(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "%s", path);
-	char *text = calloc(1, 1 << 20);
-	cr_assert_not_null(text);
-	size_t got = fread(text, 1, (1 << 20) - 1, f);
-	text[got] = '\0';
-	fclose(f);
-	return text;
+	return dmn_slurp(path, NULL);
 }
 
 static void
@@ -259,51 +221,28 @@ Test(faults, check_finds_a_charge_smaller_than_the_release)
 
 /* ---- a planner facing an API that never answers ---- */
 
-/* A TCP listener on loopback that never accepts: the kernel completes
- * the connection and takes the TLS ClientHello, and nothing ever answers
- * (what a planner met when the coordinator was killed with SIGKILL as it
- * connected, in the fault run). */
+/* Run bin/tally with argv, its stdout and stderr into out (NULL: both
+ * discarded); the exit code, or -1 when it was still running after
+ * limit_s seconds (then it is killed). */
 static int
-silent_listener(int *port)
-{
-	struct sockaddr_in addr = {.sin_family = AF_INET,
-	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-	cr_assert_eq(listen(fd, 8), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	*port = ntohs(addr.sin_port);
-	return fd;
-}
-
-/* Run bin/tally with argv; the exit code, or -1 when it was still running
- * after limit_s seconds (then it is killed). */
-static int
-tally_within(const char *const argv[], int limit_s)
+tally_to(const char *out, const char *const argv[], int limit_s)
 {
 	char program[1200];
 	const char *env = getenv("TALLY_BIN");
-	posix_spawn_file_actions_t actions;
 	pid_t pid;
-	int status;
 
 	snprintf(program, sizeof program, "%s/tally", env != NULL ? env : "build/bin");
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	for (int waited = 0; waited < limit_s * 10; waited++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		struct timespec pause = {0, 100000000};
-		nanosleep(&pause, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
+	if (out != NULL)
+		pid = dmn_spawn(program, argv, out, 0);
+	else
+		pid = dmn_spawn_split(program, argv, NULL, NULL);
+	return dmn_wait_or_kill(pid, 1000L * limit_s);
+}
+
+static int
+tally_within(const char *const argv[], int limit_s)
+{
+	return tally_to(NULL, argv, limit_s);
 }
 
 /* Regression (found by the fault run): nng 1.5.2 never finished, or never
@@ -330,7 +269,11 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 	snprintf(cert, sizeof cert, "%s/planner.crt", pki);
 	snprintf(key, sizeof key, "%s/planner.key", pki);
 	snprintf(ca, sizeof ca, "%s/coordinator-ca.crt", pki);
-	int fd = silent_listener(&port);
+	/* A TCP listener on loopback that never accepts: the kernel completes
+	 * the connection and takes the TLS ClientHello, and nothing ever answers
+	 * (what a planner met when the coordinator was killed with SIGKILL as it
+	 * connected, in the fault run). */
+	int fd = dmn_listen_loopback(8, &port);
 	snprintf(api, sizeof api, "https://127.0.0.1:%d", port);
 
 	int code =
@@ -360,33 +303,6 @@ Test(faults, a_silent_api_times_out_with_exit_4, .timeout = 200)
 }
 
 /* ---- kill -9 of the coordinator at each step of a query ---- */
-
-/* Run `tally ARGS` (at most limit_s seconds), its output into out. */
-static int
-tally_to(const char *out, const char *const argv[], int limit_s)
-{
-	char program[1200];
-	const char *env = getenv("TALLY_BIN");
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
-
-	snprintf(program, sizeof program, "%s/tally", env != NULL ? env : "build/bin");
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	for (int waited = 0; waited < limit_s * 10; waited++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		struct timespec pause = {0, 100000000};
-		nanosleep(&pause, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
 
 /* One federation whose coordinator kills itself (SIGKILL, as kill -9)
  * at `step` of its first query (coordinator/server.c, crash_point). The

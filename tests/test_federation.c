@@ -8,11 +8,8 @@
  */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,59 +21,40 @@
 #include <jansson.h>
 
 #include "tests/daemons.h"
-
-extern char **environ;
+#include "tests/demo.h"
 
 enum { SITES = 5 };
 
-static char dir[] = "/tmp/tally-fed-XXXXXX";
-static char bin[1024];
+static struct dmn_demo demo;
 
+/* Run a tally program to completion, its stdout to log and its stderr
+ * discarded; its exit code. */
 static int
 run_to(const char *log, const char *const argv[])
 {
-	char program[1200];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
-
-	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return dmn_demo_run_split(&demo, log, NULL, argv);
 }
 
+/* The same with stdout to DIR/out.txt. */
 static int
 run(const char *const argv[])
 {
 	char log[300];
-	snprintf(log, sizeof log, "%s/out.txt", dir);
+	dmn_demo_path(&demo, log, sizeof log, "out.txt");
 	return run_to(log, argv);
 }
 
 static void
 setup(void)
 {
-	const char *env = getenv("TALLY_BIN");
-	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-	                                       "5", "--people", "20000", "--seed", "3", NULL}),
-	             0, "tally demo --serve failed");
+	dmn_demo_init(&demo, "fed");
+	dmn_demo_serve(&demo, SITES, 20000, 3);
 }
 
 static void
 teardown(void)
 {
-	char cmd[300];
-	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
+	dmn_demo_fini(&demo);
 }
 
 TestSuite(federation, .init = setup, .fini = teardown, .timeout = 240);
@@ -85,32 +63,47 @@ static json_t *
 query_json(const char *spec_file, int *exit_code)
 {
 	char conf[300], out[300], spec[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	snprintf(out, sizeof out, "%s/answer.json", dir);
-	snprintf(spec, sizeof spec, "%s/queries/%s", dir, spec_file);
-	*exit_code = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-	                                               spec, "--format", "json", NULL});
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
+	snprintf(out, sizeof out, "%s/answer.json", demo.dir);
+	snprintf(spec, sizeof spec, "%s/queries/%s", demo.dir, spec_file);
+	*exit_code =
+	    dmn_demo_run_to(&demo, out,
+	                    (const char *const[]){"tally", "query", "--config", conf, "--spec",
+	                                          spec, "--format", "json", NULL});
 	json_error_t err;
 	return json_load_file(out, 0, &err);
 }
 
+/* tally query --config DIR/planner.conf EXTRA...: stdout to out, stderr to
+ * err (made afresh); NULL discards either. */
 static int
-query_flags(const char *const *extra)
+query_to(const char *out, const char *err, const char *const *extra)
 {
 	char conf[300];
 	const char *argv[32] = {"tally", "query", "--config", conf};
 	size_t n = 4;
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
 	for (; *extra != NULL && n < 30; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	return run(argv);
+	if (err != NULL)
+		(void)remove(err);
+	return dmn_demo_run_split(&demo, out, err, argv);
+}
+
+/* The same with stdout in DIR/out.txt. */
+static int
+query_flags(const char *const *extra)
+{
+	char out[300];
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	return query_to(out, NULL, extra);
 }
 
 static int
 audit_ok(void)
 {
-	return run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}) == 0;
+	return run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}) == 0;
 }
 
 Test(federation, round_trip_matches_truth_and_logs_verify)
@@ -145,7 +138,7 @@ load_truth(long truth[10][2][5])
 		snprintf(cmd, sizeof cmd,
 		         "sqlite3 -separator ' ' %s/site-%d/patients.db \"SELECT imd_decile, sex, "
 		         "age_band, COUNT(*) FROM patients WHERE opted_out = 0 GROUP BY 1, 2, 3\"",
-		         dir, s);
+		         demo.dir, s);
 		FILE *p = popen(cmd, "r");
 		cr_assert_not_null(p);
 		while (fscanf(p, "%d %3s %15s %ld", &decile, sex, band, &count) == 4) {
@@ -168,13 +161,14 @@ Test(federation, intervals_cover_the_truth_about_95_percent)
 	long truth[10][2][5];
 	int covered = 0, total = 0;
 	load_truth(truth);
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	snprintf(out, sizeof out, "%s/cover.json", dir);
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
+	snprintf(out, sizeof out, "%s/cover.json", demo.dir);
 	for (int q = 0; q < 4; q++) {
-		int code = run_to(out, (const char *const[]){"tally", "query", "--config", conf,
-		                                             "--count", "--by",
-		                                             "imd_decile,sex,age_band", "--epsilon",
-		                                             "0.5", "--format", "json", NULL});
+		int code = dmn_demo_run_to(
+		    &demo, out,
+		    (const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
+		                          "imd_decile,sex,age_band", "--epsilon", "0.5", "--format",
+		                          "json", NULL});
 		cr_assert_eq(code, 0, "query %d", q);
 		json_error_t err;
 		json_t *result = json_load_file(out, 0, &err);
@@ -208,14 +202,14 @@ Test(federation, intervals_cover_the_truth_about_95_percent)
 Test(federation, a_killed_node_is_dropped_then_too_few_fail_with_exit_4)
 {
 	int code;
-	cr_assert_eq(kill(dmn_pid_of(dir, "node-5"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(demo.dir, "node-5"), SIGKILL), 0);
 	sleep(1);
 	json_t *result = query_json("diabetes_by_age_sex.json", &code);
 	cr_assert_eq(code, 0, "4 of 5 trusts are enough");
 	cr_assert_eq(json_integer_value(json_object_get(result, "contributors")), SITES - 1);
 	json_decref(result);
-	cr_assert_eq(kill(dmn_pid_of(dir, "node-4"), SIGKILL), 0);
-	cr_assert_eq(kill(dmn_pid_of(dir, "node-3"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(demo.dir, "node-4"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(demo.dir, "node-3"), SIGKILL), 0);
 	sleep(1);
 	result = query_json("diabetes_by_age_sex.json", &code);
 	cr_assert_eq(code, 4, "2 of 5 trusts: too few");
@@ -223,7 +217,7 @@ Test(federation, a_killed_node_is_dropped_then_too_few_fail_with_exit_4)
 	/* The killed nodes' ledgers still verify. */
 	for (int s = 3; s <= 5; s++) {
 		char conf[300];
-		snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, s);
+		snprintf(conf, sizeof conf, "%s/site-%d/node.conf", demo.dir, s);
 		cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "verify", "--config",
 		                                       conf, NULL}),
 		             0, "ledger of site %d", s);
@@ -236,26 +230,13 @@ Test(federation, coordinator_killed_and_restarted)
 	json_t *result = query_json("diabetes_by_age_sex.json", &code);
 	cr_assert_eq(code, 0);
 	json_decref(result);
-	cr_assert_eq(kill(dmn_pid_of(dir, "coordinator"), SIGKILL), 0);
+	cr_assert_eq(kill(dmn_pid_of(demo.dir, "coordinator"), SIGKILL), 0);
 	sleep(1);
 	cr_assert(audit_ok(), "the log verifies after a kill");
 	/* Restart it with the same config; the nodes redial. */
-	char exe[1200], config[300], log[300];
-	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
-	snprintf(config, sizeof config, "%s/coordinator/coordinator.conf", dir);
-	snprintf(log, sizeof log, "%s/logs/coordinator.log", dir);
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	char *const argv[] = {"tally-coordinator", "--config", config, NULL};
-	cr_assert_eq(posix_spawn(&pid, exe, &actions, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	char pidfile[300];
-	snprintf(pidfile, sizeof pidfile, "%s/run/coordinator.pid", dir);
-	FILE *f = fopen(pidfile, "w");
-	fprintf(f, "%ld\n", (long)pid);
-	fclose(f);
+	char log[300];
+	dmn_demo_path(&demo, log, sizeof log, "logs/coordinator.log");
+	(void)dmn_demo_start(&demo, "coordinator", log, 1);
 	for (int tries = 0; tries < 40; tries++) {
 		sleep(1);
 		result = query_json("diabetes_by_age_sex.json", &code);
@@ -271,20 +252,18 @@ Test(federation, strangers_are_refused)
 {
 	char other[200], cmd[900];
 	/* A planner certificate from another CA: connection failure, exit 5. */
-	snprintf(other, sizeof other, "%s/other-ca", dir);
+	snprintf(other, sizeof other, "%s/other-ca", demo.dir);
 	cr_assert_eq(run((const char *const[]){"tally", "pki", "init", "--dir", other, NULL}), 0);
 	cr_assert_eq(run((const char *const[]){"tally", "pki", "issue", "--dir", other, "--name",
 	                                       "mallory", "--role", "planner", NULL}),
 	             0);
-	char api[128];
-	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(cmd, sizeof cmd, "%s/mallory.crt", other);
 	char key[400], ca[300];
 	snprintf(key, sizeof key, "%s/mallory.key", other);
-	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
+	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", demo.dir);
 	cr_assert_eq(
-	    run((const char *const[]){"tally", "query", "--api", api, "--cert", cmd, "--key", key,
-	                              "--ca", ca, "--count", "--epsilon", "0.5", NULL}),
+	    run((const char *const[]){"tally", "query", "--api", demo.api, "--cert", cmd, "--key",
+	                              key, "--ca", ca, "--count", "--epsilon", "0.5", NULL}),
 	    5);
 	/* A node whose key is not in the registry never takes part: queries
 	 * still see exactly the five registered trusts. */
@@ -318,7 +297,7 @@ port_of(const char *key)
 {
 	char conf[300], line[300];
 	int port = -1;
-	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
+	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", demo.dir);
 	FILE *f = fopen(conf, "r");
 	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
 		char *colon = strrchr(line, ':');
@@ -356,7 +335,7 @@ Test(federation, budget_exhaustion_is_refused_with_exit_3)
 		cr_assert_eq(query_flags(ask), 0, "query %d of 10", i + 1);
 	cr_assert_eq(query_flags(ask), 3, "over the budget");
 	char out[300];
-	snprintf(out, sizeof out, "%s/out.txt", dir);
+	snprintf(out, sizeof out, "%s/out.txt", demo.dir);
 	cr_assert(audit_ok(), "logs verify, and no node is over its cap");
 }
 
@@ -371,9 +350,9 @@ ledger_entries(int site)
 	snprintf(cmd, sizeof cmd,
 	         "sqlite3 %s/site-%d/state/ledger.db 'SELECT COUNT(*) FROM entries' "
 	         "> %s/count.txt",
-	         dir, site, dir);
+	         demo.dir, site, demo.dir);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
-	snprintf(cmd, sizeof cmd, "%s/count.txt", dir);
+	snprintf(cmd, sizeof cmd, "%s/count.txt", demo.dir);
 	FILE *f = fopen(cmd, "r");
 	int n = -1;
 	cr_assert_not_null(f);
@@ -386,33 +365,16 @@ ledger_entries(int site)
 static int
 query_stderr(const char *const *extra)
 {
-	char conf[300], program[1200], log[300];
-	const char *argv[32] = {"tally", "query", "--config", conf};
-	size_t n = 4;
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
-
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
-	for (; *extra != NULL && n < 30; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	snprintf(program, sizeof program, "%s/tally", bin);
-	snprintf(log, sizeof log, "%s/out.txt", dir);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	char log[300];
+	dmn_demo_path(&demo, log, sizeof log, "out.txt");
+	return query_to(NULL, log, extra);
 }
 
 static void
 assert_out_has(const char *what)
 {
 	char path[300];
-	snprintf(path, sizeof path, "%s/out.txt", dir);
+	snprintf(path, sizeof path, "%s/out.txt", demo.dir);
 	FILE *f = fopen(path, "r");
 	char text[4096] = "";
 	cr_assert_not_null(f);
@@ -474,7 +436,7 @@ static void
 data_sql(int site, const char *sql)
 {
 	char cmd[800];
-	snprintf(cmd, sizeof cmd, "sqlite3 %s/site-%d/patients.db \"%s\"", dir, site, sql);
+	snprintf(cmd, sizeof cmd, "sqlite3 %s/site-%d/patients.db \"%s\"", demo.dir, site, sql);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
 }
 
@@ -506,7 +468,7 @@ expect_data_refusals(const char *const *ask, int logged_before)
 {
 	char path[300];
 	cr_assert_eq(query_flags(ask), 3, "three refusals leave too few: refused");
-	snprintf(path, sizeof path, "%s/logs/coordinator.log", dir);
+	snprintf(path, sizeof path, "%s/logs/coordinator.log", demo.dir);
 	char *text = read_all(path);
 	size_t refusals = 0;
 	for (char *p = text; (p = strstr(p, "refused: refused: this trust's data does not pass the "
@@ -518,7 +480,7 @@ expect_data_refusals(const char *const *ask, int logged_before)
 	cr_assert_eq(refusals, (size_t)logged_before + 3, "%s", text);
 	cr_assert(strstr(text, "duplicate") == NULL, "a count reached the coordinator: %s", text);
 	free(text);
-	snprintf(path, sizeof path, "%s/logs/node-2.log", dir);
+	snprintf(path, sizeof path, "%s/logs/node-2.log", demo.dir);
 	text = read_all(path);
 	cr_assert(strstr(text, "is not unique (7 duplicate rows)") != NULL,
 	          "the trust's own log says why: %s", text);
@@ -545,7 +507,7 @@ Test(federation, csv_states_the_filters_and_changed_data_is_refused_without_data
 	expect_data_refusals(ask, 0);
 	mend();
 	cr_assert_eq(query_flags(ask), 0, "mended data is answered");
-	snprintf(out, sizeof out, "%s/out.txt", dir);
+	snprintf(out, sizeof out, "%s/out.txt", demo.dir);
 	char *text = read_all(out);
 	cr_assert(strncmp(text,
 	                  "# count of people in dataset \"patients\" where age >= 65 and "
@@ -569,8 +531,8 @@ Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
 {
 	char log[300], line[600];
 	int lost = 0, refused = 0;
-	cr_assert_eq(kill(dmn_pid_of(dir, "coordinator"), SIGKILL), 0);
-	snprintf(log, sizeof log, "%s/logs/node-1.log", dir);
+	cr_assert_eq(kill(dmn_pid_of(demo.dir, "coordinator"), SIGKILL), 0);
+	snprintf(log, sizeof log, "%s/logs/node-1.log", demo.dir);
 	for (int tries = 0; tries < 100 && !(lost && refused); tries++) {
 		struct timespec pause = {0, 100000000};
 		nanosleep(&pause, NULL);
@@ -590,23 +552,6 @@ Test(federation, a_node_logs_why_it_cannot_reach_the_coordinator)
 }
 
 /* ---- tally query's --timeout (no federation: a listener that never answers) ---- */
-
-/* A TCP listener on loopback that never accepts: the kernel completes the
- * handshake, and the request is never answered. */
-static int
-silent_listener(int *port)
-{
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
-	cr_assert_eq(listen(fd, 8), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	*port = ntohs(addr.sin_port);
-	return fd;
-}
 
 static void
 write_planner_conf(const char *path, int port, const char *timeout_ms)
@@ -631,11 +576,9 @@ Test(query_timeout, flag_beats_planner_config, .timeout = 60)
 {
 	char conf[300], cmd[300];
 	int port, fd;
-	const char *env = getenv("TALLY_BIN");
-	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
-	cr_assert_not_null(mkdtemp(dir));
-	fd = silent_listener(&port);
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	dmn_demo_init(&demo, "fed");
+	fd = dmn_listen_loopback(8, &port); /* never accepts: never answers */
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
 	write_planner_conf(conf, port, "600000");
 	cr_assert_eq(query_flags((const char *const[]){"--timeout", "1000", "--count", "--epsilon",
 	                                               "0.5", NULL}),
@@ -644,6 +587,6 @@ Test(query_timeout, flag_beats_planner_config, .timeout = 60)
 	cr_assert_eq(query_flags((const char *const[]){"--count", "--epsilon", "0.5", NULL}), 4,
 	             "timeout_ms = 1000 from the config");
 	close(fd);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", demo.dir);
 	cr_assert_eq(system(cmd), 0);
 }

@@ -29,15 +29,9 @@ static struct tly_guard *guard;
 static int
 listen_loopback(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	cr_assert_eq(listen(fd, 64), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	upstream = fd;
-	return ntohs(sa.sin_port);
+	int port;
+	upstream = dmn_listen_loopback(64, &port);
+	return port;
 }
 
 static void

@@ -21,23 +21,18 @@
  * honest nodes.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "net/transport.h"
 #include "tests/daemons.h"
-
-extern char **environ;
+#include "tests/demo.h"
 
 enum { SITES = 6, ROGUE = 6 };
 enum {
@@ -50,123 +45,30 @@ enum {
 /* Set by calibrate() from measured times. */
 static int deadline_ms, api_bound_ms, slack_ms;
 
-static char dir[] = "/tmp/tally-hostile-XXXXXX";
-static char bin[1024], helper[1100], api[200];
+static struct dmn_demo demo;
+static char helper[1100];
 static pid_t coordinator = -1, rogue = -1;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-wait_code(pid_t pid)
-{
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Run bin/argv[0] to completion, stdout and stderr to `log`. */
-static int
-run_to(const char *log, const char *const argv[])
-{
-	char program[1200];
-	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	return wait_code(dmn_spawn(program, argv, log, 0));
-}
-
-static int
-run(const char *const argv[])
-{
-	char log[300];
-	snprintf(log, sizeof log, "%s/out.txt", dir);
-	return run_to(log, argv);
-}
-
-static void
-path(char *out, size_t len, const char *rel)
-{
-	snprintf(out, len, "%s/%s", dir, rel);
-}
-
-static void
-write_pid(const char *name, pid_t pid)
-{
-	char file[300];
-	snprintf(file, sizeof file, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(file, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%ld\n", (long)pid);
-	fclose(f);
-}
-
-/* Wait for a process that is not our child to be gone. */
-static void
-wait_gone(pid_t pid)
-{
-	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		dmn_pause_ms(50);
-	cr_assert(kill(pid, 0) != 0, "process %ld did not stop", (long)pid);
-}
-
 /* ---- the API ---- */
+
+/* The client's own limit stays above the calibrated bound. */
+static int
+limit_ms(void)
+{
+	return api_bound_ms > 10000 ? 2 * api_bound_ms : 20000;
+}
 
 /* GET path; returns the HTTP status and the time taken in *ms. */
 static int
 api_get(const char *rel, double *ms, json_t **body)
 {
-	char url[300], cert[300], key[300], ca[300], why[300];
-	struct tly_tls_files tls = {cert, key, ca, NULL};
-	uint8_t *response = NULL;
-	size_t len = 0;
-	int status = 0;
-
-	path(cert, sizeof cert, "pki/planner.crt");
-	path(key, sizeof key, "pki/planner.key");
-	path(ca, sizeof ca, "pki/coordinator-ca.crt");
-	snprintf(url, sizeof url, "%s%s", api, rel);
-	/* The client's own limit stays above the calibrated bound. */
-	int limit_ms = api_bound_ms > 10000 ? 2 * api_bound_ms : 20000;
-	double start = now_s();
-	tly_err rv = tly_https_request(url, "GET", &tls, NULL, 0, limit_ms, &status, &response,
-	                               &len, why, sizeof why);
-	*ms = (now_s() - start) * 1000.0;
-	if (rv != TLY_OK) {
-		fprintf(stderr, "hostile: GET %s failed after %.0f ms: %s: %s\n", rel, *ms,
-		        tly_strerror(rv), why);
-		status = -1;
-	}
-	if (body != NULL) {
-		json_error_t err;
-		*body = rv == TLY_OK ? json_loadb((const char *)response, len, 0, &err) : NULL;
-	}
-	free(response);
-	return status;
-}
-
-static int
-connected_nodes(void)
-{
-	double ms;
-	json_t *body = NULL;
-	int n = -1;
-	if (api_get("/v1/status", &ms, &body) == 200)
-		n = (int)json_integer_value(json_object_get(body, "nodes_connected"));
-	json_decref(body);
-	return n;
+	return dmn_demo_api_get(&demo, rel, limit_ms(), ms, body);
 }
 
 static void
 wait_connected(int want)
 {
-	int n = -1;
-	for (int i = 0; i < 150 && (n = connected_nodes()) != want; i++)
-		dmn_pause_ms(100);
-	cr_assert_eq(n, want, "%d nodes connected, wanted %d", n, want);
+	dmn_demo_wait_connected(&demo, want, limit_ms(), 150);
 }
 
 /* ---- set-up: six sites, site 6 stopped, a short deadline ---- */
@@ -174,27 +76,13 @@ wait_connected(int want)
 static void
 restart_coordinator(void)
 {
-	char conf[300], text[4096], exe[1200], log[300];
-	path(conf, sizeof conf, "coordinator/coordinator.conf");
-	cr_assert_eq(kill(dmn_pid_of(dir, "coordinator"), SIGTERM), 0);
-	wait_gone(dmn_pid_of(dir, "coordinator"));
-	FILE *f = fopen(conf, "r");
-	cr_assert_not_null(f);
-	size_t len = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[len] = '\0';
-	char *at = strstr(text, "deadline_ms = 10000");
-	cr_assert_not_null(at, "the demo's deadline line");
-	f = fopen(conf, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%.*sdeadline_ms = %d%s", (int)(at - text), text, deadline_ms,
-	        at + strlen("deadline_ms = 10000"));
-	fclose(f);
-	snprintf(exe, sizeof exe, "%s/tally-coordinator", bin);
-	path(log, sizeof log, "logs/coordinator.log");
-	coordinator = dmn_spawn(
-	    exe, (const char *const[]){"tally-coordinator", "--config", conf, NULL}, log, 1);
-	write_pid("coordinator", coordinator);
+	char conf[300], deadline[64], log[300];
+	dmn_demo_stop(&demo, "coordinator", 10000);
+	dmn_demo_conf(&demo, "coordinator", conf, sizeof conf);
+	snprintf(deadline, sizeof deadline, "deadline_ms = %d", deadline_ms);
+	dmn_edit_file(conf, "deadline_ms = 10000", deadline);
+	dmn_demo_path(&demo, log, sizeof log, "logs/coordinator.log");
+	coordinator = dmn_demo_start(&demo, "coordinator", log, 1);
 }
 
 static void calibrate(void);
@@ -202,43 +90,27 @@ static void calibrate(void);
 static void
 setup(void)
 {
-	const char *env = getenv("TALLY_BIN");
-	char exe[1024];
-	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	cr_assert(n > 0);
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(helper, sizeof helper, "%s/helpers/rogue_node", exe);
-	cr_assert_eq(access(helper, X_OK), 0, "%s not built", helper);
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-	                                       "6", "--people", "6000", "--seed", "11", NULL}),
-	             0, "tally demo --serve failed");
-	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
+	dmn_helper(helper, sizeof helper, "rogue_node");
+	dmn_demo_init(&demo, "hostile");
+	dmn_demo_serve(&demo, SITES, 6000, 11);
 	wait_connected(SITES);
 	calibrate();
 	restart_coordinator();
-	pid_t node = dmn_pid_of(dir, "node-6");
-	cr_assert_eq(kill(node, SIGTERM), 0);
-	wait_gone(node);
+	pid_t node = dmn_pid_of(demo.dir, "node-6");
+	dmn_stop(node, 10000);
 	wait_connected(SITES - 1);
 }
 
 static void
 teardown(void)
 {
-	char cmd[300];
 	if (rogue > 0) {
 		kill(rogue, SIGKILL);
 		waitpid(rogue, NULL, 0);
 	}
-	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
+	dmn_demo_fini(&demo);
 	if (coordinator > 0)
 		waitpid(coordinator, NULL, 0);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
 }
 
 TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 170);
@@ -249,25 +121,14 @@ static void
 start_rogue(const char *mode)
 {
 	char conf[300], log[300];
-	path(conf, sizeof conf, "site-6/node.conf");
-	path(log, sizeof log, "logs/rogue.log");
+	dmn_demo_path(&demo, conf, sizeof conf, "site-6/node.conf");
+	dmn_demo_path(&demo, log, sizeof log, "logs/rogue.log");
 	rogue = dmn_spawn(
 	    helper, (const char *const[]){"rogue_node", "--config", conf, "--mode", mode, NULL},
 	    log, 1);
-	write_pid("node-6", rogue);
+	dmn_write_pid(demo.dir, "node-6", rogue);
 	/* Welcomed by the hub: its handshake passed. */
-	int welcomed = 0;
-	for (int i = 0; i < 300 && !welcomed; i++) {
-		char line[400];
-		FILE *f = fopen(log, "r");
-		while (f != NULL && fgets(line, sizeof line, f) != NULL)
-			welcomed |= strstr(line, "connected and welcomed") != NULL;
-		if (f != NULL)
-			fclose(f);
-		if (!welcomed)
-			dmn_pause_ms(50);
-	}
-	cr_assert(welcomed, "the rogue passed the handshake");
+	dmn_wait_for_line(log, "connected and welcomed", 15000);
 	if (strcmp(mode, "flood") != 0)
 		wait_connected(SITES);
 }
@@ -279,9 +140,9 @@ stop_rogue(void)
 {
 	char log[300], line[400];
 	cr_assert_eq(kill(rogue, SIGTERM), 0);
-	cr_assert_eq(wait_code(rogue), 0, "the rogue exits cleanly");
+	cr_assert_eq(dmn_wait(rogue), 0, "the rogue exits cleanly");
 	rogue = -1;
-	path(log, sizeof log, "logs/rogue.log");
+	dmn_demo_path(&demo, log, sizeof log, "logs/rogue.log");
 	FILE *f = fopen(log, "r");
 	while (f != NULL && fgets(line, sizeof line, f) != NULL)
 		if (strstr(line, " sent ") != NULL || strstr(line, "while connected") != NULL)
@@ -300,36 +161,31 @@ honest_alive(void)
 	for (int s = 1; s < ROGUE; s++) {
 		char name[32];
 		snprintf(name, sizeof name, "node-%d", s);
-		cr_assert_eq(kill(dmn_pid_of(dir, name), 0), 0, "node %d is alive", s);
+		cr_assert_eq(kill(dmn_pid_of(demo.dir, name), 0), 0, "node %d is alive", s);
 	}
 }
 
 static int
 audit_ok(void)
 {
-	return run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}) == 0;
+	return dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "verify", "--dir",
+	                                                 demo.dir, NULL}) == 0;
 }
 
 /* Whether the coordinator's text log holds `text`. */
 static int
 log_has(const char *text)
 {
-	char log[300], line[2048];
-	int found = 0;
-	path(log, sizeof log, "logs/coordinator.log");
-	FILE *f = fopen(log, "r");
-	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, text) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
+	char log[300];
+	dmn_demo_path(&demo, log, sizeof log, "logs/coordinator.log");
+	return dmn_file_has(log, text);
 }
 
 static void
 print_log_lines(const char *text)
 {
 	char log[300], line[2048];
-	path(log, sizeof log, "logs/coordinator.log");
+	dmn_demo_path(&demo, log, sizeof log, "logs/coordinator.log");
 	FILE *f = fopen(log, "r");
 	while (f != NULL && fgets(line, sizeof line, f) != NULL)
 		if (strstr(line, text) != NULL)
@@ -343,7 +199,7 @@ static int
 entry_has(const char *text)
 {
 	char db[300], cmd[900], out[32] = "";
-	path(db, sizeof db, "coordinator/state/transparency.db");
+	dmn_demo_path(&demo, db, sizeof db, "coordinator/state/transparency.db");
 	snprintf(cmd, sizeof cmd,
 	         "sqlite3 %s \"SELECT instr(bytes, CAST('%s' AS BLOB)) > 0 FROM entries "
 	         "ORDER BY seq DESC LIMIT 1\"",
@@ -368,13 +224,14 @@ query(void)
 	char conf[300], spec[300], out[300];
 	struct answer a;
 	json_error_t err;
-	path(conf, sizeof conf, "planner.conf");
-	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
-	path(out, sizeof out, "answer.json");
-	double start = now_s();
-	a.code = run_to(out, (const char *const[]){"tally", "query", "--config", conf, "--spec",
-	                                           spec, "--format", "json", NULL});
-	a.seconds = now_s() - start;
+	dmn_demo_path(&demo, conf, sizeof conf, "planner.conf");
+	dmn_demo_path(&demo, spec, sizeof spec, "queries/diabetes_by_age_sex.json");
+	dmn_demo_path(&demo, out, sizeof out, "answer.json");
+	double start = dmn_now_s();
+	a.code = dmn_demo_run_to(&demo, out,
+	                         (const char *const[]){"tally", "query", "--config", conf, "--spec",
+	                                               spec, "--format", "json", NULL});
+	a.seconds = dmn_now_s() - start;
 	a.json = a.code == 0 ? json_load_file(out, 0, &err) : NULL;
 	return a;
 }
@@ -423,7 +280,7 @@ truth_of(unsigned sites, const char *band, const char *sex)
 		snprintf(cmd, sizeof cmd,
 		         "sqlite3 %s/site-%d/patients.db \"SELECT COUNT(*) FROM patients WHERE "
 		         "opted_out = 0 AND has_diabetes = 1 AND age_band = '%s' AND sex = '%s'\"",
-		         dir, s, band, sex);
+		         demo.dir, s, band, sex);
 		FILE *p = popen(cmd, "r");
 		cr_assert_not_null(p);
 		if (fscanf(p, "%ld", &count) != 1)
@@ -518,18 +375,18 @@ query_while_probing(const char *when)
 	char conf[300], spec[300], out[300], program[1200];
 	struct answer a;
 	json_error_t err;
-	path(conf, sizeof conf, "planner.conf");
-	path(spec, sizeof spec, "queries/diabetes_by_age_sex.json");
-	path(out, sizeof out, "answer.json");
-	snprintf(program, sizeof program, "%s/tally", bin);
-	double start = now_s();
+	dmn_demo_path(&demo, conf, sizeof conf, "planner.conf");
+	dmn_demo_path(&demo, spec, sizeof spec, "queries/diabetes_by_age_sex.json");
+	dmn_demo_path(&demo, out, sizeof out, "answer.json");
+	snprintf(program, sizeof program, "%s/tally", demo.bin);
+	double start = dmn_now_s();
 	pid_t pid = dmn_spawn(program,
 	                      (const char *const[]){"tally", "query", "--config", conf, "--spec",
 	                                            spec, "--format", "json", NULL},
 	                      out, 0);
 	probe_api(when, 4);
-	a.code = wait_code(pid);
-	a.seconds = now_s() - start;
+	a.code = dmn_wait(pid);
+	a.seconds = dmn_now_s() - start;
 	a.json = a.code == 0 ? json_load_file(out, 0, &err) : NULL;
 	return a;
 }

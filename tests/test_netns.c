@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "tests/daemons.h"
+#include "tests/demo.h"
 
 extern char **environ;
 
@@ -76,14 +77,6 @@ static struct {
 static int dropped_charge_count;
 
 /* ---- small tools ---- */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A shell command, output discarded; its exit status. */
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -135,14 +128,6 @@ spawn_in(const char *ns, const char *out, const char *err, const char *const arg
 	return pid;
 }
 
-static int
-wait_exit(pid_t pid)
-{
-	int status;
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Run a program of bin in namespace ns, stdout to out (truncated first). */
 static int
 run_in(const char *ns, const char *out, const char *const argv[])
@@ -157,39 +142,19 @@ run_in(const char *ns, const char *out, const char *const argv[])
 		full[n++] = *argv;
 	full[n] = NULL;
 	(void)truncate(out, 0);
-	return wait_exit(spawn_in(ns, out, err, full));
+	return dmn_wait(spawn_in(ns, out, err, full));
 }
 
-/* Run a program of bin in the host's own namespace. */
+/* Run a program of bin in the host's own namespace, its output in
+ * DIR/out.txt. */
 static int
 run_here(const char *const argv[])
 {
 	char program[1200], out[300];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
 
 	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
 	snprintf(out, sizeof out, "%s/out.txt", dir);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&actions, 2, out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	return wait_exit(pid);
-}
-
-/* Does file contain text? */
-static int
-file_has(const char *path, const char *text)
-{
-	char line[1024];
-	int found = 0;
-	FILE *f = fopen(path, "r");
-	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
-		found = strstr(line, text) != NULL;
-	if (f != NULL)
-		fclose(f);
-	return found;
+	return dmn_wait(dmn_spawn(program, argv, out, 0));
 }
 
 /* ---- namespaces ---- */
@@ -397,16 +362,7 @@ stop_daemons(void)
 	for (int k = 0; k <= SITES; k++) {
 		if (pids[k] <= 0)
 			continue;
-		int gone = 0;
-		for (int tries = 0; tries < 100 && !gone; tries++) {
-			gone = waitpid(pids[k], NULL, WNOHANG) == pids[k];
-			if (!gone)
-				dmn_pause_ms(100);
-		}
-		if (!gone) {
-			kill(pids[k], SIGKILL);
-			waitpid(pids[k], NULL, 0);
-		}
+		(void)dmn_wait_or_kill(pids[k], 10000);
 		pids[k] = 0;
 	}
 }
@@ -430,19 +386,19 @@ assert_all_alive(const char *when)
 static int
 nodes_connected(void)
 {
-	char exe[1200], out[300], err[300], url[200], cert[300], key[300], ca[300];
+	char exe[1200], out[300], err[300], url[200];
+	struct dmn_tls_paths tls;
 	char api[128];
 	(void)dmn_planner_api(dir, api, sizeof api);
 	snprintf(exe, sizeof exe, "%s/api_status", helpers);
 	snprintf(out, sizeof out, "%s/status.json", dir);
 	snprintf(err, sizeof err, "%s/stderr.txt", dir);
 	snprintf(url, sizeof url, "%s", api);
-	snprintf(cert, sizeof cert, "%s/pki/planner.crt", dir);
-	snprintf(key, sizeof key, "%s/pki/planner.key", dir);
-	snprintf(ca, sizeof ca, "%s/pki/coordinator-ca.crt", dir);
+	dmn_planner_tls(dir, &tls);
 	(void)truncate(out, 0);
-	if (wait_exit(spawn_in(ns_name(0), out, err,
-	                       (const char *const[]){exe, url, cert, key, ca, NULL})) != 0)
+	if (dmn_wait(spawn_in(ns_name(0), out, err,
+	                      (const char *const[]){exe, url, tls.cert, tls.key, tls.ca, NULL})) !=
+	    0)
 		return -1;
 	json_error_t jerr;
 	json_t *st = json_load_file(out, 0, &jerr);
@@ -500,12 +456,12 @@ lay_out(void)
 	    0, "tally demo --serve failed");
 	char planner[300];
 	snprintf(planner, sizeof planner, "%s/planner.conf", dir);
-	double start = now_s();
+	double start = dmn_now_s();
 	cr_assert_eq(
 	    run_here((const char *const[]){"tally", "query", "--config", planner, "--count", "--by",
 	                                   "imd_decile,sex,age_band", "--epsilon", "0.5", NULL}),
 	    0, "calibration: a 100-cell query on loopback");
-	double took_ms = (now_s() - start) * 1000;
+	double took_ms = (dmn_now_s() - start) * 1000;
 	deadline_ms = took_ms * 5 < DEADLINE_MIN_MS   ? DEADLINE_MIN_MS
 	              : took_ms * 5 > DEADLINE_MAX_MS ? DEADLINE_MAX_MS
 	                                              : (int)(took_ms * 5) + 1;
@@ -530,9 +486,10 @@ lay_out(void)
 	use_namespace_certificate(1);
 	char conf[300];
 	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	cr_assert(file_has(conf, "listen = tls+tcp://10.77.0.1:"), "coordinator.conf rewritten");
+	cr_assert(dmn_file_has(conf, "listen = tls+tcp://10.77.0.1:"),
+	          "coordinator.conf rewritten");
 	snprintf(conf, sizeof conf, "%s/site-5/node.conf", dir);
-	cr_assert(file_has(conf, "coordinator = tls+tcp://10.77.0.1:"), "node.conf rewritten");
+	cr_assert(dmn_file_has(conf, "coordinator = tls+tcp://10.77.0.1:"), "node.conf rewritten");
 }
 
 static void
@@ -641,10 +598,10 @@ ask(const char *const *extra, json_t **result, double *seconds)
 	for (; *extra != NULL && n < 30; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	double start = now_s();
+	double start = dmn_now_s();
 	int code = run_in(ns_name(0), out, argv);
 	if (seconds != NULL)
-		*seconds = now_s() - start;
+		*seconds = dmn_now_s() - start;
 	json_error_t err;
 	json_t *json = json_load_file(out, 0, &err);
 	if (code == 0)
@@ -677,7 +634,7 @@ static json_t *
 background_answer(pid_t pid, int *code)
 {
 	char out[300];
-	*code = wait_exit(pid);
+	*code = dmn_wait(pid);
 	snprintf(out, sizeof out, "%s/answer.json", dir);
 	json_error_t err;
 	json_t *json = json_load_file(out, 0, &err);
@@ -883,10 +840,10 @@ Test(netns, baseline_across_namespaces_matches_truth)
 	 * their own addresses. */
 	char log[300], from[64];
 	snprintf(log, sizeof log, "%s/logs/coordinator.log", dir);
-	cr_assert(file_has(log, "listening for nodes on tls+tcp://10.77.0.1:"));
+	cr_assert(dmn_file_has(log, "listening for nodes on tls+tcp://10.77.0.1:"));
 	for (int k = 1; k <= SITES; k++) {
 		snprintf(from, sizeof from, "node %d connected from 10.77.0.%d:", k, 10 + k);
-		cr_assert(file_has(log, from), "coordinator log lacks \"%s\"", from);
+		cr_assert(dmn_file_has(log, from), "coordinator log lacks \"%s\"", from);
 	}
 	json_t *result;
 	int code = ask((const char *const[]){"--spec", spec_path("diabetes_by_age_sex.json"), NULL},
@@ -919,7 +876,7 @@ Test(netns, coordinator_certificate_must_name_its_address)
 	cr_assert_eq(code, 4, "no nodes: too few contributors (exit 4), got %d", code);
 	char log[300];
 	snprintf(log, sizeof log, "%s/logs/node-1.log", dir);
-	cr_assert(file_has(log, "ended the handshake (Cryptographic error)"),
+	cr_assert(dmn_file_has(log, "ended the handshake (Cryptographic error)"),
 	          "node 1 must log why it cannot connect (%s)", log);
 	assert_all_alive("with the wrong certificate");
 	/* The right certificate again: everyone connects. */
@@ -945,9 +902,9 @@ static const char *const huge_query[] = {"--count",   "--by", "imd_decile,sex,ag
 static double
 until_everyone_is_back(int *rounds, double limit_s)
 {
-	double start = now_s();
+	double start = dmn_now_s();
 	*rounds = 0;
-	while (now_s() - start < limit_s) {
+	while (dmn_now_s() - start < limit_s) {
 		json_t *result;
 		int code = ask(small_query, &result, NULL);
 		int full = code == 0 && contributors_of(result) == SITES;
@@ -956,7 +913,7 @@ until_everyone_is_back(int *rounds, double limit_s)
 		json_decref(result);
 		(*rounds)++;
 		if (full)
-			return now_s() - start;
+			return dmn_now_s() - start;
 		dmn_pause_ms(250);
 	}
 	return -1;
@@ -970,17 +927,17 @@ Test(netns, link_cut_mid_round_then_healed)
 	 * query and charged its ledger, but nothing it computed got out. */
 	long before = charges(5);
 	starve_egress(5);
-	double t0 = now_s();
+	double t0 = dmn_now_s();
 	pid_t q = ask_in_background(big_query);
 	int charged = 0;
-	while (now_s() - t0 < 30 && !(charged = charges(5) > before))
+	while (dmn_now_s() - t0 < 30 && !(charged = charges(5) > before))
 		dmn_pause_ms(50);
 	cr_assert(charged, "node 5 never charged the query");
 	link_set(5, 0);
-	double cut_at = now_s() - t0;
+	double cut_at = dmn_now_s() - t0;
 	int code;
 	json_t *result = background_answer(q, &code);
-	double took = now_s() - t0;
+	double took = dmn_now_s() - t0;
 	cr_log_info("cut: node 5 charged and cut %.2f s into the round; the query ended after "
 	            "%.2f s with exit %d",
 	            cut_at, took, code);
@@ -1022,7 +979,7 @@ Test(netns, link_cut_mid_round_then_healed)
 	cr_assert_geq(back, 0, "node 5 did not take part again within 90 s of the heal");
 	char log[300];
 	snprintf(log, sizeof log, "%s/logs/node-5.log", dir);
-	int redialled = file_has(log, "connection lost");
+	int redialled = dmn_file_has(log, "connection lost");
 	cr_log_info("heal: node 5 took part again %.2f s after the heal (%d queries); it %s", back,
 	            rounds, redialled ? "redialled" : "kept its TCP connection (retransmission)");
 	write_csv("rejoin after heal", back, back, rounds);
@@ -1039,8 +996,8 @@ heartbeat_cut(int k)
 	snprintf(nlog, sizeof nlog, "%s/logs/node-%d.log", dir, k);
 	snprintf(clog, sizeof clog, "%s/logs/coordinator.log", dir);
 	snprintf(line, sizeof line, "node %d disconnected", k);
-	return file_has(nlog, "(no heartbeat)") ||
-	       (file_has(clog, line) && file_has(clog, "(no heartbeat)"));
+	return dmn_file_has(nlog, "(no heartbeat)") ||
+	       (dmn_file_has(clog, line) && dmn_file_has(clog, "(no heartbeat)"));
 }
 
 /* Node k's link limited to bits_per_s each way (htb, no burst to speak
@@ -1256,16 +1213,16 @@ Test(netns, partition_across_a_coordinator_restart_then_heal)
 	            "took %.2f s",
 	            took);
 	link_set(5, 1);
-	double healed = now_s();
+	double healed = dmn_now_s();
 	int connected = 0;
-	while (now_s() - healed < 120 && (connected = nodes_connected()) != SITES)
+	while (dmn_now_s() - healed < 120 && (connected = nodes_connected()) != SITES)
 		dmn_pause_ms(250);
-	double redial = now_s() - healed;
+	double redial = dmn_now_s() - healed;
 	cr_log_info("partition healed: %d nodes connected after %.2f s", connected, redial);
 	cr_assert_eq(connected, SITES, "node 5 never redialled after the heal");
 	char log[300];
 	snprintf(log, sizeof log, "%s/logs/node-5.log", dir);
-	cr_assert(file_has(log, "connection to the coordinator lost"));
+	cr_assert(dmn_file_has(log, "connection to the coordinator lost"));
 	write_csv("redial after a partition across a coordinator restart", redial, redial, 0);
 	int rounds;
 	double back = until_everyone_is_back(&rounds, 60);
@@ -1308,10 +1265,10 @@ Test(netns, three_of_five_cut_fails_with_exit_4_then_heals)
 static double
 until_connected(int want, double limit_s)
 {
-	double start = now_s();
-	while (now_s() - start < limit_s) {
+	double start = dmn_now_s();
+	while (dmn_now_s() - start < limit_s) {
 		if (nodes_connected() == want)
-			return now_s() - start;
+			return dmn_now_s() - start;
 		dmn_pause_ms(250);
 	}
 	return -1;
@@ -1331,8 +1288,8 @@ Test(netns, frozen_node_across_a_coordinator_kill_redials)
 	kill(pids[3], SIGSTOP);
 	pid_t q = ask_in_background(small_query);
 	/* The query is out once another node charged it. */
-	double t0 = now_s();
-	while (now_s() - t0 < 60 && charges(1) == before)
+	double t0 = dmn_now_s();
+	while (dmn_now_s() - t0 < 60 && charges(1) == before)
 		dmn_pause_ms(50);
 	cr_assert_gt(charges(1), before, "the query never reached node 1");
 	kill(pids[0], SIGKILL);
@@ -1379,13 +1336,14 @@ Test(netns, silent_cut_is_noticed_at_both_ends_then_heals)
 	double coord = until_connected(SITES - 1, 60);
 	cr_log_info("silent cut: the coordinator dropped node 5 after %.2f s", coord);
 	cr_assert_geq(coord, 0, "the coordinator never noticed the silent cut");
-	cr_assert(file_has(clog, "node 5 disconnected"));
-	cr_assert(file_has(clog, "(no heartbeat)"));
-	double t0 = now_s();
-	while (now_s() - t0 < 60 && !file_has(nlog, "nothing from it for"))
+	cr_assert(dmn_file_has(clog, "node 5 disconnected"));
+	cr_assert(dmn_file_has(clog, "(no heartbeat)"));
+	double t0 = dmn_now_s();
+	while (dmn_now_s() - t0 < 60 && !dmn_file_has(nlog, "nothing from it for"))
 		dmn_pause_ms(250);
-	cr_assert(file_has(nlog, "nothing from it for"), "node 5 never noticed the silent cut");
-	cr_log_info("silent cut: node 5 noticed too (%.2f s after the coordinator)", now_s() - t0);
+	cr_assert(dmn_file_has(nlog, "nothing from it for"), "node 5 never noticed the silent cut");
+	cr_log_info("silent cut: node 5 noticed too (%.2f s after the coordinator)",
+	            dmn_now_s() - t0);
 	write_csv("silent cut: coordinator drops the node", coord, coord, 0);
 	json_t *result;
 	double took;

@@ -42,11 +42,9 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +74,6 @@
 #include "net/transport.h"
 #include "tests/daemons.h"
 
-extern char **environ;
-
 enum { SITES = 4, MAX_SITES = 4, WAIT_MS = 60000 };
 
 static char dir[] = "/tmp/tally-rogue-XXXXXX";
@@ -105,20 +101,10 @@ static int
 run(const char *const argv[])
 {
 	char program[1200], log[300];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
 
 	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
 	path_of(log, sizeof log, "out.txt");
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0,
-	             "cannot run %s", program);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return dmn_wait(dmn_spawn(program, argv, log, 0));
 }
 
 /* The output of the last run(). */
@@ -535,31 +521,19 @@ node_log(unsigned site)
 static void
 restart_node(unsigned site)
 {
-	char name[32], pidfile[300], log[300], conf[300], program[1200];
-	posix_spawn_file_actions_t actions;
+	char name[32], log[300], conf[300], program[1200];
 	pid_t pid;
 
 	snprintf(name, sizeof name, "node-%u", site);
 	pid = pid_of(name);
 	cr_assert_eq(kill(pid, SIGKILL), 0);
-	for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
-		dmn_pause_ms(50);
+	dmn_wait_gone(pid, 10000);
 	path_of(log, sizeof log, "logs/node-%u.log", site);
 	path_of(conf, sizeof conf, "site-%u/node.conf", site);
-	path_of(pidfile, sizeof pidfile, "run/node-%u.pid", site);
 	snprintf(program, sizeof program, "%s/tally-node", bin);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(
-	    posix_spawn(&pid, program, &actions, NULL,
-	                (char *const *)(const char *const[]){"tally-node", "--config", conf, NULL},
-	                environ),
-	    0);
-	posix_spawn_file_actions_destroy(&actions);
-	FILE *f = fopen(pidfile, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%ld\n", (long)pid);
-	fclose(f);
+	pid = dmn_spawn_split(program, (const char *const[]){"tally-node", "--config", conf, NULL},
+	                      NULL, log);
+	dmn_write_pid(dir, name, pid);
 }
 
 static int

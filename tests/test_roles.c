@@ -13,10 +13,7 @@
  * nodes' log lines and `tally audit explain` all carry.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,114 +29,59 @@
 #include "query/planner.h"
 #include "net/transport.h"
 #include "tests/daemons.h"
-
-extern char **environ;
+#include "tests/demo.h"
 
 enum { SITES = 5, WAIT_S = 60 }; /* one may stop and leave a committee of k = 4 */
 
-static char dir[] = "/tmp/tally-roles-XXXXXX";
-static char bin[1024];
+static struct dmn_demo demo;
 
-static int
-run_to(const char *log, const char *const argv[])
-{
-	char program[1200];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	int status;
-
-	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_adddup2(&actions, 1, 2);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void
-path_of(char *out, size_t len, const char *rel)
-{
-	snprintf(out, len, "%s/%s", dir, rel);
-}
-
-/* Everything a command printed (stdout and stderr), malloc'd. */
-/* Run a tally command; its output is in DIR/out.txt. */
-static int
-run(const char *const argv[])
-{
-	char log[300];
-	path_of(log, sizeof log, "out.txt");
-	return run_to(log, argv);
-}
-
+/* Everything the last dmn_demo_run printed (stdout and stderr), malloc'd. */
 static char *
 output(void)
 {
 	char log[300];
-	path_of(log, sizeof log, "out.txt");
+	dmn_demo_path(&demo, log, sizeof log, "out.txt");
 	return dmn_slurp_or_empty(log, NULL);
 }
 
 static void
 setup(void)
 {
-	const char *env = getenv("TALLY_BIN");
-	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
-	cr_assert_not_null(mkdtemp(dir));
-	char sites[8];
-	snprintf(sites, sizeof sites, "%d", SITES);
-	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-	                                       sites, "--people", "4000", "--seed", "7", NULL}),
-	             0, "tally demo --serve failed");
+	dmn_demo_init(&demo, "roles");
+	dmn_demo_serve(&demo, SITES, 4000, 7);
 }
 
 static void
 teardown(void)
 {
-	char cmd[300];
-	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
+	dmn_demo_fini(&demo);
 }
 
 TestSuite(roles, .init = setup, .fini = teardown, .timeout = 240);
-
-/* The API URL from DIR/planner.conf. */
-static void
-api_url(char *out, size_t len)
-{
-	char api[200];
-	cr_assert(dmn_planner_api(dir, api, sizeof api), "no api in %s/planner.conf", dir);
-	snprintf(out, len, "%s", api);
-}
 
 /* `tally query --count --epsilon 0.5` with these credentials (paths under
  * DIR); planner and sign_key NULL send no signature. */
 static int
 query_as(const char *cert, const char *key, const char *planner, const char *sign_key)
 {
-	char api[200], c[300], k[300], ca[300], s[300];
-	const char *argv[24] = {"tally",   "query",     "--api", api,         "--cert",
+	char c[300], k[300], ca[300], s[300];
+	const char *argv[24] = {"tally",   "query",     "--api", demo.api,    "--cert",
 	                        c,         "--key",     k,       "--ca",      ca,
 	                        "--count", "--epsilon", "0.5",   "--timeout", "60000"};
 	size_t n = 15;
-	api_url(api, sizeof api);
-	path_of(c, sizeof c, cert);
-	path_of(k, sizeof k, key);
-	path_of(ca, sizeof ca, "pki/coordinator-ca.crt");
+	dmn_demo_path(&demo, c, sizeof c, cert);
+	dmn_demo_path(&demo, k, sizeof k, key);
+	dmn_demo_path(&demo, ca, sizeof ca, "pki/coordinator-ca.crt");
 	if (planner != NULL) {
-		path_of(s, sizeof s, sign_key);
+		dmn_demo_path(&demo, s, sizeof s, sign_key);
 		argv[n++] = "--planner";
 		argv[n++] = planner;
 		argv[n++] = "--sign-key";
 		argv[n++] = s;
 	}
 	argv[n] = NULL;
-	return run(argv);
+	return dmn_demo_run(&demo, argv);
 }
 
 /* How many releases the coordinator has made, from GET /v1/status with
@@ -147,25 +89,12 @@ query_as(const char *cert, const char *key, const char *planner, const char *sig
 static long
 status_field(const char *field)
 {
-	char api[200], url[300], cert[300], key[300], ca[300], why[300];
-	api_url(api, sizeof api);
-	snprintf(url, sizeof url, "%s/v1/status", api);
-	path_of(cert, sizeof cert, "pki/planner.crt");
-	path_of(key, sizeof key, "pki/planner.key");
-	path_of(ca, sizeof ca, "pki/coordinator-ca.crt");
-	struct tly_tls_files tls = {.cert = cert, .key = key, .ca = ca};
-	uint8_t *body = NULL;
-	size_t len;
-	int status;
-	cr_assert_eq(tly_https_request(url, "GET", &tls, NULL, 0, 30000, &status, &body, &len, why,
-	                               sizeof why),
-	             TLY_OK, "%s", why);
-	cr_assert_eq(status, 200);
-	json_t *json = json_loadb((const char *)body, len, 0, NULL);
+	double ms;
+	json_t *json = NULL;
+	cr_assert_eq(dmn_demo_api_get(&demo, "/v1/status", 30000, &ms, &json), 200);
 	cr_assert_not_null(json);
 	long value = (long)json_integer_value(json_object_get(json, field));
 	json_decref(json);
-	free(body);
 	return value;
 }
 
@@ -190,19 +119,16 @@ Test(roles, node_and_coordinator_certificates_fail_on_the_api)
 struct api_call {
 	char url[300];
 	struct tly_tls_files tls;
-	char cert[300], key[300], ca[300];
+	struct dmn_tls_paths paths;
 };
 
 static void
 api_init(struct api_call *a)
 {
-	char api[200];
-	api_url(api, sizeof api);
-	snprintf(a->url, sizeof a->url, "%s/v1/queries", api);
-	path_of(a->cert, sizeof a->cert, "pki/planner.crt");
-	path_of(a->key, sizeof a->key, "pki/planner.key");
-	path_of(a->ca, sizeof a->ca, "pki/coordinator-ca.crt");
-	a->tls = (struct tly_tls_files){.cert = a->cert, .key = a->key, .ca = a->ca};
+	snprintf(a->url, sizeof a->url, "%s/v1/queries", demo.api);
+	dmn_planner_tls(demo.dir, &a->paths);
+	a->tls =
+	    (struct tly_tls_files){.cert = a->paths.cert, .key = a->paths.key, .ca = a->paths.ca};
 }
 
 /* POST body with this header (NULL: none); the HTTP status, and the
@@ -232,7 +158,7 @@ key_from(const char *rel)
 	char path[300], why[300];
 	uint8_t seed[TLY_SIGN_SEED_BYTES];
 	struct tly_sign_key *key;
-	path_of(path, sizeof path, rel);
+	dmn_demo_path(&demo, path, sizeof path, rel);
 	cr_assert_eq(tly_key_file_read(path, seed, sizeof seed, why, sizeof why), TLY_OK, "%s",
 	             why);
 	cr_assert_eq(tly_sign_key_alloc(&key, seed), TLY_OK);
@@ -311,27 +237,14 @@ Test(roles, unsigned_unknown_stale_and_replayed_requests_are_403)
 
 /* ---- the node listener ---- */
 
+/* A tally-node on config, its stderr in log. */
 static pid_t
 spawn_node(const char *config, const char *log)
 {
 	char program[1200];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	snprintf(program, sizeof program, "%s/tally-node", bin);
-	const char *argv[] = {"tally-node", "--config", config, NULL};
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, 2, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	return pid;
-}
-
-static void
-nap(void)
-{
-	struct timespec ts = {0, 100 * 1000 * 1000};
-	nanosleep(&ts, NULL);
+	snprintf(program, sizeof program, "%s/tally-node", demo.bin);
+	return dmn_spawn_split(
+	    program, (const char *const[]){"tally-node", "--config", config, NULL}, NULL, log);
 }
 
 static size_t
@@ -350,9 +263,9 @@ static void
 impostor_refused(const char *name, const char *cert, const char *key)
 {
 	char real[300], conf[300], log[300], line[400], rel[200];
-	path_of(real, sizeof real, "site-1/node.conf");
+	dmn_demo_path(&demo, real, sizeof real, "site-1/node.conf");
 	snprintf(rel, sizeof rel, "site-1/%s.conf", name);
-	path_of(conf, sizeof conf, rel);
+	dmn_demo_path(&demo, conf, sizeof conf, rel);
 	FILE *in = fopen(real, "r"), *out = fopen(conf, "w");
 	cr_assert(in != NULL && out != NULL);
 	while (fgets(line, sizeof line, in) != NULL) {
@@ -366,7 +279,7 @@ impostor_refused(const char *name, const char *cert, const char *key)
 	fclose(in);
 	fclose(out);
 	snprintf(rel, sizeof rel, "logs/%s.log", name);
-	path_of(log, sizeof log, rel);
+	dmn_demo_path(&demo, log, sizeof log, rel);
 	pid_t impostor = spawn_node(conf, log);
 
 	/* Wait until it has tried twice, or was let in. */
@@ -377,7 +290,7 @@ impostor_refused(const char *name, const char *cert, const char *key)
 		if (strstr(text, "connected to the coordinator at") != NULL ||
 		    count_of(text, "the coordinator at") >= 2)
 			break;
-		nap();
+		dmn_pause_ms(100);
 	}
 	cr_expect(strstr(text, "connected to the coordinator at") == NULL,
 	          "%s was welcomed as node 1:\n%s", name, text);
@@ -395,14 +308,9 @@ impostor_refused(const char *name, const char *cert, const char *key)
 Test(roles, planner_certificate_fails_on_the_node_listener)
 {
 	char log[300];
-	pid_t node1 = dmn_pid_of(dir, "node-1");
-	cr_assert_gt(node1, 0);
-	cr_assert_eq(kill(node1, SIGTERM), 0);
-	for (int i = 0; i < WAIT_S * 10 && kill(node1, 0) == 0; i++)
-		nap();
-	cr_assert_neq(kill(node1, 0), 0, "node 1 did not stop");
+	dmn_demo_stop(&demo, "node-1", WAIT_S * 1000);
 	for (int i = 0; i < WAIT_S * 10 && status_field("nodes_connected") != SITES - 1; i++)
-		nap();
+		dmn_pause_ms(100);
 	cr_assert_eq(status_field("nodes_connected"), SITES - 1);
 
 	impostor_refused("planner-impostor", "../pki/planner.crt", "../pki/planner.key");
@@ -410,22 +318,23 @@ Test(roles, planner_certificate_fails_on_the_node_listener)
 	                 "../coordinator/pki/coordinator.key");
 	/* Queries go on without node 1. */
 	char api_conf[300];
-	path_of(api_conf, sizeof api_conf, "planner.conf");
-	path_of(log, sizeof log, "answer.json");
+	dmn_demo_path(&demo, api_conf, sizeof api_conf, "planner.conf");
+	dmn_demo_path(&demo, log, sizeof log, "answer.json");
 	cr_expect_eq(
-	    run_to(log, (const char *const[]){"tally", "query", "--config", api_conf, "--count",
-	                                      "--epsilon", "0.5", "--format", "json", NULL}),
+	    dmn_demo_run_to(&demo, log,
+	                    (const char *const[]){"tally", "query", "--config", api_conf, "--count",
+	                                          "--epsilon", "0.5", "--format", "json", NULL}),
 	    0);
 	json_t *answer = json_load_file(log, 0, NULL);
 	cr_expect_eq(json_integer_value(json_object_get(answer, "contributors")), SITES - 1);
 	json_decref(answer);
 	/* Control: node 1's own certificate is welcomed again. */
 	char conf[300];
-	path_of(conf, sizeof conf, "site-1/node.conf");
-	path_of(log, sizeof log, "logs/node-1-again.log");
+	dmn_demo_path(&demo, conf, sizeof conf, "site-1/node.conf");
+	dmn_demo_path(&demo, log, sizeof log, "logs/node-1-again.log");
 	pid_t again = spawn_node(conf, log);
 	for (int i = 0; i < WAIT_S * 10 && status_field("nodes_connected") != SITES; i++)
-		nap();
+		dmn_pause_ms(100);
 	cr_expect_eq(status_field("nodes_connected"), SITES, "node 1's own certificate failed");
 	kill(again, SIGTERM);
 	waitpid(again, NULL, 0);
@@ -436,12 +345,13 @@ Test(roles, planner_certificate_fails_on_the_node_listener)
 Test(roles, the_planner_is_named_in_query_log_and_explain)
 {
 	char conf[300], log[300];
-	path_of(conf, sizeof conf, "planner.conf");
-	path_of(log, sizeof log, "answer.json");
-	cr_assert_eq(
-	    run_to(log, (const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
-	                                      "sex", "--epsilon", "0.5", "--format", "json", NULL}),
-	    0);
+	dmn_demo_path(&demo, conf, sizeof conf, "planner.conf");
+	dmn_demo_path(&demo, log, sizeof log, "answer.json");
+	cr_assert_eq(dmn_demo_run_to(&demo, log,
+	                             (const char *const[]){"tally", "query", "--config", conf,
+	                                                   "--count", "--by", "sex", "--epsilon",
+	                                                   "0.5", "--format", "json", NULL}),
+	             0);
 	json_t *answer = json_load_file(log, 0, NULL);
 	const char *qid = json_string_value(json_object_get(answer, "query_id"));
 	cr_assert_not_null(qid);
@@ -451,20 +361,22 @@ Test(roles, the_planner_is_named_in_query_log_and_explain)
 
 	/* The nodes saw the name in the QUERY they answered. */
 	char node_log[300], want[200];
-	path_of(node_log, sizeof node_log, "logs/node-2.log");
+	dmn_demo_path(&demo, node_log, sizeof node_log, "logs/node-2.log");
 	char *text = dmn_slurp_or_empty(node_log, NULL);
 	snprintf(want, sizeof want, "query %s: asked by planner planner", id);
 	cr_expect(strstr(text, want) != NULL, "%s", text);
 	free(text);
 
 	/* The log entry's spec names it, and explain says so. */
-	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
-	cr_assert_eq(
-	    run((const char *const[]){"tally", "audit", "explain", "--dir", dir, id, NULL}), 0,
-	    "%s", output());
+	(void)dmn_demo_run(
+	    &demo, (const char *const[]){"tally", "demo", "--stop", "--dir", demo.dir, NULL});
+	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "explain", "--dir",
+	                                                       demo.dir, id, NULL}),
+	             0, "%s", output());
 	text = output();
 	cr_expect(strstr(text, "Asked by planner \"planner\"") != NULL, "%s", text);
 	free(text);
-	cr_expect_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0,
-	             "%s", output());
+	cr_expect_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "verify", "--dir",
+	                                                       demo.dir, NULL}),
+	             0, "%s", output());
 }

@@ -23,16 +23,12 @@
  * good start is recognised by its "listening" line.
  */
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "coordinator/translog_impl.h"
@@ -40,114 +36,45 @@
 #include "store/head.h"
 #include "store/keys.h"
 #include "tests/daemons.h"
-
-extern char **environ;
+#include "tests/demo.h"
 
 enum { SITES = 3, START_CAP_MS = 60000 };
 
-static char dir[] = "/tmp/tally-startup-XXXXXX";
-static char bin[1024];
+static struct dmn_demo demo;
 
-/* Start bin/argv[0] with stdout to out (may be NULL: /dev/null) and
- * stderr to err (appended). */
-static pid_t
-spawn(const char *out, const char *err, const char *const argv[])
-{
-	char program[1200];
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-
-	snprintf(program, sizeof program, "%s/%s", bin, argv[0]);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, out != NULL ? out : "/dev/null",
-	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&actions, 2, err != NULL ? err : "/dev/null",
-	                                 O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(posix_spawn(&pid, program, &actions, NULL, (char *const *)argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	return pid;
-}
-
-/* waitpid with a cap: the exit code (128 + signal when killed), or -1 when
- * the process still runs after cap_ms. */
-static int
-wait_exit(pid_t pid, long cap_ms)
-{
-	long until = dmn_now_ms() + cap_ms;
-	int status;
-
-	for (;;) {
-		pid_t got = waitpid(pid, &status, WNOHANG);
-		cr_assert_neq(got, -1, "waitpid: %s", strerror(errno));
-		if (got == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (dmn_now_ms() > until)
-			return -1;
-		dmn_pause_ms(5);
-	}
-}
-
+/* Run a tally program, its stdout to DIR/out.txt (its stderr discarded),
+ * for at most 10 x START_CAP_MS; its exit code. */
 static int
 run(const char *const argv[])
 {
 	char out[300];
-	snprintf(out, sizeof out, "%s/out.txt", dir);
-	int code = wait_exit(spawn(out, NULL, argv), 10 * START_CAP_MS);
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	int code = dmn_wait_capped(dmn_demo_spawn(&demo, out, NULL, argv), 10 * START_CAP_MS);
 	cr_assert_neq(code, -1, "%s did not finish", argv[0]);
 	return code;
-}
-
-static void
-set_pid(const char *name, pid_t pid)
-{
-	char path[300];
-	snprintf(path, sizeof path, "%s/run/%s.pid", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%ld\n", (long)pid);
-	fclose(f);
 }
 
 static int
 query(void)
 {
 	char conf[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
 	return run((const char *const[]){"tally", "query", "--config", conf, "--count", "--by",
 	                                 "sex", "--epsilon", "0.5", NULL});
-}
-
-/* Stop a daemon that is not our child: SIGTERM, then wait for it to go. */
-static void
-stop_daemon(pid_t pid)
-{
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(kill(pid, SIGTERM), 0);
-	for (long until = dmn_now_ms() + START_CAP_MS; kill(pid, 0) == 0 && dmn_now_ms() < until;)
-		dmn_pause_ms(10);
-	cr_assert_neq(kill(pid, 0), 0, "pid %ld did not stop", (long)pid);
 }
 
 static void
 setup(void)
 {
-	const char *env = getenv("TALLY_BIN");
-	snprintf(bin, sizeof bin, "%s", env != NULL ? env : "build/bin");
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(run((const char *const[]){"tally", "demo", "--serve", "--dir", dir, "--sites",
-	                                       "3", "--people", "2000", "--seed", "5", NULL}),
-	             0, "tally demo --serve failed");
+	dmn_demo_init(&demo, "startup");
+	dmn_demo_serve(&demo, SITES, 2000, 5);
 }
 
 static void
 teardown(void)
 {
-	char cmd[300];
-	(void)run((const char *const[]){"tally", "demo", "--stop", "--dir", dir, NULL});
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		cr_log_warn("could not remove %s", dir);
+	dmn_demo_fini(&demo);
 }
 
 TestSuite(startup, .init = setup, .fini = teardown, .timeout = 600);
@@ -173,14 +100,14 @@ log_copy(const char *name, char *log, size_t log_len, char *conf, size_t conf_le
 {
 	char orig[300], command[700], text[300];
 
-	snprintf(orig, sizeof orig, "%s/coordinator/state/transparency.db", dir);
-	snprintf(log, log_len, "%s/coordinator/state/%s.db", dir, name);
+	snprintf(orig, sizeof orig, "%s/coordinator/state/transparency.db", demo.dir);
+	snprintf(log, log_len, "%s/coordinator/state/%s.db", demo.dir, name);
 	snprintf(text, sizeof text, "VACUUM INTO '%s'", log);
 	sql(orig, text);
-	snprintf(conf, conf_len, "%s/coordinator/%s.conf", dir, name);
+	snprintf(conf, conf_len, "%s/coordinator/%s.conf", demo.dir, name);
 	snprintf(command, sizeof command,
 	         "sed 's|^log = .*|log = state/%s.db|' %s/coordinator/coordinator.conf > %s", name,
-	         dir, conf);
+	         demo.dir, conf);
 	cr_assert_eq(system(command), 0);
 }
 
@@ -246,7 +173,7 @@ resign_spliced(const char *path, uint64_t seq)
 	uint8_t hash[TLY_HASH_BYTES], sig[TLY_SIGN_BYTES];
 	size_t len, older_len;
 
-	snprintf(key, sizeof key, "%s/coordinator/keys/coordinator.sign", dir);
+	snprintf(key, sizeof key, "%s/coordinator/keys/coordinator.sign", demo.dir);
 	cr_assert_eq(tly_identity_from_files(&coordinator, TLY_PARTY_COORDINATOR, key, NULL, why,
 	                                     sizeof why),
 	             TLY_OK, "%s", why);
@@ -269,16 +196,12 @@ static void
 expect_refused(const char *name, const char *conf, const char *entry, const char *reason)
 {
 	char err[300];
-	snprintf(err, sizeof err, "%s/logs/%s.err", dir, name);
+	snprintf(err, sizeof err, "%s/logs/%s.err", demo.dir, name);
 	long t0 = dmn_now_ms();
-	pid_t pid =
-	    spawn(NULL, err, (const char *const[]){"tally-coordinator", "--config", conf, NULL});
-	int code = wait_exit(pid, START_CAP_MS);
+	pid_t pid = dmn_demo_spawn(
+	    &demo, NULL, err, (const char *const[]){"tally-coordinator", "--config", conf, NULL});
+	int code = dmn_wait_or_kill(pid, START_CAP_MS);
 	long took = dmn_now_ms() - t0;
-	if (code == -1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
 	char *text = dmn_slurp(err, NULL);
 	cr_log_info("%s: exit %d after %ld ms: %s", name, code, took, text);
 	cr_assert_eq(code, 1, "%s: exit %d, expected 1; stderr: %s", name, code, text);
@@ -297,7 +220,7 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 
 	cr_assert_eq(query(), 0);
 	cr_assert_eq(query(), 0);
-	stop_daemon(dmn_pid_of(dir, "coordinator"));
+	dmn_stop(dmn_pid_of(demo.dir, "coordinator"), START_CAP_MS);
 
 	log_copy("flipped", log, sizeof log, conf, sizeof conf);
 	flip(log, "bytes", 2, 60); /* inside the query hash */
@@ -317,11 +240,12 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 
 	/* The intact log: it starts, says so, and answers. */
 	char err[300], exe_conf[300];
-	snprintf(err, sizeof err, "%s/logs/restarted.err", dir);
-	snprintf(exe_conf, sizeof exe_conf, "%s/coordinator/coordinator.conf", dir);
-	pid_t pid = spawn(NULL, err,
-	                  (const char *const[]){"tally-coordinator", "--config", exe_conf, NULL});
-	set_pid("coordinator", pid);
+	snprintf(err, sizeof err, "%s/logs/restarted.err", demo.dir);
+	snprintf(exe_conf, sizeof exe_conf, "%s/coordinator/coordinator.conf", demo.dir);
+	pid_t pid =
+	    dmn_demo_spawn(&demo, NULL, err,
+	                   (const char *const[]){"tally-coordinator", "--config", exe_conf, NULL});
+	dmn_write_pid(demo.dir, "coordinator", pid);
 	char *text = NULL;
 	for (long until = dmn_now_ms() + START_CAP_MS; dmn_now_ms() < until; dmn_pause_ms(20)) {
 		free(text);
@@ -346,7 +270,7 @@ Test(startup, coordinator_refuses_a_broken_log_and_starts_on_a_good_one)
 static void
 spec_file(char *path, size_t len, const char *name, const char *epsilon)
 {
-	snprintf(path, len, "%s/%s.json", dir, name);
+	snprintf(path, len, "%s/%s.json", demo.dir, name);
 	FILE *f = fopen(path, "w");
 	cr_assert_not_null(f);
 	fprintf(f,
@@ -360,7 +284,7 @@ static int
 query_at(const char *epsilon)
 {
 	char conf[300], spec[300];
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
 	spec_file(spec, sizeof spec, "asked", epsilon);
 	return run((const char *const[]){"tally", "query", "--config", conf, "--spec", spec, NULL});
 }
@@ -371,13 +295,14 @@ static int
 explain(const char *epsilon, char **text)
 {
 	char conf[300], spec[300], out[300];
-	snprintf(conf, sizeof conf, "%s/site-1/node.conf", dir);
-	snprintf(out, sizeof out, "%s/explain.txt", dir);
+	snprintf(conf, sizeof conf, "%s/site-1/node.conf", demo.dir);
+	snprintf(out, sizeof out, "%s/explain.txt", demo.dir);
 	spec_file(spec, sizeof spec, "explained", epsilon);
-	int code = wait_exit(spawn(out, NULL,
-	                           (const char *const[]){"tally-node", "explain", "--config", conf,
-	                                                 "--spec", spec, NULL}),
-	                     10 * START_CAP_MS);
+	int code = dmn_wait_capped(
+	    dmn_demo_spawn(&demo, out, NULL,
+	                   (const char *const[]){"tally-node", "explain", "--config", conf,
+	                                         "--spec", spec, NULL}),
+	    10 * START_CAP_MS);
 	*text = dmn_slurp(out, NULL);
 	return code;
 }
@@ -448,55 +373,17 @@ enum { TERM_BOUND_MS = 1000, FLOOD_CONNS = 5000 };
 static const char *const busy_query[] = {
     "--count", "--by", "imd_decile,sex,age_band,ethnicity", "--epsilon", "0.00001", NULL};
 
-static int
-file_has(const char *path, const char *needle)
-{
-	char *text = dmn_slurp(path, NULL);
-	int found = strstr(text, needle) != NULL;
-	free(text);
-	return found;
-}
-
-static void
-wait_for_line(const char *path, const char *needle)
-{
-	long until = dmn_now_ms() + START_CAP_MS;
-	while (!file_has(path, needle) && dmn_now_ms() < until)
-		dmn_pause_ms(20);
-	cr_assert(file_has(path, needle), "no \"%s\" in %s", needle, path);
-}
-
-/* How many times needle occurs in path. */
-static int
-count_in(const char *path, const char *needle)
-{
-	char *text = dmn_slurp(path, NULL);
-	int n = 0;
-	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(text);
-	return n;
-}
-
 /* Stop the demo's daemon NAME and start it again as our child, its stderr
  * in DIR/logs/NAME.child-K.log (log, log_len); returns its pid. */
 static pid_t
 adopt(const char *name, char *log, size_t log_len)
 {
 	static int started;
-	char conf[300];
-	pid_t old = dmn_pid_of(dir, name);
+	pid_t old = dmn_pid_of(demo.dir, name);
 	if (old > 0 && kill(old, 0) == 0)
-		stop_daemon(old);
-	if (strcmp(name, "coordinator") == 0)
-		snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	else
-		snprintf(conf, sizeof conf, "%s/site-%s/node.conf", dir, name + 5);
-	snprintf(log, log_len, "%s/logs/%s.child-%d.log", dir, name, ++started);
-	const char *program = strcmp(name, "coordinator") == 0 ? "tally-coordinator" : "tally-node";
-	pid_t pid = spawn(NULL, log, (const char *const[]){program, "--config", conf, NULL});
-	set_pid(name, pid);
-	return pid;
+		dmn_stop(old, START_CAP_MS);
+	snprintf(log, log_len, "%s/logs/%s.child-%d.log", demo.dir, name, ++started);
+	return dmn_demo_start(&demo, name, log, 1);
 }
 
 /* SIGTERM to our child; the milliseconds from kill() to waitpid(). */
@@ -505,10 +392,8 @@ term(pid_t pid, const char *what)
 {
 	long t0 = dmn_now_ms();
 	cr_assert_eq(kill(pid, SIGTERM), 0);
-	int code = wait_exit(pid, START_CAP_MS);
+	int code = dmn_wait_or_kill(pid, START_CAP_MS);
 	long took = dmn_now_ms() - t0;
-	if (code == -1)
-		kill(pid, SIGKILL);
 	cr_log_info("SIGTERM %s: exit %d after %ld ms", what, code, took);
 	cr_assert_eq(code, 0, "%s: exit %d after SIGTERM", what, code);
 	cr_assert_leq(took, TERM_BOUND_MS, "%s: %ld ms from SIGTERM to exit", what, took);
@@ -543,11 +428,11 @@ start_busy_query(void)
 	char conf[300];
 	const char *argv[16] = {"tally", "query", "--config", conf};
 	size_t n = 4;
-	snprintf(conf, sizeof conf, "%s/planner.conf", dir);
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
 	for (const char *const *a = busy_query; *a != NULL; a++)
 		argv[n++] = *a;
 	argv[n] = NULL;
-	return spawn(NULL, NULL, argv);
+	return dmn_demo_spawn(&demo, NULL, NULL, argv);
 }
 
 /* Wait until node pid (its log at log) serves the query and has spent
@@ -556,9 +441,9 @@ static void
 wait_in_sampler(pid_t pid, const char *log, int served_before)
 {
 	long until = dmn_now_ms() + START_CAP_MS;
-	while (count_in(log, "serving on the committee") <= served_before && dmn_now_ms() < until)
-		dmn_pause_ms(10);
-	cr_assert_gt(count_in(log, "serving on the committee"), served_before, "%s", log);
+	int served =
+	    dmn_wait_count(log, "serving on the committee", served_before + 1, START_CAP_MS);
+	cr_assert_gt(served, served_before, "%s", log);
 	long ticks = cpu_ticks(pid);
 	while (cpu_ticks(pid) < ticks + 20 && dmn_now_ms() < until) /* 0.2 s of CPU */
 		dmn_pause_ms(10);
@@ -569,7 +454,7 @@ static int
 charges_of(int site)
 {
 	char path[300], text[120];
-	snprintf(path, sizeof path, "%s/site-%d/state/ledger.db", dir, site);
+	snprintf(path, sizeof path, "%s/site-%d/state/ledger.db", demo.dir, site);
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
@@ -586,7 +471,7 @@ static void
 expect_ledger_verifies(int site)
 {
 	char conf[300];
-	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", dir, site);
+	snprintf(conf, sizeof conf, "%s/site-%d/node.conf", demo.dir, site);
 	cr_assert_eq(
 	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}), 0,
 	    "site %d's ledger", site);
@@ -597,35 +482,34 @@ Test(signals, a_node_stops_within_1s_idle_and_while_drawing_noise)
 	char log[300];
 
 	pid_t pid = adopt("node-1", log, sizeof log);
-	wait_for_line(log, "connected to the coordinator");
+	dmn_wait_for_line(log, "connected to the coordinator", START_CAP_MS);
 	term(pid, "tally-node, idle");
 
 	pid = adopt("node-1", log, sizeof log);
-	wait_for_line(log, "connected to the coordinator");
+	dmn_wait_for_line(log, "connected to the coordinator", START_CAP_MS);
 	int charged = charges_of(1);
 	pid_t planner = start_busy_query();
 	wait_in_sampler(pid, log, 0);
 	term(pid, "tally-node, drawing noise");
-	cr_assert(file_has(log, "abandoned while drawing the noise: the node is stopping; the "
-	                        "charge stands"),
+	cr_assert(dmn_file_has(log, "abandoned while drawing the noise: the node is stopping; the "
+	                            "charge stands"),
 	          "%s", log);
-	cr_assert_neq(wait_exit(planner, 10 * START_CAP_MS), -1, "the planner's query ended");
+	cr_assert_neq(dmn_wait_capped(planner, 10 * START_CAP_MS), -1, "the planner's query ended");
 	expect_ledger_verifies(1);
 	cr_assert_eq(charges_of(1), charged + 1, "the interrupted query stays charged");
 	char err[300];
 	pid = adopt("node-1", err, sizeof err); /* for the audit and teardown */
-	wait_for_line(err, "connected to the coordinator");
-	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
+	dmn_wait_for_line(err, "connected to the coordinator", START_CAP_MS);
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0);
 }
 
 /* The API address from planner.conf ("https://127.0.0.1:PORT"): its port. */
 static void
 api_port(char *port, size_t len)
 {
-	char api[200];
-	(void)dmn_planner_api(dir, api, sizeof api);
-	const char *colon = strrchr(api, ':');
-	cr_assert_not_null(colon, "no api in %s/planner.conf", dir);
+	const char *colon = strrchr(demo.api, ':');
+	cr_assert_not_null(colon, "no api in %s/planner.conf", demo.dir);
 	snprintf(port, len, "%s", colon + 1);
 }
 
@@ -634,22 +518,13 @@ api_port(char *port, size_t len)
 static pid_t
 start_flood(const char *port)
 {
-	char exe[1024], helper[1100], out[300], count[16];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	cr_assert(n > 0);
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(helper, sizeof helper, "%s/helpers/flood", exe);
-	snprintf(out, sizeof out, "%s/flood.txt", dir);
+	char helper[1100], out[300], count[16];
+	dmn_helper(helper, sizeof helper, "flood");
+	snprintf(out, sizeof out, "%s/flood.txt", demo.dir);
 	snprintf(count, sizeof count, "%d", FLOOD_CONNS);
-	posix_spawn_file_actions_t actions;
-	pid_t pid;
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	char *const argv[] = {"flood", "127.0.0.1", (char *)port, count, NULL};
-	cr_assert_eq(posix_spawn(&pid, helper, &actions, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&actions);
-	wait_for_line(out, "ready");
+	pid_t pid = dmn_spawn(
+	    helper, (const char *const[]){"flood", "127.0.0.1", port, count, NULL}, out, 0);
+	dmn_wait_for_line(out, "ready", START_CAP_MS);
 	char *text = dmn_slurp(out, NULL);
 	cr_log_info("flood: %s", text);
 	free(text);
@@ -661,11 +536,9 @@ static pid_t
 adopt_coordinator(char *log, size_t log_len)
 {
 	pid_t pid = adopt("coordinator", log, log_len);
-	wait_for_line(log, "listening");
-	long until = dmn_now_ms() + START_CAP_MS;
-	while (count_in(log, "connected from") < SITES && dmn_now_ms() < until)
-		dmn_pause_ms(20);
-	cr_assert_geq(count_in(log, "connected from"), SITES, "%s", log);
+	dmn_wait_for_line(log, "listening", START_CAP_MS);
+	int connected = dmn_wait_count(log, "connected from", SITES, START_CAP_MS);
+	cr_assert_geq(connected, SITES, "%s", log);
 	return pid;
 }
 
@@ -679,11 +552,11 @@ Test(signals, the_coordinator_stops_within_1s_idle_mid_round_and_flooded)
 	/* Mid-round: the nodes are drawing the noise. */
 	pid_t node = adopt("node-1", node_log, sizeof node_log);
 	pid = adopt_coordinator(log, sizeof log);
-	wait_for_line(node_log, "connected to the coordinator");
+	dmn_wait_for_line(node_log, "connected to the coordinator", START_CAP_MS);
 	pid_t planner = start_busy_query();
 	wait_in_sampler(node, node_log, 0);
 	term(pid, "tally-coordinator, mid-round");
-	cr_assert(file_has(log, "stopping after"), "%s", log);
+	cr_assert(dmn_file_has(log, "stopping after"), "%s", log);
 	/* The planner's blocking POST is not answered when the coordinator
 	 * stops: `tally query` waits for its --timeout (reported, not
 	 * tested here). */
@@ -701,27 +574,13 @@ Test(signals, the_coordinator_stops_within_1s_idle_mid_round_and_flooded)
 	/* Nothing inconsistent: the log verifies at the next start, and the
 	 * whole federation audits. */
 	pid = adopt_coordinator(log, sizeof log);
-	cr_assert(file_has(log, "transparency log chain verified"), "%s", log);
-	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--dir", dir, NULL}), 0);
+	cr_assert(dmn_file_has(log, "transparency log chain verified"), "%s", log);
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0);
 	expect_ledger_verifies(1);
 }
 
 /* ---- a node that fell behind, across a coordinator restart ---- */
-
-/* Replace the first `from` in path's text by `to`. */
-static void
-edit_conf(const char *path, const char *from, const char *to)
-{
-	size_t len = 0;
-	char *text = dmn_slurp(path, &len);
-	char *at = strstr(text, from);
-	cr_assert_not_null(at, "%s: no \"%s\"", path, from);
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	fclose(f);
-	free(text);
-}
 
 /*
  * The soak's heartbeat recipe found it (docs/SECURITY.md): a QUERY carries
@@ -747,29 +606,27 @@ Test(startup, a_node_behind_by_more_than_the_recent_heads_is_proved_back_in)
 	 * (3 contributors at least), but each is logged first, committed and
 	 * refused, so the log grows past the recent heads node 3 could be
 	 * proved from. */
-	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", dir);
-	snprintf(out, sizeof out, "%s/out.txt", dir);
+	snprintf(conf, sizeof conf, "%s/coordinator/coordinator.conf", demo.dir);
+	snprintf(out, sizeof out, "%s/out.txt", demo.dir);
 	/* First a query all three answer: node 3 then holds a log head. */
 	cr_assert_eq(query(), 0, "%s", dmn_slurp_or_empty(out, NULL));
-	edit_conf(conf, k3, k2);
-	edit_conf(conf, "min_contributors = 3", "min_contributors = 2");
-	stop_daemon(dmn_pid_of(dir, "node-3"));
+	dmn_edit_file(conf, k3, k2);
+	dmn_edit_file(conf, "min_contributors = 3", "min_contributors = 2");
+	dmn_stop(dmn_pid_of(demo.dir, "node-3"), START_CAP_MS);
 	pid_t pid = adopt("coordinator", log, sizeof log);
-	wait_for_line(log, "listening");
-	for (long until = dmn_now_ms() + START_CAP_MS;
-	     count_in(log, "connected from") < SITES - 1 && dmn_now_ms() < until;)
-		dmn_pause_ms(20);
+	dmn_wait_for_line(log, "listening", START_CAP_MS);
+	(void)dmn_wait_count(log, "connected from", SITES - 1, START_CAP_MS);
 	for (int i = 0; i < MISSED; i++) {
 		int code = query();
 		cr_assert(code == 0 || code == 3, "query %d without node 3: exit %d: %s", i, code,
 		          dmn_slurp_or_empty(out, NULL));
 	}
-	cr_assert_geq(count_in(log, "committed to the transparency log"), MISSED, "%s", log);
+	cr_assert_geq(dmn_count_in(log, "committed to the transparency log"), MISSED, "%s", log);
 	term(pid, "tally-coordinator, before the restart");
 
 	/* The coordinator as it was, node 3 back, a restart. */
-	edit_conf(conf, k2, k3);
-	edit_conf(conf, "min_contributors = 2", "min_contributors = 3");
+	dmn_edit_file(conf, k2, k3);
+	dmn_edit_file(conf, "min_contributors = 2", "min_contributors = 3");
 	int before = charges_of(3);
 	(void)adopt("node-3", node_log, sizeof node_log);
 	pid = adopt_coordinator(log, sizeof log);
@@ -779,6 +636,6 @@ Test(startup, a_node_behind_by_more_than_the_recent_heads_is_proved_back_in)
 		tries++;
 	}
 	cr_log_info("node 3 answered after %d queries", tries);
-	cr_assert(file_has(log, TLY_REFUSAL_NO_PROOF), "node 3 was not behind: %s", log);
+	cr_assert(dmn_file_has(log, TLY_REFUSAL_NO_PROOF), "node 3 was not behind: %s", log);
 	cr_assert_gt(charges_of(3), before, "node 3 answered none of %d queries: %s", TRIES, log);
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "net/transport.h"
+#include "tests/fuzz/fuzz_socket.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -47,49 +48,6 @@ static char fake_url[64];
 static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 static const uint8_t *answer_bytes;
 static size_t answer_len;
-
-/* A connected stream socket; abort with errno if the server refuses.
- * Retries a connect that libFuzzer's -timeout alarm interrupted (EINTR). */
-static int
-connect_to(int family, const void *sa, socklen_t len)
-{
-	for (int attempt = 0; attempt < 100; attempt++) {
-		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			break;
-		if (connect(fd, sa, len) == 0)
-			return fd;
-		int err = errno;
-		close(fd);
-		if (err != EINTR) {
-			fprintf(stderr, "connect: %s\n", strerror(err));
-			abort(); /* the server no longer accepts */
-		}
-	}
-	abort();
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 /* The raw server: per connection, read the request (whatever arrives
  * within a second), send the current answer, close. */

@@ -33,6 +33,7 @@
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 #include "net/transport.h"
+#include "tests/fuzz/fuzz_socket.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -96,35 +97,6 @@ be32_put(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* A connected stream socket; abort with errno if the server refuses.
- * Retries a connect that libFuzzer's -timeout alarm interrupted (EINTR). */
-static int
-connect_to(int family, const void *sa, socklen_t len)
-{
-	for (int attempt = 0; attempt < 100; attempt++) {
-		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			break;
-		if (connect(fd, sa, len) == 0)
-			return fd;
-		int err = errno;
-		close(fd);
-		if (err != EINTR) {
-			fprintf(stderr, "connect: %s\n", strerror(err));
-			abort(); /* the server no longer accepts */
-		}
-	}
-	abort();
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Say what the hub logged, then abort: for a failure that needs its side. */
 static void
 fail(const char *what)
@@ -157,20 +129,6 @@ read_exact(int fd, uint8_t *out, size_t n)
 		if (r <= 0)
 			fail("the hub closed during the handshake");
 		got += (size_t)r;
-	}
-}
-
-static void
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* the hub may refuse and close mid-stream */
-		p += w;
-		n -= (size_t)w;
 	}
 }
 
