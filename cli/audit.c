@@ -279,16 +279,16 @@ static void
 check_ledger(struct audit *a, const char *path)
 {
 	struct tly_ledger *ledger = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_report report;
 	const struct tly_party *node;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 	size_t matched;
 	tly_err rv;
 
-	if ((rv = tly_ledger_open_readonly(&ledger, path, &err)) != TLY_OK) {
-		fprintf(a->out, "ledger %s: FAILED: %s\n", path, err.message);
-		problem(a, rv, path, 0, "%s", err.message);
+	if ((rv = tly_ledger_open_readonly(&ledger, path, err, sizeof err)) != TLY_OK) {
+		fprintf(a->out, "ledger %s: FAILED: %s\n", path, err);
+		problem(a, rv, path, 0, "%s", err);
 		return;
 	}
 	tly_ledger_public_key(ledger, pk);

@@ -272,7 +272,6 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
                   FILE *out, char *why, size_t why_len)
 {
 	struct tly_translog *log = NULL;
-	struct tly_translog_error err;
 	struct tly_translog_found found;
 	char id[2 * TLY_QUERY_ID_BYTES + 1];
 	tly_err rv;
@@ -280,8 +279,8 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
 	TLY_REQUIRE(log_path != NULL && out != NULL && (why != NULL || why_len == 0));
 	memset(&found, 0, sizeof found);
 	tly_hex(id, query_id, TLY_QUERY_ID_BYTES);
-	if ((rv = tly_translog_open_readonly(&log, log_path, &err)) != TLY_OK)
-		return fail(why, why_len, rv, "%s", err.message);
+	if ((rv = tly_translog_open_readonly(&log, log_path, why, why_len)) != TLY_OK)
+		return rv;
 	if ((rv = tly_translog_find(log, query_id, &found)) != TLY_OK) {
 		rv = fail(why, why_len, rv, "%s: query %s %s", log_path, id,
 		          rv == TLY_EINVAL ? "is not in the log" : "cannot be read");

@@ -45,20 +45,17 @@ static const struct tly_sqlog_format translog_format = {
 };
 
 static tly_err
-open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
-        struct tly_translog_error *err)
+open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *key, char *why,
+        size_t why_len)
 {
 	struct tly_translog *log = calloc(1, sizeof *log);
-	char *msg = err != NULL ? err->message : NULL;
-	size_t msg_len = err != NULL ? sizeof err->message : 0;
 	tly_err rv = TLY_ENOMEM;
 
 	if (log == NULL) {
-		if (msg_len > 0)
-			snprintf(msg, msg_len, "%s: out of memory", path);
+		tly_say(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, msg, msg_len)) !=
+	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, why, why_len)) !=
 	    TLY_OK)
 		goto out;
 	log->key = key;
@@ -71,18 +68,17 @@ out:
 
 tly_err
 tly_translog_open(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
-                  struct tly_translog_error *err)
+                  char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL && key != NULL);
-	return open_db(out, path, key, err);
+	return open_db(out, path, key, why, why_len);
 }
 
 tly_err
-tly_translog_open_readonly(struct tly_translog **out, const char *path,
-                           struct tly_translog_error *err)
+tly_translog_open_readonly(struct tly_translog **out, const char *path, char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL);
-	return open_db(out, path, NULL, err);
+	return open_db(out, path, NULL, why, why_len);
 }
 
 void

@@ -129,23 +129,19 @@ struct tly_translog_record {
 
 struct tly_translog;
 
-struct tly_translog_error {
-	char message[320]; /* names the file and the cause */
-};
-
 /*
  * Open (creating if absent) the log at path for appending; key is borrowed
  * and must outlive the handle. A new file records key's public key; an
  * existing one must have been written with the same key. On success *out
- * owns the handle (close it); on failure *out is untouched and err says
- * why. TLY_EFORMAT: not a transparency log, another format version, or a
- * damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
+ * owns the handle (close it); on failure *out is untouched and why (if
+ * why_len > 0) names the file and the cause. TLY_EFORMAT: not a transparency log, another format
+ * version, or a damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_translog_open(struct tly_translog **out, const char *path,
-                                   const struct tly_sign_key *key, struct tly_translog_error *err);
+                                   const struct tly_sign_key *key, char *why, size_t why_len);
 /* Open an existing log read-only (verify, show, releases). Errors as above. */
-TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path,
-                                            struct tly_translog_error *err);
+TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path, char *why,
+                                            size_t why_len);
 /* Accepts NULL. */
 void tly_translog_close(struct tly_translog *log);
 

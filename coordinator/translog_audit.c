@@ -766,15 +766,13 @@ tly_translog_verify_file(const char *path, const struct tly_roster *registry,
                          struct tly_translog_report *report)
 {
 	struct tly_translog *log = NULL;
-	struct tly_translog_error err;
 	tly_err rv;
 
 	TLY_REQUIRE(report != NULL);
 	memset(report, 0, sizeof *report);
-	if ((rv = tly_translog_open_readonly(&log, path, &err)) != TLY_OK) {
-		snprintf(report->reason, sizeof report->reason, "%s", err.message);
+	if ((rv = tly_translog_open_readonly(&log, path, report->reason, sizeof report->reason)) !=
+	    TLY_OK)
 		return rv;
-	}
 	rv = tly_translog_verify(log, registry, report);
 	tly_translog_close(log);
 	return rv;

@@ -64,19 +64,16 @@ static const struct tly_sqlog_format ledger_format = {
 
 static tly_err
 open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struct tly_sign_key *key,
-        struct tly_ledger_error *err)
+        char *why, size_t why_len)
 {
 	struct tly_ledger *l = calloc(1, sizeof *l);
-	char *msg = err != NULL ? err->message : NULL;
-	size_t msg_len = err != NULL ? sizeof err->message : 0;
 	tly_err rv = TLY_ENOMEM;
 
 	if (l == NULL) {
-		if (msg_len > 0)
-			snprintf(msg, msg_len, "%s: out of memory", path);
+		tly_say(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, msg, msg_len)) != TLY_OK)
+	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, why, why_len)) != TLY_OK)
 		goto out;
 	l->key = key;
 	l->node_id = node_id;
@@ -89,18 +86,18 @@ out:
 
 tly_err
 tly_ledger_open(struct tly_ledger **out, const char *path, uint32_t node_id,
-                const struct tly_sign_key *key, struct tly_ledger_error *err)
+                const struct tly_sign_key *key, char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL && key != NULL);
 	TLY_REQUIRE(node_id >= 1 && node_id <= TLY_MAX_PARTY_ID);
-	return open_db(out, path, node_id, key, err);
+	return open_db(out, path, node_id, key, why, why_len);
 }
 
 tly_err
-tly_ledger_open_readonly(struct tly_ledger **out, const char *path, struct tly_ledger_error *err)
+tly_ledger_open_readonly(struct tly_ledger **out, const char *path, char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL);
-	return open_db(out, path, 0, NULL, err);
+	return open_db(out, path, 0, NULL, why, why_len);
 }
 
 void

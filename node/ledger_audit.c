@@ -307,15 +307,13 @@ tly_ledger_verify_file(const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC
                        struct tly_ledger_report *report)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
 	tly_err rv;
 
 	TLY_REQUIRE(report != NULL);
 	memset(report, 0, sizeof *report);
-	if ((rv = tly_ledger_open_readonly(&l, path, &err)) != TLY_OK) {
-		snprintf(report->reason, sizeof report->reason, "%s", err.message);
+	if ((rv = tly_ledger_open_readonly(&l, path, report->reason, sizeof report->reason)) !=
+	    TLY_OK)
 		return rv;
-	}
 	rv = tly_ledger_verify(l, pk, report);
 	tly_ledger_close(l);
 	return rv;
