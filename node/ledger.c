@@ -11,6 +11,7 @@
 #include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "store/sqlog.h"
+#include "wire/hex.h"
 
 /* Append-only by construction: store/sqlog.c adds the triggers that
  * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;
@@ -299,7 +300,7 @@ decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
 	if (earlier < 0)
 		return TLY_EIO;
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
-	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
+	tly_hex(id, e->query_id, sizeof e->query_id);
 	e->kind = TLY_LEDGER_REFUSAL;
 	if (earlier > 0) {
 		e->refusal = TLY_LEDGER_REFUSED_REPLAY;

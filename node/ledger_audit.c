@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "store/sqlog.h"
+#include "wire/hex.h"
 
 /* ---- verify ---- */
 
@@ -443,7 +444,7 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 	const char *kind = e->kind == TLY_LEDGER_CHARGE ? "charge" : "refused";
 
 	iso_time(when, e->time);
-	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
+	tly_hex(id, e->query_id, sizeof e->query_id);
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
 	tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);
 	tly_ledger_fraction_format(rho, sizeof rho, e->rho_spent);
@@ -452,7 +453,7 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 	guarantee_text(guarantee, sizeof guarantee, e);
 	/* The log head verified for the query: size and the root's first 8
 	 * bytes ("-" for none). */
-	tly_ledger_hex(root, e->log_head.root, 8);
+	tly_hex(root, e->log_head.root, 8);
 	if (e->log_head.size == 0)
 		snprintf(head, sizeof head, "-");
 	else
