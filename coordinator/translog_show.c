@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "store/keys.h"
+#include "store/sqlog.h"
 
 /* Step st to its next row and decode its bytes (column 4) into e.
  * SQLITE_ROW with *form TLY_OK or the decoder's error, or SQLite's code. */
@@ -48,11 +49,11 @@ static void
 show_entry(FILE *out, const struct tly_translog_entry *e, enum tly_translog_format format)
 {
 	struct tly_translog_spec_summary spec;
-	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], privacy[64] = "-";
+	char when[TLY_SQLOG_TIME_BYTES], id[2 * TLY_QUERY_ID_BYTES + 1], privacy[64] = "-";
 	const char *dataset = "-", *measure = "-";
 	int reason_len = e->reason_len > 200 ? 200 : (int)e->reason_len;
 
-	tly_translog_iso_time(when, e->time);
+	tly_sqlog_iso_time(when, e->time);
 	tly_hex(id, e->query_id, sizeof e->query_id);
 	if (e->spec_len > 0 && tly_translog_spec_summary(e->spec, e->spec_len, &spec) == TLY_OK) {
 		dataset = spec.dataset;
@@ -119,11 +120,11 @@ tly_translog_show(struct tly_translog *log, FILE *out, enum tly_translog_format 
 static tly_err
 release_item(const struct tly_translog_entry *e, json_t *array)
 {
-	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1];
+	char when[TLY_SQLOG_TIME_BYTES], id[2 * TLY_QUERY_ID_BYTES + 1];
 	json_t *item = json_object(), *release = NULL;
 	int bad = item == NULL;
 
-	tly_translog_iso_time(when, e->time);
+	tly_sqlog_iso_time(when, e->time);
 	tly_hex(id, e->query_id, sizeof e->query_id);
 	if (e->release_len > 0 &&
 	    (release = json_loadb(e->release, e->release_len, 0, NULL)) == NULL) {

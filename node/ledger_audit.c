@@ -102,18 +102,11 @@ check_seal(struct walk *w, const struct tly_ledger_entry *e)
 static tly_err
 check_form(struct walk *w, const struct tly_ledger_entry *e)
 {
-	const struct tly_fraction fractions[] = {e->amount,
-	                                         e->epsilon_spent,
-	                                         e->rho_spent,
-	                                         e->budget.epsilon_total,
-	                                         e->budget.epsilon_per_query,
-	                                         e->budget.rho_total,
-	                                         e->budget.rho_per_query,
-	                                         e->budget.delta_total,
-	                                         e->epsilon_rho_spent};
+	struct tly_fraction fractions[TLY_LEDGER_FRACTIONS];
 	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
 	                                   e->budget.sites};
 
+	tly_ledger_entry_fractions(e, fractions);
 	if (!tly_ledger_name_valid(e->dataset, strlen(e->dataset)))
 		return bad(w, e->seq, "entry %" PRIu64 ": bad dataset name", e->seq);
 	if (!tly_ledger_name_valid(e->population, strlen(e->population)))
@@ -121,7 +114,7 @@ check_form(struct walk *w, const struct tly_ledger_entry *e)
 	if (e->mechanism != TLY_MECH_LAPLACE && e->mechanism != TLY_MECH_SKELLAM)
 		return bad(w, e->seq, "entry %" PRIu64 ": unknown mechanism %u", e->seq,
 		           e->mechanism);
-	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+	for (size_t i = 0; i < TLY_LEDGER_FRACTIONS; i++)
 		if (!tly_ledger_fraction_valid(fractions[i]))
 			return bad(w, e->seq,
 			           "entry %" PRIu64 ": a fraction is not reduced or has "
@@ -351,17 +344,6 @@ out:
 
 /* ---- show ---- */
 
-static void
-iso_time(char out[static 32], uint64_t seconds)
-{
-	struct tm tm;
-	time_t t = (time_t)seconds;
-
-	if (seconds > (uint64_t)INT32_MAX * 1000 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "@%" PRIu64, seconds);
-}
-
 static const char *
 mechanism_name(uint8_t mechanism)
 {
@@ -439,11 +421,12 @@ guarantee_text(char *out, size_t len, const struct tly_ledger_entry *e)
 static void
 show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format format)
 {
-	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48], rho[48];
+	char when[TLY_SQLOG_TIME_BYTES], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48],
+	    rho[48];
 	char eps_rho[48], cap[48], guarantee[64], root[17], head[48];
 	const char *kind = e->kind == TLY_LEDGER_CHARGE ? "charge" : "refused";
 
-	iso_time(when, e->time);
+	tly_sqlog_iso_time(when, e->time);
 	tly_hex(id, e->query_id, sizeof e->query_id);
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
 	tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);

@@ -1,9 +1,11 @@
 /* Opening a signed append-only log file: see sqlog.h. */
 #include "sqlog.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -287,4 +289,15 @@ tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
 	if (tly_sign_verify(signature, entry_hash, TLY_SQLOG_HASH_BYTES, pk) != TLY_OK)
 		return TLY_SQLOG_BAD_SIGNATURE;
 	return TLY_SQLOG_SEALED;
+}
+
+void
+tly_sqlog_iso_time(char out[static TLY_SQLOG_TIME_BYTES], uint64_t seconds)
+{
+	struct tm tm;
+	time_t t = (time_t)seconds;
+
+	if (seconds > (uint64_t)INT32_MAX * 1000 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, TLY_SQLOG_TIME_BYTES, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, TLY_SQLOG_TIME_BYTES, "@%" PRIu64, seconds);
 }

@@ -83,6 +83,14 @@ tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
                      const uint8_t signature[static TLY_SIGN_BYTES],
                      const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
 
+enum {
+	TLY_SQLOG_TIME_BYTES = 32,
+};
+
+/* An entry's time (seconds since 1970, UTC) as both logs' listings print
+ * it: "2026-12-06T21:15:50Z", or "@seconds" when out of range. */
+void tly_sqlog_iso_time(char out[static TLY_SQLOG_TIME_BYTES], uint64_t seconds);
+
 /* sqlite3_exec without callback; the SQLite result code. */
 int tly_sqlog_exec(sqlite3 *db, const char *sql);
 
