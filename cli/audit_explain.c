@@ -57,17 +57,24 @@ question(FILE *out, json_t *spec)
 	free(sentence);
 }
 
+/* "2026-12-06 21:15 UTC", or "@seconds" when out of range. */
+static void
+release_time(char out[static 32], uint64_t seconds)
+{
+	struct tm tm;
+	time_t t = (time_t)seconds;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(out, 32, "@%" PRIu64, seconds);
+}
+
 static void
 what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t *spec,
      const char *id)
 {
 	char when[32];
-	struct tm tm;
-	time_t t = (time_t)found->time;
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-		snprintf(when, sizeof when, "@%" PRIu64, found->time);
+	release_time(when, found->time);
 	fprintf(out, "Query %s (log entry %" PRIu64 ", released %s)\n", id, found->seq, when);
 	question(out, spec);
 	fprintf(out, "\n  %zu cells, each released with its 95%% interval.\n\n",

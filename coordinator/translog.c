@@ -93,18 +93,15 @@ tly_translog_close(struct tly_translog *log)
 const char *
 tly_translog_outcome_name(uint8_t outcome)
 {
-	switch (outcome) {
-	case TLY_TRANSLOG_RELEASED:
-		return "released";
-	case TLY_TRANSLOG_ABORTED:
-		return "aborted";
-	case TLY_TRANSLOG_REFUSED:
-		return "refused";
-	case TLY_TRANSLOG_COMMITTED:
-		return "committed";
-	default:
-		return "?";
-	}
+	static const char *const names[] = {
+	    [TLY_TRANSLOG_RELEASED] = "released",
+	    [TLY_TRANSLOG_ABORTED] = "aborted",
+	    [TLY_TRANSLOG_REFUSED] = "refused",
+	    [TLY_TRANSLOG_COMMITTED] = "committed",
+	};
+
+	return outcome < sizeof names / sizeof names[0] && names[outcome] != NULL ? names[outcome]
+	                                                                          : "?";
 }
 
 /* ---- append ---- */

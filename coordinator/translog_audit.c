@@ -770,10 +770,9 @@ tly_translog_verify_file(const char *path, const struct tly_roster *registry,
 
 	TLY_REQUIRE(report != NULL);
 	memset(report, 0, sizeof *report);
-	if ((rv = tly_translog_open_readonly(&log, path, report->reason, sizeof report->reason)) !=
+	if ((rv = tly_translog_open_readonly(&log, path, report->reason, sizeof report->reason)) ==
 	    TLY_OK)
-		return rv;
-	rv = tly_translog_verify(log, registry, report);
+		rv = tly_translog_verify(log, registry, report);
 	tly_translog_close(log);
 	return rv;
 }

@@ -124,6 +124,26 @@ unit(uint8_t mechanism)
 	return mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho";
 }
 
+/* The sums in the newest row of st (none when it has no row). */
+static tly_err
+read_spent(sqlite3_stmt *st, struct tly_budget_spent *spent)
+{
+	struct tly_budget_spent s = tly_budget_none();
+	struct tly_fraction *sums[] = {&s.epsilon, &s.epsilon_rho, &s.rho};
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return TLY_EIO;
+	for (int i = 0; rc == SQLITE_ROW && i < 3; i++) {
+		sums[i]->num = (uint64_t)sqlite3_column_int64(st, 2 * i);
+		sums[i]->den = (uint64_t)sqlite3_column_int64(st, 2 * i + 1);
+		if (!tly_ledger_fraction_valid(*sums[i]))
+			return TLY_EFORMAT;
+	}
+	*spent = s;
+	return TLY_OK;
+}
+
 tly_err
 tly_ledger_spent(struct tly_ledger *l, const char *population, struct tly_budget_spent *spent)
 {
@@ -131,32 +151,14 @@ tly_ledger_spent(struct tly_ledger *l, const char *population, struct tly_budget
 	    "SELECT epsilon_spent_num, epsilon_spent_den, epsilon_rho_spent_num,"
 	    " epsilon_rho_spent_den, rho_spent_num, rho_spent_den"
 	    " FROM entries WHERE population = ? ORDER BY seq DESC LIMIT 1";
-	struct tly_budget_spent s = tly_budget_none();
-	struct tly_fraction *sums[] = {&s.epsilon, &s.epsilon_rho, &s.rho};
 	sqlite3_stmt *st = NULL;
 	tly_err rv = TLY_EIO;
-	int rc;
 
 	if (!tly_ledger_name_valid(population, strlen(population)))
 		return TLY_EINVAL;
-	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, population, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		for (int i = 0; i < 3; i++) {
-			sums[i]->num = (uint64_t)sqlite3_column_int64(st, 2 * i);
-			sums[i]->den = (uint64_t)sqlite3_column_int64(st, 2 * i + 1);
-			if (!tly_ledger_fraction_valid(*sums[i]))
-				goto out;
-		}
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	*spent = s;
-	rv = TLY_OK;
-out:
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, population, -1, SQLITE_STATIC) == SQLITE_OK)
+		rv = read_spent(st, spent);
 	sqlite3_finalize(st);
 	return rv;
 }

@@ -305,10 +305,9 @@ tly_ledger_verify_file(const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC
 
 	TLY_REQUIRE(report != NULL);
 	memset(report, 0, sizeof *report);
-	if ((rv = tly_ledger_open_readonly(&l, path, report->reason, sizeof report->reason)) !=
+	if ((rv = tly_ledger_open_readonly(&l, path, report->reason, sizeof report->reason)) ==
 	    TLY_OK)
-		return rv;
-	rv = tly_ledger_verify(l, pk, report);
+		rv = tly_ledger_verify(l, pk, report);
 	tly_ledger_close(l);
 	return rv;
 }
