@@ -70,9 +70,8 @@
  * Thread safety: a handle is used by one thread at a time; appends from
  * several handles or processes serialise on SQLite's write lock.
  *
- * Dependency note: receipts are decoded and checked with node/ledger.h,
- * the one definition of their layout (so this module includes a node
- * header; see the commit that added it).
+ * Receipts are decoded and checked with query/receipt.h, the one
+ * definition of their layout for node and coordinator.
  */
 #ifndef TLY_COORDINATOR_TRANSLOG_H
 #define TLY_COORDINATOR_TRANSLOG_H

@@ -257,41 +257,30 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 	return TLY_OK;
 }
 
+static tly_err
+visit(void *w, sqlite3_stmt *st, uint64_t seq)
+{
+	return check_row(w, st, seq);
+}
+
 tly_err
 tly_ledger_verify(struct tly_ledger *l, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
                   struct tly_ledger_report *report)
 {
 	struct walk w = {.ledger = l, .pk = pk, .report = report};
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-	int rc = SQLITE_OK, reading = 0;
+	const struct tly_sqlog_walk walk = {
+	    .rows_sql = "SELECT " TLY_LEDGER_COLUMNS " FROM entries ORDER BY seq",
+	    .earlier_sql = "SELECT seq FROM entries WHERE query_id = ? AND kind = 1 AND seq < ?"
+	                   " ORDER BY seq LIMIT 1",
+	    .earlier = &w.earlier_charge,
+	    .row = visit,
+	    .ctx = &w,
+	};
+	tly_err rv;
 
 	TLY_REQUIRE(l != NULL && report != NULL);
 	memset(report, 0, sizeof *report);
-	/* One read transaction: a snapshot, even while the node appends. */
-	if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		goto out;
-	reading = 1;
-	if (sqlite3_prepare_v2(l->db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries ORDER BY seq", -1,
-	                       &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(l->db,
-	                       "SELECT seq FROM entries WHERE query_id = ? AND kind = 1 AND seq < ?"
-	                       " ORDER BY seq LIMIT 1",
-	                       -1, &w.earlier_charge, NULL) != SQLITE_OK)
-		goto out;
-	rv = TLY_OK;
-	for (uint64_t seq = 1; rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW; seq++)
-		rv = check_row(&w, st, seq);
-	if (rv == TLY_OK && rc != SQLITE_DONE)
-		rv = TLY_EIO;
-out:
-	if (rv == TLY_EIO || rv == TLY_ENOMEM)
-		snprintf(report->reason, sizeof report->reason, "cannot read the ledger: %s",
-		         rv == TLY_ENOMEM ? "out of memory" : sqlite3_errmsg(l->db));
-	sqlite3_finalize(st);
-	sqlite3_finalize(w.earlier_charge);
-	if (reading)
-		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	rv = tly_sqlog_walk(l->db, &walk, "ledger", report->reason, sizeof report->reason);
 	free(w.sets);
 	return rv;
 }
