@@ -156,13 +156,13 @@ static double
 start_verify(const char *path)
 {
 	struct tly_translog *l;
-	struct tly_translog_error terr;
+	char terr[320];
 	struct tly_translog_report report;
 	struct tly_roster roster = {0};
 
 	memcpy(roster.coordinator_pk, pk, sizeof pk);
 	double t0 = bench_now();
-	check(tly_translog_open(&l, path, key, &terr) == TLY_OK, terr.message);
+	check(tly_translog_open(&l, path, key, terr, sizeof terr) == TLY_OK, terr);
 	check(tly_translog_verify_chain(l, &roster, &report) == TLY_OK, report.reason);
 	double t = bench_now() - t0;
 	tly_translog_report_fini(&report);
@@ -181,8 +181,8 @@ int
 main(int argc, char **argv)
 {
 	char path[200], cmd[240], params[64];
-	struct tly_translog_error terr;
-	struct tly_ledger_error lerr;
+	char terr[320];
+	char lerr[256];
 	struct tly_translog_record rec;
 	char why[300];
 
@@ -192,9 +192,9 @@ main(int argc, char **argv)
 	      "keys");
 	tly_sign_key_public(key, pk);
 	snprintf(path, sizeof path, "%s/transparency.db", dir);
-	check(tly_translog_open(&log_handle, path, key, &terr) == TLY_OK, terr.message);
+	check(tly_translog_open(&log_handle, path, key, terr, sizeof terr) == TLY_OK, terr);
 	snprintf(path, sizeof path, "%s/ledger.db", dir);
-	check(tly_ledger_open(&ledger, path, 1, node_key, &lerr) == TLY_OK, lerr.message);
+	check(tly_ledger_open(&ledger, path, 1, node_key, lerr, sizeof lerr) == TLY_OK, lerr);
 	/* A log of LOG_QUERIES earlier queries: committed, then refused. */
 	log_queries = bench_pick(LOG_QUERIES, 10);
 	if (argc > 1)

@@ -160,7 +160,7 @@ int
 main(int argc, char **argv)
 {
 	char path[200], cmd[240], params[96];
-	struct tly_translog_error terr;
+	char terr[320];
 	long entries = argc > 1 ? strtol(argv[1], NULL, 10) : bench_pick(LOG_ENTRIES, 100);
 
 	check(entries >= 2 && tly_crypto_init() == TLY_OK, "setup");
@@ -168,7 +168,7 @@ main(int argc, char **argv)
 	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	check(mkdtemp(dir) != NULL && tly_sign_key_alloc(&key, NULL) == TLY_OK, "keys");
 	snprintf(path, sizeof path, "%s/transparency.db", dir);
-	check(tly_translog_open(&log_handle, path, key, &terr) == TLY_OK, terr.message);
+	check(tly_translog_open(&log_handle, path, key, terr, sizeof terr) == TLY_OK, terr);
 	for (long i = 0; i < entries / 2; i++)
 		append_query(i);
 	bench_header();

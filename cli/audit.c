@@ -279,16 +279,16 @@ static void
 check_ledger(struct audit *a, const char *path)
 {
 	struct tly_ledger *ledger = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_report report;
 	const struct tly_party *node;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 	size_t matched;
 	tly_err rv;
 
-	if ((rv = tly_ledger_open_readonly(&ledger, path, &err)) != TLY_OK) {
-		fprintf(a->out, "ledger %s: FAILED: %s\n", path, err.message);
-		problem(a, rv, path, 0, "%s", err.message);
+	if ((rv = tly_ledger_open_readonly(&ledger, path, err, sizeof err)) != TLY_OK) {
+		fprintf(a->out, "ledger %s: FAILED: %s\n", path, err);
+		problem(a, rv, path, 0, "%s", err);
 		return;
 	}
 	tly_ledger_public_key(ledger, pk);
@@ -605,114 +605,117 @@ parse_options(int argc, char **argv, struct options *o)
 	return -1;
 }
 
+/* A subcommand once its options are parsed: fills layout when it reads
+ * --dir (run frees it); returns the exit code. */
+typedef int (*subcommand)(const struct options *o, struct tly_audit_layout *layout, int argc,
+                          char **argv);
+
 static int
-cmd_verify(int argc, char **argv)
+run(int argc, char **argv, subcommand cmd)
 {
 	struct options *o = calloc(1, sizeof *o);
 	struct tly_audit_layout layout;
-	struct tly_audit_finding finding;
-	struct tly_audit_files files;
-	char why[512];
 	int code;
-	tly_err rv;
 
 	if (o == NULL)
 		return EXIT_FAILED;
 	memset(&layout, 0, sizeof layout);
-	if ((code = parse_options(argc, argv, o)) >= 0)
-		goto out;
-	code = EXIT_USAGE;
-	if (optind != argc) {
-		code = usage_error("verify: unexpected argument \"%s\"", argv[optind]);
-		goto out;
-	}
-	if (o->dir != NULL && (o->log != NULL || o->registry != NULL || o->ledger_count > 0)) {
-		code = usage_error("verify: --dir finds the files itself; give it alone");
-		goto out;
-	}
-	if (o->dir == NULL && (o->log == NULL || o->registry == NULL)) {
-		code = usage_error("verify: give --dir DIR, or --log FILE and --registry FILE");
-		goto out;
-	}
-	files =
-	    (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers, o->strict};
-	if (o->dir != NULL) {
-		if (tly_audit_layout(o->dir, &layout, why, sizeof why) != TLY_OK) {
-			fprintf(stderr, "tally audit: %s\n", why);
-			code = EXIT_FAILED;
-			goto out;
-		}
-		files = (struct tly_audit_files){layout.log, layout.registry, layout.ledger_count,
-		                                 (const char *const *)layout.ledgers, o->strict};
-		if (layout.missing_count > 0)
-			printf("note: %zu sites have no ledger yet (never answered)\n",
-			       layout.missing_count);
-	}
-	rv = tly_audit_verify(&files, stdout, &finding);
-	if (rv != TLY_OK)
-		fprintf(stderr, "tally audit: %s: %s\n", finding.file, finding.reason);
-	code = rv == TLY_OK ? 0 : EXIT_FAILED;
-out:
+	if ((code = parse_options(argc, argv, o)) < 0)
+		code = cmd(o, &layout, argc, argv);
 	tly_audit_layout_fini(&layout);
 	free(o);
 	return code;
 }
 
+/* The usage errors of verify: an exit code, or -1 for none. */
 static int
-cmd_explain(int argc, char **argv)
+verify_misuse(const struct options *o, int argc, char **argv)
 {
-	struct options *o = calloc(1, sizeof *o);
-	struct tly_audit_layout layout;
+	if (optind != argc)
+		return usage_error("verify: unexpected argument \"%s\"", argv[optind]);
+	if (o->dir != NULL && (o->log != NULL || o->registry != NULL || o->ledger_count > 0))
+		return usage_error("verify: --dir finds the files itself; give it alone");
+	if (o->dir == NULL && (o->log == NULL || o->registry == NULL))
+		return usage_error("verify: give --dir DIR, or --log FILE and --registry FILE");
+	return -1;
+}
+
+/* The files to verify: those named, or those --dir finds. */
+static tly_err
+verify_files(const struct options *o, struct tly_audit_layout *layout,
+             struct tly_audit_files *files)
+{
+	char why[512];
+
+	*files =
+	    (struct tly_audit_files){o->log, o->registry, o->ledger_count, o->ledgers, o->strict};
+	if (o->dir == NULL)
+		return TLY_OK;
+	if (tly_audit_layout(o->dir, layout, why, sizeof why) != TLY_OK) {
+		fprintf(stderr, "tally audit: %s\n", why);
+		return TLY_EIO;
+	}
+	*files = (struct tly_audit_files){layout->log, layout->registry, layout->ledger_count,
+	                                  (const char *const *)layout->ledgers, o->strict};
+	if (layout->missing_count > 0)
+		printf("note: %zu sites have no ledger yet (never answered)\n",
+		       layout->missing_count);
+	return TLY_OK;
+}
+
+static int
+verify(const struct options *o, struct tly_audit_layout *layout, int argc, char **argv)
+{
+	struct tly_audit_finding finding;
+	struct tly_audit_files files;
+	int code;
+
+	if ((code = verify_misuse(o, argc, argv)) >= 0)
+		return code;
+	if (verify_files(o, layout, &files) != TLY_OK)
+		return EXIT_FAILED;
+	if (tly_audit_verify(&files, stdout, &finding) != TLY_OK) {
+		fprintf(stderr, "tally audit: %s: %s\n", finding.file, finding.reason);
+		return EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* The usage errors of explain, and the query id: an exit code, or -1. */
+static int
+explain_misuse(const struct options *o, int argc, char **argv,
+               uint8_t query_id[static TLY_QUERY_ID_BYTES])
+{
+	if (o->registry != NULL || o->ledger_count > 0)
+		return usage_error("explain: takes --dir or --log, and a query id");
+	if (o->strict)
+		return usage_error("explain: --strict is an option of verify");
+	if ((o->dir == NULL) == (o->log == NULL))
+		return usage_error("explain: give one of --dir DIR and --log FILE");
+	if (optind + 1 != argc)
+		return usage_error("explain: give exactly one QUERY_ID");
+	if (tly_unhex(query_id, TLY_QUERY_ID_BYTES, argv[optind], strlen(argv[optind])) != TLY_OK)
+		return usage_error("explain: \"%.80s\" is not a query id (32 hex digits)",
+		                   argv[optind]);
+	return -1;
+}
+
+static int
+explain(const struct options *o, struct tly_audit_layout *layout, int argc, char **argv)
+{
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	const char *log;
 	char why[512];
 	int code;
 
-	if (o == NULL)
-		return EXIT_FAILED;
-	memset(&layout, 0, sizeof layout);
-	if ((code = parse_options(argc, argv, o)) >= 0)
-		goto out;
-	code = EXIT_USAGE;
-	if (o->registry != NULL || o->ledger_count > 0) {
-		code = usage_error("explain: takes --dir or --log, and a query id");
-		goto out;
-	}
-	if (o->strict) {
-		code = usage_error("explain: --strict is an option of verify");
-		goto out;
-	}
-	if ((o->dir == NULL) == (o->log == NULL)) {
-		code = usage_error("explain: give one of --dir DIR and --log FILE");
-		goto out;
-	}
-	if (optind + 1 != argc) {
-		code = usage_error("explain: give exactly one QUERY_ID");
-		goto out;
-	}
-	if (tly_unhex(query_id, sizeof query_id, argv[optind], strlen(argv[optind])) != TLY_OK) {
-		code = usage_error("explain: \"%.80s\" is not a query id (32 hex digits)",
-		                   argv[optind]);
-		goto out;
-	}
-	log = o->log;
-	code = EXIT_FAILED;
-	if (o->dir != NULL) {
-		if (tly_audit_layout(o->dir, &layout, why, sizeof why) != TLY_OK) {
-			fprintf(stderr, "tally audit: %s\n", why);
-			goto out;
-		}
-		log = layout.log;
-	}
-	if (tly_audit_explain(log, query_id, stdout, why, sizeof why) != TLY_OK) {
+	if ((code = explain_misuse(o, argc, argv, query_id)) >= 0)
+		return code;
+	if ((o->dir != NULL && tly_audit_layout(o->dir, layout, why, sizeof why) != TLY_OK) ||
+	    tly_audit_explain(o->dir != NULL ? layout->log : o->log, query_id, stdout, why,
+	                      sizeof why) != TLY_OK) {
 		fprintf(stderr, "tally audit: %s\n", why);
-		goto out;
+		return EXIT_FAILED;
 	}
-	code = 0;
-out:
-	tly_audit_layout_fini(&layout);
-	free(o);
-	return code;
+	return 0;
 }
 
 int
@@ -727,8 +730,8 @@ tly_audit_command(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "verify") == 0)
-		return cmd_verify(argc - 1, argv + 1);
+		return run(argc - 1, argv + 1, verify);
 	if (strcmp(argv[1], "explain") == 0)
-		return cmd_explain(argc - 1, argv + 1);
+		return run(argc - 1, argv + 1, explain);
 	return usage_error("unknown subcommand \"%.40s\" (verify, explain)", argv[1]);
 }

@@ -5,7 +5,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,19 +14,6 @@
 #include "coordinator/translog.h"
 #include "store/keys.h"
 #include "query/spec_words.h"
-
-static tly_err
-fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
 
 static const char *
 text(json_t *o, const char *key, const char *otherwise)
@@ -71,17 +57,24 @@ question(FILE *out, json_t *spec)
 	free(sentence);
 }
 
+/* "2026-12-06 21:15 UTC", or "@seconds" when out of range. */
+static void
+release_time(char out[static 32], uint64_t seconds)
+{
+	struct tm tm;
+	time_t t = (time_t)seconds;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(out, 32, "@%" PRIu64, seconds);
+}
+
 static void
 what(FILE *out, const struct tly_translog_found *found, json_t *release, json_t *spec,
      const char *id)
 {
 	char when[32];
-	struct tm tm;
-	time_t t = (time_t)found->time;
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm) == 0)
-		snprintf(when, sizeof when, "@%" PRIu64, found->time);
+	release_time(when, found->time);
 	fprintf(out, "Query %s (log entry %" PRIu64 ", released %s)\n", id, found->seq, when);
 	question(out, spec);
 	fprintf(out, "\n  %zu cells, each released with its 95%% interval.\n\n",
@@ -247,8 +240,8 @@ tly_audit_explain_found(const struct tly_translog_found *found,
 	release = found->release_json != NULL ? json_loads(found->release_json, 0, NULL) : NULL;
 	spec = found->spec_json != NULL ? json_loads(found->spec_json, 0, NULL) : NULL;
 	if (!json_is_object(release) || !json_is_object(spec)) {
-		rv = fail(why, why_len, TLY_EFORMAT, "%s: entry %" PRIu64 ": unreadable JSON",
-		          log_path, found->seq);
+		rv = tly_fail(why, why_len, TLY_EFORMAT, "%s: entry %" PRIu64 ": unreadable JSON",
+		              log_path, found->seq);
 		goto out;
 	}
 	what(out, found, release, spec, id);
@@ -260,7 +253,7 @@ tly_audit_explain_found(const struct tly_translog_found *found,
 	fprintf(out, "\n(This reads the log without checking it: run `tally audit verify`.)\n");
 	rv = fflush(out) == 0 && !ferror(out) ? TLY_OK : TLY_EIO;
 	if (rv != TLY_OK)
-		fail(why, why_len, rv, "cannot write the explanation");
+		tly_fail(why, why_len, rv, "cannot write the explanation");
 out:
 	json_decref(release);
 	json_decref(spec);
@@ -272,7 +265,6 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
                   FILE *out, char *why, size_t why_len)
 {
 	struct tly_translog *log = NULL;
-	struct tly_translog_error err;
 	struct tly_translog_found found;
 	char id[2 * TLY_QUERY_ID_BYTES + 1];
 	tly_err rv;
@@ -280,26 +272,28 @@ tly_audit_explain(const char *log_path, const uint8_t query_id[static TLY_QUERY_
 	TLY_REQUIRE(log_path != NULL && out != NULL && (why != NULL || why_len == 0));
 	memset(&found, 0, sizeof found);
 	tly_hex(id, query_id, TLY_QUERY_ID_BYTES);
-	if ((rv = tly_translog_open_readonly(&log, log_path, &err)) != TLY_OK)
-		return fail(why, why_len, rv, "%s", err.message);
+	if ((rv = tly_translog_open_readonly(&log, log_path, why, why_len)) != TLY_OK)
+		return rv;
 	if ((rv = tly_translog_find(log, query_id, &found)) != TLY_OK) {
-		rv = fail(why, why_len, rv, "%s: query %s %s", log_path, id,
-		          rv == TLY_EINVAL ? "is not in the log" : "cannot be read");
+		rv = tly_fail(why, why_len, rv, "%s: query %s %s", log_path, id,
+		              rv == TLY_EINVAL ? "is not in the log" : "cannot be read");
 		goto out;
 	}
 	if (found.outcome == TLY_TRANSLOG_COMMITTED) {
-		rv = fail(why, why_len, TLY_EINVAL,
-		          "%s: query %s was committed (log entry %" PRIu64 ") and has no outcome: "
-		          "committed, no release (the coordinator stopped before logging one); "
-		          "nothing was released",
-		          log_path, id, found.seq);
+		rv = tly_fail(why, why_len, TLY_EINVAL,
+		              "%s: query %s was committed (log entry %" PRIu64
+		              ") and has no outcome: "
+		              "committed, no release (the coordinator stopped before logging one); "
+		              "nothing was released",
+		              log_path, id, found.seq);
 		goto out;
 	}
 	if (found.outcome != TLY_TRANSLOG_RELEASED) {
-		rv = fail(why, why_len, TLY_EINVAL,
-		          "%s: query %s was %s (log entry %" PRIu64 "): nothing was released (%s)",
-		          log_path, id, tly_translog_outcome_name(found.outcome), found.seq,
-		          found.reason);
+		rv = tly_fail(why, why_len, TLY_EINVAL,
+		              "%s: query %s was %s (log entry %" PRIu64
+		              "): nothing was released (%s)",
+		              log_path, id, tly_translog_outcome_name(found.outcome), found.seq,
+		              found.reason);
 		goto out;
 	}
 	rv = tly_audit_explain_found(&found, query_id, log_path, out, why, why_len);

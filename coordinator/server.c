@@ -256,11 +256,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 			return TLY_EIO;
 		}
 	}
-	struct tly_translog_error lerr;
-	if ((rv = tly_translog_open(&s->log, s->cfg.log, s->identity.sign, &lerr)) != TLY_OK) {
-		tly_say(why, why_len, "%s", lerr.message);
+	if ((rv = tly_translog_open(&s->log, s->cfg.log, s->identity.sign, why, why_len)) != TLY_OK)
 		return rv;
-	}
 	if ((rv = verify_log(s, why, why_len)) != TLY_OK ||
 	    (rv = open_shares(s, why, why_len)) != TLY_OK)
 		return rv;

@@ -3,7 +3,6 @@
 #include "translog_impl.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,20 +44,17 @@ static const struct tly_sqlog_format translog_format = {
 };
 
 static tly_err
-open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
-        struct tly_translog_error *err)
+open_db(struct tly_translog **out, const char *path, const struct tly_sign_key *key, char *why,
+        size_t why_len)
 {
 	struct tly_translog *log = calloc(1, sizeof *log);
-	char *msg = err != NULL ? err->message : NULL;
-	size_t msg_len = err != NULL ? sizeof err->message : 0;
 	tly_err rv = TLY_ENOMEM;
 
 	if (log == NULL) {
-		if (msg_len > 0)
-			snprintf(msg, msg_len, "%s: out of memory", path);
+		tly_say(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, msg, msg_len)) !=
+	if ((rv = tly_sqlog_open(&log->db, log->pk, path, &translog_format, key, why, why_len)) !=
 	    TLY_OK)
 		goto out;
 	log->key = key;
@@ -71,18 +67,17 @@ out:
 
 tly_err
 tly_translog_open(struct tly_translog **out, const char *path, const struct tly_sign_key *key,
-                  struct tly_translog_error *err)
+                  char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL && key != NULL);
-	return open_db(out, path, key, err);
+	return open_db(out, path, key, why, why_len);
 }
 
 tly_err
-tly_translog_open_readonly(struct tly_translog **out, const char *path,
-                           struct tly_translog_error *err)
+tly_translog_open_readonly(struct tly_translog **out, const char *path, char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL);
-	return open_db(out, path, NULL, err);
+	return open_db(out, path, NULL, why, why_len);
 }
 
 void
@@ -98,34 +93,18 @@ tly_translog_close(struct tly_translog *log)
 const char *
 tly_translog_outcome_name(uint8_t outcome)
 {
-	switch (outcome) {
-	case TLY_TRANSLOG_RELEASED:
-		return "released";
-	case TLY_TRANSLOG_ABORTED:
-		return "aborted";
-	case TLY_TRANSLOG_REFUSED:
-		return "refused";
-	case TLY_TRANSLOG_COMMITTED:
-		return "committed";
-	default:
-		return "?";
-	}
+	static const char *const names[] = {
+	    [TLY_TRANSLOG_RELEASED] = "released",
+	    [TLY_TRANSLOG_ABORTED] = "aborted",
+	    [TLY_TRANSLOG_REFUSED] = "refused",
+	    [TLY_TRANSLOG_COMMITTED] = "committed",
+	};
+
+	return outcome < sizeof names / sizeof names[0] && names[outcome] != NULL ? names[outcome]
+	                                                                          : "?";
 }
 
 /* ---- append ---- */
-
-static tly_err
-refuse(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why_len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(why, why_len, fmt, ap);
-		va_end(ap);
-	}
-	return rv;
-}
 
 static int
 text_ok(const char *text, size_t len, size_t max)
@@ -179,20 +158,20 @@ sort_receipts(const struct tly_translog_record *r, struct sorted_receipt *sorted
 		if (r->receipts[i].bytes == NULL ||
 		    tly_ledger_receipt_decode(&receipt, r->receipts[i].bytes, r->receipts[i].len) !=
 		        TLY_OK)
-			return refuse(why, why_len, TLY_EINVAL, "receipt %zu is malformed", i);
+			return tly_fail(why, why_len, TLY_EINVAL, "receipt %zu is malformed", i);
 		if (sodium_memcmp(receipt.query_id, r->query_id, TLY_QUERY_ID_BYTES) != 0 ||
 		    sodium_memcmp(receipt.query_hash, r->query_hash, TLY_HASH_BYTES) != 0)
-			return refuse(why, why_len, TLY_EINVAL,
-			              "the receipt of node %" PRIu32 " is for another query",
-			              receipt.node_id);
+			return tly_fail(why, why_len, TLY_EINVAL,
+			                "the receipt of node %" PRIu32 " is for another query",
+			                receipt.node_id);
 		sorted[i].node_id = receipt.node_id;
 		sorted[i].receipt = r->receipts[i];
 	}
 	qsort(sorted, r->receipt_count, sizeof *sorted, by_node);
 	for (size_t i = 1; i < r->receipt_count; i++)
 		if (sorted[i].node_id == sorted[i - 1].node_id)
-			return refuse(why, why_len, TLY_EINVAL, "two receipts from node %" PRIu32,
-			              sorted[i].node_id);
+			return tly_fail(why, why_len, TLY_EINVAL, "two receipts from node %" PRIu32,
+			                sorted[i].node_id);
 	return TLY_OK;
 }
 
@@ -208,39 +187,39 @@ check_record(const struct tly_translog_record *r, char *why, size_t why_len)
 	int released = r->outcome == TLY_TRANSLOG_RELEASED;
 
 	if (r->outcome < TLY_TRANSLOG_RELEASED || r->outcome > TLY_TRANSLOG_COMMITTED)
-		return refuse(why, why_len, TLY_EINVAL, "unknown outcome %u", r->outcome);
+		return tly_fail(why, why_len, TLY_EINVAL, "unknown outcome %u", r->outcome);
 	if (r->outcome == TLY_TRANSLOG_COMMITTED &&
 	    (r->receipt_count > 0 || (r->contributors != NULL && r->contributors->count > 0) ||
 	     (r->dropped != NULL && r->dropped->count > 0)))
-		return refuse(
+		return tly_fail(
 		    why, why_len, TLY_EINVAL,
 		    "a committed query has no contributors, dropped nodes or receipts yet");
 	if (reason_len > TLY_TRANSLOG_REASON_MAX)
-		return refuse(why, why_len, TLY_EINVAL, "reason longer than %d bytes",
-		              TLY_TRANSLOG_REASON_MAX);
+		return tly_fail(why, why_len, TLY_EINVAL, "reason longer than %d bytes",
+		                TLY_TRANSLOG_REASON_MAX);
 	if (!text_ok(r->spec_json, r->spec_len, TLY_SPEC_JSON_MAX) ||
 	    (r->spec_len == 0 && r->outcome != TLY_TRANSLOG_REFUSED))
-		return refuse(why, why_len, TLY_EINVAL,
-		              "the canonical query is missing, too long or holds a NUL byte");
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "the canonical query is missing, too long or holds a NUL byte");
 	if (!text_ok(r->release_json, r->release_len, TLY_TRANSLOG_RELEASE_MAX) ||
 	    (r->release_len > 0) != released)
-		return refuse(why, why_len, TLY_EINVAL,
-		              "a release is logged exactly for a released query, within %d bytes",
-		              TLY_TRANSLOG_RELEASE_MAX);
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "a release is logged exactly for a released query, within %d bytes",
+		                TLY_TRANSLOG_RELEASE_MAX);
 	if (r->spec_len > 0) {
 		tly_hash(hash, "tally/query/v1", (const uint8_t *)r->spec_json, r->spec_len);
 		if (sodium_memcmp(hash, r->query_hash, sizeof hash) != 0)
-			return refuse(why, why_len, TLY_EINVAL,
-			              "query_hash is not the hash of the canonical query");
+			return tly_fail(why, why_len, TLY_EINVAL,
+			                "query_hash is not the hash of the canonical query");
 	}
 	if (!ids_ok(contributors) || !ids_ok(dropped) || !disjoint(contributors, dropped))
-		return refuse(
+		return tly_fail(
 		    why, why_len, TLY_EINVAL,
 		    "contributor and dropped lists must be increasing, disjoint node ids");
 	if (released && contributors->count == 0)
-		return refuse(why, why_len, TLY_EINVAL, "a release without contributors");
+		return tly_fail(why, why_len, TLY_EINVAL, "a release without contributors");
 	if (r->receipt_count > TLY_MAX_PARTIES || (r->receipt_count > 0 && r->receipts == NULL))
-		return refuse(why, why_len, TLY_EINVAL, "too many receipts");
+		return tly_fail(why, why_len, TLY_EINVAL, "too many receipts");
 	return TLY_OK;
 }
 
@@ -369,7 +348,7 @@ tly_translog_append(struct tly_translog *log, const struct tly_translog_record *
 	if ((rv = load_head(log, &e, &seen)) != TLY_OK)
 		goto out;
 	if (seen) {
-		rv = refuse(why, why_len, TLY_EREPLAY, "the query is already in the log");
+		rv = tly_fail(why, why_len, TLY_EREPLAY, "the query is already in the log");
 		goto out;
 	}
 	if ((rv = insert(log, &e)) != TLY_OK)

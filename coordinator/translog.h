@@ -70,9 +70,8 @@
  * Thread safety: a handle is used by one thread at a time; appends from
  * several handles or processes serialise on SQLite's write lock.
  *
- * Dependency note: receipts are decoded and checked with node/ledger.h,
- * the one definition of their layout (so this module includes a node
- * header; see the commit that added it).
+ * Receipts are decoded and checked with query/receipt.h, the one
+ * definition of their layout for node and coordinator.
  */
 #ifndef TLY_COORDINATOR_TRANSLOG_H
 #define TLY_COORDINATOR_TRANSLOG_H
@@ -129,23 +128,19 @@ struct tly_translog_record {
 
 struct tly_translog;
 
-struct tly_translog_error {
-	char message[320]; /* names the file and the cause */
-};
-
 /*
  * Open (creating if absent) the log at path for appending; key is borrowed
  * and must outlive the handle. A new file records key's public key; an
  * existing one must have been written with the same key. On success *out
- * owns the handle (close it); on failure *out is untouched and err says
- * why. TLY_EFORMAT: not a transparency log, another format version, or a
- * damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
+ * owns the handle (close it); on failure *out is untouched and why (if
+ * why_len > 0) names the file and the cause. TLY_EFORMAT: not a transparency log, another format
+ * version, or a damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_translog_open(struct tly_translog **out, const char *path,
-                                   const struct tly_sign_key *key, struct tly_translog_error *err);
+                                   const struct tly_sign_key *key, char *why, size_t why_len);
 /* Open an existing log read-only (verify, show, releases). Errors as above. */
-TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path,
-                                            struct tly_translog_error *err);
+TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path, char *why,
+                                            size_t why_len);
 /* Accepts NULL. */
 void tly_translog_close(struct tly_translog *log);
 

@@ -704,42 +704,31 @@ out:
 }
 
 static tly_err
+visit(void *w, sqlite3_stmt *st, uint64_t seq)
+{
+	return check_row(w, st, seq);
+}
+
+static tly_err
 walk_log(struct tly_translog *log, const struct tly_roster *registry,
          struct tly_translog_report *report, int chain_only)
 {
 	struct walk w = {.registry = registry, .report = report, .chain_only = chain_only};
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-	int rc = SQLITE_OK, reading = 0;
+	const struct tly_sqlog_walk walk = {
+	    .rows_sql = "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries ORDER BY seq",
+	    .earlier_sql =
+	        "SELECT seq, outcome FROM entries WHERE query_id = ? AND seq < ? ORDER BY seq",
+	    .earlier = &w.earlier,
+	    .row = visit,
+	    .ctx = &w,
+	};
+	tly_err rv;
 
 	TLY_REQUIRE(log != NULL && registry != NULL && report != NULL);
 	memset(report, 0, sizeof *report);
 	tly_merkle_tree_init(&w.tree);
-	/* One read transaction: a snapshot, even while the coordinator appends. */
-	if (sqlite3_exec(log->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		goto out;
-	reading = 1;
-	if (sqlite3_prepare_v2(log->db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries ORDER BY seq",
-	                       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(
-	        log->db,
-	        "SELECT seq, outcome FROM entries WHERE query_id = ? AND seq < ? ORDER BY seq", -1,
-	        &w.earlier, NULL) != SQLITE_OK)
-		goto out;
-	rv = TLY_OK;
-	for (uint64_t seq = 1; rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW; seq++)
-		rv = check_row(&w, st, seq);
-	if (rv == TLY_OK && rc != SQLITE_DONE)
-		rv = TLY_EIO;
-out:
-	if (rv == TLY_EIO || rv == TLY_ENOMEM)
-		snprintf(report->reason, sizeof report->reason,
-		         "cannot read the transparency log: %s",
-		         rv == TLY_ENOMEM ? "out of memory" : sqlite3_errmsg(log->db));
-	sqlite3_finalize(st);
-	sqlite3_finalize(w.earlier);
-	if (reading)
-		sqlite3_exec(log->db, "COMMIT", NULL, NULL, NULL);
+	rv = tly_sqlog_walk(log->db, &walk, "transparency log", report->reason,
+	                    sizeof report->reason);
 	for (size_t i = 0; i < w.node_count; i++)
 		free(w.nodes[i].charges);
 	free(w.nodes);
@@ -766,16 +755,13 @@ tly_translog_verify_file(const char *path, const struct tly_roster *registry,
                          struct tly_translog_report *report)
 {
 	struct tly_translog *log = NULL;
-	struct tly_translog_error err;
 	tly_err rv;
 
 	TLY_REQUIRE(report != NULL);
 	memset(report, 0, sizeof *report);
-	if ((rv = tly_translog_open_readonly(&log, path, &err)) != TLY_OK) {
-		snprintf(report->reason, sizeof report->reason, "%s", err.message);
-		return rv;
-	}
-	rv = tly_translog_verify(log, registry, report);
+	if ((rv = tly_translog_open_readonly(&log, path, report->reason, sizeof report->reason)) ==
+	    TLY_OK)
+		rv = tly_translog_verify(log, registry, report);
 	tly_translog_close(log);
 	return rv;
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -310,15 +309,4 @@ tly_translog_spec_summary(const char *spec, size_t len, struct tly_translog_spec
 	}
 	json_decref(root);
 	return ok ? TLY_OK : TLY_EFORMAT;
-}
-
-void
-tly_translog_iso_time(char out[static 32], uint64_t seconds)
-{
-	struct tm tm;
-	time_t t = (time_t)seconds;
-
-	if (seconds > (uint64_t)INT32_MAX * 1000 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "@%" PRIu64, seconds);
 }

@@ -92,6 +92,5 @@ TLY_MUST tly_err tly_translog_spec_summary(const char *spec, size_t len,
                                            struct tly_translog_spec_summary *out);
 
 /* "2026-11-29T16:59:33Z", or "@seconds" when out of range. */
-void tly_translog_iso_time(char out[static 32], uint64_t seconds);
 
 #endif

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "store/keys.h"
+#include "store/sqlog.h"
 
 /* Step st to its next row and decode its bytes (column 4) into e.
  * SQLITE_ROW with *form TLY_OK or the decoder's error, or SQLite's code. */
@@ -48,11 +49,11 @@ static void
 show_entry(FILE *out, const struct tly_translog_entry *e, enum tly_translog_format format)
 {
 	struct tly_translog_spec_summary spec;
-	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], privacy[64] = "-";
+	char when[TLY_SQLOG_TIME_BYTES], id[2 * TLY_QUERY_ID_BYTES + 1], privacy[64] = "-";
 	const char *dataset = "-", *measure = "-";
 	int reason_len = e->reason_len > 200 ? 200 : (int)e->reason_len;
 
-	tly_translog_iso_time(when, e->time);
+	tly_sqlog_iso_time(when, e->time);
 	tly_hex(id, e->query_id, sizeof e->query_id);
 	if (e->spec_len > 0 && tly_translog_spec_summary(e->spec, e->spec_len, &spec) == TLY_OK) {
 		dataset = spec.dataset;
@@ -119,11 +120,11 @@ tly_translog_show(struct tly_translog *log, FILE *out, enum tly_translog_format 
 static tly_err
 release_item(const struct tly_translog_entry *e, json_t *array)
 {
-	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1];
+	char when[TLY_SQLOG_TIME_BYTES], id[2 * TLY_QUERY_ID_BYTES + 1];
 	json_t *item = json_object(), *release = NULL;
 	int bad = item == NULL;
 
-	tly_translog_iso_time(when, e->time);
+	tly_sqlog_iso_time(when, e->time);
 	tly_hex(id, e->query_id, sizeof e->query_id);
 	if (e->release_len > 0 &&
 	    (release = json_loadb(e->release, e->release_len, 0, NULL)) == NULL) {
@@ -143,37 +144,69 @@ release_item(const struct tly_translog_entry *e, json_t *array)
 	return bad ? TLY_ENOMEM : TLY_OK;
 }
 
+/* Release items for the rows of st into array, at most limit (0: all):
+ * *last is the seq of the last one taken, *more says a row lay past the
+ * limit. */
+static tly_err
+take_rows(sqlite3_stmt *st, uint32_t limit, json_t *array, uint64_t *last, int *more)
+{
+	struct tly_translog_entry e;
+	tly_err rv = TLY_OK, form = TLY_OK;
+	uint32_t taken = 0;
+	int rc = SQLITE_DONE;
+
+	while (rv == TLY_OK && (rc = next_entry(st, &e, &form)) == SQLITE_ROW) {
+		if (limit > 0 && taken == limit) {
+			*more = 1;
+			tly_translog_entry_fini(&e);
+			return TLY_OK;
+		}
+		rv = form != TLY_OK ? form : release_item(&e, array);
+		*last = e.seq;
+		taken++;
+		tly_translog_entry_fini(&e);
+	}
+	return rv != TLY_OK ? rv : rc == SQLITE_DONE ? TLY_OK : TLY_EIO;
+}
+
+/* The entries after seq `after` in log order, as take_rows. */
+static tly_err
+collect(struct tly_translog *log, sqlite3_int64 after, uint32_t limit, json_t *array,
+        uint64_t *last, int *more)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+
+	/* One row past the page says whether there is more (LIMIT -1: none). */
+	if (sqlite3_prepare_v2(log->db,
+	                       "SELECT " TLY_TRANSLOG_COLUMNS
+	                       " FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	                       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 1, after) == SQLITE_OK &&
+	    sqlite3_bind_int64(st, 2, limit > 0 ? (sqlite3_int64)limit + 1 : -1) == SQLITE_OK)
+		rv = take_rows(st, limit, array, last, more);
+	sqlite3_finalize(st);
+	return rv;
+}
+
+static tly_err
+dump(const json_t *value, char **json)
+{
+	*json = json_dumps(value, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	return *json != NULL ? TLY_OK : TLY_ENOMEM;
+}
+
 tly_err
 tly_translog_releases(struct tly_translog *log, char **json)
 {
-	struct tly_translog_entry e;
-	sqlite3_stmt *st = NULL;
 	json_t *array = json_array();
-	tly_err rv = TLY_ENOMEM, form = TLY_OK;
-	int rc;
+	uint64_t last = 0;
+	int more = 0;
+	tly_err rv = TLY_ENOMEM;
 
 	TLY_REQUIRE(log != NULL && json != NULL);
-	if (array == NULL)
-		goto out;
-	rv = TLY_EIO;
-	if (sqlite3_prepare_v2(log->db, "SELECT " TLY_TRANSLOG_COLUMNS " FROM entries ORDER BY seq",
-	                       -1, &st, NULL) != SQLITE_OK)
-		goto out;
-	while ((rc = next_entry(st, &e, &form)) == SQLITE_ROW) {
-		rv = form != TLY_OK ? form : release_item(&e, array);
-		tly_translog_entry_fini(&e);
-		if (rv != TLY_OK)
-			goto out;
-	}
-	rv = TLY_EIO;
-	if (rc != SQLITE_DONE)
-		goto out;
-	rv = TLY_ENOMEM;
-	if ((*json = json_dumps(array, JSON_COMPACT | JSON_REAL_PRECISION(15))) == NULL)
-		goto out;
-	rv = TLY_OK;
-out:
-	sqlite3_finalize(st);
+	if (array != NULL && (rv = collect(log, INT64_MIN, 0, array, &last, &more)) == TLY_OK)
+		rv = dump(array, json);
 	json_decref(array);
 	return rv;
 }
@@ -181,52 +214,19 @@ out:
 tly_err
 tly_translog_releases_page(struct tly_translog *log, uint64_t since, uint32_t limit, char **json)
 {
-	struct tly_translog_entry e;
-	sqlite3_stmt *st = NULL;
 	json_t *array = json_array(), *page = NULL;
-	tly_err rv = TLY_ENOMEM, form = TLY_OK;
 	uint64_t last = since;
-	uint32_t taken = 0;
-	int rc, more = 0;
+	int more = 0;
+	tly_err rv = TLY_ENOMEM;
 
 	TLY_REQUIRE(log != NULL && json != NULL && limit > 0 && since <= INT64_MAX);
-	if (array == NULL)
+	if (array == NULL ||
+	    (rv = collect(log, (sqlite3_int64)since, limit, array, &last, &more)) != TLY_OK)
 		goto out;
-	rv = TLY_EIO;
-	/* One row past the page says whether there is more. */
-	if (sqlite3_prepare_v2(log->db,
-	                       "SELECT " TLY_TRANSLOG_COLUMNS
-	                       " FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-	                       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 1, (sqlite3_int64)since) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1) != SQLITE_OK)
-		goto out;
-	while ((rc = next_entry(st, &e, &form)) == SQLITE_ROW) {
-		if (taken == limit) {
-			more = 1;
-			tly_translog_entry_fini(&e);
-			rc = SQLITE_DONE;
-			break;
-		}
-		rv = form != TLY_OK ? form : release_item(&e, array);
-		last = e.seq;
-		taken++;
-		tly_translog_entry_fini(&e);
-		if (rv != TLY_OK)
-			goto out;
-	}
-	rv = TLY_EIO;
-	if (rc != SQLITE_DONE)
-		goto out;
-	rv = TLY_ENOMEM;
 	page = json_pack("{s:O, s:I, s:b}", "releases", array, "next_since", (json_int_t)last,
 	                 "more", more);
-	if (page == NULL ||
-	    (*json = json_dumps(page, JSON_COMPACT | JSON_REAL_PRECISION(15))) == NULL)
-		goto out;
-	rv = TLY_OK;
+	rv = page != NULL ? dump(page, json) : TLY_ENOMEM;
 out:
-	sqlite3_finalize(st);
 	json_decref(page);
 	json_decref(array);
 	return rv;

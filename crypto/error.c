@@ -44,6 +44,19 @@ tly_say(char *why, size_t why_len, const char *fmt, ...)
 	va_end(ap);
 }
 
+tly_err
+tly_fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || why_len == 0)
+		return rv;
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
 static void (*misuse_handler)(const char *what);
 
 void

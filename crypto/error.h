@@ -43,6 +43,9 @@ const char *tly_strerror(tly_err err);
  * convention (it formats into memory; it does no I/O).
  */
 void tly_say(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* tly_say, then returns rv: `return tly_fail(why, why_len, TLY_EINVAL, ...)`. */
+tly_err tly_fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * Abort: for misuse by the caller, never for peer input. A handler set with

@@ -11,6 +11,7 @@
 #include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "store/sqlog.h"
+#include "wire/hex.h"
 
 /* Append-only by construction: store/sqlog.c adds the triggers that
  * refuse UPDATE and DELETE. The CHECKs catch honest corruption early;
@@ -64,19 +65,16 @@ static const struct tly_sqlog_format ledger_format = {
 
 static tly_err
 open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struct tly_sign_key *key,
-        struct tly_ledger_error *err)
+        char *why, size_t why_len)
 {
 	struct tly_ledger *l = calloc(1, sizeof *l);
-	char *msg = err != NULL ? err->message : NULL;
-	size_t msg_len = err != NULL ? sizeof err->message : 0;
 	tly_err rv = TLY_ENOMEM;
 
 	if (l == NULL) {
-		if (msg_len > 0)
-			snprintf(msg, msg_len, "%s: out of memory", path);
+		tly_say(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, msg, msg_len)) != TLY_OK)
+	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, why, why_len)) != TLY_OK)
 		goto out;
 	l->key = key;
 	l->node_id = node_id;
@@ -89,18 +87,18 @@ out:
 
 tly_err
 tly_ledger_open(struct tly_ledger **out, const char *path, uint32_t node_id,
-                const struct tly_sign_key *key, struct tly_ledger_error *err)
+                const struct tly_sign_key *key, char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL && key != NULL);
 	TLY_REQUIRE(node_id >= 1 && node_id <= TLY_MAX_PARTY_ID);
-	return open_db(out, path, node_id, key, err);
+	return open_db(out, path, node_id, key, why, why_len);
 }
 
 tly_err
-tly_ledger_open_readonly(struct tly_ledger **out, const char *path, struct tly_ledger_error *err)
+tly_ledger_open_readonly(struct tly_ledger **out, const char *path, char *why, size_t why_len)
 {
 	TLY_REQUIRE(out != NULL && path != NULL);
-	return open_db(out, path, 0, NULL, err);
+	return open_db(out, path, 0, NULL, why, why_len);
 }
 
 void
@@ -126,6 +124,26 @@ unit(uint8_t mechanism)
 	return mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho";
 }
 
+/* The sums in the newest row of st (none when it has no row). */
+static tly_err
+read_spent(sqlite3_stmt *st, struct tly_budget_spent *spent)
+{
+	struct tly_budget_spent s = tly_budget_none();
+	struct tly_fraction *sums[] = {&s.epsilon, &s.epsilon_rho, &s.rho};
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return TLY_EIO;
+	for (int i = 0; rc == SQLITE_ROW && i < 3; i++) {
+		sums[i]->num = (uint64_t)sqlite3_column_int64(st, 2 * i);
+		sums[i]->den = (uint64_t)sqlite3_column_int64(st, 2 * i + 1);
+		if (!tly_ledger_fraction_valid(*sums[i]))
+			return TLY_EFORMAT;
+	}
+	*spent = s;
+	return TLY_OK;
+}
+
 tly_err
 tly_ledger_spent(struct tly_ledger *l, const char *population, struct tly_budget_spent *spent)
 {
@@ -133,32 +151,14 @@ tly_ledger_spent(struct tly_ledger *l, const char *population, struct tly_budget
 	    "SELECT epsilon_spent_num, epsilon_spent_den, epsilon_rho_spent_num,"
 	    " epsilon_rho_spent_den, rho_spent_num, rho_spent_den"
 	    " FROM entries WHERE population = ? ORDER BY seq DESC LIMIT 1";
-	struct tly_budget_spent s = tly_budget_none();
-	struct tly_fraction *sums[] = {&s.epsilon, &s.epsilon_rho, &s.rho};
 	sqlite3_stmt *st = NULL;
 	tly_err rv = TLY_EIO;
-	int rc;
 
 	if (!tly_ledger_name_valid(population, strlen(population)))
 		return TLY_EINVAL;
-	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 1, population, -1, SQLITE_STATIC) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		for (int i = 0; i < 3; i++) {
-			sums[i]->num = (uint64_t)sqlite3_column_int64(st, 2 * i);
-			sums[i]->den = (uint64_t)sqlite3_column_int64(st, 2 * i + 1);
-			if (!tly_ledger_fraction_valid(*sums[i]))
-				goto out;
-		}
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	*spent = s;
-	rv = TLY_OK;
-out:
+	if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, population, -1, SQLITE_STATIC) == SQLITE_OK)
+		rv = read_spent(st, spent);
 	sqlite3_finalize(st);
 	return rv;
 }
@@ -302,7 +302,7 @@ decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
 	if (earlier < 0)
 		return TLY_EIO;
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
-	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
+	tly_hex(id, e->query_id, sizeof e->query_id);
 	e->kind = TLY_LEDGER_REFUSAL;
 	if (earlier > 0) {
 		e->refusal = TLY_LEDGER_REFUSED_REPLAY;

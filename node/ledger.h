@@ -165,26 +165,22 @@ TLY_MUST tly_err tly_ledger_entry_hash(const struct tly_ledger_entry *entry,
 
 struct tly_ledger;
 
-struct tly_ledger_error {
-	char message[256]; /* names the file and the cause */
-};
-
 /*
  * Open (creating if absent) the ledger at path for reserving. node_id
  * (1..TLY_MAX_PARTY_ID) goes into receipts; key is borrowed and must
  * outlive the handle. A new file records key's public key; an existing one
  * must have been written with the same key. On success *out owns the
- * handle (close it); on failure *out is untouched and err->message says
- * why. TLY_EFORMAT: not a ledger (application_id), a newer format, or a
+ * handle (close it); on failure *out is untouched and why (if why_len >
+ * 0) names the file and the cause. TLY_EFORMAT: not a ledger (application_id), a newer format, or a
  * damaged schema; TLY_EAUTH: written by another key; TLY_EIO: SQLite could
  * not open, lock or write the file; TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_ledger_open(struct tly_ledger **out, const char *path, uint32_t node_id,
-                                 const struct tly_sign_key *key, struct tly_ledger_error *err);
+                                 const struct tly_sign_key *key, char *why, size_t why_len);
 /* Open an existing ledger read-only (SQLITE_OPEN_READONLY) for verify,
  * show and usage; reserve on it is misuse. Errors as above. */
-TLY_MUST tly_err tly_ledger_open_readonly(struct tly_ledger **out, const char *path,
-                                          struct tly_ledger_error *err);
+TLY_MUST tly_err tly_ledger_open_readonly(struct tly_ledger **out, const char *path, char *why,
+                                          size_t why_len);
 /* Accepts NULL. */
 void tly_ledger_close(struct tly_ledger *ledger);
 

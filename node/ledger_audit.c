@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "store/sqlog.h"
+#include "wire/hex.h"
 
 /* ---- verify ---- */
 
@@ -101,18 +102,11 @@ check_seal(struct walk *w, const struct tly_ledger_entry *e)
 static tly_err
 check_form(struct walk *w, const struct tly_ledger_entry *e)
 {
-	const struct tly_fraction fractions[] = {e->amount,
-	                                         e->epsilon_spent,
-	                                         e->rho_spent,
-	                                         e->budget.epsilon_total,
-	                                         e->budget.epsilon_per_query,
-	                                         e->budget.rho_total,
-	                                         e->budget.rho_per_query,
-	                                         e->budget.delta_total,
-	                                         e->epsilon_rho_spent};
+	struct tly_fraction fractions[TLY_LEDGER_FRACTIONS];
 	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
 	                                   e->budget.sites};
 
+	tly_ledger_entry_fractions(e, fractions);
 	if (!tly_ledger_name_valid(e->dataset, strlen(e->dataset)))
 		return bad(w, e->seq, "entry %" PRIu64 ": bad dataset name", e->seq);
 	if (!tly_ledger_name_valid(e->population, strlen(e->population)))
@@ -120,7 +114,7 @@ check_form(struct walk *w, const struct tly_ledger_entry *e)
 	if (e->mechanism != TLY_MECH_LAPLACE && e->mechanism != TLY_MECH_SKELLAM)
 		return bad(w, e->seq, "entry %" PRIu64 ": unknown mechanism %u", e->seq,
 		           e->mechanism);
-	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+	for (size_t i = 0; i < TLY_LEDGER_FRACTIONS; i++)
 		if (!tly_ledger_fraction_valid(fractions[i]))
 			return bad(w, e->seq,
 			           "entry %" PRIu64 ": a fraction is not reduced or has "
@@ -263,41 +257,30 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 	return TLY_OK;
 }
 
+static tly_err
+visit(void *w, sqlite3_stmt *st, uint64_t seq)
+{
+	return check_row(w, st, seq);
+}
+
 tly_err
 tly_ledger_verify(struct tly_ledger *l, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
                   struct tly_ledger_report *report)
 {
 	struct walk w = {.ledger = l, .pk = pk, .report = report};
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-	int rc = SQLITE_OK, reading = 0;
+	const struct tly_sqlog_walk walk = {
+	    .rows_sql = "SELECT " TLY_LEDGER_COLUMNS " FROM entries ORDER BY seq",
+	    .earlier_sql = "SELECT seq FROM entries WHERE query_id = ? AND kind = 1 AND seq < ?"
+	                   " ORDER BY seq LIMIT 1",
+	    .earlier = &w.earlier_charge,
+	    .row = visit,
+	    .ctx = &w,
+	};
+	tly_err rv;
 
 	TLY_REQUIRE(l != NULL && report != NULL);
 	memset(report, 0, sizeof *report);
-	/* One read transaction: a snapshot, even while the node appends. */
-	if (sqlite3_exec(l->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		goto out;
-	reading = 1;
-	if (sqlite3_prepare_v2(l->db, "SELECT " TLY_LEDGER_COLUMNS " FROM entries ORDER BY seq", -1,
-	                       &st, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(l->db,
-	                       "SELECT seq FROM entries WHERE query_id = ? AND kind = 1 AND seq < ?"
-	                       " ORDER BY seq LIMIT 1",
-	                       -1, &w.earlier_charge, NULL) != SQLITE_OK)
-		goto out;
-	rv = TLY_OK;
-	for (uint64_t seq = 1; rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW; seq++)
-		rv = check_row(&w, st, seq);
-	if (rv == TLY_OK && rc != SQLITE_DONE)
-		rv = TLY_EIO;
-out:
-	if (rv == TLY_EIO || rv == TLY_ENOMEM)
-		snprintf(report->reason, sizeof report->reason, "cannot read the ledger: %s",
-		         rv == TLY_ENOMEM ? "out of memory" : sqlite3_errmsg(l->db));
-	sqlite3_finalize(st);
-	sqlite3_finalize(w.earlier_charge);
-	if (reading)
-		sqlite3_exec(l->db, "COMMIT", NULL, NULL, NULL);
+	rv = tly_sqlog_walk(l->db, &walk, "ledger", report->reason, sizeof report->reason);
 	free(w.sets);
 	return rv;
 }
@@ -307,16 +290,13 @@ tly_ledger_verify_file(const char *path, const uint8_t pk[static TLY_SIGN_PUBLIC
                        struct tly_ledger_report *report)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
 	tly_err rv;
 
 	TLY_REQUIRE(report != NULL);
 	memset(report, 0, sizeof *report);
-	if ((rv = tly_ledger_open_readonly(&l, path, &err)) != TLY_OK) {
-		snprintf(report->reason, sizeof report->reason, "%s", err.message);
-		return rv;
-	}
-	rv = tly_ledger_verify(l, pk, report);
+	if ((rv = tly_ledger_open_readonly(&l, path, report->reason, sizeof report->reason)) ==
+	    TLY_OK)
+		rv = tly_ledger_verify(l, pk, report);
 	tly_ledger_close(l);
 	return rv;
 }
@@ -351,17 +331,6 @@ out:
 }
 
 /* ---- show ---- */
-
-static void
-iso_time(char out[static 32], uint64_t seconds)
-{
-	struct tm tm;
-	time_t t = (time_t)seconds;
-
-	if (seconds > (uint64_t)INT32_MAX * 1000 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "@%" PRIu64, seconds);
-}
 
 static const char *
 mechanism_name(uint8_t mechanism)
@@ -440,12 +409,13 @@ guarantee_text(char *out, size_t len, const struct tly_ledger_entry *e)
 static void
 show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format format)
 {
-	char when[32], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48], rho[48];
+	char when[TLY_SQLOG_TIME_BYTES], id[2 * TLY_QUERY_ID_BYTES + 1], amount[48], eps[48],
+	    rho[48];
 	char eps_rho[48], cap[48], guarantee[64], root[17], head[48];
 	const char *kind = e->kind == TLY_LEDGER_CHARGE ? "charge" : "refused";
 
-	iso_time(when, e->time);
-	tly_ledger_hex(id, e->query_id, sizeof e->query_id);
+	tly_sqlog_iso_time(when, e->time);
+	tly_hex(id, e->query_id, sizeof e->query_id);
 	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
 	tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);
 	tly_ledger_fraction_format(rho, sizeof rho, e->rho_spent);
@@ -454,7 +424,7 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 	guarantee_text(guarantee, sizeof guarantee, e);
 	/* The log head verified for the query: size and the root's first 8
 	 * bytes ("-" for none). */
-	tly_ledger_hex(root, e->log_head.root, 8);
+	tly_hex(root, e->log_head.root, 8);
 	if (e->log_head.size == 0)
 		snprintf(head, sizeof head, "-");
 	else

@@ -123,18 +123,30 @@ bind_blob(sqlite3_stmt *st, int *col, const void *p, size_t n)
 	return sqlite3_bind_blob(st, (*col)++, p, (int)n, SQLITE_TRANSIENT);
 }
 
+void
+tly_ledger_entry_fractions(const struct tly_ledger_entry *e,
+                           struct tly_fraction out[static TLY_LEDGER_FRACTIONS])
+{
+	const struct tly_fraction all[TLY_LEDGER_FRACTIONS] = {e->amount,
+	                                                       e->epsilon_spent,
+	                                                       e->rho_spent,
+	                                                       e->budget.epsilon_total,
+	                                                       e->budget.epsilon_per_query,
+	                                                       e->budget.rho_total,
+	                                                       e->budget.rho_per_query,
+	                                                       e->budget.delta_total,
+	                                                       e->epsilon_rho_spent};
+
+	memcpy(out, all, sizeof all);
+}
+
 int
 tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 {
-	const struct tly_fraction fractions[] = {e->amount,
-	                                         e->epsilon_spent,
-	                                         e->rho_spent,
-	                                         e->budget.epsilon_total,
-	                                         e->budget.epsilon_per_query,
-	                                         e->budget.rho_total,
-	                                         e->budget.rho_per_query};
+	struct tly_fraction fractions[TLY_LEDGER_FRACTIONS];
 	int col = 1, rc = SQLITE_OK;
 
+	tly_ledger_entry_fractions(e, fractions);
 	rc = rc ? rc : bind_u64(st, &col, e->seq);
 	rc = rc ? rc : bind_u64(st, &col, e->kind);
 	rc = rc ? rc : bind_u64(st, &col, e->time);
@@ -142,7 +154,7 @@ tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 	rc = rc ? rc : bind_blob(st, &col, e->query_id, sizeof e->query_id);
 	rc = rc ? rc : bind_blob(st, &col, e->query_hash, sizeof e->query_hash);
 	rc = rc ? rc : bind_u64(st, &col, e->mechanism);
-	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
+	for (size_t i = 0; i < TLY_LEDGER_ROW_FRACTIONS; i++)
 		rc = rc ? rc : bind_fraction(st, &col, fractions[i]);
 	rc = rc ? rc : bind_u64(st, &col, e->refusal);
 	rc = rc ? rc : sqlite3_bind_text(st, col++, e->reason, -1, SQLITE_TRANSIENT);
@@ -217,24 +229,27 @@ read_u64(struct row *row)
 	return (uint64_t)sqlite3_column_int64(row->st, col);
 }
 
-static uint8_t
-read_u8(struct row *row)
+/* read_u64, with the column named bad when above max. */
+static uint64_t
+read_upto(struct row *row, uint64_t max)
 {
 	uint64_t v = read_u64(row);
 
-	if (v > UINT8_MAX)
+	if (v > max)
 		row->bad = row->bad ? row->bad : column_names[row->col - 1];
-	return (uint8_t)v;
+	return v;
+}
+
+static uint8_t
+read_u8(struct row *row)
+{
+	return (uint8_t)read_upto(row, UINT8_MAX);
 }
 
 static uint32_t
 read_u32(struct row *row)
 {
-	uint64_t v = read_u64(row);
-
-	if (v > UINT32_MAX)
-		row->bad = row->bad ? row->bad : column_names[row->col - 1];
-	return (uint32_t)v;
+	return (uint32_t)read_upto(row, UINT32_MAX);
 }
 
 static struct tly_fraction

@@ -355,14 +355,14 @@ static int
 read_spent(const char *path, const char *population, struct tly_budget_spent *spent)
 {
 	struct tly_ledger *ledger = NULL;
-	struct tly_ledger_error lerr;
+	char lerr[256];
 	struct stat st;
 
 	*spent = tly_budget_none();
 	if (stat(path, &st) != 0 && errno == ENOENT)
 		return 0;
-	if (tly_ledger_open_readonly(&ledger, path, &lerr) != TLY_OK) {
-		fprintf(stderr, "tally-node: %s\n", lerr.message);
+	if (tly_ledger_open_readonly(&ledger, path, lerr, sizeof lerr) != TLY_OK) {
+		fprintf(stderr, "tally-node: %s\n", lerr);
 		return EXIT_FAIL;
 	}
 	tly_err rv = tly_ledger_spent(ledger, population, spent);
@@ -638,7 +638,6 @@ open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_
 {
 	struct tly_node_config cfg;
 	struct tly_config_error cerr;
-	struct tly_ledger_error lerr;
 	struct tly_identity id;
 	char why[600];
 
@@ -653,9 +652,7 @@ open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_
 	if (rv == TLY_OK) {
 		tly_sign_key_public(id.sign, pk);
 		tly_identity_fini(&id);
-		rv = tly_ledger_open_readonly(ledger, cfg.ledger, &lerr);
-		if (rv != TLY_OK)
-			snprintf(why, sizeof why, "%s", lerr.message);
+		rv = tly_ledger_open_readonly(ledger, cfg.ledger, why, sizeof why);
 	}
 	if (rv != TLY_OK)
 		fprintf(stderr, "tally-node: %s\n", why);

@@ -20,7 +20,6 @@ tly_err
 tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t why_len)
 {
 	struct tly_config_error cerr;
-	struct tly_ledger_error lerr;
 	tly_err rv;
 
 	memset(node, 0, sizeof *node);
@@ -71,11 +70,9 @@ tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t 
 		}
 	}
 	rv = tly_ledger_open(&node->ledger, node->config.ledger, node->config.id,
-	                     node->identity.sign, &lerr);
-	if (rv != TLY_OK) {
-		tly_say(why, why_len, "%s", lerr.message);
+	                     node->identity.sign, why, why_len);
+	if (rv != TLY_OK)
 		goto fail;
-	}
 	/* Issue 12 section 6: a broken chain is noticed at start, not at the
 	 * next audit. */
 	struct tly_ledger_report report;

@@ -41,7 +41,7 @@ tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f)
 	snprintf(out, len, "%" PRIu64 "/%" PRIu64, f.num, f.den);
 }
 
-/* ---- names and hex ---- */
+/* ---- names ---- */
 
 int
 tly_ledger_name_valid(const char *name, size_t len)
@@ -54,18 +54,6 @@ tly_ledger_name_valid(const char *name, size_t len)
 			return 0;
 	}
 	return 1;
-}
-
-void
-tly_ledger_hex(char *out, const uint8_t *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
 }
 
 /* ---- canonical bytes ---- */

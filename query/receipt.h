@@ -55,9 +55,6 @@ void tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f);
 /* Nonzero when name (len bytes) is a dataset name: [a-z0-9_], 1..63. */
 int tly_ledger_name_valid(const char *name, size_t len);
 
-/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
-void tly_ledger_hex(char *out, const uint8_t *in, size_t n);
-
 /* Canonical bytes: a fraction as u64 num, u64 den; a budget as its four
  * fractions (epsilon_total, epsilon_per_query, rho_total, rho_per_query). */
 void tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f);

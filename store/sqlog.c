@@ -1,9 +1,11 @@
 /* Opening a signed append-only log file: see sqlog.h. */
 #include "sqlog.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -287,4 +289,48 @@ tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
 	if (tly_sign_verify(signature, entry_hash, TLY_SQLOG_HASH_BYTES, pk) != TLY_OK)
 		return TLY_SQLOG_BAD_SIGNATURE;
 	return TLY_SQLOG_SEALED;
+}
+
+void
+tly_sqlog_iso_time(char out[static TLY_SQLOG_TIME_BYTES], uint64_t seconds)
+{
+	struct tm tm;
+	time_t t = (time_t)seconds;
+
+	if (seconds > (uint64_t)INT32_MAX * 1000 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, TLY_SQLOG_TIME_BYTES, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, TLY_SQLOG_TIME_BYTES, "@%" PRIu64, seconds);
+}
+
+static tly_err
+step_rows(sqlite3_stmt *st, const struct tly_sqlog_walk *walk)
+{
+	tly_err rv = TLY_OK;
+	int rc = SQLITE_OK;
+
+	for (uint64_t seq = 1; rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW; seq++)
+		rv = walk->row(walk->ctx, st, seq);
+	return rv == TLY_OK && rc != SQLITE_DONE ? TLY_EIO : rv;
+}
+
+tly_err
+tly_sqlog_walk(sqlite3 *db, const struct tly_sqlog_walk *walk, const char *noun, char *why,
+               size_t why_len)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int reading = tly_sqlog_exec(db, "BEGIN") == SQLITE_OK;
+
+	if (reading && sqlite3_prepare_v2(db, walk->rows_sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, walk->earlier_sql, -1, walk->earlier, NULL) == SQLITE_OK)
+		rv = step_rows(st, walk);
+	if (rv == TLY_EIO || rv == TLY_ENOMEM)
+		tly_say(why, why_len, "cannot read the %s: %s", noun,
+		        rv == TLY_ENOMEM ? "out of memory" : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	sqlite3_finalize(*walk->earlier);
+	*walk->earlier = NULL;
+	if (reading)
+		tly_sqlog_exec(db, "COMMIT");
+	return rv;
 }

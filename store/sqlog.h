@@ -83,6 +83,32 @@ tly_sqlog_check_seal(const uint8_t computed[static TLY_SQLOG_HASH_BYTES],
                      const uint8_t signature[static TLY_SIGN_BYTES],
                      const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
 
+/* A verifier's pass over a log: rows_sql selects every entry in seq
+ * order; earlier_sql is prepared into *earlier for row to use (a lookup
+ * of earlier entries), and finalized after; row is called with each row
+ * and its position seq = 1, 2, ... until it returns other than TLY_OK. */
+struct tly_sqlog_walk {
+	const char *rows_sql;
+	const char *earlier_sql;
+	sqlite3_stmt **earlier;
+	tly_err (*row)(void *ctx, sqlite3_stmt *st, uint64_t seq);
+	void *ctx;
+};
+
+/* Runs walk in one read transaction (a snapshot, even while a writer
+ * appends). Returns row's first error, or TLY_EIO when SQLite fails; on
+ * TLY_EIO and TLY_ENOMEM why says "cannot read the <noun>: <cause>". */
+TLY_MUST tly_err tly_sqlog_walk(sqlite3 *db, const struct tly_sqlog_walk *walk, const char *noun,
+                                char *why, size_t why_len);
+
+enum {
+	TLY_SQLOG_TIME_BYTES = 32,
+};
+
+/* An entry's time (seconds since 1970, UTC) as both logs' listings print
+ * it: "2026-12-06T21:15:50Z", or "@seconds" when out of range. */
+void tly_sqlog_iso_time(char out[static TLY_SQLOG_TIME_BYTES], uint64_t seconds);
+
 /* sqlite3_exec without callback; the SQLite result code. */
 int tly_sqlog_exec(sqlite3 *db, const char *sql);
 

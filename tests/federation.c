@@ -39,8 +39,8 @@ fed_init(struct fed *f, unsigned nodes)
 	struct tly_party parties[FED_MAX_NODES];
 	struct tly_party coordinator;
 	struct tly_spec_error serr;
-	struct tly_ledger_error lerr;
-	struct tly_translog_error terr;
+	char lerr[256];
+	char terr[320];
 	char why[256];
 
 	cr_assert(nodes >= 1 && nodes <= FED_MAX_NODES);
@@ -60,17 +60,18 @@ fed_init(struct fed *f, unsigned nodes)
 		make_dir("%s/site-%u/state", f->dir, n);
 		snprintf(f->ledger_path[n], sizeof f->ledger_path[n], "%s/site-%u/state/ledger.db",
 		         f->dir, n);
-		cr_assert_eq(
-		    tly_ledger_open(&f->ledger[n], f->ledger_path[n], n, f->node[n].sign, &lerr),
-		    TLY_OK, "%s", lerr.message);
+		cr_assert_eq(tly_ledger_open(&f->ledger[n], f->ledger_path[n], n, f->node[n].sign,
+		                             lerr, sizeof lerr),
+		             TLY_OK, "%s", lerr);
 	}
 	cr_assert_eq(tly_roster_init(&f->roster, coordinator.sign_pk, parties, nodes), TLY_OK);
 	snprintf(f->registry_path, sizeof f->registry_path, "%s/registry.ini", f->dir);
 	cr_assert_eq(tly_registry_write(&f->roster, f->registry_path, why, sizeof why), TLY_OK,
 	             "%s", why);
 	snprintf(f->log_path, sizeof f->log_path, "%s/coordinator/state/transparency.db", f->dir);
-	cr_assert_eq(tly_translog_open(&f->log, f->log_path, f->coordinator.sign, &terr), TLY_OK,
-	             "%s", terr.message);
+	cr_assert_eq(
+	    tly_translog_open(&f->log, f->log_path, f->coordinator.sign, terr, sizeof terr), TLY_OK,
+	    "%s", terr);
 	cr_assert_eq(tly_catalogue_parse(&f->cat, catalogue, strlen(catalogue), &serr), TLY_OK);
 }
 

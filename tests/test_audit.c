@@ -125,9 +125,10 @@ Test(audit, charge_without_a_receipt_is_a_note)
 	char *text = NULL;
 
 	build(&f);
-	struct tly_ledger_error err;
-	cr_assert_eq(tly_ledger_open(&f.ledger[2], f.ledger_path[2], 2, f.node[2].sign, &err),
-	             TLY_OK);
+	char err[256];
+	cr_assert_eq(
+	    tly_ledger_open(&f.ledger[2], f.ledger_path[2], 2, f.node[2].sign, err, sizeof err),
+	    TLY_OK);
 	fed_query(&f, &q, "1");
 	tly_buf_init(&receipt);
 	fed_charge(&f, 2, &q, &receipt); /* never reached the coordinator */
@@ -192,14 +193,15 @@ Test(audit, ledger_rewritten_with_its_own_key)
 	struct fed f;
 	struct fed_query q;
 	struct tly_buf receipt;
-	struct tly_ledger_error err;
+	char err[256];
 
 	build(&f);
 	/* Node 3 starts a new ledger with its key: a valid chain, another
 	 * history. */
 	remove(f.ledger_path[3]);
-	cr_assert_eq(tly_ledger_open(&f.ledger[3], f.ledger_path[3], 3, f.node[3].sign, &err),
-	             TLY_OK);
+	cr_assert_eq(
+	    tly_ledger_open(&f.ledger[3], f.ledger_path[3], 3, f.node[3].sign, err, sizeof err),
+	    TLY_OK);
 	fed_query(&f, &q, "1");
 	tly_buf_init(&receipt);
 	fed_charge(&f, 3, &q, &receipt);
@@ -216,14 +218,15 @@ Test(audit, ledger_of_an_unknown_key)
 	struct fed f;
 	struct tly_identity stranger;
 	struct tly_ledger *ledger;
-	struct tly_ledger_error err;
+	char err[256];
 	struct fed_query q;
 	struct tly_buf receipt;
 
 	build(&f);
 	remove(f.ledger_path[4]);
 	cr_assert_eq(tly_identity_generate(&stranger, 4, 0), TLY_OK);
-	cr_assert_eq(tly_ledger_open(&ledger, f.ledger_path[4], 4, stranger.sign, &err), TLY_OK);
+	cr_assert_eq(tly_ledger_open(&ledger, f.ledger_path[4], 4, stranger.sign, err, sizeof err),
+	             TLY_OK);
 	f.ledger[4] = ledger;
 	fed_query(&f, &q, "1");
 	tly_buf_init(&receipt);
@@ -314,10 +317,10 @@ static char *
 query_id_of(struct fed *f, uint64_t seq, uint8_t id[static TLY_QUERY_ID_BYTES])
 {
 	struct tly_translog *log;
-	struct tly_translog_error err;
+	char err[320];
 	char *json = NULL;
 
-	cr_assert_eq(tly_translog_open_readonly(&log, f->log_path, &err), TLY_OK);
+	cr_assert_eq(tly_translog_open_readonly(&log, f->log_path, err, sizeof err), TLY_OK);
 	cr_assert_eq(tly_translog_releases(log, &json), TLY_OK);
 	tly_translog_close(log);
 	json_t *array = json_loads(json, 0, NULL);

@@ -95,9 +95,9 @@ static struct tly_ledger *
 open_ledger(void)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 
-	cr_assert_eq(tly_ledger_open(&l, path, 3, key, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open(&l, path, 3, key, err, sizeof err), TLY_OK, "%s", err);
 	return l;
 }
 
@@ -564,12 +564,12 @@ static void
 assert_open_refused(tly_err want, const char *needle)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 
 	memset(&err, 0, sizeof err);
-	cr_assert_eq(tly_ledger_open(&l, path, 3, key, &err), want, "%s", err.message);
+	cr_assert_eq(tly_ledger_open(&l, path, 3, key, err, sizeof err), want, "%s", err);
 	cr_assert_null(l);
-	cr_assert(strstr(err.message, needle) != NULL, "%s", err.message);
+	cr_assert(strstr(err, needle) != NULL, "%s", err);
 }
 
 Test(ledger, refuses_files_that_are_not_its_own)
@@ -628,12 +628,12 @@ Test(ledger, refuses_another_key)
 {
 	struct tly_sign_key *other = NULL;
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 
 	tly_ledger_close(open_ledger());
 	cr_assert_eq(tly_sign_key_alloc(&other, NULL), TLY_OK);
-	cr_assert_eq(tly_ledger_open(&l, path, 3, other, &err), TLY_EAUTH);
-	cr_assert(strstr(err.message, "another node signing key") != NULL, "%s", err.message);
+	cr_assert_eq(tly_ledger_open(&l, path, 3, other, err, sizeof err), TLY_EAUTH);
+	cr_assert(strstr(err, "another node signing key") != NULL, "%s", err);
 	tly_sign_key_free(other);
 }
 
@@ -671,11 +671,11 @@ misuse_cleanup(const char *what)
 Test(ledger, reserve_on_read_only_handle_aborts, .signal = SIGABRT)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_receipt r;
 
 	tly_ledger_close(open_ledger());
-	cr_assert_eq(tly_ledger_open_readonly(&l, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open_readonly(&l, path, err, sizeof err), TLY_OK, "%s", err);
 	/* The abort skips teardown: clean up on the way out. */
 	tly_set_misuse_handler(misuse_cleanup);
 	struct tly_ledger_charge c = charge("patients", 1, TLY_MECH_LAPLACE, 1, 2);
@@ -1209,13 +1209,13 @@ static char *
 show(enum tly_ledger_format format)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
 	cr_assert_not_null(out);
-	cr_assert_eq(tly_ledger_open_readonly(&l, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open_readonly(&l, path, err, sizeof err), TLY_OK, "%s", err);
 	cr_assert_eq(tly_ledger_show(l, out, format), TLY_OK);
 	fclose(out);
 	tly_ledger_close(l);
@@ -1537,8 +1537,8 @@ Test(ledger, log_heads_record_newest_and_refuse_a_fork)
 	cr_assert_arr_eq(newest.query_id, qid, sizeof qid);
 	tly_ledger_close(l);
 	/* Durable, readable read-only, and append-only. */
-	struct tly_ledger_error err;
-	cr_assert_eq(tly_ledger_open_readonly(&l, path, &err), TLY_OK, "%s", err.message);
+	char err[256];
+	cr_assert_eq(tly_ledger_open_readonly(&l, path, err, sizeof err), TLY_OK, "%s", err);
 	cr_assert_eq(tly_ledger_heads(l, &all, &count), TLY_OK);
 	cr_assert_eq(count, 2);
 	cr_assert(all[0].head.size == 3 && all[1].head.size == 7);

@@ -56,9 +56,9 @@ static struct tly_ledger *
 open_ledger(void)
 {
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 
-	cr_assert_eq(tly_ledger_open(&l, path, 3, key, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open(&l, path, 3, key, err, sizeof err), TLY_OK, "%s", err);
 	return l;
 }
 

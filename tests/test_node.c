@@ -266,7 +266,7 @@ check_receipt(int site, const char *out, const uint8_t qid[16])
 	size_t rlen;
 	struct tly_ledger_receipt receipt;
 	struct tly_ledger *l = NULL;
-	struct tly_ledger_error lerr;
+	char lerr[256];
 	struct tly_ledger_entry entry;
 
 	snprintf(receipt_path, sizeof receipt_path, "%s/receipt.bin", out);
@@ -279,7 +279,7 @@ check_receipt(int site, const char *out, const uint8_t qid[16])
 	cr_assert_arr_eq(receipt.log_head.root, last_head.root, 32);
 	cr_assert_arr_eq(receipt.log_head.signature, last_head.signature, 64);
 	path_of(db_path, sizeof db_path, "site-%d/state/ledger.db", site);
-	cr_assert_eq(tly_ledger_open_readonly(&l, db_path, &lerr), TLY_OK, "%s", lerr.message);
+	cr_assert_eq(tly_ledger_open_readonly(&l, db_path, lerr, sizeof lerr), TLY_OK, "%s", lerr);
 	cr_assert_eq(tly_ledger_entry_get(l, receipt.seq, &entry), TLY_OK);
 	cr_assert_eq(entry.log_head.size, last_head.size);
 	cr_assert_arr_eq(entry.log_head.root, last_head.root, 32);
@@ -1085,12 +1085,12 @@ ledger_entries(int site)
 {
 	char db_path[300];
 	struct tly_ledger *l;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_report report;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 
 	path_of(db_path, sizeof db_path, "site-%d/state/ledger.db", site);
-	cr_assert_eq(tly_ledger_open_readonly(&l, db_path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open_readonly(&l, db_path, err, sizeof err), TLY_OK, "%s", err);
 	tly_ledger_public_key(l, pk);
 	cr_assert_eq(tly_ledger_verify(l, pk, &report), TLY_OK, "%s", report.reason);
 	tly_ledger_close(l);

@@ -312,7 +312,7 @@ static const char rho_count_by_sex[] =
 static void
 commit_real(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUERY_ID_BYTES])
 {
-	struct tly_translog_error err;
+	char err[320];
 	struct tly_translog_record rec;
 	struct tly_log_commit *c = calloc(1, sizeof *c);
 	uint64_t sizes[TLY_COMMIT_CONSISTENCY_MAX];
@@ -320,8 +320,8 @@ commit_real(struct rogue *r, struct tly_query *q, const uint8_t query_id[TLY_QUE
 	char why[300];
 
 	if (r->real == NULL)
-		cr_assert_eq(tly_translog_open(&r->real, r->cfg->log, r->key.sign, &err), TLY_OK,
-		             "%s", err.message);
+		cr_assert_eq(tly_translog_open(&r->real, r->cfg->log, r->key.sign, err, sizeof err),
+		             TLY_OK, "%s", err);
 	memset(&rec, 0, sizeof rec);
 	memcpy(rec.query_id, query_id, TLY_QUERY_ID_BYTES);
 	memcpy(rec.query_hash, q->query_hash, TLY_HASH_BYTES);
@@ -478,12 +478,12 @@ ledger_check(unsigned site, uint64_t want, struct tly_ledger_entry *e)
 {
 	char path[300];
 	struct tly_ledger *ledger;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_report report;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 
 	ledger_path(site, path, sizeof path);
-	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, err, sizeof err), TLY_OK, "%s", err);
 	tly_ledger_public_key(ledger, pk);
 	cr_assert_eq(tly_ledger_verify(ledger, pk, &report), TLY_OK, "site %u: %s", site,
 	             report.reason);
@@ -594,7 +594,7 @@ log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *e
 	struct tly_spec_error serr;
 	struct tly_noise_params noise;
 	struct tly_translog *log;
-	struct tly_translog_error lerr;
+	char lerr[320];
 	char json[600], *canonical, *release, why[400];
 	uint32_t participants[MAX_SITES], committee[3], c_ids[MAX_SITES], d_ids[MAX_SITES];
 	int64_t cells[2] = {100, 100};
@@ -636,8 +636,8 @@ log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *e
 	                                     .receipt_count = rcount};
 	memcpy(record.query_id, id, TLY_QUERY_ID_BYTES);
 	memcpy(record.query_hash, q.query_hash, TLY_HASH_BYTES);
-	cr_assert_eq(tly_translog_open(&log, r->cfg->log, r->key.sign, &lerr), TLY_OK, "%s",
-	             lerr.message);
+	cr_assert_eq(tly_translog_open(&log, r->cfg->log, r->key.sign, lerr, sizeof lerr), TLY_OK,
+	             "%s", lerr);
 	cr_assert_eq(tly_translog_append(log, &record, NULL, why, sizeof why), TLY_OK, "%s", why);
 	tly_translog_close(log);
 	free(release);
@@ -1804,12 +1804,12 @@ held_head(unsigned site)
 {
 	char path[300];
 	struct tly_ledger *ledger;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_head h;
 	int found = 0;
 
 	ledger_path(site, path, sizeof path);
-	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, &err), TLY_OK, "%s", err.message);
+	cr_assert_eq(tly_ledger_open_readonly(&ledger, path, err, sizeof err), TLY_OK, "%s", err);
 	cr_assert_eq(tly_ledger_head_newest(ledger, &h, &found), TLY_OK);
 	cr_assert(found, "site %u holds no head", site);
 	tly_ledger_close(ledger);

@@ -418,7 +418,7 @@ Test(shares, rebuilt_from_the_log)
 	char dir[] = "/tmp/tally-shares-XXXXXX", path[300], why[300], cmd[320];
 	struct tly_sign_key *key = NULL;
 	struct tly_translog *log = NULL;
-	struct tly_translog_error terr;
+	char terr[320];
 	struct tly_share_refusal w;
 	size_t spends, flights, caps;
 
@@ -426,7 +426,7 @@ Test(shares, rebuilt_from_the_log)
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(tly_sign_key_alloc(&key, NULL), TLY_OK);
 	snprintf(path, sizeof path, "%s/transparency.db", dir);
-	cr_assert_eq(tly_translog_open(&log, path, key, &terr), TLY_OK, "%s", terr.message);
+	cr_assert_eq(tly_translog_open(&log, path, key, terr, sizeof terr), TLY_OK, "%s", terr);
 	log_query(log, "alice", "3/1", TLY_TRANSLOG_RELEASED, 3);
 	log_query(log, "alice", "4/1", TLY_TRANSLOG_REFUSED, 0);
 	log_query(log, "alice", "5/1", TLY_TRANSLOG_ABORTED, 2);

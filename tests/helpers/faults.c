@@ -1031,7 +1031,7 @@ load_ledger(const struct tly_party *party, struct node_ledger *nl)
 {
 	char path[PATH_MAX];
 	struct tly_ledger *ledger = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 	struct tly_ledger_report report;
 	struct dataset_sum sums[8];
 	size_t datasets = 0;
@@ -1042,8 +1042,8 @@ load_ledger(const struct tly_party *party, struct node_ledger *nl)
 		printf("ledger of node %u: none (never charged)\n", party->id);
 		return;
 	}
-	if (tly_ledger_open_readonly(&ledger, path, &err) != TLY_OK) {
-		problem("ledger of node %u: %s", party->id, err.message);
+	if (tly_ledger_open_readonly(&ledger, path, err, sizeof err) != TLY_OK) {
+		problem("ledger of node %u: %s", party->id, err);
 		return;
 	}
 	if (tly_ledger_verify(ledger, party->sign_pk, &report) != TLY_OK) {

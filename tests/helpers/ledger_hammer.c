@@ -92,7 +92,7 @@ main(int argc, char **argv)
 	uint8_t seed[TLY_SIGN_SEED_BYTES];
 	struct tly_sign_key *key = NULL;
 	struct tly_ledger *ledger = NULL;
-	struct tly_ledger_error err;
+	char err[256];
 	int sent_fd = -1, ok = 0;
 
 	if (argc != 4 || !parse_seed(argv[3], seed)) {
@@ -101,8 +101,8 @@ main(int argc, char **argv)
 	}
 	if (tly_crypto_init() != TLY_OK || tly_sign_key_alloc(&key, seed) != TLY_OK)
 		goto out;
-	if (tly_ledger_open(&ledger, argv[1], 7, key, &err) != TLY_OK) {
-		fprintf(stderr, "ledger_hammer: %s\n", err.message);
+	if (tly_ledger_open(&ledger, argv[1], 7, key, err, sizeof err) != TLY_OK) {
+		fprintf(stderr, "ledger_hammer: %s\n", err);
 		goto out;
 	}
 	sent_fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT, 0600);
