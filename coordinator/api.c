@@ -30,11 +30,9 @@ static const struct {
 };
 
 static tly_err
-fail(struct tly_api_error *err, const char *field, const char *reason)
+fail(struct tly_field_error *err, const char *field, const char *reason)
 {
-	snprintf(err->field, sizeof err->field, "%s", field);
-	snprintf(err->reason, sizeof err->reason, "%s", reason);
-	return TLY_EINVAL;
+	return tly_field_fail(err, 0, field, "%s", reason);
 }
 
 /* Decimal digits only, at most 19 of them (below 10^19 < 2^64). */
@@ -69,7 +67,7 @@ store(struct tly_api_params *out, unsigned bit, uint64_t v)
 /* One name=value pair of len bytes. */
 static tly_err
 one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *out,
-         struct tly_api_error *err)
+         struct tly_field_error *err)
 {
 	const char *eq = memchr(pair, '=', len);
 	size_t name_len = eq != NULL ? (size_t)(eq - pair) : len;
@@ -97,7 +95,7 @@ one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *
 
 tly_err
 tly_api_params_parse(const char *query, unsigned allowed, struct tly_api_params *out,
-                     struct tly_api_error *err)
+                     struct tly_field_error *err)
 {
 	size_t len;
 

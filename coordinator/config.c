@@ -50,7 +50,7 @@ struct key {
  */
 struct parse {
 	struct tly_coord_config *cfg;
-	struct tly_coord_config_error *err;
+	struct tly_field_error *err;
 	const char *dir;
 	const char *text; /* in-memory text, or NULL */
 	FILE *file;
@@ -63,24 +63,15 @@ struct parse {
 static void
 fail(struct parse *p, int line, const char *key, const char *fmt, ...)
 {
+	char reason[sizeof p->err->reason];
 	va_list ap;
 
 	if (p->err->reason[0] != '\0')
 		return; /* keep the first error */
-	p->err->line = line;
-	snprintf(p->err->key, sizeof p->err->key, "%s", key);
 	va_start(ap, fmt);
-	vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+	vsnprintf(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-}
-
-void
-tly_coord_config_error_format(const struct tly_coord_config_error *err, char *buf, size_t len)
-{
-	if (err->line > 0)
-		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->reason);
-	else
-		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
+	(void)tly_field_fail(p->err, line, key, "%s", reason);
 }
 
 /* ---- values ---- */
@@ -616,18 +607,14 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 
 static tly_err
 parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
-             struct tly_coord_config_error *err)
+             struct tly_field_error *err)
 {
 	struct tly_coord_config *cfg = malloc(sizeof *cfg);
 	int line;
 
-	memset(err, 0, sizeof *err);
-	snprintf(err->file, sizeof err->file, "%s", name);
-	if (cfg == NULL) {
-		snprintf(err->key, sizeof err->key, "(file)");
-		snprintf(err->reason, sizeof err->reason, "out of memory");
-		return TLY_EINVAL;
-	}
+	tly_field_error_init(err, name);
+	if (cfg == NULL)
+		return tly_field_fail(err, 0, "(file)", "out of memory");
 	set_defaults(cfg, name);
 	p->cfg = cfg;
 	p->err = err;
@@ -660,7 +647,7 @@ parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
 
 tly_err
 tly_coord_config_parse(struct tly_coord_config *out, const char *text, const char *name,
-                       const char *dir, struct tly_coord_config_error *err)
+                       const char *dir, struct tly_field_error *err)
 {
 	struct parse p = {.dir = dir, .text = text};
 
@@ -669,8 +656,7 @@ tly_coord_config_parse(struct tly_coord_config *out, const char *text, const cha
 }
 
 tly_err
-tly_coord_config_load(struct tly_coord_config *out, const char *path,
-                      struct tly_coord_config_error *err)
+tly_coord_config_load(struct tly_coord_config *out, const char *path, struct tly_field_error *err)
 {
 	struct parse p = {0};
 	char dir[TLY_COORD_PATH_MAX];
@@ -679,11 +665,8 @@ tly_coord_config_load(struct tly_coord_config *out, const char *path,
 
 	TLY_REQUIRE(out != NULL && path != NULL && err != NULL);
 	if ((p.file = fopen(path, "r")) == NULL) {
-		memset(err, 0, sizeof *err);
-		snprintf(err->file, sizeof err->file, "%s", path);
-		snprintf(err->key, sizeof err->key, "(file)");
-		snprintf(err->reason, sizeof err->reason, "cannot open: %s", strerror(errno));
-		return TLY_EINVAL;
+		tly_field_error_init(err, path);
+		return tly_field_fail(err, 0, "(file)", "cannot open: %s", strerror(errno));
 	}
 	snprintf(dir, sizeof dir, "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)

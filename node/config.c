@@ -27,7 +27,7 @@ struct source {
 struct parse {
 	struct tly_node_config *cfg;
 	struct source *src;
-	struct tly_config_error *err;
+	struct tly_field_error *err;
 	const char *dir;
 	struct tly_node_dataset *dataset; /* of the current [dataset NAME] section */
 	char current_section[96];
@@ -39,27 +39,19 @@ struct parse {
 static void
 fail(struct parse *p, const char *section, const char *key, const char *fmt, ...)
 {
+	char where[sizeof p->err->field], reason[sizeof p->err->reason];
 	va_list ap;
 
 	if (p->err->reason[0] != '\0')
 		return; /* keep the first error */
-	p->err->line = p->src != NULL ? p->src->line : 0;
 	if (key != NULL)
-		snprintf(p->err->key, sizeof p->err->key, "%s.%s", section, key);
+		snprintf(where, sizeof where, "%s.%s", section, key);
 	else
-		snprintf(p->err->key, sizeof p->err->key, "[%s]", section);
+		snprintf(where, sizeof where, "[%s]", section);
 	va_start(ap, fmt);
-	vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+	vsnprintf(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-}
-
-void
-tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len)
-{
-	if (err->line > 0)
-		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->reason);
-	else
-		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
+	(void)tly_field_fail(p->err, p->src != NULL ? p->src->line : 0, where, "%s", reason);
 }
 
 static void
@@ -663,14 +655,13 @@ check_required(struct parse *p)
 
 static tly_err
 parse_source(struct tly_node_config *out, struct source *src, const char *name, const char *dir,
-             struct tly_config_error *err)
+             struct tly_field_error *err)
 {
 	struct tly_node_config *cfg = calloc(1, sizeof *cfg);
 	struct parse p;
 	tly_err rv = TLY_ENOMEM;
 
-	memset(err, 0, sizeof *err);
-	snprintf(err->file, sizeof err->file, "%s", name);
+	tly_field_error_init(err, name);
 	if (cfg == NULL)
 		return rv;
 	memset(&p, 0, sizeof p);
@@ -696,10 +687,9 @@ parse_source(struct tly_node_config *out, struct source *src, const char *name, 
 	ini_max_line = 8192;
 	int line = ini_parse_stream(read_line, src, handler, &p);
 	if (line != 0 && err->reason[0] == '\0') {
-		err->line = line > 0 ? line : 0;
-		snprintf(err->key, sizeof err->key, "(syntax)");
-		snprintf(err->reason, sizeof err->reason,
-		         line > 0 ? "not a [section] or key = value line" : "cannot be read");
+		(void)tly_field_fail(err, line > 0 ? line : 0, "(syntax)", "%s",
+		                     line > 0 ? "not a [section] or key = value line"
+		                              : "cannot be read");
 	}
 	if (err->reason[0] == '\0')
 		check_required(&p);
@@ -717,24 +707,21 @@ out:
 
 tly_err
 tly_node_config_parse(struct tly_node_config *out, const char *text, const char *name,
-                      const char *dir, struct tly_config_error *err)
+                      const char *dir, struct tly_field_error *err)
 {
 	struct source src = {.text = text};
 	return parse_source(out, &src, name, dir, err);
 }
 
 tly_err
-tly_node_config_load(struct tly_node_config *out, const char *path, struct tly_config_error *err)
+tly_node_config_load(struct tly_node_config *out, const char *path, struct tly_field_error *err)
 {
 	struct source src = {.file = fopen(path, "r")};
 	char dir[TLY_CONFIG_PATH_MAX];
 
 	if (src.file == NULL) {
-		memset(err, 0, sizeof *err);
-		snprintf(err->file, sizeof err->file, "%s", path);
-		snprintf(err->key, sizeof err->key, "(file)");
-		snprintf(err->reason, sizeof err->reason, "cannot open: %s", strerror(errno));
-		return TLY_EINVAL;
+		tly_field_error_init(err, path);
+		return tly_field_fail(err, 0, "(file)", "cannot open: %s", strerror(errno));
 	}
 	snprintf(dir, sizeof dir, "%s", path);
 	char *slash = strrchr(dir, '/');

@@ -222,7 +222,7 @@ cmd_import(int argc, char **argv)
 	                     {"out", &out, 0},
 	                     {NULL, NULL, 0}};
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 	struct tly_import_report report;
 	char why[600];
 
@@ -232,7 +232,7 @@ cmd_import(int argc, char **argv)
 	require(csv, "--csv FILE", usage_import);
 	require(out, "--out DB", usage_import);
 	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
-		tly_config_error_format(&cerr, why, sizeof why);
+		tly_field_error_format(&cerr, why, sizeof why);
 		fprintf(stderr, "tally-node: %s\n", why);
 		return EXIT_USAGE;
 	}
@@ -464,10 +464,10 @@ cmd_explain(int argc, char **argv)
 	const char *config = NULL, *spec_path = NULL;
 	struct opt opts[] = {{"config", &config, 0}, {"spec", &spec_path, 0}, {NULL, NULL, 0}};
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 	struct tly_catalogue cat;
 	struct tly_spec spec;
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	char why[600], *sql = NULL;
 	size_t len;
 	uint64_t l1, l2sq;
@@ -476,7 +476,7 @@ cmd_explain(int argc, char **argv)
 	require(config, "--config FILE", usage_explain);
 	require(spec_path, "--spec QUERY.json", usage_explain);
 	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
-		tly_config_error_format(&cerr, why, sizeof why);
+		tly_field_error_format(&cerr, why, sizeof why);
 		fprintf(stderr, "tally-node: %s\n", why);
 		return EXIT_USAGE;
 	}
@@ -489,8 +489,10 @@ cmd_explain(int argc, char **argv)
 	int rc = EXIT_USAGE;
 	if (tly_node_config_catalogue(&cfg, &cat) != TLY_OK)
 		goto out_json;
+	tly_field_error_init(&serr, spec_path);
 	if (tly_spec_parse(&spec, &cat, json, len, &serr) != TLY_OK) {
-		fprintf(stderr, "tally-node: %s: %s: %s\n", spec_path, serr.field, serr.reason);
+		tly_field_error_format(&serr, why, sizeof why);
+		fprintf(stderr, "tally-node: %s\n", why);
 		goto out_cat;
 	}
 	const struct tly_node_dataset *ds = &cfg.datasets[spec.dataset];
@@ -637,13 +639,13 @@ static int
 open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_PUBLIC_BYTES])
 {
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 	struct tly_ledger_error lerr;
 	struct tly_identity id;
 	char why[600];
 
 	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
-		tly_config_error_format(&cerr, why, sizeof why);
+		tly_field_error_format(&cerr, why, sizeof why);
 		fprintf(stderr, "tally-node: %s\n", why);
 		return EXIT_USAGE;
 	}
@@ -745,7 +747,7 @@ cmd_usage(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	/* The node's config and catalogue, for the stores. */
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 	memset(&node, 0, sizeof node);
 	if (tly_node_config_load(&node.config, config, &cerr) != TLY_OK ||
 	    tly_node_config_catalogue(&node.config, &node.catalogue) != TLY_OK ||
@@ -760,7 +762,7 @@ cmd_usage(int argc, char **argv)
 	for (size_t i = 0; i < usage.count && rc == 0; i++) {
 		const struct tly_ledger_use *u = &usage.uses[i];
 		struct tly_spec spec;
-		struct tly_spec_error serr;
+		struct tly_field_error serr;
 		struct tly_store *store;
 		int contributed = 0;
 		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->spec_len, &serr) !=
