@@ -163,6 +163,18 @@ Test(node_config, errors_name_file_line_and_key)
 	expect_error("path = data/site3.db", "", 0, "dataset patients.path", "missing");
 }
 
+/* inih reads a line longer than its first buffer (200 bytes) in parts:
+ * still one line, so the errors after it name their own line. */
+Test(node_config, a_long_line_is_one_line)
+{
+	char long_line[600];
+
+	memset(long_line, 'x', sizeof long_line);
+	long_line[0] = ';';
+	snprintf(long_line + 500, sizeof long_line - 500, "\ncolour = blue\n");
+	expect_error(APPEND, long_line, 27, "dataset patients.colour", "unknown key");
+}
+
 /* The heartbeat (issue 12 section 4): bounds, and dead-after at least
  * twice the interval (checked after reading: line 0). */
 Test(node_config, heartbeat_keys)
