@@ -50,6 +50,11 @@ struct tly_api_params {
  * TLY_EINVAL when the path does not fit. */
 TLY_MUST tly_err tly_api_split(const char *uri, char *path, size_t path_len, const char **query);
 
+/* Decimal digits only, 1 to 19 of them (below 10^19 < 2^64), and a value
+ * at most max: nonzero with *out set, else 0. For query strings and for
+ * planner shares (shares.c). */
+int tly_api_digits(const char *text, size_t len, uint64_t max, uint64_t *out);
+
 /* Parse a query string (without its '?'), allowing the parameters in
  * `allowed`. TLY_EINVAL with *err naming the parameter ("since", "limit",
  * "async" or "query"; no file, no line). */

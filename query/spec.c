@@ -390,20 +390,33 @@ normalise_where(const struct tly_dataset *ds, struct tly_spec *spec)
 	spec->where_count = kept;
 }
 
+/* The array at root's key, of at most max `items`; *list NULL when absent. */
+static tly_err
+bounded_list(struct parse *p, const json_t *root, const char *key, size_t max, const char *items,
+             json_t **list, size_t *count)
+{
+	tly_err rv = tly_spec_member(root, "", key, JSON_ARRAY, 0, list, p->err);
+
+	if (rv != TLY_OK || *list == NULL)
+		return rv;
+	*count = json_array_size(*list);
+	if (*count > max)
+		return tly_field_fail(p->err, 0, key, "%zu %s; the limit is %zu", *count, items,
+		                      max);
+	return TLY_OK;
+}
+
 static tly_err
 parse_where(struct parse *p, const json_t *root)
 {
 	char path[TLY_SPEC_PATH_BYTES];
-	json_t *list;
-	size_t count;
-	tly_err rv = tly_spec_member(root, "", "where", JSON_ARRAY, 0, &list, p->err);
+	json_t *list = NULL;
+	size_t count = 0;
+	tly_err rv =
+	    bounded_list(p, root, "where", TLY_SPEC_WHERE_MAX, "conditions", &list, &count);
 
 	if (rv != TLY_OK || list == NULL)
 		return rv;
-	count = json_array_size(list);
-	if (count > TLY_SPEC_WHERE_MAX)
-		return tly_field_fail(p->err, 0, "where", "%zu conditions; the limit is %d", count,
-		                      TLY_SPEC_WHERE_MAX);
 	p->spec->where = calloc(count ? count : 1, sizeof *p->spec->where);
 	if (p->spec->where == NULL)
 		return TLY_ENOMEM;
@@ -420,39 +433,42 @@ parse_where(struct parse *p, const json_t *root)
 
 /* ---- group_by ---- */
 
+/* group_by[i]: a categorical column, not named before it. */
+static tly_err
+group_column(struct parse *p, const json_t *value, size_t i)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	int column;
+	tly_err rv;
+
+	tly_spec_path_index(path, "group_by", i);
+	if ((rv = column_ref(p, value, path, &column)) != TLY_OK)
+		return rv;
+	if (p->ds->columns[column].kind != TLY_COLUMN_CATEGORICAL)
+		return tly_field_fail(
+		    p->err, 0, path,
+		    "column \"%s\" is an integer; group by categorical columns only",
+		    p->ds->columns[column].name);
+	for (size_t j = 0; j < i; j++)
+		if (p->spec->group_by[j] == column)
+			return tly_field_fail(p->err, 0, path, "column \"%s\" appears twice",
+			                      p->ds->columns[column].name);
+	p->spec->group_by[i] = column;
+	p->spec->group_by_count = i + 1;
+	return TLY_OK;
+}
+
 static tly_err
 parse_group_by(struct parse *p, const json_t *root)
 {
-	char path[TLY_SPEC_PATH_BYTES];
-	json_t *list;
-	size_t count;
-	tly_err rv = tly_spec_member(root, "", "group_by", JSON_ARRAY, 0, &list, p->err);
+	json_t *list = NULL;
+	size_t count = 0;
+	tly_err rv =
+	    bounded_list(p, root, "group_by", TLY_SPEC_GROUP_BY_MAX, "columns", &list, &count);
 
-	if (rv != TLY_OK || list == NULL)
-		return rv;
-	count = json_array_size(list);
-	if (count > TLY_SPEC_GROUP_BY_MAX)
-		return tly_field_fail(p->err, 0, "group_by", "%zu columns; the limit is %d", count,
-		                      TLY_SPEC_GROUP_BY_MAX);
-	for (size_t i = 0; i < count; i++) {
-		int column;
-		tly_spec_path_index(path, "group_by", i);
-		if ((rv = column_ref(p, json_array_get(list, i), path, &column)) != TLY_OK)
-			return rv;
-		if (p->ds->columns[column].kind != TLY_COLUMN_CATEGORICAL)
-			return tly_field_fail(
-			    p->err, 0, path,
-			    "column \"%s\" is an integer; group by categorical columns only",
-			    p->ds->columns[column].name);
-		for (size_t j = 0; j < i; j++)
-			if (p->spec->group_by[j] == column)
-				return tly_field_fail(p->err, 0, path,
-				                      "column \"%s\" appears twice",
-				                      p->ds->columns[column].name);
-		p->spec->group_by[i] = column;
-		p->spec->group_by_count = i + 1;
-	}
-	return TLY_OK;
+	for (size_t i = 0; rv == TLY_OK && list != NULL && i < count; i++)
+		rv = group_column(p, json_array_get(list, i), i);
+	return rv;
 }
 
 /*

@@ -57,40 +57,41 @@ real_text(char *out, size_t cap, double v)
 		strcat(out, ".0");
 }
 
+/* What a JSON value is when its value need not be shown. */
+static const char *
+kind_text(const json_t *value)
+{
+	switch (json_typeof(value)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_TRUE:
+		return "true";
+	case JSON_FALSE:
+		return "false";
+	default:
+		return "null";
+	}
+}
+
 struct tly_spec_got
 tly_spec_got(const json_t *value)
 {
 	struct tly_spec_got got;
 	char echo[TLY_SPEC_ECHO_BYTES], number[32];
 
-	switch (json_typeof(value)) {
-	case JSON_OBJECT:
-		snprintf(got.text, sizeof got.text, "an object");
-		break;
-	case JSON_ARRAY:
-		snprintf(got.text, sizeof got.text, "an array");
-		break;
-	case JSON_STRING:
+	if (json_is_string(value)) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
 		snprintf(got.text, sizeof got.text, "the string \"%s\"", echo);
-		break;
-	case JSON_INTEGER:
+	} else if (json_is_integer(value)) {
 		snprintf(got.text, sizeof got.text, "the integer %" PRId64,
 		         (int64_t)json_integer_value(value));
-		break;
-	case JSON_REAL:
+	} else if (json_is_real(value)) {
 		real_text(number, sizeof number, json_real_value(value));
 		snprintf(got.text, sizeof got.text, "the real number %s", number);
-		break;
-	case JSON_TRUE:
-		snprintf(got.text, sizeof got.text, "true");
-		break;
-	case JSON_FALSE:
-		snprintf(got.text, sizeof got.text, "false");
-		break;
-	default:
-		snprintf(got.text, sizeof got.text, "null");
-		break;
+	} else {
+		snprintf(got.text, sizeof got.text, "%s", kind_text(value));
 	}
 	return got;
 }
