@@ -32,23 +32,28 @@ text_line(struct tly_ini_source *src, char *str, int num)
 	return str;
 }
 
+/* The first part of a line was read: count it, and show it to on_line. */
+static void
+new_line(struct tly_ini_source *src, const char *str)
+{
+	src->line++;
+	src->sections += is_header(str);
+	if (src->on_line != NULL)
+		src->on_line(src->arg, str);
+}
+
 static char *
 read_line(char *str, int num, void *stream)
 {
 	struct tly_ini_source *src = stream;
 	char *got = src->file != NULL ? fgets(str, num, src->file) : text_line(src, str, num);
 
-	if (got == NULL)
-		return NULL;
 	/* inih reads a line longer than its buffer in several calls. */
-	if (!src->mid_line) {
-		src->line++;
-		src->sections += is_header(str);
-		if (src->on_line != NULL)
-			src->on_line(src->arg, str);
-	}
-	src->mid_line = strchr(str, '\n') == NULL;
-	return str;
+	if (got != NULL && !src->mid_line)
+		new_line(src, str);
+	if (got != NULL)
+		src->mid_line = strchr(str, '\n') == NULL;
+	return got;
 }
 
 int
@@ -70,16 +75,12 @@ tly_ini_syntax(struct tly_field_error *err, int line)
 		                              : "cannot be read");
 }
 
-tly_err
-tly_ini_open(struct tly_ini_source *src, const char *path, char *dir, size_t dir_len,
-             struct tly_field_error *err)
+/* The folder of path into dir: "." when it names none, "/" for the root. */
+static void
+folder_of(const char *path, char *dir, size_t dir_len)
 {
 	char *slash;
 
-	if ((src->file = fopen(path, "r")) == NULL) {
-		tly_field_error_init(err, path);
-		return tly_field_fail(err, 0, "(file)", "cannot open: %s", strerror(errno));
-	}
 	snprintf(dir, dir_len, "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)
 		snprintf(dir, dir_len, ".");
@@ -87,6 +88,17 @@ tly_ini_open(struct tly_ini_source *src, const char *path, char *dir, size_t dir
 		dir[1] = '\0';
 	else
 		*slash = '\0';
+}
+
+tly_err
+tly_ini_open(struct tly_ini_source *src, const char *path, char *dir, size_t dir_len,
+             struct tly_field_error *err)
+{
+	if ((src->file = fopen(path, "r")) == NULL) {
+		tly_field_error_init(err, path);
+		return tly_field_fail(err, 0, "(file)", "cannot open: %s", strerror(errno));
+	}
+	folder_of(path, dir, dir_len);
 	return TLY_OK;
 }
 
@@ -131,17 +143,24 @@ tly_ini_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 	return true;
 }
 
+/* item without the spaces around it (cut in place). */
+static char *
+trim(char *item)
+{
+	while (isspace((unsigned char)*item))
+		item++;
+	char *end = item + strlen(item);
+	while (end > item && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return item;
+}
+
 bool
 tly_ini_each_item(char *list, bool (*fn)(void *arg, const char *item), void *arg)
 {
 	for (char *save = NULL, *item = strtok_r(list, ",", &save); item != NULL;
 	     item = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*item))
-			item++;
-		char *end = item + strlen(item);
-		while (end > item && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (!fn(arg, item))
+		if (!fn(arg, trim(item)))
 			return false;
 	}
 	return true;
