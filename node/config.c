@@ -267,58 +267,88 @@ add_domain_value(void *arg, const char *value)
 	return true;
 }
 
+/* A new column may be declared: a valid name, not declared before, room. */
+static bool
+column_allowed(struct parse *p, const char *key, const char *name)
+{
+	struct tly_dataset *schema = &p->dataset->schema;
+
+	if (!valid_name(name))
+		fail(p, p->current_section, key, "column names are [a-z][a-z0-9_]*, 1-63 bytes");
+	else if (tly_dataset_column(schema, name) >= 0)
+		fail(p, p->current_section, key, "column declared twice");
+	else if (schema->column_count == TLY_SPEC_COLUMNS_MAX)
+		fail(p, p->current_section, key, "more than %d columns", TLY_SPEC_COLUMNS_MAX);
+	else
+		return true;
+	return false;
+}
+
+/* "integer MIN MAX" (after "integer "), MIN <= MAX. */
+static bool
+integer_column(struct parse *p, const char *key, const char *bounds, struct tly_column *col)
+{
+	char lo[32], hi[32], extra[2];
+
+	col->kind = TLY_COLUMN_INTEGER;
+	if (sscanf(bounds, "%31s %31s %1s", lo, hi, extra) != 2 || !parse_i64(lo, &col->min) ||
+	    !parse_i64(hi, &col->max) || col->min > col->max) {
+		fail(p, p->current_section, key,
+		     "expected \"integer MIN MAX\" with integers MIN <= MAX");
+		return false;
+	}
+	return true;
+}
+
+/* "categorical V1,V2,..." (after "categorical "): at least one value. */
+static bool
+categorical_column(struct parse *p, const char *key, const char *values, struct tly_column *col)
+{
+	char rest[4096];
+
+	col->kind = TLY_COLUMN_CATEGORICAL;
+	col->domain = calloc(TLY_SPEC_DOMAIN_MAX, sizeof *col->domain);
+	if (col->domain == NULL) {
+		fail(p, p->current_section, key, "out of memory");
+		return false;
+	}
+	snprintf(rest, sizeof rest, "%s", values);
+	if (!for_each_item(rest, add_domain_value, p, col) || col->domain_count == 0) {
+		fail(p, p->current_section, key, "expected \"categorical V1,V2,...\"");
+		return false;
+	}
+	return true;
+}
+
+static bool
+read_column(struct parse *p, const char *key, const char *value, struct tly_column *col)
+{
+	if (strncmp(value, "integer ", 8) == 0)
+		return integer_column(p, key, value + 8, col);
+	if (strncmp(value, "categorical ", 12) == 0)
+		return categorical_column(p, key, value + 12, col);
+	fail(p, p->current_section, key,
+	     "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
+	return false;
+}
+
 static void
 column_key(struct parse *p, const char *key, const char *name, const char *value)
 {
 	struct tly_dataset *schema = &p->dataset->schema;
 	struct tly_column col;
-	char rest[4096];
 
-	if (!valid_name(name)) {
-		fail(p, p->current_section, key, "column names are [a-z][a-z0-9_]*, 1-63 bytes");
+	if (!column_allowed(p, key, name))
 		return;
-	}
-	if (tly_dataset_column(schema, name) >= 0) {
-		fail(p, p->current_section, key, "column declared twice");
-		return;
-	}
-	if (schema->column_count == TLY_SPEC_COLUMNS_MAX) {
-		fail(p, p->current_section, key, "more than %d columns", TLY_SPEC_COLUMNS_MAX);
-		return;
-	}
 	memset(&col, 0, sizeof col);
 	snprintf(col.name, sizeof col.name, "%s", name);
-	if (strncmp(value, "integer ", 8) == 0) {
-		char lo[32], hi[32], extra[2];
-		col.kind = TLY_COLUMN_INTEGER;
-		if (sscanf(value + 8, "%31s %31s %1s", lo, hi, extra) != 2 ||
-		    !parse_i64(lo, &col.min) || !parse_i64(hi, &col.max) || col.min > col.max) {
-			fail(p, p->current_section, key,
-			     "expected \"integer MIN MAX\" with integers MIN <= MAX");
-			return;
-		}
-	} else if (strncmp(value, "categorical ", 12) == 0) {
-		col.kind = TLY_COLUMN_CATEGORICAL;
-		col.domain = calloc(TLY_SPEC_DOMAIN_MAX, sizeof *col.domain);
-		if (col.domain == NULL) {
-			fail(p, p->current_section, key, "out of memory");
-			return;
-		}
-		snprintf(rest, sizeof rest, "%s", value + 12);
-		if (!for_each_item(rest, add_domain_value, p, &col) || col.domain_count == 0) {
-			fail(p, p->current_section, key, "expected \"categorical V1,V2,...\"");
-			free(col.domain);
-			return;
-		}
-	} else {
-		fail(p, p->current_section, key,
-		     "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
-		return;
-	}
 	struct tly_column *grown =
-	    realloc(schema->columns, (schema->column_count + 1) * sizeof *grown);
+	    read_column(p, key, value, &col)
+	        ? realloc(schema->columns, (schema->column_count + 1) * sizeof *grown)
+	        : NULL;
 	if (grown == NULL) {
 		free(col.domain);
+		/* After a bad value its own error stays: fail keeps the first. */
 		fail(p, p->current_section, key, "out of memory");
 		return;
 	}
@@ -573,6 +603,19 @@ check_required(struct parse *p)
 	check_populations(p);
 }
 
+static void
+set_defaults(struct tly_node_config *cfg, const char *name)
+{
+	snprintf(cfg->file, sizeof cfg->file, "%s", name);
+	cfg->committee = 1;
+	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
+	cfg->heartbeat_dead_ms = TLY_HEARTBEAT_DEAD_MS;
+	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
+	cfg->min_contributors = 3;
+	cfg->max_min_honest = 10;
+	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
+}
+
 static tly_err
 parse_source(struct tly_node_config *out, struct tly_ini_source *src, const char *name,
              const char *dir, struct tly_field_error *err)
@@ -589,14 +632,7 @@ parse_source(struct tly_node_config *out, struct tly_ini_source *src, const char
 	p.src = src;
 	p.err = err;
 	p.dir = dir;
-	snprintf(cfg->file, sizeof cfg->file, "%s", name);
-	cfg->committee = 1;
-	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
-	cfg->heartbeat_dead_ms = TLY_HEARTBEAT_DEAD_MS;
-	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
-	cfg->min_contributors = 3;
-	cfg->max_min_honest = 10;
-	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
+	set_defaults(cfg, name);
 	cfg->datasets = calloc(TLY_SPEC_DATASETS_MAX, sizeof *cfg->datasets);
 	if (cfg->datasets == NULL)
 		goto out;
