@@ -476,8 +476,9 @@ fail_pair(struct parse *p, const char *a, const char *b, const char *reason)
 	fail(p, p->key_line[later], where, "%s", reason);
 }
 
-static void
-check_rules(struct parse *p)
+/* Every required key given, and the TLS files when listen or api uses TLS. */
+static bool
+check_required(struct parse *p)
 {
 	const struct tly_coord_config *cfg = p->cfg;
 	bool tls = strncmp(cfg->listen, "tls+", 4) == 0 || strncmp(cfg->api, "https://", 8) == 0;
@@ -491,9 +492,19 @@ check_rules(struct parse *p)
 			         keys[i].name);
 			fail(p, 0, where, "required key is missing%s",
 			     tls_file ? " (listen or api uses TLS)" : "");
-			return;
+			return false;
 		}
 	}
+	return true;
+}
+
+static void
+check_rules(struct parse *p)
+{
+	const struct tly_coord_config *cfg = p->cfg;
+
+	if (!check_required(p))
+		return;
 	if (cfg->threshold > cfg->committee_size)
 		fail_pair(p, "threshold", "committee_size",
 		          "threshold t must be at most committee_size k");

@@ -562,6 +562,25 @@ check_populations(struct parse *p)
 	}
 }
 
+/* A dataset's required keys and a column; then its "columns" filter. */
+static void
+check_dataset(struct parse *p, struct tly_node_dataset *ds, char *allowed_columns)
+{
+	char section[96];
+	const char *missing = ds->path[0] == '\0'        ? "path"
+	                      : ds->table[0] == '\0'     ? "table"
+	                      : ds->person_id[0] == '\0' ? "person_id"
+	                                                 : NULL;
+
+	snprintf(section, sizeof section, "dataset %s", ds->schema.name);
+	if (missing != NULL)
+		fail(p, section, missing, "required key is missing");
+	else if (ds->schema.column_count == 0)
+		fail(p, section, "column.NAME", "a dataset must declare at least one column");
+	else if (allowed_columns != NULL)
+		filter_columns(p, ds, allowed_columns);
+}
+
 static void
 check_required(struct parse *p)
 {
@@ -584,22 +603,8 @@ check_required(struct parse *p)
 		     (unsigned)cfg->heartbeat_interval_ms);
 		return;
 	}
-	for (size_t i = 0; i < cfg->dataset_count; i++) {
-		struct tly_node_dataset *ds = &cfg->datasets[i];
-		char section[96];
-		snprintf(section, sizeof section, "dataset %s", ds->schema.name);
-		missing = ds->path[0] == '\0'        ? "path"
-		          : ds->table[0] == '\0'     ? "table"
-		          : ds->person_id[0] == '\0' ? "person_id"
-		                                     : NULL;
-		if (missing != NULL)
-			fail(p, section, missing, "required key is missing");
-		else if (ds->schema.column_count == 0)
-			fail(p, section, "column.NAME",
-			     "a dataset must declare at least one column");
-		else if (p->allowed_columns[i] != NULL)
-			filter_columns(p, ds, p->allowed_columns[i]);
-	}
+	for (size_t i = 0; i < cfg->dataset_count; i++)
+		check_dataset(p, &cfg->datasets[i], p->allowed_columns[i]);
 	check_populations(p);
 }
 
