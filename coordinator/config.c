@@ -459,6 +459,13 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 /* ---- after reading ---- */
 
+/* "section.key" of keys[i], as errors name it. */
+static void
+key_where(char *where, size_t len, size_t i)
+{
+	snprintf(where, len, "%s.%s", section_names[keys[i].section], keys[i].name);
+}
+
 /* The later of two keys, for a rule between them. */
 static void
 fail_pair(struct parse *p, const char *a, const char *b, const char *reason)
@@ -471,8 +478,7 @@ fail_pair(struct parse *p, const char *a, const char *b, const char *reason)
 		    (later == KEY_COUNT || p->key_line[i] > p->key_line[later]))
 			later = i;
 	TLY_REQUIRE(later < KEY_COUNT);
-	snprintf(where, sizeof where, "%s.%s", section_names[keys[later].section],
-	         keys[later].name);
+	key_where(where, sizeof where, later);
 	fail(p, p->key_line[later], where, "%s", reason);
 }
 
@@ -488,8 +494,7 @@ check_required(struct parse *p)
 		bool tls_file =
 		    strncmp(keys[i].name, "tls_", 4) == 0 && strcmp(keys[i].name, "tls_ca") != 0;
 		if (p->key_line[i] == 0 && (keys[i].required || (tls && tls_file))) {
-			snprintf(where, sizeof where, "%s.%s", section_names[keys[i].section],
-			         keys[i].name);
+			key_where(where, sizeof where, i);
 			fail(p, 0, where, "required key is missing%s",
 			     tls_file ? " (listen or api uses TLS)" : "");
 			return false;

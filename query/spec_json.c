@@ -61,18 +61,13 @@ real_text(char *out, size_t cap, double v)
 static const char *
 kind_text(const json_t *value)
 {
-	switch (json_typeof(value)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	default:
-		return "null";
-	}
+	static const char *const kinds[] = {[JSON_OBJECT] = "an object",
+	                                    [JSON_ARRAY] = "an array",
+	                                    [JSON_TRUE] = "true",
+	                                    [JSON_FALSE] = "false"};
+	size_t type = (size_t)json_typeof(value);
+
+	return type < sizeof kinds / sizeof kinds[0] && kinds[type] != NULL ? kinds[type] : "null";
 }
 
 struct tly_spec_got
