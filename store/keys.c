@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,18 +137,36 @@ finish_party(struct registry_parse *p)
 	return !p->failed;
 }
 
+/* N of "node N": decimal without a leading zero, from 1 to TLY_MAX_PARTY_ID. */
+static bool
+node_id(const char *section, unsigned long *id)
+{
+	char *end;
+
+	*id = strtoul(section + 5, &end, 10);
+	return *end == '\0' && *id != 0 && *id <= TLY_MAX_PARTY_ID && section[5] >= '1' &&
+	       section[5] <= '9';
+}
+
+/* A [node N] section with this N came before, anywhere in the registry. */
+static bool
+listed(const struct registry_parse *p, unsigned long id)
+{
+	for (size_t i = 0; i < p->count; i++)
+		if (p->parties[i].id == id)
+			return true;
+	return false;
+}
+
 static int
 start_party(struct registry_parse *p, const char *section)
 {
-	char *end;
-	unsigned long id = strtoul(section + 5, &end, 10);
+	unsigned long id;
 
-	if (*end != '\0' || id == 0 || id > TLY_MAX_PARTY_ID || section[5] < '1' ||
-	    section[5] > '9')
+	if (!node_id(section, &id))
 		return registry_fail(p, section, "(section)", "expected [node N], N from 1") && 0;
-	for (size_t i = 0; i < p->count; i++)
-		if (p->parties[i].id == id)
-			return registry_fail(p, section, "(section)", "node listed twice") && 0;
+	if (listed(p, id))
+		return registry_fail(p, section, "(section)", "node listed twice") && 0;
 	if (p->count == REGISTRY_MAX)
 		return registry_fail(p, section, "(section)", "too many nodes") && 0;
 	memset(&p->parties[p->count], 0, sizeof p->parties[0]);
