@@ -76,7 +76,7 @@ static void
 run(const char *name, const struct tly_node_dataset *ds, const char *db, const char *json,
     const char *const *params, size_t param_count)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char *sql, literal[4096], params_text[64];
 	if (tly_spec_parse(&spec, &cat, json, strlen(json), &err) != TLY_OK)
 		die(err.reason);
@@ -108,7 +108,7 @@ main(void)
 {
 	char dir[] = "/tmp/tally-bench-node-XXXXXX", why[512], conf[4300], db[4300];
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 
 	if (tly_crypto_init() != TLY_OK || mkdtemp(dir) == NULL)
 		die("init");

@@ -440,7 +440,7 @@ static void
 coordinator_files(const char *dir, struct tly_audit_layout *l)
 {
 	struct tly_coord_config *cfg = malloc(sizeof *cfg);
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char path[TLY_AUDIT_PATH_MAX];
 
 	snprintf(path, sizeof path, "%s/coordinator/coordinator.conf", dir);
@@ -459,7 +459,7 @@ static void
 site_ledger(const char *dir, unsigned n, char *path, size_t len)
 {
 	struct tly_node_config cfg;
-	struct tly_config_error err;
+	struct tly_field_error err;
 	char conf[TLY_AUDIT_PATH_MAX];
 
 	snprintf(conf, sizeof conf, "%s/site-%u/node.conf", dir, n);

@@ -210,47 +210,41 @@ fail:
 	return TLY_EIO;
 }
 
+/* The PEM that was written into bio (ok: the encoder said so) to a new
+ * file at path; frees bio. `what` is said when there is no PEM. */
+static tly_err
+write_pem(const char *path, BIO *bio, int ok, int secret, const char *what, char *why,
+          size_t why_len)
+{
+	tly_err rv;
+	char *pem;
+	long len;
+
+	if (bio == NULL || !ok || (len = BIO_get_mem_data(bio, &pem)) <= 0)
+		rv = openssl_failed(what, why, why_len);
+	else
+		rv = write_new(path, pem, (size_t)len, secret, why, why_len);
+	BIO_free(bio);
+	return rv;
+}
+
 /* PEM of the key through a secure-memory BIO, which is wiped on free. */
 static tly_err
 write_key(const char *path, EVP_PKEY *key, char *why, size_t why_len)
 {
-	tly_err rv = TLY_ECRYPTO;
 	BIO *bio = BIO_new(BIO_s_secmem());
-	char *pem;
-	long len;
+	int ok = bio != NULL && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1;
 
-	if (bio == NULL || PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
-		rv = openssl_failed("cannot encode the private key", why, why_len);
-		goto out;
-	}
-	len = BIO_get_mem_data(bio, &pem);
-	if (len <= 0) {
-		rv = openssl_failed("cannot encode the private key", why, why_len);
-		goto out;
-	}
-	rv = write_new(path, pem, (size_t)len, 1, why, why_len);
-out:
-	BIO_free(bio);
-	return rv;
+	return write_pem(path, bio, ok, 1, "cannot encode the private key", why, why_len);
 }
 
 static tly_err
 write_cert(const char *path, X509 *cert, char *why, size_t why_len)
 {
-	tly_err rv = TLY_ECRYPTO;
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *pem;
-	long len;
+	int ok = bio != NULL && PEM_write_bio_X509(bio, cert) == 1;
 
-	if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1 ||
-	    (len = BIO_get_mem_data(bio, &pem)) <= 0) {
-		rv = openssl_failed("cannot encode the certificate", why, why_len);
-		goto out;
-	}
-	rv = write_new(path, pem, (size_t)len, 0, why, why_len);
-out:
-	BIO_free(bio);
-	return rv;
+	return write_pem(path, bio, ok, 0, "cannot encode the certificate", why, why_len);
 }
 
 /* key_path then cert_path; if the certificate cannot be written the key

@@ -30,16 +30,13 @@ static const struct {
 };
 
 static tly_err
-fail(struct tly_api_error *err, const char *field, const char *reason)
+fail(struct tly_field_error *err, const char *field, const char *reason)
 {
-	snprintf(err->field, sizeof err->field, "%s", field);
-	snprintf(err->reason, sizeof err->reason, "%s", reason);
-	return TLY_EINVAL;
+	return tly_field_fail(err, 0, field, "%s", reason);
 }
 
-/* Decimal digits only, at most 19 of them (below 10^19 < 2^64). */
-static int
-read_number(const char *text, size_t len, uint64_t *out)
+int
+tly_api_digits(const char *text, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -50,6 +47,8 @@ read_number(const char *text, size_t len, uint64_t *out)
 			return 0;
 		v = v * 10 + (uint64_t)(text[i] - '0');
 	}
+	if (v > max)
+		return 0;
 	*out = v;
 	return 1;
 }
@@ -69,7 +68,7 @@ store(struct tly_api_params *out, unsigned bit, uint64_t v)
 /* One name=value pair of len bytes. */
 static tly_err
 one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *out,
-         struct tly_api_error *err)
+         struct tly_field_error *err)
 {
 	const char *eq = memchr(pair, '=', len);
 	size_t name_len = eq != NULL ? (size_t)(eq - pair) : len;
@@ -86,7 +85,7 @@ one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *
 			return fail(err, params[i].name, "given twice");
 		snprintf(reason, sizeof reason, "must be a decimal integer from %llu to %llu",
 		         (unsigned long long)params[i].min, (unsigned long long)params[i].max);
-		if (eq == NULL || !read_number(eq + 1, len - name_len - 1, &v) ||
+		if (eq == NULL || !tly_api_digits(eq + 1, len - name_len - 1, UINT64_MAX, &v) ||
 		    v < params[i].min || v > params[i].max)
 			return fail(err, params[i].name, reason);
 		store(out, params[i].bit, v);
@@ -97,7 +96,7 @@ one_pair(const char *pair, size_t len, unsigned allowed, struct tly_api_params *
 
 tly_err
 tly_api_params_parse(const char *query, unsigned allowed, struct tly_api_params *out,
-                     struct tly_api_error *err)
+                     struct tly_field_error *err)
 {
 	size_t len;
 

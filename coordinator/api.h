@@ -45,20 +45,21 @@ struct tly_api_params {
 	int async;      /* default 0 */
 };
 
-struct tly_api_error {
-	char field[16]; /* "since", "limit", "async", "query" */
-	char reason[160];
-};
-
 /* Split a request URI at its '?': the path (without the query string) into
  * path, and *query pointing into uri after the '?' ("" when none).
  * TLY_EINVAL when the path does not fit. */
 TLY_MUST tly_err tly_api_split(const char *uri, char *path, size_t path_len, const char **query);
 
+/* Decimal digits only, 1 to 19 of them (below 10^19 < 2^64), and a value
+ * at most max: nonzero with *out set, else 0. For query strings and for
+ * planner shares (shares.c). */
+int tly_api_digits(const char *text, size_t len, uint64_t max, uint64_t *out);
+
 /* Parse a query string (without its '?'), allowing the parameters in
- * `allowed`. TLY_EINVAL with *err naming the parameter. */
+ * `allowed`. TLY_EINVAL with *err naming the parameter ("since", "limit",
+ * "async" or "query"; no file, no line). */
 TLY_MUST tly_err tly_api_params_parse(const char *query, unsigned allowed,
-                                      struct tly_api_params *out, struct tly_api_error *err);
+                                      struct tly_api_params *out, struct tly_field_error *err);
 
 struct tly_bucket {
 	uint64_t level;   /* units */

@@ -360,7 +360,7 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 	const char *allow = NULL;
 	int one_query = 0;
 	struct tly_api_params p;
-	struct tly_api_error perr;
+	struct tly_field_error perr;
 
 	if (tly_api_split(req->path, path, sizeof path, &query) != TLY_OK) {
 		srv_reply_error(s, req->handle, 414, "uri_too_long", NULL,

@@ -2,20 +2,18 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "coordinator/shares.h"
 #include "query/noise.h"
 
 #include "wire/messages.h"
 #include "net/transport.h"
+#include "store/ini.h"
 
 enum section_id {
 	SECTION_COORDINATOR,
@@ -42,20 +40,15 @@ struct key {
 };
 
 /*
- * inih (Debian's build) gives handlers no line numbers, and never calls
- * them for a section without keys: our reader counts lines and looks at
- * every section header itself, so that each error can name its line and
- * an empty unknown or repeated section is still caught. inih calls the
- * handler right after reading the key's line, so `line` is the key's.
+ * inih never calls the handler for a section without keys: the reader
+ * (store/ini.h, which counts the lines) shows every line to check_header,
+ * so that an empty unknown or repeated section is still caught.
  */
 struct parse {
 	struct tly_coord_config *cfg;
-	struct tly_coord_config_error *err;
+	struct tly_field_error *err;
 	const char *dir;
-	const char *text; /* in-memory text, or NULL */
-	FILE *file;
-	int line;
-	bool mid_line;                   /* the last read ended inside a line */
+	struct tly_ini_source src;       /* calls check_header with each line */
 	int section_line[SECTION_COUNT]; /* header line of each section, 0 if not yet */
 	int key_line[48];                /* line of each key of `keys`, 0 if not given */
 };
@@ -63,24 +56,15 @@ struct parse {
 static void
 fail(struct parse *p, int line, const char *key, const char *fmt, ...)
 {
+	char reason[sizeof p->err->reason];
 	va_list ap;
 
 	if (p->err->reason[0] != '\0')
 		return; /* keep the first error */
-	p->err->line = line;
-	snprintf(p->err->key, sizeof p->err->key, "%s", key);
 	va_start(ap, fmt);
-	vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+	vsnprintf(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-}
-
-void
-tly_coord_config_error_format(const struct tly_coord_config_error *err, char *buf, size_t len)
-{
-	if (err->line > 0)
-		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->reason);
-	else
-		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
+	(void)tly_field_fail(p->err, line, key, "%s", reason);
 }
 
 /* ---- values ---- */
@@ -89,21 +73,6 @@ static char *
 field(struct parse *p, size_t offset)
 {
 	return (char *)p->cfg + offset;
-}
-
-static bool
-parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-
-	if (!isdigit((unsigned char)text[0]))
-		return false;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = (uint32_t)v;
-	return true;
 }
 
 static bool
@@ -155,17 +124,10 @@ read_api(struct parse *p, const char *value, size_t offset)
 static const char *
 read_path(struct parse *p, const char *value, size_t offset)
 {
-	char *dst = field(p, offset);
-	int n;
-
 	if (value[0] == '\0')
 		return "must be a path";
-	n = value[0] == '/' ? snprintf(dst, TLY_COORD_PATH_MAX, "%s", value)
-	                    : snprintf(dst, TLY_COORD_PATH_MAX, "%s/%s", p->dir, value);
-	if (n < 0 || n >= TLY_COORD_PATH_MAX) {
-		dst[0] = '\0';
+	if (!tly_ini_path(field(p, offset), TLY_COORD_PATH_MAX, p->dir, value))
 		return "path too long";
-	}
 	return NULL;
 }
 
@@ -190,7 +152,7 @@ read_committee_size(struct parse *p, const char *value, size_t offset)
 	uint32_t v;
 
 	(void)offset;
-	if (!parse_u32(value, 1, TLY_MAX_COMMITTEE, &v))
+	if (!tly_ini_u32(value, 1, TLY_MAX_COMMITTEE, &v))
 		return "must be an integer from 1 to 64";
 	p->cfg->committee_size = (uint16_t)v;
 	return NULL;
@@ -202,7 +164,7 @@ read_threshold(struct parse *p, const char *value, size_t offset)
 	uint32_t v;
 
 	(void)offset;
-	if (!parse_u32(value, 1, TLY_MAX_COMMITTEE, &v))
+	if (!tly_ini_u32(value, 1, TLY_MAX_COMMITTEE, &v))
 		return "must be an integer from 1 to 64";
 	p->cfg->threshold = (uint16_t)v;
 	return NULL;
@@ -214,7 +176,7 @@ read_quorum(struct parse *p, const char *value, size_t offset)
 	uint32_t v;
 
 	(void)offset;
-	if (!parse_u32(value, 1, TLY_MAX_COMMITTEE, &v))
+	if (!tly_ini_u32(value, 1, TLY_MAX_COMMITTEE, &v))
 		return "must be an integer from 1 to 64";
 	p->cfg->quorum = (uint16_t)v;
 	return NULL;
@@ -224,8 +186,8 @@ static const char *
 read_deadline(struct parse *p, const char *value, size_t offset)
 {
 	(void)offset;
-	if (!parse_u32(value, TLY_COORD_DEADLINE_MIN_MS, TLY_COORD_DEADLINE_MAX_MS,
-	               &p->cfg->deadline_ms))
+	if (!tly_ini_u32(value, TLY_COORD_DEADLINE_MIN_MS, TLY_COORD_DEADLINE_MAX_MS,
+	                 &p->cfg->deadline_ms))
 		return "must be an integer from 100 to 600000 (milliseconds)";
 	return NULL;
 }
@@ -235,7 +197,7 @@ read_heartbeat(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
 
-	if (!parse_u32(value, TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_HEARTBEAT_MAX_MS, dst))
+	if (!tly_ini_u32(value, TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_HEARTBEAT_MAX_MS, dst))
 		return "must be an integer from 100 to 60000 (milliseconds)";
 	return NULL;
 }
@@ -245,7 +207,7 @@ read_dead(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
 
-	if (!parse_u32(value, 2 * TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_DEAD_MAX_MS, dst))
+	if (!tly_ini_u32(value, 2 * TLY_COORD_HEARTBEAT_MIN_MS, TLY_COORD_DEAD_MAX_MS, dst))
 		return "must be an integer from 200 to 600000 (milliseconds)";
 	return NULL;
 }
@@ -255,7 +217,7 @@ read_parties(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
 
-	if (!parse_u32(value, 1, TLY_MAX_PARTIES, dst))
+	if (!tly_ini_u32(value, 1, TLY_MAX_PARTIES, dst))
 		return "must be an integer from 1 to 1000";
 	return NULL;
 }
@@ -265,7 +227,7 @@ read_count(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
 
-	if (!parse_u32(value, 0, 1000000000, dst))
+	if (!tly_ini_u32(value, 0, 1000000000, dst))
 		return "must be an integer from 0 to 1000000000";
 	return NULL;
 }
@@ -274,7 +236,7 @@ read_count(struct parse *p, const char *value, size_t offset)
 static const char *
 read_planner_rate(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, 0, TLY_COORD_RATE_MAX, (uint32_t *)(void *)field(p, offset)))
+	if (!tly_ini_u32(value, 0, TLY_COORD_RATE_MAX, (uint32_t *)(void *)field(p, offset)))
 		return "must be an integer from 0 (no limit) to 60000 queries a minute";
 	return NULL;
 }
@@ -282,7 +244,7 @@ read_planner_rate(struct parse *p, const char *value, size_t offset)
 static const char *
 read_planner_burst(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, 1, TLY_COORD_BURST_MAX, (uint32_t *)(void *)field(p, offset)))
+	if (!tly_ini_u32(value, 1, TLY_COORD_BURST_MAX, (uint32_t *)(void *)field(p, offset)))
 		return "must be an integer from 1 to 10000";
 	return NULL;
 }
@@ -290,7 +252,7 @@ read_planner_burst(struct parse *p, const char *value, size_t offset)
 static const char *
 read_queue(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, 1, TLY_COORD_QUEUE_MAX, (uint32_t *)(void *)field(p, offset)))
+	if (!tly_ini_u32(value, 1, TLY_COORD_QUEUE_MAX, (uint32_t *)(void *)field(p, offset)))
 		return "must be an integer from 1 to 4096";
 	return NULL;
 }
@@ -313,42 +275,37 @@ read_planner_share(struct parse *p, const char *value, size_t offset)
 static const char *
 read_work(struct parse *p, const char *value, size_t offset)
 {
-	char *end;
-
 	(void)offset;
-	if (!isdigit((unsigned char)value[0]))
+	if (!tly_ini_u64(value, 1, &p->cfg->max_query_work))
 		return "must be an integer from 1 to 18446744073709551615 (work units)";
-	errno = 0;
-	unsigned long long v = strtoull(value, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0)
-		return "must be an integer from 1 to 18446744073709551615 (work units)";
-	p->cfg->max_query_work = (uint64_t)v;
 	return NULL;
+}
+
+static bool
+add_mechanism(void *arg, const char *item)
+{
+	unsigned *mask = arg;
+
+	if (strcmp(item, "laplace") == 0)
+		*mask |= TLY_COORD_ALLOW_LAPLACE;
+	else if (strcmp(item, "gaussian") == 0 || strcmp(item, "skellam") == 0)
+		*mask |= TLY_COORD_ALLOW_SKELLAM;
+	else
+		return false;
+	return true;
 }
 
 static const char *
 read_mechanisms(struct parse *p, const char *value, size_t offset)
 {
-	char list[512], *save = NULL;
+	char list[512];
 	unsigned mask = 0;
 
 	(void)offset;
 	if (snprintf(list, sizeof list, "%s", value) >= (int)sizeof list)
 		return "list too long";
-	for (char *item = strtok_r(list, ",", &save); item != NULL;
-	     item = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*item))
-			item++;
-		char *end = item + strlen(item);
-		while (end > item && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (strcmp(item, "laplace") == 0)
-			mask |= TLY_COORD_ALLOW_LAPLACE;
-		else if (strcmp(item, "gaussian") == 0 || strcmp(item, "skellam") == 0)
-			mask |= TLY_COORD_ALLOW_SKELLAM;
-		else
-			return "each mechanism must be laplace, gaussian or skellam";
-	}
+	if (!tly_ini_each_item(list, add_mechanism, &mask))
+		return "each mechanism must be laplace, gaussian or skellam";
 	if (mask == 0)
 		return "name at least one mechanism (laplace, gaussian)";
 	p->cfg->mechanisms = mask;
@@ -371,8 +328,8 @@ read_retired(struct parse *p, const char *value, size_t offset)
 static const char *
 read_api_max_conns(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, TLY_COORD_API_CONNS_MIN, TLY_COORD_API_CONNS_MAX,
-	               (void *)field(p, offset)))
+	if (!tly_ini_u32(value, TLY_COORD_API_CONNS_MIN, TLY_COORD_API_CONNS_MAX,
+	                 (void *)field(p, offset)))
 		return "must be a whole number from 1 to 100000";
 	return NULL;
 }
@@ -380,8 +337,8 @@ read_api_max_conns(struct parse *p, const char *value, size_t offset)
 static const char *
 read_handshake_ms(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, TLY_COORD_HANDSHAKE_MIN_MS, TLY_COORD_HANDSHAKE_MAX_MS,
-	               (void *)field(p, offset)))
+	if (!tly_ini_u32(value, TLY_COORD_HANDSHAKE_MIN_MS, TLY_COORD_HANDSHAKE_MAX_MS,
+	                 (void *)field(p, offset)))
 		return "must be milliseconds from 100 to 600000";
 	return NULL;
 }
@@ -389,8 +346,8 @@ read_handshake_ms(struct parse *p, const char *value, size_t offset)
 static const char *
 read_idle_ms(struct parse *p, const char *value, size_t offset)
 {
-	if (!parse_u32(value, TLY_COORD_IDLE_MIN_MS, TLY_COORD_IDLE_MAX_MS,
-	               (void *)field(p, offset)))
+	if (!tly_ini_u32(value, TLY_COORD_IDLE_MIN_MS, TLY_COORD_IDLE_MAX_MS,
+	                 (void *)field(p, offset)))
 		return "must be milliseconds from 1000 to 86400000";
 	return NULL;
 }
@@ -441,8 +398,9 @@ _Static_assert(KEY_COUNT <= 48, "key_line has room for every key");
 
 /* A section header line: known, and not seen before. */
 static void
-check_header(struct parse *p, const char *line)
+check_header(void *arg, const char *line)
 {
+	struct parse *p = arg;
 	char name[96];
 	size_t n = 0;
 
@@ -459,42 +417,13 @@ check_header(struct parse *p, const char *line)
 		if (strcmp(name, section_names[s]) != 0)
 			continue;
 		if (p->section_line[s] != 0)
-			fail(p, p->line, "[section]", "[%s] appears twice (first on line %d)", name,
-			     p->section_line[s]);
-		p->section_line[s] = p->line;
+			fail(p, p->src.line, "[section]", "[%s] appears twice (first on line %d)",
+			     name, p->section_line[s]);
+		p->section_line[s] = p->src.line;
 		return;
 	}
-	fail(p, p->line, "[section]",
+	fail(p, p->src.line, "[section]",
 	     "unknown section [%.60s] (expected [coordinator], [rounds] or [policy])", name);
-}
-
-static char *
-read_line(char *str, int num, void *stream)
-{
-	struct parse *p = stream;
-
-	if (p->file != NULL) {
-		if (fgets(str, num, p->file) == NULL)
-			return NULL;
-	} else {
-		size_t i = 0;
-		if (*p->text == '\0' || num < 2)
-			return NULL;
-		while (i < (size_t)num - 1 && p->text[i] != '\0') {
-			str[i] = p->text[i];
-			if (p->text[i++] == '\n')
-				break;
-		}
-		str[i] = '\0';
-		p->text += i;
-	}
-	/* inih reads a line longer than its buffer in several calls. */
-	if (!p->mid_line) {
-		p->line++;
-		check_header(p, str);
-	}
-	p->mid_line = strchr(str, '\n') == NULL;
-	return str;
 }
 
 static int
@@ -512,22 +441,30 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    strcmp(name, keys[i].name) != 0)
 			continue;
 		if (p->key_line[i] != 0) {
-			fail(p, p->line, where, "given twice (first on line %d)", p->key_line[i]);
+			fail(p, p->src.line, where, "given twice (first on line %d)",
+			     p->key_line[i]);
 			return 1;
 		}
-		p->key_line[i] = p->line;
+		p->key_line[i] = p->src.line;
 		if ((bad = keys[i].read(p, value, keys[i].offset)) != NULL)
-			fail(p, p->line, where, "%s", bad);
+			fail(p, p->src.line, where, "%s", bad);
 		return 1;
 	}
 	if (section[0] == '\0')
-		fail(p, p->line, where, "key outside any section");
+		fail(p, p->src.line, where, "key outside any section");
 	else
-		fail(p, p->line, where, "unknown key");
+		fail(p, p->src.line, where, "unknown key");
 	return 1;
 }
 
 /* ---- after reading ---- */
+
+/* "section.key" of keys[i], as errors name it. */
+static void
+key_where(char *where, size_t len, size_t i)
+{
+	snprintf(where, len, "%s.%s", section_names[keys[i].section], keys[i].name);
+}
 
 /* The later of two keys, for a rule between them. */
 static void
@@ -541,13 +478,13 @@ fail_pair(struct parse *p, const char *a, const char *b, const char *reason)
 		    (later == KEY_COUNT || p->key_line[i] > p->key_line[later]))
 			later = i;
 	TLY_REQUIRE(later < KEY_COUNT);
-	snprintf(where, sizeof where, "%s.%s", section_names[keys[later].section],
-	         keys[later].name);
+	key_where(where, sizeof where, later);
 	fail(p, p->key_line[later], where, "%s", reason);
 }
 
-static void
-check_rules(struct parse *p)
+/* Every required key given, and the TLS files when listen or api uses TLS. */
+static bool
+check_required(struct parse *p)
 {
 	const struct tly_coord_config *cfg = p->cfg;
 	bool tls = strncmp(cfg->listen, "tls+", 4) == 0 || strncmp(cfg->api, "https://", 8) == 0;
@@ -557,13 +494,22 @@ check_rules(struct parse *p)
 		bool tls_file =
 		    strncmp(keys[i].name, "tls_", 4) == 0 && strcmp(keys[i].name, "tls_ca") != 0;
 		if (p->key_line[i] == 0 && (keys[i].required || (tls && tls_file))) {
-			snprintf(where, sizeof where, "%s.%s", section_names[keys[i].section],
-			         keys[i].name);
+			key_where(where, sizeof where, i);
 			fail(p, 0, where, "required key is missing%s",
 			     tls_file ? " (listen or api uses TLS)" : "");
-			return;
+			return false;
 		}
 	}
+	return true;
+}
+
+static void
+check_rules(struct parse *p)
+{
+	const struct tly_coord_config *cfg = p->cfg;
+
+	if (!check_required(p))
+		return;
 	if (cfg->threshold > cfg->committee_size)
 		fail_pair(p, "threshold", "committee_size",
 		          "threshold t must be at most committee_size k");
@@ -616,34 +562,25 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 
 static tly_err
 parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
-             struct tly_coord_config_error *err)
+             struct tly_field_error *err)
 {
 	struct tly_coord_config *cfg = malloc(sizeof *cfg);
 	int line;
 
-	memset(err, 0, sizeof *err);
-	snprintf(err->file, sizeof err->file, "%s", name);
-	if (cfg == NULL) {
-		snprintf(err->key, sizeof err->key, "(file)");
-		snprintf(err->reason, sizeof err->reason, "out of memory");
-		return TLY_EINVAL;
-	}
+	tly_field_error_init(err, name);
+	if (cfg == NULL)
+		return tly_field_fail(err, 0, "(file)", "out of memory");
 	set_defaults(cfg, name);
 	p->cfg = cfg;
 	p->err = err;
 
-	ini_allow_multiline = false;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 8192;
-	line = ini_parse_stream(read_line, p, handler, p);
+	p->src.on_line = check_header;
+	p->src.arg = p;
+	line = tly_ini_parse(&p->src, handler, p);
 	/* inih reports a syntax error only at the end: it wins over a later
 	 * error that the handler saw first. */
-	if (line != 0 && (err->reason[0] == '\0' || line < 0 || line < err->line)) {
-		err->reason[0] = '\0';
-		fail(p, line > 0 ? line : 0, "(syntax)",
-		     line > 0 ? "not a [section] or key = value line" : "cannot be read");
-	}
+	if (line != 0 && (err->reason[0] == '\0' || line < 0 || line < err->line))
+		tly_ini_syntax(err, line);
 	if (cfg->quorum == 0) /* unset: the smallest q with 2q >= k + t */
 		cfg->quorum = (uint16_t)((cfg->committee_size + cfg->threshold + 1u) / 2u);
 	if (err->reason[0] == '\0')
@@ -660,41 +597,27 @@ parse_source(struct tly_coord_config *out, struct parse *p, const char *name,
 
 tly_err
 tly_coord_config_parse(struct tly_coord_config *out, const char *text, const char *name,
-                       const char *dir, struct tly_coord_config_error *err)
+                       const char *dir, struct tly_field_error *err)
 {
-	struct parse p = {.dir = dir, .text = text};
+	struct parse p = {.dir = dir, .src.text = text};
 
 	TLY_REQUIRE(out != NULL && text != NULL && name != NULL && dir != NULL && err != NULL);
 	return parse_source(out, &p, name, err);
 }
 
 tly_err
-tly_coord_config_load(struct tly_coord_config *out, const char *path,
-                      struct tly_coord_config_error *err)
+tly_coord_config_load(struct tly_coord_config *out, const char *path, struct tly_field_error *err)
 {
 	struct parse p = {0};
 	char dir[TLY_COORD_PATH_MAX];
-	char *slash;
 	tly_err rv;
 
 	TLY_REQUIRE(out != NULL && path != NULL && err != NULL);
-	if ((p.file = fopen(path, "r")) == NULL) {
-		memset(err, 0, sizeof *err);
-		snprintf(err->file, sizeof err->file, "%s", path);
-		snprintf(err->key, sizeof err->key, "(file)");
-		snprintf(err->reason, sizeof err->reason, "cannot open: %s", strerror(errno));
+	if (tly_ini_open(&p.src, path, dir, sizeof dir, err) != TLY_OK)
 		return TLY_EINVAL;
-	}
-	snprintf(dir, sizeof dir, "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	p.dir = dir;
 	rv = parse_source(out, &p, path, err);
-	fclose(p.file);
+	fclose(p.src.file);
 	return rv;
 }
 

@@ -100,16 +100,6 @@ enum {
 	TLY_COORD_DEAD_MAX_MS = 600000,
 };
 
-struct tly_coord_config_error {
-	char file[256];
-	int line;     /* 0 when the error is not on one line (a missing key) */
-	char key[96]; /* "section.key", "[section]" or "(syntax)" */
-	char reason[256];
-};
-
-/* "FILE:LINE: KEY: REASON" (or "FILE: KEY: REASON" for line 0) into buf. */
-void tly_coord_config_error_format(const struct tly_coord_config_error *err, char *buf, size_t len);
-
 /* enum tly_mechanism bits of struct tly_coord_config.mechanisms. */
 enum tly_coord_mechanism_mask {
 	TLY_COORD_ALLOW_LAPLACE = 1u << 1, /* 1 << TLY_MECH_LAPLACE */
@@ -159,15 +149,17 @@ struct tly_coord_config {
 };
 
 /* Load and validate. Holds no heap memory: nothing to free. On failure
- * *out is untouched and *err says where and why. TLY_EINVAL. */
+ * *out is untouched and *err (crypto/error.h: the file, the line,
+ * "section.key", "[section]" or "(syntax)", the reason) says where and why.
+ * TLY_EINVAL. */
 TLY_MUST tly_err tly_coord_config_load(struct tly_coord_config *out, const char *path,
-                                       struct tly_coord_config_error *err);
+                                       struct tly_field_error *err);
 
 /* The same from text in memory (tests, fuzzing); `name` is used in error
  * messages and `dir` to resolve relative paths. */
 TLY_MUST tly_err tly_coord_config_parse(struct tly_coord_config *out, const char *text,
                                         const char *name, const char *dir,
-                                        struct tly_coord_config_error *err);
+                                        struct tly_field_error *err);
 
 /* Nonzero when the config allows queries with this mechanism. */
 int tly_coord_config_allows(const struct tly_coord_config *cfg, uint8_t mechanism);

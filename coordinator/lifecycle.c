@@ -468,7 +468,7 @@ static struct running *
 spec_to_query(struct server *s, const struct job *job)
 {
 	struct running *r = calloc(1, sizeof *r);
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	uint64_t l1, l2sq;
 	tly_err rv;
 

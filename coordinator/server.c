@@ -214,12 +214,12 @@ verify_log(struct server *s, char *why, size_t why_len)
 static tly_err
 open_server(struct server *s, const char *config_path, char *why, size_t why_len)
 {
-	struct tly_coord_config_error cerr;
-	struct tly_spec_error serr;
+	struct tly_field_error cerr;
+	struct tly_field_error serr;
 	tly_err rv = tly_coord_config_load(&s->cfg, config_path, &cerr);
 
 	if (rv != TLY_OK) {
-		tly_coord_config_error_format(&cerr, why, why_len);
+		tly_field_error_format(&cerr, why, why_len);
 		return rv;
 	}
 	if ((rv = tly_identity_from_files(&s->identity, TLY_PARTY_COORDINATOR, s->cfg.sign_key,
@@ -239,10 +239,11 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 		tly_say(why, why_len, "%s: cannot read", s->cfg.catalogue);
 		return TLY_EIO;
 	}
+	tly_field_error_init(&serr, s->cfg.catalogue);
 	rv =
 	    tly_catalogue_parse(&s->catalogue, s->catalogue_json, strlen(s->catalogue_json), &serr);
 	if (rv != TLY_OK) {
-		tly_say(why, why_len, "%s: %s: %s", s->cfg.catalogue, serr.field, serr.reason);
+		tly_field_error_format(&serr, why, why_len);
 		return rv;
 	}
 	/* The log's folder is the coordinator's own state: make it on first run. */

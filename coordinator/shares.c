@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/api.h"
 #include "coordinator/translog.h"
 #include "crypto/frac.h"
 #include "query/budget.h"
@@ -50,25 +51,6 @@ tly_shares_valid(struct tly_fraction share)
 	       tly_frac_gcd(share.num, share.den) == 1;
 }
 
-/* Digits only, value <= max; nonzero on success. */
-static int
-digits(const char *text, size_t len, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 19)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] < '0' || text[i] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(text[i] - '0');
-	}
-	if (v > max)
-		return 0;
-	*out = v;
-	return 1;
-}
-
 enum { SHARE_PART_MAX = 1000000000, SHARE_DECIMALS_MAX = 9 };
 
 tly_err
@@ -79,18 +61,19 @@ tly_shares_parse(const char *text, struct tly_fraction *out)
 	uint64_t num, den = 1, frac = 0;
 
 	if (slash != NULL) {
-		if (!digits(text, (size_t)(slash - text), SHARE_PART_MAX, &num) ||
-		    !digits(slash + 1, strlen(slash + 1), SHARE_PART_MAX, &den))
+		if (!tly_api_digits(text, (size_t)(slash - text), SHARE_PART_MAX, &num) ||
+		    !tly_api_digits(slash + 1, strlen(slash + 1), SHARE_PART_MAX, &den))
 			return TLY_EINVAL;
 	} else if (point != NULL) {
 		size_t places = strlen(point + 1);
-		if (places > SHARE_DECIMALS_MAX || !digits(text, (size_t)(point - text), 1, &num) ||
-		    !digits(point + 1, places, SHARE_PART_MAX, &frac))
+		if (places > SHARE_DECIMALS_MAX ||
+		    !tly_api_digits(text, (size_t)(point - text), 1, &num) ||
+		    !tly_api_digits(point + 1, places, SHARE_PART_MAX, &frac))
 			return TLY_EINVAL;
 		for (size_t i = 0; i < places; i++)
 			den *= 10;
 		num = num * den + frac;
-	} else if (!digits(text, len, 1, &num)) {
+	} else if (!tly_api_digits(text, len, 1, &num)) {
 		return TLY_EINVAL;
 	}
 	if (den == 0)

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const messages[TLY_ERR_COUNT] = {
     [TLY_OK] = "success",
@@ -55,6 +56,39 @@ tly_fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
 	vsnprintf(why, why_len, fmt, ap);
 	va_end(ap);
 	return rv;
+}
+
+void
+tly_field_error_init(struct tly_field_error *err, const char *file)
+{
+	memset(err, 0, sizeof *err);
+	snprintf(err->file, sizeof err->file, "%s", file != NULL ? file : "");
+}
+
+tly_err
+tly_field_fail(struct tly_field_error *err, int line, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return TLY_EINVAL;
+	err->line = line;
+	snprintf(err->field, sizeof err->field, "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+	va_end(ap);
+	return TLY_EINVAL;
+}
+
+void
+tly_field_error_format(const struct tly_field_error *err, char *buf, size_t len)
+{
+	if (err->file[0] == '\0')
+		snprintf(buf, len, "%s: %s", err->field, err->reason);
+	else if (err->line > 0)
+		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->field, err->reason);
+	else
+		snprintf(buf, len, "%s: %s: %s", err->file, err->field, err->reason);
 }
 
 static void (*misuse_handler)(const char *what);

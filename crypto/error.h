@@ -4,6 +4,12 @@
  * Every fallible function returns enum tly_err (TLY_OK = 0) and is marked
  * TLY_MUST so that callers cannot drop an error on the floor. Results go
  * through out-parameters that are written only on success.
+ *
+ * Its message, one convention: a function that has more to say than its
+ * tly_err writes it into the caller's "char *why, size_t why_len" with
+ * tly_say. A function whose caller must point at one field (a config key
+ * with its file and line, a query's JSON field for the API's "field")
+ * fills a struct tly_field_error instead. No other error structs.
  */
 #ifndef TLY_ERROR_H
 #define TLY_ERROR_H
@@ -46,6 +52,33 @@ void tly_say(char *why, size_t why_len, const char *fmt, ...) __attribute__((for
 /* tly_say, then returns rv: `return tly_fail(why, why_len, TLY_EINVAL, ...)`. */
 tly_err tly_fail(char *why, size_t why_len, tly_err rv, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * An error that names a field: a config file's "section.key" (with the file
+ * and the line), a query's JSON path ("where[1].column"), an API parameter
+ * ("limit"). Filled by tly_field_fail; printed by tly_field_error_format.
+ */
+struct tly_field_error {
+	char file[256];   /* the file the field is in, "" when none (a query's JSON) */
+	int line;         /* 0 when the error is not on one line (a missing key) */
+	char field[96];   /* "section.key", "[section]", "(syntax)", "where[1].column" */
+	char reason[256]; /* e.g. "unknown column \"agee\" in dataset \"patients\"" */
+};
+
+/* Empty err, then name its file ("" or NULL: none). */
+void tly_field_error_init(struct tly_field_error *err, const char *file);
+
+/*
+ * Set err's line, field and reason (fmt formatted), replacing any before;
+ * its file stays. Returns TLY_EINVAL, for `return tly_field_fail(...)`.
+ * Nothing but the return when err is NULL.
+ */
+tly_err tly_field_fail(struct tly_field_error *err, int line, const char *field, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+
+/* "FILE:LINE: FIELD: REASON", "FILE: FIELD: REASON" when line is 0, or
+ * "FIELD: REASON" when there is no file, into buf (truncated). */
+void tly_field_error_format(const struct tly_field_error *err, char *buf, size_t len);
 
 /*
  * Abort: for misuse by the caller, never for peer input. A handler set with

@@ -8,26 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "crypto/frac.h"
 #include "query/noise.h"
 #include "net/transport.h"
-
-/* inih (Debian's build) reports no line numbers to handlers: a reader that
- * counts lines gives them, since each handler call follows the read of its
- * line. Continuation lines are off so that one line is one key. */
-struct source {
-	const char *text; /* in-memory text, or NULL */
-	FILE *file;
-	int line;
-	int sections; /* section header lines read so far */
-};
+#include "store/ini.h"
 
 struct parse {
 	struct tly_node_config *cfg;
-	struct source *src;
-	struct tly_config_error *err;
+	struct tly_ini_source *src; /* NULL after the reading: errors name no line */
+	struct tly_field_error *err;
 	const char *dir;
 	struct tly_node_dataset *dataset; /* of the current [dataset NAME] section */
 	char current_section[96];
@@ -39,64 +28,19 @@ struct parse {
 static void
 fail(struct parse *p, const char *section, const char *key, const char *fmt, ...)
 {
+	char where[sizeof p->err->field], reason[sizeof p->err->reason];
 	va_list ap;
 
 	if (p->err->reason[0] != '\0')
 		return; /* keep the first error */
-	p->err->line = p->src != NULL ? p->src->line : 0;
 	if (key != NULL)
-		snprintf(p->err->key, sizeof p->err->key, "%s.%s", section, key);
+		snprintf(where, sizeof where, "%s.%s", section, key);
 	else
-		snprintf(p->err->key, sizeof p->err->key, "[%s]", section);
+		snprintf(where, sizeof where, "[%s]", section);
 	va_start(ap, fmt);
-	vsnprintf(p->err->reason, sizeof p->err->reason, fmt, ap);
+	vsnprintf(reason, sizeof reason, fmt, ap);
 	va_end(ap);
-}
-
-void
-tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len)
-{
-	if (err->line > 0)
-		snprintf(buf, len, "%s:%d: %s: %s", err->file, err->line, err->key, err->reason);
-	else
-		snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
-}
-
-static void
-count_section(struct source *src, const char *line)
-{
-	while (*line == ' ' || *line == '\t')
-		line++;
-	if (*line == '[')
-		src->sections++;
-}
-
-static char *
-read_line(char *str, int num, void *stream)
-{
-	struct source *src = stream;
-
-	if (src->file != NULL) {
-		char *got = fgets(str, num, src->file);
-		if (got != NULL) {
-			src->line++;
-			count_section(src, got);
-		}
-		return got;
-	}
-	if (*src->text == '\0' || num < 2)
-		return NULL;
-	size_t i = 0;
-	while (i < (size_t)num - 1 && src->text[i] != '\0') {
-		str[i] = src->text[i];
-		if (src->text[i++] == '\n')
-			break;
-	}
-	str[i] = '\0';
-	src->text += i;
-	src->line++;
-	count_section(src, str);
-	return str;
+	(void)tly_field_fail(p->err, p->src != NULL ? p->src->line : 0, where, "%s", reason);
 }
 
 /* ---- values ---- */
@@ -142,36 +86,6 @@ tly_fraction_parse(const char *text, struct tly_fraction *out)
 }
 
 static bool
-parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char *end;
-
-	if (!isdigit((unsigned char)text[0]))
-		return false;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
-static bool
-parse_u64(const char *text, uint64_t min, uint64_t *out)
-{
-	char *end;
-
-	if (!isdigit((unsigned char)text[0]))
-		return false;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min)
-		return false;
-	*out = (uint64_t)v;
-	return true;
-}
-
-static bool
 parse_i64(const char *text, int64_t *out)
 {
 	char *end;
@@ -201,27 +115,22 @@ parse_bool(const char *text, int *out)
 static bool
 copy_path(struct parse *p, char *dst, const char *value)
 {
-	int n = value[0] == '/' ? snprintf(dst, TLY_CONFIG_PATH_MAX, "%s", value)
-	                        : snprintf(dst, TLY_CONFIG_PATH_MAX, "%s/%s", p->dir, value);
-	return value[0] != '\0' && n > 0 && n < TLY_CONFIG_PATH_MAX;
+	return tly_ini_path(dst, TLY_CONFIG_PATH_MAX, p->dir, value);
 }
+
+/* What a list item's reader needs: the parse, and what the item goes into. */
+struct item {
+	struct parse *p;
+	void *into;
+};
 
 /* Split "a, b ,c" into trimmed items; calls fn for each. */
 static bool
-for_each_item(char *list, bool (*fn)(struct parse *, const char *, void *), struct parse *p,
-              void *arg)
+for_each_item(char *list, bool (*fn)(void *, const char *), struct parse *p, void *into)
 {
-	for (char *save = NULL, *item = strtok_r(list, ",", &save); item != NULL;
-	     item = strtok_r(NULL, ",", &save)) {
-		while (isspace((unsigned char)*item))
-			item++;
-		char *end = item + strlen(item);
-		while (end > item && isspace((unsigned char)end[-1]))
-			*--end = '\0';
-		if (!fn(p, item, arg))
-			return false;
-	}
-	return true;
+	struct item ctx = {p, into};
+
+	return tly_ini_each_item(list, fn, &ctx);
 }
 
 /* ---- [node] ---- */
@@ -233,7 +142,7 @@ node_key(struct parse *p, const char *key, const char *value)
 	const char *bad = NULL;
 
 	if (strcmp(key, "id") == 0) {
-		p->seen_id = parse_u32(value, 1, 0x7fffffff, &cfg->id);
+		p->seen_id = tly_ini_u32(value, 1, 0x7fffffff, &cfg->id);
 		bad = p->seen_id ? NULL : "must be an integer from 1 to 2147483647";
 	} else if (strcmp(key, "coordinator") == 0) {
 		p->seen_coordinator = value[0] != '\0' && strlen(value) < sizeof cfg->coordinator;
@@ -260,11 +169,11 @@ node_key(struct parse *p, const char *key, const char *value)
 	} else if (strcmp(key, "committee") == 0) {
 		bad = parse_bool(value, &cfg->committee) ? NULL : "must be yes or no";
 	} else if (strcmp(key, "heartbeat_interval_ms") == 0) {
-		bad = parse_u32(value, 100, 60000, &cfg->heartbeat_interval_ms)
+		bad = tly_ini_u32(value, 100, 60000, &cfg->heartbeat_interval_ms)
 		          ? NULL
 		          : "must be an integer from 100 to 60000 (milliseconds)";
 	} else if (strcmp(key, "heartbeat_dead_ms") == 0) {
-		bad = parse_u32(value, 200, 600000, &cfg->heartbeat_dead_ms)
+		bad = tly_ini_u32(value, 200, 600000, &cfg->heartbeat_dead_ms)
 		          ? NULL
 		          : "must be an integer from 200 to 600000 (milliseconds)";
 	} else {
@@ -277,9 +186,10 @@ node_key(struct parse *p, const char *key, const char *value)
 /* ---- [policy] ---- */
 
 static bool
-add_measure(struct parse *p, const char *name, void *arg)
+add_measure(void *arg, const char *name)
 {
-	unsigned *mask = arg;
+	struct parse *p = ((struct item *)arg)->p;
+	unsigned *mask = ((struct item *)arg)->into;
 	static const struct {
 		const char *name;
 		unsigned bit;
@@ -310,13 +220,13 @@ policy_key(struct parse *p, const char *key, const char *value)
 		if (for_each_item(list, add_measure, p, &mask))
 			cfg->measures = mask;
 	} else if (strcmp(key, "min_contributors") == 0) {
-		if (!parse_u32(value, 1, 1000, &cfg->min_contributors))
+		if (!tly_ini_u32(value, 1, 1000, &cfg->min_contributors))
 			fail(p, "policy", key, "must be an integer from 1 to 1000");
 	} else if (strcmp(key, "max_min_honest") == 0) {
-		if (!parse_u32(value, 1, 1000, &cfg->max_min_honest))
+		if (!tly_ini_u32(value, 1, 1000, &cfg->max_min_honest))
 			fail(p, "policy", key, "must be an integer from 1 to 1000");
 	} else if (strcmp(key, "max_query_work") == 0) {
-		if (!parse_u64(value, 1, &cfg->max_query_work))
+		if (!tly_ini_u64(value, 1, &cfg->max_query_work))
 			fail(p, "policy", key,
 			     "must be an integer from 1 to 18446744073709551615 (work units, "
 			     "query/noise.h)");
@@ -331,9 +241,10 @@ policy_key(struct parse *p, const char *key, const char *value)
 /* ---- [dataset NAME] ---- */
 
 static bool
-add_domain_value(struct parse *p, const char *value, void *arg)
+add_domain_value(void *arg, const char *value)
 {
-	struct tly_column *col = arg;
+	struct parse *p = ((struct item *)arg)->p;
+	struct tly_column *col = ((struct item *)arg)->into;
 	char key[TLY_SPEC_NAME_MAX + 8];
 
 	snprintf(key, sizeof key, "column.%s", col->name);
@@ -356,58 +267,88 @@ add_domain_value(struct parse *p, const char *value, void *arg)
 	return true;
 }
 
+/* A new column may be declared: a valid name, not declared before, room. */
+static bool
+column_allowed(struct parse *p, const char *key, const char *name)
+{
+	struct tly_dataset *schema = &p->dataset->schema;
+
+	if (!valid_name(name))
+		fail(p, p->current_section, key, "column names are [a-z][a-z0-9_]*, 1-63 bytes");
+	else if (tly_dataset_column(schema, name) >= 0)
+		fail(p, p->current_section, key, "column declared twice");
+	else if (schema->column_count == TLY_SPEC_COLUMNS_MAX)
+		fail(p, p->current_section, key, "more than %d columns", TLY_SPEC_COLUMNS_MAX);
+	else
+		return true;
+	return false;
+}
+
+/* "integer MIN MAX" (after "integer "), MIN <= MAX. */
+static bool
+integer_column(struct parse *p, const char *key, const char *bounds, struct tly_column *col)
+{
+	char lo[32], hi[32], extra[2];
+
+	col->kind = TLY_COLUMN_INTEGER;
+	if (sscanf(bounds, "%31s %31s %1s", lo, hi, extra) != 2 || !parse_i64(lo, &col->min) ||
+	    !parse_i64(hi, &col->max) || col->min > col->max) {
+		fail(p, p->current_section, key,
+		     "expected \"integer MIN MAX\" with integers MIN <= MAX");
+		return false;
+	}
+	return true;
+}
+
+/* "categorical V1,V2,..." (after "categorical "): at least one value. */
+static bool
+categorical_column(struct parse *p, const char *key, const char *values, struct tly_column *col)
+{
+	char rest[4096];
+
+	col->kind = TLY_COLUMN_CATEGORICAL;
+	col->domain = calloc(TLY_SPEC_DOMAIN_MAX, sizeof *col->domain);
+	if (col->domain == NULL) {
+		fail(p, p->current_section, key, "out of memory");
+		return false;
+	}
+	snprintf(rest, sizeof rest, "%s", values);
+	if (!for_each_item(rest, add_domain_value, p, col) || col->domain_count == 0) {
+		fail(p, p->current_section, key, "expected \"categorical V1,V2,...\"");
+		return false;
+	}
+	return true;
+}
+
+static bool
+read_column(struct parse *p, const char *key, const char *value, struct tly_column *col)
+{
+	if (strncmp(value, "integer ", 8) == 0)
+		return integer_column(p, key, value + 8, col);
+	if (strncmp(value, "categorical ", 12) == 0)
+		return categorical_column(p, key, value + 12, col);
+	fail(p, p->current_section, key,
+	     "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
+	return false;
+}
+
 static void
 column_key(struct parse *p, const char *key, const char *name, const char *value)
 {
 	struct tly_dataset *schema = &p->dataset->schema;
 	struct tly_column col;
-	char rest[4096];
 
-	if (!valid_name(name)) {
-		fail(p, p->current_section, key, "column names are [a-z][a-z0-9_]*, 1-63 bytes");
+	if (!column_allowed(p, key, name))
 		return;
-	}
-	if (tly_dataset_column(schema, name) >= 0) {
-		fail(p, p->current_section, key, "column declared twice");
-		return;
-	}
-	if (schema->column_count == TLY_SPEC_COLUMNS_MAX) {
-		fail(p, p->current_section, key, "more than %d columns", TLY_SPEC_COLUMNS_MAX);
-		return;
-	}
 	memset(&col, 0, sizeof col);
 	snprintf(col.name, sizeof col.name, "%s", name);
-	if (strncmp(value, "integer ", 8) == 0) {
-		char lo[32], hi[32], extra[2];
-		col.kind = TLY_COLUMN_INTEGER;
-		if (sscanf(value + 8, "%31s %31s %1s", lo, hi, extra) != 2 ||
-		    !parse_i64(lo, &col.min) || !parse_i64(hi, &col.max) || col.min > col.max) {
-			fail(p, p->current_section, key,
-			     "expected \"integer MIN MAX\" with integers MIN <= MAX");
-			return;
-		}
-	} else if (strncmp(value, "categorical ", 12) == 0) {
-		col.kind = TLY_COLUMN_CATEGORICAL;
-		col.domain = calloc(TLY_SPEC_DOMAIN_MAX, sizeof *col.domain);
-		if (col.domain == NULL) {
-			fail(p, p->current_section, key, "out of memory");
-			return;
-		}
-		snprintf(rest, sizeof rest, "%s", value + 12);
-		if (!for_each_item(rest, add_domain_value, p, &col) || col.domain_count == 0) {
-			fail(p, p->current_section, key, "expected \"categorical V1,V2,...\"");
-			free(col.domain);
-			return;
-		}
-	} else {
-		fail(p, p->current_section, key,
-		     "expected \"integer MIN MAX\" or \"categorical V1,V2,...\"");
-		return;
-	}
 	struct tly_column *grown =
-	    realloc(schema->columns, (schema->column_count + 1) * sizeof *grown);
+	    read_column(p, key, value, &col)
+	        ? realloc(schema->columns, (schema->column_count + 1) * sizeof *grown)
+	        : NULL;
 	if (grown == NULL) {
 		free(col.domain);
+		/* After a bad value its own error stays: fail keeps the first. */
 		fail(p, p->current_section, key, "out of memory");
 		return;
 	}
@@ -443,7 +384,7 @@ dataset_key(struct parse *p, const char *key, const char *value)
 		else
 			snprintf(dst, TLY_SPEC_NAME_MAX + 1, "%s", value);
 	} else if (strcmp(key, "max_sites_per_person") == 0) {
-		if (!parse_u32(value, 1, 1000, &ds->schema.max_sites_per_person))
+		if (!tly_ini_u32(value, 1, 1000, &ds->schema.max_sites_per_person))
 			fail(p, p->current_section, key, "must be an integer from 1 to 1000");
 	} else if (strcmp(key, "epsilon_total") == 0) {
 		(void)fraction_key(p, key, value, &ds->epsilon_total);
@@ -549,9 +490,10 @@ free_schema(struct tly_dataset *schema)
 }
 
 static bool
-keep_column(struct parse *p, const char *name, void *arg)
+keep_column(void *arg, const char *name)
 {
-	struct tly_dataset *schema = arg;
+	struct parse *p = ((struct item *)arg)->p;
+	struct tly_dataset *schema = ((struct item *)arg)->into;
 	int index = tly_dataset_column(schema, name);
 
 	if (index < 0) {
@@ -620,6 +562,25 @@ check_populations(struct parse *p)
 	}
 }
 
+/* A dataset's required keys and a column; then its "columns" filter. */
+static void
+check_dataset(struct parse *p, struct tly_node_dataset *ds, char *allowed_columns)
+{
+	char section[96];
+	const char *missing = ds->path[0] == '\0'        ? "path"
+	                      : ds->table[0] == '\0'     ? "table"
+	                      : ds->person_id[0] == '\0' ? "person_id"
+	                                                 : NULL;
+
+	snprintf(section, sizeof section, "dataset %s", ds->schema.name);
+	if (missing != NULL)
+		fail(p, section, missing, "required key is missing");
+	else if (ds->schema.column_count == 0)
+		fail(p, section, "column.NAME", "a dataset must declare at least one column");
+	else if (allowed_columns != NULL)
+		filter_columns(p, ds, allowed_columns);
+}
+
 static void
 check_required(struct parse *p)
 {
@@ -642,42 +603,14 @@ check_required(struct parse *p)
 		     (unsigned)cfg->heartbeat_interval_ms);
 		return;
 	}
-	for (size_t i = 0; i < cfg->dataset_count; i++) {
-		struct tly_node_dataset *ds = &cfg->datasets[i];
-		char section[96];
-		snprintf(section, sizeof section, "dataset %s", ds->schema.name);
-		missing = ds->path[0] == '\0'        ? "path"
-		          : ds->table[0] == '\0'     ? "table"
-		          : ds->person_id[0] == '\0' ? "person_id"
-		                                     : NULL;
-		if (missing != NULL)
-			fail(p, section, missing, "required key is missing");
-		else if (ds->schema.column_count == 0)
-			fail(p, section, "column.NAME",
-			     "a dataset must declare at least one column");
-		else if (p->allowed_columns[i] != NULL)
-			filter_columns(p, ds, p->allowed_columns[i]);
-	}
+	for (size_t i = 0; i < cfg->dataset_count; i++)
+		check_dataset(p, &cfg->datasets[i], p->allowed_columns[i]);
 	check_populations(p);
 }
 
-static tly_err
-parse_source(struct tly_node_config *out, struct source *src, const char *name, const char *dir,
-             struct tly_config_error *err)
+static void
+set_defaults(struct tly_node_config *cfg, const char *name)
 {
-	struct tly_node_config *cfg = calloc(1, sizeof *cfg);
-	struct parse p;
-	tly_err rv = TLY_ENOMEM;
-
-	memset(err, 0, sizeof *err);
-	snprintf(err->file, sizeof err->file, "%s", name);
-	if (cfg == NULL)
-		return rv;
-	memset(&p, 0, sizeof p);
-	p.cfg = cfg;
-	p.src = src;
-	p.err = err;
-	p.dir = dir;
 	snprintf(cfg->file, sizeof cfg->file, "%s", name);
 	cfg->committee = 1;
 	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
@@ -686,21 +619,32 @@ parse_source(struct tly_node_config *out, struct source *src, const char *name, 
 	cfg->min_contributors = 3;
 	cfg->max_min_honest = 10;
 	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;
+}
+
+static tly_err
+parse_source(struct tly_node_config *out, struct tly_ini_source *src, const char *name,
+             const char *dir, struct tly_field_error *err)
+{
+	struct tly_node_config *cfg = calloc(1, sizeof *cfg);
+	struct parse p;
+	tly_err rv = TLY_ENOMEM;
+
+	tly_field_error_init(err, name);
+	if (cfg == NULL)
+		return rv;
+	memset(&p, 0, sizeof p);
+	p.cfg = cfg;
+	p.src = src;
+	p.err = err;
+	p.dir = dir;
+	set_defaults(cfg, name);
 	cfg->datasets = calloc(TLY_SPEC_DATASETS_MAX, sizeof *cfg->datasets);
 	if (cfg->datasets == NULL)
 		goto out;
 
-	ini_allow_multiline = false;
-	ini_use_stack = false;
-	ini_allow_realloc = true;
-	ini_max_line = 8192;
-	int line = ini_parse_stream(read_line, src, handler, &p);
-	if (line != 0 && err->reason[0] == '\0') {
-		err->line = line > 0 ? line : 0;
-		snprintf(err->key, sizeof err->key, "(syntax)");
-		snprintf(err->reason, sizeof err->reason,
-		         line > 0 ? "not a [section] or key = value line" : "cannot be read");
-	}
+	int line = tly_ini_parse(src, handler, &p);
+	if (err->reason[0] == '\0')
+		tly_ini_syntax(err, line);
 	if (err->reason[0] == '\0')
 		check_required(&p);
 	rv = err->reason[0] == '\0' ? TLY_OK : TLY_EINVAL;
@@ -717,31 +661,20 @@ out:
 
 tly_err
 tly_node_config_parse(struct tly_node_config *out, const char *text, const char *name,
-                      const char *dir, struct tly_config_error *err)
+                      const char *dir, struct tly_field_error *err)
 {
-	struct source src = {.text = text};
+	struct tly_ini_source src = {.text = text};
 	return parse_source(out, &src, name, dir, err);
 }
 
 tly_err
-tly_node_config_load(struct tly_node_config *out, const char *path, struct tly_config_error *err)
+tly_node_config_load(struct tly_node_config *out, const char *path, struct tly_field_error *err)
 {
-	struct source src = {.file = fopen(path, "r")};
+	struct tly_ini_source src = {0};
 	char dir[TLY_CONFIG_PATH_MAX];
 
-	if (src.file == NULL) {
-		memset(err, 0, sizeof *err);
-		snprintf(err->file, sizeof err->file, "%s", path);
-		snprintf(err->key, sizeof err->key, "(file)");
-		snprintf(err->reason, sizeof err->reason, "cannot open: %s", strerror(errno));
+	if (tly_ini_open(&src, path, dir, sizeof dir, err) != TLY_OK)
 		return TLY_EINVAL;
-	}
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof dir, ".");
 	tly_err rv = parse_source(out, &src, path, dir, err);
 	fclose(src.file);
 	return rv;

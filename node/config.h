@@ -78,16 +78,6 @@
 
 enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
 
-struct tly_config_error {
-	char file[256];
-	int line;     /* 0 when the error is not on one line (a missing key) */
-	char key[96]; /* "section.key" or "[section]" */
-	char reason[256];
-};
-
-/* Format "FILE:LINE: KEY: REASON" into buf. */
-void tly_config_error_format(const struct tly_config_error *err, char *buf, size_t len);
-
 /* Parse an exact non-negative decimal ("20", "0.5", "1e-3" is refused:
  * plain decimals only, at most 18 significant digits) into a reduced
  * fraction. TLY_EINVAL. */
@@ -136,16 +126,17 @@ struct tly_node_config {
 	struct tly_node_dataset *datasets;
 };
 
-/* Load and validate. On failure *err says where and why, and out is left
+/* Load and validate. On failure *err (crypto/error.h: the file, the line,
+ * "section.key" or "[section]", the reason) says where and why, and out is left
  * empty (nothing to free). TLY_EINVAL, TLY_ENOMEM. */
 TLY_MUST tly_err tly_node_config_load(struct tly_node_config *out, const char *path,
-                                      struct tly_config_error *err);
+                                      struct tly_field_error *err);
 
 /* The same from text in memory (for tests and fuzzing); `name` is used in
  * error messages and `dir` to resolve relative paths. */
 TLY_MUST tly_err tly_node_config_parse(struct tly_node_config *out, const char *text,
                                        const char *name, const char *dir,
-                                       struct tly_config_error *err);
+                                       struct tly_field_error *err);
 
 void tly_node_config_fini(struct tly_node_config *cfg);
 

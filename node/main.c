@@ -212,6 +212,20 @@ static const char usage_import[] =
     "reported with their line numbers and nothing is written; DB is never\n"
     "overwritten.\n";
 
+/* Load the node's config; on failure say where and why on stderr. */
+static int
+load_config(struct tly_node_config *cfg, const char *path)
+{
+	struct tly_field_error err;
+	char why[600];
+
+	if (tly_node_config_load(cfg, path, &err) == TLY_OK)
+		return 1;
+	tly_field_error_format(&err, why, sizeof why);
+	fprintf(stderr, "tally-node: %s\n", why);
+	return 0;
+}
+
 static int
 cmd_import(int argc, char **argv)
 {
@@ -222,20 +236,15 @@ cmd_import(int argc, char **argv)
 	                     {"out", &out, 0},
 	                     {NULL, NULL, 0}};
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
 	struct tly_import_report report;
-	char why[600];
 
 	parse_options(argc, argv, opts, usage_import);
 	require(config, "--config FILE", usage_import);
 	require(dataset, "--dataset NAME", usage_import);
 	require(csv, "--csv FILE", usage_import);
 	require(out, "--out DB", usage_import);
-	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
-		tly_config_error_format(&cerr, why, sizeof why);
-		fprintf(stderr, "tally-node: %s\n", why);
+	if (!load_config(&cfg, config))
 		return EXIT_USAGE;
-	}
 	const struct tly_node_dataset *ds = tly_node_config_dataset(&cfg, dataset);
 	if (ds == NULL) {
 		fprintf(stderr, "tally-node: %s declares no dataset \"%s\"\n", config, dataset);
@@ -458,16 +467,36 @@ explain_budget(const struct tly_node_config *cfg, const struct tly_node_dataset 
 	return 0;
 }
 
+/* What the query is and costs, before its budget (explain_budget). */
+static void
+print_explanation(const struct tly_node_dataset *ds, const struct tly_spec *spec,
+                  const struct tly_catalogue *cat, uint64_t l1, uint64_t l2sq)
+{
+	char cap_eps[48], cap_delta[48];
+
+	printf("dataset      %s (%s)\n", ds->schema.name, ds->path);
+	printf("cells        %zu (%zu groups x %zu)\n", tly_spec_cells(spec, cat),
+	       tly_spec_groups(spec, cat), tly_spec_cells_per_group(spec));
+	printf("sensitivity  L1 %llu, L2^2 %llu (max %u sites per person)\n",
+	       (unsigned long long)l1, (unsigned long long)l2sq, ds->schema.max_sites_per_person);
+	printf("charge       %s %llu/%llu\n",
+	       spec->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+	       (unsigned long long)spec->privacy_num, (unsigned long long)spec->privacy_den);
+	tly_ledger_fraction_format(cap_eps, sizeof cap_eps, ds->epsilon_total);
+	tly_ledger_fraction_format(cap_delta, sizeof cap_delta, ds->delta_total);
+	printf("budget       population %s: one cap (epsilon %s, delta %s), every mechanism\n",
+	       ds->population, cap_eps, cap_delta);
+}
+
 static int
 cmd_explain(int argc, char **argv)
 {
 	const char *config = NULL, *spec_path = NULL;
 	struct opt opts[] = {{"config", &config, 0}, {"spec", &spec_path, 0}, {NULL, NULL, 0}};
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
 	struct tly_catalogue cat;
 	struct tly_spec spec;
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	char why[600], *sql = NULL;
 	size_t len;
 	uint64_t l1, l2sq;
@@ -475,11 +504,8 @@ cmd_explain(int argc, char **argv)
 	parse_options(argc, argv, opts, usage_explain);
 	require(config, "--config FILE", usage_explain);
 	require(spec_path, "--spec QUERY.json", usage_explain);
-	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
-		tly_config_error_format(&cerr, why, sizeof why);
-		fprintf(stderr, "tally-node: %s\n", why);
+	if (!load_config(&cfg, config))
 		return EXIT_USAGE;
-	}
 	char *json = read_text(spec_path, TLY_SPEC_JSON_MAX, &len);
 	if (json == NULL) {
 		fprintf(stderr, "tally-node: %s: %s\n", spec_path, strerror(errno));
@@ -489,8 +515,10 @@ cmd_explain(int argc, char **argv)
 	int rc = EXIT_USAGE;
 	if (tly_node_config_catalogue(&cfg, &cat) != TLY_OK)
 		goto out_json;
+	tly_field_error_init(&serr, spec_path);
 	if (tly_spec_parse(&spec, &cat, json, len, &serr) != TLY_OK) {
-		fprintf(stderr, "tally-node: %s: %s: %s\n", spec_path, serr.field, serr.reason);
+		tly_field_error_format(&serr, why, sizeof why);
+		fprintf(stderr, "tally-node: %s\n", why);
 		goto out_cat;
 	}
 	const struct tly_node_dataset *ds = &cfg.datasets[spec.dataset];
@@ -499,19 +527,7 @@ cmd_explain(int argc, char **argv)
 		fprintf(stderr, "tally-node: cannot size this query\n");
 		goto out_spec;
 	}
-	printf("dataset      %s (%s)\n", ds->schema.name, ds->path);
-	printf("cells        %zu (%zu groups x %zu)\n", tly_spec_cells(&spec, &cat),
-	       tly_spec_groups(&spec, &cat), tly_spec_cells_per_group(&spec));
-	printf("sensitivity  L1 %llu, L2^2 %llu (max %u sites per person)\n",
-	       (unsigned long long)l1, (unsigned long long)l2sq, ds->schema.max_sites_per_person);
-	printf("charge       %s %llu/%llu\n",
-	       spec.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-	       (unsigned long long)spec.privacy_num, (unsigned long long)spec.privacy_den);
-	char cap_eps[48], cap_delta[48];
-	tly_ledger_fraction_format(cap_eps, sizeof cap_eps, ds->epsilon_total);
-	tly_ledger_fraction_format(cap_delta, sizeof cap_delta, ds->delta_total);
-	printf("budget       population %s: one cap (epsilon %s, delta %s), every mechanism\n",
-	       ds->population, cap_eps, cap_delta);
+	print_explanation(ds, &spec, &cat, l1, l2sq);
 	printf("sql          %s\n", sql);
 	fflush(stdout);
 	rc = explain_budget(&cfg, ds, &spec);
@@ -637,15 +653,11 @@ static int
 open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_PUBLIC_BYTES])
 {
 	struct tly_node_config cfg;
-	struct tly_config_error cerr;
 	struct tly_identity id;
 	char why[600];
 
-	if (tly_node_config_load(&cfg, config, &cerr) != TLY_OK) {
-		tly_config_error_format(&cerr, why, sizeof why);
-		fprintf(stderr, "tally-node: %s\n", why);
+	if (!load_config(&cfg, config))
 		return EXIT_USAGE;
-	}
 	/* The public key comes from the node's own key file, not from the
 	 * ledger file being checked. */
 	tly_err rv = tly_identity_from_files(&id, cfg.id, cfg.sign_key, NULL, why, sizeof why);
@@ -742,7 +754,7 @@ cmd_usage(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	/* The node's config and catalogue, for the stores. */
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 	memset(&node, 0, sizeof node);
 	if (tly_node_config_load(&node.config, config, &cerr) != TLY_OK ||
 	    tly_node_config_catalogue(&node.config, &node.catalogue) != TLY_OK ||
@@ -757,7 +769,7 @@ cmd_usage(int argc, char **argv)
 	for (size_t i = 0; i < usage.count && rc == 0; i++) {
 		const struct tly_ledger_use *u = &usage.uses[i];
 		struct tly_spec spec;
-		struct tly_spec_error serr;
+		struct tly_field_error serr;
 		struct tly_store *store;
 		int contributed = 0;
 		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->spec_len, &serr) !=

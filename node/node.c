@@ -19,13 +19,13 @@
 tly_err
 tly_node_open(struct tly_node *node, const char *config_path, char *why, size_t why_len)
 {
-	struct tly_config_error cerr;
+	struct tly_field_error cerr;
 	tly_err rv;
 
 	memset(node, 0, sizeof *node);
 	rv = tly_node_config_load(&node->config, config_path, &cerr);
 	if (rv != TLY_OK) {
-		tly_config_error_format(&cerr, why, why_len);
+		tly_field_error_format(&cerr, why, why_len);
 		return rv;
 	}
 	rv = tly_identity_from_files(&node->identity, node->config.id, node->config.sign_key,
@@ -171,7 +171,7 @@ static tly_err
 check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *spec, char *why,
             size_t why_len)
 {
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	uint64_t l1, l2sq;
 	tly_err rv;
 

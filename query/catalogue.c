@@ -39,7 +39,7 @@ tly_catalogue_fini(struct tly_catalogue *cat)
 /* A name member (dataset or column): [a-z][a-z0-9_]*, up to 63 bytes. */
 static tly_err
 parse_name(char name[static TLY_SPEC_NAME_MAX + 1], const json_t *obj, const char *prefix,
-           struct tly_spec_error *err)
+           struct tly_field_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
 	json_t *value;
@@ -50,9 +50,9 @@ parse_name(char name[static TLY_SPEC_NAME_MAX + 1], const json_t *obj, const cha
 	if (!tly_spec_name_ok(json_string_value(value), json_string_length(value))) {
 		tly_spec_path_key(path, prefix, "name");
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
-		return tly_spec_fail(err, path,
-		                     "\"%s\" is not a name: [a-z][a-z0-9_]*, at most %d bytes",
-		                     echo, TLY_SPEC_NAME_MAX);
+		return tly_field_fail(err, 0, path,
+		                      "\"%s\" is not a name: [a-z][a-z0-9_]*, at most %d bytes",
+		                      echo, TLY_SPEC_NAME_MAX);
 	}
 	memcpy(name, json_string_value(value), json_string_length(value) + 1);
 	return TLY_OK;
@@ -62,7 +62,7 @@ parse_name(char name[static TLY_SPEC_NAME_MAX + 1], const json_t *obj, const cha
  * an integer, which stands for its decimal string. */
 static tly_err
 domain_value(char out[static TLY_SPEC_VALUE_MAX + 1], const json_t *value, const char *path,
-             struct tly_spec_error *err)
+             struct tly_field_error *err)
 {
 	char echo[TLY_SPEC_ECHO_BYTES];
 	const char *s;
@@ -74,25 +74,25 @@ domain_value(char out[static TLY_SPEC_VALUE_MAX + 1], const json_t *value, const
 		return TLY_OK;
 	}
 	if (!json_is_string(value))
-		return tly_spec_fail(err, path, "expected a string or an integer, got %s",
-		                     tly_spec_got(value).text);
+		return tly_field_fail(err, 0, path, "expected a string or an integer, got %s",
+		                      tly_spec_got(value).text);
 	s = json_string_value(value);
 	len = json_string_length(value);
 	tly_spec_echo(echo, s, len);
 	if (len == 0 || len > TLY_SPEC_VALUE_MAX)
-		return tly_spec_fail(err, path, "\"%s\": values are 1 to %d bytes", echo,
-		                     TLY_SPEC_VALUE_MAX);
+		return tly_field_fail(err, 0, path, "\"%s\": values are 1 to %d bytes", echo,
+		                      TLY_SPEC_VALUE_MAX);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return tly_spec_fail(err, path, "\"%s\" contains a control character",
-			                     echo);
+			return tly_field_fail(err, 0, path, "\"%s\" contains a control character",
+			                      echo);
 	memcpy(out, s, len + 1);
 	return TLY_OK;
 }
 
 static tly_err
 parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
-             struct tly_spec_error *err)
+             struct tly_field_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES], base[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
 	json_t *list;
@@ -104,8 +104,8 @@ parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
 	tly_spec_path_key(base, prefix, "domain");
 	count = json_array_size(list);
 	if (count == 0 || count > TLY_SPEC_DOMAIN_MAX)
-		return tly_spec_fail(err, base, "%zu values; a domain has 1 to %d", count,
-		                     TLY_SPEC_DOMAIN_MAX);
+		return tly_field_fail(err, 0, base, "%zu values; a domain has 1 to %d", count,
+		                      TLY_SPEC_DOMAIN_MAX);
 	col->domain = calloc(count, sizeof *col->domain);
 	if (col->domain == NULL)
 		return TLY_ENOMEM;
@@ -116,7 +116,7 @@ parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
 			return rv;
 		if (tly_column_value(col, col->domain[i]) >= 0) {
 			tly_spec_echo(echo, col->domain[i], strlen(col->domain[i]));
-			return tly_spec_fail(err, path, "\"%s\" appears twice", echo);
+			return tly_field_fail(err, 0, path, "\"%s\" appears twice", echo);
 		}
 		col->domain_count = i + 1;
 	}
@@ -125,24 +125,24 @@ parse_domain(struct tly_column *col, const json_t *obj, const char *prefix,
 
 static tly_err
 parse_bound(int64_t *out, const json_t *obj, const char *prefix, const char *key,
-            struct tly_spec_error *err)
+            struct tly_field_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES];
 	json_t *value = json_object_get(obj, key);
 
 	tly_spec_path_key(path, prefix, key);
 	if (value == NULL)
-		return tly_spec_fail(err, path, "missing");
+		return tly_field_fail(err, 0, path, "missing");
 	if (!json_is_integer(value))
-		return tly_spec_fail(err, path, "expected an integer, got %s",
-		                     tly_spec_got(value).text);
+		return tly_field_fail(err, 0, path, "expected an integer, got %s",
+		                      tly_spec_got(value).text);
 	*out = (int64_t)json_integer_value(value);
 	return TLY_OK;
 }
 
 static tly_err
 parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
-             struct tly_spec_error *err)
+             struct tly_field_error *err)
 {
 	static const char *const categorical_keys[] = {"name", "type", "domain", NULL};
 	static const char *const integer_keys[] = {"name", "type", "min", "max", NULL};
@@ -151,8 +151,8 @@ parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
 	tly_err rv;
 
 	if (!json_is_object(obj))
-		return tly_spec_fail(err, prefix, "expected an object, got %s",
-		                     tly_spec_got(obj).text);
+		return tly_field_fail(err, 0, prefix, "expected an object, got %s",
+		                      tly_spec_got(obj).text);
 	if ((rv = parse_name(col->name, obj, prefix, err)) != TLY_OK ||
 	    (rv = tly_spec_member(obj, prefix, "type", JSON_STRING, 1, &type, err)) != TLY_OK)
 		return rv;
@@ -170,19 +170,20 @@ parse_column(struct tly_column *col, const json_t *obj, const char *prefix,
 			return rv;
 		if (col->min > col->max) {
 			tly_spec_path_key(path, prefix, "max");
-			return tly_spec_fail(err, path, "max %" PRId64 " is below min %" PRId64,
-			                     col->max, col->min);
+			return tly_field_fail(err, 0, path, "max %" PRId64 " is below min %" PRId64,
+			                      col->max, col->min);
 		}
 		return TLY_OK;
 	}
 	tly_spec_path_key(path, prefix, "type");
 	tly_spec_echo(echo, json_string_value(type), json_string_length(type));
-	return tly_spec_fail(err, path, "unknown type \"%s\"; use categorical or integer", echo);
+	return tly_field_fail(err, 0, path, "unknown type \"%s\"; use categorical or integer",
+	                      echo);
 }
 
 static tly_err
 parse_sites(struct tly_dataset *ds, const json_t *obj, const char *prefix,
-            struct tly_spec_error *err)
+            struct tly_field_error *err)
 {
 	char path[TLY_SPEC_PATH_BYTES];
 	json_t *value = json_object_get(obj, "max_sites_per_person");
@@ -193,19 +194,19 @@ parse_sites(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 		return TLY_OK;
 	tly_spec_path_key(path, prefix, "max_sites_per_person");
 	if (!json_is_integer(value))
-		return tly_spec_fail(err, path, "expected an integer, got %s",
-		                     tly_spec_got(value).text);
+		return tly_field_fail(err, 0, path, "expected an integer, got %s",
+		                      tly_spec_got(value).text);
 	sites = json_integer_value(value);
 	if (sites < 1 || sites > TLY_SPEC_SITES_MAX)
-		return tly_spec_fail(err, path, "%" PRId64 " is outside 1..%d", (int64_t)sites,
-		                     TLY_SPEC_SITES_MAX);
+		return tly_field_fail(err, 0, path, "%" PRId64 " is outside 1..%d", (int64_t)sites,
+		                      TLY_SPEC_SITES_MAX);
 	ds->max_sites_per_person = (uint32_t)sites;
 	return TLY_OK;
 }
 
 static tly_err
 parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
-              struct tly_spec_error *err)
+              struct tly_field_error *err)
 {
 	static const char *const keys[] = {"name", "max_sites_per_person", "columns", NULL};
 	char path[TLY_SPEC_PATH_BYTES], base[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
@@ -214,8 +215,8 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 	tly_err rv;
 
 	if (!json_is_object(obj))
-		return tly_spec_fail(err, prefix, "expected an object, got %s",
-		                     tly_spec_got(obj).text);
+		return tly_field_fail(err, 0, prefix, "expected an object, got %s",
+		                      tly_spec_got(obj).text);
 	if ((rv = tly_spec_only_keys(obj, prefix, keys, err)) != TLY_OK ||
 	    (rv = parse_name(ds->name, obj, prefix, err)) != TLY_OK ||
 	    (rv = parse_sites(ds, obj, prefix, err)) != TLY_OK ||
@@ -224,8 +225,8 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 	tly_spec_path_key(base, prefix, "columns");
 	count = json_array_size(list);
 	if (count > TLY_SPEC_COLUMNS_MAX)
-		return tly_spec_fail(err, base, "%zu columns; the limit is %d", count,
-		                     TLY_SPEC_COLUMNS_MAX);
+		return tly_field_fail(err, 0, base, "%zu columns; the limit is %d", count,
+		                      TLY_SPEC_COLUMNS_MAX);
 	ds->columns = calloc(count ? count : 1, sizeof *ds->columns);
 	if (ds->columns == NULL)
 		return TLY_ENOMEM;
@@ -240,7 +241,8 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 			char name_path[TLY_SPEC_PATH_BYTES];
 			tly_spec_echo(echo, col->name, strlen(col->name));
 			tly_spec_path_key(name_path, path, "name");
-			return tly_spec_fail(err, name_path, "column \"%s\" appears twice", echo);
+			return tly_field_fail(err, 0, name_path, "column \"%s\" appears twice",
+			                      echo);
 		}
 	}
 	return TLY_OK;
@@ -248,7 +250,7 @@ parse_dataset(struct tly_dataset *ds, const json_t *obj, const char *prefix,
 
 tly_err
 tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
-                    struct tly_spec_error *err)
+                    struct tly_field_error *err)
 {
 	static const char *const keys[] = {"datasets", NULL};
 	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
@@ -266,8 +268,8 @@ tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
 		goto out;
 	count = json_array_size(list);
 	if (count > TLY_SPEC_DATASETS_MAX) {
-		rv = tly_spec_fail(err, "datasets", "%zu datasets; the limit is %d", count,
-		                   TLY_SPEC_DATASETS_MAX);
+		rv = tly_field_fail(err, 0, "datasets", "%zu datasets; the limit is %d", count,
+		                    TLY_SPEC_DATASETS_MAX);
 		goto out;
 	}
 	rv = TLY_ENOMEM;
@@ -284,7 +286,8 @@ tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
 			char name_path[TLY_SPEC_PATH_BYTES];
 			tly_spec_echo(echo, ds->name, strlen(ds->name));
 			tly_spec_path_key(name_path, path, "name");
-			rv = tly_spec_fail(err, name_path, "dataset \"%s\" appears twice", echo);
+			rv =
+			    tly_field_fail(err, 0, name_path, "dataset \"%s\" appears twice", echo);
 			goto out;
 		}
 	}

@@ -11,7 +11,7 @@ struct parse {
 	const struct tly_catalogue *cat;
 	const struct tly_dataset *ds;
 	struct tly_spec *spec;
-	struct tly_spec_error *err;
+	struct tly_field_error *err;
 };
 
 void
@@ -38,13 +38,13 @@ column_ref(struct parse *p, const json_t *value, const char *path, int *out)
 	int index;
 
 	if (!json_is_string(value))
-		return tly_spec_fail(p->err, path, "expected a column name, got %s",
-		                     tly_spec_got(value).text);
+		return tly_field_fail(p->err, 0, path, "expected a column name, got %s",
+		                      tly_spec_got(value).text);
 	index = tly_dataset_column(p->ds, json_string_value(value));
 	if (index < 0) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
-		return tly_spec_fail(p->err, path, "unknown column \"%s\" in dataset \"%s\"", echo,
-		                     p->ds->name);
+		return tly_field_fail(p->err, 0, path, "unknown column \"%s\" in dataset \"%s\"",
+		                      echo, p->ds->name);
 	}
 	*out = index;
 	return TLY_OK;
@@ -57,14 +57,15 @@ integer_value(struct parse *p, const struct tly_column *col, const json_t *value
 	int64_t v;
 
 	if (!json_is_integer(value))
-		return tly_spec_fail(p->err, path, "expected an integer for column \"%s\", got %s",
-		                     col->name, tly_spec_got(value).text);
+		return tly_field_fail(p->err, 0, path,
+		                      "expected an integer for column \"%s\", got %s", col->name,
+		                      tly_spec_got(value).text);
 	v = (int64_t)json_integer_value(value);
 	if (v < col->min || v > col->max)
-		return tly_spec_fail(p->err, path,
-		                     "%" PRId64 " is outside the bounds of \"%s\" [%" PRId64
-		                     ", %" PRId64 "]",
-		                     v, col->name, col->min, col->max);
+		return tly_field_fail(p->err, 0, path,
+		                      "%" PRId64 " is outside the bounds of \"%s\" [%" PRId64
+		                      ", %" PRId64 "]",
+		                      v, col->name, col->min, col->max);
 	*out = v;
 	return TLY_OK;
 }
@@ -88,15 +89,16 @@ domain_value(struct parse *p, const struct tly_column *col, const json_t *value,
 		text = json_string_value(value);
 		len = json_string_length(value);
 	} else {
-		return tly_spec_fail(p->err, path,
-		                     "expected a string or an integer for column \"%s\", got %s",
-		                     col->name, tly_spec_got(value).text);
+		return tly_field_fail(p->err, 0, path,
+		                      "expected a string or an integer for column \"%s\", got %s",
+		                      col->name, tly_spec_got(value).text);
 	}
 	index = tly_column_value(col, text);
 	if (index < 0) {
 		tly_spec_echo(echo, text, len);
-		return tly_spec_fail(p->err, path, "\"%s\" is not in the domain of column \"%s\"",
-		                     echo, col->name);
+		return tly_field_fail(p->err, 0, path,
+		                      "\"%s\" is not in the domain of column \"%s\"", echo,
+		                      col->name);
 	}
 	*out = index;
 	return TLY_OK;
@@ -116,7 +118,7 @@ parse_dataset(struct parse *p, const json_t *root)
 	p->ds = tly_catalogue_find(p->cat, json_string_value(name));
 	if (p->ds == NULL) {
 		tly_spec_echo(echo, json_string_value(name), json_string_length(name));
-		return tly_spec_fail(p->err, "dataset", "unknown dataset \"%s\"", echo);
+		return tly_field_fail(p->err, 0, "dataset", "unknown dataset \"%s\"", echo);
 	}
 	p->spec->dataset = (int)(p->ds - p->cat->datasets);
 	return TLY_OK;
@@ -134,8 +136,9 @@ parse_edges(struct parse *p, const json_t *measure, const struct tly_column *col
 		return rv;
 	count = json_array_size(list);
 	if (count < 2 || count > TLY_SPEC_EDGES_MAX)
-		return tly_spec_fail(p->err, "measure.edges", "%zu edges; a histogram has 2 to %d",
-		                     count, TLY_SPEC_EDGES_MAX);
+		return tly_field_fail(p->err, 0, "measure.edges",
+		                      "%zu edges; a histogram has 2 to %d", count,
+		                      TLY_SPEC_EDGES_MAX);
 	p->spec->edges = calloc(count, sizeof *p->spec->edges);
 	if (p->spec->edges == NULL)
 		return TLY_ENOMEM;
@@ -146,10 +149,10 @@ parse_edges(struct parse *p, const json_t *measure, const struct tly_column *col
 		if ((rv = integer_value(p, col, json_array_get(list, i), path, edge)) != TLY_OK)
 			return rv;
 		if (i > 0 && *edge <= edge[-1])
-			return tly_spec_fail(p->err, path,
-			                     "%" PRId64 " is not above the edge before it (%" PRId64
-			                     ")",
-			                     *edge, edge[-1]);
+			return tly_field_fail(p->err, 0, path,
+			                      "%" PRId64
+			                      " is not above the edge before it (%" PRId64 ")",
+			                      *edge, edge[-1]);
 	}
 	return TLY_OK;
 }
@@ -178,8 +181,8 @@ parse_measure(struct parse *p, const json_t *root)
 			break;
 	if (m > TLY_MEASURE_HISTOGRAM) {
 		tly_spec_echo(echo, json_string_value(op), json_string_length(op));
-		return tly_spec_fail(p->err, "measure.op",
-		                     "unknown op \"%s\"; use count, sum, mean or histogram", echo);
+		return tly_field_fail(p->err, 0, "measure.op",
+		                      "unknown op \"%s\"; use count, sum, mean or histogram", echo);
 	}
 	p->spec->measure = m;
 	p->spec->measure_column = -1;
@@ -188,15 +191,15 @@ parse_measure(struct parse *p, const json_t *root)
 		return rv;
 	column = json_object_get(measure, "column");
 	if (column == NULL)
-		return tly_spec_fail(p->err, "measure.column", "missing: %s needs a column",
-		                     tly_spec_measure_name(m));
+		return tly_field_fail(p->err, 0, "measure.column", "missing: %s needs a column",
+		                      tly_spec_measure_name(m));
 	if ((rv = column_ref(p, column, "measure.column", &p->spec->measure_column)) != TLY_OK)
 		return rv;
 	col = &p->ds->columns[p->spec->measure_column];
 	if (col->kind != TLY_COLUMN_INTEGER)
-		return tly_spec_fail(p->err, "measure.column",
-		                     "column \"%s\" is categorical; %s needs an integer column",
-		                     col->name, tly_spec_measure_name(m));
+		return tly_field_fail(p->err, 0, "measure.column",
+		                      "column \"%s\" is categorical; %s needs an integer column",
+		                      col->name, tly_spec_measure_name(m));
 	if (m == TLY_MEASURE_HISTOGRAM)
 		return parse_edges(p, measure, col);
 	return TLY_OK;
@@ -257,12 +260,13 @@ parse_op(struct parse *p, const json_t *clause, const char *prefix, const struct
 			break;
 	if (op > TLY_WHERE_IN) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
-		return tly_spec_fail(
-		    p->err, path, "unknown operator \"%s\"; use =, !=, <, <=, >, >= or in", echo);
+		return tly_field_fail(p->err, 0, path,
+		                      "unknown operator \"%s\"; use =, !=, <, <=, >, >= or in",
+		                      echo);
 	}
 	if (col->kind == TLY_COLUMN_CATEGORICAL && op >= TLY_WHERE_LT && op <= TLY_WHERE_GE)
-		return tly_spec_fail(
-		    p->err, path,
+		return tly_field_fail(
+		    p->err, 0, path,
 		    "\"%s\" needs an integer column; \"%s\" is categorical (use =, != or in)",
 		    tly_spec_op_name(op), col->name);
 	*out = op;
@@ -280,18 +284,19 @@ parse_values(struct parse *p, struct tly_where *w, const json_t *clause, const c
 
 	tly_spec_path_key(base, prefix, "value");
 	if (value == NULL)
-		return tly_spec_fail(p->err, base, "missing");
+		return tly_field_fail(p->err, 0, base, "missing");
 	if (w->op == TLY_WHERE_IN) {
 		if (!json_is_array(value))
-			return tly_spec_fail(p->err, base, "\"in\" needs an array, got %s",
-			                     tly_spec_got(value).text);
+			return tly_field_fail(p->err, 0, base, "\"in\" needs an array, got %s",
+			                      tly_spec_got(value).text);
 		count = json_array_size(value);
 		if (count == 0 || count > TLY_SPEC_IN_MAX)
-			return tly_spec_fail(p->err, base, "%zu values; \"in\" takes 1 to %d",
-			                     count, TLY_SPEC_IN_MAX);
+			return tly_field_fail(p->err, 0, base, "%zu values; \"in\" takes 1 to %d",
+			                      count, TLY_SPEC_IN_MAX);
 	} else if (json_is_array(value)) {
-		return tly_spec_fail(p->err, base, "\"%s\" takes one value; use \"in\" for a list",
-		                     tly_spec_op_name(w->op));
+		return tly_field_fail(p->err, 0, base,
+		                      "\"%s\" takes one value; use \"in\" for a list",
+		                      tly_spec_op_name(w->op));
 	}
 	if (col->kind == TLY_COLUMN_INTEGER)
 		w->int_values = calloc(count, sizeof *w->int_values);
@@ -326,14 +331,14 @@ parse_clause(struct parse *p, struct tly_where *w, const json_t *clause, const c
 	tly_err rv;
 
 	if (!json_is_object(clause))
-		return tly_spec_fail(p->err, prefix, "expected an object, got %s",
-		                     tly_spec_got(clause).text);
+		return tly_field_fail(p->err, 0, prefix, "expected an object, got %s",
+		                      tly_spec_got(clause).text);
 	if ((rv = tly_spec_only_keys(clause, prefix, keys, p->err)) != TLY_OK)
 		return rv;
 	tly_spec_path_key(path, prefix, "column");
 	column = json_object_get(clause, "column");
 	if (column == NULL)
-		return tly_spec_fail(p->err, path, "missing");
+		return tly_field_fail(p->err, 0, path, "missing");
 	if ((rv = column_ref(p, column, path, &w->column)) != TLY_OK ||
 	    (rv = parse_op(p, clause, prefix, &p->ds->columns[w->column], &w->op)) != TLY_OK)
 		return rv;
@@ -385,20 +390,33 @@ normalise_where(const struct tly_dataset *ds, struct tly_spec *spec)
 	spec->where_count = kept;
 }
 
+/* The array at root's key, of at most max `items`; *list NULL when absent. */
+static tly_err
+bounded_list(struct parse *p, const json_t *root, const char *key, size_t max, const char *items,
+             json_t **list, size_t *count)
+{
+	tly_err rv = tly_spec_member(root, "", key, JSON_ARRAY, 0, list, p->err);
+
+	if (rv != TLY_OK || *list == NULL)
+		return rv;
+	*count = json_array_size(*list);
+	if (*count > max)
+		return tly_field_fail(p->err, 0, key, "%zu %s; the limit is %zu", *count, items,
+		                      max);
+	return TLY_OK;
+}
+
 static tly_err
 parse_where(struct parse *p, const json_t *root)
 {
 	char path[TLY_SPEC_PATH_BYTES];
-	json_t *list;
-	size_t count;
-	tly_err rv = tly_spec_member(root, "", "where", JSON_ARRAY, 0, &list, p->err);
+	json_t *list = NULL;
+	size_t count = 0;
+	tly_err rv =
+	    bounded_list(p, root, "where", TLY_SPEC_WHERE_MAX, "conditions", &list, &count);
 
 	if (rv != TLY_OK || list == NULL)
 		return rv;
-	count = json_array_size(list);
-	if (count > TLY_SPEC_WHERE_MAX)
-		return tly_spec_fail(p->err, "where", "%zu conditions; the limit is %d", count,
-		                     TLY_SPEC_WHERE_MAX);
 	p->spec->where = calloc(count ? count : 1, sizeof *p->spec->where);
 	if (p->spec->where == NULL)
 		return TLY_ENOMEM;
@@ -415,38 +433,42 @@ parse_where(struct parse *p, const json_t *root)
 
 /* ---- group_by ---- */
 
+/* group_by[i]: a categorical column, not named before it. */
+static tly_err
+group_column(struct parse *p, const json_t *value, size_t i)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	int column;
+	tly_err rv;
+
+	tly_spec_path_index(path, "group_by", i);
+	if ((rv = column_ref(p, value, path, &column)) != TLY_OK)
+		return rv;
+	if (p->ds->columns[column].kind != TLY_COLUMN_CATEGORICAL)
+		return tly_field_fail(
+		    p->err, 0, path,
+		    "column \"%s\" is an integer; group by categorical columns only",
+		    p->ds->columns[column].name);
+	for (size_t j = 0; j < i; j++)
+		if (p->spec->group_by[j] == column)
+			return tly_field_fail(p->err, 0, path, "column \"%s\" appears twice",
+			                      p->ds->columns[column].name);
+	p->spec->group_by[i] = column;
+	p->spec->group_by_count = i + 1;
+	return TLY_OK;
+}
+
 static tly_err
 parse_group_by(struct parse *p, const json_t *root)
 {
-	char path[TLY_SPEC_PATH_BYTES];
-	json_t *list;
-	size_t count;
-	tly_err rv = tly_spec_member(root, "", "group_by", JSON_ARRAY, 0, &list, p->err);
+	json_t *list = NULL;
+	size_t count = 0;
+	tly_err rv =
+	    bounded_list(p, root, "group_by", TLY_SPEC_GROUP_BY_MAX, "columns", &list, &count);
 
-	if (rv != TLY_OK || list == NULL)
-		return rv;
-	count = json_array_size(list);
-	if (count > TLY_SPEC_GROUP_BY_MAX)
-		return tly_spec_fail(p->err, "group_by", "%zu columns; the limit is %d", count,
-		                     TLY_SPEC_GROUP_BY_MAX);
-	for (size_t i = 0; i < count; i++) {
-		int column;
-		tly_spec_path_index(path, "group_by", i);
-		if ((rv = column_ref(p, json_array_get(list, i), path, &column)) != TLY_OK)
-			return rv;
-		if (p->ds->columns[column].kind != TLY_COLUMN_CATEGORICAL)
-			return tly_spec_fail(
-			    p->err, path,
-			    "column \"%s\" is an integer; group by categorical columns only",
-			    p->ds->columns[column].name);
-		for (size_t j = 0; j < i; j++)
-			if (p->spec->group_by[j] == column)
-				return tly_spec_fail(p->err, path, "column \"%s\" appears twice",
-				                     p->ds->columns[column].name);
-		p->spec->group_by[i] = column;
-		p->spec->group_by_count = i + 1;
-	}
-	return TLY_OK;
+	for (size_t i = 0; rv == TLY_OK && list != NULL && i < count; i++)
+		rv = group_column(p, json_array_get(list, i), i);
+	return rv;
 }
 
 /*
@@ -477,8 +499,8 @@ parse_domains(struct parse *p, const json_t *root)
 			g++;
 		if (column < 0 || g == p->spec->group_by_count) {
 			tly_spec_echo(echo, key, strlen(key));
-			return tly_spec_fail(p->err, path,
-			                     "\"%s\" is not a grouping column of this query", echo);
+			return tly_field_fail(
+			    p->err, 0, path, "\"%s\" is not a grouping column of this query", echo);
 		}
 	}
 	for (size_t g = 0; g < p->spec->group_by_count; g++) {
@@ -488,28 +510,31 @@ parse_domains(struct parse *p, const json_t *root)
 		tly_spec_path_key(path, "domains", col->name);
 		list = json_object_get(obj, col->name);
 		if (list == NULL)
-			return tly_spec_fail(
-			    p->err, path, "missing: \"domains\" must list every grouping column");
+			return tly_field_fail(
+			    p->err, 0, path,
+			    "missing: \"domains\" must list every grouping column");
 		if (!json_is_array(list))
-			return tly_spec_fail(p->err, path, "expected an array of values, got %s",
-			                     tly_spec_got(list).text);
+			return tly_field_fail(p->err, 0, path,
+			                      "expected an array of values, got %s",
+			                      tly_spec_got(list).text);
 		count = json_array_size(list);
 		for (size_t i = 0; i < count && i < col->domain_count; i++) {
 			const json_t *v = json_array_get(list, i);
 			if (!json_is_string(v) || strcmp(json_string_value(v), col->domain[i]) != 0)
-				return tly_spec_fail(p->err, path,
-				                     "value %zu is %s but this catalogue's domain "
-				                     "of \"%s\" has \"%s\" there; "
-				                     "the query was built with another catalogue",
-				                     i, tly_spec_got(v).text, col->name,
-				                     col->domain[i]);
+				return tly_field_fail(p->err, 0, path,
+				                      "value %zu is %s but this catalogue's domain "
+				                      "of \"%s\" has \"%s\" there; "
+				                      "the query was built with another catalogue",
+				                      i, tly_spec_got(v).text, col->name,
+				                      col->domain[i]);
 		}
 		if (count != col->domain_count)
-			return tly_spec_fail(p->err, path,
-			                     "%zu values but this catalogue's domain of \"%s\" has "
-			                     "%zu; the query was "
-			                     "built with another catalogue",
-			                     count, col->name, col->domain_count);
+			return tly_field_fail(
+			    p->err, 0, path,
+			    "%zu values but this catalogue's domain of \"%s\" has "
+			    "%zu; the query was "
+			    "built with another catalogue",
+			    count, col->name, col->domain_count);
 	}
 	return TLY_OK;
 }
@@ -524,9 +549,9 @@ check_cells(struct parse *p)
 	for (size_t i = 0; i < p->spec->group_by_count; i++)
 		cells *= p->ds->columns[p->spec->group_by[i]].domain_count;
 	if (cells > TLY_SPEC_CELLS_MAX)
-		return tly_spec_fail(p->err, p->spec->group_by_count ? "group_by" : "measure",
-		                     "the answer would have %" PRIu64 " cells; the limit is %d",
-		                     cells, TLY_SPEC_CELLS_MAX);
+		return tly_field_fail(p->err, 0, p->spec->group_by_count ? "group_by" : "measure",
+		                      "the answer would have %" PRIu64 " cells; the limit is %d",
+		                      cells, TLY_SPEC_CELLS_MAX);
 	return TLY_OK;
 }
 
@@ -543,12 +568,12 @@ parse_u32(struct parse *p, const json_t *obj, const char *key, uint32_t *out)
 		return TLY_OK;
 	tly_spec_path_key(path, "sdc", key);
 	if (!json_is_integer(value))
-		return tly_spec_fail(p->err, path, "expected an integer, got %s",
-		                     tly_spec_got(value).text);
+		return tly_field_fail(p->err, 0, path, "expected an integer, got %s",
+		                      tly_spec_got(value).text);
 	v = json_integer_value(value);
 	if (v < 0 || (uint64_t)v > UINT32_MAX)
-		return tly_spec_fail(p->err, path, "%" PRId64 " is outside 0..%" PRIu32, (int64_t)v,
-		                     UINT32_MAX);
+		return tly_field_fail(p->err, 0, path, "%" PRId64 " is outside 0..%" PRIu32,
+		                      (int64_t)v, UINT32_MAX);
 	*out = (uint32_t)v;
 	return TLY_OK;
 }
@@ -589,8 +614,8 @@ parse_protocol(struct parse *p, const json_t *root)
 		}
 	}
 	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
-	return tly_spec_fail(p->err, "protocol",
-	                     "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
+	return tly_field_fail(p->err, 0, "protocol",
+	                      "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
 }
 
 static tly_err
@@ -608,16 +633,16 @@ parse_planner(struct parse *p, const json_t *root)
 		return TLY_OK;
 	}
 	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
-	return tly_spec_fail(p->err, "planner",
-	                     "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
-	                     TLY_PLANNER_NAME_MAX);
+	return tly_field_fail(p->err, 0, "planner",
+	                      "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
+	                      TLY_PLANNER_NAME_MAX);
 }
 
 /* ---- the whole query ---- */
 
 tly_err
 tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char *json, size_t len,
-               struct tly_spec_error *err)
+               struct tly_field_error *err)
 {
 	static const char *const keys[] = {"dataset", "measure", "where",    "group_by", "domains",
 	                                   "privacy", "sdc",     "protocol", "planner",  NULL};
@@ -644,9 +669,9 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
 	if ((rv = tly_spec_canonical(&spec, cat, &canonical)) != TLY_OK)
 		goto out;
 	if (strlen(canonical) > TLY_SPEC_JSON_MAX) {
-		rv = tly_spec_fail(err, "$",
-		                   "the query's canonical form is %zu bytes; the limit is %d",
-		                   strlen(canonical), TLY_SPEC_JSON_MAX);
+		rv = tly_field_fail(err, 0, "$",
+		                    "the query's canonical form is %zu bytes; the limit is %d",
+		                    strlen(canonical), TLY_SPEC_JSON_MAX);
 		goto out;
 	}
 	*out = spec;

@@ -19,7 +19,8 @@
  * Errors: every parser reports the field at fault as a JSON-pointer-like
  * path ("where[1].value", "privacy.epsilon", "foo" for an unknown top-level
  * key, "$" for the document as a whole: too long, not JSON, not an object)
- * and a reason, in a struct tly_spec_error, and returns TLY_EINVAL
+ * and a reason, in a struct tly_field_error (crypto/error.h: line 0, the
+ * file left as the caller set it), and returns TLY_EINVAL
  * (TLY_ENOMEM on allocation). Reasons echo at most ~44 bytes of a bad
  * value, as printable ASCII (other bytes as \xNN). err may be NULL.
  *
@@ -56,11 +57,6 @@ enum {
 };
 
 _Static_assert((long)TLY_SPEC_CELLS_MAX <= (long)TLY_MAX_CELLS, "a spec's cells fit a QUERY");
-
-struct tly_spec_error {
-	char field[96];   /* e.g. "where[1].column" */
-	char reason[160]; /* e.g. "unknown column \"agee\" in dataset \"patients\"" */
-};
 
 /* ---- catalogue: what a dataset exposes (from node configs) ---- */
 
@@ -105,7 +101,7 @@ void tly_catalogue_fini(struct tly_catalogue *cat);
  * a dataset without columns, is allowed. On success *out owns everything
  * (free with tly_catalogue_fini); on failure *out is untouched. */
 TLY_MUST tly_err tly_catalogue_parse(struct tly_catalogue *out, const char *json, size_t len,
-                                     struct tly_spec_error *err);
+                                     struct tly_field_error *err);
 /* Serialise (canonical: keys sorted, compact, max_sites_per_person always
  * present, domains in declared order). *json is malloc'd, NUL-terminated.
  * TLY_ENOMEM. */
@@ -206,7 +202,7 @@ void tly_spec_fini(struct tly_spec *spec);
  * bytes and parses back to the same spec.
  */
 TLY_MUST tly_err tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat,
-                                const char *json, size_t len, struct tly_spec_error *err);
+                                const char *json, size_t len, struct tly_field_error *err);
 
 /* The canonical JSON of a parsed spec (sorted keys, compact, values
  * normalised: epsilon as "num/den" string, `in` lists in domain order).

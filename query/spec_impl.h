@@ -15,13 +15,9 @@ enum {
 	/* An echo of untrusted text in an error: at most this many bytes
 	 * (NUL included), quotes and escapes counted, "..." when cut. */
 	TLY_SPEC_ECHO_BYTES = 48,
-	/* A JSON path built by the parsers; fits struct tly_spec_error. */
-	TLY_SPEC_PATH_BYTES = sizeof(((struct tly_spec_error *)0)->field),
+	/* A JSON path built by the parsers; fits struct tly_field_error. */
+	TLY_SPEC_PATH_BYTES = sizeof(((struct tly_field_error *)0)->field),
 };
-
-/* Record field and reason in err (which may be NULL); returns TLY_EINVAL. */
-tly_err tly_spec_fail(struct tly_spec_error *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Printable ASCII copy of len bytes of s for an error message: '"' and '\'
  * escaped, other bytes as \xNN, cut with "..." to TLY_SPEC_ECHO_BYTES. */
@@ -47,23 +43,23 @@ int tly_spec_name_ok(const char *s, size_t len);
 /* json_loadb with duplicate keys refused, after refusing len > max unread.
  * On failure err names "$" and *root is untouched. */
 TLY_MUST tly_err tly_spec_load(json_t **root, const char *json, size_t len, size_t max,
-                               const char *what, struct tly_spec_error *err);
+                               const char *what, struct tly_field_error *err);
 
 /* Refuse any key of obj that is not in allowed (NULL-terminated). */
 TLY_MUST tly_err tly_spec_only_keys(const json_t *obj, const char *prefix,
-                                    const char *const *allowed, struct tly_spec_error *err);
+                                    const char *const *allowed, struct tly_field_error *err);
 
 /* Fetch obj[key] as an object, array or string: TLY_EINVAL naming
  * prefix.key when absent (and required) or of another JSON type. *out is
  * NULL for an absent optional key. */
 TLY_MUST tly_err tly_spec_member(const json_t *obj, const char *prefix, const char *key,
                                  json_type type, int required, json_t **out,
-                                 struct tly_spec_error *err);
+                                 struct tly_field_error *err);
 
 /* The "privacy" member of a query into spec->mechanism and
  * spec->privacy_num/den (spec_privacy.c). */
 TLY_MUST tly_err tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root,
-                                        struct tly_spec_error *err);
+                                        struct tly_field_error *err);
 
 /* Canonical bytes: sorted keys, compact, NUL-terminated, malloc'd (not
  * jansson's allocator). TLY_ENOMEM. */

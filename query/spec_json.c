@@ -2,24 +2,9 @@
 #include "query/spec_impl.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-tly_err
-tly_spec_fail(struct tly_spec_error *err, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL)
-		return TLY_EINVAL;
-	snprintf(err->field, sizeof err->field, "%s", field);
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof err->reason, fmt, ap);
-	va_end(ap);
-	return TLY_EINVAL;
-}
 
 void
 tly_spec_echo(char out[static TLY_SPEC_ECHO_BYTES], const char *s, size_t len)
@@ -72,40 +57,36 @@ real_text(char *out, size_t cap, double v)
 		strcat(out, ".0");
 }
 
+/* What a JSON value is when its value need not be shown. */
+static const char *
+kind_text(const json_t *value)
+{
+	static const char *const kinds[] = {[JSON_OBJECT] = "an object",
+	                                    [JSON_ARRAY] = "an array",
+	                                    [JSON_TRUE] = "true",
+	                                    [JSON_FALSE] = "false"};
+	size_t type = (size_t)json_typeof(value);
+
+	return type < sizeof kinds / sizeof kinds[0] && kinds[type] != NULL ? kinds[type] : "null";
+}
+
 struct tly_spec_got
 tly_spec_got(const json_t *value)
 {
 	struct tly_spec_got got;
 	char echo[TLY_SPEC_ECHO_BYTES], number[32];
 
-	switch (json_typeof(value)) {
-	case JSON_OBJECT:
-		snprintf(got.text, sizeof got.text, "an object");
-		break;
-	case JSON_ARRAY:
-		snprintf(got.text, sizeof got.text, "an array");
-		break;
-	case JSON_STRING:
+	if (json_is_string(value)) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
 		snprintf(got.text, sizeof got.text, "the string \"%s\"", echo);
-		break;
-	case JSON_INTEGER:
+	} else if (json_is_integer(value)) {
 		snprintf(got.text, sizeof got.text, "the integer %" PRId64,
 		         (int64_t)json_integer_value(value));
-		break;
-	case JSON_REAL:
+	} else if (json_is_real(value)) {
 		real_text(number, sizeof number, json_real_value(value));
 		snprintf(got.text, sizeof got.text, "the real number %s", number);
-		break;
-	case JSON_TRUE:
-		snprintf(got.text, sizeof got.text, "true");
-		break;
-	case JSON_FALSE:
-		snprintf(got.text, sizeof got.text, "false");
-		break;
-	default:
-		snprintf(got.text, sizeof got.text, "null");
-		break;
+	} else {
+		snprintf(got.text, sizeof got.text, "%s", kind_text(value));
 	}
 	return got;
 }
@@ -142,25 +123,25 @@ tly_spec_name_ok(const char *s, size_t len)
 
 tly_err
 tly_spec_load(json_t **root, const char *json, size_t len, size_t max, const char *what,
-              struct tly_spec_error *err)
+              struct tly_field_error *err)
 {
 	json_error_t jerr;
 	char echo[TLY_SPEC_ECHO_BYTES];
 	json_t *doc;
 
 	if (len > max)
-		return tly_spec_fail(err, "$", "%s JSON is %zu bytes; the limit is %zu", what, len,
-		                     max);
+		return tly_field_fail(err, 0, "$", "%s JSON is %zu bytes; the limit is %zu", what,
+		                      len, max);
 	doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
 		/* jansson's text can quote the offending token: echo it. */
 		tly_spec_echo(echo, jerr.text, strnlen(jerr.text, sizeof jerr.text));
-		return tly_spec_fail(err, "$", "not valid JSON at line %d, column %d: %s",
-		                     jerr.line, jerr.column, echo);
+		return tly_field_fail(err, 0, "$", "not valid JSON at line %d, column %d: %s",
+		                      jerr.line, jerr.column, echo);
 	}
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		return tly_spec_fail(err, "$", "%s JSON must be an object", what);
+		return tly_field_fail(err, 0, "$", "%s JSON must be an object", what);
 	}
 	*root = doc;
 	return TLY_OK;
@@ -168,7 +149,7 @@ tly_spec_load(json_t **root, const char *json, size_t len, size_t max, const cha
 
 tly_err
 tly_spec_only_keys(const json_t *obj, const char *prefix, const char *const *allowed,
-                   struct tly_spec_error *err)
+                   struct tly_field_error *err)
 {
 	const char *key;
 	json_t *value;
@@ -182,7 +163,7 @@ tly_spec_only_keys(const json_t *obj, const char *prefix, const char *const *all
 			i++;
 		if (allowed[i] == NULL) {
 			tly_spec_path_key(path, prefix, key);
-			return tly_spec_fail(err, path, "unknown key");
+			return tly_field_fail(err, 0, path, "unknown key");
 		}
 	}
 	return TLY_OK;
@@ -190,7 +171,7 @@ tly_spec_only_keys(const json_t *obj, const char *prefix, const char *const *all
 
 tly_err
 tly_spec_member(const json_t *obj, const char *prefix, const char *key, json_type type,
-                int required, json_t **out, struct tly_spec_error *err)
+                int required, json_t **out, struct tly_field_error *err)
 {
 	static const char *const expected[] = {
 	    [JSON_OBJECT] = "an object",
@@ -204,13 +185,13 @@ tly_spec_member(const json_t *obj, const char *prefix, const char *key, json_typ
 	tly_spec_path_key(path, prefix, key);
 	if (value == NULL) {
 		if (required)
-			return tly_spec_fail(err, path, "missing");
+			return tly_field_fail(err, 0, path, "missing");
 		*out = NULL;
 		return TLY_OK;
 	}
 	if (json_typeof(value) != type)
-		return tly_spec_fail(err, path, "expected %s, got %s", expected[type],
-		                     tly_spec_got(value).text);
+		return tly_field_fail(err, 0, path, "expected %s, got %s", expected[type],
+		                      tly_spec_got(value).text);
 	*out = value;
 	return TLY_OK;
 }

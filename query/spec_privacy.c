@@ -101,30 +101,31 @@ above_max(uint64_t num, uint64_t den)
 }
 
 static tly_err
-real_fraction(double v, const char *path, uint64_t *num, uint64_t *den, struct tly_spec_error *err)
+real_fraction(double v, const char *path, uint64_t *num, uint64_t *den, struct tly_field_error *err)
 {
 	char text[40];
 	int digits;
 
 	if (isnan(v) || isinf(v))
-		return tly_spec_fail(err, path, "must be a finite number");
+		return tly_field_fail(err, 0, path, "must be a finite number");
 	if (v <= 0)
-		return tly_spec_fail(err, path, "must be above 0, got %.6g", v);
+		return tly_field_fail(err, 0, path, "must be above 0, got %.6g", v);
 	if (v > TLY_SPEC_PRIVACY_MAX)
-		return tly_spec_fail(err, path, "%.6g is above the limit of %d", v,
-		                     TLY_SPEC_PRIVACY_MAX);
+		return tly_field_fail(err, 0, path, "%.6g is above the limit of %d", v,
+		                      TLY_SPEC_PRIVACY_MAX);
 	for (digits = 1; digits <= TLY_SPEC_PRIVACY_DIGITS; digits++) {
 		snprintf(text, sizeof text, "%.*g", digits, v);
 		if (strtod(text, NULL) == v)
 			break;
 	}
 	if (digits > TLY_SPEC_PRIVACY_DIGITS)
-		return tly_spec_fail(
-		    err, path, "%.17g has more than %d significant digits; write it as \"num/den\"",
-		    v, TLY_SPEC_PRIVACY_DIGITS);
+		return tly_field_fail(
+		    err, 0, path,
+		    "%.17g has more than %d significant digits; write it as \"num/den\"", v,
+		    TLY_SPEC_PRIVACY_DIGITS);
 	if (!decimal_fraction(text, num, den))
-		return tly_spec_fail(err, path, "%s is too small to be an exact 64-bit fraction",
-		                     text);
+		return tly_field_fail(err, 0, path,
+		                      "%s is too small to be an exact 64-bit fraction", text);
 	return TLY_OK;
 }
 
@@ -132,7 +133,7 @@ real_fraction(double v, const char *path, uint64_t *num, uint64_t *den, struct t
  * 0 < num/den <= TLY_SPEC_PRIVACY_MAX. */
 static tly_err
 parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den,
-             struct tly_spec_error *err)
+             struct tly_field_error *err)
 {
 	char echo[TLY_SPEC_ECHO_BYTES];
 	tly_err rv;
@@ -140,8 +141,8 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
 	if (json_is_integer(value)) {
 		json_int_t v = json_integer_value(value);
 		if (v <= 0)
-			return tly_spec_fail(err, path, "must be above 0, got %" PRId64,
-			                     (int64_t)v);
+			return tly_field_fail(err, 0, path, "must be above 0, got %" PRId64,
+			                      (int64_t)v);
 		*num = (uint64_t)v;
 		*den = 1;
 	} else if (json_is_real(value)) {
@@ -150,26 +151,27 @@ parse_amount(const json_t *value, const char *path, uint64_t *num, uint64_t *den
 	} else if (json_is_string(value)) {
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
 		if (!fraction_string(json_string_value(value), num, den))
-			return tly_spec_fail(
-			    err, path, "\"%s\" is not a fraction \"num/den\" of 64-bit integers",
+			return tly_field_fail(
+			    err, 0, path, "\"%s\" is not a fraction \"num/den\" of 64-bit integers",
 			    echo);
 		if (*num == 0)
-			return tly_spec_fail(err, path, "must be above 0, got \"%s\"", echo);
+			return tly_field_fail(err, 0, path, "must be above 0, got \"%s\"", echo);
 	} else {
-		return tly_spec_fail(err, path, "expected a number, got %s",
-		                     tly_spec_got(value).text);
+		return tly_field_fail(err, 0, path, "expected a number, got %s",
+		                      tly_spec_got(value).text);
 	}
 	struct tly_fraction f = tly_frac_reduce((struct tly_fraction){*num, *den});
 	*num = f.num;
 	*den = f.den;
 	if (above_max(*num, *den))
-		return tly_spec_fail(err, path, "%" PRIu64 "/%" PRIu64 " is above the limit of %d",
-		                     *num, *den, TLY_SPEC_PRIVACY_MAX);
+		return tly_field_fail(err, 0, path,
+		                      "%" PRIu64 "/%" PRIu64 " is above the limit of %d", *num,
+		                      *den, TLY_SPEC_PRIVACY_MAX);
 	return TLY_OK;
 }
 
 tly_err
-tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root, struct tly_spec_error *err)
+tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root, struct tly_field_error *err)
 {
 	char echo[TLY_SPEC_ECHO_BYTES], path[TLY_SPEC_PATH_BYTES];
 	const char *name, *amount, *other;
@@ -193,20 +195,20 @@ tly_spec_parse_privacy(struct tly_spec *spec, const json_t *root, struct tly_spe
 		other = "epsilon";
 	} else {
 		tly_spec_echo(echo, name, json_string_length(mechanism));
-		return tly_spec_fail(
-		    err, "privacy.mechanism",
+		return tly_field_fail(
+		    err, 0, "privacy.mechanism",
 		    "unknown mechanism \"%s\"; use laplace (epsilon) or gaussian (rho)", echo);
 	}
 	tly_spec_path_key(path, "privacy", other);
 	if (json_object_get(privacy, other) != NULL)
-		return tly_spec_fail(err, path, "%s takes %s, not %s", name, amount, other);
+		return tly_field_fail(err, 0, path, "%s takes %s, not %s", name, amount, other);
 	const char *const keys[] = {"mechanism", amount, NULL};
 	if ((rv = tly_spec_only_keys(privacy, "privacy", keys, err)) != TLY_OK)
 		return rv;
 	tly_spec_path_key(path, "privacy", amount);
 	value = json_object_get(privacy, amount);
 	if (value == NULL)
-		return tly_spec_fail(err, path, "missing: %s needs %s", name, amount);
+		return tly_field_fail(err, 0, path, "missing: %s needs %s", name, amount);
 	if ((rv = parse_amount(value, path, &num, &den, err)) != TLY_OK)
 		return rv;
 	spec->mechanism = mech;

@@ -2,15 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ini.h>
-
 #include "crypto/wipe.h"
+#include "store/ini.h"
 #include "wire/messages.h"
 
 tly_err
@@ -101,8 +101,8 @@ enum { REGISTRY_MAX = TLY_MAX_PARTIES + 64 };
 
 struct registry_parse {
 	const char *name;
-	const char *cursor; /* the text still to read */
-	int line;
+	struct tly_ini_source src;
+	int section_number; /* src.sections when the current section started */
 	char *why;
 	size_t why_len;
 	int failed;
@@ -114,30 +114,11 @@ struct registry_parse {
 	char section[64];
 };
 
-static char *
-registry_line(char *str, int num, void *stream)
-{
-	struct registry_parse *p = stream;
-	size_t i = 0;
-
-	if (*p->cursor == '\0' || num < 2)
-		return NULL;
-	while (i < (size_t)num - 1 && p->cursor[i] != '\0') {
-		str[i] = p->cursor[i];
-		if (p->cursor[i++] == '\n')
-			break;
-	}
-	str[i] = '\0';
-	p->cursor += i;
-	p->line++;
-	return str;
-}
-
 static int
 registry_fail(struct registry_parse *p, const char *section, const char *key, const char *reason)
 {
 	if (!p->failed)
-		tly_say(p->why, p->why_len, "%s:%d: %s.%s: %s", p->name, p->line, section, key,
+		tly_say(p->why, p->why_len, "%s:%d: %s.%s: %s", p->name, p->src.line, section, key,
 		        reason);
 	p->failed = 1;
 	return 1;
@@ -156,18 +137,36 @@ finish_party(struct registry_parse *p)
 	return !p->failed;
 }
 
+/* N of "node N": decimal without a leading zero, from 1 to TLY_MAX_PARTY_ID. */
+static bool
+node_id(const char *section, unsigned long *id)
+{
+	char *end;
+
+	*id = strtoul(section + 5, &end, 10);
+	return *end == '\0' && *id != 0 && *id <= TLY_MAX_PARTY_ID && section[5] >= '1' &&
+	       section[5] <= '9';
+}
+
+/* A [node N] section with this N came before, anywhere in the registry. */
+static bool
+listed(const struct registry_parse *p, unsigned long id)
+{
+	for (size_t i = 0; i < p->count; i++)
+		if (p->parties[i].id == id)
+			return true;
+	return false;
+}
+
 static int
 start_party(struct registry_parse *p, const char *section)
 {
-	char *end;
-	unsigned long id = strtoul(section + 5, &end, 10);
+	unsigned long id;
 
-	if (*end != '\0' || id == 0 || id > TLY_MAX_PARTY_ID || section[5] < '1' ||
-	    section[5] > '9')
+	if (!node_id(section, &id))
 		return registry_fail(p, section, "(section)", "expected [node N], N from 1") && 0;
-	for (size_t i = 0; i < p->count; i++)
-		if (p->parties[i].id == id)
-			return registry_fail(p, section, "(section)", "node listed twice") && 0;
+	if (listed(p, id))
+		return registry_fail(p, section, "(section)", "node listed twice") && 0;
 	if (p->count == REGISTRY_MAX)
 		return registry_fail(p, section, "(section)", "too many nodes") && 0;
 	memset(&p->parties[p->count], 0, sizeof p->parties[0]);
@@ -183,10 +182,13 @@ registry_key(void *user, const char *section, const char *key, const char *value
 
 	if (p->failed)
 		return 1;
-	if (strcmp(section, p->section) != 0) {
+	/* A new section at every header line, even one that repeats the name
+	 * of the section before it (inih reports both as one). */
+	if (strcmp(section, p->section) != 0 || p->src.sections != p->section_number) {
 		if (!finish_party(p))
 			return 1;
 		snprintf(p->section, sizeof p->section, "%s", section);
+		p->section_number = p->src.sections;
 		if (strncmp(section, "node ", 5) == 0 && !start_party(p, section))
 			return 1;
 	}
@@ -222,14 +224,13 @@ tly_registry_parse(struct tly_roster *out, const char *text, const char *name, c
 
 	memset(&p, 0, sizeof p);
 	p.name = name;
-	p.cursor = text;
+	p.src.text = text;
 	p.why = why;
 	p.why_len = why_len;
 	p.parties = calloc(REGISTRY_MAX, sizeof *p.parties);
 	if (p.parties == NULL)
 		return TLY_ENOMEM;
-	ini_allow_multiline = false;
-	int line = ini_parse_stream(registry_line, &p, registry_key, &p);
+	int line = tly_ini_parse(&p.src, registry_key, &p);
 	if (line != 0 && !p.failed) {
 		tly_say(why, why_len, "%s:%d: not a [section] or key = value line", name, line);
 		p.failed = 1;

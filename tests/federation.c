@@ -38,7 +38,7 @@ fed_init(struct fed *f, unsigned nodes)
 {
 	struct tly_party parties[FED_MAX_NODES];
 	struct tly_party coordinator;
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	char lerr[256];
 	char terr[320];
 	char why[256];
@@ -111,7 +111,7 @@ void
 fed_query(struct fed *f, struct fed_query *q, const char *epsilon)
 {
 	char json[256];
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	memset(q, 0, sizeof *q);
 	snprintf(

@@ -14,7 +14,7 @@ static void
 refused(const char *query, unsigned allowed, const char *field)
 {
 	struct tly_api_params p;
-	struct tly_api_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(tly_api_params_parse(query, allowed, &p, &err), TLY_EINVAL, "%s", query);
 	cr_assert_str_eq(err.field, field, "%s: %s (%s)", query, err.field, err.reason);
@@ -40,7 +40,7 @@ Test(api, split)
 Test(api, params_defaults_and_values)
 {
 	struct tly_api_params p;
-	struct tly_api_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(tly_api_params_parse("", ALL, &p, &err), TLY_OK);
 	cr_assert_eq(p.given, 0);

@@ -13,7 +13,7 @@
 #define AGE      "{\"name\":\"age\",\"type\":\"integer\",\"min\":0,\"max\":110}"
 
 static tly_err
-parse(struct tly_catalogue *cat, const char *json, struct tly_spec_error *err)
+parse(struct tly_catalogue *cat, const char *json, struct tly_field_error *err)
 {
 	return tly_catalogue_parse(cat, json, strlen(json), err);
 }
@@ -22,7 +22,7 @@ static void
 expect_error(const char *json, const char *field, const char *reason)
 {
 	struct tly_catalogue cat = {0};
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	memset(&err, 0, sizeof err);
 	cr_assert_eq(parse(&cat, json, &err), TLY_EINVAL, "accepted: %s", json);
@@ -36,7 +36,7 @@ expect_error(const char *json, const char *field, const char *reason)
 Test(catalogue, parses_and_finds)
 {
 	struct tly_catalogue cat;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(parse(&cat, DS(SEX "," AGE), &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cat.dataset_count, 1);
@@ -62,7 +62,7 @@ Test(catalogue, parses_and_finds)
 Test(catalogue, empty_catalogue_and_dataset)
 {
 	struct tly_catalogue cat;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(parse(&cat, "{\"datasets\":[]}", &err), TLY_OK);
 	cr_assert_eq(cat.dataset_count, 0);
@@ -86,7 +86,7 @@ Test(catalogue, dump_round_trip)
 	    "\"name\":\"n\",\"type\":\"integer\"}],\"max_sites_per_person\":2,"
 	    "\"name\":\"d\"}]}";
 	struct tly_catalogue cat, again;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char *json = NULL, *json2 = NULL;
 
 	cr_assert_eq(parse(&cat, in, &err), TLY_OK, "%s: %s", err.field, err.reason);
@@ -131,7 +131,7 @@ Test(catalogue, name_length_boundary)
 {
 	char json[512], name[TLY_SPEC_NAME_MAX + 2];
 	struct tly_catalogue cat;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	memset(name, 'a', TLY_SPEC_NAME_MAX);
 	name[TLY_SPEC_NAME_MAX] = '\0';
@@ -195,7 +195,7 @@ domain_json(size_t count, size_t value_len)
 Test(catalogue, domain_boundaries)
 {
 	struct tly_catalogue cat;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char *json = domain_json(TLY_SPEC_DOMAIN_MAX, TLY_SPEC_VALUE_MAX);
 
 	cr_assert_eq(parse(&cat, json, &err), TLY_OK, "%s: %s", err.field, err.reason);
@@ -213,7 +213,7 @@ Test(catalogue, domain_boundaries)
 Test(catalogue, sites_bounds)
 {
 	struct tly_catalogue cat;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char json[256];
 
 	snprintf(json, sizeof json,
@@ -238,7 +238,7 @@ Test(catalogue, sites_bounds)
 Test(catalogue, count_caps)
 {
 	struct tly_catalogue cat;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char json[8192], *p;
 
 	for (int n = TLY_SPEC_DATASETS_MAX; n <= TLY_SPEC_DATASETS_MAX + 1; n++) {

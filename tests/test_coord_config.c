@@ -46,7 +46,7 @@ static const char minimal[] = "[coordinator]\n"
                               "planners = p.ini\n";
 
 static tly_err
-parse(const char *text, struct tly_coord_config *cfg, struct tly_coord_config_error *err)
+parse(const char *text, struct tly_coord_config *cfg, struct tly_field_error *err)
 {
 	return tly_coord_config_parse(cfg, text, "coord.conf", "/srv/tally", err);
 }
@@ -54,9 +54,9 @@ parse(const char *text, struct tly_coord_config *cfg, struct tly_coord_config_er
 Test(coord_config, full_file)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 
-	cr_assert_eq(parse(good, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(good, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_str_eq(cfg.listen, "tls+tcp://127.0.0.1:7400", "inline comment stripped");
 	cr_assert_str_eq(cfg.api, "https://127.0.0.1:7443");
 	cr_assert_str_eq(cfg.tls_cert, "/srv/tally/pki/coordinator.crt", "relative to the config");
@@ -83,9 +83,9 @@ Test(coord_config, full_file)
 Test(coord_config, defaults)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 
-	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.protocol, TLY_PROTOCOL_COMMITTEE);
 	cr_assert_eq(cfg.committee_size, 4);
 	cr_assert_eq(cfg.threshold, 2);
@@ -105,7 +105,7 @@ Test(coord_config, gaussian_is_skellam_and_round_to_one_is_off)
 {
 	char text[1024];
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 
 	snprintf(text, sizeof text, "%s[policy]\nmechanisms = gaussian\nround_to = 1\n", minimal);
 	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s", err.reason);
@@ -121,7 +121,7 @@ expect_error(const char *extra, int line, const char *key, const char *reason)
 {
 	char text[2048];
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char formatted[700];
 
 	snprintf(text, sizeof text, "%s%s", minimal, extra);
@@ -129,12 +129,12 @@ expect_error(const char *extra, int line, const char *key, const char *reason)
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "accepted: %s", extra);
 	cr_assert_eq(cfg.committee_size, 0x5a5a, "out untouched on failure");
 	cr_assert_str_eq(err.file, "coord.conf");
-	cr_assert_eq(err.line, line, "line %d, expected %d (%s: %s)", err.line, line, err.key,
+	cr_assert_eq(err.line, line, "line %d, expected %d (%s: %s)", err.line, line, err.field,
 	             err.reason);
-	cr_assert_str_eq(err.key, key, "key %s (%s)", err.key, err.reason);
+	cr_assert_str_eq(err.field, key, "key %s (%s)", err.field, err.reason);
 	cr_assert(strstr(err.reason, reason) != NULL, "reason \"%s\" lacks \"%s\"", err.reason,
 	          reason);
-	tly_coord_config_error_format(&err, formatted, sizeof formatted);
+	tly_field_error_format(&err, formatted, sizeof formatted);
 	if (line > 0) {
 		char prefix[64];
 		snprintf(prefix, sizeof prefix, "coord.conf:%d: %s: ", line, key);
@@ -156,11 +156,11 @@ Test(coord_config, unknown_keys_and_sections)
 Test(coord_config, key_outside_a_section)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(parse("listen = tcp://a:1\n", &cfg, &err), TLY_EINVAL);
 	cr_assert_eq(err.line, 1);
-	cr_assert_str_eq(err.key, "(top).listen");
+	cr_assert_str_eq(err.field, "(top).listen");
 	cr_assert(strstr(err.reason, "outside any section") != NULL);
 }
 
@@ -208,11 +208,11 @@ Test(coord_config, bad_urls_and_paths)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char text[1024];
 		struct tly_coord_config cfg;
-		struct tly_coord_config_error err;
+		struct tly_field_error err;
 		snprintf(text, sizeof text, "%s%s", head, cases[i].line);
 		cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "%s", cases[i].line);
 		cr_assert_eq(err.line, 2, "%s", cases[i].line);
-		cr_assert_str_eq(err.key, cases[i].key);
+		cr_assert_str_eq(err.field, cases[i].key);
 		cr_assert(strstr(err.reason, cases[i].reason) != NULL, "%s", err.reason);
 	}
 
@@ -224,10 +224,10 @@ Test(coord_config, bad_urls_and_paths)
 	cr_assert_not_null(text);
 	snprintf(text, TLY_COORD_PATH_MAX + 256, "%s[coordinator]\nlog = %s\n", "", long_path);
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
-	cr_assert_eq(err.line, 2, "%d %s %s", err.line, err.key, err.reason);
-	cr_assert_str_eq(err.key, "coordinator.log");
+	cr_assert_eq(err.line, 2, "%d %s %s", err.line, err.field, err.reason);
+	cr_assert_str_eq(err.field, "coordinator.log");
 	cr_assert(strstr(err.reason, "too long") != NULL, "%s", err.reason);
 	free(text);
 	free(long_path);
@@ -242,7 +242,7 @@ Test(coord_config, missing_keys)
 		char text[1024] = "", key[64];
 		const char *line = minimal;
 		struct tly_coord_config cfg;
-		struct tly_coord_config_error err;
+		struct tly_field_error err;
 		/* minimal without the line that sets required[i] */
 		while (*line != '\0') {
 			const char *end = strchr(line, '\n');
@@ -255,7 +255,7 @@ Test(coord_config, missing_keys)
 		snprintf(key, sizeof key, "coordinator.%s", required[i]);
 		cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "%s", required[i]);
 		cr_assert_eq(err.line, 0);
-		cr_assert_str_eq(err.key, key);
+		cr_assert_str_eq(err.field, key);
 		cr_assert(strstr(err.reason, "required key is missing") != NULL);
 	}
 }
@@ -263,7 +263,7 @@ Test(coord_config, missing_keys)
 Test(coord_config, tls_files_required_with_tls)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 
 	snprintf(
@@ -272,14 +272,14 @@ Test(coord_config, tls_files_required_with_tls)
 	    "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\ntls_cert = e\n");
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
 	cr_assert_eq(err.line, 0);
-	cr_assert_str_eq(err.key, "coordinator.tls_key");
+	cr_assert_str_eq(err.field, "coordinator.tls_key");
 	cr_assert(strstr(err.reason, "uses TLS") != NULL, "%s", err.reason);
 
 	snprintf(text, sizeof text,
 	         "[coordinator]\nlisten = tcp://127.0.0.1:7400\napi = https://127.0.0.1:1\n"
 	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\n");
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
-	cr_assert_str_eq(err.key, "coordinator.tls_cert");
+	cr_assert_str_eq(err.field, "coordinator.tls_cert");
 }
 
 Test(coord_config, rules_between_keys_name_the_later_line)
@@ -297,11 +297,11 @@ Test(coord_config, rules_between_keys_name_the_later_line)
 	expect_error("[rounds]\nquorum = 5\n", 10, "rounds.quorum", "to committee_size k");
 	/* t <= k/2 is fine now; q = 3 is the smallest for k = 4, t = 2. */
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 	snprintf(text, sizeof text, "%s[rounds]\ncommittee_size = 4\nthreshold = 2\nquorum = 3\n",
 	         minimal);
-	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.quorum, 3);
 	expect_error("[policy]\nmin_honest = 4\n", 10, "policy.min_honest",
 	             "at most min_contributors");
@@ -314,16 +314,16 @@ Test(coord_config, rules_between_keys_name_the_later_line)
 Test(coord_config, heartbeat_keys)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 
-	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.heartbeat_interval_ms, 2000);
 	cr_assert_eq(cfg.heartbeat_dead_ms, 6000);
 	cr_assert_leq(cfg.heartbeat_dead_ms + cfg.heartbeat_interval_ms, 10000);
 	snprintf(text, sizeof text, "%sheartbeat_interval_ms = 500\nheartbeat_dead_ms = 1000\n",
 	         minimal);
-	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.heartbeat_interval_ms, 500);
 	cr_assert_eq(cfg.heartbeat_dead_ms, 1000);
 	static const struct {
@@ -345,7 +345,7 @@ Test(coord_config, heartbeat_keys)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(text, sizeof text, "%s%s", minimal, bad[i].line);
 		cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "accepted %s", bad[i].line);
-		cr_assert_str_eq(err.key, bad[i].key, "%s: %s", err.key, err.reason);
+		cr_assert_str_eq(err.field, bad[i].key, "%s: %s", err.field, err.reason);
 		cr_assert(strstr(err.reason, bad[i].why) != NULL, "%s", err.reason);
 		cr_assert_eq(err.line, bad[i].at, "%s line %d", bad[i].line, err.line);
 	}
@@ -356,7 +356,7 @@ Test(coord_config, load_from_file)
 	char dir[] = "/tmp/tly_coord_config_XXXXXX";
 	char path[128];
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char formatted[700];
 
 	cr_assert_not_null(mkdtemp(dir));
@@ -376,14 +376,14 @@ Test(coord_config, load_from_file)
 	fputs("bogus = 1\n", f);
 	fclose(f);
 	cr_assert_eq(tly_coord_config_load(&cfg, path, &err), TLY_EINVAL);
-	tly_coord_config_error_format(&err, formatted, sizeof formatted);
+	tly_field_error_format(&err, formatted, sizeof formatted);
 	char prefix[256];
 	snprintf(prefix, sizeof prefix, "%s:25: policy.bogus: unknown key", path);
 	cr_assert_str_eq(formatted, prefix);
 
 	unlink(path);
 	cr_assert_eq(tly_coord_config_load(&cfg, path, &err), TLY_EINVAL);
-	cr_assert_str_eq(err.key, "(file)");
+	cr_assert_str_eq(err.field, "(file)");
 	cr_assert(strstr(err.reason, "cannot open") != NULL);
 	rmdir(dir);
 }
@@ -393,7 +393,7 @@ Test(coord_config, load_from_file)
 Test(coord_config, one_ca_per_role)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 
 	expect_error("tls_ca = ca.crt\n", 9, "coordinator.tls_ca", "tls_node_ca");
@@ -403,7 +403,7 @@ Test(coord_config, one_ca_per_role)
 	         "sign_key = a\nregistry = b\ncatalogue = c\nlog = d\nplanners = p\n"
 	         "tls_cert = e\ntls_key = f\ntls_node_ca = g\n");
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL);
-	cr_assert_str_eq(err.key, "coordinator.tls_planner_ca");
+	cr_assert_str_eq(err.field, "coordinator.tls_planner_ca");
 	cr_assert(strstr(err.reason, "uses TLS") != NULL, "%s", err.reason);
 	char more[1100];
 	snprintf(more, sizeof more, "%stls_planner_ca = h\n", text);
@@ -417,10 +417,10 @@ Test(coord_config, one_ca_per_role)
 Test(coord_config, api_limits)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 
-	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.planner_rate, 0, "no rate limit by default");
 	cr_assert_eq(cfg.planner_burst, 10);
 	cr_assert_eq(cfg.queue_max, 64);
@@ -429,13 +429,13 @@ Test(coord_config, api_limits)
 	    text, sizeof text,
 	    "%s[api]\nplanner_rate = 60\nplanner_burst = 5\nqueue_max = 8\nplanner_queue_max = 2\n",
 	    minimal);
-	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.planner_rate, 60);
 	cr_assert_eq(cfg.planner_burst, 5);
 	cr_assert_eq(cfg.queue_max, 8);
 	cr_assert_eq(cfg.planner_queue_max, 2);
 	snprintf(text, sizeof text, "%s[api]\nqueue_max = 8\n", minimal);
-	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.planner_queue_max, 8, "unset: queue_max");
 	expect_error("[api]\nplanner_rate = 60001\n", 10, "api.planner_rate",
 	             "0 (no limit) to 60000");
@@ -458,10 +458,10 @@ Test(coord_config, api_limits)
 Test(coord_config, planner_share)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 
-	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert(cfg.planner_share_num == 1 && cfg.planner_share_den == 1, "default: 1");
 	const char *shares[][3] = {{"1/4", "1", "4"},
 	                           {"0.25", "1", "4"},
@@ -470,7 +470,7 @@ Test(coord_config, planner_share)
 	                           {"0.5", "1", "2"}};
 	for (size_t i = 0; i < sizeof shares / sizeof shares[0]; i++) {
 		snprintf(text, sizeof text, "%s[api]\nplanner_share = %s\n", minimal, shares[i][0]);
-		cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+		cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 		cr_assert_eq(cfg.planner_share_num, strtoull(shares[i][1], NULL, 10), "%s",
 		             shares[i][0]);
 		cr_assert_eq(cfg.planner_share_den, strtoull(shares[i][2], NULL, 10), "%s",
@@ -487,10 +487,10 @@ Test(coord_config, planner_share)
 Test(coord_config, limits_defaults_values_and_errors)
 {
 	struct tly_coord_config cfg;
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char text[1024];
 
-	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.api_max_conns, 256);
 	cr_assert_eq(cfg.handshake_timeout_ms, 5000);
 	cr_assert_eq(cfg.idle_timeout_ms, 300000);
@@ -498,7 +498,7 @@ Test(coord_config, limits_defaults_values_and_errors)
 	         "%s[limits]\napi_max_conns = 1000\nhandshake_timeout_ms = 100\n"
 	         "idle_timeout_ms = 1000\n",
 	         minimal);
-	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.api_max_conns, 1000);
 	cr_assert_eq(cfg.handshake_timeout_ms, 100);
 	cr_assert_eq(cfg.idle_timeout_ms, 1000);

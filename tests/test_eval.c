@@ -43,7 +43,7 @@ static char dir[] = "/tmp/tally-eval-XXXXXX";
 static void
 setup(void)
 {
-	struct tly_config_error err;
+	struct tly_field_error err;
 	char path[200], why[300];
 	sqlite3 *db;
 	cr_assert_not_null(mkdtemp(dir));
@@ -89,7 +89,7 @@ static size_t
 run(const char *json, int64_t *cells, size_t cap, struct tly_eval_stats *stats)
 {
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char why[300];
 	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_OK, "%s: %s",
 	             err.field, err.reason);
@@ -186,8 +186,8 @@ Test(eval, clip_holds_at_both_ends)
 	            {"a", 50},   {"a", 51},   {"a", 9999}, {"b", -101}, {"b", 49}, {"c", -100000}};
 	struct tly_node_config cfg2;
 	struct tly_catalogue cat2;
-	struct tly_config_error err;
-	struct tly_spec_error serr;
+	struct tly_field_error err;
+	struct tly_field_error serr;
 	struct tly_store *st;
 	struct tly_spec spec;
 	struct tly_eval_stats stats;
@@ -305,7 +305,7 @@ Test(eval, conditions_of_every_kind)
 Test(eval, sql_carries_no_query_text)
 {
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char *sql;
 	const char *json = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
 	                   "\"where\":[{\"column\":\"sex\",\"op\":\"=\",\"value\":\"M\"},"
@@ -337,7 +337,7 @@ Test(eval, sql_carries_no_query_text)
 Test(eval, per_person_usage)
 {
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char why[200];
 	int used;
 	const char *json = "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
@@ -425,7 +425,7 @@ Test(eval, store_rechecks_whenever_the_data_changes)
 	int64_t cells[2];
 	struct tly_eval_stats stats;
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
 	/* Held still: a writer cannot commit while the answer reads. */

@@ -22,7 +22,7 @@ static char csv[200], out[200];
 static void
 setup(void)
 {
-	struct tly_config_error err;
+	struct tly_field_error err;
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(tly_node_config_parse(&cfg, conf, "t.conf", dir, &err), TLY_OK, "%s",
 	             err.reason);

@@ -235,6 +235,18 @@ Test(registry, node_ids_are_checked)
 	expect_fail(COORD NODE(3) NODE(4) NODE(3), "node 3.(section): node listed twice");
 }
 
+/* A section repeated right after itself is a second section, not more of
+ * the first: inih reports both under one name, and the second's keys used
+ * to replace the first's (docs/SECURITY.md). */
+Test(registry, node_repeated_right_after_itself)
+{
+	expect_fail(COORD NODE(3) NODE(3), "reg.ini:7: node 3.(section): node listed twice");
+	expect_fail(COORD NODE(4) NODE(3) NODE(3),
+	            "reg.ini:10: node 3.(section): node listed twice");
+	expect_fail(COORD "[node 5]\nsign_pk = " PK_A "\n[node 5]\nkx_pk = " PK_B "\n",
+	            "node 5: needs both sign_pk and kx_pk");
+}
+
 Test(registry, node_id_at_the_maximum)
 {
 	char why[256] = "";

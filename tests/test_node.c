@@ -88,7 +88,7 @@ setup(void)
 	char why[600], path[300], keys[300];
 	struct tly_party parties[SITES];
 	uint8_t cpk[TLY_SIGN_PUBLIC_BYTES];
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	cr_assert_eq(tly_crypto_init(), TLY_OK);
 	const char *env = getenv("TALLY_BIN");
@@ -140,7 +140,7 @@ make_query(struct tly_query *q, const char *json, char **canonical, uint32_t *id
            uint32_t *members)
 {
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	uint64_t l1, l2sq;
 
 	cr_assert_eq(tly_spec_parse(&spec, &catalogue, json, strlen(json), &err), TLY_OK, "%s: %s",
@@ -580,7 +580,7 @@ watched_answer(struct tly_node *node, const char *json, size_t *shares, char *wh
 {
 	struct tly_query q;
 	struct tly_spec spec;
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	struct tly_outbox out;
 	struct tly_ledger_receipt receipt;
 	char *canonical, msg_path[300];
@@ -673,7 +673,7 @@ Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
 
 	make_query(&q, diabetes_json, &canonical, ids, members);
 	struct tly_spec spec;
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	cr_assert_eq(tly_spec_parse(&spec, &node.catalogue, canonical, strlen(canonical), &serr),
 	             TLY_OK);
 	cr_assert_eq(tly_eval_sql(&node.config.datasets[spec.dataset], &spec, &watch.eval_sql),

@@ -34,7 +34,7 @@ static const char good[] = "; a trust node\n"
                            "column.band = categorical 0-17,18-39,40-64,65-79,80+\n";
 
 static tly_err
-parse(const char *text, struct tly_node_config *cfg, struct tly_config_error *err)
+parse(const char *text, struct tly_node_config *cfg, struct tly_field_error *err)
 {
 	return tly_node_config_parse(cfg, text, "node.conf", "/srv/tally", err);
 }
@@ -42,7 +42,7 @@ parse(const char *text, struct tly_node_config *cfg, struct tly_config_error *er
 Test(node_config, full_file_with_defaults)
 {
 	struct tly_node_config cfg;
-	struct tly_config_error err;
+	struct tly_field_error err;
 	cr_assert_eq(parse(good, &cfg, &err), TLY_OK, "%s", err.reason);
 	cr_assert_eq(cfg.id, 3);
 	cr_assert_str_eq(cfg.sign_key, "/srv/tally/keys/node.sign", "relative to the config");
@@ -87,7 +87,7 @@ Test(node_config, columns_key_limits_what_queries_see)
 {
 	char text[4096];
 	struct tly_node_config cfg;
-	struct tly_config_error err;
+	struct tly_field_error err;
 	snprintf(text, sizeof text, "%scolumns = sex, age\n", good);
 	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s", err.reason);
 	cr_assert_eq(cfg.datasets[0].schema.column_count, 2);
@@ -118,12 +118,12 @@ expect_error(const char *prefix, const char *replacement, int line, const char *
 		snprintf(text, sizeof text, "%s%s", good, replacement);
 	}
 	struct tly_node_config cfg;
-	struct tly_config_error err;
+	struct tly_field_error err;
 	char message[600];
 	cr_assert_eq(parse(text, &cfg, &err), TLY_EINVAL, "accepted: %s", replacement);
-	tly_config_error_format(&err, message, sizeof message);
+	tly_field_error_format(&err, message, sizeof message);
 	cr_assert_eq(err.line, line, "%s", message);
-	cr_assert_str_eq(err.key, key, "%s", message);
+	cr_assert_str_eq(err.field, key, "%s", message);
 	cr_assert(strstr(err.reason, reason_part) != NULL, "%s", message);
 	cr_assert(strstr(message, "node.conf:") == message, "%s", message);
 }
@@ -163,6 +163,18 @@ Test(node_config, errors_name_file_line_and_key)
 	expect_error("path = data/site3.db", "", 0, "dataset patients.path", "missing");
 }
 
+/* inih reads a line longer than its first buffer (200 bytes) in parts:
+ * still one line, so the errors after it name their own line. */
+Test(node_config, a_long_line_is_one_line)
+{
+	char long_line[600];
+
+	memset(long_line, 'x', sizeof long_line);
+	long_line[0] = ';';
+	snprintf(long_line + 500, sizeof long_line - 500, "\ncolour = blue\n");
+	expect_error(APPEND, long_line, 27, "dataset patients.colour", "unknown key");
+}
+
 /* The heartbeat (issue 12 section 4): bounds, and dead-after at least
  * twice the interval (checked after reading: line 0). */
 Test(node_config, heartbeat_keys)
@@ -200,7 +212,7 @@ Test(node_config, one_cap_per_population_and_the_h_cap)
 
 	char text[4096];
 	struct tly_node_config cfg;
-	struct tly_config_error err;
+	struct tly_field_error err;
 	const char *split = strstr(good, "min_contributors = 5\n");
 	snprintf(
 	    text, sizeof text,
@@ -209,7 +221,7 @@ Test(node_config, one_cap_per_population_and_the_h_cap)
 	    "column.age = integer 0 1\n"
 	    "[dataset other]\npath = o.db\ntable = o\nperson_id = p\ncolumn.age = integer 0 1\n",
 	    (int)(split - good), good, split);
-	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.key, err.reason);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.max_min_honest, 4);
 	cr_assert_str_eq(tly_node_config_dataset(&cfg, "visits")->population, "patients");
 	cr_assert_str_eq(tly_node_config_dataset(&cfg, "other")->population, "other");
@@ -239,7 +251,7 @@ Test(node_config, fractions_are_exact)
 Test(node_config, missing_file)
 {
 	struct tly_node_config cfg;
-	struct tly_config_error err;
+	struct tly_field_error err;
 	cr_assert_eq(tly_node_config_load(&cfg, "/nonexistent/node.conf", &err), TLY_EINVAL);
 	cr_assert(strstr(err.reason, "cannot open") != NULL);
 }

@@ -68,7 +68,7 @@ TestSuite(release_stats, .init = setup, .timeout = 300);
 static void
 fixture_init(struct fixture *f, const char *query, uint32_t h, uint32_t n)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	struct tly_query q;
 	uint64_t l1, l2sq;
 

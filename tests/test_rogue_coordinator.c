@@ -188,7 +188,7 @@ struct reply {
 static void
 rogue_open(struct rogue *r)
 {
-	struct tly_coord_config_error cerr;
+	struct tly_field_error cerr;
 	char path[300], why[600];
 
 	memset(r, 0, sizeof *r);
@@ -208,7 +208,7 @@ rogue_open(struct rogue *r)
 	cr_assert_eq(tly_registry_load(&r->roster, r->cfg->registry, why, sizeof why), TLY_OK, "%s",
 	             why);
 	char *cat = dmn_slurp(r->cfg->catalogue, NULL);
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	cr_assert_eq(tly_catalogue_parse(&r->cat, cat, strlen(cat), &serr), TLY_OK, "%s",
 	             serr.reason);
 	free(cat);
@@ -265,7 +265,7 @@ make_query(struct rogue *r, struct tly_query *q, const char *json, char **canoni
            uint32_t *participants, uint32_t *committee)
 {
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	uint64_t l1, l2sq;
 
 	cr_assert_eq(tly_spec_parse(&spec, &r->cat, json, strlen(json), &err), TLY_OK, "%s: %s",
@@ -591,7 +591,7 @@ log_release(struct rogue *r, const uint8_t id[TLY_QUERY_ID_BYTES], const char *e
 {
 	struct tly_query q;
 	struct tly_spec spec;
-	struct tly_spec_error serr;
+	struct tly_field_error serr;
 	struct tly_noise_params noise;
 	struct tly_translog *log;
 	char lerr[320];

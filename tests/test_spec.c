@@ -81,7 +81,7 @@ J(const char *s)
 static void
 setup(void)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	const char *json = J(catalogue_json);
 
 	cr_assert_eq(tly_catalogue_parse(&cat, json, strlen(json), &err), TLY_OK, "%s: %s",
@@ -100,7 +100,7 @@ TestSuite(catalogue, .init = setup, .fini = teardown);
 static void
 parse_ok(struct tly_spec *spec, const char *query)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	const char *json = J(query);
 
 	cr_assert_eq(tly_spec_parse(spec, &cat, json, strlen(json), &err), TLY_OK, "%s\n  %s: %s",
@@ -124,7 +124,7 @@ canonical_of(const char *query)
 static void
 parse_bad(const char *query, const char *field, const char *reason)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	struct tly_spec spec;
 	const char *json = J(query);
 
@@ -172,7 +172,7 @@ Test(catalogue, parsed)
 Test(catalogue, round_trip)
 {
 	struct tly_catalogue again;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char *first, *second;
 
 	cr_assert_eq(tly_catalogue_dump(&cat, &first), TLY_OK);
@@ -215,7 +215,7 @@ static void
 catalogue_bad(const char *text, const char *field, const char *reason)
 {
 	struct tly_catalogue out;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	const char *json = J(text);
 
 	memset(&out, 0xa5, sizeof out);
@@ -293,7 +293,7 @@ Test(catalogue, refusals)
 Test(catalogue, caps)
 {
 	char *json = malloc(TLY_SPEC_CATALOGUE_JSON_MAX + 2);
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	struct tly_catalogue out;
 	size_t n = 0;
 
@@ -431,7 +431,7 @@ Test(spec, examples_and_fixed_point)
 	for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
 		char *first = canonical_of(all[i]), *second;
 		struct tly_spec spec;
-		struct tly_spec_error err;
+		struct tly_field_error err;
 		cr_assert_eq(tly_spec_parse(&spec, &cat, first, strlen(first), &err), TLY_OK,
 		             "%s\n  %s: %s", first, err.field, err.reason);
 		cr_assert_eq(tly_spec_canonical(&spec, &cat, &second), TLY_OK);
@@ -705,7 +705,7 @@ Test(spec, domains_bind_the_cell_layout)
 Test(spec, canonical_query_refused_by_a_catalogue_in_another_order)
 {
 	struct tly_catalogue other;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	struct tly_spec spec;
 	char *swapped = strdup(J(catalogue_json)), *at, *canonical = canonical_of(design_query);
 
@@ -989,7 +989,7 @@ Test(spec, over_long_json)
 {
 	static char json[TLY_SPEC_JSON_MAX + 2];
 	const char *q = J(Q(""));
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	struct tly_spec spec;
 
 	memset(json, ' ', sizeof json);
@@ -1072,7 +1072,7 @@ Test(spec, group_values_past_the_end, .signal = SIGABRT)
 
 Test(spec, parse_misuse, .signal = SIGABRT)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	(void)!tly_spec_parse(NULL, &cat, "{}", 2, &err);
 }
@@ -1197,7 +1197,7 @@ Test(spec, canonical_ignores_column_order)
 	for (int i = 0; i < 2; i++) {
 		struct tly_catalogue other;
 		struct tly_spec spec;
-		struct tly_spec_error err;
+		struct tly_field_error err;
 		const char *json = J(catalogues[i]);
 		cr_assert_eq(tly_catalogue_parse(&other, json, strlen(json), &err), TLY_OK);
 		json = J(query);

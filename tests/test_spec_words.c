@@ -24,7 +24,7 @@ static struct tly_catalogue cat;
 static void
 setup(void)
 {
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	cr_assert_eq(tly_catalogue_parse(&cat, catalogue_json, strlen(catalogue_json), &err),
 	             TLY_OK, "%s: %s", err.field, err.reason);
 }
@@ -43,7 +43,7 @@ canonical(const char *measure, const char *where, const char *group_by)
 {
 	char json[2000], *text;
 	struct tly_spec spec;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 
 	snprintf(json, sizeof json,
 	         "{\"dataset\": \"patients\", \"measure\": %s, \"where\": %s, \"group_by\": %s,"

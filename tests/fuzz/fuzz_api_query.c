@@ -17,7 +17,7 @@ static void
 check(const char *query, unsigned allowed)
 {
 	struct tly_api_params p, again;
-	struct tly_api_error err;
+	struct tly_field_error err;
 	char back[128];
 
 	if (tly_api_params_parse(query, allowed, &p, &err) != TLY_OK) {

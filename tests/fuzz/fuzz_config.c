@@ -28,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 3) {
 	case 0: {
 		struct tly_node_config cfg;
-		struct tly_config_error err;
+		struct tly_field_error err;
 		if (tly_node_config_parse(&cfg, text, "fuzz.conf", "/nonexistent", &err) ==
 		    TLY_OK) {
 			struct tly_catalogue cat;

@@ -22,7 +22,7 @@ static void
 config(const uint8_t *data, size_t size)
 {
 	struct tly_coord_config *cfg = malloc(sizeof *cfg);
-	struct tly_coord_config_error err;
+	struct tly_field_error err;
 	char *text = malloc(size + 1);
 
 	if (cfg == NULL || text == NULL)

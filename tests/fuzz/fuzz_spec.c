@@ -38,7 +38,7 @@ static const char catalogue_json[] =
     " \"domain\": [\"a\\\\b\", \"q\\\"d\", \"-1\", \"x'); DROP TABLE t; --\"]}]}]}";
 
 static void
-check_error(const struct tly_spec_error *err)
+check_error(const struct tly_field_error *err)
 {
 	if (memchr(err->field, '\0', sizeof err->field) == NULL || err->field[0] == '\0' ||
 	    memchr(err->reason, '\0', sizeof err->reason) == NULL || err->reason[0] == '\0')
@@ -72,7 +72,7 @@ static void
 fuzz_query(const struct tly_catalogue *cat, const uint8_t *data, size_t size)
 {
 	struct tly_spec spec, again;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	uint8_t hash[TLY_HASH_BYTES];
 	char *first, *second;
 
@@ -100,7 +100,7 @@ static void
 fuzz_catalogue(const uint8_t *data, size_t size)
 {
 	struct tly_catalogue cat, again;
-	struct tly_spec_error err;
+	struct tly_field_error err;
 	char *first, *second;
 
 	if (tly_catalogue_parse(&cat, (const char *)data, size, &err) != TLY_OK) {
@@ -126,7 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 
 	if (!ready) {
-		struct tly_spec_error err;
+		struct tly_field_error err;
 		if (tly_catalogue_parse(&cat, catalogue_json, strlen(catalogue_json), &err) !=
 		    TLY_OK)
 			abort();
