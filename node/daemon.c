@@ -140,10 +140,11 @@ note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 }
 
 /* A member's state for the query, so that relayed shares find it (or a
- * note saying why this node does not serve). */
+ * note saying why this node does not serve). The member keeps its own
+ * copy of q. */
 static void
 join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *qid,
-               const uint8_t *msg, size_t len)
+               const struct tly_query *q)
 {
 	uint32_t self = d->node.config.id;
 	tly_err rv;
@@ -158,8 +159,8 @@ join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], con
 	if (find_slot(d, query_id) != NULL)
 		return;
 	struct member_slot *slot = new_slot(d);
-	rv =
-	    tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster, msg, len);
+	rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster, query_id,
+	                                q);
 	if (rv == TLY_OK) {
 		memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
 		slot->used = ++d->clock;
@@ -170,6 +171,68 @@ join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], con
 	}
 }
 
+/* No query outside the log: a member that sums shares for it would
+ * release the others' answers (node_log.h). 0 when it is not there: the
+ * refusal is noted and, by a participant, sent. */
+static int
+in_log(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+       const struct tly_query *q, int participant)
+{
+	char why_log[400];
+	struct tly_buf refusal;
+
+	if (tly_node_check_log(&d->node, query_id, q, NULL, why_log, sizeof why_log) == TLY_OK)
+		return 1;
+	note(d->node.config.id, "query %s: %s", qid, why_log);
+	tly_buf_init(&refusal);
+	if (participant && tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
+		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &refusal);
+	tly_buf_fini(&refusal);
+	return 0;
+}
+
+/* What a participant sends for its answer: the receipt and its shares, or
+ * a refusal saying why. */
+static void
+send_answer(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], tly_err rv,
+            struct tly_outbox *box, const struct tly_ledger_receipt *receipt, const char *why)
+{
+	struct tly_buf body;
+
+	tly_buf_init(&body);
+	if (rv == TLY_OK) {
+		if (receipt->node_id != 0 && tly_ledger_receipt_encode(receipt, &body) == TLY_OK)
+			send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
+		send_outbox(d, box);
+	} else if (tly_refusal_encode(&body, refusal_reason(rv), why) == TLY_OK) {
+		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
+	}
+	tly_buf_fini(&body);
+}
+
+/* A participant's answer (node.h, steps 1b to 5), from the query on_query
+ * decoded. */
+static void
+answer(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+       const struct tly_query *q)
+{
+	uint32_t self = d->node.config.id;
+	struct tly_outbox box;
+	struct tly_ledger_receipt receipt;
+	char why[600];
+
+	tly_outbox_init(&box);
+	memset(&receipt, 0, sizeof receipt);
+	tly_err rv = tly_node_answer(&d->node, query_id, q, &box, &receipt, why, sizeof why);
+	note(self, "query %s: %s", qid, why);
+	if (d->node.local_note[0] != '\0') /* the trust's log only: never sent */
+		note(self, "query %s: %s", qid, d->node.local_note);
+	send_answer(d, query_id, rv, &box, &receipt, why);
+	tly_outbox_fini(&box);
+}
+
+/* A QUERY is read and verified once, here (node.h step 1); the member
+ * state and the answer both take the decoded query. */
 static void
 on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg *peeked)
 {
@@ -191,50 +254,14 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	int member = tly_idlist_contains(&q.committee, self);
 	int participant = tly_idlist_contains(&q.participants, self);
 	note_planner(self, qid, &q);
-	/* No query outside the log: a member that sums shares for it would
-	 * release the others' answers (node_log.h). */
-	char why_log[400];
-	rv = member || participant
-	         ? tly_node_check_log(&d->node, query_id, &q, NULL, why_log, sizeof why_log)
-	         : TLY_OK;
+	if ((member || participant) && in_log(d, qid, query_id, &q, participant)) {
+		/* The member state first, so that relayed shares find it. */
+		if (member)
+			join_committee(d, query_id, qid, &q);
+		if (participant)
+			answer(d, qid, query_id, &q);
+	}
 	tly_query_fini(&q);
-	if (rv != TLY_OK) {
-		struct tly_buf refusal;
-		note(self, "query %s: %s", qid, why_log);
-		tly_buf_init(&refusal);
-		if (participant &&
-		    tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
-			send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &refusal);
-		tly_buf_fini(&refusal);
-		return;
-	}
-
-	/* The member state first, so that relayed shares find it. */
-	if (member)
-		join_committee(d, query_id, qid, msg, len);
-	if (!participant)
-		return;
-
-	struct tly_outbox box;
-	struct tly_ledger_receipt receipt;
-	struct tly_buf body;
-	char why[600];
-	tly_outbox_init(&box);
-	tly_buf_init(&body);
-	memset(&receipt, 0, sizeof receipt);
-	rv = tly_node_answer(&d->node, msg, len, &box, &receipt, why, sizeof why);
-	note(self, "query %s: %s", qid, why);
-	if (d->node.local_note[0] != '\0') /* the trust's log only: never sent */
-		note(self, "query %s: %s", qid, d->node.local_note);
-	if (rv == TLY_OK) {
-		if (receipt.node_id != 0 && tly_ledger_receipt_encode(&receipt, &body) == TLY_OK)
-			send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
-		send_outbox(d, &box);
-	} else if (tly_refusal_encode(&body, refusal_reason(rv), why) == TLY_OK) {
-		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
-	}
-	tly_buf_fini(&body);
-	tly_outbox_fini(&box);
 }
 
 /* One vote per query, across restarts (node/ledger_votes.h): record every

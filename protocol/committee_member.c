@@ -84,25 +84,25 @@ tly_committee_member_skip_agreement(struct tly_committee_member *m)
 
 tly_err
 tly_committee_member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
-                           const struct tly_roster *roster, const uint8_t *query_msg, size_t len)
+                           const struct tly_roster *roster,
+                           const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                           const struct tly_query *q)
 {
 	struct tly_committee_member *m;
 	tly_err rv = TLY_ENOMEM;
 
 	TLY_REQUIRE(self->sign != NULL && self->kx_sk != NULL);
+	if (!tly_idlist_contains(&q->committee, self->id))
+		return TLY_EPEER;
 	m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return TLY_ENOMEM;
 	m->self = self;
 	m->roster = roster;
 	m->phase = MEMBER_COLLECTING;
-	rv = tly_committee_read_query(roster, self->id, query_msg, len, m->query_id, &m->query);
-	if (rv != TLY_OK)
+	memcpy(m->query_id, query_id, TLY_QUERY_ID_BYTES);
+	if (tly_query_copy(&m->query, q) != TLY_OK)
 		goto out;
-	rv = TLY_EPEER;
-	if (!tly_idlist_contains(&m->query.committee, self->id))
-		goto out;
-	rv = TLY_ENOMEM;
 	m->d = m->query.cells;
 	m->state = calloc(m->query.participants.count, sizeof *m->state);
 	m->shares = calloc(m->query.participants.count, sizeof *m->shares);

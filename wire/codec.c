@@ -504,6 +504,44 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 	return TLY_OK;
 }
 
+/* n bytes of src in fresh memory, or NULL (src NULL or n 0 gives NULL too,
+ * with *failed untouched). */
+static void *
+dup_bytes(const void *src, size_t n, int *failed)
+{
+	void *copy;
+
+	if (src == NULL || n == 0)
+		return NULL;
+	copy = malloc(n);
+	if (copy == NULL)
+		*failed = 1;
+	else
+		memcpy(copy, src, n);
+	return copy;
+}
+
+tly_err
+tly_query_copy(struct tly_query *out, const struct tly_query *src)
+{
+	struct tly_query copy = *src;
+	int failed = 0;
+
+	copy.participants.ids =
+	    dup_bytes(src->participants.ids, src->participants.count * sizeof(uint32_t), &failed);
+	copy.committee.ids =
+	    dup_bytes(src->committee.ids, src->committee.count * sizeof(uint32_t), &failed);
+	/* spec_json is NUL-terminated: its terminator comes along. */
+	copy.spec_json = dup_bytes(src->spec_json, src->spec_len + (size_t)1, &failed);
+	copy.log_commit = dup_bytes(src->log_commit, src->log_commit_len, &failed);
+	if (failed) {
+		tly_query_fini(&copy);
+		return TLY_ENOMEM;
+	}
+	*out = copy;
+	return TLY_OK;
+}
+
 tly_err
 tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg, size_t len,
                uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)

@@ -130,6 +130,10 @@ struct tly_query {
 };
 
 void tly_query_fini(struct tly_query *q);
+/* A deep copy of src into *out (its own lists, spec and log commitment:
+ * fini it with tly_query_fini), for a party that keeps a query it did not
+ * decode itself. TLY_ENOMEM, *out untouched. */
+TLY_MUST tly_err tly_query_copy(struct tly_query *out, const struct tly_query *src);
 /* Appends the body to out. TLY_EINVAL when the query breaks a rule the
  * decoder enforces (so nothing undecodable is ever sent). */
 TLY_MUST tly_err tly_query_encode(struct tly_buf *out, const struct tly_query *q);
