@@ -168,16 +168,27 @@ out:
 	return rv;
 }
 
+/* This member's signed message of `type`, to the coordinator. */
+static tly_err
+seal_to_coordinator(const struct tly_committee_member *m, enum tly_msg_type type,
+                    const struct tly_buf *body, struct tly_outbox *out)
+{
+	struct tly_msg_header header = {
+	    .type = type,
+	    .sender = m->self->id,
+	    .recipient = TLY_PARTY_COORDINATOR,
+	};
+
+	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
+	return tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body->data, body->len,
+	                       m->self->sign);
+}
+
 /* Round 3: the sum of the announced contributors' shares, sent once. */
 static tly_err
 send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
                struct tly_outbox *out)
 {
-	struct tly_msg_header header = {
-	    .type = TLY_MSG_SHARE_SUM,
-	    .sender = m->self->id,
-	    .recipient = TLY_PARTY_COORDINATOR,
-	};
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_buf body;
 	uint64_t *sum;
@@ -191,12 +202,10 @@ send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tl
 		long node = tly_committee_find(&m->query.participants, set->ids[i]);
 		tly_field_vec_add(sum, m->shares[node], m->d);
 	}
-	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	tly_idlist_hash(set_hash, m->query_id, set);
 	rv = tly_share_sum_encode(&body, attempt, set_hash, sum, m->d);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     m->self->sign);
+		rv = seal_to_coordinator(m, TLY_MSG_SHARE_SUM, &body, out);
 	if (rv != TLY_OK)
 		goto out;
 	/* The one share-sum is out: no other set may be answered, and the
@@ -216,11 +225,6 @@ static tly_err
 send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
                struct tly_outbox *out)
 {
-	struct tly_msg_header header = {
-	    .type = TLY_MSG_COMPLAINT,
-	    .sender = m->self->id,
-	    .recipient = TLY_PARTY_COORDINATOR,
-	};
 	struct tly_idlist missing = {0};
 	struct tly_buf body;
 	tly_err rv = TLY_ENOMEM;
@@ -234,11 +238,9 @@ send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tl
 		if (m->state[node] != SHARE_GOOD)
 			missing.ids[missing.count++] = set->ids[i];
 	}
-	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_attempt_list_encode(&body, attempt, &missing);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     m->self->sign);
+		rv = seal_to_coordinator(m, TLY_MSG_COMPLAINT, &body, out);
 	if (rv != TLY_OK)
 		goto out;
 	m->complained = 1;
@@ -269,22 +271,15 @@ static tly_err
 send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *set,
           struct tly_outbox *out)
 {
-	struct tly_msg_header header = {
-	    .type = TLY_MSG_SET_SIGN,
-	    .sender = m->self->id,
-	    .recipient = TLY_PARTY_COORDINATOR,
-	};
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_buf body;
 	tly_err rv;
 
 	tly_buf_init(&body);
-	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	tly_idlist_hash(set_hash, m->query_id, set);
 	rv = tly_set_sign_encode(&body, attempt, set_hash);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     m->self->sign);
+		rv = seal_to_coordinator(m, TLY_MSG_SET_SIGN, &body, out);
 	tly_buf_fini(&body);
 	if (rv != TLY_OK)
 		return rv;
