@@ -19,23 +19,6 @@ _Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_B
 
 /* ---- helpers shared by the three parties ---- */
 
-long
-tly_committee_find(const struct tly_idlist *list, uint32_t id)
-{
-	size_t lo = 0, hi = list->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (list->ids[mid] == id)
-			return (long)mid;
-		if (list->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 tly_err
 tly_committee_peek(const uint8_t *msg, size_t len,
                    const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)

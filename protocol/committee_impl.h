@@ -11,9 +11,6 @@
 
 #include "committee.h"
 
-/* Position of id in a strictly increasing list, or -1. O(log count). */
-long tly_committee_find(const struct tly_idlist *list, uint32_t id);
-
 /*
  * Whether `signature` is member `voter`'s SET_SIGN vote for (attempt,
  * set_hash) in this query: the signed bytes are rebuilt exactly as the

@@ -131,7 +131,7 @@ on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 		return TLY_ESTATE;
 	if (peeked->header.recipient != m->self->id)
 		return TLY_EPEER;
-	node = tly_committee_find(&m->query.participants, peeked->header.sender);
+	node = tly_idlist_find(&m->query.participants, peeked->header.sender);
 	if (node < 0)
 		return TLY_EPEER;
 	if (m->state[node] != SHARE_NONE)
@@ -199,7 +199,7 @@ send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	if (sum == NULL)
 		goto out;
 	for (uint32_t i = 0; i < set->count; i++) {
-		long node = tly_committee_find(&m->query.participants, set->ids[i]);
+		long node = tly_idlist_find(&m->query.participants, set->ids[i]);
 		tly_field_vec_add(sum, m->shares[node], m->d);
 	}
 	tly_idlist_hash(set_hash, m->query_id, set);
@@ -234,7 +234,7 @@ send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	if (missing.ids == NULL)
 		goto out;
 	for (uint32_t i = 0; i < set->count; i++) {
-		long node = tly_committee_find(&m->query.participants, set->ids[i]);
+		long node = tly_idlist_find(&m->query.participants, set->ids[i]);
 		if (m->state[node] != SHARE_GOOD)
 			missing.ids[missing.count++] = set->ids[i];
 	}
@@ -330,7 +330,7 @@ on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const 
 		goto out;
 	for (uint32_t i = 0; i < set.count && complete; i++)
 		complete =
-		    m->state[tly_committee_find(&m->query.participants, set.ids[i])] == SHARE_GOOD;
+		    m->state[tly_idlist_find(&m->query.participants, set.ids[i])] == SHARE_GOOD;
 	if (!complete)
 		rv = send_complaint(m, attempt, &set, out);
 	else if (m->no_agreement)

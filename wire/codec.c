@@ -226,21 +226,33 @@ tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES],
 	crypto_generichash_final(&state, out, TLY_HASH_BYTES);
 }
 
-int
-tly_idlist_contains(const struct tly_idlist *list, uint32_t id)
+long
+tly_ids_find(const uint32_t *ids, size_t count, uint32_t id)
 {
-	size_t lo = 0, hi = list->count;
+	size_t lo = 0, hi = count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (list->ids[mid] == id)
-			return 1;
-		if (list->ids[mid] < id)
+		if (ids[mid] == id)
+			return (long)mid;
+		if (ids[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return -1;
+}
+
+long
+tly_idlist_find(const struct tly_idlist *list, uint32_t id)
+{
+	return tly_ids_find(list->ids, list->count, id);
+}
+
+int
+tly_idlist_contains(const struct tly_idlist *list, uint32_t id)
+{
+	return tly_idlist_find(list, id) >= 0;
 }
 
 static int

@@ -97,7 +97,12 @@ void tly_idlist_fini(struct tly_idlist *list);
 void tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES],
                      const uint8_t query_id[static TLY_QUERY_ID_BYTES],
                      const struct tly_idlist *list);
-/* Nonzero when id is in the list (binary search). */
+/* Position of id in ids[0..count), strictly increasing, or -1 (binary
+ * search, O(log count)): the one search of every sorted id array. */
+long tly_ids_find(const uint32_t *ids, size_t count, uint32_t id);
+/* Position of id in the list, or -1. */
+long tly_idlist_find(const struct tly_idlist *list, uint32_t id);
+/* Nonzero when id is in the list. */
 int tly_idlist_contains(const struct tly_idlist *list, uint32_t id);
 
 /* ---- QUERY ---- */
