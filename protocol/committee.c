@@ -76,15 +76,6 @@ increasing(const struct tly_idlist *list)
 	return 1;
 }
 
-static int
-all_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
-{
-	for (uint32_t i = 0; i < list->count; i++)
-		if (tly_roster_find(roster, list->ids[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 tly_err
 tly_committee_query_check(const struct tly_query *q, const struct tly_roster *roster)
 {
@@ -107,7 +98,8 @@ tly_committee_query_check(const struct tly_query *q, const struct tly_roster *ro
 	/* Every announced set is large enough to carry the target noise. */
 	if (q->min_honest == 0 || q->min_honest > q->min_contributors || q->min_contributors > n)
 		return TLY_EINVAL;
-	if (!all_in_roster(&q->participants, roster) || !all_in_roster(&q->committee, roster))
+	if (!tly_idlist_in_roster(&q->participants, roster) ||
+	    !tly_idlist_in_roster(&q->committee, roster))
 		return TLY_EPEER;
 	return TLY_OK;
 }
@@ -117,20 +109,8 @@ tly_committee_read_query(const struct tly_roster *roster, uint32_t self, const u
                          size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
                          struct tly_query *q)
 {
-	struct tly_query decoded;
-	uint8_t id[TLY_QUERY_ID_BYTES];
-	tly_err rv = tly_query_read(roster, self, msg, len, id, &decoded);
-
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_committee_query_check(&decoded, roster);
-	if (rv != TLY_OK) {
-		tly_query_fini(&decoded);
-		return rv;
-	}
-	memcpy(query_id, id, TLY_QUERY_ID_BYTES);
-	*q = decoded;
-	return TLY_OK;
+	return tly_query_read_checked(roster, self, msg, len, tly_committee_query_check, query_id,
+	                              q);
 }
 
 /* ---- Node: Round 1, shares ---- */

@@ -250,6 +250,15 @@ tly_idlist_find(const struct tly_idlist *list, uint32_t id)
 }
 
 int
+tly_idlist_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (tly_roster_find(roster, list->ids[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+int
 tly_idlist_contains(const struct tly_idlist *list, uint32_t id)
 {
 	return tly_idlist_find(list, id) >= 0;
@@ -571,6 +580,27 @@ tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *ms
 	if (rv == TLY_OK)
 		memcpy(query_id, opened.header.query_id, TLY_QUERY_ID_BYTES);
 	return rv;
+}
+
+tly_err
+tly_query_read_checked(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
+                       size_t len, tly_query_check_fn check,
+                       uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	struct tly_query decoded;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	tly_err rv = tly_query_read(roster, self, msg, len, id, &decoded);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = check(&decoded, roster);
+	if (rv != TLY_OK) {
+		tly_query_fini(&decoded);
+		return rv;
+	}
+	memcpy(query_id, id, TLY_QUERY_ID_BYTES);
+	*q = decoded;
+	return TLY_OK;
 }
 
 /* ---- small bodies ---- */

@@ -104,6 +104,8 @@ long tly_ids_find(const uint32_t *ids, size_t count, uint32_t id);
 long tly_idlist_find(const struct tly_idlist *list, uint32_t id);
 /* Nonzero when id is in the list. */
 int tly_idlist_contains(const struct tly_idlist *list, uint32_t id);
+/* Nonzero when every id of the list is in the roster. */
+int tly_idlist_in_roster(const struct tly_idlist *list, const struct tly_roster *roster);
 
 /* ---- QUERY ---- */
 
@@ -162,6 +164,18 @@ TLY_MUST tly_err tly_query_decode(struct tly_query *out, const uint8_t *body, si
 TLY_MUST tly_err tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
                                 size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
                                 struct tly_query *q);
+
+/* A protocol's own rules for a decoded query (tly_committee_query_check,
+ * tly_secagg_query_check). */
+typedef tly_err (*tly_query_check_fn)(const struct tly_query *q, const struct tly_roster *roster);
+
+/* tly_query_read, then `check`: the one reader behind
+ * tly_committee_read_query and tly_secagg_read_query (their headers give
+ * the contract). On failure nothing is written and nothing is owned. */
+TLY_MUST tly_err tly_query_read_checked(const struct tly_roster *roster, uint32_t self,
+                                        const uint8_t *msg, size_t len, tly_query_check_fn check,
+                                        uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                        struct tly_query *q);
 
 /* ---- small bodies ---- */
 
