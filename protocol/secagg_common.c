@@ -24,23 +24,6 @@ _Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES < UINT32_MAX,
 
 /* ---- plumbing ---- */
 
-long
-tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id)
-{
-	size_t lo = 0, hi = count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ids[mid] == id)
-			return (long)mid;
-		if (ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 tly_err
 tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size_t len)
 {

@@ -18,9 +18,6 @@
 #include "protocol/graph.h"
 #include "protocol/secagg.h"
 
-/* Position of id in a strictly increasing array, or -1. O(log count). */
-long tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id);
-
 /* Append a copy of raw message bytes addressed to `to`. */
 TLY_MUST tly_err tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg,
                                     size_t len);
