@@ -171,6 +171,19 @@ join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], con
 	}
 }
 
+/* A REFUSAL to the coordinator, saying why. */
+static void
+send_refusal(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], uint32_t reason,
+             const char *why)
+{
+	struct tly_buf body;
+
+	tly_buf_init(&body);
+	if (tly_refusal_encode(&body, reason, why) == TLY_OK)
+		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
+	tly_buf_fini(&body);
+}
+
 /* No query outside the log: a member that sums shares for it would
  * release the others' answers (node_log.h). 0 when it is not there: the
  * refusal is noted and, by a participant, sent. */
@@ -179,15 +192,12 @@ in_log(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BY
        const struct tly_query *q, int participant)
 {
 	char why_log[400];
-	struct tly_buf refusal;
 
 	if (tly_node_check_log(&d->node, query_id, q, NULL, why_log, sizeof why_log) == TLY_OK)
 		return 1;
 	note(d->node.config.id, "query %s: %s", qid, why_log);
-	tly_buf_init(&refusal);
-	if (participant && tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
-		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &refusal);
-	tly_buf_fini(&refusal);
+	if (participant)
+		send_refusal(d, query_id, TLY_ABORT_REFUSED, why_log);
 	return 0;
 }
 
@@ -199,15 +209,27 @@ send_answer(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], tly_er
 {
 	struct tly_buf body;
 
-	tly_buf_init(&body);
-	if (rv == TLY_OK) {
-		if (receipt->node_id != 0 && tly_ledger_receipt_encode(receipt, &body) == TLY_OK)
-			send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
-		send_outbox(d, box);
-	} else if (tly_refusal_encode(&body, refusal_reason(rv), why) == TLY_OK) {
-		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
+	if (rv != TLY_OK) {
+		send_refusal(d, query_id, refusal_reason(rv), why);
+		return;
 	}
+	tly_buf_init(&body);
+	if (receipt->node_id != 0 && tly_ledger_receipt_encode(receipt, &body) == TLY_OK)
+		send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
 	tly_buf_fini(&body);
+	send_outbox(d, box);
+}
+
+/* The answer's outcome in the node's log, and what only the trust's log
+ * may hold (node->local_note: never sent). */
+static void
+note_answer(struct daemon *d, const char *qid, const char *why)
+{
+	uint32_t self = d->node.config.id;
+
+	note(self, "query %s: %s", qid, why);
+	if (d->node.local_note[0] != '\0')
+		note(self, "query %s: %s", qid, d->node.local_note);
 }
 
 /* A participant's answer (node.h, steps 1b to 5), from the query on_query
@@ -216,7 +238,6 @@ static void
 answer(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BYTES],
        const struct tly_query *q)
 {
-	uint32_t self = d->node.config.id;
 	struct tly_outbox box;
 	struct tly_ledger_receipt receipt;
 	char why[600];
@@ -224,9 +245,7 @@ answer(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BY
 	tly_outbox_init(&box);
 	memset(&receipt, 0, sizeof receipt);
 	tly_err rv = tly_node_answer(&d->node, query_id, q, &box, &receipt, why, sizeof why);
-	note(self, "query %s: %s", qid, why);
-	if (d->node.local_note[0] != '\0') /* the trust's log only: never sent */
-		note(self, "query %s: %s", qid, d->node.local_note);
+	note_answer(d, qid, why);
 	send_answer(d, query_id, rv, &box, &receipt, why);
 	tly_outbox_fini(&box);
 }
@@ -286,6 +305,70 @@ record_votes(struct daemon *d, const struct tly_outbox *box)
 	return 1;
 }
 
+/* Why the member refused a message, in the node's log. */
+static void
+note_refused(uint32_t self, const char *qid, enum tly_msg_type type, tly_err rv)
+{
+	if (rv != TLY_OK && type == TLY_MSG_SET_CERT)
+		note(self,
+		     "query %s: committee: set certificate refused (%s): no share-sum released",
+		     qid, tly_strerror(rv));
+	else if (rv == TLY_EPEER && type == TLY_MSG_ANNOUNCE)
+		note(self,
+		     "query %s: committee: refused to vote for a second contributor set "
+		     "(one vote per query)",
+		     qid);
+	else if (rv != TLY_OK && rv != TLY_EABORTED)
+		note(self, "committee: message of type %d refused: %s", (int)type,
+		     tly_strerror(rv));
+}
+
+/* The ledger holds another vote for this query: nothing in box is sent
+ * and the member is dropped. The state machine holds the vote it made: a
+ * certificate for it must find no member to release a share-sum. */
+static void
+leave_committee(struct daemon *d, struct member_slot *slot, const char *qid, struct tly_outbox *box)
+{
+	note(d->node.config.id,
+	     "query %s: committee: this node's ledger holds its vote for another "
+	     "contributor set in this query (one vote per query, across restarts): "
+	     "nothing sent, and this node leaves the query's committee",
+	     qid);
+	tly_outbox_fini(box);
+	tly_committee_member_free(slot->member);
+	slot->member = NULL;
+}
+
+/* A committee message for a query this node serves: the member takes it,
+ * its votes are recorded before anything leaves, its answer is sent. */
+static void
+to_member(struct daemon *d, struct member_slot *slot, const uint8_t *msg, size_t len,
+          const struct tly_msg *peeked)
+{
+	uint32_t self = d->node.config.id;
+	struct tly_outbox box;
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+
+	tly_outbox_init(&box);
+	slot->used = ++d->clock;
+	tly_err rv = tly_committee_member_receive(slot->member, msg, len, &box);
+	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
+	note_refused(self, qid, peeked->header.type, rv);
+	if (!record_votes(d, &box)) {
+		leave_committee(d, slot, qid, &box);
+		return;
+	}
+	if (box.count > 0)
+		note(self, "committee: answering a message of type %d with %zu message(s)",
+		     (int)peeked->header.type, box.count);
+	send_outbox(d, &box);
+	tly_outbox_fini(&box);
+	if (rv == TLY_EABORTED || peeked->header.type == TLY_MSG_ABORT) {
+		tly_committee_member_free(slot->member);
+		slot->member = NULL;
+	}
+}
+
 static void
 on_message(struct daemon *d, const uint8_t *msg, size_t len)
 {
@@ -307,47 +390,7 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 			     (int)peeked.header.type);
 		return;
 	}
-	struct tly_outbox box;
-	tly_outbox_init(&box);
-	slot->used = ++d->clock;
-	tly_err rv = tly_committee_member_receive(slot->member, msg, len, &box);
-	char qid[2 * TLY_QUERY_ID_BYTES + 1];
-	tly_hex(qid, peeked.header.query_id, TLY_QUERY_ID_BYTES);
-	if (rv != TLY_OK && peeked.header.type == TLY_MSG_SET_CERT)
-		note(self,
-		     "query %s: committee: set certificate refused (%s): no share-sum released",
-		     qid, tly_strerror(rv));
-	else if (rv == TLY_EPEER && peeked.header.type == TLY_MSG_ANNOUNCE)
-		note(self,
-		     "query %s: committee: refused to vote for a second contributor set "
-		     "(one vote per query)",
-		     qid);
-	else if (rv != TLY_OK && rv != TLY_EABORTED)
-		note(self, "committee: message of type %d refused: %s", (int)peeked.header.type,
-		     tly_strerror(rv));
-	if (!record_votes(d, &box)) {
-		note(self,
-		     "query %s: committee: this node's ledger holds its vote for another "
-		     "contributor set in this query (one vote per query, across restarts): "
-		     "nothing sent, and this node leaves the query's committee",
-		     qid);
-		tly_outbox_clear(&box);
-		/* The state machine holds the vote it made: a certificate for it
-		 * must find no member to release a share-sum. */
-		tly_committee_member_free(slot->member);
-		slot->member = NULL;
-		tly_outbox_fini(&box);
-		return;
-	}
-	if (box.count > 0)
-		note(self, "committee: answering a message of type %d with %zu message(s)",
-		     (int)peeked.header.type, box.count);
-	send_outbox(d, &box);
-	tly_outbox_fini(&box);
-	if (rv == TLY_EABORTED || peeked.header.type == TLY_MSG_ABORT) {
-		tly_committee_member_free(slot->member);
-		slot->member = NULL;
-	}
+	to_member(d, slot, msg, len, &peeked);
 }
 
 int
