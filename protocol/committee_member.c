@@ -116,14 +116,44 @@ out:
 	return rv;
 }
 
+/* Round 1: an authentic, well-sized SHARE is the node's one share,
+ * whatever it turns out to hold: bad until it opens and every element is
+ * < p. */
+static tly_err
+take_share(struct tly_committee_member *m, long node, const struct tly_msg *opened)
+{
+	uint64_t *share = malloc(m->d * sizeof *share);
+	tly_err rv;
+
+	if (share == NULL)
+		return TLY_ENOMEM;
+	m->state[node] = SHARE_BAD;
+	rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk,
+	                       tly_roster_find(m->roster, opened->header.sender)->kx_pk,
+	                       opened->raw_header, opened->body, opened->body_len);
+	if (rv != TLY_OK)
+		goto out;
+	rv = tly_field_vec_load(share, m->plain, m->d); /* each element < p */
+	if (rv != TLY_OK)
+		goto out;
+	m->state[node] = SHARE_GOOD;
+	m->shares[node] = share;
+	share = NULL;
+out:
+	TLY_WIPE(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
+	if (share != NULL) {
+		TLY_WIPE(share, m->d * sizeof *share);
+		free(share);
+	}
+	return rv;
+}
+
 /* Round 1: one node's share, relayed by the coordinator. */
 static tly_err
 on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
          size_t len)
 {
 	struct tly_msg opened;
-	uint64_t *share = NULL;
-	size_t plain_len = m->d * TLY_FIELD_ELEMENT_BYTES;
 	long node;
 	tly_err rv;
 
@@ -141,31 +171,7 @@ on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 	rv = tly_msg_open(msg, len, m->roster, &opened);
 	if (rv != TLY_OK)
 		return rv;
-	share = malloc(m->d * sizeof *share);
-	if (share == NULL)
-		return TLY_ENOMEM;
-
-	/* Authentic and well sized: this is the node's one share, whatever
-	 * it turns out to hold. */
-	m->state[node] = SHARE_BAD;
-	rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk,
-	                       tly_roster_find(m->roster, opened.header.sender)->kx_pk,
-	                       opened.raw_header, opened.body, opened.body_len);
-	if (rv != TLY_OK)
-		goto out;
-	rv = tly_field_vec_load(share, m->plain, m->d); /* each element < p */
-	if (rv != TLY_OK)
-		goto out;
-	m->state[node] = SHARE_GOOD;
-	m->shares[node] = share;
-	share = NULL;
-out:
-	TLY_WIPE(m->plain, plain_len);
-	if (share != NULL) {
-		TLY_WIPE(share, m->d * sizeof *share);
-		free(share);
-	}
-	return rv;
+	return take_share(m, node, &opened);
 }
 
 /* This member's signed message of `type`, to the coordinator. */
