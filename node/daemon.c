@@ -139,6 +139,26 @@ note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 	json_decref(spec);
 }
 
+/* The member state in a fresh slot, and a note saying whether it serves. */
+static void
+serve(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *qid,
+      const struct tly_query *q)
+{
+	uint32_t self = d->node.config.id;
+	struct member_slot *slot = new_slot(d);
+	tly_err rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster,
+	                                        query_id, q);
+
+	if (rv != TLY_OK) {
+		slot->member = NULL;
+		note(self, "query %s: cannot serve on the committee: %s", qid, tly_strerror(rv));
+		return;
+	}
+	memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
+	slot->used = ++d->clock;
+	note(self, "query %s: serving on the committee", qid);
+}
+
 /* A member's state for the query, so that relayed shares find it (or a
  * note saying why this node does not serve). The member keeps its own
  * copy of q. */
@@ -147,7 +167,6 @@ join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], con
                const struct tly_query *q)
 {
 	uint32_t self = d->node.config.id;
-	tly_err rv;
 
 	if (!d->node.config.committee) {
 		note(self,
@@ -158,17 +177,7 @@ join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], con
 	}
 	if (find_slot(d, query_id) != NULL)
 		return;
-	struct member_slot *slot = new_slot(d);
-	rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster, query_id,
-	                                q);
-	if (rv == TLY_OK) {
-		memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
-		slot->used = ++d->clock;
-		note(self, "query %s: serving on the committee", qid);
-	} else {
-		slot->member = NULL;
-		note(self, "query %s: cannot serve on the committee: %s", qid, tly_strerror(rv));
-	}
+	serve(d, query_id, qid, q);
 }
 
 /* A REFUSAL to the coordinator, saying why. */
@@ -250,6 +259,22 @@ answer(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BY
 	tly_outbox_fini(&box);
 }
 
+/* Step 1 (node.h): the QUERY verified and decoded, once. A bad one is not
+ * attributable to the coordinator: logged here, never in the ledger, or
+ * anyone who can reach the node could grow it. */
+static tly_err
+read_query(struct daemon *d, const char *qid, const uint8_t *msg, size_t len,
+           uint8_t query_id[TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	uint32_t self = d->node.config.id;
+	tly_err rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, q);
+
+	if (rv != TLY_OK)
+		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
+		     qid, tly_strerror(rv));
+	return rv;
+}
+
 /* A QUERY is read and verified once, here (node.h step 1); the member
  * state and the answer both take the decoded query. */
 static void
@@ -259,17 +284,10 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	struct tly_query q;
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	char qid[2 * TLY_QUERY_ID_BYTES + 1];
-	tly_err rv;
 
 	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
-	rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, &q);
-	if (rv != TLY_OK) {
-		/* Not attributable to the coordinator: logged here, never in the
-		 * ledger, or anyone who can reach the node could grow it. */
-		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
-		     qid, tly_strerror(rv));
+	if (read_query(d, qid, msg, len, query_id, &q) != TLY_OK)
 		return;
-	}
 	int member = tly_idlist_contains(&q.committee, self);
 	int participant = tly_idlist_contains(&q.participants, self);
 	note_planner(self, qid, &q);
