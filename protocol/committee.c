@@ -20,22 +20,6 @@ _Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_B
 /* ---- helpers shared by the three parties ---- */
 
 tly_err
-tly_committee_peek(const uint8_t *msg, size_t len,
-                   const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)
-{
-	struct tly_msg peeked;
-	tly_err rv = tly_msg_peek(msg, len, &peeked);
-
-	if (rv != TLY_OK)
-		return rv;
-	/* Query ids are public; a plain comparison is fine. */
-	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
-		return TLY_EREPLAY;
-	*out = peeked;
-	return TLY_OK;
-}
-
-tly_err
 tly_committee_vote_verify(const struct tly_roster *roster,
                           const uint8_t query_id[static TLY_QUERY_ID_BYTES], uint32_t voter,
                           uint32_t attempt, const uint8_t set_hash[static TLY_HASH_BYTES],

@@ -723,7 +723,7 @@ tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg, s
                             struct tly_outbox *box)
 {
 	struct tly_msg peeked;
-	tly_err rv = tly_committee_peek(msg, len, c->query_id, &peeked);
+	tly_err rv = tly_msg_peek_for(msg, len, c->query_id, &peeked);
 
 	if (rv != TLY_OK)
 		return rv;

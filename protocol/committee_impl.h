@@ -25,14 +25,6 @@ TLY_MUST tly_err tly_committee_vote_verify(const struct tly_roster *roster,
                                            const uint8_t set_hash[static TLY_HASH_BYTES],
                                            const uint8_t signature[static TLY_SIGNATURE_BYTES]);
 
-/*
- * The cheap checks on a message, before its signature: header and lengths
- * (tly_msg_peek, TLY_EFORMAT), this query (TLY_EREPLAY otherwise).
- */
-TLY_MUST tly_err tly_committee_peek(const uint8_t *msg, size_t len,
-                                    const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                    struct tly_msg *out);
-
 /* Byte length of a SHARE body for d cells: the sealed d elements. */
 static inline size_t
 tly_committee_share_bytes(size_t d)

@@ -426,7 +426,7 @@ tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg,
                              struct tly_outbox *out)
 {
 	struct tly_msg peeked;
-	tly_err rv = tly_committee_peek(msg, len, m->query_id, &peeked);
+	tly_err rv = tly_msg_peek_for(msg, len, m->query_id, &peeked);
 
 	if (rv != TLY_OK)
 		return rv;

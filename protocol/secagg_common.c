@@ -35,22 +35,6 @@ tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size
 }
 
 tly_err
-tly_secagg_peek(const uint8_t *msg, size_t len, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                struct tly_msg *out)
-{
-	struct tly_msg peeked;
-	tly_err rv = tly_msg_peek(msg, len, &peeked);
-
-	if (rv != TLY_OK)
-		return rv;
-	/* Query ids are public; a plain comparison is fine. */
-	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
-		return TLY_EREPLAY;
-	*out = peeked;
-	return TLY_OK;
-}
-
-tly_err
 tly_secagg_round_check(uint32_t round, uint32_t first, uint32_t last)
 {
 	if (round < first)

@@ -22,12 +22,6 @@
 TLY_MUST tly_err tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg,
                                     size_t len);
 
-/* The cheap checks on a message, before its signature: header and lengths
- * (TLY_EFORMAT), and this query (TLY_EREPLAY otherwise). */
-TLY_MUST tly_err tly_secagg_peek(const uint8_t *msg, size_t len,
-                                 const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                 struct tly_msg *out);
-
 /* A message's round against the rounds [first, last] the party takes now:
  * earlier is TLY_EREPLAY (that round is over), later TLY_ESTATE. */
 TLY_MUST tly_err tly_secagg_round_check(uint32_t round, uint32_t first, uint32_t last);

@@ -307,7 +307,7 @@ tly_secagg_server_receive(struct tly_secagg_server *s, const uint8_t *msg, size_
 {
 	struct tly_secagg_client_rec *cl;
 	struct tly_msg m;
-	tly_err rv = tly_secagg_peek(msg, len, s->query_id, &m);
+	tly_err rv = tly_msg_peek_for(msg, len, s->query_id, &m);
 
 	if (rv != TLY_OK)
 		return rv;

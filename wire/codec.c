@@ -100,6 +100,22 @@ tly_msg_raw_header(uint8_t out[static TLY_HEADER_BYTES], const struct tly_msg_he
 }
 
 tly_err
+tly_msg_peek_for(const uint8_t *msg, size_t len, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                 struct tly_msg *out)
+{
+	struct tly_msg peeked;
+	tly_err rv = tly_msg_peek(msg, len, &peeked);
+
+	if (rv != TLY_OK)
+		return rv;
+	/* Query ids are public; a plain comparison is fine. */
+	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
+		return TLY_EREPLAY;
+	*out = peeked;
+	return TLY_OK;
+}
+
+tly_err
 tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header, const uint8_t *body,
                      size_t body_len)
 {

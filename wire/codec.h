@@ -77,6 +77,12 @@ TLY_MUST tly_err tly_msg_open(const uint8_t *buf, size_t len, const struct tly_r
 /* Re-create the exact signed bytes (header || body) another party signed,
  * for verifying signatures that are forwarded inside KEY_LIST and
  * SIGNATURE_LIST. */
+/* The cheap checks on a message for one query, before its signature:
+ * header and lengths (tly_msg_peek, TLY_EFORMAT), this query (TLY_EREPLAY
+ * otherwise). */
+TLY_MUST tly_err tly_msg_peek_for(const uint8_t *msg, size_t len,
+                                  const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                  struct tly_msg *out);
 TLY_MUST tly_err tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header,
                                       const uint8_t *body, size_t body_len);
 
