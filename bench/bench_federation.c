@@ -377,7 +377,8 @@ node_on_query(struct node *nd, const uint8_t *msg, size_t len)
 	tly_outbox_init(&box);
 	if (member) {
 		TIMED(nd->instrument, nd->stat[STAT_MEMBER],
-		      check(tly_committee_member_alloc(&nd->member, nd->self, nd->roster, msg, len),
+		      check(tly_committee_member_alloc(&nd->member, nd->self, nd->roster, query_id,
+		                                       &q),
 		            "member alloc"));
 		memcpy(nd->member_query, query_id, TLY_QUERY_ID_BYTES);
 	}

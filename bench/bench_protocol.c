@@ -545,6 +545,24 @@ node_answer(const struct tly_identity *self, const struct tly_committee_node_opt
 	return rv;
 }
 
+/* A member's state from the QUERY message: read, then allocated from the
+ * decoded query (as node/daemon.c). */
+static tly_err
+member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
+             const uint8_t *query_msg, size_t query_len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv =
+	    tly_committee_read_query(&fed.roster, self->id, query_msg, query_len, query_id, &q);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_committee_member_alloc(out, self, &fed.roster, query_id, &q);
+	tly_query_fini(&q);
+	return rv;
+}
+
 /* Round 1 for node i: its k shares, each relayed and delivered. */
 static void
 committee_node(struct committee_run *r, uint32_t i, const uint8_t *query_msg, size_t query_len)
@@ -572,9 +590,8 @@ committee_query(struct committee_run *r, struct tly_query *q, const uint8_t *que
 	const uint8_t *query_msg = r->from_coord.items[0].data;
 	size_t query_len = r->from_coord.items[0].len;
 	for (uint32_t j = 0; j < pt->k; j++)
-		TIMED(&r->tm->member,
-		      tly_committee_member_alloc(&r->member[j], party(MEMBER_BASE + 1 + j),
-		                                 &fed.roster, query_msg, query_len));
+		TIMED(&r->tm->member, member_alloc(&r->member[j], party(MEMBER_BASE + 1 + j),
+		                                   query_msg, query_len));
 	struct tly_outbox queries = r->from_coord;
 	tly_outbox_init(&r->from_coord);
 	for (uint32_t i = 0; i < pt->n; i++)

@@ -418,7 +418,7 @@ http_serve(struct tly_http *http, const char *url, const struct tly_tls_files *t
 	if ((rv = add_handler(http, why, why_len)) != TLY_OK)
 		return rv;
 	if ((nrv = nng_http_server_start(http->server)) != 0) {
-		tly_why(why, why_len, "cannot listen on %s: %s", url, nng_strerror(nrv));
+		tly_say(why, why_len, "cannot listen on %s: %s", url, nng_strerror(nrv));
 		return nrv == NNG_ENOMEM ? TLY_ENOMEM : TLY_EIO;
 	}
 	http->port = -1;

@@ -305,7 +305,7 @@ hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls
 	    (nrv = nng_aio_alloc(&hub->tick_aio, tick_done, hub)) != 0)
 		return tly_nng_err(nrv, "hub", why, why_len);
 	if ((nrv = nng_stream_listener_listen(hub->listener)) != 0) {
-		tly_why(why, why_len, "cannot listen on %s: %s", url, nng_strerror(nrv));
+		tly_say(why, why_len, "cannot listen on %s: %s", url, nng_strerror(nrv));
 		return nrv == NNG_ENOMEM ? TLY_ENOMEM : TLY_EIO;
 	}
 	if (nng_stream_listener_get_int(hub->listener, NNG_OPT_TCP_BOUND_PORT, &hub->port) != 0)

@@ -219,8 +219,6 @@ int tly_conn_post(struct tly_conn *conn, uint32_t from, uint8_t *data, size_t le
 
 /* nng error -> tly_err, with "what: nng's words" in why. */
 tly_err tly_nng_err(int rv, const char *what, char *why, size_t why_len);
-/* snprintf into why when there is room. */
-void tly_why(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A TLS configuration from PEM files: mutual authentication required,
  * server_name checked on clients (NULL: none). */

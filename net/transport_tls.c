@@ -42,22 +42,10 @@ tly_hello_message(uint8_t out[static TLY_HELLO_SIGNED_BYTES],
 	tly_be32_put(out + TLY_HELLO_DOMAIN_BYTES + TLY_HELLO_CHALLENGE_BYTES, id);
 }
 
-void
-tly_why(char *why, size_t why_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || why_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, why_len, fmt, ap);
-	va_end(ap);
-}
-
 tly_err
 tly_nng_err(int rv, const char *what, char *why, size_t why_len)
 {
-	tly_why(why, why_len, "%s: %s", what, nng_strerror(rv));
+	tly_say(why, why_len, "%s: %s", what, nng_strerror(rv));
 	switch (rv) {
 	case NNG_ENOMEM:
 		return TLY_ENOMEM;
@@ -90,7 +78,7 @@ tly_url_parse(nng_url **out, const char *url, int http, int with_tls, char *why,
 
 	TLY_REQUIRE(url != NULL);
 	if ((rv = nng_url_parse(&parsed, url)) != 0) {
-		tly_why(why, why_len, "bad URL %s: %s", url, nng_strerror(rv));
+		tly_say(why, why_len, "bad URL %s: %s", url, nng_strerror(rv));
 		return rv == NNG_ENOMEM ? TLY_ENOMEM : TLY_EINVAL;
 	}
 	if (http)
@@ -98,7 +86,7 @@ tly_url_parse(nng_url **out, const char *url, int http, int with_tls, char *why,
 	else
 		allowed = with_tls ? tls_streams : plain_streams;
 	if (!scheme_in(parsed->u_scheme, allowed)) {
-		tly_why(why, why_len, "URL %s: scheme %s does not fit %s", url, parsed->u_scheme,
+		tly_say(why, why_len, "URL %s: scheme %s does not fit %s", url, parsed->u_scheme,
 		        with_tls ? "a TLS configuration" : "plain transport (no TLS files given)");
 		nng_url_free(parsed);
 		return TLY_EINVAL;
@@ -118,11 +106,11 @@ read_pem(char **out, size_t *len, const char *path, const char *what, char *why,
 	FILE *f;
 
 	if ((f = fopen(path, "rb")) == NULL) {
-		tly_why(why, why_len, "cannot open %s %s: %s", what, path, strerror(errno));
+		tly_say(why, why_len, "cannot open %s %s: %s", what, path, strerror(errno));
 		return TLY_EIO;
 	}
 	if (fstat(fileno(f), &sb) != 0 || sb.st_size <= 0 || sb.st_size > PEM_FILE_MAX) {
-		tly_why(why, why_len, "%s %s: empty, unreadable or over %d bytes", what, path,
+		tly_say(why, why_len, "%s %s: empty, unreadable or over %d bytes", what, path,
 		        PEM_FILE_MAX);
 		goto out;
 	}
@@ -132,7 +120,7 @@ read_pem(char **out, size_t *len, const char *path, const char *what, char *why,
 		goto out;
 	}
 	if (fread(text, 1, size, f) != size) {
-		tly_why(why, why_len, "cannot read %s %s", what, path);
+		tly_say(why, why_len, "cannot read %s %s", what, path);
 		TLY_WIPE(text, size);
 		free(text);
 		goto out;
@@ -161,11 +149,11 @@ tls_load(nng_tls_config *cfg, const struct tly_tls_files *files, char *why, size
 		goto out;
 	rv = TLY_EIO;
 	if ((nrv = nng_tls_config_ca_chain(cfg, ca, NULL)) != 0) {
-		tly_why(why, why_len, "CA certificate %s: %s", files->ca, nng_strerror(nrv));
+		tly_say(why, why_len, "CA certificate %s: %s", files->ca, nng_strerror(nrv));
 		goto out;
 	}
 	if ((nrv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
-		tly_why(why, why_len, "certificate %s with key %s: %s", files->cert, key_path,
+		tly_say(why, why_len, "certificate %s with key %s: %s", files->cert, key_path,
 		        nng_strerror(nrv));
 		goto out;
 	}

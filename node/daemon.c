@@ -139,14 +139,34 @@ note_planner(uint32_t self, const char *qid, const struct tly_query *q)
 	json_decref(spec);
 }
 
-/* A member's state for the query, so that relayed shares find it (or a
- * note saying why this node does not serve). */
+/* The member state in a fresh slot, and a note saying whether it serves. */
 static void
-join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *qid,
-               const uint8_t *msg, size_t len)
+serve(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *qid,
+      const struct tly_query *q)
 {
 	uint32_t self = d->node.config.id;
-	tly_err rv;
+	struct member_slot *slot = new_slot(d);
+	tly_err rv = tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster,
+	                                        query_id, q);
+
+	if (rv != TLY_OK) {
+		slot->member = NULL;
+		note(self, "query %s: cannot serve on the committee: %s", qid, tly_strerror(rv));
+		return;
+	}
+	memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
+	slot->used = ++d->clock;
+	note(self, "query %s: serving on the committee", qid);
+}
+
+/* A member's state for the query, so that relayed shares find it (or a
+ * note saying why this node does not serve). The member keeps its own
+ * copy of q. */
+static void
+join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], const char *qid,
+               const struct tly_query *q)
+{
+	uint32_t self = d->node.config.id;
 
 	if (!d->node.config.committee) {
 		note(self,
@@ -157,19 +177,106 @@ join_committee(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], con
 	}
 	if (find_slot(d, query_id) != NULL)
 		return;
-	struct member_slot *slot = new_slot(d);
-	rv =
-	    tly_committee_member_alloc(&slot->member, &d->node.identity, &d->node.roster, msg, len);
-	if (rv == TLY_OK) {
-		memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
-		slot->used = ++d->clock;
-		note(self, "query %s: serving on the committee", qid);
-	} else {
-		slot->member = NULL;
-		note(self, "query %s: cannot serve on the committee: %s", qid, tly_strerror(rv));
-	}
+	serve(d, query_id, qid, q);
 }
 
+/* A REFUSAL to the coordinator, saying why. */
+static void
+send_refusal(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], uint32_t reason,
+             const char *why)
+{
+	struct tly_buf body;
+
+	tly_buf_init(&body);
+	if (tly_refusal_encode(&body, reason, why) == TLY_OK)
+		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
+	tly_buf_fini(&body);
+}
+
+/* No query outside the log: a member that sums shares for it would
+ * release the others' answers (node_log.h). 0 when it is not there: the
+ * refusal is noted and, by a participant, sent. */
+static int
+in_log(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+       const struct tly_query *q, int participant)
+{
+	char why_log[400];
+
+	if (tly_node_check_log(&d->node, query_id, q, NULL, why_log, sizeof why_log) == TLY_OK)
+		return 1;
+	note(d->node.config.id, "query %s: %s", qid, why_log);
+	if (participant)
+		send_refusal(d, query_id, TLY_ABORT_REFUSED, why_log);
+	return 0;
+}
+
+/* What a participant sends for its answer: the receipt and its shares, or
+ * a refusal saying why. */
+static void
+send_answer(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES], tly_err rv,
+            struct tly_outbox *box, const struct tly_ledger_receipt *receipt, const char *why)
+{
+	struct tly_buf body;
+
+	if (rv != TLY_OK) {
+		send_refusal(d, query_id, refusal_reason(rv), why);
+		return;
+	}
+	tly_buf_init(&body);
+	if (receipt->node_id != 0 && tly_ledger_receipt_encode(receipt, &body) == TLY_OK)
+		send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
+	tly_buf_fini(&body);
+	send_outbox(d, box);
+}
+
+/* The answer's outcome in the node's log, and what only the trust's log
+ * may hold (node->local_note: never sent). */
+static void
+note_answer(struct daemon *d, const char *qid, const char *why)
+{
+	uint32_t self = d->node.config.id;
+
+	note(self, "query %s: %s", qid, why);
+	if (d->node.local_note[0] != '\0')
+		note(self, "query %s: %s", qid, d->node.local_note);
+}
+
+/* A participant's answer (node.h, steps 1b to 5), from the query on_query
+ * decoded. */
+static void
+answer(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+       const struct tly_query *q)
+{
+	struct tly_outbox box;
+	struct tly_ledger_receipt receipt;
+	char why[600];
+
+	tly_outbox_init(&box);
+	memset(&receipt, 0, sizeof receipt);
+	tly_err rv = tly_node_answer(&d->node, query_id, q, &box, &receipt, why, sizeof why);
+	note_answer(d, qid, why);
+	send_answer(d, query_id, rv, &box, &receipt, why);
+	tly_outbox_fini(&box);
+}
+
+/* Step 1 (node.h): the QUERY verified and decoded, once. A bad one is not
+ * attributable to the coordinator: logged here, never in the ledger, or
+ * anyone who can reach the node could grow it. */
+static tly_err
+read_query(struct daemon *d, const char *qid, const uint8_t *msg, size_t len,
+           uint8_t query_id[TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	uint32_t self = d->node.config.id;
+	tly_err rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, q);
+
+	if (rv != TLY_OK)
+		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
+		     qid, tly_strerror(rv));
+	return rv;
+}
+
+/* A QUERY is read and verified once, here (node.h step 1); the member
+ * state and the answer both take the decoded query. */
 static void
 on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg *peeked)
 {
@@ -177,64 +284,21 @@ on_query(struct daemon *d, const uint8_t *msg, size_t len, const struct tly_msg 
 	struct tly_query q;
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	char qid[2 * TLY_QUERY_ID_BYTES + 1];
-	tly_err rv;
 
 	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
-	rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, &q);
-	if (rv != TLY_OK) {
-		/* Not attributable to the coordinator: logged here, never in the
-		 * ledger, or anyone who can reach the node could grow it. */
-		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
-		     qid, tly_strerror(rv));
+	if (read_query(d, qid, msg, len, query_id, &q) != TLY_OK)
 		return;
-	}
 	int member = tly_idlist_contains(&q.committee, self);
 	int participant = tly_idlist_contains(&q.participants, self);
 	note_planner(self, qid, &q);
-	/* No query outside the log: a member that sums shares for it would
-	 * release the others' answers (node_log.h). */
-	char why_log[400];
-	rv = member || participant
-	         ? tly_node_check_log(&d->node, query_id, &q, NULL, why_log, sizeof why_log)
-	         : TLY_OK;
+	if ((member || participant) && in_log(d, qid, query_id, &q, participant)) {
+		/* The member state first, so that relayed shares find it. */
+		if (member)
+			join_committee(d, query_id, qid, &q);
+		if (participant)
+			answer(d, qid, query_id, &q);
+	}
 	tly_query_fini(&q);
-	if (rv != TLY_OK) {
-		struct tly_buf refusal;
-		note(self, "query %s: %s", qid, why_log);
-		tly_buf_init(&refusal);
-		if (participant &&
-		    tly_refusal_encode(&refusal, TLY_ABORT_REFUSED, why_log) == TLY_OK)
-			send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &refusal);
-		tly_buf_fini(&refusal);
-		return;
-	}
-
-	/* The member state first, so that relayed shares find it. */
-	if (member)
-		join_committee(d, query_id, qid, msg, len);
-	if (!participant)
-		return;
-
-	struct tly_outbox box;
-	struct tly_ledger_receipt receipt;
-	struct tly_buf body;
-	char why[600];
-	tly_outbox_init(&box);
-	tly_buf_init(&body);
-	memset(&receipt, 0, sizeof receipt);
-	rv = tly_node_answer(&d->node, msg, len, &box, &receipt, why, sizeof why);
-	note(self, "query %s: %s", qid, why);
-	if (d->node.local_note[0] != '\0') /* the trust's log only: never sent */
-		note(self, "query %s: %s", qid, d->node.local_note);
-	if (rv == TLY_OK) {
-		if (receipt.node_id != 0 && tly_ledger_receipt_encode(&receipt, &body) == TLY_OK)
-			send_to_coordinator(d, TLY_MSG_RECEIPT, query_id, &body);
-		send_outbox(d, &box);
-	} else if (tly_refusal_encode(&body, refusal_reason(rv), why) == TLY_OK) {
-		send_to_coordinator(d, TLY_MSG_REFUSAL, query_id, &body);
-	}
-	tly_buf_fini(&body);
-	tly_outbox_fini(&box);
 }
 
 /* One vote per query, across restarts (node/ledger_votes.h): record every
@@ -259,6 +323,70 @@ record_votes(struct daemon *d, const struct tly_outbox *box)
 	return 1;
 }
 
+/* Why the member refused a message, in the node's log. */
+static void
+note_refused(uint32_t self, const char *qid, enum tly_msg_type type, tly_err rv)
+{
+	if (rv != TLY_OK && type == TLY_MSG_SET_CERT)
+		note(self,
+		     "query %s: committee: set certificate refused (%s): no share-sum released",
+		     qid, tly_strerror(rv));
+	else if (rv == TLY_EPEER && type == TLY_MSG_ANNOUNCE)
+		note(self,
+		     "query %s: committee: refused to vote for a second contributor set "
+		     "(one vote per query)",
+		     qid);
+	else if (rv != TLY_OK && rv != TLY_EABORTED)
+		note(self, "committee: message of type %d refused: %s", (int)type,
+		     tly_strerror(rv));
+}
+
+/* The ledger holds another vote for this query: nothing in box is sent
+ * and the member is dropped. The state machine holds the vote it made: a
+ * certificate for it must find no member to release a share-sum. */
+static void
+leave_committee(struct daemon *d, struct member_slot *slot, const char *qid, struct tly_outbox *box)
+{
+	note(d->node.config.id,
+	     "query %s: committee: this node's ledger holds its vote for another "
+	     "contributor set in this query (one vote per query, across restarts): "
+	     "nothing sent, and this node leaves the query's committee",
+	     qid);
+	tly_outbox_fini(box);
+	tly_committee_member_free(slot->member);
+	slot->member = NULL;
+}
+
+/* A committee message for a query this node serves: the member takes it,
+ * its votes are recorded before anything leaves, its answer is sent. */
+static void
+to_member(struct daemon *d, struct member_slot *slot, const uint8_t *msg, size_t len,
+          const struct tly_msg *peeked)
+{
+	uint32_t self = d->node.config.id;
+	struct tly_outbox box;
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+
+	tly_outbox_init(&box);
+	slot->used = ++d->clock;
+	tly_err rv = tly_committee_member_receive(slot->member, msg, len, &box);
+	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
+	note_refused(self, qid, peeked->header.type, rv);
+	if (!record_votes(d, &box)) {
+		leave_committee(d, slot, qid, &box);
+		return;
+	}
+	if (box.count > 0)
+		note(self, "committee: answering a message of type %d with %zu message(s)",
+		     (int)peeked->header.type, box.count);
+	send_outbox(d, &box);
+	tly_outbox_fini(&box);
+	if (rv == TLY_EABORTED || peeked->header.type == TLY_MSG_ABORT) {
+		tly_committee_member_free(slot->member);
+		slot->member = NULL;
+	}
+}
+
 static void
 on_message(struct daemon *d, const uint8_t *msg, size_t len)
 {
@@ -280,47 +408,7 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 			     (int)peeked.header.type);
 		return;
 	}
-	struct tly_outbox box;
-	tly_outbox_init(&box);
-	slot->used = ++d->clock;
-	tly_err rv = tly_committee_member_receive(slot->member, msg, len, &box);
-	char qid[2 * TLY_QUERY_ID_BYTES + 1];
-	tly_hex(qid, peeked.header.query_id, TLY_QUERY_ID_BYTES);
-	if (rv != TLY_OK && peeked.header.type == TLY_MSG_SET_CERT)
-		note(self,
-		     "query %s: committee: set certificate refused (%s): no share-sum released",
-		     qid, tly_strerror(rv));
-	else if (rv == TLY_EPEER && peeked.header.type == TLY_MSG_ANNOUNCE)
-		note(self,
-		     "query %s: committee: refused to vote for a second contributor set "
-		     "(one vote per query)",
-		     qid);
-	else if (rv != TLY_OK && rv != TLY_EABORTED)
-		note(self, "committee: message of type %d refused: %s", (int)peeked.header.type,
-		     tly_strerror(rv));
-	if (!record_votes(d, &box)) {
-		note(self,
-		     "query %s: committee: this node's ledger holds its vote for another "
-		     "contributor set in this query (one vote per query, across restarts): "
-		     "nothing sent, and this node leaves the query's committee",
-		     qid);
-		tly_outbox_clear(&box);
-		/* The state machine holds the vote it made: a certificate for it
-		 * must find no member to release a share-sum. */
-		tly_committee_member_free(slot->member);
-		slot->member = NULL;
-		tly_outbox_fini(&box);
-		return;
-	}
-	if (box.count > 0)
-		note(self, "committee: answering a message of type %d with %zu message(s)",
-		     (int)peeked.header.type, box.count);
-	send_outbox(d, &box);
-	tly_outbox_fini(&box);
-	if (rv == TLY_EABORTED || peeked.header.type == TLY_MSG_ABORT) {
-		tly_committee_member_free(slot->member);
-		slot->member = NULL;
-	}
+	to_member(d, slot, msg, len, &peeked);
 }
 
 int

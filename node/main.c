@@ -609,7 +609,13 @@ cmd_answer(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	node.stopping = &answer_stopping;
 	tly_outbox_init(&box);
-	rv = tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why);
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	rv = tly_node_read_query(&node, msg, len, query_id, &q, why, sizeof why);
+	if (rv == TLY_OK) {
+		rv = tly_node_answer(&node, query_id, &q, &box, &receipt, why, sizeof why);
+		tly_query_fini(&q);
+	}
 	fprintf(stderr, "tally-node: node %u: %s\n", node.config.id, why);
 	if (node.local_note[0] != '\0')
 		fprintf(stderr, "tally-node: node %u: %s\n", node.config.id, node.local_note);

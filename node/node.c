@@ -352,53 +352,57 @@ out:
 }
 
 tly_err
-tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *out,
+tly_node_read_query(struct tly_node *node, const uint8_t *msg, size_t len,
+                    uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q, char *why,
+                    size_t why_len)
+{
+	/* Step 1. */
+	tly_err rv =
+	    tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, q);
+
+	if (rv != TLY_OK)
+		tly_say(why, why_len, "refused: not a valid QUERY for this node: %s",
+		        tly_strerror(rv));
+	return rv;
+}
+
+tly_err
+tly_node_answer(struct tly_node *node, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                const struct tly_query *q, struct tly_outbox *out,
                 struct tly_ledger_receipt *receipt, char *why, size_t why_len)
 {
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	struct tly_log_head_field log_head;
-	struct tly_query q;
 	struct tly_spec spec;
 	struct tly_store *store;
 	tly_err rv;
 
 	node->local_note[0] = '\0';
 	node->deadline = UINT64_MAX;
-	/* Step 1. */
-	rv = tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, &q);
-	if (rv != TLY_OK) {
-		tly_say(why, why_len, "refused: not a valid QUERY for this node: %s",
-		        tly_strerror(rv));
-		return rv;
-	}
-	if (!tly_idlist_contains(&q.participants, node->config.id)) {
+	if (!tly_idlist_contains(&q->participants, node->config.id)) {
 		tly_say(why, why_len, "refused: this node is not a participant of the query");
-		rv = TLY_EPEER;
-		goto out_query;
+		return TLY_EPEER;
 	}
-	node->deadline = monotonic_ms() + q.deadline_ms;
+	node->deadline = monotonic_ms() + q->deadline_ms;
 	/* Step 1b: no query outside the transparency log (node_log.h). */
-	rv = tly_node_check_log(node, query_id, &q, &log_head, why, why_len);
+	rv = tly_node_check_log(node, query_id, q, &log_head, why, why_len);
 	if (rv != TLY_OK)
-		goto out_query;
+		return rv;
 	/* Steps 2 and 3. */
-	rv = check_query(node, &q, &spec, why, why_len);
+	rv = check_query(node, q, &spec, why, why_len);
 	if (rv != TLY_OK)
-		goto out_query;
+		return rv;
 	rv = open_data(node, &spec, &store, why, why_len);
 	if (rv != TLY_OK)
 		goto out_spec;
 	/* Step 4: the data passed its checks; nothing else has been read. */
-	rv = reserve(node, query_id, &q, &spec, &log_head, receipt, why, why_len);
+	rv = reserve(node, query_id, q, &spec, &log_head, receipt, why, why_len);
 	if (rv != TLY_OK)
 		goto out_read;
 	/* Step 5. */
-	rv = answer_from_data(node, query_id, &q, &spec, store, q.cells, out, why, why_len);
+	rv = answer_from_data(node, query_id, q, &spec, store, q->cells, out, why, why_len);
 out_read:
 	tly_store_end(store);
 out_spec:
 	tly_spec_fini(&spec);
-out_query:
-	tly_query_fini(&q);
 	return rv;
 }

@@ -2,9 +2,13 @@
  * node.h - a trust node's whole answer to one question, without the
  * network: the part of tally-node that keeps the promise to patients.
  *
- * tly_node_answer takes a QUERY message as it arrived and, in this order:
- *   1. checks the coordinator's signature and the committee rules
- *      (protocol/committee.h) against the pinned registry;
+ * A QUERY message as it arrived is read once (tly_node_read_query, or
+ * tly_committee_read_query by a caller that logs its own words), and
+ * tly_node_answer answers from the decoded query. In this order:
+ *   1. the reader checks the coordinator's signature and the committee
+ *      rules (protocol/committee.h) against the pinned registry;
+ *      tly_node_answer then checks that this node is a participant and
+ *      that the query is in the transparency log (node_log.h);
  *   2. parses the spec the QUERY carries against the node's own catalogue
  *      and recomputes cells, sensitivity, mechanism and privacy amount,
  *      refusing when the coordinator's numbers differ;
@@ -40,6 +44,7 @@
 #include "crypto/rng.h"
 #include "eval.h"
 #include "ledger.h"
+#include "wire/codec.h"
 #include "wire/outbox.h"
 #include "wire/party.h"
 
@@ -85,12 +90,25 @@ TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset, stru
                                 char *why, size_t why_len);
 
 /*
- * Answer one QUERY message (committee protocol). On TLY_OK, out holds the
+ * Step 1: open a QUERY message, check its signature and the committee
+ * rules (tly_committee_read_query) and decode it, once. On TLY_OK, *q (fini
+ * it with tly_query_fini) and query_id are written for tly_node_answer.
+ * Errors: those of tly_committee_read_query; why says so in one line.
+ */
+TLY_MUST tly_err tly_node_read_query(struct tly_node *node, const uint8_t *msg, size_t len,
+                                     uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                     struct tly_query *q, char *why, size_t why_len);
+
+/*
+ * Answer one QUERY (committee protocol), steps 1 (participant, log) to 5.
+ * q and query_id are as tly_node_read_query or tly_committee_read_query
+ * returned them: the message is not read again; q stays the caller's.
+ * On TLY_OK, out holds the
  * k SHARE messages for the coordinator to relay and *receipt the signed
  * ledger receipt. Refusals: TLY_EBUDGET, TLY_EREPLAY (the ledger's);
  * TLY_EPEER for a query this node does not take part in or that breaks
  * local policy; TLY_EINVAL for a spec that does not parse or does not
- * match the QUERY's numbers; the errors of tly_msg_open for a bad message.
+ * match the QUERY's numbers.
  * why always says what happened, in one line fit for the node's log and
  * for the coordinator: no figure read from the data (node->local_note adds
  * those, for the log only). A data file that fails its checks: TLY_EINVAL
@@ -99,8 +117,9 @@ TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset, stru
  * Stopped (node->stopping) or past the round's deadline while drawing the
  * noise: TLY_ETIMEDOUT (the charge stands).
  */
-TLY_MUST tly_err tly_node_answer(struct tly_node *node, const uint8_t *msg, size_t len,
-                                 struct tly_outbox *out, struct tly_ledger_receipt *receipt,
-                                 char *why, size_t why_len);
+TLY_MUST tly_err tly_node_answer(struct tly_node *node,
+                                 const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                 const struct tly_query *q, struct tly_outbox *out,
+                                 struct tly_ledger_receipt *receipt, char *why, size_t why_len);
 
 #endif

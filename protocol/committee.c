@@ -19,39 +19,6 @@ _Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_B
 
 /* ---- helpers shared by the three parties ---- */
 
-long
-tly_committee_find(const struct tly_idlist *list, uint32_t id)
-{
-	size_t lo = 0, hi = list->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (list->ids[mid] == id)
-			return (long)mid;
-		if (list->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-tly_err
-tly_committee_peek(const uint8_t *msg, size_t len,
-                   const uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_msg *out)
-{
-	struct tly_msg peeked;
-	tly_err rv = tly_msg_peek(msg, len, &peeked);
-
-	if (rv != TLY_OK)
-		return rv;
-	/* Query ids are public; a plain comparison is fine. */
-	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
-		return TLY_EREPLAY;
-	*out = peeked;
-	return TLY_OK;
-}
-
 tly_err
 tly_committee_vote_verify(const struct tly_roster *roster,
                           const uint8_t query_id[static TLY_QUERY_ID_BYTES], uint32_t voter,
@@ -93,15 +60,6 @@ increasing(const struct tly_idlist *list)
 	return 1;
 }
 
-static int
-all_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
-{
-	for (uint32_t i = 0; i < list->count; i++)
-		if (tly_roster_find(roster, list->ids[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 tly_err
 tly_committee_query_check(const struct tly_query *q, const struct tly_roster *roster)
 {
@@ -124,7 +82,8 @@ tly_committee_query_check(const struct tly_query *q, const struct tly_roster *ro
 	/* Every announced set is large enough to carry the target noise. */
 	if (q->min_honest == 0 || q->min_honest > q->min_contributors || q->min_contributors > n)
 		return TLY_EINVAL;
-	if (!all_in_roster(&q->participants, roster) || !all_in_roster(&q->committee, roster))
+	if (!tly_idlist_in_roster(&q->participants, roster) ||
+	    !tly_idlist_in_roster(&q->committee, roster))
 		return TLY_EPEER;
 	return TLY_OK;
 }
@@ -134,20 +93,8 @@ tly_committee_read_query(const struct tly_roster *roster, uint32_t self, const u
                          size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
                          struct tly_query *q)
 {
-	struct tly_query decoded;
-	uint8_t id[TLY_QUERY_ID_BYTES];
-	tly_err rv = tly_query_read(roster, self, msg, len, id, &decoded);
-
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_committee_query_check(&decoded, roster);
-	if (rv != TLY_OK) {
-		tly_query_fini(&decoded);
-		return rv;
-	}
-	memcpy(query_id, id, TLY_QUERY_ID_BYTES);
-	*q = decoded;
-	return TLY_OK;
+	return tly_query_read_checked(roster, self, msg, len, tly_committee_query_check, query_id,
+	                              q);
 }
 
 /* ---- Node: Round 1, shares ---- */

@@ -187,15 +187,18 @@ TLY_MUST tly_err tly_committee_node_answer(const struct tly_identity *self,
 struct tly_committee_member;
 
 /*
- * A member's state for one query, from the QUERY message (checked as by
- * tly_committee_read_query). TLY_EPEER when self is not in the committee;
- * TLY_ENOMEM. self needs its kx keys (misuse otherwise). *out owns heap
- * memory: tly_committee_member_free.
+ * A member's state for one query. q and query_id are the QUERY as
+ * tly_committee_read_query returned them (verified and decoded once, by
+ * the caller; not read again here). The member keeps its own copy of q
+ * (tly_query_copy): the caller still owns q and finis it. TLY_EPEER when
+ * self is not in the committee; TLY_ENOMEM. self needs its kx keys (misuse
+ * otherwise). *out owns heap memory: tly_committee_member_free.
  */
 TLY_MUST tly_err tly_committee_member_alloc(struct tly_committee_member **out,
                                             const struct tly_identity *self,
                                             const struct tly_roster *roster,
-                                            const uint8_t *query_msg, size_t len);
+                                            const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                            const struct tly_query *q);
 
 /*
  * Take one message for this member.

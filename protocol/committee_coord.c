@@ -246,8 +246,8 @@ relay_share(struct tly_committee_coord *c, const struct tly_msg *peeked, const u
 
 	if (c->phase != TLY_COMMITTEE_SHARING)
 		return TLY_ESTATE;
-	node = tly_committee_find(&c->query.participants, peeked->header.sender);
-	member = tly_committee_find(&c->query.committee, peeked->header.recipient);
+	node = tly_idlist_find(&c->query.participants, peeked->header.sender);
+	member = tly_idlist_find(&c->query.committee, peeked->header.recipient);
 	if (node < 0 || member < 0)
 		return TLY_EPEER;
 	uint64_t bit = UINT64_C(1) << member;
@@ -533,7 +533,7 @@ fault(struct tly_committee_coord *c, long member, tly_err rv, struct tly_outbox 
 static tly_err
 member_of(const struct tly_committee_coord *c, const struct tly_msg *peeked, long *member)
 {
-	long j = tly_committee_find(&c->query.committee, peeked->header.sender);
+	long j = tly_idlist_find(&c->query.committee, peeked->header.sender);
 
 	if (c->phase != TLY_COMMITTEE_SUMMING)
 		return TLY_ESTATE;
@@ -706,7 +706,7 @@ on_complaint(struct tly_committee_coord *c, const struct tly_msg *peeked, const 
 		if (!tly_idlist_contains(&c->sets[attempt], missing.ids[i]))
 			goto fault;
 	for (uint32_t i = 0; i < missing.count; i++)
-		c->excluded[tly_committee_find(&c->query.participants, missing.ids[i])] = 1;
+		c->excluded[tly_idlist_find(&c->query.participants, missing.ids[i])] = 1;
 	c->complained[j] |= UINT32_C(1) << attempt;
 	c->answered[j] = 1;
 	rv = progress(c, attempt, box);
@@ -723,7 +723,7 @@ tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg, s
                             struct tly_outbox *box)
 {
 	struct tly_msg peeked;
-	tly_err rv = tly_committee_peek(msg, len, c->query_id, &peeked);
+	tly_err rv = tly_msg_peek_for(msg, len, c->query_id, &peeked);
 
 	if (rv != TLY_OK)
 		return rv;

@@ -11,9 +11,6 @@
 
 #include "committee.h"
 
-/* Position of id in a strictly increasing list, or -1. O(log count). */
-long tly_committee_find(const struct tly_idlist *list, uint32_t id);
-
 /*
  * Whether `signature` is member `voter`'s SET_SIGN vote for (attempt,
  * set_hash) in this query: the signed bytes are rebuilt exactly as the
@@ -27,14 +24,6 @@ TLY_MUST tly_err tly_committee_vote_verify(const struct tly_roster *roster,
                                            uint32_t voter, uint32_t attempt,
                                            const uint8_t set_hash[static TLY_HASH_BYTES],
                                            const uint8_t signature[static TLY_SIGNATURE_BYTES]);
-
-/*
- * The cheap checks on a message, before its signature: header and lengths
- * (tly_msg_peek, TLY_EFORMAT), this query (TLY_EREPLAY otherwise).
- */
-TLY_MUST tly_err tly_committee_peek(const uint8_t *msg, size_t len,
-                                    const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                    struct tly_msg *out);
 
 /* Byte length of a SHARE body for d cells: the sealed d elements. */
 static inline size_t

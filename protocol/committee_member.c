@@ -84,25 +84,25 @@ tly_committee_member_skip_agreement(struct tly_committee_member *m)
 
 tly_err
 tly_committee_member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
-                           const struct tly_roster *roster, const uint8_t *query_msg, size_t len)
+                           const struct tly_roster *roster,
+                           const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                           const struct tly_query *q)
 {
 	struct tly_committee_member *m;
 	tly_err rv = TLY_ENOMEM;
 
 	TLY_REQUIRE(self->sign != NULL && self->kx_sk != NULL);
+	if (!tly_idlist_contains(&q->committee, self->id))
+		return TLY_EPEER;
 	m = calloc(1, sizeof *m);
 	if (m == NULL)
 		return TLY_ENOMEM;
 	m->self = self;
 	m->roster = roster;
 	m->phase = MEMBER_COLLECTING;
-	rv = tly_committee_read_query(roster, self->id, query_msg, len, m->query_id, &m->query);
-	if (rv != TLY_OK)
+	memcpy(m->query_id, query_id, TLY_QUERY_ID_BYTES);
+	if (tly_query_copy(&m->query, q) != TLY_OK)
 		goto out;
-	rv = TLY_EPEER;
-	if (!tly_idlist_contains(&m->query.committee, self->id))
-		goto out;
-	rv = TLY_ENOMEM;
 	m->d = m->query.cells;
 	m->state = calloc(m->query.participants.count, sizeof *m->state);
 	m->shares = calloc(m->query.participants.count, sizeof *m->shares);
@@ -116,41 +116,21 @@ out:
 	return rv;
 }
 
-/* Round 1: one node's share, relayed by the coordinator. */
+/* Round 1: an authentic, well-sized SHARE is the node's one share,
+ * whatever it turns out to hold: bad until it opens and every element is
+ * < p. */
 static tly_err
-on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-         size_t len)
+take_share(struct tly_committee_member *m, long node, const struct tly_msg *opened)
 {
-	struct tly_msg opened;
-	uint64_t *share = NULL;
-	size_t plain_len = m->d * TLY_FIELD_ELEMENT_BYTES;
-	long node;
+	uint64_t *share = malloc(m->d * sizeof *share);
 	tly_err rv;
 
-	if (m->phase != MEMBER_COLLECTING)
-		return TLY_ESTATE;
-	if (peeked->header.recipient != m->self->id)
-		return TLY_EPEER;
-	node = tly_committee_find(&m->query.participants, peeked->header.sender);
-	if (node < 0)
-		return TLY_EPEER;
-	if (m->state[node] != SHARE_NONE)
-		return TLY_EREPLAY;
-	if (peeked->body_len != tly_committee_share_bytes(m->d))
-		return TLY_EFORMAT;
-	rv = tly_msg_open(msg, len, m->roster, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	share = malloc(m->d * sizeof *share);
 	if (share == NULL)
 		return TLY_ENOMEM;
-
-	/* Authentic and well sized: this is the node's one share, whatever
-	 * it turns out to hold. */
 	m->state[node] = SHARE_BAD;
 	rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk,
-	                       tly_roster_find(m->roster, opened.header.sender)->kx_pk,
-	                       opened.raw_header, opened.body, opened.body_len);
+	                       tly_roster_find(m->roster, opened->header.sender)->kx_pk,
+	                       opened->raw_header, opened->body, opened->body_len);
 	if (rv != TLY_OK)
 		goto out;
 	rv = tly_field_vec_load(share, m->plain, m->d); /* each element < p */
@@ -160,7 +140,7 @@ on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 	m->shares[node] = share;
 	share = NULL;
 out:
-	TLY_WIPE(m->plain, plain_len);
+	TLY_WIPE(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
 	if (share != NULL) {
 		TLY_WIPE(share, m->d * sizeof *share);
 		free(share);
@@ -168,16 +148,53 @@ out:
 	return rv;
 }
 
+/* Round 1: one node's share, relayed by the coordinator. */
+static tly_err
+on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
+         size_t len)
+{
+	struct tly_msg opened;
+	long node;
+	tly_err rv;
+
+	if (m->phase != MEMBER_COLLECTING)
+		return TLY_ESTATE;
+	if (peeked->header.recipient != m->self->id)
+		return TLY_EPEER;
+	node = tly_idlist_find(&m->query.participants, peeked->header.sender);
+	if (node < 0)
+		return TLY_EPEER;
+	if (m->state[node] != SHARE_NONE)
+		return TLY_EREPLAY;
+	if (peeked->body_len != tly_committee_share_bytes(m->d))
+		return TLY_EFORMAT;
+	rv = tly_msg_open(msg, len, m->roster, &opened);
+	if (rv != TLY_OK)
+		return rv;
+	return take_share(m, node, &opened);
+}
+
+/* This member's signed message of `type`, to the coordinator. */
+static tly_err
+seal_to_coordinator(const struct tly_committee_member *m, enum tly_msg_type type,
+                    const struct tly_buf *body, struct tly_outbox *out)
+{
+	struct tly_msg_header header = {
+	    .type = type,
+	    .sender = m->self->id,
+	    .recipient = TLY_PARTY_COORDINATOR,
+	};
+
+	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
+	return tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body->data, body->len,
+	                       m->self->sign);
+}
+
 /* Round 3: the sum of the announced contributors' shares, sent once. */
 static tly_err
 send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
                struct tly_outbox *out)
 {
-	struct tly_msg_header header = {
-	    .type = TLY_MSG_SHARE_SUM,
-	    .sender = m->self->id,
-	    .recipient = TLY_PARTY_COORDINATOR,
-	};
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_buf body;
 	uint64_t *sum;
@@ -188,15 +205,13 @@ send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	if (sum == NULL)
 		goto out;
 	for (uint32_t i = 0; i < set->count; i++) {
-		long node = tly_committee_find(&m->query.participants, set->ids[i]);
+		long node = tly_idlist_find(&m->query.participants, set->ids[i]);
 		tly_field_vec_add(sum, m->shares[node], m->d);
 	}
-	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	tly_idlist_hash(set_hash, m->query_id, set);
 	rv = tly_share_sum_encode(&body, attempt, set_hash, sum, m->d);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     m->self->sign);
+		rv = seal_to_coordinator(m, TLY_MSG_SHARE_SUM, &body, out);
 	if (rv != TLY_OK)
 		goto out;
 	/* The one share-sum is out: no other set may be answered, and the
@@ -216,11 +231,6 @@ static tly_err
 send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tly_idlist *set,
                struct tly_outbox *out)
 {
-	struct tly_msg_header header = {
-	    .type = TLY_MSG_COMPLAINT,
-	    .sender = m->self->id,
-	    .recipient = TLY_PARTY_COORDINATOR,
-	};
 	struct tly_idlist missing = {0};
 	struct tly_buf body;
 	tly_err rv = TLY_ENOMEM;
@@ -230,15 +240,13 @@ send_complaint(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	if (missing.ids == NULL)
 		goto out;
 	for (uint32_t i = 0; i < set->count; i++) {
-		long node = tly_committee_find(&m->query.participants, set->ids[i]);
+		long node = tly_idlist_find(&m->query.participants, set->ids[i]);
 		if (m->state[node] != SHARE_GOOD)
 			missing.ids[missing.count++] = set->ids[i];
 	}
-	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_attempt_list_encode(&body, attempt, &missing);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     m->self->sign);
+		rv = seal_to_coordinator(m, TLY_MSG_COMPLAINT, &body, out);
 	if (rv != TLY_OK)
 		goto out;
 	m->complained = 1;
@@ -269,22 +277,15 @@ static tly_err
 send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *set,
           struct tly_outbox *out)
 {
-	struct tly_msg_header header = {
-	    .type = TLY_MSG_SET_SIGN,
-	    .sender = m->self->id,
-	    .recipient = TLY_PARTY_COORDINATOR,
-	};
 	uint8_t set_hash[TLY_HASH_BYTES];
 	struct tly_buf body;
 	tly_err rv;
 
 	tly_buf_init(&body);
-	memcpy(header.query_id, m->query_id, TLY_QUERY_ID_BYTES);
 	tly_idlist_hash(set_hash, m->query_id, set);
 	rv = tly_set_sign_encode(&body, attempt, set_hash);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     m->self->sign);
+		rv = seal_to_coordinator(m, TLY_MSG_SET_SIGN, &body, out);
 	tly_buf_fini(&body);
 	if (rv != TLY_OK)
 		return rv;
@@ -335,7 +336,7 @@ on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const 
 		goto out;
 	for (uint32_t i = 0; i < set.count && complete; i++)
 		complete =
-		    m->state[tly_committee_find(&m->query.participants, set.ids[i])] == SHARE_GOOD;
+		    m->state[tly_idlist_find(&m->query.participants, set.ids[i])] == SHARE_GOOD;
 	if (!complete)
 		rv = send_complaint(m, attempt, &set, out);
 	else if (m->no_agreement)
@@ -425,7 +426,7 @@ tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg,
                              struct tly_outbox *out)
 {
 	struct tly_msg peeked;
-	tly_err rv = tly_committee_peek(msg, len, m->query_id, &peeked);
+	tly_err rv = tly_msg_peek_for(msg, len, m->query_id, &peeked);
 
 	if (rv != TLY_OK)
 		return rv;

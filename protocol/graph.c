@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "wire/buf.h"
+#include "wire/codec.h"
 #include "crypto/field.h"
 #include "crypto/prg.h"
 #include "crypto/wipe.h"
@@ -121,18 +122,7 @@ tly_graph_fini(struct tly_graph *g)
 long
 tly_graph_index(const struct tly_graph *g, uint32_t id)
 {
-	size_t lo = 0, hi = g->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->ids[mid] == id)
-			return (long)mid;
-		if (g->ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return tly_ids_find(g->ids, g->count, id);
 }
 
 /* Distance of two ring positions around the ring. */

@@ -507,7 +507,7 @@ tly_secagg_client_receive(struct tly_secagg_client *c, const uint8_t *msg, size_
 
 	if (c->phase == TLY_SECAGG_CLIENT_ABORTED)
 		return TLY_EABORTED;
-	rv = tly_secagg_peek(msg, len, c->query_id, &m);
+	rv = tly_msg_peek_for(msg, len, c->query_id, &m);
 	if (rv != TLY_OK)
 		return rv;
 	if (!client_takes(m.header.type))

@@ -311,9 +311,7 @@ TLY_MUST tly_err tly_secagg_server_receive(struct tly_secagg_server *s, const ui
  */
 TLY_MUST tly_err tly_secagg_server_close_round(struct tly_secagg_server *s, struct tly_outbox *box);
 
-/* Abort from outside (a refusal, shutdown): append ABORT with `reason`
- * (enum tly_abort_reason) to every participant; phase ABORTED. TLY_ESTATE
- * once DONE or ABORTED. */
+/* Abort from outside: as tly_committee_coord_abort (committee.h). */
 TLY_MUST tly_err tly_secagg_server_abort(struct tly_secagg_server *s, uint32_t reason,
                                          struct tly_outbox *box);
 

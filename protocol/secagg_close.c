@@ -178,31 +178,55 @@ out:
 	return rv;
 }
 
+/* The clients with `flag` after pruning (prune): TLY_ETOOFEW when fewer
+ * than max(t + 1, min_contributors) stay. */
+static tly_err
+prune_to_enough(struct tly_secagg_server *s, uint8_t flag)
+{
+	uint32_t need = tly_secagg_max(s->query.threshold + 1u, s->query.min_contributors);
+	tly_err rv = prune(s, flag);
+
+	if (rv == TLY_OK && count_flag(s, flag) < need)
+		rv = TLY_ETOOFEW;
+	return rv;
+}
+
+typedef tly_err (*send_fn)(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+                           struct tly_outbox *box);
+
+/* Send each client with `flag` its message, then wait for all of them in
+ * `next`. */
+static tly_err
+send_each(struct tly_secagg_server *s, uint8_t flag, send_fn send, enum tly_secagg_phase next,
+          struct tly_outbox *box)
+{
+	tly_err rv = TLY_OK;
+
+	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
+		if (s->clients[i].flags & flag)
+			rv = send(s, &s->clients[i], box);
+	if (rv != TLY_OK)
+		return rv;
+	s->phase = next;
+	s->expected = count_flag(s, flag);
+	return TLY_OK;
+}
+
 static tly_err
 close_advertising(struct tly_secagg_server *s, struct tly_outbox *box)
 {
-	uint32_t need = tly_secagg_max(s->query.threshold + 1u, s->query.min_contributors);
 	tly_err rv;
 
 	for (uint32_t i = 0; i < s->n; i++)
 		if (s->clients[i].flags & ADVERTISED)
 			s->clients[i].flags |= IN_U1;
-	rv = prune(s, IN_U1);
-	if (rv != TLY_OK)
-		return rv;
-	if (count_flag(s, IN_U1) < need)
-		return TLY_ETOOFEW;
+	rv = prune_to_enough(s, IN_U1);
 	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
 		if (s->clients[i].flags & IN_U1)
 			rv = choose_holders(s, &s->clients[i]);
-	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
-		if (s->clients[i].flags & IN_U1)
-			rv = send_key_list(s, &s->clients[i], box);
 	if (rv != TLY_OK)
 		return rv;
-	s->phase = TLY_SECAGG_SHARING;
-	s->expected = count_flag(s, IN_U1);
-	return TLY_OK;
+	return send_each(s, IN_U1, send_key_list, TLY_SECAGG_SHARING, box);
 }
 
 /* ---- Round 1 ends: U2, share sets ---- */
@@ -235,7 +259,6 @@ out:
 static tly_err
 close_sharing(struct tly_secagg_server *s, struct tly_outbox *box)
 {
-	uint32_t need = tly_secagg_max(s->query.threshold + 1u, s->query.min_contributors);
 	tly_err rv;
 
 	for (uint32_t i = 0; i < s->n; i++) {
@@ -243,19 +266,10 @@ close_sharing(struct tly_secagg_server *s, struct tly_outbox *box)
 		if ((cl->flags & IN_U1) && cl->relayed_count == cl->holder_count)
 			cl->flags |= IN_U2;
 	}
-	rv = prune(s, IN_U2);
+	rv = prune_to_enough(s, IN_U2);
 	if (rv != TLY_OK)
 		return rv;
-	if (count_flag(s, IN_U2) < need)
-		return TLY_ETOOFEW;
-	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
-		if (s->clients[i].flags & IN_U2)
-			rv = send_share_set(s, &s->clients[i], box);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = TLY_SECAGG_MASKING;
-	s->expected = count_flag(s, IN_U2);
-	return TLY_OK;
+	return send_each(s, IN_U2, send_share_set, TLY_SECAGG_MASKING, box);
 }
 
 /* ---- Round 2 ends: U3, survivors ---- */

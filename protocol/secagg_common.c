@@ -24,23 +24,6 @@ _Static_assert((uint64_t)TLY_MAX_CELLS *TLY_FIELD_ELEMENT_BYTES < UINT32_MAX,
 
 /* ---- plumbing ---- */
 
-long
-tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id)
-{
-	size_t lo = 0, hi = count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ids[mid] == id)
-			return (long)mid;
-		if (ids[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
 tly_err
 tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size_t len)
 {
@@ -49,22 +32,6 @@ tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg, size
 	tly_buf_init(&copy);
 	tly_buf_put_bytes(&copy, msg, len);
 	return tly_outbox_push(box, to, &copy); /* takes copy's storage, even on failure */
-}
-
-tly_err
-tly_secagg_peek(const uint8_t *msg, size_t len, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                struct tly_msg *out)
-{
-	struct tly_msg peeked;
-	tly_err rv = tly_msg_peek(msg, len, &peeked);
-
-	if (rv != TLY_OK)
-		return rv;
-	/* Query ids are public; a plain comparison is fine. */
-	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
-		return TLY_EREPLAY;
-	*out = peeked;
-	return TLY_OK;
 }
 
 tly_err
@@ -78,15 +45,6 @@ tly_secagg_round_check(uint32_t round, uint32_t first, uint32_t last)
 }
 
 /* ---- the query ---- */
-
-static int
-all_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
-{
-	for (uint32_t i = 0; i < list->count; i++)
-		if (tly_roster_find(roster, list->ids[i]) == NULL)
-			return 0;
-	return 1;
-}
 
 static int
 degree_valid(const struct tly_query *q)
@@ -121,7 +79,7 @@ tly_secagg_query_check(const struct tly_query *q, const struct tly_roster *roste
 		return TLY_EINVAL;
 	if (q->min_honest == 0 || q->min_honest > q->min_contributors || q->min_contributors > n)
 		return TLY_EINVAL;
-	if (!all_in_roster(&q->participants, roster))
+	if (!tly_idlist_in_roster(&q->participants, roster))
 		return TLY_EPEER;
 	return TLY_OK;
 }
@@ -130,20 +88,7 @@ tly_err
 tly_secagg_read_query(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
                       size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
 {
-	struct tly_query decoded;
-	uint8_t id[TLY_QUERY_ID_BYTES];
-	tly_err rv = tly_query_read(roster, self, msg, len, id, &decoded);
-
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_secagg_query_check(&decoded, roster);
-	if (rv != TLY_OK) {
-		tly_query_fini(&decoded);
-		return rv;
-	}
-	memcpy(query_id, id, TLY_QUERY_ID_BYTES);
-	*q = decoded;
-	return TLY_OK;
+	return tly_query_read_checked(roster, self, msg, len, tly_secagg_query_check, query_id, q);
 }
 
 tly_err

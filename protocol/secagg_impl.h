@@ -18,18 +18,9 @@
 #include "protocol/graph.h"
 #include "protocol/secagg.h"
 
-/* Position of id in a strictly increasing array, or -1. O(log count). */
-long tly_secagg_find(const uint32_t *ids, uint32_t count, uint32_t id);
-
 /* Append a copy of raw message bytes addressed to `to`. */
 TLY_MUST tly_err tly_secagg_forward(struct tly_outbox *box, uint32_t to, const uint8_t *msg,
                                     size_t len);
-
-/* The cheap checks on a message, before its signature: header and lengths
- * (TLY_EFORMAT), and this query (TLY_EREPLAY otherwise). */
-TLY_MUST tly_err tly_secagg_peek(const uint8_t *msg, size_t len,
-                                 const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                                 struct tly_msg *out);
 
 /* A message's round against the rounds [first, last] the party takes now:
  * earlier is TLY_EREPLAY (that round is over), later TLY_ESTATE. */

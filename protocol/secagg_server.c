@@ -189,7 +189,7 @@ on_key_share(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl, cons
 
 	if (!(cl->flags & IN_U1))
 		return TLY_EPEER;
-	j = tly_secagg_find(cl->holders, cl->holder_count, m->header.recipient);
+	j = tly_ids_find(cl->holders, cl->holder_count, m->header.recipient);
 	if (j < 0)
 		return TLY_EPEER;
 	if (cl->relayed[j])
@@ -258,7 +258,7 @@ unmask_check(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl
 		const struct tly_unmask_entry *e = &u->entries[i];
 		const struct tly_secagg_client_rec *peer = tly_secagg_client_of(s, e->id);
 		if (peer == NULL || !(peer->flags & IN_U2) ||
-		    tly_secagg_find(cl->holders, cl->holder_count, e->id) < 0)
+		    tly_ids_find(cl->holders, cl->holder_count, e->id) < 0)
 			return TLY_EPEER;
 		uint8_t kind = (peer->flags & IN_U3) ? TLY_UNMASK_SELF_SEED : TLY_UNMASK_MASK_KEY;
 		if (e->kind != kind)
@@ -307,7 +307,7 @@ tly_secagg_server_receive(struct tly_secagg_server *s, const uint8_t *msg, size_
 {
 	struct tly_secagg_client_rec *cl;
 	struct tly_msg m;
-	tly_err rv = tly_secagg_peek(msg, len, s->query_id, &m);
+	tly_err rv = tly_msg_peek_for(msg, len, s->query_id, &m);
 
 	if (rv != TLY_OK)
 		return rv;

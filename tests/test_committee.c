@@ -222,6 +222,23 @@ pump(struct fed *f)
 	f->head = f->tail = 0;
 }
 
+/* A member's state from the QUERY message: read and verified once
+ * (tly_committee_read_query), then allocated from the decoded query. */
+static tly_err
+member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
+             const struct tly_roster *roster, const uint8_t *msg, size_t len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_committee_read_query(roster, self->id, msg, len, query_id, &q);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_committee_member_alloc(out, self, roster, query_id, &q);
+	tly_query_fini(&q);
+	return rv;
+}
+
 static void
 fed_begin(struct fed *f, uint64_t qid_seed)
 {
@@ -248,9 +265,9 @@ fed_begin(struct fed *f, uint64_t qid_seed)
 	tly_outbox_fini(&box);
 	for (uint32_t j = 0; j < f->spec.k; j++)
 		if (!f->vanish[j])
-			cr_assert_eq(tly_committee_member_alloc(
-			                 &f->member[j], &f->party[f->q.committee.ids[j] - 1],
-			                 &f->roster, f->query_msg, f->query_len),
+			cr_assert_eq(member_alloc(&f->member[j],
+			                          &f->party[f->q.committee.ids[j] - 1], &f->roster,
+			                          f->query_msg, f->query_len),
 			             TLY_OK);
 }
 
@@ -576,9 +593,8 @@ Test(committee, query_rules)
 	             TLY_EINVAL);
 	signed_query(&f, &f.q, &msg);
 	for (uint32_t j = 0; j < 4; j++)
-		cr_assert_eq(
-		    tly_committee_member_alloc(&m, &f.party[j], &f.roster, msg.data, msg.len),
-		    TLY_EINVAL, "member %u", j + 1);
+		cr_assert_eq(member_alloc(&m, &f.party[j], &f.roster, msg.data, msg.len),
+		             TLY_EINVAL, "member %u", j + 1);
 	int64_t zero[2] = {0, 0};
 	struct tly_committee_node_opts no_noise = {.allow_no_noise = 1};
 	cr_assert_eq(
@@ -628,13 +644,11 @@ Test(committee, query_rules)
 	f.q.threshold = 2;
 	f.q.quorum = 3;
 	signed_query(&f, &f.q, &msg);
-	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[3], &f.roster, msg.data, msg.len),
-	             TLY_EPEER);
+	cr_assert_eq(member_alloc(&m, &f.party[3], &f.roster, msg.data, msg.len), TLY_EPEER);
 	/* A QUERY signed by someone else. */
 	struct tly_committee_node_opts opts = {.allow_no_noise = 1};
 	msg.data[msg.len - 1] ^= 0x20;
-	cr_assert_eq(tly_committee_member_alloc(&m, &f.party[0], &f.roster, msg.data, msg.len),
-	             TLY_EAUTH);
+	cr_assert_eq(member_alloc(&m, &f.party[0], &f.roster, msg.data, msg.len), TLY_EAUTH);
 	int64_t cells[2] = {0, 0};
 	cr_assert_eq(
 	    answer(&f.party[0], &f.roster, &f.rng, &opts, msg.data, msg.len, cells, 2, &box),
@@ -2007,9 +2021,8 @@ two_set_attack(struct fed *f, unsigned corrupt, unsigned shown_full, int agreeme
 	for (uint32_t j = 0; j < k; j++) {
 		int bad = corrupt >> j & 1;
 		if (bad) {
-			cr_assert_eq(tly_committee_member_alloc(
-			                 &twin[j], &f->party[f->q.committee.ids[j] - 1], &f->roster,
-			                 f->query_msg, f->query_len),
+			cr_assert_eq(member_alloc(&twin[j], &f->party[f->q.committee.ids[j] - 1],
+			                          &f->roster, f->query_msg, f->query_len),
 			             TLY_OK);
 			tly_committee_member_skip_agreement(twin[j]);
 		}

@@ -48,6 +48,39 @@ static struct tly_identity coordinator, nodes[SITES];
 static struct tly_roster roster;
 static struct tly_catalogue catalogue;
 
+/* tally-node's step 1 (tly_node_read_query) and its answer from the
+ * decoded query, from one QUERY message. */
+static tly_err
+answer_msg(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *out,
+           struct tly_ledger_receipt *receipt, char *why, size_t why_len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_node_read_query(node, msg, len, query_id, &q, why, why_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_node_answer(node, query_id, &q, out, receipt, why, why_len);
+	tly_query_fini(&q);
+	return rv;
+}
+
+/* A member's state from the QUERY message, read once. */
+static tly_err
+member_from_msg(struct tly_committee_member **out, const struct tly_identity *self,
+                const uint8_t *msg, size_t len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_committee_read_query(&roster, self->id, msg, len, query_id, &q);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_committee_member_alloc(out, self, &roster, query_id, &q);
+	tly_query_fini(&q);
+	return rv;
+}
+
 static void path_of(char *out, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -376,8 +409,7 @@ Test(node, committee_round_through_tally_node_matches_truth)
 	struct tly_committee_coord *coord = start_query(&q, msg_path, qid);
 	uint8_t *query_msg = slurp(msg_path, &len);
 	for (int i = 0; i < SITES; i++)
-		cr_assert_eq(tly_committee_member_alloc(&m[i], &nodes[i], &roster, query_msg, len),
-		             TLY_OK);
+		cr_assert_eq(member_from_msg(&m[i], &nodes[i], query_msg, len), TLY_OK);
 	tly_outbox_init(&box);
 	for (int site = 1; site <= SITES; site++)
 		answer_site(site, msg_path, qid, coord, &box);
@@ -601,7 +633,7 @@ watched_answer(struct tly_node *node, const char *json, size_t *shares, char *wh
 	watch.reads = 0;
 	watch.charged_at_read = -1;
 	tly_outbox_init(&out);
-	tly_err rv = tly_node_answer(node, msg, len, &out, &receipt, why, why_len);
+	tly_err rv = answer_msg(node, msg, len, &out, &receipt, why, why_len);
 	*shares = out.count;
 	tly_outbox_fini(&out);
 	free(msg);
@@ -688,7 +720,7 @@ Test(node, a_query_this_node_is_not_in_is_refused_before_the_charge)
 	cr_assert_not_null(msg);
 	watch.reads = 0;
 	tly_outbox_init(&out);
-	tly_err rv = tly_node_answer(&node, msg, len, &out, &receipt, why, sizeof why);
+	tly_err rv = answer_msg(&node, msg, len, &out, &receipt, why, sizeof why);
 	cr_assert_eq(rv, TLY_EPEER, "%s: %s", tly_strerror(rv), why);
 	cr_assert(strstr(why, "not a participant") != NULL, "%s", why);
 	cr_assert_eq(watch.reads, 0, "a node outside the query read its data");
@@ -730,7 +762,7 @@ Test(node, a_query_whose_mechanism_is_not_its_specs_is_refused_before_the_charge
 		cr_assert_not_null(msg);
 		watch.reads = 0;
 		tly_outbox_init(&out);
-		tly_err rv = tly_node_answer(&node, msg, len, &out, &receipt, why, sizeof why);
+		tly_err rv = answer_msg(&node, msg, len, &out, &receipt, why, sizeof why);
 		cr_assert_neq(rv, TLY_OK, "mechanism %u for a Gaussian spec answered", others[i]);
 		cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0, "mechanism %u: charged",
 		             others[i]);
@@ -1017,8 +1049,8 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
 	tly_outbox_init(&box);
 	msg = query_message(&q, &len);
-	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK,
-	             "%s", why);
+	cr_assert_eq(answer_msg(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK, "%s",
+	             why);
 	free(msg);
 	tly_outbox_clear(&box);
 	cr_assert_eq(charges_in(ledger), 1);
@@ -1031,7 +1063,7 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	            " INSERT INTO patients SELECT * FROM patients ORDER BY person_id LIMIT 7;"
 	            " COMMIT");
 	msg = query_message(&q, &len);
-	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_EINVAL,
+	cr_assert_eq(answer_msg(&node, msg, len, &box, &receipt, why, sizeof why), TLY_EINVAL,
 	             "a changed file with duplicates was not checked again: %s", why);
 	free(msg);
 	assert_data_free(why);
@@ -1043,7 +1075,7 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	tly_node_close(&node);
 	cr_assert_eq(tly_node_open(&node, conf, why, sizeof why), TLY_OK, "%s", why);
 	msg = query_message(&q, &len);
-	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_EINVAL);
+	cr_assert_eq(answer_msg(&node, msg, len, &box, &receipt, why, sizeof why), TLY_EINVAL);
 	free(msg);
 	assert_data_free(why);
 
@@ -1051,8 +1083,8 @@ Test(node, data_changes_are_rechecked_and_refusals_carry_no_data)
 	data_sql(3, "DELETE FROM patients WHERE rowid NOT IN "
 	            "(SELECT MIN(rowid) FROM patients GROUP BY person_id)");
 	msg = query_message(&q, &len);
-	cr_assert_eq(tly_node_answer(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK,
-	             "%s", why);
+	cr_assert_eq(answer_msg(&node, msg, len, &box, &receipt, why, sizeof why), TLY_OK, "%s",
+	             why);
 	free(msg);
 	cr_assert_eq(charges_in(ledger), 2);
 	tly_outbox_fini(&box);

@@ -1399,12 +1399,18 @@ two_sets_query(struct two_sets *t)
 	cr_assert_eq(tly_query_encode(&t->body, &q), TLY_OK);
 	free(q.log_commit);
 	cr_assert_eq(tly_msg_seal(&t->query, &h, t->body.data, t->body.len, r->key.sign), TLY_OK);
+	struct tly_query read;
+	uint8_t read_id[TLY_QUERY_ID_BYTES];
+	cr_assert_eq(tly_committee_read_query(&r->roster, t->rogue_member.id, t->query.data,
+	                                      t->query.len, read_id, &read),
+	             TLY_OK);
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(tly_committee_member_alloc(&t->twin[i], &t->rogue_member, &r->roster,
-		                                        t->query.data, t->query.len),
+		                                        read_id, &read),
 		             TLY_OK);
 		tly_committee_member_skip_agreement(t->twin[i]);
 	}
+	tly_query_fini(&read);
 	send_all(r, t->query.data, t->query.len);
 }
 

@@ -100,6 +100,22 @@ tly_msg_raw_header(uint8_t out[static TLY_HEADER_BYTES], const struct tly_msg_he
 }
 
 tly_err
+tly_msg_peek_for(const uint8_t *msg, size_t len, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                 struct tly_msg *out)
+{
+	struct tly_msg peeked;
+	tly_err rv = tly_msg_peek(msg, len, &peeked);
+
+	if (rv != TLY_OK)
+		return rv;
+	/* Query ids are public; a plain comparison is fine. */
+	if (memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
+		return TLY_EREPLAY;
+	*out = peeked;
+	return TLY_OK;
+}
+
+tly_err
 tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header, const uint8_t *body,
                      size_t body_len)
 {
@@ -226,21 +242,42 @@ tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES],
 	crypto_generichash_final(&state, out, TLY_HASH_BYTES);
 }
 
-int
-tly_idlist_contains(const struct tly_idlist *list, uint32_t id)
+long
+tly_ids_find(const uint32_t *ids, size_t count, uint32_t id)
 {
-	size_t lo = 0, hi = list->count;
+	size_t lo = 0, hi = count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (list->ids[mid] == id)
-			return 1;
-		if (list->ids[mid] < id)
+		if (ids[mid] == id)
+			return (long)mid;
+		if (ids[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return -1;
+}
+
+long
+tly_idlist_find(const struct tly_idlist *list, uint32_t id)
+{
+	return tly_ids_find(list->ids, list->count, id);
+}
+
+int
+tly_idlist_in_roster(const struct tly_idlist *list, const struct tly_roster *roster)
+{
+	for (uint32_t i = 0; i < list->count; i++)
+		if (tly_roster_find(roster, list->ids[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+int
+tly_idlist_contains(const struct tly_idlist *list, uint32_t id)
+{
+	return tly_idlist_find(list, id) >= 0;
 }
 
 static int
@@ -504,6 +541,44 @@ tly_query_decode(struct tly_query *out, const uint8_t *body, size_t len)
 	return TLY_OK;
 }
 
+/* n bytes of src in fresh memory, or NULL (src NULL or n 0 gives NULL too,
+ * with *failed untouched). */
+static void *
+dup_bytes(const void *src, size_t n, int *failed)
+{
+	void *copy;
+
+	if (src == NULL || n == 0)
+		return NULL;
+	copy = malloc(n);
+	if (copy == NULL)
+		*failed = 1;
+	else
+		memcpy(copy, src, n);
+	return copy;
+}
+
+tly_err
+tly_query_copy(struct tly_query *out, const struct tly_query *src)
+{
+	struct tly_query copy = *src;
+	int failed = 0;
+
+	copy.participants.ids =
+	    dup_bytes(src->participants.ids, src->participants.count * sizeof(uint32_t), &failed);
+	copy.committee.ids =
+	    dup_bytes(src->committee.ids, src->committee.count * sizeof(uint32_t), &failed);
+	/* spec_json is NUL-terminated: its terminator comes along. */
+	copy.spec_json = dup_bytes(src->spec_json, src->spec_len + (size_t)1, &failed);
+	copy.log_commit = dup_bytes(src->log_commit, src->log_commit_len, &failed);
+	if (failed) {
+		tly_query_fini(&copy);
+		return TLY_ENOMEM;
+	}
+	*out = copy;
+	return TLY_OK;
+}
+
 tly_err
 tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg, size_t len,
                uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
@@ -521,6 +596,27 @@ tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *ms
 	if (rv == TLY_OK)
 		memcpy(query_id, opened.header.query_id, TLY_QUERY_ID_BYTES);
 	return rv;
+}
+
+tly_err
+tly_query_read_checked(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
+                       size_t len, tly_query_check_fn check,
+                       uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q)
+{
+	struct tly_query decoded;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	tly_err rv = tly_query_read(roster, self, msg, len, id, &decoded);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = check(&decoded, roster);
+	if (rv != TLY_OK) {
+		tly_query_fini(&decoded);
+		return rv;
+	}
+	memcpy(query_id, id, TLY_QUERY_ID_BYTES);
+	*q = decoded;
+	return TLY_OK;
 }
 
 /* ---- small bodies ---- */

@@ -77,6 +77,12 @@ TLY_MUST tly_err tly_msg_open(const uint8_t *buf, size_t len, const struct tly_r
 /* Re-create the exact signed bytes (header || body) another party signed,
  * for verifying signatures that are forwarded inside KEY_LIST and
  * SIGNATURE_LIST. */
+/* The cheap checks on a message for one query, before its signature:
+ * header and lengths (tly_msg_peek, TLY_EFORMAT), this query (TLY_EREPLAY
+ * otherwise). */
+TLY_MUST tly_err tly_msg_peek_for(const uint8_t *msg, size_t len,
+                                  const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                  struct tly_msg *out);
 TLY_MUST tly_err tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header,
                                       const uint8_t *body, size_t body_len);
 
@@ -97,8 +103,15 @@ void tly_idlist_fini(struct tly_idlist *list);
 void tly_idlist_hash(uint8_t out[static TLY_HASH_BYTES],
                      const uint8_t query_id[static TLY_QUERY_ID_BYTES],
                      const struct tly_idlist *list);
-/* Nonzero when id is in the list (binary search). */
+/* Position of id in ids[0..count), strictly increasing, or -1 (binary
+ * search, O(log count)): the one search of every sorted id array. */
+long tly_ids_find(const uint32_t *ids, size_t count, uint32_t id);
+/* Position of id in the list, or -1. */
+long tly_idlist_find(const struct tly_idlist *list, uint32_t id);
+/* Nonzero when id is in the list. */
 int tly_idlist_contains(const struct tly_idlist *list, uint32_t id);
+/* Nonzero when every id of the list is in the roster. */
+int tly_idlist_in_roster(const struct tly_idlist *list, const struct tly_roster *roster);
 
 /* ---- QUERY ---- */
 
@@ -130,6 +143,10 @@ struct tly_query {
 };
 
 void tly_query_fini(struct tly_query *q);
+/* A deep copy of src into *out (its own lists, spec and log commitment:
+ * fini it with tly_query_fini), for a party that keeps a query it did not
+ * decode itself. TLY_ENOMEM, *out untouched. */
+TLY_MUST tly_err tly_query_copy(struct tly_query *out, const struct tly_query *src);
 /* Appends the body to out. TLY_EINVAL when the query breaks a rule the
  * decoder enforces (so nothing undecodable is ever sent). */
 TLY_MUST tly_err tly_query_encode(struct tly_buf *out, const struct tly_query *q);
@@ -153,6 +170,18 @@ TLY_MUST tly_err tly_query_decode(struct tly_query *out, const uint8_t *body, si
 TLY_MUST tly_err tly_query_read(const struct tly_roster *roster, uint32_t self, const uint8_t *msg,
                                 size_t len, uint8_t query_id[static TLY_QUERY_ID_BYTES],
                                 struct tly_query *q);
+
+/* A protocol's own rules for a decoded query (tly_committee_query_check,
+ * tly_secagg_query_check). */
+typedef tly_err (*tly_query_check_fn)(const struct tly_query *q, const struct tly_roster *roster);
+
+/* tly_query_read, then `check`: the one reader behind
+ * tly_committee_read_query and tly_secagg_read_query (their headers give
+ * the contract). On failure nothing is written and nothing is owned. */
+TLY_MUST tly_err tly_query_read_checked(const struct tly_roster *roster, uint32_t self,
+                                        const uint8_t *msg, size_t len, tly_query_check_fn check,
+                                        uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                        struct tly_query *q);
 
 /* ---- small bodies ---- */
 

@@ -253,6 +253,22 @@ out:
 	free(input);
 }
 
+/* tally-node's read (step 1) and answer from one QUERY message. */
+static tly_err
+node_answer_msg(struct tly_node *node, const uint8_t *msg, size_t len, struct tly_outbox *box,
+                struct tly_ledger_receipt *receipt, char *why, size_t why_len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_node_read_query(node, msg, len, query_id, &q, why, why_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	rv = tly_node_answer(node, query_id, &q, box, receipt, why, why_len);
+	tly_query_fini(&q);
+	return rv;
+}
+
 /* An honest round 1 (tally-node's), with its receipt first. */
 static void
 honest_answer(struct rogue *r, const uint8_t *msg, size_t len, struct tly_outbox *keep)
@@ -265,7 +281,7 @@ honest_answer(struct rogue *r, const uint8_t *msg, size_t len, struct tly_outbox
 	tly_outbox_init(&box);
 	tly_buf_init(&body);
 	memset(&receipt, 0, sizeof receipt);
-	if (tly_node_answer(&r->node, msg, len, &box, &receipt, why, sizeof why) != TLY_OK) {
+	if (node_answer_msg(&r->node, msg, len, &box, &receipt, why, sizeof why) != TLY_OK) {
 		say(r, why);
 	} else {
 		struct tly_outbox all;
@@ -313,8 +329,8 @@ on_query(struct rogue *r, const uint8_t *msg, size_t len)
 	r->member = NULL;
 	int member = tly_idlist_contains(&q.committee, r->self);
 	if (member && r->mode != SILENT && r->mode != FLOOD &&
-	    tly_committee_member_alloc(&r->member, &r->node.identity, &r->node.roster, msg, len) ==
-	        TLY_OK)
+	    tly_committee_member_alloc(&r->member, &r->node.identity, &r->node.roster, query_id,
+	                               &q) == TLY_OK)
 		say(r, "serving on the committee");
 	switch (r->mode) {
 	case SILENT:
