@@ -116,6 +116,19 @@ share_allows(struct server *s, const struct running *r)
 	return 0;
 }
 
+/* A log entry's fields that name the running query, the rest zero. */
+static void
+start_record(struct tly_translog_record *rec, const struct running *r, uint8_t outcome)
+{
+	memset(rec, 0, sizeof *rec);
+	memcpy(rec->query_id, r->query_id, TLY_QUERY_ID_BYTES);
+	memcpy(rec->query_hash, r->query.query_hash, TLY_HASH_BYTES);
+	rec->protocol = r->query.protocol;
+	rec->threshold = r->query.threshold;
+	rec->degree = r->query.degree;
+	rec->outcome = outcome;
+}
+
 /* Record the outcome in the transparency log; a failure to log is loud. */
 void
 srv_record(struct server *s, uint8_t outcome, const char *reason, const char *release_json,
@@ -129,13 +142,7 @@ srv_record(struct server *s, uint8_t outcome, const char *reason, const char *re
 	for (size_t i = 0; i < r->receipt_count; i++)
 		receipts[i] =
 		    (struct tly_translog_receipt){r->receipts[i].data, r->receipts[i].len};
-	memset(&rec, 0, sizeof rec);
-	memcpy(rec.query_id, r->query_id, TLY_QUERY_ID_BYTES);
-	memcpy(rec.query_hash, r->query.query_hash, TLY_HASH_BYTES);
-	rec.protocol = r->query.protocol;
-	rec.threshold = r->query.threshold;
-	rec.degree = r->query.degree;
-	rec.outcome = outcome;
+	start_record(&rec, r, outcome);
 	/* The reason, then who misbehaved and how: signed with the entry. */
 	srv_misdeed_summary(r, outcome == TLY_TRANSLOG_RELEASED ? contributors : NULL, summary,
 	                    sizeof summary);
@@ -363,13 +370,7 @@ commit_query(struct server *s, struct running *r, char *why, size_t why_len)
 	r->log_commit = malloc(TLY_COMMIT_MAX_BYTES);
 	if (c == NULL || sizes == NULL || r->log_commit == NULL)
 		goto out;
-	memset(&rec, 0, sizeof rec);
-	memcpy(rec.query_id, r->query_id, TLY_QUERY_ID_BYTES);
-	memcpy(rec.query_hash, r->query.query_hash, TLY_HASH_BYTES);
-	rec.protocol = r->query.protocol;
-	rec.threshold = r->query.threshold;
-	rec.degree = r->query.degree;
-	rec.outcome = TLY_TRANSLOG_COMMITTED;
+	start_record(&rec, r, TLY_TRANSLOG_COMMITTED);
 	rec.spec_json = r->canonical;
 	rec.spec_len = strlen(r->canonical);
 	size_t n = head_sizes(s, r, sizes);

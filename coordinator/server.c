@@ -24,15 +24,10 @@
 #include <unistd.h>
 
 #include "coordinator/server.h"
+#include "net/signals.h"
 
-static volatile sig_atomic_t stopping;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
+/* Set by SIGTERM or SIGINT (net/signals.h), read by the loop. */
+static const volatile sig_atomic_t *stopping;
 
 void
 srv_note(const char *fmt, ...)
@@ -415,15 +410,10 @@ tly_coordinator_run(const char *config_path)
 		free(s);
 		return rv == TLY_EINVAL ? 2 : 1;
 	}
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	stopping = tly_signals_install();
 	srv_note("listening for nodes on %s, planners on %s (%zu trusts registered)", s->cfg.listen,
 	         s->cfg.api, s->roster.count);
-	while (!stopping)
+	while (!*stopping)
 		poll_once(s);
 	start_stop_watchdog();
 	if (s->current != NULL) {

@@ -15,18 +15,13 @@
 #include "protocol/committee.h"
 #include "store/keys.h"
 #include "query/planner.h"
+#include "net/signals.h"
 #include "net/transport.h"
 
 enum { MEMBER_SLOTS = 8, RECV_TIMEOUT_MS = 250 };
 
-static volatile sig_atomic_t stopping;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
+/* Set by SIGTERM or SIGINT (net/signals.h), read by the loop. */
+static const volatile sig_atomic_t *stopping;
 
 static void note(uint32_t id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -421,7 +416,6 @@ tly_node_daemon(const char *config_path)
 	if (d == NULL)
 		return 1;
 	tly_err rv = tly_node_open(&d->node, config_path, why, sizeof why);
-	d->node.stopping = &stopping; /* a SIGTERM abandons a query's noise */
 	if (rv != TLY_OK) {
 		fprintf(stderr, "tally-node: %s\n", why);
 		free(d);
@@ -440,16 +434,12 @@ tly_node_daemon(const char *config_path)
 	}
 	tly_link_heartbeat(d->link, (int)d->node.config.heartbeat_interval_ms,
 	                   (int)d->node.config.heartbeat_dead_ms);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	stopping = tly_signals_install();
+	d->node.stopping = stopping; /* a SIGTERM abandons a query's noise */
 	note(self, "dialling %s", d->node.config.coordinator);
 
 	int was_ready = 0;
-	while (!stopping) {
+	while (!*stopping) {
 		uint8_t *msg;
 		size_t len;
 		char event[400];

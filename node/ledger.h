@@ -271,17 +271,11 @@ TLY_MUST tly_err tly_ledger_show(struct tly_ledger *ledger, FILE *out,
                                  enum tly_ledger_format format);
 
 /* The charges of a dataset (or of all when dataset is NULL) with the
- * query JSON each answered, for the per-person usage report. */
+ * query JSON each answered, for the per-person usage report: each charge
+ * entry as read (struct tly_ledger_entry above), its JSON copied. */
 struct tly_ledger_use {
-	uint64_t seq;
-	uint64_t time;
-	char dataset[TLY_SPEC_NAME_MAX + 1];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	struct tly_fraction amount;
-	char *spec_json; /* malloc'd, NUL-terminated; owned by the list */
-	size_t spec_len;
+	struct tly_ledger_entry entry; /* entry.spec_json is spec_json below */
+	char *spec_json;               /* malloc'd, NUL-terminated; owned by the list */
 };
 
 struct tly_ledger_usage {

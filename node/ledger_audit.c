@@ -509,14 +509,8 @@ add_use(struct tly_ledger_usage *u, const struct tly_ledger_entry *e)
 		return TLY_ENOMEM;
 	memcpy(use->spec_json, e->spec_json, e->spec_len);
 	use->spec_json[e->spec_len] = '\0';
-	use->spec_len = e->spec_len;
-	use->seq = e->seq;
-	use->time = e->time;
-	memcpy(use->dataset, e->dataset, sizeof use->dataset);
-	memcpy(use->query_id, e->query_id, sizeof use->query_id);
-	memcpy(use->query_hash, e->query_hash, sizeof use->query_hash);
-	use->mechanism = e->mechanism;
-	use->amount = e->amount;
+	use->entry = *e;
+	use->entry.spec_json = use->spec_json;
 	u->count++;
 	return TLY_OK;
 }

@@ -778,14 +778,14 @@ cmd_usage(int argc, char **argv)
 		struct tly_field_error serr;
 		struct tly_store *store;
 		int contributed = 0;
-		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->spec_len, &serr) !=
-		    TLY_OK) {
+		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->entry.spec_len,
+		                   &serr) != TLY_OK) {
 			printf(
 			    "  entry %llu: query no longer parses against this config (%s: %s)\n",
-			    (unsigned long long)u->seq, serr.field, serr.reason);
+			    (unsigned long long)u->entry.seq, serr.field, serr.reason);
 			continue;
 		}
-		if (tly_node_store(&node, u->dataset, &store, why, sizeof why) != TLY_OK ||
+		if (tly_node_store(&node, u->entry.dataset, &store, why, sizeof why) != TLY_OK ||
 		    tly_eval_person(store, &spec, person, &contributed, why, sizeof why) !=
 		        TLY_OK) {
 			fprintf(stderr, "tally-node: %s\n", why);
@@ -793,16 +793,16 @@ cmd_usage(int argc, char **argv)
 		}
 		if (contributed) {
 			char qid[33];
-			time_t t = (time_t)u->time;
+			time_t t = (time_t)u->entry.time;
 			struct tm tm;
 			char when[32];
 			gmtime_r(&t, &tm);
 			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			tly_hex(qid, u->query_id, sizeof u->query_id);
+			tly_hex(qid, u->entry.query_id, sizeof u->entry.query_id);
 			printf("  %s  query %s  %s %llu/%llu  %s\n", when, qid,
-			       u->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-			       (unsigned long long)u->amount.num, (unsigned long long)u->amount.den,
-			       u->spec_json);
+			       u->entry.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+			       (unsigned long long)u->entry.amount.num,
+			       (unsigned long long)u->entry.amount.den, u->spec_json);
 			used++;
 		}
 		tly_spec_fini(&spec);

@@ -1281,19 +1281,19 @@ Test(ledger, usage_lists_answered_queries_with_their_json)
 
 	cr_assert_eq(tly_ledger_usage(l, NULL, &u), TLY_OK);
 	cr_assert_eq(u.count, 2);
-	cr_assert_eq(u.uses[0].seq, 1);
+	cr_assert_eq(u.uses[0].entry.seq, 1);
 	cr_assert_str_eq(u.uses[0].spec_json, spec);
-	cr_assert_eq(u.uses[1].seq, 3);
-	cr_assert_str_eq(u.uses[1].dataset, "gp_visits");
+	cr_assert_eq(u.uses[1].entry.seq, 3);
+	cr_assert_str_eq(u.uses[1].entry.dataset, "gp_visits");
 	cr_assert_str_eq(u.uses[1].spec_json, other_spec);
-	cr_assert_eq(u.uses[1].spec_len, sizeof other_spec - 1);
-	cr_assert(u.uses[1].amount.num == 1 && u.uses[1].amount.den == 4);
-	cr_assert_arr_eq(u.uses[1].query_id, c.query_id, 16);
+	cr_assert_eq(u.uses[1].entry.spec_len, sizeof other_spec - 1);
+	cr_assert(u.uses[1].entry.amount.num == 1 && u.uses[1].entry.amount.den == 4);
+	cr_assert_arr_eq(u.uses[1].entry.query_id, c.query_id, 16);
 	tly_ledger_usage_fini(&u);
 
 	cr_assert_eq(tly_ledger_usage(l, "patients", &u), TLY_OK);
 	cr_assert_eq(u.count, 1);
-	cr_assert_eq(u.uses[0].seq, 1);
+	cr_assert_eq(u.uses[0].entry.seq, 1);
 	tly_ledger_usage_fini(&u);
 	cr_assert_eq(tly_ledger_usage(l, "Bad Name", &u), TLY_EINVAL);
 	tly_ledger_usage_fini(&u);
