@@ -149,18 +149,15 @@ key_entry(struct tly_key_entry *e, const struct tly_secagg_client_rec *cl)
 
 /* KEY_LIST for cl: the entries of {u} ∪ L(u), ids increasing. */
 static tly_err
-send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-              struct tly_outbox *box)
+key_list_body(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+              struct tly_buf *body)
 {
-	struct tly_msg_header header = tly_secagg_server_header(s, TLY_MSG_KEY_LIST, cl->id);
 	struct tly_key_list list = {0, NULL};
-	struct tly_buf body;
-	tly_err rv = TLY_ENOMEM;
+	tly_err rv;
 
-	tly_buf_init(&body);
 	list.entries = calloc(cl->holder_count + 1, sizeof *list.entries);
 	if (list.entries == NULL)
-		goto out;
+		return TLY_ENOMEM;
 	for (uint32_t j = 0; j <= cl->holder_count; j++) {
 		int self_next = j == cl->holder_count || cl->holders[j] > cl->id;
 		if (list.count == j && self_next)
@@ -169,11 +166,7 @@ send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *c
 			key_entry(&list.entries[list.count++],
 			          tly_secagg_client_of(s, cl->holders[j]));
 	}
-	rv = tly_key_list_encode(&body, &list);
-	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
-out:
-	tly_buf_fini(&body);
+	rv = tly_key_list_encode(body, &list);
 	tly_key_list_fini(&list);
 	return rv;
 }
@@ -191,25 +184,62 @@ prune_to_enough(struct tly_secagg_server *s, uint8_t flag)
 	return rv;
 }
 
-typedef tly_err (*send_fn)(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-                           struct tly_outbox *box);
+/* Wait for each client with `flag` in `next`. */
+static void
+wait_for(struct tly_secagg_server *s, uint8_t flag, enum tly_secagg_phase next)
+{
+	s->phase = next;
+	s->expected = count_flag(s, flag);
+}
 
-/* Send each client with `flag` its message, then wait for all of them in
- * `next`. */
+/* Encodes cl's message of a round end into body. */
+typedef tly_err (*body_fn)(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+                           struct tly_buf *body);
+
 static tly_err
-send_each(struct tly_secagg_server *s, uint8_t flag, send_fn send, enum tly_secagg_phase next,
-          struct tly_outbox *box)
+send_to(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl, enum tly_msg_type type,
+        body_fn make, struct tly_outbox *box)
+{
+	struct tly_msg_header header = tly_secagg_server_header(s, type, cl->id);
+	struct tly_buf body;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	rv = make(s, cl, &body);
+	if (rv == TLY_OK)
+		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+/* Send each client with `flag` its own message of `type`, then wait for
+ * all of them in `next`. */
+static tly_err
+send_each(struct tly_secagg_server *s, uint8_t flag, enum tly_msg_type type, body_fn make,
+          enum tly_secagg_phase next, struct tly_outbox *box)
 {
 	tly_err rv = TLY_OK;
 
 	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
 		if (s->clients[i].flags & flag)
-			rv = send(s, &s->clients[i], box);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = next;
-	s->expected = count_flag(s, flag);
-	return TLY_OK;
+			rv = send_to(s, &s->clients[i], type, make, box);
+	if (rv == TLY_OK)
+		wait_for(s, flag, next);
+	return rv;
+}
+
+/* Send every client with `flag` the same body (of `type`; rv is its
+ * encoder's result), free the body, then wait for them in `next`. */
+static tly_err
+broadcast_each(struct tly_secagg_server *s, uint8_t flag, enum tly_msg_type type, tly_err rv,
+               struct tly_buf *body, enum tly_secagg_phase next, struct tly_outbox *box)
+{
+	if (rv == TLY_OK)
+		rv = tly_secagg_broadcast(s, type, body, flag, box);
+	tly_buf_fini(body);
+	if (rv == TLY_OK)
+		wait_for(s, flag, next);
+	return rv;
 }
 
 static tly_err
@@ -226,32 +256,26 @@ close_advertising(struct tly_secagg_server *s, struct tly_outbox *box)
 			rv = choose_holders(s, &s->clients[i]);
 	if (rv != TLY_OK)
 		return rv;
-	return send_each(s, IN_U1, send_key_list, TLY_SECAGG_SHARING, box);
+	return send_each(s, IN_U1, TLY_MSG_KEY_LIST, key_list_body, TLY_SECAGG_SHARING, box);
 }
 
 /* ---- Round 1 ends: U2, share sets ---- */
 
+/* SHARE_SET for cl: the holders of its shares that are in U2. */
 static tly_err
-send_share_set(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-               struct tly_outbox *box)
+share_set_body(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+               struct tly_buf *body)
 {
-	struct tly_msg_header header = tly_secagg_server_header(s, TLY_MSG_SHARE_SET, cl->id);
 	struct tly_idlist set = {0, NULL};
-	struct tly_buf body;
-	tly_err rv = TLY_ENOMEM;
+	tly_err rv;
 
-	tly_buf_init(&body);
 	set.ids = malloc((cl->holder_count + 1) * sizeof *set.ids);
 	if (set.ids == NULL)
-		goto out;
+		return TLY_ENOMEM;
 	for (uint32_t j = 0; j < cl->holder_count; j++)
 		if (tly_secagg_client_of(s, cl->holders[j])->flags & IN_U2)
 			set.ids[set.count++] = cl->holders[j];
-	rv = tly_idlist_encode(&body, &set);
-	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
-out:
-	tly_buf_fini(&body);
+	rv = tly_idlist_encode(body, &set);
 	tly_idlist_fini(&set);
 	return rv;
 }
@@ -269,7 +293,7 @@ close_sharing(struct tly_secagg_server *s, struct tly_outbox *box)
 	rv = prune_to_enough(s, IN_U2);
 	if (rv != TLY_OK)
 		return rv;
-	return send_each(s, IN_U2, send_share_set, TLY_SECAGG_MASKING, box);
+	return send_each(s, IN_U2, TLY_MSG_SHARE_SET, share_set_body, TLY_SECAGG_MASKING, box);
 }
 
 /* ---- Round 2 ends: U3, survivors ---- */
@@ -289,14 +313,7 @@ close_masking(struct tly_secagg_server *s, struct tly_outbox *box)
 	tly_idlist_hash(s->survivors_hash, s->query_id, &s->survivors);
 	tly_buf_init(&body);
 	rv = tly_idlist_encode(&body, &s->survivors);
-	if (rv == TLY_OK)
-		rv = tly_secagg_broadcast(s, TLY_MSG_SURVIVORS, &body, IN_U3, box);
-	tly_buf_fini(&body);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = TLY_SECAGG_CHECKING;
-	s->expected = s->survivors.count;
-	return TLY_OK;
+	return broadcast_each(s, IN_U3, TLY_MSG_SURVIVORS, rv, &body, TLY_SECAGG_CHECKING, box);
 }
 
 /* ---- Round 3 ends: U4, signatures ---- */
@@ -324,15 +341,9 @@ close_checking(struct tly_secagg_server *s, struct tly_outbox *box)
 	}
 	tly_buf_init(&body);
 	rv = tly_signature_list_encode(&body, &list);
-	if (rv == TLY_OK)
-		rv = tly_secagg_broadcast(s, TLY_MSG_SIGNATURE_LIST, &body, IN_U4, box);
-	tly_buf_fini(&body);
 	tly_signature_list_fini(&list);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = TLY_SECAGG_UNMASKING;
-	s->expected = count;
-	return TLY_OK;
+	return broadcast_each(s, IN_U4, TLY_MSG_SIGNATURE_LIST, rv, &body, TLY_SECAGG_UNMASKING,
+	                      box);
 }
 
 /* ---- Round 4 ends: rebuild the secrets, remove the masks ---- */
