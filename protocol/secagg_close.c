@@ -28,22 +28,27 @@ count_flag(const struct tly_secagg_server *s, uint8_t flag)
 	return count;
 }
 
-/* The ids of the clients with `flag`, increasing. */
+/* An empty list with room for count ids (none allocated for 0). */
 static tly_err
-list_flag(const struct tly_secagg_server *s, uint8_t flag, struct tly_idlist *out)
+list_alloc(struct tly_idlist *out, uint32_t count)
 {
-	uint32_t count = count_flag(s, flag);
-
 	memset(out, 0, sizeof *out);
 	if (count == 0)
 		return TLY_OK;
 	out->ids = malloc(count * sizeof *out->ids);
-	if (out->ids == NULL)
-		return TLY_ENOMEM;
-	for (uint32_t i = 0; i < s->n; i++)
+	return out->ids != NULL ? TLY_OK : TLY_ENOMEM;
+}
+
+/* The ids of the clients with `flag`, increasing. */
+static tly_err
+list_flag(const struct tly_secagg_server *s, uint8_t flag, struct tly_idlist *out)
+{
+	tly_err rv = list_alloc(out, count_flag(s, flag));
+
+	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
 		if (s->clients[i].flags & flag)
 			out->ids[out->count++] = s->clients[i].id;
-	return TLY_OK;
+	return rv;
 }
 
 /* Holders of x's shares that carry `flag`. */
@@ -448,12 +453,14 @@ remove_pair_masks(struct tly_secagg_server *s, const struct tly_secagg_client_re
 	return rv;
 }
 
+/* Round 4 ends: nothing goes out, whatever box is given. */
 static tly_err
-close_unmasking(struct tly_secagg_server *s)
+close_unmasking(struct tly_secagg_server *s, struct tly_outbox *box)
 {
 	struct tly_idlist recovered = {0, NULL};
 	tly_err rv = TLY_ETOOFEW;
 
+	(void)box;
 	if (count_flag(s, IN_U5) < s->query.threshold)
 		return rv;
 	recovered.ids = malloc(s->n * sizeof *recovered.ids);
@@ -496,31 +503,24 @@ send_abort(struct tly_secagg_server *s, uint32_t reason, struct tly_outbox *box)
 	return rv;
 }
 
+typedef tly_err (*close_fn)(struct tly_secagg_server *s, struct tly_outbox *box);
+
+/* What ends each collecting phase; none for DONE and ABORTED. */
+static const close_fn closers[] = {
+    [TLY_SECAGG_ADVERTISING] = close_advertising, [TLY_SECAGG_SHARING] = close_sharing,
+    [TLY_SECAGG_MASKING] = close_masking,         [TLY_SECAGG_CHECKING] = close_checking,
+    [TLY_SECAGG_UNMASKING] = close_unmasking,
+};
+
 tly_err
 tly_secagg_server_close_round(struct tly_secagg_server *s, struct tly_outbox *box)
 {
 	size_t mark = box->count;
 	tly_err rv;
 
-	switch (s->phase) {
-	case TLY_SECAGG_ADVERTISING:
-		rv = close_advertising(s, box);
-		break;
-	case TLY_SECAGG_SHARING:
-		rv = close_sharing(s, box);
-		break;
-	case TLY_SECAGG_MASKING:
-		rv = close_masking(s, box);
-		break;
-	case TLY_SECAGG_CHECKING:
-		rv = close_checking(s, box);
-		break;
-	case TLY_SECAGG_UNMASKING:
-		rv = close_unmasking(s);
-		break;
-	default:
+	if ((size_t)s->phase >= sizeof closers / sizeof closers[0] || closers[s->phase] == NULL)
 		return TLY_ESTATE;
-	}
+	rv = closers[s->phase](s, box);
 	s->complete = 0;
 	if (rv == TLY_OK)
 		return TLY_OK;
@@ -543,15 +543,13 @@ tly_secagg_server_abort(struct tly_secagg_server *s, uint32_t reason, struct tly
 static tly_err
 copy_list(struct tly_idlist *out, const uint32_t *ids, uint32_t count)
 {
-	memset(out, 0, sizeof *out);
-	if (count == 0)
-		return TLY_OK;
-	out->ids = malloc(count * sizeof *out->ids);
-	if (out->ids == NULL)
-		return TLY_ENOMEM;
-	memcpy(out->ids, ids, count * sizeof *ids);
-	out->count = count;
-	return TLY_OK;
+	tly_err rv = list_alloc(out, count);
+
+	if (rv == TLY_OK && count > 0) {
+		memcpy(out->ids, ids, count * sizeof *ids);
+		out->count = count;
+	}
+	return rv;
 }
 
 tly_err
