@@ -667,19 +667,35 @@ tx_done(void *arg)
 }
 
 void
-tly_station_begin_close(struct tly_station *st, int *closing)
+tly_station_begin_close(struct tly_station *st, int *closing, struct tly_endpoint *ep)
 {
-	if (st->mtx == NULL)
-		return;
-	nng_mtx_lock(st->mtx);
-	*closing = 1;
-	nng_mtx_unlock(st->mtx);
+	if (st->mtx != NULL) {
+		nng_mtx_lock(st->mtx);
+		*closing = 1;
+		nng_mtx_unlock(st->mtx);
+	}
+	if (ep->listener != NULL)
+		nng_stream_listener_close(ep->listener);
+	if (ep->dialer != NULL)
+		nng_stream_dialer_close(ep->dialer);
+}
+
+static void
+endpoint_free(struct tly_endpoint *ep)
+{
+	if (ep->listener != NULL)
+		nng_stream_listener_free(ep->listener);
+	if (ep->dialer != NULL)
+		nng_stream_dialer_free(ep->dialer);
+	if (ep->tls != NULL)
+		nng_tls_config_free(ep->tls);
+	memset(ep, 0, sizeof *ep);
 }
 
 /* A stopped aio stays stopped: each callback may try to start another,
  * which then does nothing. */
 void
-tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n)
+tly_station_close(struct tly_station *st, struct tly_endpoint *ep, nng_aio *const *aios, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (aios[i] != NULL)
@@ -688,6 +704,7 @@ tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (aios[i] != NULL)
 			nng_aio_free(aios[i]);
+	endpoint_free(ep);
 }
 
 void
@@ -700,4 +717,27 @@ tly_station_heartbeat(struct tly_station *st, nng_aio *tick, int interval_ms, in
 	nng_mtx_unlock(st->mtx);
 	/* Tick now, then at the new interval. */
 	nng_aio_cancel(tick);
+}
+
+tly_err
+tly_station_send(struct tly_station *st, uint32_t to, const uint8_t *msg, size_t len)
+{
+	struct tly_frame *frame = tly_frame_alloc(msg, len);
+	struct tly_conn *c;
+	tly_err rv = TLY_EPEER;
+	int kick = 0;
+
+	if (frame == NULL)
+		return TLY_ENOMEM;
+	tly_station_reap(st);
+	nng_mtx_lock(st->mtx);
+	if ((c = st->ops->route(st->owner, to)) == NULL)
+		free(frame);
+	else if ((rv = tly_conn_queue(c, frame, &kick)) != TLY_OK)
+		st->ops->full(c);
+	nng_mtx_unlock(st->mtx);
+	/* This thread is the only reaper: c stays allocated. */
+	if (kick)
+		tly_conn_kick(c);
+	return rv;
 }

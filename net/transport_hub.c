@@ -23,8 +23,7 @@ struct tly_hub {
 	const struct tly_roster *roster;
 	struct tly_conn **bound; /* by roster index; under the lock */
 	nng_time *held_until;    /* by roster index: HELLO refused before; lock */
-	nng_stream_listener *listener;
-	nng_tls_config *tls;
+	struct tly_endpoint ep;
 	nng_aio *accept_aio;
 	nng_aio *tick_aio;      /* heartbeat */
 	struct tly_conn **kick; /* by roster index: tick_done's own */
@@ -37,10 +36,14 @@ struct tly_hub {
 
 static int hub_frame(struct tly_conn *c, uint8_t *data, size_t len);
 static void hub_lost(struct tly_conn *c, int err);
+static struct tly_conn *hub_route(void *owner, uint32_t to);
+static void hub_full(struct tly_conn *c);
 
 static const struct tly_conn_ops hub_ops = {
     .frame = hub_frame,
     .lost = hub_lost,
+    .route = hub_route,
+    .full = hub_full,
 };
 
 static size_t
@@ -247,7 +250,7 @@ accept_done(void *arg)
 		nng_sleep_aio(ACCEPT_RETRY_MS, hub->accept_aio);
 		return;
 	}
-	nng_stream_listener_accept(hub->listener, hub->accept_aio);
+	nng_stream_listener_accept(hub->ep.listener, hub->accept_aio);
 }
 
 /* Every heartbeat interval: a keepalive to each bound node with nothing
@@ -286,31 +289,21 @@ static tly_err
 hub_listen(struct tly_hub *hub, const char *url, const struct tly_tls_files *tls, char *why,
            size_t why_len)
 {
-	nng_url *parsed;
 	tly_err rv;
 	int nrv;
 
-	if ((rv = tly_url_parse(&parsed, url, 0, tls != NULL, why, why_len)) != TLY_OK)
+	if ((rv = tly_endpoint_open(&hub->ep, url, tls, 1, why, why_len)) != TLY_OK)
 		return rv;
-	nng_url_free(parsed);
-	if (tls != NULL && (rv = tly_tls_config(&hub->tls, NNG_TLS_MODE_SERVER, tls, NULL, why,
-	                                        why_len)) != TLY_OK)
-		return rv;
-	if ((nrv = nng_stream_listener_alloc(&hub->listener, url)) != 0)
-		return tly_nng_err(nrv, url, why, why_len);
-	if (tls != NULL &&
-	    (nrv = nng_stream_listener_set_ptr(hub->listener, NNG_OPT_TLS_CONFIG, hub->tls)) != 0)
-		return tly_nng_err(nrv, "TLS configuration", why, why_len);
 	if ((nrv = nng_aio_alloc(&hub->accept_aio, accept_done, hub)) != 0 ||
 	    (nrv = nng_aio_alloc(&hub->tick_aio, tick_done, hub)) != 0)
 		return tly_nng_err(nrv, "hub", why, why_len);
-	if ((nrv = nng_stream_listener_listen(hub->listener)) != 0) {
+	if ((nrv = nng_stream_listener_listen(hub->ep.listener)) != 0) {
 		tly_say(why, why_len, "cannot listen on %s: %s", url, nng_strerror(nrv));
 		return nrv == NNG_ENOMEM ? TLY_ENOMEM : TLY_EIO;
 	}
-	if (nng_stream_listener_get_int(hub->listener, NNG_OPT_TCP_BOUND_PORT, &hub->port) != 0)
+	if (nng_stream_listener_get_int(hub->ep.listener, NNG_OPT_TCP_BOUND_PORT, &hub->port) != 0)
 		hub->port = -1;
-	nng_stream_listener_accept(hub->listener, hub->accept_aio);
+	nng_stream_listener_accept(hub->ep.listener, hub->accept_aio);
 	nng_sleep_aio(hub->st.hb_interval_ms, hub->tick_aio);
 	return TLY_OK;
 }
@@ -348,15 +341,9 @@ tly_hub_close(struct tly_hub *hub)
 {
 	if (hub == NULL)
 		return;
-	tly_station_begin_close(&hub->st, &hub->closing);
-	if (hub->listener != NULL)
-		nng_stream_listener_close(hub->listener);
+	tly_station_begin_close(&hub->st, &hub->closing, &hub->ep);
 	nng_aio *const aios[] = {hub->accept_aio, hub->tick_aio};
-	tly_station_close(&hub->st, aios, sizeof aios / sizeof aios[0]);
-	if (hub->listener != NULL)
-		nng_stream_listener_free(hub->listener);
-	if (hub->tls != NULL)
-		nng_tls_config_free(hub->tls);
+	tly_station_close(&hub->st, &hub->ep, aios, sizeof aios / sizeof aios[0]);
 	tly_rng_fini(&hub->rng);
 	free(hub->bound);
 	free(hub->held_until);
@@ -391,34 +378,30 @@ bound_conn(struct tly_hub *hub, const struct tly_party *party)
 	return c != NULL && !c->closing ? c : NULL;
 }
 
+static struct tly_conn *
+hub_route(void *owner, uint32_t to)
+{
+	struct tly_hub *hub = owner;
+	const struct tly_party *party = tly_roster_find(hub->roster, to);
+
+	return party != NULL ? bound_conn(hub, party) : NULL;
+}
+
+static void
+hub_full(struct tly_conn *c)
+{
+	tly_station_event(c->station, "node %" PRIu32 ": over %d bytes queued, not sending", c->id,
+	                  TLY_SEND_QUEUE_MAX);
+}
+
 tly_err
 tly_hub_send(struct tly_hub *hub, uint32_t to, const uint8_t *msg, size_t len)
 {
-	const struct tly_party *party;
-	struct tly_frame *frame;
-	struct tly_conn *c;
-	tly_err rv = TLY_EPEER;
-	int kick = 0;
-
 	if (len == 0 || len > TLY_MAX_MESSAGE_BYTES || msg == NULL)
 		return TLY_EINVAL;
-	if ((party = tly_roster_find(hub->roster, to)) == NULL || !tly_hub_connected(hub, to))
+	if (!tly_hub_connected(hub, to))
 		return TLY_EPEER;
-	if ((frame = tly_frame_alloc(msg, len)) == NULL)
-		return TLY_ENOMEM;
-	tly_station_reap(&hub->st);
-	nng_mtx_lock(hub->st.mtx);
-	if ((c = bound_conn(hub, party)) == NULL) {
-		free(frame);
-	} else if ((rv = tly_conn_queue(c, frame, &kick)) != TLY_OK) {
-		tly_station_event(&hub->st, "node %" PRIu32 ": over %d bytes queued, not sending",
-		                  to, TLY_SEND_QUEUE_MAX);
-	}
-	nng_mtx_unlock(hub->st.mtx);
-	/* This thread is the only reaper: c stays allocated. */
-	if (kick)
-		tly_conn_kick(c);
-	return rv;
+	return tly_station_send(&hub->st, to, msg, len);
 }
 
 size_t

@@ -71,6 +71,19 @@ struct tly_conn_ops {
 	 * a receive or send failure (nng error err), or a refusal (err 0,
 	 * already logged). Unbind it, log it. Lock not held. */
 	void (*lost)(struct tly_conn *conn, int err);
+	/* The connection a message for `to` goes to (tly_station_send), or
+	 * NULL when there is none ready. Lock held. */
+	struct tly_conn *(*route)(void *owner, uint32_t to);
+	/* Log that conn's send queue is full (tly_station_send). Lock held. */
+	void (*full)(struct tly_conn *conn);
+};
+
+/* The stream end a hub listens on or a link dials, with its TLS
+ * configuration. Zeroed: nothing made yet. */
+struct tly_endpoint {
+	nng_stream_listener *listener; /* the hub's */
+	nng_stream_dialer *dialer;     /* the link's */
+	nng_tls_config *tls;
 };
 
 struct tly_station {
@@ -137,12 +150,19 @@ void tly_station_fini(struct tly_station *st);
 
 /* The teardown that the hub and the link share. First *closing = 1 under
  * the station's lock (nothing if the station was never initialised), so
- * that no callback starts anything new; the owner then closes its
- * listener or dialer; then tly_station_close stops each of aios[] (NULL
- * skipped), finishes the station and frees the aios. The owner frees its
- * listener or dialer and its TLS config after. */
-void tly_station_begin_close(struct tly_station *st, int *closing);
-void tly_station_close(struct tly_station *st, nng_aio *const *aios, size_t n);
+ * that no callback starts anything new, and ep's listener or dialer is
+ * closed; then tly_station_close stops each of aios[] (NULL skipped),
+ * finishes the station, frees the aios and then ep's listener or dialer
+ * and its TLS configuration. */
+void tly_station_begin_close(struct tly_station *st, int *closing, struct tly_endpoint *ep);
+void tly_station_close(struct tly_station *st, struct tly_endpoint *ep, nng_aio *const *aios,
+                       size_t n);
+
+/* Queue a copy of msg for the connection ops->route(owner, to) gives
+ * (tly_hub_send, tly_link_send; the caller has checked len). TLY_ENOMEM;
+ * TLY_EPEER when there is none or its queue is full (ops->full logs it). */
+TLY_MUST tly_err tly_station_send(struct tly_station *st, uint32_t to, const uint8_t *msg,
+                                  size_t len);
 
 /* Set the heartbeat of a hub or a link (tly_hub_heartbeat,
  * tly_link_heartbeat): its station's interval and silence bound, then tick
@@ -219,6 +239,14 @@ int tly_conn_post(struct tly_conn *conn, uint32_t from, uint8_t *data, size_t le
 
 /* nng error -> tly_err, with "what: nng's words" in why. */
 tly_err tly_nng_err(int rv, const char *what, char *why, size_t why_len);
+
+/* Parse url, load the TLS files (tls NULL: none) and allocate ep's
+ * listener (listen nonzero) or dialer for url with that configuration; a
+ * dialer checks tls->server_name, or else the url's host. What was made
+ * before a failure stays in ep for tly_station_close to free. */
+TLY_MUST tly_err tly_endpoint_open(struct tly_endpoint *ep, const char *url,
+                                   const struct tly_tls_files *tls, int listen, char *why,
+                                   size_t why_len);
 
 /* A TLS configuration from PEM files: mutual authentication required,
  * server_name checked on clients (NULL: none). */

@@ -21,8 +21,7 @@ enum link_state {
 struct tly_link {
 	struct tly_station st;
 	const struct tly_identity *self;
-	nng_stream_dialer *dialer;
-	nng_tls_config *tls;
+	struct tly_endpoint ep;
 	nng_aio *dial_aio, *wait_aio, *tick_aio;
 	char url[256];
 	/* Under the lock. */
@@ -35,10 +34,14 @@ struct tly_link {
 static int link_frame(struct tly_conn *c, uint8_t *data, size_t len);
 static void link_lost(struct tly_conn *c, int err);
 static struct tly_conn *ready_conn(struct tly_link *link);
+static struct tly_conn *link_route(void *owner, uint32_t to);
+static void link_full(struct tly_conn *c);
 
 static const struct tly_conn_ops link_ops = {
     .frame = link_frame,
     .lost = link_lost,
+    .route = link_route,
+    .full = link_full,
 };
 
 /* Every heartbeat interval: a keepalive to the coordinator when the
@@ -89,7 +92,7 @@ wait_done(void *arg)
 	closing = link->closing;
 	nng_mtx_unlock(link->st.mtx);
 	if (!closing)
-		nng_stream_dialer_dial(link->dialer, link->dial_aio);
+		nng_stream_dialer_dial(link->ep.dialer, link->dial_aio);
 }
 
 static void
@@ -238,26 +241,11 @@ static tly_err
 link_dialer(struct tly_link *link, const char *url, const struct tly_tls_files *tls, char *why,
             size_t why_len)
 {
-	const char *server_name;
-	nng_url *parsed;
 	tly_err rv;
 	int nrv;
 
-	if ((rv = tly_url_parse(&parsed, url, 0, tls != NULL, why, why_len)) != TLY_OK)
+	if ((rv = tly_endpoint_open(&link->ep, url, tls, 0, why, why_len)) != TLY_OK)
 		return rv;
-	server_name =
-	    tls != NULL && tls->server_name != NULL ? tls->server_name : parsed->u_hostname;
-	if (tls != NULL)
-		rv =
-		    tly_tls_config(&link->tls, NNG_TLS_MODE_CLIENT, tls, server_name, why, why_len);
-	nng_url_free(parsed);
-	if (rv != TLY_OK)
-		return rv;
-	if ((nrv = nng_stream_dialer_alloc(&link->dialer, url)) != 0)
-		return tly_nng_err(nrv, url, why, why_len);
-	if (tls != NULL &&
-	    (nrv = nng_stream_dialer_set_ptr(link->dialer, NNG_OPT_TLS_CONFIG, link->tls)) != 0)
-		return tly_nng_err(nrv, "TLS configuration", why, why_len);
 	if ((nrv = nng_aio_alloc(&link->dial_aio, dial_done, link)) != 0 ||
 	    (nrv = nng_aio_alloc(&link->wait_aio, wait_done, link)) != 0 ||
 	    (nrv = nng_aio_alloc(&link->tick_aio, tick_done, link)) != 0)
@@ -286,7 +274,7 @@ tly_link_open(struct tly_link **out, const char *url, const struct tly_tls_files
 		tly_link_close(link);
 		return rv;
 	}
-	nng_stream_dialer_dial(link->dialer, link->dial_aio);
+	nng_stream_dialer_dial(link->ep.dialer, link->dial_aio);
 	nng_sleep_aio(link->st.hb_interval_ms, link->tick_aio);
 	*out = link;
 	return TLY_OK;
@@ -297,15 +285,9 @@ tly_link_close(struct tly_link *link)
 {
 	if (link == NULL)
 		return;
-	tly_station_begin_close(&link->st, &link->closing);
-	if (link->dialer != NULL)
-		nng_stream_dialer_close(link->dialer);
+	tly_station_begin_close(&link->st, &link->closing, &link->ep);
 	nng_aio *const aios[] = {link->wait_aio, link->tick_aio, link->dial_aio};
-	tly_station_close(&link->st, aios, sizeof aios / sizeof aios[0]);
-	if (link->dialer != NULL)
-		nng_stream_dialer_free(link->dialer);
-	if (link->tls != NULL)
-		nng_tls_config_free(link->tls);
+	tly_station_close(&link->st, &link->ep, aios, sizeof aios / sizeof aios[0]);
 	free(link);
 }
 
@@ -331,32 +313,28 @@ ready_conn(struct tly_link *link)
 	return c != NULL && c->state == LINK_READY && !c->closing ? c : NULL;
 }
 
+static struct tly_conn *
+link_route(void *owner, uint32_t to)
+{
+	(void)to; /* the coordinator, the one party a link reaches */
+	return ready_conn(owner);
+}
+
+static void
+link_full(struct tly_conn *c)
+{
+	tly_station_event(c->station, "over %d bytes queued for the coordinator, not sending",
+	                  TLY_SEND_QUEUE_MAX);
+}
+
 tly_err
 tly_link_send(struct tly_link *link, const uint8_t *msg, size_t len)
 {
-	struct tly_frame *frame;
-	struct tly_conn *c;
-	tly_err rv = TLY_EPEER;
-	int kick = 0;
-
 	if (len == 0 || len > TLY_MAX_MESSAGE_BYTES || msg == NULL)
 		return TLY_EINVAL;
 	if (!tly_link_ready(link))
 		return TLY_EPEER;
-	if ((frame = tly_frame_alloc(msg, len)) == NULL)
-		return TLY_ENOMEM;
-	tly_station_reap(&link->st);
-	nng_mtx_lock(link->st.mtx);
-	if ((c = ready_conn(link)) == NULL)
-		free(frame);
-	else if ((rv = tly_conn_queue(c, frame, &kick)) != TLY_OK)
-		tly_station_event(&link->st,
-		                  "over %d bytes queued for the coordinator, not sending",
-		                  TLY_SEND_QUEUE_MAX);
-	nng_mtx_unlock(link->st.mtx);
-	if (kick)
-		tly_conn_kick(c);
-	return rv;
+	return tly_station_send(&link->st, TLY_PARTY_COORDINATOR, msg, len);
 }
 
 int

@@ -193,3 +193,44 @@ out:
 		nng_tls_config_free(cfg);
 	return rv;
 }
+
+/* ep's TLS configuration: a server's, or a client's that checks
+ * tls->server_name or else url's host. */
+static tly_err
+endpoint_tls(struct tly_endpoint *ep, const char *url, const struct tly_tls_files *tls, int listen,
+             char *why, size_t why_len)
+{
+	nng_url *parsed;
+	tly_err rv;
+
+	if ((rv = tly_url_parse(&parsed, url, 0, tls != NULL, why, why_len)) != TLY_OK)
+		return rv;
+	if (tls != NULL && listen)
+		rv = tly_tls_config(&ep->tls, NNG_TLS_MODE_SERVER, tls, NULL, why, why_len);
+	else if (tls != NULL)
+		rv = tly_tls_config(
+		    &ep->tls, NNG_TLS_MODE_CLIENT, tls,
+		    tls->server_name != NULL ? tls->server_name : parsed->u_hostname, why, why_len);
+	nng_url_free(parsed);
+	return rv;
+}
+
+tly_err
+tly_endpoint_open(struct tly_endpoint *ep, const char *url, const struct tly_tls_files *tls,
+                  int listen, char *why, size_t why_len)
+{
+	tly_err rv = endpoint_tls(ep, url, tls, listen, why, why_len);
+	int nrv;
+
+	if (rv != TLY_OK)
+		return rv;
+	nrv = listen ? nng_stream_listener_alloc(&ep->listener, url)
+	             : nng_stream_dialer_alloc(&ep->dialer, url);
+	if (nrv != 0)
+		return tly_nng_err(nrv, url, why, why_len);
+	if (tls == NULL)
+		return TLY_OK;
+	nrv = listen ? nng_stream_listener_set_ptr(ep->listener, NNG_OPT_TLS_CONFIG, ep->tls)
+	             : nng_stream_dialer_set_ptr(ep->dialer, NNG_OPT_TLS_CONFIG, ep->tls);
+	return nrv != 0 ? tly_nng_err(nrv, "TLS configuration", why, why_len) : TLY_OK;
+}

@@ -299,6 +299,19 @@ send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *s
 	return TLY_OK;
 }
 
+/* Open a message from the coordinator addressed to this member (with
+ * to_all, or to every party). */
+static tly_err
+open_mine(const struct tly_committee_member *m, const struct tly_msg *peeked, int to_all,
+          const uint8_t *msg, size_t len, struct tly_msg *opened)
+{
+	uint32_t to = peeked->header.recipient;
+
+	if (to != m->self->id && !(to_all && to == TLY_PARTY_ALL))
+		return TLY_EPEER;
+	return tly_msg_open(msg, len, m->roster, opened);
+}
+
 /* Round 2: the coordinator's contributor set. */
 static tly_err
 on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
@@ -312,9 +325,7 @@ on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const 
 
 	if (m->phase == MEMBER_ANSWERED)
 		return TLY_ESTATE;
-	if (peeked->header.recipient != m->self->id)
-		return TLY_EPEER;
-	rv = tly_msg_open(msg, len, m->roster, &opened);
+	rv = open_mine(m, peeked, 0, msg, len, &opened);
 	if (rv != TLY_OK)
 		return rv;
 	rv = tly_attempt_list_decode(&attempt, &set, opened.body, opened.body_len);
@@ -386,9 +397,7 @@ on_cert(struct tly_committee_member *m, const struct tly_msg *peeked, const uint
 
 	if (m->phase != MEMBER_SIGNED || m->no_agreement)
 		return TLY_ESTATE;
-	if (peeked->header.recipient != m->self->id)
-		return TLY_EPEER;
-	rv = tly_msg_open(msg, len, m->roster, &opened);
+	rv = open_mine(m, peeked, 0, msg, len, &opened);
 	if (rv != TLY_OK)
 		return rv;
 	rv = tly_set_cert_decode(&cert, opened.body, opened.body_len);
@@ -409,9 +418,7 @@ on_abort(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 	uint32_t reason;
 	tly_err rv;
 
-	if (peeked->header.recipient != m->self->id && peeked->header.recipient != TLY_PARTY_ALL)
-		return TLY_EPEER;
-	rv = tly_msg_open(msg, len, m->roster, &opened);
+	rv = open_mine(m, peeked, 1, msg, len, &opened);
 	if (rv == TLY_OK)
 		rv = tly_abort_decode(&reason, opened.body, opened.body_len);
 	if (rv != TLY_OK)

@@ -124,8 +124,6 @@ tly_err
 tly_secagg_client_start(struct tly_secagg_client *c, const int64_t *cells, size_t d,
                         struct tly_outbox *out)
 {
-	struct tly_msg_header header =
-	    tly_secagg_client_header(c, TLY_MSG_ADVERTISE, TLY_PARTY_COORDINATOR);
 	struct tly_buf body;
 	tly_err rv;
 
@@ -143,8 +141,7 @@ tly_secagg_client_start(struct tly_secagg_client *c, const int64_t *cells, size_
 	tly_kx_keypair(c->keys.secret_pk, c->secrets->secret_sk);
 	rv = tly_advertise_encode(&body, &c->keys);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     c->self->sign);
+		rv = tly_secagg_client_send(c, TLY_MSG_ADVERTISE, body.data, body.len, out);
 out:
 	tly_buf_fini(&body);
 	if (rv != TLY_OK)
@@ -395,8 +392,6 @@ mask_input(struct tly_secagg_client *c)
 static tly_err
 on_share_set(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_outbox *out)
 {
-	struct tly_msg_header header =
-	    tly_secagg_client_header(c, TLY_MSG_MASKED_INPUT, TLY_PARTY_COORDINATOR);
 	struct tly_idlist set;
 	struct tly_buf body;
 	tly_err rv = tly_idlist_decode(&set, m->body, m->body_len);
@@ -417,8 +412,7 @@ on_share_set(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_ou
 	if (rv == TLY_OK)
 		rv = tly_vector_encode(&body, c->input, c->query.cells);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     c->self->sign);
+		rv = tly_secagg_client_send(c, TLY_MSG_MASKED_INPUT, body.data, body.len, out);
 	if (rv != TLY_OK)
 		goto out;
 	TLY_WIPE(c->input, c->query.cells * sizeof *c->input);

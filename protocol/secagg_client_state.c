@@ -56,3 +56,12 @@ tly_secagg_client_header(const struct tly_secagg_client *c, enum tly_msg_type ty
 	memcpy(header.query_id, c->query_id, TLY_QUERY_ID_BYTES);
 	return header;
 }
+
+tly_err
+tly_secagg_client_send(const struct tly_secagg_client *c, enum tly_msg_type type,
+                       const uint8_t *body, size_t len, struct tly_outbox *out)
+{
+	struct tly_msg_header header = tly_secagg_client_header(c, type, TLY_PARTY_COORDINATOR);
+
+	return tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body, len, c->self->sign);
+}

@@ -28,22 +28,27 @@ count_flag(const struct tly_secagg_server *s, uint8_t flag)
 	return count;
 }
 
-/* The ids of the clients with `flag`, increasing. */
+/* An empty list with room for count ids (none allocated for 0). */
 static tly_err
-list_flag(const struct tly_secagg_server *s, uint8_t flag, struct tly_idlist *out)
+list_alloc(struct tly_idlist *out, uint32_t count)
 {
-	uint32_t count = count_flag(s, flag);
-
 	memset(out, 0, sizeof *out);
 	if (count == 0)
 		return TLY_OK;
 	out->ids = malloc(count * sizeof *out->ids);
-	if (out->ids == NULL)
-		return TLY_ENOMEM;
-	for (uint32_t i = 0; i < s->n; i++)
+	return out->ids != NULL ? TLY_OK : TLY_ENOMEM;
+}
+
+/* The ids of the clients with `flag`, increasing. */
+static tly_err
+list_flag(const struct tly_secagg_server *s, uint8_t flag, struct tly_idlist *out)
+{
+	tly_err rv = list_alloc(out, count_flag(s, flag));
+
+	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
 		if (s->clients[i].flags & flag)
 			out->ids[out->count++] = s->clients[i].id;
-	return TLY_OK;
+	return rv;
 }
 
 /* Holders of x's shares that carry `flag`. */
@@ -149,18 +154,15 @@ key_entry(struct tly_key_entry *e, const struct tly_secagg_client_rec *cl)
 
 /* KEY_LIST for cl: the entries of {u} ∪ L(u), ids increasing. */
 static tly_err
-send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-              struct tly_outbox *box)
+key_list_body(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+              struct tly_buf *body)
 {
-	struct tly_msg_header header = tly_secagg_server_header(s, TLY_MSG_KEY_LIST, cl->id);
 	struct tly_key_list list = {0, NULL};
-	struct tly_buf body;
-	tly_err rv = TLY_ENOMEM;
+	tly_err rv;
 
-	tly_buf_init(&body);
 	list.entries = calloc(cl->holder_count + 1, sizeof *list.entries);
 	if (list.entries == NULL)
-		goto out;
+		return TLY_ENOMEM;
 	for (uint32_t j = 0; j <= cl->holder_count; j++) {
 		int self_next = j == cl->holder_count || cl->holders[j] > cl->id;
 		if (list.count == j && self_next)
@@ -169,11 +171,7 @@ send_key_list(struct tly_secagg_server *s, const struct tly_secagg_client_rec *c
 			key_entry(&list.entries[list.count++],
 			          tly_secagg_client_of(s, cl->holders[j]));
 	}
-	rv = tly_key_list_encode(&body, &list);
-	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
-out:
-	tly_buf_fini(&body);
+	rv = tly_key_list_encode(body, &list);
 	tly_key_list_fini(&list);
 	return rv;
 }
@@ -191,25 +189,62 @@ prune_to_enough(struct tly_secagg_server *s, uint8_t flag)
 	return rv;
 }
 
-typedef tly_err (*send_fn)(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-                           struct tly_outbox *box);
+/* Wait for each client with `flag` in `next`. */
+static void
+wait_for(struct tly_secagg_server *s, uint8_t flag, enum tly_secagg_phase next)
+{
+	s->phase = next;
+	s->expected = count_flag(s, flag);
+}
 
-/* Send each client with `flag` its message, then wait for all of them in
- * `next`. */
+/* Encodes cl's message of a round end into body. */
+typedef tly_err (*body_fn)(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+                           struct tly_buf *body);
+
 static tly_err
-send_each(struct tly_secagg_server *s, uint8_t flag, send_fn send, enum tly_secagg_phase next,
-          struct tly_outbox *box)
+send_to(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl, enum tly_msg_type type,
+        body_fn make, struct tly_outbox *box)
+{
+	struct tly_msg_header header = tly_secagg_server_header(s, type, cl->id);
+	struct tly_buf body;
+	tly_err rv;
+
+	tly_buf_init(&body);
+	rv = make(s, cl, &body);
+	if (rv == TLY_OK)
+		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
+	tly_buf_fini(&body);
+	return rv;
+}
+
+/* Send each client with `flag` its own message of `type`, then wait for
+ * all of them in `next`. */
+static tly_err
+send_each(struct tly_secagg_server *s, uint8_t flag, enum tly_msg_type type, body_fn make,
+          enum tly_secagg_phase next, struct tly_outbox *box)
 {
 	tly_err rv = TLY_OK;
 
 	for (uint32_t i = 0; i < s->n && rv == TLY_OK; i++)
 		if (s->clients[i].flags & flag)
-			rv = send(s, &s->clients[i], box);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = next;
-	s->expected = count_flag(s, flag);
-	return TLY_OK;
+			rv = send_to(s, &s->clients[i], type, make, box);
+	if (rv == TLY_OK)
+		wait_for(s, flag, next);
+	return rv;
+}
+
+/* Send every client with `flag` the same body (of `type`; rv is its
+ * encoder's result), free the body, then wait for them in `next`. */
+static tly_err
+broadcast_each(struct tly_secagg_server *s, uint8_t flag, enum tly_msg_type type, tly_err rv,
+               struct tly_buf *body, enum tly_secagg_phase next, struct tly_outbox *box)
+{
+	if (rv == TLY_OK)
+		rv = tly_secagg_broadcast(s, type, body, flag, box);
+	tly_buf_fini(body);
+	if (rv == TLY_OK)
+		wait_for(s, flag, next);
+	return rv;
 }
 
 static tly_err
@@ -226,32 +261,26 @@ close_advertising(struct tly_secagg_server *s, struct tly_outbox *box)
 			rv = choose_holders(s, &s->clients[i]);
 	if (rv != TLY_OK)
 		return rv;
-	return send_each(s, IN_U1, send_key_list, TLY_SECAGG_SHARING, box);
+	return send_each(s, IN_U1, TLY_MSG_KEY_LIST, key_list_body, TLY_SECAGG_SHARING, box);
 }
 
 /* ---- Round 1 ends: U2, share sets ---- */
 
+/* SHARE_SET for cl: the holders of its shares that are in U2. */
 static tly_err
-send_share_set(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
-               struct tly_outbox *box)
+share_set_body(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+               struct tly_buf *body)
 {
-	struct tly_msg_header header = tly_secagg_server_header(s, TLY_MSG_SHARE_SET, cl->id);
 	struct tly_idlist set = {0, NULL};
-	struct tly_buf body;
-	tly_err rv = TLY_ENOMEM;
+	tly_err rv;
 
-	tly_buf_init(&body);
 	set.ids = malloc((cl->holder_count + 1) * sizeof *set.ids);
 	if (set.ids == NULL)
-		goto out;
+		return TLY_ENOMEM;
 	for (uint32_t j = 0; j < cl->holder_count; j++)
 		if (tly_secagg_client_of(s, cl->holders[j])->flags & IN_U2)
 			set.ids[set.count++] = cl->holders[j];
-	rv = tly_idlist_encode(&body, &set);
-	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(box, cl->id, &header, body.data, body.len, s->coord->sign);
-out:
-	tly_buf_fini(&body);
+	rv = tly_idlist_encode(body, &set);
 	tly_idlist_fini(&set);
 	return rv;
 }
@@ -269,7 +298,7 @@ close_sharing(struct tly_secagg_server *s, struct tly_outbox *box)
 	rv = prune_to_enough(s, IN_U2);
 	if (rv != TLY_OK)
 		return rv;
-	return send_each(s, IN_U2, send_share_set, TLY_SECAGG_MASKING, box);
+	return send_each(s, IN_U2, TLY_MSG_SHARE_SET, share_set_body, TLY_SECAGG_MASKING, box);
 }
 
 /* ---- Round 2 ends: U3, survivors ---- */
@@ -289,14 +318,7 @@ close_masking(struct tly_secagg_server *s, struct tly_outbox *box)
 	tly_idlist_hash(s->survivors_hash, s->query_id, &s->survivors);
 	tly_buf_init(&body);
 	rv = tly_idlist_encode(&body, &s->survivors);
-	if (rv == TLY_OK)
-		rv = tly_secagg_broadcast(s, TLY_MSG_SURVIVORS, &body, IN_U3, box);
-	tly_buf_fini(&body);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = TLY_SECAGG_CHECKING;
-	s->expected = s->survivors.count;
-	return TLY_OK;
+	return broadcast_each(s, IN_U3, TLY_MSG_SURVIVORS, rv, &body, TLY_SECAGG_CHECKING, box);
 }
 
 /* ---- Round 3 ends: U4, signatures ---- */
@@ -324,15 +346,9 @@ close_checking(struct tly_secagg_server *s, struct tly_outbox *box)
 	}
 	tly_buf_init(&body);
 	rv = tly_signature_list_encode(&body, &list);
-	if (rv == TLY_OK)
-		rv = tly_secagg_broadcast(s, TLY_MSG_SIGNATURE_LIST, &body, IN_U4, box);
-	tly_buf_fini(&body);
 	tly_signature_list_fini(&list);
-	if (rv != TLY_OK)
-		return rv;
-	s->phase = TLY_SECAGG_UNMASKING;
-	s->expected = count;
-	return TLY_OK;
+	return broadcast_each(s, IN_U4, TLY_MSG_SIGNATURE_LIST, rv, &body, TLY_SECAGG_UNMASKING,
+	                      box);
 }
 
 /* ---- Round 4 ends: rebuild the secrets, remove the masks ---- */
@@ -437,12 +453,14 @@ remove_pair_masks(struct tly_secagg_server *s, const struct tly_secagg_client_re
 	return rv;
 }
 
+/* Round 4 ends: nothing goes out, whatever box is given. */
 static tly_err
-close_unmasking(struct tly_secagg_server *s)
+close_unmasking(struct tly_secagg_server *s, struct tly_outbox *box)
 {
 	struct tly_idlist recovered = {0, NULL};
 	tly_err rv = TLY_ETOOFEW;
 
+	(void)box;
 	if (count_flag(s, IN_U5) < s->query.threshold)
 		return rv;
 	recovered.ids = malloc(s->n * sizeof *recovered.ids);
@@ -485,31 +503,24 @@ send_abort(struct tly_secagg_server *s, uint32_t reason, struct tly_outbox *box)
 	return rv;
 }
 
+typedef tly_err (*close_fn)(struct tly_secagg_server *s, struct tly_outbox *box);
+
+/* What ends each collecting phase; none for DONE and ABORTED. */
+static const close_fn closers[] = {
+    [TLY_SECAGG_ADVERTISING] = close_advertising, [TLY_SECAGG_SHARING] = close_sharing,
+    [TLY_SECAGG_MASKING] = close_masking,         [TLY_SECAGG_CHECKING] = close_checking,
+    [TLY_SECAGG_UNMASKING] = close_unmasking,
+};
+
 tly_err
 tly_secagg_server_close_round(struct tly_secagg_server *s, struct tly_outbox *box)
 {
 	size_t mark = box->count;
 	tly_err rv;
 
-	switch (s->phase) {
-	case TLY_SECAGG_ADVERTISING:
-		rv = close_advertising(s, box);
-		break;
-	case TLY_SECAGG_SHARING:
-		rv = close_sharing(s, box);
-		break;
-	case TLY_SECAGG_MASKING:
-		rv = close_masking(s, box);
-		break;
-	case TLY_SECAGG_CHECKING:
-		rv = close_checking(s, box);
-		break;
-	case TLY_SECAGG_UNMASKING:
-		rv = close_unmasking(s);
-		break;
-	default:
+	if ((size_t)s->phase >= sizeof closers / sizeof closers[0] || closers[s->phase] == NULL)
 		return TLY_ESTATE;
-	}
+	rv = closers[s->phase](s, box);
 	s->complete = 0;
 	if (rv == TLY_OK)
 		return TLY_OK;
@@ -532,15 +543,13 @@ tly_secagg_server_abort(struct tly_secagg_server *s, uint32_t reason, struct tly
 static tly_err
 copy_list(struct tly_idlist *out, const uint32_t *ids, uint32_t count)
 {
-	memset(out, 0, sizeof *out);
-	if (count == 0)
-		return TLY_OK;
-	out->ids = malloc(count * sizeof *out->ids);
-	if (out->ids == NULL)
-		return TLY_ENOMEM;
-	memcpy(out->ids, ids, count * sizeof *ids);
-	out->count = count;
-	return TLY_OK;
+	tly_err rv = list_alloc(out, count);
+
+	if (rv == TLY_OK && count > 0) {
+		memcpy(out->ids, ids, count * sizeof *ids);
+		out->count = count;
+	}
+	return rv;
 }
 
 tly_err

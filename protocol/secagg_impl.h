@@ -136,6 +136,11 @@ struct tly_secagg_peer *tly_secagg_client_peer(const struct tly_secagg_client *c
 struct tly_msg_header tly_secagg_client_header(const struct tly_secagg_client *c,
                                                enum tly_msg_type type, uint32_t recipient);
 
+/* Sign a message of `type` with this body and append it for the
+ * coordinator (tly_msg_seal_to). */
+TLY_MUST tly_err tly_secagg_client_send(const struct tly_secagg_client *c, enum tly_msg_type type,
+                                        const uint8_t *body, size_t len, struct tly_outbox *out);
+
 /* Round 3 (SURVIVORS in, CONSISTENCY out) and round 4 (SIGNATURE_LIST in,
  * UNMASK out), as secagg.h describes; a failure ends the query (the caller
  * stops the client). */

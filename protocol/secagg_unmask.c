@@ -43,8 +43,6 @@ tly_err
 tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
                         struct tly_outbox *out)
 {
-	struct tly_msg_header header =
-	    tly_secagg_client_header(c, TLY_MSG_CONSISTENCY, TLY_PARTY_COORDINATOR);
 	struct tly_idlist u3;
 	tly_err rv = tly_idlist_decode(&u3, m->body, m->body_len);
 
@@ -57,8 +55,8 @@ tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
 	}
 	c->survivors = u3;
 	tly_idlist_hash(c->survivors_hash, c->query_id, &c->survivors);
-	rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, c->survivors_hash,
-	                     sizeof c->survivors_hash, c->self->sign);
+	rv = tly_secagg_client_send(c, TLY_MSG_CONSISTENCY, c->survivors_hash,
+	                            sizeof c->survivors_hash, out);
 	if (rv == TLY_OK)
 		c->phase = TLY_SECAGG_CLIENT_SIGNATURES;
 	return rv;
@@ -134,8 +132,6 @@ tly_err
 tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *m,
                              struct tly_outbox *out)
 {
-	struct tly_msg_header header =
-	    tly_secagg_client_header(c, TLY_MSG_UNMASK, TLY_PARTY_COORDINATOR);
 	struct tly_signature_list list;
 	struct tly_unmask unmask;
 	struct tly_buf body;
@@ -151,8 +147,7 @@ tly_secagg_on_signature_list(struct tly_secagg_client *c, const struct tly_msg *
 	if (rv == TLY_OK)
 		rv = tly_unmask_encode(&body, &unmask);
 	if (rv == TLY_OK)
-		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
-		                     c->self->sign);
+		rv = tly_secagg_client_send(c, TLY_MSG_UNMASK, body.data, body.len, out);
 	if (rv == TLY_OK) {
 		tly_secagg_client_forget(c);
 		c->phase = TLY_SECAGG_CLIENT_DONE;

@@ -55,6 +55,7 @@ split(uint64_t n)
 struct source {
 	const uint8_t *leaves;
 	const struct tly_merkle_tree *tree;
+	uint64_t size; /* how many leaves there are (a flat array: UINT64_MAX) */
 };
 
 static int
@@ -91,15 +92,22 @@ range_hash(const struct source *src, uint64_t start, uint64_t n, uint8_t out[sta
 	tly_merkle_node_hash(out, left, right);
 }
 
-void
-tly_merkle_root(uint8_t out[static HASH], const uint8_t *leaves, uint64_t n)
+/* MTH of the first n leaves; the empty tree's is SHA-256(""). */
+static void
+root(const struct source *src, uint64_t n, uint8_t out[static HASH])
 {
-	struct source src = {leaves, NULL};
-
 	if (n == 0)
 		crypto_hash_sha256(out, NULL, 0);
 	else
-		range_hash(&src, 0, n, out);
+		range_hash(src, 0, n, out);
+}
+
+void
+tly_merkle_root(uint8_t out[static HASH], const uint8_t *leaves, uint64_t n)
+{
+	struct source src = {leaves, NULL, UINT64_MAX};
+
+	root(&src, n, out);
 }
 
 /* RFC 6962 PATH(m, D[start:start+n]), appended after the hashes below it. */
@@ -123,7 +131,7 @@ static tly_err
 inclusion(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
           uint64_t n, uint64_t index)
 {
-	if (index >= n || n >= SIZE_LIMIT)
+	if (index >= n || n >= SIZE_LIMIT || n > src->size)
 		return TLY_EINVAL;
 	*count = 0;
 	path(src, proof, count, 0, n, index);
@@ -134,7 +142,7 @@ tly_err
 tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                            const uint8_t *leaves, uint64_t n, uint64_t index)
 {
-	struct source src = {leaves, NULL};
+	struct source src = {leaves, NULL, UINT64_MAX};
 	return inclusion(&src, proof, count, n, index);
 }
 
@@ -162,7 +170,7 @@ static tly_err
 consistency(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
             size_t *count, uint64_t m, uint64_t n)
 {
-	if (m > n || n >= SIZE_LIMIT)
+	if (m > n || n >= SIZE_LIMIT || n > src->size)
 		return TLY_EINVAL;
 	*count = 0;
 	if (m > 0 && m < n)
@@ -174,7 +182,7 @@ tly_err
 tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                              const uint8_t *leaves, uint64_t m, uint64_t n)
 {
-	struct source src = {leaves, NULL};
+	struct source src = {leaves, NULL, UINT64_MAX};
 	return consistency(&src, proof, count, m, n);
 }
 
@@ -235,13 +243,10 @@ tly_merkle_tree_append(struct tly_merkle_tree *t, const uint8_t leaf_hash[static
 void
 tly_merkle_tree_root(const struct tly_merkle_tree *t, uint64_t n, uint8_t out[static HASH])
 {
-	struct source src = {t->levels[0], t};
+	struct source src = {t->levels[0], t, t->size};
 
 	TLY_REQUIRE(n <= t->size);
-	if (n == 0)
-		crypto_hash_sha256(out, NULL, 0);
-	else
-		range_hash(&src, 0, n, out);
+	root(&src, n, out);
 }
 
 tly_err
@@ -249,9 +254,7 @@ tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
                           uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                           uint64_t n, uint64_t index)
 {
-	struct source src = {t->levels[0], t};
-	if (n > t->size)
-		return TLY_EINVAL;
+	struct source src = {t->levels[0], t, t->size};
 	return inclusion(&src, proof, count, n, index);
 }
 
@@ -260,9 +263,7 @@ tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
                             uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                             uint64_t m, uint64_t n)
 {
-	struct source src = {t->levels[0], t};
-	if (n > t->size)
-		return TLY_EINVAL;
+	struct source src = {t->levels[0], t, t->size};
 	return consistency(&src, proof, count, m, n);
 }
 
