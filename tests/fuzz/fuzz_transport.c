@@ -16,7 +16,12 @@
  * stream, in order, from node 1, up to the first frame the hub must refuse
  * (length 0 or over TLY_MAX_MESSAGE_BYTES); unauthenticated bytes must
  * never reach it (nobody can forge the HELLO), and the hub sends nothing
- * beyond the handshake.
+ * beyond the handshake but, once the node is bound, whole keepalives (empty
+ * frames). The hub's heartbeat runs every HEARTBEAT_MS here
+ * (FUZZ_TRANSPORT_HEARTBEAT_MS to change it), not every
+ * TLY_HEARTBEAT_INTERVAL_MS, so that keepalives interleave with many
+ * inputs: at the default a tick fell within an input only now and then,
+ * and CI once caught one that the harness took for a stray frame.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +43,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-enum { NODE = 1, WAIT_MS = 5000 };
+enum { NODE = 1, WAIT_MS = 5000, HEARTBEAT_MS = 5 };
 
 static struct tly_hub *hub;
 static struct tly_roster roster;
@@ -81,6 +86,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	atexit(stop);
 	verbose = getenv("FUZZ_TRANSPORT_VERBOSE") != NULL;
+	const char *hb = getenv("FUZZ_TRANSPORT_HEARTBEAT_MS");
+	int every = hb != NULL && atoi(hb) > 0 ? atoi(hb) : HEARTBEAT_MS;
+	/* never dead: a connection is closed by its input, not by silence */
+	tly_hub_heartbeat(hub, every, WAIT_MS * 4);
 	return 0;
 }
 
@@ -192,6 +201,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct expected e;
 	size_t seen = 0;
 	int auth, fd, closed = 0;
+	size_t keepalive_bytes = 0; /* what the hub sent after WELCOME */
 
 	if (size < 1 || size > 1 << 16)
 		return 0;
@@ -233,12 +243,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ssize_t r = read(fd, junk, sizeof junk);
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r > 0)
-				fail("the hub sent something unasked");
+			if (r > 0) {
+				/* only keepalives, only to a bound node: zero bytes */
+				for (ssize_t i = 0; i < r; i++)
+					if (!auth || junk[i] != 0)
+						fail("the hub sent something unasked");
+				keepalive_bytes += (size_t)r;
+				continue;
+			}
 			closed = 1;
 		}
 	}
 	close(fd);
+	if (keepalive_bytes % TLY_FRAME_HEAD_BYTES != 0)
+		fail("the hub sent a cut keepalive");
 	drain(&e, &seen, auth, 0);
 	if (seen != (auth ? e.count : 0)) {
 		/* posts made before the close may still be on their way */
@@ -249,7 +267,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fail("a complete frame was lost");
 	}
 	if (verbose)
-		fprintf(stderr, "fuzz_transport: %s, %zu of the %zu complete frames delivered\n",
-		        auth ? "authenticated" : "not authenticated", seen, e.count);
+		fprintf(stderr,
+		        "fuzz_transport: %s, %zu of the %zu complete frames delivered, "
+		        "%zu keepalives\n",
+		        auth ? "authenticated" : "not authenticated", seen, e.count,
+		        keepalive_bytes / TLY_FRAME_HEAD_BYTES);
 	return 0;
 }
