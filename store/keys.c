@@ -199,13 +199,19 @@ registry_key(void *user, const char *section, const char *key, const char *value
 		return registry_fail(p, section, key, "unknown key");
 	if (tly_unhex(bytes, sizeof bytes, value, strlen(value)) != TLY_OK)
 		return registry_fail(p, section, key, "expected 64 hex digits");
+	/* A key given twice is refused, not replaced: two readers of one
+	 * registry must not pin different keys (docs/SECURITY.md). */
 	if (strcmp(section, "coordinator") == 0) {
 		if (!is_sign)
 			return registry_fail(p, section, key, "the coordinator has only sign_pk");
+		if (p->have_coordinator)
+			return registry_fail(p, section, key, "given twice");
 		memcpy(p->coordinator_pk, bytes, sizeof bytes);
 		p->have_coordinator = 1;
 	} else if (strncmp(section, "node ", 5) == 0) {
 		struct tly_party *party = &p->parties[p->count - 1];
+		if (p->have & (is_sign ? 1u : 2u))
+			return registry_fail(p, section, key, "given twice");
 		memcpy(is_sign ? party->sign_pk : party->kx_pk, bytes, sizeof bytes);
 		p->have |= is_sign ? 1u : 2u;
 	} else {

@@ -247,6 +247,19 @@ Test(registry, node_repeated_right_after_itself)
 	            "node 5: needs both sign_pk and kx_pk");
 }
 
+/* A key given twice, in one section or in a repeated [coordinator], is
+ * refused: the second used to replace the first, so that two readers of
+ * one registry (one keeping the first) could pin different keys. */
+Test(registry, key_given_twice)
+{
+	expect_fail(COORD "sign_pk = " PK_B "\n", "reg.ini:3: coordinator.sign_pk: given twice");
+	expect_fail(COORD NODE(1) COORD, "reg.ini:7: coordinator.sign_pk: given twice");
+	expect_fail(COORD "[node 1]\nsign_pk = " PK_A "\nkx_pk = " PK_B "\nsign_pk = " PK_B "\n",
+	            "reg.ini:6: node 1.sign_pk: given twice");
+	expect_fail(COORD "[node 1]\nkx_pk = " PK_B "\nsign_pk = " PK_A "\nkx_pk = " PK_A "\n",
+	            "reg.ini:6: node 1.kx_pk: given twice");
+}
+
 Test(registry, node_id_at_the_maximum)
 {
 	char why[256] = "";
