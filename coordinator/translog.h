@@ -82,6 +82,7 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
+#include "query/receipt.h"
 #include "wire/codec.h"
 #include "wire/messages.h"
 #include "wire/party.h"
@@ -191,14 +192,8 @@ TLY_MUST tly_err tly_translog_recent_heads(struct tly_translog *log, uint64_t *s
 struct tly_translog_receipt_ref {
 	uint64_t log_seq; /* the log entry that carries it */
 	uint32_t node_id;
-	uint64_t seq; /* the node's ledger entry */
+	TLY_LEDGER_SPEND_MEMBER; /* the receipt's: seq is the node's ledger entry */
 	uint8_t entry_hash[TLY_HASH_BYTES];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	uint64_t amount_num, amount_den;
-	uint64_t epsilon_spent_num, epsilon_spent_den;
-	uint64_t rho_spent_num, rho_spent_den;
 };
 
 /* A release as found in the log, for matching node ledgers' charges:

@@ -131,24 +131,13 @@ struct tly_ledger_charge {
 
 /* One entry, as stored and signed (layout above). */
 struct tly_ledger_entry {
-	uint8_t kind; /* enum tly_ledger_kind */
-	uint64_t seq;
-	uint64_t time;
-	char dataset[TLY_SPEC_NAME_MAX + 1];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	struct tly_fraction amount;
-	struct tly_fraction epsilon_spent, rho_spent;
-	struct tly_ledger_budget budget;
-	uint8_t refusal; /* enum tly_ledger_refusal */
+	uint8_t kind;            /* enum tly_ledger_kind */
+	TLY_LEDGER_SPEND_MEMBER; /* seq .. log_head, as in its receipt */
+	uint8_t refusal;         /* enum tly_ledger_refusal */
 	char reason[TLY_LEDGER_REASON_MAX + 1];
 	const char *spec_json; /* borrowed: whoever filled the entry owns it */
 	size_t spec_len;
 	uint8_t prev_hash[TLY_HASH_BYTES];
-	char population[TLY_SPEC_NAME_MAX + 1];
-	struct tly_fraction epsilon_rho_spent;
-	struct tly_log_head_field log_head; /* version 3 */
 	uint8_t entry_hash[TLY_HASH_BYTES];
 	uint8_t signature[TLY_SIGN_BYTES];
 };

@@ -29,14 +29,9 @@ struct tly_ledger {
 	"log_signature"
 enum { TLY_LEDGER_COLUMN_COUNT = 36 };
 
-enum { TLY_LEDGER_FRACTIONS = 9, TLY_LEDGER_ROW_FRACTIONS = 7 };
-
-/* e's fractions: first the TLY_LEDGER_ROW_FRACTIONS the row stores side
- * by side (amount, epsilon_spent, rho_spent, then the budget's
- * epsilon_total, epsilon_per_query, rho_total, rho_per_query), then
- * delta_total and epsilon_rho_spent. */
-void tly_ledger_entry_fractions(const struct tly_ledger_entry *e,
-                                struct tly_fraction out[static TLY_LEDGER_FRACTIONS]);
+/* How many of an entry's fractions (tly_ledger_spend_fractions) the row
+ * stores side by side, in columns amount_num .. rho_per_query_den. */
+enum { TLY_LEDGER_ROW_FRACTIONS = 7 };
 
 /* Bind every column of e to parameters 1..TLY_LEDGER_COLUMN_COUNT of an
  * INSERT. SQLite's result code. */
