@@ -43,18 +43,16 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 	return out->error;
 }
 
+static tly_err
+encode_entry(const void *item, struct tly_buf *out)
+{
+	return tly_ledger_entry_encode(item, out);
+}
+
 tly_err
 tly_ledger_entry_hash(const struct tly_ledger_entry *e, uint8_t out[static TLY_HASH_BYTES])
 {
-	struct tly_buf bytes;
-	tly_err rv;
-
-	tly_buf_init(&bytes);
-	rv = tly_ledger_entry_encode(e, &bytes);
-	if (rv == TLY_OK)
-		tly_hash(out, ENTRY_DOMAIN, bytes.data, bytes.len);
-	tly_buf_fini(&bytes);
-	return rv;
+	return tly_ledger_hash_encoded(out, ENTRY_DOMAIN, encode_entry, e);
 }
 
 tly_err

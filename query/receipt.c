@@ -74,15 +74,22 @@ tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
 	tly_ledger_put_fraction(b, budget->rho_per_query);
 }
 
+/* A name as u8 length and bytes (at most TLY_SPEC_NAME_MAX of them). */
+static void
+put_name(struct tly_buf *b, const char *name)
+{
+	size_t len = strnlen(name, TLY_SPEC_NAME_MAX);
+
+	tly_buf_put_u8(b, (uint8_t)len);
+	tly_buf_put_bytes(b, name, len);
+}
+
 void
 tly_ledger_put_spend(struct tly_buf *b, const struct tly_ledger_spend *s)
 {
-	size_t dataset_len = strnlen(s->dataset, TLY_SPEC_NAME_MAX);
-
 	tly_buf_put_u64(b, s->seq);
 	tly_buf_put_u64(b, s->time);
-	tly_buf_put_u8(b, (uint8_t)dataset_len);
-	tly_buf_put_bytes(b, s->dataset, dataset_len);
+	put_name(b, s->dataset);
 	tly_buf_put_bytes(b, s->query_id, sizeof s->query_id);
 	tly_buf_put_bytes(b, s->query_hash, sizeof s->query_hash);
 	tly_buf_put_u8(b, s->mechanism);
@@ -95,10 +102,7 @@ tly_ledger_put_spend(struct tly_buf *b, const struct tly_ledger_spend *s)
 void
 tly_ledger_put_accountant(struct tly_buf *b, const struct tly_ledger_spend *s)
 {
-	size_t len = strnlen(s->population, TLY_SPEC_NAME_MAX);
-
-	tly_buf_put_u8(b, (uint8_t)len);
-	tly_buf_put_bytes(b, s->population, len);
+	put_name(b, s->population);
 	tly_ledger_put_fraction(b, s->epsilon_rho_spent);
 	tly_ledger_put_fraction(b, s->budget.delta_total);
 	tly_buf_put_u32(b, s->budget.sites);
@@ -234,10 +238,27 @@ receipt_fields_valid(const struct tly_ledger_receipt *r)
 	return 1;
 }
 
-/* Every receipt byte before the signature. */
-static tly_err
-receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
+tly_err
+tly_ledger_hash_encoded(uint8_t out[static TLY_HASH_BYTES], const char *domain,
+                        tly_err (*encode)(const void *item, struct tly_buf *b), const void *item)
 {
+	struct tly_buf bytes;
+	tly_err rv;
+
+	tly_buf_init(&bytes);
+	rv = encode(item, &bytes);
+	if (rv == TLY_OK)
+		tly_hash(out, domain, bytes.data, bytes.len);
+	tly_buf_fini(&bytes);
+	return rv;
+}
+
+/* Every receipt byte before the signature (item: the receipt). */
+static tly_err
+receipt_body(const void *item, struct tly_buf *out)
+{
+	const struct tly_ledger_receipt *r = item;
+
 	if (!receipt_fields_valid(r))
 		return TLY_EINVAL;
 	tly_buf_put_u8(out, TLY_RECEIPT_VERSION);
@@ -252,15 +273,7 @@ receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
 tly_err
 tly_ledger_receipt_digest(const struct tly_ledger_receipt *r, uint8_t digest[static TLY_HASH_BYTES])
 {
-	struct tly_buf body;
-	tly_err rv;
-
-	tly_buf_init(&body);
-	rv = receipt_body(r, &body);
-	if (rv == TLY_OK)
-		tly_hash(digest, RECEIPT_DOMAIN, body.data, body.len);
-	tly_buf_fini(&body);
-	return rv;
+	return tly_ledger_hash_encoded(digest, RECEIPT_DOMAIN, receipt_body, r);
 }
 
 tly_err

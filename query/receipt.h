@@ -173,6 +173,13 @@ struct tly_ledger_receipt {
 	uint8_t signature[TLY_SIGN_BYTES];
 };
 
+/* out = tly_hash(domain, the bytes encode(item, b) appends to an empty
+ * buffer): how an entry's hash and a receipt's digest are made. TLY_OK, or
+ * encode's error (out untouched); the buffer is freed on every path. */
+TLY_MUST tly_err tly_ledger_hash_encoded(uint8_t out[static TLY_HASH_BYTES], const char *domain,
+                                         tly_err (*encode)(const void *item, struct tly_buf *b),
+                                         const void *item);
+
 /* Receipt bytes with signature, appended to out. TLY_EINVAL for a field
  * the decoder would refuse, TLY_ENOMEM. */
 TLY_MUST tly_err tly_ledger_receipt_encode(const struct tly_ledger_receipt *receipt,
