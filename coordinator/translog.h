@@ -130,16 +130,16 @@ struct tly_translog_record {
 struct tly_translog;
 
 /*
- * Open (creating if absent) the log at path for appending; key is borrowed
- * and must outlive the handle. A new file records key's public key; an
- * existing one must have been written with the same key. On success *out
- * owns the handle (close it); on failure *out is untouched and why (if
- * why_len > 0) names the file and the cause. TLY_EFORMAT: not a transparency log, another format
- * version, or a damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
+ * Open (creating if absent) the log at path for appending, as
+ * store/sqlog.h opens a writer: the file checks, the recorded key, and
+ * TLY_EFORMAT, TLY_EAUTH and TLY_EIO with why naming the file and the
+ * cause. key is borrowed and must outlive the handle. On success *out
+ * owns the handle (close it); on failure *out is untouched. TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_translog_open(struct tly_translog **out, const char *path,
                                    const struct tly_sign_key *key, char *why, size_t why_len);
-/* Open an existing log read-only (verify, show, releases). Errors as above. */
+/* Open an existing log read-only (a reader, store/sqlog.h) for verify,
+ * show and releases. Errors as above. */
 TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path, char *why,
                                             size_t why_len);
 /* Accepts NULL. */

@@ -138,15 +138,13 @@ void tly_ledger_spend_fractions(const struct tly_ledger_spend *s,
  * carried into the transparency log and checked by `tally audit verify`:
  *
  *   receipt bytes (version 3; integers big-endian):
- *     version u8 = 3, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
- *     dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
- *     mechanism u8 (1 or 2), amount, epsilon_spent, rho_spent,
- *     epsilon_total, epsilon_per_query, rho_total, rho_per_query (each
- *     u64 num, u64 den, reduced, den > 0),
- *     population_len u8 (1..63), population, epsilon_rho_spent,
- *     delta_total (0 < delta < 1), sites u32 (1..1000)    [added in v2]
+ *     version u8 = 3, node_id u32 (1..TLY_MAX_PARTY_ID),
+ *     the spend, seq .. rho_per_query (tly_ledger_put_spend; mechanism 1
+ *       or 2, each fraction reduced with den > 0),
+ *     the accountant's fields (tly_ledger_put_accountant; 0 < delta_total
+ *       < 1, sites 1..1000)                               [added in v2]
  *     entry_hash[32],
- *     log_size u64, log_root[32], log_signature[64]       [added in v3]
+ *     the log head (tly_ledger_put_log_head)              [added in v3]
  *       the coordinator's signed log head that the node verified for
  *       this query before charging it (struct tly_log_head_field; size 0
  *       and zeros only for "no head": tally-node always carries one),
