@@ -112,7 +112,7 @@ tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 	rc = rc ? rc : bind_blob(st, &col, e->query_id, sizeof e->query_id);
 	rc = rc ? rc : bind_blob(st, &col, e->query_hash, sizeof e->query_hash);
 	rc = rc ? rc : bind_u64(st, &col, e->mechanism);
-	for (size_t i = 0; i < TLY_LEDGER_ROW_FRACTIONS; i++)
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
 		rc = rc ? rc : bind_fraction(st, &col, fractions[i]);
 	rc = rc ? rc : bind_u64(st, &col, e->refusal);
 	rc = rc ? rc : sqlite3_bind_text(st, col++, e->reason, -1, SQLITE_TRANSIENT);
@@ -256,6 +256,7 @@ read_text(struct row *row, size_t max, size_t *len)
 tly_err
 tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, size_t why_len)
 {
+	struct tly_fraction *fractions[TLY_LEDGER_SPEND_FRACTIONS];
 	struct row row = {st, 0, NULL};
 	const char *text;
 	size_t len;
@@ -269,13 +270,9 @@ tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, siz
 	read_blob(&row, e->query_id, sizeof e->query_id);
 	read_blob(&row, e->query_hash, sizeof e->query_hash);
 	e->mechanism = read_u8(&row);
-	e->amount = read_fraction(&row);
-	e->epsilon_spent = read_fraction(&row);
-	e->rho_spent = read_fraction(&row);
-	e->budget.epsilon_total = read_fraction(&row);
-	e->budget.epsilon_per_query = read_fraction(&row);
-	e->budget.rho_total = read_fraction(&row);
-	e->budget.rho_per_query = read_fraction(&row);
+	tly_ledger_spend_fields(&e->spend, fractions);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
+		*fractions[i] = read_fraction(&row);
 	e->refusal = read_u8(&row);
 	text = read_text(&row, TLY_LEDGER_REASON_MAX, &len);
 	memcpy(e->reason, text, len);

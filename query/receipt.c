@@ -65,15 +65,6 @@ tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f)
 	tly_buf_put_u64(b, f.den);
 }
 
-void
-tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
-{
-	tly_ledger_put_fraction(b, budget->epsilon_total);
-	tly_ledger_put_fraction(b, budget->epsilon_per_query);
-	tly_ledger_put_fraction(b, budget->rho_total);
-	tly_ledger_put_fraction(b, budget->rho_per_query);
-}
-
 /* A name as u8 length and bytes (at most TLY_SPEC_NAME_MAX of them). */
 static void
 put_name(struct tly_buf *b, const char *name)
@@ -87,16 +78,17 @@ put_name(struct tly_buf *b, const char *name)
 void
 tly_ledger_put_spend(struct tly_buf *b, const struct tly_ledger_spend *s)
 {
+	struct tly_fraction fractions[TLY_LEDGER_SPEND_FRACTIONS];
+
 	tly_buf_put_u64(b, s->seq);
 	tly_buf_put_u64(b, s->time);
 	put_name(b, s->dataset);
 	tly_buf_put_bytes(b, s->query_id, sizeof s->query_id);
 	tly_buf_put_bytes(b, s->query_hash, sizeof s->query_hash);
 	tly_buf_put_u8(b, s->mechanism);
-	tly_ledger_put_fraction(b, s->amount);
-	tly_ledger_put_fraction(b, s->epsilon_spent);
-	tly_ledger_put_fraction(b, s->rho_spent);
-	tly_ledger_put_budget(b, &s->budget);
+	tly_ledger_spend_fractions(s, fractions);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
+		tly_ledger_put_fraction(b, fractions[i]);
 }
 
 void
@@ -164,6 +156,8 @@ get_name(struct tly_reader *rd, char out[static TLY_SPEC_NAME_MAX + 1])
 tly_err
 tly_ledger_get_spend(struct tly_reader *rd, struct tly_ledger_spend *s)
 {
+	struct tly_fraction *fractions[TLY_LEDGER_SPEND_FRACTIONS];
+
 	s->seq = tly_get_u64(rd);
 	s->time = tly_get_u64(rd);
 	if (get_name(rd, s->dataset) != TLY_OK)
@@ -171,13 +165,9 @@ tly_ledger_get_spend(struct tly_reader *rd, struct tly_ledger_spend *s)
 	tly_get_bytes(rd, s->query_id, sizeof s->query_id);
 	tly_get_bytes(rd, s->query_hash, sizeof s->query_hash);
 	s->mechanism = tly_get_u8(rd);
-	s->amount = get_fraction(rd);
-	s->epsilon_spent = get_fraction(rd);
-	s->rho_spent = get_fraction(rd);
-	s->budget.epsilon_total = get_fraction(rd);
-	s->budget.epsilon_per_query = get_fraction(rd);
-	s->budget.rho_total = get_fraction(rd);
-	s->budget.rho_per_query = get_fraction(rd);
+	tly_ledger_spend_fields(s, fractions);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
+		*fractions[i] = get_fraction(rd);
 	return TLY_OK;
 }
 
@@ -193,20 +183,32 @@ tly_ledger_get_accountant(struct tly_reader *rd, struct tly_ledger_spend *s)
 }
 
 void
+tly_ledger_spend_fields(struct tly_ledger_spend *s,
+                        struct tly_fraction *out[static TLY_LEDGER_SPEND_FRACTIONS])
+{
+	struct tly_fraction *all[TLY_LEDGER_SPEND_FRACTIONS] = {&s->amount,
+	                                                        &s->epsilon_spent,
+	                                                        &s->rho_spent,
+	                                                        &s->budget.epsilon_total,
+	                                                        &s->budget.epsilon_per_query,
+	                                                        &s->budget.rho_total,
+	                                                        &s->budget.rho_per_query,
+	                                                        &s->budget.delta_total,
+	                                                        &s->epsilon_rho_spent};
+
+	memcpy(out, all, sizeof all);
+}
+
+void
 tly_ledger_spend_fractions(const struct tly_ledger_spend *s,
                            struct tly_fraction out[static TLY_LEDGER_SPEND_FRACTIONS])
 {
-	const struct tly_fraction all[TLY_LEDGER_SPEND_FRACTIONS] = {s->amount,
-	                                                             s->epsilon_spent,
-	                                                             s->rho_spent,
-	                                                             s->budget.epsilon_total,
-	                                                             s->budget.epsilon_per_query,
-	                                                             s->budget.rho_total,
-	                                                             s->budget.rho_per_query,
-	                                                             s->budget.delta_total,
-	                                                             s->epsilon_rho_spent};
+	struct tly_ledger_spend copy = *s;
+	struct tly_fraction *fields[TLY_LEDGER_SPEND_FRACTIONS];
 
-	memcpy(out, all, sizeof all);
+	tly_ledger_spend_fields(&copy, fields);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_FRACTIONS; i++)
+		out[i] = *fields[i];
 }
 
 /* ---- receipts ---- */

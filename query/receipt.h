@@ -55,10 +55,8 @@ void tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f);
 /* Nonzero when name (len bytes) is a dataset name: [a-z0-9_], 1..63. */
 int tly_ledger_name_valid(const char *name, size_t len);
 
-/* Canonical bytes: a fraction as u64 num, u64 den; a budget as its four
- * fractions (epsilon_total, epsilon_per_query, rho_total, rho_per_query). */
+/* Canonical bytes: a fraction as u64 num, u64 den. */
 void tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f);
-void tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget);
 
 /* The transparency-log head a node verified for a query (store/head.h's
  * struct tly_tree_head, without its version byte), as version 3 of
@@ -113,8 +111,8 @@ struct tly_ledger_spend {
 
 /* The spend's first run of bytes in entries and receipts: seq u64, time
  * u64, dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
- * mechanism u8, amount, epsilon_spent, rho_spent, then the budget's four
- * fractions (tly_ledger_put_budget). tly_ledger_get_spend reads them back:
+ * mechanism u8, then the first TLY_LEDGER_SPEND_RUN_FRACTIONS fractions
+ * of tly_ledger_spend_fields. tly_ledger_get_spend reads them back:
  * TLY_EFORMAT for a dataset_len over 63 (the caller checks the rest). */
 void tly_ledger_put_spend(struct tly_buf *b, const struct tly_ledger_spend *s);
 TLY_MUST tly_err tly_ledger_get_spend(struct tly_reader *rd, struct tly_ledger_spend *s);
@@ -125,11 +123,14 @@ TLY_MUST tly_err tly_ledger_get_spend(struct tly_reader *rd, struct tly_ledger_s
 void tly_ledger_put_accountant(struct tly_buf *b, const struct tly_ledger_spend *s);
 TLY_MUST tly_err tly_ledger_get_accountant(struct tly_reader *rd, struct tly_ledger_spend *s);
 
-/* s's fractions: first the seven that entries and receipts put side by
- * side (amount, epsilon_spent, rho_spent, then the budget's epsilon_total,
- * epsilon_per_query, rho_total, rho_per_query), then delta_total and
- * epsilon_rho_spent. */
-enum { TLY_LEDGER_SPEND_FRACTIONS = 9 };
+/* s's fractions: first the TLY_LEDGER_SPEND_RUN_FRACTIONS that entries,
+ * receipts and ledger rows keep side by side (amount, epsilon_spent,
+ * rho_spent, then the budget's epsilon_total, epsilon_per_query,
+ * rho_total, rho_per_query), then delta_total and epsilon_rho_spent: where
+ * they are (to fill them), or their values. */
+enum { TLY_LEDGER_SPEND_FRACTIONS = 9, TLY_LEDGER_SPEND_RUN_FRACTIONS = 7 };
+void tly_ledger_spend_fields(struct tly_ledger_spend *s,
+                             struct tly_fraction *out[static TLY_LEDGER_SPEND_FRACTIONS]);
 void tly_ledger_spend_fractions(const struct tly_ledger_spend *s,
                                 struct tly_fraction out[static TLY_LEDGER_SPEND_FRACTIONS]);
 
