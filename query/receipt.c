@@ -199,6 +199,7 @@ tly_ledger_spend_fields(struct tly_ledger_spend *s,
 	memcpy(out, all, sizeof all);
 }
 
+/* Through a copy, so that tly_ledger_spend_fields is the one list. */
 void
 tly_ledger_spend_fractions(const struct tly_ledger_spend *s,
                            struct tly_fraction out[static TLY_LEDGER_SPEND_FRACTIONS])
