@@ -102,9 +102,9 @@ check_log(struct audit *a, const char *path)
 /* ---- ledgers against the log's receipts ---- */
 
 static int
-same_fraction(struct tly_fraction f, uint64_t num, uint64_t den)
+same_fraction(struct tly_fraction a, struct tly_fraction b)
 {
-	return f.num == num && f.den == den;
+	return a.num == b.num && a.den == b.den;
 }
 
 /* The field in which the ledger entry and the receipt differ, or NULL. */
@@ -119,11 +119,11 @@ differs(const struct tly_ledger_entry *e, const struct tly_translog_receipt_ref 
 		return "query_hash";
 	if (e->mechanism != ref->mechanism)
 		return "mechanism";
-	if (!same_fraction(e->amount, ref->amount_num, ref->amount_den))
+	if (!same_fraction(e->amount, ref->amount))
 		return "amount";
-	if (!same_fraction(e->epsilon_spent, ref->epsilon_spent_num, ref->epsilon_spent_den))
+	if (!same_fraction(e->epsilon_spent, ref->epsilon_spent))
 		return "epsilon_spent";
-	if (!same_fraction(e->rho_spent, ref->rho_spent_num, ref->rho_spent_den))
+	if (!same_fraction(e->rho_spent, ref->rho_spent))
 		return "rho_spent";
 	if (sodium_memcmp(e->entry_hash, ref->entry_hash, TLY_HASH_BYTES) != 0)
 		return "entry_hash";

@@ -406,31 +406,21 @@ out:
 static tly_err
 check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_len)
 {
-	struct tly_noise_params params;
-	uint64_t work;
 	const char *name = q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon";
+	char what[TLY_NOISE_WHY_BYTES];
+	uint64_t work;
 
-	tly_err rv = tly_noise_cost(q, &params, &work);
-	if (rv == TLY_ERANGE) {
-		tly_say(
-		    why, why_len,
-		    "%s: the noise this %s needs passes the samplers' limits (noise scale above "
-		    "%llu, query/noise.h): raise %s",
-		    name, name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE, name);
-		return TLY_EINVAL;
-	}
-	if (rv != TLY_OK) {
-		tly_say(why, why_len, "%s: the noise cannot be calibrated: %s", name,
-		        tly_strerror(rv));
-		return TLY_EINVAL;
-	}
-	if (work > s->cfg.max_query_work) {
-		tly_say(why, why_len,
-		        "the query's noise would cost %llu work units, above this coordinator's "
-		        "max_query_work %llu: ask for fewer cells or a larger %s",
-		        (unsigned long long)work, (unsigned long long)s->cfg.max_query_work, name);
-		return TLY_EINVAL;
-	}
+	tly_err rv = tly_noise_cost_why(q, &work, what, sizeof what);
+	if (rv == TLY_ERANGE)
+		return tly_fail(why, why_len, TLY_EINVAL, "%s: %s: raise %s", name, what, name);
+	if (rv != TLY_OK)
+		return tly_fail(why, why_len, TLY_EINVAL, "%s: %s", name, what);
+	if (work > s->cfg.max_query_work)
+		return tly_fail(
+		    why, why_len, TLY_EINVAL,
+		    "the query's noise would cost %llu work units, above this "
+		    "coordinator's max_query_work %llu: ask for fewer cells or a larger %s",
+		    (unsigned long long)work, (unsigned long long)s->cfg.max_query_work, name);
 	return TLY_OK;
 }
 

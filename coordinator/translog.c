@@ -252,7 +252,6 @@ insert(struct tly_translog *log, const struct tly_translog_entry *e)
 {
 	uint8_t hash[TLY_HASH_BYTES], signature[TLY_SIGN_BYTES];
 	struct tly_buf bytes;
-	sqlite3_stmt *st = NULL;
 	tly_err rv;
 
 	tly_buf_init(&bytes);
@@ -263,24 +262,19 @@ insert(struct tly_translog *log, const struct tly_translog_entry *e)
 	memcpy(log->pending_entry_hash, hash, sizeof hash);
 	if ((rv = tly_sign(signature, log->key, hash, sizeof hash)) != TLY_OK)
 		goto out;
-	rv = TLY_EIO;
-	if (bytes.len > INT32_MAX ||
-	    sqlite3_prepare_v2(log->db,
-	                       "INSERT INTO entries (" TLY_TRANSLOG_COLUMNS
-	                       ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-	                       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 1, (sqlite3_int64)e->seq) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->time) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 3, e->query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int(st, 4, e->outcome) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 5, bytes.data, (int)bytes.len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 6, hash, sizeof hash, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(st, 7, signature, sizeof signature, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		goto out;
-	rv = TLY_OK;
+	const struct tly_sqlog_value row[TLY_TRANSLOG_COLUMN_COUNT] = {
+	    tly_sqlog_int(e->seq),
+	    tly_sqlog_int(e->time),
+	    tly_sqlog_blob(e->query_id, TLY_QUERY_ID_BYTES),
+	    tly_sqlog_int(e->outcome),
+	    tly_sqlog_blob(bytes.data, bytes.len),
+	    tly_sqlog_blob(hash, sizeof hash),
+	    tly_sqlog_blob(signature, sizeof signature),
+	};
+	rv = tly_sqlog_insert(
+	    log->db, "INSERT INTO entries (" TLY_TRANSLOG_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	    row, TLY_TRANSLOG_COLUMN_COUNT);
 out:
-	sqlite3_finalize(st);
 	tly_buf_fini(&bytes);
 	return rv;
 }

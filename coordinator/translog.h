@@ -82,6 +82,7 @@
 
 #include "crypto/error.h"
 #include "crypto/sign.h"
+#include "query/receipt.h"
 #include "wire/codec.h"
 #include "wire/messages.h"
 #include "wire/party.h"
@@ -129,16 +130,16 @@ struct tly_translog_record {
 struct tly_translog;
 
 /*
- * Open (creating if absent) the log at path for appending; key is borrowed
- * and must outlive the handle. A new file records key's public key; an
- * existing one must have been written with the same key. On success *out
- * owns the handle (close it); on failure *out is untouched and why (if
- * why_len > 0) names the file and the cause. TLY_EFORMAT: not a transparency log, another format
- * version, or a damaged schema; TLY_EAUTH: written by another key; TLY_EIO; TLY_ENOMEM.
+ * Open (creating if absent) the log at path for appending, as
+ * store/sqlog.h opens a writer: the file checks, the recorded key, and
+ * TLY_EFORMAT, TLY_EAUTH and TLY_EIO with why naming the file and the
+ * cause. key is borrowed and must outlive the handle. On success *out
+ * owns the handle (close it); on failure *out is untouched. TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_translog_open(struct tly_translog **out, const char *path,
                                    const struct tly_sign_key *key, char *why, size_t why_len);
-/* Open an existing log read-only (verify, show, releases). Errors as above. */
+/* Open an existing log read-only (a reader, store/sqlog.h) for verify,
+ * show and releases. Errors as above. */
 TLY_MUST tly_err tly_translog_open_readonly(struct tly_translog **out, const char *path, char *why,
                                             size_t why_len);
 /* Accepts NULL. */
@@ -191,14 +192,8 @@ TLY_MUST tly_err tly_translog_recent_heads(struct tly_translog *log, uint64_t *s
 struct tly_translog_receipt_ref {
 	uint64_t log_seq; /* the log entry that carries it */
 	uint32_t node_id;
-	uint64_t seq; /* the node's ledger entry */
+	TLY_LEDGER_SPEND_MEMBER; /* the receipt's: seq is the node's ledger entry */
 	uint8_t entry_hash[TLY_HASH_BYTES];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	uint64_t amount_num, amount_den;
-	uint64_t epsilon_spent_num, epsilon_spent_den;
-	uint64_t rho_spent_num, rho_spent_den;
 };
 
 /* A release as found in the log, for matching node ledgers' charges:

@@ -222,17 +222,8 @@ remember(struct walk *w, const struct tly_ledger_receipt *r)
 	memset(ref, 0, sizeof *ref);
 	ref->log_seq = w->seq;
 	ref->node_id = r->node_id;
-	ref->seq = r->seq;
+	ref->spend = r->spend;
 	memcpy(ref->entry_hash, r->entry_hash, sizeof ref->entry_hash);
-	memcpy(ref->query_id, r->query_id, sizeof ref->query_id);
-	memcpy(ref->query_hash, r->query_hash, sizeof ref->query_hash);
-	ref->mechanism = r->mechanism;
-	ref->amount_num = r->amount.num;
-	ref->amount_den = r->amount.den;
-	ref->epsilon_spent_num = r->epsilon_spent.num;
-	ref->epsilon_spent_den = r->epsilon_spent.den;
-	ref->rho_spent_num = r->rho_spent.num;
-	ref->rho_spent_den = r->rho_spent.den;
 	return TLY_OK;
 }
 

@@ -32,6 +32,7 @@
  *   entry bytes (version 3; integers big-endian):
  *     version          u8   3
  *     kind             u8   1 = charge, 2 = refusal
+ *   from seq to rho_per_query as receipts have them (tly_ledger_put_spend):
  *     seq              u64  1, 2, 3, ... with no gaps
  *     time             u64  the node's clock, UTC seconds since 1970
  *     dataset_len      u8   1..63, then dataset bytes ([a-z0-9_])
@@ -131,24 +132,13 @@ struct tly_ledger_charge {
 
 /* One entry, as stored and signed (layout above). */
 struct tly_ledger_entry {
-	uint8_t kind; /* enum tly_ledger_kind */
-	uint64_t seq;
-	uint64_t time;
-	char dataset[TLY_SPEC_NAME_MAX + 1];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	struct tly_fraction amount;
-	struct tly_fraction epsilon_spent, rho_spent;
-	struct tly_ledger_budget budget;
-	uint8_t refusal; /* enum tly_ledger_refusal */
+	uint8_t kind;            /* enum tly_ledger_kind */
+	TLY_LEDGER_SPEND_MEMBER; /* seq .. log_head, as in its receipt */
+	uint8_t refusal;         /* enum tly_ledger_refusal */
 	char reason[TLY_LEDGER_REASON_MAX + 1];
 	const char *spec_json; /* borrowed: whoever filled the entry owns it */
 	size_t spec_len;
 	uint8_t prev_hash[TLY_HASH_BYTES];
-	char population[TLY_SPEC_NAME_MAX + 1];
-	struct tly_fraction epsilon_rho_spent;
-	struct tly_log_head_field log_head; /* version 3 */
 	uint8_t entry_hash[TLY_HASH_BYTES];
 	uint8_t signature[TLY_SIGN_BYTES];
 };
@@ -166,18 +156,16 @@ TLY_MUST tly_err tly_ledger_entry_hash(const struct tly_ledger_entry *entry,
 struct tly_ledger;
 
 /*
- * Open (creating if absent) the ledger at path for reserving. node_id
- * (1..TLY_MAX_PARTY_ID) goes into receipts; key is borrowed and must
- * outlive the handle. A new file records key's public key; an existing one
- * must have been written with the same key. On success *out owns the
- * handle (close it); on failure *out is untouched and why (if why_len >
- * 0) names the file and the cause. TLY_EFORMAT: not a ledger (application_id), a newer format, or a
- * damaged schema; TLY_EAUTH: written by another key; TLY_EIO: SQLite could
- * not open, lock or write the file; TLY_ENOMEM.
+ * Open (creating if absent) the ledger at path for reserving, as
+ * store/sqlog.h opens a writer: the file checks, the recorded key, and
+ * TLY_EFORMAT, TLY_EAUTH and TLY_EIO with why naming the file and the
+ * cause. node_id (1..TLY_MAX_PARTY_ID) goes into receipts; key is borrowed
+ * and must outlive the handle. On success *out owns the handle (close
+ * it); on failure *out is untouched. TLY_ENOMEM.
  */
 TLY_MUST tly_err tly_ledger_open(struct tly_ledger **out, const char *path, uint32_t node_id,
                                  const struct tly_sign_key *key, char *why, size_t why_len);
-/* Open an existing ledger read-only (SQLITE_OPEN_READONLY) for verify,
+/* Open an existing ledger read-only (a reader, store/sqlog.h) for verify,
  * show and usage; reserve on it is misuse. Errors as above. */
 TLY_MUST tly_err tly_ledger_open_readonly(struct tly_ledger **out, const char *path, char *why,
                                           size_t why_len);

@@ -102,11 +102,11 @@ check_seal(struct walk *w, const struct tly_ledger_entry *e)
 static tly_err
 check_form(struct walk *w, const struct tly_ledger_entry *e)
 {
-	struct tly_fraction fractions[TLY_LEDGER_FRACTIONS];
+	struct tly_fraction fractions[TLY_LEDGER_SPEND_FRACTIONS];
 	const struct tly_budget_cap cap = {e->budget.epsilon_total, e->budget.delta_total,
 	                                   e->budget.sites};
 
-	tly_ledger_entry_fractions(e, fractions);
+	tly_ledger_spend_fractions(&e->spend, fractions);
 	if (!tly_ledger_name_valid(e->dataset, strlen(e->dataset)))
 		return bad(w, e->seq, "entry %" PRIu64 ": bad dataset name", e->seq);
 	if (!tly_ledger_name_valid(e->population, strlen(e->population)))
@@ -114,7 +114,7 @@ check_form(struct walk *w, const struct tly_ledger_entry *e)
 	if (e->mechanism != TLY_MECH_LAPLACE && e->mechanism != TLY_MECH_SKELLAM)
 		return bad(w, e->seq, "entry %" PRIu64 ": unknown mechanism %u", e->seq,
 		           e->mechanism);
-	for (size_t i = 0; i < TLY_LEDGER_FRACTIONS; i++)
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_FRACTIONS; i++)
 		if (!tly_ledger_fraction_valid(fractions[i]))
 			return bad(w, e->seq,
 			           "entry %" PRIu64 ": a fraction is not reduced or has "

@@ -11,8 +11,7 @@
 
 #include "wire/codec.h"
 
-#define ENTRY_DOMAIN   "tally/ledger/v1"
-#define RECEIPT_DOMAIN "tally/receipt/v1"
+#define ENTRY_DOMAIN "tally/ledger/v1"
 
 _Static_assert(TLY_SPEC_NAME_MAX <= UINT8_MAX, "dataset_len is a u8");
 _Static_assert(TLY_LEDGER_REASON_MAX <= UINT16_MAX, "reason_len is a u16");
@@ -32,40 +31,28 @@ tly_ledger_entry_encode(const struct tly_ledger_entry *e, struct tly_buf *out)
 		return TLY_EINVAL;
 	tly_buf_put_u8(out, TLY_LEDGER_FORMAT_VERSION);
 	tly_buf_put_u8(out, e->kind);
-	tly_buf_put_u64(out, e->seq);
-	tly_buf_put_u64(out, e->time);
-	tly_buf_put_u8(out, (uint8_t)dataset_len);
-	tly_buf_put_bytes(out, e->dataset, dataset_len);
-	tly_buf_put_bytes(out, e->query_id, sizeof e->query_id);
-	tly_buf_put_bytes(out, e->query_hash, sizeof e->query_hash);
-	tly_buf_put_u8(out, e->mechanism);
-	tly_ledger_put_fraction(out, e->amount);
-	tly_ledger_put_fraction(out, e->epsilon_spent);
-	tly_ledger_put_fraction(out, e->rho_spent);
-	tly_ledger_put_budget(out, &e->budget);
+	tly_ledger_put_spend(out, &e->spend);
 	tly_buf_put_u8(out, e->refusal);
 	tly_buf_put_u16(out, (uint16_t)reason_len);
 	tly_buf_put_bytes(out, e->reason, reason_len);
 	tly_buf_put_u32(out, (uint32_t)e->spec_len);
 	tly_buf_put_bytes(out, e->spec_json, e->spec_len);
 	tly_buf_put_bytes(out, e->prev_hash, sizeof e->prev_hash);
-	tly_ledger_put_accountant(out, e->population, e->epsilon_rho_spent, &e->budget);
+	tly_ledger_put_accountant(out, &e->spend);
 	tly_ledger_put_log_head(out, &e->log_head);
 	return out->error;
+}
+
+static tly_err
+encode_entry(const void *item, struct tly_buf *out)
+{
+	return tly_ledger_entry_encode(item, out);
 }
 
 tly_err
 tly_ledger_entry_hash(const struct tly_ledger_entry *e, uint8_t out[static TLY_HASH_BYTES])
 {
-	struct tly_buf bytes;
-	tly_err rv;
-
-	tly_buf_init(&bytes);
-	rv = tly_ledger_entry_encode(e, &bytes);
-	if (rv == TLY_OK)
-		tly_hash(out, ENTRY_DOMAIN, bytes.data, bytes.len);
-	tly_buf_fini(&bytes);
-	return rv;
+	return tly_ledger_hash_encoded(out, ENTRY_DOMAIN, encode_entry, e);
 }
 
 tly_err
@@ -78,20 +65,8 @@ tly_ledger_receipt_make(struct tly_ledger_receipt *out, const struct tly_ledger_
 
 	memset(&r, 0, sizeof r);
 	r.node_id = node_id;
-	r.seq = e->seq;
-	r.time = e->time;
-	memcpy(r.dataset, e->dataset, sizeof r.dataset);
-	memcpy(r.query_id, e->query_id, sizeof r.query_id);
-	memcpy(r.query_hash, e->query_hash, sizeof r.query_hash);
-	r.mechanism = e->mechanism;
-	r.amount = e->amount;
-	r.epsilon_spent = e->epsilon_spent;
-	r.rho_spent = e->rho_spent;
-	r.budget = e->budget;
-	memcpy(r.population, e->population, sizeof r.population);
-	r.epsilon_rho_spent = e->epsilon_rho_spent;
+	r.spend = e->spend;
 	memcpy(r.entry_hash, e->entry_hash, sizeof r.entry_hash);
-	r.log_head = e->log_head;
 	rv = tly_ledger_receipt_digest(&r, digest);
 	if (rv == TLY_EINVAL)
 		rv = TLY_ECRYPTO; /* a charge entry always makes a valid receipt */
@@ -123,30 +98,13 @@ bind_blob(sqlite3_stmt *st, int *col, const void *p, size_t n)
 	return sqlite3_bind_blob(st, (*col)++, p, (int)n, SQLITE_TRANSIENT);
 }
 
-void
-tly_ledger_entry_fractions(const struct tly_ledger_entry *e,
-                           struct tly_fraction out[static TLY_LEDGER_FRACTIONS])
-{
-	const struct tly_fraction all[TLY_LEDGER_FRACTIONS] = {e->amount,
-	                                                       e->epsilon_spent,
-	                                                       e->rho_spent,
-	                                                       e->budget.epsilon_total,
-	                                                       e->budget.epsilon_per_query,
-	                                                       e->budget.rho_total,
-	                                                       e->budget.rho_per_query,
-	                                                       e->budget.delta_total,
-	                                                       e->epsilon_rho_spent};
-
-	memcpy(out, all, sizeof all);
-}
-
 int
 tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 {
-	struct tly_fraction fractions[TLY_LEDGER_FRACTIONS];
+	struct tly_fraction fractions[TLY_LEDGER_SPEND_FRACTIONS];
 	int col = 1, rc = SQLITE_OK;
 
-	tly_ledger_entry_fractions(e, fractions);
+	tly_ledger_spend_fractions(&e->spend, fractions);
 	rc = rc ? rc : bind_u64(st, &col, e->seq);
 	rc = rc ? rc : bind_u64(st, &col, e->kind);
 	rc = rc ? rc : bind_u64(st, &col, e->time);
@@ -154,7 +112,7 @@ tly_ledger_row_bind(sqlite3_stmt *st, const struct tly_ledger_entry *e)
 	rc = rc ? rc : bind_blob(st, &col, e->query_id, sizeof e->query_id);
 	rc = rc ? rc : bind_blob(st, &col, e->query_hash, sizeof e->query_hash);
 	rc = rc ? rc : bind_u64(st, &col, e->mechanism);
-	for (size_t i = 0; i < TLY_LEDGER_ROW_FRACTIONS; i++)
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
 		rc = rc ? rc : bind_fraction(st, &col, fractions[i]);
 	rc = rc ? rc : bind_u64(st, &col, e->refusal);
 	rc = rc ? rc : sqlite3_bind_text(st, col++, e->reason, -1, SQLITE_TRANSIENT);
@@ -298,6 +256,7 @@ read_text(struct row *row, size_t max, size_t *len)
 tly_err
 tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, size_t why_len)
 {
+	struct tly_fraction *fractions[TLY_LEDGER_SPEND_FRACTIONS];
 	struct row row = {st, 0, NULL};
 	const char *text;
 	size_t len;
@@ -311,13 +270,9 @@ tly_ledger_row_read(sqlite3_stmt *st, struct tly_ledger_entry *e, char *why, siz
 	read_blob(&row, e->query_id, sizeof e->query_id);
 	read_blob(&row, e->query_hash, sizeof e->query_hash);
 	e->mechanism = read_u8(&row);
-	e->amount = read_fraction(&row);
-	e->epsilon_spent = read_fraction(&row);
-	e->rho_spent = read_fraction(&row);
-	e->budget.epsilon_total = read_fraction(&row);
-	e->budget.epsilon_per_query = read_fraction(&row);
-	e->budget.rho_total = read_fraction(&row);
-	e->budget.rho_per_query = read_fraction(&row);
+	tly_ledger_spend_fields(&e->spend, fractions);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
+		*fractions[i] = read_fraction(&row);
 	e->refusal = read_u8(&row);
 	text = read_text(&row, TLY_LEDGER_REASON_MAX, &len);
 	memcpy(e->reason, text, len);

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "ledger_impl.h"
+#include "store/sqlog.h"
 
 static const char heads_sql[] =
     "CREATE TABLE IF NOT EXISTS log_heads ("
@@ -98,7 +99,6 @@ tly_ledger_head_record(struct tly_ledger *ledger, const struct tly_tree_head *he
                        const uint8_t query_id[static TLY_QUERY_ID_BYTES])
 {
 	struct tly_ledger_head held;
-	sqlite3_stmt *st = NULL;
 	time_t now = time(NULL);
 	int found = 0;
 	tly_err rv;
@@ -112,20 +112,16 @@ tly_ledger_head_record(struct tly_ledger *ledger, const struct tly_tree_head *he
 		return sodium_memcmp(held.head.root, head->root, TLY_MERKLE_HASH_BYTES) == 0
 		           ? TLY_OK
 		           : TLY_EAUTH;
-	rv = TLY_EIO;
-	if (sqlite3_prepare_v2(ledger->db,
-	                       "INSERT INTO log_heads (" HEAD_COLUMNS ") VALUES (?, ?, ?, ?, ?)",
-	                       -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 1, (sqlite3_int64)head->size) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 2, head->root, TLY_MERKLE_HASH_BYTES, SQLITE_STATIC) ==
-	        SQLITE_OK &&
-	    sqlite3_bind_blob(st, 3, head->signature, TLY_SIGN_BYTES, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 4, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 5, now > 0 ? (sqlite3_int64)now : 0) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_DONE)
-		rv = TLY_OK;
-	sqlite3_finalize(st);
-	return rv;
+	const struct tly_sqlog_value row[] = {
+	    tly_sqlog_int(head->size),
+	    tly_sqlog_blob(head->root, TLY_MERKLE_HASH_BYTES),
+	    tly_sqlog_blob(head->signature, TLY_SIGN_BYTES),
+	    tly_sqlog_blob(query_id, TLY_QUERY_ID_BYTES),
+	    tly_sqlog_int(now > 0 ? (uint64_t)now : 0),
+	};
+	return tly_sqlog_insert(ledger->db,
+	                        "INSERT INTO log_heads (" HEAD_COLUMNS ") VALUES (?, ?, ?, ?, ?)",
+	                        row, sizeof row / sizeof row[0]);
 }
 
 tly_err

@@ -18,7 +18,9 @@ struct tly_ledger {
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES]; /* recorded in the file */
 };
 
-/* The columns of table `entries`, in the order of row_bind and row_read. */
+/* The columns of table `entries`, in the order of row_bind and row_read
+ * (amount_num .. rho_per_query_den: the TLY_LEDGER_SPEND_RUN_FRACTIONS of
+ * tly_ledger_spend_fields). */
 #define TLY_LEDGER_COLUMNS                                                                         \
 	"seq, kind, time, dataset, query_id, query_hash, mechanism, amount_num, amount_den, "      \
 	"epsilon_spent_num, epsilon_spent_den, rho_spent_num, rho_spent_den, "                     \
@@ -28,15 +30,6 @@ struct tly_ledger {
 	"epsilon_rho_spent_den, delta_total_num, delta_total_den, sites, log_size, log_root, "     \
 	"log_signature"
 enum { TLY_LEDGER_COLUMN_COUNT = 36 };
-
-enum { TLY_LEDGER_FRACTIONS = 9, TLY_LEDGER_ROW_FRACTIONS = 7 };
-
-/* e's fractions: first the TLY_LEDGER_ROW_FRACTIONS the row stores side
- * by side (amount, epsilon_spent, rho_spent, then the budget's
- * epsilon_total, epsilon_per_query, rho_total, rho_per_query), then
- * delta_total and epsilon_rho_spent. */
-void tly_ledger_entry_fractions(const struct tly_ledger_entry *e,
-                                struct tly_fraction out[static TLY_LEDGER_FRACTIONS]);
 
 /* Bind every column of e to parameters 1..TLY_LEDGER_COLUMN_COUNT of an
  * INSERT. SQLite's result code. */

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "ledger_impl.h"
+#include "store/sqlog.h"
 
 static const char votes_sql[] =
     "CREATE TABLE IF NOT EXISTS member_votes ("
@@ -54,7 +55,6 @@ tly_ledger_vote_record(struct tly_ledger *ledger, const uint8_t query_id[static 
                        uint32_t attempt, const uint8_t set_hash[static TLY_HASH_BYTES])
 {
 	uint8_t held[TLY_HASH_BYTES];
-	sqlite3_stmt *st = NULL;
 	time_t now = time(NULL);
 	int found = 0;
 	tly_err rv;
@@ -66,17 +66,14 @@ tly_ledger_vote_record(struct tly_ledger *ledger, const uint8_t query_id[static 
 		return rv;
 	if (found)
 		return sodium_memcmp(held, set_hash, TLY_HASH_BYTES) == 0 ? TLY_OK : TLY_EPEER;
-	rv = TLY_EIO;
-	if (sqlite3_prepare_v2(ledger->db,
-	                       "INSERT INTO member_votes (query_id, attempt, set_hash, time)"
-	                       " VALUES (?, ?, ?, ?)",
-	                       -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 1, query_id, TLY_QUERY_ID_BYTES, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 2, (sqlite3_int64)attempt) == SQLITE_OK &&
-	    sqlite3_bind_blob(st, 3, set_hash, TLY_HASH_BYTES, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_bind_int64(st, 4, now > 0 ? (sqlite3_int64)now : 0) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_DONE)
-		rv = TLY_OK;
-	sqlite3_finalize(st);
-	return rv;
+	const struct tly_sqlog_value row[] = {
+	    tly_sqlog_blob(query_id, TLY_QUERY_ID_BYTES),
+	    tly_sqlog_int(attempt),
+	    tly_sqlog_blob(set_hash, TLY_HASH_BYTES),
+	    tly_sqlog_int(now > 0 ? (uint64_t)now : 0),
+	};
+	return tly_sqlog_insert(ledger->db,
+	                        "INSERT INTO member_votes (query_id, attempt, set_hash, time)"
+	                        " VALUES (?, ?, ?, ?)",
+	                        row, sizeof row / sizeof row[0]);
 }

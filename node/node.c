@@ -136,32 +136,17 @@ tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **ou
 static tly_err
 check_cost(struct tly_node *node, const struct tly_query *q, char *why, size_t why_len)
 {
-	struct tly_noise_params params;
+	char what[TLY_NOISE_WHY_BYTES];
 	uint64_t work;
-	const char *name = q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon";
 
-	tly_err rv = tly_noise_cost(q, &params, &work);
-	if (rv == TLY_ERANGE) {
-		tly_say(why, why_len,
-		        "refused: the noise this %s needs passes the samplers' limits (noise scale "
-		        "above %llu, query/noise.h); nothing was charged",
-		        name, (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
-		return TLY_EINVAL;
-	}
-	if (rv != TLY_OK) {
-		tly_say(why, why_len,
-		        "refused: the noise cannot be calibrated: %s; nothing was charged",
-		        tly_strerror(rv));
-		return TLY_EINVAL;
-	}
-	if (work > node->config.max_query_work) {
-		tly_say(
-		    why, why_len,
+	if (tly_noise_cost_why(q, &work, what, sizeof what) != TLY_OK)
+		return tly_fail(why, why_len, TLY_EINVAL, "refused: %s; nothing was charged", what);
+	if (work > node->config.max_query_work)
+		return tly_fail(
+		    why, why_len, TLY_EPEER,
 		    "refused by local policy: the query's noise would cost %llu work units, above "
 		    "this node's max_query_work %llu; nothing was charged",
 		    (unsigned long long)work, (unsigned long long)node->config.max_query_work);
-		return TLY_EPEER;
-	}
 	return TLY_OK;
 }
 

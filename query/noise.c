@@ -433,6 +433,24 @@ tly_noise_cost(const struct tly_query *q, struct tly_noise_params *params, uint6
 	return rv;
 }
 
+tly_err
+tly_noise_cost_why(const struct tly_query *q, uint64_t *work, char *why, size_t why_len)
+{
+	struct tly_noise_params params;
+	tly_err rv = tly_noise_cost(q, &params, work);
+
+	if (rv == TLY_ERANGE)
+		tly_say(
+		    why, why_len,
+		    "the noise this %s needs passes the samplers' limits (noise scale above %llu, "
+		    "query/noise.h)",
+		    q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon",
+		    (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
+	else if (rv != TLY_OK)
+		tly_say(why, why_len, "the noise cannot be calibrated: %s", tly_strerror(rv));
+	return rv;
+}
+
 /* ---- description ---- */
 
 static double

@@ -167,6 +167,16 @@ TLY_MUST tly_err tly_noise_work(const struct tly_noise_params *params, uint64_t 
  * or sent. Errors of the two. */
 TLY_MUST tly_err tly_noise_cost(const struct tly_query *q, struct tly_noise_params *params,
                                 uint64_t *work);
+enum { TLY_NOISE_WHY_BYTES = 160 }; /* room for tly_noise_cost_why's words */
+/* tly_noise_cost with the words a daemon puts to its refusal: on TLY_OK
+ * *work is the query's work (the caller holds it to its max_query_work);
+ * otherwise why, without prefix or advice (each daemon adds its own),
+ * says "the noise this <epsilon|rho> needs passes the samplers' limits
+ * (noise scale above TLY_DP_POLYA_MAX_SCALE, query/noise.h)" for
+ * TLY_ERANGE, "the noise cannot be calibrated: <tly_strerror>" for any
+ * other error. */
+TLY_MUST tly_err tly_noise_cost_why(const struct tly_query *q, uint64_t *work, char *why,
+                                    size_t why_len);
 
 /*
  * What a release states about the noise in a total of `contributors`

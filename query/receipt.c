@@ -65,27 +65,39 @@ tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f)
 	tly_buf_put_u64(b, f.den);
 }
 
-void
-tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget)
+/* A name as u8 length and bytes (at most TLY_SPEC_NAME_MAX of them). */
+static void
+put_name(struct tly_buf *b, const char *name)
 {
-	tly_ledger_put_fraction(b, budget->epsilon_total);
-	tly_ledger_put_fraction(b, budget->epsilon_per_query);
-	tly_ledger_put_fraction(b, budget->rho_total);
-	tly_ledger_put_fraction(b, budget->rho_per_query);
+	size_t len = strnlen(name, TLY_SPEC_NAME_MAX);
+
+	tly_buf_put_u8(b, (uint8_t)len);
+	tly_buf_put_bytes(b, name, len);
 }
 
 void
-tly_ledger_put_accountant(struct tly_buf *b, const char *population,
-                          struct tly_fraction epsilon_rho_spent,
-                          const struct tly_ledger_budget *budget)
+tly_ledger_put_spend(struct tly_buf *b, const struct tly_ledger_spend *s)
 {
-	size_t len = strnlen(population, TLY_SPEC_NAME_MAX);
+	struct tly_fraction fractions[TLY_LEDGER_SPEND_FRACTIONS];
 
-	tly_buf_put_u8(b, (uint8_t)len);
-	tly_buf_put_bytes(b, population, len);
-	tly_ledger_put_fraction(b, epsilon_rho_spent);
-	tly_ledger_put_fraction(b, budget->delta_total);
-	tly_buf_put_u32(b, budget->sites);
+	tly_buf_put_u64(b, s->seq);
+	tly_buf_put_u64(b, s->time);
+	put_name(b, s->dataset);
+	tly_buf_put_bytes(b, s->query_id, sizeof s->query_id);
+	tly_buf_put_bytes(b, s->query_hash, sizeof s->query_hash);
+	tly_buf_put_u8(b, s->mechanism);
+	tly_ledger_spend_fractions(s, fractions);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
+		tly_ledger_put_fraction(b, fractions[i]);
+}
+
+void
+tly_ledger_put_accountant(struct tly_buf *b, const struct tly_ledger_spend *s)
+{
+	put_name(b, s->population);
+	tly_ledger_put_fraction(b, s->epsilon_rho_spent);
+	tly_ledger_put_fraction(b, s->budget.delta_total);
+	tly_buf_put_u32(b, s->budget.sites);
 }
 
 void
@@ -94,6 +106,14 @@ tly_ledger_put_log_head(struct tly_buf *b, const struct tly_log_head_field *h)
 	tly_buf_put_u64(b, h->size);
 	tly_buf_put_bytes(b, h->root, sizeof h->root);
 	tly_buf_put_bytes(b, h->signature, sizeof h->signature);
+}
+
+void
+tly_ledger_get_log_head(struct tly_reader *rd, struct tly_log_head_field *h)
+{
+	h->size = tly_get_u64(rd);
+	tly_get_bytes(rd, h->root, sizeof h->root);
+	tly_get_bytes(rd, h->signature, sizeof h->signature);
 }
 
 int
@@ -110,60 +130,144 @@ tly_ledger_log_head_valid(const struct tly_log_head_field *h)
 	return acc == 0;
 }
 
+static struct tly_fraction
+get_fraction(struct tly_reader *rd)
+{
+	struct tly_fraction f;
+
+	f.num = tly_get_u64(rd);
+	f.den = tly_get_u64(rd);
+	return f;
+}
+
+/* A name of u8 length, at most TLY_SPEC_NAME_MAX bytes, into out (zeroed
+ * by the caller); the names are checked whole by the caller. */
+static tly_err
+get_name(struct tly_reader *rd, char out[static TLY_SPEC_NAME_MAX + 1])
+{
+	uint8_t len = tly_get_u8(rd);
+
+	if (len > TLY_SPEC_NAME_MAX)
+		return TLY_EFORMAT;
+	tly_get_bytes(rd, out, len);
+	return strlen(out) == len ? TLY_OK : TLY_EFORMAT;
+}
+
+tly_err
+tly_ledger_get_spend(struct tly_reader *rd, struct tly_ledger_spend *s)
+{
+	struct tly_fraction *fractions[TLY_LEDGER_SPEND_FRACTIONS];
+
+	s->seq = tly_get_u64(rd);
+	s->time = tly_get_u64(rd);
+	if (get_name(rd, s->dataset) != TLY_OK)
+		return TLY_EFORMAT;
+	tly_get_bytes(rd, s->query_id, sizeof s->query_id);
+	tly_get_bytes(rd, s->query_hash, sizeof s->query_hash);
+	s->mechanism = tly_get_u8(rd);
+	tly_ledger_spend_fields(s, fractions);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_RUN_FRACTIONS; i++)
+		*fractions[i] = get_fraction(rd);
+	return TLY_OK;
+}
+
+tly_err
+tly_ledger_get_accountant(struct tly_reader *rd, struct tly_ledger_spend *s)
+{
+	if (get_name(rd, s->population) != TLY_OK)
+		return TLY_EFORMAT;
+	s->epsilon_rho_spent = get_fraction(rd);
+	s->budget.delta_total = get_fraction(rd);
+	s->budget.sites = tly_get_u32(rd);
+	return TLY_OK;
+}
+
+void
+tly_ledger_spend_fields(struct tly_ledger_spend *s,
+                        struct tly_fraction *out[static TLY_LEDGER_SPEND_FRACTIONS])
+{
+	struct tly_fraction *all[TLY_LEDGER_SPEND_FRACTIONS] = {&s->amount,
+	                                                        &s->epsilon_spent,
+	                                                        &s->rho_spent,
+	                                                        &s->budget.epsilon_total,
+	                                                        &s->budget.epsilon_per_query,
+	                                                        &s->budget.rho_total,
+	                                                        &s->budget.rho_per_query,
+	                                                        &s->budget.delta_total,
+	                                                        &s->epsilon_rho_spent};
+
+	memcpy(out, all, sizeof all);
+}
+
+/* Through a copy, so that tly_ledger_spend_fields is the one list. */
+void
+tly_ledger_spend_fractions(const struct tly_ledger_spend *s,
+                           struct tly_fraction out[static TLY_LEDGER_SPEND_FRACTIONS])
+{
+	struct tly_ledger_spend copy = *s;
+	struct tly_fraction *fields[TLY_LEDGER_SPEND_FRACTIONS];
+
+	tly_ledger_spend_fields(&copy, fields);
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_FRACTIONS; i++)
+		out[i] = *fields[i];
+}
+
 /* ---- receipts ---- */
+
+/* Nonzero when name is NUL-terminated in its array and valid. */
+static int
+name_ok(const char name[static TLY_SPEC_NAME_MAX + 1])
+{
+	return name[TLY_SPEC_NAME_MAX] == '\0' && tly_ledger_name_valid(name, strlen(name));
+}
 
 static int
 receipt_fields_valid(const struct tly_ledger_receipt *r)
 {
-	const struct tly_fraction *fractions[] = {&r->amount,
-	                                          &r->epsilon_spent,
-	                                          &r->rho_spent,
-	                                          &r->budget.epsilon_total,
-	                                          &r->budget.epsilon_per_query,
-	                                          &r->budget.rho_total,
-	                                          &r->budget.rho_per_query,
-	                                          &r->budget.delta_total,
-	                                          &r->epsilon_rho_spent};
+	struct tly_fraction fractions[TLY_LEDGER_SPEND_FRACTIONS];
 
-	if (!tly_ledger_name_valid(r->population, strnlen(r->population, sizeof r->population)) ||
-	    r->population[sizeof r->population - 1] != '\0' || r->budget.delta_total.num == 0 ||
+	tly_ledger_spend_fractions(&r->spend, fractions);
+	if (!name_ok(r->population) || r->budget.delta_total.num == 0 ||
 	    r->budget.delta_total.num >= r->budget.delta_total.den || r->budget.sites < 1 ||
 	    r->budget.sites > TLY_BUDGET_SITES_MAX || !tly_ledger_log_head_valid(&r->log_head))
 		return 0;
 	if (r->node_id < 1 || r->node_id > TLY_MAX_PARTY_ID || r->seq < 1 ||
 	    (r->mechanism != TLY_MECH_LAPLACE && r->mechanism != TLY_MECH_SKELLAM) ||
-	    r->amount.num == 0 ||
-	    !tly_ledger_name_valid(r->dataset, strnlen(r->dataset, sizeof r->dataset)) ||
-	    r->dataset[sizeof r->dataset - 1] != '\0')
+	    r->amount.num == 0 || !name_ok(r->dataset))
 		return 0;
-	for (size_t i = 0; i < sizeof fractions / sizeof fractions[0]; i++)
-		if (!tly_ledger_fraction_valid(*fractions[i]))
+	for (size_t i = 0; i < TLY_LEDGER_SPEND_FRACTIONS; i++)
+		if (!tly_ledger_fraction_valid(fractions[i]))
 			return 0;
 	return 1;
 }
 
-/* Every receipt byte before the signature. */
-static tly_err
-receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
+tly_err
+tly_ledger_hash_encoded(uint8_t out[static TLY_HASH_BYTES], const char *domain,
+                        tly_err (*encode)(const void *item, struct tly_buf *b), const void *item)
 {
-	size_t dataset_len = strnlen(r->dataset, sizeof r->dataset);
+	struct tly_buf bytes;
+	tly_err rv;
+
+	tly_buf_init(&bytes);
+	rv = encode(item, &bytes);
+	if (rv == TLY_OK)
+		tly_hash(out, domain, bytes.data, bytes.len);
+	tly_buf_fini(&bytes);
+	return rv;
+}
+
+/* Every receipt byte before the signature (item: the receipt). */
+static tly_err
+receipt_body(const void *item, struct tly_buf *out)
+{
+	const struct tly_ledger_receipt *r = item;
 
 	if (!receipt_fields_valid(r))
 		return TLY_EINVAL;
 	tly_buf_put_u8(out, TLY_RECEIPT_VERSION);
 	tly_buf_put_u32(out, r->node_id);
-	tly_buf_put_u64(out, r->seq);
-	tly_buf_put_u64(out, r->time);
-	tly_buf_put_u8(out, (uint8_t)dataset_len);
-	tly_buf_put_bytes(out, r->dataset, dataset_len);
-	tly_buf_put_bytes(out, r->query_id, sizeof r->query_id);
-	tly_buf_put_bytes(out, r->query_hash, sizeof r->query_hash);
-	tly_buf_put_u8(out, r->mechanism);
-	tly_ledger_put_fraction(out, r->amount);
-	tly_ledger_put_fraction(out, r->epsilon_spent);
-	tly_ledger_put_fraction(out, r->rho_spent);
-	tly_ledger_put_budget(out, &r->budget);
-	tly_ledger_put_accountant(out, r->population, r->epsilon_rho_spent, &r->budget);
+	tly_ledger_put_spend(out, &r->spend);
+	tly_ledger_put_accountant(out, &r->spend);
 	tly_buf_put_bytes(out, r->entry_hash, sizeof r->entry_hash);
 	tly_ledger_put_log_head(out, &r->log_head);
 	return out->error;
@@ -172,15 +276,7 @@ receipt_body(const struct tly_ledger_receipt *r, struct tly_buf *out)
 tly_err
 tly_ledger_receipt_digest(const struct tly_ledger_receipt *r, uint8_t digest[static TLY_HASH_BYTES])
 {
-	struct tly_buf body;
-	tly_err rv;
-
-	tly_buf_init(&body);
-	rv = receipt_body(r, &body);
-	if (rv == TLY_OK)
-		tly_hash(digest, RECEIPT_DOMAIN, body.data, body.len);
-	tly_buf_fini(&body);
-	return rv;
+	return tly_ledger_hash_encoded(digest, RECEIPT_DOMAIN, receipt_body, r);
 }
 
 tly_err
@@ -194,22 +290,11 @@ tly_ledger_receipt_encode(const struct tly_ledger_receipt *r, struct tly_buf *ou
 	return out->error;
 }
 
-static struct tly_fraction
-get_fraction(struct tly_reader *rd)
-{
-	struct tly_fraction f;
-
-	f.num = tly_get_u64(rd);
-	f.den = tly_get_u64(rd);
-	return f;
-}
-
 tly_err
 tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, size_t len)
 {
 	struct tly_ledger_receipt r;
 	struct tly_reader rd;
-	uint8_t dataset_len, population_len;
 
 	if (len < TLY_RECEIPT_FIXED_BYTES + 2 || len > TLY_RECEIPT_MAX_BYTES)
 		return TLY_EFORMAT;
@@ -218,36 +303,13 @@ tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const uint8_t *buf, si
 	if (tly_get_u8(&rd) != TLY_RECEIPT_VERSION)
 		return TLY_EFORMAT;
 	r.node_id = tly_get_u32(&rd);
-	r.seq = tly_get_u64(&rd);
-	r.time = tly_get_u64(&rd);
-	dataset_len = tly_get_u8(&rd);
-	if (dataset_len > TLY_SPEC_NAME_MAX)
+	if (tly_ledger_get_spend(&rd, &r.spend) != TLY_OK ||
+	    tly_ledger_get_accountant(&rd, &r.spend) != TLY_OK)
 		return TLY_EFORMAT;
-	tly_get_bytes(&rd, r.dataset, dataset_len);
-	tly_get_bytes(&rd, r.query_id, sizeof r.query_id);
-	tly_get_bytes(&rd, r.query_hash, sizeof r.query_hash);
-	r.mechanism = tly_get_u8(&rd);
-	r.amount = get_fraction(&rd);
-	r.epsilon_spent = get_fraction(&rd);
-	r.rho_spent = get_fraction(&rd);
-	r.budget.epsilon_total = get_fraction(&rd);
-	r.budget.epsilon_per_query = get_fraction(&rd);
-	r.budget.rho_total = get_fraction(&rd);
-	r.budget.rho_per_query = get_fraction(&rd);
-	population_len = tly_get_u8(&rd);
-	if (population_len > TLY_SPEC_NAME_MAX)
-		return TLY_EFORMAT;
-	tly_get_bytes(&rd, r.population, population_len);
-	r.epsilon_rho_spent = get_fraction(&rd);
-	r.budget.delta_total = get_fraction(&rd);
-	r.budget.sites = tly_get_u32(&rd);
 	tly_get_bytes(&rd, r.entry_hash, sizeof r.entry_hash);
-	r.log_head.size = tly_get_u64(&rd);
-	tly_get_bytes(&rd, r.log_head.root, sizeof r.log_head.root);
-	tly_get_bytes(&rd, r.log_head.signature, sizeof r.log_head.signature);
+	tly_ledger_get_log_head(&rd, &r.log_head);
 	tly_get_bytes(&rd, r.signature, sizeof r.signature);
-	if (tly_reader_done(&rd) != TLY_OK || strlen(r.dataset) != dataset_len ||
-	    strlen(r.population) != population_len || !receipt_fields_valid(&r))
+	if (tly_reader_done(&rd) != TLY_OK || !receipt_fields_valid(&r))
 		return TLY_EFORMAT;
 	*out = r;
 	return TLY_OK;

@@ -55,16 +55,8 @@ void tly_ledger_fraction_format(char *out, size_t len, struct tly_fraction f);
 /* Nonzero when name (len bytes) is a dataset name: [a-z0-9_], 1..63. */
 int tly_ledger_name_valid(const char *name, size_t len);
 
-/* Canonical bytes: a fraction as u64 num, u64 den; a budget as its four
- * fractions (epsilon_total, epsilon_per_query, rho_total, rho_per_query). */
+/* Canonical bytes: a fraction as u64 num, u64 den. */
 void tly_ledger_put_fraction(struct tly_buf *b, struct tly_fraction f);
-void tly_ledger_put_budget(struct tly_buf *b, const struct tly_ledger_budget *budget);
-/* The accountant's fields that version 2 added to entries and receipts:
- * population_len u8 (1..63), population, epsilon_rho_spent, delta_total
- * (u64 num, u64 den each), sites u32. */
-void tly_ledger_put_accountant(struct tly_buf *b, const char *population,
-                               struct tly_fraction epsilon_rho_spent,
-                               const struct tly_ledger_budget *budget);
 
 /* The transparency-log head a node verified for a query (store/head.h's
  * struct tly_tree_head, without its version byte), as version 3 of
@@ -79,24 +71,81 @@ struct tly_log_head_field {
 	uint8_t signature[TLY_SIGN_BYTES];
 };
 void tly_ledger_put_log_head(struct tly_buf *b, const struct tly_log_head_field *h);
+/* Reads what tly_ledger_put_log_head wrote (check the reader's error). */
+void tly_ledger_get_log_head(struct tly_reader *rd, struct tly_log_head_field *h);
 /* Nonzero when h is canonical: size >= 1, or size 0 with zero root and
  * signature. */
 int tly_ledger_log_head_valid(const struct tly_log_head_field *h);
+
+/*
+ * One query's spend as the node's ledger entry (node/ledger.h) and the
+ * receipt made from it both carry it: the same fields, written once here
+ * and embedded in both (and in the transparency log's receipt references,
+ * coordinator/translog.h). TLY_LEDGER_SPEND_MEMBER embeds it so that the
+ * fields keep their names (e->seq) and can be copied whole (e->spend), as
+ * Linux's struct_group does.
+ */
+#define TLY_LEDGER_SPEND_FIELDS                                                                    \
+	uint64_t seq;                                                                              \
+	uint64_t time;                                                                             \
+	char dataset[TLY_SPEC_NAME_MAX + 1];                                                       \
+	uint8_t query_id[TLY_QUERY_ID_BYTES];                                                      \
+	uint8_t query_hash[TLY_HASH_BYTES];                                                        \
+	uint8_t mechanism;                                                                         \
+	struct tly_fraction amount;                                                                \
+	struct tly_fraction epsilon_spent, rho_spent;                                              \
+	struct tly_ledger_budget budget;                                                           \
+	char population[TLY_SPEC_NAME_MAX + 1];                                                    \
+	struct tly_fraction epsilon_rho_spent;                                                     \
+	struct tly_log_head_field log_head; /* v3 */
+struct tly_ledger_spend {
+	TLY_LEDGER_SPEND_FIELDS
+};
+#define TLY_LEDGER_SPEND_MEMBER                                                                    \
+	union {                                                                                    \
+		struct tly_ledger_spend spend;                                                     \
+		struct {                                                                           \
+			TLY_LEDGER_SPEND_FIELDS                                                    \
+		};                                                                                 \
+	}
+
+/* The spend's first run of bytes in entries and receipts: seq u64, time
+ * u64, dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
+ * mechanism u8, then the first TLY_LEDGER_SPEND_RUN_FRACTIONS fractions
+ * of tly_ledger_spend_fields. tly_ledger_get_spend reads them back:
+ * TLY_EFORMAT for a dataset_len over 63 (the caller checks the rest). */
+void tly_ledger_put_spend(struct tly_buf *b, const struct tly_ledger_spend *s);
+TLY_MUST tly_err tly_ledger_get_spend(struct tly_reader *rd, struct tly_ledger_spend *s);
+/* The accountant's fields that version 2 added to entries and receipts:
+ * population_len u8 (1..63), population, epsilon_rho_spent, delta_total
+ * (u64 num, u64 den each), sites u32. tly_ledger_get_accountant as
+ * tly_ledger_get_spend. */
+void tly_ledger_put_accountant(struct tly_buf *b, const struct tly_ledger_spend *s);
+TLY_MUST tly_err tly_ledger_get_accountant(struct tly_reader *rd, struct tly_ledger_spend *s);
+
+/* s's fractions: first the TLY_LEDGER_SPEND_RUN_FRACTIONS that entries,
+ * receipts and ledger rows keep side by side (amount, epsilon_spent,
+ * rho_spent, then the budget's epsilon_total, epsilon_per_query,
+ * rho_total, rho_per_query), then delta_total and epsilon_rho_spent: where
+ * they are (to fill them), or their values. */
+enum { TLY_LEDGER_SPEND_FRACTIONS = 9, TLY_LEDGER_SPEND_RUN_FRACTIONS = 7 };
+void tly_ledger_spend_fields(struct tly_ledger_spend *s,
+                             struct tly_fraction *out[static TLY_LEDGER_SPEND_FRACTIONS]);
+void tly_ledger_spend_fractions(const struct tly_ledger_spend *s,
+                                struct tly_fraction out[static TLY_LEDGER_SPEND_FRACTIONS]);
 
 /*
  * The receipt a node hands the coordinator for each answered query, to be
  * carried into the transparency log and checked by `tally audit verify`:
  *
  *   receipt bytes (version 3; integers big-endian):
- *     version u8 = 3, node_id u32 (1..TLY_MAX_PARTY_ID), seq u64, time u64,
- *     dataset_len u8 (1..63), dataset, query_id[16], query_hash[32],
- *     mechanism u8 (1 or 2), amount, epsilon_spent, rho_spent,
- *     epsilon_total, epsilon_per_query, rho_total, rho_per_query (each
- *     u64 num, u64 den, reduced, den > 0),
- *     population_len u8 (1..63), population, epsilon_rho_spent,
- *     delta_total (0 < delta < 1), sites u32 (1..1000)    [added in v2]
+ *     version u8 = 3, node_id u32 (1..TLY_MAX_PARTY_ID),
+ *     the spend, seq .. rho_per_query (tly_ledger_put_spend; mechanism 1
+ *       or 2, each fraction reduced with den > 0),
+ *     the accountant's fields (tly_ledger_put_accountant; 0 < delta_total
+ *       < 1, sites 1..1000)                               [added in v2]
  *     entry_hash[32],
- *     log_size u64, log_root[32], log_signature[64]       [added in v3]
+ *     the log head (tly_ledger_put_log_head)              [added in v3]
  *       the coordinator's signed log head that the node verified for
  *       this query before charging it (struct tly_log_head_field; size 0
  *       and zeros only for "no head": tally-node always carries one),
@@ -118,21 +167,17 @@ enum {
 
 struct tly_ledger_receipt {
 	uint32_t node_id;
-	uint64_t seq;
-	uint64_t time;
-	char dataset[TLY_SPEC_NAME_MAX + 1];
-	uint8_t query_id[TLY_QUERY_ID_BYTES];
-	uint8_t query_hash[TLY_HASH_BYTES];
-	uint8_t mechanism;
-	struct tly_fraction amount;
-	struct tly_fraction epsilon_spent, rho_spent;
-	struct tly_ledger_budget budget;
-	char population[TLY_SPEC_NAME_MAX + 1];
-	struct tly_fraction epsilon_rho_spent;
+	TLY_LEDGER_SPEND_MEMBER; /* seq .. log_head, as in the entry */
 	uint8_t entry_hash[TLY_HASH_BYTES];
-	struct tly_log_head_field log_head; /* v3 */
 	uint8_t signature[TLY_SIGN_BYTES];
 };
+
+/* out = tly_hash(domain, the bytes encode(item, b) appends to an empty
+ * buffer): how an entry's hash and a receipt's digest are made. TLY_OK, or
+ * encode's error (out untouched); the buffer is freed on every path. */
+TLY_MUST tly_err tly_ledger_hash_encoded(uint8_t out[static TLY_HASH_BYTES], const char *domain,
+                                         tly_err (*encode)(const void *item, struct tly_buf *b),
+                                         const void *item);
 
 /* Receipt bytes with signature, appended to out. TLY_EINVAL for a field
  * the decoder would refuse, TLY_ENOMEM. */

@@ -58,6 +58,18 @@ struct source {
 	uint64_t size; /* how many leaves there are (a flat array: UINT64_MAX) */
 };
 
+static struct source
+flat(const uint8_t *leaves)
+{
+	return (struct source){leaves, NULL, UINT64_MAX};
+}
+
+static struct source
+cached(const struct tly_merkle_tree *t)
+{
+	return (struct source){t->levels[0], t, t->size};
+}
+
 static int
 perfect_in_tree(const struct source *src, uint64_t start, uint64_t n, unsigned *height)
 {
@@ -105,36 +117,49 @@ root(const struct source *src, uint64_t n, uint8_t out[static HASH])
 void
 tly_merkle_root(uint8_t out[static HASH], const uint8_t *leaves, uint64_t n)
 {
-	struct source src = {leaves, NULL, UINT64_MAX};
+	struct source src = flat(leaves);
 
 	root(&src, n, out);
 }
 
-/* RFC 6962 PATH(m, D[start:start+n]), appended after the hashes below it. */
+/* RFC 6962 PATH(m, D[start:start+n]) (kind INCLUSION: m is a leaf's
+ * index) and SUBPROOF(m, D[start:start+n], whole) (kind CONSISTENCY: m
+ * leaves), appended after the hashes below them. The two recurse alike,
+ * into the half that holds leaf m (the first m leaves) and then the other
+ * half's MTH; they differ at the bottom: PATH stops at one leaf, SUBPROOF
+ * where m = n, with MTH(D[start:start+n]) unless whole. */
+enum proof_kind { INCLUSION, CONSISTENCY };
+
 static void
-path(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start, uint64_t n,
-     uint64_t m)
+walk(const struct source *src, enum proof_kind kind, uint8_t proof[][HASH], size_t *count,
+     uint64_t start, uint64_t n, uint64_t m, int whole)
 {
-	if (n <= 1)
+	if (kind == INCLUSION ? n <= 1 : m == n) {
+		if (kind == CONSISTENCY && !whole)
+			range_hash(src, start, n, proof[(*count)++]);
 		return;
+	}
 	uint64_t k = split(n);
-	if (m < k) {
-		path(src, proof, count, start, k, m);
+	if (kind == INCLUSION ? m < k : m <= k) {
+		walk(src, kind, proof, count, start, k, m, whole);
 		range_hash(src, start + k, n - k, proof[(*count)++]);
 	} else {
-		path(src, proof, count, start + k, n - k, m - k);
+		walk(src, kind, proof, count, start + k, n - k, m - k, 0);
 		range_hash(src, start, k, proof[(*count)++]);
 	}
 }
 
+/* An inclusion proof of leaf m in the first n leaves (m < n), or a
+ * consistency proof between the first m and n leaves (m <= n). */
 static tly_err
-inclusion(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
-          uint64_t n, uint64_t index)
+prove(struct source src, enum proof_kind kind, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
+      size_t *count, uint64_t m, uint64_t n)
 {
-	if (index >= n || n >= SIZE_LIMIT || n > src->size)
+	if ((kind == INCLUSION ? m >= n : m > n) || n >= SIZE_LIMIT || n > src.size)
 		return TLY_EINVAL;
 	*count = 0;
-	path(src, proof, count, 0, n, index);
+	if (kind == INCLUSION || (m > 0 && m < n))
+		walk(&src, kind, proof, count, 0, n, m, 1);
 	return TLY_OK;
 }
 
@@ -142,48 +167,14 @@ tly_err
 tly_merkle_inclusion_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                            const uint8_t *leaves, uint64_t n, uint64_t index)
 {
-	struct source src = {leaves, NULL, UINT64_MAX};
-	return inclusion(&src, proof, count, n, index);
-}
-
-/* RFC 6962 SUBPROOF(m, D[start:start+n], b). */
-static void
-subproof(const struct source *src, uint8_t proof[][HASH], size_t *count, uint64_t start, uint64_t n,
-         uint64_t m, int whole)
-{
-	if (m == n) {
-		if (!whole)
-			range_hash(src, start, n, proof[(*count)++]);
-		return;
-	}
-	uint64_t k = split(n);
-	if (m <= k) {
-		subproof(src, proof, count, start, k, m, whole);
-		range_hash(src, start + k, n - k, proof[(*count)++]);
-	} else {
-		subproof(src, proof, count, start + k, n - k, m - k, 0);
-		range_hash(src, start, k, proof[(*count)++]);
-	}
-}
-
-static tly_err
-consistency(const struct source *src, uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH],
-            size_t *count, uint64_t m, uint64_t n)
-{
-	if (m > n || n >= SIZE_LIMIT || n > src->size)
-		return TLY_EINVAL;
-	*count = 0;
-	if (m > 0 && m < n)
-		subproof(src, proof, count, 0, n, m, 1);
-	return TLY_OK;
+	return prove(flat(leaves), INCLUSION, proof, count, index, n);
 }
 
 tly_err
 tly_merkle_consistency_proof(uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                              const uint8_t *leaves, uint64_t m, uint64_t n)
 {
-	struct source src = {leaves, NULL, UINT64_MAX};
-	return consistency(&src, proof, count, m, n);
+	return prove(flat(leaves), CONSISTENCY, proof, count, m, n);
 }
 
 /* ---- the cached tree ---- */
@@ -243,7 +234,7 @@ tly_merkle_tree_append(struct tly_merkle_tree *t, const uint8_t leaf_hash[static
 void
 tly_merkle_tree_root(const struct tly_merkle_tree *t, uint64_t n, uint8_t out[static HASH])
 {
-	struct source src = {t->levels[0], t, t->size};
+	struct source src = cached(t);
 
 	TLY_REQUIRE(n <= t->size);
 	root(&src, n, out);
@@ -254,8 +245,7 @@ tly_merkle_tree_inclusion(const struct tly_merkle_tree *t,
                           uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                           uint64_t n, uint64_t index)
 {
-	struct source src = {t->levels[0], t, t->size};
-	return inclusion(&src, proof, count, n, index);
+	return prove(cached(t), INCLUSION, proof, count, index, n);
 }
 
 tly_err
@@ -263,8 +253,7 @@ tly_merkle_tree_consistency(const struct tly_merkle_tree *t,
                             uint8_t proof[static TLY_MERKLE_PROOF_MAX][HASH], size_t *count,
                             uint64_t m, uint64_t n)
 {
-	struct source src = {t->levels[0], t, t->size};
-	return consistency(&src, proof, count, m, n);
+	return prove(cached(t), CONSISTENCY, proof, count, m, n);
 }
 
 /* Right-shift fn and sn together until LSB(fn) is set or fn is 0. */

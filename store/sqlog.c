@@ -2,6 +2,7 @@
 #include "sqlog.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +48,46 @@ tly_sqlog_query_int(sqlite3 *db, const char *sql)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+struct tly_sqlog_value
+tly_sqlog_int(uint64_t v)
+{
+	return (struct tly_sqlog_value){NULL, 0, (sqlite3_int64)v};
+}
+
+struct tly_sqlog_value
+tly_sqlog_blob(const void *blob, size_t len)
+{
+	return (struct tly_sqlog_value){blob, len, 0};
+}
+
+static int
+bind_value(sqlite3_stmt *st, int col, const struct tly_sqlog_value *v)
+{
+	if (v->blob == NULL)
+		return sqlite3_bind_int64(st, col, v->integer);
+	if (v->len > INT_MAX)
+		return SQLITE_TOOBIG;
+	return sqlite3_bind_blob(st, col, v->blob, (int)v->len, SQLITE_STATIC);
+}
+
+tly_err
+tly_sqlog_insert(sqlite3 *db, const char *sql, const struct tly_sqlog_value *values, size_t count)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+
+	if (count > INT_MAX || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	for (size_t i = 0; i < count; i++)
+		if (bind_value(st, (int)i + 1, &values[i]) != SQLITE_OK)
+			goto out;
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
 }
 
 /* Is this file a log of our format, empty (to create), or neither? */

@@ -109,6 +109,23 @@ enum {
  * it: "2026-12-06T21:15:50Z", or "@seconds" when out of range. */
 void tly_sqlog_iso_time(char out[static TLY_SQLOG_TIME_BYTES], uint64_t seconds);
 
+/* One parameter of a statement: an integer, or, when blob is not NULL, a
+ * blob of len bytes (borrowed for the call). u64 values are stored by
+ * two's-complement reinterpretation, as both logs store them. */
+struct tly_sqlog_value {
+	const void *blob;
+	size_t len;
+	sqlite3_int64 integer;
+};
+struct tly_sqlog_value tly_sqlog_int(uint64_t v);
+struct tly_sqlog_value tly_sqlog_blob(const void *blob, size_t len);
+
+/* Prepares sql (an INSERT), binds values[0 .. count) to its parameters
+ * 1 .. count and runs it to its end. TLY_EIO when SQLite fails (a
+ * constraint included) or a blob is over INT_MAX bytes. */
+TLY_MUST tly_err tly_sqlog_insert(sqlite3 *db, const char *sql,
+                                  const struct tly_sqlog_value *values, size_t count);
+
 /* sqlite3_exec without callback; the SQLite result code. */
 int tly_sqlog_exec(sqlite3 *db, const char *sql);
 

@@ -20,6 +20,7 @@
 #include <gmp.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -885,6 +886,33 @@ Test(noise, work_grows_as_epsilon_falls_and_saturates)
 	/* large h: the root is 1, proposals x */
 	cr_assert_eq(work_of(TLY_MECH_LAPLACE, 1, 1000, 1000, 1, 0, 1),
 	             2 * (1001 * (5 + 1) + 1001) + TLY_NOISE_WORK_CELL);
+}
+
+/* The words both daemons put to a refusal (node/node.c and
+ * coordinator/lifecycle.c check_cost), and the work on success. */
+Test(noise, cost_why_says_which_limit)
+{
+	struct tly_query q = query(TLY_MECH_LAPLACE, 1, 1000000000, 3, 1, 0);
+	struct tly_noise_params p;
+	char why[TLY_NOISE_WHY_BYTES], expect[TLY_NOISE_WHY_BYTES];
+	uint64_t work = 42, direct;
+
+	cr_assert_eq(tly_noise_cost_why(&q, &work, why, sizeof why), TLY_ERANGE);
+	snprintf(expect, sizeof expect,
+	         "the noise this epsilon needs passes the samplers' limits (noise scale above "
+	         "%llu, query/noise.h)",
+	         (unsigned long long)TLY_DP_POLYA_MAX_SCALE);
+	cr_assert_str_eq(why, expect);
+	cr_assert_eq(work, 42, "written only on success");
+	q = query(TLY_MECH_LAPLACE, 0, 1, 3, 1, 0);
+	tly_err rv = tly_noise_cost_why(&q, &work, why, sizeof why);
+	cr_assert(rv != TLY_OK && rv != TLY_ERANGE);
+	snprintf(expect, sizeof expect, "the noise cannot be calibrated: %s", tly_strerror(rv));
+	cr_assert_str_eq(why, expect);
+	q = query(TLY_MECH_LAPLACE, 1, 10, 3, 1, 0);
+	cr_assert_eq(tly_noise_cost_why(&q, &work, NULL, 0), TLY_OK);
+	cr_assert_eq(tly_noise_cost(&q, &p, &direct), TLY_OK);
+	cr_assert_eq(work, direct);
 }
 
 Test(noise, cost_refuses_what_calibrate_refuses)

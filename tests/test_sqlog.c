@@ -344,3 +344,38 @@ Test(sqlog, seal_checks_hash_then_signature)
 	cr_assert_eq(tly_sqlog_check_seal(hash, stored, sig, other_pk), TLY_SQLOG_BAD_SIGNATURE);
 	tly_sign_key_free(other);
 }
+
+Test(sqlog, insert_binds_integers_and_blobs_in_order)
+{
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES], hash[TLY_SQLOG_HASH_BYTES], sig[TLY_SIGN_BYTES];
+	sqlite3 *db = NULL;
+
+	memset(hash, 0xab, sizeof hash);
+	memset(sig, 0xcd, sizeof sig);
+	cr_assert_eq(tly_sqlog_open(&db, pk, path, &widget, key, msg, sizeof msg), TLY_OK, "%s",
+	             msg);
+	const struct tly_sqlog_value row[] = {
+	    tly_sqlog_int(UINT64_MAX),
+	    tly_sqlog_blob(hash, sizeof hash),
+	    tly_sqlog_blob(sig, sizeof sig),
+	    tly_sqlog_blob("note", 4),
+	};
+	const char *sql = "INSERT INTO entries VALUES (?, ?, ?, CAST(? AS TEXT))";
+	cr_assert_eq(tly_sqlog_insert(db, sql, row, 4), TLY_OK, "%s", sqlite3_errmsg(db));
+	/* u64 by two's-complement reinterpretation; each blob in its column. */
+	cr_assert_eq(tly_sqlog_query_int(db, "SELECT seq FROM entries"), -1);
+	cr_assert_eq(tly_sqlog_query_int(db, "SELECT count(*) FROM entries WHERE entry_hash ="
+	                                     " x'"
+	                                     "abababababababababababababababab"
+	                                     "abababababababababababababababab' AND"
+	                                     " length(signature) = 64 AND note = 'note'"),
+	             1);
+	/* A constraint (the same seq again), a bad statement, more values than
+	 * parameters. */
+	cr_assert_eq(tly_sqlog_insert(db, sql, row, 4), TLY_EIO);
+	cr_assert_eq(tly_sqlog_insert(db, "INSERT INTO nowhere VALUES (?)", row, 1), TLY_EIO);
+	const struct tly_sqlog_value more[] = {row[0], row[1], row[2], row[3], row[3]};
+	cr_assert_eq(tly_sqlog_insert(db, sql, more, 5), TLY_EIO);
+	cr_assert_eq(tly_sqlog_query_int(db, "SELECT count(*) FROM entries"), 1);
+	sqlite3_close(db);
+}
