@@ -24,6 +24,8 @@ tly_secagg_client_forget(struct tly_secagg_client *c)
 	c->secrets = NULL;
 	sodium_free(c->held);
 	c->held = NULL;
+	sodium_free(c->agreed);
+	c->agreed = NULL;
 }
 
 struct tly_secagg_peer *
