@@ -222,15 +222,31 @@ key_list_check(const struct tly_secagg_client *c, const struct tly_key_list *lis
 	return keys_distinct(list);
 }
 
+/*
+ * L(u) from the list, and one sodium_malloc block for every secret of the
+ * query from here on: the keys and seed (moved in), then per peer the
+ * shares it will hold and the secrets agreed with it. One block per
+ * client, because each sodium_malloc costs the process memory maps and
+ * locked pages (a process simulating 10^4 clients would run out).
+ */
 static tly_err
 adopt_peers(struct tly_secagg_client *c, const struct tly_key_list *list)
 {
 	uint32_t count = list->count - 1, j = 0;
+	size_t held_bytes = (size_t)count * TLY_SECAGG_HELD_BYTES;
+	uint8_t *block = sodium_malloc(sizeof *c->secrets + held_bytes +
+	                               (size_t)count * TLY_SECAGG_AGREED_BYTES);
 
 	c->peers = calloc(count, sizeof *c->peers);
-	c->held = sodium_malloc((size_t)count * TLY_SECAGG_HELD_BYTES);
-	if (c->peers == NULL || c->held == NULL)
+	if (c->peers == NULL || block == NULL) {
+		sodium_free(block);
 		return TLY_ENOMEM;
+	}
+	memcpy(block, c->secrets, sizeof *c->secrets);
+	sodium_free(c->secrets); /* wipes */
+	c->secrets = (struct tly_secagg_secrets *)(void *)block;
+	c->held = block + sizeof *c->secrets;
+	c->agreed = c->held + held_bytes;
 	for (uint32_t i = 0; i < list->count; i++) {
 		if (list->entries[i].id == c->self->id)
 			continue;
@@ -254,12 +270,8 @@ agreed_of(const struct tly_secagg_client *c, const struct tly_secagg_peer *peer)
 static tly_err
 agree_peers(struct tly_secagg_client *c)
 {
-	tly_err rv = TLY_ENOMEM;
+	tly_err rv = TLY_OK;
 
-	c->agreed = sodium_malloc((size_t)c->peer_count * TLY_SECAGG_AGREED_BYTES);
-	if (c->agreed == NULL)
-		return rv;
-	rv = TLY_OK;
 	for (uint32_t j = 0; j < c->peer_count && rv == TLY_OK; j++) {
 		const struct tly_secagg_peer *peer = &c->peers[j];
 		uint8_t *agreed = agreed_of(c, peer);
@@ -442,7 +454,7 @@ on_share_set(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_ou
 	free(c->input);
 	c->input = NULL;
 	/* No KEY_SHARE can come now (its round is over), nor another mask. */
-	sodium_free(c->agreed);
+	TLY_WIPE(c->agreed, (size_t)c->peer_count * TLY_SECAGG_AGREED_BYTES);
 	c->agreed = NULL;
 	c->phase = TLY_SECAGG_CLIENT_SURVIVORS;
 out:

@@ -142,12 +142,12 @@ struct tly_secagg_client {
 	struct tly_query query;
 	struct tly_graph graph;
 	struct tly_advertise keys;          /* c_u^PK, s_u^PK */
-	struct tly_secagg_secrets *secrets; /* sodium_malloc */
+	struct tly_secagg_secrets *secrets; /* sodium_malloc; from KEY_LIST on, one block with: */
 	uint64_t *input;                    /* x_u (query.cells elements, < p) until masked */
 	struct tly_secagg_peer *peers;      /* L(u), ids increasing */
 	uint32_t peer_count;
-	uint8_t *held;   /* sodium_malloc: peer_count x TLY_SECAGG_HELD_BYTES */
-	uint8_t *agreed; /* sodium_malloc: peer_count x TLY_SECAGG_AGREED_BYTES, until masked */
+	uint8_t *held;   /* in secrets' block: peer_count x TLY_SECAGG_HELD_BYTES */
+	uint8_t *agreed; /* in secrets' block: peer_count x TLY_SECAGG_AGREED_BYTES, until masked */
 	struct tly_idlist survivors; /* U3 */
 	uint8_t survivors_hash[TLY_HASH_BYTES];
 };
