@@ -75,7 +75,8 @@
  * what page-faulting freshly trimmed heap costs the state machines.
  *
  * CSV on stdout (timing.h), params quoted since they hold commas; progress
- * on stderr. About 2.5 minutes of CPU, 80 s of it the SecAgg+ n = 1000 point.
+ * on stderr. Several minutes of CPU: the scale sweep's n = 10^4 point alone
+ * took 270 s of it here.
  * Scale (run_scale): SecAgg+ per client at d = 10^3, n = 100 .. 10^4, and
  * the slope of log per-client time against log n; `bench_protocol scale`
  * runs it alone.
