@@ -75,7 +75,11 @@
  * what page-faulting freshly trimmed heap costs the state machines.
  *
  * CSV on stdout (timing.h), params quoted since they hold commas; progress
- * on stderr. About 2.5 minutes of CPU, 80 s of it the SecAgg+ n = 1000 point.
+ * on stderr. Several minutes of CPU: the scale sweep's n = 10^4 point alone
+ * took 270 s of it here.
+ * Scale (run_scale): SecAgg+ per client at d = 10^3, n = 100 .. 10^4, and
+ * the slope of log per-client time against log n; `bench_protocol scale`
+ * runs it alone.
  * `bench_protocol PROTOCOL N [D [REPEAT]]` runs one point (for profiling).
  */
 #include <malloc.h>
@@ -100,10 +104,12 @@
 #include "protocol/secagg.h"
 
 enum {
-	MAX_NODES = 1000,
+	MAX_NODES = 10000,
+	KEYED_NODES = 1000, /* nodes with keys of their own (fed_init) */
 	MAX_MEMBERS = 5,
-	MEMBER_BASE = 1000, /* aggregator j has id MEMBER_BASE + 1 + j */
+	MEMBER_BASE = MAX_NODES, /* aggregator j has id MEMBER_BASE + 1 + j */
 	POOL = MAX_NODES + MAX_MEMBERS,
+	KEYED = KEYED_NODES + MAX_MEMBERS,
 	MAX_D = 1000000,
 	RNG_MAX = (MAX_MEMBERS - 1) * MAX_D, /* Shamir coefficients: (t - 1) d, t < k */
 	SMALL_SIGNED = TLY_HEADER_BYTES + TLY_KEY_SHARE_CIPHER_BYTES,
@@ -369,8 +375,17 @@ cost(enum prim kind, size_t size, unsigned t)
 
 /* ---- the parties ---- */
 
+/*
+ * Nodes 1..KEYED_NODES and the aggregators have keys of their own; node
+ * KEYED_NODES + i uses node i's keys under its own id. Each key lives in
+ * sodium_malloc memory (guard pages, locked), and 10^4 of them besides 10^4
+ * clients' secrets would pass the kernel's cap on memory maps (65530). The
+ * work is the same: every message is still signed and every signature
+ * checked, under the sender's id.
+ */
 static struct {
 	struct tly_identity coord;
+	struct tly_identity keys[KEYED]; /* nodes 1..KEYED_NODES, then the aggregators */
 	struct tly_identity party[POOL]; /* nodes 1..MAX_NODES, then the aggregators */
 	struct tly_roster roster;
 	int64_t *cells; /* every node's input: the total is n times it */
@@ -391,9 +406,13 @@ fed_init(void)
 
 	tly_rng_init_seeded_u64(&fed.rng, SEED + 1);
 	check(tly_identity_generate(&fed.coord, TLY_PARTY_COORDINATOR, 0), "identity");
+	for (uint32_t i = 0; i < KEYED; i++)
+		check(tly_identity_generate(&fed.keys[i], 1, 1), "identity");
 	for (uint32_t i = 0; i < POOL; i++) {
 		uint32_t id = i < MAX_NODES ? i + 1 : MEMBER_BASE + 1 + (i - MAX_NODES);
-		check(tly_identity_generate(&fed.party[i], id, 1), "identity");
+		fed.party[i] =
+		    fed.keys[i < MAX_NODES ? i % KEYED_NODES : KEYED_NODES + (i - MAX_NODES)];
+		fed.party[i].id = id;
 		tly_identity_public(&fed.party[i], &pub[i]);
 	}
 	tly_sign_key_public(fed.coord.sign, coord_pk);
@@ -408,8 +427,8 @@ fed_init(void)
 static void
 fed_fini(void)
 {
-	for (uint32_t i = 0; i < POOL; i++)
-		tly_identity_fini(&fed.party[i]);
+	for (uint32_t i = 0; i < KEYED; i++)
+		tly_identity_fini(&fed.keys[i]);
 	tly_identity_fini(&fed.coord);
 	tly_roster_fini(&fed.roster);
 	tly_rng_fini(&fed.rng);
@@ -1067,6 +1086,38 @@ tune_malloc(void)
 		die("mallopt", TLY_EINVAL);
 }
 
+/*
+ * SecAgg+ at scale (issue 14): the per-client cost, query_cpu / n (every
+ * party's work, the coordinator's included, over the clients), at d = 10^3
+ * for n = 100 .. 10^4 (10^4 clients in this one process), and the slope of
+ * its log against log n (goal <= 0.25: O(log n) per client). The short
+ * pass takes n = 10 and 30.
+ */
+static void
+run_scale(void)
+{
+	static const uint32_t full[] = {100, 300, 1000, 3000, 10000}, quick[] = {10, 30};
+	static const struct sweep secagg_plus = {TLY_PROTOCOL_SECAGG_PLUS, 0, 0, 0, {0}};
+	const uint32_t *ns = bench_quick() ? quick : full;
+	size_t count = bench_quick() ? 2 : 5;
+	double logn[5], per_client[5];
+	char params[160];
+
+	for (size_t i = 0; i < count; i++) {
+		struct point pt = sweep_point(&secagg_plus, ns[i], 1000);
+		double time;
+		point(&pt, &time, NULL);
+		logn[i] = ns[i];
+		per_client[i] = time / ns[i];
+		params_of(&pt, params, sizeof params);
+		bench_row("protocol", "per_client_cpu", params, per_client[i], "s", NULL, 0);
+	}
+	snprintf(params, sizeof params, "\"protocol=secagg+,d=1000,n=%u..%u\"", ns[0],
+	         ns[count - 1]);
+	bench_row("protocol", "per_client_slope", params, slope(logn, per_client, count), "",
+	          "goal", 0.25);
+}
+
 /* One point from the command line (for profiling): PROTOCOL N [D [REPEAT]]. */
 static int
 one_point(int argc, char **argv)
@@ -1082,8 +1133,9 @@ one_point(int argc, char **argv)
 	long repeat = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
 
 	if (s == NULL || n < 3 || n > MAX_NODES || d < 1 || d > MAX_D || repeat < 1) {
-		fprintf(stderr,
-		        "usage: bench_protocol [committee|secagg|secagg+ N [D [REPEAT]]]\n");
+		fprintf(
+		    stderr,
+		    "usage: bench_protocol [scale | committee|secagg|secagg+ N [D [REPEAT]]]\n");
 		return 2;
 	}
 	struct point pt = sweep_point(s, (uint32_t)n, (size_t)d);
@@ -1112,6 +1164,12 @@ main(int argc, char **argv)
 	lab_init();
 	fed_init();
 	bench_header();
+	if (argc == 2 && strcmp(argv[1], "scale") == 0) {
+		run_scale();
+		fed_fini();
+		lab_fini();
+		return 0;
+	}
 	if (argc > 2) {
 		int rv = one_point(argc, argv);
 		fed_fini();
@@ -1126,6 +1184,7 @@ main(int argc, char **argv)
 	run_sweep_d(10, 5, 3);
 	run_sweep_n(&secagg, d);
 	run_sweep_n(&secagg_plus, d);
+	run_scale();
 
 	/* For the record: the target point with noise on. */
 	extra_point(&committee3, at, d, NOISY);

@@ -217,7 +217,7 @@ read_parties(struct parse *p, const char *value, size_t offset)
 {
 	uint32_t *dst = (uint32_t *)(void *)field(p, offset);
 
-	if (!tly_ini_u32(value, 1, TLY_MAX_PARTIES, dst))
+	if (!tly_ini_u32(value, 1, TLY_MAX_SERVED_PARTIES, dst))
 		return "must be an integer from 1 to 1000";
 	return NULL;
 }

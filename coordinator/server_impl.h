@@ -30,7 +30,7 @@
 #include "net/transport.h"
 #include "store/head.h"
 
-enum { POLL_MS = 20, RECEIPTS_MAX = TLY_MAX_PARTIES, ROWS_CAP = 1000000000 };
+enum { POLL_MS = 20, RECEIPTS_MAX = TLY_MAX_SERVED_PARTIES, ROWS_CAP = 1000000000 };
 
 /* Hostile peers. A poll takes at most MESSAGES_PER_POLL node messages
  * before it serves the API and the deadlines again, so a flooding node

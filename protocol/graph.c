@@ -15,7 +15,10 @@
 #include "crypto/wipe.h"
 
 _Static_assert(sizeof(TLY_GRAPH_SEED) - 1 == TLY_PRG_SEED_BYTES, "the graph seed is a PRG seed");
-_Static_assert(TLY_MAX_PARTIES <= UINT16_MAX, "a complete graph's degree fits the QUERY");
+_Static_assert(TLY_MAX_COMPLETE_PARTIES - 1 <= UINT16_MAX,
+               "a complete graph's degree fits the QUERY");
+_Static_assert((int)TLY_GRAPH_MAX_DEGREE <= (int)TLY_MAX_NEIGHBOURS,
+               "a sparse degree fits the list caps");
 
 enum { DRAW_BYTES = 16 };
 
@@ -266,7 +269,7 @@ tly_graph_params(uint32_t n, unsigned sigma, unsigned eta, double dropout_rate,
 			return TLY_OK;
 		}
 	}
-	if (n - 1 > UINT16_MAX)
+	if (n > TLY_MAX_COMPLETE_PARTIES)
 		return TLY_ERANGE;
 	uint32_t t = threshold_for(n, n - 1, corrupt, dropped, privacy_tail, failure_tail);
 	if (t == 0)

@@ -144,8 +144,8 @@ TLY_MUST tly_err tly_graph_neighbours(const struct tly_graph *g, uint32_t id, ui
  * TLY_EINVAL unless 3 <= n <= TLY_GRAPH_PARAMS_MAX_N, 1 <= sigma <=
  * TLY_GRAPH_MAX_SIGMA, 1 <= eta <= TLY_GRAPH_MAX_SIGMA, both rates in [0, 1).
  * TLY_ERANGE when no graph meets the targets (always when
- * corrupt_fraction + 2 dropout_rate >= 1), or the complete graph's degree
- * does not fit the QUERY's 16 bits.
+ * corrupt_fraction + 2 dropout_rate >= 1), or only the complete graph does
+ * and n > TLY_MAX_COMPLETE_PARTIES (messages.h).
  */
 TLY_MUST tly_err tly_graph_params(uint32_t n, unsigned sigma, unsigned eta, double dropout_rate,
                                   double corrupt_fraction, uint16_t *degree, uint16_t *threshold);

@@ -182,10 +182,9 @@ keys_distinct(const struct tly_key_list *list)
 }
 
 /* One entry: its place in the graph, its keys, its forwarded signature.
- * Our own entry must carry our keys unchanged. Of a peer's keys, s_v^PK is
- * checked for small order here; c_v^PK is checked by the envelope seal to
- * that peer in the same step (share_keys), which fails with TLY_ELOWORDER
- * before anything is sent. */
+ * Our own entry must carry our keys unchanged. A peer's keys are checked
+ * for small order by the two agreements made with them in the same step
+ * (agree_peers), which fail with TLY_ELOWORDER before anything is sent. */
 static tly_err
 entry_check(const struct tly_secagg_client *c, const struct tly_key_entry *e)
 {
@@ -196,9 +195,6 @@ entry_check(const struct tly_secagg_client *c, const struct tly_key_entry *e)
 		return sodium_memcmp(&e->keys, &c->keys, sizeof c->keys) == 0 ? TLY_OK : TLY_EPEER;
 	if (!tly_graph_adjacent(&c->graph, c->self->id, e->id))
 		return TLY_EPEER;
-	rv = tly_secagg_key_check(e->keys.secret_pk);
-	if (rv != TLY_OK)
-		return rv;
 	tly_buf_init(&body);
 	rv = tly_advertise_encode(&body, &e->keys);
 	if (rv == TLY_OK)
@@ -226,15 +222,31 @@ key_list_check(const struct tly_secagg_client *c, const struct tly_key_list *lis
 	return keys_distinct(list);
 }
 
+/*
+ * L(u) from the list, and one sodium_malloc block for every secret of the
+ * query from here on: the keys and seed (moved in), then per peer the
+ * shares it will hold and the secrets agreed with it. One block per
+ * client, because each sodium_malloc costs the process memory maps and
+ * locked pages (a process simulating 10^4 clients would run out).
+ */
 static tly_err
 adopt_peers(struct tly_secagg_client *c, const struct tly_key_list *list)
 {
 	uint32_t count = list->count - 1, j = 0;
+	size_t held_bytes = (size_t)count * TLY_SECAGG_HELD_BYTES;
+	uint8_t *block = sodium_malloc(sizeof *c->secrets + held_bytes +
+	                               (size_t)count * TLY_SECAGG_AGREED_BYTES);
 
 	c->peers = calloc(count, sizeof *c->peers);
-	c->held = sodium_malloc((size_t)count * TLY_SECAGG_HELD_BYTES);
-	if (c->peers == NULL || c->held == NULL)
+	if (c->peers == NULL || block == NULL) {
+		sodium_free(block);
 		return TLY_ENOMEM;
+	}
+	memcpy(block, c->secrets, sizeof *c->secrets);
+	sodium_free(c->secrets); /* wipes */
+	c->secrets = (struct tly_secagg_secrets *)(void *)block;
+	c->held = block + sizeof *c->secrets;
+	c->agreed = c->held + held_bytes;
 	for (uint32_t i = 0; i < list->count; i++) {
 		if (list->entries[i].id == c->self->id)
 			continue;
@@ -244,6 +256,33 @@ adopt_peers(struct tly_secagg_client *c, const struct tly_key_list *list)
 	}
 	c->peer_count = count;
 	return TLY_OK;
+}
+
+static uint8_t *
+agreed_of(const struct tly_secagg_client *c, const struct tly_secagg_peer *peer)
+{
+	return c->agreed + (size_t)(peer - c->peers) * TLY_SECAGG_AGREED_BYTES;
+}
+
+/* The two X25519 agreements per peer, each made once: the envelope secret
+ * (every KEY_SHARE both ways) and the pairwise mask seed s_{u,v} (Round 2).
+ * Both refuse a peer key of small order. */
+static tly_err
+agree_peers(struct tly_secagg_client *c)
+{
+	tly_err rv = TLY_OK;
+
+	for (uint32_t j = 0; j < c->peer_count && rv == TLY_OK; j++) {
+		const struct tly_secagg_peer *peer = &c->peers[j];
+		uint8_t *agreed = agreed_of(c, peer);
+		rv = tly_envelope_agree(agreed, c->secrets->mask_sk, c->keys.mask_pk,
+		                        peer->keys.mask_pk);
+		if (rv == TLY_OK)
+			rv = tly_kx_agree(agreed + TLY_KX_SHARED_BYTES, c->secrets->secret_sk,
+			                  c->keys.secret_pk, peer->keys.secret_pk,
+			                  TLY_SECAGG_PAIRWISE_LABEL);
+	}
+	return rv;
 }
 
 /* ---- Round 1: ShareKeys ---- */
@@ -264,8 +303,7 @@ send_key_share(const struct tly_secagg_client *c, const struct tly_secagg_peer *
 	memcpy(plain + 8 + TLY_SECAGG_SHARE_BYTES, seed_share, TLY_SECAGG_SHARE_BYTES);
 	tly_msg_raw_header(raw_header, &header, TLY_KEY_SHARE_CIPHER_BYTES);
 	tly_buf_init(&body);
-	rv = tly_envelope_seal(&body, c->secrets->mask_sk, c->keys.mask_pk, peer->keys.mask_pk,
-	                       raw_header, plain, sizeof plain);
+	rv = tly_envelope_seal_agreed(&body, agreed_of(c, peer), raw_header, plain, sizeof plain);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		                     c->self->sign);
@@ -319,6 +357,8 @@ on_key_list(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_out
 	if (rv == TLY_OK)
 		rv = adopt_peers(c, &list);
 	if (rv == TLY_OK)
+		rv = agree_peers(c);
+	if (rv == TLY_OK)
 		rv = share_keys(c, out);
 	tly_key_list_fini(&list);
 	if (rv == TLY_OK)
@@ -343,8 +383,8 @@ on_key_share(struct tly_secagg_client *c, const struct tly_msg *m)
 	rv = tly_fixed_decode(&ct, TLY_KEY_SHARE_CIPHER_BYTES, m->body, m->body_len);
 	if (rv != TLY_OK)
 		return rv;
-	rv = tly_envelope_open(plain, c->secrets->mask_sk, c->keys.mask_pk, peer->keys.mask_pk,
-	                       m->raw_header, ct, TLY_KEY_SHARE_CIPHER_BYTES);
+	rv = tly_envelope_open_agreed(plain, agreed_of(c, peer), m->raw_header, ct,
+	                              TLY_KEY_SHARE_CIPHER_BYTES);
 	if (rv != TLY_OK)
 		goto out;
 	rv = TLY_EPEER;
@@ -376,15 +416,10 @@ mask_input(struct tly_secagg_client *c)
 
 	for (uint32_t j = 0; j < c->peer_count && rv == TLY_OK; j++) {
 		const struct tly_secagg_peer *peer = &c->peers[j];
-		uint8_t seed[TLY_KX_SHARED_BYTES];
 		if (!(peer->flags & TLY_SECAGG_PEER_IN_U2))
 			continue;
-		rv = tly_kx_agree(seed, c->secrets->secret_sk, c->keys.secret_pk,
-		                  peer->keys.secret_pk, TLY_SECAGG_PAIRWISE_LABEL);
-		if (rv == TLY_OK)
-			rv = tly_secagg_mask(c->input, d, seed, "pairwise-mask", c->query_id,
-			                     c->self->id < peer->id ? 1 : -1);
-		TLY_WIPE_OBJ(seed);
+		rv = tly_secagg_mask(c->input, d, agreed_of(c, peer) + TLY_KX_SHARED_BYTES,
+		                     "pairwise-mask", c->query_id, c->self->id < peer->id ? 1 : -1);
 	}
 	return rv;
 }
@@ -418,6 +453,9 @@ on_share_set(struct tly_secagg_client *c, const struct tly_msg *m, struct tly_ou
 	TLY_WIPE(c->input, c->query.cells * sizeof *c->input);
 	free(c->input);
 	c->input = NULL;
+	/* No KEY_SHARE can come now (its round is over), nor another mask. */
+	TLY_WIPE(c->agreed, (size_t)c->peer_count * TLY_SECAGG_AGREED_BYTES);
+	c->agreed = NULL;
 	c->phase = TLY_SECAGG_CLIENT_SURVIVORS;
 out:
 	tly_buf_fini(&body);

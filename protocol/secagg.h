@@ -50,15 +50,20 @@
  *   Round 3 ConsistencyCheck
  *     SURVIVORS [6]      server -> U3: U3, the clients whose masked input
  *                        arrived. u checks u ∈ U3, |U3| >= max(Q,
- *                        min_contributors), and U3 ∩ N(u) ⊆ its SHARE_SET.
+ *                        min_contributors) (Q = t + 1 on a sparse graph),
+ *                        and U3 ∩ N(u) ⊆ its SHARE_SET.
  *     CONSISTENCY [7]    u -> server: tly_idlist_hash(U3), signed.
  *   Round 4 Unmasking
- *     SIGNATURE_LIST [8] server -> U4: the CONSISTENCY signatures it got.
- *                        u refuses (and stops) unless |U4| >= Q (below),
- *                        U4 ⊆ U3 and
- *                        every signature verifies over the CONSISTENCY bytes
- *                        u rebuilds from its own U3: a coordinator that
- *                        shows clients different survivor sets is caught.
+ *     SIGNATURE_LIST [8] server -> U4. Complete graph: every CONSISTENCY
+ *                        signature it got, signed once; u refuses (and
+ *                        stops) unless there are >= Q (below), all from U3.
+ *                        Sparse graph: per client, those of t of u's
+ *                        neighbours in U4 (U4 pruned first so that each
+ *                        has t); u refuses unless there are >= t, each by a
+ *                        neighbour in U3. Either way every signature must
+ *                        verify over the CONSISTENCY bytes u rebuilds from
+ *                        its own U3: a coordinator that shows clients
+ *                        different survivor sets is caught.
  *     UNMASK [9]         u -> server: for each v in its SHARE_SET, its share
  *                        of b_v if v ∈ U3, else of s_v^SK; one kind per v,
  *                        and one UNMASK per query.
@@ -80,7 +85,18 @@
  * (CCS'20) argue per neighbourhood instead: 2t > k + (corrupt neighbours),
  * which graph.h's parameters give with high probability; Q makes the bound
  * deterministic for c <= t - 1 and costs liveness: Q clients must sign U3.
- * Every party requires 2 <= t <= k and 2t > k.
+ * That is the complete graph's rule. On a sparse graph a client checks t of
+ * its neighbours' signatures instead (O(log n), not O(n)): with 2t > k +
+ * a(w) for every honest w (graph.h), an honest client that revealed shares
+ * never has its mask key rebuilt, and a split of views gives the
+ * coordinator no more than claiming those clients dropped in one view
+ * (docs/PRIVACY.md, "Pairwise masking: what each signature proves").
+ * Every party requires 2 <= t <= k and 2t > k; the complete graph n <=
+ * TLY_MAX_COMPLETE_PARTIES, a sparse degree <= TLY_MAX_NEIGHBOURS.
+ *
+ * Key agreements: a client runs X25519 twice per neighbour, both at
+ * KEY_LIST (the envelope secret for every KEY_SHARE both ways, and the mask
+ * seed s_{u,v}), kept until its masked input is sent.
  *
  * What is not covered: a malicious client can send a wrong share and make
  * the query abort (s_w^SK is checked against s_w^PK and b_u is rebuilt

@@ -20,10 +20,10 @@ tly_secagg_client_forget(struct tly_secagg_client *c)
 		free(c->input);
 		c->input = NULL;
 	}
-	sodium_free(c->secrets); /* wipes */
+	sodium_free(c->secrets); /* wipes, held and agreed with it (one block) */
 	c->secrets = NULL;
-	sodium_free(c->held);
 	c->held = NULL;
+	c->agreed = NULL;
 }
 
 struct tly_secagg_peer *

@@ -323,6 +323,51 @@ close_masking(struct tly_secagg_server *s, struct tly_outbox *box)
 
 /* ---- Round 3 ends: U4, signatures ---- */
 
+/* SIGNATURE_LIST for cl on a sparse graph: the CONSISTENCY signatures of
+ * the first t of its neighbours in U4 (ids increasing), which is what it
+ * checks (tly_secagg_quorum); prune left it at least t. */
+static tly_err
+neighbour_signatures(struct tly_secagg_server *s, const struct tly_secagg_client_rec *cl,
+                     struct tly_buf *body)
+{
+	struct tly_signature_list list = {0, NULL};
+	uint32_t t = s->query.threshold;
+	tly_err rv;
+
+	list.entries = calloc(t, sizeof *list.entries);
+	if (list.entries == NULL)
+		return TLY_ENOMEM;
+	for (uint32_t j = 0; j < cl->holder_count && list.count < t; j++) {
+		const struct tly_secagg_client_rec *v = tly_secagg_client_of(s, cl->holders[j]);
+		if (!(v->flags & IN_U4))
+			continue;
+		list.entries[list.count].id = v->id;
+		memcpy(list.entries[list.count++].signature, v->consistency_sig,
+		       TLY_SIGNATURE_BYTES);
+	}
+	rv = tly_signature_list_encode(body, &list);
+	tly_signature_list_fini(&list);
+	return rv;
+}
+
+/* Sparse graph: U4 less, repeatedly, any client with fewer than t
+ * neighbours in it (it could not unmask); each client then gets its own
+ * neighbours' signatures, O(t) of them, not all of U4's. */
+static tly_err
+close_checking_sparse(struct tly_secagg_server *s, struct tly_outbox *box)
+{
+	tly_err rv = prune(s, IN_U4);
+
+	if (rv != TLY_OK)
+		return rv;
+	if (count_flag(s, IN_U4) < tly_secagg_quorum(&s->query) || !recoverable(s, IN_U4))
+		return TLY_ETOOFEW;
+	return send_each(s, IN_U4, TLY_MSG_SIGNATURE_LIST, neighbour_signatures,
+	                 TLY_SECAGG_UNMASKING, box);
+}
+
+/* Complete graph: every client gets every signature (at least Q), signed
+ * once. */
 static tly_err
 close_checking(struct tly_secagg_server *s, struct tly_outbox *box)
 {
@@ -331,6 +376,8 @@ close_checking(struct tly_secagg_server *s, struct tly_outbox *box)
 	struct tly_buf body;
 	tly_err rv;
 
+	if (!tly_secagg_complete(&s->query))
+		return close_checking_sparse(s, box);
 	if (count < tly_secagg_quorum(&s->query) || !recoverable(s, IN_U4))
 		return TLY_ETOOFEW;
 	list.entries = calloc(count, sizeof *list.entries);

@@ -51,10 +51,11 @@ degree_valid(const struct tly_query *q)
 {
 	uint32_t n = q->participants.count;
 
+	/* The complete graph's lists are O(n) per client: its own cap. */
 	if (q->degree == n - 1)
-		return 1;
+		return n <= TLY_MAX_COMPLETE_PARTIES;
 	return q->protocol == TLY_PROTOCOL_SECAGG_PLUS && q->degree >= 2 && q->degree % 2 == 0 &&
-	       q->degree < n - 1;
+	       q->degree < n - 1 && q->degree <= TLY_MAX_NEIGHBOURS;
 }
 
 tly_err

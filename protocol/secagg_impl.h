@@ -62,18 +62,39 @@ tly_secagg_max(uint32_t a, uint32_t b)
 	return a > b ? a : b;
 }
 
+/* The query's graph is complete (SecAgg, or SecAgg+ with degree n - 1). */
+static inline int
+tly_secagg_complete(const struct tly_query *q)
+{
+	return q->degree >= q->participants.count - 1u;
+}
+
 /*
- * The consistency quorum Q: how many CONSISTENCY signatures on one U3 a
- * client needs before it unmasks, the smallest with 2Q >= n + t (n the
- * participants). An honest client signs one U3, so two different U3 each
- * with Q signatures need 2(Q - c) <= n - c honest signers: impossible for
- * c <= t - 1 corrupt clients. Only one U3 is ever unmasked, and the other
- * kind of secret of any honest client has at most c < t shares out
- * (secagg.h). Q >= t since n >= t.
+ * The consistency quorum: how many CONSISTENCY signatures on its own U3 a
+ * client needs before it unmasks, and so the least |U3| and |U4|.
+ *
+ * Complete graph: Q = ceil((n + t) / 2), the smallest with 2Q >= n + t, from
+ * any clients of U3 (the client itself may be one). An honest client signs
+ * one U3, so two different U3 each with Q signatures need 2(Q - c) <= n - c
+ * honest signers: impossible for c <= t - 1 corrupt clients. Only one U3 is
+ * ever unmasked, and the other kind of secret of any honest client has at
+ * most c < t shares out (secagg.h). Q >= t since n >= t.
+ *
+ * Sparse graph (SecAgg+): t + 1, that is the client and t of its
+ * neighbours, the signatures checked being the neighbours' only (Bell et
+ * al.'s neighbourhood check). With 2t > k + a(w) for every honest w (a(w)
+ * its corrupt neighbours: tly_graph_params), an honest client that
+ * unmasks had t neighbours sign a U3 that holds it, so at most k - t of its
+ * honest neighbours can reveal its mask key, and with a(w) corrupt ones
+ * that is fewer than t: the mask key of a client that revealed anything is
+ * never rebuilt, and no split of views teaches the coordinator more than
+ * one survivor set would (docs/PRIVACY.md, "What each signature proves").
  */
 static inline uint32_t
 tly_secagg_quorum(const struct tly_query *q)
 {
+	if (!tly_secagg_complete(q))
+		return q->threshold + 1u;
 	return (q->participants.count + q->threshold + 1u) / 2u;
 }
 
@@ -89,6 +110,10 @@ enum {
 	TLY_SECAGG_SHARE_BYTES = TLY_SHAMIR_SECRET_SHARE_BYTES,
 	/* per peer: its share of s^SK, then its share of b */
 	TLY_SECAGG_HELD_BYTES = 2 * TLY_SECAGG_SHARE_BYTES,
+	/* per peer, agreed once at KEY_LIST: the envelope secret (c_u, c_v),
+	 * then the pairwise mask seed s_{u,v} */
+	TLY_SECAGG_AGREED_BYTES = 2 * TLY_KX_SHARED_BYTES,
+	TLY_SECAGG_KEY_HASH_KEY_BYTES = 16, /* crypto_shorthash (SipHash-2-4) */
 };
 
 _Static_assert(TLY_KEY_SHARE_PLAIN_BYTES == 8 + TLY_SECAGG_HELD_BYTES,
@@ -117,11 +142,12 @@ struct tly_secagg_client {
 	struct tly_query query;
 	struct tly_graph graph;
 	struct tly_advertise keys;          /* c_u^PK, s_u^PK */
-	struct tly_secagg_secrets *secrets; /* sodium_malloc */
+	struct tly_secagg_secrets *secrets; /* sodium_malloc; from KEY_LIST on, one block with: */
 	uint64_t *input;                    /* x_u (query.cells elements, < p) until masked */
 	struct tly_secagg_peer *peers;      /* L(u), ids increasing */
 	uint32_t peer_count;
-	uint8_t *held;               /* sodium_malloc: peer_count x TLY_SECAGG_HELD_BYTES */
+	uint8_t *held;   /* in secrets' block: peer_count x TLY_SECAGG_HELD_BYTES */
+	uint8_t *agreed; /* in secrets' block: peer_count x TLY_SECAGG_AGREED_BYTES, until masked */
 	struct tly_idlist survivors; /* U3 */
 	uint8_t survivors_hash[TLY_HASH_BYTES];
 };
@@ -196,6 +222,12 @@ struct tly_secagg_server {
 	struct tly_idlist survivors; /* U3 */
 	uint8_t survivors_hash[TLY_HASH_BYTES];
 	struct tly_idlist recovered;
+	/* The public keys accepted so far, as an open-addressing set: slot 0
+	 * empty, else 1 + 2 (client index) + (0 c^PK, 1 s^PK). Keyed hash, so
+	 * that no client can choose keys that collide. */
+	uint32_t *key_slots;
+	uint32_t key_mask; /* slots - 1, slots a power of two >= 4n */
+	uint8_t key_hash_key[TLY_SECAGG_KEY_HASH_KEY_BYTES];
 };
 
 /* The record of participant id, or NULL. */

@@ -53,8 +53,14 @@ allocate(struct tly_secagg_server *s)
 	s->shares = calloc(degree, sizeof *s->shares);
 	s->sum = calloc(d, sizeof *s->sum);
 	s->vector = calloc(d, sizeof *s->vector);
+	s->key_mask = 15;
+	while (s->key_mask < 4u * n - 1u)
+		s->key_mask = 2u * s->key_mask + 1u;
+	s->key_slots = calloc((size_t)s->key_mask + 1u, sizeof *s->key_slots);
+	randombytes_buf(s->key_hash_key, sizeof s->key_hash_key);
 	if (s->clients == NULL || s->neighbours == NULL || s->counts == NULL || s->stack == NULL ||
-	    s->xs == NULL || s->shares == NULL || s->sum == NULL || s->vector == NULL)
+	    s->xs == NULL || s->shares == NULL || s->sum == NULL || s->vector == NULL ||
+	    s->key_slots == NULL)
 		return TLY_ENOMEM;
 	for (uint32_t i = 0; i < n; i++)
 		s->clients[i].id = s->graph.ids[i];
@@ -128,6 +134,7 @@ tly_secagg_server_free(struct tly_secagg_server *s)
 	free(s->shares);
 	free(s->sum);
 	free(s->vector);
+	free(s->key_slots);
 	tly_idlist_fini(&s->survivors);
 	tly_idlist_fini(&s->recovered);
 	tly_graph_fini(&s->graph);
@@ -143,10 +150,39 @@ tly_secagg_server_phase(const struct tly_secagg_server *s)
 
 /* ---- receiving ---- */
 
+/* ---- the public keys accepted so far (struct tly_secagg_server) ---- */
+
+_Static_assert(TLY_SECAGG_KEY_HASH_KEY_BYTES == crypto_shorthash_KEYBYTES, "SipHash key");
+_Static_assert(4u * (uint64_t)TLY_MAX_PARTIES < UINT32_MAX / 2, "key slots fit u32");
+
+static const uint8_t *
+slot_key(const struct tly_secagg_server *s, uint32_t slot)
+{
+	const struct tly_secagg_client_rec *cl = &s->clients[(slot - 1u) / 2u];
+	return (slot - 1u) % 2u == 0 ? cl->keys.mask_pk : cl->keys.secret_pk;
+}
+
+/* The slot holding pk, or the empty slot where it would go. O(1) expected:
+ * the table is at most half full. */
+static uint32_t
+key_find(const struct tly_secagg_server *s, const uint8_t pk[static TLY_KX_PUBLIC_BYTES])
+{
+	uint8_t hash[crypto_shorthash_BYTES];
+	uint32_t i;
+
+	crypto_shorthash(hash, pk, TLY_KX_PUBLIC_BYTES, s->key_hash_key);
+	i = tly_load_be32(hash) & s->key_mask;
+	while (s->key_slots[i] != 0 &&
+	       memcmp(slot_key(s, s->key_slots[i]), pk, TLY_KX_PUBLIC_BYTES) != 0)
+		i = (i + 1u) & s->key_mask;
+	return i;
+}
+
 /* Round 0: AdvertiseKeys. */
 static tly_err
 on_advertise(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl, const struct tly_msg *m)
 {
+	uint32_t index = (uint32_t)(cl - s->clients);
 	struct tly_advertise keys;
 	tly_err rv;
 
@@ -159,19 +195,13 @@ on_advertise(struct tly_secagg_server *s, struct tly_secagg_client_rec *cl, cons
 		rv = tly_secagg_key_check(keys.secret_pk);
 	if (rv != TLY_OK)
 		return rv;
-	if (memcmp(keys.mask_pk, keys.secret_pk, TLY_KX_PUBLIC_BYTES) == 0)
+	if (memcmp(keys.mask_pk, keys.secret_pk, TLY_KX_PUBLIC_BYTES) == 0 ||
+	    s->key_slots[key_find(s, keys.mask_pk)] != 0 ||
+	    s->key_slots[key_find(s, keys.secret_pk)] != 0)
 		return TLY_EPEER;
-	for (uint32_t i = 0; i < s->n; i++) {
-		const struct tly_secagg_client_rec *other = &s->clients[i];
-		if (!(other->flags & ADVERTISED))
-			continue;
-		const uint8_t *theirs[2] = {other->keys.mask_pk, other->keys.secret_pk};
-		for (int k = 0; k < 2; k++)
-			if (memcmp(theirs[k], keys.mask_pk, TLY_KX_PUBLIC_BYTES) == 0 ||
-			    memcmp(theirs[k], keys.secret_pk, TLY_KX_PUBLIC_BYTES) == 0)
-				return TLY_EPEER;
-	}
 	cl->keys = keys;
+	s->key_slots[key_find(s, cl->keys.mask_pk)] = 2u * index + 1u;
+	s->key_slots[key_find(s, cl->keys.secret_pk)] = 2u * index + 2u;
 	memcpy(cl->advertise_sig, m->signature, TLY_SIGNATURE_BYTES);
 	cl->flags |= ADVERTISED;
 	s->complete++;

@@ -15,25 +15,54 @@
 
 /* ---- Round 3: ConsistencyCheck ---- */
 
+/* U3 ⊆ participants: both lists increasing, one merge pass. O(n). */
+static int
+within_participants(const struct tly_secagg_client *c, const struct tly_idlist *u3)
+{
+	const struct tly_idlist *all = &c->query.participants;
+	uint32_t j = 0;
+
+	for (uint32_t i = 0; i < u3->count; i++) {
+		while (j < all->count && all->ids[j] < u3->ids[i])
+			j++;
+		if (j == all->count || all->ids[j] != u3->ids[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* U3 ∩ N(u) ⊆ SHARE_SET(u): each graph neighbour looked up in U3.
+ * O(k log n). */
+static tly_err
+neighbours_check(const struct tly_secagg_client *c, const struct tly_idlist *u3)
+{
+	uint32_t *neighbours = malloc((size_t)c->graph.degree * sizeof *neighbours), count;
+	tly_err rv = TLY_ENOMEM;
+
+	if (neighbours == NULL)
+		return rv;
+	rv = tly_graph_neighbours(&c->graph, c->self->id, neighbours, &count);
+	for (uint32_t i = 0; i < count && rv == TLY_OK; i++) {
+		if (!tly_idlist_contains(u3, neighbours[i]))
+			continue;
+		const struct tly_secagg_peer *peer = tly_secagg_client_peer(c, neighbours[i]);
+		if (peer == NULL || !(peer->flags & TLY_SECAGG_PEER_IN_U2))
+			rv = TLY_EPEER;
+	}
+	free(neighbours);
+	return rv;
+}
+
 /* U3 as this client can check it: it is in, every id is a participant,
  * enough of them, and U3 ∩ N(u) ⊆ U2 ∩ N(u) (its SHARE_SET). */
 static tly_err
 survivors_check(const struct tly_secagg_client *c, const struct tly_idlist *u3)
 {
-	uint32_t self = c->self->id;
-
-	if (!tly_idlist_contains(u3, self))
+	if (!tly_idlist_contains(u3, c->self->id) || !within_participants(c, u3))
 		return TLY_EPEER;
-	for (uint32_t i = 0; i < u3->count; i++) {
-		uint32_t id = u3->ids[i];
-		if (!tly_idlist_contains(&c->query.participants, id))
-			return TLY_EPEER;
-		if (id == self || !tly_graph_adjacent(&c->graph, self, id))
-			continue;
-		const struct tly_secagg_peer *peer = tly_secagg_client_peer(c, id);
-		if (peer == NULL || !(peer->flags & TLY_SECAGG_PEER_IN_U2))
-			return TLY_EPEER;
-	}
+	tly_err rv = neighbours_check(c, u3);
+	if (rv != TLY_OK)
+		return rv;
 	if (u3->count < tly_secagg_max(tly_secagg_quorum(&c->query), c->query.min_contributors))
 		return TLY_ETOOFEW;
 	return TLY_OK;
@@ -64,16 +93,24 @@ tly_secagg_on_survivors(struct tly_secagg_client *c, const struct tly_msg *m,
 
 /* ---- Round 4: Unmasking ---- */
 
-/* At least Q signatures (tly_secagg_quorum), all by clients of U3, all
- * over our U3's hash. */
+/*
+ * Complete graph: at least Q signatures (tly_secagg_quorum), all by clients
+ * of U3. Sparse graph: at least t, all by neighbours in U3 (the client's
+ * own does not count: it knows what it signed). Every signature over our
+ * U3's hash: a neighbour shown another U3 signed another hash.
+ */
 static tly_err
 signatures_check(const struct tly_secagg_client *c, const struct tly_signature_list *list)
 {
-	if (list->count < tly_secagg_quorum(&c->query))
+	int complete = tly_secagg_complete(&c->query);
+	uint32_t needed = complete ? tly_secagg_quorum(&c->query) : c->query.threshold;
+
+	if (list->count < needed)
 		return TLY_ETOOFEW;
 	for (uint32_t i = 0; i < list->count; i++) {
 		const struct tly_signature_entry *e = &list->entries[i];
-		if (!tly_idlist_contains(&c->survivors, e->id))
+		if (!tly_idlist_contains(&c->survivors, e->id) ||
+		    (!complete && !tly_graph_adjacent(&c->graph, c->self->id, e->id)))
 			return TLY_EPEER;
 		tly_err rv = tly_secagg_verify_forwarded(
 		    c->roster, c->query_id, TLY_MSG_CONSISTENCY, e->id, c->survivors_hash,

@@ -97,7 +97,7 @@ tly_identity_from_files(struct tly_identity *self, uint32_t id, const char *sign
 
 /* ---- the registry ---- */
 
-enum { REGISTRY_MAX = TLY_MAX_PARTIES + 64 };
+enum { REGISTRY_MAX = TLY_MAX_SERVED_PARTIES + 64 };
 
 struct registry_parse {
 	const char *name;

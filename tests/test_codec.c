@@ -551,6 +551,87 @@ Test(codec, envelopes_bind_keys_and_header)
 	tly_buf_fini(&body);
 }
 
+/* The agreed-secret envelopes are byte for byte the others, both ways. */
+Test(codec, agreed_envelopes_are_the_same_bytes)
+{
+	struct tly_msg_header h = {.type = TLY_MSG_KEY_SHARE, .sender = 7, .recipient = 9};
+	uint8_t raw[TLY_HEADER_BYTES], plain[20] = "a key share, agreed", out[20];
+	uint8_t at_alice[TLY_KX_SHARED_BYTES], at_bob[TLY_KX_SHARED_BYTES];
+	struct tly_buf once, agreed;
+
+	memcpy(h.query_id, qid, sizeof qid);
+	tly_msg_raw_header(raw, &h, sizeof plain + TLY_AEAD_TAG_BYTES);
+	cr_assert_eq(tly_envelope_agree(at_alice, alice.kx_sk, alice.kx_pk, bob.kx_pk), TLY_OK);
+	cr_assert_eq(tly_envelope_agree(at_bob, bob.kx_sk, bob.kx_pk, alice.kx_pk), TLY_OK);
+	cr_assert_arr_eq(at_alice, at_bob, sizeof at_bob);
+	tly_buf_init(&once);
+	tly_buf_init(&agreed);
+	cr_assert_eq(
+	    tly_envelope_seal(&once, alice.kx_sk, alice.kx_pk, bob.kx_pk, raw, plain, sizeof plain),
+	    TLY_OK);
+	cr_assert_eq(tly_envelope_seal_agreed(&agreed, at_alice, raw, plain, sizeof plain), TLY_OK);
+	cr_assert_eq(agreed.len, once.len);
+	cr_assert_arr_eq(agreed.data, once.data, once.len);
+	cr_assert_eq(tly_envelope_open_agreed(out, at_bob, raw, once.data, once.len), TLY_OK);
+	cr_assert_arr_eq(out, plain, sizeof plain);
+	raw[31] ^= 1; /* another recipient: another key */
+	cr_assert_eq(tly_envelope_open_agreed(out, at_bob, raw, once.data, once.len), TLY_EAUTH);
+	tly_buf_fini(&once);
+	tly_buf_fini(&agreed);
+}
+
+/* Participant lists take TLY_MAX_PARTIES ids and no more; a client's own
+ * lists take a neighbourhood and itself (TLY_MAX_NEIGHBOURS + 1), whatever
+ * TLY_MAX_PARTIES is. */
+Test(codec, party_and_neighbourhood_caps)
+{
+	uint32_t n = TLY_MAX_PARTIES + 1;
+	struct tly_idlist list = {n, calloc(n, sizeof(uint32_t))}, got;
+	struct tly_key_list keys = {TLY_MAX_NEIGHBOURS + 2, NULL};
+	struct tly_buf body;
+
+	cr_assert_not_null(list.ids);
+	for (uint32_t i = 0; i < n; i++)
+		list.ids[i] = i + 1;
+	tly_buf_init(&body);
+	cr_assert_eq(tly_idlist_encode(&body, &list), TLY_EINVAL);
+	list.count = TLY_MAX_PARTIES;
+	cr_assert_eq(tly_idlist_encode(&body, &list), TLY_OK);
+	cr_assert_eq(tly_idlist_decode(&got, body.data, body.len), TLY_OK);
+	cr_assert_eq(got.count, TLY_MAX_PARTIES);
+	tly_idlist_fini(&got);
+	/* one id more, declared and present: refused */
+	tly_buf_put_u32(&body, n);
+	tly_store_be32(body.data, n);
+	cr_assert_eq(tly_idlist_decode(&got, body.data, body.len), TLY_EFORMAT);
+	tly_buf_fini(&body);
+
+	keys.entries = calloc(keys.count, sizeof *keys.entries);
+	cr_assert_not_null(keys.entries);
+	for (uint32_t i = 0; i < keys.count; i++)
+		keys.entries[i].id = i + 1;
+	tly_buf_init(&body);
+	cr_assert_eq(tly_key_list_encode(&body, &keys), TLY_EINVAL);
+	keys.count--;
+	tly_buf_fini(&body);
+	tly_buf_init(&body);
+	cr_assert_eq(tly_key_list_encode(&body, &keys), TLY_OK);
+	struct tly_key_list back;
+	cr_assert_eq(tly_key_list_decode(&back, body.data, body.len), TLY_OK);
+	cr_assert_eq(back.count, TLY_MAX_NEIGHBOURS + 1);
+	tly_key_list_fini(&back);
+	/* a longer list, well formed but for its count: refused */
+	uint8_t entry[TLY_KEY_ENTRY_BYTES];
+	memcpy(entry, body.data + 4, sizeof entry);
+	tly_store_be32(body.data, TLY_MAX_NEIGHBOURS + 2);
+	tly_buf_put_bytes(&body, entry, sizeof entry);
+	tly_store_be32(body.data + body.len - TLY_KEY_ENTRY_BYTES, TLY_MAX_NEIGHBOURS + 2);
+	cr_assert_eq(tly_key_list_decode(&back, body.data, body.len), TLY_EFORMAT);
+	tly_buf_fini(&body);
+	free(keys.entries);
+	free(list.ids);
+}
+
 Test(codec, buffers_record_the_first_failure)
 {
 	struct tly_reader r;

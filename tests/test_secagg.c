@@ -31,6 +31,7 @@
 #include "crypto/shamir.h"
 #include "wire/codec.h"
 #include "query/noise.h"
+#include "protocol/graph.h"
 #include "protocol/secagg.h"
 #include "stats.h"
 
@@ -970,6 +971,211 @@ Test(secagg, signature_list_rules)
 	cr_assert_eq(net.unmasks, 1);
 	capture_fini(&cap);
 	net_fini(&net);
+}
+
+/* ---- SecAgg+: each client checks its neighbours' signatures only ---- */
+
+/* The indices of node `index`'s neighbours in the query's graph. */
+static uint32_t
+neighbours_of(const struct net *net, uint32_t index, uint32_t *out)
+{
+	uint32_t ids[64], count;
+	struct tly_graph g;
+
+	cr_assert_eq(tly_graph_init(&g, net->query_id, net->query.participants.ids, net->n,
+	                            net->query.degree),
+	             TLY_OK);
+	cr_assert_eq(tly_graph_neighbours(&g, id_of(index), ids, &count), TLY_OK);
+	for (uint32_t i = 0; i < count; i++)
+		out[i] = (uint32_t)index_of(net, ids[i]);
+	tly_graph_fini(&g);
+	return count;
+}
+
+/* A sparse net (n = 12, k = 4, t = 3) stopped after every CONSISTENCY was
+ * captured (not delivered); `survivors` (NULL: the true U3) is what each
+ * node is shown instead of the coordinator's SURVIVORS. */
+static void
+sparse_signed(struct net *net, struct capture *cap, const uint32_t *const *shown,
+              const uint32_t *shown_count)
+{
+	net_init(net, 12, 8, TLY_PROTOCOL_SECAGG_PLUS, 4, 3, 44);
+	net->tap = capture_tap;
+	net->tap_arg = cap;
+	cap->swallow = UINT32_C(1) << TLY_MSG_CONSISTENCY;
+	if (shown != NULL)
+		cap->swallow |= UINT32_C(1) << TLY_MSG_SURVIVORS;
+	net_start(net);
+	pump(net);
+	cr_assert_eq(tly_secagg_server_phase(net->server), TLY_SECAGG_CHECKING);
+	for (uint32_t i = 0; shown != NULL && i < net->n; i++)
+		inject_id_list(net, TLY_MSG_SURVIVORS, id_of(i), shown[i], shown_count[i]);
+	pump(net);
+	for (uint32_t i = 0; i < net->n; i++)
+		cr_assert_eq(tly_secagg_client_phase(net->clients[i]), TLY_SECAGG_CLIENT_SIGNATURES,
+		             "node %u", i);
+}
+
+/*
+ * The coordinator shows node 0 (and w) the true U3 and everyone else U3
+ * without w, one of node 0's neighbours ("w dropped"): node 0 would reveal its share
+ * of b_w, the others theirs of s_w^SK. Node 0's neighbours' signatures are
+ * over the other set: node 0 refuses and reveals nothing. A node of the
+ * other view given t of its neighbours (w not among them) unmasks: the
+ * check refuses the lie, not the view.
+ */
+Test(secagg, sparse_coordinator_showing_different_survivors_is_caught)
+{
+	uint32_t all[12], without_w[11], near[8], near_count, other, w;
+	const uint32_t *shown[12];
+	uint32_t shown_count[12];
+	struct capture cap = {0};
+	struct net net;
+
+	net_init(&net, 12, 8, TLY_PROTOCOL_SECAGG_PLUS, 4, 3, 44);
+	near_count = neighbours_of(&net, 0, near);
+	cr_assert_eq(near_count, 4);
+	w = near[0];
+	net_fini(&net);
+	for (uint32_t i = 0, j = 0; i < 12; i++) {
+		all[i] = id_of(i);
+		if (i != w)
+			without_w[j++] = id_of(i);
+		shown[i] = i == 0 || i == w ? all : without_w; /* w must see itself */
+		shown_count[i] = i == 0 || i == w ? 12 : 11;
+	}
+	sparse_signed(&net, &cap, shown, shown_count);
+	/* node 0's SIGNATURE_LIST: t of its neighbours other than w, ids
+	 * increasing (neighbours_of gives them so) */
+	uint32_t signers[3], count = 0;
+	for (uint32_t i = 0; i < near_count && count < 3; i++)
+		if (near[i] != w)
+			signers[count++] = near[i];
+	cr_assert_eq(count, 3);
+	/* a node of the other view, not next to w or 0, and t of its own */
+	other = 12;
+	for (uint32_t i = 1; i < 12 && other == 12; i++) {
+		uint32_t theirs[8], k = neighbours_of(&net, i, theirs), ok = i != w;
+		for (uint32_t j = 0; j < k; j++)
+			ok &= theirs[j] != w && theirs[j] != 0;
+		other = ok ? i : 12;
+	}
+	cr_assert_lt(other, 12);
+	uint32_t theirs[8];
+	neighbours_of(&net, other, theirs);
+	size_t before = net.injected_count;
+	inject_signatures(&net, &cap, id_of(0), signers, 3);
+	inject_signatures(&net, &cap, id_of(other), theirs, 3);
+	pump(&net);
+	cr_assert_eq(net.injected_rv[before], TLY_EAUTH);
+	cr_assert_eq(tly_secagg_client_phase(net.clients[0]), TLY_SECAGG_CLIENT_ABORTED);
+	cr_assert_eq(net.injected_rv[before + 1], TLY_OK);
+	cr_assert_eq(tly_secagg_client_phase(net.clients[other]), TLY_SECAGG_CLIENT_DONE);
+	cr_assert_eq(net.unmasks, 1);
+	capture_fini(&cap);
+	net_fini(&net);
+}
+
+/* The entries of a SIGNATURE_LIST from the captured CONSISTENCY messages
+ * of the nodes listed (indices, any order), ids increasing. */
+static uint32_t
+signature_entries(const struct net *net, const struct capture *cap, uint32_t *indices,
+                  uint32_t count, struct tly_signature_entry *out)
+{
+	for (uint32_t i = 1; i < count; i++)
+		for (uint32_t j = i; j > 0 && indices[j - 1] > indices[j]; j--) {
+			uint32_t swap = indices[j];
+			indices[j] = indices[j - 1];
+			indices[j - 1] = swap;
+		}
+	for (uint32_t i = 0; i < count; i++) {
+		struct tly_msg m;
+		captured(net, cap, TLY_MSG_CONSISTENCY, id_of(indices[i]), &m);
+		out[i].id = id_of(indices[i]);
+		memcpy(out[i].signature, m.signature, TLY_SIGNATURE_BYTES);
+	}
+	return count;
+}
+
+/*
+ * What a SecAgg+ node checks in SIGNATURE_LIST: t signatures of its
+ * neighbours over its U3. One missing, one forged, one by a client that is
+ * not a neighbour (a valid signature over the same U3), or its own in place
+ * of a neighbour's: refused, and nothing is revealed. Exactly t good ones:
+ * it unmasks.
+ */
+Test(secagg, sparse_signature_list_rules)
+{
+	struct tly_signature_entry entries[8];
+	uint32_t near[8], pick[8], count;
+	struct capture cap = {0};
+	struct net net;
+
+	sparse_signed(&net, &cap, NULL, NULL);
+	size_t before = net.injected_count;
+	for (uint32_t node = 0; node < 5; node++) {
+		neighbours_of(&net, node, near);
+		memcpy(pick, near, 3 * sizeof *pick);
+		count = 3;
+		if (node == 0)
+			count = 2; /* one missing */
+		if (node == 2 || node == 3) {
+			uint32_t stranger = 0;
+			while (stranger == node || stranger == near[0] || stranger == near[1] ||
+			       stranger == near[2] || stranger == near[3])
+				stranger++;
+			pick[2] = node == 2 ? stranger : node;
+		}
+		count = signature_entries(&net, &cap, pick, count, entries);
+		if (node == 1)
+			entries[1].signature[7] ^= 1; /* forged */
+		inject_signature_entries(&net, id_of(node), entries, count);
+	}
+	pump(&net);
+	cr_assert_eq(net.injected_rv[before], TLY_ETOOFEW);
+	cr_assert_eq(net.injected_rv[before + 1], TLY_EAUTH);
+	cr_assert_eq(net.injected_rv[before + 2], TLY_EPEER);
+	cr_assert_eq(net.injected_rv[before + 3], TLY_EPEER);
+	cr_assert_eq(net.injected_rv[before + 4], TLY_OK);
+	for (uint32_t i = 0; i < 4; i++)
+		cr_assert_eq(tly_secagg_client_phase(net.clients[i]), TLY_SECAGG_CLIENT_ABORTED);
+	cr_assert_eq(tly_secagg_client_phase(net.clients[4]), TLY_SECAGG_CLIENT_DONE);
+	cr_assert_eq(net.unmasks, 1);
+	capture_fini(&cap);
+	net_fini(&net);
+}
+
+/*
+ * Property: SecAgg+ totals are exact whatever drops at whichever round.
+ * n = 30, k = 8, t = 5: any k - t = 3 may drop. For each round, three nodes
+ * drop there; then random mixes. Each run's total is exactly the sum of
+ * its contributors' cells, and the audit of every UNMASK (no peer ever
+ * gets both kinds) holds.
+ */
+Test(secagg, sparse_sums_exact_with_dropouts_at_each_round)
+{
+	struct tly_rng rng;
+
+	tly_rng_init_seeded_u64(&rng, 45);
+	for (size_t s = 0; s < 2 * (sizeof stages / sizeof stages[0]); s++) {
+		struct net net;
+		net_init(&net, 30, 6, TLY_PROTOCOL_SECAGG_PLUS, 8, 5, 300 + (uint64_t)s);
+		if (s < sizeof stages / sizeof stages[0]) {
+			for (uint32_t dropped = 0; dropped < 3;) {
+				uint32_t i = (uint32_t)tly_rng_uniform(&rng, net.n);
+				if (net.drop[i] == NEVER) {
+					net.drop[i] = stages[s];
+					dropped++;
+				}
+			}
+		} else {
+			random_drops(&net, &rng, 3);
+		}
+		cr_assert_eq(net_run(&net), TLY_SECAGG_DONE, "run %zu: %d", s, net.close_rv);
+		expect_exact_sum(&net, NULL);
+		net_fini(&net);
+	}
+	tly_rng_fini(&rng);
 }
 
 /* ---- misbehaviour is rejected and the rest complete ---- */

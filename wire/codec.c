@@ -22,6 +22,9 @@ struct type_rule {
 
 #define ID_LIST_MAX(fixed) ((fixed) + 4 + 4 * (size_t)TLY_MAX_PARTIES)
 #define CELLS_BYTES        ((size_t)TLY_MAX_CELLS * TLY_FIELD_ELEMENT_BYTES)
+/* The entries of a per-client list (KEY_LIST, SIGNATURE_LIST, UNMASK): a
+ * neighbourhood and the client itself, whatever TLY_MAX_PARTIES is. */
+#define ENTRY_LIST_MAX ((size_t)TLY_MAX_NEIGHBOURS + 1)
 
 static const struct type_rule rules[] = {
     {TLY_MSG_QUERY, TLY_ROUND_QUERY, FROM_COORDINATOR,
@@ -39,16 +42,15 @@ static const struct type_rule rules[] = {
      ID_LIST_MAX(4) + 4 + (size_t)TLY_MAX_COMMITTEE *TLY_SIGNATURE_ENTRY_BYTES},
     {TLY_MSG_ADVERTISE, TLY_ROUND_ADVERTISE, FROM_NODE, 2 * TLY_KX_PUBLIC_BYTES},
     {TLY_MSG_KEY_LIST, TLY_ROUND_KEY_LIST, FROM_COORDINATOR,
-     4 + (size_t)TLY_MAX_PARTIES *TLY_KEY_ENTRY_BYTES},
+     4 + ENTRY_LIST_MAX *TLY_KEY_ENTRY_BYTES},
     {TLY_MSG_KEY_SHARE, TLY_ROUND_KEY_SHARE, FROM_NODE, TLY_KEY_SHARE_CIPHER_BYTES},
-    {TLY_MSG_SHARE_SET, TLY_ROUND_SHARE_SET, FROM_COORDINATOR, ID_LIST_MAX(0)},
+    {TLY_MSG_SHARE_SET, TLY_ROUND_SHARE_SET, FROM_COORDINATOR, 4 + 4 * (size_t)TLY_MAX_NEIGHBOURS},
     {TLY_MSG_MASKED_INPUT, TLY_ROUND_MASKED_INPUT, FROM_NODE, CELLS_BYTES},
     {TLY_MSG_SURVIVORS, TLY_ROUND_SURVIVORS, FROM_COORDINATOR, ID_LIST_MAX(0)},
     {TLY_MSG_CONSISTENCY, TLY_ROUND_CONSISTENCY, FROM_NODE, TLY_HASH_BYTES},
     {TLY_MSG_SIGNATURE_LIST, TLY_ROUND_SIGNATURE_LIST, FROM_COORDINATOR,
-     4 + (size_t)TLY_MAX_PARTIES *TLY_SIGNATURE_ENTRY_BYTES},
-    {TLY_MSG_UNMASK, TLY_ROUND_UNMASK, FROM_NODE,
-     4 + (size_t)TLY_MAX_PARTIES *TLY_UNMASK_ENTRY_BYTES},
+     4 + ENTRY_LIST_MAX *TLY_SIGNATURE_ENTRY_BYTES},
+    {TLY_MSG_UNMASK, TLY_ROUND_UNMASK, FROM_NODE, 4 + ENTRY_LIST_MAX *TLY_UNMASK_ENTRY_BYTES},
 };
 
 static const struct type_rule *
@@ -822,7 +824,7 @@ entry_count(const uint8_t *body, size_t len, size_t entry_bytes)
 	if (len < 4)
 		return -1;
 	uint32_t count = tly_load_be32(body);
-	if (count > TLY_MAX_PARTIES || len - 4 != (size_t)count * entry_bytes)
+	if (count > ENTRY_LIST_MAX || len - 4 != (size_t)count * entry_bytes)
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t id = tly_load_be32(body + 4 + i * entry_bytes);
@@ -876,7 +878,7 @@ tly_key_list_fini(struct tly_key_list *list)
 tly_err
 tly_key_list_encode(struct tly_buf *out, const struct tly_key_list *list)
 {
-	if (list->count > TLY_MAX_PARTIES)
+	if (list->count > ENTRY_LIST_MAX)
 		return TLY_EINVAL;
 	for (uint32_t i = 0; i < list->count; i++) {
 		const struct tly_key_entry *e = &list->entries[i];
@@ -927,7 +929,7 @@ tly_signature_list_fini(struct tly_signature_list *list)
 tly_err
 tly_signature_list_encode(struct tly_buf *out, const struct tly_signature_list *list)
 {
-	if (list->count > TLY_MAX_PARTIES)
+	if (list->count > ENTRY_LIST_MAX)
 		return TLY_EINVAL;
 	for (uint32_t i = 0; i < list->count; i++) {
 		uint32_t id = list->entries[i].id;
@@ -981,7 +983,7 @@ unmask_kind_valid(uint8_t kind)
 tly_err
 tly_unmask_encode(struct tly_buf *out, const struct tly_unmask *u)
 {
-	if (u->count > TLY_MAX_PARTIES)
+	if (u->count > ENTRY_LIST_MAX)
 		return TLY_EINVAL;
 	for (uint32_t i = 0; i < u->count; i++) {
 		const struct tly_unmask_entry *e = &u->entries[i];
@@ -1024,31 +1026,33 @@ tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, size_t len)
 
 /* ---- end-to-end envelopes ---- */
 
+tly_err
+tly_envelope_agree(uint8_t shared[static TLY_KX_SHARED_BYTES],
+                   const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+                   const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                   const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES])
+{
+	return tly_kx_agree(shared, my_sk, my_pk, peer_pk, "tally/envelope");
+}
+
 static tly_err
-envelope_key(uint8_t key[static TLY_AEAD_KEY_BYTES], const uint8_t *my_sk, const uint8_t *my_pk,
-             const uint8_t *peer_pk, const uint8_t *raw_header)
+envelope_key(uint8_t key[static TLY_AEAD_KEY_BYTES], const uint8_t *shared,
+             const uint8_t *raw_header)
 {
 	static const uint8_t salt[] = "tally/envelope/v1";
-	uint8_t shared[TLY_KX_SHARED_BYTES];
-	tly_err rv = tly_kx_agree(shared, my_sk, my_pk, peer_pk, "tally/envelope");
 
-	if (rv == TLY_OK)
-		rv = tly_hkdf(key, TLY_AEAD_KEY_BYTES, salt, sizeof salt - 1, shared, sizeof shared,
-		              raw_header, TLY_HEADER_BYTES);
-	TLY_WIPE_OBJ(shared);
-	return rv;
+	return tly_hkdf(key, TLY_AEAD_KEY_BYTES, salt, sizeof salt - 1, shared, TLY_KX_SHARED_BYTES,
+	                raw_header, TLY_HEADER_BYTES);
 }
 
 tly_err
-tly_envelope_seal(struct tly_buf *body, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
-                  const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
-                  const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-                  const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *plain,
-                  size_t plain_len)
+tly_envelope_seal_agreed(struct tly_buf *body, const uint8_t shared[static TLY_KX_SHARED_BYTES],
+                         const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *plain,
+                         size_t plain_len)
 {
 	static const uint8_t nonce[TLY_AEAD_NONCE_MAX];
 	uint8_t key[TLY_AEAD_KEY_BYTES];
-	tly_err rv = envelope_key(key, my_sk, my_pk, peer_pk, raw_header);
+	tly_err rv = envelope_key(key, shared, raw_header);
 
 	if (rv != TLY_OK)
 		goto out;
@@ -1064,11 +1068,9 @@ out:
 }
 
 tly_err
-tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
-                  const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
-                  const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
-                  const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *ct,
-                  size_t ct_len)
+tly_envelope_open_agreed(uint8_t *plain, const uint8_t shared[static TLY_KX_SHARED_BYTES],
+                         const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *ct,
+                         size_t ct_len)
 {
 	static const uint8_t nonce[TLY_AEAD_NONCE_MAX];
 	uint8_t key[TLY_AEAD_KEY_BYTES];
@@ -1076,10 +1078,45 @@ tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TLY_KX_SECRET_BYTES
 
 	if (ct_len < TLY_AEAD_TAG_BYTES)
 		return TLY_EFORMAT;
-	rv = envelope_key(key, my_sk, my_pk, peer_pk, raw_header);
+	rv = envelope_key(key, shared, raw_header);
 	if (rv == TLY_OK)
 		rv = tly_aead_open(TLY_AEAD_AES256GCM, plain, ct, ct_len, raw_header,
 		                   TLY_HEADER_BYTES, nonce, key);
 	TLY_WIPE_OBJ(key);
+	return rv;
+}
+
+tly_err
+tly_envelope_seal(struct tly_buf *body, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+                  const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *plain,
+                  size_t plain_len)
+{
+	uint8_t shared[TLY_KX_SHARED_BYTES];
+	tly_err rv = tly_envelope_agree(shared, my_sk, my_pk, peer_pk);
+
+	if (rv == TLY_OK)
+		rv = tly_envelope_seal_agreed(body, shared, raw_header, plain, plain_len);
+	TLY_WIPE_OBJ(shared);
+	return rv;
+}
+
+tly_err
+tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+                  const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES],
+                  const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *ct,
+                  size_t ct_len)
+{
+	uint8_t shared[TLY_KX_SHARED_BYTES];
+	tly_err rv;
+
+	if (ct_len < TLY_AEAD_TAG_BYTES)
+		return TLY_EFORMAT;
+	rv = tly_envelope_agree(shared, my_sk, my_pk, peer_pk);
+	if (rv == TLY_OK)
+		rv = tly_envelope_open_agreed(plain, shared, raw_header, ct, ct_len);
+	TLY_WIPE_OBJ(shared);
 	return rv;
 }

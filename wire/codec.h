@@ -328,6 +328,28 @@ TLY_MUST tly_err tly_envelope_open(uint8_t *plain, const uint8_t my_sk[static TL
                                    const uint8_t raw_header[static TLY_HEADER_BYTES],
                                    const uint8_t *ct, size_t ct_len);
 
+/*
+ * The same envelopes from a secret agreed once per pair of key pairs:
+ * shared = tly_kx_agree(my_sk, my_pk, peer_pk, "tally/envelope"), which is
+ * the same at both ends, so one X25519 serves every envelope between two
+ * keys, both ways (SecAgg: u's KEY_SHARE to v and v's to u). The HKDF over
+ * each header still gives each message its own key. Byte for byte what
+ * tly_envelope_seal and tly_envelope_open make and take. shared is secret:
+ * the caller wipes it. TLY_ELOWORDER (agree) for a bad peer key.
+ */
+TLY_MUST tly_err tly_envelope_agree(uint8_t shared[static TLY_KX_SHARED_BYTES],
+                                    const uint8_t my_sk[static TLY_KX_SECRET_BYTES],
+                                    const uint8_t my_pk[static TLY_KX_PUBLIC_BYTES],
+                                    const uint8_t peer_pk[static TLY_KX_PUBLIC_BYTES]);
+TLY_MUST tly_err tly_envelope_seal_agreed(struct tly_buf *body,
+                                          const uint8_t shared[static TLY_KX_SHARED_BYTES],
+                                          const uint8_t raw_header[static TLY_HEADER_BYTES],
+                                          const uint8_t *plain, size_t plain_len);
+TLY_MUST tly_err tly_envelope_open_agreed(uint8_t *plain,
+                                          const uint8_t shared[static TLY_KX_SHARED_BYTES],
+                                          const uint8_t raw_header[static TLY_HEADER_BYTES],
+                                          const uint8_t *ct, size_t ct_len);
+
 /* The 36 header bytes a message with this header and body length will
  * carry (to seal an envelope before the message exists). */
 void tly_msg_raw_header(uint8_t out[static TLY_HEADER_BYTES], const struct tly_msg_header *header,

@@ -123,7 +123,20 @@ enum {
 	TLY_HEADER_BYTES = 1 + 1 + 2 + TLY_QUERY_ID_BYTES + 4 + 4 + 4 + 4,
 	TLY_SIGNATURE_BYTES = TLY_SIGN_BYTES,
 
-	TLY_MAX_PARTIES = 1000,  /* participants in one query */
+	/* Participants in one query, as the wire, the codec and the round
+	 * state machines take them. Nothing allocates by this limit: every
+	 * table is sized by the query's own count. */
+	TLY_MAX_PARTIES = 100000,
+	/* What the daemons hold in fixed tables today (the coordinator's
+	 * receipts per query and its config, the key registry): a federation
+	 * served end to end has at most this many nodes. */
+	TLY_MAX_SERVED_PARTIES = 1000,
+	/* A masking client's neighbourhood: the SecAgg+ degree, and so the
+	 * per-client lists (KEY_LIST, SHARE_SET, SIGNATURE_LIST, UNMASK). */
+	TLY_MAX_NEIGHBOURS = 1024,
+	/* SecAgg on the complete graph: every list is O(n) per client, so n is
+	 * kept where it was (degree n - 1 <= TLY_MAX_NEIGHBOURS). */
+	TLY_MAX_COMPLETE_PARTIES = 1000,
 	TLY_MAX_COMMITTEE = 64,  /* committee members */
 	TLY_MAX_CELLS = 1000000, /* d: cells in one query's vector */
 	TLY_MAX_ANNOUNCE_ATTEMPTS = 4,
@@ -145,6 +158,9 @@ enum {
 };
 
 _Static_assert(TLY_HEADER_BYTES == 36, "header layout");
+_Static_assert(TLY_MAX_COMPLETE_PARTIES - 1 <= TLY_MAX_NEIGHBOURS,
+               "a complete graph's lists fit the neighbourhood caps");
+_Static_assert(TLY_MAX_SERVED_PARTIES <= TLY_MAX_PARTIES, "the daemons serve within the wire");
 _Static_assert(TLY_KEY_SHARE_PLAIN_BYTES == 88, "key share layout");
 _Static_assert((uint64_t)TLY_MAX_MESSAGE_BYTES < UINT32_MAX, "lengths fit u32");
 
