@@ -101,7 +101,9 @@ bench-plots: deps
 	$(BUILD)/bench/bench_protocol > $(BUILD)/bench/protocol.csv
 	gnuplot -e "csv='$(BUILD)/bench/protocol.csv'; out='$(BUILD)/bench/protocol.png'" \
 		bench/plot_protocol.gp
-	@echo "bench-plots: $(BUILD)/bench/protocol.csv and $(BUILD)/bench/protocol.png"
+	gnuplot -e "csv='$(BUILD)/bench/protocol.csv'; out='$(BUILD)/bench/scale'" \
+		bench/plot_scale.gp
+	@echo "bench-plots: $(BUILD)/bench/protocol.csv, protocol.png and scale.png/.svg (SecAgg+ per client against n)"
 
 run-bench: $(BIN) $(BENCH_BIN)
 	@TALLY_BIN=$(abspath $(BUILD)/bin) scripts/run-bench.sh $(BENCH_BIN)
