@@ -67,8 +67,7 @@ forget_sums(struct tly_committee_coord *c)
 	for (unsigned j = 0; j < c->k; j++) {
 		if (c->sums[j] == NULL)
 			continue;
-		TLY_WIPE(c->sums[j], c->d * sizeof *c->sums[j]);
-		free(c->sums[j]);
+		tly_wipe_free(c->sums[j], c->d * sizeof *c->sums[j]);
 		c->sums[j] = NULL;
 	}
 }
@@ -81,9 +80,7 @@ tly_committee_coord_free(struct tly_committee_coord *c)
 	forget_sums(c);
 	for (unsigned a = 0; a < TLY_MAX_ANNOUNCE_ATTEMPTS; a++)
 		tly_idlist_fini(&c->sets[a]);
-	if (c->cells != NULL)
-		TLY_WIPE(c->cells, c->d * sizeof *c->cells);
-	free(c->cells);
+	tly_wipe_free(c->cells, c->d * sizeof *c->cells);
 	free(c->excluded);
 	free(c->delivered);
 	tly_query_fini(&c->query);
@@ -489,9 +486,7 @@ reconstruct(struct tly_committee_coord *c, uint32_t attempt, struct tly_outbox *
 	c->phase = TLY_COMMITTEE_DONE;
 	forget_sums(c);
 out:
-	if (total != NULL)
-		TLY_WIPE(total, c->d * sizeof *total);
-	free(total);
+	tly_wipe_free(total, c->d * sizeof *total);
 	free(cells);
 	return rv;
 }
