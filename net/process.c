@@ -4,6 +4,8 @@
 #include "net/process.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 void
@@ -26,4 +28,18 @@ tly_process_refused(const char *program, tly_err rv, const char *why)
 {
 	fprintf(stderr, "%s: %s\n", program, why);
 	return rv == TLY_EINVAL ? 2 : 1;
+}
+
+int
+tly_process_command(const char *program, const struct tly_command *commands, size_t count,
+                    const char *usage, int argc, char **argv)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			optind = 1;
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "%s: unknown command \"%s\"\n%s", program, argv[1], usage);
+	return 2;
 }
