@@ -17,6 +17,7 @@
 #include "cli/query.h"
 #include "cli/synth.h"
 #include "crypto/rng.h"
+#include "net/process.h"
 
 enum { EXIT_USAGE = 2 };
 
@@ -123,10 +124,7 @@ cmd_synth(int argc, char **argv)
 	return 0;
 }
 
-static const struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} commands[] = {
+static const struct tly_command commands[] = {
     {"audit", tly_audit_command}, {"demo", tly_demo_main}, {"pki", tly_pki_command},
     {"query", tly_query_main},    {"synth", cmd_synth},
 };
@@ -142,12 +140,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "tally: cannot initialise libsodium/OpenSSL\n");
 		return 1;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name) == 0) {
-			optind = 1;
-			return commands[i].run(argc - 1, argv + 1);
-		}
-	}
-	fprintf(stderr, "tally: unknown command \"%s\"\n%s", argv[1], usage_main);
-	return EXIT_USAGE;
+	return tly_process_command("tally", commands, sizeof commands / sizeof commands[0],
+	                           usage_main, argc, argv);
 }

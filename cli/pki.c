@@ -486,24 +486,15 @@ out:
 
 /* The parts every certificate shares: version, serial, validity, key. */
 static tly_err
-start_cert(X509 **out, EVP_PKEY *key, unsigned days, const X509 *issuer, char *why, size_t why_len)
+start_cert(X509 *cert, EVP_PKEY *key, unsigned days, const X509 *issuer, char *why, size_t why_len)
 {
 	tly_err rv;
-	X509 *cert = X509_new();
 
-	if (cert == NULL || X509_set_version(cert, X509_VERSION_3) != 1 ||
-	    X509_set_pubkey(cert, key) != 1) {
-		rv = openssl_failed("cannot start a certificate", why, why_len);
-		goto out;
-	}
-	if ((rv = set_serial(cert, why, why_len)) != TLY_OK ||
-	    (rv = set_validity(cert, days, issuer, why, why_len)) != TLY_OK)
-		goto out;
-	*out = cert;
-	cert = NULL;
-out:
-	X509_free(cert);
-	return rv;
+	if (X509_set_version(cert, X509_VERSION_3) != 1 || X509_set_pubkey(cert, key) != 1)
+		return openssl_failed("cannot start a certificate", why, why_len);
+	if ((rv = set_serial(cert, why, why_len)) != TLY_OK)
+		return rv;
+	return set_validity(cert, days, issuer, why, why_len);
 }
 
 static tly_err
@@ -514,77 +505,93 @@ sign(X509 *cert, EVP_PKEY *issuer_key, char *why, size_t why_len)
 	return TLY_OK;
 }
 
-static tly_err
-make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, enum tly_pki_role role,
-        char *why, size_t why_len)
-{
-	X509 *cert = NULL;
-	tly_err rv = start_cert(&cert, key, days, NULL, why, why_len);
-
-	/* OU names the role: three CAs, three distinct subjects. */
-	if (rv != TLY_OK ||
-	    (rv = set_subject(cert, name, tly_pki_role_name(role), why, why_len)) != TLY_OK)
-		goto out;
-	if (X509_set_issuer_name(cert, X509_get_subject_name(cert)) != 1) {
-		rv = openssl_failed("cannot set the issuer", why, why_len);
-		goto out;
-	}
-	if ((rv = add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE", why, why_len)) ||
-	    (rv = add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign", why,
-	                  why_len)) ||
-	    (rv = add_ext(cert, cert, NID_subject_key_identifier, "hash", why, why_len)) ||
-	    (rv =
-	         add_ext(cert, cert, NID_authority_key_identifier, "keyid:always", why, why_len)) ||
-	    (rv = sign(cert, key, why, why_len)))
-		goto out;
-	*out = cert;
-	cert = NULL;
-out:
-	X509_free(cert);
-	return rv;
-}
-
-struct leaf {
+/* Who a certificate is for. */
+struct subject {
 	const char *name;
 	enum tly_pki_role role;
-	const char *const *hosts;
+	const char *const *hosts; /* subjectAltName, none when host_count is 0 */
 	size_t host_count;
 	unsigned days;
 };
 
-static tly_err
-make_leaf(X509 **out, EVP_PKEY *key, const struct leaf *leaf, X509 *ca, EVP_PKEY *ca_key, char *why,
-          size_t why_len)
-{
-	const char *usage =
-	    leaf->role == TLY_PKI_COORDINATOR ? "serverAuth,clientAuth" : "clientAuth";
-	X509 *cert = NULL;
-	tly_err rv = start_cert(&cert, key, leaf->days, ca, why, why_len);
+/* An extension in OpenSSL's config syntax ("critical,CA:TRUE"). */
+struct ext {
+	int nid;
+	const char *value;
+};
 
-	if (rv != TLY_OK ||
-	    (rv = set_subject(cert, leaf->name, tly_pki_role_name(leaf->role), why, why_len)))
-		goto out;
-	if (X509_set_issuer_name(cert, X509_get_subject_name(ca)) != 1) {
+/* The subject's name and role, and the issuer's name. */
+static tly_err
+name_cert(X509 *cert, const struct subject *subject, X509 *issuer, char *why, size_t why_len)
+{
+	/* OU names the role: three CAs, three distinct subjects. */
+	tly_err rv =
+	    set_subject(cert, subject->name, tly_pki_role_name(subject->role), why, why_len);
+
+	if (rv == TLY_OK && X509_set_issuer_name(cert, X509_get_subject_name(issuer)) != 1)
 		rv = openssl_failed("cannot set the issuer", why, why_len);
-		goto out;
+	return rv;
+}
+
+/* A certificate for `key` and `subject`, issued by `issuer` (self-signed
+ * when NULL: `issuer_key` is then `key`), with `exts` in that order, then
+ * the subject's hosts, then the signature. */
+static tly_err
+make_cert(X509 **out, EVP_PKEY *key, const struct subject *subject, X509 *issuer,
+          EVP_PKEY *issuer_key, const struct ext *exts, size_t ext_count, char *why, size_t why_len)
+{
+	X509 *cert = X509_new();
+	X509 *signer = issuer != NULL ? issuer : cert;
+	tly_err rv = cert == NULL ? openssl_failed("cannot start a certificate", why, why_len)
+	                          : start_cert(cert, key, subject->days, issuer, why, why_len);
+
+	if (rv == TLY_OK)
+		rv = name_cert(cert, subject, signer, why, why_len);
+	for (size_t i = 0; i < ext_count && rv == TLY_OK; i++)
+		rv = add_ext(cert, signer, exts[i].nid, exts[i].value, why, why_len);
+	if (rv == TLY_OK && subject->host_count > 0)
+		rv = add_san(cert, subject->hosts, subject->host_count, why, why_len);
+	if (rv == TLY_OK)
+		rv = sign(cert, issuer_key, why, why_len);
+	if (rv == TLY_OK) {
+		*out = cert;
+		cert = NULL;
 	}
-	if ((rv = add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE", why, why_len)) ||
-	    (rv = add_ext(cert, ca, NID_key_usage, "critical,digitalSignature,keyAgreement", why,
-	                  why_len)) ||
-	    (rv = add_ext(cert, ca, NID_ext_key_usage, usage, why, why_len)) ||
-	    (rv = add_ext(cert, ca, NID_subject_key_identifier, "hash", why, why_len)) ||
-	    (rv = add_ext(cert, ca, NID_authority_key_identifier, "keyid:always", why, why_len)))
-		goto out;
-	if (leaf->host_count > 0 &&
-	    (rv = add_san(cert, leaf->hosts, leaf->host_count, why, why_len)) != TLY_OK)
-		goto out;
-	if ((rv = sign(cert, ca_key, why, why_len)) != TLY_OK)
-		goto out;
-	*out = cert;
-	cert = NULL;
-out:
 	X509_free(cert);
 	return rv;
+}
+
+static tly_err
+make_ca(X509 **out, EVP_PKEY *key, unsigned days, const char *name, enum tly_pki_role role,
+        char *why, size_t why_len)
+{
+	static const struct ext exts[] = {
+	    {NID_basic_constraints, "critical,CA:TRUE"},
+	    {NID_key_usage, "critical,keyCertSign,cRLSign"},
+	    {NID_subject_key_identifier, "hash"},
+	    {NID_authority_key_identifier, "keyid:always"},
+	};
+	const struct subject ca = {.name = name, .role = role, .days = days};
+
+	return make_cert(out, key, &ca, NULL, key, exts, sizeof exts / sizeof exts[0], why,
+	                 why_len);
+}
+
+static tly_err
+make_leaf(X509 **out, EVP_PKEY *key, const struct subject *leaf, X509 *ca, EVP_PKEY *ca_key,
+          char *why, size_t why_len)
+{
+	const struct ext exts[] = {
+	    {NID_basic_constraints, "critical,CA:FALSE"},
+	    {NID_key_usage, "critical,digitalSignature,keyAgreement"},
+	    {NID_ext_key_usage,
+	     leaf->role == TLY_PKI_COORDINATOR ? "serverAuth,clientAuth" : "clientAuth"},
+	    {NID_subject_key_identifier, "hash"},
+	    {NID_authority_key_identifier, "keyid:always"},
+	};
+
+	return make_cert(out, key, leaf, ca, ca_key, exts, sizeof exts / sizeof exts[0], why,
+	                 why_len);
 }
 
 /* ---- the API ---- */
@@ -661,7 +668,7 @@ tly_pki_init(const char *dir, unsigned days, const char *name, char *why, size_t
 }
 
 static tly_err
-check_leaf(const struct leaf *leaf, char *why, size_t why_len)
+check_leaf(const struct subject *leaf, char *why, size_t why_len)
 {
 	if (!tly_pki_name_valid(leaf->name)) {
 		tly_say(why, why_len,
@@ -689,7 +696,7 @@ tly_pki_issue(const char *dir, const char *name, enum tly_pki_role role, const c
               size_t host_count, const char *out_dir, unsigned days, char *why, size_t why_len)
 {
 	char key_path[PATH_BYTES], cert_path[PATH_BYTES];
-	struct leaf leaf = {name, role, hosts, host_count, days};
+	struct subject leaf = {name, role, hosts, host_count, days};
 	EVP_PKEY *key = NULL, *ca_key = NULL;
 	X509 *cert = NULL, *ca = NULL;
 	tly_err rv;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "coordinator/server.h"
+#include "net/process.h"
 #include "net/signals.h"
 
 /* Set by SIGTERM or SIGINT (net/signals.h), read by the loop. */
@@ -32,19 +33,11 @@ static const volatile sig_atomic_t *stopping;
 void
 srv_note(const char *fmt, ...)
 {
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
 	va_list ap;
 
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s tally-coordinator: ", when);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tly_process_vnote("tally-coordinator", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
 }
 
 uint64_t
@@ -405,10 +398,10 @@ tly_coordinator_run(const char *config_path)
 		return 1;
 	tly_err rv = open_server(s, config_path, why, sizeof why);
 	if (rv != TLY_OK) {
-		fprintf(stderr, "tally-coordinator: %s\n", why);
+		code = tly_process_refused("tally-coordinator", rv, why);
 		close_server(s);
 		free(s);
-		return rv == TLY_EINVAL ? 2 : 1;
+		return code;
 	}
 	stopping = tly_signals_install();
 	srv_note("listening for nodes on %s, planners on %s (%zu trusts registered)", s->cfg.listen,

@@ -461,30 +461,32 @@ tly_dp_bernoulli_exp(struct tly_rng *rng, uint64_t num, uint64_t den, int *out)
 	return TLY_OK;
 }
 
-tly_err
-tly_dp_geometric(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *out)
+/* The geometric (into magnitude) or, when value is not NULL, the discrete
+ * Laplace of scale t/s: [CKS20] Algorithm 2, the checks both share. */
+static tly_err
+two_sided(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *magnitude, int64_t *value)
 {
-	TLY_REQUIRE(rng != NULL && out != NULL);
 	tly_err rv = check_scale(s, t, TLY_DP_MAX_SCALE);
 	if (rv != TLY_OK)
 		return rv;
 	struct pool pool = pool_start(rng);
-	rv = geometric(&pool, s, t, out);
+	rv = value != NULL ? laplace(&pool, s, t, value) : geometric(&pool, s, t, magnitude);
 	pool_wipe(&pool);
 	return rv;
+}
+
+tly_err
+tly_dp_geometric(struct tly_rng *rng, uint64_t s, uint64_t t, uint64_t *out)
+{
+	TLY_REQUIRE(rng != NULL && out != NULL);
+	return two_sided(rng, s, t, out, NULL);
 }
 
 tly_err
 tly_dp_laplace(struct tly_rng *rng, uint64_t s, uint64_t t, int64_t *out)
 {
 	TLY_REQUIRE(rng != NULL && out != NULL);
-	tly_err rv = check_scale(s, t, TLY_DP_MAX_SCALE);
-	if (rv != TLY_OK)
-		return rv;
-	struct pool pool = pool_start(rng);
-	rv = laplace(&pool, s, t, out);
-	pool_wipe(&pool);
-	return rv;
+	return two_sided(rng, s, t, NULL, out);
 }
 
 tly_err

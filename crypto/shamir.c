@@ -203,28 +203,20 @@ tly_shamir_lagrange_at_zero(const uint64_t *xs, size_t count, uint64_t *coeffs)
 	return TLY_OK;
 }
 
-/* out[k] = c * v[k]; returns non-zero when some v[k] >= p. */
+/*
+ * out[k] = c * v[k] (first) or out[k] += c * v[k]; returns non-zero when
+ * some v[k] >= p. first is the same for every k: -O3 unswitches the loop
+ * into one branch-free loop each, which it vectorises.
+ */
 VECTOR_CLONES static uint64_t
-combine_first(uint64_t *restrict out, uint64_t c, const uint64_t *restrict v, size_t width)
+combine(uint64_t *restrict out, uint64_t c, const uint64_t *restrict v, size_t width, int first)
 {
 	uint64_t bad = 0;
 
 	for (size_t k = 0; k < width; k++) {
 		bad |= v[k] >= TLY_FIELD_P;
-		out[k] = mul_pieces(c, v[k]);
-	}
-	return bad;
-}
-
-/* out[k] += c * v[k]; returns non-zero when some v[k] >= p. */
-VECTOR_CLONES static uint64_t
-combine_step(uint64_t *restrict out, uint64_t c, const uint64_t *restrict v, size_t width)
-{
-	uint64_t bad = 0;
-
-	for (size_t k = 0; k < width; k++) {
-		bad |= v[k] >= TLY_FIELD_P;
-		out[k] = tly_field_add(out[k], mul_pieces(c, v[k]));
+		uint64_t term = mul_pieces(c, v[k]);
+		out[k] = first ? term : tly_field_add(out[k], term);
 	}
 	return bad;
 }
@@ -246,9 +238,9 @@ tly_shamir_combine(const uint64_t *coeffs, const uint64_t *const *shares, size_t
 	 * streams past once. */
 	for (size_t offset = 0; offset < d; offset += MAX_WIDTH) {
 		size_t w = d - offset < MAX_WIDTH ? d - offset : MAX_WIDTH;
-		bad |= combine_first(out + offset, coeffs[0], shares[0] + offset, w);
+		bad |= combine(out + offset, coeffs[0], shares[0] + offset, w, 1);
 		for (size_t i = 1; i < count; i++)
-			bad |= combine_step(out + offset, coeffs[i], shares[i] + offset, w);
+			bad |= combine(out + offset, coeffs[i], shares[i] + offset, w, 0);
 	}
 	/* Whether some share element was out of range is public: the caller
 	 * reports the share as corrupt. The elements themselves are not. */

@@ -15,6 +15,7 @@
 #include "protocol/committee.h"
 #include "store/keys.h"
 #include "query/planner.h"
+#include "net/process.h"
 #include "net/signals.h"
 #include "net/transport.h"
 
@@ -29,19 +30,13 @@ static void note(uint32_t id, const char *fmt, ...) __attribute__((format(printf
 static void
 note(uint32_t id, const char *fmt, ...)
 {
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
+	char who[32];
 	va_list ap;
 
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s tally-node %u: ", when, id);
+	snprintf(who, sizeof who, "tally-node %u", id);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	tly_process_vnote(who, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
 }
 
 struct member_slot {
@@ -406,69 +401,89 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 	to_member(d, slot, msg, len, &peeked);
 }
 
-int
-tly_node_daemon(const char *config_path)
+/* Dial the coordinator (over TLS for a "tls+" address) and take the stop
+ * signals. */
+static tly_err
+dial(struct daemon *d)
 {
-	struct daemon *d = calloc(1, sizeof *d);
+	const struct tly_node_config *cfg = &d->node.config;
+	struct tly_tls_files tls = {.cert = cfg->tls_cert, .key = cfg->tls_key, .ca = cfg->tls_ca};
+	int use_tls = strncmp(cfg->coordinator, "tls+", 4) == 0;
 	char why[600];
-	int code = 1;
+	tly_err rv = tly_link_open(&d->link, cfg->coordinator, use_tls ? &tls : NULL,
+	                           &d->node.identity, why, sizeof why);
 
-	if (d == NULL)
-		return 1;
-	tly_err rv = tly_node_open(&d->node, config_path, why, sizeof why);
 	if (rv != TLY_OK) {
-		fprintf(stderr, "tally-node: %s\n", why);
-		free(d);
-		return rv == TLY_EINVAL ? 2 : 1;
+		note(cfg->id, "cannot dial %s: %s", cfg->coordinator, why);
+		return rv;
 	}
-	uint32_t self = d->node.config.id;
-	struct tly_tls_files tls = {.cert = d->node.config.tls_cert,
-	                            .key = d->node.config.tls_key,
-	                            .ca = d->node.config.tls_ca};
-	int use_tls = strncmp(d->node.config.coordinator, "tls+", 4) == 0;
-	rv = tly_link_open(&d->link, d->node.config.coordinator, use_tls ? &tls : NULL,
-	                   &d->node.identity, why, sizeof why);
-	if (rv != TLY_OK) {
-		note(self, "cannot dial %s: %s", d->node.config.coordinator, why);
-		goto out;
-	}
-	tly_link_heartbeat(d->link, (int)d->node.config.heartbeat_interval_ms,
-	                   (int)d->node.config.heartbeat_dead_ms);
+	tly_link_heartbeat(d->link, (int)cfg->heartbeat_interval_ms, (int)cfg->heartbeat_dead_ms);
 	stopping = tly_signals_install();
 	d->node.stopping = stopping; /* a SIGTERM abandons a query's noise */
-	note(self, "dialling %s", d->node.config.coordinator);
+	note(cfg->id, "dialling %s", cfg->coordinator);
+	return TLY_OK;
+}
 
+/* The link's events, and whether it is connected when that changed. */
+static void
+report_link(struct daemon *d, int *was_ready)
+{
+	char event[400];
+
+	/* Why a dial or a connection failed (refused, TLS name or
+	 * certificate, handshake): the operator's only clue. */
+	while (tly_link_event(d->link, event, sizeof event) == TLY_OK)
+		note(d->node.config.id, "%s", event);
+	int ready = tly_link_ready(d->link);
+	if (ready != *was_ready)
+		note(d->node.config.id,
+		     ready ? "connected to the coordinator" : "connection lost; redialling");
+	*was_ready = ready;
+}
+
+/* Each message from the coordinator in turn, until SIGTERM or SIGINT. */
+static void
+receive_loop(struct daemon *d)
+{
 	int was_ready = 0;
+
 	while (!*stopping) {
 		uint8_t *msg;
 		size_t len;
-		char event[400];
-		/* Why a dial or a connection failed (refused, TLS name or
-		 * certificate, handshake): the operator's only clue. */
-		while (tly_link_event(d->link, event, sizeof event) == TLY_OK)
-			note(self, "%s", event);
-		int ready = tly_link_ready(d->link);
-		if (ready != was_ready)
-			note(self, ready ? "connected to the coordinator"
-			                 : "connection lost; redialling");
-		was_ready = ready;
-		rv = tly_link_recv(d->link, &msg, &len, RECV_TIMEOUT_MS);
+		report_link(d, &was_ready);
+		tly_err rv = tly_link_recv(d->link, &msg, &len, RECV_TIMEOUT_MS);
 		if (rv == TLY_ETIMEDOUT)
 			continue;
 		if (rv != TLY_OK) {
-			note(self, "receive failed: %s", tly_strerror(rv));
+			note(d->node.config.id, "receive failed: %s", tly_strerror(rv));
 			continue;
 		}
 		on_message(d, msg, len);
 		free(msg);
 	}
-	note(self, "stopping");
-	code = 0;
-out:
+	note(d->node.config.id, "stopping");
+}
+
+int
+tly_node_daemon(const char *config_path)
+{
+	char why[600];
+	struct daemon *d = calloc(1, sizeof *d);
+	tly_err rv;
+
+	if (d == NULL)
+		return 1;
+	if ((rv = tly_node_open(&d->node, config_path, why, sizeof why)) != TLY_OK) {
+		free(d);
+		return tly_process_refused("tally-node", rv, why);
+	}
+	rv = dial(d);
+	if (rv == TLY_OK)
+		receive_loop(d);
 	for (size_t i = 0; i < MEMBER_SLOTS; i++)
 		tly_committee_member_free(d->slots[i].member);
 	tly_link_close(d->link);
 	tly_node_close(&d->node);
 	free(d);
-	return code;
+	return rv == TLY_OK ? 0 : 1;
 }

@@ -20,6 +20,7 @@
 #include "node/import.h"
 #include "node/node.h"
 #include "store/keys.h"
+#include "net/process.h"
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_REFUSED = 3 };
 
@@ -814,10 +815,7 @@ cmd_usage(int argc, char **argv)
 	return rc;
 }
 
-static const struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-} commands[] = {
+static const struct tly_command commands[] = {
     {"keygen", cmd_keygen},      {"check", cmd_check},   {"import", cmd_import},
     {"explain", cmd_explain},    {"answer", cmd_answer}, {"ledger", cmd_ledger},
     {"usage-report", cmd_usage},
@@ -846,12 +844,6 @@ main(int argc, char **argv)
 		}
 		return tly_node_daemon(argv[2]);
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name) == 0) {
-			optind = 1;
-			return commands[i].run(argc - 1, argv + 1);
-		}
-	}
-	fprintf(stderr, "tally-node: unknown command \"%s\"\n%s", argv[1], usage_main);
-	return EXIT_USAGE;
+	return tly_process_command("tally-node", commands, sizeof commands / sizeof commands[0],
+	                           usage_main, argc, argv);
 }

@@ -334,8 +334,9 @@ TLY_MUST tly_err tly_committee_coord_receive(struct tly_committee_coord *c, cons
 TLY_MUST tly_err tly_committee_coord_close_round(struct tly_committee_coord *c,
                                                  struct tly_outbox *box);
 
-/* Why the query was aborted (enum tly_abort_reason), 0 unless the phase
- * is ABORTED. */
+/* The phase, and why the query was aborted (enum tly_abort_reason), 0
+ * unless the phase is ABORTED. */
+enum tly_committee_phase tly_committee_coord_phase(const struct tly_committee_coord *c);
 uint32_t tly_committee_coord_abort_reason(const struct tly_committee_coord *c);
 
 /* Abort from outside (a refusal, shutdown): append ABORT with `reason`
@@ -343,8 +344,6 @@ uint32_t tly_committee_coord_abort_reason(const struct tly_committee_coord *c);
  * DONE or ABORTED. */
 TLY_MUST tly_err tly_committee_coord_abort(struct tly_committee_coord *c, uint32_t reason,
                                            struct tly_outbox *box);
-
-enum tly_committee_phase tly_committee_coord_phase(const struct tly_committee_coord *c);
 
 /* The released total and who made it. Every member is owned; fini it. */
 struct tly_committee_result {

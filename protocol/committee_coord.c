@@ -67,8 +67,7 @@ forget_sums(struct tly_committee_coord *c)
 	for (unsigned j = 0; j < c->k; j++) {
 		if (c->sums[j] == NULL)
 			continue;
-		TLY_WIPE(c->sums[j], c->d * sizeof *c->sums[j]);
-		free(c->sums[j]);
+		tly_wipe_free(c->sums[j], c->d * sizeof *c->sums[j]);
 		c->sums[j] = NULL;
 	}
 }
@@ -81,9 +80,7 @@ tly_committee_coord_free(struct tly_committee_coord *c)
 	forget_sums(c);
 	for (unsigned a = 0; a < TLY_MAX_ANNOUNCE_ATTEMPTS; a++)
 		tly_idlist_fini(&c->sets[a]);
-	if (c->cells != NULL)
-		TLY_WIPE(c->cells, c->d * sizeof *c->cells);
-	free(c->cells);
+	tly_wipe_free(c->cells, c->d * sizeof *c->cells);
 	free(c->excluded);
 	free(c->delivered);
 	tly_query_fini(&c->query);
@@ -489,9 +486,7 @@ reconstruct(struct tly_committee_coord *c, uint32_t attempt, struct tly_outbox *
 	c->phase = TLY_COMMITTEE_DONE;
 	forget_sums(c);
 out:
-	if (total != NULL)
-		TLY_WIPE(total, c->d * sizeof *total);
-	free(total);
+	tly_wipe_free(total, c->d * sizeof *total);
 	free(cells);
 	return rv;
 }
@@ -527,23 +522,6 @@ fault(struct tly_committee_coord *c, long member, tly_err rv, struct tly_outbox 
 	/* One answer fewer may be the one the current attempt needed. */
 	tly_err next = progress(c, c->attempt, box);
 	return next != TLY_OK ? next : rv;
-}
-
-/* The checks before a member's round-3 message is opened. */
-static tly_err
-member_of(const struct tly_committee_coord *c, const struct tly_msg *peeked, long *member)
-{
-	long j = tly_idlist_find(&c->query.committee, peeked->header.sender);
-
-	if (c->phase != TLY_COMMITTEE_SUMMING)
-		return TLY_ESTATE;
-	if (j < 0 || peeked->header.recipient != TLY_PARTY_COORDINATOR ||
-	    c->status[j] == MEMBER_FAULTY)
-		return TLY_EPEER;
-	if (c->status[j] == MEMBER_SUMMED)
-		return TLY_EREPLAY;
-	*member = j;
-	return TLY_OK;
 }
 
 /* The certificate for `attempt`: its set and every vote for it so far,
@@ -605,24 +583,14 @@ votes_for(const struct tly_committee_coord *c, uint32_t attempt)
 	return count;
 }
 
+/* Round 2: member j's one vote. */
 static tly_err
-on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg, size_t len,
-        struct tly_outbox *box)
+on_vote(struct tly_committee_coord *c, long j, const struct tly_msg *opened, struct tly_outbox *box)
 {
 	uint8_t set_hash[TLY_HASH_BYTES];
-	struct tly_msg opened;
 	uint32_t attempt;
-	long j;
-	tly_err rv = member_of(c, peeked, &j);
+	tly_err rv = tly_set_sign_decode(&attempt, set_hash, opened->body, opened->body_len);
 
-	if (rv != TLY_OK)
-		return rv;
-	if (c->voted[j])
-		return TLY_EREPLAY;
-	rv = tly_msg_open(msg, len, c->roster, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_set_sign_decode(&attempt, set_hash, opened.body, opened.body_len);
 	if (rv == TLY_OK && (attempt > c->attempt || (c->complained[j] >> attempt & 1) ||
 	                     sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
 		rv = TLY_EPEER; /* a set never announced under that attempt, or one it complained of
@@ -631,7 +599,7 @@ on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8
 		return fault(c, j, rv, box);
 	c->voted[j] = 1;
 	c->vote_attempt[j] = attempt;
-	memcpy(c->vote[j], opened.signature, TLY_SIGNATURE_BYTES);
+	memcpy(c->vote[j], opened->signature, TLY_SIGNATURE_BYTES);
 	c->answered[j] = 1;
 	if (c->certified[attempt])
 		rv = certify(c, attempt, j, box);
@@ -640,28 +608,19 @@ on_vote(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8
 	return rv != TLY_OK ? rv : progress(c, attempt, box);
 }
 
+/* Round 3: member j's share-sum. */
 static tly_err
-on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
-             size_t len, struct tly_outbox *box)
+on_share_sum(struct tly_committee_coord *c, long j, const struct tly_msg *opened,
+             struct tly_outbox *box)
 {
 	uint8_t set_hash[TLY_HASH_BYTES];
-	struct tly_msg opened;
 	uint32_t attempt;
-	uint64_t *sum;
-	long j;
-	tly_err rv = member_of(c, peeked, &j);
+	uint64_t *sum = malloc(c->d * sizeof *sum);
+	tly_err rv;
 
-	if (rv != TLY_OK)
-		return rv;
-	if (peeked->body_len != 4 + TLY_HASH_BYTES + c->d * TLY_FIELD_ELEMENT_BYTES)
-		return TLY_EFORMAT;
-	rv = tly_msg_open(msg, len, c->roster, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	sum = malloc(c->d * sizeof *sum);
 	if (sum == NULL)
 		return TLY_ENOMEM;
-	rv = tly_share_sum_decode(&attempt, set_hash, sum, c->d, opened.body, opened.body_len);
+	rv = tly_share_sum_decode(&attempt, set_hash, sum, c->d, opened->body, opened->body_len);
 	if (rv == TLY_OK && (attempt > c->attempt || !c->voted[j] ||
 	                     c->vote_attempt[j] != attempt || !c->certified[attempt] ||
 	                     sodium_memcmp(set_hash, c->set_hash[attempt], TLY_HASH_BYTES) != 0))
@@ -677,22 +636,15 @@ on_share_sum(struct tly_committee_coord *c, const struct tly_msg *peeked, const 
 	return progress(c, attempt, box);
 }
 
+/* Round 3: member j's complaint about shares missing from its set. */
 static tly_err
-on_complaint(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
-             size_t len, struct tly_outbox *box)
+on_complaint(struct tly_committee_coord *c, long j, const struct tly_msg *opened,
+             struct tly_outbox *box)
 {
 	struct tly_idlist missing = {0};
-	struct tly_msg opened;
 	uint32_t attempt;
-	long j;
-	tly_err rv = member_of(c, peeked, &j);
+	tly_err rv = tly_attempt_list_decode(&attempt, &missing, opened->body, opened->body_len);
 
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_msg_open(msg, len, c->roster, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_attempt_list_decode(&attempt, &missing, opened.body, opened.body_len);
 	if (rv != TLY_OK)
 		return fault(c, j, rv, box);
 	if (attempt < c->attempt || (c->complained[j] >> attempt & 1)) {
@@ -718,6 +670,53 @@ out:
 	return rv;
 }
 
+/* The checks before a member's message of rounds 2-3 is opened: the
+ * sender, the phase, and the cheap checks of its type. */
+static tly_err
+member_of(const struct tly_committee_coord *c, const struct tly_msg *peeked, long *member)
+{
+	long j = tly_idlist_find(&c->query.committee, peeked->header.sender);
+
+	if (c->phase != TLY_COMMITTEE_SUMMING)
+		return TLY_ESTATE;
+	if (j < 0 || peeked->header.recipient != TLY_PARTY_COORDINATOR ||
+	    c->status[j] == MEMBER_FAULTY)
+		return TLY_EPEER;
+	if (c->status[j] == MEMBER_SUMMED)
+		return TLY_EREPLAY;
+	if (peeked->header.type == TLY_MSG_SET_SIGN && c->voted[j])
+		return TLY_EREPLAY;
+	if (peeked->header.type == TLY_MSG_SHARE_SUM &&
+	    peeked->body_len != 4 + TLY_HASH_BYTES + c->d * TLY_FIELD_ELEMENT_BYTES)
+		return TLY_EFORMAT;
+	*member = j;
+	return TLY_OK;
+}
+
+/* A member's message of rounds 2-3: member_of's checks, then the
+ * signature, then the handler of its type. */
+static tly_err
+from_member(struct tly_committee_coord *c, const struct tly_msg *peeked, const uint8_t *msg,
+            size_t len, struct tly_outbox *box)
+{
+	struct tly_msg opened;
+	long j;
+	tly_err rv = member_of(c, peeked, &j);
+
+	if (rv == TLY_OK)
+		rv = tly_msg_open(msg, len, c->roster, &opened);
+	if (rv != TLY_OK)
+		return rv;
+	switch (peeked->header.type) {
+	case TLY_MSG_SET_SIGN:
+		return on_vote(c, j, &opened, box);
+	case TLY_MSG_SHARE_SUM:
+		return on_share_sum(c, j, &opened, box);
+	default:
+		return on_complaint(c, j, &opened, box);
+	}
+}
+
 tly_err
 tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg, size_t len,
                             struct tly_outbox *box)
@@ -733,11 +732,9 @@ tly_committee_coord_receive(struct tly_committee_coord *c, const uint8_t *msg, s
 	case TLY_MSG_SHARE:
 		return relay_share(c, &peeked, msg, len, box);
 	case TLY_MSG_SET_SIGN:
-		return on_vote(c, &peeked, msg, len, box);
 	case TLY_MSG_SHARE_SUM:
-		return on_share_sum(c, &peeked, msg, len, box);
 	case TLY_MSG_COMPLAINT:
-		return on_complaint(c, &peeked, msg, len, box);
+		return from_member(c, &peeked, msg, len, box);
 	default:
 		return TLY_ESTATE;
 	}

@@ -54,8 +54,7 @@ forget_shares(struct tly_committee_member *m)
 	for (uint32_t i = 0; i < m->query.participants.count; i++) {
 		if (m->shares[i] == NULL)
 			continue;
-		TLY_WIPE(m->shares[i], m->d * sizeof **m->shares);
-		free(m->shares[i]);
+		tly_wipe_free(m->shares[i], m->d * sizeof **m->shares);
 		m->shares[i] = NULL;
 	}
 }
@@ -66,9 +65,7 @@ tly_committee_member_free(struct tly_committee_member *m)
 	if (m == NULL)
 		return;
 	forget_shares(m);
-	if (m->plain != NULL)
-		TLY_WIPE(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
-	free(m->plain);
+	tly_wipe_free(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
 	free(m->shares);
 	free(m->state);
 	tly_idlist_fini(&m->signed_set);
@@ -141,37 +138,27 @@ take_share(struct tly_committee_member *m, long node, const struct tly_msg *open
 	share = NULL;
 out:
 	TLY_WIPE(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
-	if (share != NULL) {
-		TLY_WIPE(share, m->d * sizeof *share);
-		free(share);
-	}
+	tly_wipe_free(share, m->d * sizeof *share);
 	return rv;
 }
 
-/* Round 1: one node's share, relayed by the coordinator. */
+/* Round 1: the checks on one node's share, relayed by the coordinator,
+ * before it is opened. *node: its sender's place among the participants. */
 static tly_err
-on_share(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-         size_t len)
+share_check(const struct tly_committee_member *m, const struct tly_msg *peeked, long *node)
 {
-	struct tly_msg opened;
-	long node;
-	tly_err rv;
-
 	if (m->phase != MEMBER_COLLECTING)
 		return TLY_ESTATE;
 	if (peeked->header.recipient != m->self->id)
 		return TLY_EPEER;
-	node = tly_idlist_find(&m->query.participants, peeked->header.sender);
-	if (node < 0)
+	*node = tly_idlist_find(&m->query.participants, peeked->header.sender);
+	if (*node < 0)
 		return TLY_EPEER;
-	if (m->state[node] != SHARE_NONE)
+	if (m->state[*node] != SHARE_NONE)
 		return TLY_EREPLAY;
 	if (peeked->body_len != tly_committee_share_bytes(m->d))
 		return TLY_EFORMAT;
-	rv = tly_msg_open(msg, len, m->roster, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	return take_share(m, node, &opened);
+	return TLY_OK;
 }
 
 /* This member's signed message of `type`, to the coordinator. */
@@ -219,9 +206,7 @@ send_share_sum(struct tly_committee_member *m, uint32_t attempt, const struct tl
 	m->phase = MEMBER_ANSWERED;
 	forget_shares(m);
 out:
-	if (sum != NULL)
-		TLY_WIPE(sum, m->d * sizeof *sum);
-	free(sum);
+	tly_wipe_free(sum, m->d * sizeof *sum);
 	tly_buf_fini(&body);
 	return rv;
 }
@@ -299,36 +284,15 @@ send_vote(struct tly_committee_member *m, uint32_t attempt, struct tly_idlist *s
 	return TLY_OK;
 }
 
-/* Open a message from the coordinator addressed to this member (with
- * to_all, or to every party). */
-static tly_err
-open_mine(const struct tly_committee_member *m, const struct tly_msg *peeked, int to_all,
-          const uint8_t *msg, size_t len, struct tly_msg *opened)
-{
-	uint32_t to = peeked->header.recipient;
-
-	if (to != m->self->id && !(to_all && to == TLY_PARTY_ALL))
-		return TLY_EPEER;
-	return tly_msg_open(msg, len, m->roster, opened);
-}
-
 /* Round 2: the coordinator's contributor set. */
 static tly_err
-on_announce(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-            size_t len, struct tly_outbox *out)
+on_announce(struct tly_committee_member *m, const struct tly_msg *opened, struct tly_outbox *out)
 {
 	struct tly_idlist set = {0};
-	struct tly_msg opened;
 	uint32_t attempt;
 	int complete = 1;
-	tly_err rv;
+	tly_err rv = tly_attempt_list_decode(&attempt, &set, opened->body, opened->body_len);
 
-	if (m->phase == MEMBER_ANSWERED)
-		return TLY_ESTATE;
-	rv = open_mine(m, peeked, 0, msg, len, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_attempt_list_decode(&attempt, &set, opened.body, opened.body_len);
 	if (rv != TLY_OK)
 		return rv;
 	if (m->phase == MEMBER_SIGNED) {
@@ -388,19 +352,11 @@ check_cert(const struct tly_committee_member *m, const struct tly_set_cert *cert
 
 /* Round 3: the certificate for the set this member voted for. */
 static tly_err
-on_cert(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-        size_t len, struct tly_outbox *out)
+on_cert(struct tly_committee_member *m, const struct tly_msg *opened, struct tly_outbox *out)
 {
 	struct tly_set_cert cert;
-	struct tly_msg opened;
-	tly_err rv;
+	tly_err rv = tly_set_cert_decode(&cert, opened->body, opened->body_len);
 
-	if (m->phase != MEMBER_SIGNED || m->no_agreement)
-		return TLY_ESTATE;
-	rv = open_mine(m, peeked, 0, msg, len, &opened);
-	if (rv != TLY_OK)
-		return rv;
-	rv = tly_set_cert_decode(&cert, opened.body, opened.body_len);
 	if (rv != TLY_OK)
 		return rv;
 	rv = check_cert(m, &cert);
@@ -411,16 +367,11 @@ on_cert(struct tly_committee_member *m, const struct tly_msg *peeked, const uint
 }
 
 static tly_err
-on_abort(struct tly_committee_member *m, const struct tly_msg *peeked, const uint8_t *msg,
-         size_t len)
+on_abort(struct tly_committee_member *m, const struct tly_msg *opened)
 {
-	struct tly_msg opened;
 	uint32_t reason;
-	tly_err rv;
+	tly_err rv = tly_abort_decode(&reason, opened->body, opened->body_len);
 
-	rv = open_mine(m, peeked, 1, msg, len, &opened);
-	if (rv == TLY_OK)
-		rv = tly_abort_decode(&reason, opened.body, opened.body_len);
 	if (rv != TLY_OK)
 		return rv;
 	m->phase = MEMBER_ABORTED;
@@ -428,27 +379,59 @@ on_abort(struct tly_committee_member *m, const struct tly_msg *peeked, const uin
 	return TLY_EABORTED;
 }
 
+/* The checks before a message is opened, cheap before the signature: the
+ * phase its type needs and its recipient (this member; for an ABORT also
+ * every party), and a SHARE's (share_check). */
+static tly_err
+precheck(const struct tly_committee_member *m, const struct tly_msg *peeked, long *node)
+{
+	uint32_t to = peeked->header.recipient;
+
+	switch (peeked->header.type) {
+	case TLY_MSG_SHARE:
+		return share_check(m, peeked, node);
+	case TLY_MSG_ANNOUNCE:
+		if (m->phase == MEMBER_ANSWERED)
+			return TLY_ESTATE;
+		break;
+	case TLY_MSG_SET_CERT:
+		if (m->phase != MEMBER_SIGNED || m->no_agreement)
+			return TLY_ESTATE;
+		break;
+	case TLY_MSG_ABORT:
+		if (to == TLY_PARTY_ALL)
+			return TLY_OK;
+		break;
+	default:
+		return TLY_ESTATE;
+	}
+	return to == m->self->id ? TLY_OK : TLY_EPEER;
+}
+
 tly_err
 tly_committee_member_receive(struct tly_committee_member *m, const uint8_t *msg, size_t len,
                              struct tly_outbox *out)
 {
-	struct tly_msg peeked;
+	struct tly_msg peeked, opened;
+	long node = -1;
 	tly_err rv = tly_msg_peek_for(msg, len, m->query_id, &peeked);
 
+	if (rv == TLY_OK && m->phase == MEMBER_ABORTED)
+		rv = TLY_ESTATE;
+	if (rv == TLY_OK)
+		rv = precheck(m, &peeked, &node);
+	if (rv == TLY_OK)
+		rv = tly_msg_open(msg, len, m->roster, &opened);
 	if (rv != TLY_OK)
 		return rv;
-	if (m->phase == MEMBER_ABORTED)
-		return TLY_ESTATE;
 	switch (peeked.header.type) {
 	case TLY_MSG_SHARE:
-		return on_share(m, &peeked, msg, len);
+		return take_share(m, node, &opened);
 	case TLY_MSG_ANNOUNCE:
-		return on_announce(m, &peeked, msg, len, out);
+		return on_announce(m, &opened, out);
 	case TLY_MSG_SET_CERT:
-		return on_cert(m, &peeked, msg, len, out);
-	case TLY_MSG_ABORT:
-		return on_abort(m, &peeked, msg, len);
+		return on_cert(m, &opened, out);
 	default:
-		return TLY_ESTATE;
+		return on_abort(m, &opened);
 	}
 }

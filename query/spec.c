@@ -106,20 +106,35 @@ domain_value(struct parse *p, const struct tly_column *col, const json_t *value,
 
 /* ---- dataset and measure ---- */
 
+/* A string member of the query, and its value echoed for an error that
+ * names it. */
+struct name {
+	json_t *value; /* NULL when optional and absent */
+	char echo[TLY_SPEC_ECHO_BYTES];
+};
+
+static tly_err
+name_member(struct parse *p, const json_t *root, const char *key, int required, struct name *name)
+{
+	tly_err rv = tly_spec_member(root, "", key, JSON_STRING, required, &name->value, p->err);
+
+	if (rv == TLY_OK && name->value != NULL)
+		tly_spec_echo(name->echo, json_string_value(name->value),
+		              json_string_length(name->value));
+	return rv;
+}
+
 static tly_err
 parse_dataset(struct parse *p, const json_t *root)
 {
-	char echo[TLY_SPEC_ECHO_BYTES];
-	json_t *name;
-	tly_err rv = tly_spec_member(root, "", "dataset", JSON_STRING, 1, &name, p->err);
+	struct name name;
+	tly_err rv = name_member(p, root, "dataset", 1, &name);
 
 	if (rv != TLY_OK)
 		return rv;
-	p->ds = tly_catalogue_find(p->cat, json_string_value(name));
-	if (p->ds == NULL) {
-		tly_spec_echo(echo, json_string_value(name), json_string_length(name));
-		return tly_field_fail(p->err, 0, "dataset", "unknown dataset \"%s\"", echo);
-	}
+	p->ds = tly_catalogue_find(p->cat, json_string_value(name.value));
+	if (p->ds == NULL)
+		return tly_field_fail(p->err, 0, "dataset", "unknown dataset \"%s\"", name.echo);
 	p->spec->dataset = (int)(p->ds - p->cat->datasets);
 	return TLY_OK;
 }
@@ -600,42 +615,40 @@ parse_sdc(struct parse *p, const json_t *root)
 static tly_err
 parse_protocol(struct parse *p, const json_t *root)
 {
-	char echo[TLY_SPEC_ECHO_BYTES];
-	json_t *name;
-	tly_err rv = tly_spec_member(root, "", "protocol", JSON_STRING, 0, &name, p->err);
+	struct name name;
+	tly_err rv = name_member(p, root, "protocol", 0, &name);
 
 	p->spec->protocol = TLY_PROTOCOL_COMMITTEE;
-	if (rv != TLY_OK || name == NULL)
+	if (rv != TLY_OK || name.value == NULL)
 		return rv;
 	for (uint8_t proto = TLY_PROTOCOL_COMMITTEE; proto <= TLY_PROTOCOL_SECAGG_PLUS; proto++) {
-		if (strcmp(json_string_value(name), tly_spec_protocol_name(proto)) == 0) {
+		if (strcmp(json_string_value(name.value), tly_spec_protocol_name(proto)) == 0) {
 			p->spec->protocol = proto;
 			return TLY_OK;
 		}
 	}
-	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
 	return tly_field_fail(p->err, 0, "protocol",
-	                      "unknown protocol \"%s\"; use committee, secagg or secagg+", echo);
+	                      "unknown protocol \"%s\"; use committee, secagg or secagg+",
+	                      name.echo);
 }
 
 static tly_err
 parse_planner(struct parse *p, const json_t *root)
 {
-	char echo[TLY_SPEC_ECHO_BYTES];
-	json_t *name;
-	tly_err rv = tly_spec_member(root, "", "planner", JSON_STRING, 0, &name, p->err);
+	struct name name;
+	tly_err rv = name_member(p, root, "planner", 0, &name);
 
-	if (rv != TLY_OK || name == NULL)
+	if (rv != TLY_OK || name.value == NULL)
 		return rv;
-	if (strlen(json_string_value(name)) == json_string_length(name) &&
-	    tly_planner_name_valid(json_string_value(name))) {
-		snprintf(p->spec->planner, sizeof p->spec->planner, "%s", json_string_value(name));
+	if (strlen(json_string_value(name.value)) == json_string_length(name.value) &&
+	    tly_planner_name_valid(json_string_value(name.value))) {
+		snprintf(p->spec->planner, sizeof p->spec->planner, "%s",
+		         json_string_value(name.value));
 		return TLY_OK;
 	}
-	tly_spec_echo(echo, json_string_value(name), json_string_length(name));
 	return tly_field_fail(p->err, 0, "planner",
-	                      "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)", echo,
-	                      TLY_PLANNER_NAME_MAX);
+	                      "\"%s\" is not a planner name (1 to %d of A-Z a-z 0-9 . _ -)",
+	                      name.echo, TLY_PLANNER_NAME_MAX);
 }
 
 /* ---- the whole query ---- */

@@ -230,6 +230,11 @@ struct tly_advertise {
 TLY_MUST tly_err tly_advertise_encode(struct tly_buf *out, const struct tly_advertise *a);
 TLY_MUST tly_err tly_advertise_decode(struct tly_advertise *a, const uint8_t *body, size_t len);
 
+/* KEY_LIST, SIGNATURE_LIST (also SET_CERT's votes) and UNMASK: a count,
+ * then that many entries, ids strictly increasing from 1 (the encoders
+ * refuse anything else), one layout and one decoder for the three
+ * (codec.c). Decode allocates; fini frees (NULL or a zeroed list is fine);
+ * tly_unmask_fini also wipes the shares. */
 struct tly_key_entry {
 	uint32_t id;
 	struct tly_advertise keys;
@@ -237,12 +242,8 @@ struct tly_key_entry {
 };
 struct tly_key_list {
 	uint32_t count;
-	struct tly_key_entry *entries; /* ids strictly increasing */
+	struct tly_key_entry *entries;
 };
-void tly_key_list_fini(struct tly_key_list *list);
-TLY_MUST tly_err tly_key_list_encode(struct tly_buf *out, const struct tly_key_list *list);
-TLY_MUST tly_err tly_key_list_decode(struct tly_key_list *list, const uint8_t *body, size_t len);
-
 struct tly_signature_entry {
 	uint32_t id;
 	uint8_t signature[TLY_SIGNATURE_BYTES]; /* over that client's CONSISTENCY */
@@ -251,11 +252,26 @@ struct tly_signature_list {
 	uint32_t count;
 	struct tly_signature_entry *entries;
 };
+struct tly_unmask_entry {
+	uint32_t id;
+	uint8_t kind; /* enum tly_unmask_kind */
+	uint8_t share[TLY_SHAMIR_SECRET_SHARE_BYTES];
+};
+struct tly_unmask {
+	uint32_t count;
+	struct tly_unmask_entry *entries;
+};
+void tly_key_list_fini(struct tly_key_list *list);
 void tly_signature_list_fini(struct tly_signature_list *list);
+void tly_unmask_fini(struct tly_unmask *u);
+TLY_MUST tly_err tly_key_list_encode(struct tly_buf *out, const struct tly_key_list *list);
 TLY_MUST tly_err tly_signature_list_encode(struct tly_buf *out,
                                            const struct tly_signature_list *list);
+TLY_MUST tly_err tly_unmask_encode(struct tly_buf *out, const struct tly_unmask *u);
+TLY_MUST tly_err tly_key_list_decode(struct tly_key_list *list, const uint8_t *body, size_t len);
 TLY_MUST tly_err tly_signature_list_decode(struct tly_signature_list *list, const uint8_t *body,
                                            size_t len);
+TLY_MUST tly_err tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, size_t len);
 
 /* SET_CERT: an announced set and the members' votes for it. The decoder
  * checks the layout only (attempt < TLY_MAX_ANNOUNCE_ATTEMPTS, set and
@@ -270,20 +286,6 @@ struct tly_set_cert {
 void tly_set_cert_fini(struct tly_set_cert *cert);
 TLY_MUST tly_err tly_set_cert_encode(struct tly_buf *out, const struct tly_set_cert *cert);
 TLY_MUST tly_err tly_set_cert_decode(struct tly_set_cert *cert, const uint8_t *body, size_t len);
-
-struct tly_unmask_entry {
-	uint32_t id;
-	uint8_t kind; /* enum tly_unmask_kind */
-	uint8_t share[TLY_SHAMIR_SECRET_SHARE_BYTES];
-};
-struct tly_unmask {
-	uint32_t count;
-	struct tly_unmask_entry *entries; /* ids strictly increasing */
-};
-/* Wipes the shares. */
-void tly_unmask_fini(struct tly_unmask *u);
-TLY_MUST tly_err tly_unmask_encode(struct tly_buf *out, const struct tly_unmask *u);
-TLY_MUST tly_err tly_unmask_decode(struct tly_unmask *u, const uint8_t *body, size_t len);
 
 /* REFUSAL: reason and a one-line text (truncated to TLY_REFUSAL_TEXT_MAX;
  * the decoder refuses NUL bytes, wrong lengths). */
