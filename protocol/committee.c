@@ -31,20 +31,16 @@ tly_committee_vote_verify(const struct tly_roster *roster,
 	    .recipient = TLY_PARTY_COORDINATOR,
 	};
 	const uint8_t *pk = tly_roster_sign_pk(roster, voter);
-	struct tly_buf body, signed_bytes;
+	struct tly_buf body;
 	tly_err rv;
 
 	if (pk == NULL)
 		return TLY_EPEER;
 	tly_buf_init(&body);
-	tly_buf_init(&signed_bytes);
 	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_set_sign_encode(&body, attempt, set_hash);
 	if (rv == TLY_OK)
-		rv = tly_msg_signed_bytes(&signed_bytes, &header, body.data, body.len);
-	if (rv == TLY_OK)
-		rv = tly_sign_verify(signature, signed_bytes.data, signed_bytes.len, pk);
-	tly_buf_fini(&signed_bytes);
+		rv = tly_msg_verify_header(&header, body.data, body.len, signature, pk);
 	tly_buf_fini(&body);
 	return rv;
 }

@@ -125,18 +125,11 @@ tly_secagg_verify_forwarded(const struct tly_roster *roster,
 	    .sender = sender,
 	    .recipient = TLY_PARTY_COORDINATOR,
 	};
-	struct tly_buf signed_bytes;
-	tly_err rv;
 
 	if (pk == NULL || sender == TLY_PARTY_COORDINATOR)
 		return TLY_EPEER;
 	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
-	tly_buf_init(&signed_bytes);
-	rv = tly_msg_signed_bytes(&signed_bytes, &header, body, body_len);
-	if (rv == TLY_OK)
-		rv = tly_sign_verify(signature, signed_bytes.data, signed_bytes.len, pk);
-	tly_buf_fini(&signed_bytes);
-	return rv;
+	return tly_msg_verify_header(&header, body, body_len, signature, pk);
 }
 
 int

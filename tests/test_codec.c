@@ -8,6 +8,7 @@
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
 #include "wire/codec.h"
+#include "wire/hex.h"
 #include "wire/outbox.h"
 
 static struct tly_identity coordinator, alice, bob;
@@ -231,6 +232,190 @@ Test(codec, oversized_bodies_refused_before_signing)
 	h.type = (enum tly_msg_type)77;
 	cr_assert_eq(tly_msg_seal(&m, &h, body, 32, alice.sign), TLY_EINVAL);
 	tly_buf_fini(&m);
+}
+
+/* ---- what a message signature covers (wire/codec.h tly_msg_digest) ---- */
+
+enum { KAT_MAX_BYTES = TLY_SIGNATURE_BYTES };
+
+/* A fixed SET_SIGN from party 7 to the coordinator: query id 01..10,
+ * attempt 1, set hash 00..1f. */
+static const char kat_header_hex[] =
+    "011000000102030405060708090a0b0c0d0e0f1000000004000000070000000000000024";
+static const char kat_body_hex[] =
+    "00000001000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+/*
+ * Made outside tally, with Python's hashlib and the openssl command line:
+ *   D = b"tally/message-signature/v1"
+ *   digest = hashlib.blake2b(bytes([len(D)]) + D + header + body,
+ *                            digest_size=32).hexdigest()
+ * and the signature by the Ed25519 key whose RFC 8032 seed is 32 bytes of
+ * 0x11 (DER 302e020100300506032b657004220420 || seed, `openssl pkey
+ * -inform DER`), over the 32 digest bytes:
+ *   openssl pkeyutl -sign -inkey key.pem -rawin -in digest.bin
+ * Ed25519 is deterministic, so the signature is a known answer too.
+ */
+static const char kat_digest_hex[] =
+    "682c19dfb69872f2a24d7169b20ed42aa73b1ced9d0700b1cac027a557a1f8d0";
+static const char kat_signature_hex[] =
+    "e092468937c76a7a58fb4a43ecd89fc01c88e6de5b9a550965b79949818123d6"
+    "c586ad9071652e2f94db97f82583b6d8cbab6da47698be0f0f975194a4ddaf05";
+
+static void
+kat_message(struct tly_msg_header *h, struct tly_buf *body)
+{
+	uint8_t set_hash[TLY_HASH_BYTES];
+
+	for (size_t i = 0; i < sizeof set_hash; i++)
+		set_hash[i] = (uint8_t)i;
+	*h = (struct tly_msg_header){.type = TLY_MSG_SET_SIGN, .sender = 7};
+	memcpy(h->query_id, qid, sizeof qid);
+	tly_buf_init(body);
+	cr_assert_eq(tly_set_sign_encode(body, 1, set_hash), TLY_OK);
+}
+
+static void
+assert_hex(const uint8_t *bytes, size_t len, const char *want)
+{
+	char got[2 * KAT_MAX_BYTES + 1];
+
+	cr_assert_leq(len, KAT_MAX_BYTES);
+	tly_hex(got, bytes, len);
+	cr_assert_str_eq(got, want);
+}
+
+Test(codec, message_digest_and_signature_known_answers)
+{
+	struct tly_msg_header h;
+	struct tly_buf body, m;
+	struct tly_sign_key *key;
+	uint8_t raw[TLY_HEADER_BYTES], digest[TLY_HASH_BYTES], sig[TLY_SIGNATURE_BYTES];
+	uint8_t seed[TLY_SIGN_SEED_BYTES], pk[TLY_SIGN_PUBLIC_BYTES];
+
+	kat_message(&h, &body);
+	tly_msg_raw_header(raw, &h, (uint32_t)body.len);
+	assert_hex(raw, sizeof raw, kat_header_hex);
+	assert_hex(body.data, body.len, kat_body_hex);
+	tly_msg_digest(digest, raw, body.data, body.len);
+	assert_hex(digest, sizeof digest, kat_digest_hex);
+
+	memset(seed, 0x11, sizeof seed);
+	cr_assert_eq(tly_sign_key_alloc(&key, seed), TLY_OK);
+	tly_sign_key_public(key, pk);
+	cr_assert_eq(tly_msg_sign(sig, &h, body.data, body.len, key), TLY_OK);
+	assert_hex(sig, sizeof sig, kat_signature_hex);
+	/* The sealed message is header || body || that signature. */
+	tly_buf_init(&m);
+	cr_assert_eq(tly_msg_seal(&m, &h, body.data, body.len, key), TLY_OK);
+	cr_assert_eq(m.len, sizeof raw + body.len + sizeof sig);
+	cr_assert_arr_eq(m.data, raw, sizeof raw);
+	cr_assert_arr_eq(m.data + sizeof raw, body.data, body.len);
+	cr_assert_arr_eq(m.data + sizeof raw + body.len, sig, sizeof sig);
+	cr_assert_eq(tly_msg_verify(raw, body.data, body.len, sig, pk), TLY_OK);
+	cr_assert_eq(tly_msg_verify_header(&h, body.data, body.len, sig, pk), TLY_OK);
+	tly_buf_fini(&m);
+	tly_buf_fini(&body);
+	tly_sign_key_free(key);
+}
+
+/* Ed25519 by alice over tly_hash(domain, header || body), sealed as a
+ * message: what a signer under another rule would send. */
+static void
+seal_under(struct tly_buf *m, const char *domain, int whole_bytes)
+{
+	struct tly_msg_header h;
+	struct tly_buf body;
+	uint8_t digest[TLY_HASH_BYTES];
+
+	kat_message(&h, &body);
+	h.sender = alice.id;
+	h.recipient = TLY_PARTY_COORDINATOR;
+	tly_buf_init(m);
+	cr_assert_eq(tly_msg_seal(m, &h, body.data, body.len, alice.sign), TLY_OK);
+	size_t signed_len = m->len - TLY_SIGNATURE_BYTES;
+	uint8_t *sig = m->data + signed_len;
+	if (whole_bytes) {
+		cr_assert_eq(tly_sign(sig, alice.sign, m->data, signed_len), TLY_OK);
+	} else {
+		tly_hash(digest, domain, m->data, signed_len);
+		cr_assert_eq(tly_sign(sig, alice.sign, digest, sizeof digest), TLY_OK);
+	}
+	tly_buf_fini(&body);
+}
+
+/* Only a signature over the message-signature digest opens: not one over
+ * the whole bytes (the rule before), nor over a digest under another
+ * domain, whether another thing tally signs or another version. */
+Test(codec, only_the_message_digest_is_accepted)
+{
+	static const char *const wrong[] = {
+	    "tally/ledger/v1",  "tally/receipt/v1",           "tally/translog/v1",
+	    "tally/request/v1", "tally/message-signature/v2", "",
+	};
+	const uint8_t *pk = tly_roster_sign_pk(&roster, alice.id);
+	struct tly_buf m;
+	struct tly_msg msg;
+
+	seal_under(&m, TLY_MSG_SIGNATURE_DOMAIN, 0);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_OK);
+	tly_buf_fini(&m);
+
+	seal_under(&m, NULL, 1);
+	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH, "whole bytes");
+	cr_assert_eq(tly_msg_verify(m.data, m.data + TLY_HEADER_BYTES,
+	                            m.len - TLY_HEADER_BYTES - TLY_SIGNATURE_BYTES,
+	                            m.data + m.len - TLY_SIGNATURE_BYTES, pk),
+	             TLY_EAUTH);
+	tly_buf_fini(&m);
+
+	for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+		seal_under(&m, wrong[i], 0);
+		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH, "domain \"%s\"",
+		             wrong[i]);
+		tly_buf_fini(&m);
+	}
+}
+
+/* The forwarded path (votes in SET_CERT, keys in KEY_LIST, consistency
+ * signatures in SIGNATURE_LIST) re-creates the header: every bit of the
+ * body and the signature, and every header field, is covered. */
+Test(codec, forwarded_signatures_cover_header_body_and_signature)
+{
+	const uint8_t *pk = tly_roster_sign_pk(&roster, alice.id);
+	struct tly_msg_header h;
+	struct tly_buf body;
+	uint8_t sig[TLY_SIGNATURE_BYTES];
+
+	kat_message(&h, &body);
+	h.sender = alice.id;
+	cr_assert_eq(tly_msg_sign(sig, &h, body.data, body.len, alice.sign), TLY_OK);
+	cr_assert_eq(tly_msg_verify_header(&h, body.data, body.len, sig, pk), TLY_OK);
+	for (size_t i = 0; i < 8 * body.len; i++) {
+		body.data[i / 8] ^= (uint8_t)(1 << (i % 8));
+		cr_assert_eq(tly_msg_verify_header(&h, body.data, body.len, sig, pk), TLY_EAUTH,
+		             "body bit %zu", i);
+		body.data[i / 8] ^= (uint8_t)(1 << (i % 8));
+	}
+	for (size_t i = 0; i < 8 * sizeof sig; i++) {
+		sig[i / 8] ^= (uint8_t)(1 << (i % 8));
+		cr_assert_eq(tly_msg_verify_header(&h, body.data, body.len, sig, pk), TLY_EAUTH,
+		             "signature bit %zu", i);
+		sig[i / 8] ^= (uint8_t)(1 << (i % 8));
+	}
+	struct tly_msg_header changed[4] = {h, h, h, h};
+	changed[0].type = TLY_MSG_CONSISTENCY;
+	changed[1].sender = bob.id;
+	changed[2].recipient = 3;
+	changed[3].query_id[15] ^= 1;
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_neq(tly_msg_verify_header(&changed[i], body.data, body.len, sig, pk),
+		              TLY_OK, "header change %zu", i);
+	/* A body one byte shorter than the header says: refused before hashing. */
+	uint8_t raw[TLY_HEADER_BYTES];
+	tly_msg_raw_header(raw, &h, (uint32_t)body.len);
+	cr_assert_eq(tly_msg_verify(raw, body.data, body.len - 1, sig, pk), TLY_EFORMAT);
+	cr_assert_eq(tly_msg_verify(raw, body.data, body.len, sig, pk), TLY_OK);
+	tly_buf_fini(&body);
 }
 
 static struct tly_query

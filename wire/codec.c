@@ -69,17 +69,29 @@ tly_msg_round(enum tly_msg_type type)
 	return rule != NULL ? (int)rule->round : -1;
 }
 
+/* tly_hash of a || b, without joining them. */
+static void
+hash_two(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *a, size_t a_len,
+         const uint8_t *b, size_t b_len)
+{
+	crypto_generichash_state state;
+	size_t domain_len = strlen(domain);
+	uint8_t domain_byte = (uint8_t)domain_len;
+
+	if (domain_len > UINT8_MAX)
+		tly_misuse("hash domain longer than 255 bytes");
+	crypto_generichash_init(&state, NULL, 0, TLY_HASH_BYTES);
+	crypto_generichash_update(&state, &domain_byte, 1);
+	crypto_generichash_update(&state, (const uint8_t *)domain, domain_len);
+	crypto_generichash_update(&state, a, a_len);
+	crypto_generichash_update(&state, b, b_len);
+	crypto_generichash_final(&state, out, TLY_HASH_BYTES);
+}
+
 void
 tly_hash(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *data, size_t len)
 {
-	crypto_generichash_state state;
-	uint8_t domain_len = (uint8_t)strlen(domain);
-
-	crypto_generichash_init(&state, NULL, 0, TLY_HASH_BYTES);
-	crypto_generichash_update(&state, &domain_len, 1);
-	crypto_generichash_update(&state, (const uint8_t *)domain, domain_len);
-	crypto_generichash_update(&state, data, len);
-	crypto_generichash_final(&state, out, TLY_HASH_BYTES);
+	hash_two(out, domain, data, len, NULL, 0);
 }
 
 /* ---- envelopes: header, signature ---- */
@@ -117,36 +129,95 @@ tly_msg_peek_for(const uint8_t *msg, size_t len, const uint8_t query_id[static T
 	return TLY_OK;
 }
 
+void
+tly_msg_digest(uint8_t out[static TLY_HASH_BYTES],
+               const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body,
+               size_t body_len)
+{
+	hash_two(out, TLY_MSG_SIGNATURE_DOMAIN, raw_header, TLY_HEADER_BYTES, body, body_len);
+}
+
 tly_err
-tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header, const uint8_t *body,
-                     size_t body_len)
+tly_msg_verify(const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body,
+               size_t body_len, const uint8_t signature[static TLY_SIGNATURE_BYTES],
+               const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	uint8_t digest[TLY_HASH_BYTES];
+
+	if ((size_t)tly_load_be32(raw_header + 32) != body_len)
+		return TLY_EFORMAT;
+	tly_msg_digest(digest, raw_header, body, body_len);
+	return tly_sign_verify(signature, digest, sizeof digest, pk);
+}
+
+/* The raw header of a message to sign or verify; TLY_EINVAL for an
+ * unknown type or an oversized body. */
+static tly_err
+raw_header_of(uint8_t raw[static TLY_HEADER_BYTES], const struct tly_msg_header *header,
+              size_t body_len)
 {
 	const struct type_rule *rule = rule_of((unsigned)header->type);
 
 	if (rule == NULL || body_len > rule->max_body)
 		return TLY_EINVAL;
-	tly_buf_reset(out);
-	/* The whole signed message, so that sealing never reallocates. */
-	(void)tly_buf_reserve(out, TLY_HEADER_BYTES + body_len + TLY_SIGNATURE_BYTES);
-	uint8_t *raw = tly_buf_extend(out, TLY_HEADER_BYTES);
-	if (raw != NULL)
-		tly_msg_raw_header(raw, header, (uint32_t)body_len);
-	tly_buf_put_bytes(out, body, body_len);
-	return out->error;
+	tly_msg_raw_header(raw, header, (uint32_t)body_len);
+	return TLY_OK;
+}
+
+tly_err
+tly_msg_verify_header(const struct tly_msg_header *header, const uint8_t *body, size_t body_len,
+                      const uint8_t signature[static TLY_SIGNATURE_BYTES],
+                      const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	uint8_t raw[TLY_HEADER_BYTES];
+	tly_err rv = raw_header_of(raw, header, body_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	return tly_msg_verify(raw, body, body_len, signature, pk);
+}
+
+static tly_err
+sign_raw(uint8_t signature[static TLY_SIGNATURE_BYTES],
+         const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body, size_t body_len,
+         const struct tly_sign_key *key)
+{
+	uint8_t digest[TLY_HASH_BYTES];
+
+	tly_msg_digest(digest, raw_header, body, body_len);
+	return tly_sign(signature, key, digest, sizeof digest);
+}
+
+tly_err
+tly_msg_sign(uint8_t signature[static TLY_SIGNATURE_BYTES], const struct tly_msg_header *header,
+             const uint8_t *body, size_t body_len, const struct tly_sign_key *key)
+{
+	uint8_t raw[TLY_HEADER_BYTES];
+	tly_err rv = raw_header_of(raw, header, body_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	return sign_raw(signature, raw, body, body_len, key);
 }
 
 tly_err
 tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header, const uint8_t *body,
              size_t body_len, const struct tly_sign_key *key)
 {
-	tly_err rv = tly_msg_signed_bytes(out, header, body, body_len);
+	uint8_t raw[TLY_HEADER_BYTES];
+	tly_err rv = raw_header_of(raw, header, body_len);
+
 	if (rv != TLY_OK)
 		return rv;
-	size_t signed_len = out->len;
+	tly_buf_reset(out);
+	/* The whole message at once, so that sealing never reallocates. */
+	(void)tly_buf_reserve(out, TLY_HEADER_BYTES + body_len + TLY_SIGNATURE_BYTES);
+	tly_buf_put_bytes(out, raw, sizeof raw);
+	tly_buf_put_bytes(out, body, body_len);
 	uint8_t *sig = tly_buf_extend(out, TLY_SIGNATURE_BYTES);
 	if (sig == NULL)
 		return out->error;
-	return tly_sign(sig, key, out->data, signed_len);
+	return sign_raw(sig, out->data, out->data + TLY_HEADER_BYTES, body_len, key);
 }
 
 tly_err
@@ -206,7 +277,7 @@ tly_msg_open(const uint8_t *buf, size_t len, const struct tly_roster *roster, st
 	const uint8_t *pk = tly_roster_sign_pk(roster, msg.header.sender);
 	if (pk == NULL)
 		return TLY_EPEER;
-	rv = tly_sign_verify(msg.signature, buf, TLY_HEADER_BYTES + msg.body_len, pk);
+	rv = tly_msg_verify(msg.raw_header, msg.body, msg.body_len, msg.signature, pk);
 	if (rv != TLY_OK)
 		return rv;
 	*out = msg;

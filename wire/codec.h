@@ -51,7 +51,7 @@ struct tly_msg {
 /* The round of a type (messages.h), or -1 for an unknown type. */
 int tly_msg_round(enum tly_msg_type type);
 
-/* Build a signed message: header || body || Ed25519(header || body).
+/* Build a signed message: header || body || tly_msg_sign's signature.
  * The round comes from the type. out is reset first. TLY_EINVAL for an
  * unknown type or an oversized body, TLY_ENOMEM, TLY_ECRYPTO. */
 TLY_MUST tly_err tly_msg_seal(struct tly_buf *out, const struct tly_msg_header *header,
@@ -74,17 +74,53 @@ TLY_MUST tly_err tly_msg_peek(const uint8_t *buf, size_t len, struct tly_msg *ou
 TLY_MUST tly_err tly_msg_open(const uint8_t *buf, size_t len, const struct tly_roster *roster,
                               struct tly_msg *out);
 
-/* Re-create the exact signed bytes (header || body) another party signed,
- * for verifying signatures that are forwarded inside KEY_LIST and
- * SIGNATURE_LIST. */
 /* The cheap checks on a message for one query, before its signature:
  * header and lengths (tly_msg_peek, TLY_EFORMAT), this query (TLY_EREPLAY
  * otherwise). */
 TLY_MUST tly_err tly_msg_peek_for(const uint8_t *msg, size_t len,
                                   const uint8_t query_id[static TLY_QUERY_ID_BYTES],
                                   struct tly_msg *out);
-TLY_MUST tly_err tly_msg_signed_bytes(struct tly_buf *out, const struct tly_msg_header *header,
-                                      const uint8_t *body, size_t body_len);
+
+/*
+ * What a message signature covers (docs/PROTOCOL.md, "Message
+ * signatures"): not the message's bytes but their digest
+ *
+ *   digest = BLAKE2b-256( u8 len(D) || D || header || body ),
+ *   D = TLY_MSG_SIGNATURE_DOMAIN ("tally/message-signature/v1"),
+ *
+ * i.e. tly_hash(D, header || body), where header is the 36 raw header
+ * bytes (they hold body_len, so the split is unambiguous), and
+ * signature = Ed25519(sender's key, digest), 32 bytes signed. Ed25519 then
+ * hashes 32 bytes, not the whole share, twice to sign and once to verify.
+ */
+void tly_msg_digest(uint8_t out[static TLY_HASH_BYTES],
+                    const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body,
+                    size_t body_len);
+
+/* THE check of a message signature, wherever it is checked: in
+ * tly_msg_open, and on every signature forwarded inside another message
+ * (KEY_LIST, SIGNATURE_LIST, SET_CERT) through tly_msg_verify_header.
+ * TLY_EFORMAT when raw_header's body_len is not body_len, TLY_EAUTH when
+ * the signature is not pk's over tly_msg_digest. */
+TLY_MUST tly_err tly_msg_verify(const uint8_t raw_header[static TLY_HEADER_BYTES],
+                                const uint8_t *body, size_t body_len,
+                                const uint8_t signature[static TLY_SIGNATURE_BYTES],
+                                const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
+/* Verify a signature another party made on a message that is not at hand
+ * (forwarded signatures): re-create its raw header from `header` and
+ * body_len, then tly_msg_verify. TLY_EINVAL for an unknown type or an
+ * oversized body, TLY_EAUTH. */
+TLY_MUST tly_err tly_msg_verify_header(const struct tly_msg_header *header, const uint8_t *body,
+                                       size_t body_len,
+                                       const uint8_t signature[static TLY_SIGNATURE_BYTES],
+                                       const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
+/* The signature tly_msg_seal appends, alone (for tests that forge
+ * forwarded signatures). TLY_EINVAL as tly_msg_verify_header, TLY_ECRYPTO. */
+TLY_MUST tly_err tly_msg_sign(uint8_t signature[static TLY_SIGNATURE_BYTES],
+                              const struct tly_msg_header *header, const uint8_t *body,
+                              size_t body_len, const struct tly_sign_key *key);
 
 /* BLAKE2b-256 over a domain label and bytes: the project's one hash. */
 void tly_hash(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *data,

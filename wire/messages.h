@@ -15,7 +15,9 @@
  *     recipient   u32   party id, or TLY_PARTY_COORDINATOR, or TLY_PARTY_ALL
  *     body_len    u32   exact length of the body
  *   body (body_len bytes, layout per type below)
- *   signature (64 bytes): Ed25519 by the sender over header || body
+ *   signature (64 bytes): Ed25519 by the sender over the 32-byte digest
+ *     BLAKE2b-256(u8 len(D) || D || header || body), D =
+ *     TLY_MSG_SIGNATURE_DOMAIN (wire/codec.h tly_msg_digest)
  *
  * Encodings are canonical: one byte string per value. Decoders reject
  * unknown versions and types, nonzero reserved fields, a round that does
@@ -36,6 +38,11 @@
 #include "crypto/sign.h"
 
 enum { TLY_WIRE_VERSION = 1 };
+
+/* The domain of the digest every message signature covers: it names what
+ * is signed and its version, and differs from every other domain tally
+ * hashes under before signing with the same keys (docs/PROTOCOL.md). */
+#define TLY_MSG_SIGNATURE_DOMAIN "tally/message-signature/v1"
 
 enum tly_msg_type {
 	/* Both protocols */
