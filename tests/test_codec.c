@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/digest.h"
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
 #include "wire/codec.h"
@@ -247,8 +248,7 @@ static const char kat_body_hex[] =
 /*
  * Made outside tally, with Python's hashlib and the openssl command line:
  *   D = b"tally/message-signature/v1"
- *   digest = hashlib.blake2b(bytes([len(D)]) + D + header + body,
- *                            digest_size=32).hexdigest()
+ *   digest = hashlib.sha256(bytes([len(D)]) + D + header + body).hexdigest()
  * and the signature by the Ed25519 key whose RFC 8032 seed is 32 bytes of
  * 0x11 (DER 302e020100300506032b657004220420 || seed, `openssl pkey
  * -inform DER`), over the 32 digest bytes:
@@ -256,10 +256,10 @@ static const char kat_body_hex[] =
  * Ed25519 is deterministic, so the signature is a known answer too.
  */
 static const char kat_digest_hex[] =
-    "682c19dfb69872f2a24d7169b20ed42aa73b1ced9d0700b1cac027a557a1f8d0";
+    "f897e948681ae9d6cd8e1abcf0d51365ac71ffc2b336bf4b89412a2af4205ee9";
 static const char kat_signature_hex[] =
-    "e092468937c76a7a58fb4a43ecd89fc01c88e6de5b9a550965b79949818123d6"
-    "c586ad9071652e2f94db97f82583b6d8cbab6da47698be0f0f975194a4ddaf05";
+    "c56c991425bc07cc6abe344c8bfb1f2dadb2bf6608dccd4bdd05df958f0db093"
+    "e5103e66060144e119d16639819fe68136f11404f26f522d819305121545dc03";
 
 static void
 kat_message(struct tly_msg_header *h, struct tly_buf *body)
@@ -296,7 +296,7 @@ Test(codec, message_digest_and_signature_known_answers)
 	tly_msg_raw_header(raw, &h, (uint32_t)body.len);
 	assert_hex(raw, sizeof raw, kat_header_hex);
 	assert_hex(body.data, body.len, kat_body_hex);
-	tly_msg_digest(digest, raw, body.data, body.len);
+	cr_assert_eq(tly_msg_digest(digest, raw, body.data, body.len), TLY_OK);
 	assert_hex(digest, sizeof digest, kat_digest_hex);
 
 	memset(seed, 0x11, sizeof seed);
@@ -318,14 +318,19 @@ Test(codec, message_digest_and_signature_known_answers)
 	tly_sign_key_free(key);
 }
 
-/* Ed25519 by alice over tly_hash(domain, header || body), sealed as a
- * message: what a signer under another rule would send. */
+/* How a wrong signer might sign: SHA-256 under a domain (the rule, when
+ * the domain is TLY_MSG_SIGNATURE_DOMAIN), SHA-256 without any domain,
+ * BLAKE2b-256 under a domain (tly_hash: how tally hashes what else it
+ * signs), or the whole bytes (the rule before issue 16). */
+enum signer { SHA256_DOMAIN, SHA256_BARE, BLAKE2B_DOMAIN, WHOLE_BYTES };
+
+/* A SET_SIGN from alice, signed by `how`. */
 static void
-seal_under(struct tly_buf *m, const char *domain, int whole_bytes)
+seal_under(struct tly_buf *m, enum signer how, const char *domain)
 {
 	struct tly_msg_header h;
 	struct tly_buf body;
-	uint8_t digest[TLY_HASH_BYTES];
+	uint8_t digest[TLY_MSG_DIGEST_BYTES], domain_len = (uint8_t)strlen(domain);
 
 	kat_message(&h, &body);
 	h.sender = alice.id;
@@ -333,45 +338,61 @@ seal_under(struct tly_buf *m, const char *domain, int whole_bytes)
 	tly_buf_init(m);
 	cr_assert_eq(tly_msg_seal(m, &h, body.data, body.len, alice.sign), TLY_OK);
 	size_t signed_len = m->len - TLY_SIGNATURE_BYTES;
+	const struct tly_digest_part parts[] = {
+	    {&domain_len, 1}, {domain, domain_len}, {m->data, signed_len}};
 	uint8_t *sig = m->data + signed_len;
-	if (whole_bytes) {
+	if (how == WHOLE_BYTES) {
 		cr_assert_eq(tly_sign(sig, alice.sign, m->data, signed_len), TLY_OK);
-	} else {
-		tly_hash(digest, domain, m->data, signed_len);
-		cr_assert_eq(tly_sign(sig, alice.sign, digest, sizeof digest), TLY_OK);
+		tly_buf_fini(&body);
+		return;
 	}
+	if (how == SHA256_DOMAIN)
+		cr_assert_eq(tly_digest_sha256(digest, parts, 3), TLY_OK);
+	if (how == SHA256_BARE)
+		cr_assert_eq(tly_digest_sha256(digest, parts + 2, 1), TLY_OK);
+	if (how == BLAKE2B_DOMAIN)
+		tly_hash(digest, domain, m->data, signed_len);
+	cr_assert_eq(tly_sign(sig, alice.sign, digest, sizeof digest), TLY_OK);
 	tly_buf_fini(&body);
 }
 
 /* Only a signature over the message-signature digest opens: not one over
  * the whole bytes (the rule before), nor over a digest under another
- * domain, whether another thing tally signs or another version. */
+ * domain or another hash, whether another thing tally signs or another
+ * version. */
 Test(codec, only_the_message_digest_is_accepted)
 {
-	static const char *const wrong[] = {
-	    "tally/ledger/v1",  "tally/receipt/v1",           "tally/translog/v1",
-	    "tally/request/v1", "tally/message-signature/v2", "",
+	static const struct {
+		enum signer how;
+		const char *domain;
+	} wrong[] = {
+	    {WHOLE_BYTES, ""},
+	    {SHA256_BARE, ""},
+	    {SHA256_DOMAIN, ""},
+	    {SHA256_DOMAIN, "tally/message-signature/v2"},
+	    {SHA256_DOMAIN, "tally/ledger/v1"},
+	    {SHA256_DOMAIN, "tally/receipt/v1"},
+	    {SHA256_DOMAIN, "tally/translog/v1"},
+	    {BLAKE2B_DOMAIN, TLY_MSG_SIGNATURE_DOMAIN},
+	    {BLAKE2B_DOMAIN, "tally/ledger/v1"},
+	    {BLAKE2B_DOMAIN, "tally/receipt/v1"},
 	};
 	const uint8_t *pk = tly_roster_sign_pk(&roster, alice.id);
 	struct tly_buf m;
 	struct tly_msg msg;
 
-	seal_under(&m, TLY_MSG_SIGNATURE_DOMAIN, 0);
+	seal_under(&m, SHA256_DOMAIN, TLY_MSG_SIGNATURE_DOMAIN);
 	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_OK);
 	tly_buf_fini(&m);
 
-	seal_under(&m, NULL, 1);
-	cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH, "whole bytes");
-	cr_assert_eq(tly_msg_verify(m.data, m.data + TLY_HEADER_BYTES,
-	                            m.len - TLY_HEADER_BYTES - TLY_SIGNATURE_BYTES,
-	                            m.data + m.len - TLY_SIGNATURE_BYTES, pk),
-	             TLY_EAUTH);
-	tly_buf_fini(&m);
-
 	for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
-		seal_under(&m, wrong[i], 0);
-		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH, "domain \"%s\"",
-		             wrong[i]);
+		seal_under(&m, wrong[i].how, wrong[i].domain);
+		cr_assert_eq(tly_msg_open(m.data, m.len, &roster, &msg), TLY_EAUTH,
+		             "signer %d, domain \"%s\"", (int)wrong[i].how, wrong[i].domain);
+		cr_assert_eq(tly_msg_verify(m.data, m.data + TLY_HEADER_BYTES,
+		                            m.len - TLY_HEADER_BYTES - TLY_SIGNATURE_BYTES,
+		                            m.data + m.len - TLY_SIGNATURE_BYTES, pk),
+		             TLY_EAUTH);
 		tly_buf_fini(&m);
 	}
 }

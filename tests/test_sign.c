@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/digest.h"
 #include "crypto/rng.h"
 #include "crypto/sign.h"
 #include "tests/vectors.h"
@@ -183,4 +184,29 @@ Test(sign, free_accepts_null)
 {
 	tly_sign_key_free(NULL);
 	cr_assert(1, "tly_sign_key_free(NULL) returned");
+}
+
+/* crypto/digest.h: SHA-256 of parts is SHA-256 of their concatenation
+ * (FIPS 180-2 appendix B.1, "abc", and the empty string), whatever the
+ * split, empty and NULL parts included. */
+Test(sign, digest_sha256_known_answers)
+{
+	static const uint8_t abc_digest[TLY_DIGEST_BYTES] = {
+	    0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+	    0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+	    0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+	static const uint8_t empty_digest[TLY_DIGEST_BYTES] = {
+	    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+	    0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+	    0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+	const struct tly_digest_part whole[] = {{"abc", 3}};
+	const struct tly_digest_part split[] = {{"a", 1}, {NULL, 0}, {"bc", 2}, {"", 0}};
+	uint8_t out[TLY_DIGEST_BYTES];
+
+	cr_assert_eq(tly_digest_sha256(out, whole, 1), TLY_OK);
+	cr_assert_arr_eq(out, abc_digest, sizeof out);
+	cr_assert_eq(tly_digest_sha256(out, split, 4), TLY_OK);
+	cr_assert_arr_eq(out, abc_digest, sizeof out);
+	cr_assert_eq(tly_digest_sha256(out, NULL, 0), TLY_OK);
+	cr_assert_arr_eq(out, empty_digest, sizeof out);
 }

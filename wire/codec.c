@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "crypto/digest.h"
 #include "crypto/kdf.h"
 #include "crypto/wipe.h"
 
@@ -69,29 +70,17 @@ tly_msg_round(enum tly_msg_type type)
 	return rule != NULL ? (int)rule->round : -1;
 }
 
-/* tly_hash of a || b, without joining them. */
-static void
-hash_two(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *a, size_t a_len,
-         const uint8_t *b, size_t b_len)
-{
-	crypto_generichash_state state;
-	size_t domain_len = strlen(domain);
-	uint8_t domain_byte = (uint8_t)domain_len;
-
-	if (domain_len > UINT8_MAX)
-		tly_misuse("hash domain longer than 255 bytes");
-	crypto_generichash_init(&state, NULL, 0, TLY_HASH_BYTES);
-	crypto_generichash_update(&state, &domain_byte, 1);
-	crypto_generichash_update(&state, (const uint8_t *)domain, domain_len);
-	crypto_generichash_update(&state, a, a_len);
-	crypto_generichash_update(&state, b, b_len);
-	crypto_generichash_final(&state, out, TLY_HASH_BYTES);
-}
-
 void
 tly_hash(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *data, size_t len)
 {
-	hash_two(out, domain, data, len, NULL, 0);
+	crypto_generichash_state state;
+	uint8_t domain_len = (uint8_t)strlen(domain);
+
+	crypto_generichash_init(&state, NULL, 0, TLY_HASH_BYTES);
+	crypto_generichash_update(&state, &domain_len, 1);
+	crypto_generichash_update(&state, (const uint8_t *)domain, domain_len);
+	crypto_generichash_update(&state, data, len);
+	crypto_generichash_final(&state, out, TLY_HASH_BYTES);
 }
 
 /* ---- envelopes: header, signature ---- */
@@ -129,12 +118,24 @@ tly_msg_peek_for(const uint8_t *msg, size_t len, const uint8_t query_id[static T
 	return TLY_OK;
 }
 
-void
-tly_msg_digest(uint8_t out[static TLY_HASH_BYTES],
+_Static_assert((int)TLY_MSG_DIGEST_BYTES == (int)TLY_DIGEST_BYTES, "message digest");
+
+tly_err
+tly_msg_digest(uint8_t out[static TLY_MSG_DIGEST_BYTES],
                const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body,
                size_t body_len)
 {
-	hash_two(out, TLY_MSG_SIGNATURE_DOMAIN, raw_header, TLY_HEADER_BYTES, body, body_len);
+	static const char domain[] = TLY_MSG_SIGNATURE_DOMAIN;
+	static const uint8_t domain_len = sizeof domain - 1;
+	_Static_assert(sizeof domain - 1 <= UINT8_MAX, "domain length fits its byte");
+	const struct tly_digest_part parts[] = {
+	    {&domain_len, 1},
+	    {domain, sizeof domain - 1},
+	    {raw_header, TLY_HEADER_BYTES},
+	    {body, body_len},
+	};
+
+	return tly_digest_sha256(out, parts, sizeof parts / sizeof parts[0]);
 }
 
 tly_err
@@ -142,11 +143,13 @@ tly_msg_verify(const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t 
                size_t body_len, const uint8_t signature[static TLY_SIGNATURE_BYTES],
                const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
 {
-	uint8_t digest[TLY_HASH_BYTES];
+	uint8_t digest[TLY_MSG_DIGEST_BYTES];
+	tly_err rv;
 
 	if ((size_t)tly_load_be32(raw_header + 32) != body_len)
 		return TLY_EFORMAT;
-	tly_msg_digest(digest, raw_header, body, body_len);
+	if ((rv = tly_msg_digest(digest, raw_header, body, body_len)) != TLY_OK)
+		return rv;
 	return tly_sign_verify(signature, digest, sizeof digest, pk);
 }
 
@@ -182,9 +185,11 @@ sign_raw(uint8_t signature[static TLY_SIGNATURE_BYTES],
          const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body, size_t body_len,
          const struct tly_sign_key *key)
 {
-	uint8_t digest[TLY_HASH_BYTES];
+	uint8_t digest[TLY_MSG_DIGEST_BYTES];
+	tly_err rv = tly_msg_digest(digest, raw_header, body, body_len);
 
-	tly_msg_digest(digest, raw_header, body, body_len);
+	if (rv != TLY_OK)
+		return rv;
 	return tly_sign(signature, key, digest, sizeof digest);
 }
 

@@ -85,23 +85,24 @@ TLY_MUST tly_err tly_msg_peek_for(const uint8_t *msg, size_t len,
  * What a message signature covers (docs/PROTOCOL.md, "Message
  * signatures"): not the message's bytes but their digest
  *
- *   digest = BLAKE2b-256( u8 len(D) || D || header || body ),
- *   D = TLY_MSG_SIGNATURE_DOMAIN ("tally/message-signature/v1"),
+ *   digest = SHA-256( u8 len(D) || D || header || body ),
+ *   D = TLY_MSG_SIGNATURE_DOMAIN ("tally/message-signature/v1", 26 bytes),
  *
- * i.e. tly_hash(D, header || body), where header is the 36 raw header
- * bytes (they hold body_len, so the split is unambiguous), and
- * signature = Ed25519(sender's key, digest), 32 bytes signed. Ed25519 then
- * hashes 32 bytes, not the whole share, twice to sign and once to verify.
+ * where header is the 36 raw header bytes (they hold body_len, so the
+ * split is unambiguous), and signature = Ed25519(sender's key, digest):
+ * Ed25519 then hashes 32 bytes, not the whole share, twice to sign and
+ * once to verify, and the share is hashed once, by SHA-256 (crypto/digest.h
+ * says why SHA-256). TLY_ENOMEM, TLY_ECRYPTO; out is written on success.
  */
-void tly_msg_digest(uint8_t out[static TLY_HASH_BYTES],
-                    const uint8_t raw_header[static TLY_HEADER_BYTES], const uint8_t *body,
-                    size_t body_len);
+TLY_MUST tly_err tly_msg_digest(uint8_t out[static TLY_MSG_DIGEST_BYTES],
+                                const uint8_t raw_header[static TLY_HEADER_BYTES],
+                                const uint8_t *body, size_t body_len);
 
 /* THE check of a message signature, wherever it is checked: in
  * tly_msg_open, and on every signature forwarded inside another message
  * (KEY_LIST, SIGNATURE_LIST, SET_CERT) through tly_msg_verify_header.
  * TLY_EFORMAT when raw_header's body_len is not body_len, TLY_EAUTH when
- * the signature is not pk's over tly_msg_digest. */
+ * the signature is not pk's over tly_msg_digest (or its errors). */
 TLY_MUST tly_err tly_msg_verify(const uint8_t raw_header[static TLY_HEADER_BYTES],
                                 const uint8_t *body, size_t body_len,
                                 const uint8_t signature[static TLY_SIGNATURE_BYTES],
@@ -122,7 +123,8 @@ TLY_MUST tly_err tly_msg_sign(uint8_t signature[static TLY_SIGNATURE_BYTES],
                               const struct tly_msg_header *header, const uint8_t *body,
                               size_t body_len, const struct tly_sign_key *key);
 
-/* BLAKE2b-256 over a domain label and bytes: the project's one hash. */
+/* BLAKE2b-256 over a domain label and bytes: the project's hash for
+ * everything but message signatures (tly_msg_digest). */
 void tly_hash(uint8_t out[static TLY_HASH_BYTES], const char *domain, const uint8_t *data,
               size_t len);
 

@@ -16,7 +16,7 @@
  *     body_len    u32   exact length of the body
  *   body (body_len bytes, layout per type below)
  *   signature (64 bytes): Ed25519 by the sender over the 32-byte digest
- *     BLAKE2b-256(u8 len(D) || D || header || body), D =
+ *     SHA-256(u8 len(D) || D || header || body), D =
  *     TLY_MSG_SIGNATURE_DOMAIN (wire/codec.h tly_msg_digest)
  *
  * Encodings are canonical: one byte string per value. Decoders reject
@@ -41,7 +41,8 @@ enum { TLY_WIRE_VERSION = 1 };
 
 /* The domain of the digest every message signature covers: it names what
  * is signed and its version, and differs from every other domain tally
- * hashes under before signing with the same keys (docs/PROTOCOL.md). */
+ * hashes under before signing with the same keys (docs/PROTOCOL.md).
+ * Hashed with SHA-256, the other domains with BLAKE2b-256 (tly_hash). */
 #define TLY_MSG_SIGNATURE_DOMAIN "tally/message-signature/v1"
 
 enum tly_msg_type {
@@ -126,7 +127,8 @@ enum tly_abort_reason {
 /* Sizes and caps. */
 enum {
 	TLY_QUERY_ID_BYTES = 16,
-	TLY_HASH_BYTES = 32, /* BLAKE2b-256 of canonical bytes */
+	TLY_HASH_BYTES = 32,       /* BLAKE2b-256 of canonical bytes */
+	TLY_MSG_DIGEST_BYTES = 32, /* what a message signature signs */
 	TLY_HEADER_BYTES = 1 + 1 + 2 + TLY_QUERY_ID_BYTES + 4 + 4 + 4 + 4,
 	TLY_SIGNATURE_BYTES = TLY_SIGN_BYTES,
 
