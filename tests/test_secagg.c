@@ -653,6 +653,21 @@ capture_fini(struct capture *c)
 	c->count = 0;
 }
 
+/* The SIGNATURE_LIST rules' ending: the first four lists injected from
+ * `before` on were refused with want[0..3] and clients 0..3 aborted; the
+ * fifth was taken, and client 4 alone unmasked. */
+static void
+four_refused_fifth_unmasks(struct net *net, size_t before, const tly_err want[static 4])
+{
+	for (uint32_t i = 0; i < 4; i++) {
+		cr_assert_eq(net->injected_rv[before + i], want[i], "client %u", i);
+		cr_assert_eq(tly_secagg_client_phase(net->clients[i]), TLY_SECAGG_CLIENT_ABORTED);
+	}
+	cr_assert_eq(net->injected_rv[before + 4], TLY_OK);
+	cr_assert_eq(tly_secagg_client_phase(net->clients[4]), TLY_SECAGG_CLIENT_DONE);
+	cr_assert_eq(net->unmasks, 1);
+}
+
 /* The captured message of `type` from `from`, opened. */
 static void
 captured(const struct net *net, const struct capture *c, enum tly_msg_type type, uint32_t from,
@@ -960,15 +975,8 @@ Test(secagg, signature_list_rules)
 	inject_signature_entries(&net, id_of(3), entries, 6);
 	inject_signature_entries(&net, id_of(4), good + 1, 5); /* good, exactly Q = 5 */
 	pump(&net);
-	cr_assert_eq(net.injected_rv[before], TLY_ETOOFEW);
-	cr_assert_eq(net.injected_rv[before + 1], TLY_EPEER);
-	cr_assert_eq(net.injected_rv[before + 2], TLY_EAUTH);
-	cr_assert_eq(net.injected_rv[before + 3], TLY_EAUTH);
-	cr_assert_eq(net.injected_rv[before + 4], TLY_OK);
-	for (uint32_t i = 0; i < 4; i++)
-		cr_assert_eq(tly_secagg_client_phase(net.clients[i]), TLY_SECAGG_CLIENT_ABORTED);
-	cr_assert_eq(tly_secagg_client_phase(net.clients[4]), TLY_SECAGG_CLIENT_DONE);
-	cr_assert_eq(net.unmasks, 1);
+	four_refused_fifth_unmasks(&net, before,
+	                           (const tly_err[]){TLY_ETOOFEW, TLY_EPEER, TLY_EAUTH, TLY_EAUTH});
 	capture_fini(&cap);
 	net_fini(&net);
 }
@@ -1132,15 +1140,8 @@ Test(secagg, sparse_signature_list_rules)
 		inject_signature_entries(&net, id_of(node), entries, count);
 	}
 	pump(&net);
-	cr_assert_eq(net.injected_rv[before], TLY_ETOOFEW);
-	cr_assert_eq(net.injected_rv[before + 1], TLY_EAUTH);
-	cr_assert_eq(net.injected_rv[before + 2], TLY_EPEER);
-	cr_assert_eq(net.injected_rv[before + 3], TLY_EPEER);
-	cr_assert_eq(net.injected_rv[before + 4], TLY_OK);
-	for (uint32_t i = 0; i < 4; i++)
-		cr_assert_eq(tly_secagg_client_phase(net.clients[i]), TLY_SECAGG_CLIENT_ABORTED);
-	cr_assert_eq(tly_secagg_client_phase(net.clients[4]), TLY_SECAGG_CLIENT_DONE);
-	cr_assert_eq(net.unmasks, 1);
+	four_refused_fifth_unmasks(&net, before,
+	                           (const tly_err[]){TLY_ETOOFEW, TLY_EAUTH, TLY_EPEER, TLY_EPEER});
 	capture_fini(&cap);
 	net_fini(&net);
 }
