@@ -23,6 +23,17 @@
  *     Noise is off (TLY_MECH_NONE, allowed by the test-only flag; noise is
  *     node-local and measured in bench_protocol and bench_dp) except on
  *     one row at the target point (discrete Laplace, epsilon = 1, h = n/2).
+ *   QUERY (SecAgg or SecAgg+, secagg.h): a tly_secagg_client (alloc, start
+ *     over its d cells, then receive for every later message of that
+ *     query), noise off as above. The coordinator runs the server and
+ *     relays each KEY_SHARE; a round closes inside server_receive when
+ *     its last expected message is in, or with server_close_round when
+ *     nothing arrives for ROUND_DEADLINE_MS (never, with no dropouts).
+ *     SecAgg+ takes (degree, t) from tly_graph_params(n, sigma 40, eta 20,
+ *     dropout 0.05, corrupt 0.05), as bench_protocol; SecAgg the complete
+ *     graph with t = floor((n - 1) / 2) + 1. A QUERY's protocol is read
+ *     from its body unsigned, only to route it; the state machine that
+ *     takes it checks the signature.
  *   A plaintext request (this bench's own framing, CTRL_* below): its d
  *     cells encoded as centred field elements, unsigned, unencrypted but
  *     for the transport's own TLS, which the coordinator loads (< p
@@ -46,7 +57,11 @@
  *
  * Rows (timing.h; params quoted since they hold commas):
  *   query            protocol ms, baseline plaintext_same_transport (the
- *                    issue's target: ratio <= 3 at n = 20, d = 10^4 over TLS)
+ *                    issue's target: ratio <= 3 at n = 20, d = 10^4 over TLS);
+ *                    mode=secagg and secagg_plus at the focus point only,
+ *                    each against its own alternating plaintext runs
+ *                    (goal for SecAgg+: <= 1.5 at n = 20, d = 10^4), with
+ *                    their bytes_per_query
  *   tls_over_tcp     TLS ms against tcp ms, per mode: the TLS share
  *   bytes_per_query  bytes through the hub, both directions
  *   aead_seal_open   CPU ns per byte to seal and open 1 MiB: libsodium
@@ -99,6 +114,8 @@
 #include "wire/buf.h"
 #include "wire/codec.h"
 #include "protocol/committee.h"
+#include "protocol/graph.h"
+#include "protocol/secagg.h"
 #include "net/transport.h"
 
 /* The coordinator's defaults (coordinator/config.h); -D overrides them to
@@ -110,10 +127,12 @@
 #endif
 
 enum {
-	MAX_NODES = 50,
+	MAX_NODES = 200, /* the scale sweep's children; tables are sized by it */
+	MAIN_NODES = 50, /* the children of the latency sweeps */
 	MAX_D = 100000,
 	TARGET_N = 20,
 	TARGET_D = 10000,
+	QUICK_N = 5, /* the short pass: the least n with SecAgg+ parameters */
 	COMMITTEE_K = BENCH_COMMITTEE_K,
 	COMMITTEE_T = BENCH_COMMITTEE_T,
 	COMMITTEE_Q = BENCH_COMMITTEE_Q,
@@ -126,6 +145,7 @@ enum {
 	WAIT_MS = 120000,    /* for any one message before giving up */
 	CONNECT_MS = 120000, /* for all children to be welcomed */
 	CHILD_POLL_MS = 1000,
+	ROUND_DEADLINE_MS = 30000, /* a masking round closes after this silence */
 	AEAD_BYTES = 1 << 20,
 	TRANSPORTS = 2,
 };
@@ -138,7 +158,8 @@ static const char *const transport_name[TRANSPORTS] = {"tls", "tcp"};
  * protocol message (whose first byte is TLY_WIRE_VERSION):
  *   magic[8] || op u8 || seq u32 || d u32 || payload
  * PLAIN_VECTOR carries d big-endian field elements; STATS carries
- * STATS_FIELDS u64 nanosecond totals (enum stat).
+ * STATS_FIELDS u64 values in units of 10^-9 (enum stat: CPU seconds, and
+ * for STAT_HWM the peak RSS in kB).
  */
 #define CTRL_MAGIC "tlybench"
 enum { CTRL_MAGIC_BYTES = 8, CTRL_HEAD_BYTES = CTRL_MAGIC_BYTES + 1 + 4 + 4 };
@@ -150,7 +171,15 @@ enum ctrl_op {
 	CTRL_STATS = 5,
 	CTRL_NEXT_TRANSPORT = 6,
 };
-enum stat { STAT_ANSWER, STAT_MEMBER, STAT_ENCODE, STAT_PROCESS, STATS_FIELDS };
+enum stat {
+	STAT_ANSWER,
+	STAT_MEMBER,
+	STAT_ENCODE,
+	STAT_CLIENT,
+	STAT_PROCESS,
+	STAT_HWM,
+	STATS_FIELDS
+};
 
 _Static_assert(sizeof CTRL_MAGIC - 1 == CTRL_MAGIC_BYTES, "magic length");
 _Static_assert(COMMITTEE_K <= MAX_NODES && COMMITTEE_T <= COMMITTEE_Q &&
@@ -163,6 +192,10 @@ static char workdir[64];
 static pid_t parent_pid;
 static pid_t children[MAX_NODES + 1];
 static int is_child;
+/* The children of this process tree (MAIN_NODES, or MAX_NODES in the scale
+ * sweep's own tree) and the largest d they serve. */
+static uint32_t node_count = MAIN_NODES;
+static size_t node_max_d = MAX_D;
 
 static void
 remove_workdir(void)
@@ -257,6 +290,35 @@ process_cpu(void)
 	return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+/* This process's peak resident set (VmHWM, kB) since it started or since
+ * reset_peak_rss; 0 when /proc cannot tell. */
+static double
+peak_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	double kb = 0;
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtod(line + 6, NULL);
+	if (f != NULL)
+		fclose(f);
+	return kb;
+}
+
+/* Peak RSS := current RSS (Linux >= 4.0, "5" to clear_refs); if the
+ * kernel refuses, the peak stays the lifetime one. */
+static void
+reset_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+	if (f == NULL)
+		return;
+	fputs("5", f);
+	fclose(f);
+}
+
 /* Add the thread CPU time of `call` to acc, when `on`. */
 #define TIMED(on, acc, call)                                                                       \
 	do {                                                                                       \
@@ -332,7 +394,8 @@ struct node {
 	uint8_t *wire;   /* the plaintext reply: head and MAX_D elements */
 	struct tly_committee_member *member;
 	uint8_t member_query[TLY_QUERY_ID_BYTES];
-	int instrument; /* between STATS_RESET and STATS_REQUEST */
+	struct tly_secagg_client *client; /* the running masking query's */
+	int instrument;                   /* between STATS_RESET and STATS_REQUEST */
 	double stat[STATS_FIELDS];
 	int next;
 };
@@ -372,7 +435,7 @@ node_on_query(struct node *nd, const uint8_t *msg, size_t len)
 		participant = tly_idlist_contains(&q.participants, nd->id);
 		d = q.cells;
 	});
-	if (d > MAX_D)
+	if (d > node_max_d)
 		die("QUERY with too many cells", TLY_EINVAL);
 	tly_outbox_init(&box);
 	if (member) {
@@ -392,6 +455,57 @@ node_on_query(struct node *nd, const uint8_t *msg, size_t len)
 	tly_outbox_fini(&box);
 }
 
+/* The protocol a QUERY names, read without its signature: only to route it
+ * to the state machine that opens it (and checks the signature). */
+static uint8_t
+query_protocol(const struct tly_msg *peeked)
+{
+	struct tly_query q;
+	uint8_t protocol;
+
+	check(tly_query_decode(&q, peeked->body, peeked->body_len), "decode QUERY");
+	protocol = q.protocol;
+	tly_query_fini(&q);
+	return protocol;
+}
+
+/* A masking QUERY: a fresh client, started over this node's cells. */
+static void
+node_on_masking_query(struct node *nd, const uint8_t *msg, size_t len)
+{
+	struct tly_secagg_client_opts opts = {.allow_no_noise = 1};
+	struct tly_outbox box;
+
+	tly_secagg_client_free(nd->client);
+	nd->client = NULL;
+	tly_outbox_init(&box);
+	TIMED(nd->instrument, nd->stat[STAT_CLIENT], {
+		check(tly_secagg_client_alloc(&nd->client, nd->self, nd->roster, &nd->rng, &opts,
+		                              msg, len),
+		      "client alloc");
+		size_t d = tly_secagg_client_query(nd->client)->cells;
+		if (d > node_max_d)
+			die("QUERY with too many cells", TLY_EINVAL);
+		check(tly_secagg_client_start(nd->client, nd->cells, d, &box), "client start");
+	});
+	node_send_box(nd, &box);
+	tly_outbox_fini(&box);
+}
+
+static void
+node_on_masking(struct node *nd, const uint8_t *msg, size_t len)
+{
+	struct tly_outbox box;
+	tly_err rv = TLY_OK;
+
+	tly_outbox_init(&box);
+	TIMED(nd->instrument, nd->stat[STAT_CLIENT],
+	      rv = tly_secagg_client_receive(nd->client, msg, len, &box));
+	check(rv, "client receive"); /* no dropouts here: any refusal is a bug */
+	node_send_box(nd, &box);
+	tly_outbox_fini(&box);
+}
+
 static void
 node_on_protocol(struct node *nd, const uint8_t *msg, size_t len)
 {
@@ -401,7 +515,16 @@ node_on_protocol(struct node *nd, const uint8_t *msg, size_t len)
 
 	check(tly_msg_peek(msg, len, &peeked), "peek");
 	if (peeked.header.type == TLY_MSG_QUERY) {
-		node_on_query(nd, msg, len);
+		if (query_protocol(&peeked) == TLY_PROTOCOL_COMMITTEE)
+			node_on_query(nd, msg, len);
+		else
+			node_on_masking_query(nd, msg, len);
+		return;
+	}
+	if (nd->client != NULL &&
+	    memcmp(peeked.header.query_id, tly_secagg_client_query_id(nd->client),
+	           TLY_QUERY_ID_BYTES) == 0) {
+		node_on_masking(nd, msg, len);
 		return;
 	}
 	if (nd->member == NULL ||
@@ -426,7 +549,7 @@ node_plain(struct node *nd, const struct ctrl *req)
 {
 	size_t d = req->d;
 
-	if (d == 0 || d > MAX_D)
+	if (d == 0 || d > node_max_d)
 		die("plaintext request size", TLY_EINVAL);
 	TIMED(nd->instrument, nd->stat[STAT_ENCODE], {
 		check(tly_field_vec_encode_signed(nd->field, nd->cells, d, NULL), "encode");
@@ -442,6 +565,7 @@ node_stats(struct node *nd, const struct ctrl *req)
 	uint8_t reply[CTRL_HEAD_BYTES + 8 * STATS_FIELDS];
 
 	nd->stat[STAT_PROCESS] = process_cpu() - nd->stat[STAT_PROCESS];
+	nd->stat[STAT_HWM] = peak_rss_kb();
 	ctrl_head(reply, CTRL_STATS, req->seq, 0);
 	for (int i = 0; i < STATS_FIELDS; i++)
 		tly_store_be64(reply + CTRL_HEAD_BYTES + 8 * i, (uint64_t)(nd->stat[i] * 1e9));
@@ -460,6 +584,7 @@ node_on_ctrl(struct node *nd, const struct ctrl *req)
 		memset(nd->stat, 0, sizeof nd->stat);
 		nd->stat[STAT_PROCESS] = process_cpu();
 		nd->instrument = 1;
+		reset_peak_rss();
 		break;
 	case CTRL_STATS_REQUEST:
 		node_stats(nd, req);
@@ -502,6 +627,8 @@ node_serve(struct node *nd, const char *url, const struct tly_tls_files *tls)
 	}
 	tly_committee_member_free(nd->member);
 	nd->member = NULL;
+	tly_secagg_client_free(nd->client);
+	nd->client = NULL;
 	tly_link_close(nd->link);
 	nd->link = NULL;
 }
@@ -524,10 +651,10 @@ node_main(uint32_t id, int port_fd, const struct tly_identity *self,
 		_exit(1); /* the coordinator failed before opening its hubs */
 	close(port_fd);
 	tly_rng_init(&nd.rng); /* never the parent's stream: shares must differ */
-	nd.cells = xmalloc(MAX_D * sizeof *nd.cells);
-	nd.field = xmalloc(MAX_D * sizeof *nd.field);
-	nd.wire = xmalloc(CTRL_HEAD_BYTES + (size_t)TLY_FIELD_ELEMENT_BYTES * MAX_D);
-	for (size_t c = 0; c < MAX_D; c++)
+	nd.cells = xmalloc(node_max_d * sizeof *nd.cells);
+	nd.field = xmalloc(node_max_d * sizeof *nd.field);
+	nd.wire = xmalloc(CTRL_HEAD_BYTES + (size_t)TLY_FIELD_ELEMENT_BYTES * node_max_d);
+	for (size_t c = 0; c < node_max_d; c++)
 		nd.cells[c] = cell_value(id, c);
 	snprintf(name, sizeof name, "node-%u", id);
 	tls_files(&tls, cert, key, sizeof cert, name);
@@ -628,28 +755,39 @@ check_children(void)
 	pid_t pid = waitpid(-1, NULL, WNOHANG);
 	if (pid <= 0)
 		return;
-	for (int i = 1; i <= MAX_NODES; i++)
+	for (uint32_t i = 1; i <= node_count; i++)
 		if (children[i] == pid)
 			children[i] = 0;
 	fail("a node exited", TLY_EPEER);
 }
 
-static void
-receive(uint32_t *from, uint8_t **msg, size_t *len)
+/* The next message within ms: TLY_OK, or TLY_ETIMEDOUT. */
+static tly_err
+receive_within(int ms, uint32_t *from, uint8_t **msg, size_t *len)
 {
 	tly_err rv;
 
 	for (int waited = 0;; waited += CHILD_POLL_MS) {
 		if (interrupted)
 			fail("interrupted", TLY_EABORTED);
-		rv = tly_hub_recv(fed.now, from, msg, len, CHILD_POLL_MS);
-		if (rv != TLY_ETIMEDOUT || waited >= WAIT_MS)
+		int wait = ms - waited < CHILD_POLL_MS ? ms - waited : CHILD_POLL_MS;
+		rv = tly_hub_recv(fed.now, from, msg, len, wait > 0 ? wait : 1);
+		if (rv != TLY_ETIMEDOUT || waited + wait >= ms)
 			break;
 		check_children();
 	}
-	if (rv != TLY_OK)
+	if (rv != TLY_OK && rv != TLY_ETIMEDOUT)
 		fail("waiting for a node", rv);
-	fed.bytes += *len;
+	if (rv == TLY_OK)
+		fed.bytes += *len;
+	return rv;
+}
+
+static void
+receive(uint32_t *from, uint8_t **msg, size_t *len)
+{
+	if (receive_within(WAIT_MS, from, msg, len) != TLY_OK)
+		fail("waiting for a node", TLY_ETIMEDOUT);
 }
 
 static void
@@ -669,7 +807,7 @@ setup_pki(void)
 		fprintf(stderr, "bench_federation: %s\n", why);
 		die("pki", TLY_EIO);
 	}
-	for (uint32_t id = 1; id <= MAX_NODES; id++) {
+	for (uint32_t id = 1; id <= node_count; id++) {
 		snprintf(name, sizeof name, "node-%u", id);
 		if (tly_pki_issue(workdir, name, TLY_PKI_NODE, NULL, 0, NULL, 0, why, sizeof why) !=
 		    TLY_OK) {
@@ -686,12 +824,12 @@ setup_identities(void)
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 
 	check(tly_identity_generate(&fed.coord, TLY_PARTY_COORDINATOR, 0), "coordinator keys");
-	for (uint32_t id = 1; id <= MAX_NODES; id++) {
+	for (uint32_t id = 1; id <= node_count; id++) {
 		check(tly_identity_generate(&fed.node[id], id, 1), "node keys");
 		tly_identity_public(&fed.node[id], &parties[id - 1]);
 	}
 	tly_sign_key_public(fed.coord.sign, pk);
-	check(tly_roster_init(&fed.roster, pk, parties, MAX_NODES), "roster");
+	check(tly_roster_init(&fed.roster, pk, parties, node_count), "roster");
 }
 
 /* Before nng starts: one child per node, each waiting for the ports. */
@@ -700,7 +838,7 @@ fork_children(void)
 {
 	fflush(stdout);
 	fflush(stderr);
-	for (uint32_t id = 1; id <= MAX_NODES; id++) {
+	for (uint32_t id = 1; id <= node_count; id++) {
 		int fds[2];
 		if (pipe(fds) != 0)
 			die("pipe", TLY_EIO);
@@ -736,7 +874,7 @@ open_hubs(void)
 	}
 	for (int t = 0; t < TRANSPORTS; t++)
 		ports[t] = tly_hub_port(fed.hub[t]);
-	for (uint32_t id = 1; id <= MAX_NODES; id++) {
+	for (uint32_t id = 1; id <= node_count; id++) {
 		if (write(fed.port_fd[id], ports, sizeof ports) != (ssize_t)sizeof ports)
 			die("write ports", TLY_EIO);
 		close(fed.port_fd[id]);
@@ -749,7 +887,7 @@ wait_connected(struct tly_hub *hub)
 	double end = bench_now() + CONNECT_MS / 1000.0;
 	struct timespec pause = {0, 20 * 1000 * 1000};
 
-	for (uint32_t id = 1; id <= MAX_NODES; id++)
+	for (uint32_t id = 1; id <= node_count; id++)
 		while (!tly_hub_connected(hub, id)) {
 			if (interrupted)
 				fail("interrupted", TLY_EABORTED);
@@ -867,6 +1005,93 @@ protocol_query(const struct tly_query *q, int noisy)
 	return elapsed;
 }
 
+/* A masking query (SecAgg, or SecAgg+ with tly_graph_params' degree and
+ * threshold, as bench_protocol builds them) over nodes 1..n, every node's
+ * input required. */
+static void
+masking_query_init(struct tly_query *q, uint8_t protocol, uint32_t n, size_t d)
+{
+	uint16_t degree = (uint16_t)(n - 1), threshold = (uint16_t)((n - 1) / 2 + 1);
+
+	if (protocol == TLY_PROTOCOL_SECAGG_PLUS)
+		check(tly_graph_params(n, 40, 20, 0.05, 0.05, &degree, &threshold), "graph params");
+	memset(q, 0, sizeof *q);
+	q->protocol = protocol;
+	q->mechanism = TLY_MECH_NONE;
+	q->cells = (uint32_t)d;
+	q->sensitivity_l1 = 1;
+	q->sensitivity_l2sq = 1;
+	q->min_honest = 1;
+	q->min_contributors = n;
+	q->threshold = threshold;
+	q->degree = degree;
+	q->deadline_ms = TLY_DEFAULT_DEADLINE_MS;
+	for (uint32_t i = 0; i < n; i++)
+		fed.participants[i] = i + 1;
+	q->participants = (struct tly_idlist){n, fed.participants};
+}
+
+/* One message into the server, or at the round's deadline (nothing for
+ * ROUND_DEADLINE_MS) the round closed with whoever sent. */
+static void
+masking_step(struct tly_secagg_server *srv, const uint8_t *query_id, struct tly_outbox *box)
+{
+	struct tly_msg peeked;
+	uint32_t from;
+	uint8_t *msg;
+	size_t len;
+	tly_err rv = TLY_OK;
+
+	if (receive_within(ROUND_DEADLINE_MS, &from, &msg, &len) == TLY_ETIMEDOUT) {
+		fprintf(stderr, "bench_federation: a round's deadline passed\n");
+		TIMED(fed.instrument, fed.coord_cpu, rv = tly_secagg_server_close_round(srv, box));
+		check(rv, "close a round at its deadline");
+		return;
+	}
+	if (tly_msg_peek(msg, len, &peeked) != TLY_OK || peeked.header.sender != from ||
+	    memcmp(peeked.header.query_id, query_id, TLY_QUERY_ID_BYTES) != 0)
+		fail("a message that is not this query's", TLY_EFORMAT);
+	/* A round closes inside receive when its last expected message is in. */
+	TIMED(fed.instrument, fed.coord_cpu, rv = tly_secagg_server_receive(srv, msg, len, box));
+	free(msg);
+	check(rv, "server receive");
+}
+
+/* Rounds 0-4 of a SecAgg(+) query; the wall seconds to the decoded total,
+ * checked against the plaintext sum. */
+static double
+masking_query(const struct tly_query *q)
+{
+	struct tly_secagg_server *srv = NULL;
+	struct tly_secagg_result result;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_outbox box;
+
+	tly_rng_bytes(&fed.rng, query_id, sizeof query_id);
+	tly_outbox_init(&box);
+	double start = bench_now();
+	TIMED(fed.instrument, fed.coord_cpu,
+	      check(tly_secagg_server_alloc(&srv, &fed.coord, &fed.roster, q, query_id, &box),
+	            "server alloc"));
+	send_box(&box);
+	while (tly_secagg_server_phase(srv) != TLY_SECAGG_DONE) {
+		masking_step(srv, query_id, &box);
+		send_box(&box);
+	}
+	TIMED(fed.instrument, fed.coord_cpu,
+	      check(tly_secagg_server_result(srv, &result), "result"));
+	double elapsed = bench_now() - start;
+	if (result.contributors.count != q->participants.count || result.d != q->cells)
+		fail("contributors missing from the total", TLY_ETOOFEW);
+	for (size_t c = 0; c < result.d; c++)
+		if (result.cells[c] != fed.expected[c])
+			fail("wrong masking total", TLY_EFORMAT);
+	tly_secagg_result_fini(&result);
+	tly_secagg_server_free(srv);
+	tly_outbox_fini(&box);
+	return elapsed;
+}
+
 static void
 plain_take(uint32_t from, const uint8_t *msg, size_t len, uint32_t n, size_t d, uint8_t *seen)
 {
@@ -945,24 +1170,49 @@ reps_for(const struct point *pt)
 	return pt->n >= 50 || pt->d >= 100000 ? REPS_HEAVY : REPS;
 }
 
-static void
-run_point(enum transport tr, size_t index)
-{
-	const struct point *pt = &plan.list[index];
-	struct measured *m = &fed.result[tr][index];
-	double proto[MAX_REPS], plain[MAX_REPS];
-	int reps = reps_for(pt);
-	struct tly_query q;
-	char p[128];
+/* What a query runs: the plaintext baseline or one of the protocols. */
+enum mode { MODE_PLAINTEXT, MODE_COMMITTEE, MODE_SECAGG, MODE_SECAGG_PLUS, MODES };
+static const char *const mode_name[MODES] = {"plaintext", "committee", "secagg", "secagg_plus"};
 
-	fprintf(stderr, "bench_federation: %s n=%u d=%zu\n", transport_name[tr], pt->n, pt->d);
-	query_init(&q, pt->n, pt->d, 0);
+static void
+mode_query_init(struct tly_query *q, enum mode mode, uint32_t n, size_t d)
+{
+	if (mode == MODE_SECAGG || mode == MODE_SECAGG_PLUS)
+		masking_query_init(
+		    q, mode == MODE_SECAGG ? TLY_PROTOCOL_SECAGG : TLY_PROTOCOL_SECAGG_PLUS, n, d);
+	else
+		query_init(q, n, d, 0); /* the plaintext mode reads only n and d */
+}
+
+/* One query of mode; the wall seconds, every total checked. */
+static double
+mode_query(enum mode mode, const struct tly_query *q)
+{
+	switch (mode) {
+	case MODE_PLAINTEXT:
+		return plaintext_query(q->participants.count, q->cells);
+	case MODE_COMMITTEE:
+		return protocol_query(q, 0);
+	default:
+		return masking_query(q);
+	}
+}
+
+/* Protocol and plaintext alternating, after one warm-up of each: the
+ * medians and the bytes of the last repetition into *m. */
+static void
+measure_pair(enum mode mode, const struct point *pt, int reps, struct measured *m)
+{
+	double proto[MAX_REPS], plain[MAX_REPS];
+	struct tly_query q;
+
+	mode_query_init(&q, mode, pt->n, pt->d);
 	compute_expected(pt->n, pt->d);
-	protocol_query(&q, 0);
+	mode_query(mode, &q);
 	plaintext_query(pt->n, pt->d);
 	for (int r = 0; r < reps; r++) {
 		fed.bytes = 0;
-		proto[r] = protocol_query(&q, 0);
+		proto[r] = mode_query(mode, &q);
 		m->protocol_bytes = fed.bytes;
 		fed.bytes = 0;
 		plain[r] = plaintext_query(pt->n, pt->d);
@@ -970,9 +1220,45 @@ run_point(enum transport tr, size_t index)
 	}
 	m->protocol = median(proto, reps);
 	m->plaintext = median(plain, reps);
+}
+
+static void
+run_point(enum transport tr, size_t index)
+{
+	const struct point *pt = &plan.list[index];
+	struct measured *m = &fed.result[tr][index];
+	char p[128];
+
+	fprintf(stderr, "bench_federation: %s n=%u d=%zu\n", transport_name[tr], pt->n, pt->d);
+	measure_pair(MODE_COMMITTEE, pt, reps_for(pt), m);
 	params(p, sizeof p, "committee", transport_name[tr], pt->n, pt->d);
 	bench_row("federation", "query", p, m->protocol * 1e3, "ms", "plaintext_same_transport",
 	          m->plaintext * 1e3);
+}
+
+/* SecAgg and SecAgg+ end to end at the focus point (issue 14's goal:
+ * SecAgg+ <= 1.5x the plaintext sum over the same links at n = 20,
+ * d = 10^4), each against its own alternating plaintext runs. */
+static void
+run_masking(enum transport tr)
+{
+	for (enum mode mode = MODE_SECAGG; mode <= MODE_SECAGG_PLUS; mode++) {
+		struct measured m;
+		struct tly_query q;
+		char p[160];
+
+		fprintf(stderr, "bench_federation: %s %s n=%u d=%zu\n", transport_name[tr],
+		        mode_name[mode], plan.focus.n, plan.focus.d);
+		measure_pair(mode, &plan.focus, reps_for(&plan.focus), &m);
+		mode_query_init(&q, mode, plan.focus.n, plan.focus.d);
+		snprintf(p, sizeof p, "\"mode=%s,transport=%s,n=%u,d=%zu,degree=%u,t=%u\"",
+		         mode_name[mode], transport_name[tr], plan.focus.n, plan.focus.d,
+		         (unsigned)q.degree, (unsigned)q.threshold);
+		bench_row("federation", "query", p, m.protocol * 1e3, "ms",
+		          "plaintext_same_transport", m.plaintext * 1e3);
+		bench_row("federation", "bytes_per_query", p, (double)m.protocol_bytes * 1e-6, "MB",
+		          "plaintext_bytes", (double)m.plain_bytes * 1e-6);
+	}
 }
 
 /* The focus point once more with discrete Laplace noise on. */
@@ -1091,11 +1377,12 @@ run_transport(enum transport tr)
 	wait_connected(fed.now);
 	for (size_t i = 0; i < plan.count; i++)
 		run_point(tr, i);
+	run_masking(tr);
 	if (tr == TLS)
 		run_noisy(tr, focus_index());
 	breakdown(tr, 0);
 	breakdown(tr, 1);
-	send_ctrl(1, MAX_NODES, CTRL_NEXT_TRANSPORT, 0, 0);
+	send_ctrl(1, node_count, CTRL_NEXT_TRANSPORT, 0, 0);
 }
 
 /* Seconds per byte to seal and then open AEAD_BYTES with alg. */
@@ -1175,7 +1462,7 @@ teardown(void)
 	stop_children();
 	for (int t = 0; t < TRANSPORTS; t++)
 		tly_hub_close(fed.hub[t]);
-	for (uint32_t id = 1; id <= MAX_NODES; id++)
+	for (uint32_t id = 1; id <= node_count; id++)
 		tly_identity_fini(&fed.node[id]);
 	tly_identity_fini(&fed.coord);
 	tly_roster_fini(&fed.roster);
@@ -1195,7 +1482,7 @@ parse_args(int argc, char **argv)
 	char *end1 = NULL, *end2 = NULL;
 
 	if (argc == 1 && bench_quick()) { /* the short pass: one small point */
-		single = (struct point){COMMITTEE_K, 1000};
+		single = (struct point){QUICK_N, 1000};
 		plan.list = &single;
 		plan.count = 1;
 		plan.focus = single;
@@ -1205,10 +1492,10 @@ parse_args(int argc, char **argv)
 		return;
 	unsigned long n = argc == 3 ? strtoul(argv[1], &end1, 10) : 0;
 	unsigned long d = argc == 3 ? strtoul(argv[2], &end2, 10) : 0;
-	if (argc != 3 || *end1 != '\0' || *end2 != '\0' || n < COMMITTEE_K || n > MAX_NODES ||
+	if (argc != 3 || *end1 != '\0' || *end2 != '\0' || n < COMMITTEE_K || n > MAIN_NODES ||
 	    d < 1 || d > MAX_D) {
 		fprintf(stderr, "usage: bench_federation [N D]  (%d <= N <= %d, 1 <= D <= %d)\n",
-		        COMMITTEE_K, MAX_NODES, MAX_D);
+		        COMMITTEE_K, MAIN_NODES, MAX_D);
 		exit(2);
 	}
 	single = (struct point){(uint32_t)n, (size_t)d};
