@@ -1,12 +1,13 @@
 /*
- * bench_federation - end-to-end query latency of committee sharing with
- * every node a process of its own, against a plaintext baseline run by the
- * same processes over the same connections in the same run.
+ * bench_federation - end-to-end query latency of committee sharing, SecAgg
+ * and SecAgg+ with every node a process of its own, against a plaintext
+ * baseline run by the same processes over the same connections in the same
+ * run; and the same federation's CPU and memory against n up to 200 nodes.
  *
  * Setup. This process is the coordinator: a tly_hub on loopback, over
  * tls+tcp:// (mutual TLS, certificates made in a temporary folder by
  * tly_pki_init/tly_pki_issue) and over plain tcp://. Identities and the
- * roster are generated here and MAX_NODES children are forked before nng
+ * roster are generated here and MAIN_NODES children are forked before nng
  * starts (nng's threads do not survive fork), so each child inherits its
  * identity and learns the two ports through a pipe. Each child dials the TLS
  * hub, serves until told to move on, then dials the tcp hub: the same
@@ -90,13 +91,33 @@
  *                    only inside the breakdown window, process CPU on the
  *                    process clock; children send their totals back.
  *
- * CSV on stdout, progress on stderr. 20 s to a minute on 2 loaded vCPUs.
+ * Scale (issue 14 §5), first, in a process of its own forked before nng
+ * starts, with its own MAX_NODES = 200 children (their memory holds only
+ * this sweep's): plaintext, committee and SecAgg+ over TLS at d = 10^3,
+ * n = 25, 50, 100, 200 (the first n nodes take part), SCALE_REPS queries per
+ * point after a warm-up, every total checked. Rows, per point:
+ *   scale_cpu_node        CPU ms per query per node: the n children's
+ *                         CLOCK_PROCESS_CPUTIME_ID (user + sys, nng's
+ *                         threads and TLS included) over the repetitions,
+ *                         summed and divided by n and SCALE_REPS;
+ *   scale_cpu_coordinator the same for this process;
+ *   scale_rss_node        peak RSS (VmHWM, reset through /proc/self/
+ *   scale_rss_node_max    clear_refs after the warm-up) in MB: mean and
+ *   scale_rss_coordinator largest over the nodes, and this process;
+ *   scale_wall            median wall ms per query;
+ * then per mode and measure scale_slope: the least-squares slope of log
+ * value on log n. The short pass runs it at n = 5, 10 with d = 100.
+ * bench/plot_federation.gp draws it (make bench-plots).
+ *
+ * CSV on stdout, progress on stderr. About 1.5 minutes on 2 loaded vCPUs.
  * `bench_federation N D` runs that point alone, with its breakdown (and
- * the noisy row), for profiling.
+ * the noisy row), for profiling; `bench_federation scale` the scale sweep
+ * alone.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,7 +706,8 @@ static struct {
 	const struct point *list;
 	size_t count;
 	struct point focus;
-} plan = {points, POINTS, {TARGET_N, TARGET_D}};
+	enum { SCALE_NONE, SCALE_ALSO, SCALE_ONLY } scale;
+} plan = {points, POINTS, {TARGET_N, TARGET_D}, SCALE_ALSO};
 
 struct measured {
 	double protocol, plaintext;           /* median wall seconds */
@@ -1281,13 +1303,15 @@ run_noisy(enum transport tr, size_t focus)
 	          "plaintext_same_transport", fed.result[tr][focus].plaintext * 1e3);
 }
 
-/* The children's totals since CTRL_STATS_RESET, summed over nodes 1..n. */
+/* The children's totals since CTRL_STATS_RESET, summed over nodes 1..n,
+ * and their largest values. */
 static void
-collect_stats(uint32_t n, double sums[STATS_FIELDS])
+collect_stats(uint32_t n, double sums[STATS_FIELDS], double max[STATS_FIELDS])
 {
 	uint8_t seen[MAX_NODES + 1] = {0};
 
 	memset(sums, 0, STATS_FIELDS * sizeof *sums);
+	memset(max, 0, STATS_FIELDS * sizeof *max);
 	fed.seq++;
 	send_ctrl(1, n, CTRL_STATS_REQUEST, fed.seq, 0);
 	for (uint32_t got = 0; got < n; got++) {
@@ -1301,8 +1325,11 @@ collect_stats(uint32_t n, double sums[STATS_FIELDS])
 		    from > n || seen[from])
 			fail("an unexpected stats reply", TLY_EFORMAT);
 		seen[from] = 1;
-		for (int i = 0; i < STATS_FIELDS; i++)
-			sums[i] += (double)tly_load_be64(reply.payload + 8 * i) * 1e-9;
+		for (int i = 0; i < STATS_FIELDS; i++) {
+			double v = (double)tly_load_be64(reply.payload + 8 * i) * 1e-9;
+			sums[i] += v;
+			max[i] = v > max[i] ? v : max[i];
+		}
 		free(msg);
 	}
 }
@@ -1321,7 +1348,7 @@ breakdown(enum transport tr, int plaintext)
 {
 	uint32_t n = plan.focus.n;
 	size_t d = plan.focus.d;
-	double node[STATS_FIELDS];
+	double node[STATS_FIELDS], node_max[STATS_FIELDS];
 	struct tly_query q;
 	char p[128];
 
@@ -1339,7 +1366,7 @@ breakdown(enum transport tr, int plaintext)
 			protocol_query(&q, 0);
 	double wall = bench_now() - wall0, coord_proc = process_cpu() - cpu0;
 	fed.instrument = 0;
-	collect_stats(n, node);
+	collect_stats(n, node, node_max);
 	double node_work = node[STAT_ANSWER] + node[STAT_MEMBER] + node[STAT_ENCODE];
 	double coord_work = fed.coord_cpu + fed.sum_cpu;
 	double total = node[STAT_PROCESS] + coord_proc;
@@ -1456,6 +1483,122 @@ summary(void)
 	}
 }
 
+/* ---- the scale sweep (issue 14 §5): its own process tree ---- */
+
+enum {
+	SCALE_D = 1000,
+	SCALE_QUICK_D = 100,
+	SCALE_QUICK_NODES = 10,
+	SCALE_REPS = 5,
+	SCALE_POINTS = 4,
+};
+static const uint32_t scale_full[SCALE_POINTS] = {25, 50, 100, MAX_NODES};
+static const uint32_t scale_quick[] = {QUICK_N, SCALE_QUICK_NODES};
+static const enum mode scale_modes[] = {MODE_PLAINTEXT, MODE_COMMITTEE, MODE_SECAGG_PLUS};
+enum { SCALE_MODES = sizeof scale_modes / sizeof scale_modes[0] };
+
+enum scale_measure {
+	SC_CPU_NODE,  /* mean over the n nodes, per query */
+	SC_CPU_COORD, /* the coordinator process, per query */
+	SC_RSS_NODE,  /* mean over the n nodes of the peak RSS */
+	SC_RSS_NODE_MAX,
+	SC_RSS_COORD,
+	SC_WALL,
+	SC_MEASURES,
+};
+static const char *const sc_name[SC_MEASURES] = {"scale_cpu_node",        "scale_cpu_coordinator",
+                                                 "scale_rss_node",        "scale_rss_node_max",
+                                                 "scale_rss_coordinator", "scale_wall"};
+static const char *const sc_unit[SC_MEASURES] = {"ms", "ms", "MB", "MB", "MB", "ms"};
+
+/* reps queries of mode over nodes 1..n after a warm-up: CPU per query of
+ * every process (from each one's CLOCK_PROCESS_CPUTIME_ID: user + sys, all
+ * threads) and peak RSS (VmHWM, reset after the warm-up) into out. */
+static void
+scale_point(enum mode mode, uint32_t n, size_t d, int reps, double out[SC_MEASURES])
+{
+	double wall[MAX_REPS], node[STATS_FIELDS], node_max[STATS_FIELDS];
+	struct tly_query q;
+
+	mode_query_init(&q, mode, n, d);
+	compute_expected(n, d);
+	mode_query(mode, &q);
+	send_ctrl(1, n, CTRL_STATS_RESET, 0, 0);
+	reset_peak_rss();
+	double cpu0 = process_cpu();
+	for (int r = 0; r < reps; r++)
+		wall[r] = mode_query(mode, &q);
+	out[SC_CPU_COORD] = (process_cpu() - cpu0) / reps * 1e3;
+	out[SC_RSS_COORD] = peak_rss_kb() / 1024;
+	collect_stats(n, node, node_max);
+	out[SC_CPU_NODE] = node[STAT_PROCESS] / n / reps * 1e3;
+	out[SC_RSS_NODE] = node[STAT_HWM] / n / 1024;
+	out[SC_RSS_NODE_MAX] = node_max[STAT_HWM] / 1024;
+	out[SC_WALL] = median(wall, reps) * 1e3;
+}
+
+/* Least squares slope of log y on log x over count points. */
+static double
+log_log_slope(const uint32_t *x, const double *y, size_t count)
+{
+	double mx = 0, my = 0, sxy = 0, sxx = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		mx += log((double)x[i]) / (double)count;
+		my += log(y[i]) / (double)count;
+	}
+	for (size_t i = 0; i < count; i++) {
+		double dx = log((double)x[i]) - mx;
+		sxy += dx * (log(y[i]) - my);
+		sxx += dx * dx;
+	}
+	return sxx > 0 ? sxy / sxx : 0;
+}
+
+static void
+scale_slopes(enum mode mode, const uint32_t *ns, size_t count, size_t d,
+             double v[SCALE_POINTS][SC_MEASURES])
+{
+	double y[SCALE_POINTS];
+	char p[160];
+
+	for (int m = 0; m < SC_MEASURES; m++) {
+		for (size_t i = 0; i < count; i++)
+			y[i] = v[i][m];
+		snprintf(p, sizeof p, "\"mode=%s,measure=%s,n=%u..%u,d=%zu\"", mode_name[mode],
+		         sc_name[m], ns[0], ns[count - 1], d);
+		bench_row("federation", "scale_slope", p, log_log_slope(ns, y, count), "log/log",
+		          NULL, 0);
+	}
+}
+
+/* Every mode at every n over TLS: the rows, then the slopes. */
+static void
+scale_run(void)
+{
+	const uint32_t *ns = bench_quick() ? scale_quick : scale_full;
+	size_t count = bench_quick() ? sizeof scale_quick / sizeof *ns : SCALE_POINTS;
+	int reps = (int)bench_pick(SCALE_REPS, 1);
+	double v[SCALE_POINTS][SC_MEASURES];
+	char p[160];
+
+	fed.now = fed.hub[TLS];
+	wait_connected(fed.now);
+	for (size_t k = 0; k < SCALE_MODES; k++) {
+		enum mode mode = scale_modes[k];
+		for (size_t i = 0; i < count; i++) {
+			fprintf(stderr, "bench_federation: scale %s n=%u d=%zu\n", mode_name[mode],
+			        ns[i], node_max_d);
+			scale_point(mode, ns[i], node_max_d, reps, v[i]);
+			params(p, sizeof p, mode_name[mode], "tls", ns[i], node_max_d);
+			for (int m = 0; m < SC_MEASURES; m++)
+				bench_row("federation", sc_name[m], p, v[i][m], sc_unit[m], NULL,
+				          0);
+		}
+		scale_slopes(mode, ns, count, node_max_d, v);
+	}
+}
+
 static void
 teardown(void)
 {
@@ -1490,11 +1633,17 @@ parse_args(int argc, char **argv)
 	}
 	if (argc == 1)
 		return;
+	if (argc == 2 && strcmp(argv[1], "scale") == 0) {
+		plan.scale = SCALE_ONLY;
+		return;
+	}
+	plan.scale = SCALE_NONE;
 	unsigned long n = argc == 3 ? strtoul(argv[1], &end1, 10) : 0;
 	unsigned long d = argc == 3 ? strtoul(argv[2], &end2, 10) : 0;
 	if (argc != 3 || *end1 != '\0' || *end2 != '\0' || n < COMMITTEE_K || n > MAIN_NODES ||
 	    d < 1 || d > MAX_D) {
-		fprintf(stderr, "usage: bench_federation [N D]  (%d <= N <= %d, 1 <= D <= %d)\n",
+		fprintf(stderr,
+		        "usage: bench_federation [scale | N D]  (%d <= N <= %d, 1 <= D <= %d)\n",
 		        COMMITTEE_K, MAIN_NODES, MAX_D);
 		exit(2);
 	}
@@ -1504,34 +1653,79 @@ parse_args(int argc, char **argv)
 	plan.focus = single;
 }
 
-int
-main(int argc, char **argv)
+/* This process tree: keys, certificates and `nodes` children serving up
+ * to max_d cells, then the hubs. */
+static void
+setup_tree(uint32_t nodes, size_t max_d)
 {
-	parse_args(argc, argv);
-	/* As node/main.c and coordinator/main.c do; the children inherit it. */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	node_count = nodes;
+	node_max_d = max_d;
 	parent_pid = getpid();
-	signal(SIGPIPE, SIG_IGN);
-	check(tly_crypto_init(), "crypto init");
 	setup_pki();
 	setup_identities();
-	fed.acc = xmalloc(MAX_D * sizeof *fed.acc);
-	fed.scratch = xmalloc(MAX_D * sizeof *fed.scratch);
-	fed.total = xmalloc(MAX_D * sizeof *fed.total);
-	fed.expected = xmalloc(MAX_D * sizeof *fed.expected);
-	bench_header();
+	fed.acc = xmalloc(max_d * sizeof *fed.acc);
+	fed.scratch = xmalloc(max_d * sizeof *fed.scratch);
+	fed.total = xmalloc(max_d * sizeof *fed.total);
+	fed.expected = xmalloc(max_d * sizeof *fed.expected);
 	fork_children();
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	tly_rng_init(&fed.rng);
 	open_hubs();
+}
+
+/* The scale sweep in a process of its own, forked before nng starts here,
+ * with its own MAX_NODES children (SCALE_QUICK_NODES in the short pass):
+ * their memory holds only the sweep's. Nonzero when it failed. */
+static int
+run_scale_tree(void)
+{
+	int status = 0;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork", TLY_EIO);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		setup_tree(bench_quick() ? SCALE_QUICK_NODES : MAX_NODES,
+		           bench_quick() ? SCALE_QUICK_D : SCALE_D);
+		scale_run();
+		teardown();
+		exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	fprintf(stderr, "bench_federation: the scale sweep failed\n");
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	int failed = 0;
+
+	parse_args(argc, argv);
+	/* As node/main.c and coordinator/main.c do; the children inherit it. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+	signal(SIGPIPE, SIG_IGN);
+	check(tly_crypto_init(), "crypto init");
+	bench_header();
+	if (plan.scale != SCALE_NONE)
+		failed = run_scale_tree();
+	if (plan.scale == SCALE_ONLY)
+		return failed;
+	setup_tree(MAIN_NODES, MAX_D);
 	run_transport(TLS);
 	run_transport(TCP);
 	tly_hub_close(fed.hub[TLS]); /* every node moved to tcp and then left */
 	fed.hub[TLS] = NULL;
 	summary();
 	teardown();
-	return 0;
+	return failed;
 }
