@@ -104,6 +104,11 @@ bench-plots: deps
 	gnuplot -e "csv='$(BUILD)/bench/protocol.csv'; out='$(BUILD)/bench/scale'" \
 		bench/plot_scale.gp
 	@echo "bench-plots: $(BUILD)/bench/protocol.csv, protocol.png and scale.png/.svg (SecAgg+ per client against n)"
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_federation
+	$(BUILD)/bench/bench_federation scale > $(BUILD)/bench/federation.csv
+	gnuplot -e "csv='$(BUILD)/bench/federation.csv'; out='$(BUILD)/bench/federation'" \
+		bench/plot_federation.gp
+	@echo "bench-plots: $(BUILD)/bench/federation.csv and federation.png/.svg (node processes: CPU and RSS against n)"
 
 run-bench: $(BIN) $(BENCH_BIN)
 	@TALLY_BIN=$(abspath $(BUILD)/bin) scripts/run-bench.sh $(BENCH_BIN)
