@@ -78,7 +78,9 @@
  *                    measured TLS time and against the plaintext baseline
  *                    projected the same way.
  *   breakdown (n = 20, d = 10^4, each transport, BREAKDOWN_QUERIES more
- *                    queries of each mode): CPU ms per query by where it
+ *                    queries of committee, plaintext and SecAgg+ (whose
+ *                    cpu_client is the client state machine's, all nodes,
+ *                    and cpu_coordinator the server's)): CPU ms per query by where it
  *                    went, each against cpu_total (all processes):
  *                    cpu_node_answer (QUERY check and node_answer, all
  *                    nodes), cpu_member (member alloc and receive, all
@@ -105,6 +107,10 @@
  *   scale_rss_node_max    clear_refs after the warm-up) in MB: mean and
  *   scale_rss_coordinator largest over the nodes, and this process;
  *   scale_wall            median wall ms per query;
+ *   scale_cpu_node_work   of those CPU figures, the part in the state
+ *   scale_cpu_coordinator_work  machines' calls (thread CPU; for the
+ *                         plaintext mode the encoding and the sum), the
+ *                         rest being transport (nng, TLS, copies);
  * then per mode and measure scale_slope: the least-squares slope of log
  * value on log n. The short pass runs it at n = 5, 10 with d = 100.
  * bench/plot_federation.gp draws it (make bench-plots).
@@ -1342,9 +1348,34 @@ cpu_row(const char *measure, const char *p, double seconds, double total)
 	          total * per_query);
 }
 
+/* The CPU rows of a breakdown: the state machines' (or the plaintext
+ * encoding and sum) and the rest of each process, against the total. */
+static void
+breakdown_rows(enum mode mode, const char *p, const double node[STATS_FIELDS], double coord_proc)
+{
+	double node_work =
+	    node[STAT_ANSWER] + node[STAT_MEMBER] + node[STAT_ENCODE] + node[STAT_CLIENT];
+	double total = node[STAT_PROCESS] + coord_proc;
+
+	if (mode == MODE_PLAINTEXT) {
+		cpu_row("cpu_node_encode", p, node[STAT_ENCODE], total);
+		cpu_row("cpu_coordinator_sum", p, fed.sum_cpu, total);
+	} else if (mode == MODE_COMMITTEE) {
+		cpu_row("cpu_node_answer", p, node[STAT_ANSWER], total);
+		cpu_row("cpu_member", p, node[STAT_MEMBER], total);
+		cpu_row("cpu_coordinator", p, fed.coord_cpu, total);
+	} else {
+		cpu_row("cpu_client", p, node[STAT_CLIENT], total);
+		cpu_row("cpu_coordinator", p, fed.coord_cpu, total);
+	}
+	cpu_row("cpu_transport_nodes", p, node[STAT_PROCESS] - node_work, total);
+	cpu_row("cpu_transport_coordinator", p, coord_proc - fed.coord_cpu - fed.sum_cpu, total);
+	cpu_row("cpu_total", p, total, total);
+}
+
 /* Where the CPU of BREAKDOWN_QUERIES queries of one mode goes. */
 static void
-breakdown(enum transport tr, int plaintext)
+breakdown(enum transport tr, enum mode mode)
 {
 	uint32_t n = plan.focus.n;
 	size_t d = plan.focus.d;
@@ -1352,7 +1383,7 @@ breakdown(enum transport tr, int plaintext)
 	struct tly_query q;
 	char p[128];
 
-	query_init(&q, n, d, 0);
+	mode_query_init(&q, mode, n, d);
 	compute_expected(n, d);
 	send_ctrl(1, n, CTRL_STATS_RESET, 0, 0);
 	fed.coord_cpu = fed.sum_cpu = 0;
@@ -1360,31 +1391,21 @@ breakdown(enum transport tr, int plaintext)
 	fed.bytes = 0;
 	double cpu0 = process_cpu(), wall0 = bench_now();
 	for (int i = 0; i < BREAKDOWN_QUERIES; i++)
-		if (plaintext)
-			plaintext_query(n, d);
-		else
-			protocol_query(&q, 0);
+		mode_query(mode, &q);
 	double wall = bench_now() - wall0, coord_proc = process_cpu() - cpu0;
 	fed.instrument = 0;
 	collect_stats(n, node, node_max);
-	double node_work = node[STAT_ANSWER] + node[STAT_MEMBER] + node[STAT_ENCODE];
-	double coord_work = fed.coord_cpu + fed.sum_cpu;
-	double total = node[STAT_PROCESS] + coord_proc;
-	fed.transport_cpu[tr][plaintext] = (total - node_work - coord_work) / BREAKDOWN_QUERIES;
-	fed.transport_bytes[tr][plaintext] = (double)fed.bytes / BREAKDOWN_QUERIES;
-	params(p, sizeof p, plaintext ? "plaintext" : "committee", transport_name[tr], n, d);
-	bench_row("federation", "breakdown_wall", p, wall * 1e3 / BREAKDOWN_QUERIES, "ms", NULL, 0);
-	if (plaintext) {
-		cpu_row("cpu_node_encode", p, node[STAT_ENCODE], total);
-		cpu_row("cpu_coordinator_sum", p, fed.sum_cpu, total);
-	} else {
-		cpu_row("cpu_node_answer", p, node[STAT_ANSWER], total);
-		cpu_row("cpu_member", p, node[STAT_MEMBER], total);
-		cpu_row("cpu_coordinator", p, fed.coord_cpu, total);
+	if (mode == MODE_PLAINTEXT || mode == MODE_COMMITTEE) { /* for summary() */
+		int plaintext = mode == MODE_PLAINTEXT;
+		double work = node[STAT_ANSWER] + node[STAT_MEMBER] + node[STAT_ENCODE] +
+		              fed.coord_cpu + fed.sum_cpu;
+		fed.transport_cpu[tr][plaintext] =
+		    (node[STAT_PROCESS] + coord_proc - work) / BREAKDOWN_QUERIES;
+		fed.transport_bytes[tr][plaintext] = (double)fed.bytes / BREAKDOWN_QUERIES;
 	}
-	cpu_row("cpu_transport_nodes", p, node[STAT_PROCESS] - node_work, total);
-	cpu_row("cpu_transport_coordinator", p, coord_proc - coord_work, total);
-	cpu_row("cpu_total", p, total, total);
+	params(p, sizeof p, mode_name[mode], transport_name[tr], n, d);
+	bench_row("federation", "breakdown_wall", p, wall * 1e3 / BREAKDOWN_QUERIES, "ms", NULL, 0);
+	breakdown_rows(mode, p, node, coord_proc);
 }
 
 static size_t
@@ -1407,8 +1428,9 @@ run_transport(enum transport tr)
 	run_masking(tr);
 	if (tr == TLS)
 		run_noisy(tr, focus_index());
-	breakdown(tr, 0);
-	breakdown(tr, 1);
+	breakdown(tr, MODE_COMMITTEE);
+	breakdown(tr, MODE_PLAINTEXT);
+	breakdown(tr, MODE_SECAGG_PLUS);
 	send_ctrl(1, node_count, CTRL_NEXT_TRANSPORT, 0, 0);
 }
 
@@ -1504,12 +1526,15 @@ enum scale_measure {
 	SC_RSS_NODE_MAX,
 	SC_RSS_COORD,
 	SC_WALL,
+	SC_CPU_NODE_WORK,  /* of SC_CPU_NODE: in the state machine (or encoding) */
+	SC_CPU_COORD_WORK, /* of SC_CPU_COORD: in the state machine (or sum) */
 	SC_MEASURES,
 };
-static const char *const sc_name[SC_MEASURES] = {"scale_cpu_node",        "scale_cpu_coordinator",
-                                                 "scale_rss_node",        "scale_rss_node_max",
-                                                 "scale_rss_coordinator", "scale_wall"};
-static const char *const sc_unit[SC_MEASURES] = {"ms", "ms", "MB", "MB", "MB", "ms"};
+static const char *const sc_name[SC_MEASURES] = {
+    "scale_cpu_node",      "scale_cpu_coordinator",     "scale_rss_node",
+    "scale_rss_node_max",  "scale_rss_coordinator",     "scale_wall",
+    "scale_cpu_node_work", "scale_cpu_coordinator_work"};
+static const char *const sc_unit[SC_MEASURES] = {"ms", "ms", "MB", "MB", "MB", "ms", "ms", "ms"};
 
 /* reps queries of mode over nodes 1..n after a warm-up: CPU per query of
  * every process (from each one's CLOCK_PROCESS_CPUTIME_ID: user + sys, all
@@ -1525,13 +1550,20 @@ scale_point(enum mode mode, uint32_t n, size_t d, int reps, double out[SC_MEASUR
 	mode_query(mode, &q);
 	send_ctrl(1, n, CTRL_STATS_RESET, 0, 0);
 	reset_peak_rss();
+	fed.coord_cpu = fed.sum_cpu = 0;
+	fed.instrument = 1;
 	double cpu0 = process_cpu();
 	for (int r = 0; r < reps; r++)
 		wall[r] = mode_query(mode, &q);
 	out[SC_CPU_COORD] = (process_cpu() - cpu0) / reps * 1e3;
+	fed.instrument = 0;
+	out[SC_CPU_COORD_WORK] = (fed.coord_cpu + fed.sum_cpu) / reps * 1e3;
 	out[SC_RSS_COORD] = peak_rss_kb() / 1024;
 	collect_stats(n, node, node_max);
 	out[SC_CPU_NODE] = node[STAT_PROCESS] / n / reps * 1e3;
+	out[SC_CPU_NODE_WORK] =
+	    (node[STAT_ANSWER] + node[STAT_MEMBER] + node[STAT_ENCODE] + node[STAT_CLIENT]) / n /
+	    reps * 1e3;
 	out[SC_RSS_NODE] = node[STAT_HWM] / n / 1024;
 	out[SC_RSS_NODE_MAX] = node_max[STAT_HWM] / 1024;
 	out[SC_WALL] = median(wall, reps) * 1e3;

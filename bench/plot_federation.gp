@@ -2,8 +2,10 @@
 # §5) from bench_federation's scale rows: per-node CPU and coordinator CPU
 # per query, per-node and coordinator peak RSS, against n (25..200 node
 # processes, d = 10^3, TLS), log-log, for committee sharing and SecAgg+
-# beside the plaintext sum over the same links; each key entry carries the
-# fitted slope of log value against log n that the bench printed.
+# beside the plaintext sum over the same links (dashed: the CPU inside the
+# protocol state machines, the rest being transport); each key entry
+# carries the fitted slope of log value against log n that the bench
+# printed.
 #
 #   build/bench/bench_federation scale > build/bench/federation.csv
 #   gnuplot -e "csv='build/bench/federation.csv'; out='build/bench/federation'" \
@@ -29,13 +31,23 @@ do for [fmt in "png svg"] {
 	set output out . "." . fmt
 	set multiplot layout 2,2 title "a federation of node processes on one machine" noenhanced
 	do for [m in "scale_cpu_node scale_cpu_coordinator scale_rss_node scale_rss_coordinator"] {
-		if (m eq "scale_cpu_node") { set title 'CPU per node per query (user + sys)'; set ylabel 'ms' }
-		if (m eq "scale_cpu_coordinator") { set title 'coordinator CPU per query (user + sys)'; set ylabel 'ms' }
+		cpu = strstrt(m, "cpu") > 0
+		w = m . "_work"
+		if (m eq "scale_cpu_node") { set title 'CPU per node per query (user + sys; dashed: in the state machine)'; set ylabel 'ms' }
+		if (m eq "scale_cpu_coordinator") { set title 'coordinator CPU per query (user + sys; dashed: in the state machine)'; set ylabel 'ms' }
 		if (m eq "scale_rss_node") { set title 'peak RSS per node (mean over the n nodes)'; set ylabel 'MB' }
 		if (m eq "scale_rss_coordinator") { set title 'coordinator peak RSS'; set ylabel 'MB' }
-		plot pts("committee", m) using 1:2 with linespoints lc 1 pt 7 title label('committee', 'committee', m), \
-		     pts("secagg_plus", m) using 1:2 with linespoints lc 4 pt 11 title label('SecAgg+', 'secagg_plus', m), \
-		     pts("plaintext", m) using 1:2 with linespoints lc 8 dt 2 pt 1 title label('plaintext sum', 'plaintext', m)
+		if (cpu) {
+			plot pts("committee", m) using 1:2 with linespoints lc 1 pt 7 title label('committee', 'committee', m), \
+			     pts("secagg_plus", m) using 1:2 with linespoints lc 4 pt 11 title label('SecAgg+', 'secagg_plus', m), \
+			     pts("plaintext", m) using 1:2 with linespoints lc 8 pt 1 title label('plaintext sum', 'plaintext', m), \
+			     pts("committee", w) using 1:2 with lines lc 1 dt 2 title label('committee, state machine', 'committee', w), \
+			     pts("secagg_plus", w) using 1:2 with lines lc 4 dt 2 title label('SecAgg+, state machine', 'secagg_plus', w)
+		} else {
+			plot pts("committee", m) using 1:2 with linespoints lc 1 pt 7 title label('committee', 'committee', m), \
+			     pts("secagg_plus", m) using 1:2 with linespoints lc 4 pt 11 title label('SecAgg+', 'secagg_plus', m), \
+			     pts("plaintext", m) using 1:2 with linespoints lc 8 pt 1 title label('plaintext sum', 'plaintext', m)
+		}
 	}
 	unset multiplot
 }
