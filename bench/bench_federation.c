@@ -104,8 +104,10 @@
  *                         summed and divided by n and SCALE_REPS;
  *   scale_cpu_coordinator the same for this process;
  *   scale_rss_node        peak RSS (VmHWM, reset through /proc/self/
- *   scale_rss_node_max    clear_refs after the warm-up) in MB: mean and
- *   scale_rss_coordinator largest over the nodes, and this process;
+ *   scale_rss_node_max    clear_refs after the warm-up and malloc_trim, so
+ *   scale_rss_coordinator that the heap earlier points kept is not counted)
+ *                         in MB: mean and largest over the nodes, and this
+ *                         process;
  *   scale_wall            median wall ms per query;
  *   scale_cpu_node_work   of those CPU figures, the part in the state
  *   scale_cpu_coordinator_work  machines' calls (thread CPU; for the
@@ -186,7 +188,8 @@ static const char *const transport_name[TRANSPORTS] = {"tls", "tcp"};
  *   magic[8] || op u8 || seq u32 || d u32 || payload
  * PLAIN_VECTOR carries d big-endian field elements; STATS carries
  * STATS_FIELDS u64 values in units of 10^-9 (enum stat: CPU seconds, and
- * for STAT_HWM the peak RSS in kB).
+ * for STAT_HWM the peak RSS in kB); a STATS_RESET with d = 1 also trims the
+ * heap (malloc_trim) before the peak RSS is reset.
  */
 #define CTRL_MAGIC "tlybench"
 enum { CTRL_MAGIC_BYTES = 8, CTRL_HEAD_BYTES = CTRL_MAGIC_BYTES + 1 + 4 + 4 };
@@ -611,6 +614,8 @@ node_on_ctrl(struct node *nd, const struct ctrl *req)
 		memset(nd->stat, 0, sizeof nd->stat);
 		nd->stat[STAT_PROCESS] = process_cpu();
 		nd->instrument = 1;
+		if (req->d != 0) /* the scale sweep: the peak of what comes next */
+			malloc_trim(0);
 		reset_peak_rss();
 		break;
 	case CTRL_STATS_REQUEST:
@@ -1548,7 +1553,8 @@ scale_point(enum mode mode, uint32_t n, size_t d, int reps, double out[SC_MEASUR
 	mode_query_init(&q, mode, n, d);
 	compute_expected(n, d);
 	mode_query(mode, &q);
-	send_ctrl(1, n, CTRL_STATS_RESET, 0, 0);
+	send_ctrl(1, n, CTRL_STATS_RESET, 0, 1);
+	malloc_trim(0);
 	reset_peak_rss();
 	fed.coord_cpu = fed.sum_cpu = 0;
 	fed.instrument = 1;
