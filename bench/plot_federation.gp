@@ -37,6 +37,7 @@ do for [fmt in "png svg"] {
 		if (m eq "scale_cpu_coordinator") { set title 'coordinator CPU per query (user + sys; dashed: in the state machine)'; set ylabel 'ms' }
 		if (m eq "scale_rss_node") { set title 'peak RSS per node (mean over the n nodes)'; set ylabel 'MB' }
 		if (m eq "scale_rss_coordinator") { set title 'coordinator peak RSS'; set ylabel 'MB' }
+		if (cpu) { set autoscale y; set key top left } else { set yrange [1:100]; set key bottom right }
 		if (cpu) {
 			plot pts("committee", m) using 1:2 with linespoints lc 1 pt 7 title label('committee', 'committee', m), \
 			     pts("secagg_plus", m) using 1:2 with linespoints lc 4 pt 11 title label('SecAgg+', 'secagg_plus', m), \
