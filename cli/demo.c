@@ -35,8 +35,9 @@ extern char **environ;
 enum { EXIT_USAGE = 2, MAX_SITES = 50, READY_TIMEOUT_S = 120 };
 
 static const char usage[] =
-    "usage: tally demo [--sites N] [--people M] [--seed S] [--dir DIR] [--keep]\n"
-    "       tally demo --serve --dir DIR [--sites N] [--people M] [--seed S]\n"
+    "usage: tally demo [--sites N] [--people M] [--seed S] [--protocol P] [--dir DIR]\n"
+    "                  [--keep]\n"
+    "       tally demo --serve --dir DIR [--sites N] [--people M] [--seed S] [--protocol P]\n"
     "       tally demo --stop --dir DIR\n"
     "\n"
     "Set up a federation of N synthetic trusts on this machine (PKI, data,\n"
@@ -47,6 +48,10 @@ static const char usage[] =
     "  --sites N     trusts, 3..50 (default 5)\n"
     "  --people M    people across all trusts (default 100000)\n"
     "  --seed S      synthetic data seed (default 1)\n"
+    "  --protocol P  how the nodes' answers are added up: committee (secret\n"
+    "                sharing to a committee of trusts), secagg or secagg+\n"
+    "                (pairwise masking), or auto (default: the coordinator\n"
+    "                chooses by the number of trusts)\n"
     "  --dir DIR     where everything goes (default: a new folder under /tmp)\n"
     "  --keep        keep DIR afterwards (always kept with --serve)\n"
     "  --serve       start the federation and leave it running; writes\n"
@@ -105,6 +110,7 @@ struct layout {
 	const char *dir;
 	unsigned sites;
 	int listen_port, api_port;
+	const char *protocol; /* [rounds] protocol */
 };
 
 static tly_err
@@ -153,7 +159,7 @@ static const char coordinator_conf[] = "; Coordinator of the `tally demo` federa
                                        "log = state/transparency.db\n"
                                        "\n"
                                        "[rounds]\n"
-                                       "protocol = committee\n"
+                                       "protocol = %s\n"
                                        "committee_size = %u\n"
                                        "threshold = 2\n"
                                        "quorum = 3\n"
@@ -260,7 +266,7 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 		return rv;
 	join(path, sizeof path, "%s/coordinator/coordinator.conf", l->dir);
 	/* k = 4, t = 2, q = 3 (one member may drop); three sites: k = q = 3. */
-	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port,
+	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port, l->protocol,
 	     l->sites >= 4 ? 4u : 3u);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
@@ -584,21 +590,29 @@ struct demo_args {
 	unsigned long sites, people, seed;
 	const char *dir;
 	int keep, serve, stop;
+	const char *protocol;
 };
+
+static int
+protocol_known(const char *name)
+{
+	static const char *const names[] = {"auto", "committee", "secagg", "secagg+"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
 
 /* Step 1: the flags. Returns -1 to go on, else the exit code. */
 static int
 demo_args(int argc, char **argv, struct demo_args *a)
 {
-	static const struct option options[] = {{"sites", required_argument, NULL, 'n'},
-	                                        {"people", required_argument, NULL, 'm'},
-	                                        {"seed", required_argument, NULL, 's'},
-	                                        {"dir", required_argument, NULL, 'd'},
-	                                        {"keep", no_argument, NULL, 'k'},
-	                                        {"serve", no_argument, NULL, 'S'},
-	                                        {"stop", no_argument, NULL, 'X'},
-	                                        {"help", no_argument, NULL, 'h'},
-	                                        {NULL, 0, NULL, 0}};
+	static const struct option options[] = {
+	    {"sites", required_argument, NULL, 'n'},    {"people", required_argument, NULL, 'm'},
+	    {"seed", required_argument, NULL, 's'},     {"dir", required_argument, NULL, 'd'},
+	    {"protocol", required_argument, NULL, 'p'}, {"keep", no_argument, NULL, 'k'},
+	    {"serve", no_argument, NULL, 'S'},          {"stop", no_argument, NULL, 'X'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 	int c;
 
 	optind = 1;
@@ -616,6 +630,9 @@ demo_args(int argc, char **argv, struct demo_args *a)
 		case 'd':
 			a->dir = optarg;
 			break;
+		case 'p':
+			a->protocol = optarg;
+			break;
 		case 'k':
 			a->keep = 1;
 			break;
@@ -632,6 +649,13 @@ demo_args(int argc, char **argv, struct demo_args *a)
 			fputs(usage, stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (!protocol_known(a->protocol)) {
+		fprintf(stderr,
+		        "tally demo: --protocol: unknown protocol \"%s\"; use auto, committee, "
+		        "secagg or secagg+\n",
+		        a->protocol);
+		return EXIT_USAGE;
 	}
 	if (optind != argc || a->sites < 3 || a->sites > MAX_SITES || a->people < a->sites * 10 ||
 	    (a->serve && a->stop) || ((a->serve || a->stop) && a->dir == NULL)) {
@@ -723,7 +747,7 @@ demo_end(const char *dir, int rc, int remove)
 int
 tly_demo_main(int argc, char **argv)
 {
-	struct demo_args a = {5, 100000, 1, NULL, 0, 0, 0};
+	struct demo_args a = {5, 100000, 1, NULL, 0, 0, 0, "auto"};
 	char dir_buf[PATH_MAX], why[600];
 	struct api api;
 
@@ -740,8 +764,9 @@ tly_demo_main(int argc, char **argv)
 	/* Step 2 */
 	if (demo_dir(&a.dir, dir_buf, sizeof dir_buf) != 0)
 		return 1;
-	struct layout l = {a.dir, (unsigned)a.sites, free_port(), free_port()};
-	printf("tally demo: %lu synthetic trusts, %lu people, in %s\n", a.sites, a.people, a.dir);
+	struct layout l = {a.dir, (unsigned)a.sites, free_port(), free_port(), a.protocol};
+	printf("tally demo: %lu synthetic trusts, %lu people, protocol %s, in %s\n", a.sites,
+	       a.people, a.protocol, a.dir);
 	if (lay_out(&l, a.people, a.seed, why, sizeof why) != TLY_OK) {
 		fprintf(stderr, "tally demo: %s\n", why);
 		return 1;

@@ -135,14 +135,36 @@ static const char *
 read_protocol(struct parse *p, const char *value, size_t offset)
 {
 	(void)offset;
-	if (strcmp(value, "committee") == 0)
+	if (strcmp(value, "auto") == 0)
+		p->cfg->protocol = TLY_COORD_PROTOCOL_AUTO;
+	else if (strcmp(value, "committee") == 0)
 		p->cfg->protocol = TLY_PROTOCOL_COMMITTEE;
 	else if (strcmp(value, "secagg") == 0)
 		p->cfg->protocol = TLY_PROTOCOL_SECAGG;
 	else if (strcmp(value, "secagg+") == 0)
 		p->cfg->protocol = TLY_PROTOCOL_SECAGG_PLUS;
 	else
-		return "must be committee, secagg or secagg+";
+		return "must be auto, committee, secagg or secagg+";
+	return NULL;
+}
+
+static const char *
+read_masking_from(struct parse *p, const char *value, size_t offset)
+{
+	(void)offset;
+	if (!tly_ini_u32(value, 3, TLY_MAX_PARTIES, &p->cfg->masking_from))
+		return "must be an integer from 3 to 100000";
+	return NULL;
+}
+
+static const char *
+read_percent(struct parse *p, const char *value, size_t offset)
+{
+	uint32_t v;
+
+	if (!tly_ini_u32(value, 0, TLY_COORD_MASKING_PERCENT_MAX, &v))
+		return "must be an integer from 0 to 49 (percent)";
+	*((uint8_t *)p->cfg + offset) = (uint8_t)v;
 	return NULL;
 }
 
@@ -371,6 +393,9 @@ static const struct key keys[] = {
      false},
     {SECTION_COORDINATOR, "heartbeat_dead_ms", read_dead, AT(heartbeat_dead_ms), false},
     {SECTION_ROUNDS, "protocol", read_protocol, 0, false},
+    {SECTION_ROUNDS, "masking_from", read_masking_from, 0, false},
+    {SECTION_ROUNDS, "masking_corrupt_percent", read_percent, AT(masking_corrupt_percent), false},
+    {SECTION_ROUNDS, "masking_dropout_percent", read_percent, AT(masking_dropout_percent), false},
     {SECTION_ROUNDS, "committee_size", read_committee_size, 0, false},
     {SECTION_ROUNDS, "threshold", read_threshold, 0, false},
     {SECTION_ROUNDS, "quorum", read_quorum, 0, false},
@@ -529,6 +554,10 @@ check_rules(struct parse *p)
 	else if (cfg->min_honest > cfg->min_contributors)
 		fail_pair(p, "min_honest", "min_contributors",
 		          "min_honest h must be at most min_contributors");
+	else if (cfg->masking_corrupt_percent + 2u * cfg->masking_dropout_percent >= 100)
+		fail_pair(p, "masking_corrupt_percent", "masking_dropout_percent",
+		          "masking_corrupt_percent + 2 x masking_dropout_percent must be below 100 "
+		          "(no graph keeps masking private and live beyond it)");
 	else if (cfg->planner_queue_max > cfg->queue_max)
 		fail_pair(p, "planner_queue_max", "queue_max",
 		          "planner_queue_max must be at most queue_max");
@@ -539,7 +568,10 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 {
 	memset(cfg, 0, sizeof *cfg);
 	snprintf(cfg->file, sizeof cfg->file, "%s", name);
-	cfg->protocol = TLY_PROTOCOL_COMMITTEE;
+	cfg->protocol = TLY_COORD_PROTOCOL_AUTO;
+	cfg->masking_from = TLY_COORD_MASKING_FROM_DEFAULT;
+	cfg->masking_corrupt_percent = 5;
+	cfg->masking_dropout_percent = 5;
 	cfg->committee_size = 4;
 	cfg->threshold = 2;
 	cfg->quorum = 0; /* unset: the smallest valid, ceil((k + t) / 2) */

@@ -18,7 +18,17 @@
  *                                       ; 2 x heartbeat_interval_ms..600000
  *
  *   [rounds]
- *   protocol = committee                ; committee | secagg | secagg+
+ *   protocol = auto                     ; auto | committee | secagg | secagg+:
+ *                                       ; for a spec that names none; auto:
+ *                                       ; committee below masking_from trusts,
+ *                                       ; secagg+ from it on
+ *   masking_from = 60                   ; n at which auto picks secagg+, 3..
+ *                                       ; TLY_MAX_PARTIES (measured: README)
+ *   masking_corrupt_percent = 5         ; masking: trusts assumed to collude
+ *   masking_dropout_percent = 5         ; with the coordinator, and dropping
+ *                                       ; out, 0..49 each, corrupt + 2 dropout
+ *                                       ; < 100 (protocol/graph.h's gamma and
+ *                                       ; delta: degree and threshold)
  *   committee_size = 4                  ; k, 1..TLY_MAX_COMMITTEE
  *   threshold = 2                       ; t, 1 <= t <= k
  *   quorum = 3                          ; q, t <= q <= k, 2q >= k + t; default
@@ -62,7 +72,8 @@
  * Every error names the file, the line and the key (or [section]), and
  * why: unknown sections and keys, a section or key given twice, bad
  * numbers, URLs or paths, missing required keys, and rules between keys
- * (threshold against committee_size, quorum against both, min_honest against
+ * (threshold against committee_size, quorum against both, the masking
+ * percents against each other, min_honest against
  * min_contributors, planner_queue_max against queue_max), which name the line of the later key.
  * Errors found after reading (a missing key) have line 0.
  *
@@ -98,6 +109,11 @@ enum {
 	TLY_COORD_HEARTBEAT_MIN_MS = 100,
 	TLY_COORD_HEARTBEAT_MAX_MS = 60000,
 	TLY_COORD_DEAD_MAX_MS = 600000,
+	/* [rounds] protocol = auto: not a wire protocol (enum tly_protocol
+	 * starts at 1). */
+	TLY_COORD_PROTOCOL_AUTO = 0,
+	TLY_COORD_MASKING_FROM_DEFAULT = 60,
+	TLY_COORD_MASKING_PERCENT_MAX = 49,
 };
 
 /* enum tly_mechanism bits of struct tly_coord_config.mechanisms. */
@@ -124,7 +140,9 @@ struct tly_coord_config {
 	uint32_t heartbeat_interval_ms; /* default TLY_HEARTBEAT_INTERVAL_MS */
 	uint32_t heartbeat_dead_ms;     /* default TLY_HEARTBEAT_DEAD_MS */
 
-	uint8_t protocol;        /* enum tly_protocol; default committee */
+	uint8_t protocol;      /* enum tly_protocol, or TLY_COORD_PROTOCOL_AUTO (default) */
+	uint32_t masking_from; /* auto: secagg+ from this many trusts */
+	uint8_t masking_corrupt_percent, masking_dropout_percent;
 	uint16_t committee_size; /* k; default 4 */
 	uint16_t threshold;      /* t; default 2 */
 	uint16_t quorum;         /* q; default ceil((k + t) / 2) = 3 */

@@ -40,7 +40,7 @@ srv_running_free(struct running *r)
 {
 	if (r == NULL)
 		return;
-	tly_committee_coord_free(r->coord);
+	srv_rounds_free(r);
 	tly_spec_fini(&r->spec);
 	free(r->canonical);
 	free(r->participants);
@@ -173,11 +173,11 @@ static void
 finish_released(struct server *s)
 {
 	struct running *r = s->current;
-	struct tly_committee_result result;
+	struct srv_result result;
 	struct tly_noise_params noise;
 	char why[300], *json = NULL;
 
-	if (tly_committee_coord_result(r->coord, &result) != TLY_OK) {
+	if (srv_rounds_result(r, &result) != TLY_OK) {
 		srv_reply_error(s, r->handle, 500, "internal", NULL, "the total could not be read");
 		return;
 	}
@@ -206,12 +206,13 @@ finish_released(struct server *s)
 		srv_record(s, TLY_TRANSLOG_RELEASED, "", json, &result.contributors,
 		           &result.dropped);
 		srv_answer(s, r->handle, 200, json);
-		srv_note("query %s: released (%u contributors, %u dropped)", r->qid,
-		         result.contributors.count, result.dropped.count);
+		srv_note("query %s: released (%u contributors, %u dropped%s)", r->qid,
+		         result.contributors.count, result.dropped.count,
+		         result.recovered > 0 ? ", their masks removed" : "");
 		s->answered++;
 	}
 	free(json);
-	tly_committee_result_fini(&result);
+	srv_result_fini(&result);
 }
 
 static void
@@ -241,12 +242,18 @@ finish_failed(struct server *s, const char *why)
 	s->failed++;
 }
 
-/* The share-sums are not on one polynomial: nothing is released. */
+/* The share-sums are not on one polynomial (committee), or a secret
+ * rebuilt from the unmasking shares does not match (masking): nothing is
+ * released. */
 static void
 finish_inconsistent(struct server *s)
 {
 	struct running *r = s->current;
-	const char *why = "inconsistent share-sums: a contributor equivocated or a member lied";
+	const char *why =
+	    r->query.protocol == TLY_PROTOCOL_COMMITTEE
+	        ? "inconsistent share-sums: a contributor equivocated or a member lied"
+	        : "inconsistent unmasking shares: a client sent a wrong share, or a secret did not "
+	          "match its public key";
 
 	srv_record(s, TLY_TRANSLOG_ABORTED, why, NULL, NULL, NULL);
 	srv_reply_error(s, r->handle, 409, "inconsistent", NULL, "%s; nothing was released", why);
@@ -258,14 +265,16 @@ static void
 finish(struct server *s)
 {
 	struct running *r = s->current;
-	enum tly_committee_phase phase = tly_committee_coord_phase(r->coord);
 
-	if (phase == TLY_COMMITTEE_DONE)
+	if (srv_rounds_state(r) == SRV_ROUNDS_DONE)
 		finish_released(s);
-	else if (tly_committee_coord_abort_reason(r->coord) == TLY_ABORT_INCONSISTENT)
+	else if (srv_rounds_abort_reason(r) == TLY_ABORT_INCONSISTENT)
 		finish_inconsistent(s);
-	else
+	else if (r->query.protocol == TLY_PROTOCOL_COMMITTEE)
 		finish_failed(s, "too few contributors or committee answers before the deadline");
+	else
+		finish_failed(s, "too few contributors answered a round of masking before its "
+		                 "deadline");
 	/* A running mean (weight 1/4) of how long queries take. */
 	uint64_t took = srv_now_ms() - r->started_ms;
 	s->run_ms_avg = s->run_ms_avg == 0 ? took : (3 * s->run_ms_avg + took) / 4;
@@ -278,7 +287,7 @@ finish(struct server *s)
 static tly_err
 choose_parties(struct server *s, struct running *r, char *why, size_t why_len)
 {
-	uint32_t n = 0, k = s->cfg.committee_size;
+	uint32_t n = 0, k = r->query.protocol == TLY_PROTOCOL_COMMITTEE ? s->cfg.committee_size : 0;
 
 	r->participants = calloc(s->roster.count + 1, sizeof *r->participants);
 	r->committee = calloc(k + 1, sizeof *r->committee);
@@ -431,7 +440,7 @@ fill_query(struct server *s, struct running *r, uint64_t l1, uint64_t l2sq)
 {
 	struct tly_query *q = &r->query;
 
-	q->protocol = TLY_PROTOCOL_COMMITTEE;
+	q->protocol = r->spec.protocol;
 	q->mechanism = r->spec.mechanism;
 	q->cells = (uint32_t)tly_spec_cells(&r->spec, &s->catalogue);
 	q->privacy_num = r->spec.privacy_num;
@@ -446,6 +455,15 @@ fill_query(struct server *s, struct running *r, uint64_t l1, uint64_t l2sq)
 	q->deadline_ms = s->cfg.deadline_ms;
 	q->spec_json = r->canonical;
 	q->spec_len = (uint32_t)strlen(r->canonical);
+}
+
+static uint32_t
+connected_trusts(const struct server *s)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < s->roster.count; i++)
+		n += tly_hub_connected(s->hub, s->roster.parties[i].id) != 0;
+	return n;
 }
 
 /*
@@ -483,6 +501,10 @@ spec_to_query(struct server *s, const struct job *job)
 		srv_running_free(r);
 		return NULL;
 	}
+	/* A spec that names no protocol gets this coordinator's choice, in
+	 * its canonical form and so in the QUERY and the log. */
+	if (!r->spec.protocol_given)
+		r->spec.protocol = srv_protocol_for(s, connected_trusts(s));
 	/* Step 2 */
 	memcpy(r->query_id, job->query_id, sizeof r->query_id);
 	tly_hex(r->qid, r->query_id, sizeof r->query_id);
@@ -506,12 +528,8 @@ launch_checks(struct server *s, struct running *r, char *why, size_t why_len)
 	struct tly_query *q = &r->query;
 
 	tly_err rv = choose_parties(s, r, why, why_len);
-	if (rv == TLY_OK && r->spec.protocol != TLY_PROTOCOL_COMMITTEE) {
-		tly_say(
-		    why, why_len,
-		    "this coordinator runs committee sharing; pairwise masking is not served yet");
-		rv = TLY_EINVAL;
-	}
+	if (rv == TLY_OK)
+		rv = srv_rounds_params(s, q, why, why_len);
 	if (rv == TLY_OK &&
 	    tly_field_sum_fits(q->participants.count,
 	                       tly_spec_cell_bound(&r->spec, &s->catalogue, ROWS_CAP)) != TLY_OK) {
@@ -550,6 +568,13 @@ note_started(const struct running *r)
 	const struct tly_query *q = &r->query;
 	char members[512] = ""; /* a long committee is cut short */
 
+	if (q->protocol != TLY_PROTOCOL_COMMITTEE) {
+		srv_note("query %s: asked by planner %s; started with %u trusts, pairwise masking "
+		         "(%s: %u neighbours each, t = %u)",
+		         r->qid, r->spec.planner, q->participants.count,
+		         tly_spec_protocol_name(q->protocol), q->degree, q->threshold);
+		return;
+	}
 	for (uint32_t i = 0, used = 0; i < q->committee.count && used < sizeof members; i++) {
 		int n = snprintf(members + used, sizeof members - used, "%s%u", i ? " " : "",
 		                 q->committee.ids[i]);
@@ -599,8 +624,7 @@ launch(struct server *s, struct running *r)
 		return;
 	}
 	if (rv == TLY_OK) {
-		rv = tly_committee_coord_alloc(&r->coord, &s->identity, &s->roster, &r->query,
-		                               r->query_id, &box);
+		rv = srv_rounds_start(s, r, &box);
 		if (rv != TLY_OK)
 			tly_say(why, sizeof why, "the query breaks a protocol rule: %s",
 			        tly_strerror(rv));
@@ -635,7 +659,7 @@ sharing_complete(const struct server *s)
 	const struct running *r = s->current;
 	uint32_t done = 0;
 	for (uint32_t i = 0; i < r->query.participants.count; i++)
-		if (r->shares_from[i] >= r->query.committee.count)
+		if (r->shares_from[i] >= srv_rounds_first_count(r))
 			done++;
 	return done + r->refusal_count >= r->query.participants.count;
 }
@@ -772,16 +796,20 @@ srv_on_node_message(struct server *s, uint32_t from, uint8_t *msg, size_t len)
 		return;
 	}
 	tly_outbox_init(&box);
-	tly_err rv = tly_committee_coord_receive(r->coord, msg, len, &box);
-	if (rv == TLY_OK && m.header.type == TLY_MSG_SHARE) {
+	int phase = srv_rounds_phase(r);
+	tly_err rv = srv_rounds_receive(r, msg, len, &box);
+	/* A round that closed on this message (masking closes a round when
+	 * its last expected message arrives) gets its own deadline. */
+	if (srv_rounds_phase(r) != phase)
+		r->deadline = srv_now_ms() + s->cfg.deadline_ms;
+	if (rv == TLY_OK && srv_rounds_first_message(r, m.header.type)) {
 		long i = participant_index(r, from);
 		if (i >= 0)
 			r->shares_from[i]++;
 	} else if (rv == TLY_OK && m.header.type == TLY_MSG_COMPLAINT) {
 		on_complaint(s, from, &m);
 	} else if (rv != TLY_OK && rv != TLY_ETOOFEW &&
-	           !(rv == TLY_EAUTH &&
-	             tly_committee_coord_abort_reason(r->coord) == TLY_ABORT_INCONSISTENT) &&
+	           !(rv == TLY_EAUTH && srv_rounds_abort_reason(r) == TLY_ABORT_INCONSISTENT) &&
 	           !(rv == TLY_EREPLAY && m.header.type == TLY_MSG_COMPLAINT)) {
 		/* ETOOFEW and the inconsistency abort judge the query, not this
 		 * message, which was accepted; a complaint about an attempt that
@@ -796,23 +824,23 @@ void
 srv_advance(struct server *s)
 {
 	struct running *r = s->current;
-	enum tly_committee_phase phase = tly_committee_coord_phase(r->coord);
+	enum srv_rounds state = srv_rounds_state(r);
 
-	if (phase == TLY_COMMITTEE_DONE || phase == TLY_COMMITTEE_ABORTED) {
+	if (state == SRV_ROUNDS_DONE || state == SRV_ROUNDS_ABORTED) {
 		finish(s);
 		return;
 	}
-	int early = phase == TLY_COMMITTEE_SHARING && sharing_complete(s);
+	int early = state == SRV_ROUNDS_FIRST && sharing_complete(s);
 	if (early)
 		crash_point("shared");
 	if (!early && srv_now_ms() < r->deadline)
 		return;
 	struct tly_outbox box;
 	tly_outbox_init(&box);
-	tly_err rv = tly_committee_coord_close_round(r->coord, &box);
+	tly_err rv = srv_rounds_close(r, &box);
 	srv_send_outbox(s, &box);
 	tly_outbox_fini(&box);
 	r->deadline = srv_now_ms() + s->cfg.deadline_ms;
-	if (rv != TLY_OK || tly_committee_coord_phase(r->coord) == TLY_COMMITTEE_ABORTED)
+	if (rv != TLY_OK || srv_rounds_state(r) == SRV_ROUNDS_ABORTED)
 		finish(s);
 }

@@ -412,8 +412,7 @@ tly_coordinator_run(const char *config_path)
 	if (s->current != NULL) {
 		struct tly_outbox box;
 		tly_outbox_init(&box);
-		if (tly_committee_coord_abort(s->current->coord, TLY_ABORT_INTERNAL, &box) ==
-		    TLY_OK)
+		if (srv_rounds_abort(s->current, TLY_ABORT_INTERNAL, &box) == TLY_OK)
 			srv_send_outbox(s, &box);
 		tly_outbox_fini(&box);
 		srv_record(s, TLY_TRANSLOG_ABORTED, "the coordinator stopped", NULL, NULL, NULL);

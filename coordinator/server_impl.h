@@ -120,9 +120,11 @@ struct running {
 	char *canonical;
 	struct tly_query query;
 	uint32_t *participants, *committee;
-	struct tly_committee_coord *coord;
+	struct tly_committee_coord *coord; /* committee queries (rounds.c) */
+	struct tly_secagg_server *masking; /* secagg and secagg+ queries */
 	uint64_t deadline;
-	uint32_t *shares_from; /* per participant index: SHAREs relayed */
+	uint32_t *shares_from; /* per participant index: first-round messages taken
+	                          (SHAREs relayed, or its ADVERTISE) */
 	struct tly_buf receipts[RECEIPTS_MAX];
 	uint32_t receipt_from[RECEIPTS_MAX];
 	size_t receipt_count;
@@ -182,6 +184,45 @@ void srv_refused_from(struct server *s, uint32_t node, enum misdeed_kind kind);
 enum misdeed_kind srv_misdeed_of(tly_err rv);
 void srv_misdeed_summary(const struct running *r, const struct tly_idlist *contributors, char *out,
                          size_t len);
+
+/* rounds.c: the running query's rounds, whichever protocol */
+enum srv_rounds {
+	SRV_ROUNDS_FIRST, /* collecting the nodes' first answers (shares, keys) */
+	SRV_ROUNDS_LATER, /* a later round */
+	SRV_ROUNDS_DONE,  /* the total is known */
+	SRV_ROUNDS_ABORTED,
+};
+
+/* The total and who made it, for either protocol; srv_result_fini. */
+struct srv_result {
+	size_t d;
+	int64_t *cells;
+	struct tly_idlist contributors, dropped;
+	uint32_t recovered; /* masking: dropped clients whose mask keys were rebuilt */
+};
+
+struct tly_secagg_server;
+/* The protocol for a spec that names none: [rounds] protocol, or by the
+ * number of trusts (masking_from) when it is auto. */
+uint8_t srv_protocol_for(const struct server *s, uint32_t trusts);
+/* A masking query's degree and threshold, from its participants and the
+ * [rounds] masking_* keys (nothing for committee): TLY_EINVAL with why. */
+tly_err srv_rounds_params(const struct server *s, struct tly_query *q, char *why, size_t why_len);
+tly_err srv_rounds_start(struct server *s, struct running *r, struct tly_outbox *box);
+void srv_rounds_free(struct running *r);
+tly_err srv_rounds_receive(struct running *r, const uint8_t *msg, size_t len,
+                           struct tly_outbox *box);
+tly_err srv_rounds_close(struct running *r, struct tly_outbox *box);
+tly_err srv_rounds_abort(struct running *r, uint32_t reason, struct tly_outbox *box);
+int srv_rounds_phase(const struct running *r);
+enum srv_rounds srv_rounds_state(const struct running *r);
+uint32_t srv_rounds_abort_reason(const struct running *r);
+/* Whether a message of this type is a node's first answer, and how many
+ * of them a node sends (k SHAREs, or one ADVERTISE). */
+int srv_rounds_first_message(const struct running *r, uint8_t type);
+uint32_t srv_rounds_first_count(const struct running *r);
+tly_err srv_rounds_result(const struct running *r, struct srv_result *out);
+void srv_result_fini(struct srv_result *res);
 
 /* lifecycle.c */
 void srv_running_free(struct running *r);

@@ -13,6 +13,7 @@
 #include "node/ledger_votes.h"
 #include "node/node.h"
 #include "protocol/committee.h"
+#include "protocol/secagg.h"
 #include "store/keys.h"
 #include "query/planner.h"
 #include "net/process.h"
@@ -39,11 +40,28 @@ note(uint32_t id, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A query this node is in after its QUERY: as a committee member, or as a
+ * pairwise-masking client (its secrets live here between rounds). */
 struct member_slot {
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	struct tly_committee_member *member;
-	uint64_t used; /* for replacing the oldest */
+	struct tly_secagg_client *client;
+	uint64_t used;    /* for replacing the oldest */
+	uint64_t expires; /* a client's: CLOCK_MONOTONIC ms after which it is wiped */
 };
+
+/* A masking client outlives its query's rounds by at most this many round
+ * deadlines: a coordinator that vanished mid-query does not leave its
+ * secrets in memory until 8 newer queries push it out. */
+enum { CLIENT_LIFE_ROUNDS = 8 };
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 struct daemon {
 	struct tly_node node;
@@ -67,10 +85,20 @@ static struct member_slot *
 find_slot(struct daemon *d, const uint8_t query_id[TLY_QUERY_ID_BYTES])
 {
 	for (size_t i = 0; i < MEMBER_SLOTS; i++)
-		if (d->slots[i].member != NULL &&
+		if ((d->slots[i].member != NULL || d->slots[i].client != NULL) &&
 		    memcmp(d->slots[i].query_id, query_id, TLY_QUERY_ID_BYTES) == 0)
 			return &d->slots[i];
 	return NULL;
+}
+
+/* Empty a slot: the member's or client's secrets wiped and freed. */
+static void
+slot_clear(struct member_slot *slot)
+{
+	tly_committee_member_free(slot->member);
+	tly_secagg_client_free(slot->client);
+	slot->member = NULL;
+	slot->client = NULL;
 }
 
 /* A slot for a new query: a free one, or the least recently used. */
@@ -79,13 +107,12 @@ new_slot(struct daemon *d)
 {
 	struct member_slot *oldest = &d->slots[0];
 	for (size_t i = 0; i < MEMBER_SLOTS; i++) {
-		if (d->slots[i].member == NULL)
+		if (d->slots[i].member == NULL && d->slots[i].client == NULL)
 			return &d->slots[i];
 		if (d->slots[i].used < oldest->used)
 			oldest = &d->slots[i];
 	}
-	tly_committee_member_free(oldest->member);
-	oldest->member = NULL;
+	slot_clear(oldest);
 	return oldest;
 }
 
@@ -241,10 +268,25 @@ answer(struct daemon *d, const char *qid, const uint8_t query_id[TLY_QUERY_ID_BY
 	struct tly_ledger_receipt receipt;
 	char why[600];
 
+	struct tly_secagg_client *client = NULL;
+	tly_err rv;
+
 	tly_outbox_init(&box);
 	memset(&receipt, 0, sizeof receipt);
-	tly_err rv = tly_node_answer(&d->node, query_id, q, &box, &receipt, why, sizeof why);
+	if (q->protocol == TLY_PROTOCOL_COMMITTEE)
+		rv = tly_node_answer(&d->node, query_id, q, &box, &receipt, why, sizeof why);
+	else
+		rv = tly_node_answer_masked(&d->node, query_id, q, &client, &box, &receipt, why,
+		                            sizeof why);
 	note_answer(d, qid, why);
+	if (client != NULL) {
+		/* Kept before anything is sent, so that the rounds find it. */
+		struct member_slot *slot = new_slot(d);
+		memcpy(slot->query_id, query_id, TLY_QUERY_ID_BYTES);
+		slot->client = client;
+		slot->used = ++d->clock;
+		slot->expires = now_ms() + (uint64_t)CLIENT_LIFE_ROUNDS * q->deadline_ms;
+	}
 	send_answer(d, query_id, rv, &box, &receipt, why);
 	tly_outbox_fini(&box);
 }
@@ -257,7 +299,8 @@ read_query(struct daemon *d, const char *qid, const uint8_t *msg, size_t len,
            uint8_t query_id[TLY_QUERY_ID_BYTES], struct tly_query *q)
 {
 	uint32_t self = d->node.config.id;
-	tly_err rv = tly_committee_read_query(&d->node.roster, self, msg, len, query_id, q);
+	tly_err rv = tly_query_read_checked(&d->node.roster, self, msg, len, tly_node_query_check,
+	                                    query_id, q);
 
 	if (rv != TLY_OK)
 		note(self, "query %s: not a valid QUERY (%s): refused, not recorded in the ledger",
@@ -343,8 +386,7 @@ leave_committee(struct daemon *d, struct member_slot *slot, const char *qid, str
 	     "nothing sent, and this node leaves the query's committee",
 	     qid);
 	tly_outbox_fini(box);
-	tly_committee_member_free(slot->member);
-	slot->member = NULL;
+	slot_clear(slot);
 }
 
 /* A committee message for a query this node serves: the member takes it,
@@ -371,9 +413,42 @@ to_member(struct daemon *d, struct member_slot *slot, const uint8_t *msg, size_t
 		     (int)peeked->header.type, box.count);
 	send_outbox(d, &box);
 	tly_outbox_fini(&box);
-	if (rv == TLY_EABORTED || peeked->header.type == TLY_MSG_ABORT) {
-		tly_committee_member_free(slot->member);
-		slot->member = NULL;
+	if (rv == TLY_EABORTED || peeked->header.type == TLY_MSG_ABORT)
+		slot_clear(slot);
+}
+
+/* A round of pairwise masking for a query this node answers: the client
+ * takes the message and its answer is sent. Its secrets are wiped when it
+ * is done or has stopped. */
+static void
+to_client(struct daemon *d, struct member_slot *slot, const uint8_t *msg, size_t len,
+          const struct tly_msg *peeked)
+{
+	uint32_t self = d->node.config.id;
+	struct tly_outbox box;
+	char qid[2 * TLY_QUERY_ID_BYTES + 1];
+
+	tly_outbox_init(&box);
+	slot->used = ++d->clock;
+	slot->expires = now_ms() + (uint64_t)CLIENT_LIFE_ROUNDS *
+	                               tly_secagg_client_query(slot->client)->deadline_ms;
+	tly_hex(qid, peeked->header.query_id, TLY_QUERY_ID_BYTES);
+	tly_err rv = tly_secagg_client_receive(slot->client, msg, len, &box);
+	enum tly_secagg_client_phase phase = tly_secagg_client_phase(slot->client);
+	if (rv != TLY_OK && rv != TLY_EABORTED)
+		note(self, "query %s: masking: message of type %d refused: %s%s", qid,
+		     (int)peeked->header.type, tly_strerror(rv),
+		     phase == TLY_SECAGG_CLIENT_ABORTED ? "; this node stops and wipes its secrets"
+		                                        : "");
+	if (box.count > 0)
+		note(self, "query %s: masking: answering a message of type %d with %zu message(s)",
+		     qid, (int)peeked->header.type, box.count);
+	send_outbox(d, &box);
+	tly_outbox_fini(&box);
+	if (phase == TLY_SECAGG_CLIENT_DONE || phase == TLY_SECAGG_CLIENT_ABORTED) {
+		note(self, "query %s: masking: %s", qid,
+		     phase == TLY_SECAGG_CLIENT_DONE ? "unmasking shares sent; done" : "stopped");
+		slot_clear(slot);
 	}
 }
 
@@ -398,7 +473,10 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 			     (int)peeked.header.type);
 		return;
 	}
-	to_member(d, slot, msg, len, &peeked);
+	if (slot->client != NULL)
+		to_client(d, slot, msg, len, &peeked);
+	else
+		to_member(d, slot, msg, len, &peeked);
 }
 
 /* Dial the coordinator (over TLS for a "tls+" address) and take the stop
@@ -441,6 +519,26 @@ report_link(struct daemon *d, int *was_ready)
 	*was_ready = ready;
 }
 
+/* Masking clients whose query has outlived its rounds: wiped. */
+static void
+expire_clients(struct daemon *d)
+{
+	uint64_t now = now_ms();
+
+	for (size_t i = 0; i < MEMBER_SLOTS; i++) {
+		struct member_slot *slot = &d->slots[i];
+		if (slot->client == NULL || now < slot->expires)
+			continue;
+		char qid[2 * TLY_QUERY_ID_BYTES + 1];
+		tly_hex(qid, slot->query_id, TLY_QUERY_ID_BYTES);
+		note(d->node.config.id,
+		     "query %s: masking: no round came for %u round deadlines; its secrets are "
+		     "wiped",
+		     qid, (unsigned)CLIENT_LIFE_ROUNDS);
+		slot_clear(slot);
+	}
+}
+
 /* Each message from the coordinator in turn, until SIGTERM or SIGINT. */
 static void
 receive_loop(struct daemon *d)
@@ -451,6 +549,7 @@ receive_loop(struct daemon *d)
 		uint8_t *msg;
 		size_t len;
 		report_link(d, &was_ready);
+		expire_clients(d);
 		tly_err rv = tly_link_recv(d->link, &msg, &len, RECV_TIMEOUT_MS);
 		if (rv == TLY_ETIMEDOUT)
 			continue;
@@ -481,7 +580,7 @@ tly_node_daemon(const char *config_path)
 	if (rv == TLY_OK)
 		receive_loop(d);
 	for (size_t i = 0; i < MEMBER_SLOTS; i++)
-		tly_committee_member_free(d->slots[i].member);
+		slot_clear(&d->slots[i]);
 	tly_link_close(d->link);
 	tly_node_close(&d->node);
 	free(d);

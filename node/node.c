@@ -12,6 +12,7 @@
 #include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "protocol/committee.h"
+#include "protocol/secagg.h"
 #include "store/keys.h"
 #include "query/noise.h"
 #include "crypto/dp.h"
@@ -172,14 +173,14 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	struct tly_fraction privacy =
 	    tly_frac_reduce((struct tly_fraction){q->privacy_num, q->privacy_den});
 	rv = tly_spec_sensitivity(spec, &node->catalogue, &l1, &l2sq);
-	if (rv != TLY_OK || spec->mechanism != q->mechanism || spec->privacy_num != privacy.num ||
-	    spec->privacy_den != privacy.den ||
+	if (rv != TLY_OK || spec->protocol != q->protocol || spec->mechanism != q->mechanism ||
+	    spec->privacy_num != privacy.num || spec->privacy_den != privacy.den ||
 	    tly_spec_cells(spec, &node->catalogue) != q->cells || l1 != q->sensitivity_l1 ||
 	    l2sq != q->sensitivity_l2sq) {
-		tly_say(
-		    why, why_len,
-		    "refused: the QUERY's mechanism, privacy, cells or sensitivity do not match "
-		    "its spec as this node computes them");
+		tly_say(why, why_len,
+		        "refused: the QUERY's protocol, mechanism, privacy, cells or sensitivity "
+		        "do not "
+		        "match its spec as this node computes them");
 		rv = TLY_EINVAL;
 		goto fail;
 	}
@@ -288,12 +289,39 @@ should_stop(void *arg)
 	return monotonic_ms() >= node->deadline;
 }
 
+/* Step 5's last part: the noisy cells leave the node, secret-shared to the
+ * committee, or (client not NULL) masked: the client state is made here,
+ * its keys advertised, and it is the caller's for the rounds to come. */
+static tly_err
+share_cells(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
+            const struct tly_query *q, const int64_t *cells, size_t d,
+            struct tly_secagg_client **client, struct tly_outbox *out)
+{
+	if (client == NULL) {
+		struct tly_committee_node_opts opts = {.allow_no_noise =
+		                                           node->config.allow_noise_free,
+		                                       .stop = should_stop,
+		                                       .stop_arg = node};
+		return tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts,
+		                                 query_id, q, cells, d, out);
+	}
+	struct tly_secagg_client_opts opts = {.allow_no_noise = node->config.allow_noise_free};
+	tly_err rv = tly_secagg_client_alloc_query(client, &node->identity, &node->roster,
+	                                           &node->rng, &opts, query_id, q);
+	if (rv == TLY_OK && (rv = tly_secagg_client_start(*client, cells, d, out)) != TLY_OK) {
+		tly_secagg_client_free(*client);
+		*client = NULL;
+	}
+	return rv;
+}
+
 /* Step 5: read the data (held still since open_data), add the noise share
  * and share the vector. The exact cells are the trust's secret: wiped. */
 static tly_err
 answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES],
                  const struct tly_query *q, const struct tly_spec *spec, struct tly_store *store,
-                 size_t d, struct tly_outbox *out, char *why, size_t why_len)
+                 size_t d, struct tly_secagg_client **client, struct tly_outbox *out, char *why,
+                 size_t why_len)
 {
 	struct tly_eval_stats stats;
 	int64_t *cells = calloc(d, sizeof *cells);
@@ -312,10 +340,7 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 		tly_say(why, why_len, "%s", TLY_NODE_EVAL_FAILED);
 		goto out;
 	}
-	struct tly_committee_node_opts opts = {
-	    .allow_no_noise = node->config.allow_noise_free, .stop = should_stop, .stop_arg = node};
-	rv = tly_committee_node_answer(&node->identity, &node->roster, &node->rng, &opts, query_id,
-	                               q, cells, d, out);
+	rv = share_cells(node, query_id, q, cells, d, client, out);
 	if (rv == TLY_ETIMEDOUT) {
 		tly_say(why, why_len, "abandoned while drawing the noise: %s; the charge stands",
 		        node->stopping != NULL && *node->stopping ? "the node is stopping"
@@ -326,7 +351,11 @@ answer_from_data(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTE
 		tly_say(why, why_len, "cannot share the answer: %s", tly_strerror(rv));
 		goto out;
 	}
-	tly_say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
+	if (client != NULL)
+		tly_say(why, why_len, "answered: %zu cells, masked (%s), keys advertised", d,
+		        tly_spec_protocol_name(q->protocol));
+	else
+		tly_say(why, why_len, "answered: %zu cells, %zu shares", d, out->count);
 	tly_say(node->local_note, sizeof node->local_note,
 	        "the answer read %llu rows (%llu left out)", (unsigned long long)stats.rows_matched,
 	        (unsigned long long)stats.rows_unmatched);
@@ -337,13 +366,21 @@ out:
 }
 
 tly_err
+tly_node_query_check(const struct tly_query *q, const struct tly_roster *roster)
+{
+	if (q->protocol == TLY_PROTOCOL_COMMITTEE)
+		return tly_committee_query_check(q, roster);
+	return tly_secagg_query_check(q, roster);
+}
+
+tly_err
 tly_node_read_query(struct tly_node *node, const uint8_t *msg, size_t len,
                     uint8_t query_id[static TLY_QUERY_ID_BYTES], struct tly_query *q, char *why,
                     size_t why_len)
 {
 	/* Step 1. */
-	tly_err rv =
-	    tly_committee_read_query(&node->roster, node->config.id, msg, len, query_id, q);
+	tly_err rv = tly_query_read_checked(&node->roster, node->config.id, msg, len,
+	                                    tly_node_query_check, query_id, q);
 
 	if (rv != TLY_OK)
 		tly_say(why, why_len, "refused: not a valid QUERY for this node: %s",
@@ -351,10 +388,11 @@ tly_node_read_query(struct tly_node *node, const uint8_t *msg, size_t len,
 	return rv;
 }
 
-tly_err
-tly_node_answer(struct tly_node *node, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
-                const struct tly_query *q, struct tly_outbox *out,
-                struct tly_ledger_receipt *receipt, char *why, size_t why_len)
+/* Steps 1b to 5 for either protocol (client NULL: committee). */
+static tly_err
+answer(struct tly_node *node, const uint8_t query_id[TLY_QUERY_ID_BYTES], const struct tly_query *q,
+       struct tly_secagg_client **client, struct tly_outbox *out,
+       struct tly_ledger_receipt *receipt, char *why, size_t why_len)
 {
 	struct tly_log_head_field log_head;
 	struct tly_spec spec;
@@ -384,10 +422,40 @@ tly_node_answer(struct tly_node *node, const uint8_t query_id[static TLY_QUERY_I
 	if (rv != TLY_OK)
 		goto out_read;
 	/* Step 5. */
-	rv = answer_from_data(node, query_id, q, &spec, store, q->cells, out, why, why_len);
+	rv = answer_from_data(node, query_id, q, &spec, store, q->cells, client, out, why, why_len);
 out_read:
 	tly_store_end(store);
 out_spec:
 	tly_spec_fini(&spec);
 	return rv;
+}
+
+/* The entry point must be the protocol's, before anything is charged. */
+static tly_err
+wrong_entry(char *why, size_t why_len)
+{
+	return tly_fail(why, why_len, TLY_EINVAL,
+	                "refused: the QUERY's protocol is not the one this answer runs");
+}
+
+tly_err
+tly_node_answer(struct tly_node *node, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                const struct tly_query *q, struct tly_outbox *out,
+                struct tly_ledger_receipt *receipt, char *why, size_t why_len)
+{
+	if (q->protocol != TLY_PROTOCOL_COMMITTEE)
+		return wrong_entry(why, why_len);
+	return answer(node, query_id, q, NULL, out, receipt, why, why_len);
+}
+
+tly_err
+tly_node_answer_masked(struct tly_node *node, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                       const struct tly_query *q, struct tly_secagg_client **client,
+                       struct tly_outbox *out, struct tly_ledger_receipt *receipt, char *why,
+                       size_t why_len)
+{
+	*client = NULL;
+	if (q->protocol != TLY_PROTOCOL_SECAGG && q->protocol != TLY_PROTOCOL_SECAGG_PLUS)
+		return wrong_entry(why, why_len);
+	return answer(node, query_id, q, client, out, receipt, why, why_len);
 }

@@ -89,11 +89,16 @@ void tly_node_close(struct tly_node *node);
 TLY_MUST tly_err tly_node_store(struct tly_node *node, const char *dataset, struct tly_store **out,
                                 char *why, size_t why_len);
 
+/* The rules of the query's own protocol: tly_committee_query_check or
+ * tly_secagg_query_check (a tly_query_check_fn, wire/codec.h). */
+TLY_MUST tly_err tly_node_query_check(const struct tly_query *q, const struct tly_roster *roster);
+
 /*
- * Step 1: open a QUERY message, check its signature and the committee
- * rules (tly_committee_read_query) and decode it, once. On TLY_OK, *q (fini
- * it with tly_query_fini) and query_id are written for tly_node_answer.
- * Errors: those of tly_committee_read_query; why says so in one line.
+ * Step 1: open a QUERY message, check its signature and its protocol's
+ * rules (tly_node_query_check) and decode it, once. On TLY_OK, *q (fini
+ * it with tly_query_fini) and query_id are written for tly_node_answer or
+ * tly_node_answer_masked. Errors: those of tly_query_read_checked; why
+ * says so in one line.
  */
 TLY_MUST tly_err tly_node_read_query(struct tly_node *node, const uint8_t *msg, size_t len,
                                      uint8_t query_id[static TLY_QUERY_ID_BYTES],
@@ -101,6 +106,7 @@ TLY_MUST tly_err tly_node_read_query(struct tly_node *node, const uint8_t *msg, 
 
 /*
  * Answer one QUERY (committee protocol), steps 1 (participant, log) to 5.
+ * A QUERY of another protocol: TLY_EINVAL, nothing charged.
  * q and query_id are as tly_node_read_query or tly_committee_read_query
  * returned them: the message is not read again; q stays the caller's.
  * On TLY_OK, out holds the
@@ -121,5 +127,26 @@ TLY_MUST tly_err tly_node_answer(struct tly_node *node,
                                  const uint8_t query_id[static TLY_QUERY_ID_BYTES],
                                  const struct tly_query *q, struct tly_outbox *out,
                                  struct tly_ledger_receipt *receipt, char *why, size_t why_len);
+
+/*
+ * The same for a pairwise-masking QUERY (protocol SECAGG or SECAGG_PLUS,
+ * protocol/secagg.h), steps 1b to 5 unchanged up to the data: the same
+ * checks, the same durable charge, the same refusals, before the data is
+ * read. Step 5 then makes the node's client state for the query
+ * (tly_secagg_client_alloc_query, borrowing node's identity, roster and
+ * rng), adds the noise share and appends its ADVERTISE to out. On TLY_OK
+ * *client is the caller's, for the rounds to come
+ * (tly_secagg_client_receive; free it with tly_secagg_client_free); on
+ * failure it is NULL. The noise is drawn in one go (no stop flag).
+ * A QUERY of another protocol: TLY_EINVAL, nothing charged
+ * (tly_node_answer refuses a masking QUERY the same way).
+ */
+struct tly_secagg_client;
+TLY_MUST tly_err tly_node_answer_masked(struct tly_node *node,
+                                        const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                        const struct tly_query *q,
+                                        struct tly_secagg_client **client, struct tly_outbox *out,
+                                        struct tly_ledger_receipt *receipt, char *why,
+                                        size_t why_len);
 
 #endif

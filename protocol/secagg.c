@@ -28,46 +28,91 @@ fail(struct tly_secagg_client *c, tly_err rv)
 
 /* ---- the query ---- */
 
+/* The rest of alloc, once c->query and c->query_id hold the checked query. */
+static tly_err
+client_setup(struct tly_secagg_client *c, const struct tly_secagg_client_opts *opts)
+{
+	tly_err rv = TLY_EPEER;
+
+	if (!tly_idlist_contains(&c->query.participants, c->self->id))
+		return rv;
+	if (c->query.mechanism == TLY_MECH_NONE && (opts == NULL || !opts->allow_no_noise))
+		return rv;
+	rv = tly_secagg_graph(&c->graph, &c->query, c->query_id);
+	if (rv != TLY_OK)
+		return rv;
+	c->secrets = sodium_malloc(sizeof *c->secrets);
+	if (c->secrets == NULL)
+		return TLY_ENOMEM;
+	if (opts != NULL && opts->policy != NULL) {
+		rv = opts->policy(opts->policy_arg, c->query_id, &c->query);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	c->phase = TLY_SECAGG_CLIENT_READY;
+	return TLY_OK;
+}
+
+static struct tly_secagg_client *
+client_new(const struct tly_identity *self, const struct tly_roster *roster, struct tly_rng *rng)
+{
+	struct tly_secagg_client *c = calloc(1, sizeof *c);
+
+	if (c != NULL) {
+		c->self = self;
+		c->roster = roster;
+		c->rng = rng;
+	}
+	return c;
+}
+
 tly_err
 tly_secagg_client_alloc(struct tly_secagg_client **out, const struct tly_identity *self,
                         const struct tly_roster *roster, struct tly_rng *rng,
                         const struct tly_secagg_client_opts *opts, const uint8_t *query_msg,
                         size_t len)
 {
-	struct tly_secagg_client *c = calloc(1, sizeof *c);
+	struct tly_secagg_client *c = client_new(self, roster, rng);
 	tly_err rv = TLY_ENOMEM;
 
 	if (c == NULL)
 		return rv;
-	c->self = self;
-	c->roster = roster;
-	c->rng = rng;
 	rv = tly_secagg_read_query(roster, self->id, query_msg, len, c->query_id, &c->query);
-	if (rv != TLY_OK)
-		goto out;
-	rv = TLY_EPEER;
-	if (!tly_idlist_contains(&c->query.participants, self->id))
-		goto out;
-	if (c->query.mechanism == TLY_MECH_NONE && (opts == NULL || !opts->allow_no_noise))
-		goto out;
-	rv = tly_secagg_graph(&c->graph, &c->query, c->query_id);
-	if (rv != TLY_OK)
-		goto out;
-	rv = TLY_ENOMEM;
-	c->secrets = sodium_malloc(sizeof *c->secrets);
-	if (c->secrets == NULL)
-		goto out;
-	if (opts != NULL && opts->policy != NULL) {
-		rv = opts->policy(opts->policy_arg, c->query_id, &c->query);
-		if (rv != TLY_OK)
-			goto out;
+	if (rv == TLY_OK)
+		rv = client_setup(c, opts);
+	if (rv != TLY_OK) {
+		tly_secagg_client_free(c);
+		return rv;
 	}
-	c->phase = TLY_SECAGG_CLIENT_READY;
 	*out = c;
 	return TLY_OK;
-out:
-	tly_secagg_client_free(c);
-	return rv;
+}
+
+tly_err
+tly_secagg_client_alloc_query(struct tly_secagg_client **out, const struct tly_identity *self,
+                              const struct tly_roster *roster, struct tly_rng *rng,
+                              const struct tly_secagg_client_opts *opts,
+                              const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                              const struct tly_query *q)
+{
+	struct tly_secagg_client *c;
+	tly_err rv = tly_secagg_query_check(q, roster);
+
+	if (rv != TLY_OK)
+		return rv;
+	c = client_new(self, roster, rng);
+	if (c == NULL)
+		return TLY_ENOMEM;
+	memcpy(c->query_id, query_id, TLY_QUERY_ID_BYTES);
+	rv = tly_query_copy(&c->query, q);
+	if (rv == TLY_OK)
+		rv = client_setup(c, opts);
+	if (rv != TLY_OK) {
+		tly_secagg_client_free(c);
+		return rv;
+	}
+	*out = c;
+	return TLY_OK;
 }
 
 const struct tly_query *

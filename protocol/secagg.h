@@ -205,6 +205,20 @@ TLY_MUST tly_err tly_secagg_client_alloc(struct tly_secagg_client **out,
                                          const struct tly_secagg_client_opts *opts,
                                          const uint8_t *query_msg, size_t len);
 
+/*
+ * The same from a QUERY already opened and decoded (tly_query_read_checked,
+ * as a node that read it once to check its spec and charge its ledger
+ * does): q must be what that read returned for query_id; it is checked
+ * again (tly_secagg_query_check) and copied. Errors as above, without
+ * those of tly_msg_open.
+ */
+TLY_MUST tly_err tly_secagg_client_alloc_query(struct tly_secagg_client **out,
+                                               const struct tly_identity *self,
+                                               const struct tly_roster *roster, struct tly_rng *rng,
+                                               const struct tly_secagg_client_opts *opts,
+                                               const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+                                               const struct tly_query *q);
+
 /* The accepted query (valid while c lives), and its id. */
 const struct tly_query *tly_secagg_client_query(const struct tly_secagg_client *c);
 const uint8_t *tly_secagg_client_query_id(const struct tly_secagg_client *c);
@@ -332,6 +346,8 @@ TLY_MUST tly_err tly_secagg_server_abort(struct tly_secagg_server *s, uint32_t r
                                          struct tly_outbox *box);
 
 enum tly_secagg_phase tly_secagg_server_phase(const struct tly_secagg_server *s);
+/* Why the query was aborted (enum tly_abort_reason), 0 unless ABORTED. */
+uint32_t tly_secagg_server_abort_reason(const struct tly_secagg_server *s);
 
 /* The released total and who made it. Every member is owned; fini it. */
 struct tly_secagg_result {

@@ -541,6 +541,7 @@ send_abort(struct tly_secagg_server *s, uint32_t reason, struct tly_outbox *box)
 	tly_err rv;
 
 	s->phase = TLY_SECAGG_ABORTED;
+	s->abort_reason = reason;
 	tly_buf_init(&body);
 	rv = tly_abort_encode(&body, reason);
 	if (rv == TLY_OK)

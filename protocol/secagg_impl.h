@@ -203,6 +203,7 @@ struct tly_secagg_client_rec {
 
 struct tly_secagg_server {
 	enum tly_secagg_phase phase;
+	uint32_t abort_reason; /* enum tly_abort_reason once ABORTED, else 0 */
 	const struct tly_identity *coord;
 	const struct tly_roster *roster;
 	uint8_t query_id[TLY_QUERY_ID_BYTES];

@@ -148,6 +148,12 @@ tly_secagg_server_phase(const struct tly_secagg_server *s)
 	return s->phase;
 }
 
+uint32_t
+tly_secagg_server_abort_reason(const struct tly_secagg_server *s)
+{
+	return s->abort_reason;
+}
+
 /* ---- receiving ---- */
 
 /* ---- the public keys accepted so far (struct tly_secagg_server) ---- */

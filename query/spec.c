@@ -624,6 +624,7 @@ parse_protocol(struct parse *p, const json_t *root)
 	for (uint8_t proto = TLY_PROTOCOL_COMMITTEE; proto <= TLY_PROTOCOL_SECAGG_PLUS; proto++) {
 		if (strcmp(json_string_value(name.value), tly_spec_protocol_name(proto)) == 0) {
 			p->spec->protocol = proto;
+			p->spec->protocol_given = 1;
 			return TLY_OK;
 		}
 	}

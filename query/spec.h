@@ -162,6 +162,8 @@ struct tly_spec {
 	uint32_t round_to;                   /* sdc; 0 = off (a query's 1 reads as 0) */
 	uint8_t protocol;                    /* enum tly_protocol; optional "protocol" field,
 	                                        default TLY_PROTOCOL_COMMITTEE */
+	uint8_t protocol_given;              /* 1 when the JSON named the protocol: a
+	                                        coordinator may choose it otherwise */
 	/* Who asked: the authenticated planner's name (query/planner.h),
 	 * which the coordinator sets from the request's signature; "" when
 	 * the JSON has no "planner" field. */
