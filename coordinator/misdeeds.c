@@ -148,6 +148,8 @@ srv_misdeed_summary(const struct running *r, const struct tly_idlist *contributo
 		uint32_t id = r->participants[i];
 		if (contributors != NULL && tly_idlist_contains(contributors, id))
 			continue;
+		if (r->query.protocol != TLY_PROTOCOL_COMMITTEE)
+			continue; /* masking: who dropped is in the entry's lists */
 		if (r->shares_from[i] < r->query.committee.count)
 			APPEND("%snode %u: %u of %u shares before the deadline", used ? "; " : "",
 			       id, r->shares_from[i], r->query.committee.count);

@@ -452,6 +452,21 @@ to_client(struct daemon *d, struct member_slot *slot, const uint8_t *msg, size_t
 	}
 }
 
+/* Fault injection for the dropout tests (tests/test_masking.c): with
+ * TALLY_TEST_DIE_ON set to a message type's number (wire/messages.h), the
+ * node kills itself with SIGKILL when one arrives, before reading it, as a
+ * crash or a pulled cable would at that round. Unset in every real
+ * deployment. */
+static void
+die_point(uint32_t self, uint8_t type)
+{
+	const char *on = getenv("TALLY_TEST_DIE_ON");
+	if (on != NULL && strtoul(on, NULL, 10) == type) {
+		note(self, "TALLY_TEST_DIE_ON=%s: killing this process (a test)", on);
+		raise(SIGKILL);
+	}
+}
+
 static void
 on_message(struct daemon *d, const uint8_t *msg, size_t len)
 {
@@ -462,6 +477,7 @@ on_message(struct daemon *d, const uint8_t *msg, size_t len)
 		note(self, "dropped a malformed message of %zu bytes", len);
 		return;
 	}
+	die_point(self, peeked.header.type);
 	if (peeked.header.type == TLY_MSG_QUERY) {
 		on_query(d, msg, len, &peeked);
 		return;

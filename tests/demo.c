@@ -24,6 +24,12 @@ dmn_demo_init(struct dmn_demo *d, const char *name)
 void
 dmn_demo_serve(struct dmn_demo *d, int sites, int people, int seed)
 {
+	dmn_demo_serve_protocol(d, sites, people, seed, "auto");
+}
+
+void
+dmn_demo_serve_protocol(struct dmn_demo *d, int sites, int people, int seed, const char *protocol)
+{
 	char n[16], p[16], s[16];
 
 	snprintf(n, sizeof n, "%d", sites);
@@ -31,8 +37,9 @@ dmn_demo_serve(struct dmn_demo *d, int sites, int people, int seed)
 	snprintf(s, sizeof s, "%d", seed);
 	cr_assert_eq(
 	    dmn_demo_run(d, (const char *const[]){"tally", "demo", "--serve", "--dir", d->dir,
-	                                          "--sites", n, "--people", p, "--seed", s, NULL}),
-	    0, "tally demo --serve failed");
+	                                          "--sites", n, "--people", p, "--seed", s,
+	                                          "--protocol", protocol, NULL}),
+	    0, "tally demo --serve --protocol %s failed", protocol);
 	cr_assert(dmn_planner_api(d->dir, d->api, sizeof d->api), "no api in %s/planner.conf",
 	          d->dir);
 }

@@ -31,6 +31,9 @@ void dmn_demo_init(struct dmn_demo *d, const char *name);
  * folder (asserts that it succeeded), and the API URL it wrote (asserts
  * that there is one). */
 void dmn_demo_serve(struct dmn_demo *d, int sites, int people, int seed);
+/* The same with `--protocol protocol` (auto, committee, secagg, secagg+). */
+void dmn_demo_serve_protocol(struct dmn_demo *d, int sites, int people, int seed,
+                             const char *protocol);
 /* `tally demo --stop`, then remove the folder. */
 void dmn_demo_fini(const struct dmn_demo *d);
 
