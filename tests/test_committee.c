@@ -11,6 +11,7 @@
 #include "crypto/shamir.h"
 #include "wire/codec.h"
 #include "protocol/committee.h"
+#include "protocol/committee_impl.h"
 #include "query/noise.h"
 #include "tests/stats.h"
 
@@ -1442,9 +1443,10 @@ views_differ(const struct view *a, const struct view *b)
 }
 
 struct observation {
-	struct view share_sum; /* the first member's share-sum: the coordinator's view */
-	struct view one_share; /* node 1's share for member 1: t - 1 colluders */
-	struct view leaked;    /* node 1's input from t of its shares: a leak */
+	struct view share_sum;   /* the first member's share-sum: the coordinator's view */
+	struct view one_share;   /* node 1's share for member 1 (seeded): t - 1 colluders */
+	struct view whole_share; /* ... for member 2 (whole, interpolated) */
+	struct view leaked;      /* node 1's input from t of its shares: a leak */
 };
 
 /* The coordinator's inbox: member 1's share-sum elements. */
@@ -1466,27 +1468,52 @@ spy_share_sum(struct fed *f, const uint8_t *msg, size_t len)
 		view_add(&obs->share_sum, sum[c]);
 }
 
+/* Open a SHARE (either form) from node index i as `member` would:
+ * share[0..d) is its share. Returns the form. */
+static enum tly_share_form
+open_share_as(struct fed *f, const struct tly_identity *member, uint32_t i, const uint8_t *msg,
+              size_t len, uint64_t *share)
+{
+	size_t d = f->spec.d;
+	uint8_t *plain = malloc(d * 8 + TLY_SHARE_SEED_BYTES);
+	enum tly_share_form form;
+	const uint8_t *cipher;
+	size_t cipher_len;
+	struct tly_msg m;
+
+	cr_assert_not_null(plain);
+	cr_assert_eq(tly_msg_peek(msg, len, &m), TLY_OK);
+	cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, m.body, m.body_len, d),
+	             TLY_OK);
+	cr_assert_eq(tly_envelope_open(plain, member->kx_sk, member->kx_pk, f->party[i].kx_pk,
+	                               m.raw_header, cipher, cipher_len),
+	             TLY_OK);
+	if (form == TLY_SHARE_WHOLE)
+		cr_assert_eq(tly_field_vec_load(share, plain, d), TLY_OK);
+	else
+		cr_assert_eq(tly_committee_seed_expand(plain, f->qid, i + 1, member->id, share, d),
+		             TLY_OK);
+	free(plain);
+	return form;
+}
+
 /* Open node 1's shares as members would (a coalition of members). */
 static void
 coalition_view(struct fed *f, struct tly_outbox *box, struct observation *obs)
 {
 	uint64_t shares[2][VIEW_CELLS], input[VIEW_CELLS];
-	uint8_t plain[VIEW_CELLS * 8];
 	const uint64_t *rows[2] = {shares[0], shares[1]};
 	uint64_t xs[2] = {1, 2};
 
-	for (size_t j = 0; j < 2; j++) {
-		struct tly_msg m;
-		const struct tly_identity *member = &f->party[f->q.committee.ids[j] - 1];
-		cr_assert_eq(tly_msg_peek(box->items[j].data, box->items[j].len, &m), TLY_OK);
-		cr_assert_eq(tly_envelope_open(plain, member->kx_sk, member->kx_pk,
-		                               f->party[0].kx_pk, m.raw_header, m.body, m.body_len),
-		             TLY_OK);
-		cr_assert_eq(tly_field_vec_load(shares[j], plain, VIEW_CELLS), TLY_OK);
-	}
+	/* Member 1's share is seeded (t = 2), member 2's whole. */
+	for (size_t j = 0; j < 2; j++)
+		cr_assert_eq(open_share_as(f, &f->party[f->q.committee.ids[j] - 1], 0,
+		                           box->items[j].data, box->items[j].len, shares[j]),
+		             j == 0 ? TLY_SHARE_SEEDED : TLY_SHARE_WHOLE);
 	cr_assert_eq(tly_shamir_reconstruct(xs, rows, 2, 2, VIEW_CELLS, input), TLY_OK);
 	for (size_t c = 0; c < VIEW_CELLS; c++) {
 		view_add(&obs->one_share, shares[0][c]);
+		view_add(&obs->whole_share, shares[1][c]);
 		view_add(&obs->leaked, input[c]);
 	}
 }
@@ -1536,12 +1563,15 @@ Test(committee_stats, coordinator_view_hides_single_inputs, .timeout = 60)
 	observe(&f, 1000, 0, 2000, &b);
 	double p_view = views_differ(&a.share_sum, &b.share_sum);
 	double p_one = views_differ(&a.one_share, &b.one_share);
+	double p_whole = views_differ(&a.whole_share, &b.whole_share);
 	double p_leak = views_differ(&a.leaked, &b.leaked);
-	cr_log_info("two-sample p: share-sum %g, one share %g, t shares %g", p_view, p_one, p_leak);
+	cr_log_info("two-sample p: share-sum %g, seeded share %g, whole share %g, t shares %g",
+	            p_view, p_one, p_whole, p_leak);
 	/* The coordinator's share-sums, and one member's share of node 1 (a
 	 * coalition below t), look the same either way ... */
 	cr_assert_gt(p_view, 1e-4, "share-sums depend on a single input: p = %g", p_view);
-	cr_assert_gt(p_one, 1e-4, "one share depends on the input: p = %g", p_one);
+	cr_assert_gt(p_one, 1e-4, "a seeded share depends on the input: p = %g", p_one);
+	cr_assert_gt(p_whole, 1e-4, "a whole share depends on the input: p = %g", p_whole);
 	/* ... while t shares, with the very same test, tell them apart. */
 	cr_assert_lt(p_leak, 1e-12, "the test has no power: p = %g", p_leak);
 	fed_fini(&f);
