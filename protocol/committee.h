@@ -20,7 +20,7 @@
  *                      32-byte seed instead of their share (the share is the
  *                      seed's PRG expansion, tly_committee_seed_expand); the
  *                      others get f(j + 1) interpolated through f(0) = the
- *                      input and those t - 1 points (docs/PROTOCOL.md 3.2).
+ *                      input and those t - 1 points (docs/PROTOCOL.md 6.1).
  *   Round 2 ANNOUNCE   coordinator -> each member: attempt number and the
  *                      sorted set of nodes that delivered all k shares.
  *           SET_SIGN   member -> coordinator: its one vote for the set
