@@ -34,12 +34,18 @@
  * message's bytes, then Ed25519 over the 32-byte digest (which hashes
  * 32 bytes twice to sign, once to verify). Before issue 16 Ed25519 hashed
  * the whole message, which at d = 10^4 was most of the floor.
- *   committee, per node:   Shamir of d elements t-of-k = k (t - 1) axpy(d)
- *                          + rng_field((t - 1) d); k seal(8d); k sign(share)
- *   per member:            n open(8d + 16); n verify(share); n field_add(d);
- *                          1 sign(sum)
- *   coordinator:           n k verify(share) on relay; t verify(sum);
- *                          reconstruct = t axpy(d)
+ *   committee, per node:   t - 1 seeded shares = (t - 1) prg_add(d), the
+ *                          k - t + 1 others interpolated = (k - t + 1) t
+ *                          axpy(d); (k - t + 1) (seal(8d) + sign(share));
+ *                          (t - 1) (seal(32) + sign(seed = 36 + 49))
+ *                          (with shares=whole: Shamir of d elements t-of-k
+ *                          = k (t - 1) axpy(d) + rng_field((t - 1) d); k
+ *                          seal(8d); k sign(share))
+ *   per member (mean):     n (k - t + 1) / k (open(8d + 16) + verify(share))
+ *                          + n (t - 1) / k (open(48) + verify(seed) +
+ *                          prg_add(d)); n field_add(d); 1 sign(sum)
+ *   coordinator:           n verify of each of the k shares on relay; t
+ *                          verify(sum); reconstruct = t axpy(d)
  *   SecAgg(+), per client (deg = graph degree, t = threshold):
  *                          2 deg X25519 (mask key s_uv, envelope key c_uv:
  *                          one each per pair); (deg + 1) prg_add(d) (pair
@@ -802,19 +808,43 @@ share_signed(size_t d)
 	return TLY_HEADER_BYTES + 8 * d + TLY_AEAD_TAG_BYTES;
 }
 
+/* Round 1's sharing: seeded (docs/PROTOCOL.md 6.1), the first t - 1
+ * shares expanded from seeds and the other k - t + 1 interpolated from t
+ * points; whole, Shamir t-of-k. */
+static double
+committee_sharing(const struct point *pt, size_t seeded)
+{
+	size_t d = pt->d, k = pt->k, t = pt->t;
+
+	if (seeded == 0)
+		return (double)(k * (t - 1)) * cost(PRIM_AXPY, d, 0) +
+		       cost(PRIM_RNG_FIELD, (t - 1) * d, 0);
+	return (double)seeded * cost(PRIM_PRG_ADD, d, 0) +
+	       (double)((k - seeded) * t) * cost(PRIM_AXPY, d, 0);
+}
+
 static void
 committee_floor(const struct point *pt, struct floor *f)
 {
 	size_t d = pt->d, n = pt->n, k = pt->k, t = pt->t;
-	size_t share = share_signed(d), sum = TLY_HEADER_BYTES + 4 + TLY_HASH_BYTES + 8 * d;
+	size_t seeded = pt->whole_shares ? 0 : t - 1, whole = k - seeded;
+	size_t share = share_signed(d), seed = TLY_HEADER_BYTES + TLY_SHARE_SEEDED_BODY_BYTES;
+	size_t sum = TLY_HEADER_BYTES + 4 + TLY_HASH_BYTES + 8 * d;
+	double open_whole =
+	    cost(PRIM_OPEN, 8 * d + TLY_AEAD_TAG_BYTES, 0) + cost(PRIM_VERIFY, share, 0);
+	double open_seed = cost(PRIM_OPEN, TLY_SHARE_SEEDED_BODY_BYTES - 1, 0) +
+	                   cost(PRIM_VERIFY, seed, 0) + cost(PRIM_PRG_ADD, d, 0);
 
-	f->node = (double)(k * (t - 1)) * cost(PRIM_AXPY, d, 0) +
-	          cost(PRIM_RNG_FIELD, (t - 1) * d, 0) + (double)k * cost(PRIM_SEAL, 8 * d, 0) +
-	          (double)k * cost(PRIM_SIGN, share, 0);
-	f->member = (double)n * (cost(PRIM_OPEN, 8 * d + TLY_AEAD_TAG_BYTES, 0) +
-	                         cost(PRIM_VERIFY, share, 0) + cost(PRIM_FIELD_ADD, d, 0)) +
-	            cost(PRIM_SIGN, sum, 0);
-	f->coord = (double)(n * k) * cost(PRIM_VERIFY, share, 0) +
+	f->node =
+	    committee_sharing(pt, seeded) +
+	    (double)whole * (cost(PRIM_SEAL, 8 * d, 0) + cost(PRIM_SIGN, share, 0)) +
+	    (double)seeded * (cost(PRIM_SEAL, TLY_SHARE_SEED_BYTES, 0) + cost(PRIM_SIGN, seed, 0));
+	/* The mean member: whole/k of the members open whole shares. */
+	f->member =
+	    (double)n / (double)k * ((double)whole * open_whole + (double)seeded * open_seed) +
+	    (double)n * cost(PRIM_FIELD_ADD, d, 0) + cost(PRIM_SIGN, sum, 0);
+	f->coord = (double)n * ((double)whole * cost(PRIM_VERIFY, share, 0) +
+	                        (double)seeded * cost(PRIM_VERIFY, seed, 0)) +
 	           (double)t * (cost(PRIM_VERIFY, sum, 0) + cost(PRIM_AXPY, d, 0));
 	f->total = (double)n * f->node + (double)k * f->member + f->coord;
 }
@@ -1170,6 +1200,7 @@ relay_point(uint32_t n, uint32_t k, uint32_t t, size_t d)
 	struct point seeded = {.protocol = TLY_PROTOCOL_COMMITTEE, .n = n, .k = k, .t = t, .d = d};
 	struct point whole = seeded;
 	struct timing ts, tw;
+	struct floor fs, fw;
 	char params[160];
 	double plain = (double)n * 8.0 * (double)d;
 
@@ -1193,6 +1224,14 @@ relay_point(uint32_t n, uint32_t k, uint32_t t, size_t d)
 	bench_row("protocol", "member_mean", params, ts.member / k, "s", "whole_shares",
 	          tw.member / k);
 	bench_row("protocol", "query_cpu", params, ts.cpu, "s", "whole_shares", tw.cpu);
+	/* Each against its own floor (the cost model above). */
+	floor_of(&seeded, &fs);
+	floor_of(&whole, &fw);
+	bench_row("protocol", "query_cpu", params, ts.cpu, "s", "floor", fs.total);
+	bench_row("protocol", "node_round1_mean", params, ts.node / n, "s", "node_floor", fs.node);
+	params_of(&whole, params, sizeof params);
+	bench_row("protocol", "query_cpu", params, tw.cpu, "s", "floor", fw.total);
+	bench_row("protocol", "node_round1_mean", params, tw.node / n, "s", "node_floor", fw.node);
 }
 
 static void

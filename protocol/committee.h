@@ -58,9 +58,8 @@
  * Privacy holds while fewer than t members collude with the coordinator
  * (any t - 1 shares of a node are uniform, or with seeded shares
  * pseudorandom: the PRG's security is the added assumption); t = 1 gives
- * none. The set also
- * has at least min_contributors >= min_honest members, so the total carries
- * the query's noise.
+ * none. The set also has at least min_contributors >= min_honest members,
+ * so the total carries the query's noise.
  *
  * Availability. Up to k - q members may vanish (a set needs q votes from
  * members holding every contributor's share, then t of those voters must
@@ -294,9 +293,8 @@ TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
  * SHARE (phase SHARING): from a participant to a member, exact length of
  * either form (8d + 16 whole, TLY_SHARE_SEEDED_BODY_BYTES seeded:
  * tly_share_form_decode), valid signature; appends the same bytes
- * addressed to the member. One
- * per (sender, member): a second gives TLY_EREPLAY and is not relayed. The
- * coordinator cannot read it.
+ * addressed to the member. One per (sender, member): a second gives
+ * TLY_EREPLAY and is not relayed. The coordinator cannot read it.
  *
  * SET_SIGN (phase SUMMING, from a member, one per member and query, else
  * TLY_EREPLAY): attempt at most the current one, set hash equal to that
