@@ -34,12 +34,18 @@
  * message's bytes, then Ed25519 over the 32-byte digest (which hashes
  * 32 bytes twice to sign, once to verify). Before issue 16 Ed25519 hashed
  * the whole message, which at d = 10^4 was most of the floor.
- *   committee, per node:   Shamir of d elements t-of-k = k (t - 1) axpy(d)
- *                          + rng_field((t - 1) d); k seal(8d); k sign(share)
- *   per member:            n open(8d + 16); n verify(share); n field_add(d);
- *                          1 sign(sum)
- *   coordinator:           n k verify(share) on relay; t verify(sum);
- *                          reconstruct = t axpy(d)
+ *   committee, per node:   t - 1 seeded shares = (t - 1) prg_add(d), the
+ *                          k - t + 1 others interpolated = (k - t + 1) t
+ *                          axpy(d); (k - t + 1) (seal(8d) + sign(share));
+ *                          (t - 1) (seal(32) + sign(seed = 36 + 49))
+ *                          (with shares=whole: Shamir of d elements t-of-k
+ *                          = k (t - 1) axpy(d) + rng_field((t - 1) d); k
+ *                          seal(8d); k sign(share))
+ *   per member (mean):     n (k - t + 1) / k (open(8d + 16) + verify(share))
+ *                          + n (t - 1) / k (open(48) + verify(seed) +
+ *                          prg_add(d)); n field_add(d); 1 sign(sum)
+ *   coordinator:           n verify of each of the k shares on relay; t
+ *                          verify(sum); reconstruct = t axpy(d)
  *   SecAgg(+), per client (deg = graph degree, t = threshold):
  *                          2 deg X25519 (mask key s_uv, envelope key c_uv:
  *                          one each per pair); (deg + 1) prg_add(d) (pair
@@ -465,11 +471,14 @@ struct point {
 	size_t d;
 	int noisy;
 	int tuned_malloc; /* run after tune_malloc() */
+	int whole_shares; /* committee: every share whole (opts.whole_shares) */
 };
 
 struct timing {
 	double wall, cpu;
 	double node, member, coord; /* CPU seconds, apportioned (file comment) */
+	double share_bytes;         /* committee: SHARE bytes into the coordinator */
+	double all_bytes;           /* committee: every message's bytes, every hop */
 };
 
 static void
@@ -545,6 +554,7 @@ committee_to_members(struct committee_run *r)
 
 	for (size_t i = 0; i < box->count; i++) {
 		uint32_t j = box->items[i].to - MEMBER_BASE - 1;
+		r->tm->all_bytes += (double)box->items[i].len;
 		TIMED(&r->tm->member,
 		      tly_committee_member_receive(r->member[j], box->items[i].data,
 		                                   box->items[i].len, &r->from_member));
@@ -558,6 +568,8 @@ committee_sums_in(struct committee_run *r)
 {
 	struct tly_outbox *box = &r->from_member;
 
+	for (size_t i = 0; i < box->count; i++)
+		r->tm->all_bytes += (double)box->items[i].len;
 	for (size_t i = 0; i < box->count; i++) {
 		if (tly_committee_coord_phase(r->coord) == TLY_COMMITTEE_DONE)
 			break; /* share-sums past the t-th are not needed */
@@ -609,10 +621,15 @@ member_alloc(struct tly_committee_member **out, const struct tly_identity *self,
 static void
 committee_node(struct committee_run *r, uint32_t i, const uint8_t *query_msg, size_t query_len)
 {
-	struct tly_committee_node_opts opts = {.allow_no_noise = 1};
+	struct tly_committee_node_opts opts = {.allow_no_noise = 1,
+	                                       .whole_shares = r->pt->whole_shares};
 
 	TIMED(&r->tm->node,
 	      node_answer(party(i + 1), &opts, query_msg, query_len, r->pt->d, &r->from_node));
+	for (size_t s = 0; s < r->from_node.count; s++) {
+		r->tm->share_bytes += (double)r->from_node.items[s].len;
+		r->tm->all_bytes += (double)r->from_node.items[s].len;
+	}
 	for (size_t s = 0; s < r->from_node.count; s++)
 		TIMED(&r->tm->coord,
 		      tly_committee_coord_receive(r->coord, r->from_node.items[s].data,
@@ -635,6 +652,8 @@ committee_query(struct committee_run *r, struct tly_query *q, const uint8_t *que
 		TIMED(&r->tm->member, member_alloc(&r->member[j], party(MEMBER_BASE + 1 + j),
 		                                   query_msg, query_len));
 	struct tly_outbox queries = r->from_coord;
+	for (size_t i = 0; i < queries.count; i++)
+		r->tm->all_bytes += (double)queries.items[i].len;
 	tly_outbox_init(&r->from_coord);
 	for (uint32_t i = 0; i < pt->n; i++)
 		committee_node(r, i, query_msg, query_len);
@@ -789,19 +808,43 @@ share_signed(size_t d)
 	return TLY_HEADER_BYTES + 8 * d + TLY_AEAD_TAG_BYTES;
 }
 
+/* Round 1's sharing: seeded (docs/PROTOCOL.md 6.1), the first t - 1
+ * shares expanded from seeds and the other k - t + 1 interpolated from t
+ * points; whole, Shamir t-of-k. */
+static double
+committee_sharing(const struct point *pt, size_t seeded)
+{
+	size_t d = pt->d, k = pt->k, t = pt->t;
+
+	if (seeded == 0)
+		return (double)(k * (t - 1)) * cost(PRIM_AXPY, d, 0) +
+		       cost(PRIM_RNG_FIELD, (t - 1) * d, 0);
+	return (double)seeded * cost(PRIM_PRG_ADD, d, 0) +
+	       (double)((k - seeded) * t) * cost(PRIM_AXPY, d, 0);
+}
+
 static void
 committee_floor(const struct point *pt, struct floor *f)
 {
 	size_t d = pt->d, n = pt->n, k = pt->k, t = pt->t;
-	size_t share = share_signed(d), sum = TLY_HEADER_BYTES + 4 + TLY_HASH_BYTES + 8 * d;
+	size_t seeded = pt->whole_shares ? 0 : t - 1, whole = k - seeded;
+	size_t share = share_signed(d), seed = TLY_HEADER_BYTES + TLY_SHARE_SEEDED_BODY_BYTES;
+	size_t sum = TLY_HEADER_BYTES + 4 + TLY_HASH_BYTES + 8 * d;
+	double open_whole =
+	    cost(PRIM_OPEN, 8 * d + TLY_AEAD_TAG_BYTES, 0) + cost(PRIM_VERIFY, share, 0);
+	double open_seed = cost(PRIM_OPEN, TLY_SHARE_SEEDED_BODY_BYTES - 1, 0) +
+	                   cost(PRIM_VERIFY, seed, 0) + cost(PRIM_PRG_ADD, d, 0);
 
-	f->node = (double)(k * (t - 1)) * cost(PRIM_AXPY, d, 0) +
-	          cost(PRIM_RNG_FIELD, (t - 1) * d, 0) + (double)k * cost(PRIM_SEAL, 8 * d, 0) +
-	          (double)k * cost(PRIM_SIGN, share, 0);
-	f->member = (double)n * (cost(PRIM_OPEN, 8 * d + TLY_AEAD_TAG_BYTES, 0) +
-	                         cost(PRIM_VERIFY, share, 0) + cost(PRIM_FIELD_ADD, d, 0)) +
-	            cost(PRIM_SIGN, sum, 0);
-	f->coord = (double)(n * k) * cost(PRIM_VERIFY, share, 0) +
+	f->node =
+	    committee_sharing(pt, seeded) +
+	    (double)whole * (cost(PRIM_SEAL, 8 * d, 0) + cost(PRIM_SIGN, share, 0)) +
+	    (double)seeded * (cost(PRIM_SEAL, TLY_SHARE_SEED_BYTES, 0) + cost(PRIM_SIGN, seed, 0));
+	/* The mean member: whole/k of the members open whole shares. */
+	f->member =
+	    (double)n / (double)k * ((double)whole * open_whole + (double)seeded * open_seed) +
+	    (double)n * cost(PRIM_FIELD_ADD, d, 0) + cost(PRIM_SIGN, sum, 0);
+	f->coord = (double)n * ((double)whole * cost(PRIM_VERIFY, share, 0) +
+	                        (double)seeded * cost(PRIM_VERIFY, seed, 0)) +
 	           (double)t * (cost(PRIM_VERIFY, sum, 0) + cost(PRIM_AXPY, d, 0));
 	f->total = (double)n * f->node + (double)k * f->member + f->coord;
 }
@@ -854,9 +897,10 @@ params_of(const struct point *pt, char *out, size_t len)
 	int is_committee = pt->protocol == TLY_PROTOCOL_COMMITTEE;
 
 	/* Quoted: the field holds commas. */
-	snprintf(out, len, "\"protocol=%s,n=%u,d=%zu,%s=%u,t=%u,noise=%s,malloc=%s\"",
+	snprintf(out, len, "\"protocol=%s,n=%u,d=%zu,%s=%u,t=%u,noise=%s,malloc=%s%s\"",
 	         protocol_name(pt->protocol), pt->n, pt->d, is_committee ? "k" : "degree", pt->k,
-	         pt->t, pt->noisy ? "laplace" : "none", pt->tuned_malloc ? "tuned" : "default");
+	         pt->t, pt->noisy ? "laplace" : "none", pt->tuned_malloc ? "tuned" : "default",
+	         pt->whole_shares ? ",shares=whole" : "");
 }
 
 /* A fresh query id per run, so that runs never share a graph or a key. */
@@ -1141,6 +1185,66 @@ run_scale(void)
 	          "goal", 0.25);
 }
 
+/*
+ * Issue 14 section 4, relay bytes: committee queries with t - 1 of each
+ * node's k shares sent as seeds (the protocol) against every share whole
+ * (opts.whole_shares: the sharing before), alternating in the same run,
+ * noise off. Per point: SHARE bytes into the coordinator (each is relayed
+ * once more to its member) and every message byte on every hop, each
+ * against the whole-share run and against the plaintext n * 8d; the CPU
+ * per node (round 1), per member and per query, seeded against whole.
+ */
+static void
+relay_point(uint32_t n, uint32_t k, uint32_t t, size_t d)
+{
+	struct point seeded = {.protocol = TLY_PROTOCOL_COMMITTEE, .n = n, .k = k, .t = t, .d = d};
+	struct point whole = seeded;
+	struct timing ts, tw;
+	struct floor fs, fw;
+	char params[160];
+	double plain = (double)n * 8.0 * (double)d;
+
+	whole.whole_shares = 1;
+	measure(&whole, &tw);
+	measure(&seeded, &ts);
+	fprintf(stderr, "bench_protocol: relay n=%u k=%u t=%u d=%zu: %.0f vs %.0f share bytes\n", n,
+	        k, t, d, ts.share_bytes, tw.share_bytes);
+	params_of(&whole, params, sizeof params);
+	bench_row("protocol", "relay_share_bytes", params, tw.share_bytes, "B", "plaintext", plain);
+	bench_row("protocol", "relay_all_bytes", params, tw.all_bytes, "B", "plaintext", plain);
+	params_of(&seeded, params, sizeof params);
+	bench_row("protocol", "relay_share_bytes", params, ts.share_bytes, "B", "plaintext", plain);
+	bench_row("protocol", "relay_all_bytes", params, ts.all_bytes, "B", "plaintext", plain);
+	bench_row("protocol", "relay_share_bytes", params, ts.share_bytes, "B", "whole_shares",
+	          tw.share_bytes);
+	bench_row("protocol", "relay_all_bytes", params, ts.all_bytes, "B", "whole_shares",
+	          tw.all_bytes);
+	bench_row("protocol", "node_round1_mean", params, ts.node / n, "s", "whole_shares",
+	          tw.node / n);
+	bench_row("protocol", "member_mean", params, ts.member / k, "s", "whole_shares",
+	          tw.member / k);
+	bench_row("protocol", "query_cpu", params, ts.cpu, "s", "whole_shares", tw.cpu);
+	/* Each against its own floor (the cost model above). */
+	floor_of(&seeded, &fs);
+	floor_of(&whole, &fw);
+	bench_row("protocol", "query_cpu", params, ts.cpu, "s", "floor", fs.total);
+	bench_row("protocol", "node_round1_mean", params, ts.node / n, "s", "node_floor", fs.node);
+	params_of(&whole, params, sizeof params);
+	bench_row("protocol", "query_cpu", params, tw.cpu, "s", "floor", fw.total);
+	bench_row("protocol", "node_round1_mean", params, tw.node / n, "s", "node_floor", fw.node);
+}
+
+static void
+run_relay(size_t d)
+{
+	static const uint32_t kts[][2] = {{3, 2}, {5, 3}}; /* k <= MAX_MEMBERS */
+	const uint32_t ns[] = {20, (uint32_t)bench_pick(100, 20)};
+
+	for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+		for (size_t j = 0; j < sizeof kts / sizeof kts[0]; j++)
+			relay_point(ns[i], kts[j][0], kts[j][1], d);
+}
+
 /* One point from the command line (for profiling): PROTOCOL N [D [REPEAT]]. */
 static int
 one_point(int argc, char **argv)
@@ -1156,9 +1260,8 @@ one_point(int argc, char **argv)
 	long repeat = argc > 4 ? strtol(argv[4], NULL, 10) : 1;
 
 	if (s == NULL || n < 3 || n > MAX_NODES || d < 1 || d > MAX_D || repeat < 1) {
-		fprintf(
-		    stderr,
-		    "usage: bench_protocol [scale | committee|secagg|secagg+ N [D [REPEAT]]]\n");
+		fprintf(stderr, "usage: bench_protocol [scale | relay | committee|secagg|secagg+ N "
+		                "[D [REPEAT]]]\n");
 		return 2;
 	}
 	struct point pt = sweep_point(s, (uint32_t)n, (size_t)d);
@@ -1187,6 +1290,12 @@ main(int argc, char **argv)
 	lab_init();
 	fed_init();
 	bench_header();
+	if (argc == 2 && strcmp(argv[1], "relay") == 0) {
+		run_relay(d);
+		fed_fini();
+		lab_fini();
+		return 0;
+	}
 	if (argc == 2 && strcmp(argv[1], "scale") == 0) {
 		run_scale();
 		fed_fini();
@@ -1205,6 +1314,7 @@ main(int argc, char **argv)
 	run_sweep_n(&committee5, d);
 	run_sweep_d(10, 3, 2);
 	run_sweep_d(10, 5, 3);
+	run_relay(d);
 	run_sweep_n(&secagg, d);
 	run_sweep_n(&secagg_plus, d);
 	run_scale();

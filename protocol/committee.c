@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "committee_impl.h"
+#include "crypto/prg.h"
 #include "crypto/shamir.h"
 #include "crypto/wipe.h"
 #include "query/noise.h"
@@ -42,6 +43,33 @@ tly_committee_vote_verify(const struct tly_roster *roster,
 	if (rv == TLY_OK)
 		rv = tly_msg_verify_header(&header, body.data, body.len, signature, pk);
 	tly_buf_fini(&body);
+	return rv;
+}
+
+tly_err
+tly_committee_seed_expand(const uint8_t seed[static TLY_SHARE_SEED_BYTES],
+                          const uint8_t query_id[static TLY_QUERY_ID_BYTES], uint32_t sender,
+                          uint32_t member, uint64_t *share, size_t d)
+{
+	uint8_t session[TLY_QUERY_ID_BYTES + 4 + 4];
+	const struct tly_prg_context ctx = {
+	    .purpose = TLY_COMMITTEE_SEED_PURPOSE,
+	    .session = session,
+	    .session_len = sizeof session,
+	    .length = d,
+	};
+	struct tly_prg *prg = NULL;
+	tly_err rv;
+
+	memcpy(session, query_id, TLY_QUERY_ID_BYTES);
+	tly_store_be32(session + TLY_QUERY_ID_BYTES, sender);
+	tly_store_be32(session + TLY_QUERY_ID_BYTES + 4, member);
+	rv = tly_prg_alloc(&prg, TLY_PRG_DEFAULT, seed, &ctx);
+	if (rv == TLY_OK)
+		rv = tly_prg_field(prg, share, d);
+	if (rv != TLY_OK)
+		TLY_WIPE(share, d * sizeof *share);
+	tly_prg_free(prg);
 	return rv;
 }
 
@@ -95,12 +123,12 @@ tly_committee_read_query(const struct tly_roster *roster, uint32_t self, const u
 
 /* ---- Node: Round 1, shares ---- */
 
-/* Seal this node's share for one member (plain: d * 8 bytes of scratch)
- * and append the signed SHARE, addressed to the coordinator for relaying. */
+/* Seal `plain` to one member as a SHARE of `form` (messages.h) and append
+ * it, signed, addressed to the coordinator for relaying. */
 static tly_err
 send_share(const struct tly_identity *self, const struct tly_party *member,
-           const uint8_t query_id[static TLY_QUERY_ID_BYTES], const uint64_t *share, size_t d,
-           uint8_t *plain, struct tly_outbox *out)
+           const uint8_t query_id[static TLY_QUERY_ID_BYTES], enum tly_share_form form, size_t d,
+           const uint8_t *plain, size_t plain_len, struct tly_outbox *out)
 {
 	struct tly_msg_header header = {
 	    .type = TLY_MSG_SHARE,
@@ -113,16 +141,87 @@ send_share(const struct tly_identity *self, const struct tly_party *member,
 
 	tly_buf_init(&body);
 	memcpy(header.query_id, query_id, TLY_QUERY_ID_BYTES);
-	/* The envelope's associated data is the exact header to be sent. */
-	tly_msg_raw_header(raw_header, &header, (uint32_t)tly_committee_share_bytes(d));
-	tly_field_vec_store(plain, share, d);
+	/* The envelope's associated data is the exact header to be sent,
+	 * whose body length tells the form. */
+	tly_msg_raw_header(raw_header, &header, (uint32_t)tly_share_body_bytes(form, d));
+	if (form == TLY_SHARE_SEEDED)
+		tly_buf_put_u8(&body, TLY_SHARE_SEEDED);
 	rv = tly_envelope_seal(&body, self->kx_sk, self->kx_pk, member->kx_pk, raw_header, plain,
-	                       d * TLY_FIELD_ELEMENT_BYTES);
+	                       plain_len);
 	if (rv == TLY_OK)
 		rv = tly_msg_seal_to(out, TLY_PARTY_COORDINATOR, &header, body.data, body.len,
 		                     self->sign);
-	TLY_WIPE(plain, d * TLY_FIELD_ELEMENT_BYTES);
 	tly_buf_fini(&body);
+	return rv;
+}
+
+/* The Lagrange coefficients that take a polynomial's values at 0, 1, ...,
+ * t - 1 to its value at x >= t: those at zero for the points m - x, where
+ * g(X) = f(X + x) takes the same values (all nonzero, so accepted). */
+static tly_err
+coeffs_at(uint64_t x, unsigned t, uint64_t *coeffs)
+{
+	uint64_t xs[TLY_MAX_COMMITTEE];
+
+	for (unsigned m = 0; m < t; m++)
+		xs[m] = TLY_FIELD_P - (x - m);
+	return tly_shamir_lagrange_at_zero(xs, t, coeffs);
+}
+
+/*
+ * Share `input` t-of-k from seeds (issue 14 section 4): committee[j] for
+ * j < t - 1 gets seeds[j], a fresh 32-byte seed, and f(j + 1) = its
+ * expansion (rows[j]); with f(0) = input those t points fix each cell's
+ * polynomial of degree t - 1, and rows[j] = f(j + 1) for j >= t - 1 by
+ * Lagrange interpolation.
+ */
+static tly_err
+share_seeded(struct tly_rng *rng, const uint8_t query_id[static TLY_QUERY_ID_BYTES],
+             uint32_t sender, const struct tly_query *q, const uint64_t *input, size_t d,
+             uint8_t (*seeds)[TLY_SHARE_SEED_BYTES], uint64_t *const *rows)
+{
+	const uint64_t *points[TLY_MAX_COMMITTEE];
+	uint64_t coeffs[TLY_MAX_COMMITTEE];
+	unsigned t = q->threshold;
+	tly_err rv = TLY_OK;
+
+	points[0] = input;
+	for (unsigned j = 0; j + 1 < t && rv == TLY_OK; j++) {
+		tly_rng_bytes(rng, seeds[j], TLY_SHARE_SEED_BYTES);
+		rv = tly_committee_seed_expand(seeds[j], query_id, sender, q->committee.ids[j],
+		                               rows[j], d);
+		points[j + 1] = rows[j];
+	}
+	for (size_t j = t - 1; j < q->committee.count && rv == TLY_OK; j++) {
+		rv = coeffs_at(j + 1, t, coeffs);
+		if (rv == TLY_OK)
+			rv = tly_shamir_combine(coeffs, points, t, d, rows[j]);
+	}
+	return rv;
+}
+
+/* Seal and send the k shares, in committee order: the first `seeded` as
+ * their seeds, the rest whole (plain: d * 8 bytes of scratch). */
+static tly_err
+send_shares(const struct tly_identity *self, const struct tly_roster *roster,
+            const uint8_t query_id[static TLY_QUERY_ID_BYTES], const struct tly_query *q,
+            size_t seeded, uint8_t (*seeds)[TLY_SHARE_SEED_BYTES], uint64_t *const *rows, size_t d,
+            uint8_t *plain, struct tly_outbox *out)
+{
+	tly_err rv = TLY_OK;
+
+	for (size_t j = 0; j < q->committee.count && rv == TLY_OK; j++) {
+		const struct tly_party *member = tly_roster_find(roster, q->committee.ids[j]);
+		if (j < seeded) {
+			rv = send_share(self, member, query_id, TLY_SHARE_SEEDED, d, seeds[j],
+			                TLY_SHARE_SEED_BYTES, out);
+			continue;
+		}
+		tly_field_vec_store(plain, rows[j], d);
+		rv = send_share(self, member, query_id, TLY_SHARE_WHOLE, d, plain,
+		                d * TLY_FIELD_ELEMENT_BYTES, out);
+		TLY_WIPE(plain, d * TLY_FIELD_ELEMENT_BYTES);
+	}
 	return rv;
 }
 
@@ -151,10 +250,11 @@ tly_committee_node_answer(const struct tly_identity *self, const struct tly_rost
 {
 	static const struct tly_committee_node_opts defaults;
 	uint64_t *rows[TLY_MAX_COMMITTEE];
+	uint8_t seeds[TLY_MAX_COMMITTEE][TLY_SHARE_SEED_BYTES];
 	struct tly_noise_params params;
 	uint64_t *input = NULL, *shares = NULL;
 	uint8_t *plain = NULL;
-	size_t k = 0, start = out->count;
+	size_t k = 0, seeded = 0, start = out->count;
 	tly_err rv;
 
 	TLY_REQUIRE(self->sign != NULL && self->kx_sk != NULL);
@@ -179,16 +279,19 @@ tly_committee_node_answer(const struct tly_identity *self, const struct tly_rost
 	rv = tly_noise_apply_until(rng, &params, cells, d, input, opts->stop, opts->stop_arg);
 	if (rv != TLY_OK)
 		goto out;
-	/* ... shared t-of-k: committee[j] holds f(j + 1) ... */
+	/* ... shared t-of-k: committee[j] holds f(j + 1), the first t - 1
+	 * as seeds ... */
 	for (size_t j = 0; j < k; j++)
 		rows[j] = shares + j * d;
-	rv = tly_shamir_share(rng, input, d, q->threshold, (unsigned)k, rows);
+	seeded = opts->whole_shares ? 0 : q->threshold - 1u;
+	if (seeded == 0)
+		rv = tly_shamir_share(rng, input, d, q->threshold, (unsigned)k, rows);
+	else
+		rv = share_seeded(rng, query_id, self->id, q, input, d, seeds, rows);
 	if (rv != TLY_OK)
 		goto out;
 	/* ... each share sealed to its member and signed. */
-	for (size_t j = 0; j < k && rv == TLY_OK; j++)
-		rv = send_share(self, tly_roster_find(roster, q->committee.ids[j]), query_id,
-		                rows[j], d, plain, out);
+	rv = send_shares(self, roster, query_id, q, seeded, seeds, rows, d, plain, out);
 out:
 	if (rv != TLY_OK)
 		tly_outbox_truncate(out, start);
@@ -196,6 +299,7 @@ out:
 		TLY_WIPE(input, d * sizeof *input);
 	if (shares != NULL)
 		TLY_WIPE(shares, k * d * sizeof *shares);
+	TLY_WIPE(seeds, sizeof seeds);
 	free(plain);
 	free(shares);
 	free(input);

@@ -14,8 +14,13 @@
  *                      message signed once, recipient TLY_PARTY_ALL.
  *   Round 1 SHARE      node -> member, relayed verbatim by the coordinator:
  *                      the node's cells plus its noise share (noise.h), split
- *                      t-of-k (shamir.h), one share per member sealed end to
- *                      end (tly_envelope_seal, long-term kx keys), signed.
+ *                      t-of-k, one share per member sealed end to end
+ *                      (tly_envelope_seal, long-term kx keys), signed. The
+ *                      first t - 1 members in committee order get a fresh
+ *                      32-byte seed instead of their share (the share is the
+ *                      seed's PRG expansion, tly_committee_seed_expand); the
+ *                      others get f(j + 1) interpolated through f(0) = the
+ *                      input and those t - 1 points (docs/PROTOCOL.md 6.1).
  *   Round 2 ANNOUNCE   coordinator -> each member: attempt number and the
  *                      sorted set of nodes that delivered all k shares.
  *           SET_SIGN   member -> coordinator: its one vote for the set
@@ -51,9 +56,10 @@
  * share-sums (the colluders'), fewer points than a polynomial of degree t - 1
  * needs, and a node left out of the certified set stays hidden.
  * Privacy holds while fewer than t members collude with the coordinator
- * (any t - 1 shares of a node are uniform); t = 1 gives none. The set also
- * has at least min_contributors >= min_honest members, so the total carries
- * the query's noise.
+ * (any t - 1 shares of a node are uniform, or with seeded shares
+ * pseudorandom: the PRG's security is the added assumption); t = 1 gives
+ * none. The set also has at least min_contributors >= min_honest members,
+ * so the total carries the query's noise.
  *
  * Availability. Up to k - q members may vanish (a set needs q votes from
  * members holding every contributor's share, then t of those voters must
@@ -146,6 +152,10 @@ struct tly_committee_node_opts {
 	 * mechanism TLY_MECH_NONE; production nodes leave it 0, so that a
 	 * coordinator cannot ask for noise-free answers. */
 	int allow_no_noise;
+	/* TESTS AND BENCHMARKS ONLY. Nonzero sends all k shares whole, as
+	 * before issue 14 section 4 (no seeded shares): the baseline that the
+	 * seeded sharing is measured and tested against. Members accept both. */
+	int whole_shares;
 	tly_err (*policy)(void *arg, const uint8_t query_id[TLY_QUERY_ID_BYTES],
 	                  const struct tly_query *q);
 	void *policy_arg;
@@ -168,7 +178,8 @@ struct tly_committee_node_opts {
  * (TLY_ERANGE when a noisy cell leaves the signed field range, and the
  * errors of tly_noise_calibrate), shares the vector t-of-k and appends k
  * SHARE messages addressed to TLY_PARTY_COORDINATOR for relaying, in
- * committee order.
+ * committee order: t - 1 seeded, then k - t + 1 whole (messages.h), unless
+ * opts->whole_shares. TLY_ECRYPTO when the PRG fails.
  *
  * The function keeps no state, so answering the same query twice is the
  * caller's to prevent (members accept only the first). self needs its kx
@@ -205,10 +216,12 @@ TLY_MUST tly_err tly_committee_member_alloc(struct tly_committee_member **out,
  *
  * SHARE (round 1, from a participant, addressed to this member, accepted
  * until the member has sent its share-sum): the first SHARE from each
- * sender that carries a valid signature and the exact length is that
- * sender's one share: a second gives TLY_EREPLAY, whatever the first held.
- * The envelope is opened (TLY_EAUTH) and every element checked < p
- * (TLY_ERANGE); a share that fails either is remembered as bad and
+ * sender that carries a valid signature and the exact length of either
+ * form (tly_share_form_decode, else TLY_EFORMAT) is that sender's one
+ * share: a second gives TLY_EREPLAY, whatever the first held. The envelope
+ * is opened (TLY_EAUTH); a whole share's elements are checked < p
+ * (TLY_ERANGE), a seeded share's seed expanded (tly_committee_seed_expand,
+ * every element < p). A share that fails is remembered as bad and
  * complained about. Nothing is sent.
  *
  * ANNOUNCE (round 2, from the coordinator, addressed to this member): the
@@ -277,10 +290,11 @@ TLY_MUST tly_err tly_committee_coord_alloc(struct tly_committee_coord **out,
 /*
  * Take one message for the coordinator.
  *
- * SHARE (phase SHARING): from a participant to a member, exact length 8d +
- * 16, valid signature; appends the same bytes addressed to the member. One
- * per (sender, member): a second gives TLY_EREPLAY and is not relayed. The
- * coordinator cannot read it.
+ * SHARE (phase SHARING): from a participant to a member, exact length of
+ * either form (8d + 16 whole, TLY_SHARE_SEEDED_BODY_BYTES seeded:
+ * tly_share_form_decode), valid signature; appends the same bytes
+ * addressed to the member. One per (sender, member): a second gives
+ * TLY_EREPLAY and is not relayed. The coordinator cannot read it.
  *
  * SET_SIGN (phase SUMMING, from a member, one per member and query, else
  * TLY_EREPLAY): attempt at most the current one, set hash equal to that

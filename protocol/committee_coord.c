@@ -238,6 +238,9 @@ relay_share(struct tly_committee_coord *c, const struct tly_msg *peeked, const u
             size_t len, struct tly_outbox *box)
 {
 	struct tly_msg opened;
+	enum tly_share_form form;
+	const uint8_t *cipher;
+	size_t cipher_len;
 	long node, member;
 	tly_err rv;
 
@@ -250,8 +253,10 @@ relay_share(struct tly_committee_coord *c, const struct tly_msg *peeked, const u
 	uint64_t bit = UINT64_C(1) << member;
 	if (c->delivered[node] & bit)
 		return TLY_EREPLAY;
-	if (peeked->body_len != tly_committee_share_bytes(c->d))
-		return TLY_EFORMAT;
+	rv = tly_share_form_decode(&form, &cipher, &cipher_len, peeked->body, peeked->body_len,
+	                           c->d);
+	if (rv != TLY_OK)
+		return rv;
 	rv = tly_msg_open(msg, len, c->roster, &opened);
 	if (rv != TLY_OK)
 		return rv;

@@ -37,13 +37,21 @@ struct tly_committee_member {
 	uint32_t last_attempt; /* ... with this attempt number */
 	uint8_t *state;        /* per participant: enum share_state */
 	uint64_t **shares;     /* per participant: d elements when SHARE_GOOD */
-	uint8_t *plain;        /* d * 8 bytes: an envelope's plaintext, wiped after use */
+	uint8_t *plain;        /* plain_bytes(d): an envelope's plaintext, wiped after use */
 	/* MEMBER_SIGNED: the one set this member voted for. */
 	uint32_t signed_attempt;
 	struct tly_idlist signed_set;
 	uint8_t signed_hash[TLY_HASH_BYTES];
 	int no_agreement; /* TESTS ONLY: tly_committee_member_skip_agreement */
 };
+
+/* Room for either form's plaintext: d elements or a seed. */
+static size_t
+plain_bytes(size_t d)
+{
+	size_t whole = d * TLY_FIELD_ELEMENT_BYTES;
+	return whole > TLY_SHARE_SEED_BYTES ? whole : TLY_SHARE_SEED_BYTES;
+}
 
 /* Wipe and free every share; the states stay (a node's one SHARE is spent). */
 static void
@@ -65,7 +73,7 @@ tly_committee_member_free(struct tly_committee_member *m)
 	if (m == NULL)
 		return;
 	forget_shares(m);
-	tly_wipe_free(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
+	tly_wipe_free(m->plain, plain_bytes(m->d));
 	free(m->shares);
 	free(m->state);
 	tly_idlist_fini(&m->signed_set);
@@ -103,7 +111,7 @@ tly_committee_member_alloc(struct tly_committee_member **out, const struct tly_i
 	m->d = m->query.cells;
 	m->state = calloc(m->query.participants.count, sizeof *m->state);
 	m->shares = calloc(m->query.participants.count, sizeof *m->shares);
-	m->plain = malloc(m->d * TLY_FIELD_ELEMENT_BYTES);
+	m->plain = malloc(plain_bytes(m->d));
 	if (m->state == NULL || m->shares == NULL || m->plain == NULL)
 		goto out;
 	*out = m;
@@ -111,6 +119,29 @@ tly_committee_member_alloc(struct tly_committee_member **out, const struct tly_i
 out:
 	tly_committee_member_free(m);
 	return rv;
+}
+
+/* Round 1: open a SHARE's envelope into share[0..d): a whole share's d
+ * elements (each < p), or a seeded share's seed, expanded. */
+static tly_err
+open_share(struct tly_committee_member *m, const struct tly_msg *opened, uint64_t *share)
+{
+	const struct tly_party *sender = tly_roster_find(m->roster, opened->header.sender);
+	enum tly_share_form form;
+	const uint8_t *cipher;
+	size_t cipher_len;
+	tly_err rv = tly_share_form_decode(&form, &cipher, &cipher_len, opened->body,
+	                                   opened->body_len, m->d);
+
+	if (rv == TLY_OK)
+		rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk, sender->kx_pk,
+		                       opened->raw_header, cipher, cipher_len);
+	if (rv != TLY_OK)
+		return rv;
+	if (form == TLY_SHARE_WHOLE)
+		return tly_field_vec_load(share, m->plain, m->d); /* each element < p */
+	return tly_committee_seed_expand(m->plain, m->query_id, opened->header.sender, m->self->id,
+	                                 share, m->d);
 }
 
 /* Round 1: an authentic, well-sized SHARE is the node's one share,
@@ -125,21 +156,15 @@ take_share(struct tly_committee_member *m, long node, const struct tly_msg *open
 	if (share == NULL)
 		return TLY_ENOMEM;
 	m->state[node] = SHARE_BAD;
-	rv = tly_envelope_open(m->plain, m->self->kx_sk, m->self->kx_pk,
-	                       tly_roster_find(m->roster, opened->header.sender)->kx_pk,
-	                       opened->raw_header, opened->body, opened->body_len);
-	if (rv != TLY_OK)
-		goto out;
-	rv = tly_field_vec_load(share, m->plain, m->d); /* each element < p */
-	if (rv != TLY_OK)
-		goto out;
+	rv = open_share(m, opened, share);
+	TLY_WIPE(m->plain, plain_bytes(m->d));
+	if (rv != TLY_OK) {
+		tly_wipe_free(share, m->d * sizeof *share);
+		return rv;
+	}
 	m->state[node] = SHARE_GOOD;
 	m->shares[node] = share;
-	share = NULL;
-out:
-	TLY_WIPE(m->plain, m->d * TLY_FIELD_ELEMENT_BYTES);
-	tly_wipe_free(share, m->d * sizeof *share);
-	return rv;
+	return TLY_OK;
 }
 
 /* Round 1: the checks on one node's share, relayed by the coordinator,
@@ -156,7 +181,9 @@ share_check(const struct tly_committee_member *m, const struct tly_msg *peeked, 
 		return TLY_EPEER;
 	if (m->state[*node] != SHARE_NONE)
 		return TLY_EREPLAY;
-	if (peeked->body_len != tly_committee_share_bytes(m->d))
+	/* Either form's exact length, checked again in full once opened. */
+	if (peeked->body_len != tly_share_body_bytes(TLY_SHARE_WHOLE, m->d) &&
+	    peeked->body_len != tly_share_body_bytes(TLY_SHARE_SEEDED, m->d))
 		return TLY_EFORMAT;
 	return TLY_OK;
 }

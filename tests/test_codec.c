@@ -1000,3 +1000,53 @@ Test(codec, set_cert_round_trips_and_refuses_malformations)
 	tly_buf_fini(&back);
 	tly_buf_fini(&body);
 }
+
+/* SHARE's two forms: exactly 8d + 16 bytes is whole, exactly 49 bytes with
+ * first byte TLY_SHARE_SEEDED is seeded; every other length and form byte
+ * is refused, and nothing is written then. */
+Test(codec, share_forms_exact_lengths)
+{
+	uint8_t body[8 * 7 + TLY_AEAD_TAG_BYTES + 1] = {TLY_SHARE_SEEDED};
+	const uint8_t *cipher = NULL;
+	size_t cipher_len = 0;
+	enum tly_share_form form = 0;
+
+	cr_assert_eq(tly_share_body_bytes(TLY_SHARE_WHOLE, 7), 8 * 7 + TLY_AEAD_TAG_BYTES);
+	cr_assert_eq(tly_share_body_bytes(TLY_SHARE_SEEDED, 7), 49);
+	cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, body, 49, 7), TLY_OK);
+	cr_assert_eq(form, TLY_SHARE_SEEDED);
+	cr_assert_eq(cipher, body + 1);
+	cr_assert_eq(cipher_len, TLY_SHARE_SEED_BYTES + TLY_AEAD_TAG_BYTES);
+	cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, body, 72, 7), TLY_OK);
+	cr_assert_eq(form, TLY_SHARE_WHOLE);
+	cr_assert_eq(cipher, body);
+	cr_assert_eq(cipher_len, 72);
+	/* d = 4: a whole share is 48 bytes, one short of a seeded one. */
+	cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, body, 48, 4), TLY_OK);
+	cr_assert_eq(form, TLY_SHARE_WHOLE);
+
+	form = 0;
+	cipher = NULL;
+	cipher_len = 0;
+	for (size_t len = 0; len < sizeof body; len++) {
+		if (len == 49 || len == 72)
+			continue;
+		cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, body, len, 7),
+		             TLY_EFORMAT, "length %zu", len);
+	}
+	for (unsigned byte = 0; byte < 256; byte++) {
+		if (byte == TLY_SHARE_SEEDED)
+			continue;
+		body[0] = (uint8_t)byte;
+		cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, body, 49, 7),
+		             TLY_EFORMAT, "form byte %u", byte);
+	}
+	body[0] = TLY_SHARE_SEEDED;
+	cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, body, 49, 0), TLY_EFORMAT);
+	cr_assert_eq(
+	    tly_share_form_decode(&form, &cipher, &cipher_len, body, 49, (size_t)TLY_MAX_CELLS + 1),
+	    TLY_EFORMAT);
+	cr_assert_eq(form, 0, "nothing written on failure");
+	cr_assert_null(cipher);
+	cr_assert_eq(cipher_len, 0);
+}

@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "crypto/field.h"
+#include "crypto/prg.h"
 #include "crypto/rng.h"
 #include "crypto/rng_test.h"
 #include "crypto/shamir.h"
 #include "wire/codec.h"
 #include "protocol/committee.h"
+#include "protocol/committee_impl.h"
 #include "query/noise.h"
 #include "tests/stats.h"
 
@@ -24,6 +26,7 @@ setup(void)
 
 TestSuite(committee, .init = setup);
 TestSuite(committee_stats, .init = setup);
+TestSuite(committee_seeded, .init = setup);
 
 /* ---- a federation in one process ---- */
 
@@ -1442,9 +1445,10 @@ views_differ(const struct view *a, const struct view *b)
 }
 
 struct observation {
-	struct view share_sum; /* the first member's share-sum: the coordinator's view */
-	struct view one_share; /* node 1's share for member 1: t - 1 colluders */
-	struct view leaked;    /* node 1's input from t of its shares: a leak */
+	struct view share_sum;   /* the first member's share-sum: the coordinator's view */
+	struct view one_share;   /* node 1's share for member 1 (seeded): t - 1 colluders */
+	struct view whole_share; /* ... for member 2 (whole, interpolated) */
+	struct view leaked;      /* node 1's input from t of its shares: a leak */
 };
 
 /* The coordinator's inbox: member 1's share-sum elements. */
@@ -1466,27 +1470,52 @@ spy_share_sum(struct fed *f, const uint8_t *msg, size_t len)
 		view_add(&obs->share_sum, sum[c]);
 }
 
+/* Open a SHARE (either form) from node index i as `member` would:
+ * share[0..d) is its share. Returns the form. */
+static enum tly_share_form
+open_share_as(struct fed *f, const struct tly_identity *member, uint32_t i, const uint8_t *msg,
+              size_t len, uint64_t *share)
+{
+	size_t d = f->spec.d;
+	uint8_t *plain = malloc(d * 8 + TLY_SHARE_SEED_BYTES);
+	enum tly_share_form form;
+	const uint8_t *cipher;
+	size_t cipher_len;
+	struct tly_msg m;
+
+	cr_assert_not_null(plain);
+	cr_assert_eq(tly_msg_peek(msg, len, &m), TLY_OK);
+	cr_assert_eq(tly_share_form_decode(&form, &cipher, &cipher_len, m.body, m.body_len, d),
+	             TLY_OK);
+	cr_assert_eq(tly_envelope_open(plain, member->kx_sk, member->kx_pk, f->party[i].kx_pk,
+	                               m.raw_header, cipher, cipher_len),
+	             TLY_OK);
+	if (form == TLY_SHARE_WHOLE)
+		cr_assert_eq(tly_field_vec_load(share, plain, d), TLY_OK);
+	else
+		cr_assert_eq(tly_committee_seed_expand(plain, f->qid, i + 1, member->id, share, d),
+		             TLY_OK);
+	free(plain);
+	return form;
+}
+
 /* Open node 1's shares as members would (a coalition of members). */
 static void
 coalition_view(struct fed *f, struct tly_outbox *box, struct observation *obs)
 {
 	uint64_t shares[2][VIEW_CELLS], input[VIEW_CELLS];
-	uint8_t plain[VIEW_CELLS * 8];
 	const uint64_t *rows[2] = {shares[0], shares[1]};
 	uint64_t xs[2] = {1, 2};
 
-	for (size_t j = 0; j < 2; j++) {
-		struct tly_msg m;
-		const struct tly_identity *member = &f->party[f->q.committee.ids[j] - 1];
-		cr_assert_eq(tly_msg_peek(box->items[j].data, box->items[j].len, &m), TLY_OK);
-		cr_assert_eq(tly_envelope_open(plain, member->kx_sk, member->kx_pk,
-		                               f->party[0].kx_pk, m.raw_header, m.body, m.body_len),
-		             TLY_OK);
-		cr_assert_eq(tly_field_vec_load(shares[j], plain, VIEW_CELLS), TLY_OK);
-	}
+	/* Member 1's share is seeded (t = 2), member 2's whole. */
+	for (size_t j = 0; j < 2; j++)
+		cr_assert_eq(open_share_as(f, &f->party[f->q.committee.ids[j] - 1], 0,
+		                           box->items[j].data, box->items[j].len, shares[j]),
+		             j == 0 ? TLY_SHARE_SEEDED : TLY_SHARE_WHOLE);
 	cr_assert_eq(tly_shamir_reconstruct(xs, rows, 2, 2, VIEW_CELLS, input), TLY_OK);
 	for (size_t c = 0; c < VIEW_CELLS; c++) {
 		view_add(&obs->one_share, shares[0][c]);
+		view_add(&obs->whole_share, shares[1][c]);
 		view_add(&obs->leaked, input[c]);
 	}
 }
@@ -1536,12 +1565,15 @@ Test(committee_stats, coordinator_view_hides_single_inputs, .timeout = 60)
 	observe(&f, 1000, 0, 2000, &b);
 	double p_view = views_differ(&a.share_sum, &b.share_sum);
 	double p_one = views_differ(&a.one_share, &b.one_share);
+	double p_whole = views_differ(&a.whole_share, &b.whole_share);
 	double p_leak = views_differ(&a.leaked, &b.leaked);
-	cr_log_info("two-sample p: share-sum %g, one share %g, t shares %g", p_view, p_one, p_leak);
+	cr_log_info("two-sample p: share-sum %g, seeded share %g, whole share %g, t shares %g",
+	            p_view, p_one, p_whole, p_leak);
 	/* The coordinator's share-sums, and one member's share of node 1 (a
 	 * coalition below t), look the same either way ... */
 	cr_assert_gt(p_view, 1e-4, "share-sums depend on a single input: p = %g", p_view);
-	cr_assert_gt(p_one, 1e-4, "one share depends on the input: p = %g", p_one);
+	cr_assert_gt(p_one, 1e-4, "a seeded share depends on the input: p = %g", p_one);
+	cr_assert_gt(p_whole, 1e-4, "a whole share depends on the input: p = %g", p_whole);
 	/* ... while t shares, with the very same test, tell them apart. */
 	cr_assert_lt(p_leak, 1e-12, "the test has no power: p = %g", p_leak);
 	fed_fini(&f);
@@ -2387,4 +2419,368 @@ Test(committee, coordinator_refuses_votes_for_other_sets)
 	tly_committee_result_fini(&r);
 	free(inputs);
 	fed_fini(&f);
+}
+
+/* ---- seeded shares (issue 14 section 4) ---- */
+
+struct form_count {
+	uint32_t seeded[TLY_MAX_COMMITTEE], whole[TLY_MAX_COMMITTEE];
+};
+
+/* The coordinator's inbox: the form of every SHARE, per member position. */
+static void
+spy_forms(struct fed *f, const uint8_t *msg, size_t len)
+{
+	struct form_count *count = f->arg;
+	struct tly_msg m;
+
+	if (tly_msg_peek(msg, len, &m) != TLY_OK || m.header.type != TLY_MSG_SHARE)
+		return;
+	long j = member_pos(f, m.header.recipient);
+	cr_assert_geq(j, 0);
+	if (m.body_len == TLY_SHARE_SEEDED_BODY_BYTES)
+		count->seeded[j]++;
+	else if (m.body_len == (size_t)f->spec.d * 8 + TLY_AEAD_TAG_BYTES)
+		count->whole[j]++;
+}
+
+/* One query of `spec` with every node sending, seeded or whole; the
+ * released cells into *cells (d, the caller frees). */
+static void
+run_forms(const struct spec *spec, uint64_t seed, int whole, const int64_t *inputs, int64_t **cells)
+{
+	struct form_count count = {0};
+	struct tly_committee_result r;
+	struct fed f;
+
+	fed_init(&f, spec, seed);
+	f.opts.whole_shares = whole;
+	fed_begin(&f, seed);
+	f.spy = spy_forms;
+	f.arg = &count;
+	cr_assert_eq(run(&f, inputs, NULL), TLY_OK);
+	cr_assert_eq(f.reject_count, 0, "first rejection: %s",
+	             f.reject_count ? tly_strerror(f.rejects[0].rv) : "");
+	get_result(&f, &r);
+	expect_exact(&f, inputs, &r, NULL);
+	/* Every node: member j < t - 1 got a seed, the others the elements. */
+	for (uint32_t j = 0; j < spec->k; j++) {
+		int is_seeded = !whole && j + 1 < spec->t;
+		cr_assert_eq(count.seeded[j], is_seeded ? spec->n : 0, "member %u", j);
+		cr_assert_eq(count.whole[j], is_seeded ? 0 : spec->n, "member %u", j);
+	}
+	*cells = r.cells;
+	r.cells = NULL;
+	tly_committee_result_fini(&r);
+	fed_fini(&f);
+}
+
+/* Property: for random (n, k, t, d), seeded and whole sharing release the
+ * same exact totals from the same inputs. */
+Test(committee_seeded, seeded_and_whole_release_the_same_totals)
+{
+	struct tly_rng rng;
+
+	tly_rng_init_seeded_u64(&rng, 200);
+	for (int round = 0; round < 24; round++) {
+		uint32_t k = 1 + (uint32_t)tly_rng_uniform(&rng, 9);
+		struct spec spec = {
+		    .n = 2 + (uint32_t)tly_rng_uniform(&rng, 4),
+		    .k = k,
+		    .t = 1 + (uint32_t)tly_rng_uniform(&rng, k),
+		    .d = 1 + (uint32_t)tly_rng_uniform(&rng, round < 12 ? 5 : 300),
+		    .aggregators = 1,
+		};
+		int64_t *inputs = random_inputs(&rng, spec.n, spec.d, INT64_C(1) << 40);
+		int64_t *seeded, *whole;
+		run_forms(&spec, 300 + (uint64_t)round, 0, inputs, &seeded);
+		run_forms(&spec, 300 + (uint64_t)round, 1, inputs, &whole);
+		cr_assert_arr_eq(seeded, whole, spec.d * sizeof *seeded, "n %u k %u t %u d %u",
+		                 spec.n, spec.k, spec.t, spec.d);
+		free(seeded);
+		free(whole);
+		free(inputs);
+	}
+	tly_rng_fini(&rng);
+}
+
+/* Node 1's k shares of `cells`, opened as each member would, from the rng
+ * reseeded to `seed`: shares[j] for committee[j]. */
+static void
+shares_under(struct fed *f, uint64_t seed, const int64_t *cells, uint64_t **shares)
+{
+	struct tly_outbox box;
+
+	tly_rng_fini(&f->rng);
+	tly_rng_init_seeded_u64(&f->rng, seed);
+	tly_outbox_init(&box);
+	node_shares(f, 0, cells, &box);
+	for (uint32_t j = 0; j < f->spec.k; j++)
+		(void)open_share_as(f, &f->party[f->q.committee.ids[j] - 1], 0, box.items[j].data,
+		                    box.items[j].len, shares[j]);
+	tly_outbox_fini(&box);
+}
+
+/* Whether node 1's share for member j is the same for secrets a and b
+ * under the same rng draws. */
+static int
+same_share(struct fed *f, const int64_t *a, const int64_t *b, uint32_t j)
+{
+	size_t bytes = (size_t)f->spec.d * sizeof(uint64_t);
+	uint64_t *sa[TLY_MAX_COMMITTEE], *sb[TLY_MAX_COMMITTEE];
+	int same;
+
+	for (uint32_t m = 0; m < f->spec.k; m++) {
+		sa[m] = malloc(bytes);
+		sb[m] = malloc(bytes);
+		cr_assert(sa[m] != NULL && sb[m] != NULL);
+	}
+	shares_under(f, 77, a, sa);
+	shares_under(f, 77, b, sb);
+	same = memcmp(sa[j], sb[j], bytes) == 0;
+	for (uint32_t m = 0; m < f->spec.k; m++) {
+		free(sa[m]);
+		free(sb[m]);
+	}
+	return same;
+}
+
+/* The t - 1 seeded shares are drawn before and apart from the secret: two
+ * different secrets under the same rng draws get the very same seeded
+ * shares, while every whole share differs. */
+Test(committee_seeded, seeded_shares_do_not_depend_on_the_secret)
+{
+	struct spec spec = {.n = 2, .k = 5, .t = 3, .d = 6, .aggregators = 1};
+	int64_t a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {-9, 0, 700, 4, 5, 1 << 20};
+	struct fed f;
+
+	fed_init(&f, &spec, 210);
+	fed_begin(&f, 210);
+	for (uint32_t j = 0; j < spec.k; j++)
+		cr_assert_eq(same_share(&f, a, b, j), j + 1 < spec.t, "member %u", j);
+	/* Negative control: whole Shamir sharing, where f(1) = s + a_1 moves
+	 * with the secret under the same draws, fails the same comparison. */
+	f.opts.whole_shares = 1;
+	for (uint32_t j = 0; j + 1 < spec.t; j++)
+		cr_assert(!same_share(&f, a, b, j), "member %u", j);
+	fed_fini(&f);
+}
+
+/* Any t of the k shares, seeded or whole, reconstruct the secret: the
+ * interpolated shares lie on the polynomial the seeds fix. */
+Test(committee_seeded, any_t_shares_reconstruct_the_input)
+{
+	struct spec spec = {.n = 2, .k = 6, .t = 4, .d = 7, .aggregators = 1};
+	int64_t cells[7] = {0, 1, -1, 99, 123456789, -(INT64_C(1) << 50), 42};
+	uint64_t *shares[6], want[7], got[7];
+	struct fed f;
+
+	fed_init(&f, &spec, 220);
+	fed_begin(&f, 220);
+	for (uint32_t j = 0; j < spec.k; j++)
+		cr_assert_not_null(shares[j] = malloc(spec.d * sizeof(uint64_t)));
+	shares_under(&f, 5, cells, shares);
+	cr_assert_eq(tly_field_vec_encode_signed(want, cells, spec.d, NULL), TLY_OK);
+	/* Every t-subset of the k members (bit masks with t bits). */
+	for (uint32_t mask = 0; mask < (1u << spec.k); mask++) {
+		const uint64_t *rows[6];
+		uint64_t xs[6];
+		size_t count = 0;
+		if ((uint32_t)__builtin_popcount(mask) != spec.t)
+			continue;
+		for (uint32_t j = 0; j < spec.k; j++)
+			if (mask & (1u << j)) {
+				xs[count] = j + 1;
+				rows[count++] = shares[j];
+			}
+		cr_assert_eq(tly_shamir_reconstruct(xs, rows, count, spec.t, spec.d, got), TLY_OK);
+		cr_assert_arr_eq(got, want, sizeof want, "members %#x", mask);
+	}
+	for (uint32_t j = 0; j < spec.k; j++)
+		free(shares[j]);
+	fed_fini(&f);
+}
+
+enum seed_tamper {
+	SEED_RESEALED = 0, /* the same seed, sealed and signed again: a control */
+	SEED_CHANGED,      /* another seed, sealed and signed: a lying node */
+	SEED_GARBLED,      /* the ciphertext flipped, signed again: no envelope */
+};
+
+struct seed_attack {
+	uint32_t liar; /* node index */
+	enum seed_tamper how;
+};
+
+/* Node `liar` replaces its seeded SHARE to committee[0] as `how` says. */
+static int
+tamper_seed(struct fed *f, struct flight *fl)
+{
+	const struct seed_attack *attack = f->arg;
+	const struct tly_identity *node = &f->party[attack->liar];
+	const struct tly_identity *member = &f->party[f->q.committee.ids[0] - 1];
+	uint8_t seed[TLY_SHARE_SEED_BYTES];
+	struct tly_buf body, msg;
+	struct tly_msg m;
+
+	/* On its way to the coordinator, once: not again when relayed. */
+	if (fl->to != TLY_PARTY_COORDINATOR || tly_msg_peek(fl->data, fl->len, &m) != TLY_OK ||
+	    m.header.type != TLY_MSG_SHARE || m.header.sender != node->id ||
+	    m.header.recipient != member->id)
+		return 1;
+	cr_assert_eq(m.body_len, TLY_SHARE_SEEDED_BODY_BYTES);
+	cr_assert_eq(tly_envelope_open(seed, member->kx_sk, member->kx_pk, node->kx_pk,
+	                               m.raw_header, m.body + 1, m.body_len - 1),
+	             TLY_OK);
+	seed[0] ^= (uint8_t)(attack->how == SEED_CHANGED);
+	tly_buf_init(&body);
+	tly_buf_init(&msg);
+	tly_buf_put_u8(&body, TLY_SHARE_SEEDED);
+	cr_assert_eq(tly_envelope_seal(&body, node->kx_sk, node->kx_pk, member->kx_pk, m.raw_header,
+	                               seed, sizeof seed),
+	             TLY_OK);
+	body.data[5] ^= (uint8_t)(attack->how == SEED_GARBLED);
+	cr_assert_eq(tly_msg_seal(&msg, &m.header, body.data, body.len, node->sign), TLY_OK);
+	free(fl->data);
+	fl->data = tly_buf_take(&msg, &fl->len);
+	tly_buf_fini(&body);
+	return 1;
+}
+
+/* A tampered seed: flipped in transit, the signature refuses it; garbled
+ * and signed again by its node, the envelope does (member 1 cannot open
+ * it and complains; the q = 4 other members vote, and hold sound shares of
+ * the node, so its input is counted exactly); another valid seed (the node
+ * equivocates) breaks the share-sum consistency check and the query is
+ * aborted. The same seed sealed again is the control: the query completes. */
+Test(committee_seeded, tampered_seed_is_detected)
+{
+	struct spec spec = {.n = 4, .k = 5, .t = 3, .d = 5, .aggregators = 1};
+	struct seed_attack attack = {.liar = 2};
+	struct tly_committee_result r;
+	struct tly_outbox box, sink;
+	struct fed f;
+
+	fed_init(&f, &spec, 230);
+	int64_t *inputs = random_inputs(&f.rng, spec.n, spec.d, 1000);
+	/* In transit: one flipped byte of the sealed seed. */
+	fed_begin(&f, 230);
+	tly_outbox_init(&box);
+	tly_outbox_init(&sink);
+	node_shares(&f, 0, inputs, &box);
+	box.items[0].data[TLY_HEADER_BYTES + 1 + 3] ^= 0x10;
+	cr_assert_eq(tly_committee_coord_receive(f.c, box.items[0].data, box.items[0].len, &sink),
+	             TLY_EAUTH);
+	cr_assert_eq(
+	    tly_committee_member_receive(f.member[0], box.items[0].data, box.items[0].len, &sink),
+	    TLY_EAUTH);
+	cr_assert_eq(sink.count, 0);
+	tly_outbox_fini(&box);
+	tly_outbox_fini(&sink);
+	fed_end(&f);
+
+	f.tamper = tamper_seed;
+	f.arg = &attack;
+	for (int how = SEED_RESEALED; how <= SEED_GARBLED; how++) {
+		attack.how = (enum seed_tamper)how;
+		fed_begin(&f, 231 + (uint64_t)how);
+		cr_assert_eq(run(&f, inputs, NULL), TLY_OK, "how %d", how);
+		if (how == SEED_CHANGED) {
+			expect_inconsistent(&f);
+			cr_assert_eq(count_rejects(&f, TLY_MSG_SHARE_SUM, TLY_EAUTH), 1);
+		} else {
+			get_result(&f, &r);
+			expect_exact(&f, inputs, &r, NULL);
+			cr_assert_eq(count_rejects(&f, TLY_MSG_SHARE, TLY_EAUTH),
+			             how == SEED_GARBLED ? 1u : 0u);
+			tly_committee_result_fini(&r);
+		}
+		fed_end(&f);
+	}
+	free(inputs);
+	fed_fini(&f);
+}
+
+/* A signed SHARE of a seeded share's length plus or minus one, or of the
+ * right length with another form byte, is refused: the coordinator does
+ * not relay it (TLY_EFORMAT); the member refuses the wrong lengths before
+ * the signature, and a wrong form byte once the signature is checked
+ * (TLY_EFORMAT), which spends that node's one share. */
+Test(committee_seeded, seeded_lengths_and_form_byte_rejected)
+{
+	struct spec spec = {.n = 3, .k = 3, .t = 2, .d = 5};
+	const uint8_t forms[3] = {0, TLY_SHARE_WHOLE, 3};
+	struct tly_outbox sink, box;
+	struct tly_buf msg;
+	struct fed f;
+
+	fed_init(&f, &spec, 240);
+	fed_begin(&f, 240);
+	tly_outbox_init(&sink);
+	for (uint32_t i = 0; i < 3; i++) {
+		uint8_t body[TLY_SHARE_SEEDED_BODY_BYTES + 1] = {TLY_SHARE_SEEDED};
+		for (int delta = -1; delta <= 1; delta += 2) {
+			size_t len = (size_t)(TLY_SHARE_SEEDED_BODY_BYTES + delta);
+			signed_share(&f, i, f.q.committee.ids[0], body, len, &msg);
+			cr_assert_eq(tly_committee_coord_receive(f.c, msg.data, msg.len, &sink),
+			             TLY_EFORMAT, "node %u, length %zu", i, len);
+			cr_assert_eq(
+			    tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
+			    TLY_EFORMAT, "node %u, length %zu", i, len);
+			tly_buf_fini(&msg);
+		}
+		body[0] = forms[i];
+		signed_share(&f, i, f.q.committee.ids[0], body, TLY_SHARE_SEEDED_BODY_BYTES, &msg);
+		cr_assert_eq(tly_committee_coord_receive(f.c, msg.data, msg.len, &sink),
+		             TLY_EFORMAT, "form byte %u", forms[i]);
+		cr_assert_eq(tly_committee_member_receive(f.member[0], msg.data, msg.len, &sink),
+		             TLY_EFORMAT, "form byte %u", forms[i]);
+		tly_buf_fini(&msg);
+	}
+	cr_assert_eq(sink.count, 0, "nothing relayed or answered");
+	/* The wrong form byte spent node 1's share: its real one is a replay. */
+	tly_outbox_init(&box);
+	node_shares(&f, 0, (const int64_t[5]){1, 2, 3, 4, 5}, &box);
+	cr_assert_eq(
+	    tly_committee_member_receive(f.member[0], box.items[0].data, box.items[0].len, &sink),
+	    TLY_EREPLAY);
+	tly_outbox_fini(&box);
+	tly_outbox_fini(&sink);
+	fed_fini(&f);
+}
+
+/* Key separation: a seeded share is the PRG under purpose
+ * "committee-seeded-share" and session query_id || sender || member, so
+ * the same seed gives unrelated shares for another query, sender or
+ * member, and the expansion is exactly that generator's output. */
+Test(committee_seeded, seed_expansion_is_bound_to_query_sender_member)
+{
+	enum { D = 16 };
+	uint8_t seed[TLY_SHARE_SEED_BYTES], qid[TLY_QUERY_ID_BYTES] = {1}, session[24];
+	uint64_t base[D], other[D], direct[D];
+	struct tly_prg *prg;
+
+	memset(seed, 0x5a, sizeof seed);
+	cr_assert_eq(tly_committee_seed_expand(seed, qid, 3, 7, base, D), TLY_OK);
+	memcpy(session, qid, sizeof qid);
+	tly_store_be32(session + 16, 3);
+	tly_store_be32(session + 20, 7);
+	struct tly_prg_context ctx = {.purpose = "committee-seeded-share",
+	                              .session = session,
+	                              .session_len = sizeof session,
+	                              .length = D};
+	cr_assert_eq(tly_prg_alloc(&prg, TLY_PRG_AES128CTR, seed, &ctx), TLY_OK);
+	cr_assert_eq(tly_prg_field(prg, direct, D), TLY_OK);
+	tly_prg_free(prg);
+	cr_assert_arr_eq(base, direct, sizeof base);
+	for (int change = 0; change < 4; change++) {
+		uint8_t q2[TLY_QUERY_ID_BYTES] = {1};
+		q2[15] = (uint8_t)(change == 0);
+		seed[0] = (uint8_t)(0x5a ^ (change == 3));
+		cr_assert_eq(tly_committee_seed_expand(seed, q2, change == 1 ? 4 : 3,
+		                                       change == 2 ? 8 : 7, other, D),
+		             TLY_OK);
+		for (size_t c = 0; c < D; c++)
+			cr_assert_neq(other[c], base[c], "change %d, cell %zu", change, c);
+	}
 }

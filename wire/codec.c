@@ -773,6 +773,34 @@ tly_vector_decode(uint64_t *elements, size_t d, const uint8_t *body, size_t len)
 	return tly_field_vec_load(elements, body, d);
 }
 
+size_t
+tly_share_body_bytes(enum tly_share_form form, size_t d)
+{
+	if (form == TLY_SHARE_SEEDED)
+		return TLY_SHARE_SEEDED_BODY_BYTES;
+	return d * TLY_FIELD_ELEMENT_BYTES + TLY_AEAD_TAG_BYTES;
+}
+
+tly_err
+tly_share_form_decode(enum tly_share_form *form, const uint8_t **cipher, size_t *cipher_len,
+                      const uint8_t *body, size_t len, size_t d)
+{
+	if (d == 0 || d > TLY_MAX_CELLS)
+		return TLY_EFORMAT;
+	if (len == tly_share_body_bytes(TLY_SHARE_WHOLE, d)) {
+		*form = TLY_SHARE_WHOLE;
+		*cipher = body;
+		*cipher_len = len;
+		return TLY_OK;
+	}
+	if (len != TLY_SHARE_SEEDED_BODY_BYTES || body[0] != TLY_SHARE_SEEDED)
+		return TLY_EFORMAT;
+	*form = TLY_SHARE_SEEDED;
+	*cipher = body + 1;
+	*cipher_len = len - 1;
+	return TLY_OK;
+}
+
 tly_err
 tly_share_sum_encode(struct tly_buf *out, uint32_t attempt,
                      const uint8_t set_hash[static TLY_HASH_BYTES], const uint64_t *elements,

@@ -236,6 +236,23 @@ TLY_MUST tly_err tly_attempt_list_decode(uint32_t *attempt, struct tly_idlist *l
 TLY_MUST tly_err tly_idlist_encode(struct tly_buf *out, const struct tly_idlist *list);
 TLY_MUST tly_err tly_idlist_decode(struct tly_idlist *list, const uint8_t *body, size_t len);
 
+/* ---- SHARE: the two forms ---- */
+
+/* The exact body length of a SHARE of `form` for d cells: 8d + 16 whole,
+ * TLY_SHARE_SEEDED_BODY_BYTES seeded. */
+size_t tly_share_body_bytes(enum tly_share_form form, size_t d);
+
+/*
+ * The form of a SHARE body for d cells (1..TLY_MAX_CELLS), and where its
+ * ciphertext starts (*cipher: into body; *cipher_len: its length, the
+ * plaintext's plus TLY_AEAD_TAG_BYTES). TLY_EFORMAT unless the body is
+ * exactly 8d + 16 bytes (whole) or exactly TLY_SHARE_SEEDED_BODY_BYTES with
+ * first byte TLY_SHARE_SEEDED (seeded). Outputs written only on success.
+ */
+TLY_MUST tly_err tly_share_form_decode(enum tly_share_form *form, const uint8_t **cipher,
+                                       size_t *cipher_len, const uint8_t *body, size_t len,
+                                       size_t d);
+
 /* ---- vectors: SHARE_SUM and MASKED_INPUT ---- */
 
 TLY_MUST tly_err tly_share_sum_encode(struct tly_buf *out, uint32_t attempt,

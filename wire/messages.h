@@ -34,6 +34,7 @@
 #include "crypto/aead.h"
 #include "crypto/field.h"
 #include "crypto/kx.h"
+#include "crypto/prg.h"
 #include "crypto/shamir.h"
 #include "crypto/sign.h"
 
@@ -158,6 +159,9 @@ enum {
 	 * the sender's mask-key secret and self-mask seed. */
 	TLY_KEY_SHARE_PLAIN_BYTES = 4 + 4 + 2 * TLY_SHAMIR_SECRET_SHARE_BYTES,
 	TLY_KEY_SHARE_CIPHER_BYTES = TLY_KEY_SHARE_PLAIN_BYTES + TLY_AEAD_TAG_BYTES,
+	/* A seeded committee share: the form byte, then the sealed seed. */
+	TLY_SHARE_SEED_BYTES = TLY_PRG_SEED_BYTES,
+	TLY_SHARE_SEEDED_BODY_BYTES = 1 + TLY_SHARE_SEED_BYTES + TLY_AEAD_TAG_BYTES,
 
 	/* Largest body of any type (a share or a vector of TLY_MAX_CELLS), and
 	 * so of any message: decoders refuse anything longer before reading. */
@@ -171,6 +175,9 @@ _Static_assert(TLY_MAX_COMPLETE_PARTIES - 1 <= TLY_MAX_NEIGHBOURS,
                "a complete graph's lists fit the neighbourhood caps");
 _Static_assert(TLY_MAX_SERVED_PARTIES <= TLY_MAX_PARTIES, "the daemons serve within the wire");
 _Static_assert(TLY_KEY_SHARE_PLAIN_BYTES == 88, "key share layout");
+_Static_assert(TLY_SHARE_SEEDED_BODY_BYTES % TLY_FIELD_ELEMENT_BYTES !=
+                   TLY_AEAD_TAG_BYTES % TLY_FIELD_ELEMENT_BYTES,
+               "a seeded share's length is never a whole share's");
 _Static_assert((uint64_t)TLY_MAX_MESSAGE_BYTES < UINT32_MAX, "lengths fit u32");
 
 /* Default round deadline; the coordinator's config may change it. */
@@ -218,8 +225,14 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  * REFUSAL:      reason u32 (enum tly_abort_reason: 4 policy or budget),
  *               text_len u16, text (UTF-8, <= TLY_REFUSAL_TEXT_MAX): the
  *               node's one-line reason, for the planner
- * SHARE:        ciphertext[d * 8 + 16] (AEAD of the d share elements; see
- *               tly_share_key for the key, nonce 0, ad = the 36-byte header)
+ * SHARE:        one of two forms, told apart by the exact length (and the
+ *               seeded form's first byte); the envelope is tly_envelope_seal's
+ *               (nonce 0, ad = the 36-byte header, which holds body_len):
+ *               whole:  ciphertext[d * 8 + 16] (AEAD of the d share elements)
+ *               seeded: form u8 = TLY_SHARE_SEEDED, ciphertext[32 + 16] (AEAD
+ *                       of a 32-byte seed; the share is its PRG expansion to
+ *                       d elements, protocol/committee.h). 49 bytes: odd, so
+ *                       never the length of a whole share.
  * ANNOUNCE:     attempt u32, count u32, contributors[count] u32 increasing
  * SHARE_SUM:    attempt u32, set_hash[32], elements[d] u64 (each < p)
  * COMPLAINT:    attempt u32, count u32, missing[count] u32 increasing
@@ -247,6 +260,12 @@ enum { TLY_DEFAULT_DEADLINE_MS = 10000 };
  *               share (v survived), 2 = mask-key secret s_v^SK share (v
  *               dropped)
  */
+/* The form of a committee SHARE (the seeded form's first body byte). */
+enum tly_share_form {
+	TLY_SHARE_WHOLE = 1,  /* the d elements, sealed */
+	TLY_SHARE_SEEDED = 2, /* a PRG seed, sealed */
+};
+
 enum tly_unmask_kind {
 	TLY_UNMASK_SELF_SEED = 1,
 	TLY_UNMASK_MASK_KEY = 2,

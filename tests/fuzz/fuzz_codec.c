@@ -161,6 +161,32 @@ fuzz_agreement(int which, const uint8_t *data, size_t size, struct tly_buf *b)
 	}
 }
 
+/* SHARE's two forms: a body that decodes is exactly its form's length,
+ * and its ciphertext lies inside it where the form says. */
+static void
+fuzz_share_form(const uint8_t *data, size_t size)
+{
+	/* d is the query's: the one a whole share of this size would have,
+	 * and a small one, under which 49 bytes is a seeded share. */
+	size_t ds[2] = {size > TLY_AEAD_TAG_BYTES ? (size - TLY_AEAD_TAG_BYTES) / 8 : 0, 3};
+	for (size_t i = 0; i < 2; i++) {
+		enum tly_share_form form;
+		const uint8_t *cipher;
+		size_t cipher_len;
+		if (tly_share_form_decode(&form, &cipher, &cipher_len, data, size, ds[i]) != TLY_OK)
+			continue;
+		if (tly_share_body_bytes(form, ds[i]) != size)
+			abort();
+		size_t skip = form == TLY_SHARE_SEEDED ? 1 : 0;
+		if (cipher != data + skip || cipher_len != size - skip)
+			abort();
+		if (form == TLY_SHARE_SEEDED &&
+		    (data[0] != TLY_SHARE_SEEDED ||
+		     cipher_len != TLY_SHARE_SEED_BYTES + TLY_AEAD_TAG_BYTES))
+			abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -172,7 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t selector = data[0];
 	data++;
 	size--;
-	switch (selector % 13) {
+	switch (selector % 14) {
 	case 0:
 		fuzz_envelope(data, size);
 		break;
@@ -181,20 +207,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 	case 3:
-		fuzz_lists(selector % 13 - 2, data, size, &b);
+		fuzz_lists(selector % 14 - 2, data, size, &b);
 		break;
 	case 4:
 	case 5:
 	case 6:
 	case 7:
-		fuzz_secagg_lists(selector % 13 - 4, data, size, &b);
+		fuzz_secagg_lists(selector % 14 - 4, data, size, &b);
+		break;
+	case 13:
+		fuzz_share_form(data, size);
 		break;
 	case 11:
 	case 12:
-		fuzz_agreement(selector % 13 - 11, data, size, &b);
+		fuzz_agreement(selector % 14 - 11, data, size, &b);
 		break;
 	default:
-		fuzz_vectors(selector % 13 - 8, data, size, &b);
+		fuzz_vectors(selector % 14 - 8, data, size, &b);
 		break;
 	}
 	tly_buf_fini(&b);

@@ -42,3 +42,7 @@ write("abort", 10, struct.pack(">I", 3))
 write("set_sign", 11, struct.pack(">I", 1) + bytes(range(32)))
 write("set_cert", 12, struct.pack(">I", 0) + ids([1, 2, 5, 9]) + struct.pack(">I", 3) + b"".join(
     struct.pack(">I", i) + bytes([i] * 64) for i in (1, 2, 4)))
+# 13: SHARE's two forms: seeded (form byte 2, sealed 32-byte seed) and
+# whole (the sealed elements of d = 3).
+write("share_seeded", 13, bytes([2]) + bytes(range(48)))
+write("share_whole", 13, bytes(3 * 8 + 16))
