@@ -20,7 +20,27 @@
  * received messages and the application frees them; with many in flight
  * glibc then trims and re-faults its heaps for every message (measured:
  * ~30 page faults and an madvise per 80 kB message, 5-8x slower windowed).
- * CSV on stdout in the format of timing.h. Runs in under a minute.
+ * The channel rows (issue 14 §4, docs/CHANNEL.md) price the bytes of a
+ * node link: messages of 80 kB and of 1 MB echoed as above, CHAN_WINDOW
+ * in flight, heap trimming off, over
+ *   tcp                    the transport over tcp://, the baseline
+ *   tls+tcp                the transport over tls+tcp:// (nng's mbedTLS,
+ *                          the same certificates as above)
+ *   tcp+aes256gcm-openssl  tcp:// carrying AEAD frames sealed with
+ *   tcp+aes256gcm-sodium   tly_aead (OpenSSL), libsodium's AES-256-GCM
+ *   tcp+chacha20poly1305-ietf  (when the CPU has AES-NI) or its
+ *                          ChaCha20-Poly1305: a key per direction from
+ *                          crypto_kx, a 64-bit counter nonce, the frame
+ *                          length as associated data; each end seals what
+ *                          it sends and opens what it receives
+ *   cpu        CPU of the whole process (getrusage: both ends, nng's
+ *              threads, user and system) per payload byte, ns/B
+ *   rate       wall throughput, MB/s of payload, both directions counted
+ *   cpu_added  cpu minus tcp's: what the channel itself costs, against
+ *              what TLS adds (ratio < 1: cheaper than TLS)
+ * All kinds are open at once and measured in turn, round by round, so
+ * the ratios compare runs made under the same load.
+ * CSV on stdout in the format of timing.h. Runs in about a minute.
  */
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -30,19 +50,23 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench/timing.h"
 #include "cli/pki.h"
+#include "crypto/aead.h"
 #include "crypto/rng.h"
 #include "net/transport.h"
 
 enum {
 	CELLS = 10000,
 	SIZE = CELLS * 8,
+	BIG = 1 << 20,     /* the channel rows' larger message */
 	ROUND_TRIPS = 200, /* per run */
 	WINDOW = 16,
 	WINDOWED = 800, /* messages per run */
@@ -227,25 +251,34 @@ raw_open(struct pair *p)
 		die("thread", NULL);
 }
 
+/* A hub on loopback and a link to it, welcomed. */
 static void
-transport_open(struct pair *p, const char *scheme, const struct tly_tls_files *hub_tls,
-               const struct tly_tls_files *link_tls, const struct tly_roster *roster,
-               const struct tly_identity *node)
+transport_connect(struct tly_hub **hub, struct tly_link **link, const char *scheme,
+                  const struct tly_tls_files *hub_tls, const struct tly_tls_files *link_tls,
+                  const struct tly_roster *roster, const struct tly_identity *node)
 {
 	char url[64], why[256];
 	struct timespec pause = {.tv_nsec = 5000000};
 
 	snprintf(url, sizeof url, "%s://127.0.0.1:0", scheme);
-	if (tly_hub_open(&p->hub, url, hub_tls, roster, why, sizeof why) != TLY_OK)
+	if (tly_hub_open(hub, url, hub_tls, roster, why, sizeof why) != TLY_OK)
 		die("hub", why);
-	snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme, tly_hub_port(p->hub));
-	if (tly_link_open(&p->link, url, link_tls, node, why, sizeof why) != TLY_OK)
+	snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme, tly_hub_port(*hub));
+	if (tly_link_open(link, url, link_tls, node, why, sizeof why) != TLY_OK)
 		die("link", why);
-	for (int waited = 0; !tly_link_ready(p->link); waited += 5) {
+	for (int waited = 0; !tly_link_ready(*link); waited += 5) {
 		if (waited > WAIT_MS)
 			die("link never ready", scheme);
 		nanosleep(&pause, NULL);
 	}
+}
+
+static void
+transport_open(struct pair *p, const char *scheme, const struct tly_tls_files *hub_tls,
+               const struct tly_tls_files *link_tls, const struct tly_roster *roster,
+               const struct tly_identity *node)
+{
+	transport_connect(&p->hub, &p->link, scheme, hub_tls, link_tls, roster, node);
 	if (pthread_create(&p->echo, NULL, echo_link, p) != 0)
 		die("thread", NULL);
 }
@@ -325,6 +358,372 @@ transport_rows(const struct setup *s, const char *malloc_mode)
 	report("tls+tcp", malloc_mode, &f_tls, "transport_tcp", &f_tcp);
 }
 
+/* ---- the channel rows: what the bytes cost, tcp, tls+tcp, AEAD frames ---- */
+
+enum chan_alg {
+	CHAN_PLAIN,      /* the transport over tcp:// or tls+tcp://, no frames of ours */
+	CHAN_GCM_SSL,    /* AES-256-GCM through tly_aead (OpenSSL), tally's default AEAD */
+	CHAN_GCM_SODIUM, /* libsodium's crypto_aead_aes256gcm (AES-NI and PCLMUL) */
+	CHAN_CHACHA,     /* libsodium's crypto_aead_chacha20poly1305_ietf */
+};
+
+enum {
+	CHAN_NONCE_BYTES = 12, /* 4 zero bytes, then the frame counter u64 big-endian */
+	CHAN_TAG_BYTES = TLY_AEAD_TAG_BYTES,
+	CHAN_WINDOW = 16,
+};
+
+_Static_assert(crypto_aead_aes256gcm_NPUBBYTES == CHAN_NONCE_BYTES, "gcm nonce");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == CHAN_NONCE_BYTES, "ietf nonce");
+_Static_assert(crypto_aead_aes256gcm_ABYTES == CHAN_TAG_BYTES, "gcm tag");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == CHAN_TAG_BYTES, "ietf tag");
+_Static_assert(crypto_kx_SESSIONKEYBYTES == TLY_AEAD_KEY_BYTES, "kx session keys");
+
+/* One direction of a channel: its key and the counter of its next frame. */
+struct chan_dir {
+	uint8_t key[TLY_AEAD_KEY_BYTES];
+	uint64_t counter;
+};
+
+/* One end's two directions and its buffers (each end is one thread). */
+struct chan_end {
+	struct chan_dir tx, rx;
+	uint8_t *sealed, *opened; /* size + CHAN_TAG_BYTES, size */
+};
+
+struct chan {
+	struct tly_hub *hub;
+	struct tly_link *link;
+	pthread_t echo;
+	atomic_int stop;
+	enum chan_alg alg;
+	size_t size;
+	long messages; /* per run, each sent and echoed */
+	const uint8_t *plain;
+	struct chan_end hub_end, link_end;
+};
+
+static void
+chan_nonce(uint8_t nonce[static CHAN_NONCE_BYTES], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(counter >> (56 - 8 * i));
+}
+
+/* The frame's length, authenticated as associated data. */
+static void
+chan_ad(uint8_t ad[static 4], size_t len)
+{
+	ad[0] = (uint8_t)(len >> 24);
+	ad[1] = (uint8_t)(len >> 16);
+	ad[2] = (uint8_t)(len >> 8);
+	ad[3] = (uint8_t)len;
+}
+
+/* Seal len bytes of pt into ct (len + tag) under the next counter. */
+static void
+chan_seal(enum chan_alg alg, struct chan_dir *dir, uint8_t *ct, const uint8_t *pt, size_t len)
+{
+	uint8_t nonce[CHAN_NONCE_BYTES], ad[4];
+	int rc = -1;
+
+	chan_nonce(nonce, dir->counter++);
+	chan_ad(ad, len + CHAN_TAG_BYTES);
+	if (alg == CHAN_GCM_SSL)
+		rc =
+		    tly_aead_seal(TLY_AEAD_AES256GCM, ct, pt, len, ad, 4, nonce, dir->key) == TLY_OK
+		        ? 0
+		        : -1;
+	else if (alg == CHAN_GCM_SODIUM)
+		rc = crypto_aead_aes256gcm_encrypt(ct, NULL, pt, len, ad, 4, NULL, nonce, dir->key);
+	else if (alg == CHAN_CHACHA)
+		rc = crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, pt, len, ad, 4, NULL,
+		                                               nonce, dir->key);
+	if (rc != 0)
+		die("seal", NULL);
+}
+
+/* Open a frame of ct_len bytes into pt under the next counter: dies on
+ * any failure (the run checks that every frame opens). */
+static void
+chan_open(enum chan_alg alg, struct chan_dir *dir, uint8_t *pt, const uint8_t *ct, size_t ct_len)
+{
+	uint8_t nonce[CHAN_NONCE_BYTES], ad[4];
+	int rc = -1;
+
+	chan_nonce(nonce, dir->counter++);
+	chan_ad(ad, ct_len);
+	if (alg == CHAN_GCM_SSL)
+		rc = tly_aead_open(TLY_AEAD_AES256GCM, pt, ct, ct_len, ad, 4, nonce, dir->key) ==
+		             TLY_OK
+		         ? 0
+		         : -1;
+	else if (alg == CHAN_GCM_SODIUM)
+		rc = crypto_aead_aes256gcm_decrypt(pt, NULL, NULL, ct, ct_len, ad, 4, nonce,
+		                                   dir->key);
+	else if (alg == CHAN_CHACHA)
+		rc = crypto_aead_chacha20poly1305_ietf_decrypt(pt, NULL, NULL, ct, ct_len, ad, 4,
+		                                               nonce, dir->key);
+	if (rc != 0)
+		die("frame did not open", NULL);
+}
+
+static size_t
+chan_wire_bytes(const struct chan *c)
+{
+	return c->alg == CHAN_PLAIN ? c->size : c->size + CHAN_TAG_BYTES;
+}
+
+/* The node's end: open what came, seal it again the other way, send it. */
+static void
+chan_echo_one(struct chan *c, uint8_t *msg, size_t len)
+{
+	struct chan_end *e = &c->link_end;
+
+	if (len != chan_wire_bytes(c))
+		die("channel frame length", NULL);
+	if (c->alg != CHAN_PLAIN) {
+		chan_open(c->alg, &e->rx, e->opened, msg, len);
+		chan_seal(c->alg, &e->tx, e->sealed, e->opened, c->size);
+		msg = e->sealed;
+	}
+	if (tly_link_send(c->link, msg, len) != TLY_OK)
+		die("link send", NULL);
+}
+
+static void *
+chan_echo(void *arg)
+{
+	struct chan *c = arg;
+	uint8_t *msg;
+	size_t len;
+
+	while (!atomic_load(&c->stop)) {
+		if (tly_link_recv(c->link, &msg, &len, 50) != TLY_OK)
+			continue;
+		chan_echo_one(c, msg, len);
+		free(msg);
+	}
+	return NULL;
+}
+
+static void
+chan_send(struct chan *c)
+{
+	const uint8_t *msg = c->plain;
+
+	if (c->alg != CHAN_PLAIN) {
+		chan_seal(c->alg, &c->hub_end.tx, c->hub_end.sealed, c->plain, c->size);
+		msg = c->hub_end.sealed;
+	}
+	if (tly_hub_send(c->hub, 1, msg, chan_wire_bytes(c)) != TLY_OK)
+		die("hub send", NULL);
+}
+
+static void
+chan_recv(struct chan *c)
+{
+	uint8_t *msg;
+	uint32_t from;
+	size_t len;
+
+	if (tly_hub_recv(c->hub, &from, &msg, &len, WAIT_MS) != TLY_OK || len != chan_wire_bytes(c))
+		die("hub receive", NULL);
+	if (c->alg != CHAN_PLAIN) {
+		chan_open(c->alg, &c->hub_end.rx, c->hub_end.opened, msg, len);
+		bench_consume(c->hub_end.opened, c->size);
+	} else {
+		bench_consume(msg, len);
+	}
+	free(msg);
+}
+
+static void
+chan_windowed(struct chan *c)
+{
+	for (int i = 0; i < CHAN_WINDOW; i++)
+		chan_send(c);
+	for (long i = CHAN_WINDOW; i < c->messages; i++) {
+		chan_recv(c);
+		chan_send(c);
+	}
+	for (int i = 0; i < CHAN_WINDOW; i++)
+		chan_recv(c);
+}
+
+/* CPU seconds of the whole process: both ends, the echo thread and nng's
+ * I/O threads, user and system. */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		die("getrusage", NULL);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Per-direction keys as crypto_kx derives them: the node is the client,
+ * the hub the server; the node's tx key is the hub's rx key. */
+static void
+chan_keys(struct chan *c)
+{
+	uint8_t node_pk[crypto_kx_PUBLICKEYBYTES], node_sk[crypto_kx_SECRETKEYBYTES];
+	uint8_t hub_pk[crypto_kx_PUBLICKEYBYTES], hub_sk[crypto_kx_SECRETKEYBYTES];
+
+	crypto_kx_keypair(node_pk, node_sk);
+	crypto_kx_keypair(hub_pk, hub_sk);
+	if (crypto_kx_client_session_keys(c->link_end.rx.key, c->link_end.tx.key, node_pk, node_sk,
+	                                  hub_pk) != 0 ||
+	    crypto_kx_server_session_keys(c->hub_end.rx.key, c->hub_end.tx.key, hub_pk, hub_sk,
+	                                  node_pk) != 0)
+		die("crypto_kx", NULL);
+	sodium_memzero(node_sk, sizeof node_sk);
+	sodium_memzero(hub_sk, sizeof hub_sk);
+}
+
+static void
+chan_buffers(struct chan_end *e, size_t size)
+{
+	e->sealed = malloc(size + CHAN_TAG_BYTES);
+	e->opened = malloc(size);
+	if (e->sealed == NULL || e->opened == NULL)
+		die("out of memory", NULL);
+}
+
+/* Connect the channel and start its echo thread. */
+static void
+chan_start(struct chan *c, const struct setup *s, const char *scheme)
+{
+	int tls = strcmp(scheme, "tls+tcp") == 0;
+
+	c->plain = s->out;
+	c->messages = c->size > SIZE ? bench_pick(64, 8) : bench_pick(800, 80);
+	chan_keys(c);
+	chan_buffers(&c->hub_end, c->size);
+	chan_buffers(&c->link_end, c->size);
+	transport_connect(&c->hub, &c->link, scheme, tls ? s->hub_tls : NULL,
+	                  tls ? s->node_tls : NULL, s->roster, s->node);
+	if (pthread_create(&c->echo, NULL, chan_echo, c) != 0)
+		die("thread", NULL);
+}
+
+static void
+chan_stop(struct chan *c)
+{
+	atomic_store(&c->stop, 1);
+	pthread_join(c->echo, NULL);
+	tly_link_close(c->link);
+	tly_hub_close(c->hub);
+	free(c->hub_end.sealed);
+	free(c->hub_end.opened);
+	free(c->link_end.sealed);
+	free(c->link_end.opened);
+	sodium_memzero(&c->hub_end, sizeof c->hub_end);
+	sodium_memzero(&c->link_end, sizeof c->link_end);
+}
+
+/* One run: CPU ns per payload byte and MB/s of payload, both directions. */
+static void
+chan_once(struct chan *c, double *cpu, double *rate)
+{
+	double bytes = 2.0 * (double)c->size * (double)c->messages;
+	double wall = bench_now(), used = cpu_seconds();
+
+	chan_windowed(c);
+	*cpu = (cpu_seconds() - used) * 1e9 / bytes;
+	*rate = bytes / (bench_now() - wall) / 1e6;
+}
+
+static const struct {
+	const char *name, *scheme;
+	enum chan_alg alg;
+} chan_kinds[] = {
+    {"tcp", "tcp", CHAN_PLAIN},
+    {"tls+tcp", "tls+tcp", CHAN_PLAIN},
+    {"tcp+aes256gcm-openssl", "tcp", CHAN_GCM_SSL},
+    {"tcp+aes256gcm-sodium", "tcp", CHAN_GCM_SODIUM},
+    {"tcp+chacha20poly1305-ietf", "tcp", CHAN_CHACHA},
+};
+
+enum { CHAN_KINDS = sizeof chan_kinds / sizeof chan_kinds[0] };
+
+static double
+median_of(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof v[0], by_value);
+	return v[n / 2];
+}
+
+/* Rows of one kind: against plain tcp measured in the same rounds; the
+ * CPU a channel adds to tcp, against what TLS adds. */
+static void
+chan_report(int kind, size_t size, const double *cpu, const double *rate)
+{
+	char params[128];
+	const char *name = chan_kinds[kind].name;
+	const char *base = kind == 0 ? NULL : "tcp";
+
+	snprintf(params, sizeof params, "%s bytes=%zu window=%d malloc=no-trim", name, size,
+	         CHAN_WINDOW);
+	bench_row("channel", "cpu", params, cpu[kind], "ns/B", base, cpu[0]);
+	bench_row("channel", "rate", params, rate[kind], "MB/s", base, rate[0]);
+	if (kind > 0)
+		bench_row("channel", "cpu_added", params, cpu[kind] - cpu[0], "ns/B",
+		          kind > 1 ? "tls+tcp_added" : NULL, cpu[1] - cpu[0]);
+}
+
+static int
+chan_skip(int kind)
+{
+	return chan_kinds[kind].alg == CHAN_GCM_SODIUM && !crypto_aead_aes256gcm_is_available();
+}
+
+/* Every kind open at once and measured in turn, REPS rounds (one in the
+ * short pass) after a warm-up: a busy machine slows them all alike. */
+static void
+chan_rows(const struct setup *s, size_t size)
+{
+	static struct chan chans[CHAN_KINDS];
+	double cpu[CHAN_KINDS][REPS], rate[CHAN_KINDS][REPS], cpu_med[CHAN_KINDS] = {0},
+	                                                      rate_med[CHAN_KINDS] = {0};
+	int reps = (int)bench_pick(REPS, 1);
+
+	for (int k = 0; k < CHAN_KINDS; k++) {
+		if (chan_skip(k))
+			continue;
+		memset(&chans[k], 0, sizeof chans[k]);
+		chans[k].alg = chan_kinds[k].alg;
+		chans[k].size = size;
+		chan_start(&chans[k], s, chan_kinds[k].scheme);
+		chan_windowed(&chans[k]);
+	}
+	for (int r = 0; r < reps; r++)
+		for (int k = 0; k < CHAN_KINDS; k++)
+			if (!chan_skip(k))
+				chan_once(&chans[k], &cpu[k][r], &rate[k][r]);
+	for (int k = 0; k < CHAN_KINDS; k++) {
+		if (chan_skip(k))
+			continue;
+		cpu_med[k] = median_of(cpu[k], reps);
+		rate_med[k] = median_of(rate[k], reps);
+		chan_stop(&chans[k]);
+	}
+	for (int k = 0; k < CHAN_KINDS; k++)
+		if (!chan_skip(k))
+			chan_report(k, size, cpu_med, rate_med);
+}
+
 static void
 make_pki(char *dir, struct tly_tls_files *hub, struct tly_tls_files *node, char paths[6][256])
 {
@@ -381,10 +780,10 @@ main(void)
 	if (tly_roster_init(&roster, pk, &party, 1) != TLY_OK)
 		die("roster", NULL);
 	make_pki(dir, &hub_tls, &node_tls, paths);
-	uint8_t *out = malloc(SIZE);
+	uint8_t *out = malloc(BIG);
 	if (out == NULL)
 		die("out of memory", NULL);
-	for (size_t i = 0; i < SIZE; i++)
+	for (size_t i = 0; i < BIG; i++)
 		out[i] = (uint8_t)(i * 131);
 	struct setup setup = {.roster = &roster,
 	                      .node = &node,
@@ -395,6 +794,8 @@ main(void)
 	if (mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1 || mallopt(M_MMAP_THRESHOLD, 64 << 20) != 1)
 		die("mallopt", NULL);
 	transport_rows(&setup, "no-trim");
+	chan_rows(&setup, SIZE);
+	chan_rows(&setup, BIG);
 
 	free(out);
 	remove_pki(dir, paths);
