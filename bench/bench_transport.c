@@ -33,6 +33,9 @@
  *                          crypto_kx, a 64-bit counter nonce, the frame
  *                          length as associated data; each end seals what
  *                          it sends and opens what it receives
+ *   tcp+net/channel        the same with the prototype's frames
+ *                          (net/channel.h: AES-256-GCM through tly_aead,
+ *                          keys from X25519 and a transcript hash)
  *   cpu        CPU of the whole process (getrusage: both ends, nng's
  *              threads, user and system) per payload byte, ns/B
  *   rate       wall throughput, MB/s of payload, both directions counted
@@ -60,6 +63,8 @@
 #include "bench/timing.h"
 #include "cli/pki.h"
 #include "crypto/aead.h"
+#include "crypto/kx.h"
+#include "net/channel.h"
 #include "crypto/rng.h"
 #include "net/transport.h"
 
@@ -365,6 +370,7 @@ enum chan_alg {
 	CHAN_GCM_SSL,    /* AES-256-GCM through tly_aead (OpenSSL), tally's default AEAD */
 	CHAN_GCM_SODIUM, /* libsodium's crypto_aead_aes256gcm (AES-NI and PCLMUL) */
 	CHAN_CHACHA,     /* libsodium's crypto_aead_chacha20poly1305_ietf */
+	CHAN_PROTO,      /* net/channel.c, the design's frames (AES-256-GCM via tly_aead) */
 };
 
 enum {
@@ -388,7 +394,8 @@ struct chan_dir {
 /* One end's two directions and its buffers (each end is one thread). */
 struct chan_end {
 	struct chan_dir tx, rx;
-	uint8_t *sealed, *opened; /* size + CHAN_TAG_BYTES, size */
+	struct tly_channel ch;    /* CHAN_PROTO's two directions */
+	uint8_t *sealed, *opened; /* size + TLY_CHANNEL_OVERHEAD, size */
 };
 
 struct chan {
@@ -472,7 +479,33 @@ chan_open(enum chan_alg alg, struct chan_dir *dir, uint8_t *pt, const uint8_t *c
 static size_t
 chan_wire_bytes(const struct chan *c)
 {
-	return c->alg == CHAN_PLAIN ? c->size : c->size + CHAN_TAG_BYTES;
+	if (c->alg == CHAN_PLAIN)
+		return c->size;
+	return c->size + (c->alg == CHAN_PROTO ? TLY_CHANNEL_OVERHEAD : CHAN_TAG_BYTES);
+}
+
+/* Seal c->size bytes of pt into e->sealed, the next frame of e's end. */
+static void
+end_seal(const struct chan *c, struct chan_end *e, const uint8_t *pt)
+{
+	if (c->alg != CHAN_PROTO)
+		chan_seal(c->alg, &e->tx, e->sealed, pt, c->size);
+	else if (tly_channel_seal(&e->ch, e->sealed, TLY_CHANNEL_MESSAGE, pt, c->size) != TLY_OK)
+		die("channel seal", NULL);
+}
+
+/* Open the next frame for e's end into e->opened; dies if it does not. */
+static void
+end_open(const struct chan *c, struct chan_end *e, const uint8_t *frame, size_t len)
+{
+	enum tly_channel_type type;
+	size_t got;
+
+	if (c->alg != CHAN_PROTO)
+		chan_open(c->alg, &e->rx, e->opened, frame, len);
+	else if (tly_channel_open(&e->ch, e->opened, &got, &type, frame, len) != TLY_OK ||
+	         got != c->size || type != TLY_CHANNEL_MESSAGE)
+		die("channel frame did not open", NULL);
 }
 
 /* The node's end: open what came, seal it again the other way, send it. */
@@ -484,8 +517,8 @@ chan_echo_one(struct chan *c, uint8_t *msg, size_t len)
 	if (len != chan_wire_bytes(c))
 		die("channel frame length", NULL);
 	if (c->alg != CHAN_PLAIN) {
-		chan_open(c->alg, &e->rx, e->opened, msg, len);
-		chan_seal(c->alg, &e->tx, e->sealed, e->opened, c->size);
+		end_open(c, e, msg, len);
+		end_seal(c, e, e->opened);
 		msg = e->sealed;
 	}
 	if (tly_link_send(c->link, msg, len) != TLY_OK)
@@ -514,7 +547,7 @@ chan_send(struct chan *c)
 	const uint8_t *msg = c->plain;
 
 	if (c->alg != CHAN_PLAIN) {
-		chan_seal(c->alg, &c->hub_end.tx, c->hub_end.sealed, c->plain, c->size);
+		end_seal(c, &c->hub_end, c->plain);
 		msg = c->hub_end.sealed;
 	}
 	if (tly_hub_send(c->hub, 1, msg, chan_wire_bytes(c)) != TLY_OK)
@@ -531,7 +564,7 @@ chan_recv(struct chan *c)
 	if (tly_hub_recv(c->hub, &from, &msg, &len, WAIT_MS) != TLY_OK || len != chan_wire_bytes(c))
 		die("hub receive", NULL);
 	if (c->alg != CHAN_PLAIN) {
-		chan_open(c->alg, &c->hub_end.rx, c->hub_end.opened, msg, len);
+		end_open(c, &c->hub_end, msg, len);
 		bench_consume(c->hub_end.opened, c->size);
 	} else {
 		bench_consume(msg, len);
@@ -592,10 +625,34 @@ chan_keys(struct chan *c)
 	sodium_memzero(hub_sk, sizeof hub_sk);
 }
 
+/* CHAN_PROTO's keys as docs/CHANNEL.md §2 makes them: X25519 of two fresh
+ * ephemeral keys, the transcript hash of a handshake with a random
+ * challenge (no signatures: the bench prices the frames, not the
+ * handshake). */
+static void
+chan_proto_keys(struct chan *c, const struct tly_roster *roster)
+{
+	uint8_t e_c[TLY_KX_PUBLIC_BYTES], e_c_sk[TLY_KX_SECRET_BYTES], e_n[TLY_KX_PUBLIC_BYTES],
+	    e_n_sk[TLY_KX_SECRET_BYTES], challenge[TLY_CHANNEL_CHALLENGE_BYTES],
+	    shared[TLY_KX_SHARED_BYTES], th[TLY_CHANNEL_HASH_BYTES];
+
+	tly_kx_keypair(e_c, e_c_sk);
+	tly_kx_keypair(e_n, e_n_sk);
+	randombytes_buf(challenge, sizeof challenge);
+	if (tly_kx_x25519(shared, e_c_sk, e_n) != TLY_OK ||
+	    tly_channel_transcript(th, roster->coordinator_pk, 1, challenge, e_c, e_n) != TLY_OK ||
+	    tly_channel_init(&c->hub_end.ch, TLY_CHANNEL_COORDINATOR, shared, th) != TLY_OK ||
+	    tly_channel_init(&c->link_end.ch, TLY_CHANNEL_NODE, shared, th) != TLY_OK)
+		die("channel keys", NULL);
+	sodium_memzero(e_c_sk, sizeof e_c_sk);
+	sodium_memzero(e_n_sk, sizeof e_n_sk);
+	sodium_memzero(shared, sizeof shared);
+}
+
 static void
 chan_buffers(struct chan_end *e, size_t size)
 {
-	e->sealed = malloc(size + CHAN_TAG_BYTES);
+	e->sealed = malloc(size + TLY_CHANNEL_OVERHEAD);
 	e->opened = malloc(size);
 	if (e->sealed == NULL || e->opened == NULL)
 		die("out of memory", NULL);
@@ -610,6 +667,7 @@ chan_start(struct chan *c, const struct setup *s, const char *scheme)
 	c->plain = s->out;
 	c->messages = c->size > SIZE ? bench_pick(64, 8) : bench_pick(800, 80);
 	chan_keys(c);
+	chan_proto_keys(c, s->roster);
 	chan_buffers(&c->hub_end, c->size);
 	chan_buffers(&c->link_end, c->size);
 	transport_connect(&c->hub, &c->link, scheme, tls ? s->hub_tls : NULL,
@@ -654,6 +712,7 @@ static const struct {
     {"tcp+aes256gcm-openssl", "tcp", CHAN_GCM_SSL},
     {"tcp+aes256gcm-sodium", "tcp", CHAN_GCM_SODIUM},
     {"tcp+chacha20poly1305-ietf", "tcp", CHAN_CHACHA},
+    {"tcp+net/channel", "tcp", CHAN_PROTO},
 };
 
 enum { CHAN_KINDS = sizeof chan_kinds / sizeof chan_kinds[0] };
