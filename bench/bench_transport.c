@@ -43,6 +43,12 @@
  *              what TLS adds (ratio < 1: cheaper than TLS)
  * All kinds are open at once and measured in turn, round by round, so
  * the ratios compare runs made under the same load.
+ *
+ * The handshake rows price a connection: a fresh link dialled to a hub
+ * until WELCOME, over tcp (HELLO v1) and over tls+tcp (mbedTLS's
+ * handshake, then HELLO v1), wall ms (median) and the process's CPU ms
+ * (mean) over CONNECTS links; and the CPU of the crypto of the proposed handshake
+ * (docs/CHANNEL.md §2: both sides, no I/O) against TLS's connect CPU.
  * CSV on stdout in the format of timing.h. Runs in about a minute.
  */
 #include <arpa/inet.h>
@@ -338,7 +344,7 @@ report(const char *transport, const char *malloc_mode, const struct figures *f,
 
 struct setup {
 	const struct tly_roster *roster;
-	const struct tly_identity *node;
+	const struct tly_identity *coordinator, *node;
 	const struct tly_tls_files *hub_tls, *node_tls;
 	uint8_t *out;
 };
@@ -783,6 +789,174 @@ chan_rows(const struct setup *s, size_t size)
 			chan_report(k, size, cpu_med, rate_med);
 }
 
+/* ---- the handshake rows: what a connection costs to set up ---- */
+
+enum {
+	CONNECTS = 20,    /* fresh links dialled per kind */
+	HANDSHAKES = 200, /* proposed handshakes computed per run */
+	T_BYTES = TLY_SIGN_PUBLIC_BYTES + 4 + TLY_CHANNEL_CHALLENGE_BYTES + 2 * TLY_KX_PUBLIC_BYTES,
+};
+
+/* Dial the hub with a fresh link and wait for WELCOME: wall seconds, and
+ * the process's CPU seconds in *cpu (both ends, nng's threads). */
+static double
+dial_once(struct tly_hub *hub, const char *scheme, const struct tly_tls_files *tls,
+          const struct tly_identity *node, double *cpu)
+{
+	char url[64], why[256];
+	struct tly_link *link;
+	struct timespec pause = {.tv_nsec = 1000000};
+	double start = bench_now(), used = cpu_seconds(), wall;
+
+	snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme, tly_hub_port(hub));
+	if (tly_link_open(&link, url, tls, node, why, sizeof why) != TLY_OK)
+		die("link", why);
+	while (!tly_link_ready(link)) {
+		if (bench_now() - start > WAIT_MS / 1e3)
+			die("link never ready", scheme);
+		nanosleep(&pause, NULL);
+	}
+	wall = bench_now() - start;
+	*cpu = cpu_seconds() - used;
+	tly_link_close(link);
+	return wall;
+}
+
+/* Over CONNECTS fresh links (3 in the short pass) to one hub: the median
+ * wall ms to WELCOME, the mean CPU ms. */
+static void
+connect_cost(const struct setup *s, const char *scheme, double *wall_ms, double *cpu_ms)
+{
+	int tls = strcmp(scheme, "tls+tcp") == 0, count = (int)bench_pick(CONNECTS, 3);
+	double wall[CONNECTS], cpu[CONNECTS];
+	char url[64], why[256];
+	struct tly_hub *hub;
+
+	snprintf(url, sizeof url, "%s://127.0.0.1:0", scheme);
+	if (tly_hub_open(&hub, url, tls ? s->hub_tls : NULL, s->roster, why, sizeof why) != TLY_OK)
+		die("hub", why);
+	for (int i = 0; i < count; i++)
+		wall[i] = dial_once(hub, scheme, tls ? s->node_tls : NULL, s->node, &cpu[i]);
+	tly_hub_close(hub);
+	*wall_ms = median_of(wall, count) * 1e3;
+	*cpu_ms = 0;
+	for (int i = 0; i < count; i++)
+		*cpu_ms += cpu[i] * 1e3 / count; /* the mean: robust to a coarse clock */
+}
+
+/* label || T, the bytes either side of the proposed handshake signs. */
+static size_t
+signed_bytes(uint8_t *out, const char *label, const uint8_t t[static T_BYTES])
+{
+	size_t len = strlen(label);
+
+	memcpy(out, label, len);
+	memcpy(out + len, t, T_BYTES);
+	return len + T_BYTES;
+}
+
+/* T = coordinator_pk || id || challenge || E_c || E_n (docs/CHANNEL.md §2). */
+static void
+transcript_bytes(uint8_t t[static T_BYTES], const struct setup *s, const uint8_t *challenge,
+                 const uint8_t *e_c, const uint8_t *e_n)
+{
+	uint8_t *p = t;
+
+	memcpy(p, s->roster->coordinator_pk, TLY_SIGN_PUBLIC_BYTES);
+	p += TLY_SIGN_PUBLIC_BYTES;
+	memcpy(p, (const uint8_t[4]){0, 0, 0, 1}, 4);
+	p += 4;
+	memcpy(p, challenge, TLY_CHANNEL_CHALLENGE_BYTES);
+	p += TLY_CHANNEL_CHALLENGE_BYTES;
+	memcpy(p, e_c, TLY_KX_PUBLIC_BYTES);
+	memcpy(p + TLY_KX_PUBLIC_BYTES, e_n, TLY_KX_PUBLIC_BYTES);
+}
+
+/* One side's keys: the X25519 output and the transcript hash. */
+static void
+side_keys(struct tly_channel *ch, enum tly_channel_role role, const struct setup *s,
+          const uint8_t *my_sk, const uint8_t *peer, const uint8_t *challenge, const uint8_t *e_c,
+          const uint8_t *e_n)
+{
+	uint8_t shared[TLY_KX_SHARED_BYTES], th[TLY_CHANNEL_HASH_BYTES];
+
+	if (tly_kx_x25519(shared, my_sk, peer) != TLY_OK ||
+	    tly_channel_transcript(th, s->roster->coordinator_pk, 1, challenge, e_c, e_n) !=
+	        TLY_OK ||
+	    tly_channel_init(ch, role, shared, th) != TLY_OK)
+		die("handshake keys", NULL);
+	sodium_memzero(shared, sizeof shared);
+}
+
+/* Both sides' crypto of one proposed handshake, no I/O: two ephemeral
+ * key pairs, two X25519, two transcripts and key derivations, two
+ * Ed25519 signatures made and verified. */
+static void
+handshake_once(const struct setup *s)
+{
+	uint8_t e_c[32], e_c_sk[32], e_n[32], e_n_sk[32], challenge[32], t[T_BYTES];
+	uint8_t msg[64 + T_BYTES], sig[TLY_SIGN_BYTES];
+	struct tly_channel hub_ch, node_ch;
+	size_t len;
+
+	tly_kx_keypair(e_c, e_c_sk); /* CHALLENGE2 */
+	randombytes_buf(challenge, sizeof challenge);
+	tly_kx_keypair(e_n, e_n_sk); /* HELLO2 */
+	transcript_bytes(t, s, challenge, e_c, e_n);
+	side_keys(&node_ch, TLY_CHANNEL_NODE, s, e_n_sk, e_c, challenge, e_c, e_n);
+	len = signed_bytes(msg, "tally/chan-hello/v1", t);
+	if (tly_sign(sig, s->node->sign, msg, len) != TLY_OK ||
+	    tly_sign_verify(sig, msg, len, tly_roster_sign_pk(s->roster, 1)) != TLY_OK)
+		die("HELLO2", NULL);
+	side_keys(&hub_ch, TLY_CHANNEL_COORDINATOR, s, e_c_sk, e_n, challenge, e_c, e_n);
+	len = signed_bytes(msg, "tally/chan-welcome/v1", t); /* WELCOME2 */
+	if (tly_sign(sig, s->coordinator->sign, msg, len) != TLY_OK ||
+	    tly_sign_verify(sig, msg, len, s->roster->coordinator_pk) != TLY_OK)
+		die("WELCOME2", NULL);
+	bench_consume(hub_ch.tx.key, sizeof hub_ch.tx.key);
+	bench_consume(node_ch.rx.key, sizeof node_ch.rx.key);
+	tly_channel_fini(&hub_ch);
+	tly_channel_fini(&node_ch);
+	sodium_memzero(e_c_sk, sizeof e_c_sk);
+	sodium_memzero(e_n_sk, sizeof e_n_sk);
+}
+
+/* CPU ms per proposed handshake: the median of REPS runs (one in the
+ * short pass) of HANDSHAKES, after a warm-up run. */
+static double
+handshake_cpu_ms(const struct setup *s)
+{
+	double cpu[REPS];
+	int reps = (int)bench_pick(REPS, 1);
+
+	for (int r = -1; r < reps; r++) {
+		double used = cpu_seconds();
+		for (int i = 0; i < HANDSHAKES; i++)
+			handshake_once(s);
+		if (r >= 0)
+			cpu[r] = (cpu_seconds() - used) / HANDSHAKES * 1e3;
+	}
+	return median_of(cpu, reps);
+}
+
+/* Connecting over tcp (HELLO v1) and tls+tcp (mbedTLS, then HELLO v1),
+ * and the CPU of the proposed handshake's crypto alone, per connection. */
+static void
+handshake_rows(const struct setup *s)
+{
+	double tcp_wall, tcp_cpu, tls_wall, tls_cpu, v2_cpu;
+
+	connect_cost(s, "tcp", &tcp_wall, &tcp_cpu);
+	connect_cost(s, "tls+tcp", &tls_wall, &tls_cpu);
+	v2_cpu = handshake_cpu_ms(s);
+	bench_row("handshake", "connect", "tcp hello=v1", tcp_wall, "ms", NULL, 0);
+	bench_row("handshake", "connect", "tls+tcp hello=v1", tls_wall, "ms", "tcp", tcp_wall);
+	bench_row("handshake", "connect_cpu", "tcp hello=v1", tcp_cpu, "ms", NULL, 0);
+	bench_row("handshake", "connect_cpu", "tls+tcp hello=v1", tls_cpu, "ms", "tcp", tcp_cpu);
+	bench_row("handshake", "crypto_cpu", "proposed v2 both sides", v2_cpu, "ms",
+	          "tls+tcp_connect", tls_cpu);
+}
+
 static void
 make_pki(char *dir, struct tly_tls_files *hub, struct tly_tls_files *node, char paths[6][256])
 {
@@ -845,6 +1019,7 @@ main(void)
 	for (size_t i = 0; i < BIG; i++)
 		out[i] = (uint8_t)(i * 131);
 	struct setup setup = {.roster = &roster,
+	                      .coordinator = &coordinator,
 	                      .node = &node,
 	                      .hub_tls = &hub_tls,
 	                      .node_tls = &node_tls,
@@ -855,6 +1030,7 @@ main(void)
 	transport_rows(&setup, "no-trim");
 	chan_rows(&setup, SIZE);
 	chan_rows(&setup, BIG);
+	handshake_rows(&setup);
 
 	free(out);
 	remove_pki(dir, paths);
