@@ -1,7 +1,8 @@
 /*
  * channel.h - AEAD frames for a node link, keyed by the signed handshake
  * (docs/CHANNEL.md). A PROTOTYPE: the transport does not use it; node
- * links run over TLS. Pure: no sockets, no nng, no clock, no allocation.
+ * links run over TLS. Pure: no sockets, no nng, no clock, and no
+ * allocation of its own (OpenSSL's AEAD and hash contexts allocate).
  *
  * A frame, as it goes on the stream:
  *
@@ -122,8 +123,8 @@ TLY_MUST tly_err tly_channel_frame_length(const uint8_t head[static TLY_CHANNEL_
  * overlapping body) under the next tx counter. TLY_EINVAL: unknown type,
  * an empty message, a keepalive or close with a body, body_len over
  * TLY_CHANNEL_BODY_MAX; TLY_ESTATE after the close frame was sealed;
- * TLY_ERANGE when the direction's limits would be passed; TLY_ECRYPTO.
- * Nothing is consumed on failure. */
+ * TLY_ERANGE when the direction's limits would be passed; TLY_ECRYPTO,
+ * TLY_ENOMEM (OpenSSL). Nothing is consumed on failure. */
 TLY_MUST tly_err tly_channel_seal(struct tly_channel *ch, uint8_t *frame,
                                   enum tly_channel_type type, const uint8_t *body, size_t body_len);
 
@@ -135,7 +136,8 @@ TLY_MUST tly_err tly_channel_seal(struct tly_channel *ch, uint8_t *frame,
  * keepalive or close with a body, an empty message), TLY_EAUTH (it does not
  * open: tampered, replayed, reordered, dropped before, reflected, another
  * connection's), TLY_ERANGE (past the limits), TLY_ESTATE (the channel
- * failed before, or the peer's close came already). */
+ * failed before, or the peer's close came already), TLY_ECRYPTO,
+ * TLY_ENOMEM (OpenSSL). */
 TLY_MUST tly_err tly_channel_open(struct tly_channel *ch, uint8_t *body, size_t *body_len,
                                   enum tly_channel_type *type, const uint8_t *frame,
                                   size_t frame_len);
