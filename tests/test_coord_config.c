@@ -86,7 +86,10 @@ Test(coord_config, defaults)
 	struct tly_field_error err;
 
 	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
-	cr_assert_eq(cfg.protocol, TLY_PROTOCOL_COMMITTEE);
+	cr_assert_eq(cfg.protocol, TLY_COORD_PROTOCOL_AUTO);
+	cr_assert_eq(cfg.masking_from, TLY_COORD_MASKING_FROM_DEFAULT);
+	cr_assert_eq(cfg.masking_corrupt_percent, 5);
+	cr_assert_eq(cfg.masking_dropout_percent, 5);
 	cr_assert_eq(cfg.committee_size, 4);
 	cr_assert_eq(cfg.threshold, 2);
 	cr_assert_eq(cfg.quorum, 3);
@@ -173,7 +176,15 @@ Test(coord_config, syntax)
 
 Test(coord_config, bad_values)
 {
-	expect_error("[rounds]\nprotocol = masked\n", 10, "rounds.protocol", "committee, secagg");
+	expect_error("[rounds]\nprotocol = masked\n", 10, "rounds.protocol",
+	             "auto, committee, secagg");
+	expect_error("[rounds]\nmasking_from = 2\n", 10, "rounds.masking_from", "3 to 100000");
+	expect_error("[rounds]\nmasking_from = 100001\n", 10, "rounds.masking_from",
+	             "3 to 100000");
+	expect_error("[rounds]\nmasking_corrupt_percent = 50\n", 10,
+	             "rounds.masking_corrupt_percent", "0 to 49");
+	expect_error("[rounds]\nmasking_dropout_percent = 5.5\n", 10,
+	             "rounds.masking_dropout_percent", "0 to 49");
 	expect_error("[rounds]\ncommittee_size = 0\n", 10, "rounds.committee_size", "1 to 64");
 	expect_error("[rounds]\ncommittee_size = 65\n", 10, "rounds.committee_size", "1 to 64");
 	expect_error("[rounds]\nthreshold = -1\n", 10, "rounds.threshold", "1 to 64");
@@ -305,6 +316,19 @@ Test(coord_config, rules_between_keys_name_the_later_line)
 	cr_assert_eq(cfg.quorum, 3);
 	expect_error("[policy]\nmin_honest = 4\n", 10, "policy.min_honest",
 	             "at most min_contributors");
+	/* No graph keeps masking private and live when gamma + 2 delta >= 1. */
+	expect_error("[rounds]\nmasking_dropout_percent = 30\nmasking_corrupt_percent = 40\n", 11,
+	             "rounds.masking_corrupt_percent", "below 100");
+	expect_error("[rounds]\nmasking_corrupt_percent = 40\nmasking_dropout_percent = 30\n", 11,
+	             "rounds.masking_dropout_percent", "below 100");
+	snprintf(text, sizeof text,
+	         "%s[rounds]\nprotocol = auto\nmasking_from = 3\nmasking_corrupt_percent = 39\n"
+	         "masking_dropout_percent = 30\n",
+	         minimal);
+	cr_assert_eq(parse(text, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
+	cr_assert_eq(cfg.protocol, TLY_COORD_PROTOCOL_AUTO);
+	cr_assert_eq(cfg.masking_from, 3);
+	cr_assert_eq(cfg.masking_corrupt_percent, 39);
 	expect_error("[policy]\nmin_honest = 2\nmin_contributors = 1\n", 11,
 	             "policy.min_contributors", "at most min_contributors");
 }

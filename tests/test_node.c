@@ -32,6 +32,7 @@
 #include "node/ledger.h"
 #include "node/node.h"
 #include "protocol/committee.h"
+#include "protocol/secagg.h"
 #include "store/keys.h"
 #include "query/noise.h"
 #include "query/spec.h"
@@ -1472,4 +1473,162 @@ Test(node, check_refuses_a_tampered_ledger_naming_the_entry)
 	          "%s", text);
 	free(text);
 	free(canonical);
+}
+
+/* ---- pairwise masking (tly_node_answer_masked) ---- */
+
+static const char diabetes_secagg_json[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+    " \"where\": [{\"column\": \"has_diabetes\", \"op\": \"=\", \"value\": 1}],"
+    " \"group_by\": [\"age_band\", \"sex\"], \"protocol\": \"secagg\","
+    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 2}}";
+
+/* A SecAgg QUERY (complete graph over the three sites: k = 2, t = 2) for
+ * spec json, committed to the test log and signed by a real server; its
+ * protocol field set to `protocol` afterwards when nonzero (a coordinator
+ * whose QUERY does not match its spec). The message, malloc'd. */
+static uint8_t *
+masking_query(const char *json, uint8_t protocol, size_t *len)
+{
+	struct tly_query q;
+	struct tly_secagg_server *srv = NULL;
+	struct tly_outbox box;
+	char *canonical;
+	uint32_t ids[SITES], members[SITES];
+
+	make_query(&q, json, &canonical, ids, members);
+	q.protocol = protocol != 0 ? protocol : TLY_PROTOCOL_SECAGG;
+	q.committee = (struct tly_idlist){0, NULL};
+	q.quorum = 0;
+	q.degree = SITES - 1;
+	q.threshold = 2;
+	randombytes_buf(watch.qid, TLY_QUERY_ID_BYTES);
+	test_log_commit(&query_log, coordinator.sign, watch.qid, &q);
+	tly_outbox_init(&box);
+	if (q.protocol == TLY_PROTOCOL_COMMITTEE) {
+		struct tly_committee_coord *coord;
+		q.committee = (struct tly_idlist){SITES, members};
+		q.degree = SITES;
+		q.quorum = 3;
+		cr_assert_eq(
+		    tly_committee_coord_alloc(&coord, &coordinator, &roster, &q, watch.qid, &box),
+		    TLY_OK);
+		tly_committee_coord_free(coord);
+	} else {
+		cr_assert_eq(
+		    tly_secagg_server_alloc(&srv, &coordinator, &roster, &q, watch.qid, &box),
+		    TLY_OK);
+		tly_secagg_server_free(srv);
+	}
+	free(q.log_commit);
+	free(canonical);
+	uint8_t *msg = malloc(box.items[0].len);
+	cr_assert_not_null(msg);
+	memcpy(msg, box.items[0].data, box.items[0].len);
+	*len = box.items[0].len;
+	tly_outbox_fini(&box);
+	return msg;
+}
+
+/* Read a QUERY and answer it through the masking entry point (or, with
+ * committee set, through tly_node_answer); *client as it returned. */
+static tly_err
+answer_masked_msg(struct tly_node *node, const uint8_t *msg, size_t len, int committee,
+                  struct tly_secagg_client **client, struct tly_outbox *out, char *why,
+                  size_t why_len)
+{
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	struct tly_ledger_receipt receipt;
+	tly_err rv = tly_node_read_query(node, msg, len, query_id, &q, why, why_len);
+
+	*client = NULL;
+	if (rv != TLY_OK)
+		return rv;
+	if (committee)
+		rv = tly_node_answer(node, query_id, &q, out, &receipt, why, why_len);
+	else
+		rv =
+		    tly_node_answer_masked(node, query_id, &q, client, out, &receipt, why, why_len);
+	tly_query_fini(&q);
+	return rv;
+}
+
+/* The same steps as a committee answer: charged durably before the data is
+ * read, then the client made and its keys advertised (one ADVERTISE). */
+Test(node, a_masking_query_is_charged_before_its_keys_leave)
+{
+	struct tly_node node;
+	struct tly_secagg_client *client;
+	struct tly_outbox out;
+	char why[600];
+	size_t len;
+
+	watched_node_open(&node);
+	uint8_t *msg = masking_query(diabetes_secagg_json, 0, &len);
+	struct tly_spec spec;
+	struct tly_field_error serr;
+	cr_assert_eq(tly_spec_parse(&spec, &node.catalogue, diabetes_secagg_json,
+	                            strlen(diabetes_secagg_json), &serr),
+	             TLY_OK);
+	cr_assert_eq(tly_eval_sql(&node.config.datasets[spec.dataset], &spec, &watch.eval_sql),
+	             TLY_OK);
+	tly_spec_fini(&spec);
+	watch.reads = 0;
+	watch.charged_at_read = -1;
+	tly_outbox_init(&out);
+	tly_err rv = answer_masked_msg(&node, msg, len, 0, &client, &out, why, sizeof why);
+	cr_assert_eq(rv, TLY_OK, "%s: %s", tly_strerror(rv), why);
+	cr_assert_not_null(client);
+	cr_assert_eq(tly_secagg_client_phase(client), TLY_SECAGG_CLIENT_KEYS);
+	cr_assert_eq(out.count, 1);
+	struct tly_msg m;
+	cr_assert_eq(tly_msg_peek(out.items[0].data, out.items[0].len, &m), TLY_OK);
+	cr_assert_eq(m.header.type, TLY_MSG_ADVERTISE);
+	cr_assert_eq(watch.reads, 1, "the evaluation ran once");
+	cr_assert_eq(watch.charged_at_read, 1, "charged before the first row was read");
+	cr_assert_eq(committed_charges(watch.ledger, watch.qid), 1);
+	tly_secagg_client_free(client);
+	tly_outbox_fini(&out);
+	free(msg);
+	watched_node_close(&node);
+}
+
+/* A QUERY answered through the other protocol's entry point, or whose
+ * protocol is not its spec's, is refused before the charge, reading
+ * nothing and sending nothing. */
+Test(node, a_query_whose_protocol_is_not_its_specs_is_refused_before_the_charge)
+{
+	static const struct {
+		const char *json;
+		uint8_t protocol;
+		int committee_entry;
+	} cases[] = {
+	    {diabetes_secagg_json, 0, 1},               /* masking QUERY, committee entry */
+	    {diabetes_json, TLY_PROTOCOL_COMMITTEE, 0}, /* committee QUERY, masking entry */
+	    {diabetes_json, TLY_PROTOCOL_SECAGG, 0},    /* spec: committee; QUERY: secagg */
+	    {diabetes_secagg_json, TLY_PROTOCOL_SECAGG_PLUS, 0}, /* spec: secagg */
+	};
+	struct tly_node node;
+	char why[600];
+
+	watched_node_open(&node);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct tly_secagg_client *client;
+		struct tly_outbox out;
+		size_t len;
+		uint8_t *msg = masking_query(cases[i].json, cases[i].protocol, &len);
+		watch.reads = 0;
+		tly_outbox_init(&out);
+		tly_err rv = answer_masked_msg(&node, msg, len, cases[i].committee_entry, &client,
+		                               &out, why, sizeof why);
+		cr_assert_neq(rv, TLY_OK, "case %zu answered", i);
+		cr_assert_null(client, "case %zu", i);
+		cr_assert_eq(out.count, 0, "case %zu", i);
+		cr_assert_eq(watch.reads, 0, "case %zu read the data", i);
+		cr_assert_eq(committed_charges(watch.ledger, watch.qid), 0, "case %zu charged", i);
+		tly_outbox_fini(&out);
+		free(msg);
+	}
+	watched_node_close(&node);
 }

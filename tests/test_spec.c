@@ -365,6 +365,7 @@ Test(spec, design_example)
 	cr_assert(spec.privacy_num == 1 && spec.privacy_den == 2);
 	cr_assert(spec.suppress_below == 8 && spec.round_to == 5);
 	cr_assert_eq(spec.protocol, TLY_PROTOCOL_COMMITTEE);
+	cr_assert_eq(spec.protocol_given, 0, "no \"protocol\": the coordinator may choose");
 	tly_spec_fini(&spec);
 	tly_spec_fini(&spec);
 	tly_spec_fini(NULL);
@@ -458,6 +459,7 @@ Test(spec, example_details)
 	cr_assert_eq(spec.mechanism, TLY_MECH_SKELLAM);
 	cr_assert(spec.privacy_num == 1 && spec.privacy_den == 10);
 	cr_assert_eq(spec.protocol, TLY_PROTOCOL_SECAGG);
+	cr_assert_eq(spec.protocol_given, 1);
 	tly_spec_fini(&spec);
 
 	parse_ok(&spec, accepted[2]);
