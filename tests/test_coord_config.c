@@ -179,8 +179,7 @@ Test(coord_config, bad_values)
 	expect_error("[rounds]\nprotocol = masked\n", 10, "rounds.protocol",
 	             "auto, committee, secagg");
 	expect_error("[rounds]\nmasking_from = 2\n", 10, "rounds.masking_from", "3 to 100000");
-	expect_error("[rounds]\nmasking_from = 100001\n", 10, "rounds.masking_from",
-	             "3 to 100000");
+	expect_error("[rounds]\nmasking_from = 100001\n", 10, "rounds.masking_from", "3 to 100000");
 	expect_error("[rounds]\nmasking_corrupt_percent = 50\n", 10,
 	             "rounds.masking_corrupt_percent", "0 to 49");
 	expect_error("[rounds]\nmasking_dropout_percent = 5.5\n", 10,
