@@ -569,7 +569,7 @@ set_defaults(struct tly_coord_config *cfg, const char *name)
 	memset(cfg, 0, sizeof *cfg);
 	snprintf(cfg->file, sizeof cfg->file, "%s", name);
 	cfg->protocol = TLY_COORD_PROTOCOL_AUTO;
-	cfg->masking_from = TLY_COORD_MASKING_FROM_DEFAULT;
+	cfg->masking_from = 0; /* unset: derived (rounds.c) */
 	cfg->masking_corrupt_percent = 5;
 	cfg->masking_dropout_percent = 5;
 	cfg->committee_size = 4;

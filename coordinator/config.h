@@ -22,8 +22,12 @@
  *                                       ; for a spec that names none; auto:
  *                                       ; committee below masking_from trusts,
  *                                       ; secagg+ from it on
- *   masking_from = 60                   ; n at which auto picks secagg+, 3..
- *                                       ; TLY_MAX_PARTIES (measured: README)
+ *   masking_from = 40                   ; n at which auto picks secagg+, 3..
+ *                                       ; TLY_MAX_PARTIES; default (unset):
+ *                                       ; ceil(100 t / masking_corrupt_percent),
+ *                                       ; where the trusts assumed corrupt reach
+ *                                       ; the committee's threshold t (never
+ *                                       ; when that percent is 0; README says why)
  *   masking_corrupt_percent = 5         ; masking: trusts assumed to collude
  *   masking_dropout_percent = 5         ; with the coordinator, and dropping
  *                                       ; out, 0..49 each, corrupt + 2 dropout
@@ -112,7 +116,6 @@ enum {
 	/* [rounds] protocol = auto: not a wire protocol (enum tly_protocol
 	 * starts at 1). */
 	TLY_COORD_PROTOCOL_AUTO = 0,
-	TLY_COORD_MASKING_FROM_DEFAULT = 60,
 	TLY_COORD_MASKING_PERCENT_MAX = 49,
 };
 

@@ -23,12 +23,35 @@ masking(const struct running *r)
 	return r->query.protocol != TLY_PROTOCOL_COMMITTEE;
 }
 
+/*
+ * protocol = auto. The committee keeps a trust's numbers from a coordinator
+ * colluding with at most t - 1 trusts: the coordinator picks the committee,
+ * so that bound is on the whole federation, not on the committee. With a
+ * fraction gamma of the trusts assumed corrupt (masking_corrupt_percent),
+ * it holds only while gamma n < t, i.e. n < t / gamma; SecAgg+ holds
+ * against gamma n corrupt trusts at any n (protocol/graph.h). So the
+ * committee below n = ceil(t / gamma) and SecAgg+ from there, unless
+ * masking_from says otherwise. The cost of that choice is measured in
+ * docs/BENCHMARKS.md (the scale sweep).
+ */
+uint32_t
+srv_masking_from(const struct tly_coord_config *cfg)
+{
+	if (cfg->masking_from != 0)
+		return cfg->masking_from;
+	if (cfg->masking_corrupt_percent == 0)
+		return UINT32_MAX;
+	return (100u * cfg->threshold + cfg->masking_corrupt_percent - 1) /
+	       cfg->masking_corrupt_percent;
+}
+
 uint8_t
 srv_protocol_for(const struct server *s, uint32_t trusts)
 {
 	if (s->cfg.protocol != TLY_COORD_PROTOCOL_AUTO)
 		return s->cfg.protocol;
-	return trusts >= s->cfg.masking_from ? TLY_PROTOCOL_SECAGG_PLUS : TLY_PROTOCOL_COMMITTEE;
+	return trusts >= srv_masking_from(&s->cfg) ? TLY_PROTOCOL_SECAGG_PLUS
+	                                           : TLY_PROTOCOL_COMMITTEE;
 }
 
 /* SecAgg's complete graph: k = n - 1 and the least t with 2t > k + A, A the
@@ -69,6 +92,12 @@ srv_rounds_params(const struct server *s, struct tly_query *q, char *why, size_t
 	                                      s->cfg.masking_dropout_percent / 100.0,
 	                                      s->cfg.masking_corrupt_percent / 100.0, &q->degree,
 	                                      &q->threshold);
+	/* Few trusts (n <= 4 at 5%): no graph also keeps every node t live
+	 * neighbours after the dropouts assumed. The complete graph with
+	 * SecAgg's threshold keeps the privacy rule (2t > k + A); it only
+	 * tolerates fewer dropouts. */
+	if (rv == TLY_ERANGE && n <= TLY_MAX_COMPLETE_PARTIES)
+		return complete_params(s, q, why, why_len);
 	if (rv != TLY_OK)
 		return tly_fail(
 		    why, why_len, TLY_EINVAL,

@@ -205,6 +205,8 @@ struct tly_secagg_server;
 /* The protocol for a spec that names none: [rounds] protocol, or by the
  * number of trusts (masking_from) when it is auto. */
 uint8_t srv_protocol_for(const struct server *s, uint32_t trusts);
+/* The n from which auto picks secagg+ (rounds.c says why). */
+uint32_t srv_masking_from(const struct tly_coord_config *cfg);
 /* A masking query's degree and threshold, from its participants and the
  * [rounds] masking_* keys (nothing for committee): TLY_EINVAL with why. */
 tly_err srv_rounds_params(const struct server *s, struct tly_query *q, char *why, size_t why_len);

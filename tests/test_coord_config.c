@@ -87,7 +87,7 @@ Test(coord_config, defaults)
 
 	cr_assert_eq(parse(minimal, &cfg, &err), TLY_OK, "%s: %s", err.field, err.reason);
 	cr_assert_eq(cfg.protocol, TLY_COORD_PROTOCOL_AUTO);
-	cr_assert_eq(cfg.masking_from, TLY_COORD_MASKING_FROM_DEFAULT);
+	cr_assert_eq(cfg.masking_from, 0, "unset: derived from threshold and the corrupt percent");
 	cr_assert_eq(cfg.masking_corrupt_percent, 5);
 	cr_assert_eq(cfg.masking_dropout_percent, 5);
 	cr_assert_eq(cfg.committee_size, 4);
