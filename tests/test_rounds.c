@@ -121,11 +121,11 @@ Test(rounds, secagg_plus_takes_graph_h_parameters)
 	cr_assert(q.degree == 3 && q.threshold == 3, "k %u t %u", q.degree, q.threshold);
 	cr_assert_eq(params(TLY_PROTOCOL_SECAGG_PLUS, 10000, ids, &q), TLY_OK);
 	cr_assert_lt(q.degree, 200, "sparse at 10^4 trusts: degree %u", q.degree);
-	srv.cfg.masking_corrupt_percent = 30;
+	srv.cfg.masking_corrupt_percent = 40;
 	srv.cfg.masking_dropout_percent = 30;
 	/* gamma + 2 delta >= 1: no sparse graph; the complete one up to 1000. */
 	cr_assert_eq(params(TLY_PROTOCOL_SECAGG_PLUS, 100, ids, &q), TLY_OK);
-	cr_assert(q.degree == 99 && q.threshold == 65, "k %u t %u", q.degree, q.threshold);
+	cr_assert(q.degree == 99 && q.threshold == 70, "k %u t %u", q.degree, q.threshold);
 	cr_assert_eq(params(TLY_PROTOCOL_SECAGG_PLUS, 2000, ids, &q), TLY_EINVAL,
 	             "no graph, and too many trusts for the complete one");
 	q.protocol = TLY_PROTOCOL_COMMITTEE;
