@@ -8,7 +8,12 @@
  *     coordinator's relayed SHAREs and ANNOUNCE;
  *   - as a participant, it answers through tly_node_answer (node.h):
  *     policy, the durable ledger charge, evaluation, noise, shares. It
- *     sends its RECEIPT and then its SHAREs, or a REFUSAL saying why.
+ *     sends its RECEIPT and then its SHAREs, or a REFUSAL saying why;
+ *   - for a pairwise-masking QUERY (SecAgg, SecAgg+), through
+ *     tly_node_answer_masked: the same steps, then its RECEIPT and its
+ *     ADVERTISE; it keeps the client state (protocol/secagg.h) for the
+ *     later rounds and wipes it when the client is done or stopped, or
+ *     after 8 round deadlines without a message for it.
  * One line per event goes to stderr. SIGTERM and SIGINT stop it cleanly:
  * the current message is finished, the link closed, the ledger closed.
  */
