@@ -521,6 +521,13 @@ check_rules(struct walk *w, const struct tly_translog_entry *e,
 	    (e->threshold == 0 || e->threshold > e->degree))
 		return bad(w, "committee threshold %u of %u: privacy needs 1 <= t <= k",
 		           e->threshold, e->degree);
+	/* Masking: the rules every node checked on the signed QUERY (secagg.h). */
+	if (e->protocol != TLY_PROTOCOL_COMMITTEE && e->degree > 0 &&
+	    (e->threshold < 2 || e->threshold > e->degree || 2u * e->threshold <= e->degree))
+		return bad(w,
+		           "masking threshold %u of %u neighbours: privacy needs 2 <= t <= k and "
+		           "2t > k",
+		           e->threshold, e->degree);
 	for (uint32_t i = 0; i < e->contributors.count; i++)
 		if (tly_idlist_contains(&e->dropped, e->contributors.ids[i]))
 			return bad(w, "node %" PRIu32 " both contributed and was dropped",

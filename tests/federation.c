@@ -227,9 +227,9 @@ fed_append(struct fed *f, const struct fed_query *q, uint8_t outcome, const char
 	memset(&record, 0, sizeof record);
 	memcpy(record.query_id, q->id, sizeof record.query_id);
 	memcpy(record.query_hash, q->hash, sizeof record.query_hash);
-	record.protocol = TLY_PROTOCOL_COMMITTEE;
-	record.threshold = 2;
-	record.degree = 3;
+	record.protocol = f->protocol != 0 ? f->protocol : TLY_PROTOCOL_COMMITTEE;
+	record.threshold = f->protocol != 0 ? f->threshold : 2;
+	record.degree = f->protocol != 0 ? f->degree : 3;
 	record.outcome = outcome;
 	record.reason = outcome == TLY_TRANSLOG_RELEASED ? "" : "too few contributors";
 	record.spec_json = q->canonical;

@@ -37,6 +37,10 @@ struct fed {
 	struct tly_ledger *ledger[FED_MAX_NODES + 1];
 	struct tly_translog *log;
 	uint64_t last_seq; /* of the last entry fed_append logged */
+	/* What fed_append logs as the round's protocol, t and k; 0: committee,
+	 * t = 2, k = 3. */
+	uint8_t protocol;
+	uint16_t threshold, degree;
 };
 
 struct fed_query {

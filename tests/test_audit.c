@@ -624,3 +624,38 @@ Test(audit, log_heads_in_entries_and_receipts_are_checked)
 	free(text);
 	fed_fini(&f);
 }
+
+/* A masking round's t and k as every node checked them on the QUERY:
+ * 2 <= t <= k and 2t > k. A log that claims otherwise fails the audit. */
+Test(audit, masking_threshold_rule)
+{
+	static const struct {
+		uint16_t t, k;
+		int ok;
+	} cases[] = {{3, 4, 1}, {2, 2, 1}, {2, 4, 0}, {1, 1, 0}, {5, 4, 0}};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fed f;
+		struct fed_query q;
+		uint32_t all[] = {1, 2, 3};
+		char *text = NULL;
+		struct tly_audit_finding finding;
+
+		fed_init(&f, 3);
+		f.protocol = TLY_PROTOCOL_SECAGG_PLUS;
+		f.threshold = cases[i].t;
+		f.degree = cases[i].k;
+		fed_query(&f, &q, "1");
+		fed_release(&f, &q, all, 3, NULL, 0);
+		tly_err rv = audit(&f, &finding, &text);
+		if (cases[i].ok)
+			cr_assert_eq(rv, TLY_OK, "t %u k %u: %s", cases[i].t, cases[i].k, text);
+		else
+			cr_assert(rv != TLY_OK &&
+			              strstr(finding.reason, "masking threshold") != NULL,
+			          "t %u k %u: %s", cases[i].t, cases[i].k, text);
+		free(text);
+		fed_query_fini(&q);
+		fed_fini(&f);
+	}
+}
