@@ -68,13 +68,14 @@
 #include "store/head.h"
 #include "wire/codec.h"
 #include "protocol/committee.h"
+#include "protocol/secagg.h"
 #include "store/keys.h"
 #include "query/noise.h"
 #include "query/spec.h"
 #include "net/transport.h"
 #include "tests/daemons.h"
 
-enum { SITES = 4, MAX_SITES = 4, WAIT_MS = 60000 };
+enum { SITES = 4, MAX_SITES = 5, WAIT_MS = 60000 };
 
 static char dir[] = "/tmp/tally-rogue-XXXXXX";
 static uint32_t deadline_ms = 10000; /* of the QUERYs make_query builds */
@@ -1693,6 +1694,290 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 	free(t->canonical);
 	rogue_close(&t->r);
 	free(t);
+}
+
+/* ---- pairwise masking: a coordinator that splits the survivors' views ---- */
+
+/*
+ * Five sites, a SecAgg query (complete graph, k = 4, t = 3, so Q =
+ * ceil((n + t) / 2) = 4), run by a real tly_secagg_server in this process
+ * relaying the daemons' messages, each round closed when everyone has
+ * sent. At SURVIVORS the rogue holds back the server's (honest) message and
+ * shows two views, each signed with the coordinator's real key: U3a = all
+ * five to nodes 1, 2 and 5, U3b = {1, 2, 3, 4} (node 5 "dropped") to nodes
+ * 3 and 4. Every CONSISTENCY comes back over the view its sender was
+ * shown; the SIGNATURE_LIST each node then gets carries the signatures over
+ * ITS view (3 or 2, below Q) in one query, and all five in another (the
+ * other view's do not verify over the recipient's U3). Every node refuses
+ * the list, stops and wipes its secrets; none sends an UNMASK. The control:
+ * a third query relayed honestly (one view, all five signatures) is
+ * unmasked by every node and released, so the daemons keep serving and the
+ * check above can fail.
+ */
+enum { MASK_SITES = 5 };
+
+static const char secagg_count_by_sex[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+    " \"group_by\": [\"sex\"], \"protocol\": \"secagg\","
+    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
+
+/* One masking query driven by the rogue. */
+struct masked {
+	struct tly_secagg_server *server;
+	struct tly_outbox box;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	unsigned receipts; /* RECEIPTs: every node charged before its keys left */
+	unsigned unmasks;  /* UNMASKs received */
+	uint8_t consistency[MAX_SITES + 1][TLY_SIGNATURE_BYTES];
+};
+
+/* Send what the server put in m->box, except messages of type `hold`. */
+static void
+masked_dispatch(struct rogue *r, struct masked *m, int hold)
+{
+	for (size_t i = 0; i < m->box.count; i++) {
+		struct tly_msg peeked;
+		const struct tly_outmsg *o = &m->box.items[i];
+		cr_assert_eq(tly_msg_peek(o->data, o->len, &peeked), TLY_OK);
+		if ((int)peeked.header.type == hold)
+			continue;
+		cr_assert_eq(tly_hub_send(r->hub, o->to, o->data, o->len), TLY_OK, "node %u",
+		             o->to);
+	}
+	tly_outbox_clear(&m->box);
+}
+
+/* A SecAgg QUERY over the five sites, committed to the rogue's log; the
+ * server signs it and sends it to each. */
+static void
+masked_start(struct rogue *r, struct masked *m)
+{
+	struct tly_query q;
+	char json[600], *canonical;
+	uint32_t participants[MAX_SITES], committee[3];
+
+	memset(m, 0, sizeof *m);
+	snprintf(json, sizeof json, secagg_count_by_sex, "0.5");
+	make_query(r, &q, json, &canonical, participants, committee);
+	q.protocol = TLY_PROTOCOL_SECAGG;
+	q.committee = (struct tly_idlist){0, NULL};
+	q.quorum = 0;
+	q.degree = MASK_SITES - 1;
+	q.threshold = 3;
+	new_id(r, m->id);
+	commit(r, &q, m->id);
+	tly_outbox_init(&m->box);
+	cr_assert_eq(tly_secagg_server_alloc(&m->server, &r->key, &r->roster, &q, m->id, &m->box),
+	             TLY_OK);
+	free(q.log_commit);
+	free(canonical);
+	masked_dispatch(r, m, -1);
+}
+
+/* Relay the nodes' messages to the server until it reaches `phase`;
+ * messages of type `hold` it sends are kept back. */
+static void
+masked_pump(struct rogue *r, struct masked *m, enum tly_secagg_phase phase, int hold)
+{
+	for (int waited = 0; tly_secagg_server_phase(m->server) < phase && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg peeked;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_peek(bytes, len, &peeked), TLY_OK);
+		if (memcmp(peeked.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0) {
+			cr_assert_neq(peeked.header.type, TLY_MSG_REFUSAL, "node %u refused", from);
+			m->receipts += peeked.header.type == TLY_MSG_RECEIPT;
+			m->unmasks += peeked.header.type == TLY_MSG_UNMASK;
+			if (peeked.header.type != TLY_MSG_RECEIPT)
+				cr_assert_eq(
+				    tly_secagg_server_receive(m->server, bytes, len, &m->box),
+				    TLY_OK, "node %u's type %d", from, (int)peeked.header.type);
+			masked_dispatch(r, m, hold);
+		}
+		free(bytes);
+	}
+	cr_assert_eq(tly_secagg_server_phase(m->server), phase);
+}
+
+/* U3a (all five) or U3b (node 5 dropped): the view node n is shown. */
+static struct tly_idlist
+view_of(uint32_t n, uint32_t *ids)
+{
+	for (uint32_t i = 0; i < MASK_SITES; i++)
+		ids[i] = i + 1;
+	return (struct tly_idlist){n == 3 || n == 4 ? MASK_SITES - 1 : MASK_SITES, ids};
+}
+
+/* The two SURVIVORS views, then every CONSISTENCY: over its sender's view,
+ * signed by it (kept). */
+static void
+masked_split(struct rogue *r, struct masked *m)
+{
+	uint32_t ids[MASK_SITES];
+	struct tly_buf body;
+	unsigned signed_by = 0;
+
+	tly_buf_init(&body);
+	for (uint32_t n = 1; n <= MASK_SITES; n++) {
+		struct tly_idlist view = view_of(n, ids);
+		tly_buf_reset(&body);
+		cr_assert_eq(tly_idlist_encode(&body, &view), TLY_OK);
+		rogue_send(r, TLY_MSG_SURVIVORS, n, m->id, &body);
+	}
+	tly_buf_fini(&body);
+	for (int waited = 0; signed_by != 0x1f && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes, hash[TLY_HASH_BYTES];
+		size_t len;
+		struct tly_msg msg;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r->roster, &msg), TLY_OK);
+		if (memcmp(msg.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0) {
+			cr_assert_eq(msg.header.type, TLY_MSG_CONSISTENCY, "node %u sent type %d",
+			             from, (int)msg.header.type);
+			struct tly_idlist view = view_of(from, ids);
+			tly_idlist_hash(hash, m->id, &view);
+			cr_assert(msg.body_len == TLY_HASH_BYTES &&
+			              memcmp(msg.body, hash, TLY_HASH_BYTES) == 0,
+			          "node %u did not sign the view it was shown", from);
+			memcpy(m->consistency[from], msg.signature, TLY_SIGNATURE_BYTES);
+			signed_by |= 1u << (from - 1);
+		}
+		free(bytes);
+	}
+	cr_assert_eq(signed_by, 0x1f, "CONSISTENCY from %x only", signed_by);
+}
+
+/* To each node a SIGNATURE_LIST: the signatures over its own view (below
+ * Q), or with `both` every signature of both views. */
+static void
+masked_signature_lists(struct rogue *r, struct masked *m, int both)
+{
+	struct tly_signature_entry entries[MASK_SITES];
+	struct tly_buf body;
+
+	tly_buf_init(&body);
+	for (uint32_t n = 1; n <= MASK_SITES; n++) {
+		uint32_t count = 0, ids[MASK_SITES];
+		struct tly_idlist mine = view_of(n, ids);
+		for (uint32_t v = 1; v <= MASK_SITES; v++) {
+			if (!both && view_of(v, ids).count != mine.count)
+				continue;
+			entries[count].id = v;
+			memcpy(entries[count++].signature, m->consistency[v], TLY_SIGNATURE_BYTES);
+		}
+		cr_assert_lt(count, both ? MASK_SITES + 1 : 4, "Q = 4");
+		struct tly_signature_list list = {count, entries};
+		tly_buf_reset(&body);
+		cr_assert_eq(tly_signature_list_encode(&body, &list), TLY_OK);
+		rogue_send(r, TLY_MSG_SIGNATURE_LIST, n, m->id, &body);
+	}
+	tly_buf_fini(&body);
+}
+
+/* Nothing about m's query arrives for wait_ms: no UNMASK above all. */
+static void
+masked_none_for(struct rogue *r, const struct masked *m, long wait_ms)
+{
+	for (long start = dmn_now_ms(); dmn_now_ms() - start < wait_ms;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg peeked;
+		if (tly_hub_recv(r->hub, &from, &bytes, &len, 100) != TLY_OK)
+			continue;
+		cr_assert_eq(tly_msg_peek(bytes, len, &peeked), TLY_OK);
+		cr_assert(memcmp(peeked.header.query_id, m->id, TLY_QUERY_ID_BYTES) != 0,
+		          "node %u sent type %d after the split lists", from,
+		          (int)peeked.header.type);
+		free(bytes);
+	}
+}
+
+/* Until every node has logged `what` about m's query; nothing about it
+ * may arrive meanwhile (an UNMASK fails here, type 28). */
+static void
+masked_await_logs(struct rogue *r, const struct masked *m, const char *what)
+{
+	unsigned logged = 0;
+
+	for (long start = dmn_now_ms(); logged != 0x1f && dmn_now_ms() - start < WAIT_MS;) {
+		masked_none_for(r, m, 100);
+		for (unsigned n = 1; n <= MASK_SITES; n++)
+			if (log_mentions(n, m->id, what))
+				logged |= 1u << (n - 1);
+	}
+	cr_assert_eq(logged, 0x1f, "only nodes %x logged \"%s\"", logged, what);
+}
+
+/* One split query: rounds 0 to 2 relayed faithfully (timed), the two
+ * views, the lists; every node refuses (err), logs that it stops, and
+ * sends no UNMASK within 20 times the slowest round seen (3 s at least). */
+static void
+masked_split_query(struct rogue *r, struct masked *m, int both, tly_err err)
+{
+	char what[300];
+
+	long start = dmn_now_ms();
+	masked_start(r, m);
+	masked_pump(r, m, TLY_SECAGG_CHECKING, TLY_MSG_SURVIVORS);
+	long round_ms = (dmn_now_ms() - start) / 3; /* QUERY+ADVERTISE, KEY_SHARE, MASKED_INPUT */
+	cr_assert_eq(m->receipts, MASK_SITES);
+	masked_split(r, m);
+	masked_signature_lists(r, m, both);
+	snprintf(what, sizeof what,
+	         "masking: message of type %d refused: %s; this node stops and wipes its secrets",
+	         (int)TLY_MSG_SIGNATURE_LIST, tly_strerror(err));
+	masked_await_logs(r, m, what);
+	masked_await_logs(r, m, "masking: stopped");
+	long grace = 20 * round_ms > 3000 ? 20 * round_ms : 3000;
+	cr_log_info("split views (%s): rounds took %ld ms each; no UNMASK for %ld ms",
+	            both ? "both views' signatures" : "own view's", round_ms, grace);
+	masked_none_for(r, m, grace);
+	cr_assert_eq(m->unmasks, 0);
+	tly_secagg_server_free(m->server);
+	tly_outbox_fini(&m->box);
+}
+
+Test(rogue, masking_split_survivor_views_unmask_nothing)
+{
+	struct rogue r;
+	struct masked split1, split2, honest;
+	struct tly_secagg_result res;
+
+	start_federation(MASK_SITES, 4000);
+	rogue_open(&r);
+	masked_split_query(&r, &split1, 0, TLY_ETOOFEW);
+	masked_split_query(&r, &split2, 1, TLY_EAUTH);
+	/* The control: one view, every signature; the daemons still serve. */
+	masked_start(&r, &honest);
+	masked_pump(&r, &honest, TLY_SECAGG_DONE, -1);
+	cr_assert_eq(honest.unmasks, MASK_SITES);
+	cr_assert_eq(tly_secagg_server_result(honest.server, &res), TLY_OK);
+	cr_assert_eq(res.contributors.count, MASK_SITES);
+	tly_secagg_result_fini(&res);
+	tly_secagg_server_free(honest.server);
+	tly_outbox_fini(&honest.box);
+	/* One charge per query in every ledger, in order: none more. */
+	for (unsigned n = 1; n <= MASK_SITES; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 3, "site %u", n);
+		assert_entry(n, 1, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, split1.id);
+		assert_entry(n, 2, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, split2.id);
+		assert_entry(n, 3, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, honest.id);
+	}
+	rogue_close(&r);
 }
 
 /* ---- no query outside the log (docs/PROTOCOL.md section 5.4) ---- */
