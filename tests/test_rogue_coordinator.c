@@ -35,6 +35,16 @@
  *      fails the audit; the issue's truncated log (and one with a hole)
  *      fails `tally audit verify --strict`, naming node, query and head.
  *
+ *   g) pairwise masking (SecAgg, five sites, k = 4, t = 3, Q = 4), a real
+ *      tly_secagg_server here relaying rounds 0 to 2: at SURVIVORS two
+ *      views, correctly signed (all five to nodes 1, 2, 5; node 5
+ *      "dropped" to nodes 3, 4), then to each node the CONSISTENCY
+ *      signatures over its own view (below Q), and in another query those
+ *      of both views: every node refuses the SIGNATURE_LIST, stops and
+ *      wipes its secrets, sends no UNMASK (within 20 rounds' time, 3 s at
+ *      least), and is charged once per query; an honest query after them
+ *      is unmasked by all five and released (the control).
+ *
  * The differencing test uses the whole real federation (coordinator too):
  * two queries whose answers differ by exactly one person are answered
  * while the budget lasts, each charged in every ledger, then refused; and
