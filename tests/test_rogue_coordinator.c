@@ -42,8 +42,9 @@
  *      signatures over its own view (below Q), and in another query those
  *      of both views: every node refuses the SIGNATURE_LIST, stops and
  *      wipes its secrets, sends no UNMASK (within 20 rounds' time, 3 s at
- *      least), and is charged once per query; an honest query after them
- *      is unmasked by all five and released (the control).
+ *      least), and is charged once per query. The control: the same
+ *      crafted messages with one view (U3a to all, all five signatures)
+ *      are unmasked by every node; an honest query after them is released.
  *
  * The differencing test uses the whole real federation (coordinator too):
  * two queries whose answers differ by exactly one person are answered
@@ -1719,10 +1720,11 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
  * shown; the SIGNATURE_LIST each node then gets carries the signatures over
  * ITS view (3 or 2, below Q) in one query, and all five in another (the
  * other view's do not verify over the recipient's U3). Every node refuses
- * the list, stops and wipes its secrets; none sends an UNMASK. The control:
- * a third query relayed honestly (one view, all five signatures) is
- * unmasked by every node and released, so the daemons keep serving and the
- * check above can fail.
+ * the list, stops and wipes its secrets; none sends an UNMASK. The control
+ * (the check above can fail): a third query with the same crafted SURVIVORS
+ * and SIGNATURE_LIST but one view (U3a to every node, all five signatures)
+ * is unmasked by every node. A fourth, relayed honestly to the end, is
+ * released: the daemons keep serving. Each query is charged once.
  */
 enum { MASK_SITES = 5 };
 
@@ -1738,6 +1740,7 @@ struct masked {
 	uint8_t id[TLY_QUERY_ID_BYTES];
 	unsigned receipts; /* RECEIPTs: every node charged before its keys left */
 	unsigned unmasks;  /* UNMASKs received */
+	int consistent;    /* the control: every node is shown U3a */
 	uint8_t consistency[MAX_SITES + 1][TLY_SIGNATURE_BYTES];
 };
 
@@ -1818,11 +1821,12 @@ masked_pump(struct rogue *r, struct masked *m, enum tly_secagg_phase phase, int 
 
 /* U3a (all five) or U3b (node 5 dropped): the view node n is shown. */
 static struct tly_idlist
-view_of(uint32_t n, uint32_t *ids)
+view_of(const struct masked *m, uint32_t n, uint32_t *ids)
 {
 	for (uint32_t i = 0; i < MASK_SITES; i++)
 		ids[i] = i + 1;
-	return (struct tly_idlist){n == 3 || n == 4 ? MASK_SITES - 1 : MASK_SITES, ids};
+	int b = !m->consistent && (n == 3 || n == 4);
+	return (struct tly_idlist){b ? MASK_SITES - 1 : MASK_SITES, ids};
 }
 
 /* The two SURVIVORS views, then every CONSISTENCY: over its sender's view,
@@ -1836,7 +1840,7 @@ masked_split(struct rogue *r, struct masked *m)
 
 	tly_buf_init(&body);
 	for (uint32_t n = 1; n <= MASK_SITES; n++) {
-		struct tly_idlist view = view_of(n, ids);
+		struct tly_idlist view = view_of(m, n, ids);
 		tly_buf_reset(&body);
 		cr_assert_eq(tly_idlist_encode(&body, &view), TLY_OK);
 		rogue_send(r, TLY_MSG_SURVIVORS, n, m->id, &body);
@@ -1857,7 +1861,7 @@ masked_split(struct rogue *r, struct masked *m)
 		if (memcmp(msg.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0) {
 			cr_assert_eq(msg.header.type, TLY_MSG_CONSISTENCY, "node %u sent type %d",
 			             from, (int)msg.header.type);
-			struct tly_idlist view = view_of(from, ids);
+			struct tly_idlist view = view_of(m, from, ids);
 			tly_idlist_hash(hash, m->id, &view);
 			cr_assert(msg.body_len == TLY_HASH_BYTES &&
 			              memcmp(msg.body, hash, TLY_HASH_BYTES) == 0,
@@ -1881,9 +1885,9 @@ masked_signature_lists(struct rogue *r, struct masked *m, int both)
 	tly_buf_init(&body);
 	for (uint32_t n = 1; n <= MASK_SITES; n++) {
 		uint32_t count = 0, ids[MASK_SITES];
-		struct tly_idlist mine = view_of(n, ids);
+		struct tly_idlist mine = view_of(m, n, ids);
 		for (uint32_t v = 1; v <= MASK_SITES; v++) {
-			if (!both && view_of(v, ids).count != mine.count)
+			if (!both && view_of(m, v, ids).count != mine.count)
 				continue;
 			entries[count].id = v;
 			memcpy(entries[count++].signature, m->consistency[v], TLY_SIGNATURE_BYTES);
@@ -1932,19 +1936,59 @@ masked_await_logs(struct rogue *r, const struct masked *m, const char *what)
 	cr_assert_eq(logged, 0x1f, "only nodes %x logged \"%s\"", logged, what);
 }
 
+/* Rounds 0 to 2 relayed faithfully; the SURVIVORS the server would send
+ * held back. The mean round time (QUERY and ADVERTISE, KEY_SHARE,
+ * MASKED_INPUT), in ms. */
+static long
+masked_to_survivors(struct rogue *r, struct masked *m, int consistent)
+{
+	long start = dmn_now_ms();
+	masked_start(r, m);
+	m->consistent = consistent;
+	masked_pump(r, m, TLY_SECAGG_CHECKING, TLY_MSG_SURVIVORS);
+	cr_assert_eq(m->receipts, MASK_SITES);
+	return (dmn_now_ms() - start) / 3;
+}
+
+/* The control for the split: the same crafted messages with one view (U3a
+ * to all) and all five signatures: every node unmasks. */
+static void
+masked_consistent_query(struct rogue *r, struct masked *m)
+{
+	(void)masked_to_survivors(r, m, 1);
+	masked_split(r, m);
+	masked_signature_lists(r, m, 1);
+	for (int waited = 0; m->unmasks < MASK_SITES && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg peeked;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_peek(bytes, len, &peeked), TLY_OK);
+		if (memcmp(peeked.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0)
+			m->unmasks += peeked.header.type == TLY_MSG_UNMASK;
+		free(bytes);
+	}
+	cr_assert_eq(m->unmasks, MASK_SITES, "one view: %u UNMASKs", m->unmasks);
+	masked_await_logs(r, m, "masking: unmasking shares sent; done");
+	tly_secagg_server_free(m->server);
+	tly_outbox_fini(&m->box);
+}
+
 /* One split query: rounds 0 to 2 relayed faithfully (timed), the two
  * views, the lists; every node refuses (err), logs that it stops, and
- * sends no UNMASK within 20 times the slowest round seen (3 s at least). */
+ * sends no UNMASK within 20 times the mean round (3 s at least). */
 static void
 masked_split_query(struct rogue *r, struct masked *m, int both, tly_err err)
 {
 	char what[300];
 
-	long start = dmn_now_ms();
-	masked_start(r, m);
-	masked_pump(r, m, TLY_SECAGG_CHECKING, TLY_MSG_SURVIVORS);
-	long round_ms = (dmn_now_ms() - start) / 3; /* QUERY+ADVERTISE, KEY_SHARE, MASKED_INPUT */
-	cr_assert_eq(m->receipts, MASK_SITES);
+	long round_ms = masked_to_survivors(r, m, 0);
 	masked_split(r, m);
 	masked_signature_lists(r, m, both);
 	snprintf(what, sizeof what,
@@ -1964,14 +2008,15 @@ masked_split_query(struct rogue *r, struct masked *m, int both, tly_err err)
 Test(rogue, masking_split_survivor_views_unmask_nothing)
 {
 	struct rogue r;
-	struct masked split1, split2, honest;
+	struct masked split1, split2, control, honest;
 	struct tly_secagg_result res;
 
 	start_federation(MASK_SITES, 4000);
 	rogue_open(&r);
 	masked_split_query(&r, &split1, 0, TLY_ETOOFEW);
 	masked_split_query(&r, &split2, 1, TLY_EAUTH);
-	/* The control: one view, every signature; the daemons still serve. */
+	masked_consistent_query(&r, &control);
+	/* An honest query after them: the daemons still serve. */
 	masked_start(&r, &honest);
 	masked_pump(&r, &honest, TLY_SECAGG_DONE, -1);
 	cr_assert_eq(honest.unmasks, MASK_SITES);
@@ -1982,10 +2027,11 @@ Test(rogue, masking_split_survivor_views_unmask_nothing)
 	tly_outbox_fini(&honest.box);
 	/* One charge per query in every ledger, in order: none more. */
 	for (unsigned n = 1; n <= MASK_SITES; n++) {
-		cr_assert_eq(ledger_check(n, 0, NULL), 3, "site %u", n);
+		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
 		assert_entry(n, 1, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, split1.id);
 		assert_entry(n, 2, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, split2.id);
-		assert_entry(n, 3, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, honest.id);
+		assert_entry(n, 3, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, control.id);
+		assert_entry(n, 4, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, honest.id);
 	}
 	rogue_close(&r);
 }
