@@ -35,6 +35,17 @@
  *      fails the audit; the issue's truncated log (and one with a hole)
  *      fails `tally audit verify --strict`, naming node, query and head.
  *
+ *   g) pairwise masking (SecAgg, five sites, k = 4, t = 3, Q = 4), a real
+ *      tly_secagg_server here relaying rounds 0 to 2: at SURVIVORS two
+ *      views, correctly signed (all five to nodes 1, 2, 5; node 5
+ *      "dropped" to nodes 3, 4), then to each node the CONSISTENCY
+ *      signatures over its own view (below Q), and in another query those
+ *      of both views: every node refuses the SIGNATURE_LIST, stops and
+ *      wipes its secrets, sends no UNMASK (within 20 rounds' time, 3 s at
+ *      least), and is charged once per query. The control: the same
+ *      crafted messages with one view (U3a to all, all five signatures)
+ *      are unmasked by every node; an honest query after them is released.
+ *
  * The differencing test uses the whole real federation (coordinator too):
  * two queries whose answers differ by exactly one person are answered
  * while the budget lasts, each charged in every ledger, then refused; and
@@ -68,13 +79,14 @@
 #include "store/head.h"
 #include "wire/codec.h"
 #include "protocol/committee.h"
+#include "protocol/secagg.h"
 #include "store/keys.h"
 #include "query/noise.h"
 #include "query/spec.h"
 #include "net/transport.h"
 #include "tests/daemons.h"
 
-enum { SITES = 4, MAX_SITES = 4, WAIT_MS = 60000 };
+enum { SITES = 4, MAX_SITES = 5, WAIT_MS = 60000 };
 
 static char dir[] = "/tmp/tally-rogue-XXXXXX";
 static uint32_t deadline_ms = 10000; /* of the QUERYs make_query builds */
@@ -1693,6 +1705,335 @@ Test(rogue, two_sets_with_a_rogue_member_release_at_most_one)
 	free(t->canonical);
 	rogue_close(&t->r);
 	free(t);
+}
+
+/* ---- pairwise masking: a coordinator that splits the survivors' views ---- */
+
+/*
+ * Five sites, a SecAgg query (complete graph, k = 4, t = 3, so Q =
+ * ceil((n + t) / 2) = 4), run by a real tly_secagg_server in this process
+ * relaying the daemons' messages, each round closed when everyone has
+ * sent. At SURVIVORS the rogue holds back the server's (honest) message and
+ * shows two views, each signed with the coordinator's real key: U3a = all
+ * five to nodes 1, 2 and 5, U3b = {1, 2, 3, 4} (node 5 "dropped") to nodes
+ * 3 and 4. Every CONSISTENCY comes back over the view its sender was
+ * shown; the SIGNATURE_LIST each node then gets carries the signatures over
+ * ITS view (3 or 2, below Q) in one query, and all five in another (the
+ * other view's do not verify over the recipient's U3). Every node refuses
+ * the list, stops and wipes its secrets; none sends an UNMASK. The control
+ * (the check above can fail): a third query with the same crafted SURVIVORS
+ * and SIGNATURE_LIST but one view (U3a to every node, all five signatures)
+ * is unmasked by every node. A fourth, relayed honestly to the end, is
+ * released: the daemons keep serving. Each query is charged once.
+ */
+enum { MASK_SITES = 5 };
+
+static const char secagg_count_by_sex[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"},"
+    " \"group_by\": [\"sex\"], \"protocol\": \"secagg\","
+    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": %s}}";
+
+/* One masking query driven by the rogue. */
+struct masked {
+	struct tly_secagg_server *server;
+	struct tly_outbox box;
+	uint8_t id[TLY_QUERY_ID_BYTES];
+	unsigned receipts; /* RECEIPTs: every node charged before its keys left */
+	unsigned unmasks;  /* UNMASKs received */
+	int consistent;    /* the control: every node is shown U3a */
+	uint8_t consistency[MAX_SITES + 1][TLY_SIGNATURE_BYTES];
+};
+
+/* Send what the server put in m->box, except messages of type `hold`. */
+static void
+masked_dispatch(struct rogue *r, struct masked *m, int hold)
+{
+	for (size_t i = 0; i < m->box.count; i++) {
+		struct tly_msg peeked;
+		const struct tly_outmsg *o = &m->box.items[i];
+		cr_assert_eq(tly_msg_peek(o->data, o->len, &peeked), TLY_OK);
+		if ((int)peeked.header.type == hold)
+			continue;
+		cr_assert_eq(tly_hub_send(r->hub, o->to, o->data, o->len), TLY_OK, "node %u",
+		             o->to);
+	}
+	tly_outbox_clear(&m->box);
+}
+
+/* A SecAgg QUERY over the five sites, committed to the rogue's log; the
+ * server signs it and sends it to each. */
+static void
+masked_start(struct rogue *r, struct masked *m)
+{
+	struct tly_query q;
+	char json[600], *canonical;
+	uint32_t participants[MAX_SITES], committee[3];
+
+	memset(m, 0, sizeof *m);
+	snprintf(json, sizeof json, secagg_count_by_sex, "0.5");
+	make_query(r, &q, json, &canonical, participants, committee);
+	q.protocol = TLY_PROTOCOL_SECAGG;
+	q.committee = (struct tly_idlist){0, NULL};
+	q.quorum = 0;
+	q.degree = MASK_SITES - 1;
+	q.threshold = 3;
+	new_id(r, m->id);
+	commit(r, &q, m->id);
+	tly_outbox_init(&m->box);
+	cr_assert_eq(tly_secagg_server_alloc(&m->server, &r->key, &r->roster, &q, m->id, &m->box),
+	             TLY_OK);
+	free(q.log_commit);
+	free(canonical);
+	masked_dispatch(r, m, -1);
+}
+
+/* Relay the nodes' messages to the server until it reaches `phase`;
+ * messages of type `hold` it sends are kept back. */
+static void
+masked_pump(struct rogue *r, struct masked *m, enum tly_secagg_phase phase, int hold)
+{
+	for (int waited = 0; tly_secagg_server_phase(m->server) < phase && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg peeked;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_peek(bytes, len, &peeked), TLY_OK);
+		if (memcmp(peeked.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0) {
+			cr_assert_neq(peeked.header.type, TLY_MSG_REFUSAL, "node %u refused", from);
+			m->receipts += peeked.header.type == TLY_MSG_RECEIPT;
+			m->unmasks += peeked.header.type == TLY_MSG_UNMASK;
+			if (peeked.header.type != TLY_MSG_RECEIPT)
+				cr_assert_eq(
+				    tly_secagg_server_receive(m->server, bytes, len, &m->box),
+				    TLY_OK, "node %u's type %d", from, (int)peeked.header.type);
+			masked_dispatch(r, m, hold);
+		}
+		free(bytes);
+	}
+	cr_assert_eq(tly_secagg_server_phase(m->server), phase);
+}
+
+/* U3a (all five) or U3b (node 5 dropped): the view node n is shown. */
+static struct tly_idlist
+view_of(const struct masked *m, uint32_t n, uint32_t *ids)
+{
+	for (uint32_t i = 0; i < MASK_SITES; i++)
+		ids[i] = i + 1;
+	int b = !m->consistent && (n == 3 || n == 4);
+	return (struct tly_idlist){b ? MASK_SITES - 1 : MASK_SITES, ids};
+}
+
+/* The two SURVIVORS views, then every CONSISTENCY: over its sender's view,
+ * signed by it (kept). */
+static void
+masked_split(struct rogue *r, struct masked *m)
+{
+	uint32_t ids[MASK_SITES];
+	struct tly_buf body;
+	unsigned signed_by = 0;
+
+	tly_buf_init(&body);
+	for (uint32_t n = 1; n <= MASK_SITES; n++) {
+		struct tly_idlist view = view_of(m, n, ids);
+		tly_buf_reset(&body);
+		cr_assert_eq(tly_idlist_encode(&body, &view), TLY_OK);
+		rogue_send(r, TLY_MSG_SURVIVORS, n, m->id, &body);
+	}
+	tly_buf_fini(&body);
+	for (int waited = 0; signed_by != 0x1f && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes, hash[TLY_HASH_BYTES];
+		size_t len;
+		struct tly_msg msg;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_open(bytes, len, &r->roster, &msg), TLY_OK);
+		if (memcmp(msg.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0) {
+			cr_assert_eq(msg.header.type, TLY_MSG_CONSISTENCY, "node %u sent type %d",
+			             from, (int)msg.header.type);
+			struct tly_idlist view = view_of(m, from, ids);
+			tly_idlist_hash(hash, m->id, &view);
+			cr_assert(msg.body_len == TLY_HASH_BYTES &&
+			              memcmp(msg.body, hash, TLY_HASH_BYTES) == 0,
+			          "node %u did not sign the view it was shown", from);
+			memcpy(m->consistency[from], msg.signature, TLY_SIGNATURE_BYTES);
+			signed_by |= 1u << (from - 1);
+		}
+		free(bytes);
+	}
+	cr_assert_eq(signed_by, 0x1f, "CONSISTENCY from %x only", signed_by);
+}
+
+/* To each node a SIGNATURE_LIST: the signatures over its own view (below
+ * Q), or with `both` every signature of both views. */
+static void
+masked_signature_lists(struct rogue *r, struct masked *m, int both)
+{
+	struct tly_signature_entry entries[MASK_SITES];
+	struct tly_buf body;
+
+	tly_buf_init(&body);
+	for (uint32_t n = 1; n <= MASK_SITES; n++) {
+		uint32_t count = 0, ids[MASK_SITES];
+		struct tly_idlist mine = view_of(m, n, ids);
+		for (uint32_t v = 1; v <= MASK_SITES; v++) {
+			if (!both && view_of(m, v, ids).count != mine.count)
+				continue;
+			entries[count].id = v;
+			memcpy(entries[count++].signature, m->consistency[v], TLY_SIGNATURE_BYTES);
+		}
+		cr_assert_lt(count, both ? MASK_SITES + 1 : 4, "Q = 4");
+		struct tly_signature_list list = {count, entries};
+		tly_buf_reset(&body);
+		cr_assert_eq(tly_signature_list_encode(&body, &list), TLY_OK);
+		rogue_send(r, TLY_MSG_SIGNATURE_LIST, n, m->id, &body);
+	}
+	tly_buf_fini(&body);
+}
+
+/* Nothing about m's query arrives for wait_ms: no UNMASK above all. */
+static void
+masked_none_for(struct rogue *r, const struct masked *m, long wait_ms)
+{
+	for (long start = dmn_now_ms(); dmn_now_ms() - start < wait_ms;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg peeked;
+		if (tly_hub_recv(r->hub, &from, &bytes, &len, 100) != TLY_OK)
+			continue;
+		cr_assert_eq(tly_msg_peek(bytes, len, &peeked), TLY_OK);
+		cr_assert(memcmp(peeked.header.query_id, m->id, TLY_QUERY_ID_BYTES) != 0,
+		          "node %u sent type %d after the split lists", from,
+		          (int)peeked.header.type);
+		free(bytes);
+	}
+}
+
+/* Until every node has logged `what` about m's query; nothing about it
+ * may arrive meanwhile (an UNMASK fails here, type 28). */
+static void
+masked_await_logs(struct rogue *r, const struct masked *m, const char *what)
+{
+	unsigned logged = 0;
+
+	for (long start = dmn_now_ms(); logged != 0x1f && dmn_now_ms() - start < WAIT_MS;) {
+		masked_none_for(r, m, 100);
+		for (unsigned n = 1; n <= MASK_SITES; n++)
+			if (log_mentions(n, m->id, what))
+				logged |= 1u << (n - 1);
+	}
+	cr_assert_eq(logged, 0x1f, "only nodes %x logged \"%s\"", logged, what);
+}
+
+/* Rounds 0 to 2 relayed faithfully; the SURVIVORS the server would send
+ * held back. The mean round time (QUERY and ADVERTISE, KEY_SHARE,
+ * MASKED_INPUT), in ms. */
+static long
+masked_to_survivors(struct rogue *r, struct masked *m, int consistent)
+{
+	long start = dmn_now_ms();
+	masked_start(r, m);
+	m->consistent = consistent;
+	masked_pump(r, m, TLY_SECAGG_CHECKING, TLY_MSG_SURVIVORS);
+	cr_assert_eq(m->receipts, MASK_SITES);
+	return (dmn_now_ms() - start) / 3;
+}
+
+/* The control for the split: the same crafted messages with one view (U3a
+ * to all) and all five signatures: every node unmasks. */
+static void
+masked_consistent_query(struct rogue *r, struct masked *m)
+{
+	(void)masked_to_survivors(r, m, 1);
+	masked_split(r, m);
+	masked_signature_lists(r, m, 1);
+	for (int waited = 0; m->unmasks < MASK_SITES && waited < WAIT_MS;) {
+		uint32_t from;
+		uint8_t *bytes;
+		size_t len;
+		struct tly_msg peeked;
+		tly_err rv = tly_hub_recv(r->hub, &from, &bytes, &len, 100);
+		if (rv == TLY_ETIMEDOUT) {
+			waited += 100;
+			continue;
+		}
+		cr_assert_eq(rv, TLY_OK);
+		cr_assert_eq(tly_msg_peek(bytes, len, &peeked), TLY_OK);
+		if (memcmp(peeked.header.query_id, m->id, TLY_QUERY_ID_BYTES) == 0)
+			m->unmasks += peeked.header.type == TLY_MSG_UNMASK;
+		free(bytes);
+	}
+	cr_assert_eq(m->unmasks, MASK_SITES, "one view: %u UNMASKs", m->unmasks);
+	masked_await_logs(r, m, "masking: unmasking shares sent; done");
+	tly_secagg_server_free(m->server);
+	tly_outbox_fini(&m->box);
+}
+
+/* One split query: rounds 0 to 2 relayed faithfully (timed), the two
+ * views, the lists; every node refuses (err), logs that it stops, and
+ * sends no UNMASK within 20 times the mean round (3 s at least). */
+static void
+masked_split_query(struct rogue *r, struct masked *m, int both, tly_err err)
+{
+	char what[300];
+
+	long round_ms = masked_to_survivors(r, m, 0);
+	masked_split(r, m);
+	masked_signature_lists(r, m, both);
+	snprintf(what, sizeof what,
+	         "masking: message of type %d refused: %s; this node stops and wipes its secrets",
+	         (int)TLY_MSG_SIGNATURE_LIST, tly_strerror(err));
+	masked_await_logs(r, m, what);
+	masked_await_logs(r, m, "masking: stopped");
+	long grace = 20 * round_ms > 3000 ? 20 * round_ms : 3000;
+	cr_log_info("split views (%s): rounds took %ld ms each; no UNMASK for %ld ms",
+	            both ? "both views' signatures" : "own view's", round_ms, grace);
+	masked_none_for(r, m, grace);
+	cr_assert_eq(m->unmasks, 0);
+	tly_secagg_server_free(m->server);
+	tly_outbox_fini(&m->box);
+}
+
+Test(rogue, masking_split_survivor_views_unmask_nothing)
+{
+	struct rogue r;
+	struct masked split1, split2, control, honest;
+	struct tly_secagg_result res;
+
+	start_federation(MASK_SITES, 4000);
+	rogue_open(&r);
+	masked_split_query(&r, &split1, 0, TLY_ETOOFEW);
+	masked_split_query(&r, &split2, 1, TLY_EAUTH);
+	masked_consistent_query(&r, &control);
+	/* An honest query after them: the daemons still serve. */
+	masked_start(&r, &honest);
+	masked_pump(&r, &honest, TLY_SECAGG_DONE, -1);
+	cr_assert_eq(honest.unmasks, MASK_SITES);
+	cr_assert_eq(tly_secagg_server_result(honest.server, &res), TLY_OK);
+	cr_assert_eq(res.contributors.count, MASK_SITES);
+	tly_secagg_result_fini(&res);
+	tly_secagg_server_free(honest.server);
+	tly_outbox_fini(&honest.box);
+	/* One charge per query in every ledger, in order: none more. */
+	for (unsigned n = 1; n <= MASK_SITES; n++) {
+		cr_assert_eq(ledger_check(n, 0, NULL), 4, "site %u", n);
+		assert_entry(n, 1, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, split1.id);
+		assert_entry(n, 2, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, split2.id);
+		assert_entry(n, 3, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, control.id);
+		assert_entry(n, 4, TLY_LEDGER_CHARGE, TLY_LEDGER_REFUSED_NONE, honest.id);
+	}
+	rogue_close(&r);
 }
 
 /* ---- no query outside the log (docs/PROTOCOL.md section 5.4) ---- */
