@@ -179,8 +179,7 @@ check_query(struct tly_node *node, const struct tly_query *q, struct tly_spec *s
 	    l2sq != q->sensitivity_l2sq) {
 		tly_say(why, why_len,
 		        "refused: the QUERY's protocol, mechanism, privacy, cells or sensitivity "
-		        "do not "
-		        "match its spec as this node computes them");
+		        "do not match its spec as this node computes them");
 		rv = TLY_EINVAL;
 		goto fail;
 	}
