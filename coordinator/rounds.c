@@ -193,6 +193,19 @@ srv_rounds_first_count(const struct running *r)
 	return masking(r) ? 1 : r->query.committee.count;
 }
 
+/* Move a result's cells and lists into out; the source keeps none. */
+static void
+take(struct srv_result *out, size_t d, int64_t **cells, struct tly_idlist *contributors,
+     struct tly_idlist *dropped)
+{
+	out->d = d;
+	out->cells = *cells;
+	out->contributors = *contributors;
+	out->dropped = *dropped;
+	*cells = NULL;
+	*contributors = *dropped = (struct tly_idlist){0, NULL};
+}
+
 static tly_err
 masking_result(const struct running *r, struct srv_result *out)
 {
@@ -201,12 +214,9 @@ masking_result(const struct running *r, struct srv_result *out)
 
 	if (rv != TLY_OK)
 		return rv;
-	out->d = res.d;
-	out->cells = res.cells;
-	out->contributors = res.contributors;
-	out->dropped = res.dropped;
+	take(out, res.d, &res.cells, &res.contributors, &res.dropped);
 	out->recovered = res.recovered.count;
-	tly_idlist_fini(&res.recovered);
+	tly_secagg_result_fini(&res);
 	return TLY_OK;
 }
 
@@ -221,13 +231,7 @@ srv_rounds_result(const struct running *r, struct srv_result *out)
 	tly_err rv = tly_committee_coord_result(r->coord, &res);
 	if (rv != TLY_OK)
 		return rv;
-	out->d = res.d;
-	out->cells = res.cells;
-	out->contributors = res.contributors;
-	out->dropped = res.dropped;
-	res.cells = NULL;
-	res.contributors = (struct tly_idlist){0, NULL};
-	res.dropped = (struct tly_idlist){0, NULL};
+	take(out, res.d, &res.cells, &res.contributors, &res.dropped);
 	tly_committee_result_fini(&res);
 	return TLY_OK;
 }

@@ -53,39 +53,21 @@ client_setup(struct tly_secagg_client *c, const struct tly_secagg_client_opts *o
 	return TLY_OK;
 }
 
-static struct tly_secagg_client *
-client_new(const struct tly_identity *self, const struct tly_roster *roster, struct tly_rng *rng)
-{
-	struct tly_secagg_client *c = calloc(1, sizeof *c);
-
-	if (c != NULL) {
-		c->self = self;
-		c->roster = roster;
-		c->rng = rng;
-	}
-	return c;
-}
-
 tly_err
 tly_secagg_client_alloc(struct tly_secagg_client **out, const struct tly_identity *self,
                         const struct tly_roster *roster, struct tly_rng *rng,
                         const struct tly_secagg_client_opts *opts, const uint8_t *query_msg,
                         size_t len)
 {
-	struct tly_secagg_client *c = client_new(self, roster, rng);
-	tly_err rv = TLY_ENOMEM;
+	uint8_t query_id[TLY_QUERY_ID_BYTES];
+	struct tly_query q;
+	tly_err rv = tly_secagg_read_query(roster, self->id, query_msg, len, query_id, &q);
 
-	if (c == NULL)
+	if (rv != TLY_OK)
 		return rv;
-	rv = tly_secagg_read_query(roster, self->id, query_msg, len, c->query_id, &c->query);
-	if (rv == TLY_OK)
-		rv = client_setup(c, opts);
-	if (rv != TLY_OK) {
-		tly_secagg_client_free(c);
-		return rv;
-	}
-	*out = c;
-	return TLY_OK;
+	rv = tly_secagg_client_alloc_query(out, self, roster, rng, opts, query_id, &q);
+	tly_query_fini(&q);
+	return rv;
 }
 
 tly_err
@@ -100,9 +82,12 @@ tly_secagg_client_alloc_query(struct tly_secagg_client **out, const struct tly_i
 
 	if (rv != TLY_OK)
 		return rv;
-	c = client_new(self, roster, rng);
+	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return TLY_ENOMEM;
+	c->self = self;
+	c->roster = roster;
+	c->rng = rng;
 	memcpy(c->query_id, query_id, TLY_QUERY_ID_BYTES);
 	rv = tly_query_copy(&c->query, q);
 	if (rv == TLY_OK)
