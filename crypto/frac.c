@@ -1,5 +1,8 @@
 #include "frac.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 /* Products of two 64-bit values. */
 __extension__ typedef unsigned __int128 u128;
 
@@ -84,4 +87,42 @@ tly_frac_div_u64(struct tly_fraction f, uint64_t h, struct tly_fraction *out)
 		return TLY_ERANGE;
 	*out = (struct tly_fraction){f.num, (uint64_t)den};
 	return TLY_OK;
+}
+
+/* The digits after the point: floor or ceiling of rest 10^places / den,
+ * exact in 128 bits (rest < den < 2^64, 10^places < 2^60). */
+static uint64_t
+decimal_digits(uint64_t rest, uint64_t den, uint64_t scale, enum tly_frac_round round)
+{
+	u128 scaled = (u128)rest * scale;
+	uint64_t digits = (uint64_t)(scaled / den);
+
+	if (round == TLY_FRAC_UP && scaled % den != 0)
+		digits++;
+	return digits;
+}
+
+void
+tly_frac_decimal(char *out, size_t len, struct tly_fraction f, int places,
+                 enum tly_frac_round round)
+{
+	uint64_t scale = 1;
+
+	TLY_REQUIRE(f.den != 0 && places >= 0 && places <= TLY_FRAC_PLACES_MAX);
+	for (int i = 0; i < places; i++)
+		scale *= 10;
+	uint64_t whole = f.num / f.den;
+	uint64_t digits = decimal_digits(f.num % f.den, f.den, scale, round);
+	if (digits == scale) { /* rounded up to the next whole: f.den >= 2 */
+		whole++;
+		digits = 0;
+	}
+	while (places > 0 && digits % 10 == 0) {
+		digits /= 10;
+		places--;
+	}
+	if (places == 0)
+		snprintf(out, len, "%" PRIu64, whole);
+	else
+		snprintf(out, len, "%" PRIu64 ".%0*" PRIu64, whole, places, digits);
 }

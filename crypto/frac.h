@@ -21,6 +21,7 @@
 #ifndef TLY_FRAC_H
 #define TLY_FRAC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -53,5 +54,23 @@ TLY_MUST tly_err tly_frac_add(struct tly_fraction a, struct tly_fraction b,
 /* *out = f / h in lowest terms. TLY_EINVAL when f.den or h is 0,
  * TLY_ERANGE when the reduced denominator does not fit 64 bits. */
 TLY_MUST tly_err tly_frac_div_u64(struct tly_fraction f, uint64_t h, struct tly_fraction *out);
+
+/* How tly_frac_decimal rounds: a figure spent or charged is shown rounded
+ * up, a figure that remains rounded down, so that no decimal a person reads
+ * overstates what is left of a budget. */
+enum tly_frac_round { TLY_FRAC_DOWN, TLY_FRAC_UP };
+
+/* Decimal places of the figures people read (ledgers, budgets, charges),
+ * and the most tly_frac_decimal takes. */
+enum { TLY_FRAC_PLACES = 6, TLY_FRAC_PLACES_MAX = 18 };
+
+/* f as a decimal with at most `places` digits after the point, rounded as
+ * `round` says, exactly (integer arithmetic), trailing zeros and a bare
+ * point dropped: 12200002001001/10^12 at 6 places is "12.200003" up and
+ * "12.200002" down, 1/2 is "0.5", 3/1 is "3". Truncated to len, always
+ * NUL-terminated. f.den = 0 or places outside 0..TLY_FRAC_PLACES_MAX is
+ * misuse (aborts). */
+void tly_frac_decimal(char *out, size_t len, struct tly_fraction f, int places,
+                      enum tly_frac_round round);
 
 #endif

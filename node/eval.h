@@ -86,4 +86,10 @@ TLY_MUST tly_err tly_eval_person(struct tly_store *st, const struct tly_spec *sp
                                  const char *person_id, int *contributed, char *why,
                                  size_t why_len);
 
+/* 1 in *exists when the data holds a row with this person id, opted out
+ * or not (what `tally-node usage-report` tells an operator, who can read
+ * the data anyway); 0 otherwise. TLY_EINVAL with `why` when SQLite fails. */
+TLY_MUST tly_err tly_eval_person_exists(struct tly_store *st, const char *person_id, int *exists,
+                                        char *why, size_t why_len);
+
 #endif

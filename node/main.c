@@ -738,7 +738,102 @@ static const char usage_usage[] =
     "\n"
     "List the answered queries that this person's row contributed to, with the\n"
     "date, the privacy charged and the question asked. Each logged query's\n"
-    "filters are re-applied to the person's row as the data stands now.\n";
+    "filters are re-applied to the person's row as the data stands now.\n"
+    "\n"
+    "An ID that no row of the data holds (in --dataset, or in any dataset of\n"
+    "this node) is answered \"no such person\", exit code 2.\n";
+
+/* Whether person is in the data: in dataset, or in any of the node's
+ * datasets when dataset is NULL. 0 when known, EXIT_USAGE after saying
+ * "no such person" (or naming an unknown dataset), EXIT_FAIL when the data
+ * cannot be read. Says nothing else: not how many rows there are nor what
+ * the ledger holds. */
+static int
+person_known(struct tly_node *node, const char *dataset, const char *person)
+{
+	char why[600];
+	int exists = 0, searched = 0;
+
+	for (size_t i = 0; i < node->config.dataset_count && !exists; i++) {
+		const char *name = node->config.datasets[i].schema.name;
+		struct tly_store *store;
+		if (dataset != NULL && strcmp(dataset, name) != 0)
+			continue;
+		searched++;
+		if (tly_node_store(node, name, &store, why, sizeof why) != TLY_OK ||
+		    tly_eval_person_exists(store, person, &exists, why, sizeof why) != TLY_OK) {
+			fprintf(stderr, "tally-node: %s\n", why);
+			return EXIT_FAIL;
+		}
+	}
+	if (exists)
+		return 0;
+	if (searched == 0)
+		fprintf(stderr, "tally-node: --dataset: no dataset \"%s\" in this node's config\n",
+		        dataset);
+	else if (dataset != NULL)
+		fprintf(stderr, "tally-node: no such person: \"%s\" in dataset \"%s\"\n", person,
+		        dataset);
+	else
+		fprintf(stderr, "tally-node: no such person: \"%s\" in any dataset of this node\n",
+		        person);
+	return EXIT_USAGE;
+}
+
+/* One answered query that used the person's row, on one line; its charge
+ * as a decimal rounded up (crypto/frac.h). */
+static void
+print_use(const struct tly_ledger_use *u)
+{
+	char qid[2 * TLY_QUERY_ID_BYTES + 1], when[32], amount[48];
+	time_t t = (time_t)u->entry.time;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	tly_hex(qid, u->entry.query_id, sizeof u->entry.query_id);
+	tly_frac_decimal(amount, sizeof amount, u->entry.amount, TLY_FRAC_PLACES, TLY_FRAC_UP);
+	printf("  %s  query %s  %s %s  %s\n", when, qid,
+	       u->entry.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho", amount, u->spec_json);
+}
+
+/* The report's lines, after the person is known. Returns the exit code. */
+static int
+report_uses(struct tly_node *node, const struct tly_ledger_usage *usage, const char *person)
+{
+	size_t used = 0;
+	char why[600];
+	int rc = 0;
+
+	printf("person %s\n", person);
+	for (size_t i = 0; i < usage->count && rc == 0; i++) {
+		const struct tly_ledger_use *u = &usage->uses[i];
+		struct tly_spec spec;
+		struct tly_field_error serr;
+		struct tly_store *store;
+		int contributed = 0;
+		if (tly_spec_parse(&spec, &node->catalogue, u->spec_json, u->entry.spec_len,
+		                   &serr) != TLY_OK) {
+			printf(
+			    "  entry %llu: query no longer parses against this config (%s: %s)\n",
+			    (unsigned long long)u->entry.seq, serr.field, serr.reason);
+			continue;
+		}
+		if (tly_node_store(node, u->entry.dataset, &store, why, sizeof why) != TLY_OK ||
+		    tly_eval_person(store, &spec, person, &contributed, why, sizeof why) !=
+		        TLY_OK) {
+			fprintf(stderr, "tally-node: %s\n", why);
+			rc = EXIT_FAIL;
+		}
+		if (contributed) {
+			print_use(u);
+			used++;
+		}
+		tly_spec_fini(&spec);
+	}
+	printf("%zu of %zu answered queries used this person's row\n", used, usage->count);
+	return rc;
+}
 
 static int
 cmd_usage(int argc, char **argv)
@@ -751,8 +846,8 @@ cmd_usage(int argc, char **argv)
 	struct tly_ledger *ledger;
 	struct tly_ledger_usage usage;
 	struct tly_node node;
+	struct tly_field_error cerr;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
-	char why[600];
 
 	parse_options(argc, argv, opts, usage_usage);
 	require(config, "--config FILE", usage_usage);
@@ -761,55 +856,20 @@ cmd_usage(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	/* The node's config and catalogue, for the stores. */
-	struct tly_field_error cerr;
 	memset(&node, 0, sizeof node);
 	if (tly_node_config_load(&node.config, config, &cerr) != TLY_OK ||
-	    tly_node_config_catalogue(&node.config, &node.catalogue) != TLY_OK ||
-	    tly_ledger_usage(ledger, dataset, &usage) != TLY_OK) {
+	    tly_node_config_catalogue(&node.config, &node.catalogue) != TLY_OK) {
+		fprintf(stderr, "tally-node: cannot read the node's config\n");
+		rc = EXIT_FAIL;
+	} else if ((rc = person_known(&node, dataset, person)) != 0) {
+		/* said, and nothing of the ledger read */
+	} else if (tly_ledger_usage(ledger, dataset, &usage) != TLY_OK) {
 		fprintf(stderr, "tally-node: cannot read the ledger's answered queries\n");
-		tly_ledger_close(ledger);
-		tly_node_close(&node);
-		return EXIT_FAIL;
+		rc = EXIT_FAIL;
+	} else {
+		rc = report_uses(&node, &usage, person);
+		tly_ledger_usage_fini(&usage);
 	}
-	size_t used = 0;
-	printf("person %s\n", person);
-	for (size_t i = 0; i < usage.count && rc == 0; i++) {
-		const struct tly_ledger_use *u = &usage.uses[i];
-		struct tly_spec spec;
-		struct tly_field_error serr;
-		struct tly_store *store;
-		int contributed = 0;
-		if (tly_spec_parse(&spec, &node.catalogue, u->spec_json, u->entry.spec_len,
-		                   &serr) != TLY_OK) {
-			printf(
-			    "  entry %llu: query no longer parses against this config (%s: %s)\n",
-			    (unsigned long long)u->entry.seq, serr.field, serr.reason);
-			continue;
-		}
-		if (tly_node_store(&node, u->entry.dataset, &store, why, sizeof why) != TLY_OK ||
-		    tly_eval_person(store, &spec, person, &contributed, why, sizeof why) !=
-		        TLY_OK) {
-			fprintf(stderr, "tally-node: %s\n", why);
-			rc = EXIT_FAIL;
-		}
-		if (contributed) {
-			char qid[33];
-			time_t t = (time_t)u->entry.time;
-			struct tm tm;
-			char when[32];
-			gmtime_r(&t, &tm);
-			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			tly_hex(qid, u->entry.query_id, sizeof u->entry.query_id);
-			printf("  %s  query %s  %s %llu/%llu  %s\n", when, qid,
-			       u->entry.mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-			       (unsigned long long)u->entry.amount.num,
-			       (unsigned long long)u->entry.amount.den, u->spec_json);
-			used++;
-		}
-		tly_spec_fini(&spec);
-	}
-	printf("%zu of %zu answered queries used this person's row\n", used, usage.count);
-	tly_ledger_usage_fini(&usage);
 	tly_ledger_close(ledger);
 	tly_node_close(&node);
 	return rc;

@@ -214,3 +214,39 @@ Test(frac, property_against_u128)
 			cr_assert(got.num == want.num && got.den == want.den, "div %d", i);
 	}
 }
+
+/* Decimals for people: spent rounds up, remaining down, trailing zeros go. */
+Test(frac, decimal_rounds_as_told)
+{
+	static const struct {
+		uint64_t num, den;
+		int places;
+		const char *down, *up;
+	} cases[] = {
+	    {12200002001001u, 1000000000000u, 6, "12.200002", "12.200003"},
+	    {1, 2, 6, "0.5", "0.5"},
+	    {3, 1, 6, "3", "3"},
+	    {0, 1, 6, "0", "0"},
+	    {1, 3, 6, "0.333333", "0.333334"},
+	    {2, 3, 0, "0", "1"},
+	    {999999999, 1000000000, 6, "0.999999", "1"},
+	    {1, 10000000, 6, "0", "0.000001"},
+	    {MAX, 1, 6, "18446744073709551615", "18446744073709551615"},
+	    {MAX, MAX - 1, 18, "1", "1.000000000000000001"},
+	};
+	char text[64];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct tly_fraction f = F(cases[i].num, cases[i].den);
+		tly_frac_decimal(text, sizeof text, f, cases[i].places, TLY_FRAC_DOWN);
+		cr_assert_str_eq(text, cases[i].down, "case %zu down", i);
+		tly_frac_decimal(text, sizeof text, f, cases[i].places, TLY_FRAC_UP);
+		cr_assert_str_eq(text, cases[i].up, "case %zu up", i);
+	}
+}
+
+Test(frac, decimal_bad_places_is_misuse, .signal = SIGABRT)
+{
+	char text[64];
+	tly_frac_decimal(text, sizeof text, F(1, 2), TLY_FRAC_PLACES_MAX + 1, TLY_FRAC_UP);
+}

@@ -885,6 +885,91 @@ Test(node, usage_report_names_the_queries_a_person_was_in)
 	free(canonical);
 }
 
+/* The report's text for one usage-report run: its exit code in *rc. */
+static char *
+usage_report(const char *conf, const char *person, const char *dataset, int *rc)
+{
+	char log[300];
+	size_t len;
+
+	path_of(log, sizeof log, "log");
+	truncate(log, 0);
+	if (dataset != NULL)
+		*rc = run((const char *const[]){"tally-node", "usage-report", "--config", conf,
+		                                "--person", person, "--dataset", dataset, NULL});
+	else
+		*rc = run((const char *const[]){"tally-node", "usage-report", "--config", conf,
+		                                "--person", person, NULL});
+	char *text = (char *)slurp(log, &len);
+	text[len] = '\0';
+	return text;
+}
+
+/* Issue 15: an id no row holds is "no such person" (exit 2, the id and
+ * the dataset named, nothing of the ledger said), while a known person,
+ * opted out or not, is reported with the charge as a decimal. */
+Test(node, usage_report_for_an_unknown_person_says_so)
+{
+	struct tly_query q;
+	char *canonical, msg_path[300], out[300], conf[300];
+	uint32_t ids[SITES], members[SITES];
+	uint8_t qid[16];
+	int rc;
+
+	make_query(&q, diabetes_json, &canonical, ids, members);
+	path_of(msg_path, sizeof msg_path, "query.msg");
+	path_of(out, sizeof out, "out-usage");
+	tly_committee_coord_free(start_query(&q, msg_path, qid));
+	cr_assert_eq(answer(3, msg_path, out), 0);
+	path_of(conf, sizeof conf, "site-3/node.conf");
+
+	char *text = usage_report(conf, "no-such-id-42", NULL, &rc);
+	cr_assert_eq(rc, 2, "%s", text);
+	cr_assert_str_eq(text,
+	                 "tally-node: no such person: \"no-such-id-42\" in any dataset of this "
+	                 "node\n");
+	free(text);
+	text = usage_report(conf, "no-such-id-42", "patients", &rc);
+	cr_assert_eq(rc, 2, "%s", text);
+	cr_assert_str_eq(text, "tally-node: no such person: \"no-such-id-42\" in dataset "
+	                       "\"patients\"\n");
+	free(text);
+	text = usage_report(conf, "no-such-id-42", "nosuch", &rc);
+	cr_assert_eq(rc, 2, "%s", text);
+	cr_assert(strstr(text, "no dataset \"nosuch\"") != NULL, "%s", text);
+	free(text);
+
+	/* Known people: one opted out (its row exists), one with diabetes. */
+	char opted[64] = "", diabetic[64] = "", db_path[300];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	path_of(db_path, sizeof db_path, "site-3/patients.db");
+	cr_assert_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db,
+	                                "SELECT person_id, opted_out FROM patients WHERE "
+	                                "opted_out = 1 OR has_diabetes = 1",
+	                                -1, &st, NULL),
+	             SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *target = sqlite3_column_int(st, 1) ? opted : diabetic;
+		if (target[0] == '\0')
+			snprintf(target, 64, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	cr_assert(opted[0] && diabetic[0]);
+	text = usage_report(conf, opted, "patients", &rc);
+	cr_assert_eq(rc, 0, "%s", text);
+	cr_assert(strstr(text, "0 of 1 answered queries used") != NULL, "%s", text);
+	free(text);
+	text = usage_report(conf, diabetic, NULL, &rc);
+	cr_assert_eq(rc, 0, "%s", text);
+	cr_assert(strstr(text, "  epsilon 2  {") != NULL, "%s", text);
+	cr_assert(strstr(text, "1 of 1 answered queries used") != NULL, "%s", text);
+	free(text);
+	free(canonical);
+}
+
 /* A node killed at random points while answering: the ledger always
  * verifies, and every answer whose receipt reached the disk is charged. */
 Test(node, killed_answers_never_undercount_the_ledger)
