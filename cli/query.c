@@ -28,7 +28,7 @@ enum {
 
 static const char usage[] =
     "usage: tally query [--config PLANNER.conf] (--spec FILE | QUESTION FLAGS)\n"
-    "                   [--format table|csv|json]\n"
+    "                   [--format table|csv|json] [--dry-run]\n"
     "\n"
     "Ask the federation a question through the coordinator's HTTPS API and print\n"
     "the released answer with its 95% intervals.\n"
@@ -43,6 +43,9 @@ static const char usage[] =
     "  --timeout MS        give up after MS milliseconds (default 120000)\n"
     "  --spec FILE         the query as JSON (see DESIGN.md section 7.2)\n"
     "  --format F          table (default), csv or json\n"
+    "  --dry-run           ask nothing: print what the query would cost and the\n"
+    "                      expected 95% half-width of each figure (POST\n"
+    "                      /v1/queries/estimate); nothing is charged or logged\n"
     "\n"
     "Question flags, instead of --spec:\n"
     "  --dataset NAME      default patients\n"
@@ -69,6 +72,7 @@ struct flags {
 	size_t where_count;
 	long timeout_ms;
 	int timeout_given; /* --timeout overrides the planner config's */
+	int dry_run;       /* POST /v1/queries/estimate instead */
 };
 
 enum {
@@ -96,6 +100,7 @@ enum {
 	OPT_HELP,
 	OPT_PLANNER,
 	OPT_SIGN_KEY,
+	OPT_DRY_RUN,
 };
 
 static const struct option options[] = {{"config", required_argument, NULL, OPT_CONFIG},
@@ -122,6 +127,7 @@ static const struct option options[] = {{"config", required_argument, NULL, OPT_
                                         {"help", no_argument, NULL, OPT_HELP},
                                         {"planner", required_argument, NULL, OPT_PLANNER},
                                         {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
+                                        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
                                         {NULL, 0, NULL, 0}};
 
 /* The flags that say where and how to ask: 1 when c is one of them. */
@@ -159,6 +165,9 @@ connection_flag(int c, struct flags *f)
 	case OPT_TIMEOUT:
 		f->timeout_ms = strtol(optarg, NULL, 10);
 		f->timeout_given = 1;
+		return 1;
+	case OPT_DRY_RUN:
+		f->dry_run = 1;
 		return 1;
 	default:
 		return 0;
@@ -684,6 +693,9 @@ tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size
 		fwrite(response, 1, len, out);
 		fputc('\n', out);
 		rc = 0;
+	} else if (json_is_true(json_object_get(body, "dry_run"))) {
+		tly_query_print_estimate(out, body, strcmp(format, "csv") == 0);
+		rc = 0;
 	} else {
 		(strcmp(format, "csv") == 0 ? print_csv : print_table)(out, body);
 		rc = 0;
@@ -798,21 +810,22 @@ query_body(const struct flags *f, size_t *len)
 	return json;
 }
 
-/* Step 4: POST /v1/queries, signed when the planner has a name, and the
- * answer printed. Frees json. Returns the exit code. */
+/* Step 4: POST the query to path (/v1/queries, or /v1/queries/estimate
+ * for a dry run), signed when the planner has a name, and the answer
+ * printed. Frees json. Returns the exit code. */
 static int
-post_query(const struct planner *p, const char *format, char *json, size_t len)
+post_query(const struct planner *p, const char *path, const char *format, char *json, size_t len)
 {
 	char url[700], why[600];
-	snprintf(url, sizeof url, "%s/v1/queries", p->api);
+	snprintf(url, sizeof url, "%s%s", p->api, path);
 	struct tly_tls_files tls = {.cert = p->cert, .key = p->key, .ca = p->ca};
 	int status = 0;
 	uint8_t *response = NULL;
 	size_t response_len = 0;
 	char auth[TLY_PLANNER_HEADER_MAX];
 	if (p->name[0] != '\0' &&
-	    tly_query_sign(auth, p->name, p->sign_key, "POST", "/v1/queries", (const uint8_t *)json,
-	                   len, why, sizeof why) != TLY_OK) {
+	    tly_query_sign(auth, p->name, p->sign_key, "POST", path, (const uint8_t *)json, len,
+	                   why, sizeof why) != TLY_OK) {
 		fprintf(stderr, "tally query: %s\n", why);
 		free(json);
 		return EXIT_USAGE;
@@ -858,5 +871,6 @@ tly_query_main(int argc, char **argv)
 	if (json == NULL)
 		return EXIT_USAGE;
 	/* Step 4 */
-	return post_query(&p, f.format, json, len);
+	return post_query(&p, f.dry_run ? "/v1/queries/estimate" : "/v1/queries", f.format, json,
+	                  len);
 }

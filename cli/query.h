@@ -23,6 +23,10 @@
  *   --by COL[,COL]  --epsilon E | --rho R  --dataset NAME (default patients)
  *   --suppress-below N --round-to R --protocol committee|secagg|secagg+
  *
+ * --dry-run asks POST /v1/queries/estimate instead: the cost and each
+ * figure's expected 95% half-width, nothing charged (exit 0; a refused
+ * query exits as a real one would).
+ *
  * Exit codes (DESIGN.md section 7.1): 0 released; 2 invalid usage or query
  * (the message names the field); 3 refused by policy or budget (naming the
  * node); 4 too few contributors or a deadline missed; 5 connection or
@@ -35,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "crypto/error.h"
 #include "query/planner.h"
@@ -50,6 +56,12 @@ char *tly_query_from_flags(int argc, char **argv, char *why, size_t why_len);
  * tests/fuzz/fuzz_result.c. */
 int tly_query_answer(FILE *out, FILE *err, int status, const uint8_t *response, size_t len,
                      const char *format);
+
+/* A dry run's answer (coordinator/estimate.h) for people (csv 0: its
+ * words, then one line a figure) or tools (csv 1: '#' comment lines, then
+ * "figure,half_width95,group_size" rows). Members missing or of the wrong
+ * type print as "?". cli/query_estimate.c. */
+void tly_query_print_estimate(FILE *out, json_t *estimate, int csv);
 
 /* A planner's Tally-Signature header value for one request (protocol/
  * planner.h): signed now, with a fresh nonce, by the Ed25519 seed in the

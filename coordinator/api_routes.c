@@ -153,8 +153,8 @@ status(struct server *s, uint64_t handle)
 /* A query must be signed by a listed planner (planners.h): 403 when it is
  * not, and nothing of it is parsed, queued or logged. Nonzero when it is,
  * with the planner's name in name. */
-static int
-authenticate(struct server *s, const struct tly_http_request *req, char *name)
+int
+srv_authenticate(struct server *s, const struct tly_http_request *req, char *name)
 {
 	char why[300];
 	tly_err rv = tly_planners_check(&s->planners, req->auth, req->method, req->path, req->body,
@@ -264,7 +264,7 @@ static void
 post_query(struct server *s, struct tly_http_request *req, const struct tly_api_params *p)
 {
 	char planner[TLY_PLANNER_NAME_MAX + 1];
-	if (!authenticate(s, req, planner) || !admit(s, req->handle, planner))
+	if (!srv_authenticate(s, req, planner) || !admit(s, req->handle, planner))
 		return;
 	struct job *job = calloc(1, sizeof *job);
 	if (job == NULL) {
@@ -375,6 +375,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 	} else if (strcmp(path, "/v1/queries") == 0) {
 		allow = "POST";
 		allowed = TLY_API_ASYNC;
+	} else if (strcmp(path, "/v1/queries/estimate") == 0) {
+		allow = "POST";
 	} else if (strncmp(path, queries_prefix, sizeof queries_prefix - 1) == 0 &&
 	           is_query_id(path + sizeof queries_prefix - 1)) {
 		allow = "GET";
@@ -383,7 +385,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 	if (allow == NULL) {
 		srv_reply_error(
 		    s, req->handle, 404, "not_found", NULL,
-		    "%s %s: not part of the API (POST /v1/queries, GET /v1/queries/{id}, "
+		    "%s %s: not part of the API (POST /v1/queries, POST /v1/queries/estimate, "
+		    "GET /v1/queries/{id}, "
 		    "GET /v1/catalogue, GET /v1/releases, GET /v1/status)",
 		    req->method, path);
 		return;
@@ -405,6 +408,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 		status(s, req->handle);
 	} else if (strcmp(path, "/v1/releases") == 0) {
 		releases(s, req->handle, &p);
+	} else if (strcmp(path, "/v1/queries/estimate") == 0) {
+		srv_estimate(s, req);
 	} else {
 		post_query(s, req, &p);
 	}

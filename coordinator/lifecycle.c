@@ -412,8 +412,8 @@ out:
  * max_query_work, before the query is sent. The nodes apply the same rule
  * before they charge anything.
  */
-static tly_err
-check_cost(struct server *s, const struct tly_query *q, char *why, size_t why_len)
+tly_err
+srv_check_cost(const struct server *s, const struct tly_query *q, char *why, size_t why_len)
 {
 	const char *name = q->mechanism == TLY_MECH_SKELLAM ? "rho" : "epsilon";
 	char what[TLY_NOISE_WHY_BYTES];
@@ -537,7 +537,7 @@ launch_checks(struct server *s, struct running *r, char *why, size_t why_len)
 		rv = TLY_EINVAL;
 	}
 	if (rv == TLY_OK)
-		rv = check_cost(s, q, why, why_len);
+		rv = srv_check_cost(s, q, why, why_len);
 	return rv;
 }
 

@@ -177,6 +177,19 @@ void srv_reply_share(struct server *s, uint64_t handle, const char *planner, con
                      const struct tly_share_refusal *w);
 void srv_on_request(struct server *s, struct tly_http_request *req);
 struct job *srv_dequeue(struct server *s);
+/* Nonzero when the request is signed by a listed planner (its name in
+ * name); else answered 403 (or 503) and 0. */
+int srv_authenticate(struct server *s, const struct tly_http_request *req, char *name);
+
+/* lifecycle.c: the noise q needs within the samplers' caps and its work
+ * within max_query_work (query/noise.h), as every query is held to before
+ * it is sent: TLY_EINVAL with why naming epsilon or rho. */
+tly_err srv_check_cost(const struct server *s, const struct tly_query *q, char *why,
+                       size_t why_len);
+
+/* api_estimate.c: POST /v1/queries/estimate, the dry run: answered at
+ * once; nothing queued, logged, charged or sent. */
+void srv_estimate(struct server *s, const struct tly_http_request *req);
 
 /* misdeeds.c */
 void srv_misdeed_note(struct server *s, uint32_t node, enum misdeed_kind kind);

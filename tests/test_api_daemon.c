@@ -817,3 +817,176 @@ Test(api_daemon, planner_share_of_the_cap)
 	for (int i = 0; i < FLOOD; i++)
 		free(ids[i]);
 }
+
+/* ---- the dry run: POST /v1/queries/estimate (issue 15) ---- */
+
+/* A POST with no signature. */
+static struct call
+call_unsigned(const char *rel, const char *body)
+{
+	char url[300], why[300];
+	struct dmn_tls_paths paths;
+	struct tly_tls_files tls = {paths.cert, paths.key, paths.ca, NULL};
+	uint8_t *response = NULL;
+	size_t len = 0;
+	struct call c = {-1, NULL, 0};
+
+	dmn_planner_tls(demo.dir, &paths);
+	snprintf(url, sizeof url, "%s%s", demo.api, rel);
+	cr_assert_eq(tly_https_request_signed(url, "POST", &tls, NULL, (const uint8_t *)body,
+	                                      strlen(body), WAIT_MS, &c.status, &response, &len,
+	                                      why, sizeof why),
+	             TLY_OK, "%s", why);
+	c.body = json_loadb((const char *)response, len, 0, NULL);
+	free(response);
+	return c;
+}
+
+/* What a dry run must leave as it was: each node's ledger, the messages
+ * its log shows it received, and the transparency log (malloc'd texts,
+ * freed by the caller). */
+struct untouched {
+	char *ledgers[SITES], *node_logs[SITES], *listing;
+};
+
+/* A node's log lines about messages or queries it received (a node notes
+ * every QUERY and every message it answers, drops or refuses: node/
+ * daemon.c), not its connection events, which come when they come. */
+static char *
+messages_in(char *log)
+{
+	size_t used = 0;
+	char *save = NULL, *keep = calloc(1, strlen(log) + 1);
+
+	cr_assert_not_null(keep);
+	for (char *line = strtok_r(log, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, "query ") == NULL && strstr(line, "message") == NULL)
+			continue;
+		used += (size_t)sprintf(keep + used, "%s\n", line);
+	}
+	free(log);
+	return keep;
+}
+
+static void
+snapshot(struct untouched *u)
+{
+	for (int i = 0; i < SITES; i++) {
+		char rel[64], path[300];
+		u->ledgers[i] = ledger_of(i + 1);
+		snprintf(rel, sizeof rel, "logs/node-%d.log", i + 1);
+		dmn_demo_path(&demo, path, sizeof path, rel);
+		u->node_logs[i] = messages_in(dmn_slurp_or_empty(path, NULL));
+	}
+	u->listing = log_listing();
+}
+
+static void
+same_as(struct untouched *before)
+{
+	struct untouched now;
+
+	snapshot(&now);
+	for (int i = 0; i < SITES; i++) {
+		cr_assert_str_eq(now.ledgers[i], before->ledgers[i], "site %d's ledger", i + 1);
+		cr_assert_str_eq(now.node_logs[i], before->node_logs[i], "node %d saw something",
+		                 i + 1);
+		free(now.ledgers[i]);
+		free(now.node_logs[i]);
+	}
+	cr_assert_str_eq(now.listing, before->listing, "the transparency log changed");
+	free(now.listing);
+}
+
+static const char MEAN_QUERY[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"mean\", \"column\": \"wait_weeks\"}, "
+    "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}";
+static const char BAD_COLUMN[] =
+    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"sum\", \"column\": \"nosuch\"}, "
+    "\"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}";
+
+/* The same refusal, naming the same field, from a dry run and a query. */
+static void
+refused_alike(const char *body)
+{
+	struct call dry = call("POST", "/v1/queries/estimate", body);
+	struct call real = call("POST", "/v1/queries", body);
+	json_t *de = json_object_get(dry.body, "error"), *re = json_object_get(real.body, "error");
+
+	cr_assert_eq(dry.status, 400, "%s", body);
+	cr_assert_eq(real.status, 400, "%s", body);
+	cr_assert_str_eq(json_string_value(json_object_get(de, "code")), "invalid_query");
+	cr_assert(json_equal(json_object_get(de, "field"), json_object_get(re, "field")), "%s",
+	          body);
+	cr_assert(json_equal(json_object_get(de, "message"), json_object_get(re, "message")));
+	json_decref(dry.body);
+	json_decref(real.body);
+}
+
+Test(api_daemon, dry_run_charges_nothing_and_agrees_with_the_release)
+{
+	struct untouched before;
+
+	start("", 10000);
+	snapshot(&before);
+	struct call c = call("POST", "/v1/queries/estimate", QUERY);
+	cr_assert_eq(c.status, 200);
+	cr_assert(json_is_true(json_object_get(c.body, "dry_run")));
+	cr_assert_str_eq(json_string_value(json_object_get(c.body, "dataset")), "patients");
+	cr_assert_not_null(json_string_value(json_object_get(c.body, "protocol")));
+	cr_assert_eq(json_integer_value(json_object_get(c.body, "contributors")), SITES);
+	json_t *privacy = json_object_get(c.body, "privacy");
+	cr_assert_str_eq(json_string_value(json_object_get(privacy, "mechanism")), "laplace");
+	cr_assert_float_eq(json_number_value(json_object_get(privacy, "epsilon")), 0.05, 1e-12);
+	json_t *figure = json_array_get(json_object_get(c.body, "figures"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(figure, "figure")), "count");
+	double k = json_number_value(json_object_get(figure, "half_width95"));
+	cr_assert_gt(k, 0);
+	cr_assert_not_null(strstr(json_string_value(json_object_get(c.body, "words")),
+	                          "epsilon 0.05 to each trust's budget"));
+	json_decref(c.body);
+	c = call("POST", "/v1/queries/estimate", MEAN_QUERY);
+	cr_assert_eq(c.status, 200);
+	cr_assert_eq(json_array_size(json_object_get(c.body, "figures")), 3);
+	json_decref(c.body);
+
+	/* Each bad input as a real query has it. */
+	refused_alike(BAD_COLUMN);
+	refused_alike("{\"dataset\": ");
+	is_error(call_unsigned("/v1/queries/estimate", QUERY), 403, "unauthenticated", NULL);
+	is_error(call("GET", "/v1/queries/estimate", NULL), 405, "method_not_allowed", NULL);
+	same_as(&before);
+
+	/* The release of the same spec prints the same half-width. */
+	c = call("POST", "/v1/queries", QUERY);
+	cr_assert_eq(c.status, 200);
+	cr_assert_eq(json_integer_value(json_object_get(c.body, "contributors")), SITES);
+	cr_assert_eq((double)json_integer_value(
+	                 json_object_get(json_object_get(c.body, "privacy"), "ci95_half_width")),
+	             k);
+	json_decref(c.body);
+	for (int i = 0; i < SITES; i++) {
+		free(before.ledgers[i]);
+		free(before.node_logs[i]);
+	}
+	free(before.listing);
+
+	/* The CLI: words and figures, exit 0; a refused spec exits 2. */
+	char conf[300], out[300];
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	cr_assert_eq(
+	    dmn_demo_run(&demo, (const char *const[]){"tally", "query", "--config", conf, "--count",
+	                                              "--epsilon", "0.05", "--dry-run", NULL}),
+	    0);
+	char *text = dmn_slurp(out, NULL);
+	cr_assert_not_null(strstr(text, "dry run: nothing was asked, charged or logged\n"), "%s",
+	                   text);
+	cr_assert_not_null(strstr(text, "\ncount "), "%s", text);
+	free(text);
+	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "query", "--config", conf,
+	                                                       "--sum", "nosuch", "--epsilon", "1",
+	                                                       "--dry-run", NULL}),
+	             2);
+}

@@ -153,3 +153,68 @@ Test(query_answer, too_many_requests_says_how_long)
 	free(out);
 	free(err);
 }
+
+/* ---- the dry run (POST /v1/queries/estimate) ---- */
+
+static const char estimate[] =
+    "{\"dry_run\":true,\"dataset\":\"patients\",\"protocol\":\"committee\","
+    "\"contributors\":3,\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.5,"
+    "\"epsilon_exact\":\"0.5\",\"delta\":0},\"figures\":[{\"figure\":\"sum\","
+    "\"half_width95\":318},{\"figure\":\"count\",\"half_width95\":318},{\"figure\":\"mean\","
+    "\"half_width95\":1.2345,\"group_size\":100,\"bounded\":true}],"
+    "\"words\":\"mean of wait_weeks in dataset \\\"patients\\\". Asking 3 trusts would "
+    "charge epsilon 0.5.\\nmore\"}";
+
+Test(query_answer, dry_run_table_and_csv)
+{
+	char *out, *err;
+
+	cr_assert_eq(answer(200, estimate, "table", &out, &err), 0);
+	cr_assert_str_eq(out, "dry run: nothing was asked, charged or logged\n"
+	                      "mean of wait_weeks in dataset \"patients\". Asking 3 trusts would "
+	                      "charge epsilon 0.5.?more\n\n"
+	                      "figure                        95% half-width (+/-)\n"
+	                      "sum                           318\n"
+	                      "count                         318\n"
+	                      "mean (group of 100)           1.23\n");
+	free(out);
+	free(err);
+	cr_assert_eq(answer(200, estimate, "csv", &out, &err), 0);
+	/* Parse it back: comment lines, a header, one row a figure. */
+	char *save = NULL, *line;
+	size_t rows = 0, comments = 0;
+	const char *want[] = {"sum,318,", "count,318,", "mean,1.23,100"};
+	for (line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#') {
+			comments++;
+			continue;
+		}
+		if (rows == 0)
+			cr_assert_str_eq(line, "figure,half_width95,group_size");
+		else
+			cr_assert_str_eq(line, want[rows - 1]);
+		rows++;
+	}
+	cr_assert_eq(comments, 2);
+	cr_assert_eq(rows, 4);
+	free(out);
+	free(err);
+	/* json: as the coordinator sent it */
+	cr_assert_eq(answer(200, estimate, "json", &out, &err), 0);
+	cr_assert_eq(strncmp(out, estimate, strlen(estimate)), 0);
+	free(out);
+	free(err);
+}
+
+/* A refused dry run exits as a refused query: 2, naming the field. */
+Test(query_answer, dry_run_refused_names_the_field)
+{
+	char *out, *err;
+	static const char refused[] = "{\"error\":{\"code\":\"invalid_query\",\"field\":"
+	                              "\"measure.column\",\"message\":\"no column nosuch\"}}";
+
+	cr_assert_eq(answer(400, refused, "table", &out, &err), 2);
+	cr_assert_str_eq(err, "tally query: measure.column: no column nosuch\n");
+	free(out);
+	free(err);
+}
