@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "store/keys.h"
 #include "query/planner.h"
@@ -548,40 +549,136 @@ print_description(FILE *out, const char *prefix, json_t *result)
 	fputc('\n', out);
 }
 
+/* A string from the release, on one line (control characters as '?'). */
+static void
+put_line(FILE *out, const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+}
+
+/* The strings of a JSON array, joined by sep ("(none)" when empty). */
+static void
+put_list(FILE *out, json_t *list, const char *sep)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(list) == 0)
+		fputs("(none)", out);
+	json_array_foreach(list, i, v)
+	{
+		fputs(i > 0 ? sep : "", out);
+		if (json_is_integer(v))
+			fprintf(out, "%lld", (long long)json_integer_value(v));
+		else
+			put_line(out, text_of(v));
+	}
+}
+
+/* An exact figure ("0.5", "1/3") as a decimal for people, rounded up (a
+ * cost: crypto/frac.h); as it is when it is not "num/den". */
+static void
+put_cost(FILE *out, const char *exact)
+{
+	unsigned long long num, den;
+	char end, text[48];
+
+	if (sscanf(exact, "%llu/%llu%c", &num, &den, &end) == 2 && den != 0) {
+		tly_frac_decimal(text, sizeof text, (struct tly_fraction){num, den},
+		                 TLY_FRAC_PLACES, TLY_FRAC_UP);
+		fprintf(out, "%s (rounded up; exactly %s)", text, exact);
+	} else {
+		put_line(out, exact);
+	}
+}
+
+static void
+put_privacy(FILE *out, json_t *privacy)
+{
+	json_t *rho = json_object_get(privacy, "rho_exact");
+
+	if (rho != NULL) {
+		fputs("rho ", out);
+		put_cost(out, text_of(rho));
+		fprintf(out, " at each trust (zCDP, Skellam noise; epsilon %.3g at delta %.0e)",
+		        json_number_value(json_object_get(privacy, "epsilon")),
+		        json_number_value(json_object_get(privacy, "delta")));
+	} else if (json_object_get(privacy, "epsilon_exact") != NULL) {
+		fputs("epsilon ", out);
+		put_cost(out, text_of(json_object_get(privacy, "epsilon_exact")));
+		fputs(" at each trust (discrete Laplace noise, delta 0)", out);
+	} else {
+		put_line(out, text_of(json_object_get(privacy, "mechanism")));
+	}
+}
+
+/* What was asked and who answered, one "name: value" line each, as fmt
+ * formats the name: the query id, the question (when with_question), its
+ * filters and grouping, the privacy cost, the protocol, the trusts that
+ * took part and the noise. */
+static void
+print_facts(FILE *out, json_t *result, const char *prefix, const char *fmt, int with_question)
+{
+	json_t *privacy = json_object_get(result, "privacy"), *dropped;
+	const char *names[] = {"query id",     "question", "filters", "grouped by",
+	                       "privacy cost", "protocol", "trusts",  "noise"};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (i == 1 && !with_question)
+			continue;
+		fputs(prefix, out);
+		fprintf(out, fmt, names[i]);
+		switch (i) {
+		case 0:
+			put_line(out, text_of(json_object_get(result, "query_id")));
+			break;
+		case 1:
+			print_description(out, "", result);
+			continue;
+		case 2:
+			put_list(out, json_object_get(result, "filters"), ", ");
+			break;
+		case 3:
+			put_list(out, json_object_get(result, "group_by"), ", ");
+			break;
+		case 4:
+			put_privacy(out, privacy);
+			break;
+		case 5:
+			put_line(out, text_of(json_object_get(result, "protocol")));
+			break;
+		case 6:
+			fprintf(
+			    out, "%lld took part: ",
+			    (long long)json_integer_value(json_object_get(result, "contributors")));
+			put_list(out, json_object_get(result, "trusts"), ", ");
+			if (json_array_size(dropped = json_object_get(result, "dropped")) > 0) {
+				fputs(" (dropped: ", out);
+				put_list(out, dropped, ", ");
+				fputs(")", out);
+			}
+			break;
+		default:
+			fprintf(out, "sd %.2f, 95%% half-width %lld",
+			        json_number_value(json_object_get(privacy, "noise_sd")),
+			        (long long)json_integer_value(
+			            json_object_get(privacy, "ci95_half_width")));
+		}
+		fputc('\n', out);
+	}
+}
+
 static void
 print_table(FILE *out, json_t *result)
 {
-	json_t *cells = json_object_get(result, "cells"),
-	       *privacy = json_object_get(result, "privacy");
+	json_t *cells = json_object_get(result, "cells");
 	json_t *first = json_array_get(cells, 0);
 	const char *key;
 	json_t *v;
 	size_t i;
 
-	fprintf(out, "query %s: %lld contributors", text_of(json_object_get(result, "query_id")),
-	        (long long)json_integer_value(json_object_get(result, "contributors")));
-	json_t *dropped = json_object_get(result, "dropped");
-	if (json_array_size(dropped) > 0) {
-		fprintf(out, " (dropped:");
-		json_array_foreach(dropped, i, v)
-		    fprintf(out, " %lld", (long long)json_integer_value(v));
-		fprintf(out, ")");
-	}
-	fprintf(out, ", %s", text_of(json_object_get(privacy, "mechanism")));
-	json_t *eps = json_object_get(privacy, "epsilon_exact");
-	json_t *rho = json_object_get(privacy, "rho_exact");
-	json_t *delta = json_object_get(privacy, "delta");
-	if (rho != NULL)
-		fprintf(out, " rho=%s (epsilon %.3g at delta %.0e)", text_of(rho),
-		        json_number_value(json_object_get(privacy, "epsilon")),
-		        json_number_value(delta));
-	else if (eps != NULL)
-		fprintf(out, " epsilon=%s", text_of(eps));
-	json_t *sd = json_object_get(privacy, "noise_sd");
-	if (json_is_number(sd))
-		fprintf(out, ", noise sd %.2f", json_number_value(sd));
-	fprintf(out, "\n");
-	print_description(out, "", result);
+	print_facts(out, result, "", "%-14s", 1);
 	fprintf(out, "\n");
 
 	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%-20s", key);
@@ -615,8 +712,11 @@ print_csv(FILE *out, json_t *result)
 	const char *key;
 	size_t i;
 
-	/* A comment line first: what was asked, with every filter. */
+	/* Comment lines first: what was asked, with every filter, then each
+	 * fact of the table's header as "# name: value" (a reader skips lines
+	 * that start with '#': pandas comment='#', R comment.char). */
 	print_description(out, "# ", result);
+	print_facts(out, result, "# ", "%s: ", 0);
 	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%s,", key);
 	fprintf(out, "value,ci95_low,ci95_high\n");
 	json_array_foreach(cells, i, v)

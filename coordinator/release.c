@@ -256,6 +256,21 @@ group_json(struct build *b, size_t g)
 	return o;
 }
 
+/* "protocol", "group_by" and "trusts" (the contributors' ids): what
+ * `tally query`'s table and CSV show people beside the filters. */
+static void
+people_json(struct build *b, json_t *o)
+{
+	const struct tly_spec *spec = b->in->spec;
+	json_t *by = json_array();
+
+	set(b, o, "protocol", json_string(tly_spec_protocol_name(spec->protocol)));
+	for (size_t i = 0; i < spec->group_by_count; i++)
+		append(b, by, json_string(b->ds->columns[spec->group_by[i]].name));
+	set(b, o, "group_by", by);
+	set(b, o, "trusts", ids_json(b, b->in->contributors));
+}
+
 /* ---- integer cells: count, sum, histogram, and a mean's parts ---- */
 
 enum figure_kind { FIGURE_COUNT, FIGURE_SUM };
@@ -490,6 +505,7 @@ tly_release_build(const struct tly_release_input *in, json_t **out, char *why, s
 	words_json(&b, o);
 	set(&b, o, "contributors", json_integer(in->contributors->count));
 	set(&b, o, "dropped", ids_json(&b, in->dropped));
+	people_json(&b, o);
 	set(&b, o, "privacy", privacy_json(&b));
 	json_t *sdc = json_object();
 	set(&b, sdc, "suppress_below", json_integer(in->sdc.suppress_below));

@@ -13,6 +13,7 @@
  *    "description": "mean of wait_weeks (each value clipped to its declared bounds) in
  *                    dataset \"patients\" where age >= 65 and sex = \"F\", by specialty",
  *    "contributors": 5, "dropped": [4],
+ *    "protocol": "committee", "group_by": ["specialty"], "trusts": [1, 2, 3, 5, 6],
  *    "privacy": {"mechanism": "laplace", "epsilon": 0.5, "epsilon_exact": "0.5",
  *                "delta": 0, "min_honest": 2, "noise_sd": 2.828, "ci95_half_width": 6},
  *    "sdc": {"suppress_below": 0, "round_to": 0},
@@ -22,6 +23,10 @@
  * order ([] when none); description: the whole query in one sentence, the
  * measure, the dataset, every filter and the grouping (both from
  * query/spec_words.h, so a release that isolates one person says so).
+ *
+ * protocol: the one the query ran; group_by: its grouping columns, in
+ * order; trusts: the ids of the contributors whose answers (and noise) the
+ * totals hold, as the round lists them ("contributors" is their number).
  *
  * privacy: the guarantee, from the query's noise parameters. laplace:
  * "epsilon" (number) and "epsilon_exact" (the charged fraction as an exact

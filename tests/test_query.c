@@ -16,8 +16,9 @@ static const char good[] =
     "{\"query_id\":\"d77b676e1ef8577dfaefe33070b34d85\",\"dataset\":\"patients\","
     "\"measure\":{\"op\":\"count\"},\"filters\":[\"age = 67\"],"
     "\"description\":\"count of people in dataset \\\"patients\\\" where age = 67, by sex\","
-    "\"contributors\":3,\"dropped\":[4],"
-    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.5,\"epsilon_exact\":\"1/2\","
+    "\"contributors\":3,\"dropped\":[4],\"protocol\":\"committee\",\"group_by\":[\"sex\"],"
+    "\"trusts\":[1,2,3],"
+    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.333,\"epsilon_exact\":\"1/3\","
     "\"delta\":0,\"min_honest\":2,\"noise_sd\":3.428,\"ci95_half_width\":7},"
     "\"cells\":[{\"group\":{\"sex\":\"F\"},\"value\":41,\"ci95\":[34,48]},"
     "{\"group\":{\"sex\":\"M\"},\"value\":null,\"ci95\":null}]}";
@@ -39,18 +40,31 @@ Test(query_answer, table_and_csv)
 	char *out, *err;
 
 	cr_assert_eq(answer(200, good, "table", &out, &err), 0);
-	cr_assert(strstr(out,
-	                 "query d77b676e1ef8577dfaefe33070b34d85: 3 contributors (dropped: 4), "
-	                 "laplace epsilon=1/2, noise sd 3.43") != NULL,
-	          "%s", out);
-	cr_assert(strstr(out, "noise sd 3.43\ncount of people in dataset \"patients\" where age = "
-	                      "67, by sex\n\n") != NULL,
-	          "%s", out);
-	cr_assert(strstr(out, "F                               41  [34, 48]") != NULL, "%s", out);
+	cr_assert_str_eq(
+	    out, "query id      d77b676e1ef8577dfaefe33070b34d85\n"
+	         "question      count of people in dataset \"patients\" where age = 67, by sex\n"
+	         "filters       age = 67\n"
+	         "grouped by    sex\n"
+	         "privacy cost  epsilon 0.333334 (rounded up; exactly 1/3) at each trust "
+	         "(discrete Laplace noise, delta 0)\n"
+	         "protocol      committee\n"
+	         "trusts        3 took part: 1, 2, 3 (dropped: 4)\n"
+	         "noise         sd 3.43, 95% half-width 7\n\n"
+	         "sex                          value  95% interval\n"
+	         "F                               41  [34, 48]\n"
+	         "M                       suppressed\n");
 	free(out);
 	free(err);
 	cr_assert_eq(answer(200, good, "csv", &out, &err), 0);
 	cr_assert_str_eq(out, "# count of people in dataset \"patients\" where age = 67, by sex\n"
+	                      "# query id: d77b676e1ef8577dfaefe33070b34d85\n"
+	                      "# filters: age = 67\n"
+	                      "# grouped by: sex\n"
+	                      "# privacy cost: epsilon 0.333334 (rounded up; exactly 1/3) at each "
+	                      "trust (discrete Laplace noise, delta 0)\n"
+	                      "# protocol: committee\n"
+	                      "# trusts: 3 took part: 1, 2, 3 (dropped: 4)\n"
+	                      "# noise: sd 3.43, 95% half-width 7\n"
 	                      "sex,value,ci95_low,ci95_high\nF,41,34,48\nM,,,\n");
 	free(out);
 	free(err);
@@ -67,18 +81,20 @@ Test(query_answer, csv_comment_line_stays_one_line)
 	char *out, *err;
 
 	cr_assert_eq(answer(200, broken, "csv", &out, &err), 0);
-	cr_assert_str_eq(out, "# count where x = 1?7,8,9?\nvalue,ci95_low,ci95_high\n5,1,9\n");
+	cr_assert_eq(strncmp(out, "# count where x = 1?7,8,9?\n# query id: ?\n", 40), 0, "%s", out);
+	cr_assert(strstr(out, "\nvalue,ci95_low,ci95_high\n5,1,9\n") != NULL, "%s", out);
 	free(out);
 	free(err);
 	cr_assert_eq(answer(200, none, "csv", &out, &err), 0);
-	cr_assert_str_eq(out, "# (the coordinator sent no description of the query)\n"
-	                      "value,ci95_low,ci95_high\n5,1,9\n");
+	cr_assert_eq(strncmp(out, "# (the coordinator sent no description of the query)\n# ", 55),
+	             0, "%s", out);
 	free(out);
 	free(err);
 }
 
 /* Regression (fuzz_result): no query_id, no privacy, epsilon_exact a
- * number: the table said "query (null): ..., (null) epsilon=(null)". */
+ * number: the table said "query (null): ..., (null) epsilon=(null)"; now
+ * "?" in each of its places. */
 Test(query_answer, missing_members_print_a_question_mark)
 {
 	static const char body[] =
@@ -92,12 +108,12 @@ Test(query_answer, missing_members_print_a_question_mark)
 	for (size_t i = 0; i < 3; i++) {
 		cr_assert_eq(answer(200, bodies[i], "table", &out, &err), 0);
 		cr_assert(strstr(out, "(null)") == NULL, "%s", out);
-		cr_assert(strstr(out, "query ?: ") != NULL, "%s", out);
+		cr_assert(strstr(out, "query id      ?\n") != NULL, "%s", out);
 		free(out);
 		free(err);
 	}
 	cr_assert_eq(answer(200, exact_not_text, "table", &out, &err), 0);
-	cr_assert(strstr(out, ", ? epsilon=?") != NULL, "%s", out);
+	cr_assert(strstr(out, "privacy cost  epsilon ? at each trust") != NULL, "%s", out);
 	free(out);
 	free(err);
 }
@@ -215,6 +231,40 @@ Test(query_answer, dry_run_refused_names_the_field)
 
 	cr_assert_eq(answer(400, refused, "table", &out, &err), 2);
 	cr_assert_str_eq(err, "tally query: measure.column: no column nosuch\n");
+	free(out);
+	free(err);
+}
+
+/* The CSV parses back: skipping the '#' lines leaves the header and one
+ * row a cell, every row with the header's number of fields, and each fact
+ * of the table is in a comment line. */
+Test(query_answer, csv_parses_back)
+{
+	char *out, *err, *save = NULL;
+	size_t header_fields = 0, rows = 0;
+	int facts = 0;
+
+	cr_assert_eq(answer(200, good, "csv", &out, &err), 0);
+	for (char *line = strtok_r(out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		size_t fields = 1;
+		if (line[0] == '#') {
+			facts += strncmp(line, "# query id: ", 12) == 0 ||
+			         strncmp(line, "# filters: age = 67", 19) == 0 ||
+			         strncmp(line, "# privacy cost: epsilon 0.333334", 32) == 0 ||
+			         strncmp(line, "# trusts: 3 took part: 1, 2, 3", 30) == 0 ||
+			         strncmp(line, "# protocol: committee", 21) == 0;
+			continue;
+		}
+		for (const char *c = line; *c != '\0'; c++)
+			fields += *c == ',';
+		if (rows++ == 0)
+			header_fields = fields;
+		cr_assert_eq(fields, header_fields, "%s", line);
+	}
+	cr_assert_eq(facts, 5);
+	cr_assert_eq(header_fields, 4);
+	cr_assert_eq(rows, 3);
 	free(out);
 	free(err);
 }

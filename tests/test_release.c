@@ -698,3 +698,29 @@ Test(release, states_every_filter_in_words)
 	json_decref(o);
 	fixture_fini(&f);
 }
+
+/* Issue 15: what `tally query` shows people beside the filters: the
+ * protocol, the grouping and the trusts that took part. */
+Test(release, names_the_protocol_grouping_and_trusts)
+{
+	struct fixture f;
+	fixture_init(&f,
+	             "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, \"group_by\": "
+	             "[\"band\", \"sex\"], \"protocol\": \"secagg\", \"privacy\": {\"mechanism\": "
+	             "\"laplace\", \"epsilon\": 1}}",
+	             2, 3);
+	const int64_t cells[] = {10, 20, 30, 40};
+	json_t *o = release(&f, cells, 4, no_sdc);
+
+	cr_assert_str_eq(string(o, "protocol"), "secagg");
+	json_t *by = json_object_get(o, "group_by");
+	cr_assert_eq(json_array_size(by), 2);
+	cr_assert_str_eq(json_string_value(json_array_get(by, 0)), "band");
+	cr_assert_str_eq(json_string_value(json_array_get(by, 1)), "sex");
+	json_t *trusts = json_object_get(o, "trusts");
+	cr_assert_eq(json_array_size(trusts), 3);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_eq(json_integer_value(json_array_get(trusts, i)), (json_int_t)i + 1);
+	json_decref(o);
+	fixture_fini(&f);
+}
