@@ -317,11 +317,36 @@ read_text(const char *path, size_t max, size_t *len)
 	return text;
 }
 
-/* "num/den (decimal)" of an exact rational, for people. */
+/* An exact non-negative rational as a decimal for people, with at most
+ * TLY_FRAC_PLACES places, rounded up (what is spent) or down (a total or
+ * what remains), as crypto/frac.h's tly_frac_decimal, for sums that may
+ * pass 64 bits. */
 static void
-rational_text(char *out, size_t len, const mpq_t q)
+rational_text(char *out, size_t len, const mpq_t q, enum tly_frac_round round)
 {
-	gmp_snprintf(out, len, "%Qd (%.9g)", q, mpq_get_d(q));
+	mpz_t scaled, whole, digits;
+	unsigned long scale = 1;
+	int places = TLY_FRAC_PLACES;
+
+	for (int i = 0; i < places; i++)
+		scale *= 10;
+	mpz_inits(scaled, whole, digits, NULL);
+	mpz_mul_ui(scaled, mpq_numref(q), scale);
+	if (round == TLY_FRAC_UP)
+		mpz_cdiv_q(scaled, scaled, mpq_denref(q));
+	else
+		mpz_fdiv_q(scaled, scaled, mpq_denref(q));
+	mpz_fdiv_qr_ui(whole, digits, scaled, scale);
+	unsigned long d = mpz_get_ui(digits);
+	while (places > 0 && d % 10 == 0) {
+		d /= 10;
+		places--;
+	}
+	if (places == 0)
+		gmp_snprintf(out, len, "%Zd", whole);
+	else
+		gmp_snprintf(out, len, "%Zd.%0*lu", whole, places, d);
+	mpz_clears(scaled, whole, digits, NULL);
 }
 
 static void
@@ -335,7 +360,9 @@ set_rational(mpq_t q, struct tly_fraction f)
 }
 
 /* One unit's line: total, spent (the sum of parts) and what remains
- * (total - spent, never below 0), exactly. */
+ * (total - spent, never below 0), computed exactly and shown as decimals
+ * that never overstate what remains: spent rounded up, total and
+ * remaining rounded down. */
 static void
 print_unit(const char *unit, struct tly_fraction total, const struct tly_fraction *parts,
            size_t part_count, const char *rule)
@@ -352,9 +379,9 @@ print_unit(const char *unit, struct tly_fraction total, const struct tly_fractio
 	mpq_sub(left, cap, spent);
 	if (mpq_sgn(left) < 0)
 		mpq_set_ui(left, 0, 1);
-	rational_text(text[0], sizeof text[0], cap);
-	rational_text(text[1], sizeof text[1], spent);
-	rational_text(text[2], sizeof text[2], left);
+	rational_text(text[0], sizeof text[0], cap, TLY_FRAC_DOWN);
+	rational_text(text[1], sizeof text[1], spent, TLY_FRAC_UP);
+	rational_text(text[2], sizeof text[2], left, TLY_FRAC_DOWN);
 	printf("%-12s total %s, spent %s, remaining %s%s\n", unit, text[0], text[1], text[2], rule);
 	mpq_clears(cap, spent, part, left, NULL);
 }
@@ -400,7 +427,7 @@ charge_fits(const struct tly_node_dataset *ds, const struct tly_spec *spec,
 	struct tly_budget_spent next;
 	char limit[48];
 
-	tly_ledger_fraction_format(limit, sizeof limit, per_query);
+	tly_frac_decimal(limit, sizeof limit, per_query, TLY_FRAC_PLACES, TLY_FRAC_DOWN);
 	if (tly_ledger_fraction_cmp(amount, per_query) > 0) {
 		snprintf(why, why_len, "dataset \"%s\": over the per-query cap (%s_per_query %s)",
 		         ds->schema.name, eps ? "epsilon" : "rho", limit);
@@ -415,8 +442,9 @@ charge_fits(const struct tly_node_dataset *ds, const struct tly_spec *spec,
 	}
 	if (tly_budget_within(&next, cap, rho_cap) == TLY_BUDGET_OVER) {
 		char asked[48];
-		tly_ledger_fraction_format(asked, sizeof asked, amount);
-		tly_ledger_fraction_format(limit, sizeof limit, ds->epsilon_total);
+		tly_frac_decimal(asked, sizeof asked, amount, TLY_FRAC_PLACES, TLY_FRAC_UP);
+		tly_frac_decimal(limit, sizeof limit, ds->epsilon_total, TLY_FRAC_PLACES,
+		                 TLY_FRAC_DOWN);
 		snprintf(why, why_len,
 		         "population \"%s\": budget exhausted: %s %s more does not "
 		         "fit what remains of epsilon_total %s, nor of its zCDP cap",
@@ -452,6 +480,7 @@ explain_budget(const struct tly_node_config *cfg, const struct tly_node_dataset 
 	           basic ? " (basic composition)" : " (not used: zCDP decides)");
 	const struct tly_fraction zcdp[] = {spent.epsilon_rho, spent.rho};
 	print_unit("zcdp", rho_cap, zcdp, 2, " (rho)");
+	printf("             (spent rounded up, total and remaining down: never overstated)\n");
 	if (!(cfg->measures & (1u << spec->measure))) {
 		printf("allowed      no (local policy: measure not allowed)\n");
 		return EXIT_REFUSED;
@@ -473,17 +502,21 @@ static void
 print_explanation(const struct tly_node_dataset *ds, const struct tly_spec *spec,
                   const struct tly_catalogue *cat, uint64_t l1, uint64_t l2sq)
 {
-	char cap_eps[48], cap_delta[48];
+	char cap_eps[48], cap_delta[48], charge[48];
 
 	printf("dataset      %s (%s)\n", ds->schema.name, ds->path);
 	printf("cells        %zu (%zu groups x %zu)\n", tly_spec_cells(spec, cat),
 	       tly_spec_groups(spec, cat), tly_spec_cells_per_group(spec));
 	printf("sensitivity  L1 %llu, L2^2 %llu (max %u sites per person)\n",
 	       (unsigned long long)l1, (unsigned long long)l2sq, ds->schema.max_sites_per_person);
-	printf("charge       %s %llu/%llu\n",
-	       spec->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
-	       (unsigned long long)spec->privacy_num, (unsigned long long)spec->privacy_den);
-	tly_ledger_fraction_format(cap_eps, sizeof cap_eps, ds->epsilon_total);
+	tly_frac_decimal(charge, sizeof charge,
+	                 (struct tly_fraction){spec->privacy_num, spec->privacy_den},
+	                 TLY_FRAC_PLACES, TLY_FRAC_UP);
+	printf("charge       %s %s\n", spec->mechanism == TLY_MECH_LAPLACE ? "epsilon" : "rho",
+	       charge);
+	/* delta is far below 10^-6: shown in full, as the config has it */
+	tly_frac_decimal(cap_eps, sizeof cap_eps, ds->epsilon_total, TLY_FRAC_PLACES,
+	                 TLY_FRAC_DOWN);
 	tly_ledger_fraction_format(cap_delta, sizeof cap_delta, ds->delta_total);
 	printf("budget       population %s: one cap (epsilon %s, delta %s), every mechanism\n",
 	       ds->population, cap_eps, cap_delta);

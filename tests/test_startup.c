@@ -324,32 +324,35 @@ expect_explain(const char *epsilon, int code, const char *const *lines)
  * person (basic composition decides for pure epsilon charges). */
 Test(startup, explain_shows_spent_and_remaining_and_refuses_what_does_not_fit)
 {
-	expect_explain(
-	    "1/2", 0,
-	    (const char *const[]){"epsilon      total 20 (20), spent 0 (0), remaining 20 (20)",
-	                          "allowed      yes", NULL});
+	expect_explain("1/2", 0,
+	               (const char *const[]){"epsilon      total 20, spent 0, remaining 20",
+	                                     "allowed      yes", NULL});
 	expect_explain(
 	    "5/2", 3,
 	    (const char *const[]){"allowed      no (dataset \"patients\": over the per-query cap "
-	                          "(epsilon_per_query 2/1))",
+	                          "(epsilon_per_query 2))",
 	                          NULL});
 	/* Spend 19.5 with real queries: 1/2 remains. */
 	for (int i = 0; i < 9; i++)
 		cr_assert_eq(query_at("2/1"), 0, "query %d", i);
-	cr_assert_eq(query_at("3/2"), 0);
+	/* 18 + 4/3: decimals that never overstate what remains (issue 15). */
+	cr_assert_eq(query_at("4/3"), 0);
 	expect_explain("1/2", 0,
-	               (const char *const[]){"spent 39/2 (19.5), remaining 1/2 (0.5)",
-	                                     "allowed      yes", NULL});
+	               (const char *const[]){"spent 19.333334, remaining 0.666666",
+	                                     "spent rounded up, total and remaining down", NULL});
+	cr_assert_eq(query_at("1/6"), 0);
+	expect_explain(
+	    "1/2", 0, (const char *const[]){"spent 19.5, remaining 0.5", "allowed      yes", NULL});
 	/* The smallest step over what remains (1/2 + 1/10^9) is refused. */
 	expect_explain(
 	    "500000001/1000000000", 3,
 	    (const char *const[]){"allowed      no (population \"patients\": budget exhausted",
-	                          "epsilon_total 20/1", NULL});
+	                          "epsilon_total 20", NULL});
 	/* The node agrees: the exact remainder is charged, then nothing is left. */
 	cr_assert_eq(query_at("1/2"), 0);
 	expect_explain("1/2", 3,
 	               (const char *const[]){
-	                   "epsilon      total 20 (20), spent 20 (20), remaining 0 (0)",
+	                   "epsilon      total 20, spent 20, remaining 0",
 	                   "allowed      no (population \"patients\": budget exhausted", NULL});
 	cr_assert_eq(query_at("1/1000000"), 3, "the nodes refuse a spent budget");
 }
