@@ -253,8 +253,10 @@ enum tly_ledger_format {
 
 /* Print every entry (seq, time in ISO-8601 UTC, kind, dataset, query id in
  * hex, mechanism, amount, spent totals, refusal reason) for `tally-node
- * ledger show`. Does not verify: run tly_ledger_verify for that.
- * TLY_EIO when SQLite or the stream fails. */
+ * ledger show`. Does not verify: run tly_ledger_verify for that. The
+ * table shows the amount and spent totals as decimals rounded up
+ * (crypto/frac.h: never understating what was spent); the CSV keeps them
+ * exact ("num/den"), for tools. TLY_EIO when SQLite or the stream fails. */
 TLY_MUST tly_err tly_ledger_show(struct tly_ledger *ledger, FILE *out,
                                  enum tly_ledger_format format);
 

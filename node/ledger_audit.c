@@ -416,10 +416,18 @@ show_entry(FILE *out, const struct tly_ledger_entry *e, enum tly_ledger_format f
 
 	tly_sqlog_iso_time(when, e->time);
 	tly_hex(id, e->query_id, sizeof e->query_id);
-	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
-	tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);
-	tly_ledger_fraction_format(rho, sizeof rho, e->rho_spent);
-	tly_ledger_fraction_format(eps_rho, sizeof eps_rho, e->epsilon_rho_spent);
+	if (format == TLY_LEDGER_CSV) { /* exact, for tools */
+		tly_ledger_fraction_format(amount, sizeof amount, e->amount);
+		tly_ledger_fraction_format(eps, sizeof eps, e->epsilon_spent);
+		tly_ledger_fraction_format(rho, sizeof rho, e->rho_spent);
+		tly_ledger_fraction_format(eps_rho, sizeof eps_rho, e->epsilon_rho_spent);
+	} else { /* decimals for people, what was spent rounded up */
+		tly_frac_decimal(amount, sizeof amount, e->amount, TLY_FRAC_PLACES, TLY_FRAC_UP);
+		tly_frac_decimal(eps, sizeof eps, e->epsilon_spent, TLY_FRAC_PLACES, TLY_FRAC_UP);
+		tly_frac_decimal(rho, sizeof rho, e->rho_spent, TLY_FRAC_PLACES, TLY_FRAC_UP);
+		tly_frac_decimal(eps_rho, sizeof eps_rho, e->epsilon_rho_spent, TLY_FRAC_PLACES,
+		                 TLY_FRAC_UP);
+	}
 	tly_ledger_fraction_format(cap, sizeof cap, e->budget.rho_total);
 	guarantee_text(guarantee, sizeof guarantee, e);
 	/* The log head verified for the query: size and the root's first 8
