@@ -440,6 +440,7 @@ mean_sum(struct build *b, int64_t centred, int64_t weighted)
 
 	count_range(b, weighted, b->k975, &c_lo, &c_hi);
 	c_lo = fmax(c_lo, 0);
+	c_hi = fmax(c_hi, c_lo);
 	put_real(b, o, c * count + (double)centred,
 	         (double)centred - (double)b->k975 + fmin(c * c_lo, c * c_hi),
 	         (double)centred + (double)b->k975 + fmax(c * c_lo, c * c_hi),
