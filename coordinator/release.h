@@ -32,7 +32,9 @@
  * "none" (tests only): no figures. "noise_sd" and "ci95_half_width" (k)
  * describe the noise actually in each released cell, given the
  * contributors that took part (tly_noise_describe with n contributors):
- * P(|noise| <= k) >= 0.95. noise_sd has 4 significant digits.
+ * P(|noise| <= k) >= 0.95. noise_sd has 4 significant digits. For a
+ * mean they describe each raw cell, S' and W = w C: the count's noise in
+ * rows is k / w.
  *
  * cells, in the order of query/spec.h (row-major over group_by, then
  * histogram bins). "group" maps each grouping column to its value; a
