@@ -21,7 +21,8 @@ struct build {
 	const struct tly_dataset *ds;
 	const struct tly_column *column; /* sum, mean, histogram; NULL for count */
 	struct tly_noise_info info;      /* 95% for the contributors that took part */
-	int64_t hs, hc;                  /* mean: 97.5% half-widths (same noise per cell) */
+	int64_t k975;                    /* mean: 97.5% half-width of each cell's noise */
+	struct tly_mean_encoding enc;    /* mean: centre, half-range, count weight */
 	int nomem;                       /* a jansson allocation failed */
 	char *why;
 	size_t why_len;
@@ -285,19 +286,44 @@ pair(struct build *b, json_t *lo, json_t *hi)
 	return a;
 }
 
-/* value and ci95 of one noisy integer, clipped and rounded (release.h). */
+/* The sign the truth of a figure must have: +1 (>= 0: a count, or a sum
+ * of a column with min >= 0), -1 (<= 0: a sum of a column with max <= 0),
+ * 0 (either). */
+static int
+figure_sign(const struct build *b, enum figure_kind kind)
+{
+	if (kind == FIGURE_COUNT || b->column->min >= 0)
+		return 1;
+	return b->column->max <= 0 ? -1 : 0;
+}
+
+/* Clamp value and its interval [*lo, *hi] alike to the side the truth
+ * lies on (release.h): 1 when the value itself moved. */
+static int
+clamp_integer(int sign, int64_t *value, int64_t *lo, int64_t *hi)
+{
+	int64_t v = *value;
+
+	if (sign > 0) {
+		*value = v < 0 ? 0 : v;
+		*lo = *lo < 0 ? 0 : *lo;
+		*hi = *hi < 0 ? 0 : *hi;
+	} else if (sign < 0) {
+		*value = v > 0 ? 0 : v;
+		*lo = *lo > 0 ? 0 : *lo;
+		*hi = *hi > 0 ? 0 : *hi;
+	}
+	return *value != v;
+}
+
+/* value and ci95 of one noisy integer, clamped and rounded (release.h). */
 static void
 put_figure(struct build *b, json_t *o, int64_t value, enum figure_kind kind)
 {
 	int64_t k = b->info.ci95_half_width, r = b->in->sdc.round_to;
 	int64_t lo = value - k, hi = value + k;
+	int clamped = clamp_integer(figure_sign(b, kind), &value, &lo, &hi);
 
-	if (kind == FIGURE_COUNT || (kind == FIGURE_SUM && b->column->min >= 0))
-		lo = lo < 0 ? 0 : lo;
-	if (kind == FIGURE_SUM && b->column->max <= 0)
-		hi = hi > 0 ? 0 : hi;
-	if (hi < lo) /* the noisy value is far outside the feasible side */
-		hi = lo;
 	if (r > 1) {
 		value = round_nearest(value, r);
 		lo = round_down(lo, r);
@@ -305,6 +331,8 @@ put_figure(struct build *b, json_t *o, int64_t value, enum figure_kind kind)
 	}
 	set(b, o, "value", json_integer(value));
 	set(b, o, "ci95", pair(b, json_integer(lo), json_integer(hi)));
+	if (clamped)
+		set(b, o, "clamped", json_true());
 }
 
 static int
@@ -358,50 +386,135 @@ ratio_range(double s_lo, double s_hi, double c_lo, double c_hi, double *lo, doub
 	*hi = fmax(s_hi / c_lo, s_hi / c_hi);
 }
 
+/* x moved to the side of 0 that sign (figure_sign) allows. */
+static double
+clamp_real(double x, int sign)
+{
+	return sign > 0 ? fmax(x, 0) : sign < 0 ? fmin(x, 0) : x;
+}
+
+/* A real figure's value and interval, clamped alike to the truth's sign,
+ * then rounded: to multiples of round_to (interval outwards) when set,
+ * else to two significant digits of the half-width. */
+static void
+put_real(struct build *b, json_t *o, double value, double lo, double hi, int sign)
+{
+	double r = (double)b->in->sdc.round_to;
+	int places = mean_places((hi - lo) / 2);
+	int clamped = clamp_real(value, sign) != value;
+
+	value = clamp_real(value, sign);
+	lo = clamp_real(lo, sign);
+	hi = clamp_real(hi, sign);
+	if (r > 1) {
+		value = round(value / r) * r;
+		lo = floor(lo / r) * r;
+		hi = ceil(hi / r) * r;
+	} else {
+		value = round_places(value, places, 0);
+		lo = round_places(lo, places, -1);
+		hi = round_places(hi, places, 1);
+	}
+	set(b, o, "value", json_real(value));
+	set(b, o, "ci95", pair(b, json_real(lo), json_real(hi)));
+	if (clamped)
+		set(b, o, "clamped", json_true());
+}
+
+/* The true count lies in [*lo, *hi] when the noise of the count cell w C
+ * is within k: C is an integer in [(wC - k)/w, (wC + k)/w]. */
+static void
+count_range(const struct build *b, int64_t weighted, int64_t k, double *lo, double *hi)
+{
+	double w = (double)b->enc.weight;
+
+	*lo = ceil(((double)weighted - (double)k) / w);
+	*hi = floor(((double)weighted + (double)k) / w);
+}
+
+/* "count": w C / w, its 95% interval from the cell's k95. */
 static json_t *
-figure_object(struct build *b, int64_t value, enum figure_kind kind)
+mean_count(struct build *b, int64_t weighted)
 {
 	json_t *o = json_object();
+	double lo, hi;
 
-	put_figure(b, o, value, kind);
+	count_range(b, weighted, b->info.ci95_half_width, &lo, &hi);
+	put_real(b, o, (double)weighted / (double)b->enc.weight, lo, hi, 1);
 	return o;
 }
 
+/* "sum": the un-centred sum c C + S' of the clipped values; its interval
+ * is its range over the 97.5% box of (S', C) (release.h), so >= 95%. */
 static json_t *
-mean_cell(struct build *b, json_t *group, int64_t sum, int64_t count)
+mean_sum(struct build *b, int64_t centred, int64_t weighted)
 {
-	double lo_bound = (double)b->column->min, hi_bound = (double)b->column->max;
-	double mean, lo, hi;
-	int places;
+	double c = (double)b->enc.centre, c_lo, c_hi;
+	double count = (double)weighted / (double)b->enc.weight;
 	json_t *o = json_object();
 
+	count_range(b, weighted, b->k975, &c_lo, &c_hi);
+	c_lo = fmax(c_lo, 0);
+	c_hi = fmax(c_hi, c_lo);
+	put_real(b, o, c * count + (double)centred,
+	         (double)centred - (double)b->k975 + fmin(c * c_lo, c * c_hi),
+	         (double)centred + (double)b->k975 + fmax(c * c_lo, c * c_hi),
+	         figure_sign(b, FIGURE_SUM));
+	return o;
+}
+
+/* value = c + S'/C and its interval over the 97.5% box of (S', C),
+ * C >= 1, clipped to the column's bounds (release.h). */
+static void
+mean_value(struct build *b, json_t *o, int64_t centred, int64_t weighted)
+{
+	double lo_bound = (double)b->column->min, hi_bound = (double)b->column->max;
+	double c = (double)b->enc.centre, c_lo, c_hi, lo, hi, mean;
+	int places;
+
+	count_range(b, weighted, b->k975, &c_lo, &c_hi);
+	c_lo = fmax(c_lo, 1);
+	c_hi = fmax(c_hi, c_lo);
+	ratio_range((double)centred - (double)b->k975, (double)centred + (double)b->k975, c_lo,
+	            c_hi, &lo, &hi);
+	lo = fmin(fmax(c + lo, lo_bound), hi_bound);
+	hi = fmin(fmax(c + hi, lo_bound), hi_bound);
+	mean = c + (double)centred * (double)b->enc.weight / (double)weighted;
+	mean = fmin(fmax(mean, lo_bound), hi_bound);
+	places = mean_places((hi - lo) / 2);
+	set(b, o, "value", json_real(round_places(mean, places, 0)));
+	set(b, o, "ci95",
+	    pair(b, json_real(round_places(lo, places, -1)),
+	         json_real(round_places(hi, places, 1))));
+}
+
+/* A mean's cells: the centred sum S' and the weighted count w C
+ * (query/spec.h, tly_spec_mean_encoding). */
+static json_t *
+mean_cell(struct build *b, json_t *group, int64_t centred, int64_t weighted)
+{
+	json_t *o = json_object();
+	int64_t w = (int64_t)b->enc.weight;
+
 	set(b, o, "group", group);
-	if (suppressed(b, count)) {
+	/* Suppressed when the noisy count w C / w is below N >= 1: as N is
+	 * an integer, exactly when the quotient rounded toward 0 is. */
+	if (b->in->sdc.suppress_below != 0 && weighted / w < (int64_t)b->in->sdc.suppress_below) {
 		put_suppressed(b, o);
 		set(b, o, "sum", json_null());
 		set(b, o, "count", json_null());
 		return o;
 	}
-	if (count < 1) {
+	if (weighted < w) {
 		set(b, o, "value", json_null());
-		set(b, o, "ci95", pair(b, json_real(lo_bound), json_real(hi_bound)));
+		set(b, o, "ci95",
+		    pair(b, json_real((double)b->column->min), json_real((double)b->column->max)));
 		set(b, o, "note", json_string("the noisy count is below 1: no mean can be given"));
 	} else {
-		double c_lo = fmax((double)count - (double)b->hc, 1);
-		double c_hi = (double)count + (double)b->hc;
-		ratio_range((double)sum - (double)b->hs, (double)sum + (double)b->hs, c_lo, c_hi,
-		            &lo, &hi);
-		lo = fmin(fmax(lo, lo_bound), hi_bound);
-		hi = fmin(fmax(hi, lo_bound), hi_bound);
-		mean = fmin(fmax((double)sum / (double)count, lo_bound), hi_bound);
-		places = mean_places((hi - lo) / 2);
-		set(b, o, "value", json_real(round_places(mean, places, 0)));
-		set(b, o, "ci95",
-		    pair(b, json_real(round_places(lo, places, -1)),
-		         json_real(round_places(hi, places, 1))));
+		mean_value(b, o, centred, weighted);
 	}
-	set(b, o, "sum", figure_object(b, sum, FIGURE_SUM));
-	set(b, o, "count", figure_object(b, count, FIGURE_COUNT));
+	set(b, o, "sum", mean_sum(b, centred, weighted));
+	set(b, o, "count", mean_count(b, weighted));
 	return o;
 }
 
@@ -433,7 +546,7 @@ cells_json(struct build *b)
 }
 
 /* Inputs agree with each other, and the noise is describable for the
- * contributors: fills b->info (and b->hs, b->hc for means). */
+ * contributors: fills b->info (and b->k975, b->enc for means). */
 static tly_err
 prepare(struct build *b)
 {
@@ -459,6 +572,8 @@ prepare(struct build *b)
 	if ((rv = tly_noise_describe(p, n, &b->info)) != TLY_OK)
 		return refuse(b, rv, "cannot describe the noise of %" PRIu64 " contributors: %s", n,
 		              tly_strerror(rv));
+	if (spec->measure == TLY_MEASURE_MEAN)
+		tly_spec_mean_encoding(spec, in->cat, &b->enc);
 	if (spec->measure == TLY_MEASURE_MEAN && p->mechanism != TLY_MECH_NONE) {
 		struct tly_dp_noise total = {.honest = p->h, .shares = n};
 		uint64_t k;
@@ -470,7 +585,7 @@ prepare(struct build *b)
 		    k > INT64_MAX)
 			return refuse(b, rv != TLY_OK ? rv : TLY_ERANGE,
 			              "cannot compute the mean's interval: %s", tly_strerror(rv));
-		b->hs = b->hc = (int64_t)k;
+		b->k975 = (int64_t)k;
 	}
 	return TLY_OK;
 }

@@ -37,7 +37,9 @@
  * "none" (tests only): no figures. "noise_sd" and "ci95_half_width" (k)
  * describe the noise actually in each released cell, given the
  * contributors that took part (tly_noise_describe with n contributors):
- * P(|noise| <= k) >= 0.95. noise_sd has 4 significant digits.
+ * P(|noise| <= k) >= 0.95. noise_sd has 4 significant digits. For a
+ * mean they describe each raw cell, S' and W = w C: the count's noise in
+ * rows is k / w.
  *
  * cells, in the order of query/spec.h (row-major over group_by, then
  * histogram bins). "group" maps each grouping column to its value; a
@@ -45,39 +47,46 @@
  * "[e, e']", and per spec.h the first and last take values beyond the
  * edges).
  *
- *   count, sum, histogram: "value" = the noisy cell (an integer, not
- *   clamped, so it stays unbiased and may be negative), "ci95" = value -/+ k,
- *   with the ends clipped to what the truth can be (a count is >= 0, a sum
- *   has the sign of its column's bounds).
+ *   count, sum, histogram: "value" = the noisy cell (an integer) and
+ *   "ci95" = value -/+ k, both clamped to what the truth can be: a count
+ *   is >= 0, a sum has the sign of its column's bounds (min >= 0: >= 0;
+ *   max <= 0: <= 0). A cell whose value was moved by the clamp has
+ *   "clamped": true (docs/PRIVACY.md, "Negative figures are clamped").
  *
- *   mean: "sum" and "count" = {"value", "ci95"} as above, and "value" =
- *   S/C, the noisy sum over the noisy count, clipped to the column's bounds
- *   [lo, hi], with "ci95" = [m-, m+] computed as follows. Let hs, hc be the
- *   smallest half-widths with P(|noise| <= h) >= 39/40 (tly_dp_noise_quantile
- *   at 97.5%). With probability >= 1 - 1/40 - 1/40 = 0.95 (a union bound:
- *   no independence between the two cells is assumed) the true sum s lies
- *   in [S - hs, S + hs] and the true count c in [C - hc, C + hc]; a group
- *   with a mean has c >= 1, so c in [max(C - hc, 1), C + hc] = [cl, cu].
- *   s/c is increasing in s and monotone in c on that box, so its range is
- *   m- = min((S-hs)/cl, (S-hs)/cu), m+ = max((S+hs)/cl, (S+hs)/cu),
- *   clipped to [lo, hi] (a mean of clipped values lies there). So the
- *   interval covers the true (clipped) mean with probability >= 0.95 per
- *   cell, whatever the unknown s and c; it is conservative (tests measure
- *   about 0.99 or more). When C < 1 there is no estimate: "value" null,
- *   "ci95" [lo, hi], "note" says why. The mean and its interval are
- *   rounded to two significant digits of the interval's half-width
- *   (outwards for the interval), at most 6 decimals.
+ *   mean (docs/PRIVACY.md "Means"): the cells are S' = the sum of
+ *   (clip(x) - c) and W = w C (query/spec.h, tly_spec_mean_encoding), and
+ *   the estimates c + S'/Chat with Chat = W/w. Let k be the smallest
+ *   half-width with P(|noise| <= k) >= 39/40 (tly_dp_noise_quantile at
+ *   97.5%; the same noise in both cells). With probability >= 1 - 1/40 -
+ *   1/40 = 0.95 (a union bound: no independence between the two cells is
+ *   assumed) the true s' lies in [S' - k, S' + k] and the true count C, an
+ *   integer, in [ceil((W - k)/w), floor((W + k)/w)]; a group with a mean
+ *   has C >= 1, so C in [cl, cu] with cl >= 1. s'/C is increasing in s'
+ *   and monotone in C on that box, so the mean's range is
+ *   c + [min((S'-k)/cl, (S'-k)/cu), max((S'+k)/cl, (S'+k)/cu)], clipped to
+ *   [lo, hi] (a mean of clipped values lies there): "ci95" covers the true
+ *   (clipped) mean with probability >= 0.95 per cell, whatever the data
+ *   (tests measure 0.98 or more). "value" = c + S'/Chat clipped to
+ *   [lo, hi]. When Chat < 1 there is no estimate: "value" null, "ci95"
+ *   [lo, hi], "note" says why. The mean and its interval are rounded to two
+ *   significant digits of the interval's half-width (outwards for the
+ *   interval), at most 6 decimals.
+ *   "count" = {"value": Chat (a real), "ci95": [ceil((W - k95)/w),
+ *   floor((W + k95)/w)] at the cell's own 95% half-width k95}; "sum" =
+ *   {"value": c Chat + S', the un-centred sum of the clipped values,
+ *   "ci95": its range over the 97.5% box (C in [max(cl', 0), cu]),
+ *   >= 95%}; both clamped as above, and rounded like the mean.
  *
  * Disclosure control (struct tly_release_sdc; 0 = off):
  *   suppress_below N: a cell whose noisy count is below N is released as
  *   {"group", "value": null, "ci95": null, "suppressed": true} (mean: its
- *   "sum" and "count" are null too). Applies to count, histogram and mean
+ *   "sum" and "count" are null too; its noisy count is W/w). Applies to count, histogram and mean
  *   cells; a sum has no count and is never suppressed.
- *   round_to R: integer figures (count, sum, histogram values, a mean's sum
- *   and count) are rounded to the nearest multiple of R (halves away from
- *   zero), and their interval ends outwards to multiples of R, so the
- *   interval still covers what it covered. A mean is a ratio, not a count:
- *   it is computed from the unrounded sum and count and not rounded to R.
+ *   round_to R: count, sum and histogram values, and a mean's sum and count,
+ *   are rounded to the nearest multiple of R (halves away from zero), and
+ *   their interval ends outwards to multiples of R, so the interval still
+ *   covers what it covered. A mean is a ratio, not a count: it is computed
+ *   from the unrounded cells and not rounded to R.
  *
  * Errors: TLY_EINVAL with why when contributors < h (tly_noise_describe
  * refuses: a total of fewer than h shares may not be released) or the

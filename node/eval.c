@@ -156,6 +156,32 @@ from_where(struct sql *q, const struct tly_node_dataset *ds, const struct tly_sp
 		condition(q, schema, &spec->where[i]);
 }
 
+/* The measure clipped to its declared bounds: MIN(MAX(x, min), max). */
+static void
+clipped(struct sql *q, const struct tly_column *measure)
+{
+	append(q, "MIN(MAX(\"%s\", ", measure->name);
+	param_int(q, measure->min);
+	append(q, "), ");
+	param_int(q, measure->max);
+	append(q, ")");
+}
+
+/* A mean's centred sum, SUM(clip(x) - c), and the row count (the caller
+ * weights it): query/spec.h, tly_spec_mean_encoding. */
+static void
+mean_select(struct sql *q, const struct tly_column *measure, const struct tly_spec *spec)
+{
+	struct tly_mean_encoding enc;
+
+	tly_mean_encoding_of(measure, spec->mechanism, &enc);
+	append(q, "SUM(");
+	clipped(q, measure);
+	append(q, " - ");
+	param_int(q, enc.centre);
+	append(q, "), COUNT(*)");
+}
+
 static void
 build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
 {
@@ -173,12 +199,12 @@ build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_
 		append(q, "COUNT(*)");
 		break;
 	case TLY_MEASURE_SUM:
+		append(q, "SUM(");
+		clipped(q, measure);
+		append(q, "), COUNT(*)");
+		break;
 	case TLY_MEASURE_MEAN:
-		append(q, "SUM(MIN(MAX(\"%s\", ", measure->name);
-		param_int(q, measure->min);
-		append(q, "), ");
-		param_int(q, measure->max);
-		append(q, ")), COUNT(*)");
+		mean_select(q, measure, spec);
 		break;
 	case TLY_MEASURE_HISTOGRAM:
 		/* Bins [e0,e1), ..., [e(b-1), eb]; values outside the edges
@@ -279,6 +305,35 @@ add_cell(int64_t *cell, int64_t value)
 	return TLY_OK;
 }
 
+/* A mean's count cell: *cell += weight * rows. */
+static tly_err
+add_weighted(int64_t *cell, int64_t rows, int64_t weight)
+{
+	int64_t value;
+
+	if (__builtin_mul_overflow(rows, weight, &value))
+		return TLY_ERANGE;
+	return add_cell(cell, value);
+}
+
+/* The weight of a mean's count cell (1 for other measures); TLY_ERANGE
+ * when a range so wide that clip(x) - c could leave int64 (such a query
+ * is refused before this, by tly_spec_sensitivity). */
+static tly_err
+count_weight(const struct tly_store *st, const struct tly_spec *spec, int64_t *weight)
+{
+	struct tly_mean_encoding enc;
+
+	*weight = 1;
+	if (spec->measure != TLY_MEASURE_MEAN)
+		return TLY_OK;
+	tly_mean_encoding_of(&st->ds->schema.columns[spec->measure_column], spec->mechanism, &enc);
+	if (enc.half_range > INT64_MAX || enc.weight > INT64_MAX)
+		return TLY_ERANGE;
+	*weight = (int64_t)enc.weight;
+	return TLY_OK;
+}
+
 tly_err
 tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
          int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
@@ -287,6 +342,7 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 	size_t per_group = tly_spec_cells_per_group(spec);
 	sqlite3_stmt *stmt = NULL;
 	struct sql q;
+	int64_t weight;
 	tly_err rv;
 	int rc;
 
@@ -298,6 +354,10 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 	memset(&q, 0, sizeof q);
 	memset(stats, 0, sizeof *stats);
 	memset(cells, 0, d * sizeof *cells);
+	if ((rv = count_weight(st, spec, &weight)) != TLY_OK) {
+		tly_say(why, why_len, "the mean's column range is too wide");
+		return rv;
+	}
 	build_select(&q, st->ds, spec);
 	rv = prepare(st, &q, &stmt, why, why_len);
 	if (rv != TLY_OK)
@@ -329,7 +389,7 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 		case TLY_MEASURE_MEAN:
 			rv = add_cell(&cells[base], sqlite3_column_int64(stmt, value_col));
 			if (rv == TLY_OK)
-				rv = add_cell(&cells[base + 1], rows);
+				rv = add_weighted(&cells[base + 1], rows, weight);
 			break;
 		case TLY_MEASURE_HISTOGRAM: {
 			int64_t bin = sqlite3_column_int64(stmt, value_col);

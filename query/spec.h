@@ -231,7 +231,8 @@ TLY_MUST tly_err tly_spec_hash(const struct tly_spec *spec, const struct tly_cat
  * column varies slowest, values in domain order), then per group:
  *   count      1 cell: the count
  *   sum        1 cell: the clipped sum
- *   mean       2 cells: clipped sum, then count
+ *   mean       2 cells: the centred clipped sum, then the weighted count
+ *              (tly_spec_mean_encoding)
  *   histogram  edge_count - 1 cells: the bins
  * With no group_by there is one group.
  */
@@ -249,7 +250,8 @@ void tly_spec_group_values(const struct tly_spec *spec, const struct tly_catalog
  * (max_sites_per_person m): L1 and squared L2 sensitivity of the whole cell
  * vector. count and histogram: one cell by 1 per site: L1 = m, L2^2 = m^2.
  * sum: one cell by at most B = max(|min|, |max|): L1 = mB, L2^2 = m^2 B^2.
- * mean: sum and count cells: L1 = m(B + 1), L2^2 = m^2 (B^2 + 1).
+ * mean (tly_spec_mean_encoding): the centred sum cell by at most B', the
+ * count cell by w: L1 = m(B' + w), L2^2 = m^2 (B'^2 + w^2).
  * TLY_ERANGE on overflow.
  */
 TLY_MUST tly_err tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat,
@@ -258,10 +260,43 @@ TLY_MUST tly_err tly_spec_sensitivity(const struct tly_spec *spec, const struct 
 /* The largest absolute value one site's cell can take before noise (so the
  * coordinator can refuse a query whose total could leave the field's signed
  * range, with tly_field_sum_fits): count/histogram: rows_cap; sum:
- * rows_cap * B; mean: rows_cap * max(B, 1) (its count cell). Saturates at
- * UINT64_MAX. */
+ * rows_cap * B; mean: rows_cap * max(B', w). Saturates at UINT64_MAX. */
 uint64_t tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat,
                              uint64_t rows_cap);
+
+/*
+ * A mean's cells (docs/PRIVACY.md "Means"). With the column's bounds
+ * [lo, hi], the centre c = floor((lo + hi) / 2) and the half-range
+ * B' = max(hi - c, c - lo) = ceil((hi - lo) / 2); a site's first cell is
+ * S' = sum over its rows of (clip(x) - c), each row within [-B', B'], and
+ * its second is w * C for its row count C. The weight w >= 1 splits the
+ * privacy figure between the two cells so as to minimise the expected
+ * variance of c + S'/C (tly_mean_weight). The node that encodes and the
+ * coordinator that decodes both call this, so they agree. The spec must
+ * be a mean (misuse aborts).
+ */
+struct tly_mean_encoding {
+	int64_t centre;      /* c, within [lo, hi] */
+	uint64_t half_range; /* B', <= 2^63 */
+	uint64_t weight;     /* w >= 1 */
+};
+void tly_spec_mean_encoding(const struct tly_spec *spec, const struct tly_catalogue *cat,
+                            struct tly_mean_encoding *out);
+/* The same from the measure column itself and the spec's mechanism (for
+ * a node, which holds its dataset's schema). */
+void tly_mean_encoding_of(const struct tly_column *col, uint8_t mechanism,
+                          struct tly_mean_encoding *out);
+
+/*
+ * The count cell's weight for half-range B' and mechanism (TLY_MECH_LAPLACE
+ * or TLY_MECH_SKELLAM; others abort): the integer w >= 1 that minimises
+ * Laplace (B' + w)^2 (1 + B'^2/(3w^2)), or Skellam (B'^2 + w^2)(1 +
+ * B'^2/(3w^2)), compared exactly in integers for B' <= 2^20 (ties to the
+ * smaller w); above that, floor(B' * floor(2^32 / 3^(1/3) or 3^(1/4)) /
+ * 2^32), the real optimum rounded down, where the loss is flat. B' = 0
+ * gives 1. Examples: Laplace 35 -> 24, 52 -> 36; Skellam 35 -> 27, 52 -> 40.
+ */
+uint64_t tly_mean_weight(uint64_t half_range, uint8_t mechanism);
 
 /* Names as the canonical form writes them: "laplace", "skellam", "none";
  * "committee", "secagg", "secagg+"; "count", "sum", "mean", "histogram";

@@ -315,6 +315,25 @@ mul(uint64_t a, uint64_t b, uint64_t *out)
 	return 1;
 }
 
+/* One site's L1 and L2^2 for a mean: B' + w and B'^2 + w^2
+ * (tly_spec_mean_encoding); 0 on overflow. */
+static int
+mean_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat, uint64_t *l1,
+                 uint64_t *l2sq)
+{
+	struct tly_mean_encoding enc;
+	uint64_t b2, w2;
+
+	tly_spec_mean_encoding(spec, cat, &enc);
+	/* B' <= 2^63 and w <= max(B', 1): only a range near 2^64 overflows. */
+	if (enc.half_range > UINT64_MAX - enc.weight || !mul(enc.half_range, enc.half_range, &b2) ||
+	    !mul(enc.weight, enc.weight, &w2) || b2 > UINT64_MAX - w2)
+		return 0;
+	*l1 = enc.half_range + enc.weight;
+	*l2sq = b2 + w2;
+	return 1;
+}
+
 tly_err
 tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat, uint64_t *l1,
                      uint64_t *l2sq)
@@ -335,11 +354,8 @@ tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *ca
 			return TLY_ERANGE;
 		break;
 	case TLY_MEASURE_MEAN:
-		/* bound <= 2^63, so bound + 1 cannot wrap. */
-		per_site_l1 = bound + 1;
-		if (!mul(bound, bound, &per_site_l2sq) || per_site_l2sq == UINT64_MAX)
+		if (!mean_sensitivity(spec, cat, &per_site_l1, &per_site_l2sq))
 			return TLY_ERANGE;
-		per_site_l2sq += 1;
 		break;
 	default:
 		tly_misuse("tly_spec_sensitivity: unknown measure");
@@ -364,10 +380,14 @@ tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat
 		return rows_cap;
 	case TLY_MEASURE_SUM:
 		break;
-	case TLY_MEASURE_MEAN:
-		if (bound < 1)
-			bound = 1;
+	case TLY_MEASURE_MEAN: {
+		/* The centred sum cell within rows_cap * B', the count cell
+		 * within rows_cap * w. */
+		struct tly_mean_encoding enc;
+		tly_spec_mean_encoding(spec, cat, &enc);
+		bound = enc.half_range > enc.weight ? enc.half_range : enc.weight;
 		break;
+	}
 	default:
 		tly_misuse("tly_spec_cell_bound: unknown measure");
 	}

@@ -162,9 +162,22 @@ Test(eval, clipped_sum_and_mean)
 	        "\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"gaussian\",\"rho\":0.5}}",
 	        cells, 16, &stats);
 	cr_assert_eq(d, 6);
+	/* age [0, 110]: c = 55, B' = 55; Skellam w = 42 (55 / 3^(1/4) =
+	 * 41.8: (55^2 + 41^2)(3 41^2 + 55^2) / 41^2 = 22586.6 > 22579.4 at
+	 * 42). The cells are sum(clip(x) - 55) and 42 * count. */
 	for (int b = 0; b < 3; b++) {
-		cr_assert_eq(cells[2 * b], sum[b], "sum cell of band %d", b);
-		cr_assert_eq(cells[2 * b + 1], count[b], "count cell of band %d", b);
+		cr_assert_eq(cells[2 * b], sum[b] - 55 * count[b], "centred sum cell of band %d",
+		             b);
+		cr_assert_eq(cells[2 * b + 1], 42 * count[b], "weighted count cell of band %d", b);
+	}
+	/* Laplace: w = 38 (55 / 3^(1/3) = 38.13). */
+	d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"mean\",\"column\":\"age\"},"
+	        "\"group_by\":[\"band\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	        cells, 16, &stats);
+	for (int b = 0; b < 3; b++) {
+		cr_assert_eq(cells[2 * b], sum[b] - 55 * count[b], "centred sum cell of band %d",
+		             b);
+		cr_assert_eq(cells[2 * b + 1], 38 * count[b], "weighted count cell of band %d", b);
 	}
 }
 

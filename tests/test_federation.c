@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,105 @@ Test(federation, intervals_cover_the_truth_about_95_percent)
 	cr_log_info("coverage %d / %d", covered, total);
 	cr_assert_eq(total, 400);
 	cr_assert_geq((double)covered / total, 0.895, "coverage %d/%d", covered, total);
+}
+
+/* The first bytes of a file, for a failure message. */
+static const char *
+slurp(const char *path)
+{
+	static char text[1024];
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(text, 1, sizeof text - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	text[n] = '\0';
+	return text;
+}
+
+/* The clipped sum and count of wait_weeks per specialty over every site's
+ * file: the census truth a mean estimates. */
+static void
+load_wait_truth(const char *const *specialty, size_t n, double *sum, double *count)
+{
+	for (size_t i = 0; i < n; i++)
+		sum[i] = count[i] = 0;
+	for (int s = 1; s <= SITES; s++) {
+		char cmd[600], name[64];
+		double site_sum, site_count;
+		snprintf(
+		    cmd, sizeof cmd,
+		    "sqlite3 -separator '|' %s/site-%d/patients.db \"SELECT specialty, "
+		    "SUM(MIN(MAX(wait_weeks, 0), 104)), COUNT(*) FROM patients WHERE opted_out = "
+		    "0 AND wait_weeks IS NOT NULL GROUP BY 1\"",
+		    demo.dir, s);
+		FILE *p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		while (fscanf(p, "%63[^|]|%lf|%lf\n", name, &site_sum, &site_count) == 3)
+			for (size_t i = 0; i < n; i++)
+				if (strcmp(name, specialty[i]) == 0) {
+					sum[i] += site_sum;
+					count[i] += site_count;
+				}
+		pclose(p);
+	}
+}
+
+/* A mean through the daemons (node SQL and weights, coordinator release)
+ * against the truth from the site files. At epsilon 2 (the demo's cap a
+ * query) the noise of a mean of several hundred rows is a fraction of a
+ * week, so a node and a coordinator that disagree on the centre or the
+ * weight (a mean wrong by weeks) cannot pass; the check allows 3 times the
+ * interval's half-width, which real noise exceeds with probability far
+ * below 1e-4. */
+Test(federation, mean_through_the_daemons_matches_the_truth)
+{
+	enum { MAX_GROUPS = 16 };
+	const char *names[MAX_GROUPS];
+	double value[MAX_GROUPS], lo[MAX_GROUPS], hi[MAX_GROUPS], sum[MAX_GROUPS],
+	    count[MAX_GROUPS], got_count[MAX_GROUPS], count_half[MAX_GROUPS];
+	char out[300], errf[300];
+	size_t n = 0, i;
+	json_t *cell;
+	snprintf(out, sizeof out, "%s/mean.json", demo.dir);
+	snprintf(errf, sizeof errf, "%s/mean.err", demo.dir);
+	cr_assert_eq(query_to(out, errf,
+	                      (const char *const[]){"--mean", "wait_weeks", "--by", "specialty",
+	                                            "--epsilon", "2", "--format", "json", NULL}),
+	             0, "%s", slurp(errf));
+	json_error_t err;
+	json_t *result = json_load_file(out, 0, &err);
+	cr_assert_not_null(result, "%s", err.text);
+	json_array_foreach(json_object_get(result, "cells"), i, cell)
+	{
+		cr_assert_lt(n, MAX_GROUPS);
+		json_t *ci = json_object_get(cell, "ci95");
+		names[n] =
+		    json_string_value(json_object_get(json_object_get(cell, "group"), "specialty"));
+		value[n] = json_number_value(json_object_get(cell, "value"));
+		lo[n] = json_number_value(json_array_get(ci, 0));
+		hi[n] = json_number_value(json_array_get(ci, 1));
+		json_t *c = json_object_get(cell, "count"), *cci = json_object_get(c, "ci95");
+		got_count[n] = json_number_value(json_object_get(c, "value"));
+		count_half[n] = (json_number_value(json_array_get(cci, 1)) -
+		                 json_number_value(json_array_get(cci, 0))) /
+		                2;
+		n++;
+	}
+	cr_assert_eq(n, 12);
+	load_wait_truth(names, n, sum, count);
+	int covered = 0;
+	for (i = 0; i < n; i++) {
+		double truth = sum[i] / count[i], half = (hi[i] - lo[i]) / 2;
+		cr_log_info("%s: %.3f [%.3f, %.3f], truth %.3f (%g rows, released %.1f)", names[i],
+		            value[i], lo[i], hi[i], truth, count[i], got_count[i]);
+		cr_assert_gt(count[i], 50, "%s: too few rows to test", names[i]);
+		cr_assert_leq(fabs(value[i] - truth), 3 * half + 0.01, "%s", names[i]);
+		cr_assert_leq(fabs(got_count[i] - count[i]), 3 * count_half[i] + 0.1, "%s",
+		              names[i]);
+		covered += lo[i] <= truth && truth <= hi[i];
+	}
+	cr_log_info("the mean's interval covered the truth in %d of %zu specialties", covered, n);
+	json_decref(result);
 }
 
 Test(federation, a_killed_node_is_dropped_then_too_few_fail_with_exit_4)

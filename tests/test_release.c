@@ -8,7 +8,9 @@
  * the 97.5% one with <= 0.025; variance 2 alpha/(1 - alpha)^2.
  *   epsilon 1, L1 = 1  (count):           k95 = 3,   sd 1.357
  *   epsilon 1, L1 = 10 (sum over [-10,10]): k95 = 30
- *   epsilon 1, L1 = 53 (mean over [0,52]: B + 1): k95 = 159, k97.5 = 196
+ *   epsilon 1, L1 = 44 (mean over [0,52]: c = 26, B' = 26, w = 18, L1 =
+ *     B' + w): k95 = 132, k97.5 = 162
+ * A mean's cells are S' = sum - 26 count and 18 count (query/spec.h).
  *
  * Statistical suite (name contains "stats", left out under valgrind): the
  * mean's interval must cover the true mean in at least 95% of TRIALS
@@ -41,7 +43,8 @@ static const char catalogue[] =
     "{\"name\": \"band\", \"type\": \"categorical\", \"domain\": [\"young\", \"old\"]},"
     "{\"name\": \"age\", \"type\": \"integer\", \"min\": 0, \"max\": 110},"
     "{\"name\": \"wait_weeks\", \"type\": \"integer\", \"min\": 0, \"max\": 52},"
-    "{\"name\": \"delta\", \"type\": \"integer\", \"min\": -10, \"max\": 10}]}]}";
+    "{\"name\": \"delta\", \"type\": \"integer\", \"min\": -10, \"max\": 10},"
+    "{\"name\": \"loss\", \"type\": \"integer\", \"min\": -10, \"max\": 0}]}]}";
 
 static const uint8_t query_id[TLY_QUERY_ID_BYTES] = {0xab, 0xcd, 1, 2,  3,  4,  5,  6,
                                                      7,    8,    9, 10, 11, 12, 13, 14};
@@ -208,10 +211,12 @@ Test(release, count_by_group)
 	cr_assert_str_eq(string(json_object_get(c, "group"), "sex"), "F");
 	cr_assert_eq(integer(c, "value"), 10);
 	expect_interval(c, 7, 13);
+	cr_assert_null(json_object_get(c, "clamped"));
 	c = cell(o, 1);
 	cr_assert_str_eq(string(json_object_get(c, "group"), "sex"), "M");
-	cr_assert_eq(integer(c, "value"), -2, "the noisy value is not clamped");
+	cr_assert_eq(integer(c, "value"), 0, "clamped at 0 with its interval");
 	expect_interval(c, 0, 1);
+	cr_assert(json_is_true(json_object_get(c, "clamped")));
 	cr_assert_null(json_object_get(c, "suppressed"));
 	json_decref(o);
 	fixture_fini(&f);
@@ -277,6 +282,43 @@ Test(release, sum_of_a_non_negative_column_is_clipped_at_zero)
 	fixture_fini(&f);
 }
 
+/* Issue 15: a count of -1 came out as -1 [0, 8], its interval not
+ * containing it. Both are clamped at 0 now, and the cell says so; the
+ * same for a sum of a column that cannot be negative, and at 0 from above
+ * for a column that cannot be positive. */
+Test(release, negative_figures_are_clamped_with_their_intervals)
+{
+	struct fixture f;
+	fixture_init(
+	    &f,
+	    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"count\"}, \"group_by\": [\"sex\"],"
+	    " \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}",
+	    2, 2);
+	const int64_t cells[] = {-1, -5};
+	json_t *o = release(&f, cells, 2, no_sdc);
+	/* k = 3: -1 [-4, 2] -> 0 [0, 2]; -5 [-8, -2] -> 0 [0, 0]. */
+	cr_assert_eq(integer(cell(o, 0), "value"), 0);
+	expect_interval(cell(o, 0), 0, 2);
+	cr_assert(json_is_true(json_object_get(cell(o, 0), "clamped")));
+	cr_assert_eq(integer(cell(o, 1), "value"), 0);
+	expect_interval(cell(o, 1), 0, 0);
+	json_decref(o);
+	fixture_fini(&f);
+
+	/* loss in [-10, 0]: L1 = 10, k = 30; 12 [-18, 42] -> 0 [-18, 0]. */
+	fixture_init(&f,
+	             "{\"dataset\": \"patients\", \"measure\": {\"op\": \"sum\", \"column\": "
+	             "\"loss\"}, \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 1}}",
+	             2, 2);
+	const int64_t sums[] = {12};
+	o = release(&f, sums, 1, no_sdc);
+	cr_assert_eq(integer(cell(o, 0), "value"), 0);
+	expect_interval(cell(o, 0), -18, 0);
+	cr_assert(json_is_true(json_object_get(cell(o, 0), "clamped")));
+	json_decref(o);
+	fixture_fini(&f);
+}
+
 Test(release, histogram_bins)
 {
 	struct fixture f;
@@ -315,28 +357,45 @@ Test(release, mean)
 	struct fixture f;
 	fixture_init(&f, mean_query, 2, 2);
 	/* F: sum 5000, count 1000; M: sum 1000, count 100. */
-	const int64_t cells[] = {5000, 1000, 1000, 100};
+	const int64_t cells[] = {5000 - 26 * 1000, 18 * 1000, 1000 - 26 * 100, 18 * 100};
 	json_t *o = release(&f, cells, 4, no_sdc);
 
-	cr_assert_eq(integer(json_object_get(o, "privacy"), "ci95_half_width"), 159);
-	/* F: hs = hc = 196, c in [804, 1196], s in [4804, 5196]:
-	 * [4804/1196, 5196/804] = [4.0167, 6.4627], half-width 1.22: one
-	 * decimal, outwards. */
+	cr_assert_eq(integer(json_object_get(o, "privacy"), "ci95_half_width"), 132);
+	/* F: k97.5 = 162: C in [17838/18, 18162/18] = [991, 1009], S' in
+	 * [-21162, -20838]: 26 + [-21162/991, -20838/1009] = [4.6458, 5.3479],
+	 * half-width 0.35: two decimals, outwards. */
 	json_t *c = cell(o, 0);
 	cr_assert_eq(number(c, "value"), 5.0);
-	expect_interval(c, 4.0, 6.5);
+	expect_interval(c, 4.64, 5.35);
 	json_t *sum = json_object_get(c, "sum"), *count = json_object_get(c, "count");
-	cr_assert_eq(integer(sum, "value"), 5000);
-	expect_interval(sum, 4841, 5159);
-	cr_assert_eq(integer(count, "value"), 1000);
-	expect_interval(count, 841, 1159);
-	/* M: c in [max(100 - 196, 1), 296] = [1, 296], s in [804, 1196]:
-	 * [804/296, 1196/1] clipped to [0, 52] = [2.716, 52], half-width 24.6:
-	 * no decimals. */
+	/* sum = 26 C + S' over the same box: [-21162 + 26 991, -20838 + 26
+	 * 1009] = [4604, 5396]. count at k95 = 132: [ceil(17868/18),
+	 * floor(18132/18)] = [993, 1007]. */
+	cr_assert_eq(number(sum, "value"), 5000.0);
+	expect_interval(sum, 4604, 5396);
+	cr_assert_eq(number(count, "value"), 1000.0);
+	expect_interval(count, 993, 1007);
+	/* M: C in [ceil(1638/18), floor(1962/18)] = [91, 109], S' in [-1762,
+	 * -1438]: 26 + [-1762/91, -1438/109] = [6.637, 12.807], half-width
+	 * 3.1: one decimal. (Before the centring and the weight it was
+	 * [2, 52].) */
 	c = cell(o, 1);
 	cr_assert_eq(number(c, "value"), 10.0);
-	expect_interval(c, 2, 52);
-	expect_interval(json_object_get(c, "count"), 0, 259);
+	expect_interval(c, 6.6, 12.9);
+	expect_interval(json_object_get(c, "count"), 93, 107);
+	json_decref(o);
+	fixture_fini(&f);
+}
+
+Test(release, mean_count_is_not_an_integer)
+{
+	struct fixture f;
+	fixture_init(&f, mean_query, 2, 2);
+	/* 18 C = 18005: C = 1000.28, shown to one decimal (k95/w = 7.3). */
+	const int64_t cells[] = {0, 18005, 0, 18 * 7};
+	json_t *o = release(&f, cells, 4, no_sdc);
+
+	cr_assert_eq(number(json_object_get(cell(o, 0), "count"), "value"), 1000.3);
 	json_decref(o);
 	fixture_fini(&f);
 }
@@ -345,15 +404,23 @@ Test(release, mean_without_a_count)
 {
 	struct fixture f;
 	fixture_init(&f, mean_query, 2, 2);
-	const int64_t cells[] = {-40, 0, 60, 2};
+	/* F: S' = -40, 18 C = 0; M: sum 60, count 2. */
+	const int64_t cells[] = {-40, 0, 60 - 52, 36};
 	json_t *o = release(&f, cells, 4, no_sdc);
 
 	json_t *c = cell(o, 0);
 	cr_assert(json_is_null(json_object_get(c, "value")));
 	expect_interval(c, 0, 52);
 	cr_assert(strstr(string(c, "note"), "below 1") != NULL);
-	expect_interval(json_object_get(c, "sum"), 0, 119);
-	/* M: 60/2 = 30, within the bounds; the interval is the whole range. */
+	/* sum -40 clamped at 0; C in [0, floor(162/18) = 9]: the interval
+	 * [-40 - 162, -40 + 162 + 26 * 9] = [-202, 356] cut at 0. */
+	json_t *sum = json_object_get(c, "sum");
+	cr_assert_eq(number(sum, "value"), 0.0);
+	cr_assert(json_is_true(json_object_get(sum, "clamped")));
+	expect_interval(sum, 0, 356);
+	expect_interval(json_object_get(c, "count"), 0, 7);
+	/* M: 26 + 8/2 = 30, within the bounds; C in [1, 11], S' in [-154,
+	 * 170]: the interval is the whole range. */
 	c = cell(o, 1);
 	cr_assert_eq(number(c, "value"), 30.0);
 	expect_interval(c, 0, 52);
@@ -365,7 +432,7 @@ Test(release, mean_clipped_to_the_bounds)
 {
 	struct fixture f;
 	fixture_init(&f, mean_query, 2, 2);
-	const int64_t cells[] = {100000, 1000, -500, 1000};
+	const int64_t cells[] = {100000 - 26000, 18000, -500 - 26000, 18000};
 	json_t *o = release(&f, cells, 4, no_sdc);
 
 	cr_assert_eq(number(cell(o, 0), "value"), 52.0, "100 weeks clipped to the column max");
@@ -396,7 +463,8 @@ Test(release, suppression)
 	fixture_fini(&f);
 
 	fixture_init(&f, mean_query, 2, 2);
-	const int64_t means[] = {500, 100, 40, 4};
+	/* Counts 100 and 4 (18 C = 1800 and 72). */
+	const int64_t means[] = {500 - 2600, 1800, 40 - 104, 72};
 	o = release(&f, means, 4, (struct tly_release_sdc){5, 0});
 	cr_assert_eq(number(cell(o, 0), "value"), 5.0);
 	c = cell(o, 1);
@@ -404,6 +472,17 @@ Test(release, suppression)
 	cr_assert(json_is_null(json_object_get(c, "value")));
 	cr_assert(json_is_null(json_object_get(c, "sum")));
 	cr_assert(json_is_null(json_object_get(c, "count")));
+	json_decref(o);
+	/* At the threshold: 18 C = 89 is C = 4.94 < 5, 90 is 5; a negative
+	 * weighted count is suppressed too. */
+	const int64_t edge[] = {0, 89, 0, 90};
+	o = release(&f, edge, 4, (struct tly_release_sdc){5, 0});
+	cr_assert(json_is_true(json_object_get(cell(o, 0), "suppressed")));
+	cr_assert_null(json_object_get(cell(o, 1), "suppressed"));
+	json_decref(o);
+	const int64_t below[] = {0, -20, 0, 90};
+	o = release(&f, below, 4, (struct tly_release_sdc){5, 0});
+	cr_assert(json_is_true(json_object_get(cell(o, 0), "suppressed")));
 	json_decref(o);
 	fixture_fini(&f);
 }
@@ -425,7 +504,7 @@ Test(release, rounding)
 	expect_interval(cell(o, 0), 5, 15);
 	cr_assert_eq(integer(cell(o, 1), "value"), 15, "halves and above round up");
 	expect_interval(cell(o, 1), 10, 20);
-	cr_assert_eq(integer(cell(o, 2), "value"), -5, "away from zero");
+	cr_assert_eq(integer(cell(o, 2), "value"), 0, "clamped at 0, then rounded");
 	expect_interval(cell(o, 2), 0, 0);
 	cr_assert_eq(integer(cell(o, 3), "value"), 0);
 	expect_interval(cell(o, 3), 0, 5);
@@ -433,13 +512,17 @@ Test(release, rounding)
 	fixture_fini(&f);
 
 	fixture_init(&f, mean_query, 2, 2);
-	const int64_t means[] = {5003, 1002, 0, 0};
+	/* sum 5003, count 1002: S' = 5003 - 26 1002 = -21049, 18 C = 18036. */
+	const int64_t means[] = {-21049, 18036, 0, 0};
 	o = release(&f, means, 4, (struct tly_release_sdc){0, 10});
 	json_t *c = cell(o, 0);
-	cr_assert_eq(number(c, "value"), 5.0, "the mean is not rounded to 10");
-	cr_assert_eq(integer(json_object_get(c, "sum"), "value"), 5000);
-	expect_interval(json_object_get(c, "sum"), 4840, 5170);
-	cr_assert_eq(integer(json_object_get(c, "count"), "value"), 1000);
+	cr_assert_eq(number(c, "value"), 4.99, "the mean (4.993) is not rounded to 10");
+	/* sum over C in [993, 1011], S' in [-21211, -20887]: [4607, 5399]. */
+	cr_assert_eq(number(json_object_get(c, "sum"), "value"), 5000.0);
+	expect_interval(json_object_get(c, "sum"), 4600, 5400);
+	/* count at k95: [ceil(17904/18), floor(18168/18)] = [995, 1009]. */
+	cr_assert_eq(number(json_object_get(c, "count"), "value"), 1000.0);
+	expect_interval(json_object_get(c, "count"), 990, 1010);
 	json_decref(o);
 	fixture_fini(&f);
 }
@@ -552,20 +635,70 @@ Test(release, refusals)
 struct coverage {
 	unsigned covered; /* by the released interval */
 	unsigned narrow;  /* by an interval with quarter half-widths */
+	unsigned wrong_w; /* by the interval decoded with twice the weight */
 	unsigned trials;
 };
 
-/* The interval of release.h with half-widths hs, hc. */
+/* The interval of release.h, for the cells (S', w C) decoded with weight w
+ * and half-width k for both (no rounding). */
 static int
-covers(double s_noisy, double c_noisy, double hs, double hc, double lo_bound, double hi_bound,
-       double truth)
+covers(double centred, double weighted, double k, double w, double truth)
 {
-	double c_lo = fmax(c_noisy - hc, 1), c_hi = c_noisy + hc;
-	double lo = fmin((s_noisy - hs) / c_lo, (s_noisy - hs) / c_hi);
-	double hi = fmax((s_noisy + hs) / c_lo, (s_noisy + hs) / c_hi);
-	lo = fmin(fmax(lo, lo_bound), hi_bound);
-	hi = fmin(fmax(hi, lo_bound), hi_bound);
+	double c_lo = fmax(ceil((weighted - k) / w), 1);
+	double c_hi = fmax(floor((weighted + k) / w), c_lo);
+	double lo = 26 + fmin((centred - k) / c_lo, (centred - k) / c_hi);
+	double hi = 26 + fmax((centred + k) / c_lo, (centred + k) / c_hi);
+	lo = fmin(fmax(lo, 0), 52);
+	hi = fmin(fmax(hi, 0), 52);
 	return lo <= truth && truth <= hi;
+}
+
+static void
+noise_of(const struct fixture *f, uint32_t h, uint32_t n, struct tly_dp_noise *share)
+{
+	memset(share, 0, sizeof *share);
+	share->honest = h;
+	share->shares = n;
+	if (f->noise.mechanism == TLY_MECH_LAPLACE) {
+		share->mechanism = TLY_DP_LAPLACE;
+		share->num = f->noise.scale_s;
+		share->den = f->noise.scale_t;
+	} else {
+		share->mechanism = TLY_DP_SKELLAM;
+		share->num = f->noise.mu_num;
+		share->den = f->noise.mu_den;
+	}
+}
+
+/* One release of true (sum s, count c) in both groups; tallies. */
+static void
+trial(struct fixture *f, struct tly_rng *rng, const struct tly_dp_noise *share, int64_t s,
+      int64_t c, double k975, struct coverage *out)
+{
+	struct tly_mean_encoding enc;
+	double truth = (double)s / (double)c;
+	int64_t noise;
+
+	tly_spec_mean_encoding(&f->spec, &f->cat, &enc);
+	cr_assert_eq(enc.centre, 26);
+	int64_t w = (int64_t)enc.weight, cells[4] = {s - 26 * c, w * c, s - 26 * c, w * c};
+	for (size_t i = 0; i < 4; i++)
+		for (uint32_t j = 0; j < share->shares; j++) {
+			cr_assert_eq(tly_dp_share(rng, share, &noise), TLY_OK);
+			cells[i] += noise;
+		}
+	json_t *o = release(f, cells, 4, no_sdc);
+	for (size_t g = 0; g < 2; g++) {
+		json_t *ci = json_object_get(cell(o, g), "ci95");
+		double lo = json_number_value(json_array_get(ci, 0));
+		double hi = json_number_value(json_array_get(ci, 1));
+		double sp = (double)cells[2 * g], wc = (double)cells[2 * g + 1];
+		out->covered += lo <= truth && truth <= hi ? 1u : 0u;
+		out->narrow += covers(sp, wc, k975 / 4, (double)w, truth) ? 1u : 0u;
+		out->wrong_w += covers(sp, wc, k975, 2.0 * (double)w, truth) ? 1u : 0u;
+		out->trials++;
+	}
+	json_decref(o);
 }
 
 static void
@@ -575,46 +708,15 @@ simulate(const char *query, uint32_t h, uint32_t n, int64_t s, int64_t c, uint64
 	struct fixture f;
 	struct tly_rng rng;
 	struct tly_dp_noise share;
-	double truth = (double)s / (double)c;
 	uint64_t k975;
 
 	fixture_init(&f, query, h, n);
 	tly_rng_init_seeded_u64(&rng, seed);
-	memset(&share, 0, sizeof share);
-	share.honest = h;
-	share.shares = n;
-	if (f.noise.mechanism == TLY_MECH_LAPLACE) {
-		share.mechanism = TLY_DP_LAPLACE;
-		share.num = f.noise.scale_s;
-		share.den = f.noise.scale_t;
-	} else {
-		share.mechanism = TLY_DP_SKELLAM;
-		share.num = f.noise.mu_num;
-		share.den = f.noise.mu_den;
-	}
+	noise_of(&f, h, n, &share);
 	cr_assert_eq(tly_dp_noise_quantile(&share, 39, 40, &k975), TLY_OK);
 	memset(out, 0, sizeof *out);
-	for (unsigned t = 0; t < TRIALS; t++) {
-		int64_t cells[4] = {s, c, s, c}, noise;
-		for (size_t i = 0; i < 4; i++)
-			for (uint32_t j = 0; j < n; j++) {
-				cr_assert_eq(tly_dp_share(&rng, &share, &noise), TLY_OK);
-				cells[i] += noise;
-			}
-		json_t *o = release(&f, cells, 4, no_sdc);
-		for (size_t g = 0; g < 2; g++) {
-			json_t *ci = json_object_get(cell(o, g), "ci95");
-			double lo = json_number_value(json_array_get(ci, 0));
-			double hi = json_number_value(json_array_get(ci, 1));
-			out->covered += lo <= truth && truth <= hi ? 1u : 0u;
-			out->narrow += covers((double)cells[2 * g], (double)cells[2 * g + 1],
-			                      (double)k975 / 4, (double)k975 / 4, 0, 52, truth)
-			                   ? 1u
-			                   : 0u;
-			out->trials++;
-		}
-		json_decref(o);
-	}
+	for (unsigned t = 0; t < TRIALS; t++)
+		trial(&f, &rng, &share, s, c, (double)k975, out);
 	tly_rng_fini(&rng);
 	fixture_fini(&f);
 }
@@ -627,33 +729,43 @@ expect_coverage(const char *query, uint32_t h, uint32_t n, int64_t s, int64_t c,
 	simulate(query, h, n, s, c, seed, &cov);
 	double rate = (double)cov.covered / cov.trials;
 	double narrow = (double)cov.narrow / cov.trials;
-	cr_log_info("mean %g/%g, h %u, n %u: coverage %.4f, narrow %.4f", (double)s, (double)c, h,
-	            n, rate, narrow);
+	double wrong = (double)cov.wrong_w / cov.trials;
+	cr_log_info("mean %g/%g, h %u, n %u: coverage %.4f, narrow %.4f, wrong w %.4f", (double)s,
+	            (double)c, h, n, rate, narrow, wrong);
 	cr_assert_geq(rate, 0.95 - COVERAGE_SLACK, "coverage %.4f (s %lld, c %lld, n %u)", rate,
 	              (long long)s, (long long)c, n);
 	cr_assert_lt(narrow, 0.95 - COVERAGE_SLACK,
 	             "a too narrow interval should fail the same check (%.4f)", narrow);
+	cr_assert_lt(wrong, 0.95 - COVERAGE_SLACK,
+	             "decoding with the wrong weight should fail the same check (%.4f)", wrong);
 }
 
-static const char mean_query_eps5[] =
-    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"mean\", \"column\": \"wait_weeks\"},"
-    " \"group_by\": [\"sex\"], \"privacy\": {\"mechanism\": \"laplace\", \"epsilon\": 5}}";
-static const char mean_query_rho[] =
-    "{\"dataset\": \"patients\", \"measure\": {\"op\": \"mean\", \"column\": \"wait_weeks\"},"
-    " \"group_by\": [\"sex\"], \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": 1}}";
+#define MEAN_QUERY(privacy)                                                                        \
+	"{\"dataset\": \"patients\", \"measure\": {\"op\": \"mean\", \"column\": \"wait_weeks\"}," \
+	" \"group_by\": [\"sex\"], \"privacy\": " privacy "}"
 
 Test(release_stats, mean_interval_covers_laplace)
 {
-	/* epsilon 5: alpha = exp(-5/53), k95 = 31, k97.5 = 39. */
-	expect_coverage(mean_query_eps5, 2, 2, 12 * 200, 200, 1);
-	expect_coverage(mean_query_eps5, 2, 5, 30 * 60, 60, 2);
-	expect_coverage(mean_query_eps5, 3, 3, 40 * 2000, 2000, 3);
+	/* w = 18, L1 = 44. epsilon 5: k97.5 = 32; epsilon 0.5: 324. */
+	static const char eps5[] = MEAN_QUERY("{\"mechanism\": \"laplace\", \"epsilon\": 5}");
+	static const char eps05[] = MEAN_QUERY("{\"mechanism\": \"laplace\", \"epsilon\": 0.5}");
+	expect_coverage(eps5, 2, 2, 12 * 200, 200, 1);
+	expect_coverage(eps5, 2, 5, 30 * 60, 60, 2);
+	expect_coverage(eps5, 3, 3, 40 * 2000, 2000, 3);
+	expect_coverage(eps5, 2, 2, 3 * 15, 15, 6);
+	expect_coverage(eps05, 2, 2, 20 * 400, 400, 7);
+	expect_coverage(eps05, 2, 3, 50 * 5000, 5000, 8);
 }
 
 Test(release_stats, mean_interval_covers_skellam)
 {
-	expect_coverage(mean_query_rho, 2, 2, 8 * 300, 300, 4);
-	expect_coverage(mean_query_rho, 2, 4, 25 * 80, 80, 5);
+	/* w = 20. */
+	static const char rho1[] = MEAN_QUERY("{\"mechanism\": \"gaussian\", \"rho\": 1}");
+	static const char rho01[] = MEAN_QUERY("{\"mechanism\": \"gaussian\", \"rho\": 0.1}");
+	expect_coverage(rho1, 2, 2, 8 * 300, 300, 4);
+	expect_coverage(rho1, 2, 4, 25 * 80, 80, 5);
+	expect_coverage(rho01, 2, 2, 45 * 1000, 1000, 9);
+	expect_coverage(rho01, 3, 3, 2 * 150, 150, 10);
 }
 
 /* Every filter and the grouping, in words: a release that narrows down to

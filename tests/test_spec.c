@@ -12,12 +12,14 @@
  * a real apostrophe is written \u0027.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/field.h"
 #include "wire/codec.h"
 #include "query/spec.h"
 
@@ -1103,12 +1105,17 @@ Test(spec, sensitivity)
 	sensitivity_is(design_query, 1, 1, 1);
 	sensitivity_is(HIST, 1, 1, 1);
 	sensitivity_is(SUM_WAIT, 1, 104, 104 * 104);
-	sensitivity_is(MEAN_BMI, 1, 81, 80 * 80 + 1);
+	/* mean of bmi [10, 80]: c = 45, B' = 35, Laplace w = 24 (mean_weight). */
+	sensitivity_is(MEAN_BMI, 1, 35 + 24, 35 * 35 + 24 * 24);
 	/* A person at up to 3 sites. */
 	sensitivity_is(design_query, 3, 3, 9);
 	sensitivity_is(HIST, 3, 3, 9);
 	sensitivity_is(SUM_WAIT, 3, 312, 9 * 104 * 104);
-	sensitivity_is(MEAN_BMI, 3, 243, 9 * (80 * 80 + 1));
+	sensitivity_is(MEAN_BMI, 3, 3 * 59, 9 * (35 * 35 + 24 * 24));
+	/* Skellam: w = 27. */
+	sensitivity_is("{'dataset': 'patients', 'measure': {'op': 'mean', 'column': 'bmi'},"
+	               " 'privacy': {'mechanism': 'gaussian', 'rho': 1}}",
+	               2, 2 * (35 + 27), 4 * (35 * 35 + 27 * 27));
 	/* B is the larger magnitude: [-7, -3] gives 7, [0, 0] gives 0. */
 	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'sum', 'column': 'neg'},"
 	               " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
@@ -1116,6 +1123,99 @@ Test(spec, sensitivity)
 	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'zero'},"
 	               " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
 	               1, 1, 1);
+	/* mean over [-7, -3]: c = -5, B' = 2; Laplace w = 1, Skellam w = 2. */
+	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'neg'},"
+	               " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
+	               1, 3, 5);
+	sensitivity_is("{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'neg'},"
+	               " 'privacy': {'mechanism': 'gaussian', 'rho': 1}}",
+	               1, 4, 8);
+}
+
+/* The encoding of a mean over [lo, hi]. */
+static void
+encoding_is(int64_t lo, int64_t hi, uint8_t mechanism, int64_t centre, uint64_t half_range,
+            uint64_t weight)
+{
+	struct tly_column col = {.kind = TLY_COLUMN_INTEGER, .min = lo, .max = hi};
+	struct tly_mean_encoding enc;
+
+	tly_mean_encoding_of(&col, mechanism, &enc);
+	cr_expect(enc.centre == centre && enc.half_range == half_range && enc.weight == weight,
+	          "[%lld, %lld]: c %lld, B' %llu, w %llu", (long long)lo, (long long)hi,
+	          (long long)enc.centre, (unsigned long long)enc.half_range,
+	          (unsigned long long)enc.weight);
+}
+
+Test(spec, mean_encoding)
+{
+	/* c = floor((lo + hi) / 2), B' = max(hi - c, c - lo). */
+	encoding_is(10, 80, TLY_MECH_LAPLACE, 45, 35, 24);
+	encoding_is(10, 80, TLY_MECH_SKELLAM, 45, 35, 27);
+	encoding_is(0, 104, TLY_MECH_LAPLACE, 52, 52, 36);
+	encoding_is(0, 104, TLY_MECH_SKELLAM, 52, 52, 40);
+	/* lo < 0 < hi, odd widths: floor, not toward zero. */
+	encoding_is(-3, 4, TLY_MECH_LAPLACE, 0, 4, 3);
+	encoding_is(-4, 3, TLY_MECH_LAPLACE, -1, 4, 3);
+	encoding_is(-7, -3, TLY_MECH_LAPLACE, -5, 2, 1);
+	encoding_is(0, 1, TLY_MECH_SKELLAM, 0, 1, 1);
+	/* lo = hi: nothing to sum, the count alone (w = 1). */
+	encoding_is(5, 5, TLY_MECH_LAPLACE, 5, 0, 1);
+	encoding_is(-5, -5, TLY_MECH_SKELLAM, -5, 0, 1);
+	/* The whole int64 range: c = -1, B' = 2^63. */
+	encoding_is(INT64_MIN, INT64_MAX, TLY_MECH_LAPLACE, -1, UINT64_C(1) << 63,
+	            UINT64_C(2977963997) << 31);
+}
+
+/*
+ * w by hand. Laplace minimises (B' + w)^2 (3w^2 + B'^2) / w^2, Skellam
+ * (B'^2 + w^2)(3w^2 + B'^2) / w^2 (spec.h), over integers w >= 1.
+ *   B' = 35, Laplace: w* = 35 / 3^(1/3) = 24.27; 59^2 * 2953 / 576 =
+ *     17845.8 at 24 < 60^2 * 3100 / 625 = 17856 at 25: w = 24.
+ *   B' = 35, Skellam: w* = 35 / 3^(1/4) = 26.59; 1901 * 3253 / 676 =
+ *     9147.7 at 26 > 1954 * 3412 / 729 = 9145.4 at 27: w = 27.
+ *   B' = 2, Laplace: w* = 1.39; 9 * 7 = 63 at 1 < 16 * 16 / 4 = 64 at 2: 1.
+ *   B' = 2, Skellam: w* = 1.52; 5 * 7 = 35 at 1 > 8 * 16 / 4 = 32 at 2: 2.
+ *   B' = 1: w* < 1, so w = 1 for both; B' = 0 gives 1.
+ */
+Test(spec, mean_weight)
+{
+	cr_expect_eq(tly_mean_weight(35, TLY_MECH_LAPLACE), 24);
+	cr_expect_eq(tly_mean_weight(35, TLY_MECH_SKELLAM), 27);
+	cr_expect_eq(tly_mean_weight(2, TLY_MECH_LAPLACE), 1);
+	cr_expect_eq(tly_mean_weight(2, TLY_MECH_SKELLAM), 2);
+	cr_expect_eq(tly_mean_weight(1, TLY_MECH_LAPLACE), 1);
+	cr_expect_eq(tly_mean_weight(1, TLY_MECH_SKELLAM), 1);
+	cr_expect_eq(tly_mean_weight(0, TLY_MECH_LAPLACE), 1);
+	cr_expect_eq(tly_mean_weight(0, TLY_MECH_SKELLAM), 1);
+	/* Every B' up to 2000 against a direct search in doubles (the
+	 * relative gap between neighbours is far above double rounding). */
+	for (uint64_t b = 0; b <= 2000; b++)
+		for (int m = 0; m < 2; m++) {
+			uint8_t mech = m == 0 ? TLY_MECH_LAPLACE : TLY_MECH_SKELLAM;
+			uint64_t best = 1;
+			double bd = (double)b, best_loss = INFINITY;
+			for (uint64_t w = 1; w <= b + 2; w++) {
+				double x = (double)w;
+				double spread = (3 * x * x + bd * bd) / (x * x);
+				double loss =
+				    (m == 0 ? (bd + x) * (bd + x) : bd * bd + x * x) * spread;
+				if (loss < best_loss * (1 - 1e-12)) {
+					best_loss = loss;
+					best = w;
+				}
+			}
+			cr_expect_eq(tly_mean_weight(b, mech), best, "B' %llu, %s",
+			             (unsigned long long)b, m == 0 ? "laplace" : "skellam");
+		}
+	/* Above 2^20: the real optimum rounded down. */
+	cr_expect_eq(tly_mean_weight(UINT64_C(1) << 40, TLY_MECH_LAPLACE), UINT64_C(2977963997)
+	                                                                       << 8);
+}
+
+Test(spec, mean_weight_needs_a_mechanism, .signal = SIGABRT)
+{
+	(void)tly_mean_weight(10, TLY_MECH_NONE);
 }
 
 Test(spec, sensitivity_overflow)
@@ -1154,13 +1254,26 @@ Test(spec, cell_bound)
 	parse_ok(&spec, SUM_WAIT);
 	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 5000 * 104);
 	tly_spec_fini(&spec);
+	/* mean of bmi: the centred sum within B' = 35 a row, the count cell
+	 * within w = 24. */
 	parse_ok(&spec, MEAN_BMI);
-	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 5000 * 80);
+	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 5000 * 35);
+	/* At the bound: n sites of rows_cap rows fit exactly when n * rows_cap
+	 * * max(B', w) <= the field's half. */
+	uint64_t per_site = tly_spec_cell_bound(&spec, &cat, 1000000000);
+	cr_assert_eq(per_site, UINT64_C(35000000000));
+	cr_assert_eq(tly_field_sum_fits(TLY_FIELD_HALF / per_site, per_site), TLY_OK);
+	cr_assert_eq(tly_field_sum_fits(TLY_FIELD_HALF / per_site + 1, per_site), TLY_ERANGE);
 	tly_spec_fini(&spec);
 	/* A mean of a column that is always 0 still counts. */
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'zero'},"
 	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
 	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 5000);
+	tly_spec_fini(&spec);
+	/* [-7, -3] under Skellam: B' = 2 = w. */
+	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'mean', 'column': 'neg'},"
+	                " 'privacy': {'mechanism': 'gaussian', 'rho': 1}}");
+	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 10000);
 	tly_spec_fini(&spec);
 	parse_ok(&spec, "{'dataset': 'extremes', 'measure': {'op': 'sum', 'column': 'zero'},"
 	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
