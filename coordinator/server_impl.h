@@ -19,6 +19,7 @@
 #include "coordinator/release.h"
 #include "coordinator/shares.h"
 #include "coordinator/translog.h"
+#include "coordinator/web.h"
 #include "crypto/dp.h"
 #include "crypto/rng.h"
 #include "query/receipt.h"
@@ -162,6 +163,7 @@ struct server {
 	char async_qid[2 * TLY_QUERY_ID_BYTES + 1]; /* the job started last, when async */
 	uint64_t run_ms_avg;                        /* how long a query takes, for Retry-After */
 	struct tly_shares *shares; /* per-planner shares; NULL when planner_share = 1 */
+	struct tly_web web;        /* the dashboard's files; count 0 when off */
 };
 
 /* server.c: logging, time, sending */
@@ -177,6 +179,13 @@ void srv_reply_share(struct server *s, uint64_t handle, const char *planner, con
                      const struct tly_share_refusal *w);
 void srv_on_request(struct server *s, struct tly_http_request *req);
 struct job *srv_dequeue(struct server *s);
+
+/* api_web.c: the dashboard's files and GET /v1/budgets */
+TLY_MUST tly_err srv_web_open(struct server *s, char *why, size_t why_len);
+/* Nonzero when the request was the dashboard's (a path outside /v1),
+ * and answered. */
+int srv_web_serve(struct server *s, const struct tly_http_request *req, const char *path);
+void srv_budgets(struct server *s, uint64_t handle);
 
 /* misdeeds.c */
 void srv_misdeed_note(struct server *s, uint32_t node, enum misdeed_kind kind);
