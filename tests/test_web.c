@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cli/query.h"
 #include "coordinator/budgets.h"
 #include "coordinator/web.h"
 #include "net/transport.h"
+#include "query/planner.h"
 #include "wire/codec.h"
 #include "wire/hex.h"
 #include "tests/daemons.h"
@@ -215,6 +217,38 @@ Test(web, tly_hash_vectors_are_the_c_ones)
 		cr_assert_str_eq(hex, json_string_value(json_object_get(v, "hash")), "vector %zu",
 		                 i);
 	}
+	json_decref(root);
+}
+
+/* The "request" vector: tly_planner_sign's header for fixed inputs, which
+ * the page's signedBytes must reproduce (blake2b.test.mjs). */
+Test(web, request_vector_is_the_c_one)
+{
+	json_t *root = json_load_file("tests/browser/tly_hash_vectors.json", 0, NULL);
+	json_t *rq = json_object_get(root, "request");
+	const char *body = json_string_value(json_object_get(rq, "body"));
+	uint8_t seed[TLY_SIGN_SEED_BYTES], nonce[TLY_PLANNER_NONCE_BYTES];
+	struct tly_sign_key *key;
+	char header[TLY_PLANNER_HEADER_MAX];
+
+	cr_assert_not_null(body);
+	cr_assert_eq(
+	    tly_unhex(seed, sizeof seed, json_string_value(json_object_get(rq, "seed")), 64),
+	    TLY_OK);
+	cr_assert_eq(
+	    tly_unhex(nonce, sizeof nonce, json_string_value(json_object_get(rq, "nonce")), 32),
+	    TLY_OK);
+	cr_assert_geq(sodium_init(), 0);
+	cr_assert_eq(tly_sign_key_alloc(&key, seed), TLY_OK);
+	cr_assert_eq(tly_planner_sign(header, json_string_value(json_object_get(rq, "name")), key,
+	                              json_string_value(json_object_get(rq, "method")),
+	                              json_string_value(json_object_get(rq, "path")),
+	                              (const uint8_t *)body, strlen(body),
+	                              (uint64_t)json_integer_value(json_object_get(rq, "time")),
+	                              nonce),
+	             TLY_OK);
+	cr_assert_str_eq(header, json_string_value(json_object_get(rq, "header")));
+	tly_sign_key_free(key);
 	json_decref(root);
 }
 

@@ -6,14 +6,14 @@
 //   node tests/browser/blake2b.test.mjs
 
 import assert from 'node:assert/strict';
-import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { blake2b, tallyHash, toHex } from '../../web/blake2b.js';
 import { importKeyFile, parseKeyFile, signedBytes, signRequest } from '../../web/sign.js';
 
 const data = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
 
-const { vectors } = JSON.parse(readFileSync(new URL('./tly_hash_vectors.json', import.meta.url)));
+const { vectors, request } = JSON.parse(readFileSync(new URL('./tly_hash_vectors.json', import.meta.url)));
 assert.ok(vectors.length >= 30);
 for (const v of vectors) {
   assert.equal(toHex(tallyHash(v.domain, data(v.length))), v.hash, `${v.domain} ${v.length}`);
@@ -44,4 +44,14 @@ assert.ok(verify(null, msg, pub, Buffer.from(m[2], 'hex')), 'signature verifies'
 msg[msg.length - 1] ^= 1;
 assert.ok(!verify(null, msg, pub, Buffer.from(m[2], 'hex')), 'a changed body hash does not');
 assert.throws(() => parseKeyFile('not a key'));
+
+// The bytes signed are C's: Ed25519 is deterministic, so the signature over
+// signedBytes with fixed time and nonce equals tly_planner_sign's.
+const rq = request;
+const rqKey = createPrivateKey({ key: Buffer.from(parseKeyFile(rq.seed)), format: 'der',
+  type: 'pkcs8' });
+const rqSig = sign(null, signedBytes(rq.name, rq.method, rq.path, rq.time,
+  Buffer.from(rq.nonce, 'hex'), new TextEncoder().encode(rq.body)), rqKey).toString('hex');
+assert.equal(`planner=${rq.name}, time=${rq.time}, nonce=${rq.nonce}, sig=${rqSig}`, rq.header,
+  'the page signs the bytes query/planner.c signs');
 console.log(`blake2b test: ok (${vectors.length} tly_hash vectors from C)`);
