@@ -84,6 +84,7 @@ $(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package.json $(BR
 
 browser-test: $(BIN) $(BROWSER_DIR)/node_modules/.package-lock.json
 	@node $(BROWSER_DIR)/blake2b.test.mjs
+	@node $(BROWSER_DIR)/figures.test.mjs
 	@TALLY_BIN=$(abspath $(BUILD)/bin) OUT=$(abspath $(BUILD)/browser) \
 		node $(BROWSER_DIR)/dashboard.test.mjs
 

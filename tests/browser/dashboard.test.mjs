@@ -157,7 +157,15 @@ async function checkHeaders(page, base) {
   assert.equal(bad.status(), 404);
 }
 
-async function askInPage(page) {
+// The estimate charges and logs nothing: no receipt, no log entry yet.
+async function nothingCharged(base, dir) {
+  const budgets = await apiGet(base, dir, '/v1/budgets');
+  const releases = await apiGet(base, dir, '/v1/releases');
+  assert.deepEqual(budgets.body.budgets, [], 'the estimate charged a trust');
+  assert.deepEqual(releases.body.releases, [], 'the estimate was logged');
+}
+
+async function askInPage(page, base, dir) {
   await page.selectOption('#measure', 'count');
   await page.click('#add-filter');
   await page.selectOption('#filters .filter:last-child .f-col', 'sex');
@@ -173,6 +181,7 @@ async function askInPage(page) {
     return t !== '' && !/Load your key/.test(t);
   });
   console.log(`  estimate: ${await page.textContent('#estimate')}`);
+  await nothingCharged(base, dir);
   await page.click('#ask-button');
   await page.waitForSelector('#chart svg .bar', { timeout: WAIT });
   return JSON.parse(await page.textContent('#release-json'));
@@ -204,7 +213,7 @@ async function main() {
     await checkHeaders(page, base);
     await page.setInputFiles('#key-file', `${dir}/pki/planner.sign`);
     await page.waitForFunction(() => /loaded/.test(document.getElementById('key-status').textContent));
-    const shown = await askInPage(page);
+    const shown = await askInPage(page, base, dir);
     const { body } = await apiGet(base, dir, '/v1/releases?limit=1000');
     const entry = body.releases.find((e) => e.query_id === shown.query_id && e.release);
     assert.ok(entry, `release ${shown.query_id} is not in GET /v1/releases`);
