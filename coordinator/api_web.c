@@ -13,8 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "coordinator/budgets.h"
-
 /* BINDIR/../share/tally/web, where `make install` puts the files. */
 static int
 installed_root(char *out, size_t len)
@@ -83,20 +81,20 @@ srv_web_serve(struct server *s, const struct tly_http_request *req, const char *
 	return 1;
 }
 
+/* The log is read from where the last request stopped: an entry's
+ * receipts are decoded once, and a failed read leaves what was read. */
 void
 srv_budgets(struct server *s, uint64_t handle)
 {
-	struct tly_budgets b = {0};
 	char why[300] = "", *json = NULL;
-	tly_err rv = tly_translog_budgets(s->log, &b, why, sizeof why);
+	tly_err rv = tly_translog_budgets(s->log, &s->budgets, &s->budgets_seq, why, sizeof why);
 
 	if (rv == TLY_OK)
-		rv = tly_budgets_json(&b, &json);
+		rv = tly_budgets_json(&s->budgets, &json);
 	if (rv == TLY_OK)
 		srv_answer(s, handle, 200, json);
 	else
 		srv_reply_error(s, handle, 500, "internal", NULL, "cannot read the budgets: %s %s",
 		                tly_strerror(rv), why);
 	free(json);
-	tly_budgets_fini(&b);
 }

@@ -290,6 +290,7 @@ close_server(struct server *s)
 	tly_translog_close(s->log);
 	tly_shares_free(s->shares);
 	tly_web_fini(&s->web);
+	tly_budgets_fini(&s->budgets);
 	tly_catalogue_fini(&s->catalogue);
 	free(s->catalogue_json);
 	tly_roster_fini(&s->roster);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "coordinator/api.h"
+#include "coordinator/budgets.h"
 #include "coordinator/config.h"
 #include "coordinator/planners.h"
 #include "coordinator/release.h"
@@ -162,8 +163,10 @@ struct server {
 	size_t results_next;                        /* the ring's next slot */
 	char async_qid[2 * TLY_QUERY_ID_BYTES + 1]; /* the job started last, when async */
 	uint64_t run_ms_avg;                        /* how long a query takes, for Retry-After */
-	struct tly_shares *shares; /* per-planner shares; NULL when planner_share = 1 */
-	struct tly_web web;        /* the dashboard's files; count 0 when off */
+	struct tly_shares *shares;  /* per-planner shares; NULL when planner_share = 1 */
+	struct tly_web web;         /* the dashboard's files; count 0 when off */
+	struct tly_budgets budgets; /* GET /v1/budgets: the log read up to budgets_seq */
+	uint64_t budgets_seq;
 };
 
 /* server.c: logging, time, sending */

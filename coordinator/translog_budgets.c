@@ -24,17 +24,21 @@ add_receipts(struct tly_budgets *b, const struct tly_translog_entry *e)
 }
 
 tly_err
-tly_translog_budgets(struct tly_translog *log, struct tly_budgets *b, char *why, size_t why_len)
+tly_translog_budgets(struct tly_translog *log, struct tly_budgets *b, uint64_t *since, char *why,
+                     size_t why_len)
 {
 	struct tly_translog_entry e;
 	sqlite3_stmt *st = NULL;
 	tly_err rv = TLY_OK;
 	int rc;
 
-	if (sqlite3_prepare_v2(log->db, "SELECT bytes, seq FROM entries ORDER BY seq", -1, &st,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(log->db, "SELECT bytes, seq FROM entries WHERE seq > ? ORDER BY seq",
+	                       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 1, (sqlite3_int64)*since) != SQLITE_OK) {
+		sqlite3_finalize(st);
 		return tly_fail(why, why_len, TLY_EIO, "cannot read the transparency log: %s",
 		                sqlite3_errmsg(log->db));
+	}
 	while (rv == TLY_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&e, 0, sizeof e);
 		rv = sqlite3_column_type(st, 0) != SQLITE_BLOB
@@ -43,6 +47,8 @@ tly_translog_budgets(struct tly_translog *log, struct tly_budgets *b, char *why,
 		                                     (size_t)sqlite3_column_bytes(st, 0), NULL, 0);
 		if (rv == TLY_OK && e.outcome != TLY_TRANSLOG_COMMITTED)
 			rv = add_receipts(b, &e);
+		if (rv == TLY_OK)
+			*since = (uint64_t)sqlite3_column_int64(st, 1);
 		if (rv != TLY_OK)
 			tly_say(why, why_len, "transparency log entry %lld: %s",
 			        (long long)sqlite3_column_int64(st, 1), tly_strerror(rv));

@@ -341,6 +341,26 @@ get(const char *rel, char **body)
 	return status;
 }
 
+/* POST / (the dashboard takes GET only): the status. */
+static int
+post_root(void)
+{
+	char url[300];
+	struct dmn_tls_paths paths;
+	struct tly_tls_files tls = {paths.cert, paths.key, paths.ca, NULL};
+	uint8_t *response = NULL;
+	size_t len = 0;
+	int status = -1;
+
+	dmn_planner_tls(demo.dir, &paths);
+	snprintf(url, sizeof url, "%s/", demo.api);
+	cr_assert_eq(tly_https_request(url, "POST", &tls, (const uint8_t *)"{}", 2, 60000, &status,
+	                               &response, &len, why, sizeof why),
+	             TLY_OK, "POST /: %s", why);
+	free(response);
+	return status;
+}
+
 static void
 stop_demo(void)
 {
@@ -356,6 +376,7 @@ Test(web_daemon, serves_files_refuses_traversal_reports_budgets, .fini = stop_de
 	cr_assert_eq(get("/", &body), 200);
 	cr_assert(strstr(body, "<!doctype html>") != NULL, "%.200s", body);
 	free(body);
+	cr_assert_eq(post_root(), 405);
 	cr_assert_eq(get("/web/app.js", &body), 200);
 	cr_assert(strstr(body, "import") != NULL, "%.200s", body);
 	free(body);
@@ -401,6 +422,18 @@ Test(web_daemon, serves_files_refuses_traversal_reports_budgets, .fini = stop_de
 		cr_assert_float_eq(json_real_value(json_object_get(row, "epsilon_spent_decimal")),
 		                   0.5, 1e-9);
 	}
+	json_decref(root);
+	free(body);
+	/* Asked again after a second query: read on from where it stopped. */
+	cr_assert_eq(dmn_demo_run(&demo, argv), 0);
+	cr_assert_eq(get("/v1/budgets", &body), 200);
+	root = json_loads(body, 0, NULL);
+	list = json_object_get(root, "budgets");
+	cr_assert_eq(json_array_size(list), 3, "%s", body);
+	for (size_t i = 0; i < 3; i++)
+		cr_assert_str_eq(
+		    json_string_value(json_object_get(json_array_get(list, i), "epsilon_spent")),
+		    "1/1", "%s", body);
 	json_decref(root);
 	free(body);
 }
