@@ -34,7 +34,7 @@ installed_root(char *out, size_t len)
 tly_err
 srv_web_open(struct server *s, char *why, size_t why_len)
 {
-	char root[TLY_COORD_PATH_MAX + 32];
+	char root[TLY_COORD_PATH_MAX + 32], inner[300];
 	tly_err rv;
 
 	if (s->cfg.web_root[0] != '\0')
@@ -44,11 +44,14 @@ srv_web_open(struct server *s, char *why, size_t why_len)
 		         "were found");
 		return TLY_OK;
 	}
-	if ((rv = tly_web_load(&s->web, root, why, why_len)) != TLY_OK) {
-		if (s->cfg.web_root[0] != '\0')
-			return rv; /* asked for, and broken: refuse to start */
-		srv_note("no dashboard: %s", why);
-		return TLY_OK;
+	if ((rv = tly_web_load(&s->web, root, inner, sizeof inner)) != TLY_OK) {
+		if (s->cfg.web_root[0] == '\0') {
+			srv_note("no dashboard: %s", inner);
+			return TLY_OK;
+		}
+		/* Asked for, and broken: refuse to start. */
+		tly_say(why, why_len, "%s: [coordinator] web_root: %s", s->cfg.file, inner);
+		return rv;
 	}
 	srv_note("dashboard: %zu files from %s", s->web.count, root);
 	return TLY_OK;

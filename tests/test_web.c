@@ -361,6 +361,29 @@ post_root(void)
 	return status;
 }
 
+/* A web_root that is set but cannot be served refuses the start, naming
+ * the key (an unset one only leaves the dashboard off). */
+static void
+refused_without_its_files(void)
+{
+	char conf[300], broken[320], err[300], cmd[1000];
+
+	dmn_demo_stop(&demo, "coordinator", 30000);
+	dmn_demo_conf(&demo, "coordinator", conf, sizeof conf);
+	snprintf(broken, sizeof broken, "%s.broken", conf);
+	snprintf(cmd, sizeof cmd, "sed 's|^web_root = .*|web_root = /nonexistent/web|' %s > %s",
+	         conf, broken);
+	cr_assert_eq(system(cmd), 0);
+	dmn_demo_path(&demo, err, sizeof err, "logs/broken.err");
+	pid_t pid = dmn_demo_spawn(
+	    &demo, NULL, err, (const char *const[]){"tally-coordinator", "--config", broken, NULL});
+	int code = dmn_wait_or_kill(pid, 60000);
+	char *text = dmn_slurp(err, NULL);
+	cr_assert_eq(code, 1, "exit %d: %s", code, text);
+	cr_assert(strstr(text, "[coordinator] web_root: /nonexistent/web") != NULL, "%s", text);
+	free(text);
+}
+
 static void
 stop_demo(void)
 {
@@ -436,4 +459,5 @@ Test(web_daemon, serves_files_refuses_traversal_reports_budgets, .fini = stop_de
 		    "1/1", "%s", body);
 	json_decref(root);
 	free(body);
+	refused_without_its_files();
 }
