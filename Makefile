@@ -49,7 +49,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests check-layers format-check asan ubsan valgrind fuzz fuzz-build bench bench-plots \
 	run-bench bench-quick install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
-	mutants
+	mutants browser-test
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -63,6 +63,7 @@ test: deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory run-tests
+	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
 	@$(MAKE) --no-print-directory bench-quick
@@ -70,6 +71,22 @@ test: deps
 RUN_TESTS ?= $(TEST_BIN)
 run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
 	@TALLY_BIN=$(abspath $(BUILD)/bin) scripts/run-tests.sh $(RUN_TESTS)
+
+# The dashboard in a real browser (tests/browser/, run by `make test`):
+# Debian's chromium (scripts/deps.sh) driven by playwright-core, pinned by
+# the committed package-lock.json; `npm ci` runs when node_modules is
+# missing or older than the lock, with no install scripts and no browser
+# download. The screenshot and the CSV go to $(BUILD)/browser/.
+BROWSER_DIR := tests/browser
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+browser-test: $(BIN) $(BROWSER_DIR)/node_modules/.package-lock.json
+	@node $(BROWSER_DIR)/blake2b.test.mjs
+	@node $(BROWSER_DIR)/figures.test.mjs
+	@TALLY_BIN=$(abspath $(BUILD)/bin) OUT=$(abspath $(BUILD)/browser) \
+		node $(BROWSER_DIR)/dashboard.test.mjs
 
 # The same suite under sanitizers, each in its own build tree.
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -255,6 +272,8 @@ install: all
 		$(addprefix $(DESTDIR)$(PREFIX)/include/tally/,$(LIB_DIRS))
 	$(if $(PROGRAMS),install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -d $(DESTDIR)$(PREFIX)/share/tally/web
+	install -m 644 web/*.html web/*.css web/*.js $(DESTDIR)$(PREFIX)/share/tally/web/
 	for d in $(LIB_DIRS); do \
 		install -m 644 $$(ls $$d/*.h | grep -v '_impl\.h$$') $(DESTDIR)$(PREFIX)/include/tally/$$d/ || exit 1; \
 	done

@@ -157,6 +157,7 @@ static const char coordinator_conf[] = "; Coordinator of the `tally demo` federa
                                        "planners = ../planners.ini\n"
                                        "catalogue = ../catalogue.json\n"
                                        "log = state/transparency.db\n"
+                                       "%s"
                                        "\n"
                                        "[rounds]\n"
                                        "protocol = %s\n"
@@ -202,6 +203,25 @@ write_planners(const char *dir, const char *pki, char *why, size_t why_len)
 		return TLY_EIO;
 	}
 	return TLY_OK;
+}
+
+/* "web_root = ...\n" for the source tree's web/ when this tally runs
+ * from a build folder (build/bin or build/NAME/bin), else "" (an installed
+ * coordinator finds BINDIR/../share/tally/web by itself). */
+static void
+web_section(char *out, size_t len)
+{
+	static const char *const ups[] = {"../..", "../../.."};
+	char index[PATH_MAX + 64];
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
+		join(index, sizeof index, "%s/%s/web/index.html", self_dir, ups[i]);
+		if (access(index, R_OK) != 0)
+			continue;
+		join(out, len, "web_root = %s/%s/web\n", self_dir, ups[i]);
+		return;
+	}
 }
 
 static tly_err
@@ -266,7 +286,9 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 		return rv;
 	join(path, sizeof path, "%s/coordinator/coordinator.conf", l->dir);
 	/* k = 4, t = 2, q = 3 (one member may drop); three sites: k = q = 3. */
-	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port, l->protocol,
+	char web[PATH_MAX + 32];
+	web_section(web, sizeof web);
+	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port, web, l->protocol,
 	     l->sites >= 4 ? 4u : 3u);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
@@ -780,8 +802,10 @@ tly_demo_main(int argc, char **argv)
 	if (rc == 0 && a.serve) {
 		printf("\nThe federation is running. Ask it questions with\n"
 		       "  tally query --config %s/planner.conf --count --by sex --epsilon 0.5\n"
+		       "or in a browser at %s/ (the dashboard: docs/OPERATIONS.md, \"The "
+		       "dashboard\")\n"
 		       "and stop it with\n  tally demo --stop --dir %s\n",
-		       a.dir, a.dir);
+		       a.dir, api.url, a.dir);
 		return 0;
 	}
 	/* Step 4 */

@@ -367,7 +367,10 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 		                "the request URI is too long");
 		return;
 	}
-	if (strcmp(path, "/v1/catalogue") == 0 || strcmp(path, "/v1/status") == 0) {
+	if (srv_web_serve(s, req, path))
+		return;
+	if (strcmp(path, "/v1/catalogue") == 0 || strcmp(path, "/v1/status") == 0 ||
+	    strcmp(path, "/v1/budgets") == 0) {
 		allow = "GET";
 	} else if (strcmp(path, "/v1/releases") == 0) {
 		allow = "GET";
@@ -386,8 +389,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 		srv_reply_error(
 		    s, req->handle, 404, "not_found", NULL,
 		    "%s %s: not part of the API (POST /v1/queries, POST /v1/queries/estimate, "
-		    "GET /v1/queries/{id}, "
-		    "GET /v1/catalogue, GET /v1/releases, GET /v1/status)",
+		    "GET /v1/queries/{id}, GET /v1/catalogue, GET /v1/releases, GET /v1/status, "
+		    "GET /v1/budgets)",
 		    req->method, path);
 		return;
 	}
@@ -406,6 +409,8 @@ srv_on_request(struct server *s, struct tly_http_request *req)
 		srv_answer(s, req->handle, 200, s->catalogue_json);
 	} else if (strcmp(path, "/v1/status") == 0) {
 		status(s, req->handle);
+	} else if (strcmp(path, "/v1/budgets") == 0) {
+		srv_budgets(s, req->handle);
 	} else if (strcmp(path, "/v1/releases") == 0) {
 		releases(s, req->handle, &p);
 	} else if (strcmp(path, "/v1/queries/estimate") == 0) {

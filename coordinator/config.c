@@ -388,6 +388,7 @@ static const struct key keys[] = {
     {SECTION_COORDINATOR, "sign_key", read_path, AT(sign_key), true},
     {SECTION_COORDINATOR, "registry", read_path, AT(registry), true},
     {SECTION_COORDINATOR, "catalogue", read_path, AT(catalogue), true},
+    {SECTION_COORDINATOR, "web_root", read_path, AT(web_root), false},
     {SECTION_COORDINATOR, "log", read_path, AT(log), true},
     {SECTION_COORDINATOR, "heartbeat_interval_ms", read_heartbeat, AT(heartbeat_interval_ms),
      false},

@@ -13,6 +13,9 @@
  *   registry = registry.ini             ; pinned public keys (store/keys.h)
  *   catalogue = catalogue.json          ; what nodes publish (query/spec.h)
  *   log = state/transparency.db         ; the transparency log (translog.h)
+ *   web_root = /usr/local/share/tally/web ; the dashboard's files (web.h);
+ *                                       ; unset: BINDIR/../share/tally/web
+ *                                       ; when it exists, else no dashboard
  *   heartbeat_interval_ms = 2000        ; keepalive to each node, 100..60000
  *   heartbeat_dead_ms = 6000            ; a node silent this long is dropped,
  *                                       ; 2 x heartbeat_interval_ms..600000
@@ -163,6 +166,9 @@ struct tly_coord_config {
 	uint32_t planner_queue_max; /* default queue_max */
 	/* planner_share = num/den, reduced, 0 < num <= den; default 1/1 (off) */
 	uint64_t planner_share_num, planner_share_den;
+	/* The dashboard's static files (coordinator/web.h); "" when unset:
+	 * then BINDIR/../share/tally/web when it exists, else no dashboard. */
+	char web_root[TLY_COORD_PATH_MAX];
 	uint32_t api_max_conns;        /* API connections at once; default 256 */
 	uint32_t handshake_timeout_ms; /* accept to TLS handshake done; default 5000 */
 	uint32_t idle_timeout_ms;      /* no byte either way; default 300000 */

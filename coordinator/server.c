@@ -248,7 +248,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	if ((rv = tly_translog_open(&s->log, s->cfg.log, s->identity.sign, why, why_len)) != TLY_OK)
 		return rv;
 	if ((rv = verify_log(s, why, why_len)) != TLY_OK ||
-	    (rv = open_shares(s, why, why_len)) != TLY_OK)
+	    (rv = open_shares(s, why, why_len)) != TLY_OK ||
+	    (rv = srv_web_open(s, why, why_len)) != TLY_OK)
 		return rv;
 	/* One CA per role: each listener trusts only its own role's CA. */
 	struct tly_tls_files node_tls = {
@@ -288,6 +289,8 @@ close_server(struct server *s)
 	tly_hub_close(s->hub);
 	tly_translog_close(s->log);
 	tly_shares_free(s->shares);
+	tly_web_fini(&s->web);
+	tly_budgets_fini(&s->budgets);
 	tly_catalogue_fini(&s->catalogue);
 	free(s->catalogue_json);
 	tly_roster_fini(&s->roster);

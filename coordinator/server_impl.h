@@ -14,11 +14,13 @@
 #include <jansson.h>
 
 #include "coordinator/api.h"
+#include "coordinator/budgets.h"
 #include "coordinator/config.h"
 #include "coordinator/planners.h"
 #include "coordinator/release.h"
 #include "coordinator/shares.h"
 #include "coordinator/translog.h"
+#include "coordinator/web.h"
 #include "crypto/dp.h"
 #include "crypto/rng.h"
 #include "query/receipt.h"
@@ -161,7 +163,10 @@ struct server {
 	size_t results_next;                        /* the ring's next slot */
 	char async_qid[2 * TLY_QUERY_ID_BYTES + 1]; /* the job started last, when async */
 	uint64_t run_ms_avg;                        /* how long a query takes, for Retry-After */
-	struct tly_shares *shares; /* per-planner shares; NULL when planner_share = 1 */
+	struct tly_shares *shares;  /* per-planner shares; NULL when planner_share = 1 */
+	struct tly_web web;         /* the dashboard's files; count 0 when off */
+	struct tly_budgets budgets; /* GET /v1/budgets: the log read up to budgets_seq */
+	uint64_t budgets_seq;
 };
 
 /* server.c: logging, time, sending */
@@ -190,6 +195,13 @@ tly_err srv_check_cost(const struct server *s, const struct tly_query *q, char *
 /* api_estimate.c: POST /v1/queries/estimate, the dry run: answered at
  * once; nothing queued, logged, charged or sent. */
 void srv_estimate(struct server *s, const struct tly_http_request *req);
+
+/* api_web.c: the dashboard's files and GET /v1/budgets */
+TLY_MUST tly_err srv_web_open(struct server *s, char *why, size_t why_len);
+/* Nonzero when the request was the dashboard's (a path outside /v1),
+ * and answered. */
+int srv_web_serve(struct server *s, const struct tly_http_request *req, const char *path);
+void srv_budgets(struct server *s, uint64_t handle);
 
 /* misdeeds.c */
 void srv_misdeed_note(struct server *s, uint32_t node, enum misdeed_kind kind);

@@ -298,6 +298,15 @@ enum tly_translog_format {
 TLY_MUST tly_err tly_translog_show(struct tly_translog *log, FILE *out,
                                    enum tly_translog_format format);
 
+/* The receipts of the log's outcome entries with seq > *since into b
+ * (coordinator/budgets.h keeps the newest per node and population), and
+ * *since the last seq read: GET /v1/budgets reads each entry once, however
+ * often it is asked. Does not verify (the coordinator's own log). TLY_EIO,
+ * TLY_EFORMAT, TLY_ENOMEM, with why. */
+struct tly_budgets;
+TLY_MUST tly_err tly_translog_budgets(struct tly_translog *log, struct tly_budgets *b,
+                                      uint64_t *since, char *why, size_t why_len);
+
 /* The JSON array for GET /v1/releases: one object per entry in log order,
  * {"seq", "query_id" (hex), "time" (ISO-8601 UTC), "outcome" ("released",
  * "aborted", "refused"), "reason" (when not released), "release" (the

@@ -117,6 +117,21 @@ tly_translog_show(struct tly_translog *log, FILE *out, enum tly_translog_format 
 
 /* ---- releases ---- */
 
+/* "planner": who signed the query, from the spec of an entry that has
+ * one (the committed entry); for the dashboard's history. */
+static int
+set_planner(json_t *item, const struct tly_translog_entry *e)
+{
+	json_t *spec = e->spec_len > 0 ? json_loadb(e->spec, e->spec_len, 0, NULL) : NULL;
+	json_t *planner = json_object_get(spec, "planner");
+	int bad = 0;
+
+	if (json_is_string(planner))
+		bad = json_object_set(item, "planner", planner);
+	json_decref(spec);
+	return bad;
+}
+
 static tly_err
 release_item(const struct tly_translog_entry *e, json_t *array)
 {
@@ -140,6 +155,7 @@ release_item(const struct tly_translog_entry *e, json_t *array)
 		bad |= json_object_set_new(
 		    item, "reason", json_stringn(e->reason_len ? e->reason : "", e->reason_len));
 	bad |= json_object_set_new(item, "release", release != NULL ? release : json_null());
+	bad |= set_planner(item, e);
 	bad |= json_array_append_new(array, item);
 	return bad ? TLY_ENOMEM : TLY_OK;
 }

@@ -244,8 +244,9 @@ struct tly_http_request {
 
 /* Serve https://HOST:PORT (http:// when tls is NULL, for tests) with
  * client certificates required (a client without one fails the TLS
- * handshake). GET and POST on /v1 and below (query string included) are
- * queued. Answered here without queuing, each with a JSON error body
+ * handshake). GET and POST on /v1 and below (query string included),
+ * on / and on /web/... (the dashboard's static files) are queued. Answered here without queuing,
+ * each with a JSON error body
  * {"error":{"code","message"}}: a URI of TLY_HTTP_PATH_MAX bytes or more
  * 414, a path outside /v1 404, other methods 405 with "Allow: GET, POST",
  * a body over TLY_HTTP_BODY_MAX 413 (over TLY_HTTP_DRAIN_MAX, and for

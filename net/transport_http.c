@@ -244,10 +244,13 @@ answer_now(nng_aio *aio, uint16_t status)
 }
 
 /* The handler takes every path (nng's own 404 and 405 pages are HTML):
- * only /v1 and below are the API's. */
+ * only /v1 and below are the API's, and / and /web/... the dashboard's
+ * (the application decides which files, if any, those are). */
 static int
 in_api(const char *uri)
 {
+	if (strcmp(uri, "/") == 0 || strncmp(uri, "/web/", 5) == 0)
+		return 1;
 	return strncmp(uri, "/v1", 3) == 0 && (uri[3] == '\0' || uri[3] == '/' || uri[3] == '?');
 }
 

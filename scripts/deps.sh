@@ -6,7 +6,8 @@ set -eu
 
 packages="pkg-config make gcc libnng-dev libsodium-dev libssl-dev openssl libgmp-dev
 libcriterion-dev libsqlite3-dev sqlite3 libjansson-dev libinih-dev gnuplot-nox
-clang clang-format libclang-rt-14-dev valgrind iproute2"
+clang clang-format libclang-rt-14-dev valgrind iproute2
+chromium nodejs"
 
 missing=""
 for p in $packages; do
@@ -14,6 +15,8 @@ for p in $packages; do
 		missing="$missing $p"
 	fi
 done
+# npm: Debian's package, unless a nodejs that bundles it (NodeSource) is there.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing:$missing"
