@@ -176,6 +176,14 @@ rate_columns(struct sql *q, const struct tly_dataset *schema, const struct tly_s
 	append(q, " THEN 1 ELSE 0 END AS hit, COUNT(*)");
 }
 
+/* Result columns a rate or dsr groups by after the grouping columns:
+ * the band (dsr) and the numerator flag. */
+static size_t
+rate_groupings(const struct tly_spec *spec)
+{
+	return spec->measure == TLY_MEASURE_DSR ? 2 : spec->measure == TLY_MEASURE_RATE ? 1 : 0;
+}
+
 static void
 build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
 {
@@ -223,10 +231,10 @@ build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_
 			append(q, "%s%zu", g > 0 ? ", " : "", g + 1);
 		if (spec->measure == TLY_MEASURE_HISTOGRAM)
 			append(q, "%sbin", spec->group_by_count > 0 ? ", " : "");
-		if (spec->measure == TLY_MEASURE_DSR)
-			append(q, "%sband", spec->group_by_count > 0 ? ", " : "");
-		if (spec->measure == TLY_MEASURE_RATE || spec->measure == TLY_MEASURE_DSR)
-			append(q, ", hit");
+		/* By position: a data column may be called "band" or "hit". */
+		for (size_t c = 0; c < rate_groupings(spec); c++)
+			append(q, "%s%zu", spec->group_by_count + c > 0 ? ", " : "",
+			       spec->group_by_count + c + 1);
 	}
 }
 
