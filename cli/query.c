@@ -430,6 +430,27 @@ compare_object(const struct flags *f, char *why, size_t why_len)
 	return json_pack("{s:o, s:s}", "to", to, "as", f->compare ? f->compare : "ratio");
 }
 
+/* The measure of the flags (a new reference), and the query's "compare"
+ * set in q when asked; NULL after saying why. */
+static json_t *
+measure_object(const struct flags *f, json_t *q, char *why, size_t why_len)
+{
+	json_t *compare, *measure;
+
+	if (f->rate_count == 0)
+		return json_pack("{s:s}", "op", f->measure);
+	measure = rate_measure(f, why, why_len);
+	if (measure == NULL || f->compare_to == NULL)
+		return measure;
+	compare = compare_object(f, why, why_len);
+	if (compare == NULL) {
+		json_decref(measure);
+		return NULL;
+	}
+	json_object_set_new(q, "compare", compare);
+	return measure;
+}
+
 static char *
 build_json(const struct flags *f, char *why, size_t why_len)
 {
@@ -443,21 +464,10 @@ build_json(const struct flags *f, char *why, size_t why_len)
 		tly_say(why, why_len, "give exactly one of --epsilon E or --rho R");
 		return NULL;
 	}
-	json_t *q = json_object(), *measure = f->rate_count > 0
-	                                          ? rate_measure(f, why, why_len)
-	                                          : json_pack("{s:s}", "op", f->measure);
+	json_t *q = json_object(), *measure = measure_object(f, q, why, why_len);
 	if (measure == NULL) {
 		json_decref(q);
 		return NULL;
-	}
-	if (f->compare_to != NULL) {
-		json_t *compare = compare_object(f, why, why_len);
-		if (compare == NULL) {
-			json_decref(measure);
-			json_decref(q);
-			return NULL;
-		}
-		json_object_set_new(q, "compare", compare);
 	}
 	json_object_set_new(q, "dataset", json_string(f->dataset));
 	if (f->column != NULL)

@@ -331,14 +331,19 @@ rows_column(const struct tly_spec *spec)
 	}
 }
 
-/* A rate or dsr row: its cell within the group, -1 when out of range.
- * Cells per group: (numerator, rest) per band, spec.h. */
+/* A histogram, rate or dsr row: its cell within the group, -1 when out
+ * of range. A histogram's is its bin; a rate's and a dsr's (numerator,
+ * rest) per band, spec.h. */
 static long
-rate_cell(sqlite3_stmt *stmt, const struct tly_spec *spec)
+row_cell(sqlite3_stmt *stmt, const struct tly_spec *spec, size_t per_group)
 {
 	int col = (int)spec->group_by_count;
 	int64_t band = 0, hit;
 
+	if (spec->measure == TLY_MEASURE_HISTOGRAM) {
+		int64_t bin = sqlite3_column_int64(stmt, col);
+		return bin < 0 || (size_t)bin >= per_group ? -1 : (long)bin;
+	}
 	if (spec->measure == TLY_MEASURE_DSR)
 		band = sqlite3_column_int64(stmt, col++);
 	hit = sqlite3_column_int64(stmt, col);
@@ -398,18 +403,10 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 			if (rv == TLY_OK)
 				rv = add_cell(&cells[base + 1], rows);
 			break;
-		case TLY_MEASURE_HISTOGRAM: {
-			int64_t bin = sqlite3_column_int64(stmt, value_col);
-			if (bin < 0 || (size_t)bin >= per_group) {
-				stats->rows_unmatched += (uint64_t)rows;
-				continue;
-			}
-			rv = add_cell(&cells[base + (size_t)bin], rows);
-			break;
-		}
+		case TLY_MEASURE_HISTOGRAM:
 		case TLY_MEASURE_RATE:
 		case TLY_MEASURE_DSR: {
-			long at = rate_cell(stmt, spec);
+			long at = row_cell(stmt, spec, per_group);
 			if (at < 0) {
 				stats->rows_unmatched += (uint64_t)rows;
 				continue;
