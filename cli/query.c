@@ -51,6 +51,13 @@ static const char usage[] =
     "Question flags, instead of --spec:\n"
     "  --dataset NAME      default patients\n"
     "  --count | --sum COL | --mean COL | --histogram COL --edges E0,E1,...\n"
+    "  --rate \"COL OP VALUE\"    a rate: the rows matching it (repeatable: all of\n"
+    "                      them) over all rows kept by --where, per group; with\n"
+    "  --per N             1, 100, 1000 (default), 10000 or 100000, and\n"
+    "  --standardise esp2013 --age-column COL   directly age-standardised to the\n"
+    "                      European Standard Population 2013 (default per 100000)\n"
+    "  --compare-to \"COL=VALUE[,COL=VALUE]\" [--compare ratio|difference]\n"
+    "                      each group's rate against this group's\n"
     "  --where \"COL OP VALUE\"   OP: = != < <= > >= in (in takes V1,V2,...); repeatable\n"
     "  --by COL[,COL]      group by categorical columns\n"
     "  --epsilon E | --rho R   privacy: discrete Laplace (epsilon) or zCDP (rho)\n"
@@ -71,6 +78,9 @@ struct flags {
 	const char *protocol;
 	const char *where[WHERE_MAX];
 	size_t where_count;
+	const char *rate[WHERE_MAX]; /* --rate: the numerator's conditions */
+	size_t rate_count;
+	const char *per, *standard, *age_column, *compare_to, *compare;
 	long timeout_ms;
 	int timeout_given; /* --timeout overrides the planner config's */
 	int dry_run;       /* POST /v1/queries/estimate instead */
@@ -102,6 +112,12 @@ enum {
 	OPT_PLANNER,
 	OPT_SIGN_KEY,
 	OPT_DRY_RUN,
+	OPT_RATE,
+	OPT_PER,
+	OPT_STANDARDISE,
+	OPT_AGE_COLUMN,
+	OPT_COMPARE_TO,
+	OPT_COMPARE,
 };
 
 static const struct option options[] = {{"config", required_argument, NULL, OPT_CONFIG},
@@ -129,6 +145,14 @@ static const struct option options[] = {{"config", required_argument, NULL, OPT_
                                         {"planner", required_argument, NULL, OPT_PLANNER},
                                         {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
                                         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+                                        {"rate", required_argument, NULL, OPT_RATE},
+                                        {"per", required_argument, NULL, OPT_PER},
+                                        {"standardise", required_argument, NULL, OPT_STANDARDISE},
+                                        {"standardize", required_argument, NULL, OPT_STANDARDISE},
+                                        {"age-column", required_argument, NULL, OPT_AGE_COLUMN},
+                                        {"compare-to", required_argument, NULL, OPT_COMPARE_TO},
+                                        {"compare", required_argument, NULL, OPT_COMPARE},
+                                        {"group-by", required_argument, NULL, OPT_BY},
                                         {NULL, 0, NULL, 0}};
 
 /* The flags that say where and how to ask: 1 when c is one of them. */
@@ -226,6 +250,42 @@ measure_flag(int c, struct flags *f, char *why, size_t why_len)
 	}
 }
 
+/* The flags of a rate or dsr: 1 when c is one of them, EXIT_USAGE (why
+ * set) when its value is refused. */
+static int
+rate_flag(int c, struct flags *f, char *why, size_t why_len)
+{
+	switch (c) {
+	case OPT_RATE:
+		if (f->rate_count == WHERE_MAX) {
+			tly_say(why, why_len, "--rate: at most %d conditions", WHERE_MAX);
+			return EXIT_USAGE;
+		}
+		f->rate[f->rate_count++] = optarg;
+		f->measure = f->standard != NULL ? "dsr" : "rate";
+		return 1;
+	case OPT_PER:
+		f->per = optarg;
+		return 1;
+	case OPT_STANDARDISE:
+		f->standard = optarg;
+		if (f->rate_count > 0)
+			f->measure = "dsr";
+		return 1;
+	case OPT_AGE_COLUMN:
+		f->age_column = optarg;
+		return 1;
+	case OPT_COMPARE_TO:
+		f->compare_to = optarg;
+		return 1;
+	case OPT_COMPARE:
+		f->compare = optarg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* 0 on success; EXIT_USAGE with why set otherwise; -1 for --help. */
 static int
 parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
@@ -242,7 +302,9 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 			return -1;
 		if (connection_flag(c, f))
 			continue;
-		if ((rv = measure_flag(c, f, why, why_len)) == EXIT_USAGE)
+		if ((rv = measure_flag(c, f, why, why_len)) == 0)
+			rv = rate_flag(c, f, why, why_len);
+		if (rv == EXIT_USAGE)
 			return EXIT_USAGE;
 		if (rv == 0) {
 			tly_say(why, why_len, "unknown option (see --help)");
@@ -327,6 +389,78 @@ condition(const char *text, char *why, size_t why_len)
 	return NULL;
 }
 
+/* The measure of --rate: {"op": "rate" or "dsr", "numerator", "per",
+ * "age_column", "standard"}; NULL after saying why. */
+static json_t *
+rate_measure(const struct flags *f, char *why, size_t why_len)
+{
+	json_t *m = json_pack("{s:s}", "op", f->measure), *numerator = json_array();
+
+	json_object_set_new(m, "numerator", numerator);
+	for (size_t i = 0; i < f->rate_count; i++) {
+		json_t *cond = condition(f->rate[i], why, why_len);
+		if (cond == NULL) {
+			json_decref(m);
+			return NULL;
+		}
+		json_array_append_new(numerator, cond);
+	}
+	if (f->per != NULL)
+		json_object_set_new(m, "per", scalar(f->per));
+	if (strcmp(f->measure, "dsr") == 0) {
+		json_object_set_new(m, "standard", json_string(f->standard));
+		json_object_set_new(m, "age_column",
+		                    json_string(f->age_column != NULL ? f->age_column : "age"));
+	}
+	return m;
+}
+
+/* "compare": {"to": {COL: VALUE, ...}, "as"} from --compare-to and
+ * --compare; NULL after saying why. */
+static json_t *
+compare_object(const struct flags *f, char *why, size_t why_len)
+{
+	json_t *to = json_object();
+	char *copy = strdup(f->compare_to), *save = NULL;
+
+	for (char *item = copy ? strtok_r(copy, ",", &save) : NULL; item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		if (eq == NULL || eq == item) {
+			tly_say(why, why_len, "--compare-to \"%s\": expected COL=VALUE[,COL=VALUE]",
+			        f->compare_to);
+			free(copy);
+			json_decref(to);
+			return NULL;
+		}
+		*eq = '\0';
+		json_object_set_new(to, item, json_string(eq + 1));
+	}
+	free(copy);
+	return json_pack("{s:o, s:s}", "to", to, "as", f->compare ? f->compare : "ratio");
+}
+
+/* The measure of the flags (a new reference), and the query's "compare"
+ * set in q when asked; NULL after saying why. */
+static json_t *
+measure_object(const struct flags *f, json_t *q, char *why, size_t why_len)
+{
+	json_t *compare, *measure;
+
+	if (f->rate_count == 0)
+		return json_pack("{s:s}", "op", f->measure);
+	measure = rate_measure(f, why, why_len);
+	if (measure == NULL || f->compare_to == NULL)
+		return measure;
+	compare = compare_object(f, why, why_len);
+	if (compare == NULL) {
+		json_decref(measure);
+		return NULL;
+	}
+	json_object_set_new(q, "compare", compare);
+	return measure;
+}
+
 static char *
 build_json(const struct flags *f, char *why, size_t why_len)
 {
@@ -340,7 +474,11 @@ build_json(const struct flags *f, char *why, size_t why_len)
 		tly_say(why, why_len, "give exactly one of --epsilon E or --rho R");
 		return NULL;
 	}
-	json_t *q = json_object(), *measure = json_pack("{s:s}", "op", f->measure);
+	json_t *q = json_object(), *measure = measure_object(f, q, why, why_len);
+	if (measure == NULL) {
+		json_decref(q);
+		return NULL;
+	}
 	json_object_set_new(q, "dataset", json_string(f->dataset));
 	if (f->column != NULL)
 		json_object_set_new(measure, "column", json_string(f->column));
@@ -669,6 +807,80 @@ print_facts(FILE *out, json_t *result, const char *prefix, const char *fmt, int 
 	}
 }
 
+/* ---- the extra columns of a rate or dsr ---- */
+
+/* "ratio" or "difference" when the release compares groups, "" for a
+ * rate without comparison, NULL when the release is not a rate. */
+static const char *
+rate_kind(json_t *result)
+{
+	const char *op =
+	    json_string_value(json_object_get(json_object_get(result, "measure"), "op"));
+	json_t *first = json_array_get(json_object_get(result, "cells"), 0);
+
+	if (op == NULL || (strcmp(op, "rate") != 0 && strcmp(op, "dsr") != 0))
+		return NULL;
+	if (json_object_get(first, "ratio") != NULL)
+		return "ratio";
+	return json_object_get(first, "difference") != NULL ? "difference" : "";
+}
+
+static void
+rate_header(FILE *out, json_t *result, int csv)
+{
+	const char *kind = rate_kind(result);
+
+	if (kind == NULL)
+		return;
+	if (!csv)
+		return;
+	fputs(",numerator,denominator", out);
+	if (kind[0] != '\0')
+		fprintf(out, ",%s,%s_low,%s_high", kind, kind, kind);
+}
+
+/* The parts, and the comparison, of one cell; empty fields when null. */
+static void
+rate_row(FILE *out, json_t *result, json_t *cell, int csv)
+{
+	const char *kind = rate_kind(result);
+	json_t *n = json_object_get(json_object_get(cell, "numerator"), "value");
+	json_t *d = json_object_get(json_object_get(cell, "denominator"), "value");
+
+	if (kind == NULL)
+		return;
+	json_t *parts[2] = {n, d};
+	for (size_t i = 0; i < 2; i++) {
+		fputs(csv ? "," : i == 0 ? "  numerator " : " of ", out);
+		if (json_is_integer(parts[i]))
+			fprintf(out, "%lld", (long long)json_integer_value(parts[i]));
+		else if (!csv)
+			fputs("-", out);
+	}
+	if (kind[0] == '\0')
+		return;
+	json_t *c = json_object_get(cell, kind), *ci = json_object_get(c, "ci95");
+	fputs(csv ? "," : "  ", out);
+	if (!csv && json_is_object(c))
+		fprintf(out, "%s ", kind);
+	if (json_is_number(json_object_get(c, "value")))
+		fprintf(out, "%.3f", json_number_value(json_object_get(c, "value")));
+	else if (json_object_get(cell, "reference") == json_true())
+		fputs(csv ? "" : "(reference)", out);
+	for (size_t i = 0; i < 2 && json_is_object(c); i++) {
+		json_t *end = json_array_get(ci, i);
+		fputs(csv ? "," : i == 0 ? " [" : ", ", out);
+		if (json_is_number(end))
+			fprintf(out, "%.3f", json_number_value(end));
+		else
+			fputs(csv ? "" : "inf", out);
+	}
+	if (!csv && json_is_object(c))
+		fputs("]", out);
+	else if (csv && !json_is_object(c))
+		fputs(",,", out);
+}
+
 static void
 print_table(FILE *out, json_t *result)
 {
@@ -682,7 +894,9 @@ print_table(FILE *out, json_t *result)
 	fprintf(out, "\n");
 
 	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%-20s", key);
-	fprintf(out, "%14s  %s\n", "value", "95% interval");
+	fprintf(out, "%14s  %s", "value", "95% interval");
+	rate_header(out, result, 0);
+	fprintf(out, "\n");
 	json_array_foreach(cells, i, v)
 	{
 		print_group(out, json_object_get(v, "group"), "", 20);
@@ -701,6 +915,7 @@ print_table(FILE *out, json_t *result)
 			print_value(out, json_array_get(ci, 1));
 			fprintf(out, "]");
 		}
+		rate_row(out, result, v, 0);
 		fprintf(out, "\n");
 	}
 }
@@ -718,7 +933,9 @@ print_csv(FILE *out, json_t *result)
 	print_description(out, "# ", result);
 	print_facts(out, result, "# ", "%s: ", 0);
 	json_object_foreach(json_object_get(first, "group"), key, v) fprintf(out, "%s,", key);
-	fprintf(out, "value,ci95_low,ci95_high\n");
+	fprintf(out, "value,ci95_low,ci95_high");
+	rate_header(out, result, 1);
+	fprintf(out, "\n");
 	json_array_foreach(cells, i, v)
 	{
 		json_t *group = json_object_get(v, "group");
@@ -728,14 +945,15 @@ print_csv(FILE *out, json_t *result)
 		}
 		json_t *value = json_object_get(v, "value"), *ci = json_object_get(v, "ci95");
 		if (json_is_null(value)) {
-			fprintf(out, ",,\n");
-			continue;
+			fprintf(out, ",,");
+		} else {
+			print_value(out, value);
+			fprintf(out, ",");
+			print_value(out, json_array_get(ci, 0));
+			fprintf(out, ",");
+			print_value(out, json_array_get(ci, 1));
 		}
-		print_value(out, value);
-		fprintf(out, ",");
-		print_value(out, json_array_get(ci, 0));
-		fprintf(out, ",");
-		print_value(out, json_array_get(ci, 1));
+		rate_row(out, result, v, 1);
 		fprintf(out, "\n");
 	}
 }

@@ -311,7 +311,7 @@ static const char node_conf_template[] =
     "committee = yes\n"
     "\n"
     "[policy]\n"
-    "measures = count, sum, mean, histogram\n"
+    "measures = count, sum, mean, histogram, rate, dsr\n"
     "min_contributors = 3\n"
     "max_min_honest = 10\n"
     "\n"

@@ -1,6 +1,7 @@
 /* A finished query's result JSON: see release.h for the fields, the
  * intervals and the disclosure control. */
 #include "release.h"
+#include "release_rate.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -193,8 +194,11 @@ static json_t *
 measure_json(struct build *b)
 {
 	const struct tly_spec *spec = b->in->spec;
-	json_t *o = json_object(), *edges;
+	json_t *o, *edges;
 
+	if (spec->measure == TLY_MEASURE_RATE || spec->measure == TLY_MEASURE_DSR)
+		return tly_release_rate_measure(spec, b->in->cat);
+	o = json_object();
 	set(b, o, "op", json_string(tly_spec_measure_name(spec->measure)));
 	if (b->column != NULL)
 		set(b, o, "column", json_string(b->column->name));
@@ -596,7 +600,7 @@ tly_release_build(const struct tly_release_input *in, json_t **out, char *why, s
 	struct build b = {.in = in, .why = why, .why_len = why_len};
 	const struct tly_spec *spec;
 	char id[2 * TLY_QUERY_ID_BYTES + 1];
-	json_t *o;
+	json_t *o, *rate_cells = NULL;
 	tly_err rv;
 
 	TLY_REQUIRE(in != NULL && out != NULL && (why != NULL || why_len == 0));
@@ -610,6 +614,9 @@ tly_release_build(const struct tly_release_input *in, json_t **out, char *why, s
 	b.ds = &in->cat->datasets[spec->dataset];
 	b.column = spec->measure_column >= 0 ? &b.ds->columns[spec->measure_column] : NULL;
 	if ((rv = prepare(&b)) != TLY_OK)
+		return rv;
+	if ((spec->measure == TLY_MEASURE_RATE || spec->measure == TLY_MEASURE_DSR) &&
+	    (rv = tly_release_rate_cells(in, &rate_cells, why, why_len)) != TLY_OK)
 		return rv;
 
 	o = json_object();
@@ -626,7 +633,7 @@ tly_release_build(const struct tly_release_input *in, json_t **out, char *why, s
 	set(&b, sdc, "suppress_below", json_integer(in->sdc.suppress_below));
 	set(&b, sdc, "round_to", json_integer(in->sdc.round_to > 1 ? in->sdc.round_to : 0));
 	set(&b, o, "sdc", sdc);
-	set(&b, o, "cells", cells_json(&b));
+	set(&b, o, "cells", rate_cells != NULL ? rate_cells : cells_json(&b));
 	if (b.nomem) {
 		json_decref(o);
 		return refuse(&b, TLY_ENOMEM, "out of memory");

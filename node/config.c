@@ -193,18 +193,17 @@ add_measure(void *arg, const char *name)
 	static const struct {
 		const char *name;
 		unsigned bit;
-	} measures[] = {{"count", TLY_ALLOW_COUNT},
-	                {"sum", TLY_ALLOW_SUM},
-	                {"mean", TLY_ALLOW_MEAN},
-	                {"histogram", TLY_ALLOW_HISTOGRAM}};
+	} measures[] = {{"count", TLY_ALLOW_COUNT}, {"sum", TLY_ALLOW_SUM},
+	                {"mean", TLY_ALLOW_MEAN},   {"histogram", TLY_ALLOW_HISTOGRAM},
+	                {"rate", TLY_ALLOW_RATE},   {"dsr", TLY_ALLOW_DSR}};
 	for (size_t i = 0; i < sizeof measures / sizeof measures[0]; i++) {
 		if (strcmp(name, measures[i].name) == 0) {
 			*mask |= measures[i].bit;
 			return true;
 		}
 	}
-	fail(p, "policy", "measures", "unknown measure \"%.40s\" (count, sum, mean, histogram)",
-	     name);
+	fail(p, "policy", "measures",
+	     "unknown measure \"%.40s\" (count, sum, mean, histogram, rate, dsr)", name);
 	return false;
 }
 
@@ -615,7 +614,8 @@ set_defaults(struct tly_node_config *cfg, const char *name)
 	cfg->committee = 1;
 	cfg->heartbeat_interval_ms = TLY_HEARTBEAT_INTERVAL_MS;
 	cfg->heartbeat_dead_ms = TLY_HEARTBEAT_DEAD_MS;
-	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM;
+	cfg->measures = TLY_ALLOW_COUNT | TLY_ALLOW_SUM | TLY_ALLOW_MEAN | TLY_ALLOW_HISTOGRAM |
+	                TLY_ALLOW_RATE | TLY_ALLOW_DSR;
 	cfg->min_contributors = 3;
 	cfg->max_min_honest = 10;
 	cfg->max_query_work = TLY_NOISE_DEFAULT_MAX_WORK;

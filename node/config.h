@@ -20,7 +20,8 @@
  *                                           ; 2 x heartbeat_interval_ms..600000
  *
  *   [policy]
- *   measures = count, sum, mean, histogram  ; allowed measures
+ *   measures = count, sum, mean, histogram  ; allowed measures (default: these,
+ *                                           ; rate and dsr)
  *   min_contributors = 3                    ; refuse queries with fewer sites
  *   max_min_honest = 10                     ; refuse queries whose min_honest h is
  *                                           ; larger: this node's noise share is
@@ -101,6 +102,8 @@ enum tly_measure_mask {
 	TLY_ALLOW_SUM = 1 << TLY_MEASURE_SUM,
 	TLY_ALLOW_MEAN = 1 << TLY_MEASURE_MEAN,
 	TLY_ALLOW_HISTOGRAM = 1 << TLY_MEASURE_HISTOGRAM,
+	TLY_ALLOW_RATE = 1 << TLY_MEASURE_RATE,
+	TLY_ALLOW_DSR = 1 << TLY_MEASURE_DSR,
 };
 
 struct tly_node_config {

@@ -150,7 +150,7 @@ from_where(struct sql *q, const struct tly_node_dataset *ds, const struct tly_sp
 		append(q, "COALESCE(\"%s\", 0) = 0", ds->opt_out);
 	else
 		append(q, "1");
-	if (spec->measure != TLY_MEASURE_COUNT)
+	if (spec->measure_column >= 0)
 		append(q, " AND \"%s\" IS NOT NULL", schema->columns[spec->measure_column].name);
 	for (size_t i = 0; i < spec->where_count; i++)
 		condition(q, schema, &spec->where[i]);
@@ -180,6 +180,34 @@ mean_select(struct sql *q, const struct tly_column *measure, const struct tly_sp
 	append(q, " - ");
 	param_int(q, enc.centre);
 	append(q, "), COUNT(*)");
+}
+
+/* rate, dsr: the ESP band (dsr) and whether the row is in the numerator
+ * (1) or not (0): a NULL in a numerator column is "not". The age is
+ * clipped to the column's declared bounds, as a sum clips, then banded. */
+static void
+rate_columns(struct sql *q, const struct tly_dataset *schema, const struct tly_spec *spec)
+{
+	if (spec->measure == TLY_MEASURE_DSR) {
+		const struct tly_column *age = &schema->columns[spec->measure_column];
+		append(q, "MIN(MIN(MAX(CAST(\"%s\" AS INTEGER), ", age->name);
+		param_int(q, age->min);
+		append(q, "), ");
+		param_int(q, age->max);
+		append(q, ") / %d, %d) AS band, ", TLY_ESP2013_BAND_YEARS, TLY_ESP2013_BANDS - 1);
+	}
+	append(q, "CASE WHEN 1");
+	for (size_t i = 0; i < spec->numerator_count; i++)
+		condition(q, schema, &spec->numerator[i]);
+	append(q, " THEN 1 ELSE 0 END AS hit, COUNT(*)");
+}
+
+/* Result columns a rate or dsr groups by after the grouping columns:
+ * the band (dsr) and the numerator flag. */
+static size_t
+rate_groupings(const struct tly_spec *spec)
+{
+	return spec->measure == TLY_MEASURE_DSR ? 2 : spec->measure == TLY_MEASURE_RATE ? 1 : 0;
 }
 
 static void
@@ -217,14 +245,22 @@ build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_
 		}
 		append(q, " ELSE %zu END AS bin, COUNT(*)", spec->edge_count - 2);
 		break;
+	case TLY_MEASURE_RATE:
+	case TLY_MEASURE_DSR:
+		rate_columns(q, schema, spec);
+		break;
 	}
 	from_where(q, ds, spec);
-	if (spec->group_by_count > 0 || spec->measure == TLY_MEASURE_HISTOGRAM) {
+	if (spec->group_by_count > 0 || spec->measure >= TLY_MEASURE_HISTOGRAM) {
 		append(q, " GROUP BY ");
 		for (size_t g = 0; g < spec->group_by_count; g++)
 			append(q, "%s%zu", g > 0 ? ", " : "", g + 1);
 		if (spec->measure == TLY_MEASURE_HISTOGRAM)
 			append(q, "%sbin", spec->group_by_count > 0 ? ", " : "");
+		/* By position: a data column may be called "band" or "hit". */
+		for (size_t c = 0; c < rate_groupings(spec); c++)
+			append(q, "%s%zu", spec->group_by_count + c > 0 ? ", " : "",
+			       spec->group_by_count + c + 1);
 	}
 }
 
@@ -334,6 +370,43 @@ count_weight(const struct tly_store *st, const struct tly_spec *spec, int64_t *w
 	return TLY_OK;
 }
 
+/* The result column holding the row count: the last one. */
+static int
+rows_column(const struct tly_spec *spec)
+{
+	int value_col = (int)spec->group_by_count;
+
+	switch (spec->measure) {
+	case TLY_MEASURE_COUNT:
+		return value_col;
+	case TLY_MEASURE_DSR: /* band, hit, count */
+		return value_col + 2;
+	default: /* sum or bin or hit, then count */
+		return value_col + 1;
+	}
+}
+
+/* A histogram, rate or dsr row: its cell within the group, -1 when out
+ * of range. A histogram's is its bin; a rate's and a dsr's (numerator,
+ * rest) per band, spec.h. */
+static long
+row_cell(sqlite3_stmt *stmt, const struct tly_spec *spec, size_t per_group)
+{
+	int col = (int)spec->group_by_count;
+	int64_t band = 0, hit;
+
+	if (spec->measure == TLY_MEASURE_HISTOGRAM) {
+		int64_t bin = sqlite3_column_int64(stmt, col);
+		return bin < 0 || (size_t)bin >= per_group ? -1 : (long)bin;
+	}
+	if (spec->measure == TLY_MEASURE_DSR)
+		band = sqlite3_column_int64(stmt, col++);
+	hit = sqlite3_column_int64(stmt, col);
+	if (band < 0 || band >= TLY_ESP2013_BANDS || (hit != 0 && hit != 1))
+		return -1;
+	return (long)(2 * band + (hit ? 0 : 1));
+}
+
 tly_err
 tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
          int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
@@ -370,8 +443,7 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 		int64_t rows;
 		/* The row count is the last column: COUNT(*) alone, or after
 		 * the sum or the bin. */
-		rows = sqlite3_column_int64(
-		    stmt, spec->measure == TLY_MEASURE_COUNT ? value_col : value_col + 1);
+		rows = sqlite3_column_int64(stmt, rows_column(spec));
 		stats->rows_matched += (uint64_t)rows;
 		if (group < 0) {
 			stats->rows_unmatched += (uint64_t)rows;
@@ -391,13 +463,15 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 			if (rv == TLY_OK)
 				rv = add_weighted(&cells[base + 1], rows, weight);
 			break;
-		case TLY_MEASURE_HISTOGRAM: {
-			int64_t bin = sqlite3_column_int64(stmt, value_col);
-			if (bin < 0 || (size_t)bin >= per_group) {
+		case TLY_MEASURE_HISTOGRAM:
+		case TLY_MEASURE_RATE:
+		case TLY_MEASURE_DSR: {
+			long at = row_cell(stmt, spec, per_group);
+			if (at < 0) {
 				stats->rows_unmatched += (uint64_t)rows;
 				continue;
 			}
-			rv = add_cell(&cells[base + (size_t)bin], rows);
+			rv = add_cell(&cells[base + (size_t)at], rows);
 			break;
 		}
 		}

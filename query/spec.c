@@ -24,6 +24,11 @@ tly_spec_fini(struct tly_spec *spec)
 		free(spec->where[i].domain_values);
 	}
 	free(spec->where);
+	for (size_t i = 0; i < spec->numerator_count; i++) {
+		free(spec->numerator[i].int_values);
+		free(spec->numerator[i].domain_values);
+	}
+	free(spec->numerator);
 	free(spec->edges);
 	memset(spec, 0, sizeof *spec);
 }
@@ -172,14 +177,18 @@ parse_edges(struct parse *p, const json_t *measure, const struct tly_column *col
 	return TLY_OK;
 }
 
+static tly_err parse_rate(struct parse *p, const json_t *measure);
+
 static tly_err
 parse_measure(struct parse *p, const json_t *root)
 {
-	static const char *const keys[][4] = {
+	static const char *const keys[][6] = {
 	    [TLY_MEASURE_COUNT] = {"op", NULL},
 	    [TLY_MEASURE_SUM] = {"op", "column", NULL},
 	    [TLY_MEASURE_MEAN] = {"op", "column", NULL},
 	    [TLY_MEASURE_HISTOGRAM] = {"op", "column", "edges", NULL},
+	    [TLY_MEASURE_RATE] = {"op", "numerator", "per", NULL},
+	    [TLY_MEASURE_DSR] = {"op", "numerator", "per", "age_column", "standard", NULL},
 	};
 	char echo[TLY_SPEC_ECHO_BYTES];
 	const struct tly_column *col;
@@ -191,19 +200,22 @@ parse_measure(struct parse *p, const json_t *root)
 	        TLY_OK ||
 	    (rv = tly_spec_member(measure, "measure", "op", JSON_STRING, 1, &op, p->err)) != TLY_OK)
 		return rv;
-	for (m = TLY_MEASURE_COUNT; m <= TLY_MEASURE_HISTOGRAM; m++)
+	for (m = TLY_MEASURE_COUNT; m <= TLY_MEASURE_DSR; m++)
 		if (strcmp(json_string_value(op), tly_spec_measure_name(m)) == 0)
 			break;
-	if (m > TLY_MEASURE_HISTOGRAM) {
+	if (m > TLY_MEASURE_DSR) {
 		tly_spec_echo(echo, json_string_value(op), json_string_length(op));
-		return tly_field_fail(p->err, 0, "measure.op",
-		                      "unknown op \"%s\"; use count, sum, mean or histogram", echo);
+		return tly_field_fail(
+		    p->err, 0, "measure.op",
+		    "unknown op \"%s\"; use count, sum, mean, histogram, rate or dsr", echo);
 	}
 	p->spec->measure = m;
 	p->spec->measure_column = -1;
 	if ((rv = tly_spec_only_keys(measure, "measure", keys[m], p->err)) != TLY_OK ||
 	    m == TLY_MEASURE_COUNT)
 		return rv;
+	if (m == TLY_MEASURE_RATE || m == TLY_MEASURE_DSR)
+		return parse_rate(p, measure);
 	column = json_object_get(measure, "column");
 	if (column == NULL)
 		return tly_field_fail(p->err, 0, "measure.column", "missing: %s needs a column",
@@ -383,26 +395,26 @@ compare_where(const struct tly_dataset *ds, const struct tly_where *a, const str
 
 /* The clauses are a conjunction: sort them and drop exact repeats. */
 static void
-normalise_where(const struct tly_dataset *ds, struct tly_spec *spec)
+normalise_clauses(const struct tly_dataset *ds, struct tly_where *where, size_t *count)
 {
 	size_t kept = 0;
 
-	for (size_t i = 1; i < spec->where_count; i++) {
-		struct tly_where moving = spec->where[i];
+	for (size_t i = 1; i < *count; i++) {
+		struct tly_where moving = where[i];
 		size_t j = i;
-		for (; j > 0 && compare_where(ds, &spec->where[j - 1], &moving) > 0; j--)
-			spec->where[j] = spec->where[j - 1];
-		spec->where[j] = moving;
+		for (; j > 0 && compare_where(ds, &where[j - 1], &moving) > 0; j--)
+			where[j] = where[j - 1];
+		where[j] = moving;
 	}
-	for (size_t i = 0; i < spec->where_count; i++) {
-		if (kept > 0 && compare_where(ds, &spec->where[kept - 1], &spec->where[i]) == 0) {
-			free(spec->where[i].int_values);
-			free(spec->where[i].domain_values);
+	for (size_t i = 0; i < *count; i++) {
+		if (kept > 0 && compare_where(ds, &where[kept - 1], &where[i]) == 0) {
+			free(where[i].int_values);
+			free(where[i].domain_values);
 			continue;
 		}
-		spec->where[kept++] = spec->where[i];
+		where[kept++] = where[i];
 	}
-	spec->where_count = kept;
+	*count = kept;
 }
 
 /* The array at root's key, of at most max `items`; *list NULL when absent. */
@@ -442,7 +454,165 @@ parse_where(struct parse *p, const json_t *root)
 		if (rv != TLY_OK)
 			return rv;
 	}
-	normalise_where(p->ds, p->spec);
+	normalise_clauses(p->ds, p->spec->where, &p->spec->where_count);
+	return TLY_OK;
+}
+
+/* ---- rate and dsr ---- */
+
+/* measure.numerator: 1..TLY_SPEC_WHERE_MAX clauses, as "where". */
+static tly_err
+parse_numerator(struct parse *p, const json_t *measure)
+{
+	char path[TLY_SPEC_PATH_BYTES];
+	json_t *list;
+	size_t count;
+	tly_err rv = tly_spec_member(measure, "measure", "numerator", JSON_ARRAY, 1, &list, p->err);
+
+	if (rv != TLY_OK)
+		return rv;
+	count = json_array_size(list);
+	if (count == 0 || count > TLY_SPEC_WHERE_MAX)
+		return tly_field_fail(p->err, 0, "measure.numerator",
+		                      "%zu conditions; a numerator takes 1 to %d", count,
+		                      TLY_SPEC_WHERE_MAX);
+	p->spec->numerator = calloc(count, sizeof *p->spec->numerator);
+	if (p->spec->numerator == NULL)
+		return TLY_ENOMEM;
+	for (size_t i = 0; i < count; i++) {
+		tly_spec_path_index(path, "measure.numerator", i);
+		p->spec->numerator_count = i + 1;
+		rv = parse_clause(p, &p->spec->numerator[i], json_array_get(list, i), path);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	normalise_clauses(p->ds, p->spec->numerator, &p->spec->numerator_count);
+	return TLY_OK;
+}
+
+/* measure.per: 1, 100, 1000, 10000 or 100000 (default given). */
+static tly_err
+parse_per(struct parse *p, const json_t *measure, uint32_t fallback)
+{
+	const json_t *value = json_object_get(measure, "per");
+	json_int_t v;
+
+	p->spec->per = fallback;
+	if (value == NULL)
+		return TLY_OK;
+	v = json_is_integer(value) ? json_integer_value(value) : 0;
+	if (v != 1 && v != 100 && v != 1000 && v != 10000 && v != 100000)
+		return tly_field_fail(p->err, 0, "measure.per",
+		                      "expected 1, 100, 1000, 10000 or 100000, got %s",
+		                      tly_spec_got(value).text);
+	p->spec->per = (uint32_t)v;
+	return TLY_OK;
+}
+
+/* dsr: measure.age_column (integer, min >= 0) and measure.standard. */
+static tly_err
+parse_standard(struct parse *p, const json_t *measure)
+{
+	char echo[TLY_SPEC_ECHO_BYTES];
+	const json_t *column = json_object_get(measure, "age_column");
+	const struct tly_column *col;
+	json_t *standard;
+	tly_err rv;
+
+	if (column == NULL)
+		return tly_field_fail(p->err, 0, "measure.age_column",
+		                      "missing: dsr needs the integer age column");
+	if ((rv = column_ref(p, column, "measure.age_column", &p->spec->measure_column)) != TLY_OK)
+		return rv;
+	col = &p->ds->columns[p->spec->measure_column];
+	if (col->kind != TLY_COLUMN_INTEGER || col->min < 0)
+		return tly_field_fail(p->err, 0, "measure.age_column",
+		                      "column \"%s\" is not an integer column of ages (min >= 0)",
+		                      col->name);
+	rv = tly_spec_member(measure, "measure", "standard", JSON_STRING, 0, &standard, p->err);
+	if (rv != TLY_OK)
+		return rv;
+	p->spec->standard = TLY_STANDARD_ESP2013;
+	if (standard != NULL && strcmp(json_string_value(standard), "esp2013") != 0) {
+		tly_spec_echo(echo, json_string_value(standard), json_string_length(standard));
+		return tly_field_fail(p->err, 0, "measure.standard",
+		                      "unknown standard \"%s\"; use esp2013", echo);
+	}
+	return TLY_OK;
+}
+
+static tly_err
+parse_rate(struct parse *p, const json_t *measure)
+{
+	int dsr = p->spec->measure == TLY_MEASURE_DSR;
+	tly_err rv = parse_numerator(p, measure);
+
+	if (rv == TLY_OK)
+		rv = parse_per(p, measure, dsr ? 100000 : 1000);
+	if (rv == TLY_OK && dsr)
+		rv = parse_standard(p, measure);
+	return rv;
+}
+
+/* compare.to: a value for each grouping column, and no other key. */
+static tly_err
+parse_compare_to(struct parse *p, const json_t *compare)
+{
+	char path[TLY_SPEC_PATH_BYTES], echo[TLY_SPEC_ECHO_BYTES];
+	const char *key;
+	json_t *to, *value;
+	tly_err rv = tly_spec_member(compare, "compare", "to", JSON_OBJECT, 1, &to, p->err);
+
+	if (rv != TLY_OK)
+		return rv;
+	json_object_foreach(to, key, value)
+	{
+		int column = tly_dataset_column(p->ds, key);
+		size_t g = 0;
+		while (g < p->spec->group_by_count && p->spec->group_by[g] != column)
+			g++;
+		tly_spec_path_key(path, "compare.to", key);
+		if (column < 0 || g == p->spec->group_by_count) {
+			tly_spec_echo(echo, key, strlen(key));
+			return tly_field_fail(
+			    p->err, 0, path, "\"%s\" is not a grouping column of this query", echo);
+		}
+		rv = domain_value(p, &p->ds->columns[column], value, path, &p->spec->compare_to[g]);
+		if (rv != TLY_OK)
+			return rv;
+	}
+	if (json_object_size(to) != p->spec->group_by_count)
+		return tly_field_fail(p->err, 0, "compare.to",
+		                      "give a value for each of the %zu grouping columns",
+		                      p->spec->group_by_count);
+	return TLY_OK;
+}
+
+static tly_err
+parse_compare(struct parse *p, const json_t *root)
+{
+	static const char *const keys[] = {"to", "as", NULL};
+	json_t *compare, *as;
+	tly_err rv = tly_spec_member(root, "", "compare", JSON_OBJECT, 0, &compare, p->err);
+
+	if (rv != TLY_OK || compare == NULL)
+		return rv;
+	if (p->spec->measure != TLY_MEASURE_RATE && p->spec->measure != TLY_MEASURE_DSR)
+		return tly_field_fail(p->err, 0, "compare", "only a rate or a dsr compares groups");
+	if (p->spec->group_by_count == 0)
+		return tly_field_fail(p->err, 0, "compare", "needs group_by: groups to compare");
+	if ((rv = tly_spec_only_keys(compare, "compare", keys, p->err)) != TLY_OK ||
+	    (rv = parse_compare_to(p, compare)) != TLY_OK ||
+	    (rv = tly_spec_member(compare, "compare", "as", JSON_STRING, 1, &as, p->err)) != TLY_OK)
+		return rv;
+	if (strcmp(json_string_value(as), "ratio") == 0)
+		p->spec->compare = TLY_COMPARE_RATIO;
+	else if (strcmp(json_string_value(as), "difference") == 0)
+		p->spec->compare = TLY_COMPARE_DIFFERENCE;
+	else
+		return tly_field_fail(p->err, 0, "compare.as",
+		                      "expected \"ratio\" or \"difference\", got %s",
+		                      tly_spec_got(as).text);
 	return TLY_OK;
 }
 
@@ -658,8 +828,9 @@ tly_err
 tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char *json, size_t len,
                struct tly_field_error *err)
 {
-	static const char *const keys[] = {"dataset", "measure", "where",    "group_by", "domains",
-	                                   "privacy", "sdc",     "protocol", "planner",  NULL};
+	static const char *const keys[] = {"dataset", "measure", "where", "group_by",
+	                                   "domains", "privacy", "sdc",   "protocol",
+	                                   "planner", "compare", NULL};
 	struct tly_spec spec = {0};
 	struct parse p = {.cat = cat, .spec = &spec, .err = err};
 	json_t *root = NULL;
@@ -673,7 +844,7 @@ tly_spec_parse(struct tly_spec *out, const struct tly_catalogue *cat, const char
 	if ((rv = tly_spec_only_keys(root, "", keys, err)) != TLY_OK ||
 	    (rv = parse_dataset(&p, root)) != TLY_OK || (rv = parse_measure(&p, root)) != TLY_OK ||
 	    (rv = parse_where(&p, root)) != TLY_OK || (rv = parse_group_by(&p, root)) != TLY_OK ||
-	    (rv = parse_domains(&p, root)) != TLY_OK ||
+	    (rv = parse_domains(&p, root)) != TLY_OK || (rv = parse_compare(&p, root)) != TLY_OK ||
 	    (rv = tly_spec_parse_privacy(&spec, root, err)) != TLY_OK ||
 	    (rv = parse_sdc(&p, root)) != TLY_OK || (rv = parse_protocol(&p, root)) != TLY_OK ||
 	    (rv = parse_planner(&p, root)) != TLY_OK || (rv = check_cells(&p)) != TLY_OK)

@@ -120,6 +120,27 @@ enum tly_measure {
 	TLY_MEASURE_SUM = 2,       /* clipped to the column's bounds */
 	TLY_MEASURE_MEAN = 3,      /* clipped sum and count per group */
 	TLY_MEASURE_HISTOGRAM = 4, /* counts per bin of `edges` */
+	TLY_MEASURE_RATE = 5,      /* numerator over denominator per group */
+	TLY_MEASURE_DSR = 6,       /* rate directly age-standardised (ESP 2013) */
+};
+
+/* The European Standard Population 2013 (Eurostat, "Revision of the
+ * European Standard Population", 2013 edition; the esp2013 vector of
+ * OHID's PHEindicatormethods): 19 bands of five years, 0-4 ... 85-89, then
+ * 90+, weights summing to 100,000 (spec_shape.c). */
+enum {
+	TLY_STANDARD_ESP2013 = 1,
+	TLY_ESP2013_BANDS = 19,
+	TLY_ESP2013_BAND_YEARS = 5,
+	TLY_ESP2013_TOTAL = 100000,
+};
+extern const uint32_t tly_esp2013_weights[TLY_ESP2013_BANDS];
+
+/* "compare" in a rate or dsr query: each group against a reference group. */
+enum tly_compare {
+	TLY_COMPARE_NONE = 0,
+	TLY_COMPARE_RATIO = 1,
+	TLY_COMPARE_DIFFERENCE = 2,
 };
 
 enum tly_where_op {
@@ -146,13 +167,26 @@ struct tly_where {
 struct tly_spec {
 	int dataset; /* index into the catalogue */
 	enum tly_measure measure;
-	int measure_column; /* sum, mean, histogram: an integer column; -1 for count */
+	int measure_column; /* sum, mean, histogram: an integer column; dsr: the
+	                       age column (integer, min >= 0); -1 for count and rate */
 	size_t edge_count;  /* histogram: >= 2, strictly increasing, within the column's bounds */
 	int64_t *edges;     /* bins [e0,e1), [e1,e2), ..., [e(b-1), e(b)]; values outside
 	                       the edges fall in the first or last bin */
 	size_t where_count; /* a conjunction, sorted by (column name, op, values),
 	                       no repeats */
 	struct tly_where *where;
+	/* rate, dsr: who counts in the numerator, among the rows `where`
+	 * keeps (1..TLY_SPEC_WHERE_MAX clauses, normalised and sorted as
+	 * `where`); per: the multiplier, one of 1, 100, 1000, 10000, 100000;
+	 * standard: dsr's TLY_STANDARD_ESP2013 */
+	size_t numerator_count;
+	struct tly_where *numerator;
+	uint32_t per;
+	uint8_t standard;
+	/* rate, dsr: enum tly_compare, and the reference group's domain index
+	 * for each grouping column */
+	uint8_t compare;
+	int compare_to[TLY_SPEC_GROUP_BY_MAX];
 	size_t group_by_count;
 	int group_by[TLY_SPEC_GROUP_BY_MAX]; /* categorical columns, no repeats */
 	uint8_t mechanism;                   /* enum tly_mechanism: LAPLACE or SKELLAM */
@@ -191,6 +225,17 @@ void tly_spec_fini(struct tly_spec *spec);
  * be a string or an integer, which matches its decimal string (1 matches "1"); an integer column
  * takes JSON integers only.
  *
+ * Rates: "measure" {"op": "rate", "numerator": [clauses as in "where"],
+ * "per": 1000} counts, per group, the rows `where` keeps (denominator) and
+ * those of them that also match every numerator clause (numerator).
+ * {"op": "dsr", "numerator", "per", "age_column": an integer column with
+ * min >= 0, "standard": "esp2013"} does so per ESP 2013 age band, for a
+ * directly age-standardised rate. "per" defaults to 1000 (rate) and
+ * 100000 (dsr); "standard" to "esp2013". With a rate or dsr, "compare"
+ * {"to": {each grouping column: a value}, "as": "ratio" or "difference"}
+ * asks for each group's figure against the reference group's; it needs
+ * group_by. Post-processing only: it changes no cell.
+ *
  * privacy: {"mechanism": "laplace", "epsilon": E} gives TLY_MECH_LAPLACE
  * (pure epsilon-DP, distributed discrete Laplace). {"mechanism":
  * "gaussian" or "skellam", "rho": R} gives TLY_MECH_SKELLAM: rho-zCDP, as
@@ -213,7 +258,8 @@ TLY_MUST tly_err tly_spec_parse(struct tly_spec *out, const struct tly_catalogue
  * and "domains": each grouping column's values in cell-layout order, {}
  * without grouping, so that a catalogue that orders a domain otherwise
  * refuses the query instead of misreading its cells; "planner" is the
- * one exception: present exactly when spec->planner is not ""),
+ * one exception: present exactly when spec->planner is not "", and so is
+ * "compare", present exactly when asked),
  * categorical values are strings, and the mechanism is "laplace" or
  * "skellam". It is a valid query: parsing it gives the same spec.
  * *json is malloc'd and NUL-terminated. TLY_ENOMEM. */
@@ -234,6 +280,11 @@ TLY_MUST tly_err tly_spec_hash(const struct tly_spec *spec, const struct tly_cat
  *   mean       2 cells: the centred clipped sum, then the weighted count
  *              (tly_spec_mean_encoding)
  *   histogram  edge_count - 1 cells: the bins
+ *   rate       2 cells: the rows in the numerator, then the other rows
+ *              (denominator = the two together)
+ *   dsr        2 cells per ESP 2013 band, band by band (0-4 first): the
+ *              band's rows in the numerator, then its other rows; the
+ *              band is min(age / 5, 18), rows with no age left out
  * With no group_by there is one group.
  */
 size_t tly_spec_groups(const struct tly_spec *spec, const struct tly_catalogue *cat);
@@ -252,6 +303,8 @@ void tly_spec_group_values(const struct tly_spec *spec, const struct tly_catalog
  * sum: one cell by at most B = max(|min|, |max|): L1 = mB, L2^2 = m^2 B^2.
  * mean (tly_spec_mean_encoding): the centred sum cell by at most B', the
  * count cell by w: L1 = m(B' + w), L2^2 = m^2 (B'^2 + w^2).
+ * rate, dsr: each row is in exactly one cell (numerator or not, one band),
+ * as in a histogram: L1 = m, L2^2 = m^2.
  * TLY_ERANGE on overflow.
  */
 TLY_MUST tly_err tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *cat,
@@ -260,7 +313,8 @@ TLY_MUST tly_err tly_spec_sensitivity(const struct tly_spec *spec, const struct 
 /* The largest absolute value one site's cell can take before noise (so the
  * coordinator can refuse a query whose total could leave the field's signed
  * range, with tly_field_sum_fits): count/histogram: rows_cap; sum:
- * rows_cap * B; mean: rows_cap * max(B', w). Saturates at UINT64_MAX. */
+ * rows_cap * B; mean: rows_cap * max(B', w); rate, dsr: rows_cap.
+ * Saturates at UINT64_MAX. */
 uint64_t tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat,
                              uint64_t rows_cap);
 
@@ -299,7 +353,8 @@ void tly_mean_encoding_of(const struct tly_column *col, uint8_t mechanism,
 uint64_t tly_mean_weight(uint64_t half_range, uint8_t mechanism);
 
 /* Names as the canonical form writes them: "laplace", "skellam", "none";
- * "committee", "secagg", "secagg+"; "count", "sum", "mean", "histogram";
+ * "committee", "secagg", "secagg+"; "count", "sum", "mean", "histogram",
+ * "rate", "dsr";
  * "=", "!=", "<", "<=", ">", ">=", "in". "?" for a value outside the enum. */
 const char *tly_spec_mechanism_name(uint8_t mechanism);
 const char *tly_spec_protocol_name(uint8_t protocol);

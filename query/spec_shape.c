@@ -49,9 +49,19 @@ tly_spec_measure_name(enum tly_measure measure)
 		return "mean";
 	case TLY_MEASURE_HISTOGRAM:
 		return "histogram";
+	case TLY_MEASURE_RATE:
+		return "rate";
+	case TLY_MEASURE_DSR:
+		return "dsr";
 	}
 	return "?";
 }
+
+/* Eurostat 2013, 0-4 ... 85-89, 90+ (spec.h). */
+const uint32_t tly_esp2013_weights[TLY_ESP2013_BANDS] = {
+    5000, 5500, 5500, 5500, 6000, 6000, 6500, 7000, 7000, 7000,
+    7000, 6500, 6000, 5500, 5000, 4000, 2500, 1500, 1000,
+};
 
 const char *
 tly_spec_op_name(enum tly_where_op op)
@@ -84,6 +94,26 @@ dataset_of(const struct tly_spec *spec, const struct tly_catalogue *cat)
 	return &cat->datasets[spec->dataset];
 }
 
+static json_t *canon_clause(const struct tly_dataset *ds, const struct tly_where *w);
+
+/* A rate's or dsr's own keys; nonzero on allocation failure. */
+static int
+canon_rate(const struct tly_spec *spec, const struct tly_dataset *ds, json_t *obj)
+{
+	json_t *numerator = json_array();
+	int bad = json_object_set_new(obj, "numerator", numerator);
+
+	for (size_t i = 0; i < spec->numerator_count && !bad; i++)
+		bad |= json_array_append_new(numerator, canon_clause(ds, &spec->numerator[i]));
+	bad |= json_object_set_new(obj, "per", json_integer(spec->per));
+	if (spec->measure == TLY_MEASURE_DSR) {
+		bad |= json_object_set_new(obj, "age_column",
+		                           json_string(ds->columns[spec->measure_column].name));
+		bad |= json_object_set_new(obj, "standard", json_string("esp2013"));
+	}
+	return bad;
+}
+
 static json_t *
 canon_measure(const struct tly_spec *spec, const struct tly_dataset *ds)
 {
@@ -93,7 +123,9 @@ canon_measure(const struct tly_spec *spec, const struct tly_dataset *ds)
 	if (bad)
 		return NULL;
 	bad |= json_object_set_new(obj, "op", json_string(tly_spec_measure_name(spec->measure)));
-	if (spec->measure != TLY_MEASURE_COUNT)
+	if (spec->measure == TLY_MEASURE_RATE || spec->measure == TLY_MEASURE_DSR)
+		bad |= canon_rate(spec, ds, obj);
+	else if (spec->measure != TLY_MEASURE_COUNT)
 		bad |= json_object_set_new(obj, "column",
 		                           json_string(ds->columns[spec->measure_column].name));
 	if (spec->measure == TLY_MEASURE_HISTOGRAM) {
@@ -188,6 +220,28 @@ canon_lists(const struct tly_spec *spec, const struct tly_dataset *ds, json_t *r
 	return bad;
 }
 
+/* "compare": {"as", "to": {column: value}}, only when asked. */
+static json_t *
+canon_compare(const struct tly_spec *spec, const struct tly_dataset *ds)
+{
+	json_t *obj = json_object(), *to = json_object();
+	int bad = obj == NULL || to == NULL;
+
+	bad |= json_object_set_new(
+	    obj, "as", json_string(spec->compare == TLY_COMPARE_RATIO ? "ratio" : "difference"));
+	bad |= json_object_set_new(obj, "to", to);
+	for (size_t i = 0; i < spec->group_by_count && !bad; i++) {
+		const struct tly_column *col = &ds->columns[spec->group_by[i]];
+		bad |= json_object_set_new(to, col->name,
+		                           json_string(col->domain[spec->compare_to[i]]));
+	}
+	if (bad) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 tly_err
 tly_spec_canonical(const struct tly_spec *spec, const struct tly_catalogue *cat, char **json)
 {
@@ -211,6 +265,8 @@ tly_spec_canonical(const struct tly_spec *spec, const struct tly_catalogue *cat,
 	                           json_string(tly_spec_protocol_name(spec->protocol)));
 	if (spec->planner[0] != '\0')
 		bad |= json_object_set_new(root, "planner", json_string(spec->planner));
+	if (spec->compare != TLY_COMPARE_NONE)
+		bad |= json_object_set_new(root, "compare", canon_compare(spec, ds));
 	if (!bad && canon_lists(spec, ds, root) == 0)
 		rv = tly_spec_dump(root, json, &len);
 	json_decref(root);
@@ -252,10 +308,13 @@ tly_spec_cells_per_group(const struct tly_spec *spec)
 	case TLY_MEASURE_SUM:
 		return 1;
 	case TLY_MEASURE_MEAN:
+	case TLY_MEASURE_RATE:
 		return 2;
 	case TLY_MEASURE_HISTOGRAM:
 		TLY_REQUIRE(spec->edge_count >= 2);
 		return spec->edge_count - 1;
+	case TLY_MEASURE_DSR:
+		return 2 * TLY_ESP2013_BANDS;
 	}
 	tly_misuse("tly_spec_cells_per_group: unknown measure");
 }
@@ -297,7 +356,7 @@ value_bound(const struct tly_spec *spec, const struct tly_catalogue *cat)
 	const struct tly_column *col;
 	uint64_t lo, hi;
 
-	if (spec->measure_column < 0)
+	if (spec->measure_column < 0 || spec->measure == TLY_MEASURE_DSR)
 		return 0;
 	col = &dataset_of(spec, cat)->columns[spec->measure_column];
 	lo = magnitude(col->min);
@@ -345,6 +404,8 @@ tly_spec_sensitivity(const struct tly_spec *spec, const struct tly_catalogue *ca
 	switch (spec->measure) {
 	case TLY_MEASURE_COUNT:
 	case TLY_MEASURE_HISTOGRAM:
+	case TLY_MEASURE_RATE: /* each row in one cell, as a histogram */
+	case TLY_MEASURE_DSR:
 		per_site_l1 = 1;
 		per_site_l2sq = 1;
 		break;
@@ -377,6 +438,8 @@ tly_spec_cell_bound(const struct tly_spec *spec, const struct tly_catalogue *cat
 	switch (spec->measure) {
 	case TLY_MEASURE_COUNT:
 	case TLY_MEASURE_HISTOGRAM:
+	case TLY_MEASURE_RATE:
+	case TLY_MEASURE_DSR:
 		return rows_cap;
 	case TLY_MEASURE_SUM:
 		break;

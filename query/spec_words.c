@@ -150,8 +150,38 @@ tly_spec_words_filters(const json_t *spec, json_t **filters)
 	return TLY_OK;
 }
 
+/* "rate per 1000 of people with has_diabetes = \"1\"", and for a dsr
+ * ", directly age-standardised by age to the European Standard Population
+ * 2013". */
+static void
+rate(struct words *w, const json_t *m, int dsr)
+{
+	const json_t *numerator = json_object_get(m, "numerator");
+	const json_t *per = json_object_get(m, "per");
+	const char *standard;
+
+	if (!json_is_integer(per) || json_array_size(numerator) == 0)
+		w->bad = 1;
+	fprintf(w->f, "rate per %" JSON_INTEGER_FORMAT " of people with ", json_integer_value(per));
+	for (size_t i = 0; i < json_array_size(numerator); i++) {
+		const json_t *clause = json_array_get(numerator, i);
+		fputs(i > 0 ? " and " : "", w->f);
+		if (!json_is_object(clause))
+			w->bad = 1;
+		else
+			filter(w, clause);
+	}
+	if (!dsr)
+		return;
+	standard = json_string_value(json_object_get(m, "standard"));
+	if (standard == NULL || strcmp(standard, "esp2013") != 0)
+		w->bad = 1;
+	fprintf(w->f, ", directly age-standardised by %s to the European Standard Population 2013",
+	        identifier(w, json_object_get(m, "age_column")));
+}
+
 /* "count of people", "mean of wait_weeks (...)", "histogram of x with
- * bin edges 0, 1, 2". */
+ * bin edges 0, 1, 2", a rate. */
 static void
 measure(struct words *w, const json_t *m)
 {
@@ -160,6 +190,11 @@ measure(struct words *w, const json_t *m)
 
 	if (op == NULL) {
 		w->bad = 1;
+		return;
+	}
+	if (strcmp(op, tly_spec_measure_name(TLY_MEASURE_RATE)) == 0 ||
+	    strcmp(op, tly_spec_measure_name(TLY_MEASURE_DSR)) == 0) {
+		rate(w, m, strcmp(op, tly_spec_measure_name(TLY_MEASURE_DSR)) == 0);
 		return;
 	}
 	if (strcmp(op, tly_spec_measure_name(TLY_MEASURE_COUNT)) == 0) {
@@ -203,6 +238,34 @@ group_by(struct words *w, const json_t *columns)
 		        identifier(w, json_array_get(columns, i)));
 }
 
+/* ", each compared with imd_decile = \"10\" as a ratio". */
+static void
+compare(struct words *w, const json_t *c)
+{
+	const char *as = json_string_value(json_object_get(c, "as"));
+	const json_t *to = json_object_get(c, "to"), *v;
+	const char *key;
+	int first = 1;
+
+	if (c == NULL)
+		return;
+	if (as == NULL || (strcmp(as, "ratio") != 0 && strcmp(as, "difference") != 0) ||
+	    json_object_size(to) == 0) {
+		w->bad = 1;
+		return;
+	}
+	fputs(", each compared with ", w->f);
+	json_object_foreach((json_t *)to, key, v)
+	{
+		if (!tly_spec_name_ok(key, strlen(key)))
+			w->bad = 1;
+		fprintf(w->f, "%s%s = ", first ? "" : " and ", w->bad ? "?" : key);
+		value(w, v);
+		first = 0;
+	}
+	fprintf(w->f, " as a %s", as);
+}
+
 tly_err
 tly_spec_words_sentence(const json_t *spec, char **sentence)
 {
@@ -227,5 +290,6 @@ tly_spec_words_sentence(const json_t *spec, char **sentence)
 			filter(&w, clause);
 	}
 	group_by(&w, json_object_get(spec, "group_by"));
+	compare(&w, json_object_get(spec, "compare"));
 	return words_close(&w, sentence);
 }

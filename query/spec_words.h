@@ -7,7 +7,7 @@
  *
  * The input is a query's JSON object as tly_spec_canonical writes it (what
  * the transparency log holds and every node hashed). Only "dataset",
- * "measure", "where" and "group_by" are read, so keys added to the
+ * "measure", "where", "group_by" and "compare" are read, so keys added to the
  * canonical form later change nothing here. Nothing is trusted: a log may
  * have been tampered with, so names must be identifiers ([a-z][a-z0-9_]*,
  * at most TLY_SPEC_NAME_MAX), operators and measures must be the canonical
@@ -25,7 +25,12 @@
  *   dataset "patients", with no filter, by specialty
  *   histogram of ae_attendances_12m with bin edges 0, 1, 2, 5, 10 in
  *   dataset "patients" where sex = "F"
- * (one line; wrapped here only).
+ *   rate per 100000 of people with has_diabetes = "1", directly
+ *   age-standardised by age to the European Standard Population 2013 in
+ *   dataset "patients", with no filter, by imd_decile, each compared with
+ *   imd_decile = "10" as a ratio
+ * (one line; wrapped here only). A rate's numerator reads as filters do;
+ * "compare" is read when present.
  *
  * Errors: TLY_EFORMAT when the object is not shaped like a query (a field
  * missing or of the wrong type, an unknown operator or measure, a name

@@ -493,3 +493,42 @@ Test(eval, store_rechecks_whenever_the_data_changes)
 	sqlite3_close(writer);
 	cr_assert_eq(begin_end(why, sizeof why), TLY_OK, "%s", why);
 }
+
+/* Rate and dsr cells against the rows counted here in C: per sex, the
+ * rows with flag = 1 (numerator) and the others, among those with age >=
+ * 1 (where: p04's NULL age is not); the dsr also per ESP band of the
+ * clipped age (p03's 150 is 110: band 90+). */
+Test(eval, rate_and_dsr_cells)
+{
+	int64_t cells[2 * 2 * TLY_ESP2013_BANDS], rate[4] = {0},
+	                                          dsr[2 * 2 * TLY_ESP2013_BANDS] = {0};
+	struct tly_eval_stats stats;
+	for (int i = 0; i < ROWS; i++) {
+		int s = sex_index(rows[i].sex);
+		int other = rows[i].flag == 1 ? 0 : 1;
+		if (rows[i].opted_out || s < 0 || rows[i].age < 1) /* NULL age: not >= 1 */
+			continue;
+		rate[2 * s + other]++;
+		int band = (rows[i].age > 110 ? 110 : rows[i].age) / 5;
+		band = band > 18 ? 18 : band;
+		dsr[s * 2 * TLY_ESP2013_BANDS + 2 * band + other]++;
+	}
+	size_t d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"rate\",\"numerator\":"
+	               "[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}]},\"where\":[{\"column\":"
+	               "\"age\",\"op\":\">=\",\"value\":1}],\"group_by\":[\"sex\"],"
+	               "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	               cells, 4, &stats);
+	cr_assert_eq(d, 4);
+	cr_assert_arr_eq(cells, rate, sizeof rate, "rate: %lld %lld %lld %lld", (long long)cells[0],
+	                 (long long)cells[1], (long long)cells[2], (long long)cells[3]);
+	d = run("{\"dataset\":\"patients\",\"measure\":{\"op\":\"dsr\",\"numerator\":"
+	        "[{\"column\":\"flag\",\"op\":\"=\",\"value\":1}],\"age_column\":\"age\"},"
+	        "\"where\":[{\"column\":\"age\",\"op\":\">=\",\"value\":1}],"
+	        "\"group_by\":[\"sex\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
+	        cells, sizeof cells / sizeof cells[0], &stats);
+	cr_assert_eq(d, 2 * 2 * TLY_ESP2013_BANDS);
+	for (size_t i = 0; i < d; i++)
+		cr_assert_eq(cells[i], dsr[i], "dsr cell %zu: %lld, want %lld", i,
+		             (long long)cells[i], (long long)dsr[i]);
+	cr_assert_eq(cells[2 * 18], 1, "p03 (F, 150) in F's 90+ numerator");
+}

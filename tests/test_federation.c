@@ -694,3 +694,45 @@ Test(query_timeout, flag_beats_planner_config, .timeout = 60)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", demo.dir);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* Issue 15's "Done": diabetes prevalence per 1,000 by IMD decile,
+ * age-standardised to ESP 2013, with 95% intervals, in one command
+ * through the real daemons; every decile with its value inside its
+ * interval, the parts, and the ratio to decile 10. */
+Test(federation, age_standardised_prevalence_by_imd_decile_in_one_command)
+{
+	char out[300];
+	json_error_t jerr;
+	const char *const ask[] = {
+	    "--dataset",  "patients",   "--rate",        "has_diabetes=1", "--per",        "1000",
+	    "--group-by", "imd_decile", "--standardise", "esp2013",        "--age-column", "age",
+	    "--epsilon",  "1",          "--compare-to",  "imd_decile=10",  "--format",     "json",
+	    NULL};
+
+	cr_assert_eq(query_flags(ask), 0, "the Done example is answered");
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	json_t *o = json_load_file(out, 0, &jerr);
+	cr_assert_not_null(o, "%s", jerr.text);
+	json_t *measure = json_object_get(o, "measure"), *cells = json_object_get(o, "cells");
+	cr_assert_str_eq(json_string_value(json_object_get(measure, "op")), "dsr");
+	cr_assert_eq(json_integer_value(json_object_get(measure, "per")), 1000);
+	cr_assert_eq(json_array_size(cells), 10);
+	for (size_t g = 0; g < 10; g++) {
+		json_t *c = json_array_get(cells, g), *ci = json_object_get(c, "ci95");
+		double v = json_number_value(json_object_get(c, "value"));
+		double lo = json_number_value(json_array_get(ci, 0));
+		double hi = json_number_value(json_array_get(ci, 1));
+		cr_assert(json_is_number(json_object_get(c, "value")), "decile %zu has a value",
+		          g + 1);
+		cr_assert(0 <= lo && lo <= v && v <= hi && hi <= 1000, "decile %zu: %g [%g, %g]",
+		          g + 1, v, lo, hi);
+		cr_assert_str_eq(json_string_value(json_object_get(c, "standard")), "esp2013");
+		cr_assert(
+		    json_is_integer(json_object_get(json_object_get(c, "numerator"), "value")));
+		cr_assert(
+		    json_is_integer(json_object_get(json_object_get(c, "denominator"), "value")));
+		cr_assert(json_is_object(json_object_get(c, "ratio")), "decile %zu ratio", g + 1);
+	}
+	json_decref(o);
+	cr_assert(audit_ok(), "the logs verify");
+}

@@ -268,3 +268,38 @@ Test(query_answer, csv_parses_back)
 	free(out);
 	free(err);
 }
+
+/* A rate with a comparison: the parts and the ratio as extra columns. */
+Test(query_answer, rate_parts_and_ratio)
+{
+	static const char rate[] =
+	    "{\"query_id\":\"00\",\"measure\":{\"op\":\"dsr\"},\"description\":\"d\","
+	    "\"contributors\":3,\"privacy\":{},\"cells\":["
+	    "{\"group\":{\"imd_decile\":\"1\"},\"value\":98.5,\"ci95\":[34.6,194.5],"
+	    "\"numerator\":{\"value\":194},\"denominator\":{\"value\":2069},"
+	    "\"ratio\":{\"value\":1.69,\"ci95\":[0.22,13.07]}},"
+	    "{\"group\":{\"imd_decile\":\"10\"},\"value\":58.1,\"ci95\":[19.4,117.7],"
+	    "\"numerator\":{\"value\":188},\"denominator\":{\"value\":3390},"
+	    "\"reference\":true,\"ratio\":{\"value\":1,\"ci95\":[0.12,7.93]}},"
+	    "{\"group\":{\"imd_decile\":\"2\"},\"value\":null,\"ci95\":null,"
+	    "\"suppressed\":true,\"ratio\":null}]}";
+	char *out, *err;
+
+	cr_assert_eq(answer(200, rate, "csv", &out, &err), 0);
+	/* Past the comment lines (what was asked, and the facts): */
+	const char *body = strstr(out, "\nimd_decile,");
+	cr_assert(body != NULL && strncmp(out, "# d\n", 4) == 0, "%s", out);
+	cr_assert_str_eq(body + 1, "imd_decile,value,ci95_low,ci95_high,numerator,denominator,"
+	                           "ratio,ratio_low,ratio_high\n"
+	                           "1,98.50,34.60,194.50,194,2069,1.690,0.220,13.070\n"
+	                           "10,58.10,19.40,117.70,188,3390,1.000,0.120,7.930\n"
+	                           "2,,,,,,,,\n");
+	free(out);
+	free(err);
+	cr_assert_eq(answer(200, rate, "table", &out, &err), 0);
+	cr_assert(strstr(out, "[34.60, 194.50]  numerator 194 of 2069  ratio 1.690 [0.220, "
+	                      "13.070]") != NULL,
+	          "%s", out);
+	free(out);
+	free(err);
+}

@@ -1362,3 +1362,141 @@ Test(spec, planner_is_named_and_hashed)
 	parse_bad(Q(", 'planner': 'a\\u00e9b'"), "planner", "not a planner name");
 	parse_bad(Q(", 'planner': 7"), "planner", "expected a string");
 }
+
+/* ---- rates, dsr and comparisons ---- */
+
+#define RATE(extra)                                                                                \
+	"{'dataset': 'patients', 'measure': {'op': 'rate', 'numerator': "                          \
+	"[{'column': 'has_diabetes', 'op': '=', 'value': 1}]" extra "},"                           \
+	" 'group_by': ['imd_decile'], 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}"
+#define DSR(extra)                                                                                 \
+	"{'dataset': 'patients', 'measure': {'op': 'dsr', 'numerator': "                           \
+	"[{'column': 'has_diabetes', 'op': '=', 'value': 1}], 'age_column': 'age'" extra "},"      \
+	" 'group_by': ['imd_decile'], 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}"
+
+Test(spec, rate_and_dsr_shape_and_canonical_form)
+{
+	struct tly_spec spec;
+	uint64_t l1, l2sq;
+	char *canon;
+
+	parse_ok(&spec, RATE(""));
+	cr_assert_eq(spec.measure, TLY_MEASURE_RATE);
+	cr_assert_eq(spec.per, 1000, "a rate is per 1000 by default");
+	cr_assert_eq(spec.numerator_count, 1);
+	cr_assert_eq(spec.measure_column, -1);
+	cr_assert_eq(tly_spec_cells(&spec, &cat), 20, "numerator and the rest, per decile");
+	cr_assert_eq(tly_spec_sensitivity(&spec, &cat, &l1, &l2sq), TLY_OK);
+	cr_assert(l1 == 1 && l2sq == 1, "each row in one cell: L1 %llu", (unsigned long long)l1);
+	tly_spec_fini(&spec);
+
+	parse_ok(&spec, DSR(""));
+	cr_assert_eq(spec.per, 100000);
+	cr_assert_eq(spec.measure_column, AGE);
+	cr_assert_eq(spec.standard, TLY_STANDARD_ESP2013);
+	cr_assert_eq(tly_spec_cells(&spec, &cat), 10 * 2 * 19);
+	cr_assert_eq(tly_spec_sensitivity(&spec, &cat, &l1, &l2sq), TLY_OK);
+	cr_assert(l1 == 1 && l2sq == 1);
+	cr_assert_eq(tly_spec_cell_bound(&spec, &cat, 5000), 5000);
+	tly_spec_fini(&spec);
+
+	/* Defaults spelt out, numerator normalised as `where`: a query that
+	 * means the same is the same. */
+	canon = canonical_of(RATE(", 'per': 1000"));
+	char *other = canonical_of(
+	    "{'dataset': 'patients', 'measure': {'op': 'rate', 'numerator': "
+	    "[{'column': 'has_diabetes', 'op': 'in', 'value': ['1']},"
+	    " {'column': 'has_diabetes', 'op': '=', 'value': '1'}]},"
+	    " 'group_by': ['imd_decile'], 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}");
+	cr_assert_str_eq(canon, other);
+	cr_assert(strstr(canon, J("'measure':{'numerator':[{'column':'has_diabetes','op':'=',"
+	                          "'value':'1'}],'op':'rate','per':1000}")) != NULL,
+	          "%s", canon);
+	cr_assert(strstr(canon, "compare") == NULL, "no compare unless asked: %s", canon);
+	free(other);
+	free(canon);
+	canon = canonical_of(DSR(", 'per': 1000, 'standard': 'esp2013'"));
+	cr_assert(strstr(canon, J("'age_column':'age'")) != NULL, "%s", canon);
+	cr_assert(strstr(canon, J("'standard':'esp2013'")) != NULL, "%s", canon);
+	struct tly_spec again;
+	parse_ok(&again, canon);
+	free(canon);
+	tly_spec_fini(&again);
+}
+
+Test(spec, compare_groups)
+{
+	struct tly_spec spec;
+	char *canon;
+	const char *q = "{'dataset': 'patients', 'measure': {'op': 'rate', 'numerator': "
+	                "[{'column': 'has_diabetes', 'op': '=', 'value': 1}]},"
+	                " 'group_by': ['imd_decile', 'sex'],"
+	                " 'compare': {'to': {'sex': 'F', 'imd_decile': 10}, 'as': 'difference'},"
+	                " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}";
+
+	parse_ok(&spec, q);
+	cr_assert_eq(spec.compare, TLY_COMPARE_DIFFERENCE);
+	cr_assert_eq(spec.compare_to[0], 9);
+	cr_assert_eq(spec.compare_to[1], 0);
+	tly_spec_fini(&spec);
+	canon = canonical_of(q);
+	cr_assert(strstr(canon, J("'compare':{'as':'difference','to':{'imd_decile':'10',"
+	                          "'sex':'F'}}")) != NULL,
+	          "%s", canon);
+	free(canon);
+}
+
+Test(spec, refusals_rate)
+{
+	parse_bad(RATE(", 'per': 50"), "measure.per",
+	          "expected 1, 100, 1000, 10000 or 100000, got the integer 50");
+	parse_bad(RATE(", 'per': '1000'"), "measure.per", "got the string");
+	parse_bad("{'dataset': 'patients', 'measure': {'op': 'rate', 'numerator': []},"
+	          " 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
+	          "measure.numerator", "0 conditions; a numerator takes 1 to 16");
+	parse_bad(QM("{'op': 'rate'}"), "measure.numerator", "missing");
+	parse_bad(
+	    QM("{'op': 'rate', 'numerator': [{'column': 'diabetes', 'op': '=', 'value': 1}]}"),
+	    "measure.numerator[0].column", "unknown column \"diabetes\"");
+	parse_bad(QM("{'op': 'rate', 'numerator': [{'column': 'has_diabetes', 'op': '=', 'value': "
+	             "2}]}"),
+	          "measure.numerator[0].value", "\"2\" is not in the domain of column");
+	parse_bad(QM("{'op': 'rate', 'column': 'age', 'numerator': [{'column': 'has_diabetes', "
+	             "'op': '=', 'value': 1}]}"),
+	          "measure.column", "unknown key");
+	parse_bad(QM("{'op': 'dsr', 'numerator': [{'column': 'has_diabetes', 'op': '=', "
+	             "'value': 1}]}"),
+	          "measure.age_column", "missing: dsr needs the integer age column");
+	parse_bad(DSR(", 'standard': 'esp1976'"), "measure.standard",
+	          "unknown standard \"esp1976\"; use esp2013");
+	parse_bad(QM("{'op': 'dsr', 'age_column': 'sex', 'numerator': [{'column': "
+	             "'has_diabetes', 'op': '=', 'value': 1}]}"),
+	          "measure.age_column", "\"sex\" is not an integer column of ages");
+	parse_bad(QM("{'op': 'ratio'}"), "measure.op",
+	          "use count, sum, mean, histogram, rate or dsr");
+}
+
+Test(spec, refusals_compare)
+{
+	parse_bad(Q(", 'group_by': ['sex'], 'compare': {'to': {'sex': 'F'}, 'as': 'ratio'}"),
+	          "compare", "only a rate or a dsr compares groups");
+	parse_bad("{'dataset': 'patients', 'measure': {'op': 'rate', 'numerator': "
+	          "[{'column': 'has_diabetes', 'op': '=', 'value': 1}]}, 'compare': {'to': {},"
+	          " 'as': 'ratio'}, 'privacy': {'mechanism': 'laplace', 'epsilon': 1}}",
+	          "compare", "needs group_by");
+	const char *head = "{'dataset': 'patients', 'measure': {'op': 'rate', 'numerator': "
+	                   "[{'column': 'has_diabetes', 'op': '=', 'value': 1}]},"
+	                   " 'group_by': ['imd_decile'], 'privacy': {'mechanism': 'laplace', "
+	                   "'epsilon': 1}, 'compare': ";
+	char q[1024];
+	snprintf(q, sizeof q, "%s{'to': {'sex': 'F'}, 'as': 'ratio'}}", head);
+	parse_bad(q, "compare.to.sex", "\"sex\" is not a grouping column of this query");
+	snprintf(q, sizeof q, "%s{'to': {'imd_decile': '11'}, 'as': 'ratio'}}", head);
+	parse_bad(q, "compare.to.imd_decile", "\"11\" is not in the domain");
+	snprintf(q, sizeof q, "%s{'to': {'imd_decile': 1}, 'as': 'odds'}}", head);
+	parse_bad(q, "compare.as", "expected \"ratio\" or \"difference\"");
+	snprintf(q, sizeof q, "%s{'to': {'imd_decile': 1}}}", head);
+	parse_bad(q, "compare.as", "missing");
+	snprintf(q, sizeof q, "%s{'to': {}, 'as': 'ratio'}}", head);
+	parse_bad(q, "compare.to", "give a value for each of the 1 grouping columns");
+}

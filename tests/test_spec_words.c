@@ -176,3 +176,38 @@ Test(spec_words, malformed_specs_are_refused)
 		json_decref(spec);
 	}
 }
+
+/* A rate, a dsr and a comparison in words, from their canonical form. */
+Test(spec_words, rates)
+{
+	static const char *const queries[][2] = {
+	    {"{\"dataset\": \"patients\", \"measure\": {\"op\": \"rate\", \"per\": 100,"
+	     " \"numerator\": [{\"column\": \"sex\", \"op\": \"=\", \"value\": \"F\"}]}}",
+	     "rate per 100 of people with sex = \"F\" in dataset \"patients\", with no filter"},
+	    {"{\"dataset\": \"patients\", \"measure\": {\"op\": \"dsr\", \"per\": 100000,"
+	     " \"standard\": \"esp2013\", \"age_column\": \"age\", \"numerator\": "
+	     "[{\"column\": \"sex\", \"op\": \"=\", \"value\": \"F\"}]},"
+	     " \"group_by\": [\"band\"], \"compare\": {\"as\": \"ratio\", \"to\": {\"band\": "
+	     "\"a\"}}}",
+	     "rate per 100000 of people with sex = \"F\", directly age-standardised by age to "
+	     "the European Standard Population 2013 in dataset \"patients\", with no filter, "
+	     "by band, each compared with band = \"a\" as a ratio"},
+	};
+	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+		json_t *spec = json_loads(queries[i][0], 0, NULL);
+		char *sentence;
+		cr_assert_not_null(spec);
+		cr_assert_eq(tly_spec_words_sentence(spec, &sentence), TLY_OK, "%s", queries[i][0]);
+		cr_assert_str_eq(sentence, queries[i][1]);
+		free(sentence);
+		json_decref(spec);
+	}
+	json_t *bad = json_loads("{\"dataset\": \"patients\", \"measure\": {\"op\": \"dsr\","
+	                         " \"per\": 1000, \"standard\": \"esp1976\", \"age_column\": "
+	                         "\"age\", \"numerator\": [{\"column\": \"sex\", \"op\": \"=\","
+	                         " \"value\": \"F\"}]}}",
+	                         0, NULL);
+	char *sentence;
+	cr_assert_eq(tly_spec_words_sentence(bad, &sentence), TLY_EFORMAT, "unknown standard");
+	json_decref(bad);
+}
