@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "crypto/frac.h"
+
 #include "coordinator/translog.h"
 #include "store/keys.h"
 #include "query/spec_words.h"
@@ -20,6 +22,23 @@ text(json_t *o, const char *key, const char *otherwise)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s != NULL ? s : otherwise;
+}
+
+/* A charged figure for people: "0.333334 (rounded up; exactly 1/3)" for a
+ * release's "num/den" (crypto/frac.h), a terminating decimal as it is. */
+static const char *
+charged(char *out, size_t len, json_t *o, const char *key)
+{
+	const char *exact = text(o, key, "?");
+	unsigned long long num, den;
+	char end, decimal[48];
+
+	if (sscanf(exact, "%llu/%llu%c", &num, &den, &end) != 2 || den == 0)
+		return exact;
+	tly_frac_decimal(decimal, sizeof decimal, (struct tly_fraction){num, den}, TLY_FRAC_PLACES,
+	                 TLY_FRAC_UP);
+	snprintf(out, len, "%s (rounded up; exactly %s)", decimal, exact);
+	return out;
 }
 
 static double
@@ -124,30 +143,31 @@ static void
 guarantee(FILE *out, json_t *privacy)
 {
 	const char *mechanism = text(privacy, "mechanism", "?");
+	char figure[120];
 
 	fprintf(out, "Privacy guarantee (for each person whose record a trust holds)\n");
 	if (strcmp(mechanism, "laplace") == 0) {
 		double epsilon = number(privacy, "epsilon");
 		fprintf(out,
-		        "  epsilon-differential privacy with epsilon = %s (the exact figure every\n"
-		        "  trust charged to its budget), delta = 0: whether or not one person's\n"
+		        "  epsilon-differential privacy with epsilon = %s (what every trust\n"
+		        "  charged to its budget), delta = 0: whether or not one person's\n"
 		        "  record was used, the chance of any result changes by at most a factor\n"
 		        "  e^%s = %.3g. The noise is discrete Laplace, added in shares by the "
 		        "trusts.\n",
-		        text(privacy, "epsilon_exact", "?"), text(privacy, "epsilon_exact", "?"),
-		        exp(epsilon));
+		        charged(figure, sizeof figure, privacy, "epsilon_exact"),
+		        text(privacy, "epsilon_exact", "?"), exp(epsilon));
 	} else if (strcmp(mechanism, "skellam") == 0) {
 		fprintf(
 		    out,
-		    "  rho-zero-concentrated differential privacy with rho = %s (the exact\n"
-		    "  figure every trust charged to its budget). It implies (epsilon, delta)-\n"
+		    "  rho-zero-concentrated differential privacy with rho = %s (what\n"
+		    "  every trust charged to its budget). It implies (epsilon, delta)-\n"
 		    "  differential privacy with epsilon = %.4g at delta = %.3g: apart from a\n"
 		    "  chance of at most delta, the chance of any result changes by at most a\n"
 		    "  factor e^epsilon whether or not one person's record was used. The noise\n"
 		    "  is Skellam (a difference of Poisson counts), added in shares by the "
 		    "trusts.\n",
-		    text(privacy, "rho_exact", "?"), number(privacy, "epsilon"),
-		    number(privacy, "delta"));
+		    charged(figure, sizeof figure, privacy, "rho_exact"),
+		    number(privacy, "epsilon"), number(privacy, "delta"));
 	} else {
 		fprintf(out, "  none: this release carries no noise (a test query).\n");
 	}

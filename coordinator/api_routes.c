@@ -101,12 +101,19 @@ srv_reply_share(struct server *s, uint64_t handle, const char *planner, const ch
                 const struct tly_share_refusal *w)
 {
 	char spent[48], asked[48], allowed[48], share[48], message[600];
+	char spent_d[48], asked_d[48], allowed_d[48], share_d[48];
 	struct tly_fraction sh = {s->cfg.planner_share_num, s->cfg.planner_share_den};
 
+	/* Exact in the JSON's fields; decimals in the message people read,
+	 * never overstating what is left (crypto/frac.h). */
 	tly_ledger_fraction_format(spent, sizeof spent, w->spent);
 	tly_ledger_fraction_format(asked, sizeof asked, w->asked);
 	tly_ledger_fraction_format(allowed, sizeof allowed, w->allowed);
 	tly_ledger_fraction_format(share, sizeof share, sh);
+	tly_frac_decimal(spent_d, sizeof spent_d, w->spent, TLY_FRAC_PLACES, TLY_FRAC_UP);
+	tly_frac_decimal(asked_d, sizeof asked_d, w->asked, TLY_FRAC_PLACES, TLY_FRAC_UP);
+	tly_frac_decimal(allowed_d, sizeof allowed_d, w->allowed, TLY_FRAC_PLACES, TLY_FRAC_DOWN);
+	tly_frac_decimal(share_d, sizeof share_d, sh, TLY_FRAC_PLACES, TLY_FRAC_DOWN);
 	if (w->no_cap)
 		snprintf(
 		    message, sizeof message,
@@ -118,8 +125,8 @@ srv_reply_share(struct server *s, uint64_t handle, const char *planner, const ch
 		    message, sizeof message,
 		    "planner %s has spent %s %s of population %s at trust %u and asks %s more: "
 		    "over its share %s of the cap (%s %s; api.planner_share)",
-		    planner, w->unit, spent, w->population, w->node, asked, share, w->unit,
-		    allowed);
+		    planner, w->unit, spent_d, w->population, w->node, asked_d, share_d, w->unit,
+		    allowed_d);
 	json_t *error =
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "code", "budget", "field",
 	              "api.planner_share", "message", message, "planner", planner, "dataset",

@@ -265,19 +265,35 @@ set_spent(struct tly_ledger_entry *e, const struct tly_budget_spent *s)
 	e->rho_spent = s->rho;
 }
 
-/* The population's totals in words, for reasons and the outcome line. */
+/* A figure for people (crypto/frac.h): what is spent or asked rounded up,
+ * a cap rounded down, so that no reason overstates what remains. The
+ * exact fractions are the entry's own fields. */
+static void
+spent_figure(char *out, size_t len, struct tly_fraction f)
+{
+	tly_frac_decimal(out, len, f, TLY_FRAC_PLACES, TLY_FRAC_UP);
+}
+
+static void
+cap_figure(char *out, size_t len, struct tly_fraction f)
+{
+	tly_frac_decimal(out, len, f, TLY_FRAC_PLACES, TLY_FRAC_DOWN);
+}
+
+/* The population's totals in words, for reasons and the outcome line:
+ * decimals, delta (far below 10^-6) exact. */
 static void
 spent_text(char *out, size_t len, const struct tly_ledger_entry *e,
            const struct tly_budget_spent *s)
 {
 	char eps[42], eps_rho[42], rho[42], total[42], delta[42], cap[42];
 
-	tly_ledger_fraction_format(eps, sizeof eps, s->epsilon);
-	tly_ledger_fraction_format(eps_rho, sizeof eps_rho, s->epsilon_rho);
-	tly_ledger_fraction_format(rho, sizeof rho, s->rho);
-	tly_ledger_fraction_format(total, sizeof total, e->budget.epsilon_total);
+	spent_figure(eps, sizeof eps, s->epsilon);
+	spent_figure(eps_rho, sizeof eps_rho, s->epsilon_rho);
+	spent_figure(rho, sizeof rho, s->rho);
+	cap_figure(total, sizeof total, e->budget.epsilon_total);
 	tly_ledger_fraction_format(delta, sizeof delta, e->budget.delta_total);
-	tly_ledger_fraction_format(cap, sizeof cap, e->budget.rho_total);
+	cap_figure(cap, sizeof cap, e->budget.rho_total);
 	snprintf(out, len, "epsilon %s, epsilon^2/2 %s, rho %s; cap (%s, %s)/%u, zCDP %s", eps,
 	         eps_rho, rho, total, delta, (unsigned)e->budget.sites, cap);
 }
@@ -301,7 +317,7 @@ decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
 
 	if (earlier < 0)
 		return TLY_EIO;
-	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
+	spent_figure(amount, sizeof amount, e->amount);
 	tly_hex(id, e->query_id, sizeof e->query_id);
 	e->kind = TLY_LEDGER_REFUSAL;
 	if (earlier > 0) {
@@ -315,7 +331,7 @@ decide(struct tly_ledger *l, struct tly_ledger_entry *e, tly_err *verdict)
 	} else if (tly_ledger_fraction_cmp(e->amount, cap) > 0) {
 		e->refusal = TLY_LEDGER_REFUSED_PER_QUERY;
 		*verdict = TLY_EBUDGET;
-		tly_ledger_fraction_format(limit, sizeof limit, cap);
+		cap_figure(limit, sizeof limit, cap);
 		snprintf(e->reason, sizeof e->reason,
 		         "dataset \"%s\": %s request %s is over the per-query cap %s", e->dataset,
 		         unit(e->mechanism), amount, limit);
@@ -381,7 +397,7 @@ describe(const struct tly_ledger_entry *e, tly_err verdict, char *why, size_t wh
 		snprintf(why, why_len, "%s", e->reason);
 		return;
 	}
-	tly_ledger_fraction_format(amount, sizeof amount, e->amount);
+	spent_figure(amount, sizeof amount, e->amount);
 	spent_text(words, sizeof words, e, &now);
 	snprintf(why, why_len,
 	         "dataset \"%s\": charged %s %s to population \"%s\", spent now %s (ledger entry "

@@ -726,6 +726,13 @@ is_share_refusal(json_t *result, const char *planner)
 	cr_assert_str_eq(json_string_value(json_object_get(e, "asked")), "2/1", "%s", text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "share")), "1/2", "%s", text);
 	cr_assert_str_eq(json_string_value(json_object_get(e, "allowed")), "10/1", "%s", text);
+	/* The message people read has decimals (issue 15); the fields stay exact. */
+	const char *message = json_string_value(json_object_get(e, "message"));
+	cr_assert_not_null(
+	    strstr(message, " has spent epsilon 10 of population patients at trust "), "%s", text);
+	cr_assert_not_null(strstr(message, " and asks 2 more: over its share 0.5 of the cap "
+	                                   "(epsilon 10; api.planner_share)"),
+	                   "%s", text);
 	free(text);
 }
 

@@ -659,3 +659,19 @@ Test(audit, masking_threshold_rule)
 		fed_fini(&f);
 	}
 }
+
+/* Issue 15: a charged figure that is no terminating decimal reads as a
+ * decimal rounded up, its exact fraction beside it. */
+Test(audit, explain_gives_a_decimal_for_a_fraction)
+{
+	char *text = explain_text(
+	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"contributors\":3,"
+	    "\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":0.333,\"epsilon_exact\":\"1/3\"},"
+	    "\"cells\":[]}",
+	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},\"where\":[]}");
+
+	cr_assert(strstr(text, "with epsilon = 0.333334 (rounded up; exactly 1/3) (what every "
+	                       "trust\n") != NULL,
+	          "%s", text);
+	free(text);
+}
