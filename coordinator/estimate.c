@@ -41,28 +41,50 @@ mean_part_half_width(const struct tly_noise_params *p, uint64_t contributors, ui
 }
 
 /*
- * A mean of a group of G people, with the sum and the count each within k
- * of the truth (97.5% each): the release's interval is the ratio's range
- * over those boxes, clipped to the column's bounds [lo, hi]. For a true
- * mean m, |m| <= B = max(|lo|, |hi|), it reaches at most
- * (k + |m| k)/(G - k) from m on either side (G > k), and never more than
- * hi - lo. G <= k: no bound but the column's range.
+ * A mean of a group of G people (query/spec.h, tly_spec_mean_encoding: the
+ * centred sum S' and the weighted count w C, each within k of the truth at
+ * 97.5%): the release's interval is c + the ratio's range over that box,
+ * clipped to the column's bounds [lo, hi]. For a true mean m, |m - c| <= B',
+ * it reaches at most (k + B' k/w)/(G - k/w) from m on either side
+ * (G > k/w), and never more than hi - lo. G <= k/w: no bound but the range.
  */
 static struct tly_estimate_figure
-mean_figure(const struct tly_column *col, uint64_t k)
+mean_figure(const struct tly_column *col, const struct tly_mean_encoding *enc, uint64_t k)
 {
 	double range = (double)col->max - (double)col->min;
-	double b = fmax(fabs((double)col->min), fabs((double)col->max));
-	double g = TLY_ESTIMATE_MEAN_GROUP;
+	double w = (double)enc->weight, g = TLY_ESTIMATE_MEAN_GROUP;
+	double kc = (double)k / w; /* the count's part, in rows */
 	struct tly_estimate_figure f = {.figure = "mean", .group_size = TLY_ESTIMATE_MEAN_GROUP};
 
-	if (g <= (double)k) {
+	if (g <= kc) {
 		f.unbounded = 1;
 		f.half_width95 = range;
 	} else {
-		f.half_width95 = fmin(((double)k + b * (double)k) / (g - (double)k), range);
+		f.half_width95 = fmin(((double)k + (double)enc->half_range * kc) / (g - kc), range);
 	}
 	return f;
+}
+
+/* A mean's figures: the un-centred sum c C + S' (its 97.5% box: k + |c| k/w),
+ * the count in rows (floor(k95/w): the release's integer interval), and the mean of a group
+ * (above). */
+static tly_err
+mean_figures(struct tly_estimate *e, const struct tly_spec *spec, const struct tly_catalogue *cat,
+             const struct tly_noise_params *p, char *why, size_t why_len)
+{
+	struct tly_mean_encoding enc;
+	uint64_t k;
+	tly_err rv;
+
+	if ((rv = mean_part_half_width(p, e->contributors, &k)) != TLY_OK)
+		return tly_fail(why, why_len, rv, "cannot compute the mean's interval: %s",
+		                tly_strerror(rv));
+	tly_spec_mean_encoding(spec, cat, &enc);
+	add_figure(e, "sum", (double)k + fabs((double)enc.centre) * (double)k / (double)enc.weight);
+	add_figure(e, "count", floor((double)e->info.ci95_half_width / (double)enc.weight));
+	e->figures[e->figure_count++] =
+	    mean_figure(&cat->datasets[spec->dataset].columns[spec->measure_column], &enc, k);
+	return TLY_OK;
 }
 
 tly_err
@@ -72,7 +94,6 @@ tly_estimate_figures(const struct tly_spec *spec, const struct tly_catalogue *ca
 {
 	struct tly_estimate e = {.contributors = contributors};
 	double k95;
-	uint64_t k;
 	tly_err rv;
 
 	TLY_REQUIRE(spec != NULL && cat != NULL && p != NULL && out != NULL);
@@ -86,15 +107,10 @@ tly_estimate_figures(const struct tly_spec *spec, const struct tly_catalogue *ca
 		add_figure(&e, "sum", k95);
 		break;
 	case TLY_MEASURE_MEAN:
-		if ((rv = mean_part_half_width(p, contributors, &k)) != TLY_OK)
-			return tly_fail(why, why_len, rv, "cannot compute the mean's interval: %s",
-			                tly_strerror(rv));
-		add_figure(&e, "sum", k95);
-		add_figure(&e, "count", k95);
-		e.figures[e.figure_count++] =
-		    mean_figure(&cat->datasets[spec->dataset].columns[spec->measure_column], k);
+		if ((rv = mean_figures(&e, spec, cat, p, why, why_len)) != TLY_OK)
+			return rv;
 		break;
-	default: /* count, and a histogram's bins */
+	default: /* count, a histogram's bins, a rate's or dsr's count cells */
 		add_figure(&e, "count", k95);
 		break;
 	}

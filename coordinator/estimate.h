@@ -48,8 +48,10 @@ struct tly_estimate {
 
 /*
  * The figures of spec's measure and their 95% half-widths, with the noise
- * p (tly_noise_calibrate's) in a total of `contributors` shares: count and
- * histogram give "count"; sum gives "sum"; mean gives "sum", "count" and
+ * p (tly_noise_calibrate's) in a total of `contributors` shares: count,
+ * histogram, rate and dsr give "count" (each count cell: a rate's
+ * numerator and rest); sum gives "sum"; mean gives "sum" (c C + S' over
+ * the 97.5% box), "count" (in rows: floor(k95 / w) of the weighted cell) and
  * "mean" (for a group of TLY_ESTIMATE_MEAN_GROUP). The one place that maps
  * a measure's figures to noise: a new measure adds its figures here.
  * Errors of tly_noise_describe (TLY_EINVAL for contributors < h) and of
