@@ -407,6 +407,41 @@ row_cell(sqlite3_stmt *stmt, const struct tly_spec *spec, size_t per_group)
 	return (long)(2 * band + (hit ? 0 : 1));
 }
 
+/* One result row of group cells `cell` (per_group of them) holding rows
+ * rows: added into its cell; a row out of range counts as unmatched. */
+static tly_err
+add_row(sqlite3_stmt *stmt, const struct tly_spec *spec, int64_t *cell, size_t per_group,
+        int64_t rows, int64_t weight, struct tly_eval_stats *stats)
+{
+	int value_col = (int)spec->group_by_count;
+	tly_err rv = TLY_OK;
+
+	switch (spec->measure) {
+	case TLY_MEASURE_COUNT:
+		rv = add_cell(&cell[0], rows);
+		break;
+	case TLY_MEASURE_SUM:
+		rv = add_cell(&cell[0], sqlite3_column_int64(stmt, value_col));
+		break;
+	case TLY_MEASURE_MEAN:
+		rv = add_cell(&cell[0], sqlite3_column_int64(stmt, value_col));
+		if (rv == TLY_OK)
+			rv = add_weighted(&cell[1], rows, weight);
+		break;
+	case TLY_MEASURE_HISTOGRAM:
+	case TLY_MEASURE_RATE:
+	case TLY_MEASURE_DSR: {
+		long at = row_cell(stmt, spec, per_group);
+		if (at < 0)
+			stats->rows_unmatched += (uint64_t)rows;
+		else
+			rv = add_cell(&cell[at], rows);
+		break;
+	}
+	}
+	return rv;
+}
+
 tly_err
 tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
          int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
@@ -436,45 +471,18 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 	if (rv != TLY_OK)
 		goto out;
 
-	int value_col = (int)spec->group_by_count;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		long group = row_group(stmt, spec, schema);
-		size_t base;
-		int64_t rows;
 		/* The row count is the last column: COUNT(*) alone, or after
-		 * the sum or the bin. */
-		rows = sqlite3_column_int64(stmt, rows_column(spec));
+		 * the sum, the bin, or a rate's band and flag. */
+		int64_t rows = sqlite3_column_int64(stmt, rows_column(spec));
 		stats->rows_matched += (uint64_t)rows;
 		if (group < 0) {
 			stats->rows_unmatched += (uint64_t)rows;
 			continue;
 		}
-		base = (size_t)group * per_group;
-		rv = TLY_OK;
-		switch (spec->measure) {
-		case TLY_MEASURE_COUNT:
-			rv = add_cell(&cells[base], rows);
-			break;
-		case TLY_MEASURE_SUM:
-			rv = add_cell(&cells[base], sqlite3_column_int64(stmt, value_col));
-			break;
-		case TLY_MEASURE_MEAN:
-			rv = add_cell(&cells[base], sqlite3_column_int64(stmt, value_col));
-			if (rv == TLY_OK)
-				rv = add_weighted(&cells[base + 1], rows, weight);
-			break;
-		case TLY_MEASURE_HISTOGRAM:
-		case TLY_MEASURE_RATE:
-		case TLY_MEASURE_DSR: {
-			long at = row_cell(stmt, spec, per_group);
-			if (at < 0) {
-				stats->rows_unmatched += (uint64_t)rows;
-				continue;
-			}
-			rv = add_cell(&cells[base + (size_t)at], rows);
-			break;
-		}
-		}
+		rv = add_row(stmt, spec, &cells[(size_t)group * per_group], per_group, rows, weight,
+		             stats);
 		if (rv != TLY_OK) {
 			tly_say(why, why_len, "a cell overflows 64 bits");
 			goto out;
