@@ -61,6 +61,9 @@ function onDataset() {
   const d = dataset();
   options($('column'), d.columns.filter((c) => c.type === 'integer'));
   options($('rate-column'), d.columns.filter((c) => c.type === 'categorical'));
+  const ages = d.columns.filter((c) => c.type === 'integer');
+  options($('age-column'), [...ages.filter((c) => c.name === 'age'),
+    ...ages.filter((c) => c.name !== 'age')]);
   $('filters').replaceChildren();
   $('group-by').replaceChildren(...d.columns.filter((c) => c.type === 'categorical').map((c) =>
     h('label', {}, h('input', { type: 'checkbox', value: c.name, name: 'by' }), ` ${c.name}`)));
@@ -95,9 +98,14 @@ function buildSpec() {
   if (m === 'sum' || m === 'mean' || m === 'histogram') measure.column = $('column').value;
   if (m === 'histogram') measure.edges = $('edges').value.split(',').map(Number);
   if (m === 'rate' || m === 'dsr') {
-    measure.column = $('rate-column').value;
-    measure.value = $('rate-value').value;
-    measure.per = 1000;
+    // the numerator: the people of each group who also match this
+    const column = $('rate-column').value;
+    measure.numerator = [{ column, op: '=', value: scalar(column, $('rate-value').value.trim()) }];
+    measure.per = Number($('per').value);
+  }
+  if (m === 'dsr') {
+    measure.age_column = $('age-column').value;
+    measure.standard = 'esp2013';
   }
   const spec = { dataset: $('dataset').value, measure };
   const where = [...document.querySelectorAll('#filters .filter')].map((row) => {
@@ -124,6 +132,8 @@ function onChange() {
   $('column-label').hidden = !['sum', 'mean', 'histogram'].includes(m);
   $('edges-label').hidden = m !== 'histogram';
   $('rate-label').hidden = !['rate', 'dsr'].includes(m);
+  $('per-label').hidden = !['rate', 'dsr'].includes(m);
+  $('age-label').hidden = m !== 'dsr';
   const spec = buildSpec();
   $('spec').value = JSON.stringify(spec, null, 1);
   $('cost').textContent = privacyWords(spec.privacy);

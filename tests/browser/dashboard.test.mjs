@@ -187,6 +187,37 @@ async function askInPage(page, base, dir) {
   return JSON.parse(await page.textContent('#release-json'));
 }
 
+// The issue's example, built in the page: diabetes prevalence per 1,000 by
+// IMD decile, age-standardised to ESP 2013, with 95% intervals.
+async function askStandardisedInPage(page) {
+  await page.click('#filters .filter:last-child button');
+  await page.uncheck('#group-by input[value="age_band"]');
+  await page.check('#group-by input[value="imd_decile"]');
+  await page.selectOption('#measure', 'dsr');
+  await page.selectOption('#rate-column', 'has_diabetes');
+  await page.fill('#rate-value', '1');
+  await page.selectOption('#per', '1000');
+  await page.selectOption('#age-column', 'age');
+  await page.fill('#amount', '1');
+  await page.locator('#amount').dispatchEvent('change');
+  const spec = JSON.parse(await page.inputValue('#spec'));
+  assert.deepEqual(spec.measure, { op: 'dsr', numerator: [{ column: 'has_diabetes', op: '=',
+    value: '1' }], per: 1000, age_column: 'age', standard: 'esp2013' }, 'the dsr spec');
+  assert.deepEqual(spec.group_by, ['imd_decile']);
+  assert.equal(spec.where, undefined);
+  const before = await page.textContent('#release-json');
+  await page.click('#ask-button');
+  await page.waitForFunction((old) => {
+    const t = document.getElementById('release-json').textContent;
+    return t !== old && /"dsr"/.test(t) && document.querySelector('#chart svg .bar');
+  }, before, { timeout: WAIT });
+  const shown = JSON.parse(await page.textContent('#release-json'));
+  assert.equal(shown.cells.length, 10, 'ten IMD deciles');
+  console.log(`  age-standardised prevalence per 1,000, decile 1: ${shown.cells[0].value} ` +
+    `[${shown.cells[0].ci95}]`);
+  return shown;
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true });
   const dir = mkdtempSync(path.join(tmpdir(), 'tally-browser-'));
@@ -219,6 +250,11 @@ async function main() {
     assert.ok(entry, `release ${shown.query_id} is not in GET /v1/releases`);
     await checkFigures(page, entry.release);
     await checkCsv(page, entry.release);
+    const dsr = await askStandardisedInPage(page);
+    const all = (await apiGet(base, dir, '/v1/releases?limit=1000')).body.releases;
+    const dsrEntry = all.find((e) => e.query_id === dsr.query_id && e.release);
+    assert.ok(dsrEntry, `release ${dsr.query_id} is not in GET /v1/releases`);
+    await checkFigures(page, dsrEntry.release);
     await page.waitForSelector('#history-table tr.release');
     await page.waitForSelector('#budget-table tr.budget');
     await page.screenshot({ path: path.join(OUT, 'dashboard.png'), fullPage: true });
