@@ -4,7 +4,7 @@
 
 import { ApiError, get, post } from './api.js';
 import { barChart } from './chart.js';
-import { fmt, plusMinus, privacyWords, releaseCsv, rowsOf } from './figures.js';
+import { budgetFigure, fmt, plusMinus, privacyWords, releaseCsv, rowsOf } from './figures.js';
 import { importKeyFile } from './sign.js';
 
 const $ = (id) => document.getElementById(id);
@@ -250,11 +250,11 @@ async function loadBudgets() {
   const rows = budgets.map((b) => h('tr', { class: 'budget' },
     h('td', {}, `trust ${b.node}`), h('td', {}, b.population),
     h('td', {}, h('progress', { max: 1, value: b.remaining }),
-      ` ${(100 * b.remaining).toFixed(1)}%`),
+      ` ${budgetFigure(100 * b.remaining, -1)}%`),
     h('td', { class: 'num', title: `${b.epsilon_spent} of ${b.epsilon_total}` },
-      `${fmt(b.epsilon_spent_decimal)} of ${fmt(b.epsilon_total_decimal)}`),
+      `${budgetFigure(b.epsilon_spent_decimal, 1)} of ${budgetFigure(b.epsilon_total_decimal, -1)}`),
     h('td', { class: 'num', title: `exact cap ${b.rho_total}` },
-      `${fmt(b.rho_used_decimal)} of ${fmt(b.rho_total_decimal)}`)));
+      `${budgetFigure(b.rho_used_decimal, 1)} of ${budgetFigure(b.rho_total_decimal, -1)}`)));
   $('budget-table').replaceChildren(head,
     ...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 5 }, 'No trust has answered yet.'))]));
 }

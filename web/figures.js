@@ -19,6 +19,17 @@ export function fmt(x) {
   return Number(x).toLocaleString('en-GB', { maximumFractionDigits: 4 });
 }
 
+/** A budget figure for people, never overstating what is left
+ * (docs/PRIVACY.md, "Decimals for people"): spent rounded up (dir 1),
+ * caps and what remains rounded down (dir -1), to 4 places. The 1e-7 (of
+ * a unit in the 4th place) keeps a double's representation error, such as
+ * 0.625 * 1e4 = 6250.000000001, from moving a figure a whole place. */
+export function budgetFigure(x, dir) {
+  if (x === null || x === undefined) return '';
+  const r = (dir > 0 ? Math.ceil : Math.floor)(Number(x) * 1e4 - dir * 1e-7) / 1e4;
+  return r.toLocaleString('en-GB', { maximumFractionDigits: 4 });
+}
+
 /** "± h" where h is half the interval's width. */
 export function plusMinus(r) {
   if (r.suppressed || r.lo === null) return '';

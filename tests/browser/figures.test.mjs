@@ -3,7 +3,7 @@
 //   node tests/browser/figures.test.mjs
 
 import assert from 'node:assert/strict';
-import { plusMinus, privacyWords, releaseCsv, rowsOf } from '../../web/figures.js';
+import { budgetFigure, plusMinus, privacyWords, releaseCsv, rowsOf } from '../../web/figures.js';
 
 const release = {
   query_id: '00112233445566778899aabbccddeeff', dataset: 'patients',
@@ -26,6 +26,15 @@ assert.equal(plusMinus(rows[0]), '± 7');
 assert.equal(plusMinus(rows[1]), '');
 assert.match(privacyWords(release.privacy), /^privacy cost ε = 1\/2: /);
 assert.match(privacyWords({ mechanism: 'gaussian', rho: 0.1 }), /^privacy cost ρ = 0.1 \(zCDP\)/);
+
+// Budgets never overstated: spent up, caps and what is left down.
+assert.equal(budgetFigure(1 / 3, 1), '0.3334');
+assert.equal(budgetFigure(1 / 3, -1), '0.3333');
+assert.equal(budgetFigure(0.625, 1), '0.625');
+assert.equal(budgetFigure(0.625, -1), '0.625');
+assert.equal(budgetFigure(100 * (1 - 1.5 / 20), -1), '92.5');
+assert.equal(budgetFigure(4.78941, -1), '4.7894');
+assert.equal(budgetFigure(4.78941, 1), '4.7895');
 
 const csv = releaseCsv(release).trimEnd().split('\n');
 assert.deepEqual(csv.slice(0, 7), [
