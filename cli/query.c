@@ -447,8 +447,19 @@ measure_object(const struct flags *f, json_t *q, char *why, size_t why_len)
 {
 	json_t *compare, *measure;
 
-	if (f->rate_count == 0)
+	if (f->rate_count == 0) {
+		const char *rate_only = f->per != NULL          ? "--per"
+		                        : f->standard != NULL   ? "--standardise"
+		                        : f->age_column != NULL ? "--age-column"
+		                        : f->compare_to != NULL ? "--compare-to"
+		                        : f->compare != NULL    ? "--compare"
+		                                                : NULL;
+		if (rate_only != NULL) {
+			tly_say(why, why_len, "%s needs --rate COLUMN=VALUE", rate_only);
+			return NULL;
+		}
 		return json_pack("{s:s}", "op", f->measure);
+	}
 	measure = rate_measure(f, why, why_len);
 	if (measure == NULL || f->compare_to == NULL)
 		return measure;
@@ -466,8 +477,8 @@ build_json(const struct flags *f, char *why, size_t why_len)
 {
 	if (f->measure == NULL) {
 		tly_say(why, why_len,
-		        "give --spec FILE, or a measure: --count, --sum COL, --mean COL or "
-		        "--histogram COL");
+		        "give --spec FILE, or a measure: --count, --sum COL, --mean COL, "
+		        "--histogram COL or --rate COL=VALUE");
 		return NULL;
 	}
 	if ((f->epsilon == NULL) == (f->rho == NULL)) {

@@ -303,3 +303,49 @@ Test(query_answer, rate_parts_and_ratio)
 	free(out);
 	free(err);
 }
+
+/* ---- short flags ---- */
+
+/* argv for tly_query_from_flags: "query" then the flags (getopt skips
+ * argv[0]). */
+static char *
+from_flags(const char *const *flags, size_t n, char *why, size_t why_len)
+{
+	char *argv[16];
+
+	cr_assert(n + 1 < sizeof argv / sizeof argv[0]);
+	argv[0] = (char *)"query";
+	for (size_t i = 0; i < n; i++)
+		argv[i + 1] = (char *)flags[i];
+	argv[n + 1] = NULL;
+	return tly_query_from_flags((int)n + 1, argv, why, why_len);
+}
+
+/* A rate's flags without --rate are refused, naming the flag (they were
+ * silently dropped); with --rate they make the measure. */
+Test(query_flags, rate_only_flags_need_rate)
+{
+	const char *rate_only[][2] = {{"--per", "1000"},
+	                              {"--standardise", "esp2013"},
+	                              {"--age-column", "age"},
+	                              {"--compare-to", "imd_decile=10"},
+	                              {"--compare", "ratio"}};
+	char why[256], *json;
+
+	for (size_t i = 0; i < sizeof rate_only / sizeof rate_only[0]; i++) {
+		const char *flags[] = {"--count", "--epsilon", "1", rate_only[i][0],
+		                       rate_only[i][1]};
+		why[0] = '\0';
+		cr_assert_null(from_flags(flags, 5, why, sizeof why), "%s", rate_only[i][0]);
+		cr_assert(strstr(why, rate_only[i][0]) != NULL &&
+		              strstr(why, "needs --rate") != NULL,
+		          "%s", why);
+	}
+	const char *ok[] = {"--rate",  "has_diabetes=1", "--per", "1000",      "--standardise",
+	                    "esp2013", "--age-column",   "age",   "--epsilon", "1"};
+	json = from_flags(ok, 10, why, sizeof why);
+	cr_assert_not_null(json, "%s", why);
+	cr_assert(strstr(json, "\"dsr\"") != NULL && strstr(json, "\"per\":1000") != NULL, "%s",
+	          json);
+	free(json);
+}
