@@ -80,10 +80,11 @@ put_interval(struct rate_build *b, json_t *o, int has_value, double value, doubl
 static int64_t
 round_to(int64_t v, int64_t r, int direction)
 {
-	int64_t down = v / r * r;
+	int64_t down;
 
-	if (r < 2)
+	if (r < 2) /* before the division: r is 0 when round_to is off */
 		return v;
+	down = v / r * r;
 	if (direction < 0 || v == down)
 		return down;
 	if (direction > 0)
