@@ -137,7 +137,7 @@ main(void)
 	run("clipped_mean", &cfg.datasets[0], db,
 	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"mean\",\"column\":\"wait_weeks\"},"
 	    "\"group_by\":[\"specialty\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
-	    (const char *const[]){"0", "104"}, 2);
+	    (const char *const[]){"0", "104", "52"}, 3); /* bounds, then the centre (spec_mean.c) */
 
 	tly_store_close(store);
 	tly_catalogue_fini(&cat);
