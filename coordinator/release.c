@@ -246,19 +246,28 @@ ids_json(struct build *b, const struct tly_idlist *list)
 	return a;
 }
 
-static json_t *
-group_json(struct build *b, size_t g)
+json_t *
+tly_release_group(const struct tly_release_input *in, const struct tly_dataset *ds, size_t g)
 {
-	const struct tly_spec *spec = b->in->spec;
+	const struct tly_spec *spec = in->spec;
 	int values[TLY_SPEC_GROUP_BY_MAX];
 	json_t *o = json_object();
 
-	tly_spec_group_values(spec, b->in->cat, g, values);
-	for (size_t i = 0; i < spec->group_by_count; i++) {
-		const struct tly_column *col = &b->ds->columns[spec->group_by[i]];
-		set(b, o, col->name, json_string(col->domain[values[i]]));
+	tly_spec_group_values(spec, in->cat, g, values);
+	for (size_t i = 0; o != NULL && i < spec->group_by_count; i++) {
+		const struct tly_column *col = &ds->columns[spec->group_by[i]];
+		if (json_object_set_new(o, col->name, json_string(col->domain[values[i]])) != 0) {
+			json_decref(o);
+			o = NULL; /* the caller's set or append counts it as nomem */
+		}
 	}
 	return o;
+}
+
+static json_t *
+group_json(struct build *b, size_t g)
+{
+	return tly_release_group(b->in, b->ds, g);
 }
 
 /* "protocol", "group_by" and "trusts" (the contributors' ids): what

@@ -145,6 +145,12 @@ TLY_MUST tly_err tly_release_build(const struct tly_release_input *in, json_t **
 TLY_MUST tly_err tly_release_encode(const struct tly_release_input *in, char **json, char *why,
                                     size_t why_len);
 
+/* The "group" object of group g (row-major, query/spec.h): each group_by
+ * column's name and value; NULL when jansson cannot allocate. For the
+ * release's builders (release.c, release_rate.c). */
+json_t *tly_release_group(const struct tly_release_input *in, const struct tly_dataset *ds,
+                          size_t g);
+
 /* Exact text of num/den (den > 0): a terminating decimal when there is one
  * ("0.5", "2", "0.125"), else "num/den". out holds at least 48 bytes. */
 void tly_release_exact(char *out, size_t len, uint64_t num, uint64_t den);

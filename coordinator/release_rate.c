@@ -107,21 +107,6 @@ part(struct rate_build *b, int64_t value, int64_t lo, int64_t hi)
 
 /* ---- one cell ---- */
 
-static json_t *
-group_object(struct rate_build *b, size_t g)
-{
-	const struct tly_spec *spec = b->in->spec;
-	int values[TLY_SPEC_GROUP_BY_MAX];
-	json_t *o = json_object();
-
-	tly_spec_group_values(spec, b->in->cat, g, values);
-	for (size_t i = 0; i < spec->group_by_count; i++) {
-		const struct tly_column *col = &b->ds->columns[spec->group_by[i]];
-		put(b, o, col->name, json_string(col->domain[values[i]]));
-	}
-	return o;
-}
-
 /* The reference group's index (row-major, spec.h). */
 static size_t
 reference_group(const struct rate_build *b)
@@ -171,7 +156,7 @@ rate_cell(struct rate_build *b, size_t g)
 	const struct tly_rate_figure *f = &b->figures[g];
 	json_t *o = json_object();
 
-	put(b, o, "group", group_object(b, g));
+	put(b, o, "group", tly_release_group(b->in, b->ds, g));
 	if (is_suppressed(b, g)) {
 		put(b, o, "value", json_null());
 		put(b, o, "ci95", json_null());

@@ -502,13 +502,32 @@ out:
 	return rv;
 }
 
+/* Run q (then freed) and set *found to whether it returns a row. */
+static tly_err
+any_row(struct tly_store *st, struct sql *q, int *found, char *why, size_t why_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	tly_err rv = prepare(st, q, &stmt, why, why_len);
+
+	if (rv == TLY_OK) {
+		int rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+			*found = rc == SQLITE_ROW;
+		} else {
+			tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
+			rv = TLY_EINVAL;
+		}
+	}
+	sqlite3_finalize(stmt);
+	sql_fini(q);
+	return rv;
+}
+
 tly_err
 tly_eval_person(struct tly_store *st, const struct tly_spec *spec, const char *person_id,
                 int *contributed, char *why, size_t why_len)
 {
-	sqlite3_stmt *stmt = NULL;
 	struct sql q;
-	tly_err rv;
 
 	memset(&q, 0, sizeof q);
 	append(&q, "SELECT 1");
@@ -516,19 +535,7 @@ tly_eval_person(struct tly_store *st, const struct tly_spec *spec, const char *p
 	append(&q, " AND CAST(\"%s\" AS TEXT) = ", st->ds->person_id);
 	param_text(&q, person_id);
 	append(&q, " LIMIT 1");
-	rv = prepare(st, &q, &stmt, why, why_len);
-	if (rv == TLY_OK) {
-		int rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-			*contributed = rc == SQLITE_ROW;
-		} else {
-			tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
-			rv = TLY_EINVAL;
-		}
-	}
-	sqlite3_finalize(stmt);
-	sql_fini(&q);
-	return rv;
+	return any_row(st, &q, contributed, why, why_len);
 }
 
 /* The person's row, opted out or not: only whether it exists. */
@@ -536,28 +543,14 @@ tly_err
 tly_eval_person_exists(struct tly_store *st, const char *person_id, int *exists, char *why,
                        size_t why_len)
 {
-	sqlite3_stmt *stmt = NULL;
 	struct sql q;
-	tly_err rv;
 
 	memset(&q, 0, sizeof q);
 	append(&q, "SELECT 1 FROM \"%s\" WHERE CAST(\"%s\" AS TEXT) = ", st->ds->table,
 	       st->ds->person_id);
 	param_text(&q, person_id);
 	append(&q, " LIMIT 1");
-	rv = prepare(st, &q, &stmt, why, why_len);
-	if (rv == TLY_OK) {
-		int rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-			*exists = rc == SQLITE_ROW;
-		} else {
-			tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
-			rv = TLY_EINVAL;
-		}
-	}
-	sqlite3_finalize(stmt);
-	sql_fini(&q);
-	return rv;
+	return any_row(st, &q, exists, why, why_len);
 }
 
 /* ---- opening and checking the data ---- */
