@@ -16,18 +16,6 @@
 #include "coordinator/estimate.h"
 #include "crypto/field.h"
 
-/* The trusts a query would be asked of now: the connected ones, as
- * choose_parties (lifecycle.c) takes them. */
-static uint32_t
-connected_now(const struct server *s)
-{
-	uint32_t n = 0;
-
-	for (size_t i = 0; i < s->roster.count; i++)
-		n += tly_hub_connected(s->hub, s->roster.parties[i].id) != 0;
-	return n;
-}
-
 /* The QUERY's noise parameters as spec_to_query and launch would set them
  * for `trusts` participants, held to the same checks. TLY_EINVAL with why. */
 static tly_err
@@ -87,7 +75,7 @@ estimate_spec(struct server *s, uint64_t handle, struct tly_spec *spec)
 	struct tly_noise_params noise;
 	struct tly_estimate e;
 	char why[400];
-	uint32_t connected = connected_now(s), trusts = connected;
+	uint32_t connected = srv_connected_trusts(s), trusts = connected;
 
 	if (trusts < s->cfg.min_contributors)
 		trusts = (uint32_t)s->roster.count;

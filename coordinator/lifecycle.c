@@ -457,8 +457,9 @@ fill_query(struct server *s, struct running *r, uint64_t l1, uint64_t l2sq)
 	q->spec_len = (uint32_t)strlen(r->canonical);
 }
 
-static uint32_t
-connected_trusts(const struct server *s)
+/* The registered trusts connected now (server_impl.h). */
+uint32_t
+srv_connected_trusts(const struct server *s)
 {
 	uint32_t n = 0;
 	for (size_t i = 0; i < s->roster.count; i++)
@@ -504,7 +505,7 @@ spec_to_query(struct server *s, const struct job *job)
 	/* A spec that names no protocol gets this coordinator's choice, in
 	 * its canonical form and so in the QUERY and the log. */
 	if (!r->spec.protocol_given)
-		r->spec.protocol = srv_protocol_for(s, connected_trusts(s));
+		r->spec.protocol = srv_protocol_for(s, srv_connected_trusts(s));
 	/* Step 2 */
 	memcpy(r->query_id, job->query_id, sizeof r->query_id);
 	tly_hex(r->qid, r->query_id, sizeof r->query_id);

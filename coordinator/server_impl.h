@@ -189,6 +189,8 @@ int srv_authenticate(struct server *s, const struct tly_http_request *req, char 
 /* lifecycle.c: the noise q needs within the samplers' caps and its work
  * within max_query_work (query/noise.h), as every query is held to before
  * it is sent: TLY_EINVAL with why naming epsilon or rho. */
+/* How many registered trusts are connected now (lifecycle.c). */
+uint32_t srv_connected_trusts(const struct server *s);
 tly_err srv_check_cost(const struct server *s, const struct tly_query *q, char *why,
                        size_t why_len);
 
