@@ -13,7 +13,7 @@ SOAK_NODES   ?= 50
 SOAK_PLANNERS ?= 20
 SOAK_FLAGS   ?=
 
-PKGS      := libsodium libcrypto gmp sqlite3 jansson inih
+PKGS      := libsodium libcrypto gmp sqlite3 jansson inih libpq
 WARN      := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror
 CPPFLAGS  := -D_POSIX_C_SOURCE=200809L -I.
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) $(CPPFLAGS) $(shell pkg-config --cflags $(PKGS))
