@@ -67,6 +67,7 @@ test: deps
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
 	@$(MAKE) --no-print-directory bench-quick
+	@$(MAKE) --no-print-directory man-check
 
 RUN_TESTS ?= $(TEST_BIN)
 run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
@@ -252,6 +253,15 @@ check-test-knobs:
 	@if grep -rn 'tly_committee_member_skip_agreement' node coordinator cli; then \
 		echo "check-test-knobs: a program calls the test-only skip_agreement"; exit 1; fi; \
 	echo "check-test-knobs: ok"
+
+# The man pages (docs/man/*.[158]): mandoc -Tlint -Wstyle and man --warnings
+# clean, the options of each page equal to its binary's --help, the keys of
+# each config page equal to its parser's; then the negative controls (a
+# deliberate error per check must fail it). scripts/man-check.sh says how.
+.PHONY: man-check
+man-check: $(BIN)
+	@scripts/man-check.sh $(BUILD)/bin
+	@scripts/man-check.sh --self-test $(BUILD)/bin
 
 # The layers of docs/ARCHITECTURE.md: no include of a folder above (or
 # beside) one's own, nng only in net/, no include loop; and, in the built
