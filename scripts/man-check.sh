@@ -16,8 +16,9 @@
 #            allow an option on the page that --help does not show: ALIASES
 #            (accepted by the binary, checked by asking it) and PENDING
 #            (documented ahead of another branch of issue 16: a note).
-#   keys     (config pages) the ".It Cm KEY" entries are exactly the keys
-#            that the page's parser compares against (KEYS below).
+#   keys     (config pages) the ".It Cm KEY" entries under each
+#            ".Ss [SECTION]" are exactly the keys that the page's parser
+#            reads in that section (source_keys below).
 #
 #   scripts/man-check.sh [BINDIR]      check docs/man against BINDIR
 #                                      (default build/bin)
@@ -32,20 +33,71 @@ MANDIR=${MANDIR:-docs/man}
 ALIASES="tally_query:--standardize tally_query:--group-by"
 PENDING="tally_demo:--restart tally_demo:--status"
 
-# page: the parser's source files and the pattern whose quoted string is
-# a key (extended regex; the key is the first "..." in each match).
-keys_source() {
+# "SECTION<TAB>KEY" for every key a config page's parser reads: the
+# quoted name in each match of the pattern; SECTION from the function the
+# match is in (node/config.c: node_key reads [node], ...), or from the
+# SECTION_ tag beside it (coordinator/config.c's keys[]), or "*" for files
+# whose keys are not tied to one section. Nothing for other pages.
+source_keys() {
 	case "$1" in
 	tally-node.conf.5)
-		echo 'node/config.c|strcmp\(key, "[a-z_]+"\)|strncmp\(key, "column\.", 7\)' ;;
+		set -- 'strcmp\(key, "[a-z_]+"\)|strncmp\(key, "column\.", 7\)' \
+			'node_key=node policy_key=policy dataset_key=dataset NAME' node/config.c ;;
 	tally-coordinator.conf.5)
-		echo 'coordinator/config.c|\{SECTION_[A-Z]+, "[a-z_]+"' ;;
+		set -- '\{SECTION_[A-Z]+, "[a-z_]+"' '' coordinator/config.c ;;
 	tally-registry.5)
-		echo 'store/keys.c coordinator/planners.c|strcmp\(key, "[a-z_]+"\)' ;;
+		set -- 'strcmp\(key, "[a-z_]+"\)' '' store/keys.c coordinator/planners.c ;;
 	tally-planner.conf.5)
-		echo 'cli/query.c|strcmp\(key, "[a-z_]+"\)' ;;
-	*) echo "" ;;
+		set -- 'strcmp\(key, "[a-z_]+"\)' 'planner_key=planner' cli/query.c ;;
+	*) return 0 ;;
 	esac
+	pattern=$1 functions=$2
+	shift 2
+	echo "$*" > "$tmp/files"
+	awk -v pattern="$pattern" -v functions="$functions" '
+		BEGIN {
+			n = 0
+			rest = functions
+			while (match(rest, /[a-z_]+=/)) {
+				if (n > 0) section[fname] = substr(rest, 1, RSTART - 2)
+				fname = substr(rest, RSTART, RLENGTH - 1)
+				rest = substr(rest, RSTART + RLENGTH)
+				n++
+			}
+			if (n > 0) section[fname] = rest
+		}
+		/^[a-z_]+\(/ { fn = $0; sub(/\(.*/, "", fn) }
+		{
+			line = $0
+			while (match(line, pattern)) {
+				m = substr(line, RSTART, RLENGTH)
+				line = substr(line, RSTART + RLENGTH)
+				key = m
+				sub(/^[^"]*"/, "", key)
+				sub(/".*/, "", key)
+				if (key == "column.") key = "column.NAME"
+				if (m ~ /^\{SECTION_/) {
+					sec = tolower(m)
+					sub(/^\{section_/, "", sec)
+					sub(/,.*/, "", sec)
+				} else if (functions == "") {
+					sec = "*"
+				} else if (fn in section) {
+					sec = section[fn]
+				} else {
+					continue
+				}
+				print sec "\t" key
+			}
+		}' "$@" | sort -u
+}
+
+# "SECTION<TAB>KEY" for every ".It Cm KEY" of a page, SECTION from the
+# ".Ss [SECTION]" above it; "*" for every key when ANY is set.
+page_keys() { # page any
+	awk -v any="$2" '
+		/^\.Ss / { sec = substr($0, 5); sub(/\\&$/, "", sec); gsub(/^\[|\]$/, "", sec) }
+		/^\.It Cm [a-z][a-zA-Z0-9_.]*$/ { print (any != "" ? "*" : sec) "\t" $3 }' "$1" | sort -u
 }
 
 say() { printf '%s\n' "$*" >&2; }
@@ -192,25 +244,27 @@ check_options() {
 # ---- keys ----
 check_keys() {
 	page=$1
-	spec=$(keys_source "$(basename "$page")")
-	[ -n "$spec" ] || return 0
-	files=${spec%%|*}
-	pattern=${spec#*|}
 	tmp=$(mktemp -d)
-	# shellcheck disable=SC2086
-	grep -ohE "$pattern" $files | sed 's/^[^"]*"\([^"]*\)".*/\1/; s/^column\.$/column.NAME/' |
-		sort -u > "$tmp/want"
-	sed -n 's/^\.It Cm \([a-z][a-zA-Z0-9_.]*\)$/\1/p' "$page" | sort -u > "$tmp/have"
+	source_keys "$(basename "$page")" > "$tmp/want"
+	if [ ! -s "$tmp/want" ]; then
+		rm -rf "$tmp"
+		case "$(basename "$page")" in *.5) say "$page: no parser keys found for it"; return 1 ;; esac
+		return 0
+	fi
+	files=$(cat "$tmp/files")
+	any=
+	grep -q '^\*' "$tmp/want" && any=1
+	page_keys "$page" "$any" > "$tmp/have"
 	rc=0
-	for k in $(comm -23 "$tmp/want" "$tmp/have"); do
-		say "$page: key $k (read by $files) has no .It Cm $k"
-		rc=1
-	done
-	for k in $(comm -13 "$tmp/want" "$tmp/have"); do
-		say "$page: .It Cm $k is not a key that $files reads"
-		rc=1
-	done
-	[ -s "$tmp/want" ] || { say "$page: no keys found in $files"; rc=1; }
+	comm -23 "$tmp/want" "$tmp/have" | while IFS="$(printf '\t')" read -r sec k; do
+		say "$page: key $k of [$sec] (read by $files) has no .It Cm $k under .Ss [$sec]"
+		echo x
+	done > "$tmp/missing"
+	comm -13 "$tmp/want" "$tmp/have" | while IFS="$(printf '\t')" read -r sec k; do
+		say "$page: .It Cm $k under .Ss [$sec] is not a key that $files reads in [$sec]"
+		echo x
+	done > "$tmp/extra"
+	[ -s "$tmp/missing" ] || [ -s "$tmp/extra" ] && rc=1
 	rm -rf "$tmp"
 	return $rc
 }
@@ -268,6 +322,9 @@ self_test() {
 		"node heartbeat_dead_ms removed" || rc=1
 	control keys tally-coordinator.conf.5 's/^\.It Cm quorum$/.It Cm quorum_size/' \
 		"a key the parser does not read" || rc=1
+	control keys tally-node.conf.5 's/^\.Ss \[policy\]\\&$/.Ss [node]\\\&/' \
+		"the [policy] keys under [node]" || rc=1
+	control keys tally-planner.conf.5 '/^\.It Cm timeout_ms$/d' "planner timeout_ms removed" || rc=1
 	[ $rc -eq 0 ] && echo "man-check --self-test: ok (every check fails on its broken page)"
 	return $rc
 }
