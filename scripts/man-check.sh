@@ -5,7 +5,8 @@
 #   lint     mandoc -Tlint -Wstyle: no message at all, except "referenced
 #            manual not found" for a page that is itself in docs/man
 #            (mandoc looks only in the installed manpath).
-#   render   man --warnings -l (groff through man-db): nothing on stderr.
+#   render   man --warnings=w -l (groff through man-db, every warning), as
+#            lintian runs it otherwise: nothing on stderr.
 #   sections NAME SYNOPSIS DESCRIPTION FILES EXAMPLES "SEE ALSO", and in
 #            sections 1 and 8 also OPTIONS and "EXIT STATUS".
 #   options  (pages with OPTIONS) each ".Ss PROGRAM [COMMAND...]" lists, as
@@ -123,7 +124,10 @@ check_lint() {
 # ---- render ----
 check_render() {
 	page=$1
-	err=$(MANWIDTH=80 MANPAGER=cat PAGER=cat man --warnings -l "$page" 2>&1 >/dev/null) ||
+	# lintian's own invocation (Lintian::Check::Documentation::Manual), at 80
+	# columns and with every groff warning (w) rather than man-db's default
+	err=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 MANPAGER=cat PAGER=cat \
+		man --warnings=w -E UTF-8 -l -Tutf8 -Z "$page" 2>&1 >/dev/null) ||
 		{ say "$page: man exited non-zero: $err"; return 1; }
 	[ -z "$err" ] && return 0
 	say "$page: man --warnings: $err"
@@ -309,8 +313,12 @@ control() { # check page sed-edit what
 self_test() {
 	rc=0
 	control lint tally.1 's/^\.El$/.Xx bogus/' "an unknown macro" || rc=1
+	control lint tally-registry.5 's/^\.Nd .*/& /' "a blank at the end of a line (a STYLE message)" ||
+		rc=1
 	control render tally-node.8 's/^\.Nd .*/&\n\\[no-such-glyph]/' \
 		"an undefined glyph" || rc=1
+	control render tally.1 's/^\.Nd .*/&\n.Sh BUGS\n'"$(printf 'x%.0s' $(seq 100))"'/' \
+		"a word too long for a line" || rc=1
 	control sections tally-coordinator.8 '/^\.Sh EXIT STATUS$/d' "no EXIT STATUS" || rc=1
 	control options tally.1 '/^\.It Fl -sites Ar N$/d' "tally synth --sites removed" || rc=1
 	control options tally-node.8 's/^\.It Fl -person Ar ID$/.It Fl -persn Ar ID/' \
