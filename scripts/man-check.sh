@@ -31,6 +31,12 @@
 #                                      make that check fail
 set -eu
 cd "$(dirname "$0")/.."
+LC_ALL=C
+export LC_ALL
+# every temporary file under one folder, removed however the script ends
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+trap 'exit 1' HUP INT TERM
 MANDIR=${MANDIR:-docs/man}
 
 ALIASES="tally_query:--standardize tally_query:--group-by"
@@ -212,7 +218,7 @@ check_options() {
 			done
 		done
 	done
-	tmp=$(mktemp -d)
+	tmp=$(mktemp -d "$WORK/t.XXXXXX")
 	printf '%s\n' "$titles" > "$tmp/titles"
 	while IFS= read -r title; do
 		# shellcheck disable=SC2086
@@ -259,7 +265,7 @@ check_options() {
 # ---- keys ----
 check_keys() {
 	page=$1
-	tmp=$(mktemp -d)
+	tmp=$(mktemp -d "$WORK/t.XXXXXX")
 	source_keys "$(basename "$page")" > "$tmp/want"
 	if [ ! -s "$tmp/want" ]; then
 		rm -rf "$tmp"
@@ -304,7 +310,7 @@ check_all() {
 
 # One control: copy PAGE, apply the sed EDIT, and CHECK must fail on it.
 control() { # check page sed-edit what
-	dir=$(mktemp -d)
+	dir=$(mktemp -d "$WORK/t.XXXXXX")
 	cp "$MANDIR"/*.[158] "$dir"/
 	sed -i "$3" "$dir/$2"
 	if cmp -s "$MANDIR/$2" "$dir/$2"; then
