@@ -62,12 +62,12 @@ build: $(LIB) $(APP_LIBS) $(BIN) $(HELPER_BIN) $(TEST_BIN) $(BENCH_BIN)
 test: deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory check-layers
+	@$(MAKE) --no-print-directory man-check
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
 	@$(MAKE) --no-print-directory bench-quick
-	@$(MAKE) --no-print-directory man-check
 
 RUN_TESTS ?= $(TEST_BIN)
 run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
