@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,7 +584,17 @@ planner_key(void *user, const char *section, const char *key, const char *value)
 		return 1;
 	}
 	if (strcmp(key, "timeout_ms") == 0) {
-		p->timeout_ms = strtol(value, NULL, 10);
+		char *end;
+		errno = 0;
+		p->timeout_ms = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || p->timeout_ms <= 0 ||
+		    p->timeout_ms > INT_MAX) {
+			snprintf(p->error, sizeof p->error,
+			         "planner.timeout_ms: \"%.40s\" is not a number of milliseconds, "
+			         "1 to %d",
+			         value, INT_MAX);
+			return 0;
+		}
 		return 1;
 	}
 	if (strcmp(key, "name") == 0) {

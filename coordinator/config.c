@@ -449,7 +449,9 @@ check_header(void *arg, const char *line)
 		return;
 	}
 	fail(p, p->src.line, "[section]",
-	     "unknown section [%.60s] (expected [coordinator], [rounds] or [policy])", name);
+	     "unknown section [%.60s] (expected [coordinator], [rounds], [policy], [api] or "
+	     "[limits])",
+	     name);
 }
 
 static int

@@ -48,7 +48,7 @@
  *   mechanisms = laplace, gaussian      ; which a query may ask for
  *   suppress_below = 0                  ; default disclosure control: a
  *   round_to = 0                        ; query's own "sdc" overrides it
- *   max_query_work = 1000000000         ; refuse (422) before sending a query
+ *   max_query_work = 1000000000         ; refuse (400) before sending a query
  *                                       ; whose noise costs more work units
  *                                       ; (query/noise.h, tly_noise_work)
  *

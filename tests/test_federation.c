@@ -690,6 +690,15 @@ Test(query_timeout, flag_beats_planner_config, .timeout = 60)
 	write_planner_conf(conf, port, "1000");
 	cr_assert_eq(query_flags((const char *const[]){"--count", "--epsilon", "0.5", NULL}), 4,
 	             "timeout_ms = 1000 from the config");
+	/* A bad timeout_ms names the field and exits 2 (it used to become
+	 * "10" from "10s", or the 120 s default from "soon"). */
+	const char *bad[] = {"10s", "soon", "0", "-5", "99999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_planner_conf(conf, port, bad[i]);
+		cr_assert_eq(
+		    query_flags((const char *const[]){"--count", "--epsilon", "0.5", NULL}), 2,
+		    "timeout_ms = %s is refused", bad[i]);
+	}
 	close(fd);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", demo.dir);
 	cr_assert_eq(system(cmd), 0);
