@@ -158,6 +158,10 @@ Test(node_config, errors_name_file_line_and_key)
 	expect_error(APPEND, "[dataset patients]\npath = x.db\n", 27, "[dataset patients]",
 	             "twice");
 	expect_error(APPEND, "[nodes]\nid = 4\n", 27, "[nodes]", "unknown section");
+	/* A key given twice: refused, not last-one-wins (a stray budget line). */
+	expect_error(APPEND, "epsilon_total = 200\n", 26, "dataset patients.epsilon_total",
+	             "twice");
+	expect_error("committee = no", "committee = no\nid = 4\n", 10, "node.id", "twice");
 	expect_error(APPEND, "this is not ini\n", 26, "(syntax)", "not a");
 	expect_error("id = 3", "", 0, "node.id", "missing");
 	expect_error("path = data/site3.db", "", 0, "dataset patients.path", "missing");
