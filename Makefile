@@ -48,7 +48,7 @@ BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests check-layers format-check asan ubsan valgrind fuzz fuzz-build bench bench-plots \
-	run-bench bench-quick install install-files install-check uninstall clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
+	run-bench bench-quick install install-files install-check uninstall deb deb-check clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
 	mutants browser-test
 
 all: deps
@@ -68,6 +68,7 @@ test: deps
 	@$(MAKE) --no-print-directory ctgrind
 	@$(MAKE) --no-print-directory bench-quick
 	@$(MAKE) --no-print-directory install-check
+	@$(MAKE) --no-print-directory deb-check
 
 RUN_TESTS ?= $(TEST_BIN)
 run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
@@ -340,6 +341,21 @@ uninstall:
 		if [ -d $$d ] && ! rmdir $$d 2>/dev/null; then \
 			echo "uninstall: $$d holds files tally did not install: left in place"; fi; \
 	done
+
+# `make deb`: build/deb/tally_$(DEB_VERSION)_ARCH.deb (scripts/deb.sh), the
+# programs built in their own tree with Debian's hardening flags
+# (dpkg-buildflags, plus -z now); `make deb-check` (in `make test`) builds
+# it, runs lintian on it (no error allowed) and checks its contents.
+DEB_VERSION ?= 0.16.0
+DEB_BUILD   := build/deb/build
+deb: deps
+	@$(MAKE) --no-print-directory BUILD=$(DEB_BUILD) CFLAGS="$$(dpkg-buildflags --get CFLAGS)" \
+		EXTRA_CFLAGS="$$(dpkg-buildflags --get CPPFLAGS) $$(dpkg-buildflags --get LDFLAGS) -Wl,-z,now" \
+		$(addprefix $(DEB_BUILD)/bin/,$(PROGRAMS)) $(DEB_BUILD)/libtally.a
+	@scripts/deb.sh $(MAKE) $(DEB_BUILD) $(DEB_VERSION)
+
+deb-check: deb
+	@tests/deb.sh build/deb/tally_$(DEB_VERSION)_$$(dpkg --print-architecture).deb
 
 # Every C file, formatted by the committed .clang-format (Debian 12's
 # clang-format 14). `make format` rewrites them; `make format-check` (run by
