@@ -7,14 +7,19 @@
 #      `systemd-analyze security --offline` under an exposure threshold;
 #   2. the example configs parse (tally-node and tally-coordinator stop at
 #      the first missing file under /etc/tally, not at a line of the file);
-#   3. a federation run by the installed tally, tally-node and
+#   3. a federation laid out by hand as docs/OPERATIONS.md section 6 says,
+#      from the installed example configs (their /etc/tally and
+#      /var/lib/tally moved under the root, names and ports of one host):
+#      tally pki, tally-node keygen, a registry, four nodes and the
+#      coordinator started, one count by sex checked against the data;
+#   4. a federation run by the installed tally, tally-node and
 #      tally-coordinator, with PATH holding only the root's bin/, from a
 #      folder outside the source tree: `tally demo --serve`, one query whose
 #      answers are checked against the synthetic truth, `tally audit
 #      verify`, `tally demo --stop`; every daemon's executable is in the
 #      root, and the coordinator serves the dashboard from the root's
 #      share/tally/web by itself;
-#   4. `make uninstall` leaves no file and no tally folder in the root.
+#   5. `make uninstall` leaves no file and no tally folder in the root.
 #
 # The root, the federation and every daemon are removed on any exit.
 # Usage: tests/install.sh [MAKE]   (from the source tree's top)
@@ -29,8 +34,7 @@ fed=$tmp/fed
 bin=$root/usr/bin
 
 stop_fed() {
-	[ -d "$fed/run" ] || return 0
-	for f in "$fed"/run/*.pid; do
+	for f in "$fed"/run/*.pid "$tmp"/run/*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
 	return 0
@@ -50,7 +54,17 @@ fail() {
 # Run an installed program with nothing of this machine's environment but
 # the root's bin/ on PATH, from a folder outside the source tree.
 installed() {
-	(cd "$tmp" && env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$@")
+	(cd "$tmp" && exec env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$@")
+}
+
+# The same in the background: daemon NAME PROGRAM ARGS..., its pid in
+# $tmp/run/NAME.pid (the subshell execs it: the pid is the program's), its
+# stderr in $tmp/NAME.log.
+daemon() {
+	name=$1
+	shift
+	(cd "$tmp" && exec env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$@") 2>"$tmp/$name.log" &
+	echo $! >"$tmp/run/$name.pid"
 }
 
 "$make" --no-print-directory install-files DESTDIR="$root" PREFIX=/usr >"$tmp/install.log" 2>&1 ||
@@ -94,7 +108,84 @@ echo "$out" | grep -q "^tally-coordinator: /etc/tally/keys/coordinator.sign: " |
 	{ echo "$out"; fail "examples/coordinator.conf does not parse"; }
 echo "install-check: the example configs parse"
 
-# 3. A federation from the installed files only.
+# 3. A federation laid out as docs/OPERATIONS.md section 6 says, from the
+# installed example configs: /etc/tally and /var/lib/tally moved under the
+# temporary root, the names and ports of one machine, the rest as shipped.
+etc=$tmp/etc/tally
+state=$tmp/var/lib/tally
+free_port() {
+	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1",
+		() => { console.log(s.address().port); s.close(); });'
+}
+listen=$(free_port)
+api=$(free_port)
+mkdir -p "$etc" "$state/coordinator" "$tmp/run"
+installed tally synth --sites 4 --people 4000 --seed 16 --out "$tmp/synth" --quiet >/dev/null ||
+	fail "tally synth"
+installed tally pki init --dir "$etc/pki" >/dev/null 2>>"$tmp/pki.log" || fail "tally pki init"
+installed tally pki issue --dir "$etc/pki" --name coordinator --role coordinator >/dev/null 2>>"$tmp/pki.log" ||
+	fail "tally pki issue coordinator"
+installed tally pki issue --dir "$etc/pki" --name alice --role planner >"$etc/planners.ini" 2>>"$tmp/pki.log" ||
+	fail "tally pki issue planner"
+installed tally-node keygen --out "$etc/keys" >"$tmp/coordinator.pk" || fail "keygen"
+mv "$etc/keys/node.sign" "$etc/keys/coordinator.sign"
+grep sign_pk "$tmp/coordinator.pk" | sed '1s/^/[coordinator]\n/' >"$etc/registry.ini"
+sed -e "s|= /etc/tally/|= $etc/|" -e "s|= /var/lib/tally/|= $state/|" \
+	-e "s|0.0.0.0:7400|127.0.0.1:$listen|" -e "s|0.0.0.0:7443|127.0.0.1:$api|" \
+	"$ex/coordinator.conf" >"$etc/coordinator.conf"
+cp "$ex/catalogue.json" "$etc/"
+for k in 1 2 3 4; do
+	installed tally pki issue --dir "$etc/pki" --name "node-$k" --role node >/dev/null 2>>"$tmp/pki.log" ||
+		fail "tally pki issue node-$k"
+	installed tally-node keygen --out "$etc/keys-$k" >"$tmp/node-$k.pk" || fail "keygen $k"
+	printf '\n[node %s]\n' "$k" >>"$etc/registry.ini"
+	cat "$tmp/node-$k.pk" >>"$etc/registry.ini"
+	mkdir -p "$state/node-$k"
+	cp "$tmp/synth/site-$k/patients.db" "$state/node-$k/"
+	sed -e "s|^id = 3|id = $k|" -e "s|tls+tcp://tally.ics.example:7400|tls+tcp://127.0.0.1:$listen|" \
+		-e "s|/etc/tally/pki/node\.|$etc/pki/node-$k.|" -e "s|/etc/tally/keys/|$etc/keys-$k/|" \
+		-e "s|= /etc/tally/|= $etc/|" -e "s|= /var/lib/tally/node/|= $state/node-$k/|" \
+		"$ex/node.conf" >"$etc/node-$k.conf"
+done
+daemon coordinator tally-coordinator --config "$etc/coordinator.conf"
+for k in 1 2 3 4; do
+	installed tally-node check --config "$etc/node-$k.conf" >"$tmp/check-$k.log" 2>&1 ||
+		{ cat "$tmp/check-$k.log"; fail "tally-node check node-$k.conf"; }
+	daemon "node-$k" tally-node --config "$etc/node-$k.conf"
+done
+# Liveness only: wait until the four have connected (or a daemon died).
+tries=0
+until [ "$(grep -c 'node [0-9] connected from' "$tmp/coordinator.log")" -ge 4 ]; do
+	tries=$((tries + 1))
+	[ $tries -le 600 ] || { cat "$tmp"/*.log; fail "the nodes did not connect in 60 s"; }
+	for f in "$tmp"/run/*.pid; do
+		kill -0 "$(cat "$f")" 2>/dev/null || { cat "$tmp"/*.log; fail "${f##*/}: exited"; }
+	done
+	sleep 0.1
+done
+sed -e "s|tally.ics.example:7443|127.0.0.1:$api|" -e "s|= alice\.|= $etc/pki/alice.|" \
+	-e "s|= coordinator-ca.crt|= $etc/pki/coordinator-ca.crt|" "$ex/planner.conf" >"$tmp/planner.conf"
+installed tally query --config "$tmp/planner.conf" --count --by sex --epsilon 1 --format csv \
+	>"$tmp/by_sex.csv" || { cat "$tmp"/*.log; fail "tally query (examples)"; }
+for sex in F M; do
+	exact=0
+	for k in 1 2 3 4; do
+		n=$(sqlite3 "$state/node-$k/patients.db" \
+			"SELECT count(*) FROM patients WHERE opted_out = 0 AND sex = '$sex'")
+		exact=$((exact + n))
+	done
+	awk -F, -v sex="$sex" -v exact="$exact" '$1 == sex {
+		found = 1; half = ($4 - $3) / 2; if (half < 1) half = 1
+		d = $2 - exact; if (d < 0) d = -d
+		if (d > 3 * half) { print sex ": " $2 ", truth " exact; exit 1 } }
+		END { if (!found) { print sex ": no row"; exit 1 } }' "$tmp/by_sex.csv" ||
+		fail "the example federation's count by sex"
+done
+for f in "$tmp"/run/*.pid; do kill "$(cat "$f")"; done
+rm -rf "$tmp/run"
+echo "install-check: a federation from the example configs (4 nodes, coordinator) answered a count"
+
+# 4. A federation from the installed files only.
 installed tally demo --serve --dir "$fed" --sites 3 --people 3000 --seed 16 >"$tmp/demo.out" 2>&1 ||
 	{ cat "$tmp/demo.out"; fail "tally demo --serve"; }
 for f in "$fed"/run/*.pid; do
@@ -142,7 +233,7 @@ installed tally demo --stop --dir "$fed" >/dev/null || fail "tally demo --stop"
 rm -rf "$fed"
 echo "install-check: a federation ran from the installed files only (query answered, logs verified)"
 
-# 4. Uninstall.
+# 5. Uninstall.
 "$make" --no-print-directory uninstall DESTDIR="$root" PREFIX=/usr >"$tmp/uninstall.log" 2>&1 ||
 	{ cat "$tmp/uninstall.log"; fail "make uninstall"; }
 left=$(find "$root" -type f -o -name '*tally*')
