@@ -26,7 +26,6 @@
 set -eu
 
 make=${1:-make}
-src=$(pwd)
 threshold=${TALLY_EXPOSURE_MAX:-15} # tenths: 15 is an exposure of 1.5
 tmp=$(mktemp -d /tmp/tally-install.XXXXXX)
 root=$tmp/root
