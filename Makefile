@@ -237,6 +237,8 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(ALL_LIBS)
 
 # Its 30 held connections are a TLS client of the test's own (OpenSSL).
 $(BUILD)/tests/test_api_daemon: TEST_LIBS += $(shell pkg-config --libs libssl)
+# The units' SystemCallFilter for the installed daemons (tests/install.sh).
+$(BUILD)/tests/helpers/syscall_filter: LIBS += $(shell pkg-config --libs libseccomp)
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -332,8 +334,8 @@ install-files: $(BIN) $(LIB)
 # Install into a temporary root, verify the units there (systemd-analyze
 # verify and security), run a federation from the installed files only,
 # then uninstall: tests/install.sh, run by `make test`.
-install-check: $(BIN) $(LIB)
-	@tests/install.sh $(MAKE)
+install-check: $(BIN) $(LIB) $(BUILD)/tests/helpers/syscall_filter
+	@tests/install.sh $(MAKE) $(abspath $(BUILD)/tests/helpers/syscall_filter)
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INST_FILES))

@@ -12,6 +12,8 @@
 #      /var/lib/tally moved under the root, names and ports of one host):
 #      tally pki, tally-node keygen, a registry, four nodes and the
 #      coordinator started, one count by sex checked against the data;
+#      the daemons run under their units' SystemCallFilter and, as root,
+#      ProcSubset=pid (the rest of the sandbox needs systemd itself);
 #   4. a federation run by the installed tally, tally-node and
 #      tally-coordinator, with PATH holding only the root's bin/, from a
 #      folder outside the source tree: `tally demo --serve`, one query whose
@@ -22,10 +24,11 @@
 #   5. `make uninstall` leaves no file and no tally folder in the root.
 #
 # The root, the federation and every daemon are removed on any exit.
-# Usage: tests/install.sh [MAKE]   (from the source tree's top)
+# Usage: tests/install.sh [MAKE [SYSCALL_FILTER]]   (from the source tree's top)
 set -eu
 
 make=${1:-make}
+filter=${2:-$(pwd)/build/tests/helpers/syscall_filter}
 threshold=${TALLY_EXPOSURE_MAX:-15} # tenths: 15 is an exposure of 1.5
 tmp=$(mktemp -d /tmp/tally-install.XXXXXX)
 root=$tmp/root
@@ -56,14 +59,47 @@ installed() {
 	(cd "$tmp" && exec env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$@")
 }
 
-# The same in the background: daemon NAME PROGRAM ARGS..., its pid in
-# $tmp/run/NAME.pid (the subshell execs it: the pid is the program's), its
-# stderr in $tmp/NAME.log.
+# An installed daemon in the background, sandboxed as far as CI allows
+# without systemd: daemon NAME UNIT PROGRAM ARGS... runs it under the
+# unit's SystemCallFilter (tests/helpers/syscall_filter, default EPERM)
+# and, as root, with ProcSubset=pid and ProtectProc=invisible (a private
+# /proc). Its pid goes to $tmp/run/NAME.pid (every wrapper execs: the pid
+# is the program's), its stderr to $tmp/NAME.log.
 daemon() {
 	name=$1
-	shift
-	(cd "$tmp" && exec env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$@") 2>"$tmp/$name.log" &
+	unit_file=$units/$2
+	calls=$tmp/$2.syscalls
+	program=$bin/$3
+	shift 3
+	[ -s "$calls" ] || unit_syscalls "$unit_file" >"$calls"
+	if [ "$(id -u)" -eq 0 ]; then
+		set -- unshare -m --propagation private sh -c \
+			'mount -t proc -o subset=pid,hidepid=invisible proc /proc && exec "$@"' sh \
+			env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$filter" "$calls" "$program" "$@"
+	else
+		set -- env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$filter" "$calls" "$program" "$@"
+	fi
+	(cd "$tmp" && exec "$@") 2>"$tmp/$name.log" &
 	echo $! >"$tmp/run/$name.pid"
+}
+
+# The system calls a unit's SystemCallFilter= lines allow: its sets
+# expanded by systemd-analyze, less those of its ~ line.
+expand_calls() {
+	for set in "$@"; do
+		case $set in
+		@*) systemd-analyze syscall-filter "$set" | sed -n 's/^    //p' | grep -v '^#' |
+			while read -r call; do expand_calls "$call"; done ;;
+		*) echo "$set" ;;
+		esac
+	done
+}
+unit_syscalls() {
+	# shellcheck disable=SC2046
+	expand_calls $(sed -n 's/^SystemCallFilter=\([^~]\)/\1/p' "$1") | sort -u >"$tmp/allow"
+	# shellcheck disable=SC2046
+	expand_calls $(sed -n 's/^SystemCallFilter=~//p' "$1") | sort -u >"$tmp/deny"
+	comm -23 "$tmp/allow" "$tmp/deny"
 }
 
 "$make" --no-print-directory install-files DESTDIR="$root" PREFIX=/usr >"$tmp/install.log" 2>&1 ||
@@ -146,11 +182,11 @@ for k in 1 2 3 4; do
 		-e "s|= /etc/tally/|= $etc/|" -e "s|= /var/lib/tally/node/|= $state/node-$k/|" \
 		"$ex/node.conf" >"$etc/node-$k.conf"
 done
-daemon coordinator tally-coordinator --config "$etc/coordinator.conf"
+daemon coordinator tally-coordinator.service tally-coordinator --config "$etc/coordinator.conf"
 for k in 1 2 3 4; do
 	installed tally-node check --config "$etc/node-$k.conf" >"$tmp/check-$k.log" 2>&1 ||
 		{ cat "$tmp/check-$k.log"; fail "tally-node check node-$k.conf"; }
-	daemon "node-$k" tally-node --config "$etc/node-$k.conf"
+	daemon "node-$k" tally-node.service tally-node --config "$etc/node-$k.conf"
 done
 # Liveness only: wait until the four have connected (or a daemon died).
 tries=0
@@ -183,6 +219,9 @@ done
 for f in "$tmp"/run/*.pid; do kill "$(cat "$f")"; done
 rm -rf "$tmp/run"
 echo "install-check: a federation from the example configs (4 nodes, coordinator) answered a count"
+echo "install-check: its daemons ran under their units' SystemCallFilter" \
+	"($(wc -l <"$tmp/tally-node.service.syscalls") and $(wc -l <"$tmp/tally-coordinator.service.syscalls") calls)" \
+	"$([ "$(id -u)" -eq 0 ] && echo "and ProcSubset=pid")"
 
 # 4. A federation from the installed files only.
 installed tally demo --serve --dir "$fed" --sites 3 --people 3000 --seed 16 >"$tmp/demo.out" 2>&1 ||
