@@ -12,8 +12,8 @@
 #      /var/lib/tally moved under the root, names and ports of one host):
 #      tally pki, tally-node keygen, a registry, four nodes and the
 #      coordinator started, one count by sex checked against the data;
-#      the daemons run under their units' SystemCallFilter and, as root,
-#      ProcSubset=pid (the rest of the sandbox needs systemd itself);
+#      the daemons run under their units' SystemCallFilter and, where
+#      root may mount one, ProcSubset=pid (the rest of the sandbox needs systemd itself);
 #   4. a federation run by the installed tally, tally-node and
 #      tally-coordinator, with PATH holding only the root's bin/, from a
 #      folder outside the source tree: `tally demo --serve`, one query whose
@@ -62,7 +62,7 @@ installed() {
 # An installed daemon in the background, sandboxed as far as CI allows
 # without systemd: daemon NAME UNIT PROGRAM ARGS... runs it under the
 # unit's SystemCallFilter (tests/helpers/syscall_filter, default EPERM)
-# and, as root, with ProcSubset=pid and ProtectProc=invisible (a private
+# and, where it can be mounted, with ProcSubset=pid and ProtectProc=invisible (a private
 # /proc). Its pid goes to $tmp/run/NAME.pid (every wrapper execs: the pid
 # is the program's), its stderr to $tmp/NAME.log.
 daemon() {
@@ -72,7 +72,7 @@ daemon() {
 	program=$bin/$3
 	shift 3
 	[ -s "$calls" ] || unit_syscalls "$unit_file" >"$calls"
-	if [ "$(id -u)" -eq 0 ]; then
+	if [ "$procsubset" = yes ]; then
 		set -- unshare -m --propagation private sh -c \
 			'mount -t proc -o subset=pid,hidepid=invisible proc /proc && exec "$@"' sh \
 			env -i PATH="$bin" HOME="$tmp" LANG=C.UTF-8 "$filter" "$calls" "$program" "$@"
@@ -82,6 +82,15 @@ daemon() {
 	(cd "$tmp" && exec "$@") 2>"$tmp/$name.log" &
 	echo $! >"$tmp/run/$name.pid"
 }
+
+# A private /proc with subset=pid needs root and a kernel and container
+# that allow the mount (without it, /proc/meminfo is still there).
+procsubset=no
+if [ "$(id -u)" -eq 0 ] && unshare -m --propagation private sh -c \
+	'mount -t proc -o subset=pid,hidepid=invisible proc /proc && [ ! -e /proc/meminfo ]' \
+	2>/dev/null; then
+	procsubset=yes
+fi
 
 # The system calls a unit's SystemCallFilter= lines allow: its sets
 # expanded by systemd-analyze, less those of its ~ line.
@@ -221,7 +230,7 @@ rm -rf "$tmp/run"
 echo "install-check: a federation from the example configs (4 nodes, coordinator) answered a count"
 echo "install-check: its daemons ran under their units' SystemCallFilter" \
 	"($(wc -l <"$tmp/tally-node.service.syscalls") and $(wc -l <"$tmp/tally-coordinator.service.syscalls") calls)" \
-	"$([ "$(id -u)" -eq 0 ] && echo "and ProcSubset=pid")"
+	"$([ "$procsubset" = yes ] && echo "and ProcSubset=pid" || echo "(no private /proc here)")"
 
 # 4. A federation from the installed files only.
 installed tally demo --serve --dir "$fed" --sites 3 --people 3000 --seed 16 >"$tmp/demo.out" 2>&1 ||
