@@ -35,15 +35,25 @@ root=$tmp/root
 fed=$tmp/fed
 bin=$root/usr/bin
 
+# SIGTERM to every daemon started; then wait (up to 5 s) until none is
+# left, so that none writes into the root while it is removed.
 stop_fed() {
 	for f in "$fed"/run/*.pid "$tmp"/run/*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		alive=no
+		for f in "$fed"/run/*.pid "$tmp"/run/*.pid; do
+			[ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && alive=yes
+		done
+		[ $alive = no ] && return 0
+		sleep 0.5
 	done
 	return 0
 }
 cleanup() {
 	stop_fed
-	rm -rf "$tmp"
+	rm -rf "$tmp" 2>/dev/null || { sleep 1 && rm -rf "$tmp"; }
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
