@@ -72,9 +72,9 @@ installed() {
 # An installed daemon in the background, sandboxed as far as CI allows
 # without systemd: daemon NAME UNIT PROGRAM ARGS... runs it under the
 # unit's SystemCallFilter (tests/helpers/syscall_filter, default EPERM)
-# and, where it can be mounted, with ProcSubset=pid and ProtectProc=invisible (a private
-# /proc). Its pid goes to $tmp/run/NAME.pid (every wrapper execs: the pid
-# is the program's), its stderr to $tmp/NAME.log.
+# and, where root may mount it, in a private /proc (ProcSubset=pid,
+# ProtectProc=invisible). Its pid goes to $tmp/run/NAME.pid (every wrapper
+# execs: the pid is the program's), its stderr to $tmp/NAME.log.
 daemon() {
 	name=$1
 	unit_file=$units/$2
