@@ -48,7 +48,7 @@ BENCH_HELP:= $(filter-out bench/bench_%.c,$(wildcard bench/*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps build test run-tests check-layers format-check asan ubsan valgrind fuzz fuzz-build bench bench-plots \
-	run-bench bench-quick install clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
+	run-bench bench-quick install install-files install-check uninstall deb deb-check clean format demo check-no-test-rng check-test-knobs ctgrind faults soak \
 	mutants browser-test
 
 all: deps
@@ -68,6 +68,8 @@ test: deps
 	@$(MAKE) --no-print-directory check-test-knobs
 	@$(MAKE) --no-print-directory ctgrind
 	@$(MAKE) --no-print-directory bench-quick
+	@$(MAKE) --no-print-directory install-check
+	@$(MAKE) --no-print-directory deb-check
 
 RUN_TESTS ?= $(TEST_BIN)
 run-tests: $(BIN) $(HELPER_BIN) $(TEST_BIN)
@@ -236,6 +238,8 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELP) $(ALL_LIBS)
 
 # Its 30 held connections are a TLS client of the test's own (OpenSSL).
 $(BUILD)/tests/test_api_daemon: TEST_LIBS += $(shell pkg-config --libs libssl)
+# The units' SystemCallFilter for the installed daemons (tests/install.sh).
+$(BUILD)/tests/helpers/syscall_filter: LIBS += $(shell pkg-config --libs libseccomp)
 
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -277,16 +281,93 @@ check-no-test-rng: $(BIN)
 			echo "$$p links the test-only seeded rng"; exit 1; fi; done; \
 	echo "check-no-test-rng: ok"
 
+# `make install PREFIX=/usr DESTDIR=...` (docs/OPERATIONS.md, "Installing
+# as a service"): the three programs in BINDIR (all in bin/: tally demo
+# starts the daemons from its own folder, and tally-node's commands are run
+# by operators, not only by root), the dashboard, the docs and the example
+# configs, the man pages of docs/man/, the systemd units (ExecStart set to
+# BINDIR) and the user tally (sysusers.d), libtally.a and the headers.
+# Nothing goes to /etc: the units read /etc/tally, which the operator
+# writes from DOCDIR/examples (the .deb ships them there as conffiles).
+# `make uninstall` with the same PREFIX and DESTDIR removes these files and
+# the tally folders, and nothing else.
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/tally
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INST_WEB    := $(wildcard web/*.html web/*.css web/*.js)
+INST_DOCS   := README.md $(wildcard docs/*.md)
+INST_EXAMPLES := $(wildcard dist/examples/*)
+INST_UNITS  := $(wildcard dist/systemd/*.service)
+INST_MAN    := $(wildcard docs/man/*.[158])
+INST_HEADERS := $(filter-out %_impl.h,$(wildcard $(addsuffix /*.h,$(LIB_DIRS))))
+# Every file install writes, without DESTDIR (uninstall removes these).
+INST_FILES   = $(addprefix $(BINDIR)/,$(PROGRAMS)) $(PREFIX)/lib/libtally.a \
+	$(addprefix $(PREFIX)/include/tally/,$(INST_HEADERS)) \
+	$(addprefix $(DATADIR)/tally/,$(INST_WEB)) \
+	$(addprefix $(DOCDIR)/,$(notdir $(INST_DOCS))) \
+	$(addprefix $(DOCDIR)/examples/,$(notdir $(INST_EXAMPLES))) \
+	$(foreach m,$(INST_MAN),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+	$(addprefix $(UNITDIR)/,$(notdir $(INST_UNITS))) $(SYSUSERSDIR)/tally.conf
+# The folders that are tally's own, deepest first (uninstall removes them).
+INST_DIRS    = $(addprefix $(PREFIX)/include/tally/,$(LIB_DIRS)) $(PREFIX)/include/tally \
+	$(DATADIR)/tally/web $(DATADIR)/tally $(DOCDIR)/examples $(DOCDIR)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	@$(MAKE) --no-print-directory install-files
+
+install-files: $(BIN) $(LIB)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(DATADIR)/tally/web \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(addprefix $(DESTDIR)$(PREFIX)/include/tally/,$(LIB_DIRS))
-	$(if $(PROGRAMS),install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/)
+	$(if $(PROGRAMS),install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/)
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -d $(DESTDIR)$(PREFIX)/share/tally/web
-	install -m 644 web/*.html web/*.css web/*.js $(DESTDIR)$(PREFIX)/share/tally/web/
+	install -m 644 $(INST_WEB) $(DESTDIR)$(DATADIR)/tally/web/
 	for d in $(LIB_DIRS); do \
-		install -m 644 $$(ls $$d/*.h | grep -v '_impl\.h$$') $(DESTDIR)$(PREFIX)/include/tally/$$d/ || exit 1; \
+		install -m 644 $$(ls $$d/*.h | grep -v '_impl\.h$$') $(DESTDIR)$(PREFIX)/include/tally/$$d/ \
+			|| exit 1; \
 	done
+	install -m 644 $(INST_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(INST_EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	for m in $(INST_MAN); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+	for u in $(INST_UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 dist/tally.sysusers $(DESTDIR)$(SYSUSERSDIR)/tally.conf
+
+# Install into a temporary root, verify the units there (systemd-analyze
+# verify and security), run a federation from the installed files only,
+# then uninstall: tests/install.sh, run by `make test`.
+install-check: $(BIN) $(LIB) $(BUILD)/tests/helpers/syscall_filter
+	@tests/install.sh $(MAKE) $(abspath $(BUILD)/tests/helpers/syscall_filter)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INST_FILES))
+	for d in $(addprefix $(DESTDIR),$(INST_DIRS)); do \
+		if [ -d $$d ] && ! rmdir $$d 2>/dev/null; then \
+			echo "uninstall: $$d holds files tally did not install: left in place"; fi; \
+	done
+
+# `make deb`: build/deb/tally_$(DEB_VERSION)_ARCH.deb (scripts/deb.sh), the
+# programs built in their own tree with Debian's hardening flags
+# (dpkg-buildflags, plus -z now); `make deb-check` (in `make test`) builds
+# it, runs lintian on it (no error allowed) and checks its contents.
+DEB_VERSION ?= 0.16.0
+DEB_BUILD   := build/deb/build
+deb: deps
+	@$(MAKE) --no-print-directory BUILD=$(DEB_BUILD) CFLAGS="$$(dpkg-buildflags --get CFLAGS)" \
+		EXTRA_CFLAGS="$$(dpkg-buildflags --get CPPFLAGS) $$(dpkg-buildflags --get LDFLAGS) -Wl,-z,now" \
+		$(addprefix $(DEB_BUILD)/bin/,$(PROGRAMS)) $(DEB_BUILD)/libtally.a
+	@scripts/deb.sh $(MAKE) $(DEB_BUILD) $(DEB_VERSION)
+
+deb-check: deb
+	@tests/deb.sh build/deb/tally_$(DEB_VERSION)_$$(dpkg --print-architecture).deb
 
 # Every C file, formatted by the committed .clang-format (Debian 12's
 # clang-format 14). `make format` rewrites them; `make format-check` (run by

@@ -8,7 +8,8 @@ packages="pkg-config make gcc libnng-dev libsodium-dev libssl-dev openssl libgmp
 libcriterion-dev libsqlite3-dev sqlite3 libjansson-dev libinih-dev gnuplot-nox
 clang clang-format libclang-rt-14-dev valgrind iproute2
 chromium nodejs
-libpq-dev postgresql man-db mandoc lintian dpkg-dev fakeroot systemd"
+libpq-dev postgresql man-db mandoc lintian dpkg-dev fakeroot systemd
+libseccomp-dev"
 
 missing=""
 for p in $packages; do
