@@ -649,3 +649,113 @@ Test(pg, config_errors_name_the_field)
 	cr_assert_str_eq(cfg.datasets[0].pg_schema, "public");
 	tly_node_config_fini(&cfg);
 }
+
+/* ---- a whole node on PostgreSQL ---- */
+
+#include "tests/demo.h"
+
+static struct dmn_demo demo;
+
+static void
+demo_setup(void)
+{
+	environment();
+	dmn_demo_init(&demo, "pgnode");
+	dmn_demo_serve(&demo, 3, 3000, 7);
+}
+
+static void
+demo_teardown(void)
+{
+	dmn_demo_fini(&demo);
+}
+
+TestSuite(pgnode, .init = demo_setup, .fini = demo_teardown, .timeout = 240);
+
+/* Site 1's rows copied into schema demo (through sqlite3 -csv and COPY),
+ * and its config rewritten to read them from there, with a password in
+ * the conninfo (the private server's trust authentication ignores it). */
+static void
+move_site_to_postgres(const char *conf)
+{
+	char cmd[2000], db[300], text[8192], rewritten[9000];
+	admin("CREATE SCHEMA demo; GRANT USAGE ON SCHEMA demo TO tally_reader;"
+	      "CREATE TABLE demo.patients (person_id text PRIMARY KEY, age integer, age_band "
+	      "text, sex text, imd_decile integer, ethnicity text, has_diabetes integer, has_copd "
+	      "integer, has_hypertension integer, bmi integer, specialty text, wait_weeks integer, "
+	      "ae_attendances_12m integer, opted_out integer NOT NULL);"
+	      "GRANT SELECT ON demo.patients TO tally_reader");
+	dmn_demo_path(&demo, db, sizeof db, "site-1/patients.db");
+	snprintf(cmd, sizeof cmd,
+	         "sqlite3 -csv %s 'SELECT * FROM patients' | psql '%s' -X -q -v ON_ERROR_STOP=1 "
+	         "-c 'COPY demo.patients FROM STDIN (FORMAT csv)'",
+	         db, admin_info);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(unlink(db), 0, "the node must not find its old file");
+	FILE *f = fopen(conf, "r");
+	cr_assert_not_null(f);
+	size_t len = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	char *path = strstr(text, "path = patients.db\n");
+	cr_assert_not_null(path, "%s", text);
+	*path = '\0';
+	snprintf(rewritten, sizeof rewritten,
+	         "%ssource = postgresql\nconninfo = %s password=" SECRET "\nschema = demo\n%s",
+	         text, reader_info, path + strlen("path = patients.db\n"));
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(rewritten, f) >= 0 && fclose(f) == 0, 1);
+}
+
+/* The file's contents (at most cap - 1 bytes). */
+static void
+slurp(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	size_t len = fread(out, 1, cap - 1, f);
+	fclose(f);
+	out[len] = '\0';
+}
+
+/* Node 1 of a served federation reads its rows from PostgreSQL: check
+ * and explain show the connection without its password, and a query
+ * through the daemons counts it among the contributors (its SQLite file
+ * is gone, so only PostgreSQL could have answered). */
+Test(pgnode, a_node_answers_from_postgresql)
+{
+	char conf[300], out[300], err[300], text[16384], spec[300], log[300];
+	dmn_demo_stop(&demo, "node-1", 30000);
+	dmn_demo_conf(&demo, "node-1", conf, sizeof conf);
+	move_site_to_postgres(conf);
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	dmn_demo_path(&demo, err, sizeof err, "err.txt");
+	int code = dmn_demo_run_split(
+	    &demo, out, err, (const char *const[]){"tally-node", "check", "--config", conf, NULL});
+	slurp(err, text, sizeof text);
+	cr_assert_eq(code, 0, "tally-node check: %s", text);
+	dmn_demo_path(&demo, spec, sizeof spec, "queries/diabetes_by_age_sex.json");
+	code = dmn_demo_run_split(
+	    &demo, out, err,
+	    (const char *const[]){"tally-node", "explain", "--config", conf, "--spec", spec, NULL});
+	slurp(out, text, sizeof text);
+	cr_assert_eq(code, 0, "%s", text);
+	cr_assert(strstr(text, "postgresql: ") != NULL && strstr(text, "\"demo\".\"patients\""),
+	          "%s", text);
+	cr_assert(strstr(text, SECRET) == NULL && strstr(text, "password") == NULL, "%s", text);
+
+	dmn_demo_path(&demo, log, sizeof log, "logs/node-1.log");
+	(void)dmn_demo_start(&demo, "node-1", log, 1);
+	dmn_demo_wait_connected(&demo, 3, 5000, 300);
+	dmn_demo_path(&demo, conf, sizeof conf, "planner.conf");
+	code = dmn_demo_run_split(&demo, out, err,
+	                          (const char *const[]){"tally", "query", "--config", conf,
+	                                                "--spec", spec, "--format", "json", NULL});
+	slurp(out, text, sizeof text);
+	cr_assert_eq(code, 0, "tally query: %s", text);
+	cr_assert(strstr(text, "\"contributors\":3") && strstr(text, "\"trusts\":[1,2,3]"), "%s",
+	          text);
+	slurp(log, text, sizeof text);
+	cr_assert(strstr(text, SECRET) == NULL, "the node's log shows the password");
+}
