@@ -30,6 +30,8 @@
  * declared integer may have, and boolean for an opt-out column. */
 enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23 };
 
+#define CONNECT_TIMEOUT "10" /* seconds */
+
 struct tly_pg_store {
 	PGconn *conn;
 	const struct tly_node_dataset *ds;
@@ -75,8 +77,10 @@ exec(struct tly_pg_store *pg, const char *sql, int count, const char *const *val
 		*res = r;
 		return TLY_OK;
 	}
+	char what[64];
+	snprintf(what, sizeof what, "%.40s%s", sql, strlen(sql) > 40 ? "..." : "");
 	tly_err rv = fail_pg(pg, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn),
-	                     why, why_len, sql);
+	                     why, why_len, what);
 	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (state != NULL && strcmp(state, "22003") == 0)
 		rv = TLY_ERANGE; /* numeric_value_out_of_range: a sum past BIGINT */
@@ -96,14 +100,19 @@ command(struct tly_pg_store *pg, const char *sql, char *why, size_t why_len)
 }
 
 /* (Re)connect and fix the session: read-only, and only pg_catalog on the
- * search path. */
+ * search path. A server that does not answer is given up after
+ * CONNECT_TIMEOUT seconds unless the conninfo sets connect_timeout
+ * (libpq's default waits for ever, and the daemon with it). */
 static tly_err
 connect_session(struct tly_pg_store *pg, char *why, size_t why_len)
 {
+	static const char *const keywords[] = {"connect_timeout", "dbname", NULL};
+	const char *values[] = {CONNECT_TIMEOUT, pg->ds->conninfo, NULL};
 	tly_err rv;
 
 	PQfinish(pg->conn);
-	pg->conn = PQconnectdb(pg->ds->conninfo);
+	/* expand_dbname: the conninfo's own settings override the timeout */
+	pg->conn = PQconnectdbParams(keywords, values, 1);
 	if (pg->conn == NULL)
 		return tly_fail(why, why_len, TLY_ENOMEM, "out of memory connecting");
 	if (PQstatus(pg->conn) != CONNECTION_OK)
