@@ -589,6 +589,57 @@ Test(pg, one_snapshot_per_answer)
 	source_close(&snap);
 }
 
+/* A sum past int64 is an error from both sources, never a wrapped or
+ * rounded cell: SQLite's integer SUM overflows, PostgreSQL's NUMERIC sum
+ * fails its cast back to BIGINT. Both are TLY_ERANGE. */
+Test(pg, a_sum_past_int64_is_refused_by_both)
+{
+	char path[300], lines[1024], why[600];
+	struct tly_field_error err;
+	struct tly_spec spec;
+	struct tly_eval_stats stats;
+	int64_t cells[1];
+	sqlite3 *db;
+	admin("CREATE TABLE huge (person_id text PRIMARY KEY, v bigint);"
+	      "INSERT INTO huge VALUES ('a', 5000000000000000000), ('b', 5000000000000000000);"
+	      "GRANT SELECT ON huge TO tally_reader");
+	snprintf(path, sizeof path, "%s/huge.db", lite_dir);
+	(void)unlink(path);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+	                          "CREATE TABLE huge (person_id TEXT, v INTEGER);"
+	                          "INSERT INTO huge VALUES ('a', 5000000000000000000), "
+	                          "('b', 5000000000000000000)",
+	                          NULL, NULL, NULL),
+	             SQLITE_OK);
+	sqlite3_close(db);
+	for (int pg_source = 0; pg_source < 2; pg_source++) {
+		struct source s;
+		snprintf(lines, sizeof lines,
+		         "%s%s\ntable = huge\nperson_id = person_id\n"
+		         "column.v = integer 0 6000000000000000000\n",
+		         pg_source ? "source = postgresql\nconninfo = " : "path = huge.db",
+		         pg_source ? reader_info : "");
+		cr_assert_eq(parse(&s.cfg, lines, &err), TLY_OK, "%s", err.reason);
+		cr_assert_eq(tly_node_config_catalogue(&s.cfg, &s.cat), TLY_OK);
+		cr_assert_eq(tly_store_open(&s.store, &s.cfg.datasets[0], why, sizeof why), TLY_OK,
+		             "%s", why);
+		static const char json[] =
+		    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"sum\","
+		    "\"column\":\"v\"},\"privacy\":{\"mechanism\":\"laplace\","
+		    "\"epsilon\":1}}";
+		cr_assert_eq(tly_spec_parse(&spec, &s.cat, json, strlen(json), &err), TLY_OK, "%s",
+		             err.reason);
+		cr_assert_eq(tly_store_begin(s.store, why, sizeof why), TLY_OK, "%s", why);
+		tly_err rv = tly_eval(s.store, &spec, &s.cat, cells, 1, &stats, why, sizeof why);
+		tly_store_end(s.store);
+		cr_assert_eq(rv, TLY_ERANGE, "%s: %d, %s", pg_source ? "postgresql" : "sqlite", rv,
+		             why);
+		tly_spec_fini(&spec);
+		source_close(&s);
+	}
+}
+
 /* ---- the conninfo's secret ---- */
 
 #define SECRET "s3cr3tpw"
