@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "crypto/frac.h"
+#include "crypto/wipe.h"
+#include "node/pg.h"
 #include "query/noise.h"
 #include "net/transport.h"
 #include "store/ini.h"
@@ -22,6 +24,7 @@ struct parse {
 	char current_section[96];
 	int current_section_number;                   /* src->sections when it started */
 	char *allowed_columns[TLY_SPEC_DATASETS_MAX]; /* "columns" lists, per dataset */
+	bool seen_conninfo[TLY_SPEC_DATASETS_MAX];
 	bool seen_id, seen_coordinator, seen_sign_key, seen_kx_key, seen_ledger;
 	char section_keys[2048]; /* "\nkey\n..." of the current section */
 };
@@ -367,13 +370,45 @@ fraction_key(struct parse *p, const char *key, const char *value, struct tly_fra
 	return true;
 }
 
+/* source, conninfo, schema: where the rows are (false: not one of these). */
+static bool
+source_key(struct parse *p, const char *key, const char *value)
+{
+	struct tly_node_dataset *ds = p->dataset;
+
+	if (strcmp(key, "source") == 0) {
+		if (strcmp(value, "sqlite") == 0 || strcmp(value, "postgresql") == 0)
+			ds->source = value[0] == 's' ? TLY_SOURCE_SQLITE : TLY_SOURCE_POSTGRESQL;
+		else
+			fail(p, p->current_section, key, "must be sqlite or postgresql");
+	} else if (strcmp(key, "conninfo") == 0) {
+		/* Never quoted in an error: it may hold a password. */
+		if (strlen(value) >= sizeof ds->conninfo)
+			fail(p, p->current_section, key, "longer than %d bytes",
+			     TLY_CONFIG_CONNINFO_MAX - 1);
+		else
+			snprintf(ds->conninfo, sizeof ds->conninfo, "%s", value);
+		p->seen_conninfo[ds - p->cfg->datasets] = true;
+	} else if (strcmp(key, "schema") == 0) {
+		if (!valid_name(value))
+			fail(p, p->current_section, key, "names are [a-z][a-z0-9_]*, 1-63 bytes");
+		else
+			snprintf(ds->pg_schema, sizeof ds->pg_schema, "%s", value);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void
 dataset_key(struct parse *p, const char *key, const char *value)
 {
 	struct tly_node_dataset *ds = p->dataset;
 	size_t index = (size_t)(ds - p->cfg->datasets);
 
-	if (strcmp(key, "path") == 0) {
+	if (source_key(p, key, value)) {
+		return;
+	} else if (strcmp(key, "path") == 0) {
 		if (!copy_path(p, ds->path, value))
 			fail(p, p->current_section, key, "bad path");
 	} else if (strcmp(key, "table") == 0 || strcmp(key, "person_id") == 0 ||
@@ -587,17 +622,52 @@ check_populations(struct parse *p)
 	}
 }
 
+/* The keys of the dataset's source: path for sqlite; conninfo (parsed by
+ * libpq, never quoted) and no path for postgresql. False after a failure. */
+static bool
+check_source(struct parse *p, const char *section, struct tly_node_dataset *ds, bool conninfo)
+{
+	char why[sizeof p->err->reason];
+
+	if (ds->source == TLY_SOURCE_SQLITE) {
+		const char *stray = conninfo ? "conninfo" : ds->pg_schema[0] ? "schema" : NULL;
+		if (stray != NULL)
+			fail(p, section, stray,
+			     "is for source = postgresql (this dataset's source is "
+			     "sqlite)");
+		else if (ds->path[0] == '\0')
+			fail(p, section, "path", "required key is missing");
+		return stray == NULL && ds->path[0] != '\0';
+	}
+	if (ds->pg_schema[0] == '\0')
+		snprintf(ds->pg_schema, sizeof ds->pg_schema, "public");
+	if (ds->path[0] != '\0')
+		fail(p, section, "path",
+		     "is for source = sqlite: a postgresql dataset names its "
+		     "database with conninfo");
+	else if (!conninfo)
+		fail(p, section, "conninfo",
+		     "required key is missing (source = postgresql): libpq's connection string, "
+		     "such as service=tally_trust3");
+	else if (tly_pg_conninfo_check(ds->conninfo, why, sizeof why) != TLY_OK)
+		fail(p, section, "conninfo", "%s", why);
+	else
+		return true;
+	return false;
+}
+
 /* A dataset's required keys and a column; then its "columns" filter. */
 static void
-check_dataset(struct parse *p, struct tly_node_dataset *ds, char *allowed_columns)
+check_dataset(struct parse *p, struct tly_node_dataset *ds, char *allowed_columns, bool conninfo)
 {
 	char section[96];
-	const char *missing = ds->path[0] == '\0'        ? "path"
-	                      : ds->table[0] == '\0'     ? "table"
+	const char *missing = ds->table[0] == '\0'       ? "table"
 	                      : ds->person_id[0] == '\0' ? "person_id"
 	                                                 : NULL;
 
 	snprintf(section, sizeof section, "dataset %s", ds->schema.name);
+	if (!check_source(p, section, ds, conninfo))
+		return;
 	if (missing != NULL)
 		fail(p, section, missing, "required key is missing");
 	else if (ds->schema.column_count == 0)
@@ -629,7 +699,7 @@ check_required(struct parse *p)
 		return;
 	}
 	for (size_t i = 0; i < cfg->dataset_count; i++)
-		check_dataset(p, &cfg->datasets[i], p->allowed_columns[i]);
+		check_dataset(p, &cfg->datasets[i], p->allowed_columns[i], p->seen_conninfo[i]);
 	check_populations(p);
 }
 
@@ -711,8 +781,10 @@ tly_node_config_fini(struct tly_node_config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; cfg->datasets != NULL && i < cfg->dataset_count; i++)
+	for (size_t i = 0; cfg->datasets != NULL && i < cfg->dataset_count; i++) {
 		free_schema(&cfg->datasets[i].schema);
+		TLY_WIPE_OBJ(cfg->datasets[i].conninfo); /* it may hold a password */
+	}
 	free(cfg->datasets);
 	memset(cfg, 0, sizeof *cfg);
 }

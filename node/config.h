@@ -32,7 +32,13 @@
  *                                           ; (query/noise.h, tly_noise_work)
  *
  *   [dataset patients]
- *   path = data/site3.db                    ; SQLite, opened read-only
+ *   source = sqlite                         ; or postgresql (default: sqlite)
+ *   path = data/site3.db                    ; sqlite: the file, opened read-only
+ *   ; conninfo = service=tally_trust3       ; postgresql: libpq's connection string
+ *   ;                                       ; (a service file, PG* variables, or
+ *   ;                                       ; key=value; put a password in
+ *   ;                                       ; ~/.pgpass, not here: node/pg.h)
+ *   ; schema = public                       ; postgresql: the table's schema
  *   table = patients
  *   person_id = person_id
  *   opt_out = opted_out                     ; rows with a nonzero value are never used
@@ -63,6 +69,14 @@
  * with an error saying so, rather than silently ignored, because the
  * operator who wrote it expected a separate rho budget.
  *
+ * A postgresql dataset needs conninfo (it may be empty: libpq's PG*
+ * environment and service file then say everything) and refuses path; a
+ * sqlite one needs path and refuses conninfo and schema. conninfo must
+ * parse (libpq's PQconninfoParse); an error about it never quotes it. The
+ * node's role must be granted SELECT only: tly_store_open refuses one that
+ * can write the table, owns it or is a superuser (docs/OPERATIONS.md,
+ * "Reading from PostgreSQL").
+ *
  * Every error names the file, the line and the key (or section), and why:
  * unknown sections and keys, bad numbers, missing required keys, names
  * that are not [a-z][a-z0-9_]*, duplicate columns or datasets.
@@ -77,7 +91,13 @@
 #include "query/receipt.h"
 #include "query/spec.h"
 
-enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
+enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256, TLY_CONFIG_CONNINFO_MAX = 1024 };
+
+/* Where a dataset's rows are read from. */
+enum tly_node_source {
+	TLY_SOURCE_SQLITE = 0, /* `path`, a SQLite file (the default) */
+	TLY_SOURCE_POSTGRESQL, /* `conninfo`, a PostgreSQL database through libpq */
+};
 
 /* Parse an exact non-negative decimal ("20", "0.5", "1e-3" is refused:
  * plain decimals only, at most 18 significant digits) into a reduced
@@ -85,7 +105,15 @@ enum { TLY_CONFIG_PATH_MAX = 4096, TLY_CONFIG_URL_MAX = 256 };
 TLY_MUST tly_err tly_fraction_parse(const char *text, struct tly_fraction *out);
 
 struct tly_node_dataset {
-	char path[TLY_CONFIG_PATH_MAX]; /* absolute, resolved against the config's folder */
+	int source;                     /* enum tly_node_source */
+	char path[TLY_CONFIG_PATH_MAX]; /* sqlite: absolute, resolved against the config's
+	                                   folder; "" for postgresql */
+	/* postgresql: libpq's connection string, "" for libpq's environment. It
+	 * may hold a password: never print it, show tly_pg_conninfo_display's
+	 * rebuild (node/pg.h). Wiped by tly_node_config_fini. */
+	char conninfo[TLY_CONFIG_CONNINFO_MAX];
+	char pg_schema[TLY_SPEC_NAME_MAX + 1]; /* postgresql: the table's schema (`schema`,
+	                                          default public) */
 	char table[TLY_SPEC_NAME_MAX + 1];
 	char person_id[TLY_SPEC_NAME_MAX + 1];
 	char opt_out[TLY_SPEC_NAME_MAX + 1];            /* "" when there is no opt-out column */

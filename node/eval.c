@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#include "node/eval_impl.h"
+
 enum { BUSY_TIMEOUT_MS = 5000 };
 
 /* What identifies the data a check passed on: the file at the path (device
@@ -25,6 +27,7 @@ struct marker {
 };
 
 struct tly_store {
+	struct tly_pg_store *pg; /* source = postgresql: everything below unused */
 	sqlite3 *db;
 	const struct tly_node_dataset *ds;
 	struct marker checked; /* valid when is_checked */
@@ -32,26 +35,10 @@ struct tly_store {
 	int in_read; /* inside tly_store_begin .. tly_store_end */
 };
 
-/* ---- SQL text and its parameters ---- */
-
-enum { MAX_PARAMS = TLY_SPEC_WHERE_MAX * TLY_SPEC_IN_MAX + TLY_SPEC_EDGES_MAX + 4 };
-
-struct param {
-	int is_text;
-	int64_t integer;
-	const char *text; /* borrowed from the catalogue's domain */
-};
-
-struct sql {
-	char *text;
-	size_t len, cap;
-	int failed;
-	size_t param_count;
-	struct param params[MAX_PARAMS];
-};
+/* ---- SQL text and its parameters (struct tly_sql: eval_impl.h) ---- */
 
 static void
-append(struct sql *q, const char *fmt, ...)
+append(struct tly_sql *q, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -84,31 +71,83 @@ append(struct sql *q, const char *fmt, ...)
 }
 
 static void
-param_int(struct sql *q, int64_t v)
+param_int(struct tly_sql *q, int64_t v)
 {
-	if (q->param_count == MAX_PARAMS) {
+	if (q->param_count == TLY_SQL_PARAMS_MAX) {
 		q->failed = 1;
 		return;
 	}
-	q->params[q->param_count++] = (struct param){.integer = v};
-	append(q, "?");
+	q->params[q->param_count++] = (struct tly_sql_param){.integer = v};
+	/* PostgreSQL: typed, so that a parameter never takes a narrower
+	 * column's type (a bound beyond int4 against an int4 column) */
+	if (q->pg)
+		append(q, "$%zu::bigint", q->param_count);
+	else
+		append(q, "?");
 }
 
 static void
-param_text(struct sql *q, const char *v)
+param_text(struct tly_sql *q, const char *v)
 {
-	if (q->param_count == MAX_PARAMS) {
+	if (q->param_count == TLY_SQL_PARAMS_MAX) {
 		q->failed = 1;
 		return;
 	}
-	q->params[q->param_count++] = (struct param){.is_text = 1, .text = v};
-	append(q, "?");
+	q->params[q->param_count++] = (struct tly_sql_param){.is_text = 1, .text = v};
+	if (q->pg)
+		append(q, "$%zu::text", q->param_count);
+	else
+		append(q, "?");
+}
+
+/* The dialects' differences, each in one place. */
+static const char *
+fn_min(const struct tly_sql *q)
+{
+	return q->pg ? "LEAST" : "MIN";
+}
+
+static const char *
+fn_max(const struct tly_sql *q)
+{
+	return q->pg ? "GREATEST" : "MAX";
+}
+
+static const char *
+truth(const struct tly_sql *q)
+{
+	return q->pg ? "TRUE" : "1";
+}
+
+/* SQLite sums integers as integers (an error past int64); PostgreSQL sums
+ * BIGINT as NUMERIC, cast back so that the same overflow is an error. */
+static void
+sum_open(struct tly_sql *q)
+{
+	append(q, q->pg ? "CAST(SUM(" : "SUM(");
+}
+
+static void
+sum_close(struct tly_sql *q)
+{
+	append(q, q->pg ? ") AS BIGINT)" : ")");
+}
+
+/* The table: PostgreSQL's qualified by its schema, so that no other
+ * schema on a search path can stand in for it. */
+static void
+table_ref(struct tly_sql *q, const struct tly_node_dataset *ds)
+{
+	if (q->pg)
+		append(q, "\"%s\".\"%s\"", ds->pg_schema, ds->table);
+	else
+		append(q, "\"%s\"", ds->table);
 }
 
 /* A column reference: categorical columns compare as text, so that a
  * domain value "1" matches an INTEGER 1 stored by SQLite. */
 static void
-column_ref(struct sql *q, const struct tly_column *col)
+column_ref(struct tly_sql *q, const struct tly_column *col)
 {
 	if (col->kind == TLY_COLUMN_CATEGORICAL)
 		append(q, "CAST(\"%s\" AS TEXT)", col->name);
@@ -117,7 +156,7 @@ column_ref(struct sql *q, const struct tly_column *col)
 }
 
 static void
-condition(struct sql *q, const struct tly_dataset *schema, const struct tly_where *w)
+condition(struct tly_sql *q, const struct tly_dataset *schema, const struct tly_where *w)
 {
 	const struct tly_column *col = &schema->columns[w->column];
 
@@ -141,15 +180,21 @@ condition(struct sql *q, const struct tly_dataset *schema, const struct tly_wher
 
 /* FROM ... WHERE: opt-outs first, then the query's conditions. */
 static void
-from_where(struct sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
+from_where(struct tly_sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
 {
 	const struct tly_dataset *schema = &ds->schema;
 
-	append(q, " FROM \"%s\" WHERE ", ds->table);
+	append(q, " FROM ");
+	table_ref(q, ds);
+	append(q, " WHERE ");
+	/* PostgreSQL's opt-out column may be boolean: compared as an integer */
 	if (ds->opt_out[0] != '\0')
-		append(q, "COALESCE(\"%s\", 0) = 0", ds->opt_out);
+		append(q,
+		       q->pg ? "COALESCE(CAST(\"%s\" AS INTEGER), 0) = 0"
+		             : "COALESCE(\"%s\", 0) = 0",
+		       ds->opt_out);
 	else
-		append(q, "1");
+		append(q, "%s", truth(q));
 	if (spec->measure_column >= 0)
 		append(q, " AND \"%s\" IS NOT NULL", schema->columns[spec->measure_column].name);
 	for (size_t i = 0; i < spec->where_count; i++)
@@ -158,9 +203,9 @@ from_where(struct sql *q, const struct tly_node_dataset *ds, const struct tly_sp
 
 /* The measure clipped to its declared bounds: MIN(MAX(x, min), max). */
 static void
-clipped(struct sql *q, const struct tly_column *measure)
+clipped(struct tly_sql *q, const struct tly_column *measure)
 {
-	append(q, "MIN(MAX(\"%s\", ", measure->name);
+	append(q, "%s(%s(\"%s\", ", fn_min(q), fn_max(q), measure->name);
 	param_int(q, measure->min);
 	append(q, "), ");
 	param_int(q, measure->max);
@@ -170,33 +215,35 @@ clipped(struct sql *q, const struct tly_column *measure)
 /* A mean's centred sum, SUM(clip(x) - c), and the row count (the caller
  * weights it): query/spec.h, tly_spec_mean_encoding. */
 static void
-mean_select(struct sql *q, const struct tly_column *measure, const struct tly_spec *spec)
+mean_select(struct tly_sql *q, const struct tly_column *measure, const struct tly_spec *spec)
 {
 	struct tly_mean_encoding enc;
 
 	tly_mean_encoding_of(measure, spec->mechanism, &enc);
-	append(q, "SUM(");
+	sum_open(q);
 	clipped(q, measure);
 	append(q, " - ");
 	param_int(q, enc.centre);
-	append(q, "), COUNT(*)");
+	sum_close(q);
+	append(q, ", COUNT(*)");
 }
 
 /* rate, dsr: the ESP band (dsr) and whether the row is in the numerator
  * (1) or not (0): a NULL in a numerator column is "not". The age is
  * clipped to the column's declared bounds, as a sum clips, then banded. */
 static void
-rate_columns(struct sql *q, const struct tly_dataset *schema, const struct tly_spec *spec)
+rate_columns(struct tly_sql *q, const struct tly_dataset *schema, const struct tly_spec *spec)
 {
 	if (spec->measure == TLY_MEASURE_DSR) {
 		const struct tly_column *age = &schema->columns[spec->measure_column];
-		append(q, "MIN(MIN(MAX(CAST(\"%s\" AS INTEGER), ", age->name);
+		append(q, "%s(%s(%s(CAST(\"%s\" AS INTEGER), ", fn_min(q), fn_min(q), fn_max(q),
+		       age->name);
 		param_int(q, age->min);
 		append(q, "), ");
 		param_int(q, age->max);
 		append(q, ") / %d, %d) AS band, ", TLY_ESP2013_BAND_YEARS, TLY_ESP2013_BANDS - 1);
 	}
-	append(q, "CASE WHEN 1");
+	append(q, "CASE WHEN %s", truth(q));
 	for (size_t i = 0; i < spec->numerator_count; i++)
 		condition(q, schema, &spec->numerator[i]);
 	append(q, " THEN 1 ELSE 0 END AS hit, COUNT(*)");
@@ -211,7 +258,7 @@ rate_groupings(const struct tly_spec *spec)
 }
 
 static void
-build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
+build_select(struct tly_sql *q, const struct tly_node_dataset *ds, const struct tly_spec *spec)
 {
 	const struct tly_dataset *schema = &ds->schema;
 	const struct tly_column *measure =
@@ -227,9 +274,10 @@ build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_
 		append(q, "COUNT(*)");
 		break;
 	case TLY_MEASURE_SUM:
-		append(q, "SUM(");
+		sum_open(q);
 		clipped(q, measure);
-		append(q, "), COUNT(*)");
+		sum_close(q);
+		append(q, ", COUNT(*)");
 		break;
 	case TLY_MEASURE_MEAN:
 		mean_select(q, measure, spec);
@@ -265,7 +313,7 @@ build_select(struct sql *q, const struct tly_node_dataset *ds, const struct tly_
 }
 
 static void
-sql_fini(struct sql *q)
+sql_fini(struct tly_sql *q)
 {
 	free(q->text);
 	memset(q, 0, sizeof *q);
@@ -274,9 +322,10 @@ sql_fini(struct sql *q)
 tly_err
 tly_eval_sql(const struct tly_node_dataset *ds, const struct tly_spec *spec, char **out)
 {
-	struct sql q;
+	struct tly_sql q;
 
 	memset(&q, 0, sizeof q);
+	q.pg = ds->source == TLY_SOURCE_POSTGRESQL;
 	build_select(&q, ds, spec);
 	if (q.failed) {
 		sql_fini(&q);
@@ -289,7 +338,7 @@ tly_eval_sql(const struct tly_node_dataset *ds, const struct tly_spec *spec, cha
 /* ---- running it ---- */
 
 static tly_err
-prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, size_t why_len)
+prepare(struct tly_store *st, struct tly_sql *q, sqlite3_stmt **stmt, char *why, size_t why_len)
 {
 	if (q->failed) {
 		tly_say(why, why_len, "out of memory building SQL");
@@ -300,7 +349,7 @@ prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, siz
 		return TLY_EINVAL;
 	}
 	for (size_t i = 0; i < q->param_count; i++) {
-		const struct param *p = &q->params[i];
+		const struct tly_sql_param *p = &q->params[i];
 		int rc = p->is_text
 		             ? sqlite3_bind_text(*stmt, (int)i + 1, p->text, -1, SQLITE_STATIC)
 		             : sqlite3_bind_int64(*stmt, (int)i + 1, p->integer);
@@ -315,17 +364,40 @@ prepare(struct tly_store *st, struct sql *q, sqlite3_stmt **stmt, char *why, siz
 	return TLY_OK;
 }
 
+/* A result row of either source: a stepped SQLite statement, or row
+ * `index` of PostgreSQL's rows. */
+struct result_row {
+	sqlite3_stmt *stmt;
+	const struct tly_pg_rows *pg;
+	size_t index;
+};
+
+static int64_t
+col_int(const struct result_row *r, int col)
+{
+	return r->stmt != NULL ? sqlite3_column_int64(r->stmt, col)
+	                       : tly_pg_rows_int(r->pg, r->index, col);
+}
+
+/* NULL for SQL NULL. */
+static const char *
+col_text(const struct result_row *r, int col)
+{
+	return r->stmt != NULL ? (const char *)sqlite3_column_text(r->stmt, col)
+	                       : tly_pg_rows_text(r->pg, r->index, col);
+}
+
 /* The cell index of a result row, or -1 when a grouping value is NULL or
  * outside its domain. */
 static long
-row_group(sqlite3_stmt *stmt, const struct tly_spec *spec, const struct tly_dataset *schema)
+row_group(const struct result_row *r, const struct tly_spec *spec, const struct tly_dataset *schema)
 {
 	long group = 0;
 
 	for (size_t g = 0; g < spec->group_by_count; g++) {
 		const struct tly_column *col = &schema->columns[spec->group_by[g]];
-		const unsigned char *text = sqlite3_column_text(stmt, (int)g);
-		int value = text != NULL ? tly_column_value(col, (const char *)text) : -1;
+		const char *text = col_text(r, (int)g);
+		int value = text != NULL ? tly_column_value(col, text) : -1;
 		if (value < 0)
 			return -1;
 		group = group * (long)col->domain_count + value;
@@ -390,18 +462,18 @@ rows_column(const struct tly_spec *spec)
  * of range. A histogram's is its bin; a rate's and a dsr's (numerator,
  * rest) per band, spec.h. */
 static long
-row_cell(sqlite3_stmt *stmt, const struct tly_spec *spec, size_t per_group)
+row_cell(const struct result_row *r, const struct tly_spec *spec, size_t per_group)
 {
 	int col = (int)spec->group_by_count;
 	int64_t band = 0, hit;
 
 	if (spec->measure == TLY_MEASURE_HISTOGRAM) {
-		int64_t bin = sqlite3_column_int64(stmt, col);
+		int64_t bin = col_int(r, col);
 		return bin < 0 || (size_t)bin >= per_group ? -1 : (long)bin;
 	}
 	if (spec->measure == TLY_MEASURE_DSR)
-		band = sqlite3_column_int64(stmt, col++);
-	hit = sqlite3_column_int64(stmt, col);
+		band = col_int(r, col++);
+	hit = col_int(r, col);
 	if (band < 0 || band >= TLY_ESP2013_BANDS || (hit != 0 && hit != 1))
 		return -1;
 	return (long)(2 * band + (hit ? 0 : 1));
@@ -410,7 +482,7 @@ row_cell(sqlite3_stmt *stmt, const struct tly_spec *spec, size_t per_group)
 /* One result row of group cells `cell` (per_group of them) holding rows
  * rows: added into its cell; a row out of range counts as unmatched. */
 static tly_err
-add_row(sqlite3_stmt *stmt, const struct tly_spec *spec, int64_t *cell, size_t per_group,
+add_row(const struct result_row *r, const struct tly_spec *spec, int64_t *cell, size_t per_group,
         int64_t rows, int64_t weight, struct tly_eval_stats *stats)
 {
 	int value_col = (int)spec->group_by_count;
@@ -421,17 +493,17 @@ add_row(sqlite3_stmt *stmt, const struct tly_spec *spec, int64_t *cell, size_t p
 		rv = add_cell(&cell[0], rows);
 		break;
 	case TLY_MEASURE_SUM:
-		rv = add_cell(&cell[0], sqlite3_column_int64(stmt, value_col));
+		rv = add_cell(&cell[0], col_int(r, value_col));
 		break;
 	case TLY_MEASURE_MEAN:
-		rv = add_cell(&cell[0], sqlite3_column_int64(stmt, value_col));
+		rv = add_cell(&cell[0], col_int(r, value_col));
 		if (rv == TLY_OK)
 			rv = add_weighted(&cell[1], rows, weight);
 		break;
 	case TLY_MEASURE_HISTOGRAM:
 	case TLY_MEASURE_RATE:
 	case TLY_MEASURE_DSR: {
-		long at = row_cell(stmt, spec, per_group);
+		long at = row_cell(r, spec, per_group);
 		if (at < 0)
 			stats->rows_unmatched += (uint64_t)rows;
 		else
@@ -442,48 +514,46 @@ add_row(sqlite3_stmt *stmt, const struct tly_spec *spec, int64_t *cell, size_t p
 	return rv;
 }
 
-tly_err
-tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
-         int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
-{
-	const struct tly_dataset *schema = &st->ds->schema;
-	size_t per_group = tly_spec_cells_per_group(spec);
-	sqlite3_stmt *stmt = NULL;
-	struct sql q;
+/* What the rows of one answer are added into. */
+struct tally {
+	const struct tly_spec *spec;
+	const struct tly_dataset *schema;
+	int64_t *cells;
+	size_t per_group;
 	int64_t weight;
-	tly_err rv;
+	struct tly_eval_stats *stats;
+};
+
+/* One result row into its cell; TLY_ERANGE when a cell overflows. */
+static tly_err
+take_row(const struct tally *t, const struct result_row *r)
+{
+	long group = row_group(r, t->spec, t->schema);
+	/* The row count is the last column: COUNT(*) alone, or after the
+	 * sum, the bin, or a rate's band and flag. */
+	int64_t rows = col_int(r, rows_column(t->spec));
+
+	t->stats->rows_matched += (uint64_t)rows;
+	if (group < 0) {
+		t->stats->rows_unmatched += (uint64_t)rows;
+		return TLY_OK;
+	}
+	return add_row(r, t->spec, &t->cells[(size_t)group * t->per_group], t->per_group, rows,
+	               t->weight, t->stats);
+}
+
+static tly_err
+run_sqlite(struct tly_store *st, struct tly_sql *q, const struct tally *t, char *why,
+           size_t why_len)
+{
+	struct result_row r = {0};
+	tly_err rv = prepare(st, q, &r.stmt, why, why_len);
 	int rc;
 
-	if (d != tly_spec_cells(spec, cat)) {
-		tly_say(why, why_len, "cell vector of %zu for a query of %zu cells", d,
-		        tly_spec_cells(spec, cat));
-		return TLY_EINVAL;
-	}
-	memset(&q, 0, sizeof q);
-	memset(stats, 0, sizeof *stats);
-	memset(cells, 0, d * sizeof *cells);
-	if ((rv = count_weight(st, spec, &weight)) != TLY_OK) {
-		tly_say(why, why_len, "the mean's column range is too wide");
-		return rv;
-	}
-	build_select(&q, st->ds, spec);
-	rv = prepare(st, &q, &stmt, why, why_len);
 	if (rv != TLY_OK)
-		goto out;
-
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		long group = row_group(stmt, spec, schema);
-		/* The row count is the last column: COUNT(*) alone, or after
-		 * the sum, the bin, or a rate's band and flag. */
-		int64_t rows = sqlite3_column_int64(stmt, rows_column(spec));
-		stats->rows_matched += (uint64_t)rows;
-		if (group < 0) {
-			stats->rows_unmatched += (uint64_t)rows;
-			continue;
-		}
-		rv = add_row(stmt, spec, &cells[(size_t)group * per_group], per_group, rows, weight,
-		             stats);
-		if (rv != TLY_OK) {
+		return rv;
+	while ((rc = sqlite3_step(r.stmt)) == SQLITE_ROW) {
+		if ((rv = take_row(t, &r)) != TLY_OK) {
 			tly_say(why, why_len, "a cell overflows 64 bits");
 			goto out;
 		}
@@ -493,22 +563,82 @@ tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_cat
 		tly_say(why, why_len, "%s: %s", st->ds->path, sqlite3_errmsg(st->db));
 		rv = rc == SQLITE_ERROR && strstr(sqlite3_errmsg(st->db), "overflow") ? TLY_ERANGE
 		                                                                      : TLY_EINVAL;
-		goto out;
 	}
-	rv = TLY_OK;
 out:
-	sqlite3_finalize(stmt);
+	sqlite3_finalize(r.stmt);
+	return rv;
+}
+
+static tly_err
+run_pg(struct tly_store *st, const struct tly_sql *q, const struct tally *t, char *why,
+       size_t why_len)
+{
+	struct result_row r = {0};
+	struct tly_pg_rows *rows;
+	tly_err rv = tly_pg_query(st->pg, q, &rows, why, why_len);
+
+	if (rv != TLY_OK)
+		return rv;
+	r.pg = rows;
+	for (; r.index < tly_pg_rows_count(rows) && rv == TLY_OK; r.index++)
+		rv = take_row(t, &r);
+	if (rv != TLY_OK)
+		tly_say(why, why_len, "a cell overflows 64 bits");
+	tly_pg_rows_free(rows);
+	return rv;
+}
+
+tly_err
+tly_eval(struct tly_store *st, const struct tly_spec *spec, const struct tly_catalogue *cat,
+         int64_t *cells, size_t d, struct tly_eval_stats *stats, char *why, size_t why_len)
+{
+	struct tally t = {spec, &st->ds->schema, cells, tly_spec_cells_per_group(spec), 1, stats};
+	struct tly_sql q;
+	tly_err rv;
+
+	if (d != tly_spec_cells(spec, cat)) {
+		tly_say(why, why_len, "cell vector of %zu for a query of %zu cells", d,
+		        tly_spec_cells(spec, cat));
+		return TLY_EINVAL;
+	}
+	memset(&q, 0, sizeof q);
+	memset(stats, 0, sizeof *stats);
+	memset(cells, 0, d * sizeof *cells);
+	if ((rv = count_weight(st, spec, &t.weight)) != TLY_OK) {
+		tly_say(why, why_len, "the mean's column range is too wide");
+		return rv;
+	}
+	q.pg = st->pg != NULL;
+	build_select(&q, st->ds, spec);
+	if (q.failed)
+		rv = tly_fail(why, why_len, TLY_ENOMEM, "out of memory building SQL");
+	else if (st->pg != NULL)
+		rv = run_pg(st, &q, &t, why, why_len);
+	else
+		rv = run_sqlite(st, &q, &t, why, why_len);
 	sql_fini(&q);
 	return rv;
 }
 
 /* Run q (then freed) and set *found to whether it returns a row. */
 static tly_err
-any_row(struct tly_store *st, struct sql *q, int *found, char *why, size_t why_len)
+any_row(struct tly_store *st, struct tly_sql *q, int *found, char *why, size_t why_len)
 {
 	sqlite3_stmt *stmt = NULL;
-	tly_err rv = prepare(st, q, &stmt, why, why_len);
+	struct tly_pg_rows *rows;
+	tly_err rv;
 
+	if (st->pg != NULL) {
+		rv = q->failed ? tly_fail(why, why_len, TLY_ENOMEM, "out of memory building SQL")
+		               : tly_pg_query(st->pg, q, &rows, why, why_len);
+		if (rv == TLY_OK) {
+			*found = tly_pg_rows_count(rows) > 0;
+			tly_pg_rows_free(rows);
+		}
+		sql_fini(q);
+		return rv;
+	}
+	rv = prepare(st, q, &stmt, why, why_len);
 	if (rv == TLY_OK) {
 		int rc = sqlite3_step(stmt);
 		if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
@@ -527,9 +657,10 @@ tly_err
 tly_eval_person(struct tly_store *st, const struct tly_spec *spec, const char *person_id,
                 int *contributed, char *why, size_t why_len)
 {
-	struct sql q;
+	struct tly_sql q;
 
 	memset(&q, 0, sizeof q);
+	q.pg = st->pg != NULL;
 	append(&q, "SELECT 1");
 	from_where(&q, st->ds, spec);
 	append(&q, " AND CAST(\"%s\" AS TEXT) = ", st->ds->person_id);
@@ -543,11 +674,13 @@ tly_err
 tly_eval_person_exists(struct tly_store *st, const char *person_id, int *exists, char *why,
                        size_t why_len)
 {
-	struct sql q;
+	struct tly_sql q;
 
 	memset(&q, 0, sizeof q);
-	append(&q, "SELECT 1 FROM \"%s\" WHERE CAST(\"%s\" AS TEXT) = ", st->ds->table,
-	       st->ds->person_id);
+	q.pg = st->pg != NULL;
+	append(&q, "SELECT 1 FROM ");
+	table_ref(&q, st->ds);
+	append(&q, " WHERE CAST(\"%s\" AS TEXT) = ", st->ds->person_id);
 	param_text(&q, person_id);
 	append(&q, " LIMIT 1");
 	return any_row(st, &q, exists, why, why_len);
@@ -703,6 +836,8 @@ tly_store_begin(struct tly_store *st, char *why, size_t why_len)
 	struct stat identity;
 	tly_err rv;
 
+	if (st->pg != NULL)
+		return tly_pg_store_begin(st->pg, why, why_len);
 	TLY_REQUIRE(!st->in_read);
 	if (stat(st->ds->path, &identity) != 0 || st->db == NULL || !st->is_checked ||
 	    identity.st_dev != st->checked.dev || identity.st_ino != st->checked.ino) {
@@ -731,6 +866,8 @@ tly_store_begin(struct tly_store *st, char *why, size_t why_len)
 void
 tly_store_end(struct tly_store *st)
 {
+	if (st != NULL && st->pg != NULL)
+		tly_pg_store_end(st->pg);
 	if (st == NULL || !st->in_read)
 		return;
 	/* A read-only transaction: COMMIT only releases the lock. */
@@ -748,6 +885,15 @@ tly_store_open(struct tly_store **out, const struct tly_node_dataset *ds, char *
 	if (st == NULL)
 		return TLY_ENOMEM;
 	st->ds = ds;
+	if (ds->source == TLY_SOURCE_POSTGRESQL) {
+		rv = tly_pg_store_open(&st->pg, ds, why, why_len);
+		if (rv != TLY_OK) {
+			free(st);
+			return rv;
+		}
+		*out = st;
+		return TLY_OK;
+	}
 	rv = tly_store_begin(st, why, why_len);
 	if (rv != TLY_OK) {
 		tly_store_close(st);
@@ -764,6 +910,7 @@ tly_store_close(struct tly_store *st)
 	if (st == NULL)
 		return;
 	tly_store_end(st);
+	tly_pg_store_close(st->pg);
 	sqlite3_close(st->db);
 	free(st);
 }

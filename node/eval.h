@@ -20,6 +20,16 @@
  * shape of the answer. Every cell of the declared domains is returned,
  * empty ones as 0.
  *
+ * A dataset whose source is postgresql (config.h) is read through libpq
+ * behind the same functions (eval_pg.c): the same statement in
+ * PostgreSQL's dialect (LEAST/GREATEST, $N::bigint and $N::text
+ * parameters, "schema"."table", sums cast back to BIGINT), the same cells
+ * and stats, the same checks plus the role's (SELECT only) and the column
+ * types (integer columns smallint, integer or bigint), run again at every
+ * tly_store_begin inside a REPEATABLE READ READ ONLY transaction that
+ * holds the table in ACCESS SHARE mode until tly_store_end. Its messages
+ * show the conninfo without its password (pg.h).
+ *
  * Thread safety: one struct tly_store per thread.
  */
 #ifndef TLY_NODE_EVAL_H

@@ -19,6 +19,7 @@
 #include "node/daemon.h"
 #include "node/import.h"
 #include "node/node.h"
+#include "node/pg.h"
 #include "store/keys.h"
 #include "net/process.h"
 
@@ -502,9 +503,17 @@ static void
 print_explanation(const struct tly_node_dataset *ds, const struct tly_spec *spec,
                   const struct tly_catalogue *cat, uint64_t l1, uint64_t l2sq)
 {
-	char cap_eps[48], cap_delta[48], charge[48];
+	char cap_eps[48], cap_delta[48], charge[48], shown[512];
+	const char *source = ds->path;
 
-	printf("dataset      %s (%s)\n", ds->schema.name, ds->path);
+	/* a conninfo is shown without its password (node/pg.h) */
+	if (ds->source == TLY_SOURCE_POSTGRESQL) {
+		tly_pg_conninfo_display(ds->conninfo, shown, sizeof shown);
+		tly_pg_scrub(shown, ds->conninfo);
+		source = shown;
+	}
+	printf("dataset      %s (%s%s)\n", ds->schema.name,
+	       ds->source == TLY_SOURCE_POSTGRESQL ? "postgresql: " : "", source);
 	printf("cells        %zu (%zu groups x %zu)\n", tly_spec_cells(spec, cat),
 	       tly_spec_groups(spec, cat), tly_spec_cells_per_group(spec));
 	printf("sensitivity  L1 %llu, L2^2 %llu (max %u sites per person)\n",
