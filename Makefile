@@ -101,7 +101,8 @@ ubsan: deps
 # valgrind too: their deadlines and Criterion's timeouts do not hold at
 # valgrind's speed on two cores); they run in `make test`, `make asan` and
 # `make ubsan`.
-PROCESS_SUITES := faults federation hostile netns rogue_coordinator roles startup
+# test_pg_load starts a PostgreSQL server (pg-temp.sh), not for valgrind either.
+PROCESS_SUITES := faults federation hostile netns rogue_coordinator roles startup pg_load
 valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
 		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes" \
