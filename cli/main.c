@@ -29,12 +29,14 @@ static const char usage_main[] =
     "  demo      run a federation of synthetic trusts on this machine\n"
     "  pki       certificate authority and TLS certificates (init, issue)\n"
     "  query     ask the federation a question (the planner's command)\n"
-    "  synth     write seeded synthetic trusts (SQLite files, node configs, truth)\n"
+    "  synth     write seeded synthetic trusts (SQLite files or PostgreSQL tables,\n"
+    "            node configs, truth)\n"
     "\n"
     "Run `tally COMMAND --help` for a command's options.\n";
 
 static const char usage_synth[] =
-    "usage: tally synth --sites N --people M --seed S --out DIR [--coordinator URL] [--quiet]\n"
+    "usage: tally synth --sites N --people M --seed S --out DIR [--coordinator URL]\n"
+    "                   [--postgres CONNINFO] [--quiet]\n"
     "\n"
     "Write N synthetic trusts with M people in all (sites differ in size) under DIR:\n"
     "site-K/patients.db, site-K/node.conf, catalogue.json, queries/*.json and\n"
@@ -46,6 +48,16 @@ static const char usage_synth[] =
     "  --seed S           generator seed (default 1)\n"
     "  --out DIR          output folder (required; must not hold site-1 yet)\n"
     "  --coordinator URL  written into node configs (default tls+tcp://127.0.0.1:7400)\n"
+    "  --postgres CONNINFO\n"
+    "                     write each site's rows into PostgreSQL instead of\n"
+    "                     site-K/patients.db: table siteK_patients (the same rows\n"
+    "                     for the same N, M and S; integer columns bigint,\n"
+    "                     categorical ones text; primary key person_id), all\n"
+    "                     sites in one transaction, existing tables refused.\n"
+    "                     CONNINFO is a libpq connection string or postgresql://\n"
+    "                     URI; node.conf names source = postgresql, conninfo and\n"
+    "                     table (mode 0600 if CONNINFO holds a password, which\n"
+    "                     messages never show)\n"
     "  --quiet            no progress lines\n";
 
 /* Parse a decimal u64 option or exit with a usage error naming it. */
@@ -73,6 +85,7 @@ cmd_synth(int argc, char **argv)
 	                                        {"out", required_argument, NULL, 'o'},
 	                                        {"coordinator", required_argument, NULL, 'c'},
 	                                        {"quiet", no_argument, NULL, 'q'},
+	                                        {"postgres", required_argument, NULL, 'p'},
 	                                        {"help", no_argument, NULL, 'h'},
 	                                        {NULL, 0, NULL, 0}};
 	struct tly_synth_options opt = {.sites = 5, .people = 100000, .seed = 1};
@@ -98,6 +111,9 @@ cmd_synth(int argc, char **argv)
 			break;
 		case 'q':
 			opt.quiet = 1;
+			break;
+		case 'p':
+			opt.postgres = optarg;
 			break;
 		case 'h':
 			fputs(usage_synth, stdout);

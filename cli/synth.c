@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
+
+#include "node/pg_load.h"
 
 /* ---- the generator: xoshiro256** seeded by splitmix64 ---- */
 
@@ -316,8 +320,7 @@ static const char node_conf_template[] =
     "max_min_honest = 10\n"
     "\n"
     "[dataset patients]\n"
-    "path = patients.db\n"
-    "table = patients\n"
+    "%s"
     "person_id = person_id\n"
     "opt_out = opted_out\n"
     "max_sites_per_person = 1\n"
@@ -358,15 +361,26 @@ static const char *const demo_queries[3][2] = {
      " \"privacy\": {\"mechanism\": \"gaussian\", \"rho\": 0.1}}\n"},
 };
 
+/* A new file holding text, created with mode (0600 for one holding a
+ * password) before anything is written to it. */
 static tly_err
-write_file(const char *path, const char *text, char *why, size_t why_len)
+write_file_mode(const char *path, const char *text, mode_t mode, char *why, size_t why_len)
 {
-	FILE *f = fopen(path, "w");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
+		if (f == NULL && fd >= 0)
+			close(fd);
 		return TLY_EIO;
 	}
 	return TLY_OK;
+}
+
+static tly_err
+write_file(const char *path, const char *text, char *why, size_t why_len)
+{
+	return write_file_mode(path, text, 0644, why, why_len);
 }
 
 static tly_err
@@ -487,37 +501,139 @@ fail:
 	return rv;
 }
 
-tly_err
-tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
+/* ---- PostgreSQL (--postgres): one table per site, one transaction ---- */
+
+/* The table as `tally-node import --postgres` would make it from the
+ * dataset the node config declares: integer columns bigint, categorical
+ * ones text. */
+static const struct tly_pg_layout pg_layout = {
+    .column_count = 14,
+    .names = {"person_id", "age", "age_band", "sex", "imd_decile", "ethnicity", "has_diabetes",
+              "has_copd", "has_hypertension", "bmi", "specialty", "wait_weeks",
+              "ae_attendances_12m", "opted_out"},
+    .types = {TLY_PG_TEXT, TLY_PG_BIGINT, TLY_PG_TEXT, TLY_PG_TEXT, TLY_PG_TEXT, TLY_PG_TEXT,
+              TLY_PG_TEXT, TLY_PG_TEXT, TLY_PG_TEXT, TLY_PG_BIGINT, TLY_PG_TEXT, TLY_PG_BIGINT,
+              TLY_PG_BIGINT, TLY_PG_FLAG},
+};
+
+/* A person's row as text, in pg_layout's order; NULL for SQL NULL. */
+static void
+person_text(const struct person *p, const char *id, char numbers[9][12], const char *values[14])
 {
-	struct truth truth;
-	struct gen g;
-	char path[4200];
+	const int ints[9] = {p->age, p->imd,        p->diabetes, p->copd,     p->hypertension,
+	                     p->bmi, p->wait_weeks, p->ae,       p->opted_out};
+	for (int i = 0; i < 9; i++)
+		snprintf(numbers[i], sizeof numbers[i], "%d", ints[i]);
+	const char *row[14] = {id,
+	                       numbers[0],
+	                       age_band(p->age),
+	                       p->sex,
+	                       numbers[1],
+	                       p->ethnicity,
+	                       numbers[2],
+	                       numbers[3],
+	                       numbers[4],
+	                       p->bmi > 0 ? numbers[5] : NULL,
+	                       p->specialty,
+	                       p->wait_weeks >= 0 ? numbers[6] : NULL,
+	                       numbers[7],
+	                       numbers[8]};
+	memcpy(values, row, sizeof row);
+}
+
+static tly_err
+write_site_pg(struct tly_pg_load *load, unsigned site, uint64_t people, struct gen *g,
+              double deprivation, struct truth *truth, char *why, size_t why_len)
+{
+	struct tly_pg_layout layout = pg_layout;
+	char table[32], numbers[9][12], id[48];
+	const char *values[14];
+	uint64_t loaded;
 	tly_err rv;
 
-	if (opt->sites < 1 || opt->sites > 1000 || opt->people < opt->sites ||
-	    opt->people > UINT64_C(100000000)) {
-		tly_say(why, why_len, "need 1 <= sites <= 1000 and sites <= people <= 10^8");
-		return TLY_EINVAL;
-	}
-	if ((rv = join(path, sizeof path, opt->out_dir, "site-1", why, why_len)) != TLY_OK)
+	snprintf(table, sizeof table, "site%u_patients", site);
+	layout.table = table;
+	if ((rv = tly_pg_load_table(load, &layout, 0, why, why_len)) != TLY_OK)
 		return rv;
-	struct stat sb;
-	if (stat(path, &sb) == 0) {
-		tly_say(why, why_len, "%s already exists: not overwriting a federation", path);
-		return TLY_EINVAL;
+	for (uint64_t i = 0; i < people; i++) {
+		struct person p;
+		draw_person(g, &p, deprivation);
+		tally_truth(truth, &p);
+		snprintf(id, sizeof id, "S%03u-%08llu", site, (unsigned long long)i + 1);
+		person_text(&p, id, numbers, values);
+		if ((rv = tly_pg_load_row(load, values, why, why_len)) != TLY_OK)
+			return rv;
 	}
-	if ((rv = make_dir(opt->out_dir, why, why_len)) != TLY_OK)
-		return rv;
-	memset(&truth, 0, sizeof truth);
-	gen_seed(&g, opt->seed);
+	return tly_pg_load_end(load, &loaded, why, why_len);
+}
 
-	/* Site sizes: weights from 1 to 3, so trusts differ. */
+/* site-N/node.conf: the dataset is site-N/patients.db, or with --postgres
+ * the table siteN_patients at the server (the keys of the PostgreSQL
+ * source: source, conninfo, table). A conninfo with a password makes the
+ * file private (0600). */
+static tly_err
+write_conf(const struct tly_synth_options *opt, const char *dir, unsigned site, char *why,
+           size_t why_len)
+{
+	char conf[8192], source[TLY_PG_CONNINFO_MAX + 100], path[4300];
+	tly_err rv;
+
+	if (opt->postgres != NULL)
+		snprintf(source, sizeof source,
+		         "source = postgresql\nconninfo = %s\ntable = site%u_patients\n",
+		         opt->postgres, site);
+	else
+		snprintf(source, sizeof source, "path = patients.db\ntable = patients\n");
+	snprintf(conf, sizeof conf, node_conf_template, site, site,
+	         opt->coordinator != NULL ? opt->coordinator : "tls+tcp://127.0.0.1:7400", site,
+	         site, source);
+	if ((rv = join(path, sizeof path, dir, "node.conf", why, why_len)) != TLY_OK)
+		return rv;
+	int secret = opt->postgres != NULL && tly_pg_conninfo_has_password(opt->postgres);
+	return write_file_mode(path, conf, secret ? 0600 : 0644, why, why_len);
+}
+
+struct synth_run {
+	const struct tly_synth_options *opt;
+	struct gen g;
+	struct truth truth;
+	struct tly_pg_load *pg; /* with --postgres */
+};
+
+static tly_err
+synth_site(struct synth_run *run, unsigned site, uint64_t people, char *why, size_t why_len)
+{
+	const struct tly_synth_options *opt = run->opt;
+	double deprivation = 0.6 + 0.8 * uniform(&run->g); /* < 1: more deprived */
+	char name[32], path[4200];
+	tly_err rv;
+
+	snprintf(name, sizeof name, "site-%u", site);
+	if ((rv = join(path, sizeof path, opt->out_dir, name, why, why_len)) != TLY_OK ||
+	    (rv = make_dir(path, why, why_len)) != TLY_OK)
+		return rv;
+	if (!opt->quiet)
+		fprintf(stderr, "synth: site %u of %u: %llu people\n", site, opt->sites,
+		        (unsigned long long)people);
+	rv = run->pg != NULL
+	         ? write_site_pg(run->pg, site, people, &run->g, deprivation, &run->truth, why,
+	                         why_len)
+	         : write_site(path, site, people, &run->g, deprivation, &run->truth, why, why_len);
+	return rv == TLY_OK ? write_conf(opt, path, site, why, why_len) : rv;
+}
+
+/* Every site, sized by weights from 1 to 3 so that trusts differ. */
+static tly_err
+synth_sites(struct synth_run *run, char *why, size_t why_len)
+{
+	const struct tly_synth_options *opt = run->opt;
 	double weights[1000], total = 0;
-	for (unsigned s = 0; s < opt->sites; s++)
-		total += weights[s] = 1.0 + 2.0 * uniform(&g);
 	uint64_t assigned = 0;
-	for (unsigned s = 0; s < opt->sites; s++) {
+	tly_err rv = TLY_OK;
+
+	for (unsigned s = 0; s < opt->sites; s++)
+		total += weights[s] = 1.0 + 2.0 * uniform(&run->g);
+	for (unsigned s = 0; s < opt->sites && rv == TLY_OK; s++) {
 		uint64_t people = s + 1 == opt->sites
 		                      ? opt->people - assigned
 		                      : (uint64_t)((double)opt->people * weights[s] / total);
@@ -526,33 +642,47 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 		if (assigned + people > opt->people)
 			people = opt->people - assigned;
 		assigned += people;
-		double deprivation = 0.6 + 0.8 * uniform(&g); /* < 1: more deprived */
-		char name[32];
-		snprintf(name, sizeof name, "site-%u", s + 1);
-		if ((rv = join(path, sizeof path, opt->out_dir, name, why, why_len)) != TLY_OK ||
-		    (rv = make_dir(path, why, why_len)) != TLY_OK)
-			return rv;
-		if (!opt->quiet)
-			fprintf(stderr, "synth: site %u of %u: %llu people\n", s + 1, opt->sites,
-			        (unsigned long long)people);
-		if ((rv = write_site(path, s + 1, people, &g, deprivation, &truth, why, why_len)) !=
-		    TLY_OK)
-			return rv;
-		char conf[4096], conf_path[4300];
-		snprintf(conf, sizeof conf, node_conf_template, s + 1, s + 1,
-		         opt->coordinator != NULL ? opt->coordinator : "tls+tcp://127.0.0.1:7400",
-		         s + 1, s + 1);
-		if ((rv = join(conf_path, sizeof conf_path, path, "node.conf", why, why_len)) !=
-		        TLY_OK ||
-		    (rv = write_file(conf_path, conf, why, why_len)) != TLY_OK)
-			return rv;
+		rv = synth_site(run, s + 1, people, why, why_len);
 	}
-	if ((rv = join(path, sizeof path, opt->out_dir, "catalogue.json", why, why_len)) !=
-	        TLY_OK ||
+	if (rv == TLY_OK && run->pg != NULL)
+		rv = tly_pg_load_commit(run->pg, why, why_len);
+	return rv;
+}
+
+static tly_err
+check_options(const struct tly_synth_options *opt, char *why, size_t why_len)
+{
+	char path[4200];
+	struct stat sb;
+	tly_err rv;
+
+	if (opt->sites < 1 || opt->sites > 1000 || opt->people < opt->sites ||
+	    opt->people > UINT64_C(100000000))
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "need 1 <= sites <= 1000 and sites <= people <= 10^8");
+	if (opt->postgres != NULL && (strlen(opt->postgres) >= TLY_PG_CONNINFO_MAX ||
+	                              strpbrk(opt->postgres, "\r\n") != NULL))
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "--postgres: a connection string on one line, under %d bytes",
+		                TLY_PG_CONNINFO_MAX);
+	if ((rv = join(path, sizeof path, opt->out_dir, "site-1", why, why_len)) != TLY_OK)
+		return rv;
+	if (stat(path, &sb) == 0)
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "%s already exists: not overwriting a federation", path);
+	return TLY_OK;
+}
+
+static tly_err
+write_public(const char *out_dir, const struct truth *truth, char *why, size_t why_len)
+{
+	char path[4200], queries[4200];
+	tly_err rv;
+
+	if ((rv = join(path, sizeof path, out_dir, "catalogue.json", why, why_len)) != TLY_OK ||
 	    (rv = write_file(path, catalogue_json, why, why_len)) != TLY_OK)
 		return rv;
-	char queries[4200];
-	if ((rv = join(queries, sizeof queries, opt->out_dir, "queries", why, why_len)) != TLY_OK ||
+	if ((rv = join(queries, sizeof queries, out_dir, "queries", why, why_len)) != TLY_OK ||
 	    (rv = make_dir(queries, why, why_len)) != TLY_OK)
 		return rv;
 	for (int q = 0; q < 3; q++) {
@@ -561,5 +691,23 @@ tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
 		    (rv = write_file(path, demo_queries[q][1], why, why_len)) != TLY_OK)
 			return rv;
 	}
-	return write_truth(opt->out_dir, &truth, why, why_len);
+	return write_truth(out_dir, truth, why, why_len);
+}
+
+tly_err
+tly_synth(const struct tly_synth_options *opt, char *why, size_t why_len)
+{
+	struct synth_run run = {.opt = opt};
+	tly_err rv;
+
+	if ((rv = check_options(opt, why, why_len)) != TLY_OK ||
+	    (rv = make_dir(opt->out_dir, why, why_len)) != TLY_OK)
+		return rv;
+	if (opt->postgres != NULL &&
+	    (rv = tly_pg_load_open(&run.pg, opt->postgres, why, why_len)) != TLY_OK)
+		return rv;
+	gen_seed(&run.g, opt->seed);
+	rv = synth_sites(&run, why, why_len);
+	tly_pg_load_free(run.pg); /* rolled back unless every site is in */
+	return rv == TLY_OK ? write_public(opt->out_dir, &run.truth, why, why_len) : rv;
 }

@@ -17,13 +17,22 @@
  * (xoshiro256**): this is test data, never a secret.
  *
  * Under DIR it writes:
- *   site-N/patients.db        the data (N = 1..sites)
+ *   site-N/patients.db        the data (N = 1..sites); with --postgres
+ *                             (opt->postgres) the same rows go instead into
+ *                             table siteN_patients at that server, all sites
+ *                             in one transaction, an existing table refused;
+ *                             typed as `tally-node import --postgres` types
+ *                             the declared dataset (integer columns bigint,
+ *                             categorical ones text)
  *   site-N/node.conf          a node config for it: keys under site-N/keys/,
  *                             certificate site-N/pki/node-N.{crt,key}, CA
  *                             DIR/pki/coordinator-ca.crt (the only CA a
  *                             node trusts), registry DIR/registry.ini,
  *                             ledger site-N/state/ledger.db, coordinator on
- *                             loopback (what `tally demo` lays out)
+ *                             loopback (what `tally demo` lays out); with
+ *                             --postgres its dataset names source =
+ *                             postgresql, conninfo and table (the file is
+ *                             0600 when the conninfo holds a password)
  *   catalogue.json            the public catalogue of `patients`
  *   queries/NAME.json         the demo queries
  *   truth.json                their exact answers over all sites, opt-outs
@@ -45,6 +54,9 @@ struct tly_synth_options {
 	const char *out_dir;     /* created if missing; must not hold site-1 already */
 	const char *coordinator; /* URL written into node configs */
 	int quiet;               /* no progress lines on stderr */
+	const char *postgres;    /* NULL, or a libpq connection string: each site's
+	                          * rows go to table siteN_patients there instead of
+	                          * site-N/patients.db (node/pg_load.h) */
 };
 
 /* TLY_EINVAL for bad options (message in why), TLY_EIO for file errors. */

@@ -9,6 +9,8 @@
 
 #include <sqlite3.h>
 
+#include "pg_load.h"
+
 /* ---- CSV records ---- */
 
 static int
@@ -99,6 +101,14 @@ tly_csv_read(FILE *in, char **storage, size_t *storage_cap, char *fields[TLY_CSV
 
 /* ---- the import ---- */
 
+/* Person ids seen so far (the PostgreSQL load checks one row per person
+ * itself, to name the CSV line; SQLite's primary key does it there). An
+ * open-addressing set of copies, kept at most half full. */
+struct seen {
+	char **slots;
+	size_t cap, count;
+};
+
 struct import {
 	const struct tly_node_dataset *ds;
 	struct tly_import_report *report;
@@ -107,8 +117,17 @@ struct import {
 	int column_pos[TLY_SPEC_COLUMNS_MAX];
 	int opt_out_pos;
 	size_t header_count;
+	/* the checked row: person, declared columns, opt-out ("0"/"1"); NULL = SQL NULL */
+	const char *values[TLY_PG_COLUMNS_MAX];
+	int64_t integers[TLY_SPEC_COLUMNS_MAX];
+	char decimals[TLY_SPEC_COLUMNS_MAX][24];
+	/* the sink: a SQLite file, or a PostgreSQL load */
 	sqlite3 *db;
 	sqlite3_stmt *insert;
+	struct tly_pg_load *pg;
+	const char *pg_table;
+	int pg_replace;
+	struct seen seen;
 };
 
 static void
@@ -228,58 +247,186 @@ parse_integer(const char *text, int64_t *out)
 	return 1;
 }
 
-/* Check and bind one row; 0 when it is bad (reported). */
+/* Check one row into im->values; 0 when it is bad (reported). */
 static int
-bind_row(struct import *im, char **fields, size_t count, uint64_t line)
+check_row(struct import *im, char **fields, size_t count, uint64_t line)
 {
 	const struct tly_dataset *schema = &im->ds->schema;
-	sqlite3_stmt *st = im->insert;
 
 	if (count != im->header_count) {
 		problem(im, line, "%zu fields where the header has %zu", count, im->header_count);
 		return 0;
 	}
-	const char *person = fields[im->person_pos];
-	if (person[0] == '\0') {
+	im->values[0] = fields[im->person_pos];
+	if (im->values[0][0] == '\0') {
 		problem(im, line, "empty %s", im->ds->person_id);
 		return 0;
 	}
-	sqlite3_reset(st);
-	sqlite3_bind_text(st, 1, person, -1, SQLITE_TRANSIENT);
 	for (size_t c = 0; c < schema->column_count; c++) {
 		const struct tly_column *col = &schema->columns[c];
 		const char *text = fields[im->column_pos[c]];
-		int param = (int)c + 2;
-		int64_t v;
-		if (text[0] == '\0') {
-			sqlite3_bind_null(st, param);
-		} else if (col->kind == TLY_COLUMN_INTEGER) {
-			if (!parse_integer(text, &v)) {
+		im->values[c + 1] = text[0] == '\0' ? NULL : text;
+		if (text[0] == '\0')
+			continue;
+		if (col->kind == TLY_COLUMN_INTEGER) {
+			if (!parse_integer(text, &im->integers[c])) {
 				problem(im, line, "%s: \"%.40s\" is not an integer", col->name,
 				        text);
 				return 0;
 			}
-			sqlite3_bind_int64(st, param, v);
-		} else {
-			if (tly_column_value(col, text) < 0) {
-				problem(im, line, "%s: \"%.40s\" is not in the declared domain",
-				        col->name, text);
-				return 0;
-			}
-			sqlite3_bind_text(st, param, text, -1, SQLITE_TRANSIENT);
+			snprintf(im->decimals[c], sizeof im->decimals[c], "%lld",
+			         (long long)im->integers[c]);
+			im->values[c + 1] = im->decimals[c];
+		} else if (tly_column_value(col, text) < 0) {
+			problem(im, line, "%s: \"%.40s\" is not in the declared domain", col->name,
+			        text);
+			return 0;
 		}
 	}
 	if (im->opt_out_pos >= 0) {
 		const char *text = fields[im->opt_out_pos];
-		int param = (int)schema->column_count + 2;
 		if (text[0] != '\0' && strcmp(text, "0") != 0 && strcmp(text, "1") != 0) {
 			problem(im, line, "%s: \"%.40s\" must be 0, 1 or empty", im->ds->opt_out,
 			        text);
 			return 0;
 		}
-		sqlite3_bind_int(st, param, text[0] == '1');
+		im->values[schema->column_count + 1] = text[0] == '1' ? "1" : "0";
 	}
 	return 1;
+}
+
+/* ---- the SQLite sink ---- */
+
+static tly_err
+sqlite_put(struct import *im, uint64_t line)
+{
+	const struct tly_dataset *schema = &im->ds->schema;
+	sqlite3_stmt *st = im->insert;
+
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, im->values[0], -1, SQLITE_TRANSIENT);
+	for (size_t c = 0; c < schema->column_count; c++) {
+		int param = (int)c + 2;
+		if (im->values[c + 1] == NULL)
+			sqlite3_bind_null(st, param);
+		else if (schema->columns[c].kind == TLY_COLUMN_INTEGER)
+			sqlite3_bind_int64(st, param, im->integers[c]);
+		else
+			sqlite3_bind_text(st, param, im->values[c + 1], -1, SQLITE_TRANSIENT);
+	}
+	if (im->opt_out_pos >= 0)
+		sqlite3_bind_int(st, (int)schema->column_count + 2,
+		                 im->values[schema->column_count + 1][0] == '1');
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_CONSTRAINT)
+		problem(im, line, "%s \"%.40s\" appears more than once", im->ds->person_id,
+		        im->values[0]);
+	else if (rc != SQLITE_DONE)
+		return fail(im, TLY_EIO, "line %llu: %s", (unsigned long long)line,
+		            sqlite3_errmsg(im->db));
+	return TLY_OK;
+}
+
+/* ---- the PostgreSQL sink ---- */
+
+static uint64_t
+hash_id(const char *id)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * UINT64_C(0x100000001b3);
+	return h;
+}
+
+static size_t
+seen_slot(char **slots, size_t cap, const char *id)
+{
+	size_t i = (size_t)(hash_id(id) & (cap - 1));
+	while (slots[i] != NULL && strcmp(slots[i], id) != 0)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+static int
+seen_grow(struct seen *set)
+{
+	size_t cap = set->cap ? set->cap * 2 : 1024;
+	char **slots = calloc(cap, sizeof *slots);
+	if (slots == NULL)
+		return 0;
+	for (size_t i = 0; i < set->cap; i++)
+		if (set->slots[i] != NULL)
+			slots[seen_slot(slots, cap, set->slots[i])] = set->slots[i];
+	free(set->slots);
+	set->slots = slots;
+	set->cap = cap;
+	return 1;
+}
+
+/* 1 when id is new (and now remembered), 0 when seen before, -1 no memory. */
+static int
+seen_add(struct seen *set, const char *id)
+{
+	if (2 * (set->count + 1) > set->cap && !seen_grow(set))
+		return -1;
+	size_t i = seen_slot(set->slots, set->cap, id);
+	if (set->slots[i] != NULL)
+		return 0;
+	if ((set->slots[i] = strdup(id)) == NULL)
+		return -1;
+	set->count++;
+	return 1;
+}
+
+static void
+seen_fini(struct seen *set)
+{
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slots[i]);
+	free(set->slots);
+}
+
+static tly_err
+pg_create(struct import *im)
+{
+	const struct tly_dataset *schema = &im->ds->schema;
+	struct tly_pg_layout layout = {.table = im->pg_table, .column_count = 1};
+	char why[sizeof im->report->error];
+
+	layout.names[0] = im->ds->person_id;
+	layout.types[0] = TLY_PG_TEXT;
+	for (size_t c = 0; c < schema->column_count; c++) {
+		layout.names[layout.column_count] = schema->columns[c].name;
+		layout.types[layout.column_count++] =
+		    schema->columns[c].kind == TLY_COLUMN_INTEGER ? TLY_PG_BIGINT : TLY_PG_TEXT;
+	}
+	if (im->ds->opt_out[0] != '\0') {
+		layout.names[layout.column_count] = im->ds->opt_out;
+		layout.types[layout.column_count++] = TLY_PG_FLAG;
+	}
+	tly_err rv = tly_pg_load_table(im->pg, &layout, im->pg_replace, why, sizeof why);
+	if (rv == TLY_EINVAL && !im->pg_replace)
+		return fail(im, rv, "%s (--replace drops it first)", why);
+	return rv == TLY_OK ? rv : fail(im, rv, "%s", why);
+}
+
+static tly_err
+pg_put(struct import *im, uint64_t line)
+{
+	char why[sizeof im->report->error];
+	int fresh = seen_add(&im->seen, im->values[0]);
+
+	if (fresh < 0)
+		return fail(im, TLY_ENOMEM, "out of memory");
+	if (fresh == 0) {
+		problem(im, line, "%s \"%.40s\" appears more than once", im->ds->person_id,
+		        im->values[0]);
+		return TLY_OK;
+	}
+	if (im->report->bad_rows > 0)
+		return TLY_OK; /* nothing will be committed: stop sending */
+	tly_err rv = tly_pg_load_row(im->pg, im->values, why, sizeof why);
+	return rv == TLY_OK ? rv : fail(im, rv, "line %llu: %s", (unsigned long long)line, why);
 }
 
 static tly_err
@@ -299,7 +446,7 @@ read_rows(struct import *im, FILE *in)
 	}
 	rv = map_header(im, fields, count);
 	if (rv == TLY_OK)
-		rv = create_table(im);
+		rv = im->pg != NULL ? pg_create(im) : create_table(im);
 	while (rv == TLY_OK) {
 		start = line + 1;
 		got = tly_csv_read(in, &storage, &cap, fields, &count, &line);
@@ -316,15 +463,8 @@ read_rows(struct import *im, FILE *in)
 			im->report->rows--; /* a blank line */
 			continue;
 		}
-		if (!bind_row(im, fields, count, start))
-			continue;
-		int rc = sqlite3_step(im->insert);
-		if (rc == SQLITE_CONSTRAINT)
-			problem(im, start, "%s \"%.40s\" appears more than once", im->ds->person_id,
-			        fields[im->person_pos]);
-		else if (rc != SQLITE_DONE)
-			rv = fail(im, TLY_EIO, "line %llu: %s", (unsigned long long)start,
-			          sqlite3_errmsg(im->db));
+		if (check_row(im, fields, count, start))
+			rv = im->pg != NULL ? pg_put(im, start) : sqlite_put(im, start);
 	}
 	if (rv == TLY_OK && ferror(in))
 		rv = fail(im, TLY_EIO, "reading the CSV: %s", strerror(errno));
@@ -405,5 +545,60 @@ out:
 	unlink(temp);
 	if (rv == TLY_OK)
 		rv = sync_dir(out_path);
+	return rv;
+}
+
+/* Open the CSV and the PostgreSQL load, for tly_import_csv_postgres. */
+static tly_err
+pg_open(struct import *im, const char *csv_path, const char *conninfo, FILE **in)
+{
+	char why[sizeof im->report->error];
+
+	if (!tly_pg_name_ok(im->pg_table))
+		return fail(im, TLY_EINVAL,
+		            "table \"%.63s\": names are [a-z][a-z0-9_]*, 1-63 bytes", im->pg_table);
+	*in = fopen(csv_path, "r");
+	if (*in == NULL)
+		return fail(im, TLY_EIO, "%s: %s", csv_path, strerror(errno));
+	tly_err rv = tly_pg_load_open(&im->pg, conninfo, why, sizeof why);
+	return rv == TLY_OK ? rv : fail(im, rv, "%s", why);
+}
+
+tly_err
+tly_import_csv_postgres(const struct tly_node_dataset *ds, const char *csv_path,
+                        const char *conninfo, const char *table, int replace,
+                        struct tly_import_report *report)
+{
+	struct import im;
+	char why[sizeof report->error];
+	FILE *in = NULL;
+	uint64_t loaded = 0;
+	tly_err rv;
+
+	memset(report, 0, sizeof *report);
+	memset(&im, 0, sizeof im);
+	im.ds = ds;
+	im.report = report;
+	im.pg_table = table != NULL ? table : ds->table;
+	im.pg_replace = replace;
+	if ((rv = pg_open(&im, csv_path, conninfo, &in)) != TLY_OK ||
+	    (rv = read_rows(&im, in)) != TLY_OK)
+		goto out;
+	if ((rv = tly_pg_load_end(im.pg, &loaded, why, sizeof why)) != TLY_OK) {
+		rv = fail(&im, rv, "%s", why);
+		goto out;
+	}
+	if (loaded != report->rows) {
+		rv = fail(&im, TLY_EIO, "the server loaded %llu rows of %llu",
+		          (unsigned long long)loaded, (unsigned long long)report->rows);
+		goto out;
+	}
+	if ((rv = tly_pg_load_commit(im.pg, why, sizeof why)) != TLY_OK)
+		rv = fail(&im, rv, "%s", why);
+out:
+	tly_pg_load_free(im.pg); /* rolls back unless committed */
+	seen_fini(&im.seen);
+	if (in != NULL)
+		fclose(in);
 	return rv;
 }

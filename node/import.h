@@ -1,6 +1,7 @@
 /*
- * import.h - load a trust's CSV extract into a new SQLite file, checked
- * against the dataset's declared schema (`tally-node import`).
+ * import.h - load a trust's CSV extract into a new SQLite file or a new
+ * PostgreSQL table, checked against the dataset's declared schema
+ * (`tally-node import`).
  *
  * The CSV (RFC 4180: quoted fields, "" escapes, CRLF or LF) must have a
  * header naming the person id column, every declared column and the opt-out
@@ -41,6 +42,21 @@ struct tly_import_report {
  * afterwards); TLY_EIO for file-system and SQLite failures. */
 TLY_MUST tly_err tly_import_csv(const struct tly_node_dataset *ds, const char *csv_path,
                                 const char *out_path, struct tly_import_report *report);
+
+/* The same checks, into a new PostgreSQL table through libpq (node/pg_load.h):
+ * `table` (NULL: ds->table) is created with typed columns (person id text,
+ * integer columns bigint, categorical text, opt-out integer NOT NULL
+ * DEFAULT 0) and a primary key on the person id, filled by COPY, and
+ * committed only when every row is good: one transaction, all or nothing.
+ * An existing table is refused unless replace (it is then dropped in the
+ * same transaction, so a failed load leaves it as it was). One row per
+ * person is checked here, to name the CSV line of a duplicate. report->error
+ * names the server without its password. TLY_OK; TLY_EINVAL (bad rows or
+ * header, an existing table, a bad name or connection string); TLY_EIO
+ * (the file, the server); TLY_ENOMEM. */
+TLY_MUST tly_err tly_import_csv_postgres(const struct tly_node_dataset *ds, const char *csv_path,
+                                         const char *conninfo, const char *table, int replace,
+                                         struct tly_import_report *report);
 
 /* The CSV record reader, exposed for tests and fuzzing. Reads one record
  * into fields (each NUL-terminated, pointing into *storage, which is
