@@ -24,6 +24,7 @@
 #include "cli/synth.h"
 #include "crypto/wipe.h"
 #include "store/keys.h"
+#include "net/process.h"
 #include "net/transport.h"
 
 extern char **environ;
@@ -668,8 +669,7 @@ demo_args(int argc, char **argv, struct demo_args *a)
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
+			return tly_process_bad_option("tally demo", options, argc, argv);
 		}
 	}
 	if (!protocol_known(a->protocol)) {
