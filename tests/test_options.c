@@ -123,8 +123,8 @@ Test(options, values_and_prefixes)
 	refused((const char *const[]){"tally", "demo", "--keep=yes", NULL},
 	        "tally demo: option '--keep' takes no value (see 'tally demo --help')");
 	refused((const char *const[]){"tally", "demo", "--s", NULL},
-	        "tally demo: option '--s' is ambiguous: --sites, --seed, --serve, --stop (see "
-	        "'tally demo --help')");
+	        "tally demo: option '--s' is ambiguous: --sites, --seed, --serve, --stop, --status "
+	        "(see 'tally demo --help')");
 	refused((const char *const[]){"tally", "demo", "-serve", NULL},
 	        "tally demo: unrecognised option '-serve'; did you mean '--serve'? (see 'tally "
 	        "demo --help')");
