@@ -101,7 +101,7 @@ ubsan: deps
 # valgrind too: their deadlines and Criterion's timeouts do not hold at
 # valgrind's speed on two cores); they run in `make test`, `make asan` and
 # `make ubsan`.
-PROCESS_SUITES := demo_daemons faults federation hostile netns rogue_coordinator roles startup
+PROCESS_SUITES := demo_daemons faults federation hostile netns rogue_coordinator roles rotation startup
 valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
 		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes" \
