@@ -81,8 +81,9 @@ daemon_of(const char *dir, const char *name, struct daemon *d)
 	if (strcmp(name, "coordinator") == 0) {
 		d->program = "tally-coordinator";
 		join(d->config, sizeof d->config, "%s/coordinator/coordinator.conf", dir);
-	} else if (sscanf(name, "node-%u%c", &site, &tail) == 1 && site >= 1 &&
-	           site <= site_count(dir) && strncmp(name, "node-0", 6) != 0) {
+	} else if (strncmp(name, "node-", 5) == 0 && name[5] >= '1' && name[5] <= '9' &&
+	           strspn(name + 5, "0123456789") == strlen(name + 5) &&
+	           sscanf(name + 5, "%u%c", &site, &tail) == 1 && site <= site_count(dir)) {
 		d->program = "tally-node";
 		join(d->config, sizeof d->config, "%s/site-%u/node.conf", dir, site);
 	} else {

@@ -138,7 +138,8 @@ Test(demo_daemons, unknown_names_and_reused_pids)
 {
 	char err[300];
 	dmn_demo_path(&demo, err, sizeof err, "err.txt");
-	static const char *const bad[] = {"node-9", "node-0", "node-1x", "coord", "node-"};
+	static const char *const bad[] = {"node-9",  "node-0",  "node-01", "node- 1",
+	                                  "node-+1", "node-1x", "coord",   "node-"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cr_assert_eq(demo_run("--restart", bad[i]), 2, "%s", bad[i]);
 		char *said = dmn_slurp(err, NULL), want[200];
