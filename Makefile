@@ -105,7 +105,8 @@ ubsan: deps
 # valgrind's speed on two cores); they run in `make test`, `make asan` and
 # `make ubsan`.
 # pg, pg_load: a PostgreSQL server (scripts/pg-temp.sh); pg also a served federation.
-PROCESS_SUITES := faults federation hostile netns pg pg_load rogue_coordinator roles startup
+PROCESS_SUITES := demo_daemons faults federation hostile netns pg pg_load rogue_coordinator roles \
+	rotation startup
 valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" \
 		TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes" \

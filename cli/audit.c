@@ -18,6 +18,7 @@
 #include "coordinator/translog.h"
 #include "node/config.h"
 #include "node/ledger.h"
+#include "net/process.h"
 #include "store/keys.h"
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -594,8 +595,7 @@ parse_options(int argc, char **argv, struct options *o)
 			o->strict = 1;
 			break;
 		default:
-			fputs(usage_audit, stderr);
-			return EXIT_USAGE;
+			return tly_process_bad_option("tally audit", options, argc, argv);
 		}
 	}
 	if (o->help) {
@@ -733,5 +733,6 @@ tly_audit_command(int argc, char **argv)
 		return run(argc - 1, argv + 1, verify);
 	if (strcmp(argv[1], "explain") == 0)
 		return run(argc - 1, argv + 1, explain);
-	return usage_error("unknown subcommand \"%.40s\" (verify, explain)", argv[1]);
+	static const char *const names[] = {"verify", "explain"};
+	return tly_process_unknown("tally audit", argv[1], names, 2);
 }

@@ -1,4 +1,5 @@
 #include "demo.h"
+#include "cli/demo_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "cli/synth.h"
 #include "crypto/wipe.h"
 #include "store/keys.h"
+#include "net/process.h"
 #include "net/transport.h"
 
 extern char **environ;
@@ -32,13 +34,15 @@ extern char **environ;
  * machine; a loaded CI machine (two cores shared with a soak and a test
  * suite) has been seen to pass 30 s. Wall-clock time, not tries: each
  * try's request can itself take seconds under load. */
-enum { EXIT_USAGE = 2, MAX_SITES = 50, READY_TIMEOUT_S = 120 };
+enum { EXIT_USAGE = 2, MAX_SITES = TLY_DEMO_SITES_MAX, READY_TIMEOUT_S = TLY_DEMO_READY_S };
 
 static const char usage[] =
     "usage: tally demo [--sites N] [--people M] [--seed S] [--protocol P] [--dir DIR]\n"
     "                  [--keep]\n"
     "       tally demo --serve --dir DIR [--sites N] [--people M] [--seed S] [--protocol P]\n"
     "       tally demo --stop --dir DIR\n"
+    "       tally demo --status --dir DIR\n"
+    "       tally demo --restart NAME --dir DIR\n"
     "\n"
     "Set up a federation of N synthetic trusts on this machine (PKI, data,\n"
     "configs), start a coordinator and N nodes on loopback over mutual TLS, ask\n"
@@ -56,7 +60,16 @@ static const char usage[] =
     "  --keep        keep DIR afterwards (always kept with --serve)\n"
     "  --serve       start the federation and leave it running; writes\n"
     "                DIR/planner.conf for `tally query --config DIR/planner.conf`\n"
-    "  --stop        stop a federation started with --serve\n";
+    "  --stop        stop a federation started with --serve\n"
+    "  --status      one line per daemon of a served federation: its name, state\n"
+    "                (running or down), pid, start time and log, and for the\n"
+    "                coordinator how many nodes are connected; exit 0 when all\n"
+    "                run, 3 when any is down, 1 when DIR holds no federation\n"
+    "  --restart NAME  stop the daemon NAME of a served federation (SIGTERM,\n"
+    "                SIGKILL after 10 s) if it runs, start it again with the same\n"
+    "                config and log (appended), and wait until it is up. NAME is\n"
+    "                as its pid file DIR/run/NAME.pid: coordinator or node-N\n"
+    "                (N = 1..sites); an unknown NAME exits 2 naming the valid ones\n";
 
 static char self_dir[PATH_MAX];
 
@@ -309,8 +322,8 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 
 /* ---- processes ---- */
 
-static pid_t
-start(const char *dir, const char *name, const char *program, const char *config)
+pid_t
+tly_demo_spawn(const char *dir, const char *name, const char *program, const char *config)
 {
 	char exe[PATH_MAX], log[PATH_MAX], pidfile[PATH_MAX];
 	posix_spawn_file_actions_t actions;
@@ -392,15 +405,9 @@ on_interrupt(int sig)
 
 /* ---- talking to the API ---- */
 
-struct api {
-	char url[128];
-	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
-	char sign_key[PATH_MAX]; /* the planner's: queries are signed */
-};
-
-static json_t *
-request(const struct api *api, const char *method, const char *path, const char *body, int *status,
-        char *why, size_t why_len)
+json_t *
+tly_demo_request(const struct tly_demo_api *api, const char *method, const char *path,
+                 const char *body, int *status, char *why, size_t why_len)
 {
 	char url[300];
 	uint8_t *response = NULL;
@@ -427,7 +434,7 @@ request(const struct api *api, const char *method, const char *path, const char 
 }
 
 static int
-wait_ready(const struct api *api, unsigned sites)
+wait_ready(const struct tly_demo_api *api, unsigned sites)
 {
 	char why[300] = "";
 	struct timespec start, now;
@@ -435,7 +442,8 @@ wait_ready(const struct api *api, unsigned sites)
 	for (now = start; now.tv_sec - start.tv_sec < READY_TIMEOUT_S;
 	     clock_gettime(CLOCK_MONOTONIC, &now)) {
 		int status = 0;
-		json_t *st = request(api, "GET", "/v1/status", NULL, &status, why, sizeof why);
+		json_t *st =
+		    tly_demo_request(api, "GET", "/v1/status", NULL, &status, why, sizeof why);
 		if (st != NULL) {
 			json_int_t connected =
 			    json_integer_value(json_object_get(st, "nodes_connected"));
@@ -535,7 +543,7 @@ print_answer(int q, json_t *result, json_t *truth, int *total)
 }
 
 static int
-ask_demo_questions(const char *dir, const struct api *api)
+ask_demo_questions(const char *dir, const struct tly_demo_api *api)
 {
 	char path[PATH_MAX], why[600];
 	char *truth_text;
@@ -554,9 +562,9 @@ ask_demo_questions(const char *dir, const struct api *api)
 		join(path, sizeof path, "%s/queries/%s", dir, demo_queries[q]);
 		char *spec = read_file(path);
 		int status = 0;
-		json_t *result =
-		    spec ? request(api, "POST", "/v1/queries", spec, &status, why, sizeof why)
-		         : NULL;
+		json_t *result = spec ? tly_demo_request(api, "POST", "/v1/queries", spec, &status,
+		                                         why, sizeof why)
+		                      : NULL;
 		free(spec);
 		if (result == NULL || status != 200) {
 			json_t *e = json_object_get(result, "error");
@@ -594,8 +602,8 @@ audit(const char *dir)
 
 /* ---- the command ---- */
 
-static void
-find_self(void)
+void
+tly_demo_find_self(void)
 {
 	ssize_t n = readlink("/proc/self/exe", self_dir, sizeof self_dir - 1);
 	if (n <= 0) {
@@ -613,6 +621,8 @@ struct demo_args {
 	const char *dir;
 	int keep, serve, stop;
 	const char *protocol;
+	int status;          /* --status */
+	const char *restart; /* --restart NAME */
 };
 
 static int
@@ -625,6 +635,23 @@ protocol_known(const char *name)
 	return 0;
 }
 
+/* The flags of --status and --restart: alone with --dir. Returns -1 to go
+ * on, else the exit code. */
+static int
+daemons_args(const struct demo_args *a, int argc)
+{
+	const char *wrong = a->status && a->restart != NULL ? "give one of --status and --restart"
+	                    : a->serve || a->stop
+	                        ? "--status and --restart go without --serve and --stop"
+	                    : a->dir == NULL ? "--status and --restart need --dir DIR"
+	                    : optind != argc ? "unexpected argument"
+	                                     : NULL;
+	if (wrong == NULL)
+		return -1;
+	fprintf(stderr, "tally demo: %s (see 'tally demo --help')\n", wrong);
+	return EXIT_USAGE;
+}
+
 /* Step 1: the flags. Returns -1 to go on, else the exit code. */
 static int
 demo_args(int argc, char **argv, struct demo_args *a)
@@ -634,7 +661,8 @@ demo_args(int argc, char **argv, struct demo_args *a)
 	    {"seed", required_argument, NULL, 's'},     {"dir", required_argument, NULL, 'd'},
 	    {"protocol", required_argument, NULL, 'p'}, {"keep", no_argument, NULL, 'k'},
 	    {"serve", no_argument, NULL, 'S'},          {"stop", no_argument, NULL, 'X'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+	    {"help", no_argument, NULL, 'h'},           {"status", no_argument, NULL, 'T'},
+	    {"restart", required_argument, NULL, 'R'},  {NULL, 0, NULL, 0}};
 	int c;
 
 	optind = 1;
@@ -664,14 +692,21 @@ demo_args(int argc, char **argv, struct demo_args *a)
 		case 'X':
 			a->stop = 1;
 			break;
+		case 'T':
+			a->status = 1;
+			break;
+		case 'R':
+			a->restart = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return EXIT_USAGE;
+			return tly_process_bad_option("tally demo", options, argc, argv);
 		}
 	}
+	if (a->status || a->restart != NULL)
+		return daemons_args(a, argc);
 	if (!protocol_known(a->protocol)) {
 		fprintf(stderr,
 		        "tally demo: --protocol: unknown protocol \"%s\"; use auto, committee, "
@@ -715,7 +750,8 @@ demo_dir(const char **dir, char *buf, size_t len)
 /* Step 3: the coordinator and the nodes started (SIGINT and SIGTERM stop
  * them), and the planner's API named. Returns 0 once every node is ready. */
 static int
-start_federation(const char *dir, unsigned long sites, const struct layout *l, struct api *api)
+start_federation(const char *dir, unsigned long sites, const struct layout *l,
+                 struct tly_demo_api *api)
 {
 	interrupted_dir = dir;
 	struct sigaction sa;
@@ -726,12 +762,12 @@ start_federation(const char *dir, unsigned long sites, const struct layout *l, s
 
 	char config[PATH_MAX];
 	join(config, sizeof config, "%s/coordinator/coordinator.conf", dir);
-	int rc = start(dir, "coordinator", "tally-coordinator", config) > 0 ? 0 : 1;
+	int rc = tly_demo_spawn(dir, "coordinator", "tally-coordinator", config) > 0 ? 0 : 1;
 	for (unsigned s = 1; rc == 0 && s <= sites; s++) {
 		char name[32];
 		join(name, sizeof name, "node-%u", s);
 		join(config, sizeof config, "%s/site-%u/node.conf", dir, s);
-		if (start(dir, name, "tally-node", config) <= 0)
+		if (tly_demo_spawn(dir, name, "tally-node", config) <= 0)
 			rc = 1;
 	}
 	join(api->url, sizeof api->url, "https://127.0.0.1:%d", l->api_port);
@@ -769,15 +805,19 @@ demo_end(const char *dir, int rc, int remove)
 int
 tly_demo_main(int argc, char **argv)
 {
-	struct demo_args a = {5, 100000, 1, NULL, 0, 0, 0, "auto"};
+	struct demo_args a = {5, 100000, 1, NULL, 0, 0, 0, "auto", 0, NULL};
 	char dir_buf[PATH_MAX], why[600];
-	struct api api;
+	struct tly_demo_api api;
 
 	/* Step 1 */
 	int rc = demo_args(argc, argv, &a);
 	if (rc >= 0)
 		return rc;
-	find_self();
+	tly_demo_find_self();
+	if (a.status)
+		return tly_demo_status(a.dir);
+	if (a.restart != NULL)
+		return tly_demo_restart(a.dir, a.restart);
 	if (a.stop) {
 		int stopped = stop_all(a.dir);
 		printf("stopped %d process(es) of the federation in %s\n", stopped, a.dir);

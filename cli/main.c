@@ -119,8 +119,7 @@ cmd_synth(int argc, char **argv)
 			fputs(usage_synth, stdout);
 			return 0;
 		default:
-			fputs(usage_synth, stderr);
-			return EXIT_USAGE;
+			return tly_process_bad_option("tally synth", options, argc, argv);
 		}
 	}
 	if (opt.out_dir == NULL || optind != argc) {
@@ -145,13 +144,30 @@ static const struct tly_command commands[] = {
     {"query", tly_query_main},    {"synth", cmd_synth},
 };
 
+/* tally's own options, before any command: only --help. */
+static int
+main_options(int argc, char **argv)
+{
+	static const struct option options[] = {{"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
+
+	if (getopt_long(argc, argv, "h", options, NULL) == 'h') {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	return tly_process_bad_option("tally", options, argc, argv);
+}
+
 int
 main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage_main, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+	opterr = 0; /* tly_process_bad_option says what was wrong, once */
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
 	}
+	if (argv[1][0] == '-')
+		return main_options(argc, argv);
 	if (tly_crypto_init() != TLY_OK) {
 		fprintf(stderr, "tally: cannot initialise libsodium/OpenSSL\n");
 		return 1;

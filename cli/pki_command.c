@@ -3,6 +3,7 @@
  */
 #include "pki.h"
 
+#include "net/process.h"
 #include "store/keys.h"
 
 #include <errno.h>
@@ -125,8 +126,7 @@ cmd_init(int argc, char **argv)
 			fputs(usage_init, stdout);
 			return 0;
 		default:
-			fputs(usage_init, stderr);
-			return EXIT_USAGE;
+			return tly_process_bad_option("tally pki init", options, argc, argv);
 		}
 	}
 	if (optind != argc)
@@ -243,8 +243,7 @@ cmd_issue(int argc, char **argv)
 			fputs(usage_issue, stdout);
 			return 0;
 		default:
-			fputs(usage_issue, stderr);
-			return EXIT_USAGE;
+			return tly_process_bad_option("tally pki issue", options, argc, argv);
 		}
 	}
 	if (optind != argc)
@@ -275,6 +274,6 @@ tly_pki_command(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(argv[1], "issue") == 0)
 		return cmd_issue(argc - 1, argv + 1);
-	fprintf(stderr, "tally pki: unknown subcommand \"%s\"\n%s", argv[1], usage_pki);
-	return EXIT_USAGE;
+	static const char *const names[] = {"init", "issue"};
+	return tly_process_unknown("tally pki", argv[1], names, 2);
 }

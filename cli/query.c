@@ -18,6 +18,7 @@
 #include "crypto/wipe.h"
 #include "store/keys.h"
 #include "query/planner.h"
+#include "net/process.h"
 #include "net/transport.h"
 
 enum {
@@ -308,7 +309,9 @@ parse_flags(int argc, char **argv, struct flags *f, char *why, size_t why_len)
 		if (rv == EXIT_USAGE)
 			return EXIT_USAGE;
 		if (rv == 0) {
-			tly_say(why, why_len, "unknown option (see --help)");
+			char message[400];
+			tly_process_option_error(message, sizeof message, options, argc, argv);
+			tly_say(why, why_len, "%s (see 'tally query --help')", message);
 			return EXIT_USAGE;
 		}
 	}

@@ -28,9 +28,35 @@ struct tly_command {
 };
 
 /* Runs the command of `commands` that argv[1] names (getopt reset) and
- * returns its status; for an unknown one prints "PROGRAM: unknown command
- * "NAME"" and `usage` on stderr and returns 2. argc >= 2. */
+ * returns its status; for an unknown one prints tly_process_unknown's line
+ * and returns 2. `usage` is unused (kept for the callers). argc >= 2. */
 int tly_process_command(const char *program, const struct tly_command *commands, size_t count,
                         const char *usage, int argc, char **argv);
+
+/* An unknown subcommand: one line on stderr, "PROGRAM: unknown command
+ * 'WORD'; did you mean 'NAME'? (see 'PROGRAM --help')", the suggestion
+ * only when one of names[0..count) is near (query/nearest.h). Returns 2. */
+int tly_process_unknown(const char *program, const char *word, const char *const *names,
+                        size_t count);
+
+/* "Did you mean" for getopt_long. Every program sets opterr = 0, so that
+ * getopt prints nothing; when getopt_long(argc, argv, "", options, NULL)
+ * has just returned '?', tly_process_option_error writes what was wrong
+ * with the option it stopped at into out (truncated, NUL-terminated):
+ *
+ *   unrecognised option '--confg'; did you mean '--config'?
+ *   unrecognised option '--verbose'              (nothing near)
+ *   option '--s' is ambiguous: --sites, --seed, --serve, --stop
+ *   option '--config' needs a value
+ *   option '--help' takes no value
+ *
+ * and tly_process_bad_option prints it on stderr as one line, "PROGRAM:
+ * MESSAGE (see 'PROGRAM --help')", and returns 2 (the exit code). options
+ * is getopt_long's array, ended by a NULL name. */
+struct option;
+void tly_process_option_error(char *out, size_t len, const struct option *options, int argc,
+                              char **argv);
+int tly_process_bad_option(const char *program, const struct option *options, int argc,
+                           char **argv);
 
 #endif

@@ -56,6 +56,32 @@ out_of_options(const char *usage, int argc)
 	}
 }
 
+/* "tally-node keygen" from "usage: tally-node keygen --out DIR" (its
+ * first two words), and "tally-node ledger verify" when the command's
+ * word (argv[0]: "verify") is not the usage's second word ("ledger"). */
+static void
+command_of(const char *usage, const char *word, char *out, size_t len)
+{
+	const char *start = usage + strlen("usage: ");
+	const char *second = strchr(start, ' ') + 1, *end = strpbrk(second, " \n");
+	size_t second_len = (size_t)(end - second);
+
+	if (strlen(word) == second_len && strncmp(second, word, second_len) == 0)
+		snprintf(out, len, "%.*s", (int)(end - start), start);
+	else
+		snprintf(out, len, "%.*s %s", (int)(end - start), start, word);
+}
+
+/* An option getopt_long refused: one line naming it (net/process.h), exit 2. */
+static void
+bad_option(const struct option *longs, const char *usage, int argc, char **argv)
+{
+	char command[96];
+
+	command_of(usage, argv[0], command, sizeof command);
+	exit(tly_process_bad_option(command, longs, argc, argv));
+}
+
 /* getopt_long over a command's options; `letters` maps to *targets. */
 struct opt {
 	const char *name;
@@ -80,10 +106,8 @@ parse_options(int argc, char **argv, const struct opt *opts, const char *usage)
 			fputs(usage, stdout);
 			exit(0);
 		}
-		if (c < 1 || (size_t)c > n - 1) {
-			fputs(usage, stderr);
-			exit(EXIT_USAGE);
-		}
+		if (c < 1 || (size_t)c > n - 1)
+			bad_option(longs, usage, argc, argv);
 		*opts[c - 1].target = opts[c - 1].flag ? "1" : optarg;
 	}
 	out_of_options(usage, argc);
@@ -780,10 +804,13 @@ cmd_ledger(int argc, char **argv)
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 
 	if (argc < 2 || (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "verify") != 0)) {
+		static const char *const names[] = {"show", "verify"};
 		if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
 			fputs(usage_ledger, stdout);
 			return 0;
 		}
+		if (argc >= 2)
+			return tly_process_unknown("tally-node ledger", argv[1], names, 2);
 		fputs(usage_ledger, stderr);
 		return EXIT_USAGE;
 	}
@@ -973,12 +1000,42 @@ static const struct tly_command commands[] = {
     {"usage-report", cmd_usage},
 };
 
+/* The daemon's options, `--config FILE` or `--help`: the config file, or
+ * NULL after printing the help (*rc 0) or naming a bad option (*rc 2). */
+static const char *
+daemon_options(int argc, char **argv, int *rc)
+{
+	static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+	                                        {"help", no_argument, NULL, 'h'},
+	                                        {NULL, 0, NULL, 0}};
+	const char *config = NULL;
+	int c;
+
+	*rc = EXIT_USAGE;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(usage_main, stdout);
+			*rc = 0;
+			return NULL;
+		}
+		if (c != 'c') {
+			*rc = tly_process_bad_option("tally-node", options, argc, argv);
+			return NULL;
+		}
+		config = optarg;
+	}
+	if (config == NULL || optind != argc)
+		fputs(usage_main, stderr);
+	return optind == argc ? config : NULL;
+}
+
 int
 main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage_main, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : 0;
+	opterr = 0; /* tly_process_bad_option says what was wrong, once */
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
 	}
 	/* Shares and messages are tens of kilobytes to megabytes, allocated and
 	 * freed per query: keep them on the heap rather than mmap and unmap
@@ -989,12 +1046,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "tally-node: cannot initialise libsodium/OpenSSL\n");
 		return EXIT_FAIL;
 	}
-	if (strcmp(argv[1], "--config") == 0) {
-		if (argc != 3) {
-			fputs(usage_main, stderr);
-			return EXIT_USAGE;
-		}
-		return tly_node_daemon(argv[2]);
+	if (argv[1][0] == '-') {
+		int rc;
+		const char *config = daemon_options(argc, argv, &rc);
+		return config != NULL ? tly_node_daemon(config) : rc;
 	}
 	return tly_process_command("tally-node", commands, sizeof commands / sizeof commands[0],
 	                           usage_main, argc, argv);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/nearest.h"
+
 struct parse {
 	const struct tly_catalogue *cat;
 	const struct tly_dataset *ds;
@@ -35,6 +37,25 @@ tly_spec_fini(struct tly_spec *spec)
 
 /* ---- columns and values ---- */
 
+/* "; did you mean \"NAME\"?" into out when a column of ds (ds != NULL) or
+ * a dataset of cat is near word, else "". */
+static void
+near_name(char *out, size_t len, const char *word, const struct tly_dataset *ds,
+          const struct tly_catalogue *cat)
+{
+	const char *names[TLY_SPEC_COLUMNS_MAX + TLY_SPEC_DATASETS_MAX];
+	size_t count = 0;
+
+	for (size_t i = 0; ds != NULL && i < ds->column_count && count < TLY_SPEC_COLUMNS_MAX; i++)
+		names[count++] = ds->columns[i].name;
+	for (size_t i = 0; ds == NULL && i < cat->dataset_count && i < TLY_SPEC_DATASETS_MAX; i++)
+		names[count++] = cat->datasets[i].name;
+	const char *near = tly_nearest(word, names, count);
+	out[0] = '\0';
+	if (near != NULL)
+		snprintf(out, len, "; did you mean \"%s\"?", near);
+}
+
 /* Resolve a column name (value at path) in the query's dataset. */
 static tly_err
 column_ref(struct parse *p, const json_t *value, const char *path, int *out)
@@ -47,9 +68,11 @@ column_ref(struct parse *p, const json_t *value, const char *path, int *out)
 		                      tly_spec_got(value).text);
 	index = tly_dataset_column(p->ds, json_string_value(value));
 	if (index < 0) {
+		char hint[TLY_SPEC_NAME_MAX + 24];
 		tly_spec_echo(echo, json_string_value(value), json_string_length(value));
-		return tly_field_fail(p->err, 0, path, "unknown column \"%s\" in dataset \"%s\"",
-		                      echo, p->ds->name);
+		near_name(hint, sizeof hint, json_string_value(value), p->ds, p->cat);
+		return tly_field_fail(p->err, 0, path, "unknown column \"%s\" in dataset \"%s\"%s",
+		                      echo, p->ds->name, hint);
 	}
 	*out = index;
 	return TLY_OK;
@@ -138,8 +161,12 @@ parse_dataset(struct parse *p, const json_t *root)
 	if (rv != TLY_OK)
 		return rv;
 	p->ds = tly_catalogue_find(p->cat, json_string_value(name.value));
-	if (p->ds == NULL)
-		return tly_field_fail(p->err, 0, "dataset", "unknown dataset \"%s\"", name.echo);
+	if (p->ds == NULL) {
+		char hint[TLY_SPEC_NAME_MAX + 24];
+		near_name(hint, sizeof hint, json_string_value(name.value), NULL, p->cat);
+		return tly_field_fail(p->err, 0, "dataset", "unknown dataset \"%s\"%s", name.echo,
+		                      hint);
+	}
 	p->spec->dataset = (int)(p->ds - p->cat->datasets);
 	return TLY_OK;
 }

@@ -1500,3 +1500,20 @@ Test(spec, refusals_compare)
 	snprintf(q, sizeof q, "%s{'to': {}, 'as': 'ratio'}}", head);
 	parse_bad(q, "compare.to", "give a value for each of the 1 grouping columns");
 }
+
+/* An unknown column or dataset names the nearest known one when one is
+ * near (query/nearest.h), and none otherwise. */
+Test(spec, unknown_names_suggest_the_nearest)
+{
+	parse_bad(Q(", 'group_by': ['sxe']"), "group_by[0]",
+	          "unknown column \"sxe\" in dataset \"patients\"; did you mean \"sex\"?");
+	parse_bad(QM("{'op': 'sum', 'column': 'agee'}"), "measure.column",
+	          "unknown column \"agee\" in dataset \"patients\"; did you mean \"age\"?");
+	parse_bad("{'dataset': 'patinets', 'measure': {'op': 'count'}}", "dataset",
+	          "unknown dataset \"patinets\"; did you mean \"patients\"?");
+	struct tly_field_error err;
+	struct tly_spec spec;
+	const char *json = J(Q(", 'group_by': ['gender']"));
+	cr_assert_eq(tly_spec_parse(&spec, &cat, json, strlen(json), &err), TLY_EINVAL);
+	cr_assert_null(strstr(err.reason, "did you mean"), "%s", err.reason);
+}

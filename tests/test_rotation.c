@@ -1,0 +1,167 @@
+/* Rotating a node's keys and certificate on a served federation of real
+ * daemons, as docs/OPERATIONS.md ("Rotating keys and certificates") says:
+ * a new TLS certificate and key-agreement key for node 2, the registry
+ * updated, every daemon restarted; a query is answered and node 2's ledger
+ * and every log still verify. And a signing key replaced in the registry:
+ * a process still using the old key is refused at the handshake. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/daemons.h"
+#include "tests/demo.h"
+
+static struct dmn_demo demo;
+
+static void
+setup(void)
+{
+	dmn_demo_init(&demo, "rotation");
+	dmn_demo_serve(&demo, 3, 3000, 1);
+}
+
+static void
+teardown(void)
+{
+	dmn_demo_fini(&demo);
+}
+
+TestSuite(rotation, .init = setup, .fini = teardown, .timeout = 600);
+
+static int
+run(const char *const argv[])
+{
+	return dmn_demo_run(&demo, argv);
+}
+
+static void
+ask(void)
+{
+	char conf[300];
+	snprintf(conf, sizeof conf, "%s/planner.conf", demo.dir);
+	cr_assert_eq(run((const char *const[]){"tally", "query", "--config", conf, "--count",
+	                                       "--by", "sex", "--epsilon", "0.1", NULL}),
+	             0, "the query failed");
+}
+
+/* The value of `key = ` after "[node 2]" in a registry or keygen output
+ * text, 64 hex digits, into out[65]. */
+static void
+value_of(const char *text, const char *key, char *out)
+{
+	char needle[32];
+	snprintf(needle, sizeof needle, "%s = ", key);
+	const char *at = strstr(text, needle);
+	cr_assert_not_null(at, "no %s in:\n%s", key, text);
+	snprintf(out, 65, "%.64s", at + strlen(needle));
+}
+
+/* node 2's [node 2] stanza of DIR/registry.ini onwards, malloc'd. */
+static char *
+node_2_stanza(void)
+{
+	char path[300];
+	dmn_demo_path(&demo, path, sizeof path, "registry.ini");
+	char *text = dmn_slurp(path, NULL), *stanza = strstr(text, "[node 2]");
+	cr_assert_not_null(stanza);
+	char *copy = strdup(stanza);
+	free(text);
+	return copy;
+}
+
+/* `tally-node keygen --out DIR/site-2/keys-new`: the new public keys. */
+static void
+keygen(char sign_pk[65], char kx_pk[65])
+{
+	char keys[300], out[300];
+	dmn_demo_path(&demo, keys, sizeof keys, "site-2/keys-new");
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	cr_assert_eq(run((const char *const[]){"tally-node", "keygen", "--out", keys, NULL}), 0);
+	char *text = dmn_slurp(out, NULL);
+	value_of(text, "sign_pk", sign_pk);
+	value_of(text, "kx_pk", kx_pk);
+	free(text);
+}
+
+static void
+restart(const char *name)
+{
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "demo", "--restart", name, "--dir", demo.dir, NULL}),
+	    0, "tally demo --restart %s failed", name);
+}
+
+Test(rotation, certificate_and_kx_key)
+{
+	char sign_pk[65], kx_pk[65], old_kx[65], path[300], ca[300], out_dir[300];
+	ask();
+	char *stanza = node_2_stanza();
+	value_of(stanza, "kx_pk", old_kx);
+	free(stanza);
+
+	/* The trust: a new key pair (only its kx half is used here) and a
+	 * certificate from the node CA; the ICS: the registry. */
+	keygen(sign_pk, kx_pk);
+	dmn_demo_path(&demo, ca, sizeof ca, "pki");
+	dmn_demo_path(&demo, out_dir, sizeof out_dir, "site-2/pki-new");
+	cr_assert_eq(run((const char *const[]){"tally", "pki", "issue", "--dir", ca, "--name",
+	                                       "node-2", "--role", "node", "--out", out_dir, NULL}),
+	             0);
+	dmn_demo_path(&demo, path, sizeof path, "registry.ini");
+	dmn_edit_file(path, old_kx, kx_pk);
+	dmn_demo_path(&demo, path, sizeof path, "site-2/node.conf");
+	dmn_edit_file(path, "kx_key = keys/node.kx", "kx_key = keys-new/node.kx");
+	dmn_edit_file(path, "tls_cert = pki/node-2.crt", "tls_cert = pki-new/node-2.crt");
+	dmn_edit_file(path, "tls_key = pki/node-2.key", "tls_key = pki-new/node-2.key");
+
+	/* Every daemon reads the registry at start: restart them all. */
+	restart("coordinator");
+	restart("node-1");
+	restart("node-2");
+	restart("node-3");
+	ask();
+
+	char conf[300], out[300];
+	dmn_demo_path(&demo, conf, sizeof conf, "site-2/node.conf");
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
+	    0);
+	cr_assert(dmn_file_has(out, "ledger ok: 2 entries"));
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0,
+	    "tally audit verify failed after the rotation");
+}
+
+Test(rotation, an_old_signing_key_is_refused_at_the_handshake)
+{
+	char sign_pk[65], kx_pk[65], old_sign[65], path[300], old_registry[300], log[300];
+	char *stanza = node_2_stanza();
+	value_of(stanza, "sign_pk", old_sign);
+	free(stanza);
+
+	/* The impostor keeps node 2's old keys and the old registry. */
+	dmn_demo_path(&demo, path, sizeof path, "registry.ini");
+	dmn_demo_path(&demo, old_registry, sizeof old_registry, "registry-old.ini");
+	char *text = dmn_slurp(path, NULL);
+	FILE *f = fopen(old_registry, "w");
+	cr_assert(f != NULL && fputs(text, f) >= 0 && fclose(f) == 0);
+	free(text);
+	dmn_demo_stop(&demo, "node-2", 10000);
+	dmn_demo_path(&demo, path, sizeof path, "site-2/node.conf");
+	dmn_edit_file(path, "registry = ../registry.ini", "registry = ../registry-old.ini");
+
+	/* The ICS replaces node 2's signing key and restarts the coordinator. */
+	keygen(sign_pk, kx_pk);
+	dmn_demo_path(&demo, path, sizeof path, "registry.ini");
+	dmn_edit_file(path, old_sign, sign_pk);
+	restart("coordinator");
+
+	dmn_demo_path(&demo, log, sizeof log, "logs/node-2.log");
+	dmn_demo_start(&demo, "node-2", log, 1);
+	dmn_demo_path(&demo, path, sizeof path, "logs/coordinator.log");
+	dmn_wait_for_line(path, "refused: HELLO signature for node 2 does not verify", 60000);
+	cr_assert_eq(dmn_demo_connected(&demo, 20000), 2, "the old key was let in");
+	cr_assert_eq(dmn_count_in(path, "node 2 connected"), 1, "node 2 connected after restart");
+}
