@@ -29,8 +29,7 @@ static const char usage_main[] =
     "  demo      run a federation of synthetic trusts on this machine\n"
     "  pki       certificate authority and TLS certificates (init, issue)\n"
     "  query     ask the federation a question (the planner's command)\n"
-    "  synth     write seeded synthetic trusts (SQLite files or PostgreSQL tables,\n"
-    "            node configs, truth)\n"
+    "  synth     write seeded synthetic trusts (SQLite or PostgreSQL, configs)\n"
     "\n"
     "Run `tally COMMAND --help` for a command's options.\n";
 

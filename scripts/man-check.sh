@@ -40,7 +40,7 @@ trap 'exit 1' HUP INT TERM
 MANDIR=${MANDIR:-docs/man}
 
 ALIASES="tally_query:--standardize tally_query:--group-by"
-PENDING="tally_demo:--restart tally_demo:--status"
+PENDING=""
 
 # "SECTION<TAB>KEY" for every key a config page's parser reads: the
 # quoted name in each match of the pattern; SECTION from the function the
@@ -51,7 +51,7 @@ source_keys() {
 	case "$1" in
 	tally-node.conf.5)
 		set -- 'strcmp\(key, "[a-z_]+"\)|strncmp\(key, "column\.", 7\)' \
-			'node_key=node policy_key=policy dataset_key=dataset NAME' node/config.c ;;
+			'node_key=node policy_key=policy dataset_key=dataset NAME source_key=dataset NAME' node/config.c ;;
 	tally-coordinator.conf.5)
 		set -- '\{SECTION_[A-Z]+, "[a-z_]+"' '' coordinator/config.c ;;
 	tally-registry.5)
