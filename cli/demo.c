@@ -73,10 +73,8 @@ static const char usage[] =
 
 static char self_dir[PATH_MAX];
 
-static int join(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-join(char *out, size_t len, const char *fmt, ...)
+int
+tly_demo_join(char *out, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -143,11 +141,12 @@ write_keys(const char *keys_dir, uint32_t id, int with_kx, struct tly_party *pub
 		rv = TLY_EIO;
 	}
 	if (rv == TLY_OK) {
-		join(path, sizeof path, "%s/%s.sign", keys_dir, with_kx ? "node" : "coordinator");
+		tly_demo_join(path, sizeof path, "%s/%s.sign", keys_dir,
+		              with_kx ? "node" : "coordinator");
 		rv = tly_key_file_write(path, seed, sizeof seed, why, why_len);
 	}
 	if (rv == TLY_OK && with_kx) {
-		join(path, sizeof path, "%s/node.kx", keys_dir);
+		tly_demo_join(path, sizeof path, "%s/node.kx", keys_dir);
 		rv = tly_key_file_write(path, identity.kx_sk, TLY_KX_SECRET_BYTES, why, why_len);
 	}
 	if (rv == TLY_OK)
@@ -206,11 +205,12 @@ write_planners(const char *dir, const char *pki, char *why, size_t why_len)
 	if (rv != TLY_OK)
 		return rv;
 	tly_hex(hex, pk, sizeof pk);
-	join(path, sizeof path, "%s/planners.ini", dir);
-	join(text, sizeof text,
-	     "; Planners the coordinator accepts queries from (tally pki issue --role planner)\n"
-	     "[planner planner]\nsign_pk = %s\n",
-	     hex);
+	tly_demo_join(path, sizeof path, "%s/planners.ini", dir);
+	tly_demo_join(
+	    text, sizeof text,
+	    "; Planners the coordinator accepts queries from (tally pki issue --role planner)\n"
+	    "[planner planner]\nsign_pk = %s\n",
+	    hex);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
@@ -229,10 +229,10 @@ web_section(char *out, size_t len)
 
 	out[0] = '\0';
 	for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
-		join(index, sizeof index, "%s/%s/web/index.html", self_dir, ups[i]);
+		tly_demo_join(index, sizeof index, "%s/%s/web/index.html", self_dir, ups[i]);
 		if (access(index, R_OK) != 0)
 			continue;
-		join(out, len, "web_root = %s/%s/web\n", self_dir, ups[i]);
+		tly_demo_join(out, len, "web_root = %s/%s/web\n", self_dir, ups[i]);
 		return;
 	}
 }
@@ -244,7 +244,7 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	struct tly_party parties[MAX_SITES], coord_pub;
 	tly_err rv;
 
-	join(coordinator, sizeof coordinator, "tls+tcp://127.0.0.1:%d", l->listen_port);
+	tly_demo_join(coordinator, sizeof coordinator, "tls+tcp://127.0.0.1:%d", l->listen_port);
 	struct tly_synth_options opt = {.sites = l->sites,
 	                                .people = people,
 	                                .seed = seed,
@@ -253,18 +253,18 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	                                .quiet = 1};
 	if ((rv = tly_synth(&opt, why, why_len)) != TLY_OK)
 		return rv;
-	join(path, sizeof path, "%s/pki", l->dir);
+	tly_demo_join(path, sizeof path, "%s/pki", l->dir);
 	if ((rv = tly_pki_init(path, 0, NULL, why, why_len)) != TLY_OK)
 		return rv;
 	/* The coordinator: keys, certificate for localhost and 127.0.0.1. */
-	join(sub, sizeof sub, "%s/coordinator", l->dir);
+	tly_demo_join(sub, sizeof sub, "%s/coordinator", l->dir);
 	make_dir(sub);
-	join(text, sizeof text, "%s/state", sub);
+	tly_demo_join(text, sizeof text, "%s/state", sub);
 	make_dir(text);
-	join(text, sizeof text, "%s/keys", sub);
+	tly_demo_join(text, sizeof text, "%s/keys", sub);
 	if ((rv = write_keys(text, 0, 0, &coord_pub, why, why_len)) != TLY_OK)
 		return rv;
-	join(text, sizeof text, "%s/pki", sub);
+	tly_demo_join(text, sizeof text, "%s/pki", sub);
 	const char *hosts[] = {"localhost", "127.0.0.1"};
 	if ((rv = tly_pki_issue(path, "coordinator", TLY_PKI_COORDINATOR, hosts, 2, text, 0, why,
 	                        why_len)) != TLY_OK)
@@ -272,13 +272,13 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	/* Each site. */
 	for (unsigned s = 1; s <= l->sites; s++) {
 		char name[32];
-		join(sub, sizeof sub, "%s/site-%u", l->dir, s);
-		join(text, sizeof text, "%s/keys", sub);
+		tly_demo_join(sub, sizeof sub, "%s/site-%u", l->dir, s);
+		tly_demo_join(text, sizeof text, "%s/keys", sub);
 		if ((rv = write_keys(text, s, 1, &parties[s - 1], why, why_len)) != TLY_OK)
 			return rv;
 		parties[s - 1].id = s;
-		join(text, sizeof text, "%s/pki", sub);
-		join(name, sizeof name, "node-%u", s);
+		tly_demo_join(text, sizeof text, "%s/pki", sub);
+		tly_demo_join(name, sizeof name, "node-%u", s);
 		if ((rv = tly_pki_issue(path, name, TLY_PKI_NODE, NULL, 0, text, 0, why,
 		                        why_len)) != TLY_OK)
 			return rv;
@@ -292,30 +292,30 @@ lay_out(const struct layout *l, uint64_t people, uint64_t seed, char *why, size_
 	struct tly_roster roster;
 	if ((rv = tly_roster_init(&roster, coord_pub.sign_pk, parties, l->sites)) != TLY_OK)
 		return rv;
-	join(path, sizeof path, "%s/registry.ini", l->dir);
+	tly_demo_join(path, sizeof path, "%s/registry.ini", l->dir);
 	rv = tly_registry_write(&roster, path, why, why_len);
 	tly_roster_fini(&roster);
 	if (rv != TLY_OK)
 		return rv;
-	join(path, sizeof path, "%s/coordinator/coordinator.conf", l->dir);
+	tly_demo_join(path, sizeof path, "%s/coordinator/coordinator.conf", l->dir);
 	/* k = 4, t = 2, q = 3 (one member may drop); three sites: k = q = 3. */
 	char web[PATH_MAX + 32];
 	web_section(web, sizeof web);
-	join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port, web, l->protocol,
-	     l->sites >= 4 ? 4u : 3u);
+	tly_demo_join(text, sizeof text, coordinator_conf, l->listen_port, l->api_port, web,
+	              l->protocol, l->sites >= 4 ? 4u : 3u);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
-	join(path, sizeof path, "%s/planner.conf", l->dir);
-	join(text, sizeof text, planner_conf, l->api_port);
+	tly_demo_join(path, sizeof path, "%s/planner.conf", l->dir);
+	tly_demo_join(text, sizeof text, planner_conf, l->api_port);
 	if (!write_text(path, text)) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));
 		return TLY_EIO;
 	}
-	join(path, sizeof path, "%s/logs", l->dir);
+	tly_demo_join(path, sizeof path, "%s/logs", l->dir);
 	make_dir(path);
-	join(path, sizeof path, "%s/run", l->dir);
+	tly_demo_join(path, sizeof path, "%s/run", l->dir);
 	make_dir(path);
 	return TLY_OK;
 }
@@ -329,8 +329,8 @@ tly_demo_spawn(const char *dir, const char *name, const char *program, const cha
 	posix_spawn_file_actions_t actions;
 	pid_t pid;
 
-	join(exe, sizeof exe, "%s/%s", self_dir, program);
-	join(log, sizeof log, "%s/logs/%s.log", dir, name);
+	tly_demo_join(exe, sizeof exe, "%s/%s", self_dir, program);
+	tly_demo_join(log, sizeof log, "%s/logs/%s.log", dir, name);
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -342,7 +342,7 @@ tly_demo_spawn(const char *dir, const char *name, const char *program, const cha
 		fprintf(stderr, "tally demo: cannot start %s: %s\n", exe, strerror(rc));
 		return -1;
 	}
-	join(pidfile, sizeof pidfile, "%s/run/%s.pid", dir, name);
+	tly_demo_join(pidfile, sizeof pidfile, "%s/run/%s.pid", dir, name);
 	FILE *f = fopen(pidfile, "w");
 	if (f != NULL) {
 		fprintf(f, "%ld\n", (long)pid);
@@ -362,9 +362,9 @@ stop_all(const char *dir)
 
 	for (unsigned i = 0; i <= MAX_SITES; i++) {
 		if (i == 0)
-			join(path, sizeof path, "%s/run/coordinator.pid", dir);
+			tly_demo_join(path, sizeof path, "%s/run/coordinator.pid", dir);
 		else
-			join(path, sizeof path, "%s/run/node-%u.pid", dir, i);
+			tly_demo_join(path, sizeof path, "%s/run/node-%u.pid", dir, i);
 		FILE *f = fopen(path, "r");
 		long pid;
 		if (f == NULL)
@@ -414,7 +414,7 @@ tly_demo_request(const struct tly_demo_api *api, const char *method, const char 
 	size_t len = 0;
 	struct tly_tls_files tls = {.cert = api->cert, .key = api->key, .ca = api->ca};
 
-	join(url, sizeof url, "%s%s", api->url, path);
+	tly_demo_join(url, sizeof url, "%s%s", api->url, path);
 	size_t body_len = body != NULL ? strlen(body) : 0;
 	char auth[TLY_PLANNER_HEADER_MAX];
 	int post = strcmp(method, "POST") == 0;
@@ -550,7 +550,7 @@ ask_demo_questions(const char *dir, const struct tly_demo_api *api)
 	json_error_t err;
 	int covered = 0, total = 0, failures = 0;
 
-	join(path, sizeof path, "%s/truth.json", dir);
+	tly_demo_join(path, sizeof path, "%s/truth.json", dir);
 	truth_text = read_file(path);
 	json_t *truth = truth_text ? json_loads(truth_text, 0, &err) : NULL;
 	free(truth_text);
@@ -559,7 +559,7 @@ ask_demo_questions(const char *dir, const struct tly_demo_api *api)
 		return -1;
 	}
 	for (int q = 0; q < 3; q++) {
-		join(path, sizeof path, "%s/queries/%s", dir, demo_queries[q]);
+		tly_demo_join(path, sizeof path, "%s/queries/%s", dir, demo_queries[q]);
 		char *spec = read_file(path);
 		int status = 0;
 		json_t *result = spec ? tly_demo_request(api, "POST", "/v1/queries", spec, &status,
@@ -590,7 +590,7 @@ audit(const char *dir)
 	char exe[PATH_MAX];
 	pid_t pid;
 	int status;
-	join(exe, sizeof exe, "%s/tally", self_dir);
+	tly_demo_join(exe, sizeof exe, "%s/tally", self_dir);
 	char *const argv[] = {"tally", "audit", "verify", "--dir", (char *)dir, NULL};
 	printf("\nVerifying every log: tally audit verify --dir %s\n", dir);
 	fflush(stdout);
@@ -761,20 +761,20 @@ start_federation(const char *dir, unsigned long sites, const struct layout *l,
 	sigaction(SIGTERM, &sa, NULL);
 
 	char config[PATH_MAX];
-	join(config, sizeof config, "%s/coordinator/coordinator.conf", dir);
+	tly_demo_join(config, sizeof config, "%s/coordinator/coordinator.conf", dir);
 	int rc = tly_demo_spawn(dir, "coordinator", "tally-coordinator", config) > 0 ? 0 : 1;
 	for (unsigned s = 1; rc == 0 && s <= sites; s++) {
 		char name[32];
-		join(name, sizeof name, "node-%u", s);
-		join(config, sizeof config, "%s/site-%u/node.conf", dir, s);
+		tly_demo_join(name, sizeof name, "node-%u", s);
+		tly_demo_join(config, sizeof config, "%s/site-%u/node.conf", dir, s);
 		if (tly_demo_spawn(dir, name, "tally-node", config) <= 0)
 			rc = 1;
 	}
-	join(api->url, sizeof api->url, "https://127.0.0.1:%d", l->api_port);
-	join(api->cert, sizeof api->cert, "%s/pki/planner.crt", dir);
-	join(api->key, sizeof api->key, "%s/pki/planner.key", dir);
-	join(api->ca, sizeof api->ca, "%s/pki/coordinator-ca.crt", dir);
-	join(api->sign_key, sizeof api->sign_key, "%s/pki/planner.sign", dir);
+	tly_demo_join(api->url, sizeof api->url, "https://127.0.0.1:%d", l->api_port);
+	tly_demo_join(api->cert, sizeof api->cert, "%s/pki/planner.crt", dir);
+	tly_demo_join(api->key, sizeof api->key, "%s/pki/planner.key", dir);
+	tly_demo_join(api->ca, sizeof api->ca, "%s/pki/coordinator-ca.crt", dir);
+	tly_demo_join(api->sign_key, sizeof api->sign_key, "%s/pki/planner.sign", dir);
 	if (rc == 0 && wait_ready(api, (unsigned)sites) != 0)
 		rc = 1;
 	return rc;
@@ -795,7 +795,7 @@ demo_end(const char *dir, int rc, int remove)
 		printf("\ntally demo: done; every process stopped.\n");
 	if (rc == 0 && remove) {
 		char cmd[PATH_MAX + 16];
-		join(cmd, sizeof cmd, "rm -rf %s", dir);
+		tly_demo_join(cmd, sizeof cmd, "rm -rf %s", dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "tally demo: could not remove %s\n", dir);
 	}

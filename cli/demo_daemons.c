@@ -29,18 +29,6 @@ struct daemon {
 	char log[PATH_MAX];
 };
 
-static int join(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-join(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-	return n >= 0 && (size_t)n < len;
-}
-
 static void
 pause_ms(long ms)
 {
@@ -64,7 +52,7 @@ site_count(const char *dir)
 	unsigned n = 0;
 
 	while (n < TLY_DEMO_SITES_MAX &&
-	       join(path, sizeof path, "%s/site-%u/node.conf", dir, n + 1) &&
+	       tly_demo_join(path, sizeof path, "%s/site-%u/node.conf", dir, n + 1) &&
 	       access(path, R_OK) == 0)
 		n++;
 	return n;
@@ -80,17 +68,17 @@ daemon_of(const char *dir, const char *name, struct daemon *d)
 	memset(d, 0, sizeof *d);
 	if (strcmp(name, "coordinator") == 0) {
 		d->program = "tally-coordinator";
-		join(d->config, sizeof d->config, "%s/coordinator/coordinator.conf", dir);
+		tly_demo_join(d->config, sizeof d->config, "%s/coordinator/coordinator.conf", dir);
 	} else if (strncmp(name, "node-", 5) == 0 && name[5] >= '1' && name[5] <= '9' &&
 	           strspn(name + 5, "0123456789") == strlen(name + 5) &&
 	           sscanf(name + 5, "%u%c", &site, &tail) == 1 && site <= site_count(dir)) {
 		d->program = "tally-node";
-		join(d->config, sizeof d->config, "%s/site-%u/node.conf", dir, site);
+		tly_demo_join(d->config, sizeof d->config, "%s/site-%u/node.conf", dir, site);
 	} else {
 		return 0;
 	}
-	join(d->name, sizeof d->name, "%s", name);
-	join(d->log, sizeof d->log, "%s/logs/%s.log", dir, name);
+	tly_demo_join(d->name, sizeof d->name, "%s", name);
+	tly_demo_join(d->log, sizeof d->log, "%s/logs/%s.log", dir, name);
 	return access(d->config, R_OK) == 0;
 }
 
@@ -101,7 +89,7 @@ pid_file(const char *dir, const char *name)
 	char path[PATH_MAX];
 	long pid = 0;
 
-	join(path, sizeof path, "%s/run/%s.pid", dir, name);
+	tly_demo_join(path, sizeof path, "%s/run/%s.pid", dir, name);
 	FILE *f = fopen(path, "r");
 	if (f != NULL && (fscanf(f, "%ld", &pid) != 1 || pid <= 1))
 		pid = 0;
@@ -117,7 +105,7 @@ process_config(pid_t pid, const char *program, char *out)
 {
 	char path[64], args[2 * PATH_MAX], cwd[PATH_MAX], config[2 * PATH_MAX + 2];
 
-	join(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
+	tly_demo_join(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
 	FILE *f = fopen(path, "r");
 	size_t len = f != NULL ? fread(args, 1, sizeof args - 1, f) : 0;
 	if (f != NULL)
@@ -128,12 +116,12 @@ process_config(pid_t pid, const char *program, char *out)
 	if (len == 0 || strcmp(args, program) != 0 || file >= args + len ||
 	    strcmp(flag, "--config") != 0)
 		return 0;
-	join(path, sizeof path, "/proc/%ld/cwd", (long)pid);
+	tly_demo_join(path, sizeof path, "/proc/%ld/cwd", (long)pid);
 	ssize_t n = readlink(path, cwd, sizeof cwd - 1);
 	if (n <= 0)
 		return 0;
 	cwd[n] = '\0';
-	join(config, sizeof config, "%s/%s", file[0] == '/' ? "" : cwd, file);
+	tly_demo_join(config, sizeof config, "%s/%s", file[0] == '/' ? "" : cwd, file);
 	return realpath(config, out) != NULL;
 }
 
@@ -160,7 +148,7 @@ exited(pid_t pid)
 
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return 1;
-	join(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	tly_demo_join(path, sizeof path, "/proc/%ld/stat", (long)pid);
 	FILE *f = fopen(path, "r");
 	size_t len = f != NULL ? fread(stat_line, 1, sizeof stat_line - 1, f) : 0;
 	if (f != NULL)
@@ -221,16 +209,16 @@ api_of(const char *dir, struct tly_demo_api *api)
 	int found = 0;
 
 	memset(api, 0, sizeof *api);
-	join(path, sizeof path, "%s/planner.conf", dir);
+	tly_demo_join(path, sizeof path, "%s/planner.conf", dir);
 	FILE *f = fopen(path, "r");
 	while (f != NULL && !found && fgets(line, sizeof line, f) != NULL)
 		found = sscanf(line, "api = %127s", api->url) == 1;
 	if (f != NULL)
 		fclose(f);
-	join(api->cert, sizeof api->cert, "%s/pki/planner.crt", dir);
-	join(api->key, sizeof api->key, "%s/pki/planner.key", dir);
-	join(api->ca, sizeof api->ca, "%s/pki/coordinator-ca.crt", dir);
-	join(api->sign_key, sizeof api->sign_key, "%s/pki/planner.sign", dir);
+	tly_demo_join(api->cert, sizeof api->cert, "%s/pki/planner.crt", dir);
+	tly_demo_join(api->key, sizeof api->key, "%s/pki/planner.key", dir);
+	tly_demo_join(api->ca, sizeof api->ca, "%s/pki/coordinator-ca.crt", dir);
+	tly_demo_join(api->sign_key, sizeof api->sign_key, "%s/pki/planner.sign", dir);
 	return found;
 }
 
@@ -262,10 +250,10 @@ started_at(const char *dir, const char *name, char *out, size_t len)
 	struct stat st;
 	struct tm tm;
 
-	join(path, sizeof path, "%s/run/%s.pid", dir, name);
+	tly_demo_join(path, sizeof path, "%s/run/%s.pid", dir, name);
 	if (stat(path, &st) != 0 || gmtime_r(&st.st_mtime, &tm) == NULL ||
 	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		join(out, len, "-");
+		tly_demo_join(out, len, "-");
 }
 
 /* One daemon's line; returns whether it runs. */
@@ -277,15 +265,15 @@ status_line(const char *dir, const struct daemon *d, unsigned sites)
 	int running = is_daemon(pid, d);
 
 	if (pid > 0)
-		join(pid_text, sizeof pid_text, "%ld", (long)pid);
+		tly_demo_join(pid_text, sizeof pid_text, "%ld", (long)pid);
 	if (running)
 		started_at(dir, d->name, since, sizeof since);
 	if (running && strcmp(d->name, "coordinator") == 0) {
 		int n = connected_nodes(dir);
 		if (n >= 0)
-			join(extra, sizeof extra, "  %d of %u nodes connected", n, sites);
+			tly_demo_join(extra, sizeof extra, "  %d of %u nodes connected", n, sites);
 		else
-			join(extra, sizeof extra, "  (its API did not answer)");
+			tly_demo_join(extra, sizeof extra, "  (its API did not answer)");
 	}
 	printf("%-12s %-8s %-8s %-20s  %s%s\n", d->name, running ? "running" : "down", pid_text,
 	       since, d->log, extra);
@@ -309,7 +297,7 @@ tly_demo_status(const char *dir)
 	down += !status_line(dir, &d, sites);
 	for (unsigned s = 1; s <= sites; s++) {
 		char name[32];
-		join(name, sizeof name, "node-%u", s);
+		tly_demo_join(name, sizeof name, "node-%u", s);
 		if (daemon_of(dir, name, &d))
 			down += !status_line(dir, &d, sites);
 	}
@@ -346,7 +334,7 @@ nodes_running(const char *dir)
 
 	for (unsigned s = 1; s <= sites; s++) {
 		char name[32];
-		join(name, sizeof name, "node-%u", s);
+		tly_demo_join(name, sizeof name, "node-%u", s);
 		running += daemon_of(dir, name, &d) && is_daemon(pid_file(dir, name), &d);
 	}
 	return running;

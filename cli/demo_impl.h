@@ -22,6 +22,10 @@ struct tly_demo_api {
 	char sign_key[PATH_MAX]; /* the planner's: queries are signed */
 };
 
+/* snprintf into out: 1 when it fitted, 0 when it was cut short. */
+int tly_demo_join(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The folder of the running tally (for its sibling programs); call once
  * before tly_demo_spawn. */
 void tly_demo_find_self(void);
