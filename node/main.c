@@ -334,7 +334,8 @@ cmd_import(int argc, char **argv)
 	if (a.postgres != NULL) {
 		rv = tly_import_csv_postgres(ds, a.csv, a.postgres, a.table, a.replace != NULL,
 		                             &report);
-		tly_pg_conninfo_redact(a.postgres, server, sizeof server);
+		tly_pg_conninfo_display(a.postgres, server, sizeof server);
+		tly_pg_scrub(server, a.postgres);
 		snprintf(where, sizeof where, "table %s at PostgreSQL (%s)",
 		         a.table != NULL ? a.table : ds->table, server);
 	} else {

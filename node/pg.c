@@ -82,21 +82,24 @@ tly_pg_conninfo_check(const char *conninfo, char *why, size_t why_len)
 
 /* value, single-quoted when it is empty or holds a space, a quote or a
  * backslash (libpq's own quoting), into out at *at. */
-static void
+static int
 put_value(char *out, size_t len, size_t *at, const char *value)
 {
 	int quote = value[0] == '\0' || strpbrk(value, " '\\\t") != NULL;
+	const char *v = value;
 
 	if (quote && *at + 1 < len)
 		out[(*at)++] = '\'';
-	for (const char *v = value; *v != '\0' && *at + 2 < len; v++) {
+	for (; *v != '\0' && *at + 2 < len; v++) {
 		if (quote && (*v == '\'' || *v == '\\'))
 			out[(*at)++] = '\\';
 		out[(*at)++] = *v;
 	}
+	int whole = *v == '\0' && (!quote || *at + 1 < len);
 	if (quote && *at + 1 < len)
 		out[(*at)++] = '\'';
 	out[*at] = '\0';
+	return whole;
 }
 
 void
@@ -112,17 +115,22 @@ tly_pg_conninfo_display(const char *conninfo, char *out, size_t len)
 		snprintf(out, len, "(unparseable)");
 		return;
 	}
-	for (PQconninfoOption *o = options; o->keyword != NULL; o++) {
+	int shown = 0, cut = 0;
+	for (PQconninfoOption *o = options; o->keyword != NULL && !cut; o++) {
 		if (o->val == NULL || is_secret(o->keyword))
 			continue;
+		shown = 1;
 		int n = snprintf(out + at, len - at, "%s%s=", at > 0 ? " " : "", o->keyword);
-		if (n < 0 || (size_t)n >= len - at)
-			break;
-		at += (size_t)n;
-		put_value(out, len, &at, o->val);
+		cut = n < 0 || (size_t)n >= len - at;
+		if (!cut) {
+			at += (size_t)n;
+			cut = !put_value(out, len, &at, o->val);
+		}
 	}
-	if (at == 0)
+	if (!shown)
 		snprintf(out, len, "(no options: libpq's environment and service file)");
+	else if (cut && len > 4) /* cut short: say so, not end mid-value */
+		memcpy(out + len - 4, "...", 4);
 	options_free(options);
 }
 

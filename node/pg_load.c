@@ -1,13 +1,18 @@
 #include "pg_load.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
+#include "crypto/wipe.h"
+#include "node/pg.h"
+
 struct tly_pg_load {
 	PGconn *conn;
 	char server[256]; /* the conninfo without its password, for messages */
+	char *conninfo;   /* a copy, to scrub libpq's messages with; wiped */
 	char *table;      /* quoted name of the table being copied, PQfreemem */
 	char *key;        /* quoted name of its primary key, PQfreemem */
 	size_t column_count;
@@ -25,63 +30,6 @@ tly_pg_name_ok(const char *name)
 }
 
 /* ---- connection strings ---- */
-
-/* One byte of a bounded string; *n counts what was wanted, so *n >= cap
- * afterwards means it was cut. */
-static void
-put_char(char *out, size_t cap, size_t *n, char c)
-{
-	if (*n + 1 < cap) {
-		out[*n] = c;
-		out[*n + 1] = '\0';
-	}
-	(*n)++;
-}
-
-/* Append "key=value" to out, quoting the value as libpq reads it back. */
-static void
-put_option(char *out, size_t cap, size_t *n, const char *key, const char *value)
-{
-	int quote = value[0] == '\0' || strpbrk(value, " \t\n\r'\\") != NULL;
-
-	if (*n > 0)
-		put_char(out, cap, n, ' ');
-	for (const char *c = key; *c != '\0'; c++)
-		put_char(out, cap, n, *c);
-	put_char(out, cap, n, '=');
-	if (quote)
-		put_char(out, cap, n, '\'');
-	for (const char *c = value; *c != '\0'; c++) {
-		if (*c == '\'' || *c == '\\')
-			put_char(out, cap, n, '\\');
-		put_char(out, cap, n, *c);
-	}
-	if (quote)
-		put_char(out, cap, n, '\'');
-}
-
-void
-tly_pg_conninfo_redact(const char *conninfo, char *out, size_t out_len)
-{
-	char *err = NULL;
-	PQconninfoOption *options = PQconninfoParse(conninfo, &err);
-	size_t n = 0;
-
-	PQfreemem(err); /* may quote the text it could not parse: the secret */
-	if (out_len == 0)
-		return;
-	out[0] = '\0';
-	if (options == NULL) {
-		snprintf(out, out_len, "(malformed connection string)");
-		return;
-	}
-	for (PQconninfoOption *o = options; o->keyword != NULL; o++)
-		if (o->val != NULL && strcmp(o->keyword, "password") != 0)
-			put_option(out, out_len, &n, o->keyword, o->val);
-	PQconninfoFree(options);
-	if (n >= out_len && out_len > 4) /* cut: say so rather than end mid-value */
-		memcpy(out + out_len - 4, "...", 4);
-}
 
 int
 tly_pg_conninfo_has_password(const char *conninfo)
@@ -104,9 +52,14 @@ tly_pg_conninfo_has_password(const char *conninfo)
 static tly_err
 pg_fail(struct tly_pg_load *load, const char *what, const char *message, char *why, size_t why_len)
 {
-	size_t len = strcspn(message, "\n");
-	return tly_fail(why, why_len, TLY_EIO, "PostgreSQL (%s): %s: %.*s", load->server, what,
-	                (int)len, message);
+	tly_err rv = tly_fail(why, why_len, TLY_EIO, "PostgreSQL (%s): %s: %.*s", load->server,
+	                      what, (int)strcspn(message, "\n"), message);
+
+	/* libpq's message, or the shown conninfo, may hold a value that is
+	 * also the password (a user name): scrubbed as the node's reads are. */
+	if (why != NULL && why_len > 0)
+		tly_pg_scrub(why, load->conninfo);
+	return rv;
 }
 
 static tly_err
@@ -139,13 +92,14 @@ tly_pg_load_open(struct tly_pg_load **out, const char *conninfo, char *why, size
 
 	if (load == NULL)
 		return tly_fail(why, why_len, rv, "out of memory");
-	tly_pg_conninfo_redact(conninfo, load->server, sizeof load->server);
-	if (load->server[0] == '(') {
-		rv = tly_fail(why, why_len, TLY_EINVAL,
-		              "not a libpq connection string (key=value pairs or a "
-		              "postgresql:// URI)");
+	if ((rv = tly_pg_conninfo_check(conninfo, why, why_len)) != TLY_OK)
+		goto out;
+	rv = TLY_ENOMEM;
+	if ((load->conninfo = strdup(conninfo)) == NULL) {
+		tly_say(why, why_len, "out of memory");
 		goto out;
 	}
+	tly_pg_conninfo_display(conninfo, load->server, sizeof load->server);
 	load->conn = PQconnectdb(conninfo);
 	if (load->conn == NULL || PQstatus(load->conn) != CONNECTION_OK) {
 		rv = pg_fail(load, "connecting",
@@ -420,5 +374,8 @@ tly_pg_load_free(struct tly_pg_load *load)
 	PQfreemem(load->table);
 	PQfreemem(load->key);
 	free(load->line);
+	if (load->conninfo != NULL)
+		TLY_WIPE(load->conninfo, strlen(load->conninfo));
+	free(load->conninfo);
 	free(load);
 }

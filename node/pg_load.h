@@ -12,7 +12,8 @@
  * the node config requires) and are quoted with PQescapeIdentifier too.
  *
  * Error messages (why) never hold the connection string's password: they
- * name the server with tly_pg_conninfo_redact.
+ * name the server with tly_pg_conninfo_display and pass libpq's messages
+ * through tly_pg_scrub (node/pg.h), as the node's reads do.
  *
  * Not thread-safe: one load per thread.
  */
@@ -46,12 +47,6 @@ struct tly_pg_load;
 
 /* 1 when name is [a-z][a-z0-9_]*, at most TLY_SPEC_NAME_MAX bytes. */
 int tly_pg_name_ok(const char *name);
-
-/* conninfo (key=value pairs or a postgresql:// URI) with any password
- * left out, for messages; "(malformed connection string)" when libpq
- * cannot parse it (its parser's message may quote the secret). Always
- * NUL-terminated. */
-void tly_pg_conninfo_redact(const char *conninfo, char *out, size_t out_len);
 
 /* 1 when conninfo sets a password (so a file holding it must be private). */
 int tly_pg_conninfo_has_password(const char *conninfo);

@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "node/pg.h"
 #include "node/pg_load.h"
 
 static char dir[] = "/tmp/tally-pgload-XXXXXX";
@@ -391,9 +392,14 @@ Test(pg_load, bad_names_and_servers_are_named_without_the_password)
 	const char *host = strstr(conninfo, "host=") + 5;
 	snprintf(uri, sizeof uri, "postgresql://postgres:secret@/nosuch?host=%.*s",
 	         (int)strcspn(host, " "), host);
+	/* A user name that is also the password: the server's "role ... does
+	 * not exist" and the shown conninfo would quote it. */
+	char same[500];
+	snprintf(same, sizeof same, "host=%.*s dbname=postgres user=secret password=secret",
+	         (int)strcspn(host, " "), host);
 	const char *targets[] = {nosuch, uri, "host=/nonexistent password=secret",
-	                         "host='unterminated password=secret"};
-	for (size_t i = 0; i < 4; i++) {
+	                         "host='unterminated password=secret", same};
+	for (size_t i = 0; i < 5; i++) {
 		const char *args[] = {"import", "--config", conf,         "--dataset", "patients",
 		                      "--csv",  csv,        "--postgres", targets[i],  NULL};
 		int rc = run("tally-node", args);
@@ -410,15 +416,19 @@ Test(pg_load, bad_names_and_servers_are_named_without_the_password)
 Test(pg_load, redact_and_names)
 {
 	char out[200];
-	tly_pg_conninfo_redact("host=/tmp/x user=u password=secret dbname='a b'", out, sizeof out);
+	tly_pg_conninfo_display("host=/tmp/x user=u password=secret dbname='a b'", out, sizeof out);
 	cr_assert_str_eq(out, "user=u dbname='a b' host=/tmp/x");
-	tly_pg_conninfo_redact("postgresql://u:secret@db.example/w?sslmode=require", out,
-	                       sizeof out);
+	tly_pg_conninfo_display("postgresql://u:secret@db.example/w?sslmode=require", out,
+	                        sizeof out);
 	cr_assert_str_eq(out, "user=u dbname=w host=db.example sslmode=require");
-	tly_pg_conninfo_redact("host=x password='secret", out, sizeof out);
-	cr_assert_str_eq(out, "(malformed connection string)");
-	tly_pg_conninfo_redact("password=secret host=a_rather_long_host_name", out, 16);
+	tly_pg_conninfo_display("host=x sslpassword=secret", out, sizeof out);
+	cr_assert_str_eq(out, "host=x");
+	tly_pg_conninfo_display("host=x password='secret", out, sizeof out);
+	cr_assert_str_eq(out, "(unparseable)");
+	tly_pg_conninfo_display("password=secret host=a_rather_long_host_name", out, 16);
 	cr_assert_str_eq(out, "host=a_rathe...");
+	tly_pg_conninfo_display("host=abc dbname=a_rather_long_database_name", out, 20);
+	cr_assert_str_eq(out, "dbname=a_rather_...", "%s", out);
 	cr_assert(tly_pg_conninfo_has_password("host=x password=secret"));
 	cr_assert(tly_pg_conninfo_has_password("postgresql://u:secret@h/d"));
 	cr_assert_not(tly_pg_conninfo_has_password("host=x user=u"));
