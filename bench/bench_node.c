@@ -13,15 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/site.h"
 #include "bench/timing.h"
-#include "cli/synth.h"
-#include "crypto/rng.h"
 #include "node/eval.h"
 
 enum { PEOPLE = 1000000, PEOPLE_QUICK = 10000, REPS = 5 };
 
 static struct tly_store *store;
-static struct tly_catalogue cat;
+static struct bench_site site;
 static struct tly_spec spec;
 static int64_t cells[1024];
 static char shell_cmd[8192];
@@ -39,7 +38,7 @@ evaluate(void *arg)
 	struct tly_eval_stats stats;
 	char why[256];
 	(void)arg;
-	if (tly_eval(store, &spec, &cat, cells, tly_spec_cells(&spec, &cat), &stats, why,
+	if (tly_eval(store, &spec, &site.cat, cells, tly_spec_cells(&spec, &site.cat), &stats, why,
 	             sizeof why) != TLY_OK)
 		die(why);
 }
@@ -78,7 +77,7 @@ run(const char *name, const struct tly_node_dataset *ds, const char *db, const c
 {
 	struct tly_field_error err;
 	char *sql, literal[4096], params_text[64];
-	if (tly_spec_parse(&spec, &cat, json, strlen(json), &err) != TLY_OK)
+	if (tly_spec_parse(&spec, &site.cat, json, strlen(json), &err) != TLY_OK)
 		die(err.reason);
 	if (tly_eval_sql(ds, &spec, &sql) != TLY_OK)
 		die("sql");
@@ -106,44 +105,30 @@ run(const char *name, const struct tly_node_dataset *ds, const char *db, const c
 int
 main(void)
 {
-	char dir[] = "/tmp/tally-bench-node-XXXXXX", why[512], conf[4300], db[4300];
-	struct tly_node_config cfg;
-	struct tly_field_error cerr;
+	char why[512], cmd[200];
+	const char *failed =
+	    bench_site_make(&site, "node", (uint64_t)bench_pick(PEOPLE, PEOPLE_QUICK));
 
-	if (tly_crypto_init() != TLY_OK || mkdtemp(dir) == NULL)
-		die("init");
-	struct tly_synth_options opt = {.sites = 1,
-	                                .people = (uint64_t)bench_pick(PEOPLE, PEOPLE_QUICK),
-	                                .seed = 42,
-	                                .out_dir = dir,
-	                                .quiet = 1};
-	if (tly_synth(&opt, why, sizeof why) != TLY_OK)
-		die(why);
-	snprintf(conf, sizeof conf, "%s/site-1/node.conf", dir);
-	snprintf(db, sizeof db, "%s/site-1/patients.db", dir);
-	if (tly_node_config_load(&cfg, conf, &cerr) != TLY_OK)
-		die(cerr.reason);
-	if (tly_node_config_catalogue(&cfg, &cat) != TLY_OK)
-		die("catalogue");
-	if (tly_store_open(&store, &cfg.datasets[0], why, sizeof why) != TLY_OK)
+	if (failed != NULL)
+		die(failed);
+	if (tly_store_open(&store, &site.cfg.datasets[0], why, sizeof why) != TLY_OK)
 		die(why);
 
-	run("group_by_count", &cfg.datasets[0], db,
+	run("group_by_count", &site.cfg.datasets[0], site.db,
 	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"count\"},"
 	    "\"where\":[{\"column\":\"has_diabetes\",\"op\":\"=\",\"value\":1}],"
 	    "\"group_by\":[\"age_band\",\"sex\"],\"privacy\":{\"mechanism\":\"laplace\","
 	    "\"epsilon\":1}}",
 	    (const char *const[]){"'1'"}, 1);
-	run("clipped_mean", &cfg.datasets[0], db,
+	run("clipped_mean", &site.cfg.datasets[0], site.db,
 	    "{\"dataset\":\"patients\",\"measure\":{\"op\":\"mean\",\"column\":\"wait_weeks\"},"
 	    "\"group_by\":[\"specialty\"],\"privacy\":{\"mechanism\":\"laplace\",\"epsilon\":1}}",
 	    (const char *const[]){"0", "104", "52"}, 3); /* bounds, then the centre (spec_mean.c) */
 
 	tly_store_close(store);
-	tly_catalogue_fini(&cat);
-	tly_node_config_fini(&cfg);
-	snprintf(conf, sizeof conf, "rm -rf %s", dir);
-	if (system(conf) != 0)
+	bench_site_fini(&site);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", site.dir);
+	if (system(cmd) != 0)
 		die("cleanup");
 	return 0;
 }

@@ -26,15 +26,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/site.h"
 #include "bench/timing.h"
-#include "cli/synth.h"
-#include "crypto/rng.h"
 #include "node/eval.h"
 
 enum { PEOPLE = 1000000, PEOPLE_QUICK = 10000, REPS = 5 };
 
 static struct tly_store *current;
-static struct tly_catalogue cat;
+static struct bench_site site;
 static struct tly_spec spec;
 static int64_t cells[1024];
 static char shell_cmd[9000], server_dir[256], script[512];
@@ -58,8 +57,8 @@ evaluate(void *arg)
 	struct tly_eval_stats stats;
 	char why[512];
 	(void)arg;
-	if (tly_eval(current, &spec, &cat, cells, tly_spec_cells(&spec, &cat), &stats, why,
-	             sizeof why) != TLY_OK)
+	if (tly_eval(current, &spec, &site.cat, cells, tly_spec_cells(&spec, &site.cat), &stats,
+	             why, sizeof why) != TLY_OK)
 		die(why);
 }
 
@@ -165,7 +164,7 @@ run(const char *name, const struct tly_node_dataset *pg_ds, struct tly_store *li
 {
 	struct tly_field_error err;
 	char *sql, literal[4096], params_text[64], what[64], sql_file[300];
-	if (tly_spec_parse(&spec, &cat, json, strlen(json), &err) != TLY_OK)
+	if (tly_spec_parse(&spec, &site.cat, json, strlen(json), &err) != TLY_OK)
 		die(err.reason);
 	if (tly_eval_sql(pg_ds, &spec, &sql) != TLY_OK)
 		die("sql");
@@ -257,30 +256,18 @@ queries(const struct tly_node_dataset *pg_ds, struct tly_store *lite, struct tly
 int
 main(void)
 {
-	char dir[] = "/tmp/tally-bench-pg-data-XXXXXX", why[512], conf[4300], db[4300], reader[400];
-	struct tly_node_config cfg;
-	struct tly_field_error cerr;
+	char why[512], cmd[1000], reader[400];
 	struct tly_store *lite, *pg;
+	const char *failed =
+	    bench_site_make(&site, "pg-data", (uint64_t)bench_pick(PEOPLE, PEOPLE_QUICK));
 
-	if (tly_crypto_init() != TLY_OK || mkdtemp(dir) == NULL)
-		die("init");
-	struct tly_synth_options opt = {.sites = 1,
-	                                .people = (uint64_t)bench_pick(PEOPLE, PEOPLE_QUICK),
-	                                .seed = 42,
-	                                .out_dir = dir,
-	                                .quiet = 1};
-	if (tly_synth(&opt, why, sizeof why) != TLY_OK)
+	if (failed != NULL)
+		die(failed);
+	struct tly_node_config *cfg = &site.cfg;
+	if (tly_store_open(&lite, &cfg->datasets[0], why, sizeof why) != TLY_OK)
 		die(why);
-	snprintf(conf, sizeof conf, "%s/site-1/node.conf", dir);
-	snprintf(db, sizeof db, "%s/site-1/patients.db", dir);
-	if (tly_node_config_load(&cfg, conf, &cerr) != TLY_OK)
-		die(cerr.reason);
-	if (tly_node_config_catalogue(&cfg, &cat) != TLY_OK)
-		die("catalogue");
-	if (tly_store_open(&lite, &cfg.datasets[0], why, sizeof why) != TLY_OK)
-		die(why);
-	start_server(db, reader, sizeof reader);
-	struct tly_node_dataset pg_ds = cfg.datasets[0];
+	start_server(site.db, reader, sizeof reader);
+	struct tly_node_dataset pg_ds = cfg->datasets[0];
 	to_postgres(&pg_ds, reader);
 	if (tly_store_open(&pg, &pg_ds, why, sizeof why) != TLY_OK)
 		die(why);
@@ -290,11 +277,10 @@ main(void)
 	checks(pg, &no_key, answer_ms);
 	tly_store_close(pg);
 	tly_store_close(lite);
-	tly_catalogue_fini(&cat);
-	tly_node_config_fini(&cfg);
-	snprintf(conf, sizeof conf, "%s stop %s; rm -rf %s", script, server_dir, dir);
+	bench_site_fini(&site);
+	snprintf(cmd, sizeof cmd, "%s stop %s; rm -rf %s", script, server_dir, site.dir);
 	server_dir[0] = '\0';
-	if (system(conf) != 0)
+	if (system(cmd) != 0)
 		die("cleanup");
 	return 0;
 }

@@ -98,6 +98,22 @@ pid_file(const char *dir, const char *name)
 	return (pid_t)pid;
 }
 
+/* /proc/PID/WHAT into buf (NUL-terminated); its length, 0 when it
+ * cannot be read. */
+static size_t
+read_proc(pid_t pid, const char *what, char *buf, size_t size)
+{
+	char path[64];
+
+	tly_demo_join(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
+	FILE *f = fopen(path, "r");
+	size_t len = f != NULL ? fread(buf, 1, size - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	buf[len] = '\0';
+	return len;
+}
+
 /* The config file a process's argv names, resolved against its own
  * working folder, into out (realpath); 0 when it cannot be read. */
 static int
@@ -105,12 +121,7 @@ process_config(pid_t pid, const char *program, char *out)
 {
 	char path[64], args[2 * PATH_MAX], cwd[PATH_MAX], config[2 * PATH_MAX + 2];
 
-	tly_demo_join(path, sizeof path, "/proc/%ld/cmdline", (long)pid);
-	FILE *f = fopen(path, "r");
-	size_t len = f != NULL ? fread(args, 1, sizeof args - 1, f) : 0;
-	if (f != NULL)
-		fclose(f);
-	args[len] = '\0';
+	size_t len = read_proc(pid, "cmdline", args, sizeof args);
 	/* argv: PROGRAM --config FILE (tly_demo_spawn); a zombie has none. */
 	const char *flag = args + strlen(args) + 1, *file = flag + strlen(flag) + 1;
 	if (len == 0 || strcmp(args, program) != 0 || file >= args + len ||
@@ -144,18 +155,14 @@ is_daemon(pid_t pid, const struct daemon *d)
 static int
 exited(pid_t pid)
 {
-	char path[64], stat_line[512];
+	char stat_line[512];
 
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return 1;
-	tly_demo_join(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	FILE *f = fopen(path, "r");
-	size_t len = f != NULL ? fread(stat_line, 1, sizeof stat_line - 1, f) : 0;
-	if (f != NULL)
-		fclose(f);
-	stat_line[len] = '\0';
+	if (read_proc(pid, "stat", stat_line, sizeof stat_line) == 0)
+		return 1;                            /* gone between the two looks */
 	const char *paren = strrchr(stat_line, ')'); /* "PID (COMM) STATE ..." */
-	return f == NULL || (paren != NULL && (paren[2] == 'Z' || paren[2] == 'X'));
+	return paren != NULL && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
 /* Whether pid has exited within ms. */

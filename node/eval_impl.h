@@ -4,7 +4,7 @@
  * includes it.
  *
  * One SQL builder serves both sources, so that both run the same query:
- * only the dialect differs (placeholders ?N or $N::type, MIN/MAX or
+ * only the dialect differs (parameters ?N or $N::type, MIN/MAX or
  * LEAST/GREATEST, a schema-qualified table, a sum cast back to BIGINT), and
  * one reader of result rows fills the cells for both.
  */
