@@ -267,13 +267,77 @@ match_releases(struct audit *a, struct tly_ledger *ledger, const char *path, uin
 	return 1;
 }
 
+/* The node whose key pk is: its sign_pk (*kind CURRENT) or, failing
+ * that, a retired one. */
 static const struct tly_party *
-party_with_key(const struct tly_roster *roster, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+party_with_key(const struct tly_roster *roster, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
+               enum tly_party_key *kind)
 {
-	for (size_t i = 0; i < roster->count; i++)
-		if (sodium_memcmp(roster->parties[i].sign_pk, pk, TLY_SIGN_PUBLIC_BYTES) == 0)
+	const struct tly_party *retired = NULL;
+
+	for (size_t i = 0; i < roster->count; i++) {
+		enum tly_party_key k = tly_party_sign_key(&roster->parties[i], pk);
+		if (k == TLY_PARTY_KEY_CURRENT) {
+			*kind = k;
 			return &roster->parties[i];
+		}
+		if (k == TLY_PARTY_KEY_RETIRED && retired == NULL)
+			retired = &roster->parties[i];
+	}
+	*kind = retired != NULL ? TLY_PARTY_KEY_RETIRED : TLY_PARTY_KEY_NONE;
+	return retired;
+}
+
+/* The ledger's node key in force must be the node's sign_pk in the
+ * registry: say which node the ledger is, or FAILED. */
+static const struct tly_party *
+ledger_node(struct audit *a, struct tly_ledger *ledger, const char *path)
+{
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	enum tly_party_key kind;
+	const struct tly_party *node;
+
+	tly_ledger_public_key(ledger, pk);
+	node = party_with_key(&a->roster, pk, &kind);
+	if (kind == TLY_PARTY_KEY_CURRENT)
+		return node;
+	if (kind == TLY_PARTY_KEY_RETIRED) {
+		fprintf(a->out,
+		        "ledger %s (node %" PRIu32 "): FAILED: written with a retired key of the "
+		        "node, and no key handover in it leads to the node's sign_pk\n",
+		        path, node->id);
+		problem(a, TLY_EAUTH, path, 0,
+		        "node %" PRIu32 "'s ledger is signed with its retired key and has no key "
+		        "handover to its registry sign_pk (tally-node ledger handover)",
+		        node->id);
+		return NULL;
+	}
+	fprintf(a->out, "ledger %s: FAILED: written with a key of no node in the registry\n", path);
+	problem(a, TLY_EAUTH, path, 0, "written with a key of no node in the registry");
 	return NULL;
+}
+
+/* Every key the ledger was signed with is the node's, now or retired: a
+ * handover to a key the registry never listed is not the node's doing. */
+static int
+ledger_keys_listed(struct audit *a, const struct tly_ledger_report *report, const char *path,
+                   const struct tly_party *node)
+{
+	for (size_t i = 0; i < report->key_count; i++) {
+		if (tly_party_sign_key(node, report->keys[i].pk) != TLY_PARTY_KEY_NONE)
+			continue;
+		fprintf(a->out,
+		        "ledger %s (node %" PRIu32 "): FAILED: its node key from entry %" PRIu64
+		        " is not listed for the node in the registry\n",
+		        path, node->id, report->keys[i].from_seq);
+		problem(a, TLY_EAUTH, path, report->keys[i].from_seq,
+		        "node %" PRIu32 "'s ledger is signed from entry %" PRIu64
+		        " with a key the registry lists neither as its sign_pk nor as a "
+		        "retired_sign_pk",
+		        node->id, report->keys[i].from_seq);
+		return 0;
+	}
+	return 1;
 }
 
 static void
@@ -283,7 +347,6 @@ check_ledger(struct audit *a, const char *path)
 	char err[256];
 	struct tly_ledger_report report;
 	const struct tly_party *node;
-	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 	size_t matched;
 	tly_err rv;
 
@@ -292,19 +355,16 @@ check_ledger(struct audit *a, const char *path)
 		problem(a, rv, path, 0, "%s", err);
 		return;
 	}
-	tly_ledger_public_key(ledger, pk);
-	if ((node = party_with_key(&a->roster, pk)) == NULL) {
-		fprintf(a->out,
-		        "ledger %s: FAILED: written with a key of no node in the registry\n", path);
-		problem(a, TLY_EAUTH, path, 0, "written with a key of no node in the registry");
+	if ((node = ledger_node(a, ledger, path)) == NULL)
 		goto out;
-	}
 	if ((rv = tly_ledger_verify(ledger, node->sign_pk, &report)) != TLY_OK) {
 		fprintf(a->out, "ledger %s (node %" PRIu32 "): FAILED: %s\n", path, node->id,
 		        report.reason);
 		problem(a, rv, path, report.bad_seq, "%s", report.reason);
 		goto out;
 	}
+	if (!ledger_keys_listed(a, &report, path, node))
+		goto out;
 	char reason[512] = "";
 	if ((rv = tly_audit_check_heads(&a->heads, ledger, path, node->id, report.entries,
 	                                &a->roster, &a->log, a->out, reason, sizeof reason)) !=
@@ -319,6 +379,9 @@ check_ledger(struct audit *a, const char *path)
 	        "ledger %s (node %" PRIu32 "): OK: %" PRIu64 " entries (%" PRIu64
 	        " charges, %" PRIu64 " refusals); %zu receipts in the log match it\n",
 	        path, node->id, report.entries, report.charges, report.refusals, matched);
+	for (size_t i = 1; i < report.key_count; i++)
+		fprintf(a->out, "  note: the node key was handed over before entry %" PRIu64 "\n",
+		        report.keys[i].from_seq);
 	if (report.charges > matched)
 		fprintf(a->out,
 		        "  note: %" PRIu64

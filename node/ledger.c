@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "crypto/frac.h"
 #include "crypto/wipe.h"
 #include "store/sqlog.h"
@@ -51,7 +53,7 @@ static const char schema_sql[] =
     "CREATE INDEX entries_dataset ON entries (dataset, seq);"
     "CREATE INDEX entries_population ON entries (population, seq);";
 
-static const struct tly_sqlog_format ledger_format = {
+const struct tly_sqlog_format tly_ledger_format = {
     .noun = "ledger",
     .wrong_key = "the ledger was written with another node signing key",
     .schema_sql = schema_sql,
@@ -61,6 +63,7 @@ static const struct tly_sqlog_format ledger_format = {
     .format_version = TLY_LEDGER_FORMAT_VERSION,
     .busy_ms = TLY_LEDGER_BUSY_MS,
     .foreign_keys = 1,
+    .handovers = 1,
 };
 
 static tly_err
@@ -74,8 +77,13 @@ open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struc
 		tly_say(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&l->db, l->pk, path, &ledger_format, key, why, why_len)) != TLY_OK)
+	if ((rv = tly_sqlog_open(&l->db, l->first_pk, path, &tly_ledger_format, key, why,
+	                         why_len)) != TLY_OK)
 		goto out;
+	if ((rv = tly_sqlog_current_key(l->db, l->first_pk, l->pk)) != TLY_OK) {
+		tly_say(why, why_len, "%s: damaged ledger: unreadable key handovers", path);
+		goto out;
+	}
 	l->key = key;
 	l->node_id = node_id;
 	*out = l;
@@ -405,6 +413,47 @@ describe(const struct tly_ledger_entry *e, tly_err verdict, char *why, size_t wh
 	         e->dataset, unit(e->mechanism), amount, e->population, words, e->seq);
 }
 
+/* Inside the write transaction: the handle's key is still the one in
+ * force (a handover since it was opened retires it). */
+static tly_err
+still_in_force(struct tly_ledger *l, char *why, size_t why_len)
+{
+	uint8_t current[TLY_SIGN_PUBLIC_BYTES];
+	tly_err rv = tly_sqlog_current_key(l->db, l->first_pk, current);
+
+	if (rv != TLY_OK) {
+		tly_say(why, why_len, "ledger failure (%s): unreadable key handovers: the query "
+		        "must not be answered", tly_strerror(rv));
+		return rv;
+	}
+	if (sodium_memcmp(current, l->pk, sizeof current) != 0) {
+		tly_say(why, why_len,
+		        "the ledger's node key was handed over to another key: this process "
+		        "signs with a retired key (restart it with the new sign_key); the query "
+		        "must not be answered");
+		return TLY_EAUTH;
+	}
+	return TLY_OK;
+}
+
+tly_err
+tly_ledger_handover(struct tly_ledger *l, const struct tly_sign_key *new_key,
+                    struct tly_ledger_key *out, char *why, size_t why_len)
+{
+	struct tly_sqlog_handover h;
+	time_t now = time(NULL);
+	tly_err rv;
+
+	TLY_REQUIRE(l != NULL && l->key != NULL && new_key != NULL && out != NULL);
+	rv = tly_sqlog_handover_write(l->db, &tly_ledger_format, l->first_pk, l->key, new_key,
+	                              now > 0 ? (uint64_t)now : 0, &h, why, why_len);
+	if (rv != TLY_OK)
+		return rv;
+	out->from_seq = h.from_seq;
+	memcpy(out->pk, h.new_pk, sizeof out->pk);
+	return TLY_OK;
+}
+
 tly_err
 tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
                    const struct tly_ledger_budget *b, struct tly_ledger_receipt *receipt, char *why,
@@ -426,6 +475,10 @@ tly_ledger_reserve(struct tly_ledger *l, const struct tly_ledger_charge *c,
 	if (tly_sqlog_exec(l->db, "BEGIN IMMEDIATE") != SQLITE_OK)
 		goto out;
 	in_transaction = 1;
+	if ((rv = still_in_force(l, why, why_len)) != TLY_OK) {
+		decided = 1; /* why says it */
+		goto out;
+	}
 	if ((rv = load_head(l, &e)) != TLY_OK ||
 	    (rv = tly_ledger_spent(l, e.population, &spent)) != TLY_OK ||
 	    (set_spent(&e, &spent), 0) || (rv = decide(l, &e, &verdict)) != TLY_OK ||

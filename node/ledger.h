@@ -65,6 +65,13 @@
  *                of u8 len("tally/ledger/v1") || "tally/ledger/v1" || bytes)
  *   signature  = Ed25519(node key, entry_hash)              (32-byte message)
  *
+ * The node key: the key recorded when the file was created signs the
+ * first entries. A rotation (tly_ledger_handover) records, in the
+ * key_handovers table beside the entries (store/sqlog.h), a handover signed
+ * by the old key and the new one: from entry from_seq on, the new key
+ * signs. Verification follows the chain of keys; a handle opened with a
+ * key that is no longer in force refuses to write (TLY_EAUTH).
+ *
  * Every fraction has den > 0 and gcd(num, den) = 1 (0 is 0/1); amount > 0.
  * A charge adds to its population's totals as tly_budget_add does; a
  * refusal leaves them unchanged. A charge's amount is at most its
@@ -92,6 +99,7 @@
 #include "wire/messages.h"
 #include "query/receipt.h"
 #include "query/spec.h"
+#include "wire/party.h"
 
 enum {
 	TLY_LEDGER_APPLICATION_ID = 0x544c4c47, /* "TLLG" */
@@ -211,6 +219,17 @@ TLY_MUST tly_err tly_ledger_spent(struct tly_ledger *ledger, const char *populat
 
 /* ---- audit ---- */
 
+enum {
+	/* The node keys one ledger may follow: the first and one per handover
+	 * (a registry lists at most TLY_RETIRED_KEYS_MAX retired keys). */
+	TLY_LEDGER_KEYS_MAX = 1 + TLY_RETIRED_KEYS_MAX,
+};
+
+struct tly_ledger_key {
+	uint64_t from_seq;                   /* the first entry it signs */
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+};
+
 struct tly_ledger_report {
 	uint64_t entries;                  /* entries that verified, from seq 1 */
 	uint64_t charges;                  /* of which charges */
@@ -218,11 +237,20 @@ struct tly_ledger_report {
 	uint8_t head_hash[TLY_HASH_BYTES]; /* entry_hash of the last good one */
 	uint64_t bad_seq;                  /* first entry that failed; 0 when all verified */
 	char reason[320];                  /* why it failed; "" when all verified */
+	/* The node keys in the order they signed: keys[0] the recorded one
+	 * (from entry 1), then one per verified handover; the last is the key
+	 * in force. */
+	size_t key_count;
+	struct tly_ledger_key keys[TLY_LEDGER_KEYS_MAX];
 };
 
 /*
  * Walk the whole chain: every row well formed, seq contiguous from 1,
- * every entry_hash recomputed, every signature under pk, every prev_hash,
+ * every entry_hash recomputed, every signature under the node key in force
+ * for it (the recorded key, then each key handover's new key from its
+ * from_seq on, each handover checked: in place, linked to the entry
+ * before, signed by the old key and the new; at most TLY_LEDGER_KEYS_MAX
+ * keys), the key in force at the end equal to pk, every prev_hash,
  * every population's totals recomputed exactly and within the caps stored
  * in its entry (rho_total recomputed from them), no query id charged twice. TLY_OK when all
  * verified; TLY_EAUTH when an entry failed (report->bad_seq and report->reason name the first one);
@@ -234,6 +262,14 @@ struct tly_ledger_report {
 TLY_MUST tly_err tly_ledger_verify(struct tly_ledger *ledger,
                                    const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
                                    struct tly_ledger_report *report);
+/* Hand the ledger over from the key the handle was opened with (which
+ * must be the key in force: TLY_EAUTH) to new_key, effective from the next
+ * entry; *out the record. After it this handle, and any other opened with
+ * the old key, refuses to reserve (TLY_EAUTH); reopen with new_key. why
+ * names the cause on failure. */
+TLY_MUST tly_err tly_ledger_handover(struct tly_ledger *ledger, const struct tly_sign_key *new_key,
+                                     struct tly_ledger_key *out, char *why, size_t why_len);
+
 /* The same on a read-only open of path (TLY_EFORMAT, TLY_EIO as open). */
 TLY_MUST tly_err tly_ledger_verify_file(const char *path,
                                         const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],

@@ -33,7 +33,10 @@ struct cap_cache {
 
 struct walk {
 	struct tly_ledger *ledger;
-	const uint8_t *pk;
+	const uint8_t *pk;                    /* must be in force at the end */
+	uint8_t key[TLY_SIGN_PUBLIC_BYTES];    /* in force for the next entry */
+	struct tly_sqlog_handover *handovers; /* all, in order */
+	size_t handover_count, next_handover;
 	sqlite3_stmt *earlier_charge; /* seq of an earlier charge of a query id */
 	struct dataset_spent *sets;
 	size_t count;
@@ -80,13 +83,13 @@ check_seal(struct walk *w, const struct tly_ledger_entry *e)
 
 	if (tly_ledger_entry_hash(e, hash) != TLY_OK)
 		return bad(w, e->seq, "entry %" PRIu64 " has a field of impossible length", e->seq);
-	switch (tly_sqlog_check_seal(hash, e->entry_hash, e->signature, w->pk)) {
+	switch (tly_sqlog_check_seal(hash, e->entry_hash, e->signature, w->key)) {
 	case TLY_SQLOG_BAD_HASH:
 		return bad(w, e->seq, "entry %" PRIu64 ": entry_hash does not match its contents",
 		           e->seq);
 	case TLY_SQLOG_BAD_SIGNATURE:
 		return bad(w, e->seq,
-		           "entry %" PRIu64 ": signature does not verify under the node key",
+		           "entry %" PRIu64 ": signature does not verify under the node key in force",
 		           e->seq);
 	case TLY_SQLOG_SEALED:
 		break;
@@ -228,6 +231,63 @@ check_spend(struct walk *w, const struct tly_ledger_entry *e)
 	return TLY_OK;
 }
 
+/* ---- key handovers ---- */
+
+/* Apply every handover that comes before entry seq (whose predecessor's
+ * hash is w->prev_hash): each checked where it stands, then its new key
+ * is in force. */
+static tly_err
+apply_handovers(struct walk *w, uint64_t seq)
+{
+	struct tly_ledger_report *r = w->report;
+
+	while (w->next_handover < w->handover_count &&
+	       w->handovers[w->next_handover].from_seq <= seq) {
+		const struct tly_sqlog_handover *h = &w->handovers[w->next_handover];
+		const char *wrong =
+		    tly_sqlog_handover_check(h, &tly_ledger_format, seq, w->prev_hash, w->key);
+		if (wrong != NULL)
+			return bad(w, seq, "key handover %zu (to take effect at entry %" PRIu64 "): %s",
+			           w->next_handover + 1, h->from_seq, wrong);
+		if (r->key_count == TLY_LEDGER_KEYS_MAX)
+			return bad(w, seq, "more than %d key handovers",
+			           (int)TLY_LEDGER_KEYS_MAX - 1);
+		memcpy(w->key, h->new_pk, sizeof w->key);
+		r->keys[r->key_count].from_seq = seq;
+		memcpy(r->keys[r->key_count++].pk, h->new_pk, sizeof w->key);
+		w->next_handover++;
+	}
+	return TLY_OK;
+}
+
+/* In the walk's snapshot: the handovers, and the key they end on, which
+ * must be pk (otherwise the first entry is named: the ledger is another
+ * key's). */
+static tly_err
+load_handovers(void *ctx, sqlite3 *db)
+{
+	struct walk *w = ctx;
+	const uint8_t *last = w->ledger->first_pk;
+	tly_err rv = tly_sqlog_handovers(db, &w->handovers, &w->handover_count);
+
+	if (rv == TLY_EFORMAT)
+		return bad(w, 1, "a key handover is malformed");
+	if (rv != TLY_OK)
+		return rv;
+	if (w->handover_count > 0)
+		last = w->handovers[w->handover_count - 1].new_pk;
+	if (sodium_memcmp(last, w->pk, TLY_SIGN_PUBLIC_BYTES) != 0)
+		return bad(w, 1,
+		           "the ledger's node key in force (after %zu key handovers) is not this "
+		           "node key",
+		           w->handover_count);
+	memcpy(w->key, w->ledger->first_pk, sizeof w->key);
+	w->report->key_count = 1;
+	w->report->keys[0].from_seq = 1;
+	memcpy(w->report->keys[0].pk, w->key, sizeof w->key);
+	return TLY_OK;
+}
+
 static tly_err
 check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 {
@@ -244,7 +304,7 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 		           : bad(w, expected, "entry %" PRIu64 " is out of sequence", e.seq);
 	if (form != TLY_OK)
 		return bad(w, expected, "entry %" PRIu64 ": %s", expected, why);
-	if ((rv = check_seal(w, &e)) != TLY_OK || (rv = check_form(w, &e)) != TLY_OK ||
+	if ((rv = apply_handovers(w, e.seq)) != TLY_OK || (rv = check_seal(w, &e)) != TLY_OK || (rv = check_form(w, &e)) != TLY_OK ||
 	    (rv = check_spend(w, &e)) != TLY_OK)
 		return rv;
 	memcpy(w->prev_hash, e.entry_hash, sizeof w->prev_hash);
@@ -275,12 +335,20 @@ tly_ledger_verify(struct tly_ledger *l, const uint8_t pk[static TLY_SIGN_PUBLIC_
 	    .earlier = &w.earlier_charge,
 	    .row = visit,
 	    .ctx = &w,
+	    .start = load_handovers,
 	};
 	tly_err rv;
 
 	TLY_REQUIRE(l != NULL && report != NULL);
 	memset(report, 0, sizeof *report);
 	rv = tly_sqlog_walk(l->db, &walk, "ledger", report->reason, sizeof report->reason);
+	/* Handovers after the last entry: the next entry's key. */
+	if (rv == TLY_OK && (rv = apply_handovers(&w, report->entries + 1)) == TLY_OK &&
+	    w.next_handover < w.handover_count)
+		rv = bad(&w, w.handovers[w.next_handover].from_seq,
+		         "key handover %zu names entry %" PRIu64 ", past the ledger's end",
+		         w.next_handover + 1, w.handovers[w.next_handover].from_seq);
+	free(w.handovers);
 	free(w.sets);
 	return rv;
 }

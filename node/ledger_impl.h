@@ -10,13 +10,18 @@
 #include <sqlite3.h>
 
 #include "ledger.h"
+#include "store/sqlog.h"
 
 struct tly_ledger {
 	sqlite3 *db;
 	const struct tly_sign_key *key; /* borrowed; NULL for a read-only handle */
 	uint32_t node_id;
-	uint8_t pk[TLY_SIGN_PUBLIC_BYTES]; /* recorded in the file */
+	uint8_t first_pk[TLY_SIGN_PUBLIC_BYTES]; /* recorded in the file: signs entry 1 */
+	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];       /* in force when opened (key handovers) */
 };
+
+/* The file format (ledger.c), for the key handovers' checks. */
+extern const struct tly_sqlog_format tly_ledger_format;
 
 /* The columns of table `entries`, in the order of row_bind and row_read
  * (amount_num .. rho_per_query_den: the TLY_LEDGER_SPEND_RUN_FRACTIONS of

@@ -41,7 +41,7 @@ static const char usage_main[] =
     "  import        load a CSV extract into SQLite or PostgreSQL, checked\n"
     "  explain       show what a query would run and cost, without answering\n"
     "  answer        answer one signed QUERY message (offline, no network)\n"
-    "  ledger        show or verify the privacy-budget ledger\n"
+    "  ledger        show, verify or hand over (key rotation) the privacy-budget ledger\n"
     "  usage-report  which answered queries a person's row contributed to\n"
     "\n"
     "Run `tally-node COMMAND --help` for a command's options.\n";
@@ -766,11 +766,17 @@ cmd_answer(int argc, char **argv)
 static const char usage_ledger[] =
     "usage: tally-node ledger show --config FILE [--format table|csv]\n"
     "       tally-node ledger verify --config FILE\n"
+    "       tally-node ledger handover --config FILE --new-sign-key FILE\n"
     "\n"
-    "show:   every entry (charges and refusals) with running totals\n"
-    "verify: the hash chain, every signature under this node's key, and every\n"
-    "        total recomputed exactly against the caps; names the first bad\n"
-    "        entry and exits 1 after any tampering\n";
+    "show:     every entry (charges and refusals) with running totals\n"
+    "verify:   the hash chain, every signature under the node key in force for\n"
+    "          it (ending with this node's key), and every total recomputed\n"
+    "          exactly against the caps; names the first bad entry and exits 1\n"
+    "          after any tampering\n"
+    "handover: rotate the node's signing key: record, signed by the config's\n"
+    "          sign_key and by the new key, that the new key signs from the next\n"
+    "          entry on; prints the registry lines to send to every party. Then\n"
+    "          point sign_key at the new file and restart the node\n";
 
 static int
 open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_PUBLIC_BYTES])
@@ -795,28 +801,113 @@ open_ledger(const char *config, struct tly_ledger **ledger, uint8_t pk[TLY_SIGN_
 	return rv == TLY_OK ? 0 : EXIT_FAIL;
 }
 
+/* The registry lines after a handover, for people. */
+static void
+print_handover(const char *path, uint32_t id, const struct tly_sign_key *old_key,
+               const struct tly_ledger_key *k)
+{
+	char old_hex[65], new_hex[65];
+	uint8_t old_pk[TLY_SIGN_PUBLIC_BYTES];
+
+	tly_sign_key_public(old_key, old_pk);
+	tly_hex(old_hex, old_pk, sizeof old_pk);
+	tly_hex(new_hex, k->pk, sizeof k->pk);
+	printf("ledger %s: node key handed over; the new key signs from entry %llu on\n"
+	       "\n"
+	       "In the registry, send to every party and restart them:\n"
+	       "[node %u]\n"
+	       "sign_pk = %s\n"
+	       "retired_sign_pk = %s\n"
+	       "(keep the node's kx_pk, name and any retired_sign_pk lines it has)\n"
+	       "\n"
+	       "In this node's config: sign_key = the new key file; then restart the node.\n",
+	       path, (unsigned long long)k->from_seq, id, new_hex, old_hex);
+}
+
+/* tally-node ledger handover: the ledger must verify under the config's
+ * key first; a broken chain is not handed on. */
+static int
+ledger_handover(const char *config, const char *new_path)
+{
+	struct tly_node_config cfg;
+	struct tly_identity old_id, new_id;
+	struct tly_ledger *ledger = NULL;
+	struct tly_ledger_report report;
+	struct tly_ledger_key k;
+	uint8_t old_pk[TLY_SIGN_PUBLIC_BYTES];
+	char why[600];
+	tly_err rv;
+
+	if (!load_config(&cfg, config))
+		return EXIT_USAGE;
+	memset(&new_id, 0, sizeof new_id);
+	rv = tly_identity_from_files(&old_id, cfg.id, cfg.sign_key, NULL, why, sizeof why);
+	if (rv == TLY_OK && (rv = tly_identity_from_files(&new_id, cfg.id, new_path, NULL, why,
+	                                                  sizeof why)) != TLY_OK)
+		tly_identity_fini(&old_id);
+	if (rv != TLY_OK) {
+		fprintf(stderr, "tally-node ledger handover: %s\n", why);
+		tly_node_config_fini(&cfg);
+		return exit_for(rv);
+	}
+	tly_sign_key_public(old_id.sign, old_pk);
+	if ((rv = tly_ledger_open(&ledger, cfg.ledger, cfg.id, old_id.sign, why, sizeof why)) ==
+	        TLY_OK &&
+	    (rv = tly_ledger_verify(ledger, old_pk, &report)) != TLY_OK)
+		tly_say(why, sizeof why,
+		        "%s: the ledger does not verify (entry %llu: %s): not handed over",
+		        cfg.ledger, (unsigned long long)report.bad_seq, report.reason);
+	if (rv == TLY_OK && (rv = tly_ledger_handover(ledger, new_id.sign, &k, why, sizeof why)) ==
+	                        TLY_OK)
+		print_handover(cfg.ledger, cfg.id, old_id.sign, &k);
+	else
+		fprintf(stderr, "tally-node ledger handover: %s\n", why);
+	tly_ledger_close(ledger);
+	tly_identity_fini(&new_id);
+	tly_identity_fini(&old_id);
+	tly_node_config_fini(&cfg);
+	return rv == TLY_OK ? 0 : rv == TLY_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+}
+
 static int
 cmd_ledger(int argc, char **argv)
 {
-	const char *config = NULL, *format = "table";
-	struct opt opts[] = {{"config", &config, 0}, {"format", &format, 0}, {NULL, NULL, 0}};
+	static const char *const names[] = {"show", "verify", "handover"};
+	const char *config = NULL, *format = NULL, *new_key = NULL;
+	struct opt opts[] = {{"config", &config, 0},
+	                     {"format", &format, 0},
+	                     {"new-sign-key", &new_key, 0},
+	                     {NULL, NULL, 0}};
 	struct tly_ledger *ledger;
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
+	size_t which = 0;
 
-	if (argc < 2 || (strcmp(argv[1], "show") != 0 && strcmp(argv[1], "verify") != 0)) {
-		static const char *const names[] = {"show", "verify"};
+	while (argc >= 2 && which < 3 && strcmp(argv[1], names[which]) != 0)
+		which++;
+	if (argc < 2 || which == 3) {
 		if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
 			fputs(usage_ledger, stdout);
 			return 0;
 		}
 		if (argc >= 2)
-			return tly_process_unknown("tally-node ledger", argv[1], names, 2);
+			return tly_process_unknown("tally-node ledger", argv[1], names, 3);
 		fputs(usage_ledger, stderr);
 		return EXIT_USAGE;
 	}
-	int show = strcmp(argv[1], "show") == 0;
+	int show = which == 0;
 	parse_options(argc - 1, argv + 1, opts, usage_ledger);
 	require(config, "--config FILE", usage_ledger);
+	if ((format != NULL && !show) || (new_key != NULL && which != 2)) {
+		fprintf(stderr, "tally-node ledger %s: --%s is not an option of it\n%s", names[which],
+		        format != NULL && !show ? "format" : "new-sign-key", usage_ledger);
+		return EXIT_USAGE;
+	}
+	if (which == 2) {
+		require(new_key, "--new-sign-key FILE", usage_ledger);
+		return ledger_handover(config, new_key);
+	}
+	if (format == NULL)
+		format = "table";
 	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0) {
 		fprintf(stderr, "tally-node: --format: \"%s\" is not table or csv\n", format);
 		return EXIT_USAGE;

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "crypto/wipe.h"
 #include "store/ini.h"
 #include "wire/messages.h"
@@ -128,10 +130,22 @@ registry_fail(struct registry_parse *p, const char *section, const char *key, co
 static int
 finish_party(struct registry_parse *p)
 {
-	if (p->count > 0 && p->have != 3 && !p->failed) {
+	const struct tly_party *party = p->count > 0 ? &p->parties[p->count - 1] : NULL;
+
+	if (party != NULL && p->have != 3 && !p->failed) {
 		tly_say(p->why, p->why_len, "%s: node %u: needs both sign_pk and kx_pk", p->name,
-		        p->parties[p->count - 1].id);
+		        party->id);
 		p->failed = 1;
+	}
+	for (size_t i = 0; party != NULL && !p->failed && i < party->retired_count; i++) {
+		if (sodium_memcmp(party->retired_sign_pk[i], party->sign_pk,
+		                  TLY_SIGN_PUBLIC_BYTES) == 0) {
+			tly_say(p->why, p->why_len,
+			        "%s: node %u: retired_sign_pk is its sign_pk (a retired key "
+			        "must not be the one in use)",
+			        p->name, party->id);
+			p->failed = 1;
+		}
 	}
 	p->have = 0;
 	return !p->failed;
@@ -174,6 +188,26 @@ start_party(struct registry_parse *p, const char *section)
 	return 1;
 }
 
+/* retired_sign_pk of the current [node N]: repeatable, each key once. */
+static int
+retire_key(struct registry_parse *p, const char *section, const char *key,
+           const uint8_t bytes[static TLY_SIGN_PUBLIC_BYTES])
+{
+	struct tly_party *party = &p->parties[p->count - 1];
+
+	for (size_t i = 0; i < party->retired_count; i++)
+		if (sodium_memcmp(party->retired_sign_pk[i], bytes, TLY_SIGN_PUBLIC_BYTES) == 0)
+			return registry_fail(p, section, key, "given twice");
+	if (party->retired_count == TLY_RETIRED_KEYS_MAX) {
+		char reason[48];
+		snprintf(reason, sizeof reason, "more than %d retired keys",
+		         (int)TLY_RETIRED_KEYS_MAX);
+		return registry_fail(p, section, key, reason);
+	}
+	memcpy(party->retired_sign_pk[party->retired_count++], bytes, TLY_SIGN_PUBLIC_BYTES);
+	return 1;
+}
+
 static int
 registry_key(void *user, const char *section, const char *key, const char *value)
 {
@@ -195,7 +229,8 @@ registry_key(void *user, const char *section, const char *key, const char *value
 	if (strcmp(key, "name") == 0)
 		return 1;
 	int is_sign = strcmp(key, "sign_pk") == 0, is_kx = strcmp(key, "kx_pk") == 0;
-	if (!is_sign && !is_kx)
+	int is_retired = strcmp(key, "retired_sign_pk") == 0;
+	if (!is_sign && !is_kx && !is_retired)
 		return registry_fail(p, section, key, "unknown key");
 	if (tly_unhex(bytes, sizeof bytes, value, strlen(value)) != TLY_OK)
 		return registry_fail(p, section, key, "expected 64 hex digits");
@@ -208,6 +243,8 @@ registry_key(void *user, const char *section, const char *key, const char *value
 			return registry_fail(p, section, key, "given twice");
 		memcpy(p->coordinator_pk, bytes, sizeof bytes);
 		p->have_coordinator = 1;
+	} else if (strncmp(section, "node ", 5) == 0 && is_retired) {
+		return retire_key(p, section, key, bytes);
 	} else if (strncmp(section, "node ", 5) == 0) {
 		struct tly_party *party = &p->parties[p->count - 1];
 		if (p->have & (is_sign ? 1u : 2u))
@@ -319,6 +356,10 @@ tly_registry_write(const struct tly_roster *roster, const char *path, char *why,
 		fprintf(f, "sign_pk = %s\n", hex);
 		tly_hex(hex, party->kx_pk, TLY_KX_PUBLIC_BYTES);
 		fprintf(f, "kx_pk = %s\n", hex);
+		for (size_t k = 0; k < party->retired_count && k < TLY_RETIRED_KEYS_MAX; k++) {
+			tly_hex(hex, party->retired_sign_pk[k], TLY_SIGN_PUBLIC_BYTES);
+			fprintf(f, "retired_sign_pk = %s\n", hex);
+		}
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(temp, path) != 0) {
 		tly_say(why, why_len, "%s: %s", path, strerror(errno));

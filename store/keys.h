@@ -16,6 +16,12 @@
  *   sign_pk = <64 hex>
  *   kx_pk = <64 hex>
  *   name = Example Hospitals NHS Trust     ; optional, for people
+ *   retired_sign_pk = <64 hex>             ; optional, repeatable (up to 8)
+ *
+ * retired_sign_pk: a signing key the node used before a rotation
+ * (wire/party.h). It verifies what the node signed before (its ledger's
+ * older entries, its receipts in the transparency log), never a handshake
+ * or a new message; it must differ from sign_pk and appear once.
  *
  * Errors name the file, the line and the key.
  */

@@ -256,7 +256,18 @@ settle(sqlite3 *db, const struct where *w, const struct tly_sign_key *key,
 		return rv;
 	if ((rv = load_meta(db, w, pk)) != TLY_OK)
 		return rv;
-	if (key != NULL && sodium_memcmp(mine, pk, sizeof mine) != 0) {
+	if (key == NULL)
+		return TLY_OK;
+	uint8_t current[TLY_SIGN_PUBLIC_BYTES];
+	if (w->f->handovers && tly_sqlog_handover_table(db) != TLY_OK) {
+		say(w, "%s: cannot add the key handovers table: %s", w->path, sqlite3_errmsg(db));
+		return TLY_EIO;
+	}
+	if ((rv = tly_sqlog_current_key(db, pk, current)) != TLY_OK) {
+		say(w, "%s: damaged %s: unreadable key handovers", w->path, w->f->noun);
+		return rv;
+	}
+	if (sodium_memcmp(mine, current, sizeof mine) != 0) {
 		say(w, "%s: %s", w->path, w->f->wrong_key);
 		return TLY_EAUTH;
 	}
@@ -363,7 +374,8 @@ tly_sqlog_walk(sqlite3 *db, const struct tly_sqlog_walk *walk, const char *noun,
 	int reading = tly_sqlog_exec(db, "BEGIN") == SQLITE_OK;
 
 	if (reading && sqlite3_prepare_v2(db, walk->rows_sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, walk->earlier_sql, -1, walk->earlier, NULL) == SQLITE_OK)
+	    sqlite3_prepare_v2(db, walk->earlier_sql, -1, walk->earlier, NULL) == SQLITE_OK &&
+	    (walk->start == NULL || (rv = walk->start(walk->ctx, db)) == TLY_OK))
 		rv = step_rows(st, walk);
 	if (rv == TLY_EIO || rv == TLY_ENOMEM)
 		tly_say(why, why_len, "cannot read the %s: %s", noun,

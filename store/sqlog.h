@@ -48,10 +48,13 @@ struct tly_sqlog_format {
 	int32_t format_version;
 	int busy_ms;
 	int foreign_keys; /* writer sets PRAGMA foreign_keys = ON */
+	int handovers;    /* the signer's key may be handed over (below) */
 };
 
-/* Opens `path` as described above: *db and pk (the recorded signer's key)
- * on TLY_OK; on failure *db is NULL and msg (if msg_len > 0) names the
+/* Opens `path` as described above: *db and pk (the recorded signer's key,
+ * the one that signs entry 1) on TLY_OK. For a format with handovers, a
+ * writer's key must be the current key (tly_sqlog_current_key), and the
+ * writer adds the key_handovers table to a file that has none; on failure *db is NULL and msg (if msg_len > 0) names the
  * file and the cause. TLY_EIO: cannot open, lock or write. */
 TLY_MUST tly_err tly_sqlog_open(sqlite3 **db, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
                                 const char *path, const struct tly_sqlog_format *f,
@@ -93,6 +96,9 @@ struct tly_sqlog_walk {
 	sqlite3_stmt **earlier;
 	tly_err (*row)(void *ctx, sqlite3_stmt *st, uint64_t seq);
 	void *ctx;
+	/* Optional: called first, inside the read transaction (to read other
+	 * tables in the same snapshot); its error ends the walk. */
+	tly_err (*start)(void *ctx, sqlite3 *db);
 };
 
 /* Runs walk in one read transaction (a snapshot, even while a writer
@@ -131,5 +137,79 @@ int tly_sqlog_exec(sqlite3 *db, const char *sql);
 
 /* The integer result of a one-row pragma or query; -1 on failure. */
 sqlite3_int64 tly_sqlog_query_int(sqlite3 *db, const char *sql);
+
+/* ---- key handovers ----
+ *
+ * A log whose format has handovers can change its signer's key without
+ * starting over: the key_handovers table (append-only like the entries)
+ * holds, in order, records signed by BOTH the old key and the new one
+ * over tly_sqlog_handover_message: "from entry from_seq on, whose
+ * predecessor has hash prev_hash, new_pk signs instead of old_pk". The
+ * old key's signature makes the change the holder's decision; the new
+ * key's shows its holder accepts it. A verifier starts from the recorded
+ * key, applies each handover where its from_seq comes (its prev_hash must
+ * be the hash of the entry before, its old_pk the key in force), and so
+ * knows which key signs each entry. A file without the table has no
+ * handovers; builds before handovers refuse such a file when written
+ * with the new key and fail to verify its newer entries (never accept). */
+struct tly_sqlog_handover {
+	uint64_t from_seq; /* the first entry new_pk signs */
+	uint64_t time;     /* seconds since 1970, UTC */
+	uint8_t prev_hash[TLY_SQLOG_HASH_BYTES]; /* entry from_seq - 1's; zeros for 1 */
+	uint8_t old_pk[TLY_SIGN_PUBLIC_BYTES];
+	uint8_t new_pk[TLY_SIGN_PUBLIC_BYTES];
+	uint8_t old_signature[TLY_SIGN_BYTES];
+	uint8_t new_signature[TLY_SIGN_BYTES];
+};
+
+enum {
+	/* "tally-key-handover-v1" with its NUL, application_id (be32),
+	 * from_seq and time (be64), prev_hash, old_pk, new_pk. */
+	TLY_SQLOG_HANDOVER_MESSAGE_BYTES = 22 + 4 + 8 + 8 + 32 + 32 + 32,
+};
+
+/* The bytes both keys sign (domain-separated by the format's
+ * application_id, so that a ledger's handover is not a log's). */
+void tly_sqlog_handover_message(uint8_t out[static TLY_SQLOG_HANDOVER_MESSAGE_BYTES],
+                                const struct tly_sqlog_format *f,
+                                const struct tly_sqlog_handover *h);
+
+/* Add the key_handovers table to a writer's file that lacks it
+ * (tly_sqlog_open does). TLY_EIO. */
+TLY_MUST tly_err tly_sqlog_handover_table(sqlite3 *db);
+
+/* The key that signs the next entry: the new_pk of the last handover, or
+ * first_pk (the recorded key) when there is none. Does not verify the
+ * handovers (the verifier does). TLY_EFORMAT for a malformed row, TLY_EIO. */
+TLY_MUST tly_err tly_sqlog_current_key(sqlite3 *db,
+                                       const uint8_t first_pk[static TLY_SIGN_PUBLIC_BYTES],
+                                       uint8_t out[static TLY_SIGN_PUBLIC_BYTES]);
+
+/* Record a handover from old_key (which must be the current key:
+ * TLY_EAUTH otherwise) to new_key (TLY_EINVAL when it is the same key),
+ * effective from the next entry, in one BEGIN IMMEDIATE transaction (a
+ * writer appending meanwhile waits or is refused at its own key check).
+ * *out is the record written. msg names the cause on failure. */
+TLY_MUST tly_err tly_sqlog_handover_write(sqlite3 *db, const struct tly_sqlog_format *f,
+                                          const uint8_t first_pk[static TLY_SIGN_PUBLIC_BYTES],
+                                          const struct tly_sign_key *old_key,
+                                          const struct tly_sign_key *new_key, uint64_t time,
+                                          struct tly_sqlog_handover *out, char *msg,
+                                          size_t msg_len);
+
+/* Every handover in the order written: *out (malloc'd, free it; NULL
+ * when there are none) and *count. TLY_EFORMAT for a malformed row,
+ * TLY_ENOMEM, TLY_EIO. */
+TLY_MUST tly_err tly_sqlog_handovers(sqlite3 *db, struct tly_sqlog_handover **out,
+                                     size_t *count);
+
+/* Check handover h where the verifier stands: entry seq is next, whose
+ * predecessor hashes to prev_hash, signed so far by key current. NULL when
+ * h is sound; otherwise why not, in words ("its old key is not the key in
+ * force", ...). */
+const char *tly_sqlog_handover_check(const struct tly_sqlog_handover *h,
+                                     const struct tly_sqlog_format *f, uint64_t seq,
+                                     const uint8_t prev_hash[static TLY_SQLOG_HASH_BYTES],
+                                     const uint8_t current[static TLY_SIGN_PUBLIC_BYTES]);
 
 #endif

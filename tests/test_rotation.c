@@ -2,8 +2,10 @@
  * daemons, as docs/OPERATIONS.md ("Rotating keys and certificates") says:
  * a new TLS certificate and key-agreement key for node 2, the registry
  * updated, every daemon restarted; a query is answered and node 2's ledger
- * and every log still verify. And a signing key replaced in the registry:
- * a process still using the old key is refused at the handshake. */
+ * and every log still verify. A signing key replaced in the registry: a
+ * process still using the old key is refused at the handshake. And the
+ * whole signing-key rotation: the ledger handed over to the new key, the
+ * old one retired in the registry, the ledger and the log verifying. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,4 +166,86 @@ Test(rotation, an_old_signing_key_is_refused_at_the_handshake)
 	dmn_wait_for_line(path, "refused: HELLO signature for node 2 does not verify", 60000);
 	cr_assert_eq(dmn_demo_connected(&demo, 20000), 2, "the old key was let in");
 	cr_assert_eq(dmn_count_in(path, "node 2 connected"), 1, "node 2 connected after restart");
+}
+
+/* A registry copy without node 2's retired_sign_pk line: the auditor
+ * who was never told of the rotation. */
+static void
+registry_without_retired(const char *retired_line, char *out, size_t len)
+{
+	char path[300];
+	dmn_demo_path(&demo, path, sizeof path, "registry.ini");
+	dmn_demo_path(&demo, out, len, "registry-unretired.ini");
+	char *text = dmn_slurp(path, NULL);
+	FILE *f = fopen(out, "w");
+	cr_assert(f != NULL && fputs(text, f) >= 0 && fclose(f) == 0);
+	free(text);
+	dmn_edit_file(out, retired_line, "");
+}
+
+/* The whole rotation of docs/OPERATIONS.md §8: node 2 stopped, its ledger
+ * handed over to a new signing key, the registry's sign_pk replaced and the
+ * old key kept as retired_sign_pk, every daemon restarted. A query is
+ * answered under the new key, and node 2's ledger and the log (old
+ * receipts and new) verify. Negative control: the same audit against a
+ * registry that does not list the retired key fails. */
+Test(rotation, signing_key_with_ledger_handover)
+{
+	char sign_pk[65], kx_pk[65], old_sign[65], path[300], conf[300], out[300], log[300];
+	char retired[100], unretired[300], ledger[300], tlog[300];
+	ask();
+	char *stanza = node_2_stanza();
+	value_of(stanza, "sign_pk", old_sign);
+	free(stanza);
+
+	keygen(sign_pk, kx_pk);
+	dmn_demo_stop(&demo, "node-2", 10000);
+	dmn_demo_path(&demo, conf, sizeof conf, "site-2/node.conf");
+	dmn_demo_path(&demo, path, sizeof path, "site-2/keys-new/node.sign");
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	cr_assert_eq(run((const char *const[]){"tally-node", "ledger", "handover", "--config", conf,
+	                                       "--new-sign-key", path, NULL}),
+	             0, "the handover failed");
+	snprintf(retired, sizeof retired, "retired_sign_pk = %s", old_sign);
+	cr_assert(dmn_file_has(out, retired), "the handover does not print the retired key");
+	cr_assert(dmn_file_has(out, "signs from entry 2 on"));
+
+	/* A second handover from the old key is refused: it is no longer in force. */
+	cr_assert_neq(run((const char *const[]){"tally-node", "ledger", "handover", "--config",
+	                                        conf, "--new-sign-key", path, NULL}),
+	              0, "a retired key handed the ledger over again");
+	cr_assert(dmn_file_has(out, "another node signing key"));
+
+	dmn_edit_file(conf, "sign_key = keys/node.sign", "sign_key = keys-new/node.sign");
+	dmn_demo_path(&demo, path, sizeof path, "registry.ini");
+	char replaced[200];
+	snprintf(replaced, sizeof replaced, "sign_pk = %s\n%s", sign_pk, retired);
+	dmn_edit_file(path, old_sign, sign_pk);
+	snprintf(retired, sizeof retired, "sign_pk = %s", sign_pk);
+	dmn_edit_file(path, retired, replaced);
+	restart("coordinator");
+	restart("node-1");
+	restart("node-3");
+	dmn_demo_path(&demo, log, sizeof log, "logs/node-2.log");
+	dmn_demo_start(&demo, "node-2", log, 1);
+	dmn_demo_wait_connected(&demo, 3, 20000, 600);
+	ask();
+
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
+	    0);
+	cr_assert(dmn_file_has(out, "ledger ok: 2 entries"));
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0,
+	    "tally audit verify failed after the signing key's rotation");
+	cr_assert(dmn_file_has(out, "handed over before entry 2"));
+
+	snprintf(retired, sizeof retired, "retired_sign_pk = %s\n", old_sign);
+	registry_without_retired(retired, unretired, sizeof unretired);
+	dmn_demo_path(&demo, ledger, sizeof ledger, "site-2/state/ledger.db");
+	dmn_demo_path(&demo, tlog, sizeof tlog, "coordinator/state/transparency.db");
+	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--log", tlog,
+	                                       "--registry", unretired, "--ledger", ledger, NULL}),
+	             1, "the audit passed without the retired key in the registry");
+	cr_assert(dmn_file_has(out, "registry keys (sign_pk and retired_sign_pk)"));
 }

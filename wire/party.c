@@ -77,6 +77,17 @@ tly_roster_sign_pk(const struct tly_roster *roster, uint32_t id)
 	return party != NULL ? party->sign_pk : NULL;
 }
 
+enum tly_party_key
+tly_party_sign_key(const struct tly_party *party, const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES])
+{
+	if (sodium_memcmp(party->sign_pk, pk, TLY_SIGN_PUBLIC_BYTES) == 0)
+		return TLY_PARTY_KEY_CURRENT;
+	for (size_t i = 0; i < party->retired_count && i < TLY_RETIRED_KEYS_MAX; i++)
+		if (sodium_memcmp(party->retired_sign_pk[i], pk, TLY_SIGN_PUBLIC_BYTES) == 0)
+			return TLY_PARTY_KEY_RETIRED;
+	return TLY_PARTY_KEY_NONE;
+}
+
 static tly_err
 alloc_kx(struct tly_identity *self, const uint8_t *kx_sk)
 {

@@ -17,11 +17,33 @@
 #include "crypto/kx.h"
 #include "crypto/sign.h"
 
+enum {
+	/* Retired signing keys a registry may list for one node. */
+	TLY_RETIRED_KEYS_MAX = 8,
+};
+
+/* A node's signing key is sign_pk. Keys it signed with before a rotation
+ * are retired_sign_pk: they verify what the node signed in the past (its
+ * ledger's older entries, its receipts in the transparency log) and are
+ * never accepted for anything new (a handshake, a message, a receipt). */
 struct tly_party {
 	uint32_t id; /* 1..TLY_MAX_PARTY_ID */
 	uint8_t sign_pk[TLY_SIGN_PUBLIC_BYTES];
 	uint8_t kx_pk[TLY_KX_PUBLIC_BYTES];
+	uint8_t retired_sign_pk[TLY_RETIRED_KEYS_MAX][TLY_SIGN_PUBLIC_BYTES];
+	size_t retired_count;
 };
+
+enum tly_party_key {
+	TLY_PARTY_KEY_NONE = 0,    /* not a key of this party */
+	TLY_PARTY_KEY_CURRENT = 1, /* its sign_pk */
+	TLY_PARTY_KEY_RETIRED = 2, /* one of its retired_sign_pk */
+};
+
+/* Whether pk is party's signing key, a retired one, or neither (constant
+ * time in the key bytes). */
+enum tly_party_key tly_party_sign_key(const struct tly_party *party,
+                                      const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
 
 struct tly_roster {
 	uint8_t coordinator_pk[TLY_SIGN_PUBLIC_BYTES];
