@@ -239,6 +239,130 @@ Test(audit, ledger_of_an_unknown_key)
 	fed_fini(&f);
 }
 
+/* ---- a node's signing key rotated (wire/party.h retired keys, the
+ * ledger's key handovers) ---- */
+
+/* Node 2's ledger handed over to each key of `to` in turn (after build's
+ * four entries); keys[] receives them. */
+static void
+hand_over_node_2(struct fed *f, struct tly_sign_key *keys[], size_t count)
+{
+	const struct tly_sign_key *current = f->node[2].sign;
+	struct tly_ledger *l = NULL;
+	struct tly_ledger_key k;
+	char err[256];
+
+	for (size_t i = 0; i < count; i++) {
+		cr_assert_eq(tly_sign_key_alloc(&keys[i], NULL), TLY_OK);
+		cr_assert_eq(tly_ledger_open(&l, f->ledger_path[2], 2, current, err, sizeof err),
+		             TLY_OK, "%s", err);
+		cr_assert_eq(tly_ledger_handover(l, keys[i], &k, err, sizeof err), TLY_OK, "%s", err);
+		cr_assert_eq(k.from_seq, 5);
+		tly_ledger_close(l);
+		current = keys[i];
+	}
+}
+
+/* The registry with node 2's sign_pk set to `key` (NULL: unchanged) and
+ * its retired keys to retired[0 .. count). */
+static void
+registry_for_node_2(struct fed *f, const struct tly_sign_key *key,
+                    const struct tly_sign_key *const retired[], size_t count)
+{
+	struct tly_roster roster;
+	char why[256];
+
+	cr_assert_eq(tly_registry_load(&roster, f->registry_path, why, sizeof why), TLY_OK, "%s",
+	             why);
+	struct tly_party *p = (struct tly_party *)tly_roster_find(&roster, 2);
+	if (key != NULL)
+		tly_sign_key_public(key, p->sign_pk);
+	p->retired_count = count;
+	for (size_t i = 0; i < count; i++)
+		tly_sign_key_public(retired[i], p->retired_sign_pk[i]);
+	cr_assert_eq(tly_registry_write(&roster, f->registry_path, why, sizeof why), TLY_OK, "%s",
+	             why);
+	tly_roster_fini(&roster);
+}
+
+static void
+free_keys(struct tly_sign_key *keys[], size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		tly_sign_key_free(keys[i]);
+}
+
+/* The rotation done right: ledger handed over, registry's sign_pk the new
+ * key and the old one retired. The log's receipts signed by the old key
+ * and the ledger's older entries verify. */
+Test(audit, a_rotated_node_key_verifies_with_its_retired_key)
+{
+	struct fed f;
+	struct tly_sign_key *keys[1];
+	struct tly_audit_finding finding;
+	char *text = NULL;
+
+	build(&f);
+	hand_over_node_2(&f, keys, 1);
+	registry_for_node_2(&f, keys[0], (const struct tly_sign_key *const[]){f.node[2].sign}, 1);
+	cr_assert_eq(audit(&f, &finding, &text), TLY_OK, "%s", text);
+	cr_assert(strstr(text, "(node 2): OK: 4 entries") != NULL, "%s", text);
+	cr_assert(strstr(text, "the node key was handed over before entry 5") != NULL, "%s", text);
+	free(text);
+	free_keys(keys, 1);
+	fed_fini(&f);
+}
+
+/* Negative control of the above: without the retired key, the old
+ * receipts in the log do not verify. */
+Test(audit, a_rotated_node_key_without_its_retired_key_fails)
+{
+	struct fed f;
+	struct tly_sign_key *keys[1];
+
+	build(&f);
+	hand_over_node_2(&f, keys, 1);
+	registry_for_node_2(&f, keys[0], NULL, 0);
+	expect_finding(&f, TLY_EAUTH, f.log_path, 1,
+	               "the receipt of node 2 (ledger entry 1) does not verify under that node's "
+	               "registry keys");
+	free_keys(keys, 1);
+	fed_fini(&f);
+}
+
+/* The registry moved on but the ledger was not handed over: it is still
+ * signed by a key the registry retired. */
+Test(audit, a_ledger_still_on_a_retired_key_fails)
+{
+	struct fed f;
+	struct tly_sign_key *other = NULL;
+
+	build(&f);
+	cr_assert_eq(tly_sign_key_alloc(&other, NULL), TLY_OK);
+	registry_for_node_2(&f, other, (const struct tly_sign_key *const[]){f.node[2].sign}, 1);
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[2], 0,
+	               "signed with its retired key and has no key handover");
+	tly_sign_key_free(other);
+	fed_fini(&f);
+}
+
+/* Two handovers, the middle key never listed in the registry: the ledger
+ * passed through a key that was not the node's. */
+Test(audit, a_ledger_key_the_registry_never_listed_fails)
+{
+	struct fed f;
+	struct tly_sign_key *keys[2];
+
+	build(&f);
+	hand_over_node_2(&f, keys, 2);
+	registry_for_node_2(&f, keys[1], (const struct tly_sign_key *const[]){f.node[2].sign}, 1);
+	expect_finding(&f, TLY_EAUTH, f.ledger_path[2], 5,
+	               "with a key the registry lists neither as its sign_pk nor as a "
+	               "retired_sign_pk");
+	free_keys(keys, 2);
+	fed_fini(&f);
+}
+
 Test(audit, unreadable_files)
 {
 	struct fed f;

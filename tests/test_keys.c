@@ -312,3 +312,64 @@ Test(registry, load_over_a_mebibyte_is_eio)
 	cr_assert_eq(tly_registry_load(&roster, path, why, sizeof why), TLY_EIO);
 	cr_assert(strstr(why, "larger than 1 MiB") != NULL, "%s", why);
 }
+
+/* retired_sign_pk: a node's signing keys from before a rotation, for
+ * verifying what it signed then (wire/party.h). Repeatable, each once,
+ * never the key in use, at most TLY_RETIRED_KEYS_MAX, nodes only. */
+#define PK_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define PK_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
+Test(registry, retired_signing_keys)
+{
+	struct tly_roster roster;
+	char why[256] = "";
+	uint8_t c[TLY_SIGN_PUBLIC_BYTES], d[TLY_SIGN_PUBLIC_BYTES], e[TLY_SIGN_PUBLIC_BYTES];
+
+	cr_assert_eq(tly_registry_parse(&roster,
+	                                COORD "[node 1]\nretired_sign_pk = " PK_C
+	                                      "\nsign_pk = " PK_A "\nkx_pk = " PK_B
+	                                      "\nretired_sign_pk = " PK_D "\n" NODE(2),
+	                                "reg.ini", why, sizeof why),
+	             TLY_OK, "%s", why);
+	const struct tly_party *p = tly_roster_find(&roster, 1);
+	memset(c, 0xcc, sizeof c);
+	memset(d, 0xdd, sizeof d);
+	memset(e, 0xee, sizeof e);
+	cr_assert_eq(p->retired_count, 2);
+	cr_assert_eq(tly_party_sign_key(p, p->sign_pk), TLY_PARTY_KEY_CURRENT);
+	cr_assert_eq(tly_party_sign_key(p, c), TLY_PARTY_KEY_RETIRED);
+	cr_assert_eq(tly_party_sign_key(p, d), TLY_PARTY_KEY_RETIRED);
+	cr_assert_eq(tly_party_sign_key(p, e), TLY_PARTY_KEY_NONE);
+	cr_assert_eq(tly_party_sign_key(tly_roster_find(&roster, 2), c), TLY_PARTY_KEY_NONE);
+	/* Verify-only: the handshake's key is sign_pk. */
+	cr_assert_eq(memcmp(tly_roster_sign_pk(&roster, 1), p->sign_pk, TLY_SIGN_PUBLIC_BYTES), 0);
+
+	/* Written out and read back with its retired keys. */
+	struct tly_roster back;
+	cr_assert_eq(tly_registry_write(&roster, path, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(tly_registry_load(&back, path, why, sizeof why), TLY_OK, "%s", why);
+	cr_assert_eq(memcmp(roster.parties, back.parties, 2 * sizeof *roster.parties), 0);
+	tly_roster_fini(&back);
+	tly_roster_fini(&roster);
+}
+
+Test(registry, retired_signing_keys_bad_inputs)
+{
+	char text[2048];
+	size_t len;
+
+	expect_fail(COORD NODE(1) "retired_sign_pk = " PK_A "\n",
+	            "node 1: retired_sign_pk is its sign_pk");
+	expect_fail(COORD NODE(1) "retired_sign_pk = " PK_C "\nretired_sign_pk = " PK_C "\n",
+	            "reg.ini:7: node 1.retired_sign_pk: given twice");
+	expect_fail(COORD NODE(1) "retired_sign_pk = " PK_C "0\n",
+	            "node 1.retired_sign_pk: expected 64 hex digits");
+	expect_fail(COORD "retired_sign_pk = " PK_C "\n",
+	            "coordinator.retired_sign_pk: the coordinator has only sign_pk");
+	/* One more than TLY_RETIRED_KEYS_MAX. */
+	len = (size_t)snprintf(text, sizeof text, "%s", COORD NODE(1));
+	for (int i = 0; i <= TLY_RETIRED_KEYS_MAX; i++)
+		len += (size_t)snprintf(text + len, sizeof text - len,
+		                        "retired_sign_pk = %064x\n", (unsigned)i + 1);
+	expect_fail(text, "more than 8 retired keys");
+}
