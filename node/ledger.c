@@ -77,13 +77,9 @@ open_db(struct tly_ledger **out, const char *path, uint32_t node_id, const struc
 		tly_say(why, why_len, "%s: out of memory", path);
 		goto out;
 	}
-	if ((rv = tly_sqlog_open(&l->db, l->first_pk, path, &tly_ledger_format, key, why,
-	                         why_len)) != TLY_OK)
+	if ((rv = tly_sqlog_open_handovers(&l->db, l->first_pk, l->pk, path, &tly_ledger_format,
+	                                   key, why, why_len)) != TLY_OK)
 		goto out;
-	if ((rv = tly_sqlog_current_key(l->db, l->first_pk, l->pk)) != TLY_OK) {
-		tly_say(why, why_len, "%s: damaged ledger: unreadable key handovers", path);
-		goto out;
-	}
 	l->key = key;
 	l->node_id = node_id;
 	*out = l;
@@ -422,8 +418,10 @@ still_in_force(struct tly_ledger *l, char *why, size_t why_len)
 	tly_err rv = tly_sqlog_current_key(l->db, l->first_pk, current);
 
 	if (rv != TLY_OK) {
-		tly_say(why, why_len, "ledger failure (%s): unreadable key handovers: the query "
-		        "must not be answered", tly_strerror(rv));
+		tly_say(why, why_len,
+		        "ledger failure (%s): unreadable key handovers: the query "
+		        "must not be answered",
+		        tly_strerror(rv));
 		return rv;
 	}
 	if (sodium_memcmp(current, l->pk, sizeof current) != 0) {

@@ -226,7 +226,7 @@ enum {
 };
 
 struct tly_ledger_key {
-	uint64_t from_seq;                   /* the first entry it signs */
+	uint64_t from_seq; /* the first entry it signs */
 	uint8_t pk[TLY_SIGN_PUBLIC_BYTES];
 };
 

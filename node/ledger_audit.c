@@ -34,7 +34,7 @@ struct cap_cache {
 struct walk {
 	struct tly_ledger *ledger;
 	const uint8_t *pk;                    /* must be in force at the end */
-	uint8_t key[TLY_SIGN_PUBLIC_BYTES];    /* in force for the next entry */
+	uint8_t key[TLY_SIGN_PUBLIC_BYTES];   /* in force for the next entry */
 	struct tly_sqlog_handover *handovers; /* all, in order */
 	size_t handover_count, next_handover;
 	sqlite3_stmt *earlier_charge; /* seq of an earlier charge of a query id */
@@ -89,7 +89,8 @@ check_seal(struct walk *w, const struct tly_ledger_entry *e)
 		           e->seq);
 	case TLY_SQLOG_BAD_SIGNATURE:
 		return bad(w, e->seq,
-		           "entry %" PRIu64 ": signature does not verify under the node key in force",
+		           "entry %" PRIu64
+		           ": signature does not verify under the node key in force",
 		           e->seq);
 	case TLY_SQLOG_SEALED:
 		break;
@@ -247,7 +248,8 @@ apply_handovers(struct walk *w, uint64_t seq)
 		const char *wrong =
 		    tly_sqlog_handover_check(h, &tly_ledger_format, seq, w->prev_hash, w->key);
 		if (wrong != NULL)
-			return bad(w, seq, "key handover %zu (to take effect at entry %" PRIu64 "): %s",
+			return bad(w, seq,
+			           "key handover %zu (to take effect at entry %" PRIu64 "): %s",
 			           w->next_handover + 1, h->from_seq, wrong);
 		if (r->key_count == TLY_LEDGER_KEYS_MAX)
 			return bad(w, seq, "more than %d key handovers",
@@ -304,8 +306,8 @@ check_row(struct walk *w, sqlite3_stmt *st, uint64_t expected)
 		           : bad(w, expected, "entry %" PRIu64 " is out of sequence", e.seq);
 	if (form != TLY_OK)
 		return bad(w, expected, "entry %" PRIu64 ": %s", expected, why);
-	if ((rv = apply_handovers(w, e.seq)) != TLY_OK || (rv = check_seal(w, &e)) != TLY_OK || (rv = check_form(w, &e)) != TLY_OK ||
-	    (rv = check_spend(w, &e)) != TLY_OK)
+	if ((rv = apply_handovers(w, e.seq)) != TLY_OK || (rv = check_seal(w, &e)) != TLY_OK ||
+	    (rv = check_form(w, &e)) != TLY_OK || (rv = check_spend(w, &e)) != TLY_OK)
 		return rv;
 	memcpy(w->prev_hash, e.entry_hash, sizeof w->prev_hash);
 	w->report->entries++;

@@ -857,8 +857,8 @@ ledger_handover(const char *config, const char *new_path)
 		tly_say(why, sizeof why,
 		        "%s: the ledger does not verify (entry %llu: %s): not handed over",
 		        cfg.ledger, (unsigned long long)report.bad_seq, report.reason);
-	if (rv == TLY_OK && (rv = tly_ledger_handover(ledger, new_id.sign, &k, why, sizeof why)) ==
-	                        TLY_OK)
+	if (rv == TLY_OK &&
+	    (rv = tly_ledger_handover(ledger, new_id.sign, &k, why, sizeof why)) == TLY_OK)
 		print_handover(cfg.ledger, cfg.id, old_id.sign, &k);
 	else
 		fprintf(stderr, "tally-node ledger handover: %s\n", why);
@@ -898,8 +898,9 @@ cmd_ledger(int argc, char **argv)
 	parse_options(argc - 1, argv + 1, opts, usage_ledger);
 	require(config, "--config FILE", usage_ledger);
 	if ((format != NULL && !show) || (new_key != NULL && which != 2)) {
-		fprintf(stderr, "tally-node ledger %s: --%s is not an option of it\n%s", names[which],
-		        format != NULL && !show ? "format" : "new-sign-key", usage_ledger);
+		fprintf(stderr, "tally-node ledger %s: --%s is not an option of it\n%s",
+		        names[which], format != NULL && !show ? "format" : "new-sign-key",
+		        usage_ledger);
 		return EXIT_USAGE;
 	}
 	if (which == 2) {

@@ -52,10 +52,10 @@ struct tly_sqlog_format {
 };
 
 /* Opens `path` as described above: *db and pk (the recorded signer's key,
- * the one that signs entry 1) on TLY_OK. For a format with handovers, a
- * writer's key must be the current key (tly_sqlog_current_key), and the
- * writer adds the key_handovers table to a file that has none; on failure *db is NULL and msg (if msg_len > 0) names the
- * file and the cause. TLY_EIO: cannot open, lock or write. */
+ * the one that signs entry 1) on TLY_OK. A format with handovers is opened
+ * with tly_sqlog_open_handovers instead (this one does not check its
+ * writer's key); on failure *db is NULL and msg (if
+ * msg_len > 0) names the file and the cause. TLY_EIO: cannot open, lock or write. */
 TLY_MUST tly_err tly_sqlog_open(sqlite3 **db, uint8_t pk[static TLY_SIGN_PUBLIC_BYTES],
                                 const char *path, const struct tly_sqlog_format *f,
                                 const struct tly_sign_key *key, char *msg, size_t msg_len);
@@ -153,8 +153,8 @@ sqlite3_int64 tly_sqlog_query_int(sqlite3 *db, const char *sql);
  * handovers; builds before handovers refuse such a file when written
  * with the new key and fail to verify its newer entries (never accept). */
 struct tly_sqlog_handover {
-	uint64_t from_seq; /* the first entry new_pk signs */
-	uint64_t time;     /* seconds since 1970, UTC */
+	uint64_t from_seq;                       /* the first entry new_pk signs */
+	uint64_t time;                           /* seconds since 1970, UTC */
 	uint8_t prev_hash[TLY_SQLOG_HASH_BYTES]; /* entry from_seq - 1's; zeros for 1 */
 	uint8_t old_pk[TLY_SIGN_PUBLIC_BYTES];
 	uint8_t new_pk[TLY_SIGN_PUBLIC_BYTES];
@@ -174,9 +174,16 @@ void tly_sqlog_handover_message(uint8_t out[static TLY_SQLOG_HANDOVER_MESSAGE_BY
                                 const struct tly_sqlog_format *f,
                                 const struct tly_sqlog_handover *h);
 
-/* Add the key_handovers table to a writer's file that lacks it
- * (tly_sqlog_open does). TLY_EIO. */
-TLY_MUST tly_err tly_sqlog_handover_table(sqlite3 *db);
+/* tly_sqlog_open for a format with handovers: also current (the key in
+ * force, tly_sqlog_current_key). A writer's key must be the key in force
+ * (TLY_EAUTH with the format's wrong_key), and the writer adds the
+ * key_handovers table to a file that has none. */
+TLY_MUST tly_err tly_sqlog_open_handovers(sqlite3 **db,
+                                          uint8_t first_pk[static TLY_SIGN_PUBLIC_BYTES],
+                                          uint8_t current[static TLY_SIGN_PUBLIC_BYTES],
+                                          const char *path, const struct tly_sqlog_format *f,
+                                          const struct tly_sign_key *key, char *msg,
+                                          size_t msg_len);
 
 /* The key that signs the next entry: the new_pk of the last handover, or
  * first_pk (the recorded key) when there is none. Does not verify the
@@ -200,8 +207,7 @@ TLY_MUST tly_err tly_sqlog_handover_write(sqlite3 *db, const struct tly_sqlog_fo
 /* Every handover in the order written: *out (malloc'd, free it; NULL
  * when there are none) and *count. TLY_EFORMAT for a malformed row,
  * TLY_ENOMEM, TLY_EIO. */
-TLY_MUST tly_err tly_sqlog_handovers(sqlite3 *db, struct tly_sqlog_handover **out,
-                                     size_t *count);
+TLY_MUST tly_err tly_sqlog_handovers(sqlite3 *db, struct tly_sqlog_handover **out, size_t *count);
 
 /* Check handover h where the verifier stands: entry seq is next, whose
  * predecessor hashes to prev_hash, signed so far by key current. NULL when

@@ -30,8 +30,8 @@ static const char table_sql[] =
 
 static const char domain[22] = "tally-key-handover-v1";
 
-tly_err
-tly_sqlog_handover_table(sqlite3 *db)
+static tly_err
+add_table(sqlite3 *db)
 {
 	return tly_sqlog_exec(db, table_sql) == SQLITE_OK ? TLY_OK : TLY_EIO;
 }
@@ -141,8 +141,8 @@ tly_sqlog_current_key(sqlite3 *db, const uint8_t first_pk[static TLY_SIGN_PUBLIC
 	memcpy(out, first_pk, TLY_SIGN_PUBLIC_BYTES);
 	if (!has_table(db))
 		return TLY_OK;
-	if (sqlite3_prepare_v2(db, "SELECT new_pk FROM key_handovers ORDER BY id DESC LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT new_pk FROM key_handovers ORDER BY id DESC LIMIT 1", -1,
+	                       &st, NULL) != SQLITE_OK)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -192,9 +192,9 @@ insert(sqlite3 *db, const struct tly_sqlog_handover *h)
 	    tly_sqlog_blob(h->new_signature, sizeof h->new_signature),
 	};
 
-	return tly_sqlog_insert(db,
-	                        "INSERT INTO key_handovers (" COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
-	                        values, sizeof values / sizeof values[0]);
+	return tly_sqlog_insert(
+	    db, "INSERT INTO key_handovers (" COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)", values,
+	    sizeof values / sizeof values[0]);
 }
 
 tly_err
@@ -207,16 +207,15 @@ tly_sqlog_handover_write(sqlite3 *db, const struct tly_sqlog_format *f,
 	uint8_t current[TLY_SIGN_PUBLIC_BYTES], mine[TLY_SIGN_PUBLIC_BYTES];
 	tly_err rv;
 
-	TLY_REQUIRE(db != NULL && f != NULL && f->handovers && old_key != NULL &&
-	            new_key != NULL && out != NULL);
+	TLY_REQUIRE(db != NULL && f != NULL && f->handovers && old_key != NULL && new_key != NULL &&
+	            out != NULL);
 	tly_sign_key_public(old_key, mine);
 	tly_sign_key_public(new_key, h.new_pk);
 	if (sodium_memcmp(mine, h.new_pk, sizeof mine) == 0) {
 		tly_say(msg, msg_len, "the new key is the key in use");
 		return TLY_EINVAL;
 	}
-	if (tly_sqlog_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK ||
-	    tly_sqlog_handover_table(db) != TLY_OK) {
+	if (tly_sqlog_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK || add_table(db) != TLY_OK) {
 		rv = TLY_EIO;
 		goto fail;
 	}
@@ -228,8 +227,7 @@ tly_sqlog_handover_write(sqlite3 *db, const struct tly_sqlog_format *f,
 		        f->noun);
 		return TLY_EAUTH;
 	}
-	if ((rv = make(db, f, old_key, new_key, &h)) != TLY_OK ||
-	    (rv = insert(db, &h)) != TLY_OK)
+	if ((rv = make(db, f, old_key, new_key, &h)) != TLY_OK || (rv = insert(db, &h)) != TLY_OK)
 		goto fail;
 	if (tly_sqlog_exec(db, "COMMIT") != SQLITE_OK) {
 		rv = TLY_EIO;
@@ -265,4 +263,52 @@ tly_sqlog_handover_check(const struct tly_sqlog_handover *h, const struct tly_sq
 	if (tly_sign_verify(h->new_signature, message, sizeof message, h->new_pk) != TLY_OK)
 		return "the new key's signature does not verify";
 	return NULL;
+}
+
+/* After the open: the table for a writer, the key in force, the writer's
+ * key against it. */
+static tly_err
+settle_key(sqlite3 *db, const uint8_t first_pk[static TLY_SIGN_PUBLIC_BYTES],
+           uint8_t current[static TLY_SIGN_PUBLIC_BYTES], const char *path,
+           const struct tly_sqlog_format *f, const struct tly_sign_key *key, char *msg,
+           size_t msg_len)
+{
+	uint8_t mine[TLY_SIGN_PUBLIC_BYTES];
+	tly_err rv;
+
+	if (key != NULL && add_table(db) != TLY_OK) {
+		tly_say(msg, msg_len, "%s: cannot add the key handovers table: %s", path,
+		        sqlite3_errmsg(db));
+		return TLY_EIO;
+	}
+	if ((rv = tly_sqlog_current_key(db, first_pk, current)) != TLY_OK) {
+		tly_say(msg, msg_len, "%s: damaged %s: unreadable key handovers", path, f->noun);
+		return rv;
+	}
+	if (key == NULL)
+		return TLY_OK;
+	tly_sign_key_public(key, mine);
+	if (sodium_memcmp(mine, current, sizeof mine) != 0) {
+		tly_say(msg, msg_len, "%s: %s", path, f->wrong_key);
+		return TLY_EAUTH;
+	}
+	return TLY_OK;
+}
+
+tly_err
+tly_sqlog_open_handovers(sqlite3 **db, uint8_t first_pk[static TLY_SIGN_PUBLIC_BYTES],
+                         uint8_t current[static TLY_SIGN_PUBLIC_BYTES], const char *path,
+                         const struct tly_sqlog_format *f, const struct tly_sign_key *key,
+                         char *msg, size_t msg_len)
+{
+	tly_err rv;
+
+	TLY_REQUIRE(f != NULL && f->handovers);
+	if ((rv = tly_sqlog_open(db, first_pk, path, f, key, msg, msg_len)) != TLY_OK)
+		return rv;
+	if ((rv = settle_key(*db, first_pk, current, path, f, key, msg, msg_len)) != TLY_OK) {
+		sqlite3_close_v2(*db);
+		*db = NULL;
+	}
+	return rv;
 }

@@ -256,7 +256,8 @@ hand_over_node_2(struct fed *f, struct tly_sign_key *keys[], size_t count)
 		cr_assert_eq(tly_sign_key_alloc(&keys[i], NULL), TLY_OK);
 		cr_assert_eq(tly_ledger_open(&l, f->ledger_path[2], 2, current, err, sizeof err),
 		             TLY_OK, "%s", err);
-		cr_assert_eq(tly_ledger_handover(l, keys[i], &k, err, sizeof err), TLY_OK, "%s", err);
+		cr_assert_eq(tly_ledger_handover(l, keys[i], &k, err, sizeof err), TLY_OK, "%s",
+		             err);
 		cr_assert_eq(k.from_seq, 5);
 		tly_ledger_close(l);
 		current = keys[i];

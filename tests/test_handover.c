@@ -30,9 +30,8 @@ static const struct tly_ledger_budget budget = {.epsilon_total = {20, 1},
                                                 .sites = 1};
 /* The ledger's file format, as node/ledger.c declares it (for forging
  * handovers with the right domain). */
-static const struct tly_sqlog_format format = {.noun = "ledger",
-                                               .application_id = TLY_LEDGER_APPLICATION_ID,
-                                               .handovers = 1};
+static const struct tly_sqlog_format format = {
+    .noun = "ledger", .application_id = TLY_LEDGER_APPLICATION_ID, .handovers = 1};
 
 static void
 setup(void)
@@ -244,9 +243,11 @@ forge(int from, int to, uint64_t from_seq, const uint8_t prev_hash[32],
 	memcpy(h.new_pk, pks[to], 32);
 	tly_sqlog_handover_message(message, &format, &h);
 	if (old_signer != NULL)
-		cr_assert_eq(tly_sign(h.old_signature, old_signer, message, sizeof message), TLY_OK);
+		cr_assert_eq(tly_sign(h.old_signature, old_signer, message, sizeof message),
+		             TLY_OK);
 	if (new_signer != NULL)
-		cr_assert_eq(tly_sign(h.new_signature, new_signer, message, sizeof message), TLY_OK);
+		cr_assert_eq(tly_sign(h.new_signature, new_signer, message, sizeof message),
+		             TLY_OK);
 	sodium_bin2hex(hex[0], sizeof hex[0], h.prev_hash, 32);
 	sodium_bin2hex(hex[1], sizeof hex[1], h.old_pk, 32);
 	sodium_bin2hex(hex[2], sizeof hex[2], h.new_pk, 32);
@@ -408,7 +409,8 @@ Test(handover, handovers_are_append_only)
  * old and new key, in that order (store/sqlog.h). */
 Test(handover, message_layout)
 {
-	struct tly_sqlog_handover h = {.from_seq = 0x0102030405060708u, .time = 0x1112131415161718u};
+	struct tly_sqlog_handover h = {.from_seq = 0x0102030405060708u,
+	                               .time = 0x1112131415161718u};
 	uint8_t m[TLY_SQLOG_HANDOVER_MESSAGE_BYTES];
 
 	memset(h.prev_hash, 0xaa, 32);

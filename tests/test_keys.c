@@ -369,7 +369,7 @@ Test(registry, retired_signing_keys_bad_inputs)
 	/* One more than TLY_RETIRED_KEYS_MAX. */
 	len = (size_t)snprintf(text, sizeof text, "%s", COORD NODE(1));
 	for (int i = 0; i <= TLY_RETIRED_KEYS_MAX; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len,
-		                        "retired_sign_pk = %064x\n", (unsigned)i + 1);
+		len += (size_t)snprintf(text + len, sizeof text - len, "retired_sign_pk = %064x\n",
+		                        (unsigned)i + 1);
 	expect_fail(text, "more than 8 retired keys");
 }
