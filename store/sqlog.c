@@ -50,6 +50,31 @@ tly_sqlog_query_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
+tly_err
+tly_sqlog_query_blob(sqlite3 *db, const char *sql, uint8_t *out, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	tly_err rv = TLY_EIO;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rv = TLY_EFORMAT;
+		if (sqlite3_column_type(st, 0) != SQLITE_BLOB ||
+		    (size_t)sqlite3_column_bytes(st, 0) != len)
+			goto out;
+		memcpy(out, sqlite3_column_blob(st, 0), len);
+	} else if (rc != SQLITE_DONE) {
+		goto out;
+	}
+	rv = TLY_OK;
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
 struct tly_sqlog_value
 tly_sqlog_int(uint64_t v)
 {

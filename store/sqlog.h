@@ -138,6 +138,11 @@ int tly_sqlog_exec(sqlite3 *db, const char *sql);
 /* The integer result of a one-row pragma or query; -1 on failure. */
 sqlite3_int64 tly_sqlog_query_int(sqlite3 *db, const char *sql);
 
+/* The blob of len bytes in the first column of sql's first row into out,
+ * left unchanged when there is no row. TLY_EFORMAT when it is not a blob
+ * of len bytes; TLY_EIO. */
+TLY_MUST tly_err tly_sqlog_query_blob(sqlite3 *db, const char *sql, uint8_t *out, size_t len);
+
 /* ---- key handovers ----
  *
  * A log whose format has handovers can change its signer's key without

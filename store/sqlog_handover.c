@@ -134,30 +134,11 @@ tly_err
 tly_sqlog_current_key(sqlite3 *db, const uint8_t first_pk[static TLY_SIGN_PUBLIC_BYTES],
                       uint8_t out[static TLY_SIGN_PUBLIC_BYTES])
 {
-	sqlite3_stmt *st = NULL;
-	tly_err rv = TLY_EIO;
-	int rc;
-
 	memcpy(out, first_pk, TLY_SIGN_PUBLIC_BYTES);
 	if (!has_table(db))
 		return TLY_OK;
-	if (sqlite3_prepare_v2(db, "SELECT new_pk FROM key_handovers ORDER BY id DESC LIMIT 1", -1,
-	                       &st, NULL) != SQLITE_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		rv = TLY_EFORMAT;
-		if (sqlite3_column_type(st, 0) != SQLITE_BLOB ||
-		    sqlite3_column_bytes(st, 0) != TLY_SIGN_PUBLIC_BYTES)
-			goto out;
-		memcpy(out, sqlite3_column_blob(st, 0), TLY_SIGN_PUBLIC_BYTES);
-	} else if (rc != SQLITE_DONE) {
-		goto out;
-	}
-	rv = TLY_OK;
-out:
-	sqlite3_finalize(st);
-	return rv;
+	return tly_sqlog_query_blob(db, "SELECT new_pk FROM key_handovers ORDER BY id DESC LIMIT 1",
+	                            out, TLY_SIGN_PUBLIC_BYTES);
 }
 
 /* Fill and sign h for the log's head, inside the caller's transaction. */

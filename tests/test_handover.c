@@ -289,10 +289,11 @@ Test(handover, a_stolen_retired_key_cannot_take_the_ledger)
 	verify_fails(2, 4, "its old key is not the key in force");
 }
 
-/* Someone with a key of their own but not the node's (the old key's
- * signature missing) cannot hand the ledger to it. Mutant 42 removes this
- * check. */
-Test(handover, a_handover_without_the_old_keys_signature_is_refused)
+/* One entry under the old key, then a handover to key 2 signed by
+ * old_signer and new_signer (NULL: a zero signature). */
+static void
+one_entry_and_a_handover_to_key_2(const struct tly_sign_key *old_signer,
+                                  const struct tly_sign_key *new_signer)
 {
 	uint8_t head[32];
 	struct tly_ledger *l = open_with(0);
@@ -300,7 +301,15 @@ Test(handover, a_handover_without_the_old_keys_signature_is_refused)
 	charge(l, 1);
 	tly_ledger_close(l);
 	entry_hash(1, head);
-	forge(0, 2, 2, head, NULL, keys[2]);
+	forge(0, 2, 2, head, old_signer, new_signer);
+}
+
+/* Someone with a key of their own but not the node's (the old key's
+ * signature missing) cannot hand the ledger to it. Mutant 42 removes this
+ * check. */
+Test(handover, a_handover_without_the_old_keys_signature_is_refused)
+{
+	one_entry_and_a_handover_to_key_2(NULL, keys[2]);
 	verify_fails(2, 2, "the old key's signature does not verify");
 }
 
@@ -308,19 +317,14 @@ Test(handover, a_handover_without_the_old_keys_signature_is_refused)
  * another node's key) is refused. */
 Test(handover, a_handover_without_the_new_keys_signature_is_refused)
 {
-	uint8_t head[32];
-	struct tly_ledger *l = open_with(0);
-
-	charge(l, 1);
-	tly_ledger_close(l);
-	entry_hash(1, head);
-	forge(0, 2, 2, head, keys[0], NULL);
+	one_entry_and_a_handover_to_key_2(keys[0], NULL);
 	verify_fails(2, 2, "the new key's signature does not verify");
 }
 
-/* Moved: the signed record names entry 2, the row entry 3 (the old key
- * would keep entry 2). Both the place and the signature catch it. */
-Test(handover, a_handover_moved_to_another_entry_is_refused)
+/* Two entries under the old key and a handover, signed by both keys,
+ * that links to entry 1 and names from_seq. */
+static void
+two_entries_and_a_handover_linked_to_entry_1(uint64_t from_seq)
 {
 	uint8_t head[32];
 	struct tly_ledger *l = open_with(0);
@@ -329,7 +333,14 @@ Test(handover, a_handover_moved_to_another_entry_is_refused)
 	charge(l, 2);
 	tly_ledger_close(l);
 	entry_hash(1, head);
-	forge(0, 1, 2, head, keys[0], keys[1]);
+	forge(0, 1, from_seq, head, keys[0], keys[1]);
+}
+
+/* Moved: the signed record names entry 2, the row entry 3 (the old key
+ * would keep entry 2). Both the place and the signature catch it. */
+Test(handover, a_handover_moved_to_another_entry_is_refused)
+{
+	two_entries_and_a_handover_linked_to_entry_1(2);
 	raw_sql("DROP TRIGGER key_handovers_no_update; UPDATE key_handovers SET from_seq = 3");
 	verify_fails(1, 3, "prev_hash is not the hash of the entry before it");
 }
@@ -338,14 +349,7 @@ Test(handover, a_handover_moved_to_another_entry_is_refused)
  * one before it (a fork of the chain at the rotation). */
 Test(handover, a_handover_linked_to_the_wrong_entry_is_refused)
 {
-	uint8_t head[32];
-	struct tly_ledger *l = open_with(0);
-
-	charge(l, 1);
-	charge(l, 2);
-	tly_ledger_close(l);
-	entry_hash(1, head);
-	forge(0, 1, 3, head, keys[0], keys[1]);
+	two_entries_and_a_handover_linked_to_entry_1(3);
 	verify_fails(1, 3, "prev_hash is not the hash of the entry before it");
 }
 

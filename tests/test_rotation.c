@@ -94,6 +94,23 @@ restart(const char *name)
 	    0, "tally demo --restart %s failed", name);
 }
 
+/* After a rotation and a second query: node 2's ledger (2 entries) and
+ * the whole federation's audit pass. */
+static void
+verify_node_2_and_the_log(void)
+{
+	char conf[300], out[300];
+	dmn_demo_path(&demo, conf, sizeof conf, "site-2/node.conf");
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	cr_assert_eq(
+	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
+	    0);
+	cr_assert(dmn_file_has(out, "ledger ok: 2 entries"));
+	cr_assert_eq(
+	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0,
+	    "tally audit verify failed after the rotation");
+}
+
 Test(rotation, certificate_and_kx_key)
 {
 	char sign_pk[65], kx_pk[65], old_kx[65], path[300], ca[300], out_dir[300];
@@ -123,17 +140,7 @@ Test(rotation, certificate_and_kx_key)
 	restart("node-2");
 	restart("node-3");
 	ask();
-
-	char conf[300], out[300];
-	dmn_demo_path(&demo, conf, sizeof conf, "site-2/node.conf");
-	dmn_demo_path(&demo, out, sizeof out, "out.txt");
-	cr_assert_eq(
-	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
-	    0);
-	cr_assert(dmn_file_has(out, "ledger ok: 2 entries"));
-	cr_assert_eq(
-	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0,
-	    "tally audit verify failed after the rotation");
+	verify_node_2_and_the_log();
 }
 
 Test(rotation, an_old_signing_key_is_refused_at_the_handshake)
@@ -230,14 +237,7 @@ Test(rotation, signing_key_with_ledger_handover)
 	dmn_demo_start(&demo, "node-2", log, 1);
 	dmn_demo_wait_connected(&demo, 3, 20000, 600);
 	ask();
-
-	cr_assert_eq(
-	    run((const char *const[]){"tally-node", "ledger", "verify", "--config", conf, NULL}),
-	    0);
-	cr_assert(dmn_file_has(out, "ledger ok: 2 entries"));
-	cr_assert_eq(
-	    run((const char *const[]){"tally", "audit", "verify", "--dir", demo.dir, NULL}), 0,
-	    "tally audit verify failed after the signing key's rotation");
+	verify_node_2_and_the_log();
 	cr_assert(dmn_file_has(out, "handed over before entry 2"));
 
 	snprintf(retired, sizeof retired, "retired_sign_pk = %s\n", old_sign);
