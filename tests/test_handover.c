@@ -430,3 +430,40 @@ Test(handover, message_layout)
 	cr_assert_eq(m[106], 0xcc);
 	cr_assert_eq(m[sizeof m - 1], 0xcc);
 }
+
+/* At most TLY_LEDGER_KEYS_MAX keys per ledger (a registry lists at most
+ * TLY_RETIRED_KEYS_MAX retired ones): the handover past that is named. */
+Test(handover, more_handovers_than_a_registry_can_list_are_refused)
+{
+	struct tly_ledger *l = open_with(0);
+
+	/* Back and forth between keys 0 and 1: each handover is sound. */
+	for (int i = 0; i < TLY_LEDGER_KEYS_MAX; i++) {
+		hand_over(l, 1 - i % 2, 1);
+		tly_ledger_close(l);
+		l = open_with(1 - i % 2);
+	}
+	tly_ledger_close(l);
+	verify_fails(TLY_LEDGER_KEYS_MAX % 2 == 1 ? 1 : 0, 1, "more than 8 key handovers");
+}
+
+/* A row the CHECKs would have stopped (the table rebuilt without them):
+ * named, not read past. */
+Test(handover, a_malformed_handover_row_is_named)
+{
+	tly_ledger_close(open_with(0));
+	raw_sql(
+	    "DROP TABLE key_handovers;"
+	    "CREATE TABLE key_handovers (id INTEGER PRIMARY KEY, from_seq INTEGER, time INTEGER,"
+	    " prev_hash BLOB, old_pk BLOB, new_pk BLOB, old_signature BLOB,"
+	    " new_signature BLOB);"
+	    "INSERT INTO key_handovers VALUES (1, 1, 1, zeroblob(32), zeroblob(31), zeroblob(32),"
+	    " zeroblob(64), zeroblob(64))");
+	verify_fails(0, 1, "a key handover is malformed");
+	struct tly_ledger *l = NULL;
+	char why[256];
+	/* The writer reads the key in force from the last new_pk (zeros here):
+	 * not its key, refused. */
+	cr_assert_eq(tly_ledger_open(&l, path, 3, keys[0], why, sizeof why), TLY_EAUTH, "%s", why);
+	cr_assert(strstr(why, "another node signing key") != NULL, "%s", why);
+}
