@@ -99,6 +99,9 @@ Test(options, commands_name_the_nearest)
 	refused((const char *const[]){"tally", "audit", "verfy", NULL},
 	        "tally audit: unknown command 'verfy'; did you mean 'verify'? (see 'tally audit "
 	        "--help')");
+	refused((const char *const[]){"tally-node", "ledger", "hadnover", NULL},
+	        "tally-node ledger: unknown command 'hadnover'; did you mean 'handover'? (see "
+	        "'tally-node ledger --help')");
 	refused((const char *const[]){"tally-node", "ledger", "shwo", NULL},
 	        "tally-node ledger: unknown command 'shwo'; did you mean 'show'? (see 'tally-node "
 	        "ledger --help')");

@@ -249,3 +249,65 @@ Test(rotation, signing_key_with_ledger_handover)
 	             1, "the audit passed without the retired key in the registry");
 	cr_assert(dmn_file_has(out, "registry keys (sign_pk and retired_sign_pk)"));
 }
+
+/* `tally-node ledger handover` refuses, with exit 2 or 1 and a line that
+ * names the problem, and writes nothing: no new key given, a key file
+ * that is not there, an option of another subcommand, the key in use as
+ * the new one, and a ledger that does not verify. */
+Test(rotation, handover_refuses_bad_input)
+{
+	char conf[300], out[300], err[300], path[300], ledger[300];
+	dmn_demo_path(&demo, conf, sizeof conf, "site-2/node.conf");
+	dmn_demo_path(&demo, out, sizeof out, "out.txt");
+	dmn_demo_path(&demo, err, sizeof err, "err.txt");
+	ask();
+	dmn_demo_stop(&demo, "node-2", 10000);
+	static const struct {
+		const char *new_key; /* NULL: not given */
+		const char *extra;   /* an extra option, or NULL */
+		int code;
+		const char *says;
+	} cases[] = {
+	    {NULL, NULL, 2, "--new-sign-key FILE is required"},
+	    {"site-2/keys/none.sign", NULL, 1, "none.sign"},
+	    {"site-2/keys/node.sign", "--format", 2, "--format is not an option of it"},
+	    {"site-2/keys/node.sign", NULL, 2, "the new key is the key in use"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *argv[10] = {"tally-node", "ledger", "handover", "--config", conf};
+		int n = 5;
+		if (cases[i].new_key != NULL) {
+			dmn_demo_path(&demo, path, sizeof path, cases[i].new_key);
+			argv[n++] = "--new-sign-key";
+			argv[n++] = path;
+		}
+		if (cases[i].extra != NULL) {
+			argv[n++] = cases[i].extra;
+			argv[n++] = "csv";
+		}
+		int rc = dmn_demo_run_split(&demo, out, err, argv);
+		cr_expect_eq(rc, cases[i].code, "case %zu: exit %d", i, rc);
+		cr_expect(dmn_file_has(err, cases[i].says), "case %zu: no \"%s\"", i,
+		          cases[i].says);
+	}
+	/* A ledger that does not verify is not handed on. */
+	char sign_pk[65], kx_pk[65];
+	keygen(sign_pk, kx_pk);
+	dmn_demo_path(&demo, ledger, sizeof ledger, "site-2/state/ledger.db");
+	char sql[400];
+	snprintf(sql, sizeof sql,
+	         "sqlite3 %s 'DROP TRIGGER entries_no_update; UPDATE entries SET amount_num = 2'",
+	         ledger);
+	cr_assert_eq(system(sql), 0);
+	dmn_demo_path(&demo, path, sizeof path, "site-2/keys-new/node.sign");
+	cr_expect_eq(
+	    dmn_demo_run_split(&demo, out, err,
+	                       (const char *const[]){"tally-node", "ledger", "handover", "--config",
+	                                             conf, "--new-sign-key", path, NULL}),
+	    1);
+	cr_expect(dmn_file_has(err, "the ledger does not verify (entry 1"), "no verify failure");
+	cr_expect(dmn_file_has(err, "not handed over"));
+	snprintf(sql, sizeof sql, "test \"$(sqlite3 %s 'SELECT count(*) FROM key_handovers')\" = 0",
+	         ledger);
+	cr_expect_eq(system(sql), 0, "a handover was written");
+}
