@@ -121,8 +121,8 @@ struct job {
 
 struct worker {
 	struct job *job;
-	struct map cache;      /* the release's value by the audited cells */
-	struct map hist[2][2]; /* [half][dataset]: value bits -> draws */
+	struct map cache;        /* the release's value by the audited cells */
+	struct map hist[2][2];   /* [half][dataset]: value bits -> draws */
 	uint64_t extra[2][2][2]; /* [half][dataset][support event] */
 	uint64_t *acc, *part;
 	int64_t *noisy, *shared;
@@ -357,8 +357,9 @@ gather(const struct worker *wks, unsigned threads, size_t *len)
 				const struct map *mp = &wks[t].hist[h][s];
 				for (size_t i = 0; i < mp->cap; i++)
 					if (mp->used[i])
-						all[k++] = (struct entry){bits_double(mp->slots[3 * i]), h,
-						                          s, mp->slots[3 * i + 2]};
+						all[k++] =
+						    (struct entry){bits_double(mp->slots[3 * i]), h,
+						                   s, mp->slots[3 * i + 2]};
 			}
 	qsort(all, total, sizeof *all, by_value);
 	*len = total;
@@ -429,8 +430,7 @@ run_workers(struct job *job, unsigned threads, struct worker *wks)
 }
 
 static void
-job_init(struct job *job, const struct dp_world *w, const struct tly_audit_dp_options *o,
-         size_t m)
+job_init(struct job *job, const struct dp_world *w, const struct tly_audit_dp_options *o, size_t m)
 {
 	memset(job, 0, sizeof *job);
 	job->w = w;
@@ -506,8 +506,8 @@ tly_audit_dp_run(const struct tly_audit_dp_options *o, const char *mechanism,
 	while (m < TLY_AUDIT_DP_MECHANISMS && strcmp(tly_audit_dp_mechanisms[m], mechanism) != 0)
 		m++;
 	if (m == TLY_AUDIT_DP_MECHANISMS)
-		return tly_fail(why, why_len, TLY_EINVAL, "--mechanism: unknown mechanism \"%.40s\"",
-		                mechanism);
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "--mechanism: unknown mechanism \"%.40s\"", mechanism);
 	memset(out, 0, sizeof *out);
 	snprintf(out->mechanism, sizeof out->mechanism, "%s", mechanism);
 	out->draws = o->draws;

@@ -48,17 +48,17 @@
 #include "query/noise.h"
 
 enum {
-	TLY_AUDIT_DP_MECHANISMS = 10,     /* 5 measures x 2 noises */
-	TLY_AUDIT_DP_NAME_MAX = 32,       /* "histogram-skellam" and room */
-	TLY_AUDIT_DP_MAX_NODES = 64,      /* trusts in one audit */
-	TLY_AUDIT_DP_MAX_THREADS = 64,    /* workers */
-	TLY_AUDIT_DP_DEFAULT_SEED = 17,   /* --seed's default: runs reproduce */
-	TLY_AUDIT_DP_BLOCK = 1 << 14,     /* draws per rng stream */
-	TLY_AUDIT_DP_NUMBER_MAX = 24,     /* decimal text of epsilon, rho */
+	TLY_AUDIT_DP_MECHANISMS = 10,   /* 5 measures x 2 noises */
+	TLY_AUDIT_DP_NAME_MAX = 32,     /* "histogram-skellam" and room */
+	TLY_AUDIT_DP_MAX_NODES = 64,    /* trusts in one audit */
+	TLY_AUDIT_DP_MAX_THREADS = 64,  /* workers */
+	TLY_AUDIT_DP_DEFAULT_SEED = 17, /* --seed's default: runs reproduce */
+	TLY_AUDIT_DP_BLOCK = 1 << 14,   /* draws per rng stream */
+	TLY_AUDIT_DP_NUMBER_MAX = 24,   /* decimal text of epsilon, rho */
 };
-#define TLY_AUDIT_DP_DEFAULT_DRAWS UINT64_C(1000000)
+#define TLY_AUDIT_DP_DEFAULT_DRAWS      UINT64_C(1000000)
 #define TLY_AUDIT_DP_DEFAULT_CONFIDENCE 0.95
-#define TLY_AUDIT_DP_DEFAULT_DELTA 1e-6
+#define TLY_AUDIT_DP_DEFAULT_DELTA      1e-6
 /* Phi(4): each one-sided bound of the "4 sigma" figure. */
 #define TLY_AUDIT_DP_LEVEL_4SIGMA 0.99996832875816688
 
@@ -91,7 +91,7 @@ struct tly_audit_dp_sampler {
 };
 
 struct tly_audit_dp_options {
-	uint64_t draws;       /* per dataset, >= 2: half choose, half held out */
+	uint64_t draws;                          /* per dataset, >= 2: half choose, half held out */
 	char epsilon[TLY_AUDIT_DP_NUMBER_MAX];   /* claimed epsilon (laplace), decimal */
 	char calibrate[TLY_AUDIT_DP_NUMBER_MAX]; /* "" = the claim; else the noise is
 	                                            calibrated to this epsilon (or rho),
@@ -100,10 +100,10 @@ struct tly_audit_dp_options {
 	double delta;                            /* skellam's audited delta, in (0, 1) */
 	double confidence;                       /* joint, in (0, 1) */
 	uint64_t seed;
-	int seeded;           /* 0: streams keyed from the operating system */
-	unsigned threads;     /* 1..TLY_AUDIT_DP_MAX_THREADS */
-	uint32_t nodes;       /* trusts, 1..TLY_AUDIT_DP_MAX_NODES */
-	uint32_t honest;      /* h, 1..nodes */
+	int seeded;                         /* 0: streams keyed from the operating system */
+	unsigned threads;                   /* 1..TLY_AUDIT_DP_MAX_THREADS */
+	uint32_t nodes;                     /* trusts, 1..TLY_AUDIT_DP_MAX_NODES */
+	uint32_t honest;                    /* h, 1..nodes */
 	char column[TLY_AUDIT_DP_NAME_MAX]; /* sum, mean: "visits" (0..5), "age" (0..100)
 	                                       or "cost" (0..100000) */
 	enum tly_audit_dp_fault fault;

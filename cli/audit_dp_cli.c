@@ -156,7 +156,8 @@ static int
 parse_count(const char *arg, const char *option, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	if (parse_u64(arg, lo, hi, out) != 0)
-		return usage_error("%s: \"%.40s\" is not a whole number from %" PRIu64 " to %" PRIu64,
+		return usage_error("%s: \"%.40s\" is not a whole number from %" PRIu64
+		                   " to %" PRIu64,
 		                   option, arg, lo, hi);
 	return -1;
 }
@@ -188,13 +189,14 @@ parse_value(struct cli *c, int opt, const char *arg)
 		break;
 	case OPT_DELTA:
 		if (parse_real(arg, 0, 1, &c->o.delta) != 0)
-			rc = usage_error("--delta: \"%.40s\" is not a number strictly between 0 and 1",
-			                 arg);
+			rc = usage_error(
+			    "--delta: \"%.40s\" is not a number strictly between 0 and 1", arg);
 		break;
 	case OPT_CONFIDENCE:
 		if (parse_real(arg, 0, 1, &c->o.confidence) != 0)
 			rc = usage_error(
-			    "--confidence: \"%.40s\" is not a number strictly between 0 and 1", arg);
+			    "--confidence: \"%.40s\" is not a number strictly between 0 and 1",
+			    arg);
 		break;
 	default:
 		rc = usage_error("unexpected option");
@@ -225,7 +227,8 @@ parse_option(struct cli *c, int opt, const char *arg)
 			return usage_error("--fault: \"%.40s\" is not share-alone or none", arg);
 		return -1;
 	case OPT_COLUMN:
-		if (strcmp(arg, "visits") != 0 && strcmp(arg, "age") != 0 && strcmp(arg, "cost") != 0)
+		if (strcmp(arg, "visits") != 0 && strcmp(arg, "age") != 0 &&
+		    strcmp(arg, "cost") != 0)
 			return usage_error("--column: \"%.40s\" is not visits, age or cost", arg);
 		snprintf(c->o.column, sizeof c->o.column, "%s", arg);
 		return -1;
@@ -259,7 +262,8 @@ parse(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
-			return usage_error("unknown option or missing value: \"%s\"", argv[optind - 1]);
+			return usage_error("unknown option or missing value: \"%s\"",
+			                   argv[optind - 1]);
 		if ((rc = parse_option(c, opt, optarg)) >= 0)
 			return rc;
 	}
@@ -298,8 +302,8 @@ event_words(const struct tly_dpaudit_event *e, char *out, size_t len)
 	if (e->kind == TLY_DPAUDIT_EXTRA)
 		snprintf(out, len, "outside the noise's support around %s", e->extra ? "D'" : "D");
 	else
-		snprintf(out, len, "value %s %.10g", e->kind == TLY_DPAUDIT_AT_LEAST ? ">=" : "<=",
-		         e->threshold);
+		snprintf(out, len, "value %s %.10g",
+		         e->kind == TLY_DPAUDIT_AT_LEAST ? ">=" : "<=", e->threshold);
 	return out;
 }
 
@@ -307,25 +311,25 @@ static json_t *
 result_json(const struct tly_audit_dp_result *r, const struct tly_audit_dp_options *o)
 {
 	char words[96];
-	json_t *j = json_pack("{s:s, s:s, s:f, s:I, s:I, s:s, s:I, s:I, s:f}", "mechanism",
-	                      r->mechanism, "noise", r->skellam ? "skellam" : "laplace",
-	                      "epsilon_claimed", r->epsilon_claimed, "nodes", (json_int_t)o->nodes,
-	                      "honest", (json_int_t)o->honest, "fault",
-	                      o->fault == TLY_AUDIT_DP_FAULT_SHARE_ALONE ? "share-alone" : "none",
-	                      "draws", (json_int_t)r->draws, "held_out", (json_int_t)r->finding.n,
-	                      "noise_sd", r->noise_sd);
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:f, s:I, s:I, s:s, s:I, s:I, s:f}", "mechanism", r->mechanism, "noise",
+	    r->skellam ? "skellam" : "laplace", "epsilon_claimed", r->epsilon_claimed, "nodes",
+	    (json_int_t)o->nodes, "honest", (json_int_t)o->honest, "fault",
+	    o->fault == TLY_AUDIT_DP_FAULT_SHARE_ALONE ? "share-alone" : "none", "draws",
+	    (json_int_t)r->draws, "held_out", (json_int_t)r->finding.n, "noise_sd", r->noise_sd);
 
 	if (j == NULL)
 		return NULL;
 	if (r->skellam) {
 		json_object_set_new(j, "rho", json_real(r->rho));
 		json_object_set_new(j, "delta", json_real(r->delta));
-		json_object_set_new(j, "conversion", json_string("cdp2adp (Canonne, Kamath, Steinke)"));
+		json_object_set_new(j, "conversion",
+		                    json_string("cdp2adp (Canonne, Kamath, Steinke)"));
 	}
 	if (o->calibrate[0] != '\0')
 		json_object_set_new(j, "calibrated_to", json_string(o->calibrate));
-	json_object_set_new(j, "truth", json_pack("[o, o]", real_or_null(r->truth[0]),
-	                                          real_or_null(r->truth[1])));
+	json_object_set_new(
+	    j, "truth", json_pack("[o, o]", real_or_null(r->truth[0]), real_or_null(r->truth[1])));
 	json_object_set_new(
 	    j, "event",
 	    json_pack("{s:s, s:s, s:o}", "words", event_words(&r->event, words, sizeof words),
@@ -352,7 +356,8 @@ write_json(const char *path, json_t *results, const struct tly_audit_dp_options 
 	                        o->seeded ? json_integer((json_int_t)o->seed) : json_null(),
 	                        "results", results);
 
-	if (doc == NULL || json_dump_file(doc, path, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0) {
+	if (doc == NULL ||
+	    json_dump_file(doc, path, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0) {
 		fprintf(stderr, "tally audit dp: --json %s: cannot write the file\n", path);
 		json_decref(doc);
 		return -1;
@@ -383,16 +388,17 @@ write_plot(const char *prefix, const struct tly_audit_dp_result *r, size_t count
 	if ((f = popen("gnuplot", "w")) == NULL)
 		return -1;
 	for (int svg = 0; svg < 2; svg++)
-		fprintf(f,
-		        "set terminal %s size 900,500\nset output '%s.%s'\n"
-		        "set title 'tally audit dp: empirical lower bounds beside the claims'\n"
-		        "set ylabel 'epsilon'\nset yrange [0:*]\nset xrange [-0.5:%zu.5]\n"
-		        "set xtics rotate by -30\nset key top left\nset grid ytics\n"
-		        "plot '%s' using 1:3:xtic(2) with points pt 5 ps 1.5 title 'claimed epsilon', "
-		        "'' using 1:4 with points pt 7 title 'point estimate', "
-		        "'' using 1:5 with points pt 9 ps 1.5 title 'lower bound', "
-		        "'' using 1:6 with points pt 11 title 'lower bound at 4 sigma'\n",
-		        svg ? "svg" : "pngcairo", prefix, svg ? "svg" : "png", count - 1, path);
+		fprintf(
+		    f,
+		    "set terminal %s size 900,500\nset output '%s.%s'\n"
+		    "set title 'tally audit dp: empirical lower bounds beside the claims'\n"
+		    "set ylabel 'epsilon'\nset yrange [0:*]\nset xrange [-0.5:%zu.5]\n"
+		    "set xtics rotate by -30\nset key top left\nset grid ytics\n"
+		    "plot '%s' using 1:3:xtic(2) with points pt 5 ps 1.5 title 'claimed epsilon', "
+		    "'' using 1:4 with points pt 7 title 'point estimate', "
+		    "'' using 1:5 with points pt 9 ps 1.5 title 'lower bound', "
+		    "'' using 1:6 with points pt 11 title 'lower bound at 4 sigma'\n",
+		    svg ? "svg" : "pngcairo", prefix, svg ? "svg" : "png", count - 1, path);
 	if (pclose(f) != 0) {
 		fprintf(stderr, "tally audit dp: --plot: gnuplot failed (is it installed?)\n");
 		return -1;
@@ -418,15 +424,16 @@ run_all(const struct cli *c, struct tly_audit_dp_result *results, size_t *count)
 	int flagged = 0;
 
 	*count = 0;
-	printf("%-18s %8s %9s %9s %9s %10s %8s  %s\n", "mechanism", "claimed", "eps_hat",
-	       "eps_lb", "eps_lb_4s", "draws", "seconds", "verdict");
+	printf("%-18s %8s %9s %9s %9s %10s %8s  %s\n", "mechanism", "claimed", "eps_hat", "eps_lb",
+	       "eps_lb_4s", "draws", "seconds", "verdict");
 	for (size_t m = 0; m < TLY_AUDIT_DP_MECHANISMS; m++) {
 		struct tly_audit_dp_result *r = &results[*count];
 		if (!selected(tly_audit_dp_mechanisms[m], c->mechanism))
 			continue;
 		if (tly_audit_dp_run(&c->o, tly_audit_dp_mechanisms[m], r, why, sizeof why) !=
 		    TLY_OK) {
-			fprintf(stderr, "tally audit dp: %s: %s\n", tly_audit_dp_mechanisms[m], why);
+			fprintf(stderr, "tally audit dp: %s: %s\n", tly_audit_dp_mechanisms[m],
+			        why);
 			return EXIT_FLAGGED;
 		}
 		print_row(r, &c->o);
@@ -465,9 +472,10 @@ tly_audit_dp_command(int argc, char **argv)
 	while (m < TLY_AUDIT_DP_MECHANISMS && !selected(tly_audit_dp_mechanisms[m], c.mechanism))
 		m++;
 	if (m == TLY_AUDIT_DP_MECHANISMS)
-		return usage_error("--mechanism: \"%.40s\" names no mechanism (all, count, sum, "
-		                   "mean, histogram, rate, laplace, skellam, or e.g. count-laplace)",
-		                   c.mechanism);
+		return usage_error(
+		    "--mechanism: \"%.40s\" names no mechanism (all, count, sum, "
+		    "mean, histogram, rate, laplace, skellam, or e.g. count-laplace)",
+		    c.mechanism);
 	rc = run_all(&c, results, &count);
 	if (count > 0 && write_outputs(&c, results, count) != 0)
 		rc = EXIT_FLAGGED;

@@ -20,19 +20,19 @@ struct dp_world {
 	enum audit_measure measure;
 	int skellam;
 	struct tly_catalogue cat;
-	struct tly_spec spec;              /* the claimed query, for the release */
-	struct tly_noise_params claimed;   /* its noise */
-	struct tly_noise_params drawn;     /* the noise the trusts draw (calibrate) */
-	size_t d;                          /* cells */
-	int64_t *cells[2];                 /* the node's exact answer on D, D' */
-	size_t figure;                     /* the release's cell audited */
-	size_t key_cells;                  /* cells the figure is made of: 1 or 2 */
-	size_t key_first;                  /* the first of them */
-	uint32_t nodes, honest_drawing;    /* trusts; honest ones whose shares are in */
-	struct tly_idlist contributors;    /* 1..nodes */
+	struct tly_spec spec;            /* the claimed query, for the release */
+	struct tly_noise_params claimed; /* its noise */
+	struct tly_noise_params drawn;   /* the noise the trusts draw (calibrate) */
+	size_t d;                        /* cells */
+	int64_t *cells[2];               /* the node's exact answer on D, D' */
+	size_t figure;                   /* the release's cell audited */
+	size_t key_cells;                /* cells the figure is made of: 1 or 2 */
+	size_t key_first;                /* the first of them */
+	uint32_t nodes, honest_drawing;  /* trusts; honest ones whose shares are in */
+	struct tly_idlist contributors;  /* 1..nodes */
 	uint8_t query_id[TLY_QUERY_ID_BYTES];
 	const struct tly_audit_dp_sampler *sampler;
-	int64_t truth_cell[2];             /* the audited cell's noise-free total */
+	int64_t truth_cell[2]; /* the audited cell's noise-free total */
 };
 
 /* Set up w for mechanism index `m` (tly_audit_dp_mechanisms) and the

@@ -19,8 +19,8 @@
 #include "query/budget.h"
 
 const char *const tly_audit_dp_mechanisms[TLY_AUDIT_DP_MECHANISMS] = {
-    "count-laplace",   "sum-laplace",   "mean-laplace",   "histogram-laplace",   "rate-laplace",
-    "count-skellam",   "sum-skellam",   "mean-skellam",   "histogram-skellam",   "rate-skellam",
+    "count-laplace", "sum-laplace", "mean-laplace", "histogram-laplace", "rate-laplace",
+    "count-skellam", "sum-skellam", "mean-skellam", "histogram-skellam", "rate-skellam",
 };
 
 /* The columns both datasets declare (a node config's [dataset] section). */
@@ -54,7 +54,8 @@ write_people(sqlite3 *db, int neighbour)
 		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 	}
 	if (rc == SQLITE_OK && neighbour)
-		rc = sqlite3_exec(db, "INSERT INTO people VALUES ('added', 100, 5, 100000, 'F', 1, 0)",
+		rc = sqlite3_exec(db,
+		                  "INSERT INTO people VALUES ('added', 100, 5, 100000, 'F', 1, 0)",
 		                  NULL, NULL, NULL);
 	return rc;
 }
@@ -214,7 +215,8 @@ choose_figure(struct dp_world *w, char *why, size_t why_len)
 	while (i < w->d && w->cells[0][i] == w->cells[1][i])
 		i++;
 	if (i == w->d)
-		return tly_fail(why, why_len, TLY_EINVAL, "the neighbouring datasets give the same cells");
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "the neighbouring datasets give the same cells");
 	w->key_cells = w->measure == AUDIT_MEAN || w->measure == AUDIT_RATE ? 2 : 1;
 	w->key_first = w->key_cells == 2 ? 0 : i;
 	w->figure = w->measure == AUDIT_HISTOGRAM ? i : 0;
@@ -259,13 +261,14 @@ claim(const struct dp_world *w, const struct tly_audit_dp_options *o,
 		struct tly_fraction rho = {w->claimed.privacy_num, w->claimed.privacy_den};
 		out->rho = ratio;
 		out->delta = o->delta;
-		if ((rv = tly_budget_cdp2adp(rho, delta_fraction(o->delta), &out->epsilon_claimed)) !=
-		    TLY_OK)
+		if ((rv = tly_budget_cdp2adp(rho, delta_fraction(o->delta),
+		                             &out->epsilon_claimed)) != TLY_OK)
 			return tly_fail(why, why_len, rv, "--delta %g: cdp2adp fails: %s", o->delta,
 			                tly_strerror(rv));
 	}
 	if ((rv = tly_noise_describe(&w->drawn, w->drawn.h, &info)) != TLY_OK)
-		return tly_fail(why, why_len, rv, "cannot describe the noise: %s", tly_strerror(rv));
+		return tly_fail(why, why_len, rv, "cannot describe the noise: %s",
+		                tly_strerror(rv));
 	out->noise_sd = info.sd;
 	return TLY_OK;
 }
@@ -337,10 +340,12 @@ static tly_err
 check_options(const struct tly_audit_dp_options *o, char *why, size_t why_len)
 {
 	if (o->draws < 2)
-		return tly_fail(why, why_len, TLY_EINVAL, "--draws: at least 2 (half of them choose "
-		                                          "the event, half test it)");
+		return tly_fail(why, why_len, TLY_EINVAL,
+		                "--draws: at least 2 (half of them choose "
+		                "the event, half test it)");
 	if (o->nodes < 1 || o->nodes > TLY_AUDIT_DP_MAX_NODES)
-		return tly_fail(why, why_len, TLY_EINVAL, "--nodes: 1 to %d", TLY_AUDIT_DP_MAX_NODES);
+		return tly_fail(why, why_len, TLY_EINVAL, "--nodes: 1 to %d",
+		                TLY_AUDIT_DP_MAX_NODES);
 	if (o->honest < 1 || o->honest > o->nodes)
 		return tly_fail(why, why_len, TLY_EINVAL, "--honest: 1 to --nodes (%u)", o->nodes);
 	if (!(o->confidence > 0 && o->confidence < 1))

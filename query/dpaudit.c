@@ -50,7 +50,8 @@ stirling_error(double z)
 		return lgamma(z + 1) - (z + 0.5) * log(z) + z - half_log_2pi;
 	r = 1 / z;
 	r2 = r * r;
-	return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188))));
+	return r *
+	       (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188))));
 }
 
 /* Loader's deviance term x ln(x / m) + m - x, without cancellation when x
@@ -239,9 +240,11 @@ tly_dpaudit_choose(const struct tly_dpaudit_draws *draws, double delta, double l
 			below[s] += draws->count[0][s][i];
 			at_most[s] = below[s];
 		}
-		consider(&pick, (struct tly_dpaudit_event){TLY_DPAUDIT_AT_LEAST, draws->values[i], 0, 0},
+		consider(&pick,
+		         (struct tly_dpaudit_event){TLY_DPAUDIT_AT_LEAST, draws->values[i], 0, 0},
 		         at_least, n, delta, z);
-		consider(&pick, (struct tly_dpaudit_event){TLY_DPAUDIT_AT_MOST, draws->values[i], 0, 0},
+		consider(&pick,
+		         (struct tly_dpaudit_event){TLY_DPAUDIT_AT_MOST, draws->values[i], 0, 0},
 		         at_most, n, delta, z);
 	}
 	for (size_t e = 0; e < draws->extra_count; e++)

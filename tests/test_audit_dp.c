@@ -35,7 +35,8 @@ Test(dpaudit, beta_cdf_closed_forms)
 	const double xs[] = {1e-9, 0.01, 0.3, 0.5, 0.77, 0.999};
 	for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
 		double x = xs[i];
-		cr_assert_float_eq(tly_dpaudit_beta_cdf(1, 7, x), 1 - pow(1 - x, 7), 1e-13, "x %g", x);
+		cr_assert_float_eq(tly_dpaudit_beta_cdf(1, 7, x), 1 - pow(1 - x, 7), 1e-13, "x %g",
+		                   x);
 		cr_assert_float_eq(tly_dpaudit_beta_cdf(4.5, 1, x), pow(x, 4.5), 1e-13, "x %g", x);
 	}
 	cr_assert_float_eq(tly_dpaudit_beta_cdf(3, 3, 0.5), 0.5, 1e-14);
@@ -57,8 +58,8 @@ Test(dpaudit, beta_cdf_is_the_binomial_tail)
 		for (int k = 1; k <= 60; k++) {
 			double want = binomial_tail(60, k, ps[i]);
 			double got = tly_dpaudit_beta_cdf(k, 60 - k + 1, ps[i]);
-			cr_assert(fabs(got - want) <= 1e-12 + 1e-10 * want, "p %g k %d: %.17g vs %.17g",
-			          ps[i], k, got, want);
+			cr_assert(fabs(got - want) <= 1e-12 + 1e-10 * want,
+			          "p %g k %d: %.17g vs %.17g", ps[i], k, got, want);
 		}
 }
 
@@ -71,8 +72,8 @@ Test(dpaudit, quantile_inverts_the_cdf)
 			double a = shapes[i][0], b = shapes[i][1];
 			double x = tly_dpaudit_beta_quantile(a, b, ps[j]);
 			double back = tly_dpaudit_beta_cdf(a, b, x);
-			cr_assert(fabs(back - ps[j]) <= 1e-9 * ps[j] + 1e-13, "a %g b %g p %g: %.17g", a,
-			          b, ps[j], back);
+			cr_assert(fabs(back - ps[j]) <= 1e-9 * ps[j] + 1e-13,
+			          "a %g b %g p %g: %.17g", a, b, ps[j], back);
 		}
 }
 
@@ -136,8 +137,8 @@ audit(const struct tly_audit_dp_options *o, const char *mechanism)
 	char why[512] = "";
 	cr_assert_eq(tly_audit_dp_run(o, mechanism, &r, why, sizeof why), TLY_OK, "%s: %s",
 	             mechanism, why);
-	cr_log_info("%s: claimed %.4f, eps_hat %.4f, eps_lb %.4f (draws %llu, %.1f s)\n",
-	            mechanism, r.epsilon_claimed, r.finding.epsilon_hat, r.finding.epsilon_lb,
+	cr_log_info("%s: claimed %.4f, eps_hat %.4f, eps_lb %.4f (draws %llu, %.1f s)\n", mechanism,
+	            r.epsilon_claimed, r.finding.epsilon_hat, r.finding.epsilon_lb,
 	            (unsigned long long)r.draws, r.seconds);
 	return r;
 }
@@ -152,9 +153,9 @@ Test(audit_dp, real_mechanisms_are_not_flagged, .timeout = 120)
 		const char *name;
 		uint64_t draws;
 	} runs[] = {
-	    {"count-laplace", 1000000},   {"sum-laplace", 400000},  {"mean-laplace", 200000},
+	    {"count-laplace", 1000000},    {"sum-laplace", 400000},  {"mean-laplace", 200000},
 	    {"histogram-laplace", 400000}, {"rate-laplace", 400000}, {"count-skellam", 400000},
-	    {"sum-skellam", 60000},       {"mean-skellam", 30000},  {"histogram-skellam", 100000},
+	    {"sum-skellam", 60000},        {"mean-skellam", 30000},  {"histogram-skellam", 100000},
 	    {"rate-skellam", 100000},
 	};
 	struct tly_audit_dp_options o;
@@ -162,12 +163,12 @@ Test(audit_dp, real_mechanisms_are_not_flagged, .timeout = 120)
 	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
 		o.draws = runs[i].draws;
 		struct tly_audit_dp_result r = audit(&o, runs[i].name);
-		cr_expect(!r.flagged, "%s flagged: eps_lb %g > %g", runs[i].name, r.finding.epsilon_lb,
-		          r.epsilon_claimed);
+		cr_expect(!r.flagged, "%s flagged: eps_lb %g > %g", runs[i].name,
+		          r.finding.epsilon_lb, r.epsilon_claimed);
 		cr_expect_eq(r.finding.n, runs[i].draws / 2);
 		if (i == 0)
-			cr_expect(r.finding.epsilon_lb > 0.98, "count-laplace bound %g is not tight",
-			          r.finding.epsilon_lb);
+			cr_expect(r.finding.epsilon_lb > 0.98,
+			          "count-laplace bound %g is not tight", r.finding.epsilon_lb);
 	}
 }
 
@@ -418,8 +419,8 @@ Test(audit_dp_cli, bad_options_name_themselves)
 	    {"--bogus", "1", "--bogus"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		cr_expect_eq(run_tally((const char *[]){cases[i][0], cases[i][1], NULL}), 2, "%s %s",
-		             cases[i][0], cases[i][1]);
+		cr_expect_eq(run_tally((const char *[]){cases[i][0], cases[i][1], NULL}), 2,
+		             "%s %s", cases[i][0], cases[i][1]);
 		cr_expect(err_has(cases[i][2]), "%s %s: the message does not name it", cases[i][0],
 		          cases[i][1]);
 	}
@@ -444,9 +445,10 @@ Test(audit_dp_cli, json_and_plot)
 	cr_assert_not_null(doc, "%s", error.text);
 	json_t *results = json_object_get(doc, "results");
 	cr_assert_eq(json_array_size(results), 2);
-	static const char *const keys[] = {"mechanism", "epsilon_claimed", "draws", "event",
-	                                   "counts", "epsilon_hat", "epsilon_lb", "confidence",
-	                                   "epsilon_lb_4sigma", "seconds", "flagged", "truth"};
+	static const char *const keys[] = {"mechanism",  "epsilon_claimed", "draws",
+	                                   "event",      "counts",          "epsilon_hat",
+	                                   "epsilon_lb", "confidence",      "epsilon_lb_4sigma",
+	                                   "seconds",    "flagged",         "truth"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		cr_expect_not_null(json_object_get(json_array_get(results, 0), keys[i]), "%s",
 		                   keys[i]);
@@ -458,9 +460,9 @@ Test(audit_dp_cli, json_and_plot)
 		snprintf(path, sizeof path, "%s%s", prefix, ends[i]);
 		cr_expect_eq(access(path, R_OK), 0, "%s", path);
 	}
-	cr_assert_eq(run_tally((const char *[]){"--mechanism", "count-laplace", "--calibrate", "1.1",
-	                                        NULL}),
-	             1);
+	cr_assert_eq(
+	    run_tally((const char *[]){"--mechanism", "count-laplace", "--calibrate", "1.1", NULL}),
+	    1);
 	snprintf(path, sizeof path, "%s/out", workdir);
 	cr_assert(dmn_file_has(path, "FLAGGED"));
 }
