@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "net/process.h"
+
 enum { EXIT_CLEAN = 0, EXIT_FLAGGED = 1, EXIT_USAGE_DP = 2, TLY_AUDIT_DP_PATH_MAX = 4200 };
 
 static const char usage_dp[] =
@@ -51,16 +53,19 @@ static const char usage_dp[] =
     "  --plot PREFIX    write PREFIX.dat, PREFIX.png and PREFIX.svg (gnuplot)\n"
     "  --help           this text\n";
 
+/* "tally audit dp: MESSAGE (see 'tally audit dp --help')" on stderr, as
+ * tly_process_bad_option says it; returns the usage exit code. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int
 usage_error(const char *fmt, ...)
 {
+	char message[512];
 	va_list ap;
 
-	fputs("tally audit dp: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(tally audit dp --help lists the options)\n");
+	fprintf(stderr, "tally audit dp: %s (see 'tally audit dp --help')\n", message);
 	return EXIT_USAGE_DP;
 }
 
@@ -262,8 +267,7 @@ parse(struct cli *c, int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
-			return usage_error("unknown option or missing value: \"%s\"",
-			                   argv[optind - 1]);
+			return tly_process_bad_option("tally audit dp", long_options, argc, argv);
 		if ((rc = parse_option(c, opt, optarg)) >= 0)
 			return rc;
 	}

@@ -318,29 +318,41 @@ Test(audit_dp, seeded_runs_repeat, .timeout = 60)
 	cr_assert(other.finding.k_p != one.finding.k_p || other.finding.k_q != one.finding.k_q);
 }
 
+/* tly_audit_dp_run refuses o with TLY_EINVAL and a why naming `needle`. */
+static void
+refused(const struct tly_audit_dp_options *o, const char *mechanism, const char *needle)
+{
+	struct tly_audit_dp_result r;
+	char why[256] = "";
+	cr_expect_eq(tly_audit_dp_run(o, mechanism, &r, why, sizeof why), TLY_EINVAL, "%s", needle);
+	cr_expect(strstr(why, needle) != NULL, "%s: %s", needle, why);
+}
+
 Test(audit_dp, bad_options_are_refused)
 {
 	struct tly_audit_dp_options o;
-	struct tly_audit_dp_result r;
-	char why[256];
 	tly_audit_dp_defaults(&o);
-	cr_assert_eq(tly_audit_dp_run(&o, "median-laplace", &r, why, sizeof why), TLY_EINVAL);
-	cr_assert(strstr(why, "--mechanism") != NULL, "%s", why);
+	refused(&o, "median-laplace", "--mechanism");
 	o.draws = 1;
-	cr_assert_eq(tly_audit_dp_run(&o, "count-laplace", &r, why, sizeof why), TLY_EINVAL);
-	cr_assert(strstr(why, "--draws") != NULL, "%s", why);
+	refused(&o, "count-laplace", "--draws");
 	tly_audit_dp_defaults(&o);
 	snprintf(o.epsilon, sizeof o.epsilon, "2000");
-	cr_assert_eq(tly_audit_dp_run(&o, "count-laplace", &r, why, sizeof why), TLY_EINVAL);
-	cr_assert(strstr(why, "--epsilon 2000") != NULL, "%s", why);
+	refused(&o, "count-laplace", "--epsilon 2000");
 	tly_audit_dp_defaults(&o);
 	o.honest = 4;
-	cr_assert_eq(tly_audit_dp_run(&o, "count-laplace", &r, why, sizeof why), TLY_EINVAL);
-	cr_assert(strstr(why, "--honest") != NULL, "%s", why);
+	refused(&o, "count-laplace", "--honest");
+	tly_audit_dp_defaults(&o);
+	o.confidence = 1;
+	refused(&o, "count-laplace", "--confidence");
+	tly_audit_dp_defaults(&o);
+	snprintf(o.column, sizeof o.column, "salary");
+	refused(&o, "sum-laplace", "--epsilon 1: measure.column");
 	tly_audit_dp_defaults(&o);
 	snprintf(o.calibrate, sizeof o.calibrate, "0.0000001");
-	cr_assert_neq(tly_audit_dp_run(&o, "count-laplace", &r, why, sizeof why), TLY_OK);
-	cr_assert(strstr(why, "--calibrate") != NULL, "%s", why);
+	struct tly_audit_dp_result r;
+	char why[256] = "";
+	cr_expect_neq(tly_audit_dp_run(&o, "count-laplace", &r, why, sizeof why), TLY_OK);
+	cr_expect(strstr(why, "--calibrate") != NULL, "%s", why);
 }
 
 /* ---- the command line ---- */
