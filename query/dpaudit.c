@@ -226,7 +226,11 @@ tly_dpaudit_choose(const struct tly_dpaudit_draws *draws, double delta, double l
 	const uint64_t n = draws->n[0];
 	struct pick pick = {.found = 0};
 	uint64_t below[2] = {0, 0}, total[2] = {0, 0};
-	double z = normal_quantile(level);
+	/* Bonferroni over the 4 m + 2 extra candidates scored: without it the
+	 * best of many scores favours a rare event that looks good by chance
+	 * on the first half and falls back on the second. */
+	double candidates = 4.0 * (double)m + 2.0 * (double)draws->extra_count;
+	double z = normal_quantile(1 - (1 - level) / candidates);
 
 	if (n == 0 || m == 0 || draws->extra_count > TLY_DPAUDIT_EXTRA_MAX)
 		return TLY_EINVAL;

@@ -102,9 +102,11 @@ struct tly_dpaudit_event {
 };
 
 /* The event and direction with the largest epsilon lower bound on the
- * first half (half 0) at `level` (normal-approximation bounds with a
- * continuity correction: the choice needs no exactness, only independence
- * from half 1). TLY_EINVAL when n[0] is 0 or there is no value. */
+ * first half (half 0): Wilson score bounds at a Bonferroni-adjusted level,
+ * 1 - (1 - level) / (the number of candidates scored), so that an event
+ * with few draws must beat the others by more than chance does (the
+ * choice needs no exactness, only independence from half 1).
+ * TLY_EINVAL when n[0] is 0 or there is no value. */
 TLY_MUST tly_err tly_dpaudit_choose(const struct tly_dpaudit_draws *draws, double delta,
                                     double level, struct tly_dpaudit_event *out);
 
