@@ -147,16 +147,16 @@ audit(const struct tly_audit_dp_options *o, const char *mechanism)
  * the fast ones, smaller for the Skellam sums and means (whose Poisson
  * draws cost O(mu)). The Laplace count's bound is also close to its claim:
  * the audit is tight, not merely passing. */
-Test(audit_dp, real_mechanisms_are_not_flagged, .timeout = 120)
+Test(audit_dp_stats, real_mechanisms_are_not_flagged, .timeout = 120)
 {
 	static const struct {
 		const char *name;
 		uint64_t draws;
 	} runs[] = {
-	    {"count-laplace", 1000000},    {"sum-laplace", 400000},  {"mean-laplace", 200000},
-	    {"histogram-laplace", 400000}, {"rate-laplace", 400000}, {"count-skellam", 400000},
-	    {"sum-skellam", 60000},        {"mean-skellam", 30000},  {"histogram-skellam", 100000},
-	    {"rate-skellam", 100000},
+	    {"count-laplace", 1000000},    {"sum-laplace", 200000},  {"mean-laplace", 100000},
+	    {"histogram-laplace", 200000}, {"rate-laplace", 200000}, {"count-skellam", 200000},
+	    {"sum-skellam", 40000},        {"mean-skellam", 20000},  {"histogram-skellam", 60000},
+	    {"rate-skellam", 60000},
 	};
 	struct tly_audit_dp_options o;
 	tly_audit_dp_defaults(&o);
@@ -174,7 +174,7 @@ Test(audit_dp, real_mechanisms_are_not_flagged, .timeout = 120)
 
 /* Negative control 1: the noise calibrated for epsilon 1.1 under a claim of
  * 1 (10% too little noise) is caught at the default run size. */
-Test(audit_dp, calibration_ten_percent_too_small_is_caught, .timeout = 60)
+Test(audit_dp_stats, calibration_ten_percent_too_small_is_caught, .timeout = 120)
 {
 	struct tly_audit_dp_options o;
 	tly_audit_dp_defaults(&o);
@@ -190,7 +190,7 @@ Test(audit_dp, calibration_ten_percent_too_small_is_caught, .timeout = 60)
 
 /* Negative control 2: the first honest trust's share released alone (1/h
  * of the noise, h = 2) is caught, and so it is with h = 3 of 5. */
-Test(audit_dp, one_share_alone_is_caught, .timeout = 60)
+Test(audit_dp_stats, one_share_alone_is_caught, .timeout = 120)
 {
 	struct tly_audit_dp_options o;
 	tly_audit_dp_defaults(&o);
@@ -282,18 +282,18 @@ float_audit(const char *mechanism, const char *column, float b, uint64_t draws)
 	return r;
 }
 
-Test(audit_dp, floating_point_sampler_is_caught, .timeout = 60)
+Test(audit_dp_stats, floating_point_sampler_is_caught, .timeout = 120)
 {
 	/* A sum of costs bounded by 10^5 at epsilon 1: b = 10^5. */
-	struct tly_audit_dp_result r = float_audit("sum-laplace", "cost", 1e5f, 200000);
+	struct tly_audit_dp_result r = float_audit("sum-laplace", "cost", 1e5f, 100000);
 	cr_assert_eq(r.event.kind, TLY_DPAUDIT_EXTRA);
-	cr_assert(r.flagged && r.finding.epsilon_lb > 3, "eps_lb %g", r.finding.epsilon_lb);
+	cr_assert(r.flagged && r.finding.epsilon_lb > 2.5, "eps_lb %g", r.finding.epsilon_lb);
 	cr_assert_eq(r.finding.k_q, 0, "a neighbour's impossible output occurred");
 }
 
 /* The same sampler at b = 1 (a count at epsilon 1) reaches every integer
  * it is likely to: the support events find nothing, nothing is flagged. */
-Test(audit_dp, floating_point_sampler_at_small_scale_passes, .timeout = 60)
+Test(audit_dp_stats, floating_point_sampler_at_small_scale_passes, .timeout = 120)
 {
 	struct tly_audit_dp_result r = float_audit("count-laplace", "visits", 1.0f, 200000);
 	cr_assert(!r.flagged, "eps_lb %g", r.finding.epsilon_lb);
@@ -301,7 +301,7 @@ Test(audit_dp, floating_point_sampler_at_small_scale_passes, .timeout = 60)
 
 /* The same seed gives the same counts whatever the thread count; another
  * seed other counts. */
-Test(audit_dp, seeded_runs_repeat, .timeout = 60)
+Test(audit_dp_stats, seeded_runs_repeat, .timeout = 120)
 {
 	struct tly_audit_dp_options o;
 	tly_audit_dp_defaults(&o);
@@ -472,9 +472,9 @@ Test(audit_dp_cli, json_and_plot)
 		snprintf(path, sizeof path, "%s%s", prefix, ends[i]);
 		cr_expect_eq(access(path, R_OK), 0, "%s", path);
 	}
-	cr_assert_eq(
-	    run_tally((const char *[]){"--mechanism", "count-laplace", "--calibrate", "1.1", NULL}),
-	    1);
+	cr_assert_eq(run_tally((const char *[]){"--mechanism", "count-laplace", "--calibrate",
+	                                        "1.1", "--draws", "200000", NULL}),
+	             1);
 	snprintf(path, sizeof path, "%s/out", workdir);
 	cr_assert(dmn_file_has(path, "FLAGGED"));
 }
