@@ -269,7 +269,10 @@ claim(const struct dp_world *w, const struct tly_audit_dp_options *o,
 	if ((rv = tly_noise_describe(&w->drawn, w->drawn.h, &info)) != TLY_OK)
 		return tly_fail(why, why_len, rv, "cannot describe the noise: %s",
 		                tly_strerror(rv));
-	out->noise_sd = info.sd;
+	/* The audited total holds honest_drawing of the h shares (fewer for
+	 * share-alone); a share's variance is the target's over h, for both
+	 * noises (query/noise.h). */
+	out->noise_sd = sqrt(info.target_variance * (double)w->honest_drawing / (double)w->drawn.h);
 	return TLY_OK;
 }
 
