@@ -14,6 +14,7 @@
 
 #include "cli/audit_dp.h"
 #include "crypto/field.h"
+#include "crypto/rng_test.h"
 #include "query/dpaudit.h"
 #include "tests/daemons.h"
 
@@ -126,6 +127,42 @@ Test(dpaudit, choose_then_evaluate)
 	e.kind = TLY_DPAUDIT_EXTRA;
 	e.extra = 0;
 	cr_assert_eq(tly_dpaudit_evaluate(&draws, &e, 0, 0.975, &f), TLY_EINVAL);
+}
+
+/* Coverage, by simulation: of 4,000 draws of k ~ Bin(200, 0.3), how many
+ * bounds at `level` miss p (lower above it, or upper below it). */
+static int
+cp_misses(double level, int upper)
+{
+	struct tly_rng rng;
+	int misses = 0;
+	tly_rng_init_seeded_u64(&rng, 1717);
+	for (int trial = 0; trial < 4000; trial++) {
+		uint64_t k = 0;
+		for (int i = 0; i < 200; i++)
+			k += tly_rng_uniform(&rng, 10) < 3;
+		if (upper ? tly_dpaudit_cp_upper(k, 200, level) < 0.3
+		          : tly_dpaudit_cp_lower(k, 200, level) > 0.3)
+			misses++;
+	}
+	tly_rng_fini(&rng);
+	return misses;
+}
+
+/* Each one-sided bound at 0.975 misses at most 2.5% of the time (Clopper-
+ * Pearson is conservative): at most 100 of 4,000 expected, 130 allowed (3
+ * sd). The negative control: bounds at 0.9 used in their place miss about
+ * 10% and fail the same check, so the check can tell. */
+Test(dpaudit, clopper_pearson_coverage_stats)
+{
+	for (int upper = 0; upper < 2; upper++) {
+		int good = cp_misses(0.975, upper), bad = cp_misses(0.9, upper);
+		cr_log_info("%s bound: %d misses at 0.975, %d at 0.9 (of 4000)\n",
+		            upper ? "upper" : "lower", good, bad);
+		cr_expect(good <= 130, "%s: %d misses", upper ? "upper" : "lower", good);
+		cr_expect(bad > 130, "%s at 0.9: %d misses, the check cannot tell",
+		          upper ? "upper" : "lower", bad);
+	}
 }
 
 /* ---- the auditor ---- */
