@@ -397,7 +397,7 @@ write_plot(const char *prefix, const struct tly_audit_dp_result *r, size_t count
 		    "set terminal %s size 900,500\nset output '%s.%s'\n"
 		    "set title 'tally audit dp: empirical lower bounds beside the claims'\n"
 		    "set ylabel 'epsilon'\nset yrange [0:*]\nset xrange [-0.5:%zu.5]\n"
-		    "set xtics rotate by -30\nset key top left\nset grid ytics\n"
+		    "set xtics rotate by -30\nset key bottom right box opaque\nset grid ytics\n"
 		    "plot '%s' using 1:3:xtic(2) with points pt 5 ps 1.5 title 'claimed epsilon', "
 		    "'' using 1:4 with points pt 7 title 'point estimate', "
 		    "'' using 1:5 with points pt 9 ps 1.5 title 'lower bound', "
