@@ -175,6 +175,29 @@ faults: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/tests/helpers/faults
 	@TALLY_BIN=$(abspath $(BUILD)/bin) $(BUILD)/tests/helpers/faults --queries $(FAULT_QUERIES)
 
+# The empirical DP audit, long version (docs/PRIVACY.md, "The empirical
+# audit"): `tally audit dp` on every Laplace mechanism at 2 10^7 draws per
+# dataset (the headline count is the issue's independent check), every
+# Skellam one at 2 10^6 (their Poisson draws cost O(mu)), and two negative
+# controls that must be FLAGGED (exit 1): noise for epsilon 1.1 under a
+# claim of 1, and one noise share released alone. JSON, .dat, PNG and SVG
+# under $(BUILD)/audit-dp/; about 6 minutes on two cores.
+.PHONY: audit-dp
+AUDIT_DP := $(BUILD)/audit-dp
+audit-dp: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bin/tally
+	@mkdir -p $(AUDIT_DP)
+	@start=$$(date +%s); T=$(BUILD)/bin/tally; \
+	$$T audit dp --mechanism laplace --draws 20000000 --json $(AUDIT_DP)/laplace.json \
+		--plot $(AUDIT_DP)/laplace && \
+	$$T audit dp --mechanism skellam --draws 2000000 --json $(AUDIT_DP)/skellam.json \
+		--plot $(AUDIT_DP)/skellam && \
+	{ $$T audit dp --mechanism count-laplace --calibrate 1.1 --draws 20000000 \
+		--json $(AUDIT_DP)/control-calibrate.json; test $$? -eq 1; } && \
+	{ $$T audit dp --mechanism count-laplace --fault share-alone --draws 2000000 \
+		--json $(AUDIT_DP)/control-share-alone.json; test $$? -eq 1; } && \
+	echo "audit-dp: done in $$(( $$(date +%s) - start )) s; results in $(AUDIT_DP)/"
+
 # Mutation testing: each tests/mutants/*.patch puts one small bug into a
 # privacy or integrity check; scripts/mutants.sh applies them one at a time
 # in a scratch copy of the tree (build/mutants/src), rebuilds, runs the
@@ -281,6 +304,9 @@ check-no-test-rng: $(BIN)
 	@for p in $(PROGRAMS); do \
 		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_seeded; then \
 			echo "$$p links the test-only seeded rng"; exit 1; fi; done; \
+	for p in tally-node tally-coordinator; do \
+		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_audit; then \
+			echo "$$p links the auditor's seeded rng (crypto/rng_audit.h)"; exit 1; fi; done; \
 	echo "check-no-test-rng: ok"
 
 # `make install PREFIX=/usr DESTDIR=...` (docs/OPERATIONS.md, "Installing

@@ -1,6 +1,7 @@
 /* `tally audit verify` and the command line of `tally audit` (audit.h);
  * explain is in audit_explain.c. */
 #include "audit.h"
+#include "audit_dp.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -579,6 +580,7 @@ static const char usage_audit[] =
     "usage: tally audit verify [--strict] --dir DIR\n"
     "       tally audit verify [--strict] --log FILE --registry FILE [--ledger FILE ...]\n"
     "       tally audit explain (--dir DIR | --log FILE) QUERY_ID\n"
+    "       tally audit dp [OPTIONS]   (tally audit dp --help lists them)\n"
     "\n"
     "verify   check the coordinator's transparency log (hash chain, signatures, the\n"
     "         nodes' receipts, budgets), each node ledger given, that every\n"
@@ -589,6 +591,7 @@ static const char usage_audit[] =
     "         charge, or a coordinator hiding one) is a WARNING line; with\n"
     "         --strict it fails the audit.\n"
     "explain  say in plain words what one release guarantees.\n"
+    "dp       check the noise empirically: a lower bound on epsilon beside the claim.\n"
     "\n"
     "  --dir DIR        a `tally demo` federation: DIR/registry.ini,\n"
     "                   DIR/coordinator/state/transparency.db and\n"
@@ -796,6 +799,8 @@ tly_audit_command(int argc, char **argv)
 		return run(argc - 1, argv + 1, verify);
 	if (strcmp(argv[1], "explain") == 0)
 		return run(argc - 1, argv + 1, explain);
-	static const char *const names[] = {"verify", "explain"};
-	return tly_process_unknown("tally audit", argv[1], names, 2);
+	if (strcmp(argv[1], "dp") == 0)
+		return tly_audit_dp_command(argc - 1, argv + 1);
+	static const char *const names[] = {"verify", "explain", "dp"};
+	return tly_process_unknown("tally audit", argv[1], names, 3);
 }

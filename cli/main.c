@@ -25,7 +25,7 @@ static const char usage_main[] =
     "usage: tally COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  audit     verify the transparency log and node ledgers; explain a release\n"
+    "  audit     verify the log and node ledgers; explain a release; audit the noise (dp)\n"
     "  demo      run a federation of synthetic trusts on this machine\n"
     "  pki       certificate authority and TLS certificates (init, issue)\n"
     "  query     ask the federation a question (the planner's command)\n"
