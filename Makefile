@@ -66,6 +66,7 @@ test: deps
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory check-test-knobs
+	@$(MAKE) --no-print-directory check-no-test-rng
 	@$(MAKE) --no-print-directory ctgrind
 	@$(MAKE) --no-print-directory bench-quick
 	@$(MAKE) --no-print-directory install-check
@@ -300,6 +301,9 @@ APP_OBJ    = $(foreach a,$(APPS),$(patsubst %.c,$(BUILD)/obj/%.c.o,$(wildcard $(
 check-layers: $(LIB_OBJ) $(APP_OBJ)
 	@scripts/check-layers.sh $(LIB_OBJ) $(APP_OBJ)
 
+# The test-only seeded rng (crypto/rng_test.h) is linked into no program;
+# the auditor's seeded streams (crypto/rng_audit.h, `tally audit dp
+# --seed`) into `tally` only, never into a daemon that draws real noise.
 check-no-test-rng: $(BIN)
 	@for p in $(PROGRAMS); do \
 		if nm $(BUILD)/bin/$$p | grep -q tly_rng_init_seeded; then \
