@@ -49,7 +49,8 @@
  *   dropout_cpu, dropout_coord, dropout_bytes   per protocol and rate
  *   expansion        protocol bytes (MB), baseline plaintext (the ratio is
  *                    the expansion), over n at d = 2^16 and over d at
- *                    n = 2^8, up to n = 2^10
+ *                    n = 2^8, up to n = 2^10 (SecAgg: 1000, its cap
+ *                    TLY_MAX_COMPLETE_PARTIES); expansion_cpu its seconds
  *   prio_job         n = 1000, d = 1000: committee and SecAgg+ CPU seconds
  *   accuracy_rmse, accuracy_width, accuracy_coverage   against epsilon
  *   dropout_rmse, dropout_width, dropout_coverage      against the rate
@@ -577,8 +578,12 @@ section_expansion(void)
 	uint32_t n_at = (uint32_t)bench_pick(256, 16);
 
 	for (size_t i = 0; i < PROTOCOLS; i++) {
-		for (size_t j = 0; j < n_count; j++)
-			expansion_point(protocols[i], ns[j], d_at, "n");
+		for (size_t j = 0; j < n_count; j++) /* SecAgg: n <= TLY_MAX_COMPLETE_PARTIES */
+			expansion_point(protocols[i],
+			                protocols[i] == TLY_PROTOCOL_SECAGG && ns[j] > TLY_MAX_COMPLETE_PARTIES
+			                    ? TLY_MAX_COMPLETE_PARTIES
+			                    : ns[j],
+			                d_at, "n");
 		for (size_t j = 0; j < d_count; j++)
 			expansion_point(protocols[i], n_at, ds[j], "d");
 	}
