@@ -119,8 +119,8 @@
  *
  * Sweep (`bench_federation sweep`, run by `make sweep`): committee, SecAgg
  * and SecAgg+ over TLS, each against its own alternating plaintext runs
- * (measure_pair, SWEEP_REPS repetitions), over n = 5..50 at d = 10^4 and
- * over d = 10^2..10^5 at n = 20, with only as many children as the largest
+ * (measure_pair, SWEEP_REPS repetitions), over n = 5..200 at d = 10^4 and
+ * over d = 10^2..3 10^5 at n = 20, with only as many children as the largest
  * n: rows sweep,time (ms, baseline plaintext_same_transport) and
  * sweep,bytes (MB through the hub, baseline plaintext_bytes).
  *
@@ -1668,12 +1668,11 @@ teardown(void)
 /* Over n at d = 10^4, then over d at n = 20 (10^4 already done); the
  * short pass over n at d = 100 and over d at n = 5. */
 static const struct point sweep_full[] = {
-    {5, 10000},  {10, 10000}, {20, 10000},  {35, 10000},
-    {50, 10000}, {20, 100},   {20, 1000},   {20, 30000},
-    {20, 100000},
+    {5, 10000}, {10, 10000}, {20, 10000}, {50, 10000},  {100, 10000}, {MAX_NODES, 10000},
+    {20, 100},  {20, 1000},  {20, 30000}, {20, 100000}, {20, 300000},
 };
 static const struct point sweep_quick[] = {{5, 100}, {6, 100}, {5, 300}};
-enum { SWEEP_REPS = 3 };
+enum { SWEEP_REPS = 5 };
 
 static void setup_tree(uint32_t nodes, size_t max_d);
 

@@ -127,8 +127,8 @@ static struct {
 	struct tly_identity node[MAX_PARTIES + 1]; /* by id */
 	struct tly_roster roster;
 	struct tly_rng rng;
-	int64_t *common;     /* every node's input is common[c] + id */
-	int64_t *input;      /* scratch: one node's input */
+	int64_t *common; /* every node's input is common[c] + id */
+	int64_t *input;  /* scratch: one node's input */
 	uint32_t ids[MAX_PARTIES];
 	uint32_t committee[COMMITTEE_K];
 	uint64_t seed;
@@ -233,7 +233,8 @@ take(struct run *r, uint32_t from)
 	for (size_t i = 0; i < r->box.count; i++) {
 		struct tly_outmsg *m = &r->box.items[i];
 		struct tly_msg peeked;
-		if (from != 0 && r->dropper[from] && tly_msg_peek(m->data, m->len, &peeked) == TLY_OK &&
+		if (from != 0 && r->dropper[from] &&
+		    tly_msg_peek(m->data, m->len, &peeked) == TLY_OK &&
 		    peeked.header.type == r->drop_type)
 			r->dead[from] = 1;
 		if (from != 0 && r->dead[from]) {
@@ -460,8 +461,8 @@ run_once(uint8_t protocol, uint32_t n, size_t d, uint32_t drops, double design_r
 		                                r->query_id, &r->box),
 		      "coordinator alloc");
 	else
-		check(tly_secagg_server_alloc(&r->server, &lab.coord, &lab.roster, &r->q, r->query_id,
-		                              &r->box),
+		check(tly_secagg_server_alloc(&r->server, &lab.coord, &lab.roster, &r->q,
+		                              r->query_id, &r->box),
 		      "server alloc");
 	r->coord_seconds = bench_now() - start;
 	take(r, 0);
@@ -527,7 +528,7 @@ enum { DROP_RATES = sizeof drop_rates / sizeof drop_rates[0] };
 static void
 section_dropout(void)
 {
-	uint32_t n = (uint32_t)bench_pick(50, 12);
+	uint32_t n = (uint32_t)bench_pick(100, 12);
 	size_t d = (size_t)bench_pick(100000, 100);
 	int reps = (int)bench_pick(3, 1);
 	double design = drop_rates[DROP_RATES - 1];
@@ -558,8 +559,8 @@ expansion_point(uint8_t protocol, uint32_t n, size_t d, const char *axis)
 
 	fprintf(stderr, "bench_sweep: expansion %s n=%u d=%zu\n", protocol_name(protocol), n, d);
 	struct outcome o = run_once(protocol, n, d, 0, 0.05);
-	snprintf(p, sizeof p, "\"protocol=%s,axis=%s,n=%u,d=%zu\"", protocol_name(protocol), axis, n,
-	         d);
+	snprintf(p, sizeof p, "\"protocol=%s,axis=%s,n=%u,d=%zu\"", protocol_name(protocol), axis,
+	         n, d);
 	bench_row("sweep", "expansion", p, (double)o.bytes * 1e-6, "MB", "plaintext_bytes",
 	          plaintext_mb(n, d));
 	bench_row("sweep", "expansion_cpu", p, o.cpu, "s", NULL, 0);
@@ -580,7 +581,8 @@ section_expansion(void)
 	for (size_t i = 0; i < PROTOCOLS; i++) {
 		for (size_t j = 0; j < n_count; j++) /* SecAgg: n <= TLY_MAX_COMPLETE_PARTIES */
 			expansion_point(protocols[i],
-			                protocols[i] == TLY_PROTOCOL_SECAGG && ns[j] > TLY_MAX_COMPLETE_PARTIES
+			                protocols[i] == TLY_PROTOCOL_SECAGG &&
+			                        ns[j] > TLY_MAX_COMPLETE_PARTIES
 			                    ? TLY_MAX_COMPLETE_PARTIES
 			                    : ns[j],
 			                d_at, "n");
@@ -603,8 +605,8 @@ section_prio(void)
 		fprintf(stderr, "bench_sweep: prio job %s n=%u d=%zu\n",
 		        protocol_name(prio_protocols[i]), n, d);
 		struct outcome o = run_once(prio_protocols[i], n, d, 0, 0.05);
-		snprintf(p, sizeof p, "\"protocol=%s,n=%u,d=%zu\"", protocol_name(prio_protocols[i]), n,
-		         d);
+		snprintf(p, sizeof p, "\"protocol=%s,n=%u,d=%zu\"",
+		         protocol_name(prio_protocols[i]), n, d);
 		bench_row("sweep", "prio_job", p, o.cpu, "s", "libprio_external_low", 61.0);
 	}
 }
@@ -709,7 +711,7 @@ accuracy_point(uint8_t mechanism, struct fraction f, uint32_t n, uint32_t h, siz
 static void
 section_accuracy(void)
 {
-	size_t reps = (size_t)bench_pick(100000, 500);
+	size_t reps = (size_t)bench_pick(1000000, 500);
 	uint32_t n = 20, h = 10;
 	char p[200];
 
@@ -726,8 +728,9 @@ section_accuracy(void)
 		struct tly_query q;
 		noise_query(&q, TLY_MECH_LAPLACE, 1, 1, h);
 		struct accuracy a = simulate(&q, n - drops, reps);
-		snprintf(p, sizeof p, "\"mech=laplace,n=%u,h=%u,epsilon=1,rate=%.2f,contributors=%u\"",
-		         n, h, (double)drops / n, n - drops);
+		snprintf(p, sizeof p,
+		         "\"mech=laplace,n=%u,h=%u,epsilon=1,rate=%.2f,contributors=%u\"", n, h,
+		         (double)drops / n, n - drops);
 		accuracy_rows("dropout", p, &a);
 	}
 }
@@ -762,7 +765,8 @@ main(int argc, char **argv)
 
 	check(tly_crypto_init(), "crypto init");
 	if (argc > 2) {
-		fprintf(stderr, "usage: bench_sweep [versions | accuracy | dropout | expansion | prio]\n");
+		fprintf(stderr,
+		        "usage: bench_sweep [versions | accuracy | dropout | expansion | prio]\n");
 		return 2;
 	}
 	lab_init();

@@ -75,7 +75,7 @@ unset multiplot
 
 # ---- accuracy against epsilon ----
 set output dir . "/sweep_accuracy." . fmt
-set multiplot layout 2,2 title "accuracy against epsilon: distributed noise (9 shares, each for h = 3 honest) and one curator's, same epsilon; 10^5 totals a point" noenhanced
+set multiplot layout 2,2 title "accuracy against epsilon: distributed noise (9 shares, each for h = 3 honest) and one curator's, same epsilon; 10^6 totals a point" noenhanced
 set logscale xy
 set xlabel 'epsilon (Skellam: its (epsilon, 10^-6))'
 series = "laplace;noise=distributed laplace;noise=central skellam;noise=distributed skellam;noise=central"

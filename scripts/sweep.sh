@@ -26,6 +26,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 mkdir -p "$out/raw"
 rm -f "$out"/*.csv "$out"/raw/*.csv "$out"/sweep_*.png "$out"/sweep_*.svg "$out/manifest.json"
+# The tree the run starts from (dirty: tracked files differ from the commit).
+commit=$(git -C "$here" rev-parse HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+	dirty=true
+else
+	dirty=false
+fi
 start_iso=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 start_all=$(date +%s)
 steps=""
@@ -88,12 +95,6 @@ ver() { printf '%s\n' "$versions" | sed -n "s/^$1=//p"; }
 nng_h=/usr/include/nng/nng.h
 nng=$(awk '/#define NNG_(MAJOR|MINOR|PATCH)_VERSION/ { v = v (v == "" ? "" : ".") $3 } END { print v }' \
 	"$nng_h" 2>/dev/null || true)
-commit=$(git -C "$here" rev-parse HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-	dirty=true
-else
-	dirty=false
-fi
 cc=${CC:-cc}
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
 total=$(($(date +%s) - start_all))
