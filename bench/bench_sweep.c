@@ -67,7 +67,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/timing.h"
 #include "crypto/field.h"
@@ -89,35 +88,23 @@ enum {
 	SEED = 20261207,
 };
 
-static void
-die(const char *what, tly_err rv)
-{
-	fprintf(stderr, "bench_sweep: %s: %s\n", what, tly_strerror(rv));
-	exit(1);
-}
-
+/* Any failure ends the run: a benchmark that cannot check its totals
+ * measures nothing. */
 static void
 check(tly_err rv, const char *what)
 {
-	if (rv != TLY_OK)
-		die(what, rv);
+	if (rv == TLY_OK)
+		return;
+	fprintf(stderr, "bench_sweep: %s: %s\n", what, tly_strerror(rv));
+	exit(1);
 }
 
 static void *
 xcalloc(size_t count, size_t size)
 {
 	void *p = calloc(count, size);
-	if (p == NULL)
-		die("calloc", TLY_ENOMEM);
+	check(p != NULL ? TLY_OK : TLY_ENOMEM, "calloc");
 	return p;
-}
-
-static double
-cpu_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- the parties: keys, roster, inputs ---- */
@@ -228,7 +215,7 @@ take(struct run *r, uint32_t from)
 		r->cap = 2 * (r->tail + r->box.count);
 		r->queue = realloc(r->queue, r->cap * sizeof *r->queue);
 		if (r->queue == NULL)
-			die("queue", TLY_ENOMEM);
+			check(TLY_ENOMEM, "queue");
 	}
 	for (size_t i = 0; i < r->box.count; i++) {
 		struct tly_outmsg *m = &r->box.items[i];
@@ -346,15 +333,15 @@ check_total(const struct run *r, const int64_t *cells, const struct tly_idlist *
 	int64_t id_sum = 0;
 
 	if (who->count != r->n - r->drops)
-		die("contributors missing from the total", TLY_ETOOFEW);
+		check(TLY_ETOOFEW, "contributors missing from the total");
 	for (uint32_t i = 0; i < who->count; i++) {
 		if (r->dropper[who->ids[i]])
-			die("a dropped node counted as a contributor", TLY_EFORMAT);
+			check(TLY_EFORMAT, "a dropped node counted as a contributor");
 		id_sum += who->ids[i];
 	}
 	for (size_t c = 0; c < r->d; c++)
 		if (cells[c] != (int64_t)who->count * lab.common[c] + id_sum)
-			die("wrong total", TLY_EFORMAT);
+			check(TLY_EFORMAT, "wrong total");
 }
 
 /* The query of r->protocol over nodes 1..n, noise off; SecAgg+ with its
@@ -399,7 +386,7 @@ choose_droppers(struct run *r, uint32_t drops)
 	uint32_t pool = r->n - first + 1;
 
 	if (drops > pool)
-		die("more droppers than nodes that may drop", TLY_EINVAL);
+		check(TLY_EINVAL, "more droppers than nodes that may drop");
 	r->drops = drops;
 	r->drop_type = r->protocol == TLY_PROTOCOL_COMMITTEE ? TLY_MSG_SHARE : TLY_MSG_MASKED_INPUT;
 	for (uint32_t chosen = 0; chosen < drops;) {
@@ -455,7 +442,7 @@ run_once(uint8_t protocol, uint32_t n, size_t d, uint32_t drops, double design_r
 	choose_droppers(r, drops);
 	tly_outbox_init(&r->box);
 	tly_rng_bytes(&lab.rng, r->query_id, sizeof r->query_id);
-	double cpu = cpu_seconds(), start = bench_now();
+	double cpu = bench_cpu(), start = bench_now();
 	if (protocol == TLY_PROTOCOL_COMMITTEE)
 		check(tly_committee_coord_alloc(&r->coord, &lab.coord, &lab.roster, &r->q,
 		                                r->query_id, &r->box),
@@ -468,7 +455,7 @@ run_once(uint8_t protocol, uint32_t n, size_t d, uint32_t drops, double design_r
 	take(r, 0);
 	pump(r);
 	run_result(r);
-	out = (struct outcome){cpu_seconds() - cpu, r->coord_seconds, r->bytes, r->n - r->drops};
+	out = (struct outcome){bench_cpu() - cpu, r->coord_seconds, r->bytes, r->n - r->drops};
 	run_free(r);
 	return out;
 }
@@ -626,10 +613,12 @@ simulate(const struct tly_query *q, uint32_t contributors, size_t reps)
 {
 	struct tly_noise_params params;
 	struct accuracy a = {0};
-	uint64_t *acc = xcalloc(reps, sizeof *acc), *share = xcalloc(reps, sizeof *share);
-	int64_t *zeros = xcalloc(reps, sizeof *zeros), *noise = xcalloc(reps, sizeof *noise);
+	/* One block: the running sum, one share, the zero cells, the noise. */
+	uint64_t *block = xcalloc(4 * reps, sizeof *block);
+	uint64_t *acc = block, *share = block + reps;
+	int64_t *zeros = (int64_t *)(block + 2 * reps), *noise = (int64_t *)(block + 3 * reps);
 	double squares = 0;
-	size_t covered = 0;
+	size_t covered = 0, bad = 0;
 
 	check(tly_noise_calibrate(q, &params), "calibrate");
 	check(tly_noise_describe(&params, contributors, &a.info), "describe");
@@ -637,7 +626,6 @@ simulate(const struct tly_query *q, uint32_t contributors, size_t reps)
 		check(tly_noise_apply(&lab.rng, &params, zeros, reps, share), "noise share");
 		tly_field_vec_add(acc, share, reps);
 	}
-	size_t bad = 0;
 	check(tly_field_vec_decode_signed(noise, acc, reps, &bad), "decode");
 	for (size_t i = 0; i < reps; i++) {
 		squares += (double)noise[i] * (double)noise[i];
@@ -645,10 +633,7 @@ simulate(const struct tly_query *q, uint32_t contributors, size_t reps)
 	}
 	a.rmse = sqrt(squares / (double)reps);
 	a.coverage = (double)covered / (double)reps;
-	free(acc);
-	free(share);
-	free(zeros);
-	free(noise);
+	free(block);
 	return a;
 }
 

@@ -27,7 +27,7 @@ if (!exists("fn")) fn = '20'
 # "x y" of the rows of dir/file.csv matching filter, sorted on x.
 pts(file, filter, x, y) = sprintf("< awk -v f='%s' -v x=%s -v y=%s -f %s %s/%s.csv | sort -g -k1,1", filter, x, y, picker, dir, file)
 
-if (fmt eq "png") { set terminal pngcairo size 1200,900 font ",10" } else { set terminal svg size 1200,900 font ",10" }
+if (fmt eq "png") { set terminal pngcairo size 1200,900 font ",10" noenhanced } else { set terminal svg size 1200,900 font ",10" noenhanced }
 set datafile separator whitespace
 set grid
 set key top left font ",9" noenhanced
@@ -87,7 +87,7 @@ set title 'RMSE of the released total (lines: the sd tally states)'
 plot for [s in series] pts("accuracy_rmse", "mech=".s, "epsilon", "value") using 1:2 with points lc scolour(s) pt (sdash(s) == 1 ? 7 : 6) title sname(s), \
      for [s in series] pts("accuracy_rmse", "mech=".s, "epsilon", "baseline_value") using 1:2 with lines lc scolour(s) dt sdash(s) notitle
 set ylabel 'width (counts)'
-set title 'width of the 95% interval tally reports (2 x ci95_half_width)'
+set title 'width of the 95% interval tally reports (2 x ci95_half_width; 0 drawn at 0.5)'
 set logscale y
 plot for [s in series] pts("accuracy_width", "mech=".s, "epsilon", "value") using 1:($2 > 0 ? $2 : 0.5) with linespoints lc scolour(s) dt sdash(s) pt 7 title sname(s)
 unset logscale y
