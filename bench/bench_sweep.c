@@ -121,6 +121,18 @@ static struct {
 	uint64_t seed;
 } lab;
 
+/* The common input vector: uniform in [-INPUT_BOUND, INPUT_BOUND]. */
+static void
+common_inputs(void)
+{
+	const uint64_t span = 2 * INPUT_BOUND + 1;
+
+	lab.common = xcalloc(MAX_D, sizeof *lab.common);
+	lab.input = xcalloc(MAX_D, sizeof *lab.input);
+	for (size_t c = 0; c < MAX_D; c++)
+		lab.common[c] = (int64_t)tly_rng_uniform(&lab.rng, span) - INPUT_BOUND;
+}
+
 static void
 lab_init(void)
 {
@@ -141,11 +153,7 @@ lab_init(void)
 	tly_sign_key_public(lab.coord.sign, coord_pk);
 	check(tly_roster_init(&lab.roster, coord_pk, pub, MAX_PARTIES), "roster");
 	free(pub);
-	lab.common = xcalloc(MAX_D, sizeof *lab.common);
-	lab.input = xcalloc(MAX_D, sizeof *lab.input);
-	for (size_t c = 0; c < MAX_D; c++)
-		lab.common[c] =
-		    (int64_t)tly_rng_uniform(&lab.rng, 2 * INPUT_BOUND + 1) - INPUT_BOUND;
+	common_inputs();
 }
 
 static void
@@ -207,16 +215,25 @@ struct outcome {
  * send from its drop point on (it is dead from then). from = 0: the
  * coordinator. */
 static void
+queue_room(struct run *r, size_t more)
+{
+	size_t need = r->tail + more;
+	struct flight *grown;
+
+	if (need <= r->cap)
+		return;
+	grown = realloc(r->queue, 2 * need * sizeof *grown);
+	check(grown != NULL ? TLY_OK : TLY_ENOMEM, "queue");
+	r->queue = grown;
+	r->cap = 2 * need;
+}
+
+static void
 take(struct run *r, uint32_t from)
 {
 	if (r->head == r->tail)
 		r->head = r->tail = 0;
-	if (r->tail + r->box.count > r->cap) {
-		r->cap = 2 * (r->tail + r->box.count);
-		r->queue = realloc(r->queue, r->cap * sizeof *r->queue);
-		if (r->queue == NULL)
-			check(TLY_ENOMEM, "queue");
-	}
+	queue_room(r, r->box.count);
 	for (size_t i = 0; i < r->box.count; i++) {
 		struct tly_outmsg *m = &r->box.items[i];
 		struct tly_msg peeked;
