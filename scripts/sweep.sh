@@ -28,7 +28,9 @@ mkdir -p "$out/raw"
 rm -f "$out"/*.csv "$out"/raw/*.csv "$out"/sweep_*.png "$out"/sweep_*.svg "$out/manifest.json"
 # The tree the run starts from (dirty: tracked files differ from the commit).
 commit=$(git -C "$here" rev-parse HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+if [ "$commit" = unknown ]; then
+	dirty='"unknown (not a git checkout)"'
+elif [ -n "$(git -C "$here" status --porcelain --untracked-files=no)" ]; then
 	dirty=true
 else
 	dirty=false
