@@ -142,6 +142,22 @@ run-bench: $(BIN) $(BENCH_BIN)
 bench-quick: $(BIN) $(BENCH_BIN)
 	@TALLY_BIN=$(abspath $(BUILD)/bin) QUICK_DIR=$(abspath $(BUILD)/bench/quick) \
 		scripts/run-bench.sh $(BENCH_BIN)
+	@$(MAKE) --no-print-directory run-sweep SWEEP_QUICK=1 SWEEP_DIR=$(BUILD)/bench/quick/sweep
+	@scripts/sweep-check.sh --self-test $(BUILD)/bench/quick/sweep
+
+# Research sweeps (docs/BENCHMARKS.md, "Sweeps"): bench_federation sweep and
+# bench_sweep over n, d, epsilon and the dropout rate, to CSV, gnuplot
+# PNG/SVG, manifest.json and summary.txt under SWEEP_DIR (scripts/sweep.sh).
+# About 20 minutes on 2 vCPUs; SWEEP_QUICK=1 runs the same code at tiny
+# sizes in seconds (bench-quick does, and checks the output).
+.PHONY: sweep run-sweep
+SWEEP_DIR   ?= $(BUILD)/sweep
+SWEEP_QUICK ?= 0
+sweep: deps
+	@$(MAKE) --no-print-directory run-sweep
+run-sweep: $(BUILD)/bench/bench_federation $(BUILD)/bench/bench_sweep
+	@CC="$(CC)" SWEEP_CFLAGS="$(strip $(WARN) $(CFLAGS) $(EXTRA_CFLAGS))" SWEEP_QUICK=$(SWEEP_QUICK) \
+		scripts/sweep.sh $(BUILD)/bench $(SWEEP_DIR)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz \

@@ -117,6 +117,13 @@
  * value on log n. The short pass runs it at n = 5, 10 with d = 100.
  * bench/plot_federation.gp draws it (make bench-plots).
  *
+ * Sweep (`bench_federation sweep`, run by `make sweep`): committee, SecAgg
+ * and SecAgg+ over TLS, each against its own alternating plaintext runs
+ * (measure_pair, SWEEP_REPS repetitions), over n = 5..200 at d = 10^4 and
+ * over d = 10^2..3 10^5 at n = 20, with only as many children as the largest
+ * n: rows sweep,time (ms, baseline plaintext_same_transport) and
+ * sweep,bytes (MB through the hub, baseline plaintext_bytes).
+ *
  * CSV on stdout, progress on stderr. About 1.5 minutes on 2 loaded vCPUs.
  * `bench_federation N D` runs that point alone, with its breakdown (and
  * the noisy row), for profiling; `bench_federation scale` the scale sweep
@@ -718,7 +725,8 @@ static struct {
 	size_t count;
 	struct point focus;
 	enum { SCALE_NONE, SCALE_ALSO, SCALE_ONLY } scale;
-} plan = {points, POINTS, {TARGET_N, TARGET_D}, SCALE_ALSO};
+	int sweep; /* `bench_federation sweep`: sweep_run alone */
+} plan = {points, POINTS, {TARGET_N, TARGET_D}, SCALE_ALSO, 0};
 
 struct measured {
 	double protocol, plaintext;           /* median wall seconds */
@@ -1655,6 +1663,66 @@ teardown(void)
 	remove_workdir();
 }
 
+/* ---- the research sweep (make sweep; docs/BENCHMARKS.md, "Sweeps") ---- */
+
+/* Over n at d = 10^4, then over d at n = 20 (10^4 already done); the
+ * short pass over n at d = 100 and over d at n = 5. */
+static const struct point sweep_full[] = {
+    {5, 10000}, {10, 10000}, {20, 10000}, {50, 10000},  {100, 10000}, {MAX_NODES, 10000},
+    {20, 100},  {20, 1000},  {20, 30000}, {20, 100000}, {20, 300000},
+};
+static const struct point sweep_quick[] = {{5, 100}, {6, 100}, {5, 300}};
+enum { SWEEP_REPS = 5 };
+
+static void setup_tree(uint32_t nodes, size_t max_d);
+
+static void
+sweep_plan(void)
+{
+	plan.sweep = 1;
+	plan.list = bench_quick() ? sweep_quick : sweep_full;
+	plan.count = bench_quick() ? sizeof sweep_quick / sizeof sweep_quick[0]
+	                           : sizeof sweep_full / sizeof sweep_full[0];
+	plan.focus = plan.list[0];
+}
+
+/* Each protocol at pt over TLS against its own alternating plaintext runs:
+ * median wall time and the bytes through the hub per query. */
+static void
+sweep_point(enum mode mode, const struct point *pt)
+{
+	struct measured m;
+	char p[128];
+
+	fprintf(stderr, "bench_federation: sweep %s n=%u d=%zu\n", mode_name[mode], pt->n, pt->d);
+	measure_pair(mode, pt, bench_quick() ? 1 : SWEEP_REPS, &m);
+	params(p, sizeof p, mode_name[mode], transport_name[TLS], pt->n, pt->d);
+	bench_row("sweep", "time", p, m.protocol * 1e3, "ms", "plaintext_same_transport",
+	          m.plaintext * 1e3);
+	bench_row("sweep", "bytes", p, (double)m.protocol_bytes * 1e-6, "MB", "plaintext_bytes",
+	          (double)m.plain_bytes * 1e-6);
+}
+
+/* Children for the largest n of the plan, serving its largest d. */
+static void
+sweep_run(void)
+{
+	uint32_t most_n = 0;
+	size_t most_d = 0;
+
+	for (size_t i = 0; i < plan.count; i++) {
+		most_n = plan.list[i].n > most_n ? plan.list[i].n : most_n;
+		most_d = plan.list[i].d > most_d ? plan.list[i].d : most_d;
+	}
+	setup_tree(most_n, most_d);
+	fed.now = fed.hub[TLS];
+	wait_connected(fed.now);
+	for (size_t i = 0; i < plan.count; i++)
+		for (enum mode mode = MODE_COMMITTEE; mode < MODES; mode++)
+			sweep_point(mode, &plan.list[i]);
+	teardown();
+}
+
 /* `bench_federation N D`: that point alone, with its breakdown. */
 static void
 parse_args(int argc, char **argv)
@@ -1676,12 +1744,17 @@ parse_args(int argc, char **argv)
 		return;
 	}
 	plan.scale = SCALE_NONE;
+	if (argc == 2 && strcmp(argv[1], "sweep") == 0) {
+		sweep_plan();
+		return;
+	}
 	unsigned long n = argc == 3 ? strtoul(argv[1], &end1, 10) : 0;
 	unsigned long d = argc == 3 ? strtoul(argv[2], &end2, 10) : 0;
 	if (argc != 3 || *end1 != '\0' || *end2 != '\0' || n < COMMITTEE_K || n > MAIN_NODES ||
 	    d < 1 || d > MAX_D) {
 		fprintf(stderr,
-		        "usage: bench_federation [scale | N D]  (%d <= N <= %d, 1 <= D <= %d)\n",
+		        "usage: bench_federation [scale | sweep | N D]  (%d <= N <= %d, 1 <= D <= "
+		        "%d)\n",
 		        COMMITTEE_K, MAIN_NODES, MAX_D);
 		exit(2);
 	}
@@ -1758,6 +1831,10 @@ main(int argc, char **argv)
 		failed = run_scale_tree();
 	if (plan.scale == SCALE_ONLY)
 		return failed;
+	if (plan.sweep) {
+		sweep_run();
+		return 0;
+	}
 	setup_tree(MAIN_NODES, MAX_D);
 	run_transport(TLS);
 	run_transport(TCP);

@@ -154,15 +154,6 @@ xcalloc(size_t count, size_t size)
 	return p;
 }
 
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ---- primitives: CPU seconds per call, measured once per size ---- */
 
 enum prim {
@@ -355,11 +346,11 @@ prim_run(const struct prim_call *p)
 static double
 batch(const struct prim_call *p, size_t calls)
 {
-	double start = cpu_now();
+	double start = bench_cpu();
 
 	for (size_t i = 0; i < calls; i++)
 		prim_run(p);
-	return (cpu_now() - start) / (double)calls;
+	return (bench_cpu() - start) / (double)calls;
 }
 
 static int
@@ -679,10 +670,10 @@ committee_once(const struct point *pt, const uint8_t *query_id, struct timing *t
 	tly_outbox_init(&r.from_node);
 	tly_outbox_init(&r.from_coord);
 	tly_outbox_init(&r.from_member);
-	double wall = bench_now(), cpu = cpu_now();
+	double wall = bench_now(), cpu = bench_cpu();
 	committee_query(&r, &q, query_id);
 	TIMED(&tm->coord, tly_committee_coord_result(r.coord, &result));
-	tm->cpu = cpu_now() - cpu;
+	tm->cpu = bench_cpu() - cpu;
 	tm->wall = bench_now() - wall;
 	expect_total(pt, result.cells, result.contributors.count);
 	tly_committee_result_fini(&result);
@@ -780,10 +771,10 @@ secagg_once(const struct point *pt, const uint8_t *query_id, struct timing *tm)
 	query_init(&q, pt);
 	r.clients = xcalloc(pt->n, sizeof *r.clients);
 	tly_outbox_init(&r.box);
-	double wall = bench_now(), cpu = cpu_now();
+	double wall = bench_now(), cpu = bench_cpu();
 	secagg_query(&r, &q, query_id);
 	TIMED(&tm->coord, tly_secagg_server_result(r.server, &result));
-	tm->cpu = cpu_now() - cpu;
+	tm->cpu = bench_cpu() - cpu;
 	tm->wall = bench_now() - wall;
 	expect_total(pt, result.cells, result.contributors.count);
 	tly_secagg_result_fini(&result);

@@ -5,13 +5,25 @@
 #include <string.h>
 #include <time.h>
 
-double
-bench_now(void)
+static double
+seconds(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double
+bench_now(void)
+{
+	return seconds(CLOCK_MONOTONIC);
+}
+
+double
+bench_cpu(void)
+{
+	return seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 int

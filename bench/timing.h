@@ -16,6 +16,8 @@
 
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now(void);
+/* This process's CPU seconds, all threads (CLOCK_PROCESS_CPUTIME_ID). */
+double bench_cpu(void);
 
 /*
  * The short pass (`make bench-quick`, run by `make test` so that a
