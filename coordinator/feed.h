@@ -93,6 +93,10 @@ TLY_MUST tly_err tly_feed_export(struct tly_translog *log, const struct tly_rost
                                  const struct tly_feed_names *names, char **json, size_t *len,
                                  char *why, size_t why_len);
 
+/* The number of entries in log now (what a cached feed was built from:
+ * the coordinator rebuilds its feed only when this grows). TLY_EIO. */
+TLY_MUST tly_err tly_feed_log_size(struct tly_translog *log, uint64_t *size);
+
 struct tly_feed_report {
 	struct tly_tree_head head; /* as the feed states it, once read */
 	uint32_t witness;          /* the node whose receipt carries it */

@@ -432,3 +432,17 @@ out:
 	tly_merkle_tree_fini(&x.tree);
 	return rv;
 }
+
+tly_err
+tly_feed_log_size(struct tly_translog *log, uint64_t *size)
+{
+	uint8_t prev[TLY_SQLOG_HASH_BYTES];
+	uint64_t next = 0;
+	tly_err rv;
+
+	TLY_REQUIRE(log != NULL && size != NULL);
+	if ((rv = tly_sqlog_head(log->db, &next, prev)) != TLY_OK)
+		return rv;
+	*size = next - 1;
+	return TLY_OK;
+}
