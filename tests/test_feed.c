@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -593,5 +594,120 @@ Test(feed, ledger_head_the_feed_does_not_match_is_a_split_view, .fini = stop_dem
 	forge_split_view(copy);
 	cr_assert_eq(audit(&err, argv), 1, "%s", err);
 	cr_assert(strstr(err, "split view") != NULL, "%s", err);
+	free(err);
+}
+
+/* ---- served by the coordinator ---- */
+
+/* `tally query --count --epsilon 0.5` as the demo's planner. */
+static void
+ask(void)
+{
+	char conf[300];
+	path_in(conf, sizeof conf, "planner.conf");
+	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "query", "--config", conf,
+	                                                        "--count", "--epsilon", "0.5",
+	                                                        NULL}),
+	             0);
+}
+
+/* The port the coordinator's log names for the feed, once it does (at
+ * most cap_ms; it writes the line before it takes any request). */
+static int
+feed_port(const char *log, long cap_ms)
+{
+	const struct timespec tick = {0, 50 * 1000000L};
+	for (long waited = 0; waited <= cap_ms; waited += 50) {
+		char *text = dmn_slurp_or_empty(log, NULL);
+		const char *at = strstr(text, "/public/feed.json on port ");
+		int port = at != NULL ? atoi(at + strlen("/public/feed.json on port ")) : 0;
+		free(text);
+		if (port > 0)
+			return port;
+		nanosleep(&tick, NULL);
+	}
+	cr_assert_fail("the coordinator named no feed port in %s", log);
+	return 0;
+}
+
+/* A plain-http request to the feed's listener: the status, the body. */
+static int
+feed_request(int port, const char *method, const char *path, char **body, size_t *len)
+{
+	char url[200], why[300];
+	int status = 0;
+	uint8_t *response = NULL;
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+	cr_assert_eq(tly_https_request(url, method, NULL, NULL, 0, 30000, &status, &response, len,
+	                               why, sizeof why),
+	             TLY_OK, "%s", why);
+	*body = (char *)response;
+	return status;
+}
+
+/* GET the feed and expect the bytes `tally audit export` writes now. */
+static void
+expect_served_is_exported(int port, const char *name)
+{
+	char out[300], *served = NULL;
+	size_t served_len = 0, exported_len = 0;
+	path_in(out, sizeof out, name);
+	cr_assert_eq(feed_request(port, "GET", "/public/feed.json", &served, &served_len), 200,
+	             "%s", served);
+	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "export", "--dir",
+	                                                        demo.dir, "--out", out, NULL}),
+	             0);
+	char *exported = dmn_slurp(out, &exported_len);
+	cr_assert(served_len == exported_len && memcmp(served, exported, served_len) == 0,
+	          "served %zu bytes, exported %zu", served_len, exported_len);
+	free(served);
+	free(exported);
+}
+
+Test(feed_daemon, served_feed_is_the_export_without_auth, .fini = stop_demo, .timeout = 300)
+{
+	char conf[300], log[300], first[300], *body = NULL, *err = NULL;
+	size_t len = 0;
+	double ms;
+	dmn_demo_init(&demo, "feedsrv");
+	dmn_demo_serve(&demo, 3, 2000, 1);
+	dmn_demo_wait_connected(&demo, 3, 10000, 600);
+	/* Off by default: the API (with the planner's certificate) has no such path. */
+	cr_assert_eq(dmn_demo_api_get(&demo, "/public/feed.json", 30000, &ms, NULL), 404);
+	ask();
+	ask();
+	/* On: restart the coordinator with [api] public_feed. */
+	dmn_demo_stop(&demo, "coordinator", 30000);
+	dmn_demo_conf(&demo, "coordinator", conf, sizeof conf);
+	FILE *f = fopen(conf, "a");
+	cr_assert_not_null(f);
+	fputs("\n[api]\npublic_feed = http://127.0.0.1:0\n", f);
+	fclose(f);
+	path_in(log, sizeof log, "logs/coordinator-feed.log");
+	dmn_demo_start(&demo, "coordinator", log, 0);
+	int port = feed_port(log, 30000);
+	expect_served_is_exported(port, "first.json");
+	cr_assert_eq(feed_request(port, "GET", "/v1/status", &body, &len), 404, "%s", body);
+	free(body);
+	cr_assert_eq(feed_request(port, "POST", "/public/feed.json", &body, &len), 405, "%s", body);
+	cr_assert(strstr(body, "read-only") != NULL, "%s", body);
+	free(body);
+	/* A new query: the feed is rebuilt, still the export's bytes, and verifies. */
+	dmn_demo_wait_connected(&demo, 3, 10000, 600);
+	ask();
+	ask();
+	expect_served_is_exported(port, "second.json");
+	char second[300];
+	json_error_t error;
+	path_in(first, sizeof first, "first.json");
+	path_in(second, sizeof second, "second.json");
+	json_t *a = json_load_file(first, 0, &error), *b = json_load_file(second, 0, &error);
+	cr_assert(a != NULL && b != NULL, "%s", error.text);
+	cr_assert_gt(json_integer_value(json_object_get(b, "releases")),
+	             json_integer_value(json_object_get(a, "releases")),
+	             "the served feed was not rebuilt after two more queries");
+	json_decref(a);
+	json_decref(b);
+	cr_assert_eq(verify_cli(second, &err), 0, "%s", err);
 	free(err);
 }
