@@ -754,8 +754,7 @@ explain(const struct options *o, struct tly_audit_layout *layout, int argc, char
 	return 0;
 }
 
-static int
-export(const struct options *o, struct tly_audit_layout *layout, int argc, char **argv)
+static int export(const struct options *o, struct tly_audit_layout *layout, int argc, char **argv)
 {
 	char why[512];
 

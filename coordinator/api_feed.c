@@ -56,8 +56,8 @@ reply(struct server *s, uint64_t handle, int status, const char *body, size_t le
 }
 
 static void
-reply_error(struct server *s, uint64_t handle, int status, const char *code,
-            const char *message, const char *const *headers)
+reply_error(struct server *s, uint64_t handle, int status, const char *code, const char *message,
+            const char *const *headers)
 {
 	json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
 	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -83,8 +83,8 @@ refresh(struct server *s, char *why, size_t why_len)
 		return tly_fail(why, why_len, rv, "cannot read the transparency log");
 	if (s->feed_json != NULL && size == s->feed_log_size)
 		return TLY_OK;
-	if ((rv = tly_feed_export(s->log, &s->roster, &s->feed_names, &json, &len, why,
-	                          why_len)) != TLY_OK)
+	if ((rv = tly_feed_export(s->log, &s->roster, &s->feed_names, &json, &len, why, why_len)) !=
+	    TLY_OK)
 		return rv;
 	free(s->feed_json);
 	s->feed_json = json;
@@ -103,7 +103,8 @@ on_feed_request(struct server *s, const struct tly_http_request *req)
 	const char *query;
 
 	if (tly_api_split(req->path, path, sizeof path, &query) != TLY_OK) {
-		reply_error(s, req->handle, 414, "uri_too_long", "the request URI is too long", NULL);
+		reply_error(s, req->handle, 414, "uri_too_long", "the request URI is too long",
+		            NULL);
 	} else if (strcmp(path, feed_path) != 0) {
 		reply_error(s, req->handle, 404, "not_found",
 		            "this listener serves only GET /public/feed.json", NULL);

@@ -149,8 +149,8 @@ struct tly_coord_config {
 	char catalogue[TLY_COORD_PATH_MAX];
 	char log[TLY_COORD_PATH_MAX];
 	char public_feed[TLY_COORD_URL_MAX]; /* [api] public_feed; "" = off */
-	uint32_t heartbeat_interval_ms; /* default TLY_HEARTBEAT_INTERVAL_MS */
-	uint32_t heartbeat_dead_ms;     /* default TLY_HEARTBEAT_DEAD_MS */
+	uint32_t heartbeat_interval_ms;      /* default TLY_HEARTBEAT_INTERVAL_MS */
+	uint32_t heartbeat_dead_ms;          /* default TLY_HEARTBEAT_DEAD_MS */
 
 	uint8_t protocol;      /* enum tly_protocol, or TLY_COORD_PROTOCOL_AUTO (default) */
 	uint32_t masking_from; /* auto: secagg+ from this many trusts */

@@ -21,8 +21,8 @@
  * not a JSON object or the spec cannot be put in words; TLY_ENOMEM. */
 TLY_MUST tly_err tly_feed_release_item(const struct tly_translog_entry *e, const uint8_t *bytes,
                                        size_t len, const uint8_t signature[static TLY_SIGN_BYTES],
-                                       const struct tly_feed_names *names, json_t **out,
-                                       char *why, size_t why_len);
+                                       const struct tly_feed_names *names, json_t **out, char *why,
+                                       size_t why_len);
 
 /* The item of an entry that is not a release: its leaf's fields. */
 TLY_MUST tly_err tly_feed_leaf_item(uint64_t seq, uint8_t outcome,

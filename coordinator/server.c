@@ -96,9 +96,9 @@ raise_files(struct server *s, char *why, size_t why_len)
 {
 	/* The public feed's guard, when on, holds as many again. */
 	rlim_t guards = s->cfg.public_feed[0] != '\0' ? 2 : 1;
-	rlim_t need = guards * ((rlim_t)s->cfg.api_max_conns * TLY_GUARD_FDS_PER_CONN +
-	                        TLY_GUARD_FDS_OWN) +
-	              2 * (rlim_t)s->roster.count + TLY_PENDING_MAX + FILES_BASE;
+	rlim_t need =
+	    guards * ((rlim_t)s->cfg.api_max_conns * TLY_GUARD_FDS_PER_CONN + TLY_GUARD_FDS_OWN) +
+	    2 * (rlim_t)s->roster.count + TLY_PENDING_MAX + FILES_BASE;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {

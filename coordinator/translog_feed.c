@@ -33,8 +33,9 @@ on_name(void *user, const char *section, const char *key, const char *value)
 	    !tly_ini_u32(section + 5, 1, TLY_MAX_PARTY_ID, &id))
 		return 1; /* the registry's own reader checks everything else */
 	if (strlen(value) > TLY_FEED_NAME_MAX) {
-		p->rv = tly_fail(p->why, p->why_len, TLY_EINVAL, "line %d: [%s] name: over %d bytes",
-		                 p->src->line, section, TLY_FEED_NAME_MAX);
+		p->rv =
+		    tly_fail(p->why, p->why_len, TLY_EINVAL, "line %d: [%s] name: over %d bytes",
+		             p->src->line, section, TLY_FEED_NAME_MAX);
 		return 0;
 	}
 	struct tly_feed_name *rows =
@@ -148,8 +149,8 @@ trusts(const struct tly_translog_entry *e, const struct tly_feed_names *names)
 
 	for (uint32_t i = 0; list != NULL && i < e->contributors.count; i++) {
 		const char *name = name_of(names, e->contributors.ids[i]);
-		json_t *one = json_pack("{s:I, s:o}", "id", (json_int_t)e->contributors.ids[i], "name",
-		                        name != NULL ? json_string(name) : json_null());
+		json_t *one = json_pack("{s:I, s:o}", "id", (json_int_t)e->contributors.ids[i],
+		                        "name", name != NULL ? json_string(name) : json_null());
 		if (one == NULL || json_array_append_new(list, one) != 0) {
 			json_decref(list);
 			return NULL;
@@ -225,8 +226,7 @@ read_parts(const struct tly_translog_entry *e, const struct tly_feed_names *name
 tly_err
 tly_feed_release_item(const struct tly_translog_entry *e, const uint8_t *bytes, size_t len,
                       const uint8_t signature[static TLY_SIGN_BYTES],
-                      const struct tly_feed_names *names, json_t **out, char *why,
-                      size_t why_len)
+                      const struct tly_feed_names *names, json_t **out, char *why, size_t why_len)
 {
 	struct release_parts p = {0};
 	char when[TLY_SQLOG_TIME_BYTES];
@@ -265,7 +265,8 @@ out:
 
 /* The walk over the log: the items so far, the tree of their leaves, and
  * the best witnessed head found. */
-struct export {
+struct export
+{
 	const struct tly_roster *registry;
 	const struct tly_feed_names *names;
 	json_t *items;
@@ -373,8 +374,8 @@ document(struct export *x)
 
 	for (size_t i = 0; entries != NULL && i < x->head.size; i++) {
 		json_t *item = json_array_get(x->items, i);
-		releases += strcmp(json_string_value(json_object_get(item, "outcome")), "released") ==
-		            0;
+		releases +=
+		    strcmp(json_string_value(json_object_get(item, "outcome")), "released") == 0;
 		if (json_array_append(entries, item) != 0) {
 			json_decref(entries);
 			return NULL;
@@ -408,9 +409,10 @@ tly_feed_export(struct tly_translog *log, const struct tly_roster *registry,
 	if ((rv = walk(&x, log->db)) != TLY_OK)
 		goto out;
 	if (x.head.size == 0) {
-		rv = tly_fail(why, why_len, TLY_EINVAL,
-		              "the log holds no signed head that a trust has countersigned yet (the "
-		              "feed starts once a query has been answered)");
+		rv =
+		    tly_fail(why, why_len, TLY_EINVAL,
+		             "the log holds no signed head that a trust has countersigned yet (the "
+		             "feed starts once a query has been answered)");
 		goto out;
 	}
 	rv = TLY_ENOMEM;

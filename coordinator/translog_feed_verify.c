@@ -156,14 +156,18 @@ check_leaf(struct check *c, const json_t *item, uint64_t seq,
 		if (strcmp(name, tly_translog_outcome_name(outcomes[i])) == 0)
 			outcome = outcomes[i];
 	if (outcome == 0)
-		return bad(c, TLY_EFORMAT, seq, "entry %llu: \"outcome\" is not one of released, "
-		           "committed, aborted, refused", (unsigned long long)seq);
+		return bad(c, TLY_EFORMAT, seq,
+		           "entry %llu: \"outcome\" is not one of released, "
+		           "committed, aborted, refused",
+		           (unsigned long long)seq);
 	if (!hex_field(item, "query_id", query_id, sizeof query_id) ||
 	    !hex_field(item, "query_hash", query_hash, sizeof query_hash) ||
 	    !hex_field(item, "entry_hash", hash, sizeof hash))
-		return bad(c, TLY_EFORMAT, seq,
-		           "entry %llu: \"query_id\", \"query_hash\" and \"entry_hash\" must be hex "
-		           "of 16, 32 and 32 bytes", (unsigned long long)seq);
+		return bad(
+		    c, TLY_EFORMAT, seq,
+		    "entry %llu: \"query_id\", \"query_hash\" and \"entry_hash\" must be hex "
+		    "of 16, 32 and 32 bytes",
+		    (unsigned long long)seq);
 	if (tly_feed_leaf_item(seq, outcome, query_id, query_hash, hash, &want) != TLY_OK)
 		return bad(c, TLY_ENOMEM, seq, "out of memory");
 	field = first_difference(want, item);

@@ -62,12 +62,12 @@ run_demo_and_export(void)
 
 	dmn_demo_init(&demo, "feed");
 	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "demo", "--dir", demo.dir,
-	                                                        "--sites", "3", "--people", "2000",
-	                                                        "--seed", "1", NULL}),
+	                                                       "--sites", "3", "--people", "2000",
+	                                                       "--seed", "1", NULL}),
 	             0);
 	path_in(feed, sizeof feed, "feed.json");
 	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "export", "--dir",
-	                                                        demo.dir, "--out", feed, NULL}),
+	                                                       demo.dir, "--out", feed, NULL}),
 	             0);
 }
 
@@ -78,10 +78,9 @@ verify_cli(const char *feed, char **err)
 	char out[300], errp[300];
 	path_in(out, sizeof out, "verify.out");
 	path_in(errp, sizeof errp, "verify.err");
-	int code = dmn_demo_run_split(
-	    &demo, out, errp,
-	    (const char *const[]){"tally", "audit", "verify", "--feed", feed, "--dir", demo.dir,
-	                          NULL});
+	int code = dmn_demo_run_split(&demo, out, errp,
+	                              (const char *const[]){"tally", "audit", "verify", "--feed",
+	                                                    feed, "--dir", demo.dir, NULL});
 	*err = dmn_slurp_or_empty(errp, NULL);
 	return code;
 }
@@ -137,8 +136,9 @@ first_release(const json_t *doc)
 {
 	const json_t *entries = json_object_get(doc, "entries");
 	for (size_t i = 0; i < json_array_size(entries); i++)
-		if (strcmp(json_string_value(json_object_get(json_array_get(entries, i), "outcome")),
-		           "released") == 0)
+		if (strcmp(
+		        json_string_value(json_object_get(json_array_get(entries, i), "outcome")),
+		        "released") == 0)
 			return i;
 	cr_assert_fail("no release in the feed");
 	return 0;
@@ -264,15 +264,15 @@ Test(feed, export_verifies_and_is_the_same_bytes, .fini = stop_demo, .timeout = 
 	}
 	cr_assert_eq(verify_cli(feed, &err), 0, "%s", err);
 	free(err);
-	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "verify", "--feed",
-	                                                        feed, "--registry", registry,
-	                                                        "--ledger", ledger[0], "--ledger",
-	                                                        ledger[1], "--ledger", ledger[2],
-	                                                        NULL}),
-	             0);
+	cr_assert_eq(
+	    dmn_demo_run(&demo,
+	                 (const char *const[]){"tally", "audit", "verify", "--feed", feed,
+	                                       "--registry", registry, "--ledger", ledger[0],
+	                                       "--ledger", ledger[1], "--ledger", ledger[2], NULL}),
+	    0);
 	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "export", "--log",
-	                                                        log, "--registry", registry,
-	                                                        "--out", again, NULL}),
+	                                                       log, "--registry", registry, "--out",
+	                                                       again, NULL}),
 	             0);
 	size_t a_len, b_len;
 	char *a = dmn_slurp(feed, &a_len), *b = dmn_slurp(again, &b_len);
@@ -287,8 +287,8 @@ Test(feed, export_verifies_and_is_the_same_bytes, .fini = stop_demo, .timeout = 
 	cr_assert_eq((json_int_t)json_array_size(entries), size);
 	cr_assert_geq(json_integer_value(json_object_get(doc, "releases")), 2);
 	json_t *r = json_array_get(entries, first_release(doc));
-	json_t *trusts = json_object_get(r, "trusts"), *ids = json_object_get(
-	                                                     json_object_get(r, "release"), "trusts");
+	json_t *trusts = json_object_get(r, "trusts"),
+	       *ids = json_object_get(json_object_get(r, "release"), "trusts");
 	cr_assert_eq(json_array_size(trusts), json_array_size(ids));
 	for (size_t i = 0; i < json_array_size(ids); i++)
 		cr_assert_eq(json_integer_value(json_object_get(json_array_get(trusts, i), "id")),
@@ -309,7 +309,8 @@ Test(feed, tampered_release_fails_naming_it, .fini = stop_demo, .timeout = 300)
 	keys_load(&k);
 	json_t *doc = load_feed();
 	cr_assert_eq(verify_doc(&k, doc, &report), TLY_OK, "%s", report.reason);
-	cr_assert_eq(report.releases, (uint64_t)json_integer_value(json_object_get(doc, "releases")));
+	cr_assert_eq(report.releases,
+	             (uint64_t)json_integer_value(json_object_get(doc, "releases")));
 	tly_feed_report_fini(&report);
 	json_decref(doc);
 	expect_tamper_fails(&k, bump_value, "\"release\"");
@@ -369,7 +370,8 @@ remove_and_renumber(json_t *doc)
 	size_t at = first_release(doc);
 	json_array_remove(entries, at);
 	for (size_t i = at; i < json_array_size(entries); i++)
-		json_object_set_new(json_array_get(entries, i), "seq", json_integer((json_int_t)i + 1));
+		json_object_set_new(json_array_get(entries, i), "seq",
+		                    json_integer((json_int_t)i + 1));
 	json_object_set_new(doc, "releases",
 	                    json_integer(json_integer_value(json_object_get(doc, "releases")) - 1));
 }
@@ -381,12 +383,14 @@ release_as_aborted(json_t *doc)
 	json_t *entries = json_object_get(doc, "entries");
 	size_t at = first_release(doc);
 	json_t *r = json_array_get(entries, at);
-	json_t *leaf = json_pack("{s:O, s:s, s:O, s:s, s:s}", "seq", json_object_get(r, "seq"),
-	                         "outcome", "aborted", "query_id", json_object_get(r, "query_id"),
-	                         "query_hash", "00000000000000000000000000000000"
-	                                       "00000000000000000000000000000000",
-	                         "entry_hash", "00000000000000000000000000000000"
-	                                       "00000000000000000000000000000000");
+	json_t *leaf =
+	    json_pack("{s:O, s:s, s:O, s:s, s:s}", "seq", json_object_get(r, "seq"), "outcome",
+	              "aborted", "query_id", json_object_get(r, "query_id"), "query_hash",
+	              "00000000000000000000000000000000"
+	              "00000000000000000000000000000000",
+	              "entry_hash",
+	              "00000000000000000000000000000000"
+	              "00000000000000000000000000000000");
 	json_array_set_new(entries, at, leaf);
 	json_object_set_new(doc, "releases",
 	                    json_integer(json_integer_value(json_object_get(doc, "releases")) - 1));
@@ -492,11 +496,13 @@ Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout 
 	char *text = dmn_slurp(registry, NULL), *coord = strstr(text, "[coordinator]");
 	char *node = strstr(text, "[node 1]");
 	cr_assert(coord != NULL && node != NULL);
-	char *coord_pk = strstr(coord, "sign_pk = ") + 10, *node_pk = strstr(node, "sign_pk = ") + 10;
+	char *coord_pk = strstr(coord, "sign_pk = ") + 10,
+	     *node_pk = strstr(node, "sign_pk = ") + 10;
 	memcpy(coord_pk, node_pk, 64);
 	write_text(other, text);
 	free(text);
-	const char *wrong[] = {"tally", "audit", "verify", "--feed", feed, "--registry", other, NULL};
+	const char *wrong[] = {"tally", "audit",      "verify", "--feed",
+	                       feed,    "--registry", other,    NULL};
 	cr_assert_eq(audit(&err, wrong), 1, "%s", err);
 	cr_assert(strstr(err, "not the coordinator's") != NULL, "%s", err);
 	free(err);
@@ -508,9 +514,11 @@ Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout 
 	    {"[]", "not a JSON object"},
 	    {"{\"format\": \"tally-feed/2\"}", "\"format\""},
 	    {"{\"format\": \"tally-feed/1\", \"head\": {\"size\": 0}}", "\"head\""},
-	    {"{\"format\": \"tally-feed/1\", \"head\": {\"size\": 1, \"root\": \"00\"}}", "\"head\""},
+	    {"{\"format\": \"tally-feed/1\", \"head\": {\"size\": 1, \"root\": \"00\"}}",
+	     "\"head\""},
 	};
-	const char *argv[] = {"tally", "audit", "verify", "--feed", bad, "--registry", registry, NULL};
+	const char *argv[] = {"tally", "audit",      "verify", "--feed",
+	                      bad,     "--registry", registry, NULL};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		write_text(bad, cases[i].text);
 		cr_assert_eq(audit(&err, argv), 1, "%s: %s", cases[i].text, err);
@@ -526,7 +534,7 @@ Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout 
 	cr_assert(strstr(err, "entries[0]") != NULL, "%s", err);
 	free(err);
 	/* A file that is not there: 1; usage errors: 2. */
-	const char *none[] = {"tally", "audit", "verify", "--feed", "/nonexistent/feed.json",
+	const char *none[] = {"tally",      "audit",  "verify", "--feed", "/nonexistent/feed.json",
 	                      "--registry", registry, NULL};
 	cr_assert_eq(audit(&err, none), 1, "%s", err);
 	free(err);
@@ -572,8 +580,7 @@ forge_split_view(const char *ledger_copy)
 	sqlite3_close(db);
 }
 
-Test(feed, ledger_head_the_feed_does_not_match_is_a_split_view, .fini = stop_demo,
-     .timeout = 300)
+Test(feed, ledger_head_the_feed_does_not_match_is_a_split_view, .fini = stop_demo, .timeout = 300)
 {
 	char feed[300], registry[300], ledger[300], copy[300], *err = NULL;
 	run_demo_and_export();
@@ -605,10 +612,10 @@ ask(void)
 {
 	char conf[300];
 	path_in(conf, sizeof conf, "planner.conf");
-	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "query", "--config", conf,
-	                                                        "--count", "--epsilon", "0.5",
-	                                                        NULL}),
-	             0);
+	cr_assert_eq(
+	    dmn_demo_run(&demo, (const char *const[]){"tally", "query", "--config", conf, "--count",
+	                                              "--epsilon", "0.5", NULL}),
+	    0);
 }
 
 /* The port the coordinator's log names for the feed, once it does (at
@@ -655,7 +662,7 @@ expect_served_is_exported(int port, const char *name)
 	cr_assert_eq(feed_request(port, "GET", "/public/feed.json", &served, &served_len), 200,
 	             "%s", served);
 	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "export", "--dir",
-	                                                        demo.dir, "--out", out, NULL}),
+	                                                       demo.dir, "--out", out, NULL}),
 	             0);
 	char *exported = dmn_slurp(out, &exported_len);
 	cr_assert(served_len == exported_len && memcmp(served, exported, served_len) == 0,
