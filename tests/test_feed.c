@@ -71,18 +71,24 @@ run_demo_and_export(void)
 	             0);
 }
 
+/* Run argv (a tally command) in the demo: exit code, stderr into *err. */
+static int
+audit(char **err, const char *const argv[])
+{
+	char out[300], errp[300];
+	path_in(out, sizeof out, "audit.out");
+	path_in(errp, sizeof errp, "audit.err");
+	int code = dmn_demo_run_split(&demo, out, errp, argv);
+	*err = dmn_slurp_or_empty(errp, NULL);
+	return code;
+}
+
 /* `tally audit verify --feed FILE --dir DIR`: exit code; stderr in *err. */
 static int
 verify_cli(const char *feed, char **err)
 {
-	char out[300], errp[300];
-	path_in(out, sizeof out, "verify.out");
-	path_in(errp, sizeof errp, "verify.err");
-	int code = dmn_demo_run_split(&demo, out, errp,
-	                              (const char *const[]){"tally", "audit", "verify", "--feed",
-	                                                    feed, "--dir", demo.dir, NULL});
-	*err = dmn_slurp_or_empty(errp, NULL);
-	return code;
+	return audit(err, (const char *const[]){"tally", "audit", "verify", "--feed", feed, "--dir",
+	                                        demo.dir, NULL});
 }
 
 /* ---- in-process checks on a mutated feed ---- */
@@ -207,28 +213,13 @@ drop_trust(json_t *r)
 	json_array_remove(json_object_get(r, "trusts"), 0);
 }
 
-static void
-words(json_t *r)
-{
-	json_object_set_new(r, "words", json_string("count of people in dataset \"patients\""));
-}
+/* Set one top-level key of the release item to a string. */
+static const char *set_key, *set_text;
 
 static void
-time_field(json_t *r)
+set_string(json_t *r)
 {
-	json_object_set_new(r, "time", json_string("2020-01-01T00:00:00Z"));
-}
-
-static void
-planner(json_t *r)
-{
-	json_object_set_new(r, "planner", json_string("someone-else"));
-}
-
-static void
-extra_key(json_t *r)
-{
-	json_object_set_new(r, "note", json_string("trust us"));
+	json_object_set_new(r, set_key, json_string(set_text));
 }
 
 static void
@@ -319,10 +310,20 @@ Test(feed, tampered_release_fails_naming_it, .fini = stop_demo, .timeout = 300)
 	expect_tamper_fails(&k, trust_id, "\"trusts\"");
 	expect_tamper_fails(&k, trust_name, "\"trusts\"");
 	expect_tamper_fails(&k, drop_trust, "\"trusts\"");
-	expect_tamper_fails(&k, words, "\"words\"");
-	expect_tamper_fails(&k, time_field, "\"time\"");
-	expect_tamper_fails(&k, planner, "\"planner\"");
-	expect_tamper_fails(&k, extra_key, "\"note\"");
+	static const char *const sets[][2] = {
+	    {"words", "count of people in dataset \"patients\""},
+	    {"time", "2020-01-01T00:00:00Z"},
+	    {"planner", "someone-else"},
+	    {"query_id", "00000000000000000000000000000000"},
+	    {"note", "trust us"},
+	};
+	for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+		char field[64];
+		set_key = sets[i][0];
+		set_text = sets[i][1];
+		snprintf(field, sizeof field, "\"%s\"", set_key);
+		expect_tamper_fails(&k, set_string, field);
+	}
 	expect_tamper_fails(&k, entry_byte, NULL);
 	expect_tamper_fails(&k, signature, "\"signature\"");
 	keys_fini(&k);
@@ -470,18 +471,6 @@ write_text(const char *path, const char *text)
 	cr_assert_not_null(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-/* `tally audit ARGS` (no NULL needed): exit code, stderr into *err. */
-static int
-audit(char **err, const char *const argv[])
-{
-	char out[300], errp[300];
-	path_in(out, sizeof out, "audit.out");
-	path_in(errp, sizeof errp, "audit.err");
-	int code = dmn_demo_run_split(&demo, out, errp, argv);
-	*err = dmn_slurp_or_empty(errp, NULL);
-	return code;
 }
 
 Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout = 300)
