@@ -2,8 +2,9 @@
  * /public/feed.json on a listener of its own, [api] public_feed, without
  * client certificates or signatures, behind its own guard with the
  * [limits] of the API (net/guard.h). The feed is built from the log when
- * it is asked for after the log grew, and kept: a flood of GETs costs one
- * look at the log's size each and the copy nng sends, not an export each. */
+ * it is asked for after the log grew, and kept (at least ten times as long
+ * as it took to build): a flood of GETs costs one look at the log's size
+ * each and the copy nng sends, not an export each. */
 #include "server_impl.h"
 
 #include <stdlib.h>
@@ -14,6 +15,12 @@
 #include "net/guard.h"
 
 static const char feed_path[] = "/public/feed.json";
+
+/* A rebuild holds up the loop (and the rounds) about 0.16 ms a log entry
+ * (docs/FEED.md, "Cost"); after one, the feed is kept for this many times
+ * as long, so that at most about a tenth of the loop's time goes to it
+ * however fast the log grows and however many ask. */
+enum { REBUILD_SHARE = 10 };
 
 tly_err
 srv_feed_open(struct server *s, char *why, size_t why_len)
@@ -81,11 +88,16 @@ refresh(struct server *s, char *why, size_t why_len)
 
 	if ((rv = tly_feed_log_size(s->log, &size)) != TLY_OK)
 		return tly_fail(why, why_len, rv, "cannot read the transparency log");
-	if (s->feed_json != NULL && size == s->feed_log_size)
+	uint64_t start = srv_now_ms();
+	if (s->feed_json != NULL && (size == s->feed_log_size || start < s->feed_next_ms))
 		return TLY_OK;
 	if ((rv = tly_feed_export(s->log, &s->roster, &s->feed_names, &json, &len, why, why_len)) !=
 	    TLY_OK)
 		return rv;
+	/* The loop's share: the next rebuild waits REBUILD_SHARE times this
+	 * one's time (a feed a little older is still a whole, signed one). */
+	uint64_t end = srv_now_ms();
+	s->feed_next_ms = end + REBUILD_SHARE * (end - start);
 	free(s->feed_json);
 	s->feed_json = json;
 	s->feed_len = len;

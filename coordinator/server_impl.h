@@ -176,6 +176,7 @@ struct server {
 	char *feed_json;
 	size_t feed_len;
 	uint64_t feed_log_size;
+	uint64_t feed_next_ms; /* no rebuild before this (srv_now_ms) */
 };
 
 /* server.c: logging, time, sending */
