@@ -89,8 +89,8 @@ receipt_for(const struct tly_translog_record *rec, const struct tly_tree_head *h
 	r.amount = (struct tly_fraction){1, 1};
 	r.epsilon_spent = (struct tly_fraction){seq, 1};
 	r.rho_spent = (struct tly_fraction){0, 1};
-	r.epsilon_rho_spent = seq % 2 == 0 ? (struct tly_fraction){seq / 2, 1}
-	                                   : (struct tly_fraction){seq, 2};
+	r.epsilon_rho_spent =
+	    seq % 2 == 0 ? (struct tly_fraction){seq / 2, 1} : (struct tly_fraction){seq, 2};
 	r.budget.epsilon_total = (struct tly_fraction){1000000, 1};
 	r.budget.epsilon_per_query = (struct tly_fraction){2, 1};
 	r.budget.rho_per_query = (struct tly_fraction){1, 2};

@@ -265,49 +265,83 @@ out:
 
 /* The walk over the log: the items so far, the tree of their leaves, and
  * the best witnessed head found. */
+/* A receipt carrying a larger head than every receipt before it. */
+struct candidate {
+	uint64_t size, seq; /* its head's size; the entry that carries it */
+	size_t len;
+	uint8_t bytes[TLY_RECEIPT_MAX_BYTES];
+};
+
 struct export
 {
 	const struct tly_roster *registry;
 	const struct tly_feed_names *names;
 	json_t *items;
 	struct tly_merkle_tree tree;
-	struct tly_tree_head head; /* size 0 until one is found */
+	struct candidate *candidates; /* by increasing size (malloc'd) */
+	size_t candidate_count, candidate_cap;
+	struct tly_tree_head head; /* size 0 until one is chosen */
+	const struct candidate *witness;
 	uint32_t witness_node;
-	uint64_t witness_seq;
-	uint8_t witness[TLY_RECEIPT_MAX_BYTES];
-	size_t witness_len;
 	char *why;
 	size_t why_len;
 };
 
-/* Receipt r of entry seq carries head h: keep it when it is newer than the
- * head held, both signatures verify and its root is the log's. */
-static void
+/* Receipt r of entry seq: a candidate when its head is larger than the
+ * last candidate's (checked later, largest first: one check a feed, not one
+ * a query). */
+static tly_err
 consider(struct export *x, const struct tly_translog_receipt *r, uint64_t seq)
 {
 	struct tly_ledger_receipt receipt;
-	struct tly_tree_head head;
-	uint8_t root[TLY_MERKLE_HASH_BYTES];
-	const uint8_t *node_pk;
+	uint64_t last = x->candidate_count > 0 ? x->candidates[x->candidate_count - 1].size : 0;
 
 	if (tly_ledger_receipt_decode(&receipt, r->bytes, r->len) != TLY_OK ||
-	    receipt.log_head.size <= x->head.size || receipt.log_head.size > x->tree.size)
-		return;
-	head.size = receipt.log_head.size;
-	memcpy(head.root, receipt.log_head.root, sizeof head.root);
-	memcpy(head.signature, receipt.log_head.signature, sizeof head.signature);
-	tly_merkle_tree_root(&x->tree, head.size, root);
-	node_pk = tly_roster_sign_pk(x->registry, receipt.node_id);
-	if (receipt.node_id == TLY_PARTY_COORDINATOR || node_pk == NULL ||
-	    sodium_memcmp(root, head.root, sizeof root) != 0 ||
-	    tly_head_verify(&head, x->registry->coordinator_pk) != TLY_OK ||
-	    tly_ledger_receipt_verify(&receipt, node_pk) != TLY_OK)
-		return;
-	x->head = head;
-	x->witness_node = receipt.node_id;
-	x->witness_seq = seq;
-	memcpy(x->witness, r->bytes, r->len);
-	x->witness_len = r->len;
+	    receipt.log_head.size <= last || receipt.log_head.size > x->tree.size)
+		return TLY_OK;
+	if (x->candidate_count == x->candidate_cap) {
+		size_t cap = x->candidate_cap > 0 ? 2 * x->candidate_cap : 64;
+		struct candidate *grown = realloc(x->candidates, cap * sizeof *grown);
+		if (grown == NULL)
+			return TLY_ENOMEM;
+		x->candidates = grown;
+		x->candidate_cap = cap;
+	}
+	struct candidate *c = &x->candidates[x->candidate_count++];
+	c->size = receipt.log_head.size;
+	c->seq = seq;
+	c->len = r->len;
+	memcpy(c->bytes, r->bytes, r->len);
+	return TLY_OK;
+}
+
+/* The largest candidate whose head is signed by the coordinator, has the
+ * log's root at its size, and whose receipt its node signed. */
+static void
+choose(struct export *x)
+{
+	struct tly_ledger_receipt receipt;
+	uint8_t root[TLY_MERKLE_HASH_BYTES];
+
+	for (size_t i = x->candidate_count; i-- > 0;) {
+		const struct candidate *c = &x->candidates[i];
+		if (tly_ledger_receipt_decode(&receipt, c->bytes, c->len) != TLY_OK)
+			continue;
+		struct tly_tree_head head = {.size = receipt.log_head.size};
+		memcpy(head.root, receipt.log_head.root, sizeof head.root);
+		memcpy(head.signature, receipt.log_head.signature, sizeof head.signature);
+		tly_merkle_tree_root(&x->tree, head.size, root);
+		const uint8_t *node_pk = tly_roster_sign_pk(x->registry, receipt.node_id);
+		if (receipt.node_id != TLY_PARTY_COORDINATOR && node_pk != NULL &&
+		    sodium_memcmp(root, head.root, sizeof root) == 0 &&
+		    tly_head_verify(&head, x->registry->coordinator_pk) == TLY_OK &&
+		    tly_ledger_receipt_verify(&receipt, node_pk) == TLY_OK) {
+			x->head = head;
+			x->witness = c;
+			x->witness_node = receipt.node_id;
+			return;
+		}
+	}
 }
 
 /* One row (seq, bytes, signature) into the items and the tree. */
@@ -340,7 +374,7 @@ take(struct export *x, sqlite3_stmt *st)
 	if (rv == TLY_OK)
 		rv = tly_merkle_tree_append(&x->tree, leaf);
 	for (size_t i = 0; rv == TLY_OK && i < e.receipt_count; i++)
-		consider(x, &e.receipts[i], seq);
+		rv = consider(x, &e.receipts[i], seq);
 	tly_translog_entry_fini(&e);
 	return rv;
 }
@@ -387,9 +421,9 @@ document(struct export *x)
 	                 TLY_FEED_FORMAT, "head", "size", (json_int_t)x->head.size, "root",
 	                 hex_string(x->head.root, sizeof x->head.root), "signature",
 	                 hex_string(x->head.signature, sizeof x->head.signature), "witness", "node",
-	                 (json_int_t)x->witness_node, "log_seq", (json_int_t)x->witness_seq,
-	                 "receipt", hex_string(x->witness, x->witness_len), "releases", releases,
-	                 "entries", entries);
+	                 (json_int_t)x->witness_node, "log_seq", (json_int_t)x->witness->seq,
+	                 "receipt", hex_string(x->witness->bytes, x->witness->len), "releases",
+	                 releases, "entries", entries);
 }
 
 tly_err
@@ -408,6 +442,7 @@ tly_feed_export(struct tly_translog *log, const struct tly_roster *registry,
 		goto out;
 	if ((rv = walk(&x, log->db)) != TLY_OK)
 		goto out;
+	choose(&x);
 	if (x.head.size == 0) {
 		rv =
 		    tly_fail(why, why_len, TLY_EINVAL,
@@ -431,6 +466,7 @@ out:
 	free(text);
 	json_decref(doc);
 	json_decref(x.items);
+	free(x.candidates);
 	tly_merkle_tree_fini(&x.tree);
 	return rv;
 }
