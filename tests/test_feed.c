@@ -31,6 +31,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "coordinator/config.h"
 #include "coordinator/feed.h"
 #include "net/transport.h"
 #include "store/keys.h"
@@ -594,6 +595,34 @@ Test(feed, ledger_head_the_feed_does_not_match_is_a_split_view, .fini = stop_dem
 }
 
 /* ---- served by the coordinator ---- */
+
+Test(feed_config, public_feed_key)
+{
+	static const char base[] = "[coordinator]\nlisten = tcp://127.0.0.1:7400\n"
+	                           "api = http://127.0.0.1:7443\nsign_key = c.sign\n"
+	                           "registry = r.ini\ncatalogue = c.json\nlog = t.db\n"
+	                           "planners = p.ini\n";
+	static const char *const refused[] = {"https://0.0.0.0:7480", "tcp://0.0.0.0:7480",
+	                                      "http://", "0.0.0.0:7480", "http://a b:1"};
+	struct tly_coord_config cfg;
+	struct tly_field_error err;
+	char text[600];
+
+	cr_assert_eq(tly_coord_config_parse(&cfg, base, "c.conf", "/srv", &err), TLY_OK, "%s",
+	             err.reason);
+	cr_assert_str_eq(cfg.public_feed, "", "off by default");
+	snprintf(text, sizeof text, "%s[api]\npublic_feed = http://0.0.0.0:7480\n", base);
+	cr_assert_eq(tly_coord_config_parse(&cfg, text, "c.conf", "/srv", &err), TLY_OK, "%s",
+	             err.reason);
+	cr_assert_str_eq(cfg.public_feed, "http://0.0.0.0:7480");
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		snprintf(text, sizeof text, "%s[api]\npublic_feed = %s\n", base, refused[i]);
+		cr_assert_eq(tly_coord_config_parse(&cfg, text, "c.conf", "/srv", &err), TLY_EINVAL,
+		             "%s accepted", refused[i]);
+		cr_assert_str_eq(err.field, "api.public_feed", "%s", refused[i]);
+		cr_assert(strstr(err.reason, "http://") != NULL, "%s", err.reason);
+	}
+}
 
 /* `tally query --count --epsilon 0.5` as the demo's planner. */
 static void
