@@ -541,6 +541,67 @@ Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout 
 	}
 }
 
+/* registry.ini with `name = NAME` added under [node 1], into path. */
+static void
+registry_with_name(const char *path, const char *name)
+{
+	char registry[300], line[400];
+	path_in(registry, sizeof registry, "registry.ini");
+	char *text = dmn_slurp(registry, NULL), *node = strstr(text, "[node 1]\n");
+	cr_assert_not_null(node);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	size_t head = (size_t)(node - text) + strlen("[node 1]\n");
+	snprintf(line, sizeof line, "name = %s\n", name);
+	cr_assert(fwrite(text, 1, head, f) == head && fputs(line, f) >= 0 &&
+	          fputs(text + head, f) >= 0);
+	fclose(f);
+	free(text);
+}
+
+Test(feed, trusts_are_named_as_the_registry_names_them, .fini = stop_demo, .timeout = 300)
+{
+	char named[300], log[300], out[300], registry[300], *err = NULL;
+	run_demo_and_export();
+	path_in(named, sizeof named, "named.ini");
+	path_in(log, sizeof log, "coordinator/state/transparency.db");
+	path_in(out, sizeof out, "named.json");
+	path_in(registry, sizeof registry, "registry.ini");
+	registry_with_name(named, "Example Hospitals NHS Trust");
+	const char *export[] = {"tally",      "audit", "export", "--log", log,
+	                        "--registry", named,   "--out",  out,     NULL};
+	cr_assert_eq(audit(&err, export), 0, "%s", err);
+	free(err);
+	json_error_t error;
+	json_t *doc = json_load_file(out, 0, &error);
+	cr_assert_not_null(doc, "%s", error.text);
+	json_t *r = json_array_get(json_object_get(doc, "entries"), first_release(doc));
+	json_t *trust = json_array_get(json_object_get(r, "trusts"), 0);
+	cr_assert_eq(json_integer_value(json_object_get(trust, "id")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(trust, "name")),
+	                 "Example Hospitals NHS Trust");
+	cr_assert(
+	    json_is_null(json_object_get(json_array_get(json_object_get(r, "trusts"), 1), "name")));
+	json_decref(doc);
+	const char *good[] = {"tally", "audit", "verify", "--feed", out, "--registry", named, NULL};
+	cr_assert_eq(audit(&err, good), 0, "%s", err);
+	free(err);
+	/* Read with a registry that names nobody, the names do not match. */
+	const char *other[] = {"tally", "audit",      "verify", "--feed",
+	                       out,     "--registry", registry, NULL};
+	cr_assert_eq(audit(&err, other), 1, "%s", err);
+	cr_assert(strstr(err, "\"trusts\"") != NULL, "%s", err);
+	free(err);
+	/* A name too long is refused, naming its line. */
+	char longname[260];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	registry_with_name(named, longname);
+	cr_assert_eq(audit(&err, export), 1, "%s", err);
+	cr_assert(strstr(err, "[node 1] name: over 200 bytes") != NULL, "%s", err);
+	free(err);
+}
+
 /* A head of size 2 (signed with the coordinator's key, as a coordinator
  * showing the trusts another log would) whose root is not the feed's,
  * added to a copy of node 1's ledger. */
