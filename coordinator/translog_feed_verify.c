@@ -170,11 +170,15 @@ check_leaf(struct check *c, const json_t *item, uint64_t seq,
 		    (unsigned long long)seq);
 	if (tly_feed_leaf_item(seq, outcome, query_id, query_hash, hash, &want) != TLY_OK)
 		return bad(c, TLY_ENOMEM, seq, "out of memory");
+	/* field may be want's key: report it before want goes. */
 	field = first_difference(want, item);
+	tly_err rv = field == NULL
+	                 ? TLY_OK
+	                 : bad(c, TLY_EFORMAT, seq, "entry %llu: unexpected or malformed \"%s\"",
+	                       (unsigned long long)seq, field);
 	json_decref(want);
-	if (field != NULL)
-		return bad(c, TLY_EFORMAT, seq, "entry %llu: unexpected or malformed \"%s\"",
-		           (unsigned long long)seq, field);
+	if (rv != TLY_OK)
+		return rv;
 	tly_log_leaf_hash(leaf, seq, outcome, query_id, query_hash, hash);
 	return TLY_OK;
 }
