@@ -16,8 +16,8 @@
 
 static const char feed_path[] = "/public/feed.json";
 
-/* A rebuild holds up the loop (and the rounds) about 0.16 ms a log entry
- * (docs/FEED.md, "Cost"); after one, the feed is kept for this many times
+/* A rebuild holds up the loop (and the rounds) about 0.06-0.09 ms a log
+ * entry (docs/FEED.md, "Cost"); after one, the feed is kept for this many times
  * as long, so that at most about a tenth of the loop's time goes to it
  * however fast the log grows and however many ask. */
 enum { REBUILD_SHARE = 10 };
