@@ -32,6 +32,7 @@
 
 enum { QUERIES = 5000, REPS = 5 };
 
+/* mkdtemp template: the log lives in a fresh folder, removed at the end. */
 static char dir[] = "/tmp/tally-bench-feed-XXXXXX";
 static struct tly_sign_key *key, *node_key;
 static struct tly_roster roster;
