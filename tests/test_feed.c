@@ -54,19 +54,26 @@ path_in(char *out, size_t len, const char *rel)
 	dmn_demo_path(&demo, out, len, rel);
 }
 
+/* The files of the demo run_demo_and_export made. */
+static struct {
+	char feed[300], registry[300], log[300];
+} files;
+
 /* A finished `tally demo` of three sites (three queries), and its feed
- * exported to DIR/feed.json. */
+ * exported to DIR/feed.json; their paths in `files`. */
 static void
 run_demo_and_export(void)
 {
-	char feed[300];
+	char *feed = files.feed;
 
 	dmn_demo_init(&demo, "feed");
+	path_in(files.registry, sizeof files.registry, "registry.ini");
+	path_in(files.log, sizeof files.log, "coordinator/state/transparency.db");
 	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "demo", "--dir", demo.dir,
 	                                                       "--sites", "3", "--people", "2000",
 	                                                       "--seed", "1", NULL}),
 	             0);
-	path_in(feed, sizeof feed, "feed.json");
+	path_in(feed, sizeof files.feed, "feed.json");
 	cr_assert_eq(dmn_demo_run(&demo, (const char *const[]){"tally", "audit", "export", "--dir",
 	                                                       demo.dir, "--out", feed, NULL}),
 	             0);
@@ -102,8 +109,8 @@ struct keys {
 static void
 keys_load(struct keys *k)
 {
-	char registry[300], why[512];
-	path_in(registry, sizeof registry, "registry.ini");
+	char why[512];
+	const char *registry = files.registry;
 	cr_assert_eq(tly_registry_load(&k->roster, registry, why, sizeof why), TLY_OK, "%s", why);
 	cr_assert_eq(tly_feed_names_load(&k->names, registry, why, sizeof why), TLY_OK, "%s", why);
 }
@@ -243,18 +250,16 @@ signature(json_t *r)
 
 Test(feed, export_verifies_and_is_the_same_bytes, .fini = stop_demo, .timeout = 300)
 {
-	char feed[300], again[300], log[300], registry[300], ledger[3][300], *err = NULL;
+	char again[300], ledger[3][300], *err = NULL;
+	const char *feed = files.feed, *registry = files.registry, *log = files.log;
 	run_demo_and_export();
-	path_in(feed, sizeof feed, "feed.json");
 	path_in(again, sizeof again, "again.json");
-	path_in(log, sizeof log, "coordinator/state/transparency.db");
-	path_in(registry, sizeof registry, "registry.ini");
 	for (int i = 0; i < 3; i++) {
 		char rel[64];
 		snprintf(rel, sizeof rel, "site-%d/state/ledger.db", i + 1);
 		path_in(ledger[i], sizeof ledger[i], rel);
 	}
-	cr_assert_eq(verify_cli(feed, &err), 0, "%s", err);
+	cr_assert_eq(verify_cli(files.feed, &err), 0, "%s", err);
 	free(err);
 	cr_assert_eq(
 	    dmn_demo_run(&demo,
@@ -476,11 +481,10 @@ write_text(const char *path, const char *text)
 
 Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout = 300)
 {
-	char feed[300], bad[300], registry[300], other[300], *err = NULL;
+	char bad[300], other[300], *err = NULL;
+	const char *feed = files.feed, *registry = files.registry;
 	run_demo_and_export();
-	path_in(feed, sizeof feed, "feed.json");
 	path_in(bad, sizeof bad, "bad.json");
-	path_in(registry, sizeof registry, "registry.ini");
 	path_in(other, sizeof other, "other.ini");
 	/* A registry whose coordinator key is node 1's. */
 	char *text = dmn_slurp(registry, NULL), *coord = strstr(text, "[coordinator]");
@@ -561,8 +565,8 @@ Test(feed, wrong_registry_malformed_feed_and_usage, .fini = stop_demo, .timeout 
 static void
 registry_with_name(const char *path, const char *name)
 {
-	char registry[300], line[400];
-	path_in(registry, sizeof registry, "registry.ini");
+	char line[400];
+	const char *registry = files.registry;
 	char *text = dmn_slurp(registry, NULL), *node = strstr(text, "[node 1]\n");
 	cr_assert_not_null(node);
 	FILE *f = fopen(path, "w");
@@ -577,12 +581,11 @@ registry_with_name(const char *path, const char *name)
 
 Test(feed, trusts_are_named_as_the_registry_names_them, .fini = stop_demo, .timeout = 300)
 {
-	char named[300], log[300], out[300], registry[300], *err = NULL;
+	char named[300], out[300], *err = NULL;
+	const char *log = files.log, *registry = files.registry;
 	run_demo_and_export();
 	path_in(named, sizeof named, "named.ini");
-	path_in(log, sizeof log, "coordinator/state/transparency.db");
 	path_in(out, sizeof out, "named.json");
-	path_in(registry, sizeof registry, "registry.ini");
 	registry_with_name(named, "Example Hospitals NHS Trust");
 	const char *export[] = {"tally",      "audit", "export", "--log", log,
 	                        "--registry", named,   "--out",  out,     NULL};
@@ -649,10 +652,9 @@ forge_split_view(const char *ledger_copy)
 
 Test(feed, ledger_head_the_feed_does_not_match_is_a_split_view, .fini = stop_demo, .timeout = 300)
 {
-	char feed[300], registry[300], ledger[300], copy[300], *err = NULL;
+	char ledger[300], copy[300], *err = NULL;
+	const char *feed = files.feed, *registry = files.registry;
 	run_demo_and_export();
-	path_in(feed, sizeof feed, "feed.json");
-	path_in(registry, sizeof registry, "registry.ini");
 	path_in(ledger, sizeof ledger, "site-1/state/ledger.db");
 	path_in(copy, sizeof copy, "ledger-copy.db");
 	char sql[700];
