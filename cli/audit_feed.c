@@ -150,7 +150,7 @@ check_ledger(const char *path, const struct tly_roster *roster, const struct tly
 			code = failed("%s: %s", path, "a log head not signed by the coordinator");
 			break;
 		}
-		if (h->size > r->head.size)
+		if (h->size > r->head.size + r->tail)
 			continue;
 		tly_merkle_root(root, r->leaves, h->size);
 		if (sodium_memcmp(root, h->root, sizeof root) != 0) {
@@ -181,6 +181,11 @@ print_good(const char *path, const struct tly_feed_report *r)
 	printf("feed %s: head of size %llu, root %.16s..., signed by the coordinator and "
 	       "countersigned by node %u: the feed lists every release up to it\n",
 	       path, (unsigned long long)r->head.size, root, r->witness);
+	if (r->tail > 0)
+		printf(
+		    "feed %s: %llu newer releases after the head, each signed by the coordinator "
+		    "and chained to the log; no trust has countersigned a head over them yet\n",
+		    path, (unsigned long long)r->tail);
 }
 
 int

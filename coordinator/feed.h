@@ -7,14 +7,19 @@
  *    "head": {"size": H, "root": "<64 hex>", "signature": "<128 hex>",
  *             "witness": {"node": N, "log_seq": S, "receipt": "<hex>"}},
  *    "releases": R,
- *    "entries": [ one item per log entry 1..H, in seq order ]}
+ *    "entries": [ one item per log entry 1..H, in seq order ],
+ *    "tail": [ release items for entries H+1, H+2, ... while they are
+ *              releases ]}
  *
  * The head is the newest tree head (store/head.h) that a node verified and
  * signed back in its receipt (query/receipt.h): "witness" is that receipt,
  * from log entry S, so the head carries the coordinator's signature and a
- * trust's. The log's entries after H are not in the feed until a later
- * head covers them (the coordinator signs heads only for the queries it
- * sends, docs/FEED.md says why).
+ * trust's. The coordinator signs heads only for the queries it sends, so
+ * the newest release (whose commit the head covers) is after H: "tail"
+ * carries the releases that follow entry H directly, each entry chained to
+ * the one before by its prev_hash (translog.h) and signed by the
+ * coordinator, but under no head yet (docs/FEED.md, "Lag"); it stops at
+ * the first entry that is not a release.
  *
  * An entry that is not a release is its Merkle leaf's fields:
  *   {"seq", "outcome" ("committed", "aborted", "refused"), "query_id",
@@ -100,9 +105,10 @@ TLY_MUST tly_err tly_feed_log_size(struct tly_translog *log, uint64_t *size);
 struct tly_feed_report {
 	struct tly_tree_head head; /* as the feed states it, once read */
 	uint32_t witness;          /* the node whose receipt carries it */
-	uint64_t entries;          /* items that verified, from seq 1 */
+	uint64_t entries;          /* items of "entries" that verified, from seq 1 */
 	uint64_t releases;         /* of which releases */
-	uint8_t *leaves;           /* their leaf hashes, 32 bytes each (malloc'd) */
+	uint64_t tail;             /* releases of "tail" that verified */
+	uint8_t *leaves;           /* the leaf hashes of both, 32 bytes each (malloc'd) */
 	uint64_t bad_seq;          /* the first bad item; 0: not one item */
 	char reason[512];          /* why; "" when all verified */
 };
@@ -114,7 +120,8 @@ void tly_feed_report_fini(struct tly_feed_report *report);
  * hash and signature; a leaf's fields), the sequence 1..H, the root of
  * the leaves against the head, the head's signature under the registry's
  * coordinator key, the witness receipt (its node's key in registry, the
- * same head). TLY_OK; TLY_EAUTH when a check fails and TLY_EFORMAT when
+ * same head), then the tail (each release the entry after the one before:
+ * its prev_hash). TLY_OK; TLY_EAUTH when a check fails and TLY_EFORMAT when
  * the document is not a feed (report->reason names the field, bad_seq the
  * release or entry); TLY_ENOMEM. The report is filled in every case.
  */

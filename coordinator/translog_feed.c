@@ -399,31 +399,53 @@ walk(struct export *x, sqlite3 *db)
 	return rv;
 }
 
-/* The document around the first head.size items. */
-static json_t *
-document(struct export *x)
+static int
+is_release(const json_t *item)
 {
-	json_t *entries = json_array();
-	json_int_t releases = 0;
+	return strcmp(json_string_value(json_object_get(item, "outcome")), "released") == 0;
+}
 
-	for (size_t i = 0; entries != NULL && i < x->head.size; i++) {
-		json_t *item = json_array_get(x->items, i);
-		releases +=
-		    strcmp(json_string_value(json_object_get(item, "outcome")), "released") == 0;
-		if (json_array_append(entries, item) != 0) {
-			json_decref(entries);
+/* The items [from, to) while they are releases (to: the end), into a new
+ * array; *releases counts them. */
+static json_t *
+slice(const json_t *items, size_t from, size_t to, int releases_only, json_int_t *releases)
+{
+	json_t *out = json_array();
+
+	*releases = 0;
+	for (size_t i = from; out != NULL && i < to; i++) {
+		json_t *item = json_array_get(items, i);
+		if (releases_only && !is_release(item))
+			break;
+		*releases += is_release(item);
+		if (json_array_append(out, item) != 0) {
+			json_decref(out);
 			return NULL;
 		}
 	}
-	if (entries == NULL)
+	return out;
+}
+
+/* The document: the first head.size items, and the tail (feed.h). */
+static json_t *
+document(struct export *x)
+{
+	json_int_t releases = 0, tail_count = 0;
+	json_t *entries = slice(x->items, 0, x->head.size, 0, &releases);
+	json_t *tail = slice(x->items, x->head.size, json_array_size(x->items), 1, &tail_count);
+
+	if (entries == NULL || tail == NULL) {
+		json_decref(entries);
+		json_decref(tail);
 		return NULL;
-	return json_pack("{s:s, s:{s:I, s:o, s:o, s:{s:I, s:I, s:o}}, s:I, s:o}", "format",
+	}
+	return json_pack("{s:s, s:{s:I, s:o, s:o, s:{s:I, s:I, s:o}}, s:I, s:o, s:o}", "format",
 	                 TLY_FEED_FORMAT, "head", "size", (json_int_t)x->head.size, "root",
 	                 hex_string(x->head.root, sizeof x->head.root), "signature",
 	                 hex_string(x->head.signature, sizeof x->head.signature), "witness", "node",
 	                 (json_int_t)x->witness_node, "log_seq", (json_int_t)x->witness->seq,
 	                 "receipt", hex_string(x->witness->bytes, x->witness->len), "releases",
-	                 releases, "entries", entries);
+	                 releases, "entries", entries, "tail", tail);
 }
 
 tly_err

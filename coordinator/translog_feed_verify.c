@@ -16,6 +16,8 @@ struct check {
 	const struct tly_feed_names *names;
 	struct tly_feed_report *report;
 	struct tly_merkle_tree tree;
+	uint8_t last_entry_hash[TLY_HASH_BYTES]; /* of the item checked last */
+	int in_tail;                             /* checking "tail" */
 };
 
 static tly_err bad(struct check *c, tly_err rv, uint64_t seq, const char *fmt, ...)
@@ -121,6 +123,11 @@ check_entry(struct check *c, const json_t *item, uint64_t seq, const uint8_t *by
 		rv = bad(c, TLY_EAUTH, seq,
 		         "release seq %llu: \"signature\" is not the coordinator's over its entry",
 		         (unsigned long long)seq);
+	else if (c->in_tail && sodium_memcmp(e.prev_hash, c->last_entry_hash, TLY_HASH_BYTES) != 0)
+		rv = bad(c, TLY_EAUTH, seq,
+		         "release seq %llu: its entry does not follow entry %llu (prev_hash): the "
+		         "tail is not the log's continuation",
+		         (unsigned long long)seq, (unsigned long long)seq - 1);
 	else if (sodium_memcmp(spec_hash, e.query_hash, sizeof spec_hash) != 0)
 		rv = bad(c, TLY_EAUTH, seq, "release seq %llu: its query hash is not its spec's",
 		         (unsigned long long)seq);
@@ -132,8 +139,10 @@ check_entry(struct check *c, const json_t *item, uint64_t seq, const uint8_t *by
 		         (unsigned long long)seq, field);
 	else
 		rv = TLY_OK;
-	if (rv == TLY_OK)
+	if (rv == TLY_OK) {
 		tly_log_leaf_hash(leaf, seq, e.outcome, e.query_id, e.query_hash, hash);
+		memcpy(c->last_entry_hash, hash, sizeof hash);
+	}
 	json_decref(want);
 	tly_translog_entry_fini(&e);
 	return rv;
@@ -180,39 +189,46 @@ check_leaf(struct check *c, const json_t *item, uint64_t seq,
 	if (rv != TLY_OK)
 		return rv;
 	tly_log_leaf_hash(leaf, seq, outcome, query_id, query_hash, hash);
+	memcpy(c->last_entry_hash, hash, sizeof hash);
 	return TLY_OK;
 }
 
+/* Item `index` of the list `list` ("entries" or "tail"), which must be
+ * entry seq of the log. */
 static tly_err
-check_item(struct check *c, const json_t *item, uint64_t position)
+check_item(struct check *c, const json_t *item, uint64_t seq, const char *list, size_t index)
 {
 	uint8_t leaf[TLY_MERKLE_HASH_BYTES];
-	uint64_t seq = 0;
+	uint64_t stated = 0;
 	tly_err rv;
 
-	if (!json_is_object(item) || !count_field(item, "seq", &seq))
-		return bad(c, TLY_EFORMAT, position, "entries[%llu]: not an object with a \"seq\"",
-		           (unsigned long long)position - 1);
-	if (seq != position)
-		return bad(c, TLY_EAUTH, position,
-		           "entries[%llu]: seq %llu where %llu belongs: an entry is missing, "
-		           "repeated or out of order",
-		           (unsigned long long)position - 1, (unsigned long long)seq,
-		           (unsigned long long)position);
+	if (!json_is_object(item) || !count_field(item, "seq", &stated))
+		return bad(c, TLY_EFORMAT, seq, "%s[%zu]: not an object with a \"seq\"", list,
+		           index);
+	if (stated != seq)
+		return bad(c, TLY_EAUTH, seq,
+		           "%s[%zu]: seq %llu where %llu belongs: an entry is missing, repeated or "
+		           "out of order",
+		           list, index, (unsigned long long)stated, (unsigned long long)seq);
 	const char *outcome = json_string_value(json_object_get(item, "outcome"));
-	if (outcome != NULL && strcmp(outcome, "released") == 0) {
+	int release = outcome != NULL && strcmp(outcome, "released") == 0;
+	if (c->in_tail && !release)
+		return bad(c, TLY_EFORMAT, seq, "%s[%zu]: the tail holds releases only", list,
+		           index);
+	if (release) {
 		uint8_t *bytes = NULL;
 		size_t len = 0;
 		if ((rv = entry_bytes(c, item, seq, &bytes, &len)) != TLY_OK)
 			return rv;
 		rv = check_entry(c, item, seq, bytes, len, leaf);
 		free(bytes);
-		c->report->releases += rv == TLY_OK;
 	} else {
 		rv = check_leaf(c, item, seq, leaf);
 	}
 	if (rv == TLY_OK && tly_merkle_tree_append(&c->tree, leaf) != TLY_OK)
 		rv = bad(c, TLY_ENOMEM, seq, "out of memory");
+	if (rv == TLY_OK && release)
+		(c->in_tail ? &c->report->tail : &c->report->releases)[0]++;
 	return rv;
 }
 
@@ -276,6 +292,23 @@ check_head(struct check *c, const json_t *witness)
 	return TLY_OK;
 }
 
+/* The releases after the head: each the next entry of the log (prev_hash)
+ * from the head's last entry on, signed by the coordinator. */
+static tly_err
+check_tail(struct check *c, const json_t *tail)
+{
+	tly_err rv;
+
+	if (!json_is_array(tail))
+		return bad(c, TLY_EFORMAT, 0, "\"tail\" is not an array");
+	c->in_tail = 1;
+	for (size_t i = 0; i < json_array_size(tail); i++)
+		if ((rv = check_item(c, json_array_get(tail, i), c->report->head.size + i + 1,
+		                     "tail", i)) != TLY_OK)
+			return rv;
+	return TLY_OK;
+}
+
 static tly_err
 check_document(struct check *c, const json_t *doc)
 {
@@ -296,7 +329,8 @@ check_document(struct check *c, const json_t *doc)
 	if (!json_is_integer(json_object_get(doc, "releases")))
 		return bad(c, TLY_EFORMAT, 0, "\"releases\" is not an integer");
 	for (size_t i = 0; i < json_array_size(entries); i++) {
-		if ((rv = check_item(c, json_array_get(entries, i), (uint64_t)i + 1)) != TLY_OK)
+		if ((rv = check_item(c, json_array_get(entries, i), (uint64_t)i + 1, "entries",
+		                     i)) != TLY_OK)
 			return rv;
 		c->report->entries++;
 	}
@@ -306,7 +340,7 @@ check_document(struct check *c, const json_t *doc)
 	if (releases != c->report->releases)
 		return bad(c, TLY_EAUTH, 0, "\"releases\" says %llu, the entries hold %llu",
 		           (unsigned long long)releases, (unsigned long long)c->report->releases);
-	return TLY_OK;
+	return check_tail(c, json_object_get(doc, "tail"));
 }
 
 tly_err

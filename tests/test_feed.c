@@ -37,6 +37,7 @@
 #include "store/keys.h"
 #include "tests/daemons.h"
 #include "tests/demo.h"
+#include "wire/codec.h"
 #include "wire/hex.h"
 #include "wire/party.h"
 
@@ -282,7 +283,12 @@ Test(feed, export_verifies_and_is_the_same_bytes, .fini = stop_demo, .timeout = 
 	json_t *entries = json_object_get(doc, "entries");
 	json_int_t size = json_integer_value(json_object_get(json_object_get(doc, "head"), "size"));
 	cr_assert_eq((json_int_t)json_array_size(entries), size);
-	cr_assert_geq(json_integer_value(json_object_get(doc, "releases")), 2);
+	/* Three queries: two releases under the head, the third in the tail
+	 * (its own commit is the head's last entry). */
+	cr_assert_eq(json_integer_value(json_object_get(doc, "releases")), 2);
+	json_t *tail = json_object_get(doc, "tail");
+	cr_assert_eq(json_array_size(tail), 1);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(tail, 0), "seq")), size + 1);
 	json_t *r = json_array_get(entries, first_release(doc));
 	json_t *trusts = json_object_get(r, "trusts"),
 	       *ids = json_object_get(json_object_get(r, "release"), "trusts");
@@ -436,6 +442,59 @@ smaller_head(json_t *doc)
 }
 
 static void
+tail_value(json_t *doc)
+{
+	json_t *r = json_array_get(json_object_get(doc, "tail"), 0);
+	json_t *cell = json_array_get(json_object_get(json_object_get(r, "release"), "cells"), 1);
+	json_object_set_new(cell, "value",
+	                    json_integer(json_integer_value(json_object_get(cell, "value")) + 5));
+}
+
+/* A leaf in the tail (the tail holds releases only). */
+static void
+tail_leaf(json_t *doc)
+{
+	json_t *entries = json_object_get(doc, "entries");
+	json_t *last = json_deep_copy(json_array_get(entries, json_array_size(entries) - 1));
+	json_object_set_new(last, "seq", json_integer((json_int_t)json_array_size(entries) + 1));
+	json_array_set_new(json_object_get(doc, "tail"), 0, last);
+}
+
+/* The tail's release re-signed by the coordinator's own key with another
+ * prev_hash (the last 32 bytes of an entry, coordinator/translog.h): a
+ * release that is signed but does not continue the log. */
+static void
+tail_unchained(json_t *doc)
+{
+	char key_path[300], why[512];
+	struct tly_identity coordinator;
+	json_t *r = json_array_get(json_object_get(doc, "tail"), 0);
+	const char *b64 = json_string_value(json_object_get(r, "entry"));
+	size_t len = 0, cap = strlen(b64);
+	uint8_t *bytes = malloc(cap), hash[TLY_HASH_BYTES], sig[TLY_SIGN_BYTES];
+	char *text = malloc(2 * cap + 8), sig_hex[2 * TLY_SIGN_BYTES + 1];
+
+	cr_assert(bytes != NULL && text != NULL);
+	cr_assert_eq(sodium_base642bin(bytes, cap, b64, cap, NULL, &len, NULL,
+	                               sodium_base64_VARIANT_ORIGINAL),
+	             0);
+	bytes[len - 1] ^= 1;
+	tly_hash(hash, "tally/translog/v1", bytes, len);
+	cr_assert_geq(sodium_init(), 0);
+	path_in(key_path, sizeof key_path, "coordinator/keys/coordinator.sign");
+	cr_assert_eq(tly_identity_from_files(&coordinator, 0, key_path, NULL, why, sizeof why),
+	             TLY_OK, "%s", why);
+	cr_assert_eq(tly_sign(sig, coordinator.sign, hash, sizeof hash), TLY_OK);
+	tly_identity_fini(&coordinator);
+	sodium_bin2base64(text, 2 * cap + 8, bytes, len, sodium_base64_VARIANT_ORIGINAL);
+	tly_hex(sig_hex, sig, sizeof sig);
+	json_object_set_new(r, "entry", json_string(text));
+	json_object_set_new(r, "signature", json_string(sig_hex));
+	free(bytes);
+	free(text);
+}
+
+static void
 witness_node(json_t *doc)
 {
 	json_t *w = json_object_get(json_object_get(doc, "head"), "witness");
@@ -457,6 +516,9 @@ Test(feed, missing_moved_or_repeated_release_fails_against_the_head, .fini = sto
 	expect_doc_fails(&k, wrong_count, "\"releases\" says 0");
 	expect_doc_fails(&k, smaller_head, "the head's signature");
 	expect_doc_fails(&k, witness_node, "\"head.witness.receipt\" is not signed by node");
+	expect_doc_fails(&k, tail_value, "\"release\" is not what its entry says");
+	expect_doc_fails(&k, tail_leaf, "tail[0]: the tail holds releases only");
+	expect_doc_fails(&k, tail_unchained, "does not follow entry");
 	keys_fini(&k);
 	/* The command line on a feed with a release removed: exit 1. */
 	char bad[300], *err = NULL;
