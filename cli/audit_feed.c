@@ -37,7 +37,8 @@ load_registry(const char *path, struct tly_roster *roster, struct tly_feed_names
 		return failed("%s: %s", path, why);
 	if (tly_feed_names_load(names, path, why, sizeof why) != TLY_OK) {
 		tly_roster_fini(roster);
-		return failed("%s: %s", path, why);
+		fprintf(stderr, "tally audit: %s\n", why); /* why names the file */
+		return EXIT_FAILED;
 	}
 	return 0;
 }

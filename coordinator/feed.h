@@ -77,8 +77,9 @@ struct tly_feed_names {
 };
 
 /* Read them from the registry at path. TLY_EIO when it cannot be read,
- * TLY_EINVAL for a name over TLY_FEED_NAME_MAX bytes (why names the line),
- * TLY_ENOMEM. *out is written on success (fini it). */
+ * TLY_EINVAL for a name over TLY_FEED_NAME_MAX bytes (why names the file
+ * and the line: "PATH:LINE: [node N] name: ..."), TLY_ENOMEM. *out is written on success (fini it).
+ */
 TLY_MUST tly_err tly_feed_names_load(struct tly_feed_names *out, const char *path, char *why,
                                      size_t why_len);
 /* Accepts a zeroed struct. */

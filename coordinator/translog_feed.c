@@ -18,6 +18,7 @@
 struct names_parse {
 	struct tly_feed_names *names;
 	struct tly_ini_source *src;
+	const char *path;
 	char *why;
 	size_t why_len;
 	tly_err rv;
@@ -33,9 +34,8 @@ on_name(void *user, const char *section, const char *key, const char *value)
 	    !tly_ini_u32(section + 5, 1, TLY_MAX_PARTY_ID, &id))
 		return 1; /* the registry's own reader checks everything else */
 	if (strlen(value) > TLY_FEED_NAME_MAX) {
-		p->rv =
-		    tly_fail(p->why, p->why_len, TLY_EINVAL, "line %d: [%s] name: over %d bytes",
-		             p->src->line, section, TLY_FEED_NAME_MAX);
+		p->rv = tly_fail(p->why, p->why_len, TLY_EINVAL, "%s:%d: [%s] name: over %d bytes",
+		                 p->path, p->src->line, section, TLY_FEED_NAME_MAX);
 		return 0;
 	}
 	struct tly_feed_name *rows =
@@ -56,7 +56,7 @@ tly_feed_names_load(struct tly_feed_names *out, const char *path, char *why, siz
 {
 	struct tly_feed_names names = {0, NULL};
 	struct tly_ini_source src = {0};
-	struct names_parse p = {&names, &src, why, why_len, TLY_OK};
+	struct names_parse p = {&names, &src, path, why, why_len, TLY_OK};
 	struct tly_field_error err;
 	char dir[4096];
 

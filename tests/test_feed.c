@@ -679,7 +679,9 @@ Test(feed, trusts_are_named_as_the_registry_names_them, .fini = stop_demo, .time
 	longname[sizeof longname - 1] = '\0';
 	registry_with_name(named, longname);
 	cr_assert_eq(audit(&err, export), 1, "%s", err);
-	cr_assert(strstr(err, "[node 1] name: over 200 bytes") != NULL, "%s", err);
+	cr_assert(strstr(err, "named.ini:") != NULL &&
+	              strstr(err, ": [node 1] name: over 200 bytes") != NULL,
+	          "%s", err);
 	free(err);
 }
 
