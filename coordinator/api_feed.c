@@ -22,10 +22,18 @@ static const char feed_path[] = "/public/feed.json";
  * however fast the log grows and however many ask. */
 enum { REBUILD_SHARE = 10 };
 
+/* Each answer holds its own copy of the feed until it is sent (nng copies a
+ * reply's body), so the listener takes at most this many connections at
+ * once: memory for answers stays under FEED_MAX_CONNS feeds (16.4 MB each
+ * at 10^4 log entries), however many ask. Fewer when api_max_conns is. */
+enum { FEED_MAX_CONNS = 16 };
+
 tly_err
 srv_feed_open(struct server *s, char *why, size_t why_len)
 {
-	struct tly_guard_limits lim = {.max_conns = s->cfg.api_max_conns,
+	struct tly_guard_limits lim = {.max_conns = s->cfg.api_max_conns < FEED_MAX_CONNS
+	                                                ? s->cfg.api_max_conns
+	                                                : FEED_MAX_CONNS,
 	                               .handshake_ms = s->cfg.handshake_timeout_ms,
 	                               .idle_ms = s->cfg.idle_timeout_ms,
 	                               .tls = 0};
