@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "cli/audit_feed.h"
 #include "cli/audit_heads.h"
 #include "coordinator/config.h"
 #include "coordinator/translog.h"
@@ -580,6 +581,8 @@ static const char usage_audit[] =
     "usage: tally audit verify [--strict] --dir DIR\n"
     "       tally audit verify [--strict] --log FILE --registry FILE [--ledger FILE ...]\n"
     "       tally audit explain (--dir DIR | --log FILE) QUERY_ID\n"
+    "       tally audit export (--dir DIR | --log FILE --registry FILE) [--out FILE]\n"
+    "       tally audit verify --feed FILE (--dir DIR | --registry FILE [--ledger FILE ...])\n"
     "       tally audit dp [OPTIONS]   (tally audit dp --help lists them)\n"
     "\n"
     "verify   check the coordinator's transparency log (hash chain, signatures, the\n"
@@ -591,6 +594,11 @@ static const char usage_audit[] =
     "         charge, or a coordinator hiding one) is a WARNING line; with\n"
     "         --strict it fails the audit.\n"
     "explain  say in plain words what one release guarantees.\n"
+    "export   write the public release feed (every release up to the newest\n"
+    "         log head a trust countersigned; docs/FEED.md).\n"
+    "verify --feed  check a feed offline: each release against its signed\n"
+    "         entry, that none is missing (the head's root), the signatures,\n"
+    "         and each --ledger's log heads against it (a split view fails).\n"
     "dp       check the noise empirically: a lower bound on epsilon beside the claim.\n"
     "\n"
     "  --dir DIR        a `tally demo` federation: DIR/registry.ini,\n"
@@ -600,6 +608,8 @@ static const char usage_audit[] =
     "  --registry FILE  the registry of public keys (verify)\n"
     "  --ledger FILE    a node's ledger; repeat for each (verify)\n"
     "  --strict         fail on charges the log does not account for (verify)\n"
+    "  --feed FILE      the feed to verify (\"-\": standard input)\n"
+    "  --out FILE       where export writes the feed (default: standard output)\n"
     "  --help           this text\n";
 
 static int
@@ -616,7 +626,7 @@ usage_error(const char *fmt, ...)
 }
 
 struct options {
-	const char *dir, *log, *registry;
+	const char *dir, *log, *registry, *feed, *out;
 	const char *ledgers[TLY_AUDIT_MAX_LEDGERS];
 	size_t ledger_count;
 	int help, strict;
@@ -633,6 +643,8 @@ parse_options(int argc, char **argv, struct options *o)
 	                                        {"ledger", required_argument, NULL, 'g'},
 	                                        {"help", no_argument, NULL, 'h'},
 	                                        {"strict", no_argument, NULL, 's'},
+	                                        {"feed", required_argument, NULL, 'f'},
+	                                        {"out", required_argument, NULL, 'o'},
 	                                        {NULL, 0, NULL, 0}};
 	int c;
 
@@ -659,6 +671,12 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->strict = 1;
+			break;
+		case 'f':
+			o->feed = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
 			break;
 		default:
 			return tly_process_bad_option("tally audit", options, argc, argv);
@@ -699,6 +717,17 @@ verify_misuse(const struct options *o, int argc, char **argv)
 {
 	if (optind != argc)
 		return usage_error("verify: unexpected argument \"%s\"", argv[optind]);
+	if (o->out != NULL)
+		return usage_error("verify: --out is an option of export");
+	if (o->feed != NULL && (o->log != NULL || o->strict))
+		return usage_error("verify: --feed takes --registry and --ledger (or --dir), not "
+		                   "--log or --strict");
+	if (o->feed != NULL && (o->dir == NULL) == (o->registry == NULL))
+		return usage_error("verify: --feed FILE needs --registry FILE or --dir DIR");
+	if (o->feed != NULL && o->dir != NULL && o->ledger_count > 0)
+		return usage_error("verify: --dir finds the ledgers itself; give it alone");
+	if (o->feed != NULL)
+		return -1;
 	if (o->dir != NULL && (o->log != NULL || o->registry != NULL || o->ledger_count > 0))
 		return usage_error("verify: --dir finds the files itself; give it alone");
 	if (o->dir == NULL && (o->log == NULL || o->registry == NULL))
@@ -740,6 +769,13 @@ verify(const struct options *o, struct tly_audit_layout *layout, int argc, char 
 		return code;
 	if (verify_files(o, layout, &files) != TLY_OK)
 		return EXIT_FAILED;
+	if (o->feed != NULL)
+		return tly_audit_verify_feed(&(struct tly_audit_feed_args){
+		    .registry = files.registry,
+		    .feed = o->feed,
+		    .ledger_count = files.ledger_count,
+		    .ledgers = files.ledgers,
+		});
 	if (tly_audit_verify(&files, stdout, &finding) != TLY_OK) {
 		fprintf(stderr, "tally audit: %s: %s\n", finding.file, finding.reason);
 		return EXIT_FAILED;
@@ -752,7 +788,7 @@ static int
 explain_misuse(const struct options *o, int argc, char **argv,
                uint8_t query_id[static TLY_QUERY_ID_BYTES])
 {
-	if (o->registry != NULL || o->ledger_count > 0)
+	if (o->registry != NULL || o->ledger_count > 0 || o->feed != NULL || o->out != NULL)
 		return usage_error("explain: takes --dir or --log, and a query id");
 	if (o->strict)
 		return usage_error("explain: --strict is an option of verify");
@@ -784,6 +820,28 @@ explain(const struct options *o, struct tly_audit_layout *layout, int argc, char
 	return 0;
 }
 
+static int export(const struct options *o, struct tly_audit_layout *layout, int argc, char **argv)
+{
+	char why[512];
+
+	if (optind != argc)
+		return usage_error("export: unexpected argument \"%s\"", argv[optind]);
+	if (o->feed != NULL || o->ledger_count > 0 || o->strict)
+		return usage_error("export: takes --dir, or --log and --registry, and --out");
+	if (o->dir != NULL ? (o->log != NULL || o->registry != NULL)
+	                   : (o->log == NULL || o->registry == NULL))
+		return usage_error("export: give --dir DIR, or --log FILE and --registry FILE");
+	if (o->dir != NULL && tly_audit_layout(o->dir, layout, why, sizeof why) != TLY_OK) {
+		fprintf(stderr, "tally audit: %s\n", why);
+		return EXIT_FAILED;
+	}
+	return tly_audit_export(&(struct tly_audit_feed_args){
+	    .log = o->dir != NULL ? layout->log : o->log,
+	    .registry = o->dir != NULL ? layout->registry : o->registry,
+	    .out = o->out,
+	});
+}
+
 int
 tly_audit_command(int argc, char **argv)
 {
@@ -799,8 +857,10 @@ tly_audit_command(int argc, char **argv)
 		return run(argc - 1, argv + 1, verify);
 	if (strcmp(argv[1], "explain") == 0)
 		return run(argc - 1, argv + 1, explain);
+	if (strcmp(argv[1], "export") == 0)
+		return run(argc - 1, argv + 1, export);
 	if (strcmp(argv[1], "dp") == 0)
 		return tly_audit_dp_command(argc - 1, argv + 1);
-	static const char *const names[] = {"verify", "explain", "dp"};
-	return tly_process_unknown("tally audit", argv[1], names, 3);
+	static const char *const names[] = {"verify", "explain", "export", "dp"};
+	return tly_process_unknown("tally audit", argv[1], names, 4);
 }

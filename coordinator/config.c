@@ -121,6 +121,20 @@ read_api(struct parse *p, const char *value, size_t offset)
 	return NULL;
 }
 
+/* [api] public_feed: plain http only (the feed is signed; it needs no
+ * TLS to be checked, and a campaigner needs no certificate to fetch it). */
+static const char *
+read_public_feed(struct parse *p, const char *value, size_t offset)
+{
+	static const char *const schemes[] = {"http://", NULL};
+
+	if (!url_ok(value, schemes))
+		return "must be an http:// URL such as http://0.0.0.0:7480 (the feed is signed; "
+		       "put a TLS proxy in front for https)";
+	snprintf(field(p, offset), TLY_COORD_URL_MAX, "%s", value);
+	return NULL;
+}
+
 static const char *
 read_path(struct parse *p, const char *value, size_t offset)
 {
@@ -411,6 +425,7 @@ static const struct key keys[] = {
     {SECTION_API, "queue_max", read_queue, AT(queue_max), false},
     {SECTION_API, "planner_queue_max", read_queue, AT(planner_queue_max), false},
     {SECTION_API, "planner_share", read_planner_share, 0, false},
+    {SECTION_API, "public_feed", read_public_feed, AT(public_feed), false},
     {SECTION_LIMITS, "api_max_conns", read_api_max_conns, AT(api_max_conns), false},
     {SECTION_LIMITS, "handshake_timeout_ms", read_handshake_ms, AT(handshake_timeout_ms), false},
     {SECTION_LIMITS, "idle_timeout_ms", read_idle_ms, AT(idle_timeout_ms), false},

@@ -63,6 +63,11 @@
  *                                       ; may spend (coordinator/shares.h):
  *                                       ; "a/b" or a decimal, 0 < share <= 1;
  *                                       ; 1: no limit beyond the cap
+ *   public_feed = http://0.0.0.0:7480   ; serve GET /public/feed.json (the
+ *                                       ; public release feed, feed.h) there,
+ *                                       ; unauthenticated and read-only, behind
+ *                                       ; the [limits] guard; unset (default):
+ *                                       ; no feed is served
  *
  *   [limits]                            ; the API listener (net/guard.h)
  *   api_max_conns = 256                 ; connections at once, 1..100000
@@ -143,8 +148,9 @@ struct tly_coord_config {
 	char registry[TLY_COORD_PATH_MAX];
 	char catalogue[TLY_COORD_PATH_MAX];
 	char log[TLY_COORD_PATH_MAX];
-	uint32_t heartbeat_interval_ms; /* default TLY_HEARTBEAT_INTERVAL_MS */
-	uint32_t heartbeat_dead_ms;     /* default TLY_HEARTBEAT_DEAD_MS */
+	char public_feed[TLY_COORD_URL_MAX]; /* [api] public_feed; "" = off */
+	uint32_t heartbeat_interval_ms;      /* default TLY_HEARTBEAT_INTERVAL_MS */
+	uint32_t heartbeat_dead_ms;          /* default TLY_HEARTBEAT_DEAD_MS */
 
 	uint8_t protocol;      /* enum tly_protocol, or TLY_COORD_PROTOCOL_AUTO (default) */
 	uint32_t masking_from; /* auto: secagg+ from this many trusts */

@@ -94,8 +94,11 @@ enum { FILES_BASE = 128 };
 static tly_err
 raise_files(struct server *s, char *why, size_t why_len)
 {
-	rlim_t need = (rlim_t)s->cfg.api_max_conns * TLY_GUARD_FDS_PER_CONN + TLY_GUARD_FDS_OWN +
-	              2 * (rlim_t)s->roster.count + TLY_PENDING_MAX + FILES_BASE;
+	/* The public feed's guard, when on, holds as many again. */
+	rlim_t guards = s->cfg.public_feed[0] != '\0' ? 2 : 1;
+	rlim_t need =
+	    guards * ((rlim_t)s->cfg.api_max_conns * TLY_GUARD_FDS_PER_CONN + TLY_GUARD_FDS_OWN) +
+	    2 * (rlim_t)s->roster.count + TLY_PENDING_MAX + FILES_BASE;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
@@ -262,7 +265,8 @@ open_server(struct server *s, const char *config_path, char *why, size_t why_len
 	if ((rv = raise_files(s, why, why_len)) != TLY_OK ||
 	    (rv = tly_hub_open(&s->hub, s->cfg.listen, hub_tls ? &node_tls : NULL, &s->roster, why,
 	                       why_len)) != TLY_OK ||
-	    (rv = open_api(s, api_tls ? &planner_tls : NULL, why, why_len)) != TLY_OK)
+	    (rv = open_api(s, api_tls ? &planner_tls : NULL, why, why_len)) != TLY_OK ||
+	    (rv = srv_feed_open(s, why, why_len)) != TLY_OK)
 		return rv;
 	tly_hub_heartbeat(s->hub, (int)s->cfg.heartbeat_interval_ms, (int)s->cfg.heartbeat_dead_ms);
 	tly_rng_init(&s->rng);
@@ -284,6 +288,7 @@ close_server(struct server *s)
 		free(job->spec_json);
 		free(job);
 	}
+	srv_feed_close(s);
 	tly_guard_close(s->guard);
 	tly_http_close(s->http);
 	tly_hub_close(s->hub);
@@ -319,6 +324,7 @@ poll_once(struct server *s)
 		srv_on_request(s, &req);
 		free(req.body);
 	}
+	srv_feed_poll(s);
 	if (s->current == NULL) {
 		struct job *job = srv_dequeue(s);
 		if (job != NULL) {

@@ -16,6 +16,7 @@
 #include "coordinator/api.h"
 #include "coordinator/budgets.h"
 #include "coordinator/config.h"
+#include "coordinator/feed.h"
 #include "coordinator/planners.h"
 #include "coordinator/release.h"
 #include "coordinator/shares.h"
@@ -167,6 +168,15 @@ struct server {
 	struct tly_web web;         /* the dashboard's files; count 0 when off */
 	struct tly_budgets budgets; /* GET /v1/budgets: the log read up to budgets_seq */
 	uint64_t budgets_seq;
+	/* The public feed (api_feed.c): NULL listener when public_feed is unset;
+	 * the feed built last (malloc'd) and the log size it was built from. */
+	struct tly_http *feed_http;
+	struct tly_guard *feed_guard;
+	struct tly_feed_names feed_names;
+	char *feed_json;
+	size_t feed_len;
+	uint64_t feed_log_size;
+	uint64_t feed_next_ms; /* no rebuild before this (srv_now_ms) */
 };
 
 /* server.c: logging, time, sending */
@@ -193,6 +203,12 @@ int srv_authenticate(struct server *s, const struct tly_http_request *req, char 
 uint32_t srv_connected_trusts(const struct server *s);
 tly_err srv_check_cost(const struct server *s, const struct tly_query *q, char *why,
                        size_t why_len);
+
+/* api_feed.c: the public feed's listener (nothing when public_feed is
+ * unset), its requests (each poll), and closing it. */
+tly_err srv_feed_open(struct server *s, char *why, size_t why_len);
+void srv_feed_poll(struct server *s);
+void srv_feed_close(struct server *s);
 
 /* api_estimate.c: POST /v1/queries/estimate, the dry run: answered at
  * once; nothing queued, logged, charged or sent. */

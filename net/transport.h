@@ -245,7 +245,8 @@ struct tly_http_request {
 /* Serve https://HOST:PORT (http:// when tls is NULL, for tests) with
  * client certificates required (a client without one fails the TLS
  * handshake). GET and POST on /v1 and below (query string included),
- * on / and on /web/... (the dashboard's static files) are queued. Answered here without queuing,
+ * on / and on /web/... (the dashboard's static files) and on /public/...
+ * (the public release feed) are queued. Answered here without queuing,
  * each with a JSON error body
  * {"error":{"code","message"}}: a URI of TLY_HTTP_PATH_MAX bytes or more
  * 414, a path outside /v1 404, other methods 405 with "Allow: GET, POST",

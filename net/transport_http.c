@@ -244,12 +244,14 @@ answer_now(nng_aio *aio, uint16_t status)
 }
 
 /* The handler takes every path (nng's own 404 and 405 pages are HTML):
- * only /v1 and below are the API's, and / and /web/... the dashboard's
- * (the application decides which files, if any, those are). */
+ * only /v1 and below are the API's, / and /web/... the dashboard's, and
+ * /public/... the public feed's (the application decides which files, if
+ * any, those are, and which listener serves the feed). */
 static int
 in_api(const char *uri)
 {
-	if (strcmp(uri, "/") == 0 || strncmp(uri, "/web/", 5) == 0)
+	if (strcmp(uri, "/") == 0 || strncmp(uri, "/web/", 5) == 0 ||
+	    strncmp(uri, "/public/", 8) == 0)
 		return 1;
 	return strncmp(uri, "/v1", 3) == 0 && (uri[3] == '\0' || uri[3] == '/' || uri[3] == '?');
 }
