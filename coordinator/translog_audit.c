@@ -379,20 +379,6 @@ check_terms(struct walk *w, const struct tly_translog_entry *e,
 	return check_receipt_budget(w, r);
 }
 
-/* A receipt verifies under the node's key or one it retired: the log
- * keeps receipts signed before a key rotation (wire/party.h). The node's
- * ledger, when audited beside the log, pins which key signed which entry. */
-static int
-receipt_signed_by(const struct tly_ledger_receipt *r, const struct tly_party *party)
-{
-	if (tly_ledger_receipt_verify(r, party->sign_pk) == TLY_OK)
-		return 1;
-	for (size_t i = 0; i < party->retired_count && i < TLY_RETIRED_KEYS_MAX; i++)
-		if (tly_ledger_receipt_verify(r, party->retired_sign_pk[i]) == TLY_OK)
-			return 1;
-	return 0;
-}
-
 static tly_err
 check_receipts(struct walk *w, const struct tly_translog_entry *e,
                const struct tly_translog_spec_summary *spec)
@@ -415,7 +401,7 @@ check_receipts(struct walk *w, const struct tly_translog_entry *e,
 			return bad(w,
 			           "a receipt from node %" PRIu32 ", which is not in the registry",
 			           r.node_id);
-		if (!receipt_signed_by(&r, party))
+		if (tly_ledger_receipt_verify_logged(&r, party) != TLY_OK)
 			return bad(w,
 			           "the receipt of node %" PRIu32 " (ledger entry %" PRIu64
 			           ") does not verify under that node's registry keys (sign_pk "

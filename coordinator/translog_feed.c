@@ -331,11 +331,10 @@ choose(struct export *x)
 		memcpy(head.root, receipt.log_head.root, sizeof head.root);
 		memcpy(head.signature, receipt.log_head.signature, sizeof head.signature);
 		tly_merkle_tree_root(&x->tree, head.size, root);
-		const uint8_t *node_pk = tly_roster_sign_pk(x->registry, receipt.node_id);
-		if (receipt.node_id != TLY_PARTY_COORDINATOR && node_pk != NULL &&
-		    sodium_memcmp(root, head.root, sizeof root) == 0 &&
+		const struct tly_party *node = tly_roster_find(x->registry, receipt.node_id);
+		if (node != NULL && sodium_memcmp(root, head.root, sizeof root) == 0 &&
 		    tly_head_verify(&head, x->registry->coordinator_pk) == TLY_OK &&
-		    tly_ledger_receipt_verify(&receipt, node_pk) == TLY_OK) {
+		    tly_ledger_receipt_verify_logged(&receipt, node) == TLY_OK) {
 			x->head = head;
 			x->witness = c;
 			x->witness_node = receipt.node_id;

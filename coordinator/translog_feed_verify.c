@@ -261,7 +261,7 @@ check_head(struct check *c, const json_t *witness)
 	const char *text = json_string_value(json_object_get(witness, "receipt"));
 	uint8_t receipt_bytes[TLY_RECEIPT_MAX_BYTES], root[TLY_MERKLE_HASH_BYTES];
 	struct tly_ledger_receipt r;
-	const uint8_t *pk = tly_roster_sign_pk(c->registry, c->report->witness);
+	const struct tly_party *node = tly_roster_find(c->registry, c->report->witness);
 	size_t len = text != NULL ? strlen(text) / 2 : 0;
 
 	if (tly_head_verify(h, c->registry->coordinator_pk) != TLY_OK)
@@ -281,8 +281,8 @@ check_head(struct check *c, const json_t *witness)
 	    tly_unhex(receipt_bytes, len, text, strlen(text)) != TLY_OK ||
 	    tly_ledger_receipt_decode(&r, receipt_bytes, len) != TLY_OK)
 		return bad(c, TLY_EFORMAT, 0, "\"head.witness.receipt\" is not a receipt in hex");
-	if (pk == NULL || r.node_id != c->report->witness ||
-	    tly_ledger_receipt_verify(&r, pk) != TLY_OK)
+	if (node == NULL || r.node_id != c->report->witness ||
+	    tly_ledger_receipt_verify_logged(&r, node) != TLY_OK)
 		return bad(c, TLY_EAUTH, 0,
 		           "\"head.witness.receipt\" is not signed by node %u of the registry",
 		           c->report->witness);

@@ -325,3 +325,14 @@ tly_ledger_receipt_verify(const struct tly_ledger_receipt *r,
 		return TLY_EAUTH;
 	return tly_sign_verify(r->signature, digest, sizeof digest, pk);
 }
+
+tly_err
+tly_ledger_receipt_verify_logged(const struct tly_ledger_receipt *r, const struct tly_party *party)
+{
+	if (tly_ledger_receipt_verify(r, party->sign_pk) == TLY_OK)
+		return TLY_OK;
+	for (size_t i = 0; i < party->retired_count && i < TLY_RETIRED_KEYS_MAX; i++)
+		if (tly_ledger_receipt_verify(r, party->retired_sign_pk[i]) == TLY_OK)
+			return TLY_OK;
+	return TLY_EAUTH;
+}

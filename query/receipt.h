@@ -18,6 +18,7 @@
 #include "crypto/frac.h"
 #include "crypto/sign.h"
 #include "wire/messages.h"
+#include "wire/party.h"
 #include "query/spec.h"
 
 enum { TLY_RECEIPT_VERSION = 3 };
@@ -193,6 +194,13 @@ TLY_MUST tly_err tly_ledger_receipt_decode(struct tly_ledger_receipt *out, const
  * receipt that would not encode). */
 TLY_MUST tly_err tly_ledger_receipt_verify(const struct tly_ledger_receipt *receipt,
                                            const uint8_t pk[static TLY_SIGN_PUBLIC_BYTES]);
+
+/* TLY_OK when the signature verifies under the party's sign_pk or one of
+ * its retired_sign_pk (wire/party.h): a receipt in the log may predate a
+ * key rotation. Only for receipts already logged; a new receipt is checked
+ * under sign_pk alone. TLY_EAUTH otherwise. */
+TLY_MUST tly_err tly_ledger_receipt_verify_logged(const struct tly_ledger_receipt *receipt,
+                                                  const struct tly_party *party);
 
 /* The digest a receipt's signature covers: tly_hash("tally/receipt/v1",
  * every byte before the signature). TLY_EINVAL for a receipt that would not

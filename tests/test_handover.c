@@ -74,6 +74,8 @@ open_with(int k)
 	return l;
 }
 
+static struct tly_ledger_receipt last_receipt;
+
 static tly_err
 reserve(struct tly_ledger *l, uint64_t n, char *why, size_t why_len)
 {
@@ -83,13 +85,11 @@ reserve(struct tly_ledger *l, uint64_t n, char *why, size_t why_len)
 	                              .amount = {1, 10},
 	                              .spec_json = spec,
 	                              .spec_len = sizeof spec - 1};
-	struct tly_ledger_receipt receipt;
-
 	tly_store_be64(c.query_id, 0x68616e646f766572u);
 	tly_store_be64(c.query_id + 8, n);
 	crypto_generichash(c.query_hash, sizeof c.query_hash, c.query_id, sizeof c.query_id, NULL,
 	                   0);
-	return tly_ledger_reserve(l, &c, &budget, &receipt, why, why_len);
+	return tly_ledger_reserve(l, &c, &budget, &last_receipt, why, why_len);
 }
 
 static void
@@ -466,4 +466,26 @@ Test(handover, a_malformed_handover_row_is_named)
 	 * not its key, refused. */
 	cr_assert_eq(tly_ledger_open(&l, path, 3, keys[0], why, sizeof why), TLY_EAUTH, "%s", why);
 	cr_assert(strstr(why, "another node signing key") != NULL, "%s", why);
+}
+
+/* A receipt in the log signed before a rotation verifies under the node's
+ * retired key (query/receipt.h, tly_ledger_receipt_verify_logged: the
+ * log's audit and the public feed's witness), and under no other. */
+Test(handover, a_logged_receipt_verifies_under_a_retired_key)
+{
+	struct tly_ledger *l = open_with(0);
+	struct tly_party node = {.id = 3};
+
+	charge(l, 1);
+	tly_ledger_close(l);
+	memcpy(node.sign_pk, pks[1], TLY_SIGN_PUBLIC_BYTES);
+	cr_assert_eq(tly_ledger_receipt_verify_logged(&last_receipt, &node), TLY_EAUTH);
+	memcpy(node.retired_sign_pk[0], pks[2], TLY_SIGN_PUBLIC_BYTES);
+	memcpy(node.retired_sign_pk[1], pks[0], TLY_SIGN_PUBLIC_BYTES);
+	node.retired_count = 2;
+	cr_assert_eq(tly_ledger_receipt_verify_logged(&last_receipt, &node), TLY_OK);
+	node.retired_count = 1;
+	cr_assert_eq(tly_ledger_receipt_verify_logged(&last_receipt, &node), TLY_EAUTH);
+	memcpy(node.sign_pk, pks[0], TLY_SIGN_PUBLIC_BYTES);
+	cr_assert_eq(tly_ledger_receipt_verify_logged(&last_receipt, &node), TLY_OK);
 }

@@ -236,6 +236,17 @@ Test(rotation, signing_key_with_ledger_handover)
 	dmn_demo_path(&demo, log, sizeof log, "logs/node-2.log");
 	dmn_demo_start(&demo, "node-2", log, 1);
 	dmn_demo_wait_connected(&demo, 3, 20000, 600);
+	/* The public feed across the rotation, before any receipt under the
+	 * new key: node 2's receipts in it are signed with the key now
+	 * retired. */
+	char feed[300];
+	dmn_demo_path(&demo, feed, sizeof feed, "feed.json");
+	cr_assert_eq(run((const char *const[]){"tally", "audit", "export", "--dir", demo.dir,
+	                                       "--out", feed, NULL}),
+	             0, "no feed after the rotation");
+	cr_assert_eq(run((const char *const[]){"tally", "audit", "verify", "--feed", feed, "--dir",
+	                                       demo.dir, NULL}),
+	             0, "the feed does not verify after the rotation");
 	ask();
 	verify_node_2_and_the_log();
 	cr_assert(dmn_file_has(out, "handed over before entry 2"));
